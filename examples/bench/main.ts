@@ -1,0 +1,32 @@
+/**
+ * `pnpm bench`: runs every benchmark module and prints its figures, each against a baseline
+ * measured in the same run. Benchmarks are never tests: they print, they do not assert.
+ */
+import * as Pipeline from "./pipeline.js"
+
+/** One printed line of a benchmark. */
+export interface BenchRow {
+  readonly name: string
+  readonly value: string
+  readonly baseline?: string
+  readonly ratio?: string
+  readonly target?: string
+}
+
+const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promise<ReadonlyArray<BenchRow>> }> = [
+  { title: "core pipeline", run: Pipeline.run }
+]
+
+const only = process.argv.slice(2)
+for (const m of modules) {
+  if (only.length > 0 && !only.some((o) => m.title.includes(o))) continue
+  console.log(`\n## ${m.title}`)
+  const rows = await m.run()
+  for (const r of rows) {
+    const parts = [`${r.name}: ${r.value}`]
+    if (r.baseline) parts.push(`baseline ${r.baseline}`)
+    if (r.ratio) parts.push(`ratio ${r.ratio}`)
+    if (r.target) parts.push(`target ${r.target}`)
+    console.log(`- ${parts.join(" | ")}`)
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The in-memory adapter: every port on plain data structures, with real transactions
+ * (undo log + writer lock). For tests and for embedders that want no native dependency.
+ */
+import type { Ports } from "@airlock/core"
+import { Layer } from "effect"
+import * as MemoryCore from "./internal/memory/core.js"
+import * as MemoryDatabase from "./MemoryDatabase.js"
+
+/** Every port and the unit of work, on a database created for this layer. */
+export const layer: Layer.Layer<Ports.CorePorts | MemoryDatabase.MemoryDatabase> = Layer.mergeAll(MemoryCore.layer, MemoryDatabase.layerUnitOfWork).pipe(
+  Layer.provideMerge(MemoryDatabase.layer)
+)

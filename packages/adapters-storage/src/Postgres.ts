@@ -1,0 +1,39 @@
+/**
+ * The scale-out path: PostgreSQL through `@effect/sql-pg`. Every instance points at the same
+ * database; row locks and unique keys keep promotion exactly-once across processes.
+ */
+import { PgClient } from "@effect/sql-pg"
+import type { Ports } from "@airlock/core"
+import type { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { MigrationError } from "@effect/sql/Migrator"
+import type { ConfigError } from "effect/ConfigError"
+import { Layer, Redacted } from "effect"
+import * as Migrations from "./Migrations.js"
+import * as SqlStores from "./SqlStores.js"
+
+/** Options of the PostgreSQL adapter. */
+export interface PostgresOptions {
+  /** `postgres://user:pass@host:port/db` */
+  readonly url: string
+  /** Pool size (default 10). */
+  readonly maxConnections?: number
+}
+
+/** The PostgreSQL client alone, migrated: provides `PgClient` and `SqlClient`. */
+export const layerClient = (
+  options: PostgresOptions
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> =>
+  Layer.provideMerge(
+    Layer.effectDiscard(Migrations.run),
+    PgClient.layer({
+      url: Redacted.make(options.url),
+      maxConnections: options.maxConnections ?? 10,
+      applicationName: "airlock"
+    })
+  )
+
+/** Every port on PostgreSQL, migrated; also provides the clients. */
+export const layer = (
+  options: PostgresOptions
+): Layer.Layer<Ports.CorePorts | PgClient.PgClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> => Layer.provideMerge(SqlStores.layer, layerClient(options))

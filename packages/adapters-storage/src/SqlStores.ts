@@ -1,0 +1,11 @@
+/**
+ * Every port implemented on `@effect/sql`, for any `SqlClient` whose database has been migrated.
+ * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
+ */
+import type { Ports } from "@airlock/core"
+import type { SqlClient } from "@effect/sql"
+import type { Layer } from "effect"
+import * as SqlCore from "./internal/sql/core.js"
+
+/** Every port and the unit of work on the ambient `SqlClient`. */
+export const layer: Layer.Layer<Ports.CorePorts, never, SqlClient.SqlClient> = SqlCore.layer

@@ -1,0 +1,233 @@
+/** Memory implementations of the core ports. */
+import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ports, SystemState, Tenant, type UnitOfWork } from "@airlock/core"
+import type { Ids } from "@airlock/core"
+import { Effect, Layer, Option } from "effect"
+import { MemoryDatabase } from "../../MemoryDatabase.js"
+
+const key = (...parts: ReadonlyArray<string | number>) => parts.join("\u0000")
+
+const duplicate = (entity: string, id: string) =>
+  new Errors.Conflict({ code: "conflict.duplicate", message: `${entity} ${id} already exists`, details: { entity, id } })
+
+const notFound = (entity: string, id: string) =>
+  new Errors.NotFound({ message: `${entity} ${id} not found`, details: { entity, id } })
+
+/** Memory {@link Tenant.TenantStore}. */
+export const tenantStore: Layer.Layer<Tenant.TenantStore, never, MemoryDatabase> = Layer.effect(
+  Tenant.TenantStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const rows = db.table<Tenant.Tenant>("tenants")
+    return {
+      insert: (t) => db.write(() => rows.has(t.id) ? Effect.fail(duplicate("tenant", t.id)) : (rows.set(t.id, t), Effect.void)).pipe(Effect.flatten),
+      get: (id) => Effect.sync(() => Option.fromNullable(rows.get(id))),
+      list: () => Effect.sync(() => [...rows.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))),
+      update: (t) => db.write(() => rows.has(t.id) ? (rows.set(t.id, t), Effect.void) : Effect.fail(notFound("tenant", t.id))).pipe(Effect.flatten)
+    }
+  })
+)
+
+/** Memory {@link Actor.ActorStore}. */
+export const actorStore: Layer.Layer<Actor.ActorStore, never, MemoryDatabase> = Layer.effect(
+  Actor.ActorStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const rows = db.table<Actor.Actor>("actors")
+    return {
+      insert: (a) =>
+        db.write(() => {
+          const k = key(a.tenant_id, a.id)
+          if (rows.has(k)) return Effect.fail(duplicate("actor", a.id))
+          rows.set(k, a)
+          return Effect.void
+        }).pipe(Effect.flatten),
+      get: (tenant, id) => Effect.sync(() => Option.fromNullable(rows.get(key(tenant, id)))),
+      list: (tenant) =>
+        Effect.sync(() => [...rows.values()].filter((a) => a.tenant_id === tenant).sort((a, b) => (a.id < b.id ? -1 : 1))),
+      update: (a) =>
+        db.write(() => {
+          const k = key(a.tenant_id, a.id)
+          if (!rows.has(k)) return Effect.fail(notFound("actor", a.id))
+          rows.set(k, a)
+          return Effect.void
+        }).pipe(Effect.flatten)
+    }
+  })
+)
+
+/** Memory {@link ApiToken.ApiTokenStore}. */
+export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, MemoryDatabase> = Layer.effect(
+  ApiToken.ApiTokenStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const rows = db.table<ApiToken.ApiTokenRecord>("api_tokens")
+    return {
+      insert: (t) =>
+        db.write(() => rows.has(t.id) ? Effect.fail(duplicate("token", t.id)) : (rows.set(t.id, t), Effect.void)).pipe(Effect.flatten),
+      get: (id) => Effect.sync(() => Option.fromNullable(rows.get(id))),
+      list: (tenant) =>
+        Effect.sync(() => [...rows.values()].filter((t) => t.tenant_id === tenant).sort((a, b) => (a.id < b.id ? -1 : 1))),
+      revoke: (id, at) =>
+        db.write(() => {
+          const t = rows.get(id)
+          if (!t) return Effect.fail(notFound("token", id))
+          if (t.revoked_at === null) rows.set(id, new ApiToken.ApiTokenRecord({ ...t, revoked_at: at }, true))
+          return Effect.void
+        }).pipe(Effect.flatten)
+    }
+  })
+)
+
+/** Memory {@link AiSettings.AiSettingsStore}. */
+export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, MemoryDatabase> = Layer.effect(
+  AiSettings.AiSettingsStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const rows = db.table<AiSettings.AiSettings>("ai_settings")
+    return {
+      get: (tenant) => Effect.sync(() => Option.fromNullable(rows.get(tenant))),
+      put: (s) => db.write(() => rows.set(s.tenant_id, s))
+    }
+  })
+)
+
+/** Memory {@link SystemState.SystemStateStore}. */
+export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, MemoryDatabase> = Layer.effect(
+  SystemState.SystemStateStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const rows = db.table<SystemState.SystemStateEntry>("system_state")
+    return {
+      get: (k) => Effect.sync(() => Option.fromNullable(rows.get(k))),
+      put: (e) => db.write(() => rows.set(e.key, e)),
+      list: (prefix) =>
+        Effect.sync(() => [...rows.values()].filter((e) => e.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : 1)))
+    }
+  })
+)
+
+const matches = (a: Action.ActionRecord, tenant: Ids.TenantId, q: Action.ActionQuery) =>
+  a.tenant_id === tenant &&
+  (q.status === undefined || a.status === q.status) &&
+  (q.kind === undefined || a.kind === q.kind) &&
+  (q.subject === undefined || a.subject === q.subject) &&
+  (q.before === undefined || a.id < q.before)
+
+/** Memory {@link Action.ActionStore}. */
+export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase> = Layer.effect(
+  Action.ActionStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const rows = db.table<Action.ActionRecord>("actions")
+    const idem = db.table<string>("actions_idempotency")
+    const get = (tenant: Ids.TenantId, id: string) => Effect.sync(() => Option.fromNullable(rows.get(key(tenant, id))))
+    return {
+      insert: (a) =>
+        db.write(() => {
+          const k = key(a.tenant_id, a.id)
+          if (rows.has(k)) return Effect.fail(duplicate("action", a.id))
+          if (a.idempotency_key !== null) {
+            const ik = key(a.tenant_id, a.kind, a.idempotency_key)
+            if (idem.has(ik)) return Effect.fail(duplicate("idempotency_key", a.idempotency_key))
+            idem.set(ik, a.id)
+          }
+          rows.set(k, a)
+          return Effect.void
+        }).pipe(Effect.flatten),
+      get,
+      getForUpdate: get,
+      findByIdempotencyKey: (tenant, kind, k) =>
+        Effect.sync(() => {
+          const id = idem.get(key(tenant, kind, k))
+          return id === undefined ? Option.none() : Option.fromNullable(rows.get(key(tenant, id)))
+        }),
+      update: (a, expected) =>
+        db.write((): Effect.Effect<void, Errors.Conflict | Errors.NotFound> => {
+          const k = key(a.tenant_id, a.id)
+          const current = rows.get(k)
+          if (!current) return Effect.fail(notFound("action", a.id))
+          if (current.version !== expected) {
+            return Effect.fail(new Errors.Conflict({ code: "conflict.stale", message: `Action ${a.id} changed concurrently` }))
+          }
+          rows.set(k, a)
+          return Effect.void
+        }).pipe(Effect.flatten),
+      list: (tenant, q) =>
+        Effect.sync(() =>
+          [...rows.values()]
+            .filter((a) => matches(a, tenant, q))
+            .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+            .slice(0, q.limit)
+        ),
+      wipe: (tenant, filter, at, by) =>
+        db.write(() => {
+          let n = 0
+          for (const a of [...rows.values()]) {
+            if (a.tenant_id !== tenant || a.status !== filter.status || a.status === "applied") continue
+            if (filter.kind !== undefined && a.kind !== filter.kind) continue
+            rows.set(
+              key(a.tenant_id, a.id),
+              new Action.ActionRecord({ ...a, status: "wiped", closed_at: at, closed_by: by, close_reason: "wiped", version: a.version + 1 }, true)
+            )
+            n++
+          }
+          return n
+        })
+    }
+  })
+)
+
+/** Memory {@link Action.TraceStore}. */
+export const traceStore: Layer.Layer<Action.TraceStore, never, MemoryDatabase> = Layer.effect(
+  Action.TraceStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const rows = db.table<Action.DecisionTrace>("traces")
+    const byAction = db.table<ReadonlyArray<string>>("traces_by_action")
+    return {
+      insert: (t) =>
+        db.write(() => {
+          rows.set(t.id, t)
+          const k = key(t.tenant_id, t.action_id)
+          byAction.set(k, [...(byAction.get(k) ?? []), t.id])
+        }),
+      listByAction: (tenant, action) =>
+        Effect.sync(() => (byAction.get(key(tenant, action)) ?? []).map((id) => rows.get(id)!).filter(Boolean))
+    }
+  })
+)
+
+/** Memory {@link Audit.AuditStore}. Rows are kept per tenant in sequence order. */
+export const auditStore: Layer.Layer<Audit.AuditStore, never, MemoryDatabase> = Layer.effect(
+  Audit.AuditStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const rows = db.table<Audit.AuditRecord>("audit")
+    const heads = db.table<Audit.ChainHead>("audit_heads")
+    return {
+      append: (tenant, build) =>
+        db.write(() => {
+          const record = build(heads.get(tenant) ?? null)
+          rows.set(key(tenant, record.seq), record)
+          heads.set(tenant, { seq: record.seq, hash: record.hash })
+          return record
+        }),
+      head: (tenant) => Effect.sync(() => heads.get(tenant) ?? null),
+      list: (tenant, { afterSeq, limit }) =>
+        Effect.sync(() => {
+          const head = heads.get(tenant)
+          const out: Array<Audit.AuditRecord> = []
+          if (!head) return out
+          for (let seq = afterSeq + 1; seq <= head.seq && out.length < limit; seq++) {
+            const r = rows.get(key(tenant, seq))
+            if (r) out.push(r)
+          }
+          return out
+        })
+    }
+  })
+)
+
+/** Every core port in memory (needs a {@link MemoryDatabase}). */
+export const layer: Layer.Layer<Exclude<Ports.CorePorts, UnitOfWork.UnitOfWork>, never, MemoryDatabase> = Layer.mergeAll(
+  tenantStore,
+  actorStore,
+  apiTokenStore,
+  aiSettingsStore,
+  systemStateStore,
+  actionStore,
+  traceStore,
+  auditStore
+)

@@ -1,0 +1,359 @@
+/** SQL implementations of the core ports, written once for SQLite and PostgreSQL. */
+import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ids, type Ports, SystemState, Tenant, UnitOfWork } from "@airlock/core"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Option } from "effect"
+import { bool, forUpdate, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
+
+type Row = Record<string, unknown>
+
+const first = <A>(rows: ReadonlyArray<Row>, f: (r: Row) => A): Option.Option<A> =>
+  rows.length === 0 ? Option.none() : Option.some(f(rows[0]!))
+
+const notFound = (entity: string, id: string) =>
+  new Errors.NotFound({ message: `${entity} ${id} not found`, details: { entity, id } })
+
+const toTenant = (r: Row) =>
+  new Tenant.Tenant({
+    id: r.id as Ids.TenantId,
+    name: String(r.name),
+    ai_companion_enabled: bool(r.ai_companion_enabled),
+    created_at: int(r.created_at)
+  }, true)
+
+/** SQL {@link Tenant.TenantStore}. */
+export const tenantStore: Layer.Layer<Tenant.TenantStore, never, SqlClient.SqlClient> = Layer.effect(
+  Tenant.TenantStore,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    insert: (t) =>
+      sql`INSERT INTO airlock_tenants (id, name, ai_companion_enabled, created_at)
+          VALUES (${t.id}, ${t.name}, ${t.ai_companion_enabled ? 1 : 0}, ${t.created_at})`.pipe(
+        Effect.asVoid,
+        orDuplicate("tenant", t.id)
+      ),
+    get: (id) => sql`SELECT * FROM airlock_tenants WHERE id = ${id}`.pipe(Effect.map((rs) => first(rs, toTenant)), orStorage),
+    list: () => sql`SELECT * FROM airlock_tenants ORDER BY id`.pipe(Effect.map((rs) => rs.map(toTenant)), orStorage),
+    update: (t) =>
+      sql`UPDATE airlock_tenants SET name = ${t.name}, ai_companion_enabled = ${t.ai_companion_enabled ? 1 : 0}
+          WHERE id = ${t.id} RETURNING id`.pipe(
+        orStorage,
+        Effect.flatMap((rs) => (rs.length === 0 ? Effect.fail(notFound("tenant", t.id)) : Effect.void))
+      )
+  }))
+)
+
+const toActor = (r: Row) =>
+  new Actor.Actor({
+    id: r.id as Ids.ActorId,
+    tenant_id: r.tenant_id as Ids.TenantId,
+    kind: r.kind as Actor.ActorKind,
+    name: String(r.name),
+    role: String(r.role),
+    active: bool(r.active),
+    created_at: int(r.created_at)
+  }, true)
+
+/** SQL {@link Actor.ActorStore}. */
+export const actorStore: Layer.Layer<Actor.ActorStore, never, SqlClient.SqlClient> = Layer.effect(
+  Actor.ActorStore,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    insert: (a) =>
+      sql`INSERT INTO airlock_actors (tenant_id, id, kind, name, role, active, created_at)
+          VALUES (${a.tenant_id}, ${a.id}, ${a.kind}, ${a.name}, ${a.role}, ${a.active ? 1 : 0}, ${a.created_at})`.pipe(
+        Effect.asVoid,
+        orDuplicate("actor", a.id)
+      ),
+    get: (tenant, id) =>
+      sql`SELECT * FROM airlock_actors WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
+        Effect.map((rs) => first(rs, toActor)),
+        orStorage
+      ),
+    list: (tenant) =>
+      sql`SELECT * FROM airlock_actors WHERE tenant_id = ${tenant} ORDER BY id`.pipe(Effect.map((rs) => rs.map(toActor)), orStorage),
+    update: (a) =>
+      sql`UPDATE airlock_actors SET name = ${a.name}, role = ${a.role}, active = ${a.active ? 1 : 0}
+          WHERE tenant_id = ${a.tenant_id} AND id = ${a.id} RETURNING id`.pipe(
+        orStorage,
+        Effect.flatMap((rs) => (rs.length === 0 ? Effect.fail(notFound("actor", a.id)) : Effect.void))
+      )
+  }))
+)
+
+const toToken = (r: Row) =>
+  new ApiToken.ApiTokenRecord({
+    id: r.id as Ids.TokenId,
+    tenant_id: r.tenant_id as Ids.TenantId,
+    actor_id: r.actor_id as Ids.ActorId,
+    name: String(r.name),
+    hint: String(r.hint),
+    hash: String(r.hash),
+    created_at: int(r.created_at),
+    expires_at: intOrNull(r.expires_at),
+    revoked_at: intOrNull(r.revoked_at)
+  }, true)
+
+/** SQL {@link ApiToken.ApiTokenStore}. */
+export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlClient.SqlClient> = Layer.effect(
+  ApiToken.ApiTokenStore,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    insert: (t) =>
+      sql`INSERT INTO airlock_api_tokens (id, tenant_id, actor_id, name, hint, hash, created_at, expires_at, revoked_at)
+          VALUES (${t.id}, ${t.tenant_id}, ${t.actor_id}, ${t.name}, ${t.hint}, ${t.hash}, ${t.created_at},
+                  ${t.expires_at}, ${t.revoked_at})`.pipe(Effect.asVoid, orDuplicate("token", t.id)),
+    get: (id) => sql`SELECT * FROM airlock_api_tokens WHERE id = ${id}`.pipe(Effect.map((rs) => first(rs, toToken)), orStorage),
+    list: (tenant) =>
+      sql`SELECT * FROM airlock_api_tokens WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
+        Effect.map((rs) => rs.map(toToken)),
+        orStorage
+      ),
+    revoke: (id, at) =>
+      sql`UPDATE airlock_api_tokens SET revoked_at = COALESCE(revoked_at, ${at}) WHERE id = ${id} RETURNING id`.pipe(
+        orStorage,
+        Effect.flatMap((rs) => (rs.length === 0 ? Effect.fail(notFound("token", id)) : Effect.void))
+      )
+  }))
+)
+
+const toSettings = (r: Row) =>
+  new AiSettings.AiSettings({
+    tenant_id: r.tenant_id as Ids.TenantId,
+    ai_enabled: bool(r.ai_enabled),
+    kill_switch: bool(r.kill_switch),
+    ai_mode: r.ai_mode as AiSettings.AiMode,
+    extensions: json(r.extensions) as Record<string, unknown>,
+    updated_at: int(r.updated_at),
+    updated_by: String(r.updated_by)
+  }, true)
+
+/** SQL {@link AiSettings.AiSettingsStore}. */
+export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, SqlClient.SqlClient> = Layer.effect(
+  AiSettings.AiSettingsStore,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    get: (tenant) =>
+      sql`SELECT * FROM airlock_ai_settings WHERE tenant_id = ${tenant}`.pipe(Effect.map((rs) => first(rs, toSettings)), orStorage),
+    put: (s) =>
+      sql`INSERT INTO airlock_ai_settings (tenant_id, ai_enabled, kill_switch, ai_mode, extensions, updated_at, updated_by)
+          VALUES (${s.tenant_id}, ${s.ai_enabled ? 1 : 0}, ${s.kill_switch ? 1 : 0}, ${s.ai_mode}, ${toJson(s.extensions)},
+                  ${s.updated_at}, ${s.updated_by})
+          ON CONFLICT (tenant_id) DO UPDATE SET ai_enabled = excluded.ai_enabled, kill_switch = excluded.kill_switch,
+            ai_mode = excluded.ai_mode, extensions = excluded.extensions, updated_at = excluded.updated_at,
+            updated_by = excluded.updated_by`.pipe(Effect.asVoid, orStorage)
+  }))
+)
+
+const toEntry = (r: Row) =>
+  new SystemState.SystemStateEntry({
+    key: String(r.key),
+    value: json(r.value),
+    updated_at: int(r.updated_at),
+    updated_by: String(r.updated_by)
+  }, true)
+
+/** SQL {@link SystemState.SystemStateStore}. */
+export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, SqlClient.SqlClient> = Layer.effect(
+  SystemState.SystemStateStore,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    get: (key) => sql`SELECT * FROM airlock_system_state WHERE key = ${key}`.pipe(Effect.map((rs) => first(rs, toEntry)), orStorage),
+    put: (e) =>
+      sql`INSERT INTO airlock_system_state (key, value, updated_at, updated_by)
+          VALUES (${e.key}, ${toJson(e.value)}, ${e.updated_at}, ${e.updated_by})
+          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
+            updated_by = excluded.updated_by`.pipe(Effect.asVoid, orStorage),
+    list: (prefix) =>
+      sql`SELECT * FROM airlock_system_state WHERE key >= ${prefix} AND key < ${prefix + "\uffff"} ORDER BY key`.pipe(
+        Effect.map((rs) => rs.map(toEntry).filter((e) => e.key.startsWith(prefix))),
+        orStorage
+      )
+  }))
+)
+
+const toAction = (r: Row) =>
+  new Action.ActionRecord({
+    id: r.id as Ids.ActionId,
+    tenant_id: r.tenant_id as Ids.TenantId,
+    kind: String(r.kind),
+    subject: String(r.subject),
+    payload: json(r.payload),
+    payload_hash: String(r.payload_hash),
+    status: r.status as Action.ActionStatus,
+    review_reasons: json(r.review_reasons) as Array<string>,
+    idempotency_key: r.idempotency_key === null ? null : String(r.idempotency_key),
+    proposed_by: String(r.proposed_by),
+    proposed_at: int(r.proposed_at),
+    closed_by: r.closed_by === null ? null : String(r.closed_by),
+    closed_at: intOrNull(r.closed_at),
+    close_reason: r.close_reason === null ? null : String(r.close_reason),
+    result: r.result === null ? null : json(r.result),
+    version: int(r.version)
+  }, true)
+
+/** SQL {@link Action.ActionStore}. */
+export const actionStore: Layer.Layer<Action.ActionStore, never, SqlClient.SqlClient> = Layer.effect(
+  Action.ActionStore,
+  Effect.map(SqlClient.SqlClient, (sql) => {
+    const get = (tenant: Ids.TenantId, id: Ids.ActionId) =>
+      sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
+        Effect.map((rs) => first(rs, toAction)),
+        orStorage
+      )
+    return {
+      insert: (a) =>
+        sql`INSERT INTO airlock_actions (tenant_id, id, kind, subject, payload, payload_hash, status, review_reasons,
+              idempotency_key, proposed_by, proposed_at, closed_by, closed_at, close_reason, result, version)
+            VALUES (${a.tenant_id}, ${a.id}, ${a.kind}, ${a.subject}, ${toJson(a.payload)}, ${a.payload_hash}, ${a.status},
+              ${toJson(a.review_reasons)}, ${a.idempotency_key}, ${a.proposed_by}, ${a.proposed_at}, ${a.closed_by},
+              ${a.closed_at}, ${a.close_reason}, ${a.result === null ? null : toJson(a.result)}, ${a.version})`.pipe(
+          Effect.asVoid,
+          orDuplicate("action", a.id)
+        ),
+      get,
+      getForUpdate: (tenant, id) =>
+        sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id} ${forUpdate(sql)}`.pipe(
+          Effect.map((rs) => first(rs, toAction)),
+          orStorage
+        ),
+      findByIdempotencyKey: (tenant, kind, key) =>
+        sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND kind = ${kind} AND idempotency_key = ${key}`.pipe(
+          Effect.map((rs) => first(rs, toAction)),
+          orStorage
+        ),
+      update: (a, expected) =>
+        sql`UPDATE airlock_actions SET status = ${a.status}, review_reasons = ${toJson(a.review_reasons)},
+              closed_by = ${a.closed_by}, closed_at = ${a.closed_at}, close_reason = ${a.close_reason},
+              result = ${a.result === null ? null : toJson(a.result)}, version = ${a.version}
+            WHERE tenant_id = ${a.tenant_id} AND id = ${a.id} AND version = ${expected} RETURNING id`.pipe(
+          orStorage,
+          Effect.flatMap((rs) =>
+            rs.length > 0
+              ? Effect.void
+              : Effect.flatMap(get(a.tenant_id, a.id), (current): Effect.Effect<void, Errors.Conflict | Errors.NotFound> =>
+                Option.isNone(current)
+                  ? Effect.fail(notFound("action", a.id))
+                  : Effect.fail(new Errors.Conflict({ code: "conflict.stale", message: `Action ${a.id} changed concurrently` })))
+          )
+        ),
+      list: (tenant, q) => {
+        const where = [sql`tenant_id = ${tenant}`]
+        if (q.status !== undefined) where.push(sql`status = ${q.status}`)
+        if (q.kind !== undefined) where.push(sql`kind = ${q.kind}`)
+        if (q.subject !== undefined) where.push(sql`subject = ${q.subject}`)
+        if (q.before !== undefined) where.push(sql`id < ${q.before}`)
+        return sql`SELECT * FROM airlock_actions WHERE ${sql.and(where)} ORDER BY id DESC LIMIT ${q.limit}`.pipe(
+          Effect.map((rs) => rs.map(toAction)),
+          orStorage
+        )
+      },
+      wipe: (tenant, filter, at, by) => {
+        const where = [sql`tenant_id = ${tenant}`, sql`status = ${filter.status}`, sql`status <> 'applied'`]
+        if (filter.kind !== undefined) where.push(sql`kind = ${filter.kind}`)
+        return sql`UPDATE airlock_actions SET status = 'wiped', closed_at = ${at}, closed_by = ${by},
+                     close_reason = 'wiped', version = version + 1
+                   WHERE ${sql.and(where)} RETURNING id`.pipe(Effect.map((rs) => rs.length), orStorage)
+      }
+    }
+  })
+)
+
+const toTrace = (r: Row) =>
+  new Action.DecisionTrace({
+    id: String(r.id),
+    tenant_id: r.tenant_id as Ids.TenantId,
+    action_id: r.action_id as Ids.ActionId,
+    kind: String(r.kind),
+    phase: r.phase as Action.Phase,
+    actor_id: String(r.actor_id),
+    at: int(r.at),
+    outcome: r.outcome as Action.GateVerdict,
+    gates: json(r.gates) as Array<Action.GateOutcome>
+  }, true)
+
+/** SQL {@link Action.TraceStore}. */
+export const traceStore: Layer.Layer<Action.TraceStore, never, SqlClient.SqlClient> = Layer.effect(
+  Action.TraceStore,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    insert: (t) =>
+      sql`INSERT INTO airlock_traces (id, tenant_id, action_id, kind, phase, actor_id, at, outcome, gates)
+          VALUES (${t.id}, ${t.tenant_id}, ${t.action_id}, ${t.kind}, ${t.phase}, ${t.actor_id}, ${t.at}, ${t.outcome},
+                  ${toJson(t.gates)})`.pipe(Effect.asVoid, orStorage),
+    listByAction: (tenant, action) =>
+      sql`SELECT * FROM airlock_traces WHERE tenant_id = ${tenant} AND action_id = ${action} ORDER BY id`.pipe(
+        Effect.map((rs) => rs.map(toTrace)),
+        orStorage
+      )
+  }))
+)
+
+const toAudit = (r: Row) =>
+  new Audit.AuditRecord({
+    tenant_id: r.tenant_id as Ids.TenantId,
+    seq: int(r.seq),
+    at: int(r.at),
+    actor_id: String(r.actor_id),
+    action: String(r.action),
+    subject: String(r.subject),
+    data: json(r.data),
+    prev_hash: String(r.prev_hash),
+    hash: String(r.hash)
+  }, true)
+
+/**
+ * SQL {@link Audit.AuditStore}. The chain head lives in its own row, locked for the append,
+ * so concurrent appends of one tenant serialise on it (and the chain never forks).
+ */
+export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlClient.SqlClient> = Layer.effect(
+  Audit.AuditStore,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    append: (tenant, build) =>
+      sql.withTransaction(
+        Effect.gen(function*() {
+          yield* sql`INSERT INTO airlock_audit_heads (tenant_id, seq, hash) VALUES (${tenant}, 0, ${Audit.GENESIS_HASH})
+                     ON CONFLICT (tenant_id) DO NOTHING`
+          const rows = yield* sql`SELECT seq, hash FROM airlock_audit_heads WHERE tenant_id = ${tenant} ${forUpdate(sql)}`
+          const seq = int(rows[0]!.seq)
+          const record = build(seq === 0 ? null : { seq, hash: String(rows[0]!.hash) })
+          yield* sql`INSERT INTO airlock_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
+                     VALUES (${record.tenant_id}, ${record.seq}, ${record.at}, ${record.actor_id}, ${record.action},
+                             ${record.subject}, ${toJson(record.data)}, ${record.prev_hash}, ${record.hash})`
+          yield* sql`UPDATE airlock_audit_heads SET seq = ${record.seq}, hash = ${record.hash} WHERE tenant_id = ${tenant}`
+          return record
+        })
+      ).pipe(Effect.mapError(storageError)),
+    head: (tenant) =>
+      sql`SELECT seq, hash FROM airlock_audit_heads WHERE tenant_id = ${tenant}`.pipe(
+        Effect.map((rs) => (rs.length === 0 || int(rs[0]!.seq) === 0 ? null : { seq: int(rs[0]!.seq), hash: String(rs[0]!.hash) })),
+        orStorage
+      ),
+    list: (tenant, { afterSeq, limit }) =>
+      sql`SELECT * FROM airlock_audit WHERE tenant_id = ${tenant} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`.pipe(
+        Effect.map((rs) => rs.map(toAudit)),
+        orStorage
+      )
+  }))
+)
+
+/** The unit of work on `SqlClient.withTransaction` (nested calls become savepoints). */
+export const unitOfWork: Layer.Layer<UnitOfWork.UnitOfWork, never, SqlClient.SqlClient> = Layer.effect(
+  UnitOfWork.UnitOfWork,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    transaction: <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      sql.withTransaction(self).pipe(
+        Effect.catchIf(
+          (e): e is import("@effect/sql/SqlError").SqlError =>
+            typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "SqlError",
+          (e) => Effect.fail(storageError(e))
+        )
+      ) as Effect.Effect<A, E | Errors.StorageError, R>
+  }))
+)
+
+/** Every core port on SQL, plus the unit of work (needs a `SqlClient`). */
+export const layer: Layer.Layer<Ports.CorePorts, never, SqlClient.SqlClient> = Layer.mergeAll(
+  tenantStore,
+  actorStore,
+  apiTokenStore,
+  aiSettingsStore,
+  systemStateStore,
+  actionStore,
+  traceStore,
+  auditStore,
+  unitOfWork
+)

@@ -1,0 +1,52 @@
+/**
+ * The few places SQLite and PostgreSQL differ, isolated so store code is written once:
+ * row locks, unique-violation detection, and integer decoding (pg returns BIGINT as text).
+ */
+import { Errors } from "@airlock/core"
+import type { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import { Effect } from "effect"
+
+/** `FOR UPDATE` on PostgreSQL; nothing on SQLite, where the transaction holds the only writer. */
+export const forUpdate = (sql: SqlClient.SqlClient): Statement.Fragment =>
+  sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE"), orElse: () => sql.literal("") })
+
+/** Is this driver error a unique/primary-key violation? (pg 23505; SQLite SQLITE_CONSTRAINT_*) */
+export const isUniqueViolation = (error: SqlError): boolean => {
+  const cause = error.cause as { code?: unknown } | undefined
+  const code = typeof cause?.code === "string" ? cause.code : ""
+  return code === "23505" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE"
+}
+
+/** Wraps a driver error as the taxonomy's storage error (the cause is kept, never sent to clients). */
+export const storageError = (error: SqlError): Errors.StorageError =>
+  new Errors.StorageError({ message: "Storage operation failed", cause: error })
+
+/** Maps driver errors to {@link Errors.StorageError}. */
+export const orStorage = <A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Errors.StorageError, R> =>
+  Effect.mapError(self, storageError)
+
+/** Maps a unique violation to `conflict.duplicate`, anything else to a storage error. */
+export const orDuplicate = (entity: string, id: string) =>
+<A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Errors.StorageError | Errors.Conflict, R> =>
+  Effect.mapError(self, (e) =>
+    isUniqueViolation(e)
+      ? new Errors.Conflict({ code: "conflict.duplicate", message: `${entity} ${id} already exists`, details: { entity, id } })
+      : storageError(e))
+
+/** Decodes an integer column that fits a JS number (pg returns BIGINT as a string). */
+export const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
+
+/** Decodes a nullable integer column. */
+export const intOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : int(v))
+
+/** Decodes a boolean stored as 0/1. */
+export const bool = (v: unknown): boolean => v === true || v === 1 || v === "1" || v === 1n
+
+/** Decodes a JSON text column. */
+export const json = (v: unknown): unknown => (v === null || v === undefined ? null : JSON.parse(String(v)))
+
+/** Encodes a value for a JSON text column (bigints as strings). */
+export const toJson = (v: unknown): string =>
+  JSON.stringify(v ?? null, (_k, x) => (typeof x === "bigint" ? x.toString() : x))

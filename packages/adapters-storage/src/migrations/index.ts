@@ -1,0 +1,14 @@
+/**
+ * Every migration of every package, in order. Keys are `<id>_<name>`; a package adding tables
+ * appends one entry here and never edits an applied one.
+ */
+import type { Effect } from "effect"
+import core from "./0001_core.js"
+
+/** The migrations record for `Migrator.fromRecord`. */
+export const all: Record<string, Effect.Effect<void, unknown, any>> = {
+  "0001_core": core
+}
+
+/** The id of the newest migration: the head `/readyz` compares against. */
+export const headId: number = Math.max(...Object.keys(all).map((k) => Number.parseInt(k.split("_")[0]!, 10)))

@@ -1,0 +1,429 @@
+/**
+ * The conformance suite for core's ports. Every adapter runs it unchanged; an adapter is done
+ * when it passes. It goes through the public services (pipeline, tenants, tokens, audit) and
+ * checks persisted state through the raw {@link Probe}.
+ */
+import {
+  Action,
+  ApiToken,
+  Audit,
+  CoreConfig,
+  Errors,
+  Governance,
+  Ids,
+  Kernel,
+  type Ports,
+  Rbac,
+  SecureRandom,
+  SystemState,
+  Tenant,
+  Tenants,
+  UnitOfWork
+} from "@airlock/core"
+import { expect, layer } from "@effect/vitest"
+import { Effect, Exit, Layer, Option, Schema, TestClock } from "effect"
+import { Probe } from "./support/Probe.js"
+
+/** What an adapter can do; the suite skips nothing else. */
+export interface Capabilities {
+  /** Transactions run on separate connections at once (PostgreSQL). */
+  readonly parallelConnections: boolean
+}
+
+const T = (s: string) => Ids.TenantId.make(s)
+
+/** A canonical side effect the test kinds write, so the suite can count effects. */
+const effectKey = (tenant: string) => `test.effects:${tenant}`
+
+/** Test kinds: `test.counter` increments a stored counter; `test.failing` writes, then fails. */
+const TestKinds = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const registry = yield* Governance.ActionRegistry
+    const state = yield* SystemState.SystemStateStore
+    const bump = (tenant: string, by: string) =>
+      Effect.gen(function*() {
+        const current = yield* state.get(effectKey(tenant))
+        const n = Option.match(current, { onNone: () => 0, onSome: (e) => e.value as number })
+        yield* Effect.yieldNow()
+        yield* state.put(new SystemState.SystemStateEntry({ key: effectKey(tenant), value: n + 1, updated_at: 0, updated_by: by }))
+        return n + 1
+      })
+    const payload = Schema.Struct({ note: Schema.String })
+    yield* registry.registerKind({
+      name: "test.counter",
+      payload,
+      permissions: { propose: "companion.propose", apply: "companion.actions" },
+      aiGoverned: true,
+      subject: (p) => `note:${p.note}`,
+      apply: ({ action, actor }) => Effect.map(bump(action.tenant_id, actor.id), (n) => ({ effect_no: n })),
+      rollback: ({ action, actor }) => Effect.map(bump(action.tenant_id, actor.id), (n) => ({ compensation_no: n }))
+    })
+    yield* registry.registerKind({
+      name: "test.failing",
+      payload,
+      permissions: { propose: "companion.propose", apply: "companion.actions" },
+      aiGoverned: false,
+      subject: (p) => `note:${p.note}`,
+      apply: ({ action, actor }) =>
+        Effect.zipRight(
+          bump(action.tenant_id, actor.id),
+          Effect.fail(new Errors.ValidationError({ code: "validation.test", message: "handler failed on purpose" }))
+        )
+    })
+  })
+)
+
+/** Builds the full test environment for an adapter's ports. */
+const environment = <E>(ports: Layer.Layer<Ports.CorePorts | Probe, E>) =>
+  TestKinds.pipe(
+    Layer.provideMerge(Kernel.layerWithAmbient),
+    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerSeeded(7))),
+    Layer.provideMerge(ports)
+  )
+
+/** Creates a tenant in `mode` with a human bookkeeper, an agent and an outsider from another tenant. */
+const fixture = (id: string, mode: "shadow_only" | "suggest_only" | "autopilot_limited" = "suggest_only") =>
+  Effect.gen(function*() {
+    const tenants = yield* Tenants.Tenants
+    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: mode } })
+    const human = yield* tenants.addActor({ tenant_id: tenant.id, kind: "user", name: "Bea", role: "BOOKKEEPER" })
+    const agent = yield* tenants.addActor({ tenant_id: tenant.id, kind: "agent", name: "copilot", role: "AGENT" })
+    const viewer = yield* tenants.addActor({ tenant_id: tenant.id, kind: "user", name: "Vic", role: "VIEWER" })
+    const owner = yield* tenants.addActor({ tenant_id: tenant.id, kind: "user", name: "Olga", role: "OWNER" })
+    return { tenant, human, agent, viewer, owner }
+  })
+
+const counter = (tenant: string) =>
+  Effect.flatMap(SystemState.SystemStateStore, (s) =>
+    Effect.map(s.get(effectKey(tenant)), Option.match({ onNone: () => 0, onSome: (e) => e.value as number })))
+
+/** Runs the suite against an adapter's ports. */
+export const suite = <E>(
+  name: string,
+  ports: Layer.Layer<Ports.CorePorts | Probe, E>,
+  capabilities: Capabilities
+) =>
+  layer(environment(ports), { timeout: 120_000 })(`core ports conformance: ${name}`, (it) => {
+    it.effect("tenants: round trip, duplicate id refused, update, ordered list", () =>
+      Effect.gen(function*() {
+        const store = yield* Tenant.TenantStore
+        const probe = yield* Probe
+        const t = new Tenant.Tenant({ id: T("rt-b"), name: "B", ai_companion_enabled: true, created_at: 5 })
+        yield* store.insert(t)
+        yield* store.insert(new Tenant.Tenant({ ...t, id: T("rt-a"), name: "A" }))
+        const dup = yield* Effect.exit(store.insert(t))
+        expect(dup).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "Conflict", code: "conflict.duplicate" })))
+        expect(Option.getOrThrow(yield* store.get(T("rt-b")))).toStrictEqual(t)
+        yield* store.update(new Tenant.Tenant({ ...t, name: "B2", ai_companion_enabled: false }))
+        const updated = Option.getOrThrow(yield* store.get(T("rt-b")))
+        expect([updated.name, updated.ai_companion_enabled]).toStrictEqual(["B2", false])
+        const ids = (yield* store.list()).map((x) => x.id).filter((x) => x.startsWith("rt-"))
+        expect(ids).toStrictEqual(["rt-a", "rt-b"])
+        const missing = yield* Effect.exit(store.update(new Tenant.Tenant({ ...t, id: T("rt-none") })))
+        expect(Exit.isFailure(missing)).toBe(true)
+        expect(yield* probe.count("tenants", "rt-b")).toBe(1)
+      }))
+
+    it.effect("a transaction that fails leaves nothing written", () =>
+      Effect.gen(function*() {
+        const uow = yield* UnitOfWork.UnitOfWork
+        const tenants = yield* Tenant.TenantStore
+        const audit = yield* Audit.AuditLog
+        const probe = yield* Probe
+        const exit = yield* Effect.exit(
+          uow.transaction(
+            Effect.gen(function*() {
+              yield* tenants.insert(new Tenant.Tenant({ id: T("tx-fail"), name: "X", ai_companion_enabled: true, created_at: 0 }))
+              yield* audit.append({ tenant_id: T("tx-fail"), actor_id: "system", action: "x", subject: "y" })
+              return yield* Effect.fail("boom" as const)
+            })
+          )
+        )
+        expect(exit).toStrictEqual(Exit.fail("boom"))
+        expect(yield* probe.count("tenants", "tx-fail")).toBe(0)
+        expect(yield* probe.count("audit", "tx-fail")).toBe(0)
+        expect(yield* audit.verify(T("tx-fail"))).toStrictEqual({ ok: true, checked: 0, first_break: null })
+        // a nested transaction that fails is rolled back while the outer one commits
+        yield* uow.transaction(
+          Effect.gen(function*() {
+            yield* tenants.insert(new Tenant.Tenant({ id: T("tx-outer"), name: "O", ai_companion_enabled: true, created_at: 0 }))
+            yield* Effect.exit(uow.transaction(Effect.zipRight(
+              tenants.insert(new Tenant.Tenant({ id: T("tx-inner"), name: "I", ai_companion_enabled: true, created_at: 0 })),
+              Effect.fail("inner")
+            )))
+          })
+        )
+        expect(yield* probe.count("tenants", "tx-outer")).toBe(1)
+        expect(yield* probe.count("tenants", "tx-inner")).toBe(0)
+      }))
+
+    it.effect("tokens: shown once, stored hashed, verified, expired, revoked", () =>
+      Effect.gen(function*() {
+        const { tenant, human } = yield* fixture("tok")
+        const tokens = yield* ApiToken.ApiTokens
+        const probe = yield* Probe
+        const issued = yield* tokens.issue({ tenant_id: tenant.id, actor_id: human.id, name: "cli", expires_at: 60_000 })
+        expect(issued.token.startsWith("alk_")).toBe(true)
+        const row = yield* probe.tokenRow(issued.record.id)
+        expect(JSON.stringify(row)).not.toContain(issued.token)
+        expect(row?.hash).toBe(ApiToken.tokenHash(issued.token))
+        const principal = yield* tokens.verify(issued.token)
+        expect([principal.actor.id, principal.tenant.id]).toStrictEqual([human.id, tenant.id])
+        const wrong = yield* Effect.exit(tokens.verify(issued.token.slice(0, -1) + "x"))
+        expect(wrong).toStrictEqual(Exit.fail(expect.objectContaining({ code: "auth.unauthorized" })))
+        yield* TestClock.adjust("61 seconds")
+        const expired = yield* Effect.exit(tokens.verify(issued.token))
+        expect(expired).toStrictEqual(Exit.fail(expect.objectContaining({ message: "Token expired" })))
+        const fixed = yield* tokens.register("dev_test_token_1", { tenant_id: tenant.id, actor_id: human.id, name: "dev" })
+        const again = yield* tokens.register("dev_test_token_1", { tenant_id: tenant.id, actor_id: human.id, name: "dev" })
+        expect(again.id).toBe(fixed.id)
+        yield* tokens.verify("dev_test_token_1")
+        yield* tokens.revoke(fixed.id)
+        const revoked = yield* Effect.exit(tokens.verify("dev_test_token_1"))
+        expect(revoked).toStrictEqual(Exit.fail(expect.objectContaining({ message: "Token revoked" })))
+        expect((yield* tokens.list(tenant.id)).length).toBe(2)
+      }))
+
+    it.effect("propose records a shadow action and trace; apply promotes it once with audit", () =>
+      Effect.gen(function*() {
+        const { tenant, human, agent } = yield* fixture("flow")
+        const pipeline = yield* Governance.GovernedActions
+        const probe = yield* Probe
+        const proposed = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "a" } })
+        expect(proposed.action.status).toBe("proposed")
+        expect(proposed.action.subject).toBe("note:a")
+        expect(proposed.trace?.outcome).toBe("allow")
+        expect(proposed.trace?.gates.map((g) => g.gate)).toStrictEqual(["tenant_scope", "kill_switch", "rbac"])
+        expect(yield* counter(tenant.id)).toBe(0)
+        expect(yield* probe.actionStatus(tenant.id, proposed.action.id)).toBe("proposed")
+
+        const applied = yield* pipeline.apply(tenant.id, proposed.action.id, human)
+        expect(applied.already_applied).toBe(false)
+        expect(applied.result).toStrictEqual({ effect_no: 1 })
+        expect(applied.trace?.gates.map((g) => g.gate)).toStrictEqual(["tenant_scope", "kill_switch", "rbac", "mode"])
+        const again = yield* pipeline.apply(tenant.id, proposed.action.id, human)
+        expect(again.already_applied).toBe(true)
+        expect(again.result).toStrictEqual({ effect_no: 1 })
+        expect(yield* counter(tenant.id)).toBe(1)
+        expect(yield* probe.actionStatus(tenant.id, proposed.action.id)).toBe("applied")
+        const traces = yield* pipeline.traces(tenant.id, proposed.action.id)
+        expect(traces.map((t) => t.phase)).toStrictEqual(["propose", "apply"])
+        const log = yield* (yield* Audit.AuditLog).list(tenant.id)
+        expect(log.map((r) => r.action)).toContain("action.applied")
+        const appliedRecord = log.find((r) => r.action === "action.applied")!
+        expect(appliedRecord.data).toMatchObject({ kind: "test.counter", trace_id: traces[1]!.id })
+      }))
+
+    it.effect("two concurrent applies of one action produce exactly one effect", () =>
+      Effect.gen(function*() {
+        const { tenant, human, agent } = yield* fixture("race")
+        const pipeline = yield* Governance.GovernedActions
+        for (let i = 0; i < 5; i++) {
+          const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: `r${i}` } })
+          const results = yield* Effect.all(
+            [pipeline.apply(tenant.id, action.id, human), pipeline.apply(tenant.id, action.id, human)],
+            { concurrency: 2 }
+          )
+          expect(results.filter((r) => !r.already_applied).length).toBe(1)
+          expect(results[0].result).toStrictEqual(results[1].result)
+        }
+        expect(yield* counter(tenant.id)).toBe(5)
+        if (capabilities.parallelConnections) {
+          const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "many" } })
+          const many = yield* Effect.all(Array.from({ length: 8 }, () => pipeline.apply(tenant.id, action.id, human)), { concurrency: 8 })
+          expect(many.filter((r) => !r.already_applied).length).toBe(1)
+          expect(yield* counter(tenant.id)).toBe(6)
+        }
+      }))
+
+    it.effect("a failing handler leaves no trace in canonical data and the action stays proposed", () =>
+      Effect.gen(function*() {
+        const { tenant, human, agent } = yield* fixture("fail")
+        const pipeline = yield* Governance.GovernedActions
+        const probe = yield* Probe
+        const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.failing", payload: { note: "x" } })
+        const auditBefore = yield* probe.count("audit", tenant.id)
+        const exit = yield* Effect.exit(pipeline.apply(tenant.id, action.id, human))
+        expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ code: "validation.test" })))
+        expect(yield* counter(tenant.id)).toBe(0)
+        expect(yield* probe.actionStatus(tenant.id, action.id)).toBe("proposed")
+        expect(yield* probe.count("audit", tenant.id)).toBe(auditBefore)
+        expect((yield* pipeline.traces(tenant.id, action.id)).length).toBe(1)
+      }))
+
+    it.effect("gates: shadow_only blocks apply, agents cannot self-promote, kill switch layers, RBAC", () =>
+      Effect.gen(function*() {
+        const pipeline = yield* Governance.GovernedActions
+        const tenants = yield* Tenants.Tenants
+        const shadow = yield* fixture("gate-shadow", "shadow_only")
+        const p1 = yield* pipeline.propose({ tenant_id: shadow.tenant.id, actor: shadow.agent, kind: "test.counter", payload: { note: "s" } })
+        const blocked = yield* Effect.exit(pipeline.apply(shadow.tenant.id, p1.action.id, shadow.human))
+        expect(blocked).toStrictEqual(Exit.fail(expect.objectContaining({ code: "mode.forbidden" })))
+        const denial = (yield* pipeline.traces(shadow.tenant.id, p1.action.id)).at(-1)!
+        expect(denial.outcome).toBe("deny")
+        expect(denial.gates.at(-1)).toMatchObject({ gate: "mode", verdict: "deny", code: "mode.forbidden", inputs: { ai_mode: "shadow_only", trigger: "human" } })
+
+        const suggest = yield* fixture("gate-suggest", "suggest_only")
+        const p2 = yield* pipeline.propose({ tenant_id: suggest.tenant.id, actor: suggest.agent, kind: "test.counter", payload: { note: "g" } })
+        const byAgent = yield* Effect.exit(pipeline.apply(suggest.tenant.id, p2.action.id, suggest.agent))
+        expect(byAgent).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "Forbidden" })))
+        const byViewer = yield* Effect.exit(pipeline.apply(suggest.tenant.id, p2.action.id, suggest.viewer))
+        expect(byViewer).toStrictEqual(Exit.fail(expect.objectContaining({ code: "rbac.forbidden" })))
+
+        yield* tenants.updateSettings(suggest.tenant.id, { kill_switch: true }, suggest.owner)
+        const killed = yield* Effect.exit(pipeline.apply(suggest.tenant.id, p2.action.id, suggest.human))
+        expect(killed).toStrictEqual(Exit.fail(expect.objectContaining({ code: "companion.disabled", details: { layer: "kill_switch" } })))
+        yield* tenants.updateSettings(suggest.tenant.id, { kill_switch: false, ai_enabled: false }, suggest.owner)
+        const disabled = yield* Effect.exit(pipeline.propose({ tenant_id: suggest.tenant.id, actor: suggest.agent, kind: "test.counter", payload: { note: "h" } }))
+        expect(disabled).toStrictEqual(Exit.fail(expect.objectContaining({ details: { layer: "ai_enabled" } })))
+        yield* tenants.updateSettings(suggest.tenant.id, { ai_enabled: true }, suggest.owner)
+        yield* tenants.setCompanionEnabled(suggest.tenant.id, false, suggest.owner)
+        const tenantOff = yield* Effect.exit(pipeline.apply(suggest.tenant.id, p2.action.id, suggest.human))
+        expect(tenantOff).toStrictEqual(Exit.fail(expect.objectContaining({ details: { layer: "tenant" } })))
+        yield* tenants.setCompanionEnabled(suggest.tenant.id, true, suggest.owner)
+        yield* tenants.setGlobalAiEnabled(false, "system")
+        const globalOff = yield* Effect.exit(pipeline.apply(suggest.tenant.id, p2.action.id, suggest.human))
+        yield* tenants.setGlobalAiEnabled(true, "system")
+        expect(globalOff).toStrictEqual(Exit.fail(expect.objectContaining({ details: { layer: "global" } })))
+        const ok = yield* pipeline.apply(suggest.tenant.id, p2.action.id, suggest.human)
+        expect(ok.already_applied).toBe(false)
+        const settingsAudit = (yield* (yield* Audit.AuditLog).list(suggest.tenant.id)).filter((r) => r.action === "settings.updated")
+        expect(settingsAudit.length).toBe(3)
+      }))
+
+    it.effect("idempotency keys, reject, wipe, rollback", () =>
+      Effect.gen(function*() {
+        const { tenant, human, agent, owner } = yield* fixture("life")
+        const pipeline = yield* Governance.GovernedActions
+        const probe = yield* Probe
+        const a = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "k" }, idempotency_key: "k1" })
+        const b = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "k" }, idempotency_key: "k1" })
+        expect([b.duplicate, b.action.id]).toStrictEqual([true, a.action.id])
+        const clash = yield* Effect.exit(pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "other" }, idempotency_key: "k1" }))
+        expect(clash).toStrictEqual(Exit.fail(expect.objectContaining({ code: "idempotency.conflict" })))
+        const bad = yield* Effect.exit(pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: 5 } }))
+        expect(bad).toStrictEqual(Exit.fail(expect.objectContaining({ code: "validation.schema" })))
+
+        const rejected = yield* pipeline.reject(tenant.id, a.action.id, human, "wrong account")
+        expect([rejected.status, rejected.close_reason]).toStrictEqual(["rejected", "wrong account"])
+        const late = yield* Effect.exit(pipeline.apply(tenant.id, a.action.id, human))
+        expect(late).toStrictEqual(Exit.fail(expect.objectContaining({ code: "proposal.closed" })))
+
+        const c = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "c" } })
+        const d = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "d" } })
+        yield* pipeline.apply(tenant.id, d.action.id, human)
+        const wipeDenied = yield* Effect.exit(pipeline.wipe(tenant.id, human, { status: "proposed" }))
+        expect(wipeDenied).toStrictEqual(Exit.fail(expect.objectContaining({ code: "rbac.forbidden" })))
+        const wiped = yield* pipeline.wipe(tenant.id, owner, { status: "proposed" })
+        expect(wiped).toBe(1)
+        expect(yield* probe.actionStatus(tenant.id, c.action.id)).toBe("wiped")
+        expect(yield* probe.actionStatus(tenant.id, d.action.id)).toBe("applied")
+        expect(yield* counter(tenant.id)).toBe(1)
+
+        const rolled = yield* pipeline.rollback(tenant.id, d.action.id, human, "mistake")
+        expect(rolled.status).toBe("rolled_back")
+        expect(yield* counter(tenant.id)).toBe(2)
+      }))
+
+    it.effect("listing is newest first with a cursor, filtered by status", () =>
+      Effect.gen(function*() {
+        const { tenant, agent } = yield* fixture("page")
+        const pipeline = yield* Governance.GovernedActions
+        const made: Array<string> = []
+        for (let i = 0; i < 7; i++) {
+          made.push((yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: `${i}` } })).action.id)
+        }
+        const page1 = yield* pipeline.list(tenant.id, { status: "proposed", limit: 3 })
+        const page2 = yield* pipeline.list(tenant.id, { status: "proposed", limit: 3, before: page1.at(-1)!.id })
+        const page3 = yield* pipeline.list(tenant.id, { status: "proposed", limit: 3, before: page2.at(-1)!.id })
+        expect([...page1, ...page2, ...page3].map((a) => a.id)).toStrictEqual([...made].reverse())
+        expect(yield* pipeline.list(tenant.id, { status: "applied", limit: 10 })).toStrictEqual([])
+        expect((yield* pipeline.list(tenant.id, { subject: "note:3", limit: 10 })).map((a) => a.id)).toStrictEqual([made[3]])
+      }))
+
+    it.effect("tenant isolation: another tenant's actions are invisible and cannot be applied", () =>
+      Effect.gen(function*() {
+        const a = yield* fixture("iso-a")
+        const b = yield* fixture("iso-b")
+        const pipeline = yield* Governance.GovernedActions
+        const { action } = yield* pipeline.propose({ tenant_id: a.tenant.id, actor: a.agent, kind: "test.counter", payload: { note: "x" } })
+        const fromB = yield* Effect.exit(pipeline.get(b.tenant.id, action.id))
+        expect(fromB).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "NotFound" })))
+        expect(yield* pipeline.list(b.tenant.id, { limit: 10 })).toStrictEqual([])
+        const crossApply = yield* Effect.exit(pipeline.apply(a.tenant.id, action.id, b.human))
+        expect(crossApply).toStrictEqual(Exit.fail(expect.objectContaining({ code: "tenant.mismatch" })))
+        const crossPropose = yield* Effect.exit(pipeline.propose({ tenant_id: a.tenant.id, actor: b.agent, kind: "test.counter", payload: { note: "y" } }))
+        expect(crossPropose).toStrictEqual(Exit.fail(expect.objectContaining({ code: "tenant.mismatch" })))
+        expect(yield* counter(a.tenant.id)).toBe(0)
+        const audit = yield* Audit.AuditLog
+        expect((yield* audit.list(b.tenant.id)).every((r) => r.tenant_id === b.tenant.id)).toBe(true)
+      }))
+
+    it.effect("audit chain: verify passes, then finds a tampered row, a deleted row and a cut tail", () =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.AuditLog
+        const probe = yield* Probe
+        const tenant = T("audit-chain")
+        for (let i = 0; i < 12; i++) {
+          yield* audit.append({ tenant_id: tenant, actor_id: "u1", action: "test.event", subject: `s${i}`, data: { i, amount: 100n * BigInt(i) } })
+        }
+        expect(yield* audit.verify(tenant, 5)).toStrictEqual({ ok: true, checked: 12, first_break: null })
+        const records = yield* audit.list(tenant, { limit: 100 })
+        expect(records.map((r) => r.seq)).toStrictEqual(Array.from({ length: 12 }, (_, i) => i + 1))
+        expect(records[0]!.prev_hash).toBe(Audit.GENESIS_HASH)
+        expect(records[5]!.prev_hash).toBe(records[4]!.hash)
+
+        yield* probe.tamperAudit(tenant, 7, { i: 6, amount: "1" })
+        expect(yield* audit.verify(tenant, 5)).toStrictEqual({ ok: false, checked: 6, first_break: { seq: 7, reason: "hash_mismatch" } })
+        yield* probe.tamperAudit(tenant, 7, records[6]!.data)
+        expect((yield* audit.verify(tenant)).ok).toBe(true)
+
+        yield* probe.deleteAudit(tenant, 4)
+        expect((yield* audit.verify(tenant)).first_break).toStrictEqual({ seq: 4, reason: "sequence_gap" })
+
+        const t2 = T("audit-tail")
+        for (let i = 0; i < 3; i++) yield* audit.append({ tenant_id: t2, actor_id: "u", action: "e", subject: "s" })
+        yield* probe.deleteAudit(t2, 3)
+        expect((yield* audit.verify(t2)).first_break).toStrictEqual({ seq: 3, reason: "truncated" })
+      }))
+
+    it.effect("concurrent audit appends for one tenant never fork the chain", () =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.AuditLog
+        const tenant = T("audit-race")
+        yield* Effect.all(
+          Array.from({ length: 20 }, (_, i) => audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `${i}` })),
+          { concurrency: 10 }
+        )
+        expect(yield* audit.verify(tenant)).toStrictEqual({ ok: true, checked: 20, first_break: null })
+      }))
+
+    it.effect("system state and settings round trip", () =>
+      Effect.gen(function*() {
+        const state = yield* SystemState.SystemStateStore
+        yield* state.put(new SystemState.SystemStateEntry({ key: "ops.run.active", value: { active: false, paused: true }, updated_at: 1, updated_by: "guard" }))
+        yield* state.put(new SystemState.SystemStateEntry({ key: "ops.run.reason", value: "budget_hard_exceeded", updated_at: 2, updated_by: "guard" }))
+        yield* state.put(new SystemState.SystemStateEntry({ key: "other", value: 1, updated_at: 2, updated_by: "guard" }))
+        expect((yield* state.list("ops.")).map((e) => e.key)).toStrictEqual(["ops.run.active", "ops.run.reason"])
+        expect(Option.getOrThrow(yield* state.get("ops.run.active")).value).toStrictEqual({ active: false, paused: true })
+        const { tenant, owner } = yield* fixture("settings")
+        const tenants = yield* Tenants.Tenants
+        const updated = yield* tenants.updateSettings(tenant.id, { ai_mode: "drafts", extensions: { "guardrails.value_breaker_threshold": "5000.00" } }, owner)
+        expect(updated.ai_mode).toBe("drafts")
+        const read = yield* tenants.settings(tenant.id)
+        expect(read.extensions).toStrictEqual({ "guardrails.value_breaker_threshold": "5000.00" })
+        const cleared = yield* tenants.updateSettings(tenant.id, { extensions: { "guardrails.value_breaker_threshold": null } }, owner)
+        expect(cleared.extensions).toStrictEqual({})
+      }))
+
+    it.effect("actions round trip through the store with optimistic versions", () =>
+      Effect.gen(function*() {
+        const store = yield* Action.ActionStore
+        const { tenant, agent } = yield* fixture("store")
+        const pipeline = yield* Governance.GovernedActions
+        const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "v" } })
+        expect(Option.getOrThrow(yield* store.get(tenant.id, action.id))).toStrictEqual(action)
+        const stale = yield* Effect.exit(store.update(new Action.ActionRecord({ ...action, status: "rejected", version: 3 }), 2))
+        expect(stale).toStrictEqual(Exit.fail(expect.objectContaining({ code: "conflict.stale" })))
+      }))
+  })

@@ -1,0 +1,19 @@
+import { Postgres } from "@airlock/adapters-storage"
+import { Effect, Layer } from "effect"
+import { describe, it } from "vitest"
+import { suite } from "./CoreSuite.js"
+import * as Probe from "./support/Probe.js"
+import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
+
+const admin = pgAdminUrl()
+
+if (admin === "") {
+  describe("core ports conformance: postgres", () => {
+    it.skip("PostgreSQL tests turned off with AIRLOCK_TEST_PG=off", () => {})
+  })
+} else {
+  const ports = Layer.unwrapEffect(
+    Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(Probe.sql, Postgres.layer({ url, maxConnections: 8 })))
+  )
+  suite("postgres", ports, { parallelConnections: true })
+}

@@ -1,0 +1,12 @@
+import { Sqlite } from "@airlock/adapters-storage"
+import { Layer } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { suite } from "./CoreSuite.js"
+import * as Probe from "./support/Probe.js"
+
+const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
+
+suite("sqlite (file, WAL)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: file })), { parallelConnections: false })
+suite("sqlite (:memory:)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: ":memory:" })), { parallelConnections: false })

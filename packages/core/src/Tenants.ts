@@ -1,0 +1,228 @@
+/**
+ * Tenant administration: creating tenants with their settings and actors, flipping the kill
+ * switch layers, changing the AI mode. Every change is audited with who made it.
+ */
+import { Clock, Effect, Option, Schema } from "effect"
+import { Actor, ActorKind, ActorStore } from "./Actor.js"
+import { AiMode, AiSettings, AiSettingsStore, defaultSettings } from "./AiSettings.js"
+import { AuditLog } from "./Audit.js"
+import { Forbidden, NotFound, ValidationError } from "./Errors.js"
+import { ActorId, IdGenerator, TenantId } from "./Ids.js"
+import { Rbac } from "./Rbac.js"
+import { AI_GLOBAL_ENABLED_KEY, SystemStateEntry, SystemStateStore } from "./SystemState.js"
+import { Tenant, TenantStore } from "./Tenant.js"
+import { UnitOfWork } from "./UnitOfWork.js"
+
+/** Who performs a change: an actor, or the system itself (bootstrap, seeding). */
+export type ChangedBy = Actor | "system"
+
+const byId = (by: ChangedBy) => (by === "system" ? "system" : by.id)
+
+/** Input to create a tenant. */
+export interface CreateTenant {
+  readonly id: TenantId
+  readonly name: string
+  readonly ai_companion_enabled?: boolean
+  readonly settings?: Partial<Pick<AiSettings, "ai_enabled" | "kill_switch" | "ai_mode" | "extensions">>
+}
+
+/** Input to add an actor. */
+export interface CreateActor {
+  readonly tenant_id: TenantId
+  readonly kind: ActorKind
+  readonly name: string
+  readonly role: string
+  readonly id?: ActorId
+}
+
+/** A partial update of AI settings. `extensions` keys are merged; a `null` value removes a key. */
+export const SettingsPatch = Schema.Struct({
+  ai_enabled: Schema.optional(Schema.Boolean),
+  kill_switch: Schema.optional(Schema.Boolean),
+  ai_mode: Schema.optional(AiMode),
+  extensions: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+/** Type of {@link SettingsPatch}. */
+export type SettingsPatch = typeof SettingsPatch.Type
+
+/** Tenant, actor and settings administration. */
+export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", {
+  effect: Effect.gen(function*() {
+    const tenants = yield* TenantStore
+    const actors = yield* ActorStore
+    const settings = yield* AiSettingsStore
+    const system = yield* SystemStateStore
+    const audit = yield* AuditLog
+    const uow = yield* UnitOfWork
+    const ids = yield* IdGenerator
+    const rbac = yield* Rbac
+
+    const requireBy = (by: ChangedBy, permission: string) => (by === "system" ? Effect.void : rbac.require(by, permission))
+
+    const get = (id: TenantId) =>
+      Effect.flatMap(tenants.get(id), (t) =>
+        Option.match(t, {
+          onNone: () => Effect.fail(new NotFound({ message: `Tenant ${id} not found`, details: { entity: "tenant", id } })),
+          onSome: Effect.succeed
+        }))
+
+    /** Creates a tenant and its settings (shadow_only unless given) in one transaction. */
+    const create = (input: CreateTenant, by: ChangedBy = "system") =>
+      Effect.gen(function*() {
+        if (by !== "system") yield* rbac.require(by, "tenant.cross")
+        const now = yield* Clock.currentTimeMillis
+        const tenant = new Tenant({
+          id: input.id,
+          name: input.name,
+          ai_companion_enabled: input.ai_companion_enabled ?? true,
+          created_at: now
+        })
+        const initial = new AiSettings({ ...defaultSettings(tenant.id, now, byId(by)), ...input.settings })
+        yield* uow.transaction(
+          Effect.gen(function*() {
+            yield* tenants.insert(tenant)
+            yield* settings.put(initial)
+            yield* audit.append({
+              tenant_id: tenant.id,
+              actor_id: byId(by),
+              action: "tenant.created",
+              subject: tenant.id,
+              data: { name: tenant.name, ai_mode: initial.ai_mode }
+            })
+          })
+        )
+        return tenant
+      })
+
+    /** Adds an actor to a tenant. */
+    const addActor = (input: CreateActor, by: ChangedBy = "system") =>
+      Effect.gen(function*() {
+        yield* requireBy(by, "tenant.admin")
+        yield* get(input.tenant_id)
+        const actor = new Actor({
+          id: input.id ?? ActorId.make(yield* ids.next("act")),
+          tenant_id: input.tenant_id,
+          kind: input.kind,
+          name: input.name,
+          role: input.role,
+          active: true,
+          created_at: yield* Clock.currentTimeMillis
+        })
+        if (!(actor.role in rbac.matrix)) {
+          return yield* new ValidationError({ code: "validation.role", message: `Unknown role ${actor.role}` })
+        }
+        yield* uow.transaction(
+          Effect.zipRight(
+            actors.insert(actor),
+            audit.append({
+              tenant_id: actor.tenant_id,
+              actor_id: byId(by),
+              action: "actor.created",
+              subject: actor.id,
+              data: { kind: actor.kind, role: actor.role, name: actor.name }
+            })
+          )
+        )
+        return actor
+      })
+
+    /** The tenant's settings (defaults if none were stored). */
+    const getSettings = (tenant: TenantId) =>
+      Effect.gen(function*() {
+        const t = yield* get(tenant)
+        return Option.getOrElse(yield* settings.get(t.id), () => defaultSettings(t.id, t.created_at, "system"))
+      })
+
+    /** Changes AI settings; needs `companion.settings.manage`. Audited with before and after. */
+    const updateSettings = (tenant: TenantId, patch: SettingsPatch, by: ChangedBy) =>
+      Effect.gen(function*() {
+        yield* requireBy(by, "companion.settings.manage")
+        return yield* uow.transaction(
+          Effect.gen(function*() {
+            const before = yield* getSettings(tenant)
+            const extensions: Record<string, unknown> = { ...before.extensions }
+            for (const [k, v] of Object.entries(patch.extensions ?? {})) {
+              if (v === null) delete extensions[k]
+              else extensions[k] = v
+            }
+            const after = new AiSettings({
+              ...before,
+              ai_enabled: patch.ai_enabled ?? before.ai_enabled,
+              kill_switch: patch.kill_switch ?? before.kill_switch,
+              ai_mode: patch.ai_mode ?? before.ai_mode,
+              extensions,
+              updated_at: yield* Clock.currentTimeMillis,
+              updated_by: byId(by)
+            })
+            yield* settings.put(after)
+            yield* audit.append({
+              tenant_id: tenant,
+              actor_id: byId(by),
+              action: "settings.updated",
+              subject: tenant,
+              data: {
+                before: { ai_enabled: before.ai_enabled, kill_switch: before.kill_switch, ai_mode: before.ai_mode, extensions: before.extensions },
+                after: { ai_enabled: after.ai_enabled, kill_switch: after.kill_switch, ai_mode: after.ai_mode, extensions: after.extensions }
+              }
+            })
+            return after
+          })
+        )
+      })
+
+    /** Flips the tenant layer of the kill switch; needs `tenant.admin`. */
+    const setCompanionEnabled = (tenant: TenantId, enabled: boolean, by: ChangedBy) =>
+      Effect.gen(function*() {
+        yield* requireBy(by, "tenant.admin")
+        return yield* uow.transaction(
+          Effect.gen(function*() {
+            const t = yield* get(tenant)
+            const next = new Tenant({ ...t, ai_companion_enabled: enabled })
+            yield* tenants.update(next)
+            yield* audit.append({
+              tenant_id: tenant,
+              actor_id: byId(by),
+              action: "tenant.ai_companion_enabled",
+              subject: tenant,
+              data: { before: t.ai_companion_enabled, after: enabled }
+            })
+            return next
+          })
+        )
+      })
+
+    /** Overrides the global layer of the kill switch at run time; needs `system.admin`. */
+    const setGlobalAiEnabled = (enabled: boolean, by: ChangedBy) =>
+      Effect.gen(function*() {
+        if (by !== "system" && !rbac.can(by, "system.admin")) {
+          return yield* new Forbidden({ code: "rbac.forbidden", message: "Only a platform admin may flip the global switch" })
+        }
+        yield* system.put(
+          new SystemStateEntry({
+            key: AI_GLOBAL_ENABLED_KEY,
+            value: enabled,
+            updated_at: yield* Clock.currentTimeMillis,
+            updated_by: byId(by)
+          })
+        )
+      })
+
+    return {
+      create,
+      get,
+      list: tenants.list,
+      addActor,
+      getActor: (tenant: TenantId, id: ActorId) =>
+        Effect.flatMap(actors.get(tenant, id), (a) =>
+          Option.match(a, {
+            onNone: () => Effect.fail(new NotFound({ message: `Actor ${id} not found`, details: { entity: "actor", id } })),
+            onSome: Effect.succeed
+          })),
+      listActors: actors.list,
+      settings: getSettings,
+      updateSettings,
+      setCompanionEnabled,
+      setGlobalAiEnabled
+    } as const
+  })
+}) {}

@@ -1,0 +1,22 @@
+/**
+ * @airlock/core — the kernel every Airlock package stands on.
+ */
+export * as Action from "./Action.js"
+export * as Actor from "./Actor.js"
+export * as AiSettings from "./AiSettings.js"
+export * as ApiToken from "./ApiToken.js"
+export * as Audit from "./Audit.js"
+export * as Canonical from "./Canonical.js"
+export * as CoreConfig from "./CoreConfig.js"
+export * as Errors from "./Errors.js"
+export * as Governance from "./Governance.js"
+export * as Ids from "./Ids.js"
+export * as Kernel from "./Kernel.js"
+export * as KillSwitch from "./KillSwitch.js"
+export * as Ports from "./Ports.js"
+export * as Rbac from "./Rbac.js"
+export * as SecureRandom from "./SecureRandom.js"
+export * as SystemState from "./SystemState.js"
+export * as Tenant from "./Tenant.js"
+export * as Tenants from "./Tenants.js"
+export * as UnitOfWork from "./UnitOfWork.js"

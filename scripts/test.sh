@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing (including PostgreSQL's server binaries when
+# neither they nor AIRLOCK_TEST_PG_URL are there), typechecks, runs every test, builds every package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export COREPACK_INTEGRITY_KEYS=0
+
+if [ -z "${AIRLOCK_TEST_PG_URL:-}" ] && [ "${AIRLOCK_TEST_PG:-}" != "off" ] \
+  && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[airlock] installing PostgreSQL server binaries for the tests"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+fi
+
+echo "[airlock] typecheck"
+pnpm -s typecheck
+echo "[airlock] tests"
+report="$(mktemp)"
+status=0
+pnpm -s exec vitest run --reporter=default --reporter=json --outputFile.json="$report" || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+' "$report" || true
+rm -f "$report"
+[ "$status" = "0" ] || exit "$status"
+echo "[airlock] build"
+pnpm -s build >/dev/null
+echo "[airlock] all green"
