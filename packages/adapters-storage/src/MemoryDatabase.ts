@@ -38,11 +38,30 @@ export class MemoryDatabase extends Context.Tag("@airlock/adapters-storage/Memor
 >() {}
 
 /** Makes an empty database. */
-export const make: Effect.Effect<MemoryDatabaseShape> = Effect.gen(function*() {
+export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDatabaseShape => {
   const tables = new Map<string, MemoryTable<unknown>>()
-  const lock = yield* Effect.makeSemaphore(1)
   const inTx = FiberRef.unsafeMake(false)
   let undo: Array<() => void> = []
+
+  // A single-owner mutex: FIFO when contended. Waiting is uninterruptible, which is fine for
+  // the short critical sections here. The fiber flag `inTx` (inherited by forked children)
+  // says whether the current fiber already holds it.
+  let locked = false
+  const waiters: Array<() => void> = []
+  const acquire = Effect.suspend(() => {
+    if (!locked) {
+      locked = true
+      return Effect.void
+    }
+    return Effect.async<void>((resume) => {
+      waiters.push(() => resume(Effect.void))
+    })
+  })
+  const release = () => {
+    const next = waiters.shift()
+    if (next) next()
+    else locked = false
+  }
 
   const record = (f: () => void) => {
     undo.push(f)
@@ -82,39 +101,64 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.gen(function*() {
     while (undo.length > mark) undo.pop()!()
   }
 
-  const transaction = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(FiberRef.get(inTx), (nested) =>
-      nested
-        ? Effect.suspend(() => {
-          const mark = undo.length
-          return Effect.onExit(self, (exit) => (exit._tag === "Failure" ? Effect.sync(() => rollbackTo(mark)) : Effect.void))
-        })
-        : lock.withPermits(1)(
-          Effect.suspend(() => {
-            undo = []
-            return self.pipe(
-              Effect.locally(inTx, true),
-              Effect.onExit((exit) =>
+  const savepoint = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.suspend(() => {
+      const mark = undo.length
+      return Effect.onExit(self, (exit) => (exit._tag === "Failure" ? Effect.sync(() => rollbackTo(mark)) : Effect.void))
+    })
+
+  const outermost = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(
+        acquire,
+        Effect.suspend(() => {
+          undo = []
+          return Effect.zipRight(
+            FiberRef.set(inTx, true),
+            Effect.onExit(restore(self), (exit) =>
+              Effect.zipRight(
+                FiberRef.set(inTx, false),
                 Effect.sync(() => {
                   if (exit._tag === "Failure") rollbackTo(0)
                   undo = []
+                  release()
                 })
-              )
-            )
-          })
-        ))
+              ))
+          )
+        })
+      )
+    )
 
+  const transaction = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(FiberRef.get(inTx), (nested) => (nested ? savepoint(self) : outermost(self)))
+
+  const runWrite = <A>(f: () => A): A => {
+    try {
+      return f()
+    } finally {
+      undo = []
+    }
+  }
+
+  // When no transaction holds the lock, a synchronous write cannot interleave with anything
+  // (one JS thread), so it runs at once; otherwise it joins its own transaction or waits.
   const write = <A>(f: () => A): Effect.Effect<A> =>
-    Effect.flatMap(FiberRef.get(inTx), (nested) =>
-      nested
-        ? Effect.sync(f)
-        : lock.withPermits(1)(Effect.sync(() => {
-          try {
-            return f()
-          } finally {
-            undo = []
-          }
-        })))
+    Effect.suspend(() =>
+      !locked
+        ? Effect.sync(() => runWrite(f))
+        : Effect.flatMap(FiberRef.get(inTx), (nested) =>
+          nested
+            ? Effect.sync(f)
+            : Effect.uninterruptibleMask(() =>
+              Effect.zipRight(acquire, Effect.sync(() => {
+                try {
+                  return runWrite(f)
+                } finally {
+                  release()
+                }
+              }))
+            ))
+    )
 
   return {
     table,

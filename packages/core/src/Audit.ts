@@ -67,7 +67,8 @@ export const nextRecord = (head: ChainHead | null, input: AuditInput, at: number
     data: input.data ?? null,
     prev_hash: prev.hash
   }
-  return new AuditRecord({ ...partial, hash: auditHash(partial) })
+  // built from already-typed parts; skipping re-validation keeps appends cheap on hot paths
+  return new AuditRecord({ ...partial, hash: auditHash(partial) }, true)
 }
 
 /** The first problem found in a chain. */

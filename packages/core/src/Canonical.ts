@@ -5,26 +5,41 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto"
 
+const SIMPLE_KEY = /^[A-Za-z0-9_.:-]*$/
+
+const encodeKey = (k: string) => (SIMPLE_KEY.test(k) ? `"${k}"` : JSON.stringify(k))
+
 /** Encodes `value` as canonical JSON: object keys sorted, bigint as string, undefined dropped. */
 export const canonicalJson = (value: unknown): string => {
   if (value === null || value === undefined) return "null"
   switch (typeof value) {
     case "bigint":
-      return JSON.stringify(value.toString())
+      return `"${value.toString()}"`
     case "number":
       if (!Number.isFinite(value)) throw new TypeError("canonicalJson: non-finite number")
       return JSON.stringify(value)
     case "string":
-    case "boolean":
       return JSON.stringify(value)
+    case "boolean":
+      return value ? "true" : "false"
     case "object": {
-      if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
+      if (Array.isArray(value)) {
+        let out = "["
+        for (let i = 0; i < value.length; i++) out += (i > 0 ? "," : "") + canonicalJson(value[i])
+        return out + "]"
+      }
       if (value instanceof Date) return JSON.stringify(value.toISOString())
-      const entries = Object.keys(value)
-        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-        .sort()
-        .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-      return `{${entries.join(",")}}`
+      const record = value as Record<string, unknown>
+      const keys = Object.keys(record).sort()
+      let out = "{"
+      let first = true
+      for (const k of keys) {
+        const v = record[k]
+        if (v === undefined) continue
+        out += (first ? "" : ",") + encodeKey(k) + ":" + canonicalJson(v)
+        first = false
+      }
+      return out + "}"
     }
     default:
       throw new TypeError(`canonicalJson: cannot encode ${typeof value}`)

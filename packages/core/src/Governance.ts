@@ -391,7 +391,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           at: yield* Clock.currentTimeMillis,
           outcome: evaluation.outcome,
           gates: evaluation.gates
-        })
+        }, true)
       })
 
     const evaluateAt = (
@@ -441,13 +441,13 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           close_reason: null,
           result: null,
           version: 1
-        })
+        }, true)
         const { evaluation, trace } = yield* evaluateAt("propose", kind, tenant, settings, input.actor, draft, payload)
         if (evaluation.denial) {
           yield* traces.insert(trace)
           return yield* Effect.fail(evaluation.denial)
         }
-        const action = new ActionRecord({ ...draft, review_reasons: [...evaluation.reasons] })
+        const action = new ActionRecord({ ...draft, review_reasons: [...evaluation.reasons] }, true)
         const inserted = yield* uow.transaction(
           Effect.gen(function*() {
             yield* actions.insert(action)
@@ -505,7 +505,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
         close_reason: reason,
         result: result === undefined ? action.result : result,
         version: action.version + 1
-      })
+      }, true)
 
     const apply = (tenantId: TenantId, id: ActionId, actor: Actor): Effect.Effect<ApplyResult, AirlockError> =>
       uow.transaction(
