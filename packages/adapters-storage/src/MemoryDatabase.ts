@@ -1,7 +1,8 @@
 /**
  * The in-memory database behind every memory adapter: plain `Map` tables, one writer lock, and
  * an undo log so a transaction that fails leaves nothing behind (the same guarantee the SQL
- * adapters give). Reads never wait; writes outside a transaction take the lock for one step.
+ * adapters give). Outside a transaction, reads and writes are single synchronous steps that
+ * wait only while another fiber's transaction holds the lock.
  */
 import { UnitOfWork } from "@airlock/core"
 import { Context, Effect, FiberRef, Layer } from "effect"
@@ -25,6 +26,11 @@ export interface MemoryDatabaseShape {
   readonly transaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** Runs a synchronous write step under the writer lock (joined when already in a transaction). */
   readonly write: <A>(f: () => A) => Effect.Effect<A>
+  /**
+   * Runs a synchronous read. It waits while another fiber's transaction is open, so readers
+   * never see uncommitted writes (read committed, as on the SQL adapters).
+   */
+  readonly read: <A>(f: () => A) => Effect.Effect<A>
   /** Is the current fiber inside a transaction? */
   readonly inTransaction: Effect.Effect<boolean>
   /** Names of the tables, for export and delete of a tenant's data. */
@@ -140,6 +146,24 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
     }
   }
 
+  const read = <A>(f: () => A): Effect.Effect<A> =>
+    Effect.suspend(() =>
+      !locked
+        ? Effect.sync(f)
+        : Effect.flatMap(FiberRef.get(inTx), (nested) =>
+          nested
+            ? Effect.sync(f)
+            : Effect.uninterruptibleMask(() =>
+              Effect.zipRight(acquire, Effect.sync(() => {
+                try {
+                  return f()
+                } finally {
+                  release()
+                }
+              }))
+            ))
+    )
+
   // When no transaction holds the lock, a synchronous write cannot interleave with anything
   // (one JS thread), so it runs at once; otherwise it joins its own transaction or waits.
   const write = <A>(f: () => A): Effect.Effect<A> =>
@@ -164,6 +188,7 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
     table,
     transaction,
     write,
+    read,
     inTransaction: FiberRef.get(inTx),
     tableNames: () => [...tables.keys()]
   }

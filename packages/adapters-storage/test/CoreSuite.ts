@@ -21,7 +21,7 @@ import {
   UnitOfWork
 } from "@airlock/core"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Schema, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Schema, TestClock } from "effect"
 import { Probe } from "./support/Probe.js"
 
 /** What an adapter can do; the suite skips nothing else. */
@@ -155,6 +155,27 @@ export const suite = <E>(
         )
         expect(yield* probe.count("tenants", "tx-outer")).toBe(1)
         expect(yield* probe.count("tenants", "tx-inner")).toBe(0)
+      }))
+
+    it.effect("readers never see writes of a transaction that is still open (and later rolls back)", () =>
+      Effect.gen(function*() {
+        const uow = yield* UnitOfWork.UnitOfWork
+        const tenants = yield* Tenant.TenantStore
+        const inserted = yield* Deferred.make<void>()
+        const proceed = yield* Deferred.make<void>()
+        const writer = yield* Effect.fork(Effect.exit(uow.transaction(Effect.gen(function*() {
+          yield* tenants.insert(new Tenant.Tenant({ id: T("dirty"), name: "D", ai_companion_enabled: true, created_at: 0 }))
+          yield* Deferred.succeed(inserted, undefined)
+          yield* Deferred.await(proceed)
+          return yield* Effect.fail("rollback" as const)
+        }))))
+        yield* Deferred.await(inserted)
+        const reader = yield* Effect.fork(tenants.get(T("dirty")))
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+        yield* Deferred.succeed(proceed, undefined)
+        expect(yield* Fiber.join(writer)).toStrictEqual(Exit.fail("rollback"))
+        expect(Option.isNone(yield* Fiber.join(reader))).toBe(true)
+        expect(Option.isNone(yield* tenants.get(T("dirty")))).toBe(true)
       }))
 
     it.effect("tokens: shown once, stored hashed, verified, expired, revoked", () =>

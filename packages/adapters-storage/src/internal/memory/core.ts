@@ -19,8 +19,8 @@ export const tenantStore: Layer.Layer<Tenant.TenantStore, never, MemoryDatabase>
     const rows = db.table<Tenant.Tenant>("tenants")
     return {
       insert: (t) => db.write(() => rows.has(t.id) ? Effect.fail(duplicate("tenant", t.id)) : (rows.set(t.id, t), Effect.void)).pipe(Effect.flatten),
-      get: (id) => Effect.sync(() => Option.fromNullable(rows.get(id))),
-      list: () => Effect.sync(() => [...rows.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))),
+      get: (id) => db.read(() => Option.fromNullable(rows.get(id))),
+      list: () => db.read(() => [...rows.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))),
       update: (t) => db.write(() => rows.has(t.id) ? (rows.set(t.id, t), Effect.void) : Effect.fail(notFound("tenant", t.id))).pipe(Effect.flatten)
     }
   })
@@ -39,9 +39,9 @@ export const actorStore: Layer.Layer<Actor.ActorStore, never, MemoryDatabase> = 
           rows.set(k, a)
           return Effect.void
         }).pipe(Effect.flatten),
-      get: (tenant, id) => Effect.sync(() => Option.fromNullable(rows.get(key(tenant, id)))),
+      get: (tenant, id) => db.read(() => Option.fromNullable(rows.get(key(tenant, id)))),
       list: (tenant) =>
-        Effect.sync(() => [...rows.values()].filter((a) => a.tenant_id === tenant).sort((a, b) => (a.id < b.id ? -1 : 1))),
+        db.read(() => [...rows.values()].filter((a) => a.tenant_id === tenant).sort((a, b) => (a.id < b.id ? -1 : 1))),
       update: (a) =>
         db.write(() => {
           const k = key(a.tenant_id, a.id)
@@ -61,9 +61,9 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, MemoryDat
     return {
       insert: (t) =>
         db.write(() => rows.has(t.id) ? Effect.fail(duplicate("token", t.id)) : (rows.set(t.id, t), Effect.void)).pipe(Effect.flatten),
-      get: (id) => Effect.sync(() => Option.fromNullable(rows.get(id))),
+      get: (id) => db.read(() => Option.fromNullable(rows.get(id))),
       list: (tenant) =>
-        Effect.sync(() => [...rows.values()].filter((t) => t.tenant_id === tenant).sort((a, b) => (a.id < b.id ? -1 : 1))),
+        db.read(() => [...rows.values()].filter((t) => t.tenant_id === tenant).sort((a, b) => (a.id < b.id ? -1 : 1))),
       revoke: (id, at) =>
         db.write(() => {
           const t = rows.get(id)
@@ -81,7 +81,7 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Mem
   Effect.map(MemoryDatabase, (db) => {
     const rows = db.table<AiSettings.AiSettings>("ai_settings")
     return {
-      get: (tenant) => Effect.sync(() => Option.fromNullable(rows.get(tenant))),
+      get: (tenant) => db.read(() => Option.fromNullable(rows.get(tenant))),
       put: (s) => db.write(() => rows.set(s.tenant_id, s))
     }
   })
@@ -93,10 +93,10 @@ export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, 
   Effect.map(MemoryDatabase, (db) => {
     const rows = db.table<SystemState.SystemStateEntry>("system_state")
     return {
-      get: (k) => Effect.sync(() => Option.fromNullable(rows.get(k))),
+      get: (k) => db.read(() => Option.fromNullable(rows.get(k))),
       put: (e) => db.write(() => rows.set(e.key, e)),
       list: (prefix) =>
-        Effect.sync(() => [...rows.values()].filter((e) => e.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : 1)))
+        db.read(() => [...rows.values()].filter((e) => e.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : 1)))
     }
   })
 )
@@ -114,7 +114,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase>
   Effect.map(MemoryDatabase, (db) => {
     const rows = db.table<Action.ActionRecord>("actions")
     const idem = db.table<string>("actions_idempotency")
-    const get = (tenant: Ids.TenantId, id: string) => Effect.sync(() => Option.fromNullable(rows.get(key(tenant, id))))
+    const get = (tenant: Ids.TenantId, id: string) => db.read(() => Option.fromNullable(rows.get(key(tenant, id))))
     return {
       insert: (a) =>
         db.write(() => {
@@ -131,7 +131,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase>
       get,
       getForUpdate: get,
       findByIdempotencyKey: (tenant, kind, k) =>
-        Effect.sync(() => {
+        db.read(() => {
           const id = idem.get(key(tenant, kind, k))
           return id === undefined ? Option.none() : Option.fromNullable(rows.get(key(tenant, id)))
         }),
@@ -147,7 +147,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase>
           return Effect.void
         }).pipe(Effect.flatten),
       list: (tenant, q) =>
-        Effect.sync(() =>
+        db.read(() =>
           [...rows.values()]
             .filter((a) => matches(a, tenant, q))
             .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
@@ -185,7 +185,7 @@ export const traceStore: Layer.Layer<Action.TraceStore, never, MemoryDatabase> =
           byAction.set(k, [...(byAction.get(k) ?? []), t.id])
         }),
       listByAction: (tenant, action) =>
-        Effect.sync(() => (byAction.get(key(tenant, action)) ?? []).map((id) => rows.get(id)!).filter(Boolean))
+        db.read(() => (byAction.get(key(tenant, action)) ?? []).map((id) => rows.get(id)!).filter(Boolean))
     }
   })
 )
@@ -204,9 +204,9 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, MemoryDatabase> = 
           heads.set(tenant, { seq: record.seq, hash: record.hash })
           return record
         }),
-      head: (tenant) => Effect.sync(() => heads.get(tenant) ?? null),
+      head: (tenant) => db.read(() => heads.get(tenant) ?? null),
       list: (tenant, { afterSeq, limit }) =>
-        Effect.sync(() => {
+        db.read(() => {
           const head = heads.get(tenant)
           const out: Array<Audit.AuditRecord> = []
           if (!head) return out
