@@ -29,4 +29,6 @@ rm -f "$report"
 [ "$status" = "0" ] || exit "$status"
 echo "[airlock] build"
 pnpm -s build >/dev/null
+echo "[airlock] consumer typecheck against the built packages"
+pnpm -s exec tsc -p examples/consumer/tsconfig.json
 echo "[airlock] all green"
