@@ -123,7 +123,10 @@ export interface MoneyValue {
 
 /** Money on the wire: `{ "amount": "12.34", "currency": "USD" }`, decoded with the currency's scale. */
 export const Money: Schema.Schema<MoneyValue, { readonly amount: string; readonly currency: string }> = Schema.transformOrFail(
-  Schema.Struct({ amount: Schema.Unknown, currency: Currency }),
+  Schema.Struct({
+    amount: Schema.Unknown.annotations({ jsonSchema: { type: "string", pattern: DECIMAL.source, description: "decimal amount" } }),
+    currency: Currency
+  }),
   Schema.Struct({ amount: Schema.BigIntFromSelf, currency: Schema.String }),
   {
     strict: true,

@@ -1,8 +1,12 @@
 /**
  * Finds the route template of a request (`/api/v1/items/:id` for `/api/v1/items/42`) from the
  * API's declared endpoints, before routing, so metrics and logs can label every request —
- * including the ones refused by middleware — without ever using the raw URL as a label.
+ * including the ones refused by middleware — without ever using the raw URL as a label. It
+ * normalises paths as the platform router does (duplicate and trailing slashes ignored, literals
+ * case-insensitive, percent-decoded, parameters at most 100 characters).
  */
+
+const MAX_PARAM_LENGTH = 100
 
 interface Template {
   readonly path: string
@@ -17,12 +21,12 @@ export interface RouteTable {
 }
 
 const compile = (path: string): Template => {
-  const segments = path.split("/").slice(1).map((s) => {
+  const segments = path.split("/").filter((s) => s.length > 0).map((s) => {
     if (s.startsWith(":")) {
       const m = /^:[A-Za-z0-9_]+\??(.*)$/.exec(s)
       return { suffix: m?.[1] ?? "" }
     }
-    return { literal: s }
+    return { literal: s.toLowerCase() }
   })
   return { path, segments, literals: segments.filter((s) => "literal" in s).length }
 }
@@ -47,8 +51,11 @@ export const makeRouteTable = (routes: ReadonlyArray<readonly [method: string, p
         const seg = t.segments[i]!
         const part = parts[i]!
         if ("literal" in seg) {
-          if (seg.literal !== part) continue outer
-        } else if (part.length <= seg.suffix.length || !part.endsWith(seg.suffix)) {
+          if (seg.literal !== part.toLowerCase()) continue outer
+        } else if (
+          part.length <= seg.suffix.length || !part.endsWith(seg.suffix) ||
+          part.length - seg.suffix.length > MAX_PARAM_LENGTH
+        ) {
           continue outer
         }
       }
@@ -59,8 +66,15 @@ export const makeRouteTable = (routes: ReadonlyArray<readonly [method: string, p
   return {
     match: (method, url) => {
       const q = url.indexOf("?")
-      const pathname = q === -1 ? url : url.slice(0, q)
-      const parts = pathname.split("/").slice(1)
+      let pathname = q === -1 ? url : url.slice(0, q)
+      if (pathname.includes("%")) {
+        try {
+          pathname = decodeURIComponent(pathname)
+        } catch {
+          return "unmatched"
+        }
+      }
+      const parts = pathname.split("/").filter((p) => p.length > 0)
       const upper = method.toUpperCase()
       return find(upper, parts) ??
         (upper === "HEAD" ? find("GET", parts) : undefined) ??

@@ -76,9 +76,8 @@ export type Storage = "sqlite" | "postgres" | "memory"
 const pgAdminUrl = (): string => inject("pgUrl")
 
 /** Creates an empty PostgreSQL database and returns its URL. */
-export const freshPgUrl = (): Effect.Effect<string> =>
+export const freshPgUrl = (name = `airlock_h_${randomBytes(6).toString("hex")}`): Effect.Effect<string> =>
   Effect.gen(function*() {
-    const name = `airlock_h_${randomBytes(6).toString("hex")}`
     yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`)).pipe(
       Effect.provide(PgClient.layer({ url: Redacted.make(pgAdminUrl()), maxConnections: 1 })),
       Effect.orDie
@@ -87,6 +86,9 @@ export const freshPgUrl = (): Effect.Effect<string> =>
     url.pathname = `/${name}`
     return url.toString()
   })
+
+/** Whether PostgreSQL tests run (the global setup gives no URL when they were turned off on purpose). */
+export const pgEnabled = (): boolean => pgAdminUrl() !== ""
 
 /** Runs SQL as the PostgreSQL superuser (for tests that block or unblock a database). */
 export const pgAdmin = (statement: string): Effect.Effect<void> =>
@@ -97,7 +99,7 @@ export const pgAdmin = (statement: string): Effect.Effect<void> =>
     Effect.scoped
   )
 
-const storageLayer = (storage: Storage, pgUrl?: string) => {
+const storageLayer = (storage: Storage, pgDatabase?: string) => {
   switch (storage) {
     case "sqlite": {
       const file = join(mkdtempSync(join(tmpdir(), "airlock-http-")), "test.db")
@@ -105,7 +107,7 @@ const storageLayer = (storage: Storage, pgUrl?: string) => {
     }
     case "postgres":
       return Layer.unwrapEffect(
-        Effect.map(pgUrl ? Effect.succeed(pgUrl) : freshPgUrl(), (url) => Postgres.layer({ url, maxConnections: 4 }))
+        Effect.map(freshPgUrl(pgDatabase), (url) => Postgres.layer({ url, maxConnections: 4 }))
       )
     case "memory":
       throw new Error("memory storage has no SqlClient; use sqlite or postgres")
@@ -144,8 +146,8 @@ const seed = Effect.gen(function*() {
 /** Options of the test server. */
 export interface Options {
   readonly storage?: Storage
-  /** An existing PostgreSQL database (storage `postgres`). */
-  readonly pgUrl?: string
+  /** The PostgreSQL database to create and use (storage `postgres`; default: a random name). */
+  readonly pgDatabase?: string
   readonly http?: Partial<HttpConfig.HttpSettings>
   /** The rate-limit hook (default: disabled); tests inject faulty ones through it. */
   readonly rateLimiter?: Layer.Layer<RateLimiter.RateLimiter>
@@ -167,7 +169,7 @@ export const layer = (options: Options = {}): Layer.Layer<
   )
   const core = Kernel.layerWithAmbient.pipe(
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
-    Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgUrl))
+    Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase))
   )
   const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
   const served = Server.serve.pipe(
