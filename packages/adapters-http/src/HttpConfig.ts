@@ -12,6 +12,7 @@
  * | maxJsonDepth | AIRLOCK_HTTP_MAX_JSON_DEPTH | — | 64 |
  * | trustedProxies | AIRLOCK_TRUSTED_PROXIES | — | empty (X-Forwarded-For ignored) |
  * | shutdownTimeoutMillis | AIRLOCK_SHUTDOWN_TIMEOUT_SECONDS | — | 20 s |
+ * | tracing | AIRLOCK_HTTP_TRACING | — | false (no span per request) |
  *
  * The environment defaults to `production` so that a server started without it is never the
  * permissive development server; the README's start command sets `development` explicitly.
@@ -40,6 +41,8 @@ export interface HttpSettings {
   readonly trustedProxies: ReadonlyArray<string>
   /** How long a graceful shutdown waits for in-flight requests before closing their connections. */
   readonly shutdownTimeoutMillis: number
+  /** One tracing span per request (for hosts that export traces; it costs per request). */
+  readonly tracing: boolean
 }
 
 /** Defaults of {@link HttpSettings} for an environment. */
@@ -51,7 +54,8 @@ export const defaults = (environment: Environment = "production"): HttpSettings 
   maxBodyBytes: 1024 * 1024,
   maxJsonDepth: 64,
   trustedProxies: [],
-  shutdownTimeoutMillis: 20_000
+  shutdownTimeoutMillis: 20_000,
+  tracing: false
 })
 
 /** The HTTP settings service. */
@@ -98,7 +102,8 @@ export const config: Effect.Effect<HttpSettings, ConfigError> = Effect.gen(funct
       Config.validate({ message: "must be between 0 and 3600", validation: (n) => n >= 0 && n <= 3600 }),
       Config.map((s) => Math.round(s * 1000)),
       Config.withDefault(base.shutdownTimeoutMillis)
-    )
+    ),
+    tracing: yield* Config.boolean("AIRLOCK_HTTP_TRACING").pipe(Config.withDefault(base.tracing))
   } satisfies HttpSettings
 })
 

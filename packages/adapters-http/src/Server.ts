@@ -20,6 +20,7 @@ import {
   type HttpApiGroup,
   HttpApiSwagger,
   type HttpApp,
+  HttpMiddleware,
   type HttpPlatform,
   HttpServer,
   HttpServerRequest,
@@ -30,6 +31,7 @@ import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { NodeContext } from "@effect/platform-node"
 import { Context, Effect, Layer, Option } from "effect"
+import { constTrue } from "effect/Function"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as AdminHttp from "./Admin/Http.js"
 import { AirlockApi } from "./Api.js"
@@ -66,7 +68,6 @@ export type Requirements =
   | ApiToken.ApiTokens
   | Audit.AuditLog
   | Rbac.Rbac
-  | Ids.IdGenerator
   | HttpConfig
   | RateLimiter
   | Readiness
@@ -78,7 +79,7 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "system">
   | HttpApiGroup.ApiGroup<"airlock", "admin">,
   never,
-  | Exclude<Requirements, Ids.IdGenerator | ApiToken.ApiTokens>
+  | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
   | Auth.TenantScoped
   | Auth.Admin
@@ -87,11 +88,29 @@ export const groups: Layer.Layer<
 
 const MAX_PATH_IN_MESSAGE = 200
 
+/**
+ * Request ids: ULID-shaped (`req_` + 26 characters, time-ordered), unique across instances by a
+ * random per-process part and within the process by a counter — cheap enough for every request.
+ */
+const requestIds = (): (() => string) => {
+  const bytes = new Uint8Array(10)
+  globalThis.crypto.getRandomValues(bytes.subarray(0, 6))
+  let counter = 0
+  return () => {
+    counter = (counter + 1) >>> 0
+    bytes[6] = counter >>> 24
+    bytes[7] = (counter >>> 16) & 0xff
+    bytes[8] = (counter >>> 8) & 0xff
+    bytes[9] = counter & 0xff
+    return `req_${Ids.encodeUlid(Date.now(), bytes)}`
+  }
+}
+
 /** The request chain around every route (see the module doc). */
-export const middleware: Layer.Layer<never, never, HttpConfig | Ids.IdGenerator> = HttpApiBuilder.middleware(
+export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.middleware(
   Effect.gen(function*() {
     const settings = yield* HttpConfig
-    const ids = yield* Ids.IdGenerator
+    const nextId = requestIds()
     const trusted = makeIpMatcher(settings.trustedProxies)
     const routes = makeRouteTable(routeTemplates())
     const limits = { maxBytes: settings.maxBodyBytes, maxJsonDepth: settings.maxJsonDepth }
@@ -109,7 +128,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig | Ids.IdGenerator>
         const request = yield* HttpServerRequest.HttpServerRequest
         const started = performance.now()
         const route = routes.match(request.method, request.url)
-        const id = acceptedRequestId(request.headers["x-request-id"]) ?? (yield* ids.next("req"))
+        const id = acceptedRequestId(request.headers["x-request-id"]) ?? nextId()
         const info = {
           id,
           route,
@@ -207,6 +226,7 @@ export const serve: Layer.Layer<
     const app = yield* HttpApiBuilder.httpApp
     const server = yield* HttpServer.HttpServer
     const settings = yield* HttpConfig
+    if (!settings.tracing) yield* Effect.locallyScoped(HttpMiddleware.currentTracerDisabledWhen, constTrue)
     yield* server.serve(app)
     const drain = yield* Effect.serviceOption(ServerDrain)
     if (Option.isSome(drain)) {

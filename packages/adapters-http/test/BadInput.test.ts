@@ -124,6 +124,18 @@ layer(H.layer({ http: { maxBodyBytes: 1024 * 1024 } }), { excludeTestServices: t
       expect(at.status).toBe(200)
       H.expectError(yield* s.raw(settings, H.json("PUT", H.tokens.owner, frame(1024 * 1024 + 1))), 413, "payload.too_large")
       yield* s.client(H.tokens.owner).companion.updateSettings({ payload: { extensions: { blob: null } } })
+      // a chunked body (no Content-Length) within the limit is read and served to the route
+      const chunked = yield* Effect.promise(() =>
+        send(s.port, {
+          method: "PUT",
+          path: settings,
+          headers: { ...H.auth(H.tokens.owner), "content-type": "application/json", "transfer-encoding": "chunked" },
+          chunks: ['{"ai_mode":', '"drafts",', '"extensions":{"via":"chunks"}}'],
+          delayMs: 20
+        })
+      )
+      expect([chunked.status, chunked.json?.ai_mode, chunked.json?.extensions]).toStrictEqual([200, "drafts", { via: "chunks" }])
+      expect(yield* H.settingsRow("default")).toMatchObject({ ai_mode: "drafts", extensions: { via: "chunks" } })
     }))
 })
 

@@ -9,7 +9,8 @@ import type * as ApiError from "../ApiError.js"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { RequestError } from "@effect/platform/HttpServerError"
 import * as UrlParams from "@effect/platform/UrlParams"
-import { Effect, Stream } from "effect"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import { Effect, Option, Stream } from "effect"
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"])
 
@@ -132,32 +133,54 @@ export const prepare = (
   if (length !== undefined && Number(length) > drainCap) {
     return Effect.succeed({ _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: true })
   }
+  if (length !== undefined && Number(length) <= limits.maxBytes && isJson(contentType)) {
+    // the common case: JSON of a declared size within the limit. The platform reads and caches
+    // the text (its JSON parser reads from that cache); the HTTP parser never reads past
+    // Content-Length, so the limit cannot be exceeded here.
+    return Effect.map(
+      HttpIncomingMessage.withMaxBodySize(request.text, Option.some(limits.maxBytes)),
+      (text): Prepared => checkJson(request, text, limits, () => request)
+    )
+  }
   return Effect.map(collect(request, limits.maxBytes, drainCap), (read): Prepared => {
     if (read._tag === "TooLarge") return { _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: !read.drained }
     const text = decoder.decode(read.bytes)
     if (!isJson(contentType) || text === "") return { _tag: "Ok", request: withBody(request, read.bytes, text, undefined) }
-    if (jsonDepthExceeds(text, limits.maxJsonDepth)) {
-      return {
-        _tag: "Refused",
-        error: new Errors.ValidationError({
-          code: "validation.json_depth",
-          message: `JSON nested deeper than ${limits.maxJsonDepth} levels`,
-          details: { max_depth: limits.maxJsonDepth }
-        }),
-        closeConnection: false
-      }
-    }
-    try {
-      return { _tag: "Ok", request: withBody(request, read.bytes, text, { value: JSON.parse(text) }) }
-    } catch (e) {
-      return {
-        _tag: "Refused",
-        error: new Errors.ValidationError({
-          code: "validation.json",
-          message: `Malformed JSON: ${e instanceof Error ? e.message.slice(0, 200) : "parse error"}`
-        }),
-        closeConnection: false
-      }
-    }
+    return checkJson(request, text, limits, (parsed) => withBody(request, read.bytes, text, { value: parsed }))
   })
+}
+
+/** Refuses over-deep or malformed JSON; otherwise hands the parsed value to `ok`. */
+const checkJson = (
+  request: HttpServerRequest.HttpServerRequest,
+  text: string,
+  limits: BodyLimits,
+  ok: (parsed: unknown) => HttpServerRequest.HttpServerRequest
+): Prepared => {
+  if (text === "") return { _tag: "Ok", request }
+  if (jsonDepthExceeds(text, limits.maxJsonDepth)) {
+    return {
+      _tag: "Refused",
+      error: new Errors.ValidationError({
+        code: "validation.json_depth",
+        message: `JSON nested deeper than ${limits.maxJsonDepth} levels`,
+        details: { max_depth: limits.maxJsonDepth }
+      }),
+      closeConnection: false
+    }
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    return {
+      _tag: "Refused",
+      error: new Errors.ValidationError({
+        code: "validation.json",
+        message: `Malformed JSON: ${e instanceof Error ? e.message.slice(0, 200) : "parse error"}`
+      }),
+      closeConnection: false
+    }
+  }
+  return { _tag: "Ok", request: ok(parsed) }
 }
