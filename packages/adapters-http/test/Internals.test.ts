@@ -1,6 +1,6 @@
-import { Metrics } from "@airlock/adapters-http"
+import { HttpConfig, Metrics } from "@airlock/adapters-http"
 import { describe, expect, it } from "@effect/vitest"
-import { Metric, MetricBoundaries } from "effect"
+import { ConfigProvider, Effect, Either, Metric, MetricBoundaries } from "effect"
 import { jsonDepthExceeds } from "../src/internal/body.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "../src/internal/ip.js"
 import { makeRouteTable } from "../src/internal/routes.js"
@@ -70,5 +70,38 @@ describe("Prometheus rendering", () => {
     expect(text).toContain(
       '# TYPE test_render_seconds histogram\ntest_render_seconds_bucket{le="0.1"} 1\ntest_render_seconds_bucket{le="1"} 2\ntest_render_seconds_bucket{le="+Inf"} 3\ntest_render_seconds_sum 5.55\ntest_render_seconds_count 3\n'
     )
+  })
+})
+
+describe("HttpConfig from the environment", () => {
+  const read = (env: Record<string, string>) =>
+    Effect.runSync(Effect.either(HttpConfig.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))))
+  it("defaults to production: admin writes off unless enabled", () => {
+    expect(read({})).toStrictEqual(Either.right(HttpConfig.defaults("production")))
+    expect(Either.getOrThrow(read({})).adminWriteEnabled).toBe(false)
+    expect(Either.getOrThrow(read({ AIRLOCK_ENV: "development" })).adminWriteEnabled).toBe(true)
+    expect(Either.getOrThrow(read({ AIRLOCK_ENV: "production", AIRLOCK_ADMIN_WRITE_ENABLED: "true" })).adminWriteEnabled).toBe(true)
+  })
+  it("reads the runbook switches and lists", () => {
+    const s = Either.getOrThrow(read({
+      AIRLOCK_TENANT_STRICT: "1",
+      AIRLOCK_ADMIN_IP_ALLOWLIST: " 10.0.0.0/8, 192.0.2.7 ",
+      AIRLOCK_HTTP_MAX_BODY_BYTES: "2048",
+      AIRLOCK_SHUTDOWN_TIMEOUT_SECONDS: "1.5"
+    }))
+    expect([s.tenantStrict, s.adminIpAllowlist, s.maxBodyBytes, s.shutdownTimeoutMillis]).toStrictEqual([true, ["10.0.0.0/8", "192.0.2.7"], 2048, 1500])
+  })
+  it("refuses bad values at start", () => {
+    const bad: ReadonlyArray<Record<string, string>> = [
+      { AIRLOCK_ENV: "staging" },
+      { AIRLOCK_ADMIN_IP_ALLOWLIST: "10.0.0.0/99" },
+      { AIRLOCK_TRUSTED_PROXIES: "proxy.local" },
+      { AIRLOCK_HTTP_MAX_BODY_BYTES: "0" },
+      { AIRLOCK_TENANT_STRICT: "maybe" }
+    ]
+    for (const env of bad) {
+      expect(Either.isLeft(read(env)), JSON.stringify(env)).toBe(true)
+    }
+    expect(() => HttpConfig.layer({ adminIpAllowlist: ["not an ip"] })).toThrow()
   })
 })
