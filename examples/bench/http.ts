@@ -142,6 +142,8 @@ const coreOnly = (count: number) =>
     for (let i = 0; i < count; i++) yield* once
     return (count / (performance.now() - start)) * 1000
   }).pipe(
+    // as the server runs requests (AIRLOCK_HTTP_TRACING off)
+    Effect.withTracerEnabled(false),
     Effect.provide(
       Kernel.layer.pipe(Layer.provideMerge(Sqlite.layer({ filename: join(mkdtempSync(join(tmpdir(), "airlock-bench-core-")), "core.db") })))
     )

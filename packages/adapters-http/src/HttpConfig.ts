@@ -12,7 +12,7 @@
  * | maxJsonDepth | AIRLOCK_HTTP_MAX_JSON_DEPTH | — | 64 |
  * | trustedProxies | AIRLOCK_TRUSTED_PROXIES | — | empty (X-Forwarded-For ignored) |
  * | shutdownTimeoutMillis | AIRLOCK_SHUTDOWN_TIMEOUT_SECONDS | — | 20 s |
- * | tracing | AIRLOCK_HTTP_TRACING | — | false (no span per request) |
+ * | tracing | AIRLOCK_HTTP_TRACING | — | false (no spans while serving requests) |
  *
  * The environment defaults to `production` so that a server started without it is never the
  * permissive development server; the README's start command sets `development` explicitly.
@@ -41,7 +41,7 @@ export interface HttpSettings {
   readonly trustedProxies: ReadonlyArray<string>
   /** How long a graceful shutdown waits for in-flight requests before closing their connections. */
   readonly shutdownTimeoutMillis: number
-  /** One tracing span per request (for hosts that export traces; it costs per request). */
+  /** Tracing spans for requests and everything they run (for hosts that export traces; spans cost on every request). */
   readonly tracing: boolean
 }
 

@@ -30,7 +30,7 @@ import type { Etag } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { NodeContext } from "@effect/platform-node"
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, FiberRef, Layer, Option } from "effect"
 import { constTrue } from "effect/Function"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as AdminHttp from "./Admin/Http.js"
@@ -58,6 +58,23 @@ export const routeTemplates = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlyA
   HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
     onGroup: () => {},
     onEndpoint: ({ endpoint }) => void out.push([endpoint.method, endpoint.path])
+  })
+  return out
+}
+
+/**
+ * Routes under `/api/admin/` whose endpoint lacks the admin middleware (`Auth.Admin` or
+ * `Auth.AdminTenantScoped`). The server refuses to start with any: every admin path gets the
+ * role, IP and write checks, whoever declares it.
+ */
+export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint, middleware }) => {
+      const guarded = [...middleware].some((m) => (m as unknown) === Auth.Admin || (m as unknown) === Auth.AdminTenantScoped)
+      if (endpoint.path.startsWith("/api/admin/") && !guarded) out.push(`${endpoint.method} ${endpoint.path}`)
+    }
   })
   return out
 }
@@ -110,6 +127,8 @@ const requestIds = (): (() => string) => {
 export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.middleware(
   Effect.gen(function*() {
     const settings = yield* HttpConfig
+    const unguarded = unguardedAdminRoutes()
+    if (unguarded.length > 0) return yield* Effect.dieMessage(`admin routes without the admin middleware: ${unguarded.join(", ")}`)
     const nextId = requestIds()
     const trusted = makeIpMatcher(settings.trustedProxies)
     const routes = makeRouteTable(routeTemplates())
@@ -226,7 +245,11 @@ export const serve: Layer.Layer<
     const app = yield* HttpApiBuilder.httpApp
     const server = yield* HttpServer.HttpServer
     const settings = yield* HttpConfig
-    if (!settings.tracing) yield* Effect.locallyScoped(HttpMiddleware.currentTracerDisabledWhen, constTrue)
+    if (!settings.tracing) {
+      // no request span, and no spans below it (SQL statements, services): they cost on every request
+      yield* Effect.locallyScoped(HttpMiddleware.currentTracerDisabledWhen, constTrue)
+      yield* Effect.locallyScoped(FiberRef.currentTracerEnabled, false)
+    }
     yield* server.serve(app)
     const drain = yield* Effect.serviceOption(ServerDrain)
     if (Option.isSome(drain)) {

@@ -1,4 +1,5 @@
-import { HttpConfig, Metrics } from "@airlock/adapters-http"
+import { Auth, HttpConfig, Metrics, Server } from "@airlock/adapters-http"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Metric, MetricBoundaries } from "effect"
 import { jsonDepthExceeds } from "../src/internal/body.js"
@@ -103,5 +104,18 @@ describe("HttpConfig from the environment", () => {
       expect(Either.isLeft(read(env)), JSON.stringify(env)).toBe(true)
     }
     expect(() => HttpConfig.layer({ adminIpAllowlist: ["not an ip"] })).toThrow()
+  })
+})
+
+describe("admin routes are always guarded", () => {
+  it("the API has no admin path without the admin middleware; a mistake is found", () => {
+    expect(Server.unguardedAdminRoutes()).toStrictEqual([])
+    const mistaken = HttpApi.make("x").add(
+      HttpApiGroup.make("ops")
+        .add(HttpApiEndpoint.post("start", "/api/admin/control/run/start"))
+        .add(HttpApiEndpoint.get("ok", "/api/admin/fine"))
+        .middleware(Auth.Authenticated)
+    ).add(HttpApiGroup.make("guarded").add(HttpApiEndpoint.get("s", "/api/admin/x")).middleware(Auth.Admin))
+    expect(Server.unguardedAdminRoutes(mistaken)).toStrictEqual(["POST /api/admin/control/run/start", "GET /api/admin/fine"])
   })
 })

@@ -98,6 +98,15 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
     }))
 })
 
+layer(H.layer({ http: { tracing: true } }), { excludeTestServices: true })("with tracing on", (it) => {
+  it.effect("requests are served the same", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      expect((yield* s.client(H.tokens.owner).companion.updateSettings({ payload: { ai_mode: "drafts" } })).ai_mode).toBe("drafts")
+      H.expectError(yield* s.raw("/api/v1/companion/settings"), 401, "auth.unauthorized")
+    }))
+})
+
 layer(H.layer(), { excludeTestServices: true })("readiness when migrations are behind", (it) => {
   it.effect("503 unavailable with every check's outcome, and ready again once at head", () =>
     Effect.gen(function*() {
