@@ -1,6 +1,24 @@
 /**
- * @airlock/adapters-http — The reference HTTP adapter on @effect/platform HttpApi.
- *
- * Under construction: see the project's open issues. Nothing is exported yet.
+ * @airlock/adapters-http — the reference HTTP adapter on `@effect/platform` `HttpApi`: declared
+ * route groups (so `/openapi.json`, `/docs` and a typed client come from the declaration), bearer
+ * auth with tenant resolution, admin guards, one error envelope, health, readiness and metrics.
  */
-export {}
+export * as AdminApi from "./Admin/Api.js"
+export * as AdminHttp from "./Admin/Http.js"
+export * as Api from "./Api.js"
+export * as ApiError from "./ApiError.js"
+export * as Auth from "./Auth.js"
+export * as CompanionApi from "./Companion/Api.js"
+export * as CompanionHttp from "./Companion/Http.js"
+export * as HealthApi from "./Health/Api.js"
+export * as HealthHttp from "./Health/Http.js"
+export * as HttpConfig from "./HttpConfig.js"
+export * as Metrics from "./Metrics.js"
+export * as Money from "./Money.js"
+export * as RateLimiter from "./RateLimiter.js"
+export * as Readiness from "./Readiness.js"
+export * as RequestContext from "./RequestContext.js"
+export * as Server from "./Server.js"
+export * as SystemApi from "./System/Api.js"
+export * as SystemHttp from "./System/Http.js"
+export * as Wire from "./Wire.js"

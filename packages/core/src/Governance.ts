@@ -29,7 +29,7 @@ import {
   ValidationError
 } from "./Errors.js"
 import { ActionId, IdGenerator, type TenantId } from "./Ids.js"
-import { evaluateKillSwitch, modeAllowsApply, type Trigger } from "./KillSwitch.js"
+import { evaluateKillSwitch, globalEnabledOf, modeAllowsApply, type Trigger } from "./KillSwitch.js"
 import { Rbac } from "./Rbac.js"
 import { AI_GLOBAL_ENABLED_KEY, SystemStateStore } from "./SystemState.js"
 import { type Tenant, TenantStore } from "./Tenant.js"
@@ -211,10 +211,7 @@ export const coreGates = Effect.gen(function*() {
   const system = yield* SystemStateStore
 
   const globalEnabled = Effect.map(system.get(AI_GLOBAL_ENABLED_KEY), (entry) =>
-    Option.match(entry, {
-      onNone: () => config.aiGlobalEnabled,
-      onSome: (e) => config.aiGlobalEnabled && e.value !== false
-    }))
+    globalEnabledOf(config.aiGlobalEnabled, Option.isSome(entry) ? entry.value.value : undefined))
 
   const tenantScope: Gate = {
     name: "tenant_scope",

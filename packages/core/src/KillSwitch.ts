@@ -13,6 +13,12 @@ export type KillSwitchState =
   | { readonly enabled: true }
   | { readonly enabled: false; readonly layer: KillSwitchLayer; readonly reason: string }
 
+/**
+ * The global layer: the configured value (`AIRLOCK_AI_GLOBAL_ENABLED`), which an operator's stored
+ * override (shared by every instance) can turn off but never turn on against the configuration.
+ */
+export const globalEnabledOf = (configured: boolean, override: unknown): boolean => configured && override !== false
+
 /** Evaluates the three layers in order: global, tenant flag, then `kill_switch` before `ai_enabled`. */
 export const evaluateKillSwitch = (
   globalEnabled: boolean,

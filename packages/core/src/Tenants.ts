@@ -6,8 +6,10 @@ import { Clock, Effect, Option, Schema } from "effect"
 import { Actor, ActorKind, ActorStore } from "./Actor.js"
 import { AiMode, AiSettings, AiSettingsStore, defaultSettings } from "./AiSettings.js"
 import { AuditLog } from "./Audit.js"
-import { Forbidden, NotFound, ValidationError } from "./Errors.js"
+import { CoreConfig } from "./CoreConfig.js"
+import { Forbidden, NotFound, type StorageError, ValidationError } from "./Errors.js"
 import { ActorId, IdGenerator, TenantId } from "./Ids.js"
+import { globalEnabledOf } from "./KillSwitch.js"
 import { Rbac } from "./Rbac.js"
 import { AI_GLOBAL_ENABLED_KEY, SystemStateEntry, SystemStateStore } from "./SystemState.js"
 import { Tenant, TenantStore } from "./Tenant.js"
@@ -45,6 +47,18 @@ export const SettingsPatch = Schema.Struct({
 /** Type of {@link SettingsPatch}. */
 export type SettingsPatch = typeof SettingsPatch.Type
 
+/**
+ * The global layer of the kill switch as every instance sees it: the configured value, the
+ * operator's stored override (null when none) and the effective value.
+ */
+export interface GlobalAiState {
+  readonly enabled: boolean
+  readonly configured: boolean
+  readonly override: boolean | null
+  readonly updated_at: number | null
+  readonly updated_by: string | null
+}
+
 /** Tenant, actor and settings administration. */
 export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", {
   effect: Effect.gen(function*() {
@@ -56,6 +70,7 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
     const uow = yield* UnitOfWork
     const ids = yield* IdGenerator
     const rbac = yield* Rbac
+    const config = yield* CoreConfig
 
     const requireBy = (by: ChangedBy, permission: string) => (by === "system" ? Effect.void : rbac.require(by, permission))
 
@@ -207,6 +222,20 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
         )
       })
 
+    /** Reads the global AI switch (configuration and stored override). */
+    const globalAi = (): Effect.Effect<GlobalAiState, StorageError> =>
+      Effect.map(system.get(AI_GLOBAL_ENABLED_KEY), (entry) => {
+        const stored = Option.getOrNull(entry)
+        const override = stored === null ? null : stored.value !== false
+        return {
+          enabled: globalEnabledOf(config.aiGlobalEnabled, stored === null ? undefined : stored.value),
+          configured: config.aiGlobalEnabled,
+          override,
+          updated_at: stored?.updated_at ?? null,
+          updated_by: stored?.updated_by ?? null
+        }
+      })
+
     return {
       create,
       get,
@@ -222,7 +251,8 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
       settings: getSettings,
       updateSettings,
       setCompanionEnabled,
-      setGlobalAiEnabled
+      setGlobalAiEnabled,
+      globalAi
     } as const
   })
 }) {}

@@ -46,6 +46,15 @@ describe("KillSwitch", () => {
     expect(KillSwitch.evaluateKillSwitch(true, on, s(false, true))).toMatchObject({ layer: "kill_switch" })
     expect(KillSwitch.evaluateKillSwitch(true, on, s(false, false))).toMatchObject({ layer: "ai_enabled" })
   })
+  it("global layer: a stored override can turn the configured value off, never on", () => {
+    expect([
+      KillSwitch.globalEnabledOf(true, undefined),
+      KillSwitch.globalEnabledOf(true, true),
+      KillSwitch.globalEnabledOf(true, false),
+      KillSwitch.globalEnabledOf(false, true),
+      KillSwitch.globalEnabledOf(false, undefined)
+    ]).toStrictEqual([true, true, false, false, false])
+  })
   it("modes: shadow_only never applies, suggest_only/drafts on a human's request, autopilot_limited also automatically", () => {
     const table = (["shadow_only", "suggest_only", "drafts", "autopilot_limited"] as const).map((m) => [
       m,

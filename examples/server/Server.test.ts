@@ -1,0 +1,254 @@
+/**
+ * The reference server as a real process: started the way the README starts it (through tsx,
+ * configured by the environment), talked to over loopback HTTP, stopped with signals.
+ */
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Redacted } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { mkdtempSync } from "node:fs"
+import { request } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, inject, it } from "vitest"
+
+const examples = join(import.meta.dirname, "..")
+const tsx = join(examples, "node_modules", ".bin", "tsx")
+
+interface Running {
+  readonly url: string
+  readonly port: number
+  readonly child: ChildProcess
+  readonly output: () => string
+  /** Sends a signal and resolves with the exit code. */
+  readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+const start = (env: Record<string, string>): Promise<Running> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(tsx, ["--conditions=source", "server/main.ts"], {
+      cwd: examples,
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)))
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000)
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const m = /listening\s+(http:\/\/127\.0\.0\.1:(\d+))/.exec(output)
+      if (m) {
+        clearTimeout(timer)
+        resolve({
+          url: m[1]!,
+          port: Number(m[2]),
+          child,
+          output: () => output,
+          stop: (signal = "SIGTERM") => {
+            child.kill(signal)
+            return exited
+          }
+        })
+      }
+    }
+    child.stdout!.on("data", onData)
+    child.stderr!.on("data", onData)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code}:\n${output}`))
+    })
+  })
+
+const get = async (url: string, token?: string, headers: Record<string, string> = {}) => {
+  const response = await fetch(url, { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } })
+  return { status: response.status, json: (await response.json()) as any }
+}
+
+const put = async (url: string, token: string, body: unknown) => {
+  const response = await fetch(url, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body)
+  })
+  return { status: response.status, json: (await response.json()) as any }
+}
+
+const sqlite = <A>(filename: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
+  Effect.runPromise(Effect.flatMap(SqlClient.SqlClient, f).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.scoped, Effect.orDie))
+
+describe("reference server: development", () => {
+  it("prints the URLs and dev tokens, seeds once, answers with the dev tokens, stops cleanly", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    const first = await start({ AIRLOCK_ENV: "development", AIRLOCK_DB: db })
+    try {
+      const out = first.output()
+      expect(out).toContain(`Airlock reference server (development) on SQLite ${db}`)
+      expect(out).toContain(`docs       ${first.url}/docs`)
+      for (const token of ["dev_admin_token", "dev_bookkeeper_token", "dev_viewer_token", "dev_agent_token"]) expect(out).toContain(token)
+      const settings = await get(`${first.url}/api/v1/companion/settings`, "dev_admin_token")
+      expect(settings).toMatchObject({ status: 200, json: { tenant_id: "default", ai_mode: "suggest_only" } })
+      expect((await get(`${first.url}/api/v1/system/status`, "dev_agent_token")).json).toMatchObject({ environment: "development", admin_write_enabled: true })
+      expect((await put(`${first.url}/api/v1/companion/settings`, "dev_viewer_token", { ai_mode: "drafts" })).status).toBe(403)
+      expect((await put(`${first.url}/api/v1/companion/settings`, "dev_bookkeeper_token", { ai_mode: "drafts" })).status).toBe(403)
+      expect((await get(`${first.url}/readyz`)).status).toBe(200)
+      expect((await get(`${first.url}/docs`.replace("/docs", "/openapi.json"))).status).toBe(200)
+    } finally {
+      expect(await first.stop("SIGINT")).toBe(0)
+    }
+    const second = await start({ AIRLOCK_ENV: "development", AIRLOCK_DB: db })
+    try {
+      const audit = await get(`${second.url}/api/admin/audit?limit=1000`, "dev_admin_token")
+      expect(audit.json.records.map((r: any) => r.action)).toStrictEqual([
+        "tenant.created",
+        "actor.created",
+        "actor.created",
+        "actor.created",
+        "actor.created"
+      ])
+      expect(audit.json.chain.ok).toBe(true)
+    } finally {
+      expect(await second.stop()).toBe(0)
+    }
+    const counts = await sqlite(db, (sql) =>
+      Effect.all([
+        sql`SELECT COUNT(*) AS n FROM airlock_tenants`,
+        sql`SELECT COUNT(*) AS n FROM airlock_actors`,
+        sql`SELECT COUNT(*) AS n FROM airlock_api_tokens WHERE revoked_at IS NULL`
+      ]).pipe(Effect.map((rs) => rs.map((r) => Number(r[0]!.n)))))
+    expect(counts).toStrictEqual([1, 4, 4])
+  })
+
+  it("graceful shutdown: stops accepting, drains an in-flight request, then closes storage", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    const server = await start({ AIRLOCK_ENV: "development", AIRLOCK_DB: db })
+    const body = JSON.stringify({ ai_mode: "drafts", extensions: { note: "written while shutting down" } })
+    let signalled = false
+    const exited = new Promise<number | null>((r) => server.child.on("exit", (code) => r(code)))
+    const inFlight = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: server.port,
+          method: "PUT",
+          path: "/api/v1/companion/settings",
+          headers: { authorization: "Bearer dev_admin_token", "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) },
+          agent: false
+        },
+        (res) => {
+          let text = ""
+          res.on("data", (c) => (text += c))
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
+        }
+      )
+      req.on("error", reject)
+      req.write(body.slice(0, 10))
+      // the request is on the wire; now ask the server to stop, then finish sending
+      setTimeout(() => {
+        server.child.kill("SIGTERM")
+        signalled = true
+        setTimeout(() => req.end(body.slice(10)), 700)
+      }, 300)
+    })
+    // a new connection after the signal is refused
+    await new Promise((r) => setTimeout(r, 600))
+    expect(signalled).toBe(true)
+    const refused = await fetch(`${server.url}/healthz`).then(() => "answered", (e) => String(e.cause?.code ?? e))
+    expect(refused).toBe("ECONNREFUSED")
+    const answer = await inFlight
+    expect(answer.status).toBe(200)
+    expect(JSON.parse(answer.text)).toMatchObject({ ai_mode: "drafts", extensions: { note: "written while shutting down" } })
+    expect(await exited).toBe(0)
+    expect(server.output()).toContain("draining in-flight requests")
+    expect(server.output()).toContain("http server stopped")
+    const stored = await sqlite(db, (sql) => sql`SELECT ai_mode, extensions FROM airlock_ai_settings WHERE tenant_id = 'default'`)
+    expect(stored[0]).toMatchObject({ ai_mode: "drafts", extensions: JSON.stringify({ note: "written while shutting down" }) })
+  })
+})
+
+describe("reference server: shutdown timeout", () => {
+  it("a request that never finishes does not hold shutdown past AIRLOCK_SHUTDOWN_TIMEOUT_SECONDS", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    const server = await start({ AIRLOCK_ENV: "development", AIRLOCK_DB: db, AIRLOCK_SHUTDOWN_TIMEOUT_SECONDS: "1" })
+    const req = request({
+      host: "127.0.0.1",
+      port: server.port,
+      method: "PUT",
+      path: "/api/v1/companion/settings",
+      headers: { authorization: "Bearer dev_admin_token", "content-type": "application/json", "content-length": "1000" },
+      agent: false
+    })
+    req.on("error", () => {})
+    req.write("{")
+    await new Promise((r) => setTimeout(r, 300))
+    const started = Date.now()
+    expect(await server.stop()).toBe(0)
+    expect(Date.now() - started).toBeLessThan(8000)
+    expect(server.output()).toContain("up to 1000 ms")
+    req.destroy()
+  })
+})
+
+describe("reference server: production", () => {
+  it("has no working dev tokens and refuses admin writes by default", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    const dev = await start({ AIRLOCK_ENV: "development", AIRLOCK_DB: db })
+    expect(await dev.stop()).toBe(0)
+    const prod = await start({ AIRLOCK_ENV: "production", AIRLOCK_DB: db })
+    try {
+      expect(prod.output()).not.toContain("dev_admin_token  ")
+      expect(prod.output()).toContain("admin writes disabled")
+      expect(prod.output()).toMatch(/revoked the development token dev_admin_token/)
+      for (const token of ["dev_admin_token", "dev_bookkeeper_token", "dev_viewer_token", "dev_agent_token"]) {
+        expect((await get(`${prod.url}/api/v1/system/status`, token)).json.error.code).toBe("auth.unauthorized")
+      }
+      expect((await get(`${prod.url}/healthz`)).status).toBe(200)
+      expect((await get(`${prod.url}/readyz`)).status).toBe(200)
+    } finally {
+      expect(await prod.stop()).toBe(0)
+    }
+    // a fresh production database gets no dev tokens at all
+    const fresh = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    const clean = await start({ AIRLOCK_ENV: "production", AIRLOCK_DB: fresh })
+    expect(await clean.stop()).toBe(0)
+    const tokens = await sqlite(fresh, (sql) => sql`SELECT COUNT(*) AS n FROM airlock_api_tokens`)
+    expect(Number(tokens[0]!.n)).toBe(0)
+  })
+})
+
+const pgAdmin: string = inject("pgUrl")
+
+describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreSQL", () => {
+  it("share every state: settings, the global AI switch, tokens; both ready", async () => {
+    const name = `airlock_srv_${randomBytes(5).toString("hex")}`
+    await Effect.runPromise(
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`)).pipe(
+        Effect.provide(PgClient.layer({ url: Redacted.make(pgAdmin), maxConnections: 1 })),
+        Effect.scoped,
+        Effect.orDie
+      )
+    )
+    const url = new URL(pgAdmin)
+    url.pathname = `/${name}`
+    const env = { AIRLOCK_ENV: "development", AIRLOCK_DATABASE_URL: url.toString() }
+    const a = await start(env)
+    const b = await start(env)
+    try {
+      expect(a.output()).toContain("on PostgreSQL")
+      expect((await get(`${a.url}/readyz`)).status).toBe(200)
+      expect((await get(`${b.url}/readyz`)).status).toBe(200)
+      expect((await put(`${a.url}/api/v1/companion/settings`, "dev_admin_token", { ai_mode: "drafts" })).status).toBe(200)
+      expect((await get(`${b.url}/api/v1/companion/settings`, "dev_viewer_token")).json.ai_mode).toBe("drafts")
+      expect((await put(`${b.url}/api/admin/ai-global`, "dev_admin_token", { enabled: false })).status).toBe(200)
+      expect((await get(`${a.url}/api/v1/system/status`, "dev_viewer_token")).json.companion).toMatchObject({ enabled: false, layer: "global" })
+      // seeding twice created nothing twice, and the audit chain written by both is intact
+      const audit = await get(`${a.url}/api/admin/audit?limit=1000`, "dev_admin_token")
+      expect(audit.json.records.filter((r: any) => r.action === "tenant.created").length).toBe(1)
+      expect(audit.json.chain.ok).toBe(true)
+    } finally {
+      expect(await a.stop()).toBe(0)
+      expect(await b.stop()).toBe(0)
+    }
+  })
+})

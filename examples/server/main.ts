@@ -1,0 +1,67 @@
+/**
+ * The reference server: Airlock's HTTP API over embedded SQLite (`./airlock.db` where the command
+ * was run, `AIRLOCK_DB` overrides) or PostgreSQL (`AIRLOCK_DATABASE_URL=postgres://…`), migrated
+ * on start, listening on `127.0.0.1:8080` (`HOST`, `PORT`). In development it seeds the `default`
+ * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests,
+ * then close storage.
+ */
+import { HttpConfig, RateLimiter, Readiness, Server } from "@airlock/adapters-http"
+import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
+import { Kernel } from "@airlock/core"
+import { HttpServer } from "@effect/platform"
+import { NodeRuntime } from "@effect/platform-node"
+import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import { join } from "node:path"
+import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment } from "./Seed.js"
+
+const main = Effect.gen(function*() {
+  const settings = yield* HttpConfig.config
+  const port = yield* Config.integer("PORT").pipe(Config.withDefault(8080))
+  const host = yield* Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+  const databaseUrl = yield* Config.option(Config.redacted("AIRLOCK_DATABASE_URL"))
+  // pnpm runs scripts inside examples/; INIT_CWD is where the user typed the command
+  const filename = yield* Config.string("AIRLOCK_DB").pipe(
+    Config.withDefault(join(process.env.INIT_CWD ?? process.cwd(), "airlock.db"))
+  )
+  const postgresUrl = Option.map(databaseUrl, Redacted.value)
+  const storage = Option.match(postgresUrl, {
+    onNone: () => Sqlite.layer({ filename }),
+    onSome: (url) => Postgres.layer({ url })
+  })
+  const storageName = Option.isSome(postgresUrl) ? "PostgreSQL" : `SQLite ${filename}`
+
+  const core = Kernel.layer.pipe(Layer.provideMerge(storage))
+  const seed = Layer.effectDiscard(settings.environment === "development" ? seedDevelopment : revokeDevelopmentTokens)
+  const http = Server.serve.pipe(
+    Layer.provideMerge(Server.layerNode({ port, host })),
+    Layer.provide(Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))),
+    Layer.provide(RateLimiter.layerDisabled),
+    Layer.provide(HttpConfig.layer(settings))
+  )
+  const banner = Layer.effectDiscard(
+    Effect.gen(function*() {
+      const address = (yield* HttpServer.HttpServer).address
+      const url = address._tag === "TcpAddress" ? `http://${address.hostname}:${address.port}` : `unix://${address.path}`
+      const lines = [
+        `Airlock reference server (${settings.environment}) on ${storageName}`,
+        `  listening  ${url}`,
+        `  docs       ${url}/docs`,
+        `  openapi    ${url}/openapi.json`
+      ]
+      if (settings.environment === "development") {
+        lines.push(`  dev tokens (tenant ${devTenant}; development only):`)
+        for (const d of devTokens) lines.push(`    ${d.token.padEnd(22)} ${d.note}`)
+        lines.push(`  try: curl -H "Authorization: Bearer dev_admin_token" ${url}/api/v1/companion/settings`)
+      } else {
+        lines.push(`  admin writes ${settings.adminWriteEnabled ? "enabled" : "disabled"}; no development tokens`)
+      }
+      yield* Console.log(lines.join("\n"))
+    })
+  )
+  const logger = settings.environment === "production" ? Logger.json : Logger.logFmt
+  yield* Layer.launch(
+    banner.pipe(Layer.provide(http), Layer.provide(seed), Layer.provide(core), Layer.provide(logger))
+  ).pipe(Logger.withMinimumLogLevel(LogLevel.Info))
+})
+
+NodeRuntime.runMain(main)

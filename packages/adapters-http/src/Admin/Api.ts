@@ -1,0 +1,75 @@
+/**
+ * Contract of the admin group (`/api/admin/*`): admin role, source IP allowlist, and writes only
+ * when admin writes are enabled (see `Auth`). Phase 1: status, the tenant's audit log with chain
+ * verification, and the operator override of the global AI switch.
+ */
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import * as ApiError from "../ApiError.js"
+import { Admin, AdminTenantScoped } from "../Auth.js"
+import { Environment, GlobalAi, strictBody, Timestamp } from "../Wire.js"
+
+/** Admin status: what the ops console's prod guardrail checks read (`admin_write_enabled`). */
+export const AdminStatus = Schema.Struct({
+  environment: Environment,
+  admin_write_enabled: Schema.Boolean,
+  admin_ip_allowlist_enabled: Schema.Boolean,
+  tenant_strict: Schema.Boolean,
+  rate_limit_enabled: Schema.Boolean,
+  max_body_bytes: Schema.Number,
+  ai_global: GlobalAi,
+  server_time: Timestamp,
+  started_at: Timestamp,
+  uptime_seconds: Schema.Number
+}).annotations({ identifier: "AdminStatus" })
+
+/** One audit record. */
+export const AuditRecord = Schema.Struct({
+  seq: Schema.Number,
+  at: Timestamp,
+  actor_id: Schema.String,
+  action: Schema.String,
+  subject: Schema.String,
+  data: Schema.Unknown,
+  prev_hash: Schema.String,
+  hash: Schema.String
+}).annotations({ identifier: "AuditRecord" })
+
+/** The result of walking a tenant's hash chain. */
+export const ChainVerification = Schema.Struct({
+  ok: Schema.Boolean,
+  checked: Schema.Number,
+  first_break: Schema.NullOr(Schema.Struct({
+    seq: Schema.Number,
+    reason: Schema.Literal("hash_mismatch", "prev_hash_mismatch", "sequence_gap", "truncated")
+  }))
+}).annotations({ identifier: "ChainVerification" })
+
+/** A page of a tenant's audit log. */
+export const AuditPage = Schema.Struct({
+  tenant_id: Schema.String,
+  records: Schema.Array(AuditRecord),
+  /** Pass as `after_seq` for the next page; null on the last page. */
+  next_after_seq: Schema.NullOr(Schema.Number),
+  /** Chain verification of the whole log (null with `verify=false`). */
+  chain: Schema.NullOr(ChainVerification)
+}).annotations({ identifier: "AuditPage" })
+
+/** Query of the audit page. */
+export const AuditQuery = Schema.Struct({
+  after_seq: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, Number.MAX_SAFE_INTEGER))),
+  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
+  verify: Schema.optional(Schema.BooleanFromString)
+})
+
+/** The operator override of the global AI switch. */
+export const AiGlobalUpdate = strictBody({ enabled: Schema.Boolean }).annotations({ identifier: "AiGlobalUpdate" })
+
+/** The admin group. */
+export class AdminApi extends HttpApiGroup.make("admin")
+  .add(HttpApiEndpoint.get("status", "/api/admin/status").addSuccess(AdminStatus).middleware(Admin))
+  .add(HttpApiEndpoint.get("audit", "/api/admin/audit").setUrlParams(AuditQuery).addSuccess(AuditPage).middleware(AdminTenantScoped))
+  .add(HttpApiEndpoint.put("setAiGlobal", "/api/admin/ai-global").setPayload(AiGlobalUpdate).addSuccess(GlobalAi).addError(ApiError.Forbidden).middleware(Admin))
+  .annotate(OpenApi.Title, "Admin")
+  .annotate(OpenApi.Description, "Operator routes: admin role, IP allowlist, write guard")
+{}

@@ -1,0 +1,72 @@
+/** Handlers of the admin group. */
+import { Audit, Tenants } from "@airlock/core"
+import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
+import { Clock, Effect, Layer } from "effect"
+import { AirlockApi } from "../Api.js"
+import { Admin, AdminTenantScoped, CurrentPrincipal } from "../Auth.js"
+import { HttpConfig } from "../HttpConfig.js"
+import { RateLimiter } from "../RateLimiter.js"
+
+/** The admin group's handlers. */
+export const layer: Layer.Layer<
+  HttpApiGroup.ApiGroup<"airlock", "admin">,
+  never,
+  Tenants.Tenants | Audit.AuditLog | HttpConfig | RateLimiter | Admin | AdminTenantScoped
+> = HttpApiBuilder.group(
+  AirlockApi,
+  "admin",
+  (handlers) =>
+    Effect.gen(function*() {
+      const tenants = yield* Tenants.Tenants
+      const audit = yield* Audit.AuditLog
+      const settings = yield* HttpConfig
+      const limiter = yield* RateLimiter
+      const startedAt = yield* Clock.currentTimeMillis
+      return handlers
+        .handle("status", () =>
+          Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            return {
+              environment: settings.environment,
+              admin_write_enabled: settings.adminWriteEnabled,
+              admin_ip_allowlist_enabled: settings.adminIpAllowlist.length > 0,
+              tenant_strict: settings.tenantStrict,
+              rate_limit_enabled: limiter.enabled,
+              max_body_bytes: settings.maxBodyBytes,
+              ai_global: yield* tenants.globalAi(),
+              server_time: now,
+              started_at: startedAt,
+              uptime_seconds: Math.floor((now - startedAt) / 1000)
+            }
+          }))
+        .handle("audit", ({ urlParams }) =>
+          Effect.gen(function*() {
+            const { tenant } = yield* CurrentPrincipal
+            const limit = urlParams.limit ?? 100
+            const records = yield* audit.list(tenant.id, { afterSeq: urlParams.after_seq ?? 0, limit })
+            const chain = urlParams.verify === false ? null : yield* audit.verify(tenant.id)
+            const last = records[records.length - 1]
+            return {
+              tenant_id: tenant.id,
+              records: records.map((r) => ({
+                seq: r.seq,
+                at: r.at,
+                actor_id: r.actor_id,
+                action: r.action,
+                subject: r.subject,
+                data: r.data,
+                prev_hash: r.prev_hash,
+                hash: r.hash
+              })),
+              next_after_seq: records.length === limit && last !== undefined ? last.seq : null,
+              chain
+            }
+          }))
+        .handle("setAiGlobal", ({ payload }) =>
+          Effect.gen(function*() {
+            const { actor } = yield* CurrentPrincipal
+            yield* tenants.setGlobalAiEnabled(payload.enabled, actor)
+            return yield* tenants.globalAi()
+          }))
+    })
+)

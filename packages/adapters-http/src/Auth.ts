@@ -1,0 +1,218 @@
+/**
+ * Who is calling, for which tenant, and may they use this route. Four `HttpApiMiddleware`
+ * tags share one implementation; a group (or endpoint) picks the one that fits its routes:
+ *
+ * | middleware | token | tenant (`X-Tenant`) | admin checks |
+ * |---|---|---|---|
+ * | {@link Authenticated} | required | optional | — |
+ * | {@link TenantScoped} | required | required in strict mode | — |
+ * | {@link Admin} | required | optional | role, IP allowlist, write guard |
+ * | {@link AdminTenantScoped} | required | required in strict mode | role, IP allowlist, write guard |
+ *
+ * The chain, in order: admin source IP (403 `admin.ip_denied`, "Admin IP not allowed") →
+ * `Authorization: Bearer <token>` verified by core's `ApiTokens` (401 `auth.unauthorized`) →
+ * admin role (403 `rbac.forbidden`) → admin write guard (403 `admin.write_disabled`) → tenant
+ * resolution (400 `tenant.missing` in strict mode without `X-Tenant`; 403 `tenant.mismatch` when
+ * `X-Tenant` names another tenant and the actor lacks `tenant.cross`; 404 when an admin names an
+ * unknown tenant) → rate limit (429 `rate_limited`, see {@link RateLimiter}). The token fixes
+ * actor and home tenant; only actors with `tenant.cross` (ADMIN) may act on another tenant.
+ */
+import { type Actor, type ApiToken, ApiToken as Tokens, Errors, Rbac, Tenant, Tenants } from "@airlock/core"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import * as ApiError from "./ApiError.js"
+import { HttpConfig } from "./HttpConfig.js"
+import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
+import { RateLimiter } from "./RateLimiter.js"
+import { CurrentRequest } from "./RequestContext.js"
+
+/** The verified caller of a request. */
+export interface Principal {
+  readonly actor: Actor.Actor
+  readonly token: ApiToken.ApiTokenRecord
+  /** The token's own tenant. */
+  readonly home: Tenant.Tenant
+  /** The tenant this request acts on: `home`, or the `X-Tenant` an actor with `tenant.cross` named. */
+  readonly tenant: Tenant.Tenant
+}
+
+/** The verified caller, provided to handlers by the auth middlewares. */
+export class CurrentPrincipal extends Context.Tag("@airlock/adapters-http/CurrentPrincipal")<CurrentPrincipal, Principal>() {}
+
+const bearer = HttpApiSecurity.bearer
+
+/** What the auth chain can refuse a request with (tenant-scoped chains add `tenant.missing`). */
+export type BaseFailure =
+  | ApiError.HttpUnauthorized
+  | ApiError.HttpForbidden
+  | ApiError.HttpValidationError
+  | ApiError.HttpNotFound
+  | ApiError.HttpRateLimited
+  | ApiError.HttpStorageError
+
+const baseFailures: Schema.Schema<BaseFailure, ApiError.ErrorEnvelope> = Schema.Union(
+  ApiError.Unauthorized,
+  ApiError.Forbidden,
+  ApiError.ValidationError,
+  ApiError.NotFound,
+  ApiError.RateLimited,
+  ApiError.StorageError
+)
+
+const tenantFailures: Schema.Schema<BaseFailure | ApiError.HttpTenantMissing, ApiError.ErrorEnvelope> = Schema.Union(
+  baseFailures,
+  ApiError.TenantMissing
+)
+
+/** Any valid token; `X-Tenant` optional (routes that are not about one tenant's data). */
+export class Authenticated extends HttpApiMiddleware.Tag<Authenticated>()("@airlock/adapters-http/Authenticated", {
+  provides: CurrentPrincipal,
+  failure: baseFailures,
+  security: { bearer }
+}) {}
+
+/** Any valid token, acting on one tenant; strict tenant mode requires `X-Tenant`. */
+export class TenantScoped extends HttpApiMiddleware.Tag<TenantScoped>()("@airlock/adapters-http/TenantScoped", {
+  provides: CurrentPrincipal,
+  failure: tenantFailures,
+  security: { bearer }
+}) {}
+
+/** Admin routes: admin role, source IP allowlist, and writes only when admin writes are enabled. */
+export class Admin extends HttpApiMiddleware.Tag<Admin>()("@airlock/adapters-http/Admin", {
+  provides: CurrentPrincipal,
+  failure: baseFailures,
+  security: { bearer }
+}) {}
+
+/** Admin routes about one tenant's data (strict tenant mode requires `X-Tenant`). */
+export class AdminTenantScoped extends HttpApiMiddleware.Tag<AdminTenantScoped>()("@airlock/adapters-http/AdminTenantScoped", {
+  provides: CurrentPrincipal,
+  failure: tenantFailures,
+  security: { bearer }
+}) {}
+
+/** What a middleware enforces. */
+interface Policy {
+  readonly tenantScoped: boolean
+  readonly admin: boolean
+}
+
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"])
+const BEARER = /^Bearer +(\S+) *$/i
+
+// the id schema through the Tenant class (core's bundled types keep only the type side of `Ids.TenantId`)
+const decodeTenantId = Schema.decodeUnknownOption(Tenant.Tenant.fields.id)
+
+type AuthError =
+  | Errors.Unauthorized
+  | Errors.Forbidden
+  | Errors.ValidationError
+  | Errors.NotFound
+  | Errors.RateLimited
+  | Errors.StorageError
+  | Errors.TenantMissing
+
+const make = <E>(policy: Policy) =>
+  Effect.gen(function*() {
+    const tokens = yield* Tokens.ApiTokens
+    const tenants = yield* Tenants.Tenants
+    const rbac = yield* Rbac.Rbac
+    const settings = yield* HttpConfig
+    const limiter = yield* RateLimiter
+    const allowlist = makeIpMatcher(settings.adminIpAllowlist)
+    const trusted = makeIpMatcher(settings.trustedProxies)
+
+    const authenticate = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const current = yield* Effect.serviceOption(CurrentRequest)
+
+      if (policy.admin && !allowlist.empty) {
+        const ip = Option.isSome(current)
+          ? current.value.clientIp
+          : clientIp(normalizeIp(Option.getOrNull(request.remoteAddress)), request.headers["x-forwarded-for"], trusted)
+        if (!allowlist.has(ip)) {
+          return yield* new Errors.Forbidden({ code: "admin.ip_denied", message: "Admin IP not allowed", details: { ip } })
+        }
+      }
+
+      const header = request.headers.authorization
+      if (header === undefined || header === "") {
+        return yield* new Errors.Unauthorized({ message: "Missing Authorization: Bearer <token>" })
+      }
+      const match = BEARER.exec(header)
+      if (match === null) return yield* new Errors.Unauthorized({ message: "Authorization must be Bearer <token>" })
+      const { actor, tenant: home, token } = yield* tokens.verify(match[1]!)
+
+      if (policy.admin) {
+        if (!rbac.can(actor, "system.admin")) {
+          return yield* new Errors.Forbidden({
+            code: "rbac.forbidden",
+            message: "Admin role required",
+            details: { permission: "system.admin", role: actor.role }
+          })
+        }
+        if (!settings.adminWriteEnabled && !READ_METHODS.has(request.method)) {
+          return yield* new Errors.Forbidden({
+            code: "admin.write_disabled",
+            message: "Admin write actions are disabled (AIRLOCK_ADMIN_WRITE_ENABLED is not true)"
+          })
+        }
+      }
+
+      let tenant = home
+      const named = request.headers["x-tenant"]
+      if (named === undefined || named === "") {
+        if (policy.tenantScoped && settings.tenantStrict) {
+          return yield* new Errors.TenantMissing({ message: "Missing X-Tenant header (strict tenant mode)" })
+        }
+      } else {
+        const id = decodeTenantId(named)
+        if (Option.isNone(id)) {
+          return yield* new Errors.ValidationError({ code: "validation.tenant_header", message: "X-Tenant is not a tenant id" })
+        }
+        if (id.value !== home.id) {
+          if (!rbac.can(actor, "tenant.cross")) {
+            return yield* new Errors.Forbidden({
+              code: "tenant.mismatch",
+              message: "X-Tenant does not match the token's tenant",
+              details: { token_tenant: home.id }
+            })
+          }
+          tenant = yield* tenants.get(id.value)
+        }
+      }
+
+      const route = Option.match(current, {
+        onSome: (c) => c.route,
+        onNone: () => "unmatched"
+      })
+      const routeContext = yield* Effect.serviceOption(HttpRouter.RouteContext)
+      yield* limiter.check({
+        token_id: token.id,
+        actor_id: actor.id,
+        tenant_id: tenant.id,
+        method: request.method,
+        route: Option.isSome(routeContext) ? routeContext.value.route.path : route
+      })
+      return { actor, token, home, tenant } satisfies Principal
+    }) as Effect.Effect<Principal, AuthError, HttpServerRequest.HttpServerRequest>
+
+    // TenantMissing is only raised under `tenantScoped`, whose tags declare it
+    return { bearer: () => authenticate as Effect.Effect<Principal, E, HttpServerRequest.HttpServerRequest> }
+  })
+
+/** The four auth middlewares, over core's token store, tenants and RBAC. */
+export const layer: Layer.Layer<
+  Authenticated | TenantScoped | Admin | AdminTenantScoped,
+  never,
+  Tokens.ApiTokens | Tenants.Tenants | Rbac.Rbac | HttpConfig | RateLimiter
+> = Layer.mergeAll(
+  Layer.effect(Authenticated, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: false })),
+  Layer.effect(TenantScoped, make<AuthError>({ tenantScoped: true, admin: false })),
+  Layer.effect(Admin, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true })),
+  Layer.effect(AdminTenantScoped, make<AuthError>({ tenantScoped: true, admin: true }))
+)

@@ -1,0 +1,136 @@
+/**
+ * Request metrics and the Prometheus exposition of `/metrics`. Requests are counted in
+ * `http_requests_total{method,path,status}` and timed in `http_request_duration_seconds`
+ * (a histogram with the same labels), where `path` is the route template
+ * (`/api/v1/companion/settings`, or `unmatched`) — never the raw URL, so label cardinality stays
+ * bounded whatever clients send. Metrics are Effect `Metric`s in the global registry: anything
+ * else the host records with `Metric` is exported too.
+ */
+import { Metric, MetricBoundaries, MetricLabel } from "effect"
+import type * as MetricPair from "effect/MetricPair"
+import type * as MetricState from "effect/MetricState"
+
+/** Requests answered, by method, route template and status. */
+export const requestsTotal: Metric.Metric.Counter<number> = Metric.counter("http_requests_total", {
+  description: "HTTP requests answered, by method, route template and status",
+  incremental: true
+})
+
+/** Request duration in seconds, by method, route template and status. */
+export const requestDuration: Metric.Metric.Histogram<number> = Metric.histogram(
+  "http_request_duration_seconds",
+  MetricBoundaries.fromIterable([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+  "HTTP request duration in seconds, by method, route template and status"
+)
+
+interface Tagged {
+  readonly counter: Metric.Metric.Counter<number>
+  readonly histogram: Metric.Metric.Histogram<number>
+}
+
+const tagged = new Map<string, Tagged>()
+
+/** Records one answered request (synchronously; tagged metrics are built once per label set). */
+export const record = (method: string, path: string, status: number, seconds: number): void => {
+  const key = `${method} ${status} ${path}`
+  let metrics = tagged.get(key)
+  if (metrics === undefined) {
+    const labels = [MetricLabel.make("method", method), MetricLabel.make("path", path), MetricLabel.make("status", String(status))]
+    metrics = {
+      counter: Metric.taggedWithLabels(requestsTotal, labels),
+      histogram: Metric.taggedWithLabels(requestDuration, labels)
+    }
+    tagged.set(key, metrics)
+  }
+  metrics.counter.unsafeUpdate(1, [])
+  metrics.histogram.unsafeUpdate(seconds, [])
+}
+
+const sanitizeName = (name: string) => {
+  const cleaned = name.replace(/[^a-zA-Z0-9_:]/g, "_")
+  return /^[a-zA-Z_:]/.test(cleaned) ? cleaned : `_${cleaned}`
+}
+
+const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
+
+const escapeHelp = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
+
+const labelText = (labels: ReadonlyArray<readonly [string, string]>) =>
+  labels.length === 0 ? "" : `{${labels.map(([k, v]) => `${sanitizeName(k)}="${escapeLabel(v)}"`).join(",")}}`
+
+const num = (n: number) => (Number.isNaN(n) ? "NaN" : n === Infinity ? "+Inf" : n === -Infinity ? "-Inf" : String(n))
+
+interface Family {
+  type: "counter" | "gauge" | "histogram" | "summary"
+  help: string
+  lines: Array<string>
+}
+
+/**
+ * Renders metrics in the Prometheus text exposition format (version 0.0.4): counters, gauges,
+ * histograms (cumulative `_bucket{le}`, `_sum`, `_count`), summaries and frequencies (as counters
+ * with a `key` label). Samples are sorted by name and labels (buckets stay in bound order), so output is stable.
+ */
+export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): string => {
+  const families = new Map<string, Family>()
+  const family = (name: string, type: Family["type"], help: string | undefined) => {
+    let f = families.get(name)
+    if (f === undefined) {
+      f = { type, help: help ?? "", lines: [] }
+      families.set(name, f)
+    }
+    return f
+  }
+  const sorted = pairs.map((pair) => ({
+    pair,
+    sortKey: `${pair.metricKey.name}${labelText(pair.metricKey.tags.map((t) => [t.key, t.value] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`
+  })).sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
+  for (const { pair } of sorted) {
+    const key = pair.metricKey
+    const name = sanitizeName(key.name)
+    const labels = key.tags.map((t) => [t.key, t.value] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const help = key.description._tag === "Some" ? key.description.value : undefined
+    const state = pair.metricState as unknown as Record<string, unknown>
+    if ("count" in state && "buckets" in state) {
+      const h = state as unknown as MetricState.MetricState.Histogram
+      const f = family(name, "histogram", help)
+      let sawInf = false
+      for (const [bound, count] of h.buckets) {
+        if (bound === Infinity) sawInf = true
+        f.lines.push(`${name}_bucket${labelText([...labels, ["le", num(bound)]])} ${count}`)
+      }
+      if (!sawInf) f.lines.push(`${name}_bucket${labelText([...labels, ["le", "+Inf"]])} ${h.count}`)
+      f.lines.push(`${name}_sum${labelText(labels)} ${num(h.sum)}`)
+      f.lines.push(`${name}_count${labelText(labels)} ${h.count}`)
+    } else if ("quantiles" in state) {
+      const s = state as unknown as MetricState.MetricState.Summary
+      const f = family(name, "summary", help)
+      for (const [q, value] of s.quantiles) {
+        if (value._tag === "Some") f.lines.push(`${name}${labelText([...labels, ["quantile", num(q)]])} ${num(value.value)}`)
+      }
+      f.lines.push(`${name}_sum${labelText(labels)} ${num(s.sum)}`)
+      f.lines.push(`${name}_count${labelText(labels)} ${s.count}`)
+    } else if ("occurrences" in state) {
+      const fr = state as unknown as MetricState.MetricState.Frequency
+      const f = family(name, "counter", help)
+      for (const [k, count] of fr.occurrences) f.lines.push(`${name}${labelText([...labels, ["key", k]])} ${count}`)
+    } else if ("count" in state) {
+      const c = state as unknown as MetricState.MetricState.Counter<number | bigint>
+      family(name, "counter", help).lines.push(`${name}${labelText(labels)} ${c.count}`)
+    } else if ("value" in state) {
+      const g = state as unknown as MetricState.MetricState.Gauge<number | bigint>
+      family(name, "gauge", help).lines.push(`${name}${labelText(labels)} ${typeof g.value === "number" ? num(g.value) : g.value}`)
+    }
+  }
+  let out = ""
+  for (const name of [...families.keys()].sort()) {
+    const f = families.get(name)!
+    if (f.help !== "") out += `# HELP ${name} ${escapeHelp(f.help)}\n`
+    out += `# TYPE ${name} ${f.type}\n`
+    for (const line of f.lines) out += `${line}\n`
+  }
+  return out
+}
+
+/** The current state of every metric in the global registry, as Prometheus text. */
+export const prometheus = (): string => renderPrometheus(Metric.unsafeSnapshot())

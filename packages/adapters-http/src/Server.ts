@@ -1,0 +1,312 @@
+/**
+ * Serving the API: the request chain around every route, the layers a host mounts, and the
+ * Node server with graceful shutdown.
+ *
+ * Every request goes through {@link middleware}: it assigns the request id (the caller's sane
+ * `X-Request-Id`, or a new one), finds the route template, reads and checks the body (size,
+ * JSON), runs the route, answers every failure with the error envelope and the status of its
+ * code (unexpected failures: 500 `internal`, cause only in the log), sets `X-Request-Id` on every
+ * response, and records the request metrics.
+ *
+ * Hosts use {@link layer} (the API, its handlers, OpenAPI at `/openapi.json`, docs at `/docs`)
+ * with `HttpApiBuilder.httpApp` / `HttpApiBuilder.toWebHandler`, or {@link serve} on any
+ * `HttpServer`; {@link layerNode} is the Node server with drain-on-shutdown.
+ */
+import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
+import type { ApiToken, Audit } from "@airlock/core"
+import {
+  HttpApi,
+  HttpApiBuilder,
+  type HttpApiGroup,
+  HttpApiSwagger,
+  type HttpApp,
+  HttpMiddleware,
+  type HttpPlatform,
+  HttpServer,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
+import type { Etag } from "@effect/platform"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import { NodeHttpServer } from "@effect/platform-node"
+import type { NodeContext } from "@effect/platform-node"
+import { Context, Effect, FiberRef, Layer, Option } from "effect"
+import { constTrue } from "effect/Function"
+import { createServer, type Server as NodeServer } from "node:http"
+import * as AdminHttp from "./Admin/Http.js"
+import { AirlockApi } from "./Api.js"
+import * as ApiError from "./ApiError.js"
+import * as Auth from "./Auth.js"
+import * as CompanionHttp from "./Companion/Http.js"
+import * as HealthHttp from "./Health/Http.js"
+import { HttpConfig } from "./HttpConfig.js"
+import { prepare } from "./internal/body.js"
+import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
+import { makeRouteTable } from "./internal/routes.js"
+import * as Metrics from "./Metrics.js"
+import type { RateLimiter } from "./RateLimiter.js"
+import { Readiness } from "./Readiness.js"
+import { acceptedRequestId, CurrentRequest } from "./RequestContext.js"
+import * as SystemHttp from "./System/Http.js"
+
+/** Where the OpenAPI document and the docs page are served. */
+export const paths = { openapi: "/openapi.json", docs: "/docs" } as const
+
+/** The (method, template) pairs of the API plus the document routes, for metrics labels. */
+export const routeTemplates = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlyArray<readonly [string, string]> => {
+  const out: Array<readonly [string, string]> = [["GET", paths.openapi], ["GET", paths.docs]]
+  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => void out.push([endpoint.method, endpoint.path])
+  })
+  return out
+}
+
+/**
+ * Routes under `/api/admin/` whose endpoint lacks the admin middleware (`Auth.Admin` or
+ * `Auth.AdminTenantScoped`). The server refuses to start with any: every admin path gets the
+ * role, IP and write checks, whoever declares it.
+ */
+export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint, middleware }) => {
+      const guarded = [...middleware].some((m) => (m as unknown) === Auth.Admin || (m as unknown) === Auth.AdminTenantScoped)
+      if (endpoint.path.startsWith("/api/admin/") && !guarded) out.push(`${endpoint.method} ${endpoint.path}`)
+    }
+  })
+  return out
+}
+
+/** Services the handlers and middlewares need (core services, settings, hooks). */
+export type Requirements =
+  | Tenants.Tenants
+  | ApiToken.ApiTokens
+  | Audit.AuditLog
+  | Rbac.Rbac
+  | HttpConfig
+  | RateLimiter
+  | Readiness
+
+/** Every group's handlers. A new group adds its `Http.ts` layer here. */
+export const groups: Layer.Layer<
+  | HttpApiGroup.ApiGroup<"airlock", "health">
+  | HttpApiGroup.ApiGroup<"airlock", "companion">
+  | HttpApiGroup.ApiGroup<"airlock", "system">
+  | HttpApiGroup.ApiGroup<"airlock", "admin">,
+  never,
+  | Exclude<Requirements, ApiToken.ApiTokens>
+  | Auth.Authenticated
+  | Auth.TenantScoped
+  | Auth.Admin
+  | Auth.AdminTenantScoped
+> = Layer.mergeAll(HealthHttp.layer, CompanionHttp.layer, SystemHttp.layer, AdminHttp.layer)
+
+const MAX_PATH_IN_MESSAGE = 200
+
+/**
+ * Request ids: ULID-shaped (`req_` + 26 characters, time-ordered), unique across instances by a
+ * random per-process part and within the process by a counter — cheap enough for every request.
+ */
+const requestIds = (): (() => string) => {
+  const bytes = new Uint8Array(10)
+  globalThis.crypto.getRandomValues(bytes.subarray(0, 6))
+  let counter = 0
+  return () => {
+    counter = (counter + 1) >>> 0
+    bytes[6] = counter >>> 24
+    bytes[7] = (counter >>> 16) & 0xff
+    bytes[8] = (counter >>> 8) & 0xff
+    bytes[9] = counter & 0xff
+    return `req_${Ids.encodeUlid(Date.now(), bytes)}`
+  }
+}
+
+/** The request chain around every route (see the module doc). */
+export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.middleware(
+  Effect.gen(function*() {
+    const settings = yield* HttpConfig
+    const unguarded = unguardedAdminRoutes()
+    if (unguarded.length > 0) return yield* Effect.dieMessage(`admin routes without the admin middleware: ${unguarded.join(", ")}`)
+    const nextId = requestIds()
+    const trusted = makeIpMatcher(settings.trustedProxies)
+    const routes = makeRouteTable(routeTemplates())
+    const limits = { maxBytes: settings.maxBodyBytes, maxJsonDepth: settings.maxJsonDepth }
+
+    const respondFailure = (error: ApiError.AirlockError, requestId: string) => {
+      let response = HttpServerResponse.unsafeJson(ApiError.toBody(error, requestId), { status: Errors.httpStatus(error) })
+      if (error._tag === "RateLimited") {
+        response = HttpServerResponse.setHeader(response, "retry-after", String(Math.max(1, Math.ceil(error.retry_after_seconds))))
+      }
+      return response
+    }
+
+    return (app: HttpApp.Default): HttpApp.Default =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const started = performance.now()
+        const route = routes.match(request.method, request.url)
+        const id = acceptedRequestId(request.headers["x-request-id"]) ?? nextId()
+        const info = {
+          id,
+          route,
+          clientIp: clientIp(normalizeIp(Option.getOrNull(request.remoteAddress)), request.headers["x-forwarded-for"], trusted)
+        }
+        const fail = (cause: import("effect/Cause").Cause<unknown>) =>
+          Effect.gen(function*() {
+            const q = request.url.indexOf("?")
+            const path = (q === -1 ? request.url : request.url.slice(0, q)).slice(0, MAX_PATH_IN_MESSAGE)
+            const outcome = ApiError.fromCause(cause, { method: request.method, path })
+            const status = Errors.httpStatus(outcome.error)
+            const contentType = request.headers["content-type"]
+            if (
+              outcome.error._tag === "ValidationError" && outcome.error.code === "validation.schema" &&
+              contentType !== undefined && !contentType.toLowerCase().includes("application/json")
+            ) {
+              // the usual cause: a JSON body sent as text/plain (fetch's default for string bodies)
+              return respondFailure(
+                new Errors.ValidationError({
+                  code: outcome.error.code,
+                  message: outcome.error.message,
+                  details: { ...outcome.error.details, hint: "Send JSON bodies with Content-Type: application/json" }
+                }),
+                id
+              )
+            }
+            if (outcome.log) {
+              yield* Effect.logError("request failed", cause).pipe(
+                Effect.annotateLogs({ request_id: id, method: request.method, route, status })
+              )
+            }
+            return respondFailure(outcome.error, id)
+          })
+        let response = yield* prepare(request, limits).pipe(
+          Effect.flatMap((prepared) => {
+            if (prepared._tag === "Refused") {
+              const refused = respondFailure(prepared.error, id)
+              return Effect.succeed(prepared.closeConnection ? HttpServerResponse.setHeader(refused, "connection", "close") : refused)
+            }
+            return prepared.request === request ? app : Effect.provideService(app, HttpServerRequest.HttpServerRequest, prepared.request)
+          }),
+          Effect.provideService(CurrentRequest, info),
+          Effect.catchAllCause(fail)
+        )
+        response = HttpServerResponse.setHeader(response, "x-request-id", id)
+        Metrics.record(request.method, route, response.status, (performance.now() - started) / 1000)
+        return response
+      })
+  }),
+  { withContext: true }
+)
+
+/**
+ * The API with its handlers, auth, readiness registry, OpenAPI document and docs page, and the
+ * request chain: what `HttpApiBuilder.httpApp` (or `serve`) needs. Provide core services, an
+ * `HttpConfig` and a `RateLimiter`.
+ */
+export const layer: Layer.Layer<
+  HttpApi.Api | Readiness,
+  never,
+  Exclude<Requirements, Readiness>
+> = Layer.mergeAll(
+  HttpApiBuilder.middlewareOpenApi({ path: paths.openapi }),
+  HttpApiSwagger.layer({ path: paths.docs }),
+  middleware
+).pipe(
+  Layer.provideMerge(HttpApiBuilder.api(AirlockApi).pipe(Layer.provide(groups), Layer.provide(Auth.layer))),
+  Layer.provideMerge(Readiness.Default)
+)
+
+/** Drains a server's connections on shutdown (provided by {@link layerNode}). */
+export class ServerDrain extends Context.Tag("@airlock/adapters-http/ServerDrain")<
+  ServerDrain,
+  {
+    /** Stops accepting, waits for in-flight requests up to `timeoutMillis`, then closes what is left. */
+    readonly drain: (timeoutMillis: number) => Effect.Effect<void>
+  }
+>() {}
+
+/**
+ * Serves {@link layer} on the ambient `HttpServer`. On shutdown (scope close: SIGTERM/SIGINT
+ * under `NodeRuntime.runMain`) it first drains: stops accepting, lets in-flight requests finish
+ * (up to `shutdownTimeoutMillis`), and only then are the layers below — storage — closed.
+ */
+export const serve: Layer.Layer<
+  never,
+  never,
+  | Exclude<Requirements, Readiness>
+  | HttpServer.HttpServer
+  | HttpPlatform.HttpPlatform
+  | Etag.Generator
+  | NodeContext.NodeContext
+> = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const app = yield* HttpApiBuilder.httpApp
+    const server = yield* HttpServer.HttpServer
+    const settings = yield* HttpConfig
+    if (!settings.tracing) {
+      // no request span, and no spans below it (SQL statements, services): they cost on every request
+      yield* Effect.locallyScoped(HttpMiddleware.currentTracerDisabledWhen, constTrue)
+      yield* Effect.locallyScoped(FiberRef.currentTracerEnabled, false)
+    }
+    yield* server.serve(app)
+    const drain = yield* Effect.serviceOption(ServerDrain)
+    if (Option.isSome(drain)) {
+      yield* Effect.addFinalizer(() =>
+        Effect.logInfo(`shutting down: draining in-flight requests (up to ${settings.shutdownTimeoutMillis} ms)`).pipe(
+          Effect.zipRight(drain.value.drain(settings.shutdownTimeoutMillis)),
+          Effect.zipRight(Effect.logInfo("http server stopped"))
+        )
+      )
+    }
+  })
+).pipe(
+  Layer.provide(layer),
+  Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer])
+)
+
+const drainNode = (server: NodeServer) => (timeoutMillis: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    let done = false
+    const finish = () => {
+      if (done) return
+      done = true
+      clearInterval(idle)
+      clearTimeout(force)
+      resume(Effect.void)
+    }
+    // stop accepting; the callback fires once every connection has closed
+    server.close(() => finish())
+    server.closeIdleConnections()
+    // keep-alive connections become idle when their in-flight response is done
+    const idle = setInterval(() => server.closeIdleConnections(), 25)
+    const force = setTimeout(() => {
+      server.closeAllConnections()
+    }, timeoutMillis)
+    return Effect.sync(finish)
+  })
+
+/** Options of the Node server. */
+export interface NodeServerOptions {
+  readonly port: number
+  readonly host: string
+}
+
+/**
+ * A Node `http` server listening on `host:port` (port 0 picks a free one), with the platform
+ * services and {@link ServerDrain}.
+ */
+export const layerNode = (options: NodeServerOptions): Layer.Layer<
+  HttpServer.HttpServer | HttpPlatform.HttpPlatform | Etag.Generator | NodeContext.NodeContext | ServerDrain,
+  ServeError
+> =>
+  Layer.unwrapEffect(
+    Effect.sync(() => {
+      const server = createServer()
+      return Layer.merge(
+        NodeHttpServer.layer(() => server, { port: options.port, host: options.host }),
+        Layer.succeed(ServerDrain, { drain: drainNode(server) })
+      )
+    })
+  )

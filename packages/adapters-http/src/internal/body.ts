@@ -1,0 +1,186 @@
+/**
+ * Request bodies are read once, before routing, so every route gets the same treatment: the
+ * size limit (413 after draining the body, so the client reads the answer), malformed JSON and
+ * over-deep JSON (400) — all decided before any handler or store is touched. The parsed body
+ * is then served to the router from memory.
+ */
+import { Errors } from "@airlock/core"
+import type * as ApiError from "../ApiError.js"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { RequestError } from "@effect/platform/HttpServerError"
+import * as UrlParams from "@effect/platform/UrlParams"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import { Effect, Option, Stream } from "effect"
+
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"])
+
+/** Same rule as `HttpApiBuilder`: no content type, or one containing `application/json`, is JSON. */
+const isJson = (contentType: string | undefined) =>
+  contentType === undefined || contentType === "" || contentType.toLowerCase().includes("application/json")
+
+/** The deepest nesting of arrays/objects in JSON text (strings are skipped), stopping past `max`. */
+export const jsonDepthExceeds = (text: string, max: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) {
+      inString = true
+    } else if (c === 123 || c === 91) {
+      if (++depth > max) return true
+    } else if (c === 125 || c === 93) {
+      depth--
+    }
+  }
+  return false
+}
+
+const tooLarge = (limit: number) =>
+  new Errors.PayloadTooLarge({ message: `Request body exceeds ${limit} bytes`, details: { max_bytes: limit } })
+
+/** Outcome of reading a body: the bytes, or how far over the limit it went. */
+type Read = { readonly _tag: "Body"; readonly bytes: Uint8Array } | { readonly _tag: "TooLarge"; readonly drained: boolean }
+
+const collect = (request: HttpServerRequest.HttpServerRequest, limit: number, drainCap: number) =>
+  Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    return Stream.runForEachWhile(request.stream, (chunk) =>
+      Effect.sync(() => {
+        size += chunk.length
+        if (size <= limit) chunks.push(chunk)
+        else chunks.length = 0
+        return size <= drainCap
+      })).pipe(
+        Effect.map((): Read =>
+          size > limit ? { _tag: "TooLarge", drained: size <= drainCap } : { _tag: "Body", bytes: concat(chunks, size) }
+        )
+      )
+  })
+
+const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]!
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const c of chunks) {
+    out.set(c, offset)
+    offset += c.length
+  }
+  return out
+}
+
+const decoder = new TextDecoder()
+
+/** A request whose body accessors answer from `bytes` (already read and, for JSON, parsed). */
+const withBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  bytes: Uint8Array,
+  text: string,
+  json: { readonly value: unknown } | undefined
+): HttpServerRequest.HttpServerRequest => {
+  const decodeError = (cause: unknown) => new RequestError({ request, reason: "Decode", cause })
+  const wrapped = Object.create(request) as HttpServerRequest.HttpServerRequest
+  Object.defineProperties(wrapped, {
+    text: { value: Effect.succeed(text) },
+    json: {
+      value: json !== undefined
+        ? Effect.succeed(json.value)
+        : Effect.try({ try: () => (text === "" ? null : JSON.parse(text)), catch: decodeError })
+    },
+    arrayBuffer: {
+      value: Effect.sync(() => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)
+    },
+    urlParamsBody: {
+      value: Effect.try({ try: () => UrlParams.fromInput(new URLSearchParams(text)), catch: decodeError })
+    },
+    stream: { value: Stream.make(bytes) }
+  })
+  return wrapped
+}
+
+/** Body limits. */
+export interface BodyLimits {
+  readonly maxBytes: number
+  readonly maxJsonDepth: number
+}
+
+/** What {@link prepare} decided. */
+export type Prepared =
+  | { readonly _tag: "Ok"; readonly request: HttpServerRequest.HttpServerRequest }
+  | { readonly _tag: "Refused"; readonly error: ApiError.AirlockError; readonly closeConnection: boolean }
+
+/**
+ * Reads and checks the body of a request that may carry one. Multipart bodies are left to the
+ * platform (which applies its own limits); everything else is read here under the size limit.
+ */
+export const prepare = (
+  request: HttpServerRequest.HttpServerRequest,
+  limits: BodyLimits
+): Effect.Effect<Prepared, RequestError> => {
+  if (!BODY_METHODS.has(request.method)) return Effect.succeed({ _tag: "Ok", request })
+  const headers = request.headers
+  const contentType = headers["content-type"]
+  if (contentType !== undefined && contentType.toLowerCase().includes("multipart/form-data")) {
+    return Effect.succeed({ _tag: "Ok", request })
+  }
+  const length = headers["content-length"]
+  if (length === undefined && headers["transfer-encoding"] === undefined) return Effect.succeed({ _tag: "Ok", request })
+  // read at most this much to let the client finish sending before it gets the 413
+  const drainCap = limits.maxBytes * 4 + 1024 * 1024
+  if (length !== undefined && Number(length) > drainCap) {
+    return Effect.succeed({ _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: true })
+  }
+  if (length !== undefined && Number(length) <= limits.maxBytes && isJson(contentType)) {
+    // the common case: JSON of a declared size within the limit. The platform reads and caches
+    // the text (its JSON parser reads from that cache); the HTTP parser never reads past
+    // Content-Length, so the limit cannot be exceeded here.
+    return Effect.map(
+      HttpIncomingMessage.withMaxBodySize(request.text, Option.some(limits.maxBytes)),
+      (text): Prepared => checkJson(request, text, limits, () => request)
+    )
+  }
+  return Effect.map(collect(request, limits.maxBytes, drainCap), (read): Prepared => {
+    if (read._tag === "TooLarge") return { _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: !read.drained }
+    const text = decoder.decode(read.bytes)
+    if (!isJson(contentType) || text === "") return { _tag: "Ok", request: withBody(request, read.bytes, text, undefined) }
+    return checkJson(request, text, limits, (parsed) => withBody(request, read.bytes, text, { value: parsed }))
+  })
+}
+
+/** Refuses over-deep or malformed JSON; otherwise hands the parsed value to `ok`. */
+const checkJson = (
+  request: HttpServerRequest.HttpServerRequest,
+  text: string,
+  limits: BodyLimits,
+  ok: (parsed: unknown) => HttpServerRequest.HttpServerRequest
+): Prepared => {
+  if (text === "") return { _tag: "Ok", request }
+  if (jsonDepthExceeds(text, limits.maxJsonDepth)) {
+    return {
+      _tag: "Refused",
+      error: new Errors.ValidationError({
+        code: "validation.json_depth",
+        message: `JSON nested deeper than ${limits.maxJsonDepth} levels`,
+        details: { max_depth: limits.maxJsonDepth }
+      }),
+      closeConnection: false
+    }
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    return {
+      _tag: "Refused",
+      error: new Errors.ValidationError({
+        code: "validation.json",
+        message: `Malformed JSON: ${e instanceof Error ? e.message.slice(0, 200) : "parse error"}`
+      }),
+      closeConnection: false
+    }
+  }
+  return { _tag: "Ok", request: ok(parsed) }
+}

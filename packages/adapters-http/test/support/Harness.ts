@@ -1,0 +1,249 @@
+/**
+ * A real server for the tests: the adapter's `Server.serve` on a Node server bound to a free
+ * loopback port, over SQLite (a temp file), PostgreSQL (a fresh database) or memory, with two
+ * seeded tenants and their tokens. Tests talk to it through the typed client and raw `fetch`,
+ * and check persisted state through raw SQL, bypassing the adapter.
+ */
+import { Postgres, Sqlite } from "@airlock/adapters-storage"
+import { Migrations } from "@airlock/adapters-storage"
+import { Api, HttpConfig, RateLimiter, Readiness, Server } from "@airlock/adapters-http"
+import { type Actor, ApiToken, Audit, CoreConfig, type Errors, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer, Logger, Redacted } from "effect"
+import { randomBytes } from "node:crypto"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { inject } from "vitest"
+
+/** The seeded tokens (plaintexts) by name. */
+export const tokens = {
+  admin: "t_default_admin_000000",
+  owner: "t_default_owner_000000",
+  bookkeeper: "t_default_bookkeeper_0",
+  viewer: "t_default_viewer_00000",
+  agent: "t_default_agent_000000",
+  acmeOwner: "t_acme_owner_000000000",
+  acmeViewer: "t_acme_viewer_00000000",
+  acmeAdmin: "t_acme_admin_000000000"
+} as const
+
+const makeClient = (url: string, token?: string, tenant?: string) =>
+  HttpApiClient.make(Api.AirlockApi, {
+    baseUrl: url,
+    transformClient: HttpClient.mapRequest((r) => {
+      let out = token === undefined ? r : HttpClientRequest.bearerToken(r, token)
+      if (tenant !== undefined) out = HttpClientRequest.setHeader(out, "x-tenant", tenant)
+      return out
+    })
+  }).pipe(Effect.provide(FetchHttpClient.layer))
+
+/** Any error the typed client can fail with from the server. */
+export type ServerError = Errors.AirlockError
+
+/** The typed client of the API. */
+export type Client = Effect.Effect.Success<ReturnType<typeof makeClient>>
+
+/** A raw response: status, headers, text and (when JSON) the parsed body. */
+export interface Raw {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
+  readonly json: any
+}
+
+/** The running test server. */
+export interface TestServerShape {
+  readonly url: string
+  readonly port: number
+  /** A typed client sending `Authorization: Bearer <token>` (and `X-Tenant` when given). */
+  readonly client: (token?: string, tenant?: string) => Client
+  /** A raw request to `path`. */
+  readonly raw: (path: string, init?: RequestInit) => Effect.Effect<Raw>
+  /** Log lines (JSON) the server wrote. */
+  readonly logs: Array<string>
+  readonly actors: Record<string, Actor.Actor>
+}
+
+/** The running test server. */
+export class TestServer extends Context.Tag("test/TestServer")<TestServer, TestServerShape>() {}
+
+/** Which database backs the server. */
+export type Storage = "sqlite" | "postgres" | "memory"
+
+const pgAdminUrl = (): string => inject("pgUrl")
+
+/** Creates an empty PostgreSQL database and returns its URL. */
+export const freshPgUrl = (name = `airlock_h_${randomBytes(6).toString("hex")}`): Effect.Effect<string> =>
+  Effect.gen(function*() {
+    yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`)).pipe(
+      Effect.provide(PgClient.layer({ url: Redacted.make(pgAdminUrl()), maxConnections: 1 })),
+      Effect.orDie
+    )
+    const url = new URL(pgAdminUrl())
+    url.pathname = `/${name}`
+    return url.toString()
+  })
+
+/** Whether PostgreSQL tests run (the global setup gives no URL when they were turned off on purpose). */
+export const pgEnabled = (): boolean => pgAdminUrl() !== ""
+
+/** Runs SQL as the PostgreSQL superuser (for tests that block or unblock a database). */
+export const pgAdmin = (statement: string): Effect.Effect<void> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(statement)).pipe(
+    Effect.asVoid,
+    Effect.provide(PgClient.layer({ url: Redacted.make(pgAdminUrl()), maxConnections: 1 })),
+    Effect.orDie,
+    Effect.scoped
+  )
+
+const storageLayer = (storage: Storage, pgDatabase?: string) => {
+  switch (storage) {
+    case "sqlite": {
+      const file = join(mkdtempSync(join(tmpdir(), "airlock-http-")), "test.db")
+      return Sqlite.layer({ filename: file })
+    }
+    case "postgres":
+      return Layer.unwrapEffect(
+        Effect.map(freshPgUrl(pgDatabase), (url) => Postgres.layer({ url, maxConnections: 4 }))
+      )
+    case "memory":
+      throw new Error("memory storage has no SqlClient; use sqlite or postgres")
+  }
+}
+
+const seed = Effect.gen(function*() {
+  const tenants = yield* Tenants.Tenants
+  const apiTokens = yield* ApiToken.ApiTokens
+  const actors: Record<string, Actor.Actor> = {}
+  const add = (tenant: string, key: string, role: string, kind: "user" | "agent", token: string) =>
+    Effect.gen(function*() {
+      const actor = yield* tenants.addActor({
+        tenant_id: Ids.TenantId.make(tenant),
+        id: Ids.ActorId.make(key),
+        kind,
+        name: key,
+        role
+      })
+      actors[key] = actor
+      yield* apiTokens.register(token, { tenant_id: actor.tenant_id, actor_id: actor.id, name: key })
+    })
+  yield* tenants.create({ id: Ids.TenantId.make("default"), name: "Default", settings: { ai_mode: "suggest_only" } })
+  yield* tenants.create({ id: Ids.TenantId.make("acme"), name: "Acme" })
+  yield* add("default", "admin", "ADMIN", "user", tokens.admin)
+  yield* add("default", "owner", "OWNER", "user", tokens.owner)
+  yield* add("default", "bookkeeper", "BOOKKEEPER", "user", tokens.bookkeeper)
+  yield* add("default", "viewer", "VIEWER", "user", tokens.viewer)
+  yield* add("default", "agent", "AGENT", "agent", tokens.agent)
+  yield* add("acme", "acme_owner", "OWNER", "user", tokens.acmeOwner)
+  yield* add("acme", "acme_viewer", "VIEWER", "user", tokens.acmeViewer)
+  yield* add("acme", "acme_admin", "ADMIN", "user", tokens.acmeAdmin)
+  return actors
+})
+
+/** Options of the test server. */
+export interface Options {
+  readonly storage?: Storage
+  /** The PostgreSQL database to create and use (storage `postgres`; default: a random name). */
+  readonly pgDatabase?: string
+  readonly http?: Partial<HttpConfig.HttpSettings>
+  /** The rate-limit hook (default: disabled); tests inject faulty ones through it. */
+  readonly rateLimiter?: Layer.Layer<RateLimiter.RateLimiter>
+  readonly seed?: boolean
+}
+
+/**
+ * The server and everything behind it: `TestServer`, core services and the `SqlClient`
+ * (for raw checks of persisted state).
+ */
+export const layer = (options: Options = {}): Layer.Layer<
+  TestServer | SqlClient.SqlClient | Tenants.Tenants | ApiToken.ApiTokens | Audit.AuditLog | Kernel.CoreServices | HttpConfig.HttpConfig,
+  unknown
+> => {
+  const logs: Array<string> = []
+  const capture = Logger.replace(
+    Logger.defaultLogger,
+    Logger.map(Logger.jsonLogger, (line) => void logs.push(line))
+  )
+  const core = Kernel.layerWithAmbient.pipe(
+    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
+    Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase))
+  )
+  const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
+  const served = Server.serve.pipe(
+    Layer.provideMerge(Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))),
+    Layer.provideMerge(Server.layerNode({ port: 0, host: "127.0.0.1" })),
+    Layer.provide(options.rateLimiter ?? RateLimiter.layerDisabled),
+    Layer.provideMerge(settings)
+  )
+  const server = Layer.scoped(
+    TestServer,
+    Effect.gen(function*() {
+      const address = (yield* HttpServer.HttpServer).address
+      const port = address._tag === "TcpAddress" ? address.port : 0
+      const url = `http://127.0.0.1:${port}`
+      const actors = options.seed === false ? {} : yield* seed
+      const client = (token?: string, tenant?: string): Client => Effect.runSync(makeClient(url, token, tenant))
+      const raw = (path: string, init?: RequestInit) =>
+        Effect.promise(async () => {
+          const response = await fetch(`${url}${path}`, init)
+          const text = await response.text()
+          let json: unknown = undefined
+          try {
+            json = JSON.parse(text)
+          } catch {
+            json = undefined
+          }
+          return { status: response.status, headers: response.headers, text, json }
+        })
+      return { url, port, client, raw, logs, actors }
+    })
+  )
+  const base = served.pipe(Layer.provideMerge(core), Layer.provide(capture))
+  return Layer.provideMerge(server, base)
+}
+
+/** Audit rows of a tenant, straight from the database. */
+export const auditCount = (tenant: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`SELECT COUNT(*) AS n FROM airlock_audit WHERE tenant_id = ${tenant}`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
+
+/** The stored settings row of a tenant, straight from the database. */
+export const settingsRow = (tenant: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`SELECT ai_enabled, kill_switch, ai_mode, extensions FROM airlock_ai_settings WHERE tenant_id = ${tenant}`.pipe(
+      Effect.map((r) => (r[0] ? { ...r[0], extensions: JSON.parse(String(r[0].extensions)) } : null)),
+      Effect.orDie
+    ))
+
+/** Core's audit log (for verification checks). */
+export const auditLog = Audit.AuditLog
+
+/** Headers with a bearer token (and `X-Tenant`, JSON content type when asked). */
+export const auth = (token: string, extra: Record<string, string> = {}): Record<string, string> => ({
+  authorization: `Bearer ${token}`,
+  ...extra
+})
+
+/** A JSON request init. */
+export const json = (method: string, token: string | undefined, body: unknown, extra: Record<string, string> = {}): RequestInit => ({
+  method,
+  headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json", ...extra },
+  body: typeof body === "string" ? body : JSON.stringify(body)
+})
+
+/** Checks the error envelope of a raw response: status, code, and the request id in body and header. */
+export const expectError = (r: Raw, status: number, code: string) => {
+  const id = r.headers.get("x-request-id")
+  const body = r.json as { error?: { code?: string; message?: string; details?: unknown; request_id?: string } } | undefined
+  const problems: Array<string> = []
+  if (r.status !== status) problems.push(`status ${r.status} !== ${status}`)
+  if (body?.error?.code !== code) problems.push(`code ${body?.error?.code} !== ${code}`)
+  if (typeof body?.error?.message !== "string" || body.error.message.length === 0) problems.push("no message")
+  if (typeof body?.error?.details !== "object" || body.error.details === null) problems.push("details not an object")
+  if (!id || body?.error?.request_id !== id) problems.push(`request_id ${body?.error?.request_id} !== header ${id}`)
+  if (problems.length > 0) throw new Error(`${problems.join("; ")}: ${r.text.slice(0, 500)}`)
+  return body!.error!
+}
