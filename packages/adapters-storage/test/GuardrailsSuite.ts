@@ -7,14 +7,10 @@
  */
 import {
   Audit,
-  CoreConfig,
   Errors,
   Governance,
   Ids,
-  Kernel,
   type Ports,
-  Rbac,
-  SecureRandom,
   Tenants
 } from "@airlock/core"
 import {
@@ -22,9 +18,7 @@ import {
   Budgets,
   BudgetStore,
   Events,
-  Guardrails,
   GuardrailsConfig,
-  KindPolicy,
   Lockdown,
   Money,
   type Ports as GuardrailsPorts,
@@ -39,6 +33,7 @@ import {
 } from "@airlock/guardrails"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, Ref, Schema, TestClock } from "effect"
+import { environment, settings } from "./support/GuardEnv.js"
 import { GuardProbe } from "./support/GuardProbe.js"
 
 /** What an adapter can do; the suite skips nothing else. */
@@ -48,80 +43,6 @@ export interface Capabilities {
 }
 
 const T = (s: string) => Ids.TenantId.make(s)
-
-/** The settings the suite runs with: small limits so each guard trips quickly. */
-export const settings: Partial<GuardrailsConfig.GuardrailsSettings> = {
-  velocityMaxPerMinute: 10,
-  velocityCooldownSeconds: 120,
-  rateLimitRpm: 5,
-  rateLimitTenantRpm: 8,
-  valueBreakerThreshold: "1000.00",
-  valueBreakerTier: 2,
-  trustMinSample: 4,
-  trustRejectionRate: 0.5,
-  trustWindowSeconds: 3600,
-  trustEvaluateEverySeconds: 60,
-  providerConsecutiveFailures: 3,
-  providerFailureRate: 0.5,
-  providerMinSamples: 6,
-  providerWindowSeconds: 60,
-  providerCooldownSeconds: 30,
-  providerProbeTimeoutSeconds: 10,
-  llmTenantCap: Money.usd("0.01"),
-  llmGlobalCap: Money.usd("0.03"),
-  llmPrices: { m1: { input_per_mtok: Money.usd("1"), output_per_mtok: Money.usd("2") } },
-  stopLlmDailyHard: Money.usd("0.05"),
-  stopProviderFailureThreshold: 4,
-  stopProviderFailureWindowSeconds: 300,
-  stopDbPoolUtilization: 0.9,
-  stopDbPoolSamples: 3,
-  lockdownReadinessFailures: 3,
-  lockdownRollbacks: 2,
-  lockdownWindowSeconds: 600,
-  unlockCodeTtlSeconds: 600,
-  unlockMaxAttempts: 3,
-  unlockAttemptWindowSeconds: 900
-}
-
-const Note = Schema.Struct({ note: Schema.String, amount_cents: Schema.optional(Schema.Number) })
-const Build = Schema.Struct({ job_name: Schema.String, plan: Schema.String, risk_score: Schema.Number, estimated_cost_usd: Schema.String })
-
-/** Test kinds: `g.note` (AI, amounts for the value breaker) and `g.build` (protected, risk and cost by convention). */
-const TestKinds = Layer.effectDiscard(
-  Effect.gen(function*() {
-    const registry = yield* Governance.ActionRegistry
-    const policies = yield* KindPolicy.KindPolicies
-    yield* registry.registerKind({
-      name: "g.note",
-      payload: Note,
-      permissions: { propose: "companion.propose", apply: "companion.actions" },
-      aiGoverned: true,
-      subject: (p) => `note:${p.note}`,
-      apply: ({ action }) => Effect.succeed({ applied: action.id })
-    })
-    yield* policies.register<typeof Note.Type>("g.note", {
-      amount: (p) => (p.amount_cents === undefined ? undefined : { minor: BigInt(p.amount_cents), scale: 2 })
-    })
-    yield* registry.registerKind({
-      name: "g.build",
-      payload: Build,
-      permissions: { propose: "executions.run", apply: "executions.run" },
-      aiGoverned: false,
-      protected: true,
-      subject: (p) => `job:${p.job_name}`,
-      apply: ({ action }) => Effect.succeed({ run_id: action.id })
-    })
-  })
-)
-
-/** The full environment for an adapter's ports. */
-const environment = <E>(ports: Layer.Layer<Ports.CorePorts | GuardrailsPorts.GuardrailsPorts | GuardProbe, E>) =>
-  TestKinds.pipe(
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerSeeded(11), GuardrailsConfig.layer(settings))),
-    Layer.provideMerge(ports)
-  )
 
 /** A tenant with a bookkeeper, an agent, an autopilot agent (may apply), a viewer, a controller and a platform admin. */
 const fixture = (id: string, mode: "shadow_only" | "suggest_only" | "autopilot_limited" = "suggest_only") =>
