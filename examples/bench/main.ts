@@ -2,6 +2,7 @@
  * `pnpm bench`: runs every benchmark module and prints its figures, each against a baseline
  * measured in the same run. Benchmarks are never tests: they print, they do not assert.
  */
+import * as Guardrails from "./guardrails.js"
 import * as Pipeline from "./pipeline.js"
 
 /** One printed line of a benchmark. */
@@ -14,7 +15,8 @@ export interface BenchRow {
 }
 
 const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promise<ReadonlyArray<BenchRow>> }> = [
-  { title: "core pipeline", run: Pipeline.run }
+  { title: "core pipeline", run: Pipeline.run },
+  { title: "guardrails gate stack", run: Guardrails.run }
 ]
 
 const only = process.argv.slice(2)

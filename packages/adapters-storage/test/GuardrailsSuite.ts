@@ -32,7 +32,7 @@ import {
   Windows
 } from "@airlock/guardrails"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Ref, Schema, TestClock } from "effect"
+import { Chunk, Effect, Exit, Fiber, Layer, Option, Ref, Schema, TestClock } from "effect"
 import { environment, settings } from "./support/GuardEnv.js"
 import { GuardProbe } from "./support/GuardProbe.js"
 
@@ -66,6 +66,13 @@ const failureCode = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
 
 const propose = (tenant: Ids.TenantId, actor: any, kind: string, payload: unknown) =>
   Effect.flatMap(Governance.GovernedActions, (p) => p.propose({ tenant_id: tenant, actor, kind, payload }))
+
+/** Waits (in real time) until some fiber sleeps on the test clock. */
+const untilSleeping = Effect.gen(function*() {
+  for (let i = 0; i < 5000 && Chunk.isEmpty(yield* TestClock.sleeps()); i++) {
+    yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1)))
+  }
+})
 
 /** Runs the suite against an adapter's ports. */
 export const suite = <E>(
@@ -361,6 +368,7 @@ export const suite = <E>(
         const failing = Layer.succeed(BudgetStore.BudgetStore, {
           add: () => Effect.fail(new Errors.StorageError({ message: "down" })),
           read: () => Effect.fail(new Errors.StorageError({ message: "down" })),
+          totals: () => Effect.fail(new Errors.StorageError({ message: "down" })),
           getLimit: () => Effect.fail(new Errors.StorageError({ message: "down" })),
           putLimit: () => Effect.fail(new Errors.StorageError({ message: "down" }))
         })
@@ -387,7 +395,8 @@ export const suite = <E>(
         const denied = yield* Effect.exit(exec.setBudget(human, { limit_usd: Money.usd("100") }))
         expect(failureCode(denied)).toBe("rbac.forbidden")
         const input = Schema.decodeUnknownSync(Budgets.BudgetInput)({ limit_usd: "100.00" })
-        yield* exec.setBudget(controller, input)
+        const set = yield* exec.setBudget(controller, input)
+        expect([set.limit_usd, set.budget_status, set.remaining_estimated_usd]).toStrictEqual([100_000_000n, "ok", 100_000_000n])
         expect(yield* probe.budget(tenant.id)).toBe("100000000")
         expect(Schema.decodeUnknownEither(Budgets.BudgetInput)({ limit_usd: "1.0000001" })._tag).toBe("Left")
         yield* exec.charge(tenant.id, "nightly", Money.usd("79.99"))
@@ -400,6 +409,7 @@ export const suite = <E>(
         expect(refused).toMatchObject({ _tag: "BudgetExceeded", code: "exec.budget.exceeded", details: { limit_usd: "100.00", spent_usd: "80.00", estimate_usd: "20.00" } })
         expect(Errors.httpStatus(refused)).toBe(409)
         expect(yield* probe.spend("exec:budget", "2031-01", "*")).toBe("80000000")
+        expect(yield* (yield* BudgetStore.BudgetStore).totals(["exec:budget", "exec:nobody", "ai:budget"], "2031-01")).toStrictEqual([80_000_000n, 0n, 0n])
         yield* exec.charge(tenant.id, "adhoc", Money.usd("19.999999"))
         expect(failureCode(yield* Effect.exit(exec.charge(tenant.id, "adhoc", 1n)))).toBe("exec.budget.exceeded")
         const full = Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(controller))
@@ -531,7 +541,12 @@ export const suite = <E>(
         const before = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length
         const steps = yield* Ref.make(0)
         const loop = yield* Effect.fork(stops.runWhileActive(Ref.update(steps, (n) => n + 1), "10 seconds"))
-        yield* TestClock.adjust("25 seconds")
+        // the loop reads storage between sleeps (real I/O on SQL): move the clock only once it sleeps
+        yield* untilSleeping
+        yield* TestClock.adjust("10 seconds")
+        yield* untilSleeping
+        yield* TestClock.adjust("10 seconds")
+        yield* untilSleeping
         expect(yield* Ref.get(steps)).toBe(3)
         for (let i = 0; i < 3; i++) yield* providers.recordFailure(`p-stop-${i}`)
         expect((yield* stops.observe).should_stop).toBe(false)
@@ -544,6 +559,7 @@ export const suite = <E>(
         const stopsNow = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT)
         expect(stopsNow.length).toBe(before + 1)
         expect(stopsNow.at(-1)).toMatchObject({ reason: "provider_failures_repeated", tenant_id: null })
+        yield* untilSleeping
         yield* TestClock.adjust("10 seconds")
         const ended = yield* Fiber.join(loop)
         expect([ended.should_stop, ended.stop?.reason]).toStrictEqual([true, "provider_failures_repeated"])

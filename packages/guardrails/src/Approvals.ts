@@ -143,9 +143,8 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
     const ttlMs = config.approvalTtlSeconds * 1000
 
     const thresholdFor = (settings?: AiSettings.AiSettings): number => {
-      if (!settings) return config.approvalRiskThreshold
-      const v = AiSettings.extension(settings, TenantKeys.approvalRiskThreshold, Schema.Number)
-      return Option.isSome(v) && v.value >= 0 && v.value <= 1 ? v.value : config.approvalRiskThreshold
+      const v = settings?.extensions[TenantKeys.approvalRiskThreshold]
+      return typeof v === "number" && v >= 0 && v <= 1 ? v : config.approvalRiskThreshold
     }
 
     const load = (tenant: string, subject: string, planHash: string) =>
@@ -188,22 +187,21 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
       })
 
     /** Checks an action's approval; pure reading, no writes. */
-    const check = (input: Omit<RequireInput, "recordRequest">): Effect.Effect<ApprovalCheck, Errors.StorageError> =>
-      Effect.gen(function*() {
-        const threshold = thresholdFor(input.settings)
-        if (input.risk_score === null || input.risk_score < threshold) {
-          return { required: false, risk_score: input.risk_score, threshold }
-        }
-        const record = yield* load(input.tenant_id, input.subject, input.plan_hash)
-        const now = yield* Clock.currentTimeMillis
-        const status = statusOf(record, now)
-        if (status === "approved" && record!.approver === input.requested_by) {
-          return { required: true, approved: false, risk_score: input.risk_score, threshold, status: "self_approved" as const }
-        }
-        return status === "approved"
-          ? { required: true, approved: true, risk_score: input.risk_score, threshold, record: record! }
-          : { required: true, approved: false, risk_score: input.risk_score, threshold, status }
-      })
+    const check = (input: Omit<RequireInput, "recordRequest">): Effect.Effect<ApprovalCheck, Errors.StorageError> => {
+      const threshold = thresholdFor(input.settings)
+      const risk = input.risk_score
+      if (risk === null || risk < threshold) return Effect.succeed({ required: false, risk_score: risk, threshold })
+      return Effect.flatMap(load(input.tenant_id, input.subject, input.plan_hash), (record) =>
+        Effect.map(Clock.currentTimeMillis, (now): ApprovalCheck => {
+          const status = statusOf(record, now)
+          if (status === "approved" && record!.approver === input.requested_by) {
+            return { required: true, approved: false, risk_score: risk, threshold, status: "self_approved" }
+          }
+          return status === "approved"
+            ? { required: true, approved: true, risk_score: risk, threshold, record: record! }
+            : { required: true, approved: false, risk_score: risk, threshold, status }
+        }))
+    }
 
     /** The `approval_required` error of a subject and plan. */
     const required = (subject: string, planHash: string, details: Record<string, unknown>): Errors.ApprovalRequired =>
@@ -214,15 +212,10 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
      * the pending request (who asked) so the requester cannot approve it.
      */
     const require = (input: RequireInput): Effect.Effect<ApprovalCheck, Errors.ApprovalRequired | Errors.StorageError> =>
-      Effect.gen(function*() {
-        const result = yield* check(input)
-        if (!result.required || result.approved) return result
-        if (input.recordRequest !== false) yield* recordRequest(input)
-        return yield* required(input.subject, input.plan_hash, {
-          risk_score: result.risk_score,
-          threshold: result.threshold,
-          status: result.status
-        })
+      Effect.flatMap(check(input), (result) => {
+        if (!result.required || result.approved) return Effect.succeed(result)
+        const refusal = required(input.subject, input.plan_hash, { risk_score: result.risk_score, threshold: result.threshold, status: result.status })
+        return input.recordRequest !== false ? Effect.zipRight(recordRequest(input), Effect.fail(refusal)) : Effect.fail(refusal)
       })
 
     /** Records who requested an approval (once; an existing request or grant is kept). */

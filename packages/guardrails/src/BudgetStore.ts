@@ -38,6 +38,8 @@ export class BudgetStore extends Context.Tag("@airlock/guardrails/BudgetStore")<
     ) => Effect.Effect<Option.Option<UsdMicros>, Errors.StorageError>
     /** The total and the per-category amounts of a scope in a period (zero when absent). */
     readonly read: (scope: string, period: string) => Effect.Effect<SpendTotals, Errors.StorageError>
+    /** The totals of several scopes in one period, in the order given (zero when absent). */
+    readonly totals: (scopes: ReadonlyArray<string>, period: string) => Effect.Effect<ReadonlyArray<UsdMicros>, Errors.StorageError>
     readonly getLimit: (tenant: string) => Effect.Effect<Option.Option<BudgetLimit>, Errors.StorageError>
     readonly putLimit: (limit: BudgetLimit) => Effect.Effect<void, Errors.StorageError>
   }

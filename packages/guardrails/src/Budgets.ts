@@ -265,15 +265,17 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
         return { exec, ai, spent: exec.total + ai.total }
       })
 
-    /** Would this estimate be refused? Reads only. */
+    /** Would this estimate be refused? Reads only (and no spend at all when there is no limit). */
     const check = (tenant: string, estimate: UsdMicros): Effect.Effect<ChargeReading, Errors.BudgetExceeded | Errors.StorageError> =>
-      Effect.gen(function*() {
-        const period = monthKey(yield* Clock.currentTimeMillis)
-        const limit = yield* limitOf(tenant)
-        const { spent } = yield* spentNow(tenant, period)
-        const reading = { period, limit_usd: limit, spent_usd: spent, estimate_usd: estimate }
-        if (limit !== null && spent + estimate >= limit) return yield* exceeded(reading)
-        return reading
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const period = monthKey(now)
+        return Effect.flatMap(limitOf(tenant), (limit) =>
+          limit === null
+            ? Effect.succeed<ChargeReading>({ period, limit_usd: null, spent_usd: 0n, estimate_usd: estimate })
+            : Effect.flatMap(store.totals([Scopes.exec(tenant), Scopes.ai(tenant)], period), ([exec, ai]) => {
+              const reading: ChargeReading = { period, limit_usd: limit, spent_usd: exec! + ai!, estimate_usd: estimate }
+              return reading.spent_usd + estimate >= limit ? Effect.fail(exceeded(reading)) : Effect.succeed(reading)
+            }))
       })
 
     /**
@@ -295,8 +297,11 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
         return { period, limit_usd: limit, spent_usd: total.value + ai.total, estimate_usd: estimate }
       })
 
-    /** Sets the actor's tenant's monthly limit; needs `billing.manage`. Audited. */
-    const setBudget = (actor: Actor.Actor, input: BudgetInput): Effect.Effect<BudgetLimit, Errors.Forbidden | Errors.StorageError> =>
+    /**
+     * Sets the actor's tenant's monthly limit (`PUT /api/v1/billing/budget`); needs
+     * `billing.manage`. Audited. Returns the billing summary under the new limit.
+     */
+    const setBudget = (actor: Actor.Actor, input: BudgetInput): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "billing.manage")
         const before = yield* limitOf(actor.tenant_id)
@@ -314,7 +319,7 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
           subject: actor.tenant_id,
           data: { before: before === null ? null : formatUsd(before), after: formatUsd(input.limit_usd) }
         })
-        return limit
+        return yield* summaryOf(actor.tenant_id)
       })
 
     /** The billing summary of a tenant for the current month (no RBAC: for internal callers). */

@@ -114,16 +114,15 @@ export const make: Effect.Effect<
     order: GateOrder.value,
     phases: ["propose", "apply"],
     appliesTo: (kind) => policies.get(kind.name).pipe(Option.exists((p) => p.amount !== undefined)),
-    evaluate: ({ kind, payload, settings, tenant, action, actor, phase }) =>
-      Effect.gen(function*() {
-        const amount = policies.resolve(kind).amount(payload)
-        if (amount === undefined) return Decision.allow({ amount: null })
-        const a = value.assess(settings, amount)
-        const inputs = { amount: a.amount, threshold: a.threshold, min_tier: a.min_tier }
-        if (!a.tripped) return Decision.allow(inputs)
-        if (phase === "propose") yield* value.recordTrip(tenant.id, a, action.subject, actor.id)
-        return Decision.review(a.risk_reasons, inputs)
-      })
+    evaluate: ({ kind, payload, settings, tenant, action, actor, phase }) => {
+      const amount = policies.resolve(kind).amount(payload)
+      if (amount === undefined) return Effect.succeed(Decision.allow({ amount: null }))
+      const a = value.assess(settings, amount)
+      const inputs = { amount: a.amount, threshold: a.threshold, min_tier: a.min_tier }
+      if (!a.tripped) return Effect.succeed(Decision.allow(inputs))
+      const review = Decision.review(a.risk_reasons, inputs)
+      return phase === "propose" ? Effect.as(value.recordTrip(tenant.id, a, action.subject, actor.id), review) : Effect.succeed(review)
+    }
   }
 
   const budgetGate: Governance.Gate = {

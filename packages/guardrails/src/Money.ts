@@ -52,9 +52,10 @@ export const formatUsd = (micros: UsdMicros): string => {
   const negative = micros < 0n
   const abs = negative ? -micros : micros
   const whole = abs / MICROS_PER_USD
-  let fraction = (abs % MICROS_PER_USD).toString().padStart(6, "0").replace(/0+$/, "")
-  if (fraction.length < 2) fraction = fraction.padEnd(2, "0")
-  return `${negative ? "-" : ""}${whole}.${fraction}`
+  const digits = (abs % MICROS_PER_USD).toString().padStart(6, "0")
+  let end = 6
+  while (end > 2 && digits.charCodeAt(end - 1) === 48) end--
+  return `${negative ? "-" : ""}${whole}.${digits.slice(0, end)}`
 }
 
 /** Micro-dollars from a literal decimal string, for configuration defaults; throws on bad input. */

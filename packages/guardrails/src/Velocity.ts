@@ -68,15 +68,14 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
             : Effect.succeed(null))
       })
 
-    const count = (tenant: string, now: number, add: boolean) =>
-      Effect.gen(function*() {
-        const w = windowStart(now, WINDOW_MS)
-        const previous = yield* counters.get(counterKey(tenant), w - WINDOW_MS)
-        const current = add
-          ? Option.getOrElse(yield* counters.increment(counterKey(tenant), w, 1, null, w + 2 * WINDOW_MS), () => 0)
-          : yield* counters.get(counterKey(tenant), w)
-        return slidingCount(previous, current, now, WINDOW_MS)
-      })
+    const count = (tenant: string, now: number, add: boolean): Effect.Effect<number, Errors.StorageError> => {
+      const w = windowStart(now, WINDOW_MS)
+      const key = counterKey(tenant)
+      const current = add
+        ? Effect.map(counters.increment(key, w, 1, null, w + 2 * WINDOW_MS), (o) => (Option.isSome(o) ? o.value : 0))
+        : counters.get(key, w)
+      return Effect.zipWith(counters.get(key, w - WINDOW_MS), current, (previous, c) => slidingCount(previous, c, now, WINDOW_MS))
+    }
 
     const trip = (tenant: string, seen: number, now: number) =>
       Effect.gen(function*() {
@@ -117,15 +116,14 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
      * refused because the breaker is already open are not counted.
      */
     const record = (tenant: string): Effect.Effect<VelocityReading, Errors.VelocityBreakerTripped | Errors.StorageError> =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const open = yield* openUntil(tenant, now)
-        if (open !== null) return yield* tripped(tenant, { tripped: true, count: -1, limit, until: open })
-        const seen = yield* count(tenant, now, true)
-        if (seen <= limit) return { tripped: false, count: seen, limit, until: null }
-        const until = yield* trip(tenant, seen, now)
-        return yield* tripped(tenant, { tripped: true, count: seen, limit, until })
-      })
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.flatMap(openUntil(tenant, now), (open) =>
+          open !== null
+            ? Effect.fail(tripped(tenant, { tripped: true, count: -1, limit, until: open }))
+            : Effect.flatMap(count(tenant, now, true), (seen): Effect.Effect<VelocityReading, Errors.VelocityBreakerTripped | Errors.StorageError> =>
+              seen <= limit
+                ? Effect.succeed({ tripped: false, count: seen, limit, until: null })
+                : Effect.flatMap(trip(tenant, seen, now), (until) => Effect.fail(tripped(tenant, { tripped: true, count: seen, limit, until }))))))
 
     /** Fails with `breaker.velocity` while the tenant's breaker is open; counts nothing. */
     const check = (tenant: string): Effect.Effect<VelocityReading, Errors.VelocityBreakerTripped | Errors.StorageError> =>

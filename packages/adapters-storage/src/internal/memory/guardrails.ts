@@ -4,7 +4,9 @@ import { Approvals, Breakers, BudgetStore, Counters, Events } from "@airlock/gua
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
 
-const key = (...parts: ReadonlyArray<string | number>) => parts.join("\u0000")
+// the same strings as `parts.join("\u0000")`, without the rest array on every lookup
+const key = (a: string | number, b?: string | number, c?: string | number): string =>
+  b === undefined ? `${a}` : c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`
 
 interface CounterRow {
   readonly key: string
@@ -162,6 +164,7 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, MemoryData
             .sort()
             .map((category) => ({ category, amount: spend.get(key(scope, period, category))?.amount ?? 0n }))
         })),
+      totals: (scopes, period) => Effect.sync(() => scopes.map((scope) => spend.get(key(scope, period, TOTAL))?.amount ?? 0n)),
       getLimit: (tenant) => Effect.sync(() => Option.fromNullable(limits.get(tenant))),
       putLimit: (limit) => db.write(() => limits.set(limit.tenant_id, limit))
     }

@@ -230,6 +230,17 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlClient.
           }),
           orStorage
         ),
+      totals: (scopes, period) =>
+        scopes.length === 0
+          ? Effect.succeed([])
+          : sql`SELECT scope, CAST(amount AS TEXT) AS amount FROM airlock_guard_spend
+                WHERE ${sql.in("scope", scopes)} AND period = ${period} AND category = ${TOTAL}`.pipe(
+            Effect.map((rs) => {
+              const found = new Map(rs.map((r) => [String(r.scope), BigInt(String(r.amount))]))
+              return scopes.map((s) => found.get(s) ?? 0n)
+            }),
+            orStorage
+          ),
       getLimit: (tenant) =>
         sql`SELECT tenant_id, CAST(limit_usd AS TEXT) AS limit_usd, updated_at, updated_by FROM airlock_guard_budgets
             WHERE tenant_id = ${tenant}`.pipe(
