@@ -671,6 +671,46 @@ export const suite = <E>(
         expect(yield* lockdown.isActive).toBe(false)
       }))
 
+    it.effect("optional gates: run stop, rate limit, media policy, LLM budget and provider breaker in the pipeline", () =>
+      Effect.gen(function*() {
+        const { tenant, human, admin } = yield* fixture("opt")
+        const pipeline = yield* Governance.GovernedActions
+        const stops = yield* StopConditions.StopConditions
+        const llm = yield* Budgets.LlmBudget
+        const providers = yield* ProviderBreaker.ProviderBreaker
+        yield* TestClock.setTime(Windows.utcMillis(2034, 1, 1))
+        const fetch = { url: "https://media.example.com/a.jpg", mime_type: "image/jpeg", size_bytes: 1000, target_path: "t1/a.jpg", provider: "p-opt" }
+        const ok = yield* propose(tenant.id, human, "g.fetch", fetch)
+        expect(ok.trace?.gates.map((g) => [g.gate, g.verdict])).toStrictEqual([
+          ["tenant_scope", "allow"], ["run_active", "allow"], ["rbac", "allow"], ["rate_limit", "allow"], ["media_policy", "allow"],
+          ["budget", "allow"], ["llm_budget", "allow"], ["approval", "allow"]
+        ])
+        const host = yield* Effect.flip(propose(tenant.id, human, "g.fetch", { ...fetch, url: "https://evil.example.com/a.jpg" }))
+        expect(host).toMatchObject({ _tag: "ValidationError", code: "media_host_denied" })
+        expect(failureCode(yield* Effect.exit(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "../../etc/x" })))).toBe("media_path_unsafe")
+        // three proposals so far took rate slots (5 a minute per actor); two more fit
+        yield* propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/b.jpg" })
+        yield* propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/c.jpg" })
+        expect(yield* Effect.flip(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/d.jpg" }))).toMatchObject({ code: "rate_limited" })
+        yield* TestClock.adjust("2 minutes")
+        // the tenant's LLM spend reaches its cap: actions that would call a model are refused
+        yield* llm.meter({ tenant_id: tenant.id, task: "t", model: "m1", usage: { input_tokens: 0, output_tokens: 6000 } })
+        expect(yield* Effect.flip(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/e.jpg" }))).toMatchObject({ _tag: "BudgetExceeded", code: "llm.budget.exceeded" })
+        yield* TestClock.setTime(Windows.utcMillis(2034, 2, 1))
+        const later = yield* propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/f.jpg" })
+        // the provider's breaker opens: applying (which would call it) is refused until it cools down
+        for (let i = 0; i < 3; i++) yield* providers.recordFailure("p-opt")
+        expect(yield* Effect.flip(pipeline.apply(tenant.id, later.action.id, human))).toMatchObject({ _tag: "Unavailable", details: { provider: "p-opt", state: "open" } })
+        yield* TestClock.adjust("30 seconds")
+        expect((yield* pipeline.apply(tenant.id, later.action.id, human)).action.status).toBe("applied")
+        // a stop condition holds the run: refused until resumed
+        yield* stops.trip("db_pool_pressure", { samples: 3 })
+        const stopped = yield* Effect.flip(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/g.jpg" }))
+        expect(stopped).toMatchObject({ _tag: "Unavailable", details: { stop_reason: "db_pool_pressure" } })
+        yield* stops.resume(admin)
+        expect((yield* propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/g.jpg" })).action.status).toBe("proposed")
+      }))
+
     it.effect("status and breaker events are served with RBAC", () =>
       Effect.gen(function*() {
         const status = yield* SystemStatus.SystemStatus

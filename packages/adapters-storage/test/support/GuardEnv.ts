@@ -3,7 +3,7 @@
  * small limits, and two test kinds, over a given adapter's ports.
  */
 import { CoreConfig, Governance, Kernel, type Ports, Rbac, SecureRandom } from "@airlock/core"
-import { Guardrails, GuardrailsConfig, KindPolicy, Money, type Ports as GuardrailsPorts } from "@airlock/guardrails"
+import { Guardrails, GuardrailsConfig, KindPolicy, Money, OptionalGates, type Ports as GuardrailsPorts } from "@airlock/guardrails"
 import { Effect, Layer, Schema } from "effect"
 
 /** The settings the suite runs with: small limits so each guard trips quickly. */
@@ -37,11 +37,16 @@ export const settings: Partial<GuardrailsConfig.GuardrailsSettings> = {
   lockdownWindowSeconds: 600,
   unlockCodeTtlSeconds: 600,
   unlockMaxAttempts: 3,
-  unlockAttemptWindowSeconds: 900
+  unlockAttemptWindowSeconds: 900,
+  mediaAllowedHosts: ["media.example.com"],
+  mediaDir: "/srv/media"
 }
 
 /** Payload of `g.note`. */
 export const Note = Schema.Struct({ note: Schema.String, amount_cents: Schema.optional(Schema.Number) })
+/** Payload of `g.fetch`: a media download through a provider. */
+export const Fetch = Schema.Struct({ url: Schema.String, mime_type: Schema.String, size_bytes: Schema.Number, target_path: Schema.String, provider: Schema.String })
+
 /** Payload of `g.build`. */
 export const Build = Schema.Struct({ job_name: Schema.String, plan: Schema.String, risk_score: Schema.Number, estimated_cost_usd: Schema.String })
 
@@ -70,7 +75,26 @@ const TestKinds = Layer.effectDiscard(
       subject: (p) => `job:${p.job_name}`,
       apply: ({ action }) => Effect.succeed({ run_id: action.id })
     })
+    yield* registry.registerKind({
+      name: "g.fetch",
+      payload: Fetch,
+      permissions: { propose: "executions.run", apply: "executions.run" },
+      aiGoverned: false,
+      subject: (p) => `media:${p.target_path}`,
+      apply: () => Effect.succeed({ fetched: true })
+    })
   })
+)
+
+const isFetch = (kind: { readonly name: string }) => kind.name === "g.fetch"
+
+/** The optional gates, on `g.fetch` only. */
+const FetchGates = OptionalGates.register(
+  OptionalGates.runActive({ appliesTo: isFetch }),
+  OptionalGates.rateLimit({ appliesTo: isFetch }),
+  OptionalGates.mediaPolicy({ appliesTo: isFetch, media: (p) => p as typeof Fetch.Type }),
+  OptionalGates.llmBudget({ appliesTo: isFetch }),
+  OptionalGates.providerBreaker({ appliesTo: isFetch, provider: (p) => (p as typeof Fetch.Type).provider })
 )
 
 /**
@@ -81,7 +105,7 @@ export const environment = <P, E>(
   ports: Layer.Layer<P | Ports.CorePorts | GuardrailsPorts.GuardrailsPorts, E>,
   random: Layer.Layer<SecureRandom.SecureRandom> = SecureRandom.layerSeeded(11)
 ): Layer.Layer<any, E> =>
-  TestKinds.pipe(
+  Layer.merge(TestKinds, FetchGates).pipe(
     Layer.provideMerge(Guardrails.layer),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, random, GuardrailsConfig.layer(settings))),
