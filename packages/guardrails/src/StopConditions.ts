@@ -95,15 +95,12 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
     const trip = (reason: StopReason, data: Record<string, unknown>): Effect.Effect<boolean, Errors.StorageError> =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        const seen = Option.getOrElse(yield* breakers.get(STOP_BREAKER), () => Breakers.initial(STOP_BREAKER, "stop_condition", null, now))
         const run = yield* observe
         if (run.should_stop) return false
-        const outcome = yield* Breakers.update(
-          breakers,
-          STOP_BREAKER,
-          () => Breakers.initial(STOP_BREAKER, "stop_condition", null, now),
-          (current) => [Option.some(Breakers.next(current, { state: "open", reason, opened_at: now, data }, now)), null] as const
-        )
-        if (!outcome.wrote) return false
+        // one compare-and-set from the version read before looking at the run: when instances
+        // trip at once, exactly one writes the overrides and the event
+        if (!(yield* breakers.put(Breakers.next(seen, { state: "open", reason, opened_at: now, data }, now), seen.version))) return false
         yield* put(STOP_KEY, { reason, data, at: now }, now)
         yield* put(RUN_ACTIVE_KEY, false, now)
         yield* put(RUN_PAUSED_KEY, true, now)

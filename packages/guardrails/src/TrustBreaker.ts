@@ -102,13 +102,13 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
             downgraded = { from: mode, to: config.trustDowngradeTo }
           }
           if (!wasOpen || downgraded !== null) {
-            const outcome = yield* Breakers.update(
-              breakers,
-              breakerKey(tenant),
-              () => Breakers.initial(breakerKey(tenant), "trust", tenant, now),
-              (c) => [Option.some(Breakers.next(c, { state: "open", reason: "rejection_rate", opened_at: now, data: { ...numbers } }, now)), null] as const
+            // one compare-and-set from the state read above: concurrent evaluations record one trip
+            const base = current ?? Breakers.initial(breakerKey(tenant), "trust", tenant, now)
+            const wrote = yield* breakers.put(
+              Breakers.next(base, { state: "open", reason: "rejection_rate", opened_at: now, data: { ...numbers } }, now),
+              base.version
             )
-            if (outcome.wrote) {
+            if (wrote) {
               yield* events.record({
                 tenant_id: tenant,
                 kind: "trust",
