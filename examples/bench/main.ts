@@ -3,6 +3,7 @@
  * measured in the same run. Benchmarks are never tests: they print, they do not assert.
  */
 import * as Http from "./http.js"
+import * as Guardrails from "./guardrails.js"
 import * as Pipeline from "./pipeline.js"
 
 /** One printed line of a benchmark. */
@@ -16,7 +17,8 @@ export interface BenchRow {
 
 const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promise<ReadonlyArray<BenchRow>> }> = [
   { title: "core pipeline", run: Pipeline.run },
-  { title: "http server", run: Http.run }
+  { title: "http server", run: Http.run },
+  { title: "guardrails gate stack", run: Guardrails.run }
 ]
 
 const only = process.argv.slice(2)

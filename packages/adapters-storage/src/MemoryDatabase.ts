@@ -48,6 +48,9 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
   const tables = new Map<string, MemoryTable<unknown>>()
   const inTx = FiberRef.unsafeMake(false)
   let undo: Array<() => void> = []
+  // only a transaction can roll back: writes outside one record no undo steps (no closures to
+  // allocate on the hot path)
+  let recording = false
 
   // A single-owner mutex: FIFO when contended. Waiting is uninterruptible, which is fine for
   // the short critical sections here. The fiber flag `inTx` (inherited by forked children)
@@ -70,7 +73,7 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
   }
 
   const record = (f: () => void) => {
-    undo.push(f)
+    if (recording) undo.push(f)
   }
 
   const table = <Row>(name: string): MemoryTable<Row> => {
@@ -81,18 +84,22 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
       get: (key) => rows.get(key),
       has: (key) => rows.has(key),
       set: (key, row) => {
-        if (rows.has(key)) {
-          const before = rows.get(key)!
-          record(() => void rows.set(key, before))
-        } else {
-          record(() => void rows.delete(key))
+        if (recording) {
+          if (rows.has(key)) {
+            const before = rows.get(key)!
+            record(() => void rows.set(key, before))
+          } else {
+            record(() => void rows.delete(key))
+          }
         }
         rows.set(key, row)
       },
       delete: (key) => {
         if (!rows.has(key)) return
-        const before = rows.get(key)!
-        record(() => void rows.set(key, before))
+        if (recording) {
+          const before = rows.get(key)!
+          record(() => void rows.set(key, before))
+        }
         rows.delete(key)
       },
       values: () => rows.values(),
@@ -119,6 +126,7 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
         acquire,
         Effect.suspend(() => {
           undo = []
+          recording = true
           return Effect.zipRight(
             FiberRef.set(inTx, true),
             Effect.onExit(restore(self), (exit) =>
@@ -127,6 +135,7 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
                 Effect.sync(() => {
                   if (exit._tag === "Failure") rollbackTo(0)
                   undo = []
+                  recording = false
                   release()
                 })
               ))

@@ -3,9 +3,14 @@
  * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
  */
 import type { Ports } from "@airlock/core"
+import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
 import type { SqlClient } from "@effect/sql"
-import type { Layer } from "effect"
+import { Layer } from "effect"
 import * as SqlCore from "./internal/sql/core.js"
+import * as SqlGuardrails from "./internal/sql/guardrails.js"
 
 /** Every port and the unit of work on the ambient `SqlClient`. */
-export const layer: Layer.Layer<Ports.CorePorts, never, SqlClient.SqlClient> = SqlCore.layer
+export const layer: Layer.Layer<Ports.CorePorts | GuardrailsPorts.GuardrailsPorts, never, SqlClient.SqlClient> = Layer.merge(
+  SqlCore.layer,
+  SqlGuardrails.layer
+)

@@ -2,6 +2,8 @@ import { Postgres } from "@airlock/adapters-storage"
 import { Effect, Layer } from "effect"
 import { describe, it } from "vitest"
 import { suite } from "./CoreSuite.js"
+import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import * as GuardProbe from "./support/GuardProbe.js"
 import * as Probe from "./support/Probe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 
@@ -11,9 +13,16 @@ if (admin === "") {
   describe("core ports conformance: postgres", () => {
     it.skip("PostgreSQL tests turned off with AIRLOCK_TEST_PG=off", () => {})
   })
+  describe("guardrails conformance: postgres", () => {
+    it.skip("PostgreSQL tests turned off with AIRLOCK_TEST_PG=off", () => {})
+  })
 } else {
   const ports = Layer.unwrapEffect(
     Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(Probe.sql, Postgres.layer({ url, maxConnections: 8 })))
   )
   suite("postgres", ports, { parallelConnections: true })
+  const guardPorts = Layer.unwrapEffect(
+    Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(GuardProbe.sql, Postgres.layer({ url, maxConnections: 8 })))
+  )
+  GuardrailsSuite.suite("postgres", guardPorts, { parallelConnections: true })
 }

@@ -6,12 +6,18 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { suite } from "./CoreSuite.js"
+import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import * as GuardProbe from "./support/GuardProbe.js"
 import * as Probe from "./support/Probe.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
 
 suite("sqlite (file, WAL)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: file })), { parallelConnections: false })
 suite("sqlite (:memory:)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: ":memory:" })), { parallelConnections: false })
+
+const guardFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "guardrails.db")
+GuardrailsSuite.suite("sqlite (file, WAL)", Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: guardFile })), { parallelConnections: false })
+GuardrailsSuite.suite("sqlite (:memory:)", Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: ":memory:" })), { parallelConnections: false })
 
 it.effect("sqlite file: WAL journal, migrations at head, reopening migrates nothing twice", () =>
   Effect.gen(function*() {

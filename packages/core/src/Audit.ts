@@ -33,20 +33,24 @@ export interface AuditInput {
   readonly data?: unknown
 }
 
+const str = (s: string) => JSON.stringify(s)
+
+const num = (n: number) => {
+  if (!Number.isFinite(n)) throw new TypeError("canonicalJson: non-finite number")
+  return JSON.stringify(n)
+}
+
+/**
+ * The canonical JSON of a record's hashed content, written out for this fixed shape: byte for
+ * byte what `canonicalJson` gives for the same object (keys in sorted order), without building
+ * and sorting an intermediate object on every append.
+ */
+const auditContentJson = (r: Omit<AuditRecord, "hash">): string =>
+  `{"action":${str(r.action)},"actor_id":${str(r.actor_id)},"at":${num(r.at)},"data":${canonicalJson(r.data ?? null)},` +
+  `"prev_hash":${str(r.prev_hash)},"seq":${num(r.seq)},"subject":${str(r.subject)},"tenant_id":${str(r.tenant_id)}}`
+
 /** The hash of a record's content and its predecessor's hash. */
-export const auditHash = (r: Omit<AuditRecord, "hash">): string =>
-  sha256Hex(
-    canonicalJson({
-      tenant_id: r.tenant_id,
-      seq: r.seq,
-      at: r.at,
-      actor_id: r.actor_id,
-      action: r.action,
-      subject: r.subject,
-      data: r.data ?? null,
-      prev_hash: r.prev_hash
-    })
-  )
+export const auditHash = (r: Omit<AuditRecord, "hash">): string => sha256Hex(auditContentJson(r))
 
 /** The head of a tenant's chain: last sequence number and hash. */
 export interface ChainHead {
@@ -67,8 +71,11 @@ export const nextRecord = (head: ChainHead | null, input: AuditInput, at: number
     data: input.data ?? null,
     prev_hash: prev.hash
   }
-  // built from already-typed parts; skipping re-validation keeps appends cheap on hot paths
-  return new AuditRecord({ ...partial, hash: auditHash(partial) }, true)
+  // built from already-typed parts: an instance made without the schema constructor (which even
+  // unvalidated copies and scans the props) keeps appends cheap on hot paths; it is the same
+  // object the constructor would make (a Data.Class assigns the props to the instance)
+  const record: AuditRecord = Object.create(AuditRecord.prototype)
+  return Object.assign(record, partial, { hash: auditHash(partial) })
 }
 
 /** The first problem found in a chain. */

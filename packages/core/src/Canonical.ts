@@ -3,6 +3,7 @@
  * decimal strings, no undefined), so hashes of audit records and plans are reproducible on
  * every adapter and in every process.
  */
+import * as crypto from "node:crypto"
 import { createHash, timingSafeEqual } from "node:crypto"
 
 const SIMPLE_KEY = /^[A-Za-z0-9_.:-]*$/
@@ -46,8 +47,13 @@ export const canonicalJson = (value: unknown): string => {
   }
 }
 
+// one-shot hashing (Node ≥ 20.12) is about twice as fast as a Hash object; fall back without it
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash
+
 /** Hex SHA-256 of a UTF-8 string. */
-export const sha256Hex = (input: string): string => createHash("sha256").update(input, "utf8").digest("hex")
+export const sha256Hex: (input: string) => string = oneShot
+  ? (input) => oneShot("sha256", input, "hex")
+  : (input) => createHash("sha256").update(input, "utf8").digest("hex")
 
 /** Hex SHA-256 of the canonical JSON of `value`: the hash of a plan, an audit record, a file. */
 export const hashOf = (value: unknown): string => sha256Hex(canonicalJson(value))

@@ -166,24 +166,31 @@ export const runGates = (
   gates: ReadonlyArray<Gate>,
   ctx: GateContext
 ): Effect.Effect<Evaluation, StorageError> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
+    // a plain loop of flatMaps: no generator per evaluation on the hot path
     const outcomes: Array<GateOutcome> = []
     const reasons: Array<string> = []
-    for (const gate of gates) {
-      const d = yield* gate.evaluate(ctx)
-      const inputs = d.inputs ?? {}
-      if (d.verdict === "deny") {
-        outcomes.push({ gate: gate.name, verdict: "deny", code: d.error.code, message: d.error.message, reasons: [], inputs })
-        return { outcome: "deny", gates: outcomes, denial: d.error, reasons }
+    const step = (i: number): Effect.Effect<Evaluation, StorageError> => {
+      if (i === gates.length) {
+        return Effect.succeed({ outcome: reasons.length > 0 ? "review" : "allow", gates: outcomes, denial: null, reasons })
       }
-      if (d.verdict === "review") {
-        reasons.push(...d.reasons)
-        outcomes.push({ gate: gate.name, verdict: "review", code: null, message: null, reasons: [...d.reasons], inputs })
-      } else {
-        outcomes.push({ gate: gate.name, verdict: "allow", code: null, message: null, reasons: [], inputs })
-      }
+      const gate = gates[i]!
+      return Effect.flatMap(gate.evaluate(ctx), (d): Effect.Effect<Evaluation, StorageError> => {
+        const inputs = d.inputs ?? {}
+        if (d.verdict === "deny") {
+          outcomes.push({ gate: gate.name, verdict: "deny", code: d.error.code, message: d.error.message, reasons: [], inputs })
+          return Effect.succeed({ outcome: "deny", gates: outcomes, denial: d.error, reasons })
+        }
+        if (d.verdict === "review") {
+          reasons.push(...d.reasons)
+          outcomes.push({ gate: gate.name, verdict: "review", code: null, message: null, reasons: [...d.reasons], inputs })
+        } else {
+          outcomes.push({ gate: gate.name, verdict: "allow", code: null, message: null, reasons: [], inputs })
+        }
+        return step(i + 1)
+      })
     }
-    return { outcome: reasons.length > 0 ? "review" : "allow", gates: outcomes, denial: null, reasons }
+    return step(0)
   })
 
 /** Order of the built-in gates; packages slot theirs between (see each package's gates). */

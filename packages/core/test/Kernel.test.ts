@@ -70,6 +70,24 @@ describe("KillSwitch", () => {
   })
 })
 
+describe("Audit records", () => {
+  it("hash exactly the canonical JSON of their content, and are the records the schema constructor makes", () => {
+    const inputs = [
+      { tenant_id: "t" as never, actor_id: "a", action: "x", subject: "s" },
+      { tenant_id: "t-2" as never, actor_id: "a\u0000\"q", action: "é✓", subject: "", data: { z: 1n, a: [null, { b: undefined, "k y": 2.5 }] } }
+    ]
+    let head: Audit.ChainHead | null = null
+    for (const input of inputs) {
+      const r = Audit.nextRecord(head, input, 1_700_000_000_123)
+      const { hash, ...content } = r
+      expect(hash).toBe(Canonical.sha256Hex(Canonical.canonicalJson(content)))
+      expect(r).toBeInstanceOf(Audit.AuditRecord)
+      expect(r).toStrictEqual(new Audit.AuditRecord({ ...content, hash }))
+      head = { seq: r.seq, hash: r.hash }
+    }
+  })
+})
+
 describe("Canonical", () => {
   it("sorts keys, encodes bigints as strings, drops undefined", () => {
     expect(Canonical.canonicalJson({ b: 1, a: [2n, { d: undefined, c: "x" }] })).toBe('{"a":["2",{"c":"x"}],"b":1}')

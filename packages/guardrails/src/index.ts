@@ -1,6 +1,28 @@
 /**
- * @airlock/guardrails — Circuit breakers, rate limits, budgets, approvals, stop conditions, lockdown and media policy.
- *
- * Under construction: see the project's open issues. Nothing is exported yet.
+ * @airlock/guardrails — circuit breakers, rate limits, budgets, approvals, stop conditions,
+ * lockdown and media policy, each usable as a gate of core's pipeline and as a service.
  */
-export {}
+export * as Approvals from "./Approvals.js"
+export * as Breakers from "./Breakers.js"
+export * as BudgetStore from "./BudgetStore.js"
+export * as Budgets from "./Budgets.js"
+export * as CoreServices from "./CoreServices.js"
+export * as Counters from "./Counters.js"
+export * as Events from "./Events.js"
+export * as Gates from "./Gates.js"
+export * as Guardrails from "./Guardrails.js"
+export * as GuardrailsConfig from "./GuardrailsConfig.js"
+export * as KindPolicy from "./KindPolicy.js"
+export * as Lockdown from "./Lockdown.js"
+export * as MediaPolicy from "./MediaPolicy.js"
+export * as Money from "./Money.js"
+export * as OptionalGates from "./OptionalGates.js"
+export * as Ports from "./Ports.js"
+export * as ProviderBreaker from "./ProviderBreaker.js"
+export * as RateLimiter from "./RateLimiter.js"
+export * as StopConditions from "./StopConditions.js"
+export * as SystemStatus from "./SystemStatus.js"
+export * as TrustBreaker from "./TrustBreaker.js"
+export * as ValueBreaker from "./ValueBreaker.js"
+export * as Velocity from "./Velocity.js"
+export * as Windows from "./Windows.js"

@@ -1,0 +1,199 @@
+/**
+ * Every guard as a gate of core's governed-action pipeline, registered from {@link layer}:
+ *
+ * | gate | order | phases | applies to |
+ * |---|---|---|---|
+ * | `lockdown` | `GateOrder.lockdown` (15) | propose, apply | kinds marked `protected` |
+ * | `trust` | 35 | propose | AI-governed kinds (re-evaluated at most once a minute per tenant) |
+ * | `velocity` | `GateOrder.velocity` (40) | propose (counts), apply (checks) | AI-governed kinds |
+ * | `value_breaker` | `GateOrder.value` (70) | propose, apply | kinds whose policy gives an amount |
+ * | `budget` | `GateOrder.budget` (80) | propose (checks), apply (charges, in the apply transaction) | kinds with a cost estimate |
+ * | `approval` | `GateOrder.approval` (90) | propose and apply (or apply only) | kinds with a risk score |
+ *
+ * Each gate puts what it read into the decision trace. The same guards are services of their own
+ * for callers outside the pipeline.
+ */
+import { Errors, Governance } from "@airlock/core"
+import { Effect, Layer, Option } from "effect"
+import { Approvals } from "./Approvals.js"
+import { ExecutionBudgets } from "./Budgets.js"
+import { KindPolicies } from "./KindPolicy.js"
+import { Lockdown } from "./Lockdown.js"
+import { formatUsd } from "./Money.js"
+import { TrustBreaker } from "./TrustBreaker.js"
+import { ValueBreaker } from "./ValueBreaker.js"
+import { VelocityBreaker } from "./Velocity.js"
+
+const { Decision, GateOrder } = Governance
+
+/** Order of the trust gate: after the mode, before the velocity breaker. */
+export const TRUST_ORDER = 35
+
+/** Names of the guardrails gates. */
+export const GateNames = {
+  lockdown: "lockdown",
+  trust: "trust",
+  velocity: "velocity",
+  value: "value_breaker",
+  budget: "budget",
+  approval: "approval"
+} as const
+
+/** The guardrails gates, by role. */
+export interface GuardrailsGates {
+  readonly lockdownGate: Governance.Gate
+  readonly trustGate: Governance.Gate
+  readonly velocityGate: Governance.Gate
+  readonly valueGate: Governance.Gate
+  readonly budgetGate: Governance.Gate
+  readonly approvalGate: Governance.Gate
+}
+
+/** Builds the guardrails gates from the services (for hosts that register a subset). */
+export const make: Effect.Effect<
+  GuardrailsGates,
+  never,
+  Lockdown | VelocityBreaker | ValueBreaker | TrustBreaker | ExecutionBudgets | Approvals | KindPolicies
+> = Effect.gen(function*() {
+  const lockdown = yield* Lockdown
+  const velocity = yield* VelocityBreaker
+  const value = yield* ValueBreaker
+  const trust = yield* TrustBreaker
+  const budgets = yield* ExecutionBudgets
+  const approvals = yield* Approvals
+  const policies = yield* KindPolicies
+
+  const lockdownGate: Governance.Gate = {
+    name: GateNames.lockdown,
+    order: GateOrder.lockdown,
+    phases: ["propose", "apply"],
+    appliesTo: (kind) => kind.protected === true,
+    evaluate: ({ kind }) =>
+      Effect.map(lockdown.isActive, (active) =>
+        active
+          ? Decision.deny(
+            new Errors.LockdownActive({ message: "System is locked down; protected actions are refused", details: { operation: kind.name } }),
+            { lockdown_active: true }
+          )
+          : Decision.allow({ lockdown_active: false }))
+  }
+
+  const trustGate: Governance.Gate = {
+    name: GateNames.trust,
+    order: TRUST_ORDER,
+    phases: ["propose"],
+    appliesTo: (kind) => kind.aiGoverned,
+    evaluate: ({ tenant }) =>
+      trust.evaluateThrottled(tenant.id).pipe(
+        Effect.map(Option.match({
+          onNone: () => Decision.allow({ evaluated: false }),
+          onSome: (r) =>
+            Decision.allow({ evaluated: true, rejection_rate: r.rejection_rate, sample: r.sample, tripped: r.tripped, downgraded: r.downgraded })
+        })),
+        Effect.catchIf(
+          (e): e is Errors.NotFound | Errors.Forbidden => e._tag !== "StorageError",
+          (e) => Effect.succeed(Decision.allow({ evaluated: false, error: e.code }))
+        )
+      )
+  }
+
+  const velocityGate: Governance.Gate = {
+    name: GateNames.velocity,
+    order: GateOrder.velocity,
+    phases: ["propose", "apply"],
+    appliesTo: (kind) => policies.resolve(kind).velocity,
+    evaluate: ({ tenant, phase }) =>
+      (phase === "propose" ? velocity.record(tenant.id) : velocity.check(tenant.id)).pipe(
+        Effect.map((r) => Decision.allow({ count: r.count, limit: r.limit, counted: phase === "propose" })),
+        Effect.catchTag("VelocityBreakerTripped", (e) => Effect.succeed(Decision.deny(e, { ...(e.details ?? {}), counted: phase === "propose" })))
+      )
+  }
+
+  const valueGate: Governance.Gate = {
+    name: GateNames.value,
+    order: GateOrder.value,
+    phases: ["propose", "apply"],
+    appliesTo: (kind) => policies.get(kind.name).pipe(Option.exists((p) => p.amount !== undefined)),
+    evaluate: ({ kind, payload, settings, tenant, action, actor, phase }) => {
+      const amount = policies.resolve(kind).amount(payload)
+      if (amount === undefined) return Effect.succeed(Decision.allow({ amount: null }))
+      const a = value.assess(settings, amount)
+      const inputs = { amount: a.amount, threshold: a.threshold, min_tier: a.min_tier }
+      if (!a.tripped) return Effect.succeed(Decision.allow(inputs))
+      const review = Decision.review(a.risk_reasons, inputs)
+      return phase === "propose" ? Effect.as(value.recordTrip(tenant.id, a, action.subject, actor.id), review) : Effect.succeed(review)
+    }
+  }
+
+  const budgetGate: Governance.Gate = {
+    name: GateNames.budget,
+    order: GateOrder.budget,
+    phases: ["propose", "apply"],
+    evaluate: ({ kind, payload, tenant, phase }) => {
+      const policy = policies.resolve(kind)
+      const estimate = policy.estimatedCost(payload)
+      if (estimate === undefined) return Effect.succeed(Decision.allow({ estimate_usd: null }))
+      const task = policy.task(payload)
+      const run = phase === "propose" ? budgets.check(tenant.id, estimate) : budgets.charge(tenant.id, task, estimate)
+      return run.pipe(
+        Effect.map((r) =>
+          Decision.allow({
+            period: r.period,
+            limit_usd: r.limit_usd === null ? null : formatUsd(r.limit_usd),
+            spent_usd: formatUsd(r.spent_usd),
+            estimate_usd: formatUsd(estimate),
+            charged: phase === "apply",
+            task
+          })
+        ),
+        Effect.catchTag("BudgetExceeded", (e) => Effect.succeed(Decision.deny(e, { ...(e.details ?? {}), task })))
+      )
+    }
+  }
+
+  const approvalGate: Governance.Gate = {
+    name: GateNames.approval,
+    order: GateOrder.approval,
+    phases: ["propose", "apply"],
+    evaluate: ({ kind, payload, tenant, settings, action, actor, phase }) => {
+      const policy = policies.resolve(kind)
+      const risk = policy.riskScore(payload)
+      if (risk === undefined) return Effect.succeed(Decision.allow({ risk_score: null }))
+      if (phase === "propose" && policy.approvalAt === "apply") return Effect.succeed(Decision.allow({ risk_score: risk, checked_at: "apply" }))
+      return approvals.require({
+        tenant_id: tenant.id,
+        subject: action.subject,
+        plan_hash: action.payload_hash,
+        risk_score: risk,
+        requested_by: phase === "propose" ? actor.id : action.proposed_by,
+        settings,
+        // at apply the gate runs inside the apply transaction: a denial rolls back; the request
+        // was recorded when the action was proposed
+        recordRequest: phase === "propose"
+      }).pipe(
+        Effect.map((c) =>
+          c.required && c.approved
+            ? Decision.allow({ risk_score: risk, threshold: c.threshold, approver: c.record.approver, granted_at: c.record.granted_at, expires_at: c.record.expires_at })
+            : Decision.allow({ risk_score: risk, threshold: c.threshold, required: false })
+        ),
+        Effect.catchTag("ApprovalRequired", (e) =>
+          Effect.succeed(Decision.deny(e, { risk_score: risk, subject: e.subject, plan_hash: e.plan_hash, ...(e.details ?? {}) })))
+      )
+    }
+  }
+
+  return { lockdownGate, trustGate, velocityGate, valueGate, budgetGate, approvalGate } as const
+})
+
+/** Registers every guardrails gate in the action registry. */
+export const layer: Layer.Layer<
+  never,
+  never,
+  Governance.ActionRegistry | Lockdown | VelocityBreaker | ValueBreaker | TrustBreaker | ExecutionBudgets | Approvals | KindPolicies
+> = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const registry = yield* Governance.ActionRegistry
+    const gates = yield* make
+    for (const gate of Object.values(gates)) yield* registry.registerGate(gate)
+  })
+)

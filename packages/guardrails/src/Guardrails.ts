@@ -1,0 +1,80 @@
+/**
+ * Wiring of the guardrails services and gates over core and the storage ports. A host provides
+ * core (`Kernel.layer…`), the storage adapter (which implements `GuardrailsPorts`) and the
+ * settings (`GuardrailsConfig.layerConfig` or `.layer({...})`), and gets every guard as a
+ * service, with the gates registered in the pipeline.
+ */
+import type { Audit, Governance, Ids, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import type { Action, AiSettings, SystemState } from "@airlock/core"
+import { Layer } from "effect"
+import { Approvals } from "./Approvals.js"
+import { ExecutionBudgets, LlmBudget } from "./Budgets.js"
+import * as CoreServices from "./CoreServices.js"
+import { BreakerEvents } from "./Events.js"
+import * as Gates from "./Gates.js"
+import type { GuardrailsConfig } from "./GuardrailsConfig.js"
+import { KindPolicies } from "./KindPolicy.js"
+import { Lockdown } from "./Lockdown.js"
+import { MediaPolicy } from "./MediaPolicy.js"
+import type { GuardrailsPorts } from "./Ports.js"
+import { ProviderBreaker } from "./ProviderBreaker.js"
+import { RateLimiter } from "./RateLimiter.js"
+import { StopConditions } from "./StopConditions.js"
+import { SystemStatus } from "./SystemStatus.js"
+import { TrustBreaker } from "./TrustBreaker.js"
+import { ValueBreaker } from "./ValueBreaker.js"
+import { VelocityBreaker } from "./Velocity.js"
+
+/** Every guardrails service. */
+export type GuardrailsServices =
+  | CoreServices.CoreServices
+  | BreakerEvents
+  | KindPolicies
+  | VelocityBreaker
+  | ValueBreaker
+  | TrustBreaker
+  | ProviderBreaker
+  | StopConditions
+  | LlmBudget
+  | ExecutionBudgets
+  | Approvals
+  | Lockdown
+  | RateLimiter
+  | MediaPolicy
+  | SystemStatus
+
+/** What the services need from core, besides the storage ports. */
+export type CoreRequirements =
+  | Governance.ActionRegistry
+  | Tenants.Tenants
+  | Audit.AuditLog
+  | Ids.IdGenerator
+  | Rbac.Rbac
+  | SecureRandom.SecureRandom
+  | Action.ActionStore
+  | AiSettings.AiSettingsStore
+  | SystemState.SystemStateStore
+
+const base = Layer.mergeAll(BreakerEvents.Default, KindPolicies.Default).pipe(Layer.provideMerge(CoreServices.layer))
+const guards = Layer.mergeAll(
+  StopConditions.Default,
+  VelocityBreaker.Default,
+  ValueBreaker.Default,
+  TrustBreaker.Default,
+  Approvals.Default,
+  Lockdown.Default,
+  RateLimiter.Default,
+  MediaPolicy.Default
+).pipe(Layer.provideMerge(base))
+const providers = ProviderBreaker.Default.pipe(Layer.provideMerge(guards))
+const llm = LlmBudget.Default.pipe(Layer.provideMerge(providers))
+const all = Layer.mergeAll(ExecutionBudgets.Default, SystemStatus.Default).pipe(Layer.provideMerge(llm))
+
+/** Every guardrails service, without registering gates. */
+export const layerServices: Layer.Layer<GuardrailsServices, never, GuardrailsPorts | CoreRequirements | GuardrailsConfig> = all
+
+/** Every guardrails service, with the gates registered in the pipeline. */
+export const layer: Layer.Layer<GuardrailsServices, never, GuardrailsPorts | CoreRequirements | GuardrailsConfig> = Layer.provideMerge(
+  Gates.layer,
+  layerServices
+)

@@ -1,0 +1,104 @@
+/**
+ * What guardrails need to know about a kind of governed action beyond core's `ActionKind`: its
+ * risk score (approvals), the amount the value breaker compares, the cost estimate charged to the
+ * execution budget and the task it is booked under. Kinds register a policy from a layer; kinds
+ * without one are read by convention from their payload (`risk_score`, `estimated_cost_usd`,
+ * `job_name`/`task`), which matches the runbooks' build requests.
+ */
+import type { Governance } from "@airlock/core"
+import { Effect, Either, Option } from "effect"
+import { parseUsdNonNegative, type UsdMicros } from "./Money.js"
+
+/** An amount in minor units with its scale (cents: scale 2). */
+export interface ScaledAmount {
+  readonly minor: bigint
+  readonly scale: number
+}
+
+/** A kind's guardrails policy. Every extractor is optional; absent means "does not apply". */
+export interface KindPolicy<P = any> {
+  /** Risk score in 0..1; at or above the approval threshold the action needs an approval. */
+  readonly riskScore?: (payload: P) => number | undefined
+  /** Where approvals are checked: at propose and apply (default), or only at apply. */
+  readonly approvalAt?: "propose" | "apply"
+  /** The amount the value breaker compares with the tenant's threshold. */
+  readonly amount?: (payload: P) => ScaledAmount | undefined
+  /** The execution's cost estimate, charged to the tenant's monthly budget when applied. */
+  readonly estimatedCost?: (payload: P) => UsdMicros | undefined
+  /** The task the cost is booked under in the billing summary. */
+  readonly task?: (payload: P) => string | undefined
+  /** Counted by the velocity breaker; defaults to the kind's `aiGoverned`. */
+  readonly velocity?: boolean
+}
+
+/** The policy as the gates read it, conventions applied. */
+export interface ResolvedPolicy {
+  readonly riskScore: (payload: unknown) => number | undefined
+  readonly approvalAt: "propose" | "apply"
+  readonly amount: (payload: unknown) => ScaledAmount | undefined
+  readonly estimatedCost: (payload: unknown) => UsdMicros | undefined
+  readonly task: (payload: unknown) => string
+  readonly velocity: boolean
+}
+
+const field = (payload: unknown, name: string): unknown =>
+  typeof payload === "object" && payload !== null ? (payload as Record<string, unknown>)[name] : undefined
+
+/** `risk_score` of a payload when it is a number in 0..1. */
+export const conventionalRisk = (payload: unknown): number | undefined => {
+  const v = field(payload, "risk_score")
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined
+}
+
+/** `estimated_cost_usd` of a payload: bigint micro-dollars, or a decimal string / number in dollars. */
+export const conventionalCost = (payload: unknown): UsdMicros | undefined => {
+  const v = field(payload, "estimated_cost_usd")
+  if (typeof v === "bigint") return v
+  if (typeof v === "string" || typeof v === "number") {
+    const parsed = parseUsdNonNegative(v, "estimated_cost_usd")
+    return Either.isRight(parsed) ? parsed.right : undefined
+  }
+  return undefined
+}
+
+/** `job_name` or `task` of a payload. */
+export const conventionalTask = (payload: unknown): string | undefined => {
+  const v = field(payload, "job_name") ?? field(payload, "task")
+  return typeof v === "string" && v.length > 0 ? v : undefined
+}
+
+/** Kind policies known to this process; kinds register theirs from layers. */
+export class KindPolicies extends Effect.Service<KindPolicies>()("@airlock/guardrails/KindPolicies", {
+  sync: () => {
+    const policies = new Map<string, KindPolicy>()
+    const resolved = new Map<string, ResolvedPolicy>()
+    const resolve = (kind: Governance.ActionKind): ResolvedPolicy => {
+      let r = resolved.get(kind.name)
+      if (!r) {
+        const p = policies.get(kind.name) ?? {}
+        r = {
+          riskScore: p.riskScore ?? conventionalRisk,
+          approvalAt: p.approvalAt ?? "propose",
+          amount: p.amount ?? (() => undefined),
+          estimatedCost: p.estimatedCost ?? conventionalCost,
+          task: (payload) => p.task?.(payload) ?? conventionalTask(payload) ?? kind.name,
+          velocity: p.velocity ?? kind.aiGoverned
+        }
+        resolved.set(kind.name, r)
+      }
+      return r
+    }
+    return {
+      /** Registers the policy of a kind (by name); a second registration replaces the first. */
+      register: <P>(kindName: string, policy: KindPolicy<P>) =>
+        Effect.sync(() => {
+          policies.set(kindName, policy as KindPolicy)
+          resolved.delete(kindName)
+        }),
+      /** The registered policy of a kind, if any. */
+      get: (kindName: string): Option.Option<KindPolicy> => Option.fromNullable(policies.get(kindName)),
+      /** The policy the gates apply to `kind`, conventions filled in. */
+      resolve
+    }
+  }
+}) {}

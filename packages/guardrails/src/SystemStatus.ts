@@ -1,0 +1,58 @@
+/**
+ * The guardrails part of `GET /api/v1/system/status`: lockdown, the run's stop state and
+ * overrides, provider breakers, the actor's tenant's velocity and trust breakers, and the rate
+ * limiter's settings.
+ */
+import type { Actor, Errors } from "@airlock/core"
+import { Effect } from "effect"
+import type { BreakerRecord } from "./Breakers.js"
+import { CoreServices } from "./CoreServices.js"
+import { GuardrailsConfig } from "./GuardrailsConfig.js"
+import { Lockdown, type LockdownState } from "./Lockdown.js"
+import { ProviderBreaker } from "./ProviderBreaker.js"
+import { type RunState, StopConditions } from "./StopConditions.js"
+import { TrustBreaker } from "./TrustBreaker.js"
+import { VelocityBreaker } from "./Velocity.js"
+
+/** The guardrails status. */
+export interface GuardrailsStatus {
+  readonly lockdown: LockdownState
+  readonly run: RunState
+  readonly breakers: {
+    readonly providers: ReadonlyArray<BreakerRecord>
+    readonly velocity: BreakerRecord
+    readonly trust: BreakerRecord
+  }
+  readonly rate_limit: { readonly enabled: boolean; readonly rpm: number; readonly tenant_rpm: number }
+}
+
+/** Serves the guardrails status. */
+export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guardrails/SystemStatus", {
+  effect: Effect.gen(function*() {
+    const lockdown = yield* Lockdown
+    const stops = yield* StopConditions
+    const providers = yield* ProviderBreaker
+    const velocity = yield* VelocityBreaker
+    const trust = yield* TrustBreaker
+    const config = yield* GuardrailsConfig
+    const { rbac } = yield* CoreServices
+
+    /** The status seen by `actor`; needs `ops.read`. */
+    const status = (actor: Actor.Actor): Effect.Effect<GuardrailsStatus, Errors.Forbidden | Errors.StorageError> =>
+      Effect.gen(function*() {
+        yield* rbac.require(actor, "ops.read")
+        return {
+          lockdown: yield* lockdown.current,
+          run: yield* stops.observe,
+          breakers: {
+            providers: yield* providers.listAll,
+            velocity: yield* velocity.state(actor.tenant_id),
+            trust: yield* trust.state(actor.tenant_id)
+          },
+          rate_limit: { enabled: config.rateLimitEnabled, rpm: config.rateLimitRpm, tenant_rpm: config.rateLimitTenantRpm }
+        } satisfies GuardrailsStatus
+      })
+
+    return { status } as const
+  })
+}) {}

@@ -1,0 +1,153 @@
+/**
+ * The trust breaker (companion runbook): when people reject too many of the AI's proposals, the
+ * tenant's mode is downgraded (e.g. `autopilot_limited` → `suggest_only`). The rejection rate is
+ * computed from core's shadow records — of the proposals made in the window that were decided
+ * (applied or rejected), the share rejected — and only with at least the minimum sample. A trip
+ * changes the settings through `Tenants.updateSettings` (audited as `settings.updated`), and the
+ * trip and the later reset are event rows. The mode is never raised back automatically.
+ */
+import type { Actor, AiSettings, Errors } from "@airlock/core"
+import type { Ids } from "@airlock/core"
+import { Clock, Effect, Option, Ref } from "effect"
+import * as Breakers from "./Breakers.js"
+import { CoreServices } from "./CoreServices.js"
+import { BreakerEvents } from "./Events.js"
+import { GuardrailsConfig } from "./GuardrailsConfig.js"
+
+const RANK: Record<AiSettings.AiMode, number> = { shadow_only: 0, suggest_only: 1, drafts: 2, autopilot_limited: 3 }
+
+/** Is `mode` more autonomous than `target` (so a downgrade would change it)? */
+export const above = (mode: AiSettings.AiMode, target: AiSettings.AiMode): boolean => RANK[mode] > RANK[target]
+
+/** The rejection rate of a sample, or 0 when empty. Pure. */
+export const rejectionRate = (rejected: number, applied: number): number => {
+  const n = rejected + applied
+  return n === 0 ? 0 : rejected / n
+}
+
+/** Should the breaker trip for this sample? Pure. */
+export const shouldTrip = (rejected: number, applied: number, minSample: number, threshold: number): boolean =>
+  rejected + applied >= minSample && rejectionRate(rejected, applied) >= threshold
+
+/** What one evaluation read and did. */
+export interface TrustReading {
+  readonly tenant_id: string
+  readonly rejected: number
+  readonly applied: number
+  readonly sample: number
+  readonly rejection_rate: number
+  readonly threshold: number
+  readonly min_sample: number
+  readonly window_seconds: number
+  readonly tripped: boolean
+  /** The mode change made by this evaluation, if any. */
+  readonly downgraded: { readonly from: AiSettings.AiMode; readonly to: AiSettings.AiMode } | null
+}
+
+const PAGE = 500
+const MAX_ROWS = 5000
+
+/** The breaker key of a tenant. */
+export const breakerKey = (tenant: string) => `trust:${tenant}`
+
+/** The trust breaker. */
+export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guardrails/TrustBreaker", {
+  effect: Effect.gen(function*() {
+    const { actions, rbac, settings: settingsStore, tenants } = yield* CoreServices
+    const breakers = yield* Breakers.BreakerStore
+    const events = yield* BreakerEvents
+    const config = yield* GuardrailsConfig
+    const lastEvaluated = yield* Ref.make(new Map<string, number>())
+    const windowMs = config.trustWindowSeconds * 1000
+
+    /** Decided proposals of one status proposed since `since` (newest first, bounded). */
+    const countSince = (tenant: Ids.TenantId, status: "rejected" | "applied", since: number): Effect.Effect<number, Errors.StorageError> =>
+      Effect.gen(function*() {
+        let n = 0
+        let before: string | undefined
+        while (n < MAX_ROWS) {
+          const page = yield* actions.list(tenant, { status, limit: PAGE, before })
+          for (const a of page) {
+            if (a.proposed_at < since) return n
+            n++
+          }
+          if (page.length < PAGE) return n
+          before = page.at(-1)!.id
+        }
+        return n
+      })
+
+    /**
+     * Computes the tenant's rejection rate over the window and, above the threshold with enough
+     * sample, trips the breaker and downgrades the mode; below it, resets a tripped breaker.
+     */
+    const evaluate = (tenant: string): Effect.Effect<TrustReading, Errors.StorageError | Errors.NotFound | Errors.Forbidden> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const id = tenant as Ids.TenantId
+        const since = now - windowMs
+        const rejected = yield* countSince(id, "rejected", since)
+        const applied = yield* countSince(id, "applied", since)
+        const rate = rejectionRate(rejected, applied)
+        const trip = shouldTrip(rejected, applied, config.trustMinSample, config.trustRejectionRate)
+        const numbers = { rejected, applied, sample: rejected + applied, rejection_rate: rate, threshold: config.trustRejectionRate, min_sample: config.trustMinSample, window_seconds: config.trustWindowSeconds }
+        let downgraded: TrustReading["downgraded"] = null
+        const current = Option.getOrUndefined(yield* breakers.get(breakerKey(tenant)))
+        if (trip) {
+          const settings = yield* settingsStore.get(id)
+          const mode = Option.isSome(settings) ? settings.value.ai_mode : "shadow_only"
+          const wasOpen = current?.state === "open"
+          if (above(mode, config.trustDowngradeTo)) {
+            yield* tenants.updateSettings(id, { ai_mode: config.trustDowngradeTo }, "system")
+            downgraded = { from: mode, to: config.trustDowngradeTo }
+          }
+          if (!wasOpen || downgraded !== null) {
+            // one compare-and-set from the state read above: concurrent evaluations record one trip
+            const base = current ?? Breakers.initial(breakerKey(tenant), "trust", tenant, now)
+            const wrote = yield* breakers.put(
+              Breakers.next(base, { state: "open", reason: "rejection_rate", opened_at: now, data: { ...numbers } }, now),
+              base.version
+            )
+            if (wrote) {
+              yield* events.record({
+                tenant_id: tenant,
+                kind: "trust",
+                type: "trip",
+                reason: "rejection_rate",
+                data: { ...numbers, downgraded_from: downgraded?.from ?? null, downgraded_to: downgraded?.to ?? null }
+              })
+            }
+          }
+        } else if (current?.state === "open") {
+          const closed = Breakers.next(current, { state: "closed" }, now)
+          if (yield* breakers.put(closed, current.version)) {
+            yield* events.record({ tenant_id: tenant, kind: "trust", type: "reset", reason: "rejection_rate_recovered", data: numbers })
+          }
+        }
+        return { tenant_id: tenant, ...numbers, tripped: trip, downgraded }
+      })
+
+    /** Evaluates at most once per `trustEvaluateEverySeconds` per tenant in this process. */
+    const evaluateThrottled = (
+      tenant: string
+    ): Effect.Effect<Option.Option<TrustReading>, Errors.StorageError | Errors.NotFound | Errors.Forbidden> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const last = (yield* Ref.get(lastEvaluated)).get(tenant)
+        if (last !== undefined && now - last < config.trustEvaluateEverySeconds * 1000) return Option.none<TrustReading>()
+        yield* Ref.update(lastEvaluated, (m) => new Map(m).set(tenant, now))
+        return Option.some(yield* evaluate(tenant))
+      })
+
+    /** Evaluates the actor's tenant on demand; needs `companion.settings.manage`. */
+    const evaluateFor = (actor: Actor.Actor): Effect.Effect<TrustReading, Errors.StorageError | Errors.NotFound | Errors.Forbidden> =>
+      Effect.zipRight(rbac.require(actor, "companion.settings.manage"), evaluate(actor.tenant_id))
+
+    /** The stored breaker of a tenant. */
+    const state = (tenant: string): Effect.Effect<Breakers.BreakerRecord, Errors.StorageError> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.map(breakers.get(breakerKey(tenant)), Option.getOrElse(() => Breakers.initial(breakerKey(tenant), "trust", tenant, now))))
+
+    return { evaluate, evaluateThrottled, evaluateFor, state } as const
+  })
+}) {}

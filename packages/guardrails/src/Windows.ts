@@ -1,0 +1,116 @@
+/**
+ * The pure math of guardrails: fixed and sliding windows, retry-after, trailing sums, UTC
+ * calendar periods (day and month keys, month rollover). No clock is read here: every function
+ * takes `now` in epoch milliseconds, so the services feed it from Effect's `Clock` and tests from
+ * `TestClock`.
+ */
+
+/** Start of the fixed window of `sizeMs` that contains `now`. */
+export const windowStart = (now: number, sizeMs: number): number => Math.floor(now / sizeMs) * sizeMs
+
+/**
+ * How much of the previous fixed window still counts in a sliding window at `now`: its count
+ * weighted by the part of it the sliding window still covers, rounded up (never under-counts).
+ */
+export const previousWeight = (previous: number, now: number, sizeMs: number): number => {
+  const elapsed = now - windowStart(now, sizeMs)
+  return Math.floor((previous * (sizeMs - elapsed) + sizeMs - 1) / sizeMs)
+}
+
+/** The sliding-window estimate of events in the last `sizeMs`: weighted previous + current. */
+export const slidingCount = (previous: number, current: number, now: number, sizeMs: number): number =>
+  previousWeight(previous, now, sizeMs) + current
+
+/**
+ * How many events the current fixed window may hold at `now` so the sliding estimate stays
+ * within `limit` (the cap an atomic conditional increment enforces).
+ */
+export const slidingCapacity = (limit: number, previous: number, now: number, sizeMs: number): number =>
+  Math.max(0, limit - previousWeight(previous, now, sizeMs))
+
+/**
+ * Milliseconds until a sliding-window limiter refusing at `now` (previous window count
+ * `previous`, current `current`) would admit one more event. Pure; at least 1 ms.
+ */
+export const retryAfterMs = (limit: number, previous: number, current: number, now: number, sizeMs: number): number => {
+  const start = windowStart(now, sizeMs)
+  const elapsed = now - start
+  // still in this window: need ceil(P·(S−e)/S) ≤ L − C − 1
+  const room = limit - current - 1
+  if (room >= 0 && previous > 0) {
+    // smallest e with P·(S−e) ≤ room·S  ⇔  e ≥ S·(P − room)/P
+    const e = Math.ceil((sizeMs * (previous - room)) / previous)
+    if (e < sizeMs) return Math.max(1, e - elapsed)
+  }
+  // next window: the current count becomes the previous one; need ceil(C·(S−e)/S) ≤ L − 1
+  const untilNext = sizeMs - elapsed
+  if (current <= limit - 1) return Math.max(1, untilNext)
+  const e = Math.ceil((sizeMs * (current - (limit - 1))) / current)
+  return Math.max(1, untilNext + e)
+}
+
+/** Whole seconds to wait, at least 1 (what `Retry-After` carries). */
+export const toRetrySeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000))
+
+/** Starts of the buckets of `bucketMs` covering the trailing `windowMs` that ends at `now` (the first bucket counts whole, so the window rounds outward and never under-counts). */
+export const trailingBuckets = (now: number, windowMs: number, bucketMs: number): { readonly from: number; readonly to: number } => {
+  const to = windowStart(now, bucketMs)
+  const from = windowStart(now - windowMs + 1, bucketMs)
+  return { from, to }
+}
+
+// --- UTC calendar -----------------------------------------------------------------------------
+
+const DAY_MS = 86_400_000
+
+/** Civil date (UTC) of a day count since 1970-01-01 (Hinnant's algorithm; no `Date` needed). */
+const civil = (days: number): { readonly y: number; readonly m: number; readonly d: number } => {
+  const z = days + 719_468
+  const era = Math.floor(z / 146_097)
+  const doe = z - era * 146_097
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365)
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
+  const mp = Math.floor((5 * doy + 2) / 153)
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1
+  const m = mp < 10 ? mp + 3 : mp - 9
+  return { y: era * 400 + yoe + (m <= 2 ? 1 : 0), m, d }
+}
+
+/** Days since 1970-01-01 of a civil date (inverse of {@link civil}). */
+const daysFromCivil = (y0: number, m: number, d: number): number => {
+  const y = m <= 2 ? y0 - 1 : y0
+  const era = Math.floor(y / 400)
+  const yoe = y - era * 400
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  return era * 146_097 + doe - 719_468
+}
+
+const pad = (n: number, w: number) => String(n).padStart(w, "0")
+
+/** The UTC month of `now` as `YYYY-MM` (the key budgets reset on). */
+export const monthKey = (now: number): string => {
+  const { y, m } = civil(Math.floor(now / DAY_MS))
+  return `${pad(y, 4)}-${pad(m, 2)}`
+}
+
+/** The UTC day of `now` as `YYYY-MM-DD`. */
+export const dayKey = (now: number): string => {
+  const { y, m, d } = civil(Math.floor(now / DAY_MS))
+  return `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`
+}
+
+/** Epoch milliseconds when the UTC month after the one containing `now` starts. */
+export const nextMonthStart = (now: number): number => {
+  const { y, m } = civil(Math.floor(now / DAY_MS))
+  return daysFromCivil(m === 12 ? y + 1 : y, m === 12 ? 1 : m + 1, 1) * DAY_MS
+}
+
+/** Epoch milliseconds of a UTC civil date at midnight (for tests and fixtures). */
+export const utcMillis = (y: number, m: number, d: number): number => daysFromCivil(y, m, d) * DAY_MS
+
+/** A budget period: calendar month or day (UTC). */
+export type Period = "month" | "day"
+
+/** The key of the period containing `now`. */
+export const periodKey = (period: Period, now: number): string => (period === "month" ? monthKey(now) : dayKey(now))
