@@ -3,11 +3,17 @@
  * (undo log + writer lock). For tests and for embedders that want no native dependency.
  */
 import type { Ports } from "@airlock/core"
+import type { Ports as LedgerPorts } from "@airlock/ledger"
 import { Layer } from "effect"
 import * as MemoryCore from "./internal/memory/core.js"
+import * as MemoryLedger from "./internal/memory/ledger.js"
 import * as MemoryDatabase from "./MemoryDatabase.js"
 
 /** Every port and the unit of work, on a database created for this layer. */
-export const layer: Layer.Layer<Ports.CorePorts | MemoryDatabase.MemoryDatabase> = Layer.mergeAll(MemoryCore.layer, MemoryDatabase.layerUnitOfWork).pipe(
+export const layer: Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts | MemoryDatabase.MemoryDatabase> = Layer.mergeAll(
+  MemoryCore.layer,
+  MemoryLedger.layer,
+  MemoryDatabase.layerUnitOfWork
+).pipe(
   Layer.provideMerge(MemoryDatabase.layer)
 )

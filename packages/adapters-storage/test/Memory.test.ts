@@ -1,6 +1,9 @@
 import { Memory } from "@airlock/adapters-storage"
 import { Layer } from "effect"
 import { suite } from "./CoreSuite.js"
+import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
 
 suite("memory", Layer.provideMerge(Probe.memory, Memory.layer), { parallelConnections: false })
+ledgerSuite("memory", Layer.provideMerge(LedgerProbe.memory, Memory.layer), { parallelConnections: false })
