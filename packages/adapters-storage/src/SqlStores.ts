@@ -3,9 +3,14 @@
  * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
  */
 import type { Ports } from "@airlock/core"
+import type { Ports as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
-import type { Layer } from "effect"
+import { Layer } from "effect"
 import * as SqlCore from "./internal/sql/core.js"
+import * as SqlLedger from "./internal/sql/ledger.js"
 
 /** Every port and the unit of work on the ambient `SqlClient`. */
-export const layer: Layer.Layer<Ports.CorePorts, never, SqlClient.SqlClient> = SqlCore.layer
+export const layer: Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts, never, SqlClient.SqlClient> = Layer.mergeAll(
+  SqlCore.layer,
+  SqlLedger.layer
+)

@@ -2,6 +2,8 @@ import { Postgres } from "@airlock/adapters-storage"
 import { Effect, Layer } from "effect"
 import { describe, it } from "vitest"
 import { suite } from "./CoreSuite.js"
+import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 
@@ -16,4 +18,8 @@ if (admin === "") {
     Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(Probe.sql, Postgres.layer({ url, maxConnections: 8 })))
   )
   suite("postgres", ports, { parallelConnections: true })
+  const ledgerPorts = Layer.unwrapEffect(
+    Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(LedgerProbe.sql, Postgres.layer({ url, maxConnections: 8 })))
+  )
+  ledgerSuite("postgres", ledgerPorts, { parallelConnections: true })
 }

@@ -4,9 +4,14 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { suite } from "./CoreSuite.js"
+import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
 
 suite("sqlite (file, WAL)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: file })), { parallelConnections: false })
 suite("sqlite (:memory:)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: ":memory:" })), { parallelConnections: false })
+
+const ledgerFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ledger.db")
+ledgerSuite("sqlite (file, WAL)", Layer.provideMerge(LedgerProbe.sql, Sqlite.layer({ filename: ledgerFile })), { parallelConnections: false })

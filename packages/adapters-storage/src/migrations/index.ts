@@ -4,10 +4,12 @@
  */
 import type { Effect } from "effect"
 import core from "./0001_core.js"
+import ledger from "./0002_ledger.js"
 
 /** The migrations record for `Migrator.fromRecord`. */
 export const all: Record<string, Effect.Effect<void, unknown, any>> = {
-  "0001_core": core
+  "0001_core": core,
+  "0002_ledger": ledger
 }
 
 /** The id of the newest migration: the head `/readyz` compares against. */
