@@ -103,11 +103,9 @@ export const ImportRequest = Schema.Struct({
 export type ImportRequest = typeof ImportRequest.Type
 
 /** What an import did: rows stored now, rows already there, and the new rows' ids. */
-export interface ImportResult {
-  readonly new: number
-  readonly skipped: number
-  readonly ids: ReadonlyArray<string>
-}
+export const ImportResult = Schema.Struct({ new: Schema.Number, skipped: Schema.Number, ids: Schema.Array(Schema.String) })
+/** Type of {@link ImportResult}. */
+export type ImportResult = typeof ImportResult.Type
 
 /** Query of the bank-transaction listing. */
 export const ListBankTransactions = Schema.Struct({
@@ -152,10 +150,9 @@ const parseJson = (
 }
 
 /** A page of bank transactions. */
-export interface BankTransactionPage {
-  readonly items: ReadonlyArray<BankTransaction>
-  readonly next_cursor: string | null
-}
+export const BankTransactionPage = Schema.Struct({ items: Schema.Array(BankTransaction), next_cursor: Schema.NullOr(Schema.String) })
+/** Type of {@link BankTransactionPage}. */
+export type BankTransactionPage = typeof BankTransactionPage.Type
 
 /** The operations of {@link BankTransactions}. */
 export interface BankTransactionsShape {

@@ -8,7 +8,7 @@
 import { type Actor, Audit, Canonical, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Context, Effect, Either, Layer, Option, Schema } from "effect"
 import * as CalendarDate from "./CalendarDate.js"
-import { type Account, AccountStore, type AccountType } from "./Chart.js"
+import { type Account, AccountStore, AccountType } from "./Chart.js"
 import { makeAccess, notFound } from "./internal/access.js"
 import { LedgerConfig } from "./LedgerConfig.js"
 import { CurrencyCode, DecimalInput, MinorUnits, parseAmount } from "./Money.js"
@@ -241,18 +241,19 @@ export const checkDraft = (
   return Either.right(draft)
 }
 
-/** The hash idempotency compares: everything that makes an entry what it is, nothing about who or when. */
-export const contentHash = (draft: EntryDraft): string =>
-  Canonical.hashOf({
-    date: draft.date,
-    memo: draft.memo,
-    currency: draft.currency,
-    lines: draft.lines.map((l) => [l.account_code, l.side, l.amount_minor, l.description, l.name, l.class, l.location]),
-    source: draft.source,
-    proposal_id: draft.proposal_id,
-    bank_transaction_id: draft.bank_transaction_id,
-    reverses_entry_id: draft.reverses_entry_id
-  })
+/**
+ * The hash idempotency compares: everything that makes an entry what it is, nothing about who
+ * or when. Strings and nulls are JSON-encoded and fields separated, so the encoding is
+ * unambiguous; it is built directly (not through generic canonical JSON) as it runs per post.
+ */
+export const contentHash = (draft: EntryDraft): string => {
+  const j = JSON.stringify
+  let text = `v1|${j(draft.date)}|${j(draft.memo)}|${j(draft.currency)}|${draft.source}|${j(draft.proposal_id)}|${j(draft.bank_transaction_id)}|${j(draft.reverses_entry_id)}`
+  for (const l of draft.lines) {
+    text += `|${j(l.account_code)},${l.side},${l.amount_minor},${j(l.description)},${j(l.name)},${j(l.class)},${j(l.location)}`
+  }
+  return Canonical.sha256Hex(text)
+}
 
 /** The draft of the entry that cancels `entry`: same lines, sides swapped. Pure. */
 export const reversalDraft = (
@@ -288,16 +289,18 @@ export interface Totals {
 }
 
 /** One account's line with its entry's date and number: a row of the general ledger. */
-export interface AccountLine {
-  readonly entry_id: string
-  readonly entry_no: number
-  readonly date: string
-  readonly memo: string
-  readonly line_no: number
-  readonly side: Side
-  readonly amount_minor: bigint
-  readonly description: string | null
-}
+export const AccountLine = Schema.Struct({
+  entry_id: Schema.String,
+  entry_no: Schema.Number,
+  date: Schema.String,
+  memo: Schema.String,
+  line_no: Schema.Number,
+  side: Side,
+  amount_minor: MinorUnits,
+  description: Schema.NullOr(Schema.String)
+})
+/** Type of {@link AccountLine}. */
+export type AccountLine = typeof AccountLine.Type
 
 /** Position in an account's lines (date, entry number, line number). */
 export interface LinePosition {
@@ -350,59 +353,70 @@ export class JournalStore extends Context.Tag("@airlock/ledger/JournalStore")<
 >() {}
 
 /** Balance of one account as of a day. `balance_minor` is positive on the account's normal side. */
-export interface AccountBalance {
-  readonly account_code: string
-  readonly name: string
-  readonly type: AccountType
-  readonly normal_balance: "debit" | "credit"
-  readonly currency: string
-  readonly as_of: string
-  readonly debit_minor: bigint
-  readonly credit_minor: bigint
-  readonly balance_minor: bigint
-}
+export const AccountBalance = Schema.Struct({
+  account_code: Schema.String,
+  name: Schema.String,
+  type: AccountType,
+  normal_balance: Schema.Literal("debit", "credit"),
+  currency: Schema.String,
+  as_of: Schema.String,
+  debit_minor: MinorUnits,
+  credit_minor: MinorUnits,
+  balance_minor: MinorUnits
+})
+/** Type of {@link AccountBalance}. */
+export type AccountBalance = typeof AccountBalance.Type
 
 /** A trial balance row: totals and the signed net (debits positive). */
-export interface TrialBalanceRow {
-  readonly account_code: string
-  readonly name: string
-  readonly type: AccountType
-  readonly currency: string
-  readonly debit_minor: bigint
-  readonly credit_minor: bigint
-  readonly net_minor: bigint
-}
+export const TrialBalanceRow = Schema.Struct({
+  account_code: Schema.String,
+  name: Schema.String,
+  type: AccountType,
+  currency: Schema.String,
+  debit_minor: MinorUnits,
+  credit_minor: MinorUnits,
+  net_minor: MinorUnits
+})
+/** Type of {@link TrialBalanceRow}. */
+export type TrialBalanceRow = typeof TrialBalanceRow.Type
 
 /** A trial balance: rows by account code and per-currency totals whose nets are zero. */
-export interface TrialBalance {
-  readonly as_of: string
-  readonly rows: ReadonlyArray<TrialBalanceRow>
-  readonly totals: ReadonlyArray<{ readonly currency: string; readonly debit_minor: bigint; readonly credit_minor: bigint; readonly net_minor: bigint }>
-  readonly balanced: boolean
-}
+export const TrialBalance = Schema.Struct({
+  as_of: Schema.String,
+  rows: Schema.Array(TrialBalanceRow),
+  totals: Schema.Array(Schema.Struct({ currency: Schema.String, debit_minor: MinorUnits, credit_minor: MinorUnits, net_minor: MinorUnits })),
+  balanced: Schema.Boolean
+})
+/** Type of {@link TrialBalance}. */
+export type TrialBalance = typeof TrialBalance.Type
 
 /** A general-ledger row: a line with the account's running balance after it (normal side positive). */
-export interface GeneralLedgerRow extends AccountLine {
-  readonly balance_minor: bigint
-}
+export const GeneralLedgerRow = Schema.Struct({ ...AccountLine.fields, balance_minor: MinorUnits })
+/** Type of {@link GeneralLedgerRow}. */
+export type GeneralLedgerRow = typeof GeneralLedgerRow.Type
 
-/** A page of the general ledger of one account. */
-export interface GeneralLedger {
-  readonly account_code: string
-  readonly currency: string
-  readonly from: string
-  readonly to: string
-  /** Balance before the first row of this page. */
-  readonly opening_balance_minor: bigint
-  readonly rows: ReadonlyArray<GeneralLedgerRow>
-  readonly next_cursor: string | null
-}
+/** A page of the general ledger of one account; `opening_balance_minor` is the balance before its first row. */
+export const GeneralLedger = Schema.Struct({
+  account_code: Schema.String,
+  currency: Schema.String,
+  from: Schema.String,
+  to: Schema.String,
+  opening_balance_minor: MinorUnits,
+  rows: Schema.Array(GeneralLedgerRow),
+  next_cursor: Schema.NullOr(Schema.String)
+})
+/** Type of {@link GeneralLedger}. */
+export type GeneralLedger = typeof GeneralLedger.Type
 
 /** A page of entries with the cursor of the next page (null at the end). */
-export interface EntryPage {
-  readonly items: ReadonlyArray<JournalEntry>
-  readonly next_cursor: string | null
-}
+export const EntryPage = Schema.Struct({ items: Schema.Array(JournalEntry), next_cursor: Schema.NullOr(Schema.String) })
+/** Type of {@link EntryPage}. */
+export type EntryPage = typeof EntryPage.Type
+
+/** One entry with the id of the entry that reversed it, if any. */
+export const EntryWithReversal = Schema.Struct({ entry: JournalEntry, reversed_by: Schema.NullOr(Schema.String) })
+/** Type of {@link EntryWithReversal}. */
+export type EntryWithReversal = typeof EntryWithReversal.Type
 
 /** Query of `GET /api/v1/ledger/entries`. */
 export const ListEntries = Schema.Struct({
@@ -430,10 +444,9 @@ const signedFor = (normal: "debit" | "credit", t: Totals) => (normal === "debit"
 const schemaError = (code: string) => (e: { readonly message: string }) => invalid(code, e.message)
 
 /** What a post returns: the stored entry, and whether an idempotency key found it already there. */
-export interface PostResult {
-  readonly entry: JournalEntry
-  readonly duplicate: boolean
-}
+export const PostResult = Schema.Struct({ entry: JournalEntry, duplicate: Schema.Boolean })
+/** Type of {@link PostResult}. */
+export type PostResult = typeof PostResult.Type
 
 /** Errors of posting and reversing. */
 export type PostError =
@@ -455,7 +468,7 @@ export interface JournalShape {
     tenant: Ids.TenantId,
     actor: Actor.Actor,
     id: string
-  ) => Effect.Effect<{ readonly entry: JournalEntry; readonly reversed_by: string | null }, ReadError>
+  ) => Effect.Effect<EntryWithReversal, ReadError>
   readonly list: (tenant: Ids.TenantId, actor: Actor.Actor, query?: unknown) => Effect.Effect<EntryPage, ReadError>
   readonly balance: (tenant: Ids.TenantId, actor: Actor.Actor, code: string, asOf?: string) => Effect.Effect<AccountBalance, ReadError>
   readonly trialBalance: (tenant: Ids.TenantId, actor: Actor.Actor, asOf?: string) => Effect.Effect<TrialBalance, ReadError>

@@ -12,11 +12,11 @@
  */
 import { Action, type Actor, Audit, Errors, Governance, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
-import { type BankTransaction, BankTransactionStore } from "./BankTransaction.js"
+import { BankTransaction, BankTransactionStore } from "./BankTransaction.js"
 import { AccountStore } from "./Chart.js"
 import { makeAccess, notFound } from "./internal/access.js"
 import { makePoster } from "./internal/posting.js"
-import { checkDraft, type EntryDraft, type JournalEntry, type JournalLine, JournalStore, reversalDraft, type SideRule, totals } from "./Journal.js"
+import { checkDraft, type EntryDraft, JournalEntry, type JournalLine, JournalStore, reversalDraft, type SideRule, totals } from "./Journal.js"
 import { LedgerConfig } from "./LedgerConfig.js"
 import { DecimalInput, MinorUnits, parseAmount } from "./Money.js"
 import { isLocked, PeriodLockStore } from "./PeriodLock.js"
@@ -163,6 +163,25 @@ export const layerKind: Layer.Layer<
           onSome: Effect.succeed
         }))
 
+    /**
+     * What the apply-phase gates established for one apply, handed to the handler of the same
+     * apply: gates and handler run in one transaction on the same record object, and the gates
+     * read under the locks posting needs (bank row `FOR UPDATE`, period lock `FOR SHARE`), so
+     * the handler does not read and check everything a second time.
+     */
+    const prepared = new WeakMap<Action.ActionRecord, { readonly txn: BankTransaction; draft: EntryDraft | null }>()
+
+    const fullApply = (action: Action.ActionRecord, actor: Actor.Actor, payload: ProposalPayload) =>
+      Effect.gen(function*() {
+        const txn = yield* loadTxn(action.tenant_id as Ids.TenantId, payload.bank_transaction_id, true)
+        const draft = yield* draftFromProposal(payload, txn, action.id)
+        const { entry } = yield* poster.post(action.tenant_id as Ids.TenantId, draft, actor.id, {
+          rules: splitRules(txn.amount_minor < 0n ? "outflow" : "inflow"),
+          what: "Applying"
+        })
+        return entry
+      })
+
     yield* registry.registerKind<ProposalPayload, typeof ProposalPayload.Encoded>({
       name: KIND,
       payload: ProposalPayload,
@@ -172,12 +191,11 @@ export const layerKind: Layer.Layer<
       subject: (p) => `bank_txn:${p.bank_transaction_id}`,
       apply: ({ action, actor, payload }) =>
         Effect.gen(function*() {
-          const txn = yield* loadTxn(action.tenant_id, payload.bank_transaction_id, true)
-          const draft = yield* draftFromProposal(payload, txn, action.id)
-          const { entry } = yield* poster.post(action.tenant_id, draft, actor.id, {
-            rules: splitRules(txn.amount_minor < 0n ? "outflow" : "inflow"),
-            what: "Applying"
-          })
+          const ready = prepared.get(action)
+          prepared.delete(action)
+          const entry = ready?.draft
+            ? yield* poster.insertChecked(action.tenant_id, ready.draft, actor.id)
+            : yield* fullApply(action, actor, payload)
           return { entry_id: entry.id, entry_no: entry.entry_no } satisfies ApplyOutcome
         }),
       rollback: ({ action, actor, result }) =>
@@ -205,14 +223,18 @@ export const layerKind: Layer.Layer<
       evaluate: ({ action, payload, phase }) =>
         Effect.gen(function*() {
           const p = payload as ProposalPayload
-          const txn = yield* bank.get(action.tenant_id, p.bank_transaction_id)
+          const applying = phase === "apply"
+          const txn = yield* (applying ? bank.getForUpdate(action.tenant_id, p.bank_transaction_id) : bank.get(action.tenant_id, p.bank_transaction_id))
           // an unknown transaction is the validation gate's to report
           if (Option.isNone(txn)) return Governance.Decision.allow({ bank_transaction_id: p.bank_transaction_id, entry_date: null })
-          const lock = yield* (phase === "apply" ? locks.getForPosting(action.tenant_id) : locks.get(action.tenant_id))
+          const lock = yield* (applying ? locks.getForPosting(action.tenant_id) : locks.get(action.tenant_id))
           const lockDate = Option.isSome(lock) ? lock.value.lock_date : null
           const inputs = { bank_transaction_id: txn.value.id, entry_date: txn.value.date, lock_date: lockDate }
-          if (!isLocked(lockDate, txn.value.date)) return Governance.Decision.allow(inputs)
-          return phase === "propose"
+          if (!isLocked(lockDate, txn.value.date)) {
+            if (applying) prepared.set(action, { txn: txn.value, draft: null })
+            return Governance.Decision.allow(inputs)
+          }
+          return !applying
             ? Governance.Decision.review(["period.locked"], inputs)
             : Governance.Decision.deny(
               new Errors.PeriodLocked({
@@ -232,7 +254,8 @@ export const layerKind: Layer.Layer<
       evaluate: ({ action, payload }) =>
         Effect.gen(function*() {
           const p = payload as ProposalPayload
-          const txn = yield* bank.get(action.tenant_id, p.bank_transaction_id)
+          const ready = prepared.get(action)
+          const txn = ready ? Option.some(ready.txn) : yield* bank.getForUpdate(action.tenant_id, p.bank_transaction_id)
           if (Option.isNone(txn)) {
             return Governance.Decision.deny(
               invalid("validation.bank_transaction_unknown", `Bank transaction ${p.bank_transaction_id} does not exist`),
@@ -242,10 +265,12 @@ export const layerKind: Layer.Layer<
           const t = txn.value
           const codes = [...new Set([t.account_code, ...p.splits.map((s) => s.account_code)])]
           const chart = yield* accounts.getMany(action.tenant_id, codes)
+          let splitsTotal = 0n
+          for (const s of p.splits) splitsTotal += s.amount_minor
           const inputs: Record<string, unknown> = {
             bank_transaction_id: t.id,
             bank_amount_minor: t.amount_minor.toString(),
-            splits_total_minor: p.splits.reduce((s, x) => s + x.amount_minor, 0n).toString(),
+            splits_total_minor: splitsTotal.toString(),
             account_types: Object.fromEntries(codes.map((c) => [c, chart.get(c)?.type ?? null]))
           }
           const checked = Either.flatMap(
@@ -264,6 +289,8 @@ export const layerKind: Layer.Layer<
               inputs
             )
           }
+          // the draft is checked under the locks; the handler of this apply posts it as is
+          if (ready) ready.draft = checked.right
           return Governance.Decision.allow({ ...inputs, balanced: true, debit_total_minor: totals(checked.right.lines).debit.toString() })
         })
     })
@@ -293,15 +320,23 @@ export const ProposeInput = Schema.Struct({
 /** Type of {@link ProposeInput}. */
 export type ProposeInput = typeof ProposeInput.Type
 
-/** Provenance of a canonical entry: the proposal and decision traces behind it, and its bank transaction. */
-export interface Provenance {
-  readonly entry: JournalEntry | null
-  readonly proposal: Action.ActionRecord | null
-  readonly traces: ReadonlyArray<Action.DecisionTrace>
+/** Provenance of a canonical entry or a proposal: the proposal, its decision traces, the trace of the promotion, the entry and its bank transaction. */
+export const Provenance: Schema.Struct<{
+  entry: Schema.NullOr<typeof JournalEntry>
+  proposal: Schema.NullOr<typeof Action.ActionRecord>
+  traces: Schema.Array$<typeof Action.DecisionTrace>
+  applied_by_trace: Schema.NullOr<typeof Action.DecisionTrace>
+  bank_transaction: Schema.NullOr<typeof BankTransaction>
+}> = Schema.Struct({
+  entry: Schema.NullOr(JournalEntry),
+  proposal: Schema.NullOr(Action.ActionRecord),
+  traces: Schema.Array(Action.DecisionTrace),
   /** The apply-phase trace of the promotion itself (null while not applied). */
-  readonly applied_by_trace: Action.DecisionTrace | null
-  readonly bank_transaction: BankTransaction | null
-}
+  applied_by_trace: Schema.NullOr(Action.DecisionTrace),
+  bank_transaction: Schema.NullOr(BankTransaction)
+})
+/** Type of {@link Provenance}. */
+export type Provenance = typeof Provenance.Type
 
 const promotionTrace = (proposal: Action.ActionRecord | null, trail: ReadonlyArray<Action.DecisionTrace>) =>
   proposal === null || (proposal.status !== "applied" && proposal.status !== "rolled_back")
@@ -347,6 +382,8 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
    */
   const propose = (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) =>
     Effect.gen(function*() {
+      // checked again by the pipeline's gates; here so nothing is read for an outsider
+      yield* access(tenant, actor, "companion.propose")
       const req = yield* Schema.decodeUnknown(ProposeInput)(input).pipe(Effect.mapError((e) => invalid("validation.schema", e.message)))
       const txn = yield* Effect.flatMap(bank.get(tenant, req.bank_transaction_id), Option.match({
         onNone: () => Effect.fail(notFound("bank_transaction", req.bank_transaction_id)),

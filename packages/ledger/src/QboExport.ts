@@ -49,11 +49,9 @@ export class ExportBatch extends Schema.Class<ExportBatch>("ExportBatch")({
 }) {}
 
 /** What one export call did. `batch_id` is null when there was nothing new. */
-export interface ExportResult {
-  readonly batch_id: string | null
-  readonly new: number
-  readonly skipped: number
-}
+export const ExportResult = Schema.Struct({ batch_id: Schema.NullOr(Schema.String), new: Schema.Number, skipped: Schema.Number })
+/** Type of {@link ExportResult}. */
+export type ExportResult = typeof ExportResult.Type
 
 /** Storage port of the export's bookkeeping (which entries went out in which batch). */
 export class ExportStore extends Context.Tag("@airlock/ledger/ExportStore")<

@@ -96,6 +96,19 @@ export const makePoster = (deps: PosterDeps) => {
       const codes = [...new Set(draft.lines.map((l) => l.account_code))]
       const chart = yield* accounts.getMany(tenant, codes)
       yield* checkDraft(draft, chart, options)
+      return { entry: yield* insertChecked(tenant, draft, postedBy), duplicate: false }
+    })
+
+  /**
+   * Numbers and stores a draft that was already checked inside the same transaction (by the
+   * apply-phase gates of a proposal, which held the row locks while checking).
+   */
+  const insertChecked = (
+    tenant: Ids.TenantId,
+    draft: EntryDraft,
+    postedBy: string
+  ): Effect.Effect<JournalEntry, Errors.Conflict | Errors.StorageError> =>
+    Effect.gen(function*() {
       const entry = new JournalEntry({
         tenant_id: tenant,
         id: yield* ids.next("je"),
@@ -113,9 +126,8 @@ export const makePoster = (deps: PosterDeps) => {
         posted_by: postedBy,
         posted_at: yield* Clock.currentTimeMillis
       }, true)
-      const stored = yield* store.insert(entry)
-      return { entry: stored, duplicate: false }
+      return yield* store.insert(entry)
     })
 
-  return { post, sameContent } as const
+  return { post, insertChecked, sameContent } as const
 }

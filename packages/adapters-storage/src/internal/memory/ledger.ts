@@ -8,7 +8,7 @@ import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } fr
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase, type MemoryDatabaseShape } from "../../MemoryDatabase.js"
 
-const key = (...parts: ReadonlyArray<string | number>) => parts.join("\u0000")
+const key = (a: string, b: string | number, c?: string | number) => (c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`)
 
 const conflict = (code: string, message: string, details?: Record<string, unknown>) =>
   new Errors.Conflict(details ? { code, message, details } : { code, message })
@@ -34,6 +34,38 @@ const insertSorted = <A>(db: MemoryDatabaseShape, xs: Array<A>, item: A, before:
     if (i >= 0) xs.splice(i, 1)
   })
 }
+
+/**
+ * An index kept in insertion order and sorted only when read: posting appends (O(1), undone by
+ * a pop), a read after writes sorts once. Posting is the hot path; reads are occasional.
+ */
+class LazySorted<A> {
+  private items: Array<A> = []
+  private sorted = true
+  constructor(private readonly compare: (a: A, b: A) => number) {}
+  push(db: MemoryDatabaseShape, item: A) {
+    const items = this.items
+    if (items.length > 0 && this.compare(items[items.length - 1]!, item) > 0) this.sorted = false
+    items.push(item)
+    db.onRollback(() => {
+      const i = this.items.lastIndexOf(item)
+      if (i >= 0) this.items.splice(i, 1)
+    })
+  }
+  view(): ReadonlyArray<A> {
+    if (!this.sorted) {
+      this.items.sort(this.compare)
+      this.sorted = true
+    }
+    return this.items
+  }
+}
+
+const byPosition = (a: LineRef, b: LineRef) =>
+  a.entry.date < b.entry.date ? -1 : a.entry.date > b.entry.date ? 1 : a.entry.entry_no - b.entry.entry_no || a.line.line_no - b.line.line_no
+
+const byDateThenNo = (a: Journal.JournalEntry, b: Journal.JournalEntry) =>
+  a.date < b.date ? -1 : a.date > b.date ? 1 : a.entry_no - b.entry_no
 
 /** Memory {@link Chart.AccountStore}. */
 export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase> = Layer.effect(
@@ -104,13 +136,13 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
     const byProposal = db.table<string>("ledger_entries_by_proposal")
     const byBank = db.table<ReadonlyArray<string>>("ledger_entries_by_bank_txn")
     const counters = db.table<number>("ledger_counters")
-    const ordered = new Map<string, Array<Journal.JournalEntry>>()
+    const ordered = new Map<string, LazySorted<Journal.JournalEntry>>()
     const balances = new Map<string, AccountDays>()
-    const lines = new Map<string, Array<LineRef>>()
+    const lines = new Map<string, LazySorted<LineRef>>()
 
     const tenantEntries = (tenant: string) => {
       let xs = ordered.get(tenant)
-      if (!xs) ordered.set(tenant, xs = [])
+      if (!xs) ordered.set(tenant, xs = new LazySorted(byDateThenNo))
       return xs
     }
     const accountDays = (tenant: string, account: string) => {
@@ -122,7 +154,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
     const accountLines = (tenant: string, account: string) => {
       const k = key(tenant, account)
       let xs = lines.get(k)
-      if (!xs) lines.set(k, xs = [])
+      if (!xs) lines.set(k, xs = new LazySorted(byPosition))
       return xs
     }
 
@@ -184,11 +216,10 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
             const bk = key(t, e.bank_transaction_id)
             byBank.set(bk, [...(byBank.get(bk) ?? []), e.id])
           }
-          insertSorted(db, tenantEntries(t), entry, (x) => x.date < entry.date || (x.date === entry.date && x.entry_no < no))
+          tenantEntries(t).push(db, entry)
           for (const line of entry.lines) {
             addToBalance(t, line.account_code, entry.date, line.side, line.amount_minor)
-            const ref: LineRef = { entry, line }
-            insertSorted(db, accountLines(t, line.account_code), ref, positionBefore({ date: entry.date, entry_no: no, line_no: line.line_no }))
+            accountLines(t, line.account_code).push(db, { entry, line })
           }
           return Effect.succeed(entry)
         }).pipe(Effect.flatten),
@@ -216,7 +247,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
         ),
       list: (tenant, q) =>
         Effect.sync(() => {
-          const xs = ordered.get(tenant) ?? []
+          const xs = ordered.get(tenant)?.view() ?? []
           const start = q.after
             ? lowerBound(xs, (e) => e.date < q.after!.date || (e.date === q.after!.date && e.entry_no <= q.after!.entry_no))
             : q.from !== undefined
@@ -246,7 +277,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
         }),
       accountLines: (tenant, account, q) =>
         Effect.sync(() => {
-          const xs = lines.get(key(tenant, account)) ?? []
+          const xs = lines.get(key(tenant, account))?.view() ?? []
           const start = q.after
             ? lowerBound(xs, (r) => positionBefore(q.after!)(r) || (r.entry.date === q.after!.date && r.entry.entry_no === q.after!.entry_no && r.line.line_no === q.after!.line_no))
             : lowerBound(xs, (r) => r.entry.date < q.from)
@@ -270,7 +301,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
         }),
       dayTotalsThrough: (tenant, account, p) =>
         Effect.sync(() => {
-          const xs = lines.get(key(tenant, account)) ?? []
+          const xs = lines.get(key(tenant, account))?.view() ?? []
           let debit = 0n
           let credit = 0n
           for (let i = lowerBound(xs, (r) => r.entry.date < p.date); i < xs.length; i++) {
