@@ -13,8 +13,8 @@
  *    summing the raw journal lines.
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
-import { CoreConfig, Governance, Ids, Kernel, Rbac, SecureRandom, Tenants, UnitOfWork } from "@airlock/core"
-import { BankTransaction, CalendarDate, Chart, Journal, Ledger, LedgerConfig, Proposals } from "@airlock/ledger"
+import { CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants, UnitOfWork } from "@airlock/core"
+import { BankTransaction, CalendarDate, Chart, Journal, Ledger, LedgerConfig, type Ports as LedgerPorts, Proposals } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
 import Database from "better-sqlite3"
 import { Effect, Layer } from "effect"
@@ -304,3 +304,20 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
   return rows
 }
 
+
+/** For `bench/profile.ts`: prepares `n` proposals, then runs the applies between `start` and `stop`; returns applies/s. */
+export const profileApply = <E>(
+  n: number,
+  ports: Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts, E>,
+  start: () => Promise<void>,
+  stop: () => Promise<void>
+): Effect.Effect<number, unknown> =>
+  Effect.gen(function*() {
+    const { human, ids, pipeline } = yield* prepare(n)
+    yield* Effect.promise(start)
+    const t = performance.now()
+    for (const id of ids) yield* pipeline.apply(tenantId, id, human)
+    const rate = n / ((performance.now() - t) / 1000)
+    yield* Effect.promise(stop)
+    return rate
+  }).pipe(Effect.provide(environment(ports)))
