@@ -288,7 +288,7 @@ export const suite = <E>(
         const seen: Array<string> = []
         let cursor: string | undefined
         do {
-          const page = yield* journal.list(fx.tenant, fx.viewer, { limit: 3, ...(cursor ? { cursor } : {}) })
+          const page = yield* journal.list(fx.tenant, fx.viewer, { limit: "3", ...(cursor ? { cursor } : {}) })
           seen.push(...page.items.map((e) => e.id))
           cursor = page.next_cursor ?? undefined
         } while (cursor)
@@ -473,7 +473,7 @@ export const suite = <E>(
         const fromProposal = yield* proposals.ofProposal(fx.tenant, fx.viewer, p.action.id)
         expect([fromProposal.entry?.id, fromProposal.proposal?.status]).toStrictEqual([result.entry_id, "applied"])
 
-        const listed = yield* Effect.flatMap(BankTransaction.BankTransactions, (b) => b.list(fx.tenant, fx.viewer, { unposted: true }))
+        const listed = yield* Effect.flatMap(BankTransaction.BankTransactions, (b) => b.list(fx.tenant, fx.viewer, { unposted: "true" }))
         expect(listed.items.map((t) => t.id)).not.toContain(txn)
         const rolled = yield* pipeline.rollback(fx.tenant, p.action.id as Ids.ActionId, fx.bookkeeper, "wrong vendor")
         expect(rolled.status).toBe("rolled_back")

@@ -112,9 +112,9 @@ export const ListBankTransactions = Schema.Struct({
   from: Schema.optional(Schema.String),
   to: Schema.optional(Schema.String),
   account_code: Schema.optional(Schema.String),
-  unposted: Schema.optional(Schema.Boolean),
+  unposted: Schema.optional(Schema.Union(Schema.Boolean, Schema.BooleanFromString)),
   cursor: Schema.optional(Schema.String),
-  limit: Schema.optional(Schema.Number)
+  limit: Schema.optional(Schema.Union(Schema.Number, Schema.NumberFromString))
 })
 
 const invalid = (code: string, message: string, details?: Record<string, unknown>) =>

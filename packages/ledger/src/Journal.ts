@@ -425,7 +425,8 @@ export const ListEntries = Schema.Struct({
   account_code: Schema.optional(Schema.String),
   source: Schema.optional(EntrySource),
   cursor: Schema.optional(Schema.String),
-  limit: Schema.optional(Schema.Number)
+  /** A number, or its decimal string (as it arrives in a query string). */
+  limit: Schema.optional(Schema.Union(Schema.Number, Schema.NumberFromString))
 })
 /** Type of {@link ListEntries}. */
 export type ListEntries = typeof ListEntries.Type
