@@ -142,6 +142,8 @@ export const suite = <E>(
         expect(yield* probe.count("lines", fx.tenant)).toBe(5)
         const log = yield* (yield* Audit.AuditLog).list(fx.tenant, { limit: 1000 })
         expect(log.filter((r) => r.action === "ledger.entry.posted").map((r) => r.subject)).toStrictEqual([`entry:${a.entry.id}`, `entry:${b.entry.id}`])
+        expect(log.find((r) => r.subject === `entry:${b.entry.id}`)?.data).toMatchObject({ entry_no: 2, total_minor: expect.anything() })
+        expect(yield* (yield* Audit.AuditLog).verify(fx.tenant)).toMatchObject({ ok: true, first_break: null })
       }))
 
     it.effect("posting: every validation has its stable code and nothing is written", () =>
@@ -464,6 +466,7 @@ export const suite = <E>(
         })
         const log = yield* (yield* Audit.AuditLog).list(fx.tenant, { limit: 1000 })
         expect(log.find((r) => r.action === "action.applied")?.data).toMatchObject({ kind: Proposals.KIND, result: { entry_id: result.entry_id } })
+        expect((yield* (yield* Audit.AuditLog).verify(fx.tenant)).ok).toBe(true)
 
         const fromEntry = yield* proposals.ofEntry(fx.tenant, fx.viewer, result.entry_id)
         expect(fromEntry.proposal?.id).toBe(p.action.id)
