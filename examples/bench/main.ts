@@ -1,9 +1,13 @@
 /**
  * `pnpm bench`: runs every benchmark module and prints its figures, each against a baseline
  * measured in the same run. Benchmarks are never tests: they print, they do not assert.
+ * The script builds the packages first and runs against their built `dist` (what a host
+ * imports), not the TypeScript sources through tsx's loader, whose transform roughly halves the
+ * pipeline's throughput. `pnpm bench ledger` runs one module.
  */
 import * as Http from "./http.js"
 import * as Guardrails from "./guardrails.js"
+import * as Ledger from "./ledger.js"
 import * as Pipeline from "./pipeline.js"
 
 /** One printed line of a benchmark. */
@@ -18,7 +22,8 @@ export interface BenchRow {
 const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promise<ReadonlyArray<BenchRow>> }> = [
   { title: "core pipeline", run: Pipeline.run },
   { title: "http server", run: Http.run },
-  { title: "guardrails gate stack", run: Guardrails.run }
+  { title: "guardrails gate stack", run: Guardrails.run },
+  { title: "ledger", run: Ledger.run }
 ]
 
 const only = process.argv.slice(2)

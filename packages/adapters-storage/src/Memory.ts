@@ -4,14 +4,16 @@
  */
 import type { Ports } from "@airlock/core"
 import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
+import type { Ports as LedgerPorts } from "@airlock/ledger"
 import { Layer } from "effect"
 import * as MemoryCore from "./internal/memory/core.js"
 import * as MemoryGuardrails from "./internal/memory/guardrails.js"
+import * as MemoryLedger from "./internal/memory/ledger.js"
 import * as MemoryDatabase from "./MemoryDatabase.js"
 
 /** Every port and the unit of work, on a database created for this layer. */
 export const layer: Layer.Layer<
-  Ports.CorePorts | GuardrailsPorts.GuardrailsPorts | MemoryDatabase.MemoryDatabase
-> = Layer.mergeAll(MemoryCore.layer, MemoryGuardrails.layer, MemoryDatabase.layerUnitOfWork).pipe(
+  Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | MemoryDatabase.MemoryDatabase
+> = Layer.mergeAll(MemoryCore.layer, MemoryLedger.layer, MemoryGuardrails.layer, MemoryDatabase.layerUnitOfWork).pipe(
   Layer.provideMerge(MemoryDatabase.layer)
 )

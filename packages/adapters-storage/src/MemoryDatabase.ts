@@ -33,6 +33,12 @@ export interface MemoryDatabaseShape {
   readonly read: <A>(f: () => A) => Effect.Effect<A>
   /** Is the current fiber inside a transaction? */
   readonly inTransaction: Effect.Effect<boolean>
+  /**
+   * Records how to undo an in-place change of a structure kept beside the tables (a sorted
+   * index, a running total); it runs if the surrounding transaction fails. Call it only from
+   * inside `write` (or a transaction), right after making the change.
+   */
+  readonly onRollback: (undo: () => void) => void
   /** Names of the tables, for export and delete of a tenant's data. */
   readonly tableNames: () => ReadonlyArray<string>
 }
@@ -199,6 +205,7 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
     write,
     read,
     inTransaction: FiberRef.get(inTx),
+    onRollback: record,
     tableNames: () => [...tables.keys()]
   }
 })

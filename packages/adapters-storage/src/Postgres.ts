@@ -5,6 +5,7 @@
 import { PgClient } from "@effect/sql-pg"
 import type { Ports } from "@airlock/core"
 import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
+import type { Ports as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { MigrationError } from "@effect/sql/Migrator"
@@ -37,4 +38,4 @@ export const layerClient = (
 /** Every port on PostgreSQL, migrated; also provides the clients. */
 export const layer = (
   options: PostgresOptions
-): Layer.Layer<Ports.CorePorts | GuardrailsPorts.GuardrailsPorts | PgClient.PgClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> => Layer.provideMerge(SqlStores.layer, layerClient(options))
+): Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | PgClient.PgClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> => Layer.provideMerge(SqlStores.layer, layerClient(options))

@@ -4,13 +4,20 @@
  */
 import type { Ports } from "@airlock/core"
 import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
+import type { Ports as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
 import * as SqlCore from "./internal/sql/core.js"
 import * as SqlGuardrails from "./internal/sql/guardrails.js"
+import * as SqlLedger from "./internal/sql/ledger.js"
 
 /** Every port and the unit of work on the ambient `SqlClient`. */
-export const layer: Layer.Layer<Ports.CorePorts | GuardrailsPorts.GuardrailsPorts, never, SqlClient.SqlClient> = Layer.merge(
+export const layer: Layer.Layer<
+  Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
+  never,
+  SqlClient.SqlClient
+> = Layer.mergeAll(
   SqlCore.layer,
+  SqlLedger.layer,
   SqlGuardrails.layer
 )

@@ -6,6 +6,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql"
 import type { Ports } from "@airlock/core"
 import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
+import type { Ports as LedgerPorts } from "@airlock/ledger"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { MigrationError } from "@effect/sql/Migrator"
 import type { ConfigError } from "effect/ConfigError"
@@ -40,4 +41,4 @@ export const layerClient = (
 /** Every port on SQLite, migrated; also provides the clients for hosts that add their own tables. */
 export const layer = (
   options: SqliteOptions
-): Layer.Layer<Ports.CorePorts | GuardrailsPorts.GuardrailsPorts | SqliteClient.SqliteClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> => Layer.provideMerge(SqlStores.layer, layerClient(options))
+): Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | SqliteClient.SqliteClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> => Layer.provideMerge(SqlStores.layer, layerClient(options))

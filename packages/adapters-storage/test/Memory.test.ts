@@ -3,8 +3,11 @@ import { Layer } from "effect"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as GuardProbe from "./support/GuardProbe.js"
+import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
 
 suite("memory", Layer.provideMerge(Probe.memory, Memory.layer), { parallelConnections: false })
 
 GuardrailsSuite.suite("memory", Layer.provideMerge(GuardProbe.memory, Memory.layer), { parallelConnections: false })
+ledgerSuite("memory", Layer.provideMerge(LedgerProbe.memory, Memory.layer), { parallelConnections: false })

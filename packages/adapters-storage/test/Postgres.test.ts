@@ -4,6 +4,8 @@ import { describe, it } from "vitest"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as GuardProbe from "./support/GuardProbe.js"
+import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 
@@ -25,4 +27,8 @@ if (admin === "") {
     Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(GuardProbe.sql, Postgres.layer({ url, maxConnections: 8 })))
   )
   GuardrailsSuite.suite("postgres", guardPorts, { parallelConnections: true })
+  const ledgerPorts = Layer.unwrapEffect(
+    Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(LedgerProbe.sql, Postgres.layer({ url, maxConnections: 8 })))
+  )
+  ledgerSuite("postgres", ledgerPorts, { parallelConnections: true })
 }

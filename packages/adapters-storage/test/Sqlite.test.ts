@@ -8,12 +8,17 @@ import { join } from "node:path"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as GuardProbe from "./support/GuardProbe.js"
+import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
 
 suite("sqlite (file, WAL)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: file })), { parallelConnections: false })
 suite("sqlite (:memory:)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: ":memory:" })), { parallelConnections: false })
+
+const ledgerFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ledger.db")
+ledgerSuite("sqlite (file, WAL)", Layer.provideMerge(LedgerProbe.sql, Sqlite.layer({ filename: ledgerFile })), { parallelConnections: false })
 
 const guardFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "guardrails.db")
 GuardrailsSuite.suite("sqlite (file, WAL)", Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: guardFile })), { parallelConnections: false })

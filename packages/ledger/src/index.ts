@@ -1,6 +1,17 @@
 /**
- * @airlock/ledger — Canonical double-entry journal, shadow proposals, period locks, bank import and QuickBooks export.
- *
- * Under construction: see the project's open issues. Nothing is exported yet.
+ * @airlock/ledger — canonical double-entry journal, shadow proposals, period locks, bank import
+ * and QuickBooks export.
  */
-export {}
+export * as BankImport from "./BankImport.js"
+export * as BankTransaction from "./BankTransaction.js"
+export * as CalendarDate from "./CalendarDate.js"
+export * as Chart from "./Chart.js"
+export * as Journal from "./Journal.js"
+export * as Ledger from "./Ledger.js"
+export * as LedgerConfig from "./LedgerConfig.js"
+export * as Money from "./Money.js"
+export * as PeriodLock from "./PeriodLock.js"
+export * as Ports from "./Ports.js"
+export * as Presets from "./Presets.js"
+export * as Proposals from "./Proposals.js"
+export * as QboExport from "./QboExport.js"

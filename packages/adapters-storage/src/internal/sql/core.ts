@@ -302,21 +302,27 @@ const toAudit = (r: Row) =>
 export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlClient.SqlClient> = Layer.effect(
   Audit.AuditStore,
   Effect.map(SqlClient.SqlClient, (sql) => ({
-    append: (tenant, build) =>
-      sql.withTransaction(
-        Effect.gen(function*() {
-          yield* sql`INSERT INTO airlock_audit_heads (tenant_id, seq, hash) VALUES (${tenant}, 0, ${Audit.GENESIS_HASH})
-                     ON CONFLICT (tenant_id) DO NOTHING`
-          const rows = yield* sql`SELECT seq, hash FROM airlock_audit_heads WHERE tenant_id = ${tenant} ${forUpdate(sql)}`
-          const seq = int(rows[0]!.seq)
-          const record = build(seq === 0 ? null : { seq, hash: String(rows[0]!.hash) })
-          yield* sql`INSERT INTO airlock_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
-                     VALUES (${record.tenant_id}, ${record.seq}, ${record.at}, ${record.actor_id}, ${record.action},
-                             ${record.subject}, ${toJson(record.data)}, ${record.prev_hash}, ${record.hash})`
-          yield* sql`UPDATE airlock_audit_heads SET seq = ${record.seq}, hash = ${record.hash} WHERE tenant_id = ${tenant}`
-          return record
-        })
-      ).pipe(Effect.mapError(storageError)),
+    append: (tenant, build) => {
+      // The upsert returns the head and locks its row (PostgreSQL: the DO UPDATE row lock) in one
+      // statement; inside an enclosing transaction no savepoint is needed, as the append commits
+      // or rolls back with it.
+      const body = Effect.gen(function*() {
+        const rows = yield* sql`INSERT INTO airlock_audit_heads (tenant_id, seq, hash) VALUES (${tenant}, 0, ${Audit.GENESIS_HASH})
+                                ON CONFLICT (tenant_id) DO UPDATE SET seq = airlock_audit_heads.seq
+                                RETURNING seq, hash`
+        const seq = int(rows[0]!.seq)
+        const record = build(seq === 0 ? null : { seq, hash: String(rows[0]!.hash) })
+        yield* sql`INSERT INTO airlock_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
+                   VALUES (${record.tenant_id}, ${record.seq}, ${record.at}, ${record.actor_id}, ${record.action},
+                           ${record.subject}, ${toJson(record.data)}, ${record.prev_hash}, ${record.hash})`
+        yield* sql`UPDATE airlock_audit_heads SET seq = ${record.seq}, hash = ${record.hash} WHERE tenant_id = ${tenant}`
+        return record
+      })
+      return Effect.flatMap(
+        Effect.serviceOption(SqlClient.TransactionConnection),
+        (tx) => (Option.isSome(tx) ? body : sql.withTransaction(body))
+      ).pipe(Effect.mapError(storageError))
+    },
     head: (tenant) =>
       sql`SELECT seq, hash FROM airlock_audit_heads WHERE tenant_id = ${tenant}`.pipe(
         Effect.map((rs) => (rs.length === 0 || int(rs[0]!.seq) === 0 ? null : { seq: int(rs[0]!.seq), hash: String(rs[0]!.hash) })),

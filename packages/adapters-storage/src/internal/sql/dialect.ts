@@ -12,11 +12,24 @@ import { Effect } from "effect"
 export const forUpdate = (sql: SqlClient.SqlClient): Statement.Fragment =>
   sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE"), orElse: () => sql.literal("") })
 
+/** `FOR SHARE` on PostgreSQL (readers block writers of the row until commit); nothing on SQLite. */
+export const forShare = (sql: SqlClient.SqlClient): Statement.Fragment =>
+  sql.onDialectOrElse({ pg: () => sql.literal("FOR SHARE"), orElse: () => sql.literal("") })
+
 /** Is this driver error a unique/primary-key violation? (pg 23505; SQLite SQLITE_CONSTRAINT_*) */
 export const isUniqueViolation = (error: SqlError): boolean => {
   const cause = error.cause as { code?: unknown } | undefined
   const code = typeof cause?.code === "string" ? cause.code : ""
   return code === "23505" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE"
+}
+
+/**
+ * Text naming what a unique violation hit (pg's constraint name, SQLite's column list), so a
+ * store can tell one unique index from another.
+ */
+export const violationTarget = (error: SqlError): string => {
+  const cause = error.cause as { constraint_name?: unknown; constraint?: unknown; message?: unknown } | undefined
+  return [cause?.constraint_name, cause?.constraint, cause?.message].filter((x) => typeof x === "string").join(" ")
 }
 
 /** Wraps a driver error as the taxonomy's storage error (the cause is kept, never sent to clients). */

@@ -1,0 +1,487 @@
+/**
+ * SQL implementations of the ledger ports, written once for SQLite and PostgreSQL. Money is
+ * bound as decimal text (both databases store it in BIGINT columns) and read back through
+ * `CAST(... AS TEXT)`, so no amount ever passes through a JS number.
+ */
+import { Errors, type Ids } from "@airlock/core"
+import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Layer, Option } from "effect"
+import { bool, forShare, forUpdate, int, intOrNull, isUniqueViolation, orDuplicate, orStorage, storageError, violationTarget } from "./dialect.js"
+
+type Row = Record<string, unknown>
+
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))
+
+const first = <A>(rows: ReadonlyArray<Row>, f: (r: Row) => A): Option.Option<A> =>
+  rows.length === 0 ? Option.none() : Option.some(f(rows[0]!))
+
+const toAccount = (r: Row) =>
+  new Chart.Account({
+    tenant_id: String(r.tenant_id),
+    code: String(r.code),
+    name: String(r.name),
+    type: r.type as Chart.AccountType,
+    normal_balance: r.normal_balance as Chart.NormalBalance,
+    parent_code: str(r.parent_code),
+    currency: String(r.currency),
+    active: bool(r.active),
+    description: str(r.description),
+    created_at: int(r.created_at),
+    updated_at: int(r.updated_at)
+  }, true)
+
+/** SQL {@link Chart.AccountStore}. */
+export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlClient.SqlClient> = Layer.effect(
+  Chart.AccountStore,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    insert: (a) =>
+      sql`INSERT INTO ledger_accounts (tenant_id, code, name, type, normal_balance, parent_code, currency, active, description, created_at, updated_at)
+          VALUES (${a.tenant_id}, ${a.code}, ${a.name}, ${a.type}, ${a.normal_balance}, ${a.parent_code}, ${a.currency}, ${a.active ? 1 : 0},
+                  ${a.description}, ${a.created_at}, ${a.updated_at})`.pipe(Effect.asVoid, orDuplicate("account", a.code)),
+    get: (tenant, code) =>
+      sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`.pipe(Effect.map((rs) => first(rs, toAccount)), orStorage),
+    getMany: (tenant, codes) =>
+      (codes.length === 0
+        ? Effect.succeed([] as ReadonlyArray<Row>)
+        : sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} AND code IN ${sql.in(codes)}`).pipe(
+          Effect.map((rs) => new Map(rs.map((r) => [String(r.code), toAccount(r)] as const))),
+          orStorage
+        ),
+    list: (tenant) =>
+      sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} ORDER BY code`.pipe(Effect.map((rs) => rs.map(toAccount)), orStorage),
+    update: (a) =>
+      sql`UPDATE ledger_accounts SET name = ${a.name}, parent_code = ${a.parent_code}, description = ${a.description},
+            active = ${a.active ? 1 : 0}, updated_at = ${a.updated_at}
+          WHERE tenant_id = ${a.tenant_id} AND code = ${a.code} RETURNING code`.pipe(
+        orStorage,
+        Effect.flatMap((rs) =>
+          rs.length === 0
+            ? Effect.fail(new Errors.NotFound({ message: `account ${a.code} not found`, details: { entity: "account", id: a.code } }))
+            : Effect.void
+        )
+      )
+  }))
+)
+
+const toLine = (r: Row): Journal.JournalLine => ({
+  line_no: int(r.line_no),
+  account_code: String(r.account_code),
+  side: r.side as Journal.Side,
+  amount_minor: BigInt(String(r.amount)),
+  description: str(r.description),
+  name: str(r.name),
+  class: str(r.class),
+  location: str(r.location)
+})
+
+const toEntry = (r: Row, lines: ReadonlyArray<Journal.JournalLine>) =>
+  new Journal.JournalEntry({
+    tenant_id: String(r.tenant_id),
+    id: String(r.id),
+    entry_no: int(r.entry_no),
+    date: String(r.date),
+    memo: String(r.memo),
+    currency: String(r.currency),
+    lines,
+    source: r.source as Journal.EntrySource,
+    proposal_id: str(r.proposal_id),
+    bank_transaction_id: str(r.bank_transaction_id),
+    reverses_entry_id: str(r.reverses_entry_id),
+    idempotency_key: str(r.idempotency_key),
+    content_hash: String(r.content_hash),
+    posted_by: String(r.posted_by),
+    posted_at: int(r.posted_at)
+  }, true)
+
+const conflict = (code: string, message: string, details: Record<string, unknown>) => new Errors.Conflict({ code, message, details })
+
+/** Maps a unique violation of the entries table to the conflict it means. */
+const entryConflict = (e: Journal.JournalEntry) => (error: SqlError): Errors.Conflict | Errors.StorageError => {
+  if (!isUniqueViolation(error)) return storageError(error)
+  const target = violationTarget(error)
+  if (/idempotency/.test(target)) return conflict("idempotency.key_taken", "Idempotency key already used", { idempotency_key: e.idempotency_key })
+  if (/revers/.test(target)) return conflict("entry.already_reversed", "Entry was already reversed", { entry_id: e.reverses_entry_id })
+  if (/proposal/.test(target)) return conflict("entry.proposal_posted", "Proposal already has its entry", { proposal_id: e.proposal_id })
+  return conflict("conflict.duplicate", `entry ${e.id} already exists`, { entity: "entry", id: e.id })
+}
+
+const LINE_COLUMNS = "l.line_no, l.account_code, l.side, CAST(l.amount_minor AS TEXT) AS amount, l.description, l.name, l.class, l.location"
+
+/** SQL {@link Journal.JournalStore}. Balances are materialised per account and day in the same statement batch as the entry. */
+export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlClient.SqlClient> = Layer.effect(
+  Journal.JournalStore,
+  Effect.map(SqlClient.SqlClient, (sql) => {
+    const lineColumns = sql.literal(LINE_COLUMNS)
+
+    /** Loads the lines of entries and assembles them, keeping the rows' order. */
+    const withLines = (tenant: string, rows: ReadonlyArray<Row>) =>
+      Effect.gen(function*() {
+        if (rows.length === 0) return [] as Array<Journal.JournalEntry>
+        const ids = rows.map((r) => String(r.id))
+        const lines = yield* sql`SELECT l.entry_id, ${lineColumns} FROM ledger_lines l
+                                 WHERE l.tenant_id = ${tenant} AND l.entry_id IN ${sql.in(ids)} ORDER BY l.entry_id, l.line_no`
+        const byEntry = new Map<string, Array<Journal.JournalLine>>()
+        for (const l of lines) {
+          const id = String(l.entry_id)
+          let xs = byEntry.get(id)
+          if (!xs) byEntry.set(id, xs = [])
+          xs.push(toLine(l))
+        }
+        return rows.map((r) => toEntry(r, byEntry.get(String(r.id)) ?? []))
+      })
+
+    const one = (tenant: string, rows: ReadonlyArray<Row>) =>
+      Effect.map(withLines(tenant, rows.slice(0, 1)), (es) => Option.fromNullable(es[0]))
+
+    const totalsOf = (rows: ReadonlyArray<Row>): Journal.Totals => ({
+      debit: BigInt(String(rows[0]?.d ?? "0")),
+      credit: BigInt(String(rows[0]?.c ?? "0"))
+    })
+
+    const insert = (e: Journal.JournalEntry) =>
+      Effect.gen(function*() {
+        const counter = yield* sql`INSERT INTO ledger_counters (tenant_id, name, value) VALUES (${e.tenant_id}, 'entry_no', 1)
+                                   ON CONFLICT (tenant_id, name) DO UPDATE SET value = ledger_counters.value + 1
+                                   RETURNING value`.pipe(orStorage)
+        const no = int(counter[0]!.value)
+        yield* sql`INSERT INTO ledger_entries (tenant_id, id, entry_no, date, memo, currency, source, proposal_id, bank_transaction_id,
+                     reverses_entry_id, idempotency_key, content_hash, posted_by, posted_at)
+                   VALUES (${e.tenant_id}, ${e.id}, ${no}, ${e.date}, ${e.memo}, ${e.currency}, ${e.source}, ${e.proposal_id},
+                     ${e.bank_transaction_id}, ${e.reverses_entry_id}, ${e.idempotency_key}, ${e.content_hash}, ${e.posted_by},
+                     ${e.posted_at})`.pipe(Effect.mapError(entryConflict(e)))
+        yield* sql`INSERT INTO ledger_lines ${
+          sql.insert(e.lines.map((l) => ({
+            tenant_id: e.tenant_id,
+            entry_id: e.id,
+            line_no: l.line_no,
+            account_code: l.account_code,
+            side: l.side,
+            amount_minor: l.amount_minor.toString(),
+            description: l.description,
+            name: l.name,
+            class: l.class,
+            location: l.location,
+            date: e.date,
+            entry_no: no
+          })))
+        }`.pipe(orStorage)
+        const perAccount = new Map<string, { debit: bigint; credit: bigint }>()
+        for (const l of e.lines) {
+          const t = perAccount.get(l.account_code) ?? { debit: 0n, credit: 0n }
+          if (l.side === "debit") t.debit += l.amount_minor
+          else t.credit += l.amount_minor
+          perAccount.set(l.account_code, t)
+        }
+        yield* sql`INSERT INTO ledger_daily_balances ${
+          sql.insert([...perAccount].map(([account_code, t]) => ({
+            tenant_id: e.tenant_id,
+            account_code,
+            day: e.date,
+            debit_minor: t.debit.toString(),
+            credit_minor: t.credit.toString()
+          })))
+        } ON CONFLICT (tenant_id, account_code, day) DO UPDATE SET
+            debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor,
+            credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor`.pipe(orStorage)
+        return new Journal.JournalEntry({ ...e, entry_no: no }, true)
+      })
+
+    const positionAfter = (p: Journal.LinePosition) =>
+      sql`(l.date > ${p.date} OR (l.date = ${p.date} AND (l.entry_no > ${p.entry_no} OR (l.entry_no = ${p.entry_no} AND l.line_no > ${p.line_no}))))`
+
+    return {
+      insert,
+      get: (tenant, id) =>
+        Effect.flatMap(sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND id = ${id}`, (rs) => one(tenant, rs)).pipe(orStorage),
+      findByIdempotencyKey: (tenant, key) =>
+        Effect.flatMap(sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND idempotency_key = ${key}`, (rs) => one(tenant, rs)).pipe(orStorage),
+      findReversal: (tenant, id) =>
+        Effect.flatMap(sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND reverses_entry_id = ${id}`, (rs) => one(tenant, rs)).pipe(orStorage),
+      findByProposal: (tenant, proposal) =>
+        Effect.flatMap(sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND proposal_id = ${proposal}`, (rs) => one(tenant, rs)).pipe(orStorage),
+      liveForBankTransaction: (tenant, btx) =>
+        Effect.flatMap(
+          sql`SELECT * FROM ledger_entries e WHERE e.tenant_id = ${tenant} AND e.bank_transaction_id = ${btx}
+                AND e.reverses_entry_id IS NULL
+                AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.tenant_id = e.tenant_id AND r.reverses_entry_id = e.id)
+              ORDER BY e.entry_no`,
+          (rs) => withLines(tenant, rs)
+        ).pipe(orStorage),
+      list: (tenant, q) => {
+        const where = [sql`e.tenant_id = ${tenant}`]
+        if (q.from !== undefined) where.push(sql`e.date >= ${q.from}`)
+        if (q.to !== undefined) where.push(sql`e.date <= ${q.to}`)
+        if (q.source !== undefined) where.push(sql`e.source = ${q.source}`)
+        if (q.account_code !== undefined) {
+          where.push(sql`EXISTS (SELECT 1 FROM ledger_lines l WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id AND l.account_code = ${q.account_code})`)
+        }
+        if (q.after !== undefined) where.push(sql`(e.date > ${q.after.date} OR (e.date = ${q.after.date} AND e.entry_no > ${q.after.entry_no}))`)
+        return Effect.flatMap(
+          sql`SELECT * FROM ledger_entries e WHERE ${sql.and(where)} ORDER BY e.date, e.entry_no LIMIT ${q.limit}`,
+          (rs) => withLines(tenant, rs)
+        ).pipe(orStorage)
+      },
+      accountTotals: (tenant, account, asOf) =>
+        sql`SELECT CAST(COALESCE(SUM(debit_minor), 0) AS TEXT) AS d, CAST(COALESCE(SUM(credit_minor), 0) AS TEXT) AS c
+            FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND account_code = ${account} AND day <= ${asOf}`.pipe(
+          Effect.map(totalsOf),
+          orStorage
+        ),
+      allTotals: (tenant, asOf) =>
+        sql`SELECT account_code, CAST(SUM(debit_minor) AS TEXT) AS d, CAST(SUM(credit_minor) AS TEXT) AS c
+            FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND day <= ${asOf} GROUP BY account_code`.pipe(
+          Effect.map((rs) => rs.map((r) => ({ account_code: String(r.account_code), ...totalsOf([r]) }))),
+          orStorage
+        ),
+      accountLines: (tenant, account, q) => {
+        const where = [sql`l.tenant_id = ${tenant}`, sql`l.account_code = ${account}`, sql`l.date >= ${q.from}`, sql`l.date <= ${q.to}`]
+        if (q.after !== undefined) where.push(positionAfter(q.after))
+        return sql`SELECT l.entry_id, l.entry_no, l.date, e.memo, ${lineColumns}
+                   FROM ledger_lines l JOIN ledger_entries e ON e.tenant_id = l.tenant_id AND e.id = l.entry_id
+                   WHERE ${sql.and(where)} ORDER BY l.date, l.entry_no, l.line_no LIMIT ${q.limit}`.pipe(
+          Effect.map((rs) =>
+            rs.map((r): Journal.AccountLine => ({
+              entry_id: String(r.entry_id),
+              entry_no: int(r.entry_no),
+              date: String(r.date),
+              memo: String(r.memo),
+              line_no: int(r.line_no),
+              side: r.side as Journal.Side,
+              amount_minor: BigInt(String(r.amount)),
+              description: str(r.description)
+            }))
+          ),
+          orStorage
+        )
+      },
+      dayTotalsThrough: (tenant, account, p) =>
+        sql`SELECT CAST(COALESCE(SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE 0 END), 0) AS TEXT) AS d,
+                   CAST(COALESCE(SUM(CASE WHEN side = 'credit' THEN amount_minor ELSE 0 END), 0) AS TEXT) AS c
+            FROM ledger_lines WHERE tenant_id = ${tenant} AND account_code = ${account} AND date = ${p.date}
+              AND (entry_no < ${p.entry_no} OR (entry_no = ${p.entry_no} AND line_no <= ${p.line_no}))`.pipe(
+          Effect.map(totalsOf),
+          orStorage
+        )
+    }
+  })
+)
+
+const toLock = (r: Row) =>
+  new PeriodLock.PeriodLock({
+    tenant_id: String(r.tenant_id),
+    lock_date: str(r.lock_date),
+    updated_at: int(r.updated_at),
+    updated_by: String(r.updated_by)
+  }, true)
+
+/** SQL {@link PeriodLock.PeriodLockStore}. Posting holds a shared row lock on PostgreSQL. */
+export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, SqlClient.SqlClient> = Layer.effect(
+  PeriodLock.PeriodLockStore,
+  Effect.map(SqlClient.SqlClient, (sql) => {
+    const select = (tenant: Ids.TenantId, lock: "none" | "share" | "update") =>
+      sql`SELECT * FROM ledger_period_locks WHERE tenant_id = ${tenant} ${
+        lock === "share" ? forShare(sql) : lock === "update" ? forUpdate(sql) : sql.literal("")
+      }`.pipe(Effect.map((rs) => first(rs, toLock)))
+    // a row must exist to be locked: the first post of a tenant creates an open one
+    const locked = (tenant: Ids.TenantId, lock: "share" | "update") =>
+      Effect.flatMap(select(tenant, lock), (found) =>
+        Option.isSome(found)
+          ? Effect.succeed(found)
+          : Effect.zipRight(
+            sql`INSERT INTO ledger_period_locks (tenant_id, lock_date, updated_at, updated_by)
+                VALUES (${tenant}, NULL, 0, 'system') ON CONFLICT (tenant_id) DO NOTHING`,
+            select(tenant, lock)
+          )).pipe(orStorage)
+    return {
+      get: (tenant) => select(tenant, "none").pipe(orStorage),
+      getForPosting: (tenant) => locked(tenant, "share"),
+      getForUpdate: (tenant) => locked(tenant, "update"),
+      put: (l) =>
+        sql`INSERT INTO ledger_period_locks (tenant_id, lock_date, updated_at, updated_by)
+            VALUES (${l.tenant_id}, ${l.lock_date}, ${l.updated_at}, ${l.updated_by})
+            ON CONFLICT (tenant_id) DO UPDATE SET lock_date = excluded.lock_date, updated_at = excluded.updated_at,
+              updated_by = excluded.updated_by`.pipe(Effect.asVoid, orStorage)
+    }
+  })
+)
+
+const toBankTxn = (r: Row) =>
+  new BankTransaction.BankTransaction({
+    tenant_id: String(r.tenant_id),
+    id: String(r.id),
+    account_code: String(r.account_code),
+    date: String(r.date),
+    description: String(r.description),
+    amount_minor: BigInt(String(r.amount)),
+    currency: String(r.currency),
+    payee: str(r.payee),
+    memo: str(r.memo),
+    fit_id: str(r.fit_id),
+    fingerprint: String(r.fingerprint),
+    source_format: r.source_format as BankTransaction.SourceFormat,
+    source_line: intOrNull(r.source_line),
+    imported_at: int(r.imported_at),
+    imported_by: String(r.imported_by)
+  }, true)
+
+const BANK_COLUMNS = "b.*, CAST(b.amount_minor AS TEXT) AS amount"
+
+/** SQL {@link BankTransaction.BankTransactionStore}. */
+export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionStore, never, SqlClient.SqlClient> = Layer.effect(
+  BankTransaction.BankTransactionStore,
+  Effect.map(SqlClient.SqlClient, (sql) => {
+    const columns = sql.literal(BANK_COLUMNS)
+    const get = (tenant: Ids.TenantId, id: string, lock: boolean) =>
+      sql`SELECT ${columns} FROM ledger_bank_transactions b WHERE b.tenant_id = ${tenant} AND b.id = ${id} ${
+        lock ? forUpdate(sql) : sql.literal("")
+      }`.pipe(Effect.map((rs) => first(rs, toBankTxn)), orStorage)
+    return {
+      insertNew: (rows) =>
+        Effect.gen(function*() {
+          const inserted = new Set<string>()
+          for (let i = 0; i < rows.length; i += 500) {
+            const chunk = rows.slice(i, i + 500)
+            const ids = yield* sql`INSERT INTO ledger_bank_transactions ${
+              sql.insert(chunk.map((r) => ({
+                tenant_id: r.tenant_id,
+                id: r.id,
+                account_code: r.account_code,
+                date: r.date,
+                description: r.description,
+                amount_minor: r.amount_minor.toString(),
+                currency: r.currency,
+                payee: r.payee,
+                memo: r.memo,
+                fit_id: r.fit_id,
+                fingerprint: r.fingerprint,
+                source_format: r.source_format,
+                source_line: r.source_line,
+                imported_at: r.imported_at,
+                imported_by: r.imported_by
+              })))
+            } ON CONFLICT (tenant_id, fingerprint) DO NOTHING RETURNING id`
+            for (const r of ids) inserted.add(String(r.id))
+          }
+          return rows.filter((r) => inserted.has(r.id))
+        }).pipe(orStorage),
+      get: (tenant, id) => get(tenant, id, false),
+      getForUpdate: (tenant, id) => get(tenant, id, true),
+      list: (tenant, q) => {
+        const where = [sql`b.tenant_id = ${tenant}`]
+        if (q.from !== undefined) where.push(sql`b.date >= ${q.from}`)
+        if (q.to !== undefined) where.push(sql`b.date <= ${q.to}`)
+        if (q.account_code !== undefined) where.push(sql`b.account_code = ${q.account_code}`)
+        if (q.after !== undefined) where.push(sql`(b.date > ${q.after.date} OR (b.date = ${q.after.date} AND b.id > ${q.after.id}))`)
+        if (q.unposted === true) {
+          where.push(sql`NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.tenant_id = b.tenant_id AND e.bank_transaction_id = b.id
+            AND e.reverses_entry_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.tenant_id = e.tenant_id AND r.reverses_entry_id = e.id))`)
+        }
+        return sql`SELECT ${columns} FROM ledger_bank_transactions b WHERE ${sql.and(where)} ORDER BY b.date, b.id LIMIT ${q.limit}`.pipe(
+          Effect.map((rs) => rs.map(toBankTxn)),
+          orStorage
+        )
+      }
+    }
+  })
+)
+
+const toBatch = (r: Row) =>
+  new QboExport.ExportBatch({
+    tenant_id: String(r.tenant_id),
+    id: String(r.id),
+    batch_no: int(r.batch_no),
+    entry_count: int(r.entry_count),
+    first_entry_no: int(r.first_entry_no),
+    last_entry_no: int(r.last_entry_no),
+    date_format: String(r.date_format),
+    created_at: int(r.created_at),
+    created_by: String(r.created_by)
+  }, true)
+
+/** SQL {@link QboExport.ExportStore}: marking is one `INSERT … SELECT`, never a load of the journal. */
+export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlClient.SqlClient> = Layer.effect(
+  QboExport.ExportStore,
+  Effect.map(SqlClient.SqlClient, (sql) => {
+    const lineColumns = sql.literal(LINE_COLUMNS)
+    return {
+      exportNew: (draft, names) =>
+        Effect.gen(function*() {
+          // serialises exports of a tenant (row lock on PostgreSQL; SQLite has one writer)
+          yield* sql`INSERT INTO ledger_counters (tenant_id, name, value) VALUES (${draft.tenant_id}, 'qbo_export', 0)
+                     ON CONFLICT (tenant_id, name) DO UPDATE SET value = ledger_counters.value + 1`
+          const before = yield* sql`SELECT COUNT(*) AS n FROM ledger_qbo_exported WHERE tenant_id = ${draft.tenant_id}`
+          yield* sql`INSERT INTO ledger_qbo_exported (tenant_id, entry_id, batch_id, entry_no)
+                     SELECT e.tenant_id, e.id, ${draft.id}, e.entry_no FROM ledger_entries e
+                     WHERE e.tenant_id = ${draft.tenant_id}
+                       AND NOT EXISTS (SELECT 1 FROM ledger_qbo_exported x WHERE x.tenant_id = e.tenant_id AND x.entry_id = e.id)`
+          const stats = yield* sql`SELECT COUNT(*) AS n, MIN(entry_no) AS lo, MAX(entry_no) AS hi FROM ledger_qbo_exported
+                                   WHERE tenant_id = ${draft.tenant_id} AND batch_id = ${draft.id}`
+          const skipped = int(before[0]!.n)
+          const count = int(stats[0]!.n)
+          if (count === 0) return { skipped, batch: null }
+          const last = yield* sql`SELECT COALESCE(MAX(batch_no), 0) AS n FROM ledger_qbo_batches WHERE tenant_id = ${draft.tenant_id}`
+          const batch = new QboExport.ExportBatch({
+            tenant_id: draft.tenant_id,
+            id: draft.id,
+            batch_no: int(last[0]!.n) + 1,
+            entry_count: count,
+            first_entry_no: int(stats[0]!.lo),
+            last_entry_no: int(stats[0]!.hi),
+            date_format: draft.date_format,
+            created_at: draft.created_at,
+            created_by: draft.created_by
+          }, true)
+          yield* sql`INSERT INTO ledger_qbo_batches (tenant_id, id, batch_no, entry_count, first_entry_no, last_entry_no, date_format, created_at, created_by)
+                     VALUES (${batch.tenant_id}, ${batch.id}, ${batch.batch_no}, ${batch.entry_count}, ${batch.first_entry_no},
+                             ${batch.last_entry_no}, ${batch.date_format}, ${batch.created_at}, ${batch.created_by})`
+          const rows = [...names].map(([account_code, full_name]) => ({ tenant_id: draft.tenant_id, batch_id: draft.id, account_code, full_name }))
+          for (let i = 0; i < rows.length; i += 500) {
+            yield* sql`INSERT INTO ledger_qbo_batch_accounts ${sql.insert(rows.slice(i, i + 500))}`
+          }
+          return { skipped, batch }
+        }).pipe(orStorage),
+      getBatch: (tenant, id) =>
+        sql`SELECT * FROM ledger_qbo_batches WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(Effect.map((rs) => first(rs, toBatch)), orStorage),
+      listBatches: (tenant, limit) =>
+        sql`SELECT * FROM ledger_qbo_batches WHERE tenant_id = ${tenant} ORDER BY batch_no DESC LIMIT ${limit}`.pipe(
+          Effect.map((rs) => rs.map(toBatch)),
+          orStorage
+        ),
+      batchNames: (tenant, id) =>
+        sql`SELECT account_code, full_name FROM ledger_qbo_batch_accounts WHERE tenant_id = ${tenant} AND batch_id = ${id}`.pipe(
+          Effect.map((rs) => new Map(rs.map((r) => [String(r.account_code), String(r.full_name)] as const))),
+          orStorage
+        ),
+      batchEntries: (tenant, id, after, limit) =>
+        Effect.gen(function*() {
+          const rows = yield* sql`SELECT e.* FROM ledger_qbo_exported x JOIN ledger_entries e ON e.tenant_id = x.tenant_id AND e.id = x.entry_id
+                                  WHERE x.tenant_id = ${tenant} AND x.batch_id = ${id} AND x.entry_no > ${after}
+                                  ORDER BY x.entry_no LIMIT ${limit}`
+          if (rows.length === 0) return []
+          const lines = yield* sql`SELECT l.entry_id, ${lineColumns} FROM ledger_lines l
+                                   WHERE l.tenant_id = ${tenant} AND l.entry_id IN ${sql.in(rows.map((r) => String(r.id)))}
+                                   ORDER BY l.entry_id, l.line_no`
+          const byEntry = new Map<string, Array<Journal.JournalLine>>()
+          for (const l of lines) {
+            const eid = String(l.entry_id)
+            let xs = byEntry.get(eid)
+            if (!xs) byEntry.set(eid, xs = [])
+            xs.push(toLine(l))
+          }
+          return rows.map((r) => toEntry(r, byEntry.get(String(r.id)) ?? []))
+        }).pipe(orStorage)
+    }
+  })
+)
+
+/** Every ledger port on SQL (needs a migrated `SqlClient`). */
+export const layer: Layer.Layer<Ports.LedgerPorts, never, SqlClient.SqlClient> = Layer.mergeAll(
+  accountStore,
+  journalStore,
+  periodLockStore,
+  bankTransactionStore,
+  exportStore
+)

@@ -1,0 +1,664 @@
+/**
+ * The conformance suite for the ledger's ports. Every adapter runs it unchanged: it goes
+ * through the ledger's public services and core's pipeline and checks persisted state through
+ * the raw {@link LedgerProbe}.
+ */
+import { Audit, CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import { Journal, Ledger, LedgerConfig, type Ports as LP, Proposals, QboExport } from "@airlock/ledger"
+import { BankTransaction, Chart, PeriodLock } from "@airlock/ledger"
+import { expect, layer } from "@effect/vitest"
+import { Effect, Exit, Layer, Stream } from "effect"
+import { LedgerProbe } from "./support/LedgerProbe.js"
+
+/** What an adapter can do. */
+export interface Capabilities {
+  /** Transactions run on separate connections at once (PostgreSQL). */
+  readonly parallelConnections: boolean
+}
+
+const T = (s: string) => Ids.TenantId.make(s)
+
+const environment = <E>(ports: Layer.Layer<Ports.CorePorts | LP.LedgerPorts | LedgerProbe, E>) =>
+  Ledger.layerWithConfig.pipe(
+    Layer.provideMerge(LedgerConfig.layer({ exportPageSize: 2 })),
+    Layer.provideMerge(Kernel.layerWithAmbient),
+    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerSeeded(11))),
+    Layer.provideMerge(ports)
+  )
+
+/** A tenant with the small-business chart and one actor per role. */
+const fixture = (
+  id: string,
+  mode: "shadow_only" | "suggest_only" | "autopilot_limited" = "suggest_only",
+  preset: "standard_small_business" | null = "standard_small_business"
+) =>
+  Effect.gen(function*() {
+    const tenants = yield* Tenants.Tenants
+    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: mode } })
+    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
+      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
+    const owner = yield* add("Olga", "OWNER")
+    const controller = yield* add("Carl", "CONTROLLER")
+    const bookkeeper = yield* add("Bea", "BOOKKEEPER")
+    const viewer = yield* add("Vic", "VIEWER")
+    const agent = yield* add("copilot", "AGENT", "agent")
+    const chart = yield* Chart.ChartOfAccounts
+    if (preset !== null) yield* chart.importPreset(tenant.id, owner, preset)
+    return { tenant: tenant.id, owner, controller, bookkeeper, viewer, agent }
+  })
+
+type Fx = Effect.Effect.Success<ReturnType<typeof fixture>>
+
+const simple = (date: string, debit: string, credit: string, amount: string, extra: Record<string, unknown> = {}) => ({
+  date,
+  memo: `${debit}/${credit} ${amount}`,
+  lines: [{ account_code: debit, debit: amount }, { account_code: credit, credit: amount }],
+  ...extra
+})
+
+const post = (fx: Fx, body: unknown) => Effect.flatMap(Journal.Journal, (j) => j.post(fx.tenant, fx.bookkeeper, body))
+
+const importCsv = (fx: Fx, content: string, extra: Record<string, unknown> = {}) =>
+  Effect.flatMap(BankTransaction.BankTransactions, (b) => b.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "csv", content, ...extra }))
+
+const failure = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.flip(self) as Effect.Effect<E & { code: string; details?: Record<string, unknown> }, A, R>
+
+/** Runs the suite against an adapter's ports. */
+export const suite = <E>(
+  name: string,
+  ports: Layer.Layer<Ports.CorePorts | LP.LedgerPorts | LedgerProbe, E>,
+  capabilities: Capabilities
+) =>
+  layer(environment(ports), { timeout: 120_000 })(`ledger ports conformance: ${name}`, (it) => {
+    it.effect("chart: presets ship 14/14/19 accounts, import is idempotent, parents export as Parent:Sub", () =>
+      Effect.gen(function*() {
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        const counts: Array<readonly [string, unknown, unknown, number]> = []
+        for (const name of ["standard_small_business", "standard_professional_services", "gaap_accounting_firm"] as const) {
+          const t = yield* fixture(`chart-${name}`, "suggest_only", null)
+          const once = yield* chart.importPreset(t.tenant, t.owner, name)
+          const twice = yield* chart.importPreset(t.tenant, t.owner, name)
+          counts.push([name, once, twice, yield* probe.count("accounts", t.tenant)])
+        }
+        expect(counts).toStrictEqual([
+          ["standard_small_business", { new: 14, skipped: 0 }, { new: 0, skipped: 14 }, 14],
+          ["standard_professional_services", { new: 14, skipped: 0 }, { new: 0, skipped: 14 }, 14],
+          ["gaap_accounting_firm", { new: 19, skipped: 0 }, { new: 0, skipped: 19 }, 19]
+        ])
+        const fx = yield* fixture("chart")
+        const firmTenant = T("chart-gaap_accounting_firm")
+        const firmViewer = yield* Effect.flatMap(Tenants.Tenants, (ts) => ts.addActor({ tenant_id: firmTenant, kind: "user", name: "V2", role: "VIEWER" }))
+        const firm = yield* chart.list(firmTenant, firmViewer)
+        const names = Chart.fullNames(firm)
+        expect(names.get("4010")).toBe("Fee Revenue:Audit & Assurance Fees")
+        expect(firm.find((a) => a.code === "1590")?.normal_balance).toBe("credit")
+
+        const created = yield* chart.create(fx.tenant, fx.bookkeeper, { code: "6210", name: "Software", type: "Expense", parent_code: "6200" })
+        expect([created.normal_balance, created.currency, created.active]).toStrictEqual(["debit", "USD", true])
+        const dup = yield* failure(chart.create(fx.tenant, fx.bookkeeper, { code: "6210", name: "Again", type: "Expense" }))
+        expect(dup.code).toBe("conflict.duplicate")
+        const badParent = yield* failure(chart.create(fx.tenant, fx.bookkeeper, { code: "6220", name: "X", type: "Expense", parent_code: "4000" }))
+        expect(badParent.code).toBe("validation.account_parent")
+        const colon = yield* failure(chart.create(fx.tenant, fx.bookkeeper, { code: "6230", name: "A:B", type: "Expense" }))
+        expect(colon.code).toBe("validation.schema")
+        const viewerDenied = yield* failure(chart.create(fx.tenant, fx.viewer, { code: "6240", name: "V", type: "Expense" }))
+        expect(viewerDenied.code).toBe("rbac.forbidden")
+        const off = yield* chart.update(fx.tenant, fx.bookkeeper, "6210", { active: false, name: "Software (old)" })
+        expect([off.active, off.name]).toStrictEqual([false, "Software (old)"])
+        expect((yield* chart.list(fx.tenant, fx.viewer)).some((a) => a.code === "6210")).toBe(false)
+        expect((yield* chart.list(fx.tenant, fx.viewer, { include_inactive: true })).find((a) => a.code === "6210")?.active).toBe(false)
+        expect(yield* probe.count("accounts", fx.tenant)).toBe(15)
+      }))
+
+    it.effect("posting: a balanced entry is stored with its lines and numbered per tenant", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("post")
+        const probe = yield* LedgerProbe
+        const a = yield* post(fx, simple("2024-01-05", "6300", "1000", "1500.00"))
+        const b = yield* post(fx, {
+          date: "2024-01-06",
+          memo: "Split",
+          lines: [
+            { account_code: "6000", debit: "10.10", description: "ads", name: "Acme", class: "West", location: "HQ" },
+            { account_code: "6100", debit: 2.5 },
+            { account_code: "2100", credit: "12.60" }
+          ]
+        })
+        expect([a.duplicate, a.entry.entry_no, b.entry.entry_no]).toStrictEqual([false, 1, 2])
+        expect(b.entry.lines.map((l) => [l.account_code, l.side, l.amount_minor])).toStrictEqual([
+          ["6000", "debit", 1010n],
+          ["6100", "debit", 250n],
+          ["2100", "credit", 1260n]
+        ])
+        expect(yield* probe.entrySnapshot(fx.tenant, b.entry.id)).toMatchObject({
+          entry_no: 2,
+          date: "2024-01-06",
+          source: "manual",
+          posted_by: fx.bookkeeper.id,
+          lines: [[1, "6000", "debit", "1010"], [2, "6100", "debit", "250"], [3, "2100", "credit", "1260"]]
+        })
+        expect(yield* probe.count("lines", fx.tenant)).toBe(5)
+        const log = yield* (yield* Audit.AuditLog).list(fx.tenant, { limit: 1000 })
+        expect(log.filter((r) => r.action === "ledger.entry.posted").map((r) => r.subject)).toStrictEqual([`entry:${a.entry.id}`, `entry:${b.entry.id}`])
+        expect(log.find((r) => r.subject === `entry:${b.entry.id}`)?.data).toMatchObject({ entry_no: 2, total_minor: expect.anything() })
+        expect(yield* (yield* Audit.AuditLog).verify(fx.tenant)).toMatchObject({ ok: true, first_break: null })
+      }))
+
+    it.effect("posting: every validation has its stable code and nothing is written", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("invalid")
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        yield* chart.create(fx.tenant, fx.owner, { code: "1900", name: "Euro Account", type: "Asset", currency: "EUR" })
+        yield* chart.update(fx.tenant, fx.owner, "6300", { active: false })
+        const cases: ReadonlyArray<readonly [unknown, string]> = [
+          [{ date: "2024-01-05", lines: [{ account_code: "6000", debit: "1.00" }] }, "validation.min_lines"],
+          [simple("2024-02-30", "6000", "1000", "1.00"), "validation.date"],
+          [{ date: "2024-01-05", lines: [{ account_code: "6000", debit: "10.00" }, { account_code: "1000", credit: "9.99" }] }, "validation.unbalanced"],
+          [simple("2024-01-05", "6000", "1000", "10.005"), "validation.amount_precision"],
+          [{ date: "2024-01-05", lines: [{ account_code: "6000", debit: 0.1 + 0.2 }, { account_code: "1000", credit: "0.30" }] }, "validation.amount_precision"],
+          [simple("2024-01-05", "6000", "1000", "0.00"), "validation.amount_positive"],
+          [simple("2024-01-05", "6000", "1000", "-5.00"), "validation.amount_positive"],
+          [simple("2024-01-05", "6000", "1000", "12,50"), "validation.amount_format"],
+          [{ date: "2024-01-05", lines: [{ account_code: "6000", debit: "1", credit: "1" }, { account_code: "1000", credit: "1" }] }, "validation.line_side"],
+          [simple("2024-01-05", "9999", "1000", "1.00"), "validation.account_unknown"],
+          [simple("2024-01-05", "6300", "1000", "1.00"), "validation.account_inactive"],
+          [{ date: "2024-01-05", lines: [{ account_code: "6000", debit: "1", currency: "USD" }, { account_code: "1000", credit: "1", currency: "EUR" }] }, "validation.mixed_currency"],
+          [simple("2024-01-05", "1900", "1000", "1.00"), "validation.currency_mismatch"],
+          [simple("2024-01-05", "6000", "1000", "1.00", { currency: "XXX" }), "validation.currency"],
+          [{ date: "2024-01-05", lines: "nope" }, "validation.schema"]
+        ]
+        for (const [body, code] of cases) {
+          const e = yield* failure(post(fx, body))
+          expect({ body, code: e.code }).toStrictEqual({ body, code })
+        }
+        const unbalanced = yield* failure(post(fx, { date: "2024-01-05", lines: [{ account_code: "6000", debit: "10.00" }, { account_code: "1000", credit: "9.99" }] }))
+        expect(unbalanced.details).toStrictEqual({ debit_total: "1000", credit_total: "999", difference: "1" })
+        const denied = yield* failure(Effect.flatMap(Journal.Journal, (j) => j.post(fx.tenant, fx.viewer, simple("2024-01-05", "6000", "1000", "1.00"))))
+        expect(denied.code).toBe("rbac.forbidden")
+        expect(yield* probe.count("entries", fx.tenant)).toBe(0)
+        expect(yield* probe.count("lines", fx.tenant)).toBe(0)
+      }))
+
+    it.effect("idempotency: same key and content returns the original, different content conflicts", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("idem")
+        const probe = yield* LedgerProbe
+        const first = yield* post(fx, simple("2024-03-01", "6000", "1000", "20.00", { idempotency_key: "k-1" }))
+        const again = yield* post(fx, simple("2024-03-01", "6000", "1000", "20.00", { idempotency_key: "k-1" }))
+        expect([again.duplicate, again.entry.id, again.entry.entry_no]).toStrictEqual([true, first.entry.id, 1])
+        const clash = yield* failure(post(fx, simple("2024-03-01", "6000", "1000", "21.00", { idempotency_key: "k-1" })))
+        expect([clash.code, clash.details]).toStrictEqual(["idempotency.conflict", { entry_id: first.entry.id }])
+        if (capabilities.parallelConnections) {
+          const racing = yield* Effect.all(
+            Array.from({ length: 6 }, () => post(fx, simple("2024-03-02", "6000", "1000", "5.00", { idempotency_key: "k-race" }))),
+            { concurrency: 6 }
+          )
+          expect(new Set(racing.map((r) => r.entry.id)).size).toBe(1)
+          expect(racing.filter((r) => !r.duplicate).length).toBe(1)
+        }
+        expect(yield* probe.count("entries", fx.tenant)).toBe(capabilities.parallelConnections ? 2 : 1)
+      }))
+
+    it.effect("reversal: linked, sides swapped, once only, never of a reversal; the original is untouched", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("reverse")
+        const journal = yield* Journal.Journal
+        const probe = yield* LedgerProbe
+        const original = yield* post(fx, {
+          date: "2024-04-10",
+          memo: "Rent",
+          lines: [{ account_code: "6300", debit: "800.00" }, { account_code: "6100", debit: "5.00" }, { account_code: "1000", credit: "805.00" }]
+        })
+        const before = yield* probe.entrySnapshot(fx.tenant, original.entry.id)
+        const reversal = yield* journal.reverse(fx.tenant, fx.bookkeeper, original.entry.id, { date: "2024-04-15" })
+        expect(reversal.entry.reverses_entry_id).toBe(original.entry.id)
+        expect(reversal.entry.date).toBe("2024-04-15")
+        expect(reversal.entry.lines.map((l) => [l.account_code, l.side, l.amount_minor])).toStrictEqual([
+          ["6300", "credit", 80000n],
+          ["6100", "credit", 500n],
+          ["1000", "debit", 80500n]
+        ])
+        const twice = yield* failure(journal.reverse(fx.tenant, fx.bookkeeper, original.entry.id))
+        expect([twice.code, twice.details?.reversal_id]).toStrictEqual(["entry.already_reversed", reversal.entry.id])
+        const ofReversal = yield* failure(journal.reverse(fx.tenant, fx.bookkeeper, reversal.entry.id))
+        expect(ofReversal.code).toBe("entry.is_reversal")
+        expect(yield* probe.entrySnapshot(fx.tenant, original.entry.id)).toStrictEqual(before)
+        expect((yield* journal.get(fx.tenant, fx.viewer, original.entry.id)).reversed_by).toBe(reversal.entry.id)
+        const tb = yield* journal.trialBalance(fx.tenant, fx.viewer, "2024-04-30")
+        expect(tb.rows.every((r) => r.net_minor === 0n)).toBe(true)
+        const mid = yield* journal.balance(fx.tenant, fx.viewer, "1000", "2024-04-12")
+        expect(mid.balance_minor).toBe(-80500n)
+        expect((yield* journal.balance(fx.tenant, fx.viewer, "1000", "2024-04-15")).balance_minor).toBe(0n)
+        const missing = yield* failure(journal.reverse(fx.tenant, fx.bookkeeper, "je_missing"))
+        expect(missing.code).toBe("not_found")
+        expect(yield* probe.count("entries", fx.tenant)).toBe(2)
+      }))
+
+    it.effect("period lock: posting, reversing into it refused; moving it back needs unlock rights and is audited", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("lock")
+        const locks = yield* PeriodLock.PeriodLocks
+        const journal = yield* Journal.Journal
+        const probe = yield* LedgerProbe
+        const early = yield* post(fx, simple("2024-01-31", "6000", "1000", "1.00"))
+        const setByBookkeeper = yield* failure(locks.set(fx.tenant, fx.bookkeeper, { lock_date: "2024-01-31" }))
+        expect(setByBookkeeper.code).toBe("rbac.forbidden")
+        yield* locks.set(fx.tenant, fx.controller, { lock_date: "2024-01-31" })
+        expect(yield* probe.lockDate(fx.tenant)).toBe("2024-01-31")
+        const onLock = yield* failure(post(fx, simple("2024-01-31", "6000", "1000", "1.00")))
+        expect([onLock._tag, onLock.code, onLock.details]).toStrictEqual(["PeriodLocked", "period.locked", { lock_date: "2024-01-31", date: "2024-01-31" }])
+        expect((yield* failure(post(fx, simple("2023-12-01", "6000", "1000", "1.00")))).code).toBe("period.locked")
+        yield* post(fx, simple("2024-02-01", "6000", "1000", "1.00"))
+        const reverseInto = yield* failure(journal.reverse(fx.tenant, fx.bookkeeper, early.entry.id))
+        expect(reverseInto.code).toBe("period.locked")
+        yield* journal.reverse(fx.tenant, fx.bookkeeper, early.entry.id, { date: "2024-02-02" })
+        yield* locks.set(fx.tenant, fx.controller, { lock_date: "2024-02-29" })
+        const backByController = yield* failure(locks.set(fx.tenant, fx.controller, { lock_date: "2024-01-31" }))
+        expect(backByController.code).toBe("rbac.forbidden")
+        const clearByController = yield* failure(locks.set(fx.tenant, fx.controller, { lock_date: null }))
+        expect(clearByController.code).toBe("rbac.forbidden")
+        expect(yield* probe.lockDate(fx.tenant)).toBe("2024-02-29")
+        const back = yield* locks.set(fx.tenant, fx.owner, { lock_date: "2024-01-15" })
+        expect(back.lock_date).toBe("2024-01-15")
+        expect((yield* locks.get(fx.tenant, fx.viewer)).lock_date).toBe("2024-01-15")
+        const log = (yield* (yield* Audit.AuditLog).list(fx.tenant, { limit: 1000 })).filter((r) => r.action.startsWith("ledger.period_lock"))
+        expect(log.map((r) => [r.action, r.actor_id, r.data])).toStrictEqual([
+          ["ledger.period_lock.set", fx.controller.id, { before: null, after: "2024-01-31" }],
+          ["ledger.period_lock.set", fx.controller.id, { before: "2024-01-31", after: "2024-02-29" }],
+          ["ledger.period_lock.moved_back", fx.owner.id, { before: "2024-02-29", after: "2024-01-15" }]
+        ])
+        expect([...(yield* probe.entryDates(fx.tenant))].sort()).toStrictEqual(["2024-01-31", "2024-02-01", "2024-02-02"])
+        const badDate = yield* failure(locks.set(fx.tenant, fx.owner, { lock_date: "2024-13-01" }))
+        expect(badDate.code).toBe("validation.date")
+      }))
+
+    it.effect("reads: entries by range, account and source with a cursor; balances, trial balance, general ledger", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("reads")
+        const journal = yield* Journal.Journal
+        const probe = yield* LedgerProbe
+        const days = ["2024-05-03", "2024-05-01", "2024-05-02", "2024-05-02", "2024-06-01", "2024-05-15", "2024-05-20"]
+        const made: Array<Journal.JournalEntry> = []
+        for (const [i, d] of days.entries()) {
+          const account = i % 2 === 0 || i === 3 ? "6000" : "6200"
+          made.push((yield* post(fx, simple(d, account, "1000", `${i + 1}.00`, i === 3 ? { source: "import" } : {}))).entry)
+        }
+        const order = [...made].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.entry_no - b.entry_no)).map((e) => e.id)
+        const seen: Array<string> = []
+        let cursor: string | undefined
+        do {
+          const page = yield* journal.list(fx.tenant, fx.viewer, { limit: "3", ...(cursor ? { cursor } : {}) })
+          seen.push(...page.items.map((e) => e.id))
+          cursor = page.next_cursor ?? undefined
+        } while (cursor)
+        expect(seen).toStrictEqual(order)
+        const may = yield* journal.list(fx.tenant, fx.viewer, { from: "2024-05-02", to: "2024-05-20" })
+        expect(may.items.map((e) => e.date)).toStrictEqual(["2024-05-02", "2024-05-02", "2024-05-03", "2024-05-15", "2024-05-20"])
+        const byAccount = yield* journal.list(fx.tenant, fx.viewer, { account_code: "6200" })
+        expect(byAccount.items.every((e) => e.lines.some((l) => l.account_code === "6200"))).toBe(true)
+        expect(byAccount.items.length).toBe(2)
+        const imported = yield* journal.list(fx.tenant, fx.viewer, { source: "import" })
+        expect(imported.items.map((e) => e.id)).toStrictEqual([made[3]!.id])
+        expect((yield* failure(journal.list(fx.tenant, fx.viewer, { cursor: "garbage" }))).code).toBe("validation.cursor")
+
+        const cash = yield* journal.balance(fx.tenant, fx.viewer, "1000", "2024-05-02")
+        expect([cash.credit_minor, cash.balance_minor]).toStrictEqual([900n, -900n])
+        const expense = yield* journal.balance(fx.tenant, fx.viewer, "6000", "2024-05-31")
+        expect(expense.balance_minor).toBe(1500n)
+        expect(yield* probe.materialised(fx.tenant, "6000", "2024-05-31")).toStrictEqual(["1500", "0"])
+        expect(yield* probe.materialised(fx.tenant, "1000", "2024-05-02")).toStrictEqual(["0", "900"])
+        const tb = yield* journal.trialBalance(fx.tenant, fx.viewer, "2024-12-31")
+        expect(tb.balanced).toBe(true)
+        expect(tb.rows.reduce((s, r) => s + r.net_minor, 0n)).toBe(0n)
+        expect(tb.totals).toStrictEqual([{ currency: "USD", debit_minor: 2800n, credit_minor: 2800n, net_minor: 0n }])
+
+        const gl = yield* journal.generalLedger(fx.tenant, fx.viewer, "1000", { from: "2024-05-02", to: "2024-05-31", limit: 2 })
+        expect(gl.opening_balance_minor).toBe(-200n)
+        const rows = [...gl.rows]
+        let next = gl.next_cursor
+        while (next) {
+          const page = yield* journal.generalLedger(fx.tenant, fx.viewer, "1000", { from: "2024-05-02", to: "2024-05-31", limit: 2, cursor: next })
+          expect(page.opening_balance_minor).toBe(rows.at(-1)!.balance_minor)
+          rows.push(...page.rows)
+          next = page.next_cursor
+        }
+        expect(rows.map((r) => r.date)).toStrictEqual(["2024-05-02", "2024-05-02", "2024-05-03", "2024-05-15", "2024-05-20"])
+        expect(rows.at(-1)!.balance_minor).toBe((yield* journal.balance(fx.tenant, fx.viewer, "1000", "2024-05-31")).balance_minor)
+        const outsider = yield* fixture("reads-other")
+        expect((yield* failure(journal.list(fx.tenant, outsider.viewer))).code).toBe("tenant.mismatch")
+      }))
+
+    it.effect("bank import: QuickBooks CSV layouts, mapping and date format, idempotent; a bad row imports nothing", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("bank")
+        const bank = yield* BankTransaction.BankTransactions
+        const probe = yield* LedgerProbe
+        const three = "Date,Description,Amount\n01/02/2024,Coffee Shop,-4.50\n01/02/2024,Coffee Shop,-4.50\n01/03/2024,\"Client, Inc. payment\",1200.00\n"
+        expect(yield* importCsv(fx, three)).toMatchObject({ new: 3, skipped: 0 })
+        expect(yield* importCsv(fx, three)).toMatchObject({ new: 0, skipped: 3 })
+        const four = "Date,Description,Credit,Debit\n01/04/2024,Deposit,250.00,\n01/05/2024,Office Depot,,89.99\n"
+        const r4 = yield* importCsv(fx, four)
+        expect(r4).toMatchObject({ new: 2, skipped: 0 })
+        const rows = yield* bank.list(fx.tenant, fx.viewer, { from: "2024-01-04" })
+        expect(rows.items.map((t) => [t.date, t.description, t.amount_minor])).toStrictEqual([
+          ["2024-01-04", "Deposit", 25000n],
+          ["2024-01-05", "Office Depot", -8999n]
+        ])
+        const mapped = "Posted;Payee;Value;Note\n15.01.2024;Landlord;-1.500,00;Jan\n"
+        const badMapped = yield* failure(importCsv(fx, mapped, { csv: { delimiter: ";", date_column: "Posted", description_column: "Payee", amount_column: "Value", date_format: "DD.MM.YYYY" } }))
+        expect(badMapped.code).toBe("validation.import_row")
+        const custom = "Posted;Payee;Value;Note\n15.01.2024;Landlord;-1500.00;Jan rent\n16.01.2024;Refund;12.5;\n"
+        expect(yield* importCsv(fx, custom, { csv: { delimiter: ";", date_column: "Posted", description_column: "Payee", amount_column: "Value", memo_column: "Note", date_format: "DD.MM.YYYY" } })).toMatchObject({ new: 2 })
+        const before = yield* probe.count("bank_transactions", fx.tenant)
+        const bad = "Date,Description,Amount\n02/01/2024,Good row,-1.00\n02/02/2024,Too precise,-1.005\n02/31/2024,No such day,-2.00\n"
+        const e = yield* failure(importCsv(fx, bad))
+        expect(e.code).toBe("validation.import_row")
+        expect(e.details?.line).toBe(3)
+        expect((e.details?.problems as ReadonlyArray<{ line: number; code: string }>).map((p) => [p.line, p.code])).toStrictEqual([
+          [3, "validation.amount_precision"],
+          [4, "validation.date"]
+        ])
+        expect(yield* probe.count("bank_transactions", fx.tenant)).toBe(before)
+        const header = yield* failure(importCsv(fx, "When,What\n01/01/2024,x\n"))
+        expect(header.code).toBe("validation.import_row")
+        const wrongAccount = yield* failure(bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "6000", format: "csv", content: three }))
+        expect(wrongAccount.code).toBe("validation.bank_account")
+        const json = yield* bank.importFile(fx.tenant, fx.bookkeeper, {
+          account_code: "2100",
+          format: "json",
+          transactions: [{ date: "2024-01-09", description: "Card: hosting", amount: "-20.00", fit_id: "J1" }]
+        })
+        expect(json.new).toBe(1)
+        expect(yield* probe.count("bank_transactions", fx.tenant)).toBe(before + 1)
+      }))
+
+    it.effect("bank import: OFX 1.x (SGML) and 2.x (XML) by FITID, idempotent", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("ofx")
+        const bank = yield* BankTransaction.BankTransactions
+        const sgml = [
+          "OFXHEADER:100",
+          "DATA:OFXSGML",
+          "VERSION:102",
+          "",
+          "<OFX>",
+          "<BANKMSGSRSV1><STMTTRNRS><STMTRS>",
+          "<CURDEF>USD",
+          "<BANKACCTFROM><BANKID>121000248<ACCTID>000123<ACCTTYPE>CHECKING</BANKACCTFROM>",
+          "<BANKTRANLIST><DTSTART>20240101<DTEND>20240131",
+          "<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20240105120000[-5:EST]<TRNAMT>-42.10<FITID>F-1<NAME>GAS &amp; GO<MEMO>Fuel</STMTTRN>",
+          "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20240110<TRNAMT>1000.00<FITID>F-2<NAME>Client</STMTTRN>",
+          "</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>"
+        ].join("\n")
+        const r1 = yield* bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "ofx", content: sgml })
+        expect([r1.new, r1.skipped]).toStrictEqual([2, 0])
+        const listed = yield* bank.list(fx.tenant, fx.viewer)
+        expect(listed.items.map((t) => [t.date, t.description, t.amount_minor, t.fit_id, t.memo])).toStrictEqual([
+          ["2024-01-05", "GAS & GO", -4210n, "F-1", "Fuel"],
+          ["2024-01-10", "Client", 100000n, "F-2", null]
+        ])
+        const xml = `<?xml version="1.0"?><?OFX OFXHEADER="200" VERSION="220"?>
+<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD</CURDEF>
+<BANKACCTFROM><ACCTID>000123</ACCTID></BANKACCTFROM><BANKTRANLIST>
+<STMTTRN><TRNTYPE>DEBIT</TRNTYPE><DTPOSTED>20240105</DTPOSTED><TRNAMT>-42.10</TRNAMT><FITID>F-1</FITID><NAME>GAS &amp; GO</NAME></STMTTRN>
+<STMTTRN><TRNTYPE>DEBIT</TRNTYPE><DTPOSTED>20240120</DTPOSTED><TRNAMT>-9.99</TRNAMT><FITID>F-3</FITID><NAME>Streaming</NAME></STMTTRN>
+</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>`
+        const r2 = yield* bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "ofx", content: xml })
+        expect([r2.new, r2.skipped]).toStrictEqual([1, 1])
+        const broken = xml.replace("<TRNAMT>-9.99</TRNAMT>", "<TRNAMT>-9.999</TRNAMT>")
+        const e = yield* failure(bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "ofx", content: broken }))
+        expect([e.code, e.details?.line]).toStrictEqual(["validation.import_row", 5])
+        const eur = xml.replace("<CURDEF>USD", "<CURDEF>EUR")
+        expect((yield* failure(bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "ofx", content: eur }))).code).toBe("validation.currency_mismatch")
+      }))
+
+    const proposal = (txnId: string, splits: ReadonlyArray<readonly [string, string]>, extra: Record<string, unknown> = {}) => ({
+      bank_transaction_id: txnId,
+      splits: splits.map(([account_code, amount]) => ({ account_code, amount })),
+      confidence: 0.93,
+      calibrated_probability: 0.91,
+      rationale: "vendor seen before",
+      questions: [],
+      risk_reasons: [],
+      tier: 1,
+      ...extra
+    })
+
+    const bankTxn = (fx: Fx, date: string, description: string, amount: string) =>
+      Effect.gen(function*() {
+        const bank = yield* BankTransaction.BankTransactions
+        const r = yield* bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "json", transactions: [{ date, description, amount }] })
+        return r.ids[0]!
+      })
+
+    it.effect("proposals: apply posts exactly one entry with the status change, provenance and audit; gates in the trace", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("apply")
+        const proposals = yield* Proposals.LedgerProposals
+        const pipeline = yield* Governance.GovernedActions
+        const probe = yield* LedgerProbe
+        const txn = yield* bankTxn(fx, "2024-06-03", "Office Depot", "-120.00")
+        const p = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "100.00"], ["6100", "20.00"]]))
+        expect(p.action.status).toBe("proposed")
+        expect(p.action.subject).toBe(`bank_txn:${txn}`)
+        expect(p.action.payload).toMatchObject({ splits: [{ account_code: "6200", amount_minor: "10000" }, { account_code: "6100", amount_minor: "2000" }], confidence: 0.93, tier: 1 })
+        expect(yield* probe.count("entries", fx.tenant)).toBe(0)
+
+        const byAgent = yield* failure(pipeline.apply(fx.tenant, p.action.id as Ids.ActionId, fx.agent))
+        expect(byAgent._tag).toBe("Forbidden")
+        const applied = yield* pipeline.apply(fx.tenant, p.action.id as Ids.ActionId, fx.bookkeeper)
+        expect(applied.already_applied).toBe(false)
+        const result = applied.result as Proposals.ApplyOutcome
+        expect(applied.trace?.gates.map((g) => g.gate)).toStrictEqual(["tenant_scope", "kill_switch", "rbac", "mode", "ledger.period_lock", "ledger.validation"])
+        expect(applied.trace?.gates.at(-1)?.inputs).toMatchObject({ bank_amount_minor: "-12000", splits_total_minor: "12000", balanced: true })
+        const again = yield* pipeline.apply(fx.tenant, p.action.id as Ids.ActionId, fx.bookkeeper)
+        expect([again.already_applied, again.result]).toStrictEqual([true, result])
+        expect(yield* probe.count("entries", fx.tenant)).toBe(1)
+        expect(yield* probe.entrySnapshot(fx.tenant, result.entry_id)).toMatchObject({
+          source: "companion",
+          proposal_id: p.action.id,
+          bank_transaction_id: txn,
+          date: "2024-06-03",
+          lines: [[1, "1000", "credit", "12000"], [2, "6200", "debit", "10000"], [3, "6100", "debit", "2000"]]
+        })
+        const log = yield* (yield* Audit.AuditLog).list(fx.tenant, { limit: 1000 })
+        expect(log.find((r) => r.action === "action.applied")?.data).toMatchObject({ kind: Proposals.KIND, result: { entry_id: result.entry_id } })
+        expect((yield* (yield* Audit.AuditLog).verify(fx.tenant)).ok).toBe(true)
+
+        const fromEntry = yield* proposals.ofEntry(fx.tenant, fx.viewer, result.entry_id)
+        expect(fromEntry.proposal?.id).toBe(p.action.id)
+        expect(fromEntry.traces.map((t) => [t.phase, t.outcome])).toStrictEqual([["propose", "allow"], ["apply", "deny"], ["apply", "allow"]])
+        expect(fromEntry.applied_by_trace?.id).toBe(applied.trace?.id)
+        expect(fromEntry.bank_transaction?.id).toBe(txn)
+        const fromProposal = yield* proposals.ofProposal(fx.tenant, fx.viewer, p.action.id)
+        expect([fromProposal.entry?.id, fromProposal.proposal?.status]).toStrictEqual([result.entry_id, "applied"])
+
+        const listed = yield* Effect.flatMap(BankTransaction.BankTransactions, (b) => b.list(fx.tenant, fx.viewer, { unposted: "true" }))
+        expect(listed.items.map((t) => t.id)).not.toContain(txn)
+        const rolled = yield* pipeline.rollback(fx.tenant, p.action.id as Ids.ActionId, fx.bookkeeper, "wrong vendor")
+        expect(rolled.status).toBe("rolled_back")
+        expect(yield* probe.count("entries", fx.tenant)).toBe(2)
+        const relisted = yield* Effect.flatMap(BankTransaction.BankTransactions, (b) => b.list(fx.tenant, fx.viewer, { unposted: true }))
+        expect(relisted.items.map((t) => t.id)).toContain(txn)
+      }))
+
+    it.effect("proposals: deterministic validation and the period lock deny at apply, with the denial in the trace", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("deny")
+        const proposals = yield* Proposals.LedgerProposals
+        const pipeline = yield* Governance.GovernedActions
+        const locks = yield* PeriodLock.PeriodLocks
+        const probe = yield* LedgerProbe
+        const out = yield* bankTxn(fx, "2024-06-10", "Hardware", "-50.00")
+        const wrongSum = yield* proposals.propose(fx.tenant, fx.agent, proposal(out, [["6200", "49.99"]]))
+        const e1 = yield* failure(pipeline.apply(fx.tenant, wrongSum.action.id as Ids.ActionId, fx.bookkeeper))
+        expect([e1.code, e1.details]).toStrictEqual(["validation.split_sum", { bank_amount_minor: "5000", splits_total_minor: "4999", difference: "-1" }])
+        const trace1 = (yield* pipeline.traces(fx.tenant, wrongSum.action.id as Ids.ActionId)).at(-1)!
+        expect(trace1.gates.at(-1)).toMatchObject({ gate: "ledger.validation", verdict: "deny", code: "validation.split_sum" })
+        const income = yield* proposals.propose(fx.tenant, fx.agent, proposal(out, [["4000", "50.00"]]))
+        expect((yield* failure(pipeline.apply(fx.tenant, income.action.id as Ids.ActionId, fx.bookkeeper))).code).toBe("validation.account_type")
+        const toBank = yield* proposals.propose(fx.tenant, fx.agent, proposal(out, [["1000", "50.00"]]))
+        expect((yield* failure(pipeline.apply(fx.tenant, toBank.action.id as Ids.ActionId, fx.bookkeeper))).code).toBe("validation.split_account")
+        const unknown = yield* proposals.propose(fx.tenant, fx.agent, proposal(out, [["9999", "50.00"]]))
+        expect((yield* failure(pipeline.apply(fx.tenant, unknown.action.id as Ids.ActionId, fx.bookkeeper))).code).toBe("validation.account_unknown")
+        const precise = yield* failure(proposals.propose(fx.tenant, fx.agent, proposal(out, [["6200", "49.999"]])))
+        expect(precise.code).toBe("validation.amount_precision")
+
+        const good = yield* proposals.propose(fx.tenant, fx.agent, proposal(out, [["6200", "50.00"]]))
+        yield* locks.set(fx.tenant, fx.controller, { lock_date: "2024-06-30" })
+        const locked = yield* failure(pipeline.apply(fx.tenant, good.action.id as Ids.ActionId, fx.bookkeeper))
+        expect(locked.code).toBe("period.locked")
+        const trace2 = (yield* pipeline.traces(fx.tenant, good.action.id as Ids.ActionId)).at(-1)!
+        expect(trace2.gates.at(-1)).toMatchObject({
+          gate: "ledger.period_lock",
+          verdict: "deny",
+          code: "period.locked",
+          inputs: { entry_date: "2024-06-10", lock_date: "2024-06-30" }
+        })
+        const late = yield* proposals.propose(fx.tenant, fx.agent, proposal(out, [["6200", "50.00"]]))
+        expect(late.action.review_reasons).toStrictEqual(["period.locked"])
+        expect(yield* probe.count("entries", fx.tenant)).toBe(0)
+        expect(yield* probe.lockDate(fx.tenant)).toBe("2024-06-30")
+      }))
+
+    it.effect("proposals: a new proposal supersedes the open one; wipe by status touches shadow records only", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("wipe")
+        const proposals = yield* Proposals.LedgerProposals
+        const pipeline = yield* Governance.GovernedActions
+        const probe = yield* LedgerProbe
+        const t1 = yield* bankTxn(fx, "2024-07-01", "Ads", "-30.00")
+        const t2 = yield* bankTxn(fx, "2024-07-02", "Sale", "70.00")
+        const first = yield* proposals.propose(fx.tenant, fx.agent, proposal(t1, [["6100", "30.00"]]))
+        const second = yield* proposals.propose(fx.tenant, fx.agent, proposal(t1, [["6000", "30.00"]]))
+        expect((yield* pipeline.get(fx.tenant, first.action.id as Ids.ActionId)).status).toBe("superseded")
+        const sale = yield* proposals.propose(fx.tenant, fx.agent, proposal(t2, [["4000", "70.00"]]))
+        yield* pipeline.apply(fx.tenant, sale.action.id as Ids.ActionId, fx.bookkeeper)
+        const entry = yield* proposals.ofProposal(fx.tenant, fx.viewer, sale.action.id)
+        expect(entry.entry?.lines.map((l) => [l.account_code, l.side])).toStrictEqual([["1000", "debit"], ["4000", "credit"]])
+        const snapshot = yield* probe.entrySnapshot(fx.tenant, entry.entry!.id)
+        const entriesBefore = yield* probe.count("entries", fx.tenant)
+        const wipeDenied = yield* failure(pipeline.wipe(fx.tenant, fx.bookkeeper, { status: "proposed", kind: Proposals.KIND }))
+        expect(wipeDenied.code).toBe("rbac.forbidden")
+        expect(yield* pipeline.wipe(fx.tenant, fx.controller, { status: "proposed", kind: Proposals.KIND })).toBe(1)
+        expect((yield* pipeline.get(fx.tenant, second.action.id as Ids.ActionId)).status).toBe("wiped")
+        expect((yield* pipeline.get(fx.tenant, sale.action.id as Ids.ActionId)).status).toBe("applied")
+        expect(yield* probe.count("entries", fx.tenant)).toBe(entriesBefore)
+        expect(yield* probe.entrySnapshot(fx.tenant, entry.entry!.id)).toStrictEqual(snapshot)
+        const listed = yield* proposals.list(fx.tenant, fx.viewer, { status: "wiped" })
+        expect(listed.map((a) => a.id)).toStrictEqual([second.action.id])
+        const dup = yield* proposals.propose(fx.tenant, fx.agent, proposal(t1, [["6000", "30.00"]], { idempotency_key: "p-1" }))
+        const dup2 = yield* proposals.propose(fx.tenant, fx.agent, proposal(t1, [["6000", "30.00"]], { idempotency_key: "p-1" }))
+        expect([dup2.duplicate, dup2.action.id]).toStrictEqual([true, dup.action.id])
+      }))
+
+    it.effect("exactly once under concurrency: concurrent applies of one proposal, and of two proposals for one bank transaction", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("race")
+        const proposals = yield* Proposals.LedgerProposals
+        const pipeline = yield* Governance.GovernedActions
+        const probe = yield* LedgerProbe
+        const n = capabilities.parallelConnections ? 6 : 2
+        for (let i = 0; i < 3; i++) {
+          const txn = yield* bankTxn(fx, `2024-08-0${i + 1}`, `Vendor ${i}`, "-10.00")
+          const p = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "10.00"]]))
+          const results = yield* Effect.all(
+            Array.from({ length: n }, () => pipeline.apply(fx.tenant, p.action.id as Ids.ActionId, fx.bookkeeper)),
+            { concurrency: n }
+          )
+          expect(results.filter((r) => !r.already_applied).length).toBe(1)
+          expect(new Set(results.map((r) => (r.result as Proposals.ApplyOutcome).entry_id)).size).toBe(1)
+        }
+        expect(yield* probe.count("entries", fx.tenant)).toBe(3)
+        const txn = yield* bankTxn(fx, "2024-08-09", "Twice", "-10.00")
+        const a = yield* pipeline.propose({ tenant_id: fx.tenant, actor: fx.agent, kind: Proposals.KIND, payload: { bank_transaction_id: txn, splits: [{ account_code: "6200", amount_minor: "1000" }], confidence: 0.5, calibrated_probability: null, rationale: "", questions: [], risk_reasons: [], tier: 0 } })
+        const b = yield* pipeline.propose({ tenant_id: fx.tenant, actor: fx.agent, kind: Proposals.KIND, payload: { bank_transaction_id: txn, splits: [{ account_code: "6100", amount_minor: "1000" }], confidence: 0.5, calibrated_probability: null, rationale: "", questions: [], risk_reasons: [], tier: 0 } })
+        const both = yield* Effect.all(
+          [a, b].map((x) => Effect.exit(pipeline.apply(fx.tenant, x.action.id, fx.bookkeeper))),
+          { concurrency: 2 }
+        )
+        expect(both.filter(Exit.isSuccess).length).toBe(1)
+        const failed = both.find(Exit.isFailure)!
+        expect(failed).toStrictEqual(Exit.fail(expect.objectContaining({ code: "bank_transaction.already_posted" })))
+        expect(yield* probe.count("entries", fx.tenant)).toBe(4)
+      }))
+
+    it.effect("QuickBooks export: 11 columns, balanced journals, each entry once, batches refetch byte-identical", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("qbo")
+        const exports = yield* QboExport.QboExports
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        yield* chart.create(fx.tenant, fx.owner, { code: "6210", name: "Hosting", type: "Expense", parent_code: "6200" })
+        const bodies = [
+          simple("2024-01-03", "6000", "1000", "100.00"),
+          { date: "2024-01-04", memo: "Split, \"quoted\"", lines: [{ account_code: "6210", debit: "10.00", name: "AWS", class: "Ops", location: "EU" }, { account_code: "6100", debit: "0.05" }, { account_code: "2100", credit: "10.05", description: "card\nline" }] },
+          simple("2024-01-05", "1000", "4000", "999.99"),
+          simple("2024-01-06", "6300", "1000", "1200.00"),
+          simple("2024-01-07", "3100", "1000", "50.00")
+        ]
+        for (const b of bodies) yield* post(fx, b)
+        const first = yield* exports.exportNew(fx.tenant, fx.bookkeeper)
+        expect([first.new, first.skipped]).toStrictEqual([5, 0])
+        const second = yield* exports.exportNew(fx.tenant, fx.bookkeeper)
+        expect(second).toStrictEqual({ batch_id: null, new: 0, skipped: 5 })
+        expect(yield* probe.count("exported", fx.tenant)).toBe(5)
+        const csv = yield* exports.csvText(fx.tenant, fx.viewer, first.batch_id!)
+        const lines = csv.split("\r\n")
+        expect(lines[0]).toBe("Journal No.,Journal Date,Currency,Memo,Account Name,Debits,Credits,Description,Name,Location,Class")
+        expect(lines[3]).toBe("2,01/04/2024,USD,\"Split, \"\"quoted\"\"\",Office Supplies & Software:Hosting,10.00,,,AWS,EU,Ops")
+        expect(csv).toContain("\"card\nline\"")
+        const sums = new Map<string, bigint>()
+        for (const row of parseRows(csv).slice(1)) {
+          const cents = (s: string) => (s === "" ? 0n : BigInt(s.replace(".", "")))
+          sums.set(row[0]!, (sums.get(row[0]!) ?? 0n) + cents(row[5]!) - cents(row[6]!))
+          expect(row.length).toBe(11)
+        }
+        expect([...sums.keys()]).toStrictEqual(["1", "2", "3", "4", "5"])
+        expect([...sums.values()].every((v) => v === 0n)).toBe(true)
+        yield* chart.update(fx.tenant, fx.owner, "6210", { name: "Cloud Hosting" })
+        yield* post(fx, simple("2024-01-08", "6210", "1000", "1.00"))
+        expect(yield* exports.csvText(fx.tenant, fx.viewer, first.batch_id!)).toBe(csv)
+        const third = yield* exports.exportNew(fx.tenant, fx.bookkeeper)
+        expect([third.new, third.skipped]).toStrictEqual([1, 5])
+        const chunks = yield* Stream.runCollect(yield* exports.csv(fx.tenant, fx.viewer, first.batch_id!))
+        expect(chunks.length).toBe(4)
+        const next = yield* exports.csvText(fx.tenant, fx.viewer, third.batch_id!)
+        expect(next).toContain("Office Supplies & Software:Cloud Hosting")
+        expect((yield* exports.listBatches(fx.tenant, fx.viewer)).map((b) => b.batch_no)).toStrictEqual([2, 1])
+        expect((yield* failure(exports.csvText(fx.tenant, fx.viewer, "qbo_missing"))).code).toBe("not_found")
+        expect((yield* failure(exports.exportNew(fx.tenant, fx.viewer))).code).toBe("rbac.forbidden")
+      }))
+  })
+
+/** Minimal RFC 4180 reader for the assertions (quoted fields, doubled quotes, CRLF). */
+const parseRows = (csv: string): Array<Array<string>> => {
+  const rows: Array<Array<string>> = []
+  let row: Array<string> = []
+  let field = ""
+  let quoted = false
+  for (let i = 0; i < csv.length; i++) {
+    const c = csv[i]!
+    if (quoted) {
+      if (c === "\"" && csv[i + 1] === "\"") {
+        field += "\""
+        i++
+      } else if (c === "\"") quoted = false
+      else field += c
+    } else if (c === "\"") quoted = true
+    else if (c === ",") {
+      row.push(field)
+      field = ""
+    } else if (c === "\r" && csv[i + 1] === "\n") {
+      row.push(field)
+      rows.push(row)
+      row = []
+      field = ""
+      i++
+    } else field += c
+  }
+  return rows
+}

@@ -1,0 +1,197 @@
+/**
+ * Raw access to what a ledger adapter persisted, bypassing the adapter's methods: the ledger
+ * suite checks stored rows through it (entries, lines, balances, bank rows, export marks).
+ */
+import { MemoryDatabase } from "@airlock/adapters-storage"
+import { SqlClient } from "@effect/sql"
+import { Context, Effect, Layer } from "effect"
+
+/** A stored journal line as raw values (amount as a decimal string of minor units). */
+export interface RawLine {
+  readonly entry_id: string
+  readonly line_no: number
+  readonly account_code: string
+  readonly side: string
+  readonly amount: string
+}
+
+/** Raw reads of the ledger's stored rows. */
+export class LedgerProbe extends Context.Tag("test/LedgerProbe")<
+  LedgerProbe,
+  {
+    /** Rows of a logical table (`entries`, `lines`, `accounts`, `bank_transactions`, `exported`, `batches`) of a tenant. */
+    readonly count: (table: string, tenant: string) => Effect.Effect<number>
+    /** The stored entry row with its lines, as a plain JSON-safe snapshot (null when missing). */
+    readonly entrySnapshot: (tenant: string, id: string) => Effect.Effect<unknown>
+    /** Every stored line of the tenant, ordered by entry id and line number. */
+    readonly lines: (tenant: string) => Effect.Effect<ReadonlyArray<RawLine>>
+    /** Sum of materialised balance rows of an account through a day: [debit, credit]. */
+    readonly materialised: (tenant: string, account: string, asOf: string) => Effect.Effect<readonly [string, string]>
+    /** The stored lock date of the tenant (null when none). */
+    readonly lockDate: (tenant: string) => Effect.Effect<string | null>
+    /** Dates of every stored entry of the tenant. */
+    readonly entryDates: (tenant: string) => Effect.Effect<ReadonlyArray<string>>
+  }
+>() {}
+
+const k = (...parts: ReadonlyArray<string | number>) => parts.join("\u0000")
+
+const memoryTables: Record<string, string> = {
+  entries: "ledger_entries",
+  accounts: "ledger_accounts",
+  bank_transactions: "ledger_bank_transactions",
+  exported: "ledger_qbo_exported",
+  batches: "ledger_qbo_batches"
+}
+
+interface MemEntry {
+  tenant_id: string
+  id: string
+  entry_no: number
+  date: string
+  memo: string
+  currency: string
+  source: string
+  proposal_id: string | null
+  bank_transaction_id: string | null
+  reverses_entry_id: string | null
+  idempotency_key: string | null
+  content_hash: string
+  posted_by: string
+  lines: ReadonlyArray<{ line_no: number; account_code: string; side: string; amount_minor: bigint }>
+}
+
+const snapshotOf = (e: MemEntry) => ({
+  id: e.id,
+  entry_no: e.entry_no,
+  date: e.date,
+  memo: e.memo,
+  currency: e.currency,
+  source: e.source,
+  proposal_id: e.proposal_id,
+  bank_transaction_id: e.bank_transaction_id,
+  reverses_entry_id: e.reverses_entry_id,
+  idempotency_key: e.idempotency_key,
+  content_hash: e.content_hash,
+  posted_by: e.posted_by,
+  lines: e.lines.map((l) => [l.line_no, l.account_code, l.side, l.amount_minor.toString()])
+})
+
+/** Probe over the memory database. */
+export const memory = Layer.effect(
+  LedgerProbe,
+  Effect.map(MemoryDatabase.MemoryDatabase, (db) => {
+    const entries = () => [...db.table<MemEntry>("ledger_entries").raw.values()]
+    return {
+      count: (table, tenant) =>
+        Effect.sync(() => {
+          if (table === "lines") return entries().filter((e) => e.tenant_id === tenant).reduce((n, e) => n + e.lines.length, 0)
+          const keyPrefix = k(tenant, "")
+          return [...db.table<unknown>(memoryTables[table]!).raw.keys()].filter((key) => key.startsWith(keyPrefix)).length
+        }),
+      entrySnapshot: (tenant, id) =>
+        Effect.sync(() => {
+          const e = db.table<MemEntry>("ledger_entries").raw.get(k(tenant, id))
+          return e ? snapshotOf(e) : null
+        }),
+      lines: (tenant) =>
+        Effect.sync(() =>
+          entries()
+            .filter((e) => e.tenant_id === tenant)
+            .sort((a, b) => (a.id < b.id ? -1 : 1))
+            .flatMap((e) =>
+              e.lines.map((l) => ({ entry_id: e.id, line_no: l.line_no, account_code: l.account_code, side: l.side, amount: l.amount_minor.toString() }))
+            )
+        ),
+      // the memory adapter keeps its daily balances beside the tables; recompute from raw entries
+      materialised: (tenant, account, asOf) =>
+        Effect.sync(() => {
+          let d = 0n
+          let c = 0n
+          for (const e of entries()) {
+            if (e.tenant_id !== tenant || e.date > asOf) continue
+            for (const l of e.lines) {
+              if (l.account_code !== account) continue
+              if (l.side === "debit") d += l.amount_minor
+              else c += l.amount_minor
+            }
+          }
+          return [d.toString(), c.toString()] as const
+        }),
+      lockDate: (tenant) =>
+        Effect.sync(() => db.table<{ lock_date: string | null }>("ledger_period_locks").raw.get(tenant)?.lock_date ?? null),
+      entryDates: (tenant) => Effect.sync(() => entries().filter((e) => e.tenant_id === tenant).map((e) => e.date))
+    }
+  })
+)
+
+const sqlTables: Record<string, string> = {
+  entries: "ledger_entries",
+  lines: "ledger_lines",
+  accounts: "ledger_accounts",
+  bank_transactions: "ledger_bank_transactions",
+  exported: "ledger_qbo_exported",
+  batches: "ledger_qbo_batches"
+}
+
+/** Probe over any SQL database (SQLite or PostgreSQL). */
+export const sql = Layer.effect(
+  LedgerProbe,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    count: (table, tenant) =>
+      sql`SELECT COUNT(*) AS n FROM ${sql(sqlTables[table]!)} WHERE tenant_id = ${tenant}`.pipe(
+        Effect.map((r) => Number(r[0]!.n)),
+        Effect.orDie
+      ),
+    entrySnapshot: (tenant, id) =>
+      Effect.gen(function*() {
+        const rows = yield* sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND id = ${id}`
+        if (rows.length === 0) return null
+        const r = rows[0]!
+        const lines = yield* sql`SELECT line_no, account_code, side, CAST(amount_minor AS TEXT) AS amount
+                                 FROM ledger_lines WHERE tenant_id = ${tenant} AND entry_id = ${id} ORDER BY line_no`
+        return {
+          id: r.id,
+          entry_no: Number(r.entry_no),
+          date: r.date,
+          memo: r.memo,
+          currency: r.currency,
+          source: r.source,
+          proposal_id: r.proposal_id,
+          bank_transaction_id: r.bank_transaction_id,
+          reverses_entry_id: r.reverses_entry_id,
+          idempotency_key: r.idempotency_key,
+          content_hash: r.content_hash,
+          posted_by: r.posted_by,
+          lines: lines.map((l) => [Number(l.line_no), l.account_code, l.side, String(l.amount)])
+        }
+      }).pipe(Effect.orDie),
+    lines: (tenant) =>
+      sql`SELECT entry_id, line_no, account_code, side, CAST(amount_minor AS TEXT) AS amount FROM ledger_lines
+          WHERE tenant_id = ${tenant} ORDER BY entry_id, line_no`.pipe(
+        Effect.map((rows) =>
+          rows.map((r) => ({
+            entry_id: String(r.entry_id),
+            line_no: Number(r.line_no),
+            account_code: String(r.account_code),
+            side: String(r.side),
+            amount: String(r.amount)
+          }))
+        ),
+        Effect.orDie
+      ),
+    materialised: (tenant, account, asOf) =>
+      sql`SELECT CAST(COALESCE(SUM(debit_minor), 0) AS TEXT) AS d, CAST(COALESCE(SUM(credit_minor), 0) AS TEXT) AS c
+          FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND account_code = ${account} AND day <= ${asOf}`.pipe(
+        Effect.map((r) => [String(r[0]!.d), String(r[0]!.c)] as const),
+        Effect.orDie
+      ),
+    lockDate: (tenant) =>
+      sql`SELECT lock_date FROM ledger_period_locks WHERE tenant_id = ${tenant}`.pipe(
+        Effect.map((r) => (r.length === 0 || r[0]!.lock_date === null ? null : String(r[0]!.lock_date))),
+        Effect.orDie
+      ),
+    entryDates: (tenant) =>
+      sql`SELECT date FROM ledger_entries WHERE tenant_id = ${tenant}`.pipe(Effect.map((r) => r.map((x) => String(x.date))), Effect.orDie)
+  }))
+)

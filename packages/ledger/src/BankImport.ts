@@ -1,0 +1,341 @@
+/**
+ * Parsing of bank files into rows, pure and all-or-nothing: a file either yields every row or
+ * a list of problems, each with its line number. CSV goes through `csv-parse` (quoting,
+ * embedded newlines, BOM, line tracking); the QuickBooks bank-upload layouts
+ * `Date,Description,Amount` and `Date,Description,Credit,Debit` are recognised from the header,
+ * and any other file is read through a column mapping and a date format. OFX 1.x (SGML, leaf
+ * tags left open) and 2.x (XML) are read by a small tolerant tokenizer.
+ */
+import { Canonical, Errors } from "@airlock/core"
+import { parse as parseCsv } from "csv-parse/sync"
+import { Either, Schema } from "effect"
+import * as CalendarDate from "./CalendarDate.js"
+import { parseDecimal } from "./Money.js"
+
+/** One parsed bank row, amounts in minor units (signed: money in is positive). */
+export interface ParsedRow {
+  /** 1-based line of the row in the file (for OFX: the line of its `<STMTTRN>`). */
+  readonly line: number
+  readonly date: string
+  readonly description: string
+  readonly amount_minor: bigint
+  readonly payee: string | null
+  readonly memo: string | null
+  readonly fit_id: string | null
+}
+
+/** A problem with one row or field of a file. */
+export interface RowProblem {
+  readonly line: number
+  readonly column?: string
+  readonly code: string
+  readonly message: string
+}
+
+/** How to read a CSV file. Everything has a default matching QuickBooks' bank-upload layouts. */
+export const CsvMapping = Schema.Struct({
+  /** `amount`: one signed column; `credit_debit`: money in / money out columns; detected when omitted. */
+  layout: Schema.optional(Schema.Literal("amount", "credit_debit")),
+  /** Header names (case-insensitive) or 0-based column indexes. */
+  date_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
+  description_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
+  amount_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
+  credit_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
+  debit_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
+  payee_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
+  memo_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
+  /** Tokens `YYYY YY MM M DD D`, e.g. `MM/DD/YYYY` (default), `DD/MM/YYYY`, `YYYY-MM-DD`. */
+  date_format: Schema.optional(Schema.String),
+  /** Whether the first record is a header (default true). */
+  has_header: Schema.optional(Schema.Boolean),
+  delimiter: Schema.optional(Schema.String.pipe(Schema.length(1))),
+  /** Flip every sign (files that write money out as positive in an `amount` column). */
+  negate: Schema.optional(Schema.Boolean)
+})
+/** Type of {@link CsvMapping}. */
+export type CsvMapping = typeof CsvMapping.Type
+
+/** Default date format of CSV files (QuickBooks Online US). */
+export const DEFAULT_CSV_DATE_FORMAT = "MM/DD/YYYY"
+
+const problem = (line: number, code: string, message: string, column?: string): RowProblem =>
+  column === undefined ? { line, code, message } : { line, column, code, message }
+
+/**
+ * Parses a bank-file amount: optional currency symbol, thousands separators (`1,234.56`),
+ * parentheses for negatives (`(12.00)`). Never rounds (see `Money.parseDecimal`).
+ */
+export const parseBankAmount = (raw: string, exponent: number): Either.Either<bigint, Errors.ValidationError> => {
+  let text = raw.trim()
+  let negative = false
+  if (/^\(.*\)$/.test(text)) {
+    negative = true
+    text = text.slice(1, -1).trim()
+  }
+  if (text.startsWith("-")) {
+    negative = !negative
+    text = text.slice(1).trim()
+  } else if (text.startsWith("+")) {
+    text = text.slice(1).trim()
+  }
+  text = text.replace(/^[$€£¥]\s*/, "")
+  if (/^\d{1,3}(,\d{3})+(\.\d*)?$/.test(text)) text = text.replace(/,/g, "")
+  return Either.map(parseDecimal(text, exponent), (v) => (negative ? -v : v))
+}
+
+const clean = (s: string | undefined) => {
+  const v = (s ?? "").replace(/\s+/g, " ").trim()
+  return v
+}
+
+type Column = string | number | undefined
+
+const resolve = (header: ReadonlyArray<string> | null, column: Column, fallback: string | null): number | undefined => {
+  if (typeof column === "number") return column
+  const name = column ?? fallback
+  if (name === null || header === null) return undefined
+  const idx = header.findIndex((h) => h.trim().toLowerCase() === name.toLowerCase())
+  return idx < 0 ? undefined : idx
+}
+
+/** Parses a CSV bank file; every row, or every problem found (up to 50). */
+export const parseCsvFile = (
+  content: string,
+  exponent: number,
+  mapping: CsvMapping = {}
+): Either.Either<ReadonlyArray<ParsedRow>, ReadonlyArray<RowProblem>> => {
+  let records: Array<{ record: Array<string>; info: { lines: number } }>
+  try {
+    records = parseCsv(content, {
+      bom: true,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      trim: false,
+      delimiter: mapping.delimiter ?? ","
+    }) as unknown as Array<{ record: Array<string>; info: { lines: number } }>
+  } catch (e) {
+    const err = e as { lines?: number; message?: string; code?: string }
+    return Either.left([problem(err.lines ?? 1, "validation.import_csv", `Malformed CSV: ${err.message ?? "parse error"}`)])
+  }
+  const hasHeader = mapping.has_header ?? true
+  const header = hasHeader && records.length > 0 ? records[0]!.record : null
+  const body = hasHeader ? records.slice(1) : records
+  const headerLine = hasHeader && records.length > 0 ? records[0]!.info.lines : 1
+  const dateIdx = resolve(header, mapping.date_column, "Date")
+  const descIdx = resolve(header, mapping.description_column, "Description")
+  const amountIdx = resolve(header, mapping.amount_column, "Amount")
+  const creditIdx = resolve(header, mapping.credit_column, "Credit")
+  const debitIdx = resolve(header, mapping.debit_column, "Debit")
+  const payeeIdx = resolve(header, mapping.payee_column, mapping.payee_column === undefined ? null : "Payee")
+  const memoIdx = resolve(header, mapping.memo_column, mapping.memo_column === undefined ? null : "Memo")
+  const layout = mapping.layout ?? (amountIdx === undefined && creditIdx !== undefined && debitIdx !== undefined ? "credit_debit" : "amount")
+  const missing: Array<string> = []
+  if (dateIdx === undefined) missing.push(String(mapping.date_column ?? "Date"))
+  if (descIdx === undefined) missing.push(String(mapping.description_column ?? "Description"))
+  if (layout === "amount" && amountIdx === undefined) missing.push(String(mapping.amount_column ?? "Amount"))
+  if (layout === "credit_debit") {
+    if (creditIdx === undefined) missing.push(String(mapping.credit_column ?? "Credit"))
+    if (debitIdx === undefined) missing.push(String(mapping.debit_column ?? "Debit"))
+  }
+  if (missing.length > 0) {
+    return Either.left([problem(headerLine, "validation.import_header", `Missing column(s): ${missing.join(", ")}`)])
+  }
+  const format = mapping.date_format ?? DEFAULT_CSV_DATE_FORMAT
+  const rows: Array<ParsedRow> = []
+  const problems: Array<RowProblem> = []
+  for (const { info, record } of body) {
+    const line = info.lines
+    if (record.every((c) => c.trim() === "")) continue
+    const rowProblems: Array<RowProblem> = []
+    const cell = (i: number | undefined) => (i === undefined ? "" : record[i] ?? "")
+    const rawDate = cell(dateIdx).trim()
+    const date = CalendarDate.parseWithFormat(rawDate, format)
+    if (date === null) rowProblems.push(problem(line, "validation.date", `Date ${JSON.stringify(rawDate)} does not match ${format}`, "date"))
+    let amount: bigint | null = null
+    if (layout === "amount") {
+      const raw = cell(amountIdx)
+      if (raw.trim() === "") rowProblems.push(problem(line, "validation.amount_format", "Amount is empty", "amount"))
+      else {
+        const parsed = parseBankAmount(raw, exponent)
+        if (Either.isLeft(parsed)) rowProblems.push(problem(line, parsed.left.code, parsed.left.message, "amount"))
+        else amount = mapping.negate ? -parsed.right : parsed.right
+      }
+    } else {
+      const rawCredit = cell(creditIdx).trim()
+      const rawDebit = cell(debitIdx).trim()
+      const credit = rawCredit === "" ? Either.right(0n) : parseBankAmount(rawCredit, exponent)
+      const debit = rawDebit === "" ? Either.right(0n) : parseBankAmount(rawDebit, exponent)
+      if (Either.isLeft(credit)) rowProblems.push(problem(line, credit.left.code, credit.left.message, "credit"))
+      if (Either.isLeft(debit)) rowProblems.push(problem(line, debit.left.code, debit.left.message, "debit"))
+      if (Either.isRight(credit) && Either.isRight(debit)) {
+        const c = credit.right < 0n ? -credit.right : credit.right
+        const d = debit.right < 0n ? -debit.right : debit.right
+        if (c !== 0n && d !== 0n) rowProblems.push(problem(line, "validation.import_row", "A row has both a credit and a debit", "credit"))
+        else amount = mapping.negate ? d - c : c - d
+      }
+    }
+    if (amount === 0n) rowProblems.push(problem(line, "validation.amount_positive", "Amount is zero", "amount"))
+    const description = clean(cell(descIdx))
+    if (description === "") rowProblems.push(problem(line, "validation.import_row", "Description is empty", "description"))
+    if (description.length > 500) rowProblems.push(problem(line, "validation.import_row", "Description is longer than 500 characters", "description"))
+    if (rowProblems.length > 0 || date === null || amount === null) {
+      problems.push(...rowProblems)
+      if (problems.length >= 50) break
+      continue
+    }
+    const payee = clean(cell(payeeIdx))
+    const memo = clean(cell(memoIdx))
+    rows.push({ line, date, description, amount_minor: amount, payee: payee || null, memo: memo || null, fit_id: null })
+  }
+  return problems.length > 0 ? Either.left(problems) : Either.right(rows)
+}
+
+interface OfxNode {
+  readonly name: string
+  readonly line: number
+  value: string | null
+  readonly children: Array<OfxNode>
+}
+
+/** Reads OFX 1.x SGML or 2.x XML into a tree of aggregates and leaf values. */
+const ofxTree = (content: string): Either.Either<OfxNode, RowProblem> => {
+  const start = content.search(/<OFX>/i)
+  if (start < 0) return Either.left(problem(1, "validation.import_ofx", "No <OFX> element found"))
+  let line = content.slice(0, start).split("\n").length
+  const root: OfxNode = { name: "#root", line: 1, value: null, children: [] }
+  const stack: Array<OfxNode> = [root]
+  const tag = /<(\/?)([A-Za-z0-9_.]+)[^>]*>/g
+  tag.lastIndex = start
+  let m: RegExpExecArray | null
+  let last = start
+  let pendingLeaf: OfxNode | null = null
+  while ((m = tag.exec(content)) !== null) {
+    const between = content.slice(last, m.index)
+    line += between.split("\n").length - 1
+    if (pendingLeaf && between.trim() !== "") pendingLeaf.value = decodeEntities(between.trim())
+    last = tag.lastIndex
+    const closing = m[1] === "/"
+    const name = m[2]!.toUpperCase()
+    if (closing) {
+      if (pendingLeaf && pendingLeaf.name === name) {
+        pendingLeaf = null
+        continue
+      }
+      pendingLeaf = null
+      const at = stack.map((n) => n.name).lastIndexOf(name)
+      if (at > 0) stack.length = at
+      continue
+    }
+    const parent: OfxNode = pendingLeaf && pendingLeaf.value === null ? pendingLeaf : stack[stack.length - 1]!
+    if (pendingLeaf && pendingLeaf.value === null) stack.push(pendingLeaf)
+    const node: OfxNode = { name, line, value: null, children: [] }
+    parent.children.push(node)
+    pendingLeaf = node
+  }
+  return Either.right(root)
+}
+
+const decodeEntities = (s: string) =>
+  s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, "\"").replace(/&apos;/g, "'").replace(/&nbsp;/g, " ").replace(/&amp;/g, "&")
+
+const findAll = (node: OfxNode, name: string, out: Array<OfxNode> = []): Array<OfxNode> => {
+  for (const c of node.children) {
+    if (c.name === name) out.push(c)
+    else findAll(c, name, out)
+  }
+  return out
+}
+
+const child = (node: OfxNode, name: string): OfxNode | undefined => node.children.find((c) => c.name === name)
+
+const leaf = (node: OfxNode, ...path: ReadonlyArray<string>): OfxNode | undefined => {
+  let n: OfxNode | undefined = node
+  for (const p of path) n = n ? child(n, p) : undefined
+  return n
+}
+
+/** What an OFX file says about itself besides its transactions. */
+export interface OfxStatement {
+  readonly currency: string | null
+  readonly account_ids: ReadonlyArray<string>
+  readonly rows: ReadonlyArray<ParsedRow>
+}
+
+/** Parses an OFX (1.x SGML or 2.x XML) bank or credit-card statement file. */
+export const parseOfxFile = (content: string, exponent: number): Either.Either<OfxStatement, ReadonlyArray<RowProblem>> => {
+  const tree = ofxTree(content)
+  if (Either.isLeft(tree)) return Either.left([tree.left])
+  const statements = [...findAll(tree.right, "STMTRS"), ...findAll(tree.right, "CCSTMTRS")]
+  if (statements.length === 0) return Either.left([problem(1, "validation.import_ofx", "No bank or credit-card statement (STMTRS / CCSTMTRS) found")])
+  const currencies = new Set<string>()
+  const accountIds = new Set<string>()
+  const rows: Array<ParsedRow> = []
+  const problems: Array<RowProblem> = []
+  for (const st of statements) {
+    const cur = leaf(st, "CURDEF")?.value
+    if (cur) currencies.add(cur.toUpperCase())
+    const acct = leaf(st, "BANKACCTFROM", "ACCTID")?.value ?? leaf(st, "CCACCTFROM", "ACCTID")?.value
+    if (acct) accountIds.add(acct)
+    for (const t of findAll(st, "STMTTRN")) {
+      const rowProblems: Array<RowProblem> = []
+      const posted = leaf(t, "DTPOSTED")
+      const rawDate = posted?.value ?? ""
+      const dm = /^(\d{4})(\d{2})(\d{2})/.exec(rawDate)
+      const date = dm && CalendarDate.isValidYmd(Number(dm[1]), Number(dm[2]), Number(dm[3])) ? `${dm[1]}-${dm[2]}-${dm[3]}` : null
+      if (date === null) rowProblems.push(problem(posted?.line ?? t.line, "validation.date", `DTPOSTED ${JSON.stringify(rawDate)} is not a date`, "DTPOSTED"))
+      const amt = leaf(t, "TRNAMT")
+      let raw = amt?.value ?? ""
+      if (/^[+-]?\d+,\d+$/.test(raw)) raw = raw.replace(",", ".")
+      const parsed = raw === "" ? Either.left(new Errors.ValidationError({ code: "validation.amount_format", message: "TRNAMT is missing" })) : parseDecimal(raw, exponent, "TRNAMT")
+      if (Either.isLeft(parsed)) rowProblems.push(problem(amt?.line ?? t.line, parsed.left.code, parsed.left.message, "TRNAMT"))
+      else if (parsed.right === 0n) rowProblems.push(problem(amt?.line ?? t.line, "validation.amount_positive", "TRNAMT is zero", "TRNAMT"))
+      const name = clean(leaf(t, "NAME")?.value ?? leaf(t, "PAYEE", "NAME")?.value ?? undefined)
+      const memo = clean(leaf(t, "MEMO")?.value ?? undefined)
+      const fitId = clean(leaf(t, "FITID")?.value ?? undefined)
+      const description = name || memo || clean(leaf(t, "TRNTYPE")?.value ?? undefined)
+      if (description === "") rowProblems.push(problem(t.line, "validation.import_row", "Transaction has no NAME, MEMO or TRNTYPE", "NAME"))
+      if (rowProblems.length > 0 || date === null || Either.isLeft(parsed)) {
+        problems.push(...rowProblems)
+        continue
+      }
+      rows.push({
+        line: t.line,
+        date,
+        description: description.slice(0, 500),
+        amount_minor: parsed.right,
+        payee: name || null,
+        memo: memo || null,
+        fit_id: fitId || null
+      })
+    }
+  }
+  if (problems.length > 0) return Either.left(problems.slice(0, 50))
+  return Either.right({ currency: currencies.size === 1 ? [...currencies][0]! : currencies.size === 0 ? null : "MIXED", account_ids: [...accountIds], rows })
+}
+
+/**
+ * Fingerprints of parsed rows: the bank's FITID when there is one, otherwise date, amount and
+ * normalised description plus the occurrence number among identical rows of the same file — so
+ * two identical coffees on one day stay two rows, and a re-imported file matches itself.
+ */
+export const fingerprints = (accountCode: string, rows: ReadonlyArray<ParsedRow>): ReadonlyArray<string> => {
+  const seen = new Map<string, number>()
+  return rows.map((r) => {
+    if (r.fit_id !== null) return Canonical.hashOf({ a: accountCode, fit: r.fit_id })
+    const base = Canonical.canonicalJson({ a: accountCode, d: r.date, m: r.amount_minor, t: r.description.toLowerCase() })
+    const n = seen.get(base) ?? 0
+    seen.set(base, n + 1)
+    return Canonical.sha256Hex(`${base}#${n}`)
+  })
+}
+
+/** The error a refused file fails with: `validation.import_row`, the first problem's line first. */
+export const importError = (problems: ReadonlyArray<RowProblem>): Errors.ValidationError => {
+  const first = problems[0]!
+  return new Errors.ValidationError({
+    code: "validation.import_row",
+    message: `Line ${first.line}: ${first.message}${problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""})` : ""}; nothing was imported`,
+    details: { line: first.line, problems: problems.slice(0, 50).map((p) => ({ ...p })) }
+  })
+}

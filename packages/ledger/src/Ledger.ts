@@ -1,0 +1,52 @@
+/**
+ * Wiring of the ledger's services over core and a storage adapter. A host provides core's
+ * services (`Kernel.layer`), the ledger's ports (`@airlock/adapters-storage`) and a
+ * {@link LedgerConfig}; it gets the chart, the journal, period locks, bank import, the
+ * QuickBooks export and ledger proposals, with the proposal kind and the ledger gates registered.
+ */
+import type { Action, Audit, Governance, Ids, Rbac, UnitOfWork } from "@airlock/core"
+import { Layer } from "effect"
+import * as BankTransaction from "./BankTransaction.js"
+import type { BankTransactions } from "./BankTransaction.js"
+import * as Chart from "./Chart.js"
+import type { ChartOfAccounts } from "./Chart.js"
+import * as JournalModule from "./Journal.js"
+import type { Journal } from "./Journal.js"
+import * as LedgerConfig from "./LedgerConfig.js"
+import * as PeriodLock from "./PeriodLock.js"
+import type { PeriodLocks } from "./PeriodLock.js"
+import type { LedgerPorts } from "./Ports.js"
+import * as Proposals from "./Proposals.js"
+import type { LedgerProposals } from "./Proposals.js"
+import * as QboExport from "./QboExport.js"
+import type { QboExports } from "./QboExport.js"
+
+/** The services the ledger offers once wired. */
+export type LedgerServices = ChartOfAccounts | Journal | PeriodLocks | BankTransactions | QboExports | LedgerProposals
+
+/** What the wiring needs from core. */
+export type CoreRequirements =
+  | Governance.GovernedActions
+  | Governance.ActionRegistry
+  | Audit.AuditLog
+  | UnitOfWork.UnitOfWork
+  | Ids.IdGenerator
+  | Rbac.Rbac
+  | Action.ActionStore
+  | Action.TraceStore
+
+/** Ledger services and the proposal kind, given core, the ledger ports and a config. */
+export const layerWithConfig: Layer.Layer<LedgerServices, never, CoreRequirements | LedgerPorts | LedgerConfig.LedgerConfig> = Layer.mergeAll(
+  Chart.layer,
+  JournalModule.layer,
+  PeriodLock.layer,
+  BankTransaction.layer,
+  QboExport.layer,
+  Proposals.layer,
+  Proposals.layerKind
+)
+
+/** Ledger services with settings from `AIRLOCK_LEDGER_*`. */
+export const layer: Layer.Layer<LedgerServices, import("effect/ConfigError").ConfigError, CoreRequirements | LedgerPorts> = layerWithConfig.pipe(
+  Layer.provide(LedgerConfig.layerConfig)
+)

@@ -1,0 +1,31 @@
+/** Tenant scope and permission checks shared by the ledger services. */
+import { type Actor, Errors, type Ids, type Rbac } from "@airlock/core"
+import { type Context, Effect } from "effect"
+
+/** Fails unless `actor` belongs to `tenant` (or may act across tenants) and holds `permission`. */
+export const makeAccess = (rbac: Context.Tag.Service<Rbac.Rbac>) =>
+(tenant: Ids.TenantId, actor: Actor.Actor, permission: string): Effect.Effect<void, Errors.Forbidden> =>
+  actor.tenant_id !== tenant && !rbac.can(actor, "tenant.cross")
+    ? Effect.fail(new Errors.Forbidden({ code: "tenant.mismatch", message: "Actor belongs to another tenant" }))
+    : rbac.require(actor, permission)
+
+/** Fails unless the actor holds at least one of `permissions` (after the tenant check). */
+export const makeAccessAny = (rbac: Context.Tag.Service<Rbac.Rbac>) =>
+(tenant: Ids.TenantId, actor: Actor.Actor, permissions: ReadonlyArray<string>): Effect.Effect<void, Errors.Forbidden> => {
+  if (actor.tenant_id !== tenant && !rbac.can(actor, "tenant.cross")) {
+    return Effect.fail(new Errors.Forbidden({ code: "tenant.mismatch", message: "Actor belongs to another tenant" }))
+  }
+  return permissions.some((p) => rbac.can(actor, p))
+    ? Effect.void
+    : Effect.fail(
+      new Errors.Forbidden({
+        code: "rbac.forbidden",
+        message: `Role ${actor.role} lacks one of ${permissions.join(", ")}`,
+        details: { permissions: [...permissions], role: actor.role, actor_id: actor.id }
+      })
+    )
+}
+
+/** `Option`-less lookup helper: fails `not_found` for a missing entity. */
+export const notFound = (entity: string, id: string): Errors.NotFound =>
+  new Errors.NotFound({ message: `${entity} ${id} not found`, details: { entity, id } })

@@ -1,0 +1,78 @@
+import { BankImport } from "@airlock/ledger"
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+
+const rows = (e: Either.Either<ReadonlyArray<BankImport.ParsedRow>, unknown>) =>
+  Either.getOrThrow(e).map((r) => [r.line, r.date, r.description, r.amount_minor])
+
+const problems = (e: Either.Either<unknown, ReadonlyArray<BankImport.RowProblem>>) =>
+  Either.isLeft(e) ? e.left.map((p) => [p.line, p.code]) : []
+
+describe("CSV", () => {
+  it("reads QuickBooks' three-column layout with quoting, BOM, CRLF and blank lines", () => {
+    const csv = "\uFEFFDate,Description,Amount\r\n01/02/2024,\"Coffee, large\",-4.50\r\n\r\n01/03/2024,\"Multi\nline\",\"1,200.00\"\r\n01/04/2024,Fee,(2.00)\r\n"
+    expect(rows(BankImport.parseCsvFile(csv, 2))).toStrictEqual([
+      [2, "2024-01-02", "Coffee, large", -450n],
+      [5, "2024-01-03", "Multi line", 120000n],
+      [6, "2024-01-04", "Fee", -200n]
+    ])
+  })
+
+  it("reads the four-column layout: credit is money in, debit money out", () => {
+    const csv = "Date,Description,Credit,Debit\n02/01/2024,Deposit,100.00,\n02/02/2024,Rent,,1500.00\n02/03/2024,Card,,-20.00\n"
+    expect(rows(BankImport.parseCsvFile(csv, 2))).toStrictEqual([
+      [2, "2024-02-01", "Deposit", 10000n],
+      [3, "2024-02-02", "Rent", -150000n],
+      [4, "2024-02-03", "Card", -2000n]
+    ])
+    expect(problems(BankImport.parseCsvFile("Date,Description,Credit,Debit\n02/01/2024,Both,1.00,2.00\n", 2))).toStrictEqual([[2, "validation.import_row"]])
+  })
+
+  it("maps columns by name or index, with any date format and an optional sign flip", () => {
+    const csv = "x;when;what;value\n;2024-03-05;Card purchase;12.50\n"
+    const parsed = BankImport.parseCsvFile(csv, 2, { delimiter: ";", date_column: 1, description_column: "WHAT", amount_column: "value", date_format: "YYYY-MM-DD", negate: true })
+    expect(rows(parsed)).toStrictEqual([[2, "2024-03-05", "Card purchase", -1250n]])
+    const noHeader = BankImport.parseCsvFile("05/03/2024,Shop,-1\n", 2, { has_header: false, date_column: 0, description_column: 1, amount_column: 2, date_format: "DD/MM/YYYY" })
+    expect(rows(noHeader)).toStrictEqual([[1, "2024-03-05", "Shop", -100n]])
+  })
+
+  it("reports every bad row with its line number and returns no rows", () => {
+    const csv = "Date,Description,Amount\n01/01/2024,ok,1.00\n13/01/2024,bad date,1.00\n01/02/2024,,1.00\n01/03/2024,precise,1.001\n01/04/2024,zero,0\n01/05/2024,\"open quote,1\n"
+    const good = "Date,Description,Amount\n01/01/2024,ok,1.00\n13/01/2024,bad date,1.00\n01/02/2024,,1.00\n01/03/2024,precise,1.001\n01/04/2024,zero,0\n"
+    expect(problems(BankImport.parseCsvFile(good, 2))).toStrictEqual([
+      [3, "validation.date"],
+      [4, "validation.import_row"],
+      [5, "validation.amount_precision"],
+      [6, "validation.amount_positive"]
+    ])
+    expect(problems(BankImport.parseCsvFile(csv, 2))).toStrictEqual([[7, "validation.import_csv"]])
+    expect(problems(BankImport.parseCsvFile("Day,Text\n", 2))).toStrictEqual([[1, "validation.import_header"]])
+  })
+
+  it("fingerprints keep identical rows distinct within a file and equal across re-imports", () => {
+    const parsed = Either.getOrThrow(BankImport.parseCsvFile("Date,Description,Amount\n01/02/2024,Coffee,-4.50\n01/02/2024,COFFEE,-4.50\n", 2))
+    const a = BankImport.fingerprints("1000", parsed)
+    expect(new Set(a).size).toBe(2)
+    expect(BankImport.fingerprints("1000", parsed)).toStrictEqual(a)
+    expect(BankImport.fingerprints("1100", parsed)[0]).not.toBe(a[0])
+  })
+})
+
+describe("OFX", () => {
+  it("reads SGML leaf tags without closing tags, entities, and credit-card statements", () => {
+    const ofx = "OFXHEADER:100\n<OFX><CREDITCARDMSGSRSV1><CCSTMTTRNRS><CCSTMTRS><CURDEF>USD<CCACCTFROM><ACCTID>4111</CCACCTFROM>\n<BANKTRANLIST>\n<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20240301<TRNAMT>-10.5<FITID>A1<NAME>Tom &amp; Co<MEMO>lunch</STMTTRN>\n<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20240302<TRNAMT>3,25<FITID>A2<MEMO>refund</STMTTRN>\n</BANKTRANLIST></CCSTMTRS></CCSTMTTRNRS></CREDITCARDMSGSRSV1></OFX>"
+    const s = Either.getOrThrow(BankImport.parseOfxFile(ofx, 2))
+    expect([s.currency, s.account_ids]).toStrictEqual(["USD", ["4111"]])
+    expect(s.rows.map((r) => [r.line, r.date, r.description, r.amount_minor, r.fit_id, r.memo])).toStrictEqual([
+      [4, "2024-03-01", "Tom & Co", -1050n, "A1", "lunch"],
+      [5, "2024-03-02", "refund", 325n, "A2", "refund"]
+    ])
+  })
+
+  it("reports the line of a bad field and refuses files without a statement", () => {
+    const ofx = "<OFX><STMTRS><CURDEF>USD\n<BANKTRANLIST>\n<STMTTRN><DTPOSTED>20240230<TRNAMT>1.00<FITID>X<NAME>a</STMTTRN>\n<STMTTRN><DTPOSTED>20240201\n<TRNAMT>abc<FITID>Y<NAME>b</STMTTRN>\n</BANKTRANLIST></STMTRS></OFX>"
+    expect(problems(BankImport.parseOfxFile(ofx, 2))).toStrictEqual([[3, "validation.date"], [5, "validation.amount_format"]])
+    expect(problems(BankImport.parseOfxFile("hello", 2))).toStrictEqual([[1, "validation.import_ofx"]])
+    expect(problems(BankImport.parseOfxFile("<OFX><SIGNONMSGSRSV1></SIGNONMSGSRSV1></OFX>", 2))).toStrictEqual([[1, "validation.import_ofx"]])
+  })
+})

@@ -1,0 +1,80 @@
+import { CalendarDate, Money } from "@airlock/ledger"
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+
+const ok = <A>(e: Either.Either<A, unknown>) => Either.getOrThrow(e)
+const code = <A>(e: Either.Either<A, { code: string }>) => (Either.isLeft(e) ? e.left.code : "ok")
+
+describe("Money", () => {
+  it("parses decimals into minor units per currency exponent", () => {
+    expect(ok(Money.parseAmount("12.34", "USD"))).toBe(1234n)
+    expect(ok(Money.parseAmount("-0.05", "USD"))).toBe(-5n)
+    expect(ok(Money.parseAmount("1500", "JPY"))).toBe(1500n)
+    expect(ok(Money.parseAmount("1.234", "KWD"))).toBe(1234n)
+    expect(ok(Money.parseAmount(".5", "EUR"))).toBe(50n)
+    expect(ok(Money.parseAmount("7.", "EUR"))).toBe(700n)
+  })
+
+  it("refuses decimals beyond the currency (never rounds) but accepts exact trailing zeros", () => {
+    expect(code(Money.parseAmount("10.005", "USD"))).toBe("validation.amount_precision")
+    expect(code(Money.parseAmount("10.5", "JPY"))).toBe("validation.amount_precision")
+    expect(code(Money.parseAmount("1.2345", "BHD"))).toBe("validation.amount_precision")
+    expect(ok(Money.parseAmount("10.500", "USD"))).toBe(1050n)
+    expect(ok(Money.parseAmount("3.000", "JPY"))).toBe(3n)
+  })
+
+  it("accepts a JS number only when it is exact at the currency's precision", () => {
+    expect(ok(Money.parseAmount(12.34, "USD"))).toBe(1234n)
+    expect(ok(Money.parseAmount(0.1, "USD"))).toBe(10n)
+    expect(code(Money.parseAmount(0.1 + 0.2, "USD"))).toBe("validation.amount_precision")
+    expect(code(Money.parseAmount(1e-7, "USD"))).toBe("validation.amount_precision")
+    expect(code(Money.parseAmount(2 ** 53, "USD"))).toBe("validation.amount_range")
+    expect(code(Money.parseAmount(Number.NaN, "USD"))).toBe("validation.amount_format")
+  })
+
+  it("refuses malformed text, unknown currencies and absurd magnitudes", () => {
+    for (const bad of ["", "1,000.00", "1e5", "12.3.4", "$12", "abc", " - 1"]) {
+      expect([bad, code(Money.parseAmount(bad, "USD"))]).toStrictEqual([bad, "validation.amount_format"])
+    }
+    expect(code(Money.parseAmount("1", "ZZZ"))).toBe("validation.currency")
+    expect(code(Money.parseAmount("10000000000000.01", "USD"))).toBe("validation.amount_range")
+  })
+
+  it("formats minor units back exactly", () => {
+    expect(Money.formatAmount(1234n, "USD")).toBe("12.34")
+    expect(Money.formatAmount(-5n, "USD")).toBe("-0.05")
+    expect(Money.formatAmount(1500n, "JPY")).toBe("1500")
+    expect(Money.formatAmount(1n, "BHD")).toBe("0.001")
+    expect(Money.formatAmount(0n, "EUR")).toBe("0.00")
+  })
+})
+
+describe("CalendarDate", () => {
+  it("validates real days, leap years included", () => {
+    expect(CalendarDate.isCalendarDate("2024-02-29")).toBe(true)
+    expect(CalendarDate.isCalendarDate("2023-02-29")).toBe(false)
+    expect(CalendarDate.isCalendarDate("1900-02-29")).toBe(false)
+    expect(CalendarDate.isCalendarDate("2000-02-29")).toBe(true)
+    expect(CalendarDate.isCalendarDate("2024-1-05")).toBe(false)
+  })
+
+  it("does day arithmetic without the host clock or time zone", () => {
+    expect(CalendarDate.previousDay("2024-03-01")).toBe("2024-02-29")
+    expect(CalendarDate.nextDay("2023-12-31")).toBe("2024-01-01")
+    expect(CalendarDate.fromMillis(0)).toBe("1970-01-01")
+    expect(CalendarDate.fromMillis(1_709_164_800_000)).toBe("2024-02-29")
+    for (const d of ["1999-12-31", "2024-02-29", "2100-03-01"]) {
+      expect(CalendarDate.fromEpochDay(CalendarDate.toEpochDay(d))).toBe(d)
+    }
+  })
+
+  it("reads bank date formats strictly", () => {
+    expect(CalendarDate.parseWithFormat("01/02/2024", "MM/DD/YYYY")).toBe("2024-01-02")
+    expect(CalendarDate.parseWithFormat("01/02/2024", "DD/MM/YYYY")).toBe("2024-02-01")
+    expect(CalendarDate.parseWithFormat("1/2/24", "M/D/YY")).toBe("2024-01-02")
+    expect(CalendarDate.parseWithFormat("15.01.2024", "DD.MM.YYYY")).toBe("2024-01-15")
+    expect(CalendarDate.parseWithFormat("2024-01-15", "YYYY-MM-DD")).toBe("2024-01-15")
+    expect(CalendarDate.parseWithFormat("02/30/2024", "MM/DD/YYYY")).toBe(null)
+    expect(CalendarDate.parseWithFormat("2024/01/15", "MM/DD/YYYY")).toBe(null)
+  })
+})
