@@ -161,17 +161,21 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
     }
   }
 
-  const read = <A>(f: () => A): Effect.Effect<A> =>
+  // One synchronous step outside a transaction. When nothing holds the lock it runs at once (on
+  // one JS thread it cannot interleave with anything); inside the fiber's own transaction it
+  // joins it; otherwise it waits for the transaction to end, so it never sees or mixes with
+  // uncommitted writes. `outside` is what runs when the step is not part of a transaction.
+  const step = <A>(inside: () => A, outside: () => A): Effect.Effect<A> =>
     Effect.suspend(() =>
       !locked
-        ? Effect.sync(f)
+        ? Effect.sync(outside)
         : Effect.flatMap(FiberRef.get(inTx), (nested) =>
           nested
-            ? Effect.sync(f)
+            ? Effect.sync(inside)
             : Effect.uninterruptibleMask(() =>
               Effect.zipRight(acquire, Effect.sync(() => {
                 try {
-                  return f()
+                  return outside()
                 } finally {
                   release()
                 }
@@ -179,25 +183,9 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
             ))
     )
 
-  // When no transaction holds the lock, a synchronous write cannot interleave with anything
-  // (one JS thread), so it runs at once; otherwise it joins its own transaction or waits.
-  const write = <A>(f: () => A): Effect.Effect<A> =>
-    Effect.suspend(() =>
-      !locked
-        ? Effect.sync(() => runWrite(f))
-        : Effect.flatMap(FiberRef.get(inTx), (nested) =>
-          nested
-            ? Effect.sync(f)
-            : Effect.uninterruptibleMask(() =>
-              Effect.zipRight(acquire, Effect.sync(() => {
-                try {
-                  return runWrite(f)
-                } finally {
-                  release()
-                }
-              }))
-            ))
-    )
+  const read = <A>(f: () => A): Effect.Effect<A> => step(f, f)
+
+  const write = <A>(f: () => A): Effect.Effect<A> => step(f, () => runWrite(f))
 
   return {
     table,
