@@ -64,4 +64,5 @@ const main = Effect.gen(function*() {
   ).pipe(Logger.withMinimumLogLevel(LogLevel.Info))
 })
 
-NodeRuntime.runMain(main)
+// the server installs its own logger (logfmt in development, JSON in production)
+NodeRuntime.runMain(main, { disablePrettyLogger: true })
