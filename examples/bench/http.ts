@@ -71,7 +71,17 @@ const startAirlock = async (): Promise<Target> => {
   const db = join(mkdtempSync(join(tmpdir(), "airlock-bench-http-")), "airlock.db")
   const child = spawn(join(examples, "node_modules", ".bin", "tsx"), ["--conditions=source", "server/main.ts"], {
     cwd: examples,
-    env: { ...process.env, AIRLOCK_ENV: "development", AIRLOCK_DB: db, PORT: "0", HOST: "127.0.0.1" },
+    env: {
+      ...process.env,
+      AIRLOCK_ENV: "development",
+      AIRLOCK_DB: db,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      // the limiter runs on every request, set high enough never to trip
+      AIRLOCK_RATE_LIMIT_ENABLED: "true",
+      AIRLOCK_RATE_LIMIT_RPM: "100000000",
+      AIRLOCK_RATE_LIMIT_TENANT_RPM: "100000000"
+    },
     stdio: ["ignore", "pipe", "pipe"]
   })
   const m = await waitFor(child, /listening\s+(http:\/\/127\.0\.0\.1:\d+)/)
