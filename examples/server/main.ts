@@ -10,6 +10,7 @@ import { HttpConfig, RateLimiter, Readiness, Server } from "@airlock/adapters-ht
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
+import { Ledger } from "@airlock/ledger"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
@@ -35,6 +36,8 @@ const main = Effect.gen(function*() {
   const core = Kernel.layer.pipe(Layer.provideMerge(storage))
   // guardrails (gates and services, incl. the per-token/per-tenant request limiter) from AIRLOCK_*
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
+  // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
+  const ledger = Ledger.layer
   const seed = Layer.effectDiscard(settings.environment === "development" ? seedDevelopment : revokeDevelopmentTokens)
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),
@@ -64,7 +67,7 @@ const main = Effect.gen(function*() {
   )
   const logger = settings.environment === "production" ? Logger.json : Logger.logFmt
   yield* Layer.launch(
-    banner.pipe(Layer.provide(http), Layer.provide(seed), Layer.provide(guardrails), Layer.provide(core), Layer.provide(logger))
+    banner.pipe(Layer.provide(http), Layer.provide(seed), Layer.provide(Layer.merge(guardrails, ledger)), Layer.provide(core), Layer.provide(logger))
   ).pipe(Logger.withMinimumLogLevel(LogLevel.Info))
 })
 

@@ -12,6 +12,7 @@ import { AdminApi } from "./Admin/Api.js"
 import * as ApiError from "./ApiError.js"
 import { CompanionApi } from "./Companion/Api.js"
 import { HealthApi } from "./Health/Api.js"
+import { LedgerApi } from "./Ledger/Api.js"
 import { SystemApi } from "./System/Api.js"
 
 /**
@@ -43,6 +44,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(CompanionApi)
   .add(SystemApi)
   .add(AdminApi)
+  .add(LedgerApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

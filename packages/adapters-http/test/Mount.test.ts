@@ -1,12 +1,13 @@
 import { HttpConfig, RateLimiter, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
 import { ApiToken, Errors, Ids, Kernel, Tenants } from "@airlock/core"
+import { Ledger } from "@airlock/ledger"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { afterAll, expect, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime } from "effect"
 
 // a host mounting the adapter as a fetch-style handler, on the in-memory store
-const core = Kernel.layer.pipe(Layer.provideMerge(Memory.layer))
+const core = Ledger.layer.pipe(Layer.provideMerge(Kernel.layer), Layer.provideMerge(Memory.layer))
 const limited: Array<RateLimiter.RateLimitRequest> = []
 const limiter = Layer.succeed(RateLimiter.RateLimiter, {
   enabled: true,

@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Ledger } from "@airlock/ledger"
 import { inject } from "vitest"
 
 /** The seeded tokens (plaintexts) by name. */
@@ -167,7 +168,8 @@ export const layer = (options: Options = {}): Layer.Layer<
     Logger.defaultLogger,
     Logger.map(Logger.jsonLogger, (line) => void logs.push(line))
   )
-  const core = Kernel.layerWithAmbient.pipe(
+  const core = Ledger.layer.pipe(
+    Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
     Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase))
   )
