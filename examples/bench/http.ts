@@ -3,9 +3,11 @@
  * answering a fixed JSON body, measured in the same run with the same load tool (autocannon,
  * in this process; each server in its own process, on loopback only).
  *
- * The Airlock request is a typical authenticated write: `PUT /api/v1/companion/settings` with a
- * bearer token — token verified against the store, tenant resolved, settings written and an
- * audit record appended in one transaction, on the embedded SQLite file. Two figures each:
+ * The Airlock request is a typical authenticated ledger write: `POST /api/v1/ledger/entries` (a
+ * balanced two-line entry, amounts as decimal strings) with a bearer token — token verified
+ * against the store, the guardrails rate limiter consulted (on, with limits too high to trip),
+ * tenant resolved, the entry validated against the chart and period lock, numbered and stored
+ * with an audit record in one transaction, on the embedded SQLite file. Two figures each:
  * saturation throughput (10 connections, fixed duration), and latency at a fixed 1,000 req/s.
  * Targets: throughput ≥ 0.35× the bare server; p99 < 20 ms at 1,000 req/s.
  */
@@ -106,10 +108,14 @@ const load = (url: string, options: { readonly seconds: number; readonly rate?: 
   new Promise((resolve, reject) => {
     autocannon(
       {
-        url: `${url}/api/v1/companion/settings`,
-        method: "PUT",
-        headers: { authorization: "Bearer dev_admin_token", "content-type": "application/json" },
-        body: JSON.stringify({ ai_enabled: true }),
+        url: `${url}/api/v1/ledger/entries`,
+        method: "POST",
+        headers: { authorization: "Bearer dev_bookkeeper_token", "content-type": "application/json" },
+        body: JSON.stringify({
+          date: "2026-01-20",
+          memo: "bench",
+          lines: [{ account_code: "1000", debit: "10.00" }, { account_code: "4000", credit: "10.00" }]
+        }),
         connections: options.connections,
         duration: options.seconds,
         ...(options.rate ? { overallRate: options.rate } : {})
@@ -186,14 +192,14 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
       value: `${n(baseline.saturation.rps)} req/s, p50 ${ms(baseline.saturation.p50)}, p99 ${ms(baseline.saturation.p99)}`
     },
     {
-      name: "airlock PUT /api/v1/companion/settings (auth + write + audit, SQLite file), 10 connections",
+      name: "airlock POST /api/v1/ledger/entries (auth + rate limit + ledger write + audit, SQLite file), 10 connections",
       value: `${n(measured.saturation.rps)} req/s, p50 ${ms(measured.saturation.p50)}, p99 ${ms(measured.saturation.p99)}${failures(measured.saturation)}`,
       baseline: `${n(baseline.saturation.rps)} req/s`,
       ratio: (measured.saturation.rps / baseline.saturation.rps).toFixed(3),
       target: "≥ 0.35"
     },
     {
-      name: "same work without HTTP (token verify + settings update through core, SQLite file, in process)",
+      name: "reference without HTTP (token verify + settings update through core, SQLite file, in process; lighter than the ledger write)",
       value: `${n(core)} ops/s`,
       ratio: `HTTP keeps ${(measured.saturation.rps / core).toFixed(3)} of it`
     },

@@ -107,8 +107,13 @@ describe("reference server: development", () => {
         "actor.created",
         "actor.created",
         "actor.created",
-        "actor.created"
+        "actor.created",
+        "ledger.chart.preset_imported",
+        "ledger.bank.imported"
       ])
+      // the seeded chart and sample bank transactions, once
+      const accounts = await get(`${second.url}/api/v1/ledger/accounts`, "dev_viewer_token")
+      expect(accounts.json.map((a: any) => a.code)).toContain("1000")
       expect(audit.json.chain.ok).toBe(true)
     } finally {
       expect(await second.stop()).toBe(0)
@@ -117,9 +122,11 @@ describe("reference server: development", () => {
       Effect.all([
         sql`SELECT COUNT(*) AS n FROM airlock_tenants`,
         sql`SELECT COUNT(*) AS n FROM airlock_actors`,
-        sql`SELECT COUNT(*) AS n FROM airlock_api_tokens WHERE revoked_at IS NULL`
+        sql`SELECT COUNT(*) AS n FROM airlock_api_tokens WHERE revoked_at IS NULL`,
+        sql`SELECT COUNT(*) AS n FROM ledger_accounts WHERE tenant_id = 'default'`,
+        sql`SELECT COUNT(*) AS n FROM ledger_bank_transactions WHERE tenant_id = 'default'`
       ]).pipe(Effect.map((rs) => rs.map((r) => Number(r[0]!.n)))))
-    expect(counts).toStrictEqual([1, 4, 4])
+    expect(counts).toStrictEqual([1, 4, 4, 14, 5])
   })
 
   it("graceful shutdown: stops accepting, drains an in-flight request, then closes storage", async () => {

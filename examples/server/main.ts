@@ -15,7 +15,7 @@ import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { join } from "node:path"
-import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment } from "./Seed.js"
+import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
 
 const main = Effect.gen(function*() {
   const settings = yield* HttpConfig.config
@@ -38,7 +38,7 @@ const main = Effect.gen(function*() {
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
   const ledger = Ledger.layer
-  const seed = Layer.effectDiscard(settings.environment === "development" ? seedDevelopment : revokeDevelopmentTokens)
+  const seed = Layer.effectDiscard(settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens)
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),
     Layer.provide(Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))),
