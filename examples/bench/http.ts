@@ -3,9 +3,11 @@
  * answering a fixed JSON body, measured in the same run with the same load tool (autocannon,
  * in this process; each server in its own process, on loopback only).
  *
- * The Airlock request is a typical authenticated write: `PUT /api/v1/companion/settings` with a
- * bearer token — token verified against the store, tenant resolved, settings written and an
- * audit record appended in one transaction, on the embedded SQLite file. Two figures each:
+ * The Airlock request is a typical authenticated ledger write: `POST /api/v1/ledger/entries` (a
+ * balanced two-line entry, amounts as decimal strings) with a bearer token — token verified
+ * against the store, the guardrails rate limiter consulted (on, with limits too high to trip),
+ * tenant resolved, the entry validated against the chart and period lock, numbered and stored
+ * with an audit record in one transaction, on the embedded SQLite file. Two figures each:
  * saturation throughput (10 connections, fixed duration), and latency at a fixed 1,000 req/s.
  * Targets: throughput ≥ 0.35× the bare server; p99 < 20 ms at 1,000 req/s.
  */
@@ -71,7 +73,17 @@ const startAirlock = async (): Promise<Target> => {
   const db = join(mkdtempSync(join(tmpdir(), "airlock-bench-http-")), "airlock.db")
   const child = spawn(join(examples, "node_modules", ".bin", "tsx"), ["--conditions=source", "server/main.ts"], {
     cwd: examples,
-    env: { ...process.env, AIRLOCK_ENV: "development", AIRLOCK_DB: db, PORT: "0", HOST: "127.0.0.1" },
+    env: {
+      ...process.env,
+      AIRLOCK_ENV: "development",
+      AIRLOCK_DB: db,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      // the limiter runs on every request, set high enough never to trip
+      AIRLOCK_RATE_LIMIT_ENABLED: "true",
+      AIRLOCK_RATE_LIMIT_RPM: "100000000",
+      AIRLOCK_RATE_LIMIT_TENANT_RPM: "100000000"
+    },
     stdio: ["ignore", "pipe", "pipe"]
   })
   const m = await waitFor(child, /listening\s+(http:\/\/127\.0\.0\.1:\d+)/)
@@ -96,10 +108,14 @@ const load = (url: string, options: { readonly seconds: number; readonly rate?: 
   new Promise((resolve, reject) => {
     autocannon(
       {
-        url: `${url}/api/v1/companion/settings`,
-        method: "PUT",
-        headers: { authorization: "Bearer dev_admin_token", "content-type": "application/json" },
-        body: JSON.stringify({ ai_enabled: true }),
+        url: `${url}/api/v1/ledger/entries`,
+        method: "POST",
+        headers: { authorization: "Bearer dev_bookkeeper_token", "content-type": "application/json" },
+        body: JSON.stringify({
+          date: "2026-01-20",
+          memo: "bench",
+          lines: [{ account_code: "1000", debit: "10.00" }, { account_code: "4000", credit: "10.00" }]
+        }),
         connections: options.connections,
         duration: options.seconds,
         ...(options.rate ? { overallRate: options.rate } : {})
@@ -176,14 +192,14 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
       value: `${n(baseline.saturation.rps)} req/s, p50 ${ms(baseline.saturation.p50)}, p99 ${ms(baseline.saturation.p99)}`
     },
     {
-      name: "airlock PUT /api/v1/companion/settings (auth + write + audit, SQLite file), 10 connections",
+      name: "airlock POST /api/v1/ledger/entries (auth + rate limit + ledger write + audit, SQLite file), 10 connections",
       value: `${n(measured.saturation.rps)} req/s, p50 ${ms(measured.saturation.p50)}, p99 ${ms(measured.saturation.p99)}${failures(measured.saturation)}`,
       baseline: `${n(baseline.saturation.rps)} req/s`,
       ratio: (measured.saturation.rps / baseline.saturation.rps).toFixed(3),
       target: "≥ 0.35"
     },
     {
-      name: "same work without HTTP (token verify + settings update through core, SQLite file, in process)",
+      name: "reference without HTTP (token verify + settings update through core, SQLite file, in process; lighter than the ledger write)",
       value: `${n(core)} ops/s`,
       ratio: `HTTP keeps ${(measured.saturation.rps / core).toFixed(3)} of it`
     },

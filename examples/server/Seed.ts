@@ -8,6 +8,7 @@
  * database first used in development) are revoked at start.
  */
 import { ApiToken, Errors, Ids, Tenants } from "@airlock/core"
+import { BankTransaction, Chart } from "@airlock/ledger"
 import { Effect, Option } from "effect"
 
 /** The development tokens and the actors they speak for. */
@@ -60,5 +61,41 @@ export const revokeDevelopmentTokens = Effect.gen(function*() {
       yield* tokens.revoke(stored.value.id)
       yield* Effect.logWarning(`revoked the development token ${dev.token}: it must not work in production`)
     }
+  }
+})
+
+/** The chart preset the development tenant starts with. */
+export const devChartPreset = "standard_professional_services" as const
+
+/** Sample bank statement lines for the development tenant's operating account (1000). */
+export const devBankCsv = [
+  "Date,Description,Amount",
+  "01/05/2026,Client payment - Northwind retainer,4500.00",
+  "01/07/2026,Office rent January,-1800.00",
+  "01/09/2026,Software subscription,-49.99",
+  "01/12/2026,Coffee with prospect,-12.40",
+  "01/15/2026,Client payment - Contoso project,2250.00"
+].join("\n") + "\n"
+
+/**
+ * Gives the development tenant its chart of accounts and a few bank transactions, once: each
+ * step runs only while its table is empty for the tenant (and both imports skip what exists).
+ */
+export const seedLedger = Effect.gen(function*() {
+  const tenants = yield* Tenants.Tenants
+  const chart = yield* Chart.ChartOfAccounts
+  const bank = yield* BankTransaction.BankTransactions
+  const admin = yield* tenants.getActor(devTenant, Ids.ActorId.make("dev_admin"))
+  // skipped when already there, so a restart appends nothing to the audit log either
+  if ((yield* chart.list(devTenant, admin, { include_inactive: true })).length === 0) {
+    // another instance seeding at the same moment may win the race: its accounts are ours
+    yield* chart.importPreset(devTenant, admin, devChartPreset).pipe(
+      Effect.tap((accounts) => Effect.logInfo(`seeded ${accounts.new} accounts (${devChartPreset})`)),
+      Effect.catchIf(existsAlready, () => Effect.void)
+    )
+  }
+  if ((yield* bank.list(devTenant, admin, { limit: 1 })).items.length === 0) {
+    const imported = yield* bank.importFile(devTenant, admin, { account_code: "1000", format: "csv", content: devBankCsv })
+    yield* Effect.logInfo(`seeded ${imported.new} bank transactions`)
   }
 })

@@ -2,10 +2,12 @@
  * The reference server as a real process: started the way the README starts it (through tsx,
  * configured by the environment), talked to over loopback HTTP, stopped with signals.
  */
+import { Sqlite } from "@airlock/adapters-storage"
+import { ApiToken, Ids, Kernel, Tenants } from "@airlock/core"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Redacted } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdtempSync } from "node:fs"
@@ -105,8 +107,13 @@ describe("reference server: development", () => {
         "actor.created",
         "actor.created",
         "actor.created",
-        "actor.created"
+        "actor.created",
+        "ledger.chart.preset_imported",
+        "ledger.bank.imported"
       ])
+      // the seeded chart and sample bank transactions, once
+      const accounts = await get(`${second.url}/api/v1/ledger/accounts`, "dev_viewer_token")
+      expect(accounts.json.map((a: any) => a.code)).toContain("1000")
       expect(audit.json.chain.ok).toBe(true)
     } finally {
       expect(await second.stop()).toBe(0)
@@ -115,9 +122,11 @@ describe("reference server: development", () => {
       Effect.all([
         sql`SELECT COUNT(*) AS n FROM airlock_tenants`,
         sql`SELECT COUNT(*) AS n FROM airlock_actors`,
-        sql`SELECT COUNT(*) AS n FROM airlock_api_tokens WHERE revoked_at IS NULL`
+        sql`SELECT COUNT(*) AS n FROM airlock_api_tokens WHERE revoked_at IS NULL`,
+        sql`SELECT COUNT(*) AS n FROM ledger_accounts WHERE tenant_id = 'default'`,
+        sql`SELECT COUNT(*) AS n FROM ledger_bank_transactions WHERE tenant_id = 'default'`
       ]).pipe(Effect.map((rs) => rs.map((r) => Number(r[0]!.n)))))
-    expect(counts).toStrictEqual([1, 4, 4])
+    expect(counts).toStrictEqual([1, 4, 4, 14, 5])
   })
 
   it("graceful shutdown: stops accepting, drains an in-flight request, then closes storage", async () => {
@@ -164,6 +173,63 @@ describe("reference server: development", () => {
     expect(server.output()).toContain("http server stopped")
     const stored = await sqlite(db, (sql) => sql`SELECT ai_mode, extensions FROM airlock_ai_settings WHERE tenant_id = 'default'`)
     expect(stored[0]).toMatchObject({ ai_mode: "drafts", extensions: JSON.stringify({ note: "written while shutting down" }) })
+  })
+})
+
+/** Adds a second tenant with one BOOKKEEPER token to a (new) database before the server starts. */
+const addTenant = (filename: string, tenant: string, token: string) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const tenants = yield* Tenants.Tenants
+      const tenant_id = Ids.TenantId.make(tenant)
+      const actor_id = Ids.ActorId.make(`${tenant}_user`)
+      yield* tenants.create({ id: tenant_id, name: tenant })
+      yield* tenants.addActor({ tenant_id, id: actor_id, kind: "user", name: "User", role: "BOOKKEEPER" })
+      yield* (yield* ApiToken.ApiTokens).register(token, { tenant_id, actor_id, name: token })
+    }).pipe(Effect.provide(Kernel.layer.pipe(Layer.provideMerge(Sqlite.layer({ filename })))), Effect.orDie)
+  )
+
+const getRaw = (url: string, token: string) => fetch(url, { headers: { authorization: `Bearer ${token}` } })
+
+describe("reference server: rate limiting", () => {
+  it("limits per token and per tenant (429 rate_limited + Retry-After); another tenant is unaffected", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    await addTenant(db, "other", "other_token")
+    const server = await start({
+      AIRLOCK_ENV: "development",
+      AIRLOCK_DB: db,
+      AIRLOCK_RATE_LIMIT_ENABLED: "true",
+      AIRLOCK_RATE_LIMIT_RPM: "3",
+      AIRLOCK_RATE_LIMIT_TENANT_RPM: "5"
+    })
+    const settings = `${server.url}/api/v1/companion/settings`
+    try {
+      for (let i = 0; i < 3; i++) expect((await getRaw(settings, "dev_viewer_token")).status).toBe(200)
+      const refused = await getRaw(settings, "dev_viewer_token")
+      expect(refused.status).toBe(429)
+      const body = (await refused.json()) as any
+      expect(body.error).toMatchObject({ code: "rate_limited", details: { scope: "token", limit_per_minute: 3 } })
+      const retryAfter = Number(refused.headers.get("retry-after"))
+      expect(retryAfter).toBeGreaterThanOrEqual(1)
+      // sliding minute over two fixed windows: at most two minutes away
+      expect(retryAfter).toBeLessThanOrEqual(120)
+      expect(retryAfter).toBe(Math.max(1, Math.ceil(body.error.details.retry_after_seconds)))
+      // the refused request gave its tenant slot back: 3 used, 2 left for the tenant
+      for (let i = 0; i < 2; i++) expect((await getRaw(settings, "dev_bookkeeper_token")).status).toBe(200)
+      const tenantFull = await getRaw(settings, "dev_bookkeeper_token")
+      expect(tenantFull.status).toBe(429)
+      expect(((await tenantFull.json()) as any).error).toMatchObject({ code: "rate_limited", details: { scope: "tenant", limit_per_minute: 5 } })
+      expect(tenantFull.headers.get("retry-after")).not.toBeNull()
+      // another tenant counts on its own
+      for (let i = 0; i < 3; i++) {
+        const other = await get(settings, "other_token")
+        expect(other).toMatchObject({ status: 200, json: { tenant_id: "other" } })
+      }
+      // unauthenticated routes are not limited
+      expect((await get(`${server.url}/healthz`)).status).toBe(200)
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
   })
 })
 

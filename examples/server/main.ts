@@ -1,18 +1,21 @@
 /**
  * The reference server: Airlock's HTTP API over embedded SQLite (`./airlock.db` where the command
  * was run, `AIRLOCK_DB` overrides) or PostgreSQL (`AIRLOCK_DATABASE_URL=postgres://…`), migrated
- * on start, listening on `127.0.0.1:8080` (`HOST`, `PORT`). In development it seeds the `default`
+ * on start, listening on `127.0.0.1:8080` (`HOST`, `PORT`), with the guardrails (request rate
+ * limits per token and per tenant from `AIRLOCK_RATE_LIMIT_*`). In development it seeds the `default`
  * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests,
  * then close storage.
  */
 import { HttpConfig, RateLimiter, Readiness, Server } from "@airlock/adapters-http"
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Kernel } from "@airlock/core"
+import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
+import { Ledger } from "@airlock/ledger"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { join } from "node:path"
-import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment } from "./Seed.js"
+import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
 
 const main = Effect.gen(function*() {
   const settings = yield* HttpConfig.config
@@ -31,11 +34,15 @@ const main = Effect.gen(function*() {
   const storageName = Option.isSome(postgresUrl) ? "PostgreSQL" : `SQLite ${filename}`
 
   const core = Kernel.layer.pipe(Layer.provideMerge(storage))
-  const seed = Layer.effectDiscard(settings.environment === "development" ? seedDevelopment : revokeDevelopmentTokens)
+  // guardrails (gates and services, incl. the per-token/per-tenant request limiter) from AIRLOCK_*
+  const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
+  // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
+  const ledger = Ledger.layer
+  const seed = Layer.effectDiscard(settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens)
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),
     Layer.provide(Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))),
-    Layer.provide(RateLimiter.layerDisabled),
+    Layer.provide(RateLimiter.layerGuardrails),
     Layer.provide(HttpConfig.layer(settings))
   )
   const banner = Layer.effectDiscard(
@@ -60,7 +67,7 @@ const main = Effect.gen(function*() {
   )
   const logger = settings.environment === "production" ? Logger.json : Logger.logFmt
   yield* Layer.launch(
-    banner.pipe(Layer.provide(http), Layer.provide(seed), Layer.provide(core), Layer.provide(logger))
+    banner.pipe(Layer.provide(http), Layer.provide(seed), Layer.provide(Layer.merge(guardrails, ledger)), Layer.provide(core), Layer.provide(logger))
   ).pipe(Logger.withMinimumLogLevel(LogLevel.Info))
 })
 

@@ -11,7 +11,9 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { AdminApi } from "./Admin/Api.js"
 import * as ApiError from "./ApiError.js"
 import { CompanionApi } from "./Companion/Api.js"
+import { GuardrailsApi } from "./Guardrails/Api.js"
 import { HealthApi } from "./Health/Api.js"
+import { LedgerApi } from "./Ledger/Api.js"
 import { SystemApi } from "./System/Api.js"
 
 /**
@@ -43,6 +45,8 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(CompanionApi)
   .add(SystemApi)
   .add(AdminApi)
+  .add(LedgerApi)
+  .add(GuardrailsApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

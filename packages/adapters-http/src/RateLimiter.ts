@@ -1,11 +1,12 @@
 /**
  * The rate-limit hook of the request chain. Every authenticated request asks the limiter once,
  * after the token is verified and the tenant resolved, before the handler runs; a refusal is
- * answered 429 `rate_limited` with `Retry-After`. The reference adapter ships only
- * {@link layerDisabled}; the guardrails limiter (shared through storage, so every instance
- * counts together) is plugged in by providing another implementation of this port.
+ * answered 429 `rate_limited` with `Retry-After`. Hosts plug in {@link layerGuardrails} (the
+ * guardrails limiter: per token and per tenant requests per minute, counted in storage so every
+ * instance counts together) or {@link layerDisabled}.
  */
 import type { Errors, Ids } from "@airlock/core"
+import { GuardrailsConfig, RateLimiter as GuardLimiter } from "@airlock/guardrails"
 import { Context, Effect, Layer } from "effect"
 
 /** What the limiter is asked about. */
@@ -34,3 +35,21 @@ export const layerDisabled: Layer.Layer<RateLimiter> = Layer.succeed(RateLimiter
   enabled: false,
   check: () => Effect.void
 })
+
+/**
+ * The guardrails limiter behind the hook: `AIRLOCK_RATE_LIMIT_RPM` per token and
+ * `AIRLOCK_RATE_LIMIT_TENANT_RPM` per tenant (the tenant the request acts on), both a sliding
+ * minute; off when `AIRLOCK_RATE_LIMIT_ENABLED=false`.
+ */
+export const layerGuardrails: Layer.Layer<RateLimiter, never, GuardLimiter.RateLimiter | GuardrailsConfig.GuardrailsConfig> =
+  Layer.effect(
+    RateLimiter,
+    Effect.gen(function*() {
+      const limiter = yield* GuardLimiter.RateLimiter
+      const config = yield* GuardrailsConfig.GuardrailsConfig
+      return {
+        enabled: config.rateLimitEnabled,
+        check: (request) => Effect.asVoid(limiter.check({ tenant_id: request.tenant_id, token_id: request.token_id }))
+      }
+    })
+  )

@@ -14,6 +14,8 @@
  */
 import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
 import type { ApiToken, Audit } from "@airlock/core"
+import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
+import type { Approvals, Budgets, Events, Lockdown } from "@airlock/guardrails"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -38,7 +40,9 @@ import { AirlockApi } from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
 import * as CompanionHttp from "./Companion/Http.js"
+import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
+import * as LedgerHttp from "./Ledger/Http.js"
 import { HttpConfig } from "./HttpConfig.js"
 import { prepare } from "./internal/body.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
@@ -88,20 +92,31 @@ export type Requirements =
   | HttpConfig
   | RateLimiter
   | Readiness
+  | Chart.ChartOfAccounts
+  | Journal.Journal
+  | PeriodLock.PeriodLocks
+  | QboExport.QboExports
+  | BankTransaction.BankTransactions
+  | Approvals.Approvals
+  | Budgets.ExecutionBudgets
+  | Lockdown.Lockdown
+  | Events.BreakerEvents
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "health">
   | HttpApiGroup.ApiGroup<"airlock", "companion">
   | HttpApiGroup.ApiGroup<"airlock", "system">
-  | HttpApiGroup.ApiGroup<"airlock", "admin">,
+  | HttpApiGroup.ApiGroup<"airlock", "admin">
+  | HttpApiGroup.ApiGroup<"airlock", "ledger">
+  | HttpApiGroup.ApiGroup<"airlock", "guardrails">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
   | Auth.TenantScoped
   | Auth.Admin
   | Auth.AdminTenantScoped
-> = Layer.mergeAll(HealthHttp.layer, CompanionHttp.layer, SystemHttp.layer, AdminHttp.layer)
+> = Layer.mergeAll(HealthHttp.layer, CompanionHttp.layer, SystemHttp.layer, AdminHttp.layer, LedgerHttp.layer, GuardrailsHttp.layer)
 
 const MAX_PATH_IN_MESSAGE = 200
 

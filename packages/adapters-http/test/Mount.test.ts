@@ -1,12 +1,18 @@
 import { HttpConfig, RateLimiter, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
 import { ApiToken, Errors, Ids, Kernel, Tenants } from "@airlock/core"
+import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
+import { Ledger } from "@airlock/ledger"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { afterAll, expect, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime } from "effect"
 
 // a host mounting the adapter as a fetch-style handler, on the in-memory store
-const core = Kernel.layer.pipe(Layer.provideMerge(Memory.layer))
+const core = Layer.merge(Ledger.layer, Guardrails.layer).pipe(
+  Layer.provideMerge(GuardrailsConfig.layer()),
+  Layer.provideMerge(Kernel.layer),
+  Layer.provideMerge(Memory.layer)
+)
 const limited: Array<RateLimiter.RateLimitRequest> = []
 const limiter = Layer.succeed(RateLimiter.RateLimiter, {
   enabled: true,

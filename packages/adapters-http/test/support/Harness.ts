@@ -16,6 +16,8 @@ import { randomBytes } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
+import { Ledger } from "@airlock/ledger"
 import { inject } from "vitest"
 
 /** The seeded tokens (plaintexts) by name. */
@@ -152,6 +154,8 @@ export interface Options {
   /** The rate-limit hook (default: disabled); tests inject faulty ones through it. */
   readonly rateLimiter?: Layer.Layer<RateLimiter.RateLimiter>
   readonly seed?: boolean
+  /** Guardrails settings (e.g. a short approval TTL). */
+  readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
 }
 
 /**
@@ -159,7 +163,14 @@ export interface Options {
  * (for raw checks of persisted state).
  */
 export const layer = (options: Options = {}): Layer.Layer<
-  TestServer | SqlClient.SqlClient | Tenants.Tenants | ApiToken.ApiTokens | Audit.AuditLog | Kernel.CoreServices | HttpConfig.HttpConfig,
+  | TestServer
+  | SqlClient.SqlClient
+  | Tenants.Tenants
+  | ApiToken.ApiTokens
+  | Audit.AuditLog
+  | Kernel.CoreServices
+  | HttpConfig.HttpConfig
+  | Guardrails.GuardrailsServices,
   unknown
 > => {
   const logs: Array<string> = []
@@ -167,7 +178,9 @@ export const layer = (options: Options = {}): Layer.Layer<
     Logger.defaultLogger,
     Logger.map(Logger.jsonLogger, (line) => void logs.push(line))
   )
-  const core = Kernel.layerWithAmbient.pipe(
+  const core = Layer.merge(Ledger.layer, Guardrails.layer).pipe(
+    Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
+    Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
     Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase))
   )

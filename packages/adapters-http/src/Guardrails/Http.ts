@@ -1,0 +1,116 @@
+/** Handlers of the guardrails group: translate between JSON and the guardrails services. */
+import { Approvals, Budgets, Events, Lockdown } from "@airlock/guardrails"
+import { Errors, Tenants } from "@airlock/core"
+import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
+import { Effect, Layer, Schema } from "effect"
+import { AirlockApi } from "../Api.js"
+import { CurrentPrincipal, type TenantScoped } from "../Auth.js"
+
+const approvalJson = (v: Approvals.ApprovalView) => ({
+  subject: v.subject,
+  plan_hash: v.plan_hash,
+  status: v.status,
+  approved: v.approved,
+  requested_by: v.requested_by,
+  requested_at: v.requested_at,
+  risk_score: v.risk_score,
+  approver: v.approver,
+  approver_name: v.approver_name,
+  notes: v.notes,
+  granted_at: v.granted_at,
+  expires_at: v.expires_at,
+  revoked_at: v.revoked_at,
+  revoked_by: v.revoked_by
+})
+
+const lockdownJson = (s: Lockdown.LockdownState) => ({
+  active: s.active,
+  source: s.source,
+  reason: s.reason,
+  since: s.since,
+  set_by: s.set_by,
+  code_expires_at: s.code_expires_at
+})
+
+const encodeSummary = (s: Budgets.BillingSummary) =>
+  Effect.map(Schema.encode(Budgets.BillingSummary)(s).pipe(Effect.orDie), (e) => ({
+    ...e,
+    resets_at: s.resets_at,
+    limit_usd: e.limit_usd === null ? null : String(e.limit_usd),
+    spent_usd: String(e.spent_usd),
+    exec_spent_estimated_usd: String(e.exec_spent_estimated_usd),
+    ai_spent_actual_usd: String(e.ai_spent_actual_usd),
+    ai_by_task: Object.fromEntries(Object.entries(e.ai_by_task).map(([k, v]) => [k, String(v)])),
+    exec_by_task: Object.fromEntries(Object.entries(e.exec_by_task).map(([k, v]) => [k, String(v)])),
+    remaining_estimated_usd: e.remaining_estimated_usd === null ? null : String(e.remaining_estimated_usd),
+    llm_budget: e.llm_budget as unknown as Record<string, unknown>
+  }))
+
+const decodeBudget = (input: unknown) =>
+  Schema.decodeUnknown(Budgets.BudgetInput)(input).pipe(
+    Effect.mapError((e) => new Errors.ValidationError({ code: "validation.amount_format", message: e.message }))
+  )
+
+/** The guardrails group's handlers. */
+export const layer: Layer.Layer<
+  HttpApiGroup.ApiGroup<"airlock", "guardrails">,
+  never,
+  Approvals.Approvals | Budgets.ExecutionBudgets | Lockdown.Lockdown | Events.BreakerEvents | Tenants.Tenants | TenantScoped
+> = HttpApiBuilder.group(AirlockApi, "guardrails", (handlers) =>
+  Effect.gen(function*() {
+    const approvals = yield* Approvals.Approvals
+    const budgets = yield* Budgets.ExecutionBudgets
+    const lockdown = yield* Lockdown.Lockdown
+    const events = yield* Events.BreakerEvents
+    const tenants = yield* Tenants.Tenants
+    return handlers
+      .handle("grantApproval", ({ payload }) =>
+        Effect.gen(function*() {
+          const { actor, tenant } = yield* CurrentPrincipal
+          return approvalJson(yield* approvals.grant(actor, payload, tenant.id))
+        }))
+      .handle("approvalStatus", ({ path }) =>
+        Effect.gen(function*() {
+          const { actor, tenant } = yield* CurrentPrincipal
+          return approvalJson(yield* approvals.status(actor, path.subject, path.plan_hash, tenant.id))
+        }))
+      .handle("revokeApproval", ({ path }) =>
+        Effect.gen(function*() {
+          const { actor, tenant } = yield* CurrentPrincipal
+          return approvalJson(yield* approvals.revoke(actor, path.subject, path.plan_hash, tenant.id))
+        }))
+      .handle("billingSummary", () =>
+        Effect.gen(function*() {
+          const { actor, tenant } = yield* CurrentPrincipal
+          return yield* encodeSummary(yield* budgets.summary(actor, yield* tenants.settings(tenant.id)))
+        }))
+      .handle("setBudget", ({ payload }) =>
+        Effect.gen(function*() {
+          const { actor } = yield* CurrentPrincipal
+          return yield* encodeSummary(yield* budgets.setBudget(actor, yield* decodeBudget(payload)))
+        }))
+      .handle("lockdown", ({ payload }) =>
+        Effect.gen(function*() {
+          const { actor } = yield* CurrentPrincipal
+          return lockdownJson(yield* (payload.reason === undefined ? lockdown.lock(actor) : lockdown.lock(actor, payload.reason)))
+        }))
+      .handle("unlock", ({ payload }) =>
+        Effect.gen(function*() {
+          const { actor } = yield* CurrentPrincipal
+          return lockdownJson(yield* lockdown.unlock(actor, payload.code))
+        }))
+      .handle("rotateUnlockCode", () =>
+        Effect.gen(function*() {
+          const { actor } = yield* CurrentPrincipal
+          return yield* lockdown.rotateCode(actor)
+        }))
+      .handle("breakerEvents", ({ urlParams }) =>
+        Effect.gen(function*() {
+          const { actor } = yield* CurrentPrincipal
+          const list = yield* events.listForTenant(actor, {
+            ...(urlParams.limit !== undefined ? { limit: urlParams.limit } : {}),
+            ...(urlParams.before !== undefined ? { before: urlParams.before } : {})
+          })
+          return list.map((e) => ({ id: e.id, kind: e.kind, type: e.type, reason: e.reason, data: e.data, actor_id: e.actor_id, at: e.at }))
+        }))
+  }))

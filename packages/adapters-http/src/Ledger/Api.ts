@@ -1,0 +1,201 @@
+/**
+ * Contract of the ledger group: chart of accounts, journal entries and reversals, the trial
+ * balance, the period lock, the QuickBooks export and bank-transaction import. Tenant-scoped.
+ * Amounts are decimal strings in the entry's currency (`"12.34"`); JSON numbers are refused.
+ */
+import { BankTransaction, Chart, Journal, PeriodLock } from "@airlock/ledger"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import * as ApiError from "../ApiError.js"
+import { TenantScoped } from "../Auth.js"
+import { codedMessage } from "../internal/issues.js"
+import { strictBody, Timestamp } from "../Wire.js"
+
+/**
+ * A decimal amount as it arrives: a string (the ledger checks it against the currency's
+ * decimals); a JSON number is refused, since the JSON parser may already have rounded it.
+ */
+export const DecimalText: Schema.Schema<string> = Schema.String.annotations({
+  message: () => codedMessage("validation.amount_type", 'Amounts are decimal strings such as "12.34", not JSON numbers') as string,
+  jsonSchema: { type: "string", description: 'decimal amount such as "12.34"' }
+})
+
+/** An account of the chart. */
+export const Account = Schema.Struct({
+  code: Schema.String,
+  name: Schema.String,
+  type: Schema.String,
+  normal_balance: Schema.String,
+  parent_code: Schema.NullOr(Schema.String),
+  currency: Schema.String,
+  active: Schema.Boolean,
+  description: Schema.NullOr(Schema.String),
+  created_at: Timestamp,
+  updated_at: Timestamp
+}).annotations({ identifier: "LedgerAccount" })
+
+/** One line of a posted entry; `amount` in the entry's currency. */
+export const EntryLine = Schema.Struct({
+  line_no: Schema.Number,
+  account_code: Schema.String,
+  side: Schema.Literal("debit", "credit"),
+  amount: Schema.String,
+  description: Schema.NullOr(Schema.String),
+  name: Schema.NullOr(Schema.String),
+  class: Schema.NullOr(Schema.String),
+  location: Schema.NullOr(Schema.String)
+})
+
+/** A posted entry. */
+export const Entry = Schema.Struct({
+  id: Schema.String,
+  entry_no: Schema.Number,
+  date: Schema.String,
+  memo: Schema.String,
+  currency: Schema.String,
+  lines: Schema.Array(EntryLine),
+  source: Schema.String,
+  proposal_id: Schema.NullOr(Schema.String),
+  bank_transaction_id: Schema.NullOr(Schema.String),
+  reverses_entry_id: Schema.NullOr(Schema.String),
+  idempotency_key: Schema.NullOr(Schema.String),
+  content_hash: Schema.String,
+  posted_by: Schema.String,
+  posted_at: Timestamp
+}).annotations({ identifier: "LedgerEntry" })
+
+/** The answer to a post or reversal: the entry, and whether it was already there (idempotency). */
+export const PostResult = Schema.Struct({ entry: Entry, duplicate: Schema.Boolean })
+
+/** A page of entries. */
+export const EntryPage = Schema.Struct({ items: Schema.Array(Entry), next_cursor: Schema.NullOr(Schema.String) })
+
+/** One line of a post request: exactly one of `debit` / `credit`. */
+export const PostLine = strictBody({
+  ...Journal.PostLine.fields,
+  debit: Schema.optional(Schema.NullOr(DecimalText)),
+  credit: Schema.optional(Schema.NullOr(DecimalText))
+})
+
+/** Body of `POST /api/v1/ledger/entries`. */
+export const PostEntry = strictBody({ ...Journal.PostEntry.fields, lines: Schema.Array(PostLine) })
+
+/** Query of the entry listing (the ledger validates dates, source and limit). */
+export const EntryQuery = Schema.Struct({
+  from: Schema.optional(Schema.String),
+  to: Schema.optional(Schema.String),
+  account_code: Schema.optional(Schema.String),
+  source: Schema.optional(Schema.String),
+  cursor: Schema.optional(Schema.String),
+  limit: Schema.optional(Schema.String)
+})
+
+/** A trial-balance row (debits, credits and the signed net, debits positive). */
+export const TrialBalanceRow = Schema.Struct({
+  account_code: Schema.String,
+  name: Schema.String,
+  type: Schema.String,
+  currency: Schema.String,
+  debit: Schema.String,
+  credit: Schema.String,
+  net: Schema.String
+})
+
+/** The trial balance as of a day. */
+export const TrialBalance = Schema.Struct({
+  as_of: Schema.String,
+  rows: Schema.Array(TrialBalanceRow),
+  totals: Schema.Array(Schema.Struct({ currency: Schema.String, debit: Schema.String, credit: Schema.String, net: Schema.String })),
+  balanced: Schema.Boolean
+}).annotations({ identifier: "TrialBalance" })
+
+/** The tenant's period lock (`lock_date` null: nothing locked). */
+export const PeriodLockView = Schema.Struct({
+  lock_date: Schema.NullOr(Schema.String),
+  updated_at: Timestamp,
+  updated_by: Schema.String
+}).annotations({ identifier: "PeriodLock" })
+
+/** What an export did: the batch (null when nothing was new), entries exported now and skipped. */
+export const ExportResult = Schema.Struct({ batch_id: Schema.NullOr(Schema.String), new: Schema.Number, skipped: Schema.Number })
+
+/** What an import did. */
+export const ImportResult = Schema.Struct({ new: Schema.Number, skipped: Schema.Number, ids: Schema.Array(Schema.String) })
+
+const EntryId = HttpApiSchema.param("id", Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)))
+const BatchCsv = HttpApiSchema.param(
+  "batch",
+  Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,100}\.csv$/, { message: () => "Expected <batch_id>.csv" }))
+)
+
+/** The ledger group. */
+export class LedgerApi extends HttpApiGroup.make("ledger")
+  .add(
+    HttpApiEndpoint.get("listAccounts", "/api/v1/ledger/accounts")
+      .setUrlParams(Schema.Struct({ include_inactive: Schema.optional(Schema.Literal("true", "false")) }))
+      .addSuccess(Schema.Array(Account))
+      .addError(ApiError.Forbidden)
+  )
+  .add(
+    HttpApiEndpoint.post("createAccount", "/api/v1/ledger/accounts")
+      .setPayload(strictBody(Chart.NewAccount.fields))
+      .addSuccess(Account, { status: 201 })
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.NotFound)
+      .addError(ApiError.Conflict)
+  )
+  .add(
+    HttpApiEndpoint.get("listEntries", "/api/v1/ledger/entries")
+      .setUrlParams(EntryQuery)
+      .addSuccess(EntryPage)
+      .addError(ApiError.Forbidden)
+  )
+  .add(
+    HttpApiEndpoint.post("postEntry", "/api/v1/ledger/entries")
+      .setPayload(PostEntry)
+      .addSuccess(PostResult, { status: 201 })
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.NotFound)
+      .addError(ApiError.Conflict)
+      .addError(ApiError.PeriodLocked)
+  )
+  .add(
+    HttpApiEndpoint.post("reverseEntry")`/api/v1/ledger/entries/${EntryId}/reverse`
+      .setPayload(strictBody(Journal.ReverseEntry.fields))
+      .addSuccess(PostResult, { status: 201 })
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.NotFound)
+      .addError(ApiError.Conflict)
+      .addError(ApiError.PeriodLocked)
+  )
+  .add(
+    HttpApiEndpoint.get("trialBalance", "/api/v1/ledger/trial-balance")
+      .setUrlParams(Schema.Struct({ as_of: Schema.optional(Schema.String) }))
+      .addSuccess(TrialBalance)
+      .addError(ApiError.Forbidden)
+  )
+  .add(HttpApiEndpoint.get("getPeriodLock", "/api/v1/ledger/period-lock").addSuccess(PeriodLockView).addError(ApiError.Forbidden))
+  .add(
+    HttpApiEndpoint.put("setPeriodLock", "/api/v1/ledger/period-lock")
+      .setPayload(strictBody(PeriodLock.SetPeriodLock.fields))
+      .addSuccess(PeriodLockView)
+      .addError(ApiError.Forbidden)
+  )
+  .add(HttpApiEndpoint.post("exportQbo", "/api/v1/export/qbo").addSuccess(ExportResult).addError(ApiError.Forbidden))
+  .add(
+    HttpApiEndpoint.get("exportQboCsv")`/api/v1/export/qbo/${BatchCsv}`
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/csv" }))
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("importBankTransactions", "/api/v1/bank-transactions/import")
+      .setPayload(strictBody(BankTransaction.ImportRequest.fields))
+      .addSuccess(ImportResult)
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.NotFound)
+  )
+  .middleware(TenantScoped)
+  .annotate(OpenApi.Title, "Ledger")
+  .annotate(OpenApi.Description, "Chart of accounts, journal, trial balance, period lock, QuickBooks export, bank import")
+{}

@@ -1,0 +1,73 @@
+import { Approvals, Budgets, Money as GMoney } from "@airlock/guardrails"
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import * as H from "./support/Harness.js"
+
+const usd = Schema.decodeSync(GMoney.Usd)
+
+describe("guardrails routes", () => {
+  layer(H.layer({ guardrails: { approvalTtlSeconds: 1 } }), { excludeTestServices: true })("sqlite", (it) => {
+    it.effect("approval granted → status → revoked; expires after the TTL; self-approval refused", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const { owner, viewer, bookkeeper } = H.tokens
+        const none = yield* s.raw("/api/v1/approvals/job%3Aload/h1", { headers: H.auth(owner) })
+        expect(none.json).toMatchObject({ status: "none", approved: false })
+        H.expectError(yield* s.raw("/api/v1/approvals", H.json("POST", bookkeeper, { subject: "job:load", plan_hash: "h1" })), 403, "rbac.forbidden")
+        const granted = yield* s.raw("/api/v1/approvals", H.json("POST", owner, { subject: "job:load", plan_hash: "h1", approver: "Olive", notes: "reviewed" }))
+        expect(granted.status).toBe(200)
+        expect(granted.json).toMatchObject({ status: "approved", approved: true, approver: "owner", approver_name: "Olive", notes: "reviewed" })
+        expect(granted.json.expires_at).toMatch(/Z$/)
+        expect((yield* s.raw("/api/v1/approvals/job%3Aload/h1", { headers: H.auth(viewer) })).json).toMatchObject({ status: "approved" })
+        const revoked = yield* s.raw("/api/v1/approvals/job%3Aload/h1", { method: "DELETE", headers: H.auth(owner) })
+        expect(revoked.json).toMatchObject({ status: "revoked", approved: false, revoked_by: "owner" })
+        expect((yield* s.raw("/api/v1/approvals/job%3Aload/h1", { headers: H.auth(owner) })).json.status).toBe("revoked")
+        H.expectError(yield* s.raw("/api/v1/approvals/job%3Aload/never", { method: "DELETE", headers: H.auth(owner) }), 404, "not_found")
+        // TTL (1 s in this server)
+        yield* s.raw("/api/v1/approvals", H.json("POST", owner, { subject: "job:load", plan_hash: "h2" }))
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 1200)))
+        expect((yield* s.raw("/api/v1/approvals/job%3Aload/h2", { headers: H.auth(owner) })).json).toMatchObject({ status: "expired", approved: false })
+        // the requester cannot approve
+        const approvals = yield* Approvals.Approvals
+        yield* Effect.either(approvals.require({ tenant_id: "default", subject: "job:mine", plan_hash: "h3", risk_score: 0.95, requested_by: "owner" }))
+        H.expectError(yield* s.raw("/api/v1/approvals", H.json("POST", owner, { subject: "job:mine", plan_hash: "h3" })), 403, "approval.self_approval")
+        expect((yield* s.raw("/api/v1/approvals/job%3Amine/h3", { headers: H.auth(owner) })).json).toMatchObject({ status: "pending", requested_by: "owner" })
+      }))
+
+    it.effect("budget summary ok → warning → exceeded", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const { owner, viewer, bookkeeper } = H.tokens
+        H.expectError(yield* s.raw("/api/v1/billing/budget", H.json("PUT", bookkeeper, { limit_usd: "10.00" })), 403, "rbac.forbidden")
+        const set = yield* s.raw("/api/v1/billing/budget", H.json("PUT", owner, { limit_usd: "10.00" }))
+        expect(set.json).toMatchObject({ budget_status: "ok", limit_usd: "10.00" })
+        const budgets = yield* Budgets.ExecutionBudgets
+        yield* budgets.charge("default", "etl", usd("8.50"))
+        const warn = yield* s.raw("/api/v1/billing/summary", { headers: H.auth(viewer) })
+        expect(warn.json).toMatchObject({ budget_status: "warning", spent_usd: "8.50" })
+        yield* s.raw("/api/v1/billing/budget", H.json("PUT", owner, { limit_usd: "5.00" }))
+        expect((yield* s.raw("/api/v1/billing/summary", { headers: H.auth(viewer) })).json).toMatchObject({ budget_status: "exceeded", remaining_estimated_usd: "0.00" })
+        // another tenant's budget is its own
+        expect((yield* s.raw("/api/v1/billing/summary", { headers: H.auth(H.tokens.acmeOwner) })).json).toMatchObject({ budget_status: "ok", limit_usd: null })
+      }))
+
+    it.effect("lockdown, then unlock with a wrong and a right code; breaker events", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const { admin, owner } = H.tokens
+        H.expectError(yield* s.raw("/api/v1/system/lockdown", H.json("POST", owner, {})), 403, "rbac.forbidden")
+        const locked = yield* s.raw("/api/v1/system/lockdown", H.json("POST", admin, { reason: "incident 42" }))
+        expect(locked.json).toMatchObject({ active: true, source: "admin", reason: "incident 42", set_by: "admin" })
+        const rotated = yield* s.raw("/api/v1/system/unlock-code/rotate", { method: "POST", headers: H.auth(admin) })
+        expect(rotated.json.code).toMatch(/^[0-9A-Z]{10}$/)
+        const wrong = yield* s.raw("/api/v1/system/unlock", H.json("POST", admin, { code: rotated.json.code === "0000000000" ? "1111111111" : "0000000000" }))
+        expect(wrong.status).toBe(403)
+        expect(wrong.json.error.code).toBe("lockdown.code_invalid")
+        const unlocked = yield* s.raw("/api/v1/system/unlock", H.json("POST", admin, { code: rotated.json.code }))
+        expect(unlocked.json).toMatchObject({ active: false })
+        const events = yield* s.raw("/api/v1/companion/breaker-events?limit=50", { headers: H.auth(admin) })
+        expect(events.status).toBe(200)
+        expect(Array.isArray(events.json)).toBe(true)
+      }))
+  })
+})
