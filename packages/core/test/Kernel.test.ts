@@ -1,4 +1,4 @@
-import { Audit, Canonical, Errors, Ids, KillSwitch, Rbac, SecureRandom } from "@airlock/core"
+import { Audit, Calendar, Canonical, Errors, Ids, KillSwitch, Rbac, SecureRandom } from "@airlock/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schema, TestClock } from "effect"
 
@@ -148,5 +148,20 @@ describe("Errors", () => {
     expect(Errors.isAirlockError(new Error("x"))).toBe(false)
     const encoded = Schema.encodeSync(Errors.AirlockError)(new Errors.ApprovalRequired({ message: "m", subject: "job:x", plan_hash: "h" }))
     expect(encoded).toStrictEqual({ _tag: "ApprovalRequired", code: "approval_required", message: "m", subject: "job:x", plan_hash: "h" })
+  })
+})
+
+describe("Calendar", () => {
+  it("converts civil dates and day counts both ways, leap years included", () => {
+    expect(Calendar.daysFromCivil(1970, 1, 1)).toBe(0)
+    expect(Calendar.civilFromDays(0)).toStrictEqual({ y: 1970, m: 1, d: 1 })
+    expect(Calendar.civilFromDays(Calendar.daysFromCivil(2024, 2, 29))).toStrictEqual({ y: 2024, m: 2, d: 29 })
+    expect(Calendar.daysFromCivil(2024, 3, 1) - Calendar.daysFromCivil(2024, 2, 28)).toBe(2)
+    expect(Calendar.daysFromCivil(2100, 3, 1) - Calendar.daysFromCivil(2100, 2, 28)).toBe(1)
+    expect(Calendar.daysFromCivil(2000, 3, 1) - Calendar.daysFromCivil(2000, 2, 28)).toBe(2)
+    for (let day = -200_000; day <= 120_000; day += 37) {
+      const c = Calendar.civilFromDays(day)
+      expect(Calendar.daysFromCivil(c.y, c.m, c.d)).toBe(day)
+    }
   })
 })

@@ -7,7 +7,7 @@
  * re-checks it at apply time, not only when the action was requested.
  */
 import { type Actor, AiSettings, Errors, type Ids } from "@airlock/core"
-import { Clock, Context, Effect, Option, Schema } from "effect"
+import { Clock, Context, Effect, Option, Schema, Struct } from "effect"
 import { CoreServices } from "./CoreServices.js"
 import { GuardrailsConfig, TenantKeys } from "./GuardrailsConfig.js"
 
@@ -49,21 +49,9 @@ export type ApprovalStatus = typeof ApprovalStatus.Type
 
 /** An approval as served (`GET /api/v1/approvals/{subject}/{plan_hash}`). */
 export class ApprovalView extends Schema.Class<ApprovalView>("ApprovalView")({
-  tenant_id: Schema.String,
-  subject: Schema.String,
-  plan_hash: Schema.String,
+  ...Struct.omit(ApprovalRecord.fields, "version"),
   status: ApprovalStatus,
-  approved: Schema.Boolean,
-  requested_by: Schema.NullOr(Schema.String),
-  requested_at: Schema.NullOr(Schema.Number),
-  risk_score: Schema.NullOr(Schema.Number),
-  approver: Schema.NullOr(Schema.String),
-  approver_name: Schema.NullOr(Schema.String),
-  notes: Schema.NullOr(Schema.String),
-  granted_at: Schema.NullOr(Schema.Number),
-  expires_at: Schema.NullOr(Schema.Number),
-  revoked_at: Schema.NullOr(Schema.Number),
-  revoked_by: Schema.NullOr(Schema.String)
+  approved: Schema.Boolean
 }) {}
 
 /** The status of a record at `now` (pure). */

@@ -4,6 +4,7 @@
  * takes `now` in epoch milliseconds, so the services feed it from Effect's `Clock` and tests from
  * `TestClock`.
  */
+import { Calendar } from "@airlock/core"
 
 /** Start of the fixed window of `sizeMs` that contains `now`. */
 export const windowStart = (now: number, sizeMs: number): number => Math.floor(now / sizeMs) * sizeMs
@@ -63,28 +64,8 @@ export const trailingBuckets = (now: number, windowMs: number, bucketMs: number)
 
 const DAY_MS = 86_400_000
 
-/** Civil date (UTC) of a day count since 1970-01-01 (Hinnant's algorithm; no `Date` needed). */
-const civil = (days: number): { readonly y: number; readonly m: number; readonly d: number } => {
-  const z = days + 719_468
-  const era = Math.floor(z / 146_097)
-  const doe = z - era * 146_097
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365)
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
-  const mp = Math.floor((5 * doy + 2) / 153)
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1
-  const m = mp < 10 ? mp + 3 : mp - 9
-  return { y: era * 400 + yoe + (m <= 2 ? 1 : 0), m, d }
-}
-
-/** Days since 1970-01-01 of a civil date (inverse of {@link civil}). */
-const daysFromCivil = (y0: number, m: number, d: number): number => {
-  const y = m <= 2 ? y0 - 1 : y0
-  const era = Math.floor(y / 400)
-  const yoe = y - era * 400
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
-  return era * 146_097 + doe - 719_468
-}
+const civil = Calendar.civilFromDays
+const daysFromCivil = Calendar.daysFromCivil
 
 const pad = (n: number, w: number) => String(n).padStart(w, "0")
 

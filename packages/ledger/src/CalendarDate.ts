@@ -3,7 +3,7 @@
  * as strings, so period locks and "as of" queries are string comparisons on every adapter.
  */
 import { Clock, Effect, Either, Schema } from "effect"
-import { Errors } from "@airlock/core"
+import { Calendar, Errors } from "@airlock/core"
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})$/
 
@@ -38,30 +38,14 @@ export const parse = (s: string, field = "date"): Either.Either<string, Errors.V
     ? Either.right(s)
     : Either.left(new Errors.ValidationError({ code: "validation.date", message: `${field} must be a calendar day YYYY-MM-DD`, details: { field, value: String(s).slice(0, 40) } }))
 
-/** Days since 1970-01-01 of a civil date (proleptic Gregorian; Hinnant's algorithm). */
-export const toEpochDay = (date: string): number => {
-  let y = Number(date.slice(0, 4))
-  const m = Number(date.slice(5, 7))
-  const d = Number(date.slice(8, 10))
-  y -= m <= 2 ? 1 : 0
-  const era = Math.floor(y / 400)
-  const yoe = y - era * 400
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-}
+/** Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian). */
+export const toEpochDay = (date: string): number =>
+  Calendar.daysFromCivil(Number(date.slice(0, 4)), Number(date.slice(5, 7)), Number(date.slice(8, 10)))
 
-/** The civil date of a day count since 1970-01-01. */
+/** The `YYYY-MM-DD` date of a day count since 1970-01-01. */
 export const fromEpochDay = (days: number): string => {
-  const z = days + 719468
-  const era = Math.floor(z / 146097)
-  const doe = z - era * 146097
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365)
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
-  const mp = Math.floor((5 * doy + 2) / 153)
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1
-  const m = mp + (mp < 10 ? 3 : -9)
-  return ymd(yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+  const { d, m, y } = Calendar.civilFromDays(days)
+  return ymd(y, m, d)
 }
 
 /** The UTC calendar day of a millisecond timestamp (pure arithmetic, no host clock or zone). */
