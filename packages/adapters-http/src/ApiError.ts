@@ -15,15 +15,11 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Cause, Option, Schema } from "effect"
 import { splitCoded } from "./internal/issues.js"
 
-/**
- * Any taxonomy error. Core's `Errors.AirlockError` and `Errors.ErrorDetails` are both a type and
- * a value, and core's bundled declaration file keeps only one side of each, so this package
- * spells them out.
- */
-export type AirlockError = InstanceType<(typeof Errors.AirlockErrors)[number]>
+/** Any taxonomy error (core's `Errors.AirlockError`). */
+export type AirlockError = Errors.AirlockError
 
 /** Free-form, JSON-safe error context (core's `Errors.ErrorDetails`). */
-export const ErrorDetails = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+export const ErrorDetails = Errors.ErrorDetails
 
 /** The object under `error` in every error response. */
 export const ErrorBody = Schema.Struct({
