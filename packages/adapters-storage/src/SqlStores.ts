@@ -7,17 +7,25 @@ import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
 import type { Ports as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
+import { fromClient, type SqlDb } from "./internal/sql/db.js"
 import * as SqlCore from "./internal/sql/core.js"
 import * as SqlGuardrails from "./internal/sql/guardrails.js"
 import * as SqlLedger from "./internal/sql/ledger.js"
 
-/** Every port and the unit of work on the ambient `SqlClient`. */
-export const layer: Layer.Layer<
+/** Every port and the unit of work on a {@link SqlDb} (what the SQLite handle provides). */
+export const layerOnDb: Layer.Layer<
   Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
   never,
-  SqlClient.SqlClient
+  SqlDb
 > = Layer.mergeAll(
   SqlCore.layer,
   SqlLedger.layer,
   SqlGuardrails.layer
 )
+
+/** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
+export const layer: Layer.Layer<
+  Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
+  never,
+  SqlClient.SqlClient
+> = Layer.provide(layerOnDb, fromClient)

@@ -1,16 +1,20 @@
 /**
- * The embedded default: SQLite through `@effect/sql-sqlite-node` (better-sqlite3), WAL mode,
- * migrated on start. Use a file path, or `:memory:` for a throwaway database.
+ * The embedded default: SQLite on one better-sqlite3 handle (WAL mode for files), migrated on
+ * start. Use a file path, or `:memory:` for a throwaway database. The stores run prepared
+ * statements on the handle directly; `SqliteClient`/`SqlClient` (`@effect/sql`) share the same
+ * handle, statement cache and lock, for migrations and hosts that add their own tables.
  */
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { SqlClient } from "@effect/sql"
+import type { SqliteClient } from "@effect/sql-sqlite-node"
+import type { SqlClient } from "@effect/sql"
 import type { Ports } from "@airlock/core"
 import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
 import type { Ports as LedgerPorts } from "@airlock/ledger"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { MigrationError } from "@effect/sql/Migrator"
 import type { ConfigError } from "effect/ConfigError"
-import { Effect, Layer } from "effect"
+import { Layer } from "effect"
+import type { SqlDb } from "./internal/sql/db.js"
+import * as Handle from "./internal/sql/sqlite.js"
 import * as Migrations from "./Migrations.js"
 import * as SqlStores from "./SqlStores.js"
 
@@ -18,27 +22,25 @@ import * as SqlStores from "./SqlStores.js"
 export interface SqliteOptions {
   /** Database file, or `:memory:`. */
   readonly filename: string
+  /** Prepared statements kept per handle (oldest evicted first); default 500. */
+  readonly statementCacheSize?: number
+  /**
+   * WAL checkpoints run on a worker thread every this many milliseconds (default 100), so the
+   * event loop never waits on a checkpoint's fsyncs; `null` leaves them to SQLite, inside commits.
+   */
+  readonly checkpointIntervalMs?: number | null
 }
 
-const pragmas = Layer.effectDiscard(
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`PRAGMA foreign_keys = ON`
-    yield* sql`PRAGMA busy_timeout = 5000`
-    yield* sql`PRAGMA synchronous = NORMAL`
-  })
-)
+const handle = (options: SqliteOptions): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient | SqlDb, SqlError | MigrationError> =>
+  Layer.provideMerge(Layer.effectDiscard(Migrations.run), Handle.layer(options))
 
 /** The SQLite client alone, migrated: provides `SqliteClient` and `SqlClient`. */
 export const layerClient = (
   options: SqliteOptions
-): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> =>
-  Layer.provideMerge(
-    Layer.effectDiscard(Migrations.run),
-    Layer.provideMerge(pragmas, SqliteClient.layer({ filename: options.filename }))
-  )
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> => handle(options)
 
 /** Every port on SQLite, migrated; also provides the clients for hosts that add their own tables. */
 export const layer = (
   options: SqliteOptions
-): Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | SqliteClient.SqliteClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> => Layer.provideMerge(SqlStores.layer, layerClient(options))
+): Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | SqliteClient.SqliteClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> =>
+  Layer.provideMerge(SqlStores.layerOnDb, handle(options))

@@ -1,6 +1,7 @@
 /** SQL implementations of the core ports, written once for SQLite and PostgreSQL. */
 import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ids, type Ports, SystemState, Tenant, UnitOfWork } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
+import { SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
 import { bool, forUpdate, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
 
@@ -21,9 +22,9 @@ const toTenant = (r: Row) =>
   }, true)
 
 /** SQL {@link Tenant.TenantStore}. */
-export const tenantStore: Layer.Layer<Tenant.TenantStore, never, SqlClient.SqlClient> = Layer.effect(
+export const tenantStore: Layer.Layer<Tenant.TenantStore, never, SqlDb> = Layer.effect(
   Tenant.TenantStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     insert: (t) =>
       sql`INSERT INTO airlock_tenants (id, name, ai_companion_enabled, created_at)
           VALUES (${t.id}, ${t.name}, ${t.ai_companion_enabled ? 1 : 0}, ${t.created_at})`.pipe(
@@ -53,9 +54,9 @@ const toActor = (r: Row) =>
   }, true)
 
 /** SQL {@link Actor.ActorStore}. */
-export const actorStore: Layer.Layer<Actor.ActorStore, never, SqlClient.SqlClient> = Layer.effect(
+export const actorStore: Layer.Layer<Actor.ActorStore, never, SqlDb> = Layer.effect(
   Actor.ActorStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     insert: (a) =>
       sql`INSERT INTO airlock_actors (tenant_id, id, kind, name, role, active, created_at)
           VALUES (${a.tenant_id}, ${a.id}, ${a.kind}, ${a.name}, ${a.role}, ${a.active ? 1 : 0}, ${a.created_at})`.pipe(
@@ -92,9 +93,9 @@ const toToken = (r: Row) =>
   }, true)
 
 /** SQL {@link ApiToken.ApiTokenStore}. */
-export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlClient.SqlClient> = Layer.effect(
+export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlDb> = Layer.effect(
   ApiToken.ApiTokenStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     insert: (t) =>
       sql`INSERT INTO airlock_api_tokens (id, tenant_id, actor_id, name, hint, hash, created_at, expires_at, revoked_at)
           VALUES (${t.id}, ${t.tenant_id}, ${t.actor_id}, ${t.name}, ${t.hint}, ${t.hash}, ${t.created_at},
@@ -125,9 +126,9 @@ const toSettings = (r: Row) =>
   }, true)
 
 /** SQL {@link AiSettings.AiSettingsStore}. */
-export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, SqlClient.SqlClient> = Layer.effect(
+export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, SqlDb> = Layer.effect(
   AiSettings.AiSettingsStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     get: (tenant) =>
       sql`SELECT * FROM airlock_ai_settings WHERE tenant_id = ${tenant}`.pipe(Effect.map((rs) => first(rs, toSettings)), orStorage),
     put: (s) =>
@@ -149,9 +150,9 @@ const toEntry = (r: Row) =>
   }, true)
 
 /** SQL {@link SystemState.SystemStateStore}. */
-export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, SqlClient.SqlClient> = Layer.effect(
+export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, SqlDb> = Layer.effect(
   SystemState.SystemStateStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     get: (key) => sql`SELECT * FROM airlock_system_state WHERE key = ${key}`.pipe(Effect.map((rs) => first(rs, toEntry)), orStorage),
     put: (e) =>
       sql`INSERT INTO airlock_system_state (key, value, updated_at, updated_by)
@@ -187,9 +188,9 @@ const toAction = (r: Row) =>
   }, true)
 
 /** SQL {@link Action.ActionStore}. */
-export const actionStore: Layer.Layer<Action.ActionStore, never, SqlClient.SqlClient> = Layer.effect(
+export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.effect(
   Action.ActionStore,
-  Effect.map(SqlClient.SqlClient, (sql) => {
+  Effect.map(SqlDb, (sql) => {
     const get = (tenant: Ids.TenantId, id: Ids.ActionId) =>
       sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
         Effect.map((rs) => first(rs, toAction)),
@@ -267,9 +268,9 @@ const toTrace = (r: Row) =>
   }, true)
 
 /** SQL {@link Action.TraceStore}. */
-export const traceStore: Layer.Layer<Action.TraceStore, never, SqlClient.SqlClient> = Layer.effect(
+export const traceStore: Layer.Layer<Action.TraceStore, never, SqlDb> = Layer.effect(
   Action.TraceStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     insert: (t) =>
       sql`INSERT INTO airlock_traces (id, tenant_id, action_id, kind, phase, actor_id, at, outcome, gates)
           VALUES (${t.id}, ${t.tenant_id}, ${t.action_id}, ${t.kind}, ${t.phase}, ${t.actor_id}, ${t.at}, ${t.outcome},
@@ -299,9 +300,9 @@ const toAudit = (r: Row) =>
  * SQL {@link Audit.AuditStore}. The chain head lives in its own row, locked for the append,
  * so concurrent appends of one tenant serialise on it (and the chain never forks).
  */
-export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlClient.SqlClient> = Layer.effect(
+export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlDb> = Layer.effect(
   Audit.AuditStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     append: (tenant, build) => {
       // The upsert returns the head and locks its row (PostgreSQL: the DO UPDATE row lock) in one
       // statement; inside an enclosing transaction no savepoint is needed, as the append commits
@@ -336,10 +337,10 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlClient.SqlClien
   }))
 )
 
-/** The unit of work on `SqlClient.withTransaction` (nested calls become savepoints). */
-export const unitOfWork: Layer.Layer<UnitOfWork.UnitOfWork, never, SqlClient.SqlClient> = Layer.effect(
+/** The unit of work on the database's transactions (nested calls become savepoints). */
+export const unitOfWork: Layer.Layer<UnitOfWork.UnitOfWork, never, SqlDb> = Layer.effect(
   UnitOfWork.UnitOfWork,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     transaction: <A, E, R>(self: Effect.Effect<A, E, R>) =>
       sql.withTransaction(self).pipe(
         Effect.catchIf(
@@ -351,8 +352,8 @@ export const unitOfWork: Layer.Layer<UnitOfWork.UnitOfWork, never, SqlClient.Sql
   }))
 )
 
-/** Every core port on SQL, plus the unit of work (needs a `SqlClient`). */
-export const layer: Layer.Layer<Ports.CorePorts, never, SqlClient.SqlClient> = Layer.mergeAll(
+/** Every core port on SQL, plus the unit of work (needs `SqlDb`). */
+export const layer: Layer.Layer<Ports.CorePorts, never, SqlDb> = Layer.mergeAll(
   tenantStore,
   actorStore,
   apiTokenStore,

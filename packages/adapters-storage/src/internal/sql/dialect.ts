@@ -3,18 +3,15 @@
  * row locks, unique-violation detection, and integer decoding (pg returns BIGINT as text).
  */
 import { Errors } from "@airlock/core"
-import type { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import type * as Statement from "@effect/sql/Statement"
 import { Effect } from "effect"
+import type { Db, Fragment } from "./db.js"
 
 /** `FOR UPDATE` on PostgreSQL; nothing on SQLite, where the transaction holds the only writer. */
-export const forUpdate = (sql: SqlClient.SqlClient): Statement.Fragment =>
-  sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE"), orElse: () => sql.literal("") })
+export const forUpdate = (sql: Db): Fragment => sql.literal(sql.dialect === "pg" ? "FOR UPDATE" : "")
 
 /** `FOR SHARE` on PostgreSQL (readers block writers of the row until commit); nothing on SQLite. */
-export const forShare = (sql: SqlClient.SqlClient): Statement.Fragment =>
-  sql.onDialectOrElse({ pg: () => sql.literal("FOR SHARE"), orElse: () => sql.literal("") })
+export const forShare = (sql: Db): Fragment => sql.literal(sql.dialect === "pg" ? "FOR SHARE" : "")
 
 /** Is this driver error a unique/primary-key violation? (pg 23505; SQLite SQLITE_CONSTRAINT_*) */
 export const isUniqueViolation = (error: SqlError): boolean => {

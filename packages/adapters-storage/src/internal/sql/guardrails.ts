@@ -1,7 +1,7 @@
 /** SQL implementations of the guardrails ports, written once for SQLite and PostgreSQL. */
 import type { Ports } from "@airlock/guardrails"
 import { Approvals, Breakers, BudgetStore, Counters, Events } from "@airlock/guardrails"
-import { SqlClient } from "@effect/sql"
+import { type Fragment, SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
 import { int, intOrNull, json, orStorage, storageError, toJson } from "./dialect.js"
 
@@ -10,9 +10,9 @@ type Row = Record<string, unknown>
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))
 
 /** SQL {@link Counters.CounterStore}: one upsert per increment; a capped one updates only below its cap. */
-export const counterStore: Layer.Layer<Counters.CounterStore, never, SqlClient.SqlClient> = Layer.effect(
+export const counterStore: Layer.Layer<Counters.CounterStore, never, SqlDb> = Layer.effect(
   Counters.CounterStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     increment: (key, window, by, cap, expiresAt) => {
       if (cap !== null && by > cap) return Effect.succeed(Option.none())
       const guard = cap === null ? sql.literal("") : sql`WHERE airlock_guard_counters.count + excluded.count <= ${cap}`
@@ -61,9 +61,9 @@ const toBreaker = (r: Row) =>
   }, true)
 
 /** SQL {@link Breakers.BreakerStore}: compare-and-set on the version column. */
-export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, SqlClient.SqlClient> = Layer.effect(
+export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, SqlDb> = Layer.effect(
   Breakers.BreakerStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     get: (key) =>
       sql`SELECT * FROM airlock_guard_breakers WHERE key = ${key}`.pipe(
         Effect.map((rs) => (rs.length === 0 ? Option.none() : Option.some(toBreaker(rs[0]!)))),
@@ -102,9 +102,9 @@ const toEvent = (r: Row) =>
   }, true)
 
 /** SQL {@link Events.EventStore}. */
-export const eventStore: Layer.Layer<Events.EventStore, never, SqlClient.SqlClient> = Layer.effect(
+export const eventStore: Layer.Layer<Events.EventStore, never, SqlDb> = Layer.effect(
   Events.EventStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     append: (e) =>
       sql`INSERT INTO airlock_guard_events (id, tenant_id, kind, type, reason, data, actor_id, at)
           VALUES (${e.id}, ${e.tenant_id}, ${e.kind}, ${e.type}, ${e.reason}, ${toJson(e.data)}, ${e.actor_id}, ${e.at})`.pipe(
@@ -112,7 +112,7 @@ export const eventStore: Layer.Layer<Events.EventStore, never, SqlClient.SqlClie
         orStorage
       ),
     list: (q) => {
-      const where: Array<import("@effect/sql/Statement").Fragment> = [sql`1 = 1`]
+      const where: Array<Fragment> = [sql`1 = 1`]
       if (q.tenant_id === null) where.push(sql`tenant_id IS NULL`)
       else if (q.tenant_id !== undefined) where.push(sql`tenant_id = ${q.tenant_id}`)
       if (q.kinds !== undefined) where.push(q.kinds.length === 0 ? sql`1 = 0` : sql.in("kind", q.kinds))
@@ -144,9 +144,9 @@ const toApproval = (r: Row) =>
   }, true)
 
 /** SQL {@link Approvals.ApprovalStore}: compare-and-set on the version column. */
-export const approvalStore: Layer.Layer<Approvals.ApprovalStore, never, SqlClient.SqlClient> = Layer.effect(
+export const approvalStore: Layer.Layer<Approvals.ApprovalStore, never, SqlDb> = Layer.effect(
   Approvals.ApprovalStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     get: (tenant, subject, hash) =>
       sql`SELECT * FROM airlock_guard_approvals WHERE tenant_id = ${tenant} AND subject = ${subject} AND plan_hash = ${hash}`.pipe(
         Effect.map((rs) => (rs.length === 0 ? Option.none() : Option.some(toApproval(rs[0]!)))),
@@ -186,9 +186,9 @@ const TOTAL = "*"
  * no driver ever turns them into floating point. A capped add updates the total row only while
  * it stays within the ceiling; the row lock (PostgreSQL) or the single writer (SQLite) makes it atomic.
  */
-export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlClient.SqlClient> = Layer.effect(
+export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlDb> = Layer.effect(
   BudgetStore.BudgetStore,
-  Effect.map(SqlClient.SqlClient, (sql) => {
+  Effect.map(SqlDb, (sql) => {
     const upsert = (scope: string, period: string, category: string, amount: string) =>
       sql`INSERT INTO airlock_guard_spend (scope, period, category, amount) VALUES (${scope}, ${period}, ${category}, CAST(${amount} AS BIGINT))
           ON CONFLICT (scope, period, category) DO UPDATE SET amount = airlock_guard_spend.amount + excluded.amount
@@ -267,8 +267,8 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlClient.
   })
 )
 
-/** Every guardrails port on SQL (needs a migrated `SqlClient`). */
-export const layer: Layer.Layer<Ports.GuardrailsPorts, never, SqlClient.SqlClient> = Layer.mergeAll(
+/** Every guardrails port on SQL (needs a migrated database behind `SqlDb`). */
+export const layer: Layer.Layer<Ports.GuardrailsPorts, never, SqlDb> = Layer.mergeAll(
   counterStore,
   breakerStore,
   eventStore,

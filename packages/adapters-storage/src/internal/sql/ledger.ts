@@ -5,7 +5,7 @@
  */
 import { Errors, type Ids } from "@airlock/core"
 import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
-import { SqlClient } from "@effect/sql"
+import { SqlDb } from "./db.js"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option } from "effect"
 import { bool, forShare, forUpdate, int, intOrNull, isUniqueViolation, orDuplicate, orStorage, storageError, violationTarget } from "./dialect.js"
@@ -33,9 +33,9 @@ const toAccount = (r: Row) =>
   }, true)
 
 /** SQL {@link Chart.AccountStore}. */
-export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlClient.SqlClient> = Layer.effect(
+export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlDb> = Layer.effect(
   Chart.AccountStore,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
+  Effect.map(SqlDb, (sql) => ({
     insert: (a) =>
       sql`INSERT INTO ledger_accounts (tenant_id, code, name, type, normal_balance, parent_code, currency, active, description, created_at, updated_at)
           VALUES (${a.tenant_id}, ${a.code}, ${a.name}, ${a.type}, ${a.normal_balance}, ${a.parent_code}, ${a.currency}, ${a.active ? 1 : 0},
@@ -110,9 +110,9 @@ const entryConflict = (e: Journal.JournalEntry) => (error: SqlError): Errors.Con
 const LINE_COLUMNS = "l.line_no, l.account_code, l.side, CAST(l.amount_minor AS TEXT) AS amount, l.description, l.name, l.class, l.location"
 
 /** SQL {@link Journal.JournalStore}. Balances are materialised per account and day in the same statement batch as the entry. */
-export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlClient.SqlClient> = Layer.effect(
+export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Layer.effect(
   Journal.JournalStore,
-  Effect.map(SqlClient.SqlClient, (sql) => {
+  Effect.map(SqlDb, (sql) => {
     const lineColumns = sql.literal(LINE_COLUMNS)
 
     /** Loads the lines of entries and assembles them, keeping the rows' order. */
@@ -203,10 +203,13 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlClient.Sq
         Effect.flatMap(sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND proposal_id = ${proposal}`, (rs) => one(tenant, rs)).pipe(orStorage),
       liveForBankTransaction: (tenant, btx) =>
         Effect.flatMap(
+          // COALESCE (not IS NULL) and `entry_no + 0`: without them SQLite walks the reversal or
+          // the entry-number index over every entry of the tenant instead of the
+          // bank-transaction index, which finds the few rows of one bank transaction
           sql`SELECT * FROM ledger_entries e WHERE e.tenant_id = ${tenant} AND e.bank_transaction_id = ${btx}
-                AND e.reverses_entry_id IS NULL
+                AND COALESCE(e.reverses_entry_id, '') = ''
                 AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.tenant_id = e.tenant_id AND r.reverses_entry_id = e.id)
-              ORDER BY e.entry_no`,
+              ORDER BY e.entry_no + 0`,
           (rs) => withLines(tenant, rs)
         ).pipe(orStorage),
       list: (tenant, q) => {
@@ -277,9 +280,9 @@ const toLock = (r: Row) =>
   }, true)
 
 /** SQL {@link PeriodLock.PeriodLockStore}. Posting holds a shared row lock on PostgreSQL. */
-export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, SqlClient.SqlClient> = Layer.effect(
+export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, SqlDb> = Layer.effect(
   PeriodLock.PeriodLockStore,
-  Effect.map(SqlClient.SqlClient, (sql) => {
+  Effect.map(SqlDb, (sql) => {
     const select = (tenant: Ids.TenantId, lock: "none" | "share" | "update") =>
       sql`SELECT * FROM ledger_period_locks WHERE tenant_id = ${tenant} ${
         lock === "share" ? forShare(sql) : lock === "update" ? forUpdate(sql) : sql.literal("")
@@ -329,9 +332,9 @@ const toBankTxn = (r: Row) =>
 const BANK_COLUMNS = "b.*, CAST(b.amount_minor AS TEXT) AS amount"
 
 /** SQL {@link BankTransaction.BankTransactionStore}. */
-export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionStore, never, SqlClient.SqlClient> = Layer.effect(
+export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionStore, never, SqlDb> = Layer.effect(
   BankTransaction.BankTransactionStore,
-  Effect.map(SqlClient.SqlClient, (sql) => {
+  Effect.map(SqlDb, (sql) => {
     const columns = sql.literal(BANK_COLUMNS)
     const get = (tenant: Ids.TenantId, id: string, lock: boolean) =>
       sql`SELECT ${columns} FROM ledger_bank_transactions b WHERE b.tenant_id = ${tenant} AND b.id = ${id} ${
@@ -376,7 +379,7 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
         if (q.after !== undefined) where.push(sql`(b.date > ${q.after.date} OR (b.date = ${q.after.date} AND b.id > ${q.after.id}))`)
         if (q.unposted === true) {
           where.push(sql`NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.tenant_id = b.tenant_id AND e.bank_transaction_id = b.id
-            AND e.reverses_entry_id IS NULL
+            AND COALESCE(e.reverses_entry_id, '') = ''
             AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.tenant_id = e.tenant_id AND r.reverses_entry_id = e.id))`)
         }
         return sql`SELECT ${columns} FROM ledger_bank_transactions b WHERE ${sql.and(where)} ORDER BY b.date, b.id LIMIT ${q.limit}`.pipe(
@@ -402,9 +405,9 @@ const toBatch = (r: Row) =>
   }, true)
 
 /** SQL {@link QboExport.ExportStore}: marking is one `INSERT … SELECT`, never a load of the journal. */
-export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlClient.SqlClient> = Layer.effect(
+export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlDb> = Layer.effect(
   QboExport.ExportStore,
-  Effect.map(SqlClient.SqlClient, (sql) => {
+  Effect.map(SqlDb, (sql) => {
     const lineColumns = sql.literal(LINE_COLUMNS)
     return {
       exportNew: (draft, names) =>
@@ -477,8 +480,8 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlClient.Sq
   })
 )
 
-/** Every ledger port on SQL (needs a migrated `SqlClient`). */
-export const layer: Layer.Layer<Ports.LedgerPorts, never, SqlClient.SqlClient> = Layer.mergeAll(
+/** Every ledger port on SQL (needs a migrated database behind `SqlDb`). */
+export const layer: Layer.Layer<Ports.LedgerPorts, never, SqlDb> = Layer.mergeAll(
   accountStore,
   journalStore,
   periodLockStore,

@@ -1,0 +1,284 @@
+/**
+ * One better-sqlite3 handle behind one lock, serving both the stores' fast statement path
+ * ({@link Db}) and an `@effect/sql` `SqlClient` (migrations, host queries, test probes).
+ *
+ * Both paths share the handle, the prepared-statement cache and the lock, and they agree on
+ * what "inside a transaction" means: the `SqlClient.TransactionConnection` service carrying
+ * this handle's connection. So a host's `sql.withTransaction` can wrap store calls, and store
+ * transactions can run host statements, on the same connection.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { SqlClient } from "@effect/sql"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as SqlStatement from "@effect/sql/Statement"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import Database from "better-sqlite3"
+import { Context, Effect, Exit, Layer, type Scope } from "effect"
+import { createRequire } from "node:module"
+import { Worker } from "node:worker_threads"
+import { type Db, driverError, makeCompiler, makeDb, type Row, SqlDb } from "./db.js"
+
+/** Options of the SQLite handle. */
+export interface SqliteHandleOptions {
+  /** Database file, or `:memory:`. */
+  readonly filename: string
+  /** Prepared statements kept (oldest evicted first); default 500. */
+  readonly statementCacheSize?: number
+  /**
+   * How often a worker thread checkpoints the WAL into the database file, in milliseconds
+   * (default 100). `null` leaves it to SQLite's automatic checkpoint, which runs inside a
+   * commit on the event loop and blocks it for the checkpoint's fsyncs (tens of milliseconds
+   * on ordinary disks). Ignored for `:memory:`.
+   */
+  readonly checkpointIntervalMs?: number | null
+}
+
+/** Above this many WAL pages the committing connection checkpoints itself (a backstop). */
+const BACKSTOP_PAGES = 20_000
+
+// Runs in a worker thread (CommonJS): its own connection, PASSIVE checkpoints, which never
+// wait on or block the writer.
+const CHECKPOINTER = `
+const { workerData, parentPort } = require("node:worker_threads")
+const Database = require(workerData.module)
+const db = new Database(workerData.filename)
+db.pragma("busy_timeout = 1000")
+const tick = () => { try { db.pragma("wal_checkpoint(PASSIVE)") } catch (e) { parentPort.postMessage(String(e && e.message)) } }
+const timer = setInterval(tick, workerData.intervalMs)
+parentPort.on("message", (m) => { if (m === "stop") { clearInterval(timer); db.close(); process.exit(0) } })
+`
+
+/** Starts the background checkpointer of a WAL database file; stopped with the scope. */
+const checkpointer = (filename: string, intervalMs: number) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const worker = new Worker(CHECKPOINTER, {
+        eval: true,
+        workerData: { module: createRequire(import.meta.url).resolve("better-sqlite3"), filename, intervalMs }
+      })
+      worker.unref()
+      return worker
+    }),
+    (worker) =>
+      Effect.promise(() =>
+        new Promise<void>((resolve) => {
+          worker.once("exit", () => resolve())
+          worker.postMessage("stop")
+        })
+      )
+  )
+
+const EMPTY: ReadonlyArray<Row> = []
+
+/** better-sqlite3 binds numbers, strings, bigints, buffers and null; map the rest. */
+const bindable = (params: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i]
+    if (p === undefined || typeof p === "boolean") {
+      return params.map((x) => (x === undefined ? null : typeof x === "boolean" ? (x ? 1 : 0) : x))
+    }
+  }
+  return params
+}
+
+/** Opens the handle and builds the client and the fast path on it; closed with the scope. */
+export const make = (
+  options: SqliteHandleOptions
+): Effect.Effect<{ readonly client: SqliteClient.SqliteClient; readonly db: Db }, SqlError, Scope.Scope | Reactivity.Reactivity> =>
+  Effect.gen(function*() {
+    const handle = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          const h = new Database(options.filename)
+          if (options.filename !== ":memory:") {
+            h.pragma("journal_mode = WAL")
+            if (options.checkpointIntervalMs !== null) h.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`)
+          }
+          h.pragma("foreign_keys = ON")
+          h.pragma("busy_timeout = 5000")
+          h.pragma("synchronous = NORMAL")
+          return h
+        },
+        catch: (cause) => driverError(cause, `Failed to open SQLite database ${options.filename}`)
+      }),
+      (h) => Effect.sync(() => h.close())
+    )
+    const interval = options.checkpointIntervalMs === undefined ? 100 : options.checkpointIntervalMs
+    if (options.filename !== ":memory:" && interval !== null) yield* checkpointer(options.filename, interval)
+    const capacity = options.statementCacheSize ?? 500
+    const statements = new Map<string, Database.Statement>()
+    const prepare = (text: string): Database.Statement => {
+      let statement = statements.get(text)
+      if (statement === undefined) {
+        statement = handle.prepare(text)
+        if (statements.size >= capacity) statements.delete(statements.keys().next().value!)
+        statements.set(text, statement)
+      }
+      return statement
+    }
+    /** Runs one statement synchronously: rows for readers (incl. RETURNING), none otherwise. */
+    const run = (text: string, params: ReadonlyArray<unknown>): ReadonlyArray<Row> => {
+      const statement = prepare(text)
+      if (statement.reader) return statement.all(...bindable(params)) as ReadonlyArray<Row>
+      statement.run(...bindable(params))
+      return EMPTY
+    }
+    const attempt = (text: string, params: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<Row>, SqlError> => {
+      try {
+        return Effect.succeed(run(text, params))
+      } catch (cause) {
+        return Effect.fail(driverError(cause))
+      }
+    }
+
+    const lock = yield* Effect.makeSemaphore(1)
+    const TX = SqlClient.TransactionConnection
+
+    const connection: Connection = {
+      execute: (text, params, transformRows) =>
+        Effect.withFiberRuntime((fiber) => {
+          const safe = Context.get(fiber.currentContext, SqlClient.SafeIntegers)
+          try {
+            const statement = prepare(text)
+            if (statement.reader) {
+              statement.safeIntegers(safe)
+              const rows = statement.all(...bindable(params)) as ReadonlyArray<any>
+              return Effect.succeed(transformRows ? transformRows(rows) : rows)
+            }
+            statement.run(...bindable(params))
+            return Effect.succeed([])
+          } catch (cause) {
+            return Effect.fail(driverError(cause))
+          }
+        }),
+      executeRaw: (text, params) =>
+        Effect.try({
+          try: () => {
+            const statement = prepare(text)
+            return statement.reader ? statement.all(...bindable(params)) : statement.run(...bindable(params))
+          },
+          catch: (cause) => driverError(cause)
+        }),
+      executeValues: (text, params) =>
+        Effect.try({
+          try: () => {
+            const statement = prepare(text)
+            if (!statement.reader) {
+              statement.run(...bindable(params))
+              return []
+            }
+            statement.raw(true)
+            try {
+              return statement.all(...bindable(params)) as ReadonlyArray<ReadonlyArray<unknown>>
+            } finally {
+              statement.raw(false)
+            }
+          },
+          catch: (cause) => driverError(cause)
+        }),
+      executeUnprepared: (text, params, transformRows) =>
+        Effect.try({
+          try: () => {
+            const statement = handle.prepare(text)
+            const rows = statement.reader ? (statement.all(...bindable(params ?? [])) as ReadonlyArray<any>) : (statement.run(...bindable(params ?? [])), [])
+            return transformRows ? transformRows(rows) : rows
+          },
+          catch: (cause) => driverError(cause)
+        }),
+      executeStream: () => Effect.dieMessage("executeStream is not supported on SQLite") as never
+    }
+
+    // The permit is held until the statement's (or the transaction's) scope closes.
+    const acquirer = Effect.as(Effect.acquireRelease(lock.take(1), () => lock.release(1)), connection)
+    const client = yield* SqlClient.make({
+      acquirer,
+      transactionAcquirer: acquirer,
+      compiler: SqlStatement.makeCompilerSqlite(),
+      spanAttributes: [["db.system.name", "sqlite"]],
+      beginTransaction: "BEGIN IMMEDIATE"
+    })
+    const sqliteClient = Object.assign(client, {
+      [SqliteClient.TypeId]: SqliteClient.TypeId,
+      config: { filename: options.filename },
+      export: lock.withPermits(1)(Effect.try({ try: () => handle.serialize(), catch: (cause) => driverError(cause, "Failed to export database") })),
+      backup: (destination: string) =>
+        lock.withPermits(1)(Effect.tryPromise({ try: () => handle.backup(destination), catch: (cause) => driverError(cause, "Failed to backup database") })),
+      loadExtension: (path: string) =>
+        lock.withPermits(1)(Effect.try({ try: () => void handle.loadExtension(path), catch: (cause) => driverError(cause, "Failed to load extension") }))
+    }) as unknown as SqliteClient.SqliteClient
+
+    /** Is the running fiber inside a transaction on this handle? */
+    const depthIn = (context: Context.Context<never>): number => {
+      const tx = Context.getOption(context, TX)
+      return tx._tag === "Some" && tx.value[0] === connection ? tx.value[1] : -1
+    }
+
+    const compile = makeCompiler("sqlite")
+    const execute = (strings: ReadonlyArray<string>, values: ReadonlyArray<unknown>) =>
+      Effect.withFiberRuntime<ReadonlyArray<Row>, SqlError>((fiber) => {
+        const { params, text } = compile(strings, values)
+        return depthIn(fiber.currentContext) >= 0
+          ? attempt(text, params)
+          : lock.withPermits(1)(Effect.suspend(() => attempt(text, params)))
+      })
+
+    const exec = (text: string): Effect.Effect<void, SqlError> => {
+      try {
+        handle.exec(text)
+        return Effect.void
+      } catch (cause) {
+        return Effect.fail(driverError(cause))
+      }
+    }
+
+    /** Undoes what is open after a failure; the original outcome is kept. */
+    const rollbackQuietly = (text: string) =>
+      Effect.sync(() => {
+        try {
+          if (handle.inTransaction) handle.exec(text)
+        } catch {
+          // the handle already ended the transaction (e.g. SQLITE_FULL); nothing left to undo
+        }
+      })
+
+    const withTransaction = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+      Effect.withFiberRuntime<A, E | SqlError, R>((fiber) => {
+        const depth = depthIn(fiber.currentContext)
+        if (depth >= 0) {
+          const name = `airlock_sp_${depth + 1}`
+          return Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(exec(`SAVEPOINT ${name}`), () =>
+              Effect.flatMap(Effect.exit(restore(Effect.provideService(self, TX, [connection, depth + 1]))), (exit) =>
+                Exit.isSuccess(exit)
+                  ? Effect.zipRight(exec(`RELEASE ${name}`), exit)
+                  : Effect.zipRight(rollbackQuietly(`ROLLBACK TO ${name}; RELEASE ${name}`), exit)))
+          )
+        }
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(restore(lock.take(1)), () =>
+            Effect.ensuring(
+              Effect.flatMap(exec("BEGIN IMMEDIATE"), () =>
+                Effect.flatMap(Effect.exit(restore(Effect.provideService(self, TX, [connection, 0]))), (exit) =>
+                  Exit.isSuccess(exit)
+                    ? Effect.catchAll(Effect.zipRight(exec("COMMIT"), exit), (e) => Effect.zipRight(rollbackQuietly("ROLLBACK"), Effect.fail(e)))
+                    : Effect.zipRight(rollbackQuietly("ROLLBACK"), exit))),
+              lock.release(1)
+            ))
+        )
+      })
+
+    return { client: sqliteClient, db: makeDb({ dialect: "sqlite", execute, withTransaction }) }
+  })
+
+/** The handle as a layer: `SqliteClient`, `SqlClient` and the stores' {@link SqlDb}. */
+export const layer = (
+  options: SqliteHandleOptions
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient | SqlDb, SqlError> =>
+  Layer.scopedContext(
+    Effect.map(make(options), ({ client, db }) =>
+      Context.make(SqliteClient.SqliteClient, client).pipe(
+        Context.add(SqlClient.SqlClient, client),
+        Context.add(SqlDb, db)
+      ))
+  ).pipe(Layer.provide(Reactivity.layer))
