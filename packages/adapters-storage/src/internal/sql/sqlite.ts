@@ -64,6 +64,8 @@ const checkpointer = (filename: string, intervalMs: number) =>
       Effect.promise(() =>
         new Promise<void>((resolve) => {
           worker.once("exit", () => resolve())
+          // keeps the event loop alive until the worker has closed its connection
+          worker.ref()
           worker.postMessage("stop")
         })
       )
@@ -132,7 +134,18 @@ export const make = (
       }
     }
 
-    const lock = yield* Effect.makeSemaphore(1)
+    // One writer at a time on the handle. `held` mirrors the permit so that a lone statement can
+    // skip the semaphore when nobody holds it: it runs synchronously, so nothing can interleave.
+    const semaphore = yield* Effect.makeSemaphore(1)
+    let held = false
+    const take = Effect.tap(semaphore.take(1), () => {
+      held = true
+    })
+    const release = Effect.suspend(() => {
+      held = false
+      return semaphore.release(1)
+    })
+    const exclusively = <A, E>(self: Effect.Effect<A, E>) => Effect.acquireUseRelease(take, () => self, () => release)
     const TX = SqlClient.TransactionConnection
 
     const connection: Connection = {
@@ -190,7 +203,7 @@ export const make = (
     }
 
     // The permit is held until the statement's (or the transaction's) scope closes.
-    const acquirer = Effect.as(Effect.acquireRelease(lock.take(1), () => lock.release(1)), connection)
+    const acquirer = Effect.as(Effect.acquireRelease(take, () => release), connection)
     const client = yield* SqlClient.make({
       acquirer,
       transactionAcquirer: acquirer,
@@ -201,11 +214,11 @@ export const make = (
     const sqliteClient = Object.assign(client, {
       [SqliteClient.TypeId]: SqliteClient.TypeId,
       config: { filename: options.filename },
-      export: lock.withPermits(1)(Effect.try({ try: () => handle.serialize(), catch: (cause) => driverError(cause, "Failed to export database") })),
+      export: exclusively(Effect.try({ try: () => handle.serialize(), catch: (cause) => driverError(cause, "Failed to export database") })),
       backup: (destination: string) =>
-        lock.withPermits(1)(Effect.tryPromise({ try: () => handle.backup(destination), catch: (cause) => driverError(cause, "Failed to backup database") })),
+        exclusively(Effect.tryPromise({ try: () => handle.backup(destination), catch: (cause) => driverError(cause, "Failed to backup database") })),
       loadExtension: (path: string) =>
-        lock.withPermits(1)(Effect.try({ try: () => void handle.loadExtension(path), catch: (cause) => driverError(cause, "Failed to load extension") }))
+        exclusively(Effect.try({ try: () => void handle.loadExtension(path), catch: (cause) => driverError(cause, "Failed to load extension") }))
     }) as unknown as SqliteClient.SqliteClient
 
     /** Is the running fiber inside a transaction on this handle? */
@@ -218,9 +231,9 @@ export const make = (
     const execute = (strings: ReadonlyArray<string>, values: ReadonlyArray<unknown>) =>
       Effect.withFiberRuntime<ReadonlyArray<Row>, SqlError>((fiber) => {
         const { params, text } = compile(strings, values)
-        return depthIn(fiber.currentContext) >= 0
+        return !held || depthIn(fiber.currentContext) >= 0
           ? attempt(text, params)
-          : lock.withPermits(1)(Effect.suspend(() => attempt(text, params)))
+          : exclusively(Effect.suspend(() => attempt(text, params)))
       })
 
     const exec = (text: string): Effect.Effect<void, SqlError> => {
@@ -256,15 +269,17 @@ export const make = (
           )
         }
         return Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(restore(lock.take(1)), () =>
-            Effect.ensuring(
+          Effect.flatMap(restore(semaphore.take(1)), () => {
+            held = true
+            return Effect.ensuring(
               Effect.flatMap(exec("BEGIN IMMEDIATE"), () =>
                 Effect.flatMap(Effect.exit(restore(Effect.provideService(self, TX, [connection, 0]))), (exit) =>
                   Exit.isSuccess(exit)
                     ? Effect.catchAll(Effect.zipRight(exec("COMMIT"), exit), (e) => Effect.zipRight(rollbackQuietly("ROLLBACK"), Effect.fail(e)))
                     : Effect.zipRight(rollbackQuietly("ROLLBACK"), exit))),
-              lock.release(1)
-            ))
+              release
+            )
+          })
         )
       })
 
