@@ -5,7 +5,7 @@
  * wait only while another fiber's transaction holds the lock.
  */
 import { UnitOfWork } from "@airlock/core"
-import { Context, Effect, FiberRef, Layer } from "effect"
+import { Context, Effect, Exit, FiberRef, Layer } from "effect"
 
 /** One table: rows by key, with every write recorded in the active transaction's undo log. */
 export interface MemoryTable<Row> {
@@ -26,6 +26,11 @@ export interface MemoryDatabaseShape {
   readonly transaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** Runs a synchronous write step under the writer lock (joined when already in a transaction). */
   readonly write: <A>(f: () => A) => Effect.Effect<A>
+  /**
+   * `write` for a step that decides its own outcome: `f` runs synchronously under the writer
+   * lock and returns an already-completed effect (`Effect.fail(...)`, `Effect.succeed(...)`).
+   */
+  readonly writeEffect: <A, E>(f: () => Effect.Effect<A, E>) => Effect.Effect<A, E>
   /**
    * Runs a synchronous read. It waits while another fiber's transaction is open, so readers
    * never see uncommitted writes (read committed, as on the SQL adapters).
@@ -49,13 +54,17 @@ export class MemoryDatabase extends Context.Tag("@airlock/adapters-storage/Memor
   MemoryDatabaseShape
 >() {}
 
+// the undo log's marker for "the key was absent before the write"
+const ABSENT: unknown = Symbol("absent")
+
 /** Makes an empty database. */
 export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDatabaseShape => {
   const tables = new Map<string, MemoryTable<unknown>>()
   const inTx = FiberRef.unsafeMake(false)
-  let undo: Array<() => void> = []
-  // only a transaction can roll back: writes outside one record no undo steps (no closures to
-  // allocate on the hot path)
+  // The undo log as flat triples — (map, key, previous row or ABSENT), or (undo function, null,
+  // null) for `onRollback` — so a write inside a transaction allocates no closure. Only a
+  // transaction can roll back: writes outside one record nothing.
+  let undo: Array<unknown> = []
   let recording = false
 
   // A single-owner mutex: FIFO when contended. Waiting is uninterruptible, which is fine for
@@ -79,7 +88,7 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
   }
 
   const record = (f: () => void) => {
-    if (recording) undo.push(f)
+    if (recording) undo.push(f, null, null)
   }
 
   const table = <Row>(name: string): MemoryTable<Row> => {
@@ -91,21 +100,14 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
       has: (key) => rows.has(key),
       set: (key, row) => {
         if (recording) {
-          if (rows.has(key)) {
-            const before = rows.get(key)!
-            record(() => void rows.set(key, before))
-          } else {
-            record(() => void rows.delete(key))
-          }
+          const before = rows.get(key)
+          undo.push(rows, key, before === undefined && !rows.has(key) ? ABSENT : before)
         }
         rows.set(key, row)
       },
       delete: (key) => {
         if (!rows.has(key)) return
-        if (recording) {
-          const before = rows.get(key)!
-          record(() => void rows.set(key, before))
-        }
+        if (recording) undo.push(rows, key, rows.get(key))
         rows.delete(key)
       },
       values: () => rows.values(),
@@ -117,47 +119,69 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
   }
 
   const rollbackTo = (mark: number) => {
-    while (undo.length > mark) undo.pop()!()
+    while (undo.length > mark) {
+      const before = undo.pop()
+      const key = undo.pop()
+      const target = undo.pop()
+      if (typeof target === "function") target()
+      else if (before === ABSENT) (target as Map<unknown, unknown>).delete(key)
+      else (target as Map<unknown, unknown>).set(key, before)
+    }
   }
 
-  const savepoint = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.suspend(() => {
-      const mark = undo.length
-      return Effect.onExit(self, (exit) => (exit._tag === "Failure" ? Effect.sync(() => rollbackTo(mark)) : Effect.void))
+  // Plain steps below (no generators, no FiberRef effects): the transaction wraps every
+  // governed apply, so each operation here is paid once per apply.
+  const savepoint = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const mark = undo.length
+    return Effect.matchCauseEffect(self, {
+      onFailure: (cause) => {
+        rollbackTo(mark)
+        return Effect.failCause(cause)
+      },
+      onSuccess: Effect.succeed
     })
+  }
 
   const outermost = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.zipRight(
-        acquire,
-        Effect.suspend(() => {
+    Effect.uninterruptibleMask((restore) => {
+      const begin = () => {
+        undo = []
+        recording = true
+        const end = (failed: boolean) => {
+          if (failed) rollbackTo(0)
           undo = []
-          recording = true
-          return Effect.zipRight(
-            FiberRef.set(inTx, true),
-            Effect.onExit(restore(self), (exit) =>
-              Effect.zipRight(
-                FiberRef.set(inTx, false),
-                Effect.sync(() => {
-                  if (exit._tag === "Failure") rollbackTo(0)
-                  undo = []
-                  recording = false
-                  release()
-                })
-              ))
-          )
-        })
-      )
-    )
+          recording = false
+          release()
+        }
+        return Effect.zipRight(
+          FiberRef.set(inTx, true),
+          Effect.matchCauseEffect(restore(self), {
+            onFailure: (cause) => {
+              end(true)
+              return Effect.zipRight(FiberRef.set(inTx, false), Effect.failCause(cause))
+            },
+            onSuccess: (a) => {
+              end(false)
+              return Effect.as(FiberRef.set(inTx, false), a)
+            }
+          })
+        )
+      }
+      if (!locked) {
+        locked = true
+        return begin()
+      }
+      return Effect.zipRight(acquire, Effect.suspend(begin))
+    })
 
   const transaction = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(FiberRef.get(inTx), (nested) => (nested ? savepoint(self) : outermost(self)))
+    Effect.withFiberRuntime((fiber) => (fiber.getFiberRef(inTx) ? savepoint(self) : outermost(self)))
 
   const runWrite = <A>(f: () => A): A => {
     try {
       return f()
     } finally {
-      undo = []
+      if (undo.length > 0) undo = []
     }
   }
 
@@ -166,31 +190,36 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
   // joins it; otherwise it waits for the transaction to end, so it never sees or mixes with
   // uncommitted writes. `outside` is what runs when the step is not part of a transaction.
   const step = <A>(inside: () => A, outside: () => A): Effect.Effect<A> =>
-    Effect.suspend(() =>
-      !locked
-        ? Effect.sync(outside)
-        : Effect.flatMap(FiberRef.get(inTx), (nested) =>
-          nested
-            ? Effect.sync(inside)
-            : Effect.uninterruptibleMask(() =>
-              Effect.zipRight(acquire, Effect.sync(() => {
-                try {
-                  return outside()
-                } finally {
-                  release()
-                }
-              }))
-            ))
-    )
+    Effect.withFiberRuntime((fiber) => {
+      if (!locked) return Exit.succeed(outside())
+      if (fiber.getFiberRef(inTx)) return Exit.succeed(inside())
+      return Effect.uninterruptibleMask(() =>
+        Effect.zipRight(acquire, Effect.sync(() => {
+          try {
+            return outside()
+          } finally {
+            release()
+          }
+        }))
+      )
+    })
 
   const read = <A>(f: () => A): Effect.Effect<A> => step(f, f)
 
   const write = <A>(f: () => A): Effect.Effect<A> => step(f, () => runWrite(f))
 
+  const writeEffect = <A, E>(f: () => Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.withFiberRuntime((fiber) => {
+      if (!locked) return runWrite(f)
+      if (fiber.getFiberRef(inTx)) return f()
+      return Effect.flatten(step(f, () => runWrite(f)))
+    })
+
   return {
     table,
     transaction,
     write,
+    writeEffect,
     read,
     inTransaction: FiberRef.get(inTx),
     onRollback: record,

@@ -235,6 +235,21 @@ export const suite = <E>(
         expect(appliedRecord.data).toMatchObject({ kind: "test.counter", trace_id: traces[1]!.id })
       }))
 
+    it.effect("apply decodes and validates the stored payload again once it changed after propose", () =>
+      Effect.gen(function*() {
+        const { tenant, human, agent } = yield* fixture("tampered")
+        const pipeline = yield* Governance.GovernedActions
+        const probe = yield* Probe
+        const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "ok" } })
+        yield* probe.tamperActionPayload(tenant.id, action.id, { note: 42 })
+        const refused = yield* Effect.flip(pipeline.apply(tenant.id, action.id, human))
+        expect(refused).toMatchObject({ _tag: "ValidationError", code: "validation.schema" })
+        expect(yield* counter(tenant.id)).toBe(0)
+        expect(yield* probe.actionStatus(tenant.id, action.id)).toBe("proposed")
+        yield* probe.tamperActionPayload(tenant.id, action.id, { note: "ok" })
+        expect((yield* pipeline.apply(tenant.id, action.id, human)).result).toStrictEqual({ effect_no: 1 })
+      }))
+
     it.effect("two concurrent applies of one action produce exactly one effect", () =>
       Effect.gen(function*() {
         const { tenant, human, agent } = yield* fixture("race")

@@ -3,7 +3,7 @@
  * the previous record's hash, so changing, removing or reordering any row breaks every later
  * link, and {@link AuditLog.verify} names the first broken one.
  */
-import { Clock, Context, Effect, Schema } from "effect"
+import { Context, Effect, Schema } from "effect"
 import { canonicalJson, sha256Hex } from "./Canonical.js"
 import type { StorageError } from "./Errors.js"
 import { TenantId } from "./Ids.js"
@@ -135,7 +135,10 @@ export class AuditLog extends Effect.Service<AuditLog>()("@airlock/core/AuditLog
 
     /** Appends one record stamped with `Clock` time. */
     const append = (input: AuditInput) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => store.append(input.tenant_id, (head) => nextRecord(head, input, now)))
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        return store.append(input.tenant_id, (head) => nextRecord(head, input, now))
+      })
 
     /** Reads a page of a tenant's log. */
     const list = (tenant: TenantId, options: { readonly afterSeq?: number; readonly limit?: number } = {}) =>

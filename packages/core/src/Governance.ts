@@ -12,7 +12,7 @@
  * Kinds (what can be proposed, and the handler that promotes it) and gates (who may, when)
  * are registered by packages and hosts in the {@link ActionRegistry}.
  */
-import { Clock, Effect, Option, ParseResult, Schema } from "effect"
+import { Clock, Effect, Exit, Option, ParseResult, Schema } from "effect"
 import { ActionRecord, type ActionQuery, ActionStore, type ActionStatus, DecisionTrace, type GateOutcome, type Phase, TraceStore } from "./Action.js"
 import type { Actor } from "./Actor.js"
 import { type AiSettings, AiSettingsStore, defaultSettings } from "./AiSettings.js"
@@ -167,30 +167,45 @@ export const runGates = (
   ctx: GateContext
 ): Effect.Effect<Evaluation, StorageError> =>
   Effect.suspend(() => {
-    // a plain loop of flatMaps: no generator per evaluation on the hot path
     const outcomes: Array<GateOutcome> = []
     const reasons: Array<string> = []
-    const step = (i: number): Effect.Effect<Evaluation, StorageError> => {
-      if (i === gates.length) {
-        return Effect.succeed({ outcome: reasons.length > 0 ? "review" : "allow", gates: outcomes, denial: null, reasons })
+    let i = 0
+    // records one decision; returns the evaluation when it ends the run (a denial)
+    const decide = (gate: Gate, d: GateDecision): Evaluation | undefined => {
+      const inputs = d.inputs ?? {}
+      if (d.verdict === "deny") {
+        outcomes.push({ gate: gate.name, verdict: "deny", code: d.error.code, message: d.error.message, reasons: [], inputs })
+        return { outcome: "deny", gates: outcomes, denial: d.error, reasons }
       }
-      const gate = gates[i]!
-      return Effect.flatMap(gate.evaluate(ctx), (d): Effect.Effect<Evaluation, StorageError> => {
-        const inputs = d.inputs ?? {}
-        if (d.verdict === "deny") {
-          outcomes.push({ gate: gate.name, verdict: "deny", code: d.error.code, message: d.error.message, reasons: [], inputs })
-          return Effect.succeed({ outcome: "deny", gates: outcomes, denial: d.error, reasons })
-        }
-        if (d.verdict === "review") {
-          reasons.push(...d.reasons)
-          outcomes.push({ gate: gate.name, verdict: "review", code: null, message: null, reasons: [...d.reasons], inputs })
-        } else {
-          outcomes.push({ gate: gate.name, verdict: "allow", code: null, message: null, reasons: [], inputs })
-        }
-        return step(i + 1)
-      })
+      if (d.verdict === "review") {
+        reasons.push(...d.reasons)
+        outcomes.push({ gate: gate.name, verdict: "review", code: null, message: null, reasons: [...d.reasons], inputs })
+      } else {
+        outcomes.push({ gate: gate.name, verdict: "allow", code: null, message: null, reasons: [], inputs })
+      }
+      return undefined
     }
-    return step(0)
+    // a gate that answers with an already-completed effect (a pure gate's `Effect.succeed`) is
+    // read on the spot: no fiber step per pure gate on the hot path
+    const loop = (): Effect.Effect<Evaluation, StorageError> => {
+      while (i < gates.length) {
+        const gate = gates[i++]!
+        const decision = gate.evaluate(ctx)
+        if (Exit.isExit(decision)) {
+          const exit = decision as Exit.Exit<GateDecision, StorageError>
+          if (exit._tag === "Failure") return Exit.failCause(exit.cause)
+          const done = decide(gate, exit.value)
+          if (done) return Effect.succeed(done)
+          continue
+        }
+        return Effect.flatMap(decision, (d) => {
+          const done = decide(gate, d)
+          return done ? Effect.succeed(done) : loop()
+        })
+      }
+      return Effect.succeed({ outcome: reasons.length > 0 ? "review" : "allow", gates: outcomes, denial: null, reasons })
+    }
+    return loop()
   })
 
 /** Order of the built-in gates; packages slot theirs between (see each package's gates). */
@@ -335,6 +350,68 @@ class GateDenied {
   constructor(readonly error: AirlockError, readonly trace: DecisionTrace) {}
 }
 
+const NOT_JSON: unknown = Symbol("not JSON")
+
+/** A private deep copy of a JSON-shaped value (plain objects, arrays, primitives), else NOT_JSON. */
+const copyJson = (v: unknown): unknown => {
+  if (typeof v === "function" || typeof v === "symbol") return NOT_JSON
+  if (v === null || typeof v !== "object") return v
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length)
+    for (let i = 0; i < v.length; i++) {
+      const c = copyJson(v[i])
+      if (c === NOT_JSON) return NOT_JSON
+      out[i] = c
+    }
+    return out
+  }
+  const proto = Object.getPrototypeOf(v)
+  if (proto !== Object.prototype && proto !== null) return NOT_JSON
+  const out: Record<string, unknown> = {}
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k]
+    if (x === undefined) continue
+    const c = copyJson(x)
+    if (c === NOT_JSON) return NOT_JSON
+    out[k] = c
+  }
+  return out
+}
+
+/**
+ * Is `a` the same JSON value as `b`, a {@link copyJson} copy? Keys in any order, undefined
+ * members ignored — what equal canonical JSON means — and anything unusual counts as different.
+ */
+const sameJson = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return false
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false
+    return true
+  }
+  if (Array.isArray(b)) return false
+  const proto = Object.getPrototypeOf(a)
+  if (proto !== Object.prototype && proto !== null) return false
+  const rb = b as Record<string, unknown>
+  let n = 0
+  for (const k of Object.keys(a)) {
+    const x = (a as Record<string, unknown>)[k]
+    if (x === undefined) continue
+    n++
+    if (!Object.hasOwn(rb, k) || !sameJson(x, rb[k])) return false
+  }
+  return n === Object.keys(rb).length
+}
+
+/**
+ * An instance of a schema class from props that are already typed and valid, without the
+ * constructor (which, even unvalidated, copies and scans the props): the same object the
+ * constructor makes, as a `Data.Class` assigns the props to the instance.
+ */
+const unchecked = <C extends new(props: any, options?: any) => any>(klass: C, props: ConstructorParameters<C>[0]): InstanceType<C> =>
+  Object.assign(Object.create(klass.prototype), props)
+
 const formatParseError = (e: ParseResult.ParseError) =>
   new ValidationError({ code: "validation.schema", message: ParseResult.TreeFormatter.formatErrorSync(e) })
 
@@ -379,6 +456,34 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
 
     const decode = (kind: ActionKind, payload: unknown) =>
       Schema.decodeUnknown(kind.payload)(payload).pipe(Effect.mapError(formatParseError))
+
+    /**
+     * Payloads decoded and validated at propose, by the record they were proposed in (a
+     * WeakMap: an entry lives as long as the record object, so nothing needs evicting). Apply
+     * uses one only while the stored record still carries exactly what was validated — the same
+     * kind, the same plan hash, and an encoded payload structurally equal to a private copy of
+     * the one validated (decoding is a pure function of it). Anything else, including a record
+     * read back from SQL as a fresh object, is decoded again through the schema.
+     */
+    const validated = new WeakMap<ActionRecord, { readonly kind: string; readonly hash: string; readonly snapshot: unknown; readonly payload: unknown }>()
+
+    const remember = (action: ActionRecord, encoded: unknown, payload: unknown) => {
+      const snapshot = copyJson(encoded)
+      if (snapshot !== NOT_JSON) validated.set(action, { kind: action.kind, hash: action.payload_hash, snapshot, payload })
+    }
+
+    const validatedPayload = (action: ActionRecord): { readonly payload: unknown } | undefined => {
+      const v = validated.get(action)
+      return v !== undefined && v.kind === action.kind && v.hash === action.payload_hash && sameJson(action.payload, v.snapshot)
+        ? v
+        : undefined
+    }
+
+    /** The stored payload, decoded (or taken from the propose-time validation when still exact). */
+    const decodeStored = (kind: ActionKind, action: ActionRecord): Effect.Effect<unknown, ValidationError> => {
+      const v = validatedPayload(action)
+      return v !== undefined ? Effect.succeed(v.payload) : decode(kind, action.payload)
+    }
 
     const makeTrace = (
       ctx: { tenant: Tenant; actor: Actor; action: ActionRecord; phase: Phase },
@@ -452,6 +557,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           return yield* Effect.fail(evaluation.denial)
         }
         const action = new ActionRecord({ ...draft, review_reasons: [...evaluation.reasons] }, true)
+        remember(action, encoded, payload)
         const inserted = yield* uow.transaction(
           Effect.gen(function*() {
             yield* actions.insert(action)
@@ -492,7 +598,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
       Effect.gen(function*() {
         const action = yield* loadAction(tenantId, id, false)
         const kind = yield* kindOf(action.kind)
-        const payload = yield* decode(kind, action.payload)
+        const payload = yield* decodeStored(kind, action)
         const tenant = yield* loadTenant(tenantId)
         const settings = yield* loadSettings(tenantId)
         const { trace } = yield* evaluateAt("apply", kind, tenant, settings, actor, action, payload)
@@ -501,57 +607,51 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
       })
 
     const close = (action: ActionRecord, status: ActionStatus, actor: Actor, reason: string | null, now: number, result?: unknown) =>
-      new ActionRecord({
-        ...action,
+      unchecked(ActionRecord, {
+        id: action.id,
+        tenant_id: action.tenant_id,
+        kind: action.kind,
+        subject: action.subject,
+        payload: action.payload,
+        payload_hash: action.payload_hash,
         status,
+        review_reasons: action.review_reasons,
+        idempotency_key: action.idempotency_key,
+        proposed_by: action.proposed_by,
+        proposed_at: action.proposed_at,
         closed_by: actor.id,
         closed_at: now,
         close_reason: reason,
         result: result === undefined ? action.result : result,
         version: action.version + 1
-      }, true)
+      })
 
+    const actionNotFound = (id: ActionId) => new NotFound({ message: `Action ${id} not found`, details: { entity: "action", id } })
+
+    const unknownKind = (name: string) =>
+      new ValidationError({ code: "validation.unknown_kind", message: `Unknown action kind: ${name}` })
+
+    // The hot path of the pipeline: a chain of plain flatMaps (no generator, no Option left in
+    // the way), pure steps done inline; the order of reads, checks and writes is the contract.
     const apply = (tenantId: TenantId, id: ActionId, actor: Actor): Effect.Effect<ApplyResult, AirlockError> =>
       uow.transaction(
-        Effect.gen(function*() {
-          const action = yield* loadAction(tenantId, id, true)
+        Effect.flatMap(actions.getForUpdate(tenantId, id), (found): Effect.Effect<ApplyResult, AirlockError | GateDenied> => {
+          if (Option.isNone(found)) return Effect.fail(actionNotFound(id))
+          const action = found.value
           if (action.status === "applied") {
-            return { action, result: action.result, trace: null, already_applied: true } satisfies ApplyResult
+            return Effect.succeed({ action, result: action.result, trace: null, already_applied: true })
           }
           if (action.status !== "proposed") {
-            return yield* new Conflict({
-              code: "proposal.closed",
-              message: `Action is ${action.status}`,
-              details: { status: action.status }
-            })
+            return Effect.fail(
+              new Conflict({ code: "proposal.closed", message: `Action is ${action.status}`, details: { status: action.status } })
+            )
           }
-          const kind = yield* kindOf(action.kind)
-          const payload = yield* decode(kind, action.payload)
-          const tenant = yield* loadTenant(tenantId)
-          const settings = yield* loadSettings(tenantId)
-          const { evaluation, trace } = yield* evaluateAt("apply", kind, tenant, settings, actor, action, payload)
-          if (evaluation.denial) return yield* Effect.fail(new GateDenied(evaluation.denial, trace))
-          if (evaluation.outcome === "review" && triggerOf(actor) === "auto") {
-            const error = new Conflict({
-              code: "review_required",
-              message: "A human must review this action before it is applied",
-              details: { reasons: evaluation.reasons }
-            })
-            return yield* Effect.fail(new GateDenied(error, trace))
-          }
-          const result = yield* kind.apply({ action, payload, actor, tenant, settings })
-          const now = yield* Clock.currentTimeMillis
-          const applied = close(action, "applied", actor, null, now, result ?? null)
-          yield* actions.update(applied, action.version)
-          yield* traces.insert(trace)
-          yield* audit.append({
-            tenant_id: tenantId,
-            actor_id: actor.id,
-            action: "action.applied",
-            subject: action.id,
-            data: { kind: kind.name, subject: action.subject, payload_hash: action.payload_hash, result: result ?? null, trace_id: trace.id }
-          })
-          return { action: applied, result: result ?? null, trace, already_applied: false } satisfies ApplyResult
+          const kind = registry.kind(action.kind)
+          if (Option.isNone(kind)) return Effect.fail(unknownKind(action.kind))
+          const v = validatedPayload(action)
+          return v !== undefined
+            ? applyDecoded(tenantId, actor, kind.value, action, v.payload)
+            : Effect.flatMap(decode(kind.value, action.payload), (payload) => applyDecoded(tenantId, actor, kind.value, action, payload))
         })
       ).pipe(
         Effect.catchIf(
@@ -559,6 +659,64 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           (denied) => Effect.zipRight(traces.insert(denied.trace), Effect.fail(denied.error))
         )
       )
+
+    const applyDecoded = (
+      tenantId: TenantId,
+      actor: Actor,
+      kind: ActionKind,
+      action: ActionRecord,
+      payload: unknown
+    ): Effect.Effect<ApplyResult, AirlockError | GateDenied> =>
+      Effect.flatMap(tenants.get(tenantId), (t) => {
+        if (Option.isNone(t)) return Effect.fail(new NotFound({ message: `Tenant ${tenantId} not found`, details: { entity: "tenant", id: tenantId } }))
+        const tenant = t.value
+        return Effect.flatMap(settingsStore.get(tenantId), (s) => {
+          const settings = Option.isSome(s) ? s.value : defaultSettings(tenantId, 0, "system")
+          const trigger = triggerOf(actor)
+          const ctx: GateContext = { tenant, settings, actor, kind, action, payload, phase: "apply", trigger }
+          return Effect.flatMap(runGates(registry.gatesFor(kind, "apply"), ctx), (evaluation) =>
+            Effect.flatMap(ids.next("trc"), (traceId) =>
+              Effect.clockWith((clock): Effect.Effect<ApplyResult, AirlockError | GateDenied> => {
+                const trace = unchecked(DecisionTrace, {
+                  id: traceId,
+                  tenant_id: tenant.id,
+                  action_id: action.id,
+                  kind: action.kind,
+                  phase: "apply",
+                  actor_id: actor.id,
+                  at: clock.unsafeCurrentTimeMillis(),
+                  outcome: evaluation.outcome,
+                  gates: evaluation.gates
+                })
+                if (evaluation.denial) return Effect.fail(new GateDenied(evaluation.denial, trace))
+                if (evaluation.outcome === "review" && trigger === "auto") {
+                  const error = new Conflict({
+                    code: "review_required",
+                    message: "A human must review this action before it is applied",
+                    details: { reasons: evaluation.reasons }
+                  })
+                  return Effect.fail(new GateDenied(error, trace))
+                }
+                return Effect.flatMap(kind.apply({ action, payload, actor, tenant, settings }), (handled) => {
+                  const result = handled ?? null
+                  const applied = close(action, "applied", actor, null, clock.unsafeCurrentTimeMillis(), result)
+                  const done: ApplyResult = { action: applied, result, trace, already_applied: false }
+                  return Effect.flatMap(actions.update(applied, action.version), () =>
+                    Effect.flatMap(traces.insert(trace), () =>
+                      Effect.as(
+                        audit.append({
+                          tenant_id: tenantId,
+                          actor_id: actor.id,
+                          action: "action.applied",
+                          subject: action.id,
+                          data: { kind: kind.name, subject: action.subject, payload_hash: action.payload_hash, result, trace_id: trace.id }
+                        }),
+                        done
+                      )))
+                })
+              })))
+        })
+      })
 
     const closeProposed = (
       tenantId: TenantId,
@@ -602,7 +760,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           if (!kind.rollback) {
             return yield* new Conflict({ code: "rollback.unsupported", message: `Kind ${kind.name} cannot be rolled back` })
           }
-          const payload = yield* decode(kind, action.payload)
+          const payload = yield* decodeStored(kind, action)
           const tenant = yield* loadTenant(tenantId)
           const settings = yield* loadSettings(tenantId)
           const compensation = yield* kind.rollback({ action, payload, actor, tenant, settings, result: action.result })

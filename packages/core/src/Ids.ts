@@ -3,7 +3,7 @@
  * 26 Crockford base32 characters), so sorting by id sorts by creation time and cursors are
  * simple; time comes from Effect's `Clock` and entropy from {@link SecureRandom}.
  */
-import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { SecureRandom } from "./SecureRandom.js"
 
 const IdString = Schema.String.pipe(
@@ -82,17 +82,21 @@ export const layerIdGenerator: Layer.Layer<IdGenerator, never, SecureRandom> = L
       return out
     }
     return {
+      // plain steps, no generator: this runs several times per governed apply
       next: (prefix) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
+        Effect.clockWith((clock) => {
+          const now = clock.unsafeCurrentTimeMillis()
           if (now > lastMillis) {
             lastMillis = now
-            lastRandom = yield* random.bytes(10)
-          } else {
-            lastRandom = increment(lastRandom)
+            return Effect.map(random.bytes(10), (bytes) => {
+              lastRandom = bytes
+              const id = encodeUlid(lastMillis, lastRandom)
+              return prefix ? `${prefix}_${id}` : id
+            })
           }
+          lastRandom = increment(lastRandom)
           const id = encodeUlid(lastMillis, lastRandom)
-          return prefix ? `${prefix}_${id}` : id
+          return Effect.succeed(prefix ? `${prefix}_${id}` : id)
         })
     }
   })

@@ -16,6 +16,8 @@ export class Probe extends Context.Tag("test/Probe")<
     readonly actionStatus: (tenant: string, id: string) => Effect.Effect<string | null>
     /** Rewrites the `data` of one audit row in place. */
     readonly tamperAudit: (tenant: string, seq: number, data: unknown) => Effect.Effect<void>
+    /** Overwrites fields of an action's stored (encoded) payload in place. */
+    readonly tamperActionPayload: (tenant: string, id: string, fields: Record<string, unknown>) => Effect.Effect<void>
     /** Deletes one audit row. */
     readonly deleteAudit: (tenant: string, seq: number) => Effect.Effect<void>
     /** The stored hash of a token, or null (to prove no plaintext is kept). */
@@ -44,6 +46,12 @@ export const memory = Layer.effect(
           const t = db.table<Record<string, unknown>>("audit")
           const r = t.raw.get(k(tenant, seq))
           if (r) t.raw.set(k(tenant, seq), { ...r, data })
+        }),
+      tamperActionPayload: (tenant, id, fields) =>
+        Effect.sync(() => {
+          // in place: the stored record object (and its payload object) stays the same one
+          const r = db.table<{ payload: Record<string, unknown> }>("actions").raw.get(k(tenant, id))
+          if (r) Object.assign(r.payload, fields)
         }),
       deleteAudit: (tenant, seq) => Effect.sync(() => void db.table("audit").raw.delete(k(tenant, seq))),
       tokenRow: (id) =>
@@ -84,6 +92,15 @@ export const sql = Layer.effect(
       ),
     tamperAudit: (tenant, seq, data) =>
       sql`UPDATE airlock_audit SET data = ${JSON.stringify(data)} WHERE tenant_id = ${tenant} AND seq = ${seq}`.pipe(
+        Effect.asVoid,
+        Effect.orDie
+      ),
+    tamperActionPayload: (tenant, id, fields) =>
+      sql`SELECT payload FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
+        Effect.flatMap((r) => {
+          const payload = { ...JSON.parse(String(r[0]!.payload)), ...fields }
+          return sql`UPDATE airlock_actions SET payload = ${JSON.stringify(payload)} WHERE tenant_id = ${tenant} AND id = ${id}`
+        }),
         Effect.asVoid,
         Effect.orDie
       ),

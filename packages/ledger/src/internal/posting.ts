@@ -4,7 +4,7 @@
  * services and the governed pipeline check permissions before calling it).
  */
 import { Errors, type Ids } from "@airlock/core"
-import { Clock, type Context, Effect, Option } from "effect"
+import { type Context, Effect, Option } from "effect"
 import type { BankTransactionStore } from "../BankTransaction.js"
 import type { AccountStore } from "../Chart.js"
 import { checkDraft, contentHash, type EntryDraft, JournalEntry, type JournalStore, type PostResult, type SideRule } from "../Journal.js"
@@ -108,26 +108,30 @@ export const makePoster = (deps: PosterDeps) => {
     draft: EntryDraft,
     postedBy: string
   ): Effect.Effect<JournalEntry, Errors.Conflict | Errors.StorageError> =>
-    Effect.gen(function*() {
-      const entry = new JournalEntry({
-        tenant_id: tenant,
-        id: yield* ids.next("je"),
-        entry_no: 0,
-        date: draft.date,
-        memo: draft.memo,
-        currency: draft.currency,
-        lines: draft.lines,
-        source: draft.source,
-        proposal_id: draft.proposal_id,
-        bank_transaction_id: draft.bank_transaction_id,
-        reverses_entry_id: draft.reverses_entry_id,
-        idempotency_key: draft.idempotency_key,
-        content_hash: contentHash(draft),
-        posted_by: postedBy,
-        posted_at: yield* Clock.currentTimeMillis
-      }, true)
-      return yield* store.insert(entry)
-    })
+    // one id, one clock read, one store call: this runs on every applied proposal
+    Effect.flatMap(ids.next("je"), (id) =>
+      Effect.clockWith((clock) => {
+        // built from checked parts without the schema constructor (which, even unvalidated,
+        // copies and scans the props): the same instance, as a Data.Class assigns its props
+        const entry: JournalEntry = Object.assign(Object.create(JournalEntry.prototype), {
+          tenant_id: tenant,
+          id,
+          entry_no: 0,
+          date: draft.date,
+          memo: draft.memo,
+          currency: draft.currency,
+          lines: draft.lines,
+          source: draft.source,
+          proposal_id: draft.proposal_id,
+          bank_transaction_id: draft.bank_transaction_id,
+          reverses_entry_id: draft.reverses_entry_id,
+          idempotency_key: draft.idempotency_key,
+          content_hash: contentHash(draft),
+          posted_by: postedBy,
+          posted_at: clock.unsafeCurrentTimeMillis()
+        })
+        return store.insert(entry)
+      }))
 
   return { post, insertChecked, sameContent } as const
 }

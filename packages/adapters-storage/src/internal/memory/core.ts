@@ -20,10 +20,10 @@ export const tenantStore: Layer.Layer<Tenant.TenantStore, never, MemoryDatabase>
   Effect.map(MemoryDatabase, (db) => {
     const rows = db.table<Tenant.Tenant>("tenants")
     return {
-      insert: (t) => db.write(() => rows.has(t.id) ? Effect.fail(duplicate("tenant", t.id)) : (rows.set(t.id, t), Effect.void)).pipe(Effect.flatten),
+      insert: (t) => db.writeEffect(() => rows.has(t.id) ? Effect.fail(duplicate("tenant", t.id)) : (rows.set(t.id, t), Effect.void)),
       get: (id) => db.read(() => Option.fromNullable(rows.get(id))),
       list: () => db.read(() => [...rows.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))),
-      update: (t) => db.write(() => rows.has(t.id) ? (rows.set(t.id, t), Effect.void) : Effect.fail(notFound("tenant", t.id))).pipe(Effect.flatten)
+      update: (t) => db.writeEffect(() => rows.has(t.id) ? (rows.set(t.id, t), Effect.void) : Effect.fail(notFound("tenant", t.id)))
     }
   })
 )
@@ -35,22 +35,22 @@ export const actorStore: Layer.Layer<Actor.ActorStore, never, MemoryDatabase> = 
     const rows = db.table<Actor.Actor>("actors")
     return {
       insert: (a) =>
-        db.write(() => {
+        db.writeEffect(() => {
           const k = key(a.tenant_id, a.id)
           if (rows.has(k)) return Effect.fail(duplicate("actor", a.id))
           rows.set(k, a)
           return Effect.void
-        }).pipe(Effect.flatten),
+        }),
       get: (tenant, id) => db.read(() => Option.fromNullable(rows.get(key(tenant, id)))),
       list: (tenant) =>
         db.read(() => [...rows.values()].filter((a) => a.tenant_id === tenant).sort((a, b) => (a.id < b.id ? -1 : 1))),
       update: (a) =>
-        db.write(() => {
+        db.writeEffect(() => {
           const k = key(a.tenant_id, a.id)
           if (!rows.has(k)) return Effect.fail(notFound("actor", a.id))
           rows.set(k, a)
           return Effect.void
-        }).pipe(Effect.flatten)
+        })
     }
   })
 )
@@ -62,17 +62,17 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, MemoryDat
     const rows = db.table<ApiToken.ApiTokenRecord>("api_tokens")
     return {
       insert: (t) =>
-        db.write(() => rows.has(t.id) ? Effect.fail(duplicate("token", t.id)) : (rows.set(t.id, t), Effect.void)).pipe(Effect.flatten),
+        db.writeEffect(() => rows.has(t.id) ? Effect.fail(duplicate("token", t.id)) : (rows.set(t.id, t), Effect.void)),
       get: (id) => db.read(() => Option.fromNullable(rows.get(id))),
       list: (tenant) =>
         db.read(() => [...rows.values()].filter((t) => t.tenant_id === tenant).sort((a, b) => (a.id < b.id ? -1 : 1))),
       revoke: (id, at) =>
-        db.write(() => {
+        db.writeEffect(() => {
           const t = rows.get(id)
           if (!t) return Effect.fail(notFound("token", id))
           if (t.revoked_at === null) rows.set(id, new ApiToken.ApiTokenRecord({ ...t, revoked_at: at }, true))
           return Effect.void
-        }).pipe(Effect.flatten)
+        })
     }
   })
 )
@@ -119,7 +119,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase>
     const get = (tenant: Ids.TenantId, id: string) => db.read(() => Option.fromNullable(rows.get(key(tenant, id))))
     return {
       insert: (a) =>
-        db.write(() => {
+        db.writeEffect(() => {
           const k = key(a.tenant_id, a.id)
           if (rows.has(k)) return Effect.fail(duplicate("action", a.id))
           if (a.idempotency_key !== null) {
@@ -129,7 +129,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase>
           }
           rows.set(k, a)
           return Effect.void
-        }).pipe(Effect.flatten),
+        }),
       get,
       getForUpdate: get,
       findByIdempotencyKey: (tenant, kind, k) =>
@@ -138,7 +138,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase>
           return id === undefined ? Option.none() : Option.fromNullable(rows.get(key(tenant, id)))
         }),
       update: (a, expected) =>
-        db.write((): Effect.Effect<void, Errors.Conflict | Errors.NotFound> => {
+        db.writeEffect((): Effect.Effect<void, Errors.Conflict | Errors.NotFound> => {
           const k = key(a.tenant_id, a.id)
           const current = rows.get(k)
           if (!current) return Effect.fail(notFound("action", a.id))
@@ -147,7 +147,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase>
           }
           rows.set(k, a)
           return Effect.void
-        }).pipe(Effect.flatten),
+        }),
       list: (tenant, q) =>
         db.read(() =>
           [...rows.values()]

@@ -76,12 +76,12 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase
       [...rows.values()].filter((a) => a.tenant_id === tenant).sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
     return {
       insert: (a) =>
-        db.write(() => {
+        db.writeEffect(() => {
           const k = key(a.tenant_id, a.code)
           if (rows.has(k)) return Effect.fail(conflict("conflict.duplicate", `account ${a.code} already exists`, { entity: "account", id: a.code }))
           rows.set(k, a)
           return Effect.void
-        }).pipe(Effect.flatten),
+        }),
       get: (tenant, code) => db.read(() => Option.fromNullable(rows.get(key(tenant, code)))),
       getMany: (tenant, codes) =>
         db.read(() => {
@@ -94,12 +94,12 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase
         }),
       list: (tenant) => db.read(() => ofTenant(tenant)),
       update: (a) =>
-        db.write(() => {
+        db.writeEffect(() => {
           const k = key(a.tenant_id, a.code)
           if (!rows.has(k)) return Effect.fail(new Errors.NotFound({ message: `account ${a.code} not found`, details: { entity: "account", id: a.code } }))
           rows.set(k, a)
           return Effect.void
-        }).pipe(Effect.flatten)
+        })
     }
   })
 )
@@ -193,7 +193,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
 
     return {
       insert: (e) =>
-        db.write((): Effect.Effect<Journal.JournalEntry, Errors.Conflict> => {
+        db.writeEffect((): Effect.Effect<Journal.JournalEntry, Errors.Conflict> => {
           const t = e.tenant_id
           if (e.idempotency_key !== null && idem.has(key(t, e.idempotency_key))) {
             return Effect.fail(conflict("idempotency.key_taken", "Idempotency key already used", { idempotency_key: e.idempotency_key }))
@@ -207,7 +207,8 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
           if (entries.has(key(t, e.id))) return Effect.fail(conflict("conflict.duplicate", `entry ${e.id} already exists`))
           const no = (counters.get(key(t, "entry_no")) ?? 0) + 1
           counters.set(key(t, "entry_no"), no)
-          const entry = new Journal.JournalEntry({ ...e, entry_no: no }, true)
+          // the checked entry with its number, without the schema constructor's copy and scan
+          const entry: Journal.JournalEntry = Object.assign(Object.create(Journal.JournalEntry.prototype), e, { entry_no: no })
           entries.set(key(t, e.id), entry)
           if (e.idempotency_key !== null) idem.set(key(t, e.idempotency_key), e.id)
           if (e.reverses_entry_id !== null) reversals.set(key(t, e.reverses_entry_id), e.id)
@@ -222,7 +223,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
             accountLines(t, line.account_code).push(db, { entry, line })
           }
           return Effect.succeed(entry)
-        }).pipe(Effect.flatten),
+        }),
       get: (tenant, id) => db.read(() => Option.fromNullable(entries.get(key(tenant, id)))),
       findByIdempotencyKey: (tenant, k) =>
         db.read(() => {
