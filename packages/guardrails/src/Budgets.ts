@@ -265,18 +265,30 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
         return { exec, ai, spent: exec.total + ai.total }
       })
 
+    /**
+     * Reads what an estimate would meet, without failing: the reading and whether it would be
+     * refused. Reads only (and no spend at all when there is no limit). What the budget gate
+     * decides from at propose time.
+     */
+    const checkReading = (
+      tenant: string,
+      estimate: UsdMicros
+    ): Effect.Effect<{ readonly reading: ChargeReading; readonly exceeded: boolean }, Errors.StorageError> =>
+      Effect.clockWith((clock) => {
+        const period = monthKey(clock.unsafeCurrentTimeMillis())
+        return Effect.flatMap(store.getLimit(tenant), (found) => {
+          if (Option.isNone(found)) return Effect.succeed({ reading: { period, limit_usd: null, spent_usd: 0n, estimate_usd: estimate }, exceeded: false })
+          const limit = found.value.limit_usd
+          return Effect.map(store.totals([Scopes.exec(tenant), Scopes.ai(tenant)], period), ([exec, ai]) => {
+            const reading: ChargeReading = { period, limit_usd: limit, spent_usd: exec! + ai!, estimate_usd: estimate }
+            return { reading, exceeded: reading.spent_usd + estimate >= limit }
+          })
+        })
+      })
+
     /** Would this estimate be refused? Reads only (and no spend at all when there is no limit). */
     const check = (tenant: string, estimate: UsdMicros): Effect.Effect<ChargeReading, Errors.BudgetExceeded | Errors.StorageError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const period = monthKey(now)
-        return Effect.flatMap(limitOf(tenant), (limit) =>
-          limit === null
-            ? Effect.succeed<ChargeReading>({ period, limit_usd: null, spent_usd: 0n, estimate_usd: estimate })
-            : Effect.flatMap(store.totals([Scopes.exec(tenant), Scopes.ai(tenant)], period), ([exec, ai]) => {
-              const reading: ChargeReading = { period, limit_usd: limit, spent_usd: exec! + ai!, estimate_usd: estimate }
-              return reading.spent_usd + estimate >= limit ? Effect.fail(exceeded(reading)) : Effect.succeed(reading)
-            }))
-      })
+      Effect.flatMap(checkReading(tenant, estimate), (r) => (r.exceeded ? Effect.fail(exceeded(r.reading)) : Effect.succeed(r.reading)))
 
     /**
      * Charges an execution's estimate to this month's budget, atomically: refused with
@@ -356,6 +368,6 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
     ): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
       Effect.zipRight(rbac.require(actor, "billing.read"), summaryOf(actor.tenant_id, settings))
 
-    return { check, charge, setBudget, summary, summaryOf, limitOf } as const
+    return { check, checkReading, exceeded, charge, setBudget, summary, summaryOf, limitOf } as const
   })
 }) {}
