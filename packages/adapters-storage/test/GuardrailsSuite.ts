@@ -18,6 +18,7 @@ import {
   Approvals,
   Budgets,
   BudgetStore,
+  Counters,
   Events,
   Gates,
   GuardrailsConfig,
@@ -879,6 +880,34 @@ export const suite = <E>(
         yield* TestClock.adjust("3600 seconds")
         expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "apply")).toStrictEqual(missing("expired"))
         void human
+      }))
+
+    it.effect("stores: counters and spend totals keep many windows and periods of one key apart", () =>
+      Effect.gen(function*() {
+        const counters = yield* Counters.CounterStore
+        const budgets = yield* BudgetStore.BudgetStore
+        const probe = yield* GuardProbe
+        // more windows and periods per key than any adapter-side cache keeps, revisited out of order
+        const windows = Array.from({ length: 20 }, (_, i) => 1_000_000 + i * 60_000)
+        for (const [i, w] of windows.entries()) {
+          for (let n = 0; n <= i; n++) yield* counters.increment("many:k", w, 1, null, w + 120_000)
+        }
+        for (const [i, w] of [...windows.entries()].reverse()) {
+          expect(yield* counters.get("many:k", w)).toBe(i + 1)
+          expect(yield* probe.counter("many:k", w)).toBe(i + 1)
+        }
+        expect(yield* counters.increment("many:k", windows[3]!, 1, 4, 0)).toStrictEqual(Option.none())
+        expect(yield* counters.increment("many:k", windows[3]!, 1, 5, 0)).toStrictEqual(Option.some(5))
+        expect(yield* counters.sum("many:k", windows[0]!, windows[19]!)).toBe(211)
+        const periods = Array.from({ length: 20 }, (_, i) => `2040-${String(i + 1).padStart(2, "0")}`)
+        for (const [i, p] of periods.entries()) yield* budgets.add("exec:many", p, "job", BigInt(i + 1), null)
+        for (const [i, p] of [...periods.entries()].reverse()) {
+          expect(yield* budgets.totals(["exec:many", "ai:many"], p)).toStrictEqual([BigInt(i + 1), 0n])
+          expect(yield* probe.spend("exec:many", p, "job")).toBe(String(i + 1))
+        }
+        expect(yield* budgets.add("exec:many", periods[0]!, "job", 5n, 5n)).toStrictEqual(Option.none())
+        expect(yield* budgets.add("exec:many", periods[0]!, "job", 4n, 5n)).toStrictEqual(Option.some(5n))
+        expect((yield* budgets.read("exec:many", periods[0]!)).total).toBe(5n)
       }))
 
     it.effect("status and breaker events are served with RBAC", () =>

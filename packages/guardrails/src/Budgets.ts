@@ -19,6 +19,7 @@ import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./
 import { BudgetLimit, BudgetStore, Scopes, scoped, type SpendTotals } from "./BudgetStore.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
 import { StopConditions } from "./StopConditions.js"
+import { memo } from "./internal/memo.js"
 import { dayKey, monthKey, nextMonthStart, periodKey } from "./Windows.js"
 
 // --- LLM ----------------------------------------------------------------------------------------
@@ -230,6 +231,9 @@ export interface ChargeReading {
   readonly estimate_usd: UsdMicros
 }
 
+/** The scopes a tenant's month spend is the sum of: execution estimates and actual AI spend. */
+const spendScopes: (tenant: string) => ReadonlyArray<string> = memo((tenant) => [Scopes.exec(tenant), Scopes.ai(tenant)])
+
 const byCategory = (totals: SpendTotals): Record<string, UsdMicros> =>
   Object.fromEntries(totals.categories.map((c) => [c.category, c.amount]))
 
@@ -279,7 +283,7 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
         return Effect.flatMap(store.getLimit(tenant), (found) => {
           if (Option.isNone(found)) return Effect.succeed({ reading: { period, limit_usd: null, spent_usd: 0n, estimate_usd: estimate }, exceeded: false })
           const limit = found.value.limit_usd
-          return Effect.map(store.totals([Scopes.exec(tenant), Scopes.ai(tenant)], period), ([exec, ai]) => {
+          return Effect.map(store.totals(spendScopes(tenant), period), ([exec, ai]) => {
             const reading: ChargeReading = { period, limit_usd: limit, spent_usd: exec! + ai!, estimate_usd: estimate }
             return { reading, exceeded: reading.spent_usd + estimate >= limit }
           })

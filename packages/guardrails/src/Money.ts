@@ -36,7 +36,8 @@ export const parseUsd = (input: string | number, field = "amount"): Either.Eithe
       })
     )
   }
-  const micros = BigInt(m[2]!) * MICROS_PER_USD + BigInt(fraction.padEnd(6, "0"))
+  // one decimal parse of the digits with the fraction padded to six places: whole × 10⁶ + fraction
+  const micros = BigInt(m[2]! + fraction.padEnd(6, "0"))
   return Either.right(m[1] === "-" ? -micros : micros)
 }
 

@@ -11,14 +11,15 @@ import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./Counters.js"
 import { BreakerEvents } from "./Events.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
+import { memo } from "./internal/memo.js"
 import { slidingCount, windowStart } from "./Windows.js"
 
 const WINDOW_MS = 60_000
 
 /** The breaker key of a tenant. */
-export const breakerKey = (tenant: string) => `velocity:${tenant}`
+export const breakerKey: (tenant: string) => string = memo((tenant) => `velocity:${tenant}`)
 /** The counter key of a tenant's AI commands. */
-export const counterKey = (tenant: string) => `velocity:${tenant}`
+export const counterKey: (tenant: string) => string = breakerKey
 
 /** What one velocity check read and decided. */
 export interface VelocityReading {
