@@ -6,9 +6,8 @@
  * be revoked, and is never valid when granted by the actor who requested the action. The gate
  * re-checks it at apply time, not only when the action was requested.
  */
-import { type Actor, AiSettings, Errors, type Ids } from "@airlock/core"
+import { type Actor, type AiSettings, Audit, Errors, type Ids, Rbac } from "@airlock/core"
 import { Clock, Context, Effect, Option, Schema, Struct } from "effect"
-import { CoreServices } from "./CoreServices.js"
 import { GuardrailsConfig, TenantKeys } from "./GuardrailsConfig.js"
 
 /** A stored approval: the request (who needs it) and the grant (who gave it), if any. */
@@ -127,7 +126,8 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
   effect: Effect.gen(function*() {
     const store = yield* ApprovalStore
     const config = yield* GuardrailsConfig
-    const { audit, rbac } = yield* CoreServices
+    const audit = yield* Audit.AuditLog
+    const rbac = yield* Rbac.Rbac
     const ttlMs = config.approvalTtlSeconds * 1000
 
     const thresholdFor = (settings?: AiSettings.AiSettings): number => {

@@ -11,9 +11,8 @@
  *   `exec.budget.exceeded` (409). The charge is atomic in storage, so concurrent executions on
  *   several instances never overspend. Month rollover starts from zero (spend is keyed by month).
  */
-import { type Actor, Errors } from "@airlock/core"
+import { type Actor, Audit, Errors, Rbac } from "@airlock/core"
 import { Clock, Effect, Either, Option, Schema } from "effect"
-import { CoreServices } from "./CoreServices.js"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
 import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Money.js"
 import { BudgetLimit, BudgetStore, Scopes, scoped, type SpendTotals } from "./BudgetStore.js"
@@ -242,7 +241,8 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
   effect: Effect.gen(function*() {
     const store = yield* BudgetStore
     const config = yield* GuardrailsConfig
-    const { audit, rbac } = yield* CoreServices
+    const audit = yield* Audit.AuditLog
+    const rbac = yield* Rbac.Rbac
     const llm = yield* LlmBudget
 
     const exceeded = (reading: ChargeReading): Errors.BudgetExceeded =>

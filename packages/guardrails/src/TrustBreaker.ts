@@ -6,11 +6,9 @@
  * changes the settings through `Tenants.updateSettings` (audited as `settings.updated`), and the
  * trip and the later reset are event rows. The mode is never raised back automatically.
  */
-import type { Actor, AiSettings, Errors } from "@airlock/core"
-import type { Ids } from "@airlock/core"
+import { Action, type Actor, AiSettings, type Errors, type Ids, Rbac, Tenants } from "@airlock/core"
 import { Clock, Effect, Option, Ref } from "effect"
 import * as Breakers from "./Breakers.js"
-import { CoreServices } from "./CoreServices.js"
 import { BreakerEvents } from "./Events.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 
@@ -53,7 +51,10 @@ export const breakerKey = (tenant: string) => `trust:${tenant}`
 /** The trust breaker. */
 export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guardrails/TrustBreaker", {
   effect: Effect.gen(function*() {
-    const { actions, rbac, settings: settingsStore, tenants } = yield* CoreServices
+    const actions = yield* Action.ActionStore
+    const rbac = yield* Rbac.Rbac
+    const settingsStore = yield* AiSettings.AiSettingsStore
+    const tenants = yield* Tenants.Tenants
     const breakers = yield* Breakers.BreakerStore
     const events = yield* BreakerEvents
     const config = yield* GuardrailsConfig
