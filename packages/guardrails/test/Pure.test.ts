@@ -1,5 +1,5 @@
 import { AiSettings, Ids } from "@airlock/core"
-import { Breakers, GuardrailsConfig, Money, ProviderBreaker, TrustBreaker, ValueBreaker, Windows } from "@airlock/guardrails"
+import { Breakers, GuardrailsConfig, KindPolicy, Money, ProviderBreaker, TrustBreaker, ValueBreaker, Windows } from "@airlock/guardrails"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either } from "effect"
 
@@ -13,6 +13,21 @@ describe("Money", () => {
     expect(Either.getLeft(Money.parseUsd(0.1 + 0.2)).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_precision")
     expect(Either.getLeft(Money.parseUsd("1e3")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount")
     expect(Either.getLeft(Money.parseUsdNonNegative("-1")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_negative")
+  })
+  it("reads payload cost estimates by convention: non-negative decimal dollars, else none", () => {
+    const cost = (v: unknown) => KindPolicy.conventionalCost({ estimated_cost_usd: v })
+    expect([cost("1.50"), cost(2), cost(" 0.000001 "), cost(7n), cost("-1"), cost("1.0000001"), cost("x"), cost(null), cost(Number.NaN)]).toStrictEqual([
+      1_500_000n,
+      2_000_000n,
+      1n,
+      7n,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined
+    ])
+    expect(KindPolicy.conventionalCost(null)).toBe(undefined)
   })
   it("parses with whole and fraction digits of any length up to the limits", () => {
     const cases: ReadonlyArray<readonly [string, bigint | null]> = [
@@ -35,6 +50,16 @@ describe("Money", () => {
   it("formats with at least two decimals and round-trips", () => {
     expect([50_000_000n, 185n, 1n, -1_500_000n, 12_345_678n].map(Money.formatUsd)).toStrictEqual(["50.00", "0.000185", "0.000001", "-1.50", "12.345678"])
     for (const v of [0n, 7n, 999_999n, 123_456_789_012n]) expect(Money.parseUsd(Money.formatUsd(v))).toStrictEqual(Either.right(v))
+    // either side of 2^53 micro-dollars (number arithmetic below, bigint above) and at the top of the range
+    const safe = BigInt(Number.MAX_SAFE_INTEGER)
+    expect([safe, safe + 1n, -safe - 1n, 999_999_999_999_999_999_999n, 1_000_000n].map(Money.formatUsd)).toStrictEqual([
+      "9007199254.740991",
+      "9007199254.740992",
+      "-9007199254.740992",
+      "999999999999999.999999",
+      "1.00"
+    ])
+    for (let v = 1n; v < 10n ** 21n; v = v * 7n + 3n) expect(Money.parseUsd(Money.formatUsd(v))).toStrictEqual(Either.right(v))
   })
 })
 
