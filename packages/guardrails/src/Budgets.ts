@@ -245,6 +245,7 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
     const rbac = yield* Rbac.Rbac
     const llm = yield* LlmBudget
 
+    /** The `exec.budget.exceeded` error of a reading that would reach the limit. */
     const exceeded = (reading: ChargeReading): Errors.BudgetExceeded =>
       new Errors.BudgetExceeded({
         code: "exec.budget.exceeded",
