@@ -278,6 +278,9 @@ export const suite = <E>(
         const decisions = []
         for (let i = 0; i < 5; i++) decisions.push(yield* limiter.check(tok))
         expect(decisions.map((d) => d.remaining)).toStrictEqual([4, 3, 2, 1, 0])
+        // the tighter of the two limits is reported; the window resets in 30 s
+        expect(decisions[0]).toStrictEqual({ enabled: true, limit: 5, remaining: 4, reset_seconds: 30 })
+        expect(yield* limiter.check({ tenant_id: "rl-tenant-only" })).toStrictEqual({ enabled: true, limit: 8, remaining: 7, reset_seconds: 30 })
         const refused = yield* Effect.flip(limiter.check(tok))
         expect(refused).toMatchObject({ _tag: "RateLimited", code: "rate_limited", retry_after_seconds: 42, details: { scope: "token", limit_per_minute: 5 } })
         expect(Errors.httpStatus(refused)).toBe(429)
@@ -286,7 +289,9 @@ export const suite = <E>(
         // the refused token request gave its tenant slot back
         expect(yield* probe.counter("rate:tenant:rl", w)).toBe(5)
         // another token of the tenant: 3 more reach the tenant's 8
-        for (let i = 0; i < 3; i++) yield* limiter.check({ tenant_id: "rl", token_id: "tok_b" })
+        const viaB = []
+        for (let i = 0; i < 3; i++) viaB.push(yield* limiter.check({ tenant_id: "rl", token_id: "tok_b" }))
+        expect(viaB.map((d) => [d.limit, d.remaining])).toStrictEqual([[8, 2], [8, 1], [8, 0]])
         const tenantFull = yield* Effect.flip(limiter.check({ tenant_id: "rl", token_id: "tok_c" }))
         expect(tenantFull.details).toMatchObject({ scope: "tenant", limit_per_minute: 8 })
         // 30 s later a new window starts, but the previous minute still weighs (sliding): the
