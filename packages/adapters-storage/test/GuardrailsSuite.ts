@@ -6,6 +6,7 @@
  * state at the end of their tests; everything else uses its own tenant, provider or period.
  */
 import {
+  Action,
   Audit,
   Errors,
   Governance,
@@ -17,8 +18,11 @@ import {
   Approvals,
   Budgets,
   BudgetStore,
+  Counters,
   Events,
+  Gates,
   GuardrailsConfig,
+  KindPolicy,
   Lockdown,
   Money,
   type Ports as GuardrailsPorts,
@@ -274,6 +278,9 @@ export const suite = <E>(
         const decisions = []
         for (let i = 0; i < 5; i++) decisions.push(yield* limiter.check(tok))
         expect(decisions.map((d) => d.remaining)).toStrictEqual([4, 3, 2, 1, 0])
+        // the tighter of the two limits is reported; the window resets in 30 s
+        expect(decisions[0]).toStrictEqual({ enabled: true, limit: 5, remaining: 4, reset_seconds: 30 })
+        expect(yield* limiter.check({ tenant_id: "rl-tenant-only" })).toStrictEqual({ enabled: true, limit: 8, remaining: 7, reset_seconds: 30 })
         const refused = yield* Effect.flip(limiter.check(tok))
         expect(refused).toMatchObject({ _tag: "RateLimited", code: "rate_limited", retry_after_seconds: 42, details: { scope: "token", limit_per_minute: 5 } })
         expect(Errors.httpStatus(refused)).toBe(429)
@@ -282,7 +289,9 @@ export const suite = <E>(
         // the refused token request gave its tenant slot back
         expect(yield* probe.counter("rate:tenant:rl", w)).toBe(5)
         // another token of the tenant: 3 more reach the tenant's 8
-        for (let i = 0; i < 3; i++) yield* limiter.check({ tenant_id: "rl", token_id: "tok_b" })
+        const viaB = []
+        for (let i = 0; i < 3; i++) viaB.push(yield* limiter.check({ tenant_id: "rl", token_id: "tok_b" }))
+        expect(viaB.map((d) => [d.limit, d.remaining])).toStrictEqual([[8, 2], [8, 1], [8, 0]])
         const tenantFull = yield* Effect.flip(limiter.check({ tenant_id: "rl", token_id: "tok_c" }))
         expect(tenantFull.details).toMatchObject({ scope: "tenant", limit_per_minute: 8 })
         // 30 s later a new window starts, but the previous minute still weighs (sliding): the
@@ -718,6 +727,192 @@ export const suite = <E>(
         expect(stopped).toMatchObject({ _tag: "Unavailable", details: { stop_reason: "db_pool_pressure" } })
         yield* stops.resume(admin)
         expect((yield* propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/g.jpg" })).action.status).toBe("proposed")
+      }))
+
+    it.effect("gates: each verdict and the inputs it records, at propose and apply; what each phase writes", () =>
+      Effect.gen(function*() {
+        const { tenant, agent, human, controller, admin } = yield* fixture("gates")
+        const registry = yield* Governance.ActionRegistry
+        const policies = yield* KindPolicy.KindPolicies
+        const probe = yield* GuardProbe
+        const tenants = yield* Tenants.Tenants
+        const exec = yield* Budgets.ExecutionBudgets
+        const approvals = yield* Approvals.Approvals
+        const gates = yield* Gates.make
+        const now = Windows.utcMillis(2032, 3, 15)
+        yield* TestClock.setTime(now)
+        const note = Option.getOrThrow(registry.kind("g.note"))
+        const build = Option.getOrThrow(registry.kind("g.build"))
+        // a kind whose approval is checked at apply only
+        const late = { ...build, name: "g.build-late" }
+        yield* policies.register("g.build-late", { approvalAt: "apply" })
+        const settings = yield* tenants.settings(tenant.id)
+        const record = (kind: Governance.ActionKind, payload: unknown, by: string) =>
+          new Action.ActionRecord({
+            id: Ids.ActionId.make(`act_${kind.name}_${by}`),
+            tenant_id: tenant.id,
+            kind: kind.name,
+            subject: kind.subject(payload),
+            payload: payload as any,
+            payload_hash: "ab".repeat(32),
+            status: "proposed",
+            review_reasons: [],
+            idempotency_key: null,
+            proposed_by: by,
+            proposed_at: now,
+            closed_by: null,
+            closed_at: null,
+            close_reason: null,
+            result: null,
+            version: 1
+          }, true)
+        const run = (gate: Governance.Gate, kind: Governance.ActionKind, payload: unknown, phase: "propose" | "apply", actor = agent) =>
+          Effect.map(
+            gate.evaluate({ tenant, settings, actor, kind, action: record(kind, payload, agent.id), payload, phase, trigger: "auto" }),
+            (d) =>
+              d.verdict === "deny"
+                ? { verdict: d.verdict, inputs: d.inputs, code: d.error.code, details: d.error.details }
+                : d.verdict === "review"
+                ? { verdict: d.verdict, inputs: d.inputs, reasons: d.reasons }
+                : { verdict: d.verdict, inputs: d.inputs }
+          )
+        const vKey = Velocity.counterKey(tenant.id)
+        const window = Windows.windowStart(now, 60_000)
+
+        // velocity: propose counts, apply only checks; over the limit it trips and both deny
+        const small = { note: "n", amount_cents: 99_999 }
+        expect(yield* run(gates.velocityGate, note, small, "propose")).toStrictEqual({ verdict: "allow", inputs: { count: 1, limit: 10, counted: true } })
+        expect(yield* run(gates.velocityGate, note, small, "apply")).toStrictEqual({ verdict: "allow", inputs: { count: 1, limit: 10, counted: false } })
+        expect(yield* probe.counter(vKey, window)).toBe(1)
+        for (let i = 2; i <= 10; i++) yield* run(gates.velocityGate, note, small, "propose")
+        const until = now + 120_000
+        expect(yield* run(gates.velocityGate, note, small, "propose")).toStrictEqual({
+          verdict: "deny",
+          inputs: { tenant_id: tenant.id, count: 11, limit: 10, until, counted: true },
+          code: "breaker.velocity",
+          details: { tenant_id: tenant.id, count: 11, limit: 10, until }
+        })
+        expect(yield* run(gates.velocityGate, note, small, "apply")).toStrictEqual({
+          verdict: "deny",
+          inputs: { tenant_id: tenant.id, count: -1, limit: 10, until, counted: false },
+          code: "breaker.velocity",
+          details: { tenant_id: tenant.id, count: -1, limit: 10, until }
+        })
+        expect(yield* run(gates.velocityGate, note, small, "propose")).toMatchObject({ verdict: "deny", inputs: { count: -1, counted: true } })
+        expect(yield* probe.counter(vKey, window)).toBe(11)
+
+        // value breaker: below, at the threshold (review, one event at propose only), no amount
+        expect(yield* run(gates.valueGate, note, small, "propose")).toStrictEqual({
+          verdict: "allow",
+          inputs: { amount: "999.99", threshold: "1000.00", min_tier: null }
+        })
+        const big = { note: "big", amount_cents: 100_000 }
+        const review = { verdict: "review", inputs: { amount: "1000.00", threshold: "1000.00", min_tier: 2 }, reasons: ["value_breaker"] }
+        expect(yield* run(gates.valueGate, note, big, "propose")).toStrictEqual(review)
+        expect(yield* run(gates.valueGate, note, big, "apply")).toStrictEqual(review)
+        expect((yield* probe.events("value")).filter((e) => e.tenant_id === tenant.id).map((e) => e.data)).toStrictEqual([
+          { amount: "1000.00", threshold: "1000.00", subject: "note:big", min_tier: 2 }
+        ])
+        expect(yield* run(gates.valueGate, note, { note: "none" }, "propose")).toStrictEqual({ verdict: "allow", inputs: { amount: null } })
+        yield* tenants.updateSettings(tenant.id, { extensions: { [GuardrailsConfig.TenantKeys.valueBreakerThreshold]: "abc" } }, admin)
+        const malformed = yield* tenants.settings(tenant.id)
+        expect(yield* Effect.map(gates.valueGate.evaluate({ tenant, settings: malformed, actor: agent, kind: note, action: record(note, small, agent.id), payload: small, phase: "apply", trigger: "auto" }), (d) => d.verdict))
+          .toBe("review")
+
+        // budget: no estimate, no limit, within, exceeded; apply charges
+        const job = (job_name: string, estimated_cost_usd: string | undefined, risk_score = 0) =>
+          estimated_cost_usd === undefined ? { job_name, plan: "p", risk_score } : { job_name, plan: "p", risk_score, estimated_cost_usd }
+        const period = Windows.monthKey(now)
+        expect(yield* run(gates.budgetGate, build, job("x", undefined), "propose")).toStrictEqual({ verdict: "allow", inputs: { estimate_usd: null } })
+        expect(yield* run(gates.budgetGate, build, job("a", "6"), "propose")).toStrictEqual({
+          verdict: "allow",
+          inputs: { period, limit_usd: null, spent_usd: "0.00", estimate_usd: "6.00", charged: false, task: "a" }
+        })
+        yield* exec.setBudget(controller, { limit_usd: Money.usd("10") })
+        expect(yield* run(gates.budgetGate, build, job("a", "6"), "propose")).toStrictEqual({
+          verdict: "allow",
+          inputs: { period, limit_usd: "10.00", spent_usd: "0.00", estimate_usd: "6.00", charged: false, task: "a" }
+        })
+        expect(yield* run(gates.budgetGate, build, job("a", "6"), "apply")).toStrictEqual({
+          verdict: "allow",
+          inputs: { period, limit_usd: "10.00", spent_usd: "6.00", estimate_usd: "6.00", charged: true, task: "a" }
+        })
+        expect(yield* probe.spend(BudgetStore.Scopes.exec(tenant.id), period, "a")).toBe(String(Money.usd("6")))
+        const over = { period, limit_usd: "10.00", spent_usd: "6.00", estimate_usd: "4.00" }
+        expect(yield* run(gates.budgetGate, build, job("b", "4"), "propose")).toStrictEqual({
+          verdict: "deny",
+          inputs: { ...over, task: "b" },
+          code: "exec.budget.exceeded",
+          details: over
+        })
+        expect(yield* run(gates.budgetGate, build, job("b", "4"), "apply")).toStrictEqual({
+          verdict: "deny",
+          inputs: { ...over, task: "b" },
+          code: "exec.budget.exceeded",
+          details: over
+        })
+        expect(yield* probe.spend(BudgetStore.Scopes.exec(tenant.id), period, "b")).toBe(null)
+
+        // approval: no risk, below, missing (request recorded at propose only), granted, self-approved, apply-only
+        const hash = "ab".repeat(32)
+        expect(yield* run(gates.approvalGate, note, small, "propose")).toStrictEqual({ verdict: "allow", inputs: { risk_score: null } })
+        expect(yield* run(gates.approvalGate, build, job("low", "0", 0.69), "propose")).toStrictEqual({
+          verdict: "allow",
+          inputs: { risk_score: 0.69, threshold: 0.7, required: false }
+        })
+        const missing = (status: string) => ({
+          verdict: "deny",
+          inputs: { risk_score: 0.7, subject: "job:hi", plan_hash: hash, threshold: 0.7, status },
+          code: "approval_required",
+          details: { risk_score: 0.7, threshold: 0.7, status }
+        })
+        expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "apply")).toStrictEqual(missing("none"))
+        expect(yield* probe.approval(tenant.id, "job:hi", hash)).toBe(null)
+        expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "propose")).toStrictEqual(missing("none"))
+        expect(yield* probe.approval(tenant.id, "job:hi", hash)).toMatchObject({ requested_by: agent.id })
+        expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "propose")).toStrictEqual(missing("pending"))
+        yield* approvals.grant(controller, { subject: "job:hi", plan_hash: hash })
+        expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "apply")).toStrictEqual({
+          verdict: "allow",
+          inputs: { risk_score: 0.7, threshold: 0.7, approver: controller.id, granted_at: now, expires_at: now + 3_600_000 }
+        })
+        expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "propose", controller)).toStrictEqual(missing("self_approved"))
+        expect(yield* run(gates.approvalGate, late, job("late", "0", 0.9), "propose")).toStrictEqual({
+          verdict: "allow",
+          inputs: { risk_score: 0.9, checked_at: "apply" }
+        })
+        expect(yield* run(gates.approvalGate, late, job("late", "0", 0.9), "apply")).toMatchObject({ verdict: "deny", code: "approval_required" })
+        yield* TestClock.adjust("3600 seconds")
+        expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "apply")).toStrictEqual(missing("expired"))
+        void human
+      }))
+
+    it.effect("stores: counters and spend totals keep many windows and periods of one key apart", () =>
+      Effect.gen(function*() {
+        const counters = yield* Counters.CounterStore
+        const budgets = yield* BudgetStore.BudgetStore
+        const probe = yield* GuardProbe
+        // more windows and periods per key than any adapter-side cache keeps, revisited out of order
+        const windows = Array.from({ length: 20 }, (_, i) => 1_000_000 + i * 60_000)
+        for (const [i, w] of windows.entries()) {
+          for (let n = 0; n <= i; n++) yield* counters.increment("many:k", w, 1, null, w + 120_000)
+        }
+        for (const [i, w] of [...windows.entries()].reverse()) {
+          expect(yield* counters.get("many:k", w)).toBe(i + 1)
+          expect(yield* probe.counter("many:k", w)).toBe(i + 1)
+        }
+        expect(yield* counters.increment("many:k", windows[3]!, 1, 4, 0)).toStrictEqual(Option.none())
+        expect(yield* counters.increment("many:k", windows[3]!, 1, 5, 0)).toStrictEqual(Option.some(5))
+        expect(yield* counters.sum("many:k", windows[0]!, windows[19]!)).toBe(211)
+        const periods = Array.from({ length: 20 }, (_, i) => `2040-${String(i + 1).padStart(2, "0")}`)
+        for (const [i, p] of periods.entries()) yield* budgets.add("exec:many", p, "job", BigInt(i + 1), null)
+        for (const [i, p] of [...periods.entries()].reverse()) {
+          expect(yield* budgets.totals(["exec:many", "ai:many"], p)).toStrictEqual([BigInt(i + 1), 0n])
+          expect(yield* probe.spend("exec:many", p, "job")).toBe(String(i + 1))
+        }
+        expect(yield* budgets.add("exec:many", periods[0]!, "job", 5n, 5n)).toStrictEqual(Option.none())
+        expect(yield* budgets.add("exec:many", periods[0]!, "job", 4n, 5n)).toStrictEqual(Option.some(5n))
+        expect((yield* budgets.read("exec:many", periods[0]!)).total).toBe(5n)
       }))
 
     it.effect("status and breaker events are served with RBAC", () =>

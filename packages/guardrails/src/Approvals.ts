@@ -6,9 +6,8 @@
  * be revoked, and is never valid when granted by the actor who requested the action. The gate
  * re-checks it at apply time, not only when the action was requested.
  */
-import { type Actor, AiSettings, Errors, type Ids } from "@airlock/core"
+import { type Actor, type AiSettings, Audit, Errors, type Ids, Rbac } from "@airlock/core"
 import { Clock, Context, Effect, Option, Schema, Struct } from "effect"
-import { CoreServices } from "./CoreServices.js"
 import { GuardrailsConfig, TenantKeys } from "./GuardrailsConfig.js"
 
 /** A stored approval: the request (who needs it) and the grant (who gave it), if any. */
@@ -127,7 +126,8 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
   effect: Effect.gen(function*() {
     const store = yield* ApprovalStore
     const config = yield* GuardrailsConfig
-    const { audit, rbac } = yield* CoreServices
+    const audit = yield* Audit.AuditLog
+    const rbac = yield* Rbac.Rbac
     const ttlMs = config.approvalTtlSeconds * 1000
 
     const thresholdFor = (settings?: AiSettings.AiSettings): number => {
@@ -179,15 +179,17 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
       const threshold = thresholdFor(input.settings)
       const risk = input.risk_score
       if (risk === null || risk < threshold) return Effect.succeed({ required: false, risk_score: risk, threshold })
-      return Effect.flatMap(load(input.tenant_id, input.subject, input.plan_hash), (record) =>
-        Effect.map(Clock.currentTimeMillis, (now): ApprovalCheck => {
-          const status = statusOf(record, now)
-          if (status === "approved" && record!.approver === input.requested_by) {
-            return { required: true, approved: false, risk_score: risk, threshold, status: "self_approved" }
-          }
-          return status === "approved"
-            ? { required: true, approved: true, risk_score: risk, threshold, record: record! }
-            : { required: true, approved: false, risk_score: risk, threshold, status }
+      // one read and the clock, no intermediate effects: this runs on every risky proposal
+      return Effect.flatMap(store.get(input.tenant_id, input.subject, input.plan_hash), (found) =>
+        Effect.clockWith((clock): Effect.Effect<ApprovalCheck> => {
+          const record = Option.isSome(found) ? found.value : null
+          const status = statusOf(record, clock.unsafeCurrentTimeMillis())
+          if (status !== "approved") return Effect.succeed({ required: true, approved: false, risk_score: risk, threshold, status })
+          return Effect.succeed(
+            record!.approver === input.requested_by
+              ? { required: true, approved: false, risk_score: risk, threshold, status: "self_approved" }
+              : { required: true, approved: true, risk_score: risk, threshold, record: record! }
+          )
         }))
     }
 
@@ -307,6 +309,6 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
         return view(tenantId, subject, planHash, record, now)
       })
 
-    return { grant, status, revoke, check, require, required, thresholdFor } as const
+    return { grant, status, revoke, check, require, required, recordRequest, thresholdFor } as const
   })
 }) {}

@@ -4,6 +4,7 @@
  */
 import type { Errors } from "@airlock/core"
 import { Context, type Effect, type Option, Schema } from "effect"
+import { memo } from "./internal/memo.js"
 import type { UsdMicros } from "./Money.js"
 
 /** A tenant's monthly execution budget. */
@@ -46,11 +47,15 @@ export class BudgetStore extends Context.Tag("@airlock/guardrails/BudgetStore")<
 >() {}
 
 /** Spend scopes: AI spend per tenant and globally, execution spend per tenant. */
-export const Scopes = {
-  ai: (tenant: string) => `ai:${tenant}`,
+export const Scopes: {
+  readonly ai: (tenant: string) => string
+  readonly aiGlobal: "ai:*"
+  readonly exec: (tenant: string) => string
+} = {
+  ai: memo((tenant) => `ai:${tenant}`),
   aiGlobal: "ai:*",
-  exec: (tenant: string) => `exec:${tenant}`
-} as const
+  exec: memo((tenant) => `exec:${tenant}`)
+}
 
 /** The scope key for a period kind (day scopes carry a `:day` suffix). */
 export const scoped = (scope: string, period: "month" | "day") => (period === "month" ? scope : `${scope}:day`)

@@ -11,14 +11,14 @@
  *   `exec.budget.exceeded` (409). The charge is atomic in storage, so concurrent executions on
  *   several instances never overspend. Month rollover starts from zero (spend is keyed by month).
  */
-import { type Actor, Errors } from "@airlock/core"
+import { type Actor, Audit, Errors, Rbac } from "@airlock/core"
 import { Clock, Effect, Either, Option, Schema } from "effect"
-import { CoreServices } from "./CoreServices.js"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
 import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Money.js"
 import { BudgetLimit, BudgetStore, Scopes, scoped, type SpendTotals } from "./BudgetStore.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
 import { StopConditions } from "./StopConditions.js"
+import { memo } from "./internal/memo.js"
 import { dayKey, monthKey, nextMonthStart, periodKey } from "./Windows.js"
 
 // --- LLM ----------------------------------------------------------------------------------------
@@ -230,6 +230,9 @@ export interface ChargeReading {
   readonly estimate_usd: UsdMicros
 }
 
+/** The scopes a tenant's month spend is the sum of: execution estimates and actual AI spend. */
+const spendScopes: (tenant: string) => ReadonlyArray<string> = memo((tenant) => [Scopes.exec(tenant), Scopes.ai(tenant)])
+
 const byCategory = (totals: SpendTotals): Record<string, UsdMicros> =>
   Object.fromEntries(totals.categories.map((c) => [c.category, c.amount]))
 
@@ -238,9 +241,11 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
   effect: Effect.gen(function*() {
     const store = yield* BudgetStore
     const config = yield* GuardrailsConfig
-    const { audit, rbac } = yield* CoreServices
+    const audit = yield* Audit.AuditLog
+    const rbac = yield* Rbac.Rbac
     const llm = yield* LlmBudget
 
+    /** The `exec.budget.exceeded` error of a reading that would reach the limit. */
     const exceeded = (reading: ChargeReading): Errors.BudgetExceeded =>
       new Errors.BudgetExceeded({
         code: "exec.budget.exceeded",
@@ -265,18 +270,30 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
         return { exec, ai, spent: exec.total + ai.total }
       })
 
+    /**
+     * Reads what an estimate would meet, without failing: the reading and whether it would be
+     * refused. Reads only (and no spend at all when there is no limit). What the budget gate
+     * decides from at propose time.
+     */
+    const checkReading = (
+      tenant: string,
+      estimate: UsdMicros
+    ): Effect.Effect<{ readonly reading: ChargeReading; readonly exceeded: boolean }, Errors.StorageError> =>
+      Effect.clockWith((clock) => {
+        const period = monthKey(clock.unsafeCurrentTimeMillis())
+        return Effect.flatMap(store.getLimit(tenant), (found) => {
+          if (Option.isNone(found)) return Effect.succeed({ reading: { period, limit_usd: null, spent_usd: 0n, estimate_usd: estimate }, exceeded: false })
+          const limit = found.value.limit_usd
+          return Effect.map(store.totals(spendScopes(tenant), period), ([exec, ai]) => {
+            const reading: ChargeReading = { period, limit_usd: limit, spent_usd: exec! + ai!, estimate_usd: estimate }
+            return { reading, exceeded: reading.spent_usd + estimate >= limit }
+          })
+        })
+      })
+
     /** Would this estimate be refused? Reads only (and no spend at all when there is no limit). */
     const check = (tenant: string, estimate: UsdMicros): Effect.Effect<ChargeReading, Errors.BudgetExceeded | Errors.StorageError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const period = monthKey(now)
-        return Effect.flatMap(limitOf(tenant), (limit) =>
-          limit === null
-            ? Effect.succeed<ChargeReading>({ period, limit_usd: null, spent_usd: 0n, estimate_usd: estimate })
-            : Effect.flatMap(store.totals([Scopes.exec(tenant), Scopes.ai(tenant)], period), ([exec, ai]) => {
-              const reading: ChargeReading = { period, limit_usd: limit, spent_usd: exec! + ai!, estimate_usd: estimate }
-              return reading.spent_usd + estimate >= limit ? Effect.fail(exceeded(reading)) : Effect.succeed(reading)
-            }))
-      })
+      Effect.flatMap(checkReading(tenant, estimate), (r) => (r.exceeded ? Effect.fail(exceeded(r.reading)) : Effect.succeed(r.reading)))
 
     /**
      * Charges an execution's estimate to this month's budget, atomically: refused with
@@ -356,6 +373,6 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
     ): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
       Effect.zipRight(rbac.require(actor, "billing.read"), summaryOf(actor.tenant_id, settings))
 
-    return { check, charge, setBudget, summary, summaryOf, limitOf } as const
+    return { check, checkReading, exceeded, charge, setBudget, summary, summaryOf, limitOf } as const
   })
 }) {}

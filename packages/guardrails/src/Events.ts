@@ -3,9 +3,8 @@
  * carrying the kind, the tenant (null for global events), the reason and the numbers that
  * decided it. `BreakerEvents` serves them (`GET /api/v1/companion/breaker-events`).
  */
-import type { Actor, Errors } from "@airlock/core"
+import { type Actor, type Errors, Ids, Rbac } from "@airlock/core"
 import { Clock, Context, Effect, Schema } from "effect"
-import { CoreServices } from "./CoreServices.js"
 
 /** What raised an event. */
 export const EventKind = Schema.Literal("velocity", "value", "trust", "provider", "stop_condition", "lockdown")
@@ -61,7 +60,8 @@ export interface EventInput {
 export class BreakerEvents extends Effect.Service<BreakerEvents>()("@airlock/guardrails/BreakerEvents", {
   effect: Effect.gen(function*() {
     const store = yield* EventStore
-    const { ids, rbac } = yield* CoreServices
+    const ids = yield* Ids.IdGenerator
+    const rbac = yield* Rbac.Rbac
 
     /** Appends one event stamped with `Clock` time. */
     const record = (input: EventInput): Effect.Effect<GuardrailEvent, Errors.StorageError> =>

@@ -16,12 +16,14 @@
 import { Errors, Governance } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { Approvals } from "./Approvals.js"
+import type * as Budgets from "./Budgets.js"
 import { ExecutionBudgets } from "./Budgets.js"
 import { KindPolicies } from "./KindPolicy.js"
 import { Lockdown } from "./Lockdown.js"
 import { formatUsd } from "./Money.js"
 import { TrustBreaker } from "./TrustBreaker.js"
 import { ValueBreaker } from "./ValueBreaker.js"
+import type * as Velocity from "./Velocity.js"
 import { VelocityBreaker } from "./Velocity.js"
 
 const { Decision, GateOrder } = Governance
@@ -97,16 +99,21 @@ export const make: Effect.Effect<
       )
   }
 
+  const velocityDecision = (tenant: string, r: Velocity.VelocityReading, counted: boolean): Governance.GateDecision => {
+    if (!r.tripped) return Decision.allow({ count: r.count, limit: r.limit, counted })
+    const e = velocity.tripped(tenant, r)
+    return Decision.deny(e, { ...e.details, counted })
+  }
+
   const velocityGate: Governance.Gate = {
     name: GateNames.velocity,
     order: GateOrder.velocity,
     phases: ["propose", "apply"],
     appliesTo: (kind) => policies.resolve(kind).velocity,
-    evaluate: ({ tenant, phase }) =>
-      (phase === "propose" ? velocity.record(tenant.id) : velocity.check(tenant.id)).pipe(
-        Effect.map((r) => Decision.allow({ count: r.count, limit: r.limit, counted: phase === "propose" })),
-        Effect.catchTag("VelocityBreakerTripped", (e) => Effect.succeed(Decision.deny(e, { ...(e.details ?? {}), counted: phase === "propose" })))
-      )
+    evaluate: ({ phase, tenant }) =>
+      phase === "propose"
+        ? Effect.map(velocity.recordReading(tenant.id), (r) => velocityDecision(tenant.id, r, true))
+        : Effect.map(velocity.checkReading(tenant.id), (r) => velocityDecision(tenant.id, r, false))
   }
 
   const valueGate: Governance.Gate = {
@@ -125,6 +132,16 @@ export const make: Effect.Effect<
     }
   }
 
+  const budgetAllow = (r: Budgets.ChargeReading, charged: boolean, task: string): Governance.GateDecision =>
+    Decision.allow({
+      period: r.period,
+      limit_usd: r.limit_usd === null ? null : formatUsd(r.limit_usd),
+      spent_usd: formatUsd(r.spent_usd),
+      estimate_usd: formatUsd(r.estimate_usd),
+      charged,
+      task
+    })
+
   const budgetGate: Governance.Gate = {
     name: GateNames.budget,
     order: GateOrder.budget,
@@ -134,18 +151,15 @@ export const make: Effect.Effect<
       const estimate = policy.estimatedCost(payload)
       if (estimate === undefined) return Effect.succeed(Decision.allow({ estimate_usd: null }))
       const task = policy.task(payload)
-      const run = phase === "propose" ? budgets.check(tenant.id, estimate) : budgets.charge(tenant.id, task, estimate)
-      return run.pipe(
-        Effect.map((r) =>
-          Decision.allow({
-            period: r.period,
-            limit_usd: r.limit_usd === null ? null : formatUsd(r.limit_usd),
-            spent_usd: formatUsd(r.spent_usd),
-            estimate_usd: formatUsd(estimate),
-            charged: phase === "apply",
-            task
-          })
-        ),
+      if (phase === "propose") {
+        return Effect.map(budgets.checkReading(tenant.id, estimate), ({ exceeded, reading }) => {
+          if (!exceeded) return budgetAllow(reading, false, task)
+          const e = budgets.exceeded(reading)
+          return Decision.deny(e, { ...e.details, task })
+        })
+      }
+      return budgets.charge(tenant.id, task, estimate).pipe(
+        Effect.map((r) => budgetAllow(r, true, task)),
         Effect.catchTag("BudgetExceeded", (e) => Effect.succeed(Decision.deny(e, { ...(e.details ?? {}), task })))
       )
     }
@@ -160,25 +174,21 @@ export const make: Effect.Effect<
       const risk = policy.riskScore(payload)
       if (risk === undefined) return Effect.succeed(Decision.allow({ risk_score: null }))
       if (phase === "propose" && policy.approvalAt === "apply") return Effect.succeed(Decision.allow({ risk_score: risk, checked_at: "apply" }))
-      return approvals.require({
-        tenant_id: tenant.id,
-        subject: action.subject,
-        plan_hash: action.payload_hash,
-        risk_score: risk,
-        requested_by: phase === "propose" ? actor.id : action.proposed_by,
-        settings,
+      const requested_by = phase === "propose" ? actor.id : action.proposed_by
+      const input = { tenant_id: tenant.id, subject: action.subject, plan_hash: action.payload_hash, risk_score: risk, requested_by, settings }
+      return Effect.flatMap(approvals.check(input), (c) => {
+        if (!c.required) return Effect.succeed(Decision.allow({ risk_score: risk, threshold: c.threshold, required: false }))
+        if (c.approved) {
+          return Effect.succeed(
+            Decision.allow({ risk_score: risk, threshold: c.threshold, approver: c.record.approver, granted_at: c.record.granted_at, expires_at: c.record.expires_at })
+          )
+        }
+        const e = approvals.required(action.subject, action.payload_hash, { risk_score: c.risk_score, threshold: c.threshold, status: c.status })
+        const denial = Decision.deny(e, { risk_score: risk, subject: e.subject, plan_hash: e.plan_hash, ...e.details })
         // at apply the gate runs inside the apply transaction: a denial rolls back; the request
         // was recorded when the action was proposed
-        recordRequest: phase === "propose"
-      }).pipe(
-        Effect.map((c) =>
-          c.required && c.approved
-            ? Decision.allow({ risk_score: risk, threshold: c.threshold, approver: c.record.approver, granted_at: c.record.granted_at, expires_at: c.record.expires_at })
-            : Decision.allow({ risk_score: risk, threshold: c.threshold, required: false })
-        ),
-        Effect.catchTag("ApprovalRequired", (e) =>
-          Effect.succeed(Decision.deny(e, { risk_score: risk, subject: e.subject, plan_hash: e.plan_hash, ...(e.details ?? {}) })))
-      )
+        return phase === "propose" ? Effect.as(approvals.recordRequest(input), denial) : Effect.succeed(denial)
+      })
     }
   }
 

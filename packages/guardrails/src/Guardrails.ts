@@ -9,7 +9,6 @@ import type { Action, AiSettings, SystemState } from "@airlock/core"
 import { Layer } from "effect"
 import { Approvals } from "./Approvals.js"
 import { ExecutionBudgets, LlmBudget } from "./Budgets.js"
-import * as CoreServices from "./CoreServices.js"
 import { BreakerEvents } from "./Events.js"
 import * as Gates from "./Gates.js"
 import type { GuardrailsConfig } from "./GuardrailsConfig.js"
@@ -27,7 +26,6 @@ import { VelocityBreaker } from "./Velocity.js"
 
 /** Every guardrails service. */
 export type GuardrailsServices =
-  | CoreServices.CoreServices
   | BreakerEvents
   | KindPolicies
   | VelocityBreaker
@@ -55,7 +53,7 @@ export type CoreRequirements =
   | AiSettings.AiSettingsStore
   | SystemState.SystemStateStore
 
-const base = Layer.mergeAll(BreakerEvents.Default, KindPolicies.Default).pipe(Layer.provideMerge(CoreServices.layer))
+const base = Layer.mergeAll(BreakerEvents.Default, KindPolicies.Default)
 const guards = Layer.mergeAll(
   StopConditions.Default,
   VelocityBreaker.Default,

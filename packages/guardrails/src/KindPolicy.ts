@@ -6,8 +6,8 @@
  * `job_name`/`task`), which matches the runbooks' build requests.
  */
 import type { Governance } from "@airlock/core"
-import { Effect, Either, Option } from "effect"
-import { parseUsdNonNegative, type UsdMicros } from "./Money.js"
+import { Effect, Option } from "effect"
+import { microsOf, type UsdMicros } from "./Money.js"
 
 /** An amount in minor units with its scale (cents: scale 2). */
 export interface ScaledAmount {
@@ -55,8 +55,8 @@ export const conventionalCost = (payload: unknown): UsdMicros | undefined => {
   const v = field(payload, "estimated_cost_usd")
   if (typeof v === "bigint") return v
   if (typeof v === "string" || typeof v === "number") {
-    const parsed = parseUsdNonNegative(v, "estimated_cost_usd")
-    return Either.isRight(parsed) ? parsed.right : undefined
+    const micros = microsOf(v)
+    return typeof micros === "bigint" && micros >= 0n ? micros : undefined
   }
   return undefined
 }

@@ -7,10 +7,9 @@
  * with `rate_limited`. Codes rotate (a new code replaces the old; a used code is spent) and only
  * their salted hash is stored. The state lives in storage, shared by every instance.
  */
-import { type Actor, Canonical, Errors, SystemState } from "@airlock/core"
+import { type Actor, Audit, Canonical, Errors, Rbac, SecureRandom, SystemState } from "@airlock/core"
 import { Clock, Effect, Option, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
-import { CoreServices } from "./CoreServices.js"
 import { CounterStore } from "./Counters.js"
 import { BreakerEvents } from "./Events.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
@@ -58,7 +57,10 @@ export const codeHash = (code: string, salt: string): string => Canonical.sha256
 export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lockdown", {
   effect: Effect.gen(function*() {
     const breakers = yield* Breakers.BreakerStore
-    const { audit, random, rbac, state } = yield* CoreServices
+    const audit = yield* Audit.AuditLog
+    const random = yield* SecureRandom.SecureRandom
+    const rbac = yield* Rbac.Rbac
+    const state = yield* SystemState.SystemStateStore
     const counters = yield* CounterStore
     const events = yield* BreakerEvents
     const config = yield* GuardrailsConfig

@@ -17,17 +17,31 @@ export type UsdMicros = bigint
 
 const DECIMAL = /^(-?)(\d{1,15})(?:\.(\d+))?$/
 
-/** Parses a decimal dollar amount (`"12.34"`, `12.34`, `"0.000185"`) into micro-dollars. */
-export const parseUsd = (input: string | number, field = "amount"): Either.Either<UsdMicros, Errors.ValidationError> => {
+/**
+ * Micro-dollars of a decimal text, or why not: `"format"` (not a decimal amount) or `"precision"`
+ * (more than six decimals). No allocation beyond the result: cost estimates are read from every
+ * proposal's payload.
+ */
+export const microsOf = (input: string | number): UsdMicros | "format" | "precision" => {
   const text = typeof input === "number" ? (Number.isFinite(input) ? String(input) : "NaN") : input.trim()
   const m = DECIMAL.exec(text)
-  if (!m) {
+  if (!m) return "format"
+  const fraction = m[3] ?? ""
+  if (fraction.length > 6) return "precision"
+  // one decimal parse of the digits with the fraction padded to six places: whole × 10⁶ + fraction
+  const micros = BigInt(m[2]! + fraction.padEnd(6, "0"))
+  return m[1] === "-" ? -micros : micros
+}
+
+/** Parses a decimal dollar amount (`"12.34"`, `12.34`, `"0.000185"`) into micro-dollars. */
+export const parseUsd = (input: string | number, field = "amount"): Either.Either<UsdMicros, Errors.ValidationError> => {
+  const micros = microsOf(input)
+  if (micros === "format") {
     return Either.left(
       new Errors.ValidationError({ code: "validation.amount", message: `${field} must be a decimal dollar amount`, details: { field, value: String(input) } })
     )
   }
-  const fraction = m[3] ?? ""
-  if (fraction.length > 6) {
+  if (micros === "precision") {
     return Either.left(
       new Errors.ValidationError({
         code: "validation.amount_precision",
@@ -36,8 +50,7 @@ export const parseUsd = (input: string | number, field = "amount"): Either.Eithe
       })
     )
   }
-  const micros = BigInt(m[2]!) * MICROS_PER_USD + BigInt(fraction.padEnd(6, "0"))
-  return Either.right(m[1] === "-" ? -micros : micros)
+  return Either.right(micros)
 }
 
 /** Parses a non-negative dollar amount; negative amounts are refused with `validation.amount_negative`. */
@@ -51,12 +64,24 @@ export const parseUsdNonNegative = (input: string | number, field = "amount"): E
 export const formatUsd = (micros: UsdMicros): string => {
   const negative = micros < 0n
   const abs = negative ? -micros : micros
-  const whole = abs / MICROS_PER_USD
-  const digits = (abs % MICROS_PER_USD).toString().padStart(6, "0")
+  let whole: string
+  let digits: string
+  if (abs <= MAX_SAFE) {
+    // exact in doubles below 2^53: number arithmetic instead of bigint division
+    const n = Number(abs)
+    const fraction = n % 1_000_000
+    whole = String((n - fraction) / 1_000_000)
+    digits = String(fraction).padStart(6, "0")
+  } else {
+    whole = (abs / MICROS_PER_USD).toString()
+    digits = (abs % MICROS_PER_USD).toString().padStart(6, "0")
+  }
   let end = 6
   while (end > 2 && digits.charCodeAt(end - 1) === 48) end--
   return `${negative ? "-" : ""}${whole}.${digits.slice(0, end)}`
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 /** Micro-dollars from a literal decimal string, for configuration defaults; throws on bad input. */
 export const usd = (decimal: string): UsdMicros =>

@@ -6,10 +6,9 @@
  * opens it again. State and counts live in storage, so every instance sees one breaker.
  * The transitions are pure functions ({@link admit}, {@link afterSuccess}, {@link afterFailure}).
  */
-import { type Actor, Errors } from "@airlock/core"
+import { type Actor, Errors, Rbac } from "@airlock/core"
 import { Clock, Effect, Exit, Option } from "effect"
 import * as Breakers from "./Breakers.js"
-import { CoreServices } from "./CoreServices.js"
 import { CounterStore } from "./Counters.js"
 import { BreakerEvents } from "./Events.js"
 import { GuardrailsConfig, type GuardrailsSettings } from "./GuardrailsConfig.js"
@@ -113,7 +112,7 @@ export class ProviderBreaker extends Effect.Service<ProviderBreaker>()("@airlock
     const events = yield* BreakerEvents
     const stops = yield* StopConditions
     const config = yield* GuardrailsConfig
-    const { rbac } = yield* CoreServices
+    const rbac = yield* Rbac.Rbac
     const windowMs = config.providerWindowSeconds * 1000
     const bucketMs = Math.max(1000, Math.floor(windowMs / 60))
 

@@ -7,9 +7,10 @@
  * limit, exactly the limit is admitted.
  */
 import { Errors } from "@airlock/core"
-import { Clock, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { CounterStore } from "./Counters.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
+import { memo } from "./internal/memo.js"
 import { retryAfterMs, slidingCapacity, toRetrySeconds, windowStart } from "./Windows.js"
 
 const WINDOW_MS = 60_000
@@ -30,23 +31,31 @@ export interface RateLimitDecision {
   readonly reset_seconds: number
 }
 
+/** One slot taken (with what is left), or refused (with the wait until one frees). */
+type Take =
+  | { readonly ok: true; readonly remaining: number; readonly w: number }
+  | { readonly ok: false; readonly retry: number; readonly w: number }
+
+const tenantKeyOf: (tenant: string) => string = memo((tenant) => `rate:tenant:${tenant}`)
+const tokenKeyOf: (token: string) => string = memo((token) => `rate:token:${token}`)
+
 /** The rate limiter the HTTP middleware calls once per request. */
 export class RateLimiter extends Effect.Service<RateLimiter>()("@airlock/guardrails/RateLimiter", {
   effect: Effect.gen(function*() {
     const counters = yield* CounterStore
     const config = yield* GuardrailsConfig
 
-    /** Takes one slot of `key`'s sliding minute; `Left` carries the retry time when full. */
-    const take = (key: string, limit: number, now: number) =>
-      Effect.gen(function*() {
-        const w = windowStart(now, WINDOW_MS)
-        const previous = yield* counters.get(key, w - WINDOW_MS)
+    /** Takes one slot of `key`'s sliding minute; not `ok` carries the retry time when full. */
+    const take = (key: string, limit: number, now: number): Effect.Effect<Take, Errors.StorageError> => {
+      const w = windowStart(now, WINDOW_MS)
+      return Effect.flatMap(counters.get(key, w - WINDOW_MS), (previous) => {
         const cap = slidingCapacity(limit, previous, now, WINDOW_MS)
-        const taken = yield* counters.increment(key, w, 1, cap, w + 2 * WINDOW_MS)
-        if (Option.isSome(taken)) return { ok: true as const, remaining: cap - taken.value, w }
-        const current = yield* counters.get(key, w)
-        return { ok: false as const, retry: retryAfterMs(limit, previous, current, now, WINDOW_MS), w }
+        return Effect.flatMap(counters.increment(key, w, 1, cap, w + 2 * WINDOW_MS), (taken): Effect.Effect<Take, Errors.StorageError> =>
+          Option.isSome(taken)
+            ? Effect.succeed({ ok: true, remaining: cap - taken.value, w })
+            : Effect.map(counters.get(key, w), (current): Take => ({ ok: false, retry: retryAfterMs(limit, previous, current, now, WINDOW_MS), w })))
       })
+    }
 
     const refuse = (scope: "token" | "tenant", limit: number, retryMs: number) =>
       new Errors.RateLimited({
@@ -60,28 +69,30 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("@airlock/guardra
      * when either is over its limit (the other's slot is given back). Always admits when the
      * limiter is disabled.
      */
-    const check = (subject: RateLimitSubject): Effect.Effect<RateLimitDecision, Errors.RateLimited | Errors.StorageError> =>
-      Effect.gen(function*() {
-        if (!config.rateLimitEnabled) return { enabled: false, limit: 0, remaining: 0, reset_seconds: 0 }
-        const now = yield* Clock.currentTimeMillis
-        const tenantKey = `rate:tenant:${subject.tenant_id}`
-        const tenant = yield* take(tenantKey, config.rateLimitTenantRpm, now)
-        if (!tenant.ok) return yield* refuse("tenant", config.rateLimitTenantRpm, tenant.retry)
-        let limit = config.rateLimitTenantRpm
-        let remaining = tenant.remaining
-        if (subject.token_id !== undefined) {
-          const token = yield* take(`rate:token:${subject.token_id}`, config.rateLimitRpm, now)
-          if (!token.ok) {
-            yield* counters.increment(tenantKey, tenant.w, -1, null, tenant.w + 2 * WINDOW_MS)
-            return yield* refuse("token", config.rateLimitRpm, token.retry)
-          }
-          if (token.remaining < remaining) {
-            limit = config.rateLimitRpm
-            remaining = token.remaining
-          }
-        }
-        return { enabled: true, limit, remaining, reset_seconds: toRetrySeconds(tenant.w + WINDOW_MS - now) }
+    const check = (subject: RateLimitSubject): Effect.Effect<RateLimitDecision, Errors.RateLimited | Errors.StorageError> => {
+      if (!config.rateLimitEnabled) return Effect.succeed({ enabled: false, limit: 0, remaining: 0, reset_seconds: 0 })
+      // once per HTTP request: plain flatMap chains, one clock read
+      return Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const tenantKey = tenantKeyOf(subject.tenant_id)
+        return Effect.flatMap(take(tenantKey, config.rateLimitTenantRpm, now), (tenant) => {
+          if (!tenant.ok) return Effect.fail(refuse("tenant", config.rateLimitTenantRpm, tenant.retry))
+          const admit = (limit: number, remaining: number): Effect.Effect<RateLimitDecision> =>
+            Effect.succeed({ enabled: true, limit, remaining, reset_seconds: toRetrySeconds(tenant.w + WINDOW_MS - now) })
+          if (subject.token_id === undefined) return admit(config.rateLimitTenantRpm, tenant.remaining)
+          return Effect.flatMap(take(tokenKeyOf(subject.token_id), config.rateLimitRpm, now), (token) => {
+            if (!token.ok) {
+              // the tenant's slot is given back: the request is refused
+              return Effect.zipRight(
+                counters.increment(tenantKey, tenant.w, -1, null, tenant.w + 2 * WINDOW_MS),
+                Effect.fail(refuse("token", config.rateLimitRpm, token.retry))
+              )
+            }
+            return token.remaining < tenant.remaining ? admit(config.rateLimitRpm, token.remaining) : admit(config.rateLimitTenantRpm, tenant.remaining)
+          })
+        })
       })
+    }
 
     return { check } as const
   })

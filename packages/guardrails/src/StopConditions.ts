@@ -7,11 +7,10 @@
  * (`budget_hard_exceeded | provider_failures_repeated | db_pool_pressure`) and the numbers, and
  * loops that observe the overrides ({@link StopConditions.runWhileActive}) exit cleanly.
  */
-import { type Actor, type Errors, SystemState } from "@airlock/core"
+import { type Actor, type Errors, Rbac, SystemState } from "@airlock/core"
 import { Clock, Duration, Effect, Option, Ref, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
 import { BudgetStore, Scopes, scoped } from "./BudgetStore.js"
-import { CoreServices } from "./CoreServices.js"
 import { CounterStore } from "./Counters.js"
 import { BreakerEvents } from "./Events.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
@@ -62,7 +61,8 @@ export interface PoolSample {
 /** The stop conditions. */
 export class StopConditions extends Effect.Service<StopConditions>()("@airlock/guardrails/StopConditions", {
   effect: Effect.gen(function*() {
-    const { rbac, state } = yield* CoreServices
+    const rbac = yield* Rbac.Rbac
+    const state = yield* SystemState.SystemStateStore
     const breakers = yield* Breakers.BreakerStore
     const counters = yield* CounterStore
     const budgets = yield* BudgetStore

@@ -3,10 +3,9 @@
  * overrides, provider breakers, the actor's tenant's velocity and trust breakers, and the rate
  * limiter's settings.
  */
-import type { Actor, Errors } from "@airlock/core"
+import { type Actor, type Errors, Rbac } from "@airlock/core"
 import { Effect } from "effect"
 import type { BreakerRecord } from "./Breakers.js"
-import { CoreServices } from "./CoreServices.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { Lockdown, type LockdownState } from "./Lockdown.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
@@ -35,7 +34,7 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guard
     const velocity = yield* VelocityBreaker
     const trust = yield* TrustBreaker
     const config = yield* GuardrailsConfig
-    const { rbac } = yield* CoreServices
+    const rbac = yield* Rbac.Rbac
 
     /** The status seen by `actor`; needs `ops.read`. */
     const status = (actor: Actor.Actor): Effect.Effect<GuardrailsStatus, Errors.Forbidden | Errors.StorageError> =>

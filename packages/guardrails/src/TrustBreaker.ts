@@ -6,11 +6,9 @@
  * changes the settings through `Tenants.updateSettings` (audited as `settings.updated`), and the
  * trip and the later reset are event rows. The mode is never raised back automatically.
  */
-import type { Actor, AiSettings, Errors } from "@airlock/core"
-import type { Ids } from "@airlock/core"
-import { Clock, Effect, Option, Ref } from "effect"
+import { Action, type Actor, AiSettings, type Errors, type Ids, Rbac, Tenants } from "@airlock/core"
+import { Clock, Effect, Option } from "effect"
 import * as Breakers from "./Breakers.js"
-import { CoreServices } from "./CoreServices.js"
 import { BreakerEvents } from "./Events.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 
@@ -53,11 +51,16 @@ export const breakerKey = (tenant: string) => `trust:${tenant}`
 /** The trust breaker. */
 export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guardrails/TrustBreaker", {
   effect: Effect.gen(function*() {
-    const { actions, rbac, settings: settingsStore, tenants } = yield* CoreServices
+    const actions = yield* Action.ActionStore
+    const rbac = yield* Rbac.Rbac
+    const settingsStore = yield* AiSettings.AiSettingsStore
+    const tenants = yield* Tenants.Tenants
     const breakers = yield* Breakers.BreakerStore
     const events = yield* BreakerEvents
     const config = yield* GuardrailsConfig
-    const lastEvaluated = yield* Ref.make(new Map<string, number>())
+    // when each tenant was last evaluated by the propose-time gate (this process only)
+    const lastEvaluated = new Map<string, number>()
+    const everyMs = config.trustEvaluateEverySeconds * 1000
     const windowMs = config.trustWindowSeconds * 1000
 
     /** Decided proposals of one status proposed since `since` (newest first, bounded). */
@@ -131,12 +134,13 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
     const evaluateThrottled = (
       tenant: string
     ): Effect.Effect<Option.Option<TrustReading>, Errors.StorageError | Errors.NotFound | Errors.Forbidden> =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const last = (yield* Ref.get(lastEvaluated)).get(tenant)
-        if (last !== undefined && now - last < config.trustEvaluateEverySeconds * 1000) return Option.none<TrustReading>()
-        yield* Ref.update(lastEvaluated, (m) => new Map(m).set(tenant, now))
-        return Option.some(yield* evaluate(tenant))
+      // on every AI proposal: the throttled answer is one clock read, no generator
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const last = lastEvaluated.get(tenant)
+        if (last !== undefined && now - last < everyMs) return Effect.succeed(Option.none<TrustReading>())
+        lastEvaluated.set(tenant, now)
+        return Effect.map(evaluate(tenant), Option.some)
       })
 
     /** Evaluates the actor's tenant on demand; needs `companion.settings.manage`. */

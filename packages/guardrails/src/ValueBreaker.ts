@@ -9,6 +9,7 @@
 import type { AiSettings, Errors } from "@airlock/core"
 import { Effect } from "effect"
 import { BreakerEvents, type GuardrailEvent } from "./Events.js"
+import { memo } from "./internal/memo.js"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
 import type { ScaledAmount } from "./KindPolicy.js"
 
@@ -30,14 +31,23 @@ export const formatScaled = ({ minor, scale }: ScaledAmount): string => {
  * below, 0 when equal, positive when above. Returns null for a malformed threshold.
  */
 export const compareToThreshold = (amount: ScaledAmount, threshold: string): number | null => {
+  const t = parseThreshold(threshold)
+  if (t === null) return null
+  // bring both to the larger scale (exact: only multiplications by powers of ten)
+  const a = amount.scale < t.scale ? amount.minor * pow10(t.scale - amount.scale) : amount.minor
+  const b = t.scale < amount.scale ? t.minor * pow10(amount.scale - t.scale) : t.minor
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+const pow10 = (n: number): bigint => 10n ** BigInt(n)
+
+// thresholds are a few strings (the default and the tenants' own), parsed once each
+const parseThreshold: (threshold: string) => ScaledAmount | null = memo((threshold) => {
   const m = DECIMAL.exec(threshold.trim())
   if (!m) return null
   const fraction = m[2] ?? ""
-  const scale = Math.max(amount.scale, fraction.length)
-  const t = BigInt(m[1]! + fraction.padEnd(scale, "0"))
-  const a = amount.minor * 10n ** BigInt(scale - amount.scale)
-  return a < t ? -1 : a > t ? 1 : 0
-}
+  return { minor: BigInt(m[1]! + fraction), scale: fraction.length }
+})
 
 /** What the value breaker decided for one amount. */
 export interface ValueAssessment {

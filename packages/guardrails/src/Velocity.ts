@@ -11,14 +11,15 @@ import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./Counters.js"
 import { BreakerEvents } from "./Events.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
+import { memo } from "./internal/memo.js"
 import { slidingCount, windowStart } from "./Windows.js"
 
 const WINDOW_MS = 60_000
 
 /** The breaker key of a tenant. */
-export const breakerKey = (tenant: string) => `velocity:${tenant}`
+export const breakerKey: (tenant: string) => string = memo((tenant) => `velocity:${tenant}`)
 /** The counter key of a tenant's AI commands. */
-export const counterKey = (tenant: string) => `velocity:${tenant}`
+export const counterKey: (tenant: string) => string = breakerKey
 
 /** What one velocity check read and decided. */
 export interface VelocityReading {
@@ -40,42 +41,47 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
     const limit = config.velocityMaxPerMinute
     const cooldownMs = config.velocityCooldownSeconds * 1000
 
-    const tripped = (tenant: string, reading: VelocityReading) =>
+    /** The `breaker.velocity` error of a tripped reading. */
+    const tripped = (tenant: string, reading: VelocityReading): Errors.VelocityBreakerTripped =>
       new Errors.VelocityBreakerTripped({
         message: "Velocity circuit breaker tripped",
         details: { tenant_id: tenant, count: reading.count, limit: reading.limit, until: reading.until }
       })
 
-    /** The open state, closing (and recording the reset) once the cooldown has passed. */
-    const openUntil = (tenant: string, now: number): Effect.Effect<number | null, Errors.StorageError> =>
-      Effect.flatMap(breakers.get(breakerKey(tenant)), (found) => {
-        if (Option.isNone(found) || found.value.state === "closed") return Effect.succeed(null)
-        const record = found.value
-        if (record.until !== null && record.until > now) return Effect.succeed(record.until)
-        const closed = Breakers.next(record, { state: "closed", until: null, probe_until: null }, now)
-        return Effect.flatMap(breakers.put(closed, record.version), (wrote) =>
-          wrote
-            ? Effect.as(
-              events.record({
-                tenant_id: tenant,
-                kind: "velocity",
-                type: "reset",
-                reason: "cooldown_elapsed",
-                data: { opened_at: record.opened_at, cooldown_seconds: config.velocityCooldownSeconds }
-              }),
-              null
-            )
-            : Effect.succeed(null))
-      })
+    const open = (until: number): VelocityReading => ({ tripped: true, count: -1, limit, until })
 
-    const count = (tenant: string, now: number, add: boolean): Effect.Effect<number, Errors.StorageError> => {
-      const w = windowStart(now, WINDOW_MS)
-      const key = counterKey(tenant)
-      const current = add
-        ? Effect.map(counters.increment(key, w, 1, null, w + 2 * WINDOW_MS), (o) => (Option.isSome(o) ? o.value : 0))
-        : counters.get(key, w)
-      return Effect.zipWith(counters.get(key, w - WINDOW_MS), current, (previous, c) => slidingCount(previous, c, now, WINDOW_MS))
+    /** Closes a breaker whose cooldown has passed (recording the reset once); null = closed now. */
+    const closeIfCooled = (tenant: string, record: Breakers.BreakerRecord, now: number): Effect.Effect<number | null, Errors.StorageError> => {
+      if (record.until !== null && record.until > now) return Effect.succeed(record.until)
+      const closed = Breakers.next(record, { state: "closed", until: null, probe_until: null }, now)
+      return Effect.flatMap(breakers.put(closed, record.version), (wrote) =>
+        wrote
+          ? Effect.as(
+            events.record({
+              tenant_id: tenant,
+              kind: "velocity",
+              type: "reset",
+              reason: "cooldown_elapsed",
+              data: { opened_at: record.opened_at, cooldown_seconds: config.velocityCooldownSeconds }
+            }),
+            null
+          )
+          : Effect.succeed(null))
     }
+
+    /**
+     * Reads the breaker and, when it is closed (or closes now), continues with `closed`; an open
+     * breaker gives the open reading. Plain `flatMap` chains: this runs on every AI command.
+     */
+    const whenClosed = (
+      tenant: string,
+      now: number,
+      closed: () => Effect.Effect<VelocityReading, Errors.StorageError>
+    ): Effect.Effect<VelocityReading, Errors.StorageError> =>
+      Effect.flatMap(breakers.get(breakerKey(tenant)), (found) => {
+        if (Option.isNone(found) || found.value.state === "closed") return closed()
+        return Effect.flatMap(closeIfCooled(tenant, found.value, now), (until) => (until !== null ? Effect.succeed(open(until)) : closed()))
+      })
 
     const trip = (tenant: string, seen: number, now: number) =>
       Effect.gen(function*() {
@@ -111,34 +117,63 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
       })
 
     /**
+     * Counts one AI command of `tenant` and reads the breaker, without failing: the reading says
+     * whether the breaker is open (then nothing was counted) or this command made the sliding
+     * minute exceed the limit (which trips it). What the velocity gate decides from.
+     */
+    const recordReading = (tenant: string): Effect.Effect<VelocityReading, Errors.StorageError> =>
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const key = counterKey(tenant)
+        return whenClosed(tenant, now, () => {
+          const w = windowStart(now, WINDOW_MS)
+          return Effect.flatMap(counters.get(key, w - WINDOW_MS), (previous) =>
+            Effect.flatMap(counters.increment(key, w, 1, null, w + 2 * WINDOW_MS), (current) => {
+              const seen = slidingCount(previous, Option.isSome(current) ? current.value : 0, now, WINDOW_MS)
+              return seen <= limit
+                ? Effect.succeed<VelocityReading>({ tripped: false, count: seen, limit, until: null })
+                : Effect.map(trip(tenant, seen, now), (until): VelocityReading => ({ tripped: true, count: seen, limit, until }))
+            }))
+        })
+      })
+
+    /** Reads the breaker and the sliding count of `tenant` without counting or failing. */
+    const checkReading = (tenant: string): Effect.Effect<VelocityReading, Errors.StorageError> =>
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const key = counterKey(tenant)
+        return whenClosed(tenant, now, () => {
+          const w = windowStart(now, WINDOW_MS)
+          return Effect.flatMap(counters.get(key, w - WINDOW_MS), (previous) =>
+            Effect.map(counters.get(key, w), (current): VelocityReading => ({
+              tripped: false,
+              count: slidingCount(previous, current, now, WINDOW_MS),
+              limit,
+              until: null
+            })))
+        })
+      })
+
+    const orFail = (tenant: string) => (reading: VelocityReading) =>
+      reading.tripped ? Effect.fail(tripped(tenant, reading)) : Effect.succeed(reading)
+
+    /**
      * Counts one AI command of `tenant` and fails with `breaker.velocity` when the breaker is
      * open or this command makes the sliding minute exceed the limit (which trips it). Commands
      * refused because the breaker is already open are not counted.
      */
     const record = (tenant: string): Effect.Effect<VelocityReading, Errors.VelocityBreakerTripped | Errors.StorageError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.flatMap(openUntil(tenant, now), (open) =>
-          open !== null
-            ? Effect.fail(tripped(tenant, { tripped: true, count: -1, limit, until: open }))
-            : Effect.flatMap(count(tenant, now, true), (seen): Effect.Effect<VelocityReading, Errors.VelocityBreakerTripped | Errors.StorageError> =>
-              seen <= limit
-                ? Effect.succeed({ tripped: false, count: seen, limit, until: null })
-                : Effect.flatMap(trip(tenant, seen, now), (until) => Effect.fail(tripped(tenant, { tripped: true, count: seen, limit, until }))))))
+      Effect.flatMap(recordReading(tenant), orFail(tenant))
 
     /** Fails with `breaker.velocity` while the tenant's breaker is open; counts nothing. */
     const check = (tenant: string): Effect.Effect<VelocityReading, Errors.VelocityBreakerTripped | Errors.StorageError> =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const open = yield* openUntil(tenant, now)
-        if (open !== null) return yield* tripped(tenant, { tripped: true, count: -1, limit, until: open })
-        return { tripped: false, count: yield* count(tenant, now, false), limit, until: null }
-      })
+      Effect.flatMap(checkReading(tenant), orFail(tenant))
 
     /** The stored breaker of a tenant (closed and version 0 when never tripped). */
     const state = (tenant: string): Effect.Effect<Breakers.BreakerRecord, Errors.StorageError> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.map(breakers.get(breakerKey(tenant)), Option.getOrElse(() => Breakers.initial(breakerKey(tenant), "velocity", tenant, now))))
 
-    return { record, check, state, limit } as const
+    return { record, check, recordReading, checkReading, tripped, state, limit } as const
   })
 }) {}

@@ -69,10 +69,16 @@ const daysFromCivil = Calendar.daysFromCivil
 
 const pad = (n: number, w: number) => String(n).padStart(w, "0")
 
+// the month of the last call: budgets ask for the current month on every gate evaluation
+let lastMonth = { from: 0, to: 0, key: "" }
+
 /** The UTC month of `now` as `YYYY-MM` (the key budgets reset on). */
 export const monthKey = (now: number): string => {
+  if (now >= lastMonth.from && now < lastMonth.to) return lastMonth.key
   const { y, m } = civil(Math.floor(now / DAY_MS))
-  return `${pad(y, 4)}-${pad(m, 2)}`
+  const key = `${pad(y, 4)}-${pad(m, 2)}`
+  lastMonth = { from: daysFromCivil(y, m, 1) * DAY_MS, to: daysFromCivil(m === 12 ? y + 1 : y, m === 12 ? 1 : m + 1, 1) * DAY_MS, key }
+  return key
 }
 
 /** The UTC day of `now` as `YYYY-MM-DD`. */

@@ -1,5 +1,5 @@
 import { AiSettings, Ids } from "@airlock/core"
-import { Breakers, GuardrailsConfig, Money, ProviderBreaker, TrustBreaker, ValueBreaker, Windows } from "@airlock/guardrails"
+import { Breakers, GuardrailsConfig, KindPolicy, Money, ProviderBreaker, TrustBreaker, ValueBreaker, Windows } from "@airlock/guardrails"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either } from "effect"
 
@@ -14,9 +14,52 @@ describe("Money", () => {
     expect(Either.getLeft(Money.parseUsd("1e3")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount")
     expect(Either.getLeft(Money.parseUsdNonNegative("-1")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_negative")
   })
+  it("reads payload cost estimates by convention: non-negative decimal dollars, else none", () => {
+    const cost = (v: unknown) => KindPolicy.conventionalCost({ estimated_cost_usd: v })
+    expect([cost("1.50"), cost(2), cost(" 0.000001 "), cost(7n), cost("-1"), cost("1.0000001"), cost("x"), cost(null), cost(Number.NaN)]).toStrictEqual([
+      1_500_000n,
+      2_000_000n,
+      1n,
+      7n,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined
+    ])
+    expect(KindPolicy.conventionalCost(null)).toBe(undefined)
+  })
+  it("parses with whole and fraction digits of any length up to the limits", () => {
+    const cases: ReadonlyArray<readonly [string, bigint | null]> = [
+      ["0", 0n],
+      ["5", 5_000_000n],
+      ["0.5", 500_000n],
+      ["7.", null],
+      ["000012.300", 12_300_000n],
+      ["999999999999999.999999", 999_999_999_999_999_999_999n],
+      ["-0.000001", -1n],
+      [" 3.25 ", 3_250_000n]
+    ]
+    for (const [input, micros] of cases) {
+      const parsed = Money.parseUsd(input)
+      if (micros === null) expect(Either.isLeft(parsed)).toBe(true)
+      else expect(parsed).toStrictEqual(Either.right(micros))
+    }
+    expect(Either.isLeft(Money.parseUsd("1234567890123456"))).toBe(true)
+  })
   it("formats with at least two decimals and round-trips", () => {
     expect([50_000_000n, 185n, 1n, -1_500_000n, 12_345_678n].map(Money.formatUsd)).toStrictEqual(["50.00", "0.000185", "0.000001", "-1.50", "12.345678"])
     for (const v of [0n, 7n, 999_999n, 123_456_789_012n]) expect(Money.parseUsd(Money.formatUsd(v))).toStrictEqual(Either.right(v))
+    // either side of 2^53 micro-dollars (number arithmetic below, bigint above) and at the top of the range
+    const safe = BigInt(Number.MAX_SAFE_INTEGER)
+    expect([safe, safe + 1n, -safe - 1n, 999_999_999_999_999_999_999n, 1_000_000n].map(Money.formatUsd)).toStrictEqual([
+      "9007199254.740991",
+      "9007199254.740992",
+      "-9007199254.740992",
+      "999999999999999.999999",
+      "1.00"
+    ])
+    for (let v = 1n; v < 10n ** 21n; v = v * 7n + 3n) expect(Money.parseUsd(Money.formatUsd(v))).toStrictEqual(Either.right(v))
   })
 })
 
@@ -45,6 +88,16 @@ describe("Windows", () => {
     expect(Windows.toRetrySeconds(1)).toBe(1)
     expect(Windows.toRetrySeconds(7_500)).toBe(8)
   })
+  it("month keys stay right whatever order times come in (the last month is remembered)", () => {
+    // a walk across month, year and leap-day boundaries, forwards, backwards and at the edges
+    const edges = [[1999, 12, 31], [2000, 1, 1], [2000, 2, 29], [2000, 3, 1], [2024, 2, 29], [2031, 4, 1]] as const
+    const times = edges.flatMap(([y, m, d]) => {
+      const t = Windows.utcMillis(y, m, d)
+      return [t - 1, t, t + 1, t + 86_399_999]
+    })
+    const order = [...times, ...[...times].reverse(), ...times.filter((_, i) => i % 3 === 0), 0, -1]
+    for (const t of order) expect(Windows.monthKey(t)).toBe(new Date(t).toISOString().slice(0, 7))
+  })
   it("UTC months and days without Date, and the month rollover", () => {
     const t = Windows.utcMillis(2024, 2, 29) + 23 * 3_600_000
     expect([Windows.monthKey(t), Windows.dayKey(t)]).toStrictEqual(["2024-02", "2024-02-29"])
@@ -64,6 +117,15 @@ describe("ValueBreaker math", () => {
     expect(ValueBreaker.compareToThreshold({ minor: 99_999n, scale: 2 }, "1000.00")).toBe(-1)
     expect(ValueBreaker.compareToThreshold({ minor: 1_000_001n, scale: 3 }, "1000.0005")).toBe(1)
     expect(ValueBreaker.compareToThreshold({ minor: 5n, scale: 0 }, "abc")).toBe(null)
+    // thresholds are parsed once and reused: repeated and mixed-scale comparisons stay exact
+    for (let i = 0; i < 3; i++) {
+      expect(ValueBreaker.compareToThreshold({ minor: 10_000_005n, scale: 4 }, "1000.0005")).toBe(0)
+      expect(ValueBreaker.compareToThreshold({ minor: 1_000n, scale: 0 }, "1000.0005")).toBe(-1)
+      expect(ValueBreaker.compareToThreshold({ minor: 1_001n, scale: 0 }, " 1000.0005 ")).toBe(1)
+      expect(ValueBreaker.compareToThreshold({ minor: 12n, scale: 1 }, "1.2")).toBe(0)
+      expect(ValueBreaker.compareToThreshold({ minor: 5n, scale: 0 }, "abc")).toBe(null)
+      expect(ValueBreaker.compareToThreshold({ minor: 5n, scale: 0 }, "-5")).toBe(null)
+    }
     expect(ValueBreaker.formatScaled({ minor: 5n, scale: 2 })).toBe("0.05")
     expect(ValueBreaker.formatScaled({ minor: -123_456n, scale: 2 })).toBe("-1234.56")
   })

@@ -8,6 +8,31 @@ import { MemoryDatabase } from "../../MemoryDatabase.js"
 const key = (a: string | number, b?: string | number, c?: string | number): string =>
   b === undefined ? `${a}` : c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`
 
+/**
+ * Keys of `(a, b)` pairs that repeat on hot paths (a tenant's counter in the current minute, a
+ * scope's total in the current month), kept as one string object each so the table lookups do
+ * not re-hash a freshly concatenated key every time. Bounded: a part's entries are dropped when
+ * it has more than a few (old windows), and everything when there are many parts.
+ */
+const pairKeys = <B extends string | number>(make: (a: string, b: B) => string) => {
+  const byA = new Map<string, Map<B, string>>()
+  return (a: string, b: B): string => {
+    let inner = byA.get(a)
+    if (inner === undefined) {
+      if (byA.size >= 10_000) byA.clear()
+      inner = new Map()
+      byA.set(a, inner)
+    }
+    let k = inner.get(b)
+    if (k === undefined) {
+      if (inner.size >= 8) inner.clear()
+      k = make(a, b)
+      inner.set(b, k)
+    }
+    return k
+  }
+}
+
 interface CounterRow {
   readonly key: string
   readonly window: number
@@ -21,10 +46,11 @@ export const counterStore: Layer.Layer<Counters.CounterStore, never, MemoryDatab
   Effect.map(MemoryDatabase, (db) => {
     const rows = db.table<CounterRow>("guard_counters")
     const windows = db.table<ReadonlyArray<number>>("guard_counter_windows")
+    const rowKey = pairKeys<number>((k, window) => key(k, window))
     return {
       increment: (k, window, by, cap, expiresAt) =>
         db.write(() => {
-          const id = key(k, window)
+          const id = rowKey(k, window)
           const current = rows.get(id)
           const count = (current?.count ?? 0) + by
           if (cap !== null && count > cap) return Option.none()
@@ -32,7 +58,7 @@ export const counterStore: Layer.Layer<Counters.CounterStore, never, MemoryDatab
           rows.set(id, { key: k, window, count, expires_at: Math.max(expiresAt, current?.expires_at ?? 0) })
           return Option.some(count)
         }),
-      get: (k, window) => db.read(() => rows.get(key(k, window))?.count ?? 0),
+      get: (k, window) => db.read(() => rows.get(rowKey(k, window))?.count ?? 0),
       sum: (k, from, to) =>
         db.read(() => {
           let n = 0
@@ -138,6 +164,7 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, MemoryData
     const spend = db.table<SpendRow>("guard_spend")
     const categories = db.table<ReadonlyArray<string>>("guard_spend_categories")
     const limits = db.table<BudgetStore.BudgetLimit>("guard_budgets")
+    const totalKey = pairKeys<string>((scope, period) => key(scope, period, TOTAL))
     const bump = (scope: string, period: string, category: string, amount: bigint) => {
       const k = key(scope, period, category)
       const current = spend.get(k)
@@ -152,19 +179,19 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, MemoryData
     return {
       add: (scope, period, category, amount, ceiling) =>
         db.write(() => {
-          const total = spend.get(key(scope, period, TOTAL))?.amount ?? 0n
+          const total = spend.get(totalKey(scope, period))?.amount ?? 0n
           if (ceiling !== null && total + amount > ceiling) return Option.none()
           bump(scope, period, category, amount)
           return Option.some(bump(scope, period, TOTAL, amount))
         }),
       read: (scope, period) =>
         db.read(() => ({
-          total: spend.get(key(scope, period, TOTAL))?.amount ?? 0n,
+          total: spend.get(totalKey(scope, period))?.amount ?? 0n,
           categories: [...(categories.get(key(scope, period)) ?? [])]
             .sort()
             .map((category) => ({ category, amount: spend.get(key(scope, period, category))?.amount ?? 0n }))
         })),
-      totals: (scopes, period) => db.read(() => scopes.map((scope) => spend.get(key(scope, period, TOTAL))?.amount ?? 0n)),
+      totals: (scopes, period) => db.read(() => scopes.map((scope) => spend.get(totalKey(scope, period))?.amount ?? 0n)),
       getLimit: (tenant) => db.read(() => Option.fromNullable(limits.get(tenant))),
       putLimit: (limit) => db.write(() => limits.set(limit.tenant_id, limit))
     }
