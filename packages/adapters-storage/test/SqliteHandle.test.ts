@@ -13,6 +13,7 @@ import { mkdtempSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { makeCompiler, makeDb } from "../src/internal/sql/db.js"
+import { toJson } from "../src/internal/sql/dialect.js"
 import * as Handle from "../src/internal/sql/sqlite.js"
 
 const fresh = () => join(mkdtempSync(join(tmpdir(), "airlock-handle-")), "handle.db")
@@ -196,6 +197,12 @@ describe("statement compiler", () => {
         ])
       }
     }))
+
+  it("JSON columns: bigints become strings wherever they sit; plain values take the fast path unchanged", () => {
+    expect(toJson({ a: 1n, b: [2n, { c: 3n }], d: "x" })).toBe('{"a":"1","b":["2",{"c":"3"}],"d":"x"}')
+    expect(toJson({ n: 1, s: "é\"", nested: [null, true] })).toBe(JSON.stringify({ n: 1, s: "é\"", nested: [null, true] }))
+    expect(toJson(undefined)).toBe("null")
+  })
 
   it("caches the text of a fragment-free call site", () => {
     const c = makeCompiler("pg")

@@ -238,7 +238,7 @@ export const make = (
 
     const exec = (text: string): Effect.Effect<void, SqlError> => {
       try {
-        handle.exec(text)
+        prepare(text).run()
         return Effect.void
       } catch (cause) {
         return Effect.fail(driverError(cause))
@@ -249,7 +249,7 @@ export const make = (
     const rollbackQuietly = (text: string) =>
       Effect.sync(() => {
         try {
-          if (handle.inTransaction) handle.exec(text)
+          if (handle.inTransaction) for (const statement of text.split("; ")) prepare(statement).run()
         } catch {
           // the handle already ended the transaction (e.g. SQLITE_FULL); nothing left to undo
         }
