@@ -5,7 +5,7 @@
  * service, with the gates registered in the pipeline.
  */
 import type { Audit, Governance, Ids, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import type { Action, AiSettings, SystemState } from "@airlock/core"
+import type { Action, AiSettings, SystemState, UnitOfWork } from "@airlock/core"
 import { Layer } from "effect"
 import { Approvals } from "./Approvals.js"
 import { ExecutionBudgets, LlmBudget } from "./Budgets.js"
@@ -52,6 +52,7 @@ export type CoreRequirements =
   | Action.ActionStore
   | AiSettings.AiSettingsStore
   | SystemState.SystemStateStore
+  | UnitOfWork.UnitOfWork
 
 const base = Layer.mergeAll(BreakerEvents.Default, KindPolicies.Default)
 const guards = Layer.mergeAll(

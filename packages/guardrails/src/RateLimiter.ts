@@ -6,7 +6,7 @@
  * so the limit holds under concurrency and across processes: however many instances hammer one
  * limit, exactly the limit is admitted.
  */
-import { Errors } from "@airlock/core"
+import { Errors, UnitOfWork } from "@airlock/core"
 import { Effect, Option } from "effect"
 import { CounterStore } from "./Counters.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
@@ -44,6 +44,7 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("@airlock/guardra
   effect: Effect.gen(function*() {
     const counters = yield* CounterStore
     const config = yield* GuardrailsConfig
+    const uow = yield* UnitOfWork.UnitOfWork
 
     /** Takes one slot of `key`'s sliding minute; not `ok` carries the retry time when full. */
     const take = (key: string, limit: number, now: number): Effect.Effect<Take, Errors.StorageError> => {
@@ -66,13 +67,14 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("@airlock/guardra
 
     /**
      * Counts one request for the token (when given) and the tenant; fails with `rate_limited`
-     * when either is over its limit (the other's slot is given back). Always admits when the
-     * limiter is disabled.
+     * when either is over its limit. Both counts are taken in one transaction, so a refusal
+     * gives the other slot back by rolling back (and a request costs one commit, not two).
+     * Always admits when the limiter is disabled.
      */
     const check = (subject: RateLimitSubject): Effect.Effect<RateLimitDecision, Errors.RateLimited | Errors.StorageError> => {
       if (!config.rateLimitEnabled) return Effect.succeed({ enabled: false, limit: 0, remaining: 0, reset_seconds: 0 })
       // once per HTTP request: plain flatMap chains, one clock read
-      return Effect.clockWith((clock) => {
+      return uow.transaction(Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
         const tenantKey = tenantKeyOf(subject.tenant_id)
         return Effect.flatMap(take(tenantKey, config.rateLimitTenantRpm, now), (tenant) => {
@@ -81,17 +83,12 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("@airlock/guardra
             Effect.succeed({ enabled: true, limit, remaining, reset_seconds: toRetrySeconds(tenant.w + WINDOW_MS - now) })
           if (subject.token_id === undefined) return admit(config.rateLimitTenantRpm, tenant.remaining)
           return Effect.flatMap(take(tokenKeyOf(subject.token_id), config.rateLimitRpm, now), (token) => {
-            if (!token.ok) {
-              // the tenant's slot is given back: the request is refused
-              return Effect.zipRight(
-                counters.increment(tenantKey, tenant.w, -1, null, tenant.w + 2 * WINDOW_MS),
-                Effect.fail(refuse("token", config.rateLimitRpm, token.retry))
-              )
-            }
+            // refused: the failure rolls the tenant's slot back with the transaction
+            if (!token.ok) return Effect.fail(refuse("token", config.rateLimitRpm, token.retry))
             return token.remaining < tenant.remaining ? admit(config.rateLimitRpm, token.remaining) : admit(config.rateLimitTenantRpm, tenant.remaining)
           })
         })
-      })
+      }))
     }
 
     return { check } as const
