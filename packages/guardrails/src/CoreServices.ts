@@ -4,7 +4,7 @@
  * guardrails' own tags (core's service classes cannot be named from another package's bundled
  * declarations). {@link layer} fills it from core.
  */
-import { Action, AiSettings, Audit, Ids, Rbac, SecureRandom, SystemState, Tenants } from "@airlock/core"
+import { type Actor, Action, AiSettings, Audit, Errors, Ids, Rbac, SecureRandom, SystemState, Tenants } from "@airlock/core"
 import { Context, Effect, Layer } from "effect"
 
 /** What guardrails needs from core. */
@@ -47,3 +47,16 @@ export const layer: Layer.Layer<
     state: SystemState.SystemStateStore
   })
 )
+
+/**
+ * The tenant a call acts on: `tenant` when given (another tenant only for actors with
+ * `tenant.cross`, as an admin naming `X-Tenant`), else the actor's own.
+ */
+export const actingTenant = (
+  rbac: Context.Tag.Service<Rbac.Rbac>,
+  actor: Actor.Actor,
+  tenant?: string
+): Effect.Effect<Ids.TenantId, Errors.Forbidden> =>
+  tenant === undefined || tenant === actor.tenant_id || rbac.can(actor, "tenant.cross")
+    ? Effect.succeed((tenant ?? actor.tenant_id) as Ids.TenantId)
+    : Effect.fail(new Errors.Forbidden({ code: "tenant.mismatch", message: "Actor belongs to another tenant" }))

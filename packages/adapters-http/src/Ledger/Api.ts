@@ -67,6 +67,15 @@ export const Entry = Schema.Struct({
 /** The answer to a post or reversal: the entry, and whether it was already there (idempotency). */
 export const PostResult = Schema.Struct({ entry: Entry, duplicate: Schema.Boolean })
 
+/** A post or reversal that created its entry (201). */
+export const PostCreated = Schema.Struct({ entry: Entry, duplicate: Schema.Literal(false) }).annotations({ identifier: "PostCreated" })
+
+/**
+ * An idempotent retry (same key, same content): the original entry, nothing written (200). The
+ * same key with different content is 409 `idempotency.conflict`.
+ */
+export const PostDuplicate = Schema.Struct({ entry: Entry, duplicate: Schema.Literal(true) }).annotations({ identifier: "PostDuplicate" })
+
 /** A page of entries. */
 export const EntryPage = Schema.Struct({ items: Schema.Array(Entry), next_cursor: Schema.NullOr(Schema.String) })
 
@@ -123,9 +132,10 @@ export const ExportResult = Schema.Struct({ batch_id: Schema.NullOr(Schema.Strin
 export const ImportResult = Schema.Struct({ new: Schema.Number, skipped: Schema.Number, ids: Schema.Array(Schema.String) })
 
 const EntryId = HttpApiSchema.param("id", Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)))
-const BatchCsv = HttpApiSchema.param(
-  "batch",
-  Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,100}\.csv$/, { message: () => "Expected <batch_id>.csv" }))
+// the path is `/api/v1/export/qbo/{batch_id}.csv`: the parameter is the bare id, `.csv` is literal
+const BatchId = HttpApiSchema.param(
+  "batch_id",
+  Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,100}$/, { message: () => "Expected a batch id" }))
 )
 
 /** The ledger group. */
@@ -153,7 +163,8 @@ export class LedgerApi extends HttpApiGroup.make("ledger")
   .add(
     HttpApiEndpoint.post("postEntry", "/api/v1/ledger/entries")
       .setPayload(PostEntry)
-      .addSuccess(PostResult, { status: 201 })
+      .addSuccess(PostCreated, { status: 201 })
+      .addSuccess(PostDuplicate, { status: 200 })
       .addError(ApiError.Forbidden)
       .addError(ApiError.NotFound)
       .addError(ApiError.Conflict)
@@ -162,7 +173,8 @@ export class LedgerApi extends HttpApiGroup.make("ledger")
   .add(
     HttpApiEndpoint.post("reverseEntry")`/api/v1/ledger/entries/${EntryId}/reverse`
       .setPayload(strictBody(Journal.ReverseEntry.fields))
-      .addSuccess(PostResult, { status: 201 })
+      .addSuccess(PostCreated, { status: 201 })
+      .addSuccess(PostDuplicate, { status: 200 })
       .addError(ApiError.Forbidden)
       .addError(ApiError.NotFound)
       .addError(ApiError.Conflict)
@@ -183,7 +195,7 @@ export class LedgerApi extends HttpApiGroup.make("ledger")
   )
   .add(HttpApiEndpoint.post("exportQbo", "/api/v1/export/qbo").addSuccess(ExportResult).addError(ApiError.Forbidden))
   .add(
-    HttpApiEndpoint.get("exportQboCsv")`/api/v1/export/qbo/${BatchCsv}`
+    HttpApiEndpoint.get("exportQboCsv")`/api/v1/export/qbo/${BatchId}.csv`
       .addSuccess(HttpApiSchema.Text({ contentType: "text/csv" }))
       .addError(ApiError.Forbidden)
       .addError(ApiError.NotFound)

@@ -49,6 +49,10 @@ export const entryJson = (e: Journal.JournalEntry) => ({
   posted_at: e.posted_at
 })
 
+/** 201 with the new entry, or 200 with the original one on an idempotent retry. */
+const postJson = (r: Journal.PostResult) =>
+  r.duplicate ? { entry: entryJson(r.entry), duplicate: true as const } : { entry: entryJson(r.entry), duplicate: false as const }
+
 const lockJson = (l: PeriodLock.PeriodLock) => ({ lock_date: l.lock_date, updated_at: l.updated_at, updated_by: l.updated_by })
 
 /** The ledger group's handlers. */
@@ -89,14 +93,12 @@ export const layer: Layer.Layer<
       .handle("postEntry", ({ payload }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          const result = yield* journal.post(tenant.id, actor, payload)
-          return { entry: entryJson(result.entry), duplicate: result.duplicate }
+          return postJson(yield* journal.post(tenant.id, actor, payload))
         }))
       .handle("reverseEntry", ({ path, payload }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          const result = yield* journal.reverse(tenant.id, actor, path.id, payload)
-          return { entry: entryJson(result.entry), duplicate: result.duplicate }
+          return postJson(yield* journal.reverse(tenant.id, actor, path.id, payload))
         }))
       .handle("trialBalance", ({ urlParams }) =>
         Effect.gen(function*() {
@@ -140,7 +142,7 @@ export const layer: Layer.Layer<
       .handle("exportQboCsv", ({ path }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          return yield* exports.csvText(tenant.id, actor, path.batch.slice(0, -".csv".length))
+          return yield* exports.csvText(tenant.id, actor, path.batch_id)
         }))
       .handle("importBankTransactions", ({ payload }) =>
         Effect.gen(function*() {
