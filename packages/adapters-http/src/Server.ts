@@ -135,6 +135,9 @@ export const groups: Layer.Layer<
 
 const MAX_PATH_IN_MESSAGE = 200
 
+/** Bodies that are files on purpose (bank import), not JSON sent with the wrong type. */
+const isFileType = (contentType: string) => /csv|ofx/i.test(contentType)
+
 /**
  * Request ids: ULID-shaped (`req_` + 26 characters, time-ordered), unique across instances by a
  * random per-process part and within the process by a counter — cheap enough for every request.
@@ -192,7 +195,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
             const contentType = request.headers["content-type"]
             if (
               outcome.error._tag === "ValidationError" && outcome.error.code === "validation.schema" &&
-              contentType !== undefined && !contentType.toLowerCase().includes("application/json")
+              contentType !== undefined && !contentType.toLowerCase().includes("application/json") && !isFileType(contentType)
             ) {
               // the usual cause: a JSON body sent as text/plain (fetch's default for string bodies)
               return respondFailure(

@@ -110,6 +110,8 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
       const csvParams = doc.paths["/api/v1/export/qbo/{batch_id}.csv"].get.parameters
       expect(csvParams.map((p: any) => [p.name, p.in])).toStrictEqual([["batch_id", "path"]])
       expect(csvParams[0].schema.pattern).not.toContain("csv")
+      // the bank import takes JSON, a raw CSV file or a raw OFX file
+      expect(Object.keys(doc.paths["/api/v1/bank-transactions/import"].post.requestBody.content).sort()).toStrictEqual(["application/json", "application/x-ofx", "text/csv"])
       // an idempotent retry of a post is a 200 with the original entry, a creation a 201
       expect(Object.keys(doc.paths["/api/v1/ledger/entries"].post.responses)).toEqual(expect.arrayContaining(["200", "201", "409"]))
       expect(doc.components.schemas.UnauthorizedError.properties.error.required).toStrictEqual(["code", "message", "details", "request_id"])
