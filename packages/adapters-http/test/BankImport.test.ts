@@ -35,8 +35,8 @@ const ofx = [
   "</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>"
 ].join("\n")
 
-describe("bank import: raw CSV and OFX bodies", () => {
-  layer(H.layer({ http: { maxBodyBytes: 4096 } }), { excludeTestServices: true })("sqlite", (it) => {
+const suite = (storage: H.Storage) =>
+  layer(H.layer({ storage, http: { maxBodyBytes: 4096 } }), { excludeTestServices: true })(storage, (it) => {
     it.effect("text/csv with mapping and date format in the query; idempotent; line-numbered errors; OFX; limits", () =>
       Effect.gen(function*() {
         const s = yield* H.TestServer
@@ -105,4 +105,8 @@ describe("bank import: raw CSV and OFX bodies", () => {
         expect(yield* rows("acme")).toStrictEqual([])
       }))
   })
+
+describe("bank import: raw CSV and OFX bodies", () => {
+  suite("sqlite")
+  if (H.pgEnabled()) suite("postgres")
 })

@@ -5,7 +5,7 @@ import * as H from "./support/Harness.js"
 
 const count = (table: string, tenant: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.unsafe(`SELECT COUNT(*) AS n FROM ${table} WHERE tenant_id = ?`, [tenant]).pipe(
+    sql`SELECT COUNT(*) AS n FROM ${sql(table)} WHERE tenant_id = ${tenant}`.pipe(
       Effect.map((r) => Number((r[0] as any).n)),
       Effect.orDie
     ))
@@ -17,8 +17,8 @@ const entry = (amount: unknown, extra: Record<string, unknown> = {}) => ({
   ...extra
 })
 
-describe("ledger routes", () => {
-  layer(H.layer(), { excludeTestServices: true })("sqlite", (it) => {
+const suite = (storage: H.Storage) =>
+  layer(H.layer({ storage }), { excludeTestServices: true })(storage, (it) => {
     it.effect("accounts, entries, reversal, trial balance, period lock, export, bank import; errors; tenant isolation", () =>
       Effect.gen(function*() {
         const s = yield* H.TestServer
@@ -120,4 +120,8 @@ describe("ledger routes", () => {
         expect(yield* count("ledger_bank_transactions", "default")).toBe(2)
       }))
   })
+
+describe("ledger routes", () => {
+  suite("sqlite")
+  if (H.pgEnabled()) suite("postgres")
 })
