@@ -156,7 +156,12 @@ const requestIds = (): (() => string) => {
   }
 }
 
-/** The request chain around every route (see the module doc). */
+/**
+ * The request chain around every route (see the module doc). Registered without the layer's
+ * context (`withContext` off): the chain needs nothing from it, and merging the whole service
+ * context into every request cost a copy of it per request — and made every later
+ * `provideService` in the request copy the large map again.
+ */
 export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.middleware(
   Effect.gen(function*() {
     const settings = yield* HttpConfig
@@ -229,8 +234,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
         Metrics.record(request.method, route, response.status, (performance.now() - started) / 1000)
         return response
       })
-  }),
-  { withContext: true }
+  })
 )
 
 /**
