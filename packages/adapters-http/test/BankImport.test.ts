@@ -64,6 +64,12 @@ const suite = (storage: H.Storage) =>
           csv: { date_column: "Booked", description_column: "Text", amount_column: "Value", date_format: "DD/MM/YYYY", delimiter: ";" }
         }))
         expect(viaJson.json).toMatchObject({ new: 0, skipped: 2 })
+        // the typed client sends a string payload as text/csv
+        const typed = yield* s.client(bookkeeper).ledger.importBankTransactions({
+          payload: "Date,Description,Amount\n03/04/2026,Typed client,7.00\n",
+          urlParams: { account_code: "1100" }
+        })
+        expect(typed).toMatchObject({ new: 1, skipped: 0 })
         // columns by index, no header
         const byIndex = yield* s.raw(
           `${importPath}?account_code=1100&has_header=false&date_column=0&description_column=2&amount_column=1&date_format=YYYY-MM-DD`,
@@ -76,7 +82,7 @@ const suite = (storage: H.Storage) =>
         const refused = H.expectError(yield* s.raw(`${importPath}?account_code=1100`, file(bookkeeper, bad, "text/csv")), 400, "validation.import_row")
         expect(refused.details).toMatchObject({ line: 3, problems: [{ line: 3, column: "date" }, { line: 4, column: "amount" }] })
         expect(refused.message).toMatch(/^Line 3: /)
-        expect((yield* rows("default")).length).toBe(3)
+        expect((yield* rows("default")).length).toBe(4)
 
         // OFX as application/x-ofx (windows-1252 declared in its header), and again as text with ?format=ofx
         const latin1 = Uint8Array.from(ofx, (c) => c.charCodeAt(0))
@@ -101,7 +107,7 @@ const suite = (storage: H.Storage) =>
         const huge = "Date,Description,Amount\n" + "03/10/2026,Row,1.00\n".repeat(400)
         H.expectError(yield* s.raw(`${importPath}?account_code=1100`, file(bookkeeper, huge, "text/csv")), 413, "payload.too_large")
         H.expectError(yield* s.raw(`${importPath}?account_code=1100`, file(bookkeeper, new TextEncoder().encode(huge), "application/x-ofx")), 413, "payload.too_large")
-        expect((yield* rows("default")).length).toBe(5)
+        expect((yield* rows("default")).length).toBe(6)
         expect(yield* rows("acme")).toStrictEqual([])
       }))
   })

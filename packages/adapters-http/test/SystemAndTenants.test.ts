@@ -101,9 +101,9 @@ describe("resolved tenant: billing, lockdown, breaker events", () => {
         // lockdown, rotation and unlock are audited in the resolved tenant
         const locked = yield* s.raw("/api/v1/system/lockdown", H.json("POST", admin, { reason: "acme incident" }, { "x-tenant": "acme" }))
         expect(locked.json).toMatchObject({ active: true, reason: "acme incident" })
-        const rotated = yield* s.raw("/api/v1/system/unlock-code/rotate", { method: "POST", ...as(admin, "acme") })
-        const unlocked = yield* s.raw("/api/v1/system/unlock", H.json("POST", admin, { code: rotated.json.code }, { "x-tenant": "acme" }))
-        expect(unlocked.json).toMatchObject({ active: false })
+        const rotated = yield* s.client(admin, "acme").lockdown.rotateUnlockCode()
+        const unlocked = yield* s.client(admin, "acme").lockdown.unlock({ payload: { code: rotated.code } })
+        expect(unlocked).toMatchObject({ active: false })
         expect(yield* auditActions("acme")).toEqual(expect.arrayContaining(["system.lockdown", "system.unlock_code_rotated", "system.unlock"]))
         expect((yield* auditActions("default")).length).toBe(defaultAudit)
 
