@@ -286,7 +286,7 @@ describe("reference server: production", () => {
 const pgAdmin: string = inject("pgUrl")
 
 describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreSQL", () => {
-  it("share every state: settings, the global AI switch, tokens; both ready", async () => {
+  it("share every state: settings, the global AI switch, tokens, rate limits, lockdown; posts happen once; both ready", async () => {
     const name = `airlock_srv_${randomBytes(5).toString("hex")}`
     await Effect.runPromise(
       Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`)).pipe(
@@ -297,7 +297,7 @@ describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreS
     )
     const url = new URL(pgAdmin)
     url.pathname = `/${name}`
-    const env = { AIRLOCK_ENV: "development", AIRLOCK_DATABASE_URL: url.toString() }
+    const env = { AIRLOCK_ENV: "development", AIRLOCK_DATABASE_URL: url.toString(), AIRLOCK_RATE_LIMIT_RPM: "8" }
     const a = await start(env)
     const b = await start(env)
     try {
@@ -312,6 +312,36 @@ describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreS
       const audit = await get(`${a.url}/api/admin/audit?limit=1000`, "dev_admin_token")
       expect(audit.json.records.filter((r: any) => r.action === "tenant.created").length).toBe(1)
       expect(audit.json.chain.ok).toBe(true)
+
+      // one rate limit: 8 requests a minute per token, counted by both processes together
+      const statuses: Array<number> = []
+      for (let i = 0; i < 9; i++) statuses.push((await get(`${i % 2 === 0 ? a.url : b.url}/api/v1/companion/settings`, "dev_agent_token")).status)
+      expect(statuses).toStrictEqual([200, 200, 200, 200, 200, 200, 200, 200, 429])
+
+      // the same post through both processes at once: stored once, 201 on one and 200 on the other
+      const post = (base: string, key: string) =>
+        fetch(`${base}/api/v1/ledger/entries`, {
+          method: "POST",
+          headers: { authorization: "Bearer dev_bookkeeper_token", "content-type": "application/json" },
+          body: JSON.stringify({ date: "2026-02-10", memo: key, idempotency_key: key, lines: [{ account_code: "1000", debit: "5.00" }, { account_code: "4000", credit: "5.00" }] })
+        }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }))
+      for (const key of ["p-1", "p-2", "p-3"]) {
+        const [ra, rb] = await Promise.all([post(a.url, key), post(b.url, key)])
+        expect([ra.status, rb.status].sort()).toStrictEqual([200, 201])
+        expect(ra.json.entry.id).toBe(rb.json.entry.id)
+      }
+      const listed = await get(`${b.url}/api/v1/ledger/entries?limit=100`, "dev_viewer_token")
+      expect(listed.json.items.map((e: any) => e.idempotency_key).sort()).toStrictEqual(["p-1", "p-2", "p-3"])
+
+      // a lockdown engaged through one process is the other's; lifted there with the code rotated here
+      const post0 = (base: string, path: string, body: unknown) =>
+        fetch(`${base}${path}`, { method: "POST", headers: { authorization: "Bearer dev_admin_token", "content-type": "application/json" }, body: JSON.stringify(body) })
+          .then(async (r) => ({ status: r.status, json: (await r.json()) as any }))
+      expect((await post0(a.url, "/api/v1/system/lockdown", { reason: "drill" })).json.active).toBe(true)
+      expect((await get(`${b.url}/api/v1/system/status`, "dev_viewer_token")).json.lockdown).toMatchObject({ active: true, reason: "drill" })
+      const code = (await post0(a.url, "/api/v1/system/unlock-code/rotate", {})).json.code
+      expect((await post0(b.url, "/api/v1/system/unlock", { code })).json.active).toBe(false)
+      expect((await get(`${a.url}/api/v1/system/status`, "dev_bookkeeper_token")).json.lockdown.active).toBe(false)
     } finally {
       expect(await a.stop()).toBe(0)
       expect(await b.stop()).toBe(0)

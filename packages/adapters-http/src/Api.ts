@@ -11,7 +11,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { AdminApi } from "./Admin/Api.js"
 import * as ApiError from "./ApiError.js"
 import { CompanionApi } from "./Companion/Api.js"
-import { GuardrailsApi } from "./Guardrails/Api.js"
+import { GuardrailsApi, LockdownApi } from "./Guardrails/Api.js"
 import { HealthApi } from "./Health/Api.js"
 import { LedgerApi } from "./Ledger/Api.js"
 import { SystemApi } from "./System/Api.js"
@@ -47,6 +47,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(AdminApi)
   .add(LedgerApi)
   .add(GuardrailsApi)
+  .add(LockdownApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

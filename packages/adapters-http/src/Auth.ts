@@ -1,5 +1,5 @@
 /**
- * Who is calling, for which tenant, and may they use this route. Four `HttpApiMiddleware`
+ * Who is calling, for which tenant, and may they use this route. Five `HttpApiMiddleware`
  * tags share one implementation; a group (or endpoint) picks the one that fits its routes:
  *
  * | middleware | token | tenant (`X-Tenant`) | admin checks |
@@ -8,6 +8,7 @@
  * | {@link TenantScoped} | required | required in strict mode | — |
  * | {@link Admin} | required | optional | role, IP allowlist, write guard |
  * | {@link AdminTenantScoped} | required | required in strict mode | role, IP allowlist, write guard |
+ * | {@link AdminBreakGlass} | required | optional | role, IP allowlist (no write guard: unlock) |
  *
  * The chain, in order: admin source IP (403 `admin.ip_denied`, "Admin IP not allowed") →
  * `Authorization: Bearer <token>` verified by core's `ApiTokens` (401 `auth.unauthorized`) →
@@ -88,6 +89,18 @@ export class Admin extends HttpApiMiddleware.Tag<Admin>()("@airlock/adapters-htt
   security: { bearer }
 }) {}
 
+/**
+ * Break-glass admin routes (unlock and unlock-code rotation): admin role and source IP
+ * allowlist, but not the write guard — a lockdown must be liftable in production, where admin
+ * writes are off by default. The unlock code (shown once, expiring, attempt-limited) is the
+ * second factor.
+ */
+export class AdminBreakGlass extends HttpApiMiddleware.Tag<AdminBreakGlass>()("@airlock/adapters-http/AdminBreakGlass", {
+  provides: CurrentPrincipal,
+  failure: baseFailures,
+  security: { bearer }
+}) {}
+
 /** Admin routes about one tenant's data (strict tenant mode requires `X-Tenant`). */
 export class AdminTenantScoped extends HttpApiMiddleware.Tag<AdminTenantScoped>()("@airlock/adapters-http/AdminTenantScoped", {
   provides: CurrentPrincipal,
@@ -99,6 +112,8 @@ export class AdminTenantScoped extends HttpApiMiddleware.Tag<AdminTenantScoped>(
 interface Policy {
   readonly tenantScoped: boolean
   readonly admin: boolean
+  /** Admin writes need `AIRLOCK_ADMIN_WRITE_ENABLED` (all admin policies but break-glass). */
+  readonly writeGuard: boolean
 }
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"])
@@ -155,7 +170,7 @@ const make = <E>(policy: Policy) =>
             details: { permission: "system.admin", role: actor.role }
           })
         }
-        if (!settings.adminWriteEnabled && !READ_METHODS.has(request.method)) {
+        if (policy.writeGuard && !settings.adminWriteEnabled && !READ_METHODS.has(request.method)) {
           return yield* new Errors.Forbidden({
             code: "admin.write_disabled",
             message: "Admin write actions are disabled (AIRLOCK_ADMIN_WRITE_ENABLED is not true)"
@@ -205,14 +220,15 @@ const make = <E>(policy: Policy) =>
     return { bearer: () => authenticate as Effect.Effect<Principal, E, HttpServerRequest.HttpServerRequest> }
   })
 
-/** The four auth middlewares, over core's token store, tenants and RBAC. */
+/** The five auth middlewares, over core's token store, tenants and RBAC. */
 export const layer: Layer.Layer<
-  Authenticated | TenantScoped | Admin | AdminTenantScoped,
+  Authenticated | TenantScoped | Admin | AdminTenantScoped | AdminBreakGlass,
   never,
   Tokens.ApiTokens | Tenants.Tenants | Rbac.Rbac | HttpConfig | RateLimiter
 > = Layer.mergeAll(
-  Layer.effect(Authenticated, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: false })),
-  Layer.effect(TenantScoped, make<AuthError>({ tenantScoped: true, admin: false })),
-  Layer.effect(Admin, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true })),
-  Layer.effect(AdminTenantScoped, make<AuthError>({ tenantScoped: true, admin: true }))
+  Layer.effect(Authenticated, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: false, writeGuard: false })),
+  Layer.effect(TenantScoped, make<AuthError>({ tenantScoped: true, admin: false, writeGuard: false })),
+  Layer.effect(Admin, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writeGuard: true })),
+  Layer.effect(AdminTenantScoped, make<AuthError>({ tenantScoped: true, admin: true, writeGuard: true })),
+  Layer.effect(AdminBreakGlass, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writeGuard: false }))
 )

@@ -15,7 +15,7 @@
 import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
 import type { ApiToken, Audit } from "@airlock/core"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
-import type { Approvals, Budgets, Events, Lockdown } from "@airlock/guardrails"
+import type { Approvals, Budgets, Events, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -67,8 +67,8 @@ export const routeTemplates = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlyA
 }
 
 /**
- * Routes under `/api/admin/` whose endpoint lacks the admin middleware (`Auth.Admin` or
- * `Auth.AdminTenantScoped`). The server refuses to start with any: every admin path gets the
+ * Routes under `/api/admin/` whose endpoint lacks an admin middleware (`Auth.Admin`,
+ * `Auth.AdminTenantScoped` or `Auth.AdminBreakGlass`). The server refuses to start with any: every admin path gets the
  * role, IP and write checks, whoever declares it.
  */
 export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlyArray<string> => {
@@ -76,7 +76,9 @@ export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): Rea
   HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
     onGroup: () => {},
     onEndpoint: ({ endpoint, middleware }) => {
-      const guarded = [...middleware].some((m) => (m as unknown) === Auth.Admin || (m as unknown) === Auth.AdminTenantScoped)
+      const guarded = [...middleware].some((m) =>
+        (m as unknown) === Auth.Admin || (m as unknown) === Auth.AdminTenantScoped || (m as unknown) === Auth.AdminBreakGlass
+      )
       if (endpoint.path.startsWith("/api/admin/") && !guarded) out.push(`${endpoint.method} ${endpoint.path}`)
     }
   })
@@ -101,6 +103,9 @@ export type Requirements =
   | Budgets.ExecutionBudgets
   | Lockdown.Lockdown
   | Events.BreakerEvents
+  | SystemStatus.SystemStatus
+  | Budgets.LlmBudget
+  | GuardrailsConfig.GuardrailsConfig
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
@@ -109,16 +114,29 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "system">
   | HttpApiGroup.ApiGroup<"airlock", "admin">
   | HttpApiGroup.ApiGroup<"airlock", "ledger">
-  | HttpApiGroup.ApiGroup<"airlock", "guardrails">,
+  | HttpApiGroup.ApiGroup<"airlock", "guardrails">
+  | HttpApiGroup.ApiGroup<"airlock", "lockdown">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
   | Auth.TenantScoped
   | Auth.Admin
   | Auth.AdminTenantScoped
-> = Layer.mergeAll(HealthHttp.layer, CompanionHttp.layer, SystemHttp.layer, AdminHttp.layer, LedgerHttp.layer, GuardrailsHttp.layer)
+  | Auth.AdminBreakGlass
+> = Layer.mergeAll(
+  HealthHttp.layer,
+  CompanionHttp.layer,
+  SystemHttp.layer,
+  AdminHttp.layer,
+  LedgerHttp.layer,
+  GuardrailsHttp.layer,
+  GuardrailsHttp.layerLockdown
+)
 
 const MAX_PATH_IN_MESSAGE = 200
+
+/** Bodies that are files on purpose (bank import), not JSON sent with the wrong type. */
+const isFileType = (contentType: string) => /csv|ofx/i.test(contentType)
 
 /**
  * Request ids: ULID-shaped (`req_` + 26 characters, time-ordered), unique across instances by a
@@ -138,7 +156,12 @@ const requestIds = (): (() => string) => {
   }
 }
 
-/** The request chain around every route (see the module doc). */
+/**
+ * The request chain around every route (see the module doc). Registered without the layer's
+ * context (`withContext` off): the chain needs nothing from it, and merging the whole service
+ * context into every request cost a copy of it per request — and made every later
+ * `provideService` in the request copy the large map again.
+ */
 export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.middleware(
   Effect.gen(function*() {
     const settings = yield* HttpConfig
@@ -177,7 +200,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
             const contentType = request.headers["content-type"]
             if (
               outcome.error._tag === "ValidationError" && outcome.error.code === "validation.schema" &&
-              contentType !== undefined && !contentType.toLowerCase().includes("application/json")
+              contentType !== undefined && !contentType.toLowerCase().includes("application/json") && !isFileType(contentType)
             ) {
               // the usual cause: a JSON body sent as text/plain (fetch's default for string bodies)
               return respondFailure(
@@ -211,8 +234,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
         Metrics.record(request.method, route, response.status, (performance.now() - started) / 1000)
         return response
       })
-  }),
-  { withContext: true }
+  })
 )
 
 /**

@@ -5,8 +5,8 @@ import * as H from "./support/Harness.js"
 
 const usd = Schema.decodeSync(GMoney.Usd)
 
-describe("guardrails routes", () => {
-  layer(H.layer({ guardrails: { approvalTtlSeconds: 1 } }), { excludeTestServices: true })("sqlite", (it) => {
+const suite = (storage: H.Storage) =>
+  layer(H.layer({ storage, guardrails: { approvalTtlSeconds: 1 } }), { excludeTestServices: true })(storage, (it) => {
     it.effect("approval granted → status → revoked; expires after the TTL; self-approval refused", () =>
       Effect.gen(function*() {
         const s = yield* H.TestServer
@@ -70,4 +70,8 @@ describe("guardrails routes", () => {
         expect(Array.isArray(events.json)).toBe(true)
       }))
   })
+
+describe("guardrails routes", () => {
+  suite("sqlite")
+  if (H.pgEnabled()) suite("postgres")
 })

@@ -5,7 +5,7 @@ import * as H from "./support/Harness.js"
 
 const count = (table: string, tenant: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.unsafe(`SELECT COUNT(*) AS n FROM ${table} WHERE tenant_id = ?`, [tenant]).pipe(
+    sql`SELECT COUNT(*) AS n FROM ${sql(table)} WHERE tenant_id = ${tenant}`.pipe(
       Effect.map((r) => Number((r[0] as any).n)),
       Effect.orDie
     ))
@@ -17,8 +17,8 @@ const entry = (amount: unknown, extra: Record<string, unknown> = {}) => ({
   ...extra
 })
 
-describe("ledger routes", () => {
-  layer(H.layer(), { excludeTestServices: true })("sqlite", (it) => {
+const suite = (storage: H.Storage) =>
+  layer(H.layer({ storage }), { excludeTestServices: true })(storage, (it) => {
     it.effect("accounts, entries, reversal, trial balance, period lock, export, bank import; errors; tenant isolation", () =>
       Effect.gen(function*() {
         const s = yield* H.TestServer
@@ -42,7 +42,13 @@ describe("ledger routes", () => {
         expect(posted.status).toBe(201)
         expect(posted.json).toMatchObject({ duplicate: false, entry: { entry_no: 1, currency: "USD", lines: [{ side: "debit", amount: "12.34" }, { side: "credit", amount: "12.34" }] } })
         const again = yield* s.raw("/api/v1/ledger/entries", H.json("POST", bookkeeper, entry("12.34", { idempotency_key: "inv-1" })))
-        expect(again.json).toMatchObject({ duplicate: true, entry: { id: posted.json.entry.id } })
+        // an idempotent retry: 200 with the original entry, nothing written
+        expect(again.status).toBe(200)
+        expect(again.json).toStrictEqual({ ...posted.json, duplicate: true })
+        const typedAgain = yield* s.client(bookkeeper).ledger.postEntry({ payload: entry("12.34", { idempotency_key: "inv-1" }) as any })
+        expect(typedAgain).toMatchObject({ duplicate: true, entry: { id: posted.json.entry.id } })
+        // the same key with different content stays a conflict
+        H.expectError(yield* s.raw("/api/v1/ledger/entries", H.json("POST", bookkeeper, entry("99.00", { idempotency_key: "inv-1" }))), 409, "idempotency.conflict")
         H.expectError(
           yield* s.raw("/api/v1/ledger/entries", H.json("POST", bookkeeper, { ...entry("1.00"), lines: [{ account_code: "1000", debit: "1.00" }, { account_code: "4000", credit: "2.00" }] })),
           400,
@@ -67,10 +73,20 @@ describe("ledger routes", () => {
         H.expectError(yield* s.raw("/api/v1/ledger/entries/nope/reverse", H.json("POST", bookkeeper, {})), 404, "not_found")
         const reversed = yield* s.raw(`/api/v1/ledger/entries/${posted.json.entry.id}/reverse`, H.json("POST", bookkeeper, { date: "2026-02-11" }))
         expect(reversed.status).toBe(201)
-        expect(reversed.json.entry).toMatchObject({ reverses_entry_id: posted.json.entry.id })
+        expect(reversed.json).toMatchObject({ duplicate: false, entry: { reverses_entry_id: posted.json.entry.id } })
+        // reversing again with the same key: 200 with the original reversal; without one it is a conflict
+        const keyed = yield* s.raw(`/api/v1/ledger/entries/${posted.json.entry.id}/reverse`, H.json("POST", bookkeeper, { date: "2026-02-11" }))
+        H.expectError(keyed, 409, "entry.already_reversed")
+        const second = yield* s.raw("/api/v1/ledger/entries", H.json("POST", bookkeeper, entry("3.00", { idempotency_key: "inv-2" })))
+        const rev1 = yield* s.raw(`/api/v1/ledger/entries/${second.json.entry.id}/reverse`, H.json("POST", bookkeeper, { date: "2026-02-12", idempotency_key: "rev-2" }))
+        expect(rev1.status).toBe(201)
+        const rev2 = yield* s.raw(`/api/v1/ledger/entries/${second.json.entry.id}/reverse`, H.json("POST", bookkeeper, { date: "2026-02-12", idempotency_key: "rev-2" }))
+        expect(rev2.status).toBe(200)
+        expect(rev2.json).toStrictEqual({ ...rev1.json, duplicate: true })
+        expect(yield* count("ledger_entries", "default")).toBe(4)
         expect(reversed.json.entry.lines[0]).toMatchObject({ account_code: "1000", side: "credit", amount: "12.34" })
         const tb2 = yield* s.raw("/api/v1/ledger/trial-balance?as_of=2026-12-31", { headers: H.auth(viewer) })
-        expect(tb2.json.rows.find((r: any) => r.account_code === "1000")).toMatchObject({ debit: "12.34", credit: "12.34", net: "0.00" })
+        expect(tb2.json.rows.find((r: any) => r.account_code === "1000")).toMatchObject({ debit: "15.34", credit: "15.34", net: "0.00" })
 
         // period lock
         H.expectError(yield* s.raw("/api/v1/ledger/period-lock", H.json("PUT", bookkeeper, { lock_date: "2026-02-28" })), 403, "rbac.forbidden")
@@ -79,14 +95,14 @@ describe("ledger routes", () => {
         expect((yield* s.raw("/api/v1/ledger/period-lock", { headers: H.auth(viewer) })).json.lock_date).toBe("2026-02-28")
         H.expectError(yield* s.raw("/api/v1/ledger/entries", H.json("POST", bookkeeper, entry("5.00"))), 409, "period.locked")
         expect((yield* s.raw("/api/v1/ledger/entries", H.json("POST", bookkeeper, entry("5.00", { date: "2026-03-01" })))).status).toBe(201)
-        expect(yield* count("ledger_entries", "default")).toBe(3)
+        expect(yield* count("ledger_entries", "default")).toBe(5)
 
         // QuickBooks export: idempotent, byte-identical refetch
         H.expectError(yield* s.raw("/api/v1/export/qbo", H.json("POST", viewer, {})), 403, "rbac.forbidden")
         const first = yield* s.raw("/api/v1/export/qbo", { method: "POST", headers: H.auth(bookkeeper) })
-        expect(first.json).toMatchObject({ new: 3, skipped: 0 })
-        const second = yield* s.raw("/api/v1/export/qbo", { method: "POST", headers: H.auth(bookkeeper) })
-        expect(second.json).toMatchObject({ new: 0, skipped: 3 })
+        expect(first.json).toMatchObject({ new: 5, skipped: 0 })
+        const exportAgain = yield* s.raw("/api/v1/export/qbo", { method: "POST", headers: H.auth(bookkeeper) })
+        expect(exportAgain.json).toMatchObject({ new: 0, skipped: 5 })
         const csv = yield* s.raw(`/api/v1/export/qbo/${first.json.batch_id}.csv`, { headers: H.auth(viewer) })
         expect(csv.status).toBe(200)
         expect(csv.headers.get("content-type")).toContain("text/csv")
@@ -104,4 +120,8 @@ describe("ledger routes", () => {
         expect(yield* count("ledger_bank_transactions", "default")).toBe(2)
       }))
   })
+
+describe("ledger routes", () => {
+  suite("sqlite")
+  if (H.pgEnabled()) suite("postgres")
 })

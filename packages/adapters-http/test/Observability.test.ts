@@ -87,7 +87,7 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
         "/api/v1/companion/breaker-events",
         "/api/v1/companion/settings",
         "/api/v1/export/qbo",
-        "/api/v1/export/qbo/{batch}",
+        "/api/v1/export/qbo/{batch_id}.csv",
         "/api/v1/health/live",
         "/api/v1/ledger/accounts",
         "/api/v1/ledger/entries",
@@ -106,6 +106,14 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
       const put = doc.paths["/api/v1/companion/settings"].put
       expect(Object.keys(put.responses).sort()).toStrictEqual(["200", "400", "401", "403", "404", "413", "429", "500"])
       expect(JSON.stringify(doc)).not.toContain("HttpApiDecodeError")
+      // the CSV export's parameter is the bare batch id; `.csv` is part of the path
+      const csvParams = doc.paths["/api/v1/export/qbo/{batch_id}.csv"].get.parameters
+      expect(csvParams.map((p: any) => [p.name, p.in])).toStrictEqual([["batch_id", "path"]])
+      expect(csvParams[0].schema.pattern).not.toContain("csv")
+      // the bank import takes JSON, a raw CSV file or a raw OFX file
+      expect(Object.keys(doc.paths["/api/v1/bank-transactions/import"].post.requestBody.content).sort()).toStrictEqual(["application/json", "application/x-ofx", "text/csv"])
+      // an idempotent retry of a post is a 200 with the original entry, a creation a 201
+      expect(Object.keys(doc.paths["/api/v1/ledger/entries"].post.responses)).toEqual(expect.arrayContaining(["200", "201", "409"]))
       expect(doc.components.schemas.UnauthorizedError.properties.error.required).toStrictEqual(["code", "message", "details", "request_id"])
       const docs = yield* s.raw("/docs")
       expect(docs.status).toBe(200)

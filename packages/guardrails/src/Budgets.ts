@@ -13,6 +13,7 @@
  */
 import { type Actor, Audit, Errors, Rbac } from "@airlock/core"
 import { Clock, Effect, Either, Option, Schema } from "effect"
+import { actingTenant } from "./internal/tenancy.js"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
 import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Money.js"
 import { BudgetLimit, BudgetStore, Scopes, scoped, type SpendTotals } from "./BudgetStore.js"
@@ -315,28 +316,30 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
       })
 
     /**
-     * Sets the actor's tenant's monthly limit (`PUT /api/v1/billing/budget`); needs
-     * `billing.manage`. Audited. Returns the billing summary under the new limit.
+     * Sets a tenant's monthly limit (`PUT /api/v1/billing/budget`): `tenant`, default the
+     * actor's own (another only with `tenant.cross`); needs `billing.manage`. Audited. Returns
+     * the billing summary under the new limit.
      */
-    const setBudget = (actor: Actor.Actor, input: BudgetInput): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
+    const setBudget = (actor: Actor.Actor, input: BudgetInput, tenant?: string): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "billing.manage")
-        const before = yield* limitOf(actor.tenant_id)
+        const target = yield* actingTenant(rbac, actor, tenant)
+        const before = yield* limitOf(target)
         const limit = new BudgetLimit({
-          tenant_id: actor.tenant_id,
+          tenant_id: target,
           limit_usd: input.limit_usd,
           updated_at: yield* Clock.currentTimeMillis,
           updated_by: actor.id
         }, true)
         yield* store.putLimit(limit)
         yield* audit.append({
-          tenant_id: actor.tenant_id,
+          tenant_id: target,
           actor_id: actor.id,
           action: "billing.budget_set",
-          subject: actor.tenant_id,
+          subject: target,
           data: { before: before === null ? null : formatUsd(before), after: formatUsd(input.limit_usd) }
         })
-        return yield* summaryOf(actor.tenant_id)
+        return yield* summaryOf(target)
       })
 
     /** The billing summary of a tenant for the current month (no RBAC: for internal callers). */
@@ -366,12 +369,19 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
         }, true)
       })
 
-    /** The actor's tenant's billing summary; needs `billing.read`. */
+    /**
+     * A tenant's billing summary (`tenant`, default the actor's own; another only with
+     * `tenant.cross`); needs `billing.read`. `settings` are that tenant's.
+     */
     const summary = (
       actor: Actor.Actor,
-      settings?: { readonly extensions: Record<string, unknown> }
+      settings?: { readonly extensions: Record<string, unknown> },
+      tenant?: string
     ): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
-      Effect.zipRight(rbac.require(actor, "billing.read"), summaryOf(actor.tenant_id, settings))
+      Effect.zipRight(
+        rbac.require(actor, "billing.read"),
+        Effect.flatMap(actingTenant(rbac, actor, tenant), (target) => summaryOf(target, settings))
+      )
 
     return { check, checkReading, exceeded, charge, setBudget, summary, summaryOf, limitOf } as const
   })

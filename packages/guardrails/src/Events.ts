@@ -5,6 +5,7 @@
  */
 import { type Actor, type Errors, Ids, Rbac } from "@airlock/core"
 import { Clock, Context, Effect, Schema } from "effect"
+import { actingTenant } from "./internal/tenancy.js"
 
 /** What raised an event. */
 export const EventKind = Schema.Literal("velocity", "value", "trust", "provider", "stop_condition", "lockdown")
@@ -81,21 +82,23 @@ export class BreakerEvents extends Effect.Service<BreakerEvents>()("@airlock/gua
       })
 
     /**
-     * The breaker events of the actor's tenant (velocity, value, trust), newest first; needs
-     * `companion.read`. This is what `GET /api/v1/companion/breaker-events` serves.
+     * The breaker events of a tenant (velocity, value, trust), newest first: `options.tenant`,
+     * default the actor's own (another only with `tenant.cross`); needs `companion.read`. This is
+     * what `GET /api/v1/companion/breaker-events` serves.
      */
     const listForTenant = (
       actor: Actor.Actor,
-      options: { readonly limit?: number; readonly before?: string; readonly kinds?: ReadonlyArray<EventKind> } = {}
+      options: { readonly limit?: number; readonly before?: string; readonly kinds?: ReadonlyArray<EventKind>; readonly tenant?: string } = {}
     ): Effect.Effect<ReadonlyArray<GuardrailEvent>, Errors.Forbidden | Errors.StorageError> =>
       Effect.zipRight(
         rbac.require(actor, "companion.read"),
-        store.list({
-          tenant_id: actor.tenant_id,
-          kinds: options.kinds ?? ["velocity", "value", "trust"],
-          before: options.before,
-          limit: Math.min(Math.max(options.limit ?? 100, 1), 500)
-        })
+        Effect.flatMap(actingTenant(rbac, actor, options.tenant), (tenant) =>
+          store.list({
+            tenant_id: tenant,
+            kinds: options.kinds ?? ["velocity", "value", "trust"],
+            before: options.before,
+            limit: Math.min(Math.max(options.limit ?? 100, 1), 500)
+          }))
       )
 
     /** Global events (provider, stop conditions, lockdown), newest first; needs `ops.read`. */

@@ -10,6 +10,7 @@
 import { type Actor, Audit, Canonical, Errors, Rbac, SecureRandom, SystemState } from "@airlock/core"
 import { Clock, Effect, Option, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
+import { actingTenant } from "./internal/tenancy.js"
 import { CounterStore } from "./Counters.js"
 import { BreakerEvents } from "./Events.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
@@ -103,13 +104,17 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
         return outcome.wrote
       })
 
-    /** Locks the system down by hand; needs `system.admin`. Idempotent. Audited in the admin's tenant. */
-    const lock = (actor: Actor.Actor, reason?: string): Effect.Effect<LockdownState, Errors.Forbidden | Errors.StorageError> =>
+    /**
+     * Locks the system down by hand; needs `system.admin`. Idempotent. Audited in `tenant` (the
+     * tenant the request acts on; default the admin's own).
+     */
+    const lock = (actor: Actor.Actor, reason?: string, tenant?: string): Effect.Effect<LockdownState, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
+        const auditTenant = yield* actingTenant(rbac, actor, tenant)
         const engaged = yield* engage("admin", reason ?? "manual", actor.id, {})
         if (engaged) {
-          yield* audit.append({ tenant_id: actor.tenant_id, actor_id: actor.id, action: "system.lockdown", subject: "system", data: { reason: reason ?? "manual" } })
+          yield* audit.append({ tenant_id: auditTenant, actor_id: actor.id, action: "system.lockdown", subject: "system", data: { reason: reason ?? "manual" } })
         }
         return yield* current
       })
@@ -133,10 +138,11 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
         })
       })
 
-    /** Makes a new unlock code (admin); the old one stops working. The code is returned once. */
-    const rotateCode = (actor: Actor.Actor): Effect.Effect<RotatedCode, Errors.Forbidden | Errors.StorageError> =>
+    /** Makes a new unlock code (admin); the old one stops working. The code is returned once. Audited in `tenant`. */
+    const rotateCode = (actor: Actor.Actor, tenant?: string): Effect.Effect<RotatedCode, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
+        const auditTenant = yield* actingTenant(rbac, actor, tenant)
         const bytes = yield* random.bytes(16)
         const code = Array.from(bytes.subarray(0, 10), (b) => CROCKFORD[b & 31]).join("")
         const salt = Array.from(bytes.subarray(10), (b) => b.toString(16).padStart(2, "0")).join("")
@@ -149,7 +155,7 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
           updated_by: actor.id
         }, true))
         yield* events.record({ tenant_id: null, kind: "lockdown", type: "code_rotated", reason: "rotated", data: { expires_at }, actor_id: actor.id })
-        yield* audit.append({ tenant_id: actor.tenant_id, actor_id: actor.id, action: "system.unlock_code_rotated", subject: "system", data: { expires_at } })
+        yield* audit.append({ tenant_id: auditTenant, actor_id: actor.id, action: "system.unlock_code_rotated", subject: "system", data: { expires_at } })
         return { code, expires_at }
       })
 
@@ -158,14 +164,16 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
     /**
      * Lifts the lockdown with the current code (admin). Wrong or expired codes count towards the
      * attempt limit; past it every attempt is `rate_limited` until the window ends. A used code
-     * is spent. Unlocking while not locked down returns the state.
+     * is spent. Unlocking while not locked down returns the state. Audited in `tenant`.
      */
     const unlock = (
       actor: Actor.Actor,
-      code: string
+      code: string,
+      tenant?: string
     ): Effect.Effect<LockdownState, Errors.Forbidden | Errors.RateLimited | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
+        const auditTenant = yield* actingTenant(rbac, actor, tenant)
         if (!(yield* isActive)) return yield* current
         const now = yield* Clock.currentTimeMillis
         const w = windowStart(now, attemptMs)
@@ -198,7 +206,7 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
         if (Option.isSome(r) && r.value.state === "open") {
           if (yield* breakers.put(Breakers.next(r.value, { state: "closed" }, now), r.value.version)) {
             yield* events.record({ tenant_id: null, kind: "lockdown", type: "unlock", reason: "code_accepted", data: { locked_since: r.value.opened_at }, actor_id: actor.id })
-            yield* audit.append({ tenant_id: actor.tenant_id, actor_id: actor.id, action: "system.unlock", subject: "system", data: { locked_since: r.value.opened_at } })
+            yield* audit.append({ tenant_id: auditTenant, actor_id: actor.id, action: "system.unlock", subject: "system", data: { locked_since: r.value.opened_at } })
           }
         }
         // the code is spent: a new one must be rotated for the next unlock

@@ -6,6 +6,7 @@
 import { type Actor, type Errors, Rbac } from "@airlock/core"
 import { Effect } from "effect"
 import type { BreakerRecord } from "./Breakers.js"
+import { actingTenant } from "./internal/tenancy.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { Lockdown, type LockdownState } from "./Lockdown.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
@@ -36,17 +37,21 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guard
     const config = yield* GuardrailsConfig
     const rbac = yield* Rbac.Rbac
 
-    /** The status seen by `actor`; needs `ops.read`. */
-    const status = (actor: Actor.Actor): Effect.Effect<GuardrailsStatus, Errors.Forbidden | Errors.StorageError> =>
+    /**
+     * The status seen by `actor`, with the breakers of `tenant` (default the actor's own; another
+     * only with `tenant.cross`); needs `ops.read`.
+     */
+    const status = (actor: Actor.Actor, tenant?: string): Effect.Effect<GuardrailsStatus, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "ops.read")
+        const target = yield* actingTenant(rbac, actor, tenant)
         return {
           lockdown: yield* lockdown.current,
           run: yield* stops.observe,
           breakers: {
             providers: yield* providers.listAll,
-            velocity: yield* velocity.state(actor.tenant_id),
-            trust: yield* trust.state(actor.tenant_id)
+            velocity: yield* velocity.state(target),
+            trust: yield* trust.state(target)
           },
           rate_limit: { enabled: config.rateLimitEnabled, rpm: config.rateLimitRpm, tenant_rpm: config.rateLimitTenantRpm }
         } satisfies GuardrailsStatus

@@ -1,13 +1,14 @@
 /**
- * Contract of the guardrails group: approvals of high-risk plans, the execution budget, the
- * global lockdown and its unlock code, and the tenant's breaker events. Tenant-scoped; the
- * guardrails services check permissions (lockdown and the unlock code need `system.admin`).
+ * Contract of the guardrails groups: approvals of high-risk plans, the execution budget and the
+ * tenant's breaker events (group `guardrails`, tenant-scoped: the tenant a request acts on, an
+ * admin's `X-Tenant` included); the global lockdown and its unlock code (group `lockdown`, admin
+ * routes: see {@link LockdownApi}). The guardrails services check permissions.
  */
 import { Approvals } from "@airlock/guardrails"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
-import { TenantScoped } from "../Auth.js"
+import { Admin, AdminBreakGlass, TenantScoped } from "../Auth.js"
 import { strictBody, Timestamp } from "../Wire.js"
 
 const NullTime = Schema.NullOr(Timestamp)
@@ -98,20 +99,6 @@ export class GuardrailsApi extends HttpApiGroup.make("guardrails")
       .addError(ApiError.Forbidden)
   )
   .add(
-    HttpApiEndpoint.post("lockdown", "/api/v1/system/lockdown")
-      .setPayload(strictBody({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(500))) }))
-      .addSuccess(LockdownView)
-      .addError(ApiError.Forbidden)
-  )
-  .add(
-    HttpApiEndpoint.post("unlock", "/api/v1/system/unlock")
-      .setPayload(strictBody({ code: Schema.String.pipe(Schema.maxLength(100)) }))
-      .addSuccess(LockdownView)
-      .addError(ApiError.Forbidden)
-      .addError(ApiError.RateLimited)
-  )
-  .add(HttpApiEndpoint.post("rotateUnlockCode", "/api/v1/system/unlock-code/rotate").addSuccess(RotatedCode).addError(ApiError.Forbidden))
-  .add(
     HttpApiEndpoint.get("breakerEvents", "/api/v1/companion/breaker-events")
       .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))), before: Schema.optional(Schema.String) }))
       .addSuccess(Schema.Array(BreakerEvent))
@@ -119,6 +106,39 @@ export class GuardrailsApi extends HttpApiGroup.make("guardrails")
   )
   .middleware(TenantScoped)
   .annotate(OpenApi.Title, "Guardrails")
-  .annotate(OpenApi.Description, "Approvals, execution budget, lockdown, breaker events")
+  .annotate(OpenApi.Description, "Approvals, execution budget, breaker events")
 {}
 
+
+/**
+ * The lockdown group: admin routes. `POST /api/v1/system/lockdown` goes through the full admin
+ * chain (role, IP allowlist, `AIRLOCK_ADMIN_WRITE_ENABLED`); unlock and unlock-code rotation
+ * through {@link AdminBreakGlass} (role and IP allowlist, no write guard), so a lockdown can be
+ * lifted in production where admin writes are off. Audit records go to the tenant the request
+ * acts on (`X-Tenant` for an admin, else the admin's own).
+ */
+export class LockdownApi extends HttpApiGroup.make("lockdown")
+  .add(
+    HttpApiEndpoint.post("lockdown", "/api/v1/system/lockdown")
+      .setPayload(strictBody({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(500))) }))
+      .addSuccess(LockdownView)
+      .addError(ApiError.Forbidden)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("unlock", "/api/v1/system/unlock")
+      .setPayload(strictBody({ code: Schema.String.pipe(Schema.maxLength(100)) }))
+      .addSuccess(LockdownView)
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.RateLimited)
+      .middleware(AdminBreakGlass)
+  )
+  .add(
+    HttpApiEndpoint.post("rotateUnlockCode", "/api/v1/system/unlock-code/rotate")
+      .addSuccess(RotatedCode)
+      .addError(ApiError.Forbidden)
+      .middleware(AdminBreakGlass)
+  )
+  .annotate(OpenApi.Title, "Lockdown")
+  .annotate(OpenApi.Description, "Global lockdown, unlock with the unlock code, code rotation (admin)")
+{}

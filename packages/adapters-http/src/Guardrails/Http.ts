@@ -4,7 +4,7 @@ import { Errors, Tenants } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
 import { AirlockApi } from "../Api.js"
-import { CurrentPrincipal, type TenantScoped } from "../Auth.js"
+import { type Admin, type AdminBreakGlass, CurrentPrincipal, type TenantScoped } from "../Auth.js"
 
 const approvalJson = (v: Approvals.ApprovalView) => ({
   subject: v.subject,
@@ -23,7 +23,8 @@ const approvalJson = (v: Approvals.ApprovalView) => ({
   revoked_by: v.revoked_by
 })
 
-const lockdownJson = (s: Lockdown.LockdownState) => ({
+/** The JSON form of the lockdown state. */
+export const lockdownJson = (s: Lockdown.LockdownState) => ({
   active: s.active,
   source: s.source,
   reason: s.reason,
@@ -55,12 +56,11 @@ const decodeBudget = (input: unknown) =>
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "guardrails">,
   never,
-  Approvals.Approvals | Budgets.ExecutionBudgets | Lockdown.Lockdown | Events.BreakerEvents | Tenants.Tenants | TenantScoped
+  Approvals.Approvals | Budgets.ExecutionBudgets | Events.BreakerEvents | Tenants.Tenants | TenantScoped
 > = HttpApiBuilder.group(AirlockApi, "guardrails", (handlers) =>
   Effect.gen(function*() {
     const approvals = yield* Approvals.Approvals
     const budgets = yield* Budgets.ExecutionBudgets
-    const lockdown = yield* Lockdown.Lockdown
     const events = yield* Events.BreakerEvents
     const tenants = yield* Tenants.Tenants
     return handlers
@@ -82,35 +82,47 @@ export const layer: Layer.Layer<
       .handle("billingSummary", () =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          return yield* encodeSummary(yield* budgets.summary(actor, yield* tenants.settings(tenant.id)))
+          return yield* encodeSummary(yield* budgets.summary(actor, yield* tenants.settings(tenant.id), tenant.id))
         }))
       .handle("setBudget", ({ payload }) =>
         Effect.gen(function*() {
-          const { actor } = yield* CurrentPrincipal
-          return yield* encodeSummary(yield* budgets.setBudget(actor, yield* decodeBudget(payload)))
-        }))
-      .handle("lockdown", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor } = yield* CurrentPrincipal
-          return lockdownJson(yield* (payload.reason === undefined ? lockdown.lock(actor) : lockdown.lock(actor, payload.reason)))
-        }))
-      .handle("unlock", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor } = yield* CurrentPrincipal
-          return lockdownJson(yield* lockdown.unlock(actor, payload.code))
-        }))
-      .handle("rotateUnlockCode", () =>
-        Effect.gen(function*() {
-          const { actor } = yield* CurrentPrincipal
-          return yield* lockdown.rotateCode(actor)
+          const { actor, tenant } = yield* CurrentPrincipal
+          return yield* encodeSummary(yield* budgets.setBudget(actor, yield* decodeBudget(payload), tenant.id))
         }))
       .handle("breakerEvents", ({ urlParams }) =>
         Effect.gen(function*() {
-          const { actor } = yield* CurrentPrincipal
+          const { actor, tenant } = yield* CurrentPrincipal
           const list = yield* events.listForTenant(actor, {
+            tenant: tenant.id,
             ...(urlParams.limit !== undefined ? { limit: urlParams.limit } : {}),
             ...(urlParams.before !== undefined ? { before: urlParams.before } : {})
           })
           return list.map((e) => ({ id: e.id, kind: e.kind, type: e.type, reason: e.reason, data: e.data, actor_id: e.actor_id, at: e.at }))
+        }))
+  }))
+
+/** The lockdown group's handlers (admin routes; audited in the tenant the request acts on). */
+export const layerLockdown: Layer.Layer<
+  HttpApiGroup.ApiGroup<"airlock", "lockdown">,
+  never,
+  Lockdown.Lockdown | Admin | AdminBreakGlass
+> = HttpApiBuilder.group(AirlockApi, "lockdown", (handlers) =>
+  Effect.gen(function*() {
+    const lockdown = yield* Lockdown.Lockdown
+    return handlers
+      .handle("lockdown", ({ payload }) =>
+        Effect.gen(function*() {
+          const { actor, tenant } = yield* CurrentPrincipal
+          return lockdownJson(yield* lockdown.lock(actor, payload.reason, tenant.id))
+        }))
+      .handle("unlock", ({ payload }) =>
+        Effect.gen(function*() {
+          const { actor, tenant } = yield* CurrentPrincipal
+          return lockdownJson(yield* lockdown.unlock(actor, payload.code, tenant.id))
+        }))
+      .handle("rotateUnlockCode", () =>
+        Effect.gen(function*() {
+          const { actor, tenant } = yield* CurrentPrincipal
+          return yield* lockdown.rotateCode(actor, tenant.id)
         }))
   }))

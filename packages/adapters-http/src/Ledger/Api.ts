@@ -67,6 +67,15 @@ export const Entry = Schema.Struct({
 /** The answer to a post or reversal: the entry, and whether it was already there (idempotency). */
 export const PostResult = Schema.Struct({ entry: Entry, duplicate: Schema.Boolean })
 
+/** A post or reversal that created its entry (201). */
+export const PostCreated = Schema.Struct({ entry: Entry, duplicate: Schema.Literal(false) }).annotations({ identifier: "PostCreated" })
+
+/**
+ * An idempotent retry (same key, same content): the original entry, nothing written (200). The
+ * same key with different content is 409 `idempotency.conflict`.
+ */
+export const PostDuplicate = Schema.Struct({ entry: Entry, duplicate: Schema.Literal(true) }).annotations({ identifier: "PostDuplicate" })
+
 /** A page of entries. */
 export const EntryPage = Schema.Struct({ items: Schema.Array(Entry), next_cursor: Schema.NullOr(Schema.String) })
 
@@ -122,10 +131,46 @@ export const ExportResult = Schema.Struct({ batch_id: Schema.NullOr(Schema.Strin
 /** What an import did. */
 export const ImportResult = Schema.Struct({ new: Schema.Number, skipped: Schema.Number, ids: Schema.Array(Schema.String) })
 
+/**
+ * Query of a raw-file import (`text/csv` or OFX body): the account, the currency, and for CSV
+ * the column mapping and date format (`date_column=Posted%20Date&date_format=DD/MM/YYYY`).
+ * Columns are header names (case-insensitive) or 0-based indexes (digits). Not allowed with a
+ * JSON body, which carries the same settings itself.
+ */
+export const ImportQuery = Schema.Struct({
+  account_code: Schema.optional(Schema.String),
+  /** `csv` or `ofx`; overrides the content type (e.g. a file sent as `text/plain`). */
+  format: Schema.optional(Schema.Literal("csv", "ofx")),
+  currency: Schema.optional(Schema.String),
+  layout: Schema.optional(Schema.Literal("amount", "credit_debit")),
+  date_column: Schema.optional(Schema.String),
+  description_column: Schema.optional(Schema.String),
+  amount_column: Schema.optional(Schema.String),
+  credit_column: Schema.optional(Schema.String),
+  debit_column: Schema.optional(Schema.String),
+  payee_column: Schema.optional(Schema.String),
+  memo_column: Schema.optional(Schema.String),
+  date_format: Schema.optional(Schema.String),
+  has_header: Schema.optional(Schema.Literal("true", "false")),
+  delimiter: Schema.optional(Schema.String),
+  negate: Schema.optional(Schema.Literal("true", "false"))
+})
+
+/**
+ * Body of the bank import: the JSON request, a raw CSV file (`text/csv`), or a raw OFX file
+ * (`application/x-ofx`; also `application/ofx`, `text/x-ofx`, or any type with `format=ofx`).
+ */
+export const ImportBody = Schema.Union(
+  strictBody(BankTransaction.ImportRequest.fields),
+  HttpApiSchema.Text({ contentType: "text/csv" }),
+  HttpApiSchema.Uint8Array({ contentType: "application/x-ofx" })
+)
+
 const EntryId = HttpApiSchema.param("id", Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)))
-const BatchCsv = HttpApiSchema.param(
-  "batch",
-  Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,100}\.csv$/, { message: () => "Expected <batch_id>.csv" }))
+// the path is `/api/v1/export/qbo/{batch_id}.csv`: the parameter is the bare id, `.csv` is literal
+const BatchId = HttpApiSchema.param(
+  "batch_id",
+  Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,100}$/, { message: () => "Expected a batch id" }))
 )
 
 /** The ledger group. */
@@ -153,7 +198,8 @@ export class LedgerApi extends HttpApiGroup.make("ledger")
   .add(
     HttpApiEndpoint.post("postEntry", "/api/v1/ledger/entries")
       .setPayload(PostEntry)
-      .addSuccess(PostResult, { status: 201 })
+      .addSuccess(PostCreated, { status: 201 })
+      .addSuccess(PostDuplicate, { status: 200 })
       .addError(ApiError.Forbidden)
       .addError(ApiError.NotFound)
       .addError(ApiError.Conflict)
@@ -162,7 +208,8 @@ export class LedgerApi extends HttpApiGroup.make("ledger")
   .add(
     HttpApiEndpoint.post("reverseEntry")`/api/v1/ledger/entries/${EntryId}/reverse`
       .setPayload(strictBody(Journal.ReverseEntry.fields))
-      .addSuccess(PostResult, { status: 201 })
+      .addSuccess(PostCreated, { status: 201 })
+      .addSuccess(PostDuplicate, { status: 200 })
       .addError(ApiError.Forbidden)
       .addError(ApiError.NotFound)
       .addError(ApiError.Conflict)
@@ -183,14 +230,15 @@ export class LedgerApi extends HttpApiGroup.make("ledger")
   )
   .add(HttpApiEndpoint.post("exportQbo", "/api/v1/export/qbo").addSuccess(ExportResult).addError(ApiError.Forbidden))
   .add(
-    HttpApiEndpoint.get("exportQboCsv")`/api/v1/export/qbo/${BatchCsv}`
+    HttpApiEndpoint.get("exportQboCsv")`/api/v1/export/qbo/${BatchId}.csv`
       .addSuccess(HttpApiSchema.Text({ contentType: "text/csv" }))
       .addError(ApiError.Forbidden)
       .addError(ApiError.NotFound)
   )
   .add(
     HttpApiEndpoint.post("importBankTransactions", "/api/v1/bank-transactions/import")
-      .setPayload(strictBody(BankTransaction.ImportRequest.fields))
+      .setPayload(ImportBody)
+      .setUrlParams(ImportQuery)
       .addSuccess(ImportResult)
       .addError(ApiError.Forbidden)
       .addError(ApiError.NotFound)

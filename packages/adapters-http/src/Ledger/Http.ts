@@ -1,9 +1,11 @@
 /** Handlers of the ledger group: translate between JSON (decimal strings) and the ledger services. */
 import { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
-import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
+import { Errors } from "@airlock/core"
+import { HttpApiBuilder, type HttpApiGroup, HttpServerRequest } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { AirlockApi } from "../Api.js"
 import { CurrentPrincipal, type TenantScoped } from "../Auth.js"
+import type { ImportQuery } from "./Api.js"
 import { formatAmount, scaleOf } from "../Money.js"
 
 const amount = (minor: bigint, currency: string) => formatAmount(minor, scaleOf(currency) ?? 2)
@@ -49,7 +51,79 @@ export const entryJson = (e: Journal.JournalEntry) => ({
   posted_at: e.posted_at
 })
 
+/** 201 with the new entry, or 200 with the original one on an idempotent retry. */
+const postJson = (r: Journal.PostResult) =>
+  r.duplicate ? { entry: entryJson(r.entry), duplicate: true as const } : { entry: entryJson(r.entry), duplicate: false as const }
+
 const lockJson = (l: PeriodLock.PeriodLock) => ({ lock_date: l.lock_date, updated_at: l.updated_at, updated_by: l.updated_by })
+
+const invalid = (code: string, message: string, details?: Record<string, unknown>) =>
+  Effect.fail(new Errors.ValidationError(details === undefined ? { code, message } : { code, message, details }))
+
+const CSV_TYPES = new Set(["text/csv", "application/csv", "text/comma-separated-values"])
+const OFX_TYPES = new Set(["application/x-ofx", "application/ofx", "text/x-ofx", "text/ofx"])
+const CSV_PARAMS = [
+  "layout",
+  "date_column",
+  "description_column",
+  "amount_column",
+  "credit_column",
+  "debit_column",
+  "payee_column",
+  "memo_column",
+  "date_format",
+  "has_header",
+  "delimiter",
+  "negate"
+] as const
+
+/** OFX 1.x files declare their charset in the header (`CHARSET:1252`); the rest is UTF-8. */
+const decodeFile = (bytes: Uint8Array): string => {
+  const head = new TextDecoder("latin1").decode(bytes.subarray(0, 512))
+  const charset = /CHARSET:\s*1252/i.test(head) ? "windows-1252" : "utf-8"
+  return new TextDecoder(charset).decode(bytes)
+}
+
+/** A column given in the query: digits are a 0-based index, anything else a header name. */
+const column = (raw: string): string | number => (/^\d{1,4}$/.test(raw) ? Number(raw) : raw)
+
+/**
+ * The ledger's import request for a raw CSV or OFX body: the format from `?format=` or the
+ * content type, the account and currency from the query, and for CSV the column mapping.
+ */
+const rawImport = (body: string | Uint8Array, query: typeof ImportQuery.Type, contentType: string | undefined) =>
+  Effect.gen(function*() {
+    const media = (contentType ?? "").split(";")[0]!.trim().toLowerCase()
+    const format = query.format ?? (CSV_TYPES.has(media) ? "csv" : OFX_TYPES.has(media) ? "ofx" : undefined)
+    if (format === undefined) {
+      return yield* invalid(
+        "validation.content_type",
+        "Send a bank file as text/csv (CSV), application/x-ofx (OFX) or JSON, or name the format with ?format=csv|ofx",
+        { content_type: media }
+      )
+    }
+    if (query.account_code === undefined || query.account_code === "") {
+      return yield* invalid("validation.import_query", "account_code is required in the query string for a raw file", { parameter: "account_code" })
+    }
+    let content = typeof body === "string" ? body : decodeFile(body)
+    if (content.charCodeAt(0) === 0xfeff) content = content.slice(1)
+    const given = CSV_PARAMS.filter((k) => query[k] !== undefined)
+    if (format === "ofx" && given.length > 0) {
+      return yield* invalid("validation.import_query", "CSV column settings do not apply to an OFX file", { parameters: given })
+    }
+    const csv: Record<string, unknown> = {}
+    for (const k of given) {
+      const v = query[k]!
+      csv[k] = k.endsWith("_column") ? column(v) : k === "has_header" || k === "negate" ? v === "true" : v
+    }
+    return {
+      account_code: query.account_code,
+      format,
+      content,
+      ...(format === "csv" && given.length > 0 ? { csv } : {}),
+      ...(query.currency !== undefined ? { currency: query.currency } : {})
+    }
+  })
 
 /** The ledger group's handlers. */
 export const layer: Layer.Layer<
@@ -89,14 +163,12 @@ export const layer: Layer.Layer<
       .handle("postEntry", ({ payload }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          const result = yield* journal.post(tenant.id, actor, payload)
-          return { entry: entryJson(result.entry), duplicate: result.duplicate }
+          return postJson(yield* journal.post(tenant.id, actor, payload))
         }))
       .handle("reverseEntry", ({ path, payload }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          const result = yield* journal.reverse(tenant.id, actor, path.id, payload)
-          return { entry: entryJson(result.entry), duplicate: result.duplicate }
+          return postJson(yield* journal.reverse(tenant.id, actor, path.id, payload))
         }))
       .handle("trialBalance", ({ urlParams }) =>
         Effect.gen(function*() {
@@ -140,11 +212,20 @@ export const layer: Layer.Layer<
       .handle("exportQboCsv", ({ path }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          return yield* exports.csvText(tenant.id, actor, path.batch.slice(0, -".csv".length))
+          return yield* exports.csvText(tenant.id, actor, path.batch_id)
         }))
-      .handle("importBankTransactions", ({ payload }) =>
+      .handle("importBankTransactions", ({ payload, urlParams }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          return yield* bank.importFile(tenant.id, actor, payload)
+          if (typeof payload !== "string" && !(payload instanceof Uint8Array)) {
+            if (Object.keys(urlParams).length > 0) {
+              return yield* invalid("validation.import_query", "Query parameters apply to raw CSV or OFX bodies; a JSON body carries account_code, format and csv itself", {
+                parameters: Object.keys(urlParams)
+              })
+            }
+            return yield* bank.importFile(tenant.id, actor, payload)
+          }
+          const request = yield* HttpServerRequest.HttpServerRequest
+          return yield* bank.importFile(tenant.id, actor, yield* rawImport(payload, urlParams, request.headers["content-type"]))
         }))
   }))

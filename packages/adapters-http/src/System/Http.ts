@@ -1,28 +1,57 @@
 /** Handlers of the system group. */
-import { KillSwitch, Tenants } from "@airlock/core"
+import { KillSwitch, Rbac, Tenants } from "@airlock/core"
+import { Breakers, Budgets, GuardrailsConfig, Money as GMoney, SystemStatus } from "@airlock/guardrails"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Clock, Effect, Layer } from "effect"
 import { AirlockApi } from "../Api.js"
 import { Authenticated, CurrentPrincipal } from "../Auth.js"
+import { lockdownJson } from "../Guardrails/Http.js"
 import { HttpConfig } from "../HttpConfig.js"
 import { RateLimiter } from "../RateLimiter.js"
 
+const breakerJson = (b: Breakers.BreakerRecord) => ({
+  key: b.key,
+  kind: b.kind,
+  tenant_id: b.tenant_id,
+  state: b.state,
+  reason: b.reason,
+  opened_at: b.opened_at,
+  until: b.until,
+  consecutive_failures: b.consecutive_failures,
+  data: b.data
+})
+
 /** The system group's handlers. */
-export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "system">, never, Tenants.Tenants | HttpConfig | RateLimiter | Authenticated> = HttpApiBuilder.group(
+export const layer: Layer.Layer<
+  HttpApiGroup.ApiGroup<"airlock", "system">,
+  never,
+  | Tenants.Tenants
+  | Rbac.Rbac
+  | HttpConfig
+  | RateLimiter
+  | SystemStatus.SystemStatus
+  | Budgets.LlmBudget
+  | GuardrailsConfig.GuardrailsConfig
+  | Authenticated
+> = HttpApiBuilder.group(
   AirlockApi,
   "system",
   (handlers) =>
     Effect.gen(function*() {
       const tenants = yield* Tenants.Tenants
+      const rbac = yield* Rbac.Rbac
       const settings = yield* HttpConfig
       const limiter = yield* RateLimiter
+      const guardrails = yield* SystemStatus.SystemStatus
+      const llm = yield* Budgets.LlmBudget
+      const config = yield* GuardrailsConfig.GuardrailsConfig
       return handlers.handle("status", () =>
         Effect.gen(function*() {
-          const { tenant } = yield* CurrentPrincipal
+          const { actor, tenant } = yield* CurrentPrincipal
           const global = yield* tenants.globalAi()
           const ai = yield* tenants.settings(tenant.id)
           const state = KillSwitch.evaluateKillSwitch(global.enabled, tenant, ai)
-          return {
+          const base = {
             environment: settings.environment,
             server_time: yield* Clock.currentTimeMillis,
             ai_global: global,
@@ -32,6 +61,38 @@ export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "system">, neve
             tenant_id: tenant.id,
             ai_mode: ai.ai_mode,
             companion: state.enabled ? { enabled: true } : { enabled: false, layer: state.layer, reason: state.reason }
+          }
+          if (!rbac.can(actor, "ops.read")) {
+            return { ...base, lockdown: null, run: null, breakers: null, rate_limit: null, llm_budget_status: null }
+          }
+          // the middleware already allowed this tenant (own, or `tenant.cross`)
+          const g = yield* Effect.catchTag(guardrails.status(actor, tenant.id), "Forbidden", (e) => Effect.die(e))
+          const budget = yield* llm.status(tenant.id, ai)
+          return {
+            ...base,
+            lockdown: lockdownJson(g.lockdown),
+            run: {
+              active: g.run.active,
+              paused: g.run.paused,
+              should_stop: g.run.should_stop,
+              stop: g.run.stop === null ? null : { reason: g.run.stop.reason, data: g.run.stop.data, at: g.run.stop.at }
+            },
+            breakers: {
+              providers: g.breakers.providers.map(breakerJson),
+              velocity: breakerJson(g.breakers.velocity),
+              trust: breakerJson(g.breakers.trust)
+            },
+            // what the server applies: the hook's switch, the guardrails limits
+            rate_limit: { enabled: limiter.enabled, rpm: config.rateLimitRpm, tenant_rpm: config.rateLimitTenantRpm },
+            llm_budget_status: {
+              fallback_active: budget.fallback_active,
+              fallback_reason: budget.fallback_reason,
+              period: budget.period,
+              tenant_spent_usd: GMoney.formatUsd(budget.tenant_spent_usd),
+              tenant_cap_usd: GMoney.formatUsd(budget.tenant_cap_usd),
+              global_spent_usd: GMoney.formatUsd(budget.global_spent_usd),
+              global_cap_usd: GMoney.formatUsd(budget.global_cap_usd)
+            }
           }
         }))
     })

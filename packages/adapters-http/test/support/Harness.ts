@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
+import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
 import { inject } from "vitest"
 
@@ -89,6 +89,13 @@ export const freshPgUrl = (name = `airlock_h_${randomBytes(6).toString("hex")}`)
     return url.toString()
   })
 
+/** The URL of database `name` on the test PostgreSQL server (no creation). */
+export const pgUrlOf = (name: string): string => {
+  const url = new URL(pgAdminUrl())
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
 /** Whether PostgreSQL tests run (the global setup gives no URL when they were turned off on purpose). */
 export const pgEnabled = (): boolean => pgAdminUrl() !== ""
 
@@ -101,7 +108,8 @@ export const pgAdmin = (statement: string): Effect.Effect<void> =>
     Effect.scoped
   )
 
-const storageLayer = (storage: Storage, pgDatabase?: string) => {
+const storageLayer = (storage: Storage, pgDatabase?: string, pgUrl?: string) => {
+  if (pgUrl !== undefined) return Postgres.layer({ url: pgUrl, maxConnections: 4 })
   switch (storage) {
     case "sqlite": {
       const file = join(mkdtempSync(join(tmpdir(), "airlock-http-")), "test.db")
@@ -150,9 +158,14 @@ export interface Options {
   readonly storage?: Storage
   /** The PostgreSQL database to create and use (storage `postgres`; default: a random name). */
   readonly pgDatabase?: string
+  /** An existing PostgreSQL database to use as is (another server's: several servers, one database). */
+  readonly pgUrl?: string
   readonly http?: Partial<HttpConfig.HttpSettings>
-  /** The rate-limit hook (default: disabled); tests inject faulty ones through it. */
-  readonly rateLimiter?: Layer.Layer<RateLimiter.RateLimiter>
+  /**
+   * The rate-limit hook (default: disabled); tests inject faulty ones through it, or the
+   * guardrails limiter (`RateLimiter.layerGuardrails`, with `guardrails.rateLimitEnabled`).
+   */
+  readonly rateLimiter?: Layer.Layer<RateLimiter.RateLimiter, never, GuardLimiter.RateLimiter | GuardrailsConfig.GuardrailsConfig>
   readonly seed?: boolean
   /** Guardrails settings (e.g. a short approval TTL). */
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
@@ -170,7 +183,8 @@ export const layer = (options: Options = {}): Layer.Layer<
   | Audit.AuditLog
   | Kernel.CoreServices
   | HttpConfig.HttpConfig
-  | Guardrails.GuardrailsServices,
+  | Guardrails.GuardrailsServices
+  | Ledger.LedgerServices,
   unknown
 > => {
   const logs: Array<string> = []
@@ -182,7 +196,7 @@ export const layer = (options: Options = {}): Layer.Layer<
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
-    Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase))
+    Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase, options.pgUrl))
   )
   const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
   const served = Server.serve.pipe(
