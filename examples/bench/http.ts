@@ -10,7 +10,9 @@
  * with an audit record in one transaction, on the embedded SQLite file. Two figures each:
  * saturation throughput (10 connections, fixed duration), and latency at a fixed 1,000 req/s.
  * Targets: throughput ≥ 0.35× the bare server; p99 < 20 ms at 1,000 req/s. The server runs the
- * built packages (`pnpm bench` builds first), as a host would, not the TypeScript sources.
+ * built packages (`pnpm bench` builds first), as a host would, not the TypeScript sources. A
+ * third server shows the framework's own ceiling: the smallest `HttpApi` server answering a
+ * fixed JSON body (`bench/effect-hello.ts`), against the same bare baseline.
  */
 import { Sqlite } from "@airlock/adapters-storage"
 import { ApiToken, Ids, Kernel, Tenants } from "@airlock/core"
@@ -70,6 +72,16 @@ const startBare = async (): Promise<Target> => {
   return { url: m[1]!, child }
 }
 
+/** The framework's ceiling: the smallest HttpApi server (`bench/effect-hello.ts`), built packages. */
+const startEffectHello = async (): Promise<Target> => {
+  const child = spawn(join(examples, "node_modules", ".bin", "tsx"), ["bench/effect-hello.ts"], {
+    cwd: examples,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  const m = await waitFor(child, /listening (http:\/\/127\.0\.0\.1:\d+)/)
+  return { url: m[1]!, child }
+}
+
 const startAirlock = async (): Promise<Target> => {
   const db = join(mkdtempSync(join(tmpdir(), "airlock-bench-http-")), "airlock.db")
   const child = spawn(join(examples, "node_modules", ".bin", "tsx"), ["server/main.ts"], {
@@ -105,17 +117,22 @@ interface Load {
   readonly errors: number
 }
 
-const load = (url: string, options: { readonly seconds: number; readonly rate?: number; readonly connections: number }): Promise<Load> =>
+const load = (
+  url: string,
+  options: { readonly seconds: number; readonly rate?: number; readonly connections: number; readonly get?: string }
+): Promise<Load> =>
   new Promise((resolve, reject) => {
     autocannon(
       {
-        url: `${url}/api/v1/ledger/entries`,
-        method: "POST",
-        headers: { authorization: "Bearer dev_bookkeeper_token", "content-type": "application/json" },
-        body: JSON.stringify({
-          date: "2026-01-20",
-          memo: "bench",
-          lines: [{ account_code: "1000", debit: "10.00" }, { account_code: "4000", credit: "10.00" }]
+        ...(options.get !== undefined ? { url: `${url}${options.get}` } : {
+          url: `${url}/api/v1/ledger/entries`,
+          method: "POST" as const,
+          headers: { authorization: "Bearer dev_bookkeeper_token", "content-type": "application/json" },
+          body: JSON.stringify({
+            date: "2026-01-20",
+            memo: "bench",
+            lines: [{ account_code: "1000", debit: "10.00" }, { account_code: "4000", credit: "10.00" }]
+          })
         }),
         connections: options.connections,
         duration: options.seconds,
@@ -178,6 +195,14 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
   } finally {
     await stop(bare)
   }
+  const hello = await startEffectHello()
+  let ceiling
+  try {
+    await load(hello.url, { seconds: WARMUP_SECONDS, connections: 10, get: "/hello" })
+    ceiling = await load(hello.url, { seconds: SATURATION_SECONDS, connections: 10, get: "/hello" })
+  } finally {
+    await stop(hello)
+  }
   const airlock = await startAirlock()
   let measured
   try {
@@ -198,6 +223,12 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
       baseline: `${n(baseline.saturation.rps)} req/s`,
       ratio: (measured.saturation.rps / baseline.saturation.rps).toFixed(3),
       target: "≥ 0.35"
+    },
+    {
+      name: "framework ceiling: smallest @effect/platform HttpApi server (one GET, fixed JSON, tracing off), 10 connections",
+      value: `${n(ceiling.rps)} req/s, p50 ${ms(ceiling.p50)}, p99 ${ms(ceiling.p99)}${failures(ceiling)}`,
+      baseline: `${n(baseline.saturation.rps)} req/s`,
+      ratio: (ceiling.rps / baseline.saturation.rps).toFixed(3)
     },
     {
       name: "reference without HTTP (token verify + settings update through core, SQLite file, in process; lighter than the ledger write)",
