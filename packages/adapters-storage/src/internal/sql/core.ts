@@ -3,7 +3,7 @@ import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ids, type Port
 import { SqlClient } from "@effect/sql"
 import { SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
-import { bool, forUpdate, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
+import { bool, forUpdate, fromRow, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -14,12 +14,12 @@ const notFound = (entity: string, id: string) =>
   new Errors.NotFound({ message: `${entity} ${id} not found`, details: { entity, id } })
 
 const toTenant = (r: Row) =>
-  new Tenant.Tenant({
+  fromRow(Tenant.Tenant, {
     id: r.id as Ids.TenantId,
     name: String(r.name),
     ai_companion_enabled: bool(r.ai_companion_enabled),
     created_at: int(r.created_at)
-  }, true)
+  })
 
 /** SQL {@link Tenant.TenantStore}. */
 export const tenantStore: Layer.Layer<Tenant.TenantStore, never, SqlDb> = Layer.effect(
@@ -43,7 +43,7 @@ export const tenantStore: Layer.Layer<Tenant.TenantStore, never, SqlDb> = Layer.
 )
 
 const toActor = (r: Row) =>
-  new Actor.Actor({
+  fromRow(Actor.Actor, {
     id: r.id as Ids.ActorId,
     tenant_id: r.tenant_id as Ids.TenantId,
     kind: r.kind as Actor.ActorKind,
@@ -51,7 +51,7 @@ const toActor = (r: Row) =>
     role: String(r.role),
     active: bool(r.active),
     created_at: int(r.created_at)
-  }, true)
+  })
 
 /** SQL {@link Actor.ActorStore}. */
 export const actorStore: Layer.Layer<Actor.ActorStore, never, SqlDb> = Layer.effect(
@@ -80,7 +80,7 @@ export const actorStore: Layer.Layer<Actor.ActorStore, never, SqlDb> = Layer.eff
 )
 
 const toToken = (r: Row) =>
-  new ApiToken.ApiTokenRecord({
+  fromRow(ApiToken.ApiTokenRecord, {
     id: r.id as Ids.TokenId,
     tenant_id: r.tenant_id as Ids.TenantId,
     actor_id: r.actor_id as Ids.ActorId,
@@ -90,7 +90,7 @@ const toToken = (r: Row) =>
     created_at: int(r.created_at),
     expires_at: intOrNull(r.expires_at),
     revoked_at: intOrNull(r.revoked_at)
-  }, true)
+  })
 
 /** SQL {@link ApiToken.ApiTokenStore}. */
 export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlDb> = Layer.effect(
@@ -115,7 +115,7 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlDb> = 
 )
 
 const toSettings = (r: Row) =>
-  new AiSettings.AiSettings({
+  fromRow(AiSettings.AiSettings, {
     tenant_id: r.tenant_id as Ids.TenantId,
     ai_enabled: bool(r.ai_enabled),
     kill_switch: bool(r.kill_switch),
@@ -123,7 +123,7 @@ const toSettings = (r: Row) =>
     extensions: json(r.extensions) as Record<string, unknown>,
     updated_at: int(r.updated_at),
     updated_by: String(r.updated_by)
-  }, true)
+  })
 
 /** SQL {@link AiSettings.AiSettingsStore}. */
 export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, SqlDb> = Layer.effect(
@@ -142,12 +142,12 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Sql
 )
 
 const toEntry = (r: Row) =>
-  new SystemState.SystemStateEntry({
+  fromRow(SystemState.SystemStateEntry, {
     key: String(r.key),
     value: json(r.value),
     updated_at: int(r.updated_at),
     updated_by: String(r.updated_by)
-  }, true)
+  })
 
 /** SQL {@link SystemState.SystemStateStore}. */
 export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, SqlDb> = Layer.effect(
@@ -168,7 +168,7 @@ export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, 
 )
 
 const toAction = (r: Row) =>
-  new Action.ActionRecord({
+  fromRow(Action.ActionRecord, {
     id: r.id as Ids.ActionId,
     tenant_id: r.tenant_id as Ids.TenantId,
     kind: String(r.kind),
@@ -185,7 +185,7 @@ const toAction = (r: Row) =>
     close_reason: r.close_reason === null ? null : String(r.close_reason),
     result: r.result === null ? null : json(r.result),
     version: int(r.version)
-  }, true)
+  })
 
 /** SQL {@link Action.ActionStore}. */
 export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.effect(
@@ -255,7 +255,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
 )
 
 const toTrace = (r: Row) =>
-  new Action.DecisionTrace({
+  fromRow(Action.DecisionTrace, {
     id: String(r.id),
     tenant_id: r.tenant_id as Ids.TenantId,
     action_id: r.action_id as Ids.ActionId,
@@ -265,7 +265,7 @@ const toTrace = (r: Row) =>
     at: int(r.at),
     outcome: r.outcome as Action.GateVerdict,
     gates: json(r.gates) as Array<Action.GateOutcome>
-  }, true)
+  })
 
 /** SQL {@link Action.TraceStore}. */
 export const traceStore: Layer.Layer<Action.TraceStore, never, SqlDb> = Layer.effect(
@@ -284,7 +284,7 @@ export const traceStore: Layer.Layer<Action.TraceStore, never, SqlDb> = Layer.ef
 )
 
 const toAudit = (r: Row) =>
-  new Audit.AuditRecord({
+  fromRow(Audit.AuditRecord, {
     tenant_id: r.tenant_id as Ids.TenantId,
     seq: int(r.seq),
     at: int(r.at),
@@ -294,7 +294,7 @@ const toAudit = (r: Row) =>
     data: json(r.data),
     prev_hash: String(r.prev_hash),
     hash: String(r.hash)
-  }, true)
+  })
 
 /**
  * SQL {@link Audit.AuditStore}. The chain head lives in its own row, locked for the append,

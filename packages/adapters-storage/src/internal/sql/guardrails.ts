@@ -3,7 +3,7 @@ import type { Ports } from "@airlock/guardrails"
 import { Approvals, Breakers, BudgetStore, Counters, Events } from "@airlock/guardrails"
 import { type Fragment, SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
-import { int, intOrNull, json, orStorage, storageError, toJson } from "./dialect.js"
+import { fromRow, int, intOrNull, json, orStorage, storageError, toJson } from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -45,7 +45,7 @@ export const counterStore: Layer.Layer<Counters.CounterStore, never, SqlDb> = La
 )
 
 const toBreaker = (r: Row) =>
-  new Breakers.BreakerRecord({
+  fromRow(Breakers.BreakerRecord, {
     key: String(r.key),
     kind: String(r.kind),
     tenant_id: str(r.tenant_id),
@@ -58,7 +58,7 @@ const toBreaker = (r: Row) =>
     data: json(r.data) as Record<string, unknown>,
     updated_at: int(r.updated_at),
     version: int(r.version)
-  }, true)
+  })
 
 /** SQL {@link Breakers.BreakerStore}: compare-and-set on the version column. */
 export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, SqlDb> = Layer.effect(
@@ -90,7 +90,7 @@ export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, SqlDb> = La
 )
 
 const toEvent = (r: Row) =>
-  new Events.GuardrailEvent({
+  fromRow(Events.GuardrailEvent, {
     id: String(r.id),
     tenant_id: str(r.tenant_id),
     kind: r.kind as Events.EventKind,
@@ -99,7 +99,7 @@ const toEvent = (r: Row) =>
     data: json(r.data) as Record<string, unknown>,
     actor_id: String(r.actor_id),
     at: int(r.at)
-  }, true)
+  })
 
 /** SQL {@link Events.EventStore}. */
 export const eventStore: Layer.Layer<Events.EventStore, never, SqlDb> = Layer.effect(
@@ -126,7 +126,7 @@ export const eventStore: Layer.Layer<Events.EventStore, never, SqlDb> = Layer.ef
 )
 
 const toApproval = (r: Row) =>
-  new Approvals.ApprovalRecord({
+  fromRow(Approvals.ApprovalRecord, {
     tenant_id: String(r.tenant_id),
     subject: String(r.subject),
     plan_hash: String(r.plan_hash),
@@ -141,7 +141,7 @@ const toApproval = (r: Row) =>
     revoked_at: intOrNull(r.revoked_at),
     revoked_by: str(r.revoked_by),
     version: int(r.version)
-  }, true)
+  })
 
 /** SQL {@link Approvals.ApprovalStore}: compare-and-set on the version column. */
 export const approvalStore: Layer.Layer<Approvals.ApprovalStore, never, SqlDb> = Layer.effect(
@@ -248,12 +248,12 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlDb> = L
             rs.length === 0
               ? Option.none()
               : Option.some(
-                new BudgetStore.BudgetLimit({
+                fromRow(BudgetStore.BudgetLimit, {
                   tenant_id: String(rs[0]!.tenant_id),
                   limit_usd: BigInt(String(rs[0]!.limit_usd)),
                   updated_at: int(rs[0]!.updated_at),
                   updated_by: String(rs[0]!.updated_by)
-                }, true)
+                })
               )
           ),
           orStorage

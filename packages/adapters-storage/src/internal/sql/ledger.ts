@@ -8,7 +8,7 @@ import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } fr
 import { SqlDb } from "./db.js"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option } from "effect"
-import { bool, forShare, forUpdate, int, intOrNull, isUniqueViolation, orDuplicate, orStorage, storageError, violationTarget } from "./dialect.js"
+import { bool, forShare, forUpdate, fromRow, int, intOrNull, isUniqueViolation, orDuplicate, orStorage, storageError, violationTarget } from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -18,7 +18,7 @@ const first = <A>(rows: ReadonlyArray<Row>, f: (r: Row) => A): Option.Option<A> 
   rows.length === 0 ? Option.none() : Option.some(f(rows[0]!))
 
 const toAccount = (r: Row) =>
-  new Chart.Account({
+  fromRow(Chart.Account, {
     tenant_id: String(r.tenant_id),
     code: String(r.code),
     name: String(r.name),
@@ -30,7 +30,7 @@ const toAccount = (r: Row) =>
     description: str(r.description),
     created_at: int(r.created_at),
     updated_at: int(r.updated_at)
-  }, true)
+  })
 
 /** SQL {@link Chart.AccountStore}. */
 export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlDb> = Layer.effect(
@@ -77,7 +77,7 @@ const toLine = (r: Row): Journal.JournalLine => ({
 })
 
 const toEntry = (r: Row, lines: ReadonlyArray<Journal.JournalLine>) =>
-  new Journal.JournalEntry({
+  fromRow(Journal.JournalEntry, {
     tenant_id: String(r.tenant_id),
     id: String(r.id),
     entry_no: int(r.entry_no),
@@ -93,7 +93,7 @@ const toEntry = (r: Row, lines: ReadonlyArray<Journal.JournalLine>) =>
     content_hash: String(r.content_hash),
     posted_by: String(r.posted_by),
     posted_at: int(r.posted_at)
-  }, true)
+  })
 
 const conflict = (code: string, message: string, details: Record<string, unknown>) => new Errors.Conflict({ code, message, details })
 
@@ -185,7 +185,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
         } ON CONFLICT (tenant_id, account_code, day) DO UPDATE SET
             debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor,
             credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor`.pipe(orStorage)
-        return new Journal.JournalEntry({ ...e, entry_no: no }, true)
+        return fromRow(Journal.JournalEntry, { ...e, entry_no: no })
       })
 
     const positionAfter = (p: Journal.LinePosition) =>
@@ -272,12 +272,12 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
 )
 
 const toLock = (r: Row) =>
-  new PeriodLock.PeriodLock({
+  fromRow(PeriodLock.PeriodLock, {
     tenant_id: String(r.tenant_id),
     lock_date: str(r.lock_date),
     updated_at: int(r.updated_at),
     updated_by: String(r.updated_by)
-  }, true)
+  })
 
 /** SQL {@link PeriodLock.PeriodLockStore}. Posting holds a shared row lock on PostgreSQL. */
 export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, SqlDb> = Layer.effect(
@@ -311,7 +311,7 @@ export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, Sql
 )
 
 const toBankTxn = (r: Row) =>
-  new BankTransaction.BankTransaction({
+  fromRow(BankTransaction.BankTransaction, {
     tenant_id: String(r.tenant_id),
     id: String(r.id),
     account_code: String(r.account_code),
@@ -327,7 +327,7 @@ const toBankTxn = (r: Row) =>
     source_line: intOrNull(r.source_line),
     imported_at: int(r.imported_at),
     imported_by: String(r.imported_by)
-  }, true)
+  })
 
 const BANK_COLUMNS = "b.*, CAST(b.amount_minor AS TEXT) AS amount"
 
@@ -392,7 +392,7 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
 )
 
 const toBatch = (r: Row) =>
-  new QboExport.ExportBatch({
+  fromRow(QboExport.ExportBatch, {
     tenant_id: String(r.tenant_id),
     id: String(r.id),
     batch_no: int(r.batch_no),
@@ -402,7 +402,7 @@ const toBatch = (r: Row) =>
     date_format: String(r.date_format),
     created_at: int(r.created_at),
     created_by: String(r.created_by)
-  }, true)
+  })
 
 /** SQL {@link QboExport.ExportStore}: marking is one `INSERT … SELECT`, never a load of the journal. */
 export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlDb> = Layer.effect(
@@ -426,7 +426,7 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlDb> = Lay
           const count = int(stats[0]!.n)
           if (count === 0) return { skipped, batch: null }
           const last = yield* sql`SELECT COALESCE(MAX(batch_no), 0) AS n FROM ledger_qbo_batches WHERE tenant_id = ${draft.tenant_id}`
-          const batch = new QboExport.ExportBatch({
+          const batch = fromRow(QboExport.ExportBatch, {
             tenant_id: draft.tenant_id,
             id: draft.id,
             batch_no: int(last[0]!.n) + 1,
@@ -436,7 +436,7 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlDb> = Lay
             date_format: draft.date_format,
             created_at: draft.created_at,
             created_by: draft.created_by
-          }, true)
+          })
           yield* sql`INSERT INTO ledger_qbo_batches (tenant_id, id, batch_no, entry_count, first_entry_no, last_entry_no, date_format, created_at, created_by)
                      VALUES (${batch.tenant_id}, ${batch.id}, ${batch.batch_no}, ${batch.entry_count}, ${batch.first_entry_no},
                              ${batch.last_entry_no}, ${batch.date_format}, ${batch.created_at}, ${batch.created_by})`
