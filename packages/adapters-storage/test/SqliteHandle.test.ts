@@ -8,7 +8,7 @@ import { Errors, Ids, Tenant, UnitOfWork } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import * as Reactivity from "@effect/experimental/Reactivity"
-import { Deferred, Effect, Exit, Fiber } from "effect"
+import { Deferred, Effect, Exit, Fiber, Logger } from "effect"
 import { mkdtempSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -150,6 +150,17 @@ describe("sqlite checkpoints", () => {
         return fileSize(file)
       }).pipe(Effect.provide(Sqlite.layerClient({ filename: file, checkpointIntervalMs: 20 })))
       expect(grown).toBeGreaterThan(800_000)
+    }))
+
+  it.live("a worker that cannot open its file is logged as a warning, and stopping it does not wait on it", () =>
+    Effect.gen(function*() {
+      const logged: Array<string> = []
+      const logger = Logger.make(({ message }) => void logged.push(String(Array.isArray(message) ? message.join(" ") : message)))
+      yield* Effect.gen(function*() {
+        yield* Handle.checkpointer(join(tmpdir(), "airlock-missing-dir", "nope", "x.db"), 10)
+        for (let i = 0; i < 100 && logged.length === 0; i++) yield* Effect.sleep("20 millis")
+      }).pipe(Effect.scoped, Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      expect(logged.some((m) => m.includes("sqlite checkpointer") && m.includes("nope"))).toBe(true)
     }))
 
   it.live("without the worker, small WALs stay in the WAL until SQLite's own threshold", () =>

@@ -14,7 +14,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as SqlStatement from "@effect/sql/Statement"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import Database from "better-sqlite3"
-import { Context, Effect, Exit, Layer, type Scope } from "effect"
+import { Context, Effect, Exit, Layer, Runtime, type Scope } from "effect"
 import { createRequire } from "node:module"
 import { Worker } from "node:worker_threads"
 import { type Db, driverError, makeCompiler, makeDb, type Row, SqlDb } from "./db.js"
@@ -49,27 +49,41 @@ const timer = setInterval(tick, workerData.intervalMs)
 parentPort.on("message", (m) => { if (m === "stop") { clearInterval(timer); db.close(); process.exit(0) } })
 `
 
-/** Starts the background checkpointer of a WAL database file; stopped with the scope. */
-const checkpointer = (filename: string, intervalMs: number) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const worker = new Worker(CHECKPOINTER, {
-        eval: true,
-        workerData: { module: createRequire(import.meta.url).resolve("better-sqlite3"), filename, intervalMs }
-      })
-      worker.unref()
-      return worker
-    }),
-    (worker) =>
-      Effect.promise(() =>
-        new Promise<void>((resolve) => {
-          worker.once("exit", () => resolve())
-          // keeps the event loop alive until the worker has closed its connection
-          worker.ref()
-          worker.postMessage("stop")
+/**
+ * Starts the background checkpointer of a WAL database file; stopped with the scope. A failing
+ * worker (it could not open the file, a checkpoint errored) is logged as a warning; the backstop
+ * threshold then keeps the WAL bounded.
+ */
+export const checkpointer = (filename: string, intervalMs: number) =>
+  Effect.flatMap(Effect.runtime<never>(), (runtime) => {
+    const warn = (message: string) =>
+      Runtime.runFork(runtime)(Effect.logWarning(`sqlite checkpointer (${filename}): ${message}`))
+    return Effect.acquireRelease(
+      Effect.sync(() => {
+        const worker = new Worker(CHECKPOINTER, {
+          eval: true,
+          workerData: { module: createRequire(import.meta.url).resolve("better-sqlite3"), filename, intervalMs }
         })
-      )
-  )
+        const state = { worker, exited: false }
+        worker.on("message", (m) => warn(String(m)))
+        worker.on("error", (e) => warn(e.message))
+        worker.on("exit", () => {
+          state.exited = true
+        })
+        worker.unref()
+        return state
+      }),
+      (state) =>
+        state.exited ? Effect.void : Effect.promise(() =>
+          new Promise<void>((resolve) => {
+            state.worker.once("exit", () => resolve())
+            // keeps the event loop alive until the worker has closed its connection
+            state.worker.ref()
+            state.worker.postMessage("stop")
+          })
+        )
+    )
+  })
 
 const EMPTY: ReadonlyArray<Row> = []
 
