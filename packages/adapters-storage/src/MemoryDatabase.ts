@@ -99,11 +99,15 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
       get: (key) => rows.get(key),
       has: (key) => rows.has(key),
       set: (key, row) => {
-        if (recording) {
-          const before = rows.get(key)
-          undo.push(rows, key, before === undefined && !rows.has(key) ? ABSENT : before)
+        if (!recording) {
+          rows.set(key, row)
+          return
         }
+        // whether the key was there shows in the size: one lookup fewer than `has`
+        const before = rows.get(key)
+        const size = rows.size
         rows.set(key, row)
+        undo.push(rows, key, rows.size > size ? ABSENT : before)
       },
       delete: (key) => {
         if (!rows.has(key)) return

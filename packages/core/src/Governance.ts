@@ -232,8 +232,8 @@ export const coreGates = Effect.gen(function*() {
   const config = yield* CoreConfig
   const system = yield* SystemStateStore
 
-  const globalEnabled = Effect.map(system.get(AI_GLOBAL_ENABLED_KEY), (entry) =>
-    globalEnabledOf(config.aiGlobalEnabled, Option.isSome(entry) ? entry.value.value : undefined))
+  const globalEnabledFrom = (entry: Option.Option<{ readonly value: unknown }>) =>
+    globalEnabledOf(config.aiGlobalEnabled, Option.isSome(entry) ? entry.value.value : undefined)
 
   const tenantScope: Gate = {
     name: "tenant_scope",
@@ -256,7 +256,9 @@ export const coreGates = Effect.gen(function*() {
     phases: ["propose", "apply"],
     appliesTo: (kind) => kind.aiGoverned,
     evaluate: ({ settings, tenant }) =>
-      Effect.map(globalEnabled, (global) => {
+      // one read and one step: the stored override, then the decision
+      Effect.map(system.get(AI_GLOBAL_ENABLED_KEY), (entry) => {
+        const global = globalEnabledFrom(entry)
         const inputs = {
           global_enabled: global,
           tenant_ai_companion_enabled: tenant.ai_companion_enabled,

@@ -73,13 +73,13 @@ export const layerIdGenerator: Layer.Layer<IdGenerator, never, SecureRandom> = L
     const random = yield* SecureRandom
     let lastMillis = -1
     let lastRandom: Uint8Array = new Uint8Array(10)
+    // in place: the generator owns `lastRandom` (its own copy of what SecureRandom gave)
     const increment = (bytes: Uint8Array): Uint8Array => {
-      const out = Uint8Array.from(bytes)
-      for (let i = out.length - 1; i >= 0; i--) {
-        out[i] = (out[i]! + 1) & 0xff
-        if (out[i] !== 0) break
+      for (let i = bytes.length - 1; i >= 0; i--) {
+        bytes[i] = (bytes[i]! + 1) & 0xff
+        if (bytes[i] !== 0) break
       }
-      return out
+      return bytes
     }
     return {
       // plain steps, no generator: this runs several times per governed apply
@@ -89,7 +89,7 @@ export const layerIdGenerator: Layer.Layer<IdGenerator, never, SecureRandom> = L
           if (now > lastMillis) {
             lastMillis = now
             return Effect.map(random.bytes(10), (bytes) => {
-              lastRandom = bytes
+              lastRandom = Uint8Array.from(bytes)
               const id = encodeUlid(lastMillis, lastRandom)
               return prefix ? `${prefix}_${id}` : id
             })

@@ -241,13 +241,20 @@ export const checkDraft = (
   return Either.right(draft)
 }
 
+// strings that JSON.stringify leaves as they are between quotes (no quote, backslash, control
+// character or surrogate): quoted directly, the common case on every post
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/
+
+/** `${JSON.stringify(s)}`, byte for byte, with a fast path for plain strings. */
+const quote = (s: unknown): string => (typeof s === "string" && PLAIN.test(s) ? `"${s}"` : `${JSON.stringify(s)}`)
+
 /**
  * The hash idempotency compares: everything that makes an entry what it is, nothing about who
  * or when. Strings and nulls are JSON-encoded and fields separated, so the encoding is
  * unambiguous; it is built directly (not through generic canonical JSON) as it runs per post.
  */
 export const contentHash = (draft: EntryDraft): string => {
-  const j = JSON.stringify
+  const j = quote
   let text = `v1|${j(draft.date)}|${j(draft.memo)}|${j(draft.currency)}|${draft.source}|${j(draft.proposal_id)}|${j(draft.bank_transaction_id)}|${j(draft.reverses_entry_id)}`
   for (const l of draft.lines) {
     text += `|${j(l.account_code)},${l.side},${l.amount_minor},${j(l.description)},${j(l.name)},${j(l.class)},${j(l.location)}`

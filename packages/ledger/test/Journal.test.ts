@@ -6,6 +6,7 @@
 import { Chart, Journal, Presets, Proposals, QboExport } from "@airlock/ledger"
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
+import { createHash } from "node:crypto"
 
 const account = (code: string, type: Chart.AccountType, extra: Partial<Chart.Account> = {}) =>
   new Chart.Account({
@@ -108,6 +109,18 @@ describe("Journal facts", () => {
     const c = Either.getOrThrow(draft([{ account_code: "6000", debit: "1", description: "x" }, { account_code: "1000", credit: "1" }]))
     expect(Journal.contentHash(a)).toBe(Journal.contentHash(b))
     expect(Journal.contentHash(a)).not.toBe(Journal.contentHash(c))
+  })
+
+  it("the content hash is the SHA-256 of its documented text, with every string JSON-encoded", () => {
+    const j = JSON.stringify
+    for (const memo of ["plain memo", "quote \" and \\ back", "tab\tnew\nline\u0000", "café ✓ 😀", "lone \ud800 surrogate", "\u2028 sep \u007f"]) {
+      const d = { ...Either.getOrThrow(draft([{ account_code: "6000", debit: "1", description: memo }, { account_code: "1000", credit: "1" }])), memo }
+      let text = `v1|${j(d.date)}|${j(d.memo)}|${j(d.currency)}|${d.source}|${j(d.proposal_id)}|${j(d.bank_transaction_id)}|${j(d.reverses_entry_id)}`
+      for (const l of d.lines) {
+        text += `|${j(l.account_code)},${l.side},${l.amount_minor},${j(l.description)},${j(l.name)},${j(l.class)},${j(l.location)}`
+      }
+      expect(Journal.contentHash(d)).toBe(createHash("sha256").update(text, "utf8").digest("hex"))
+    }
   })
 })
 
