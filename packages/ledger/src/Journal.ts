@@ -162,7 +162,7 @@ export const draftFromInput = (
         return yield* Either.left(invalid("validation.line_side", "Each line has exactly one of debit or credit", { line: n }))
       }
       const side: Side = hasDebit ? "debit" : "credit"
-      const amount = yield* parseAmount((hasDebit ? l.debit : l.credit)!, currency, { field: `lines[${n}].${side}`, table: options.exponents }).pipe(
+      const amount = yield* parseAmount((hasDebit ? l.debit : l.credit)!, currency, { field: `lines[${i}].${side}`, table: options.exponents }).pipe(
         Either.mapLeft((e) => invalid(e.code, e.message, { ...e.details, line: n }))
       )
       if (amount <= 0n) return yield* Either.left(invalid("validation.amount_positive", "Every amount must be positive", { line: n }))

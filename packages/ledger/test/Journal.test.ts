@@ -61,6 +61,9 @@ describe("Journal facts", () => {
 
   it("amounts with more decimals than the currency are refused, per currency", () => {
     expect(codeOf(draft([{ account_code: "6000", debit: "1.005" }, { account_code: "1000", credit: "1.005" }]))).toBe("validation.amount_precision")
+    // the field is a JSON path into the request (0-based); `line` is the 1-based line number
+    const second = draft([{ account_code: "6000", debit: "1.00" }, { account_code: "1000", credit: "1.005" }])
+    expect(Either.isLeft(second) && second.left.details).toMatchObject({ field: "lines[1].credit", line: 2, allowed_decimals: 2 })
     expect(codeOf(draft([{ account_code: "6000", debit: "1.5" }, { account_code: "1000", credit: "1.5" }], { currency: "JPY" }))).toBe("validation.amount_precision")
     const yen = draft([{ account_code: "6000", debit: "1500" }, { account_code: "1000", credit: "1500" }], { currency: "JPY" })
     expect(Either.isRight(yen) && yen.right.lines.map((l) => l.amount_minor)).toStrictEqual([1500n, 1500n])
