@@ -7,6 +7,7 @@ import { Context, Effect, Schema } from "effect"
 import { canonicalJson, sha256Hex } from "./Canonical.js"
 import type { StorageError } from "./Errors.js"
 import { TenantId } from "./Ids.js"
+import * as Trusted from "./Trusted.js"
 
 /** The `prev_hash` of a tenant's first record. */
 export const GENESIS_HASH = "0".repeat(64)
@@ -71,11 +72,7 @@ export const nextRecord = (head: ChainHead | null, input: AuditInput, at: number
     data: input.data ?? null,
     prev_hash: prev.hash
   }
-  // built from already-typed parts: an instance made without the schema constructor (which even
-  // unvalidated copies and scans the props) keeps appends cheap on hot paths; it is the same
-  // object the constructor would make (a Data.Class assigns the props to the instance)
-  const record: AuditRecord = Object.create(AuditRecord.prototype)
-  return Object.assign(record, partial, { hash: auditHash(partial) })
+  return Trusted.make(AuditRecord, { ...partial, hash: auditHash(partial) })
 }
 
 /** The first problem found in a chain. */

@@ -33,6 +33,7 @@ import { evaluateKillSwitch, globalEnabledOf, modeAllowsApply, type Trigger } fr
 import { Rbac } from "./Rbac.js"
 import { AI_GLOBAL_ENABLED_KEY, SystemStateStore } from "./SystemState.js"
 import { type Tenant, TenantStore } from "./Tenant.js"
+import * as Trusted from "./Trusted.js"
 import { UnitOfWork } from "./UnitOfWork.js"
 
 /** What a kind's handler receives. */
@@ -406,14 +407,6 @@ const sameJson = (a: unknown, b: unknown): boolean => {
   return n === Object.keys(rb).length
 }
 
-/**
- * An instance of a schema class from props that are already typed and valid, without the
- * constructor (which, even unvalidated, copies and scans the props): the same object the
- * constructor makes, as a `Data.Class` assigns the props to the instance.
- */
-const unchecked = <C extends new(props: any, options?: any) => any>(klass: C, props: ConstructorParameters<C>[0]): InstanceType<C> =>
-  Object.assign(Object.create(klass.prototype), props)
-
 const formatParseError = (e: ParseResult.ParseError) =>
   new ValidationError({ code: "validation.schema", message: ParseResult.TreeFormatter.formatErrorSync(e) })
 
@@ -609,7 +602,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
       })
 
     const close = (action: ActionRecord, status: ActionStatus, actor: Actor, reason: string | null, now: number, result?: unknown) =>
-      unchecked(ActionRecord, {
+      Trusted.make(ActionRecord, {
         id: action.id,
         tenant_id: action.tenant_id,
         kind: action.kind,
@@ -679,7 +672,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           return Effect.flatMap(runGates(registry.gatesFor(kind, "apply"), ctx), (evaluation) =>
             Effect.flatMap(ids.next("trc"), (traceId) =>
               Effect.clockWith((clock): Effect.Effect<ApplyResult, AirlockError | GateDenied> => {
-                const trace = unchecked(DecisionTrace, {
+                const trace = Trusted.make(DecisionTrace, {
                   id: traceId,
                   tenant_id: tenant.id,
                   action_id: action.id,

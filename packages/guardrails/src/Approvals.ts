@@ -9,6 +9,7 @@
 import { type Actor, type AiSettings, Audit, Errors, type Ids, Rbac } from "@airlock/core"
 import { Clock, Context, Effect, Option, Schema, Struct } from "effect"
 import { GuardrailsConfig, TenantKeys } from "./GuardrailsConfig.js"
+import { actingTenant } from "./internal/tenancy.js"
 
 /** A stored approval: the request (who needs it) and the grant (who gave it), if any. */
 export class ApprovalRecord extends Schema.Class<ApprovalRecord>("ApprovalRecord")({
@@ -218,11 +219,6 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
               : Option.some(new ApprovalRecord({ ...current, requested_by: input.requested_by, requested_at: now, risk_score: input.risk_score }, true))
           )))
 
-    const tenantOf = (actor: Actor.Actor, tenant?: string): Effect.Effect<string, Errors.Forbidden> =>
-      tenant === undefined || tenant === actor.tenant_id || rbac.can(actor, "tenant.cross")
-        ? Effect.succeed(tenant ?? actor.tenant_id)
-        : Effect.fail(new Errors.Forbidden({ code: "tenant.mismatch", message: "Actor belongs to another tenant" }))
-
     /**
      * Grants an approval of (subject, plan hash) in the actor's tenant; needs `approvals.grant`.
      * Refused with `approval.self_approval` when the actor requested the action. A new grant
@@ -235,7 +231,7 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
     ): Effect.Effect<ApprovalView, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "approvals.grant")
-        const tenantId = yield* tenantOf(actor, tenant)
+        const tenantId = yield* actingTenant(rbac, actor, tenant)
         const now = yield* Clock.currentTimeMillis
         const record = yield* modify(tenantId, input.subject, input.plan_hash, (current) =>
           current.requested_by === actor.id
@@ -277,7 +273,7 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
     ): Effect.Effect<ApprovalView, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         if (!rbac.can(actor, "approvals.grant")) yield* rbac.require(actor, "ops.read")
-        const tenantId = yield* tenantOf(actor, tenant)
+        const tenantId = yield* actingTenant(rbac, actor, tenant)
         const record = yield* load(tenantId, subject, planHash)
         return view(tenantId, subject, planHash, record, yield* Clock.currentTimeMillis)
       })
@@ -291,7 +287,7 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
     ): Effect.Effect<ApprovalView, Errors.Forbidden | Errors.NotFound | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "approvals.grant")
-        const tenantId = yield* tenantOf(actor, tenant)
+        const tenantId = yield* actingTenant(rbac, actor, tenant)
         const now = yield* Clock.currentTimeMillis
         const record = yield* modify(tenantId, subject, planHash, (current) =>
           current.granted_at === null

@@ -64,9 +64,6 @@ export const Entry = Schema.Struct({
   posted_at: Timestamp
 }).annotations({ identifier: "LedgerEntry" })
 
-/** The answer to a post or reversal: the entry, and whether it was already there (idempotency). */
-export const PostResult = Schema.Struct({ entry: Entry, duplicate: Schema.Boolean })
-
 /** A post or reversal that created its entry (201). */
 export const PostCreated = Schema.Struct({ entry: Entry, duplicate: Schema.Literal(false) }).annotations({ identifier: "PostCreated" })
 

@@ -3,7 +3,7 @@
  * applied proposals alike. It runs inside the caller's transaction and performs no RBAC (the
  * services and the governed pipeline check permissions before calling it).
  */
-import { Errors, type Ids } from "@airlock/core"
+import { Errors, type Ids, Trusted } from "@airlock/core"
 import { type Context, Effect, Option } from "effect"
 import type { BankTransactionStore } from "../BankTransaction.js"
 import type { AccountStore } from "../Chart.js"
@@ -111,9 +111,7 @@ export const makePoster = (deps: PosterDeps) => {
     // one id, one clock read, one store call: this runs on every applied proposal
     Effect.flatMap(ids.next("je"), (id) =>
       Effect.clockWith((clock) => {
-        // built from checked parts without the schema constructor (which, even unvalidated,
-        // copies and scans the props): the same instance, as a Data.Class assigns its props
-        const entry: JournalEntry = Object.assign(Object.create(JournalEntry.prototype), {
+        const entry = Trusted.make(JournalEntry, {
           tenant_id: tenant,
           id,
           entry_no: 0,

@@ -3,7 +3,7 @@
  * by date, an account's lines by position) and the materialised daily balances are kept beside
  * it and undone through `onRollback` when a transaction fails.
  */
-import { Errors, type Ids } from "@airlock/core"
+import { Errors, type Ids, Trusted } from "@airlock/core"
 import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase, type MemoryDatabaseShape } from "../../MemoryDatabase.js"
@@ -207,8 +207,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
           if (entries.has(key(t, e.id))) return Effect.fail(conflict("conflict.duplicate", `entry ${e.id} already exists`))
           const no = (counters.get(key(t, "entry_no")) ?? 0) + 1
           counters.set(key(t, "entry_no"), no)
-          // the checked entry with its number, without the schema constructor's copy and scan
-          const entry: Journal.JournalEntry = Object.assign(Object.create(Journal.JournalEntry.prototype), e, { entry_no: no })
+          const entry = Trusted.make(Journal.JournalEntry, { ...e, entry_no: no })
           entries.set(key(t, e.id), entry)
           if (e.idempotency_key !== null) idem.set(key(t, e.idempotency_key), e.id)
           if (e.reverses_entry_id !== null) reversals.set(key(t, e.reverses_entry_id), e.id)

@@ -1,9 +1,9 @@
 /** SQL implementations of the core ports, written once for SQLite and PostgreSQL. */
-import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ids, type Ports, SystemState, Tenant, UnitOfWork } from "@airlock/core"
+import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ids, type Ports, SystemState, Tenant, Trusted, UnitOfWork } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
 import { SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
-import { bool, forUpdate, fromRow, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
+import { bool, forUpdate, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -14,7 +14,7 @@ const notFound = (entity: string, id: string) =>
   new Errors.NotFound({ message: `${entity} ${id} not found`, details: { entity, id } })
 
 const toTenant = (r: Row) =>
-  fromRow(Tenant.Tenant, {
+  Trusted.make(Tenant.Tenant, {
     id: r.id as Ids.TenantId,
     name: String(r.name),
     ai_companion_enabled: bool(r.ai_companion_enabled),
@@ -43,7 +43,7 @@ export const tenantStore: Layer.Layer<Tenant.TenantStore, never, SqlDb> = Layer.
 )
 
 const toActor = (r: Row) =>
-  fromRow(Actor.Actor, {
+  Trusted.make(Actor.Actor, {
     id: r.id as Ids.ActorId,
     tenant_id: r.tenant_id as Ids.TenantId,
     kind: r.kind as Actor.ActorKind,
@@ -80,7 +80,7 @@ export const actorStore: Layer.Layer<Actor.ActorStore, never, SqlDb> = Layer.eff
 )
 
 const toToken = (r: Row) =>
-  fromRow(ApiToken.ApiTokenRecord, {
+  Trusted.make(ApiToken.ApiTokenRecord, {
     id: r.id as Ids.TokenId,
     tenant_id: r.tenant_id as Ids.TenantId,
     actor_id: r.actor_id as Ids.ActorId,
@@ -115,7 +115,7 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlDb> = 
 )
 
 const toSettings = (r: Row) =>
-  fromRow(AiSettings.AiSettings, {
+  Trusted.make(AiSettings.AiSettings, {
     tenant_id: r.tenant_id as Ids.TenantId,
     ai_enabled: bool(r.ai_enabled),
     kill_switch: bool(r.kill_switch),
@@ -142,7 +142,7 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Sql
 )
 
 const toEntry = (r: Row) =>
-  fromRow(SystemState.SystemStateEntry, {
+  Trusted.make(SystemState.SystemStateEntry, {
     key: String(r.key),
     value: json(r.value),
     updated_at: int(r.updated_at),
@@ -168,7 +168,7 @@ export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, 
 )
 
 const toAction = (r: Row) =>
-  fromRow(Action.ActionRecord, {
+  Trusted.make(Action.ActionRecord, {
     id: r.id as Ids.ActionId,
     tenant_id: r.tenant_id as Ids.TenantId,
     kind: String(r.kind),
@@ -255,7 +255,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
 )
 
 const toTrace = (r: Row) =>
-  fromRow(Action.DecisionTrace, {
+  Trusted.make(Action.DecisionTrace, {
     id: String(r.id),
     tenant_id: r.tenant_id as Ids.TenantId,
     action_id: r.action_id as Ids.ActionId,
@@ -284,7 +284,7 @@ export const traceStore: Layer.Layer<Action.TraceStore, never, SqlDb> = Layer.ef
 )
 
 const toAudit = (r: Row) =>
-  fromRow(Audit.AuditRecord, {
+  Trusted.make(Audit.AuditRecord, {
     tenant_id: r.tenant_id as Ids.TenantId,
     seq: int(r.seq),
     at: int(r.at),

@@ -68,11 +68,3 @@ export const toJson = (v: unknown): string => {
     return JSON.stringify(v ?? null, bigintsAsStrings)
   }
 }
-
-/**
- * A schema-class instance from a row the store has already shaped and typed. The class
- * constructor (even with validation off) copies and scans the props again; this makes the same
- * object — the prototype, and the props as own fields — for a tenth of the cost.
- */
-export const fromRow = <C extends new(props: any, options?: any) => any>(klass: C, props: ConstructorParameters<C>[0]): InstanceType<C> =>
-  Object.assign(Object.create(klass.prototype), props)

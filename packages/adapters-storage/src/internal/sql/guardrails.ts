@@ -1,9 +1,10 @@
 /** SQL implementations of the guardrails ports, written once for SQLite and PostgreSQL. */
 import type { Ports } from "@airlock/guardrails"
+import { Trusted } from "@airlock/core"
 import { Approvals, Breakers, BudgetStore, Counters, Events } from "@airlock/guardrails"
 import { type Fragment, SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
-import { fromRow, int, intOrNull, json, orStorage, storageError, toJson } from "./dialect.js"
+import { int, intOrNull, json, orStorage, storageError, toJson } from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -45,7 +46,7 @@ export const counterStore: Layer.Layer<Counters.CounterStore, never, SqlDb> = La
 )
 
 const toBreaker = (r: Row) =>
-  fromRow(Breakers.BreakerRecord, {
+  Trusted.make(Breakers.BreakerRecord, {
     key: String(r.key),
     kind: String(r.kind),
     tenant_id: str(r.tenant_id),
@@ -90,7 +91,7 @@ export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, SqlDb> = La
 )
 
 const toEvent = (r: Row) =>
-  fromRow(Events.GuardrailEvent, {
+  Trusted.make(Events.GuardrailEvent, {
     id: String(r.id),
     tenant_id: str(r.tenant_id),
     kind: r.kind as Events.EventKind,
@@ -126,7 +127,7 @@ export const eventStore: Layer.Layer<Events.EventStore, never, SqlDb> = Layer.ef
 )
 
 const toApproval = (r: Row) =>
-  fromRow(Approvals.ApprovalRecord, {
+  Trusted.make(Approvals.ApprovalRecord, {
     tenant_id: String(r.tenant_id),
     subject: String(r.subject),
     plan_hash: String(r.plan_hash),
@@ -248,7 +249,7 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlDb> = L
             rs.length === 0
               ? Option.none()
               : Option.some(
-                fromRow(BudgetStore.BudgetLimit, {
+                Trusted.make(BudgetStore.BudgetLimit, {
                   tenant_id: String(rs[0]!.tenant_id),
                   limit_usd: BigInt(String(rs[0]!.limit_usd)),
                   updated_at: int(rs[0]!.updated_at),

@@ -3,12 +3,12 @@
  * bound as decimal text (both databases store it in BIGINT columns) and read back through
  * `CAST(... AS TEXT)`, so no amount ever passes through a JS number.
  */
-import { Errors, type Ids } from "@airlock/core"
+import { Errors, type Ids, Trusted } from "@airlock/core"
 import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
 import { SqlDb } from "./db.js"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option } from "effect"
-import { bool, forShare, forUpdate, fromRow, int, intOrNull, isUniqueViolation, orDuplicate, orStorage, storageError, violationTarget } from "./dialect.js"
+import { bool, forShare, forUpdate, int, intOrNull, isUniqueViolation, orDuplicate, orStorage, storageError, violationTarget } from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -18,7 +18,7 @@ const first = <A>(rows: ReadonlyArray<Row>, f: (r: Row) => A): Option.Option<A> 
   rows.length === 0 ? Option.none() : Option.some(f(rows[0]!))
 
 const toAccount = (r: Row) =>
-  fromRow(Chart.Account, {
+  Trusted.make(Chart.Account, {
     tenant_id: String(r.tenant_id),
     code: String(r.code),
     name: String(r.name),
@@ -77,7 +77,7 @@ const toLine = (r: Row): Journal.JournalLine => ({
 })
 
 const toEntry = (r: Row, lines: ReadonlyArray<Journal.JournalLine>) =>
-  fromRow(Journal.JournalEntry, {
+  Trusted.make(Journal.JournalEntry, {
     tenant_id: String(r.tenant_id),
     id: String(r.id),
     entry_no: int(r.entry_no),
@@ -185,7 +185,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
         } ON CONFLICT (tenant_id, account_code, day) DO UPDATE SET
             debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor,
             credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor`.pipe(orStorage)
-        return fromRow(Journal.JournalEntry, { ...e, entry_no: no })
+        return Trusted.make(Journal.JournalEntry, { ...e, entry_no: no })
       })
 
     const positionAfter = (p: Journal.LinePosition) =>
@@ -272,7 +272,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
 )
 
 const toLock = (r: Row) =>
-  fromRow(PeriodLock.PeriodLock, {
+  Trusted.make(PeriodLock.PeriodLock, {
     tenant_id: String(r.tenant_id),
     lock_date: str(r.lock_date),
     updated_at: int(r.updated_at),
@@ -311,7 +311,7 @@ export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, Sql
 )
 
 const toBankTxn = (r: Row) =>
-  fromRow(BankTransaction.BankTransaction, {
+  Trusted.make(BankTransaction.BankTransaction, {
     tenant_id: String(r.tenant_id),
     id: String(r.id),
     account_code: String(r.account_code),
@@ -392,7 +392,7 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
 )
 
 const toBatch = (r: Row) =>
-  fromRow(QboExport.ExportBatch, {
+  Trusted.make(QboExport.ExportBatch, {
     tenant_id: String(r.tenant_id),
     id: String(r.id),
     batch_no: int(r.batch_no),
@@ -426,7 +426,7 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlDb> = Lay
           const count = int(stats[0]!.n)
           if (count === 0) return { skipped, batch: null }
           const last = yield* sql`SELECT COALESCE(MAX(batch_no), 0) AS n FROM ledger_qbo_batches WHERE tenant_id = ${draft.tenant_id}`
-          const batch = fromRow(QboExport.ExportBatch, {
+          const batch = Trusted.make(QboExport.ExportBatch, {
             tenant_id: draft.tenant_id,
             id: draft.id,
             batch_no: int(last[0]!.n) + 1,

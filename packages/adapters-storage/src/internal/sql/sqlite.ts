@@ -86,6 +86,7 @@ export const checkpointer = (filename: string, intervalMs: number) =>
   })
 
 const EMPTY: ReadonlyArray<Row> = []
+const NO_PARAMS: ReadonlyArray<unknown> = []
 
 /** better-sqlite3 binds numbers, strings, bigints, buffers and null; map the rest. */
 const bindable = (params: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
@@ -133,10 +134,14 @@ export const make = (
       }
       return statement
     }
-    /** Runs one statement synchronously: rows for readers (incl. RETURNING), none otherwise. */
-    const run = (text: string, params: ReadonlyArray<unknown>): ReadonlyArray<Row> => {
+    /**
+     * Runs one statement synchronously: rows for readers (incl. RETURNING), none otherwise.
+     * Integers come back as numbers unless `safeIntegers` (a host's `SqlClient.SafeIntegers`);
+     * the flag is set on every read, as statements are shared between the two paths.
+     */
+    const run = (text: string, params: ReadonlyArray<unknown>, safeIntegers = false): ReadonlyArray<Row> => {
       const statement = prepare(text)
-      if (statement.reader) return statement.all(...bindable(params)) as ReadonlyArray<Row>
+      if (statement.reader) return statement.safeIntegers(safeIntegers).all(...bindable(params)) as ReadonlyArray<Row>
       statement.run(...bindable(params))
       return EMPTY
     }
@@ -152,9 +157,12 @@ export const make = (
     // skip the semaphore when nobody holds it: it runs synchronously, so nothing can interleave.
     const semaphore = yield* Effect.makeSemaphore(1)
     let held = false
-    const take = Effect.tap(semaphore.take(1), () => {
-      held = true
-    })
+    // the flag is set in the same uninterruptible step as the permit is taken
+    const take = Effect.uninterruptibleMask((restore) =>
+      Effect.map(restore(semaphore.take(1)), () => {
+        held = true
+      })
+    )
     const release = Effect.suspend(() => {
       held = false
       return semaphore.release(1)
@@ -165,16 +173,9 @@ export const make = (
     const connection: Connection = {
       execute: (text, params, transformRows) =>
         Effect.withFiberRuntime((fiber) => {
-          const safe = Context.get(fiber.currentContext, SqlClient.SafeIntegers)
           try {
-            const statement = prepare(text)
-            if (statement.reader) {
-              statement.safeIntegers(safe)
-              const rows = statement.all(...bindable(params)) as ReadonlyArray<any>
-              return Effect.succeed(transformRows ? transformRows(rows) : rows)
-            }
-            statement.run(...bindable(params))
-            return Effect.succeed([])
+            const rows = run(text, params, Context.get(fiber.currentContext, SqlClient.SafeIntegers)) as ReadonlyArray<any>
+            return Effect.succeed(transformRows ? transformRows(rows) : rows)
           } catch (cause) {
             return Effect.fail(driverError(cause))
           }
@@ -250,20 +251,13 @@ export const make = (
           : exclusively(Effect.suspend(() => attempt(text, params)))
       })
 
-    const exec = (text: string): Effect.Effect<void, SqlError> => {
-      try {
-        prepare(text).run()
-        return Effect.void
-      } catch (cause) {
-        return Effect.fail(driverError(cause))
-      }
-    }
+    const exec = (text: string): Effect.Effect<void, SqlError> => Effect.asVoid(attempt(text, NO_PARAMS))
 
     /** Undoes what is open after a failure; the original outcome is kept. */
     const rollbackQuietly = (text: string) =>
       Effect.sync(() => {
         try {
-          if (handle.inTransaction) for (const statement of text.split("; ")) prepare(statement).run()
+          if (handle.inTransaction) for (const statement of text.split("; ")) run(statement, NO_PARAMS)
         } catch {
           // the handle already ended the transaction (e.g. SQLITE_FULL); nothing left to undo
         }
@@ -283,17 +277,15 @@ export const make = (
           )
         }
         return Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(restore(semaphore.take(1)), () => {
-            held = true
-            return Effect.ensuring(
+          Effect.flatMap(restore(take), () =>
+            Effect.ensuring(
               Effect.flatMap(exec("BEGIN IMMEDIATE"), () =>
                 Effect.flatMap(Effect.exit(restore(Effect.provideService(self, TX, [connection, 0]))), (exit) =>
                   Exit.isSuccess(exit)
                     ? Effect.catchAll(Effect.zipRight(exec("COMMIT"), exit), (e) => Effect.zipRight(rollbackQuietly("ROLLBACK"), Effect.fail(e)))
                     : Effect.zipRight(rollbackQuietly("ROLLBACK"), exit))),
               release
-            )
-          })
+            ))
         )
       })
 
