@@ -26,7 +26,7 @@ const rate = await Effect.runPromise(
     applies,
     ports,
     async () => {
-      await session.post("Profiler.enable")
+      await session.post("Profiler.enable"); await session.post("Profiler.setSamplingInterval", { interval: Number(process.env.PROF_INTERVAL_US ?? 1000) })
       await session.post("Profiler.start")
     },
     async () => {

@@ -34,7 +34,6 @@ export class LedgerProbe extends Context.Tag("test/LedgerProbe")<
   }
 >() {}
 
-const k = (...parts: ReadonlyArray<string | number>) => parts.join("\u0000")
 
 const memoryTables: Record<string, string> = {
   entries: "ledger_entries",
@@ -81,17 +80,16 @@ const snapshotOf = (e: MemEntry) => ({
 export const memory = Layer.effect(
   LedgerProbe,
   Effect.map(MemoryDatabase.MemoryDatabase, (db) => {
-    const entries = () => [...db.table<MemEntry>("ledger_entries").raw.values()]
+    const entries = () => [...db.scoped<MemEntry>("ledger_entries").values()]
     return {
       count: (table, tenant) =>
         Effect.sync(() => {
           if (table === "lines") return entries().filter((e) => e.tenant_id === tenant).reduce((n, e) => n + e.lines.length, 0)
-          const keyPrefix = k(tenant, "")
-          return [...db.table<unknown>(memoryTables[table]!).raw.keys()].filter((key) => key.startsWith(keyPrefix)).length
+          return [...db.scoped<unknown>(memoryTables[table]!).inScope(tenant)].length
         }),
       entrySnapshot: (tenant, id) =>
         Effect.sync(() => {
-          const e = db.table<MemEntry>("ledger_entries").raw.get(k(tenant, id))
+          const e = db.scoped<MemEntry>("ledger_entries").get(tenant, id)
           return e ? snapshotOf(e) : null
         }),
       lines: (tenant) =>

@@ -25,13 +25,14 @@ export class Probe extends Context.Tag("test/Probe")<
   }
 >() {}
 
-const k = (...parts: ReadonlyArray<string | number>) => parts.join("\u0000")
-
 /** Probe over the memory database. */
 export const memory = Layer.effect(
   Probe,
   Effect.map(MemoryDatabase.MemoryDatabase, (db) => {
-    const rows = (table: string) => [...db.table<Record<string, unknown>>(table).values()]
+    // the memory adapter keeps these tables per tenant
+    const scoped = new Set(["actors", "actions", "audit"])
+    const rows = (table: string) =>
+      scoped.has(table) ? [...db.scoped<Record<string, unknown>>(table).values()] : [...db.table<Record<string, unknown>>(table).values()]
     return {
       count: (table, tenant) =>
         Effect.sync(() =>
@@ -40,20 +41,20 @@ export const memory = Layer.effect(
           ).length
         ),
       actionStatus: (tenant, id) =>
-        Effect.sync(() => (db.table<{ status: string }>("actions").get(k(tenant, id))?.status ?? null)),
+        Effect.sync(() => (db.scoped<{ status: string }>("actions").get(tenant, id)?.status ?? null)),
       tamperAudit: (tenant, seq, data) =>
         Effect.sync(() => {
-          const t = db.table<Record<string, unknown>>("audit")
-          const r = t.raw.get(k(tenant, seq))
-          if (r) t.raw.set(k(tenant, seq), { ...r, data })
+          const t = db.scoped<Record<string, unknown>>("audit")
+          const r = t.get(tenant, seq)
+          if (r) t.set(tenant, seq, { ...r, data })
         }),
       tamperActionPayload: (tenant, id, fields) =>
         Effect.sync(() => {
           // in place: the stored record object (and its payload object) stays the same one
-          const r = db.table<{ payload: Record<string, unknown> }>("actions").raw.get(k(tenant, id))
+          const r = db.scoped<{ payload: Record<string, unknown> }>("actions").get(tenant, id)
           if (r) Object.assign(r.payload, fields)
         }),
-      deleteAudit: (tenant, seq) => Effect.sync(() => void db.table("audit").raw.delete(k(tenant, seq))),
+      deleteAudit: (tenant, seq) => Effect.sync(() => db.scoped("audit").delete(tenant, seq)),
       tokenRow: (id) =>
         Effect.sync(() => {
           const r = db.table<Record<string, unknown>>("api_tokens").get(id)

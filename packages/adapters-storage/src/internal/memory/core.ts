@@ -4,9 +4,7 @@ import type { Ids } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
 
-// the same strings as `parts.join("\u0000")`, without the rest array on every lookup
-const key = (a: string | number, b?: string | number, c?: string | number): string =>
-  b === undefined ? `${a}` : c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`
+const key = (a: string, b: string): string => `${a}\u0000${b}`
 
 const duplicate = (entity: string, id: string) =>
   new Errors.Conflict({ code: "conflict.duplicate", message: `${entity} ${id} already exists`, details: { entity, id } })
@@ -32,23 +30,20 @@ export const tenantStore: Layer.Layer<Tenant.TenantStore, never, MemoryDatabase>
 export const actorStore: Layer.Layer<Actor.ActorStore, never, MemoryDatabase> = Layer.effect(
   Actor.ActorStore,
   Effect.map(MemoryDatabase, (db) => {
-    const rows = db.table<Actor.Actor>("actors")
+    const rows = db.scoped<Actor.Actor>("actors")
     return {
       insert: (a) =>
         db.writeEffect(() => {
-          const k = key(a.tenant_id, a.id)
-          if (rows.has(k)) return Effect.fail(duplicate("actor", a.id))
-          rows.set(k, a)
+          if (rows.has(a.tenant_id, a.id)) return Effect.fail(duplicate("actor", a.id))
+          rows.set(a.tenant_id, a.id, a)
           return Effect.void
         }),
-      get: (tenant, id) => db.read(() => Option.fromNullable(rows.get(key(tenant, id)))),
-      list: (tenant) =>
-        db.read(() => [...rows.values()].filter((a) => a.tenant_id === tenant).sort((a, b) => (a.id < b.id ? -1 : 1))),
+      get: (tenant, id) => db.read(() => Option.fromNullable(rows.get(tenant, id))),
+      list: (tenant) => db.read(() => [...rows.inScope(tenant)].sort((a, b) => (a.id < b.id ? -1 : 1))),
       update: (a) =>
         db.writeEffect(() => {
-          const k = key(a.tenant_id, a.id)
-          if (!rows.has(k)) return Effect.fail(notFound("actor", a.id))
-          rows.set(k, a)
+          if (!rows.has(a.tenant_id, a.id)) return Effect.fail(notFound("actor", a.id))
+          rows.set(a.tenant_id, a.id, a)
           return Effect.void
         })
     }
@@ -103,8 +98,7 @@ export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, 
   })
 )
 
-const matches = (a: Action.ActionRecord, tenant: Ids.TenantId, q: Action.ActionQuery) =>
-  a.tenant_id === tenant &&
+const matches = (a: Action.ActionRecord, q: Action.ActionQuery) =>
   (q.status === undefined || a.status === q.status) &&
   (q.kind === undefined || a.kind === q.kind) &&
   (q.subject === undefined || a.subject === q.subject) &&
@@ -114,55 +108,55 @@ const matches = (a: Action.ActionRecord, tenant: Ids.TenantId, q: Action.ActionQ
 export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase> = Layer.effect(
   Action.ActionStore,
   Effect.map(MemoryDatabase, (db) => {
-    const rows = db.table<Action.ActionRecord>("actions")
-    const idem = db.table<string>("actions_idempotency")
-    const get = (tenant: Ids.TenantId, id: string) => db.read(() => Option.fromNullable(rows.get(key(tenant, id))))
+    const rows = db.scoped<Action.ActionRecord>("actions")
+    // keyed by tenant, then kind and key
+    const idem = db.scoped<string>("actions_idempotency")
+    const get = (tenant: Ids.TenantId, id: string) => db.read(() => Option.fromNullable(rows.get(tenant, id)))
     return {
       insert: (a) =>
         db.writeEffect(() => {
-          const k = key(a.tenant_id, a.id)
-          if (rows.has(k)) return Effect.fail(duplicate("action", a.id))
+          if (rows.has(a.tenant_id, a.id)) return Effect.fail(duplicate("action", a.id))
           if (a.idempotency_key !== null) {
-            const ik = key(a.tenant_id, a.kind, a.idempotency_key)
-            if (idem.has(ik)) return Effect.fail(duplicate("idempotency_key", a.idempotency_key))
-            idem.set(ik, a.id)
+            const ik = key(a.kind, a.idempotency_key)
+            if (idem.has(a.tenant_id, ik)) return Effect.fail(duplicate("idempotency_key", a.idempotency_key))
+            idem.set(a.tenant_id, ik, a.id)
           }
-          rows.set(k, a)
+          rows.set(a.tenant_id, a.id, a)
           return Effect.void
         }),
       get,
       getForUpdate: get,
       findByIdempotencyKey: (tenant, kind, k) =>
         db.read(() => {
-          const id = idem.get(key(tenant, kind, k))
-          return id === undefined ? Option.none() : Option.fromNullable(rows.get(key(tenant, id)))
+          const id = idem.get(tenant, key(kind, k))
+          return id === undefined ? Option.none() : Option.fromNullable(rows.get(tenant, id))
         }),
       update: (a, expected) =>
         db.writeEffect((): Effect.Effect<void, Errors.Conflict | Errors.NotFound> => {
-          const k = key(a.tenant_id, a.id)
-          const current = rows.get(k)
+          const current = rows.get(a.tenant_id, a.id)
           if (!current) return Effect.fail(notFound("action", a.id))
           if (current.version !== expected) {
             return Effect.fail(new Errors.Conflict({ code: "conflict.stale", message: `Action ${a.id} changed concurrently` }))
           }
-          rows.set(k, a)
+          rows.set(a.tenant_id, a.id, a)
           return Effect.void
         }),
       list: (tenant, q) =>
         db.read(() =>
-          [...rows.values()]
-            .filter((a) => matches(a, tenant, q))
+          [...rows.inScope(tenant)]
+            .filter((a) => matches(a, q))
             .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
             .slice(0, q.limit)
         ),
       wipe: (tenant, filter, at, by) =>
         db.write(() => {
           let n = 0
-          for (const a of [...rows.values()]) {
-            if (a.tenant_id !== tenant || a.status !== filter.status || a.status === "applied") continue
+          for (const a of [...rows.inScope(tenant)]) {
+            if (a.status !== filter.status || a.status === "applied") continue
             if (filter.kind !== undefined && a.kind !== filter.kind) continue
             rows.set(
-              key(a.tenant_id, a.id),
+              a.tenant_id,
+              a.id,
               new Action.ActionRecord({ ...a, status: "wiped", closed_at: at, closed_by: by, close_reason: "wiped", version: a.version + 1 }, true)
             )
             n++
@@ -178,16 +172,16 @@ export const traceStore: Layer.Layer<Action.TraceStore, never, MemoryDatabase> =
   Action.TraceStore,
   Effect.map(MemoryDatabase, (db) => {
     const rows = db.table<Action.DecisionTrace>("traces")
-    const byAction = db.table<ReadonlyArray<string>>("traces_by_action")
+    const byAction = db.scoped<ReadonlyArray<string>>("traces_by_action")
     return {
       insert: (t) =>
         db.write(() => {
           rows.set(t.id, t)
-          const k = key(t.tenant_id, t.action_id)
-          byAction.set(k, [...(byAction.get(k) ?? []), t.id])
+          const before = byAction.get(t.tenant_id, t.action_id)
+          byAction.set(t.tenant_id, t.action_id, before === undefined ? [t.id] : [...before, t.id])
         }),
       listByAction: (tenant, action) =>
-        db.read(() => (byAction.get(key(tenant, action)) ?? []).map((id) => rows.get(id)!).filter(Boolean))
+        db.read(() => (byAction.get(tenant, action) ?? []).map((id) => rows.get(id)!).filter(Boolean))
     }
   })
 )
@@ -196,13 +190,13 @@ export const traceStore: Layer.Layer<Action.TraceStore, never, MemoryDatabase> =
 export const auditStore: Layer.Layer<Audit.AuditStore, never, MemoryDatabase> = Layer.effect(
   Audit.AuditStore,
   Effect.map(MemoryDatabase, (db) => {
-    const rows = db.table<Audit.AuditRecord>("audit")
+    const rows = db.scoped<Audit.AuditRecord>("audit")
     const heads = db.table<Audit.ChainHead>("audit_heads")
     return {
       append: (tenant, build) =>
         db.write(() => {
           const record = build(heads.get(tenant) ?? null)
-          rows.set(key(tenant, record.seq), record)
+          rows.set(tenant, record.seq, record)
           heads.set(tenant, { seq: record.seq, hash: record.hash })
           return record
         }),
@@ -213,7 +207,7 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, MemoryDatabase> = 
           const out: Array<Audit.AuditRecord> = []
           if (!head) return out
           for (let seq = afterSeq + 1; seq <= head.seq && out.length < limit; seq++) {
-            const r = rows.get(key(tenant, seq))
+            const r = rows.get(tenant, seq)
             if (r) out.push(r)
           }
           return out

@@ -8,7 +8,6 @@ import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } fr
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase, type MemoryDatabaseShape } from "../../MemoryDatabase.js"
 
-const key = (a: string, b: string | number, c?: string | number) => (c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`)
 
 const conflict = (code: string, message: string, details?: Record<string, unknown>) =>
   new Errors.Conflict(details ? { code, message, details } : { code, message })
@@ -71,23 +70,21 @@ const byDateThenNo = (a: Journal.JournalEntry, b: Journal.JournalEntry) =>
 export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase> = Layer.effect(
   Chart.AccountStore,
   Effect.map(MemoryDatabase, (db) => {
-    const rows = db.table<Chart.Account>("ledger_accounts")
-    const ofTenant = (tenant: string) =>
-      [...rows.values()].filter((a) => a.tenant_id === tenant).sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
+    const rows = db.scoped<Chart.Account>("ledger_accounts")
+    const ofTenant = (tenant: string) => [...rows.inScope(tenant)].sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
     return {
       insert: (a) =>
         db.writeEffect(() => {
-          const k = key(a.tenant_id, a.code)
-          if (rows.has(k)) return Effect.fail(conflict("conflict.duplicate", `account ${a.code} already exists`, { entity: "account", id: a.code }))
-          rows.set(k, a)
+          if (rows.has(a.tenant_id, a.code)) return Effect.fail(conflict("conflict.duplicate", `account ${a.code} already exists`, { entity: "account", id: a.code }))
+          rows.set(a.tenant_id, a.code, a)
           return Effect.void
         }),
-      get: (tenant, code) => db.read(() => Option.fromNullable(rows.get(key(tenant, code)))),
+      get: (tenant, code) => db.read(() => Option.fromNullable(rows.get(tenant, code))),
       getMany: (tenant, codes) =>
         db.read(() => {
           const out = new Map<string, Chart.Account>()
           for (const c of codes) {
-            const a = rows.get(key(tenant, c))
+            const a = rows.get(tenant, c)
             if (a) out.set(c, a)
           }
           return out
@@ -95,9 +92,8 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase
       list: (tenant) => db.read(() => ofTenant(tenant)),
       update: (a) =>
         db.writeEffect(() => {
-          const k = key(a.tenant_id, a.code)
-          if (!rows.has(k)) return Effect.fail(new Errors.NotFound({ message: `account ${a.code} not found`, details: { entity: "account", id: a.code } }))
-          rows.set(k, a)
+          if (!rows.has(a.tenant_id, a.code)) return Effect.fail(new Errors.NotFound({ message: `account ${a.code} not found`, details: { entity: "account", id: a.code } }))
+          rows.set(a.tenant_id, a.code, a)
           return Effect.void
         })
     }
@@ -130,36 +126,40 @@ const positionBefore = (p: Journal.LinePosition) => (r: LineRef) =>
 export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDatabase> = Layer.effect(
   Journal.JournalStore,
   Effect.map(MemoryDatabase, (db) => {
-    const entries = db.table<Journal.JournalEntry>("ledger_entries")
-    const idem = db.table<string>("ledger_entry_keys")
-    const reversals = db.table<string>("ledger_reversals")
-    const byProposal = db.table<string>("ledger_entries_by_proposal")
-    const byBank = db.table<ReadonlyArray<string>>("ledger_entries_by_bank_txn")
-    const counters = db.table<number>("ledger_counters")
+    const entries = db.scoped<Journal.JournalEntry>("ledger_entries")
+    const idem = db.scoped<string>("ledger_entry_keys")
+    const reversals = db.scoped<string>("ledger_reversals")
+    const byProposal = db.scoped<string>("ledger_entries_by_proposal")
+    const byBank = db.scoped<ReadonlyArray<string>>("ledger_entries_by_bank_txn")
+    const counters = db.scoped<number>("ledger_counters")
     const ordered = new Map<string, LazySorted<Journal.JournalEntry>>()
-    const balances = new Map<string, AccountDays>()
-    const lines = new Map<string, LazySorted<LineRef>>()
+    // by tenant, then account
+    const balances = new Map<string, Map<string, AccountDays>>()
+    const lines = new Map<string, Map<string, LazySorted<LineRef>>>()
+    const ofTenant = <A>(m: Map<string, Map<string, A>>, tenant: string) => {
+      let inner = m.get(tenant)
+      if (inner === undefined) m.set(tenant, inner = new Map())
+      return inner
+    }
 
     const tenantEntries = (tenant: string) => {
       let xs = ordered.get(tenant)
       if (!xs) ordered.set(tenant, xs = new LazySorted(byDateThenNo))
       return xs
     }
-    const accountDays = (tenant: string, account: string) => {
-      const k = key(tenant, account)
-      let d = balances.get(k)
-      if (!d) balances.set(k, d = { days: [], totals: new Map() })
+    const accountDays = (byAccount: Map<string, AccountDays>, account: string) => {
+      let d = byAccount.get(account)
+      if (!d) byAccount.set(account, d = { days: [], totals: new Map() })
       return d
     }
-    const accountLines = (tenant: string, account: string) => {
-      const k = key(tenant, account)
-      let xs = lines.get(k)
-      if (!xs) lines.set(k, xs = new LazySorted(byPosition))
+    const accountLines = (byAccount: Map<string, LazySorted<LineRef>>, account: string) => {
+      let xs = byAccount.get(account)
+      if (!xs) byAccount.set(account, xs = new LazySorted(byPosition))
       return xs
     }
 
-    const addToBalance = (tenant: string, account: string, date: string, side: Journal.Side, amount: bigint) => {
-      const d = accountDays(tenant, account)
+    const addToBalance = (byAccount: Map<string, AccountDays>, account: string, date: string, side: Journal.Side, amount: bigint) => {
+      const d = accountDays(byAccount, account)
       let t = d.totals.get(date)
       if (!t) {
         t = { debit: 0n, credit: 0n }
@@ -189,60 +189,62 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
       return { debit, credit }
     }
 
-    const reversed = (tenant: string, id: string) => reversals.has(key(tenant, id))
+    const reversed = (tenant: string, id: string) => reversals.has(tenant, id)
 
     return {
       insert: (e) =>
         db.writeEffect((): Effect.Effect<Journal.JournalEntry, Errors.Conflict> => {
           const t = e.tenant_id
-          if (e.idempotency_key !== null && idem.has(key(t, e.idempotency_key))) {
+          if (e.idempotency_key !== null && idem.has(t, e.idempotency_key)) {
             return Effect.fail(conflict("idempotency.key_taken", "Idempotency key already used", { idempotency_key: e.idempotency_key }))
           }
-          if (e.reverses_entry_id !== null && reversals.has(key(t, e.reverses_entry_id))) {
+          if (e.reverses_entry_id !== null && reversals.has(t, e.reverses_entry_id)) {
             return Effect.fail(conflict("entry.already_reversed", "Entry was already reversed", { entry_id: e.reverses_entry_id }))
           }
-          if (e.proposal_id !== null && byProposal.has(key(t, e.proposal_id))) {
+          if (e.proposal_id !== null && byProposal.has(t, e.proposal_id)) {
             return Effect.fail(conflict("entry.proposal_posted", "Proposal already has its entry", { proposal_id: e.proposal_id }))
           }
-          if (entries.has(key(t, e.id))) return Effect.fail(conflict("conflict.duplicate", `entry ${e.id} already exists`))
-          const no = (counters.get(key(t, "entry_no")) ?? 0) + 1
-          counters.set(key(t, "entry_no"), no)
+          if (entries.has(t, e.id)) return Effect.fail(conflict("conflict.duplicate", `entry ${e.id} already exists`))
+          const no = (counters.get(t, "entry_no") ?? 0) + 1
+          counters.set(t, "entry_no", no)
           const entry = Trusted.make(Journal.JournalEntry, { ...e, entry_no: no })
-          entries.set(key(t, e.id), entry)
-          if (e.idempotency_key !== null) idem.set(key(t, e.idempotency_key), e.id)
-          if (e.reverses_entry_id !== null) reversals.set(key(t, e.reverses_entry_id), e.id)
-          if (e.proposal_id !== null) byProposal.set(key(t, e.proposal_id), e.id)
+          entries.set(t, e.id, entry)
+          if (e.idempotency_key !== null) idem.set(t, e.idempotency_key, e.id)
+          if (e.reverses_entry_id !== null) reversals.set(t, e.reverses_entry_id, e.id)
+          if (e.proposal_id !== null) byProposal.set(t, e.proposal_id, e.id)
           if (e.bank_transaction_id !== null) {
-            const bk = key(t, e.bank_transaction_id)
-            byBank.set(bk, [...(byBank.get(bk) ?? []), e.id])
+            const before = byBank.get(t, e.bank_transaction_id)
+            byBank.set(t, e.bank_transaction_id, before === undefined ? [e.id] : [...before, e.id])
           }
           tenantEntries(t).push(db, entry)
+          const tenantBalances = ofTenant(balances, t)
+          const tenantLines = ofTenant(lines, t)
           for (const line of entry.lines) {
-            addToBalance(t, line.account_code, entry.date, line.side, line.amount_minor)
-            accountLines(t, line.account_code).push(db, { entry, line })
+            addToBalance(tenantBalances, line.account_code, entry.date, line.side, line.amount_minor)
+            accountLines(tenantLines, line.account_code).push(db, { entry, line })
           }
           return Effect.succeed(entry)
         }),
-      get: (tenant, id) => db.read(() => Option.fromNullable(entries.get(key(tenant, id)))),
+      get: (tenant, id) => db.read(() => Option.fromNullable(entries.get(tenant, id))),
       findByIdempotencyKey: (tenant, k) =>
         db.read(() => {
-          const id = idem.get(key(tenant, k))
-          return id === undefined ? Option.none() : Option.fromNullable(entries.get(key(tenant, id)))
+          const id = idem.get(tenant, k)
+          return id === undefined ? Option.none() : Option.fromNullable(entries.get(tenant, id))
         }),
       findReversal: (tenant, id) =>
         db.read(() => {
-          const r = reversals.get(key(tenant, id))
-          return r === undefined ? Option.none() : Option.fromNullable(entries.get(key(tenant, r)))
+          const r = reversals.get(tenant, id)
+          return r === undefined ? Option.none() : Option.fromNullable(entries.get(tenant, r))
         }),
       findByProposal: (tenant, proposal) =>
         db.read(() => {
-          const id = byProposal.get(key(tenant, proposal))
-          return id === undefined ? Option.none() : Option.fromNullable(entries.get(key(tenant, id)))
+          const id = byProposal.get(tenant, proposal)
+          return id === undefined ? Option.none() : Option.fromNullable(entries.get(tenant, id))
         }),
       liveForBankTransaction: (tenant, btx) =>
         db.read(() =>
-          (byBank.get(key(tenant, btx)) ?? [])
-            .map((id) => entries.get(key(tenant, id))!)
+          (byBank.get(tenant, btx) ?? [])
+            .map((id) => entries.get(tenant, id)!)
             .filter((e) => e.reverses_entry_id === null && !reversed(tenant, e.id))
         ),
       list: (tenant, q) =>
@@ -264,20 +266,16 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
           }
           return out
         }),
-      accountTotals: (tenant, account, asOf) => db.read(() => sumThrough(balances.get(key(tenant, account)), asOf)),
+      accountTotals: (tenant, account, asOf) => db.read(() => sumThrough(balances.get(tenant)?.get(account), asOf)),
       allTotals: (tenant, asOf) =>
         db.read(() => {
-          const prefix = key(tenant, "")
           const out: Array<Journal.Totals & { account_code: string }> = []
-          for (const [k, d] of balances) {
-            if (!k.startsWith(prefix)) continue
-            out.push({ account_code: k.slice(prefix.length), ...sumThrough(d, asOf) })
-          }
+          for (const [account, d] of balances.get(tenant) ?? []) out.push({ account_code: account, ...sumThrough(d, asOf) })
           return out
         }),
       accountLines: (tenant, account, q) =>
         db.read(() => {
-          const xs = lines.get(key(tenant, account))?.view() ?? []
+          const xs = lines.get(tenant)?.get(account)?.view() ?? []
           const start = q.after
             ? lowerBound(xs, (r) => positionBefore(q.after!)(r) || (r.entry.date === q.after!.date && r.entry.entry_no === q.after!.entry_no && r.line.line_no === q.after!.line_no))
             : lowerBound(xs, (r) => r.entry.date < q.from)
@@ -301,7 +299,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
         }),
       dayTotalsThrough: (tenant, account, p) =>
         db.read(() => {
-          const xs = lines.get(key(tenant, account))?.view() ?? []
+          const xs = lines.get(tenant)?.get(account)?.view() ?? []
           let debit = 0n
           let credit = 0n
           for (let i = lowerBound(xs, (r) => r.entry.date < p.date); i < xs.length; i++) {
@@ -335,26 +333,25 @@ export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, Mem
 export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionStore, never, MemoryDatabase> = Layer.effect(
   BankTransaction.BankTransactionStore,
   Effect.map(MemoryDatabase, (db) => {
-    const rows = db.table<BankTransaction.BankTransaction>("ledger_bank_transactions")
-    const prints = db.table<string>("ledger_bank_fingerprints")
-    const entriesByBank = db.table<ReadonlyArray<string>>("ledger_entries_by_bank_txn")
-    const entries = db.table<Journal.JournalEntry>("ledger_entries")
-    const reversals = db.table<string>("ledger_reversals")
-    const get = (tenant: Ids.TenantId, id: string) => db.read(() => Option.fromNullable(rows.get(key(tenant, id))))
+    const rows = db.scoped<BankTransaction.BankTransaction>("ledger_bank_transactions")
+    const prints = db.scoped<string>("ledger_bank_fingerprints")
+    const entriesByBank = db.scoped<ReadonlyArray<string>>("ledger_entries_by_bank_txn")
+    const entries = db.scoped<Journal.JournalEntry>("ledger_entries")
+    const reversals = db.scoped<string>("ledger_reversals")
+    const get = (tenant: Ids.TenantId, id: string) => db.read(() => Option.fromNullable(rows.get(tenant, id)))
     const posted = (t: BankTransaction.BankTransaction) =>
-      (entriesByBank.get(key(t.tenant_id, t.id)) ?? []).some((id) => {
-        const e = entries.get(key(t.tenant_id, id))
-        return e !== undefined && e.reverses_entry_id === null && !reversals.has(key(t.tenant_id, e.id))
+      (entriesByBank.get(t.tenant_id, t.id) ?? []).some((id) => {
+        const e = entries.get(t.tenant_id, id)
+        return e !== undefined && e.reverses_entry_id === null && !reversals.has(t.tenant_id, e.id)
       })
     return {
       insertNew: (batch) =>
         db.write(() => {
           const out: Array<BankTransaction.BankTransaction> = []
           for (const r of batch) {
-            const fk = key(r.tenant_id, r.fingerprint)
-            if (prints.has(fk)) continue
-            prints.set(fk, r.id)
-            rows.set(key(r.tenant_id, r.id), r)
+            if (prints.has(r.tenant_id, r.fingerprint)) continue
+            prints.set(r.tenant_id, r.fingerprint, r.id)
+            rows.set(r.tenant_id, r.id, r)
             out.push(r)
           }
           return out
@@ -363,9 +360,8 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
       getForUpdate: get,
       list: (tenant, q) =>
         db.read(() =>
-          [...rows.values()]
+          [...rows.inScope(tenant)]
             .filter((t) =>
-              t.tenant_id === tenant &&
               (q.from === undefined || t.date >= q.from) &&
               (q.to === undefined || t.date <= q.to) &&
               (q.account_code === undefined || t.account_code === q.account_code) &&
@@ -383,28 +379,26 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
 export const exportStore: Layer.Layer<QboExport.ExportStore, never, MemoryDatabase> = Layer.effect(
   QboExport.ExportStore,
   Effect.map(MemoryDatabase, (db) => {
-    const entries = db.table<Journal.JournalEntry>("ledger_entries")
-    const exported = db.table<string>("ledger_qbo_exported")
-    const batches = db.table<QboExport.ExportBatch>("ledger_qbo_batches")
-    const batchEntryIds = db.table<ReadonlyArray<string>>("ledger_qbo_batch_entries")
-    const names = db.table<ReadonlyMap<string, string>>("ledger_qbo_batch_accounts")
-    const counters = db.table<number>("ledger_counters")
+    const entries = db.scoped<Journal.JournalEntry>("ledger_entries")
+    const exported = db.scoped<string>("ledger_qbo_exported")
+    const batches = db.scoped<QboExport.ExportBatch>("ledger_qbo_batches")
+    const batchEntryIds = db.scoped<ReadonlyArray<string>>("ledger_qbo_batch_entries")
+    const names = db.scoped<ReadonlyMap<string, string>>("ledger_qbo_batch_accounts")
+    const counters = db.scoped<number>("ledger_counters")
     return {
       exportNew: (draft, accountNames) =>
         db.write(() => {
           const t = draft.tenant_id
-          const prefix = key(t, "")
           const fresh: Array<Journal.JournalEntry> = []
           let skipped = 0
-          for (const [k, e] of entries.raw) {
-            if (!k.startsWith(prefix)) continue
-            if (exported.has(key(t, e.id))) skipped++
+          for (const e of entries.inScope(t)) {
+            if (exported.has(t, e.id)) skipped++
             else fresh.push(e)
           }
           if (fresh.length === 0) return { skipped, batch: null }
           fresh.sort((a, b) => a.entry_no - b.entry_no)
-          const no = (counters.get(key(t, "qbo_batch_no")) ?? 0) + 1
-          counters.set(key(t, "qbo_batch_no"), no)
+          const no = (counters.get(t, "qbo_batch_no") ?? 0) + 1
+          counters.set(t, "qbo_batch_no", no)
           const batch = new QboExport.ExportBatch({
             tenant_id: t,
             id: draft.id,
@@ -416,22 +410,22 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, MemoryDataba
             created_at: draft.created_at,
             created_by: draft.created_by
           }, true)
-          for (const e of fresh) exported.set(key(t, e.id), draft.id)
-          batches.set(key(t, draft.id), batch)
-          batchEntryIds.set(key(t, draft.id), fresh.map((e) => e.id))
-          names.set(key(t, draft.id), new Map(accountNames))
+          for (const e of fresh) exported.set(t, e.id, draft.id)
+          batches.set(t, draft.id, batch)
+          batchEntryIds.set(t, draft.id, fresh.map((e) => e.id))
+          names.set(t, draft.id, new Map(accountNames))
           return { skipped, batch }
         }),
-      getBatch: (tenant, id) => db.read(() => Option.fromNullable(batches.get(key(tenant, id)))),
+      getBatch: (tenant, id) => db.read(() => Option.fromNullable(batches.get(tenant, id))),
       listBatches: (tenant, limit) =>
         db.read(() =>
-          [...batches.values()].filter((b) => b.tenant_id === tenant).sort((a, b) => b.batch_no - a.batch_no).slice(0, limit)
+          [...batches.inScope(tenant)].sort((a, b) => b.batch_no - a.batch_no).slice(0, limit)
         ),
-      batchNames: (tenant, id) => db.read(() => names.get(key(tenant, id)) ?? new Map()),
+      batchNames: (tenant, id) => db.read(() => names.get(tenant, id) ?? new Map()),
       batchEntries: (tenant, id, after, limit) =>
         db.read(() => {
-          const ids = batchEntryIds.get(key(tenant, id)) ?? []
-          const entryOf = (eid: string) => entries.get(key(tenant, eid))!
+          const ids = batchEntryIds.get(tenant, id) ?? []
+          const entryOf = (eid: string) => entries.get(tenant, eid)!
           const out: Array<Journal.JournalEntry> = []
           for (let i = lowerBound(ids, (eid) => entryOf(eid).entry_no <= after); i < ids.length && out.length < limit; i++) {
             out.push(entryOf(ids[i]!))
