@@ -187,6 +187,10 @@ describe("statement compiler", () => {
         statements.push(c(strings, values))
         return Effect.succeed([])
       },
+      query: (strings, values, onRows) => {
+        statements.push(c(strings, values))
+        return Effect.succeed(onRows([]))
+      },
       withTransaction: (self) => self
     })
     return { db, statements }

@@ -3,7 +3,7 @@ import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ids, type Port
 import { SqlClient } from "@effect/sql"
 import { SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
-import { bool, forUpdate, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
+import { bool, forUpdate, ignoreRows, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -31,7 +31,7 @@ export const tenantStore: Layer.Layer<Tenant.TenantStore, never, SqlDb> = Layer.
         Effect.asVoid,
         orDuplicate("tenant", t.id)
       ),
-    get: (id) => sql`SELECT * FROM airlock_tenants WHERE id = ${id}`.pipe(Effect.map((rs) => first(rs, toTenant)), orStorage),
+    get: (id) => sql`SELECT * FROM airlock_tenants WHERE id = ${id}`.query((rs) => first(rs, toTenant), storageError),
     list: () => sql`SELECT * FROM airlock_tenants ORDER BY id`.pipe(Effect.map((rs) => rs.map(toTenant)), orStorage),
     update: (t) =>
       sql`UPDATE airlock_tenants SET name = ${t.name}, ai_companion_enabled = ${t.ai_companion_enabled ? 1 : 0}
@@ -64,10 +64,7 @@ export const actorStore: Layer.Layer<Actor.ActorStore, never, SqlDb> = Layer.eff
         orDuplicate("actor", a.id)
       ),
     get: (tenant, id) =>
-      sql`SELECT * FROM airlock_actors WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
-        Effect.map((rs) => first(rs, toActor)),
-        orStorage
-      ),
+      sql`SELECT * FROM airlock_actors WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toActor), storageError),
     list: (tenant) =>
       sql`SELECT * FROM airlock_actors WHERE tenant_id = ${tenant} ORDER BY id`.pipe(Effect.map((rs) => rs.map(toActor)), orStorage),
     update: (a) =>
@@ -100,7 +97,7 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlDb> = 
       sql`INSERT INTO airlock_api_tokens (id, tenant_id, actor_id, name, hint, hash, created_at, expires_at, revoked_at)
           VALUES (${t.id}, ${t.tenant_id}, ${t.actor_id}, ${t.name}, ${t.hint}, ${t.hash}, ${t.created_at},
                   ${t.expires_at}, ${t.revoked_at})`.pipe(Effect.asVoid, orDuplicate("token", t.id)),
-    get: (id) => sql`SELECT * FROM airlock_api_tokens WHERE id = ${id}`.pipe(Effect.map((rs) => first(rs, toToken)), orStorage),
+    get: (id) => sql`SELECT * FROM airlock_api_tokens WHERE id = ${id}`.query((rs) => first(rs, toToken), storageError),
     list: (tenant) =>
       sql`SELECT * FROM airlock_api_tokens WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
         Effect.map((rs) => rs.map(toToken)),
@@ -130,7 +127,7 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Sql
   AiSettings.AiSettingsStore,
   Effect.map(SqlDb, (sql) => ({
     get: (tenant) =>
-      sql`SELECT * FROM airlock_ai_settings WHERE tenant_id = ${tenant}`.pipe(Effect.map((rs) => first(rs, toSettings)), orStorage),
+      sql`SELECT * FROM airlock_ai_settings WHERE tenant_id = ${tenant}`.query((rs) => first(rs, toSettings), storageError),
     put: (s) =>
       sql`INSERT INTO airlock_ai_settings (tenant_id, ai_enabled, kill_switch, ai_mode, extensions, updated_at, updated_by)
           VALUES (${s.tenant_id}, ${s.ai_enabled ? 1 : 0}, ${s.kill_switch ? 1 : 0}, ${s.ai_mode}, ${toJson(s.extensions)},
@@ -153,7 +150,7 @@ const toEntry = (r: Row) =>
 export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, SqlDb> = Layer.effect(
   SystemState.SystemStateStore,
   Effect.map(SqlDb, (sql) => ({
-    get: (key) => sql`SELECT * FROM airlock_system_state WHERE key = ${key}`.pipe(Effect.map((rs) => first(rs, toEntry)), orStorage),
+    get: (key) => sql`SELECT * FROM airlock_system_state WHERE key = ${key}`.query((rs) => first(rs, toEntry), storageError),
     put: (e) =>
       sql`INSERT INTO airlock_system_state (key, value, updated_at, updated_by)
           VALUES (${e.key}, ${toJson(e.value)}, ${e.updated_at}, ${e.updated_by})
@@ -192,10 +189,8 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
   Action.ActionStore,
   Effect.map(SqlDb, (sql) => {
     const get = (tenant: Ids.TenantId, id: Ids.ActionId) =>
-      sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
-        Effect.map((rs) => first(rs, toAction)),
-        orStorage
-      )
+      sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toAction), storageError)
+    const lock = forUpdate(sql)
     return {
       insert: (a) =>
         sql`INSERT INTO airlock_actions (tenant_id, id, kind, subject, payload, payload_hash, status, review_reasons,
@@ -208,10 +203,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
         ),
       get,
       getForUpdate: (tenant, id) =>
-        sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id} ${forUpdate(sql)}`.pipe(
-          Effect.map((rs) => first(rs, toAction)),
-          orStorage
-        ),
+        sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id} ${lock}`.query((rs) => first(rs, toAction), storageError),
       findByIdempotencyKey: (tenant, kind, key) =>
         sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND kind = ${kind} AND idempotency_key = ${key}`.pipe(
           Effect.map((rs) => first(rs, toAction)),
@@ -221,10 +213,12 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
         sql`UPDATE airlock_actions SET status = ${a.status}, review_reasons = ${toJson(a.review_reasons)},
               closed_by = ${a.closed_by}, closed_at = ${a.closed_at}, close_reason = ${a.close_reason},
               result = ${a.result === null ? null : toJson(a.result)}, version = ${a.version}
-            WHERE tenant_id = ${a.tenant_id} AND id = ${a.id} AND version = ${expected} RETURNING id`.pipe(
-          orStorage,
-          Effect.flatMap((rs) =>
-            rs.length > 0
+            WHERE tenant_id = ${a.tenant_id} AND id = ${a.id} AND version = ${expected} RETURNING id`.query(
+          (rs) => rs.length > 0,
+          storageError
+        ).pipe(
+          Effect.flatMap((updated) =>
+            updated
               ? Effect.void
               : Effect.flatMap(get(a.tenant_id, a.id), (current): Effect.Effect<void, Errors.Conflict | Errors.NotFound> =>
                 Option.isNone(current)
@@ -274,7 +268,7 @@ export const traceStore: Layer.Layer<Action.TraceStore, never, SqlDb> = Layer.ef
     insert: (t) =>
       sql`INSERT INTO airlock_traces (id, tenant_id, action_id, kind, phase, actor_id, at, outcome, gates)
           VALUES (${t.id}, ${t.tenant_id}, ${t.action_id}, ${t.kind}, ${t.phase}, ${t.actor_id}, ${t.at}, ${t.outcome},
-                  ${toJson(t.gates)})`.pipe(Effect.asVoid, orStorage),
+                  ${toJson(t.gates)})`.query(ignoreRows, storageError),
     listByAction: (tenant, action) =>
       sql`SELECT * FROM airlock_traces WHERE tenant_id = ${tenant} AND action_id = ${action} ORDER BY id`.pipe(
         Effect.map((rs) => rs.map(toTrace)),
@@ -307,22 +301,29 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlDb> = Layer.eff
       // The upsert returns the head and locks its row (PostgreSQL: the DO UPDATE row lock) in one
       // statement; inside an enclosing transaction no savepoint is needed, as the append commits
       // or rolls back with it.
-      const body = Effect.gen(function*() {
-        const rows = yield* sql`INSERT INTO airlock_audit_heads (tenant_id, seq, hash) VALUES (${tenant}, 0, ${Audit.GENESIS_HASH})
-                                ON CONFLICT (tenant_id) DO UPDATE SET seq = airlock_audit_heads.seq
-                                RETURNING seq, hash`
-        const seq = int(rows[0]!.seq)
-        const record = build(seq === 0 ? null : { seq, hash: String(rows[0]!.hash) })
-        yield* sql`INSERT INTO airlock_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
-                   VALUES (${record.tenant_id}, ${record.seq}, ${record.at}, ${record.actor_id}, ${record.action},
-                           ${record.subject}, ${toJson(record.data)}, ${record.prev_hash}, ${record.hash})`
-        yield* sql`UPDATE airlock_audit_heads SET seq = ${record.seq}, hash = ${record.hash} WHERE tenant_id = ${tenant}`
-        return record
-      })
+      const body = Effect.flatMap(
+        sql`INSERT INTO airlock_audit_heads (tenant_id, seq, hash) VALUES (${tenant}, 0, ${Audit.GENESIS_HASH})
+            ON CONFLICT (tenant_id) DO UPDATE SET seq = airlock_audit_heads.seq
+            RETURNING seq, hash`.query((rows) => {
+          const seq = int(rows[0]!.seq)
+          return build(seq === 0 ? null : { seq, hash: String(rows[0]!.hash) })
+        }, storageError),
+        (record) =>
+          Effect.flatMap(
+            sql`INSERT INTO airlock_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
+                VALUES (${record.tenant_id}, ${record.seq}, ${record.at}, ${record.actor_id}, ${record.action},
+                        ${record.subject}, ${toJson(record.data)}, ${record.prev_hash}, ${record.hash})`.query(ignoreRows, storageError),
+            () =>
+              sql`UPDATE airlock_audit_heads SET seq = ${record.seq}, hash = ${record.hash} WHERE tenant_id = ${tenant}`.query(
+                () => record,
+                storageError
+              )
+          )
+      )
       return Effect.flatMap(
         Effect.serviceOption(SqlClient.TransactionConnection),
-        (tx) => (Option.isSome(tx) ? body : sql.withTransaction(body))
-      ).pipe(Effect.mapError(storageError))
+        (tx) => (Option.isSome(tx) ? body : sql.withTransaction(body).pipe(Effect.mapError((e) => (e._tag === "SqlError" ? storageError(e) : e))))
+      )
     },
     head: (tenant) =>
       sql`SELECT seq, hash FROM airlock_audit_heads WHERE tenant_id = ${tenant}`.pipe(

@@ -88,6 +88,13 @@ export const makeCompiler = (dialect: Dialect) => {
 export interface Driver {
   readonly dialect: Dialect
   readonly execute: (strings: ReadonlyArray<string>, values: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+  /** {@link execute} with its rows and its failure mapped in the same step. */
+  readonly query: <A, E>(
+    strings: ReadonlyArray<string>,
+    values: ReadonlyArray<unknown>,
+    onRows: (rows: ReadonlyArray<Row>) => A,
+    onError: (error: SqlError) => E
+  ) => Effect.Effect<A, E>
   readonly withTransaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
 }
 
@@ -103,6 +110,15 @@ export class Statement extends Effectable.Class<ReadonlyArray<Row>, SqlError> im
   }
   commit(): Effect.Effect<ReadonlyArray<Row>, SqlError> {
     return this.driver.execute(this.strings, this.values)
+  }
+  /**
+   * Runs the statement and maps its rows with `onRows`, a driver failure with `onError`. The
+   * same as `.pipe(Effect.map(onRows), Effect.mapError(onError))`, in one step: on SQLite the
+   * statement runs and maps synchronously, without a continuation per stage (the hot paths run
+   * about twenty statements per governed apply).
+   */
+  query<A, E>(onRows: (rows: ReadonlyArray<Row>) => A, onError: (error: SqlError) => E): Effect.Effect<A, E> {
+    return this.driver.query(this.strings, this.values, onRows, onError)
   }
 }
 
@@ -179,6 +195,10 @@ export const fromClient: Layer.Layer<SqlDb, never, SqlClient.SqlClient> = Layer.
       execute: (strings, values) => {
         const { params, text } = compile(strings, values)
         return sql.unsafe<Row>(text, params)
+      },
+      query: (strings, values, onRows, onError) => {
+        const { params, text } = compile(strings, values)
+        return Effect.mapBoth(sql.unsafe<Row>(text, params), { onSuccess: onRows, onFailure: onError })
       },
       withTransaction: sql.withTransaction
     })

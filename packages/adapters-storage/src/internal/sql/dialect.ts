@@ -33,6 +33,9 @@ export const violationTarget = (error: SqlError): string => {
 export const storageError = (error: SqlError): Errors.StorageError =>
   new Errors.StorageError({ message: "Storage operation failed", cause: error })
 
+/** For `Statement.query` when the rows do not matter. */
+export const ignoreRows = (): void => undefined
+
 /** Maps driver errors to {@link Errors.StorageError}. */
 export const orStorage = <A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Errors.StorageError, R> =>
   Effect.mapError(self, storageError)

@@ -13,36 +13,37 @@ const str = (v: unknown): string | null => (v === null || v === undefined ? null
 /** SQL {@link Counters.CounterStore}: one upsert per increment; a capped one updates only below its cap. */
 export const counterStore: Layer.Layer<Counters.CounterStore, never, SqlDb> = Layer.effect(
   Counters.CounterStore,
-  Effect.map(SqlDb, (sql) => ({
-    increment: (key, window, by, cap, expiresAt) => {
-      if (cap !== null && by > cap) return Effect.succeed(Option.none())
-      const guard = cap === null ? sql.literal("") : sql`WHERE airlock_guard_counters.count + excluded.count <= ${cap}`
-      return sql`INSERT INTO airlock_guard_counters (key, window_start, count, expires_at)
-                 VALUES (${key}, ${window}, ${by}, ${expiresAt})
-                 ON CONFLICT (key, window_start) DO UPDATE SET
-                   count = airlock_guard_counters.count + excluded.count,
-                   expires_at = CASE WHEN excluded.expires_at > airlock_guard_counters.expires_at
-                                     THEN excluded.expires_at ELSE airlock_guard_counters.expires_at END
-                 ${guard}
-                 RETURNING count`.pipe(
-        Effect.map((rs) => (rs.length === 0 ? Option.none() : Option.some(int(rs[0]!.count)))),
-        orStorage
-      )
-    },
-    get: (key, window) =>
-      sql`SELECT count FROM airlock_guard_counters WHERE key = ${key} AND window_start = ${window}`.pipe(
-        Effect.map((rs) => (rs.length === 0 ? 0 : int(rs[0]!.count))),
-        orStorage
-      ),
-    sum: (key, from, to) =>
-      sql`SELECT COALESCE(SUM(count), 0) AS n FROM airlock_guard_counters
-          WHERE key = ${key} AND window_start >= ${from} AND window_start <= ${to}`.pipe(
-        Effect.map((rs) => int(rs[0]!.n)),
-        orStorage
-      ),
-    purge: (now) =>
-      sql`DELETE FROM airlock_guard_counters WHERE expires_at < ${now} RETURNING key`.pipe(Effect.map((rs) => rs.length), orStorage)
-  }))
+  Effect.map(SqlDb, (sql) => {
+    const uncapped = sql.literal("")
+    const counted = (rs: ReadonlyArray<Row>) => (rs.length === 0 ? Option.none() : Option.some(int(rs[0]!.count)))
+    return {
+      increment: (key, window, by, cap, expiresAt) => {
+        if (cap !== null && by > cap) return Effect.succeed(Option.none())
+        const guard = cap === null ? uncapped : sql`WHERE airlock_guard_counters.count + excluded.count <= ${cap}`
+        return sql`INSERT INTO airlock_guard_counters (key, window_start, count, expires_at)
+                   VALUES (${key}, ${window}, ${by}, ${expiresAt})
+                   ON CONFLICT (key, window_start) DO UPDATE SET
+                     count = airlock_guard_counters.count + excluded.count,
+                     expires_at = CASE WHEN excluded.expires_at > airlock_guard_counters.expires_at
+                                       THEN excluded.expires_at ELSE airlock_guard_counters.expires_at END
+                   ${guard}
+                   RETURNING count`.query(counted, storageError)
+      },
+      get: (key, window) =>
+        sql`SELECT count FROM airlock_guard_counters WHERE key = ${key} AND window_start = ${window}`.query(
+          (rs) => (rs.length === 0 ? 0 : int(rs[0]!.count)),
+          storageError
+        ),
+      sum: (key, from, to) =>
+        sql`SELECT COALESCE(SUM(count), 0) AS n FROM airlock_guard_counters
+            WHERE key = ${key} AND window_start >= ${from} AND window_start <= ${to}`.pipe(
+          Effect.map((rs) => int(rs[0]!.n)),
+          orStorage
+        ),
+      purge: (now) =>
+        sql`DELETE FROM airlock_guard_counters WHERE expires_at < ${now} RETURNING key`.pipe(Effect.map((rs) => rs.length), orStorage)
+    }
+  })
 )
 
 const toBreaker = (r: Row) =>

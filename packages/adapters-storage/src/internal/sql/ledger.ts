@@ -8,7 +8,7 @@ import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } fr
 import { SqlDb } from "./db.js"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option } from "effect"
-import { bool, forShare, forUpdate, int, intOrNull, isUniqueViolation, orDuplicate, orStorage, storageError, violationTarget } from "./dialect.js"
+import { bool, forShare, forUpdate, ignoreRows, int, intOrNull, isUniqueViolation, orDuplicate, orStorage, storageError, violationTarget } from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -41,13 +41,13 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlDb> = Layer
           VALUES (${a.tenant_id}, ${a.code}, ${a.name}, ${a.type}, ${a.normal_balance}, ${a.parent_code}, ${a.currency}, ${a.active ? 1 : 0},
                   ${a.description}, ${a.created_at}, ${a.updated_at})`.pipe(Effect.asVoid, orDuplicate("account", a.code)),
     get: (tenant, code) =>
-      sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`.pipe(Effect.map((rs) => first(rs, toAccount)), orStorage),
+      sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`.query((rs) => first(rs, toAccount), storageError),
     getMany: (tenant, codes) =>
-      (codes.length === 0
-        ? Effect.succeed([] as ReadonlyArray<Row>)
-        : sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} AND code IN ${sql.in(codes)}`).pipe(
-          Effect.map((rs) => new Map(rs.map((r) => [String(r.code), toAccount(r)] as const))),
-          orStorage
+      codes.length === 0
+        ? Effect.succeed(new Map<string, Chart.Account>())
+        : sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} AND code IN ${sql.in(codes)}`.query(
+          (rs) => new Map(rs.map((r) => [String(r.code), toAccount(r)] as const)),
+          storageError
         ),
     list: (tenant) =>
       sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} ORDER BY code`.pipe(Effect.map((rs) => rs.map(toAccount)), orStorage),
@@ -140,53 +140,64 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
       credit: BigInt(String(rows[0]?.c ?? "0"))
     })
 
+    // four statements (entry number, entry, lines, balances), each run and checked in one step
     const insert = (e: Journal.JournalEntry) =>
-      Effect.gen(function*() {
-        const counter = yield* sql`INSERT INTO ledger_counters (tenant_id, name, value) VALUES (${e.tenant_id}, 'entry_no', 1)
-                                   ON CONFLICT (tenant_id, name) DO UPDATE SET value = ledger_counters.value + 1
-                                   RETURNING value`.pipe(orStorage)
-        const no = int(counter[0]!.value)
-        yield* sql`INSERT INTO ledger_entries (tenant_id, id, entry_no, date, memo, currency, source, proposal_id, bank_transaction_id,
-                     reverses_entry_id, idempotency_key, content_hash, posted_by, posted_at)
-                   VALUES (${e.tenant_id}, ${e.id}, ${no}, ${e.date}, ${e.memo}, ${e.currency}, ${e.source}, ${e.proposal_id},
-                     ${e.bank_transaction_id}, ${e.reverses_entry_id}, ${e.idempotency_key}, ${e.content_hash}, ${e.posted_by},
-                     ${e.posted_at})`.pipe(Effect.mapError(entryConflict(e)))
-        yield* sql`INSERT INTO ledger_lines ${
-          sql.insert(e.lines.map((l) => ({
-            tenant_id: e.tenant_id,
-            entry_id: e.id,
-            line_no: l.line_no,
-            account_code: l.account_code,
-            side: l.side,
-            amount_minor: l.amount_minor.toString(),
-            description: l.description,
-            name: l.name,
-            class: l.class,
-            location: l.location,
-            date: e.date,
-            entry_no: no
-          })))
-        }`.pipe(orStorage)
-        const perAccount = new Map<string, { debit: bigint; credit: bigint }>()
-        for (const l of e.lines) {
-          const t = perAccount.get(l.account_code) ?? { debit: 0n, credit: 0n }
-          if (l.side === "debit") t.debit += l.amount_minor
-          else t.credit += l.amount_minor
-          perAccount.set(l.account_code, t)
-        }
-        yield* sql`INSERT INTO ledger_daily_balances ${
-          sql.insert([...perAccount].map(([account_code, t]) => ({
-            tenant_id: e.tenant_id,
-            account_code,
-            day: e.date,
-            debit_minor: t.debit.toString(),
-            credit_minor: t.credit.toString()
-          })))
-        } ON CONFLICT (tenant_id, account_code, day) DO UPDATE SET
-            debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor,
-            credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor`.pipe(orStorage)
-        return Trusted.make(Journal.JournalEntry, { ...e, entry_no: no })
-      })
+      Effect.flatMap(
+        sql`INSERT INTO ledger_counters (tenant_id, name, value) VALUES (${e.tenant_id}, 'entry_no', 1)
+            ON CONFLICT (tenant_id, name) DO UPDATE SET value = ledger_counters.value + 1
+            RETURNING value`.query((rows) => int(rows[0]!.value), storageError),
+        (no) =>
+          Effect.flatMap(
+            sql`INSERT INTO ledger_entries (tenant_id, id, entry_no, date, memo, currency, source, proposal_id, bank_transaction_id,
+                  reverses_entry_id, idempotency_key, content_hash, posted_by, posted_at)
+                VALUES (${e.tenant_id}, ${e.id}, ${no}, ${e.date}, ${e.memo}, ${e.currency}, ${e.source}, ${e.proposal_id},
+                  ${e.bank_transaction_id}, ${e.reverses_entry_id}, ${e.idempotency_key}, ${e.content_hash}, ${e.posted_by},
+                  ${e.posted_at})`.query(ignoreRows, entryConflict(e)),
+            () => Effect.flatMap(insertLines(e, no), () => insertBalances(e, no))
+          )
+      )
+
+    const insertLines = (e: Journal.JournalEntry, no: number) =>
+      sql`INSERT INTO ledger_lines ${
+        sql.insert(e.lines.map((l) => ({
+          tenant_id: e.tenant_id,
+          entry_id: e.id,
+          line_no: l.line_no,
+          account_code: l.account_code,
+          side: l.side,
+          amount_minor: l.amount_minor.toString(),
+          description: l.description,
+          name: l.name,
+          class: l.class,
+          location: l.location,
+          date: e.date,
+          entry_no: no
+        })))
+      }`.query(ignoreRows, storageError)
+
+    const insertBalances = (e: Journal.JournalEntry, no: number) => {
+      const perAccount = new Map<string, { debit: bigint; credit: bigint }>()
+      for (const l of e.lines) {
+        const t = perAccount.get(l.account_code) ?? { debit: 0n, credit: 0n }
+        if (l.side === "debit") t.debit += l.amount_minor
+        else t.credit += l.amount_minor
+        perAccount.set(l.account_code, t)
+      }
+      return sql`INSERT INTO ledger_daily_balances ${
+        sql.insert([...perAccount].map(([account_code, t]) => ({
+          tenant_id: e.tenant_id,
+          account_code,
+          day: e.date,
+          debit_minor: t.debit.toString(),
+          credit_minor: t.credit.toString()
+        })))
+      } ON CONFLICT (tenant_id, account_code, day) DO UPDATE SET
+          debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor,
+          credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor`.query(
+        () => Trusted.make(Journal.JournalEntry, { ...e, entry_no: no }),
+        storageError
+      )
+    }
 
     const positionAfter = (p: Journal.LinePosition) =>
       sql`(l.date > ${p.date} OR (l.date = ${p.date} AND (l.entry_no > ${p.entry_no} OR (l.entry_no = ${p.entry_no} AND l.line_no > ${p.line_no}))))`
@@ -209,9 +220,10 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
           sql`SELECT * FROM ledger_entries e WHERE e.tenant_id = ${tenant} AND e.bank_transaction_id = ${btx}
                 AND COALESCE(e.reverses_entry_id, '') = ''
                 AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.tenant_id = e.tenant_id AND r.reverses_entry_id = e.id)
-              ORDER BY e.entry_no + 0`,
-          (rs) => withLines(tenant, rs)
-        ).pipe(orStorage),
+              ORDER BY e.entry_no + 0`.query((rs) => rs, storageError),
+          // none, nearly always (checked before each post of the bank transaction)
+          (rs) => (rs.length === 0 ? Effect.succeed([]) : orStorage(withLines(tenant, rs)))
+        ),
       list: (tenant, q) => {
         const where = [sql`e.tenant_id = ${tenant}`]
         if (q.from !== undefined) where.push(sql`e.date >= ${q.from}`)
@@ -283,10 +295,9 @@ const toLock = (r: Row) =>
 export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, SqlDb> = Layer.effect(
   PeriodLock.PeriodLockStore,
   Effect.map(SqlDb, (sql) => {
+    const clauses = { none: sql.literal(""), share: forShare(sql), update: forUpdate(sql) }
     const select = (tenant: Ids.TenantId, lock: "none" | "share" | "update") =>
-      sql`SELECT * FROM ledger_period_locks WHERE tenant_id = ${tenant} ${
-        lock === "share" ? forShare(sql) : lock === "update" ? forUpdate(sql) : sql.literal("")
-      }`.pipe(Effect.map((rs) => first(rs, toLock)))
+      sql`SELECT * FROM ledger_period_locks WHERE tenant_id = ${tenant} ${clauses[lock]}`.query((rs) => first(rs, toLock), (e) => e)
     // a row must exist to be locked: the first post of a tenant creates an open one
     const locked = (tenant: Ids.TenantId, lock: "share" | "update") =>
       Effect.flatMap(select(tenant, lock), (found) =>
@@ -336,10 +347,13 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
   BankTransaction.BankTransactionStore,
   Effect.map(SqlDb, (sql) => {
     const columns = sql.literal(BANK_COLUMNS)
+    const noLock = sql.literal("")
+    const lockRow = forUpdate(sql)
     const get = (tenant: Ids.TenantId, id: string, lock: boolean) =>
-      sql`SELECT ${columns} FROM ledger_bank_transactions b WHERE b.tenant_id = ${tenant} AND b.id = ${id} ${
-        lock ? forUpdate(sql) : sql.literal("")
-      }`.pipe(Effect.map((rs) => first(rs, toBankTxn)), orStorage)
+      sql`SELECT ${columns} FROM ledger_bank_transactions b WHERE b.tenant_id = ${tenant} AND b.id = ${id} ${lock ? lockRow : noLock}`.query(
+        (rs) => first(rs, toBankTxn),
+        storageError
+      )
     return {
       insertNew: (rows) =>
         Effect.gen(function*() {
