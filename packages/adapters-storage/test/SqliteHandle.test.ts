@@ -130,6 +130,41 @@ describe("sqlite handle", () => {
       expect((error.cause as { code?: string }).code).toBe("SQLITE_CONSTRAINT_PRIMARYKEY")
       expect(yield* db`SELECT id FROM k WHERE id IN ${db.in(["x", "y"])}`).toStrictEqual([{ id: "x" }])
     }).pipe(Effect.scoped, Effect.provide(Reactivity.layer)))
+
+  it.effect("Statement.query names array rows like the client path, maps driver errors, and waits outside an open transaction", () =>
+    Effect.gen(function*() {
+      const { client, db } = yield* Handle.make({ filename: fresh() })
+      yield* client`CREATE TABLE q (id TEXT PRIMARY KEY, n INTEGER, note TEXT)`
+      yield* db`INSERT INTO q (id, n, note) VALUES (${"a"}, ${1}, ${null}), (${"b"}, ${2}, ${"x"})`
+      const viaQuery = yield* db`SELECT id, n, note, n * 10 AS tenfold FROM q ORDER BY id`.query((rows) => rows, (e) => e)
+      const viaClient = yield* client`SELECT id, n, note, n * 10 AS tenfold FROM q ORDER BY id`
+      expect(viaQuery).toStrictEqual([{ id: "a", n: 1, note: null, tenfold: 10 }, { id: "b", n: 2, note: "x", tenfold: 20 }])
+      expect(viaQuery).toStrictEqual(viaClient)
+      // a writer returns no rows; RETURNING does
+      expect(yield* db`UPDATE q SET n = n + 1 WHERE id = ${"a"}`.query((rows) => rows.length, (e) => e)).toBe(0)
+      expect(yield* db`UPDATE q SET n = n + 1 WHERE id = ${"a"} RETURNING n`.query((rows) => rows, (e) => e)).toStrictEqual([{ n: 3 }])
+      // the failure goes through onError, with the driver's code kept
+      const failed = yield* Effect.flip(
+        db`INSERT INTO q (id, n) VALUES (${"a"}, ${9})`.query(() => "inserted", (e) => ({ mapped: (e.cause as { code?: string }).code }))
+      )
+      expect(failed).toStrictEqual({ mapped: "SQLITE_CONSTRAINT_PRIMARYKEY" })
+      // outside a transaction that another fiber holds, a query waits for it instead of reading into it
+      const inside = yield* Deferred.make<void>()
+      const finish = yield* Deferred.make<void>()
+      const writer = yield* db.withTransaction(
+        Effect.zipRight(
+          db`UPDATE q SET note = ${"uncommitted"} WHERE id = ${"b"}`,
+          Effect.zipRight(Deferred.succeed(inside, undefined), Deferred.await(finish))
+        )
+      ).pipe(Effect.fork)
+      yield* Deferred.await(inside)
+      const reader = yield* Effect.fork(db`SELECT note FROM q WHERE id = ${"b"}`.query((rows) => rows[0]!.note, (e) => e))
+      yield* Effect.yieldNow()
+      expect(reader.unsafePoll()).toBeNull()
+      yield* Deferred.succeed(finish, undefined)
+      yield* Fiber.join(writer)
+      expect(yield* Fiber.join(reader)).toBe("uncommitted")
+    }).pipe(Effect.scoped, Effect.provide(Reactivity.layer)))
 })
 
 describe("sqlite checkpoints", () => {
