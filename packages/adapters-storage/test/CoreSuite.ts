@@ -35,7 +35,13 @@ const T = (s: string) => Ids.TenantId.make(s)
 /** A canonical side effect the test kinds write, so the suite can count effects. */
 const effectKey = (tenant: string) => `test.effects:${tenant}`
 
-/** Test kinds: `test.counter` increments a stored counter; `test.failing` writes, then fails. */
+/** Decodes of the `test.decodes` payload, counted by its schema. */
+let payloadDecodes = 0
+
+/**
+ * Test kinds: `test.counter` increments a stored counter; `test.failing` writes, then fails;
+ * `test.decodes` counts how often its payload is decoded.
+ */
 const TestKinds = Layer.effectDiscard(
   Effect.gen(function*() {
     const registry = yield* Governance.ActionRegistry
@@ -57,6 +63,21 @@ const TestKinds = Layer.effectDiscard(
       subject: (p) => `note:${p.note}`,
       apply: ({ action, actor }) => Effect.map(bump(action.tenant_id, actor.id), (n) => ({ effect_no: n })),
       rollback: ({ action, actor }) => Effect.map(bump(action.tenant_id, actor.id), (n) => ({ compensation_no: n }))
+    })
+    yield* registry.registerKind<{ readonly note: string }, { readonly note: string }>({
+      name: "test.decodes",
+      payload: Schema.transform(payload, Schema.Struct({ note: Schema.String }), {
+        strict: true,
+        decode: (p) => {
+          payloadDecodes++
+          return p
+        },
+        encode: (p) => p
+      }),
+      permissions: { propose: "companion.propose", apply: "companion.actions" },
+      aiGoverned: true,
+      subject: (p) => `note:${p.note}`,
+      apply: ({ payload }) => Effect.succeed({ note: payload.note })
     })
     yield* registry.registerKind({
       name: "test.failing",
@@ -233,6 +254,23 @@ export const suite = <E>(
         expect(log.map((r) => r.action)).toContain("action.applied")
         const appliedRecord = log.find((r) => r.action === "action.applied")!
         expect(appliedRecord.data).toMatchObject({ kind: "test.counter", trace_id: traces[1]!.id })
+      }))
+
+    it.effect("apply takes the payload validated at propose while the stored one is unchanged, read back from storage too", () =>
+      Effect.gen(function*() {
+        const { tenant, human, agent } = yield* fixture("decodes")
+        const pipeline = yield* Governance.GovernedActions
+        const probe = yield* Probe
+        const before = payloadDecodes
+        const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.decodes", payload: { note: "once" } })
+        expect(payloadDecodes - before).toBe(1)
+        expect((yield* pipeline.apply(tenant.id, action.id, human)).result).toStrictEqual({ note: "once" })
+        expect(payloadDecodes - before).toBe(1)
+        // a stored payload changed after propose is decoded (and validated) again
+        const second = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.decodes", payload: { note: "two" } })
+        yield* probe.tamperActionPayload(tenant.id, second.action.id, { note: "changed" })
+        expect((yield* pipeline.apply(tenant.id, second.action.id, human)).result).toStrictEqual({ note: "changed" })
+        expect(payloadDecodes - before).toBe(3)
       }))
 
     it.effect("apply decodes and validates the stored payload again once it changed after propose", () =>

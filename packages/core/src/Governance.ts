@@ -407,6 +407,9 @@ const sameJson = (a: unknown, b: unknown): boolean => {
   return n === Object.keys(rb).length
 }
 
+/** How many pending proposals' validated payloads a pipeline keeps for their apply. */
+const VALIDATED_CACHE_SIZE = 1024
+
 const formatParseError = (e: ParseResult.ParseError) =>
   new ValidationError({ code: "validation.schema", message: ParseResult.TreeFormatter.formatErrorSync(e) })
 
@@ -453,23 +456,31 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
       Schema.decodeUnknown(kind.payload)(payload).pipe(Effect.mapError(formatParseError))
 
     /**
-     * Payloads decoded and validated at propose, by the record they were proposed in (a
-     * WeakMap: an entry lives as long as the record object, so nothing needs evicting). Apply
-     * uses one only while the stored record still carries exactly what was validated — the same
-     * kind, the same plan hash, and an encoded payload structurally equal to a private copy of
-     * the one validated (decoding is a pure function of it). Anything else, including a record
-     * read back from SQL as a fresh object, is decoded again through the schema.
+     * Payloads decoded and validated at propose in this process, by action id: the pending ones
+     * (an entry goes when its action is applied here), at most {@link VALIDATED_CACHE_SIZE},
+     * oldest first out. Apply uses one only while the stored record still carries exactly what
+     * was validated — the same tenant, kind and plan hash, and an encoded payload structurally
+     * equal to a private copy of the one validated (decoding is a pure function of it) — whether
+     * the record is the object proposed (memory) or one read back from SQL. Anything else (a
+     * changed row, a proposal made by another process or pushed out) is decoded again through
+     * the schema.
      */
-    const validated = new WeakMap<ActionRecord, { readonly kind: string; readonly hash: string; readonly snapshot: unknown; readonly payload: unknown }>()
+    const validated = new Map<
+      string,
+      { readonly tenant: string; readonly kind: string; readonly hash: string; readonly snapshot: unknown; readonly payload: unknown }
+    >()
 
     const remember = (action: ActionRecord, encoded: unknown, payload: unknown) => {
       const snapshot = copyJson(encoded)
-      if (snapshot !== NOT_JSON) validated.set(action, { kind: action.kind, hash: action.payload_hash, snapshot, payload })
+      if (snapshot === NOT_JSON) return
+      if (validated.size >= VALIDATED_CACHE_SIZE) validated.delete(validated.keys().next().value!)
+      validated.set(action.id, { tenant: action.tenant_id, kind: action.kind, hash: action.payload_hash, snapshot, payload })
     }
 
     const validatedPayload = (action: ActionRecord): { readonly payload: unknown } | undefined => {
-      const v = validated.get(action)
-      return v !== undefined && v.kind === action.kind && v.hash === action.payload_hash && sameJson(action.payload, v.snapshot)
+      const v = validated.get(action.id)
+      return v !== undefined && v.tenant === action.tenant_id && v.kind === action.kind && v.hash === action.payload_hash &&
+          sameJson(action.payload, v.snapshot)
         ? v
         : undefined
     }
@@ -698,7 +709,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
                   const done: ApplyResult = { action: applied, result, trace, already_applied: false }
                   return Effect.flatMap(actions.update(applied, action.version), () =>
                     Effect.flatMap(traces.insert(trace), () =>
-                      Effect.as(
+                      Effect.map(
                         audit.append({
                           tenant_id: tenantId,
                           actor_id: actor.id,
@@ -706,7 +717,11 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
                           subject: action.id,
                           data: { kind: kind.name, subject: action.subject, payload_hash: action.payload_hash, result, trace_id: trace.id }
                         }),
-                        done
+                        () => {
+                          // applied: its payload is not decoded again
+                          validated.delete(action.id)
+                          return done
+                        }
                       )))
                 })
               })))
