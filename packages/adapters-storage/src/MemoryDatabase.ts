@@ -38,7 +38,9 @@ export interface ScopedTable<Row> {
 
 /** The database: named tables, lock and undo log. */
 export interface MemoryDatabaseShape {
+  /** The table of that name, made on first use. A name is either a plain or a scoped table: asking for the other kind throws. */
   readonly table: <Row>(name: string) => MemoryTable<Row>
+  /** The scoped table of that name, made on first use (see {@link table}). */
   readonly scoped: <Row>(name: string) => ScopedTable<Row>
   /** Runs `self` atomically: all of its writes survive, or none do. Nested calls act as savepoints. */
   readonly transaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -78,6 +80,7 @@ const ABSENT: unknown = Symbol("absent")
 /** Makes an empty database. */
 export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDatabaseShape => {
   const tables = new Map<string, MemoryTable<unknown>>()
+  const scopedTables = new Map<string, ScopedTable<unknown>>()
   const inTx = FiberRef.unsafeMake(false)
   // The undo log as flat triples — (map, key, previous row or ABSENT), or (undo function, null,
   // null) for `onRollback` — so a write inside a transaction allocates no closure. Only a
@@ -109,9 +112,13 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
     if (recording) undo.push(f, null, null)
   }
 
+  // one name, one kind: a name asked for as both would silently be two tables
+  const kindClash = (name: string, kind: string) => new Error(`memory table ${name} is already a ${kind} table`)
+
   const table = <Row>(name: string): MemoryTable<Row> => {
     const existing = tables.get(name)
     if (existing) return existing as MemoryTable<Row>
+    if (scopedTables.has(name)) throw kindClash(name, "scoped")
     const rows = new Map<string, Row>()
     const t: MemoryTable<Row> = {
       get: (key) => rows.get(key),
@@ -140,11 +147,11 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
     return t
   }
 
-  const scopedTables = new Map<string, ScopedTable<unknown>>()
   const EMPTY_SCOPE = new Map<string | number, never>()
   const scoped = <Row>(name: string): ScopedTable<Row> => {
     const existing = scopedTables.get(name)
     if (existing) return existing as ScopedTable<Row>
+    if (tables.has(name)) throw kindClash(name, "plain")
     const scopes = new Map<string, Map<string | number, Row>>()
     const rowsOf = (scope: string) => {
       let rows = scopes.get(scope)

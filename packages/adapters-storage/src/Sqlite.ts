@@ -22,7 +22,7 @@ import * as SqlStores from "./SqlStores.js"
 export interface SqliteOptions {
   /** Database file, or `:memory:`. */
   readonly filename: string
-  /** Prepared statements kept per handle (oldest evicted first); default 500. */
+  /** Prepared statements kept per path, the stores' and the `SqlClient`'s (oldest evicted first); default 500 each. */
   readonly statementCacheSize?: number
   /**
    * WAL checkpoints run on a worker thread every this many milliseconds (default 100), so the

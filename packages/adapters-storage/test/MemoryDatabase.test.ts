@@ -20,8 +20,11 @@ describe("memory database", () => {
       expect([...rows.inScope("t1")]).toStrictEqual(["A1", "B1"])
       expect([...rows.inScope("none")]).toStrictEqual([])
       expect([...rows.values()].sort()).toStrictEqual(["A1", "A2", "B1"])
-      // the same name gives the same table
+      // the same name gives the same table, and never a table of the other kind
       expect(db.scoped<string>("rows").get("t2", "a")).toBe("A2")
+      expect(() => db.table("rows")).toThrow("memory table rows is already a scoped table")
+      db.table("plain_one")
+      expect(() => db.scoped("plain_one")).toThrow("memory table plain_one is already a plain table")
 
       const failed = yield* db.transaction(
         Effect.zipRight(

@@ -262,4 +262,33 @@ describe("statement compiler", () => {
     expect(first.text).toBe("SELECT $1, $2")
     expect(second).toStrictEqual({ text: "SELECT $1, $2", params: [2, 2] })
   })
+
+  it("reuses the text of a call site whose only fragments are the same literal objects, and recompiles when one changes", () => {
+    const c = makeCompiler("pg")
+    const { db } = compile("pg")
+    const lock = db.literal("FOR UPDATE")
+    const none = db.literal("")
+    const site = (id: unknown, clause: unknown) =>
+      c(((s: TemplateStringsArray, ..._: Array<unknown>) => s)`SELECT a FROM t WHERE id = ${id} AND b = ${id} ${clause}`, [id, id, clause])
+    expect(site(1, lock)).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 FOR UPDATE", params: [1, 1] })
+    expect(site(2, lock)).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 FOR UPDATE", params: [2, 2] })
+    expect(site(3, none)).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 ", params: [3, 3] })
+    expect(site(4, db.literal("FOR SHARE"))).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 FOR SHARE", params: [4, 4] })
+    // a fragment carrying values is compiled every time
+    expect(site(5, db`AND c = ${9}`)).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 AND c = $3", params: [5, 5, 9] })
+    expect(site(6, lock)).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 FOR UPDATE", params: [6, 6] })
+  })
+
+  it("a SELECT * read through the stores' path follows a column added or dropped after it was first prepared", () =>
+    Effect.gen(function*() {
+      const { client, db } = yield* Handle.make({ filename: ":memory:" })
+      yield* client`CREATE TABLE w (x TEXT, y TEXT, z TEXT)`
+      yield* client`INSERT INTO w VALUES ('X', 'Y', 'Z')`
+      const read = () => db`SELECT * FROM w`.query((rows) => rows, (e) => e)
+      expect(yield* read()).toStrictEqual([{ x: "X", y: "Y", z: "Z" }])
+      yield* client`ALTER TABLE w DROP COLUMN x`
+      expect(yield* read()).toStrictEqual([{ y: "Y", z: "Z" }])
+      yield* client`ALTER TABLE w ADD COLUMN v TEXT DEFAULT 'V'`
+      expect(yield* read()).toStrictEqual([{ y: "Y", z: "Z", v: "V" }])
+    }).pipe(Effect.scoped, Effect.provide(Reactivity.layer)))
 })

@@ -1,7 +1,7 @@
 /** SQL implementations of the core ports, written once for SQLite and PostgreSQL. */
 import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ids, type Ports, SystemState, Tenant, Trusted, UnitOfWork } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
-import { SqlDb } from "./db.js"
+import { literal, SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
 import { bool, forUpdate, ignoreRows, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
 
@@ -12,6 +12,17 @@ const first = <A>(rows: ReadonlyArray<Row>, f: (r: Row) => A): Option.Option<A> 
 
 const notFound = (entity: string, id: string) =>
   new Errors.NotFound({ message: `${entity} ${id} not found`, details: { entity, id } })
+
+// Column lists of the reads that go through `Statement.query` (rows named once per statement).
+const TENANT_COLUMNS = literal("id, name, ai_companion_enabled, created_at")
+const ACTOR_COLUMNS = literal("tenant_id, id, kind, name, role, active, created_at")
+const TOKEN_COLUMNS = literal("id, tenant_id, actor_id, name, hint, hash, created_at, expires_at, revoked_at")
+const SETTINGS_COLUMNS = literal("tenant_id, ai_enabled, kill_switch, ai_mode, extensions, updated_at, updated_by")
+const STATE_COLUMNS = literal("key, value, updated_at, updated_by")
+const ACTION_COLUMNS = literal(
+  "tenant_id, id, kind, subject, payload, payload_hash, status, review_reasons, idempotency_key, proposed_by, proposed_at, " +
+    "closed_by, closed_at, close_reason, result, version"
+)
 
 const toTenant = (r: Row) =>
   Trusted.make(Tenant.Tenant, {
@@ -31,7 +42,7 @@ export const tenantStore: Layer.Layer<Tenant.TenantStore, never, SqlDb> = Layer.
         Effect.asVoid,
         orDuplicate("tenant", t.id)
       ),
-    get: (id) => sql`SELECT * FROM airlock_tenants WHERE id = ${id}`.query((rs) => first(rs, toTenant), storageError),
+    get: (id) => sql`SELECT ${TENANT_COLUMNS} FROM airlock_tenants WHERE id = ${id}`.query((rs) => first(rs, toTenant), storageError),
     list: () => sql`SELECT * FROM airlock_tenants ORDER BY id`.pipe(Effect.map((rs) => rs.map(toTenant)), orStorage),
     update: (t) =>
       sql`UPDATE airlock_tenants SET name = ${t.name}, ai_companion_enabled = ${t.ai_companion_enabled ? 1 : 0}
@@ -64,7 +75,7 @@ export const actorStore: Layer.Layer<Actor.ActorStore, never, SqlDb> = Layer.eff
         orDuplicate("actor", a.id)
       ),
     get: (tenant, id) =>
-      sql`SELECT * FROM airlock_actors WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toActor), storageError),
+      sql`SELECT ${ACTOR_COLUMNS} FROM airlock_actors WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toActor), storageError),
     list: (tenant) =>
       sql`SELECT * FROM airlock_actors WHERE tenant_id = ${tenant} ORDER BY id`.pipe(Effect.map((rs) => rs.map(toActor)), orStorage),
     update: (a) =>
@@ -97,7 +108,7 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlDb> = 
       sql`INSERT INTO airlock_api_tokens (id, tenant_id, actor_id, name, hint, hash, created_at, expires_at, revoked_at)
           VALUES (${t.id}, ${t.tenant_id}, ${t.actor_id}, ${t.name}, ${t.hint}, ${t.hash}, ${t.created_at},
                   ${t.expires_at}, ${t.revoked_at})`.pipe(Effect.asVoid, orDuplicate("token", t.id)),
-    get: (id) => sql`SELECT * FROM airlock_api_tokens WHERE id = ${id}`.query((rs) => first(rs, toToken), storageError),
+    get: (id) => sql`SELECT ${TOKEN_COLUMNS} FROM airlock_api_tokens WHERE id = ${id}`.query((rs) => first(rs, toToken), storageError),
     list: (tenant) =>
       sql`SELECT * FROM airlock_api_tokens WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
         Effect.map((rs) => rs.map(toToken)),
@@ -127,7 +138,7 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Sql
   AiSettings.AiSettingsStore,
   Effect.map(SqlDb, (sql) => ({
     get: (tenant) =>
-      sql`SELECT * FROM airlock_ai_settings WHERE tenant_id = ${tenant}`.query((rs) => first(rs, toSettings), storageError),
+      sql`SELECT ${SETTINGS_COLUMNS} FROM airlock_ai_settings WHERE tenant_id = ${tenant}`.query((rs) => first(rs, toSettings), storageError),
     put: (s) =>
       sql`INSERT INTO airlock_ai_settings (tenant_id, ai_enabled, kill_switch, ai_mode, extensions, updated_at, updated_by)
           VALUES (${s.tenant_id}, ${s.ai_enabled ? 1 : 0}, ${s.kill_switch ? 1 : 0}, ${s.ai_mode}, ${toJson(s.extensions)},
@@ -150,7 +161,7 @@ const toEntry = (r: Row) =>
 export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, SqlDb> = Layer.effect(
   SystemState.SystemStateStore,
   Effect.map(SqlDb, (sql) => ({
-    get: (key) => sql`SELECT * FROM airlock_system_state WHERE key = ${key}`.query((rs) => first(rs, toEntry), storageError),
+    get: (key) => sql`SELECT ${STATE_COLUMNS} FROM airlock_system_state WHERE key = ${key}`.query((rs) => first(rs, toEntry), storageError),
     put: (e) =>
       sql`INSERT INTO airlock_system_state (key, value, updated_at, updated_by)
           VALUES (${e.key}, ${toJson(e.value)}, ${e.updated_at}, ${e.updated_by})
@@ -189,7 +200,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
   Action.ActionStore,
   Effect.map(SqlDb, (sql) => {
     const get = (tenant: Ids.TenantId, id: Ids.ActionId) =>
-      sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toAction), storageError)
+      sql`SELECT ${ACTION_COLUMNS} FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toAction), storageError)
     const lock = forUpdate(sql)
     return {
       insert: (a) =>
@@ -203,7 +214,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
         ),
       get,
       getForUpdate: (tenant, id) =>
-        sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id} ${lock}`.query((rs) => first(rs, toAction), storageError),
+        sql`SELECT ${ACTION_COLUMNS} FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id} ${lock}`.query((rs) => first(rs, toAction), storageError),
       findByIdempotencyKey: (tenant, kind, key) =>
         sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND kind = ${kind} AND idempotency_key = ${key}`.pipe(
           Effect.map((rs) => first(rs, toAction)),

@@ -43,9 +43,14 @@ export interface Compiled {
   readonly params: Array<unknown>
 }
 
-/** Compiles template pieces for a dialect; texts of fragment-free call sites are cached. */
+/**
+ * Compiles template pieces for a dialect. Texts are cached per call site when it has no
+ * fragments, or only value-less ones (a column list, a lock clause) that are the same objects
+ * as last time — the stores build those once.
+ */
 export const makeCompiler = (dialect: Dialect) => {
   const cache = new WeakMap<ReadonlyArray<string>, string>()
+  const withLiterals = new WeakMap<ReadonlyArray<string>, { readonly values: ReadonlyArray<unknown>; readonly text: string }>()
   const placeholder = dialect === "pg" ? (n: number) => `$${n}` : () => "?"
 
   const flatten = (strings: ReadonlyArray<string>, values: ReadonlyArray<unknown>, out: { text: string; params: Array<unknown> }) => {
@@ -78,10 +83,38 @@ export const makeCompiler = (dialect: Dialect) => {
       }
       return { text, params: values as Array<unknown> }
     }
+    let literalsOnly = true
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]
+      if (isFragment(v) && v.values.length > 0) {
+        literalsOnly = false
+        break
+      }
+    }
     const out = { text: "", params: [] as Array<unknown> }
+    if (literalsOnly) {
+      const hit = withLiterals.get(strings)
+      if (hit !== undefined && sameLiterals(hit.values, values)) {
+        for (let i = 0; i < values.length; i++) if (!isFragment(values[i])) out.params.push(values[i])
+        return { text: hit.text, params: out.params }
+      }
+      flatten(strings, values, out)
+      withLiterals.set(strings, { values: values.map((v) => (isFragment(v) ? v : undefined)), text: out.text })
+      return out
+    }
     flatten(strings, values, out)
     return out
   }
+}
+
+/** Do the fragment positions of `values` hold the very fragments recorded in `recorded`? */
+const sameLiterals = (recorded: ReadonlyArray<unknown>, values: ReadonlyArray<unknown>): boolean => {
+  if (recorded.length !== values.length) return false
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]
+    if (isFragment(v) ? recorded[i] !== v : recorded[i] !== undefined) return false
+  }
+  return true
 }
 
 /** Runs compiled statements and transactions for one database. */
@@ -140,6 +173,9 @@ export interface Db {
   /** Runs `self` in a transaction (a savepoint when one is open). */
   readonly withTransaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
 }
+
+/** Trusted SQL text as a fragment (a column list, a keyword); make constant ones once, at module level. */
+export const literal = (text: string): Fragment => fragment([text], [])
 
 const EMPTY_IN = fragment(["(NULL)"], [])
 const NOTHING = fragment(["1 = 0"], [])

@@ -5,7 +5,7 @@
  */
 import { Errors, type Ids, Trusted } from "@airlock/core"
 import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
-import { SqlDb } from "./db.js"
+import { literal, SqlDb } from "./db.js"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option } from "effect"
 import { bool, forShare, forUpdate, ignoreRows, int, intOrNull, isUniqueViolation, orDuplicate, orStorage, storageError, violationTarget } from "./dialect.js"
@@ -16,6 +16,16 @@ const str = (v: unknown): string | null => (v === null || v === undefined ? null
 
 const first = <A>(rows: ReadonlyArray<Row>, f: (r: Row) => A): Option.Option<A> =>
   rows.length === 0 ? Option.none() : Option.some(f(rows[0]!))
+
+// Column lists of the reads that go through `Statement.query` (rows named once per statement).
+const ACCOUNT_COLUMNS = literal(
+  "tenant_id, code, name, type, normal_balance, parent_code, currency, active, description, created_at, updated_at"
+)
+const ENTRY_COLUMNS = literal(
+  "e.tenant_id, e.id, e.entry_no, e.date, e.memo, e.currency, e.source, e.proposal_id, e.bank_transaction_id, " +
+    "e.reverses_entry_id, e.idempotency_key, e.content_hash, e.posted_by, e.posted_at"
+)
+const LOCK_COLUMNS = literal("tenant_id, lock_date, updated_at, updated_by")
 
 const toAccount = (r: Row) =>
   Trusted.make(Chart.Account, {
@@ -41,11 +51,11 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlDb> = Layer
           VALUES (${a.tenant_id}, ${a.code}, ${a.name}, ${a.type}, ${a.normal_balance}, ${a.parent_code}, ${a.currency}, ${a.active ? 1 : 0},
                   ${a.description}, ${a.created_at}, ${a.updated_at})`.pipe(Effect.asVoid, orDuplicate("account", a.code)),
     get: (tenant, code) =>
-      sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`.query((rs) => first(rs, toAccount), storageError),
+      sql`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`.query((rs) => first(rs, toAccount), storageError),
     getMany: (tenant, codes) =>
       codes.length === 0
         ? Effect.succeed(new Map<string, Chart.Account>())
-        : sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} AND code IN ${sql.in(codes)}`.query(
+        : sql`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE tenant_id = ${tenant} AND code IN ${sql.in(codes)}`.query(
           (rs) => new Map(rs.map((r) => [String(r.code), toAccount(r)] as const)),
           storageError
         ),
@@ -217,7 +227,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
           // COALESCE (not IS NULL) and `entry_no + 0`: without them SQLite walks the reversal or
           // the entry-number index over every entry of the tenant instead of the
           // bank-transaction index, which finds the few rows of one bank transaction
-          sql`SELECT * FROM ledger_entries e WHERE e.tenant_id = ${tenant} AND e.bank_transaction_id = ${btx}
+          sql`SELECT ${ENTRY_COLUMNS} FROM ledger_entries e WHERE e.tenant_id = ${tenant} AND e.bank_transaction_id = ${btx}
                 AND COALESCE(e.reverses_entry_id, '') = ''
                 AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.tenant_id = e.tenant_id AND r.reverses_entry_id = e.id)
               ORDER BY e.entry_no + 0`.query((rs) => rs, storageError),
@@ -297,7 +307,7 @@ export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, Sql
   Effect.map(SqlDb, (sql) => {
     const clauses = { none: sql.literal(""), share: forShare(sql), update: forUpdate(sql) }
     const select = (tenant: Ids.TenantId, lock: "none" | "share" | "update") =>
-      sql`SELECT * FROM ledger_period_locks WHERE tenant_id = ${tenant} ${clauses[lock]}`.query((rs) => first(rs, toLock), (e) => e)
+      sql`SELECT ${LOCK_COLUMNS} FROM ledger_period_locks WHERE tenant_id = ${tenant} ${clauses[lock]}`.query((rs) => first(rs, toLock), (e) => e)
     // a row must exist to be locked: the first post of a tenant creates an open one
     const locked = (tenant: Ids.TenantId, lock: "share" | "update") =>
       Effect.flatMap(select(tenant, lock), (found) =>
@@ -340,13 +350,16 @@ const toBankTxn = (r: Row) =>
     imported_by: String(r.imported_by)
   })
 
-const BANK_COLUMNS = "b.*, CAST(b.amount_minor AS TEXT) AS amount"
+const BANK_COLUMNS = literal(
+  "b.tenant_id, b.id, b.account_code, b.date, b.description, CAST(b.amount_minor AS TEXT) AS amount, b.currency, b.payee, " +
+    "b.memo, b.fit_id, b.fingerprint, b.source_format, b.source_line, b.imported_at, b.imported_by"
+)
 
 /** SQL {@link BankTransaction.BankTransactionStore}. */
 export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionStore, never, SqlDb> = Layer.effect(
   BankTransaction.BankTransactionStore,
   Effect.map(SqlDb, (sql) => {
-    const columns = sql.literal(BANK_COLUMNS)
+    const columns = BANK_COLUMNS
     const noLock = sql.literal("")
     const lockRow = forUpdate(sql)
     const get = (tenant: Ids.TenantId, id: string, lock: boolean) =>

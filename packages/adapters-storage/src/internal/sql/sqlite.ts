@@ -23,7 +23,7 @@ import { type Db, driverError, makeCompiler, makeDb, type Row, SqlDb } from "./d
 export interface SqliteHandleOptions {
   /** Database file, or `:memory:`. */
   readonly filename: string
-  /** Prepared statements kept (oldest evicted first); default 500. */
+  /** Prepared statements kept per path, the stores' and the client's (oldest evicted first); default 500. */
   readonly statementCacheSize?: number
   /**
    * How often a worker thread checkpoints the WAL into the database file, in milliseconds
@@ -147,13 +147,17 @@ export const make = (
     }
     // The stores' path reads rows as arrays and names them here: better-sqlite3 builds row
     // objects property by property through the engine's API, about a third slower than this.
-    // Separate statements from the client path's, whose row objects hosts may rely on.
-    const arrayStatements = new Map<string, { readonly statement: Database.Statement; readonly columns: ReadonlyArray<string> | null }>()
+    // Separate statements from the client path's, whose row objects hosts may rely on. The names
+    // are read when the statement is prepared: the stores list their columns (a schema change
+    // cannot reshape such rows), and a row whose width no longer matches (a `SELECT *` after a
+    // column was added or dropped) makes them be read again.
+    const arrayStatements = new Map<string, { readonly statement: Database.Statement; columns: ReadonlyArray<string> | null }>()
+    const columnsOf = (statement: Database.Statement) => statement.columns().map((c) => c.name)
     const prepareArrays = (text: string) => {
       let entry = arrayStatements.get(text)
       if (entry === undefined) {
         const statement = handle.prepare(text)
-        const columns = statement.reader ? statement.columns().map((c) => c.name) : null
+        const columns = statement.reader ? columnsOf(statement) : null
         if (columns !== null) statement.raw(true)
         entry = { statement, columns }
         if (arrayStatements.size >= capacity) arrayStatements.delete(arrayStatements.keys().next().value!)
@@ -162,12 +166,15 @@ export const make = (
       return entry
     }
     const runNamed = (text: string, params: ReadonlyArray<unknown>): ReadonlyArray<Row> => {
-      const { columns, statement } = prepareArrays(text)
+      const entry = prepareArrays(text)
+      const statement = entry.statement
+      let columns = entry.columns
       if (columns === null) {
         statement.run(...bindable(params))
         return EMPTY
       }
       const values = statement.all(...bindable(params)) as Array<ReadonlyArray<unknown>>
+      if (values.length > 0 && values[0]!.length !== columns.length) columns = entry.columns = columnsOf(statement)
       const rows = new Array<Row>(values.length)
       for (let r = 0; r < values.length; r++) {
         const v = values[r]!
