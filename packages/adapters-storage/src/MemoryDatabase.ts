@@ -115,6 +115,26 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
   // one name, one kind: a name asked for as both would silently be two tables
   const kindClash = (name: string, kind: string) => new Error(`memory table ${name} is already a ${kind} table`)
 
+  /** Writes a row into a table's map, recorded in the undo log inside a transaction. */
+  const setIn = <K, Row>(rows: Map<K, Row>, key: K, row: Row) => {
+    if (!recording) {
+      rows.set(key, row)
+      return
+    }
+    // whether the key was there shows in the size: one lookup fewer than `has`
+    const before = rows.get(key)
+    const size = rows.size
+    rows.set(key, row)
+    undo.push(rows, key, rows.size > size ? ABSENT : before)
+  }
+
+  /** Deletes a row from a table's map, recorded in the undo log inside a transaction. */
+  const deleteIn = <K, Row>(rows: Map<K, Row>, key: K) => {
+    if (!rows.has(key)) return
+    if (recording) undo.push(rows, key, rows.get(key))
+    rows.delete(key)
+  }
+
   const table = <Row>(name: string): MemoryTable<Row> => {
     const existing = tables.get(name)
     if (existing) return existing as MemoryTable<Row>
@@ -123,22 +143,8 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
     const t: MemoryTable<Row> = {
       get: (key) => rows.get(key),
       has: (key) => rows.has(key),
-      set: (key, row) => {
-        if (!recording) {
-          rows.set(key, row)
-          return
-        }
-        // whether the key was there shows in the size: one lookup fewer than `has`
-        const before = rows.get(key)
-        const size = rows.size
-        rows.set(key, row)
-        undo.push(rows, key, rows.size > size ? ABSENT : before)
-      },
-      delete: (key) => {
-        if (!rows.has(key)) return
-        if (recording) undo.push(rows, key, rows.get(key))
-        rows.delete(key)
-      },
+      set: (key, row) => setIn(rows, key, row),
+      delete: (key) => deleteIn(rows, key),
       values: () => rows.values(),
       size: () => rows.size,
       raw: rows
@@ -161,22 +167,10 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
     const t: ScopedTable<Row> = {
       get: (scope, key) => scopes.get(scope)?.get(key),
       has: (scope, key) => scopes.get(scope)?.has(key) ?? false,
-      set: (scope, key, row) => {
-        const rows = rowsOf(scope)
-        if (!recording) {
-          rows.set(key, row)
-          return
-        }
-        const before = rows.get(key)
-        const size = rows.size
-        rows.set(key, row)
-        undo.push(rows, key, rows.size > size ? ABSENT : before)
-      },
+      set: (scope, key, row) => setIn(rowsOf(scope), key, row),
       delete: (scope, key) => {
         const rows = scopes.get(scope)
-        if (rows === undefined || !rows.has(key)) return
-        if (recording) undo.push(rows, key, rows.get(key))
-        rows.delete(key)
+        if (rows !== undefined) deleteIn(rows, key)
       },
       inScope: (scope) => (scopes.get(scope) ?? EMPTY_SCOPE).values(),
       values: function*() {
