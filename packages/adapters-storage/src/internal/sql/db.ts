@@ -192,7 +192,6 @@ const list = (open: string, sep: string, close: string, values: ReadonlyArray<un
 /** Builds the {@link Db} API over a driver. */
 export const makeDb = (driver: Driver): Db => {
   const db = ((strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>) => new Statement(driver, strings, values)) as Db
-  const literal = (text: string) => fragment([text], [])
   function inList(a: string | ReadonlyArray<unknown>, b?: ReadonlyArray<unknown>): Fragment {
     if (typeof a === "string") {
       const values = b ?? []
