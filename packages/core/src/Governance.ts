@@ -407,8 +407,17 @@ const sameJson = (a: unknown, b: unknown): boolean => {
   return n === Object.keys(rb).length
 }
 
-/** How many pending proposals' validated payloads a pipeline keeps for their apply. */
+/** How many pending proposals' validated payloads a pipeline keeps by id for their apply. */
 const VALIDATED_CACHE_SIZE = 1024
+
+/** A payload as validated at propose: what it was checked against, a private copy, the decoded value. */
+interface Validated {
+  readonly tenant: string
+  readonly kind: string
+  readonly hash: string
+  readonly snapshot: unknown
+  readonly payload: unknown
+}
 
 const formatParseError = (e: ParseResult.ParseError) =>
   new ValidationError({ code: "validation.schema", message: ParseResult.TreeFormatter.formatErrorSync(e) })
@@ -456,29 +465,30 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
       Schema.decodeUnknown(kind.payload)(payload).pipe(Effect.mapError(formatParseError))
 
     /**
-     * Payloads decoded and validated at propose in this process, by action id: the pending ones
-     * (an entry goes when its action is applied here), at most {@link VALIDATED_CACHE_SIZE},
-     * oldest first out. Apply uses one only while the stored record still carries exactly what
-     * was validated — the same tenant, kind and plan hash, and an encoded payload structurally
-     * equal to a private copy of the one validated (decoding is a pure function of it) — whether
-     * the record is the object proposed (memory) or one read back from SQL. Anything else (a
-     * changed row, a proposal made by another process or pushed out) is decoded again through
-     * the schema.
+     * Payloads decoded and validated at propose in this process. Apply uses one only while the
+     * stored record still carries exactly what was validated — the same tenant, kind and plan
+     * hash, and an encoded payload structurally equal to a private copy of the one validated
+     * (decoding is a pure function of it). Anything else (a changed row, a proposal made by
+     * another process or no longer kept) is decoded again through the schema. Kept two ways:
+     * - by the record proposed (a WeakMap: an entry lives as long as the record object), which
+     *   is what a memory store hands back;
+     * - by action id, for records read back from SQL as fresh objects: the pending ones (an entry
+     *   goes when its action is applied here), at most {@link VALIDATED_CACHE_SIZE}, oldest out.
      */
-    const validated = new Map<
-      string,
-      { readonly tenant: string; readonly kind: string; readonly hash: string; readonly snapshot: unknown; readonly payload: unknown }
-    >()
+    const validatedByRecord = new WeakMap<ActionRecord, Validated>()
+    const validatedById = new Map<string, Validated>()
 
     const remember = (action: ActionRecord, encoded: unknown, payload: unknown) => {
       const snapshot = copyJson(encoded)
       if (snapshot === NOT_JSON) return
-      if (validated.size >= VALIDATED_CACHE_SIZE) validated.delete(validated.keys().next().value!)
-      validated.set(action.id, { tenant: action.tenant_id, kind: action.kind, hash: action.payload_hash, snapshot, payload })
+      const v: Validated = { tenant: action.tenant_id, kind: action.kind, hash: action.payload_hash, snapshot, payload }
+      validatedByRecord.set(action, v)
+      if (validatedById.size >= VALIDATED_CACHE_SIZE) validatedById.delete(validatedById.keys().next().value!)
+      validatedById.set(action.id, v)
     }
 
     const validatedPayload = (action: ActionRecord): { readonly payload: unknown } | undefined => {
-      const v = validated.get(action.id)
+      const v = validatedByRecord.get(action) ?? validatedById.get(action.id)
       return v !== undefined && v.tenant === action.tenant_id && v.kind === action.kind && v.hash === action.payload_hash &&
           sameJson(action.payload, v.snapshot)
         ? v
@@ -719,7 +729,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
                         }),
                         () => {
                           // applied: its payload is not decoded again
-                          validated.delete(action.id)
+                          validatedById.delete(action.id)
                           return done
                         }
                       )))
