@@ -27,13 +27,11 @@ export class GuardProbe extends Context.Tag("test/GuardProbe")<
   }
 >() {}
 
-const k = (...parts: ReadonlyArray<string | number>) => parts.join("\u0000")
-
 /** Probe over the memory database. */
 export const memory = Layer.effect(
   GuardProbe,
   Effect.map(MemoryDatabase.MemoryDatabase, (db) => ({
-    counter: (key, window) => Effect.sync(() => db.table<{ count: number }>("guard_counters").get(k(key, window))?.count ?? null),
+    counter: (key, window) => Effect.sync(() => db.scoped<{ count: number }>("guard_counters").get(key, window)?.count ?? null),
     breaker: (key) =>
       Effect.sync(() => {
         const r = db.table<{ state: string; reason: string | null; version: number; data: unknown }>("guard_breakers").get(key)
@@ -48,11 +46,16 @@ export const memory = Layer.effect(
       ),
     approval: (tenant, subject, hash) =>
       Effect.sync(() => {
-        const r = db.table<Record<string, unknown>>("guard_approvals").get(k(tenant, subject, hash))
+        const r = db.scoped<Record<string, unknown>>("guard_approvals").get(tenant, `${subject}\u0000${hash}`)
         return r ? { ...r } : null
       }),
+    // the memory store keeps one row per (scope, period): the total ("*" in SQL) and each category
     spend: (scope, period, category) =>
-      Effect.sync(() => db.table<{ amount: bigint }>("guard_spend").get(k(scope, period, category))?.amount.toString() ?? null),
+      Effect.sync(() => {
+        const row = db.scoped<{ total: bigint; categories: ReadonlyMap<string, bigint> }>("guard_spend").get(scope, period)
+        const amount = row === undefined ? undefined : category === "*" ? row.total : row.categories.get(category)
+        return amount?.toString() ?? null
+      }),
     budget: (tenant) => Effect.sync(() => db.table<{ limit_usd: bigint }>("guard_budgets").get(tenant)?.limit_usd.toString() ?? null),
     systemState: (key) => Effect.sync(() => db.table<{ value: unknown }>("system_state").get(key)?.value)
   }))

@@ -4,35 +4,6 @@ import { Approvals, Breakers, BudgetStore, Counters, Events } from "@airlock/gua
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
 
-// the same strings as `parts.join("\u0000")`, without the rest array on every lookup
-const key = (a: string | number, b?: string | number, c?: string | number): string =>
-  b === undefined ? `${a}` : c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`
-
-/**
- * Keys of `(a, b)` pairs that repeat on hot paths (a tenant's counter in the current minute, a
- * scope's total in the current month), kept as one string object each so the table lookups do
- * not re-hash a freshly concatenated key every time. Bounded: a part's entries are dropped when
- * it has more than a few (old windows), and everything when there are many parts.
- */
-const pairKeys = <B extends string | number>(make: (a: string, b: B) => string) => {
-  const byA = new Map<string, Map<B, string>>()
-  return (a: string, b: B): string => {
-    let inner = byA.get(a)
-    if (inner === undefined) {
-      if (byA.size >= 10_000) byA.clear()
-      inner = new Map()
-      byA.set(a, inner)
-    }
-    let k = inner.get(b)
-    if (k === undefined) {
-      if (inner.size >= 8) inner.clear()
-      k = make(a, b)
-      inner.set(b, k)
-    }
-    return k
-  }
-}
-
 interface CounterRow {
   readonly key: string
   readonly window: number
@@ -40,43 +11,32 @@ interface CounterRow {
   readonly expires_at: number
 }
 
-/** Memory {@link Counters.CounterStore}: rows by (key, window), plus a per-key index of windows. */
+/** Memory {@link Counters.CounterStore}: rows scoped by counter key, then window. */
 export const counterStore: Layer.Layer<Counters.CounterStore, never, MemoryDatabase> = Layer.effect(
   Counters.CounterStore,
   Effect.map(MemoryDatabase, (db) => {
-    const rows = db.table<CounterRow>("guard_counters")
-    const windows = db.table<ReadonlyArray<number>>("guard_counter_windows")
-    const rowKey = pairKeys<number>((k, window) => key(k, window))
+    const rows = db.scoped<CounterRow>("guard_counters")
     return {
       increment: (k, window, by, cap, expiresAt) =>
         db.write(() => {
-          const id = rowKey(k, window)
-          const current = rows.get(id)
+          const current = rows.get(k, window)
           const count = (current?.count ?? 0) + by
           if (cap !== null && count > cap) return Option.none()
-          if (!current) windows.set(k, [...(windows.get(k) ?? []), window])
-          rows.set(id, { key: k, window, count, expires_at: Math.max(expiresAt, current?.expires_at ?? 0) })
+          rows.set(k, window, { key: k, window, count, expires_at: Math.max(expiresAt, current?.expires_at ?? 0) })
           return Option.some(count)
         }),
-      get: (k, window) => db.read(() => rows.get(rowKey(k, window))?.count ?? 0),
+      get: (k, window) => db.read(() => rows.get(k, window)?.count ?? 0),
       sum: (k, from, to) =>
         db.read(() => {
           let n = 0
-          for (const w of windows.get(k) ?? []) if (w >= from && w <= to) n += rows.get(key(k, w))?.count ?? 0
+          for (const r of rows.inScope(k)) if (r.window >= from && r.window <= to) n += r.count
           return n
         }),
       purge: (now) =>
         db.write(() => {
-          let n = 0
-          for (const r of [...rows.values()]) {
-            if (r.expires_at >= now) continue
-            rows.delete(key(r.key, r.window))
-            const rest = (windows.get(r.key) ?? []).filter((w) => w !== r.window)
-            if (rest.length === 0) windows.delete(r.key)
-            else windows.set(r.key, rest)
-            n++
-          }
-          return n
+          const expired = [...rows.values()].filter((r) => r.expires_at < now)
+          for (const r of expired) rows.delete(r.key, r.window)
+          return expired.length
         })
     }
   })
@@ -128,70 +88,63 @@ export const eventStore: Layer.Layer<Events.EventStore, never, MemoryDatabase> =
 export const approvalStore: Layer.Layer<Approvals.ApprovalStore, never, MemoryDatabase> = Layer.effect(
   Approvals.ApprovalStore,
   Effect.map(MemoryDatabase, (db) => {
-    const rows = db.table<Approvals.ApprovalRecord>("guard_approvals")
+    // scoped by tenant, then subject and plan hash
+    const rows = db.scoped<Approvals.ApprovalRecord>("guard_approvals")
+    const key = (subject: string, hash: string) => `${subject}\u0000${hash}`
     return {
-      get: (tenant, subject, hash) => db.read(() => Option.fromNullable(rows.get(key(tenant, subject, hash)))),
+      get: (tenant, subject, hash) => db.read(() => Option.fromNullable(rows.get(tenant, key(subject, hash)))),
       put: (record, expected) =>
         db.write(() => {
-          const k = key(record.tenant_id, record.subject, record.plan_hash)
-          if ((rows.get(k)?.version ?? 0) !== expected) return false
-          rows.set(k, record)
+          const k = key(record.subject, record.plan_hash)
+          if ((rows.get(record.tenant_id, k)?.version ?? 0) !== expected) return false
+          rows.set(record.tenant_id, k, record)
           return true
         }),
       list: (tenant, subject) =>
         db.read(() =>
-          [...rows.values()]
-            .filter((r) => r.tenant_id === tenant && (subject === undefined || r.subject === subject))
+          [...rows.inScope(tenant)]
+            .filter((r) => subject === undefined || r.subject === subject)
             .sort((a, b) => (b.granted_at ?? -1) - (a.granted_at ?? -1) || (a.plan_hash < b.plan_hash ? -1 : 1))
         )
     }
   })
 )
 
-interface SpendRow {
-  readonly scope: string
-  readonly period: string
-  readonly category: string
-  readonly amount: bigint
+/** A scope's spend in one period: the total and each category's amount. */
+interface PeriodSpend {
+  readonly total: bigint
+  readonly categories: ReadonlyMap<string, bigint>
 }
 
-const TOTAL = "*"
+const NO_SPEND: PeriodSpend = { total: 0n, categories: new Map() }
 
-/** Memory {@link BudgetStore.BudgetStore}. */
+/** Memory {@link BudgetStore.BudgetStore}: one spend row per (scope, period). */
 export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, MemoryDatabase> = Layer.effect(
   BudgetStore.BudgetStore,
   Effect.map(MemoryDatabase, (db) => {
-    const spend = db.table<SpendRow>("guard_spend")
-    const categories = db.table<ReadonlyArray<string>>("guard_spend_categories")
+    const spend = db.scoped<PeriodSpend>("guard_spend")
     const limits = db.table<BudgetStore.BudgetLimit>("guard_budgets")
-    const totalKey = pairKeys<string>((scope, period) => key(scope, period, TOTAL))
-    const bump = (scope: string, period: string, category: string, amount: bigint) => {
-      const k = key(scope, period, category)
-      const current = spend.get(k)
-      if (!current && category !== TOTAL) {
-        const ck = key(scope, period)
-        categories.set(ck, [...(categories.get(ck) ?? []), category])
-      }
-      const next = (current?.amount ?? 0n) + amount
-      spend.set(k, { scope, period, category, amount: next })
-      return next
-    }
+    const of = (scope: string, period: string) => spend.get(scope, period) ?? NO_SPEND
     return {
       add: (scope, period, category, amount, ceiling) =>
         db.write(() => {
-          const total = spend.get(totalKey(scope, period))?.amount ?? 0n
-          if (ceiling !== null && total + amount > ceiling) return Option.none()
-          bump(scope, period, category, amount)
-          return Option.some(bump(scope, period, TOTAL, amount))
+          const current = of(scope, period)
+          const total = current.total + amount
+          if (ceiling !== null && total > ceiling) return Option.none()
+          const categories = new Map(current.categories)
+          categories.set(category, (categories.get(category) ?? 0n) + amount)
+          spend.set(scope, period, { total, categories })
+          return Option.some(total)
         }),
       read: (scope, period) =>
-        db.read(() => ({
-          total: spend.get(totalKey(scope, period))?.amount ?? 0n,
-          categories: [...(categories.get(key(scope, period)) ?? [])]
-            .sort()
-            .map((category) => ({ category, amount: spend.get(key(scope, period, category))?.amount ?? 0n }))
-        })),
-      totals: (scopes, period) => db.read(() => scopes.map((scope) => spend.get(totalKey(scope, period))?.amount ?? 0n)),
+        db.read(() => {
+          const current = of(scope, period)
+          return {
+            total: current.total,
+            categories: [...current.categories.keys()].sort().map((category) => ({ category, amount: current.categories.get(category)! }))
+          }
+        }),
+      totals: (scopes, period) => db.read(() => scopes.map((scope) => of(scope, period).total)),
       getLimit: (tenant) => db.read(() => Option.fromNullable(limits.get(tenant))),
       putLimit: (limit) => db.write(() => limits.set(limit.tenant_id, limit))
     }
