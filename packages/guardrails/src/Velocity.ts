@@ -122,35 +122,38 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
      * minute exceed the limit (which trips it). What the velocity gate decides from.
      */
     const recordReading = (tenant: string): Effect.Effect<VelocityReading, Errors.StorageError> =>
-      Effect.clockWith((clock) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        const key = counterKey(tenant)
-        return whenClosed(tenant, now, () => {
-          const w = windowStart(now, WINDOW_MS)
-          return Effect.flatMap(counters.get(key, w - WINDOW_MS), (previous) =>
-            Effect.flatMap(counters.increment(key, w, 1, null, w + 2 * WINDOW_MS), (current) => {
-              const seen = slidingCount(previous, Option.isSome(current) ? current.value : 0, now, WINDOW_MS)
-              return seen <= limit
-                ? Effect.succeed<VelocityReading>({ tripped: false, count: seen, limit, until: null })
-                : Effect.map(trip(tenant, seen, now), (until): VelocityReading => ({ tripped: true, count: seen, limit, until }))
-            }))
-        })
-      })
+      inWindow(tenant, (now, key, w, previous) =>
+        Effect.flatMap(counters.increment(key, w, 1, null, w + 2 * WINDOW_MS), (current) => {
+          const seen = slidingCount(previous, Option.isSome(current) ? current.value : 0, now, WINDOW_MS)
+          return seen <= limit
+            ? Effect.succeed<VelocityReading>({ tripped: false, count: seen, limit, until: null })
+            : Effect.map(trip(tenant, seen, now), (until): VelocityReading => ({ tripped: true, count: seen, limit, until }))
+        }))
 
     /** Reads the breaker and the sliding count of `tenant` without counting or failing. */
     const checkReading = (tenant: string): Effect.Effect<VelocityReading, Errors.StorageError> =>
+      inWindow(tenant, (now, key, w, previous) =>
+        Effect.map(counters.get(key, w), (current): VelocityReading => ({
+          tripped: false,
+          count: slidingCount(previous, current, now, WINDOW_MS),
+          limit,
+          until: null
+        })))
+
+    /**
+     * With the breaker closed (else its open reading): the time, the tenant's counter key, the
+     * current window and the previous window's count — what both readings start from.
+     */
+    const inWindow = (
+      tenant: string,
+      reading: (now: number, key: string, w: number, previous: number) => Effect.Effect<VelocityReading, Errors.StorageError>
+    ): Effect.Effect<VelocityReading, Errors.StorageError> =>
       Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
         const key = counterKey(tenant)
         return whenClosed(tenant, now, () => {
           const w = windowStart(now, WINDOW_MS)
-          return Effect.flatMap(counters.get(key, w - WINDOW_MS), (previous) =>
-            Effect.map(counters.get(key, w), (current): VelocityReading => ({
-              tripped: false,
-              count: slidingCount(previous, current, now, WINDOW_MS),
-              limit,
-              until: null
-            })))
+          return Effect.flatMap(counters.get(key, w - WINDOW_MS), (previous) => reading(now, key, w, previous))
         })
       })
 
