@@ -1,16 +1,17 @@
 /**
  * Properties of the ledger over random sequences of post / reverse / lock / propose / apply /
- * wipe, on the memory adapter and on SQLite: the trial balance always nets to zero, stored
+ * wipe, on the memory adapter, SQLite and PostgreSQL: the trial balance always nets to zero, stored
  * canonical entries never change, nothing lands in a locked period, and applying a proposal
  * twice posts once.
  */
-import { Memory, Sqlite } from "@airlock/adapters-storage"
+import { Memory, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
 import { BankTransaction, CalendarDate, Chart, Journal, Ledger, LedgerConfig, type Ports as LP, PeriodLock, Proposals } from "@airlock/ledger"
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime } from "effect"
 import * as LedgerProbe from "./support/LedgerProbe.js"
+import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 
 type Cmd =
   | { readonly _tag: "post"; readonly day: number; readonly pair: number; readonly cents: number }
@@ -43,10 +44,13 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
 const codeOf = (exit: Exit.Exit<unknown, unknown>) =>
   Exit.isFailure(exit) && exit.cause._tag === "Fail" ? (exit.cause.error as { code?: string }).code ?? "?" : Exit.isSuccess(exit) ? "ok" : "defect"
 
+let runs = 0
+
+// each run gets its own tenant, so runs can share one database (PostgreSQL) or not (memory, SQLite)
 const run = (cmds: ReadonlyArray<Cmd>) =>
   Effect.gen(function*() {
     const tenants = yield* Tenants.Tenants
-    const tenant = Ids.TenantId.make("prop")
+    const tenant = Ids.TenantId.make(`prop${++runs}`)
     yield* tenants.create({ id: tenant, name: "Prop", settings: { ai_mode: "suggest_only" } })
     const owner = yield* tenants.addActor({ tenant_id: tenant, kind: "user", name: "O", role: "OWNER" })
     const human = yield* tenants.addActor({ tenant_id: tenant, kind: "user", name: "B", role: "BOOKKEEPER" })
@@ -211,5 +215,27 @@ describe("ledger properties", () => {
         { numRuns: adapter.runs }
       )
     }, 120_000)
+  }
+
+  const admin = pgAdminUrl()
+  if (admin === "") {
+    it.skip("PostgreSQL tests turned off with AIRLOCK_TEST_PG=off", () => {})
+  } else {
+    // one database for every run (each run has its own tenant): a fresh database per run would
+    // spend the time on migrations rather than on the sequences
+    it("random post / reverse / lock / apply / wipe sequences keep the books sound (postgres)", async () => {
+      const url = await Effect.runPromise(freshDatabaseUrl(admin))
+      const runtime = ManagedRuntime.make(
+        environment(Layer.provideMerge(LedgerProbe.sql, Postgres.layer({ url, maxConnections: 4 })))
+      )
+      try {
+        await fc.assert(
+          fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 30 }), (cmds) => runtime.runPromise(run(cmds))),
+          { numRuns: 25 }
+        )
+      } finally {
+        await runtime.dispose()
+      }
+    }, 180_000)
   }
 })
