@@ -99,6 +99,11 @@ const suite = (storage: H.Storage) =>
         H.expectError(yield* s.raw(`${importPath}?account_code=1100&date_format=YYYY`, file(bookkeeper, latin1, "application/x-ofx")), 400, "validation.import_query")
         H.expectError(yield* s.raw(`${importPath}?account_code=1100`, H.json("POST", bookkeeper, { account_code: "1100", format: "json", transactions: [] })), 400, "validation.import_query")
         H.expectError(yield* s.raw(`${importPath}?account_code=1100&layout=sideways`, file(bookkeeper, csv, "text/csv")), 400, "validation.schema")
+        // JSON numbers are refused, as in entries: 0.30000000000000001 arrives already rounded to 0.3
+        for (const amount of [0.30000000000000001, 12.5]) {
+          const body = { account_code: "1100", format: "json", transactions: [{ date: "2026-03-12", description: "Number", amount }] }
+          H.expectError(yield* s.raw(importPath, H.json("POST", bookkeeper, body)), 400, "validation.amount_type")
+        }
         H.expectError(yield* s.raw(`${importPath}?account_code=1100`, file(viewer, csv, "text/csv")), 403, "rbac.forbidden")
         H.expectError(yield* s.raw(`${importPath}?account_code=9999`, file(bookkeeper, csv, "text/csv")), 404, "not_found")
         H.expectError(yield* s.raw(`${importPath}?account_code=1100`, file(acmeOwner, csv, "text/csv")), 404, "not_found")

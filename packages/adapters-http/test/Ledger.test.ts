@@ -61,6 +61,9 @@ const suite = (storage: H.Storage) =>
         expect(yield* count("ledger_entries", "default")).toBe(1)
         expect(yield* count("ledger_entries", "acme")).toBe(0)
         const list = yield* s.raw("/api/v1/ledger/entries?limit=10", { headers: H.auth(viewer) })
+        for (const bad of ["NaN", "Infinity", "abc"]) {
+          H.expectError(yield* s.raw(`/api/v1/ledger/entries?limit=${bad}`, { headers: H.auth(viewer) }), 400, "validation.schema")
+        }
         expect(list.json.items.map((e: any) => e.id)).toStrictEqual([posted.json.entry.id])
         expect((yield* s.raw("/api/v1/ledger/entries", { headers: H.auth(acmeOwner) })).json.items).toStrictEqual([])
 

@@ -303,6 +303,12 @@ export const suite = <E>(
         const imported = yield* journal.list(fx.tenant, fx.viewer, { source: "import" })
         expect(imported.items.map((e) => e.id)).toStrictEqual([made[3]!.id])
         expect((yield* failure(journal.list(fx.tenant, fx.viewer, { cursor: "garbage" }))).code).toBe("validation.cursor")
+        // a page size must be a finite number: "NaN" would otherwise page nothing (memory) or fail in SQL
+        for (const limit of ["NaN", "Infinity", Number.NaN]) {
+          expect((yield* failure(journal.list(fx.tenant, fx.viewer, { limit }))).code).toBe("validation.schema")
+          expect((yield* failure((yield* BankTransaction.BankTransactions).list(fx.tenant, fx.viewer, { limit }))).code).toBe("validation.schema")
+        }
+        expect((yield* journal.generalLedger(fx.tenant, fx.viewer, "1000", { from: "2024-05-02", to: "2024-05-31", limit: Number.NaN })).rows.length).toBe(5)
 
         const cash = yield* journal.balance(fx.tenant, fx.viewer, "1000", "2024-05-02")
         expect([cash.credit_minor, cash.balance_minor]).toStrictEqual([900n, -900n])

@@ -9,6 +9,7 @@ import { CsvMapping, fingerprints, importError, type ParsedRow, parseCsvFile, pa
 import * as CalendarDate from "./CalendarDate.js"
 import { AccountStore } from "./Chart.js"
 import { makeAccess, notFound } from "./internal/access.js"
+import { PageLimit, pageSize } from "./internal/paging.js"
 import { LedgerConfig } from "./LedgerConfig.js"
 import { CurrencyCode, DecimalInput, MinorUnits, parseAmount } from "./Money.js"
 
@@ -114,7 +115,7 @@ export const ListBankTransactions = Schema.Struct({
   account_code: Schema.optional(Schema.String),
   unposted: Schema.optional(Schema.Union(Schema.Boolean, Schema.BooleanFromString)),
   cursor: Schema.optional(Schema.String),
-  limit: Schema.optional(Schema.Union(Schema.Number, Schema.NumberFromString))
+  limit: Schema.optional(PageLimit)
 })
 
 const invalid = (code: string, message: string, details?: Record<string, unknown>) =>
@@ -294,7 +295,7 @@ export const make: Effect.Effect<
           if (i < 0 || !CalendarDate.isCalendarDate(date)) return yield* invalid("validation.cursor", "Malformed cursor")
           after = { date, id: q.cursor.slice(i + 1) }
         }
-        const limit = Math.min(Math.max(Math.floor(q.limit ?? 100), 1), config.maxPageSize)
+        const limit = pageSize(q.limit, config.maxPageSize)
         const items = yield* store.list(tenant, { from: q.from, to: q.to, account_code: q.account_code, unposted: q.unposted, after, limit: limit + 1 })
         const page = items.slice(0, limit)
         const last = page.at(-1)

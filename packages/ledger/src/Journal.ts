@@ -14,6 +14,7 @@ import { LedgerConfig } from "./LedgerConfig.js"
 import { CurrencyCode, DecimalInput, MinorUnits, parseAmount } from "./Money.js"
 import { PeriodLockStore } from "./PeriodLock.js"
 import { makePoster } from "./internal/posting.js"
+import { PageLimit, pageSize } from "./internal/paging.js"
 import { BankTransactionStore } from "./BankTransaction.js"
 
 /** Where an entry came from: a person, an applied companion proposal, or an import. */
@@ -432,8 +433,8 @@ export const ListEntries = Schema.Struct({
   account_code: Schema.optional(Schema.String),
   source: Schema.optional(EntrySource),
   cursor: Schema.optional(Schema.String),
-  /** A number, or its decimal string (as it arrives in a query string). */
-  limit: Schema.optional(Schema.Union(Schema.Number, Schema.NumberFromString))
+  /** A finite number, or its decimal string (as it arrives in a query string). */
+  limit: Schema.optional(PageLimit)
 })
 /** Type of {@link ListEntries}. */
 export type ListEntries = typeof ListEntries.Type
@@ -501,8 +502,7 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
   const access = makeAccess(yield* Rbac.Rbac)
   const poster = makePoster({ store, accounts, locks, bank, ids })
 
-  const clampLimit = (limit: number | undefined, fallback = 100) =>
-    Math.min(Math.max(Math.floor(limit ?? fallback), 1), config.maxPageSize)
+  const clampLimit = (limit: number | undefined) => pageSize(limit, config.maxPageSize)
 
   const load = (tenant: Ids.TenantId, id: string) =>
     Effect.flatMap(store.get(tenant, id), Option.match({ onNone: () => Effect.fail(notFound("entry", id)), onSome: Effect.succeed }))

@@ -158,7 +158,11 @@ export const ImportQuery = Schema.Struct({
  * (`application/x-ofx`; also `application/ofx`, `text/x-ofx`, or any type with `format=ofx`).
  */
 export const ImportBody = Schema.Union(
-  strictBody(BankTransaction.ImportRequest.fields),
+  strictBody({
+    ...BankTransaction.ImportRequest.fields,
+    // JSON numbers are refused here as in entries: the parser has already rounded 0.30000000000000001
+    transactions: Schema.optional(Schema.Array(strictBody({ ...BankTransaction.JsonTransaction.fields, amount: DecimalText })))
+  }),
   HttpApiSchema.Text({ contentType: "text/csv" }),
   HttpApiSchema.Uint8Array({ contentType: "application/x-ofx" })
 )
