@@ -102,6 +102,8 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
           const exit = yield* Effect.exit(journal.reverse(tenant, human, target.id, c.day === null ? {} : { date }))
           const expected = target.reverses_entry_id !== null
             ? "entry.is_reversal"
+            : date < target.date
+            ? "validation.reversal_date"
             : lock !== null && date <= lock
             ? "period.locked"
             : reversed.has(target.id)

@@ -213,6 +213,9 @@ export const suite = <E>(
           lines: [{ account_code: "6300", debit: "800.00" }, { account_code: "6100", debit: "5.00" }, { account_code: "1000", credit: "805.00" }]
         })
         const before = yield* probe.entrySnapshot(fx.tenant, original.entry.id)
+        const early = yield* failure(journal.reverse(fx.tenant, fx.bookkeeper, original.entry.id, { date: "2024-04-09" }))
+        expect([early.code, early.details?.entry_date]).toStrictEqual(["validation.reversal_date", "2024-04-10"])
+        expect(yield* probe.count("entries", fx.tenant)).toBe(1)
         const reversal = yield* journal.reverse(fx.tenant, fx.bookkeeper, original.entry.id, { date: "2024-04-15" })
         expect(reversal.entry.reverses_entry_id).toBe(original.entry.id)
         expect(reversal.entry.date).toBe("2024-04-15")

@@ -555,7 +555,8 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
   /**
    * Posts the entry that cancels `id` (same lines, sides swapped), dated `date` or the
    * original's date. Refused for a reversal itself (`entry.is_reversal`), for an entry already
-   * reversed (`entry.already_reversed`) and into a locked period (`period.locked`).
+   * reversed (`entry.already_reversed`), before the original's date (`validation.reversal_date`)
+   * and into a locked period (`period.locked`).
    */
   const reverse = (tenant: Ids.TenantId, actor: Actor.Actor, id: string, input: unknown = {}) =>
     Effect.gen(function*() {
@@ -570,6 +571,15 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
         })
       }
       const date = body.date === undefined ? original.date : yield* CalendarDate.parse(body.date)
+      if (date < original.date) {
+        // a correction cannot take effect before what it corrects: the books would show the
+        // reversal alone (negative expense, phantom cash) for every day in between
+        return yield* new Errors.ValidationError({
+          code: "validation.reversal_date",
+          message: `A reversal cannot be dated before the entry it reverses (${original.date})`,
+          details: { entry_id: id, entry_date: original.date, date }
+        })
+      }
       const draft = reversalDraft(original, { date, memo: body.memo, idempotency_key: body.idempotency_key })
       return yield* commit(tenant, actor, draft, { allowInactive: true, what: "Reversing" })
     })
