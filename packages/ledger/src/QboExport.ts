@@ -97,7 +97,7 @@ const FORMULA_START = /^[=+\-@\t\r]/
  * LibreOffice or Google Sheets would otherwise run `=HYPERLINK(...)` or `=cmd|...` when a
  * bookkeeper opens the export before importing it. Only text columns go through this — dates,
  * journal numbers, currencies and amounts are ours and are written as they are. Deterministic,
- * so a batch still refetches byte-identical; the cost is a visible `'` in such a cell in QBO.
+ * so a batch still refetches byte-identical; the cost is that such a cell keeps the `'` in QBO.
  */
 export const neutralizeFormula = (value: string): string => (FORMULA_START.test(value) ? `'${value}` : value)
 
