@@ -1,3 +1,5 @@
+import { Ids } from "@airlock/core"
+import { QboExport } from "@airlock/ledger"
 import { describe, expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
@@ -127,4 +129,135 @@ const suite = (storage: H.Storage) =>
 describe("ledger routes", () => {
   suite("sqlite")
   if (H.pgEnabled()) suite("postgres")
+})
+
+/** Minimal RFC 4180 reader for the assertions (quoted fields, doubled quotes, CRLF records). */
+const csvRows = (csv: string): Array<Array<string>> => {
+  const rows: Array<Array<string>> = []
+  let row: Array<string> = []
+  let field = ""
+  let quoted = false
+  for (let i = 0; i < csv.length; i++) {
+    const c = csv[i]!
+    if (quoted) {
+      if (c === "\"" && csv[i + 1] === "\"") {
+        field += "\""
+        i++
+      } else if (c === "\"") quoted = false
+      else field += c
+    } else if (c === "\"") quoted = true
+    else if (c === ",") {
+      row.push(field)
+      field = ""
+    } else if (c === "\r" && csv[i + 1] === "\n") {
+      row.push(field)
+      rows.push(row)
+      row = []
+      field = ""
+      i++
+    } else field += c
+  }
+  return rows
+}
+
+/** A GET returning the raw bytes (no decoding), or why no whole response could be read. */
+const download = (url: string, token: string, extra: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    try {
+      const response = await fetch(url, { headers: H.auth(token, extra) })
+      return { response, bytes: new Uint8Array(await response.arrayBuffer()), failure: null }
+    } catch (e) {
+      return { response: null, bytes: null, failure: `${e} ${(e as Error).cause ?? ""}` }
+    }
+  })
+
+/** Ten entries over three-entry export pages: the batch spans four pages. */
+const PAGE = 3
+const ENTRIES = 10
+const FORMULA = "=HYPERLINK(\"http://evil\",\"x\")"
+
+const postBatch = (s: H.TestServerShape) =>
+  Effect.gen(function*() {
+    const { owner, bookkeeper } = H.tokens
+    for (const a of [{ code: "1000", name: "Cash", type: "Asset" }, { code: "4000", name: "Sales", type: "Income" }]) {
+      expect((yield* s.raw("/api/v1/ledger/accounts", H.json("POST", owner, a))).status).toBe(201)
+    }
+    for (let i = 1; i <= ENTRIES; i++) {
+      const memo = i === 2 ? FORMULA : i === 5 ? "Café ☕, \"quoted\"" : `Invoice ${i}`
+      const r = yield* s.raw("/api/v1/ledger/entries", H.json("POST", bookkeeper, entry(`${i}.05`, { memo, date: `2026-02-${String(i).padStart(2, "0")}` })))
+      expect(r.status).toBe(201)
+    }
+    const exported = yield* s.raw("/api/v1/export/qbo", { method: "POST", headers: H.auth(bookkeeper) })
+    expect(exported.json).toMatchObject({ new: ENTRIES, skipped: 0 })
+    return String(exported.json.batch_id)
+  })
+
+const downloadSuite = (storage: H.Storage) =>
+  layer(H.layer({ storage, ledger: { exportPageSize: PAGE } }), { excludeTestServices: true })(`${storage}: QuickBooks download`, (it) => {
+    it.effect("a batch larger than the export page streams chunked, complete, balanced, byte-identical to csvText", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const exports = yield* QboExport.QboExports
+        const batchId = yield* postBatch(s)
+        const url = `${s.url}/api/v1/export/qbo/${batchId}.csv`
+        const { bytes, response } = yield* download(url, H.tokens.viewer)
+        if (response === null) throw new Error("download failed")
+        expect(response.status).toBe(200)
+        expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8")
+        expect(response.headers.get("content-disposition")).toBe(`attachment; filename="${batchId}.csv"`)
+        expect(response.headers.get("transfer-encoding")).toBe("chunked")
+        expect(response.headers.get("content-length")).toBeNull()
+        expect(response.headers.get("x-request-id")).toBeTruthy()
+        // the same bytes as the service's one-string form
+        const text = yield* exports.csvText(Ids.TenantId.make("default"), s.actors.viewer!, batchId)
+        expect(bytes).toStrictEqual(new TextEncoder().encode(text))
+        // complete and balanced: every entry, one balanced journal each
+        const rows = csvRows(new TextDecoder().decode(bytes!))
+        expect(rows[0]!.join(",")).toBe(QboExport.QBO_COLUMNS.join(","))
+        const net = new Map<string, bigint>()
+        for (const row of rows.slice(1)) {
+          expect(row.length).toBe(11)
+          const cents = (v: string) => (v === "" ? 0n : BigInt(v.replace(".", "")))
+          net.set(row[0]!, (net.get(row[0]!) ?? 0n) + cents(row[5]!) - cents(row[6]!))
+        }
+        expect(rows.length).toBe(1 + 2 * ENTRIES)
+        expect([...net.keys()]).toStrictEqual(Array.from({ length: ENTRIES }, (_, i) => String(i + 1)))
+        expect([...net.values()].every((v) => v === 0n)).toBe(true)
+        expect(rows.filter((r) => r[0] === "10").map((r) => [r[5], r[6]])).toStrictEqual([["10.05", ""], ["", "10.05"]])
+        // the third party's formula arrives inert, the other text as written
+        expect(rows.filter((r) => r[0] === "2").map((r) => r[3])).toStrictEqual([`'${FORMULA}`, `'${FORMULA}`])
+        expect(rows.find((r) => r[0] === "5")![3]).toBe("Café ☕, \"quoted\"")
+        // a refetch is byte-identical; the typed client reads the same text
+        expect((yield* download(url, H.tokens.viewer)).bytes).toStrictEqual(bytes)
+        expect(yield* s.client(H.tokens.viewer).ledger.exportQboCsv({ path: { batch_id: batchId } })).toBe(text)
+        // failures before the first byte keep their status and error body
+        H.expectError(yield* s.raw("/api/v1/export/qbo/qbo_missing.csv", { headers: H.auth(H.tokens.viewer) }), 404, "not_found")
+        H.expectError(yield* s.raw(`/api/v1/export/qbo/${batchId}.csv`, { headers: H.auth(H.tokens.acmeOwner) }), 404, "not_found")
+      }))
+  })
+
+describe("QuickBooks download", () => {
+  downloadSuite("sqlite")
+  if (H.pgEnabled()) downloadSuite("postgres")
+
+  // SQLite only: its column affinity lets the test store an amount no reader can decode
+  layer(H.layer({ storage: "sqlite", ledger: { exportPageSize: PAGE } }), { excludeTestServices: true })("failure mid-stream", (it) => {
+    it.effect("cuts the connection instead of ending a shorter file cleanly; the cause is logged", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const batchId = yield* postBatch(s)
+        // entry 8 is on the third page: the header and two pages are out before it fails
+        yield* sql`UPDATE ledger_lines SET amount_minor = 'corrupt' WHERE tenant_id = 'default' AND entry_no = 8`.pipe(Effect.orDie)
+        const requestId = "export-cut-1"
+        const cut = yield* download(`${s.url}/api/v1/export/qbo/${batchId}.csv`, H.tokens.viewer, { "x-request-id": requestId })
+        // whether the client had the headers or not by then, it never gets a response that ends cleanly
+        expect(cut.bytes).toBeNull()
+        expect(cut.failure).toMatch(/terminated|other side closed|socket/i)
+        const line = s.logs.find((l) => l.includes("export download failed") && l.includes(requestId))
+        expect(JSON.parse(line!)).toMatchObject({ annotations: { batch_id: batchId, request_id: requestId } })
+        // the server keeps serving
+        H.expectError(yield* s.raw("/api/v1/export/qbo/qbo_missing.csv", { headers: H.auth(H.tokens.viewer) }), 404, "not_found")
+      }))
+  })
 })

@@ -8,7 +8,8 @@
  * Columns follow QuickBooks Online's journal-entry import template (11 columns): Journal No.,
  * Journal Date, Currency, Memo, Account Name, Debits, Credits, Description, Name, Location,
  * Class. One journal number per entry (the entry's `entry_no`), so every journal balances;
- * sub-accounts are written `Parent:Sub`.
+ * sub-accounts are written `Parent:Sub`. Text cells that a spreadsheet would run as a formula
+ * get a leading `'` ({@link neutralizeFormula}).
  */
 import { type Actor, Audit, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Chunk, Clock, Context, Effect, Layer, Option, Schema, Stream } from "effect"
@@ -86,6 +87,20 @@ export class ExportStore extends Context.Tag("@airlock/ledger/ExportStore")<
 export const csvField = (value: string): string =>
   /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, "\"\"")}"` : value
 
+/** The first characters that make a spreadsheet read a cell as a formula (OWASP's CSV-injection list). */
+const FORMULA_START = /^[=+\-@\t\r]/
+
+/**
+ * A free-text cell made inert for spreadsheets: one that starts with `=`, `+`, `-`, `@`, tab or
+ * carriage return gets a leading `'` (OWASP's CSV-injection advice). Memos, descriptions and
+ * names come from third parties (a bank description becomes a proposal's memo), and Excel,
+ * LibreOffice or Google Sheets would otherwise run `=HYPERLINK(...)` or `=cmd|...` when a
+ * bookkeeper opens the export before importing it. Only text columns go through this — dates,
+ * journal numbers, currencies and amounts are ours and are written as they are. Deterministic,
+ * so a batch still refetches byte-identical; the cost is that such a cell keeps the `'` in QBO.
+ */
+export const neutralizeFormula = (value: string): string => (FORMULA_START.test(value) ? `'${value}` : value)
+
 /** One CSV record with CRLF. */
 export const csvRecord = (fields: ReadonlyArray<string>): string => fields.map(csvField).join(",") + "\r\n"
 
@@ -93,7 +108,7 @@ export const csvRecord = (fields: ReadonlyArray<string>): string => fields.map(c
 export const formatDate = (date: string, format: string): string =>
   format.replace("YYYY", date.slice(0, 4)).replace("MM", date.slice(5, 7)).replace("DD", date.slice(8, 10))
 
-/** The CSV rows of one entry (one per line). Pure. */
+/** The CSV rows of one entry (one per line); text cells pass through {@link neutralizeFormula}. Pure. */
 export const entryRows = (
   entry: JournalEntry,
   names: ReadonlyMap<string, string>,
@@ -108,14 +123,14 @@ export const entryRows = (
       String(entry.entry_no),
       formatDate(entry.date, dateFormat),
       entry.currency,
-      entry.memo,
-      names.get(l.account_code) ?? l.account_code,
+      neutralizeFormula(entry.memo),
+      neutralizeFormula(names.get(l.account_code) ?? l.account_code),
       l.side === "debit" ? amount : "",
       l.side === "credit" ? amount : "",
-      l.description ?? "",
-      l.name ?? "",
-      l.location ?? "",
-      l.class ?? ""
+      neutralizeFormula(l.description ?? ""),
+      neutralizeFormula(l.name ?? ""),
+      neutralizeFormula(l.location ?? ""),
+      neutralizeFormula(l.class ?? "")
     ])
   }
   return out

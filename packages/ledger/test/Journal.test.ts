@@ -224,4 +224,34 @@ describe("QuickBooks rows", () => {
     )
     expect(QboExport.QBO_COLUMNS.length).toBe(11)
   })
+
+  it("text cells a spreadsheet would run as a formula get a leading quote; dates, numbers and amounts are untouched", () => {
+    for (const v of ["=1+1", "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]) expect(QboExport.neutralizeFormula(v)).toBe(`'${v}`)
+    for (const v of ["plain", "", "a=b", "1-2", "'=already quoted", "Rent - January"]) expect(QboExport.neutralizeFormula(v)).toBe(v)
+    const entry = new Journal.JournalEntry({
+      tenant_id: "t",
+      id: "je_9",
+      entry_no: 12,
+      date: "2024-03-05",
+      memo: "=HYPERLINK(\"http://evil\",\"x\")",
+      currency: "JPY",
+      lines: [
+        { line_no: 1, account_code: "6000", side: "debit", amount_minor: 1200n, description: "+1+cmd|' /C calc'!A0", name: "@SUM(A1)", class: "\r=2", location: "\t=3" },
+        { line_no: 2, account_code: "1000", side: "credit", amount_minor: 1200n, description: "-5 refund", name: "Acme", class: null, location: null }
+      ],
+      source: "companion",
+      proposal_id: null,
+      bank_transaction_id: null,
+      reverses_entry_id: null,
+      idempotency_key: null,
+      content_hash: "h",
+      posted_by: "u",
+      posted_at: 0
+    })
+    const rows = QboExport.entryRows(entry, new Map([["6000", "-Misc:=Fees"]]), "YYYY-MM-DD")
+    expect(rows).toBe(
+      "12,2024-03-05,JPY,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",'-Misc:=Fees,1200,,'+1+cmd|' /C calc'!A0,'@SUM(A1),'\t=3,\"'\r=2\"\r\n" +
+        "12,2024-03-05,JPY,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",1000,,1200,'-5 refund,Acme,,\r\n"
+    )
+  })
 })

@@ -1,10 +1,12 @@
 /** Handlers of the ledger group: translate between JSON (decimal strings) and the ledger services. */
 import { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
 import { Errors } from "@airlock/core"
-import { HttpApiBuilder, type HttpApiGroup, HttpServerRequest } from "@effect/platform"
-import { Effect, Layer } from "effect"
+import { HttpApiBuilder, type HttpApiGroup, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Effect, Layer, Option, Stream } from "effect"
+import { IncomingMessage } from "node:http"
 import { AirlockApi } from "../Api.js"
 import { CurrentPrincipal, type TenantScoped } from "../Auth.js"
+import { CurrentRequest } from "../RequestContext.js"
 import type { ImportQuery } from "./Api.js"
 import { formatAmount, scaleOf } from "../Money.js"
 
@@ -125,6 +127,33 @@ const rawImport = (body: string | Uint8Array, query: typeof ImportQuery.Type, co
     }
   })
 
+/**
+ * The export's CSV as response bytes, page by page (no length: the response is chunked, and
+ * memory stays at one page however large the batch). A storage failure after the first byte
+ * cannot become an error status any more; it is logged and the connection is cut before the
+ * final chunk, so the client sees an incomplete download instead of a shorter file that looks
+ * whole (a Node response otherwise ends cleanly on failure).
+ */
+const csvBody = (
+  rows: Stream.Stream<string, Errors.StorageError>,
+  request: HttpServerRequest.HttpServerRequest,
+  batchId: string,
+  requestId: Option.Option<string>
+): Stream.Stream<Uint8Array, Errors.StorageError> =>
+  rows.pipe(
+    Stream.encodeText,
+    Stream.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.zipRight(
+        Effect.logError("export download failed mid-stream; connection cut", cause).pipe(
+          Effect.annotateLogs({ batch_id: batchId, request_id: Option.getOrNull(requestId) })
+        ),
+        Effect.sync(() => {
+          if (request.source instanceof IncomingMessage) request.source.socket?.destroy()
+        })
+      )
+    )
+  )
+
 /** The ledger group's handlers. */
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "ledger">,
@@ -212,7 +241,16 @@ export const layer: Layer.Layer<
       .handle("exportQboCsv", ({ path }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          return yield* exports.csvText(tenant.id, actor, path.batch_id)
+          // unknown batch, other tenant, no permission: failures before the first byte, so
+          // they still get their status and error body (the id matches [A-Za-z0-9_-], safe
+          // in the header)
+          const rows = yield* exports.csv(tenant.id, actor, path.batch_id)
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const requestId = Option.map(yield* Effect.serviceOption(CurrentRequest), (r) => r.id)
+          return HttpServerResponse.stream(csvBody(rows, request, path.batch_id, requestId), {
+            contentType: "text/csv; charset=utf-8",
+            headers: { "content-disposition": `attachment; filename="${path.batch_id}.csv"` }
+          })
         }))
       .handle("importBankTransactions", ({ payload, urlParams }) =>
         Effect.gen(function*() {

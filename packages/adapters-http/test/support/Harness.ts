@@ -17,7 +17,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
-import { Ledger } from "@airlock/ledger"
+import { Ledger, LedgerConfig } from "@airlock/ledger"
 import { inject } from "vitest"
 
 /** The seeded tokens (plaintexts) by name. */
@@ -169,6 +169,8 @@ export interface Options {
   readonly seed?: boolean
   /** Guardrails settings (e.g. a short approval TTL). */
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
+  /** Ledger settings (e.g. a small export page); default: from `AIRLOCK_LEDGER_*`. */
+  readonly ledger?: Partial<LedgerConfig.LedgerSettings>
 }
 
 /**
@@ -192,7 +194,8 @@ export const layer = (options: Options = {}): Layer.Layer<
     Logger.defaultLogger,
     Logger.map(Logger.jsonLogger, (line) => void logs.push(line))
   )
-  const core = Layer.merge(Ledger.layer, Guardrails.layer).pipe(
+  const ledger = options.ledger === undefined ? Ledger.layer : Ledger.layerWithConfig.pipe(Layer.provide(LedgerConfig.layer(options.ledger)))
+  const core = Layer.merge(ledger, Guardrails.layer).pipe(
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
