@@ -1,5 +1,5 @@
 import { Ids } from "@airlock/core"
-import { QboExport } from "@airlock/ledger"
+import { Money, QboExport } from "@airlock/ledger"
 import { describe, expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
@@ -235,6 +235,31 @@ const downloadSuite = (storage: H.Storage) =>
         H.expectError(yield* s.raw(`/api/v1/export/qbo/${batchId}.csv`, { headers: H.auth(H.tokens.acmeOwner) }), 404, "not_found")
       }))
   })
+
+// a host that overrides the currency table (here USD kept to the mill) reads amounts back with
+// the decimals they were written with, in entries, listings and the trial balance
+layer(H.layer({ storage: "sqlite", ledger: { currencyExponents: { ...Money.CurrencyExponents, USD: 3 } } }), { excludeTestServices: true })(
+  "currency table override",
+  (it) => {
+    it.effect("amounts print with the journal's exponents", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        for (const a of [{ code: "1000", name: "Cash", type: "Asset" }, { code: "4000", name: "Sales", type: "Income" }]) {
+          expect((yield* s.raw("/api/v1/ledger/accounts", H.json("POST", H.tokens.owner, a))).status).toBe(201)
+        }
+        const posted = yield* s.raw("/api/v1/ledger/entries", H.json("POST", H.tokens.bookkeeper, entry("1.234")))
+        expect(posted.status).toBe(201)
+        expect(posted.json.entry.lines.map((l: any) => l.amount)).toStrictEqual(["1.234", "1.234"])
+        const list = yield* s.raw("/api/v1/ledger/entries", { headers: H.auth(H.tokens.viewer) })
+        expect(list.json.items[0].lines[0].amount).toBe("1.234")
+        const tb = yield* s.raw("/api/v1/ledger/trial-balance?as_of=2026-12-31", { headers: H.auth(H.tokens.viewer) })
+        expect(tb.json.totals).toStrictEqual([{ currency: "USD", debit: "1.234", credit: "1.234", net: "0.000" }])
+        const stored = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql`SELECT CAST(amount_minor AS TEXT) AS a FROM ledger_lines WHERE tenant_id = 'default'`.pipe(Effect.orDie))
+        expect(stored.map((r: any) => r.a)).toStrictEqual(["1234", "1234"])
+      }))
+  }
+)
 
 describe("QuickBooks download", () => {
   downloadSuite("sqlite")

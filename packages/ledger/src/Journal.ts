@@ -471,6 +471,11 @@ export type ReadError = Errors.Forbidden | Errors.ValidationError | Errors.NotFo
 
 /** The operations of {@link Journal}. */
 export interface JournalShape {
+  /**
+   * Decimals per currency that this journal parses amounts with (`LedgerConfig.currencyExponents`):
+   * edges that print amounts use the same table, so a host's override reads back as it was written.
+   */
+  readonly currencyExponents: Readonly<Record<string, number>>
   readonly post: (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) => Effect.Effect<PostResult, PostError>
   readonly reverse: (tenant: Ids.TenantId, actor: Actor.Actor, id: string, input?: unknown) => Effect.Effect<PostResult, PostError>
   readonly get: (
@@ -726,7 +731,7 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
       } satisfies GeneralLedger
     })
 
-  return { post, reverse, get, list, balance, trialBalance, generalLedger } as const
+  return { currencyExponents: config.currencyExponents, post, reverse, get, list, balance, trialBalance, generalLedger } as const
 })
 
 /** The journal service: post, reverse and read (RBAC `ledger.write` / `ledger.read`). */

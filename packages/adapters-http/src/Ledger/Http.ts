@@ -1,5 +1,5 @@
 /** Handlers of the ledger group: translate between JSON (decimal strings) and the ledger services. */
-import { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
+import { BankTransaction, Chart, Journal, Money, PeriodLock, QboExport } from "@airlock/ledger"
 import { Errors } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Layer, Option, Stream } from "effect"
@@ -8,9 +8,9 @@ import { AirlockApi } from "../Api.js"
 import { CurrentPrincipal, type TenantScoped } from "../Auth.js"
 import { CurrentRequest } from "../RequestContext.js"
 import type { ImportQuery } from "./Api.js"
-import { formatAmount, scaleOf } from "../Money.js"
 
-const amount = (minor: bigint, currency: string) => formatAmount(minor, scaleOf(currency) ?? 2)
+/** Exponents by currency: the journal's own table, so amounts print with the decimals they were parsed with. */
+type Exponents = Readonly<Record<string, number>>
 
 /** The JSON form of an account. */
 export const accountJson = (a: Chart.Account) => ({
@@ -26,8 +26,11 @@ export const accountJson = (a: Chart.Account) => ({
   updated_at: a.updated_at
 })
 
-/** The JSON form of an entry (amounts as decimal strings of its currency). */
-export const entryJson = (e: Journal.JournalEntry) => ({
+/**
+ * The JSON form of an entry (amounts as decimal strings of its currency, with the decimals of
+ * `exponents`: pass the journal's `currencyExponents` when the host overrides the ISO table).
+ */
+export const entryJson = (e: Journal.JournalEntry, exponents: Exponents = Money.CurrencyExponents) => ({
   id: e.id,
   entry_no: e.entry_no,
   date: e.date,
@@ -37,7 +40,7 @@ export const entryJson = (e: Journal.JournalEntry) => ({
     line_no: l.line_no,
     account_code: l.account_code,
     side: l.side,
-    amount: amount(l.amount_minor, e.currency),
+    amount: Money.formatAmount(l.amount_minor, e.currency, exponents),
     description: l.description,
     name: l.name,
     class: l.class,
@@ -54,8 +57,10 @@ export const entryJson = (e: Journal.JournalEntry) => ({
 })
 
 /** 201 with the new entry, or 200 with the original one on an idempotent retry. */
-const postJson = (r: Journal.PostResult) =>
-  r.duplicate ? { entry: entryJson(r.entry), duplicate: true as const } : { entry: entryJson(r.entry), duplicate: false as const }
+const postJson = (r: Journal.PostResult, exponents: Exponents) =>
+  r.duplicate
+    ? { entry: entryJson(r.entry, exponents), duplicate: true as const }
+    : { entry: entryJson(r.entry, exponents), duplicate: false as const }
 
 const lockJson = (l: PeriodLock.PeriodLock) => ({ lock_date: l.lock_date, updated_at: l.updated_at, updated_by: l.updated_by })
 
@@ -171,6 +176,8 @@ export const layer: Layer.Layer<
     const locks = yield* PeriodLock.PeriodLocks
     const exports = yield* QboExport.QboExports
     const bank = yield* BankTransaction.BankTransactions
+    const exponents = journal.currencyExponents
+    const amount = (minor: bigint, currency: string) => Money.formatAmount(minor, currency, exponents)
     return handlers
       .handle("listAccounts", ({ urlParams }) =>
         Effect.gen(function*() {
@@ -187,17 +194,17 @@ export const layer: Layer.Layer<
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
           const page = yield* journal.list(tenant.id, actor, urlParams)
-          return { items: page.items.map(entryJson), next_cursor: page.next_cursor }
+          return { items: page.items.map((e) => entryJson(e, exponents)), next_cursor: page.next_cursor }
         }))
       .handle("postEntry", ({ payload }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          return postJson(yield* journal.post(tenant.id, actor, payload))
+          return postJson(yield* journal.post(tenant.id, actor, payload), exponents)
         }))
       .handle("reverseEntry", ({ path, payload }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          return postJson(yield* journal.reverse(tenant.id, actor, path.id, payload))
+          return postJson(yield* journal.reverse(tenant.id, actor, path.id, payload), exponents)
         }))
       .handle("trialBalance", ({ urlParams }) =>
         Effect.gen(function*() {
