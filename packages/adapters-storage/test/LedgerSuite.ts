@@ -5,7 +5,7 @@
  */
 import { Audit, CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
 import { Journal, Ledger, LedgerConfig, type Ports as LP, Proposals, QboExport } from "@airlock/ledger"
-import { BankTransaction, Chart, PeriodLock } from "@airlock/ledger"
+import { BankTransaction, CalendarDate, Chart, Money, PeriodLock } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Stream } from "effect"
 import { LedgerProbe } from "./support/LedgerProbe.js"
@@ -63,6 +63,33 @@ const importCsv = (fx: Fx, content: string, extra: Record<string, unknown> = {})
 
 const failure = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.flip(self) as Effect.Effect<E & { code: string; details?: Record<string, unknown> }, A, R>
+
+/** The largest value a materialised daily total can hold (a signed 64-bit column). */
+const LIMIT = 2n ** 63n - 1n
+/** The largest single amount, in minor units (`Money.MAX_ABS_MINOR`). */
+const LINE_MAX = Money.MAX_ABS_MINOR
+
+/** `n` lines of the largest amount debiting 1000, `n` crediting 3000: `n` × 10^15 each side. */
+const heavy = (date: string, n: number) => ({
+  date,
+  memo: "heavy",
+  lines: [
+    ...Array.from({ length: n }, () => ({ account_code: "1000", debit: Money.formatMinor(LINE_MAX, 2) })),
+    ...Array.from({ length: n }, () => ({ account_code: "3000", credit: Money.formatMinor(LINE_MAX, 2) }))
+  ]
+})
+
+/** An entry moving exactly `amount` minor units from 3000 to 1000, in as few lines as the per-line limit allows. */
+const upTo = (date: string, amount: bigint) => {
+  const parts = [...Array.from({ length: Number(amount / LINE_MAX) }, () => LINE_MAX), amount % LINE_MAX].filter((x) => x > 0n)
+  return {
+    date,
+    lines: [
+      ...parts.map((x) => ({ account_code: "1000", debit: Money.formatMinor(x, 2) })),
+      ...parts.map((x) => ({ account_code: "3000", credit: Money.formatMinor(x, 2) }))
+    ]
+  }
+}
 
 /** Runs the suite against an adapter's ports. */
 export const suite = <E>(
@@ -593,6 +620,99 @@ export const suite = <E>(
         const failed = both.find(Exit.isFailure)!
         expect(failed).toStrictEqual(Exit.fail(expect.objectContaining({ code: "bank_transaction.already_posted" })))
         expect(yield* probe.count("entries", fx.tenant)).toBe(4)
+      }))
+
+    it.effect("balance range: a post, reversal or apply taking a day's debit or credit total past 2^63 - 1 is refused and writes nothing", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("range")
+        const journal = yield* Journal.Journal
+        const proposals = yield* Proposals.LedgerProposals
+        const pipeline = yield* Governance.GovernedActions
+        const audit = yield* Audit.AuditLog
+        const probe = yield* LedgerProbe
+        const day = "2024-09-02"
+        for (let i = 0; i < 36; i++) yield* post(fx, heavy(day, 250))
+        const filled = BigInt((yield* probe.materialised(fx.tenant, "1000", day))[0])
+        expect(filled).toBe(36n * 250n * LINE_MAX)
+        // two posts that fit alone but not together: whichever comes second is refused
+        const racers = yield* Effect.all([post(fx, heavy(day, 200)), post(fx, heavy(day, 200))].map(Effect.either), { concurrency: 2 })
+        expect(racers.map((r) => (r._tag === "Left" ? (r.left as { code: string }).code : "ok")).sort()).toStrictEqual(["ok", "validation.amount_range"])
+        // exactly up to the limit is accepted
+        const before = BigInt((yield* probe.materialised(fx.tenant, "1000", day))[0])
+        yield* post(fx, upTo(day, LIMIT - before))
+        expect(yield* probe.materialised(fx.tenant, "1000", day)).toStrictEqual([LIMIT.toString(), "0"])
+        expect(yield* probe.materialised(fx.tenant, "3000", day)).toStrictEqual(["0", LIMIT.toString()])
+        expect((yield* journal.balance(fx.tenant, fx.viewer, "1000", day)).balance_minor).toBe(LIMIT)
+        // what the refusals below must leave as it is
+        const small = yield* post(fx, simple("2024-09-03", "3000", "6000", "1.00"))
+        const txn = yield* bankTxn(fx, day, "Deposit", "0.01")
+        const p = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["4000", "0.01"]]))
+        const state = Effect.gen(function*() {
+          const sums: Array<readonly [string, string]> = []
+          for (const account of ["1000", "3000", "4000", "6000"]) sums.push(yield* probe.materialised(fx.tenant, account, "2024-12-31"))
+          return {
+            entries: yield* probe.count("entries", fx.tenant),
+            lines: yield* probe.count("lines", fx.tenant),
+            counter: yield* probe.entryCounter(fx.tenant),
+            audit: (yield* audit.list(fx.tenant, { limit: 1000 })).length,
+            sums
+          }
+        })
+        const kept = yield* state
+
+        const credit = yield* failure(post(fx, simple(day, "6000", "3000", "0.01")))
+        expect([credit._tag, credit.code, credit.details]).toStrictEqual(["ValidationError", "validation.amount_range", { account_code: "3000", date: day, side: "credit" }])
+        expect(credit.message).toContain("3000")
+        expect(credit.message).toContain(day)
+        const debit = yield* failure(post(fx, simple(day, "1000", "4000", "0.01", { idempotency_key: "range-1" })))
+        expect([debit.code, debit.details]).toStrictEqual(["validation.amount_range", { account_code: "1000", date: day, side: "debit" }])
+        const reversal = yield* failure(journal.reverse(fx.tenant, fx.bookkeeper, small.entry.id, { date: day }))
+        expect([reversal.code, reversal.details]).toStrictEqual(["validation.amount_range", { account_code: "3000", date: day, side: "credit" }])
+        const applied = yield* failure(pipeline.apply(fx.tenant, p.action.id as Ids.ActionId, fx.bookkeeper))
+        expect([applied.code, applied.details]).toStrictEqual(["validation.amount_range", { account_code: "1000", date: day, side: "debit" }])
+
+        expect(yield* state).toStrictEqual(kept)
+        expect((yield* journal.get(fx.tenant, fx.viewer, small.entry.id)).reversed_by).toBe(null)
+        expect((yield* pipeline.get(fx.tenant, p.action.id as Ids.ActionId)).status).toBe("proposed")
+        expect((yield* audit.verify(fx.tenant)).ok).toBe(true)
+        // the refused key was not taken, and the next entry takes the next number
+        const next = yield* post(fx, simple("2024-09-03", "1000", "4000", "0.01", { idempotency_key: "range-1" }))
+        expect([next.duplicate, next.entry.entry_no]).toStrictEqual([false, kept.counter + 1])
+        yield* journal.reverse(fx.tenant, fx.bookkeeper, small.entry.id, { date: "2024-09-04" })
+      }))
+
+    it.effect("balance range: balances, trial balance and general ledger stay exact when a total over several days passes 2^63 - 1", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("range-days")
+        const journal = yield* Journal.Journal
+        const probe = yield* LedgerProbe
+        const days = Array.from({ length: 37 }, (_, i) => CalendarDate.fromEpochDay(CalendarDate.toEpochDay("2024-10-01") + i))
+        for (const d of days) yield* post(fx, heavy(d, 250))
+        const total = 37n * 250n * LINE_MAX
+        expect(total > LIMIT).toBe(true)
+        const last = days.at(-1)!
+        const cash = yield* journal.balance(fx.tenant, fx.viewer, "1000", last)
+        expect([cash.debit_minor, cash.credit_minor, cash.balance_minor]).toStrictEqual([total, 0n, total])
+        const equity = yield* journal.balance(fx.tenant, fx.viewer, "3000", "2024-12-31")
+        expect([equity.debit_minor, equity.credit_minor, equity.balance_minor]).toStrictEqual([0n, total, total])
+        expect((yield* journal.balance(fx.tenant, fx.viewer, "1000", days.at(-2)!)).balance_minor).toBe(total - 250n * LINE_MAX)
+        expect(yield* probe.materialised(fx.tenant, "1000", last)).toStrictEqual([total.toString(), "0"])
+
+        const tb = yield* journal.trialBalance(fx.tenant, fx.viewer, last)
+        expect(tb.rows.map((r) => [r.account_code, r.debit_minor, r.credit_minor, r.net_minor])).toStrictEqual([
+          ["1000", total, 0n, total],
+          ["3000", 0n, total, -total]
+        ])
+        expect(tb.totals).toStrictEqual([{ currency: "USD", debit_minor: total, credit_minor: total, net_minor: 0n }])
+        expect(tb.balanced).toBe(true)
+
+        // the general ledger's opening balance sums the days before its range, also on a later page
+        const after = "2024-11-15"
+        yield* post(fx, { date: after, lines: [{ account_code: "1000", debit: "1.00" }, { account_code: "1000", debit: "2.00" }, { account_code: "4000", credit: "3.00" }] })
+        const first = yield* journal.generalLedger(fx.tenant, fx.viewer, "1000", { from: after, to: after, limit: 1 })
+        expect([first.opening_balance_minor, first.rows.map((r) => r.balance_minor)]).toStrictEqual([total, [total + 100n]])
+        const second = yield* journal.generalLedger(fx.tenant, fx.viewer, "1000", { from: after, to: after, limit: 1, cursor: first.next_cursor! })
+        expect([second.opening_balance_minor, second.rows.map((r) => r.balance_minor), second.next_cursor]).toStrictEqual([total + 100n, [total + 300n], null])
       }))
 
     it.effect("QuickBooks export: 11 columns, balanced journals, each entry once, batches refetch byte-identical", () =>

@@ -11,7 +11,7 @@ import * as CalendarDate from "./CalendarDate.js"
 import { type Account, AccountStore, AccountType } from "./Chart.js"
 import { makeAccess, notFound } from "./internal/access.js"
 import { LedgerConfig } from "./LedgerConfig.js"
-import { CurrencyCode, DecimalInput, MinorUnits, parseAmount } from "./Money.js"
+import { CurrencyCode, DecimalInput, MAX_TOTAL_MINOR, MinorUnits, parseAmount } from "./Money.js"
 import { PeriodLockStore } from "./PeriodLock.js"
 import { makePoster } from "./internal/posting.js"
 import { PageLimit, pageSize } from "./internal/paging.js"
@@ -317,6 +317,17 @@ export interface LinePosition {
   readonly line_no: number
 }
 
+/**
+ * The refusal of an entry that would take an account's debit (or credit) total of its day past
+ * {@link MAX_TOTAL_MINOR}. Stores build it with this, so every adapter says the same.
+ */
+export const balanceRangeError = (account_code: string, date: string, side: Side): Errors.ValidationError =>
+  invalid(
+    "validation.amount_range",
+    `This entry would take the ${side} total of account ${account_code} on ${date} past ${MAX_TOTAL_MINOR} minor units, the most a balance can hold`,
+    { account_code, date, side }
+  )
+
 /** Storage port for the journal. It offers no way to change or delete an entry. */
 export class JournalStore extends Context.Tag("@airlock/ledger/JournalStore")<
   JournalStore,
@@ -325,9 +336,11 @@ export class JournalStore extends Context.Tag("@airlock/ledger/JournalStore")<
      * Stores an entry with the next `entry_no` of the tenant (the given one is ignored) and adds
      * its lines to the materialised balances, atomically. Fails with `Conflict`:
      * `idempotency.key_taken` (key used), `entry.already_reversed` (the reversed entry already has
-     * a reversal), `entry.proposal_posted` (the proposal already has its entry).
+     * a reversal), `entry.proposal_posted` (the proposal already has its entry); and with
+     * {@link balanceRangeError} when a materialised total of the entry's day would pass
+     * {@link MAX_TOTAL_MINOR} (the caller's transaction then undoes whatever the store wrote).
      */
-    readonly insert: (entry: JournalEntry) => Effect.Effect<JournalEntry, Errors.Conflict | Errors.StorageError>
+    readonly insert: (entry: JournalEntry) => Effect.Effect<JournalEntry, Errors.Conflict | Errors.ValidationError | Errors.StorageError>
     readonly get: (tenant: Ids.TenantId, id: string) => Effect.Effect<Option.Option<JournalEntry>, Errors.StorageError>
     readonly findByIdempotencyKey: (tenant: Ids.TenantId, key: string) => Effect.Effect<Option.Option<JournalEntry>, Errors.StorageError>
     /** The entry reversing `id`, if any. */

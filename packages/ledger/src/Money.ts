@@ -25,10 +25,18 @@ export const CurrencyCode = Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/), Sch
 export type CurrencyCode = typeof CurrencyCode.Type
 
 /**
- * Largest absolute amount accepted, in minor units (10^15): far above any real posting, and it
- * keeps every sum of a tenant's journal inside a signed 64-bit column on every adapter.
+ * Largest absolute amount accepted, in minor units (10^15): far above any real posting. It
+ * bounds one amount, not a sum: a few thousand such lines on one account add up past a signed
+ * 64-bit column, which the stores guard separately (see {@link MAX_TOTAL_MINOR}).
  */
 export const MAX_ABS_MINOR = 10n ** 15n
+
+/**
+ * Largest materialised total a store keeps — an account's debits, or its credits, of one day:
+ * 2^63 − 1, what a signed 64-bit column holds. A post that would pass it is refused with
+ * `validation.amount_range`; sums over several days are exact beyond it.
+ */
+export const MAX_TOTAL_MINOR = 2n ** 63n - 1n
 
 /** Amount in minor units; encoded in JSON as a string of digits (e.g. `"1234"` for 12.34 USD). */
 export const MinorUnits = Schema.BigInt.pipe(Schema.annotations({ identifier: "MinorUnits" }))

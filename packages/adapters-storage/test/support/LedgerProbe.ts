@@ -25,8 +25,13 @@ export class LedgerProbe extends Context.Tag("test/LedgerProbe")<
     readonly entrySnapshot: (tenant: string, id: string) => Effect.Effect<unknown>
     /** Every stored line of the tenant, ordered by entry id and line number. */
     readonly lines: (tenant: string) => Effect.Effect<ReadonlyArray<RawLine>>
-    /** Sum of materialised balance rows of an account through a day: [debit, credit]. */
+    /**
+     * Sum of materialised balance rows of an account through a day: [debit, credit]. Summed
+     * exactly outside the database, and dies on a stored value that is not an integer.
+     */
     readonly materialised: (tenant: string, account: string, asOf: string) => Effect.Effect<readonly [string, string]>
+    /** The tenant's stored entry-number counter (0 before its first entry). */
+    readonly entryCounter: (tenant: string) => Effect.Effect<number>
     /** The stored lock date of the tenant (null when none). */
     readonly lockDate: (tenant: string) => Effect.Effect<string | null>
     /** Dates of every stored entry of the tenant. */
@@ -116,6 +121,7 @@ export const memory = Layer.effect(
           }
           return [d.toString(), c.toString()] as const
         }),
+      entryCounter: (tenant) => Effect.sync(() => db.scoped<number>("ledger_counters").get(tenant, "entry_no") ?? 0),
       lockDate: (tenant) =>
         Effect.sync(() => db.table<{ lock_date: string | null }>("ledger_period_locks").raw.get(tenant)?.lock_date ?? null),
       entryDates: (tenant) => Effect.sync(() => entries().filter((e) => e.tenant_id === tenant).map((e) => e.date))
@@ -178,10 +184,25 @@ export const sql = Layer.effect(
         ),
         Effect.orDie
       ),
+    // row by row: SQLite's SUM fails past 2^63 - 1, and a REAL that slipped into the column
+    // reads as "9.5e+18", which BigInt refuses
     materialised: (tenant, account, asOf) =>
-      sql`SELECT CAST(COALESCE(SUM(debit_minor), 0) AS TEXT) AS d, CAST(COALESCE(SUM(credit_minor), 0) AS TEXT) AS c
+      sql`SELECT CAST(debit_minor AS TEXT) AS d, CAST(credit_minor AS TEXT) AS c
           FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND account_code = ${account} AND day <= ${asOf}`.pipe(
-        Effect.map((r) => [String(r[0]!.d), String(r[0]!.c)] as const),
+        Effect.map((rows) => {
+          let d = 0n
+          let c = 0n
+          for (const r of rows) {
+            d += BigInt(String(r.d))
+            c += BigInt(String(r.c))
+          }
+          return [d.toString(), c.toString()] as const
+        }),
+        Effect.orDie
+      ),
+    entryCounter: (tenant) =>
+      sql`SELECT CAST(value AS TEXT) AS n FROM ledger_counters WHERE tenant_id = ${tenant} AND name = 'entry_no'`.pipe(
+        Effect.map((r) => (r.length === 0 ? 0 : Number(r[0]!.n))),
         Effect.orDie
       ),
     lockDate: (tenant) =>

@@ -107,7 +107,7 @@ export const makePoster = (deps: PosterDeps) => {
     tenant: Ids.TenantId,
     draft: EntryDraft,
     postedBy: string
-  ): Effect.Effect<JournalEntry, Errors.Conflict | Errors.StorageError> =>
+  ): Effect.Effect<JournalEntry, Errors.Conflict | Errors.ValidationError | Errors.StorageError> =>
     // one id, one clock read, one store call: this runs on every applied proposal
     Effect.flatMap(ids.next("je"), (id) =>
       Effect.clockWith((clock) => {

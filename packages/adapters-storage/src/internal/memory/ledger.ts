@@ -4,7 +4,7 @@
  * it and undone through `onRollback` when a transaction fails.
  */
 import { Errors, type Ids, Trusted } from "@airlock/core"
-import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
+import { BankTransaction, Chart, Journal, Money, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase, type MemoryDatabaseShape } from "../../MemoryDatabase.js"
 
@@ -191,9 +191,34 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
 
     const reversed = (tenant: string, id: string) => reversals.has(tenant, id)
 
+    /**
+     * The refusal when `e` would take a day total of one of its accounts past what the SQL
+     * adapters' 64-bit columns hold (the same limit here, so every adapter agrees), checked
+     * before anything is written: the first such account in line order, debits before credits.
+     * The common case costs one pass: the whole entry's debits and credits fit on every total.
+     */
+    const outOfRange = (byAccount: Map<string, AccountDays> | undefined, e: Journal.JournalEntry): Errors.ValidationError | undefined => {
+      let debit = 0n
+      let credit = 0n
+      for (const l of e.lines) {
+        if (l.side === "debit") debit += l.amount_minor
+        else credit += l.amount_minor
+      }
+      for (const l of e.lines) {
+        const day = byAccount?.get(l.account_code)?.totals.get(e.date)
+        const d0 = day?.debit ?? 0n
+        const c0 = day?.credit ?? 0n
+        if (d0 + debit <= Money.MAX_TOTAL_MINOR && c0 + credit <= Money.MAX_TOTAL_MINOR) continue
+        const own = Journal.totals(e.lines.filter((x) => x.account_code === l.account_code))
+        if (d0 + own.debit > Money.MAX_TOTAL_MINOR) return Journal.balanceRangeError(l.account_code, e.date, "debit")
+        if (c0 + own.credit > Money.MAX_TOTAL_MINOR) return Journal.balanceRangeError(l.account_code, e.date, "credit")
+      }
+      return undefined
+    }
+
     return {
       insert: (e) =>
-        db.writeEffect((): Effect.Effect<Journal.JournalEntry, Errors.Conflict> => {
+        db.writeEffect((): Effect.Effect<Journal.JournalEntry, Errors.Conflict | Errors.ValidationError> => {
           const t = e.tenant_id
           if (e.idempotency_key !== null && idem.has(t, e.idempotency_key)) {
             return Effect.fail(conflict("idempotency.key_taken", "Idempotency key already used", { idempotency_key: e.idempotency_key }))
@@ -205,6 +230,8 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
             return Effect.fail(conflict("entry.proposal_posted", "Proposal already has its entry", { proposal_id: e.proposal_id }))
           }
           if (entries.has(t, e.id)) return Effect.fail(conflict("conflict.duplicate", `entry ${e.id} already exists`))
+          const refused = outOfRange(balances.get(t), e)
+          if (refused !== undefined) return Effect.fail(refused)
           const no = (counters.get(t, "entry_no") ?? 0) + 1
           counters.set(t, "entry_no", no)
           const entry = Trusted.make(Journal.JournalEntry, { ...e, entry_no: no })

@@ -1,6 +1,7 @@
 /**
  * The few places SQLite and PostgreSQL differ, isolated so store code is written once:
- * row locks, unique-violation detection, and integer decoding (pg returns BIGINT as text).
+ * row locks, unique-violation and integer-overflow detection, and integer decoding (pg returns
+ * BIGINT as text).
  */
 import { Errors } from "@airlock/core"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -18,6 +19,15 @@ export const isUniqueViolation = (error: SqlError): boolean => {
   const cause = error.cause as { code?: unknown } | undefined
   const code = typeof cause?.code === "string" ? cause.code : ""
   return code === "23505" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE"
+}
+
+/**
+ * Did SQLite's SUM over integers pass 2^63 - 1? It fails with "integer overflow" then, where
+ * PostgreSQL's SUM(bigint) returns an exact numeric.
+ */
+export const isIntegerOverflow = (error: SqlError): boolean => {
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined
+  return cause?.code === "SQLITE_ERROR" && cause.message === "integer overflow"
 }
 
 /**

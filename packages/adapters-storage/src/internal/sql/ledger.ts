@@ -4,11 +4,24 @@
  * `CAST(... AS TEXT)`, so no amount ever passes through a JS number.
  */
 import { Errors, type Ids, Trusted } from "@airlock/core"
-import { BankTransaction, Chart, Journal, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
+import { BankTransaction, Chart, Journal, Money, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
 import { literal, SqlDb } from "./db.js"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option } from "effect"
-import { bool, forShare, forUpdate, ignoreRows, int, intOrNull, isUniqueViolation, orDuplicate, orStorage, storageError, violationTarget } from "./dialect.js"
+import {
+  bool,
+  forShare,
+  forUpdate,
+  ignoreRows,
+  int,
+  intOrNull,
+  isIntegerOverflow,
+  isUniqueViolation,
+  orDuplicate,
+  orStorage,
+  storageError,
+  violationTarget
+} from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -117,6 +130,10 @@ const entryConflict = (e: Journal.JournalEntry) => (error: SqlError): Errors.Con
   return conflict("conflict.duplicate", `entry ${e.id} already exists`, { entity: "entry", id: e.id })
 }
 
+// a literal: bound as a parameter it would be a JS number (not exact past 2^53) or, as text, an
+// untyped value PostgreSQL would have to guess the type of
+const MAX_TOTAL = literal(Money.MAX_TOTAL_MINOR.toString())
+
 const LINE_COLUMNS = "l.line_no, l.account_code, l.side, CAST(l.amount_minor AS TEXT) AS amount, l.description, l.name, l.class, l.location"
 
 /** SQL {@link Journal.JournalStore}. Balances are materialised per account and day in the same statement batch as the entry. */
@@ -149,6 +166,25 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
       debit: BigInt(String(rows[0]?.d ?? "0")),
       credit: BigInt(String(rows[0]?.c ?? "0"))
     })
+
+    /** Adds up rows of `d` / `c` decimal texts exactly. */
+    const sumRows = (rows: ReadonlyArray<Row>): Journal.Totals => {
+      let debit = 0n
+      let credit = 0n
+      for (const r of rows) {
+        debit += BigInt(String(r.d))
+        credit += BigInt(String(r.c))
+      }
+      return { debit, credit }
+    }
+
+    /**
+     * A sum in SQL, or, when SQLite reports that it passed 2^63 - 1 (its SUM over integers
+     * fails then; PostgreSQL's returns numeric and never does), the rows added up here. Only
+     * totals over several days get there: each day's total is kept within the limit.
+     */
+    const exactSum = <A>(fast: Effect.Effect<A, SqlError>, slow: Effect.Effect<A, SqlError>) =>
+      orStorage(Effect.catchIf(fast, isIntegerOverflow, () => slow))
 
     // four statements (entry number, entry, lines, balances), each run and checked in one step
     const insert = (e: Journal.JournalEntry) =>
@@ -185,6 +221,10 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
         })))
       }`.query(ignoreRows, storageError)
 
+    // A day total never passes 2^63 - 1: on SQLite the addition would silently turn the column
+    // into a REAL (and every later read of it fail), on PostgreSQL it would fail with 22003. The
+    // upsert leaves a row whose total would pass it untouched, so it is missing from RETURNING;
+    // the store then refuses the entry and the caller's transaction undoes the other rows.
     const insertBalances = (e: Journal.JournalEntry, no: number) => {
       const perAccount = new Map<string, { debit: bigint; credit: bigint }>()
       for (const l of e.lines) {
@@ -193,19 +233,54 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
         else t.credit += l.amount_minor
         perAccount.set(l.account_code, t)
       }
-      return sql`INSERT INTO ledger_daily_balances ${
-        sql.insert([...perAccount].map(([account_code, t]) => ({
-          tenant_id: e.tenant_id,
-          account_code,
-          day: e.date,
-          debit_minor: t.debit.toString(),
-          credit_minor: t.credit.toString()
-        })))
-      } ON CONFLICT (tenant_id, account_code, day) DO UPDATE SET
-          debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor,
-          credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor`.query(
-        () => Trusted.make(Journal.JournalEntry, { ...e, entry_no: no }),
-        storageError
+      // the entry alone past the limit (thousands of the largest lines on one account): a new
+      // row would be stored as a REAL on SQLite, so it is refused before the statement
+      for (const [account_code, t] of perAccount) {
+        if (t.debit > Money.MAX_TOTAL_MINOR) return Effect.fail(Journal.balanceRangeError(account_code, e.date, "debit"))
+        if (t.credit > Money.MAX_TOTAL_MINOR) return Effect.fail(Journal.balanceRangeError(account_code, e.date, "credit"))
+      }
+      return Effect.flatten(
+        sql`INSERT INTO ledger_daily_balances ${
+          sql.insert([...perAccount].map(([account_code, t]) => ({
+            tenant_id: e.tenant_id,
+            account_code,
+            day: e.date,
+            debit_minor: t.debit.toString(),
+            credit_minor: t.credit.toString()
+          })))
+        } ON CONFLICT (tenant_id, account_code, day) DO UPDATE SET
+            debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor,
+            credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor
+          WHERE ledger_daily_balances.debit_minor <= ${MAX_TOTAL} - excluded.debit_minor
+            AND ledger_daily_balances.credit_minor <= ${MAX_TOTAL} - excluded.credit_minor
+          RETURNING account_code`.query(
+          (rows) =>
+            rows.length === perAccount.size
+              ? Effect.succeed(Trusted.make(Journal.JournalEntry, { ...e, entry_no: no }))
+              : outOfRange(e, perAccount, new Set(rows.map((r) => String(r.account_code)))),
+          storageError
+        )
+      )
+    }
+
+    /**
+     * The refusal naming the first account (in line order) the upsert left untouched, and the
+     * side that would pass the limit, read back from its row (locked by the upsert until the
+     * transaction ends). Runs only when an entry is refused.
+     */
+    const outOfRange = (
+      e: Journal.JournalEntry,
+      perAccount: ReadonlyMap<string, { readonly debit: bigint; readonly credit: bigint }>,
+      written: ReadonlySet<string>
+    ): Effect.Effect<never, Errors.ValidationError | Errors.StorageError> => {
+      const [account_code, delta] = [...perAccount].find(([code]) => !written.has(code))!
+      return Effect.flatMap(
+        sql`SELECT CAST(debit_minor AS TEXT) AS d, CAST(credit_minor AS TEXT) AS c FROM ledger_daily_balances
+            WHERE tenant_id = ${e.tenant_id} AND account_code = ${account_code} AND day = ${e.date}`.query(totalsOf, storageError),
+        (stored) =>
+          Effect.fail(
+            Journal.balanceRangeError(account_code, e.date, stored.debit + delta.debit > Money.MAX_TOTAL_MINOR ? "debit" : "credit")
+          )
       )
     }
 
@@ -249,16 +324,40 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
         ).pipe(orStorage)
       },
       accountTotals: (tenant, account, asOf) =>
-        sql`SELECT CAST(COALESCE(SUM(debit_minor), 0) AS TEXT) AS d, CAST(COALESCE(SUM(credit_minor), 0) AS TEXT) AS c
-            FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND account_code = ${account} AND day <= ${asOf}`.pipe(
-          Effect.map(totalsOf),
-          orStorage
+        exactSum(
+          Effect.map(
+            sql`SELECT CAST(COALESCE(SUM(debit_minor), 0) AS TEXT) AS d, CAST(COALESCE(SUM(credit_minor), 0) AS TEXT) AS c
+                FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND account_code = ${account} AND day <= ${asOf}`,
+            totalsOf
+          ),
+          Effect.map(
+            sql`SELECT CAST(debit_minor AS TEXT) AS d, CAST(credit_minor AS TEXT) AS c
+                FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND account_code = ${account} AND day <= ${asOf}`,
+            sumRows
+          )
         ),
       allTotals: (tenant, asOf) =>
-        sql`SELECT account_code, CAST(SUM(debit_minor) AS TEXT) AS d, CAST(SUM(credit_minor) AS TEXT) AS c
-            FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND day <= ${asOf} GROUP BY account_code`.pipe(
-          Effect.map((rs) => rs.map((r) => ({ account_code: String(r.account_code), ...totalsOf([r]) }))),
-          orStorage
+        exactSum(
+          Effect.map(
+            sql`SELECT account_code, CAST(SUM(debit_minor) AS TEXT) AS d, CAST(SUM(credit_minor) AS TEXT) AS c
+                FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND day <= ${asOf} GROUP BY account_code`,
+            (rs) => rs.map((r) => ({ account_code: String(r.account_code), ...totalsOf([r]) }))
+          ),
+          Effect.map(
+            sql`SELECT account_code, CAST(debit_minor AS TEXT) AS d, CAST(credit_minor AS TEXT) AS c
+                FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND day <= ${asOf}`,
+            (rs) => {
+              const byAccount = new Map<string, { debit: bigint; credit: bigint }>()
+              for (const r of rs) {
+                const code = String(r.account_code)
+                const t = byAccount.get(code) ?? { debit: 0n, credit: 0n }
+                t.debit += BigInt(String(r.d))
+                t.credit += BigInt(String(r.c))
+                byAccount.set(code, t)
+              }
+              return [...byAccount].map(([account_code, t]) => ({ account_code, ...t }))
+            }
+          )
         ),
       accountLines: (tenant, account, q) => {
         const where = [sql`l.tenant_id = ${tenant}`, sql`l.account_code = ${account}`, sql`l.date >= ${q.from}`, sql`l.date <= ${q.to}`]
@@ -281,6 +380,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
           orStorage
         )
       },
+      // part of one day's lines, so within that day's total, which is kept within 2^63 - 1
       dayTotalsThrough: (tenant, account, p) =>
         sql`SELECT CAST(COALESCE(SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE 0 END), 0) AS TEXT) AS d,
                    CAST(COALESCE(SUM(CASE WHEN side = 'credit' THEN amount_minor ELSE 0 END), 0) AS TEXT) AS c
