@@ -411,6 +411,23 @@ export const suite = <E>(
         expect(yield* probe.count("bank_transactions", fx.tenant)).toBe(before + 1)
       }))
 
+    it.effect("bank import: a row wider than its header (unquoted 1,234.56) refuses the whole file; nothing is stored", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("bank-wide")
+        const probe = yield* LedgerProbe
+        const wide = "Date,Description,Amount\n01/02/2024,Coffee,-4.50\n01/03/2024,Client deposit,1,234.56\n"
+        const e = yield* failure(importCsv(fx, wide))
+        expect([e.code, e.details?.line]).toStrictEqual(["validation.import_row", 3])
+        expect(e.message).toContain("4 cells, header has 3")
+        expect(yield* probe.count("bank_transactions", fx.tenant)).toBe(0)
+        const quoted = "Date,Description,Amount\n01/02/2024,Coffee,-4.50\n01/03/2024,Client deposit,\"1,234.56\",,\n"
+        expect(yield* importCsv(fx, quoted)).toMatchObject({ new: 2, skipped: 0 })
+        expect((yield* probe.bankRows(fx.tenant)).map((r) => [r.date, r.description, r.amount])).toStrictEqual([
+          ["2024-01-02", "Coffee", "-450"],
+          ["2024-01-03", "Client deposit", "123456"]
+        ])
+      }))
+
     it.effect("bank import: OFX 1.x (SGML) and 2.x (XML) by FITID, idempotent", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("ofx")

@@ -90,6 +90,13 @@ const clean = (s: string | undefined) => {
 
 type Column = string | number | undefined
 
+/** Number of cells up to the last non-blank one. */
+const filledWidth = (cells: ReadonlyArray<string>): number => {
+  let n = cells.length
+  while (n > 0 && cells[n - 1]!.trim() === "") n--
+  return n
+}
+
 const resolve = (header: ReadonlyArray<string> | null, column: Column, fallback: string | null): number | undefined => {
   if (typeof column === "number") return column
   const name = column ?? fallback
@@ -142,11 +149,32 @@ export const parseCsvFile = (
     return Either.left([problem(headerLine, "validation.import_header", `Missing column(s): ${missing.join(", ")}`)])
   }
   const format = mapping.date_format ?? DEFAULT_CSV_DATE_FORMAT
+  // A row wider than its header has cells the mapping does not read: an unquoted `1,234.56` or a
+  // comma in an unquoted description shifts the columns, and reading only the mapped cells would
+  // import a wrong amount. Trailing empty cells (spreadsheet padding) do not count, and a
+  // mapping may name a column past the header by index.
+  const headerWidth = header === null ? 0 : filledWidth(header)
+  const widthLimit = Math.max(
+    headerWidth,
+    ...[dateIdx, descIdx, amountIdx, creditIdx, debitIdx, payeeIdx, memoIdx].map((i) => (i === undefined ? 0 : i + 1))
+  )
   const rows: Array<ParsedRow> = []
   const problems: Array<RowProblem> = []
   for (const { info, record } of body) {
     const line = info.lines
     if (record.every((c) => c.trim() === "")) continue
+    if (header !== null) {
+      const width = filledWidth(record)
+      if (width > widthLimit) {
+        problems.push(problem(
+          line,
+          "validation.import_row",
+          `Row has more cells than the header (${width} cells, header has ${headerWidth}${widthLimit > headerWidth ? `, the mapping reads ${widthLimit}` : ""}): an unquoted comma in an amount or description? Quote the field or remove the separator`
+        ))
+        if (problems.length >= 50) break
+        continue
+      }
+    }
     const rowProblems: Array<RowProblem> = []
     const cell = (i: number | undefined) => (i === undefined ? "" : record[i] ?? "")
     const rawDate = cell(dateIdx).trim()

@@ -49,6 +49,35 @@ describe("CSV", () => {
     expect(problems(BankImport.parseCsvFile("Day,Text\n", 2))).toStrictEqual([[1, "validation.import_header"]])
   })
 
+  it("refuses a row with more cells than the header (unquoted thousands separator or comma), naming its line", () => {
+    const thousands = "Date,Description,Amount\n01/01/2024,Coffee,-4.50\n01/02/2024,Client deposit,1,234.56\n"
+    const refused = BankImport.parseCsvFile(thousands, 2)
+    expect(problems(refused)).toStrictEqual([[3, "validation.import_row"]])
+    expect(Either.isLeft(refused) && refused.left[0]!.message).toContain("4 cells, header has 3")
+    const comma = "Date,Description,Amount\n01/02/2024,Payment 1,200,-4.50\n"
+    expect(problems(BankImport.parseCsvFile(comma, 2))).toStrictEqual([[2, "validation.import_row"]])
+    const fourColumns = "Date,Description,Credit,Debit\n01/02/2024,Rent,,1,500.00\n"
+    const wide = BankImport.parseCsvFile(fourColumns, 2)
+    expect(problems(wide)).toStrictEqual([[2, "validation.import_row"]])
+    expect(Either.isLeft(wide) && wide.left[0]!.message).toContain("5 cells, header has 4")
+    // a trailing empty header cell is padding, not a column
+    expect(problems(BankImport.parseCsvFile("Date,Description,Amount,\n01/02/2024,Payment 1,200,-4.50\n", 2))).toStrictEqual([[2, "validation.import_row"]])
+  })
+
+  it("accepts short rows and empty trailing cells; a mapping may read past the header by index", () => {
+    const csv = "Date,Description,Credit,Debit\n02/01/2024,Deposit,100.00\n02/02/2024,Rent,,1500.00,,\n02/03/2024,Fee,,2.00, \n"
+    expect(rows(BankImport.parseCsvFile(csv, 2))).toStrictEqual([
+      [2, "2024-02-01", "Deposit", 10000n],
+      [3, "2024-02-02", "Rent", -150000n],
+      [4, "2024-02-03", "Fee", -200n]
+    ])
+    const padded = "Date,Description,Amount,,\n02/01/2024,Coffee,-4.50,,\n"
+    expect(rows(BankImport.parseCsvFile(padded, 2))).toStrictEqual([[2, "2024-02-01", "Coffee", -450n]])
+    const byIndex = "Date,Description\n02/01/2024,Coffee,-4.50\n"
+    expect(rows(BankImport.parseCsvFile(byIndex, 2, { amount_column: 2 }))).toStrictEqual([[2, "2024-02-01", "Coffee", -450n]])
+    expect(problems(BankImport.parseCsvFile("Date,Description\n02/01/2024,Coffee,-4.50,x\n", 2, { amount_column: 2 }))).toStrictEqual([[2, "validation.import_row"]])
+  })
+
   it("fingerprints keep identical rows distinct within a file and equal across re-imports", () => {
     const parsed = Either.getOrThrow(BankImport.parseCsvFile("Date,Description,Amount\n01/02/2024,Coffee,-4.50\n01/02/2024,COFFEE,-4.50\n", 2))
     const a = BankImport.fingerprints("1000", parsed)

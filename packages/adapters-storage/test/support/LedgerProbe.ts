@@ -15,6 +15,17 @@ export interface RawLine {
   readonly amount: string
 }
 
+/** A stored bank transaction as raw values (amount as a decimal string of minor units). */
+export interface RawBankRow {
+  readonly date: string
+  readonly description: string
+  readonly amount: string
+  readonly fit_id: string | null
+  readonly memo: string | null
+  readonly fingerprint: string
+  readonly source_line: number | null
+}
+
 /** Raw reads of the ledger's stored rows. */
 export class LedgerProbe extends Context.Tag("test/LedgerProbe")<
   LedgerProbe,
@@ -36,6 +47,8 @@ export class LedgerProbe extends Context.Tag("test/LedgerProbe")<
     readonly lockDate: (tenant: string) => Effect.Effect<string | null>
     /** Dates of every stored entry of the tenant. */
     readonly entryDates: (tenant: string) => Effect.Effect<ReadonlyArray<string>>
+    /** Every stored bank transaction of the tenant, ordered by date, then source line. */
+    readonly bankRows: (tenant: string) => Effect.Effect<ReadonlyArray<RawBankRow>>
   }
 >() {}
 
@@ -64,6 +77,19 @@ interface MemEntry {
   posted_by: string
   lines: ReadonlyArray<{ line_no: number; account_code: string; side: string; amount_minor: bigint }>
 }
+
+interface MemBankRow {
+  date: string
+  description: string
+  amount_minor: bigint
+  fit_id: string | null
+  memo: string | null
+  fingerprint: string
+  source_line: number | null
+}
+
+const byDateThenLine = (a: RawBankRow, b: RawBankRow) =>
+  a.date !== b.date ? (a.date < b.date ? -1 : 1) : (a.source_line ?? 0) - (b.source_line ?? 0)
 
 const snapshotOf = (e: MemEntry) => ({
   id: e.id,
@@ -124,7 +150,21 @@ export const memory = Layer.effect(
       entryCounter: (tenant) => Effect.sync(() => db.scoped<number>("ledger_counters").get(tenant, "entry_no") ?? 0),
       lockDate: (tenant) =>
         Effect.sync(() => db.table<{ lock_date: string | null }>("ledger_period_locks").raw.get(tenant)?.lock_date ?? null),
-      entryDates: (tenant) => Effect.sync(() => entries().filter((e) => e.tenant_id === tenant).map((e) => e.date))
+      entryDates: (tenant) => Effect.sync(() => entries().filter((e) => e.tenant_id === tenant).map((e) => e.date)),
+      bankRows: (tenant) =>
+        Effect.sync(() =>
+          [...db.scoped<MemBankRow>("ledger_bank_transactions").inScope(tenant)]
+            .map((r): RawBankRow => ({
+              date: r.date,
+              description: r.description,
+              amount: r.amount_minor.toString(),
+              fit_id: r.fit_id,
+              memo: r.memo,
+              fingerprint: r.fingerprint,
+              source_line: r.source_line
+            }))
+            .sort(byDateThenLine)
+        )
     }
   })
 )
@@ -211,6 +251,24 @@ export const sql = Layer.effect(
         Effect.orDie
       ),
     entryDates: (tenant) =>
-      sql`SELECT date FROM ledger_entries WHERE tenant_id = ${tenant}`.pipe(Effect.map((r) => r.map((x) => String(x.date))), Effect.orDie)
+      sql`SELECT date FROM ledger_entries WHERE tenant_id = ${tenant}`.pipe(Effect.map((r) => r.map((x) => String(x.date))), Effect.orDie),
+    bankRows: (tenant) =>
+      sql`SELECT date, description, CAST(amount_minor AS TEXT) AS amount, fit_id, memo, fingerprint, source_line
+          FROM ledger_bank_transactions WHERE tenant_id = ${tenant}`.pipe(
+        Effect.map((rows) =>
+          rows
+            .map((r): RawBankRow => ({
+              date: String(r.date),
+              description: String(r.description),
+              amount: String(r.amount),
+              fit_id: r.fit_id === null ? null : String(r.fit_id),
+              memo: r.memo === null ? null : String(r.memo),
+              fingerprint: String(r.fingerprint),
+              source_line: r.source_line === null ? null : Number(r.source_line)
+            }))
+            .sort(byDateThenLine)
+        ),
+        Effect.orDie
+      )
   }))
 )
