@@ -14,7 +14,7 @@ import { parseDecimal } from "./Money.js"
 
 /** One parsed bank row, amounts in minor units (signed: money in is positive). */
 export interface ParsedRow {
-  /** 1-based line of the row in the file (for OFX: the line of its `<STMTTRN>`). */
+  /** 1-based line where the row starts in the file (for OFX: the line of its `<STMTTRN>`). */
   readonly line: number
   readonly date: string
   readonly description: string
@@ -90,6 +90,29 @@ const clean = (s: string | undefined) => {
 
 type Column = string | number | undefined
 
+const CR = 13
+const LF = 10
+
+/**
+ * The 1-based line of the first record starting at or after a UTF-8 byte offset: empty lines
+ * there are skipped (as csv-parse skips them). A line ends at LF, CRLF or a lone CR. Offsets must
+ * not decrease between calls (the count resumes where the last call stopped).
+ */
+const lineCounter = (content: string): ((offset: number) => number) => {
+  const bytes = new TextEncoder().encode(content)
+  let pos = 0
+  let line = 1
+  const step = () => {
+    const b = bytes[pos++]
+    if (b === LF || (b === CR && bytes[pos] !== LF)) line++
+  }
+  return (offset) => {
+    while (pos < offset && pos < bytes.length) step()
+    while (pos < bytes.length && (bytes[pos] === CR || bytes[pos] === LF)) step()
+    return line
+  }
+}
+
 /** Number of cells up to the last non-blank one. */
 const filledWidth = (cells: ReadonlyArray<string>): number => {
   let n = cells.length
@@ -111,24 +134,36 @@ export const parseCsvFile = (
   exponent: number,
   mapping: CsvMapping = {}
 ): Either.Either<ReadonlyArray<ParsedRow>, ReadonlyArray<RowProblem>> => {
-  let records: Array<{ record: Array<string>; info: { lines: number } }>
+  // csv-parse counts lines where a record ENDS (and counts a quoted CRLF as two); a row is
+  // reported where it STARTS: the first byte after the previous record that is not part of a
+  // skipped empty line. Offsets are csv-parse's (UTF-8 bytes after a record's delimiter).
+  const lineOf = lineCounter(content)
+  const records: Array<{ record: Array<string>; line: number }> = []
+  let previousEnd = 0
   try {
-    records = parseCsv(content, {
+    parseCsv(content, {
       bom: true,
-      info: true,
       relax_column_count: true,
       skip_empty_lines: true,
       trim: false,
-      delimiter: mapping.delimiter ?? ","
-    }) as unknown as Array<{ record: Array<string>; info: { lines: number } }>
+      delimiter: mapping.delimiter ?? ",",
+      on_record: (record: Array<string>, info: { bytes: number }) => {
+        records.push({ record, line: lineOf(previousEnd) })
+        previousEnd = info.bytes
+        return null
+      }
+    })
   } catch (e) {
-    const err = e as { lines?: number; message?: string; code?: string }
-    return Either.left([problem(err.lines ?? 1, "validation.import_csv", `Malformed CSV: ${err.message ?? "parse error"}`)])
+    const err = e as { message?: string; code?: string }
+    const message = err.code === "CSV_QUOTE_NOT_CLOSED"
+      ? "A quoted field opened in the row starting on this line is never closed"
+      : (err.message ?? "parse error").replace(/ at line \d+/, "")
+    return Either.left([problem(lineOf(previousEnd), "validation.import_csv", `Malformed CSV: ${message}`)])
   }
   const hasHeader = mapping.has_header ?? true
   const header = hasHeader && records.length > 0 ? records[0]!.record : null
   const body = hasHeader ? records.slice(1) : records
-  const headerLine = hasHeader && records.length > 0 ? records[0]!.info.lines : 1
+  const headerLine = hasHeader && records.length > 0 ? records[0]!.line : 1
   const dateIdx = resolve(header, mapping.date_column, "Date")
   const descIdx = resolve(header, mapping.description_column, "Description")
   const amountIdx = resolve(header, mapping.amount_column, "Amount")
@@ -160,8 +195,7 @@ export const parseCsvFile = (
   )
   const rows: Array<ParsedRow> = []
   const problems: Array<RowProblem> = []
-  for (const { info, record } of body) {
-    const line = info.lines
+  for (const { line, record } of body) {
     if (record.every((c) => c.trim() === "")) continue
     if (header !== null) {
       const width = filledWidth(record)

@@ -13,7 +13,7 @@ describe("CSV", () => {
     const csv = "\uFEFFDate,Description,Amount\r\n01/02/2024,\"Coffee, large\",-4.50\r\n\r\n01/03/2024,\"Multi\nline\",\"1,200.00\"\r\n01/04/2024,Fee,(2.00)\r\n"
     expect(rows(BankImport.parseCsvFile(csv, 2))).toStrictEqual([
       [2, "2024-01-02", "Coffee, large", -450n],
-      [5, "2024-01-03", "Multi line", 120000n],
+      [4, "2024-01-03", "Multi line", 120000n],
       [6, "2024-01-04", "Fee", -200n]
     ])
   })
@@ -47,6 +47,20 @@ describe("CSV", () => {
     ])
     expect(problems(BankImport.parseCsvFile(csv, 2))).toStrictEqual([[7, "validation.import_csv"]])
     expect(problems(BankImport.parseCsvFile("Day,Text\n", 2))).toStrictEqual([[1, "validation.import_header"]])
+  })
+
+  it("reports a row spanning several lines, and an unclosed quote, at the line where the row starts", () => {
+    const multi = "Date,Description,Amount\n01/02/2024,\"Multi\nline\nrow\",abc\n\n01/03/2024,\"Two\nlines\",1.001\n"
+    expect(problems(BankImport.parseCsvFile(multi, 2))).toStrictEqual([[2, "validation.amount_format"], [6, "validation.amount_precision"]])
+    const unclosed = "Date,Description,Amount\n01/01/2024,ok,1\n\n01/02/2024,\"open,1\n01/03/2024,ok,2\n01/04/2024,ok,3\n"
+    const refused = BankImport.parseCsvFile(unclosed, 2)
+    expect(problems(refused)).toStrictEqual([[4, "validation.import_csv"]])
+    expect(Either.isLeft(refused) && refused.left[0]!.message).toMatch(/never closed/)
+    // a quoted CRLF is one line break; multi-byte characters do not shift the count
+    const afterMultiline = "\ufeffDate,Description,Amount\r\n01/02/2024,\"Caf\u00e9 \u20ac\r\nb\",1\r\n\r\n01/03/2024,\"bad\"x,2\r\n"
+    expect(problems(BankImport.parseCsvFile(afterMultiline, 2))).toStrictEqual([[5, "validation.import_csv"]])
+    const crlf = "Date,Description,Amount\r\n01/02/2024,\"a\r\nb\",1\r\n01/03/2024,c,x\r\n"
+    expect(problems(BankImport.parseCsvFile(crlf, 2))).toStrictEqual([[4, "validation.amount_format"]])
   })
 
   it("refuses a row with more cells than the header (unquoted thousands separator or comma), naming its line", () => {
