@@ -44,7 +44,10 @@ export const CsvMapping = Schema.Struct({
   debit_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
   payee_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
   memo_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
-  /** Tokens `YYYY YY MM M DD D`, e.g. `MM/DD/YYYY` (default), `DD/MM/YYYY`, `YYYY-MM-DD`. */
+  /**
+   * Tokens `YYYY YY MM M DD D`, e.g. `MM/DD/YYYY` (default), `DD/MM/YYYY`, `YYYY-MM-DD`. Months
+   * and days take one or two digits between separators (`1/5/2024`); years their exact width.
+   */
   date_format: Schema.optional(Schema.String),
   /** Whether the first record is a header (default true). */
   has_header: Schema.optional(Schema.Boolean),

@@ -63,45 +63,57 @@ export const nextDay = (date: string): string => fromEpochDay(toEpochDay(date) +
 /** Supported tokens of a bank file's date format. */
 export const DATE_FORMAT_TOKENS = ["YYYY", "YY", "MM", "M", "DD", "D"] as const
 
+type FormatToken = { readonly kind: "Y" | "y" | "M" | "D"; readonly width: 1 | 2 | 4 } | { readonly kind: "literal"; readonly text: string }
+
+const tokenize = (format: string): Array<FormatToken> => {
+  const out: Array<FormatToken> = []
+  for (let i = 0; i < format.length;) {
+    const rest = format.slice(i)
+    const token: FormatToken = rest.startsWith("YYYY")
+      ? { kind: "Y", width: 4 }
+      : rest.startsWith("YY")
+      ? { kind: "y", width: 2 }
+      : rest.startsWith("MM")
+      ? { kind: "M", width: 2 }
+      : rest.startsWith("M")
+      ? { kind: "M", width: 1 }
+      : rest.startsWith("DD")
+      ? { kind: "D", width: 2 }
+      : rest.startsWith("D")
+      ? { kind: "D", width: 1 }
+      : { kind: "literal", text: format[i]! }
+    i += token.kind === "literal" ? 1 : token.width
+    out.push(token)
+  }
+  return out
+}
+
 /**
  * Parses a date written in `format` (tokens `YYYY YY MM M DD D`, any other character literal,
  * e.g. `MM/DD/YYYY`, `DD.MM.YYYY`, `YYYY-MM-DD`) into `YYYY-MM-DD`; `null` when it does not
  * match or is not a real day. Two-digit years are 2000–2099.
+ *
+ * Bank files are lenient about leading zeros: QuickBooks' own template and Excel write
+ * `1/5/2024` for `MM/DD/YYYY`, so a month or day takes one or two digits (`MM` reads like `M`,
+ * `DD` like `D`). Where a month or day touches another number with no separator between them
+ * (`YYYYMMDD`) it takes exactly its width, or `2024115` would be read as two different days.
+ * Years always take exactly their width.
  */
 export const parseWithFormat = (input: string, format: string): string | null => {
+  const tokens = tokenize(format)
+  const isNumber = (t: FormatToken | undefined) => t !== undefined && t.kind !== "literal"
   let pattern = "^"
   const order: Array<"Y" | "y" | "M" | "D"> = []
-  for (let i = 0; i < format.length;) {
-    const rest = format.slice(i)
-    if (rest.startsWith("YYYY")) {
-      pattern += "(\\d{4})"
-      order.push("Y")
-      i += 4
-    } else if (rest.startsWith("YY")) {
-      pattern += "(\\d{2})"
-      order.push("y")
-      i += 2
-    } else if (rest.startsWith("MM")) {
-      pattern += "(\\d{2})"
-      order.push("M")
-      i += 2
-    } else if (rest.startsWith("M")) {
-      pattern += "(\\d{1,2})"
-      order.push("M")
-      i += 1
-    } else if (rest.startsWith("DD")) {
-      pattern += "(\\d{2})"
-      order.push("D")
-      i += 2
-    } else if (rest.startsWith("D")) {
-      pattern += "(\\d{1,2})"
-      order.push("D")
-      i += 1
-    } else {
-      pattern += format[i]!.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")
-      i += 1
+  tokens.forEach((t, i) => {
+    if (t.kind === "literal") {
+      pattern += t.text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")
+      return
     }
-  }
+    order.push(t.kind)
+    if (t.kind === "Y" || t.kind === "y") pattern += `(\\d{${t.width}})`
+    else if (t.width === 1 || (!isNumber(tokens[i - 1]) && !isNumber(tokens[i + 1]))) pattern += "(\\d{1,2})"
+    else pattern += "(\\d{2})"
+  })
   const m = new RegExp(pattern + "$").exec(input.trim())
   if (!m) return null
   let y = 0

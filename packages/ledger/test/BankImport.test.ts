@@ -18,6 +18,15 @@ describe("CSV", () => {
     ])
   })
 
+  it("reads single-digit months and days with the default MM/DD/YYYY", () => {
+    const csv = "Date,Description,Amount\n1/5/2024,Coffee,-4.50\n12/31/2024,Deposit,10.00\n"
+    expect(rows(BankImport.parseCsvFile(csv, 2))).toStrictEqual([
+      [2, "2024-01-05", "Coffee", -450n],
+      [3, "2024-12-31", "Deposit", 1000n]
+    ])
+    expect(problems(BankImport.parseCsvFile("Date,Description,Amount\n1/5/24,Coffee,-4.50\n", 2))).toStrictEqual([[2, "validation.date"]])
+  })
+
   it("reads the four-column layout: credit is money in, debit money out", () => {
     const csv = "Date,Description,Credit,Debit\n02/01/2024,Deposit,100.00,\n02/02/2024,Rent,,1500.00\n02/03/2024,Card,,-20.00\n"
     expect(rows(BankImport.parseCsvFile(csv, 2))).toStrictEqual([

@@ -77,4 +77,22 @@ describe("CalendarDate", () => {
     expect(CalendarDate.parseWithFormat("02/30/2024", "MM/DD/YYYY")).toBe(null)
     expect(CalendarDate.parseWithFormat("2024/01/15", "MM/DD/YYYY")).toBe(null)
   })
+
+  it("reads a month or day of one or two digits between separators (QuickBooks' template and Excel write 1/5/2024)", () => {
+    expect(CalendarDate.parseWithFormat("1/5/2024", "MM/DD/YYYY")).toBe("2024-01-05")
+    expect(CalendarDate.parseWithFormat("12/5/2024", "MM/DD/YYYY")).toBe("2024-12-05")
+    expect(CalendarDate.parseWithFormat("1/15/2024", "MM/DD/YYYY")).toBe("2024-01-15")
+    expect(CalendarDate.parseWithFormat("5.3.2024", "DD.MM.YYYY")).toBe("2024-03-05")
+    expect(CalendarDate.parseWithFormat("2024-3-5", "YYYY-MM-DD")).toBe("2024-03-05")
+    // never three digits, and years keep their width
+    expect(CalendarDate.parseWithFormat("001/05/2024", "MM/DD/YYYY")).toBe(null)
+    expect(CalendarDate.parseWithFormat("1/5/24", "MM/DD/YYYY")).toBe(null)
+    expect(CalendarDate.parseWithFormat("1/5/202", "MM/DD/YY")).toBe(null)
+    expect(CalendarDate.parseWithFormat("13/5/2024", "MM/DD/YYYY")).toBe(null)
+    // numbers with no separator between them keep their width: 2024115 is not a day
+    expect(CalendarDate.parseWithFormat("20240105", "YYYYMMDD")).toBe("2024-01-05")
+    expect(CalendarDate.parseWithFormat("2024115", "YYYYMMDD")).toBe(null)
+    expect(CalendarDate.parseWithFormat("01052024", "MMDDYYYY")).toBe("2024-01-05")
+    expect(CalendarDate.parseWithFormat("1052024", "MMDDYYYY")).toBe(null)
+  })
 })
