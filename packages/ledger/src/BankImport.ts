@@ -4,7 +4,8 @@
  * embedded newlines, BOM, line tracking); the QuickBooks bank-upload layouts
  * `Date,Description,Amount` and `Date,Description,Credit,Debit` are recognised from the header,
  * and any other file is read through a column mapping and a date format. OFX 1.x (SGML, leaf
- * tags left open) and 2.x (XML) are read by a small tolerant tokenizer.
+ * tags left open) and 2.x (XML) are read by a small tolerant tokenizer that knows the OFX
+ * aggregates by name (every other element is a leaf, possibly empty).
  */
 import { Canonical, Errors } from "@airlock/core"
 import { parse as parseCsv } from "csv-parse/sync"
@@ -263,7 +264,36 @@ interface OfxNode {
   readonly children: Array<OfxNode>
 }
 
-/** Reads OFX 1.x SGML or 2.x XML into a tree of aggregates and leaf values. */
+/**
+ * The OFX aggregates (elements that hold other elements) a bank or card statement file may
+ * carry, from the OFX 1.6 / 2.1.1 specifications: signon, banking, credit card, account info.
+ * Every other element is a leaf: in OFX 1.x SGML a leaf's end tag is optional, so an element
+ * cannot be told from an aggregate by its shape — an empty `<MEMO>` would otherwise swallow the
+ * fields after it.
+ */
+const OFX_AGGREGATES: ReadonlySet<string> = new Set([
+  "OFX",
+  // signon
+  "SIGNONMSGSRQV1", "SIGNONMSGSRSV1", "SONRQ", "SONRS", "STATUS", "FI",
+  // banking
+  "BANKMSGSRQV1", "BANKMSGSRSV1", "STMTTRNRQ", "STMTTRNRS", "STMTRQ", "STMTRS", "INCTRAN",
+  "BANKACCTFROM", "BANKACCTTO", "BANKTRANLIST", "STMTTRN", "PAYEE", "CURRENCY", "ORIGCURRENCY",
+  "IMAGEDATA", "LEDGERBAL", "AVAILBAL", "BALLIST", "BAL",
+  "STMTENDTRNRQ", "STMTENDTRNRS", "STMTENDRQ", "STMTENDRS", "CLOSING",
+  // credit card
+  "CREDITCARDMSGSRQV1", "CREDITCARDMSGSRSV1", "CCSTMTTRNRQ", "CCSTMTTRNRS", "CCSTMTRQ", "CCSTMTRS",
+  "CCACCTFROM", "CCACCTTO", "REWARDINFO",
+  "CCSTMTENDTRNRQ", "CCSTMTENDTRNRS", "CCSTMTENDRQ", "CCSTMTENDRS", "CCCLOSING",
+  // account information
+  "SIGNUPMSGSRQV1", "SIGNUPMSGSRSV1", "ACCTINFOTRNRQ", "ACCTINFOTRNRS", "ACCTINFORQ", "ACCTINFORS",
+  "ACCTINFO", "BANKACCTINFO", "CCACCTINFO"
+])
+
+/**
+ * Reads OFX 1.x SGML or 2.x XML into a tree of aggregates and leaf values. Only the aggregates
+ * above hold children; any other element is a leaf whose value is the text up to the next tag
+ * (none when empty: `<MEMO>` followed by a tag, `<MEMO></MEMO>` or `<MEMO/>`).
+ */
 const ofxTree = (content: string): Either.Either<OfxNode, RowProblem> => {
   const start = content.search(/<OFX>/i)
   if (start < 0) return Either.left(problem(1, "validation.import_ofx", "No <OFX> element found"))
@@ -274,29 +304,28 @@ const ofxTree = (content: string): Either.Either<OfxNode, RowProblem> => {
   tag.lastIndex = start
   let m: RegExpExecArray | null
   let last = start
+  // the leaf whose value is the text before the next tag
   let pendingLeaf: OfxNode | null = null
   while ((m = tag.exec(content)) !== null) {
     const between = content.slice(last, m.index)
     line += between.split("\n").length - 1
     if (pendingLeaf && between.trim() !== "") pendingLeaf.value = decodeEntities(between.trim())
+    const leafBefore = pendingLeaf
+    pendingLeaf = null
     last = tag.lastIndex
-    const closing = m[1] === "/"
     const name = m[2]!.toUpperCase()
-    if (closing) {
-      if (pendingLeaf && pendingLeaf.name === name) {
-        pendingLeaf = null
-        continue
-      }
-      pendingLeaf = null
+    if (m[1] === "/") {
+      // a leaf's own end tag (XML, or optional SGML) just ends its value
+      if (leafBefore?.name === name) continue
       const at = stack.map((n) => n.name).lastIndexOf(name)
       if (at > 0) stack.length = at
       continue
     }
-    const parent: OfxNode = pendingLeaf && pendingLeaf.value === null ? pendingLeaf : stack[stack.length - 1]!
-    if (pendingLeaf && pendingLeaf.value === null) stack.push(pendingLeaf)
     const node: OfxNode = { name, line, value: null, children: [] }
-    parent.children.push(node)
-    pendingLeaf = node
+    stack[stack.length - 1]!.children.push(node)
+    if (m[0].endsWith("/>")) continue
+    if (OFX_AGGREGATES.has(name)) stack.push(node)
+    else pendingLeaf = node
   }
   return Either.right(root)
 }

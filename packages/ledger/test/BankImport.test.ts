@@ -121,6 +121,31 @@ describe("OFX", () => {
     ])
   })
 
+  it("reads an empty leaf (SGML `<MEMO>` with no value, XML `<MEMO/>` or `<MEMO></MEMO>`) without swallowing the fields after it", () => {
+    const fields = (ofx: string) =>
+      Either.getOrThrow(BankImport.parseOfxFile(ofx, 2)).rows.map((r) => [r.line, r.date, r.description, r.amount_minor, r.fit_id, r.payee, r.memo])
+    const sgml = "OFXHEADER:100\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD<BANKACCTFROM><ACCTID>1<ACCTTYPE>CHECKING</BANKACCTFROM><BANKTRANLIST>\n" +
+      "<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20240101<TRNAMT>-1.00<MEMO><FITID>A1<NAME>Shop</STMTTRN>\n" +
+      "<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20240102<TRNAMT>-2.00<FITID>A2<NAME><MEMO>card 4411<SIC></STMTTRN>\n" +
+      "</BANKTRANLIST><LEDGERBAL><BALAMT>10.00<DTASOF>20240131</LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>"
+    expect(fields(sgml)).toStrictEqual([
+      [3, "2024-01-01", "Shop", -100n, "A1", "Shop", null],
+      [4, "2024-01-02", "card 4411", -200n, "A2", null, "card 4411"]
+    ])
+    const xml = "<?xml version=\"1.0\"?>\n<OFX><CREDITCARDMSGSRSV1><CCSTMTTRNRS><CCSTMTRS><CURDEF>USD</CURDEF><CCACCTFROM><ACCTID>4111</ACCTID></CCACCTFROM><BANKTRANLIST>\n" +
+      "<STMTTRN><TRNTYPE>DEBIT</TRNTYPE><DTPOSTED>20240101</DTPOSTED><TRNAMT>-1.00</TRNAMT><MEMO/><FITID>A1</FITID><NAME>Shop</NAME></STMTTRN>\n" +
+      "<STMTTRN><TRNTYPE>DEBIT</TRNTYPE><DTPOSTED>20240102</DTPOSTED><TRNAMT>-2.00</TRNAMT><NAME></NAME><MEMO>x</MEMO><FITID>A2</FITID><CHECKNUM /></STMTTRN>\n" +
+      "<STMTTRN><TRNTYPE>CREDIT</TRNTYPE><DTPOSTED>20240103</DTPOSTED><TRNAMT>3.00</TRNAMT><FITID>A3</FITID><PAYEE><NAME>Payee Co</NAME><ADDR1/><CITY>Oslo</CITY></PAYEE><MEMO>m</MEMO></STMTTRN>\n" +
+      "</BANKTRANLIST></CCSTMTRS></CCSTMTTRNRS></CREDITCARDMSGSRSV1></OFX>"
+    const s = Either.getOrThrow(BankImport.parseOfxFile(xml, 2))
+    expect(s.account_ids).toStrictEqual(["4111"])
+    expect(fields(xml)).toStrictEqual([
+      [3, "2024-01-01", "Shop", -100n, "A1", "Shop", null],
+      [4, "2024-01-02", "x", -200n, "A2", null, "x"],
+      [5, "2024-01-03", "Payee Co", 300n, "A3", "Payee Co", "m"]
+    ])
+  })
+
   it("reports the line of a bad field and refuses files without a statement", () => {
     const ofx = "<OFX><STMTRS><CURDEF>USD\n<BANKTRANLIST>\n<STMTTRN><DTPOSTED>20240230<TRNAMT>1.00<FITID>X<NAME>a</STMTTRN>\n<STMTTRN><DTPOSTED>20240201\n<TRNAMT>abc<FITID>Y<NAME>b</STMTTRN>\n</BANKTRANLIST></STMTRS></OFX>"
     expect(problems(BankImport.parseOfxFile(ofx, 2))).toStrictEqual([[3, "validation.date"], [5, "validation.amount_format"]])
