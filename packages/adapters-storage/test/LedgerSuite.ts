@@ -468,6 +468,37 @@ export const suite = <E>(
         expect((yield* failure(bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "ofx", content: eur }))).code).toBe("validation.currency_mismatch")
       }))
 
+    it.effect("bank import: a FITID repeated in one OFX file with different content stores each transaction; re-import skips them all", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("ofx-fitid")
+        const bank = yield* BankTransaction.BankTransactions
+        const probe = yield* LedgerProbe
+        // the bank writes FITID 0 on every row; the third row is the first one listed twice.
+        // The second has an empty SGML <MEMO>, which must not swallow its FITID and NAME.
+        const sgml = [
+          "OFXHEADER:100",
+          "<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD<BANKACCTFROM><ACCTID>42</BANKACCTFROM><BANKTRANLIST>",
+          "<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20240101<TRNAMT>-1.00<FITID>0<NAME>Shop A</STMTTRN>",
+          "<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20240102<TRNAMT>-250.00<MEMO><FITID>0<NAME>Shop B</STMTTRN>",
+          "<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20240101<TRNAMT>-1.00<FITID>0<NAME>Shop A</STMTTRN>",
+          "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20240103<TRNAMT>40.00<FITID>U-1<NAME>Refund<MEMO>order 7</STMTTRN>",
+          "</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>"
+        ].join("\n")
+        const first = yield* bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "ofx", content: sgml })
+        expect([first.new, first.skipped]).toStrictEqual([3, 1])
+        const stored = yield* probe.bankRows(fx.tenant)
+        expect(stored.map((r) => [r.date, r.description, r.amount, r.fit_id, r.memo, r.source_line])).toStrictEqual([
+          ["2024-01-01", "Shop A", "-100", "0", null, 3],
+          ["2024-01-02", "Shop B", "-25000", "0", null, 4],
+          ["2024-01-03", "Refund", "4000", "U-1", "order 7", 6]
+        ])
+        expect(new Set(stored.map((r) => r.fingerprint)).size).toBe(3)
+        expect([...first.ids].sort()).toStrictEqual((yield* bank.list(fx.tenant, fx.viewer)).items.map((t) => t.id).sort())
+        const again = yield* bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "ofx", content: sgml })
+        expect(again).toStrictEqual({ new: 0, skipped: 4, ids: [] })
+        expect(yield* probe.bankRows(fx.tenant)).toStrictEqual(stored)
+      }))
+
     const proposal = (txnId: string, splits: ReadonlyArray<readonly [string, string]>, extra: Record<string, unknown> = {}) => ({
       bank_transaction_id: txnId,
       splits: splits.map(([account_code, amount]) => ({ account_code, amount })),

@@ -412,12 +412,32 @@ export const parseOfxFile = (content: string, exponent: number): Either.Either<O
  * Fingerprints of parsed rows: the bank's FITID when there is one, otherwise date, amount and
  * normalised description plus the occurrence number among identical rows of the same file — so
  * two identical coffees on one day stay two rows, and a re-imported file matches itself.
+ *
+ * A FITID is meant to be unique per account, but some banks repeat one inside a file (`0` on
+ * every row, an id reused for a correction). Rows of one file that share a FITID but differ in
+ * date, amount or description are different transactions: their fingerprint is the FITID plus
+ * their content, so each is kept and the same file imported again still matches them. Rows
+ * sharing a FITID and their content are one transaction listed twice (the second is skipped).
  */
 export const fingerprints = (accountCode: string, rows: ReadonlyArray<ParsedRow>): ReadonlyArray<string> => {
+  const content = (r: ParsedRow) => ({ d: r.date, m: r.amount_minor, t: r.description.toLowerCase() })
+  const contentByFitId = new Map<string, string>()
+  const reused = new Set<string>()
+  for (const r of rows) {
+    if (r.fit_id === null) continue
+    const c = Canonical.canonicalJson(content(r))
+    const first = contentByFitId.get(r.fit_id)
+    if (first === undefined) contentByFitId.set(r.fit_id, c)
+    else if (first !== c) reused.add(r.fit_id)
+  }
   const seen = new Map<string, number>()
   return rows.map((r) => {
-    if (r.fit_id !== null) return Canonical.hashOf({ a: accountCode, fit: r.fit_id })
-    const base = Canonical.canonicalJson({ a: accountCode, d: r.date, m: r.amount_minor, t: r.description.toLowerCase() })
+    if (r.fit_id !== null) {
+      return reused.has(r.fit_id)
+        ? Canonical.hashOf({ a: accountCode, fit: r.fit_id, ...content(r) })
+        : Canonical.hashOf({ a: accountCode, fit: r.fit_id })
+    }
+    const base = Canonical.canonicalJson({ a: accountCode, ...content(r) })
     const n = seen.get(base) ?? 0
     seen.set(base, n + 1)
     return Canonical.sha256Hex(`${base}#${n}`)

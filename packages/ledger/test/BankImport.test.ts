@@ -1,3 +1,4 @@
+import { Canonical } from "@airlock/core"
 import { BankImport } from "@airlock/ledger"
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
@@ -107,6 +108,51 @@ describe("CSV", () => {
     expect(new Set(a).size).toBe(2)
     expect(BankImport.fingerprints("1000", parsed)).toStrictEqual(a)
     expect(BankImport.fingerprints("1100", parsed)[0]).not.toBe(a[0])
+  })
+})
+
+describe("fingerprints", () => {
+  const row = (line: number, date: string, description: string, amount_minor: bigint, fit_id: string | null): BankImport.ParsedRow => ({
+    line,
+    date,
+    description,
+    amount_minor,
+    payee: null,
+    memo: null,
+    fit_id
+  })
+
+  it("a FITID repeated with different content in one file keeps both rows; repeated with the same content, one", () => {
+    const rows = [
+      row(1, "2024-01-01", "Shop A", -100n, "0"),
+      row(2, "2024-01-02", "Shop B", -25000n, "0"),
+      row(3, "2024-01-01", "shop a", -100n, "0"),
+      row(4, "2024-01-03", "Rent", -90000n, "R1"),
+      row(5, "2024-01-03", "Rent", -90000n, "R1")
+    ]
+    const prints = BankImport.fingerprints("1000", rows)
+    expect(prints[0]).not.toBe(prints[1])
+    expect(prints[2]).toBe(prints[0])
+    expect(prints[4]).toBe(prints[3])
+    expect(new Set(prints).size).toBe(3)
+    // the same file again gives the same fingerprints, and another account others
+    expect(BankImport.fingerprints("1000", rows)).toStrictEqual(prints)
+    expect(BankImport.fingerprints("1100", rows)[1]).not.toBe(prints[1])
+    // the amount alone, or the date alone, tells two rows apart
+    const amount = BankImport.fingerprints("1000", [row(1, "2024-01-01", "Shop", -100n, "7"), row(2, "2024-01-01", "Shop", -200n, "7")])
+    const date = BankImport.fingerprints("1000", [row(1, "2024-01-01", "Shop", -100n, "7"), row(2, "2024-01-02", "Shop", -100n, "7")])
+    expect(new Set(amount).size).toBe(2)
+    expect(new Set(date).size).toBe(2)
+  })
+
+  it("fingerprints of files imported before stay what they were: the FITID alone, or content plus occurrence", () => {
+    const rows = [row(1, "2024-01-01", "Coffee", -450n, null), row(2, "2024-01-01", "COFFEE", -450n, null), row(3, "2024-01-02", "Rent", -100n, "F1")]
+    const base = Canonical.canonicalJson({ a: "1000", d: "2024-01-01", m: -450n, t: "coffee" })
+    expect(BankImport.fingerprints("1000", rows)).toStrictEqual([
+      Canonical.sha256Hex(`${base}#0`),
+      Canonical.sha256Hex(`${base}#1`),
+      Canonical.hashOf({ a: "1000", fit: "F1" })
+    ])
   })
 })
 
