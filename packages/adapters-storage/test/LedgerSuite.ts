@@ -468,6 +468,33 @@ export const suite = <E>(
         expect((yield* failure(bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "ofx", content: eur }))).code).toBe("validation.currency_mismatch")
       }))
 
+    it.effect("bank import: a JSON row whose description is only whitespace is refused with its line; nothing is stored", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("json-blank")
+        const bank = yield* BankTransaction.BankTransactions
+        const probe = yield* LedgerProbe
+        const e = yield* failure(bank.importFile(fx.tenant, fx.bookkeeper, {
+          account_code: "1000",
+          format: "json",
+          transactions: [
+            { date: "2024-01-02", description: "Coffee", amount: "-4.50" },
+            { date: "2024-01-03", description: " \t\n ", amount: "-1.00" }
+          ]
+        }))
+        expect([e.code, e.details?.line]).toStrictEqual(["validation.import_row", 2])
+        expect((e.details?.problems as ReadonlyArray<{ line: number; column: string; code: string }>).map((p) => [p.line, p.column, p.code])).toStrictEqual([
+          [2, "description", "validation.import_row"]
+        ])
+        expect(yield* probe.bankRows(fx.tenant)).toStrictEqual([])
+        const ok = yield* bank.importFile(fx.tenant, fx.bookkeeper, {
+          account_code: "1000",
+          format: "json",
+          transactions: [{ date: "2024-01-03", description: "  Card   fee ", amount: "-1.00" }]
+        })
+        expect(ok.new).toBe(1)
+        expect((yield* probe.bankRows(fx.tenant)).map((r) => [r.date, r.description, r.amount])).toStrictEqual([["2024-01-03", "Card fee", "-100"]])
+      }))
+
     it.effect("bank import: a FITID repeated in one OFX file with different content stores each transaction; re-import skips them all", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("ofx-fitid")

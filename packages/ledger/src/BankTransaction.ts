@@ -135,11 +135,14 @@ const parseJson = (
     const amount = parseAmount(r.amount, currency, { table: exponents })
     if (Either.isLeft(amount)) problems.push({ line, column: "amount", code: amount.left.code, message: amount.left.message })
     else if (amount.right === 0n) problems.push({ line, column: "amount", code: "validation.amount_positive", message: "amount is zero" })
-    if (date !== null && Either.isRight(amount) && amount.right !== 0n) {
+    // the schema's minLength sees the raw text; what is stored is trimmed, so judge that
+    const description = r.description.replace(/\s+/g, " ").trim()
+    if (description === "") problems.push({ line, column: "description", code: "validation.import_row", message: "description is empty" })
+    if (date !== null && Either.isRight(amount) && amount.right !== 0n && description !== "") {
       out.push({
         line,
         date,
-        description: r.description.replace(/\s+/g, " ").trim(),
+        description,
         amount_minor: amount.right,
         payee: r.payee ?? null,
         memo: r.memo ?? null,
