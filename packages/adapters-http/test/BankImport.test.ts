@@ -117,7 +117,75 @@ const suite = (storage: H.Storage) =>
       }))
   })
 
+/** Bytes of a string whose characters are all below 256 (a Windows-1252 / Latin-1 file). */
+const latin1Bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0))
+
+const encodings = (storage: H.Storage) =>
+  layer(H.layer({ storage }), { excludeTestServices: true })(storage, (it) => {
+    it.effect("a file's bytes are decoded as UTF-8 or its declared charset, never stored with replacement characters", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const { owner, bookkeeper } = H.tokens
+        expect((yield* s.raw("/api/v1/ledger/accounts", H.json("POST", owner, { code: "1100", name: "Bank", type: "Asset" }))).status).toBe(201)
+        const path = `${importPath}?account_code=1100`
+        // Excel's "CSV" on Windows: Windows-1252, é is the single byte 0xE9
+        const cp1252 = latin1Bytes("Date,Description,Amount\n01/02/2024,Caf\xe9 Nord,-4.50\n1/3/2024,Cr\xe8me br\xfbl\xe9e,-7.00\n")
+
+        // no charset named: refused, nothing stored
+        const refused = H.expectError(yield* s.raw(path, file(bookkeeper, cp1252, "text/csv")), 400, "validation.encoding")
+        expect(refused.details).toMatchObject({ line: 2 })
+        expect(refused.message).toMatch(/charset=windows-1252/)
+        // a charset that is not the file's, or that nothing knows: refused too
+        H.expectError(yield* s.raw(path, file(bookkeeper, cp1252, "text/csv; charset=utf-8")), 400, "validation.encoding")
+        H.expectError(yield* s.raw(path, file(bookkeeper, cp1252, "text/csv; charset=x-no-such-charset")), 400, "validation.encoding")
+        H.expectError(yield* s.raw(`${path}&format=csv`, file(bookkeeper, cp1252, "application/octet-stream")), 400, "validation.encoding")
+        expect(yield* rows("default")).toStrictEqual([])
+
+        // the charset named: decoded by it
+        const ok = yield* s.raw(path, file(bookkeeper, cp1252, "text/csv; charset=windows-1252"))
+        expect(ok.status).toBe(200)
+        expect(ok.json).toMatchObject({ new: 2, skipped: 0 })
+        expect(yield* rows("default")).toStrictEqual([
+          ["2024-01-02", "Café Nord", "-450", "csv", 2, null],
+          ["2024-01-03", "Crème brûlée", "-700", "csv", 3, null]
+        ])
+        // ISO-8859-1 names the same characters here: the same transactions
+        const latin1 = yield* s.raw(path, file(bookkeeper, cp1252, "text/csv; charset=\"ISO-8859-1\""))
+        expect(latin1.json).toStrictEqual({ new: 0, skipped: 2, ids: [] })
+        // the same file saved as UTF-8 (with Excel's BOM) is the same transactions, whatever charset is named
+        const utf8 = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(new TextDecoder("windows-1252").decode(cp1252))])
+        const asUtf8 = yield* s.raw(path, file(bookkeeper, utf8, "text/csv; charset=windows-1252"))
+        expect(asUtf8.json).toStrictEqual({ new: 0, skipped: 2, ids: [] })
+
+        // OFX without a CHARSET header: the same rule
+        const ofx1252 = latin1Bytes(ofx.replace("CHARSET:1252\n", "").replace("<ACCTID>987", "<ACCTID>988"))
+        H.expectError(yield* s.raw(path, file(bookkeeper, ofx1252, "application/x-ofx")), 400, "validation.encoding")
+        const ofxOk = yield* s.raw(path, file(bookkeeper, ofx1252, "application/x-ofx; charset=windows-1252"))
+        expect(ofxOk.json).toMatchObject({ new: 2, skipped: 0 })
+
+        // a header saying CHARSET:1252 over UTF-8 content (common boilerplate): the bytes are UTF-8
+        const utf8Ofx = new TextEncoder().encode(ofx.replace(/<FITID>F/g, "<FITID>G").replace("\xe9", "é"))
+        expect((yield* s.raw(path, file(bookkeeper, utf8Ofx, "application/x-ofx"))).json).toMatchObject({ new: 2, skipped: 0 })
+
+        const stored = yield* rows("default")
+        expect(stored.map((r) => [r[1], r[5]]).sort((a, b) => (String(a) < String(b) ? -1 : 1))).toStrictEqual([
+          ["Café Nord", null],
+          ["Café Nord", "F1"],
+          ["Café Nord", "G1"],
+          ["Crème brûlée", null],
+          ["Invoice 7", "F2"],
+          ["Invoice 7", "G2"]
+        ])
+        expect(stored.some((r) => String(r[1]).includes("\uFFFD"))).toBe(false)
+      }))
+  })
+
 describe("bank import: raw CSV and OFX bodies", () => {
   suite("sqlite")
   if (H.pgEnabled()) suite("postgres")
+})
+
+describe("bank import: file encodings", () => {
+  encodings("sqlite")
+  if (H.pgEnabled()) encodings("postgres")
 })

@@ -156,6 +156,8 @@ export const ImportQuery = Schema.Struct({
 /**
  * Body of the bank import: the JSON request, a raw CSV file (`text/csv`), or a raw OFX file
  * (`application/x-ofx`; also `application/ofx`, `text/x-ofx`, or any type with `format=ofx`).
+ * A raw file is UTF-8 unless it or the Content-Type's `charset=` says otherwise; a file that is
+ * neither is refused with `validation.encoding`.
  */
 export const ImportBody = Schema.Union(
   strictBody({

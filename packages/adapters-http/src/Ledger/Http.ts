@@ -8,6 +8,7 @@ import { AirlockApi } from "../Api.js"
 import { CurrentPrincipal, type TenantScoped } from "../Auth.js"
 import { CurrentRequest } from "../RequestContext.js"
 import type { ImportQuery } from "./Api.js"
+import { bodyBytes } from "../internal/body.js"
 
 /** Exponents by currency: the journal's own table, so amounts print with the decimals they were parsed with. */
 type Exponents = Readonly<Record<string, number>>
@@ -84,11 +85,82 @@ const CSV_PARAMS = [
   "negate"
 ] as const
 
-/** OFX 1.x files declare their charset in the header (`CHARSET:1252`); the rest is UTF-8. */
-const decodeFile = (bytes: Uint8Array): string => {
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** The `charset=` parameter of a Content-Type, if any. */
+const charsetParam = (contentType: string | undefined): string | undefined =>
+  /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? "")?.[1]
+
+/**
+ * The charset an OFX file declares itself: the OFX 1.x header `CHARSET:1252` (or `ISO-8859-1`),
+ * or the XML declaration's `encoding` in OFX 2.x.
+ */
+const ofxDeclaredCharset = (bytes: Uint8Array): string | undefined => {
   const head = new TextDecoder("latin1").decode(bytes.subarray(0, 512))
-  const charset = /CHARSET:\s*1252/i.test(head) ? "windows-1252" : "utf-8"
-  return new TextDecoder(charset).decode(bytes)
+  if (/CHARSET:\s*(1252|(ISO-?)?8859-1)\b/i.test(head)) return "windows-1252"
+  return /<\?xml[^>]*\bencoding\s*=\s*["']([^"']+)["']/i.exec(head)?.[1]
+}
+
+/** A decoder for a charset label (fatal: bytes it cannot map fail), or undefined when unknown. */
+const decoderFor = (label: string) => {
+  try {
+    return new TextDecoder(label, { fatal: true })
+  } catch {
+    return undefined
+  }
+}
+
+const encodingError = (message: string, details: Record<string, unknown>) =>
+  new Errors.ValidationError({ code: "validation.encoding", message, details })
+
+/** The 1-based line of the first byte sequence that is not UTF-8 (a hint for the error). */
+const firstBadUtf8Line = (bytes: Uint8Array): number => {
+  const lossy = new TextDecoder("utf-8").decode(bytes)
+  const at = lossy.indexOf("\uFFFD")
+  return at < 0 ? 1 : lossy.slice(0, at).split("\n").length
+}
+
+/**
+ * The text of a raw bank file, never with replacement characters: strict UTF-8 first (a UTF-8
+ * BOM is dropped) — text in another charset is almost never valid UTF-8, and OFX headers often
+ * say `CHARSET:1252` over UTF-8 content. Failing that, the charset the OFX file declares, else
+ * the request's `charset=` (any label `TextDecoder` knows: `windows-1252`, `iso-8859-1`, …);
+ * with neither the file is refused with `validation.encoding` rather than stored with its
+ * accents replaced by U+FFFD.
+ */
+const decodeFile = (
+  bytes: Uint8Array,
+  format: "csv" | "ofx",
+  contentType: string | undefined
+): Effect.Effect<string, Errors.ValidationError> => {
+  try {
+    return Effect.succeed(utf8.decode(bytes))
+  } catch {
+    // not UTF-8: below
+  }
+  const declared = format === "ofx" ? ofxDeclaredCharset(bytes) : undefined
+  const label = declared ?? charsetParam(contentType)
+  const source = declared !== undefined ? "file header" : "Content-Type"
+  if (label === undefined) {
+    const line = firstBadUtf8Line(bytes)
+    return Effect.fail(encodingError(
+      `Line ${line}: the file is not UTF-8 text. Save it as UTF-8 (Excel: "CSV UTF-8"), or name its encoding, e.g. Content-Type: text/csv; charset=windows-1252`,
+      { line }
+    ))
+  }
+  const decoder = decoderFor(label)
+  if (decoder === undefined) {
+    return Effect.fail(encodingError(`Unsupported charset ${JSON.stringify(label)} (from the ${source})`, { charset: label, source }))
+  }
+  return Effect.try({
+    try: () => decoder.decode(bytes),
+    catch: () =>
+      encodingError(`The file is not valid ${decoder.encoding} text, the charset its ${source} names`, {
+        charset: label,
+        source,
+        ...(decoder.encoding === "utf-8" ? { line: firstBadUtf8Line(bytes) } : {})
+      })
+  })
 }
 
 /** A column given in the query: digits are a 0-based index, anything else a header name. */
@@ -98,7 +170,11 @@ const column = (raw: string): string | number => (/^\d{1,4}$/.test(raw) ? Number
  * The ledger's import request for a raw CSV or OFX body: the format from `?format=` or the
  * content type, the account and currency from the query, and for CSV the column mapping.
  */
-const rawImport = (body: string | Uint8Array, query: typeof ImportQuery.Type, contentType: string | undefined) =>
+const rawImport = (
+  body: { readonly bytes: Uint8Array } | { readonly text: string },
+  query: typeof ImportQuery.Type,
+  contentType: string | undefined
+) =>
   Effect.gen(function*() {
     const media = (contentType ?? "").split(";")[0]!.trim().toLowerCase()
     const format = query.format ?? (CSV_TYPES.has(media) ? "csv" : OFX_TYPES.has(media) ? "ofx" : undefined)
@@ -112,7 +188,16 @@ const rawImport = (body: string | Uint8Array, query: typeof ImportQuery.Type, co
     if (query.account_code === undefined || query.account_code === "") {
       return yield* invalid("validation.import_query", "account_code is required in the query string for a raw file", { parameter: "account_code" })
     }
-    let content = typeof body === "string" ? body : decodeFile(body)
+    let content: string
+    if ("bytes" in body) {
+      content = yield* decodeFile(body.bytes, format, contentType)
+    } else {
+      // text the platform decoded without us (no buffered bytes): U+FFFD means bytes were lost
+      content = body.text
+      if (content.includes("\uFFFD")) {
+        return yield* invalid("validation.encoding", "The file is not UTF-8 text; name its encoding with Content-Type: text/csv; charset=…", {})
+      }
+    }
     if (content.charCodeAt(0) === 0xfeff) content = content.slice(1)
     const given = CSV_PARAMS.filter((k) => query[k] !== undefined)
     if (format === "ofx" && given.length > 0) {
@@ -271,6 +356,9 @@ export const layer: Layer.Layer<
             return yield* bank.importFile(tenant.id, actor, payload)
           }
           const request = yield* HttpServerRequest.HttpServerRequest
-          return yield* bank.importFile(tenant.id, actor, yield* rawImport(payload, urlParams, request.headers["content-type"]))
+          // a text/* body reaches us already decoded as UTF-8 (lossily): decode its bytes instead
+          const bytes = typeof payload === "string" ? bodyBytes(request) : payload
+          const body = bytes === undefined ? { text: payload as string } : { bytes }
+          return yield* bank.importFile(tenant.id, actor, yield* rawImport(body, urlParams, request.headers["content-type"]))
         }))
   }))

@@ -74,6 +74,15 @@ const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => 
 
 const decoder = new TextDecoder()
 
+const BODY_BYTES = Symbol.for("@airlock/adapters-http/BodyBytes")
+
+/**
+ * The bytes of a body {@link prepare} read, for handlers that must decode a text body
+ * themselves (a bank file's charset); `undefined` when the request did not go through it.
+ */
+export const bodyBytes = (request: HttpServerRequest.HttpServerRequest): Uint8Array | undefined =>
+  (request as unknown as { readonly [BODY_BYTES]?: Uint8Array })[BODY_BYTES]
+
 /** A request whose body accessors answer from `bytes` (already read and, for JSON, parsed). */
 const withBody = (
   request: HttpServerRequest.HttpServerRequest,
@@ -96,7 +105,8 @@ const withBody = (
     urlParamsBody: {
       value: Effect.try({ try: () => UrlParams.fromInput(new URLSearchParams(text)), catch: decodeError })
     },
-    stream: { value: Stream.make(bytes) }
+    stream: { value: Stream.make(bytes) },
+    [BODY_BYTES]: { value: bytes }
   })
   return wrapped
 }
