@@ -719,7 +719,7 @@ export const suite = <E>(
         expect(yield* probe.materialised(fx.tenant, "3000", day)).toStrictEqual(["0", LIMIT.toString()])
         expect((yield* journal.balance(fx.tenant, fx.viewer, "1000", day)).balance_minor).toBe(LIMIT)
         // what the refusals below must leave as it is
-        const small = yield* post(fx, simple("2024-09-03", "3000", "6000", "1.00"))
+        const small = yield* post(fx, simple("2024-09-01", "3000", "6000", "1.00"))
         const txn = yield* bankTxn(fx, day, "Deposit", "0.01")
         const p = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["4000", "0.01"]]))
         const state = Effect.gen(function*() {
