@@ -4,6 +4,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import * as H from "./support/Harness.js"
+import { parse as parseCsv } from "csv-parse/sync"
 
 const count = (table: string, tenant: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -131,34 +132,8 @@ describe("ledger routes", () => {
   if (H.pgEnabled()) suite("postgres")
 })
 
-/** Minimal RFC 4180 reader for the assertions (quoted fields, doubled quotes, CRLF records). */
-const csvRows = (csv: string): Array<Array<string>> => {
-  const rows: Array<Array<string>> = []
-  let row: Array<string> = []
-  let field = ""
-  let quoted = false
-  for (let i = 0; i < csv.length; i++) {
-    const c = csv[i]!
-    if (quoted) {
-      if (c === "\"" && csv[i + 1] === "\"") {
-        field += "\""
-        i++
-      } else if (c === "\"") quoted = false
-      else field += c
-    } else if (c === "\"") quoted = true
-    else if (c === ",") {
-      row.push(field)
-      field = ""
-    } else if (c === "\r" && csv[i + 1] === "\n") {
-      row.push(field)
-      rows.push(row)
-      row = []
-      field = ""
-      i++
-    } else field += c
-  }
-  return rows
-}
+/** The CSV's records (RFC 4180: quoted fields, doubled quotes, CRLF), read with csv-parse for the assertions. */
+const csvRows = (csv: string): Array<Array<string>> => parseCsv(csv, { record_delimiter: "\r\n" }) as Array<Array<string>>
 
 /** A GET returning the raw bytes (no decoding), or why no whole response could be read. */
 const download = (url: string, token: string, extra: Record<string, string> = {}) =>

@@ -9,6 +9,7 @@ import { BankTransaction, CalendarDate, Chart, Money, PeriodLock } from "@airloc
 import { expect, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Stream } from "effect"
 import { LedgerProbe } from "./support/LedgerProbe.js"
+import { parse as parseCsv } from "csv-parse/sync"
 
 /** What an adapter can do. */
 export interface Capabilities {
@@ -838,31 +839,5 @@ export const suite = <E>(
       }))
   })
 
-/** Minimal RFC 4180 reader for the assertions (quoted fields, doubled quotes, CRLF). */
-const parseRows = (csv: string): Array<Array<string>> => {
-  const rows: Array<Array<string>> = []
-  let row: Array<string> = []
-  let field = ""
-  let quoted = false
-  for (let i = 0; i < csv.length; i++) {
-    const c = csv[i]!
-    if (quoted) {
-      if (c === "\"" && csv[i + 1] === "\"") {
-        field += "\""
-        i++
-      } else if (c === "\"") quoted = false
-      else field += c
-    } else if (c === "\"") quoted = true
-    else if (c === ",") {
-      row.push(field)
-      field = ""
-    } else if (c === "\r" && csv[i + 1] === "\n") {
-      row.push(field)
-      rows.push(row)
-      row = []
-      field = ""
-      i++
-    } else field += c
-  }
-  return rows
-}
+/** The CSV's records (RFC 4180: quoted fields, doubled quotes, CRLF), read with csv-parse for the assertions. */
+const parseRows = (csv: string): Array<Array<string>> => parseCsv(csv, { record_delimiter: "\r\n" }) as Array<Array<string>>
