@@ -71,9 +71,14 @@ const failureCode = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
 const propose = (tenant: Ids.TenantId, actor: any, kind: string, payload: unknown) =>
   Effect.flatMap(Governance.GovernedActions, (p) => p.propose({ tenant_id: tenant, actor, kind, payload }))
 
-/** Waits (in real time) until some fiber sleeps on the test clock. */
+/**
+ * Waits (in real time, up to 30 s: a loaded 2-core machine can be slow) until some fiber sleeps on
+ * the test clock, and says so when none does rather than letting a later assertion fail obscurely.
+ */
 const untilSleeping = Effect.gen(function*() {
-  for (let i = 0; i < 5000 && Chunk.isEmpty(yield* TestClock.sleeps()); i++) {
+  const deadline = performance.now() + 30_000
+  while (Chunk.isEmpty(yield* TestClock.sleeps())) {
+    if (performance.now() > deadline) return yield* Effect.dieMessage("no fiber slept on the test clock within 30 s")
     yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1)))
   }
 })
