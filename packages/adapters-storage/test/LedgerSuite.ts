@@ -595,6 +595,11 @@ export const suite = <E>(
         expect(yield* probe.count("entries", fx.tenant)).toBe(2)
         const relisted = yield* Effect.flatMap(BankTransaction.BankTransactions, (b) => b.list(fx.tenant, fx.viewer, { unposted: true }))
         expect(relisted.items.map((t) => t.id)).toContain(txn)
+        // the rolled-back proposal still explains the entry and its reversal: a wipe cannot erase it
+        const wipeRolled = yield* failure(pipeline.wipe(fx.tenant, fx.controller, { status: "rolled_back", kind: Proposals.KIND }))
+        expect(wipeRolled.code).toBe("validation.wipe_applied")
+        const explained = yield* proposals.ofEntry(fx.tenant, fx.viewer, result.entry_id)
+        expect([explained.proposal?.status, explained.proposal?.close_reason, explained.applied_by_trace?.id]).toStrictEqual(["rolled_back", "wrong vendor", applied.trace?.id])
       }))
 
     it.effect("proposals: deterministic validation and the period lock deny at apply, with the denial in the trace", () =>
