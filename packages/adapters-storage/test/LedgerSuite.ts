@@ -672,6 +672,36 @@ export const suite = <E>(
         expect([dup2.duplicate, dup2.action.id]).toStrictEqual([true, dup.action.id])
       }))
 
+    it.effect("proposals: amounts in another currency than the bank's are refused at propose; a split account kept in another currency at apply", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("fx-proposal")
+        const proposals = yield* Proposals.LedgerProposals
+        const pipeline = yield* Governance.GovernedActions
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        yield* chart.create(fx.tenant, fx.owner, { code: "6900", name: "Euro Costs", type: "Expense", currency: "EUR" })
+        const txn = yield* bankTxn(fx, "2024-07-08", "Berlin hotel", "-80.00")
+        const perSplit = yield* failure(proposals.propose(fx.tenant, fx.agent, {
+          ...proposal(txn, []),
+          splits: [{ account_code: "6200", amount: "50.00", currency: "USD" }, { account_code: "6300", amount: "30.00", currency: "EUR" }]
+        }))
+        expect([perSplit.code, perSplit.details]).toStrictEqual([
+          "validation.currency_mismatch",
+          { field: "splits[2].currency", currency: "EUR", bank_currency: "USD", bank_transaction_id: txn }
+        ])
+        const whole = yield* failure(proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "80.00"]], { currency: "EUR" })))
+        expect([whole.code, whole.details?.field]).toStrictEqual(["validation.currency_mismatch", "currency"])
+        expect(yield* probe.actions(fx.tenant, Proposals.subjectOf(txn))).toStrictEqual([])
+        // the bank's own currency, said explicitly, is what the amounts are read in anyway
+        const usd = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "80.00"]], { currency: "USD" }))
+        expect(usd.action.payload).toMatchObject({ splits: [{ account_code: "6200", amount_minor: "8000" }] })
+        const euroAccount = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6900", "80.00"]]))
+        const refused = yield* failure(pipeline.apply(fx.tenant, euroAccount.action.id, fx.bookkeeper))
+        expect([refused.code, refused.details]).toMatchObject(["validation.currency_mismatch", { account_code: "6900", account_currency: "EUR", currency: "USD" }])
+        expect(yield* probe.count("entries", fx.tenant)).toBe(0)
+        expect((yield* probe.actions(fx.tenant, Proposals.subjectOf(txn))).map((r) => r.status)).toStrictEqual(["superseded", "proposed"])
+      }))
+
     it.effect("exactly once under concurrency: concurrent applies of one proposal, and of two proposals for one bank transaction", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("race")

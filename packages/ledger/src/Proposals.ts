@@ -24,6 +24,9 @@ import { isLocked, PeriodLockStore } from "./PeriodLock.js"
 /** Name of the ledger proposal kind in the action registry. */
 export const KIND = "ledger.proposal"
 
+/** The subject of a ledger proposal: the bank transaction it is about. */
+export const subjectOf = (bankTransactionId: string): string => `bank_txn:${bankTransactionId}`
+
 /** One proposed split: the counter-account and the (positive) share of the bank amount. */
 export const Split = Schema.Struct({
   account_code: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(20)),
@@ -236,7 +239,7 @@ export const layerKind: Layer.Layer<
       permissions: { propose: "companion.propose", apply: "companion.actions" },
       aiGoverned: true,
       protected: true,
-      subject: (p) => `bank_txn:${p.bank_transaction_id}`,
+      subject: (p) => subjectOf(p.bank_transaction_id),
       apply: ({ action, actor, payload }) => {
         const ready = prepared.get(action)
         prepared.delete(action)
@@ -321,12 +324,18 @@ export const layerKind: Layer.Layer<
   })
 )
 
-/** Input of a ledger proposal as the companion sends it: amounts as decimals in the bank's currency. */
+/**
+ * Input of a ledger proposal as the companion sends it: amounts as decimals in the bank's
+ * currency. `currency` (for all amounts, or per split) may say so explicitly; any other currency
+ * is refused, since the amounts would otherwise be read in the bank's.
+ */
 export const ProposeInput = Schema.Struct({
   bank_transaction_id: Schema.String,
+  currency: Schema.optional(Schema.String),
   splits: Schema.Array(Schema.Struct({
     account_code: Schema.String,
     amount: DecimalInput,
+    currency: Schema.optional(Schema.String),
     description: Schema.optional(Schema.NullOr(Schema.String)),
     name: Schema.optional(Schema.NullOr(Schema.String)),
     class: Schema.optional(Schema.NullOr(Schema.String)),
@@ -413,8 +422,19 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
         onNone: () => Effect.fail(notFound("bank_transaction", req.bank_transaction_id)),
         onSome: Effect.succeed
       }))
+      const otherCurrency = (field: string, currency: string | undefined) =>
+        currency === undefined || currency === txn.currency
+          ? Effect.void
+          : Effect.fail(invalid("validation.currency_mismatch", `Amounts are in the bank transaction's currency ${txn.currency}, not ${currency}`, {
+            field,
+            currency,
+            bank_currency: txn.currency,
+            bank_transaction_id: txn.id
+          }))
+      yield* otherCurrency("currency", req.currency)
       const splits: Array<typeof Split.Encoded> = []
       for (const [i, s] of req.splits.entries()) {
+        yield* otherCurrency(`splits[${i + 1}].currency`, s.currency)
         const minor = yield* parseAmount(s.amount, txn.currency, { field: `splits[${i + 1}].amount`, table: config.currencyExponents })
         splits.push({
           account_code: s.account_code,
