@@ -672,6 +672,28 @@ export const suite = <E>(
         expect([dup2.duplicate, dup2.action.id]).toStrictEqual([true, dup.action.id])
       }))
 
+    it.effect("proposals: a refused propose keeps its decision trace, stores no proposal and supersedes nothing", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("refused")
+        const proposals = yield* Proposals.LedgerProposals
+        const probe = yield* LedgerProbe
+        const txn = yield* bankTxn(fx, "2024-07-05", "Coffee", "-4.00")
+        const open = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "4.00"]]))
+        yield* (yield* Tenants.Tenants).updateSettings(fx.tenant, { kill_switch: true }, fx.owner)
+        const refused = yield* failure(proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6100", "4.00"]])))
+        expect(refused.code).toBe("companion.disabled")
+        // the gate's refusal is recorded as the pipeline records it when called on its own
+        expect(yield* probe.traces(fx.tenant)).toStrictEqual([
+          { phase: "propose", outcome: "allow", code: null },
+          { phase: "propose", outcome: "deny", code: "companion.disabled" }
+        ])
+        expect(yield* probe.actions(fx.tenant, Proposals.subjectOf(txn))).toStrictEqual([{ id: open.action.id, status: "proposed", close_reason: null }])
+        const invalid = yield* failure(proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6100", "4.00"]], { tier: 9 })))
+        expect(invalid.code).toBe("validation.schema")
+        expect((yield* probe.traces(fx.tenant)).length).toBe(2)
+        expect(yield* probe.count("entries", fx.tenant)).toBe(0)
+      }))
+
     it.effect("proposals: amounts in another currency than the bank's are refused at propose; a split account kept in another currency at apply", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("fx-proposal")

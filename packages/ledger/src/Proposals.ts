@@ -411,7 +411,8 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
   /**
    * Records a proposal for a bank transaction (decimal amounts converted in its currency).
    * An older `proposed` proposal for the same transaction becomes `superseded`, in the same
-   * transaction. Gates and RBAC are the pipeline's (`companion.propose`).
+   * transaction. Gates and RBAC are the pipeline's (`companion.propose`); a gate's refusal keeps
+   * its decision trace and whatever the gate recorded (a breaker trip), as the pipeline does.
    */
   const propose = (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) =>
     Effect.gen(function*() {
@@ -456,11 +457,18 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
         risk_reasons: req.risk_reasons ?? [],
         tier: req.tier ?? 0
       }
-      return yield* uow.transaction(
+      const subject = subjectOf(txn.id)
+      const outcome = yield* uow.transaction(
         Effect.gen(function*() {
-          const result = yield* pipeline.propose({ tenant_id: tenant, actor, kind: KIND, payload, idempotency_key: req.idempotency_key })
-          if (result.duplicate) return result
-          const older = yield* actions.list(tenant, { status: "proposed", kind: KIND, subject: result.action.subject, limit: 100 })
+          const proposed = yield* Effect.either(pipeline.propose({ tenant_id: tenant, actor, kind: KIND, payload, idempotency_key: req.idempotency_key }))
+          if (Either.isLeft(proposed)) {
+            // a refusal commits what the pipeline recorded with it, as it does when called on its
+            // own: the denial trace, a breaker trip (a velocity breaker that opens, its event)
+            return proposed.left._tag === "StorageError" ? yield* Effect.fail(proposed.left) : proposed
+          }
+          const result = proposed.right
+          if (result.duplicate) return Either.right(result)
+          const older = yield* actions.list(tenant, { status: "proposed", kind: KIND, subject, limit: 100 })
           const now = yield* Clock.currentTimeMillis
           for (const old of older) {
             if (old.id === result.action.id) continue
@@ -481,9 +489,10 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
               data: { kind: KIND, superseded_by: result.action.id }
             })
           }
-          return result
+          return Either.right(result)
         })
       )
+      return yield* outcome
     })
 
   /** Ledger proposals, newest first, optionally by status (RBAC `companion.read`). */
