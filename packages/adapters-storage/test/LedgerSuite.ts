@@ -694,6 +694,40 @@ export const suite = <E>(
         expect(yield* probe.count("entries", fx.tenant)).toBe(0)
       }))
 
+    it.effect("proposals: a new proposal racing an apply or a reject of the open one waits for it; both complete", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("supersede-race")
+        const proposals = yield* Proposals.LedgerProposals
+        const pipeline = yield* Governance.GovernedActions
+        const probe = yield* LedgerProbe
+        const rounds = capabilities.parallelConnections ? 8 : 2
+        let applied = 0
+        for (let i = 0; i < rounds; i++) {
+          const txn = yield* bankTxn(fx, `2024-10-${10 + i}`, `Race ${i}`, "-10.00")
+          const older = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "10.00"]]))
+          const closeOlder = i % 2 === 0
+            ? Effect.map(pipeline.apply(fx.tenant, older.action.id, fx.bookkeeper), () => "applied")
+            : Effect.map(pipeline.reject(fx.tenant, older.action.id, fx.bookkeeper, "not this one"), () => "rejected")
+          const [closed, newer] = yield* Effect.all(
+            [Effect.either(closeOlder), proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6100", "10.00"]]))],
+            { concurrency: 2 }
+          )
+          const rows = yield* probe.actions(fx.tenant, Proposals.subjectOf(txn))
+          expect(rows.find((r) => r.id === newer.action.id)?.status).toBe("proposed")
+          const olderRow = rows.find((r) => r.id === older.action.id)
+          if (closed._tag === "Right") {
+            // the older one was closed first; the newer proposal found nothing open to supersede
+            expect(olderRow?.status).toBe(closed.right)
+            if (closed.right === "applied") applied++
+          } else {
+            // the newer proposal superseded it first; closing it then is refused with a stable code
+            expect((closed.left as { code: string }).code).toBe("proposal.closed")
+            expect(olderRow).toStrictEqual({ id: older.action.id, status: "superseded", close_reason: `superseded by ${newer.action.id}` })
+          }
+        }
+        expect(yield* probe.count("entries", fx.tenant)).toBe(applied)
+      }))
+
     it.effect("proposals: amounts in another currency than the bank's are refused at propose; a split account kept in another currency at apply", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("fx-proposal")

@@ -460,6 +460,12 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
       const subject = subjectOf(txn.id)
       const outcome = yield* uow.transaction(
         Effect.gen(function*() {
+          // Lock order: first the open proposals this one supersedes, then what the pipeline
+          // locks (the audit chain). Apply and reject lock a proposal before the audit chain too,
+          // so a propose racing an apply of the older proposal waits for it, where the reverse
+          // order deadlocked on PostgreSQL.
+          const open = yield* actions.list(tenant, { status: "proposed", kind: KIND, subject, limit: 100 })
+          for (const o of [...open].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) yield* actions.getForUpdate(tenant, o.id as Ids.ActionId)
           const proposed = yield* Effect.either(pipeline.propose({ tenant_id: tenant, actor, kind: KIND, payload, idempotency_key: req.idempotency_key }))
           if (Either.isLeft(proposed)) {
             // a refusal commits what the pipeline recorded with it, as it does when called on its
@@ -468,6 +474,7 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
           }
           const result = proposed.right
           if (result.duplicate) return Either.right(result)
+          // read again: a proposal committed since the first read is superseded as well
           const older = yield* actions.list(tenant, { status: "proposed", kind: KIND, subject, limit: 100 })
           const now = yield* Clock.currentTimeMillis
           for (const old of older) {
