@@ -140,6 +140,20 @@ export const suite = <E>(
         expect(yield* probe.count("accounts", fx.tenant)).toBe(15)
       }))
 
+    it.effect("chart: a preset imported in an unknown currency is refused, names on Object's prototype included; nothing is written", () =>
+      Effect.gen(function*() {
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        const fx = yield* fixture("preset-currency", "suggest_only", null)
+        for (const currency of ["toString", "constructor", "__proto__", "usd", "XYZ"]) {
+          const refused = yield* failure(chart.importPreset(fx.tenant, fx.owner, "standard_small_business", { currency }))
+          expect([currency, refused.code, refused.details]).toStrictEqual([currency, "validation.currency", { currency }])
+        }
+        expect(yield* probe.count("accounts", fx.tenant)).toBe(0)
+        expect(yield* chart.importPreset(fx.tenant, fx.owner, "standard_small_business", { currency: "EUR" })).toStrictEqual({ new: 14, skipped: 0 })
+        expect(new Set((yield* chart.list(fx.tenant, fx.owner)).map((a) => a.currency))).toStrictEqual(new Set(["EUR"]))
+      }))
+
     it.effect("posting: a balanced entry is stored with its lines and numbered per tenant", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("post")

@@ -191,7 +191,8 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
 
   const build = (tenant: Ids.TenantId, input: NewAccount, now: number) => {
     const currency = input.currency ?? config.defaultCurrency
-    if (!(currency in config.currencyExponents)) {
+    // own keys only: `in` also finds "toString", "constructor", … on the table's prototype
+    if (!Object.hasOwn(config.currencyExponents, currency)) {
       return Either.left(invalid("validation.currency", `Unknown currency ${currency}`, { currency }))
     }
     return Either.right(
