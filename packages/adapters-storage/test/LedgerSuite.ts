@@ -154,6 +154,28 @@ export const suite = <E>(
         expect(new Set((yield* chart.list(fx.tenant, fx.owner)).map((a) => a.currency))).toStrictEqual(new Set(["EUR"]))
       }))
 
+    it.effect("chart: an account moves with its sub-accounts: the deepest must stay within 5 levels, and no cycle", () =>
+      Effect.gen(function*() {
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        const fx = yield* fixture("chart-depth", "suggest_only", null)
+        yield* chart.create(fx.tenant, fx.owner, { code: "D1", name: "D1", type: "Expense" })
+        for (let i = 2; i <= 6; i++) yield* chart.create(fx.tenant, fx.owner, { code: `D${i}`, name: `D${i}`, type: "Expense", parent_code: `D${i - 1}` })
+        yield* chart.create(fx.tenant, fx.owner, { code: "R", name: "R", type: "Expense" })
+        // D6 already has the most parents an account may have: under D6 is refused, and so is moving D1 under R
+        expect((yield* failure(chart.create(fx.tenant, fx.owner, { code: "D7", name: "D7", type: "Expense", parent_code: "D6" }))).code).toBe("validation.account_parent")
+        const tooDeep = yield* failure(chart.update(fx.tenant, fx.owner, "D1", { parent_code: "R" }))
+        expect([tooDeep.code, tooDeep.details]).toStrictEqual(["validation.account_parent", { parent_code: "R", levels_below: 5 }])
+        expect((yield* probe.account(fx.tenant, "D1"))?.parent_code).toBe(null)
+        // D2 has 4 levels below it: under R its deepest sub-account has exactly 5 parents
+        yield* chart.update(fx.tenant, fx.owner, "D2", { parent_code: "R" })
+        expect((yield* probe.account(fx.tenant, "D2"))?.parent_code).toBe("R")
+        expect(Chart.fullNames(yield* chart.list(fx.tenant, fx.owner)).get("D6")).toBe("R:D2:D3:D4:D5:D6")
+        const cycle = yield* failure(chart.update(fx.tenant, fx.owner, "D3", { parent_code: "D6" }))
+        expect(cycle.code).toBe("validation.account_parent")
+        expect((yield* probe.account(fx.tenant, "D3"))?.parent_code).toBe("D2")
+      }))
+
     it.effect("posting: a balanced entry is stored with its lines and numbered per tenant", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("post")

@@ -122,12 +122,14 @@ const invalid = (code: string, message: string, details?: Record<string, unknown
 
 /**
  * Checks a parent link: the parent exists, has the same type and currency, and the chain stays
- * acyclic and at most {@link MAX_DEPTH} deep. Pure.
+ * acyclic and at most {@link MAX_DEPTH} deep — counting the `below` levels of sub-accounts the
+ * account already has when it is moved. Pure.
  */
 export const checkParent = (
   account: Pick<Account, "code" | "type" | "currency">,
   parentCode: string | null,
-  lookup: (code: string) => Account | undefined
+  lookup: (code: string) => Account | undefined,
+  below = 0
 ): Either.Either<void, Errors.ValidationError> => {
   if (parentCode === null) return Either.void
   let depth = 0
@@ -140,10 +142,43 @@ export const checkParent = (
       return Either.left(invalid("validation.account_parent", "A parent account must have the same type and currency", { parent_code: current, parent_type: p.type }))
     }
     depth++
-    if (depth > MAX_DEPTH) return Either.left(invalid("validation.account_parent", `Accounts nest at most ${MAX_DEPTH} levels`))
+    if (depth + below > MAX_DEPTH) {
+      return Either.left(
+        invalid(
+          "validation.account_parent",
+          `Accounts nest at most ${MAX_DEPTH} levels`,
+          below > 0 ? { parent_code: parentCode, levels_below: below } : { parent_code: parentCode }
+        )
+      )
+    }
     if (p.parent_code === null) return Either.void
     current = p.parent_code
   }
+}
+
+/** How many levels of sub-accounts `code` has in `accounts` (0 for a leaf). Pure. */
+export const levelsBelow = (code: string, accounts: Iterable<Account>): number => {
+  const children = new Map<string, Array<string>>()
+  for (const a of accounts) {
+    if (a.parent_code === null) continue
+    const list = children.get(a.parent_code)
+    if (list) list.push(a.code)
+    else children.set(a.parent_code, [a.code])
+  }
+  let levels = 0
+  let frontier = children.get(code) ?? []
+  const seen = new Set<string>([code])
+  while (frontier.length > 0) {
+    levels++
+    const next: Array<string> = []
+    for (const c of frontier) {
+      if (seen.has(c)) continue
+      seen.add(c)
+      next.push(...(children.get(c) ?? []))
+    }
+    frontier = next
+  }
+  return levels
 }
 
 const decodeNew = Schema.decodeUnknown(NewAccount)
@@ -264,7 +299,8 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
           }, true)
           if (after.parent_code !== before.parent_code) {
             const all = new Map((yield* store.list(tenant)).map((a) => [a.code, a]))
-            yield* checkParent(after, after.parent_code, (c) => all.get(c))
+            // the account moves with its sub-accounts: the deepest of them must stay within MAX_DEPTH
+            yield* checkParent(after, after.parent_code, (c) => all.get(c), levelsBelow(code, all.values()))
           }
           yield* store.update(after)
           yield* audit.append({

@@ -34,6 +34,16 @@ export interface RawTrace {
   readonly code: string | null
 }
 
+/** A stored account, reduced to what the suite compares. */
+export interface RawAccount {
+  readonly name: string
+  readonly type: string
+  readonly normal_balance: string
+  readonly parent_code: string | null
+  readonly currency: string
+  readonly active: boolean
+}
+
 /** A stored shadow record, reduced to what the suite compares. */
 export interface RawAction {
   readonly id: string
@@ -71,6 +81,8 @@ export class LedgerProbe extends Context.Tag("test/LedgerProbe")<
     readonly bankRows: (tenant: string) => Effect.Effect<ReadonlyArray<RawBankRow>>
     /** Stored decision traces of the tenant in id order: phase, outcome and the denying gate's code. */
     readonly traces: (tenant: string) => Effect.Effect<ReadonlyArray<RawTrace>>
+    /** The stored row of one account as raw values (null when missing). */
+    readonly account: (tenant: string, code: string) => Effect.Effect<RawAccount | null>
     /** Stored shadow records (actions) of one subject in id order: id, status, close reason. */
     readonly actions: (tenant: string, subject: string) => Effect.Effect<ReadonlyArray<RawAction>>
   }
@@ -211,6 +223,13 @@ export const memory = Layer.effect(
             .sort(byId)
             .map((t): RawTrace => ({ phase: t.phase, outcome: t.outcome, code: denialCode(t.gates) }))
         ),
+      account: (tenant, code) =>
+        Effect.sync(() => {
+          const a = db.scoped<RawAccount>("ledger_accounts").get(tenant, code)
+          return a
+            ? { name: a.name, type: a.type, normal_balance: a.normal_balance, parent_code: a.parent_code, currency: a.currency, active: a.active }
+            : null
+        }),
       actions: (tenant, subject) =>
         Effect.sync(() =>
           [...db.scoped<MemAction>("actions").inScope(tenant)]
@@ -328,6 +347,21 @@ export const sql = Layer.effect(
         Effect.map((rows) =>
           rows.map((r): RawTrace => ({ phase: String(r.phase), outcome: String(r.outcome), code: denialCode(JSON.parse(String(r.gates))) }))
         ),
+        Effect.orDie
+      ),
+    account: (tenant, code) =>
+      sql`SELECT name, type, normal_balance, parent_code, currency, active FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`.pipe(
+        Effect.map((rows) => {
+          const r = rows[0]
+          return r === undefined ? null : {
+            name: String(r.name),
+            type: String(r.type),
+            normal_balance: String(r.normal_balance),
+            parent_code: r.parent_code === null ? null : String(r.parent_code),
+            currency: String(r.currency),
+            active: Number(r.active) === 1
+          }
+        }),
         Effect.orDie
       ),
     actions: (tenant, subject) =>
