@@ -176,6 +176,28 @@ export const suite = <E>(
         expect((yield* probe.account(fx.tenant, "D3"))?.parent_code).toBe("D2")
       }))
 
+    it.effect("chart: two accounts moved under each other at once: one move wins, the other is refused; never a cycle", () =>
+      Effect.gen(function*() {
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        const fx = yield* fixture("chart-cycle", "suggest_only", null)
+        const rounds = capabilities.parallelConnections ? 6 : 2
+        for (let i = 0; i < rounds; i++) {
+          yield* chart.create(fx.tenant, fx.owner, { code: `X${i}`, name: `X${i}`, type: "Expense" })
+          yield* chart.create(fx.tenant, fx.owner, { code: `Y${i}`, name: `Y${i}`, type: "Expense" })
+          const moves = yield* Effect.all(
+            [
+              Effect.either(chart.update(fx.tenant, fx.owner, `X${i}`, { parent_code: `Y${i}` })),
+              Effect.either(chart.update(fx.tenant, fx.owner, `Y${i}`, { parent_code: `X${i}` }))
+            ],
+            { concurrency: 2 }
+          )
+          expect(moves.map((m) => (m._tag === "Right" ? "ok" : (m.left as { code: string }).code)).sort()).toStrictEqual(["ok", "validation.account_parent"])
+          const parents = [(yield* probe.account(fx.tenant, `X${i}`))?.parent_code, (yield* probe.account(fx.tenant, `Y${i}`))?.parent_code]
+          expect(parents.filter((p) => p === null).length).toBe(1)
+        }
+      }))
+
     it.effect("posting: a balanced entry is stored with its lines and numbered per tenant", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("post")

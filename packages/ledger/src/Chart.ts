@@ -95,6 +95,12 @@ export class AccountStore extends Context.Tag("@airlock/ledger/AccountStore")<
     readonly list: (tenant: Ids.TenantId) => Effect.Effect<ReadonlyArray<Account>, Errors.StorageError>
     /** Replaces name, parent, description, active flag and `updated_at`; `not_found` when missing. */
     readonly update: (account: Account) => Effect.Effect<void, Errors.NotFound | Errors.StorageError>
+    /**
+     * Serialises changes to the tenant's chart until the surrounding transaction ends (a row
+     * lock on PostgreSQL): the parent checks read the whole chart, and two moves checked at
+     * once could each pass and together make a cycle.
+     */
+    readonly lockChart: (tenant: Ids.TenantId) => Effect.Effect<void, Errors.StorageError>
   }
 >() {}
 
@@ -265,6 +271,7 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
       const account = yield* build(tenant, decoded, yield* Clock.currentTimeMillis)
       return yield* uow.transaction(
         Effect.gen(function*() {
+          yield* store.lockChart(tenant)
           yield* insertChecked(tenant, account)
           yield* audit.append({
             tenant_id: tenant,
@@ -285,6 +292,7 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
       const p = yield* Effect.mapError(decodePatch(patch), schemaError)
       return yield* uow.transaction(
         Effect.gen(function*() {
+          yield* store.lockChart(tenant)
           const before = yield* Effect.flatMap(
             store.get(tenant, code),
             Option.match({ onNone: () => Effect.fail(notFound("account", code)), onSome: Effect.succeed })
@@ -335,6 +343,7 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
       const rows: ReadonlyArray<PresetAccount> = presets[name]
       return yield* uow.transaction(
         Effect.gen(function*() {
+          yield* store.lockChart(tenant)
           const existing = new Set((yield* store.list(tenant)).map((a) => a.code))
           let created = 0
           for (const row of rows) {
