@@ -198,6 +198,33 @@ export const suite = <E>(
         }
       }))
 
+    it.effect("chart: unknown fields are refused, a change of type, normal balance or currency too; an empty change is refused; nothing is written", () =>
+      Effect.gen(function*() {
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        const audit = yield* Audit.AuditLog
+        const fx = yield* fixture("chart-strict")
+        const before = yield* probe.account(fx.tenant, "6300")
+        const auditBefore = (yield* audit.list(fx.tenant, { limit: 1000 })).length
+        // a misspelt `parent` must not create a top-level account
+        const typo = yield* failure(chart.create(fx.tenant, fx.owner, { code: "6310", name: "Rent (office)", type: "Expense", parent: "6300" }))
+        expect([typo.code, typo.message]).toStrictEqual(["validation.schema", expect.stringContaining("parent")])
+        expect(yield* probe.account(fx.tenant, "6310")).toBe(null)
+        const retype = yield* failure(chart.update(fx.tenant, fx.owner, "6300", { type: "Income", currency: "EUR" }))
+        expect([retype.code, retype.details]).toStrictEqual(["validation.account_immutable", { fields: ["type", "currency"] }])
+        const contra = yield* failure(chart.update(fx.tenant, fx.owner, "6300", { name: "Rent & Lease", normal_balance: "credit" }))
+        expect([contra.code, contra.details]).toStrictEqual(["validation.account_immutable", { fields: ["normal_balance"] }])
+        const unknown = yield* failure(chart.update(fx.tenant, fx.owner, "6300", { activ: false }))
+        expect([unknown.code, unknown.message]).toStrictEqual(["validation.schema", expect.stringContaining("activ")])
+        expect((yield* failure(chart.update(fx.tenant, fx.owner, "6300", {}))).code).toBe("validation.empty_update")
+        expect(yield* probe.account(fx.tenant, "6300")).toStrictEqual(before)
+        expect((yield* audit.list(fx.tenant, { limit: 1000 })).length).toBe(auditBefore)
+        // fixed fields sent back unchanged (a record round trip) are accepted
+        const renamed = yield* chart.update(fx.tenant, fx.owner, "6300", { code: "6300", type: "Expense", normal_balance: "debit", currency: "USD", name: "Rent & Lease" })
+        expect(renamed.name).toBe("Rent & Lease")
+        expect(yield* probe.account(fx.tenant, "6300")).toStrictEqual({ ...before!, name: "Rent & Lease" })
+      }))
+
     it.effect("posting: a balanced entry is stored with its lines and numbered per tenant", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("post")

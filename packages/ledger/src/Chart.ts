@@ -187,8 +187,19 @@ export const levelsBelow = (code: string, accounts: Iterable<Account>): number =
   return levels
 }
 
-const decodeNew = Schema.decodeUnknown(NewAccount)
-const decodePatch = Schema.decodeUnknown(AccountPatch)
+// unknown fields are refused, as the HTTP adapter's strict bodies do: a misspelt `parent` must
+// not create a top-level account, nor a patch of `type` report success without changing it
+const decodeNew = Schema.decodeUnknown(NewAccount, { onExcessProperty: "error" })
+/** A patch as read: the mutable fields, plus the fixed ones (accepted only when unchanged). */
+const PatchInput = Schema.Struct({
+  ...AccountPatch.fields,
+  code: Schema.optional(Schema.String),
+  type: Schema.optional(Schema.String),
+  normal_balance: Schema.optional(Schema.String),
+  currency: Schema.optional(Schema.String)
+})
+const decodePatch = Schema.decodeUnknown(PatchInput, { onExcessProperty: "error" })
+const FIXED = ["code", "type", "normal_balance", "currency"] as const
 const schemaError = (e: { readonly message: string }) => invalid("validation.schema", e.message)
 
 /** The operations of {@link ChartOfAccounts}. */
@@ -297,6 +308,17 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
             store.get(tenant, code),
             Option.match({ onNone: () => Effect.fail(notFound("account", code)), onSome: Effect.succeed })
           )
+          const changed = FIXED.filter((k) => p[k] !== undefined && p[k] !== before[k])
+          if (changed.length > 0) {
+            return yield* invalid(
+              "validation.account_immutable",
+              `An account's code, type, normal balance and currency never change once created (posted history keeps its meaning): ${changed.join(", ")}`,
+              { fields: changed }
+            )
+          }
+          if (p.name === undefined && p.parent_code === undefined && p.description === undefined && p.active === undefined) {
+            return yield* invalid("validation.empty_update", "Give at least one of name, parent_code, description, active")
+          }
           const after = new Account({
             ...before,
             name: p.name ?? before.name,
