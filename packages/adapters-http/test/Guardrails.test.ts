@@ -1,4 +1,7 @@
 import { Approvals, Budgets, Money as GMoney } from "@airlock/guardrails"
+import { Ids } from "@airlock/core"
+import { BankTransaction, Chart, Proposals } from "@airlock/ledger"
+import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import * as H from "./support/Harness.js"
@@ -71,7 +74,45 @@ const suite = (storage: H.Storage) =>
       }))
   })
 
+/** Ledger proposals through the whole stack's gates: a velocity trip must outlive the refused propose. */
+const velocity = (storage: H.Storage) =>
+  layer(H.layer({ storage, guardrails: { velocityMaxPerMinute: 3 } }), { excludeTestServices: true })(`${storage} velocity`, (it) => {
+    it.effect("ledger proposals past the velocity limit open the breaker and record the trip (breaker-events)", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const tenant = Ids.TenantId.make("default")
+        yield* (yield* Chart.ChartOfAccounts).importPreset(tenant, s.actors.owner!, "standard_small_business")
+        const imported = yield* (yield* BankTransaction.BankTransactions).importFile(tenant, s.actors.bookkeeper!, {
+          account_code: "1000",
+          format: "json",
+          transactions: [{ date: "2026-03-02", description: "Paper", amount: "-12.00" }]
+        })
+        const proposals = yield* Proposals.LedgerProposals
+        const outcomes: Array<string> = []
+        for (let i = 0; i < 5; i++) {
+          const r = yield* Effect.either(proposals.propose(tenant, s.actors.agent!, {
+            bank_transaction_id: imported.ids[0]!,
+            splits: [{ account_code: "6200", amount: "12.00" }],
+            confidence: 0.8
+          }))
+          outcomes.push(r._tag === "Right" ? "ok" : (r.left as { code: string }).code)
+        }
+        expect(outcomes).toStrictEqual(["ok", "ok", "ok", "breaker.velocity", "breaker.velocity"])
+        const events = yield* s.raw("/api/v1/companion/breaker-events?limit=50", { headers: H.auth(H.tokens.owner) })
+        expect(events.json.filter((e: { kind: string }) => e.kind === "velocity").map((e: { type: string }) => e.type)).toStrictEqual(["trip"])
+        const stored = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql`SELECT state FROM airlock_guard_breakers WHERE tenant_id = 'default' AND kind = 'velocity'`.pipe(Effect.orDie))
+        expect(stored.map((r) => r.state)).toStrictEqual(["open"])
+        // refused proposes left their decision traces, as the pipeline's own propose does
+        const traces = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql`SELECT outcome FROM airlock_traces WHERE tenant_id = 'default' AND phase = 'propose' ORDER BY id`.pipe(Effect.orDie))
+        expect(traces.map((r) => r.outcome)).toStrictEqual(["allow", "allow", "allow", "deny", "deny"])
+      }))
+  })
+
 describe("guardrails routes", () => {
   suite("sqlite")
+  velocity("sqlite")
   if (H.pgEnabled()) suite("postgres")
+  if (H.pgEnabled()) velocity("postgres")
 })

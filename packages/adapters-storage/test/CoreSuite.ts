@@ -400,6 +400,21 @@ export const suite = <E>(
         const rolled = yield* pipeline.rollback(tenant.id, d.action.id, human, "mistake")
         expect(rolled.status).toBe("rolled_back")
         expect(yield* counter(tenant.id)).toBe(2)
+
+        // a rolled-back action explains promoted data (the effect and its compensation): not wipeable
+        yield* TestClock.adjust("1 minute")
+        const wipeRolled = yield* Effect.exit(pipeline.wipe(tenant.id, owner, { status: "rolled_back" }))
+        expect(wipeRolled).toStrictEqual(Exit.fail(expect.objectContaining({ code: "validation.wipe_applied", details: { status: "rolled_back" } })))
+        expect(yield* probe.actionStatus(tenant.id, d.action.id)).toBe("rolled_back")
+        expect(yield* pipeline.get(tenant.id, d.action.id)).toMatchObject({ close_reason: "mistake", closed_by: human.id })
+        // nor does the store port wipe promoted or already wiped records, whatever the filter
+        const store = yield* Action.ActionStore
+        const firstWipe = yield* pipeline.get(tenant.id, c.action.id)
+        expect(yield* store.wipe(tenant.id, { status: "rolled_back" }, 1, "someone")).toBe(0)
+        expect(yield* store.wipe(tenant.id, { status: "applied" }, 1, "someone")).toBe(0)
+        expect(yield* pipeline.wipe(tenant.id, owner, { status: "wiped" })).toBe(0)
+        expect(yield* pipeline.get(tenant.id, c.action.id)).toStrictEqual(firstWipe)
+        expect(yield* probe.actionStatus(tenant.id, d.action.id)).toBe("rolled_back")
       }))
 
     it.effect("listing is newest first with a cursor, filtered by status", () =>

@@ -140,6 +140,91 @@ export const suite = <E>(
         expect(yield* probe.count("accounts", fx.tenant)).toBe(15)
       }))
 
+    it.effect("chart: a preset imported in an unknown currency is refused, names on Object's prototype included; nothing is written", () =>
+      Effect.gen(function*() {
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        const fx = yield* fixture("preset-currency", "suggest_only", null)
+        for (const currency of ["toString", "constructor", "__proto__", "usd", "XYZ"]) {
+          const refused = yield* failure(chart.importPreset(fx.tenant, fx.owner, "standard_small_business", { currency }))
+          expect([currency, refused.code, refused.details]).toStrictEqual([currency, "validation.currency", { currency }])
+        }
+        expect(yield* probe.count("accounts", fx.tenant)).toBe(0)
+        expect(yield* chart.importPreset(fx.tenant, fx.owner, "standard_small_business", { currency: "EUR" })).toStrictEqual({ new: 14, skipped: 0 })
+        expect(new Set((yield* chart.list(fx.tenant, fx.owner)).map((a) => a.currency))).toStrictEqual(new Set(["EUR"]))
+      }))
+
+    it.effect("chart: an account moves with its sub-accounts: the deepest must stay within 5 levels, and no cycle", () =>
+      Effect.gen(function*() {
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        const fx = yield* fixture("chart-depth", "suggest_only", null)
+        yield* chart.create(fx.tenant, fx.owner, { code: "D1", name: "D1", type: "Expense" })
+        for (let i = 2; i <= 6; i++) yield* chart.create(fx.tenant, fx.owner, { code: `D${i}`, name: `D${i}`, type: "Expense", parent_code: `D${i - 1}` })
+        yield* chart.create(fx.tenant, fx.owner, { code: "R", name: "R", type: "Expense" })
+        // D6 already has the most parents an account may have: under D6 is refused, and so is moving D1 under R
+        expect((yield* failure(chart.create(fx.tenant, fx.owner, { code: "D7", name: "D7", type: "Expense", parent_code: "D6" }))).code).toBe("validation.account_parent")
+        const tooDeep = yield* failure(chart.update(fx.tenant, fx.owner, "D1", { parent_code: "R" }))
+        expect([tooDeep.code, tooDeep.details]).toStrictEqual(["validation.account_parent", { parent_code: "R", levels_below: 5 }])
+        expect((yield* probe.account(fx.tenant, "D1"))?.parent_code).toBe(null)
+        // D2 has 4 levels below it: under R its deepest sub-account has exactly 5 parents
+        yield* chart.update(fx.tenant, fx.owner, "D2", { parent_code: "R" })
+        expect((yield* probe.account(fx.tenant, "D2"))?.parent_code).toBe("R")
+        expect(Chart.fullNames(yield* chart.list(fx.tenant, fx.owner)).get("D6")).toBe("R:D2:D3:D4:D5:D6")
+        const cycle = yield* failure(chart.update(fx.tenant, fx.owner, "D3", { parent_code: "D6" }))
+        expect(cycle.code).toBe("validation.account_parent")
+        expect((yield* probe.account(fx.tenant, "D3"))?.parent_code).toBe("D2")
+      }))
+
+    it.effect("chart: two accounts moved under each other at once: one move wins, the other is refused; never a cycle", () =>
+      Effect.gen(function*() {
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        const fx = yield* fixture("chart-cycle", "suggest_only", null)
+        const rounds = capabilities.parallelConnections ? 6 : 2
+        for (let i = 0; i < rounds; i++) {
+          yield* chart.create(fx.tenant, fx.owner, { code: `X${i}`, name: `X${i}`, type: "Expense" })
+          yield* chart.create(fx.tenant, fx.owner, { code: `Y${i}`, name: `Y${i}`, type: "Expense" })
+          const moves = yield* Effect.all(
+            [
+              Effect.either(chart.update(fx.tenant, fx.owner, `X${i}`, { parent_code: `Y${i}` })),
+              Effect.either(chart.update(fx.tenant, fx.owner, `Y${i}`, { parent_code: `X${i}` }))
+            ],
+            { concurrency: 2 }
+          )
+          expect(moves.map((m) => (m._tag === "Right" ? "ok" : (m.left as { code: string }).code)).sort()).toStrictEqual(["ok", "validation.account_parent"])
+          const parents = [(yield* probe.account(fx.tenant, `X${i}`))?.parent_code, (yield* probe.account(fx.tenant, `Y${i}`))?.parent_code]
+          expect(parents.filter((p) => p === null).length).toBe(1)
+        }
+      }))
+
+    it.effect("chart: unknown fields are refused, a change of type, normal balance or currency too; an empty change is refused; nothing is written", () =>
+      Effect.gen(function*() {
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        const audit = yield* Audit.AuditLog
+        const fx = yield* fixture("chart-strict")
+        const before = yield* probe.account(fx.tenant, "6300")
+        const auditBefore = (yield* audit.list(fx.tenant, { limit: 1000 })).length
+        // a misspelt `parent` must not create a top-level account
+        const typo = yield* failure(chart.create(fx.tenant, fx.owner, { code: "6310", name: "Rent (office)", type: "Expense", parent: "6300" }))
+        expect([typo.code, typo.message]).toStrictEqual(["validation.schema", expect.stringContaining("parent")])
+        expect(yield* probe.account(fx.tenant, "6310")).toBe(null)
+        const retype = yield* failure(chart.update(fx.tenant, fx.owner, "6300", { type: "Income", currency: "EUR" }))
+        expect([retype.code, retype.details]).toStrictEqual(["validation.account_immutable", { fields: ["type", "currency"] }])
+        const contra = yield* failure(chart.update(fx.tenant, fx.owner, "6300", { name: "Rent & Lease", normal_balance: "credit" }))
+        expect([contra.code, contra.details]).toStrictEqual(["validation.account_immutable", { fields: ["normal_balance"] }])
+        const unknown = yield* failure(chart.update(fx.tenant, fx.owner, "6300", { activ: false }))
+        expect([unknown.code, unknown.message]).toStrictEqual(["validation.schema", expect.stringContaining("activ")])
+        expect((yield* failure(chart.update(fx.tenant, fx.owner, "6300", {}))).code).toBe("validation.empty_update")
+        expect(yield* probe.account(fx.tenant, "6300")).toStrictEqual(before)
+        expect((yield* audit.list(fx.tenant, { limit: 1000 })).length).toBe(auditBefore)
+        // fixed fields sent back unchanged (a record round trip) are accepted
+        const renamed = yield* chart.update(fx.tenant, fx.owner, "6300", { code: "6300", type: "Expense", normal_balance: "debit", currency: "USD", name: "Rent & Lease" })
+        expect(renamed.name).toBe("Rent & Lease")
+        expect(yield* probe.account(fx.tenant, "6300")).toStrictEqual({ ...before!, name: "Rent & Lease" })
+      }))
+
     it.effect("posting: a balanced entry is stored with its lines and numbered per tenant", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("post")
@@ -595,6 +680,11 @@ export const suite = <E>(
         expect(yield* probe.count("entries", fx.tenant)).toBe(2)
         const relisted = yield* Effect.flatMap(BankTransaction.BankTransactions, (b) => b.list(fx.tenant, fx.viewer, { unposted: true }))
         expect(relisted.items.map((t) => t.id)).toContain(txn)
+        // the rolled-back proposal still explains the entry and its reversal: a wipe cannot erase it
+        const wipeRolled = yield* failure(pipeline.wipe(fx.tenant, fx.controller, { status: "rolled_back", kind: Proposals.KIND }))
+        expect(wipeRolled.code).toBe("validation.wipe_applied")
+        const explained = yield* proposals.ofEntry(fx.tenant, fx.viewer, result.entry_id)
+        expect([explained.proposal?.status, explained.proposal?.close_reason, explained.applied_by_trace?.id]).toStrictEqual(["rolled_back", "wrong vendor", applied.trace?.id])
       }))
 
     it.effect("proposals: deterministic validation and the period lock deny at apply, with the denial in the trace", () =>
@@ -665,6 +755,92 @@ export const suite = <E>(
         const dup = yield* proposals.propose(fx.tenant, fx.agent, proposal(t1, [["6000", "30.00"]], { idempotency_key: "p-1" }))
         const dup2 = yield* proposals.propose(fx.tenant, fx.agent, proposal(t1, [["6000", "30.00"]], { idempotency_key: "p-1" }))
         expect([dup2.duplicate, dup2.action.id]).toStrictEqual([true, dup.action.id])
+      }))
+
+    it.effect("proposals: a refused propose keeps its decision trace, stores no proposal and supersedes nothing", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("refused")
+        const proposals = yield* Proposals.LedgerProposals
+        const probe = yield* LedgerProbe
+        const txn = yield* bankTxn(fx, "2024-07-05", "Coffee", "-4.00")
+        const open = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "4.00"]]))
+        yield* (yield* Tenants.Tenants).updateSettings(fx.tenant, { kill_switch: true }, fx.owner)
+        const refused = yield* failure(proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6100", "4.00"]])))
+        expect(refused.code).toBe("companion.disabled")
+        // the gate's refusal is recorded as the pipeline records it when called on its own
+        expect(yield* probe.traces(fx.tenant)).toStrictEqual([
+          { phase: "propose", outcome: "allow", code: null },
+          { phase: "propose", outcome: "deny", code: "companion.disabled" }
+        ])
+        expect(yield* probe.actions(fx.tenant, Proposals.subjectOf(txn))).toStrictEqual([{ id: open.action.id, status: "proposed", close_reason: null }])
+        const invalid = yield* failure(proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6100", "4.00"]], { tier: 9 })))
+        expect(invalid.code).toBe("validation.schema")
+        expect((yield* probe.traces(fx.tenant)).length).toBe(2)
+        expect(yield* probe.count("entries", fx.tenant)).toBe(0)
+      }))
+
+    it.effect("proposals: a new proposal racing an apply or a reject of the open one waits for it; both complete", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("supersede-race")
+        const proposals = yield* Proposals.LedgerProposals
+        const pipeline = yield* Governance.GovernedActions
+        const probe = yield* LedgerProbe
+        const rounds = capabilities.parallelConnections ? 8 : 2
+        let applied = 0
+        for (let i = 0; i < rounds; i++) {
+          const txn = yield* bankTxn(fx, `2024-10-${10 + i}`, `Race ${i}`, "-10.00")
+          const older = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "10.00"]]))
+          const closeOlder = i % 2 === 0
+            ? Effect.map(pipeline.apply(fx.tenant, older.action.id, fx.bookkeeper), () => "applied")
+            : Effect.map(pipeline.reject(fx.tenant, older.action.id, fx.bookkeeper, "not this one"), () => "rejected")
+          const [closed, newer] = yield* Effect.all(
+            [Effect.either(closeOlder), proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6100", "10.00"]]))],
+            { concurrency: 2 }
+          )
+          const rows = yield* probe.actions(fx.tenant, Proposals.subjectOf(txn))
+          expect(rows.find((r) => r.id === newer.action.id)?.status).toBe("proposed")
+          const olderRow = rows.find((r) => r.id === older.action.id)
+          if (closed._tag === "Right") {
+            // the older one was closed first; the newer proposal found nothing open to supersede
+            expect(olderRow?.status).toBe(closed.right)
+            if (closed.right === "applied") applied++
+          } else {
+            // the newer proposal superseded it first; closing it then is refused with a stable code
+            expect((closed.left as { code: string }).code).toBe("proposal.closed")
+            expect(olderRow).toStrictEqual({ id: older.action.id, status: "superseded", close_reason: `superseded by ${newer.action.id}` })
+          }
+        }
+        expect(yield* probe.count("entries", fx.tenant)).toBe(applied)
+      }))
+
+    it.effect("proposals: amounts in another currency than the bank's are refused at propose; a split account kept in another currency at apply", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("fx-proposal")
+        const proposals = yield* Proposals.LedgerProposals
+        const pipeline = yield* Governance.GovernedActions
+        const chart = yield* Chart.ChartOfAccounts
+        const probe = yield* LedgerProbe
+        yield* chart.create(fx.tenant, fx.owner, { code: "6900", name: "Euro Costs", type: "Expense", currency: "EUR" })
+        const txn = yield* bankTxn(fx, "2024-07-08", "Berlin hotel", "-80.00")
+        const perSplit = yield* failure(proposals.propose(fx.tenant, fx.agent, {
+          ...proposal(txn, []),
+          splits: [{ account_code: "6200", amount: "50.00", currency: "USD" }, { account_code: "6300", amount: "30.00", currency: "EUR" }]
+        }))
+        expect([perSplit.code, perSplit.details]).toStrictEqual([
+          "validation.currency_mismatch",
+          { field: "splits[2].currency", currency: "EUR", bank_currency: "USD", bank_transaction_id: txn }
+        ])
+        const whole = yield* failure(proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "80.00"]], { currency: "EUR" })))
+        expect([whole.code, whole.details?.field]).toStrictEqual(["validation.currency_mismatch", "currency"])
+        expect(yield* probe.actions(fx.tenant, Proposals.subjectOf(txn))).toStrictEqual([])
+        // the bank's own currency, said explicitly, is what the amounts are read in anyway
+        const usd = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "80.00"]], { currency: "USD" }))
+        expect(usd.action.payload).toMatchObject({ splits: [{ account_code: "6200", amount_minor: "8000" }] })
+        const euroAccount = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6900", "80.00"]]))
+        const refused = yield* failure(pipeline.apply(fx.tenant, euroAccount.action.id, fx.bookkeeper))
+        expect([refused.code, refused.details]).toMatchObject(["validation.currency_mismatch", { account_code: "6900", account_currency: "EUR", currency: "USD" }])
+        expect(yield* probe.count("entries", fx.tenant)).toBe(0)
+        expect((yield* probe.actions(fx.tenant, Proposals.subjectOf(txn))).map((r) => r.status)).toStrictEqual(["superseded", "proposed"])
       }))
 
     it.effect("exactly once under concurrency: concurrent applies of one proposal, and of two proposals for one bank transaction", () =>

@@ -113,7 +113,8 @@ export class ActionStore extends Context.Tag("@airlock/core/ActionStore")<
     readonly list: (tenant: TenantId, query: ActionQuery) => Effect.Effect<ReadonlyArray<ActionRecord>, StorageError>
     /**
      * Marks every record of the tenant with `status` (and `kind`, when given) as `wiped`;
-     * returns how many. Touches nothing else.
+     * returns how many. Never touches an `applied`, `rolled_back` or already `wiped` record
+     * (whatever the filter), nor anything else.
      */
     readonly wipe: (
       tenant: TenantId,

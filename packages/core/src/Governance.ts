@@ -797,7 +797,11 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
         })
       )
 
-    /** Wipes shadow records by status; canonical data is never touched. Needs `permission`. */
+    /**
+     * Wipes shadow records by status; canonical data is never touched. Needs `permission`.
+     * Applied and rolled-back records are refused: they are the provenance of what was promoted
+     * (a rolled-back one of an entry and its reversal). Wiping `wiped` finds nothing to wipe.
+     */
     const wipe = (
       tenantId: TenantId,
       actor: Actor,
@@ -806,8 +810,12 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
     ) =>
       Effect.gen(function*() {
         yield* rbac.require(actor, permission)
-        if (filter.status === "applied") {
-          return yield* new ValidationError({ code: "validation.wipe_applied", message: "Applied actions cannot be wiped" })
+        if (filter.status === "applied" || filter.status === "rolled_back") {
+          return yield* new ValidationError({
+            code: "validation.wipe_applied",
+            message: "Applied and rolled-back actions cannot be wiped: they are the provenance of what was promoted",
+            details: { status: filter.status }
+          })
         }
         return yield* uow.transaction(
           Effect.gen(function*() {

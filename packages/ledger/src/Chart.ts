@@ -95,6 +95,12 @@ export class AccountStore extends Context.Tag("@airlock/ledger/AccountStore")<
     readonly list: (tenant: Ids.TenantId) => Effect.Effect<ReadonlyArray<Account>, Errors.StorageError>
     /** Replaces name, parent, description, active flag and `updated_at`; `not_found` when missing. */
     readonly update: (account: Account) => Effect.Effect<void, Errors.NotFound | Errors.StorageError>
+    /**
+     * Serialises changes to the tenant's chart until the surrounding transaction ends (a row
+     * lock on PostgreSQL): the parent checks read the whole chart, and two moves checked at
+     * once could each pass and together make a cycle.
+     */
+    readonly lockChart: (tenant: Ids.TenantId) => Effect.Effect<void, Errors.StorageError>
   }
 >() {}
 
@@ -122,12 +128,14 @@ const invalid = (code: string, message: string, details?: Record<string, unknown
 
 /**
  * Checks a parent link: the parent exists, has the same type and currency, and the chain stays
- * acyclic and at most {@link MAX_DEPTH} deep. Pure.
+ * acyclic and at most {@link MAX_DEPTH} deep — counting the `below` levels of sub-accounts the
+ * account already has when it is moved. Pure.
  */
 export const checkParent = (
   account: Pick<Account, "code" | "type" | "currency">,
   parentCode: string | null,
-  lookup: (code: string) => Account | undefined
+  lookup: (code: string) => Account | undefined,
+  below = 0
 ): Either.Either<void, Errors.ValidationError> => {
   if (parentCode === null) return Either.void
   let depth = 0
@@ -140,14 +148,58 @@ export const checkParent = (
       return Either.left(invalid("validation.account_parent", "A parent account must have the same type and currency", { parent_code: current, parent_type: p.type }))
     }
     depth++
-    if (depth > MAX_DEPTH) return Either.left(invalid("validation.account_parent", `Accounts nest at most ${MAX_DEPTH} levels`))
+    if (depth + below > MAX_DEPTH) {
+      return Either.left(
+        invalid(
+          "validation.account_parent",
+          `Accounts nest at most ${MAX_DEPTH} levels`,
+          below > 0 ? { parent_code: parentCode, levels_below: below } : { parent_code: parentCode }
+        )
+      )
+    }
     if (p.parent_code === null) return Either.void
     current = p.parent_code
   }
 }
 
-const decodeNew = Schema.decodeUnknown(NewAccount)
-const decodePatch = Schema.decodeUnknown(AccountPatch)
+/** How many levels of sub-accounts `code` has in `accounts` (0 for a leaf). Pure. */
+export const levelsBelow = (code: string, accounts: Iterable<Account>): number => {
+  const children = new Map<string, Array<string>>()
+  for (const a of accounts) {
+    if (a.parent_code === null) continue
+    const list = children.get(a.parent_code)
+    if (list) list.push(a.code)
+    else children.set(a.parent_code, [a.code])
+  }
+  let levels = 0
+  let frontier = children.get(code) ?? []
+  const seen = new Set<string>([code])
+  while (frontier.length > 0) {
+    levels++
+    const next: Array<string> = []
+    for (const c of frontier) {
+      if (seen.has(c)) continue
+      seen.add(c)
+      next.push(...(children.get(c) ?? []))
+    }
+    frontier = next
+  }
+  return levels
+}
+
+// unknown fields are refused, as the HTTP adapter's strict bodies do: a misspelt `parent` must
+// not create a top-level account, nor a patch of `type` report success without changing it
+const decodeNew = Schema.decodeUnknown(NewAccount, { onExcessProperty: "error" })
+/** A patch as read: the mutable fields, plus the fixed ones (accepted only when unchanged). */
+const PatchInput = Schema.Struct({
+  ...AccountPatch.fields,
+  code: Schema.optional(Schema.String),
+  type: Schema.optional(Schema.String),
+  normal_balance: Schema.optional(Schema.String),
+  currency: Schema.optional(Schema.String)
+})
+const decodePatch = Schema.decodeUnknown(PatchInput, { onExcessProperty: "error" })
+const FIXED = ["code", "type", "normal_balance", "currency"] as const
 const schemaError = (e: { readonly message: string }) => invalid("validation.schema", e.message)
 
 /** The operations of {@link ChartOfAccounts}. */
@@ -191,7 +243,8 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
 
   const build = (tenant: Ids.TenantId, input: NewAccount, now: number) => {
     const currency = input.currency ?? config.defaultCurrency
-    if (!(currency in config.currencyExponents)) {
+    // own keys only: `in` also finds "toString", "constructor", … on the table's prototype
+    if (!Object.hasOwn(config.currencyExponents, currency)) {
       return Either.left(invalid("validation.currency", `Unknown currency ${currency}`, { currency }))
     }
     return Either.right(
@@ -229,6 +282,7 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
       const account = yield* build(tenant, decoded, yield* Clock.currentTimeMillis)
       return yield* uow.transaction(
         Effect.gen(function*() {
+          yield* store.lockChart(tenant)
           yield* insertChecked(tenant, account)
           yield* audit.append({
             tenant_id: tenant,
@@ -249,10 +303,22 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
       const p = yield* Effect.mapError(decodePatch(patch), schemaError)
       return yield* uow.transaction(
         Effect.gen(function*() {
+          yield* store.lockChart(tenant)
           const before = yield* Effect.flatMap(
             store.get(tenant, code),
             Option.match({ onNone: () => Effect.fail(notFound("account", code)), onSome: Effect.succeed })
           )
+          const changed = FIXED.filter((k) => p[k] !== undefined && p[k] !== before[k])
+          if (changed.length > 0) {
+            return yield* invalid(
+              "validation.account_immutable",
+              `An account's code, type, normal balance and currency never change once created (posted history keeps its meaning): ${changed.join(", ")}`,
+              { fields: changed }
+            )
+          }
+          if (p.name === undefined && p.parent_code === undefined && p.description === undefined && p.active === undefined) {
+            return yield* invalid("validation.empty_update", "Give at least one of name, parent_code, description, active")
+          }
           const after = new Account({
             ...before,
             name: p.name ?? before.name,
@@ -263,7 +329,8 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
           }, true)
           if (after.parent_code !== before.parent_code) {
             const all = new Map((yield* store.list(tenant)).map((a) => [a.code, a]))
-            yield* checkParent(after, after.parent_code, (c) => all.get(c))
+            // the account moves with its sub-accounts: the deepest of them must stay within MAX_DEPTH
+            yield* checkParent(after, after.parent_code, (c) => all.get(c), levelsBelow(code, all.values()))
           }
           yield* store.update(after)
           yield* audit.append({
@@ -298,6 +365,7 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
       const rows: ReadonlyArray<PresetAccount> = presets[name]
       return yield* uow.transaction(
         Effect.gen(function*() {
+          yield* store.lockChart(tenant)
           const existing = new Set((yield* store.list(tenant)).map((a) => a.code))
           let created = 0
           for (const row of rows) {

@@ -55,7 +55,7 @@ const positive = (name: string, fallback: number) =>
 /** The `Config` description of ledger settings (`AIRLOCK_LEDGER_*`). */
 export const config: Config.Config<LedgerSettings> = Config.all({
   defaultCurrency: Config.string("AIRLOCK_LEDGER_DEFAULT_CURRENCY").pipe(
-    Config.validate({ message: "must be a known ISO 4217 code", validation: (c) => c in CurrencyExponents }),
+    Config.validate({ message: "must be a known ISO 4217 code", validation: (c) => Object.hasOwn(CurrencyExponents, c) }),
     Config.withDefault(defaults.defaultCurrency)
   ),
   qboDateFormat: Config.string("AIRLOCK_LEDGER_QBO_DATE_FORMAT").pipe(

@@ -56,7 +56,8 @@ export const exponentOf = (
   currency: string,
   table: Readonly<Record<string, number>> = CurrencyExponents
 ): Either.Either<number, Errors.ValidationError> => {
-  const e = table[currency]
+  // own keys only: "toString", "constructor", … are found on every object's prototype
+  const e = Object.hasOwn(table, currency) ? table[currency] : undefined
   return e === undefined
     ? Either.left(invalid("validation.currency", `Unknown currency ${currency}`, { currency }))
     : Either.right(e)
@@ -146,4 +147,4 @@ export const formatMinor = (minor: bigint, exponent: number): string => {
 
 /** Formats minor units of `currency` (unknown currencies format with 2 decimals). */
 export const formatAmount = (minor: bigint, currency: string, table: Readonly<Record<string, number>> = CurrencyExponents): string =>
-  formatMinor(minor, table[currency] ?? 2)
+  formatMinor(minor, (Object.hasOwn(table, currency) ? table[currency] : undefined) ?? 2)

@@ -24,6 +24,9 @@ import { isLocked, PeriodLockStore } from "./PeriodLock.js"
 /** Name of the ledger proposal kind in the action registry. */
 export const KIND = "ledger.proposal"
 
+/** The subject of a ledger proposal: the bank transaction it is about. */
+export const subjectOf = (bankTransactionId: string): string => `bank_txn:${bankTransactionId}`
+
 /** One proposed split: the counter-account and the (positive) share of the bank amount. */
 export const Split = Schema.Struct({
   account_code: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(20)),
@@ -236,7 +239,7 @@ export const layerKind: Layer.Layer<
       permissions: { propose: "companion.propose", apply: "companion.actions" },
       aiGoverned: true,
       protected: true,
-      subject: (p) => `bank_txn:${p.bank_transaction_id}`,
+      subject: (p) => subjectOf(p.bank_transaction_id),
       apply: ({ action, actor, payload }) => {
         const ready = prepared.get(action)
         prepared.delete(action)
@@ -321,12 +324,18 @@ export const layerKind: Layer.Layer<
   })
 )
 
-/** Input of a ledger proposal as the companion sends it: amounts as decimals in the bank's currency. */
+/**
+ * Input of a ledger proposal as the companion sends it: amounts as decimals in the bank's
+ * currency. `currency` (for all amounts, or per split) may say so explicitly; any other currency
+ * is refused, since the amounts would otherwise be read in the bank's.
+ */
 export const ProposeInput = Schema.Struct({
   bank_transaction_id: Schema.String,
+  currency: Schema.optional(Schema.String),
   splits: Schema.Array(Schema.Struct({
     account_code: Schema.String,
     amount: DecimalInput,
+    currency: Schema.optional(Schema.String),
     description: Schema.optional(Schema.NullOr(Schema.String)),
     name: Schema.optional(Schema.NullOr(Schema.String)),
     class: Schema.optional(Schema.NullOr(Schema.String)),
@@ -402,7 +411,8 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
   /**
    * Records a proposal for a bank transaction (decimal amounts converted in its currency).
    * An older `proposed` proposal for the same transaction becomes `superseded`, in the same
-   * transaction. Gates and RBAC are the pipeline's (`companion.propose`).
+   * transaction. Gates and RBAC are the pipeline's (`companion.propose`); a gate's refusal keeps
+   * its decision trace and whatever the gate recorded (a breaker trip), as the pipeline does.
    */
   const propose = (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) =>
     Effect.gen(function*() {
@@ -413,8 +423,19 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
         onNone: () => Effect.fail(notFound("bank_transaction", req.bank_transaction_id)),
         onSome: Effect.succeed
       }))
+      const otherCurrency = (field: string, currency: string | undefined) =>
+        currency === undefined || currency === txn.currency
+          ? Effect.void
+          : Effect.fail(invalid("validation.currency_mismatch", `Amounts are in the bank transaction's currency ${txn.currency}, not ${currency}`, {
+            field,
+            currency,
+            bank_currency: txn.currency,
+            bank_transaction_id: txn.id
+          }))
+      yield* otherCurrency("currency", req.currency)
       const splits: Array<typeof Split.Encoded> = []
       for (const [i, s] of req.splits.entries()) {
+        yield* otherCurrency(`splits[${i + 1}].currency`, s.currency)
         const minor = yield* parseAmount(s.amount, txn.currency, { field: `splits[${i + 1}].amount`, table: config.currencyExponents })
         splits.push({
           account_code: s.account_code,
@@ -436,11 +457,25 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
         risk_reasons: req.risk_reasons ?? [],
         tier: req.tier ?? 0
       }
-      return yield* uow.transaction(
+      const subject = subjectOf(txn.id)
+      const outcome = yield* uow.transaction(
         Effect.gen(function*() {
-          const result = yield* pipeline.propose({ tenant_id: tenant, actor, kind: KIND, payload, idempotency_key: req.idempotency_key })
-          if (result.duplicate) return result
-          const older = yield* actions.list(tenant, { status: "proposed", kind: KIND, subject: result.action.subject, limit: 100 })
+          // Lock order: first the open proposals this one supersedes, then what the pipeline
+          // locks (the audit chain). Apply and reject lock a proposal before the audit chain too,
+          // so a propose racing an apply of the older proposal waits for it, where the reverse
+          // order deadlocked on PostgreSQL.
+          const open = yield* actions.list(tenant, { status: "proposed", kind: KIND, subject, limit: 100 })
+          for (const o of [...open].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) yield* actions.getForUpdate(tenant, o.id as Ids.ActionId)
+          const proposed = yield* Effect.either(pipeline.propose({ tenant_id: tenant, actor, kind: KIND, payload, idempotency_key: req.idempotency_key }))
+          if (Either.isLeft(proposed)) {
+            // a refusal commits what the pipeline recorded with it, as it does when called on its
+            // own: the denial trace, a breaker trip (a velocity breaker that opens, its event)
+            return proposed.left._tag === "StorageError" ? yield* Effect.fail(proposed.left) : proposed
+          }
+          const result = proposed.right
+          if (result.duplicate) return Either.right(result)
+          // read again: a proposal committed since the first read is superseded as well
+          const older = yield* actions.list(tenant, { status: "proposed", kind: KIND, subject, limit: 100 })
           const now = yield* Clock.currentTimeMillis
           for (const old of older) {
             if (old.id === result.action.id) continue
@@ -461,9 +496,10 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
               data: { kind: KIND, superseded_by: result.action.id }
             })
           }
-          return result
+          return Either.right(result)
         })
       )
+      return yield* outcome
     })
 
   /** Ledger proposals, newest first, optionally by status (RBAC `companion.read`). */

@@ -1,11 +1,29 @@
-import { CalendarDate, Money } from "@airlock/ledger"
+import { CalendarDate, LedgerConfig, Money } from "@airlock/ledger"
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { ConfigProvider, Effect, Either } from "effect"
 
 const ok = <A>(e: Either.Either<A, unknown>) => Either.getOrThrow(e)
 const code = <A>(e: Either.Either<A, { code: string }>) => (Either.isLeft(e) ? e.left.code : "ok")
 
 describe("Money", () => {
+  it("knows a currency only by the table's own keys, never by names on Object's prototype", () => {
+    for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+      expect([name, code(Money.exponentOf(name))]).toStrictEqual([name, "validation.currency"])
+      expect([name, code(Money.parseAmount("1.00", name))]).toStrictEqual([name, "validation.currency"])
+    }
+    expect(ok(Money.exponentOf("JPY"))).toBe(0)
+    expect(Money.formatAmount(1234n, "toString")).toBe("12.34")
+  })
+
+  it.effect("AIRLOCK_LEDGER_DEFAULT_CURRENCY must be a currency of the table, not a prototype name", () =>
+    Effect.gen(function*() {
+      const read = (value: string) =>
+        Effect.either(Effect.withConfigProvider(LedgerConfig.config, ConfigProvider.fromMap(new Map([["AIRLOCK_LEDGER_DEFAULT_CURRENCY", value]]))))
+      expect(Either.isLeft(yield* read("toString"))).toBe(true)
+      expect(Either.isLeft(yield* read("constructor"))).toBe(true)
+      expect(Either.map(yield* read("EUR"), (c) => c.defaultCurrency)).toStrictEqual(Either.right("EUR"))
+    }))
+
   it("parses decimals into minor units per currency exponent", () => {
     expect(ok(Money.parseAmount("12.34", "USD"))).toBe(1234n)
     expect(ok(Money.parseAmount("-0.05", "USD"))).toBe(-5n)

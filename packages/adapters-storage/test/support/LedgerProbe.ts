@@ -26,6 +26,36 @@ export interface RawBankRow {
   readonly source_line: number | null
 }
 
+/** A stored decision trace, reduced to what the suite compares. */
+export interface RawTrace {
+  readonly phase: string
+  readonly outcome: string
+  /** The code of the gate that denied (null when none did). */
+  readonly code: string | null
+}
+
+/** A stored account, reduced to what the suite compares. */
+export interface RawAccount {
+  readonly name: string
+  readonly type: string
+  readonly normal_balance: string
+  readonly parent_code: string | null
+  readonly currency: string
+  readonly active: boolean
+}
+
+/** A stored shadow record, reduced to what the suite compares. */
+export interface RawAction {
+  readonly id: string
+  readonly status: string
+  readonly close_reason: string | null
+}
+
+const denialCode = (gates: ReadonlyArray<{ readonly verdict: string; readonly code: string | null }>) =>
+  gates.find((g) => g.verdict === "deny")?.code ?? null
+
+const byId = <A extends { readonly id: string }>(a: A, b: A) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
 /** Raw reads of the ledger's stored rows. */
 export class LedgerProbe extends Context.Tag("test/LedgerProbe")<
   LedgerProbe,
@@ -49,6 +79,12 @@ export class LedgerProbe extends Context.Tag("test/LedgerProbe")<
     readonly entryDates: (tenant: string) => Effect.Effect<ReadonlyArray<string>>
     /** Every stored bank transaction of the tenant, ordered by date, then source line. */
     readonly bankRows: (tenant: string) => Effect.Effect<ReadonlyArray<RawBankRow>>
+    /** Stored decision traces of the tenant in id order: phase, outcome and the denying gate's code. */
+    readonly traces: (tenant: string) => Effect.Effect<ReadonlyArray<RawTrace>>
+    /** The stored row of one account as raw values (null when missing). */
+    readonly account: (tenant: string, code: string) => Effect.Effect<RawAccount | null>
+    /** Stored shadow records (actions) of one subject in id order: id, status, close reason. */
+    readonly actions: (tenant: string, subject: string) => Effect.Effect<ReadonlyArray<RawAction>>
   }
 >() {}
 
@@ -76,6 +112,21 @@ interface MemEntry {
   content_hash: string
   posted_by: string
   lines: ReadonlyArray<{ line_no: number; account_code: string; side: string; amount_minor: bigint }>
+}
+
+interface MemTrace {
+  id: string
+  tenant_id: string
+  phase: string
+  outcome: string
+  gates: ReadonlyArray<{ verdict: string; code: string | null }>
+}
+
+interface MemAction {
+  id: string
+  subject: string
+  status: string
+  close_reason: string | null
 }
 
 interface MemBankRow {
@@ -164,6 +215,27 @@ export const memory = Layer.effect(
               source_line: r.source_line
             }))
             .sort(byDateThenLine)
+        ),
+      traces: (tenant) =>
+        Effect.sync(() =>
+          [...db.table<MemTrace>("traces").values()]
+            .filter((t) => t.tenant_id === tenant)
+            .sort(byId)
+            .map((t): RawTrace => ({ phase: t.phase, outcome: t.outcome, code: denialCode(t.gates) }))
+        ),
+      account: (tenant, code) =>
+        Effect.sync(() => {
+          const a = db.scoped<RawAccount>("ledger_accounts").get(tenant, code)
+          return a
+            ? { name: a.name, type: a.type, normal_balance: a.normal_balance, parent_code: a.parent_code, currency: a.currency, active: a.active }
+            : null
+        }),
+      actions: (tenant, subject) =>
+        Effect.sync(() =>
+          [...db.scoped<MemAction>("actions").inScope(tenant)]
+            .filter((a) => a.subject === subject)
+            .sort(byId)
+            .map((a): RawAction => ({ id: a.id, status: a.status, close_reason: a.close_reason }))
         )
     }
   })
@@ -267,6 +339,35 @@ export const sql = Layer.effect(
               source_line: r.source_line === null ? null : Number(r.source_line)
             }))
             .sort(byDateThenLine)
+        ),
+        Effect.orDie
+      ),
+    traces: (tenant) =>
+      sql`SELECT id, phase, outcome, gates FROM airlock_traces WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
+        Effect.map((rows) =>
+          rows.map((r): RawTrace => ({ phase: String(r.phase), outcome: String(r.outcome), code: denialCode(JSON.parse(String(r.gates))) }))
+        ),
+        Effect.orDie
+      ),
+    account: (tenant, code) =>
+      sql`SELECT name, type, normal_balance, parent_code, currency, active FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`.pipe(
+        Effect.map((rows) => {
+          const r = rows[0]
+          return r === undefined ? null : {
+            name: String(r.name),
+            type: String(r.type),
+            normal_balance: String(r.normal_balance),
+            parent_code: r.parent_code === null ? null : String(r.parent_code),
+            currency: String(r.currency),
+            active: Number(r.active) === 1
+          }
+        }),
+        Effect.orDie
+      ),
+    actions: (tenant, subject) =>
+      sql`SELECT id, status, close_reason FROM airlock_actions WHERE tenant_id = ${tenant} AND subject = ${subject} ORDER BY id`.pipe(
+        Effect.map((rows) =>
+          rows.map((r): RawAction => ({ id: String(r.id), status: String(r.status), close_reason: r.close_reason === null ? null : String(r.close_reason) }))
         ),
         Effect.orDie
       )

@@ -98,6 +98,9 @@ export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, 
   })
 )
 
+/** Statuses a wipe may move to `wiped`: promoted records are provenance, wiped ones stay as first wiped. */
+const wipeable = (status: Action.ActionStatus) => status !== "applied" && status !== "rolled_back" && status !== "wiped"
+
 const matches = (a: Action.ActionRecord, q: Action.ActionQuery) =>
   (q.status === undefined || a.status === q.status) &&
   (q.kind === undefined || a.kind === q.kind) &&
@@ -152,7 +155,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase>
         db.write(() => {
           let n = 0
           for (const a of [...rows.inScope(tenant)]) {
-            if (a.status !== filter.status || a.status === "applied") continue
+            if (a.status !== filter.status || !wipeable(a.status)) continue
             if (filter.kind !== undefined && a.kind !== filter.kind) continue
             rows.set(
               a.tenant_id,

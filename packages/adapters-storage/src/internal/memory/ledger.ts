@@ -95,7 +95,9 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase
           if (!rows.has(a.tenant_id, a.code)) return Effect.fail(new Errors.NotFound({ message: `account ${a.code} not found`, details: { entity: "account", id: a.code } }))
           rows.set(a.tenant_id, a.code, a)
           return Effect.void
-        })
+        }),
+      // transactions hold the writer lock until they end: joining it is the whole lock
+      lockChart: () => db.write(() => undefined)
     }
   })
 )

@@ -249,7 +249,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
         )
       },
       wipe: (tenant, filter, at, by) => {
-        const where = [sql`tenant_id = ${tenant}`, sql`status = ${filter.status}`, sql`status <> 'applied'`]
+        const where = [sql`tenant_id = ${tenant}`, sql`status = ${filter.status}`, sql`status NOT IN ('applied', 'rolled_back', 'wiped')`]
         if (filter.kind !== undefined) where.push(sql`kind = ${filter.kind}`)
         return sql`UPDATE airlock_actions SET status = 'wiped', closed_at = ${at}, closed_by = ${by},
                      close_reason = 'wiped', version = version + 1

@@ -84,7 +84,11 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlDb> = Layer
             ? Effect.fail(new Errors.NotFound({ message: `account ${a.code} not found`, details: { entity: "account", id: a.code } }))
             : Effect.void
         )
-      )
+      ),
+    // the upsert row-locks the tenant's chart counter until commit (PostgreSQL); SQLite has one writer
+    lockChart: (tenant) =>
+      sql`INSERT INTO ledger_counters (tenant_id, name, value) VALUES (${tenant}, 'chart', 0)
+          ON CONFLICT (tenant_id, name) DO UPDATE SET value = ledger_counters.value + 1`.query(ignoreRows, storageError)
   }))
 )
 
