@@ -3,7 +3,7 @@
  * a free port, a private directory, removed afterwards. Used by the test setup and the bench.
  */
 import { execFileSync, spawnSync } from "node:child_process"
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -40,15 +40,66 @@ const freePort = () =>
     })
   })
 
+const PREFIX = "airlock-pg-"
+/** File in a cluster's directory naming the process that started it. */
+const OWNER_FILE = "owner.pid"
+
+const isRootUser = () => typeof process.getuid === "function" && process.getuid() === 0
+
+/** Runs a PostgreSQL binary, as the `postgres` user when we are root (the server refuses root). */
+const runner = (bin: string) => (cmd: string, args: ReadonlyArray<string>) => {
+  const full = join(bin, cmd)
+  if (isRootUser()) execFileSync("runuser", ["-u", "postgres", "--", full, ...args], { stdio: "pipe" })
+  else execFileSync(full, [...args], { stdio: "pipe" })
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: the process exists under another user
+    return (error as { code?: string }).code === "EPERM"
+  }
+}
+
+/**
+ * Stops and removes clusters left by runs that were killed before their teardown (their
+ * starting process is gone), so they don't pile up on a developer machine. A cluster whose
+ * starter still runs — another test run at the same time — is left alone, as is a directory
+ * without an owner file. Returns the directories removed.
+ */
+export const sweepOrphans = (bin: string | null, root: string = tmpdir()): ReadonlyArray<string> => {
+  const removed: Array<string> = []
+  for (const name of readdirSync(root)) {
+    if (!name.startsWith(PREFIX)) continue
+    const dir = join(root, name)
+    let owner: number
+    try {
+      owner = Number(readFileSync(join(dir, OWNER_FILE), "utf8").trim())
+    } catch {
+      continue
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue
+    const data = join(dir, "data")
+    try {
+      if (bin !== null && existsSync(join(data, "postmaster.pid"))) runner(bin)("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"])
+    } catch {
+      // already stopped, or not ours to stop: the directory still goes
+    }
+    rmSync(dir, { recursive: true, force: true })
+    removed.push(dir)
+  }
+  return removed
+}
+
 /** Starts a cluster; throws with the server log when it cannot. */
 export const startCluster = async (bin: string): Promise<PgCluster> => {
-  const dir = mkdtempSync(join(tmpdir(), "airlock-pg-"))
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0
-  const run = (cmd: string, args: ReadonlyArray<string>) => {
-    const full = join(bin, cmd)
-    if (isRoot) execFileSync("runuser", ["-u", "postgres", "--", full, ...args], { stdio: "pipe" })
-    else execFileSync(full, [...args], { stdio: "pipe" })
-  }
+  sweepOrphans(bin)
+  const dir = mkdtempSync(join(tmpdir(), PREFIX))
+  writeFileSync(join(dir, OWNER_FILE), String(process.pid))
+  const isRoot = isRootUser()
+  const run = runner(bin)
   if (isRoot) {
     chmodSync(dir, 0o755)
     execFileSync("chown", ["-R", "postgres:postgres", dir])
