@@ -607,15 +607,17 @@ export const suite = <E>(
         const reasons = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).map((e) => e.reason)
         expect(reasons.slice(-2)).toStrictEqual(["db_pool_pressure", "budget_hard_exceeded"])
         yield* stops.resume(admin)
-        // instances tripping at once: one stop, one event
-        const before = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length
-        const racing = yield* Effect.all(
-          Array.from({ length: 6 }, () => stops.trip("provider_failures_repeated", { failures: 9 })),
-          { concurrency: capabilities.parallelConnections ? 6 : 3 }
-        )
-        expect(racing.filter((x) => x).length).toBe(1)
-        expect((yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length).toBe(before + 1)
-        yield* stops.resume(admin)
+        // instances tripping at once: one stop, one event (several rounds: the race is narrow)
+        for (let round = 0; round < 10; round++) {
+          const before = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length
+          const racing = yield* Effect.all(
+            Array.from({ length: 6 }, () => stops.trip("provider_failures_repeated", { failures: 9 })),
+            { concurrency: capabilities.parallelConnections ? 6 : 3 }
+          )
+          yield* stops.resume(admin)
+          expect(racing.filter((x) => x).length).toBe(1)
+          expect((yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length).toBe(before + 1)
+        }
         // the next day starts from zero
         yield* TestClock.adjust("1 day")
         expect(yield* stops.checkHardBudget).toBe(false)

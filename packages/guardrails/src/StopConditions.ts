@@ -7,7 +7,7 @@
  * (`budget_hard_exceeded | provider_failures_repeated | db_pool_pressure`) and the numbers, and
  * loops that observe the overrides ({@link StopConditions.runWhileActive}) exit cleanly.
  */
-import { type Actor, type Errors, Rbac, SystemState } from "@airlock/core"
+import { type Actor, type Errors, Rbac, SystemState, UnitOfWork } from "@airlock/core"
 import { Clock, Duration, Effect, Option, Ref, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
 import { BudgetStore, Scopes, scoped } from "./BudgetStore.js"
@@ -67,6 +67,7 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
     const counters = yield* CounterStore
     const budgets = yield* BudgetStore
     const events = yield* BreakerEvents
+    const uow = yield* UnitOfWork.UnitOfWork
     const config = yield* GuardrailsConfig
     // pool pressure is a property of this instance's pool: counted here, not shared
     const pressured = yield* Ref.make(0)
@@ -93,20 +94,23 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
      * record and one `simulation_stopped_guardrail` event. Returns whether this call stopped it.
      */
     const trip = (reason: StopReason, data: Record<string, unknown>): Effect.Effect<boolean, Errors.StorageError> =>
-      Effect.gen(function*() {
+      uow.transaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const seen = Option.getOrElse(yield* breakers.get(STOP_BREAKER), () => Breakers.initial(STOP_BREAKER, "stop_condition", null, now))
         const run = yield* observe
         if (run.should_stop) return false
-        // one compare-and-set from the version read before looking at the run: when instances
-        // trip at once, exactly one writes the overrides and the event
+        // One compare-and-set from the version read before looking at the run: when instances
+        // trip at once, exactly one writes the overrides and the event. The CAS and the writes
+        // commit together: another instance that reads the new version also sees the run
+        // stopped (with the writes after a separate CAS, it could read the version between
+        // them, find the run still going, and trip a second time).
         if (!(yield* breakers.put(Breakers.next(seen, { state: "open", reason, opened_at: now, data }, now), seen.version))) return false
         yield* put(STOP_KEY, { reason, data, at: now }, now)
         yield* put(RUN_ACTIVE_KEY, false, now)
         yield* put(RUN_PAUSED_KEY, true, now)
         yield* events.record({ tenant_id: null, kind: "stop_condition", type: STOP_EVENT, reason, data })
         return true
-      })
+      }))
 
     /** Counts one provider failure; N within the trailing window stops the run. */
     const recordProviderFailure = (provider: string): Effect.Effect<boolean, Errors.StorageError> =>
