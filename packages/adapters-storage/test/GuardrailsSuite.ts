@@ -16,6 +16,7 @@ import {
 } from "@airlock/core"
 import {
   Approvals,
+  Breakers,
   Budgets,
   BudgetStore,
   Counters,
@@ -36,7 +37,7 @@ import {
   Windows
 } from "@airlock/guardrails"
 import { expect, layer } from "@effect/vitest"
-import { Chunk, Effect, Exit, Fiber, Layer, Option, Ref, Schema, TestClock } from "effect"
+import { Chunk, Clock, Effect, Exit, Fiber, Layer, Option, Ref, Schema, TestClock } from "effect"
 import { environment, settings } from "./support/GuardEnv.js"
 import { GuardProbe } from "./support/GuardProbe.js"
 
@@ -621,6 +622,35 @@ export const suite = <E>(
         // the next day starts from zero
         yield* TestClock.adjust("1 day")
         expect(yield* stops.checkHardBudget).toBe(false)
+      }))
+
+    it.effect("stop conditions: two instances tripping while the first is slow to write still stop the run once", () =>
+      Effect.gen(function*() {
+        const stops = yield* StopConditions.StopConditions
+        const probe = yield* GuardProbe
+        const { admin } = yield* fixture("stop3")
+        yield* stops.resume(admin)
+        // A store that pauses (real time) after a successful compare-and-set of the stop breaker:
+        // the moment in which another instance reads the new version. It must then find the run
+        // stopped, or wait for it, and never trip a second time.
+        const store = yield* Breakers.BreakerStore
+        const slow = Layer.succeed(Breakers.BreakerStore, {
+          ...store,
+          put: (record, expected) =>
+            Effect.tap(store.put(record, expected), (ok) =>
+              ok && record.key === "stop:run" ? Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 50))) : Effect.void)
+        })
+        const instance = Effect.provide(StopConditions.StopConditions, StopConditions.StopConditions.Default.pipe(Layer.provide(slow)))
+        const [first, second] = [yield* instance, yield* instance]
+        const before = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length
+        const tripped = yield* Effect.all(
+          [first.trip("provider_failures_repeated", { failures: 9 }), Effect.zipRight(Effect.sleep("10 millis").pipe(Effect.withClock(Clock.make())), second.trip("provider_failures_repeated", { failures: 9 }))],
+          { concurrency: 2 }
+        )
+        const events = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length
+        yield* stops.resume(admin)
+        expect(tripped.filter((x) => x).length).toBe(1)
+        expect(events).toBe(before + 1)
       }))
 
     it.effect("lockdown: admin lockdown denies protected actions; unlock with the current code; wrong codes limited", () =>
