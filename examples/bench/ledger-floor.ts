@@ -10,36 +10,27 @@
  * It is not an implementation of anything: it measures how fast the apply's own work can run in
  * this process, so the governed figure can be read against it.
  */
-import { Audit, type Ids } from "@airlock/core"
+import { Audit, Ids } from "@airlock/core"
 import { BankTransaction, Chart, Journal, Proposals } from "@airlock/ledger"
 import { Either } from "effect"
 import { getRandomValues } from "node:crypto"
 
-const BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-/** Monotonic ULID-shaped ids from a millisecond clock and 80 random bits, like `IdGenerator`. */
+/** Monotonic prefixed ULIDs from a millisecond clock and 80 random bits, as `Ids.IdGenerator` makes them. */
 const makeIds = () => {
   let lastMs = -1
   const random = new Uint8Array(10)
   return (prefix: string): string => {
     const ms = Date.now()
-    if (ms === lastMs) {
-      for (let i = 9; i >= 0; i--) {
-        if (random[i]! < 255) {
-          random[i]!++
-          break
-        }
-        random[i] = 0
-      }
-    } else {
+    if (ms > lastMs) {
       lastMs = ms
       getRandomValues(random)
+    } else {
+      for (let i = 9; i >= 0; i--) {
+        random[i] = (random[i]! + 1) & 0xff
+        if (random[i] !== 0) break
+      }
     }
-    let time = ""
-    for (let i = 0, t = ms; i < 10; i++, t = Math.floor(t / 32)) time = BASE32[t % 32] + time
-    let tail = ""
-    for (let i = 0; i < 16; i++) tail += BASE32[random[i % 10]! >> (i < 10 ? 3 : 0) & 31]
-    return `${prefix}_${time}${tail}`
+    return `${prefix}_${Ids.encodeUlid(lastMs, random)}`
   }
 }
 

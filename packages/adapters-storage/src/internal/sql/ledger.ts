@@ -351,15 +351,14 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
             sql`SELECT account_code, CAST(debit_minor AS TEXT) AS d, CAST(credit_minor AS TEXT) AS c
                 FROM ledger_daily_balances WHERE tenant_id = ${tenant} AND day <= ${asOf}`,
             (rs) => {
-              const byAccount = new Map<string, { debit: bigint; credit: bigint }>()
+              const byAccount = new Map<string, Array<Row>>()
               for (const r of rs) {
                 const code = String(r.account_code)
-                const t = byAccount.get(code) ?? { debit: 0n, credit: 0n }
-                t.debit += BigInt(String(r.d))
-                t.credit += BigInt(String(r.c))
-                byAccount.set(code, t)
+                const rows = byAccount.get(code)
+                if (rows) rows.push(r)
+                else byAccount.set(code, [r])
               }
-              return [...byAccount].map(([account_code, t]) => ({ account_code, ...t }))
+              return [...byAccount].map(([account_code, rows]) => ({ account_code, ...sumRows(rows) }))
             }
           )
         ),
