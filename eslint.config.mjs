@@ -58,7 +58,8 @@ export default defineConfig(
           quoteStyle: "preferDouble",
           trailingCommas: "never",
           operatorPosition: "maintain",
-          "arrowFunction.useParentheses": "force"
+          "arrowFunction.useParentheses": "force",
+          useBraces: "maintain"
         }
       }]
     }
