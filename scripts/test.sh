@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing (including PostgreSQL's server binaries when
-# neither they nor AIRLOCK_TEST_PG_URL are there), typechecks, runs every test, builds every package.
+# neither they nor AIRLOCK_TEST_PG_URL are there), checks formatting and lint, checks for import cycles,
+# typechecks, runs every test, builds every package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -14,6 +15,10 @@ if [ -z "${AIRLOCK_TEST_PG_URL:-}" ] && [ "${AIRLOCK_TEST_PG:-}" != "off" ] \
   fi
 fi
 
+echo "[airlock] format and lint (pnpm lint:fix rewrites what it can)"
+pnpm -s lint
+echo "[airlock] import cycles"
+pnpm -s check:cycles
 echo "[airlock] typecheck"
 pnpm -s typecheck
 echo "[airlock] tests"

@@ -35,7 +35,7 @@ const run = (job: Record<string, unknown>): Promise<any> =>
       if (code !== 0) return reject(new Error(`worker ${job.op} exited ${code}: ${err}`))
       try {
         resolve(JSON.parse(out.trim().split("\n").at(-1)!))
-      } catch (e) {
+      } catch {
         reject(new Error(`worker ${job.op} printed no result: ${out} ${err}`))
       }
     })
