@@ -15,7 +15,7 @@
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
 import { CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants, UnitOfWork } from "@airlock/core"
-import { BankTransaction, CalendarDate, Chart, Journal, Ledger, LedgerConfig, type Ports as LedgerPorts, Proposals } from "@airlock/ledger"
+import { BankTransaction, CalendarDate, Chart, Journal, JournalEntry, JournalStore, Ledger, LedgerConfig, type Ports as LedgerPorts, Proposals } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
 import Database from "better-sqlite3"
 import { Effect, Layer } from "effect"
@@ -193,7 +193,7 @@ const loadJournal = (lines: number) =>
     yield* tenants.create({ id: tenantId, name: "bench", settings: {} })
     const owner = yield* tenants.addActor({ tenant_id: tenantId, kind: "user", name: "o", role: "OWNER" })
     yield* (yield* Chart.ChartOfAccounts).importPreset(tenantId, owner, "standard_small_business")
-    const store = yield* Journal.JournalStore
+    const store = yield* JournalStore.JournalStore
     const uow = yield* UnitOfWork.UnitOfWork
     const accounts = ["1000", "1200", "1500", "2000", "2100", "2200", "3000", "4000", "5000", "6000", "6100", "6200", "6300"]
     let seed = 42
@@ -210,11 +210,11 @@ const loadJournal = (lines: number) =>
           const amounts = Array.from({ length: n - 1 }, () => BigInt(1 + rnd(500_000)))
           const total = amounts.reduce((a, b) => a + b, 0n)
           const date = CalendarDate.fromEpochDay(CalendarDate.toEpochDay("2022-01-01") + rnd(3 * 365))
-          const entryLines: Array<Journal.JournalLine> = [
+          const entryLines: Array<JournalEntry.JournalLine> = [
             { line_no: 1, account_code: accounts[rnd(accounts.length)]!, side: "credit", amount_minor: total, description: null, name: null, class: null, location: null },
             ...amounts.map((a, i) => ({ line_no: i + 2, account_code: accounts[rnd(accounts.length)]!, side: "debit" as const, amount_minor: a, description: null, name: null, class: null, location: null }))
           ]
-          yield* store.insert(new Journal.JournalEntry({
+          yield* store.insert(new JournalEntry.JournalEntry({
             tenant_id: tenantId,
             id: `je_${String(k++).padStart(10, "0")}`,
             entry_no: 0,

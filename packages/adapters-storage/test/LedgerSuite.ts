@@ -4,7 +4,7 @@
  * the raw {@link LedgerProbe}.
  */
 import { Audit, CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import { Journal, Ledger, LedgerConfig, type Ports as LP, Proposals, QboExport } from "@airlock/ledger"
+import { Journal, JournalEntry, Ledger, LedgerConfig, type Ports as LP, Proposals, QboExport } from "@airlock/ledger"
 import { BankTransaction, CalendarDate, Chart, Money, PeriodLock } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Stream } from "effect"
@@ -397,7 +397,7 @@ export const suite = <E>(
         const journal = yield* Journal.Journal
         const probe = yield* LedgerProbe
         const days = ["2024-05-03", "2024-05-01", "2024-05-02", "2024-05-02", "2024-06-01", "2024-05-15", "2024-05-20"]
-        const made: Array<Journal.JournalEntry> = []
+        const made: Array<JournalEntry.JournalEntry> = []
         for (const [i, d] of days.entries()) {
           const account = i % 2 === 0 || i === 3 ? "6000" : "6200"
           made.push((yield* post(fx, simple(d, account, "1000", `${i + 1}.00`, i === 3 ? { source: "import" } : {}))).entry)

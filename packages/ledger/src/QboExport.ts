@@ -15,7 +15,7 @@ import { type Actor, Audit, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Chunk, Clock, Context, Effect, Layer, Option, Schema, Stream } from "effect"
 import { AccountStore, fullNames } from "./Chart.js"
 import { makeAccess, notFound } from "./internal/access.js"
-import type { JournalEntry } from "./Journal.js"
+import type { JournalEntry } from "./JournalEntry.js"
 import { LedgerConfig } from "./LedgerConfig.js"
 import { CurrencyExponents, formatMinor } from "./Money.js"
 

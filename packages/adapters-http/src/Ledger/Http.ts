@@ -1,5 +1,5 @@
 /** Handlers of the ledger group: translate between JSON (decimal strings) and the ledger services. */
-import { BankTransaction, Chart, Journal, Money, PeriodLock, QboExport } from "@airlock/ledger"
+import { BankTransaction, Chart, Journal, JournalEntry, Money, PeriodLock, QboExport } from "@airlock/ledger"
 import { Errors } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Layer, Option, Stream } from "effect"
@@ -31,7 +31,7 @@ export const accountJson = (a: Chart.Account) => ({
  * The JSON form of an entry (amounts as decimal strings of its currency, with the decimals of
  * `exponents`: pass the journal's `currencyExponents` when the host overrides the ISO table).
  */
-export const entryJson = (e: Journal.JournalEntry, exponents: Exponents = Money.CurrencyExponents) => ({
+export const entryJson = (e: JournalEntry.JournalEntry, exponents: Exponents = Money.CurrencyExponents) => ({
   id: e.id,
   entry_no: e.entry_no,
   date: e.date,
@@ -58,7 +58,7 @@ export const entryJson = (e: Journal.JournalEntry, exponents: Exponents = Money.
 })
 
 /** 201 with the new entry, or 200 with the original one on an idempotent retry. */
-const postJson = (r: Journal.PostResult, exponents: Exponents) =>
+const postJson = (r: JournalEntry.PostResult, exponents: Exponents) =>
   r.duplicate
     ? { entry: entryJson(r.entry, exponents), duplicate: true as const }
     : { entry: entryJson(r.entry, exponents), duplicate: false as const }
