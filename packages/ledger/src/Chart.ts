@@ -6,7 +6,7 @@
  * so posted history keeps its meaning.
  */
 import { type Actor, Audit, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
-import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Either, Option, Schema } from "effect"
 import { makeAccess, notFound } from "./internal/access.js"
 import { LedgerConfig } from "./LedgerConfig.js"
 import { CurrencyCode } from "./Money.js"
@@ -399,7 +399,4 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
 })
 
 /** Manages a tenant's chart of accounts (RBAC: `ledger.read` to read, `ledger.write` to change). */
-export class ChartOfAccounts extends Context.Tag("@airlock/ledger/ChartOfAccounts")<ChartOfAccounts, ChartOfAccountsShape>() {}
-
-/** The chart service as a layer. */
-export const layer: Layer.Layer<ChartOfAccounts, never, AccountStore | Audit.AuditLog | UnitOfWork.UnitOfWork | LedgerConfig | Rbac.Rbac> = Layer.effect(ChartOfAccounts, make)
+export class ChartOfAccounts extends Effect.Service<ChartOfAccounts>()("@airlock/ledger/ChartOfAccounts", { effect: make }) {}

@@ -7,7 +7,7 @@
  * checks are in {@link JournalEntry}, the storage port in {@link JournalStore}.
  */
 import { type Actor, Audit, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
-import { Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { BankTransactionStore } from "./BankTransaction.js"
 import * as CalendarDate from "./CalendarDate.js"
 import { AccountStore, AccountType } from "./Chart.js"
@@ -411,7 +411,4 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
 })
 
 /** The journal service: post, reverse and read (RBAC `ledger.write` / `ledger.read`). */
-export class Journal extends Context.Tag("@airlock/ledger/Journal")<Journal, JournalShape>() {}
-
-/** The journal service as a layer. */
-export const layer: Layer.Layer<Journal, never, JournalStore | AccountStore | PeriodLockStore | BankTransactionStore | Audit.AuditLog | UnitOfWork.UnitOfWork | Ids.IdGenerator | LedgerConfig | Rbac.Rbac> = Layer.effect(Journal, make)
+export class Journal extends Effect.Service<Journal>()("@airlock/ledger/Journal", { effect: make }) {}
