@@ -59,6 +59,18 @@ export const balanceRangeError = (account_code: string, date: string, side: Side
     { account_code, date, side }
   )
 
+/** The refusal of an entry whose idempotency key another entry of the tenant holds. */
+export const idempotencyKeyTakenError = (idempotency_key: string | null): Errors.Conflict =>
+  new Errors.Conflict({ code: "idempotency.key_taken", message: "Idempotency key already used", details: { idempotency_key } })
+
+/** The refusal of a second reversal of one entry. */
+export const alreadyReversedError = (entry_id: string | null): Errors.Conflict =>
+  new Errors.Conflict({ code: "entry.already_reversed", message: "Entry was already reversed", details: { entry_id } })
+
+/** The refusal of a second entry for one applied proposal. */
+export const proposalPostedError = (proposal_id: string | null): Errors.Conflict =>
+  new Errors.Conflict({ code: "entry.proposal_posted", message: "Proposal already has its entry", details: { proposal_id } })
+
 /** Storage port for the journal. It offers no way to change or delete an entry. */
 export class JournalStore extends Context.Tag("@airlock/ledger/JournalStore")<
   JournalStore,
@@ -66,8 +78,9 @@ export class JournalStore extends Context.Tag("@airlock/ledger/JournalStore")<
     /**
      * Stores an entry with the next `entry_no` of the tenant (the given one is ignored) and adds
      * its lines to the materialised balances, atomically. Fails with `Conflict`:
-     * `idempotency.key_taken` (key used), `entry.already_reversed` (the reversed entry already has
-     * a reversal), `entry.proposal_posted` (the proposal already has its entry); and with
+     * {@link idempotencyKeyTakenError} (key used), {@link alreadyReversedError} (the reversed entry
+     * already has a reversal), {@link proposalPostedError} (the proposal already has its entry),
+     * core's `Ports.duplicateError` (the id is taken); and with
      * {@link balanceRangeError} when a materialised total of the entry's day would pass
      * {@link MAX_TOTAL_MINOR} (the caller's transaction then undoes whatever the store wrote).
      */

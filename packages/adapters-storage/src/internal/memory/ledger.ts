@@ -3,14 +3,10 @@
  * by date, an account's lines by position) and the materialised daily balances are kept beside
  * it and undone through `onRollback` when a transaction fails.
  */
-import { Errors, type Ids, Trusted } from "@airlock/core"
+import { type Errors, type Ids, Ports as CorePorts, Trusted } from "@airlock/core"
 import { BankTransaction, Chart, JournalEntry, JournalStore, Money, PeriodLock, type Ports, QboExport } from "@airlock/ledger"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase, type MemoryDatabaseShape } from "../../MemoryDatabase.js"
-
-
-const conflict = (code: string, message: string, details?: Record<string, unknown>) =>
-  new Errors.Conflict(details ? { code, message, details } : { code, message })
 
 /** Index of the first element for which `before(element)` is false (binary search). */
 const lowerBound = <A>(xs: ReadonlyArray<A>, before: (a: A) => boolean): number => {
@@ -75,7 +71,7 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase
     return {
       insert: (a) =>
         db.writeEffect(() => {
-          if (rows.has(a.tenant_id, a.code)) return Effect.fail(conflict("conflict.duplicate", `account ${a.code} already exists`, { entity: "account", id: a.code }))
+          if (rows.has(a.tenant_id, a.code)) return Effect.fail(CorePorts.duplicateError("account", a.code))
           rows.set(a.tenant_id, a.code, a)
           return Effect.void
         }),
@@ -92,7 +88,7 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase
       list: (tenant) => db.read(() => ofTenant(tenant)),
       update: (a) =>
         db.writeEffect(() => {
-          if (!rows.has(a.tenant_id, a.code)) return Effect.fail(new Errors.NotFound({ message: `account ${a.code} not found`, details: { entity: "account", id: a.code } }))
+          if (!rows.has(a.tenant_id, a.code)) return Effect.fail(CorePorts.notFoundError("account", a.code))
           rows.set(a.tenant_id, a.code, a)
           return Effect.void
         }),
@@ -223,15 +219,15 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryD
         db.writeEffect((): Effect.Effect<JournalEntry.JournalEntry, Errors.Conflict | Errors.ValidationError> => {
           const t = e.tenant_id
           if (e.idempotency_key !== null && idem.has(t, e.idempotency_key)) {
-            return Effect.fail(conflict("idempotency.key_taken", "Idempotency key already used", { idempotency_key: e.idempotency_key }))
+            return Effect.fail(JournalStore.idempotencyKeyTakenError(e.idempotency_key))
           }
           if (e.reverses_entry_id !== null && reversals.has(t, e.reverses_entry_id)) {
-            return Effect.fail(conflict("entry.already_reversed", "Entry was already reversed", { entry_id: e.reverses_entry_id }))
+            return Effect.fail(JournalStore.alreadyReversedError(e.reverses_entry_id))
           }
           if (e.proposal_id !== null && byProposal.has(t, e.proposal_id)) {
-            return Effect.fail(conflict("entry.proposal_posted", "Proposal already has its entry", { proposal_id: e.proposal_id }))
+            return Effect.fail(JournalStore.proposalPostedError(e.proposal_id))
           }
-          if (entries.has(t, e.id)) return Effect.fail(conflict("conflict.duplicate", `entry ${e.id} already exists`))
+          if (entries.has(t, e.id)) return Effect.fail(CorePorts.duplicateError("entry", e.id))
           const refused = outOfRange(balances.get(t), e)
           if (refused !== undefined) return Effect.fail(refused)
           const no = (counters.get(t, "entry_no") ?? 0) + 1

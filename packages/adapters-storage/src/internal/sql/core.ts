@@ -1,5 +1,5 @@
 /** SQL implementations of the core ports, written once for SQLite and PostgreSQL. */
-import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ids, type Ports, SystemState, Tenant, Trusted, UnitOfWork } from "@airlock/core"
+import { Action, Actor, AiSettings, ApiToken, Audit, type Errors, type Ids, Ports, SystemState, Tenant, Trusted, UnitOfWork } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
 import { literal, SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
@@ -10,8 +10,7 @@ type Row = Record<string, unknown>
 const first = <A>(rows: ReadonlyArray<Row>, f: (r: Row) => A): Option.Option<A> =>
   rows.length === 0 ? Option.none() : Option.some(f(rows[0]!))
 
-const notFound = (entity: string, id: string) =>
-  new Errors.NotFound({ message: `${entity} ${id} not found`, details: { entity, id } })
+const notFound = Ports.notFoundError
 
 // Column lists of the reads that go through `Statement.query` (rows named once per statement).
 const TENANT_COLUMNS = literal("id, name, ai_companion_enabled, created_at")
@@ -234,7 +233,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
               : Effect.flatMap(get(a.tenant_id, a.id), (current): Effect.Effect<void, Errors.Conflict | Errors.NotFound> =>
                 Option.isNone(current)
                   ? Effect.fail(notFound("action", a.id))
-                  : Effect.fail(new Errors.Conflict({ code: "conflict.stale", message: `Action ${a.id} changed concurrently` })))
+                  : Effect.fail(Action.staleError(a.id)))
           )
         ),
       list: (tenant, q) => {

@@ -3,7 +3,7 @@
  * bound as decimal text (both databases store it in BIGINT columns) and read back through
  * `CAST(... AS TEXT)`, so no amount ever passes through a JS number.
  */
-import { Errors, type Ids, Trusted } from "@airlock/core"
+import { type Errors, type Ids, Ports as CorePorts, Trusted } from "@airlock/core"
 import { BankTransaction, Chart, JournalEntry, JournalStore, Money, PeriodLock, type Ports, QboExport } from "@airlock/ledger"
 import { literal, SqlDb } from "./db.js"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -16,11 +16,10 @@ import {
   int,
   intOrNull,
   isIntegerOverflow,
-  isUniqueViolation,
   orDuplicate,
   orStorage,
   storageError,
-  violationTarget
+  uniqueErrors
 } from "./dialect.js"
 
 type Row = Record<string, unknown>
@@ -81,7 +80,7 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlDb> = Layer
         orStorage,
         Effect.flatMap((rs) =>
           rs.length === 0
-            ? Effect.fail(new Errors.NotFound({ message: `account ${a.code} not found`, details: { entity: "account", id: a.code } }))
+            ? Effect.fail(CorePorts.notFoundError("account", a.code))
             : Effect.void
         )
       ),
@@ -122,17 +121,12 @@ const toEntry = (r: Row, lines: ReadonlyArray<JournalEntry.JournalLine>) =>
     posted_at: int(r.posted_at)
   })
 
-const conflict = (code: string, message: string, details: Record<string, unknown>) => new Errors.Conflict({ code, message, details })
-
-/** Maps a unique violation of the entries table to the conflict it means. */
-const entryConflict = (e: JournalEntry.JournalEntry) => (error: SqlError): Errors.Conflict | Errors.StorageError => {
-  if (!isUniqueViolation(error)) return storageError(error)
-  const target = violationTarget(error)
-  if (/idempotency/.test(target)) return conflict("idempotency.key_taken", "Idempotency key already used", { idempotency_key: e.idempotency_key })
-  if (/revers/.test(target)) return conflict("entry.already_reversed", "Entry was already reversed", { entry_id: e.reverses_entry_id })
-  if (/proposal/.test(target)) return conflict("entry.proposal_posted", "Proposal already has its entry", { proposal_id: e.proposal_id })
-  return conflict("conflict.duplicate", `entry ${e.id} already exists`, { entity: "entry", id: e.id })
-}
+/** The port's refusal for each unique key of the entries table an insert can hit. */
+const entryConflict = uniqueErrors<JournalEntry.JournalEntry, Errors.Conflict>([
+  ["idempotency_key", (e) => JournalStore.idempotencyKeyTakenError(e.idempotency_key)],
+  ["reverses_entry_id", (e) => JournalStore.alreadyReversedError(e.reverses_entry_id)],
+  ["proposal_id", (e) => JournalStore.proposalPostedError(e.proposal_id)]
+], (e) => CorePorts.duplicateError("entry", e.id))
 
 // a literal: bound as a parameter it would be a JS number (not exact past 2^53) or, as text, an
 // untyped value PostgreSQL would have to guess the type of
