@@ -2,6 +2,7 @@
  * @airlock/ledger — canonical double-entry journal, shadow proposals, period locks, bank import
  * and QuickBooks export.
  */
+export * as BankFile from "./BankFile.js"
 export * as BankImport from "./BankImport.js"
 export * as BankTransaction from "./BankTransaction.js"
 export * as CalendarDate from "./CalendarDate.js"
