@@ -5,8 +5,8 @@ import { HttpApiBuilder, type HttpApiGroup, HttpServerRequest, HttpServerRespons
 import { Cause, Effect, Layer, Option, Stream } from "effect"
 import { IncomingMessage } from "node:http"
 import { AirlockApi } from "../Api.js"
-import { CurrentPrincipal, type TenantScoped } from "../Auth.js"
-import { CurrentRequest } from "../RequestContext.js"
+import type { TenantScoped } from "../Auth.js"
+import { CurrentRequest, withPrincipal } from "../RequestContext.js"
 import type { ImportQuery } from "./Api.js"
 import { bodyBytes } from "../internal/body.js"
 
@@ -175,36 +175,30 @@ export const layer: Layer.Layer<
     const amount = (minor: bigint, currency: string) => Money.formatAmount(minor, currency, exponents)
     return handlers
       .handle("listAccounts", ({ urlParams }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          const accounts = yield* chart.list(tenant.id, actor, { include_inactive: urlParams.include_inactive === "true" })
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          const accounts = yield* chart.list(tenant, actor, { include_inactive: urlParams.include_inactive === "true" })
           return accounts.map(accountJson)
-        }))
+        })))
       .handle("createAccount", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return accountJson(yield* chart.create(tenant.id, actor, payload))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return accountJson(yield* chart.create(tenant, actor, payload))
+        })))
       .handle("listEntries", ({ urlParams }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          const page = yield* journal.list(tenant.id, actor, urlParams)
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          const page = yield* journal.list(tenant, actor, urlParams)
           return { items: page.items.map((e) => entryJson(e, exponents)), next_cursor: page.next_cursor }
-        }))
+        })))
       .handle("postEntry", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return postJson(yield* journal.post(tenant.id, actor, payload), exponents)
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return postJson(yield* journal.post(tenant, actor, payload), exponents)
+        })))
       .handle("reverseEntry", ({ path, payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return postJson(yield* journal.reverse(tenant.id, actor, path.id, payload), exponents)
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return postJson(yield* journal.reverse(tenant, actor, path.id, payload), exponents)
+        })))
       .handle("trialBalance", ({ urlParams }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          const tb = yield* journal.trialBalance(tenant.id, actor, urlParams.as_of)
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          const tb = yield* journal.trialBalance(tenant, actor, urlParams.as_of)
           return {
             as_of: tb.as_of,
             rows: tb.rows.map((r) => ({
@@ -224,51 +218,46 @@ export const layer: Layer.Layer<
             })),
             balanced: tb.balanced
           }
-        }))
+        })))
       .handle("getPeriodLock", () =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return lockJson(yield* locks.get(tenant.id, actor))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return lockJson(yield* locks.get(tenant, actor))
+        })))
       .handle("setPeriodLock", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return lockJson(yield* locks.set(tenant.id, actor, payload))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return lockJson(yield* locks.set(tenant, actor, payload))
+        })))
       .handle("exportQbo", () =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return yield* exports.exportNew(tenant.id, actor)
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return yield* exports.exportNew(tenant, actor)
+        })))
       .handle("exportQboCsv", ({ path }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
           // unknown batch, other tenant, no permission: failures before the first byte, so
           // they still get their status and error body (the id matches [A-Za-z0-9_-], safe
           // in the header)
-          const rows = yield* exports.csv(tenant.id, actor, path.batch_id)
+          const rows = yield* exports.csv(tenant, actor, path.batch_id)
           const request = yield* HttpServerRequest.HttpServerRequest
           const requestId = Option.map(yield* Effect.serviceOption(CurrentRequest), (r) => r.id)
           return HttpServerResponse.stream(csvBody(rows, request, path.batch_id, requestId), {
             contentType: "text/csv; charset=utf-8",
             headers: { "content-disposition": `attachment; filename="${path.batch_id}.csv"` }
           })
-        }))
+        })))
       .handle("importBankTransactions", ({ payload, urlParams }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
           if (typeof payload !== "string" && !(payload instanceof Uint8Array)) {
             if (Object.keys(urlParams).length > 0) {
               return yield* invalid("validation.import_query", "Query parameters apply to raw CSV or OFX bodies; a JSON body carries account_code, format and csv itself", {
                 parameters: Object.keys(urlParams)
               })
             }
-            return yield* bank.importFile(tenant.id, actor, payload)
+            return yield* bank.importFile(tenant, actor, payload)
           }
           const request = yield* HttpServerRequest.HttpServerRequest
           // a text/* body reaches us already decoded as UTF-8 (lossily): decode its bytes instead
           const bytes = typeof payload === "string" ? bodyBytes(request) : payload
           const body = bytes === undefined ? { text: payload as string } : { bytes }
-          return yield* bank.importFile(tenant.id, actor, yield* rawImport(body, urlParams, request.headers["content-type"]))
-        }))
+          return yield* bank.importFile(tenant, actor, yield* rawImport(body, urlParams, request.headers["content-type"]))
+        })))
   }))
