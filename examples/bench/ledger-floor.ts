@@ -11,7 +11,7 @@
  * this process, so the governed figure can be read against it.
  */
 import { Audit, Ids } from "@airlock/core"
-import { BankTransaction, Chart, Journal, Proposals } from "@airlock/ledger"
+import { BankTransaction, Chart, JournalEntry, Proposals } from "@airlock/ledger"
 import { Either } from "effect"
 import { getRandomValues } from "node:crypto"
 
@@ -123,13 +123,13 @@ export const run = (n: number): number => {
     }
     const checked = Either.flatMap(
       Proposals.draftFromProposal(action.payload, txn, action.id),
-      (draft) => Journal.checkDraft(draft, chart, { rules: Proposals.splitRules("outflow") })
+      (draft) => JournalEntry.checkDraft(draft, chart, { rules: Proposals.splitRules("outflow") })
     )
     if (Either.isLeft(checked)) throw checked.left
     if ((byBank.get(txn.id) ?? []).length > 0) throw new Error("already posted")
     allow("ledger.validation", { bank_transaction_id: txn.id, bank_amount_minor: txn.amount_minor.toString(), splits_total_minor: splitsTotal.toString(), account_types: types, balanced: true })
     const draft = checked.right
-    const entry = { ...draft, tenant_id: tenant, id: nextId("je"), entry_no: ++entryNo, content_hash: Journal.contentHash(draft), posted_by: actor.id, posted_at: Date.now() }
+    const entry = { ...draft, tenant_id: tenant, id: nextId("je"), entry_no: ++entryNo, content_hash: JournalEntry.contentHash(draft), posted_by: actor.id, posted_at: Date.now() }
     set(entries, entry.id, entry)
     set(byBank, txn.id, [entry.id])
     for (const line of draft.lines) {

@@ -15,7 +15,7 @@
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
 import { CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants, UnitOfWork } from "@airlock/core"
-import { BankTransaction, CalendarDate, Chart, Journal, Ledger, LedgerConfig, type Ports as LedgerPorts, Proposals } from "@airlock/ledger"
+import { BankTransaction, CalendarDate, Chart, Journal, JournalEntry, JournalStore, Ledger, LedgerConfig, type Ports as LedgerPorts, Proposals } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
 import Database from "better-sqlite3"
 import { Effect, Layer } from "effect"
@@ -115,7 +115,7 @@ const makeRawBaseline = (file: string, n: number) => {
   db.pragma("synchronous = NORMAL")
   db.pragma("wal_autocheckpoint = 20000")
   const tenant = "raw"
-  const insertAction = db.prepare(`INSERT INTO airlock_actions (tenant_id, id, kind, subject, payload, payload_hash, status, review_reasons,
+  const insertAction = db.prepare(`INSERT INTO core_actions (tenant_id, id, kind, subject, payload, payload_hash, status, review_reasons,
     idempotency_key, proposed_by, proposed_at, closed_by, closed_at, close_reason, result, version)
     VALUES (?, ?, 'ledger.proposal', ?, ?, ?, 'proposed', '[]', NULL, 'agent', 0, NULL, NULL, NULL, NULL, 1)`)
   const payload = JSON.stringify({ bank_transaction_id: "btx", splits: [{ account_code: "6200", amount_minor: "1000" }, { account_code: "6100", amount_minor: "25" }], confidence: 0.97, calibrated_probability: 0.95, rationale: "vendor seen 12 times with this account", questions: [], risk_reasons: [], tier: 1 })
@@ -123,10 +123,10 @@ const makeRawBaseline = (file: string, n: number) => {
     for (let i = 0; i < n; i++) insertAction.run(tenant, `act_${i}`, `bank_txn:btx_${i}`, payload, "h".repeat(64))
   })
   seed()
-  const selectAction = db.prepare("SELECT * FROM airlock_actions WHERE tenant_id = ? AND id = ?")
-  const updateAction = db.prepare(`UPDATE airlock_actions SET status = 'applied', review_reasons = '[]', closed_by = ?, closed_at = ?,
+  const selectAction = db.prepare("SELECT * FROM core_actions WHERE tenant_id = ? AND id = ?")
+  const updateAction = db.prepare(`UPDATE core_actions SET status = 'applied', review_reasons = '[]', closed_by = ?, closed_at = ?,
     close_reason = NULL, result = ?, version = 2 WHERE tenant_id = ? AND id = ? AND version = 1`)
-  const insertTrace = db.prepare(`INSERT INTO airlock_traces (id, tenant_id, action_id, kind, phase, actor_id, at, outcome, gates)
+  const insertTrace = db.prepare(`INSERT INTO core_traces (id, tenant_id, action_id, kind, phase, actor_id, at, outcome, gates)
     VALUES (?, ?, ?, 'ledger.proposal', 'apply', 'human', ?, 'allow', ?)`)
   const gates = JSON.stringify([
     { gate: "tenant_scope", verdict: "allow", code: null, message: null, reasons: [], inputs: { actor_tenant: "bench" } },
@@ -136,11 +136,11 @@ const makeRawBaseline = (file: string, n: number) => {
     { gate: "ledger.period_lock", verdict: "allow", code: null, message: null, reasons: [], inputs: { bank_transaction_id: "btx_01J0000000000000000000000", entry_date: "2024-01-01", lock_date: null } },
     { gate: "ledger.validation", verdict: "allow", code: null, message: null, reasons: [], inputs: { bank_transaction_id: "btx_01J0000000000000000000000", bank_amount_minor: "-1025", splits_total_minor: "1025", account_types: { "1000": "Asset", "6200": "Expense", "6100": "Expense" }, balanced: true, debit_total_minor: "1025" } }
   ])
-  const headUpsert = db.prepare(`INSERT INTO airlock_audit_heads (tenant_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT (tenant_id) DO NOTHING`)
-  const headSelect = db.prepare("SELECT seq, hash FROM airlock_audit_heads WHERE tenant_id = ?")
-  const insertAudit = db.prepare(`INSERT INTO airlock_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
+  const headUpsert = db.prepare(`INSERT INTO core_audit_heads (tenant_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT (tenant_id) DO NOTHING`)
+  const headSelect = db.prepare("SELECT seq, hash FROM core_audit_heads WHERE tenant_id = ?")
+  const insertAudit = db.prepare(`INSERT INTO core_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
     VALUES (?, ?, ?, 'human', 'action.applied', ?, ?, ?, ?)`)
-  const headUpdate = db.prepare("UPDATE airlock_audit_heads SET seq = ?, hash = ? WHERE tenant_id = ?")
+  const headUpdate = db.prepare("UPDATE core_audit_heads SET seq = ?, hash = ? WHERE tenant_id = ?")
   const counter = db.prepare(`INSERT INTO ledger_counters (tenant_id, name, value) VALUES (?, 'entry_no', 1)
     ON CONFLICT (tenant_id, name) DO UPDATE SET value = ledger_counters.value + 1 RETURNING value`)
   const insertEntry = db.prepare(`INSERT INTO ledger_entries (tenant_id, id, entry_no, date, memo, currency, source, proposal_id,
@@ -193,7 +193,7 @@ const loadJournal = (lines: number) =>
     yield* tenants.create({ id: tenantId, name: "bench", settings: {} })
     const owner = yield* tenants.addActor({ tenant_id: tenantId, kind: "user", name: "o", role: "OWNER" })
     yield* (yield* Chart.ChartOfAccounts).importPreset(tenantId, owner, "standard_small_business")
-    const store = yield* Journal.JournalStore
+    const store = yield* JournalStore.JournalStore
     const uow = yield* UnitOfWork.UnitOfWork
     const accounts = ["1000", "1200", "1500", "2000", "2100", "2200", "3000", "4000", "5000", "6000", "6100", "6200", "6300"]
     let seed = 42
@@ -210,11 +210,11 @@ const loadJournal = (lines: number) =>
           const amounts = Array.from({ length: n - 1 }, () => BigInt(1 + rnd(500_000)))
           const total = amounts.reduce((a, b) => a + b, 0n)
           const date = CalendarDate.fromEpochDay(CalendarDate.toEpochDay("2022-01-01") + rnd(3 * 365))
-          const entryLines: Array<Journal.JournalLine> = [
+          const entryLines: Array<JournalEntry.JournalLine> = [
             { line_no: 1, account_code: accounts[rnd(accounts.length)]!, side: "credit", amount_minor: total, description: null, name: null, class: null, location: null },
             ...amounts.map((a, i) => ({ line_no: i + 2, account_code: accounts[rnd(accounts.length)]!, side: "debit" as const, amount_minor: a, description: null, name: null, class: null, location: null }))
           ]
-          yield* store.insert(new Journal.JournalEntry({
+          yield* store.insert(new JournalEntry.JournalEntry({
             tenant_id: tenantId,
             id: `je_${String(k++).padStart(10, "0")}`,
             entry_no: 0,

@@ -120,9 +120,9 @@ describe("reference server: development", () => {
     }
     const counts = await sqlite(db, (sql) =>
       Effect.all([
-        sql`SELECT COUNT(*) AS n FROM airlock_tenants`,
-        sql`SELECT COUNT(*) AS n FROM airlock_actors`,
-        sql`SELECT COUNT(*) AS n FROM airlock_api_tokens WHERE revoked_at IS NULL`,
+        sql`SELECT COUNT(*) AS n FROM core_tenants`,
+        sql`SELECT COUNT(*) AS n FROM core_actors`,
+        sql`SELECT COUNT(*) AS n FROM core_api_tokens WHERE revoked_at IS NULL`,
         sql`SELECT COUNT(*) AS n FROM ledger_accounts WHERE tenant_id = 'default'`,
         sql`SELECT COUNT(*) AS n FROM ledger_bank_transactions WHERE tenant_id = 'default'`
       ]).pipe(Effect.map((rs) => rs.map((r) => Number(r[0]!.n)))))
@@ -171,7 +171,7 @@ describe("reference server: development", () => {
     expect(await exited).toBe(0)
     expect(server.output()).toContain("draining in-flight requests")
     expect(server.output()).toContain("http server stopped")
-    const stored = await sqlite(db, (sql) => sql`SELECT ai_mode, extensions FROM airlock_ai_settings WHERE tenant_id = 'default'`)
+    const stored = await sqlite(db, (sql) => sql`SELECT ai_mode, extensions FROM core_ai_settings WHERE tenant_id = 'default'`)
     expect(stored[0]).toMatchObject({ ai_mode: "drafts", extensions: JSON.stringify({ note: "written while shutting down" }) })
   })
 })
@@ -278,7 +278,7 @@ describe("reference server: production", () => {
     const fresh = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
     const clean = await start({ AIRLOCK_ENV: "production", AIRLOCK_DB: fresh })
     expect(await clean.stop()).toBe(0)
-    const tokens = await sqlite(fresh, (sql) => sql`SELECT COUNT(*) AS n FROM airlock_api_tokens`)
+    const tokens = await sqlite(fresh, (sql) => sql`SELECT COUNT(*) AS n FROM core_api_tokens`)
     expect(Number(tokens[0]!.n)).toBe(0)
   })
 })

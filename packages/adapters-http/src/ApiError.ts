@@ -233,7 +233,7 @@ export class HttpUnavailable extends Errors.Unavailable {}
 /** Wire schema of `Errors.Unavailable`. */
 export const Unavailable: Schema.Schema<HttpUnavailable, ErrorEnvelope> = wire(HttpUnavailable)
 
-/** The codes of a decode failure's issues, if a refinement attached one (see `Money`). */
+/** The codes of a decode failure's issues, if a refinement attached one (see `internal/issues`). */
 const issueCode = (issues: ReadonlyArray<{ readonly message: string }>): string | undefined => {
   for (const issue of issues) {
     const { code } = splitCoded(issue.message)

@@ -18,30 +18,17 @@
  * unknown tenant) → rate limit (429 `rate_limited`, see {@link RateLimiter}). The token fixes
  * actor and home tenant; only actors with `tenant.cross` (ADMIN) may act on another tenant.
  */
-import { type Actor, type ApiToken, ApiToken as Tokens, Errors, Rbac, Tenant, Tenants } from "@airlock/core"
+import { ApiToken as Tokens, Errors, Rbac, Tenant, Tenants } from "@airlock/core"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import * as ApiError from "./ApiError.js"
 import { HttpConfig } from "./HttpConfig.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
 import { RateLimiter } from "./RateLimiter.js"
-import { CurrentRequest } from "./RequestContext.js"
-
-/** The verified caller of a request. */
-export interface Principal {
-  readonly actor: Actor.Actor
-  readonly token: ApiToken.ApiTokenRecord
-  /** The token's own tenant. */
-  readonly home: Tenant.Tenant
-  /** The tenant this request acts on: `home`, or the `X-Tenant` an actor with `tenant.cross` named. */
-  readonly tenant: Tenant.Tenant
-}
-
-/** The verified caller, provided to handlers by the auth middlewares. */
-export class CurrentPrincipal extends Context.Tag("@airlock/adapters-http/CurrentPrincipal")<CurrentPrincipal, Principal>() {}
+import { CurrentPrincipal, CurrentRequest, type Principal } from "./RequestContext.js"
 
 const bearer = HttpApiSecurity.bearer
 

@@ -1,9 +1,12 @@
 /**
  * What the adapter knows about the request being served: its id (echoed in the `X-Request-Id`
- * header, in every error body and in the log) and the client address. Provided to handlers by
- * the server middleware; read it with `Effect.serviceOption(CurrentRequest)` where it is optional.
+ * header, in every error body and in the log) and the client address, provided by the server
+ * middleware (read it with `Effect.serviceOption(CurrentRequest)` where it is optional); and the
+ * verified caller, provided by the auth middlewares, which every handler reads through
+ * {@link withPrincipal}.
  */
-import { Context } from "effect"
+import type { Actor, ApiToken, Ids, Tenant } from "@airlock/core"
+import { Context, Effect } from "effect"
 
 /** The request being served. */
 export interface RequestInfo {
@@ -24,3 +27,25 @@ const SANE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 /** The caller's `X-Request-Id` when it is a sane id, else undefined (the server makes one). */
 export const acceptedRequestId = (header: string | undefined): string | undefined =>
   header !== undefined && SANE_ID.test(header) ? header : undefined
+
+/** The verified caller of a request. */
+export interface Principal {
+  readonly actor: Actor.Actor
+  readonly token: ApiToken.ApiTokenRecord
+  /** The token's own tenant. */
+  readonly home: Tenant.Tenant
+  /** The tenant this request acts on: `home`, or the `X-Tenant` an actor with `tenant.cross` named. */
+  readonly tenant: Tenant.Tenant
+}
+
+/** The verified caller, provided to handlers by the auth middlewares. */
+export class CurrentPrincipal extends Context.Tag("@airlock/adapters-http/CurrentPrincipal")<CurrentPrincipal, Principal>() {}
+
+/**
+ * Runs a handler's body with the verified caller: the acting actor and the id of the tenant the
+ * request acts on (and the whole principal, for the rare handler that needs more). The one
+ * preamble of every handler that acts for a caller.
+ */
+export const withPrincipal = <A, E, R>(
+  body: (actor: Actor.Actor, tenant: Ids.TenantId, principal: Principal) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | CurrentPrincipal> => Effect.flatMap(CurrentPrincipal, (p) => body(p.actor, p.tenant.id, p))

@@ -6,7 +6,7 @@ import * as H from "./support/Harness.js"
 const aiGlobal = "/api/admin/ai-global"
 
 const globalOverride = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  sql`SELECT value FROM airlock_system_state WHERE key = 'ai.global_enabled'`.pipe(
+  sql`SELECT value FROM core_system_state WHERE key = 'ai.global_enabled'`.pipe(
     Effect.map((r) => (r[0] ? JSON.parse(String(r[0].value)) : null)),
     Effect.orDie
   ))
@@ -73,7 +73,7 @@ layer(H.layer({ http: { adminWriteEnabled: true } }), { excludeTestServices: tru
       for (const q of ["limit=0", "limit=1001", "limit=abc", "after_seq=-1", "after_seq=1.5", "verify=maybe"]) {
         H.expectError(yield* s.raw(`/api/admin/audit?${q}`, { headers: H.auth(H.tokens.admin) }), 400, "validation.schema")
       }
-      yield* sql`UPDATE airlock_audit SET data = '{"forged":true}' WHERE tenant_id = 'acme' AND seq = 2`.pipe(Effect.orDie)
+      yield* sql`UPDATE core_audit SET data = '{"forged":true}' WHERE tenant_id = 'acme' AND seq = 2`.pipe(Effect.orDie)
       const broken = yield* s.client(H.tokens.admin, "acme").admin.audit({ urlParams: {} })
       expect(broken.chain).toMatchObject({ ok: false, first_break: { seq: 2, reason: "hash_mismatch" } })
     }))

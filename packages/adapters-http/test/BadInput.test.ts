@@ -13,7 +13,7 @@ const snapshot = Effect.all({
   audit: H.auditCount("default"),
   acmeAudit: H.auditCount("acme"),
   system: Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT COUNT(*) AS n FROM airlock_system_state`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
+    sql`SELECT COUNT(*) AS n FROM core_system_state`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
 })
 
 layer(H.layer({ http: { maxBodyBytes: 64 * 1024 } }), { excludeTestServices: true })("bad input sweep", (it) => {
@@ -173,11 +173,11 @@ layer(H.layer(), { excludeTestServices: true })("storage failures", (it) => {
     Effect.gen(function*() {
       const s = yield* H.TestServer
       const sql = yield* SqlClient.SqlClient
-      yield* sql`ALTER TABLE airlock_ai_settings RENAME TO airlock_ai_settings_moved`.pipe(Effect.orDie)
+      yield* sql`ALTER TABLE core_ai_settings RENAME TO core_ai_settings_moved`.pipe(Effect.orDie)
       const r = yield* s.raw(settings, { headers: H.auth(H.tokens.viewer) })
       const error = H.expectError(r, 500, "storage.failure")
       expect(error.message).toBe("Storage operation failed")
-      expect(r.text).not.toMatch(/airlock_ai_settings|no such table|SQLITE|select/i)
+      expect(r.text).not.toMatch(/core_ai_settings|no such table|SQLITE|select/i)
       const line = s.logs.find((l) => l.includes(r.headers.get("x-request-id")!))
       expect(JSON.parse(line!).cause).toMatch(/no such table/i)
       // the process keeps serving what does not need the missing table

@@ -101,11 +101,11 @@ const velocity = (storage: H.Storage) =>
         const events = yield* s.raw("/api/v1/companion/breaker-events?limit=50", { headers: H.auth(H.tokens.owner) })
         expect(events.json.filter((e: { kind: string }) => e.kind === "velocity").map((e: { type: string }) => e.type)).toStrictEqual(["trip"])
         const stored = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql`SELECT state FROM airlock_guard_breakers WHERE tenant_id = 'default' AND kind = 'velocity'`.pipe(Effect.orDie))
+          sql`SELECT state FROM guardrails_breakers WHERE tenant_id = 'default' AND kind = 'velocity'`.pipe(Effect.orDie))
         expect(stored.map((r) => r.state)).toStrictEqual(["open"])
         // refused proposes left their decision traces, as the pipeline's own propose does
         const traces = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql`SELECT outcome FROM airlock_traces WHERE tenant_id = 'default' AND phase = 'propose' ORDER BY id`.pipe(Effect.orDie))
+          sql`SELECT outcome FROM core_traces WHERE tenant_id = 'default' AND phase = 'propose' ORDER BY id`.pipe(Effect.orDie))
         expect(traces.map((r) => r.outcome)).toStrictEqual(["allow", "allow", "allow", "deny", "deny"])
       }))
   })

@@ -11,20 +11,20 @@ import * as H from "./support/Harness.js"
 
 const auditActions = (tenant: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT action FROM airlock_audit WHERE tenant_id = ${tenant} ORDER BY seq`.pipe(
+    sql`SELECT action FROM core_audit WHERE tenant_id = ${tenant} ORDER BY seq`.pipe(
       Effect.map((rows) => rows.map((r) => String(r.action))),
       Effect.orDie
     ))
 
 const budgetRow = (tenant: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT CAST(limit_usd AS TEXT) AS limit_usd, updated_by FROM airlock_guard_budgets WHERE tenant_id = ${tenant}`.pipe(
+    sql`SELECT CAST(limit_usd AS TEXT) AS limit_usd, updated_by FROM guardrails_budgets WHERE tenant_id = ${tenant}`.pipe(
       Effect.map((rows) => (rows[0] ? { limit_usd: String(rows[0].limit_usd), updated_by: String(rows[0].updated_by) } : null)),
       Effect.orDie
     ))
 
 const lockdownRow = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  sql`SELECT state FROM airlock_guard_breakers WHERE key LIKE 'lockdown%'`.pipe(
+  sql`SELECT state FROM guardrails_breakers WHERE key LIKE 'lockdown%'`.pipe(
     Effect.map((rows) => (rows[0] ? String(rows[0].state) : null)),
     Effect.orDie
   ))
@@ -159,7 +159,7 @@ describe("lockdown routes are admin routes", () => {
         }
         expect(yield* lockdownRow).toBeNull()
         const stored = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql`SELECT COUNT(*) AS n FROM airlock_system_state WHERE key = ${Lockdown.UNLOCK_CODE_KEY}`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
+          sql`SELECT COUNT(*) AS n FROM core_system_state WHERE key = ${Lockdown.UNLOCK_CODE_KEY}`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
         expect(stored).toBe(0)
       }))
   })

@@ -6,7 +6,7 @@
  */
 import { Memory, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import { BankTransaction, CalendarDate, Chart, Journal, Ledger, LedgerConfig, type Ports as LP, PeriodLock, Proposals } from "@airlock/ledger"
+import { BankTransaction, CalendarDate, Chart, Journal, JournalEntry, Ledger, LedgerConfig, PeriodLock, type Ports as LP, Proposals } from "@airlock/ledger"
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import { Effect, Exit, Layer, ManagedRuntime } from "effect"
@@ -65,13 +65,13 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
 
     let lock: string | null = null
     const snapshots = new Map<string, unknown>()
-    const entries: Array<Journal.JournalEntry> = []
+    const entries: Array<JournalEntry.JournalEntry> = []
     const reversed = new Set<string>()
     const props: Array<{ readonly id: Ids.ActionId; readonly date: string; readonly btx: string }> = []
     const postedFor = new Map<string, string>()
     let n = 0
 
-    const stored = (e: Journal.JournalEntry) =>
+    const stored = (e: JournalEntry.JournalEntry) =>
       Effect.gen(function*() {
         expect(lock === null || e.date > lock).toBe(true)
         entries.push(e)

@@ -3,8 +3,8 @@
  * through the ledger's public services and core's pipeline and checks persisted state through
  * the raw {@link LedgerProbe}.
  */
-import { Audit, CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import { Journal, Ledger, LedgerConfig, type Ports as LP, Proposals, QboExport } from "@airlock/ledger"
+import { Audit, CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants, UnitOfWork } from "@airlock/core"
+import { Journal, JournalEntry, JournalStore, Ledger, LedgerConfig, type Ports as LP, Proposals, QboExport } from "@airlock/ledger"
 import { BankTransaction, CalendarDate, Chart, Money, PeriodLock } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Stream } from "effect"
@@ -353,6 +353,33 @@ export const suite = <E>(
         expect(yield* probe.count("entries", fx.tenant)).toBe(2)
       }))
 
+    it.effect("journal store: each unique key refuses an insert with the port's own error, alike on every adapter; nothing is written", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("store-keys")
+        const store = yield* JournalStore.JournalStore
+        const uow = yield* UnitOfWork.UnitOfWork
+        const probe = yield* LedgerProbe
+        const original = (yield* post(fx, simple("2024-03-01", "6000", "1000", "10.00", { idempotency_key: "k-1" }))).entry
+        yield* Effect.flatMap(Journal.Journal, (j) => j.reverse(fx.tenant, fx.bookkeeper, original.id))
+        const insert = (fields: Partial<JournalEntry.JournalEntry>) =>
+          uow.transaction(store.insert(JournalEntry.JournalEntry.make({ ...original, id: "je_copy", idempotency_key: null, ...fields })))
+        yield* insert({ id: "je_proposed", proposal_id: "prop-1", source: "companion" })
+        const refusals = [
+          yield* failure(insert({ idempotency_key: "k-1" })),
+          yield* failure(insert({ reverses_entry_id: original.id })),
+          yield* failure(insert({ proposal_id: "prop-1", source: "companion" })),
+          yield* failure(insert({ id: original.id }))
+        ]
+        expect(refusals.map((e) => [e._tag, e.code, e.message, e.details])).toStrictEqual([
+          ["Conflict", "idempotency.key_taken", "Idempotency key already used", { idempotency_key: "k-1" }],
+          ["Conflict", "entry.already_reversed", "Entry was already reversed", { entry_id: original.id }],
+          ["Conflict", "entry.proposal_posted", "Proposal already has its entry", { proposal_id: "prop-1" }],
+          ["Conflict", "conflict.duplicate", `entry ${original.id} already exists`, { entity: "entry", id: original.id }]
+        ])
+        expect(yield* probe.count("entries", fx.tenant)).toBe(3)
+        expect(yield* probe.count("lines", fx.tenant)).toBe(6)
+      }))
+
     it.effect("period lock: posting, reversing into it refused; moving it back needs unlock rights and is audited", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("lock")
@@ -397,7 +424,7 @@ export const suite = <E>(
         const journal = yield* Journal.Journal
         const probe = yield* LedgerProbe
         const days = ["2024-05-03", "2024-05-01", "2024-05-02", "2024-05-02", "2024-06-01", "2024-05-15", "2024-05-20"]
-        const made: Array<Journal.JournalEntry> = []
+        const made: Array<JournalEntry.JournalEntry> = []
         for (const [i, d] of days.entries()) {
           const account = i % 2 === 0 || i === 3 ? "6000" : "6200"
           made.push((yield* post(fx, simple(d, account, "1000", `${i + 1}.00`, i === 3 ? { source: "import" } : {}))).entry)

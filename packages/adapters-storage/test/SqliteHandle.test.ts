@@ -40,13 +40,13 @@ describe("sqlite handle", () => {
       ).pipe(Effect.exit)
       expect(Exit.isFailure(exit)).toBe(true)
       expect(yield* count("host_notes")).toBe(0)
-      expect(yield* count("airlock_tenants")).toBe(0)
+      expect(yield* count("core_tenants")).toBe(0)
       // and a successful one commits both
       yield* sql.withTransaction(
         Effect.zipRight(sql`INSERT INTO host_notes (id) VALUES ('n2')`, tenants.insert(tenant("t_host2")))
       )
       expect(yield* count("host_notes")).toBe(1)
-      expect(yield* count("airlock_tenants")).toBe(1)
+      expect(yield* count("core_tenants")).toBe(1)
     }).pipe(Effect.provide(Sqlite.layer({ filename: ":memory:" }))))
 
   it.effect("a store transaction runs host statements on the same connection, and nested failures roll back to the savepoint", () =>
@@ -69,7 +69,7 @@ describe("sqlite handle", () => {
       )
       const notes = yield* sql<{ id: string }>`SELECT id FROM host_notes ORDER BY id`
       expect(notes.map((r) => r.id)).toStrictEqual(["host_nested", "outer"])
-      expect(yield* count("airlock_tenants")).toBe(1)
+      expect(yield* count("core_tenants")).toBe(1)
     }).pipe(Effect.provide(Sqlite.layer({ filename: ":memory:" }))))
 
   it.effect("a failing COMMIT rolls back, reports a storage error and releases the lock", () =>
@@ -84,11 +84,11 @@ describe("sqlite handle", () => {
         Effect.zipRight(tenants.insert(tenant("t_lost")), sql`INSERT INTO host_child (id, parent) VALUES ('c', 'missing')`)
       ).pipe(Effect.exit)
       expect(exit).toStrictEqual(Exit.fail(expect.any(Errors.StorageError)))
-      expect(yield* count("airlock_tenants")).toBe(0)
+      expect(yield* count("core_tenants")).toBe(0)
       expect(yield* count("host_child")).toBe(0)
       // the lock was released: the next transaction commits
       yield* uow.transaction(tenants.insert(tenant("t_next")))
-      expect(yield* count("airlock_tenants")).toBe(1)
+      expect(yield* count("core_tenants")).toBe(1)
     }).pipe(Effect.provide(Sqlite.layer({ filename: fresh() }))))
 
   it.effect("an interrupted transaction rolls back and releases the lock; other fibers wait for an open one", () =>

@@ -3,7 +3,7 @@
  * proposed), decision traces (what every gate decided and what it read), and their store ports.
  */
 import { Context, Effect, Option, Schema } from "effect"
-import type { Conflict, NotFound, StorageError } from "./Errors.js"
+import { Conflict, type NotFound, type StorageError } from "./Errors.js"
 import { ActionId, TenantId } from "./Ids.js"
 
 /** Lifecycle of a shadow record. Only `proposed` can move; every other status is final. */
@@ -124,6 +124,10 @@ export class ActionStore extends Context.Tag("@airlock/core/ActionStore")<
     ) => Effect.Effect<number, StorageError>
   }
 >() {}
+
+/** The refusal of {@link ActionStore}'s `update` when the stored version moved on (`conflict.stale`). */
+export const staleError = (id: string): Conflict =>
+  new Conflict({ code: "conflict.stale", message: `Action ${id} changed concurrently` })
 
 /** Storage port for decision traces (append-only). */
 export class TraceStore extends Context.Tag("@airlock/core/TraceStore")<

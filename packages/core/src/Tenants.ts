@@ -148,6 +148,9 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
         return Option.getOrElse(yield* settings.get(t.id), () => defaultSettings(t.id, t.created_at, "system"))
       })
 
+    /** The tenant's settings as `by` reads them; needs `companion.read`. */
+    const readSettings = (tenant: TenantId, by: ChangedBy) => Effect.zipRight(requireBy(by, "companion.read"), getSettings(tenant))
+
     /** Changes AI settings; needs `companion.settings.manage`. Audited with before and after. */
     const updateSettings = (tenant: TenantId, patch: SettingsPatch, by: ChangedBy) =>
       Effect.gen(function*() {
@@ -249,6 +252,7 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
           })),
       listActors: actors.list,
       settings: getSettings,
+      readSettings,
       updateSettings,
       setCompanionEnabled,
       setGlobalAiEnabled,

@@ -57,6 +57,13 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guard
         } satisfies GuardrailsStatus
       })
 
-    return { status } as const
+    /**
+     * The status `actor` may see: {@link status} with `ops.read`, null without it (the system
+     * status route then shows only its public part).
+     */
+    const statusIfAllowed = (actor: Actor.Actor, tenant?: string): Effect.Effect<GuardrailsStatus | null, Errors.Forbidden | Errors.StorageError> =>
+      rbac.can(actor, "ops.read") ? status(actor, tenant) : Effect.succeed(null)
+
+    return { status, statusIfAllowed } as const
   })
 }) {}

@@ -4,7 +4,7 @@
  * row has a fingerprint, so importing the same file again skips what is already there.
  */
 import { type Actor, Audit, Canonical, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
-import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Either, Option, Schema } from "effect"
 import { CsvMapping, fingerprints, importError, type ParsedRow, parseCsvFile, parseOfxFile, type RowProblem } from "./BankImport.js"
 import * as CalendarDate from "./CalendarDate.js"
 import { AccountStore } from "./Chart.js"
@@ -309,11 +309,4 @@ export const make: Effect.Effect<
   })
 
 /** Imports and lists bank transactions (RBAC: `ledger.write` to import, `ledger.read` to list). */
-export class BankTransactions extends Context.Tag("@airlock/ledger/BankTransactions")<BankTransactions, BankTransactionsShape>() {}
-
-/** The bank-transaction service as a layer. */
-export const layer: Layer.Layer<
-  BankTransactions,
-  never,
-  BankTransactionStore | AccountStore | Audit.AuditLog | UnitOfWork.UnitOfWork | Ids.IdGenerator | LedgerConfig | Rbac.Rbac
-> = Layer.effect(BankTransactions, make)
+export class BankTransactions extends Effect.Service<BankTransactions>()("@airlock/ledger/BankTransactions", { effect: make }) {}

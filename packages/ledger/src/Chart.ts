@@ -6,7 +6,7 @@
  * so posted history keeps its meaning.
  */
 import { type Actor, Audit, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
-import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Either, Option, Schema } from "effect"
 import { makeAccess, notFound } from "./internal/access.js"
 import { LedgerConfig } from "./LedgerConfig.js"
 import { CurrencyCode } from "./Money.js"
@@ -83,7 +83,7 @@ export type AccountPatch = typeof AccountPatch.Type
 export class AccountStore extends Context.Tag("@airlock/ledger/AccountStore")<
   AccountStore,
   {
-    /** Inserts; `conflict.duplicate` when the code is taken in the tenant. */
+    /** Inserts; `conflict.duplicate` (core's `Ports.duplicateError("account", code)`) when the code is taken in the tenant. */
     readonly insert: (account: Account) => Effect.Effect<void, Errors.Conflict | Errors.StorageError>
     readonly get: (tenant: Ids.TenantId, code: string) => Effect.Effect<Option.Option<Account>, Errors.StorageError>
     /** The accounts among `codes` that exist, by code. */
@@ -399,7 +399,4 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
 })
 
 /** Manages a tenant's chart of accounts (RBAC: `ledger.read` to read, `ledger.write` to change). */
-export class ChartOfAccounts extends Context.Tag("@airlock/ledger/ChartOfAccounts")<ChartOfAccounts, ChartOfAccountsShape>() {}
-
-/** The chart service as a layer. */
-export const layer: Layer.Layer<ChartOfAccounts, never, AccountStore | Audit.AuditLog | UnitOfWork.UnitOfWork | LedgerConfig | Rbac.Rbac> = Layer.effect(ChartOfAccounts, make)
+export class ChartOfAccounts extends Effect.Service<ChartOfAccounts>()("@airlock/ledger/ChartOfAccounts", { effect: make }) {}

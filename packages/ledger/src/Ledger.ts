@@ -6,20 +6,15 @@
  */
 import type { Action, Audit, Governance, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Layer } from "effect"
-import * as BankTransaction from "./BankTransaction.js"
-import type { BankTransactions } from "./BankTransaction.js"
-import * as Chart from "./Chart.js"
-import type { ChartOfAccounts } from "./Chart.js"
-import * as JournalModule from "./Journal.js"
-import type { Journal } from "./Journal.js"
+import { BankTransactions } from "./BankTransaction.js"
+import { ChartOfAccounts } from "./Chart.js"
+import { Journal } from "./Journal.js"
 import * as LedgerConfig from "./LedgerConfig.js"
-import * as PeriodLock from "./PeriodLock.js"
-import type { PeriodLocks } from "./PeriodLock.js"
+import { PeriodLocks } from "./PeriodLock.js"
 import type { LedgerPorts } from "./Ports.js"
 import * as Proposals from "./Proposals.js"
-import type { LedgerProposals } from "./Proposals.js"
-import * as QboExport from "./QboExport.js"
-import type { QboExports } from "./QboExport.js"
+import { LedgerProposals } from "./Proposals.js"
+import { QboExports } from "./QboExport.js"
 
 /** The services the ledger offers once wired. */
 export type LedgerServices = ChartOfAccounts | Journal | PeriodLocks | BankTransactions | QboExports | LedgerProposals
@@ -37,12 +32,12 @@ export type CoreRequirements =
 
 /** Ledger services and the proposal kind, given core, the ledger ports and a config. */
 export const layerWithConfig: Layer.Layer<LedgerServices, never, CoreRequirements | LedgerPorts | LedgerConfig.LedgerConfig> = Layer.mergeAll(
-  Chart.layer,
-  JournalModule.layer,
-  PeriodLock.layer,
-  BankTransaction.layer,
-  QboExport.layer,
-  Proposals.layer,
+  ChartOfAccounts.Default,
+  Journal.Default,
+  PeriodLocks.Default,
+  BankTransactions.Default,
+  QboExports.Default,
+  LedgerProposals.Default,
   Proposals.layerKind
 )
 

@@ -5,7 +5,7 @@
  * `ledger.period_unlock` or `tenant.admin`, and is audited as `ledger.period_lock.moved_back`.
  */
 import { type Actor, Audit, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
-import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Option, Schema } from "effect"
 import { CalendarDate } from "./CalendarDate.js"
 import { makeAccess, makeAccessAny } from "./internal/access.js"
 
@@ -118,7 +118,4 @@ export const make: Effect.Effect<PeriodLocksShape, never, PeriodLockStore | Audi
 })
 
 /** Reads and moves a tenant's period lock. */
-export class PeriodLocks extends Context.Tag("@airlock/ledger/PeriodLocks")<PeriodLocks, PeriodLocksShape>() {}
-
-/** The period-lock service as a layer. */
-export const layer: Layer.Layer<PeriodLocks, never, PeriodLockStore | Audit.AuditLog | UnitOfWork.UnitOfWork | Rbac.Rbac> = Layer.effect(PeriodLocks, make)
+export class PeriodLocks extends Effect.Service<PeriodLocks>()("@airlock/ledger/PeriodLocks", { effect: make }) {}

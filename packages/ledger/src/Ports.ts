@@ -1,7 +1,7 @@
 /** The storage ports the ledger declares, as one type: what a storage adapter must provide for it. */
 import type { BankTransactionStore } from "./BankTransaction.js"
 import type { AccountStore } from "./Chart.js"
-import type { JournalStore } from "./Journal.js"
+import type { JournalStore } from "./JournalStore.js"
 import type { PeriodLockStore } from "./PeriodLock.js"
 import type { ExportStore } from "./QboExport.js"
 

@@ -11,12 +11,13 @@
  * trace and the audit record. Wiping proposals touches shadow records only.
  */
 import { Action, type Actor, Audit, Errors, Governance, Ids, Rbac, UnitOfWork } from "@airlock/core"
-import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
 import { BankTransaction, BankTransactionStore } from "./BankTransaction.js"
 import { AccountStore } from "./Chart.js"
 import { makeAccess, notFound } from "./internal/access.js"
 import { makePoster } from "./internal/posting.js"
-import { checkDraft, type EntryDraft, JournalEntry, type JournalLine, JournalStore, reversalDraft, type SideRule, totals } from "./Journal.js"
+import { checkDraft, type EntryDraft, JournalEntry, type JournalLine, reversalDraft, type SideRule, totals } from "./JournalEntry.js"
+import { JournalStore } from "./JournalStore.js"
 import { LedgerConfig } from "./LedgerConfig.js"
 import { DecimalInput, MinorUnits, parseAmount } from "./Money.js"
 import { isLocked, PeriodLockStore } from "./PeriodLock.js"
@@ -564,7 +565,4 @@ export const make: Effect.Effect<LedgerProposalsShape, never, Governance.Governe
  * provenance in both directions. Applying, rejecting and wiping go through core's
  * `GovernedActions` (`apply`, `reject`, `wipe`) — nothing here bypasses the gates.
  */
-export class LedgerProposals extends Context.Tag("@airlock/ledger/LedgerProposals")<LedgerProposals, LedgerProposalsShape>() {}
-
-/** The proposal service as a layer (register the kind with {@link layerKind}). */
-export const layer: Layer.Layer<LedgerProposals, never, Governance.GovernedActions | Action.ActionStore | Action.TraceStore | JournalStore | BankTransactionStore | Audit.AuditLog | UnitOfWork.UnitOfWork | LedgerConfig | Rbac.Rbac> = Layer.effect(LedgerProposals, make)
+export class LedgerProposals extends Effect.Service<LedgerProposals>()("@airlock/ledger/LedgerProposals", { effect: make }) {}

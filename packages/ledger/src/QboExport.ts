@@ -12,10 +12,10 @@
  * get a leading `'` ({@link neutralizeFormula}).
  */
 import { type Actor, Audit, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
-import { Chunk, Clock, Context, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Chunk, Clock, Context, Effect, Option, Schema, Stream } from "effect"
 import { AccountStore, fullNames } from "./Chart.js"
 import { makeAccess, notFound } from "./internal/access.js"
-import type { JournalEntry } from "./Journal.js"
+import type { JournalEntry } from "./JournalEntry.js"
 import { LedgerConfig } from "./LedgerConfig.js"
 import { CurrencyExponents, formatMinor } from "./Money.js"
 
@@ -230,7 +230,4 @@ export const make: Effect.Effect<QboExportsShape, never, ExportStore | AccountSt
 })
 
 /** Makes export batches and streams their CSV (RBAC: `ledger.write` to export, `ledger.read` to fetch). */
-export class QboExports extends Context.Tag("@airlock/ledger/QboExports")<QboExports, QboExportsShape>() {}
-
-/** The export service as a layer. */
-export const layer: Layer.Layer<QboExports, never, ExportStore | AccountStore | Audit.AuditLog | UnitOfWork.UnitOfWork | Ids.IdGenerator | LedgerConfig | Rbac.Rbac> = Layer.effect(QboExports, make)
+export class QboExports extends Effect.Service<QboExports>()("@airlock/ledger/QboExports", { effect: make }) {}

@@ -3,7 +3,7 @@
  * rather than rounded, a reversal is the exact mirror of its entry, and the pure pieces of the
  * journal, the chart, the proposals and the export behave as documented.
  */
-import { Chart, Journal, Presets, Proposals, QboExport } from "@airlock/ledger"
+import { Chart, JournalEntry, Presets, Proposals, QboExport } from "@airlock/ledger"
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import { createHash } from "node:crypto"
@@ -33,28 +33,28 @@ const chart = new Map([
 
 const options = { defaultCurrency: "USD", exponents: { USD: 2, JPY: 0 }, maxLines: 10 }
 
-const draft = (lines: ReadonlyArray<Journal.PostLine>, extra: Partial<Journal.PostEntry> = {}) =>
-  Journal.draftFromInput({ date: "2024-01-10", lines, ...extra }, options)
+const draft = (lines: ReadonlyArray<JournalEntry.PostLine>, extra: Partial<JournalEntry.PostEntry> = {}) =>
+  JournalEntry.draftFromInput({ date: "2024-01-10", lines, ...extra }, options)
 
 const codeOf = <A>(e: Either.Either<A, { code: string }>) => (Either.isLeft(e) ? e.left.code : "ok")
 
 describe("Journal facts", () => {
   it("an unbalanced entry is refused with the difference, a balanced one passes", () => {
-    const unbalanced = Either.flatMap(draft([{ account_code: "6000", debit: "100.00" }, { account_code: "1000", credit: "99.99" }]), (d) => Journal.checkDraft(d, chart))
+    const unbalanced = Either.flatMap(draft([{ account_code: "6000", debit: "100.00" }, { account_code: "1000", credit: "99.99" }]), (d) => JournalEntry.checkDraft(d, chart))
     expect(Either.isLeft(unbalanced) && unbalanced.left.details).toStrictEqual({ debit_total: "10000", credit_total: "9999", difference: "1" })
-    const balanced = Either.flatMap(draft([{ account_code: "6000", debit: "100.00" }, { account_code: "1000", credit: "100.00" }]), (d) => Journal.checkDraft(d, chart))
+    const balanced = Either.flatMap(draft([{ account_code: "6000", debit: "100.00" }, { account_code: "1000", credit: "100.00" }]), (d) => JournalEntry.checkDraft(d, chart))
     expect(codeOf(balanced)).toBe("ok")
   })
 
   it("three-way splits balance to the cent; a one-cent rounding gap is refused, not absorbed", () => {
     const third = Either.flatMap(
       draft([{ account_code: "6000", debit: "33.33" }, { account_code: "6000", debit: "33.33" }, { account_code: "6000", debit: "33.33" }, { account_code: "1000", credit: "100.00" }]),
-      (d) => Journal.checkDraft(d, chart)
+      (d) => JournalEntry.checkDraft(d, chart)
     )
     expect(codeOf(third)).toBe("validation.unbalanced")
     const exact = Either.flatMap(
       draft([{ account_code: "6000", debit: "33.34" }, { account_code: "6000", debit: "33.33" }, { account_code: "6000", debit: "33.33" }, { account_code: "1000", credit: "100.00" }]),
-      (d) => Journal.checkDraft(d, chart)
+      (d) => JournalEntry.checkDraft(d, chart)
     )
     expect(codeOf(exact)).toBe("ok")
   })
@@ -79,39 +79,39 @@ describe("Journal facts", () => {
 
   it("accounts must exist and be active, except that reversals may touch inactive ones", () => {
     const d = Either.getOrThrow(draft([{ account_code: "6100", debit: "5" }, { account_code: "1000", credit: "5" }]))
-    expect(codeOf(Journal.checkDraft(d, chart))).toBe("validation.account_inactive")
-    expect(codeOf(Journal.checkDraft(d, chart, { allowInactive: true }))).toBe("ok")
+    expect(codeOf(JournalEntry.checkDraft(d, chart))).toBe("validation.account_inactive")
+    expect(codeOf(JournalEntry.checkDraft(d, chart, { allowInactive: true }))).toBe("ok")
     const unknown = Either.getOrThrow(draft([{ account_code: "9999", debit: "5" }, { account_code: "1000", credit: "5" }]))
-    expect(codeOf(Journal.checkDraft(unknown, chart))).toBe("validation.account_unknown")
+    expect(codeOf(JournalEntry.checkDraft(unknown, chart))).toBe("validation.account_unknown")
   })
 
   it("a reversal mirrors every line and keeps totals, so entry + reversal nets to zero per account", () => {
     const base = Either.getOrThrow(draft([{ account_code: "6000", debit: "80.00" }, { account_code: "6000", debit: "20.00" }, { account_code: "1000", credit: "100.00" }], { memo: "Rent" }))
-    const entry = new Journal.JournalEntry({
+    const entry = new JournalEntry.JournalEntry({
       ...base,
       tenant_id: "t",
       id: "je_1",
       entry_no: 7,
-      content_hash: Journal.contentHash(base),
+      content_hash: JournalEntry.contentHash(base),
       posted_by: "u",
       posted_at: 0
     })
-    const rev = Journal.reversalDraft(entry, { date: "2024-02-01" })
+    const rev = JournalEntry.reversalDraft(entry, { date: "2024-02-01" })
     expect(rev.reverses_entry_id).toBe("je_1")
     expect(rev.memo).toBe("Reversal of entry 7: Rent")
     expect(rev.lines.map((l) => [l.account_code, l.side, l.amount_minor])).toStrictEqual([["6000", "credit", 8000n], ["6000", "credit", 2000n], ["1000", "debit", 10000n]])
     const net = new Map<string, bigint>()
     for (const l of [...entry.lines, ...rev.lines]) net.set(l.account_code, (net.get(l.account_code) ?? 0n) + (l.side === "debit" ? l.amount_minor : -l.amount_minor))
     expect([...net.values()]).toStrictEqual([0n, 0n])
-    expect(Journal.contentHash(rev)).not.toBe(entry.content_hash)
+    expect(JournalEntry.contentHash(rev)).not.toBe(entry.content_hash)
   })
 
   it("the content hash ignores nothing that matters and nothing about who posted", () => {
     const a = Either.getOrThrow(draft([{ account_code: "6000", debit: "1" }, { account_code: "1000", credit: "1" }]))
     const b = Either.getOrThrow(draft([{ account_code: "6000", debit: "1.00" }, { account_code: "1000", credit: 1 }]))
     const c = Either.getOrThrow(draft([{ account_code: "6000", debit: "1", description: "x" }, { account_code: "1000", credit: "1" }]))
-    expect(Journal.contentHash(a)).toBe(Journal.contentHash(b))
-    expect(Journal.contentHash(a)).not.toBe(Journal.contentHash(c))
+    expect(JournalEntry.contentHash(a)).toBe(JournalEntry.contentHash(b))
+    expect(JournalEntry.contentHash(a)).not.toBe(JournalEntry.contentHash(c))
   })
 
   it("the content hash is the SHA-256 of its documented text, with every string JSON-encoded", () => {
@@ -122,7 +122,7 @@ describe("Journal facts", () => {
       for (const l of d.lines) {
         text += `|${j(l.account_code)},${l.side},${l.amount_minor},${j(l.description)},${j(l.name)},${j(l.class)},${j(l.location)}`
       }
-      expect(Journal.contentHash(d)).toBe(createHash("sha256").update(text, "utf8").digest("hex"))
+      expect(JournalEntry.contentHash(d)).toBe(createHash("sha256").update(text, "utf8").digest("hex"))
     }
   })
 })
@@ -188,7 +188,7 @@ describe("Proposal drafts", () => {
     expect(codeOf(Proposals.draftFromProposal(payload([["6000", 1001n], ["6100", -1n]]), txn(-1000n), "a"))).toBe("validation.amount_positive")
     expect(codeOf(Proposals.draftFromProposal(payload([["1000", 1000n]]), txn(-1000n), "a"))).toBe("validation.split_account")
     const income = Either.getOrThrow(Proposals.draftFromProposal(payload([["4000", 1000n]]), txn(-1000n), "a"))
-    expect(codeOf(Journal.checkDraft(income, chart, { rules: Proposals.splitRules("outflow") }))).toBe("validation.account_type")
+    expect(codeOf(JournalEntry.checkDraft(income, chart, { rules: Proposals.splitRules("outflow") }))).toBe("validation.account_type")
   })
 })
 
@@ -199,7 +199,7 @@ describe("QuickBooks rows", () => {
     expect(QboExport.csvField("say \"hi\"")).toBe("\"say \"\"hi\"\"\"")
     expect(QboExport.csvField(" padded")).toBe("\" padded\"")
     expect(QboExport.formatDate("2024-01-09", "DD/MM/YYYY")).toBe("09/01/2024")
-    const entry = new Journal.JournalEntry({
+    const entry = new JournalEntry.JournalEntry({
       tenant_id: "t",
       id: "je_1",
       entry_no: 3,
@@ -228,7 +228,7 @@ describe("QuickBooks rows", () => {
   it("text cells a spreadsheet would run as a formula get a leading quote; dates, numbers and amounts are untouched", () => {
     for (const v of ["=1+1", "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]) expect(QboExport.neutralizeFormula(v)).toBe(`'${v}`)
     for (const v of ["plain", "", "a=b", "1-2", "'=already quoted", "Rent - January"]) expect(QboExport.neutralizeFormula(v)).toBe(v)
-    const entry = new Journal.JournalEntry({
+    const entry = new JournalEntry.JournalEntry({
       tenant_id: "t",
       id: "je_9",
       entry_no: 12,

@@ -3,7 +3,8 @@ import { Audit, Tenants } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Clock, Effect, Layer } from "effect"
 import { AirlockApi } from "../Api.js"
-import { Admin, AdminTenantScoped, CurrentPrincipal } from "../Auth.js"
+import { Admin, AdminTenantScoped } from "../Auth.js"
+import { withPrincipal } from "../RequestContext.js"
 import { HttpConfig } from "../HttpConfig.js"
 import { RateLimiter } from "../RateLimiter.js"
 
@@ -40,14 +41,13 @@ export const layer: Layer.Layer<
             }
           }))
         .handle("audit", ({ urlParams }) =>
-          Effect.gen(function*() {
-            const { tenant } = yield* CurrentPrincipal
+          withPrincipal((_, tenant) => Effect.gen(function*() {
             const limit = urlParams.limit ?? 100
-            const records = yield* audit.list(tenant.id, { afterSeq: urlParams.after_seq ?? 0, limit })
-            const chain = urlParams.verify === false ? null : yield* audit.verify(tenant.id)
+            const records = yield* audit.list(tenant, { afterSeq: urlParams.after_seq ?? 0, limit })
+            const chain = urlParams.verify === false ? null : yield* audit.verify(tenant)
             const last = records[records.length - 1]
             return {
-              tenant_id: tenant.id,
+              tenant_id: tenant,
               records: records.map((r) => ({
                 seq: r.seq,
                 at: r.at,
@@ -61,12 +61,11 @@ export const layer: Layer.Layer<
               next_after_seq: records.length === limit && last !== undefined ? last.seq : null,
               chain
             }
-          }))
+          })))
         .handle("setAiGlobal", ({ payload }) =>
-          Effect.gen(function*() {
-            const { actor } = yield* CurrentPrincipal
+          withPrincipal((actor) => Effect.gen(function*() {
             yield* tenants.setGlobalAiEnabled(payload.enabled, actor)
             return yield* tenants.globalAi()
-          }))
+          })))
     })
 )

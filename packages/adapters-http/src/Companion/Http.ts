@@ -1,9 +1,10 @@
 /** Handlers of the companion group: translate between JSON and core's `Tenants` settings. */
-import { type AiSettings, Rbac, Tenants } from "@airlock/core"
+import { type AiSettings, Tenants } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { AirlockApi } from "../Api.js"
-import { CurrentPrincipal, TenantScoped } from "../Auth.js"
+import { TenantScoped } from "../Auth.js"
+import { withPrincipal } from "../RequestContext.js"
 
 /** The JSON form of core settings. */
 export const toJson = (s: AiSettings.AiSettings) => ({
@@ -17,24 +18,20 @@ export const toJson = (s: AiSettings.AiSettings) => ({
 })
 
 /** The companion group's handlers. */
-export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "companion">, never, Tenants.Tenants | Rbac.Rbac | TenantScoped> = HttpApiBuilder.group(
+export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "companion">, never, Tenants.Tenants | TenantScoped> = HttpApiBuilder.group(
   AirlockApi,
   "companion",
   (handlers) =>
     Effect.gen(function*() {
       const tenants = yield* Tenants.Tenants
-      const rbac = yield* Rbac.Rbac
       return handlers
         .handle("getSettings", () =>
-          Effect.gen(function*() {
-            const { actor, tenant } = yield* CurrentPrincipal
-            yield* rbac.require(actor, "companion.read")
-            return toJson(yield* tenants.settings(tenant.id))
-          }))
+          withPrincipal((actor, tenant) => Effect.gen(function*() {
+            return toJson(yield* tenants.readSettings(tenant, actor))
+          })))
         .handle("updateSettings", ({ payload }) =>
-          Effect.gen(function*() {
-            const { actor, tenant } = yield* CurrentPrincipal
-            return toJson(yield* tenants.updateSettings(tenant.id, payload, actor))
-          }))
+          withPrincipal((actor, tenant) => Effect.gen(function*() {
+            return toJson(yield* tenants.updateSettings(tenant, payload, actor))
+          })))
     })
 )

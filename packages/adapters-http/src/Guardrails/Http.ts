@@ -4,7 +4,8 @@ import { Errors, Tenants } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
 import { AirlockApi } from "../Api.js"
-import { type Admin, type AdminBreakGlass, CurrentPrincipal, type TenantScoped } from "../Auth.js"
+import type { Admin, AdminBreakGlass, TenantScoped } from "../Auth.js"
+import { withPrincipal } from "../RequestContext.js"
 
 const approvalJson = (v: Approvals.ApprovalView) => ({
   subject: v.subject,
@@ -65,40 +66,34 @@ export const layer: Layer.Layer<
     const tenants = yield* Tenants.Tenants
     return handlers
       .handle("grantApproval", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return approvalJson(yield* approvals.grant(actor, payload, tenant.id))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return approvalJson(yield* approvals.grant(actor, payload, tenant))
+        })))
       .handle("approvalStatus", ({ path }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return approvalJson(yield* approvals.status(actor, path.subject, path.plan_hash, tenant.id))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return approvalJson(yield* approvals.status(actor, path.subject, path.plan_hash, tenant))
+        })))
       .handle("revokeApproval", ({ path }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return approvalJson(yield* approvals.revoke(actor, path.subject, path.plan_hash, tenant.id))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return approvalJson(yield* approvals.revoke(actor, path.subject, path.plan_hash, tenant))
+        })))
       .handle("billingSummary", () =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return yield* encodeSummary(yield* budgets.summary(actor, yield* tenants.settings(tenant.id), tenant.id))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return yield* encodeSummary(yield* budgets.summary(actor, yield* tenants.settings(tenant), tenant))
+        })))
       .handle("setBudget", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return yield* encodeSummary(yield* budgets.setBudget(actor, yield* decodeBudget(payload), tenant.id))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return yield* encodeSummary(yield* budgets.setBudget(actor, yield* decodeBudget(payload), tenant))
+        })))
       .handle("breakerEvents", ({ urlParams }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
           const list = yield* events.listForTenant(actor, {
-            tenant: tenant.id,
+            tenant: tenant,
             ...(urlParams.limit !== undefined ? { limit: urlParams.limit } : {}),
             ...(urlParams.before !== undefined ? { before: urlParams.before } : {})
           })
           return list.map((e) => ({ id: e.id, kind: e.kind, type: e.type, reason: e.reason, data: e.data, actor_id: e.actor_id, at: e.at }))
-        }))
+        })))
   }))
 
 /** The lockdown group's handlers (admin routes; audited in the tenant the request acts on). */
@@ -111,18 +106,15 @@ export const layerLockdown: Layer.Layer<
     const lockdown = yield* Lockdown.Lockdown
     return handlers
       .handle("lockdown", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return lockdownJson(yield* lockdown.lock(actor, payload.reason, tenant.id))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return lockdownJson(yield* lockdown.lock(actor, payload.reason, tenant))
+        })))
       .handle("unlock", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return lockdownJson(yield* lockdown.unlock(actor, payload.code, tenant.id))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return lockdownJson(yield* lockdown.unlock(actor, payload.code, tenant))
+        })))
       .handle("rotateUnlockCode", () =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return yield* lockdown.rotateCode(actor, tenant.id)
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return yield* lockdown.rotateCode(actor, tenant)
+        })))
   }))

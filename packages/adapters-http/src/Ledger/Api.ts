@@ -3,7 +3,7 @@
  * balance, the period lock, the QuickBooks export and bank-transaction import. Tenant-scoped.
  * Amounts are decimal strings in the entry's currency (`"12.34"`); JSON numbers are refused.
  */
-import { BankTransaction, Chart, Journal, PeriodLock } from "@airlock/ledger"
+import { BankTransaction, Chart, Journal, JournalEntry, PeriodLock } from "@airlock/ledger"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
@@ -78,13 +78,13 @@ export const EntryPage = Schema.Struct({ items: Schema.Array(Entry), next_cursor
 
 /** One line of a post request: exactly one of `debit` / `credit`. */
 export const PostLine = strictBody({
-  ...Journal.PostLine.fields,
+  ...JournalEntry.PostLine.fields,
   debit: Schema.optional(Schema.NullOr(DecimalText)),
   credit: Schema.optional(Schema.NullOr(DecimalText))
 })
 
 /** Body of `POST /api/v1/ledger/entries`. */
-export const PostEntry = strictBody({ ...Journal.PostEntry.fields, lines: Schema.Array(PostLine) })
+export const PostEntry = strictBody({ ...JournalEntry.PostEntry.fields, lines: Schema.Array(PostLine) })
 
 /** Query of the entry listing (the ledger validates dates, source and limit). */
 export const EntryQuery = Schema.Struct({

@@ -1,12 +1,12 @@
 /** Handlers of the ledger group: translate between JSON (decimal strings) and the ledger services. */
-import { BankTransaction, Chart, Journal, Money, PeriodLock, QboExport } from "@airlock/ledger"
+import { BankFile, BankTransaction, Chart, Journal, JournalEntry, Money, PeriodLock, QboExport } from "@airlock/ledger"
 import { Errors } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Layer, Option, Stream } from "effect"
 import { IncomingMessage } from "node:http"
 import { AirlockApi } from "../Api.js"
-import { CurrentPrincipal, type TenantScoped } from "../Auth.js"
-import { CurrentRequest } from "../RequestContext.js"
+import type { TenantScoped } from "../Auth.js"
+import { CurrentRequest, withPrincipal } from "../RequestContext.js"
 import type { ImportQuery } from "./Api.js"
 import { bodyBytes } from "../internal/body.js"
 
@@ -31,7 +31,7 @@ export const accountJson = (a: Chart.Account) => ({
  * The JSON form of an entry (amounts as decimal strings of its currency, with the decimals of
  * `exponents`: pass the journal's `currencyExponents` when the host overrides the ISO table).
  */
-export const entryJson = (e: Journal.JournalEntry, exponents: Exponents = Money.CurrencyExponents) => ({
+export const entryJson = (e: JournalEntry.JournalEntry, exponents: Exponents = Money.CurrencyExponents) => ({
   id: e.id,
   entry_no: e.entry_no,
   date: e.date,
@@ -58,7 +58,7 @@ export const entryJson = (e: Journal.JournalEntry, exponents: Exponents = Money.
 })
 
 /** 201 with the new entry, or 200 with the original one on an idempotent retry. */
-const postJson = (r: Journal.PostResult, exponents: Exponents) =>
+const postJson = (r: JournalEntry.PostResult, exponents: Exponents) =>
   r.duplicate
     ? { entry: entryJson(r.entry, exponents), duplicate: true as const }
     : { entry: entryJson(r.entry, exponents), duplicate: false as const }
@@ -68,8 +68,6 @@ const lockJson = (l: PeriodLock.PeriodLock) => ({ lock_date: l.lock_date, update
 const invalid = (code: string, message: string, details?: Record<string, unknown>) =>
   Effect.fail(new Errors.ValidationError(details === undefined ? { code, message } : { code, message, details }))
 
-const CSV_TYPES = new Set(["text/csv", "application/csv", "text/comma-separated-values"])
-const OFX_TYPES = new Set(["application/x-ofx", "application/ofx", "text/x-ofx", "text/ofx"])
 const CSV_PARAMS = [
   "layout",
   "date_column",
@@ -85,84 +83,6 @@ const CSV_PARAMS = [
   "negate"
 ] as const
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
-
-/** The `charset=` parameter of a Content-Type, if any. */
-const charsetParam = (contentType: string | undefined): string | undefined =>
-  /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? "")?.[1]
-
-/**
- * The charset an OFX file declares itself: the OFX 1.x header `CHARSET:1252` (or `ISO-8859-1`),
- * or the XML declaration's `encoding` in OFX 2.x.
- */
-const ofxDeclaredCharset = (bytes: Uint8Array): string | undefined => {
-  const head = new TextDecoder("latin1").decode(bytes.subarray(0, 512))
-  if (/CHARSET:\s*(1252|(ISO-?)?8859-1)\b/i.test(head)) return "windows-1252"
-  return /<\?xml[^>]*\bencoding\s*=\s*["']([^"']+)["']/i.exec(head)?.[1]
-}
-
-/** A decoder for a charset label (fatal: bytes it cannot map fail), or undefined when unknown. */
-const decoderFor = (label: string) => {
-  try {
-    return new TextDecoder(label, { fatal: true })
-  } catch {
-    return undefined
-  }
-}
-
-const encodingError = (message: string, details: Record<string, unknown>) =>
-  new Errors.ValidationError({ code: "validation.encoding", message, details })
-
-/** The 1-based line of the first byte sequence that is not UTF-8 (a hint for the error). */
-const firstBadUtf8Line = (bytes: Uint8Array): number => {
-  const lossy = new TextDecoder("utf-8").decode(bytes)
-  const at = lossy.indexOf("\uFFFD")
-  return at < 0 ? 1 : lossy.slice(0, at).split("\n").length
-}
-
-/**
- * The text of a raw bank file, never with replacement characters: strict UTF-8 first (a UTF-8
- * BOM is dropped) — text in another charset is almost never valid UTF-8, and OFX headers often
- * say `CHARSET:1252` over UTF-8 content. Failing that, the charset the OFX file declares, else
- * the request's `charset=` (any label `TextDecoder` knows: `windows-1252`, `iso-8859-1`, …);
- * with neither the file is refused with `validation.encoding` rather than stored with its
- * accents replaced by U+FFFD.
- */
-const decodeFile = (
-  bytes: Uint8Array,
-  format: "csv" | "ofx",
-  contentType: string | undefined
-): Effect.Effect<string, Errors.ValidationError> => {
-  try {
-    return Effect.succeed(utf8.decode(bytes))
-  } catch {
-    // not UTF-8: below
-  }
-  const declared = format === "ofx" ? ofxDeclaredCharset(bytes) : undefined
-  const label = declared ?? charsetParam(contentType)
-  const source = declared !== undefined ? "file header" : "Content-Type"
-  if (label === undefined) {
-    const line = firstBadUtf8Line(bytes)
-    return Effect.fail(encodingError(
-      `Line ${line}: the file is not UTF-8 text. Save it as UTF-8 (Excel: "CSV UTF-8"), or name its encoding, e.g. Content-Type: text/csv; charset=windows-1252`,
-      { line }
-    ))
-  }
-  const decoder = decoderFor(label)
-  if (decoder === undefined) {
-    return Effect.fail(encodingError(`Unsupported charset ${JSON.stringify(label)} (from the ${source})`, { charset: label, source }))
-  }
-  return Effect.try({
-    try: () => decoder.decode(bytes),
-    catch: () =>
-      encodingError(`The file is not valid ${decoder.encoding} text, the charset its ${source} names`, {
-        charset: label,
-        source,
-        ...(decoder.encoding === "utf-8" ? { line: firstBadUtf8Line(bytes) } : {})
-      })
-  })
-}
-
 /** A column given in the query: digits are a 0-based index, anything else a header name. */
 const column = (raw: string): string | number => (/^\d{1,4}$/.test(raw) ? Number(raw) : raw)
 
@@ -176,29 +96,19 @@ const rawImport = (
   contentType: string | undefined
 ) =>
   Effect.gen(function*() {
-    const media = (contentType ?? "").split(";")[0]!.trim().toLowerCase()
-    const format = query.format ?? (CSV_TYPES.has(media) ? "csv" : OFX_TYPES.has(media) ? "ofx" : undefined)
+    const format = query.format ?? BankFile.formatOf(contentType)
     if (format === undefined) {
       return yield* invalid(
         "validation.content_type",
         "Send a bank file as text/csv (CSV), application/x-ofx (OFX) or JSON, or name the format with ?format=csv|ofx",
-        { content_type: media }
+        { content_type: BankFile.mediaType(contentType) }
       )
     }
     if (query.account_code === undefined || query.account_code === "") {
       return yield* invalid("validation.import_query", "account_code is required in the query string for a raw file", { parameter: "account_code" })
     }
-    let content: string
-    if ("bytes" in body) {
-      content = yield* decodeFile(body.bytes, format, contentType)
-    } else {
-      // text the platform decoded without us (no buffered bytes): U+FFFD means bytes were lost
-      content = body.text
-      if (content.includes("\uFFFD")) {
-        return yield* invalid("validation.encoding", "The file is not UTF-8 text; name its encoding with Content-Type: text/csv; charset=…", {})
-      }
-    }
-    if (content.charCodeAt(0) === 0xfeff) content = content.slice(1)
+    // text the platform decoded without us (no buffered bytes) is checked for lost bytes instead
+    const content = yield* ("bytes" in body ? BankFile.decode(body.bytes, format, contentType) : BankFile.fromDecodedText(body.text))
     const given = CSV_PARAMS.filter((k) => query[k] !== undefined)
     if (format === "ofx" && given.length > 0) {
       return yield* invalid("validation.import_query", "CSV column settings do not apply to an OFX file", { parameters: given })
@@ -265,36 +175,30 @@ export const layer: Layer.Layer<
     const amount = (minor: bigint, currency: string) => Money.formatAmount(minor, currency, exponents)
     return handlers
       .handle("listAccounts", ({ urlParams }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          const accounts = yield* chart.list(tenant.id, actor, { include_inactive: urlParams.include_inactive === "true" })
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          const accounts = yield* chart.list(tenant, actor, { include_inactive: urlParams.include_inactive === "true" })
           return accounts.map(accountJson)
-        }))
+        })))
       .handle("createAccount", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return accountJson(yield* chart.create(tenant.id, actor, payload))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return accountJson(yield* chart.create(tenant, actor, payload))
+        })))
       .handle("listEntries", ({ urlParams }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          const page = yield* journal.list(tenant.id, actor, urlParams)
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          const page = yield* journal.list(tenant, actor, urlParams)
           return { items: page.items.map((e) => entryJson(e, exponents)), next_cursor: page.next_cursor }
-        }))
+        })))
       .handle("postEntry", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return postJson(yield* journal.post(tenant.id, actor, payload), exponents)
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return postJson(yield* journal.post(tenant, actor, payload), exponents)
+        })))
       .handle("reverseEntry", ({ path, payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return postJson(yield* journal.reverse(tenant.id, actor, path.id, payload), exponents)
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return postJson(yield* journal.reverse(tenant, actor, path.id, payload), exponents)
+        })))
       .handle("trialBalance", ({ urlParams }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          const tb = yield* journal.trialBalance(tenant.id, actor, urlParams.as_of)
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          const tb = yield* journal.trialBalance(tenant, actor, urlParams.as_of)
           return {
             as_of: tb.as_of,
             rows: tb.rows.map((r) => ({
@@ -314,51 +218,46 @@ export const layer: Layer.Layer<
             })),
             balanced: tb.balanced
           }
-        }))
+        })))
       .handle("getPeriodLock", () =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return lockJson(yield* locks.get(tenant.id, actor))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return lockJson(yield* locks.get(tenant, actor))
+        })))
       .handle("setPeriodLock", ({ payload }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return lockJson(yield* locks.set(tenant.id, actor, payload))
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return lockJson(yield* locks.set(tenant, actor, payload))
+        })))
       .handle("exportQbo", () =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
-          return yield* exports.exportNew(tenant.id, actor)
-        }))
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
+          return yield* exports.exportNew(tenant, actor)
+        })))
       .handle("exportQboCsv", ({ path }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
           // unknown batch, other tenant, no permission: failures before the first byte, so
           // they still get their status and error body (the id matches [A-Za-z0-9_-], safe
           // in the header)
-          const rows = yield* exports.csv(tenant.id, actor, path.batch_id)
+          const rows = yield* exports.csv(tenant, actor, path.batch_id)
           const request = yield* HttpServerRequest.HttpServerRequest
           const requestId = Option.map(yield* Effect.serviceOption(CurrentRequest), (r) => r.id)
           return HttpServerResponse.stream(csvBody(rows, request, path.batch_id, requestId), {
             contentType: "text/csv; charset=utf-8",
             headers: { "content-disposition": `attachment; filename="${path.batch_id}.csv"` }
           })
-        }))
+        })))
       .handle("importBankTransactions", ({ payload, urlParams }) =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
+        withPrincipal((actor, tenant) => Effect.gen(function*() {
           if (typeof payload !== "string" && !(payload instanceof Uint8Array)) {
             if (Object.keys(urlParams).length > 0) {
               return yield* invalid("validation.import_query", "Query parameters apply to raw CSV or OFX bodies; a JSON body carries account_code, format and csv itself", {
                 parameters: Object.keys(urlParams)
               })
             }
-            return yield* bank.importFile(tenant.id, actor, payload)
+            return yield* bank.importFile(tenant, actor, payload)
           }
           const request = yield* HttpServerRequest.HttpServerRequest
           // a text/* body reaches us already decoded as UTF-8 (lossily): decode its bytes instead
           const bytes = typeof payload === "string" ? bodyBytes(request) : payload
           const body = bytes === undefined ? { text: payload as string } : { bytes }
-          return yield* bank.importFile(tenant.id, actor, yield* rawImport(body, urlParams, request.headers["content-type"]))
-        }))
+          return yield* bank.importFile(tenant, actor, yield* rawImport(body, urlParams, request.headers["content-type"]))
+        })))
   }))

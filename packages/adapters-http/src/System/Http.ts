@@ -1,10 +1,11 @@
 /** Handlers of the system group. */
-import { KillSwitch, Rbac, Tenants } from "@airlock/core"
+import { KillSwitch, Tenants } from "@airlock/core"
 import { Breakers, Budgets, GuardrailsConfig, Money as GMoney, SystemStatus } from "@airlock/guardrails"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Clock, Effect, Layer } from "effect"
 import { AirlockApi } from "../Api.js"
-import { Authenticated, CurrentPrincipal } from "../Auth.js"
+import { Authenticated } from "../Auth.js"
+import { withPrincipal } from "../RequestContext.js"
 import { lockdownJson } from "../Guardrails/Http.js"
 import { HttpConfig } from "../HttpConfig.js"
 import { RateLimiter } from "../RateLimiter.js"
@@ -26,7 +27,6 @@ export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "system">,
   never,
   | Tenants.Tenants
-  | Rbac.Rbac
   | HttpConfig
   | RateLimiter
   | SystemStatus.SystemStatus
@@ -39,15 +39,13 @@ export const layer: Layer.Layer<
   (handlers) =>
     Effect.gen(function*() {
       const tenants = yield* Tenants.Tenants
-      const rbac = yield* Rbac.Rbac
       const settings = yield* HttpConfig
       const limiter = yield* RateLimiter
       const guardrails = yield* SystemStatus.SystemStatus
       const llm = yield* Budgets.LlmBudget
       const config = yield* GuardrailsConfig.GuardrailsConfig
       return handlers.handle("status", () =>
-        Effect.gen(function*() {
-          const { actor, tenant } = yield* CurrentPrincipal
+        withPrincipal((actor, _, { tenant }) => Effect.gen(function*() {
           const global = yield* tenants.globalAi()
           const ai = yield* tenants.settings(tenant.id)
           const state = KillSwitch.evaluateKillSwitch(global.enabled, tenant, ai)
@@ -62,11 +60,11 @@ export const layer: Layer.Layer<
             ai_mode: ai.ai_mode,
             companion: state.enabled ? { enabled: true } : { enabled: false, layer: state.layer, reason: state.reason }
           }
-          if (!rbac.can(actor, "ops.read")) {
+          // the middleware already allowed this tenant (own, or `tenant.cross`)
+          const g = yield* Effect.catchTag(guardrails.statusIfAllowed(actor, tenant.id), "Forbidden", (e) => Effect.die(e))
+          if (g === null) {
             return { ...base, lockdown: null, run: null, breakers: null, rate_limit: null, llm_budget_status: null }
           }
-          // the middleware already allowed this tenant (own, or `tenant.cross`)
-          const g = yield* Effect.catchTag(guardrails.status(actor, tenant.id), "Forbidden", (e) => Effect.die(e))
           const budget = yield* llm.status(tenant.id, ai)
           return {
             ...base,
@@ -94,6 +92,6 @@ export const layer: Layer.Layer<
               global_cap_usd: GMoney.formatUsd(budget.global_cap_usd)
             }
           }
-        }))
+        })))
     })
 )

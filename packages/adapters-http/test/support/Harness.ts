@@ -238,12 +238,12 @@ export const layer = (options: Options = {}): Layer.Layer<
 /** Audit rows of a tenant, straight from the database. */
 export const auditCount = (tenant: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT COUNT(*) AS n FROM airlock_audit WHERE tenant_id = ${tenant}`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
+    sql`SELECT COUNT(*) AS n FROM core_audit WHERE tenant_id = ${tenant}`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
 
 /** The stored settings row of a tenant, straight from the database. */
 export const settingsRow = (tenant: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT ai_enabled, kill_switch, ai_mode, extensions FROM airlock_ai_settings WHERE tenant_id = ${tenant}`.pipe(
+    sql`SELECT ai_enabled, kill_switch, ai_mode, extensions FROM core_ai_settings WHERE tenant_id = ${tenant}`.pipe(
       Effect.map((r) => (r[0] ? { ...r[0], extensions: JSON.parse(String(r[0].extensions)) } : null)),
       Effect.orDie
     ))

@@ -66,12 +66,12 @@ export const sql = Layer.effect(
   GuardProbe,
   Effect.map(SqlClient.SqlClient, (sql) => ({
     counter: (key, window) =>
-      sql`SELECT count FROM airlock_guard_counters WHERE key = ${key} AND window_start = ${window}`.pipe(
+      sql`SELECT count FROM guardrails_counters WHERE key = ${key} AND window_start = ${window}`.pipe(
         Effect.map((r) => (r.length ? Number(r[0]!.count) : null)),
         Effect.orDie
       ),
     breaker: (key) =>
-      sql`SELECT state, reason, version, data FROM airlock_guard_breakers WHERE key = ${key}`.pipe(
+      sql`SELECT state, reason, version, data FROM guardrails_breakers WHERE key = ${key}`.pipe(
         Effect.map((r) =>
           r.length
             ? { state: String(r[0]!.state), reason: r[0]!.reason === null ? null : String(r[0]!.reason), version: Number(r[0]!.version), data: JSON.parse(String(r[0]!.data)) }
@@ -81,8 +81,8 @@ export const sql = Layer.effect(
       ),
     events: (kind) =>
       (kind === undefined
-        ? sql`SELECT * FROM airlock_guard_events ORDER BY id`
-        : sql`SELECT * FROM airlock_guard_events WHERE kind = ${kind} ORDER BY id`).pipe(
+        ? sql`SELECT * FROM guardrails_events ORDER BY id`
+        : sql`SELECT * FROM guardrails_events WHERE kind = ${kind} ORDER BY id`).pipe(
         Effect.map((rs) =>
           rs.map((e) => ({
             kind: String(e.kind),
@@ -95,22 +95,22 @@ export const sql = Layer.effect(
         Effect.orDie
       ),
     approval: (tenant, subject, hash) =>
-      sql`SELECT * FROM airlock_guard_approvals WHERE tenant_id = ${tenant} AND subject = ${subject} AND plan_hash = ${hash}`.pipe(
+      sql`SELECT * FROM guardrails_approvals WHERE tenant_id = ${tenant} AND subject = ${subject} AND plan_hash = ${hash}`.pipe(
         Effect.map((r) => (r.length ? { ...r[0]! } : null)),
         Effect.orDie
       ),
     spend: (scope, period, category) =>
-      sql`SELECT CAST(amount AS TEXT) AS amount FROM airlock_guard_spend WHERE scope = ${scope} AND period = ${period} AND category = ${category}`.pipe(
+      sql`SELECT CAST(amount AS TEXT) AS amount FROM guardrails_spend WHERE scope = ${scope} AND period = ${period} AND category = ${category}`.pipe(
         Effect.map((r) => (r.length ? String(r[0]!.amount) : null)),
         Effect.orDie
       ),
     budget: (tenant) =>
-      sql`SELECT CAST(limit_usd AS TEXT) AS v FROM airlock_guard_budgets WHERE tenant_id = ${tenant}`.pipe(
+      sql`SELECT CAST(limit_usd AS TEXT) AS v FROM guardrails_budgets WHERE tenant_id = ${tenant}`.pipe(
         Effect.map((r) => (r.length ? String(r[0]!.v) : null)),
         Effect.orDie
       ),
     systemState: (key) =>
-      sql`SELECT value FROM airlock_system_state WHERE key = ${key}`.pipe(
+      sql`SELECT value FROM core_system_state WHERE key = ${key}`.pipe(
         Effect.map((r) => (r.length ? JSON.parse(String(r[0]!.value)) : undefined)),
         Effect.orDie
       )

@@ -343,7 +343,7 @@ export const sql = Layer.effect(
         Effect.orDie
       ),
     traces: (tenant) =>
-      sql`SELECT id, phase, outcome, gates FROM airlock_traces WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
+      sql`SELECT id, phase, outcome, gates FROM core_traces WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
         Effect.map((rows) =>
           rows.map((r): RawTrace => ({ phase: String(r.phase), outcome: String(r.outcome), code: denialCode(JSON.parse(String(r.gates))) }))
         ),
@@ -365,7 +365,7 @@ export const sql = Layer.effect(
         Effect.orDie
       ),
     actions: (tenant, subject) =>
-      sql`SELECT id, status, close_reason FROM airlock_actions WHERE tenant_id = ${tenant} AND subject = ${subject} ORDER BY id`.pipe(
+      sql`SELECT id, status, close_reason FROM core_actions WHERE tenant_id = ${tenant} AND subject = ${subject} ORDER BY id`.pipe(
         Effect.map((rows) =>
           rows.map((r): RawAction => ({ id: String(r.id), status: String(r.status), close_reason: r.close_reason === null ? null : String(r.close_reason) }))
         ),

@@ -65,13 +65,13 @@ export const memory = Layer.effect(
 )
 
 const tables: Record<string, string> = {
-  tenants: "airlock_tenants",
-  actors: "airlock_actors",
-  actions: "airlock_actions",
-  traces: "airlock_traces",
-  audit: "airlock_audit",
-  system_state: "airlock_system_state",
-  api_tokens: "airlock_api_tokens"
+  tenants: "core_tenants",
+  actors: "core_actors",
+  actions: "core_actions",
+  traces: "core_traces",
+  audit: "core_audit",
+  system_state: "core_system_state",
+  api_tokens: "core_api_tokens"
 }
 
 /** Probe over any SQL database (SQLite or PostgreSQL). */
@@ -87,28 +87,28 @@ export const sql = Layer.effect(
       return q.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie)
     },
     actionStatus: (tenant, id) =>
-      sql`SELECT status FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
+      sql`SELECT status FROM core_actions WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
         Effect.map((r) => (r.length ? String(r[0]!.status) : null)),
         Effect.orDie
       ),
     tamperAudit: (tenant, seq, data) =>
-      sql`UPDATE airlock_audit SET data = ${JSON.stringify(data)} WHERE tenant_id = ${tenant} AND seq = ${seq}`.pipe(
+      sql`UPDATE core_audit SET data = ${JSON.stringify(data)} WHERE tenant_id = ${tenant} AND seq = ${seq}`.pipe(
         Effect.asVoid,
         Effect.orDie
       ),
     tamperActionPayload: (tenant, id, fields) =>
-      sql`SELECT payload FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
+      sql`SELECT payload FROM core_actions WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
         Effect.flatMap((r) => {
           const payload = { ...JSON.parse(String(r[0]!.payload)), ...fields }
-          return sql`UPDATE airlock_actions SET payload = ${JSON.stringify(payload)} WHERE tenant_id = ${tenant} AND id = ${id}`
+          return sql`UPDATE core_actions SET payload = ${JSON.stringify(payload)} WHERE tenant_id = ${tenant} AND id = ${id}`
         }),
         Effect.asVoid,
         Effect.orDie
       ),
     deleteAudit: (tenant, seq) =>
-      sql`DELETE FROM airlock_audit WHERE tenant_id = ${tenant} AND seq = ${seq}`.pipe(Effect.asVoid, Effect.orDie),
+      sql`DELETE FROM core_audit WHERE tenant_id = ${tenant} AND seq = ${seq}`.pipe(Effect.asVoid, Effect.orDie),
     tokenRow: (id) =>
-      sql`SELECT * FROM airlock_api_tokens WHERE id = ${id}`.pipe(
+      sql`SELECT * FROM core_api_tokens WHERE id = ${id}`.pipe(
         Effect.map((r) => (r.length ? { ...r[0]! } : null)),
         Effect.orDie
       )

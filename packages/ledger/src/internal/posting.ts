@@ -7,7 +7,8 @@ import { Errors, type Ids, Trusted } from "@airlock/core"
 import { type Context, Effect, Option } from "effect"
 import type { BankTransactionStore } from "../BankTransaction.js"
 import type { AccountStore } from "../Chart.js"
-import { checkDraft, contentHash, type EntryDraft, JournalEntry, type JournalStore, type PostResult, type SideRule } from "../Journal.js"
+import { checkDraft, contentHash, type EntryDraft, JournalEntry, type PostResult, type SideRule } from "../JournalEntry.js"
+import type { JournalStore } from "../JournalStore.js"
 import { check as checkLock, type PeriodLockStore } from "../PeriodLock.js"
 
 /** Options of one post. */

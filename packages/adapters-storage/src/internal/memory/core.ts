@@ -1,16 +1,14 @@
 /** Memory implementations of the core ports. */
-import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ports, SystemState, Tenant, type UnitOfWork } from "@airlock/core"
+import { Action, Actor, AiSettings, ApiToken, Audit, type Errors, Ports, SystemState, Tenant, type UnitOfWork } from "@airlock/core"
 import type { Ids } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
 
 const key = (a: string, b: string): string => `${a}\u0000${b}`
 
-const duplicate = (entity: string, id: string) =>
-  new Errors.Conflict({ code: "conflict.duplicate", message: `${entity} ${id} already exists`, details: { entity, id } })
+const duplicate = Ports.duplicateError
 
-const notFound = (entity: string, id: string) =>
-  new Errors.NotFound({ message: `${entity} ${id} not found`, details: { entity, id } })
+const notFound = Ports.notFoundError
 
 /** Memory {@link Tenant.TenantStore}. */
 export const tenantStore: Layer.Layer<Tenant.TenantStore, never, MemoryDatabase> = Layer.effect(
@@ -139,7 +137,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase>
           const current = rows.get(a.tenant_id, a.id)
           if (!current) return Effect.fail(notFound("action", a.id))
           if (current.version !== expected) {
-            return Effect.fail(new Errors.Conflict({ code: "conflict.stale", message: `Action ${a.id} changed concurrently` }))
+            return Effect.fail(Action.staleError(a.id))
           }
           rows.set(a.tenant_id, a.id, a)
           return Effect.void

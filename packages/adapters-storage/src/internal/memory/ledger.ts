@@ -3,14 +3,10 @@
  * by date, an account's lines by position) and the materialised daily balances are kept beside
  * it and undone through `onRollback` when a transaction fails.
  */
-import { Errors, type Ids, Trusted } from "@airlock/core"
-import { BankTransaction, Chart, Journal, Money, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
+import { type Errors, type Ids, Ports as CorePorts, Trusted } from "@airlock/core"
+import { BankTransaction, Chart, JournalEntry, JournalStore, Money, PeriodLock, type Ports, QboExport } from "@airlock/ledger"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase, type MemoryDatabaseShape } from "../../MemoryDatabase.js"
-
-
-const conflict = (code: string, message: string, details?: Record<string, unknown>) =>
-  new Errors.Conflict(details ? { code, message, details } : { code, message })
 
 /** Index of the first element for which `before(element)` is false (binary search). */
 const lowerBound = <A>(xs: ReadonlyArray<A>, before: (a: A) => boolean): number => {
@@ -63,7 +59,7 @@ class LazySorted<A> {
 const byPosition = (a: LineRef, b: LineRef) =>
   a.entry.date < b.entry.date ? -1 : a.entry.date > b.entry.date ? 1 : a.entry.entry_no - b.entry.entry_no || a.line.line_no - b.line.line_no
 
-const byDateThenNo = (a: Journal.JournalEntry, b: Journal.JournalEntry) =>
+const byDateThenNo = (a: JournalEntry.JournalEntry, b: JournalEntry.JournalEntry) =>
   a.date < b.date ? -1 : a.date > b.date ? 1 : a.entry_no - b.entry_no
 
 /** Memory {@link Chart.AccountStore}. */
@@ -75,7 +71,7 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase
     return {
       insert: (a) =>
         db.writeEffect(() => {
-          if (rows.has(a.tenant_id, a.code)) return Effect.fail(conflict("conflict.duplicate", `account ${a.code} already exists`, { entity: "account", id: a.code }))
+          if (rows.has(a.tenant_id, a.code)) return Effect.fail(CorePorts.duplicateError("account", a.code))
           rows.set(a.tenant_id, a.code, a)
           return Effect.void
         }),
@@ -92,7 +88,7 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase
       list: (tenant) => db.read(() => ofTenant(tenant)),
       update: (a) =>
         db.writeEffect(() => {
-          if (!rows.has(a.tenant_id, a.code)) return Effect.fail(new Errors.NotFound({ message: `account ${a.code} not found`, details: { entity: "account", id: a.code } }))
+          if (!rows.has(a.tenant_id, a.code)) return Effect.fail(CorePorts.notFoundError("account", a.code))
           rows.set(a.tenant_id, a.code, a)
           return Effect.void
         }),
@@ -116,25 +112,25 @@ interface AccountDays {
 
 /** A line in an account's position index. */
 interface LineRef {
-  readonly entry: Journal.JournalEntry
-  readonly line: Journal.JournalLine
+  readonly entry: JournalEntry.JournalEntry
+  readonly line: JournalEntry.JournalLine
 }
 
-const positionBefore = (p: Journal.LinePosition) => (r: LineRef) =>
+const positionBefore = (p: JournalStore.LinePosition) => (r: LineRef) =>
   r.entry.date < p.date ||
   (r.entry.date === p.date && (r.entry.entry_no < p.entry_no || (r.entry.entry_no === p.entry_no && r.line.line_no < p.line_no)))
 
-/** Memory {@link Journal.JournalStore}. */
-export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDatabase> = Layer.effect(
-  Journal.JournalStore,
+/** Memory {@link JournalStore.JournalStore}. */
+export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryDatabase> = Layer.effect(
+  JournalStore.JournalStore,
   Effect.map(MemoryDatabase, (db) => {
-    const entries = db.scoped<Journal.JournalEntry>("ledger_entries")
+    const entries = db.scoped<JournalEntry.JournalEntry>("ledger_entries")
     const idem = db.scoped<string>("ledger_entry_keys")
     const reversals = db.scoped<string>("ledger_reversals")
     const byProposal = db.scoped<string>("ledger_entries_by_proposal")
     const byBank = db.scoped<ReadonlyArray<string>>("ledger_entries_by_bank_txn")
     const counters = db.scoped<number>("ledger_counters")
-    const ordered = new Map<string, LazySorted<Journal.JournalEntry>>()
+    const ordered = new Map<string, LazySorted<JournalEntry.JournalEntry>>()
     // by tenant, then account
     const balances = new Map<string, Map<string, AccountDays>>()
     const lines = new Map<string, Map<string, LazySorted<LineRef>>>()
@@ -160,7 +156,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
       return xs
     }
 
-    const addToBalance = (byAccount: Map<string, AccountDays>, account: string, date: string, side: Journal.Side, amount: bigint) => {
+    const addToBalance = (byAccount: Map<string, AccountDays>, account: string, date: string, side: JournalEntry.Side, amount: bigint) => {
       const d = accountDays(byAccount, account)
       let t = d.totals.get(date)
       if (!t) {
@@ -178,7 +174,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
       })
     }
 
-    const sumThrough = (d: AccountDays | undefined, asOf: string): Journal.Totals => {
+    const sumThrough = (d: AccountDays | undefined, asOf: string): JournalStore.Totals => {
       let debit = 0n
       let credit = 0n
       if (!d) return { debit, credit }
@@ -199,7 +195,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
      * before anything is written: the first such account in line order, debits before credits.
      * The common case costs one pass: the whole entry's debits and credits fit on every total.
      */
-    const outOfRange = (byAccount: Map<string, AccountDays> | undefined, e: Journal.JournalEntry): Errors.ValidationError | undefined => {
+    const outOfRange = (byAccount: Map<string, AccountDays> | undefined, e: JournalEntry.JournalEntry): Errors.ValidationError | undefined => {
       let debit = 0n
       let credit = 0n
       for (const l of e.lines) {
@@ -211,32 +207,32 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
         const d0 = day?.debit ?? 0n
         const c0 = day?.credit ?? 0n
         if (d0 + debit <= Money.MAX_TOTAL_MINOR && c0 + credit <= Money.MAX_TOTAL_MINOR) continue
-        const own = Journal.totals(e.lines.filter((x) => x.account_code === l.account_code))
-        if (d0 + own.debit > Money.MAX_TOTAL_MINOR) return Journal.balanceRangeError(l.account_code, e.date, "debit")
-        if (c0 + own.credit > Money.MAX_TOTAL_MINOR) return Journal.balanceRangeError(l.account_code, e.date, "credit")
+        const own = JournalEntry.totals(e.lines.filter((x) => x.account_code === l.account_code))
+        if (d0 + own.debit > Money.MAX_TOTAL_MINOR) return JournalStore.balanceRangeError(l.account_code, e.date, "debit")
+        if (c0 + own.credit > Money.MAX_TOTAL_MINOR) return JournalStore.balanceRangeError(l.account_code, e.date, "credit")
       }
       return undefined
     }
 
     return {
       insert: (e) =>
-        db.writeEffect((): Effect.Effect<Journal.JournalEntry, Errors.Conflict | Errors.ValidationError> => {
+        db.writeEffect((): Effect.Effect<JournalEntry.JournalEntry, Errors.Conflict | Errors.ValidationError> => {
           const t = e.tenant_id
           if (e.idempotency_key !== null && idem.has(t, e.idempotency_key)) {
-            return Effect.fail(conflict("idempotency.key_taken", "Idempotency key already used", { idempotency_key: e.idempotency_key }))
+            return Effect.fail(JournalStore.idempotencyKeyTakenError(e.idempotency_key))
           }
           if (e.reverses_entry_id !== null && reversals.has(t, e.reverses_entry_id)) {
-            return Effect.fail(conflict("entry.already_reversed", "Entry was already reversed", { entry_id: e.reverses_entry_id }))
+            return Effect.fail(JournalStore.alreadyReversedError(e.reverses_entry_id))
           }
           if (e.proposal_id !== null && byProposal.has(t, e.proposal_id)) {
-            return Effect.fail(conflict("entry.proposal_posted", "Proposal already has its entry", { proposal_id: e.proposal_id }))
+            return Effect.fail(JournalStore.proposalPostedError(e.proposal_id))
           }
-          if (entries.has(t, e.id)) return Effect.fail(conflict("conflict.duplicate", `entry ${e.id} already exists`))
+          if (entries.has(t, e.id)) return Effect.fail(CorePorts.duplicateError("entry", e.id))
           const refused = outOfRange(balances.get(t), e)
           if (refused !== undefined) return Effect.fail(refused)
           const no = (counters.get(t, "entry_no") ?? 0) + 1
           counters.set(t, "entry_no", no)
-          const entry = Trusted.make(Journal.JournalEntry, { ...e, entry_no: no })
+          const entry = Trusted.make(JournalEntry.JournalEntry, { ...e, entry_no: no })
           entries.set(t, e.id, entry)
           if (e.idempotency_key !== null) idem.set(t, e.idempotency_key, e.id)
           if (e.reverses_entry_id !== null) reversals.set(t, e.reverses_entry_id, e.id)
@@ -284,7 +280,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
             : q.from !== undefined
             ? lowerBound(xs, (e) => e.date < q.from!)
             : 0
-          const out: Array<Journal.JournalEntry> = []
+          const out: Array<JournalEntry.JournalEntry> = []
           for (let i = start; i < xs.length && out.length < q.limit; i++) {
             const e = xs[i]!
             if (q.to !== undefined && e.date > q.to) break
@@ -298,7 +294,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
       accountTotals: (tenant, account, asOf) => db.read(() => sumThrough(balances.get(tenant)?.get(account), asOf)),
       allTotals: (tenant, asOf) =>
         db.read(() => {
-          const out: Array<Journal.Totals & { account_code: string }> = []
+          const out: Array<JournalStore.Totals & { account_code: string }> = []
           for (const [account, d] of balances.get(tenant) ?? []) out.push({ account_code: account, ...sumThrough(d, asOf) })
           return out
         }),
@@ -308,7 +304,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, MemoryDataba
           const start = q.after
             ? lowerBound(xs, (r) => positionBefore(q.after!)(r) || (r.entry.date === q.after!.date && r.entry.entry_no === q.after!.entry_no && r.line.line_no === q.after!.line_no))
             : lowerBound(xs, (r) => r.entry.date < q.from)
-          const out: Array<Journal.AccountLine> = []
+          const out: Array<JournalStore.AccountLine> = []
           for (let i = start; i < xs.length && out.length < q.limit; i++) {
             const { entry, line } = xs[i]!
             if (entry.date > q.to) break
@@ -365,7 +361,7 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
     const rows = db.scoped<BankTransaction.BankTransaction>("ledger_bank_transactions")
     const prints = db.scoped<string>("ledger_bank_fingerprints")
     const entriesByBank = db.scoped<ReadonlyArray<string>>("ledger_entries_by_bank_txn")
-    const entries = db.scoped<Journal.JournalEntry>("ledger_entries")
+    const entries = db.scoped<JournalEntry.JournalEntry>("ledger_entries")
     const reversals = db.scoped<string>("ledger_reversals")
     const get = (tenant: Ids.TenantId, id: string) => db.read(() => Option.fromNullable(rows.get(tenant, id)))
     const posted = (t: BankTransaction.BankTransaction) =>
@@ -408,7 +404,7 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
 export const exportStore: Layer.Layer<QboExport.ExportStore, never, MemoryDatabase> = Layer.effect(
   QboExport.ExportStore,
   Effect.map(MemoryDatabase, (db) => {
-    const entries = db.scoped<Journal.JournalEntry>("ledger_entries")
+    const entries = db.scoped<JournalEntry.JournalEntry>("ledger_entries")
     const exported = db.scoped<string>("ledger_qbo_exported")
     const batches = db.scoped<QboExport.ExportBatch>("ledger_qbo_batches")
     const batchEntryIds = db.scoped<ReadonlyArray<string>>("ledger_qbo_batch_entries")
@@ -418,7 +414,7 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, MemoryDataba
       exportNew: (draft, accountNames) =>
         db.write(() => {
           const t = draft.tenant_id
-          const fresh: Array<Journal.JournalEntry> = []
+          const fresh: Array<JournalEntry.JournalEntry> = []
           let skipped = 0
           for (const e of entries.inScope(t)) {
             if (exported.has(t, e.id)) skipped++
@@ -455,7 +451,7 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, MemoryDataba
         db.read(() => {
           const ids = batchEntryIds.get(tenant, id) ?? []
           const entryOf = (eid: string) => entries.get(tenant, eid)!
-          const out: Array<Journal.JournalEntry> = []
+          const out: Array<JournalEntry.JournalEntry> = []
           for (let i = lowerBound(ids, (eid) => entryOf(eid).entry_no <= after); i < ids.length && out.length < limit; i++) {
             out.push(entryOf(ids[i]!))
           }

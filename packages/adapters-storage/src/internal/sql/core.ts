@@ -1,5 +1,5 @@
 /** SQL implementations of the core ports, written once for SQLite and PostgreSQL. */
-import { Action, Actor, AiSettings, ApiToken, Audit, Errors, type Ids, type Ports, SystemState, Tenant, Trusted, UnitOfWork } from "@airlock/core"
+import { Action, Actor, AiSettings, ApiToken, Audit, type Errors, type Ids, Ports, SystemState, Tenant, Trusted, UnitOfWork } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
 import { literal, SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
@@ -10,8 +10,7 @@ type Row = Record<string, unknown>
 const first = <A>(rows: ReadonlyArray<Row>, f: (r: Row) => A): Option.Option<A> =>
   rows.length === 0 ? Option.none() : Option.some(f(rows[0]!))
 
-const notFound = (entity: string, id: string) =>
-  new Errors.NotFound({ message: `${entity} ${id} not found`, details: { entity, id } })
+const notFound = Ports.notFoundError
 
 // Column lists of the reads that go through `Statement.query` (rows named once per statement).
 const TENANT_COLUMNS = literal("id, name, ai_companion_enabled, created_at")
@@ -37,15 +36,15 @@ export const tenantStore: Layer.Layer<Tenant.TenantStore, never, SqlDb> = Layer.
   Tenant.TenantStore,
   Effect.map(SqlDb, (sql) => ({
     insert: (t) =>
-      sql`INSERT INTO airlock_tenants (id, name, ai_companion_enabled, created_at)
+      sql`INSERT INTO core_tenants (id, name, ai_companion_enabled, created_at)
           VALUES (${t.id}, ${t.name}, ${t.ai_companion_enabled ? 1 : 0}, ${t.created_at})`.pipe(
         Effect.asVoid,
         orDuplicate("tenant", t.id)
       ),
-    get: (id) => sql`SELECT ${TENANT_COLUMNS} FROM airlock_tenants WHERE id = ${id}`.query((rs) => first(rs, toTenant), storageError),
-    list: () => sql`SELECT * FROM airlock_tenants ORDER BY id`.pipe(Effect.map((rs) => rs.map(toTenant)), orStorage),
+    get: (id) => sql`SELECT ${TENANT_COLUMNS} FROM core_tenants WHERE id = ${id}`.query((rs) => first(rs, toTenant), storageError),
+    list: () => sql`SELECT * FROM core_tenants ORDER BY id`.pipe(Effect.map((rs) => rs.map(toTenant)), orStorage),
     update: (t) =>
-      sql`UPDATE airlock_tenants SET name = ${t.name}, ai_companion_enabled = ${t.ai_companion_enabled ? 1 : 0}
+      sql`UPDATE core_tenants SET name = ${t.name}, ai_companion_enabled = ${t.ai_companion_enabled ? 1 : 0}
           WHERE id = ${t.id} RETURNING id`.pipe(
         orStorage,
         Effect.flatMap((rs) => (rs.length === 0 ? Effect.fail(notFound("tenant", t.id)) : Effect.void))
@@ -69,17 +68,17 @@ export const actorStore: Layer.Layer<Actor.ActorStore, never, SqlDb> = Layer.eff
   Actor.ActorStore,
   Effect.map(SqlDb, (sql) => ({
     insert: (a) =>
-      sql`INSERT INTO airlock_actors (tenant_id, id, kind, name, role, active, created_at)
+      sql`INSERT INTO core_actors (tenant_id, id, kind, name, role, active, created_at)
           VALUES (${a.tenant_id}, ${a.id}, ${a.kind}, ${a.name}, ${a.role}, ${a.active ? 1 : 0}, ${a.created_at})`.pipe(
         Effect.asVoid,
         orDuplicate("actor", a.id)
       ),
     get: (tenant, id) =>
-      sql`SELECT ${ACTOR_COLUMNS} FROM airlock_actors WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toActor), storageError),
+      sql`SELECT ${ACTOR_COLUMNS} FROM core_actors WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toActor), storageError),
     list: (tenant) =>
-      sql`SELECT * FROM airlock_actors WHERE tenant_id = ${tenant} ORDER BY id`.pipe(Effect.map((rs) => rs.map(toActor)), orStorage),
+      sql`SELECT * FROM core_actors WHERE tenant_id = ${tenant} ORDER BY id`.pipe(Effect.map((rs) => rs.map(toActor)), orStorage),
     update: (a) =>
-      sql`UPDATE airlock_actors SET name = ${a.name}, role = ${a.role}, active = ${a.active ? 1 : 0}
+      sql`UPDATE core_actors SET name = ${a.name}, role = ${a.role}, active = ${a.active ? 1 : 0}
           WHERE tenant_id = ${a.tenant_id} AND id = ${a.id} RETURNING id`.pipe(
         orStorage,
         Effect.flatMap((rs) => (rs.length === 0 ? Effect.fail(notFound("actor", a.id)) : Effect.void))
@@ -105,17 +104,17 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlDb> = 
   ApiToken.ApiTokenStore,
   Effect.map(SqlDb, (sql) => ({
     insert: (t) =>
-      sql`INSERT INTO airlock_api_tokens (id, tenant_id, actor_id, name, hint, hash, created_at, expires_at, revoked_at)
+      sql`INSERT INTO core_api_tokens (id, tenant_id, actor_id, name, hint, hash, created_at, expires_at, revoked_at)
           VALUES (${t.id}, ${t.tenant_id}, ${t.actor_id}, ${t.name}, ${t.hint}, ${t.hash}, ${t.created_at},
                   ${t.expires_at}, ${t.revoked_at})`.pipe(Effect.asVoid, orDuplicate("token", t.id)),
-    get: (id) => sql`SELECT ${TOKEN_COLUMNS} FROM airlock_api_tokens WHERE id = ${id}`.query((rs) => first(rs, toToken), storageError),
+    get: (id) => sql`SELECT ${TOKEN_COLUMNS} FROM core_api_tokens WHERE id = ${id}`.query((rs) => first(rs, toToken), storageError),
     list: (tenant) =>
-      sql`SELECT * FROM airlock_api_tokens WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
+      sql`SELECT * FROM core_api_tokens WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
         Effect.map((rs) => rs.map(toToken)),
         orStorage
       ),
     revoke: (id, at) =>
-      sql`UPDATE airlock_api_tokens SET revoked_at = COALESCE(revoked_at, ${at}) WHERE id = ${id} RETURNING id`.pipe(
+      sql`UPDATE core_api_tokens SET revoked_at = COALESCE(revoked_at, ${at}) WHERE id = ${id} RETURNING id`.pipe(
         orStorage,
         Effect.flatMap((rs) => (rs.length === 0 ? Effect.fail(notFound("token", id)) : Effect.void))
       )
@@ -138,9 +137,9 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Sql
   AiSettings.AiSettingsStore,
   Effect.map(SqlDb, (sql) => ({
     get: (tenant) =>
-      sql`SELECT ${SETTINGS_COLUMNS} FROM airlock_ai_settings WHERE tenant_id = ${tenant}`.query((rs) => first(rs, toSettings), storageError),
+      sql`SELECT ${SETTINGS_COLUMNS} FROM core_ai_settings WHERE tenant_id = ${tenant}`.query((rs) => first(rs, toSettings), storageError),
     put: (s) =>
-      sql`INSERT INTO airlock_ai_settings (tenant_id, ai_enabled, kill_switch, ai_mode, extensions, updated_at, updated_by)
+      sql`INSERT INTO core_ai_settings (tenant_id, ai_enabled, kill_switch, ai_mode, extensions, updated_at, updated_by)
           VALUES (${s.tenant_id}, ${s.ai_enabled ? 1 : 0}, ${s.kill_switch ? 1 : 0}, ${s.ai_mode}, ${toJson(s.extensions)},
                   ${s.updated_at}, ${s.updated_by})
           ON CONFLICT (tenant_id) DO UPDATE SET ai_enabled = excluded.ai_enabled, kill_switch = excluded.kill_switch,
@@ -161,14 +160,14 @@ const toEntry = (r: Row) =>
 export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, SqlDb> = Layer.effect(
   SystemState.SystemStateStore,
   Effect.map(SqlDb, (sql) => ({
-    get: (key) => sql`SELECT ${STATE_COLUMNS} FROM airlock_system_state WHERE key = ${key}`.query((rs) => first(rs, toEntry), storageError),
+    get: (key) => sql`SELECT ${STATE_COLUMNS} FROM core_system_state WHERE key = ${key}`.query((rs) => first(rs, toEntry), storageError),
     put: (e) =>
-      sql`INSERT INTO airlock_system_state (key, value, updated_at, updated_by)
+      sql`INSERT INTO core_system_state (key, value, updated_at, updated_by)
           VALUES (${e.key}, ${toJson(e.value)}, ${e.updated_at}, ${e.updated_by})
           ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
             updated_by = excluded.updated_by`.pipe(Effect.asVoid, orStorage),
     list: (prefix) =>
-      sql`SELECT * FROM airlock_system_state WHERE key >= ${prefix} AND key < ${prefix + "\uffff"} ORDER BY key`.pipe(
+      sql`SELECT * FROM core_system_state WHERE key >= ${prefix} AND key < ${prefix + "\uffff"} ORDER BY key`.pipe(
         Effect.map((rs) => rs.map(toEntry).filter((e) => e.key.startsWith(prefix))),
         orStorage
       )
@@ -200,11 +199,11 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
   Action.ActionStore,
   Effect.map(SqlDb, (sql) => {
     const get = (tenant: Ids.TenantId, id: Ids.ActionId) =>
-      sql`SELECT ${ACTION_COLUMNS} FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toAction), storageError)
+      sql`SELECT ${ACTION_COLUMNS} FROM core_actions WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toAction), storageError)
     const lock = forUpdate(sql)
     return {
       insert: (a) =>
-        sql`INSERT INTO airlock_actions (tenant_id, id, kind, subject, payload, payload_hash, status, review_reasons,
+        sql`INSERT INTO core_actions (tenant_id, id, kind, subject, payload, payload_hash, status, review_reasons,
               idempotency_key, proposed_by, proposed_at, closed_by, closed_at, close_reason, result, version)
             VALUES (${a.tenant_id}, ${a.id}, ${a.kind}, ${a.subject}, ${toJson(a.payload)}, ${a.payload_hash}, ${a.status},
               ${toJson(a.review_reasons)}, ${a.idempotency_key}, ${a.proposed_by}, ${a.proposed_at}, ${a.closed_by},
@@ -214,14 +213,14 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
         ),
       get,
       getForUpdate: (tenant, id) =>
-        sql`SELECT ${ACTION_COLUMNS} FROM airlock_actions WHERE tenant_id = ${tenant} AND id = ${id} ${lock}`.query((rs) => first(rs, toAction), storageError),
+        sql`SELECT ${ACTION_COLUMNS} FROM core_actions WHERE tenant_id = ${tenant} AND id = ${id} ${lock}`.query((rs) => first(rs, toAction), storageError),
       findByIdempotencyKey: (tenant, kind, key) =>
-        sql`SELECT * FROM airlock_actions WHERE tenant_id = ${tenant} AND kind = ${kind} AND idempotency_key = ${key}`.pipe(
+        sql`SELECT * FROM core_actions WHERE tenant_id = ${tenant} AND kind = ${kind} AND idempotency_key = ${key}`.pipe(
           Effect.map((rs) => first(rs, toAction)),
           orStorage
         ),
       update: (a, expected) =>
-        sql`UPDATE airlock_actions SET status = ${a.status}, review_reasons = ${toJson(a.review_reasons)},
+        sql`UPDATE core_actions SET status = ${a.status}, review_reasons = ${toJson(a.review_reasons)},
               closed_by = ${a.closed_by}, closed_at = ${a.closed_at}, close_reason = ${a.close_reason},
               result = ${a.result === null ? null : toJson(a.result)}, version = ${a.version}
             WHERE tenant_id = ${a.tenant_id} AND id = ${a.id} AND version = ${expected} RETURNING id`.query(
@@ -234,7 +233,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
               : Effect.flatMap(get(a.tenant_id, a.id), (current): Effect.Effect<void, Errors.Conflict | Errors.NotFound> =>
                 Option.isNone(current)
                   ? Effect.fail(notFound("action", a.id))
-                  : Effect.fail(new Errors.Conflict({ code: "conflict.stale", message: `Action ${a.id} changed concurrently` })))
+                  : Effect.fail(Action.staleError(a.id)))
           )
         ),
       list: (tenant, q) => {
@@ -243,7 +242,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
         if (q.kind !== undefined) where.push(sql`kind = ${q.kind}`)
         if (q.subject !== undefined) where.push(sql`subject = ${q.subject}`)
         if (q.before !== undefined) where.push(sql`id < ${q.before}`)
-        return sql`SELECT * FROM airlock_actions WHERE ${sql.and(where)} ORDER BY id DESC LIMIT ${q.limit}`.pipe(
+        return sql`SELECT * FROM core_actions WHERE ${sql.and(where)} ORDER BY id DESC LIMIT ${q.limit}`.pipe(
           Effect.map((rs) => rs.map(toAction)),
           orStorage
         )
@@ -251,7 +250,7 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
       wipe: (tenant, filter, at, by) => {
         const where = [sql`tenant_id = ${tenant}`, sql`status = ${filter.status}`, sql`status NOT IN ('applied', 'rolled_back', 'wiped')`]
         if (filter.kind !== undefined) where.push(sql`kind = ${filter.kind}`)
-        return sql`UPDATE airlock_actions SET status = 'wiped', closed_at = ${at}, closed_by = ${by},
+        return sql`UPDATE core_actions SET status = 'wiped', closed_at = ${at}, closed_by = ${by},
                      close_reason = 'wiped', version = version + 1
                    WHERE ${sql.and(where)} RETURNING id`.pipe(Effect.map((rs) => rs.length), orStorage)
       }
@@ -277,11 +276,11 @@ export const traceStore: Layer.Layer<Action.TraceStore, never, SqlDb> = Layer.ef
   Action.TraceStore,
   Effect.map(SqlDb, (sql) => ({
     insert: (t) =>
-      sql`INSERT INTO airlock_traces (id, tenant_id, action_id, kind, phase, actor_id, at, outcome, gates)
+      sql`INSERT INTO core_traces (id, tenant_id, action_id, kind, phase, actor_id, at, outcome, gates)
           VALUES (${t.id}, ${t.tenant_id}, ${t.action_id}, ${t.kind}, ${t.phase}, ${t.actor_id}, ${t.at}, ${t.outcome},
                   ${toJson(t.gates)})`.query(ignoreRows, storageError),
     listByAction: (tenant, action) =>
-      sql`SELECT * FROM airlock_traces WHERE tenant_id = ${tenant} AND action_id = ${action} ORDER BY id`.pipe(
+      sql`SELECT * FROM core_traces WHERE tenant_id = ${tenant} AND action_id = ${action} ORDER BY id`.pipe(
         Effect.map((rs) => rs.map(toTrace)),
         orStorage
       )
@@ -313,19 +312,19 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlDb> = Layer.eff
       // statement; inside an enclosing transaction no savepoint is needed, as the append commits
       // or rolls back with it.
       const body = Effect.flatMap(
-        sql`INSERT INTO airlock_audit_heads (tenant_id, seq, hash) VALUES (${tenant}, 0, ${Audit.GENESIS_HASH})
-            ON CONFLICT (tenant_id) DO UPDATE SET seq = airlock_audit_heads.seq
+        sql`INSERT INTO core_audit_heads (tenant_id, seq, hash) VALUES (${tenant}, 0, ${Audit.GENESIS_HASH})
+            ON CONFLICT (tenant_id) DO UPDATE SET seq = core_audit_heads.seq
             RETURNING seq, hash`.query((rows) => {
           const seq = int(rows[0]!.seq)
           return build(seq === 0 ? null : { seq, hash: String(rows[0]!.hash) })
         }, storageError),
         (record) =>
           Effect.flatMap(
-            sql`INSERT INTO airlock_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
+            sql`INSERT INTO core_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
                 VALUES (${record.tenant_id}, ${record.seq}, ${record.at}, ${record.actor_id}, ${record.action},
                         ${record.subject}, ${toJson(record.data)}, ${record.prev_hash}, ${record.hash})`.query(ignoreRows, storageError),
             () =>
-              sql`UPDATE airlock_audit_heads SET seq = ${record.seq}, hash = ${record.hash} WHERE tenant_id = ${tenant}`.query(
+              sql`UPDATE core_audit_heads SET seq = ${record.seq}, hash = ${record.hash} WHERE tenant_id = ${tenant}`.query(
                 () => record,
                 storageError
               )
@@ -337,12 +336,12 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlDb> = Layer.eff
       )
     },
     head: (tenant) =>
-      sql`SELECT seq, hash FROM airlock_audit_heads WHERE tenant_id = ${tenant}`.pipe(
+      sql`SELECT seq, hash FROM core_audit_heads WHERE tenant_id = ${tenant}`.pipe(
         Effect.map((rs) => (rs.length === 0 || int(rs[0]!.seq) === 0 ? null : { seq: int(rs[0]!.seq), hash: String(rs[0]!.hash) })),
         orStorage
       ),
     list: (tenant, { afterSeq, limit }) =>
-      sql`SELECT * FROM airlock_audit WHERE tenant_id = ${tenant} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`.pipe(
+      sql`SELECT * FROM core_audit WHERE tenant_id = ${tenant} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`.pipe(
         Effect.map((rs) => rs.map(toAudit)),
         orStorage
       )

@@ -1,9 +1,9 @@
 /**
  * The few places SQLite and PostgreSQL differ, isolated so store code is written once:
- * row locks, unique-violation and integer-overflow detection, and integer decoding (pg returns
- * BIGINT as text).
+ * row locks, unique violations read as one structured fact, integer-overflow detection, and
+ * integer decoding (pg returns BIGINT as text).
  */
-import { Errors } from "@airlock/core"
+import { Errors, Ports } from "@airlock/core"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import type { Db, Fragment } from "./db.js"
@@ -14,11 +14,64 @@ export const forUpdate = (sql: Db): Fragment => sql.literal(sql.dialect === "pg"
 /** `FOR SHARE` on PostgreSQL (readers block writers of the row until commit); nothing on SQLite. */
 export const forShare = (sql: Db): Fragment => sql.literal(sql.dialect === "pg" ? "FOR SHARE" : "")
 
-/** Is this driver error a unique/primary-key violation? (pg 23505; SQLite SQLITE_CONSTRAINT_*) */
-export const isUniqueViolation = (error: SqlError): boolean => {
-  const cause = error.cause as { code?: unknown } | undefined
+/** What a unique (or primary-key) violation hit: the same fact from SQLite and PostgreSQL. */
+export interface UniqueViolation {
+  /** The constraint or index name (PostgreSQL reports it; SQLite does not: null). */
+  readonly constraint: string | null
+  readonly table: string | null
+  /** The columns of the violated key, in index order. */
+  readonly columns: ReadonlyArray<string>
+}
+
+// SQLite: "UNIQUE constraint failed: ledger_entries.tenant_id, ledger_entries.idempotency_key"
+const SQLITE_UNIQUE = /constraint failed: (.+)$/
+// PostgreSQL's detail: "Key (tenant_id, idempotency_key)=(t1, k) already exists."
+const PG_KEY = /^Key \(([^)]*)\)=/
+
+/**
+ * The unique violation a driver error is (pg 23505; SQLite `SQLITE_CONSTRAINT_UNIQUE` or
+ * `_PRIMARYKEY`), or undefined for any other error. The one place that reads the drivers'
+ * reports, so stores branch on columns, never on message text.
+ */
+export const uniqueViolation = (error: SqlError): UniqueViolation | undefined => {
+  const cause = error.cause as Record<string, unknown> | undefined
   const code = typeof cause?.code === "string" ? cause.code : ""
-  return code === "23505" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE"
+  if (code === "23505") {
+    const key = typeof cause!.detail === "string" ? PG_KEY.exec(cause!.detail)?.[1] : undefined
+    return {
+      constraint: typeof cause!.constraint_name === "string" ? cause!.constraint_name : null,
+      table: typeof cause!.table_name === "string" ? cause!.table_name : null,
+      columns: key === undefined ? [] : key.split(",").map((c) => c.trim())
+    }
+  }
+  if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+    const qualified = typeof cause!.message === "string" ? SQLITE_UNIQUE.exec(cause!.message)?.[1]?.split(", ") ?? [] : []
+    return {
+      constraint: null,
+      table: qualified[0]?.split(".")[0] ?? null,
+      columns: qualified.map((c) => c.slice(c.indexOf(".") + 1))
+    }
+  }
+  return undefined
+}
+
+/** Is this driver error a unique/primary-key violation? */
+export const isUniqueViolation = (error: SqlError): boolean => uniqueViolation(error) !== undefined
+
+/**
+ * A store's table from the column a unique key covers to its port's error for a row: the first
+ * entry whose column the violation names wins, `otherwise` (the id taken) when none does.
+ */
+export const uniqueErrors = <A, E>(
+  table: ReadonlyArray<readonly [column: string, error: (row: A) => E]>,
+  otherwise: (row: A) => E
+) =>
+(row: A) =>
+(error: SqlError): E | Errors.StorageError => {
+  const violation = uniqueViolation(error)
+  if (violation === undefined) return storageError(error)
+  for (const [column, make] of table) if (violation.columns.includes(column)) return make(row)
+  return otherwise(row)
 }
 
 /**
@@ -28,15 +81,6 @@ export const isUniqueViolation = (error: SqlError): boolean => {
 export const isIntegerOverflow = (error: SqlError): boolean => {
   const cause = error.cause as { code?: unknown; message?: unknown } | undefined
   return cause?.code === "SQLITE_ERROR" && cause.message === "integer overflow"
-}
-
-/**
- * Text naming what a unique violation hit (pg's constraint name, SQLite's column list), so a
- * store can tell one unique index from another.
- */
-export const violationTarget = (error: SqlError): string => {
-  const cause = error.cause as { constraint_name?: unknown; constraint?: unknown; message?: unknown } | undefined
-  return [cause?.constraint_name, cause?.constraint, cause?.message].filter((x) => typeof x === "string").join(" ")
 }
 
 /** Wraps a driver error as the taxonomy's storage error (the cause is kept, never sent to clients). */
@@ -50,13 +94,10 @@ export const ignoreRows = (): void => undefined
 export const orStorage = <A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Errors.StorageError, R> =>
   Effect.mapError(self, storageError)
 
-/** Maps a unique violation to `conflict.duplicate`, anything else to a storage error. */
+/** Maps a unique violation to `conflict.duplicate` (core's `Ports.duplicateError`), anything else to a storage error. */
 export const orDuplicate = (entity: string, id: string) =>
 <A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Errors.StorageError | Errors.Conflict, R> =>
-  Effect.mapError(self, (e) =>
-    isUniqueViolation(e)
-      ? new Errors.Conflict({ code: "conflict.duplicate", message: `${entity} ${id} already exists`, details: { entity, id } })
-      : storageError(e))
+  Effect.mapError(self, (e) => (isUniqueViolation(e) ? Ports.duplicateError(entity, id) : storageError(e)))
 
 /** Decodes an integer column that fits a JS number (pg returns BIGINT as a string). */
 export const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))

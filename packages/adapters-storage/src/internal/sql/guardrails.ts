@@ -19,29 +19,29 @@ export const counterStore: Layer.Layer<Counters.CounterStore, never, SqlDb> = La
     return {
       increment: (key, window, by, cap, expiresAt) => {
         if (cap !== null && by > cap) return Effect.succeed(Option.none())
-        const guard = cap === null ? uncapped : sql`WHERE airlock_guard_counters.count + excluded.count <= ${cap}`
-        return sql`INSERT INTO airlock_guard_counters (key, window_start, count, expires_at)
+        const guard = cap === null ? uncapped : sql`WHERE guardrails_counters.count + excluded.count <= ${cap}`
+        return sql`INSERT INTO guardrails_counters (key, window_start, count, expires_at)
                    VALUES (${key}, ${window}, ${by}, ${expiresAt})
                    ON CONFLICT (key, window_start) DO UPDATE SET
-                     count = airlock_guard_counters.count + excluded.count,
-                     expires_at = CASE WHEN excluded.expires_at > airlock_guard_counters.expires_at
-                                       THEN excluded.expires_at ELSE airlock_guard_counters.expires_at END
+                     count = guardrails_counters.count + excluded.count,
+                     expires_at = CASE WHEN excluded.expires_at > guardrails_counters.expires_at
+                                       THEN excluded.expires_at ELSE guardrails_counters.expires_at END
                    ${guard}
                    RETURNING count`.query(counted, storageError)
       },
       get: (key, window) =>
-        sql`SELECT count FROM airlock_guard_counters WHERE key = ${key} AND window_start = ${window}`.query(
+        sql`SELECT count FROM guardrails_counters WHERE key = ${key} AND window_start = ${window}`.query(
           (rs) => (rs.length === 0 ? 0 : int(rs[0]!.count)),
           storageError
         ),
       sum: (key, from, to) =>
-        sql`SELECT COALESCE(SUM(count), 0) AS n FROM airlock_guard_counters
+        sql`SELECT COALESCE(SUM(count), 0) AS n FROM guardrails_counters
             WHERE key = ${key} AND window_start >= ${from} AND window_start <= ${to}`.pipe(
           Effect.map((rs) => int(rs[0]!.n)),
           orStorage
         ),
       purge: (now) =>
-        sql`DELETE FROM airlock_guard_counters WHERE expires_at < ${now} RETURNING key`.pipe(Effect.map((rs) => rs.length), orStorage)
+        sql`DELETE FROM guardrails_counters WHERE expires_at < ${now} RETURNING key`.pipe(Effect.map((rs) => rs.length), orStorage)
     }
   })
 )
@@ -67,24 +67,24 @@ export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, SqlDb> = La
   Breakers.BreakerStore,
   Effect.map(SqlDb, (sql) => ({
     get: (key) =>
-      sql`SELECT * FROM airlock_guard_breakers WHERE key = ${key}`.pipe(
+      sql`SELECT * FROM guardrails_breakers WHERE key = ${key}`.pipe(
         Effect.map((rs) => (rs.length === 0 ? Option.none() : Option.some(toBreaker(rs[0]!)))),
         orStorage
       ),
     put: (b, expected) =>
       (expected === 0
-        ? sql`INSERT INTO airlock_guard_breakers (key, kind, tenant_id, state, reason, opened_at, until_at, consecutive_failures,
+        ? sql`INSERT INTO guardrails_breakers (key, kind, tenant_id, state, reason, opened_at, until_at, consecutive_failures,
                 probe_until, data, updated_at, version)
               VALUES (${b.key}, ${b.kind}, ${b.tenant_id}, ${b.state}, ${b.reason}, ${b.opened_at}, ${b.until},
                 ${b.consecutive_failures}, ${b.probe_until}, ${toJson(b.data)}, ${b.updated_at}, ${b.version})
               ON CONFLICT (key) DO NOTHING RETURNING key`
-        : sql`UPDATE airlock_guard_breakers SET kind = ${b.kind}, tenant_id = ${b.tenant_id}, state = ${b.state},
+        : sql`UPDATE guardrails_breakers SET kind = ${b.kind}, tenant_id = ${b.tenant_id}, state = ${b.state},
                 reason = ${b.reason}, opened_at = ${b.opened_at}, until_at = ${b.until},
                 consecutive_failures = ${b.consecutive_failures}, probe_until = ${b.probe_until}, data = ${toJson(b.data)},
                 updated_at = ${b.updated_at}, version = ${b.version}
               WHERE key = ${b.key} AND version = ${expected} RETURNING key`).pipe(Effect.map((rs) => rs.length > 0), orStorage),
     list: (prefix) =>
-      sql`SELECT * FROM airlock_guard_breakers WHERE key >= ${prefix} AND key < ${prefix + "\uffff"} ORDER BY key`.pipe(
+      sql`SELECT * FROM guardrails_breakers WHERE key >= ${prefix} AND key < ${prefix + "\uffff"} ORDER BY key`.pipe(
         Effect.map((rs) => rs.map(toBreaker).filter((b) => b.key.startsWith(prefix))),
         orStorage
       )
@@ -108,7 +108,7 @@ export const eventStore: Layer.Layer<Events.EventStore, never, SqlDb> = Layer.ef
   Events.EventStore,
   Effect.map(SqlDb, (sql) => ({
     append: (e) =>
-      sql`INSERT INTO airlock_guard_events (id, tenant_id, kind, type, reason, data, actor_id, at)
+      sql`INSERT INTO guardrails_events (id, tenant_id, kind, type, reason, data, actor_id, at)
           VALUES (${e.id}, ${e.tenant_id}, ${e.kind}, ${e.type}, ${e.reason}, ${toJson(e.data)}, ${e.actor_id}, ${e.at})`.pipe(
         Effect.asVoid,
         orStorage
@@ -119,7 +119,7 @@ export const eventStore: Layer.Layer<Events.EventStore, never, SqlDb> = Layer.ef
       else if (q.tenant_id !== undefined) where.push(sql`tenant_id = ${q.tenant_id}`)
       if (q.kinds !== undefined) where.push(q.kinds.length === 0 ? sql`1 = 0` : sql.in("kind", q.kinds))
       if (q.before !== undefined) where.push(sql`id < ${q.before}`)
-      return sql`SELECT * FROM airlock_guard_events WHERE ${sql.and(where)} ORDER BY id DESC LIMIT ${q.limit}`.pipe(
+      return sql`SELECT * FROM guardrails_events WHERE ${sql.and(where)} ORDER BY id DESC LIMIT ${q.limit}`.pipe(
         Effect.map((rs) => rs.map(toEvent)),
         orStorage
       )
@@ -150,19 +150,19 @@ export const approvalStore: Layer.Layer<Approvals.ApprovalStore, never, SqlDb> =
   Approvals.ApprovalStore,
   Effect.map(SqlDb, (sql) => ({
     get: (tenant, subject, hash) =>
-      sql`SELECT * FROM airlock_guard_approvals WHERE tenant_id = ${tenant} AND subject = ${subject} AND plan_hash = ${hash}`.pipe(
+      sql`SELECT * FROM guardrails_approvals WHERE tenant_id = ${tenant} AND subject = ${subject} AND plan_hash = ${hash}`.pipe(
         Effect.map((rs) => (rs.length === 0 ? Option.none() : Option.some(toApproval(rs[0]!)))),
         orStorage
       ),
     put: (a, expected) => {
       const risk = a.risk_score === null ? null : String(a.risk_score)
       return (expected === 0
-        ? sql`INSERT INTO airlock_guard_approvals (tenant_id, subject, plan_hash, requested_by, requested_at, risk_score, approver,
+        ? sql`INSERT INTO guardrails_approvals (tenant_id, subject, plan_hash, requested_by, requested_at, risk_score, approver,
                 approver_name, notes, granted_at, expires_at, revoked_at, revoked_by, version)
               VALUES (${a.tenant_id}, ${a.subject}, ${a.plan_hash}, ${a.requested_by}, ${a.requested_at}, ${risk}, ${a.approver},
                 ${a.approver_name}, ${a.notes}, ${a.granted_at}, ${a.expires_at}, ${a.revoked_at}, ${a.revoked_by}, ${a.version})
               ON CONFLICT (tenant_id, subject, plan_hash) DO NOTHING RETURNING version`
-        : sql`UPDATE airlock_guard_approvals SET requested_by = ${a.requested_by}, requested_at = ${a.requested_at},
+        : sql`UPDATE guardrails_approvals SET requested_by = ${a.requested_by}, requested_at = ${a.requested_at},
                 risk_score = ${risk}, approver = ${a.approver}, approver_name = ${a.approver_name}, notes = ${a.notes},
                 granted_at = ${a.granted_at}, expires_at = ${a.expires_at}, revoked_at = ${a.revoked_at},
                 revoked_by = ${a.revoked_by}, version = ${a.version}
@@ -171,8 +171,8 @@ export const approvalStore: Layer.Layer<Approvals.ApprovalStore, never, SqlDb> =
     },
     list: (tenant, subject) =>
       (subject === undefined
-        ? sql`SELECT * FROM airlock_guard_approvals WHERE tenant_id = ${tenant}`
-        : sql`SELECT * FROM airlock_guard_approvals WHERE tenant_id = ${tenant} AND subject = ${subject}`).pipe(
+        ? sql`SELECT * FROM guardrails_approvals WHERE tenant_id = ${tenant}`
+        : sql`SELECT * FROM guardrails_approvals WHERE tenant_id = ${tenant} AND subject = ${subject}`).pipe(
         Effect.map((rs) =>
           rs.map(toApproval).sort((a, b) => (b.granted_at ?? -1) - (a.granted_at ?? -1) || (a.plan_hash < b.plan_hash ? -1 : 1))
         ),
@@ -192,8 +192,8 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlDb> = L
   BudgetStore.BudgetStore,
   Effect.map(SqlDb, (sql) => {
     const upsert = (scope: string, period: string, category: string, amount: string) =>
-      sql`INSERT INTO airlock_guard_spend (scope, period, category, amount) VALUES (${scope}, ${period}, ${category}, CAST(${amount} AS BIGINT))
-          ON CONFLICT (scope, period, category) DO UPDATE SET amount = airlock_guard_spend.amount + excluded.amount
+      sql`INSERT INTO guardrails_spend (scope, period, category, amount) VALUES (${scope}, ${period}, ${category}, CAST(${amount} AS BIGINT))
+          ON CONFLICT (scope, period, category) DO UPDATE SET amount = guardrails_spend.amount + excluded.amount
           RETURNING CAST(amount AS TEXT) AS amount`
     return {
       add: (scope, period, category, amount, ceiling) =>
@@ -204,9 +204,9 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlDb> = L
             if (ceiling === null) {
               total = BigInt(String((yield* upsert(scope, period, TOTAL, x))[0]!.amount))
             } else {
-              yield* sql`INSERT INTO airlock_guard_spend (scope, period, category, amount) VALUES (${scope}, ${period}, ${TOTAL}, 0)
+              yield* sql`INSERT INTO guardrails_spend (scope, period, category, amount) VALUES (${scope}, ${period}, ${TOTAL}, 0)
                          ON CONFLICT (scope, period, category) DO NOTHING`
-              const rows = yield* sql`UPDATE airlock_guard_spend SET amount = amount + CAST(${x} AS BIGINT)
+              const rows = yield* sql`UPDATE guardrails_spend SET amount = amount + CAST(${x} AS BIGINT)
                                       WHERE scope = ${scope} AND period = ${period} AND category = ${TOTAL}
                                         AND amount + CAST(${x} AS BIGINT) <= CAST(${ceiling.toString()} AS BIGINT)
                                       RETURNING CAST(amount AS TEXT) AS amount`
@@ -218,7 +218,7 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlDb> = L
           })
         ).pipe(Effect.mapError(storageError)),
       read: (scope, period) =>
-        sql`SELECT category, CAST(amount AS TEXT) AS amount FROM airlock_guard_spend
+        sql`SELECT category, CAST(amount AS TEXT) AS amount FROM guardrails_spend
             WHERE scope = ${scope} AND period = ${period} ORDER BY category`.pipe(
           Effect.map((rs) => {
             let total = 0n
@@ -235,7 +235,7 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlDb> = L
       totals: (scopes, period) =>
         scopes.length === 0
           ? Effect.succeed([])
-          : sql`SELECT scope, CAST(amount AS TEXT) AS amount FROM airlock_guard_spend
+          : sql`SELECT scope, CAST(amount AS TEXT) AS amount FROM guardrails_spend
                 WHERE ${sql.in("scope", scopes)} AND period = ${period} AND category = ${TOTAL}`.pipe(
             Effect.map((rs) => {
               const found = new Map(rs.map((r) => [String(r.scope), BigInt(String(r.amount))]))
@@ -244,7 +244,7 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlDb> = L
             orStorage
           ),
       getLimit: (tenant) =>
-        sql`SELECT tenant_id, CAST(limit_usd AS TEXT) AS limit_usd, updated_at, updated_by FROM airlock_guard_budgets
+        sql`SELECT tenant_id, CAST(limit_usd AS TEXT) AS limit_usd, updated_at, updated_by FROM guardrails_budgets
             WHERE tenant_id = ${tenant}`.pipe(
           Effect.map((rs) =>
             rs.length === 0
@@ -261,7 +261,7 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlDb> = L
           orStorage
         ),
       putLimit: (l) =>
-        sql`INSERT INTO airlock_guard_budgets (tenant_id, limit_usd, updated_at, updated_by)
+        sql`INSERT INTO guardrails_budgets (tenant_id, limit_usd, updated_at, updated_by)
             VALUES (${l.tenant_id}, CAST(${l.limit_usd.toString()} AS BIGINT), ${l.updated_at}, ${l.updated_by})
             ON CONFLICT (tenant_id) DO UPDATE SET limit_usd = excluded.limit_usd, updated_at = excluded.updated_at,
               updated_by = excluded.updated_by`.pipe(Effect.asVoid, orStorage)

@@ -3,8 +3,8 @@
  * bound as decimal text (both databases store it in BIGINT columns) and read back through
  * `CAST(... AS TEXT)`, so no amount ever passes through a JS number.
  */
-import { Errors, type Ids, Trusted } from "@airlock/core"
-import { BankTransaction, Chart, Journal, Money, type Ports, PeriodLock, QboExport } from "@airlock/ledger"
+import { type Errors, type Ids, Ports as CorePorts, Trusted } from "@airlock/core"
+import { BankTransaction, Chart, JournalEntry, JournalStore, Money, PeriodLock, type Ports, QboExport } from "@airlock/ledger"
 import { literal, SqlDb } from "./db.js"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option } from "effect"
@@ -16,11 +16,10 @@ import {
   int,
   intOrNull,
   isIntegerOverflow,
-  isUniqueViolation,
   orDuplicate,
   orStorage,
   storageError,
-  violationTarget
+  uniqueErrors
 } from "./dialect.js"
 
 type Row = Record<string, unknown>
@@ -81,7 +80,7 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlDb> = Layer
         orStorage,
         Effect.flatMap((rs) =>
           rs.length === 0
-            ? Effect.fail(new Errors.NotFound({ message: `account ${a.code} not found`, details: { entity: "account", id: a.code } }))
+            ? Effect.fail(CorePorts.notFoundError("account", a.code))
             : Effect.void
         )
       ),
@@ -92,10 +91,10 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlDb> = Layer
   }))
 )
 
-const toLine = (r: Row): Journal.JournalLine => ({
+const toLine = (r: Row): JournalEntry.JournalLine => ({
   line_no: int(r.line_no),
   account_code: String(r.account_code),
-  side: r.side as Journal.Side,
+  side: r.side as JournalEntry.Side,
   amount_minor: BigInt(String(r.amount)),
   description: str(r.description),
   name: str(r.name),
@@ -103,8 +102,8 @@ const toLine = (r: Row): Journal.JournalLine => ({
   location: str(r.location)
 })
 
-const toEntry = (r: Row, lines: ReadonlyArray<Journal.JournalLine>) =>
-  Trusted.make(Journal.JournalEntry, {
+const toEntry = (r: Row, lines: ReadonlyArray<JournalEntry.JournalLine>) =>
+  Trusted.make(JournalEntry.JournalEntry, {
     tenant_id: String(r.tenant_id),
     id: String(r.id),
     entry_no: int(r.entry_no),
@@ -112,7 +111,7 @@ const toEntry = (r: Row, lines: ReadonlyArray<Journal.JournalLine>) =>
     memo: String(r.memo),
     currency: String(r.currency),
     lines,
-    source: r.source as Journal.EntrySource,
+    source: r.source as JournalEntry.EntrySource,
     proposal_id: str(r.proposal_id),
     bank_transaction_id: str(r.bank_transaction_id),
     reverses_entry_id: str(r.reverses_entry_id),
@@ -122,17 +121,12 @@ const toEntry = (r: Row, lines: ReadonlyArray<Journal.JournalLine>) =>
     posted_at: int(r.posted_at)
   })
 
-const conflict = (code: string, message: string, details: Record<string, unknown>) => new Errors.Conflict({ code, message, details })
-
-/** Maps a unique violation of the entries table to the conflict it means. */
-const entryConflict = (e: Journal.JournalEntry) => (error: SqlError): Errors.Conflict | Errors.StorageError => {
-  if (!isUniqueViolation(error)) return storageError(error)
-  const target = violationTarget(error)
-  if (/idempotency/.test(target)) return conflict("idempotency.key_taken", "Idempotency key already used", { idempotency_key: e.idempotency_key })
-  if (/revers/.test(target)) return conflict("entry.already_reversed", "Entry was already reversed", { entry_id: e.reverses_entry_id })
-  if (/proposal/.test(target)) return conflict("entry.proposal_posted", "Proposal already has its entry", { proposal_id: e.proposal_id })
-  return conflict("conflict.duplicate", `entry ${e.id} already exists`, { entity: "entry", id: e.id })
-}
+/** The port's refusal for each unique key of the entries table an insert can hit. */
+const entryConflict = uniqueErrors<JournalEntry.JournalEntry, Errors.Conflict>([
+  ["idempotency_key", (e) => JournalStore.idempotencyKeyTakenError(e.idempotency_key)],
+  ["reverses_entry_id", (e) => JournalStore.alreadyReversedError(e.reverses_entry_id)],
+  ["proposal_id", (e) => JournalStore.proposalPostedError(e.proposal_id)]
+], (e) => CorePorts.duplicateError("entry", e.id))
 
 // a literal: bound as a parameter it would be a JS number (not exact past 2^53) or, as text, an
 // untyped value PostgreSQL would have to guess the type of
@@ -140,20 +134,20 @@ const MAX_TOTAL = literal(Money.MAX_TOTAL_MINOR.toString())
 
 const LINE_COLUMNS = "l.line_no, l.account_code, l.side, CAST(l.amount_minor AS TEXT) AS amount, l.description, l.name, l.class, l.location"
 
-/** SQL {@link Journal.JournalStore}. Balances are materialised per account and day in the same statement batch as the entry. */
-export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Layer.effect(
-  Journal.JournalStore,
+/** SQL {@link JournalStore.JournalStore}. Balances are materialised per account and day in the same statement batch as the entry. */
+export const journalStore: Layer.Layer<JournalStore.JournalStore, never, SqlDb> = Layer.effect(
+  JournalStore.JournalStore,
   Effect.map(SqlDb, (sql) => {
     const lineColumns = sql.literal(LINE_COLUMNS)
 
     /** Loads the lines of entries and assembles them, keeping the rows' order. */
     const withLines = (tenant: string, rows: ReadonlyArray<Row>) =>
       Effect.gen(function*() {
-        if (rows.length === 0) return [] as Array<Journal.JournalEntry>
+        if (rows.length === 0) return [] as Array<JournalEntry.JournalEntry>
         const ids = rows.map((r) => String(r.id))
         const lines = yield* sql`SELECT l.entry_id, ${lineColumns} FROM ledger_lines l
                                  WHERE l.tenant_id = ${tenant} AND l.entry_id IN ${sql.in(ids)} ORDER BY l.entry_id, l.line_no`
-        const byEntry = new Map<string, Array<Journal.JournalLine>>()
+        const byEntry = new Map<string, Array<JournalEntry.JournalLine>>()
         for (const l of lines) {
           const id = String(l.entry_id)
           let xs = byEntry.get(id)
@@ -166,13 +160,13 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
     const one = (tenant: string, rows: ReadonlyArray<Row>) =>
       Effect.map(withLines(tenant, rows.slice(0, 1)), (es) => Option.fromNullable(es[0]))
 
-    const totalsOf = (rows: ReadonlyArray<Row>): Journal.Totals => ({
+    const totalsOf = (rows: ReadonlyArray<Row>): JournalStore.Totals => ({
       debit: BigInt(String(rows[0]?.d ?? "0")),
       credit: BigInt(String(rows[0]?.c ?? "0"))
     })
 
     /** Adds up rows of `d` / `c` decimal texts exactly. */
-    const sumRows = (rows: ReadonlyArray<Row>): Journal.Totals => {
+    const sumRows = (rows: ReadonlyArray<Row>): JournalStore.Totals => {
       let debit = 0n
       let credit = 0n
       for (const r of rows) {
@@ -191,7 +185,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
       orStorage(Effect.catchIf(fast, isIntegerOverflow, () => slow))
 
     // four statements (entry number, entry, lines, balances), each run and checked in one step
-    const insert = (e: Journal.JournalEntry) =>
+    const insert = (e: JournalEntry.JournalEntry) =>
       Effect.flatMap(
         sql`INSERT INTO ledger_counters (tenant_id, name, value) VALUES (${e.tenant_id}, 'entry_no', 1)
             ON CONFLICT (tenant_id, name) DO UPDATE SET value = ledger_counters.value + 1
@@ -207,7 +201,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
           )
       )
 
-    const insertLines = (e: Journal.JournalEntry, no: number) =>
+    const insertLines = (e: JournalEntry.JournalEntry, no: number) =>
       sql`INSERT INTO ledger_lines ${
         sql.insert(e.lines.map((l) => ({
           tenant_id: e.tenant_id,
@@ -229,7 +223,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
     // into a REAL (and every later read of it fail), on PostgreSQL it would fail with 22003. The
     // upsert leaves a row whose total would pass it untouched, so it is missing from RETURNING;
     // the store then refuses the entry and the caller's transaction undoes the other rows.
-    const insertBalances = (e: Journal.JournalEntry, no: number) => {
+    const insertBalances = (e: JournalEntry.JournalEntry, no: number) => {
       const perAccount = new Map<string, { debit: bigint; credit: bigint }>()
       for (const l of e.lines) {
         const t = perAccount.get(l.account_code) ?? { debit: 0n, credit: 0n }
@@ -240,8 +234,8 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
       // the entry alone past the limit (thousands of the largest lines on one account): a new
       // row would be stored as a REAL on SQLite, so it is refused before the statement
       for (const [account_code, t] of perAccount) {
-        if (t.debit > Money.MAX_TOTAL_MINOR) return Effect.fail(Journal.balanceRangeError(account_code, e.date, "debit"))
-        if (t.credit > Money.MAX_TOTAL_MINOR) return Effect.fail(Journal.balanceRangeError(account_code, e.date, "credit"))
+        if (t.debit > Money.MAX_TOTAL_MINOR) return Effect.fail(JournalStore.balanceRangeError(account_code, e.date, "debit"))
+        if (t.credit > Money.MAX_TOTAL_MINOR) return Effect.fail(JournalStore.balanceRangeError(account_code, e.date, "credit"))
       }
       return Effect.flatten(
         sql`INSERT INTO ledger_daily_balances ${
@@ -260,7 +254,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
           RETURNING account_code`.query(
           (rows) =>
             rows.length === perAccount.size
-              ? Effect.succeed(Trusted.make(Journal.JournalEntry, { ...e, entry_no: no }))
+              ? Effect.succeed(Trusted.make(JournalEntry.JournalEntry, { ...e, entry_no: no }))
               : outOfRange(e, perAccount, new Set(rows.map((r) => String(r.account_code)))),
           storageError
         )
@@ -273,7 +267,7 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
      * transaction ends). Runs only when an entry is refused.
      */
     const outOfRange = (
-      e: Journal.JournalEntry,
+      e: JournalEntry.JournalEntry,
       perAccount: ReadonlyMap<string, { readonly debit: bigint; readonly credit: bigint }>,
       written: ReadonlySet<string>
     ): Effect.Effect<never, Errors.ValidationError | Errors.StorageError> => {
@@ -283,12 +277,12 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
             WHERE tenant_id = ${e.tenant_id} AND account_code = ${account_code} AND day = ${e.date}`.query(totalsOf, storageError),
         (stored) =>
           Effect.fail(
-            Journal.balanceRangeError(account_code, e.date, stored.debit + delta.debit > Money.MAX_TOTAL_MINOR ? "debit" : "credit")
+            JournalStore.balanceRangeError(account_code, e.date, stored.debit + delta.debit > Money.MAX_TOTAL_MINOR ? "debit" : "credit")
           )
       )
     }
 
-    const positionAfter = (p: Journal.LinePosition) =>
+    const positionAfter = (p: JournalStore.LinePosition) =>
       sql`(l.date > ${p.date} OR (l.date = ${p.date} AND (l.entry_no > ${p.entry_no} OR (l.entry_no = ${p.entry_no} AND l.line_no > ${p.line_no}))))`
 
     return {
@@ -369,13 +363,13 @@ export const journalStore: Layer.Layer<Journal.JournalStore, never, SqlDb> = Lay
                    FROM ledger_lines l JOIN ledger_entries e ON e.tenant_id = l.tenant_id AND e.id = l.entry_id
                    WHERE ${sql.and(where)} ORDER BY l.date, l.entry_no, l.line_no LIMIT ${q.limit}`.pipe(
           Effect.map((rs) =>
-            rs.map((r): Journal.AccountLine => ({
+            rs.map((r): JournalStore.AccountLine => ({
               entry_id: String(r.entry_id),
               entry_no: int(r.entry_no),
               date: String(r.date),
               memo: String(r.memo),
               line_no: int(r.line_no),
-              side: r.side as Journal.Side,
+              side: r.side as JournalEntry.Side,
               amount_minor: BigInt(String(r.amount)),
               description: str(r.description)
             }))
@@ -597,7 +591,7 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlDb> = Lay
           const lines = yield* sql`SELECT l.entry_id, ${lineColumns} FROM ledger_lines l
                                    WHERE l.tenant_id = ${tenant} AND l.entry_id IN ${sql.in(rows.map((r) => String(r.id)))}
                                    ORDER BY l.entry_id, l.line_no`
-          const byEntry = new Map<string, Array<Journal.JournalLine>>()
+          const byEntry = new Map<string, Array<JournalEntry.JournalLine>>()
           for (const l of lines) {
             const eid = String(l.entry_id)
             let xs = byEntry.get(eid)
