@@ -15,10 +15,17 @@
  * (half-open, `valid_to` null = open); `recorded_at` / `expired_at` say when we learned and
  * retired it; `accepted_at` is when it became the believed fact.
  */
-import { Context, Effect, Option, Schema } from "effect"
+import { Clock, Context, Effect, Option, type ParseResult, Schema } from "effect"
 import type { Actor } from "./Actor.js"
-import { Conflict, type Forbidden, NotFound, type StorageError, type ValidationError } from "./Errors.js"
-import { TenantId } from "./Ids.js"
+import { AgentMemoryConfig } from "./AgentMemoryConfig.js"
+import * as Rules from "./AgentMemoryRules.js"
+import { AuditLog } from "./Audit.js"
+import { canonicalJson, sha256Hex } from "./Canonical.js"
+import { Conflict, Forbidden, NotFound, type StorageError, ValidationError } from "./Errors.js"
+import { IdGenerator, TenantId } from "./Ids.js"
+import { Rbac } from "./Rbac.js"
+import * as Trusted from "./Trusted.js"
+import { UnitOfWork } from "./UnitOfWork.js"
 
 // ---------------------------------------------------------------------------------------------
 // Schemas
@@ -582,25 +589,586 @@ export interface AgentMemoryShape {
   readonly remove: (tenant: TenantId, actor: Actor, uid: string) => Effect.Effect<void, Forbidden | NotFound | StorageError>
 }
 
-const notYet = (name: string) => () => Effect.dieMessage(`AgentMemory.${name}: not implemented yet`)
+/** How long a read waits before it records another use of an item (reads write at most hourly). */
+export const TOUCH_INTERVAL_MS = 3_600_000
 
-/** Governed agent memory over an {@link AgentMemoryStore}. */
+const invalid = (code: string, message: string, details?: Record<string, unknown>) =>
+  new ValidationError(details ? { code, message, details } : { code, message })
+
+const decodeWrite = Schema.decodeUnknown(WriteInput, { onExcessProperty: "error" })
+const decodeResolve = Schema.decodeUnknown(ResolveInput, { onExcessProperty: "error" })
+const schemaError = (e: ParseResult.ParseError) => invalid("validation.schema", e.message)
+
+const MAX_VALUE_CHARS = 65_536
+const TIERING_PAGE = 500
+
+const keyOfItem = (item: MemoryItem): MemoryKey | null =>
+  item.subject === null || item.predicate === null
+    ? null
+    : { thread_id: item.thread_id, subject: item.subject, predicate: item.predicate }
+
+const next = (item: MemoryItem, change: Partial<MemoryItem>): MemoryItem =>
+  Trusted.make(MemoryItem, { ...item, ...change, version: item.version + 1 })
+
+const emptyTiering = (enabled: boolean): TieringReport => ({ enabled, examined: 0, decayed: 0, to_warm: 0, to_archive: 0 })
+
+/** Governed agent memory over an {@link AgentMemoryStore}; config from {@link AgentMemoryConfig} (defaults without it). */
 export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/AgentMemory", {
-  effect: Effect.sync((): AgentMemoryShape => ({
-    write: notYet("write"),
-    get: notYet("get"),
-    listThread: notYet("listThread"),
-    asOf: notYet("asOf"),
-    search: notYet("search"),
-    conflicts: notYet("conflicts"),
-    resolve: notYet("resolve"),
-    stats: notYet("stats"),
-    failures: notYet("failures"),
-    graph: notYet("graph"),
-    consistency: notYet("consistency"),
-    kpis: notYet("kpis"),
-    kpisAll: notYet("kpisAll"),
-    runTiering: notYet("runTiering"),
-    remove: notYet("remove")
-  }))
+  effect: Effect.gen(function*() {
+    const store = yield* AgentMemoryStore
+    const audit = yield* AuditLog
+    const uow = yield* UnitOfWork
+    const ids = yield* IdGenerator
+    const rbac = yield* Rbac
+    const settings = yield* AgentMemoryConfig
+
+    /** Tenant scope (core's rule: the actor's own tenant, or `tenant.cross`), then the permission. */
+    const access = (tenant: TenantId, actor: Actor, permission: string): Effect.Effect<void, Forbidden> =>
+      actor.tenant_id === tenant || rbac.can(actor, "tenant.cross")
+        ? rbac.require(actor, permission)
+        : Effect.fail(
+          new Forbidden({ code: "tenant.mismatch", message: "Actor belongs to another tenant", details: { actor_tenant: actor.tenant_id } })
+        )
+
+    const cursorOf = (cursor: string | undefined): Effect.Effect<string | undefined, ValidationError> => {
+      if (cursor === undefined || cursor === "") return Effect.succeed(undefined)
+      const position = Rules.decodeCursor(cursor)
+      return position === null ? Effect.fail(invalid("validation.cursor", "Unknown cursor")) : Effect.succeed(position)
+    }
+
+    /** Reads `limit + 1` rows to know whether there is a next page. */
+    const page = <A>(rows: ReadonlyArray<A>, limit: number, position: (a: A) => string): Page<A> =>
+      rows.length > limit
+        ? { items: rows.slice(0, limit), next_cursor: Rules.encodeCursor(position(rows[limit - 1]!)) }
+        : { items: rows, next_cursor: null }
+
+    const getOrFail = (tenant: TenantId, uid: string) =>
+      Effect.flatMap(store.getItem(tenant, uid), Option.match({ onNone: () => Effect.fail(itemNotFound(uid)), onSome: Effect.succeed }))
+
+    const record = (tenant: TenantId, actor: Actor, action: string, subject: string, data: unknown) =>
+      Effect.asVoid(audit.append({ tenant_id: tenant, actor_id: actor.id, action, subject, data }))
+
+    const link = (tenant: TenantId, actor: Actor, from: string, to: string, relation: LinkRelation, at: number) =>
+      store.insertLink(Trusted.make(MemoryLink, { tenant_id: tenant, from_uid: from, to_uid: to, relation, created_at: at, created_by: actor.id }))
+
+    const update = (before: MemoryItem, change: Partial<MemoryItem>) =>
+      Effect.as(store.updateItem(next(before, change), before.version), next(before, change))
+
+    /** Supersedes `olds` by `by` (accepted now): statuses, cut validity, links. */
+    const supersedeAll = (tenant: TenantId, actor: Actor, olds: ReadonlyArray<MemoryItem>, by: MemoryItem, now: number) =>
+      Effect.forEach(olds, (old) =>
+        Effect.zipLeft(
+          update(old, { status: "superseded", valid_to: Rules.cutAt(old, by.valid_from), expired_at: now }),
+          link(tenant, actor, by.uid, old.uid, "supersedes", now)
+        ))
+
+    const validateValue = (value: unknown): Effect.Effect<string, ValidationError> =>
+      Effect.suspend(() => {
+        try {
+          const json = canonicalJson(value ?? null)
+          return json.length > MAX_VALUE_CHARS
+            ? Effect.fail(invalid("validation.memory_value", `value is larger than ${MAX_VALUE_CHARS} characters of JSON`))
+            : Effect.succeed(sha256Hex(json))
+        } catch (e) {
+          return Effect.fail(invalid("validation.memory_value", `value is not JSON: ${(e as Error).message}`))
+        }
+      })
+
+    const write = (tenant: TenantId, actor: Actor, raw: WriteInputEncoded): Effect.Effect<WriteResult, WriteError> =>
+      Effect.gen(function*() {
+        yield* access(tenant, actor, "memory.write")
+        const input = yield* Effect.mapError(decodeWrite(raw), schemaError)
+        if ((input.subject === undefined) !== (input.predicate === undefined)) {
+          return yield* invalid("validation.memory_key", "subject and predicate are given together or not at all")
+        }
+        const key: MemoryKey | null = input.subject === undefined || input.predicate === undefined
+          ? null
+          : { thread_id: input.thread_id, subject: input.subject, predicate: input.predicate }
+        const hash = yield* validateValue(input.value)
+        const now = yield* Clock.currentTimeMillis
+        const validity = { valid_from: input.valid_from ?? now, valid_to: input.valid_to ?? null }
+        if (Rules.isEmpty(validity)) {
+          return yield* invalid("validation.memory_validity", "valid_to must be after valid_from", { ...validity })
+        }
+        const authoritative = settings.authoritative(input.kind, actor.id, input.agent_id)
+
+        const fresh = (uid: string, status: MemoryStatus): MemoryItem =>
+          Trusted.make(MemoryItem, {
+            uid,
+            tenant_id: tenant,
+            thread_id: input.thread_id,
+            agent_id: input.agent_id,
+            kind: input.kind,
+            subject: key?.subject ?? null,
+            predicate: key?.predicate ?? null,
+            value: input.value === undefined ? null : input.value,
+            value_hash: key === null ? null : hash,
+            content: input.content,
+            importance: input.importance,
+            tier: "hot",
+            status,
+            source_actor: actor.id,
+            source_ref: input.source_ref ?? null,
+            token_count: input.token_count,
+            reinforced_count: 1,
+            last_confirmed_at: now,
+            last_used_at: now,
+            valid_from: validity.valid_from,
+            valid_to: validity.valid_to,
+            recorded_at: now,
+            expired_at: null,
+            accepted_at: status === "active" ? now : null,
+            version: 1
+          })
+
+        const addLinks = (from: string) =>
+          Effect.gen(function*() {
+            const wanted = input.links ?? []
+            if (wanted.length === 0) return
+            const targets = [...new Set(wanted.map((l) => l.to_uid))]
+            const found = new Set((yield* store.getItems(tenant, targets)).map((i) => i.uid))
+            const missing = targets.filter((t) => !found.has(t))
+            if (missing.length > 0) {
+              return yield* invalid("validation.memory_link", `Linked items not found: ${missing.join(", ")}`, { missing })
+            }
+            yield* Effect.forEach(wanted, (l) => link(tenant, actor, from, l.to_uid, l.relation, now), { discard: true })
+          })
+
+        const create = (status: MemoryStatus) =>
+          Effect.gen(function*() {
+            const item = fresh(yield* ids.next("mem"), status)
+            yield* store.insertItem(item)
+            yield* addLinks(item.uid)
+            return item
+          })
+
+        const reinforce = (item: MemoryItem) =>
+          Effect.gen(function*() {
+            const after = yield* update(item, {
+              reinforced_count: item.reinforced_count + 1,
+              last_confirmed_at: now,
+              last_used_at: now,
+              tier: "hot"
+            })
+            yield* addLinks(item.uid)
+            yield* record(tenant, actor, "memory.reinforced", item.uid, {
+              thread_id: item.thread_id,
+              status: item.status,
+              reinforced_count: after.reinforced_count,
+              agent_id: input.agent_id,
+              source_ref: input.source_ref ?? null
+            })
+            return after
+          })
+
+        return yield* uow.transaction(Effect.gen(function*() {
+          if (key === null) {
+            const item = yield* create("active")
+            yield* record(tenant, actor, "memory.created", item.uid, { thread_id: item.thread_id, kind: item.kind, keyed: false })
+            return { outcome: "created" as const, item, existing: null, review: null }
+          }
+          yield* store.lockKey(tenant, key)
+          const items = yield* store.itemsByKey(tenant, key)
+          const inForce = Rules.activeOverlapping(items, validity)
+          const same = inForce.find((i) => i.value_hash === hash)
+          if (same) return { outcome: "reinforced" as const, item: yield* reinforce(same), existing: null, review: null }
+          if (inForce.length === 0) {
+            const item = yield* create("active")
+            yield* record(tenant, actor, "memory.created", item.uid, { ...key, kind: item.kind })
+            return { outcome: "created" as const, item, existing: null, review: null }
+          }
+          const existing = inForce[0]!
+          if (authoritative) {
+            const item = yield* create("active")
+            const olds = yield* supersedeAll(tenant, actor, inForce, item, now)
+            yield* record(tenant, actor, "memory.superseded", item.uid, {
+              ...key,
+              kind: item.kind,
+              superseded: olds.map((o) => o.uid),
+              valid_from: item.valid_from,
+              authoritative: true
+            })
+            return { outcome: "superseded" as const, item, existing: olds[0]!, review: null }
+          }
+          const pendingSame = items.find((i) => i.status === "pending_review" && i.value_hash === hash)
+          if (pendingSame) {
+            const item = yield* reinforce(pendingSame)
+            const review = Option.getOrNull(yield* store.getReview(tenant, item.uid))
+            return { outcome: "reinforced" as const, item, existing, review }
+          }
+          if (!settings.reviewQueueEnabled) return yield* memoryConflict(key, existing.uid)
+          const item = yield* create("pending_review")
+          const review = Trusted.make(ReviewEntry, {
+            id: yield* ids.next("mrv"),
+            tenant_id: tenant,
+            uid: item.uid,
+            existing_uid: existing.uid,
+            thread_id: item.thread_id,
+            agent_id: item.agent_id,
+            reason: `value_conflict: ${key.subject} ${key.predicate} has a different value in force (${existing.uid})`,
+            created_at: now,
+            status: "open",
+            decision: null,
+            resolution: null,
+            resolved_by: null,
+            resolved_at: null,
+            version: 1
+          })
+          yield* store.insertReview(review, key)
+          yield* link(tenant, actor, item.uid, existing.uid, "contradicts", now)
+          yield* record(tenant, actor, "memory.conflict_raised", item.uid, {
+            ...key,
+            existing_uid: existing.uid,
+            review_id: review.id,
+            agent_id: item.agent_id
+          })
+          return { outcome: "conflict" as const, item, existing, review }
+        }))
+      })
+
+    const get = (tenant: TenantId, actor: Actor, uid: string): Effect.Effect<ItemView, ReadError> =>
+      Effect.gen(function*() {
+        yield* access(tenant, actor, "memory.read")
+        let item = yield* getOrFail(tenant, uid)
+        const links = yield* store.linksOf(tenant, [uid])
+        const open = (yield* store.reviewsOfItem(tenant, uid)).filter((r) => r.status === "open")
+        const key = keyOfItem(item)
+        const conflicts = key === null ? 0 : (yield* store.openReviewsForKey(tenant, key)).length
+        const now = yield* Clock.currentTimeMillis
+        // a read is a use (tiering decays unused items), recorded at most once an hour per item
+        if (now - item.last_used_at >= TOUCH_INTERVAL_MS) {
+          yield* store.touch(tenant, uid, now, now - TOUCH_INTERVAL_MS + 1)
+          item = Trusted.make(MemoryItem, { ...item, last_used_at: now })
+        }
+        return {
+          item,
+          links,
+          pending_review: open.find((r) => r.uid === uid) ?? open.find((r) => r.existing_uid === uid) ?? null,
+          conflicts_pending: conflicts
+        }
+      })
+
+    const listItems = (
+      tenant: TenantId,
+      actor: Actor,
+      query: Omit<ItemQuery, "after" | "limit"> & { readonly limit?: number | undefined; readonly cursor?: string | undefined }
+    ): Effect.Effect<Page<MemoryItem>, ReadError> =>
+      Effect.gen(function*() {
+        yield* access(tenant, actor, "memory.read")
+        const after = yield* cursorOf(query.cursor)
+        const limit = Rules.clampLimit(query.limit, 50, 500)
+        const rows = yield* store.listItems(tenant, {
+          thread_id: query.thread_id,
+          kind: query.kind,
+          status: query.status,
+          tier: query.tier,
+          text: query.text === undefined || query.text === "" ? undefined : query.text,
+          job: query.job,
+          after,
+          limit: limit + 1
+        })
+        return page(rows, limit, (i) => i.uid)
+      })
+
+    const asOf = (tenant: TenantId, actor: Actor, query: AsOfQuery): Effect.Effect<Option.Option<MemoryItem>, ReadError> =>
+      Effect.gen(function*() {
+        yield* access(tenant, actor, "memory.read")
+        const now = yield* Clock.currentTimeMillis
+        const items = yield* store.itemsByKey(tenant, { thread_id: query.thread_id, subject: query.subject, predicate: query.predicate })
+        return Option.fromNullable(Rules.selectAsOf(items, query.recorded_at ?? now, query.valid_at ?? now))
+      })
+
+    const conflicts = (tenant: TenantId, actor: Actor, query: ConflictsQuery): Effect.Effect<Page<ConflictView>, ReadError> =>
+      Effect.gen(function*() {
+        yield* access(tenant, actor, "memory.read")
+        const after = yield* cursorOf(query.cursor)
+        const limit = Rules.clampLimit(query.limit, 50, 500)
+        const rows = yield* store.listOpenReviews(tenant, { after, limit: limit + 1 })
+        const shown = rows.slice(0, limit)
+        const items = new Map(
+          (yield* store.getItems(tenant, [...new Set(shown.flatMap((r) => [r.uid, r.existing_uid]))])).map((i) => [i.uid, i])
+        )
+        const views: Array<ConflictView> = []
+        for (const r of shown) {
+          const item = items.get(r.uid)
+          if (item === undefined) continue
+          views.push({ ...r, item, existing: items.get(r.existing_uid) ?? null })
+        }
+        return { items: views, next_cursor: rows.length > limit ? Rules.encodeCursor(shown[limit - 1]!.id) : null }
+      })
+
+    const resolve = (tenant: TenantId, actor: Actor, uid: string, raw: ResolveInputEncoded): Effect.Effect<ResolveResult, WriteError> =>
+      Effect.gen(function*() {
+        yield* access(tenant, actor, "memory.review")
+        const input = yield* Effect.mapError(decodeResolve(raw), schemaError)
+        const now = yield* Clock.currentTimeMillis
+        return yield* uow.transaction(Effect.gen(function*() {
+          const first = yield* store.getItem(tenant, uid)
+          if (Option.isNone(first)) return yield* reviewNotFound(uid)
+          const key = keyOfItem(first.value)
+          // the key first, as writers take it: no lock-order inversion against a write of this key
+          if (key !== null) yield* store.lockKey(tenant, key)
+          const entry = yield* Effect.flatMap(
+            store.getReview(tenant, uid, { forUpdate: true }),
+            Option.match({ onNone: () => Effect.fail(reviewNotFound(uid)), onSome: Effect.succeed })
+          )
+          if (entry.status !== "open") return yield* reviewResolved(uid, entry.resolved_by)
+          const item = yield* getOrFail(tenant, uid)
+          if (item.status !== "pending_review") return yield* reviewResolved(uid, entry.resolved_by)
+          const existing = Option.getOrNull(yield* store.getItem(tenant, entry.existing_uid))
+          const keyed = key === null ? [] : yield* store.itemsByKey(tenant, key)
+          const after: Array<MemoryItem> = []
+          switch (input.decision) {
+            case "keep_existing": {
+              after.push(yield* update(item, { status: "rejected", expired_at: now }))
+              if (existing) after.push(existing)
+              break
+            }
+            case "reject_both": {
+              after.push(yield* update(item, { status: "rejected", expired_at: now }))
+              if (existing) after.push(existing.status === "active" ? yield* update(existing, { status: "rejected", expired_at: now }) : existing)
+              break
+            }
+            case "accept_new": {
+              const accepted = yield* update(item, { status: "active", accepted_at: now })
+              const olds = yield* supersedeAll(tenant, actor, Rules.activeOverlapping(keyed, item, item.uid), accepted, now)
+              after.push(accepted)
+              const old = olds.find((o) => o.uid === entry.existing_uid)
+              if (old) after.push(old)
+              else if (existing) after.push(existing)
+              break
+            }
+            case "keep_both": {
+              const scoped = {
+                valid_from: input.valid_from ?? item.valid_from,
+                valid_to: input.valid_to !== undefined ? input.valid_to : item.valid_to
+              }
+              if (Rules.isEmpty(scoped)) {
+                return yield* invalid("validation.memory_validity", "valid_to must be after valid_from", { ...scoped })
+              }
+              // the fact in force ends where the new one starts, when the new one starts later
+              const cut = existing !== null && existing.status === "active" && Rules.overlaps(existing, scoped) &&
+                  scoped.valid_from > existing.valid_from
+                ? { ...existing, valid_to: Rules.cutAt(existing, scoped.valid_from) }
+                : existing
+              const others = keyed.map((i) => (cut !== null && i.uid === cut.uid ? cut : i))
+              const clash = Rules.activeOverlapping(others, scoped, item.uid)
+              if (clash.length > 0) return yield* validityOverlap(item.uid, clash[0]!.uid)
+              after.push(yield* update(item, { status: "active", accepted_at: now, ...scoped }))
+              if (existing && cut && cut.valid_to !== existing.valid_to) after.push(yield* update(existing, { valid_to: cut.valid_to }))
+              else if (existing) after.push(existing)
+              break
+            }
+          }
+          const resolved = Trusted.make(ReviewEntry, {
+            ...entry,
+            status: "resolved",
+            decision: input.decision,
+            resolution: input.resolution,
+            resolved_by: actor.id,
+            resolved_at: now,
+            version: entry.version + 1
+          })
+          yield* Effect.catchIf(
+            store.updateReview(resolved, entry.version),
+            (e): e is Conflict => e._tag === "Conflict",
+            () => Effect.fail(reviewResolved(uid, null))
+          )
+          yield* record(tenant, actor, "memory.review.resolved", uid, {
+            review_id: entry.id,
+            decision: input.decision,
+            resolution: input.resolution,
+            existing_uid: entry.existing_uid,
+            statuses: Object.fromEntries(after.map((i) => [i.uid, i.status]))
+          })
+          return { review: resolved, items: after }
+        }))
+      })
+
+    const stats = (tenant: TenantId, actor: Actor): Effect.Effect<Stats, ReadError> =>
+      Effect.gen(function*() {
+        yield* access(tenant, actor, "memory.read")
+        const facts = yield* store.stats(tenant)
+        const now = yield* Clock.currentTimeMillis
+        const count = (r: Readonly<Record<string, number>>, k: string) => r[k] ?? 0
+        const by_status = {
+          active: count(facts.by_status, "active"),
+          pending_review: count(facts.by_status, "pending_review"),
+          superseded: count(facts.by_status, "superseded"),
+          rejected: count(facts.by_status, "rejected")
+        }
+        return {
+          items: by_status.active + by_status.pending_review + by_status.superseded + by_status.rejected,
+          by_tier: { hot: count(facts.by_tier, "hot"), warm: count(facts.by_tier, "warm"), archive: count(facts.by_tier, "archive") },
+          by_status,
+          by_kind: { ...facts.by_kind },
+          queue_depth: facts.queue_depth,
+          oldest_open_age_seconds: facts.oldest_open_at === null ? null : Math.max(0, Math.floor((now - facts.oldest_open_at) / 1000))
+        }
+      })
+
+    const graph = (tenant: TenantId, actor: Actor, uid: string, options: GraphOptions = {}): Effect.Effect<Graph, ReadError> =>
+      Effect.gen(function*() {
+        yield* access(tenant, actor, "memory.read")
+        const depth = Math.min(Math.max(Math.floor(options.depth ?? 2), 0), 5)
+        const limit = Rules.clampLimit(options.limit, 100, 500)
+        const root = yield* getOrFail(tenant, uid)
+        const nodes = new Map<string, MemoryItem>([[root.uid, root]])
+        const edges = new Map<string, MemoryLink>()
+        let frontier = [root.uid]
+        let truncated = false
+        for (let d = 0; d < depth && frontier.length > 0 && !truncated; d++) {
+          const links = yield* store.linksOf(tenant, frontier)
+          const around = new Set<string>()
+          for (const l of links) {
+            edges.set(`${l.from_uid}\u0000${l.to_uid}\u0000${l.relation}`, l)
+            if (!nodes.has(l.from_uid)) around.add(l.from_uid)
+            if (!nodes.has(l.to_uid)) around.add(l.to_uid)
+          }
+          const found = (yield* store.getItems(tenant, [...around])).slice().sort((a, b) => (a.uid < b.uid ? -1 : 1))
+          frontier = []
+          for (const item of found) {
+            if (nodes.size >= limit) {
+              truncated = true
+              break
+            }
+            nodes.set(item.uid, item)
+            frontier.push(item.uid)
+          }
+        }
+        return {
+          root: root.uid,
+          nodes: [...nodes.values()],
+          edges: [...edges.values()].filter((l) => nodes.has(l.from_uid) && nodes.has(l.to_uid)),
+          truncated
+        }
+      })
+
+    const consistency = (tenant: TenantId, actor: Actor, query: ConsistencyQuery): Effect.Effect<ConsistencyReport, ReadError> =>
+      Effect.gen(function*() {
+        yield* access(tenant, actor, "memory.read")
+        if (!(Number.isFinite(query.from_ts) && Number.isFinite(query.to_ts)) || query.from_ts > query.to_ts) {
+          return yield* invalid("validation.time_range", "from_ts must not be after to_ts", { ...query })
+        }
+        const items: Array<MemoryItem> = []
+        let after: string | undefined
+        while (true) {
+          const rows = yield* store.listItems(tenant, { thread_id: query.thread_id, after, limit: 1000 })
+          items.push(...rows)
+          if (rows.length < 1000) break
+          after = rows[rows.length - 1]!.uid
+        }
+        const links = yield* store.linksOf(tenant, items.map((i) => i.uid))
+        const known = new Set(items.map((i) => i.uid))
+        const outside = [...new Set(links.flatMap((l) => [l.from_uid, l.to_uid]).filter((u) => !known.has(u)))]
+        for (const i of yield* store.getItems(tenant, outside)) known.add(i.uid)
+        const reviews = yield* store.reviewsOfThread(tenant, query.thread_id)
+        return Rules.consistencyOf({ ...query, items, links, reviews, exists: (u) => known.has(u) })
+      })
+
+    const window = (w: KpiWindow) =>
+      Number.isFinite(w.from_ts) && Number.isFinite(w.to_ts) && w.from_ts <= w.to_ts
+        ? Effect.succeed(w)
+        : Effect.fail(invalid("validation.time_range", "from_ts must not be after to_ts", { ...w }))
+
+    const kpis = (tenant: TenantId, w: KpiWindow) =>
+      Effect.flatMap(window(w), (w) => Effect.map(store.kpiFacts(tenant, w), (facts) => Rules.kpisOf(facts, w)))
+
+    const kpisAll = (w: KpiWindow) =>
+      Effect.flatMap(window(w), (w) => Effect.map(store.kpiFacts(null, w), (facts) => Rules.kpisOf(facts, w)))
+
+    const tierTenant = (tenant: TenantId, actor: Actor, now: number) =>
+      Effect.gen(function*() {
+        let examined = 0
+        let decayed = 0
+        let toWarm = 0
+        let toArchive = 0
+        let after: string | undefined
+        while (true) {
+          const rows = yield* store.listItems(tenant, { after, limit: TIERING_PAGE })
+          const moves: Array<readonly [MemoryItem, MemoryTier]> = []
+          for (const item of rows) {
+            examined++
+            const d = Rules.decideTier(item, now, settings)
+            if (d.decayed) decayed++
+            if (d.tier !== item.tier) moves.push([item, d.tier])
+          }
+          if (moves.length > 0) {
+            // one transaction and one audit record per batch; an item changed meanwhile keeps its tier
+            const moved = yield* uow.transaction(Effect.gen(function*() {
+              const done: Array<readonly [string, MemoryTier]> = []
+              for (const [item, tier] of moves) {
+                const ok = yield* store.updateItem(next(item, { tier }), item.version).pipe(
+                  Effect.as(true),
+                  Effect.catchIf((e): e is Conflict | NotFound => e._tag === "Conflict" || e._tag === "NotFound", () => Effect.succeed(false))
+                )
+                if (ok) done.push([item.uid, tier])
+              }
+              const warm = done.filter(([, t]) => t === "warm").map(([u]) => u)
+              const archive = done.filter(([, t]) => t === "archive").map(([u]) => u)
+              if (done.length > 0) yield* record(tenant, actor, "memory.tiered", tenant, { to_warm: warm, to_archive: archive, at: now })
+              return { warm: warm.length, archive: archive.length }
+            }))
+            toWarm += moved.warm
+            toArchive += moved.archive
+          }
+          if (rows.length < TIERING_PAGE) break
+          after = rows[rows.length - 1]!.uid
+        }
+        return { examined, decayed, to_warm: toWarm, to_archive: toArchive }
+      })
+
+    const runTiering = (tenant: TenantId | "all", actor: Actor): Effect.Effect<TieringReport, Forbidden | StorageError> =>
+      Effect.gen(function*() {
+        if (tenant === "all") yield* rbac.require(actor, "system.admin")
+        else yield* access(tenant, actor, "memory.review")
+        if (!settings.tiersEnabled) return emptyTiering(false)
+        const now = yield* Clock.currentTimeMillis
+        const tenants = tenant === "all" ? yield* store.tenants() : [tenant]
+        const total = { ...emptyTiering(true) }
+        for (const t of tenants) {
+          const r = yield* tierTenant(t, actor, now)
+          total.examined += r.examined
+          total.decayed += r.decayed
+          total.to_warm += r.to_warm
+          total.to_archive += r.to_archive
+        }
+        return total
+      })
+
+    const remove = (tenant: TenantId, actor: Actor, uid: string): Effect.Effect<void, Forbidden | NotFound | StorageError> =>
+      Effect.gen(function*() {
+        yield* access(tenant, actor, "tenant.admin")
+        yield* uow.transaction(Effect.gen(function*() {
+          const item = yield* getOrFail(tenant, uid)
+          yield* store.remove(tenant, uid)
+          yield* record(tenant, actor, "memory.removed", uid, {
+            thread_id: item.thread_id,
+            kind: item.kind,
+            status: item.status,
+            subject: item.subject,
+            predicate: item.predicate
+          })
+        }))
+      })
+
+    return {
+      write,
+      get,
+      listThread: (tenant, actor, query) => listItems(tenant, actor, { thread_id: query.thread_id, limit: query.limit, cursor: query.cursor }),
+      asOf,
+      search: (tenant, actor, query) => listItems(tenant, actor, query),
+      conflicts,
+      resolve,
+      stats,
+      failures: (tenant, actor, query) =>
+        listItems(tenant, actor, { kind: FAILURE_KIND, job: query.job, thread_id: query.thread_id, limit: query.limit, cursor: query.cursor }),
+      graph,
+      consistency,
+      kpis,
+      kpisAll,
+      runTiering,
+      remove
+    } satisfies AgentMemoryShape
+  })
 }) {}

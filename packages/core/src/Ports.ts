@@ -1,5 +1,6 @@
 /** The storage ports core declares, as one type: what a storage adapter must provide for core. */
 import type { ActionStore, TraceStore } from "./Action.js"
+import type { AgentMemoryStore } from "./AgentMemory.js"
 import type { ActorStore } from "./Actor.js"
 import type { AiSettingsStore } from "./AiSettings.js"
 import type { ApiTokenStore } from "./ApiToken.js"
@@ -18,4 +19,5 @@ export type CorePorts =
   | ActionStore
   | TraceStore
   | AuditStore
+  | AgentMemoryStore
   | UnitOfWork

@@ -7,13 +7,15 @@ import core from "./0001_core.js"
 import ledger from "./0002_ledger.js"
 import guardrails from "./0003_guardrails.js"
 import partialIndexes from "./0004_partial_indexes.js"
+import agentMemory from "./0005_agent_memory.js"
 
 /** The migrations record for `Migrator.fromRecord`. */
 export const all: Record<string, Effect.Effect<void, unknown, any>> = {
   "0001_core": core,
   "0002_ledger": ledger,
   "0003_guardrails": guardrails,
-  "0004_partial_indexes": partialIndexes
+  "0004_partial_indexes": partialIndexes,
+  "0005_agent_memory": agentMemory
 }
 
 /** The id of the newest migration: the head `/readyz` compares against. */
