@@ -578,6 +578,8 @@ export interface AgentMemoryShape {
   readonly consistency: (tenant: TenantId, actor: Actor, query: ConsistencyQuery) => Effect.Effect<ConsistencyReport, ReadError>
   /** KPIs of one tenant over a window (no actor: for `/metrics`). */
   readonly kpis: (tenant: TenantId, window: KpiWindow) => Effect.Effect<Kpis, ValidationError | StorageError>
+  /** KPIs of one tenant for a reader (`memory.read`, tenant scope). */
+  readonly readKpis: (tenant: TenantId, actor: Actor, window: KpiWindow) => Effect.Effect<Kpis, ReadError>
   /** KPIs over every tenant (one aggregate query). */
   readonly kpisAll: (window: KpiWindow) => Effect.Effect<Kpis, ValidationError | StorageError>
   /**
@@ -1166,6 +1168,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
       graph,
       consistency,
       kpis,
+      readKpis: (tenant, actor, w) => Effect.zipRight(access(tenant, actor, "memory.read"), kpis(tenant, w)),
       kpisAll,
       runTiering,
       remove

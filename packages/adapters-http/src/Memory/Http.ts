@@ -89,6 +89,7 @@ export const layer: Layer.Layer<
             existing: nullable(r.existing, itemJson),
             review: nullable(r.review, reviewJson)
           }
+          // two branches so each matches its declared success (200 reinforced, 201 otherwise)
           return r.outcome === "reinforced" ? { outcome: r.outcome, ...body } : { outcome: r.outcome, ...body }
         }))
       .handle("searchItems", ({ urlParams }) =>
@@ -158,9 +159,7 @@ export const layer: Layer.Layer<
       .handle("kpis", ({ urlParams }) =>
         Effect.gen(function*() {
           const { actor, tenant } = yield* CurrentPrincipal
-          // reading KPIs is reading memory: the same permission as stats
-          yield* memory.stats(tenant.id, actor)
-          return yield* memory.kpis(tenant.id, yield* window(urlParams.from_ts, urlParams.to_ts))
+          return yield* memory.readKpis(tenant.id, actor, yield* window(urlParams.from_ts, urlParams.to_ts))
         }))
       .handle("runTiering", () =>
         Effect.gen(function*() {
