@@ -8,6 +8,7 @@
 import * as Http from "./http.js"
 import * as Guardrails from "./guardrails.js"
 import * as Ledger from "./ledger.js"
+import * as AgentMemory from "./memory.js"
 import * as Pipeline from "./pipeline.js"
 
 /** One printed line of a benchmark. */
@@ -23,7 +24,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "core pipeline", run: Pipeline.run },
   { title: "http server", run: Http.run },
   { title: "guardrails gate stack", run: Guardrails.run },
-  { title: "ledger", run: Ledger.run }
+  { title: "ledger", run: Ledger.run },
+  { title: "agent memory", run: AgentMemory.run }
 ]
 
 const only = process.argv.slice(2)

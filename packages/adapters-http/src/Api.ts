@@ -14,6 +14,7 @@ import { CompanionApi } from "./Companion/Api.js"
 import { GuardrailsApi, LockdownApi } from "./Guardrails/Api.js"
 import { HealthApi } from "./Health/Api.js"
 import { LedgerApi } from "./Ledger/Api.js"
+import { MemoryApi } from "./Memory/Api.js"
 import { SystemApi } from "./System/Api.js"
 
 /**
@@ -48,6 +49,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(LedgerApi)
   .add(GuardrailsApi)
   .add(LockdownApi)
+  .add(MemoryApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

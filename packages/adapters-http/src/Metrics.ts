@@ -134,3 +134,34 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
 
 /** The current state of every metric in the global registry, as Prometheus text. */
 export const prometheus = (): string => renderPrometheus(Metric.unsafeSnapshot())
+
+/**
+ * The agent-memory KPIs (the assistant runbook's `/metrics` fields), over every tenant and the
+ * configured KPI window, set at each scrape. Definitions: core's `AgentMemory.Kpis`. The
+ * reconciliation rate reads `NaN` while no contradiction was raised in the window.
+ */
+export const memoryKpis = {
+  memory_items_count: Metric.gauge("memory_items_count", { description: "Live agent-memory items (active or pending review), every tenant" }),
+  memory_avg_tokens_saved: Metric.gauge("memory_avg_tokens_saved", {
+    description: "Mean token_count of the active memory items used in the KPI window (tokens one recall saves)"
+  }),
+  memory_reconciliation_rate: Metric.gauge("memory_reconciliation_rate", {
+    description: "Share of the memory contradictions raised in the KPI window that are resolved (NaN when none was raised)"
+  }),
+  memory_hallucination_incidents: Metric.gauge("memory_hallucination_incidents", {
+    description: "Memory items a reviewer rejected as wrong in the KPI window"
+  })
+} as const
+
+/** Sets the memory KPI gauges from one reading. */
+export const setMemoryKpis = (k: {
+  readonly memory_items_count: number
+  readonly memory_avg_tokens_saved: number
+  readonly memory_reconciliation_rate: number | null
+  readonly memory_hallucination_incidents: number
+}): void => {
+  memoryKpis.memory_items_count.unsafeUpdate(k.memory_items_count, [])
+  memoryKpis.memory_avg_tokens_saved.unsafeUpdate(k.memory_avg_tokens_saved, [])
+  memoryKpis.memory_reconciliation_rate.unsafeUpdate(k.memory_reconciliation_rate ?? Number.NaN, [])
+  memoryKpis.memory_hallucination_incidents.unsafeUpdate(k.memory_hallucination_incidents, [])
+}

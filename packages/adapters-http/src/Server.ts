@@ -13,7 +13,7 @@
  * `HttpServer`; {@link layerNode} is the Node server with drain-on-shutdown.
  */
 import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
-import type { ApiToken, Audit } from "@airlock/core"
+import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
 import type { Approvals, Budgets, Events, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import {
@@ -40,6 +40,7 @@ import { AirlockApi } from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
 import * as CompanionHttp from "./Companion/Http.js"
+import * as MemoryHttp from "./Memory/Http.js"
 import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
 import * as LedgerHttp from "./Ledger/Http.js"
@@ -88,6 +89,7 @@ export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): Rea
 /** Services the handlers and middlewares need (core services, settings, hooks). */
 export type Requirements =
   | Tenants.Tenants
+  | AgentMemory.AgentMemory
   | ApiToken.ApiTokens
   | Audit.AuditLog
   | Rbac.Rbac
@@ -115,7 +117,8 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "admin">
   | HttpApiGroup.ApiGroup<"airlock", "ledger">
   | HttpApiGroup.ApiGroup<"airlock", "guardrails">
-  | HttpApiGroup.ApiGroup<"airlock", "lockdown">,
+  | HttpApiGroup.ApiGroup<"airlock", "lockdown">
+  | HttpApiGroup.ApiGroup<"airlock", "memory">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -130,7 +133,8 @@ export const groups: Layer.Layer<
   AdminHttp.layer,
   LedgerHttp.layer,
   GuardrailsHttp.layer,
-  GuardrailsHttp.layerLockdown
+  GuardrailsHttp.layerLockdown,
+  MemoryHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

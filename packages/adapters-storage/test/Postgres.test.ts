@@ -1,8 +1,10 @@
 import { Postgres } from "@airlock/adapters-storage"
 import { Effect, Layer } from "effect"
 import { describe, it } from "vitest"
+import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
@@ -31,4 +33,8 @@ if (admin === "") {
     Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(LedgerProbe.sql, Postgres.layer({ url, maxConnections: 8 })))
   )
   ledgerSuite("postgres", ledgerPorts, { parallelConnections: true })
+  const memoryPorts = Layer.unwrapEffect(
+    Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(AgentMemoryProbe.sql, Postgres.layer({ url, maxConnections: 8 })))
+  )
+  AgentMemorySuite.suite("postgres", memoryPorts, { parallelConnections: true })
 }

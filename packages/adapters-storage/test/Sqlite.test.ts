@@ -3,8 +3,10 @@ import { Layer } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
@@ -21,3 +23,7 @@ ledgerSuite("sqlite (file, WAL)", Layer.provideMerge(LedgerProbe.sql, Sqlite.lay
 const guardFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "guardrails.db")
 GuardrailsSuite.suite("sqlite (file, WAL)", Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: guardFile })), { parallelConnections: false })
 GuardrailsSuite.suite("sqlite (:memory:)", Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: ":memory:" })), { parallelConnections: false })
+
+const memoryFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "agent-memory.db")
+AgentMemorySuite.suite("sqlite (file, WAL)", Layer.provideMerge(AgentMemoryProbe.sql, Sqlite.layer({ filename: memoryFile })), { parallelConnections: false })
+

@@ -3,6 +3,7 @@
  * and the refusals every store port shares, so that each adapter builds them alike.
  */
 import type { ActionStore, TraceStore } from "./Action.js"
+import type { AgentMemoryStore } from "./AgentMemory.js"
 import type { ActorStore } from "./Actor.js"
 import type { AiSettingsStore } from "./AiSettings.js"
 import type { ApiTokenStore } from "./ApiToken.js"
@@ -22,6 +23,7 @@ export type CorePorts =
   | ActionStore
   | TraceStore
   | AuditStore
+  | AgentMemoryStore
   | UnitOfWork
 
 /** A store's refusal to insert a row whose key is taken (`conflict.duplicate`). */

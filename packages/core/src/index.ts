@@ -3,6 +3,9 @@
  */
 export * as Action from "./Action.js"
 export * as Actor from "./Actor.js"
+export * as AgentMemory from "./AgentMemory.js"
+export * as AgentMemoryConfig from "./AgentMemoryConfig.js"
+export * as AgentMemoryRules from "./AgentMemoryRules.js"
 export * as AiSettings from "./AiSettings.js"
 export * as ApiToken from "./ApiToken.js"
 export * as Audit from "./Audit.js"

@@ -1,20 +1,30 @@
 /** Handlers of the health group. */
-import { Errors } from "@airlock/core"
+import { AgentMemory, AgentMemoryConfig, Errors } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
-import { Effect, Layer } from "effect"
+import { Clock, Effect, Layer } from "effect"
 import { AirlockApi } from "../Api.js"
 import * as Metrics from "../Metrics.js"
 import { Readiness } from "../Readiness.js"
 
 const live = Effect.succeed({ status: "ok" as const })
 
-/** The health group's handlers. */
-export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "health">, never, Readiness> = HttpApiBuilder.group(
+const DAY_MS = 86_400_000
+
+/** The health group's handlers. `/metrics` reads the memory KPIs at each scrape. */
+export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "health">, never, Readiness | AgentMemory.AgentMemory> = HttpApiBuilder.group(
   AirlockApi,
   "health",
   (handlers) =>
     Effect.gen(function*() {
       const readiness = yield* Readiness
+      const memory = yield* AgentMemory.AgentMemory
+      const memorySettings = yield* AgentMemoryConfig.AgentMemoryConfig
+      // a store that cannot answer leaves the last reading: the scrape still serves every other metric
+      const readKpis = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        memory.kpisAll({ from_ts: now - memorySettings.kpiWindowDays * DAY_MS, to_ts: now })).pipe(
+          Effect.tap((k) => Effect.sync(() => Metrics.setMemoryKpis(k))),
+          Effect.catchAll((e) => Effect.logWarning("memory KPIs unavailable for /metrics", e))
+        )
       return handlers
         .handle("healthz", () => live)
         .handle("live", () => live)
@@ -25,6 +35,6 @@ export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "health">, neve
               : Effect.fail(
                 new Errors.Unavailable({ message: "Not ready", details: { status: "not_ready", checks: report.checks } })
               )))
-        .handle("metrics", () => Effect.sync(Metrics.prometheus))
+        .handle("metrics", () => Effect.zipRight(readKpis, Effect.sync(Metrics.prometheus)))
     })
 )

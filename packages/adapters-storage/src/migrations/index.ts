@@ -7,6 +7,7 @@ import core from "./0001_core.js"
 import ledger from "./0002_ledger.js"
 import guardrails from "./0003_guardrails.js"
 import partialIndexes from "./0004_partial_indexes.js"
+import agentMemory from "./0005_agent_memory.js"
 import tablePrefixes from "./0006_table_prefixes.js"
 
 /** The migrations record for `Migrator.fromRecord`. */
@@ -15,7 +16,7 @@ export const all: Record<string, Effect.Effect<void, unknown, any>> = {
   "0002_ledger": ledger,
   "0003_guardrails": guardrails,
   "0004_partial_indexes": partialIndexes,
-  // 0005 is taken by agent memory (another branch)
+  "0005_agent_memory": agentMemory,
   "0006_table_prefixes": tablePrefixes
 }
 

@@ -3,6 +3,7 @@ import { Action, Actor, AiSettings, ApiToken, Audit, type Errors, Ports, SystemS
 import type { Ids } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
+import { agentMemoryStore } from "./agentMemory.js"
 
 const key = (a: string, b: string): string => `${a}\u0000${b}`
 
@@ -226,5 +227,6 @@ export const layer: Layer.Layer<Exclude<Ports.CorePorts, UnitOfWork.UnitOfWork>,
   systemStateStore,
   actionStore,
   traceStore,
-  auditStore
+  auditStore,
+  agentMemoryStore
 )

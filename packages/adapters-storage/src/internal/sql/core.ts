@@ -1,6 +1,7 @@
 /** SQL implementations of the core ports, written once for SQLite and PostgreSQL. */
 import { Action, Actor, AiSettings, ApiToken, Audit, type Errors, type Ids, Ports, SystemState, Tenant, Trusted, UnitOfWork } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
+import { agentMemoryStore } from "./agentMemory.js"
 import { literal, SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
 import { bool, forUpdate, ignoreRows, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
@@ -373,5 +374,6 @@ export const layer: Layer.Layer<Ports.CorePorts, never, SqlDb> = Layer.mergeAll(
   actionStore,
   traceStore,
   auditStore,
+  agentMemoryStore,
   unitOfWork
 )

@@ -1,0 +1,251 @@
+/**
+ * Memory implementation of core's {@link AgentMemory.AgentMemoryStore}: items, links and review
+ * entries in scoped tables (one map per tenant), with small indexes kept beside them (by key, by
+ * thread, links by item, entries by pending item and by key). Keys are serialised by the
+ * database's single writer, so `lockKey` has nothing to do.
+ */
+import { AgentMemory, Errors, type Ids, Trusted } from "@airlock/core"
+import { Effect, Layer, Option } from "effect"
+import { MemoryDatabase, type ScopedTable } from "../../MemoryDatabase.js"
+
+type Item = AgentMemory.MemoryItem
+type Link = AgentMemory.MemoryLink
+type Review = AgentMemory.ReviewEntry
+
+const SEP = "\u0000"
+const keyString = (k: AgentMemory.MemoryKey) => `${k.thread_id}${SEP}${k.subject}${SEP}${k.predicate}`
+const itemKey = (i: Item) => (i.subject === null || i.predicate === null ? null : `${i.thread_id}${SEP}${i.subject}${SEP}${i.predicate}`)
+const linkId = (l: Link) => `${l.from_uid}${SEP}${l.to_uid}${SEP}${l.relation}`
+const byUid = (a: Item, b: Item) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0)
+const byId = (a: Review, b: Review) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/** Appends to a list kept in a scoped table (copy on write, so the undo log restores the old list). */
+const push = (t: ScopedTable<ReadonlyArray<string>>, scope: string, key: string, value: string) => {
+  const before = t.get(scope, key)
+  if (before === undefined) t.set(scope, key, [value])
+  else if (!before.includes(value)) t.set(scope, key, [...before, value])
+}
+
+const drop = (t: ScopedTable<ReadonlyArray<string>>, scope: string, key: string, value: string) => {
+  const before = t.get(scope, key)
+  if (before === undefined) return
+  const after = before.filter((v) => v !== value)
+  if (after.length === 0) t.delete(scope, key)
+  else t.set(scope, key, after)
+}
+
+const matches = (i: Item, q: AgentMemory.ItemQuery, text: string | undefined) =>
+  (q.after === undefined || i.uid > q.after) &&
+  (q.thread_id === undefined || i.thread_id === q.thread_id) &&
+  (q.kind === undefined || i.kind === q.kind) &&
+  (q.status === undefined || i.status === q.status) &&
+  (q.tier === undefined || i.tier === q.tier) &&
+  (q.job === undefined || i.thread_id === `job:${q.job}` || i.subject === q.job) &&
+  (text === undefined ||
+    i.content.toLowerCase().includes(text) ||
+    (i.subject?.toLowerCase().includes(text) ?? false) ||
+    (i.predicate?.toLowerCase().includes(text) ?? false))
+
+const inWindow = (t: number | null, w: AgentMemory.KpiWindow) => t !== null && t >= w.from_ts && t <= w.to_ts
+
+/** Memory {@link AgentMemory.AgentMemoryStore}. */
+export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, MemoryDatabase> = Layer.effect(
+  AgentMemory.AgentMemoryStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const items = db.scoped<Item>("memory_items")
+    const byKey = db.scoped<ReadonlyArray<string>>("memory_items_by_key")
+    const byThread = db.scoped<ReadonlyArray<string>>("memory_items_by_thread")
+    const links = db.scoped<Link>("memory_links")
+    const linksByUid = db.scoped<ReadonlyArray<string>>("memory_links_by_uid")
+    const reviews = db.scoped<Review>("memory_reviews")
+    const reviewKeys = db.scoped<string>("memory_review_keys")
+    const reviewByUid = db.scoped<string>("memory_reviews_by_uid")
+    const reviewsByItem = db.scoped<ReadonlyArray<string>>("memory_reviews_by_item")
+
+    const itemsOf = (tenant: string, uids: ReadonlyArray<string> | undefined) => {
+      const out: Array<Item> = []
+      for (const uid of uids ?? []) {
+        const i = items.get(tenant, uid)
+        if (i !== undefined) out.push(i)
+      }
+      return out
+    }
+
+    const reviewsOf = (tenant: string, ids: ReadonlyArray<string> | undefined) => {
+      const out: Array<Review> = []
+      for (const id of ids ?? []) {
+        const r = reviews.get(tenant, id)
+        if (r !== undefined) out.push(r)
+      }
+      return out.sort(byId)
+    }
+
+    const openReviews = (tenant: string) => {
+      const out: Array<Review> = []
+      for (const r of reviews.inScope(tenant)) if (r.status === "open") out.push(r)
+      return out.sort(byId)
+    }
+
+    const service: AgentMemory.AgentMemoryStore["Type"] = {
+      lockKey: () => Effect.void,
+      insertItem: (item) =>
+        db.writeEffect(() => {
+          if (items.has(item.tenant_id, item.uid)) {
+            return Effect.fail(new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${item.uid} already exists` }))
+          }
+          items.set(item.tenant_id, item.uid, item)
+          push(byThread, item.tenant_id, item.thread_id, item.uid)
+          const k = itemKey(item)
+          if (k !== null) push(byKey, item.tenant_id, k, item.uid)
+          return Effect.void
+        }),
+      updateItem: (item, expected) =>
+        db.writeEffect((): Effect.Effect<void, Errors.Conflict | Errors.NotFound> => {
+          const current = items.get(item.tenant_id, item.uid)
+          if (current === undefined) return Effect.fail(AgentMemory.itemNotFound(item.uid))
+          if (current.version !== expected) return Effect.fail(AgentMemory.staleItem("memory_item", item.uid))
+          items.set(item.tenant_id, item.uid, item)
+          return Effect.void
+        }),
+      getItem: (tenant, uid) => db.read(() => Option.fromNullable(items.get(tenant, uid))),
+      getItems: (tenant, uids) => db.read(() => itemsOf(tenant, [...new Set(uids)])),
+      itemsByKey: (tenant, key) => db.read(() => itemsOf(tenant, byKey.get(tenant, keyString(key))).sort(byUid)),
+      listItems: (tenant, q) =>
+        db.read(() => {
+          const text = q.text === undefined ? undefined : q.text.toLowerCase()
+          const source = q.thread_id === undefined ? items.inScope(tenant) : itemsOf(tenant, byThread.get(tenant, q.thread_id))
+          const out: Array<Item> = []
+          for (const i of source) if (matches(i, q, text)) out.push(i)
+          return out.sort(byUid).slice(0, q.limit)
+        }),
+      touch: (tenant, uid, at, olderThan) =>
+        db.write(() => {
+          const i = items.get(tenant, uid)
+          if (i !== undefined && i.last_used_at < olderThan) {
+            items.set(tenant, uid, Trusted.make(AgentMemory.MemoryItem, { ...i, last_used_at: at }))
+          }
+        }),
+      insertLink: (link) =>
+        db.write(() => {
+          const id = linkId(link)
+          if (links.has(link.tenant_id, id)) return
+          links.set(link.tenant_id, id, link)
+          push(linksByUid, link.tenant_id, link.from_uid, id)
+          push(linksByUid, link.tenant_id, link.to_uid, id)
+        }),
+      linksOf: (tenant, uids) =>
+        db.read(() => {
+          const ids = new Set<string>()
+          for (const uid of uids) for (const id of linksByUid.get(tenant, uid) ?? []) ids.add(id)
+          return [...ids].sort().map((id) => links.get(tenant, id)!).filter((l) => l !== undefined)
+        }),
+      insertReview: (entry, key) =>
+        db.writeEffect(() => {
+          if (reviews.has(entry.tenant_id, entry.id) || reviewByUid.has(entry.tenant_id, entry.uid)) {
+            return Effect.fail(new Errors.Conflict({ code: "conflict.duplicate", message: `review of ${entry.uid} already exists` }))
+          }
+          reviews.set(entry.tenant_id, entry.id, entry)
+          reviewKeys.set(entry.tenant_id, entry.id, keyString(key))
+          reviewByUid.set(entry.tenant_id, entry.uid, entry.id)
+          push(reviewsByItem, entry.tenant_id, entry.uid, entry.id)
+          push(reviewsByItem, entry.tenant_id, entry.existing_uid, entry.id)
+          return Effect.void
+        }),
+      getReview: (tenant, uid) =>
+        db.read(() => {
+          const id = reviewByUid.get(tenant, uid)
+          return id === undefined ? Option.none() : Option.fromNullable(reviews.get(tenant, id))
+        }),
+      updateReview: (entry, expected) =>
+        db.writeEffect((): Effect.Effect<void, Errors.Conflict | Errors.NotFound> => {
+          const current = reviews.get(entry.tenant_id, entry.id)
+          if (current === undefined) return Effect.fail(AgentMemory.reviewNotFound(entry.uid))
+          if (current.version !== expected) return Effect.fail(AgentMemory.staleItem("memory_review", entry.id))
+          reviews.set(entry.tenant_id, entry.id, entry)
+          return Effect.void
+        }),
+      listOpenReviews: (tenant, { after, limit }) =>
+        db.read(() => openReviews(tenant).filter((r) => after === undefined || r.id > after).slice(0, limit)),
+      openReviewsForKey: (tenant, key) =>
+        db.read(() => {
+          const k = keyString(key)
+          return openReviews(tenant).filter((r) => reviewKeys.get(tenant, r.id) === k)
+        }),
+      reviewsOfItem: (tenant, uid) => db.read(() => reviewsOf(tenant, reviewsByItem.get(tenant, uid))),
+      reviewsOfThread: (tenant, threadId) =>
+        db.read(() => [...reviews.inScope(tenant)].filter((r) => r.thread_id === threadId).sort(byId)),
+      stats: (tenant) =>
+        db.read(() => {
+          const by_tier: Record<string, number> = {}
+          const by_status: Record<string, number> = {}
+          const by_kind: Record<string, number> = {}
+          for (const i of items.inScope(tenant)) {
+            by_tier[i.tier] = (by_tier[i.tier] ?? 0) + 1
+            by_status[i.status] = (by_status[i.status] ?? 0) + 1
+            by_kind[i.kind] = (by_kind[i.kind] ?? 0) + 1
+          }
+          let queue_depth = 0
+          let oldest_open_at: number | null = null
+          for (const r of reviews.inScope(tenant)) {
+            if (r.status !== "open") continue
+            queue_depth++
+            if (oldest_open_at === null || r.created_at < oldest_open_at) oldest_open_at = r.created_at
+          }
+          return { by_tier, by_status, by_kind, queue_depth, oldest_open_at }
+        }),
+      kpiFacts: (tenant, window) =>
+        db.read(() => {
+          const facts = { live_items: 0, used_tokens_sum: 0, used_items: 0, raised: 0, raised_resolved: 0, rejected: 0 }
+          const itemRows = tenant === null ? items.values() : items.inScope(tenant)
+          for (const i of itemRows) {
+            if (i.status === "active" || i.status === "pending_review") facts.live_items++
+            if (i.status === "active" && inWindow(i.last_used_at, window)) {
+              facts.used_items++
+              facts.used_tokens_sum += i.token_count
+            }
+            if (i.status === "rejected" && inWindow(i.expired_at, window)) facts.rejected++
+          }
+          const reviewRows = tenant === null ? reviews.values() : reviews.inScope(tenant)
+          for (const r of reviewRows) {
+            if (!inWindow(r.created_at, window)) continue
+            facts.raised++
+            if (r.status === "resolved" && r.resolved_at !== null && r.resolved_at <= window.to_ts) facts.raised_resolved++
+          }
+          return facts
+        }),
+      tenants: () =>
+        db.read(() => {
+          const out = new Set<string>()
+          for (const i of items.values()) out.add(i.tenant_id)
+          return [...out].sort() as Array<Ids.TenantId>
+        }),
+      remove: (tenant, uid) =>
+        db.write(() => {
+          const item = items.get(tenant, uid)
+          if (item === undefined) return false
+          items.delete(tenant, uid)
+          drop(byThread, tenant, item.thread_id, uid)
+          const k = itemKey(item)
+          if (k !== null) drop(byKey, tenant, k, uid)
+          for (const id of linksByUid.get(tenant, uid) ?? []) {
+            const l = links.get(tenant, id)
+            if (l === undefined) continue
+            links.delete(tenant, id)
+            drop(linksByUid, tenant, l.from_uid === uid ? l.to_uid : l.from_uid, id)
+          }
+          linksByUid.delete(tenant, uid)
+          const own = reviewByUid.get(tenant, uid)
+          if (own !== undefined) {
+            const r = reviews.get(tenant, own)
+            reviews.delete(tenant, own)
+            reviewKeys.delete(tenant, own)
+            reviewByUid.delete(tenant, uid)
+            if (r !== undefined) drop(reviewsByItem, tenant, r.existing_uid, own)
+            drop(reviewsByItem, tenant, uid, own)
+          }
+          return true
+        })
+    }
+    return service
+  })
+)

@@ -1,0 +1,311 @@
+/**
+ * SQL implementation of core's {@link AgentMemory.AgentMemoryStore}, written once for SQLite and
+ * PostgreSQL (tables `core_memory_*`, migration `0005`). The one dialect difference is the key
+ * lock: on PostgreSQL an upsert of the key's head row takes its row lock until commit, so
+ * writers of one key serialise across connections; SQLite's transactions already hold the only
+ * writer.
+ */
+import { AgentMemory, Errors, type Ids, Trusted } from "@airlock/core"
+import { Effect, Layer, Option } from "effect"
+import { type Fragment, literal, SqlDb } from "./db.js"
+import { forUpdate, ignoreRows, int, intOrNull, isUniqueViolation, json, orStorage, storageError, toJson } from "./dialect.js"
+
+type Row = Record<string, unknown>
+type Item = AgentMemory.MemoryItem
+
+const ITEM_COLUMNS = literal(
+  "tenant_id, uid, thread_id, agent_id, kind, subject, predicate, value, value_hash, content, importance, tier, status, " +
+    "source_actor, source_ref, token_count, reinforced_count, last_confirmed_at, last_used_at, valid_from, valid_to, " +
+    "recorded_at, expired_at, accepted_at, version"
+)
+const REVIEW_COLUMNS = literal(
+  "tenant_id, id, uid, existing_uid, thread_id, agent_id, reason, created_at, status, decision, resolution, resolved_by, " +
+    "resolved_at, version"
+)
+const NO_LOCK = literal("")
+// the large IN lists (graph frontiers, a thread's links) go in chunks, under every driver's parameter limit
+const CHUNK = 500
+
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))
+
+const toItem = (r: Row): Item =>
+  Trusted.make(AgentMemory.MemoryItem, {
+    uid: String(r.uid),
+    tenant_id: r.tenant_id as Ids.TenantId,
+    thread_id: String(r.thread_id),
+    agent_id: String(r.agent_id),
+    kind: String(r.kind),
+    subject: str(r.subject),
+    predicate: str(r.predicate),
+    value: json(r.value),
+    value_hash: str(r.value_hash),
+    content: String(r.content),
+    importance: Number(r.importance),
+    tier: r.tier as AgentMemory.MemoryTier,
+    status: r.status as AgentMemory.MemoryStatus,
+    source_actor: String(r.source_actor),
+    source_ref: str(r.source_ref),
+    token_count: int(r.token_count),
+    reinforced_count: int(r.reinforced_count),
+    last_confirmed_at: int(r.last_confirmed_at),
+    last_used_at: int(r.last_used_at),
+    valid_from: int(r.valid_from),
+    valid_to: intOrNull(r.valid_to),
+    recorded_at: int(r.recorded_at),
+    expired_at: intOrNull(r.expired_at),
+    accepted_at: intOrNull(r.accepted_at),
+    version: int(r.version)
+  })
+
+const toLink = (r: Row) =>
+  Trusted.make(AgentMemory.MemoryLink, {
+    tenant_id: r.tenant_id as Ids.TenantId,
+    from_uid: String(r.from_uid),
+    to_uid: String(r.to_uid),
+    relation: r.relation as AgentMemory.LinkRelation,
+    created_at: int(r.created_at),
+    created_by: String(r.created_by)
+  })
+
+const toReview = (r: Row) =>
+  Trusted.make(AgentMemory.ReviewEntry, {
+    id: String(r.id),
+    tenant_id: r.tenant_id as Ids.TenantId,
+    uid: String(r.uid),
+    existing_uid: String(r.existing_uid),
+    thread_id: String(r.thread_id),
+    agent_id: String(r.agent_id),
+    reason: String(r.reason),
+    created_at: int(r.created_at),
+    status: r.status as AgentMemory.ReviewStatus,
+    decision: str(r.decision) as AgentMemory.ReviewDecision | null,
+    resolution: str(r.resolution),
+    resolved_by: str(r.resolved_by),
+    resolved_at: intOrNull(r.resolved_at),
+    version: int(r.version)
+  })
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
+
+const chunks = <A>(xs: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < xs.length; i += CHUNK) out.push(xs.slice(i, i + CHUNK))
+  return out
+}
+
+const countsBy = (rows: ReadonlyArray<Row>) => Object.fromEntries(rows.map((r) => [String(r.k), int(r.n)]))
+
+/** SQL {@link AgentMemory.AgentMemoryStore}. */
+export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, SqlDb> = Layer.effect(
+  AgentMemory.AgentMemoryStore,
+  Effect.map(SqlDb, (sql) => {
+    const lockRow = forUpdate(sql)
+
+    const itemsIn = (tenant: string, uids: ReadonlyArray<string>) =>
+      Effect.map(
+        Effect.forEach(chunks([...new Set(uids)]), (part) =>
+          sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND ${sql.in("uid", part)}`.query(
+            (rs) => rs.map(toItem),
+            storageError
+          )),
+        (parts) => parts.flat()
+      )
+
+    const service: AgentMemory.AgentMemoryStore["Type"] = {
+      lockKey: (tenant, key) =>
+        sql.dialect === "pg"
+          ? sql`INSERT INTO core_memory_keys (tenant_id, thread_id, subject, predicate)
+                VALUES (${tenant}, ${key.thread_id}, ${key.subject}, ${key.predicate})
+                ON CONFLICT (tenant_id, thread_id, subject, predicate) DO UPDATE SET subject = core_memory_keys.subject`.query(
+            ignoreRows,
+            storageError
+          )
+          : Effect.void,
+      insertItem: (i) =>
+        sql`INSERT INTO core_memory_items (${ITEM_COLUMNS}) VALUES (${i.tenant_id}, ${i.uid}, ${i.thread_id}, ${i.agent_id},
+              ${i.kind}, ${i.subject}, ${i.predicate}, ${toJson(i.value)}, ${i.value_hash}, ${i.content}, ${i.importance},
+              ${i.tier}, ${i.status}, ${i.source_actor}, ${i.source_ref}, ${i.token_count}, ${i.reinforced_count},
+              ${i.last_confirmed_at}, ${i.last_used_at}, ${i.valid_from}, ${i.valid_to}, ${i.recorded_at}, ${i.expired_at},
+              ${i.accepted_at}, ${i.version})`.query(ignoreRows, (e): Errors.Conflict | Errors.StorageError =>
+          isUniqueViolation(e)
+            ? new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${i.uid} already exists` })
+            : storageError(e)),
+      updateItem: (i, expected) =>
+        Effect.flatMap(
+          sql`UPDATE core_memory_items SET agent_id = ${i.agent_id}, kind = ${i.kind}, value = ${toJson(i.value)},
+                value_hash = ${i.value_hash}, content = ${i.content}, importance = ${i.importance}, tier = ${i.tier},
+                status = ${i.status}, source_ref = ${i.source_ref}, token_count = ${i.token_count},
+                reinforced_count = ${i.reinforced_count}, last_confirmed_at = ${i.last_confirmed_at},
+                last_used_at = ${i.last_used_at}, valid_from = ${i.valid_from}, valid_to = ${i.valid_to},
+                expired_at = ${i.expired_at}, accepted_at = ${i.accepted_at}, version = ${i.version}
+              WHERE tenant_id = ${i.tenant_id} AND uid = ${i.uid} AND version = ${expected} RETURNING uid`.query(
+            (rs) => rs.length,
+            storageError
+          ),
+          (n): Effect.Effect<void, Errors.Conflict | Errors.NotFound | Errors.StorageError> =>
+            n > 0
+              ? Effect.void
+              : sql`SELECT uid FROM core_memory_items WHERE tenant_id = ${i.tenant_id} AND uid = ${i.uid}`.query(
+                (rs) => rs.length,
+                storageError
+              ).pipe(
+                Effect.flatMap((found) =>
+                  Effect.fail(found > 0 ? AgentMemory.staleItem("memory_item", i.uid) : AgentMemory.itemNotFound(i.uid))
+                )
+              )
+        ),
+      getItem: (tenant, uid) =>
+        sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND uid = ${uid}`.query(
+          (rs) => (rs.length === 0 ? Option.none() : Option.some(toItem(rs[0]!))),
+          storageError
+        ),
+      getItems: itemsIn,
+      itemsByKey: (tenant, key) =>
+        sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND thread_id = ${key.thread_id}
+              AND subject = ${key.subject} AND predicate = ${key.predicate} ORDER BY uid`.query((rs) => rs.map(toItem), storageError),
+      listItems: (tenant, q) => {
+        const where: Array<Fragment> = [sql`tenant_id = ${tenant}`]
+        if (q.after !== undefined) where.push(sql`uid > ${q.after}`)
+        if (q.thread_id !== undefined) where.push(sql`thread_id = ${q.thread_id}`)
+        if (q.kind !== undefined) where.push(sql`kind = ${q.kind}`)
+        if (q.status !== undefined) where.push(sql`status = ${q.status}`)
+        if (q.tier !== undefined) where.push(sql`tier = ${q.tier}`)
+        if (q.job !== undefined) where.push(sql`(thread_id = ${`job:${q.job}`} OR subject = ${q.job})`)
+        if (q.text !== undefined) {
+          const like = `%${escapeLike(q.text.toLowerCase())}%`
+          where.push(
+            sql`(LOWER(content) LIKE ${like} ESCAPE '\\' OR LOWER(subject) LIKE ${like} ESCAPE '\\' OR LOWER(predicate) LIKE ${like} ESCAPE '\\')`
+          )
+        }
+        return sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${sql.and(where)} ORDER BY uid LIMIT ${q.limit}`.query(
+          (rs) => rs.map(toItem),
+          storageError
+        )
+      },
+      touch: (tenant, uid, at, olderThan) =>
+        sql`UPDATE core_memory_items SET last_used_at = ${at}
+              WHERE tenant_id = ${tenant} AND uid = ${uid} AND last_used_at < ${olderThan}`.query(ignoreRows, storageError),
+      insertLink: (l) =>
+        sql`INSERT INTO core_memory_links (tenant_id, from_uid, to_uid, relation, created_at, created_by)
+              VALUES (${l.tenant_id}, ${l.from_uid}, ${l.to_uid}, ${l.relation}, ${l.created_at}, ${l.created_by})
+              ON CONFLICT (tenant_id, from_uid, to_uid, relation) DO NOTHING`.query(ignoreRows, storageError),
+      linksOf: (tenant, uids) =>
+        Effect.map(
+          Effect.forEach(chunks([...new Set(uids)]), (part) =>
+            sql`SELECT * FROM core_memory_links WHERE tenant_id = ${tenant} AND (${sql.in("from_uid", part)} OR ${sql.in("to_uid", part)})`
+              .query((rs) => rs.map(toLink), storageError)),
+          (parts) => {
+            const seen = new Map<string, AgentMemory.MemoryLink>()
+            for (const l of parts.flat()) seen.set(`${l.from_uid}\u0000${l.to_uid}\u0000${l.relation}`, l)
+            return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) => l)
+          }
+        ),
+      insertReview: (r, key) =>
+        sql`INSERT INTO core_memory_reviews (tenant_id, id, uid, existing_uid, thread_id, subject, predicate, agent_id, reason,
+              created_at, status, decision, resolution, resolved_by, resolved_at, version)
+            VALUES (${r.tenant_id}, ${r.id}, ${r.uid}, ${r.existing_uid}, ${r.thread_id}, ${key.subject}, ${key.predicate},
+              ${r.agent_id}, ${r.reason}, ${r.created_at}, ${r.status}, ${r.decision}, ${r.resolution}, ${r.resolved_by},
+              ${r.resolved_at}, ${r.version})`.query(ignoreRows, (e): Errors.Conflict | Errors.StorageError =>
+          isUniqueViolation(e)
+            ? new Errors.Conflict({ code: "conflict.duplicate", message: `review of ${r.uid} already exists` })
+            : storageError(e)),
+      getReview: (tenant, uid, options) =>
+        sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}
+              ${options?.forUpdate === true ? lockRow : NO_LOCK}`.query(
+          (rs) => (rs.length === 0 ? Option.none() : Option.some(toReview(rs[0]!))),
+          storageError
+        ),
+      updateReview: (r, expected) =>
+        Effect.flatMap(
+          sql`UPDATE core_memory_reviews SET status = ${r.status}, decision = ${r.decision}, resolution = ${r.resolution},
+                resolved_by = ${r.resolved_by}, resolved_at = ${r.resolved_at}, version = ${r.version}
+              WHERE tenant_id = ${r.tenant_id} AND id = ${r.id} AND version = ${expected} RETURNING id`.query(
+            (rs) => rs.length,
+            storageError
+          ),
+          (n) => (n > 0 ? Effect.void : Effect.fail(AgentMemory.staleItem("memory_review", r.id)))
+        ),
+      listOpenReviews: (tenant, { after, limit }) =>
+        (after === undefined
+          ? sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND status = 'open'
+                  ORDER BY id LIMIT ${limit}`
+          : sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND status = 'open' AND id > ${after}
+                  ORDER BY id LIMIT ${limit}`).query((rs) => rs.map(toReview), storageError),
+      openReviewsForKey: (tenant, key) =>
+        sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND status = 'open'
+              AND thread_id = ${key.thread_id} AND subject = ${key.subject} AND predicate = ${key.predicate} ORDER BY id`.query(
+          (rs) => rs.map(toReview),
+          storageError
+        ),
+      reviewsOfItem: (tenant, uid) =>
+        sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND (uid = ${uid} OR existing_uid = ${uid})
+              ORDER BY id`.query((rs) => rs.map(toReview), storageError),
+      reviewsOfThread: (tenant, threadId) =>
+        sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND thread_id = ${threadId} ORDER BY id`.query(
+          (rs) => rs.map(toReview),
+          storageError
+        ),
+      stats: (tenant) =>
+        Effect.all({
+          by_tier: sql`SELECT tier AS k, COUNT(*) AS n FROM core_memory_items WHERE tenant_id = ${tenant} GROUP BY tier`,
+          by_status: sql`SELECT status AS k, COUNT(*) AS n FROM core_memory_items WHERE tenant_id = ${tenant} GROUP BY status`,
+          by_kind: sql`SELECT kind AS k, COUNT(*) AS n FROM core_memory_items WHERE tenant_id = ${tenant} GROUP BY kind`,
+          queue: sql`SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM core_memory_reviews
+                     WHERE tenant_id = ${tenant} AND status = 'open'`
+        }).pipe(
+          Effect.map((r) => ({
+            by_tier: countsBy(r.by_tier),
+            by_status: countsBy(r.by_status),
+            by_kind: countsBy(r.by_kind),
+            queue_depth: int(r.queue[0]!.n),
+            oldest_open_at: intOrNull(r.queue[0]!.oldest)
+          })),
+          orStorage
+        ),
+      kpiFacts: (tenant, w) => {
+        const scope = tenant === null ? sql`1 = 1` : sql`tenant_id = ${tenant}`
+        return Effect.all({
+          items: sql`SELECT
+              SUM(CASE WHEN status IN ('active', 'pending_review') THEN 1 ELSE 0 END) AS live,
+              SUM(CASE WHEN status = 'active' AND last_used_at BETWEEN ${w.from_ts} AND ${w.to_ts} THEN 1 ELSE 0 END) AS used,
+              SUM(CASE WHEN status = 'active' AND last_used_at BETWEEN ${w.from_ts} AND ${w.to_ts} THEN token_count ELSE 0 END) AS tokens,
+              SUM(CASE WHEN status = 'rejected' AND expired_at BETWEEN ${w.from_ts} AND ${w.to_ts} THEN 1 ELSE 0 END) AS rejected
+            FROM core_memory_items WHERE ${scope}`,
+          reviews: sql`SELECT COUNT(*) AS raised,
+              SUM(CASE WHEN status = 'resolved' AND resolved_at <= ${w.to_ts} THEN 1 ELSE 0 END) AS resolved
+            FROM core_memory_reviews WHERE ${scope} AND created_at BETWEEN ${w.from_ts} AND ${w.to_ts}`
+        }).pipe(
+          Effect.map(({ items: [i], reviews: [r] }) => ({
+            live_items: int(i!.live ?? 0),
+            used_items: int(i!.used ?? 0),
+            used_tokens_sum: int(i!.tokens ?? 0),
+            rejected: int(i!.rejected ?? 0),
+            raised: int(r!.raised ?? 0),
+            raised_resolved: int(r!.resolved ?? 0)
+          })),
+          orStorage
+        )
+      },
+      tenants: () =>
+        sql`SELECT DISTINCT tenant_id FROM core_memory_items ORDER BY tenant_id`.query(
+          (rs) => rs.map((r) => r.tenant_id as Ids.TenantId),
+          storageError
+        ),
+      remove: (tenant, uid) =>
+        Effect.gen(function*() {
+          const gone = yield* sql`DELETE FROM core_memory_items WHERE tenant_id = ${tenant} AND uid = ${uid} RETURNING uid`.query(
+            (rs) => rs.length > 0,
+            storageError
+          )
+          if (!gone) return false
+          yield* sql`DELETE FROM core_memory_links WHERE tenant_id = ${tenant} AND (from_uid = ${uid} OR to_uid = ${uid})`.query(
+            ignoreRows,
+            storageError
+          )
+          yield* sql`DELETE FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}`.query(ignoreRows, storageError)
+          return true
+        })
+    }
+    return service
+  })
+)

@@ -1,0 +1,88 @@
+/**
+ * Agent memory (core's `AgentMemory`): items, links, the review queue, and one key-head row per
+ * structured key, which writers of that key lock (`FOR UPDATE` through an upsert on PostgreSQL)
+ * so contradictory writes serialise. Indexes follow the queries: an item by key (partial: keyless
+ * notes take no entry), a thread's items in creation order, kind and status (failure lookup,
+ * stats), links by their far end, the open queue oldest first, open entries of a key, and entries
+ * by thread and by the fact they contradict.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+export default Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE core_memory_items (
+    tenant_id TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT,
+    predicate TEXT,
+    value TEXT NOT NULL,
+    value_hash TEXT,
+    content TEXT NOT NULL,
+    importance DOUBLE PRECISION NOT NULL,
+    tier TEXT NOT NULL,
+    status TEXT NOT NULL,
+    source_actor TEXT NOT NULL,
+    source_ref TEXT,
+    token_count BIGINT NOT NULL,
+    reinforced_count BIGINT NOT NULL,
+    last_confirmed_at BIGINT NOT NULL,
+    last_used_at BIGINT NOT NULL,
+    valid_from BIGINT NOT NULL,
+    valid_to BIGINT,
+    recorded_at BIGINT NOT NULL,
+    expired_at BIGINT,
+    accepted_at BIGINT,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, uid)
+  )`
+  yield* sql`CREATE INDEX core_memory_items_key ON core_memory_items (tenant_id, thread_id, subject, predicate)
+    WHERE subject IS NOT NULL`
+  yield* sql`CREATE INDEX core_memory_items_thread ON core_memory_items (tenant_id, thread_id, uid)`
+  yield* sql`CREATE INDEX core_memory_items_kind_status ON core_memory_items (tenant_id, kind, status, uid)`
+  yield* sql`CREATE TABLE core_memory_links (
+    tenant_id TEXT NOT NULL,
+    from_uid TEXT NOT NULL,
+    to_uid TEXT NOT NULL,
+    relation TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, from_uid, to_uid, relation)
+  )`
+  yield* sql`CREATE INDEX core_memory_links_to ON core_memory_links (tenant_id, to_uid)`
+  yield* sql`CREATE TABLE core_memory_reviews (
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    existing_uid TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    predicate TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    decision TEXT,
+    resolution TEXT,
+    resolved_by TEXT,
+    resolved_at BIGINT,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+  )`
+  yield* sql`CREATE UNIQUE INDEX core_memory_reviews_uid ON core_memory_reviews (tenant_id, uid)`
+  yield* sql`CREATE INDEX core_memory_reviews_open ON core_memory_reviews (tenant_id, id) WHERE status = 'open'`
+  yield* sql`CREATE INDEX core_memory_reviews_open_key ON core_memory_reviews (tenant_id, thread_id, subject, predicate)
+    WHERE status = 'open'`
+  yield* sql`CREATE INDEX core_memory_reviews_thread ON core_memory_reviews (tenant_id, thread_id, id)`
+  yield* sql`CREATE INDEX core_memory_reviews_existing ON core_memory_reviews (tenant_id, existing_uid)`
+  yield* sql`CREATE TABLE core_memory_keys (
+    tenant_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    predicate TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, thread_id, subject, predicate)
+  )`
+})

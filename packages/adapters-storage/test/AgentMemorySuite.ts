@@ -1,0 +1,593 @@
+/**
+ * The conformance suite for core's agent memory (`AgentMemory` over `AgentMemoryStore`). Every
+ * adapter runs it unchanged. It goes through the service and checks persisted state through the
+ * raw {@link AgentMemoryProbe}: reinforcement never duplicates, a contradiction waits in the
+ * queue with the fact in force untouched, resolutions change statuses, validity, links, queue
+ * and audit together and only once, concurrent contradictory writes leave one active fact, and
+ * nothing is ever deleted but by the tenant's own removal.
+ */
+import {
+  AgentMemory,
+  AgentMemoryConfig,
+  Audit,
+  CoreConfig,
+  Ids,
+  Kernel,
+  type Ports,
+  Rbac,
+  SecureRandom,
+  Tenants
+} from "@airlock/core"
+import { expect, layer } from "@effect/vitest"
+import { Effect, Exit, Layer, Option, TestClock, TestContext } from "effect"
+import { AgentMemoryProbe } from "./support/AgentMemoryProbe.js"
+
+/** What an adapter can do. */
+export interface Capabilities {
+  /** Transactions run on separate connections at once (PostgreSQL). */
+  readonly parallelConnections: boolean
+}
+
+const T = (s: string) => Ids.TenantId.make(s)
+const DAY = 86_400_000
+
+const environment = <E>(ports: Layer.Layer<Ports.CorePorts | AgentMemoryProbe, E>) =>
+  Kernel.layerWithAmbient.pipe(
+    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerSeeded(11))),
+    Layer.provideMerge(ports)
+  )
+
+const fixture = (id: string) =>
+  Effect.gen(function*() {
+    const tenants = yield* Tenants.Tenants
+    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}` })
+    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
+      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
+    return {
+      tenant: tenant.id,
+      agent: yield* add("copilot", "AGENT", "agent"),
+      reviewer: yield* add("Cora", "CONTROLLER"),
+      reviewer2: yield* add("Carl", "CONTROLLER"),
+      owner: yield* add("Olga", "OWNER"),
+      viewer: yield* add("Vic", "VIEWER"),
+      admin: yield* add("Ada", "ADMIN")
+    }
+  })
+
+const memory = AgentMemory.AgentMemory
+
+/** Runs `f` against a service built with other settings (same storage). */
+const withSettings = <A, E, R>(settings: Partial<AgentMemoryConfig.AgentMemorySettings>, f: (m: AgentMemory.AgentMemory) => Effect.Effect<A, E, R>) =>
+  Effect.flatMap(memory, f).pipe(
+    Effect.provide(AgentMemory.AgentMemory.Default),
+    Effect.provideService(AgentMemoryConfig.AgentMemoryConfig, { ...AgentMemoryConfig.defaults, ...settings })
+  )
+
+const fact = (subject: string, predicate: string, value: unknown, extra: Record<string, unknown> = {}) => ({
+  thread_id: "vendor:starbucks",
+  agent_id: "copilot",
+  kind: "fact",
+  subject,
+  predicate,
+  value,
+  content: `${subject} ${predicate} ${JSON.stringify(value)}`,
+  ...extra
+})
+
+const codeOf = <A, E>(exit: Exit.Exit<A, E>) =>
+  Exit.isFailure(exit) && exit.cause._tag === "Fail" ? (exit.cause.error as { code?: string }).code ?? "?" : Exit.isSuccess(exit) ? "ok" : "defect"
+
+const auditActions = (tenant: Ids.TenantId) =>
+  Effect.map(Effect.flatMap(Audit.AuditLog, (a) => a.list(tenant, { limit: 1000 })), (rs) => rs.map((r) => r.action))
+
+/** Runs the suite against an adapter's ports. */
+export const suite = <E>(
+  name: string,
+  ports: Layer.Layer<Ports.CorePorts | AgentMemoryProbe, E>,
+  capabilities: Capabilities
+) =>
+  layer(environment(ports), { timeout: 120_000 })(`agent memory conformance: ${name}`, (it) => {
+    // each test on its own TestClock starting at 0 (the layer's clock is shared by the tests)
+    const test = <E>(title: string, self: () => Effect.Effect<void, E, Ports.CorePorts | AgentMemoryProbe | Kernel.CoreServices>) =>
+      it.effect(title, () => Effect.provide(self(), TestContext.TestContext))
+
+    test("write: a new key is created; the same value reinforces it (no second row); audited", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-write")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const first = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100", { token_count: 40, source_ref: "proposal:act_1" }))
+        expect(first.outcome).toBe("created")
+        expect(first.item).toMatchObject({ status: "active", tier: "hot", reinforced_count: 1, accepted_at: 0, valid_from: 0, valid_to: null, source_actor: fx.agent.id })
+        expect(first.item.uid).toMatch(/^mem_/)
+        yield* TestClock.adjust("1 hour")
+        // the same value with keys in another order is the same canonical JSON
+        const again = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+        expect(again.outcome).toBe("reinforced")
+        expect(again.item).toMatchObject({ uid: first.item.uid, reinforced_count: 2, last_confirmed_at: 3_600_000 })
+        const obj = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "terms", { days: 30, net: true }))
+        const objAgain = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "terms", { net: true, days: 30 }))
+        expect([obj.outcome, objAgain.outcome, objAgain.item.uid]).toStrictEqual(["created", "reinforced", obj.item.uid])
+        const rows = yield* probe.items(fx.tenant)
+        expect(rows.map((r) => [r.status, r.reinforced_count, r.version])).toStrictEqual([["active", 2, 2], ["active", 2, 2]])
+        expect(yield* probe.reviews(fx.tenant)).toStrictEqual([])
+        expect(yield* auditActions(fx.tenant)).toStrictEqual(expect.arrayContaining(["memory.created", "memory.reinforced"]))
+        expect((yield* auditActions(fx.tenant)).filter((a) => a.startsWith("memory.")).length).toBe(4)
+        // keyless notes never conflict
+        const n1 = yield* mem.write(fx.tenant, fx.agent, { thread_id: "vendor:starbucks", agent_id: "copilot", kind: "note", content: "likes oat milk" })
+        const n2 = yield* mem.write(fx.tenant, fx.agent, { thread_id: "vendor:starbucks", agent_id: "copilot", kind: "note", content: "likes oat milk" })
+        expect([n1.outcome, n2.outcome, n1.item.value_hash]).toStrictEqual(["created", "created", null])
+      }))
+
+    test("conflict: a different value waits in the queue; the fact in force stays; readers see it; the same pending value reinforces", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-conflict")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const old = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+        yield* TestClock.adjust("1 minute")
+        const c = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
+        expect(c.outcome).toBe("conflict")
+        expect(c.item).toMatchObject({ status: "pending_review", accepted_at: null })
+        expect(c.existing?.uid).toBe(old.item.uid)
+        expect(c.review).toMatchObject({ uid: c.item.uid, existing_uid: old.item.uid, thread_id: "vendor:starbucks", agent_id: "copilot", status: "open" })
+        expect(c.review!.id).toMatch(/^mrv_/)
+        expect(c.review!.reason).toContain("value_conflict")
+        const view = yield* mem.get(fx.tenant, fx.viewer, old.item.uid)
+        expect(view.item.status).toBe("active")
+        expect(view.conflicts_pending).toBe(1)
+        expect(view.pending_review?.uid).toBe(c.item.uid)
+        const pendingView = yield* mem.get(fx.tenant, fx.viewer, c.item.uid)
+        expect(pendingView.pending_review?.id).toBe(c.review!.id)
+        expect(pendingView.links.map((l) => [l.from_uid, l.to_uid, l.relation])).toStrictEqual([[c.item.uid, old.item.uid, "contradicts"]])
+        // the fact in force is still what we believe
+        const now = yield* mem.asOf(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "account" })
+        expect(Option.map(now, (i) => i.uid)).toStrictEqual(Option.some(old.item.uid))
+        const again = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
+        expect([again.outcome, again.item.uid, again.item.reinforced_count, again.review?.id]).toStrictEqual(["reinforced", c.item.uid, 2, c.review!.id])
+        const rows = yield* probe.items(fx.tenant)
+        expect(rows.map((r) => [r.uid, r.status])).toStrictEqual([[old.item.uid, "active"], [c.item.uid, "pending_review"]])
+        expect((yield* probe.reviews(fx.tenant)).map((r) => [r.uid, r.existing_uid, r.status])).toStrictEqual([[c.item.uid, old.item.uid, "open"]])
+        expect(yield* probe.links(fx.tenant)).toStrictEqual([{ from_uid: c.item.uid, to_uid: old.item.uid, relation: "contradicts" }])
+        expect(yield* auditActions(fx.tenant)).toContain("memory.conflict_raised")
+      }))
+
+    test("resolve keep_existing: the new item is rejected, the entry drained with who, when and the note; twice is a 409", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-keep")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const old = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+        const c = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
+        yield* TestClock.adjust("5 minutes")
+        const denied = yield* Effect.exit(mem.resolve(fx.tenant, fx.agent, c.item.uid, { resolution: "no" }))
+        expect(codeOf(denied)).toBe("rbac.forbidden")
+        const empty = yield* Effect.exit(mem.resolve(fx.tenant, fx.reviewer, c.item.uid, { resolution: "  " }))
+        expect(codeOf(empty)).toBe("validation.schema")
+        const r = yield* mem.resolve(fx.tenant, fx.reviewer, c.item.uid, { resolution: "receipt says 6100" })
+        expect(r.review).toMatchObject({ status: "resolved", decision: "keep_existing", resolution: "receipt says 6100", resolved_by: fx.reviewer.id, resolved_at: 300_000 })
+        expect(r.items.map((i) => [i.uid, i.status, i.expired_at])).toStrictEqual([[c.item.uid, "rejected", 300_000], [old.item.uid, "active", null]])
+        const twice = yield* Effect.exit(mem.resolve(fx.tenant, fx.reviewer2, c.item.uid, { resolution: "again", decision: "accept_new" }))
+        expect(codeOf(twice)).toBe("memory.review.resolved")
+        const missing = yield* Effect.exit(mem.resolve(fx.tenant, fx.reviewer, old.item.uid, { resolution: "x" }))
+        expect(codeOf(missing)).toBe("not_found")
+        expect((yield* probe.items(fx.tenant)).map((i) => [i.status, i.expired_at])).toStrictEqual([["active", null], ["rejected", 300_000]])
+        expect(yield* probe.reviews(fx.tenant)).toMatchObject([{ status: "resolved", decision: "keep_existing", resolution: "receipt says 6100", resolved_by: fx.reviewer.id, resolved_at: 300_000 }])
+        expect((yield* mem.conflicts(fx.tenant, fx.viewer, {})).items).toStrictEqual([])
+        expect((yield* auditActions(fx.tenant)).filter((a) => a === "memory.review.resolved").length).toBe(1)
+      }))
+
+    test("resolve accept_new: the old fact is superseded with its validity cut, the new one active; as-of answers both times", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-accept")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const old = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+        yield* TestClock.adjust(1000)
+        const c = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
+        yield* TestClock.adjust(1000)
+        const r = yield* mem.resolve(fx.tenant, fx.owner, c.item.uid, { resolution: "vendor changed category", decision: "accept_new" })
+        const [accepted, superseded] = r.items
+        expect(accepted).toMatchObject({ uid: c.item.uid, status: "active", accepted_at: 2000, valid_from: 1000 })
+        expect(superseded).toMatchObject({ uid: old.item.uid, status: "superseded", valid_to: 1000, expired_at: 2000 })
+        expect(yield* probe.links(fx.tenant)).toStrictEqual(
+          [
+            { from_uid: c.item.uid, to_uid: old.item.uid, relation: "contradicts" },
+            { from_uid: c.item.uid, to_uid: old.item.uid, relation: "supersedes" }
+          ]
+        )
+        const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "account" }
+        const at = (recorded_at: number, valid_at: number) =>
+          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }), Option.map((i) => i.uid))
+        expect(yield* at(1500, 1500)).toStrictEqual(Option.some(old.item.uid)) // before the resolution we believed the old value
+        expect(yield* at(2500, 1500)).toStrictEqual(Option.some(c.item.uid))
+        expect(yield* at(2500, 500)).toStrictEqual(Option.some(old.item.uid)) // the old one still held before 1000
+        expect(yield* at(500, 500)).toStrictEqual(Option.some(old.item.uid))
+        expect(yield* at(-1, 500)).toStrictEqual(Option.none())
+        expect((yield* probe.items(fx.tenant)).map((i) => [i.status, i.valid_to, i.expired_at, i.accepted_at])).toStrictEqual([
+          ["superseded", 1000, 2000, 0],
+          ["active", null, null, 2000]
+        ])
+      }))
+
+    test("resolve keep_both: non-overlapping validity (cut or scoped); still overlapping is a 409 and changes nothing", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-both")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        yield* TestClock.adjust(10 * DAY)
+        const old = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "address", "1 Main St", { valid_from: 5 * DAY }))
+        // a new fact starting earlier than the one in force, open-ended: keeping both overlaps
+        const early = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "address", "9 Old Rd", { valid_from: 0 }))
+        const before = yield* probe.items(fx.tenant)
+        const overlap = yield* Effect.exit(mem.resolve(fx.tenant, fx.reviewer, early.item.uid, { resolution: "both", decision: "keep_both" }))
+        expect(codeOf(overlap)).toBe("memory.validity_overlap")
+        expect(yield* probe.items(fx.tenant)).toStrictEqual(before)
+        expect((yield* probe.reviews(fx.tenant))[0]!.status).toBe("open")
+        const bad = yield* Effect.exit(mem.resolve(fx.tenant, fx.reviewer, early.item.uid, { resolution: "x", decision: "keep_both", valid_from: 3 * DAY, valid_to: 2 * DAY }))
+        expect(codeOf(bad)).toBe("validation.memory_validity")
+        // scoped to before the fact in force: both stand
+        const scoped = yield* mem.resolve(fx.tenant, fx.reviewer, early.item.uid, { resolution: "moved in May", decision: "keep_both", valid_to: 5 * DAY })
+        expect(scoped.items.map((i) => [i.status, i.valid_from, i.valid_to])).toStrictEqual([["active", 0, 5 * DAY], ["active", 5 * DAY, null]])
+        // a new fact starting later cuts the one in force at its start
+        const later = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "address", "7 New Ave", { valid_from: 8 * DAY }))
+        expect(later.existing?.uid).toBe(old.item.uid)
+        const cut = yield* mem.resolve(fx.tenant, fx.reviewer, later.item.uid, { resolution: "moved again", decision: "keep_both" })
+        expect(cut.items.map((i) => [i.uid, i.status, i.valid_from, i.valid_to])).toStrictEqual([
+          [later.item.uid, "active", 8 * DAY, null],
+          [old.item.uid, "active", 5 * DAY, 8 * DAY]
+        ])
+        const stored = yield* probe.items(fx.tenant)
+        expect(stored.map((i) => [i.status, i.valid_from, i.valid_to])).toStrictEqual([
+          ["active", 5 * DAY, 8 * DAY],
+          ["active", 0, 5 * DAY],
+          ["active", 8 * DAY, null]
+        ])
+        const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "address" }
+        const valueAt = (v: number) => Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, valid_at: v }), Option.map((i) => i.value))
+        expect([yield* valueAt(DAY), yield* valueAt(6 * DAY), yield* valueAt(9 * DAY)]).toStrictEqual(
+          [Option.some("9 Old Rd"), Option.some("1 Main St"), Option.some("7 New Ave")]
+        )
+      }))
+
+    test("resolve reject_both: both rejected, none in force; the hallucination KPI counts both", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-reject")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+        const c = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
+        yield* TestClock.adjust(1000)
+        const r = yield* mem.resolve(fx.tenant, fx.reviewer, c.item.uid, { resolution: "both wrong", decision: "reject_both" })
+        expect(r.items.map((i) => i.status)).toStrictEqual(["rejected", "rejected"])
+        expect((yield* probe.items(fx.tenant)).map((i) => [i.status, i.expired_at])).toStrictEqual([["rejected", 1000], ["rejected", 1000]])
+        const none = yield* mem.asOf(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "account" })
+        expect(Option.isNone(none)).toBe(true)
+        const k = yield* mem.kpis(fx.tenant, { from_ts: 0, to_ts: 2000 })
+        expect(k).toStrictEqual({
+          memory_items_count: 0,
+          memory_avg_tokens_saved: 0,
+          memory_reconciliation_rate: 1,
+          memory_hallucination_incidents: 2,
+          window_start_ts: 0,
+          window_end_ts: 2000
+        })
+      }))
+
+    test("authoritative source: supersedes directly (no queue), cut validity, link and audit; open entries stay for a person", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-auth")
+        const probe = yield* AgentMemoryProbe
+        const mem = yield* memory
+        const old = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+        const pending = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6300"))
+        yield* TestClock.adjust(1000)
+        const labelled = yield* withSettings(
+          { authoritative: (kind, source) => kind === "fact" && source === fx.reviewer.id },
+          (m) => m.write(fx.tenant, fx.reviewer, fact("starbucks", "account", "6200"))
+        )
+        expect(labelled.outcome).toBe("superseded")
+        expect(labelled.review).toBeNull()
+        expect(labelled.existing).toMatchObject({ uid: old.item.uid, status: "superseded", valid_to: 1000, expired_at: 1000 })
+        expect(labelled.item).toMatchObject({ status: "active", accepted_at: 1000, valid_from: 1000 })
+        const rows = yield* probe.items(fx.tenant)
+        expect(rows.map((r) => r.status)).toStrictEqual(["superseded", "pending_review", "active"])
+        expect((yield* probe.reviews(fx.tenant)).map((r) => [r.uid, r.status])).toStrictEqual([[pending.item.uid, "open"]])
+        expect(yield* probe.links(fx.tenant)).toContainEqual({ from_uid: labelled.item.uid, to_uid: old.item.uid, relation: "supersedes" })
+        expect(yield* auditActions(fx.tenant)).toContain("memory.superseded")
+        // the open entry is still resolvable: accepting it supersedes the fact now in force
+        const r = yield* mem.resolve(fx.tenant, fx.reviewer, pending.item.uid, { resolution: "6300 is right", decision: "accept_new" })
+        expect(r.items[0]).toMatchObject({ status: "active" })
+        const actives = (yield* probe.items(fx.tenant)).filter((i) => i.status === "active")
+        expect(actives.map((i) => i.uid)).toStrictEqual([pending.item.uid])
+      }))
+
+    test("review queue disabled: a contradicting write is refused (memory.conflict) and nothing is written", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-noqueue")
+        const probe = yield* AgentMemoryProbe
+        const mem = yield* memory
+        yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+        const before = yield* probe.items(fx.tenant)
+        const refused = yield* Effect.exit(withSettings({ reviewQueueEnabled: false }, (m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))))
+        expect(codeOf(refused)).toBe("memory.conflict")
+        expect(yield* probe.items(fx.tenant)).toStrictEqual(before)
+        expect(yield* probe.reviews(fx.tenant)).toStrictEqual([])
+        const same = yield* withSettings({ reviewQueueEnabled: false }, (m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100")))
+        expect(same.outcome).toBe("reinforced")
+      }))
+
+    test("input and access: unknown fields, half keys, empty validity, bad links and cursors are refused; RBAC and tenant scope", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-input")
+        const other = yield* fixture("mem-input-other")
+        const probe = yield* AgentMemoryProbe
+        const mem = yield* memory
+        const codes = yield* Effect.all([
+          Effect.exit(mem.write(fx.tenant, fx.agent, { ...fact("a", "b", 1), colour: "red" } as never)),
+          Effect.exit(mem.write(fx.tenant, fx.agent, { thread_id: "t", agent_id: "a", kind: "fact", subject: "x" })),
+          Effect.exit(mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { valid_from: 10, valid_to: 10 }))),
+          Effect.exit(mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { importance: 2 }))),
+          Effect.exit(mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { kind: "Not A Kind" }))),
+          Effect.exit(mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { links: [{ relation: "related_to", to_uid: "mem_missing" }] }))),
+          Effect.exit(mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { links: [{ relation: "supersedes", to_uid: "mem_x" }] }))),
+          Effect.exit(mem.write(fx.tenant, fx.viewer, fact("a", "b", 1))),
+          Effect.exit(mem.write(fx.tenant, other.agent, fact("a", "b", 1))),
+          Effect.exit(mem.listThread(fx.tenant, fx.viewer, { thread_id: "t", cursor: "garbage!" })),
+          Effect.exit(mem.get(fx.tenant, fx.viewer, "mem_nope")),
+          Effect.exit(mem.remove(fx.tenant, fx.reviewer, "mem_nope")),
+          Effect.exit(mem.runTiering("all", fx.owner))
+        ])
+        expect(codes.map((e) => codeOf(e as Exit.Exit<unknown, unknown>))).toStrictEqual([
+          "validation.schema",
+          "validation.memory_key",
+          "validation.memory_validity",
+          "validation.schema",
+          "validation.schema",
+          "validation.memory_link",
+          "validation.schema",
+          "rbac.forbidden",
+          "tenant.mismatch",
+          "validation.cursor",
+          "not_found",
+          "rbac.forbidden",
+          "rbac.forbidden"
+        ])
+        const nf = codes[10]!
+        expect(Exit.isFailure(nf) && nf.cause._tag === "Fail" && (nf.cause.error as { details?: unknown }).details).toStrictEqual({ entity: "memory_item", uid: "mem_nope" })
+        expect(yield* probe.items(fx.tenant)).toStrictEqual([])
+        expect(yield* probe.links(fx.tenant)).toStrictEqual([])
+      }))
+
+    test("reads: thread pages with cursors, search by kind/status/text, failures by job, conflicts oldest first", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-reads")
+        const mem = yield* memory
+        const uids: Array<string> = []
+        for (let i = 0; i < 5; i++) {
+          uids.push((yield* mem.write(fx.tenant, fx.agent, fact(`item${i}`, "account", String(i)))).item.uid)
+          yield* TestClock.adjust(10)
+        }
+        const p1 = yield* mem.listThread(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", limit: 2 })
+        const p2 = yield* mem.listThread(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", limit: 2, cursor: p1.next_cursor! })
+        const p3 = yield* mem.listThread(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", limit: 2, cursor: p2.next_cursor! })
+        expect([...p1.items, ...p2.items, ...p3.items].map((i) => i.uid)).toStrictEqual(uids)
+        expect(p3.next_cursor).toBeNull()
+        const f1 = yield* mem.write(fx.tenant, fx.agent, { thread_id: "job:nightly-etl", agent_id: "triage", kind: "failure", content: "OOM in stage 3" })
+        yield* mem.write(fx.tenant, fx.agent, { thread_id: "job:other", agent_id: "triage", kind: "failure", content: "Timeout" })
+        yield* mem.write(fx.tenant, fx.agent, { thread_id: "runs", agent_id: "triage", kind: "failure", subject: "nightly-etl", predicate: "last_error", value: "OOM" })
+        const byJob = yield* mem.failures(fx.tenant, fx.viewer, { job: "nightly-etl" })
+        expect(byJob.items.length).toBe(2)
+        expect(byJob.items[0]!.uid).toBe(f1.item.uid)
+        expect((yield* mem.failures(fx.tenant, fx.viewer, { thread_id: "job:other" })).items.map((i) => i.content)).toStrictEqual(["Timeout"])
+        expect((yield* mem.failures(fx.tenant, fx.viewer, {})).items.length).toBe(3)
+        expect((yield* mem.search(fx.tenant, fx.viewer, { text: "oom IN" })).items.map((i) => i.uid)).toStrictEqual([f1.item.uid])
+        expect((yield* mem.search(fx.tenant, fx.viewer, { text: "100%_" })).items).toStrictEqual([])
+        expect((yield* mem.search(fx.tenant, fx.viewer, { kind: "fact", status: "active", tier: "hot" })).items.length).toBe(5)
+        const c1 = yield* mem.write(fx.tenant, fx.agent, fact("item1", "account", "x"))
+        yield* TestClock.adjust(10)
+        const c2 = yield* mem.write(fx.tenant, fx.agent, fact("item3", "account", "y"))
+        const q1 = yield* mem.conflicts(fx.tenant, fx.viewer, { limit: 1 })
+        const q2 = yield* mem.conflicts(fx.tenant, fx.viewer, { limit: 1, cursor: q1.next_cursor! })
+        expect([q1.items[0]!.uid, q2.items[0]!.uid, q2.next_cursor]).toStrictEqual([c1.item.uid, c2.item.uid, null])
+        expect(q1.items[0]!.existing?.uid).toBe(uids[1])
+        expect(q1.items[0]!.item.status).toBe("pending_review")
+      }))
+
+    test("stats: counts per tier, status and kind; queue depth and age", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-stats")
+        const mem = yield* memory
+        yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 1))
+        yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 2))
+        yield* mem.write(fx.tenant, fx.agent, { thread_id: "job:x", agent_id: "t", kind: "failure", content: "boom" })
+        yield* TestClock.adjust("90 seconds")
+        expect(yield* mem.stats(fx.tenant, fx.viewer)).toStrictEqual({
+          items: 3,
+          by_tier: { hot: 3, warm: 0, archive: 0 },
+          by_status: { active: 2, pending_review: 1, superseded: 0, rejected: 0 },
+          by_kind: { fact: 2, failure: 1 },
+          queue_depth: 1,
+          oldest_open_age_seconds: 90
+        })
+      }))
+
+    test("KPIs: items in use, tokens saved, reconciliation rate (null when none raised), per tenant and over all", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-kpi")
+        const mem = yield* memory
+        const empty = yield* mem.kpis(fx.tenant, { from_ts: 0, to_ts: 1000 })
+        expect(empty.memory_reconciliation_rate).toBeNull()
+        yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 1, { token_count: 100 }))
+        yield* mem.write(fx.tenant, fx.agent, fact("b", "p", 1, { token_count: 50 }))
+        const c1 = yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 2, { token_count: 999 }))
+        yield* mem.write(fx.tenant, fx.agent, fact("b", "p", 2))
+        yield* TestClock.adjust(100)
+        yield* mem.resolve(fx.tenant, fx.reviewer, c1.item.uid, { resolution: "wrong" })
+        const k = yield* mem.kpis(fx.tenant, { from_ts: 0, to_ts: 1000 })
+        expect(k).toStrictEqual({
+          memory_items_count: 3,
+          memory_avg_tokens_saved: 75,
+          memory_reconciliation_rate: 0.5,
+          memory_hallucination_incidents: 1,
+          window_start_ts: 0,
+          window_end_ts: 1000
+        })
+        const all = yield* mem.kpisAll({ from_ts: 0, to_ts: 1000 })
+        expect(all.memory_items_count).toBeGreaterThanOrEqual(3)
+        expect(codeOf(yield* Effect.exit(mem.kpis(fx.tenant, { from_ts: 5, to_ts: 1 })))).toBe("validation.time_range")
+      }))
+
+    test("graph: breadth first along links both ways, within depth and size limits", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-graph")
+        const mem = yield* memory
+        const a = yield* mem.write(fx.tenant, fx.agent, { thread_id: "g", agent_id: "x", kind: "note", content: "a" })
+        const b = yield* mem.write(fx.tenant, fx.agent, { thread_id: "g", agent_id: "x", kind: "note", content: "b", links: [{ relation: "related_to", to_uid: a.item.uid }] })
+        const c = yield* mem.write(fx.tenant, fx.agent, { thread_id: "g", agent_id: "x", kind: "note", content: "c", links: [{ relation: "derived_from", to_uid: b.item.uid }] })
+        const d = yield* mem.write(fx.tenant, fx.agent, { thread_id: "g", agent_id: "x", kind: "note", content: "d", links: [{ relation: "related_to", to_uid: a.item.uid }] })
+        const g1 = yield* mem.graph(fx.tenant, fx.viewer, a.item.uid, { depth: 1 })
+        expect(g1.nodes.map((n) => n.content).sort()).toStrictEqual(["a", "b", "d"])
+        expect(g1.edges.length).toBe(2)
+        expect(g1.truncated).toBe(false)
+        const g2 = yield* mem.graph(fx.tenant, fx.viewer, a.item.uid)
+        expect(g2.nodes.map((n) => n.content).sort()).toStrictEqual(["a", "b", "c", "d"])
+        expect(g2.edges.map((e) => [e.from_uid, e.to_uid, e.relation])).toContainEqual([c.item.uid, b.item.uid, "derived_from"])
+        const small = yield* mem.graph(fx.tenant, fx.viewer, a.item.uid, { limit: 2 })
+        expect([small.nodes.length, small.truncated]).toStrictEqual([2, true])
+        expect(d.item.uid).toBeTruthy()
+      }))
+
+    test("consistency report: contradictions raised/resolved/pending, supersede chains, missing links, overlapping facts", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-consistency")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const v1 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "1"))
+        yield* TestClock.adjust(100)
+        const v2 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "2"))
+        yield* mem.resolve(fx.tenant, fx.reviewer, v2.item.uid, { resolution: "ok", decision: "accept_new" })
+        yield* TestClock.adjust(100)
+        const v3 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "3"))
+        yield* mem.resolve(fx.tenant, fx.reviewer, v3.item.uid, { resolution: "ok", decision: "accept_new" })
+        yield* TestClock.adjust(100)
+        const v4 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "4"))
+        const report = yield* mem.consistency(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", from_ts: 0, to_ts: 1000 })
+        expect(report.contradictions).toStrictEqual({ raised: 3, resolved: 2, pending: 1 })
+        expect(report.supersede_chains).toStrictEqual([[v3.item.uid, v2.item.uid, v1.item.uid]])
+        expect(report.missing_links).toStrictEqual([])
+        expect(report.overlapping_facts).toStrictEqual([])
+        const narrow = yield* mem.consistency(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", from_ts: 250, to_ts: 1000 })
+        expect(narrow.contradictions).toStrictEqual({ raised: 1, resolved: 0, pending: 1 })
+        // storage changed behind memory's back: a dangling link and two facts in force at once
+        yield* probe.rawLink(fx.tenant, v1.item.uid, "mem_gone", "related_to")
+        yield* probe.setStatus(fx.tenant, v4.item.uid, "active")
+        const broken = yield* mem.consistency(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", from_ts: 0, to_ts: 1000 })
+        expect(broken.missing_links.map((l) => l.to_uid)).toStrictEqual(["mem_gone"])
+        expect(broken.overlapping_facts).toStrictEqual([{ subject: "starbucks", predicate: "account", uids: [v3.item.uid, v4.item.uid] }])
+      }))
+
+    test("tiering: unused low-importance items go hot → warm → archive (TestClock), stay readable; reads count as use; switches", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-tiers")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const low = yield* mem.write(fx.tenant, fx.agent, fact("low", "p", 1, { importance: 0.3 }))
+        const high = yield* mem.write(fx.tenant, fx.agent, fact("high", "p", 1, { importance: 1 }))
+        const used = yield* mem.write(fx.tenant, fx.agent, fact("used", "p", 1, { importance: 0.3 }))
+        const other = yield* fixture("mem-tiers-other")
+        yield* mem.write(other.tenant, other.agent, fact("x", "p", 1, { importance: 0.1 }))
+        const tierOf = (uid: string) => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!.tier)
+        expect(yield* mem.runTiering(fx.tenant, fx.reviewer)).toStrictEqual({ enabled: true, examined: 3, decayed: 0, to_warm: 0, to_archive: 0 })
+        yield* TestClock.adjust(8 * DAY)
+        yield* mem.get(fx.tenant, fx.viewer, used.item.uid)
+        expect((yield* probe.items(fx.tenant)).find((r) => r.uid === used.item.uid)!.last_used_at).toBe(8 * DAY)
+        const off = yield* withSettings({ tiersEnabled: false }, (m) => m.runTiering(fx.tenant, fx.reviewer))
+        expect(off).toStrictEqual({ enabled: false, examined: 0, decayed: 0, to_warm: 0, to_archive: 0 })
+        expect(yield* tierOf(low.item.uid)).toBe("hot")
+        const r1 = yield* mem.runTiering(fx.tenant, fx.reviewer)
+        expect(r1).toStrictEqual({ enabled: true, examined: 3, decayed: 2, to_warm: 1, to_archive: 0 })
+        expect([yield* tierOf(low.item.uid), yield* tierOf(high.item.uid), yield* tierOf(used.item.uid)]).toStrictEqual(["warm", "hot", "hot"])
+        // a second get within the hour writes nothing
+        const v = (yield* probe.items(fx.tenant)).find((r) => r.uid === used.item.uid)!
+        yield* TestClock.adjust(1000)
+        yield* mem.get(fx.tenant, fx.viewer, used.item.uid)
+        expect((yield* probe.items(fx.tenant)).find((r) => r.uid === used.item.uid)!.last_used_at).toBe(v.last_used_at)
+        yield* TestClock.adjust(30 * DAY)
+        const noDecay = yield* withSettings({ importanceEnabled: false, archiveBelowImportance: 0.2 }, (m) => m.runTiering(fx.tenant, fx.reviewer))
+        // undecayed 0.3 is not below 0.2: nothing archived, but `used` (idle 30 days, 0.3 < 0.5) goes warm
+        expect(noDecay).toStrictEqual({ enabled: true, examined: 3, decayed: 0, to_warm: 1, to_archive: 0 })
+        const r2 = yield* mem.runTiering(fx.tenant, fx.reviewer)
+        // 38 idle days halve importance 2^(38/30) times: even the important one (1 → 0.41) leaves hot
+        expect(r2).toStrictEqual({ enabled: true, examined: 3, decayed: 3, to_warm: 1, to_archive: 2 })
+        expect([yield* tierOf(low.item.uid), yield* tierOf(used.item.uid), yield* tierOf(high.item.uid)]).toStrictEqual(["archive", "archive", "warm"])
+        // archived items stay readable, and a write of the same value brings one back to hot
+        expect((yield* mem.get(fx.tenant, fx.viewer, low.item.uid)).item.tier).toBe("archive")
+        yield* mem.write(fx.tenant, fx.agent, fact("low", "p", 1))
+        expect(yield* tierOf(low.item.uid)).toBe("hot")
+        expect(yield* auditActions(fx.tenant)).toContain("memory.tiered")
+        const all = yield* mem.runTiering("all", fx.admin)
+        expect(all.examined).toBeGreaterThanOrEqual(4)
+        expect((yield* probe.items(other.tenant))[0]!.tier).toBe("archive")
+      }))
+
+    test("remove: only the tenant's admin; removes the item, its links and its queue entry; audited", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-remove")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const old = yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 1))
+        const c = yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 2))
+        expect(codeOf(yield* Effect.exit(mem.remove(fx.tenant, fx.reviewer, c.item.uid)))).toBe("rbac.forbidden")
+        yield* mem.remove(fx.tenant, fx.owner, c.item.uid)
+        expect((yield* probe.items(fx.tenant)).map((i) => i.uid)).toStrictEqual([old.item.uid])
+        expect(yield* probe.reviews(fx.tenant)).toStrictEqual([])
+        expect(yield* probe.links(fx.tenant)).toStrictEqual([])
+        expect(codeOf(yield* Effect.exit(mem.get(fx.tenant, fx.viewer, c.item.uid)))).toBe("not_found")
+        expect(yield* auditActions(fx.tenant)).toContain("memory.removed")
+        expect((yield* mem.get(fx.tenant, fx.viewer, old.item.uid)).conflicts_pending).toBe(0)
+      }))
+
+    test("concurrency: contradictory writes at once leave exactly one active fact, the rest queued; racing resolvers resolve once", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-race")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const n = capabilities.parallelConnections ? 8 : 4
+        for (let round = 0; round < 3; round++) {
+          const subject = `race${round}`
+          const results = yield* Effect.all(
+            Array.from({ length: n }, (_, i) => mem.write(fx.tenant, fx.agent, fact(subject, "account", `v${i}`))),
+            { concurrency: n }
+          )
+          expect(results.filter((r) => r.outcome === "created").length).toBe(1)
+          expect(results.filter((r) => r.outcome === "conflict").length).toBe(n - 1)
+          const rows = (yield* probe.items(fx.tenant)).filter((r) => results.some((x) => x.item.uid === r.uid))
+          expect(rows.filter((r) => r.status === "active").length).toBe(1)
+          expect(rows.filter((r) => r.status === "pending_review").length).toBe(n - 1)
+          // the same value at once: one row, reinforced
+          const same = yield* Effect.all(
+            Array.from({ length: n }, () => mem.write(fx.tenant, fx.agent, fact(`${subject}-same`, "account", "v"))),
+            { concurrency: n }
+          )
+          expect(new Set(same.map((r) => r.item.uid)).size).toBe(1)
+        }
+        const reviews = yield* probe.reviews(fx.tenant)
+        expect(reviews.length).toBe(3 * (n - 1))
+        const target = reviews[0]!
+        const racing = yield* Effect.all(
+          [fx.reviewer, fx.reviewer2, fx.owner, fx.admin].map((who, i) =>
+            Effect.exit(mem.resolve(fx.tenant, who, target.uid, { resolution: `decision ${i}`, decision: i % 2 === 0 ? "accept_new" : "keep_existing" }))
+          ),
+          { concurrency: 4 }
+        )
+        expect(racing.filter(Exit.isSuccess).length).toBe(1)
+        expect(racing.filter((e) => codeOf(e) === "memory.review.resolved").length).toBe(3)
+        const after = (yield* probe.reviews(fx.tenant)).find((r) => r.id === target.id)!
+        expect(after.status).toBe("resolved")
+        expect((yield* auditActions(fx.tenant)).filter((a) => a === "memory.review.resolved").length).toBe(1)
+        // every key has at most one active fact
+        const actives = (yield* probe.items(fx.tenant)).filter((r) => r.status === "active")
+        expect(actives.length).toBe(6)
+      }))
+  })
