@@ -5,7 +5,7 @@
  * once stored exactly once, and one proposal applied through both at once promoted once.
  */
 import { RateLimiter } from "@airlock/adapters-http"
-import { Governance, Ids } from "@airlock/core"
+import { GovernedActions, Ids } from "@airlock/core"
 import { Approvals, Lockdown } from "@airlock/guardrails"
 import { Proposals } from "@airlock/ledger"
 import { describe, expect, it, layer } from "@effect/vitest"
@@ -124,8 +124,8 @@ describe.skipIf(!H.pgEnabled())("two servers on one PostgreSQL", () => {
       })
       const id = proposed.action.id
       const applied = yield* Effect.all([
-        Context.get(a, Governance.GovernedActions).apply(Ids.TenantId.make("default"), id, A.actors.owner!),
-        Context.get(b, Governance.GovernedActions).apply(Ids.TenantId.make("default"), id, A.actors.owner!)
+        Context.get(a, GovernedActions.GovernedActions).apply(Ids.TenantId.make("default"), id, A.actors.owner!),
+        Context.get(b, GovernedActions.GovernedActions).apply(Ids.TenantId.make("default"), id, A.actors.owner!)
       ], { concurrency: 2 })
       expect(applied.map((r) => r.already_applied).sort()).toStrictEqual([false, true])
       expect(applied.map((r) => r.action.status)).toStrictEqual(["applied", "applied"])

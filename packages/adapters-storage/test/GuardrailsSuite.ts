@@ -7,9 +7,12 @@
  */
 import {
   Action,
+  ActionKind,
+  ActionRegistry,
   Audit,
   Errors,
-  Governance,
+  Gate,
+  GovernedActions,
   Ids,
   type Ports,
   Tenants
@@ -70,7 +73,7 @@ const failureCode = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
   Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Exit.causeOption(exit).pipe(Option.flatMap((c) => Option.fromNullable((c as any).error))), (e: any) => e.code)) : undefined
 
 const propose = (tenant: Ids.TenantId, actor: any, kind: string, payload: unknown) =>
-  Effect.flatMap(Governance.GovernedActions, (p) => p.propose({ tenant_id: tenant, actor, kind, payload }))
+  Effect.flatMap(GovernedActions.GovernedActions, (p) => p.propose({ tenant_id: tenant, actor, kind, payload }))
 
 /**
  * Waits (in real time, up to 30 s: a loaded 2-core machine can be slow) until some fiber sleeps on
@@ -94,7 +97,7 @@ export const suite = <E>(
     it.effect("velocity: more than N AI commands a minute trips the breaker; propose and apply fail until the cooldown", () =>
       Effect.gen(function*() {
         const { tenant, agent, human } = yield* fixture("vel")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* GuardProbe
         const first = yield* propose(tenant.id, agent, "g.note", { note: "v0" })
         for (let i = 1; i < 10; i++) yield* propose(tenant.id, agent, "g.note", { note: `v${i}` })
@@ -143,7 +146,7 @@ export const suite = <E>(
     it.effect("value breaker: the proposal is created for review, never auto-applied; a human may apply it", () =>
       Effect.gen(function*() {
         const { tenant, agent, autopilot, human, controller } = yield* fixture("val", "autopilot_limited")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const value = yield* ValueBreaker.ValueBreaker
         const tenants = yield* Tenants.Tenants
         const probe = yield* GuardProbe
@@ -176,7 +179,7 @@ export const suite = <E>(
     it.effect("trust: a high rejection rate with enough sample downgrades the mode, recorded and audited", () =>
       Effect.gen(function*() {
         const { tenant, agent, autopilot, human } = yield* fixture("trust", "autopilot_limited")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const trust = yield* TrustBreaker.TrustBreaker
         const tenants = yield* Tenants.Tenants
         const probe = yield* GuardProbe
@@ -211,7 +214,7 @@ export const suite = <E>(
     it.effect("trust gate: proposals re-evaluate the tenant at most once per interval", () =>
       Effect.gen(function*() {
         const { tenant, agent, human } = yield* fixture("trust-gate", "autopilot_limited")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const tenants = yield* Tenants.Tenants
         const ids: Array<Ids.ActionId> = []
         for (let i = 0; i < 4; i++) ids.push((yield* propose(tenant.id, agent, "g.note", { note: `g${i}` })).action.id)
@@ -460,7 +463,7 @@ export const suite = <E>(
       Effect.gen(function*() {
         const { tenant, human, controller, viewer } = yield* fixture("appr")
         const approvals = yield* Approvals.Approvals
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* GuardProbe
         yield* TestClock.setTime(Windows.utcMillis(2031, 4, 1))
         const build = { job_name: "nightly", plan: "v1", risk_score: 0.7, estimated_cost_usd: "1.00" }
@@ -509,7 +512,7 @@ export const suite = <E>(
     it.effect("approvals: the proposer of an action can never approve it, even granted before it asked", () =>
       Effect.gen(function*() {
         const { tenant, human, controller } = yield* fixture("appr-self")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const build = { job_name: "j", plan: "p", risk_score: 0.9, estimated_cost_usd: "0" }
         const hash = ((yield* Effect.flip(propose(tenant.id, controller, "g.build", build))) as Errors.ApprovalRequired).plan_hash
         const self = yield* Effect.flip((yield* Approvals.Approvals).grant(controller, { subject: "job:j", plan_hash: hash }))
@@ -530,7 +533,7 @@ export const suite = <E>(
       Effect.gen(function*() {
         const { tenant, human, controller } = yield* fixture("bgate")
         const exec = yield* Budgets.ExecutionBudgets
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         yield* TestClock.setTime(Windows.utcMillis(2031, 5, 1))
         yield* exec.setBudget(controller, { limit_usd: Money.usd("10") })
         const a = yield* propose(tenant.id, human, "g.build", { job_name: "a", plan: "1", risk_score: 0, estimated_cost_usd: "6" })
@@ -729,7 +732,7 @@ export const suite = <E>(
     it.effect("optional gates: run stop, rate limit, media policy, LLM budget and provider breaker in the pipeline", () =>
       Effect.gen(function*() {
         const { tenant, human, admin } = yield* fixture("opt")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const stops = yield* StopConditions.StopConditions
         const llm = yield* Budgets.LlmBudget
         const providers = yield* ProviderBreaker.ProviderBreaker
@@ -769,7 +772,7 @@ export const suite = <E>(
     it.effect("gates: each verdict and the inputs it records, at propose and apply; what each phase writes", () =>
       Effect.gen(function*() {
         const { tenant, agent, human, controller, admin } = yield* fixture("gates")
-        const registry = yield* Governance.ActionRegistry
+        const registry = yield* ActionRegistry.ActionRegistry
         const policies = yield* KindPolicy.KindPolicies
         const probe = yield* GuardProbe
         const tenants = yield* Tenants.Tenants
@@ -784,7 +787,7 @@ export const suite = <E>(
         const late = { ...build, name: "g.build-late" }
         yield* policies.register("g.build-late", { approvalAt: "apply" })
         const settings = yield* tenants.settings(tenant.id)
-        const record = (kind: Governance.ActionKind, payload: unknown, by: string) =>
+        const record = (kind: ActionKind.ActionKind, payload: unknown, by: string) =>
           new Action.ActionRecord({
             id: Ids.ActionId.make(`act_${kind.name}_${by}`),
             tenant_id: tenant.id,
@@ -803,7 +806,7 @@ export const suite = <E>(
             result: null,
             version: 1
           }, true)
-        const run = (gate: Governance.Gate, kind: Governance.ActionKind, payload: unknown, phase: "propose" | "apply", actor = agent) =>
+        const run = (gate: Gate.Gate, kind: ActionKind.ActionKind, payload: unknown, phase: "propose" | "apply", actor = agent) =>
           Effect.map(
             gate.evaluate({ tenant, settings, actor, kind, action: record(kind, payload, agent.id), payload, phase, trigger: "auto" }),
             (d) =>

@@ -4,7 +4,7 @@
  * results must be what one process alone would produce.
  */
 import { Postgres } from "@airlock/adapters-storage"
-import { Errors, Governance, type Ids, Tenants } from "@airlock/core"
+import { Errors, GovernedActions, type Ids, Tenants } from "@airlock/core"
 import { Approvals, Velocity, Windows } from "@airlock/guardrails"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
@@ -90,7 +90,7 @@ if (admin === "") {
         // approvals: the bookkeeper's build needs an approval; one process grants it while the
         // other waits for it, then proposes and applies under it
         const build = { job_name: "etl", plan: "p1", risk_score: 0.95, estimated_cost_usd: "0" }
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const required = yield* Effect.flip(pipeline.propose({ tenant_id: tenant.id, actor: human, kind: "g.build", payload: build }))
         const hash = (required as Errors.ApprovalRequired).plan_hash
         const [applied, granted] = yield* both(

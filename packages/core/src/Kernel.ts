@@ -4,10 +4,11 @@
  * ambient piece (config, RBAC matrix, randomness) can be swapped by providing its layer first.
  */
 import { Layer } from "effect"
-import { AuditLog } from "./Audit.js"
+import { ActionRegistry } from "./ActionRegistry.js"
 import { ApiTokens } from "./ApiToken.js"
+import { AuditLog } from "./Audit.js"
 import * as CoreConfig from "./CoreConfig.js"
-import { ActionRegistry, GovernedActions } from "./Governance.js"
+import { GovernedActions } from "./GovernedActions.js"
 import { IdGenerator, layerIdGenerator } from "./Ids.js"
 import type { CorePorts } from "./Ports.js"
 import * as Rbac from "./Rbac.js"

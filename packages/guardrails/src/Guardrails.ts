@@ -4,7 +4,7 @@
  * settings (`GuardrailsConfig.layerConfig` or `.layer({...})`), and gets every guard as a
  * service, with the gates registered in the pipeline.
  */
-import type { Audit, Governance, Ids, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import type { ActionRegistry, Audit, Ids, Rbac, SecureRandom, Tenants } from "@airlock/core"
 import type { Action, AiSettings, SystemState, UnitOfWork } from "@airlock/core"
 import { Layer } from "effect"
 import { Approvals } from "./Approvals.js"
@@ -43,7 +43,7 @@ export type GuardrailsServices =
 
 /** What the services need from core, besides the storage ports. */
 export type CoreRequirements =
-  | Governance.ActionRegistry
+  | ActionRegistry.ActionRegistry
   | Tenants.Tenants
   | Audit.AuditLog
   | Ids.IdGenerator

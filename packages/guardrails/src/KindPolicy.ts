@@ -5,7 +5,7 @@
  * without one are read by convention from their payload (`risk_score`, `estimated_cost_usd`,
  * `job_name`/`task`), which matches the runbooks' build requests.
  */
-import type { Governance } from "@airlock/core"
+import type { ActionKind } from "@airlock/core"
 import { Effect, Option } from "effect"
 import { microsOf, type UsdMicros } from "./Money.js"
 
@@ -72,7 +72,7 @@ export class KindPolicies extends Effect.Service<KindPolicies>()("@airlock/guard
   sync: () => {
     const policies = new Map<string, KindPolicy>()
     const resolved = new Map<string, ResolvedPolicy>()
-    const resolve = (kind: Governance.ActionKind): ResolvedPolicy => {
+    const resolve = (kind: ActionKind.ActionKind): ResolvedPolicy => {
       let r = resolved.get(kind.name)
       if (!r) {
         const p = policies.get(kind.name) ?? {}

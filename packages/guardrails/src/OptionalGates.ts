@@ -13,7 +13,7 @@
  * | `provider_breaker` | 85 | apply | `unavailable` (503) while the provider's breaker is open |
  */
 import { Clock, Effect, Either, Layer } from "effect"
-import { Errors, Governance } from "@airlock/core"
+import { ActionKind, ActionRegistry, Errors, Gate, GateOrder } from "@airlock/core"
 import type { Action } from "@airlock/core"
 import { LlmBudget } from "./Budgets.js"
 import { MediaPolicy, type MediaReference, toError } from "./MediaPolicy.js"
@@ -21,17 +21,17 @@ import { ProviderBreaker } from "./ProviderBreaker.js"
 import { RateLimiter } from "./RateLimiter.js"
 import { StopConditions } from "./StopConditions.js"
 
-const { Decision, GateOrder } = Governance
+const { Decision } = Gate
 
 /** Which kinds and phases an optional gate guards, and where it sits. */
 export interface GateScope {
-  readonly appliesTo: (kind: Governance.ActionKind) => boolean
+  readonly appliesTo: (kind: ActionKind.ActionKind) => boolean
   readonly phases?: ReadonlyArray<Action.Phase>
   readonly order?: number
 }
 
 /** Denies while the run is stopped (`run.active=false` or `run.paused=true`). */
-export const runActive = (scope: GateScope): Effect.Effect<Governance.Gate, never, StopConditions> =>
+export const runActive = (scope: GateScope): Effect.Effect<Gate.Gate, never, StopConditions> =>
   Effect.map(StopConditions, (stops) => ({
     name: "run_active",
     order: scope.order ?? 12,
@@ -47,7 +47,7 @@ export const runActive = (scope: GateScope): Effect.Effect<Governance.Gate, neve
   }))
 
 /** Counts actions per tenant and per actor (the actor standing in for a token) against the rate limits. */
-export const rateLimit = (scope: GateScope): Effect.Effect<Governance.Gate, never, RateLimiter> =>
+export const rateLimit = (scope: GateScope): Effect.Effect<Gate.Gate, never, RateLimiter> =>
   Effect.map(RateLimiter, (limiter) => ({
     name: "rate_limit",
     order: scope.order ?? 38,
@@ -63,7 +63,7 @@ export const rateLimit = (scope: GateScope): Effect.Effect<Governance.Gate, neve
 /** Checks the media reference a payload carries (none: allowed) against the media policy. */
 export const mediaPolicy = (
   scope: GateScope & { readonly media: (payload: unknown) => MediaReference | undefined }
-): Effect.Effect<Governance.Gate, never, MediaPolicy> =>
+): Effect.Effect<Gate.Gate, never, MediaPolicy> =>
   Effect.map(MediaPolicy, (policy) => ({
     name: "media_policy",
     order: scope.order ?? GateOrder.validation,
@@ -80,7 +80,7 @@ export const mediaPolicy = (
   }))
 
 /** Denies while the tenant's LLM budget forces the fallback (for kinds that would call a model). */
-export const llmBudget = (scope: GateScope): Effect.Effect<Governance.Gate, never, LlmBudget> =>
+export const llmBudget = (scope: GateScope): Effect.Effect<Gate.Gate, never, LlmBudget> =>
   Effect.map(LlmBudget, (llm) => ({
     name: "llm_budget",
     order: scope.order ?? 81,
@@ -101,7 +101,7 @@ export const llmBudget = (scope: GateScope): Effect.Effect<Governance.Gate, neve
 /** Denies while the breaker of the provider an action would call is open (reads only; takes no probe slot). */
 export const providerBreaker = (
   scope: GateScope & { readonly provider: (payload: unknown) => string | undefined }
-): Effect.Effect<Governance.Gate, never, ProviderBreaker> =>
+): Effect.Effect<Gate.Gate, never, ProviderBreaker> =>
   Effect.map(ProviderBreaker, (providers) => ({
     name: "provider_breaker",
     order: scope.order ?? 85,
@@ -123,12 +123,12 @@ export const providerBreaker = (
   }))
 
 /** Registers optional gates in the action registry (from a host's layer). */
-export const register = <const Gates extends ReadonlyArray<Effect.Effect<Governance.Gate, never, any>>>(
+export const register = <const Gates extends ReadonlyArray<Effect.Effect<Gate.Gate, never, any>>>(
   ...gates: Gates
-): Layer.Layer<never, never, Governance.ActionRegistry | Effect.Effect.Context<Gates[number]>> =>
+): Layer.Layer<never, never, ActionRegistry.ActionRegistry | Effect.Effect.Context<Gates[number]>> =>
   Layer.effectDiscard(
     Effect.gen(function*() {
-      const registry = yield* Governance.ActionRegistry
+      const registry = yield* ActionRegistry.ActionRegistry
       for (const gate of gates) yield* registry.registerGate(yield* gate)
     })
   )

@@ -2,7 +2,7 @@
  * The environment the guardrails suite and its worker processes run in: core, guardrails with
  * small limits, and two test kinds, over a given adapter's ports.
  */
-import { CoreConfig, Governance, Kernel, type Ports, Rbac, SecureRandom } from "@airlock/core"
+import { ActionRegistry, CoreConfig, Kernel, type Ports, Rbac, SecureRandom } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, KindPolicy, Money, OptionalGates, type Ports as GuardrailsPorts } from "@airlock/guardrails"
 import { Effect, Layer, Schema } from "effect"
 
@@ -53,7 +53,7 @@ export const Build = Schema.Struct({ job_name: Schema.String, plan: Schema.Strin
 /** Test kinds: `g.note` (AI, amounts for the value breaker) and `g.build` (protected, risk and cost by convention). */
 const TestKinds = Layer.effectDiscard(
   Effect.gen(function*() {
-    const registry = yield* Governance.ActionRegistry
+    const registry = yield* ActionRegistry.ActionRegistry
     const policies = yield* KindPolicy.KindPolicies
     yield* registry.registerKind({
       name: "g.note",
