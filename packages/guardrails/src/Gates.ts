@@ -1,10 +1,10 @@
 /**
  * Every guard as a gate of core's governed-action pipeline, registered from {@link layer}:
  *
- * | gate | order | phases | applies to |
+ * | gate | order (core's `GateOrder`) | phases | applies to |
  * |---|---|---|---|
  * | `lockdown` | `GateOrder.lockdown` (15) | propose, apply | kinds marked `protected` |
- * | `trust` | 35 | propose | AI-governed kinds (re-evaluated at most once a minute per tenant) |
+ * | `trust` | `GateOrder.trust` (35) | propose | AI-governed kinds (re-evaluated at most once a minute per tenant) |
  * | `velocity` | `GateOrder.velocity` (40) | propose (counts), apply (checks) | AI-governed kinds |
  * | `value_breaker` | `GateOrder.value` (70) | propose, apply | kinds whose policy gives an amount |
  * | `budget` | `GateOrder.budget` (80) | propose (checks), apply (charges, in the apply transaction) | kinds with a cost estimate |
@@ -27,9 +27,6 @@ import type * as Velocity from "./Velocity.js"
 import { VelocityBreaker } from "./Velocity.js"
 
 const { Decision } = Gate
-
-/** Order of the trust gate: after the mode, before the velocity breaker. */
-export const TRUST_ORDER = 35
 
 /** Names of the guardrails gates. */
 export const GateNames = {
@@ -82,7 +79,7 @@ export const make: Effect.Effect<
 
   const trustGate: Gate.Gate = {
     name: GateNames.trust,
-    order: TRUST_ORDER,
+    order: GateOrder.trust,
     phases: ["propose"],
     appliesTo: (kind) => kind.aiGoverned,
     evaluate: ({ tenant }) =>

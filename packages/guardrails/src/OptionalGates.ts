@@ -4,13 +4,13 @@
  * host chooses (`appliesTo`) and registered with {@link register}. They complement the gates
  * `Gates.layer` registers for all kinds, so every guard can sit in the pipeline.
  *
- * | gate | default order | default phases | denies with |
+ * | gate | default order (core's `GateOrder`) | default phases | denies with |
  * |---|---|---|---|
- * | `run_active` | 12 | propose, apply | `unavailable` (503) while a stop condition holds the run |
- * | `rate_limit` | 38 | propose | `rate_limited` (429) over the actor's per-minute limit |
- * | `media_policy` | `GateOrder.validation` (60) | propose, apply | `ValidationError` with the `media_*` reason code |
- * | `llm_budget` | 81 | propose | `llm.budget.exceeded` (409) while the tenant's LLM fallback is active |
- * | `provider_breaker` | 85 | apply | `unavailable` (503) while the provider's breaker is open |
+ * | `run_active` | `GateOrder.runActive` (12) | propose, apply | `unavailable` (503) while a stop condition holds the run |
+ * | `rate_limit` | `GateOrder.rateLimit` (38) | propose | `rate_limited` (429) over the actor's per-minute limit |
+ * | `media_policy` | `GateOrder.mediaPolicy` (60) | propose, apply | `ValidationError` with the `media_*` reason code |
+ * | `llm_budget` | `GateOrder.llmBudget` (81) | propose | `llm.budget.exceeded` (409) while the tenant's LLM fallback is active |
+ * | `provider_breaker` | `GateOrder.providerBreaker` (85) | apply | `unavailable` (503) while the provider's breaker is open |
  */
 import { Clock, Effect, Either, Layer } from "effect"
 import { ActionKind, ActionRegistry, Errors, Gate, GateOrder } from "@airlock/core"
@@ -27,6 +27,7 @@ const { Decision } = Gate
 export interface GateScope {
   readonly appliesTo: (kind: ActionKind.ActionKind) => boolean
   readonly phases?: ReadonlyArray<Action.Phase>
+  /** Where it sits; the gate's own `GateOrder` row when omitted. */
   readonly order?: number
 }
 
@@ -34,7 +35,7 @@ export interface GateScope {
 export const runActive = (scope: GateScope): Effect.Effect<Gate.Gate, never, StopConditions> =>
   Effect.map(StopConditions, (stops) => ({
     name: "run_active",
-    order: scope.order ?? 12,
+    order: scope.order ?? GateOrder.runActive,
     phases: scope.phases ?? ["propose", "apply"],
     appliesTo: scope.appliesTo,
     evaluate: () =>
@@ -50,7 +51,7 @@ export const runActive = (scope: GateScope): Effect.Effect<Gate.Gate, never, Sto
 export const rateLimit = (scope: GateScope): Effect.Effect<Gate.Gate, never, RateLimiter> =>
   Effect.map(RateLimiter, (limiter) => ({
     name: "rate_limit",
-    order: scope.order ?? 38,
+    order: scope.order ?? GateOrder.rateLimit,
     phases: scope.phases ?? ["propose"],
     appliesTo: scope.appliesTo,
     evaluate: ({ tenant, actor }) =>
@@ -66,7 +67,7 @@ export const mediaPolicy = (
 ): Effect.Effect<Gate.Gate, never, MediaPolicy> =>
   Effect.map(MediaPolicy, (policy) => ({
     name: "media_policy",
-    order: scope.order ?? GateOrder.validation,
+    order: scope.order ?? GateOrder.mediaPolicy,
     phases: scope.phases ?? ["propose", "apply"],
     appliesTo: scope.appliesTo,
     evaluate: ({ payload }) => {
@@ -83,7 +84,7 @@ export const mediaPolicy = (
 export const llmBudget = (scope: GateScope): Effect.Effect<Gate.Gate, never, LlmBudget> =>
   Effect.map(LlmBudget, (llm) => ({
     name: "llm_budget",
-    order: scope.order ?? 81,
+    order: scope.order ?? GateOrder.llmBudget,
     phases: scope.phases ?? ["propose"],
     appliesTo: scope.appliesTo,
     evaluate: ({ tenant, settings }) =>
@@ -104,7 +105,7 @@ export const providerBreaker = (
 ): Effect.Effect<Gate.Gate, never, ProviderBreaker> =>
   Effect.map(ProviderBreaker, (providers) => ({
     name: "provider_breaker",
-    order: scope.order ?? 85,
+    order: scope.order ?? GateOrder.providerBreaker,
     phases: scope.phases ?? ["apply"],
     appliesTo: scope.appliesTo,
     evaluate: ({ payload }) => {
