@@ -53,7 +53,10 @@ const Kind = Layer.effectDiscard(
       subject: (p) => `job:${p.job_name}`,
       apply: () => Effect.succeed(null)
     })
-    yield* policies.register<typeof Build.Type>("bench.build", { amount: (p) => ({ minor: BigInt(p.amount_cents), scale: 2 }) })
+    yield* policies.register<typeof Build.Type>(
+      "bench.build",
+      KindPolicy.buildRequest({ amount: (p) => ({ minor: BigInt(p.amount_cents), scale: 2 }) })
+    )
   })
 )
 

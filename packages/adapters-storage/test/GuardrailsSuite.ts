@@ -548,6 +548,45 @@ export const suite = <E>(
         expect(failureCode(tooBig)).toBe("exec.budget.exceeded")
       }))
 
+    it.effect("policies apply by declaration only: payload field names alone gate nothing", () =>
+      Effect.gen(function*() {
+        const { tenant, human, controller } = yield* fixture("declared")
+        const exec = yield* Budgets.ExecutionBudgets
+        const pipeline = yield* GovernedActions.GovernedActions
+        const registry = yield* ActionRegistry.ActionRegistry
+        const probe = yield* GuardProbe
+        const gates = yield* Gates.make
+        const now = Windows.utcMillis(2031, 7, 1)
+        yield* TestClock.setTime(now)
+        yield* exec.setBudget(controller, { limit_usd: Money.usd("1") })
+        const risky = { job_name: "risky", plan: "p", risk_score: 0.99, estimated_cost_usd: "5" }
+        // a kind that declares no policy: no approval, no budget check or charge, no value breaker, no lockdown
+        const undeclared = yield* propose(tenant.id, human, "g.undeclared", { ...risky, amount_cents: 10_000_000, protected: true })
+        expect(undeclared.action.status).toBe("proposed")
+        expect(undeclared.action.review_reasons).toStrictEqual([])
+        const gatesRun = undeclared.trace?.gates.map((g) => [g.gate, g.verdict, g.inputs])
+        expect(gatesRun).toContainEqual(["budget", "allow", { estimate_usd: null }])
+        expect(gatesRun).toContainEqual(["approval", "allow", { risk_score: null }])
+        expect(undeclared.trace?.gates.map((g) => g.gate)).not.toContain("lockdown")
+        expect(undeclared.trace?.gates.map((g) => g.gate)).not.toContain("value_breaker")
+        const kind = (name: string) => Option.getOrThrow(registry.kind(name))
+        expect(gates.lockdownGate.appliesTo?.(kind("g.undeclared"))).toBe(false)
+        expect(gates.lockdownGate.appliesTo?.(kind("g.build"))).toBe(true)
+        expect(yield* probe.approval(tenant.id, "job:risky", undeclared.action.payload_hash)).toBe(null)
+        const applied = yield* pipeline.apply(tenant.id, undeclared.action.id, human)
+        expect(applied.action.status).toBe("applied")
+        expect(yield* probe.spend(BudgetStore.Scopes.exec(tenant.id), Windows.monthKey(now), "risky")).toBe(null)
+        expect((yield* exec.summary(controller)).spent_usd).toBe(0n)
+        // the same payload under a kind that declares the build-request policy is gated: over the
+        // budget (the budget gate runs first), and within it the risk needs an approval
+        const overBudget = yield* Effect.flip(propose(tenant.id, human, "g.build", risky))
+        expect(overBudget).toMatchObject({ _tag: "BudgetExceeded", code: "exec.budget.exceeded" })
+        expect(Errors.httpStatus(overBudget as Errors.BudgetExceeded)).toBe(409)
+        const required = yield* Effect.flip(propose(tenant.id, human, "g.build", { ...risky, estimated_cost_usd: "0.50" }))
+        expect(required).toMatchObject({ _tag: "ApprovalRequired", code: "approval_required", subject: "job:risky" })
+        expect(Errors.httpStatus(required as Errors.ApprovalRequired)).toBe(409)
+      }))
+
     it.effect("stop conditions: repeated provider failures stop the run: overrides, one event, loops exit cleanly", () =>
       Effect.gen(function*() {
         const stops = yield* StopConditions.StopConditions
@@ -785,7 +824,7 @@ export const suite = <E>(
         const build = Option.getOrThrow(registry.kind("g.build"))
         // a kind whose approval is checked at apply only
         const late = { ...build, name: "g.build-late" }
-        yield* policies.register("g.build-late", { approvalAt: "apply" })
+        yield* policies.register("g.build-late", KindPolicy.buildRequest({ approvalAt: "apply" }))
         const settings = yield* tenants.settings(tenant.id)
         const record = (kind: ActionKind.ActionKind, payload: unknown, by: string) =>
           new Action.ActionRecord({

@@ -50,7 +50,17 @@ export const Fetch = Schema.Struct({ url: Schema.String, mime_type: Schema.Strin
 /** Payload of `g.build`. */
 export const Build = Schema.Struct({ job_name: Schema.String, plan: Schema.String, risk_score: Schema.Number, estimated_cost_usd: Schema.String })
 
-/** Test kinds: `g.note` (AI, amounts for the value breaker) and `g.build` (protected, risk and cost by convention). */
+/**
+ * Payload of `g.undeclared`: every field a policy could read (`risk_score`, `estimated_cost_usd`,
+ * `job_name`, an amount, even `protected`), under a kind that declares no policy.
+ */
+export const Undeclared = Schema.Struct({
+  ...Build.fields,
+  amount_cents: Schema.optional(Schema.Number),
+  protected: Schema.optional(Schema.Boolean)
+})
+
+/** Test kinds: `g.note` (AI, amounts for the value breaker) `g.build` (protected, declares the build-request policy) and `g.undeclared` (declares nothing). */
 const TestKinds = Layer.effectDiscard(
   Effect.gen(function*() {
     const registry = yield* ActionRegistry.ActionRegistry
@@ -72,6 +82,15 @@ const TestKinds = Layer.effectDiscard(
       permissions: { propose: "executions.run", apply: "executions.run" },
       aiGoverned: false,
       protected: true,
+      subject: (p) => `job:${p.job_name}`,
+      apply: ({ action }) => Effect.succeed({ run_id: action.id })
+    })
+    yield* policies.register("g.build", KindPolicy.buildRequest())
+    yield* registry.registerKind({
+      name: "g.undeclared",
+      payload: Undeclared,
+      permissions: { propose: "executions.run", apply: "executions.run" },
+      aiGoverned: false,
       subject: (p) => `job:${p.job_name}`,
       apply: ({ action }) => Effect.succeed({ run_id: action.id })
     })
