@@ -18,7 +18,7 @@
  * unknown tenant) → rate limit (429 `rate_limited`, see {@link RateLimiter}). The token fixes
  * actor and home tenant; only actors with `tenant.cross` (ADMIN) may act on another tenant.
  */
-import { type Actor, type ApiToken, ApiToken as Tokens, Errors, Rbac, Tenant, Tenants } from "@airlock/core"
+import { type Actor, type ApiToken, ApiToken as Tokens, Errors, Rbac, Tenant, Tenants, TenantScope } from "@airlock/core"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -190,9 +190,8 @@ const make = <E>(policy: Policy) =>
           return yield* new Errors.ValidationError({ code: "validation.tenant_header", message: "X-Tenant is not a tenant id" })
         }
         if (id.value !== home.id) {
-          if (!rbac.can(actor, "tenant.cross")) {
-            return yield* new Errors.Forbidden({
-              code: "tenant.mismatch",
+          if (!TenantScope.allows(rbac, actor, id.value)) {
+            return yield* TenantScope.mismatch({
               message: "X-Tenant does not match the token's tenant",
               details: { token_tenant: home.id }
             })

@@ -11,9 +11,8 @@
  *   `exec.budget.exceeded` (409). The charge is atomic in storage, so concurrent executions on
  *   several instances never overspend. Month rollover starts from zero (spend is keyed by month).
  */
-import { type Actor, Audit, Errors, Rbac } from "@airlock/core"
+import { type Actor, Audit, Errors, Rbac, TenantScope } from "@airlock/core"
 import { Clock, Effect, Either, Option, Schema } from "effect"
-import { actingTenant } from "./internal/tenancy.js"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
 import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Money.js"
 import { BudgetLimit, BudgetStore, Scopes, scoped, type SpendTotals } from "./BudgetStore.js"
@@ -323,7 +322,7 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
     const setBudget = (actor: Actor.Actor, input: BudgetInput, tenant?: string): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "billing.manage")
-        const target = yield* actingTenant(rbac, actor, tenant)
+        const target = yield* TenantScope.acting(rbac, actor, tenant)
         const before = yield* limitOf(target)
         const limit = new BudgetLimit({
           tenant_id: target,
@@ -380,7 +379,7 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
     ): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
       Effect.zipRight(
         rbac.require(actor, "billing.read"),
-        Effect.flatMap(actingTenant(rbac, actor, tenant), (target) => summaryOf(target, settings))
+        Effect.flatMap(TenantScope.acting(rbac, actor, tenant), (target) => summaryOf(target, settings))
       )
 
     return { check, checkReading, exceeded, charge, setBudget, summary, summaryOf, limitOf } as const

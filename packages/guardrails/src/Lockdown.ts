@@ -7,10 +7,9 @@
  * with `rate_limited`. Codes rotate (a new code replaces the old; a used code is spent) and only
  * their salted hash is stored. The state lives in storage, shared by every instance.
  */
-import { type Actor, Audit, Canonical, Errors, Rbac, SecureRandom, SystemState } from "@airlock/core"
+import { type Actor, Audit, Canonical, Errors, Rbac, SecureRandom, SystemState, TenantScope } from "@airlock/core"
 import { Clock, Effect, Option, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
-import { actingTenant } from "./internal/tenancy.js"
 import { CounterStore } from "./Counters.js"
 import { BreakerEvents } from "./Events.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
@@ -111,7 +110,7 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
     const lock = (actor: Actor.Actor, reason?: string, tenant?: string): Effect.Effect<LockdownState, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
-        const auditTenant = yield* actingTenant(rbac, actor, tenant)
+        const auditTenant = yield* TenantScope.acting(rbac, actor, tenant)
         const engaged = yield* engage("admin", reason ?? "manual", actor.id, {})
         if (engaged) {
           yield* audit.append({ tenant_id: auditTenant, actor_id: actor.id, action: "system.lockdown", subject: "system", data: { reason: reason ?? "manual" } })
@@ -142,7 +141,7 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
     const rotateCode = (actor: Actor.Actor, tenant?: string): Effect.Effect<RotatedCode, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
-        const auditTenant = yield* actingTenant(rbac, actor, tenant)
+        const auditTenant = yield* TenantScope.acting(rbac, actor, tenant)
         const bytes = yield* random.bytes(16)
         const code = Array.from(bytes.subarray(0, 10), (b) => CROCKFORD[b & 31]).join("")
         const salt = Array.from(bytes.subarray(10), (b) => b.toString(16).padStart(2, "0")).join("")
@@ -173,7 +172,7 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
     ): Effect.Effect<LockdownState, Errors.Forbidden | Errors.RateLimited | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
-        const auditTenant = yield* actingTenant(rbac, actor, tenant)
+        const auditTenant = yield* TenantScope.acting(rbac, actor, tenant)
         if (!(yield* isActive)) return yield* current
         const now = yield* Clock.currentTimeMillis
         const w = windowStart(now, attemptMs)

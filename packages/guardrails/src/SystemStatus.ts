@@ -3,10 +3,9 @@
  * overrides, provider breakers, the actor's tenant's velocity and trust breakers, and the rate
  * limiter's settings.
  */
-import { type Actor, type Errors, Rbac } from "@airlock/core"
+import { type Actor, type Errors, Rbac, TenantScope } from "@airlock/core"
 import { Effect } from "effect"
 import type { BreakerRecord } from "./Breakers.js"
-import { actingTenant } from "./internal/tenancy.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { Lockdown, type LockdownState } from "./Lockdown.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
@@ -44,7 +43,7 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guard
     const status = (actor: Actor.Actor, tenant?: string): Effect.Effect<GuardrailsStatus, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "ops.read")
-        const target = yield* actingTenant(rbac, actor, tenant)
+        const target = yield* TenantScope.acting(rbac, actor, tenant)
         return {
           lockdown: yield* lockdown.current,
           run: yield* stops.observe,
