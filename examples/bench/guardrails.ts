@@ -24,7 +24,7 @@
  */
 import { Memory } from "@airlock/adapters-storage"
 import { Action, ActionRegistry, Audit, Canonical, CoreConfig, type Errors, Gate, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import { Approvals, Budgets, Guardrails, GuardrailsConfig, KindPolicy, Money } from "@airlock/guardrails"
+import { Approvals, Budgets, Guardrails, GuardrailsConfig, KindPolicy, Usd } from "@airlock/guardrails"
 import { AuditLogger, ConflictResolutionStrategy, PolicyEngine } from "@microsoft/agent-governance-sdk"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import type { BenchRow } from "./main.js"
@@ -101,7 +101,7 @@ export const prepare: Effect.Effect<
   const agent = yield* tenants.addActor({ tenant_id: tenant.id, kind: "agent", name: "copilot", role: "AGENT" })
   const controller = yield* tenants.addActor({ tenant_id: tenant.id, kind: "user", name: "Cleo", role: "CONTROLLER" })
   const settings = yield* tenants.settings(tenant.id)
-  yield* (yield* Budgets.ExecutionBudgets).setBudget(controller, { limit_usd: Money.usd("1000000") })
+  yield* (yield* Budgets.ExecutionBudgets).setBudget(controller, { limit_usd: Usd.usd("1000000") })
   const kind = registry.kind("bench.build").pipe((o) => (o._tag === "Some" ? o.value : undefined))!
   const gates = registry.gatesFor(kind, "propose").filter((g) => STACK.includes(g.name))
   if (gates.map((g) => g.name).join() !== STACK.join()) throw new Error(`unexpected stack ${gates.map((g) => g.name)}`)

@@ -15,7 +15,7 @@
  * admin role (403 `rbac.forbidden`) → admin write guard (403 `admin.write_disabled`) → tenant
  * resolution (400 `tenant.missing` in strict mode without `X-Tenant`; 403 `tenant.mismatch` when
  * `X-Tenant` names another tenant and the actor lacks `tenant.cross`; 404 when an admin names an
- * unknown tenant) → rate limit (429 `rate_limited`, see {@link RateLimiter}). The token fixes
+ * unknown tenant) → rate limit (429 `rate_limited`, see {@link HttpRateLimit}). The token fixes
  * actor and home tenant; only actors with `tenant.cross` (ADMIN) may act on another tenant.
  */
 import { type Actor, type ApiToken, ApiToken as Tokens, Errors, Rbac, Tenant, Tenants, TenantScope } from "@airlock/core"
@@ -26,8 +26,8 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import * as ApiError from "./ApiError.js"
 import { HttpConfig } from "./HttpConfig.js"
+import { HttpRateLimit } from "./HttpRateLimit.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
-import { RateLimiter } from "./RateLimiter.js"
 import { CurrentRequest } from "./RequestContext.js"
 
 /** The verified caller of a request. */
@@ -137,7 +137,7 @@ const make = <E>(policy: Policy) =>
     const tenants = yield* Tenants.Tenants
     const rbac = yield* Rbac.Rbac
     const settings = yield* HttpConfig
-    const limiter = yield* RateLimiter
+    const limiter = yield* HttpRateLimit
     const allowlist = makeIpMatcher(settings.adminIpAllowlist)
     const trusted = makeIpMatcher(settings.trustedProxies)
 
@@ -223,7 +223,7 @@ const make = <E>(policy: Policy) =>
 export const layer: Layer.Layer<
   Authenticated | TenantScoped | Admin | AdminTenantScoped | AdminBreakGlass,
   never,
-  Tokens.ApiTokens | Tenants.Tenants | Rbac.Rbac | HttpConfig | RateLimiter
+  Tokens.ApiTokens | Tenants.Tenants | Rbac.Rbac | HttpConfig | HttpRateLimit
 > = Layer.mergeAll(
   Layer.effect(Authenticated, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: false, writeGuard: false })),
   Layer.effect(TenantScoped, make<AuthError>({ tenantScoped: true, admin: false, writeGuard: false })),

@@ -5,7 +5,7 @@
  */
 import { Postgres } from "@airlock/adapters-storage"
 import { Errors, GovernedActions, type Ids, Tenants } from "@airlock/core"
-import { Approvals, Velocity, Windows } from "@airlock/guardrails"
+import { Approvals, VelocityBreaker, Windows } from "@airlock/guardrails"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
 import { spawn } from "node:child_process"
@@ -81,9 +81,9 @@ if (admin === "") {
         expect(v1.ok + v2.ok).toBe(10)
         expect(v1.tripped + v2.tripped).toBe(20)
         expect((yield* probe.events("velocity")).filter((e) => e.type === "trip" && e.tenant_id === "mp").length).toBe(1)
-        expect(yield* probe.breaker(Velocity.breakerKey("mp"))).toMatchObject({ state: "open" })
+        expect(yield* probe.breaker(VelocityBreaker.breakerKey("mp"))).toMatchObject({ state: "open" })
         // commands already past the open-check when the breaker tripped are counted (and refused)
-        const counted = (yield* probe.counter(Velocity.counterKey("mp"), w))!
+        const counted = (yield* probe.counter(VelocityBreaker.counterKey("mp"), w))!
         expect(counted).toBeGreaterThanOrEqual(11)
         expect(counted).toBeLessThanOrEqual(30)
 

@@ -1,5 +1,5 @@
 /**
- * Budgets, in micro-dollars (see {@link Money}).
+ * Budgets, in micro-dollars (see the `Usd` module).
  *
  * - **LLM spend** (ai-bookkeeper rollout): every model call is metered (tokens × the price table)
  *   into the tenant's and the global total for the period; over a cap, callers get
@@ -14,7 +14,7 @@
 import { type Actor, Audit, Errors, Rbac, TenantScope } from "@airlock/core"
 import { Clock, Effect, Either, Option, Schema } from "effect"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
-import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Money.js"
+import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Usd.js"
 import { BudgetLimit, BudgetStore, Scopes, scoped, type SpendTotals } from "./BudgetStore.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
 import { StopConditions } from "./StopConditions.js"

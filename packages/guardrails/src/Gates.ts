@@ -20,11 +20,10 @@ import type * as Budgets from "./Budgets.js"
 import { ExecutionBudgets } from "./Budgets.js"
 import { KindPolicies } from "./KindPolicy.js"
 import { Lockdown } from "./Lockdown.js"
-import { formatUsd } from "./Money.js"
+import { formatUsd } from "./Usd.js"
 import { TrustBreaker } from "./TrustBreaker.js"
 import { ValueBreaker } from "./ValueBreaker.js"
-import type * as Velocity from "./Velocity.js"
-import { VelocityBreaker } from "./Velocity.js"
+import { VelocityBreaker, type VelocityReading } from "./VelocityBreaker.js"
 
 const { Decision } = Gate
 
@@ -96,7 +95,7 @@ export const make: Effect.Effect<
       )
   }
 
-  const velocityDecision = (tenant: string, r: Velocity.VelocityReading, counted: boolean): Gate.GateDecision => {
+  const velocityDecision = (tenant: string, r: VelocityReading, counted: boolean): Gate.GateDecision => {
     if (!r.tripped) return Decision.allow({ count: r.count, limit: r.limit, counted })
     const e = velocity.tripped(tenant, r)
     return Decision.deny(e, { ...e.details, counted })

@@ -9,7 +9,7 @@ import type { Action, AiSettings, SystemState, UnitOfWork } from "@airlock/core"
 import { Layer } from "effect"
 import { Approvals } from "./Approvals.js"
 import { ExecutionBudgets, LlmBudget } from "./Budgets.js"
-import { BreakerEvents } from "./Events.js"
+import { BreakerEvents } from "./BreakerEvents.js"
 import * as Gates from "./Gates.js"
 import type { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { KindPolicies } from "./KindPolicy.js"
@@ -22,7 +22,7 @@ import { StopConditions } from "./StopConditions.js"
 import { SystemStatus } from "./SystemStatus.js"
 import { TrustBreaker } from "./TrustBreaker.js"
 import { ValueBreaker } from "./ValueBreaker.js"
-import { VelocityBreaker } from "./Velocity.js"
+import { VelocityBreaker } from "./VelocityBreaker.js"
 
 /** Every guardrails service. */
 export type GuardrailsServices =

@@ -9,7 +9,7 @@
  */
 import type { ActionKind } from "@airlock/core"
 import { Effect, Option } from "effect"
-import { microsOf, type UsdMicros } from "./Money.js"
+import { microsOf, type UsdMicros } from "./Usd.js"
 
 /** An amount in minor units with its scale (cents: scale 2). */
 export interface ScaledAmount {

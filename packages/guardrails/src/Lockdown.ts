@@ -11,7 +11,7 @@ import { type Actor, Audit, Canonical, Errors, Rbac, SecureRandom, SystemState, 
 import { Clock, Effect, Option, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./Counters.js"
-import { BreakerEvents } from "./Events.js"
+import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { toRetrySeconds, trailingBuckets, windowStart } from "./Windows.js"
 

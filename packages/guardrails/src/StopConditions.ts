@@ -12,9 +12,9 @@ import { Clock, Duration, Effect, Option, Ref, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
 import { BudgetStore, Scopes, scoped } from "./BudgetStore.js"
 import { CounterStore } from "./Counters.js"
-import { BreakerEvents } from "./Events.js"
+import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
-import { formatUsd } from "./Money.js"
+import { formatUsd } from "./Usd.js"
 import { dayKey, trailingBuckets, windowStart } from "./Windows.js"
 
 /** Runtime override: is the run active? (boolean; absent = active). */

@@ -11,7 +11,7 @@ import { Lockdown, type LockdownState } from "./Lockdown.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
 import { type RunState, StopConditions } from "./StopConditions.js"
 import { TrustBreaker } from "./TrustBreaker.js"
-import { VelocityBreaker } from "./Velocity.js"
+import { VelocityBreaker } from "./VelocityBreaker.js"
 
 /** The guardrails status. */
 export interface GuardrailsStatus {

@@ -8,7 +8,7 @@
  */
 import type { AiSettings, Errors } from "@airlock/core"
 import { Effect } from "effect"
-import { BreakerEvents, type GuardrailEvent } from "./Events.js"
+import { BreakerEvents, type GuardrailEvent } from "./BreakerEvents.js"
 import { memo } from "./internal/memo.js"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
 import type { ScaledAmount } from "./KindPolicy.js"

@@ -3,7 +3,7 @@
  * small limits, and two test kinds, over a given adapter's ports.
  */
 import { ActionRegistry, CoreConfig, Kernel, type Ports, Rbac, SecureRandom } from "@airlock/core"
-import { Guardrails, GuardrailsConfig, KindPolicy, Money, OptionalGates, type Ports as GuardrailsPorts } from "@airlock/guardrails"
+import { Guardrails, GuardrailsConfig, KindPolicy, OptionalGates, type Ports as GuardrailsPorts, Usd } from "@airlock/guardrails"
 import { Effect, Layer, Schema } from "effect"
 
 /** The settings the suite runs with: small limits so each guard trips quickly. */
@@ -24,10 +24,10 @@ export const settings: Partial<GuardrailsConfig.GuardrailsSettings> = {
   providerWindowSeconds: 60,
   providerCooldownSeconds: 30,
   providerProbeTimeoutSeconds: 10,
-  llmTenantCap: Money.usd("0.01"),
-  llmGlobalCap: Money.usd("0.03"),
-  llmPrices: { m1: { input_per_mtok: Money.usd("1"), output_per_mtok: Money.usd("2") } },
-  stopLlmDailyHard: Money.usd("0.05"),
+  llmTenantCap: Usd.usd("0.01"),
+  llmGlobalCap: Usd.usd("0.03"),
+  llmPrices: { m1: { input_per_mtok: Usd.usd("1"), output_per_mtok: Usd.usd("2") } },
+  stopLlmDailyHard: Usd.usd("0.05"),
   stopProviderFailureThreshold: 4,
   stopProviderFailureWindowSeconds: 300,
   stopDbPoolUtilization: 0.9,

@@ -1,7 +1,7 @@
 /** SQL implementations of the guardrails ports, written once for SQLite and PostgreSQL. */
 import type { Ports } from "@airlock/guardrails"
 import { Trusted } from "@airlock/core"
-import { Approvals, Breakers, BudgetStore, Counters, Events } from "@airlock/guardrails"
+import { Approvals, BreakerEvents, Breakers, BudgetStore, Counters } from "@airlock/guardrails"
 import { type Fragment, SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
 import { int, intOrNull, json, orStorage, storageError, toJson } from "./dialect.js"
@@ -92,10 +92,10 @@ export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, SqlDb> = La
 )
 
 const toEvent = (r: Row) =>
-  Trusted.make(Events.GuardrailEvent, {
+  Trusted.make(BreakerEvents.GuardrailEvent, {
     id: String(r.id),
     tenant_id: str(r.tenant_id),
-    kind: r.kind as Events.EventKind,
+    kind: r.kind as BreakerEvents.EventKind,
     type: String(r.type),
     reason: String(r.reason),
     data: json(r.data) as Record<string, unknown>,
@@ -103,9 +103,9 @@ const toEvent = (r: Row) =>
     at: int(r.at)
   })
 
-/** SQL {@link Events.EventStore}. */
-export const eventStore: Layer.Layer<Events.EventStore, never, SqlDb> = Layer.effect(
-  Events.EventStore,
+/** SQL {@link BreakerEvents.EventStore}. */
+export const eventStore: Layer.Layer<BreakerEvents.EventStore, never, SqlDb> = Layer.effect(
+  BreakerEvents.EventStore,
   Effect.map(SqlDb, (sql) => ({
     append: (e) =>
       sql`INSERT INTO airlock_guard_events (id, tenant_id, kind, type, reason, data, actor_id, at)
