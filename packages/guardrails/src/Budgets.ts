@@ -11,7 +11,7 @@
  *   `exec.budget.exceeded` (409). The charge is atomic in storage, so concurrent executions on
  *   several instances never overspend. Month rollover starts from zero (spend is keyed by month).
  */
-import { type Actor, Audit, Errors, Rbac, TenantScope } from "@airlock/core"
+import { type Actor, Audit, Errors, type Ids, Rbac, type SystemState, TenantScope, type UnitOfWork } from "@airlock/core"
 import { Clock, Effect, Either, Option, Schema } from "effect"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
 import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Usd.js"
@@ -71,7 +71,11 @@ export interface LlmCallResult<A> {
 export const callCost = (price: { readonly input_per_mtok: UsdMicros; readonly output_per_mtok: UsdMicros }, usage: Usage): UsdMicros =>
   ceilDiv(BigInt(usage.input_tokens) * price.input_per_mtok + BigInt(usage.output_tokens) * price.output_per_mtok, 1_000_000n)
 
-/** The LLM spend meter and caps. */
+/**
+ * The LLM spend meter and caps. Its layer builds the provider breaker and stop conditions it
+ * consults, so it also needs {@link Ids.IdGenerator}, {@link SystemState.SystemStateStore} and
+ * {@link UnitOfWork.UnitOfWork}.
+ */
 export class LlmBudget extends Effect.Service<LlmBudget>()("@airlock/guardrails/LlmBudget", {
   effect: Effect.gen(function*() {
     const store = yield* BudgetStore
@@ -177,7 +181,8 @@ export class LlmBudget extends Effect.Service<LlmBudget>()("@airlock/guardrails/
       })
 
     return { status, meter, call, tenantCap } as const
-  })
+  }),
+  dependencies: [ProviderBreaker.Default, StopConditions.Default]
 }) {}
 
 // --- Execution budgets --------------------------------------------------------------------------
@@ -383,5 +388,6 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
       )
 
     return { check, checkReading, exceeded, charge, setBudget, summary, summaryOf, limitOf } as const
-  })
+  }),
+  dependencies: [LlmBudget.Default]
 }) {}

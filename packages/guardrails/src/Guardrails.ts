@@ -54,20 +54,24 @@ export type CoreRequirements =
   | SystemState.SystemStateStore
   | UnitOfWork.UnitOfWork
 
-const base = Layer.mergeAll(BreakerEvents.Default, KindPolicies.Default)
-const guards = Layer.mergeAll(
+// Each service declares the guardrails services it needs (`dependencies`); a layer is built once
+// per build however many services depend on it, so every guard shares one instance of each.
+const all = Layer.mergeAll(
+  BreakerEvents.Default,
+  KindPolicies.Default,
   StopConditions.Default,
   VelocityBreaker.Default,
   ValueBreaker.Default,
   TrustBreaker.Default,
+  ProviderBreaker.Default,
+  LlmBudget.Default,
+  ExecutionBudgets.Default,
   Approvals.Default,
   Lockdown.Default,
   RateLimiter.Default,
-  MediaPolicy.Default
-).pipe(Layer.provideMerge(base))
-const providers = ProviderBreaker.Default.pipe(Layer.provideMerge(guards))
-const llm = LlmBudget.Default.pipe(Layer.provideMerge(providers))
-const all = Layer.mergeAll(ExecutionBudgets.Default, SystemStatus.Default).pipe(Layer.provideMerge(llm))
+  MediaPolicy.Default,
+  SystemStatus.Default
+)
 
 /** Every guardrails service, without registering gates. */
 export const layerServices: Layer.Layer<GuardrailsServices, never, GuardrailsPorts | CoreRequirements | GuardrailsConfig> = all

@@ -7,7 +7,7 @@
  * with `rate_limited`. Codes rotate (a new code replaces the old; a used code is spent) and only
  * their salted hash is stored. The state lives in storage, shared by every instance.
  */
-import { type Actor, Audit, Canonical, Errors, Rbac, SecureRandom, SystemState, TenantScope } from "@airlock/core"
+import { type Actor, Audit, Canonical, Errors, type Ids, Rbac, SecureRandom, SystemState, TenantScope } from "@airlock/core"
 import { Clock, Effect, Option, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./Counters.js"
@@ -53,7 +53,7 @@ const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 /** The hash of a code with its salt (what is stored). */
 export const codeHash = (code: string, salt: string): string => Canonical.sha256Hex(`airlock.unlock\u0000${salt}\u0000${code.trim().toUpperCase()}`)
 
-/** The lockdown service. */
+/** The lockdown service (its layer also needs {@link Ids.IdGenerator}, for its events). */
 export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lockdown", {
   effect: Effect.gen(function*() {
     const breakers = yield* Breakers.BreakerStore
@@ -230,5 +230,6 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
       isActive: isActive as Effect.Effect<boolean, Errors.StorageError>,
       current: current as Effect.Effect<LockdownState, Errors.StorageError>
     } as const
-  })
+  }),
+  dependencies: [BreakerEvents.Default]
 }) {}

@@ -7,7 +7,7 @@
  * (`budget_hard_exceeded | provider_failures_repeated | db_pool_pressure`) and the numbers, and
  * loops that observe the overrides ({@link StopConditions.runWhileActive}) exit cleanly.
  */
-import { type Actor, type Errors, Rbac, SystemState, UnitOfWork } from "@airlock/core"
+import { type Actor, type Errors, type Ids, Rbac, SystemState, UnitOfWork } from "@airlock/core"
 import { Clock, Duration, Effect, Option, Ref, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
 import { BudgetStore, Scopes, scoped } from "./BudgetStore.js"
@@ -58,7 +58,7 @@ export interface PoolSample {
   readonly size: number
 }
 
-/** The stop conditions. */
+/** The stop conditions (its layer also needs {@link Ids.IdGenerator}, for its events). */
 export class StopConditions extends Effect.Service<StopConditions>()("@airlock/guardrails/StopConditions", {
   effect: Effect.gen(function*() {
     const rbac = yield* Rbac.Rbac
@@ -218,5 +218,6 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
       runWhileActive,
       resume
     } as const
-  })
+  }),
+  dependencies: [BreakerEvents.Default]
 }) {}

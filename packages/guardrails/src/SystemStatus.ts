@@ -3,7 +3,7 @@
  * overrides, provider breakers, the actor's tenant's velocity and trust breakers, and the rate
  * limiter's settings.
  */
-import { type Actor, type Errors, Rbac, TenantScope } from "@airlock/core"
+import { type Action, type Actor, type AiSettings, type Audit, type Errors, type Ids, Rbac, type SecureRandom, type SystemState, TenantScope, type Tenants, type UnitOfWork } from "@airlock/core"
 import { Effect } from "effect"
 import type { BreakerRecord } from "./Breakers.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
@@ -25,7 +25,12 @@ export interface GuardrailsStatus {
   readonly rate_limit: { readonly enabled: boolean; readonly rpm: number; readonly tenant_rpm: number }
 }
 
-/** Serves the guardrails status. */
+/**
+ * Serves the guardrails status. Its layer builds the guards it reads, so it also needs what they
+ * need from core: {@link Action.ActionStore}, {@link AiSettings.AiSettingsStore},
+ * {@link Audit.AuditLog}, {@link Ids.IdGenerator}, {@link SecureRandom.SecureRandom},
+ * {@link SystemState.SystemStateStore}, {@link Tenants.Tenants}, {@link UnitOfWork.UnitOfWork}.
+ */
 export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guardrails/SystemStatus", {
   effect: Effect.gen(function*() {
     const lockdown = yield* Lockdown
@@ -57,5 +62,6 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guard
       })
 
     return { status } as const
-  })
+  }),
+  dependencies: [Lockdown.Default, StopConditions.Default, ProviderBreaker.Default, VelocityBreaker.Default, TrustBreaker.Default]
 }) {}

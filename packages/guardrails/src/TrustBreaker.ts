@@ -153,5 +153,6 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
         Effect.map(breakers.get(breakerKey(tenant)), Option.getOrElse(() => Breakers.initial(breakerKey(tenant), "trust", tenant, now))))
 
     return { evaluate, evaluateThrottled, evaluateFor, state } as const
-  })
+  }),
+  dependencies: [BreakerEvents.Default]
 }) {}
