@@ -23,7 +23,7 @@ import {
   Breakers,
   BudgetStore,
   Budgets,
-  Counters,
+  CounterStore,
   Gates,
   GuardrailsConfig,
   KindPolicy,
@@ -968,7 +968,7 @@ export const suite = <E>(
 
     it.effect("stores: counters and spend totals keep many windows and periods of one key apart", () =>
       Effect.gen(function*() {
-        const counters = yield* Counters.CounterStore
+        const counters = yield* CounterStore.CounterStore
         const budgets = yield* BudgetStore.BudgetStore
         const probe = yield* GuardProbe
         // more windows and periods per key than any adapter-side cache keeps, revisited out of order

@@ -10,7 +10,7 @@
 import { type Actor, Audit, Canonical, Errors, type Ids, Rbac, SecureRandom, SystemState, TenantScope } from "@airlock/core"
 import { Clock, Effect, Option, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
-import { CounterStore } from "./Counters.js"
+import { CounterStore } from "./CounterStore.js"
 import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { toRetrySeconds, trailingBuckets, windowStart } from "./Windows.js"

@@ -9,7 +9,7 @@
 import { type Actor, Errors, type Ids, Rbac, type SystemState, type UnitOfWork } from "@airlock/core"
 import { Clock, Effect, Exit, Option } from "effect"
 import * as Breakers from "./Breakers.js"
-import { CounterStore } from "./Counters.js"
+import { CounterStore } from "./CounterStore.js"
 import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig, type GuardrailsSettings } from "./GuardrailsConfig.js"
 import { StopConditions } from "./StopConditions.js"

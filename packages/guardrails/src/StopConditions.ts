@@ -11,7 +11,7 @@ import { type Actor, type Errors, type Ids, Rbac, SystemState, UnitOfWork } from
 import { Clock, Duration, Effect, Option, Ref, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
 import { BudgetStore, Scopes, scoped } from "./BudgetStore.js"
-import { CounterStore } from "./Counters.js"
+import { CounterStore } from "./CounterStore.js"
 import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { formatUsd } from "./Usd.js"

@@ -8,7 +8,7 @@
 import { Errors, type Ids, type Rbac } from "@airlock/core"
 import { Clock, Effect, Option } from "effect"
 import * as Breakers from "./Breakers.js"
-import { CounterStore } from "./Counters.js"
+import { CounterStore } from "./CounterStore.js"
 import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { memo } from "./internal/memo.js"
