@@ -23,8 +23,8 @@
  * ours / theirs on the best rounds (target ≤ 1.0).
  */
 import { Memory } from "@airlock/adapters-storage"
-import { Action, Audit, Canonical, CoreConfig, type Errors, Governance, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import { Approvals, Budgets, Guardrails, GuardrailsConfig, KindPolicy, Money } from "@airlock/guardrails"
+import { Action, ActionRegistry, Audit, Canonical, CoreConfig, type Errors, Gate, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import { Approvals, Budgets, Guardrails, GuardrailsConfig, KindPolicy, Usd } from "@airlock/guardrails"
 import { AuditLogger, ConflictResolutionStrategy, PolicyEngine } from "@microsoft/agent-governance-sdk"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import type { BenchRow } from "./main.js"
@@ -43,7 +43,7 @@ const Build = Schema.Struct({
 
 const Kind = Layer.effectDiscard(
   Effect.gen(function*() {
-    const registry = yield* Governance.ActionRegistry
+    const registry = yield* ActionRegistry.ActionRegistry
     const policies = yield* KindPolicy.KindPolicies
     yield* registry.registerKind({
       name: "bench.build",
@@ -53,7 +53,10 @@ const Kind = Layer.effectDiscard(
       subject: (p) => `job:${p.job_name}`,
       apply: () => Effect.succeed(null)
     })
-    yield* policies.register<typeof Build.Type>("bench.build", { amount: (p) => ({ minor: BigInt(p.amount_cents), scale: 2 }) })
+    yield* policies.register<typeof Build.Type>(
+      "bench.build",
+      KindPolicy.buildRequest({ amount: (p) => ({ minor: BigInt(p.amount_cents), scale: 2 }) })
+    )
   })
 )
 
@@ -78,8 +81,8 @@ const payload = { job_name: "nightly", plan: "v1", risk_score: 0.8, estimated_co
 
 /** What the timed loop of ours needs: the stack, the propose-time context and the audit log. */
 export interface Prepared {
-  readonly gates: ReadonlyArray<Governance.Gate>
-  readonly ctx: Governance.GateContext
+  readonly gates: ReadonlyArray<Gate.Gate>
+  readonly ctx: Gate.GateContext
   readonly audit: Audit.AuditLog
   /** One evaluation of the stack plus one audit append (fails loudly unless the stack allows). */
   readonly once: Effect.Effect<void, Errors.StorageError>
@@ -89,16 +92,16 @@ export interface Prepared {
 export const prepare: Effect.Effect<
   Prepared,
   Errors.AirlockError,
-  Tenants.Tenants | Governance.ActionRegistry | Audit.AuditLog | Budgets.ExecutionBudgets | Approvals.Approvals
+  Tenants.Tenants | ActionRegistry.ActionRegistry | Audit.AuditLog | Budgets.ExecutionBudgets | Approvals.Approvals
 > = Effect.gen(function*() {
   const tenants = yield* Tenants.Tenants
-  const registry = yield* Governance.ActionRegistry
+  const registry = yield* ActionRegistry.ActionRegistry
   const audit = yield* Audit.AuditLog
   const tenant = yield* tenants.create({ id: Ids.TenantId.make("bench"), name: "bench", settings: { ai_mode: "suggest_only" } })
   const agent = yield* tenants.addActor({ tenant_id: tenant.id, kind: "agent", name: "copilot", role: "AGENT" })
   const controller = yield* tenants.addActor({ tenant_id: tenant.id, kind: "user", name: "Cleo", role: "CONTROLLER" })
   const settings = yield* tenants.settings(tenant.id)
-  yield* (yield* Budgets.ExecutionBudgets).setBudget(controller, { limit_usd: Money.usd("1000000") })
+  yield* (yield* Budgets.ExecutionBudgets).setBudget(controller, { limit_usd: Usd.usd("1000000") })
   const kind = registry.kind("bench.build").pipe((o) => (o._tag === "Some" ? o.value : undefined))!
   const gates = registry.gatesFor(kind, "propose").filter((g) => STACK.includes(g.name))
   if (gates.map((g) => g.name).join() !== STACK.join()) throw new Error(`unexpected stack ${gates.map((g) => g.name)}`)
@@ -124,7 +127,7 @@ export const prepare: Effect.Effect<
     version: 1
   })
   yield* (yield* Approvals.Approvals).grant(controller, { subject: pipelineDraft.subject, plan_hash: pipelineDraft.payload_hash })
-  const ctx: Governance.GateContext = {
+  const ctx: Gate.GateContext = {
     tenant,
     settings,
     actor: agent,
@@ -135,7 +138,7 @@ export const prepare: Effect.Effect<
     trigger: "auto"
   }
   const once = Effect.gen(function*() {
-    const evaluation = yield* Governance.runGates(gates, ctx)
+    const evaluation = yield* Gate.runGates(gates, ctx)
     if (evaluation.outcome !== "allow") throw new Error(`stack did not allow: ${JSON.stringify(evaluation.gates)}`)
     yield* audit.append({ tenant_id: tenant.id, actor_id: agent.id, action: "action.evaluated", subject: pipelineDraft.subject, data: { outcome: evaluation.outcome } })
   })
@@ -146,7 +149,7 @@ export const prepare: Effect.Effect<
 export const ours: Effect.Effect<
   Effect.Effect<number, Errors.StorageError>,
   Errors.AirlockError,
-  Tenants.Tenants | Governance.ActionRegistry | Audit.AuditLog | Audit.AuditStore | Budgets.ExecutionBudgets | Approvals.Approvals
+  Tenants.Tenants | ActionRegistry.ActionRegistry | Audit.AuditLog | Audit.AuditStore | Budgets.ExecutionBudgets | Approvals.Approvals
 > = Effect.gen(function*() {
   const { ctx, once } = yield* prepare
   const store = yield* Audit.AuditStore

@@ -14,7 +14,7 @@
  *    summing the raw journal lines.
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
-import { CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants, UnitOfWork } from "@airlock/core"
+import { CoreConfig, GovernedActions, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants, UnitOfWork } from "@airlock/core"
 import { BankTransaction, CalendarDate, Chart, Journal, JournalEntry, JournalStore, Ledger, LedgerConfig, type Ports as LedgerPorts, Proposals } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
 import Database from "better-sqlite3"
@@ -50,7 +50,7 @@ const prepare = (n: number) =>
     const agent = yield* tenants.addActor({ tenant_id: tenantId, kind: "agent", name: "a", role: "AGENT" })
     yield* (yield* Chart.ChartOfAccounts).importPreset(tenantId, owner, "standard_small_business")
     const bank = yield* BankTransaction.BankTransactions
-    const pipeline = yield* Governance.GovernedActions
+    const pipeline = yield* GovernedActions.GovernedActions
     const ids: Array<Ids.ActionId> = []
     for (let start = 0; start < n; start += 1000) {
       const count = Math.min(1000, n - start)

@@ -4,7 +4,7 @@
  * steps, so the figure says what the governance costs on this machine.
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
-import { CoreConfig, Governance, Ids, Kernel, Rbac, SecureRandom, SystemState, Tenants } from "@airlock/core"
+import { ActionRegistry, CoreConfig, GovernedActions, Ids, Kernel, Rbac, SecureRandom, SystemState, Tenants } from "@airlock/core"
 import { Effect, Layer, Schema } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -15,7 +15,7 @@ const N = 5_000
 
 const Kind = Layer.effectDiscard(
   Effect.gen(function*() {
-    const registry = yield* Governance.ActionRegistry
+    const registry = yield* ActionRegistry.ActionRegistry
     const state = yield* SystemState.SystemStateStore
     yield* registry.registerKind({
       name: "bench.note",
@@ -32,7 +32,7 @@ const Kind = Layer.effectDiscard(
 const measure = (ports: Layer.Layer<any, any>) =>
   Effect.gen(function*() {
     const tenants = yield* Tenants.Tenants
-    const pipeline = yield* Governance.GovernedActions
+    const pipeline = yield* GovernedActions.GovernedActions
     const tenant = Ids.TenantId.make("bench")
     yield* tenants.create({ id: tenant, name: "bench", settings: { ai_mode: "suggest_only" } })
     const human = yield* tenants.addActor({ tenant_id: tenant, kind: "user", name: "h", role: "BOOKKEEPER" })

@@ -8,7 +8,7 @@
  *
  *   pnpm --filter @airlock/examples exec tsx --conditions=source bench/profile-http.ts [requests] [--profile]
  */
-import { HttpConfig, RateLimiter, Server } from "@airlock/adapters-http"
+import { HttpConfig, HttpRateLimit, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
@@ -32,7 +32,7 @@ const runtime = ManagedRuntime.make(core)
 await runtime.runPromise(Effect.zipRight(seedDevelopment, seedLedger))
 const { dispose, handler } = HttpApiBuilder.toWebHandler(
   Layer.mergeAll(Server.layer, HttpServer.layerContext).pipe(
-    Layer.provide(RateLimiter.layerGuardrails),
+    Layer.provide(HttpRateLimit.layerGuardrails),
     Layer.provide(HttpConfig.layer({ environment: "production" })),
     Layer.provide(core)
   ),

@@ -4,7 +4,7 @@
  * the agent, evaluate, apply as a human — then prints the decision trace and verifies the audit chain.
  */
 import { Sqlite } from "@airlock/adapters-storage"
-import { Audit, Governance, Ids, Kernel, SystemState, Tenants } from "@airlock/core"
+import { ActionRegistry, Audit, GovernedActions, Ids, Kernel, SystemState, Tenants } from "@airlock/core"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Option, Schema } from "effect"
 import { join } from "node:path"
@@ -14,7 +14,7 @@ const tenantId = Ids.TenantId.make("default")
 /** A demo kind: promoting a "note" stores it in system state (our stand-in for canonical data). */
 const DemoKind = Layer.effectDiscard(
   Effect.gen(function*() {
-    const registry = yield* Governance.ActionRegistry
+    const registry = yield* ActionRegistry.ActionRegistry
     const state = yield* SystemState.SystemStateStore
     yield* registry.registerKind({
       name: "demo.note",
@@ -33,7 +33,7 @@ const DemoKind = Layer.effectDiscard(
 
 const program = Effect.gen(function*() {
   const tenants = yield* Tenants.Tenants
-  const pipeline = yield* Governance.GovernedActions
+  const pipeline = yield* GovernedActions.GovernedActions
   const audit = yield* Audit.AuditLog
   const existing = yield* Effect.option(tenants.get(tenantId))
   if (Option.isNone(existing)) {

@@ -6,7 +6,7 @@
  * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests,
  * then close storage.
  */
-import { HttpConfig, RateLimiter, Readiness, Server } from "@airlock/adapters-http"
+import { HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
@@ -42,7 +42,7 @@ const main = Effect.gen(function*() {
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),
     Layer.provide(Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))),
-    Layer.provide(RateLimiter.layerGuardrails),
+    Layer.provide(HttpRateLimit.layerGuardrails),
     Layer.provide(HttpConfig.layer(settings))
   )
   const banner = Layer.effectDiscard(

@@ -1,7 +1,7 @@
 /**
  * Errors on the wire. Every failed request is answered with
  * `{"error": {"code", "message", "details", "request_id"}}` and the HTTP status of its code
- * (`Errors.httpStatus`). Handlers fail with `@airlock/core` taxonomy errors; {@link wire} gives
+ * (core's `ErrorCode` catalogue). Handlers fail with `@airlock/core` taxonomy errors; {@link wire} gives
  * each error class the schema that documents it in OpenAPI and lets the typed client decode it
  * back into the same class, and {@link fromCause} turns anything a request can fail with into a
  * taxonomy error, with unexpected failures reduced to `internal` (their cause is only logged).
@@ -9,7 +9,7 @@
  * Class-specific fields travel in `details`: `retry_after_seconds` for `rate_limited`,
  * `subject` and `plan_hash` for `approval_required`.
  */
-import { Errors } from "@airlock/core"
+import { ErrorCode, Errors } from "@airlock/core"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Cause, Option, Schema } from "effect"
@@ -36,37 +36,26 @@ export const ErrorEnvelope = Schema.Struct({ error: ErrorBody })
 /** Type of {@link ErrorEnvelope}. */
 export type ErrorEnvelope = typeof ErrorEnvelope.Type
 
-/** The fixed code of each class that has one; classes absent here carry a code chosen per failure. */
-const fixedCodes: Partial<Record<AirlockError["_tag"], string>> = {
-  Unauthorized: "auth.unauthorized",
-  CompanionDisabled: "companion.disabled",
-  VelocityBreakerTripped: "breaker.velocity",
-  LockdownActive: "lockdown.active",
-  TenantMissing: "tenant.missing",
-  NotFound: "not_found",
-  PeriodLocked: "period.locked",
-  ApprovalRequired: "approval_required",
-  PayloadTooLarge: "payload.too_large",
-  RateLimited: "rate_limited",
-  StorageError: "storage.failure",
-  InternalError: "internal",
-  Unavailable: "unavailable"
-}
+/** The fixed code of each class that has one (core's catalogue); other classes carry a code chosen per failure. */
+const fixedCodes = ErrorCode.fixedCodes
 
-const allFixed = new Set(Object.values(fixedCodes))
 const isBudgetCode = (code: string) => code.endsWith("budget.exceeded")
 
 /**
  * The codes a class accepts when decoding: its fixed code, or — for the classes whose code
- * varies — any code not owned by another class of the same status (`Conflict` and
- * `BudgetExceeded` share 409; budgets end in `budget.exceeded`).
+ * varies — any code the catalogue does not give to another class (`Conflict` and
+ * `BudgetExceeded` share 409; uncatalogued budgets end in `budget.exceeded`).
  */
 const codeSchema = (tag: AirlockError["_tag"]): Schema.Schema<string> => {
   const fixed = fixedCodes[tag]
   if (fixed !== undefined) return Schema.Literal(fixed)
-  if (tag === "BudgetExceeded") return Schema.String.pipe(Schema.filter(isBudgetCode))
-  if (tag === "Conflict") return Schema.String.pipe(Schema.filter((c) => !allFixed.has(c) && !isBudgetCode(c)))
-  return Schema.String.pipe(Schema.filter((c) => !allFixed.has(c)))
+  const ownedElsewhere = (c: string) => {
+    const owner = ErrorCode.tagOf(c)
+    return owner !== undefined && owner !== tag
+  }
+  if (tag === "BudgetExceeded") return Schema.String.pipe(Schema.filter((c) => !ownedElsewhere(c) && (ErrorCode.tagOf(c) === tag || isBudgetCode(c))))
+  if (tag === "Conflict") return Schema.String.pipe(Schema.filter((c) => !ownedElsewhere(c) && !isBudgetCode(c)))
+  return Schema.String.pipe(Schema.filter((c) => !ownedElsewhere(c)))
 }
 
 const extraFields: Partial<Record<AirlockError["_tag"], ReadonlyArray<string>>> = {
@@ -81,16 +70,19 @@ export const toBody = (error: AirlockError, requestId: string): ErrorEnvelope =>
   return { error: { code: error.code, message: error.message, details, request_id: requestId } }
 }
 
-/** OpenAPI descriptions of the classes whose code varies. */
+/** The catalogued codes of a class, for its OpenAPI description. */
+const codeList = (tag: AirlockError["_tag"]) => ErrorCode.codesOf(tag).join(", ")
+
+/** OpenAPI descriptions of the classes whose code varies (or whose details say more). */
 const descriptions: Partial<Record<AirlockError["_tag"], string>> = {
-  Forbidden: "Refused: rbac.forbidden, tenant.mismatch, admin.ip_denied (\"Admin IP not allowed\"), admin.write_disabled, mode.forbidden, …",
-  ValidationError: "Invalid input: validation.schema, validation.json, validation.json_depth, validation.amount_precision, validation.tenant_header, …",
-  Conflict: "Conflicts with current state: conflict.duplicate, idempotency.conflict, proposal.closed, …",
-  BudgetExceeded: "A budget would be exceeded: exec.budget.exceeded, llm.budget.exceeded",
-  RateLimited: "rate_limited; retry after details.retry_after_seconds (also the Retry-After header)",
-  ApprovalRequired: "approval_required; details.subject and details.plan_hash name the approval needed",
-  InternalError: "internal: an unexpected failure (details only in the server log, under request_id)",
-  StorageError: "storage.failure: the store failed (details only in the server log, under request_id)"
+  Forbidden: `Refused (admin.ip_denied: "Admin IP not allowed"): ${codeList("Forbidden")}`,
+  ValidationError: `Invalid input: ${codeList("ValidationError")}`,
+  Conflict: `Conflicts with current state: ${codeList("Conflict")}`,
+  BudgetExceeded: `A budget would be exceeded: ${codeList("BudgetExceeded")}`,
+  RateLimited: `${fixedCodes.RateLimited}; retry after details.retry_after_seconds (also the Retry-After header)`,
+  ApprovalRequired: `${fixedCodes.ApprovalRequired}; details.subject and details.plan_hash name the approval needed`,
+  InternalError: `${fixedCodes.InternalError}: an unexpected failure (details only in the server log, under request_id)`,
+  StorageError: `${fixedCodes.StorageError}: the store failed (details only in the server log, under request_id)`
 }
 
 const MAX_ISSUE_MESSAGE = 300
@@ -134,7 +126,7 @@ export const wire = <C extends Schema.Schema.AnyNoContext & { readonly _tag: Air
       return { error: { code: encoded.code, message: encoded.message, details, request_id: "" } }
     }
   }).annotations({
-    ...HttpApiSchema.annotations({ status: Errors.ErrorStatus[tag] }),
+    ...HttpApiSchema.annotations({ status: ErrorCode.statusOf(tag) }),
     identifier: tag.endsWith("Error") ? tag : `${tag}Error`,
     description: descriptions[tag] ?? fixedCodes[tag] ?? tag
   })

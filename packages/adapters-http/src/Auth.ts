@@ -15,10 +15,10 @@
  * admin role (403 `rbac.forbidden`) → admin write guard (403 `admin.write_disabled`) → tenant
  * resolution (400 `tenant.missing` in strict mode without `X-Tenant`; 403 `tenant.mismatch` when
  * `X-Tenant` names another tenant and the actor lacks `tenant.cross`; 404 when an admin names an
- * unknown tenant) → rate limit (429 `rate_limited`, see {@link RateLimiter}). The token fixes
+ * unknown tenant) → rate limit (429 `rate_limited`, see {@link HttpRateLimit}). The token fixes
  * actor and home tenant; only actors with `tenant.cross` (ADMIN) may act on another tenant.
  */
-import { ApiToken as Tokens, Errors, Rbac, Tenant, Tenants } from "@airlock/core"
+import { ApiToken as Tokens, Errors, Rbac, Tenant, Tenants, TenantScope } from "@airlock/core"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -26,8 +26,8 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Layer, Option, Schema } from "effect"
 import * as ApiError from "./ApiError.js"
 import { HttpConfig } from "./HttpConfig.js"
+import { HttpRateLimit } from "./HttpRateLimit.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
-import { RateLimiter } from "./RateLimiter.js"
 import { CurrentPrincipal, CurrentRequest, type Principal } from "./RequestContext.js"
 
 const bearer = HttpApiSecurity.bearer
@@ -124,7 +124,7 @@ const make = <E>(policy: Policy) =>
     const tenants = yield* Tenants.Tenants
     const rbac = yield* Rbac.Rbac
     const settings = yield* HttpConfig
-    const limiter = yield* RateLimiter
+    const limiter = yield* HttpRateLimit
     const allowlist = makeIpMatcher(settings.adminIpAllowlist)
     const trusted = makeIpMatcher(settings.trustedProxies)
 
@@ -177,9 +177,8 @@ const make = <E>(policy: Policy) =>
           return yield* new Errors.ValidationError({ code: "validation.tenant_header", message: "X-Tenant is not a tenant id" })
         }
         if (id.value !== home.id) {
-          if (!rbac.can(actor, "tenant.cross")) {
-            return yield* new Errors.Forbidden({
-              code: "tenant.mismatch",
+          if (!TenantScope.allows(rbac, actor, id.value)) {
+            return yield* TenantScope.mismatch({
               message: "X-Tenant does not match the token's tenant",
               details: { token_tenant: home.id }
             })
@@ -211,7 +210,7 @@ const make = <E>(policy: Policy) =>
 export const layer: Layer.Layer<
   Authenticated | TenantScoped | Admin | AdminTenantScoped | AdminBreakGlass,
   never,
-  Tokens.ApiTokens | Tenants.Tenants | Rbac.Rbac | HttpConfig | RateLimiter
+  Tokens.ApiTokens | Tenants.Tenants | Rbac.Rbac | HttpConfig | HttpRateLimit
 > = Layer.mergeAll(
   Layer.effect(Authenticated, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: false, writeGuard: false })),
   Layer.effect(TenantScoped, make<AuthError>({ tenantScoped: true, admin: false, writeGuard: false })),

@@ -15,7 +15,7 @@
 import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
-import type { Approvals, Budgets, Events, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
+import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -49,7 +49,7 @@ import { prepare } from "./internal/body.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
 import { makeRouteTable } from "./internal/routes.js"
 import * as Metrics from "./Metrics.js"
-import type { RateLimiter } from "./RateLimiter.js"
+import type { HttpRateLimit } from "./HttpRateLimit.js"
 import { Readiness } from "./Readiness.js"
 import { acceptedRequestId, CurrentRequest } from "./RequestContext.js"
 import * as SystemHttp from "./System/Http.js"
@@ -94,7 +94,7 @@ export type Requirements =
   | Audit.AuditLog
   | Rbac.Rbac
   | HttpConfig
-  | RateLimiter
+  | HttpRateLimit
   | Readiness
   | Chart.ChartOfAccounts
   | Journal.Journal
@@ -104,7 +104,7 @@ export type Requirements =
   | Approvals.Approvals
   | Budgets.ExecutionBudgets
   | Lockdown.Lockdown
-  | Events.BreakerEvents
+  | BreakerEvents.BreakerEvents
   | SystemStatus.SystemStatus
   | Budgets.LlmBudget
   | GuardrailsConfig.GuardrailsConfig
@@ -244,7 +244,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
 /**
  * The API with its handlers, auth, readiness registry, OpenAPI document and docs page, and the
  * request chain: what `HttpApiBuilder.httpApp` (or `serve`) needs. Provide core services, an
- * `HttpConfig` and a `RateLimiter`.
+ * `HttpConfig` and a `HttpRateLimit`.
  */
 export const layer: Layer.Layer<
   HttpApi.Api | Readiness,

@@ -1,4 +1,4 @@
-import { RateLimiter } from "@airlock/adapters-http"
+import { HttpRateLimit } from "@airlock/adapters-http"
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
@@ -140,7 +140,7 @@ layer(H.layer({ http: { maxBodyBytes: 1024 * 1024 } }), { excludeTestServices: t
 })
 
 /** A rate-limit hook that fails unexpectedly, with internals in its error. */
-const exploding = Layer.succeed(RateLimiter.RateLimiter, {
+const exploding = Layer.succeed(HttpRateLimit.HttpRateLimit, {
   enabled: true,
   check: () => Effect.die(new Error("limiter crashed: connect ECONNREFUSED 10.9.8.7:6379 password=hunter2"))
 })

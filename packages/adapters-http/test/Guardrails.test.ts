@@ -1,4 +1,4 @@
-import { Approvals, Budgets, Money as GMoney } from "@airlock/guardrails"
+import { Approvals, Budgets, Usd } from "@airlock/guardrails"
 import { Ids } from "@airlock/core"
 import { BankTransaction, Chart, Proposals } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
@@ -6,7 +6,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import * as H from "./support/Harness.js"
 
-const usd = Schema.decodeSync(GMoney.Usd)
+const usd = Schema.decodeSync(Usd.Usd)
 
 const suite = (storage: H.Storage) =>
   layer(H.layer({ storage, guardrails: { approvalTtlSeconds: 1 } }), { excludeTestServices: true })(storage, (it) => {

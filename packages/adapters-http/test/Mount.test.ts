@@ -1,4 +1,4 @@
-import { HttpConfig, RateLimiter, Server } from "@airlock/adapters-http"
+import { HttpConfig, HttpRateLimit, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
 import { ApiToken, Errors, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
@@ -13,8 +13,8 @@ const core = Layer.merge(Ledger.layer, Guardrails.layer).pipe(
   Layer.provideMerge(Kernel.layer),
   Layer.provideMerge(Memory.layer)
 )
-const limited: Array<RateLimiter.RateLimitRequest> = []
-const limiter = Layer.succeed(RateLimiter.RateLimiter, {
+const limited: Array<HttpRateLimit.RateLimitRequest> = []
+const limiter = Layer.succeed(HttpRateLimit.HttpRateLimit, {
   enabled: true,
   check: (request) =>
     Effect.suspend(() => {

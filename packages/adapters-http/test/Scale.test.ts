@@ -4,8 +4,8 @@
  * through one honoured by the other, lockdown seen by both, the same post sent through both at
  * once stored exactly once, and one proposal applied through both at once promoted once.
  */
-import { RateLimiter } from "@airlock/adapters-http"
-import { Governance, Ids } from "@airlock/core"
+import { HttpRateLimit } from "@airlock/adapters-http"
+import { GovernedActions, Ids } from "@airlock/core"
 import { Approvals, Lockdown } from "@airlock/guardrails"
 import { Proposals } from "@airlock/ledger"
 import { describe, expect, it, layer } from "@effect/vitest"
@@ -14,7 +14,7 @@ import { Context, Effect, Either, Layer } from "effect"
 import { randomBytes } from "node:crypto"
 import * as H from "./support/Harness.js"
 
-const limited = { rateLimiter: RateLimiter.layerGuardrails, guardrails: { rateLimitEnabled: true, rateLimitRpm: 5, rateLimitTenantRpm: 8 } }
+const limited = { rateLimiter: HttpRateLimit.layerGuardrails, guardrails: { rateLimitEnabled: true, rateLimitRpm: 5, rateLimitTenantRpm: 8 } }
 
 const rateLimitSuite = (storage: H.Storage) =>
   layer(H.layer({ storage, ...limited }), { excludeTestServices: true })(storage, (it) => {
@@ -60,7 +60,7 @@ describe.skipIf(!H.pgEnabled())("two servers on one PostgreSQL", () => {
     Effect.scoped(Effect.gen(function*() {
       const name = `airlock_h2_${randomBytes(6).toString("hex")}`
       // A creates, migrates and seeds the database; B joins it as it is
-      const shared = { rateLimiter: RateLimiter.layerGuardrails, guardrails: { rateLimitEnabled: true, rateLimitRpm: 5, rateLimitTenantRpm: 1000 } }
+      const shared = { rateLimiter: HttpRateLimit.layerGuardrails, guardrails: { rateLimitEnabled: true, rateLimitRpm: 5, rateLimitTenantRpm: 1000 } }
       const a = yield* Layer.build(H.layer({ storage: "postgres", pgDatabase: name, ...shared }))
       const b = yield* Layer.build(H.layer({ storage: "postgres", pgUrl: H.pgUrlOf(name), seed: false, ...shared }))
       const A = Context.get(a, H.TestServer)
@@ -124,8 +124,8 @@ describe.skipIf(!H.pgEnabled())("two servers on one PostgreSQL", () => {
       })
       const id = proposed.action.id
       const applied = yield* Effect.all([
-        Context.get(a, Governance.GovernedActions).apply(Ids.TenantId.make("default"), id, A.actors.owner!),
-        Context.get(b, Governance.GovernedActions).apply(Ids.TenantId.make("default"), id, A.actors.owner!)
+        Context.get(a, GovernedActions.GovernedActions).apply(Ids.TenantId.make("default"), id, A.actors.owner!),
+        Context.get(b, GovernedActions.GovernedActions).apply(Ids.TenantId.make("default"), id, A.actors.owner!)
       ], { concurrency: 2 })
       expect(applied.map((r) => r.already_applied).sort()).toStrictEqual([false, true])
       expect(applied.map((r) => r.action.status)).toStrictEqual(["applied", "applied"])

@@ -3,7 +3,7 @@
  * request's resolved tenant (an admin's `X-Tenant`); lockdown, unlock and rotation as admin
  * routes (role, IP allowlist, write guard — unlock and rotation exempt from the write guard).
  */
-import { Events, Lockdown, StopConditions, Velocity } from "@airlock/guardrails"
+import { BreakerEvents, Lockdown, StopConditions, VelocityBreaker } from "@airlock/guardrails"
 import { describe, expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
@@ -56,7 +56,7 @@ describe("system status: guardrails fields", () => {
         yield* lockdown.recordSignal("rollback")
         const stops = yield* StopConditions.StopConditions
         yield* stops.trip("db_pool_pressure", { samples: 3 })
-        const velocity = yield* Velocity.VelocityBreaker
+        const velocity = yield* VelocityBreaker.VelocityBreaker
         for (let i = 0; i < 3; i++) yield* Effect.either(velocity.record("acme"))
 
         const after = (yield* s.raw("/api/v1/system/status", as(viewer))).json
@@ -108,7 +108,7 @@ describe("resolved tenant: billing, lockdown, breaker events", () => {
         expect((yield* auditActions("default")).length).toBe(defaultAudit)
 
         // breaker events of the resolved tenant
-        const events = yield* Events.BreakerEvents
+        const events = yield* BreakerEvents.BreakerEvents
         yield* events.record({ tenant_id: "acme", kind: "velocity", type: "trip", reason: "velocity_exceeded", data: { n: 1 } })
         const acmeEvents = (yield* s.raw("/api/v1/companion/breaker-events", as(admin, "acme"))).json
         expect(acmeEvents.map((e: any) => e.reason)).toStrictEqual(["velocity_exceeded"])

@@ -5,11 +5,12 @@
  */
 import {
   Action,
+  ActionRegistry,
   ApiToken,
   Audit,
   CoreConfig,
   Errors,
-  Governance,
+  GovernedActions,
   Ids,
   Kernel,
   type Ports,
@@ -44,7 +45,7 @@ let payloadDecodes = 0
  */
 const TestKinds = Layer.effectDiscard(
   Effect.gen(function*() {
-    const registry = yield* Governance.ActionRegistry
+    const registry = yield* ActionRegistry.ActionRegistry
     const state = yield* SystemState.SystemStateStore
     const bump = (tenant: string, by: string) =>
       Effect.gen(function*() {
@@ -229,7 +230,7 @@ export const suite = <E>(
     it.effect("propose records a shadow action and trace; apply promotes it once with audit", () =>
       Effect.gen(function*() {
         const { tenant, human, agent } = yield* fixture("flow")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* Probe
         const proposed = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "a" } })
         expect(proposed.action.status).toBe("proposed")
@@ -259,7 +260,7 @@ export const suite = <E>(
     it.effect("apply takes the payload validated at propose while the stored one is unchanged, read back from storage too", () =>
       Effect.gen(function*() {
         const { tenant, human, agent } = yield* fixture("decodes")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* Probe
         const before = payloadDecodes
         const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.decodes", payload: { note: "once" } })
@@ -276,7 +277,7 @@ export const suite = <E>(
     it.effect("apply decodes and validates the stored payload again once it changed after propose", () =>
       Effect.gen(function*() {
         const { tenant, human, agent } = yield* fixture("tampered")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* Probe
         const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "ok" } })
         yield* probe.tamperActionPayload(tenant.id, action.id, { note: 42 })
@@ -291,7 +292,7 @@ export const suite = <E>(
     it.effect("two concurrent applies of one action produce exactly one effect", () =>
       Effect.gen(function*() {
         const { tenant, human, agent } = yield* fixture("race")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         for (let i = 0; i < 5; i++) {
           const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: `r${i}` } })
           const results = yield* Effect.all(
@@ -313,7 +314,7 @@ export const suite = <E>(
     it.effect("a failing handler leaves no trace in canonical data and the action stays proposed", () =>
       Effect.gen(function*() {
         const { tenant, human, agent } = yield* fixture("fail")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* Probe
         const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.failing", payload: { note: "x" } })
         const auditBefore = yield* probe.count("audit", tenant.id)
@@ -327,7 +328,7 @@ export const suite = <E>(
 
     it.effect("gates: shadow_only blocks apply, agents cannot self-promote, kill switch layers, RBAC", () =>
       Effect.gen(function*() {
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const tenants = yield* Tenants.Tenants
         const shadow = yield* fixture("gate-shadow", "shadow_only")
         const p1 = yield* pipeline.propose({ tenant_id: shadow.tenant.id, actor: shadow.agent, kind: "test.counter", payload: { note: "s" } })
@@ -371,7 +372,7 @@ export const suite = <E>(
     it.effect("idempotency keys, reject, wipe, rollback", () =>
       Effect.gen(function*() {
         const { tenant, human, agent, owner } = yield* fixture("life")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* Probe
         const a = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "k" }, idempotency_key: "k1" })
         const b = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "k" }, idempotency_key: "k1" })
@@ -420,7 +421,7 @@ export const suite = <E>(
     it.effect("listing is newest first with a cursor, filtered by status", () =>
       Effect.gen(function*() {
         const { tenant, agent } = yield* fixture("page")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const made: Array<string> = []
         for (let i = 0; i < 7; i++) {
           made.push((yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: `${i}` } })).action.id)
@@ -437,7 +438,7 @@ export const suite = <E>(
       Effect.gen(function*() {
         const a = yield* fixture("iso-a")
         const b = yield* fixture("iso-b")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const { action } = yield* pipeline.propose({ tenant_id: a.tenant.id, actor: a.agent, kind: "test.counter", payload: { note: "x" } })
         const fromB = yield* Effect.exit(pipeline.get(b.tenant.id, action.id))
         expect(fromB).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "NotFound" })))
@@ -512,7 +513,7 @@ export const suite = <E>(
       Effect.gen(function*() {
         const store = yield* Action.ActionStore
         const { tenant, agent } = yield* fixture("store")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "v" } })
         expect(Option.getOrThrow(yield* store.get(tenant.id, action.id))).toStrictEqual(action)
         const stale = yield* Effect.exit(store.update(new Action.ActionRecord({ ...action, status: "rejected", version: 3 }), 2))

@@ -7,33 +7,36 @@
  */
 import {
   Action,
+  ActionKind,
+  ActionRegistry,
   Audit,
   Errors,
-  Governance,
+  Gate,
+  GovernedActions,
   Ids,
   type Ports,
   Tenants
 } from "@airlock/core"
 import {
   Approvals,
+  BreakerEvents,
   Breakers,
-  Budgets,
   BudgetStore,
-  Counters,
-  Events,
+  Budgets,
+  CounterStore,
   Gates,
   GuardrailsConfig,
   KindPolicy,
   Lockdown,
-  Money,
   type Ports as GuardrailsPorts,
   ProviderBreaker,
   RateLimiter,
   StopConditions,
   SystemStatus,
   TrustBreaker,
+  Usd,
   ValueBreaker,
-  Velocity,
+  VelocityBreaker,
   Windows
 } from "@airlock/guardrails"
 import { expect, layer } from "@effect/vitest"
@@ -70,7 +73,7 @@ const failureCode = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
   Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Exit.causeOption(exit).pipe(Option.flatMap((c) => Option.fromNullable((c as any).error))), (e: any) => e.code)) : undefined
 
 const propose = (tenant: Ids.TenantId, actor: any, kind: string, payload: unknown) =>
-  Effect.flatMap(Governance.GovernedActions, (p) => p.propose({ tenant_id: tenant, actor, kind, payload }))
+  Effect.flatMap(GovernedActions.GovernedActions, (p) => p.propose({ tenant_id: tenant, actor, kind, payload }))
 
 /**
  * Waits (in real time, up to 30 s: a loaded 2-core machine can be slow) until some fiber sleeps on
@@ -94,7 +97,7 @@ export const suite = <E>(
     it.effect("velocity: more than N AI commands a minute trips the breaker; propose and apply fail until the cooldown", () =>
       Effect.gen(function*() {
         const { tenant, agent, human } = yield* fixture("vel")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* GuardProbe
         const first = yield* propose(tenant.id, agent, "g.note", { note: "v0" })
         for (let i = 1; i < 10; i++) yield* propose(tenant.id, agent, "g.note", { note: `v${i}` })
@@ -107,15 +110,15 @@ export const suite = <E>(
         const applyWhileOpen = yield* Effect.exit(pipeline.apply(tenant.id, first.action.id, human))
         expect(failureCode(applyWhileOpen)).toBe("breaker.velocity")
         // persisted: the counter (11 counted), the open breaker, one trip event with the numbers
-        expect(yield* probe.counter(Velocity.counterKey(tenant.id), 0)).toBe(11)
-        expect(yield* probe.breaker(Velocity.breakerKey(tenant.id))).toMatchObject({ state: "open", reason: "velocity_exceeded" })
+        expect(yield* probe.counter(VelocityBreaker.counterKey(tenant.id), 0)).toBe(11)
+        expect(yield* probe.breaker(VelocityBreaker.breakerKey(tenant.id))).toMatchObject({ state: "open", reason: "velocity_exceeded" })
         const trips = (yield* probe.events("velocity")).filter((e) => e.tenant_id === tenant.id)
         expect(trips).toStrictEqual([
           expect.objectContaining({ type: "trip", reason: "velocity_exceeded", data: expect.objectContaining({ count: 11, limit: 10, cooldown_seconds: 120 }) })
         ])
         // refused commands while open are not counted; after the cooldown it resets once
         yield* Effect.exit(propose(tenant.id, agent, "g.note", { note: "v11" }))
-        expect(yield* probe.counter(Velocity.counterKey(tenant.id), 0)).toBe(11)
+        expect(yield* probe.counter(VelocityBreaker.counterKey(tenant.id), 0)).toBe(11)
         yield* TestClock.adjust("119 seconds")
         expect(failureCode(yield* Effect.exit(propose(tenant.id, agent, "g.note", { note: "v12" })))).toBe("breaker.velocity")
         yield* TestClock.adjust("1 second")
@@ -124,7 +127,7 @@ export const suite = <E>(
         yield* propose(tenant.id, agent, "g.note", { note: "v13" })
         const after = (yield* probe.events("velocity")).filter((e) => e.tenant_id === tenant.id).map((e) => e.type)
         expect(after).toStrictEqual(["trip", "reset"])
-        expect(yield* probe.breaker(Velocity.breakerKey(tenant.id))).toMatchObject({ state: "closed" })
+        expect(yield* probe.breaker(VelocityBreaker.breakerKey(tenant.id))).toMatchObject({ state: "closed" })
       }))
 
     it.effect("velocity: concurrent commands admit exactly N and record one trip", () =>
@@ -143,7 +146,7 @@ export const suite = <E>(
     it.effect("value breaker: the proposal is created for review, never auto-applied; a human may apply it", () =>
       Effect.gen(function*() {
         const { tenant, agent, autopilot, human, controller } = yield* fixture("val", "autopilot_limited")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const value = yield* ValueBreaker.ValueBreaker
         const tenants = yield* Tenants.Tenants
         const probe = yield* GuardProbe
@@ -176,7 +179,7 @@ export const suite = <E>(
     it.effect("trust: a high rejection rate with enough sample downgrades the mode, recorded and audited", () =>
       Effect.gen(function*() {
         const { tenant, agent, autopilot, human } = yield* fixture("trust", "autopilot_limited")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const trust = yield* TrustBreaker.TrustBreaker
         const tenants = yield* Tenants.Tenants
         const probe = yield* GuardProbe
@@ -211,7 +214,7 @@ export const suite = <E>(
     it.effect("trust gate: proposals re-evaluate the tenant at most once per interval", () =>
       Effect.gen(function*() {
         const { tenant, agent, human } = yield* fixture("trust-gate", "autopilot_limited")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const tenants = yield* Tenants.Tenants
         const ids: Array<Ids.ActionId> = []
         for (let i = 0; i < 4; i++) ids.push((yield* propose(tenant.id, agent, "g.note", { note: `g${i}` })).action.id)
@@ -407,36 +410,36 @@ export const suite = <E>(
         const probe = yield* GuardProbe
         const { tenant, human, controller } = yield* fixture("budget")
         yield* TestClock.setTime(Windows.utcMillis(2031, 1, 15))
-        const denied = yield* Effect.exit(exec.setBudget(human, { limit_usd: Money.usd("100") }))
+        const denied = yield* Effect.exit(exec.setBudget(human, { limit_usd: Usd.usd("100") }))
         expect(failureCode(denied)).toBe("rbac.forbidden")
         const input = Schema.decodeUnknownSync(Budgets.BudgetInput)({ limit_usd: "100.00" })
         const set = yield* exec.setBudget(controller, input)
         expect([set.limit_usd, set.budget_status, set.remaining_estimated_usd]).toStrictEqual([100_000_000n, "ok", 100_000_000n])
         expect(yield* probe.budget(tenant.id)).toBe("100000000")
         expect(Schema.decodeUnknownEither(Budgets.BudgetInput)({ limit_usd: "1.0000001" })._tag).toBe("Left")
-        yield* exec.charge(tenant.id, "nightly", Money.usd("79.99"))
+        yield* exec.charge(tenant.id, "nightly", Usd.usd("79.99"))
         const ok = Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(controller))
         expect(ok).toMatchObject({ period: "2031-01", budget_status: "ok", spent_usd: "79.99", remaining_estimated_usd: "20.01", exec_by_task: { nightly: "79.99" } })
-        yield* exec.charge(tenant.id, "adhoc", Money.usd("0.01"))
+        yield* exec.charge(tenant.id, "adhoc", Usd.usd("0.01"))
         expect((yield* exec.summary(controller)).budget_status).toBe("warning")
         // 80.00 + 20.00 would reach the limit: refused, nothing charged
-        const refused = yield* Effect.flip(exec.charge(tenant.id, "adhoc", Money.usd("20")))
+        const refused = yield* Effect.flip(exec.charge(tenant.id, "adhoc", Usd.usd("20")))
         expect(refused).toMatchObject({ _tag: "BudgetExceeded", code: "exec.budget.exceeded", details: { limit_usd: "100.00", spent_usd: "80.00", estimate_usd: "20.00" } })
         expect(Errors.httpStatus(refused)).toBe(409)
         expect(yield* probe.spend("exec:budget", "2031-01", "*")).toBe("80000000")
         expect(yield* (yield* BudgetStore.BudgetStore).totals(["exec:budget", "exec:nobody", "ai:budget"], "2031-01")).toStrictEqual([80_000_000n, 0n, 0n])
-        yield* exec.charge(tenant.id, "adhoc", Money.usd("19.999999"))
+        yield* exec.charge(tenant.id, "adhoc", Usd.usd("19.999999"))
         expect(failureCode(yield* Effect.exit(exec.charge(tenant.id, "adhoc", 1n)))).toBe("exec.budget.exceeded")
         const full = Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(controller))
         expect(full).toMatchObject({ spent_usd: "99.999999", remaining_estimated_usd: "0.000001", budget_status: "warning" })
         // lowering the limit under the spend shows `exceeded`
-        yield* exec.setBudget(controller, { limit_usd: Money.usd("50") })
+        yield* exec.setBudget(controller, { limit_usd: Usd.usd("50") })
         expect(Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(controller))).toMatchObject({ budget_status: "exceeded", remaining_estimated_usd: "0.00" })
         // month rollover: a fresh budget
         yield* TestClock.setTime(Windows.utcMillis(2031, 2, 1))
         const fresh = yield* exec.summary(controller)
         expect([fresh.period, fresh.spent_usd, fresh.budget_status]).toStrictEqual(["2031-02", 0n, "ok"])
-        yield* exec.charge(tenant.id, "nightly", Money.usd("49"))
+        yield* exec.charge(tenant.id, "nightly", Usd.usd("49"))
         const audit = (yield* (yield* Audit.AuditLog).list(tenant.id)).filter((r) => r.action === "billing.budget_set")
         expect(audit.map((r) => r.data)).toStrictEqual([{ before: null, after: "100.00" }, { before: "100.00", after: "50.00" }])
       }))
@@ -446,21 +449,21 @@ export const suite = <E>(
         const exec = yield* Budgets.ExecutionBudgets
         const { controller, tenant } = yield* fixture("budget-race")
         yield* TestClock.setTime(Windows.utcMillis(2031, 3, 2))
-        yield* exec.setBudget(controller, { limit_usd: Money.usd("10") })
+        yield* exec.setBudget(controller, { limit_usd: Usd.usd("10") })
         const results = yield* Effect.all(
-          Array.from({ length: 16 }, () => Effect.exit(exec.charge(tenant.id, "job", Money.usd("1")))),
+          Array.from({ length: 16 }, () => Effect.exit(exec.charge(tenant.id, "job", Usd.usd("1")))),
           { concurrency: capabilities.parallelConnections ? 8 : 4 }
         )
         // spent + estimate must stay below the limit: 9 × $1 fit, the 10th would reach $10
         expect(results.filter(Exit.isSuccess).length).toBe(9)
-        expect((yield* exec.summary(controller)).spent_usd).toBe(Money.usd("9"))
+        expect((yield* exec.summary(controller)).spent_usd).toBe(Usd.usd("9"))
       }))
 
     it.effect("approvals: risk ≥ 0.70 needs an approval bound to subject and plan hash, re-checked at apply", () =>
       Effect.gen(function*() {
         const { tenant, human, controller, viewer } = yield* fixture("appr")
         const approvals = yield* Approvals.Approvals
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* GuardProbe
         yield* TestClock.setTime(Windows.utcMillis(2031, 4, 1))
         const build = { job_name: "nightly", plan: "v1", risk_score: 0.7, estimated_cost_usd: "1.00" }
@@ -509,7 +512,7 @@ export const suite = <E>(
     it.effect("approvals: the proposer of an action can never approve it, even granted before it asked", () =>
       Effect.gen(function*() {
         const { tenant, human, controller } = yield* fixture("appr-self")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const build = { job_name: "j", plan: "p", risk_score: 0.9, estimated_cost_usd: "0" }
         const hash = ((yield* Effect.flip(propose(tenant.id, controller, "g.build", build))) as Errors.ApprovalRequired).plan_hash
         const self = yield* Effect.flip((yield* Approvals.Approvals).grant(controller, { subject: "job:j", plan_hash: hash }))
@@ -530,9 +533,9 @@ export const suite = <E>(
       Effect.gen(function*() {
         const { tenant, human, controller } = yield* fixture("bgate")
         const exec = yield* Budgets.ExecutionBudgets
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         yield* TestClock.setTime(Windows.utcMillis(2031, 5, 1))
-        yield* exec.setBudget(controller, { limit_usd: Money.usd("10") })
+        yield* exec.setBudget(controller, { limit_usd: Usd.usd("10") })
         const a = yield* propose(tenant.id, human, "g.build", { job_name: "a", plan: "1", risk_score: 0, estimated_cost_usd: "6" })
         const b = yield* propose(tenant.id, human, "g.build", { job_name: "b", plan: "1", risk_score: 0, estimated_cost_usd: "6" })
         expect(a.trace?.gates.find((g) => g.gate === "budget")).toMatchObject({ verdict: "allow", inputs: { estimate_usd: "6.00", charged: false, task: "a" } })
@@ -540,9 +543,48 @@ export const suite = <E>(
         const second = yield* Effect.exit(pipeline.apply(tenant.id, b.action.id, human))
         expect(failureCode(second)).toBe("exec.budget.exceeded")
         const summary = yield* exec.summary(controller)
-        expect([summary.spent_usd, summary.exec_by_task]).toStrictEqual([Money.usd("6"), { a: Money.usd("6") }])
+        expect([summary.spent_usd, summary.exec_by_task]).toStrictEqual([Usd.usd("6"), { a: Usd.usd("6") }])
         const tooBig = yield* Effect.exit(propose(tenant.id, human, "g.build", { job_name: "c", plan: "1", risk_score: 0, estimated_cost_usd: "4" }))
         expect(failureCode(tooBig)).toBe("exec.budget.exceeded")
+      }))
+
+    it.effect("policies apply by declaration only: payload field names alone gate nothing", () =>
+      Effect.gen(function*() {
+        const { tenant, human, controller } = yield* fixture("declared")
+        const exec = yield* Budgets.ExecutionBudgets
+        const pipeline = yield* GovernedActions.GovernedActions
+        const registry = yield* ActionRegistry.ActionRegistry
+        const probe = yield* GuardProbe
+        const gates = yield* Gates.make
+        const now = Windows.utcMillis(2031, 7, 1)
+        yield* TestClock.setTime(now)
+        yield* exec.setBudget(controller, { limit_usd: Usd.usd("1") })
+        const risky = { job_name: "risky", plan: "p", risk_score: 0.99, estimated_cost_usd: "5" }
+        // a kind that declares no policy: no approval, no budget check or charge, no value breaker, no lockdown
+        const undeclared = yield* propose(tenant.id, human, "g.undeclared", { ...risky, amount_cents: 10_000_000, protected: true })
+        expect(undeclared.action.status).toBe("proposed")
+        expect(undeclared.action.review_reasons).toStrictEqual([])
+        const gatesRun = undeclared.trace?.gates.map((g) => [g.gate, g.verdict, g.inputs])
+        expect(gatesRun).toContainEqual(["budget", "allow", { estimate_usd: null }])
+        expect(gatesRun).toContainEqual(["approval", "allow", { risk_score: null }])
+        expect(undeclared.trace?.gates.map((g) => g.gate)).not.toContain("lockdown")
+        expect(undeclared.trace?.gates.map((g) => g.gate)).not.toContain("value_breaker")
+        const kind = (name: string) => Option.getOrThrow(registry.kind(name))
+        expect(gates.lockdownGate.appliesTo?.(kind("g.undeclared"))).toBe(false)
+        expect(gates.lockdownGate.appliesTo?.(kind("g.build"))).toBe(true)
+        expect(yield* probe.approval(tenant.id, "job:risky", undeclared.action.payload_hash)).toBe(null)
+        const applied = yield* pipeline.apply(tenant.id, undeclared.action.id, human)
+        expect(applied.action.status).toBe("applied")
+        expect(yield* probe.spend(BudgetStore.Scopes.exec(tenant.id), Windows.monthKey(now), "risky")).toBe(null)
+        expect((yield* exec.summary(controller)).spent_usd).toBe(0n)
+        // the same payload under a kind that declares the build-request policy is gated: over the
+        // budget (the budget gate runs first), and within it the risk needs an approval
+        const overBudget = yield* Effect.flip(propose(tenant.id, human, "g.build", risky))
+        expect(overBudget).toMatchObject({ _tag: "BudgetExceeded", code: "exec.budget.exceeded" })
+        expect(Errors.httpStatus(overBudget as Errors.BudgetExceeded)).toBe(409)
+        const required = yield* Effect.flip(propose(tenant.id, human, "g.build", { ...risky, estimated_cost_usd: "0.50" }))
+        expect(required).toMatchObject({ _tag: "ApprovalRequired", code: "approval_required", subject: "job:risky" })
+        expect(Errors.httpStatus(required as Errors.ApprovalRequired)).toBe(409)
       }))
 
     it.effect("stop conditions: repeated provider failures stop the run: overrides, one event, loops exit cleanly", () =>
@@ -729,7 +771,7 @@ export const suite = <E>(
     it.effect("optional gates: run stop, rate limit, media policy, LLM budget and provider breaker in the pipeline", () =>
       Effect.gen(function*() {
         const { tenant, human, admin } = yield* fixture("opt")
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const stops = yield* StopConditions.StopConditions
         const llm = yield* Budgets.LlmBudget
         const providers = yield* ProviderBreaker.ProviderBreaker
@@ -769,7 +811,7 @@ export const suite = <E>(
     it.effect("gates: each verdict and the inputs it records, at propose and apply; what each phase writes", () =>
       Effect.gen(function*() {
         const { tenant, agent, human, controller, admin } = yield* fixture("gates")
-        const registry = yield* Governance.ActionRegistry
+        const registry = yield* ActionRegistry.ActionRegistry
         const policies = yield* KindPolicy.KindPolicies
         const probe = yield* GuardProbe
         const tenants = yield* Tenants.Tenants
@@ -782,9 +824,9 @@ export const suite = <E>(
         const build = Option.getOrThrow(registry.kind("g.build"))
         // a kind whose approval is checked at apply only
         const late = { ...build, name: "g.build-late" }
-        yield* policies.register("g.build-late", { approvalAt: "apply" })
+        yield* policies.register("g.build-late", KindPolicy.buildRequest({ approvalAt: "apply" }))
         const settings = yield* tenants.settings(tenant.id)
-        const record = (kind: Governance.ActionKind, payload: unknown, by: string) =>
+        const record = (kind: ActionKind.ActionKind, payload: unknown, by: string) =>
           new Action.ActionRecord({
             id: Ids.ActionId.make(`act_${kind.name}_${by}`),
             tenant_id: tenant.id,
@@ -803,7 +845,7 @@ export const suite = <E>(
             result: null,
             version: 1
           }, true)
-        const run = (gate: Governance.Gate, kind: Governance.ActionKind, payload: unknown, phase: "propose" | "apply", actor = agent) =>
+        const run = (gate: Gate.Gate, kind: ActionKind.ActionKind, payload: unknown, phase: "propose" | "apply", actor = agent) =>
           Effect.map(
             gate.evaluate({ tenant, settings, actor, kind, action: record(kind, payload, agent.id), payload, phase, trigger: "auto" }),
             (d) =>
@@ -813,7 +855,7 @@ export const suite = <E>(
                 ? { verdict: d.verdict, inputs: d.inputs, reasons: d.reasons }
                 : { verdict: d.verdict, inputs: d.inputs }
           )
-        const vKey = Velocity.counterKey(tenant.id)
+        const vKey = VelocityBreaker.counterKey(tenant.id)
         const window = Windows.windowStart(now, 60_000)
 
         // velocity: propose counts, apply only checks; over the limit it trips and both deny
@@ -865,7 +907,7 @@ export const suite = <E>(
           verdict: "allow",
           inputs: { period, limit_usd: null, spent_usd: "0.00", estimate_usd: "6.00", charged: false, task: "a" }
         })
-        yield* exec.setBudget(controller, { limit_usd: Money.usd("10") })
+        yield* exec.setBudget(controller, { limit_usd: Usd.usd("10") })
         expect(yield* run(gates.budgetGate, build, job("a", "6"), "propose")).toStrictEqual({
           verdict: "allow",
           inputs: { period, limit_usd: "10.00", spent_usd: "0.00", estimate_usd: "6.00", charged: false, task: "a" }
@@ -874,7 +916,7 @@ export const suite = <E>(
           verdict: "allow",
           inputs: { period, limit_usd: "10.00", spent_usd: "6.00", estimate_usd: "6.00", charged: true, task: "a" }
         })
-        expect(yield* probe.spend(BudgetStore.Scopes.exec(tenant.id), period, "a")).toBe(String(Money.usd("6")))
+        expect(yield* probe.spend(BudgetStore.Scopes.exec(tenant.id), period, "a")).toBe(String(Usd.usd("6")))
         const over = { period, limit_usd: "10.00", spent_usd: "6.00", estimate_usd: "4.00" }
         expect(yield* run(gates.budgetGate, build, job("b", "4"), "propose")).toStrictEqual({
           verdict: "deny",
@@ -926,7 +968,7 @@ export const suite = <E>(
 
     it.effect("stores: counters and spend totals keep many windows and periods of one key apart", () =>
       Effect.gen(function*() {
-        const counters = yield* Counters.CounterStore
+        const counters = yield* CounterStore.CounterStore
         const budgets = yield* BudgetStore.BudgetStore
         const probe = yield* GuardProbe
         // more windows and periods per key than any adapter-side cache keeps, revisited out of order
@@ -955,7 +997,7 @@ export const suite = <E>(
     it.effect("status and breaker events are served with RBAC", () =>
       Effect.gen(function*() {
         const status = yield* SystemStatus.SystemStatus
-        const events = yield* Events.BreakerEvents
+        const events = yield* BreakerEvents.BreakerEvents
         const { tenant, agent, viewer } = yield* fixture("status", "autopilot_limited")
         yield* propose(tenant.id, agent, "g.note", { note: "big", amount_cents: 500_000 })
         const s = yield* status.status(viewer)
@@ -963,6 +1005,6 @@ export const suite = <E>(
         expect(failureCode(yield* Effect.exit(status.status(agent)))).toBe("rbac.forbidden")
         const list = yield* events.listForTenant(viewer)
         expect(list.map((e) => [e.kind, e.type, e.tenant_id])).toStrictEqual([["value", "trip", "status"]])
-        expect(Schema.encodeSync(Events.GuardrailEvent)(list[0]!)).toMatchObject({ kind: "value", data: { amount: "5000.00" } })
+        expect(Schema.encodeSync(BreakerEvents.GuardrailEvent)(list[0]!)).toMatchObject({ kind: "value", data: { amount: "5000.00" } })
       }))
   })

@@ -5,7 +5,7 @@
  * twice posts once.
  */
 import { Memory, Postgres, Sqlite } from "@airlock/adapters-storage"
-import { CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import { CoreConfig, GovernedActions, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
 import { BankTransaction, CalendarDate, Chart, Journal, JournalEntry, Ledger, LedgerConfig, PeriodLock, type Ports as LP, Proposals } from "@airlock/ledger"
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
@@ -60,7 +60,7 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
     const locks = yield* PeriodLock.PeriodLocks
     const bank = yield* BankTransaction.BankTransactions
     const proposals = yield* Proposals.LedgerProposals
-    const pipeline = yield* Governance.GovernedActions
+    const pipeline = yield* GovernedActions.GovernedActions
     const probe = yield* LedgerProbe.LedgerProbe
 
     let lock: string | null = null

@@ -3,7 +3,7 @@
  * through the ledger's public services and core's pipeline and checks persisted state through
  * the raw {@link LedgerProbe}.
  */
-import { Audit, CoreConfig, Governance, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants, UnitOfWork } from "@airlock/core"
+import { Audit, CoreConfig, GovernedActions, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants, UnitOfWork } from "@airlock/core"
 import { Journal, JournalEntry, JournalStore, Ledger, LedgerConfig, type Ports as LP, Proposals, QboExport } from "@airlock/ledger"
 import { BankTransaction, CalendarDate, Chart, Money, PeriodLock } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
@@ -662,7 +662,7 @@ export const suite = <E>(
       Effect.gen(function*() {
         const fx = yield* fixture("apply")
         const proposals = yield* Proposals.LedgerProposals
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* LedgerProbe
         const txn = yield* bankTxn(fx, "2024-06-03", "Office Depot", "-120.00")
         const p = yield* proposals.propose(fx.tenant, fx.agent, proposal(txn, [["6200", "100.00"], ["6100", "20.00"]]))
@@ -718,7 +718,7 @@ export const suite = <E>(
       Effect.gen(function*() {
         const fx = yield* fixture("deny")
         const proposals = yield* Proposals.LedgerProposals
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const locks = yield* PeriodLock.PeriodLocks
         const probe = yield* LedgerProbe
         const out = yield* bankTxn(fx, "2024-06-10", "Hardware", "-50.00")
@@ -757,7 +757,7 @@ export const suite = <E>(
       Effect.gen(function*() {
         const fx = yield* fixture("wipe")
         const proposals = yield* Proposals.LedgerProposals
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* LedgerProbe
         const t1 = yield* bankTxn(fx, "2024-07-01", "Ads", "-30.00")
         const t2 = yield* bankTxn(fx, "2024-07-02", "Sale", "70.00")
@@ -810,7 +810,7 @@ export const suite = <E>(
       Effect.gen(function*() {
         const fx = yield* fixture("supersede-race")
         const proposals = yield* Proposals.LedgerProposals
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* LedgerProbe
         const rounds = capabilities.parallelConnections ? 8 : 2
         let applied = 0
@@ -844,7 +844,7 @@ export const suite = <E>(
       Effect.gen(function*() {
         const fx = yield* fixture("fx-proposal")
         const proposals = yield* Proposals.LedgerProposals
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const chart = yield* Chart.ChartOfAccounts
         const probe = yield* LedgerProbe
         yield* chart.create(fx.tenant, fx.owner, { code: "6900", name: "Euro Costs", type: "Expense", currency: "EUR" })
@@ -874,7 +874,7 @@ export const suite = <E>(
       Effect.gen(function*() {
         const fx = yield* fixture("race")
         const proposals = yield* Proposals.LedgerProposals
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* LedgerProbe
         const n = capabilities.parallelConnections ? 6 : 2
         for (let i = 0; i < 3; i++) {
@@ -906,7 +906,7 @@ export const suite = <E>(
         const fx = yield* fixture("range")
         const journal = yield* Journal.Journal
         const proposals = yield* Proposals.LedgerProposals
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const audit = yield* Audit.AuditLog
         const probe = yield* LedgerProbe
         const day = "2024-09-02"

@@ -4,8 +4,8 @@
  * results must be what one process alone would produce.
  */
 import { Postgres } from "@airlock/adapters-storage"
-import { Errors, Governance, type Ids, Tenants } from "@airlock/core"
-import { Approvals, Velocity, Windows } from "@airlock/guardrails"
+import { Errors, GovernedActions, type Ids, Tenants } from "@airlock/core"
+import { Approvals, VelocityBreaker, Windows } from "@airlock/guardrails"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
 import { spawn } from "node:child_process"
@@ -81,16 +81,16 @@ if (admin === "") {
         expect(v1.ok + v2.ok).toBe(10)
         expect(v1.tripped + v2.tripped).toBe(20)
         expect((yield* probe.events("velocity")).filter((e) => e.type === "trip" && e.tenant_id === "mp").length).toBe(1)
-        expect(yield* probe.breaker(Velocity.breakerKey("mp"))).toMatchObject({ state: "open" })
+        expect(yield* probe.breaker(VelocityBreaker.breakerKey("mp"))).toMatchObject({ state: "open" })
         // commands already past the open-check when the breaker tripped are counted (and refused)
-        const counted = (yield* probe.counter(Velocity.counterKey("mp"), w))!
+        const counted = (yield* probe.counter(VelocityBreaker.counterKey("mp"), w))!
         expect(counted).toBeGreaterThanOrEqual(11)
         expect(counted).toBeLessThanOrEqual(30)
 
         // approvals: the bookkeeper's build needs an approval; one process grants it while the
         // other waits for it, then proposes and applies under it
         const build = { job_name: "etl", plan: "p1", risk_score: 0.95, estimated_cost_usd: "0" }
-        const pipeline = yield* Governance.GovernedActions
+        const pipeline = yield* GovernedActions.GovernedActions
         const required = yield* Effect.flip(pipeline.propose({ tenant_id: tenant.id, actor: human, kind: "g.build", payload: build }))
         const hash = (required as Errors.ApprovalRequired).plan_hash
         const [applied, granted] = yield* both(

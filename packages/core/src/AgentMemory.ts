@@ -24,6 +24,7 @@ import { canonicalJson, sha256Hex } from "./Canonical.js"
 import { Conflict, Forbidden, NotFound, type StorageError, ValidationError } from "./Errors.js"
 import { IdGenerator, TenantId } from "./Ids.js"
 import { Rbac } from "./Rbac.js"
+import * as TenantScope from "./TenantScope.js"
 import * as Trusted from "./Trusted.js"
 import { UnitOfWork } from "./UnitOfWork.js"
 
@@ -624,13 +625,11 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
     const rbac = yield* Rbac
     const settings = yield* AgentMemoryConfig
 
-    /** Tenant scope (core's rule: the actor's own tenant, or `tenant.cross`), then the permission. */
+    /** Tenant scope (core's one rule), then the permission. */
     const access = (tenant: TenantId, actor: Actor, permission: string): Effect.Effect<void, Forbidden> =>
-      actor.tenant_id === tenant || rbac.can(actor, "tenant.cross")
+      TenantScope.allows(rbac, actor, tenant)
         ? rbac.require(actor, permission)
-        : Effect.fail(
-          new Forbidden({ code: "tenant.mismatch", message: "Actor belongs to another tenant", details: { actor_tenant: actor.tenant_id } })
-        )
+        : Effect.fail(TenantScope.mismatch({ details: { actor_tenant: actor.tenant_id } }))
 
     const cursorOf = (cursor: string | undefined): Effect.Effect<string | undefined, ValidationError> => {
       if (cursor === undefined || cursor === "") return Effect.succeed(undefined)

@@ -5,12 +5,13 @@
  * layer first.
  */
 import { Layer } from "effect"
+import { ActionRegistry } from "./ActionRegistry.js"
 import { AgentMemory } from "./AgentMemory.js"
 import * as AgentMemoryConfig from "./AgentMemoryConfig.js"
-import { AuditLog } from "./Audit.js"
 import { ApiTokens } from "./ApiToken.js"
+import { AuditLog } from "./Audit.js"
 import * as CoreConfig from "./CoreConfig.js"
-import { ActionRegistry, GovernedActions } from "./Governance.js"
+import { GovernedActions } from "./GovernedActions.js"
 import { IdGenerator, layerIdGenerator } from "./Ids.js"
 import type { CorePorts } from "./Ports.js"
 import * as Rbac from "./Rbac.js"

@@ -13,6 +13,7 @@ import { globalEnabledOf } from "./KillSwitch.js"
 import { Rbac } from "./Rbac.js"
 import { AI_GLOBAL_ENABLED_KEY, SystemStateEntry, SystemStateStore } from "./SystemState.js"
 import { Tenant, TenantStore } from "./Tenant.js"
+import * as TenantScope from "./TenantScope.js"
 import { UnitOfWork } from "./UnitOfWork.js"
 
 /** Who performs a change: an actor, or the system itself (bootstrap, seeding). */
@@ -84,7 +85,7 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
     /** Creates a tenant and its settings (shadow_only unless given) in one transaction. */
     const create = (input: CreateTenant, by: ChangedBy = "system") =>
       Effect.gen(function*() {
-        if (by !== "system") yield* rbac.require(by, "tenant.cross")
+        if (by !== "system") yield* rbac.require(by, TenantScope.CROSS_TENANT_PERMISSION)
         const now = yield* Clock.currentTimeMillis
         const tenant = new Tenant({
           id: input.id,

@@ -6,10 +6,9 @@
  * be revoked, and is never valid when granted by the actor who requested the action. The gate
  * re-checks it at apply time, not only when the action was requested.
  */
-import { type Actor, type AiSettings, Audit, Errors, type Ids, Rbac } from "@airlock/core"
+import { type Actor, type AiSettings, Audit, Errors, type Ids, Rbac, TenantScope } from "@airlock/core"
 import { Clock, Context, Effect, Option, Schema, Struct } from "effect"
 import { GuardrailsConfig, TenantKeys } from "./GuardrailsConfig.js"
-import { actingTenant } from "./internal/tenancy.js"
 
 /** A stored approval: the request (who needs it) and the grant (who gave it), if any. */
 export class ApprovalRecord extends Schema.Class<ApprovalRecord>("ApprovalRecord")({
@@ -231,7 +230,7 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
     ): Effect.Effect<ApprovalView, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "approvals.grant")
-        const tenantId = yield* actingTenant(rbac, actor, tenant)
+        const tenantId = yield* TenantScope.acting(rbac, actor, tenant)
         const now = yield* Clock.currentTimeMillis
         const record = yield* modify(tenantId, input.subject, input.plan_hash, (current) =>
           current.requested_by === actor.id
@@ -273,7 +272,7 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
     ): Effect.Effect<ApprovalView, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         if (!rbac.can(actor, "approvals.grant")) yield* rbac.require(actor, "ops.read")
-        const tenantId = yield* actingTenant(rbac, actor, tenant)
+        const tenantId = yield* TenantScope.acting(rbac, actor, tenant)
         const record = yield* load(tenantId, subject, planHash)
         return view(tenantId, subject, planHash, record, yield* Clock.currentTimeMillis)
       })
@@ -287,7 +286,7 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
     ): Effect.Effect<ApprovalView, Errors.Forbidden | Errors.NotFound | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "approvals.grant")
-        const tenantId = yield* actingTenant(rbac, actor, tenant)
+        const tenantId = yield* TenantScope.acting(rbac, actor, tenant)
         const now = yield* Clock.currentTimeMillis
         const record = yield* modify(tenantId, subject, planHash, (current) =>
           current.granted_at === null

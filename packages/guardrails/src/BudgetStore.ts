@@ -5,7 +5,7 @@
 import type { Errors } from "@airlock/core"
 import { Context, type Effect, type Option, Schema } from "effect"
 import { memo } from "./internal/memo.js"
-import type { UsdMicros } from "./Money.js"
+import type { UsdMicros } from "./Usd.js"
 
 /** A tenant's monthly execution budget. */
 export class BudgetLimit extends Schema.Class<BudgetLimit>("BudgetLimit")({

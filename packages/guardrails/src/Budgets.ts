@@ -1,5 +1,5 @@
 /**
- * Budgets, in micro-dollars (see {@link Money}).
+ * Budgets, in micro-dollars (see the `Usd` module).
  *
  * - **LLM spend** (ai-bookkeeper rollout): every model call is metered (tokens × the price table)
  *   into the tenant's and the global total for the period; over a cap, callers get
@@ -11,11 +11,10 @@
  *   `exec.budget.exceeded` (409). The charge is atomic in storage, so concurrent executions on
  *   several instances never overspend. Month rollover starts from zero (spend is keyed by month).
  */
-import { type Actor, Audit, Errors, Rbac } from "@airlock/core"
+import { type Actor, Audit, Errors, type Ids, Rbac, type SystemState, TenantScope, type UnitOfWork } from "@airlock/core"
 import { Clock, Effect, Either, Option, Schema } from "effect"
-import { actingTenant } from "./internal/tenancy.js"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
-import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Money.js"
+import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Usd.js"
 import { BudgetLimit, BudgetStore, Scopes, scoped, type SpendTotals } from "./BudgetStore.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
 import { StopConditions } from "./StopConditions.js"
@@ -72,7 +71,11 @@ export interface LlmCallResult<A> {
 export const callCost = (price: { readonly input_per_mtok: UsdMicros; readonly output_per_mtok: UsdMicros }, usage: Usage): UsdMicros =>
   ceilDiv(BigInt(usage.input_tokens) * price.input_per_mtok + BigInt(usage.output_tokens) * price.output_per_mtok, 1_000_000n)
 
-/** The LLM spend meter and caps. */
+/**
+ * The LLM spend meter and caps. Its layer builds the provider breaker and stop conditions it
+ * consults, so it also needs {@link Ids.IdGenerator}, {@link SystemState.SystemStateStore} and
+ * {@link UnitOfWork.UnitOfWork}.
+ */
 export class LlmBudget extends Effect.Service<LlmBudget>()("@airlock/guardrails/LlmBudget", {
   effect: Effect.gen(function*() {
     const store = yield* BudgetStore
@@ -178,7 +181,8 @@ export class LlmBudget extends Effect.Service<LlmBudget>()("@airlock/guardrails/
       })
 
     return { status, meter, call, tenantCap } as const
-  })
+  }),
+  dependencies: [ProviderBreaker.Default, StopConditions.Default]
 }) {}
 
 // --- Execution budgets --------------------------------------------------------------------------
@@ -323,7 +327,7 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
     const setBudget = (actor: Actor.Actor, input: BudgetInput, tenant?: string): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "billing.manage")
-        const target = yield* actingTenant(rbac, actor, tenant)
+        const target = yield* TenantScope.acting(rbac, actor, tenant)
         const before = yield* limitOf(target)
         const limit = new BudgetLimit({
           tenant_id: target,
@@ -380,9 +384,10 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
     ): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
       Effect.zipRight(
         rbac.require(actor, "billing.read"),
-        Effect.flatMap(actingTenant(rbac, actor, tenant), (target) => summaryOf(target, settings))
+        Effect.flatMap(TenantScope.acting(rbac, actor, tenant), (target) => summaryOf(target, settings))
       )
 
     return { check, checkReading, exceeded, charge, setBudget, summary, summaryOf, limitOf } as const
-  })
+  }),
+  dependencies: [LlmBudget.Default]
 }) {}

@@ -1,10 +1,10 @@
 /**
  * Every guard as a gate of core's governed-action pipeline, registered from {@link layer}:
  *
- * | gate | order | phases | applies to |
+ * | gate | order (core's `GateOrder`) | phases | applies to |
  * |---|---|---|---|
  * | `lockdown` | `GateOrder.lockdown` (15) | propose, apply | kinds marked `protected` |
- * | `trust` | 35 | propose | AI-governed kinds (re-evaluated at most once a minute per tenant) |
+ * | `trust` | `GateOrder.trust` (35) | propose | AI-governed kinds (re-evaluated at most once a minute per tenant) |
  * | `velocity` | `GateOrder.velocity` (40) | propose (counts), apply (checks) | AI-governed kinds |
  * | `value_breaker` | `GateOrder.value` (70) | propose, apply | kinds whose policy gives an amount |
  * | `budget` | `GateOrder.budget` (80) | propose (checks), apply (charges, in the apply transaction) | kinds with a cost estimate |
@@ -13,23 +13,19 @@
  * Each gate puts what it read into the decision trace. The same guards are services of their own
  * for callers outside the pipeline.
  */
-import { Errors, Governance } from "@airlock/core"
+import { ActionRegistry, Errors, Gate, GateOrder } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { Approvals } from "./Approvals.js"
 import type * as Budgets from "./Budgets.js"
 import { ExecutionBudgets } from "./Budgets.js"
 import { KindPolicies } from "./KindPolicy.js"
 import { Lockdown } from "./Lockdown.js"
-import { formatUsd } from "./Money.js"
+import { formatUsd } from "./Usd.js"
 import { TrustBreaker } from "./TrustBreaker.js"
 import { ValueBreaker } from "./ValueBreaker.js"
-import type * as Velocity from "./Velocity.js"
-import { VelocityBreaker } from "./Velocity.js"
+import { VelocityBreaker, type VelocityReading } from "./VelocityBreaker.js"
 
-const { Decision, GateOrder } = Governance
-
-/** Order of the trust gate: after the mode, before the velocity breaker. */
-export const TRUST_ORDER = 35
+const { Decision } = Gate
 
 /** Names of the guardrails gates. */
 export const GateNames = {
@@ -43,12 +39,12 @@ export const GateNames = {
 
 /** The guardrails gates, by role. */
 export interface GuardrailsGates {
-  readonly lockdownGate: Governance.Gate
-  readonly trustGate: Governance.Gate
-  readonly velocityGate: Governance.Gate
-  readonly valueGate: Governance.Gate
-  readonly budgetGate: Governance.Gate
-  readonly approvalGate: Governance.Gate
+  readonly lockdownGate: Gate.Gate
+  readonly trustGate: Gate.Gate
+  readonly velocityGate: Gate.Gate
+  readonly valueGate: Gate.Gate
+  readonly budgetGate: Gate.Gate
+  readonly approvalGate: Gate.Gate
 }
 
 /** Builds the guardrails gates from the services (for hosts that register a subset). */
@@ -65,7 +61,7 @@ export const make: Effect.Effect<
   const approvals = yield* Approvals
   const policies = yield* KindPolicies
 
-  const lockdownGate: Governance.Gate = {
+  const lockdownGate: Gate.Gate = {
     name: GateNames.lockdown,
     order: GateOrder.lockdown,
     phases: ["propose", "apply"],
@@ -80,9 +76,9 @@ export const make: Effect.Effect<
           : Decision.allow({ lockdown_active: false }))
   }
 
-  const trustGate: Governance.Gate = {
+  const trustGate: Gate.Gate = {
     name: GateNames.trust,
-    order: TRUST_ORDER,
+    order: GateOrder.trust,
     phases: ["propose"],
     appliesTo: (kind) => kind.aiGoverned,
     evaluate: ({ tenant }) =>
@@ -99,13 +95,13 @@ export const make: Effect.Effect<
       )
   }
 
-  const velocityDecision = (tenant: string, r: Velocity.VelocityReading, counted: boolean): Governance.GateDecision => {
+  const velocityDecision = (tenant: string, r: VelocityReading, counted: boolean): Gate.GateDecision => {
     if (!r.tripped) return Decision.allow({ count: r.count, limit: r.limit, counted })
     const e = velocity.tripped(tenant, r)
     return Decision.deny(e, { ...e.details, counted })
   }
 
-  const velocityGate: Governance.Gate = {
+  const velocityGate: Gate.Gate = {
     name: GateNames.velocity,
     order: GateOrder.velocity,
     phases: ["propose", "apply"],
@@ -116,7 +112,7 @@ export const make: Effect.Effect<
         : Effect.map(velocity.checkReading(tenant.id), (r) => velocityDecision(tenant.id, r, false))
   }
 
-  const valueGate: Governance.Gate = {
+  const valueGate: Gate.Gate = {
     name: GateNames.value,
     order: GateOrder.value,
     phases: ["propose", "apply"],
@@ -132,7 +128,7 @@ export const make: Effect.Effect<
     }
   }
 
-  const budgetAllow = (r: Budgets.ChargeReading, charged: boolean, task: string): Governance.GateDecision =>
+  const budgetAllow = (r: Budgets.ChargeReading, charged: boolean, task: string): Gate.GateDecision =>
     Decision.allow({
       period: r.period,
       limit_usd: r.limit_usd === null ? null : formatUsd(r.limit_usd),
@@ -142,7 +138,7 @@ export const make: Effect.Effect<
       task
     })
 
-  const budgetGate: Governance.Gate = {
+  const budgetGate: Gate.Gate = {
     name: GateNames.budget,
     order: GateOrder.budget,
     phases: ["propose", "apply"],
@@ -165,7 +161,7 @@ export const make: Effect.Effect<
     }
   }
 
-  const approvalGate: Governance.Gate = {
+  const approvalGate: Gate.Gate = {
     name: GateNames.approval,
     order: GateOrder.approval,
     phases: ["propose", "apply"],
@@ -199,10 +195,10 @@ export const make: Effect.Effect<
 export const layer: Layer.Layer<
   never,
   never,
-  Governance.ActionRegistry | Lockdown | VelocityBreaker | ValueBreaker | TrustBreaker | ExecutionBudgets | Approvals | KindPolicies
+  ActionRegistry.ActionRegistry | Lockdown | VelocityBreaker | ValueBreaker | TrustBreaker | ExecutionBudgets | Approvals | KindPolicies
 > = Layer.effectDiscard(
   Effect.gen(function*() {
-    const registry = yield* Governance.ActionRegistry
+    const registry = yield* ActionRegistry.ActionRegistry
     const gates = yield* make
     for (const gate of Object.values(gates)) yield* registry.registerGate(gate)
   })

@@ -4,12 +4,12 @@
  * settings (`GuardrailsConfig.layerConfig` or `.layer({...})`), and gets every guard as a
  * service, with the gates registered in the pipeline.
  */
-import type { Audit, Governance, Ids, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import type { ActionRegistry, Audit, Ids, Rbac, SecureRandom, Tenants } from "@airlock/core"
 import type { Action, AiSettings, SystemState, UnitOfWork } from "@airlock/core"
 import { Layer } from "effect"
 import { Approvals } from "./Approvals.js"
 import { ExecutionBudgets, LlmBudget } from "./Budgets.js"
-import { BreakerEvents } from "./Events.js"
+import { BreakerEvents } from "./BreakerEvents.js"
 import * as Gates from "./Gates.js"
 import type { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { KindPolicies } from "./KindPolicy.js"
@@ -22,7 +22,7 @@ import { StopConditions } from "./StopConditions.js"
 import { SystemStatus } from "./SystemStatus.js"
 import { TrustBreaker } from "./TrustBreaker.js"
 import { ValueBreaker } from "./ValueBreaker.js"
-import { VelocityBreaker } from "./Velocity.js"
+import { VelocityBreaker } from "./VelocityBreaker.js"
 
 /** Every guardrails service. */
 export type GuardrailsServices =
@@ -43,7 +43,7 @@ export type GuardrailsServices =
 
 /** What the services need from core, besides the storage ports. */
 export type CoreRequirements =
-  | Governance.ActionRegistry
+  | ActionRegistry.ActionRegistry
   | Tenants.Tenants
   | Audit.AuditLog
   | Ids.IdGenerator
@@ -54,20 +54,24 @@ export type CoreRequirements =
   | SystemState.SystemStateStore
   | UnitOfWork.UnitOfWork
 
-const base = Layer.mergeAll(BreakerEvents.Default, KindPolicies.Default)
-const guards = Layer.mergeAll(
+// Each service declares the guardrails services it needs (`dependencies`); a layer is built once
+// per build however many services depend on it, so every guard shares one instance of each.
+const all = Layer.mergeAll(
+  BreakerEvents.Default,
+  KindPolicies.Default,
   StopConditions.Default,
   VelocityBreaker.Default,
   ValueBreaker.Default,
   TrustBreaker.Default,
+  ProviderBreaker.Default,
+  LlmBudget.Default,
+  ExecutionBudgets.Default,
   Approvals.Default,
   Lockdown.Default,
   RateLimiter.Default,
-  MediaPolicy.Default
-).pipe(Layer.provideMerge(base))
-const providers = ProviderBreaker.Default.pipe(Layer.provideMerge(guards))
-const llm = LlmBudget.Default.pipe(Layer.provideMerge(providers))
-const all = Layer.mergeAll(ExecutionBudgets.Default, SystemStatus.Default).pipe(Layer.provideMerge(llm))
+  MediaPolicy.Default,
+  SystemStatus.Default
+)
 
 /** Every guardrails service, without registering gates. */
 export const layerServices: Layer.Layer<GuardrailsServices, never, GuardrailsPorts | CoreRequirements | GuardrailsConfig> = all

@@ -5,7 +5,7 @@
  */
 import type { AiSettings } from "@airlock/core"
 import { Config, ConfigError, Context, Either, Effect, Layer, Schema } from "effect"
-import { parseUsdNonNegative, usd, type UsdMicros } from "./Money.js"
+import { parseUsdNonNegative, usd, type UsdMicros } from "./Usd.js"
 import type { Period } from "./Windows.js"
 
 /** Price of a model: micro-dollars per one million input and output tokens. */

@@ -1,13 +1,15 @@
 /**
  * What guardrails need to know about a kind of governed action beyond core's `ActionKind`: its
  * risk score (approvals), the amount the value breaker compares, the cost estimate charged to the
- * execution budget and the task it is booked under. Kinds register a policy from a layer; kinds
- * without one are read by convention from their payload (`risk_score`, `estimated_cost_usd`,
- * `job_name`/`task`), which matches the runbooks' build requests.
+ * execution budget and the task it is booked under. A kind opts into each policy by declaring
+ * it (kinds register a policy from a layer); a kind without a declaration is not subject to
+ * approvals, budgets or the value breaker, whatever its payload holds. {@link buildRequest}
+ * declares the runbooks' build-request shape (`risk_score`, `estimated_cost_usd`,
+ * `job_name`/`task`) for kinds whose payload has it.
  */
-import type { Governance } from "@airlock/core"
+import type { ActionKind } from "@airlock/core"
 import { Effect, Option } from "effect"
-import { microsOf, type UsdMicros } from "./Money.js"
+import { microsOf, type UsdMicros } from "./Usd.js"
 
 /** An amount in minor units with its scale (cents: scale 2). */
 export interface ScaledAmount {
@@ -31,7 +33,7 @@ export interface KindPolicy<P = any> {
   readonly velocity?: boolean
 }
 
-/** The policy as the gates read it, conventions applied. */
+/** The policy as the gates read it: what the kind did not declare does not apply. */
 export interface ResolvedPolicy {
   readonly riskScore: (payload: unknown) => number | undefined
   readonly approvalAt: "propose" | "apply"
@@ -44,13 +46,16 @@ export interface ResolvedPolicy {
 const field = (payload: unknown, name: string): unknown =>
   typeof payload === "object" && payload !== null ? (payload as Record<string, unknown>)[name] : undefined
 
-/** `risk_score` of a payload when it is a number in 0..1. */
+/** `risk_score` of a payload when it is a number in 0..1 (read by {@link buildRequest}). */
 export const conventionalRisk = (payload: unknown): number | undefined => {
   const v = field(payload, "risk_score")
   return typeof v === "number" && Number.isFinite(v) ? v : undefined
 }
 
-/** `estimated_cost_usd` of a payload: bigint micro-dollars, or a decimal string / number in dollars. */
+/**
+ * `estimated_cost_usd` of a payload: bigint micro-dollars, or a decimal string / number in
+ * dollars (read by {@link buildRequest}).
+ */
 export const conventionalCost = (payload: unknown): UsdMicros | undefined => {
   const v = field(payload, "estimated_cost_usd")
   if (typeof v === "bigint") return v
@@ -61,27 +66,41 @@ export const conventionalCost = (payload: unknown): UsdMicros | undefined => {
   return undefined
 }
 
-/** `job_name` or `task` of a payload. */
+/** `job_name` or `task` of a payload (read by {@link buildRequest}). */
 export const conventionalTask = (payload: unknown): string | undefined => {
   const v = field(payload, "job_name") ?? field(payload, "task")
   return typeof v === "string" && v.length > 0 ? v : undefined
 }
+
+/**
+ * The policy of a build-request kind, declared: risk from `risk_score` (approvals), cost from
+ * `estimated_cost_usd` (execution budget), booked under `job_name` or `task`. `overrides` adds
+ * or replaces parts (e.g. `{ approvalAt: "apply" }` or an `amount`).
+ */
+export const buildRequest = <P = unknown>(overrides: KindPolicy<P> = {}): KindPolicy<P> => ({
+  riskScore: conventionalRisk,
+  estimatedCost: conventionalCost,
+  task: conventionalTask,
+  ...overrides
+})
+
+const none = (): undefined => undefined
 
 /** Kind policies known to this process; kinds register theirs from layers. */
 export class KindPolicies extends Effect.Service<KindPolicies>()("@airlock/guardrails/KindPolicies", {
   sync: () => {
     const policies = new Map<string, KindPolicy>()
     const resolved = new Map<string, ResolvedPolicy>()
-    const resolve = (kind: Governance.ActionKind): ResolvedPolicy => {
+    const resolve = (kind: ActionKind.ActionKind): ResolvedPolicy => {
       let r = resolved.get(kind.name)
       if (!r) {
         const p = policies.get(kind.name) ?? {}
         r = {
-          riskScore: p.riskScore ?? conventionalRisk,
+          riskScore: p.riskScore ?? none,
           approvalAt: p.approvalAt ?? "propose",
-          amount: p.amount ?? (() => undefined),
-          estimatedCost: p.estimatedCost ?? conventionalCost,
-          task: (payload) => p.task?.(payload) ?? conventionalTask(payload) ?? kind.name,
+          amount: p.amount ?? none,
+          estimatedCost: p.estimatedCost ?? none,
+          task: (payload) => p.task?.(payload) ?? kind.name,
           velocity: p.velocity ?? kind.aiGoverned
         }
         resolved.set(kind.name, r)
@@ -97,7 +116,7 @@ export class KindPolicies extends Effect.Service<KindPolicies>()("@airlock/guard
         }),
       /** The registered policy of a kind, if any. */
       get: (kindName: string): Option.Option<KindPolicy> => Option.fromNullable(policies.get(kindName)),
-      /** The policy the gates apply to `kind`, conventions filled in. */
+      /** The policy the gates apply to `kind`: its declared parts; nothing else applies. */
       resolve
     }
   }

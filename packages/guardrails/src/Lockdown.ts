@@ -7,12 +7,11 @@
  * with `rate_limited`. Codes rotate (a new code replaces the old; a used code is spent) and only
  * their salted hash is stored. The state lives in storage, shared by every instance.
  */
-import { type Actor, Audit, Canonical, Errors, Rbac, SecureRandom, SystemState } from "@airlock/core"
+import { type Actor, Audit, Canonical, Errors, type Ids, Rbac, SecureRandom, SystemState, TenantScope } from "@airlock/core"
 import { Clock, Effect, Option, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
-import { actingTenant } from "./internal/tenancy.js"
-import { CounterStore } from "./Counters.js"
-import { BreakerEvents } from "./Events.js"
+import { CounterStore } from "./CounterStore.js"
+import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { toRetrySeconds, trailingBuckets, windowStart } from "./Windows.js"
 
@@ -54,7 +53,7 @@ const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 /** The hash of a code with its salt (what is stored). */
 export const codeHash = (code: string, salt: string): string => Canonical.sha256Hex(`airlock.unlock\u0000${salt}\u0000${code.trim().toUpperCase()}`)
 
-/** The lockdown service. */
+/** The lockdown service (its layer also needs {@link Ids.IdGenerator}, for its events). */
 export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lockdown", {
   effect: Effect.gen(function*() {
     const breakers = yield* Breakers.BreakerStore
@@ -111,7 +110,7 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
     const lock = (actor: Actor.Actor, reason?: string, tenant?: string): Effect.Effect<LockdownState, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
-        const auditTenant = yield* actingTenant(rbac, actor, tenant)
+        const auditTenant = yield* TenantScope.acting(rbac, actor, tenant)
         const engaged = yield* engage("admin", reason ?? "manual", actor.id, {})
         if (engaged) {
           yield* audit.append({ tenant_id: auditTenant, actor_id: actor.id, action: "system.lockdown", subject: "system", data: { reason: reason ?? "manual" } })
@@ -142,7 +141,7 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
     const rotateCode = (actor: Actor.Actor, tenant?: string): Effect.Effect<RotatedCode, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
-        const auditTenant = yield* actingTenant(rbac, actor, tenant)
+        const auditTenant = yield* TenantScope.acting(rbac, actor, tenant)
         const bytes = yield* random.bytes(16)
         const code = Array.from(bytes.subarray(0, 10), (b) => CROCKFORD[b & 31]).join("")
         const salt = Array.from(bytes.subarray(10), (b) => b.toString(16).padStart(2, "0")).join("")
@@ -173,7 +172,7 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
     ): Effect.Effect<LockdownState, Errors.Forbidden | Errors.RateLimited | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
-        const auditTenant = yield* actingTenant(rbac, actor, tenant)
+        const auditTenant = yield* TenantScope.acting(rbac, actor, tenant)
         if (!(yield* isActive)) return yield* current
         const now = yield* Clock.currentTimeMillis
         const w = windowStart(now, attemptMs)
@@ -231,5 +230,6 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
       isActive: isActive as Effect.Effect<boolean, Errors.StorageError>,
       current: current as Effect.Effect<LockdownState, Errors.StorageError>
     } as const
-  })
+  }),
+  dependencies: [BreakerEvents.Default]
 }) {}

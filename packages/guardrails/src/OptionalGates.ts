@@ -4,16 +4,16 @@
  * host chooses (`appliesTo`) and registered with {@link register}. They complement the gates
  * `Gates.layer` registers for all kinds, so every guard can sit in the pipeline.
  *
- * | gate | default order | default phases | denies with |
+ * | gate | default order (core's `GateOrder`) | default phases | denies with |
  * |---|---|---|---|
- * | `run_active` | 12 | propose, apply | `unavailable` (503) while a stop condition holds the run |
- * | `rate_limit` | 38 | propose | `rate_limited` (429) over the actor's per-minute limit |
- * | `media_policy` | `GateOrder.validation` (60) | propose, apply | `ValidationError` with the `media_*` reason code |
- * | `llm_budget` | 81 | propose | `llm.budget.exceeded` (409) while the tenant's LLM fallback is active |
- * | `provider_breaker` | 85 | apply | `unavailable` (503) while the provider's breaker is open |
+ * | `run_active` | `GateOrder.runActive` (12) | propose, apply | `unavailable` (503) while a stop condition holds the run |
+ * | `rate_limit` | `GateOrder.rateLimit` (38) | propose | `rate_limited` (429) over the actor's per-minute limit |
+ * | `media_policy` | `GateOrder.mediaPolicy` (60) | propose, apply | `ValidationError` with the `media_*` reason code |
+ * | `llm_budget` | `GateOrder.llmBudget` (81) | propose | `llm.budget.exceeded` (409) while the tenant's LLM fallback is active |
+ * | `provider_breaker` | `GateOrder.providerBreaker` (85) | apply | `unavailable` (503) while the provider's breaker is open |
  */
 import { Clock, Effect, Either, Layer } from "effect"
-import { Errors, Governance } from "@airlock/core"
+import { ActionKind, ActionRegistry, Errors, Gate, GateOrder } from "@airlock/core"
 import type { Action } from "@airlock/core"
 import { LlmBudget } from "./Budgets.js"
 import { MediaPolicy, type MediaReference, toError } from "./MediaPolicy.js"
@@ -21,20 +21,21 @@ import { ProviderBreaker } from "./ProviderBreaker.js"
 import { RateLimiter } from "./RateLimiter.js"
 import { StopConditions } from "./StopConditions.js"
 
-const { Decision, GateOrder } = Governance
+const { Decision } = Gate
 
 /** Which kinds and phases an optional gate guards, and where it sits. */
 export interface GateScope {
-  readonly appliesTo: (kind: Governance.ActionKind) => boolean
+  readonly appliesTo: (kind: ActionKind.ActionKind) => boolean
   readonly phases?: ReadonlyArray<Action.Phase>
+  /** Where it sits; the gate's own `GateOrder` row when omitted. */
   readonly order?: number
 }
 
 /** Denies while the run is stopped (`run.active=false` or `run.paused=true`). */
-export const runActive = (scope: GateScope): Effect.Effect<Governance.Gate, never, StopConditions> =>
+export const runActive = (scope: GateScope): Effect.Effect<Gate.Gate, never, StopConditions> =>
   Effect.map(StopConditions, (stops) => ({
     name: "run_active",
-    order: scope.order ?? 12,
+    order: scope.order ?? GateOrder.runActive,
     phases: scope.phases ?? ["propose", "apply"],
     appliesTo: scope.appliesTo,
     evaluate: () =>
@@ -47,10 +48,10 @@ export const runActive = (scope: GateScope): Effect.Effect<Governance.Gate, neve
   }))
 
 /** Counts actions per tenant and per actor (the actor standing in for a token) against the rate limits. */
-export const rateLimit = (scope: GateScope): Effect.Effect<Governance.Gate, never, RateLimiter> =>
+export const rateLimit = (scope: GateScope): Effect.Effect<Gate.Gate, never, RateLimiter> =>
   Effect.map(RateLimiter, (limiter) => ({
     name: "rate_limit",
-    order: scope.order ?? 38,
+    order: scope.order ?? GateOrder.rateLimit,
     phases: scope.phases ?? ["propose"],
     appliesTo: scope.appliesTo,
     evaluate: ({ tenant, actor }) =>
@@ -63,10 +64,10 @@ export const rateLimit = (scope: GateScope): Effect.Effect<Governance.Gate, neve
 /** Checks the media reference a payload carries (none: allowed) against the media policy. */
 export const mediaPolicy = (
   scope: GateScope & { readonly media: (payload: unknown) => MediaReference | undefined }
-): Effect.Effect<Governance.Gate, never, MediaPolicy> =>
+): Effect.Effect<Gate.Gate, never, MediaPolicy> =>
   Effect.map(MediaPolicy, (policy) => ({
     name: "media_policy",
-    order: scope.order ?? GateOrder.validation,
+    order: scope.order ?? GateOrder.mediaPolicy,
     phases: scope.phases ?? ["propose", "apply"],
     appliesTo: scope.appliesTo,
     evaluate: ({ payload }) => {
@@ -80,10 +81,10 @@ export const mediaPolicy = (
   }))
 
 /** Denies while the tenant's LLM budget forces the fallback (for kinds that would call a model). */
-export const llmBudget = (scope: GateScope): Effect.Effect<Governance.Gate, never, LlmBudget> =>
+export const llmBudget = (scope: GateScope): Effect.Effect<Gate.Gate, never, LlmBudget> =>
   Effect.map(LlmBudget, (llm) => ({
     name: "llm_budget",
-    order: scope.order ?? 81,
+    order: scope.order ?? GateOrder.llmBudget,
     phases: scope.phases ?? ["propose"],
     appliesTo: scope.appliesTo,
     evaluate: ({ tenant, settings }) =>
@@ -101,10 +102,10 @@ export const llmBudget = (scope: GateScope): Effect.Effect<Governance.Gate, neve
 /** Denies while the breaker of the provider an action would call is open (reads only; takes no probe slot). */
 export const providerBreaker = (
   scope: GateScope & { readonly provider: (payload: unknown) => string | undefined }
-): Effect.Effect<Governance.Gate, never, ProviderBreaker> =>
+): Effect.Effect<Gate.Gate, never, ProviderBreaker> =>
   Effect.map(ProviderBreaker, (providers) => ({
     name: "provider_breaker",
-    order: scope.order ?? 85,
+    order: scope.order ?? GateOrder.providerBreaker,
     phases: scope.phases ?? ["apply"],
     appliesTo: scope.appliesTo,
     evaluate: ({ payload }) => {
@@ -123,12 +124,12 @@ export const providerBreaker = (
   }))
 
 /** Registers optional gates in the action registry (from a host's layer). */
-export const register = <const Gates extends ReadonlyArray<Effect.Effect<Governance.Gate, never, any>>>(
+export const register = <const Gates extends ReadonlyArray<Effect.Effect<Gate.Gate, never, any>>>(
   ...gates: Gates
-): Layer.Layer<never, never, Governance.ActionRegistry | Effect.Effect.Context<Gates[number]>> =>
+): Layer.Layer<never, never, ActionRegistry.ActionRegistry | Effect.Effect.Context<Gates[number]>> =>
   Layer.effectDiscard(
     Effect.gen(function*() {
-      const registry = yield* Governance.ActionRegistry
+      const registry = yield* ActionRegistry.ActionRegistry
       for (const gate of gates) yield* registry.registerGate(yield* gate)
     })
   )

@@ -2,8 +2,8 @@
 import type { ApprovalStore } from "./Approvals.js"
 import type { BreakerStore } from "./Breakers.js"
 import type { BudgetStore } from "./BudgetStore.js"
-import type { CounterStore } from "./Counters.js"
-import type { EventStore } from "./Events.js"
+import type { CounterStore } from "./CounterStore.js"
+import type { EventStore } from "./BreakerEvents.js"
 
 /** Every guardrails store port. */
 export type GuardrailsPorts = CounterStore | BreakerStore | EventStore | ApprovalStore | BudgetStore

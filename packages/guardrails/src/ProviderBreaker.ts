@@ -6,11 +6,11 @@
  * opens it again. State and counts live in storage, so every instance sees one breaker.
  * The transitions are pure functions ({@link admit}, {@link afterSuccess}, {@link afterFailure}).
  */
-import { type Actor, Errors, Rbac } from "@airlock/core"
+import { type Actor, Errors, type Ids, Rbac, type SystemState, type UnitOfWork } from "@airlock/core"
 import { Clock, Effect, Exit, Option } from "effect"
 import * as Breakers from "./Breakers.js"
-import { CounterStore } from "./Counters.js"
-import { BreakerEvents } from "./Events.js"
+import { CounterStore } from "./CounterStore.js"
+import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig, type GuardrailsSettings } from "./GuardrailsConfig.js"
 import { StopConditions } from "./StopConditions.js"
 import { trailingBuckets, windowStart } from "./Windows.js"
@@ -104,7 +104,10 @@ export const afterFailure = (
 /** The breaker key of a provider. */
 export const breakerKey = (provider: string) => `provider:${provider}`
 
-/** The provider breaker. */
+/**
+ * The provider breaker. Its layer builds its events and the stop conditions it feeds, so it also
+ * needs {@link Ids.IdGenerator}, {@link SystemState.SystemStateStore} and {@link UnitOfWork.UnitOfWork}.
+ */
 export class ProviderBreaker extends Effect.Service<ProviderBreaker>()("@airlock/guardrails/ProviderBreaker", {
   effect: Effect.gen(function*() {
     const breakers = yield* Breakers.BreakerStore
@@ -216,5 +219,6 @@ export class ProviderBreaker extends Effect.Service<ProviderBreaker>()("@airlock
       list,
       listAll: listAll as Effect.Effect<ReadonlyArray<Breakers.BreakerRecord>, Errors.StorageError>
     } as const
-  })
+  }),
+  dependencies: [BreakerEvents.Default, StopConditions.Default]
 }) {}

@@ -8,7 +8,7 @@
  */
 import { Errors, UnitOfWork } from "@airlock/core"
 import { Effect, Option } from "effect"
-import { CounterStore } from "./Counters.js"
+import { CounterStore } from "./CounterStore.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { memo } from "./internal/memo.js"
 import { retryAfterMs, slidingCapacity, toRetrySeconds, windowStart } from "./Windows.js"

@@ -7,14 +7,14 @@
  * (`budget_hard_exceeded | provider_failures_repeated | db_pool_pressure`) and the numbers, and
  * loops that observe the overrides ({@link StopConditions.runWhileActive}) exit cleanly.
  */
-import { type Actor, type Errors, Rbac, SystemState, UnitOfWork } from "@airlock/core"
+import { type Actor, type Errors, type Ids, Rbac, SystemState, UnitOfWork } from "@airlock/core"
 import { Clock, Duration, Effect, Option, Ref, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
 import { BudgetStore, Scopes, scoped } from "./BudgetStore.js"
-import { CounterStore } from "./Counters.js"
-import { BreakerEvents } from "./Events.js"
+import { CounterStore } from "./CounterStore.js"
+import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
-import { formatUsd } from "./Money.js"
+import { formatUsd } from "./Usd.js"
 import { dayKey, trailingBuckets, windowStart } from "./Windows.js"
 
 /** Runtime override: is the run active? (boolean; absent = active). */
@@ -58,7 +58,7 @@ export interface PoolSample {
   readonly size: number
 }
 
-/** The stop conditions. */
+/** The stop conditions (its layer also needs {@link Ids.IdGenerator}, for its events). */
 export class StopConditions extends Effect.Service<StopConditions>()("@airlock/guardrails/StopConditions", {
   effect: Effect.gen(function*() {
     const rbac = yield* Rbac.Rbac
@@ -218,5 +218,6 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
       runWhileActive,
       resume
     } as const
-  })
+  }),
+  dependencies: [BreakerEvents.Default]
 }) {}

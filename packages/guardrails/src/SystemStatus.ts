@@ -3,16 +3,15 @@
  * overrides, provider breakers, the actor's tenant's velocity and trust breakers, and the rate
  * limiter's settings.
  */
-import { type Actor, type Errors, Rbac } from "@airlock/core"
+import { type Action, type Actor, type AiSettings, type Audit, type Errors, type Ids, Rbac, type SecureRandom, type SystemState, TenantScope, type Tenants, type UnitOfWork } from "@airlock/core"
 import { Effect } from "effect"
 import type { BreakerRecord } from "./Breakers.js"
-import { actingTenant } from "./internal/tenancy.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { Lockdown, type LockdownState } from "./Lockdown.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
 import { type RunState, StopConditions } from "./StopConditions.js"
 import { TrustBreaker } from "./TrustBreaker.js"
-import { VelocityBreaker } from "./Velocity.js"
+import { VelocityBreaker } from "./VelocityBreaker.js"
 
 /** The guardrails status. */
 export interface GuardrailsStatus {
@@ -26,7 +25,12 @@ export interface GuardrailsStatus {
   readonly rate_limit: { readonly enabled: boolean; readonly rpm: number; readonly tenant_rpm: number }
 }
 
-/** Serves the guardrails status. */
+/**
+ * Serves the guardrails status. Its layer builds the guards it reads, so it also needs what they
+ * need from core: {@link Action.ActionStore}, {@link AiSettings.AiSettingsStore},
+ * {@link Audit.AuditLog}, {@link Ids.IdGenerator}, {@link SecureRandom.SecureRandom},
+ * {@link SystemState.SystemStateStore}, {@link Tenants.Tenants}, {@link UnitOfWork.UnitOfWork}.
+ */
 export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guardrails/SystemStatus", {
   effect: Effect.gen(function*() {
     const lockdown = yield* Lockdown
@@ -44,7 +48,7 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guard
     const status = (actor: Actor.Actor, tenant?: string): Effect.Effect<GuardrailsStatus, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "ops.read")
-        const target = yield* actingTenant(rbac, actor, tenant)
+        const target = yield* TenantScope.acting(rbac, actor, tenant)
         return {
           lockdown: yield* lockdown.current,
           run: yield* stops.observe,
@@ -65,5 +69,6 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guard
       rbac.can(actor, "ops.read") ? status(actor, tenant) : Effect.succeed(null)
 
     return { status, statusIfAllowed } as const
-  })
+  }),
+  dependencies: [Lockdown.Default, StopConditions.Default, ProviderBreaker.Default, VelocityBreaker.Default, TrustBreaker.Default]
 }) {}

@@ -9,7 +9,7 @@
 import { Action, type Actor, AiSettings, type Errors, type Ids, Rbac, Tenants } from "@airlock/core"
 import { Clock, Effect, Option } from "effect"
 import * as Breakers from "./Breakers.js"
-import { BreakerEvents } from "./Events.js"
+import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 
 const RANK: Record<AiSettings.AiMode, number> = { shadow_only: 0, suggest_only: 1, drafts: 2, autopilot_limited: 3 }
@@ -153,5 +153,6 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
         Effect.map(breakers.get(breakerKey(tenant)), Option.getOrElse(() => Breakers.initial(breakerKey(tenant), "trust", tenant, now))))
 
     return { evaluate, evaluateThrottled, evaluateFor, state } as const
-  })
+  }),
+  dependencies: [BreakerEvents.Default]
 }) {}

@@ -6,9 +6,9 @@
  * {@link ValueBreaker.assess} gives callers (the companion, the ledger) the same verdict with
  * the tier and reason to put on their proposals.
  */
-import type { AiSettings, Errors } from "@airlock/core"
+import type { AiSettings, Errors, Ids, Rbac } from "@airlock/core"
 import { Effect } from "effect"
-import { BreakerEvents, type GuardrailEvent } from "./Events.js"
+import { BreakerEvents, type GuardrailEvent } from "./BreakerEvents.js"
 import { memo } from "./internal/memo.js"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
 import type { ScaledAmount } from "./KindPolicy.js"
@@ -63,7 +63,7 @@ export interface ValueAssessment {
   readonly auto_apply_allowed: boolean
 }
 
-/** The value breaker. */
+/** The value breaker (its layer also needs {@link Ids.IdGenerator} and {@link Rbac.Rbac}, for its events). */
 export class ValueBreaker extends Effect.Service<ValueBreaker>()("@airlock/guardrails/ValueBreaker", {
   effect: Effect.gen(function*() {
     const config = yield* GuardrailsConfig
@@ -110,5 +110,6 @@ export class ValueBreaker extends Effect.Service<ValueBreaker>()("@airlock/guard
       })
 
     return { assess, raiseTier, recordTrip, thresholdFor } as const
-  })
+  }),
+  dependencies: [BreakerEvents.Default]
 }) {}

@@ -1,18 +1,18 @@
 import { AiSettings, Ids } from "@airlock/core"
-import { Breakers, GuardrailsConfig, KindPolicy, Money, ProviderBreaker, TrustBreaker, ValueBreaker, Windows } from "@airlock/guardrails"
+import { Breakers, GuardrailsConfig, KindPolicy, ProviderBreaker, TrustBreaker, Usd, ValueBreaker, Windows } from "@airlock/guardrails"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either } from "effect"
 
 describe("Money", () => {
   it("parses decimal dollars into micro-dollars exactly and refuses more than six decimals", () => {
-    expect(Money.parseUsd("12.34")).toStrictEqual(Either.right(12_340_000n))
-    expect(Money.parseUsd(0.1)).toStrictEqual(Either.right(100_000n))
-    expect(Money.parseUsd("0.000185")).toStrictEqual(Either.right(185n))
-    expect(Money.parseUsd("-1.5")).toStrictEqual(Either.right(-1_500_000n))
-    expect(Either.getLeft(Money.parseUsd("1.0000001")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_precision")
-    expect(Either.getLeft(Money.parseUsd(0.1 + 0.2)).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_precision")
-    expect(Either.getLeft(Money.parseUsd("1e3")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount")
-    expect(Either.getLeft(Money.parseUsdNonNegative("-1")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_negative")
+    expect(Usd.parseUsd("12.34")).toStrictEqual(Either.right(12_340_000n))
+    expect(Usd.parseUsd(0.1)).toStrictEqual(Either.right(100_000n))
+    expect(Usd.parseUsd("0.000185")).toStrictEqual(Either.right(185n))
+    expect(Usd.parseUsd("-1.5")).toStrictEqual(Either.right(-1_500_000n))
+    expect(Either.getLeft(Usd.parseUsd("1.0000001")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_precision")
+    expect(Either.getLeft(Usd.parseUsd(0.1 + 0.2)).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_precision")
+    expect(Either.getLeft(Usd.parseUsd("1e3")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount")
+    expect(Either.getLeft(Usd.parseUsdNonNegative("-1")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_negative")
   })
   it("reads payload cost estimates by convention: non-negative decimal dollars, else none", () => {
     const cost = (v: unknown) => KindPolicy.conventionalCost({ estimated_cost_usd: v })
@@ -41,25 +41,25 @@ describe("Money", () => {
       [" 3.25 ", 3_250_000n]
     ]
     for (const [input, micros] of cases) {
-      const parsed = Money.parseUsd(input)
+      const parsed = Usd.parseUsd(input)
       if (micros === null) expect(Either.isLeft(parsed)).toBe(true)
       else expect(parsed).toStrictEqual(Either.right(micros))
     }
-    expect(Either.isLeft(Money.parseUsd("1234567890123456"))).toBe(true)
+    expect(Either.isLeft(Usd.parseUsd("1234567890123456"))).toBe(true)
   })
   it("formats with at least two decimals and round-trips", () => {
-    expect([50_000_000n, 185n, 1n, -1_500_000n, 12_345_678n].map(Money.formatUsd)).toStrictEqual(["50.00", "0.000185", "0.000001", "-1.50", "12.345678"])
-    for (const v of [0n, 7n, 999_999n, 123_456_789_012n]) expect(Money.parseUsd(Money.formatUsd(v))).toStrictEqual(Either.right(v))
+    expect([50_000_000n, 185n, 1n, -1_500_000n, 12_345_678n].map(Usd.formatUsd)).toStrictEqual(["50.00", "0.000185", "0.000001", "-1.50", "12.345678"])
+    for (const v of [0n, 7n, 999_999n, 123_456_789_012n]) expect(Usd.parseUsd(Usd.formatUsd(v))).toStrictEqual(Either.right(v))
     // either side of 2^53 micro-dollars (number arithmetic below, bigint above) and at the top of the range
     const safe = BigInt(Number.MAX_SAFE_INTEGER)
-    expect([safe, safe + 1n, -safe - 1n, 999_999_999_999_999_999_999n, 1_000_000n].map(Money.formatUsd)).toStrictEqual([
+    expect([safe, safe + 1n, -safe - 1n, 999_999_999_999_999_999_999n, 1_000_000n].map(Usd.formatUsd)).toStrictEqual([
       "9007199254.740991",
       "9007199254.740992",
       "-9007199254.740992",
       "999999999999999.999999",
       "1.00"
     ])
-    for (let v = 1n; v < 10n ** 21n; v = v * 7n + 3n) expect(Money.parseUsd(Money.formatUsd(v))).toStrictEqual(Either.right(v))
+    for (let v = 1n; v < 10n ** 21n; v = v * 7n + 3n) expect(Usd.parseUsd(Usd.formatUsd(v))).toStrictEqual(Either.right(v))
   })
 })
 

@@ -4,7 +4,7 @@
  * {@link LedgerConfig}; it gets the chart, the journal, period locks, bank import, the
  * QuickBooks export and ledger proposals, with the proposal kind and the ledger gates registered.
  */
-import type { Action, Audit, Governance, Ids, Rbac, UnitOfWork } from "@airlock/core"
+import type { Action, ActionRegistry, Audit, GovernedActions, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Layer } from "effect"
 import { BankTransactions } from "./BankTransaction.js"
 import { ChartOfAccounts } from "./Chart.js"
@@ -21,8 +21,8 @@ export type LedgerServices = ChartOfAccounts | Journal | PeriodLocks | BankTrans
 
 /** What the wiring needs from core. */
 export type CoreRequirements =
-  | Governance.GovernedActions
-  | Governance.ActionRegistry
+  | GovernedActions.GovernedActions
+  | ActionRegistry.ActionRegistry
   | Audit.AuditLog
   | UnitOfWork.UnitOfWork
   | Ids.IdGenerator

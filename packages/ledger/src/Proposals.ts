@@ -10,7 +10,7 @@
  * (source `companion`, `proposal_id` = the proposal), committed with the status change, the
  * trace and the audit record. Wiping proposals touches shadow records only.
  */
-import { Action, type Actor, Audit, Errors, Governance, Ids, Rbac, UnitOfWork } from "@airlock/core"
+import { Action, ActionKind, ActionRegistry, type Actor, Audit, Errors, Gate, GateOrder, GovernedActions, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
 import { BankTransaction, BankTransactionStore } from "./BankTransaction.js"
 import { AccountStore } from "./Chart.js"
@@ -148,10 +148,10 @@ export const draftFromProposal = (
 export const layerKind: Layer.Layer<
   never,
   never,
-  Governance.ActionRegistry | JournalStore | AccountStore | PeriodLockStore | BankTransactionStore | Ids.IdGenerator
+  ActionRegistry.ActionRegistry | JournalStore | AccountStore | PeriodLockStore | BankTransactionStore | Ids.IdGenerator
 > = Layer.effectDiscard(
   Effect.gen(function*() {
-    const registry = yield* Governance.ActionRegistry
+    const registry = yield* ActionRegistry.ActionRegistry
     const store = yield* JournalStore
     const accounts = yield* AccountStore
     const locks = yield* PeriodLockStore
@@ -192,7 +192,7 @@ export const layerKind: Layer.Layer<
       p: ProposalPayload,
       ready: { readonly txn: BankTransaction; draft: EntryDraft | null } | undefined,
       t: BankTransaction
-    ): Effect.Effect<Governance.GateDecision, Errors.StorageError> => {
+    ): Effect.Effect<Gate.GateDecision, Errors.StorageError> => {
       const codes = [t.account_code]
       let splitsTotal = 0n
       for (const s of p.splits) {
@@ -213,10 +213,10 @@ export const layerKind: Layer.Layer<
           draftFromProposal(p, t, action.id),
           (draft) => checkDraft(draft, chart, { rules: splitRules(t.amount_minor < 0n ? "outflow" : "inflow") })
         )
-        if (Either.isLeft(checked)) return Effect.succeed(Governance.Decision.deny(checked.left, inputs))
+        if (Either.isLeft(checked)) return Effect.succeed(Gate.Decision.deny(checked.left, inputs))
         return Effect.map(store.liveForBankTransaction(action.tenant_id, t.id), (live) => {
           if (live.length > 0) {
-            return Governance.Decision.deny(
+            return Gate.Decision.deny(
               new Errors.Conflict({
                 code: "bank_transaction.already_posted",
                 message: "Bank transaction already has a journal entry; reverse it first",
@@ -229,7 +229,7 @@ export const layerKind: Layer.Layer<
           if (ready) ready.draft = checked.right
           inputs.balanced = true
           inputs.debit_total_minor = totals(checked.right.lines).debit.toString()
-          return Governance.Decision.allow(inputs)
+          return Gate.Decision.allow(inputs)
         })
       })
     }
@@ -264,11 +264,11 @@ export const layerKind: Layer.Layer<
         })
     })
 
-    const ours = (kind: Governance.ActionKind) => kind.name === KIND
+    const ours = (kind: ActionKind.ActionKind) => kind.name === KIND
 
     yield* registry.registerGate({
       name: "ledger.period_lock",
-      order: Governance.GateOrder.periodLock,
+      order: GateOrder.periodLock,
       phases: ["propose", "apply"],
       appliesTo: ours,
       // plain flatMaps, no generator: both ledger gates run on every apply
@@ -279,18 +279,18 @@ export const layerKind: Layer.Layer<
           applying ? bank.getForUpdate(action.tenant_id, p.bank_transaction_id) : bank.get(action.tenant_id, p.bank_transaction_id),
           (txn) => {
             // an unknown transaction is the validation gate's to report
-            if (Option.isNone(txn)) return Effect.succeed(Governance.Decision.allow({ bank_transaction_id: p.bank_transaction_id, entry_date: null }))
+            if (Option.isNone(txn)) return Effect.succeed(Gate.Decision.allow({ bank_transaction_id: p.bank_transaction_id, entry_date: null }))
             const t = txn.value
             return Effect.map(applying ? locks.getForPosting(action.tenant_id) : locks.get(action.tenant_id), (lock) => {
               const lockDate = Option.isSome(lock) ? lock.value.lock_date : null
               const inputs = { bank_transaction_id: t.id, entry_date: t.date, lock_date: lockDate }
               if (!isLocked(lockDate, t.date)) {
                 if (applying) prepared.set(action, { txn: t, draft: null })
-                return Governance.Decision.allow(inputs)
+                return Gate.Decision.allow(inputs)
               }
               return !applying
-                ? Governance.Decision.review(["period.locked"], inputs)
-                : Governance.Decision.deny(
+                ? Gate.Decision.review(["period.locked"], inputs)
+                : Gate.Decision.deny(
                   new Errors.PeriodLocked({
                     message: `Applying on ${t.date} is refused: the books are locked through ${lockDate}`,
                     details: { lock_date: lockDate, date: t.date }
@@ -305,7 +305,7 @@ export const layerKind: Layer.Layer<
 
     yield* registry.registerGate({
       name: "ledger.validation",
-      order: Governance.GateOrder.validation,
+      order: GateOrder.validation,
       phases: ["apply"],
       appliesTo: ours,
       evaluate: ({ action, payload }) => {
@@ -315,7 +315,7 @@ export const layerKind: Layer.Layer<
           ? validate(action, p, ready, ready.txn)
           : Effect.flatMap(bank.getForUpdate(action.tenant_id, p.bank_transaction_id), (txn) =>
             Option.isNone(txn)
-              ? Effect.succeed(Governance.Decision.deny(
+              ? Effect.succeed(Gate.Decision.deny(
                 invalid("validation.bank_transaction_unknown", `Bank transaction ${p.bank_transaction_id} does not exist`),
                 { bank_transaction_id: p.bank_transaction_id }
               ))
@@ -382,7 +382,7 @@ export type AnyAirlockError = InstanceType<(typeof Errors.AirlockErrors)[number]
 
 /** The operations of {@link LedgerProposals}. */
 export interface LedgerProposalsShape {
-  readonly propose: (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) => Effect.Effect<Governance.ProposeResult, AnyAirlockError>
+  readonly propose: (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) => Effect.Effect<GovernedActions.ProposeResult, AnyAirlockError>
   readonly list: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
@@ -397,8 +397,8 @@ export interface LedgerProposalsShape {
 }
 
 /** Builds the LedgerProposals service over its dependencies. */
-export const make: Effect.Effect<LedgerProposalsShape, never, Governance.GovernedActions | Action.ActionStore | Action.TraceStore | JournalStore | BankTransactionStore | Audit.AuditLog | UnitOfWork.UnitOfWork | LedgerConfig | Rbac.Rbac> = Effect.gen(function*() {
-  const pipeline = yield* Governance.GovernedActions
+export const make: Effect.Effect<LedgerProposalsShape, never, GovernedActions.GovernedActions | Action.ActionStore | Action.TraceStore | JournalStore | BankTransactionStore | Audit.AuditLog | UnitOfWork.UnitOfWork | LedgerConfig | Rbac.Rbac> = Effect.gen(function*() {
+  const pipeline = yield* GovernedActions.GovernedActions
   const actions = yield* Action.ActionStore
   const traces = yield* Action.TraceStore
   const journal = yield* JournalStore

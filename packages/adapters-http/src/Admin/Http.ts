@@ -6,13 +6,13 @@ import { AirlockApi } from "../Api.js"
 import { Admin, AdminTenantScoped } from "../Auth.js"
 import { withPrincipal } from "../RequestContext.js"
 import { HttpConfig } from "../HttpConfig.js"
-import { RateLimiter } from "../RateLimiter.js"
+import { HttpRateLimit } from "../HttpRateLimit.js"
 
 /** The admin group's handlers. */
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "admin">,
   never,
-  Tenants.Tenants | Audit.AuditLog | HttpConfig | RateLimiter | Admin | AdminTenantScoped
+  Tenants.Tenants | Audit.AuditLog | HttpConfig | HttpRateLimit | Admin | AdminTenantScoped
 > = HttpApiBuilder.group(
   AirlockApi,
   "admin",
@@ -21,7 +21,7 @@ export const layer: Layer.Layer<
       const tenants = yield* Tenants.Tenants
       const audit = yield* Audit.AuditLog
       const settings = yield* HttpConfig
-      const limiter = yield* RateLimiter
+      const limiter = yield* HttpRateLimit
       const startedAt = yield* Clock.currentTimeMillis
       return handlers
         .handle("status", () =>

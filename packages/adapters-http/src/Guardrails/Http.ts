@@ -1,5 +1,5 @@
 /** Handlers of the guardrails group: translate between JSON and the guardrails services. */
-import { Approvals, Budgets, Events, Lockdown } from "@airlock/guardrails"
+import { Approvals, BreakerEvents, Budgets, Lockdown } from "@airlock/guardrails"
 import { Errors, Tenants } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
@@ -57,12 +57,12 @@ const decodeBudget = (input: unknown) =>
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "guardrails">,
   never,
-  Approvals.Approvals | Budgets.ExecutionBudgets | Events.BreakerEvents | Tenants.Tenants | TenantScoped
+  Approvals.Approvals | Budgets.ExecutionBudgets | BreakerEvents.BreakerEvents | Tenants.Tenants | TenantScoped
 > = HttpApiBuilder.group(AirlockApi, "guardrails", (handlers) =>
   Effect.gen(function*() {
     const approvals = yield* Approvals.Approvals
     const budgets = yield* Budgets.ExecutionBudgets
-    const events = yield* Events.BreakerEvents
+    const events = yield* BreakerEvents.BreakerEvents
     const tenants = yield* Tenants.Tenants
     return handlers
       .handle("grantApproval", ({ payload }) =>

@@ -1,6 +1,6 @@
 /** Handlers of the system group. */
 import { KillSwitch, Tenants } from "@airlock/core"
-import { Breakers, Budgets, GuardrailsConfig, Money as GMoney, SystemStatus } from "@airlock/guardrails"
+import { Breakers, Budgets, GuardrailsConfig, SystemStatus, Usd } from "@airlock/guardrails"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Clock, Effect, Layer } from "effect"
 import { AirlockApi } from "../Api.js"
@@ -8,7 +8,7 @@ import { Authenticated } from "../Auth.js"
 import { withPrincipal } from "../RequestContext.js"
 import { lockdownJson } from "../Guardrails/Http.js"
 import { HttpConfig } from "../HttpConfig.js"
-import { RateLimiter } from "../RateLimiter.js"
+import { HttpRateLimit } from "../HttpRateLimit.js"
 
 const breakerJson = (b: Breakers.BreakerRecord) => ({
   key: b.key,
@@ -28,7 +28,7 @@ export const layer: Layer.Layer<
   never,
   | Tenants.Tenants
   | HttpConfig
-  | RateLimiter
+  | HttpRateLimit
   | SystemStatus.SystemStatus
   | Budgets.LlmBudget
   | GuardrailsConfig.GuardrailsConfig
@@ -40,7 +40,7 @@ export const layer: Layer.Layer<
     Effect.gen(function*() {
       const tenants = yield* Tenants.Tenants
       const settings = yield* HttpConfig
-      const limiter = yield* RateLimiter
+      const limiter = yield* HttpRateLimit
       const guardrails = yield* SystemStatus.SystemStatus
       const llm = yield* Budgets.LlmBudget
       const config = yield* GuardrailsConfig.GuardrailsConfig
@@ -86,10 +86,10 @@ export const layer: Layer.Layer<
               fallback_active: budget.fallback_active,
               fallback_reason: budget.fallback_reason,
               period: budget.period,
-              tenant_spent_usd: GMoney.formatUsd(budget.tenant_spent_usd),
-              tenant_cap_usd: GMoney.formatUsd(budget.tenant_cap_usd),
-              global_spent_usd: GMoney.formatUsd(budget.global_spent_usd),
-              global_cap_usd: GMoney.formatUsd(budget.global_cap_usd)
+              tenant_spent_usd: Usd.formatUsd(budget.tenant_spent_usd),
+              tenant_cap_usd: Usd.formatUsd(budget.tenant_cap_usd),
+              global_spent_usd: Usd.formatUsd(budget.global_spent_usd),
+              global_cap_usd: Usd.formatUsd(budget.global_cap_usd)
             }
           }
         })))

@@ -6,7 +6,7 @@
  */
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
-import { Api, HttpConfig, RateLimiter, Readiness, Server } from "@airlock/adapters-http"
+import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
 import { type Actor, ApiToken, Audit, CoreConfig, type Errors, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
@@ -163,9 +163,9 @@ export interface Options {
   readonly http?: Partial<HttpConfig.HttpSettings>
   /**
    * The rate-limit hook (default: disabled); tests inject faulty ones through it, or the
-   * guardrails limiter (`RateLimiter.layerGuardrails`, with `guardrails.rateLimitEnabled`).
+   * guardrails limiter (`HttpRateLimit.layerGuardrails`, with `guardrails.rateLimitEnabled`).
    */
-  readonly rateLimiter?: Layer.Layer<RateLimiter.RateLimiter, never, GuardLimiter.RateLimiter | GuardrailsConfig.GuardrailsConfig>
+  readonly rateLimiter?: Layer.Layer<HttpRateLimit.HttpRateLimit, never, GuardLimiter.RateLimiter | GuardrailsConfig.GuardrailsConfig>
   readonly seed?: boolean
   /** Guardrails settings (e.g. a short approval TTL). */
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
@@ -205,7 +205,7 @@ export const layer = (options: Options = {}): Layer.Layer<
   const served = Server.serve.pipe(
     Layer.provideMerge(Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))),
     Layer.provideMerge(Server.layerNode({ port: 0, host: "127.0.0.1" })),
-    Layer.provide(options.rateLimiter ?? RateLimiter.layerDisabled),
+    Layer.provide(options.rateLimiter ?? HttpRateLimit.layerDisabled),
     Layer.provideMerge(settings)
   )
   const server = Layer.scoped(

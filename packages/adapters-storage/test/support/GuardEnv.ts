@@ -2,8 +2,8 @@
  * The environment the guardrails suite and its worker processes run in: core, guardrails with
  * small limits, and two test kinds, over a given adapter's ports.
  */
-import { CoreConfig, Governance, Kernel, type Ports, Rbac, SecureRandom } from "@airlock/core"
-import { Guardrails, GuardrailsConfig, KindPolicy, Money, OptionalGates, type Ports as GuardrailsPorts } from "@airlock/guardrails"
+import { ActionRegistry, CoreConfig, Kernel, type Ports, Rbac, SecureRandom } from "@airlock/core"
+import { Guardrails, GuardrailsConfig, KindPolicy, OptionalGates, type Ports as GuardrailsPorts, Usd } from "@airlock/guardrails"
 import { Effect, Layer, Schema } from "effect"
 
 /** The settings the suite runs with: small limits so each guard trips quickly. */
@@ -24,10 +24,10 @@ export const settings: Partial<GuardrailsConfig.GuardrailsSettings> = {
   providerWindowSeconds: 60,
   providerCooldownSeconds: 30,
   providerProbeTimeoutSeconds: 10,
-  llmTenantCap: Money.usd("0.01"),
-  llmGlobalCap: Money.usd("0.03"),
-  llmPrices: { m1: { input_per_mtok: Money.usd("1"), output_per_mtok: Money.usd("2") } },
-  stopLlmDailyHard: Money.usd("0.05"),
+  llmTenantCap: Usd.usd("0.01"),
+  llmGlobalCap: Usd.usd("0.03"),
+  llmPrices: { m1: { input_per_mtok: Usd.usd("1"), output_per_mtok: Usd.usd("2") } },
+  stopLlmDailyHard: Usd.usd("0.05"),
   stopProviderFailureThreshold: 4,
   stopProviderFailureWindowSeconds: 300,
   stopDbPoolUtilization: 0.9,
@@ -50,10 +50,20 @@ export const Fetch = Schema.Struct({ url: Schema.String, mime_type: Schema.Strin
 /** Payload of `g.build`. */
 export const Build = Schema.Struct({ job_name: Schema.String, plan: Schema.String, risk_score: Schema.Number, estimated_cost_usd: Schema.String })
 
-/** Test kinds: `g.note` (AI, amounts for the value breaker) and `g.build` (protected, risk and cost by convention). */
+/**
+ * Payload of `g.undeclared`: every field a policy could read (`risk_score`, `estimated_cost_usd`,
+ * `job_name`, an amount, even `protected`), under a kind that declares no policy.
+ */
+export const Undeclared = Schema.Struct({
+  ...Build.fields,
+  amount_cents: Schema.optional(Schema.Number),
+  protected: Schema.optional(Schema.Boolean)
+})
+
+/** Test kinds: `g.note` (AI, amounts for the value breaker) `g.build` (protected, declares the build-request policy) and `g.undeclared` (declares nothing). */
 const TestKinds = Layer.effectDiscard(
   Effect.gen(function*() {
-    const registry = yield* Governance.ActionRegistry
+    const registry = yield* ActionRegistry.ActionRegistry
     const policies = yield* KindPolicy.KindPolicies
     yield* registry.registerKind({
       name: "g.note",
@@ -72,6 +82,15 @@ const TestKinds = Layer.effectDiscard(
       permissions: { propose: "executions.run", apply: "executions.run" },
       aiGoverned: false,
       protected: true,
+      subject: (p) => `job:${p.job_name}`,
+      apply: ({ action }) => Effect.succeed({ run_id: action.id })
+    })
+    yield* policies.register("g.build", KindPolicy.buildRequest())
+    yield* registry.registerKind({
+      name: "g.undeclared",
+      payload: Undeclared,
+      permissions: { propose: "executions.run", apply: "executions.run" },
+      aiGoverned: false,
       subject: (p) => `job:${p.job_name}`,
       apply: ({ action }) => Effect.succeed({ run_id: action.id })
     })

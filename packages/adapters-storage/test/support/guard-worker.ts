@@ -6,7 +6,7 @@
  * Usage: node --import tsx --conditions=source guard-worker.ts '<json>'
  */
 import { Postgres } from "@airlock/adapters-storage"
-import { Governance, type Ids, SecureRandom, Tenants } from "@airlock/core"
+import { GovernedActions, type Ids, SecureRandom, Tenants } from "@airlock/core"
 import { Approvals, RateLimiter } from "@airlock/guardrails"
 import { Clock, Effect, Exit } from "effect"
 import { environment } from "./GuardEnv.js"
@@ -55,7 +55,7 @@ const program = Effect.gen(function*() {
       return { admitted: exits.filter(Exit.isSuccess).length, refused: exits.map(code).filter((c) => c === "rate_limited").length }
     }
     case "velocity": {
-      const pipeline = yield* Governance.GovernedActions
+      const pipeline = yield* GovernedActions.GovernedActions
       const agent = yield* actor(job.actor!)
       const exits = yield* Effect.all(
         Array.from({ length: job.n! }, (_, i) =>
@@ -79,13 +79,13 @@ const program = Effect.gen(function*() {
         seen = (yield* approvals.status(who, job.subject!, job.plan_hash!)).status
         if (seen !== "approved") yield* Effect.sleep("50 millis")
       }
-      const pipeline = yield* Governance.GovernedActions
+      const pipeline = yield* GovernedActions.GovernedActions
       const proposed = yield* pipeline.propose({ tenant_id: tenant, actor: who, kind: "g.build", payload: job.payload })
       const applied = yield* pipeline.apply(tenant, proposed.action.id, who)
       return { seen, status: applied.action.status, action_id: applied.action.id, approver: applied.trace?.gates.find((g) => g.gate === "approval")?.inputs.approver ?? null }
     }
     case "apply": {
-      const pipeline = yield* Governance.GovernedActions
+      const pipeline = yield* GovernedActions.GovernedActions
       const exit = yield* Effect.exit(pipeline.apply(tenant, job.action_id as Ids.ActionId, yield* actor(job.actor!)))
       return { result: code(exit) }
     }

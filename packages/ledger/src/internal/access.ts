@@ -1,20 +1,16 @@
 /** Tenant scope and permission checks shared by the ledger services. */
-import { type Actor, Errors, type Ids, type Rbac } from "@airlock/core"
+import { type Actor, Errors, type Ids, type Rbac, TenantScope } from "@airlock/core"
 import { type Context, Effect } from "effect"
 
 /** Fails unless `actor` belongs to `tenant` (or may act across tenants) and holds `permission`. */
 export const makeAccess = (rbac: Context.Tag.Service<Rbac.Rbac>) =>
 (tenant: Ids.TenantId, actor: Actor.Actor, permission: string): Effect.Effect<void, Errors.Forbidden> =>
-  actor.tenant_id !== tenant && !rbac.can(actor, "tenant.cross")
-    ? Effect.fail(new Errors.Forbidden({ code: "tenant.mismatch", message: "Actor belongs to another tenant" }))
-    : rbac.require(actor, permission)
+  TenantScope.allows(rbac, actor, tenant) ? rbac.require(actor, permission) : Effect.fail(TenantScope.mismatch())
 
 /** Fails unless the actor holds at least one of `permissions` (after the tenant check). */
 export const makeAccessAny = (rbac: Context.Tag.Service<Rbac.Rbac>) =>
 (tenant: Ids.TenantId, actor: Actor.Actor, permissions: ReadonlyArray<string>): Effect.Effect<void, Errors.Forbidden> => {
-  if (actor.tenant_id !== tenant && !rbac.can(actor, "tenant.cross")) {
-    return Effect.fail(new Errors.Forbidden({ code: "tenant.mismatch", message: "Actor belongs to another tenant" }))
-  }
+  if (!TenantScope.allows(rbac, actor, tenant)) return Effect.fail(TenantScope.mismatch())
   return permissions.some((p) => rbac.can(actor, p))
     ? Effect.void
     : Effect.fail(

@@ -1,6 +1,6 @@
 /** Memory implementations of the guardrails ports. */
 import type { Ports } from "@airlock/guardrails"
-import { Approvals, Breakers, BudgetStore, Counters, Events } from "@airlock/guardrails"
+import { Approvals, BreakerEvents, Breakers, BudgetStore, CounterStore } from "@airlock/guardrails"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
 
@@ -11,9 +11,9 @@ interface CounterRow {
   readonly expires_at: number
 }
 
-/** Memory {@link Counters.CounterStore}: rows scoped by counter key, then window. */
-export const counterStore: Layer.Layer<Counters.CounterStore, never, MemoryDatabase> = Layer.effect(
-  Counters.CounterStore,
+/** Memory {@link CounterStore.CounterStore}: rows scoped by counter key, then window. */
+export const counterStore: Layer.Layer<CounterStore.CounterStore, never, MemoryDatabase> = Layer.effect(
+  CounterStore.CounterStore,
   Effect.map(MemoryDatabase, (db) => {
     const rows = db.scoped<CounterRow>("guard_counters")
     return {
@@ -62,11 +62,11 @@ export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, MemoryDatab
   })
 )
 
-/** Memory {@link Events.EventStore}. */
-export const eventStore: Layer.Layer<Events.EventStore, never, MemoryDatabase> = Layer.effect(
-  Events.EventStore,
+/** Memory {@link BreakerEvents.EventStore}. */
+export const eventStore: Layer.Layer<BreakerEvents.EventStore, never, MemoryDatabase> = Layer.effect(
+  BreakerEvents.EventStore,
   Effect.map(MemoryDatabase, (db) => {
-    const rows = db.table<Events.GuardrailEvent>("guard_events")
+    const rows = db.table<BreakerEvents.GuardrailEvent>("guard_events")
     return {
       append: (e) => db.write(() => rows.set(e.id, e)),
       list: (q) =>

@@ -1,7 +1,7 @@
 /** SQL implementations of the guardrails ports, written once for SQLite and PostgreSQL. */
 import type { Ports } from "@airlock/guardrails"
 import { Trusted } from "@airlock/core"
-import { Approvals, Breakers, BudgetStore, Counters, Events } from "@airlock/guardrails"
+import { Approvals, BreakerEvents, Breakers, BudgetStore, CounterStore } from "@airlock/guardrails"
 import { type Fragment, SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
 import { int, intOrNull, json, orStorage, storageError, toJson } from "./dialect.js"
@@ -10,9 +10,9 @@ type Row = Record<string, unknown>
 
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))
 
-/** SQL {@link Counters.CounterStore}: one upsert per increment; a capped one updates only below its cap. */
-export const counterStore: Layer.Layer<Counters.CounterStore, never, SqlDb> = Layer.effect(
-  Counters.CounterStore,
+/** SQL {@link CounterStore.CounterStore}: one upsert per increment; a capped one updates only below its cap. */
+export const counterStore: Layer.Layer<CounterStore.CounterStore, never, SqlDb> = Layer.effect(
+  CounterStore.CounterStore,
   Effect.map(SqlDb, (sql) => {
     const uncapped = sql.literal("")
     const counted = (rs: ReadonlyArray<Row>) => (rs.length === 0 ? Option.none() : Option.some(int(rs[0]!.count)))
@@ -92,10 +92,10 @@ export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, SqlDb> = La
 )
 
 const toEvent = (r: Row) =>
-  Trusted.make(Events.GuardrailEvent, {
+  Trusted.make(BreakerEvents.GuardrailEvent, {
     id: String(r.id),
     tenant_id: str(r.tenant_id),
-    kind: r.kind as Events.EventKind,
+    kind: r.kind as BreakerEvents.EventKind,
     type: String(r.type),
     reason: String(r.reason),
     data: json(r.data) as Record<string, unknown>,
@@ -103,9 +103,9 @@ const toEvent = (r: Row) =>
     at: int(r.at)
   })
 
-/** SQL {@link Events.EventStore}. */
-export const eventStore: Layer.Layer<Events.EventStore, never, SqlDb> = Layer.effect(
-  Events.EventStore,
+/** SQL {@link BreakerEvents.EventStore}. */
+export const eventStore: Layer.Layer<BreakerEvents.EventStore, never, SqlDb> = Layer.effect(
+  BreakerEvents.EventStore,
   Effect.map(SqlDb, (sql) => ({
     append: (e) =>
       sql`INSERT INTO guardrails_events (id, tenant_id, kind, type, reason, data, actor_id, at)

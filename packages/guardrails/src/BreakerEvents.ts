@@ -3,9 +3,8 @@
  * carrying the kind, the tenant (null for global events), the reason and the numbers that
  * decided it. `BreakerEvents` serves them (`GET /api/v1/companion/breaker-events`).
  */
-import { type Actor, type Errors, Ids, Rbac } from "@airlock/core"
+import { type Actor, type Errors, Ids, Rbac, TenantScope } from "@airlock/core"
 import { Clock, Context, Effect, Schema } from "effect"
-import { actingTenant } from "./internal/tenancy.js"
 
 /** What raised an event. */
 export const EventKind = Schema.Literal("velocity", "value", "trust", "provider", "stop_condition", "lockdown")
@@ -92,7 +91,7 @@ export class BreakerEvents extends Effect.Service<BreakerEvents>()("@airlock/gua
     ): Effect.Effect<ReadonlyArray<GuardrailEvent>, Errors.Forbidden | Errors.StorageError> =>
       Effect.zipRight(
         rbac.require(actor, "companion.read"),
-        Effect.flatMap(actingTenant(rbac, actor, options.tenant), (tenant) =>
+        Effect.flatMap(TenantScope.acting(rbac, actor, options.tenant), (tenant) =>
           store.list({
             tenant_id: tenant,
             kinds: options.kinds ?? ["velocity", "value", "trust"],

@@ -6,7 +6,7 @@
  * instance counts together) or {@link layerDisabled}.
  */
 import type { Errors, Ids } from "@airlock/core"
-import { GuardrailsConfig, RateLimiter as GuardLimiter } from "@airlock/guardrails"
+import { GuardrailsConfig, RateLimiter } from "@airlock/guardrails"
 import { Context, Effect, Layer } from "effect"
 
 /** What the limiter is asked about. */
@@ -21,8 +21,8 @@ export interface RateLimitRequest {
 }
 
 /** The port: `check` succeeds to let the request through or fails with `rate_limited`. */
-export class RateLimiter extends Context.Tag("@airlock/adapters-http/RateLimiter")<
-  RateLimiter,
+export class HttpRateLimit extends Context.Tag("@airlock/adapters-http/HttpRateLimit")<
+  HttpRateLimit,
   {
     /** Whether limiting is on (reported by the status routes). */
     readonly enabled: boolean
@@ -31,7 +31,7 @@ export class RateLimiter extends Context.Tag("@airlock/adapters-http/RateLimiter
 >() {}
 
 /** No limiting: every request passes. */
-export const layerDisabled: Layer.Layer<RateLimiter> = Layer.succeed(RateLimiter, {
+export const layerDisabled: Layer.Layer<HttpRateLimit> = Layer.succeed(HttpRateLimit, {
   enabled: false,
   check: () => Effect.void
 })
@@ -41,11 +41,11 @@ export const layerDisabled: Layer.Layer<RateLimiter> = Layer.succeed(RateLimiter
  * `AIRLOCK_RATE_LIMIT_TENANT_RPM` per tenant (the tenant the request acts on), both a sliding
  * minute; off when `AIRLOCK_RATE_LIMIT_ENABLED=false`.
  */
-export const layerGuardrails: Layer.Layer<RateLimiter, never, GuardLimiter.RateLimiter | GuardrailsConfig.GuardrailsConfig> =
+export const layerGuardrails: Layer.Layer<HttpRateLimit, never, RateLimiter.RateLimiter | GuardrailsConfig.GuardrailsConfig> =
   Layer.effect(
-    RateLimiter,
+    HttpRateLimit,
     Effect.gen(function*() {
-      const limiter = yield* GuardLimiter.RateLimiter
+      const limiter = yield* RateLimiter.RateLimiter
       const config = yield* GuardrailsConfig.GuardrailsConfig
       return {
         enabled: config.rateLimitEnabled,

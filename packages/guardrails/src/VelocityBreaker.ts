@@ -5,11 +5,11 @@
  * one-minute window, so all instances share one count; the trip and the reset are each recorded
  * exactly once (compare-and-set on the breaker row) as event rows.
  */
-import { Errors } from "@airlock/core"
+import { Errors, type Ids, type Rbac } from "@airlock/core"
 import { Clock, Effect, Option } from "effect"
 import * as Breakers from "./Breakers.js"
-import { CounterStore } from "./Counters.js"
-import { BreakerEvents } from "./Events.js"
+import { CounterStore } from "./CounterStore.js"
+import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { memo } from "./internal/memo.js"
 import { slidingCount, windowStart } from "./Windows.js"
@@ -31,7 +31,7 @@ export interface VelocityReading {
   readonly until: number | null
 }
 
-/** The velocity breaker. */
+/** The velocity breaker (its layer also needs {@link Ids.IdGenerator} and {@link Rbac.Rbac}, for its events). */
 export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock/guardrails/VelocityBreaker", {
   effect: Effect.gen(function*() {
     const counters = yield* CounterStore
@@ -178,5 +178,6 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
         Effect.map(breakers.get(breakerKey(tenant)), Option.getOrElse(() => Breakers.initial(breakerKey(tenant), "velocity", tenant, now))))
 
     return { record, check, recordReading, checkReading, tripped, state, limit } as const
-  })
+  }),
+  dependencies: [BreakerEvents.Default]
 }) {}

@@ -10,317 +10,25 @@
  * 4. `reject` / `rollback` close the action with a reason.
  *
  * Kinds (what can be proposed, and the handler that promotes it) and gates (who may, when)
- * are registered by packages and hosts in the {@link ActionRegistry}.
+ * are registered by packages and hosts in the `ActionRegistry`; the gates' places are `GateOrder`.
  */
-import { Clock, Effect, Exit, Option, ParseResult, Schema } from "effect"
-import { ActionRecord, type ActionQuery, ActionStore, type ActionStatus, DecisionTrace, type GateOutcome, type Phase, TraceStore } from "./Action.js"
+import { Clock, Effect, Option, ParseResult, Schema } from "effect"
+import { ActionRecord, type ActionQuery, ActionStore, type ActionStatus, DecisionTrace, type Phase, TraceStore } from "./Action.js"
+import type { ActionKind } from "./ActionKind.js"
+import { ActionRegistry } from "./ActionRegistry.js"
 import type { Actor } from "./Actor.js"
 import { type AiSettings, AiSettingsStore, defaultSettings } from "./AiSettings.js"
 import { AuditLog } from "./Audit.js"
 import { hashOf } from "./Canonical.js"
-import { CoreConfig } from "./CoreConfig.js"
-import {
-  type AirlockError,
-  CompanionDisabled,
-  Conflict,
-  Forbidden,
-  NotFound,
-  type StorageError,
-  ValidationError
-} from "./Errors.js"
+import * as CoreGates from "./CoreGates.js"
+import { type AirlockError, Conflict, NotFound, ValidationError } from "./Errors.js"
+import { type Evaluation, type GateContext, runGates, triggerOf } from "./Gate.js"
 import { ActionId, IdGenerator, type TenantId } from "./Ids.js"
-import { evaluateKillSwitch, globalEnabledOf, modeAllowsApply, type Trigger } from "./KillSwitch.js"
+import * as ValidatedPayloads from "./internal/validatedPayloads.js"
 import { Rbac } from "./Rbac.js"
-import { AI_GLOBAL_ENABLED_KEY, SystemStateStore } from "./SystemState.js"
 import { type Tenant, TenantStore } from "./Tenant.js"
 import * as Trusted from "./Trusted.js"
 import { UnitOfWork } from "./UnitOfWork.js"
-
-/** What a kind's handler receives. */
-export interface HandlerContext<P> {
-  readonly action: ActionRecord
-  readonly payload: P
-  readonly actor: Actor
-  readonly tenant: Tenant
-  readonly settings: AiSettings
-}
-
-/**
- * A kind of governed action: its payload schema, the permissions it needs, and the
- * deterministic handler that promotes it. Handlers run inside the apply transaction and must
- * have no requirements left (capture services when the kind is built).
- */
-export interface ActionKind<P = any, PI = any> {
-  readonly name: string
-  readonly payload: Schema.Schema<P, PI>
-  readonly permissions: {
-    readonly propose: string
-    readonly apply: string
-    /** Permission to reject; defaults to `apply`. */
-    readonly reject?: string
-  }
-  /** AI actions are subject to the kill switch and the tenant's mode. */
-  readonly aiGoverned: boolean
-  /** Protected actions are refused during a lockdown. */
-  readonly protected?: boolean
-  /** What the action is about (e.g. `bank_txn:42`); approvals and listings key on it. */
-  readonly subject: (payload: P) => string
-  /** Promotes the action; its JSON result is stored on the record (e.g. the entry id). */
-  readonly apply: (ctx: HandlerContext<P>) => Effect.Effect<unknown, AirlockError>
-  /** Compensates an applied action (e.g. posts a reversing entry); without it rollback is refused. */
-  readonly rollback?: (ctx: HandlerContext<P> & { readonly result: unknown }) => Effect.Effect<unknown, AirlockError>
-}
-
-/** Everything a gate may read to decide. */
-export interface GateContext {
-  readonly tenant: Tenant
-  readonly settings: AiSettings
-  readonly actor: Actor
-  readonly kind: ActionKind
-  /** The record (at propose time: the one about to be stored). */
-  readonly action: ActionRecord
-  /** The decoded payload. */
-  readonly payload: unknown
-  readonly phase: Phase
-  readonly trigger: Trigger
-}
-
-/** A gate's decision, with the inputs it read (stored in the trace as provenance). */
-export type GateDecision =
-  | { readonly verdict: "allow"; readonly inputs?: Record<string, unknown> }
-  | { readonly verdict: "deny"; readonly error: AirlockError; readonly inputs?: Record<string, unknown> }
-  | { readonly verdict: "review"; readonly reasons: ReadonlyArray<string>; readonly inputs?: Record<string, unknown> }
-
-/** Constructors for gate decisions. */
-export const Decision = {
-  allow: (inputs?: Record<string, unknown>): GateDecision => (inputs ? { verdict: "allow", inputs } : { verdict: "allow" }),
-  deny: (error: AirlockError, inputs?: Record<string, unknown>): GateDecision =>
-    inputs ? { verdict: "deny", error, inputs } : { verdict: "deny", error },
-  review: (reasons: ReadonlyArray<string>, inputs?: Record<string, unknown>): GateDecision =>
-    inputs ? { verdict: "review", reasons, inputs } : { verdict: "review", reasons }
-} as const
-
-/** A gate: small, ordered (lower `order` runs first), limited to phases and optionally to kinds. */
-export interface Gate {
-  readonly name: string
-  readonly order: number
-  readonly phases: ReadonlyArray<Phase>
-  /** Which kinds it guards; all kinds when omitted. */
-  readonly appliesTo?: (kind: ActionKind) => boolean
-  readonly evaluate: (ctx: GateContext) => Effect.Effect<GateDecision, StorageError>
-}
-
-/** Kinds and gates known to this process. Packages and hosts register into it from layers. */
-export class ActionRegistry extends Effect.Service<ActionRegistry>()("@airlock/core/ActionRegistry", {
-  sync: () => {
-    const kinds = new Map<string, ActionKind>()
-    const gates: Array<Gate> = []
-    const cache = new Map<string, ReadonlyArray<Gate>>()
-    return {
-      /** Registers a kind; registering a second kind under the same name is a defect. */
-      registerKind: <P, PI>(kind: ActionKind<P, PI>) =>
-        Effect.suspend(() =>
-          kinds.has(kind.name)
-            ? Effect.dieMessage(`ActionRegistry: kind ${kind.name} registered twice`)
-            : Effect.sync(() => void kinds.set(kind.name, kind as ActionKind))
-        ),
-      /** Registers a gate; gate names must be unique. */
-      registerGate: (gate: Gate) =>
-        Effect.suspend(() =>
-          gates.some((g) => g.name === gate.name)
-            ? Effect.dieMessage(`ActionRegistry: gate ${gate.name} registered twice`)
-            : Effect.sync(() => {
-              gates.push(gate)
-              cache.clear()
-            })
-        ),
-      kind: (name: string): Option.Option<ActionKind> => Option.fromNullable(kinds.get(name)),
-      kinds: (): ReadonlyArray<ActionKind> => [...kinds.values()],
-      /** The gates guarding `kind` in `phase`, in order (stable for equal orders). */
-      gatesFor: (kind: ActionKind, phase: Phase): ReadonlyArray<Gate> => {
-        const key = `${kind.name}\u0000${phase}`
-        let list = cache.get(key)
-        if (!list) {
-          list = gates
-            .map((g, i) => [g, i] as const)
-            .filter(([g]) => g.phases.includes(phase) && (g.appliesTo ? g.appliesTo(kind) : true))
-            .sort(([a, ai], [b, bi]) => a.order - b.order || ai - bi)
-            .map(([g]) => g)
-          cache.set(key, list)
-        }
-        return list
-      }
-    }
-  }
-}) {}
-
-/** Result of running the gates once. */
-interface Evaluation {
-  readonly outcome: "allow" | "deny" | "review"
-  readonly gates: ReadonlyArray<GateOutcome>
-  readonly denial: AirlockError | null
-  readonly reasons: ReadonlyArray<string>
-}
-
-/** Runs gates in order, stopping at the first denial. Pure orchestration. */
-export const runGates = (
-  gates: ReadonlyArray<Gate>,
-  ctx: GateContext
-): Effect.Effect<Evaluation, StorageError> =>
-  Effect.suspend(() => {
-    const outcomes: Array<GateOutcome> = []
-    const reasons: Array<string> = []
-    let i = 0
-    // records one decision; returns the evaluation when it ends the run (a denial)
-    const decide = (gate: Gate, d: GateDecision): Evaluation | undefined => {
-      const inputs = d.inputs ?? {}
-      if (d.verdict === "deny") {
-        outcomes.push({ gate: gate.name, verdict: "deny", code: d.error.code, message: d.error.message, reasons: [], inputs })
-        return { outcome: "deny", gates: outcomes, denial: d.error, reasons }
-      }
-      if (d.verdict === "review") {
-        reasons.push(...d.reasons)
-        outcomes.push({ gate: gate.name, verdict: "review", code: null, message: null, reasons: [...d.reasons], inputs })
-      } else {
-        outcomes.push({ gate: gate.name, verdict: "allow", code: null, message: null, reasons: [], inputs })
-      }
-      return undefined
-    }
-    // a gate that answers with an already-completed effect (a pure gate's `Effect.succeed`) is
-    // read on the spot: no fiber step per pure gate on the hot path
-    const loop = (): Effect.Effect<Evaluation, StorageError> => {
-      while (i < gates.length) {
-        const gate = gates[i++]!
-        const decision = gate.evaluate(ctx)
-        if (Exit.isExit(decision)) {
-          const exit = decision as Exit.Exit<GateDecision, StorageError>
-          if (exit._tag === "Failure") return Exit.failCause(exit.cause)
-          const done = decide(gate, exit.value)
-          if (done) return Effect.succeed(done)
-          continue
-        }
-        return Effect.flatMap(decision, (d) => {
-          const done = decide(gate, d)
-          return done ? Effect.succeed(done) : loop()
-        })
-      }
-      return Effect.succeed({ outcome: reasons.length > 0 ? "review" : "allow", gates: outcomes, denial: null, reasons })
-    }
-    return loop()
-  })
-
-/** Order of the built-in gates; packages slot theirs between (see each package's gates). */
-export const GateOrder = {
-  tenantScope: 0,
-  killSwitch: 10,
-  lockdown: 15,
-  rbac: 20,
-  mode: 30,
-  velocity: 40,
-  periodLock: 50,
-  validation: 60,
-  value: 70,
-  budget: 80,
-  approval: 90
-} as const
-
-/** The trigger of an actor's request: people are `human`, agents and the system `auto`. */
-export const triggerOf = (actor: Actor): Trigger => (actor.kind === "user" ? "human" : "auto")
-
-/** The core gates: tenant scope, the three-layer kill switch, RBAC and the mode rule. */
-export const coreGates = Effect.gen(function*() {
-  const rbac = yield* Rbac
-  const config = yield* CoreConfig
-  const system = yield* SystemStateStore
-
-  const globalEnabledFrom = (entry: Option.Option<{ readonly value: unknown }>) =>
-    globalEnabledOf(config.aiGlobalEnabled, Option.isSome(entry) ? entry.value.value : undefined)
-
-  const tenantScope: Gate = {
-    name: "tenant_scope",
-    order: GateOrder.tenantScope,
-    phases: ["propose", "apply"],
-    evaluate: ({ actor, tenant }) =>
-      Effect.succeed(
-        actor.tenant_id === tenant.id || rbac.can(actor, "tenant.cross")
-          ? Decision.allow({ actor_tenant: actor.tenant_id })
-          : Decision.deny(
-            new Forbidden({ code: "tenant.mismatch", message: "Actor belongs to another tenant" }),
-            { actor_tenant: actor.tenant_id }
-          )
-      )
-  }
-
-  const killSwitch: Gate = {
-    name: "kill_switch",
-    order: GateOrder.killSwitch,
-    phases: ["propose", "apply"],
-    appliesTo: (kind) => kind.aiGoverned,
-    evaluate: ({ settings, tenant }) =>
-      // one read and one step: the stored override, then the decision
-      Effect.map(system.get(AI_GLOBAL_ENABLED_KEY), (entry) => {
-        const global = globalEnabledFrom(entry)
-        const inputs = {
-          global_enabled: global,
-          tenant_ai_companion_enabled: tenant.ai_companion_enabled,
-          ai_enabled: settings.ai_enabled,
-          kill_switch: settings.kill_switch
-        }
-        const state = evaluateKillSwitch(global, tenant, settings)
-        return state.enabled
-          ? Decision.allow(inputs)
-          : Decision.deny(new CompanionDisabled({ message: state.reason, details: { layer: state.layer } }), inputs)
-      })
-  }
-
-  const rbacGate: Gate = {
-    name: "rbac",
-    order: GateOrder.rbac,
-    phases: ["propose", "apply"],
-    evaluate: ({ actor, kind, phase }) => {
-      const permission = phase === "propose" ? kind.permissions.propose : kind.permissions.apply
-      const inputs = { role: actor.role, permission }
-      return Effect.succeed(
-        rbac.can(actor, permission)
-          ? Decision.allow(inputs)
-          : Decision.deny(
-            new Forbidden({
-              code: "rbac.forbidden",
-              message: `Role ${actor.role} lacks permission ${permission}`,
-              details: inputs
-            }),
-            inputs
-          )
-      )
-    }
-  }
-
-  const mode: Gate = {
-    name: "mode",
-    order: GateOrder.mode,
-    phases: ["apply"],
-    appliesTo: (kind) => kind.aiGoverned,
-    evaluate: ({ settings, trigger }) => {
-      const inputs = { ai_mode: settings.ai_mode, trigger }
-      return Effect.succeed(
-        modeAllowsApply(settings.ai_mode, trigger)
-          ? Decision.allow(inputs)
-          : Decision.deny(
-            new Forbidden({
-              code: "mode.forbidden",
-              message: settings.ai_mode === "shadow_only"
-                ? "Apply is blocked in shadow_only mode"
-                : `Mode ${settings.ai_mode} does not allow ${trigger} apply`,
-              details: inputs
-            }),
-            inputs
-          )
-      )
-    }
-  }
-
-  return [tenantScope, killSwitch, rbacGate, mode] as const
-})
 
 /** Input to {@link GovernedActions} `propose`. */
 export interface ProposeInput {
@@ -353,72 +61,6 @@ class GateDenied {
   constructor(readonly error: AirlockError, readonly trace: DecisionTrace) {}
 }
 
-const NOT_JSON: unknown = Symbol("not JSON")
-
-/** A private deep copy of a JSON-shaped value (plain objects, arrays, primitives), else NOT_JSON. */
-const copyJson = (v: unknown): unknown => {
-  if (typeof v === "function" || typeof v === "symbol") return NOT_JSON
-  if (v === null || typeof v !== "object") return v
-  if (Array.isArray(v)) {
-    const out = new Array<unknown>(v.length)
-    for (let i = 0; i < v.length; i++) {
-      const c = copyJson(v[i])
-      if (c === NOT_JSON) return NOT_JSON
-      out[i] = c
-    }
-    return out
-  }
-  const proto = Object.getPrototypeOf(v)
-  if (proto !== Object.prototype && proto !== null) return NOT_JSON
-  const out: Record<string, unknown> = {}
-  for (const k of Object.keys(v)) {
-    const x = (v as Record<string, unknown>)[k]
-    if (x === undefined) continue
-    const c = copyJson(x)
-    if (c === NOT_JSON) return NOT_JSON
-    out[k] = c
-  }
-  return out
-}
-
-/**
- * Is `a` the same JSON value as `b`, a {@link copyJson} copy? Keys in any order, undefined
- * members ignored — what equal canonical JSON means — and anything unusual counts as different.
- */
-const sameJson = (a: unknown, b: unknown): boolean => {
-  if (a === b) return true
-  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return false
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false
-    return true
-  }
-  if (Array.isArray(b)) return false
-  const proto = Object.getPrototypeOf(a)
-  if (proto !== Object.prototype && proto !== null) return false
-  const rb = b as Record<string, unknown>
-  let n = 0
-  for (const k of Object.keys(a)) {
-    const x = (a as Record<string, unknown>)[k]
-    if (x === undefined) continue
-    n++
-    if (!Object.hasOwn(rb, k) || !sameJson(x, rb[k])) return false
-  }
-  return n === Object.keys(rb).length
-}
-
-/** How many pending proposals' validated payloads a pipeline keeps by id for their apply. */
-const VALIDATED_CACHE_SIZE = 1024
-
-/** A payload as validated at propose: what it was checked against, a private copy, the decoded value. */
-interface Validated {
-  readonly tenant: string
-  readonly kind: string
-  readonly hash: string
-  readonly snapshot: unknown
-  readonly payload: unknown
-}
-
 const formatParseError = (e: ParseResult.ParseError) =>
   new ValidationError({ code: "validation.schema", message: ParseResult.TreeFormatter.formatErrorSync(e) })
 
@@ -435,7 +77,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
     const ids = yield* IdGenerator
     const rbac = yield* Rbac
 
-    for (const gate of yield* coreGates) yield* registry.registerGate(gate)
+    for (const gate of yield* CoreGates.make) yield* registry.registerGate(gate)
 
     const kindOf = (name: string) =>
       Option.match(registry.kind(name), {
@@ -464,40 +106,11 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
     const decode = (kind: ActionKind, payload: unknown) =>
       Schema.decodeUnknown(kind.payload)(payload).pipe(Effect.mapError(formatParseError))
 
-    /**
-     * Payloads decoded and validated at propose in this process. Apply uses one only while the
-     * stored record still carries exactly what was validated — the same tenant, kind and plan
-     * hash, and an encoded payload structurally equal to a private copy of the one validated
-     * (decoding is a pure function of it). Anything else (a changed row, a proposal made by
-     * another process or no longer kept) is decoded again through the schema. Kept two ways:
-     * - by the record proposed (a WeakMap: an entry lives as long as the record object), which
-     *   is what a memory store hands back;
-     * - by action id, for records read back from SQL as fresh objects: the pending ones (an entry
-     *   goes when its action is applied here), at most {@link VALIDATED_CACHE_SIZE}, oldest out.
-     */
-    const validatedByRecord = new WeakMap<ActionRecord, Validated>()
-    const validatedById = new Map<string, Validated>()
-
-    const remember = (action: ActionRecord, encoded: unknown, payload: unknown) => {
-      const snapshot = copyJson(encoded)
-      if (snapshot === NOT_JSON) return
-      const v: Validated = { tenant: action.tenant_id, kind: action.kind, hash: action.payload_hash, snapshot, payload }
-      validatedByRecord.set(action, v)
-      if (validatedById.size >= VALIDATED_CACHE_SIZE) validatedById.delete(validatedById.keys().next().value!)
-      validatedById.set(action.id, v)
-    }
-
-    const validatedPayload = (action: ActionRecord): { readonly payload: unknown } | undefined => {
-      const v = validatedByRecord.get(action) ?? validatedById.get(action.id)
-      return v !== undefined && v.tenant === action.tenant_id && v.kind === action.kind && v.hash === action.payload_hash &&
-          sameJson(action.payload, v.snapshot)
-        ? v
-        : undefined
-    }
+    const validated = ValidatedPayloads.make()
 
     /** The stored payload, decoded (or taken from the propose-time validation when still exact). */
     const decodeStored = (kind: ActionKind, action: ActionRecord): Effect.Effect<unknown, ValidationError> => {
-      const v = validatedPayload(action)
+      const v = validated.lookup(action)
       return v !== undefined ? Effect.succeed(v.payload) : decode(kind, action.payload)
     }
 
@@ -573,7 +186,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           return yield* Effect.fail(evaluation.denial)
         }
         const action = new ActionRecord({ ...draft, review_reasons: [...evaluation.reasons] }, true)
-        remember(action, encoded, payload)
+        validated.remember(action, encoded, payload)
         const inserted = yield* uow.transaction(
           Effect.gen(function*() {
             yield* actions.insert(action)
@@ -664,7 +277,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           }
           const kind = registry.kind(action.kind)
           if (Option.isNone(kind)) return Effect.fail(unknownKind(action.kind))
-          const v = validatedPayload(action)
+          const v = validated.lookup(action)
           return v !== undefined
             ? applyDecoded(tenantId, actor, kind.value, action, v.payload)
             : Effect.flatMap(decode(kind.value, action.payload), (payload) => applyDecoded(tenantId, actor, kind.value, action, payload))
@@ -729,7 +342,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
                         }),
                         () => {
                           // applied: its payload is not decoded again
-                          validatedById.delete(action.id)
+                          validated.forget(action)
                           return done
                         }
                       )))
