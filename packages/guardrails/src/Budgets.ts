@@ -11,7 +11,9 @@
  *   `exec.budget.exceeded` (409). The charge is atomic in storage, so concurrent executions on
  *   several instances never overspend. Month rollover starts from zero (spend is keyed by month).
  */
-import { type Actor, Audit, Errors, type Ids, Rbac, type SystemState, TenantScope, type UnitOfWork } from "@airlock/core"
+import { type Actor, Audit, Errors, Rbac, TenantScope } from "@airlock/core"
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
+import type { Ids, SystemState, UnitOfWork } from "@airlock/core"
 import { Clock, Effect, Either, Option, Schema } from "effect"
 import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
 import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Usd.js"

@@ -7,7 +7,9 @@
  * with `rate_limited`. Codes rotate (a new code replaces the old; a used code is spent) and only
  * their salted hash is stored. The state lives in storage, shared by every instance.
  */
-import { type Actor, Audit, Canonical, Errors, type Ids, Rbac, SecureRandom, SystemState, TenantScope } from "@airlock/core"
+import { type Actor, Audit, Canonical, Errors, Rbac, SecureRandom, SystemState, TenantScope } from "@airlock/core"
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
+import type { Ids } from "@airlock/core"
 import { Clock, Effect, Option, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./CounterStore.js"

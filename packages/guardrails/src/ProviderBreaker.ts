@@ -6,7 +6,9 @@
  * opens it again. State and counts live in storage, so every instance sees one breaker.
  * The transitions are pure functions ({@link admit}, {@link afterSuccess}, {@link afterFailure}).
  */
-import { type Actor, Errors, type Ids, Rbac, type SystemState, type UnitOfWork } from "@airlock/core"
+import { type Actor, Errors, Rbac } from "@airlock/core"
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
+import type { Ids, SystemState, UnitOfWork } from "@airlock/core"
 import { Clock, Effect, Exit, Option } from "effect"
 import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./CounterStore.js"

@@ -7,7 +7,9 @@
  * (`budget_hard_exceeded | provider_failures_repeated | db_pool_pressure`) and the numbers, and
  * loops that observe the overrides ({@link StopConditions.runWhileActive}) exit cleanly.
  */
-import { type Actor, type Errors, type Ids, Rbac, SystemState, UnitOfWork } from "@airlock/core"
+import { type Actor, type Errors, Rbac, SystemState, UnitOfWork } from "@airlock/core"
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
+import type { Ids } from "@airlock/core"
 import { Clock, Duration, Effect, Option, Ref, Schema } from "effect"
 import * as Breakers from "./Breakers.js"
 import { BudgetStore, Scopes, scoped } from "./BudgetStore.js"

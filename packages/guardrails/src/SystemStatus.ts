@@ -3,7 +3,9 @@
  * overrides, provider breakers, the actor's tenant's velocity and trust breakers, and the rate
  * limiter's settings.
  */
-import { type Action, type Actor, type AiSettings, type Audit, type Errors, type Ids, Rbac, type SecureRandom, type SystemState, TenantScope, type Tenants, type UnitOfWork } from "@airlock/core"
+import { type Actor, type Errors, Rbac, TenantScope } from "@airlock/core"
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
+import type { Action, AiSettings, Audit, Ids, SecureRandom, SystemState, Tenants, UnitOfWork } from "@airlock/core"
 import { Effect } from "effect"
 import type { BreakerRecord } from "./Breakers.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"

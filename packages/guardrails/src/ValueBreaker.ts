@@ -6,7 +6,9 @@
  * {@link ValueBreaker.assess} gives callers (the companion, the ledger) the same verdict with
  * the tier and reason to put on their proposals.
  */
-import type { AiSettings, Errors, Ids, Rbac } from "@airlock/core"
+import type { AiSettings, Errors } from "@airlock/core"
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
+import type { Ids, Rbac } from "@airlock/core"
 import { Effect } from "effect"
 import { BreakerEvents, type GuardrailEvent } from "./BreakerEvents.js"
 import { memo } from "./internal/memo.js"

@@ -5,7 +5,9 @@
  * one-minute window, so all instances share one count; the trip and the reset are each recorded
  * exactly once (compare-and-set on the breaker row) as event rows.
  */
-import { Errors, type Ids, type Rbac } from "@airlock/core"
+import { Errors } from "@airlock/core"
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
+import type { Ids, Rbac } from "@airlock/core"
 import { Clock, Effect, Option } from "effect"
 import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./CounterStore.js"
