@@ -16,7 +16,8 @@ export interface PgCluster {
 
 /** Finds the directory holding initdb/pg_ctl, or null. */
 export const findPgBin = (): string | null => {
-  if (process.env.AIRLOCK_PG_BIN && existsSync(join(process.env.AIRLOCK_PG_BIN, "pg_ctl"))) return process.env.AIRLOCK_PG_BIN
+  if (process.env.AIRLOCK_PG_BIN && existsSync(join(process.env.AIRLOCK_PG_BIN, "pg_ctl")))
+    return process.env.AIRLOCK_PG_BIN
   const root = "/usr/lib/postgresql"
   if (existsSync(root)) {
     const versions = readdirSync(root).filter((v) => existsSync(join(root, v, "bin", "pg_ctl")))
@@ -83,7 +84,8 @@ export const sweepOrphans = (bin: string | null, root: string = tmpdir()): Reado
     if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue
     const data = join(dir, "data")
     try {
-      if (bin !== null && existsSync(join(data, "postmaster.pid"))) runner(bin)("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"])
+      if (bin !== null && existsSync(join(data, "postmaster.pid")))
+        runner(bin)("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"])
     } catch {
       // already stopped, or not ours to stop: the directory still goes
     }
@@ -111,8 +113,15 @@ export const startCluster = async (bin: string): Promise<PgCluster> => {
     const port = await freePort()
     try {
       run("pg_ctl", [
-        "-D", data, "-l", join(dir, "log"), "-w", "-t", "30",
-        "-o", `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c max_connections=200`,
+        "-D",
+        data,
+        "-l",
+        join(dir, "log"),
+        "-w",
+        "-t",
+        "30",
+        "-o",
+        `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c max_connections=200`,
         "start"
       ])
       return {

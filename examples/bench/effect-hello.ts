@@ -13,11 +13,17 @@ import { createServer } from "node:http"
 
 const Api = HttpApi.make("hello").add(
   HttpApiGroup.make("hello").add(
-    HttpApiEndpoint.get("hello", "/hello").addSuccess(Schema.Struct({ ok: Schema.Boolean, tenant_id: Schema.String, ai_mode: Schema.String }))
+    HttpApiEndpoint.get("hello", "/hello").addSuccess(
+      Schema.Struct({ ok: Schema.Boolean, tenant_id: Schema.String, ai_mode: Schema.String })
+    )
   )
 )
-const Hello = HttpApiBuilder.group(Api, "hello", (handlers) =>
-  handlers.handle("hello", () => Effect.succeed({ ok: true, tenant_id: "default", ai_mode: "suggest_only" })))
+const Hello = HttpApiBuilder.group(
+  Api,
+  "hello",
+  (handlers) =>
+    handlers.handle("hello", () => Effect.succeed({ ok: true, tenant_id: "default", ai_mode: "suggest_only" }))
+)
 
 const serve = Layer.scopedDiscard(
   Effect.gen(function*() {

@@ -23,7 +23,20 @@
  * ours / theirs on the best rounds (target ≤ 1.0).
  */
 import { Memory } from "@airlock/adapters-storage"
-import { Action, ActionRegistry, Audit, Canonical, CoreConfig, type Errors, Gate, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import {
+  Action,
+  ActionRegistry,
+  Audit,
+  Canonical,
+  CoreConfig,
+  type Errors,
+  Gate,
+  Ids,
+  Kernel,
+  Rbac,
+  SecureRandom,
+  Tenants
+} from "@airlock/core"
 import { Approvals, Budgets, Guardrails, GuardrailsConfig, KindPolicy, Usd } from "@airlock/guardrails"
 import { AuditLogger, ConflictResolutionStrategy, PolicyEngine } from "@microsoft/agent-governance-sdk"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
@@ -63,19 +76,20 @@ const Kind = Layer.effectDiscard(
 const STACK = ["kill_switch", "rbac", "velocity", "value_breaker", "budget", "approval"]
 
 /** Core, guardrails and the bench kind over the memory adapter. */
-export const environment: Layer.Layer<Kernel.CoreServices | Guardrails.GuardrailsServices | Audit.AuditStore, unknown> = Kind.pipe(
-  Layer.provideMerge(Guardrails.layer),
-  Layer.provideMerge(Kernel.layerWithAmbient),
-  Layer.provideMerge(
-    Layer.mergeAll(
-      CoreConfig.layer(),
-      Rbac.layer,
-      SecureRandom.layerWebCrypto,
-      GuardrailsConfig.layer({ velocityMaxPerMinute: 1_000_000_000, valueBreakerThreshold: "10000.00" })
-    )
-  ),
-  Layer.provideMerge(Memory.layer)
-)
+export const environment: Layer.Layer<Kernel.CoreServices | Guardrails.GuardrailsServices | Audit.AuditStore, unknown> =
+  Kind.pipe(
+    Layer.provideMerge(Guardrails.layer),
+    Layer.provideMerge(Kernel.layerWithAmbient),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        CoreConfig.layer(),
+        Rbac.layer,
+        SecureRandom.layerWebCrypto,
+        GuardrailsConfig.layer({ velocityMaxPerMinute: 1_000_000_000, valueBreakerThreshold: "10000.00" })
+      )
+    ),
+    Layer.provideMerge(Memory.layer)
+  )
 
 const payload = { job_name: "nightly", plan: "v1", risk_score: 0.8, estimated_cost_usd: "1.50", amount_cents: 12_345 }
 
@@ -97,7 +111,11 @@ export const prepare: Effect.Effect<
   const tenants = yield* Tenants.Tenants
   const registry = yield* ActionRegistry.ActionRegistry
   const audit = yield* Audit.AuditLog
-  const tenant = yield* tenants.create({ id: Ids.TenantId.make("bench"), name: "bench", settings: { ai_mode: "suggest_only" } })
+  const tenant = yield* tenants.create({
+    id: Ids.TenantId.make("bench"),
+    name: "bench",
+    settings: { ai_mode: "suggest_only" }
+  })
   const agent = yield* tenants.addActor({ tenant_id: tenant.id, kind: "agent", name: "copilot", role: "AGENT" })
   const controller = yield* tenants.addActor({ tenant_id: tenant.id, kind: "user", name: "Cleo", role: "CONTROLLER" })
   const settings = yield* tenants.settings(tenant.id)
@@ -126,7 +144,10 @@ export const prepare: Effect.Effect<
     result: null,
     version: 1
   })
-  yield* (yield* Approvals.Approvals).grant(controller, { subject: pipelineDraft.subject, plan_hash: pipelineDraft.payload_hash })
+  yield* (yield* Approvals.Approvals).grant(controller, {
+    subject: pipelineDraft.subject,
+    plan_hash: pipelineDraft.payload_hash
+  })
   const ctx: Gate.GateContext = {
     tenant,
     settings,
@@ -140,7 +161,13 @@ export const prepare: Effect.Effect<
   const once = Effect.gen(function*() {
     const evaluation = yield* Gate.runGates(gates, ctx)
     if (evaluation.outcome !== "allow") throw new Error(`stack did not allow: ${JSON.stringify(evaluation.gates)}`)
-    yield* audit.append({ tenant_id: tenant.id, actor_id: agent.id, action: "action.evaluated", subject: pipelineDraft.subject, data: { outcome: evaluation.outcome } })
+    yield* audit.append({
+      tenant_id: tenant.id,
+      actor_id: agent.id,
+      action: "action.evaluated",
+      subject: pipelineDraft.subject,
+      data: { outcome: evaluation.outcome }
+    })
   })
   return { gates, ctx, audit, once }
 })
@@ -149,7 +176,12 @@ export const prepare: Effect.Effect<
 export const ours: Effect.Effect<
   Effect.Effect<number, Errors.StorageError>,
   Errors.AirlockError,
-  Tenants.Tenants | ActionRegistry.ActionRegistry | Audit.AuditLog | Audit.AuditStore | Budgets.ExecutionBudgets | Approvals.Approvals
+  | Tenants.Tenants
+  | ActionRegistry.ActionRegistry
+  | Audit.AuditLog
+  | Audit.AuditStore
+  | Budgets.ExecutionBudgets
+  | Approvals.Approvals
 > = Effect.gen(function*() {
   const { ctx, once } = yield* prepare
   const store = yield* Audit.AuditStore
@@ -173,12 +205,28 @@ const theirs = () => {
     scope: "tenant",
     default_action: "deny",
     rules: [
-      { name: "kill_switch", condition: "global_enabled == false or tenant_enabled == false or kill_switch == true or ai_enabled == false", ruleAction: "deny", priority: 100 },
-      { name: "rbac", condition: "role not in ['OWNER', 'CONTROLLER', 'BOOKKEEPER', 'ADMIN', 'AGENT']", ruleAction: "deny", priority: 90 },
+      {
+        name: "kill_switch",
+        condition: "global_enabled == false or tenant_enabled == false or kill_switch == true or ai_enabled == false",
+        ruleAction: "deny",
+        priority: 100
+      },
+      {
+        name: "rbac",
+        condition: "role not in ['OWNER', 'CONTROLLER', 'BOOKKEEPER', 'ADMIN', 'AGENT']",
+        ruleAction: "deny",
+        priority: 90
+      },
       { name: "value_breaker", condition: "amount_cents >= 1000000", ruleAction: "require_approval", priority: 70 },
       { name: "budget", condition: "projected_spend_micros >= 1000000000000", ruleAction: "deny", priority: 80 },
       { name: "approval", condition: "risk_score >= 0.7 and approved == false", ruleAction: "deny", priority: 60 },
-      { name: "allow", condition: "role in ['OWNER', 'CONTROLLER', 'BOOKKEEPER', 'ADMIN', 'AGENT']", ruleAction: "allow", priority: 1, limit: "1000000000/minute" }
+      {
+        name: "allow",
+        condition: "role in ['OWNER', 'CONTROLLER', 'BOOKKEEPER', 'ADMIN', 'AGENT']",
+        ruleAction: "allow",
+        priority: 1,
+        limit: "1000000000/minute"
+      }
     ]
   })
   const logger = new AuditLogger({ maxEntries: WARMUP + N * ROUNDS + 10 })
@@ -188,7 +236,11 @@ const theirs = () => {
   const agent = "did:agent:copilot"
   const system = new Map([["ai.global_enabled", true]])
   const approvals = new Map([
-    [`job:nightly\u0000${"ab".repeat(32)}`, { approver: "did:user:cleo", expires_at: Date.now() + 3_600_000, revoked: false }]
+    [`job:nightly\u0000${"ab".repeat(32)}`, {
+      approver: "did:user:cleo",
+      expires_at: Date.now() + 3_600_000,
+      revoked: false
+    }]
   ])
   const spend = new Map([["bench", 0]])
   const tenant = { enabled: true, kill_switch: false, ai_enabled: true }

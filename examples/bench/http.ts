@@ -168,18 +168,31 @@ const coreOnly = (count: number) =>
     const tokens = yield* ApiToken.ApiTokens
     const tenant = Ids.TenantId.make("default")
     yield* tenants.create({ id: tenant, name: "bench" })
-    const admin = yield* tenants.addActor({ tenant_id: tenant, id: Ids.ActorId.make("admin"), kind: "user", name: "admin", role: "ADMIN" })
+    const admin = yield* tenants.addActor({
+      tenant_id: tenant,
+      id: Ids.ActorId.make("admin"),
+      kind: "user",
+      name: "admin",
+      role: "ADMIN"
+    })
     yield* tokens.register("dev_admin_token", { tenant_id: tenant, actor_id: admin.id, name: "admin" })
-    const once = Effect.flatMap(tokens.verify("dev_admin_token"), (p) => tenants.updateSettings(p.tenant.id, { ai_enabled: true }, p.actor))
-    for (let i = 0; i < 200; i++) yield* once
+    const once = Effect.flatMap(tokens.verify("dev_admin_token"), (p) =>
+      tenants.updateSettings(p.tenant.id, { ai_enabled: true }, p.actor))
+    for (let i = 0; i < 200; i++)
+      yield* once
     const start = performance.now()
-    for (let i = 0; i < count; i++) yield* once
+    for (let i = 0; i < count; i++)
+      yield* once
     return (count / (performance.now() - start)) * 1000
   }).pipe(
     // as the server runs requests (AIRLOCK_HTTP_TRACING off)
     Effect.withTracerEnabled(false),
     Effect.provide(
-      Kernel.layer.pipe(Layer.provideMerge(Sqlite.layer({ filename: join(mkdtempSync(join(tmpdir(), "airlock-bench-core-")), "core.db") })))
+      Kernel.layer.pipe(
+        Layer.provideMerge(
+          Sqlite.layer({ filename: join(mkdtempSync(join(tmpdir(), "airlock-bench-core-")), "core.db") })
+        )
+      )
     )
   )
 
@@ -215,23 +228,30 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
   return [
     {
       name: "baseline: bare node:http, fixed JSON, 10 connections",
-      value: `${n(baseline.saturation.rps)} req/s, p50 ${ms(baseline.saturation.p50)}, p99 ${ms(baseline.saturation.p99)}`
+      value: `${n(baseline.saturation.rps)} req/s, p50 ${ms(baseline.saturation.p50)}, p99 ${
+        ms(baseline.saturation.p99)
+      }`
     },
     {
-      name: "airlock POST /api/v1/ledger/entries (auth + rate limit + ledger write + audit, SQLite file), 10 connections",
-      value: `${n(measured.saturation.rps)} req/s, p50 ${ms(measured.saturation.p50)}, p99 ${ms(measured.saturation.p99)}${failures(measured.saturation)}`,
+      name:
+        "airlock POST /api/v1/ledger/entries (auth + rate limit + ledger write + audit, SQLite file), 10 connections",
+      value: `${n(measured.saturation.rps)} req/s, p50 ${ms(measured.saturation.p50)}, p99 ${
+        ms(measured.saturation.p99)
+      }${failures(measured.saturation)}`,
       baseline: `${n(baseline.saturation.rps)} req/s`,
       ratio: (measured.saturation.rps / baseline.saturation.rps).toFixed(3),
       target: "≥ 0.35"
     },
     {
-      name: "framework ceiling: smallest @effect/platform HttpApi server (one GET, fixed JSON, tracing off), 10 connections",
+      name:
+        "framework ceiling: smallest @effect/platform HttpApi server (one GET, fixed JSON, tracing off), 10 connections",
       value: `${n(ceiling.rps)} req/s, p50 ${ms(ceiling.p50)}, p99 ${ms(ceiling.p99)}${failures(ceiling)}`,
       baseline: `${n(baseline.saturation.rps)} req/s`,
       ratio: (ceiling.rps / baseline.saturation.rps).toFixed(3)
     },
     {
-      name: "reference without HTTP (token verify + settings update through core, SQLite file, in process; lighter than the ledger write)",
+      name:
+        "reference without HTTP (token verify + settings update through core, SQLite file, in process; lighter than the ledger write)",
       value: `${n(core)} ops/s`,
       ratio: `HTTP keeps ${(measured.saturation.rps / core).toFixed(3)} of it`
     },
@@ -241,7 +261,9 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
     },
     {
       name: `airlock at ${n(RATE)} req/s`,
-      value: `p50 ${ms(measured.rated.p50)}, p99 ${ms(measured.rated.p99)} (${n(measured.rated.rps)} req/s achieved)${failures(measured.rated)}`,
+      value: `p50 ${ms(measured.rated.p50)}, p99 ${ms(measured.rated.p99)} (${n(measured.rated.rps)} req/s achieved)${
+        failures(measured.rated)
+      }`,
       target: "p99 < 20 ms"
     }
   ]

@@ -52,11 +52,25 @@ export const run = (n: number): number => {
       created_at: 0,
       updated_at: 0
     })
-  const chart = new Map([["1000", account("1000", "Asset")], ["6200", account("6200", "Expense")], ["6100", account("6100", "Expense")]])
+  const chart = new Map([["1000", account("1000", "Asset")], ["6200", account("6200", "Expense")], [
+    "6100",
+    account("6100", "Expense")
+  ]])
   const settings = { ai_enabled: true, kill_switch: false, ai_mode: "suggest_only" }
   const actor = { id: "human", tenant_id: tenant, role: "BOOKKEEPER" }
   const bank = new Map<string, BankTransaction.BankTransaction>()
-  const actions = new Map<string, { readonly id: string; readonly kind: string; readonly status: string; readonly payload: Proposals.ProposalPayload; readonly payload_hash: string; readonly version: number; readonly result: unknown }>()
+  const actions = new Map<
+    string,
+    {
+      readonly id: string
+      readonly kind: string
+      readonly status: string
+      readonly payload: Proposals.ProposalPayload
+      readonly payload_hash: string
+      readonly version: number
+      readonly result: unknown
+    }
+  >()
   for (let i = 0; i < n; i++) {
     const amount = BigInt((i % 500) + 1) * 100n + 25n
     const txn = BankTransaction.BankTransaction.make({
@@ -87,7 +101,15 @@ export const run = (n: number): number => {
       risk_reasons: [],
       tier: 1
     } as unknown as Proposals.ProposalPayload
-    actions.set(`act_${i}`, { id: `act_${i}`, kind: Proposals.KIND, status: "proposed", payload, payload_hash: "h".repeat(64), version: 1, result: null })
+    actions.set(`act_${i}`, {
+      id: `act_${i}`,
+      kind: Proposals.KIND,
+      status: "proposed",
+      payload,
+      payload_hash: "h".repeat(64),
+      version: 1,
+      result: null
+    })
   }
   const entries = new Map<string, unknown>()
   const byBank = new Map<string, ReadonlyArray<string>>()
@@ -106,11 +128,26 @@ export const run = (n: number): number => {
     undo.length = 0
     const action = actions.get(id)
     if (action === undefined || action.status !== "proposed") throw new Error(`not applicable: ${id}`)
-    const gates: Array<{ gate: string; verdict: string; code: null; message: null; reasons: Array<string>; inputs: Record<string, unknown> }> = []
-    const allow = (gate: string, inputs: Record<string, unknown>) => gates.push({ gate, verdict: "allow", code: null, message: null, reasons: [], inputs })
+    const gates: Array<
+      {
+        gate: string
+        verdict: string
+        code: null
+        message: null
+        reasons: Array<string>
+        inputs: Record<string, unknown>
+      }
+    > = []
+    const allow = (gate: string, inputs: Record<string, unknown>) =>
+      gates.push({ gate, verdict: "allow", code: null, message: null, reasons: [], inputs })
     allow("tenant_scope", { actor_tenant: actor.tenant_id })
     if (settings.kill_switch || !settings.ai_enabled) throw new Error("disabled")
-    allow("kill_switch", { global_enabled: true, tenant_ai_companion_enabled: true, ai_enabled: settings.ai_enabled, kill_switch: settings.kill_switch })
+    allow("kill_switch", {
+      global_enabled: true,
+      tenant_ai_companion_enabled: true,
+      ai_enabled: settings.ai_enabled,
+      kill_switch: settings.kill_switch
+    })
     allow("rbac", { role: actor.role, permission: "companion.actions" })
     allow("mode", { ai_mode: settings.ai_mode, trigger: "human" })
     const txn = bank.get(action.payload.bank_transaction_id)!
@@ -127,26 +164,62 @@ export const run = (n: number): number => {
     )
     if (Either.isLeft(checked)) throw checked.left
     if ((byBank.get(txn.id) ?? []).length > 0) throw new Error("already posted")
-    allow("ledger.validation", { bank_transaction_id: txn.id, bank_amount_minor: txn.amount_minor.toString(), splits_total_minor: splitsTotal.toString(), account_types: types, balanced: true })
+    allow("ledger.validation", {
+      bank_transaction_id: txn.id,
+      bank_amount_minor: txn.amount_minor.toString(),
+      splits_total_minor: splitsTotal.toString(),
+      account_types: types,
+      balanced: true
+    })
     const draft = checked.right
-    const entry = { ...draft, tenant_id: tenant, id: nextId("je"), entry_no: ++entryNo, content_hash: JournalEntry.contentHash(draft), posted_by: actor.id, posted_at: Date.now() }
+    const entry = {
+      ...draft,
+      tenant_id: tenant,
+      id: nextId("je"),
+      entry_no: ++entryNo,
+      content_hash: JournalEntry.contentHash(draft),
+      posted_by: actor.id,
+      posted_at: Date.now()
+    }
     set(entries, entry.id, entry)
     set(byBank, txn.id, [entry.id])
     for (const line of draft.lines) {
       const key = `${line.account_code}|${draft.date}`
       const b = balances.get(key) ?? { debit: 0n, credit: 0n }
-      set(balances, key, line.side === "debit" ? { debit: b.debit + line.amount_minor, credit: b.credit } : { debit: b.debit, credit: b.credit + line.amount_minor })
+      set(
+        balances,
+        key,
+        line.side === "debit"
+          ? { debit: b.debit + line.amount_minor, credit: b.credit }
+          : { debit: b.debit, credit: b.credit + line.amount_minor }
+      )
     }
     const result = { entry_id: entry.id, entry_no: entry.entry_no }
     set(actions, action.id, { ...action, status: "applied", version: action.version + 1, result })
-    const trace = { id: nextId("trc"), tenant_id: tenant, action_id: action.id, kind: action.kind, phase: "apply", actor_id: actor.id, at: Date.now(), outcome: "allow", gates }
+    const trace = {
+      id: nextId("trc"),
+      tenant_id: tenant,
+      action_id: action.id,
+      kind: action.kind,
+      phase: "apply",
+      actor_id: actor.id,
+      at: Date.now(),
+      outcome: "allow",
+      gates
+    }
     set(traces, trace.id, trace)
     const record = Audit.nextRecord(head, {
       tenant_id: tenant,
       actor_id: actor.id,
       action: "action.applied",
       subject: action.id,
-      data: { kind: action.kind, subject: `bank_txn:${txn.id}`, payload_hash: action.payload_hash, result, trace_id: trace.id }
+      data: {
+        kind: action.kind,
+        subject: `bank_txn:${txn.id}`,
+        payload_hash: action.payload_hash,
+        result,
+        trace_id: trace.id
+      }
     }, Date.now())
     audit.push(record)
     head = { seq: record.seq, hash: record.hash }

@@ -14,8 +14,29 @@
  *    summing the raw journal lines.
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
-import { CoreConfig, GovernedActions, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants, UnitOfWork } from "@airlock/core"
-import { BankTransaction, CalendarDate, Chart, Journal, JournalEntry, JournalStore, Ledger, LedgerConfig, type Ports as LedgerPorts, Proposals } from "@airlock/ledger"
+import {
+  CoreConfig,
+  GovernedActions,
+  Ids,
+  Kernel,
+  type Ports,
+  Rbac,
+  SecureRandom,
+  Tenants,
+  UnitOfWork
+} from "@airlock/core"
+import {
+  BankTransaction,
+  CalendarDate,
+  Chart,
+  Journal,
+  JournalEntry,
+  JournalStore,
+  Ledger,
+  LedgerConfig,
+  type Ports as LedgerPorts,
+  Proposals
+} from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
 import Database from "better-sqlite3"
 import { Effect, Layer } from "effect"
@@ -115,43 +136,123 @@ const makeRawBaseline = (file: string, n: number) => {
   db.pragma("synchronous = NORMAL")
   db.pragma("wal_autocheckpoint = 20000")
   const tenant = "raw"
-  const insertAction = db.prepare(`INSERT INTO core_actions (tenant_id, id, kind, subject, payload, payload_hash, status, review_reasons,
+  const insertAction = db.prepare(
+    `INSERT INTO core_actions (tenant_id, id, kind, subject, payload, payload_hash, status, review_reasons,
     idempotency_key, proposed_by, proposed_at, closed_by, closed_at, close_reason, result, version)
-    VALUES (?, ?, 'ledger.proposal', ?, ?, ?, 'proposed', '[]', NULL, 'agent', 0, NULL, NULL, NULL, NULL, 1)`)
-  const payload = JSON.stringify({ bank_transaction_id: "btx", splits: [{ account_code: "6200", amount_minor: "1000" }, { account_code: "6100", amount_minor: "25" }], confidence: 0.97, calibrated_probability: 0.95, rationale: "vendor seen 12 times with this account", questions: [], risk_reasons: [], tier: 1 })
+    VALUES (?, ?, 'ledger.proposal', ?, ?, ?, 'proposed', '[]', NULL, 'agent', 0, NULL, NULL, NULL, NULL, 1)`
+  )
+  const payload = JSON.stringify({
+    bank_transaction_id: "btx",
+    splits: [{ account_code: "6200", amount_minor: "1000" }, { account_code: "6100", amount_minor: "25" }],
+    confidence: 0.97,
+    calibrated_probability: 0.95,
+    rationale: "vendor seen 12 times with this account",
+    questions: [],
+    risk_reasons: [],
+    tier: 1
+  })
   const seed = db.transaction(() => {
     for (let i = 0; i < n; i++) insertAction.run(tenant, `act_${i}`, `bank_txn:btx_${i}`, payload, "h".repeat(64))
   })
   seed()
   const selectAction = db.prepare("SELECT * FROM core_actions WHERE tenant_id = ? AND id = ?")
-  const updateAction = db.prepare(`UPDATE core_actions SET status = 'applied', review_reasons = '[]', closed_by = ?, closed_at = ?,
-    close_reason = NULL, result = ?, version = 2 WHERE tenant_id = ? AND id = ? AND version = 1`)
-  const insertTrace = db.prepare(`INSERT INTO core_traces (id, tenant_id, action_id, kind, phase, actor_id, at, outcome, gates)
-    VALUES (?, ?, ?, 'ledger.proposal', 'apply', 'human', ?, 'allow', ?)`)
+  const updateAction = db.prepare(
+    `UPDATE core_actions SET status = 'applied', review_reasons = '[]', closed_by = ?, closed_at = ?,
+    close_reason = NULL, result = ?, version = 2 WHERE tenant_id = ? AND id = ? AND version = 1`
+  )
+  const insertTrace = db.prepare(
+    `INSERT INTO core_traces (id, tenant_id, action_id, kind, phase, actor_id, at, outcome, gates)
+    VALUES (?, ?, ?, 'ledger.proposal', 'apply', 'human', ?, 'allow', ?)`
+  )
   const gates = JSON.stringify([
-    { gate: "tenant_scope", verdict: "allow", code: null, message: null, reasons: [], inputs: { actor_tenant: "bench" } },
-    { gate: "kill_switch", verdict: "allow", code: null, message: null, reasons: [], inputs: { global_enabled: true, tenant_ai_companion_enabled: true, ai_enabled: true, kill_switch: false } },
-    { gate: "rbac", verdict: "allow", code: null, message: null, reasons: [], inputs: { role: "BOOKKEEPER", permission: "companion.actions" } },
-    { gate: "mode", verdict: "allow", code: null, message: null, reasons: [], inputs: { ai_mode: "suggest_only", trigger: "human" } },
-    { gate: "ledger.period_lock", verdict: "allow", code: null, message: null, reasons: [], inputs: { bank_transaction_id: "btx_01J0000000000000000000000", entry_date: "2024-01-01", lock_date: null } },
-    { gate: "ledger.validation", verdict: "allow", code: null, message: null, reasons: [], inputs: { bank_transaction_id: "btx_01J0000000000000000000000", bank_amount_minor: "-1025", splits_total_minor: "1025", account_types: { "1000": "Asset", "6200": "Expense", "6100": "Expense" }, balanced: true, debit_total_minor: "1025" } }
+    {
+      gate: "tenant_scope",
+      verdict: "allow",
+      code: null,
+      message: null,
+      reasons: [],
+      inputs: { actor_tenant: "bench" }
+    },
+    {
+      gate: "kill_switch",
+      verdict: "allow",
+      code: null,
+      message: null,
+      reasons: [],
+      inputs: { global_enabled: true, tenant_ai_companion_enabled: true, ai_enabled: true, kill_switch: false }
+    },
+    {
+      gate: "rbac",
+      verdict: "allow",
+      code: null,
+      message: null,
+      reasons: [],
+      inputs: { role: "BOOKKEEPER", permission: "companion.actions" }
+    },
+    {
+      gate: "mode",
+      verdict: "allow",
+      code: null,
+      message: null,
+      reasons: [],
+      inputs: { ai_mode: "suggest_only", trigger: "human" }
+    },
+    {
+      gate: "ledger.period_lock",
+      verdict: "allow",
+      code: null,
+      message: null,
+      reasons: [],
+      inputs: { bank_transaction_id: "btx_01J0000000000000000000000", entry_date: "2024-01-01", lock_date: null }
+    },
+    {
+      gate: "ledger.validation",
+      verdict: "allow",
+      code: null,
+      message: null,
+      reasons: [],
+      inputs: {
+        bank_transaction_id: "btx_01J0000000000000000000000",
+        bank_amount_minor: "-1025",
+        splits_total_minor: "1025",
+        account_types: { "1000": "Asset", "6200": "Expense", "6100": "Expense" },
+        balanced: true,
+        debit_total_minor: "1025"
+      }
+    }
   ])
-  const headUpsert = db.prepare(`INSERT INTO core_audit_heads (tenant_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT (tenant_id) DO NOTHING`)
+  const headUpsert = db.prepare(
+    `INSERT INTO core_audit_heads (tenant_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT (tenant_id) DO NOTHING`
+  )
   const headSelect = db.prepare("SELECT seq, hash FROM core_audit_heads WHERE tenant_id = ?")
-  const insertAudit = db.prepare(`INSERT INTO core_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
-    VALUES (?, ?, ?, 'human', 'action.applied', ?, ?, ?, ?)`)
+  const insertAudit = db.prepare(
+    `INSERT INTO core_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
+    VALUES (?, ?, ?, 'human', 'action.applied', ?, ?, ?, ?)`
+  )
   const headUpdate = db.prepare("UPDATE core_audit_heads SET seq = ?, hash = ? WHERE tenant_id = ?")
   const counter = db.prepare(`INSERT INTO ledger_counters (tenant_id, name, value) VALUES (?, 'entry_no', 1)
     ON CONFLICT (tenant_id, name) DO UPDATE SET value = ledger_counters.value + 1 RETURNING value`)
-  const insertEntry = db.prepare(`INSERT INTO ledger_entries (tenant_id, id, entry_no, date, memo, currency, source, proposal_id,
+  const insertEntry = db.prepare(
+    `INSERT INTO ledger_entries (tenant_id, id, entry_no, date, memo, currency, source, proposal_id,
     bank_transaction_id, reverses_entry_id, idempotency_key, content_hash, posted_by, posted_at)
-    VALUES (?, ?, ?, '2024-03-01', 'Vendor 12', 'USD', 'companion', ?, ?, NULL, NULL, ?, 'human', ?)`)
-  const insertLine = db.prepare(`INSERT INTO ledger_lines (tenant_id, entry_id, line_no, account_code, side, amount_minor, description,
-    name, class, location, date, entry_no) VALUES (?, ?, ?, ?, ?, ?, 'Vendor 12', 'Vendor 12', NULL, NULL, '2024-03-01', ?)`)
-  const upsertBalance = db.prepare(`INSERT INTO ledger_daily_balances (tenant_id, account_code, day, debit_minor, credit_minor)
+    VALUES (?, ?, ?, '2024-03-01', 'Vendor 12', 'USD', 'companion', ?, ?, NULL, NULL, ?, 'human', ?)`
+  )
+  const insertLine = db.prepare(
+    `INSERT INTO ledger_lines (tenant_id, entry_id, line_no, account_code, side, amount_minor, description,
+    name, class, location, date, entry_no) VALUES (?, ?, ?, ?, ?, ?, 'Vendor 12', 'Vendor 12', NULL, NULL, '2024-03-01', ?)`
+  )
+  const upsertBalance = db.prepare(
+    `INSERT INTO ledger_daily_balances (tenant_id, account_code, day, debit_minor, credit_minor)
     VALUES (?, ?, '2024-03-01', ?, ?) ON CONFLICT (tenant_id, account_code, day) DO UPDATE SET
-    debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor, credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor`)
-  const auditData = JSON.stringify({ kind: "ledger.proposal", subject: "bank_txn:btx_01J0000000000000000000000", payload_hash: "h".repeat(64), result: { entry_id: "je_01J0000000000000000000000", entry_no: 1 }, trace_id: "trc_01J0000000000000000000000" })
+    debit_minor = ledger_daily_balances.debit_minor + excluded.debit_minor, credit_minor = ledger_daily_balances.credit_minor + excluded.credit_minor`
+  )
+  const auditData = JSON.stringify({
+    kind: "ledger.proposal",
+    subject: "bank_txn:btx_01J0000000000000000000000",
+    payload_hash: "h".repeat(64),
+    result: { entry_id: "je_01J0000000000000000000000", entry_no: 1 },
+    trace_id: "trc_01J0000000000000000000000"
+  })
   const apply = db.transaction((i: number) => {
     selectAction.get(tenant, `act_${i}`)
     headUpsert.run(tenant, "0".repeat(64))
@@ -195,7 +296,21 @@ const loadJournal = (lines: number) =>
     yield* (yield* Chart.ChartOfAccounts).importPreset(tenantId, owner, "standard_small_business")
     const store = yield* JournalStore.JournalStore
     const uow = yield* UnitOfWork.UnitOfWork
-    const accounts = ["1000", "1200", "1500", "2000", "2100", "2200", "3000", "4000", "5000", "6000", "6100", "6200", "6300"]
+    const accounts = [
+      "1000",
+      "1200",
+      "1500",
+      "2000",
+      "2100",
+      "2200",
+      "3000",
+      "4000",
+      "5000",
+      "6000",
+      "6100",
+      "6200",
+      "6300"
+    ]
     let seed = 42
     const rnd = (n: number) => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff
@@ -211,26 +326,46 @@ const loadJournal = (lines: number) =>
           const total = amounts.reduce((a, b) => a + b, 0n)
           const date = CalendarDate.fromEpochDay(CalendarDate.toEpochDay("2022-01-01") + rnd(3 * 365))
           const entryLines: Array<JournalEntry.JournalLine> = [
-            { line_no: 1, account_code: accounts[rnd(accounts.length)]!, side: "credit", amount_minor: total, description: null, name: null, class: null, location: null },
-            ...amounts.map((a, i) => ({ line_no: i + 2, account_code: accounts[rnd(accounts.length)]!, side: "debit" as const, amount_minor: a, description: null, name: null, class: null, location: null }))
+            {
+              line_no: 1,
+              account_code: accounts[rnd(accounts.length)]!,
+              side: "credit",
+              amount_minor: total,
+              description: null,
+              name: null,
+              class: null,
+              location: null
+            },
+            ...amounts.map((a, i) => ({
+              line_no: i + 2,
+              account_code: accounts[rnd(accounts.length)]!,
+              side: "debit" as const,
+              amount_minor: a,
+              description: null,
+              name: null,
+              class: null,
+              location: null
+            }))
           ]
-          yield* store.insert(new JournalEntry.JournalEntry({
-            tenant_id: tenantId,
-            id: `je_${String(k++).padStart(10, "0")}`,
-            entry_no: 0,
-            date,
-            memo: "bench",
-            currency: "USD",
-            lines: entryLines,
-            source: "import",
-            proposal_id: null,
-            bank_transaction_id: null,
-            reverses_entry_id: null,
-            idempotency_key: null,
-            content_hash: "-",
-            posted_by: owner.id,
-            posted_at: 0
-          }, true))
+          yield* store.insert(
+            new JournalEntry.JournalEntry({
+              tenant_id: tenantId,
+              id: `je_${String(k++).padStart(10, "0")}`,
+              entry_no: 0,
+              date,
+              memo: "bench",
+              currency: "USD",
+              lines: entryLines,
+              source: "import",
+              proposal_id: null,
+              bank_transaction_id: null,
+              reverses_entry_id: null,
+              idempotency_key: null,
+              content_hash: "-",
+              posted_by: owner.id,
+              posted_at: 0
+            }, true)
+          )
           written += n
         }
       }))
@@ -240,25 +375,24 @@ const loadJournal = (lines: number) =>
 
 const day = (i: number) => CalendarDate.fromEpochDay(CalendarDate.toEpochDay("2022-01-01") + ((i * 7919) % (3 * 365)))
 
-const queryLatencies =
-  Effect.gen(function*() {
-    const { accounts, owner, written } = yield* loadJournal(LINES)
-    const journal = yield* Journal.Journal
-    const balanceTimes: Array<number> = []
-    for (let i = 0; i < 1000; i++) {
-      const t = performance.now()
-      yield* journal.balance(tenantId, owner, accounts[i % accounts.length]!, day(i))
-      balanceTimes.push(performance.now() - t)
-    }
-    const tbTimes: Array<number> = []
-    for (let i = 0; i < 100; i++) {
-      const t = performance.now()
-      const tb = yield* journal.trialBalance(tenantId, owner, day(i))
-      if (!tb.balanced) return yield* Effect.dieMessage("trial balance not balanced")
-      tbTimes.push(performance.now() - t)
-    }
-    return { written, balanceTimes, tbTimes, accounts }
-  })
+const queryLatencies = Effect.gen(function*() {
+  const { accounts, owner, written } = yield* loadJournal(LINES)
+  const journal = yield* Journal.Journal
+  const balanceTimes: Array<number> = []
+  for (let i = 0; i < 1000; i++) {
+    const t = performance.now()
+    yield* journal.balance(tenantId, owner, accounts[i % accounts.length]!, day(i))
+    balanceTimes.push(performance.now() - t)
+  }
+  const tbTimes: Array<number> = []
+  for (let i = 0; i < 100; i++) {
+    const t = performance.now()
+    const tb = yield* journal.trialBalance(tenantId, owner, day(i))
+    if (!tb.balanced) return yield* Effect.dieMessage("trial balance not balanced")
+    tbTimes.push(performance.now() - t)
+  }
+  return { written, balanceTimes, tbTimes, accounts }
+})
 
 /** The baseline: the same balances summed from the raw journal lines (no materialisation). */
 const rawSums = (accounts: ReadonlyArray<string>) =>
@@ -269,7 +403,9 @@ const rawSums = (accounts: ReadonlyArray<string>) =>
       const t = performance.now()
       yield* sql`SELECT CAST(COALESCE(SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE 0 END), 0) AS TEXT) AS d,
                         CAST(COALESCE(SUM(CASE WHEN side = 'credit' THEN amount_minor ELSE 0 END), 0) AS TEXT) AS c
-                 FROM ledger_lines WHERE tenant_id = ${tenantId} AND account_code = ${accounts[i % accounts.length]!} AND date <= ${day(i)}`
+                 FROM ledger_lines WHERE tenant_id = ${tenantId} AND account_code = ${accounts[
+        i % accounts.length
+      ]!} AND date <= ${day(i)}`
       times.push(performance.now() - t)
     }
     return times
@@ -320,9 +456,16 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
   )
   const rawRate = APPLIES_SQLITE / (rawMs / 1000)
   const sqliteRate = APPLIES_SQLITE / (sqliteMs / 1000)
-  rows.push({ name: `raw better-sqlite3, same rows, 1 apply per transaction (${APPLIES_SQLITE.toLocaleString("en-US")}, ${ROUNDS} rounds interleaved)`, value: perSecond(rawRate) })
   rows.push({
-    name: `governed apply, SQLite file WAL (${APPLIES_SQLITE.toLocaleString("en-US")} applies, 1 per transaction, ${ROUNDS} rounds interleaved)`,
+    name: `raw better-sqlite3, same rows, 1 apply per transaction (${
+      APPLIES_SQLITE.toLocaleString("en-US")
+    }, ${ROUNDS} rounds interleaved)`,
+    value: perSecond(rawRate)
+  })
+  rows.push({
+    name: `governed apply, SQLite file WAL (${
+      APPLIES_SQLITE.toLocaleString("en-US")
+    } applies, 1 per transaction, ${ROUNDS} rounds interleaved)`,
     value: perSecond(sqliteRate),
     baseline: perSecond(rawRate),
     ratio: `${(sqliteRate / rawRate).toFixed(3)} of raw`,
@@ -335,14 +478,27 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
       Effect.provide(environment(Sqlite.layer({ filename: balanceFile })))
     )
   )
-  rows.push({ name: `SQLite: account balance as of a day, ${sq.written.toLocaleString("en-US")} journal lines (1000 queries)`, value: `p50 ${ms(percentile(sq.balanceTimes, 50))}, p95 ${ms(percentile(sq.balanceTimes, 95))}`, baseline: `SUM over raw lines p50 ${ms(percentile(sq.rawTimes, 50))}, p95 ${ms(percentile(sq.rawTimes, 95))}`, ratio: `${(percentile(sq.rawTimes, 50) / percentile(sq.balanceTimes, 50)).toFixed(1)}× faster at p50` })
-  rows.push({ name: `SQLite: trial balance as of a day (100 queries)`, value: `p50 ${ms(percentile(sq.tbTimes, 50))}, p95 ${ms(percentile(sq.tbTimes, 95))}` })
+  rows.push({
+    name: `SQLite: account balance as of a day, ${sq.written.toLocaleString("en-US")} journal lines (1000 queries)`,
+    value: `p50 ${ms(percentile(sq.balanceTimes, 50))}, p95 ${ms(percentile(sq.balanceTimes, 95))}`,
+    baseline: `SUM over raw lines p50 ${ms(percentile(sq.rawTimes, 50))}, p95 ${ms(percentile(sq.rawTimes, 95))}`,
+    ratio: `${(percentile(sq.rawTimes, 50) / percentile(sq.balanceTimes, 50)).toFixed(1)}× faster at p50`
+  })
+  rows.push({
+    name: `SQLite: trial balance as of a day (100 queries)`,
+    value: `p50 ${ms(percentile(sq.tbTimes, 50))}, p95 ${ms(percentile(sq.tbTimes, 95))}`
+  })
   const mem = await Effect.runPromise(queryLatencies.pipe(Effect.provide(environment(Memory.layer))))
-  rows.push({ name: `memory: account balance as of a day, ${mem.written.toLocaleString("en-US")} journal lines (1000 queries)`, value: `p50 ${ms(percentile(mem.balanceTimes, 50))}, p95 ${ms(percentile(mem.balanceTimes, 95))}` })
-  rows.push({ name: `memory: trial balance as of a day (100 queries)`, value: `p50 ${ms(percentile(mem.tbTimes, 50))}, p95 ${ms(percentile(mem.tbTimes, 95))}` })
+  rows.push({
+    name: `memory: account balance as of a day, ${mem.written.toLocaleString("en-US")} journal lines (1000 queries)`,
+    value: `p50 ${ms(percentile(mem.balanceTimes, 50))}, p95 ${ms(percentile(mem.balanceTimes, 95))}`
+  })
+  rows.push({
+    name: `memory: trial balance as of a day (100 queries)`,
+    value: `p50 ${ms(percentile(mem.tbTimes, 50))}, p95 ${ms(percentile(mem.tbTimes, 95))}`
+  })
   return rows
 }
-
 
 /** For `bench/profile.ts`: prepares `n` proposals, then runs the applies between `start` and `stop`; returns applies/s. */
 export const profileApply = <E>(

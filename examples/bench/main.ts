@@ -5,8 +5,8 @@
  * imports), not the TypeScript sources through tsx's loader, whose transform roughly halves the
  * pipeline's throughput. `pnpm bench ledger` runs one module.
  */
-import * as Http from "./http.js"
 import * as Guardrails from "./guardrails.js"
+import * as Http from "./http.js"
 import * as Ledger from "./ledger.js"
 import * as AgentMemory from "./memory.js"
 import * as Pipeline from "./pipeline.js"

@@ -13,7 +13,18 @@
  * transaction), so every row is as a real write leaves it.
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
-import { type Actor, AgentMemory, CoreConfig, Ids, Kernel, Rbac, SecureRandom, Tenants, Trusted, UnitOfWork } from "@airlock/core"
+import {
+  type Actor,
+  AgentMemory,
+  CoreConfig,
+  Ids,
+  Kernel,
+  Rbac,
+  SecureRandom,
+  Tenants,
+  Trusted,
+  UnitOfWork
+} from "@airlock/core"
 import { Effect, Layer } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -35,7 +46,8 @@ const environment = <E, R>(ports: Layer.Layer<R, E>) =>
     Layer.provideMerge(ports)
   )
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 
 const fact = (key: number, value: string): AgentMemory.WriteInputEncoded => ({
   thread_id: `vendor:v${key % 5_000}`,
@@ -55,8 +67,18 @@ const run1 = (label: string, ports: Layer.Layer<any, any>) =>
     const store = yield* AgentMemory.AgentMemoryStore
     const uow = yield* UnitOfWork.UnitOfWork
     yield* tenants.create({ id: tenantId, name: "bench", settings: {} })
-    const agent: Actor.Actor = yield* tenants.addActor({ tenant_id: tenantId, kind: "agent", name: "categorizer", role: "AGENT" })
-    const reviewer: Actor.Actor = yield* tenants.addActor({ tenant_id: tenantId, kind: "user", name: "r", role: "CONTROLLER" })
+    const agent: Actor.Actor = yield* tenants.addActor({
+      tenant_id: tenantId,
+      kind: "agent",
+      name: "categorizer",
+      role: "AGENT"
+    })
+    const reviewer: Actor.Actor = yield* tenants.addActor({
+      tenant_id: tenantId,
+      kind: "user",
+      name: "r",
+      role: "CONTROLLER"
+    })
 
     // seed: ITEMS items, one key each, plus a contradiction every CONFLICT_EVERY keys
     const seedStart = performance.now()
@@ -93,7 +115,9 @@ const run1 = (label: string, ports: Layer.Layer<any, any>) =>
         const t0 = performance.now()
         for (let i = 0; i < WRITES; i++) {
           const uid = `mem_raw_${label}_${raw++}`
-          yield* uow.transaction(store.insertItem(Trusted.make(AgentMemory.MemoryItem, { ...template, uid, subject: `raw:${uid}` })))
+          yield* uow.transaction(
+            store.insertItem(Trusted.make(AgentMemory.MemoryItem, { ...template, uid, subject: `raw:${uid}` }))
+          )
         }
         return WRITES / ((performance.now() - t0) / 1000)
       })
@@ -103,7 +127,8 @@ const run1 = (label: string, ports: Layer.Layer<any, any>) =>
       oursRounds.push(yield* ours())
       baseRounds.push(yield* baseline())
     }
-    const best = (xs: ReadonlyArray<number>) => Math.max(...xs)
+    const best = (xs: ReadonlyArray<number>) =>
+      Math.max(...xs)
 
     // queue listing: the first page and a page deep in the queue
     const deepCursor = yield* Effect.gen(function*() {
@@ -120,16 +145,21 @@ const run1 = (label: string, ports: Layer.Layer<any, any>) =>
           const t0 = performance.now()
           const page = yield* memory.conflicts(tenantId, reviewer, { limit: 50, cursor })
           xs.push(performance.now() - t0)
-          if (page.items.length === 0) throw new Error("empty conflict page")
+          if (page.items.length === 0)
+            throw new Error("empty conflict page")
         }
-        return xs.sort((a, b) => a - b)
+        return xs.sort((a, b) =>
+          a - b
+        )
       })
     const first = yield* time(undefined)
     const deep = yield* time(deepCursor)
     const ms = (x: number) => `${x.toFixed(2)} ms`
     return [
       {
-        name: `${label}: seeded ${seeded.toLocaleString("en")} items (${stats.queue_depth.toLocaleString("en")} open conflicts)`,
+        name: `${label}: seeded ${seeded.toLocaleString("en")} items (${
+          stats.queue_depth.toLocaleString("en")
+        } open conflicts)`,
         value: `${(seeded / seedSeconds).toFixed(0)} writes/s in batches of 1,000`
       },
       {

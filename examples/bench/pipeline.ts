@@ -4,7 +4,17 @@
  * steps, so the figure says what the governance costs on this machine.
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
-import { ActionRegistry, CoreConfig, GovernedActions, Ids, Kernel, Rbac, SecureRandom, SystemState, Tenants } from "@airlock/core"
+import {
+  ActionRegistry,
+  CoreConfig,
+  GovernedActions,
+  Ids,
+  Kernel,
+  Rbac,
+  SecureRandom,
+  SystemState,
+  Tenants
+} from "@airlock/core"
 import { Effect, Layer, Schema } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -24,7 +34,14 @@ const Kind = Layer.effectDiscard(
       aiGoverned: true,
       subject: (p) => `n:${p.n}`,
       apply: ({ action, payload }) =>
-        state.put(new SystemState.SystemStateEntry({ key: `bench:${action.id}`, value: payload.n, updated_at: 0, updated_by: "bench" }))
+        state.put(
+          new SystemState.SystemStateEntry({
+            key: `bench:${action.id}`,
+            value: payload.n,
+            updated_at: 0,
+            updated_by: "bench"
+          })
+        )
     })
   })
 )
@@ -39,7 +56,12 @@ const measure = (ports: Layer.Layer<any, any>) =>
     const agent = yield* tenants.addActor({ tenant_id: tenant, kind: "agent", name: "a", role: "AGENT" })
     const start = performance.now()
     for (let i = 0; i < N; i++) {
-      const { action } = yield* pipeline.propose({ tenant_id: tenant, actor: agent, kind: "bench.note", payload: { n: i } })
+      const { action } = yield* pipeline.propose({
+        tenant_id: tenant,
+        actor: agent,
+        kind: "bench.note",
+        payload: { n: i }
+      })
       yield* pipeline.apply(tenant, action.id, human)
     }
     return (N / (performance.now() - start)) * 1000
@@ -69,6 +91,11 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
   return [
     { name: "baseline: 20 bare Effect steps per unit", value: fmt(baseline) },
     { name: "memory", value: fmt(memory), baseline: fmt(baseline), ratio: (memory / baseline).toFixed(3) },
-    { name: "sqlite file (WAL)", value: fmt(sqlite), baseline: fmt(memory), ratio: `${(sqlite / memory).toFixed(3)} of memory` }
+    {
+      name: "sqlite file (WAL)",
+      value: fmt(sqlite),
+      baseline: fmt(memory),
+      ratio: `${(sqlite / memory).toFixed(3)} of memory`
+    }
   ]
 }

@@ -24,7 +24,9 @@ const profile = process.argv.includes("--profile")
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length)
 
 const core = Layer.merge(Ledger.layer, Guardrails.layer).pipe(
-  Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: true, rateLimitRpm: 100_000_000, rateLimitTenantRpm: 100_000_000 })),
+  Layer.provideMerge(
+    GuardrailsConfig.layer({ rateLimitEnabled: true, rateLimitRpm: 100_000_000, rateLimitTenantRpm: 100_000_000 })
+  ),
   Layer.provideMerge(Kernel.layer),
   Layer.provideMerge(Memory.layer)
 )
@@ -40,11 +42,20 @@ const { dispose, handler } = HttpApiBuilder.toWebHandler(
 )
 
 const auth = { authorization: "Bearer dev_bookkeeper_token" }
-const body = JSON.stringify({ date: "2026-01-20", memo: "bench", lines: [{ account_code: "1000", debit: "10.00" }, { account_code: "4000", credit: "10.00" }] })
+const body = JSON.stringify({
+  date: "2026-01-20",
+  memo: "bench",
+  lines: [{ account_code: "1000", debit: "10.00" }, { account_code: "4000", credit: "10.00" }]
+})
 const requests = {
   healthz: () => new Request("http://bench.local/healthz"),
   settings: () => new Request("http://bench.local/api/v1/companion/settings", { headers: auth }),
-  post: () => new Request("http://bench.local/api/v1/ledger/entries", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body })
+  post: () =>
+    new Request("http://bench.local/api/v1/ledger/entries", {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body
+    })
 }
 
 /** CPU time per request (user + system; steadier than wall time on a shared machine). */
@@ -67,7 +78,8 @@ if (profile) {
   await session.post("Profiler.start")
 }
 const results: Record<string, string> = {}
-for (const name of (only ? [only] : Object.keys(requests)) as Array<keyof typeof requests>) results[name] = `${(await time(name, count)).toFixed(1)} µs CPU/request`
+for (const name of (only ? [only] : Object.keys(requests)) as Array<keyof typeof requests>)
+  results[name] = `${(await time(name, count)).toFixed(1)} µs CPU/request`
 if (profile) {
   const { profile: p } = await session.post("Profiler.stop")
   writeFileSync("http-inproc.cpuprofile", JSON.stringify(p))

@@ -24,7 +24,14 @@ const DemoKind = Layer.effectDiscard(
       subject: (p) => `note:${p.text.slice(0, 20)}`,
       apply: ({ action, actor, payload }) =>
         Effect.as(
-          state.put(new SystemState.SystemStateEntry({ key: `demo.note:${action.id}`, value: payload.text, updated_at: action.proposed_at, updated_by: actor.id })),
+          state.put(
+            new SystemState.SystemStateEntry({
+              key: `demo.note:${action.id}`,
+              value: payload.text,
+              updated_at: action.proposed_at,
+              updated_by: actor.id
+            })
+          ),
           { stored: `demo.note:${action.id}` }
         )
     })
@@ -38,21 +45,42 @@ const program = Effect.gen(function*() {
   const existing = yield* Effect.option(tenants.get(tenantId))
   if (Option.isNone(existing)) {
     yield* tenants.create({ id: tenantId, name: "Default workspace", settings: { ai_mode: "suggest_only" } })
-    yield* tenants.addActor({ tenant_id: tenantId, id: Ids.ActorId.make("bookkeeper"), kind: "user", name: "Bea Bookkeeper", role: "BOOKKEEPER" })
-    yield* tenants.addActor({ tenant_id: tenantId, id: Ids.ActorId.make("copilot"), kind: "agent", name: "Copilot", role: "AGENT" })
+    yield* tenants.addActor({
+      tenant_id: tenantId,
+      id: Ids.ActorId.make("bookkeeper"),
+      kind: "user",
+      name: "Bea Bookkeeper",
+      role: "BOOKKEEPER"
+    })
+    yield* tenants.addActor({
+      tenant_id: tenantId,
+      id: Ids.ActorId.make("copilot"),
+      kind: "agent",
+      name: "Copilot",
+      role: "AGENT"
+    })
     yield* Console.log("created tenant 'default' (mode suggest_only) with a bookkeeper and an AI agent")
   }
   const human = yield* tenants.getActor(tenantId, Ids.ActorId.make("bookkeeper"))
   const agent = yield* tenants.getActor(tenantId, Ids.ActorId.make("copilot"))
 
-  const { action } = yield* pipeline.propose({ tenant_id: tenantId, actor: agent, kind: "demo.note", payload: { text: "Categorise ACME invoice as Software" } })
+  const { action } = yield* pipeline.propose({
+    tenant_id: tenantId,
+    actor: agent,
+    kind: "demo.note",
+    payload: { text: "Categorise ACME invoice as Software" }
+  })
   yield* Console.log(`proposed ${action.id} (${action.status}) by the agent`)
   const selfApply = yield* Effect.either(pipeline.apply(tenantId, action.id, agent))
   if (selfApply._tag === "Left") yield* Console.log(`the agent may not promote it itself: ${selfApply.left.code}`)
   const applied = yield* pipeline.apply(tenantId, action.id, human)
   yield* Console.log(`applied by ${human.name}: ${JSON.stringify(applied.result)}`)
   for (const trace of yield* pipeline.traces(tenantId, action.id)) {
-    yield* Console.log(`  trace ${trace.phase} by ${trace.actor_id}: ${trace.outcome} — ${trace.gates.map((g) => `${g.gate}=${g.verdict}${g.code ? `(${g.code})` : ""}`).join(", ")}`)
+    yield* Console.log(
+      `  trace ${trace.phase} by ${trace.actor_id}: ${trace.outcome} — ${
+        trace.gates.map((g) => `${g.gate}=${g.verdict}${g.code ? `(${g.code})` : ""}`).join(", ")
+      }`
+    )
   }
   const again = yield* pipeline.apply(tenantId, action.id, human)
   yield* Console.log(`applying again changes nothing: already_applied=${again.already_applied}`)

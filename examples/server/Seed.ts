@@ -13,10 +13,38 @@ import { Effect, Option } from "effect"
 
 /** The development tokens and the actors they speak for. */
 export const devTokens = [
-  { token: "dev_admin_token", actor: "dev_admin", role: "ADMIN", kind: "user", name: "Dev Admin", note: "ADMIN: every permission, admin routes, may act on other tenants (X-Tenant)" },
-  { token: "dev_bookkeeper_token", actor: "dev_bookkeeper", role: "BOOKKEEPER", kind: "user", name: "Dev Bookkeeper", note: "BOOKKEEPER: reads, proposes and applies" },
-  { token: "dev_viewer_token", actor: "dev_viewer", role: "VIEWER", kind: "user", name: "Dev Viewer", note: "VIEWER: read-only" },
-  { token: "dev_agent_token", actor: "dev_agent", role: "AGENT", kind: "agent", name: "Copilot", note: "AGENT: the AI agent actor (proposes, never promotes)" }
+  {
+    token: "dev_admin_token",
+    actor: "dev_admin",
+    role: "ADMIN",
+    kind: "user",
+    name: "Dev Admin",
+    note: "ADMIN: every permission, admin routes, may act on other tenants (X-Tenant)"
+  },
+  {
+    token: "dev_bookkeeper_token",
+    actor: "dev_bookkeeper",
+    role: "BOOKKEEPER",
+    kind: "user",
+    name: "Dev Bookkeeper",
+    note: "BOOKKEEPER: reads, proposes and applies"
+  },
+  {
+    token: "dev_viewer_token",
+    actor: "dev_viewer",
+    role: "VIEWER",
+    kind: "user",
+    name: "Dev Viewer",
+    note: "VIEWER: read-only"
+  },
+  {
+    token: "dev_agent_token",
+    actor: "dev_agent",
+    role: "AGENT",
+    kind: "agent",
+    name: "Copilot",
+    note: "AGENT: the AI agent actor (proposes, never promotes)"
+  }
 ] as const
 
 /** The tenant the development seed creates. */
@@ -37,16 +65,19 @@ export const seedDevelopment = Effect.gen(function*() {
   for (const dev of devTokens) {
     const actorId = Ids.ActorId.make(dev.actor)
     if (Option.isNone(yield* Effect.option(tenants.getActor(devTenant, actorId)))) {
-      yield* tenants.addActor({ tenant_id: devTenant, id: actorId, kind: dev.kind, name: dev.name, role: dev.role }).pipe(
-        Effect.catchIf(existsAlready, () => Effect.void)
-      )
+      yield* tenants.addActor({ tenant_id: devTenant, id: actorId, kind: dev.kind, name: dev.name, role: dev.role })
+        .pipe(
+          Effect.catchIf(existsAlready, () => Effect.void)
+        )
     }
     yield* tokens.register(dev.token, { tenant_id: devTenant, actor_id: actorId, name: dev.actor }).pipe(
       Effect.catchIf(existsAlready, () => Effect.void)
     )
     const stored = yield* store.get(ApiToken.tokenLookupId(dev.token))
     if (Option.isSome(stored) && stored.value.revoked_at !== null) {
-      yield* Effect.logWarning(`${dev.token} was revoked (this database ran in production); use a fresh database for development`)
+      yield* Effect.logWarning(
+        `${dev.token} was revoked (this database ran in production); use a fresh database for development`
+      )
     }
   }
 })
@@ -95,7 +126,11 @@ export const seedLedger = Effect.gen(function*() {
     )
   }
   if ((yield* bank.list(devTenant, admin, { limit: 1 })).items.length === 0) {
-    const imported = yield* bank.importFile(devTenant, admin, { account_code: "1000", format: "csv", content: devBankCsv })
+    const imported = yield* bank.importFile(devTenant, admin, {
+      account_code: "1000",
+      format: "csv",
+      content: devBankCsv
+    })
     yield* Effect.logInfo(`seeded ${imported.new} bank transactions`)
   }
 })

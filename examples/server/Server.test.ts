@@ -4,9 +4,9 @@
  */
 import { Sqlite } from "@airlock/adapters-storage"
 import { ApiToken, Ids, Kernel, Tenants } from "@airlock/core"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -78,7 +78,13 @@ const put = async (url: string, token: string, body: unknown) => {
 }
 
 const sqlite = <A>(filename: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
-  Effect.runPromise(Effect.flatMap(SqlClient.SqlClient, f).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.scoped, Effect.orDie))
+  Effect.runPromise(
+    Effect.flatMap(SqlClient.SqlClient, f).pipe(
+      Effect.provide(SqliteClient.layer({ filename })),
+      Effect.scoped,
+      Effect.orDie
+    )
+  )
 
 describe("reference server: development", () => {
   it("prints the URLs and dev tokens, seeds once, answers with the dev tokens, stops cleanly", async () => {
@@ -88,12 +94,19 @@ describe("reference server: development", () => {
       const out = first.output()
       expect(out).toContain(`Airlock reference server (development) on SQLite ${db}`)
       expect(out).toContain(`docs       ${first.url}/docs`)
-      for (const token of ["dev_admin_token", "dev_bookkeeper_token", "dev_viewer_token", "dev_agent_token"]) expect(out).toContain(token)
+      for (const token of ["dev_admin_token", "dev_bookkeeper_token", "dev_viewer_token", "dev_agent_token"])
+        expect(out).toContain(token)
       const settings = await get(`${first.url}/api/v1/companion/settings`, "dev_admin_token")
       expect(settings).toMatchObject({ status: 200, json: { tenant_id: "default", ai_mode: "suggest_only" } })
-      expect((await get(`${first.url}/api/v1/system/status`, "dev_agent_token")).json).toMatchObject({ environment: "development", admin_write_enabled: true })
-      expect((await put(`${first.url}/api/v1/companion/settings`, "dev_viewer_token", { ai_mode: "drafts" })).status).toBe(403)
-      expect((await put(`${first.url}/api/v1/companion/settings`, "dev_bookkeeper_token", { ai_mode: "drafts" })).status).toBe(403)
+      expect((await get(`${first.url}/api/v1/system/status`, "dev_agent_token")).json).toMatchObject({
+        environment: "development",
+        admin_write_enabled: true
+      })
+      expect((await put(`${first.url}/api/v1/companion/settings`, "dev_viewer_token", { ai_mode: "drafts" })).status)
+        .toBe(403)
+      expect(
+        (await put(`${first.url}/api/v1/companion/settings`, "dev_bookkeeper_token", { ai_mode: "drafts" })).status
+      ).toBe(403)
       expect((await get(`${first.url}/readyz`)).status).toBe(200)
       expect((await get(`${first.url}/docs`.replace("/docs", "/openapi.json"))).status).toBe(200)
     } finally {
@@ -142,7 +155,11 @@ describe("reference server: development", () => {
           port: server.port,
           method: "PUT",
           path: "/api/v1/companion/settings",
-          headers: { authorization: "Bearer dev_admin_token", "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) },
+          headers: {
+            authorization: "Bearer dev_admin_token",
+            "content-type": "application/json",
+            "content-length": String(Buffer.byteLength(body))
+          },
           agent: false
         },
         (res) => {
@@ -167,12 +184,21 @@ describe("reference server: development", () => {
     expect(refused).toBe("ECONNREFUSED")
     const answer = await inFlight
     expect(answer.status).toBe(200)
-    expect(JSON.parse(answer.text)).toMatchObject({ ai_mode: "drafts", extensions: { note: "written while shutting down" } })
+    expect(JSON.parse(answer.text)).toMatchObject({
+      ai_mode: "drafts",
+      extensions: { note: "written while shutting down" }
+    })
     expect(await exited).toBe(0)
     expect(server.output()).toContain("draining in-flight requests")
     expect(server.output()).toContain("http server stopped")
-    const stored = await sqlite(db, (sql) => sql`SELECT ai_mode, extensions FROM core_ai_settings WHERE tenant_id = 'default'`)
-    expect(stored[0]).toMatchObject({ ai_mode: "drafts", extensions: JSON.stringify({ note: "written while shutting down" }) })
+    const stored = await sqlite(
+      db,
+      (sql) => sql`SELECT ai_mode, extensions FROM core_ai_settings WHERE tenant_id = 'default'`
+    )
+    expect(stored[0]).toMatchObject({
+      ai_mode: "drafts",
+      extensions: JSON.stringify({ note: "written while shutting down" })
+    })
   })
 })
 
@@ -218,7 +244,10 @@ describe("reference server: rate limiting", () => {
       for (let i = 0; i < 2; i++) expect((await getRaw(settings, "dev_bookkeeper_token")).status).toBe(200)
       const tenantFull = await getRaw(settings, "dev_bookkeeper_token")
       expect(tenantFull.status).toBe(429)
-      expect(((await tenantFull.json()) as any).error).toMatchObject({ code: "rate_limited", details: { scope: "tenant", limit_per_minute: 5 } })
+      expect(((await tenantFull.json()) as any).error).toMatchObject({
+        code: "rate_limited",
+        details: { scope: "tenant", limit_per_minute: 5 }
+      })
       expect(tenantFull.headers.get("retry-after")).not.toBeNull()
       // another tenant counts on its own
       for (let i = 0; i < 3; i++) {
@@ -242,7 +271,11 @@ describe("reference server: shutdown timeout", () => {
       port: server.port,
       method: "PUT",
       path: "/api/v1/companion/settings",
-      headers: { authorization: "Bearer dev_admin_token", "content-type": "application/json", "content-length": "1000" },
+      headers: {
+        authorization: "Bearer dev_admin_token",
+        "content-type": "application/json",
+        "content-length": "1000"
+      },
       agent: false
     })
     req.on("error", () => {})
@@ -304,10 +337,15 @@ describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreS
       expect(a.output()).toContain("on PostgreSQL")
       expect((await get(`${a.url}/readyz`)).status).toBe(200)
       expect((await get(`${b.url}/readyz`)).status).toBe(200)
-      expect((await put(`${a.url}/api/v1/companion/settings`, "dev_admin_token", { ai_mode: "drafts" })).status).toBe(200)
+      expect((await put(`${a.url}/api/v1/companion/settings`, "dev_admin_token", { ai_mode: "drafts" })).status).toBe(
+        200
+      )
       expect((await get(`${b.url}/api/v1/companion/settings`, "dev_viewer_token")).json.ai_mode).toBe("drafts")
       expect((await put(`${b.url}/api/admin/ai-global`, "dev_admin_token", { enabled: false })).status).toBe(200)
-      expect((await get(`${a.url}/api/v1/system/status`, "dev_viewer_token")).json.companion).toMatchObject({ enabled: false, layer: "global" })
+      expect((await get(`${a.url}/api/v1/system/status`, "dev_viewer_token")).json.companion).toMatchObject({
+        enabled: false,
+        layer: "global"
+      })
       // seeding twice created nothing twice, and the audit chain written by both is intact
       const audit = await get(`${a.url}/api/admin/audit?limit=1000`, "dev_admin_token")
       expect(audit.json.records.filter((r: any) => r.action === "tenant.created").length).toBe(1)
@@ -315,7 +353,8 @@ describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreS
 
       // one rate limit: 8 requests a minute per token, counted by both processes together
       const statuses: Array<number> = []
-      for (let i = 0; i < 9; i++) statuses.push((await get(`${i % 2 === 0 ? a.url : b.url}/api/v1/companion/settings`, "dev_agent_token")).status)
+      for (let i = 0; i < 9; i++)
+        statuses.push((await get(`${i % 2 === 0 ? a.url : b.url}/api/v1/companion/settings`, "dev_agent_token")).status)
       expect(statuses).toStrictEqual([200, 200, 200, 200, 200, 200, 200, 200, 429])
 
       // the same post through both processes at once: stored once, 201 on one and 200 on the other
@@ -323,7 +362,12 @@ describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreS
         fetch(`${base}/api/v1/ledger/entries`, {
           method: "POST",
           headers: { authorization: "Bearer dev_bookkeeper_token", "content-type": "application/json" },
-          body: JSON.stringify({ date: "2026-02-10", memo: key, idempotency_key: key, lines: [{ account_code: "1000", debit: "5.00" }, { account_code: "4000", credit: "5.00" }] })
+          body: JSON.stringify({
+            date: "2026-02-10",
+            memo: key,
+            idempotency_key: key,
+            lines: [{ account_code: "1000", debit: "5.00" }, { account_code: "4000", credit: "5.00" }]
+          })
         }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }))
       for (const key of ["p-1", "p-2", "p-3"]) {
         const [ra, rb] = await Promise.all([post(a.url, key), post(b.url, key)])
@@ -335,10 +379,17 @@ describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreS
 
       // a lockdown engaged through one process is the other's; lifted there with the code rotated here
       const post0 = (base: string, path: string, body: unknown) =>
-        fetch(`${base}${path}`, { method: "POST", headers: { authorization: "Bearer dev_admin_token", "content-type": "application/json" }, body: JSON.stringify(body) })
+        fetch(`${base}${path}`, {
+          method: "POST",
+          headers: { authorization: "Bearer dev_admin_token", "content-type": "application/json" },
+          body: JSON.stringify(body)
+        })
           .then(async (r) => ({ status: r.status, json: (await r.json()) as any }))
       expect((await post0(a.url, "/api/v1/system/lockdown", { reason: "drill" })).json.active).toBe(true)
-      expect((await get(`${b.url}/api/v1/system/status`, "dev_viewer_token")).json.lockdown).toMatchObject({ active: true, reason: "drill" })
+      expect((await get(`${b.url}/api/v1/system/status`, "dev_viewer_token")).json.lockdown).toMatchObject({
+        active: true,
+        reason: "drill"
+      })
       const code = (await post0(a.url, "/api/v1/system/unlock-code/rotate", {})).json.code
       expect((await post0(b.url, "/api/v1/system/unlock", { code })).json.active).toBe(false)
       expect((await get(`${a.url}/api/v1/system/status`, "dev_bookkeeper_token")).json.lockdown.active).toBe(false)

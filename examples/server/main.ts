@@ -38,17 +38,23 @@ const main = Effect.gen(function*() {
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
   const ledger = Ledger.layer
-  const seed = Layer.effectDiscard(settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens)
+  const seed = Layer.effectDiscard(
+    settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens
+  )
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),
-    Layer.provide(Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))),
+    Layer.provide(
+      Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))
+    ),
     Layer.provide(HttpRateLimit.layerGuardrails),
     Layer.provide(HttpConfig.layer(settings))
   )
   const banner = Layer.effectDiscard(
     Effect.gen(function*() {
       const address = (yield* HttpServer.HttpServer).address
-      const url = address._tag === "TcpAddress" ? `http://${address.hostname}:${address.port}` : `unix://${address.path}`
+      const url = address._tag === "TcpAddress"
+        ? `http://${address.hostname}:${address.port}`
+        : `unix://${address.path}`
       const lines = [
         `Airlock reference server (${settings.environment}) on ${storageName}`,
         `  listening  ${url}`,
@@ -67,7 +73,13 @@ const main = Effect.gen(function*() {
   )
   const logger = settings.environment === "production" ? Logger.json : Logger.logFmt
   yield* Layer.launch(
-    banner.pipe(Layer.provide(http), Layer.provide(seed), Layer.provide(Layer.merge(guardrails, ledger)), Layer.provide(core), Layer.provide(logger))
+    banner.pipe(
+      Layer.provide(http),
+      Layer.provide(seed),
+      Layer.provide(Layer.merge(guardrails, ledger)),
+      Layer.provide(core),
+      Layer.provide(logger)
+    )
   ).pipe(Logger.withMinimumLogLevel(LogLevel.Info))
 })
 

@@ -55,5 +55,8 @@ export class AirlockApi extends HttpApi.make("airlock")
   .addError(ApiError.InternalError)
   .annotate(OpenApi.Title, "Airlock")
   .annotate(OpenApi.Transform, withoutPlatformDecodeError)
-  .annotate(OpenApi.Description, "The safety layer between an AI copilot and a system of record. Authenticate with `Authorization: Bearer <token>`; admins may act on another tenant with `X-Tenant`.")
+  .annotate(
+    OpenApi.Description,
+    "The safety layer between an AI copilot and a system of record. Authenticate with `Authorization: Bearer <token>`; admins may act on another tenant with `X-Tenant`."
+  )
 {}

@@ -53,7 +53,10 @@ const codeSchema = (tag: AirlockError["_tag"]): Schema.Schema<string> => {
     const owner = ErrorCode.tagOf(c)
     return owner !== undefined && owner !== tag
   }
-  if (tag === "BudgetExceeded") return Schema.String.pipe(Schema.filter((c) => !ownedElsewhere(c) && (ErrorCode.tagOf(c) === tag || isBudgetCode(c))))
+  if (tag === "BudgetExceeded")
+    return Schema.String.pipe(
+      Schema.filter((c) => !ownedElsewhere(c) && (ErrorCode.tagOf(c) === tag || isBudgetCode(c)))
+    )
   if (tag === "Conflict") return Schema.String.pipe(Schema.filter((c) => !ownedElsewhere(c) && !isBudgetCode(c)))
   return Schema.String.pipe(Schema.filter((c) => !ownedElsewhere(c)))
 }
@@ -81,7 +84,8 @@ const descriptions: Partial<Record<AirlockError["_tag"], string>> = {
   BudgetExceeded: `A budget would be exceeded: ${codeList("BudgetExceeded")}`,
   RateLimited: `${fixedCodes.RateLimited}; retry after details.retry_after_seconds (also the Retry-After header)`,
   ApprovalRequired: `${fixedCodes.ApprovalRequired}; details.subject and details.plan_hash name the approval needed`,
-  InternalError: `${fixedCodes.InternalError}: an unexpected failure (details only in the server log, under request_id)`,
+  InternalError:
+    `${fixedCodes.InternalError}: an unexpected failure (details only in the server log, under request_id)`,
   StorageError: `${fixedCodes.StorageError}: the store failed (details only in the server log, under request_id)`
 }
 
@@ -158,7 +162,9 @@ export const CompanionDisabled: Schema.Schema<HttpCompanionDisabled, ErrorEnvelo
 /** Core's `Errors.VelocityBreakerTripped`, declared by the API. */
 export class HttpVelocityBreakerTripped extends Errors.VelocityBreakerTripped {}
 /** Wire schema of `Errors.VelocityBreakerTripped`. */
-export const VelocityBreakerTripped: Schema.Schema<HttpVelocityBreakerTripped, ErrorEnvelope> = wire(HttpVelocityBreakerTripped)
+export const VelocityBreakerTripped: Schema.Schema<HttpVelocityBreakerTripped, ErrorEnvelope> = wire(
+  HttpVelocityBreakerTripped
+)
 
 /** Core's `Errors.LockdownActive`, declared by the API. */
 export class HttpLockdownActive extends Errors.LockdownActive {}
@@ -238,7 +244,10 @@ const issueCode = (issues: ReadonlyArray<{ readonly message: string }>): string 
 export const fromDecodeError = (error: HttpApiDecodeError): Errors.ValidationError => {
   const issues = error.issues.slice(0, 20).map((i) => {
     const text = splitCoded(i.message).message
-    return { path: i.path.map(String), message: text.length > MAX_ISSUE_MESSAGE ? `${text.slice(0, MAX_ISSUE_MESSAGE)}…` : text }
+    return {
+      path: i.path.map(String),
+      message: text.length > MAX_ISSUE_MESSAGE ? `${text.slice(0, MAX_ISSUE_MESSAGE)}…` : text
+    }
   })
   const code = issueCode(error.issues) ?? "validation.schema"
   const first = issues[0]
@@ -266,7 +275,10 @@ const isTagged = (u: unknown, tag: string): boolean =>
  * (server-side ones — 5xx — are logged); schema failures become `validation.*`; an unknown route
  * is `not_found`; everything else (defects, foreign errors) is `internal` and logged.
  */
-export const fromCause = (cause: Cause.Cause<unknown>, route: { readonly method: string; readonly path: string }): Outcome => {
+export const fromCause = (
+  cause: Cause.Cause<unknown>,
+  route: { readonly method: string; readonly path: string }
+): Outcome => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const e = failure.value
@@ -282,7 +294,10 @@ export const fromCause = (cause: Cause.Cause<unknown>, route: { readonly method:
       }
     }
     if (isTagged(e, "RequestError")) {
-      return { error: new Errors.ValidationError({ code: "validation.body", message: "The request could not be read" }), log: false }
+      return {
+        error: new Errors.ValidationError({ code: "validation.body", message: "The request could not be read" }),
+        log: false
+      }
     }
   }
   return { error: internal(), log: !Cause.isInterruptedOnly(cause) }

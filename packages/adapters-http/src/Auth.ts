@@ -82,18 +82,22 @@ export class Admin extends HttpApiMiddleware.Tag<Admin>()("@airlock/adapters-htt
  * writes are off by default. The unlock code (shown once, expiring, attempt-limited) is the
  * second factor.
  */
-export class AdminBreakGlass extends HttpApiMiddleware.Tag<AdminBreakGlass>()("@airlock/adapters-http/AdminBreakGlass", {
-  provides: CurrentPrincipal,
-  failure: baseFailures,
-  security: { bearer }
-}) {}
+export class AdminBreakGlass
+  extends HttpApiMiddleware.Tag<AdminBreakGlass>()("@airlock/adapters-http/AdminBreakGlass", {
+    provides: CurrentPrincipal,
+    failure: baseFailures,
+    security: { bearer }
+  })
+{}
 
 /** Admin routes about one tenant's data (strict tenant mode requires `X-Tenant`). */
-export class AdminTenantScoped extends HttpApiMiddleware.Tag<AdminTenantScoped>()("@airlock/adapters-http/AdminTenantScoped", {
-  provides: CurrentPrincipal,
-  failure: tenantFailures,
-  security: { bearer }
-}) {}
+export class AdminTenantScoped
+  extends HttpApiMiddleware.Tag<AdminTenantScoped>()("@airlock/adapters-http/AdminTenantScoped", {
+    provides: CurrentPrincipal,
+    failure: tenantFailures,
+    security: { bearer }
+  })
+{}
 
 /** What a middleware enforces. */
 interface Policy {
@@ -137,7 +141,11 @@ const make = <E>(policy: Policy) =>
           ? current.value.clientIp
           : clientIp(normalizeIp(Option.getOrNull(request.remoteAddress)), request.headers["x-forwarded-for"], trusted)
         if (!allowlist.has(ip)) {
-          return yield* new Errors.Forbidden({ code: "admin.ip_denied", message: "Admin IP not allowed", details: { ip } })
+          return yield* new Errors.Forbidden({
+            code: "admin.ip_denied",
+            message: "Admin IP not allowed",
+            details: { ip }
+          })
         }
       }
 
@@ -174,7 +182,10 @@ const make = <E>(policy: Policy) =>
       } else {
         const id = decodeTenantId(named)
         if (Option.isNone(id)) {
-          return yield* new Errors.ValidationError({ code: "validation.tenant_header", message: "X-Tenant is not a tenant id" })
+          return yield* new Errors.ValidationError({
+            code: "validation.tenant_header",
+            message: "X-Tenant is not a tenant id"
+          })
         }
         if (id.value !== home.id) {
           if (!TenantScope.allows(rbac, actor, id.value)) {
@@ -212,9 +223,18 @@ export const layer: Layer.Layer<
   never,
   Tokens.ApiTokens | Tenants.Tenants | Rbac.Rbac | HttpConfig | HttpRateLimit
 > = Layer.mergeAll(
-  Layer.effect(Authenticated, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: false, writeGuard: false })),
+  Layer.effect(
+    Authenticated,
+    make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: false, writeGuard: false })
+  ),
   Layer.effect(TenantScoped, make<AuthError>({ tenantScoped: true, admin: false, writeGuard: false })),
-  Layer.effect(Admin, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writeGuard: true })),
+  Layer.effect(
+    Admin,
+    make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writeGuard: true })
+  ),
   Layer.effect(AdminTenantScoped, make<AuthError>({ tenantScoped: true, admin: true, writeGuard: true })),
-  Layer.effect(AdminBreakGlass, make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writeGuard: false }))
+  Layer.effect(
+    AdminBreakGlass,
+    make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writeGuard: false })
+  )
 )

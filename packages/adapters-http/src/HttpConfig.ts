@@ -88,7 +88,9 @@ export const config: Effect.Effect<HttpSettings, ConfigError> = Effect.gen(funct
     environment,
     tenantStrict: yield* Config.boolean("AIRLOCK_TENANT_STRICT").pipe(Config.withDefault(base.tenantStrict)),
     adminIpAllowlist: yield* addressList("AIRLOCK_ADMIN_IP_ALLOWLIST"),
-    adminWriteEnabled: yield* Config.boolean("AIRLOCK_ADMIN_WRITE_ENABLED").pipe(Config.withDefault(base.adminWriteEnabled)),
+    adminWriteEnabled: yield* Config.boolean("AIRLOCK_ADMIN_WRITE_ENABLED").pipe(
+      Config.withDefault(base.adminWriteEnabled)
+    ),
     maxBodyBytes: yield* Config.integer("AIRLOCK_HTTP_MAX_BODY_BYTES").pipe(
       Config.validate({ message: "must be between 1 and 1073741824", validation: (n) => n >= 1 && n <= 1024 ** 3 }),
       Config.withDefault(base.maxBodyBytes)

@@ -41,15 +41,18 @@ export const layerDisabled: Layer.Layer<HttpRateLimit> = Layer.succeed(HttpRateL
  * `AIRLOCK_RATE_LIMIT_TENANT_RPM` per tenant (the tenant the request acts on), both a sliding
  * minute; off when `AIRLOCK_RATE_LIMIT_ENABLED=false`.
  */
-export const layerGuardrails: Layer.Layer<HttpRateLimit, never, RateLimiter.RateLimiter | GuardrailsConfig.GuardrailsConfig> =
-  Layer.effect(
-    HttpRateLimit,
-    Effect.gen(function*() {
-      const limiter = yield* RateLimiter.RateLimiter
-      const config = yield* GuardrailsConfig.GuardrailsConfig
-      return {
-        enabled: config.rateLimitEnabled,
-        check: (request) => Effect.asVoid(limiter.check({ tenant_id: request.tenant_id, token_id: request.token_id }))
-      }
-    })
-  )
+export const layerGuardrails: Layer.Layer<
+  HttpRateLimit,
+  never,
+  RateLimiter.RateLimiter | GuardrailsConfig.GuardrailsConfig
+> = Layer.effect(
+  HttpRateLimit,
+  Effect.gen(function*() {
+    const limiter = yield* RateLimiter.RateLimiter
+    const config = yield* GuardrailsConfig.GuardrailsConfig
+    return {
+      enabled: config.rateLimitEnabled,
+      check: (request) => Effect.asVoid(limiter.check({ tenant_id: request.tenant_id, token_id: request.token_id }))
+    }
+  })
+)

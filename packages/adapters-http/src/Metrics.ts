@@ -35,7 +35,11 @@ export const record = (method: string, path: string, status: number, seconds: nu
   const key = `${method} ${status} ${path}`
   let metrics = tagged.get(key)
   if (metrics === undefined) {
-    const labels = [MetricLabel.make("method", method), MetricLabel.make("path", path), MetricLabel.make("status", String(status))]
+    const labels = [
+      MetricLabel.make("method", method),
+      MetricLabel.make("path", path),
+      MetricLabel.make("status", String(status))
+    ]
     metrics = {
       counter: Metric.taggedWithLabels(requestsTotal, labels),
       histogram: Metric.taggedWithLabels(requestDuration, labels)
@@ -83,7 +87,11 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
   }
   const sorted = pairs.map((pair) => ({
     pair,
-    sortKey: `${pair.metricKey.name}${labelText(pair.metricKey.tags.map((t) => [t.key, t.value] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`
+    sortKey: `${pair.metricKey.name}${
+      labelText(
+        pair.metricKey.tags.map((t) => [t.key, t.value] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      )
+    }`
   })).sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
   for (const { pair } of sorted) {
     const key = pair.metricKey
@@ -106,7 +114,8 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
       const s = state as unknown as MetricState.MetricState.Summary
       const f = family(name, "summary", help)
       for (const [q, value] of s.quantiles) {
-        if (value._tag === "Some") f.lines.push(`${name}${labelText([...labels, ["quantile", num(q)]])} ${num(value.value)}`)
+        if (value._tag === "Some")
+          f.lines.push(`${name}${labelText([...labels, ["quantile", num(q)]])} ${num(value.value)}`)
       }
       f.lines.push(`${name}_sum${labelText(labels)} ${num(s.sum)}`)
       f.lines.push(`${name}_count${labelText(labels)} ${s.count}`)
@@ -119,7 +128,9 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
       family(name, "counter", help).lines.push(`${name}${labelText(labels)} ${c.count}`)
     } else if ("value" in state) {
       const g = state as unknown as MetricState.MetricState.Gauge<number | bigint>
-      family(name, "gauge", help).lines.push(`${name}${labelText(labels)} ${typeof g.value === "number" ? num(g.value) : g.value}`)
+      family(name, "gauge", help).lines.push(
+        `${name}${labelText(labels)} ${typeof g.value === "number" ? num(g.value) : g.value}`
+      )
     }
   }
   let out = ""
@@ -141,12 +152,15 @@ export const prometheus = (): string => renderPrometheus(Metric.unsafeSnapshot()
  * reconciliation rate reads `NaN` while no contradiction was raised in the window.
  */
 export const memoryKpis = {
-  memory_items_count: Metric.gauge("memory_items_count", { description: "Live agent-memory items (active or pending review), every tenant" }),
+  memory_items_count: Metric.gauge("memory_items_count", {
+    description: "Live agent-memory items (active or pending review), every tenant"
+  }),
   memory_avg_tokens_saved: Metric.gauge("memory_avg_tokens_saved", {
     description: "Mean token_count of the active memory items used in the KPI window (tokens one recall saves)"
   }),
   memory_reconciliation_rate: Metric.gauge("memory_reconciliation_rate", {
-    description: "Share of the memory contradictions raised in the KPI window that are resolved (NaN when none was raised)"
+    description:
+      "Share of the memory contradictions raised in the KPI window that are resolved (NaN when none was raised)"
   }),
   memory_hallucination_incidents: Metric.gauge("memory_hallucination_incidents", {
     description: "Memory items a reviewer rejected as wrong in the KPI window"

@@ -62,7 +62,8 @@ export class Readiness extends Effect.Service<Readiness>()("@airlock/adapters-ht
       /** Registers (or replaces) a named check. */
       register: (name: string, check: Check): Effect.Effect<void> => Effect.sync(() => void checks.set(name, check)),
       /** Sets the per-check timeout (default 2 s). */
-      setTimeout: (duration: Duration.DurationInput): Effect.Effect<void> => Effect.sync(() => void (timeout = Duration.decode(duration))),
+      setTimeout: (duration: Duration.DurationInput): Effect.Effect<void> =>
+        Effect.sync(() => void (timeout = Duration.decode(duration))),
       /** Runs every check concurrently. No checks registered means ready. */
       report: Effect.suspend(() =>
         Effect.map(

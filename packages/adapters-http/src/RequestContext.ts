@@ -19,7 +19,9 @@ export interface RequestInfo {
 }
 
 /** The request being served. */
-export class CurrentRequest extends Context.Tag("@airlock/adapters-http/CurrentRequest")<CurrentRequest, RequestInfo>() {}
+export class CurrentRequest
+  extends Context.Tag("@airlock/adapters-http/CurrentRequest")<CurrentRequest, RequestInfo>()
+{}
 
 /** Request ids callers may choose: short, printable, no separators that break logs or headers. */
 const SANE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
@@ -39,7 +41,9 @@ export interface Principal {
 }
 
 /** The verified caller, provided to handlers by the auth middlewares. */
-export class CurrentPrincipal extends Context.Tag("@airlock/adapters-http/CurrentPrincipal")<CurrentPrincipal, Principal>() {}
+export class CurrentPrincipal
+  extends Context.Tag("@airlock/adapters-http/CurrentPrincipal")<CurrentPrincipal, Principal>()
+{}
 
 /**
  * Runs a handler's body with the verified caller: the acting actor and the id of the tenant the

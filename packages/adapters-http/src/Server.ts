@@ -14,8 +14,8 @@
  */
 import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
-import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
+import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -29,9 +29,9 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import type { Etag } from "@effect/platform"
-import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { NodeContext } from "@effect/platform-node"
+import type { ServeError } from "@effect/platform/HttpServerError"
 import { Context, Effect, FiberRef, Layer, Option } from "effect"
 import { constTrue } from "effect/Function"
 import { createServer, type Server as NodeServer } from "node:http"
@@ -40,16 +40,16 @@ import { AirlockApi } from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
 import * as CompanionHttp from "./Companion/Http.js"
-import * as MemoryHttp from "./Memory/Http.js"
 import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
-import * as LedgerHttp from "./Ledger/Http.js"
 import { HttpConfig } from "./HttpConfig.js"
+import type { HttpRateLimit } from "./HttpRateLimit.js"
 import { prepare } from "./internal/body.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
 import { makeRouteTable } from "./internal/routes.js"
+import * as LedgerHttp from "./Ledger/Http.js"
+import * as MemoryHttp from "./Memory/Http.js"
 import * as Metrics from "./Metrics.js"
-import type { HttpRateLimit } from "./HttpRateLimit.js"
 import { Readiness } from "./Readiness.js"
 import { acceptedRequestId, CurrentRequest } from "./RequestContext.js"
 import * as SystemHttp from "./System/Http.js"
@@ -78,7 +78,8 @@ export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): Rea
     onGroup: () => {},
     onEndpoint: ({ endpoint, middleware }) => {
       const guarded = [...middleware].some((m) =>
-        (m as unknown) === Auth.Admin || (m as unknown) === Auth.AdminTenantScoped || (m as unknown) === Auth.AdminBreakGlass
+        (m as unknown) === Auth.Admin || (m as unknown) === Auth.AdminTenantScoped ||
+        (m as unknown) === Auth.AdminBreakGlass
       )
       if (endpoint.path.startsWith("/api/admin/") && !guarded) out.push(`${endpoint.method} ${endpoint.path}`)
     }
@@ -146,7 +147,7 @@ const isFileType = (contentType: string) => /csv|ofx/i.test(contentType)
  * Request ids: ULID-shaped (`req_` + 26 characters, time-ordered), unique across instances by a
  * random per-process part and within the process by a counter — cheap enough for every request.
  */
-const requestIds = (): (() => string) => {
+const requestIds = (): () => string => {
   const bytes = new Uint8Array(10)
   globalThis.crypto.getRandomValues(bytes.subarray(0, 6))
   let counter = 0
@@ -170,16 +171,23 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
   Effect.gen(function*() {
     const settings = yield* HttpConfig
     const unguarded = unguardedAdminRoutes()
-    if (unguarded.length > 0) return yield* Effect.dieMessage(`admin routes without the admin middleware: ${unguarded.join(", ")}`)
+    if (unguarded.length > 0)
+      return yield* Effect.dieMessage(`admin routes without the admin middleware: ${unguarded.join(", ")}`)
     const nextId = requestIds()
     const trusted = makeIpMatcher(settings.trustedProxies)
     const routes = makeRouteTable(routeTemplates())
     const limits = { maxBytes: settings.maxBodyBytes, maxJsonDepth: settings.maxJsonDepth }
 
     const respondFailure = (error: ApiError.AirlockError, requestId: string) => {
-      let response = HttpServerResponse.unsafeJson(ApiError.toBody(error, requestId), { status: Errors.httpStatus(error) })
+      let response = HttpServerResponse.unsafeJson(ApiError.toBody(error, requestId), {
+        status: Errors.httpStatus(error)
+      })
       if (error._tag === "RateLimited") {
-        response = HttpServerResponse.setHeader(response, "retry-after", String(Math.max(1, Math.ceil(error.retry_after_seconds))))
+        response = HttpServerResponse.setHeader(
+          response,
+          "retry-after",
+          String(Math.max(1, Math.ceil(error.retry_after_seconds)))
+        )
       }
       return response
     }
@@ -193,7 +201,11 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
         const info = {
           id,
           route,
-          clientIp: clientIp(normalizeIp(Option.getOrNull(request.remoteAddress)), request.headers["x-forwarded-for"], trusted)
+          clientIp: clientIp(
+            normalizeIp(Option.getOrNull(request.remoteAddress)),
+            request.headers["x-forwarded-for"],
+            trusted
+          )
         }
         const fail = (cause: import("effect/Cause").Cause<unknown>) =>
           Effect.gen(function*() {
@@ -204,7 +216,8 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
             const contentType = request.headers["content-type"]
             if (
               outcome.error._tag === "ValidationError" && outcome.error.code === "validation.schema" &&
-              contentType !== undefined && !contentType.toLowerCase().includes("application/json") && !isFileType(contentType)
+              contentType !== undefined && !contentType.toLowerCase().includes("application/json") &&
+              !isFileType(contentType)
             ) {
               // the usual cause: a JSON body sent as text/plain (fetch's default for string bodies)
               return respondFailure(
@@ -227,9 +240,13 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
           Effect.flatMap((prepared) => {
             if (prepared._tag === "Refused") {
               const refused = respondFailure(prepared.error, id)
-              return Effect.succeed(prepared.closeConnection ? HttpServerResponse.setHeader(refused, "connection", "close") : refused)
+              return Effect.succeed(
+                prepared.closeConnection ? HttpServerResponse.setHeader(refused, "connection", "close") : refused
+              )
             }
-            return prepared.request === request ? app : Effect.provideService(app, HttpServerRequest.HttpServerRequest, prepared.request)
+            return prepared.request === request
+              ? app
+              : Effect.provideService(app, HttpServerRequest.HttpServerRequest, prepared.request)
           }),
           Effect.provideService(CurrentRequest, info),
           Effect.catchAllCause(fail)

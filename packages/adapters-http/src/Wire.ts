@@ -13,10 +13,14 @@ export const Timestamp: Schema.Schema<number, string> = Schema.transformOrFail(S
   strict: true,
   decode: (s, _, ast) => {
     const ms = ISO.test(s) ? Date.parse(s) : Number.NaN
-    return Number.isFinite(ms) ? ParseResult.succeed(ms) : ParseResult.fail(new ParseResult.Type(ast, s, "Expected an ISO 8601 time such as 2024-10-11T19:45:32Z"))
+    return Number.isFinite(ms)
+      ? ParseResult.succeed(ms)
+      : ParseResult.fail(new ParseResult.Type(ast, s, "Expected an ISO 8601 time such as 2024-10-11T19:45:32Z"))
   },
   encode: (ms, _, ast) =>
-    Number.isFinite(ms) ? ParseResult.succeed(new Date(ms).toISOString()) : ParseResult.fail(new ParseResult.Type(ast, ms, "Not a time"))
+    Number.isFinite(ms)
+      ? ParseResult.succeed(new Date(ms).toISOString())
+      : ParseResult.fail(new ParseResult.Type(ast, ms, "Not a time"))
 }).annotations({ identifier: "Timestamp", jsonSchema: { type: "string", format: "date-time" } })
 
 /** A request body that refuses properties it does not declare. */
@@ -24,7 +28,8 @@ export const strictBody = <Fields extends Schema.Struct.Fields>(fields: Fields):
   Schema.Struct(fields).annotations({ parseOptions: { onExcessProperty: "error" } })
 
 /** The tenant's operating mode (through the settings class: core's bundled types keep only one side of `AiSettings.AiMode`). */
-export const AiMode: Schema.Literal<["shadow_only", "suggest_only", "drafts", "autopilot_limited"]> = AiSettings.AiSettings.fields.ai_mode
+export const AiMode: Schema.Literal<["shadow_only", "suggest_only", "drafts", "autopilot_limited"]> =
+  AiSettings.AiSettings.fields.ai_mode
 
 /** The global layer of the kill switch: configured value, stored override and effective value. */
 export const GlobalAi = Schema.Struct({

@@ -1,15 +1,18 @@
-import { assert, expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { assert, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as H from "./support/Harness.js"
 
 const aiGlobal = "/api/admin/ai-global"
 
-const globalOverride = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  sql`SELECT value FROM core_system_state WHERE key = 'ai.global_enabled'`.pipe(
-    Effect.map((r) => (r[0] ? JSON.parse(String(r[0].value)) : null)),
-    Effect.orDie
-  ))
+const globalOverride = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) =>
+    sql`SELECT value FROM core_system_state WHERE key = 'ai.global_enabled'`.pipe(
+      Effect.map((r) => (r[0] ? JSON.parse(String(r[0].value)) : null)),
+      Effect.orDie
+    )
+)
 
 layer(H.layer({ http: { adminWriteEnabled: true } }), { excludeTestServices: true })("admin routes", (it) => {
   it.effect("status: admin role only; reports the guards", () =>
@@ -45,7 +48,11 @@ layer(H.layer({ http: { adminWriteEnabled: true } }), { excludeTestServices: tru
       H.expectError(yield* s.raw(aiGlobal, H.json("PUT", H.tokens.owner, { enabled: true })), 403, "rbac.forbidden")
       expect(yield* globalOverride).toBe(false)
       H.expectError(yield* s.raw(aiGlobal, H.json("PUT", H.tokens.admin, { enabled: "yes" })), 400, "validation.schema")
-      H.expectError(yield* s.raw(aiGlobal, H.json("PUT", H.tokens.admin, { enabled: true, extra: 1 })), 400, "validation.schema")
+      H.expectError(
+        yield* s.raw(aiGlobal, H.json("PUT", H.tokens.admin, { enabled: true, extra: 1 })),
+        400,
+        "validation.schema"
+      )
       const on = yield* s.raw(aiGlobal, H.json("PUT", H.tokens.admin, { enabled: true }))
       expect(on.json).toMatchObject({ enabled: true, override: true })
       expect(yield* globalOverride).toBe(true)
@@ -59,7 +66,9 @@ layer(H.layer({ http: { adminWriteEnabled: true } }), { excludeTestServices: tru
       expect(first.records.map((r) => r.seq)).toStrictEqual([1, 2])
       expect(first.next_after_seq).toBe(2)
       expect(first.chain).toMatchObject({ ok: true, first_break: null })
-      const all = yield* s.client(H.tokens.admin).admin.audit({ urlParams: { after_seq: 0, limit: 1000, verify: false } })
+      const all = yield* s.client(H.tokens.admin).admin.audit({
+        urlParams: { after_seq: 0, limit: 1000, verify: false }
+      })
       expect(all.chain).toBeNull()
       expect(all.next_after_seq).toBeNull()
       expect(all.records.length).toBe(all.records[all.records.length - 1]!.seq)
@@ -71,7 +80,11 @@ layer(H.layer({ http: { adminWriteEnabled: true } }), { excludeTestServices: tru
       expect(acme.records.every((r) => r.subject === "acme" || r.subject.startsWith("acme"))).toBe(true)
       // bad paging input is a 400
       for (const q of ["limit=0", "limit=1001", "limit=abc", "after_seq=-1", "after_seq=1.5", "verify=maybe"]) {
-        H.expectError(yield* s.raw(`/api/admin/audit?${q}`, { headers: H.auth(H.tokens.admin) }), 400, "validation.schema")
+        H.expectError(
+          yield* s.raw(`/api/admin/audit?${q}`, { headers: H.auth(H.tokens.admin) }),
+          400,
+          "validation.schema"
+        )
       }
       yield* sql`UPDATE core_audit SET data = '{"forged":true}' WHERE tenant_id = 'acme' AND seq = 2`.pipe(Effect.orDie)
       const broken = yield* s.client(H.tokens.admin, "acme").admin.audit({ urlParams: {} })
@@ -83,7 +96,11 @@ layer(H.layer({ http: { adminWriteEnabled: false } }), { excludeTestServices: tr
   it.effect("admin writes are 403 admin.write_disabled while reads work; nothing is written", () =>
     Effect.gen(function*() {
       const s = yield* H.TestServer
-      const e = H.expectError(yield* s.raw(aiGlobal, H.json("PUT", H.tokens.admin, { enabled: false })), 403, "admin.write_disabled")
+      const e = H.expectError(
+        yield* s.raw(aiGlobal, H.json("PUT", H.tokens.admin, { enabled: false })),
+        403,
+        "admin.write_disabled"
+      )
       expect(e.message).toContain("disabled")
       const typed = yield* Effect.flip(s.client(H.tokens.admin).admin.setAiGlobal({ payload: { enabled: false } }))
       assert(typed._tag === "Forbidden")
@@ -92,37 +109,44 @@ layer(H.layer({ http: { adminWriteEnabled: false } }), { excludeTestServices: tr
       expect((yield* s.client(H.tokens.admin).admin.status()).admin_write_enabled).toBe(false)
       expect((yield* s.client(H.tokens.viewer).system.status()).admin_write_enabled).toBe(false)
       // the guard covers admin routes only: tenant settings stay writable by their managers
-      expect((yield* s.raw("/api/v1/companion/settings", H.json("PUT", H.tokens.owner, { ai_enabled: true }))).status).toBe(200)
+      expect((yield* s.raw("/api/v1/companion/settings", H.json("PUT", H.tokens.owner, { ai_enabled: true }))).status)
+        .toBe(200)
     }))
 })
 
-layer(H.layer({ http: { adminIpAllowlist: ["10.0.0.0/8", "192.0.2.7"] } }), { excludeTestServices: true })("admin IP allowlist", (it) => {
-  it.effect("an admin outside the allowlist gets 403 'Admin IP not allowed'; X-Forwarded-For is not believed", () =>
-    Effect.gen(function*() {
-      const s = yield* H.TestServer
-      for (const headers of [H.auth(H.tokens.admin), H.auth(H.tokens.admin, { "x-forwarded-for": "10.1.2.3" }), {}]) {
-        for (const path of ["/api/admin/status", "/api/admin/audit"]) {
-          const e = H.expectError(yield* s.raw(path, { headers }), 403, "admin.ip_denied")
-          expect(e.message).toBe("Admin IP not allowed")
+layer(H.layer({ http: { adminIpAllowlist: ["10.0.0.0/8", "192.0.2.7"] } }), { excludeTestServices: true })(
+  "admin IP allowlist",
+  (it) => {
+    it.effect("an admin outside the allowlist gets 403 'Admin IP not allowed'; X-Forwarded-For is not believed", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        for (const headers of [H.auth(H.tokens.admin), H.auth(H.tokens.admin, { "x-forwarded-for": "10.1.2.3" }), {}]) {
+          for (const path of ["/api/admin/status", "/api/admin/audit"]) {
+            const e = H.expectError(yield* s.raw(path, { headers }), 403, "admin.ip_denied")
+            expect(e.message).toBe("Admin IP not allowed")
+          }
         }
-      }
-      H.expectError(yield* s.raw(aiGlobal, H.json("PUT", H.tokens.admin, { enabled: false })), 403, "admin.ip_denied")
-      expect(yield* globalOverride).toBeNull()
-      // non-admin routes are not affected
-      expect((yield* s.raw("/api/v1/system/status", { headers: H.auth(H.tokens.admin) })).status).toBe(200)
-      expect((yield* s.client(H.tokens.admin).system.status()).tenant_id).toBe("default")
-    }))
-})
+        H.expectError(yield* s.raw(aiGlobal, H.json("PUT", H.tokens.admin, { enabled: false })), 403, "admin.ip_denied")
+        expect(yield* globalOverride).toBeNull()
+        // non-admin routes are not affected
+        expect((yield* s.raw("/api/v1/system/status", { headers: H.auth(H.tokens.admin) })).status).toBe(200)
+        expect((yield* s.client(H.tokens.admin).system.status()).tenant_id).toBe("default")
+      }))
+  }
+)
 
-layer(H.layer({ http: { adminIpAllowlist: ["127.0.0.1"] } }), { excludeTestServices: true })("admin IP allowlist (allowed)", (it) => {
-  it.effect("an admin from an allowlisted address gets through", () =>
-    Effect.gen(function*() {
-      const s = yield* H.TestServer
-      expect((yield* s.client(H.tokens.admin).admin.status()).admin_ip_allowlist_enabled).toBe(true)
-      H.expectError(yield* s.raw("/api/admin/status", { headers: H.auth(H.tokens.viewer) }), 403, "rbac.forbidden")
-      H.expectError(yield* s.raw("/api/admin/status"), 401, "auth.unauthorized")
-    }))
-})
+layer(H.layer({ http: { adminIpAllowlist: ["127.0.0.1"] } }), { excludeTestServices: true })(
+  "admin IP allowlist (allowed)",
+  (it) => {
+    it.effect("an admin from an allowlisted address gets through", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        expect((yield* s.client(H.tokens.admin).admin.status()).admin_ip_allowlist_enabled).toBe(true)
+        H.expectError(yield* s.raw("/api/admin/status", { headers: H.auth(H.tokens.viewer) }), 403, "rbac.forbidden")
+        H.expectError(yield* s.raw("/api/admin/status"), 401, "auth.unauthorized")
+      }))
+  }
+)
 
 layer(
   H.layer({ http: { adminIpAllowlist: ["203.0.113.7"], trustedProxies: ["127.0.0.1"] } }),
@@ -131,7 +155,8 @@ layer(
   it.effect("the client address comes from X-Forwarded-For only through a trusted proxy", () =>
     Effect.gen(function*() {
       const s = yield* H.TestServer
-      const via = (xff: string) => s.raw("/api/admin/status", { headers: H.auth(H.tokens.admin, { "x-forwarded-for": xff }) })
+      const via = (xff: string) =>
+        s.raw("/api/admin/status", { headers: H.auth(H.tokens.admin, { "x-forwarded-for": xff }) })
       expect((yield* via("203.0.113.7")).status).toBe(200)
       // a spoofed left-most hop is ignored: the right-most untrusted hop is the client
       H.expectError(yield* via("203.0.113.7, 198.51.100.9"), 403, "admin.ip_denied")

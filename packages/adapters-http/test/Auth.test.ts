@@ -38,17 +38,24 @@ layer(H.layer(), { excludeTestServices: true })("bearer auth", (it) => {
     Effect.gen(function*() {
       const s = yield* H.TestServer
       const tokens = yield* ApiToken.ApiTokens
-      const issued = yield* tokens.issue({ tenant_id: Ids.TenantId.make("default"), actor_id: Ids.ActorId.make("viewer"), name: "temp" })
+      const issued = yield* tokens.issue({
+        tenant_id: Ids.TenantId.make("default"),
+        actor_id: Ids.ActorId.make("viewer"),
+        name: "temp"
+      })
       expect((yield* s.raw(settings, { headers: H.auth(issued.token) })).status).toBe(200)
       yield* tokens.revoke(issued.record.id)
-      expect(H.expectError(yield* s.raw(settings, { headers: H.auth(issued.token) }), 401, "auth.unauthorized").message).toBe("Token revoked")
+      expect(H.expectError(yield* s.raw(settings, { headers: H.auth(issued.token) }), 401, "auth.unauthorized").message)
+        .toBe("Token revoked")
       const expired = yield* tokens.issue({
         tenant_id: Ids.TenantId.make("default"),
         actor_id: Ids.ActorId.make("viewer"),
         name: "expired",
         expires_at: Date.now() - 1000
       })
-      expect(H.expectError(yield* s.raw(settings, { headers: H.auth(expired.token) }), 401, "auth.unauthorized").message).toBe("Token expired")
+      expect(
+        H.expectError(yield* s.raw(settings, { headers: H.auth(expired.token) }), 401, "auth.unauthorized").message
+      ).toBe("Token expired")
     }))
 
   it.effect("X-Tenant: admins act on another tenant, others get 403, bad ids 400, unknown tenants 404", () =>
@@ -59,10 +66,22 @@ layer(H.layer(), { excludeTestServices: true })("bearer auth", (it) => {
       expect(cross.json.tenant_id).toBe("acme")
       const own = yield* s.raw(settings, { headers: H.auth(H.tokens.viewer, { "x-tenant": "default" }) })
       expect(own.json.tenant_id).toBe("default")
-      H.expectError(yield* s.raw(settings, { headers: H.auth(H.tokens.viewer, { "x-tenant": "acme" }) }), 403, "tenant.mismatch")
-      H.expectError(yield* s.raw(settings, { headers: H.auth(H.tokens.agent, { "x-tenant": "acme" }) }), 403, "tenant.mismatch")
+      H.expectError(
+        yield* s.raw(settings, { headers: H.auth(H.tokens.viewer, { "x-tenant": "acme" }) }),
+        403,
+        "tenant.mismatch"
+      )
+      H.expectError(
+        yield* s.raw(settings, { headers: H.auth(H.tokens.agent, { "x-tenant": "acme" }) }),
+        403,
+        "tenant.mismatch"
+      )
       for (const bad of ["../etc", "a b", "' OR 1=1 --", "default, acme", "x".repeat(129), "-lead"]) {
-        H.expectError(yield* s.raw(settings, { headers: H.auth(H.tokens.admin, { "x-tenant": bad }) }), 400, "validation.tenant_header")
+        H.expectError(
+          yield* s.raw(settings, { headers: H.auth(H.tokens.admin, { "x-tenant": bad }) }),
+          400,
+          "validation.tenant_header"
+        )
       }
       const unknown = yield* s.raw(settings, { headers: H.auth(H.tokens.admin, { "x-tenant": "nobody" }) })
       expect(H.expectError(unknown, 404, "not_found").details).toMatchObject({ entity: "tenant" })
@@ -85,7 +104,11 @@ layer(H.layer({ http: { tenantStrict: true } }), { excludeTestServices: true })(
       // the runbook's fix: send X-Tenant
       expect((yield* s.raw(settings, { headers: H.auth(H.tokens.viewer, { "x-tenant": "default" }) })).status).toBe(200)
       expect((yield* s.client(H.tokens.viewer, "default").companion.getSettings()).tenant_id).toBe("default")
-      H.expectError(yield* s.raw(settings, { headers: H.auth(H.tokens.viewer, { "x-tenant": "acme" }) }), 403, "tenant.mismatch")
+      H.expectError(
+        yield* s.raw(settings, { headers: H.auth(H.tokens.viewer, { "x-tenant": "acme" }) }),
+        403,
+        "tenant.mismatch"
+      )
       // routes that are not about one tenant's data do not need it
       expect((yield* s.raw(status, { headers: H.auth(H.tokens.viewer) })).status).toBe(200)
       expect((yield* s.raw("/api/admin/status", { headers: H.auth(H.tokens.admin) })).json.tenant_strict).toBe(true)

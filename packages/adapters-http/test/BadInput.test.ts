@@ -1,6 +1,6 @@
 import { HttpRateLimit } from "@airlock/adapters-http"
-import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as H from "./support/Harness.js"
 import { send } from "./support/RawHttp.js"
@@ -12,8 +12,10 @@ const snapshot = Effect.all({
   settings: H.settingsRow("default"),
   audit: H.auditCount("default"),
   acmeAudit: H.auditCount("acme"),
-  system: Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT COUNT(*) AS n FROM core_system_state`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
+  system: Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`SELECT COUNT(*) AS n FROM core_system_state`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie)
+  )
 })
 
 layer(H.layer({ http: { maxBodyBytes: 64 * 1024 } }), { excludeTestServices: true })("bad input sweep", (it) => {
@@ -23,7 +25,12 @@ layer(H.layer({ http: { maxBodyBytes: 64 * 1024 } }), { excludeTestServices: tru
       const before = yield* snapshot
       const owner = H.tokens.owner
       const seen: Array<readonly [string, number]> = []
-      const check = (label: string, r: { status: number; headers: Headers | Record<string, unknown>; json: any }, status: number, code?: string) => {
+      const check = (
+        label: string,
+        r: { status: number; headers: Headers | Record<string, unknown>; json: any },
+        status: number,
+        code?: string
+      ) => {
         seen.push([label, r.status])
         const id = r.headers instanceof Headers ? r.headers.get("x-request-id") : r.headers["x-request-id"]
         expect(id, label).toMatch(/^\S+$/)
@@ -35,11 +42,41 @@ layer(H.layer({ http: { maxBodyBytes: 64 * 1024 } }), { excludeTestServices: tru
       }
 
       // malformed JSON
-      for (const body of ["{", '{"ai_mode":}', "nul", '{"ai_mode":"drafts"}{}', "{'ai_mode':'drafts'}", '{"ai_mode":"drafts",}', "\u0000", "[1,2", '"unterminated']) {
-        check(`json ${JSON.stringify(body)}`, yield* s.raw(settings, H.json("PUT", owner, body)), 400, "validation.json")
+      for (
+        const body of [
+          "{",
+          '{"ai_mode":}',
+          "nul",
+          '{"ai_mode":"drafts"}{}',
+          "{'ai_mode':'drafts'}",
+          '{"ai_mode":"drafts",}',
+          "\u0000",
+          "[1,2",
+          '"unterminated'
+        ]
+      ) {
+        check(
+          `json ${JSON.stringify(body)}`,
+          yield* s.raw(settings, H.json("PUT", owner, body)),
+          400,
+          "validation.json"
+        )
       }
       // wrong types and shapes
-      for (const body of [1, "drafts", true, { ai_mode: 5 }, { kill_switch: "false" }, { ai_enabled: null }, { extensions: [1] }, { ai_mode: "DRAFTS" }, '{"ai_mode":"drafts","__proto__":{"x":1}}', '{"ai_mode":"drafts","constructor":{}}']) {
+      for (
+        const body of [
+          1,
+          "drafts",
+          true,
+          { ai_mode: 5 },
+          { kill_switch: "false" },
+          { ai_enabled: null },
+          { extensions: [1] },
+          { ai_mode: "DRAFTS" },
+          '{"ai_mode":"drafts","__proto__":{"x":1}}',
+          '{"ai_mode":"drafts","constructor":{}}'
+        ]
+      ) {
         const text = typeof body === "string" && body.startsWith("{") ? body : JSON.stringify(body)
         check(`type ${text}`, yield* s.raw(settings, H.json("PUT", owner, text)), 400, "validation.schema")
       }
@@ -67,7 +104,11 @@ layer(H.layer({ http: { maxBodyBytes: 64 * 1024 } }), { excludeTestServices: tru
         send(s.port, {
           method: "PUT",
           path: settings,
-          headers: { ...H.auth(owner), "content-type": "application/json", "content-length": String(512 * 1024 * 1024) },
+          headers: {
+            ...H.auth(owner),
+            "content-type": "application/json",
+            "content-length": String(512 * 1024 * 1024)
+          },
           chunks: [Buffer.alloc(1024, 0x20)]
         })
       )
@@ -75,9 +116,19 @@ layer(H.layer({ http: { maxBodyBytes: 64 * 1024 } }), { excludeTestServices: tru
       expect(huge.headers.connection).toBe("close")
       // deep nesting
       const deep = "[".repeat(200) + "]".repeat(200)
-      check("deep array", yield* s.raw(settings, H.json("PUT", owner, `{"extensions":{"d":${deep}}}`)), 400, "validation.json_depth")
+      check(
+        "deep array",
+        yield* s.raw(settings, H.json("PUT", owner, `{"extensions":{"d":${deep}}}`)),
+        400,
+        "validation.json_depth"
+      )
       const deepObject = '{"a":'.repeat(100) + "1" + "}".repeat(100)
-      check("deep object", yield* s.raw(settings, H.json("PUT", owner, `{"extensions":${deepObject}}`)), 400, "validation.json_depth")
+      check(
+        "deep object",
+        yield* s.raw(settings, H.json("PUT", owner, `{"extensions":${deepObject}}`)),
+        400,
+        "validation.json_depth"
+      )
       // odd ids and headers
       for (const tenant of ["", " ", "..", "a/b", "a".repeat(500), "%00", "default\t"]) {
         const r = yield* Effect.promise(() =>
@@ -97,14 +148,29 @@ layer(H.layer({ http: { maxBodyBytes: 64 * 1024 } }), { excludeTestServices: tru
       // the router ignores trailing and duplicate slashes and case, as the metrics labels do
       check("trailing slash", yield* s.raw(`${settings}/`, { headers: H.auth(owner) }), 200)
       check("double slash", yield* s.raw(`/api//v1/companion/settings`, { headers: H.auth(owner) }), 200)
-      check("encoded path", yield* s.raw("/api/v1/companion/%73ettings%00", { headers: H.auth(owner) }), 404, "not_found")
+      check(
+        "encoded path",
+        yield* s.raw("/api/v1/companion/%73ettings%00", { headers: H.auth(owner) }),
+        404,
+        "not_found"
+      )
       check("query junk", yield* s.raw(`${settings}?limit=%ZZ&x[]=1`, { headers: H.auth(owner) }), 200)
       const longPath = yield* s.raw(`/${"a".repeat(4000)}`)
       check("long path", longPath, 404, "not_found")
       expect(longPath.json.error.message.length).toBeLessThan(300)
-      check("PUT without body", yield* s.raw(settings, { method: "PUT", headers: { ...H.auth(owner), "content-type": "application/json" } }), 400, "validation.schema")
+      check(
+        "PUT without body",
+        yield* s.raw(settings, { method: "PUT", headers: { ...H.auth(owner), "content-type": "application/json" } }),
+        400,
+        "validation.schema"
+      )
       check("POST on GET route", yield* s.raw("/api/v1/system/status", H.json("POST", owner, {})), 404, "not_found")
-      check("body on admin write", yield* s.raw("/api/admin/ai-global", H.json("PUT", H.tokens.admin, "{")), 400, "validation.json")
+      check(
+        "body on admin write",
+        yield* s.raw("/api/admin/ai-global", H.json("PUT", H.tokens.admin, "{")),
+        400,
+        "validation.json"
+      )
 
       expect(seen.filter(([, status]) => status >= 500)).toStrictEqual([])
       expect(yield* snapshot).toStrictEqual(before)
@@ -122,7 +188,11 @@ layer(H.layer({ http: { maxBodyBytes: 1024 * 1024 } }), { excludeTestServices: t
       }
       const at = yield* s.raw(settings, H.json("PUT", H.tokens.owner, frame(1024 * 1024)))
       expect(at.status).toBe(200)
-      H.expectError(yield* s.raw(settings, H.json("PUT", H.tokens.owner, frame(1024 * 1024 + 1))), 413, "payload.too_large")
+      H.expectError(
+        yield* s.raw(settings, H.json("PUT", H.tokens.owner, frame(1024 * 1024 + 1))),
+        413,
+        "payload.too_large"
+      )
       yield* s.client(H.tokens.owner).companion.updateSettings({ payload: { extensions: { blob: null } } })
       // a chunked body (no Content-Length) within the limit is read and served to the route
       const chunked = yield* Effect.promise(() =>
@@ -134,7 +204,9 @@ layer(H.layer({ http: { maxBodyBytes: 1024 * 1024 } }), { excludeTestServices: t
           delayMs: 20
         })
       )
-      expect([chunked.status, chunked.json?.ai_mode, chunked.json?.extensions]).toStrictEqual([200, "drafts", { via: "chunks" }])
+      expect([chunked.status, chunked.json?.ai_mode, chunked.json?.extensions]).toStrictEqual([200, "drafts", {
+        via: "chunks"
+      }])
       expect(yield* H.settingsRow("default")).toMatchObject({ ai_mode: "drafts", extensions: { via: "chunks" } })
     }))
 })
@@ -152,12 +224,21 @@ layer(H.layer({ rateLimiter: exploding }), { excludeTestServices: true })("unexp
       const before = yield* snapshot
       const r = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { ai_mode: "drafts" }))
       const error = H.expectError(r, 500, "internal")
-      expect(error).toStrictEqual({ code: "internal", message: "Internal server error", details: {}, request_id: r.headers.get("x-request-id") })
+      expect(error).toStrictEqual({
+        code: "internal",
+        message: "Internal server error",
+        details: {},
+        request_id: r.headers.get("x-request-id")
+      })
       expect(r.text).not.toMatch(/hunter2|ECONNREFUSED|limiter|at |\.ts|stack/i)
       const line = s.logs.find((l) => l.includes(r.headers.get("x-request-id")!))
       expect(line, "log line with the request id").toBeDefined()
       const log = JSON.parse(line!)
-      expect(log).toMatchObject({ logLevel: "ERROR", message: "request failed", annotations: { request_id: r.headers.get("x-request-id"), status: 500, route: settings } })
+      expect(log).toMatchObject({
+        logLevel: "ERROR",
+        message: "request failed",
+        annotations: { request_id: r.headers.get("x-request-id"), status: 500, route: settings }
+      })
       expect(log.cause).toContain("hunter2")
       const typed = yield* Effect.flip(s.client(H.tokens.viewer).system.status())
       expect(typed._tag).toBe("InternalError")

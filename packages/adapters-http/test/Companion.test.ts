@@ -40,11 +40,16 @@ layer(H.layer(), { excludeTestServices: true })("companion settings", (it) => {
         data: { before: { ai_mode: "suggest_only" }, after: { ai_mode: "drafts" } }
       })
       // the runbook's kill switch, then a null removes an extension key
-      const raw = yield* s.raw(path, H.json("PUT", H.tokens.owner, { kill_switch: true, extensions: { "guardrails.value_breaker": null } }))
+      const raw = yield* s.raw(
+        path,
+        H.json("PUT", H.tokens.owner, { kill_switch: true, extensions: { "guardrails.value_breaker": null } })
+      )
       expect(raw.status).toBe(200)
       expect(raw.json).toMatchObject({ kill_switch: true, extensions: {}, ai_mode: "drafts" })
       expect(yield* H.settingsRow("default")).toMatchObject({ kill_switch: 1, extensions: {} })
-      yield* s.client(H.tokens.owner).companion.updateSettings({ payload: { kill_switch: false, ai_mode: "suggest_only" } })
+      yield* s.client(H.tokens.owner).companion.updateSettings({
+        payload: { kill_switch: false, ai_mode: "suggest_only" }
+      })
     }))
 
   it.effect("PUT needs companion.settings.manage: 403 rbac.forbidden, nothing written", () =>
@@ -53,11 +58,15 @@ layer(H.layer(), { excludeTestServices: true })("companion settings", (it) => {
       const before = yield* H.settingsRow("default")
       const audit = yield* H.auditCount("default")
       for (const token of [H.tokens.viewer, H.tokens.agent, H.tokens.bookkeeper]) {
-        const e = yield* Effect.flip(s.client(token).companion.updateSettings({ payload: { ai_mode: "autopilot_limited" } }))
+        const e = yield* Effect.flip(
+          s.client(token).companion.updateSettings({ payload: { ai_mode: "autopilot_limited" } })
+        )
         assert(e._tag === "Forbidden")
         expect(e.code).toBe("rbac.forbidden")
         const raw = yield* s.raw(path, H.json("PUT", token, { ai_mode: "autopilot_limited" }))
-        expect(H.expectError(raw, 403, "rbac.forbidden").details).toMatchObject({ permission: "companion.settings.manage" })
+        expect(H.expectError(raw, 403, "rbac.forbidden").details).toMatchObject({
+          permission: "companion.settings.manage"
+        })
       }
       expect(yield* H.settingsRow("default")).toStrictEqual(before)
       expect(yield* H.auditCount("default")).toBe(audit)
@@ -96,14 +105,19 @@ describe("tenant isolation", () => {
     it.effect("a token only ever sees and changes its own tenant", () =>
       Effect.gen(function*() {
         const s = yield* H.TestServer
-        yield* s.client(H.tokens.acmeOwner).companion.updateSettings({ payload: { ai_mode: "drafts", extensions: { secret: "acme" } } })
+        yield* s.client(H.tokens.acmeOwner).companion.updateSettings({
+          payload: { ai_mode: "drafts", extensions: { secret: "acme" } }
+        })
         const fromDefault = yield* s.client(H.tokens.owner).companion.getSettings()
         expect(fromDefault.tenant_id).toBe("default")
         expect(fromDefault.extensions).toStrictEqual({})
         // naming the other tenant does not help a non-admin
         const asked = yield* s.raw(path, { headers: H.auth(H.tokens.owner, { "x-tenant": "acme" }) })
         expect(H.expectError(asked, 403, "tenant.mismatch").message).toContain("X-Tenant")
-        const write = yield* s.raw(path, H.json("PUT", H.tokens.viewer, { ai_mode: "shadow_only" }, { "x-tenant": "acme" }))
+        const write = yield* s.raw(
+          path,
+          H.json("PUT", H.tokens.viewer, { ai_mode: "shadow_only" }, { "x-tenant": "acme" })
+        )
         H.expectError(write, 403, "tenant.mismatch")
         const acme = yield* s.client(H.tokens.acmeViewer).companion.getSettings()
         expect(acme).toMatchObject({ tenant_id: "acme", ai_mode: "drafts", extensions: { secret: "acme" } })

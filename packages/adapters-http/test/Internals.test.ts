@@ -18,7 +18,8 @@ describe("addresses", () => {
     const m = makeIpMatcher(["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"])
     expect(["10.255.0.1", "192.0.2.7", "2001:db8::5"].map(m.has)).toStrictEqual([true, true, true])
     expect(["11.0.0.1", "192.0.2.8", "2001:db9::1", null].map(m.has)).toStrictEqual([false, false, false, false])
-    for (const bad of ["10.0.0.0/33", "nope", "1.2.3.4/8/9", "::/129"]) expect(() => makeIpMatcher([bad]), bad).toThrow()
+    for (const bad of ["10.0.0.0/33", "nope", "1.2.3.4/8/9", "::/129"])
+      expect(() => makeIpMatcher([bad]), bad).toThrow()
   })
   it("believes X-Forwarded-For only through trusted proxies, right to left", () => {
     const trusted = makeIpMatcher(["127.0.0.1", "10.0.0.0/8"])
@@ -32,7 +33,10 @@ describe("addresses", () => {
 })
 
 describe("route templates", () => {
-  const table = makeRouteTable([["GET", "/items/:id"], ["GET", "/items/special"], ["POST", "/export/:batch.csv"], ["GET", "/healthz"]])
+  const table = makeRouteTable([["GET", "/items/:id"], ["GET", "/items/special"], ["POST", "/export/:batch.csv"], [
+    "GET",
+    "/healthz"
+  ]])
   it("labels requests with their template, the most specific first, as the router normalises paths", () => {
     expect(table.match("GET", "/items/42?x=1")).toBe("/items/:id")
     expect(table.match("GET", "/items/special")).toBe("/items/special")
@@ -51,13 +55,15 @@ describe("JSON depth", () => {
     expect(jsonDepthExceeds("[[[]]]", 3)).toBe(false)
     expect(jsonDepthExceeds("[[[[]]]]", 3)).toBe(true)
     expect(jsonDepthExceeds(JSON.stringify({ a: "[[[[[[[[" }), 2)).toBe(false)
-    expect(jsonDepthExceeds(JSON.stringify({ a: "\\\"[[[[" }), 2)).toBe(false)
+    expect(jsonDepthExceeds(JSON.stringify({ a: '\\"[[[[' }), 2)).toBe(false)
   })
 })
 
 describe("Prometheus rendering", () => {
   it("renders counters, gauges and cumulative histograms with escaped labels", () => {
-    const counter = Metric.counter("test_render_total", { description: "a counter" }).pipe(Metric.tagged("path", 'a"b\\c'))
+    const counter = Metric.counter("test_render_total", { description: "a counter" }).pipe(
+      Metric.tagged("path", 'a"b\\c')
+    )
     const gauge = Metric.gauge("test.render-gauge")
     const histogram = Metric.histogram("test_render_seconds", MetricBoundaries.fromIterable([0.1, 1]))
     counter.unsafeUpdate(2, [])
@@ -66,7 +72,9 @@ describe("Prometheus rendering", () => {
     histogram.unsafeUpdate(0.5, [])
     histogram.unsafeUpdate(5, [])
     const text = Metrics.prometheus()
-    expect(text).toContain('# HELP test_render_total a counter\n# TYPE test_render_total counter\ntest_render_total{path="a\\"b\\\\c"} 2\n')
+    expect(text).toContain(
+      '# HELP test_render_total a counter\n# TYPE test_render_total counter\ntest_render_total{path="a\\"b\\\\c"} 2\n'
+    )
     expect(text).toContain("# TYPE test_render_gauge gauge\ntest_render_gauge 1.5\n")
     expect(text).toContain(
       '# TYPE test_render_seconds histogram\ntest_render_seconds_bucket{le="0.1"} 1\ntest_render_seconds_bucket{le="1"} 2\ntest_render_seconds_bucket{le="+Inf"} 3\ntest_render_seconds_sum 5.55\ntest_render_seconds_count 3\n'
@@ -76,12 +84,18 @@ describe("Prometheus rendering", () => {
 
 describe("HttpConfig from the environment", () => {
   const read = (env: Record<string, string>) =>
-    Effect.runSync(Effect.either(HttpConfig.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))))
+    Effect.runSync(
+      Effect.either(
+        HttpConfig.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+      )
+    )
   it("defaults to production: admin writes off unless enabled", () => {
     expect(read({})).toStrictEqual(Either.right(HttpConfig.defaults("production")))
     expect(Either.getOrThrow(read({})).adminWriteEnabled).toBe(false)
     expect(Either.getOrThrow(read({ AIRLOCK_ENV: "development" })).adminWriteEnabled).toBe(true)
-    expect(Either.getOrThrow(read({ AIRLOCK_ENV: "production", AIRLOCK_ADMIN_WRITE_ENABLED: "true" })).adminWriteEnabled).toBe(true)
+    expect(
+      Either.getOrThrow(read({ AIRLOCK_ENV: "production", AIRLOCK_ADMIN_WRITE_ENABLED: "true" })).adminWriteEnabled
+    ).toBe(true)
   })
   it("reads the runbook switches and lists", () => {
     const s = Either.getOrThrow(read({
@@ -90,7 +104,12 @@ describe("HttpConfig from the environment", () => {
       AIRLOCK_HTTP_MAX_BODY_BYTES: "2048",
       AIRLOCK_SHUTDOWN_TIMEOUT_SECONDS: "1.5"
     }))
-    expect([s.tenantStrict, s.adminIpAllowlist, s.maxBodyBytes, s.shutdownTimeoutMillis]).toStrictEqual([true, ["10.0.0.0/8", "192.0.2.7"], 2048, 1500])
+    expect([s.tenantStrict, s.adminIpAllowlist, s.maxBodyBytes, s.shutdownTimeoutMillis]).toStrictEqual([
+      true,
+      ["10.0.0.0/8", "192.0.2.7"],
+      2048,
+      1500
+    ])
   })
   it("refuses bad values at start", () => {
     const bad: ReadonlyArray<Record<string, string>> = [
@@ -116,6 +135,9 @@ describe("admin routes are always guarded", () => {
         .add(HttpApiEndpoint.get("ok", "/api/admin/fine"))
         .middleware(Auth.Authenticated)
     ).add(HttpApiGroup.make("guarded").add(HttpApiEndpoint.get("s", "/api/admin/x")).middleware(Auth.Admin))
-    expect(Server.unguardedAdminRoutes(mistaken)).toStrictEqual(["POST /api/admin/control/run/start", "GET /api/admin/fine"])
+    expect(Server.unguardedAdminRoutes(mistaken)).toStrictEqual([
+      "POST /api/admin/control/run/start",
+      "GET /api/admin/fine"
+    ])
   })
 })

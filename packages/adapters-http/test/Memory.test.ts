@@ -1,5 +1,5 @@
-import { assert, describe, expect, it, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { assert, describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as H from "./support/Harness.js"
 
@@ -8,20 +8,26 @@ const conflicts = "/api/v1/memory/state/review/conflicts?limit=50"
 const resolvePath = (uid: string) => `/api/v1/memory/state/review/${uid}/resolve`
 
 const itemRow = (uid: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ status: string; valid_to: number | string | null; expired_at: number | string | null }>`
-      SELECT status, valid_to, expired_at FROM core_memory_items WHERE uid = ${uid}`).pipe(
-      Effect.map((rows) => rows[0]),
-      Effect.orDie
-    )
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql<{ status: string; valid_to: number | string | null; expired_at: number | string | null }>`
+      SELECT status, valid_to, expired_at FROM core_memory_items WHERE uid = ${uid}`
+  ).pipe(
+    Effect.map((rows) => rows[0]),
+    Effect.orDie
+  )
 
 const reviewRow = (uid: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ status: string; decision: string | null; resolution: string | null; resolved_by: string | null }>`
-      SELECT status, decision, resolution, resolved_by FROM core_memory_reviews WHERE uid = ${uid}`).pipe(
-      Effect.map((rows) => rows[0]),
-      Effect.orDie
-    )
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql<{ status: string; decision: string | null; resolution: string | null; resolved_by: string | null }>`
+      SELECT status, decision, resolution, resolved_by FROM core_memory_reviews WHERE uid = ${uid}`
+  ).pipe(
+    Effect.map((rows) => rows[0]),
+    Effect.orDie
+  )
 
 const fact = (value: unknown, extra: Record<string, unknown> = {}) => ({
   thread_id: "vendor:starbucks",
@@ -54,7 +60,11 @@ for (const storage of ["sqlite", "postgres"] as const) {
         // a different value is a conflict: stored pending_review, the fact in force stays
         const second = yield* s.raw(items, H.json("POST", H.tokens.agent, fact("6200")))
         expect(second.status).toBe(201)
-        expect(second.json).toMatchObject({ outcome: "conflict", item: { status: "pending_review" }, existing: { uid: existingUid } })
+        expect(second.json).toMatchObject({
+          outcome: "conflict",
+          item: { status: "pending_review" },
+          existing: { uid: existingUid }
+        })
         const uid: string = second.json.item.uid
         expect((yield* itemRow(existingUid))!.status).toBe("active")
         expect((yield* itemRow(uid))!.status).toBe("pending_review")
@@ -80,10 +90,24 @@ for (const storage of ["sqlite", "postgres"] as const) {
         expect(entry.reason.length).toBeGreaterThan(0)
 
         // 3. resolve with an explicit note, exactly the runbook's body (decision defaults to keep_existing)
-        const resolved = yield* s.raw(resolvePath(uid), H.json("POST", H.tokens.admin, { resolution: "vendor confirmed 6100" }))
+        const resolved = yield* s.raw(
+          resolvePath(uid),
+          H.json("POST", H.tokens.admin, { resolution: "vendor confirmed 6100" })
+        )
         expect(resolved.status).toBe(200)
-        expect(resolved.json.review).toMatchObject({ uid, status: "resolved", decision: "keep_existing", resolution: "vendor confirmed 6100", resolved_by: "admin" })
-        expect(yield* reviewRow(uid)).toMatchObject({ status: "resolved", decision: "keep_existing", resolution: "vendor confirmed 6100", resolved_by: "admin" })
+        expect(resolved.json.review).toMatchObject({
+          uid,
+          status: "resolved",
+          decision: "keep_existing",
+          resolution: "vendor confirmed 6100",
+          resolved_by: "admin"
+        })
+        expect(yield* reviewRow(uid)).toMatchObject({
+          status: "resolved",
+          decision: "keep_existing",
+          resolution: "vendor confirmed 6100",
+          resolved_by: "admin"
+        })
         expect((yield* itemRow(uid))!.status).toBe("rejected")
         expect((yield* itemRow(existingUid))!.status).toBe("active")
 
@@ -92,7 +116,10 @@ for (const storage of ["sqlite", "postgres"] as const) {
         expect(after.json.items.some((e: { uid: string }) => e.uid === uid)).toBe(false)
 
         // resolving twice is a clear conflict, never a second effect
-        const twice = yield* s.raw(resolvePath(uid), H.json("POST", H.tokens.admin, { resolution: "again", decision: "accept_new" }))
+        const twice = yield* s.raw(
+          resolvePath(uid),
+          H.json("POST", H.tokens.admin, { resolution: "again", decision: "accept_new" })
+        )
         H.expectError(twice, 409, "memory.review.resolved")
         expect((yield* itemRow(uid))!.status).toBe("rejected")
         expect((yield* itemRow(existingUid))!.status).toBe("active")
@@ -106,7 +133,10 @@ for (const storage of ["sqlite", "postgres"] as const) {
         const second = yield* s.raw(items, H.json("POST", H.tokens.agent, { ...body, value: "2000" }))
         const oldUid: string = first.json.item.uid
         const uid: string = second.json.item.uid
-        const r = yield* s.raw(resolvePath(uid), H.json("POST", H.tokens.owner, { resolution: "new account per controller", decision: "accept_new" }))
+        const r = yield* s.raw(
+          resolvePath(uid),
+          H.json("POST", H.tokens.owner, { resolution: "new account per controller", decision: "accept_new" })
+        )
         expect(r.status).toBe(200)
         const byUid = Object.fromEntries(r.json.items.map((i: { uid: string }) => [i.uid, i]))
         expect(byUid[uid]).toMatchObject({ status: "active" })
@@ -116,7 +146,9 @@ for (const storage of ["sqlite", "postgres"] as const) {
         expect(old.status).toBe("superseded")
         expect(old.expired_at).not.toBeNull()
         const view = yield* s.raw(`${items}/${uid}`, { headers: H.auth(H.tokens.viewer) })
-        expect(view.json.links).toContainEqual(expect.objectContaining({ from_uid: uid, to_uid: oldUid, relation: "supersedes" }))
+        expect(view.json.links).toContainEqual(
+          expect.objectContaining({ from_uid: uid, to_uid: oldUid, relation: "supersedes" })
+        )
         // the graph from the new fact reaches the old one
         const graph = yield* s.raw(`/api/v1/memory/state/graph/${uid}?depth=2`, { headers: H.auth(H.tokens.viewer) })
         expect(graph.status).toBe(200)
@@ -128,17 +160,24 @@ for (const storage of ["sqlite", "postgres"] as const) {
         )
         expect(now.json.item).toMatchObject({ uid, value: "2000" })
         const before = yield* s.raw(
-          `/api/v1/memory/as-of?thread_id=vendor:acme-supplies&subject=vendor:acme-supplies&predicate=account&recorded_at=${encodeURIComponent(first.json.item.recorded_at)}&valid_at=${encodeURIComponent(first.json.item.valid_from)}`,
+          `/api/v1/memory/as-of?thread_id=vendor:acme-supplies&subject=vendor:acme-supplies&predicate=account&recorded_at=${
+            encodeURIComponent(first.json.item.recorded_at)
+          }&valid_at=${encodeURIComponent(first.json.item.valid_from)}`,
           { headers: H.auth(H.tokens.viewer) }
         )
         expect(before.json.item).toMatchObject({ uid: oldUid, value: "1000" })
         // the consistency report of the thread: one contradiction, raised and resolved, one supersede chain
         const report = yield* s.raw(
-          `/api/v1/memory/state/consistency/report?thread_id=vendor:acme-supplies&from_ts=0&to_ts=${Math.ceil(Date.now() / 1000) + 60}`,
+          `/api/v1/memory/state/consistency/report?thread_id=vendor:acme-supplies&from_ts=0&to_ts=${
+            Math.ceil(Date.now() / 1000) + 60
+          }`,
           { headers: H.auth(H.tokens.viewer) }
         )
         expect(report.status).toBe(200)
-        expect(report.json).toMatchObject({ thread_id: "vendor:acme-supplies", contradictions: { raised: 1, resolved: 1, pending: 0 } })
+        expect(report.json).toMatchObject({
+          thread_id: "vendor:acme-supplies",
+          contradictions: { raised: 1, resolved: 1, pending: 0 }
+        })
         expect(report.json.supersede_chains).toContainEqual([uid, oldUid])
         expect(report.json.from_ts).toBe("1970-01-01T00:00:00.000Z")
       }))
@@ -154,7 +193,10 @@ for (const storage of ["sqlite", "postgres"] as const) {
         const second = yield* s.raw(items, H.json("POST", H.tokens.agent, { ...body, value: "7100" }))
         const uid: string = second.json.item.uid
         for (const token of [H.tokens.bookkeeper, H.tokens.agent, H.tokens.viewer]) {
-          const r = yield* s.raw(resolvePath(uid), H.json("POST", token, { resolution: "mine", decision: "accept_new" }))
+          const r = yield* s.raw(
+            resolvePath(uid),
+            H.json("POST", token, { resolution: "mine", decision: "accept_new" })
+          )
           expect(H.expectError(r, 403, "rbac.forbidden").details).toMatchObject({ permission: "memory.review" })
         }
         expect((yield* reviewRow(uid))!.status).toBe("open")
@@ -166,7 +208,12 @@ for (const storage of ["sqlite", "postgres"] as const) {
         H.expectError(foreignResolve, 404, "not_found")
         expect((yield* reviewRow(uid))!.status).toBe("open")
         // a missing note, an unknown decision and unknown fields are 400s that change nothing
-        for (const bad of [{}, { resolution: "  " }, { resolution: "ok", decision: "flip_coin" }, { resolution: "ok", extra: 1 }]) {
+        for (
+          const bad of [{}, { resolution: "  " }, { resolution: "ok", decision: "flip_coin" }, {
+            resolution: "ok",
+            extra: 1
+          }]
+        ) {
           const r = yield* s.raw(resolvePath(uid), H.json("POST", H.tokens.owner, bad))
           expect(r.status).toBe(400)
           expect(r.json.error.code).toMatch(/^validation\./)
@@ -175,12 +222,18 @@ for (const storage of ["sqlite", "postgres"] as const) {
         const unknown = yield* s.raw(resolvePath("mem_unknown"), H.json("POST", H.tokens.owner, { resolution: "x" }))
         H.expectError(unknown, 404, "not_found")
         // a write with half a key or a bad importance is refused and stores nothing
-        const halfKey = yield* s.raw(items, H.json("POST", H.tokens.agent, { thread_id: "t", agent_id: "a", kind: "fact", subject: "s" }))
+        const halfKey = yield* s.raw(
+          items,
+          H.json("POST", H.tokens.agent, { thread_id: "t", agent_id: "a", kind: "fact", subject: "s" })
+        )
         expect(halfKey.status).toBe(400)
         const badImportance = yield* s.raw(items, H.json("POST", H.tokens.agent, { ...body, importance: 2 }))
         expect(badImportance.status).toBe(400)
         // clean up the open entry so later counts stay readable
-        yield* s.client(H.tokens.owner).memory.resolve({ path: { uid }, payload: { resolution: "cleanup", decision: "reject_both" } })
+        yield* s.client(H.tokens.owner).memory.resolve({
+          path: { uid },
+          payload: { resolution: "cleanup", decision: "reject_both" }
+        })
       }))
 
     it.effect("stats, failures, tiering and /metrics report what is stored", () =>
@@ -204,10 +257,15 @@ for (const storage of ["sqlite", "postgres"] as const) {
 
         const stats = yield* client.memory.stats()
         const sql = yield* SqlClient.SqlClient
-        const counted = yield* sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM core_memory_items WHERE tenant_id = 'default'`
+        const counted = yield* sql<
+          { n: number | string }
+        >`SELECT COUNT(*) AS n FROM core_memory_items WHERE tenant_id = 'default'`
         expect(stats.items).toBe(Number(counted[0]!.n))
         expect(stats.by_kind.failure).toBeGreaterThanOrEqual(1)
-        expect(stats.by_status.active + stats.by_status.pending_review + stats.by_status.superseded + stats.by_status.rejected).toBe(stats.items)
+        expect(
+          stats.by_status.active + stats.by_status.pending_review + stats.by_status.superseded +
+            stats.by_status.rejected
+        ).toBe(stats.items)
 
         const tiering = yield* client.memory.runTiering()
         expect(tiering).toMatchObject({ enabled: true })
@@ -217,7 +275,14 @@ for (const storage of ["sqlite", "postgres"] as const) {
         expect(kpis.memory_items_count).toBeGreaterThan(0)
         const metrics = yield* s.raw("/metrics")
         expect(metrics.status).toBe(200)
-        for (const name of ["memory_items_count", "memory_avg_tokens_saved", "memory_reconciliation_rate", "memory_hallucination_incidents"]) {
+        for (
+          const name of [
+            "memory_items_count",
+            "memory_avg_tokens_saved",
+            "memory_reconciliation_rate",
+            "memory_hallucination_incidents"
+          ]
+        ) {
           expect(metrics.text).toMatch(new RegExp(`^# TYPE ${name} gauge$`, "m"))
           expect(metrics.text).toMatch(new RegExp(`^${name} [0-9.eE+-]+$|^${name} NaN$`, "m"))
         }
@@ -228,13 +293,20 @@ for (const storage of ["sqlite", "postgres"] as const) {
         expect(Number(/^memory_hallucination_incidents (\S+)$/m.exec(metrics.text)![1])).toBeGreaterThanOrEqual(1)
 
         // the tenant's own deletion removes one item; nobody else may
-        const viewerDelete = yield* s.raw(`${items}/${failure.item.uid}`, { method: "DELETE", headers: H.auth(H.tokens.bookkeeper) })
+        const viewerDelete = yield* s.raw(`${items}/${failure.item.uid}`, {
+          method: "DELETE",
+          headers: H.auth(H.tokens.bookkeeper)
+        })
         expect(viewerDelete.status).toBe(403)
         const del = yield* s.raw(`${items}/${failure.item.uid}`, { method: "DELETE", headers: H.auth(H.tokens.owner) })
         expect(del.status).toBe(204)
         const gone = yield* sql`SELECT uid FROM core_memory_items WHERE uid = ${failure.item.uid}`
         expect(gone.length).toBe(0)
-        H.expectError(yield* s.raw(`${items}/${failure.item.uid}`, { headers: H.auth(H.tokens.owner) }), 404, "not_found")
+        H.expectError(
+          yield* s.raw(`${items}/${failure.item.uid}`, { headers: H.auth(H.tokens.owner) }),
+          404,
+          "not_found"
+        )
       }))
   })
 }

@@ -43,7 +43,13 @@ it("a host mounts the API as a web handler: same chain, same envelope, the rate-
     const tenants = yield* Tenants.Tenants
     const tokens = yield* ApiToken.ApiTokens
     yield* tenants.create({ id: Ids.TenantId.make("host"), name: "Host" })
-    const a = yield* tenants.addActor({ tenant_id: Ids.TenantId.make("host"), id: Ids.ActorId.make("u"), kind: "user", name: "u", role: "OWNER" })
+    const a = yield* tenants.addActor({
+      tenant_id: Ids.TenantId.make("host"),
+      id: Ids.ActorId.make("u"),
+      kind: "user",
+      name: "u",
+      role: "OWNER"
+    })
     yield* tokens.register("host_token_123", { tenant_id: a.tenant_id, actor_id: a.id, name: "u" })
   }))
   const call = (path: string, init: RequestInit = {}) => handler(new Request(`http://host.local${path}`, init))
@@ -61,7 +67,11 @@ it("a host mounts the API as a web handler: same chain, same envelope, the rate-
   expect(refused.status).toBe(429)
   expect(refused.headers.get("retry-after")).toBe("3")
   const body = (await refused.json()) as any
-  expect(body.error).toMatchObject({ code: "rate_limited", details: { retry_after_seconds: 2.5 }, request_id: refused.headers.get("x-request-id") })
+  expect(body.error).toMatchObject({
+    code: "rate_limited",
+    details: { retry_after_seconds: 2.5 },
+    request_id: refused.headers.get("x-request-id")
+  })
   const none = await call("/nowhere")
   expect([none.status, ((await none.json()) as any).error.code]).toStrictEqual([404, "not_found"])
   // the limiter is asked only after authentication

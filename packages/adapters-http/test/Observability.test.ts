@@ -1,6 +1,6 @@
 import { Migrations } from "@airlock/adapters-storage"
-import { describe, expect, it as vitest, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, it as vitest, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import * as H from "./support/Harness.js"
@@ -26,7 +26,9 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
         expect(r.headers.get("x-request-id")).toMatch(/^req_/)
       }
       // the runbook sends a token and a tenant; they are ignored
-      const withHeaders = yield* s.raw("/api/v1/health/live", { headers: H.auth("whatever", { "x-tenant": "default" }) })
+      const withHeaders = yield* s.raw("/api/v1/health/live", {
+        headers: H.auth("whatever", { "x-tenant": "default" })
+      })
       expect(withHeaders.status).toBe(200)
       expect(yield* s.client().health.healthz()).toStrictEqual({ status: "ok" })
     }))
@@ -46,7 +48,8 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
     Effect.gen(function*() {
       const s = yield* H.TestServer
       const before = (yield* s.raw("/metrics")).text
-      const base = (method: string, path: string, status: string) => sample(before, "http_requests_total", { method, path, status })
+      const base = (method: string, path: string, status: string) =>
+        sample(before, "http_requests_total", { method, path, status })
       yield* s.raw("/api/v1/companion/settings", { headers: H.auth(H.tokens.viewer) })
       yield* s.raw("/api/v1/companion/settings", { headers: H.auth(H.tokens.viewer, { "x-tenant": "default" }) })
       yield* s.raw("/api/v1/companion/settings")
@@ -64,11 +67,26 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
       expect(after).not.toContain("/no/such/thing")
       expect(after).toContain("# TYPE http_requests_total counter")
       expect(after).toContain("# TYPE http_request_duration_seconds histogram")
-      const bucketInf = sample(after, "http_request_duration_seconds_bucket", { method: "GET", path: "/api/v1/companion/settings", status: "200", le: "+Inf" })
-      const histogramCount = sample(after, "http_request_duration_seconds_count", { method: "GET", path: "/api/v1/companion/settings", status: "200" })
+      const bucketInf = sample(after, "http_request_duration_seconds_bucket", {
+        method: "GET",
+        path: "/api/v1/companion/settings",
+        status: "200",
+        le: "+Inf"
+      })
+      const histogramCount = sample(after, "http_request_duration_seconds_count", {
+        method: "GET",
+        path: "/api/v1/companion/settings",
+        status: "200"
+      })
       expect(bucketInf).toBe(histogramCount)
       expect(histogramCount).toBeGreaterThanOrEqual(3)
-      expect(sample(after, "http_request_duration_seconds_sum", { method: "GET", path: "/api/v1/companion/settings", status: "200" })).toBeGreaterThan(0)
+      expect(
+        sample(after, "http_request_duration_seconds_sum", {
+          method: "GET",
+          path: "/api/v1/companion/settings",
+          status: "200"
+        })
+      ).toBeGreaterThan(0)
     }))
 
   it.effect("the OpenAPI document and the docs page come from the declaration", () =>
@@ -122,10 +140,21 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
       expect(csvParams.map((p: any) => [p.name, p.in])).toStrictEqual([["batch_id", "path"]])
       expect(csvParams[0].schema.pattern).not.toContain("csv")
       // the bank import takes JSON, a raw CSV file or a raw OFX file
-      expect(Object.keys(doc.paths["/api/v1/bank-transactions/import"].post.requestBody.content).sort()).toStrictEqual(["application/json", "application/x-ofx", "text/csv"])
+      expect(Object.keys(doc.paths["/api/v1/bank-transactions/import"].post.requestBody.content).sort()).toStrictEqual([
+        "application/json",
+        "application/x-ofx",
+        "text/csv"
+      ])
       // an idempotent retry of a post is a 200 with the original entry, a creation a 201
-      expect(Object.keys(doc.paths["/api/v1/ledger/entries"].post.responses)).toEqual(expect.arrayContaining(["200", "201", "409"]))
-      expect(doc.components.schemas.UnauthorizedError.properties.error.required).toStrictEqual(["code", "message", "details", "request_id"])
+      expect(Object.keys(doc.paths["/api/v1/ledger/entries"].post.responses)).toEqual(
+        expect.arrayContaining(["200", "201", "409"])
+      )
+      expect(doc.components.schemas.UnauthorizedError.properties.error.required).toStrictEqual([
+        "code",
+        "message",
+        "details",
+        "request_id"
+      ])
       const docs = yield* s.raw("/docs")
       expect(docs.status).toBe(200)
       expect(docs.headers.get("content-type")).toContain("text/html")
@@ -137,7 +166,8 @@ layer(H.layer({ http: { tracing: true } }), { excludeTestServices: true })("with
   it.effect("requests are served the same", () =>
     Effect.gen(function*() {
       const s = yield* H.TestServer
-      expect((yield* s.client(H.tokens.owner).companion.updateSettings({ payload: { ai_mode: "drafts" } })).ai_mode).toBe("drafts")
+      expect((yield* s.client(H.tokens.owner).companion.updateSettings({ payload: { ai_mode: "drafts" } })).ai_mode)
+        .toBe("drafts")
       H.expectError(yield* s.raw("/api/v1/companion/settings"), 401, "auth.unauthorized")
     }))
 })
@@ -147,13 +177,18 @@ layer(H.layer(), { excludeTestServices: true })("readiness when migrations are b
     Effect.gen(function*() {
       const s = yield* H.TestServer
       const sql = yield* SqlClient.SqlClient
-      const saved = yield* sql`SELECT * FROM effect_sql_migrations WHERE migration_id = ${Migrations.head}`.pipe(Effect.orDie)
+      const saved = yield* sql`SELECT * FROM effect_sql_migrations WHERE migration_id = ${Migrations.head}`.pipe(
+        Effect.orDie
+      )
       yield* sql`DELETE FROM effect_sql_migrations WHERE migration_id = ${Migrations.head}`.pipe(Effect.orDie)
       const r = yield* s.raw("/readyz")
       const error = H.expectError(r, 503, "unavailable")
       expect(error.details).toMatchObject({
         status: "not_ready",
-        checks: { storage: { ok: true }, migrations: { ok: false, reason: "behind", current: Migrations.head - 1, head: Migrations.head } }
+        checks: {
+          storage: { ok: true },
+          migrations: { ok: false, reason: "behind", current: Migrations.head - 1, head: Migrations.head }
+        }
       })
       const typed = yield* Effect.flip(s.client().health.readyz())
       expect(typed._tag).toBe("Unavailable")
@@ -166,27 +201,30 @@ layer(H.layer(), { excludeTestServices: true })("readiness when migrations are b
 
 if (H.pgEnabled()) {
   const database = `airlock_ready_${randomBytes(5).toString("hex")}`
-  layer(H.layer({ storage: "postgres", pgDatabase: database }), { excludeTestServices: true })("readiness on PostgreSQL", (it) => {
-    it.effect("503 while the database refuses connections, ready again after", () =>
-      Effect.gen(function*() {
-        const s = yield* H.TestServer
-        expect((yield* s.raw("/readyz")).status).toBe(200)
-        expect((yield* s.client(H.tokens.viewer).companion.getSettings()).tenant_id).toBe("default")
-        yield* H.pgAdmin(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS false`)
-        yield* H.pgAdmin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database}'`)
-        const down = yield* s.raw("/readyz")
-        const error = H.expectError(down, 503, "unavailable")
-        expect(error.details).toMatchObject({ checks: { storage: { ok: false, reason: "unreachable" } } })
-        expect(down.text).not.toMatch(/postgres:|password|ECONN|terminat/i)
-        const failing = yield* s.raw("/api/v1/companion/settings", { headers: H.auth(H.tokens.viewer) })
-        expect(failing.status).toBe(500)
-        expect(["storage.failure", "internal"]).toContain(failing.json.error.code)
-        yield* H.pgAdmin(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS true`)
-        const up = yield* s.raw("/readyz")
-        expect(up.status).toBe(200)
-        expect((yield* s.client(H.tokens.viewer).companion.getSettings()).tenant_id).toBe("default")
-      }))
-  })
+  layer(H.layer({ storage: "postgres", pgDatabase: database }), { excludeTestServices: true })(
+    "readiness on PostgreSQL",
+    (it) => {
+      it.effect("503 while the database refuses connections, ready again after", () =>
+        Effect.gen(function*() {
+          const s = yield* H.TestServer
+          expect((yield* s.raw("/readyz")).status).toBe(200)
+          expect((yield* s.client(H.tokens.viewer).companion.getSettings()).tenant_id).toBe("default")
+          yield* H.pgAdmin(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS false`)
+          yield* H.pgAdmin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database}'`)
+          const down = yield* s.raw("/readyz")
+          const error = H.expectError(down, 503, "unavailable")
+          expect(error.details).toMatchObject({ checks: { storage: { ok: false, reason: "unreachable" } } })
+          expect(down.text).not.toMatch(/postgres:|password|ECONN|terminat/i)
+          const failing = yield* s.raw("/api/v1/companion/settings", { headers: H.auth(H.tokens.viewer) })
+          expect(failing.status).toBe(500)
+          expect(["storage.failure", "internal"]).toContain(failing.json.error.code)
+          yield* H.pgAdmin(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS true`)
+          const up = yield* s.raw("/readyz")
+          expect(up.status).toBe(200)
+          expect((yield* s.client(H.tokens.viewer).companion.getSettings()).tenant_id).toBe("default")
+        }))
+    }
+  )
 } else {
   describe("readiness on PostgreSQL", () => {
     vitest.skip("PostgreSQL tests turned off with AIRLOCK_TEST_PG=off", () => {})

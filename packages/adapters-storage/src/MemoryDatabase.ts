@@ -173,7 +173,7 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
         if (rows !== undefined) deleteIn(rows, key)
       },
       inScope: (scope) => (scopes.get(scope) ?? EMPTY_SCOPE).values(),
-      values: function*() {
+      *values() {
         for (const rows of scopes.values()) yield* rows.values()
       }
     }
@@ -257,13 +257,16 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
       if (!locked) return Exit.succeed(outside())
       if (fiber.getFiberRef(inTx)) return Exit.succeed(inside())
       return Effect.uninterruptibleMask(() =>
-        Effect.zipRight(acquire, Effect.sync(() => {
-          try {
-            return outside()
-          } finally {
-            release()
-          }
-        }))
+        Effect.zipRight(
+          acquire,
+          Effect.sync(() => {
+            try {
+              return outside()
+            } finally {
+              release()
+            }
+          })
+        )
       )
     })
 

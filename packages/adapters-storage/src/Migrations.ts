@@ -2,8 +2,8 @@
  * Schema migrations for the SQL adapters, run with `@effect/sql`'s Migrator on SQLite and on
  * PostgreSQL alike (the DDL is portable: TEXT, BIGINT, INTEGER flags, JSON as TEXT).
  */
-import * as Migrator from "@effect/sql/Migrator"
 import { SqlClient } from "@effect/sql"
+import * as Migrator from "@effect/sql/Migrator"
 import { Effect } from "effect"
 import { all, headId } from "./migrations/index.js"
 

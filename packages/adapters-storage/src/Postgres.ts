@@ -2,15 +2,15 @@
  * The scale-out path: PostgreSQL through `@effect/sql-pg`. Every instance points at the same
  * database; row locks and unique keys keep promotion exactly-once across processes.
  */
-import { PgClient } from "@effect/sql-pg"
 import type { Ports } from "@airlock/core"
 import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
 import type { Ports as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
+import { PgClient } from "@effect/sql-pg"
 import type { MigrationError } from "@effect/sql/Migrator"
-import type { ConfigError } from "effect/ConfigError"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Layer, Redacted } from "effect"
+import type { ConfigError } from "effect/ConfigError"
 import * as Migrations from "./Migrations.js"
 import * as SqlStores from "./SqlStores.js"
 
@@ -38,4 +38,7 @@ export const layerClient = (
 /** Every port on PostgreSQL, migrated; also provides the clients. */
 export const layer = (
   options: PostgresOptions
-): Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | PgClient.PgClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> => Layer.provideMerge(SqlStores.layer, layerClient(options))
+): Layer.Layer<
+  Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | PgClient.PgClient | SqlClient.SqlClient,
+  SqlError | MigrationError | ConfigError
+> => Layer.provideMerge(SqlStores.layer, layerClient(options))

@@ -4,15 +4,15 @@
  * statements on the handle directly; `SqliteClient`/`SqlClient` (`@effect/sql`) share the same
  * handle, statement cache and lock, for migrations and hosts that add their own tables.
  */
-import type { SqliteClient } from "@effect/sql-sqlite-node"
-import type { SqlClient } from "@effect/sql"
 import type { Ports } from "@airlock/core"
 import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
 import type { Ports as LedgerPorts } from "@airlock/ledger"
-import type { SqlError } from "@effect/sql/SqlError"
+import type { SqlClient } from "@effect/sql"
+import type { SqliteClient } from "@effect/sql-sqlite-node"
 import type { MigrationError } from "@effect/sql/Migrator"
-import type { ConfigError } from "effect/ConfigError"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Layer } from "effect"
+import type { ConfigError } from "effect/ConfigError"
 import type { SqlDb } from "./internal/sql/db.js"
 import * as Handle from "./internal/sql/sqlite.js"
 import * as Migrations from "./Migrations.js"
@@ -31,16 +31,25 @@ export interface SqliteOptions {
   readonly checkpointIntervalMs?: number | null
 }
 
-const handle = (options: SqliteOptions): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient | SqlDb, SqlError | MigrationError> =>
+const handle = (
+  options: SqliteOptions
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient | SqlDb, SqlError | MigrationError> =>
   Layer.provideMerge(Layer.effectDiscard(Migrations.run), Handle.layer(options))
 
 /** The SQLite client alone, migrated: provides `SqliteClient` and `SqlClient`. */
 export const layerClient = (
   options: SqliteOptions
-): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> => handle(options)
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> =>
+  handle(options)
 
 /** Every port on SQLite, migrated; also provides the clients for hosts that add their own tables. */
 export const layer = (
   options: SqliteOptions
-): Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | SqliteClient.SqliteClient | SqlClient.SqlClient, SqlError | MigrationError | ConfigError> =>
-  Layer.provideMerge(SqlStores.layerOnDb, handle(options))
+): Layer.Layer<
+  | Ports.CorePorts
+  | LedgerPorts.LedgerPorts
+  | GuardrailsPorts.GuardrailsPorts
+  | SqliteClient.SqliteClient
+  | SqlClient.SqlClient,
+  SqlError | MigrationError | ConfigError
+> => Layer.provideMerge(SqlStores.layerOnDb, handle(options))

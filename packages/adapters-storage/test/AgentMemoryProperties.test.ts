@@ -5,15 +5,37 @@
  * per key at any valid time, and every pending item has an open queue entry and vice versa.
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
-import { AgentMemory, AgentMemoryConfig, AgentMemoryRules, CoreConfig, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import {
+  AgentMemory,
+  AgentMemoryConfig,
+  AgentMemoryRules,
+  CoreConfig,
+  Ids,
+  Kernel,
+  type Ports,
+  Rbac,
+  SecureRandom,
+  Tenants
+} from "@airlock/core"
 import { describe, expect, it } from "@effect/vitest"
-import fc from "fast-check"
 import { Effect, Exit, Layer, TestClock, TestContext } from "effect"
+import fc from "fast-check"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 
 type Cmd =
-  | { readonly _tag: "write"; readonly key: number; readonly value: number; readonly from: number | null; readonly authoritative: boolean }
-  | { readonly _tag: "resolve"; readonly pick: number; readonly decision: AgentMemory.ReviewDecision; readonly scope: readonly [number, number] | null }
+  | {
+    readonly _tag: "write"
+    readonly key: number
+    readonly value: number
+    readonly from: number | null
+    readonly authoritative: boolean
+  }
+  | {
+    readonly _tag: "resolve"
+    readonly pick: number
+    readonly decision: AgentMemory.ReviewDecision
+    readonly scope: readonly [number, number] | null
+  }
   | { readonly _tag: "tier" }
   | { readonly _tag: "remove"; readonly pick: number }
   | { readonly _tag: "wait"; readonly days: number }
@@ -63,7 +85,7 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
     for (const c of cmds) {
       switch (c._tag) {
         case "write": {
-          const now = (yield* TestClock.currentTimeMillis)
+          const now = yield* TestClock.currentTimeMillis
           const exit = yield* Effect.exit(mem.write(tenant, agent, {
             thread_id: "vendor:v",
             agent_id: c.authoritative ? "labeller" : "copilot",
@@ -85,7 +107,9 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
           const exit = yield* Effect.exit(mem.resolve(tenant, owner, entry.uid, {
             resolution: "property",
             decision: c.decision,
-            ...(c.scope === null ? {} : { valid_from: now - c.scope[0] * DAY, valid_to: now - c.scope[0] * DAY + c.scope[1] * DAY })
+            ...(c.scope === null
+              ? {}
+              : { valid_from: now - c.scope[0] * DAY, valid_to: now - c.scope[0] * DAY + c.scope[1] * DAY })
           }))
           if (Exit.isFailure(exit)) {
             const code = exit.cause._tag === "Fail" ? (exit.cause.error as { code?: string }).code : "defect"
@@ -116,7 +140,8 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
         const view = yield* mem.search(tenant, owner, { thread_id: "vendor:v", status: "active", limit: 500 })
         const active = view.items.filter((i) => i.predicate === key)
         for (let a = 0; a < active.length; a++) {
-          for (let b = a + 1; b < active.length; b++) expect(AgentMemoryRules.overlaps(active[a]!, active[b]!)).toBe(false)
+          for (let b = a + 1; b < active.length; b++)
+            expect(AgentMemoryRules.overlaps(active[a]!, active[b]!)).toBe(false)
         }
       }
       const open = (yield* probe.reviews(tenant)).filter((r) => r.status === "open")
@@ -138,15 +163,21 @@ const environment = <E>(ports: Layer.Layer<Ports.CorePorts | AgentMemoryProbe.Ag
 
 const adapters = [
   { name: "memory", runs: 60, ports: () => Layer.provideMerge(AgentMemoryProbe.memory, Memory.layer) },
-  { name: "sqlite", runs: 15, ports: () => Layer.provideMerge(AgentMemoryProbe.sql, Sqlite.layer({ filename: ":memory:" })) }
+  {
+    name: "sqlite",
+    runs: 15,
+    ports: () => Layer.provideMerge(AgentMemoryProbe.sql, Sqlite.layer({ filename: ":memory:" }))
+  }
 ] as const
 
 describe("agent memory properties", () => {
   for (const adapter of adapters) {
     it(`random write / resolve / tier / remove sequences keep memory sound (${adapter.name})`, async () => {
       await fc.assert(
-        fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 30 }), (cmds) =>
-          Effect.runPromise(run(cmds).pipe(Effect.provide(environment(adapter.ports()))))),
+        fc.asyncProperty(
+          fc.array(cmd, { minLength: 1, maxLength: 30 }),
+          (cmds) => Effect.runPromise(run(cmds).pipe(Effect.provide(environment(adapter.ports()))))
+        ),
         { numRuns: adapter.runs }
       )
     }, 120_000)

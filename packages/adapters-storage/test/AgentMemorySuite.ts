@@ -57,7 +57,10 @@ const fixture = (id: string) =>
 const memory = AgentMemory.AgentMemory
 
 /** Runs `f` against a service built with other settings (same storage). */
-const withSettings = <A, E, R>(settings: Partial<AgentMemoryConfig.AgentMemorySettings>, f: (m: AgentMemory.AgentMemory) => Effect.Effect<A, E, R>) =>
+const withSettings = <A, E, R>(
+  settings: Partial<AgentMemoryConfig.AgentMemorySettings>,
+  f: (m: AgentMemory.AgentMemory) => Effect.Effect<A, E, R>
+) =>
   Effect.flatMap(memory, f).pipe(
     Effect.provide(AgentMemory.AgentMemory.Default),
     Effect.provideService(AgentMemoryConfig.AgentMemoryConfig, { ...AgentMemoryConfig.defaults, ...settings })
@@ -75,7 +78,11 @@ const fact = (subject: string, predicate: string, value: unknown, extra: Record<
 })
 
 const codeOf = <A, E>(exit: Exit.Exit<A, E>) =>
-  Exit.isFailure(exit) && exit.cause._tag === "Fail" ? (exit.cause.error as { code?: string }).code ?? "?" : Exit.isSuccess(exit) ? "ok" : "defect"
+  Exit.isFailure(exit) && exit.cause._tag === "Fail"
+    ? (exit.cause.error as { code?: string }).code ?? "?"
+    : Exit.isSuccess(exit)
+    ? "ok"
+    : "defect"
 
 const auditActions = (tenant: Ids.TenantId) =>
   Effect.map(Effect.flatMap(Audit.AuditLog, (a) => a.list(tenant, { limit: 1000 })), (rs) => rs.map((r) => r.action))
@@ -88,17 +95,31 @@ export const suite = <E>(
 ) =>
   layer(environment(ports), { timeout: 120_000 })(`agent memory conformance: ${name}`, (it) => {
     // each test on its own TestClock starting at 0 (the layer's clock is shared by the tests)
-    const test = <E>(title: string, self: () => Effect.Effect<void, E, Ports.CorePorts | AgentMemoryProbe | Kernel.CoreServices>) =>
-      it.effect(title, () => Effect.provide(self(), TestContext.TestContext))
+    const test = <E>(
+      title: string,
+      self: () => Effect.Effect<void, E, Ports.CorePorts | AgentMemoryProbe | Kernel.CoreServices>
+    ) => it.effect(title, () => Effect.provide(self(), TestContext.TestContext))
 
     test("write: a new key is created; the same value reinforces it (no second row); audited", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-write")
         const mem = yield* memory
         const probe = yield* AgentMemoryProbe
-        const first = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100", { token_count: 40, source_ref: "proposal:act_1" }))
+        const first = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "account", "6100", { token_count: 40, source_ref: "proposal:act_1" })
+        )
         expect(first.outcome).toBe("created")
-        expect(first.item).toMatchObject({ status: "active", tier: "hot", reinforced_count: 1, accepted_at: 0, valid_from: 0, valid_to: null, source_actor: fx.agent.id })
+        expect(first.item).toMatchObject({
+          status: "active",
+          tier: "hot",
+          reinforced_count: 1,
+          accepted_at: 0,
+          valid_from: 0,
+          valid_to: null,
+          source_actor: fx.agent.id
+        })
         expect(first.item.uid).toMatch(/^mem_/)
         yield* TestClock.adjust("1 hour")
         // the same value with keys in another order is the same canonical JSON
@@ -107,15 +128,35 @@ export const suite = <E>(
         expect(again.item).toMatchObject({ uid: first.item.uid, reinforced_count: 2, last_confirmed_at: 3_600_000 })
         const obj = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "terms", { days: 30, net: true }))
         const objAgain = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "terms", { net: true, days: 30 }))
-        expect([obj.outcome, objAgain.outcome, objAgain.item.uid]).toStrictEqual(["created", "reinforced", obj.item.uid])
+        expect([obj.outcome, objAgain.outcome, objAgain.item.uid]).toStrictEqual([
+          "created",
+          "reinforced",
+          obj.item.uid
+        ])
         const rows = yield* probe.items(fx.tenant)
-        expect(rows.map((r) => [r.status, r.reinforced_count, r.version])).toStrictEqual([["active", 2, 2], ["active", 2, 2]])
+        expect(rows.map((r) => [r.status, r.reinforced_count, r.version])).toStrictEqual([["active", 2, 2], [
+          "active",
+          2,
+          2
+        ]])
         expect(yield* probe.reviews(fx.tenant)).toStrictEqual([])
-        expect(yield* auditActions(fx.tenant)).toStrictEqual(expect.arrayContaining(["memory.created", "memory.reinforced"]))
+        expect(yield* auditActions(fx.tenant)).toStrictEqual(
+          expect.arrayContaining(["memory.created", "memory.reinforced"])
+        )
         expect((yield* auditActions(fx.tenant)).filter((a) => a.startsWith("memory.")).length).toBe(4)
         // keyless notes never conflict
-        const n1 = yield* mem.write(fx.tenant, fx.agent, { thread_id: "vendor:starbucks", agent_id: "copilot", kind: "note", content: "likes oat milk" })
-        const n2 = yield* mem.write(fx.tenant, fx.agent, { thread_id: "vendor:starbucks", agent_id: "copilot", kind: "note", content: "likes oat milk" })
+        const n1 = yield* mem.write(fx.tenant, fx.agent, {
+          thread_id: "vendor:starbucks",
+          agent_id: "copilot",
+          kind: "note",
+          content: "likes oat milk"
+        })
+        const n2 = yield* mem.write(fx.tenant, fx.agent, {
+          thread_id: "vendor:starbucks",
+          agent_id: "copilot",
+          kind: "note",
+          content: "likes oat milk"
+        })
         expect([n1.outcome, n2.outcome, n1.item.value_hash]).toStrictEqual(["created", "created", null])
       }))
 
@@ -130,7 +171,13 @@ export const suite = <E>(
         expect(c.outcome).toBe("conflict")
         expect(c.item).toMatchObject({ status: "pending_review", accepted_at: null })
         expect(c.existing?.uid).toBe(old.item.uid)
-        expect(c.review).toMatchObject({ uid: c.item.uid, existing_uid: old.item.uid, thread_id: "vendor:starbucks", agent_id: "copilot", status: "open" })
+        expect(c.review).toMatchObject({
+          uid: c.item.uid,
+          existing_uid: old.item.uid,
+          thread_id: "vendor:starbucks",
+          agent_id: "copilot",
+          status: "open"
+        })
         expect(c.review!.id).toMatch(/^mrv_/)
         expect(c.review!.reason).toContain("value_conflict")
         const view = yield* mem.get(fx.tenant, fx.viewer, old.item.uid)
@@ -139,16 +186,40 @@ export const suite = <E>(
         expect(view.pending_review?.uid).toBe(c.item.uid)
         const pendingView = yield* mem.get(fx.tenant, fx.viewer, c.item.uid)
         expect(pendingView.pending_review?.id).toBe(c.review!.id)
-        expect(pendingView.links.map((l) => [l.from_uid, l.to_uid, l.relation])).toStrictEqual([[c.item.uid, old.item.uid, "contradicts"]])
+        expect(pendingView.links.map((l) => [l.from_uid, l.to_uid, l.relation])).toStrictEqual([[
+          c.item.uid,
+          old.item.uid,
+          "contradicts"
+        ]])
         // the fact in force is still what we believe
-        const now = yield* mem.asOf(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "account" })
+        const now = yield* mem.asOf(fx.tenant, fx.viewer, {
+          thread_id: "vendor:starbucks",
+          subject: "starbucks",
+          predicate: "account"
+        })
         expect(Option.map(now, (i) => i.uid)).toStrictEqual(Option.some(old.item.uid))
         const again = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
-        expect([again.outcome, again.item.uid, again.item.reinforced_count, again.review?.id]).toStrictEqual(["reinforced", c.item.uid, 2, c.review!.id])
+        expect([again.outcome, again.item.uid, again.item.reinforced_count, again.review?.id]).toStrictEqual([
+          "reinforced",
+          c.item.uid,
+          2,
+          c.review!.id
+        ])
         const rows = yield* probe.items(fx.tenant)
-        expect(rows.map((r) => [r.uid, r.status])).toStrictEqual([[old.item.uid, "active"], [c.item.uid, "pending_review"]])
-        expect((yield* probe.reviews(fx.tenant)).map((r) => [r.uid, r.existing_uid, r.status])).toStrictEqual([[c.item.uid, old.item.uid, "open"]])
-        expect(yield* probe.links(fx.tenant)).toStrictEqual([{ from_uid: c.item.uid, to_uid: old.item.uid, relation: "contradicts" }])
+        expect(rows.map((r) => [r.uid, r.status])).toStrictEqual([[old.item.uid, "active"], [
+          c.item.uid,
+          "pending_review"
+        ]])
+        expect((yield* probe.reviews(fx.tenant)).map((r) => [r.uid, r.existing_uid, r.status])).toStrictEqual([[
+          c.item.uid,
+          old.item.uid,
+          "open"
+        ]])
+        expect(yield* probe.links(fx.tenant)).toStrictEqual([{
+          from_uid: c.item.uid,
+          to_uid: old.item.uid,
+          relation: "contradicts"
+        }])
         expect(yield* auditActions(fx.tenant)).toContain("memory.conflict_raised")
       }))
 
@@ -165,14 +236,35 @@ export const suite = <E>(
         const empty = yield* Effect.exit(mem.resolve(fx.tenant, fx.reviewer, c.item.uid, { resolution: "  " }))
         expect(codeOf(empty)).toBe("validation.schema")
         const r = yield* mem.resolve(fx.tenant, fx.reviewer, c.item.uid, { resolution: "receipt says 6100" })
-        expect(r.review).toMatchObject({ status: "resolved", decision: "keep_existing", resolution: "receipt says 6100", resolved_by: fx.reviewer.id, resolved_at: 300_000 })
-        expect(r.items.map((i) => [i.uid, i.status, i.expired_at])).toStrictEqual([[c.item.uid, "rejected", 300_000], [old.item.uid, "active", null]])
-        const twice = yield* Effect.exit(mem.resolve(fx.tenant, fx.reviewer2, c.item.uid, { resolution: "again", decision: "accept_new" }))
+        expect(r.review).toMatchObject({
+          status: "resolved",
+          decision: "keep_existing",
+          resolution: "receipt says 6100",
+          resolved_by: fx.reviewer.id,
+          resolved_at: 300_000
+        })
+        expect(r.items.map((i) => [i.uid, i.status, i.expired_at])).toStrictEqual([[c.item.uid, "rejected", 300_000], [
+          old.item.uid,
+          "active",
+          null
+        ]])
+        const twice = yield* Effect.exit(
+          mem.resolve(fx.tenant, fx.reviewer2, c.item.uid, { resolution: "again", decision: "accept_new" })
+        )
         expect(codeOf(twice)).toBe("memory.review.resolved")
         const missing = yield* Effect.exit(mem.resolve(fx.tenant, fx.reviewer, old.item.uid, { resolution: "x" }))
         expect(codeOf(missing)).toBe("not_found")
-        expect((yield* probe.items(fx.tenant)).map((i) => [i.status, i.expired_at])).toStrictEqual([["active", null], ["rejected", 300_000]])
-        expect(yield* probe.reviews(fx.tenant)).toMatchObject([{ status: "resolved", decision: "keep_existing", resolution: "receipt says 6100", resolved_by: fx.reviewer.id, resolved_at: 300_000 }])
+        expect((yield* probe.items(fx.tenant)).map((i) => [i.status, i.expired_at])).toStrictEqual([["active", null], [
+          "rejected",
+          300_000
+        ]])
+        expect(yield* probe.reviews(fx.tenant)).toMatchObject([{
+          status: "resolved",
+          decision: "keep_existing",
+          resolution: "receipt says 6100",
+          resolved_by: fx.reviewer.id,
+          resolved_at: 300_000
+        }])
         expect((yield* mem.conflicts(fx.tenant, fx.viewer, {})).items).toStrictEqual([])
         expect((yield* auditActions(fx.tenant)).filter((a) => a === "memory.review.resolved").length).toBe(1)
       }))
@@ -186,7 +278,10 @@ export const suite = <E>(
         yield* TestClock.adjust(1000)
         const c = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
         yield* TestClock.adjust(1000)
-        const r = yield* mem.resolve(fx.tenant, fx.owner, c.item.uid, { resolution: "vendor changed category", decision: "accept_new" })
+        const r = yield* mem.resolve(fx.tenant, fx.owner, c.item.uid, {
+          resolution: "vendor changed category",
+          decision: "accept_new"
+        })
         const [accepted, superseded] = r.items
         expect(accepted).toMatchObject({ uid: c.item.uid, status: "active", accepted_at: 2000, valid_from: 1000 })
         expect(superseded).toMatchObject({ uid: old.item.uid, status: "superseded", valid_to: 1000, expired_at: 2000 })
@@ -204,10 +299,11 @@ export const suite = <E>(
         expect(yield* at(2500, 500)).toStrictEqual(Option.some(old.item.uid)) // the old one still held before 1000
         expect(yield* at(500, 500)).toStrictEqual(Option.some(old.item.uid))
         expect(yield* at(-1, 500)).toStrictEqual(Option.none())
-        expect((yield* probe.items(fx.tenant)).map((i) => [i.status, i.valid_to, i.expired_at, i.accepted_at])).toStrictEqual([
-          ["superseded", 1000, 2000, 0],
-          ["active", null, null, 2000]
-        ])
+        expect((yield* probe.items(fx.tenant)).map((i) => [i.status, i.valid_to, i.expired_at, i.accepted_at]))
+          .toStrictEqual([
+            ["superseded", 1000, 2000, 0],
+            ["active", null, null, 2000]
+          ])
       }))
 
     test("resolve keep_both: non-overlapping validity (cut or scoped); still overlapping is a 409 and changes nothing", () =>
@@ -216,23 +312,51 @@ export const suite = <E>(
         const mem = yield* memory
         const probe = yield* AgentMemoryProbe
         yield* TestClock.adjust(10 * DAY)
-        const old = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "address", "1 Main St", { valid_from: 5 * DAY }))
+        const old = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "address", "1 Main St", { valid_from: 5 * DAY })
+        )
         // a new fact starting earlier than the one in force, open-ended: keeping both overlaps
         const early = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "address", "9 Old Rd", { valid_from: 0 }))
         const before = yield* probe.items(fx.tenant)
-        const overlap = yield* Effect.exit(mem.resolve(fx.tenant, fx.reviewer, early.item.uid, { resolution: "both", decision: "keep_both" }))
+        const overlap = yield* Effect.exit(
+          mem.resolve(fx.tenant, fx.reviewer, early.item.uid, { resolution: "both", decision: "keep_both" })
+        )
         expect(codeOf(overlap)).toBe("memory.validity_overlap")
         expect(yield* probe.items(fx.tenant)).toStrictEqual(before)
         expect((yield* probe.reviews(fx.tenant))[0]!.status).toBe("open")
-        const bad = yield* Effect.exit(mem.resolve(fx.tenant, fx.reviewer, early.item.uid, { resolution: "x", decision: "keep_both", valid_from: 3 * DAY, valid_to: 2 * DAY }))
+        const bad = yield* Effect.exit(
+          mem.resolve(fx.tenant, fx.reviewer, early.item.uid, {
+            resolution: "x",
+            decision: "keep_both",
+            valid_from: 3 * DAY,
+            valid_to: 2 * DAY
+          })
+        )
         expect(codeOf(bad)).toBe("validation.memory_validity")
         // scoped to before the fact in force: both stand
-        const scoped = yield* mem.resolve(fx.tenant, fx.reviewer, early.item.uid, { resolution: "moved in May", decision: "keep_both", valid_to: 5 * DAY })
-        expect(scoped.items.map((i) => [i.status, i.valid_from, i.valid_to])).toStrictEqual([["active", 0, 5 * DAY], ["active", 5 * DAY, null]])
+        const scoped = yield* mem.resolve(fx.tenant, fx.reviewer, early.item.uid, {
+          resolution: "moved in May",
+          decision: "keep_both",
+          valid_to: 5 * DAY
+        })
+        expect(scoped.items.map((i) => [i.status, i.valid_from, i.valid_to])).toStrictEqual([["active", 0, 5 * DAY], [
+          "active",
+          5 * DAY,
+          null
+        ]])
         // a new fact starting later cuts the one in force at its start
-        const later = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "address", "7 New Ave", { valid_from: 8 * DAY }))
+        const later = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "address", "7 New Ave", { valid_from: 8 * DAY })
+        )
         expect(later.existing?.uid).toBe(old.item.uid)
-        const cut = yield* mem.resolve(fx.tenant, fx.reviewer, later.item.uid, { resolution: "moved again", decision: "keep_both" })
+        const cut = yield* mem.resolve(fx.tenant, fx.reviewer, later.item.uid, {
+          resolution: "moved again",
+          decision: "keep_both"
+        })
         expect(cut.items.map((i) => [i.uid, i.status, i.valid_from, i.valid_to])).toStrictEqual([
           [later.item.uid, "active", 8 * DAY, null],
           [old.item.uid, "active", 5 * DAY, 8 * DAY]
@@ -244,7 +368,8 @@ export const suite = <E>(
           ["active", 8 * DAY, null]
         ])
         const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "address" }
-        const valueAt = (v: number) => Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, valid_at: v }), Option.map((i) => i.value))
+        const valueAt = (v: number) =>
+          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, valid_at: v }), Option.map((i) => i.value))
         expect([yield* valueAt(DAY), yield* valueAt(6 * DAY), yield* valueAt(9 * DAY)]).toStrictEqual(
           [Option.some("9 Old Rd"), Option.some("1 Main St"), Option.some("7 New Ave")]
         )
@@ -258,10 +383,20 @@ export const suite = <E>(
         yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
         const c = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
         yield* TestClock.adjust(1000)
-        const r = yield* mem.resolve(fx.tenant, fx.reviewer, c.item.uid, { resolution: "both wrong", decision: "reject_both" })
+        const r = yield* mem.resolve(fx.tenant, fx.reviewer, c.item.uid, {
+          resolution: "both wrong",
+          decision: "reject_both"
+        })
         expect(r.items.map((i) => i.status)).toStrictEqual(["rejected", "rejected"])
-        expect((yield* probe.items(fx.tenant)).map((i) => [i.status, i.expired_at])).toStrictEqual([["rejected", 1000], ["rejected", 1000]])
-        const none = yield* mem.asOf(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "account" })
+        expect((yield* probe.items(fx.tenant)).map((i) => [i.status, i.expired_at])).toStrictEqual([
+          ["rejected", 1000],
+          ["rejected", 1000]
+        ])
+        const none = yield* mem.asOf(fx.tenant, fx.viewer, {
+          thread_id: "vendor:starbucks",
+          subject: "starbucks",
+          predicate: "account"
+        })
         expect(Option.isNone(none)).toBe(true)
         const k = yield* mem.kpis(fx.tenant, { from_ts: 0, to_ts: 2000 })
         expect(k).toStrictEqual({
@@ -288,15 +423,30 @@ export const suite = <E>(
         )
         expect(labelled.outcome).toBe("superseded")
         expect(labelled.review).toBeNull()
-        expect(labelled.existing).toMatchObject({ uid: old.item.uid, status: "superseded", valid_to: 1000, expired_at: 1000 })
+        expect(labelled.existing).toMatchObject({
+          uid: old.item.uid,
+          status: "superseded",
+          valid_to: 1000,
+          expired_at: 1000
+        })
         expect(labelled.item).toMatchObject({ status: "active", accepted_at: 1000, valid_from: 1000 })
         const rows = yield* probe.items(fx.tenant)
         expect(rows.map((r) => r.status)).toStrictEqual(["superseded", "pending_review", "active"])
-        expect((yield* probe.reviews(fx.tenant)).map((r) => [r.uid, r.status])).toStrictEqual([[pending.item.uid, "open"]])
-        expect(yield* probe.links(fx.tenant)).toContainEqual({ from_uid: labelled.item.uid, to_uid: old.item.uid, relation: "supersedes" })
+        expect((yield* probe.reviews(fx.tenant)).map((r) => [r.uid, r.status])).toStrictEqual([[
+          pending.item.uid,
+          "open"
+        ]])
+        expect(yield* probe.links(fx.tenant)).toContainEqual({
+          from_uid: labelled.item.uid,
+          to_uid: old.item.uid,
+          relation: "supersedes"
+        })
         expect(yield* auditActions(fx.tenant)).toContain("memory.superseded")
         // the open entry is still resolvable: accepting it supersedes the fact now in force
-        const r = yield* mem.resolve(fx.tenant, fx.reviewer, pending.item.uid, { resolution: "6300 is right", decision: "accept_new" })
+        const r = yield* mem.resolve(fx.tenant, fx.reviewer, pending.item.uid, {
+          resolution: "6300 is right",
+          decision: "accept_new"
+        })
         expect(r.items[0]).toMatchObject({ status: "active" })
         const actives = (yield* probe.items(fx.tenant)).filter((i) => i.status === "active")
         expect(actives.map((i) => i.uid)).toStrictEqual([pending.item.uid])
@@ -309,11 +459,18 @@ export const suite = <E>(
         const mem = yield* memory
         yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
         const before = yield* probe.items(fx.tenant)
-        const refused = yield* Effect.exit(withSettings({ reviewQueueEnabled: false }, (m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))))
+        const refused = yield* Effect.exit(
+          withSettings({ reviewQueueEnabled: false }, (m) =>
+            m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200")))
+        )
         expect(codeOf(refused)).toBe("memory.conflict")
         expect(yield* probe.items(fx.tenant)).toStrictEqual(before)
         expect(yield* probe.reviews(fx.tenant)).toStrictEqual([])
-        const same = yield* withSettings({ reviewQueueEnabled: false }, (m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100")))
+        const same = yield* withSettings(
+          { reviewQueueEnabled: false },
+          (m) =>
+            m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+        )
         expect(same.outcome).toBe("reinforced")
       }))
 
@@ -329,8 +486,16 @@ export const suite = <E>(
           Effect.exit(mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { valid_from: 10, valid_to: 10 }))),
           Effect.exit(mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { importance: 2 }))),
           Effect.exit(mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { kind: "Not A Kind" }))),
-          Effect.exit(mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { links: [{ relation: "related_to", to_uid: "mem_missing" }] }))),
-          Effect.exit(mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { links: [{ relation: "supersedes", to_uid: "mem_x" }] }))),
+          Effect.exit(
+            mem.write(
+              fx.tenant,
+              fx.agent,
+              fact("a", "b", 1, { links: [{ relation: "related_to", to_uid: "mem_missing" }] })
+            )
+          ),
+          Effect.exit(
+            mem.write(fx.tenant, fx.agent, fact("a", "b", 1, { links: [{ relation: "supersedes", to_uid: "mem_x" }] }))
+          ),
           Effect.exit(mem.write(fx.tenant, fx.viewer, fact("a", "b", 1))),
           Effect.exit(mem.write(fx.tenant, other.agent, fact("a", "b", 1))),
           Effect.exit(mem.listThread(fx.tenant, fx.viewer, { thread_id: "t", cursor: "garbage!" })),
@@ -354,7 +519,8 @@ export const suite = <E>(
           "rbac.forbidden"
         ])
         const nf = codes[10]!
-        expect(Exit.isFailure(nf) && nf.cause._tag === "Fail" && (nf.cause.error as { details?: unknown }).details).toStrictEqual({ entity: "memory_item", uid: "mem_nope" })
+        expect(Exit.isFailure(nf) && nf.cause._tag === "Fail" && (nf.cause.error as { details?: unknown }).details)
+          .toStrictEqual({ entity: "memory_item", uid: "mem_nope" })
         expect(yield* probe.items(fx.tenant)).toStrictEqual([])
         expect(yield* probe.links(fx.tenant)).toStrictEqual([])
       }))
@@ -369,21 +535,50 @@ export const suite = <E>(
           yield* TestClock.adjust(10)
         }
         const p1 = yield* mem.listThread(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", limit: 2 })
-        const p2 = yield* mem.listThread(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", limit: 2, cursor: p1.next_cursor! })
-        const p3 = yield* mem.listThread(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", limit: 2, cursor: p2.next_cursor! })
+        const p2 = yield* mem.listThread(fx.tenant, fx.viewer, {
+          thread_id: "vendor:starbucks",
+          limit: 2,
+          cursor: p1.next_cursor!
+        })
+        const p3 = yield* mem.listThread(fx.tenant, fx.viewer, {
+          thread_id: "vendor:starbucks",
+          limit: 2,
+          cursor: p2.next_cursor!
+        })
         expect([...p1.items, ...p2.items, ...p3.items].map((i) => i.uid)).toStrictEqual(uids)
         expect(p3.next_cursor).toBeNull()
-        const f1 = yield* mem.write(fx.tenant, fx.agent, { thread_id: "job:nightly-etl", agent_id: "triage", kind: "failure", content: "OOM in stage 3" })
-        yield* mem.write(fx.tenant, fx.agent, { thread_id: "job:other", agent_id: "triage", kind: "failure", content: "Timeout" })
-        yield* mem.write(fx.tenant, fx.agent, { thread_id: "runs", agent_id: "triage", kind: "failure", subject: "nightly-etl", predicate: "last_error", value: "OOM" })
+        const f1 = yield* mem.write(fx.tenant, fx.agent, {
+          thread_id: "job:nightly-etl",
+          agent_id: "triage",
+          kind: "failure",
+          content: "OOM in stage 3"
+        })
+        yield* mem.write(fx.tenant, fx.agent, {
+          thread_id: "job:other",
+          agent_id: "triage",
+          kind: "failure",
+          content: "Timeout"
+        })
+        yield* mem.write(fx.tenant, fx.agent, {
+          thread_id: "runs",
+          agent_id: "triage",
+          kind: "failure",
+          subject: "nightly-etl",
+          predicate: "last_error",
+          value: "OOM"
+        })
         const byJob = yield* mem.failures(fx.tenant, fx.viewer, { job: "nightly-etl" })
         expect(byJob.items.length).toBe(2)
         expect(byJob.items[0]!.uid).toBe(f1.item.uid)
-        expect((yield* mem.failures(fx.tenant, fx.viewer, { thread_id: "job:other" })).items.map((i) => i.content)).toStrictEqual(["Timeout"])
+        expect((yield* mem.failures(fx.tenant, fx.viewer, { thread_id: "job:other" })).items.map((i) => i.content))
+          .toStrictEqual(["Timeout"])
         expect((yield* mem.failures(fx.tenant, fx.viewer, {})).items.length).toBe(3)
-        expect((yield* mem.search(fx.tenant, fx.viewer, { text: "oom IN" })).items.map((i) => i.uid)).toStrictEqual([f1.item.uid])
+        expect((yield* mem.search(fx.tenant, fx.viewer, { text: "oom IN" })).items.map((i) => i.uid)).toStrictEqual([
+          f1.item.uid
+        ])
         expect((yield* mem.search(fx.tenant, fx.viewer, { text: "100%_" })).items).toStrictEqual([])
-        expect((yield* mem.search(fx.tenant, fx.viewer, { kind: "fact", status: "active", tier: "hot" })).items.length).toBe(5)
+        expect((yield* mem.search(fx.tenant, fx.viewer, { kind: "fact", status: "active", tier: "hot" })).items.length)
+          .toBe(5)
         const c1 = yield* mem.write(fx.tenant, fx.agent, fact("item1", "account", "x"))
         yield* TestClock.adjust(10)
         const c2 = yield* mem.write(fx.tenant, fx.agent, fact("item3", "account", "y"))
@@ -443,16 +638,38 @@ export const suite = <E>(
         const fx = yield* fixture("mem-graph")
         const mem = yield* memory
         const a = yield* mem.write(fx.tenant, fx.agent, { thread_id: "g", agent_id: "x", kind: "note", content: "a" })
-        const b = yield* mem.write(fx.tenant, fx.agent, { thread_id: "g", agent_id: "x", kind: "note", content: "b", links: [{ relation: "related_to", to_uid: a.item.uid }] })
-        const c = yield* mem.write(fx.tenant, fx.agent, { thread_id: "g", agent_id: "x", kind: "note", content: "c", links: [{ relation: "derived_from", to_uid: b.item.uid }] })
-        const d = yield* mem.write(fx.tenant, fx.agent, { thread_id: "g", agent_id: "x", kind: "note", content: "d", links: [{ relation: "related_to", to_uid: a.item.uid }] })
+        const b = yield* mem.write(fx.tenant, fx.agent, {
+          thread_id: "g",
+          agent_id: "x",
+          kind: "note",
+          content: "b",
+          links: [{ relation: "related_to", to_uid: a.item.uid }]
+        })
+        const c = yield* mem.write(fx.tenant, fx.agent, {
+          thread_id: "g",
+          agent_id: "x",
+          kind: "note",
+          content: "c",
+          links: [{ relation: "derived_from", to_uid: b.item.uid }]
+        })
+        const d = yield* mem.write(fx.tenant, fx.agent, {
+          thread_id: "g",
+          agent_id: "x",
+          kind: "note",
+          content: "d",
+          links: [{ relation: "related_to", to_uid: a.item.uid }]
+        })
         const g1 = yield* mem.graph(fx.tenant, fx.viewer, a.item.uid, { depth: 1 })
         expect(g1.nodes.map((n) => n.content).sort()).toStrictEqual(["a", "b", "d"])
         expect(g1.edges.length).toBe(2)
         expect(g1.truncated).toBe(false)
         const g2 = yield* mem.graph(fx.tenant, fx.viewer, a.item.uid)
         expect(g2.nodes.map((n) => n.content).sort()).toStrictEqual(["a", "b", "c", "d"])
-        expect(g2.edges.map((e) => [e.from_uid, e.to_uid, e.relation])).toContainEqual([c.item.uid, b.item.uid, "derived_from"])
+        expect(g2.edges.map((e) => [e.from_uid, e.to_uid, e.relation])).toContainEqual([
+          c.item.uid,
+          b.item.uid,
+          "derived_from"
+        ])
         const small = yield* mem.graph(fx.tenant, fx.viewer, a.item.uid, { limit: 2 })
         expect([small.nodes.length, small.truncated]).toStrictEqual([2, true])
         expect(d.item.uid).toBeTruthy()
@@ -472,19 +689,35 @@ export const suite = <E>(
         yield* mem.resolve(fx.tenant, fx.reviewer, v3.item.uid, { resolution: "ok", decision: "accept_new" })
         yield* TestClock.adjust(100)
         const v4 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "4"))
-        const report = yield* mem.consistency(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", from_ts: 0, to_ts: 1000 })
+        const report = yield* mem.consistency(fx.tenant, fx.viewer, {
+          thread_id: "vendor:starbucks",
+          from_ts: 0,
+          to_ts: 1000
+        })
         expect(report.contradictions).toStrictEqual({ raised: 3, resolved: 2, pending: 1 })
         expect(report.supersede_chains).toStrictEqual([[v3.item.uid, v2.item.uid, v1.item.uid]])
         expect(report.missing_links).toStrictEqual([])
         expect(report.overlapping_facts).toStrictEqual([])
-        const narrow = yield* mem.consistency(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", from_ts: 250, to_ts: 1000 })
+        const narrow = yield* mem.consistency(fx.tenant, fx.viewer, {
+          thread_id: "vendor:starbucks",
+          from_ts: 250,
+          to_ts: 1000
+        })
         expect(narrow.contradictions).toStrictEqual({ raised: 1, resolved: 0, pending: 1 })
         // storage changed behind memory's back: a dangling link and two facts in force at once
         yield* probe.rawLink(fx.tenant, v1.item.uid, "mem_gone", "related_to")
         yield* probe.setStatus(fx.tenant, v4.item.uid, "active")
-        const broken = yield* mem.consistency(fx.tenant, fx.viewer, { thread_id: "vendor:starbucks", from_ts: 0, to_ts: 1000 })
+        const broken = yield* mem.consistency(fx.tenant, fx.viewer, {
+          thread_id: "vendor:starbucks",
+          from_ts: 0,
+          to_ts: 1000
+        })
         expect(broken.missing_links.map((l) => l.to_uid)).toStrictEqual(["mem_gone"])
-        expect(broken.overlapping_facts).toStrictEqual([{ subject: "starbucks", predicate: "account", uids: [v3.item.uid, v4.item.uid] }])
+        expect(broken.overlapping_facts).toStrictEqual([{
+          subject: "starbucks",
+          predicate: "account",
+          uids: [v3.item.uid, v4.item.uid]
+        }])
       }))
 
     test("tiering: unused low-importance items go hot → warm → archive (TestClock), stay readable; reads count as use; switches", () =>
@@ -498,7 +731,13 @@ export const suite = <E>(
         const other = yield* fixture("mem-tiers-other")
         yield* mem.write(other.tenant, other.agent, fact("x", "p", 1, { importance: 0.1 }))
         const tierOf = (uid: string) => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!.tier)
-        expect(yield* mem.runTiering(fx.tenant, fx.reviewer)).toStrictEqual({ enabled: true, examined: 3, decayed: 0, to_warm: 0, to_archive: 0 })
+        expect(yield* mem.runTiering(fx.tenant, fx.reviewer)).toStrictEqual({
+          enabled: true,
+          examined: 3,
+          decayed: 0,
+          to_warm: 0,
+          to_archive: 0
+        })
         yield* TestClock.adjust(8 * DAY)
         yield* mem.get(fx.tenant, fx.viewer, used.item.uid)
         expect((yield* probe.items(fx.tenant)).find((r) => r.uid === used.item.uid)!.last_used_at).toBe(8 * DAY)
@@ -507,20 +746,27 @@ export const suite = <E>(
         expect(yield* tierOf(low.item.uid)).toBe("hot")
         const r1 = yield* mem.runTiering(fx.tenant, fx.reviewer)
         expect(r1).toStrictEqual({ enabled: true, examined: 3, decayed: 2, to_warm: 1, to_archive: 0 })
-        expect([yield* tierOf(low.item.uid), yield* tierOf(high.item.uid), yield* tierOf(used.item.uid)]).toStrictEqual(["warm", "hot", "hot"])
+        expect([yield* tierOf(low.item.uid), yield* tierOf(high.item.uid), yield* tierOf(used.item.uid)]).toStrictEqual(
+          ["warm", "hot", "hot"]
+        )
         // a second get within the hour writes nothing
         const v = (yield* probe.items(fx.tenant)).find((r) => r.uid === used.item.uid)!
         yield* TestClock.adjust(1000)
         yield* mem.get(fx.tenant, fx.viewer, used.item.uid)
         expect((yield* probe.items(fx.tenant)).find((r) => r.uid === used.item.uid)!.last_used_at).toBe(v.last_used_at)
         yield* TestClock.adjust(30 * DAY)
-        const noDecay = yield* withSettings({ importanceEnabled: false, archiveBelowImportance: 0.2 }, (m) => m.runTiering(fx.tenant, fx.reviewer))
+        const noDecay = yield* withSettings(
+          { importanceEnabled: false, archiveBelowImportance: 0.2 },
+          (m) => m.runTiering(fx.tenant, fx.reviewer)
+        )
         // undecayed 0.3 is not below 0.2: nothing archived, but `used` (idle 30 days, 0.3 < 0.5) goes warm
         expect(noDecay).toStrictEqual({ enabled: true, examined: 3, decayed: 0, to_warm: 1, to_archive: 0 })
         const r2 = yield* mem.runTiering(fx.tenant, fx.reviewer)
         // 38 idle days halve importance 2^(38/30) times: even the important one (1 → 0.41) leaves hot
         expect(r2).toStrictEqual({ enabled: true, examined: 3, decayed: 3, to_warm: 1, to_archive: 2 })
-        expect([yield* tierOf(low.item.uid), yield* tierOf(used.item.uid), yield* tierOf(high.item.uid)]).toStrictEqual(["archive", "archive", "warm"])
+        expect([yield* tierOf(low.item.uid), yield* tierOf(used.item.uid), yield* tierOf(high.item.uid)]).toStrictEqual(
+          ["archive", "archive", "warm"]
+        )
         // archived items stay readable, and a write of the same value brings one back to hot
         expect((yield* mem.get(fx.tenant, fx.viewer, low.item.uid)).item.tier).toBe("archive")
         yield* mem.write(fx.tenant, fx.agent, fact("low", "p", 1))
@@ -577,7 +823,12 @@ export const suite = <E>(
         const target = reviews[0]!
         const racing = yield* Effect.all(
           [fx.reviewer, fx.reviewer2, fx.owner, fx.admin].map((who, i) =>
-            Effect.exit(mem.resolve(fx.tenant, who, target.uid, { resolution: `decision ${i}`, decision: i % 2 === 0 ? "accept_new" : "keep_existing" }))
+            Effect.exit(
+              mem.resolve(fx.tenant, who, target.uid, {
+                resolution: `decision ${i}`,
+                decision: i % 2 === 0 ? "accept_new" : "keep_existing"
+              })
+            )
           ),
           { concurrency: 4 }
         )

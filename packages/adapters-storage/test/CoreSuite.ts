@@ -52,7 +52,9 @@ const TestKinds = Layer.effectDiscard(
         const current = yield* state.get(effectKey(tenant))
         const n = Option.match(current, { onNone: () => 0, onSome: (e) => e.value as number })
         yield* Effect.yieldNow()
-        yield* state.put(new SystemState.SystemStateEntry({ key: effectKey(tenant), value: n + 1, updated_at: 0, updated_by: by }))
+        yield* state.put(
+          new SystemState.SystemStateEntry({ key: effectKey(tenant), value: n + 1, updated_at: 0, updated_by: by })
+        )
         return n + 1
       })
     const payload = Schema.Struct({ note: Schema.String })
@@ -116,8 +118,10 @@ const fixture = (id: string, mode: "shadow_only" | "suggest_only" | "autopilot_l
   })
 
 const counter = (tenant: string) =>
-  Effect.flatMap(SystemState.SystemStateStore, (s) =>
-    Effect.map(s.get(effectKey(tenant)), Option.match({ onNone: () => 0, onSome: (e) => e.value as number })))
+  Effect.flatMap(
+    SystemState.SystemStateStore,
+    (s) => Effect.map(s.get(effectKey(tenant)), Option.match({ onNone: () => 0, onSome: (e) => e.value as number }))
+  )
 
 /** Runs the suite against an adapter's ports. */
 export const suite = <E>(
@@ -155,7 +159,9 @@ export const suite = <E>(
         const exit = yield* Effect.exit(
           uow.transaction(
             Effect.gen(function*() {
-              yield* tenants.insert(new Tenant.Tenant({ id: T("tx-fail"), name: "X", ai_companion_enabled: true, created_at: 0 }))
+              yield* tenants.insert(
+                new Tenant.Tenant({ id: T("tx-fail"), name: "X", ai_companion_enabled: true, created_at: 0 })
+              )
               yield* audit.append({ tenant_id: T("tx-fail"), actor_id: "system", action: "x", subject: "y" })
               return yield* Effect.fail("boom" as const)
             })
@@ -168,9 +174,13 @@ export const suite = <E>(
         // a nested transaction that fails is rolled back while the outer one commits
         yield* uow.transaction(
           Effect.gen(function*() {
-            yield* tenants.insert(new Tenant.Tenant({ id: T("tx-outer"), name: "O", ai_companion_enabled: true, created_at: 0 }))
+            yield* tenants.insert(
+              new Tenant.Tenant({ id: T("tx-outer"), name: "O", ai_companion_enabled: true, created_at: 0 })
+            )
             yield* Effect.exit(uow.transaction(Effect.zipRight(
-              tenants.insert(new Tenant.Tenant({ id: T("tx-inner"), name: "I", ai_companion_enabled: true, created_at: 0 })),
+              tenants.insert(
+                new Tenant.Tenant({ id: T("tx-inner"), name: "I", ai_companion_enabled: true, created_at: 0 })
+              ),
               Effect.fail("inner")
             )))
           })
@@ -186,7 +196,9 @@ export const suite = <E>(
         const inserted = yield* Deferred.make<void>()
         const proceed = yield* Deferred.make<void>()
         const writer = yield* Effect.fork(Effect.exit(uow.transaction(Effect.gen(function*() {
-          yield* tenants.insert(new Tenant.Tenant({ id: T("dirty"), name: "D", ai_companion_enabled: true, created_at: 0 }))
+          yield* tenants.insert(
+            new Tenant.Tenant({ id: T("dirty"), name: "D", ai_companion_enabled: true, created_at: 0 })
+          )
           yield* Deferred.succeed(inserted, undefined)
           yield* Deferred.await(proceed)
           return yield* Effect.fail("rollback" as const)
@@ -205,7 +217,12 @@ export const suite = <E>(
         const { tenant, human } = yield* fixture("tok")
         const tokens = yield* ApiToken.ApiTokens
         const probe = yield* Probe
-        const issued = yield* tokens.issue({ tenant_id: tenant.id, actor_id: human.id, name: "cli", expires_at: 60_000 })
+        const issued = yield* tokens.issue({
+          tenant_id: tenant.id,
+          actor_id: human.id,
+          name: "cli",
+          expires_at: 60_000
+        })
         expect(issued.token.startsWith("alk_")).toBe(true)
         const row = yield* probe.tokenRow(issued.record.id)
         expect(JSON.stringify(row)).not.toContain(issued.token)
@@ -217,8 +234,16 @@ export const suite = <E>(
         yield* TestClock.adjust("61 seconds")
         const expired = yield* Effect.exit(tokens.verify(issued.token))
         expect(expired).toStrictEqual(Exit.fail(expect.objectContaining({ message: "Token expired" })))
-        const fixed = yield* tokens.register("dev_test_token_1", { tenant_id: tenant.id, actor_id: human.id, name: "dev" })
-        const again = yield* tokens.register("dev_test_token_1", { tenant_id: tenant.id, actor_id: human.id, name: "dev" })
+        const fixed = yield* tokens.register("dev_test_token_1", {
+          tenant_id: tenant.id,
+          actor_id: human.id,
+          name: "dev"
+        })
+        const again = yield* tokens.register("dev_test_token_1", {
+          tenant_id: tenant.id,
+          actor_id: human.id,
+          name: "dev"
+        })
         expect(again.id).toBe(fixed.id)
         yield* tokens.verify("dev_test_token_1")
         yield* tokens.revoke(fixed.id)
@@ -232,7 +257,12 @@ export const suite = <E>(
         const { tenant, human, agent } = yield* fixture("flow")
         const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* Probe
-        const proposed = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "a" } })
+        const proposed = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: agent,
+          kind: "test.counter",
+          payload: { note: "a" }
+        })
         expect(proposed.action.status).toBe("proposed")
         expect(proposed.action.subject).toBe("note:a")
         expect(proposed.trace?.outcome).toBe("allow")
@@ -263,12 +293,22 @@ export const suite = <E>(
         const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* Probe
         const before = payloadDecodes
-        const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.decodes", payload: { note: "once" } })
+        const { action } = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: agent,
+          kind: "test.decodes",
+          payload: { note: "once" }
+        })
         expect(payloadDecodes - before).toBe(1)
         expect((yield* pipeline.apply(tenant.id, action.id, human)).result).toStrictEqual({ note: "once" })
         expect(payloadDecodes - before).toBe(1)
         // a stored payload changed after propose is decoded (and validated) again
-        const second = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.decodes", payload: { note: "two" } })
+        const second = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: agent,
+          kind: "test.decodes",
+          payload: { note: "two" }
+        })
         yield* probe.tamperActionPayload(tenant.id, second.action.id, { note: "changed" })
         expect((yield* pipeline.apply(tenant.id, second.action.id, human)).result).toStrictEqual({ note: "changed" })
         expect(payloadDecodes - before).toBe(3)
@@ -279,7 +319,12 @@ export const suite = <E>(
         const { tenant, human, agent } = yield* fixture("tampered")
         const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* Probe
-        const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "ok" } })
+        const { action } = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: agent,
+          kind: "test.counter",
+          payload: { note: "ok" }
+        })
         yield* probe.tamperActionPayload(tenant.id, action.id, { note: 42 })
         const refused = yield* Effect.flip(pipeline.apply(tenant.id, action.id, human))
         expect(refused).toMatchObject({ _tag: "ValidationError", code: "validation.schema" })
@@ -294,7 +339,12 @@ export const suite = <E>(
         const { tenant, human, agent } = yield* fixture("race")
         const pipeline = yield* GovernedActions.GovernedActions
         for (let i = 0; i < 5; i++) {
-          const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: `r${i}` } })
+          const { action } = yield* pipeline.propose({
+            tenant_id: tenant.id,
+            actor: agent,
+            kind: "test.counter",
+            payload: { note: `r${i}` }
+          })
           const results = yield* Effect.all(
             [pipeline.apply(tenant.id, action.id, human), pipeline.apply(tenant.id, action.id, human)],
             { concurrency: 2 }
@@ -304,8 +354,15 @@ export const suite = <E>(
         }
         expect(yield* counter(tenant.id)).toBe(5)
         if (capabilities.parallelConnections) {
-          const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "many" } })
-          const many = yield* Effect.all(Array.from({ length: 8 }, () => pipeline.apply(tenant.id, action.id, human)), { concurrency: 8 })
+          const { action } = yield* pipeline.propose({
+            tenant_id: tenant.id,
+            actor: agent,
+            kind: "test.counter",
+            payload: { note: "many" }
+          })
+          const many = yield* Effect.all(Array.from({ length: 8 }, () => pipeline.apply(tenant.id, action.id, human)), {
+            concurrency: 8
+          })
           expect(many.filter((r) => !r.already_applied).length).toBe(1)
           expect(yield* counter(tenant.id)).toBe(6)
         }
@@ -316,7 +373,12 @@ export const suite = <E>(
         const { tenant, human, agent } = yield* fixture("fail")
         const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* Probe
-        const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.failing", payload: { note: "x" } })
+        const { action } = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: agent,
+          kind: "test.failing",
+          payload: { note: "x" }
+        })
         const auditBefore = yield* probe.count("audit", tenant.id)
         const exit = yield* Effect.exit(pipeline.apply(tenant.id, action.id, human))
         expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ code: "validation.test" })))
@@ -331,15 +393,30 @@ export const suite = <E>(
         const pipeline = yield* GovernedActions.GovernedActions
         const tenants = yield* Tenants.Tenants
         const shadow = yield* fixture("gate-shadow", "shadow_only")
-        const p1 = yield* pipeline.propose({ tenant_id: shadow.tenant.id, actor: shadow.agent, kind: "test.counter", payload: { note: "s" } })
+        const p1 = yield* pipeline.propose({
+          tenant_id: shadow.tenant.id,
+          actor: shadow.agent,
+          kind: "test.counter",
+          payload: { note: "s" }
+        })
         const blocked = yield* Effect.exit(pipeline.apply(shadow.tenant.id, p1.action.id, shadow.human))
         expect(blocked).toStrictEqual(Exit.fail(expect.objectContaining({ code: "mode.forbidden" })))
         const denial = (yield* pipeline.traces(shadow.tenant.id, p1.action.id)).at(-1)!
         expect(denial.outcome).toBe("deny")
-        expect(denial.gates.at(-1)).toMatchObject({ gate: "mode", verdict: "deny", code: "mode.forbidden", inputs: { ai_mode: "shadow_only", trigger: "human" } })
+        expect(denial.gates.at(-1)).toMatchObject({
+          gate: "mode",
+          verdict: "deny",
+          code: "mode.forbidden",
+          inputs: { ai_mode: "shadow_only", trigger: "human" }
+        })
 
         const suggest = yield* fixture("gate-suggest", "suggest_only")
-        const p2 = yield* pipeline.propose({ tenant_id: suggest.tenant.id, actor: suggest.agent, kind: "test.counter", payload: { note: "g" } })
+        const p2 = yield* pipeline.propose({
+          tenant_id: suggest.tenant.id,
+          actor: suggest.agent,
+          kind: "test.counter",
+          payload: { note: "g" }
+        })
         const byAgent = yield* Effect.exit(pipeline.apply(suggest.tenant.id, p2.action.id, suggest.agent))
         expect(byAgent).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "Forbidden" })))
         const byViewer = yield* Effect.exit(pipeline.apply(suggest.tenant.id, p2.action.id, suggest.viewer))
@@ -347,9 +424,18 @@ export const suite = <E>(
 
         yield* tenants.updateSettings(suggest.tenant.id, { kill_switch: true }, suggest.owner)
         const killed = yield* Effect.exit(pipeline.apply(suggest.tenant.id, p2.action.id, suggest.human))
-        expect(killed).toStrictEqual(Exit.fail(expect.objectContaining({ code: "companion.disabled", details: { layer: "kill_switch" } })))
+        expect(killed).toStrictEqual(
+          Exit.fail(expect.objectContaining({ code: "companion.disabled", details: { layer: "kill_switch" } }))
+        )
         yield* tenants.updateSettings(suggest.tenant.id, { kill_switch: false, ai_enabled: false }, suggest.owner)
-        const disabled = yield* Effect.exit(pipeline.propose({ tenant_id: suggest.tenant.id, actor: suggest.agent, kind: "test.counter", payload: { note: "h" } }))
+        const disabled = yield* Effect.exit(
+          pipeline.propose({
+            tenant_id: suggest.tenant.id,
+            actor: suggest.agent,
+            kind: "test.counter",
+            payload: { note: "h" }
+          })
+        )
         expect(disabled).toStrictEqual(Exit.fail(expect.objectContaining({ details: { layer: "ai_enabled" } })))
         yield* tenants.updateSettings(suggest.tenant.id, { ai_enabled: true }, suggest.owner)
         yield* tenants.setCompanionEnabled(suggest.tenant.id, false, suggest.owner)
@@ -358,14 +444,21 @@ export const suite = <E>(
         yield* tenants.setCompanionEnabled(suggest.tenant.id, true, suggest.owner)
         expect(yield* tenants.globalAi()).toMatchObject({ enabled: true, configured: true })
         yield* tenants.setGlobalAiEnabled(false, "system")
-        expect(yield* tenants.globalAi()).toMatchObject({ enabled: false, configured: true, override: false, updated_by: "system" })
+        expect(yield* tenants.globalAi()).toMatchObject({
+          enabled: false,
+          configured: true,
+          override: false,
+          updated_by: "system"
+        })
         const globalOff = yield* Effect.exit(pipeline.apply(suggest.tenant.id, p2.action.id, suggest.human))
         yield* tenants.setGlobalAiEnabled(true, "system")
         expect(yield* tenants.globalAi()).toMatchObject({ enabled: true, override: true })
         expect(globalOff).toStrictEqual(Exit.fail(expect.objectContaining({ details: { layer: "global" } })))
         const ok = yield* pipeline.apply(suggest.tenant.id, p2.action.id, suggest.human)
         expect(ok.already_applied).toBe(false)
-        const settingsAudit = (yield* (yield* Audit.AuditLog).list(suggest.tenant.id)).filter((r) => r.action === "settings.updated")
+        const settingsAudit = (yield* (yield* Audit.AuditLog).list(suggest.tenant.id)).filter((r) =>
+          r.action === "settings.updated"
+        )
         expect(settingsAudit.length).toBe(3)
       }))
 
@@ -374,12 +467,34 @@ export const suite = <E>(
         const { tenant, human, agent, owner } = yield* fixture("life")
         const pipeline = yield* GovernedActions.GovernedActions
         const probe = yield* Probe
-        const a = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "k" }, idempotency_key: "k1" })
-        const b = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "k" }, idempotency_key: "k1" })
+        const a = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: agent,
+          kind: "test.counter",
+          payload: { note: "k" },
+          idempotency_key: "k1"
+        })
+        const b = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: agent,
+          kind: "test.counter",
+          payload: { note: "k" },
+          idempotency_key: "k1"
+        })
         expect([b.duplicate, b.action.id]).toStrictEqual([true, a.action.id])
-        const clash = yield* Effect.exit(pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "other" }, idempotency_key: "k1" }))
+        const clash = yield* Effect.exit(
+          pipeline.propose({
+            tenant_id: tenant.id,
+            actor: agent,
+            kind: "test.counter",
+            payload: { note: "other" },
+            idempotency_key: "k1"
+          })
+        )
         expect(clash).toStrictEqual(Exit.fail(expect.objectContaining({ code: "idempotency.conflict" })))
-        const bad = yield* Effect.exit(pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: 5 } }))
+        const bad = yield* Effect.exit(
+          pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: 5 } })
+        )
         expect(bad).toStrictEqual(Exit.fail(expect.objectContaining({ code: "validation.schema" })))
 
         const rejected = yield* pipeline.reject(tenant.id, a.action.id, human, "wrong account")
@@ -387,8 +502,18 @@ export const suite = <E>(
         const late = yield* Effect.exit(pipeline.apply(tenant.id, a.action.id, human))
         expect(late).toStrictEqual(Exit.fail(expect.objectContaining({ code: "proposal.closed" })))
 
-        const c = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "c" } })
-        const d = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "d" } })
+        const c = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: agent,
+          kind: "test.counter",
+          payload: { note: "c" }
+        })
+        const d = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: agent,
+          kind: "test.counter",
+          payload: { note: "d" }
+        })
         yield* pipeline.apply(tenant.id, d.action.id, human)
         const wipeDenied = yield* Effect.exit(pipeline.wipe(tenant.id, human, { status: "proposed" }))
         expect(wipeDenied).toStrictEqual(Exit.fail(expect.objectContaining({ code: "rbac.forbidden" })))
@@ -405,9 +530,14 @@ export const suite = <E>(
         // a rolled-back action explains promoted data (the effect and its compensation): not wipeable
         yield* TestClock.adjust("1 minute")
         const wipeRolled = yield* Effect.exit(pipeline.wipe(tenant.id, owner, { status: "rolled_back" }))
-        expect(wipeRolled).toStrictEqual(Exit.fail(expect.objectContaining({ code: "validation.wipe_applied", details: { status: "rolled_back" } })))
+        expect(wipeRolled).toStrictEqual(
+          Exit.fail(expect.objectContaining({ code: "validation.wipe_applied", details: { status: "rolled_back" } }))
+        )
         expect(yield* probe.actionStatus(tenant.id, d.action.id)).toBe("rolled_back")
-        expect(yield* pipeline.get(tenant.id, d.action.id)).toMatchObject({ close_reason: "mistake", closed_by: human.id })
+        expect(yield* pipeline.get(tenant.id, d.action.id)).toMatchObject({
+          close_reason: "mistake",
+          closed_by: human.id
+        })
         // nor does the store port wipe promoted or already wiped records, whatever the filter
         const store = yield* Action.ActionStore
         const firstWipe = yield* pipeline.get(tenant.id, c.action.id)
@@ -424,14 +554,23 @@ export const suite = <E>(
         const pipeline = yield* GovernedActions.GovernedActions
         const made: Array<string> = []
         for (let i = 0; i < 7; i++) {
-          made.push((yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: `${i}` } })).action.id)
+          made.push(
+            (yield* pipeline.propose({
+              tenant_id: tenant.id,
+              actor: agent,
+              kind: "test.counter",
+              payload: { note: `${i}` }
+            })).action.id
+          )
         }
         const page1 = yield* pipeline.list(tenant.id, { status: "proposed", limit: 3 })
         const page2 = yield* pipeline.list(tenant.id, { status: "proposed", limit: 3, before: page1.at(-1)!.id })
         const page3 = yield* pipeline.list(tenant.id, { status: "proposed", limit: 3, before: page2.at(-1)!.id })
         expect([...page1, ...page2, ...page3].map((a) => a.id)).toStrictEqual([...made].reverse())
         expect(yield* pipeline.list(tenant.id, { status: "applied", limit: 10 })).toStrictEqual([])
-        expect((yield* pipeline.list(tenant.id, { subject: "note:3", limit: 10 })).map((a) => a.id)).toStrictEqual([made[3]])
+        expect((yield* pipeline.list(tenant.id, { subject: "note:3", limit: 10 })).map((a) => a.id)).toStrictEqual([
+          made[3]
+        ])
       }))
 
     it.effect("tenant isolation: another tenant's actions are invisible and cannot be applied", () =>
@@ -439,13 +578,20 @@ export const suite = <E>(
         const a = yield* fixture("iso-a")
         const b = yield* fixture("iso-b")
         const pipeline = yield* GovernedActions.GovernedActions
-        const { action } = yield* pipeline.propose({ tenant_id: a.tenant.id, actor: a.agent, kind: "test.counter", payload: { note: "x" } })
+        const { action } = yield* pipeline.propose({
+          tenant_id: a.tenant.id,
+          actor: a.agent,
+          kind: "test.counter",
+          payload: { note: "x" }
+        })
         const fromB = yield* Effect.exit(pipeline.get(b.tenant.id, action.id))
         expect(fromB).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "NotFound" })))
         expect(yield* pipeline.list(b.tenant.id, { limit: 10 })).toStrictEqual([])
         const crossApply = yield* Effect.exit(pipeline.apply(a.tenant.id, action.id, b.human))
         expect(crossApply).toStrictEqual(Exit.fail(expect.objectContaining({ code: "tenant.mismatch" })))
-        const crossPropose = yield* Effect.exit(pipeline.propose({ tenant_id: a.tenant.id, actor: b.agent, kind: "test.counter", payload: { note: "y" } }))
+        const crossPropose = yield* Effect.exit(
+          pipeline.propose({ tenant_id: a.tenant.id, actor: b.agent, kind: "test.counter", payload: { note: "y" } })
+        )
         expect(crossPropose).toStrictEqual(Exit.fail(expect.objectContaining({ code: "tenant.mismatch" })))
         expect(yield* counter(a.tenant.id)).toBe(0)
         const audit = yield* Audit.AuditLog
@@ -458,7 +604,13 @@ export const suite = <E>(
         const probe = yield* Probe
         const tenant = T("audit-chain")
         for (let i = 0; i < 12; i++) {
-          yield* audit.append({ tenant_id: tenant, actor_id: "u1", action: "test.event", subject: `s${i}`, data: { i, amount: 100n * BigInt(i) } })
+          yield* audit.append({
+            tenant_id: tenant,
+            actor_id: "u1",
+            action: "test.event",
+            subject: `s${i}`,
+            data: { i, amount: 100n * BigInt(i) }
+          })
         }
         expect(yield* audit.verify(tenant, 5)).toStrictEqual({ ok: true, checked: 12, first_break: null })
         const records = yield* audit.list(tenant, { limit: 100 })
@@ -467,7 +619,11 @@ export const suite = <E>(
         expect(records[5]!.prev_hash).toBe(records[4]!.hash)
 
         yield* probe.tamperAudit(tenant, 7, { i: 6, amount: "1" })
-        expect(yield* audit.verify(tenant, 5)).toStrictEqual({ ok: false, checked: 6, first_break: { seq: 7, reason: "hash_mismatch" } })
+        expect(yield* audit.verify(tenant, 5)).toStrictEqual({
+          ok: false,
+          checked: 6,
+          first_break: { seq: 7, reason: "hash_mismatch" }
+        })
         yield* probe.tamperAudit(tenant, 7, records[6]!.data)
         expect((yield* audit.verify(tenant)).ok).toBe(true)
 
@@ -485,7 +641,10 @@ export const suite = <E>(
         const audit = yield* Audit.AuditLog
         const tenant = T("audit-race")
         yield* Effect.all(
-          Array.from({ length: 20 }, (_, i) => audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `${i}` })),
+          Array.from(
+            { length: 20 },
+            (_, i) => audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `${i}` })
+          ),
           { concurrency: 10 }
         )
         expect(yield* audit.verify(tenant)).toStrictEqual({ ok: true, checked: 20, first_break: null })
@@ -494,18 +653,42 @@ export const suite = <E>(
     it.effect("system state and settings round trip", () =>
       Effect.gen(function*() {
         const state = yield* SystemState.SystemStateStore
-        yield* state.put(new SystemState.SystemStateEntry({ key: "ops.run.active", value: { active: false, paused: true }, updated_at: 1, updated_by: "guard" }))
-        yield* state.put(new SystemState.SystemStateEntry({ key: "ops.run.reason", value: "budget_hard_exceeded", updated_at: 2, updated_by: "guard" }))
-        yield* state.put(new SystemState.SystemStateEntry({ key: "other", value: 1, updated_at: 2, updated_by: "guard" }))
+        yield* state.put(
+          new SystemState.SystemStateEntry({
+            key: "ops.run.active",
+            value: { active: false, paused: true },
+            updated_at: 1,
+            updated_by: "guard"
+          })
+        )
+        yield* state.put(
+          new SystemState.SystemStateEntry({
+            key: "ops.run.reason",
+            value: "budget_hard_exceeded",
+            updated_at: 2,
+            updated_by: "guard"
+          })
+        )
+        yield* state.put(
+          new SystemState.SystemStateEntry({ key: "other", value: 1, updated_at: 2, updated_by: "guard" })
+        )
         expect((yield* state.list("ops.")).map((e) => e.key)).toStrictEqual(["ops.run.active", "ops.run.reason"])
-        expect(Option.getOrThrow(yield* state.get("ops.run.active")).value).toStrictEqual({ active: false, paused: true })
+        expect(Option.getOrThrow(yield* state.get("ops.run.active")).value).toStrictEqual({
+          active: false,
+          paused: true
+        })
         const { tenant, owner } = yield* fixture("settings")
         const tenants = yield* Tenants.Tenants
-        const updated = yield* tenants.updateSettings(tenant.id, { ai_mode: "drafts", extensions: { "guardrails.value_breaker_threshold": "5000.00" } }, owner)
+        const updated = yield* tenants.updateSettings(tenant.id, {
+          ai_mode: "drafts",
+          extensions: { "guardrails.value_breaker_threshold": "5000.00" }
+        }, owner)
         expect(updated.ai_mode).toBe("drafts")
         const read = yield* tenants.settings(tenant.id)
         expect(read.extensions).toStrictEqual({ "guardrails.value_breaker_threshold": "5000.00" })
-        const cleared = yield* tenants.updateSettings(tenant.id, { extensions: { "guardrails.value_breaker_threshold": null } }, owner)
+        const cleared = yield* tenants.updateSettings(tenant.id, {
+          extensions: { "guardrails.value_breaker_threshold": null }
+        }, owner)
         expect(cleared.extensions).toStrictEqual({})
       }))
 
@@ -514,9 +697,16 @@ export const suite = <E>(
         const store = yield* Action.ActionStore
         const { tenant, agent } = yield* fixture("store")
         const pipeline = yield* GovernedActions.GovernedActions
-        const { action } = yield* pipeline.propose({ tenant_id: tenant.id, actor: agent, kind: "test.counter", payload: { note: "v" } })
+        const { action } = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: agent,
+          kind: "test.counter",
+          payload: { note: "v" }
+        })
         expect(Option.getOrThrow(yield* store.get(tenant.id, action.id))).toStrictEqual(action)
-        const stale = yield* Effect.exit(store.update(new Action.ActionRecord({ ...action, status: "rejected", version: 3 }), 2))
+        const stale = yield* Effect.exit(
+          store.update(new Action.ActionRecord({ ...action, status: "rejected", version: 3 }), 2)
+        )
         expect(stale).toStrictEqual(Exit.fail(expect.objectContaining({ code: "conflict.stale" })))
       }))
   })

@@ -7,11 +7,11 @@
  */
 import {
   Action,
-  ActionKind,
+  type ActionKind,
   ActionRegistry,
   Audit,
   Errors,
-  Gate,
+  type Gate,
   GovernedActions,
   Ids,
   type Ports,
@@ -21,8 +21,8 @@ import {
   Approvals,
   BreakerEvents,
   Breakers,
-  BudgetStore,
   Budgets,
+  BudgetStore,
   CounterStore,
   Gates,
   GuardrailsConfig,
@@ -57,7 +57,8 @@ const fixture = (id: string, mode: "shadow_only" | "suggest_only" | "autopilot_l
   Effect.gen(function*() {
     const tenants = yield* Tenants.Tenants
     const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: mode } })
-    const add = (kind: "user" | "agent", name: string, role: string) => tenants.addActor({ tenant_id: tenant.id, kind, name, role })
+    const add = (kind: "user" | "agent", name: string, role: string) =>
+      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
     return {
       tenant,
       human: yield* add("user", "Bea", "BOOKKEEPER"),
@@ -70,7 +71,14 @@ const fixture = (id: string, mode: "shadow_only" | "suggest_only" | "autopilot_l
   })
 
 const failureCode = <A, E>(exit: Exit.Exit<A, E>): string | undefined =>
-  Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Exit.causeOption(exit).pipe(Option.flatMap((c) => Option.fromNullable((c as any).error))), (e: any) => e.code)) : undefined
+  Exit.isFailure(exit)
+    ? Option.getOrUndefined(
+      Option.map(
+        Exit.causeOption(exit).pipe(Option.flatMap((c) => Option.fromNullable((c as any).error))),
+        (e: any) => e.code
+      )
+    )
+    : undefined
 
 const propose = (tenant: Ids.TenantId, actor: any, kind: string, payload: unknown) =>
   Effect.flatMap(GovernedActions.GovernedActions, (p) => p.propose({ tenant_id: tenant, actor, kind, payload }))
@@ -101,26 +109,44 @@ export const suite = <E>(
         const probe = yield* GuardProbe
         const first = yield* propose(tenant.id, agent, "g.note", { note: "v0" })
         for (let i = 1; i < 10; i++) yield* propose(tenant.id, agent, "g.note", { note: `v${i}` })
-        expect(first.trace?.gates.find((g) => g.gate === "velocity")).toMatchObject({ verdict: "allow", inputs: { count: 1, limit: 10 } })
+        expect(first.trace?.gates.find((g) => g.gate === "velocity")).toMatchObject({
+          verdict: "allow",
+          inputs: { count: 1, limit: 10 }
+        })
         const eleventh = yield* Effect.exit(propose(tenant.id, agent, "g.note", { note: "v10" }))
         expect(eleventh).toStrictEqual(
-          Exit.fail(expect.objectContaining({ _tag: "VelocityBreakerTripped", code: "breaker.velocity", message: "Velocity circuit breaker tripped" }))
+          Exit.fail(
+            expect.objectContaining({
+              _tag: "VelocityBreakerTripped",
+              code: "breaker.velocity",
+              message: "Velocity circuit breaker tripped"
+            })
+          )
         )
         expect(Errors.httpStatus((eleventh as any).cause.error)).toBe(403)
         const applyWhileOpen = yield* Effect.exit(pipeline.apply(tenant.id, first.action.id, human))
         expect(failureCode(applyWhileOpen)).toBe("breaker.velocity")
         // persisted: the counter (11 counted), the open breaker, one trip event with the numbers
         expect(yield* probe.counter(VelocityBreaker.counterKey(tenant.id), 0)).toBe(11)
-        expect(yield* probe.breaker(VelocityBreaker.breakerKey(tenant.id))).toMatchObject({ state: "open", reason: "velocity_exceeded" })
+        expect(yield* probe.breaker(VelocityBreaker.breakerKey(tenant.id))).toMatchObject({
+          state: "open",
+          reason: "velocity_exceeded"
+        })
         const trips = (yield* probe.events("velocity")).filter((e) => e.tenant_id === tenant.id)
         expect(trips).toStrictEqual([
-          expect.objectContaining({ type: "trip", reason: "velocity_exceeded", data: expect.objectContaining({ count: 11, limit: 10, cooldown_seconds: 120 }) })
+          expect.objectContaining({
+            type: "trip",
+            reason: "velocity_exceeded",
+            data: expect.objectContaining({ count: 11, limit: 10, cooldown_seconds: 120 })
+          })
         ])
         // refused commands while open are not counted; after the cooldown it resets once
         yield* Effect.exit(propose(tenant.id, agent, "g.note", { note: "v11" }))
         expect(yield* probe.counter(VelocityBreaker.counterKey(tenant.id), 0)).toBe(11)
         yield* TestClock.adjust("119 seconds")
-        expect(failureCode(yield* Effect.exit(propose(tenant.id, agent, "g.note", { note: "v12" })))).toBe("breaker.velocity")
+        expect(failureCode(yield* Effect.exit(propose(tenant.id, agent, "g.note", { note: "v12" })))).toBe(
+          "breaker.velocity"
+        )
         yield* TestClock.adjust("1 second")
         const applied = yield* pipeline.apply(tenant.id, first.action.id, human)
         expect(applied.already_applied).toBe(false)
@@ -140,7 +166,8 @@ export const suite = <E>(
         )
         expect(results.filter(Exit.isSuccess).length).toBe(10)
         expect(results.filter((e) => failureCode(e) === "breaker.velocity").length).toBe(14)
-        expect((yield* probe.events("velocity")).filter((e) => e.tenant_id === tenant.id && e.type === "trip").length).toBe(1)
+        expect((yield* probe.events("velocity")).filter((e) => e.tenant_id === tenant.id && e.type === "trip").length)
+          .toBe(1)
       }))
 
     it.effect("value breaker: the proposal is created for review, never auto-applied; a human may apply it", () =>
@@ -165,12 +192,26 @@ export const suite = <E>(
         expect(failureCode(auto)).toBe("review_required")
         expect((yield* pipeline.apply(tenant.id, big.action.id, human)).action.status).toBe("applied")
         const events = (yield* probe.events("value")).filter((e) => e.tenant_id === tenant.id)
-        expect(events).toStrictEqual([expect.objectContaining({ type: "trip", reason: "value_breaker", data: expect.objectContaining({ amount: "1000.00", threshold: "1000.00", subject: "note:big" }) })])
+        expect(events).toStrictEqual([
+          expect.objectContaining({
+            type: "trip",
+            reason: "value_breaker",
+            data: expect.objectContaining({ amount: "1000.00", threshold: "1000.00", subject: "note:big" })
+          })
+        ])
         // what the companion reads: the tier floor and the reason; a tenant's own threshold wins
         const settings = yield* tenants.settings(tenant.id)
         const assessed = value.assess(settings, { minor: 100_000n, scale: 2 })
-        expect([assessed.tripped, assessed.min_tier, value.raiseTier(0, assessed), value.raiseTier(3, assessed), assessed.auto_apply_allowed]).toStrictEqual([true, 2, 2, 3, false])
-        yield* tenants.updateSettings(tenant.id, { extensions: { [GuardrailsConfig.TenantKeys.valueBreakerThreshold]: "50.5" } }, controller)
+        expect([
+          assessed.tripped,
+          assessed.min_tier,
+          value.raiseTier(0, assessed),
+          value.raiseTier(3, assessed),
+          assessed.auto_apply_allowed
+        ]).toStrictEqual([true, 2, 2, 3, false])
+        yield* tenants.updateSettings(tenant.id, {
+          extensions: { [GuardrailsConfig.TenantKeys.valueBreakerThreshold]: "50.5" }
+        }, controller)
         const tighter = value.assess(yield* tenants.settings(tenant.id), { minor: 5_050n, scale: 2 })
         expect([tighter.tripped, tighter.threshold]).toStrictEqual([true, "50.5"])
         expect(value.assess(yield* tenants.settings(tenant.id), { minor: 5_049n, scale: 2 }).tripped).toBe(false)
@@ -193,21 +234,36 @@ export const suite = <E>(
         expect([early.sample, early.tripped, early.downgraded]).toStrictEqual([3, false, null])
         yield* pipeline.reject(tenant.id, ids[3]!, human, "wrong")
         const reading = yield* trust.evaluate(tenant.id)
-        expect(reading).toMatchObject({ rejected: 3, applied: 1, sample: 4, rejection_rate: 0.75, tripped: true, downgraded: { from: "autopilot_limited", to: "suggest_only" } })
+        expect(reading).toMatchObject({
+          rejected: 3,
+          applied: 1,
+          sample: 4,
+          rejection_rate: 0.75,
+          tripped: true,
+          downgraded: { from: "autopilot_limited", to: "suggest_only" }
+        })
         expect((yield* tenants.settings(tenant.id)).ai_mode).toBe("suggest_only")
-        expect(yield* probe.breaker(TrustBreaker.breakerKey(tenant.id))).toMatchObject({ state: "open", reason: "rejection_rate" })
+        expect(yield* probe.breaker(TrustBreaker.breakerKey(tenant.id))).toMatchObject({
+          state: "open",
+          reason: "rejection_rate"
+        })
         const audit = (yield* (yield* Audit.AuditLog).list(tenant.id)).filter((r) => r.action === "settings.updated")
-        expect(audit.at(-1)).toMatchObject({ actor_id: "system", data: { before: { ai_mode: "autopilot_limited" }, after: { ai_mode: "suggest_only" } } })
+        expect(audit.at(-1)).toMatchObject({
+          actor_id: "system",
+          data: { before: { ai_mode: "autopilot_limited" }, after: { ai_mode: "suggest_only" } }
+        })
         // evaluating again changes nothing and records nothing new
         yield* trust.evaluate(tenant.id)
-        expect((yield* probe.events("trust")).filter((e) => e.tenant_id === tenant.id).map((e) => e.type)).toStrictEqual(["trip"])
+        expect((yield* probe.events("trust")).filter((e) => e.tenant_id === tenant.id).map((e) => e.type))
+          .toStrictEqual(["trip"])
         // the agent can no longer promote on its own
         expect(failureCode(yield* Effect.exit(pipeline.apply(tenant.id, ids[4]!, autopilot)))).toBe("mode.forbidden")
         // outside the window the sample is gone: the breaker resets (the mode stays down)
         yield* TestClock.adjust("2 hours")
         const later = yield* trust.evaluate(tenant.id)
         expect([later.sample, later.tripped]).toStrictEqual([0, false])
-        expect((yield* probe.events("trust")).filter((e) => e.tenant_id === tenant.id).map((e) => e.type)).toStrictEqual(["trip", "reset"])
+        expect((yield* probe.events("trust")).filter((e) => e.tenant_id === tenant.id).map((e) => e.type))
+          .toStrictEqual(["trip", "reset"])
         expect((yield* tenants.settings(tenant.id)).ai_mode).toBe("suggest_only")
       }))
 
@@ -217,14 +273,18 @@ export const suite = <E>(
         const pipeline = yield* GovernedActions.GovernedActions
         const tenants = yield* Tenants.Tenants
         const ids: Array<Ids.ActionId> = []
-        for (let i = 0; i < 4; i++) ids.push((yield* propose(tenant.id, agent, "g.note", { note: `g${i}` })).action.id)
-        for (const id of ids) yield* pipeline.reject(tenant.id, id, human, "no")
+        for (let i = 0; i < 4; i++)
+          ids.push((yield* propose(tenant.id, agent, "g.note", { note: `g${i}` })).action.id)
+        for (const id of ids)
+          yield* pipeline.reject(tenant.id, id, human, "no")
         const soon = yield* propose(tenant.id, agent, "g.note", { note: "soon" })
         expect(soon.trace?.gates.find((g) => g.gate === "trust")).toMatchObject({ inputs: { evaluated: false } })
         expect((yield* tenants.settings(tenant.id)).ai_mode).toBe("autopilot_limited")
         yield* TestClock.adjust("61 seconds")
         const later = yield* propose(tenant.id, agent, "g.note", { note: "later" })
-        expect(later.trace?.gates.find((g) => g.gate === "trust")).toMatchObject({ inputs: { evaluated: true, tripped: true } })
+        expect(later.trace?.gates.find((g) => g.gate === "trust")).toMatchObject({
+          inputs: { evaluated: true, tripped: true }
+        })
         expect((yield* tenants.settings(tenant.id)).ai_mode).toBe("suggest_only")
       }))
 
@@ -235,10 +295,21 @@ export const suite = <E>(
         const fail = Effect.fail(new Errors.InternalError({ message: "boom" }))
         const ok = Effect.succeed("ok")
         expect(yield* providers.call("p-consec", ok)).toBe("ok")
-        for (let i = 0; i < 3; i++) expect(Exit.isFailure(yield* Effect.exit(providers.call("p-consec", fail)))).toBe(true)
-        expect(yield* probe.breaker(ProviderBreaker.breakerKey("p-consec"))).toMatchObject({ state: "open", reason: "consecutive_failures" })
+        for (let i = 0; i < 3; i++)
+          expect(Exit.isFailure(yield* Effect.exit(providers.call("p-consec", fail)))).toBe(true)
+        expect(yield* probe.breaker(ProviderBreaker.breakerKey("p-consec"))).toMatchObject({
+          state: "open",
+          reason: "consecutive_failures"
+        })
         const refused = yield* Effect.exit(providers.call("p-consec", ok))
-        expect(refused).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "Unavailable", details: expect.objectContaining({ provider: "p-consec", state: "open" }) })))
+        expect(refused).toStrictEqual(
+          Exit.fail(
+            expect.objectContaining({
+              _tag: "Unavailable",
+              details: expect.objectContaining({ provider: "p-consec", state: "open" })
+            })
+          )
+        )
         yield* TestClock.adjust("30 seconds")
         // one caller gets the half-open probe; the next is refused while the probe is out
         expect(yield* providers.acquire("p-consec")).toBe("probe")
@@ -249,13 +320,19 @@ export const suite = <E>(
         yield* providers.recordSuccess("p-consec")
         expect(yield* probe.breaker(ProviderBreaker.breakerKey("p-consec"))).toMatchObject({ state: "closed" })
         const events = (yield* probe.events("provider")).filter((e) => e.data.provider === "p-consec")
-        expect(events.map((e) => [e.type, e.reason])).toStrictEqual([["trip", "consecutive_failures"], ["reset", "probe_succeeded"]])
+        expect(events.map((e) => [e.type, e.reason])).toStrictEqual([["trip", "consecutive_failures"], [
+          "reset",
+          "probe_succeeded"
+        ]])
         expect(events[0]!.data).toMatchObject({ consecutive_failures: 3 })
         // a failed probe opens it again
         for (let i = 0; i < 3; i++) yield* Effect.exit(providers.call("p-consec", fail))
         yield* TestClock.adjust("30 seconds")
         expect(Exit.isFailure(yield* Effect.exit(providers.call("p-consec", fail)))).toBe(true)
-        expect(yield* probe.breaker(ProviderBreaker.breakerKey("p-consec"))).toMatchObject({ state: "open", reason: "probe_failed" })
+        expect(yield* probe.breaker(ProviderBreaker.breakerKey("p-consec"))).toMatchObject({
+          state: "open",
+          reason: "probe_failed"
+        })
         yield* (yield* StopConditions.StopConditions).resume((yield* fixture("prov-admin")).admin)
       }))
 
@@ -272,7 +349,10 @@ export const suite = <E>(
         }
         expect(yield* probe.breaker(ProviderBreaker.breakerKey("p-rate"))).toMatchObject({ state: "closed" })
         yield* providers.recordFailure("p-rate")
-        expect(yield* probe.breaker(ProviderBreaker.breakerKey("p-rate"))).toMatchObject({ state: "open", reason: "failure_rate" })
+        expect(yield* probe.breaker(ProviderBreaker.breakerKey("p-rate"))).toMatchObject({
+          state: "open",
+          reason: "failure_rate"
+        })
         const trip = (yield* probe.events("provider")).find((e) => e.data.provider === "p-rate")!
         expect(trip.data).toMatchObject({ calls: 6, failures: 3, failure_rate: 0.5 })
         yield* (yield* StopConditions.StopConditions).resume((yield* fixture("prov-rate-admin")).admin)
@@ -289,9 +369,19 @@ export const suite = <E>(
         expect(decisions.map((d) => d.remaining)).toStrictEqual([4, 3, 2, 1, 0])
         // the tighter of the two limits is reported; the window resets in 30 s
         expect(decisions[0]).toStrictEqual({ enabled: true, limit: 5, remaining: 4, reset_seconds: 30 })
-        expect(yield* limiter.check({ tenant_id: "rl-tenant-only" })).toStrictEqual({ enabled: true, limit: 8, remaining: 7, reset_seconds: 30 })
+        expect(yield* limiter.check({ tenant_id: "rl-tenant-only" })).toStrictEqual({
+          enabled: true,
+          limit: 8,
+          remaining: 7,
+          reset_seconds: 30
+        })
         const refused = yield* Effect.flip(limiter.check(tok))
-        expect(refused).toMatchObject({ _tag: "RateLimited", code: "rate_limited", retry_after_seconds: 42, details: { scope: "token", limit_per_minute: 5 } })
+        expect(refused).toMatchObject({
+          _tag: "RateLimited",
+          code: "rate_limited",
+          retry_after_seconds: 42,
+          details: { scope: "token", limit_per_minute: 5 }
+        })
         expect(Errors.httpStatus(refused)).toBe(429)
         const w = Windows.windowStart(Windows.utcMillis(2030, 2, 1) + 30_000, 60_000)
         expect(yield* probe.counter("rate:token:tok_a", w)).toBe(5)
@@ -306,7 +396,10 @@ export const suite = <E>(
         // 30 s later a new window starts, but the previous minute still weighs (sliding): the
         // tenant's 8 old requests leave no room for 8 s (7.5 s rounded up), the token's 5 for 12 s
         yield* TestClock.adjust("30 seconds")
-        expect(yield* Effect.flip(limiter.check(tok))).toMatchObject({ retry_after_seconds: 8, details: { scope: "tenant" } })
+        expect(yield* Effect.flip(limiter.check(tok))).toMatchObject({
+          retry_after_seconds: 8,
+          details: { scope: "tenant" }
+        })
         yield* TestClock.adjust("12 seconds")
         expect((yield* limiter.check(tok)).remaining).toBe(0)
         expect(Exit.isFailure(yield* Effect.exit(limiter.check(tok)))).toBe(true)
@@ -325,9 +418,12 @@ export const suite = <E>(
         expect(results.filter(Exit.isSuccess).length).toBe(5)
         const disabled = yield* Effect.provide(
           RateLimiter.RateLimiter,
-          RateLimiter.RateLimiter.Default.pipe(Layer.provide(GuardrailsConfig.layer({ ...settings, rateLimitEnabled: false })))
+          RateLimiter.RateLimiter.Default.pipe(
+            Layer.provide(GuardrailsConfig.layer({ ...settings, rateLimitEnabled: false }))
+          )
         ).pipe(Effect.provide(Layer.succeedContext(yield* Effect.context<GuardrailsPorts.GuardrailsPorts>())))
-        for (let i = 0; i < 10; i++) expect((yield* disabled.check({ tenant_id: "rl-race", token_id: "tok_race" })).enabled).toBe(false)
+        for (let i = 0; i < 10; i++)
+          expect((yield* disabled.check({ tenant_id: "rl-race", token_id: "tok_race" })).enabled).toBe(false)
       }))
 
     it.effect("LLM budget: calls are metered exactly; over the tenant cap the fallback runs and the model is not called", () =>
@@ -338,11 +434,20 @@ export const suite = <E>(
         const { tenant, viewer } = yield* fixture("llm")
         yield* TestClock.setTime(Windows.utcMillis(2030, 4, 10))
         const calls = yield* Ref.make(0)
-        const model = Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.succeed({ value: "model", usage: { input_tokens: 1234, output_tokens: 1000 } }))
+        const model = Effect.zipRight(
+          Ref.update(calls, (n) => n + 1),
+          Effect.succeed({ value: "model", usage: { input_tokens: 1234, output_tokens: 1000 } })
+        )
         const fallback = Effect.succeed("rules")
         // 1234 × $1/M + 1000 × $2/M = $0.003234 exactly
         const first = yield* llm.call({ tenant_id: tenant.id, task: "categorize", model: "m1", run: model, fallback })
-        expect(first).toStrictEqual({ value: "model", fallback_active: false, fallback_reason: null, cost_usd: 3234n, usage: { input_tokens: 1234, output_tokens: 1000 } })
+        expect(first).toStrictEqual({
+          value: "model",
+          fallback_active: false,
+          fallback_reason: null,
+          cost_usd: 3234n,
+          usage: { input_tokens: 1234, output_tokens: 1000 }
+        })
         yield* llm.call({ tenant_id: tenant.id, task: "triage", model: "m1", run: model, fallback })
         yield* llm.call({ tenant_id: tenant.id, task: "categorize", model: "m1", run: model, fallback })
         yield* llm.call({ tenant_id: tenant.id, task: "categorize", model: "m1", run: model, fallback })
@@ -350,7 +455,13 @@ export const suite = <E>(
         expect(yield* probe.spend("ai:llm", "2030-04", "categorize")).toBe("9702")
         // $0.012936 ≥ $0.01: the check before the call falls back, the model is not called
         const over = yield* llm.call({ tenant_id: tenant.id, task: "categorize", model: "m1", run: model, fallback })
-        expect(over).toStrictEqual({ value: "rules", fallback_active: true, fallback_reason: "tenant_budget_exceeded", cost_usd: 0n, usage: null })
+        expect(over).toStrictEqual({
+          value: "rules",
+          fallback_active: true,
+          fallback_reason: "tenant_budget_exceeded",
+          cost_usd: 0n,
+          usage: null
+        })
         expect(yield* Ref.get(calls)).toBe(4)
         const status = yield* llm.status(tenant.id)
         expect(Schema.encodeSync(Budgets.LlmBudgetStatus)(status)).toStrictEqual({
@@ -364,13 +475,23 @@ export const suite = <E>(
           global_cap_usd: "0.03"
         })
         // unpriced models are never called
-        expect((yield* llm.call({ tenant_id: "other", task: "x", model: "unknown", run: model, fallback })).fallback_reason).toBe("model_unpriced")
+        expect(
+          (yield* llm.call({ tenant_id: "other", task: "x", model: "unknown", run: model, fallback })).fallback_reason
+        ).toBe("model_unpriced")
         // a tenant may carry its own cap; the summary breaks AI spend down by task
         const summary = Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(viewer))
-        expect(summary).toMatchObject({ ai_spent_actual_usd: "0.012936", ai_by_task: { categorize: "0.009702", triage: "0.003234" }, budget_status: "ok", limit_usd: null })
+        expect(summary).toMatchObject({
+          ai_spent_actual_usd: "0.012936",
+          ai_by_task: { categorize: "0.009702", triage: "0.003234" },
+          budget_status: "ok",
+          limit_usd: null
+        })
         // next month the meter starts from zero
         yield* TestClock.setTime(Windows.utcMillis(2030, 5, 1))
-        expect((yield* llm.call({ tenant_id: tenant.id, task: "categorize", model: "m1", run: model, fallback })).fallback_active).toBe(false)
+        expect(
+          (yield* llm.call({ tenant_id: tenant.id, task: "categorize", model: "m1", run: model, fallback }))
+            .fallback_active
+        ).toBe(false)
       }))
 
     it.effect("LLM budget: the global cap stops every tenant; a failing budget read fails closed; provider errors fall back", () =>
@@ -379,7 +500,8 @@ export const suite = <E>(
         yield* TestClock.setTime(Windows.utcMillis(2030, 6, 3))
         const big = Effect.succeed({ value: "model", usage: { input_tokens: 0, output_tokens: 5000 } }) // $0.01
         const fallback = Effect.succeed("rules")
-        for (const t of ["g1", "g2", "g3"]) yield* llm.call({ tenant_id: t, task: "t", model: "m1", run: big, fallback })
+        for (const t of ["g1", "g2", "g3"])
+          yield* llm.call({ tenant_id: t, task: "t", model: "m1", run: big, fallback })
         const blocked = yield* llm.call({ tenant_id: "g4", task: "t", model: "m1", run: big, fallback })
         expect([blocked.fallback_active, blocked.fallback_reason]).toStrictEqual([true, "global_budget_exceeded"])
         // the store cannot be read: no model call
@@ -392,14 +514,29 @@ export const suite = <E>(
         })
         const context = yield* Effect.context<any>()
         const blind = yield* Budgets.LlmBudget.pipe(
-          Effect.provide(Budgets.LlmBudget.Default.pipe(Layer.provide(failing), Layer.provide(Layer.succeedContext(context))))
+          Effect.provide(
+            Budgets.LlmBudget.Default.pipe(Layer.provide(failing), Layer.provide(Layer.succeedContext(context)))
+          )
         )
         let called = false
-        const closed = yield* blind.call({ tenant_id: "g5", task: "t", model: "m1", run: Effect.sync(() => (called = true, { value: "model", usage: { input_tokens: 1, output_tokens: 1 } })), fallback })
+        const closed = yield* blind.call({
+          tenant_id: "g5",
+          task: "t",
+          model: "m1",
+          run: Effect.sync(() => (called = true, { value: "model", usage: { input_tokens: 1, output_tokens: 1 } })),
+          fallback
+        })
         expect([closed.fallback_reason, called]).toStrictEqual(["budget_unavailable", false])
         // through a provider: a failing call uses the fallback and counts against the provider
         yield* TestClock.setTime(Windows.utcMillis(2030, 7, 1))
-        const broken = yield* llm.call({ tenant_id: "g6", task: "t", model: "m1", provider: "p-llm", run: Effect.fail("timeout"), fallback })
+        const broken = yield* llm.call({
+          tenant_id: "g6",
+          task: "t",
+          model: "m1",
+          provider: "p-llm",
+          run: Effect.fail("timeout"),
+          fallback
+        })
         expect(broken.fallback_reason).toBe("provider_error")
         expect((yield* (yield* ProviderBreaker.ProviderBreaker).state("p-llm")).consecutive_failures).toBe(1)
       }))
@@ -414,34 +551,59 @@ export const suite = <E>(
         expect(failureCode(denied)).toBe("rbac.forbidden")
         const input = Schema.decodeUnknownSync(Budgets.BudgetInput)({ limit_usd: "100.00" })
         const set = yield* exec.setBudget(controller, input)
-        expect([set.limit_usd, set.budget_status, set.remaining_estimated_usd]).toStrictEqual([100_000_000n, "ok", 100_000_000n])
+        expect([set.limit_usd, set.budget_status, set.remaining_estimated_usd]).toStrictEqual([
+          100_000_000n,
+          "ok",
+          100_000_000n
+        ])
         expect(yield* probe.budget(tenant.id)).toBe("100000000")
         expect(Schema.decodeUnknownEither(Budgets.BudgetInput)({ limit_usd: "1.0000001" })._tag).toBe("Left")
         yield* exec.charge(tenant.id, "nightly", Usd.usd("79.99"))
         const ok = Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(controller))
-        expect(ok).toMatchObject({ period: "2031-01", budget_status: "ok", spent_usd: "79.99", remaining_estimated_usd: "20.01", exec_by_task: { nightly: "79.99" } })
+        expect(ok).toMatchObject({
+          period: "2031-01",
+          budget_status: "ok",
+          spent_usd: "79.99",
+          remaining_estimated_usd: "20.01",
+          exec_by_task: { nightly: "79.99" }
+        })
         yield* exec.charge(tenant.id, "adhoc", Usd.usd("0.01"))
         expect((yield* exec.summary(controller)).budget_status).toBe("warning")
         // 80.00 + 20.00 would reach the limit: refused, nothing charged
         const refused = yield* Effect.flip(exec.charge(tenant.id, "adhoc", Usd.usd("20")))
-        expect(refused).toMatchObject({ _tag: "BudgetExceeded", code: "exec.budget.exceeded", details: { limit_usd: "100.00", spent_usd: "80.00", estimate_usd: "20.00" } })
+        expect(refused).toMatchObject({
+          _tag: "BudgetExceeded",
+          code: "exec.budget.exceeded",
+          details: { limit_usd: "100.00", spent_usd: "80.00", estimate_usd: "20.00" }
+        })
         expect(Errors.httpStatus(refused)).toBe(409)
         expect(yield* probe.spend("exec:budget", "2031-01", "*")).toBe("80000000")
-        expect(yield* (yield* BudgetStore.BudgetStore).totals(["exec:budget", "exec:nobody", "ai:budget"], "2031-01")).toStrictEqual([80_000_000n, 0n, 0n])
+        expect(yield* (yield* BudgetStore.BudgetStore).totals(["exec:budget", "exec:nobody", "ai:budget"], "2031-01"))
+          .toStrictEqual([80_000_000n, 0n, 0n])
         yield* exec.charge(tenant.id, "adhoc", Usd.usd("19.999999"))
         expect(failureCode(yield* Effect.exit(exec.charge(tenant.id, "adhoc", 1n)))).toBe("exec.budget.exceeded")
         const full = Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(controller))
-        expect(full).toMatchObject({ spent_usd: "99.999999", remaining_estimated_usd: "0.000001", budget_status: "warning" })
+        expect(full).toMatchObject({
+          spent_usd: "99.999999",
+          remaining_estimated_usd: "0.000001",
+          budget_status: "warning"
+        })
         // lowering the limit under the spend shows `exceeded`
         yield* exec.setBudget(controller, { limit_usd: Usd.usd("50") })
-        expect(Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(controller))).toMatchObject({ budget_status: "exceeded", remaining_estimated_usd: "0.00" })
+        expect(Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(controller))).toMatchObject({
+          budget_status: "exceeded",
+          remaining_estimated_usd: "0.00"
+        })
         // month rollover: a fresh budget
         yield* TestClock.setTime(Windows.utcMillis(2031, 2, 1))
         const fresh = yield* exec.summary(controller)
         expect([fresh.period, fresh.spent_usd, fresh.budget_status]).toStrictEqual(["2031-02", 0n, "ok"])
         yield* exec.charge(tenant.id, "nightly", Usd.usd("49"))
         const audit = (yield* (yield* Audit.AuditLog).list(tenant.id)).filter((r) => r.action === "billing.budget_set")
-        expect(audit.map((r) => r.data)).toStrictEqual([{ before: null, after: "100.00" }, { before: "100.00", after: "50.00" }])
+        expect(audit.map((r) => r.data)).toStrictEqual([{ before: null, after: "100.00" }, {
+          before: "100.00",
+          after: "50.00"
+        }])
       }))
 
     it.effect("execution budgets: concurrent charges never overspend", () =>
@@ -472,22 +634,47 @@ export const suite = <E>(
         const hash = (first as Errors.ApprovalRequired).plan_hash
         expect(hash).toMatch(/^[0-9a-f]{64}$/)
         expect(Errors.httpStatus(first as Errors.ApprovalRequired)).toBe(409)
-        expect(yield* probe.approval(tenant.id, "job:nightly", hash)).toMatchObject({ requested_by: human.id, granted_at: null })
+        expect(yield* probe.approval(tenant.id, "job:nightly", hash)).toMatchObject({
+          requested_by: human.id,
+          granted_at: null
+        })
         expect((yield* approvals.status(viewer, "job:nightly", hash)).status).toBe("pending")
         // the requester cannot approve itself; a viewer cannot approve at all
-        expect(failureCode(yield* Effect.exit(approvals.grant(human, { subject: "job:nightly", plan_hash: hash })))).toBe("rbac.forbidden")
-        const granted = yield* approvals.grant(controller, { subject: "job:nightly", plan_hash: hash, approver: "alice", notes: "reviewed" })
-        expect(granted).toMatchObject({ status: "approved", approved: true, approver: controller.id, approver_name: "alice", notes: "reviewed", expires_at: Windows.utcMillis(2031, 4, 1) + 3_600_000 })
-        expect(Schema.encodeSync(Approvals.ApprovalView)(granted)).toMatchObject({ subject: "job:nightly", plan_hash: hash, status: "approved" })
+        expect(failureCode(yield* Effect.exit(approvals.grant(human, { subject: "job:nightly", plan_hash: hash }))))
+          .toBe("rbac.forbidden")
+        const granted = yield* approvals.grant(controller, {
+          subject: "job:nightly",
+          plan_hash: hash,
+          approver: "alice",
+          notes: "reviewed"
+        })
+        expect(granted).toMatchObject({
+          status: "approved",
+          approved: true,
+          approver: controller.id,
+          approver_name: "alice",
+          notes: "reviewed",
+          expires_at: Windows.utcMillis(2031, 4, 1) + 3_600_000
+        })
+        expect(Schema.encodeSync(Approvals.ApprovalView)(granted)).toMatchObject({
+          subject: "job:nightly",
+          plan_hash: hash,
+          status: "approved"
+        })
         const proposed = yield* propose(tenant.id, human, "g.build", build)
         expect(proposed.action.payload_hash).toBe(hash)
-        expect(proposed.trace?.gates.find((g) => g.gate === "approval")).toMatchObject({ verdict: "allow", inputs: { risk_score: 0.7, approver: controller.id } })
+        expect(proposed.trace?.gates.find((g) => g.gate === "approval")).toMatchObject({
+          verdict: "allow",
+          inputs: { risk_score: 0.7, approver: controller.id }
+        })
         // a changed plan is another hash: a new approval is needed
         const changed = yield* Effect.flip(propose(tenant.id, human, "g.build", { ...build, plan: "v2" }))
         expect(changed).toMatchObject({ code: "approval_required", subject: "job:nightly" })
         expect((changed as Errors.ApprovalRequired).plan_hash).not.toBe(hash)
         // below the threshold no approval is needed
-        expect((yield* propose(tenant.id, human, "g.build", { ...build, risk_score: 0.69 })).action.status).toBe("proposed")
+        expect((yield* propose(tenant.id, human, "g.build", { ...build, risk_score: 0.69 })).action.status).toBe(
+          "proposed"
+        )
         // revoked before apply: the apply-time re-check refuses
         yield* approvals.revoke(controller, "job:nightly", hash)
         expect((yield* approvals.status(viewer, "job:nightly", hash)).status).toBe("revoked")
@@ -498,12 +685,16 @@ export const suite = <E>(
         yield* approvals.grant(controller, { subject: "job:nightly", plan_hash: hash })
         yield* TestClock.adjust("3600 seconds")
         expect((yield* approvals.status(controller, "job:nightly", hash)).status).toBe("expired")
-        expect(failureCode(yield* Effect.exit(pipeline.apply(tenant.id, proposed.action.id, human)))).toBe("approval_required")
+        expect(failureCode(yield* Effect.exit(pipeline.apply(tenant.id, proposed.action.id, human)))).toBe(
+          "approval_required"
+        )
         yield* approvals.grant(controller, { subject: "job:nightly", plan_hash: hash })
         const applied = yield* pipeline.apply(tenant.id, proposed.action.id, human)
         expect(applied.action.status).toBe("applied")
         expect(applied.trace?.gates.find((g) => g.gate === "approval")?.verdict).toBe("allow")
-        const audit = (yield* (yield* Audit.AuditLog).list(tenant.id)).map((r) => r.action).filter((a) => a.startsWith("approval."))
+        const audit = (yield* (yield* Audit.AuditLog).list(tenant.id)).map((r) => r.action).filter((a) =>
+          a.startsWith("approval.")
+        )
         expect(audit).toStrictEqual(["approval.granted", "approval.revoked", "approval.granted", "approval.granted"])
         expect(failureCode(yield* Effect.exit(approvals.revoke(controller, "job:none", hash)))).toBe("not_found")
         expect((yield* approvals.status(controller, "job:none", hash)).status).toBe("none")
@@ -514,13 +705,18 @@ export const suite = <E>(
         const { tenant, human, controller } = yield* fixture("appr-self")
         const pipeline = yield* GovernedActions.GovernedActions
         const build = { job_name: "j", plan: "p", risk_score: 0.9, estimated_cost_usd: "0" }
-        const hash = ((yield* Effect.flip(propose(tenant.id, controller, "g.build", build))) as Errors.ApprovalRequired).plan_hash
-        const self = yield* Effect.flip((yield* Approvals.Approvals).grant(controller, { subject: "job:j", plan_hash: hash }))
+        const hash =
+          ((yield* Effect.flip(propose(tenant.id, controller, "g.build", build))) as Errors.ApprovalRequired).plan_hash
+        const self = yield* Effect.flip(
+          (yield* Approvals.Approvals).grant(controller, { subject: "job:j", plan_hash: hash })
+        )
         expect(self).toMatchObject({ _tag: "Forbidden", code: "approval.self_approval" })
         // an approval granted before anyone asked is still worthless to its approver: the admin
         // pre-approves a plan, then cannot propose and run it on its own approval
         const t2 = yield* fixture("appr-self2")
-        const hash2 = ((yield* Effect.flip(propose(t2.tenant.id, t2.controller, "g.build", build))) as Errors.ApprovalRequired).plan_hash
+        const hash2 =
+          ((yield* Effect.flip(propose(t2.tenant.id, t2.controller, "g.build", build))) as Errors.ApprovalRequired)
+            .plan_hash
         yield* (yield* Approvals.Approvals).grant(t2.admin, { subject: "job:j", plan_hash: hash2 })
         const byAdmin = yield* Effect.flip(propose(t2.tenant.id, t2.admin, "g.build", build))
         expect(byAdmin).toMatchObject({ code: "approval_required", details: { status: "self_approved" } })
@@ -536,15 +732,30 @@ export const suite = <E>(
         const pipeline = yield* GovernedActions.GovernedActions
         yield* TestClock.setTime(Windows.utcMillis(2031, 5, 1))
         yield* exec.setBudget(controller, { limit_usd: Usd.usd("10") })
-        const a = yield* propose(tenant.id, human, "g.build", { job_name: "a", plan: "1", risk_score: 0, estimated_cost_usd: "6" })
-        const b = yield* propose(tenant.id, human, "g.build", { job_name: "b", plan: "1", risk_score: 0, estimated_cost_usd: "6" })
-        expect(a.trace?.gates.find((g) => g.gate === "budget")).toMatchObject({ verdict: "allow", inputs: { estimate_usd: "6.00", charged: false, task: "a" } })
+        const a = yield* propose(tenant.id, human, "g.build", {
+          job_name: "a",
+          plan: "1",
+          risk_score: 0,
+          estimated_cost_usd: "6"
+        })
+        const b = yield* propose(tenant.id, human, "g.build", {
+          job_name: "b",
+          plan: "1",
+          risk_score: 0,
+          estimated_cost_usd: "6"
+        })
+        expect(a.trace?.gates.find((g) => g.gate === "budget")).toMatchObject({
+          verdict: "allow",
+          inputs: { estimate_usd: "6.00", charged: false, task: "a" }
+        })
         yield* pipeline.apply(tenant.id, a.action.id, human)
         const second = yield* Effect.exit(pipeline.apply(tenant.id, b.action.id, human))
         expect(failureCode(second)).toBe("exec.budget.exceeded")
         const summary = yield* exec.summary(controller)
         expect([summary.spent_usd, summary.exec_by_task]).toStrictEqual([Usd.usd("6"), { a: Usd.usd("6") }])
-        const tooBig = yield* Effect.exit(propose(tenant.id, human, "g.build", { job_name: "c", plan: "1", risk_score: 0, estimated_cost_usd: "4" }))
+        const tooBig = yield* Effect.exit(
+          propose(tenant.id, human, "g.build", { job_name: "c", plan: "1", risk_score: 0, estimated_cost_usd: "4" })
+        )
         expect(failureCode(tooBig)).toBe("exec.budget.exceeded")
       }))
 
@@ -561,7 +772,11 @@ export const suite = <E>(
         yield* exec.setBudget(controller, { limit_usd: Usd.usd("1") })
         const risky = { job_name: "risky", plan: "p", risk_score: 0.99, estimated_cost_usd: "5" }
         // a kind that declares no policy: no approval, no budget check or charge, no value breaker, no lockdown
-        const undeclared = yield* propose(tenant.id, human, "g.undeclared", { ...risky, amount_cents: 10_000_000, protected: true })
+        const undeclared = yield* propose(tenant.id, human, "g.undeclared", {
+          ...risky,
+          amount_cents: 10_000_000,
+          protected: true
+        })
         expect(undeclared.action.status).toBe("proposed")
         expect(undeclared.action.review_reasons).toStrictEqual([])
         const gatesRun = undeclared.trace?.gates.map((g) => [g.gate, g.verdict, g.inputs])
@@ -582,7 +797,9 @@ export const suite = <E>(
         const overBudget = yield* Effect.flip(propose(tenant.id, human, "g.build", risky))
         expect(overBudget).toMatchObject({ _tag: "BudgetExceeded", code: "exec.budget.exceeded" })
         expect(Errors.httpStatus(overBudget as Errors.BudgetExceeded)).toBe(409)
-        const required = yield* Effect.flip(propose(tenant.id, human, "g.build", { ...risky, estimated_cost_usd: "0.50" }))
+        const required = yield* Effect.flip(
+          propose(tenant.id, human, "g.build", { ...risky, estimated_cost_usd: "0.50" })
+        )
         expect(required).toMatchObject({ _tag: "ApprovalRequired", code: "approval_required", subject: "job:risky" })
         expect(Errors.httpStatus(required as Errors.ApprovalRequired)).toBe(409)
       }))
@@ -595,7 +812,9 @@ export const suite = <E>(
         const { admin } = yield* fixture("stop")
         yield* TestClock.setTime(Windows.utcMillis(2032, 1, 1))
         yield* stops.resume(admin)
-        const before = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length
+        const before = (yield* probe.events("stop_condition")).filter((e) =>
+          e.type === StopConditions.STOP_EVENT
+        ).length
         const steps = yield* Ref.make(0)
         const loop = yield* Effect.fork(stops.runWhileActive(Ref.update(steps, (n) => n + 1), "10 seconds"))
         // the loop reads storage between sleeps (real I/O on SQL): move the clock only once it sleeps
@@ -611,7 +830,10 @@ export const suite = <E>(
         yield* providers.recordFailure("p-stop-3")
         expect(yield* probe.systemState(StopConditions.RUN_ACTIVE_KEY)).toBe(false)
         expect(yield* probe.systemState(StopConditions.RUN_PAUSED_KEY)).toBe(true)
-        expect(yield* probe.systemState(StopConditions.STOP_KEY)).toMatchObject({ reason: "provider_failures_repeated", data: { failures: 4, threshold: 4, window_seconds: 300 } })
+        expect(yield* probe.systemState(StopConditions.STOP_KEY)).toMatchObject({
+          reason: "provider_failures_repeated",
+          data: { failures: 4, threshold: 4, window_seconds: 300 }
+        })
         yield* providers.recordFailure("p-stop-4")
         const stopsNow = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT)
         expect(stopsNow.length).toBe(before + 1)
@@ -640,26 +862,43 @@ export const suite = <E>(
         yield* stops.recordPoolSample({ in_use: 10, size: 10 })
         expect((yield* stops.observe).should_stop).toBe(false)
         expect(yield* stops.recordPoolSample({ in_use: 10, size: 10 })).toBe(true)
-        expect(yield* probe.systemState(StopConditions.STOP_KEY)).toMatchObject({ reason: "db_pool_pressure", data: { samples: 3, threshold: 0.9 } })
+        expect(yield* probe.systemState(StopConditions.STOP_KEY)).toMatchObject({
+          reason: "db_pool_pressure",
+          data: { samples: 3, threshold: 0.9 }
+        })
         yield* stops.resume(admin)
         // hard budget: $0.05 of global spend in one UTC day
-        for (let i = 0; i < 4; i++) yield* llm.meter({ tenant_id: `hb${i}`, task: "t", model: "m1", usage: { input_tokens: 0, output_tokens: 6000 } })
+        for (let i = 0; i < 4; i++)
+          yield* llm.meter({
+            tenant_id: `hb${i}`,
+            task: "t",
+            model: "m1",
+            usage: { input_tokens: 0, output_tokens: 6000 }
+          })
         expect((yield* stops.observe).should_stop).toBe(false)
         yield* llm.meter({ tenant_id: "hb4", task: "t", model: "m1", usage: { input_tokens: 0, output_tokens: 6000 } })
-        expect(yield* probe.systemState(StopConditions.STOP_KEY)).toMatchObject({ reason: "budget_hard_exceeded", data: { spent_usd: "0.06", hard_cap_usd: "0.05", day: "2032-02-01" } })
-        const reasons = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).map((e) => e.reason)
+        expect(yield* probe.systemState(StopConditions.STOP_KEY)).toMatchObject({
+          reason: "budget_hard_exceeded",
+          data: { spent_usd: "0.06", hard_cap_usd: "0.05", day: "2032-02-01" }
+        })
+        const reasons = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).map(
+          (e) => e.reason
+        )
         expect(reasons.slice(-2)).toStrictEqual(["db_pool_pressure", "budget_hard_exceeded"])
         yield* stops.resume(admin)
         // instances tripping at once: one stop, one event (several rounds: the race is narrow)
         for (let round = 0; round < 10; round++) {
-          const before = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length
+          const before = (yield* probe.events("stop_condition")).filter((e) =>
+            e.type === StopConditions.STOP_EVENT
+          ).length
           const racing = yield* Effect.all(
             Array.from({ length: 6 }, () => stops.trip("provider_failures_repeated", { failures: 9 })),
             { concurrency: capabilities.parallelConnections ? 6 : 3 }
           )
           yield* stops.resume(admin)
           expect(racing.filter((x) => x).length).toBe(1)
-          expect((yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length).toBe(before + 1)
+          expect((yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length)
+            .toBe(before + 1)
         }
         // the next day starts from zero
         yield* TestClock.adjust("1 day")
@@ -680,16 +919,31 @@ export const suite = <E>(
           ...store,
           put: (record, expected) =>
             Effect.tap(store.put(record, expected), (ok) =>
-              ok && record.key === "stop:run" ? Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 50))) : Effect.void)
+              ok && record.key === "stop:run"
+                ? Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 50)))
+                : Effect.void)
         })
-        const instance = Effect.provide(StopConditions.StopConditions, StopConditions.StopConditions.Default.pipe(Layer.provide(slow)))
+        const instance = Effect.provide(
+          StopConditions.StopConditions,
+          StopConditions.StopConditions.Default.pipe(Layer.provide(slow))
+        )
         const [first, second] = [yield* instance, yield* instance]
-        const before = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length
+        const before = (yield* probe.events("stop_condition")).filter((e) =>
+          e.type === StopConditions.STOP_EVENT
+        ).length
         const tripped = yield* Effect.all(
-          [first.trip("provider_failures_repeated", { failures: 9 }), Effect.zipRight(Effect.sleep("10 millis").pipe(Effect.withClock(Clock.make())), second.trip("provider_failures_repeated", { failures: 9 }))],
+          [
+            first.trip("provider_failures_repeated", { failures: 9 }),
+            Effect.zipRight(
+              Effect.sleep("10 millis").pipe(Effect.withClock(Clock.make())),
+              second.trip("provider_failures_repeated", { failures: 9 })
+            )
+          ],
           { concurrency: 2 }
         )
-        const events = (yield* probe.events("stop_condition")).filter((e) => e.type === StopConditions.STOP_EVENT).length
+        const events = (yield* probe.events("stop_condition")).filter((e) =>
+          e.type === StopConditions.STOP_EVENT
+        ).length
         yield* stops.resume(admin)
         expect(tripped.filter((x) => x).length).toBe(1)
         expect(events).toBe(before + 1)
@@ -703,8 +957,16 @@ export const suite = <E>(
         yield* TestClock.setTime(Windows.utcMillis(2033, 1, 1))
         expect(failureCode(yield* Effect.exit(lockdown.lock(controller)))).toBe("rbac.forbidden")
         const state = yield* lockdown.lock(admin, "incident 42")
-        expect(state).toMatchObject({ active: true, source: "admin", reason: "incident 42", set_by: admin.id, code_expires_at: null })
-        const denied = yield* Effect.flip(propose(tenant.id, human, "g.build", { job_name: "x", plan: "1", risk_score: 0, estimated_cost_usd: "0" }))
+        expect(state).toMatchObject({
+          active: true,
+          source: "admin",
+          reason: "incident 42",
+          set_by: admin.id,
+          code_expires_at: null
+        })
+        const denied = yield* Effect.flip(
+          propose(tenant.id, human, "g.build", { job_name: "x", plan: "1", risk_score: 0, estimated_cost_usd: "0" })
+        )
         expect(denied).toMatchObject({ _tag: "LockdownActive", code: "lockdown.active" })
         expect(Errors.httpStatus(denied as Errors.LockdownActive)).toBe(403)
         // unprotected actions go on
@@ -715,7 +977,8 @@ export const suite = <E>(
         expect(JSON.stringify(stored)).not.toContain(rotated.code)
         expect((stored as any).hash).toBe(Lockdown.codeHash(rotated.code, (stored as any).salt))
         // wrong codes: counted; the 4th attempt in the window is rate limited, even with the right code
-        for (let i = 0; i < 3; i++) expect(failureCode(yield* Effect.exit(lockdown.unlock(admin, "WRONGCODE0")))).toBe("lockdown.code_invalid")
+        for (let i = 0; i < 3; i++)
+          expect(failureCode(yield* Effect.exit(lockdown.unlock(admin, "WRONGCODE0")))).toBe("lockdown.code_invalid")
         const limited = yield* Effect.flip(lockdown.unlock(admin, rotated.code))
         expect(limited).toMatchObject({ _tag: "RateLimited", code: "rate_limited", retry_after_seconds: 900 })
         yield* TestClock.adjust("900 seconds")
@@ -724,7 +987,14 @@ export const suite = <E>(
         expect(failureCode(yield* Effect.exit(lockdown.unlock(admin, rotated.code)))).toBe("lockdown.code_invalid")
         const unlocked = yield* lockdown.unlock(admin, newer.code.toLowerCase())
         expect(unlocked.active).toBe(false)
-        expect((yield* propose(tenant.id, human, "g.build", { job_name: "x", plan: "1", risk_score: 0, estimated_cost_usd: "0" })).action.status).toBe("proposed")
+        expect(
+          (yield* propose(tenant.id, human, "g.build", {
+            job_name: "x",
+            plan: "1",
+            risk_score: 0,
+            estimated_cost_usd: "0"
+          })).action.status
+        ).toBe("proposed")
         // the code is spent
         yield* lockdown.lock(admin)
         expect(failureCode(yield* Effect.exit(lockdown.unlock(admin, newer.code)))).toBe("lockdown.code_invalid")
@@ -739,7 +1009,9 @@ export const suite = <E>(
         const types = (yield* probe.events("lockdown")).map((e) => e.type)
         expect(types.filter((t) => t === "lockdown").length).toBeGreaterThanOrEqual(2)
         expect(types.filter((t) => t === "unlock").length).toBeGreaterThanOrEqual(2)
-        const audit = (yield* (yield* Audit.AuditLog).list(tenant.id)).map((r) => r.action).filter((a) => a.startsWith("system."))
+        const audit = (yield* (yield* Audit.AuditLog).list(tenant.id)).map((r) => r.action).filter((a) =>
+          a.startsWith("system.")
+        )
         expect(audit).toContain("system.lockdown")
         expect(audit).toContain("system.unlock")
       }))
@@ -759,7 +1031,11 @@ export const suite = <E>(
         expect(yield* lockdown.recordSignal("readiness_failure")).toBe(true)
         const state = yield* lockdown.current
         expect(state).toMatchObject({ active: true, source: "auto", reason: "readiness_failure_burst" })
-        expect((yield* probe.events("lockdown")).at(-1)).toMatchObject({ type: "lockdown", reason: "readiness_failure_burst", data: { count: 3, threshold: 3 } })
+        expect((yield* probe.events("lockdown")).at(-1)).toMatchObject({
+          type: "lockdown",
+          reason: "readiness_failure_burst",
+          data: { count: 3, threshold: 3 }
+        })
         yield* lockdown.unlock(admin, (yield* lockdown.rotateCode(admin)).code)
         yield* lockdown.recordSignal("rollback")
         expect(yield* lockdown.recordSignal("rollback")).toBe(true)
@@ -776,28 +1052,56 @@ export const suite = <E>(
         const llm = yield* Budgets.LlmBudget
         const providers = yield* ProviderBreaker.ProviderBreaker
         yield* TestClock.setTime(Windows.utcMillis(2034, 1, 1))
-        const fetch = { url: "https://media.example.com/a.jpg", mime_type: "image/jpeg", size_bytes: 1000, target_path: "t1/a.jpg", provider: "p-opt" }
+        const fetch = {
+          url: "https://media.example.com/a.jpg",
+          mime_type: "image/jpeg",
+          size_bytes: 1000,
+          target_path: "t1/a.jpg",
+          provider: "p-opt"
+        }
         const ok = yield* propose(tenant.id, human, "g.fetch", fetch)
         expect(ok.trace?.gates.map((g) => [g.gate, g.verdict])).toStrictEqual([
-          ["tenant_scope", "allow"], ["run_active", "allow"], ["rbac", "allow"], ["rate_limit", "allow"], ["media_policy", "allow"],
-          ["budget", "allow"], ["llm_budget", "allow"], ["approval", "allow"]
+          ["tenant_scope", "allow"],
+          ["run_active", "allow"],
+          ["rbac", "allow"],
+          ["rate_limit", "allow"],
+          ["media_policy", "allow"],
+          ["budget", "allow"],
+          ["llm_budget", "allow"],
+          ["approval", "allow"]
         ])
-        const host = yield* Effect.flip(propose(tenant.id, human, "g.fetch", { ...fetch, url: "https://evil.example.com/a.jpg" }))
+        const host = yield* Effect.flip(
+          propose(tenant.id, human, "g.fetch", { ...fetch, url: "https://evil.example.com/a.jpg" })
+        )
         expect(host).toMatchObject({ _tag: "ValidationError", code: "media_host_denied" })
-        expect(failureCode(yield* Effect.exit(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "../../etc/x" })))).toBe("media_path_unsafe")
+        expect(
+          failureCode(
+            yield* Effect.exit(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "../../etc/x" }))
+          )
+        ).toBe("media_path_unsafe")
         // three proposals so far took rate slots (5 a minute per actor); two more fit
         yield* propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/b.jpg" })
         yield* propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/c.jpg" })
-        expect(yield* Effect.flip(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/d.jpg" }))).toMatchObject({ code: "rate_limited" })
+        expect(yield* Effect.flip(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/d.jpg" })))
+          .toMatchObject({ code: "rate_limited" })
         yield* TestClock.adjust("2 minutes")
         // the tenant's LLM spend reaches its cap: actions that would call a model are refused
-        yield* llm.meter({ tenant_id: tenant.id, task: "t", model: "m1", usage: { input_tokens: 0, output_tokens: 6000 } })
-        expect(yield* Effect.flip(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/e.jpg" }))).toMatchObject({ _tag: "BudgetExceeded", code: "llm.budget.exceeded" })
+        yield* llm.meter({
+          tenant_id: tenant.id,
+          task: "t",
+          model: "m1",
+          usage: { input_tokens: 0, output_tokens: 6000 }
+        })
+        expect(yield* Effect.flip(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/e.jpg" })))
+          .toMatchObject({ _tag: "BudgetExceeded", code: "llm.budget.exceeded" })
         yield* TestClock.setTime(Windows.utcMillis(2034, 2, 1))
         const later = yield* propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/f.jpg" })
         // the provider's breaker opens: applying (which would call it) is refused until it cools down
         for (let i = 0; i < 3; i++) yield* providers.recordFailure("p-opt")
-        expect(yield* Effect.flip(pipeline.apply(tenant.id, later.action.id, human))).toMatchObject({ _tag: "Unavailable", details: { provider: "p-opt", state: "open" } })
+        expect(yield* Effect.flip(pipeline.apply(tenant.id, later.action.id, human))).toMatchObject({
+          _tag: "Unavailable",
+          details: { provider: "p-opt", state: "open" }
+        })
         yield* TestClock.adjust("30 seconds")
         expect((yield* pipeline.apply(tenant.id, later.action.id, human)).action.status).toBe("applied")
         // a stop condition holds the run: refused until resumed
@@ -805,7 +1109,9 @@ export const suite = <E>(
         const stopped = yield* Effect.flip(propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/g.jpg" }))
         expect(stopped).toMatchObject({ _tag: "Unavailable", details: { stop_reason: "db_pool_pressure" } })
         yield* stops.resume(admin)
-        expect((yield* propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/g.jpg" })).action.status).toBe("proposed")
+        expect((yield* propose(tenant.id, human, "g.fetch", { ...fetch, target_path: "t1/g.jpg" })).action.status).toBe(
+          "proposed"
+        )
       }))
 
     it.effect("gates: each verdict and the inputs it records, at propose and apply; what each phase writes", () =>
@@ -845,9 +1151,24 @@ export const suite = <E>(
             result: null,
             version: 1
           }, true)
-        const run = (gate: Gate.Gate, kind: ActionKind.ActionKind, payload: unknown, phase: "propose" | "apply", actor = agent) =>
+        const run = (
+          gate: Gate.Gate,
+          kind: ActionKind.ActionKind,
+          payload: unknown,
+          phase: "propose" | "apply",
+          actor = agent
+        ) =>
           Effect.map(
-            gate.evaluate({ tenant, settings, actor, kind, action: record(kind, payload, agent.id), payload, phase, trigger: "auto" }),
+            gate.evaluate({
+              tenant,
+              settings,
+              actor,
+              kind,
+              action: record(kind, payload, agent.id),
+              payload,
+              phase,
+              trigger: "auto"
+            }),
             (d) =>
               d.verdict === "deny"
                 ? { verdict: d.verdict, inputs: d.inputs, code: d.error.code, details: d.error.details }
@@ -860,8 +1181,14 @@ export const suite = <E>(
 
         // velocity: propose counts, apply only checks; over the limit it trips and both deny
         const small = { note: "n", amount_cents: 99_999 }
-        expect(yield* run(gates.velocityGate, note, small, "propose")).toStrictEqual({ verdict: "allow", inputs: { count: 1, limit: 10, counted: true } })
-        expect(yield* run(gates.velocityGate, note, small, "apply")).toStrictEqual({ verdict: "allow", inputs: { count: 1, limit: 10, counted: false } })
+        expect(yield* run(gates.velocityGate, note, small, "propose")).toStrictEqual({
+          verdict: "allow",
+          inputs: { count: 1, limit: 10, counted: true }
+        })
+        expect(yield* run(gates.velocityGate, note, small, "apply")).toStrictEqual({
+          verdict: "allow",
+          inputs: { count: 1, limit: 10, counted: false }
+        })
         expect(yield* probe.counter(vKey, window)).toBe(1)
         for (let i = 2; i <= 10; i++) yield* run(gates.velocityGate, note, small, "propose")
         const until = now + 120_000
@@ -877,7 +1204,10 @@ export const suite = <E>(
           code: "breaker.velocity",
           details: { tenant_id: tenant.id, count: -1, limit: 10, until }
         })
-        expect(yield* run(gates.velocityGate, note, small, "propose")).toMatchObject({ verdict: "deny", inputs: { count: -1, counted: true } })
+        expect(yield* run(gates.velocityGate, note, small, "propose")).toMatchObject({
+          verdict: "deny",
+          inputs: { count: -1, counted: true }
+        })
         expect(yield* probe.counter(vKey, window)).toBe(11)
 
         // value breaker: below, at the threshold (review, one event at propose only), no amount
@@ -886,23 +1216,52 @@ export const suite = <E>(
           inputs: { amount: "999.99", threshold: "1000.00", min_tier: null }
         })
         const big = { note: "big", amount_cents: 100_000 }
-        const review = { verdict: "review", inputs: { amount: "1000.00", threshold: "1000.00", min_tier: 2 }, reasons: ["value_breaker"] }
+        const review = {
+          verdict: "review",
+          inputs: { amount: "1000.00", threshold: "1000.00", min_tier: 2 },
+          reasons: ["value_breaker"]
+        }
         expect(yield* run(gates.valueGate, note, big, "propose")).toStrictEqual(review)
         expect(yield* run(gates.valueGate, note, big, "apply")).toStrictEqual(review)
-        expect((yield* probe.events("value")).filter((e) => e.tenant_id === tenant.id).map((e) => e.data)).toStrictEqual([
-          { amount: "1000.00", threshold: "1000.00", subject: "note:big", min_tier: 2 }
-        ])
-        expect(yield* run(gates.valueGate, note, { note: "none" }, "propose")).toStrictEqual({ verdict: "allow", inputs: { amount: null } })
-        yield* tenants.updateSettings(tenant.id, { extensions: { [GuardrailsConfig.TenantKeys.valueBreakerThreshold]: "abc" } }, admin)
+        expect((yield* probe.events("value")).filter((e) => e.tenant_id === tenant.id).map((e) => e.data))
+          .toStrictEqual([
+            { amount: "1000.00", threshold: "1000.00", subject: "note:big", min_tier: 2 }
+          ])
+        expect(yield* run(gates.valueGate, note, { note: "none" }, "propose")).toStrictEqual({
+          verdict: "allow",
+          inputs: { amount: null }
+        })
+        yield* tenants.updateSettings(tenant.id, {
+          extensions: { [GuardrailsConfig.TenantKeys.valueBreakerThreshold]: "abc" }
+        }, admin)
         const malformed = yield* tenants.settings(tenant.id)
-        expect(yield* Effect.map(gates.valueGate.evaluate({ tenant, settings: malformed, actor: agent, kind: note, action: record(note, small, agent.id), payload: small, phase: "apply", trigger: "auto" }), (d) => d.verdict))
+        expect(
+          yield* Effect.map(
+            gates.valueGate.evaluate({
+              tenant,
+              settings: malformed,
+              actor: agent,
+              kind: note,
+              action: record(note, small, agent.id),
+              payload: small,
+              phase: "apply",
+              trigger: "auto"
+            }),
+            (d) => d.verdict
+          )
+        )
           .toBe("review")
 
         // budget: no estimate, no limit, within, exceeded; apply charges
         const job = (job_name: string, estimated_cost_usd: string | undefined, risk_score = 0) =>
-          estimated_cost_usd === undefined ? { job_name, plan: "p", risk_score } : { job_name, plan: "p", risk_score, estimated_cost_usd }
+          estimated_cost_usd === undefined
+            ? { job_name, plan: "p", risk_score }
+            : { job_name, plan: "p", risk_score, estimated_cost_usd }
         const period = Windows.monthKey(now)
-        expect(yield* run(gates.budgetGate, build, job("x", undefined), "propose")).toStrictEqual({ verdict: "allow", inputs: { estimate_usd: null } })
+        expect(yield* run(gates.budgetGate, build, job("x", undefined), "propose")).toStrictEqual({
+          verdict: "allow",
+          inputs: { estimate_usd: null }
+        })
         expect(yield* run(gates.budgetGate, build, job("a", "6"), "propose")).toStrictEqual({
           verdict: "allow",
           inputs: { period, limit_usd: null, spent_usd: "0.00", estimate_usd: "6.00", charged: false, task: "a" }
@@ -934,7 +1293,10 @@ export const suite = <E>(
 
         // approval: no risk, below, missing (request recorded at propose only), granted, self-approved, apply-only
         const hash = "ab".repeat(32)
-        expect(yield* run(gates.approvalGate, note, small, "propose")).toStrictEqual({ verdict: "allow", inputs: { risk_score: null } })
+        expect(yield* run(gates.approvalGate, note, small, "propose")).toStrictEqual({
+          verdict: "allow",
+          inputs: { risk_score: null }
+        })
         expect(yield* run(gates.approvalGate, build, job("low", "0", 0.69), "propose")).toStrictEqual({
           verdict: "allow",
           inputs: { risk_score: 0.69, threshold: 0.7, required: false }
@@ -953,14 +1315,25 @@ export const suite = <E>(
         yield* approvals.grant(controller, { subject: "job:hi", plan_hash: hash })
         expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "apply")).toStrictEqual({
           verdict: "allow",
-          inputs: { risk_score: 0.7, threshold: 0.7, approver: controller.id, granted_at: now, expires_at: now + 3_600_000 }
+          inputs: {
+            risk_score: 0.7,
+            threshold: 0.7,
+            approver: controller.id,
+            granted_at: now,
+            expires_at: now + 3_600_000
+          }
         })
-        expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "propose", controller)).toStrictEqual(missing("self_approved"))
+        expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "propose", controller)).toStrictEqual(
+          missing("self_approved")
+        )
         expect(yield* run(gates.approvalGate, late, job("late", "0", 0.9), "propose")).toStrictEqual({
           verdict: "allow",
           inputs: { risk_score: 0.9, checked_at: "apply" }
         })
-        expect(yield* run(gates.approvalGate, late, job("late", "0", 0.9), "apply")).toMatchObject({ verdict: "deny", code: "approval_required" })
+        expect(yield* run(gates.approvalGate, late, job("late", "0", 0.9), "apply")).toMatchObject({
+          verdict: "deny",
+          code: "approval_required"
+        })
         yield* TestClock.adjust("3600 seconds")
         expect(yield* run(gates.approvalGate, build, job("hi", "0", 0.7), "apply")).toStrictEqual(missing("expired"))
         void human
@@ -1001,10 +1374,18 @@ export const suite = <E>(
         const { tenant, agent, viewer } = yield* fixture("status", "autopilot_limited")
         yield* propose(tenant.id, agent, "g.note", { note: "big", amount_cents: 500_000 })
         const s = yield* status.status(viewer)
-        expect(s).toMatchObject({ lockdown: { active: false }, run: { should_stop: false }, breakers: { velocity: { state: "closed" } }, rate_limit: { enabled: true, rpm: 5, tenant_rpm: 8 } })
+        expect(s).toMatchObject({
+          lockdown: { active: false },
+          run: { should_stop: false },
+          breakers: { velocity: { state: "closed" } },
+          rate_limit: { enabled: true, rpm: 5, tenant_rpm: 8 }
+        })
         expect(failureCode(yield* Effect.exit(status.status(agent)))).toBe("rbac.forbidden")
         const list = yield* events.listForTenant(viewer)
         expect(list.map((e) => [e.kind, e.type, e.tenant_id])).toStrictEqual([["value", "trip", "status"]])
-        expect(Schema.encodeSync(BreakerEvents.GuardrailEvent)(list[0]!)).toMatchObject({ kind: "value", data: { amount: "5000.00" } })
+        expect(Schema.encodeSync(BreakerEvents.GuardrailEvent)(list[0]!)).toMatchObject({
+          kind: "value",
+          data: { amount: "5000.00" }
+        })
       }))
   })

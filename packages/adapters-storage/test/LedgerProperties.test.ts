@@ -6,10 +6,21 @@
  */
 import { Memory, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { CoreConfig, GovernedActions, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import { BankTransaction, CalendarDate, Chart, Journal, JournalEntry, Ledger, LedgerConfig, PeriodLock, type Ports as LP, Proposals } from "@airlock/ledger"
+import {
+  BankTransaction,
+  CalendarDate,
+  Chart,
+  Journal,
+  type JournalEntry,
+  Ledger,
+  LedgerConfig,
+  PeriodLock,
+  type Ports as LP,
+  Proposals
+} from "@airlock/ledger"
 import { describe, expect, it } from "@effect/vitest"
-import fc from "fast-check"
 import { Effect, Exit, Layer, ManagedRuntime } from "effect"
+import fc from "fast-check"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 
@@ -33,16 +44,46 @@ const PAIRS: ReadonlyArray<readonly [string, string]> = [
 const dayOf = (n: number) => CalendarDate.fromEpochDay(CalendarDate.toEpochDay("2024-01-01") + n)
 
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ _tag: fc.constant("post" as const), day: fc.nat(40), pair: fc.nat(PAIRS.length - 1), cents: fc.integer({ min: 1, max: 5_000_000 }) }) },
-  { weight: 2, arbitrary: fc.record({ _tag: fc.constant("reverse" as const), pick: fc.nat(50), day: fc.option(fc.nat(40), { nil: null }) }) },
-  { weight: 1, arbitrary: fc.record({ _tag: fc.constant("lock" as const), day: fc.option(fc.nat(40), { nil: null }) }) },
-  { weight: 3, arbitrary: fc.record({ _tag: fc.constant("propose" as const), day: fc.nat(40), cents: fc.integer({ min: -900_000, max: 900_000 }).filter((n) => n !== 0), split: fc.nat(1) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      _tag: fc.constant("post" as const),
+      day: fc.nat(40),
+      pair: fc.nat(PAIRS.length - 1),
+      cents: fc.integer({ min: 1, max: 5_000_000 })
+    })
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      _tag: fc.constant("reverse" as const),
+      pick: fc.nat(50),
+      day: fc.option(fc.nat(40), { nil: null })
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ _tag: fc.constant("lock" as const), day: fc.option(fc.nat(40), { nil: null }) })
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      _tag: fc.constant("propose" as const),
+      day: fc.nat(40),
+      cents: fc.integer({ min: -900_000, max: 900_000 }).filter((n) => n !== 0),
+      split: fc.nat(1)
+    })
+  },
   { weight: 3, arbitrary: fc.record({ _tag: fc.constant("apply" as const), pick: fc.nat(50), twice: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ _tag: "wipe" as const }) }
 )
 
 const codeOf = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) && exit.cause._tag === "Fail" ? (exit.cause.error as { code?: string }).code ?? "?" : Exit.isSuccess(exit) ? "ok" : "defect"
+  Exit.isFailure(exit) && exit.cause._tag === "Fail"
+    ? (exit.cause.error as { code?: string }).code ?? "?"
+    : Exit.isSuccess(exit)
+    ? "ok"
+    : "defect"
 
 let runs = 0
 
@@ -86,7 +127,10 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
           const date = dayOf(c.day)
           const exit = yield* Effect.exit(journal.post(tenant, human, {
             date,
-            lines: [{ account_code: debit, debit: (c.cents / 100).toFixed(2) }, { account_code: credit, credit: (c.cents / 100).toFixed(2) }]
+            lines: [{ account_code: debit, debit: (c.cents / 100).toFixed(2) }, {
+              account_code: credit,
+              credit: (c.cents / 100).toFixed(2)
+            }]
           }))
           if (lock !== null && date <= lock) expect(codeOf(exit)).toBe("period.locked")
           else {
@@ -212,8 +256,10 @@ describe("ledger properties", () => {
   for (const adapter of adapters) {
     it(`random post / reverse / lock / apply / wipe sequences keep the books sound (${adapter.name})`, async () => {
       await fc.assert(
-        fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 30 }), (cmds) =>
-          Effect.runPromise(run(cmds).pipe(Effect.provide(environment(adapter.ports()))))),
+        fc.asyncProperty(
+          fc.array(cmd, { minLength: 1, maxLength: 30 }),
+          (cmds) => Effect.runPromise(run(cmds).pipe(Effect.provide(environment(adapter.ports()))))
+        ),
         { numRuns: adapter.runs }
       )
     }, 120_000)

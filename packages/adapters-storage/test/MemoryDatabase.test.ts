@@ -16,7 +16,12 @@ describe("memory database", () => {
         rows.set("t1", 2, "B1")
         rows.set("t2", "a", "A2")
       })
-      expect([rows.get("t1", "a"), rows.get("t1", 2), rows.get("t2", "a"), rows.get("t3", "a")]).toStrictEqual(["A1", "B1", "A2", undefined])
+      expect([rows.get("t1", "a"), rows.get("t1", 2), rows.get("t2", "a"), rows.get("t3", "a")]).toStrictEqual([
+        "A1",
+        "B1",
+        "A2",
+        undefined
+      ])
       expect([...rows.inScope("t1")]).toStrictEqual(["A1", "B1"])
       expect([...rows.inScope("none")]).toStrictEqual([])
       expect([...rows.values()].sort()).toStrictEqual(["A1", "A2", "B1"])
@@ -39,7 +44,12 @@ describe("memory database", () => {
         )
       ).pipe(Effect.exit)
       expect(failed).toStrictEqual(Exit.fail("boom"))
-      expect([rows.get("t1", "a"), rows.get("t1", 2), rows.has("t1", "new"), rows.has("t9", "x")]).toStrictEqual(["A1", "B1", false, false])
+      expect([rows.get("t1", "a"), rows.get("t1", 2), rows.has("t1", "new"), rows.has("t9", "x")]).toStrictEqual([
+        "A1",
+        "B1",
+        false,
+        false
+      ])
       expect([...rows.values()].sort()).toStrictEqual(["A1", "A2", "B1"])
     }))
 
@@ -68,6 +78,7 @@ describe("memory database", () => {
           yield* db.write(() => scoped.set("u", "after", 4))
         })
       )
-      expect([scoped.get("t", "outer"), scoped.has("t", "inner"), scoped.get("u", "after"), plain.get("k")]).toStrictEqual([1, false, 4, 1])
+      expect([scoped.get("t", "outer"), scoped.has("t", "inner"), scoped.get("u", "after"), plain.get("k")])
+        .toStrictEqual([1, false, 4, 1])
     }))
 })

@@ -4,9 +4,9 @@
  */
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { SqlClient } from "@effect/sql"
-import * as Migrator from "@effect/sql/Migrator"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import * as Migrator from "@effect/sql/Migrator"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Redacted } from "effect"
 import { mkdtempSync } from "node:fs"
@@ -16,7 +16,9 @@ import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 
 /** The schema as databases in the field have it: every migration before the renames. */
 const before = Migrator.make({})({
-  loader: Migrator.fromRecord(Object.fromEntries(Object.entries(Migrations.migrations).filter(([k]) => Number.parseInt(k, 10) < 6)))
+  loader: Migrator.fromRecord(
+    Object.fromEntries(Object.entries(Migrations.migrations).filter(([k]) => Number.parseInt(k, 10) < 6))
+  )
 })
 
 const seed = Effect.gen(function*() {
@@ -31,14 +33,20 @@ const inspect = (tables: Effect.Effect<ReadonlyArray<{ readonly name: string }>,
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const names = (yield* tables).map((t) => t.name).sort()
-    const duplicate = yield* Effect.either(sql`INSERT INTO core_tenants (id, name, ai_companion_enabled, created_at) VALUES ('acme', 'Again', 1, 2)`)
+    const duplicate = yield* Effect.either(
+      sql`INSERT INTO core_tenants (id, name, ai_companion_enabled, created_at) VALUES ('acme', 'Again', 1, 2)`
+    )
     return {
       status: yield* Migrations.status,
       unprefixed: names.filter((n) => !/^(core|guardrails|ledger)_/.test(n) && n !== "effect_sql_migrations"),
       prefixes: [...new Set(names.map((n) => n.split("_")[0]))].sort(),
       tenants: (yield* sql`SELECT id, name FROM core_tenants`).map((r) => [r.id, r.name]),
-      counters: (yield* sql`SELECT key, CAST(count AS TEXT) AS count FROM guardrails_counters`).map((r) => [r.key, r.count]),
-      ledger: (yield* sql`SELECT CAST(value AS TEXT) AS value FROM ledger_counters WHERE tenant_id = 'acme'`).map((r) => r.value),
+      counters: (yield* sql`SELECT key, CAST(count AS TEXT) AS count FROM guardrails_counters`).map((
+        r
+      ) => [r.key, r.count]),
+      ledger: (yield* sql`SELECT CAST(value AS TEXT) AS value FROM ledger_counters WHERE tenant_id = 'acme'`).map((r) =>
+        r.value
+      ),
       oldTableGone: Either.isLeft(yield* Effect.either(sql`SELECT id FROM airlock_tenants`)),
       keyKept: Either.isLeft(duplicate)
     }
@@ -60,22 +68,33 @@ describe("migration 0006: table prefixes", () => {
     Effect.gen(function*() {
       const filename = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "prefixes.db")
       yield* Effect.provide(seed, SqliteClient.layer({ filename }))
-      const tables = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`)
+      const tables = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`)
       const after = yield* Effect.provide(inspect(tables), Sqlite.layerClient({ filename }))
       expect(after).toStrictEqual(expected)
     }))
 
   const admin = pgAdminUrl()
   if (admin === "") it.skip("postgres: turned off with AIRLOCK_TEST_PG=off", () => {})
-  else it.effect("postgres: a database with rows is renamed in place, rows and keys kept", () =>
-    Effect.gen(function*() {
-      const url = yield* freshDatabaseUrl(admin)
-      yield* Effect.provide(seed, PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))
-      const tables = Effect.flatMap(
-        SqlClient.SqlClient,
-        (sql) => sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`
-      )
-      const after = yield* Effect.provide(inspect(tables), Layer.orDie(Postgres.layerClient({ url, maxConnections: 1 })))
-      expect(after).toStrictEqual(expected)
-    }), 60_000)
+  else it.effect(
+      "postgres: a database with rows is renamed in place, rows and keys kept",
+      () =>
+        Effect.gen(function*() {
+          const url = yield* freshDatabaseUrl(admin)
+          yield* Effect.provide(seed, PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))
+          const tables = Effect.flatMap(
+            SqlClient.SqlClient,
+            (sql) =>
+              sql<
+                { name: string }
+              >`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`
+          )
+          const after = yield* Effect.provide(
+            inspect(tables),
+            Layer.orDie(Postgres.layerClient({ url, maxConnections: 1 }))
+          )
+          expect(after).toStrictEqual(expected)
+        }),
+      60_000
+    )
 })

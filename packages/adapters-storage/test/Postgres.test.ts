@@ -4,12 +4,12 @@ import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
-import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
-import * as Probe from "./support/Probe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
+import * as Probe from "./support/Probe.js"
 
 const admin = pgAdminUrl()
 
@@ -22,19 +22,31 @@ if (admin === "") {
   })
 } else {
   const ports = Layer.unwrapEffect(
-    Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(Probe.sql, Postgres.layer({ url, maxConnections: 8 })))
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(Probe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    )
   )
   suite("postgres", ports, { parallelConnections: true })
   const guardPorts = Layer.unwrapEffect(
-    Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(GuardProbe.sql, Postgres.layer({ url, maxConnections: 8 })))
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(GuardProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    )
   )
   GuardrailsSuite.suite("postgres", guardPorts, { parallelConnections: true })
   const ledgerPorts = Layer.unwrapEffect(
-    Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(LedgerProbe.sql, Postgres.layer({ url, maxConnections: 8 })))
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(LedgerProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    )
   )
   ledgerSuite("postgres", ledgerPorts, { parallelConnections: true })
   const memoryPorts = Layer.unwrapEffect(
-    Effect.map(freshDatabaseUrl(admin), (url) => Layer.provideMerge(AgentMemoryProbe.sql, Postgres.layer({ url, maxConnections: 8 })))
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(AgentMemoryProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    )
   )
   AgentMemorySuite.suite("postgres", memoryPorts, { parallelConnections: true })
 }

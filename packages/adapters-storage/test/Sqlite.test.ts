@@ -6,24 +6,37 @@ import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
-import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
 
-suite("sqlite (file, WAL)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: file })), { parallelConnections: false })
-suite("sqlite (:memory:)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: ":memory:" })), { parallelConnections: false })
+suite("sqlite (file, WAL)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: file })), {
+  parallelConnections: false
+})
+suite("sqlite (:memory:)", Layer.provideMerge(Probe.sql, Sqlite.layer({ filename: ":memory:" })), {
+  parallelConnections: false
+})
 
 const ledgerFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ledger.db")
-ledgerSuite("sqlite (file, WAL)", Layer.provideMerge(LedgerProbe.sql, Sqlite.layer({ filename: ledgerFile })), { parallelConnections: false })
+ledgerSuite("sqlite (file, WAL)", Layer.provideMerge(LedgerProbe.sql, Sqlite.layer({ filename: ledgerFile })), {
+  parallelConnections: false
+})
 
 const guardFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "guardrails.db")
-GuardrailsSuite.suite("sqlite (file, WAL)", Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: guardFile })), { parallelConnections: false })
-GuardrailsSuite.suite("sqlite (:memory:)", Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: ":memory:" })), { parallelConnections: false })
+GuardrailsSuite.suite("sqlite (file, WAL)", Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: guardFile })), {
+  parallelConnections: false
+})
+GuardrailsSuite.suite("sqlite (:memory:)", Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: ":memory:" })), {
+  parallelConnections: false
+})
 
 const memoryFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "agent-memory.db")
-AgentMemorySuite.suite("sqlite (file, WAL)", Layer.provideMerge(AgentMemoryProbe.sql, Sqlite.layer({ filename: memoryFile })), { parallelConnections: false })
-
+AgentMemorySuite.suite(
+  "sqlite (file, WAL)",
+  Layer.provideMerge(AgentMemoryProbe.sql, Sqlite.layer({ filename: memoryFile })),
+  { parallelConnections: false }
+)

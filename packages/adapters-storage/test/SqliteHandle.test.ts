@@ -5,9 +5,9 @@
  */
 import { Sqlite } from "@airlock/adapters-storage"
 import { Errors, Ids, Tenant, UnitOfWork } from "@airlock/core"
+import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import * as Reactivity from "@effect/experimental/Reactivity"
 import { Deferred, Effect, Exit, Fiber, Logger } from "effect"
 import { mkdtempSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -18,7 +18,8 @@ import * as Handle from "../src/internal/sql/sqlite.js"
 
 const fresh = () => join(mkdtempSync(join(tmpdir(), "airlock-handle-")), "handle.db")
 
-const tenant = (id: string) => new Tenant.Tenant({ id: Ids.TenantId.make(id), name: id, ai_companion_enabled: true, created_at: 0 }, true)
+const tenant = (id: string) =>
+  new Tenant.Tenant({ id: Ids.TenantId.make(id), name: id, ai_companion_enabled: true, created_at: 0 }, true)
 
 const count = (table: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`)).pipe(
@@ -81,7 +82,10 @@ describe("sqlite handle", () => {
       yield* sql`CREATE TABLE host_child (id TEXT PRIMARY KEY,
                    parent TEXT REFERENCES host_parent (id) DEFERRABLE INITIALLY DEFERRED)`
       const exit = yield* uow.transaction(
-        Effect.zipRight(tenants.insert(tenant("t_lost")), sql`INSERT INTO host_child (id, parent) VALUES ('c', 'missing')`)
+        Effect.zipRight(
+          tenants.insert(tenant("t_lost")),
+          sql`INSERT INTO host_child (id, parent) VALUES ('c', 'missing')`
+        )
       ).pipe(Effect.exit)
       expect(exit).toStrictEqual(Exit.fail(expect.any(Errors.StorageError)))
       expect(yield* count("core_tenants")).toBe(0)
@@ -97,7 +101,10 @@ describe("sqlite handle", () => {
       const tenants = yield* Tenant.TenantStore
       const inside = yield* Deferred.make<void>()
       const open = yield* uow.transaction(
-        Effect.zipRight(tenants.insert(tenant("t_interrupted")), Effect.zipRight(Deferred.succeed(inside, undefined), Effect.never))
+        Effect.zipRight(
+          tenants.insert(tenant("t_interrupted")),
+          Effect.zipRight(Deferred.succeed(inside, undefined), Effect.never)
+        )
       ).pipe(Effect.fork)
       yield* Deferred.await(inside)
       // a statement outside the transaction waits for the lock instead of reading into it
@@ -136,16 +143,28 @@ describe("sqlite handle", () => {
       const { client, db } = yield* Handle.make({ filename: fresh() })
       yield* client`CREATE TABLE q (id TEXT PRIMARY KEY, n INTEGER, note TEXT)`
       yield* db`INSERT INTO q (id, n, note) VALUES (${"a"}, ${1}, ${null}), (${"b"}, ${2}, ${"x"})`
-      const viaQuery = yield* db`SELECT id, n, note, n * 10 AS tenfold FROM q ORDER BY id`.query((rows) => rows, (e) => e)
+      const viaQuery = yield* db`SELECT id, n, note, n * 10 AS tenfold FROM q ORDER BY id`.query(
+        (rows) => rows,
+        (e) => e
+      )
       const viaClient = yield* client`SELECT id, n, note, n * 10 AS tenfold FROM q ORDER BY id`
-      expect(viaQuery).toStrictEqual([{ id: "a", n: 1, note: null, tenfold: 10 }, { id: "b", n: 2, note: "x", tenfold: 20 }])
+      expect(viaQuery).toStrictEqual([{ id: "a", n: 1, note: null, tenfold: 10 }, {
+        id: "b",
+        n: 2,
+        note: "x",
+        tenfold: 20
+      }])
       expect(viaQuery).toStrictEqual(viaClient)
       // a writer returns no rows; RETURNING does
       expect(yield* db`UPDATE q SET n = n + 1 WHERE id = ${"a"}`.query((rows) => rows.length, (e) => e)).toBe(0)
-      expect(yield* db`UPDATE q SET n = n + 1 WHERE id = ${"a"} RETURNING n`.query((rows) => rows, (e) => e)).toStrictEqual([{ n: 3 }])
+      expect(yield* db`UPDATE q SET n = n + 1 WHERE id = ${"a"} RETURNING n`.query((rows) => rows, (e) => e))
+        .toStrictEqual([{ n: 3 }])
       // the failure goes through onError, with the driver's code kept
       const failed = yield* Effect.flip(
-        db`INSERT INTO q (id, n) VALUES (${"a"}, ${9})`.query(() => "inserted", (e) => ({ mapped: (e.cause as { code?: string }).code }))
+        db`INSERT INTO q (id, n) VALUES (${"a"}, ${9})`.query(
+          () => "inserted",
+          (e) => ({ mapped: (e.cause as { code?: string }).code })
+        )
       )
       expect(failed).toStrictEqual({ mapped: "SQLITE_CONSTRAINT_PRIMARYKEY" })
       // outside a transaction that another fiber holds, a query waits for it instead of reading into it
@@ -158,7 +177,9 @@ describe("sqlite handle", () => {
         )
       ).pipe(Effect.fork)
       yield* Deferred.await(inside)
-      const reader = yield* Effect.fork(db`SELECT note FROM q WHERE id = ${"b"}`.query((rows) => rows[0]!.note, (e) => e))
+      const reader = yield* Effect.fork(
+        db`SELECT note FROM q WHERE id = ${"b"}`.query((rows) => rows[0]!.note, (e) => e)
+      )
       yield* Effect.yieldNow()
       expect(reader.unsafePoll()).toBeNull()
       yield* Deferred.succeed(finish, undefined)
@@ -171,7 +192,8 @@ describe("sqlite checkpoints", () => {
   const fill = Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`CREATE TABLE IF NOT EXISTS filler (id INTEGER PRIMARY KEY, body TEXT)`
-    for (let i = 0; i < 200; i++) yield* sql.withTransaction(sql`INSERT INTO filler (body) VALUES (${"x".repeat(4000)})`)
+    for (let i = 0; i < 200; i++)
+      yield* sql.withTransaction(sql`INSERT INTO filler (body) VALUES (${"x".repeat(4000)})`)
   })
   const fileSize = (file: string) => statSync(file).size
 
@@ -190,7 +212,9 @@ describe("sqlite checkpoints", () => {
   it.live("a worker that cannot open its file is logged as a warning, and stopping it does not wait on it", () =>
     Effect.gen(function*() {
       const logged: Array<string> = []
-      const logger = Logger.make(({ message }) => void logged.push(String(Array.isArray(message) ? message.join(" ") : message)))
+      const logger = Logger.make(({ message }) =>
+        void logged.push(String(Array.isArray(message) ? message.join(" ") : message))
+      )
       yield* Effect.gen(function*() {
         yield* Handle.checkpointer(join(tmpdir(), "airlock-missing-dir", "nope", "x.db"), 10)
         for (let i = 0; i < 100 && logged.length === 0; i++) yield* Effect.sleep("20 millis")
@@ -241,7 +265,12 @@ describe("statement compiler", () => {
         yield* db`SELECT 1 WHERE x IN ${db.in([])} AND ${db.and([])} AND ${db.in("y", [])}`
         const p = dialect === "pg" ? (n: number) => `$${n}` : () => "?"
         expect(statements).toStrictEqual([
-          { text: `SELECT * FROM t WHERE (a = ${p(1)} AND b IN (${p(2)}, ${p(3)}) AND c IN (${p(4)})) ORDER BY a LIMIT ${p(5)}`, params: [1, 2, 3, "x", 9] },
+          {
+            text: `SELECT * FROM t WHERE (a = ${p(1)} AND b IN (${p(2)}, ${p(3)}) AND c IN (${
+              p(4)
+            })) ORDER BY a LIMIT ${p(5)}`,
+            params: [1, 2, 3, "x", 9]
+          },
           { text: `INSERT INTO t (a, b) VALUES (${p(1)}, ${p(2)}), (${p(3)}, ${p(4)})`, params: [1, "p", 2, null] },
           { text: "SELECT 1 WHERE x IN (NULL) AND 1 = 1 AND 1 = 0", params: [] }
         ])
@@ -250,7 +279,9 @@ describe("statement compiler", () => {
 
   it("JSON columns: bigints become strings wherever they sit; plain values take the fast path unchanged", () => {
     expect(toJson({ a: 1n, b: [2n, { c: 3n }], d: "x" })).toBe('{"a":"1","b":["2",{"c":"3"}],"d":"x"}')
-    expect(toJson({ n: 1, s: "é\"", nested: [null, true] })).toBe(JSON.stringify({ n: 1, s: "é\"", nested: [null, true] }))
+    expect(toJson({ n: 1, s: 'é"', nested: [null, true] })).toBe(
+      JSON.stringify({ n: 1, s: 'é"', nested: [null, true] })
+    )
     expect(toJson(undefined)).toBe("null")
   })
 
@@ -269,13 +300,23 @@ describe("statement compiler", () => {
     const lock = db.literal("FOR UPDATE")
     const none = db.literal("")
     const site = (id: unknown, clause: unknown) =>
-      c(((s: TemplateStringsArray, ..._: Array<unknown>) => s)`SELECT a FROM t WHERE id = ${id} AND b = ${id} ${clause}`, [id, id, clause])
+      c(
+        ((s: TemplateStringsArray, ..._: Array<unknown>) =>
+          s)`SELECT a FROM t WHERE id = ${id} AND b = ${id} ${clause}`,
+        [id, id, clause]
+      )
     expect(site(1, lock)).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 FOR UPDATE", params: [1, 1] })
     expect(site(2, lock)).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 FOR UPDATE", params: [2, 2] })
     expect(site(3, none)).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 ", params: [3, 3] })
-    expect(site(4, db.literal("FOR SHARE"))).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 FOR SHARE", params: [4, 4] })
+    expect(site(4, db.literal("FOR SHARE"))).toStrictEqual({
+      text: "SELECT a FROM t WHERE id = $1 AND b = $2 FOR SHARE",
+      params: [4, 4]
+    })
     // a fragment carrying values is compiled every time
-    expect(site(5, db`AND c = ${9}`)).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 AND c = $3", params: [5, 5, 9] })
+    expect(site(5, db`AND c = ${9}`)).toStrictEqual({
+      text: "SELECT a FROM t WHERE id = $1 AND b = $2 AND c = $3",
+      params: [5, 5, 9]
+    })
     expect(site(6, lock)).toStrictEqual({ text: "SELECT a FROM t WHERE id = $1 AND b = $2 FOR UPDATE", params: [6, 6] })
   })
 

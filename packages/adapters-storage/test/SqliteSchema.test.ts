@@ -38,7 +38,9 @@ it.effect("optional references are indexed only where set: lookups use the parti
       ["ledger_entries_proposal", true],
       ["ledger_entries_reverses", true]
     ])
-    const plan = yield* sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT * FROM ledger_entries WHERE tenant_id = ${"t"} AND idempotency_key = ${"k"}`
+    const plan = yield* sql<
+      { detail: string }
+    >`EXPLAIN QUERY PLAN SELECT * FROM ledger_entries WHERE tenant_id = ${"t"} AND idempotency_key = ${"k"}`
     expect(plan.map((p) => p.detail).join()).toContain("USING INDEX ledger_entries_idempotency")
     const insert = (id: string, no: number, key: string | null) =>
       sql`INSERT INTO ledger_entries (tenant_id, id, entry_no, date, memo, currency, source, proposal_id, bank_transaction_id,

@@ -2,7 +2,7 @@
  * The data of the governed-action pipeline: shadow records (what the AI or an operator
  * proposed), decision traces (what every gate decided and what it read), and their store ports.
  */
-import { Context, Effect, Option, Schema } from "effect"
+import { Context, type Effect, type Option, Schema } from "effect"
 import { Conflict, type NotFound, type StorageError } from "./Errors.js"
 import { ActionId, TenantId } from "./Ids.js"
 
@@ -135,6 +135,9 @@ export class TraceStore extends Context.Tag("@airlock/core/TraceStore")<
   {
     readonly insert: (trace: DecisionTrace) => Effect.Effect<void, StorageError>
     /** Traces of one action, oldest first. */
-    readonly listByAction: (tenant: TenantId, action: ActionId) => Effect.Effect<ReadonlyArray<DecisionTrace>, StorageError>
+    readonly listByAction: (
+      tenant: TenantId,
+      action: ActionId
+    ) => Effect.Effect<ReadonlyArray<DecisionTrace>, StorageError>
   }
 >() {}

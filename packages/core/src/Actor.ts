@@ -1,5 +1,5 @@
 /** Actors — the users, AI agents and system jobs that act in a tenant — and their store port. */
-import { Context, Effect, Option, Schema } from "effect"
+import { Context, type Effect, type Option, Schema } from "effect"
 import type { Conflict, NotFound, StorageError } from "./Errors.js"
 import { ActorId, TenantId } from "./Ids.js"
 

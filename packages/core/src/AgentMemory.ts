@@ -21,7 +21,7 @@ import { AgentMemoryConfig } from "./AgentMemoryConfig.js"
 import * as Rules from "./AgentMemoryRules.js"
 import { AuditLog } from "./Audit.js"
 import { canonicalJson, sha256Hex } from "./Canonical.js"
-import { Conflict, Forbidden, NotFound, type StorageError, ValidationError } from "./Errors.js"
+import { Conflict, type Forbidden, NotFound, type StorageError, ValidationError } from "./Errors.js"
 import { IdGenerator, TenantId } from "./Ids.js"
 import { Rbac } from "./Rbac.js"
 import * as TenantScope from "./TenantScope.js"
@@ -157,7 +157,9 @@ export const WriteInput = Schema.Struct({
   content: Schema.optionalWith(Schema.String.pipe(Schema.maxLength(65_536)), { default: () => "" }),
   importance: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.5 }),
   source_ref: Schema.optional(Text(200)),
-  token_count: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(0, 10_000_000)), { default: () => 0 }),
+  token_count: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(0, 10_000_000)), {
+    default: () => 0
+  }),
   valid_from: Schema.optional(Millis),
   valid_to: Schema.optional(Millis),
   links: Schema.optional(Schema.Array(WriteLink).pipe(Schema.maxItems(50)))
@@ -189,7 +191,10 @@ export type WriteResult = typeof WriteResult.Type
 
 /** A resolution (also the HTTP body). `valid_from`/`valid_to` scope the new fact for `keep_both`. */
 export const ResolveInput = Schema.Struct({
-  resolution: Schema.String.pipe(Schema.maxLength(4_000), Schema.filter((s) => s.trim().length > 0 || "a non-empty resolution note")),
+  resolution: Schema.String.pipe(
+    Schema.maxLength(4_000),
+    Schema.filter((s) => s.trim().length > 0 || "a non-empty resolution note")
+  ),
   decision: Schema.optionalWith(ReviewDecision, { default: () => "keep_existing" as const }),
   valid_from: Schema.optional(Millis),
   valid_to: Schema.optional(Millis)
@@ -420,7 +425,8 @@ export const reviewResolved = (uid: string, resolvedBy: string | null): Conflict
 export const memoryConflict = (key: MemoryKey, existingUid: string): Conflict =>
   new Conflict({
     code: "memory.conflict",
-    message: `A different fact is in force for ${key.subject} ${key.predicate}; the review queue is disabled, so the write is refused`,
+    message:
+      `A different fact is in force for ${key.subject} ${key.predicate}; the review queue is disabled, so the write is refused`,
     details: { ...key, existing_uid: existingUid }
   })
 
@@ -428,7 +434,8 @@ export const memoryConflict = (key: MemoryKey, existingUid: string): Conflict =>
 export const validityOverlap = (uid: string, otherUid: string): Conflict =>
   new Conflict({
     code: "memory.validity_overlap",
-    message: `Keeping both would leave ${uid} and ${otherUid} valid for overlapping periods; scope the new fact with valid_from/valid_to`,
+    message:
+      `Keeping both would leave ${uid} and ${otherUid} valid for overlapping periods; scope the new fact with valid_from/valid_to`,
     details: { uid, other_uid: otherUid }
   })
 
@@ -489,10 +496,16 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
     /** Inserts; `conflict.duplicate` when the uid is taken. */
     readonly insertItem: (item: MemoryItem) => Effect.Effect<void, Conflict | StorageError>
     /** Writes a new state if the stored version is `expectedVersion`; `conflict.stale` otherwise, `not_found` if missing. */
-    readonly updateItem: (item: MemoryItem, expectedVersion: number) => Effect.Effect<void, Conflict | NotFound | StorageError>
+    readonly updateItem: (
+      item: MemoryItem,
+      expectedVersion: number
+    ) => Effect.Effect<void, Conflict | NotFound | StorageError>
     readonly getItem: (tenant: TenantId, uid: string) => Effect.Effect<Option.Option<MemoryItem>, StorageError>
     /** The items of those uids that exist (any order). */
-    readonly getItems: (tenant: TenantId, uids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<MemoryItem>, StorageError>
+    readonly getItems: (
+      tenant: TenantId,
+      uids: ReadonlyArray<string>
+    ) => Effect.Effect<ReadonlyArray<MemoryItem>, StorageError>
     /** Every item of a key, any status, by uid. */
     readonly itemsByKey: (tenant: TenantId, key: MemoryKey) => Effect.Effect<ReadonlyArray<MemoryItem>, StorageError>
     /** A page of items by uid. */
@@ -502,7 +515,10 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
     /** Stores a link; the same (from, to, relation) twice is stored once. */
     readonly insertLink: (link: MemoryLink) => Effect.Effect<void, StorageError>
     /** Links with either end among `uids`. */
-    readonly linksOf: (tenant: TenantId, uids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<MemoryLink>, StorageError>
+    readonly linksOf: (
+      tenant: TenantId,
+      uids: ReadonlyArray<string>
+    ) => Effect.Effect<ReadonlyArray<MemoryLink>, StorageError>
     /** Stores a queue entry, with the key of its pending item (for {@link openReviewsForKey}). */
     readonly insertReview: (entry: ReviewEntry, key: MemoryKey) => Effect.Effect<void, Conflict | StorageError>
     /**
@@ -515,18 +531,27 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
       options?: { readonly forUpdate?: boolean }
     ) => Effect.Effect<Option.Option<ReviewEntry>, StorageError>
     /** Writes a new state if the stored version is `expectedVersion`; `conflict.stale` otherwise. */
-    readonly updateReview: (entry: ReviewEntry, expectedVersion: number) => Effect.Effect<void, Conflict | NotFound | StorageError>
+    readonly updateReview: (
+      entry: ReviewEntry,
+      expectedVersion: number
+    ) => Effect.Effect<void, Conflict | NotFound | StorageError>
     /** Open entries by id (oldest first), after an id. */
     readonly listOpenReviews: (
       tenant: TenantId,
       query: { readonly after?: string | undefined; readonly limit: number }
     ) => Effect.Effect<ReadonlyArray<ReviewEntry>, StorageError>
     /** Open entries of one key, oldest first. */
-    readonly openReviewsForKey: (tenant: TenantId, key: MemoryKey) => Effect.Effect<ReadonlyArray<ReviewEntry>, StorageError>
+    readonly openReviewsForKey: (
+      tenant: TenantId,
+      key: MemoryKey
+    ) => Effect.Effect<ReadonlyArray<ReviewEntry>, StorageError>
     /** Entries (any status) whose pending or existing uid is `uid`, oldest first. */
     readonly reviewsOfItem: (tenant: TenantId, uid: string) => Effect.Effect<ReadonlyArray<ReviewEntry>, StorageError>
     /** Entries (any status) of a thread, oldest first. */
-    readonly reviewsOfThread: (tenant: TenantId, threadId: string) => Effect.Effect<ReadonlyArray<ReviewEntry>, StorageError>
+    readonly reviewsOfThread: (
+      tenant: TenantId,
+      threadId: string
+    ) => Effect.Effect<ReadonlyArray<ReviewEntry>, StorageError>
     readonly stats: (tenant: TenantId) => Effect.Effect<StatsFacts, StorageError>
     /** KPI aggregates for one tenant, or every tenant when `tenant` is null. */
     readonly kpiFacts: (tenant: TenantId | null, window: KpiWindow) => Effect.Effect<KpiFacts, StorageError>
@@ -555,13 +580,25 @@ export interface AgentMemoryShape {
   /** One item with its links and pending review (`memory.read`); counts as a use. */
   readonly get: (tenant: TenantId, actor: Actor, uid: string) => Effect.Effect<ItemView, ReadError>
   /** Items of a thread by creation (`memory.read`). */
-  readonly listThread: (tenant: TenantId, actor: Actor, query: ThreadQuery) => Effect.Effect<Page<MemoryItem>, ReadError>
+  readonly listThread: (
+    tenant: TenantId,
+    actor: Actor,
+    query: ThreadQuery
+  ) => Effect.Effect<Page<MemoryItem>, ReadError>
   /** What we believed at a recorded time about a valid time, for one key (`memory.read`). */
-  readonly asOf: (tenant: TenantId, actor: Actor, query: AsOfQuery) => Effect.Effect<Option.Option<MemoryItem>, ReadError>
+  readonly asOf: (
+    tenant: TenantId,
+    actor: Actor,
+    query: AsOfQuery
+  ) => Effect.Effect<Option.Option<MemoryItem>, ReadError>
   /** Search by thread, kind, text, status, tier (`memory.read`). */
   readonly search: (tenant: TenantId, actor: Actor, query: SearchQuery) => Effect.Effect<Page<MemoryItem>, ReadError>
   /** Open review entries, oldest first, with both items (`memory.read`). */
-  readonly conflicts: (tenant: TenantId, actor: Actor, query: ConflictsQuery) => Effect.Effect<Page<ConflictView>, ReadError>
+  readonly conflicts: (
+    tenant: TenantId,
+    actor: Actor,
+    query: ConflictsQuery
+  ) => Effect.Effect<Page<ConflictView>, ReadError>
   /** Resolves the entry of a pending uid (`memory.review`), in one transaction. */
   readonly resolve: (
     tenant: TenantId,
@@ -572,11 +609,24 @@ export interface AgentMemoryShape {
   /** Counts per tier, status, kind; queue depth and age (`memory.read`). */
   readonly stats: (tenant: TenantId, actor: Actor) => Effect.Effect<Stats, ReadError>
   /** Failure items, by job or thread (`memory.read`). */
-  readonly failures: (tenant: TenantId, actor: Actor, query: FailuresQuery) => Effect.Effect<Page<MemoryItem>, ReadError>
+  readonly failures: (
+    tenant: TenantId,
+    actor: Actor,
+    query: FailuresQuery
+  ) => Effect.Effect<Page<MemoryItem>, ReadError>
   /** Items linked to `uid`, breadth first (`memory.read`). */
-  readonly graph: (tenant: TenantId, actor: Actor, uid: string, options?: GraphOptions) => Effect.Effect<Graph, ReadError>
+  readonly graph: (
+    tenant: TenantId,
+    actor: Actor,
+    uid: string,
+    options?: GraphOptions
+  ) => Effect.Effect<Graph, ReadError>
   /** Consistency report of a thread over a recorded-time range (`memory.read`). */
-  readonly consistency: (tenant: TenantId, actor: Actor, query: ConsistencyQuery) => Effect.Effect<ConsistencyReport, ReadError>
+  readonly consistency: (
+    tenant: TenantId,
+    actor: Actor,
+    query: ConsistencyQuery
+  ) => Effect.Effect<ConsistencyReport, ReadError>
   /** KPIs of one tenant over a window (no actor: for `/metrics`). */
   readonly kpis: (tenant: TenantId, window: KpiWindow) => Effect.Effect<Kpis, ValidationError | StorageError>
   /** KPIs of one tenant for a reader (`memory.read`, tenant scope). */
@@ -587,9 +637,16 @@ export interface AgentMemoryShape {
    * Decays importance and moves stale items down the tiers (`memory.review` for a tenant;
    * `system.admin` for `"all"`). A reported no-op when tiers are disabled.
    */
-  readonly runTiering: (tenant: TenantId | "all", actor: Actor) => Effect.Effect<TieringReport, Forbidden | StorageError>
+  readonly runTiering: (
+    tenant: TenantId | "all",
+    actor: Actor
+  ) => Effect.Effect<TieringReport, Forbidden | StorageError>
   /** The tenant's own deletion of one item (`tenant.admin`), audited. */
-  readonly remove: (tenant: TenantId, actor: Actor, uid: string) => Effect.Effect<void, Forbidden | NotFound | StorageError>
+  readonly remove: (
+    tenant: TenantId,
+    actor: Actor,
+    uid: string
+  ) => Effect.Effect<void, Forbidden | NotFound | StorageError>
 }
 
 /** How long a read waits before it records another use of an item (reads write at most hourly). */
@@ -613,7 +670,13 @@ const keyOfItem = (item: MemoryItem): MemoryKey | null =>
 const next = (item: MemoryItem, change: Partial<MemoryItem>): MemoryItem =>
   Trusted.make(MemoryItem, { ...item, ...change, version: item.version + 1 })
 
-const emptyTiering = (enabled: boolean): TieringReport => ({ enabled, examined: 0, decayed: 0, to_warm: 0, to_archive: 0 })
+const emptyTiering = (enabled: boolean): TieringReport => ({
+  enabled,
+  examined: 0,
+  decayed: 0,
+  to_warm: 0,
+  to_archive: 0
+})
 
 /** Governed agent memory over an {@link AgentMemoryStore}; config from {@link AgentMemoryConfig} (defaults without it). */
 export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/AgentMemory", {
@@ -644,19 +707,37 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         : { items: rows, next_cursor: null }
 
     const getOrFail = (tenant: TenantId, uid: string) =>
-      Effect.flatMap(store.getItem(tenant, uid), Option.match({ onNone: () => Effect.fail(itemNotFound(uid)), onSome: Effect.succeed }))
+      Effect.flatMap(
+        store.getItem(tenant, uid),
+        Option.match({ onNone: () => Effect.fail(itemNotFound(uid)), onSome: Effect.succeed })
+      )
 
     const record = (tenant: TenantId, actor: Actor, action: string, subject: string, data: unknown) =>
       Effect.asVoid(audit.append({ tenant_id: tenant, actor_id: actor.id, action, subject, data }))
 
     const link = (tenant: TenantId, actor: Actor, from: string, to: string, relation: LinkRelation, at: number) =>
-      store.insertLink(Trusted.make(MemoryLink, { tenant_id: tenant, from_uid: from, to_uid: to, relation, created_at: at, created_by: actor.id }))
+      store.insertLink(
+        Trusted.make(MemoryLink, {
+          tenant_id: tenant,
+          from_uid: from,
+          to_uid: to,
+          relation,
+          created_at: at,
+          created_by: actor.id
+        })
+      )
 
     const update = (before: MemoryItem, change: Partial<MemoryItem>) =>
       Effect.as(store.updateItem(next(before, change), before.version), next(before, change))
 
     /** Supersedes `olds` by `by` (accepted now): statuses, cut validity, links. */
-    const supersedeAll = (tenant: TenantId, actor: Actor, olds: ReadonlyArray<MemoryItem>, by: MemoryItem, now: number) =>
+    const supersedeAll = (
+      tenant: TenantId,
+      actor: Actor,
+      olds: ReadonlyArray<MemoryItem>,
+      by: MemoryItem,
+      now: number
+    ) =>
       Effect.forEach(olds, (old) =>
         Effect.zipLeft(
           update(old, { status: "superseded", valid_to: Rules.cutAt(old, by.valid_from), expired_at: now }),
@@ -668,7 +749,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         try {
           const json = canonicalJson(value ?? null)
           return json.length > MAX_VALUE_CHARS
-            ? Effect.fail(invalid("validation.memory_value", `value is larger than ${MAX_VALUE_CHARS} characters of JSON`))
+            ? Effect.fail(
+              invalid("validation.memory_value", `value is larger than ${MAX_VALUE_CHARS} characters of JSON`)
+            )
             : Effect.succeed(sha256Hex(json))
         } catch (e) {
           return Effect.fail(invalid("validation.memory_value", `value is not JSON: ${(e as Error).message}`))
@@ -730,9 +813,13 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             const found = new Set((yield* store.getItems(tenant, targets)).map((i) => i.uid))
             const missing = targets.filter((t) => !found.has(t))
             if (missing.length > 0) {
-              return yield* invalid("validation.memory_link", `Linked items not found: ${missing.join(", ")}`, { missing })
+              return yield* invalid("validation.memory_link", `Linked items not found: ${missing.join(", ")}`, {
+                missing
+              })
             }
-            yield* Effect.forEach(wanted, (l) => link(tenant, actor, from, l.to_uid, l.relation, now), { discard: true })
+            yield* Effect.forEach(wanted, (l) => link(tenant, actor, from, l.to_uid, l.relation, now), {
+              discard: true
+            })
           })
 
         const create = (status: MemoryStatus) =>
@@ -765,14 +852,19 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         return yield* uow.transaction(Effect.gen(function*() {
           if (key === null) {
             const item = yield* create("active")
-            yield* record(tenant, actor, "memory.created", item.uid, { thread_id: item.thread_id, kind: item.kind, keyed: false })
+            yield* record(tenant, actor, "memory.created", item.uid, {
+              thread_id: item.thread_id,
+              kind: item.kind,
+              keyed: false
+            })
             return { outcome: "created" as const, item, existing: null, review: null }
           }
           yield* store.lockKey(tenant, key)
           const items = yield* store.itemsByKey(tenant, key)
           const inForce = Rules.activeOverlapping(items, validity)
           const same = inForce.find((i) => i.value_hash === hash)
-          if (same) return { outcome: "reinforced" as const, item: yield* reinforce(same), existing: null, review: null }
+          if (same)
+            return { outcome: "reinforced" as const, item: yield* reinforce(same), existing: null, review: null }
           if (inForce.length === 0) {
             const item = yield* create("active")
             yield* record(tenant, actor, "memory.created", item.uid, { ...key, kind: item.kind })
@@ -852,7 +944,10 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
     const listItems = (
       tenant: TenantId,
       actor: Actor,
-      query: Omit<ItemQuery, "after" | "limit"> & { readonly limit?: number | undefined; readonly cursor?: string | undefined }
+      query: Omit<ItemQuery, "after" | "limit"> & {
+        readonly limit?: number | undefined
+        readonly cursor?: string | undefined
+      }
     ): Effect.Effect<Page<MemoryItem>, ReadError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "memory.read")
@@ -871,15 +966,27 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         return page(rows, limit, (i) => i.uid)
       })
 
-    const asOf = (tenant: TenantId, actor: Actor, query: AsOfQuery): Effect.Effect<Option.Option<MemoryItem>, ReadError> =>
+    const asOf = (
+      tenant: TenantId,
+      actor: Actor,
+      query: AsOfQuery
+    ): Effect.Effect<Option.Option<MemoryItem>, ReadError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "memory.read")
         const now = yield* Clock.currentTimeMillis
-        const items = yield* store.itemsByKey(tenant, { thread_id: query.thread_id, subject: query.subject, predicate: query.predicate })
+        const items = yield* store.itemsByKey(tenant, {
+          thread_id: query.thread_id,
+          subject: query.subject,
+          predicate: query.predicate
+        })
         return Option.fromNullable(Rules.selectAsOf(items, query.recorded_at ?? now, query.valid_at ?? now))
       })
 
-    const conflicts = (tenant: TenantId, actor: Actor, query: ConflictsQuery): Effect.Effect<Page<ConflictView>, ReadError> =>
+    const conflicts = (
+      tenant: TenantId,
+      actor: Actor,
+      query: ConflictsQuery
+    ): Effect.Effect<Page<ConflictView>, ReadError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "memory.read")
         const after = yield* cursorOf(query.cursor)
@@ -887,7 +994,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         const rows = yield* store.listOpenReviews(tenant, { after, limit: limit + 1 })
         const shown = rows.slice(0, limit)
         const items = new Map(
-          (yield* store.getItems(tenant, [...new Set(shown.flatMap((r) => [r.uid, r.existing_uid]))])).map((i) => [i.uid, i])
+          (yield* store.getItems(tenant, [...new Set(shown.flatMap((r) => [r.uid, r.existing_uid]))])).map((
+            i
+          ) => [i.uid, i])
         )
         const views: Array<ConflictView> = []
         for (const r of shown) {
@@ -898,7 +1007,12 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         return { items: views, next_cursor: rows.length > limit ? Rules.encodeCursor(shown[limit - 1]!.id) : null }
       })
 
-    const resolve = (tenant: TenantId, actor: Actor, uid: string, raw: ResolveInputEncoded): Effect.Effect<ResolveResult, WriteError> =>
+    const resolve = (
+      tenant: TenantId,
+      actor: Actor,
+      uid: string,
+      raw: ResolveInputEncoded
+    ): Effect.Effect<ResolveResult, WriteError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "memory.review")
         const input = yield* Effect.mapError(decodeResolve(raw), schemaError)
@@ -927,12 +1041,23 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             }
             case "reject_both": {
               after.push(yield* update(item, { status: "rejected", expired_at: now }))
-              if (existing) after.push(existing.status === "active" ? yield* update(existing, { status: "rejected", expired_at: now }) : existing)
+              if (existing)
+                after.push(
+                  existing.status === "active"
+                    ? yield* update(existing, { status: "rejected", expired_at: now })
+                    : existing
+                )
               break
             }
             case "accept_new": {
               const accepted = yield* update(item, { status: "active", accepted_at: now })
-              const olds = yield* supersedeAll(tenant, actor, Rules.activeOverlapping(keyed, item, item.uid), accepted, now)
+              const olds = yield* supersedeAll(
+                tenant,
+                actor,
+                Rules.activeOverlapping(keyed, item, item.uid),
+                accepted,
+                now
+              )
               after.push(accepted)
               const old = olds.find((o) => o.uid === entry.existing_uid)
               if (old) after.push(old)
@@ -956,8 +1081,10 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               const clash = Rules.activeOverlapping(others, scoped, item.uid)
               if (clash.length > 0) return yield* validityOverlap(item.uid, clash[0]!.uid)
               after.push(yield* update(item, { status: "active", accepted_at: now, ...scoped }))
-              if (existing && cut && cut.valid_to !== existing.valid_to) after.push(yield* update(existing, { valid_to: cut.valid_to }))
-              else if (existing) after.push(existing)
+              if (existing && cut && cut.valid_to !== existing.valid_to)
+                after.push(yield* update(existing, { valid_to: cut.valid_to }))
+              else if (existing)
+                after.push(existing)
               break
             }
           }
@@ -1000,15 +1127,26 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         }
         return {
           items: by_status.active + by_status.pending_review + by_status.superseded + by_status.rejected,
-          by_tier: { hot: count(facts.by_tier, "hot"), warm: count(facts.by_tier, "warm"), archive: count(facts.by_tier, "archive") },
+          by_tier: {
+            hot: count(facts.by_tier, "hot"),
+            warm: count(facts.by_tier, "warm"),
+            archive: count(facts.by_tier, "archive")
+          },
           by_status,
           by_kind: { ...facts.by_kind },
           queue_depth: facts.queue_depth,
-          oldest_open_age_seconds: facts.oldest_open_at === null ? null : Math.max(0, Math.floor((now - facts.oldest_open_at) / 1000))
+          oldest_open_age_seconds: facts.oldest_open_at === null
+            ? null
+            : Math.max(0, Math.floor((now - facts.oldest_open_at) / 1000))
         }
       })
 
-    const graph = (tenant: TenantId, actor: Actor, uid: string, options: GraphOptions = {}): Effect.Effect<Graph, ReadError> =>
+    const graph = (
+      tenant: TenantId,
+      actor: Actor,
+      uid: string,
+      options: GraphOptions = {}
+    ): Effect.Effect<Graph, ReadError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "memory.read")
         const depth = Math.min(Math.max(Math.floor(options.depth ?? 2), 0), 5)
@@ -1045,7 +1183,11 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         }
       })
 
-    const consistency = (tenant: TenantId, actor: Actor, query: ConsistencyQuery): Effect.Effect<ConsistencyReport, ReadError> =>
+    const consistency = (
+      tenant: TenantId,
+      actor: Actor,
+      query: ConsistencyQuery
+    ): Effect.Effect<ConsistencyReport, ReadError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "memory.read")
         if (!(Number.isFinite(query.from_ts) && Number.isFinite(query.to_ts)) || query.from_ts > query.to_ts) {
@@ -1101,13 +1243,18 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               for (const [item, tier] of moves) {
                 const ok = yield* store.updateItem(next(item, { tier }), item.version).pipe(
                   Effect.as(true),
-                  Effect.catchIf((e): e is Conflict | NotFound => e._tag === "Conflict" || e._tag === "NotFound", () => Effect.succeed(false))
+                  Effect.catchIf((e): e is Conflict | NotFound => e._tag === "Conflict" || e._tag === "NotFound", () =>
+                    Effect.succeed(false))
                 )
-                if (ok) done.push([item.uid, tier])
+                if (ok)
+                  done.push([item.uid, tier])
               }
-              const warm = done.filter(([, t]) => t === "warm").map(([u]) => u)
+              const warm = done.filter(([, t]) =>
+                t === "warm"
+              ).map(([u]) => u)
               const archive = done.filter(([, t]) => t === "archive").map(([u]) => u)
-              if (done.length > 0) yield* record(tenant, actor, "memory.tiered", tenant, { to_warm: warm, to_archive: archive, at: now })
+              if (done.length > 0)
+                yield* record(tenant, actor, "memory.tiered", tenant, { to_warm: warm, to_archive: archive, at: now })
               return { warm: warm.length, archive: archive.length }
             }))
             toWarm += moved.warm
@@ -1119,7 +1266,10 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         return { examined, decayed, to_warm: toWarm, to_archive: toArchive }
       })
 
-    const runTiering = (tenant: TenantId | "all", actor: Actor): Effect.Effect<TieringReport, Forbidden | StorageError> =>
+    const runTiering = (
+      tenant: TenantId | "all",
+      actor: Actor
+    ): Effect.Effect<TieringReport, Forbidden | StorageError> =>
       Effect.gen(function*() {
         if (tenant === "all") yield* rbac.require(actor, "system.admin")
         else yield* access(tenant, actor, "memory.review")
@@ -1137,7 +1287,11 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         return total
       })
 
-    const remove = (tenant: TenantId, actor: Actor, uid: string): Effect.Effect<void, Forbidden | NotFound | StorageError> =>
+    const remove = (
+      tenant: TenantId,
+      actor: Actor,
+      uid: string
+    ): Effect.Effect<void, Forbidden | NotFound | StorageError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "tenant.admin")
         yield* uow.transaction(Effect.gen(function*() {
@@ -1156,14 +1310,21 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
     return {
       write,
       get,
-      listThread: (tenant, actor, query) => listItems(tenant, actor, { thread_id: query.thread_id, limit: query.limit, cursor: query.cursor }),
+      listThread: (tenant, actor, query) =>
+        listItems(tenant, actor, { thread_id: query.thread_id, limit: query.limit, cursor: query.cursor }),
       asOf,
       search: (tenant, actor, query) => listItems(tenant, actor, query),
       conflicts,
       resolve,
       stats,
       failures: (tenant, actor, query) =>
-        listItems(tenant, actor, { kind: FAILURE_KIND, job: query.job, thread_id: query.thread_id, limit: query.limit, cursor: query.cursor }),
+        listItems(tenant, actor, {
+          kind: FAILURE_KIND,
+          job: query.job,
+          thread_id: query.thread_id,
+          limit: query.limit,
+          cursor: query.cursor
+        }),
       graph,
       consistency,
       kpis,

@@ -89,9 +89,13 @@ const fraction = (name: string, fallback: number) =>
 
 /** The `Config` description of the settings read from `AIRLOCK_MEMORY_*` (everything but the policy). */
 export const config: Config.Config<Omit<AgentMemorySettings, "authoritative">> = Config.all({
-  reviewQueueEnabled: Config.boolean("AIRLOCK_MEMORY_REVIEW_QUEUE_ENABLED").pipe(Config.withDefault(defaults.reviewQueueEnabled)),
+  reviewQueueEnabled: Config.boolean("AIRLOCK_MEMORY_REVIEW_QUEUE_ENABLED").pipe(
+    Config.withDefault(defaults.reviewQueueEnabled)
+  ),
   tiersEnabled: Config.boolean("AIRLOCK_MEMORY_TIERS_ENABLED").pipe(Config.withDefault(defaults.tiersEnabled)),
-  importanceEnabled: Config.boolean("AIRLOCK_MEMORY_IMPORTANCE_ENABLED").pipe(Config.withDefault(defaults.importanceEnabled)),
+  importanceEnabled: Config.boolean("AIRLOCK_MEMORY_IMPORTANCE_ENABLED").pipe(
+    Config.withDefault(defaults.importanceEnabled)
+  ),
   importanceHalfLifeDays: positive("AIRLOCK_MEMORY_IMPORTANCE_HALF_LIFE_DAYS", defaults.importanceHalfLifeDays),
   warmAfterDays: positive("AIRLOCK_MEMORY_WARM_AFTER_DAYS", defaults.warmAfterDays),
   archiveAfterDays: positive("AIRLOCK_MEMORY_ARCHIVE_AFTER_DAYS", defaults.archiveAfterDays),

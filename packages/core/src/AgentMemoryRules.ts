@@ -4,18 +4,18 @@
  * `AgentMemory` orchestrates storage around these, and hosts (the ops scheduler, a dashboard)
  * can call them directly.
  */
-import type { AgentMemorySettings } from "./AgentMemoryConfig.js"
 import type {
   ConsistencyReport,
   KpiFacts,
-  KpiWindow,
   Kpis,
+  KpiWindow,
   MemoryItem,
   MemoryLink,
   MemoryTier,
   OverlappingFacts,
   ReviewEntry
 } from "./AgentMemory.js"
+import type { AgentMemorySettings } from "./AgentMemoryConfig.js"
 
 /** Milliseconds in a day. */
 export const DAY_MS = 86_400_000
@@ -80,7 +80,12 @@ export const decideTier = (
   now: number,
   settings: Pick<
     AgentMemorySettings,
-    "importanceEnabled" | "importanceHalfLifeDays" | "warmAfterDays" | "archiveAfterDays" | "warmBelowImportance" | "archiveBelowImportance"
+    | "importanceEnabled"
+    | "importanceHalfLifeDays"
+    | "warmAfterDays"
+    | "archiveAfterDays"
+    | "warmBelowImportance"
+    | "archiveBelowImportance"
   >
 ): TierDecision => {
   const idle = Math.max(0, now - lastUseOf(item))
@@ -118,7 +123,11 @@ export const validToAt = (item: MemoryItem, t: number): number | null =>
  * What we believed at recorded time `recordedAt` about valid time `validAt`, among the items of
  * one key: believed then, valid at `validAt` as known then; the most recently accepted wins.
  */
-export const selectAsOf = (items: ReadonlyArray<MemoryItem>, recordedAt: number, validAt: number): MemoryItem | null => {
+export const selectAsOf = (
+  items: ReadonlyArray<MemoryItem>,
+  recordedAt: number,
+  validAt: number
+): MemoryItem | null => {
   let best: MemoryItem | null = null
   for (const item of items) {
     if (!believedAt(item, recordedAt)) continue
@@ -133,10 +142,15 @@ export const selectAsOf = (items: ReadonlyArray<MemoryItem>, recordedAt: number,
 }
 
 /** Active items (other than `except`) whose period overlaps `v`. */
-export const activeOverlapping = (items: ReadonlyArray<MemoryItem>, v: Validity, except?: string): ReadonlyArray<MemoryItem> =>
-  items.filter((i) => i.status === "active" && i.uid !== except && overlaps(i, v))
+export const activeOverlapping = (
+  items: ReadonlyArray<MemoryItem>,
+  v: Validity,
+  except?: string
+): ReadonlyArray<MemoryItem> => items.filter((i) => i.status === "active" && i.uid !== except && overlaps(i, v))
 
-const keyOf = (i: MemoryItem) => (i.subject === null || i.predicate === null ? null : `${i.subject}\u0000${i.predicate}`)
+const keyOf = (
+  i: MemoryItem
+) => (i.subject === null || i.predicate === null ? null : `${i.subject}\u0000${i.predicate}`)
 
 const inRange = (t: number | null, from: number, to: number) => t !== null && t >= from && t <= to
 
@@ -145,7 +159,11 @@ const inRange = (t: number | null, from: number, to: number) => t !== null && t 
  * superseded down to the oldest, as uids newest first; only chains with a link created in
  * `[from, to]`.
  */
-export const supersedeChains = (links: ReadonlyArray<MemoryLink>, from: number, to: number): ReadonlyArray<ReadonlyArray<string>> => {
+export const supersedeChains = (
+  links: ReadonlyArray<MemoryLink>,
+  from: number,
+  to: number
+): ReadonlyArray<ReadonlyArray<string>> => {
   const sup = links.filter((l) => l.relation === "supersedes")
   const next = new Map<string, Array<MemoryLink>>()
   const superseded = new Set<string>()

@@ -2,7 +2,7 @@
  * Per-tenant AI settings: the third layer of the kill switch and the operating mode. Packages
  * keep their own thresholds in `extensions` under their own keys (read with {@link extension}).
  */
-import { Context, Effect, Option, Schema } from "effect"
+import { Context, type Effect, Option, Schema } from "effect"
 import type { StorageError } from "./Errors.js"
 import { TenantId } from "./Ids.js"
 

@@ -4,13 +4,13 @@
  * from it (so the store never needs the secret) and then checked against its stored hash.
  */
 import { Clock, Context, Effect, Option, Schema } from "effect"
-import { Actor, ActorStore } from "./Actor.js"
+import { type Actor, ActorStore } from "./Actor.js"
 import { constantTimeEqualHex, sha256Hex } from "./Canonical.js"
 import { CoreConfig } from "./CoreConfig.js"
-import { type Conflict, type NotFound, StorageError, Unauthorized } from "./Errors.js"
+import { type Conflict, type NotFound, type StorageError, Unauthorized } from "./Errors.js"
 import { ActorId, TenantId, TokenId } from "./Ids.js"
 import { SecureRandom } from "./SecureRandom.js"
-import { Tenant, TenantStore } from "./Tenant.js"
+import { type Tenant, TenantStore } from "./Tenant.js"
 
 /** A stored token: everything but the secret. */
 export class ApiTokenRecord extends Schema.Class<ApiTokenRecord>("ApiTokenRecord")({

@@ -47,7 +47,9 @@ const num = (n: number) => {
  * and sorting an intermediate object on every append.
  */
 const auditContentJson = (r: Omit<AuditRecord, "hash">): string =>
-  `{"action":${str(r.action)},"actor_id":${str(r.actor_id)},"at":${num(r.at)},"data":${canonicalJson(r.data ?? null)},` +
+  `{"action":${str(r.action)},"actor_id":${str(r.actor_id)},"at":${num(r.at)},"data":${
+    canonicalJson(r.data ?? null)
+  },` +
   `"prev_hash":${str(r.prev_hash)},"seq":${num(r.seq)},"subject":${str(r.subject)},"tenant_id":${str(r.tenant_id)}}`
 
 /** The hash of a record's content and its predecessor's hash. */

@@ -152,7 +152,9 @@ export const codesOf = (tag: ErrorTag, table: ErrorCodeTable = ErrorCodes): Read
 
 /** The one code of each class whose code is fixed. */
 export const fixedCodes: Partial<Record<ErrorTag, string>> = Object.fromEntries(
-  (Object.keys(ErrorStatus) as Array<ErrorTag>).filter((tag) => !VaryingTags.includes(tag)).map((tag) => [tag, codesOf(tag)[0]!])
+  (Object.keys(ErrorStatus) as Array<ErrorTag>).filter((tag) => !VaryingTags.includes(tag)).map((
+    tag
+  ) => [tag, codesOf(tag)[0]!])
 )
 
 /** The class a catalogued code travels as, if it is catalogued. */

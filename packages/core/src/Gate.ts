@@ -35,7 +35,9 @@ export type GateDecision =
 
 /** Constructors for gate decisions. */
 export const Decision = {
-  allow: (inputs?: Record<string, unknown>): GateDecision => (inputs ? { verdict: "allow", inputs } : { verdict: "allow" }),
+  allow: (
+    inputs?: Record<string, unknown>
+  ): GateDecision => (inputs ? { verdict: "allow", inputs } : { verdict: "allow" }),
   deny: (error: AirlockError, inputs?: Record<string, unknown>): GateDecision =>
     inputs ? { verdict: "deny", error, inputs } : { verdict: "deny", error },
   review: (reasons: ReadonlyArray<string>, inputs?: Record<string, unknown>): GateDecision =>
@@ -73,12 +75,26 @@ export const runGates = (
     const decide = (gate: Gate, d: GateDecision): Evaluation | undefined => {
       const inputs = d.inputs ?? {}
       if (d.verdict === "deny") {
-        outcomes.push({ gate: gate.name, verdict: "deny", code: d.error.code, message: d.error.message, reasons: [], inputs })
+        outcomes.push({
+          gate: gate.name,
+          verdict: "deny",
+          code: d.error.code,
+          message: d.error.message,
+          reasons: [],
+          inputs
+        })
         return { outcome: "deny", gates: outcomes, denial: d.error, reasons }
       }
       if (d.verdict === "review") {
         reasons.push(...d.reasons)
-        outcomes.push({ gate: gate.name, verdict: "review", code: null, message: null, reasons: [...d.reasons], inputs })
+        outcomes.push({
+          gate: gate.name,
+          verdict: "review",
+          code: null,
+          message: null,
+          reasons: [...d.reasons],
+          inputs
+        })
       } else {
         outcomes.push({ gate: gate.name, verdict: "allow", code: null, message: null, reasons: [], inputs })
       }
@@ -102,7 +118,12 @@ export const runGates = (
           return done ? Effect.succeed(done) : loop()
         })
       }
-      return Effect.succeed({ outcome: reasons.length > 0 ? "review" : "allow", gates: outcomes, denial: null, reasons })
+      return Effect.succeed({
+        outcome: reasons.length > 0 ? "review" : "allow",
+        gates: outcomes,
+        denial: null,
+        reasons
+      })
     }
     return loop()
   })

@@ -13,7 +13,15 @@
  * are registered by packages and hosts in the `ActionRegistry`; the gates' places are `GateOrder`.
  */
 import { Clock, Effect, Option, ParseResult, Schema } from "effect"
-import { ActionRecord, type ActionQuery, ActionStore, type ActionStatus, DecisionTrace, type Phase, TraceStore } from "./Action.js"
+import {
+  type ActionQuery,
+  ActionRecord,
+  type ActionStatus,
+  ActionStore,
+  DecisionTrace,
+  type Phase,
+  TraceStore
+} from "./Action.js"
 import type { ActionKind } from "./ActionKind.js"
 import { ActionRegistry } from "./ActionRegistry.js"
 import type { Actor } from "./Actor.js"
@@ -82,14 +90,17 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
     const kindOf = (name: string) =>
       Option.match(registry.kind(name), {
         onNone: () =>
-          Effect.fail(new ValidationError({ code: "validation.unknown_kind", message: `Unknown action kind: ${name}` })),
+          Effect.fail(
+            new ValidationError({ code: "validation.unknown_kind", message: `Unknown action kind: ${name}` })
+          ),
         onSome: Effect.succeed
       })
 
     const loadTenant = (id: TenantId) =>
       Effect.flatMap(tenants.get(id), (t) =>
         Option.match(t, {
-          onNone: () => Effect.fail(new NotFound({ message: `Tenant ${id} not found`, details: { entity: "tenant", id } })),
+          onNone: () =>
+            Effect.fail(new NotFound({ message: `Tenant ${id} not found`, details: { entity: "tenant", id } })),
           onSome: Effect.succeed
         }))
 
@@ -99,7 +110,8 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
     const loadAction = (tenant: TenantId, id: ActionId, forUpdate: boolean) =>
       Effect.flatMap(forUpdate ? actions.getForUpdate(tenant, id) : actions.get(tenant, id), (a) =>
         Option.match(a, {
-          onNone: () => Effect.fail(new NotFound({ message: `Action ${id} not found`, details: { entity: "action", id } })),
+          onNone: () =>
+            Effect.fail(new NotFound({ message: `Action ${id} not found`, details: { entity: "action", id } })),
           onSome: Effect.succeed
         }))
 
@@ -196,7 +208,13 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
               actor_id: input.actor.id,
               action: "action.proposed",
               subject: action.id,
-              data: { kind: kind.name, subject: action.subject, payload_hash, review_reasons: action.review_reasons, trace_id: trace.id }
+              data: {
+                kind: kind.name,
+                subject: action.subject,
+                payload_hash,
+                review_reasons: action.review_reasons,
+                trace_id: trace.id
+              }
             })
             return { action, trace, duplicate: false } satisfies ProposeResult
           })
@@ -235,7 +253,14 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
         return trace
       })
 
-    const close = (action: ActionRecord, status: ActionStatus, actor: Actor, reason: string | null, now: number, result?: unknown) =>
+    const close = (
+      action: ActionRecord,
+      status: ActionStatus,
+      actor: Actor,
+      reason: string | null,
+      now: number,
+      result?: unknown
+    ) =>
       Trusted.make(ActionRecord, {
         id: action.id,
         tenant_id: action.tenant_id,
@@ -255,7 +280,8 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
         version: action.version + 1
       })
 
-    const actionNotFound = (id: ActionId) => new NotFound({ message: `Action ${id} not found`, details: { entity: "action", id } })
+    const actionNotFound = (id: ActionId) =>
+      new NotFound({ message: `Action ${id} not found`, details: { entity: "action", id } })
 
     const unknownKind = (name: string) =>
       new ValidationError({ code: "validation.unknown_kind", message: `Unknown action kind: ${name}` })
@@ -264,24 +290,34 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
     // the way), pure steps done inline; the order of reads, checks and writes is the contract.
     const apply = (tenantId: TenantId, id: ActionId, actor: Actor): Effect.Effect<ApplyResult, AirlockError> =>
       uow.transaction(
-        Effect.flatMap(actions.getForUpdate(tenantId, id), (found): Effect.Effect<ApplyResult, AirlockError | GateDenied> => {
-          if (Option.isNone(found)) return Effect.fail(actionNotFound(id))
-          const action = found.value
-          if (action.status === "applied") {
-            return Effect.succeed({ action, result: action.result, trace: null, already_applied: true })
+        Effect.flatMap(
+          actions.getForUpdate(tenantId, id),
+          (found): Effect.Effect<ApplyResult, AirlockError | GateDenied> => {
+            if (Option.isNone(found)) return Effect.fail(actionNotFound(id))
+            const action = found.value
+            if (action.status === "applied") {
+              return Effect.succeed({ action, result: action.result, trace: null, already_applied: true })
+            }
+            if (action.status !== "proposed") {
+              return Effect.fail(
+                new Conflict({
+                  code: "proposal.closed",
+                  message: `Action is ${action.status}`,
+                  details: { status: action.status }
+                })
+              )
+            }
+            const kind = registry.kind(action.kind)
+            if (Option.isNone(kind)) return Effect.fail(unknownKind(action.kind))
+            const v = validated.lookup(action)
+            return v !== undefined
+              ? applyDecoded(tenantId, actor, kind.value, action, v.payload)
+              : Effect.flatMap(
+                decode(kind.value, action.payload),
+                (payload) => applyDecoded(tenantId, actor, kind.value, action, payload)
+              )
           }
-          if (action.status !== "proposed") {
-            return Effect.fail(
-              new Conflict({ code: "proposal.closed", message: `Action is ${action.status}`, details: { status: action.status } })
-            )
-          }
-          const kind = registry.kind(action.kind)
-          if (Option.isNone(kind)) return Effect.fail(unknownKind(action.kind))
-          const v = validated.lookup(action)
-          return v !== undefined
-            ? applyDecoded(tenantId, actor, kind.value, action, v.payload)
-            : Effect.flatMap(decode(kind.value, action.payload), (payload) => applyDecoded(tenantId, actor, kind.value, action, payload))
-        })
+        )
       ).pipe(
         Effect.catchIf(
           (e): e is GateDenied => e instanceof GateDenied,
@@ -297,7 +333,10 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
       payload: unknown
     ): Effect.Effect<ApplyResult, AirlockError | GateDenied> =>
       Effect.flatMap(tenants.get(tenantId), (t) => {
-        if (Option.isNone(t)) return Effect.fail(new NotFound({ message: `Tenant ${tenantId} not found`, details: { entity: "tenant", id: tenantId } }))
+        if (Option.isNone(t))
+          return Effect.fail(
+            new NotFound({ message: `Tenant ${tenantId} not found`, details: { entity: "tenant", id: tenantId } })
+          )
         const tenant = t.value
         return Effect.flatMap(settingsStore.get(tenantId), (s) => {
           const settings = Option.isSome(s) ? s.value : defaultSettings(tenantId, 0, "system")
@@ -317,7 +356,8 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
                   outcome: evaluation.outcome,
                   gates: evaluation.gates
                 })
-                if (evaluation.denial) return Effect.fail(new GateDenied(evaluation.denial, trace))
+                if (evaluation.denial)
+                  return Effect.fail(new GateDenied(evaluation.denial, trace))
                 if (evaluation.outcome === "review" && trigger === "auto") {
                   const error = new Conflict({
                     code: "review_required",
@@ -338,7 +378,13 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
                           actor_id: actor.id,
                           action: "action.applied",
                           subject: action.id,
-                          data: { kind: kind.name, subject: action.subject, payload_hash: action.payload_hash, result, trace_id: trace.id }
+                          data: {
+                            kind: kind.name,
+                            subject: action.subject,
+                            payload_hash: action.payload_hash,
+                            result,
+                            trace_id: trace.id
+                          }
                         }),
                         () => {
                           // applied: its payload is not decoded again
@@ -366,11 +412,21 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           yield* rbac.require(actor, kind.permissions.reject ?? kind.permissions.apply)
           if (action.status === status) return action
           if (action.status !== "proposed") {
-            return yield* new Conflict({ code: "proposal.closed", message: `Action is ${action.status}`, details: { status: action.status } })
+            return yield* new Conflict({
+              code: "proposal.closed",
+              message: `Action is ${action.status}`,
+              details: { status: action.status }
+            })
           }
           const closed = close(action, status, actor, reason, yield* Clock.currentTimeMillis)
           yield* actions.update(closed, action.version)
-          yield* audit.append({ tenant_id: tenantId, actor_id: actor.id, action: auditAction, subject: id, data: { reason } })
+          yield* audit.append({
+            tenant_id: tenantId,
+            actor_id: actor.id,
+            action: auditAction,
+            subject: id,
+            data: { reason }
+          })
           return closed
         })
       )
@@ -391,7 +447,10 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
             return yield* new Conflict({ code: "proposal.not_applied", message: `Action is ${action.status}` })
           }
           if (!kind.rollback) {
-            return yield* new Conflict({ code: "rollback.unsupported", message: `Kind ${kind.name} cannot be rolled back` })
+            return yield* new Conflict({
+              code: "rollback.unsupported",
+              message: `Kind ${kind.name} cannot be rolled back`
+            })
           }
           const payload = yield* decodeStored(kind, action)
           const tenant = yield* loadTenant(tenantId)

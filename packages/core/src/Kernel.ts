@@ -12,7 +12,7 @@ import { ApiTokens } from "./ApiToken.js"
 import { AuditLog } from "./Audit.js"
 import * as CoreConfig from "./CoreConfig.js"
 import { GovernedActions } from "./GovernedActions.js"
-import { IdGenerator, layerIdGenerator } from "./Ids.js"
+import { type IdGenerator, layerIdGenerator } from "./Ids.js"
 import type { CorePorts } from "./Ports.js"
 import * as Rbac from "./Rbac.js"
 import * as SecureRandom from "./SecureRandom.js"
@@ -52,7 +52,10 @@ export const layerWithAmbient: Layer.Layer<Exclude<CoreServices, Ambient>, never
  * Production ambient services: config from `AIRLOCK_*` (core's and agent memory's), the default
  * RBAC matrix, Web Crypto.
  */
-export const layerDefaults: Layer.Layer<Ambient | AgentMemoryConfig.AgentMemoryConfig, import("effect/ConfigError").ConfigError> = Layer.mergeAll(
+export const layerDefaults: Layer.Layer<
+  Ambient | AgentMemoryConfig.AgentMemoryConfig,
+  import("effect/ConfigError").ConfigError
+> = Layer.mergeAll(
   CoreConfig.layerConfig,
   AgentMemoryConfig.layerConfig,
   Rbac.layer,
@@ -60,6 +63,7 @@ export const layerDefaults: Layer.Layer<Ambient | AgentMemoryConfig.AgentMemoryC
 )
 
 /** Core services with production defaults, given the storage ports. */
-export const layer: Layer.Layer<CoreServices, import("effect/ConfigError").ConfigError, CorePorts> = layerWithAmbient.pipe(
-  Layer.provideMerge(layerDefaults)
-)
+export const layer: Layer.Layer<CoreServices, import("effect/ConfigError").ConfigError, CorePorts> = layerWithAmbient
+  .pipe(
+    Layer.provideMerge(layerDefaults)
+  )

@@ -3,8 +3,8 @@
  * and the refusals every store port shares, so that each adapter builds them alike.
  */
 import type { ActionStore, TraceStore } from "./Action.js"
-import type { AgentMemoryStore } from "./AgentMemory.js"
 import type { ActorStore } from "./Actor.js"
+import type { AgentMemoryStore } from "./AgentMemory.js"
 import type { AiSettingsStore } from "./AiSettings.js"
 import type { ApiTokenStore } from "./ApiToken.js"
 import type { AuditStore } from "./Audit.js"

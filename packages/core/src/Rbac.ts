@@ -88,8 +88,7 @@ export class Rbac extends Context.Tag("@airlock/core/Rbac")<
 /** Builds the service for a matrix. */
 export const makeRbac = (matrix: PermissionMatrix): Context.Tag.Service<Rbac> => {
   const sets = new Map(Object.entries(matrix).map(([role, perms]) => [role, new Set(perms)]))
-  const can = (actor: Actor, permission: string) =>
-    actor.active && (sets.get(actor.role)?.has(permission) ?? false)
+  const can = (actor: Actor, permission: string) => actor.active && (sets.get(actor.role)?.has(permission) ?? false)
   return {
     matrix,
     can,

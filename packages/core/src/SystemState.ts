@@ -3,7 +3,7 @@
  * switch flipped by an operator, `active=false / paused=true` written by a stop condition,
  * lockdown state. Values are JSON; each write says who made it.
  */
-import { Context, Effect, Option, Schema } from "effect"
+import { Context, type Effect, type Option, Schema } from "effect"
 import type { StorageError } from "./Errors.js"
 
 /** One stored override. */

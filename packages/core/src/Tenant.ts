@@ -1,5 +1,5 @@
 /** Tenants (workspaces) and their store port. */
-import { Context, Effect, Option, Schema } from "effect"
+import { Context, type Effect, type Option, Schema } from "effect"
 import type { Conflict, NotFound, StorageError } from "./Errors.js"
 import { TenantId } from "./Ids.js"
 

@@ -3,12 +3,12 @@
  * switch layers, changing the AI mode. Every change is audited with who made it.
  */
 import { Clock, Effect, Option, Schema } from "effect"
-import { Actor, ActorKind, ActorStore } from "./Actor.js"
+import { Actor, type ActorKind, ActorStore } from "./Actor.js"
 import { AiMode, AiSettings, AiSettingsStore, defaultSettings } from "./AiSettings.js"
 import { AuditLog } from "./Audit.js"
 import { CoreConfig } from "./CoreConfig.js"
 import { Forbidden, NotFound, type StorageError, ValidationError } from "./Errors.js"
-import { ActorId, IdGenerator, TenantId } from "./Ids.js"
+import { ActorId, IdGenerator, type TenantId } from "./Ids.js"
 import { globalEnabledOf } from "./KillSwitch.js"
 import { Rbac } from "./Rbac.js"
 import { AI_GLOBAL_ENABLED_KEY, SystemStateEntry, SystemStateStore } from "./SystemState.js"
@@ -73,12 +73,16 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
     const rbac = yield* Rbac
     const config = yield* CoreConfig
 
-    const requireBy = (by: ChangedBy, permission: string) => (by === "system" ? Effect.void : rbac.require(by, permission))
+    const requireBy = (
+      by: ChangedBy,
+      permission: string
+    ) => (by === "system" ? Effect.void : rbac.require(by, permission))
 
     const get = (id: TenantId) =>
       Effect.flatMap(tenants.get(id), (t) =>
         Option.match(t, {
-          onNone: () => Effect.fail(new NotFound({ message: `Tenant ${id} not found`, details: { entity: "tenant", id } })),
+          onNone: () =>
+            Effect.fail(new NotFound({ message: `Tenant ${id} not found`, details: { entity: "tenant", id } })),
           onSome: Effect.succeed
         }))
 
@@ -150,7 +154,8 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
       })
 
     /** The tenant's settings as `by` reads them; needs `companion.read`. */
-    const readSettings = (tenant: TenantId, by: ChangedBy) => Effect.zipRight(requireBy(by, "companion.read"), getSettings(tenant))
+    const readSettings = (tenant: TenantId, by: ChangedBy) =>
+      Effect.zipRight(requireBy(by, "companion.read"), getSettings(tenant))
 
     /** Changes AI settings; needs `companion.settings.manage`. Audited with before and after. */
     const updateSettings = (tenant: TenantId, patch: SettingsPatch, by: ChangedBy) =>
@@ -180,8 +185,18 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
               action: "settings.updated",
               subject: tenant,
               data: {
-                before: { ai_enabled: before.ai_enabled, kill_switch: before.kill_switch, ai_mode: before.ai_mode, extensions: before.extensions },
-                after: { ai_enabled: after.ai_enabled, kill_switch: after.kill_switch, ai_mode: after.ai_mode, extensions: after.extensions }
+                before: {
+                  ai_enabled: before.ai_enabled,
+                  kill_switch: before.kill_switch,
+                  ai_mode: before.ai_mode,
+                  extensions: before.extensions
+                },
+                after: {
+                  ai_enabled: after.ai_enabled,
+                  kill_switch: after.kill_switch,
+                  ai_mode: after.ai_mode,
+                  extensions: after.extensions
+                }
               }
             })
             return after
@@ -214,7 +229,10 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
     const setGlobalAiEnabled = (enabled: boolean, by: ChangedBy) =>
       Effect.gen(function*() {
         if (by !== "system" && !rbac.can(by, "system.admin")) {
-          return yield* new Forbidden({ code: "rbac.forbidden", message: "Only a platform admin may flip the global switch" })
+          return yield* new Forbidden({
+            code: "rbac.forbidden",
+            message: "Only a platform admin may flip the global switch"
+          })
         }
         yield* system.put(
           new SystemStateEntry({
@@ -248,7 +266,8 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
       getActor: (tenant: TenantId, id: ActorId) =>
         Effect.flatMap(actors.get(tenant, id), (a) =>
           Option.match(a, {
-            onNone: () => Effect.fail(new NotFound({ message: `Actor ${id} not found`, details: { entity: "actor", id } })),
+            onNone: () =>
+              Effect.fail(new NotFound({ message: `Actor ${id} not found`, details: { entity: "actor", id } })),
             onSome: Effect.succeed
           })),
       listActors: actors.list,

@@ -9,5 +9,7 @@
  * constructor: the same object it makes (the prototype, the props as own fields, as a
  * `Data.Class` assigns them), for about a tenth of the cost. Never for input from outside.
  */
-export const make = <C extends new(props: any, options?: any) => any>(klass: C, props: ConstructorParameters<C>[0]): InstanceType<C> =>
-  Object.assign(Object.create(klass.prototype), props)
+export const make = <C extends new(props: any, options?: any) => any>(
+  klass: C,
+  props: ConstructorParameters<C>[0]
+): InstanceType<C> => Object.assign(Object.create(klass.prototype), props)

@@ -2,7 +2,7 @@
  * The unit of work: runs an effect so that every store write inside it commits together or not
  * at all. Promotion (canonical write + proposal state + provenance + audit) always runs in one.
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, type Effect, Layer } from "effect"
 import type { StorageError } from "./Errors.js"
 
 /** Storage port for transactions. Nested calls join the outer transaction. */

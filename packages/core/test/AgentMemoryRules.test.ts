@@ -35,7 +35,14 @@ const item = (over: Partial<AgentMemory.MemoryItem>): AgentMemory.MemoryItem =>
   })
 
 const link = (from_uid: string, to_uid: string, relation: AgentMemory.LinkRelation, created_at = 0) =>
-  Trusted.make(AgentMemory.MemoryLink, { tenant_id: Ids.TenantId.make("t"), from_uid, to_uid, relation, created_at, created_by: "x" })
+  Trusted.make(AgentMemory.MemoryLink, {
+    tenant_id: Ids.TenantId.make("t"),
+    from_uid,
+    to_uid,
+    relation,
+    created_at,
+    created_by: "x"
+  })
 
 describe("AgentMemoryRules: validity", () => {
   it("half-open periods overlap only when they share an instant; empty periods overlap nothing", () => {
@@ -63,7 +70,8 @@ describe("AgentMemoryRules: decay and tiers", () => {
     expect(R.effectiveImportance(0.8, 60 * DAY, { ...settings, importanceEnabled: false })).toBe(0.8)
   })
   it("stale low-importance items move down; fresh, important and pending ones stay; never up", () => {
-    const at = (days: number, over: Partial<AgentMemory.MemoryItem> = {}) => R.decideTier(item(over), days * DAY, settings).tier
+    const at = (days: number, over: Partial<AgentMemory.MemoryItem> = {}) =>
+      R.decideTier(item(over), days * DAY, settings).tier
     expect(at(6, { importance: 0.1 })).toBe("hot")
     expect(at(7, { importance: 0.4 })).toBe("warm")
     expect(at(7, { importance: 0.9 })).toBe("hot")
@@ -79,11 +87,26 @@ describe("AgentMemoryRules: decay and tiers", () => {
 
 describe("AgentMemoryRules: as of", () => {
   // old held from 0; at 100 an authoritative write superseded it from 50
-  const old = item({ uid: "mem_a", value_hash: "a", status: "superseded", valid_to: 50, expired_at: 100, accepted_at: 0 })
+  const old = item({
+    uid: "mem_a",
+    value_hash: "a",
+    status: "superseded",
+    valid_to: 50,
+    expired_at: 100,
+    accepted_at: 0
+  })
   const now = item({ uid: "mem_b", value_hash: "b", valid_from: 50, accepted_at: 100, recorded_at: 100 })
   const pending = item({ uid: "mem_c", value_hash: "c", status: "pending_review", accepted_at: null })
-  const rejected = item({ uid: "mem_d", value_hash: "d", status: "rejected", valid_from: 0, accepted_at: 0, expired_at: 200 })
-  const pick = (items: ReadonlyArray<AgentMemory.MemoryItem>, t: number, v: number) => R.selectAsOf(items, t, v)?.uid ?? null
+  const rejected = item({
+    uid: "mem_d",
+    value_hash: "d",
+    status: "rejected",
+    valid_from: 0,
+    accepted_at: 0,
+    expired_at: 200
+  })
+  const pick = (items: ReadonlyArray<AgentMemory.MemoryItem>, t: number, v: number) =>
+    R.selectAsOf(items, t, v)?.uid ?? null
   it("what we believed at a recorded time about a valid time", () => {
     const all = [old, now, pending]
     expect(pick(all, 99, 70)).toBe("mem_a") // before the supersede we believed the old fact, open-ended
@@ -100,7 +123,12 @@ describe("AgentMemoryRules: as of", () => {
 
 describe("AgentMemoryRules: consistency", () => {
   it("supersede chains run newest to oldest; only those touching the range", () => {
-    const links = [link("c", "b", "supersedes", 20), link("b", "a", "supersedes", 10), link("x", "y", "supersedes", 500), link("c", "z", "related_to")]
+    const links = [
+      link("c", "b", "supersedes", 20),
+      link("b", "a", "supersedes", 10),
+      link("x", "y", "supersedes", 500),
+      link("c", "z", "related_to")
+    ]
     expect(R.supersedeChains(links, 0, 100)).toStrictEqual([["c", "b", "a"]])
     expect(R.supersedeChains(links, 0, 1000)).toStrictEqual([["c", "b", "a"], ["x", "y"]])
   })
@@ -110,8 +138,20 @@ describe("AgentMemoryRules: consistency", () => {
     const c = item({ uid: "c", value_hash: "2", valid_from: 10, status: "pending_review" })
     const review = (created_at: number, status: "open" | "resolved", resolved_at: number | null) =>
       Trusted.make(AgentMemory.ReviewEntry, {
-        id: `r${created_at}`, tenant_id: Ids.TenantId.make("t"), uid: "c", existing_uid: "a", thread_id: "th", agent_id: "x", reason: "",
-        created_at, status, decision: null, resolution: null, resolved_by: null, resolved_at, version: 1
+        id: `r${created_at}`,
+        tenant_id: Ids.TenantId.make("t"),
+        uid: "c",
+        existing_uid: "a",
+        thread_id: "th",
+        agent_id: "x",
+        reason: "",
+        created_at,
+        status,
+        decision: null,
+        resolution: null,
+        resolved_by: null,
+        resolved_at,
+        version: 1
       })
     const report = R.consistencyOf({
       thread_id: "th",
@@ -119,7 +159,12 @@ describe("AgentMemoryRules: consistency", () => {
       to_ts: 100,
       items: [a, b, c],
       links: [link("a", "gone", "related_to")],
-      reviews: [review(5, "resolved", 50), review(6, "open", null), review(500, "open", null), review(1, "resolved", 150)],
+      reviews: [
+        review(5, "resolved", 50),
+        review(6, "open", null),
+        review(500, "open", null),
+        review(1, "resolved", 150)
+      ],
       exists: (u) => u !== "gone"
     })
     expect(report.contradictions).toStrictEqual({ raised: 3, resolved: 1, pending: 1 })
@@ -131,18 +176,34 @@ describe("AgentMemoryRules: consistency", () => {
 describe("AgentMemoryRules: KPIs and cursors", () => {
   it("rates are null without contradictions, averages 0 without use", () => {
     const w = { from_ts: 0, to_ts: 10 }
-    expect(R.kpisOf({ live_items: 4, used_tokens_sum: 0, used_items: 0, raised: 0, raised_resolved: 0, rejected: 0 }, w)).toStrictEqual({
-      memory_items_count: 4, memory_avg_tokens_saved: 0, memory_reconciliation_rate: null, memory_hallucination_incidents: 0, window_start_ts: 0, window_end_ts: 10
+    expect(
+      R.kpisOf({ live_items: 4, used_tokens_sum: 0, used_items: 0, raised: 0, raised_resolved: 0, rejected: 0 }, w)
+    ).toStrictEqual({
+      memory_items_count: 4,
+      memory_avg_tokens_saved: 0,
+      memory_reconciliation_rate: null,
+      memory_hallucination_incidents: 0,
+      window_start_ts: 0,
+      window_end_ts: 10
     })
-    expect(R.kpisOf({ live_items: 4, used_tokens_sum: 300, used_items: 4, raised: 4, raised_resolved: 3, rejected: 2 }, w)).toMatchObject({
-      memory_avg_tokens_saved: 75, memory_reconciliation_rate: 0.75, memory_hallucination_incidents: 2
+    expect(
+      R.kpisOf({ live_items: 4, used_tokens_sum: 300, used_items: 4, raised: 4, raised_resolved: 3, rejected: 2 }, w)
+    ).toMatchObject({
+      memory_avg_tokens_saved: 75,
+      memory_reconciliation_rate: 0.75,
+      memory_hallucination_incidents: 2
     })
   })
   it("cursors round-trip and foreign strings are refused", () => {
     expect(R.decodeCursor(R.encodeCursor("mrv_01J"))).toBe("mrv_01J")
     expect(R.decodeCursor("not a cursor")).toBe(null)
     expect(R.decodeCursor(Buffer.from("x:1").toString("base64url"))).toBe(null)
-    expect([R.clampLimit(undefined, 50, 500), R.clampLimit(9999, 50, 500), R.clampLimit(0, 50, 500), R.clampLimit(2.7, 50, 500)]).toStrictEqual([50, 500, 1, 2])
+    expect([
+      R.clampLimit(undefined, 50, 500),
+      R.clampLimit(9999, 50, 500),
+      R.clampLimit(0, 50, 500),
+      R.clampLimit(2.7, 50, 500)
+    ]).toStrictEqual([50, 500, 1, 2])
   })
 })
 
@@ -152,12 +213,24 @@ describe("AgentMemoryConfig", () => {
       const read = (env: Record<string, string>, code: Partial<AgentMemoryConfig.AgentMemorySettings> = {}) =>
         Effect.provide(
           AgentMemoryConfig.AgentMemoryConfig,
-          AgentMemoryConfig.layerConfigWith(code).pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))))
+          AgentMemoryConfig.layerConfigWith(code).pipe(
+            Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+          )
         )
       const d = yield* read({})
-      expect({ ...d, authoritative: undefined }).toStrictEqual({ ...AgentMemoryConfig.defaults, authoritative: undefined })
-      const off = yield* read({ AIRLOCK_MEMORY_TIERS_ENABLED: "false", AIRLOCK_MEMORY_IMPORTANCE_HALF_LIFE_DAYS: "7" }, { authoritative: () => true })
-      expect([off.tiersEnabled, off.importanceHalfLifeDays, off.authoritative("fact", "a", "b")]).toStrictEqual([false, 7, true])
+      expect({ ...d, authoritative: undefined }).toStrictEqual({
+        ...AgentMemoryConfig.defaults,
+        authoritative: undefined
+      })
+      const off = yield* read(
+        { AIRLOCK_MEMORY_TIERS_ENABLED: "false", AIRLOCK_MEMORY_IMPORTANCE_HALF_LIFE_DAYS: "7" },
+        { authoritative: () => true }
+      )
+      expect([off.tiersEnabled, off.importanceHalfLifeDays, off.authoritative("fact", "a", "b")]).toStrictEqual([
+        false,
+        7,
+        true
+      ])
       const bad = yield* Effect.either(read({ AIRLOCK_MEMORY_WARM_BELOW_IMPORTANCE: "2" }))
       expect(bad._tag).toBe("Left")
       // without any layer the defaults apply

@@ -19,7 +19,11 @@ describe("Rbac", () => {
   it.effect("require fails with rbac.forbidden and the missing permission", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(rbac.require(actor("VIEWER"), "companion.shadow.wipe"))
-      expect([error.code, error.details]).toStrictEqual(["rbac.forbidden", { permission: "companion.shadow.wipe", role: "VIEWER", actor_id: "a1" }])
+      expect([error.code, error.details]).toStrictEqual(["rbac.forbidden", {
+        permission: "companion.shadow.wipe",
+        role: "VIEWER",
+        actor_id: "a1"
+      }])
     }))
   it("ownership scope: read_all roles see everything, others only their own", () => {
     expect(Rbac.ownershipScope(rbac, actor("CONTROLLER"))).toStrictEqual({ _tag: "All" })
@@ -41,7 +45,9 @@ describe("KillSwitch", () => {
   it("all three layers must allow; kill_switch overrides ai_enabled", () => {
     expect(KillSwitch.evaluateKillSwitch(true, on, s(true, false))).toStrictEqual({ enabled: true })
     expect(KillSwitch.evaluateKillSwitch(false, on, s(true, false))).toMatchObject({ enabled: false, layer: "global" })
-    expect(KillSwitch.evaluateKillSwitch(true, { ai_companion_enabled: false }, s(true, false))).toMatchObject({ layer: "tenant" })
+    expect(KillSwitch.evaluateKillSwitch(true, { ai_companion_enabled: false }, s(true, false))).toMatchObject({
+      layer: "tenant"
+    })
     expect(KillSwitch.evaluateKillSwitch(true, on, s(true, true))).toMatchObject({ layer: "kill_switch" })
     expect(KillSwitch.evaluateKillSwitch(true, on, s(false, true))).toMatchObject({ layer: "kill_switch" })
     expect(KillSwitch.evaluateKillSwitch(true, on, s(false, false))).toMatchObject({ layer: "ai_enabled" })
@@ -74,7 +80,13 @@ describe("Audit records", () => {
   it("hash exactly the canonical JSON of their content, and are the records the schema constructor makes", () => {
     const inputs = [
       { tenant_id: "t" as never, actor_id: "a", action: "x", subject: "s" },
-      { tenant_id: "t-2" as never, actor_id: "a\u0000\"q", action: "é✓", subject: "", data: { z: 1n, a: [null, { b: undefined, "k y": 2.5 }] } }
+      {
+        tenant_id: "t-2" as never,
+        actor_id: 'a\u0000"q',
+        action: "é✓",
+        subject: "",
+        data: { z: 1n, a: [null, { b: undefined, "k y": 2.5 }] }
+      }
     ]
     let head: Audit.ChainHead | null = null
     for (const input of inputs) {
@@ -146,8 +158,16 @@ describe("Errors", () => {
     expect([e.code, Errors.httpStatus(e), Errors.isAirlockError(e)]).toStrictEqual(["period.locked", 409, true])
     expect(Errors.httpStatus(new Errors.RateLimited({ message: "slow down", retry_after_seconds: 3 }))).toBe(429)
     expect(Errors.isAirlockError(new Error("x"))).toBe(false)
-    const encoded = Schema.encodeSync(Errors.AirlockError)(new Errors.ApprovalRequired({ message: "m", subject: "job:x", plan_hash: "h" }))
-    expect(encoded).toStrictEqual({ _tag: "ApprovalRequired", code: "approval_required", message: "m", subject: "job:x", plan_hash: "h" })
+    const encoded = Schema.encodeSync(Errors.AirlockError)(
+      new Errors.ApprovalRequired({ message: "m", subject: "job:x", plan_hash: "h" })
+    )
+    expect(encoded).toStrictEqual({
+      _tag: "ApprovalRequired",
+      code: "approval_required",
+      message: "m",
+      subject: "job:x",
+      plan_hash: "h"
+    })
   })
 })
 

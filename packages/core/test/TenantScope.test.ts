@@ -16,7 +16,11 @@ describe("TenantScope", () => {
   it.effect("requireTenant and acting fail with 403 tenant.mismatch; acting defaults to the actor's tenant", () =>
     Effect.gen(function*() {
       const denied = yield* Effect.flip(TenantScope.requireTenant(rbac, actor("CONTROLLER"), "t2"))
-      expect(denied).toMatchObject({ _tag: "Forbidden", code: "tenant.mismatch", message: "Actor belongs to another tenant" })
+      expect(denied).toMatchObject({
+        _tag: "Forbidden",
+        code: "tenant.mismatch",
+        message: "Actor belongs to another tenant"
+      })
       expect(yield* Effect.flip(TenantScope.acting(rbac, actor("CONTROLLER"), "t2"))).toStrictEqual(denied)
       expect(yield* TenantScope.acting(rbac, actor("CONTROLLER"))).toBe("t1")
       expect(yield* TenantScope.acting(rbac, actor("CONTROLLER"), "t1")).toBe("t1")

@@ -30,7 +30,9 @@ describe("Trusted.make", () => {
     expect(Object.keys(trusted).sort()).toStrictEqual(Object.keys(viaConstructor).sort())
     expect(Equal.equals(trusted, viaConstructor)).toBe(true)
     expect(Hash.hash(trusted)).toBe(Hash.hash(viaConstructor))
-    expect(Schema.encodeSync(Action.ActionRecord)(trusted)).toStrictEqual(Schema.encodeSync(Action.ActionRecord)(viaConstructor))
+    expect(Schema.encodeSync(Action.ActionRecord)(trusted)).toStrictEqual(
+      Schema.encodeSync(Action.ActionRecord)(viaConstructor)
+    )
     expect(Schema.is(Action.ActionRecord)(trusted)).toBe(true)
   })
 })

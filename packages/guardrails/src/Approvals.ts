@@ -33,11 +33,18 @@ export class ApprovalRecord extends Schema.Class<ApprovalRecord>("ApprovalRecord
 export class ApprovalStore extends Context.Tag("@airlock/guardrails/ApprovalStore")<
   ApprovalStore,
   {
-    readonly get: (tenant: string, subject: string, planHash: string) => Effect.Effect<Option.Option<ApprovalRecord>, Errors.StorageError>
+    readonly get: (
+      tenant: string,
+      subject: string,
+      planHash: string
+    ) => Effect.Effect<Option.Option<ApprovalRecord>, Errors.StorageError>
     /** Writes if the stored version is `expectedVersion` (0 = must not exist); returns whether it did. */
     readonly put: (record: ApprovalRecord, expectedVersion: number) => Effect.Effect<boolean, Errors.StorageError>
     /** A tenant's approvals of one subject (all subjects when omitted), newest grant first. */
-    readonly list: (tenant: string, subject?: string) => Effect.Effect<ReadonlyArray<ApprovalRecord>, Errors.StorageError>
+    readonly list: (
+      tenant: string,
+      subject?: string
+    ) => Effect.Effect<ReadonlyArray<ApprovalRecord>, Errors.StorageError>
   }
 >() {}
 
@@ -63,7 +70,13 @@ export const statusOf = (record: ApprovalRecord | null, now: number): ApprovalSt
 }
 
 /** A record as served at `now`. */
-export const view = (tenant: string, subject: string, planHash: string, record: ApprovalRecord | null, now: number): ApprovalView => {
+export const view = (
+  tenant: string,
+  subject: string,
+  planHash: string,
+  record: ApprovalRecord | null,
+  now: number
+): ApprovalView => {
   const status = statusOf(record, now)
   return new ApprovalView({
     tenant_id: tenant,
@@ -98,7 +111,13 @@ export type GrantInput = typeof GrantInput.Type
 /** What a check found: approved (with the grant), not required, or missing (with why). */
 export type ApprovalCheck =
   | { readonly required: false; readonly risk_score: number | null; readonly threshold: number }
-  | { readonly required: true; readonly approved: true; readonly risk_score: number; readonly threshold: number; readonly record: ApprovalRecord }
+  | {
+    readonly required: true
+    readonly approved: true
+    readonly risk_score: number
+    readonly threshold: number
+    readonly record: ApprovalRecord
+  }
   | {
     readonly required: true
     readonly approved: false
@@ -164,7 +183,7 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
       change: (current: ApprovalRecord) => Effect.Effect<Option.Option<ApprovalRecord>, E>
     ): Effect.Effect<ApprovalRecord, E | Errors.StorageError> =>
       Effect.gen(function*() {
-        for (let attempt = 0; ; attempt++) {
+        for (let attempt = 0;; attempt++) {
           const current = (yield* load(tenant, subject, planHash)) ?? blank(tenant, subject, planHash)
           const next = yield* change(current)
           if (Option.isNone(next)) return current
@@ -180,17 +199,21 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
       const risk = input.risk_score
       if (risk === null || risk < threshold) return Effect.succeed({ required: false, risk_score: risk, threshold })
       // one read and the clock, no intermediate effects: this runs on every risky proposal
-      return Effect.flatMap(store.get(input.tenant_id, input.subject, input.plan_hash), (found) =>
-        Effect.clockWith((clock): Effect.Effect<ApprovalCheck> => {
-          const record = Option.isSome(found) ? found.value : null
-          const status = statusOf(record, clock.unsafeCurrentTimeMillis())
-          if (status !== "approved") return Effect.succeed({ required: true, approved: false, risk_score: risk, threshold, status })
-          return Effect.succeed(
-            record!.approver === input.requested_by
-              ? { required: true, approved: false, risk_score: risk, threshold, status: "self_approved" }
-              : { required: true, approved: true, risk_score: risk, threshold, record: record! }
-          )
-        }))
+      return Effect.flatMap(
+        store.get(input.tenant_id, input.subject, input.plan_hash),
+        (found) =>
+          Effect.clockWith((clock): Effect.Effect<ApprovalCheck> => {
+            const record = Option.isSome(found) ? found.value : null
+            const status = statusOf(record, clock.unsafeCurrentTimeMillis())
+            if (status !== "approved")
+              return Effect.succeed({ required: true, approved: false, risk_score: risk, threshold, status })
+            return Effect.succeed(
+              record!.approver === input.requested_by
+                ? { required: true, approved: false, risk_score: risk, threshold, status: "self_approved" }
+                : { required: true, approved: true, risk_score: risk, threshold, record: record! }
+            )
+          })
+      )
     }
 
     /** The `approval_required` error of a subject and plan. */
@@ -201,22 +224,40 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
      * Fails with `approval_required` unless the action is below the threshold or approved; records
      * the pending request (who asked) so the requester cannot approve it.
      */
-    const require = (input: RequireInput): Effect.Effect<ApprovalCheck, Errors.ApprovalRequired | Errors.StorageError> =>
+    const require = (
+      input: RequireInput
+    ): Effect.Effect<ApprovalCheck, Errors.ApprovalRequired | Errors.StorageError> =>
       Effect.flatMap(check(input), (result) => {
         if (!result.required || result.approved) return Effect.succeed(result)
-        const refusal = required(input.subject, input.plan_hash, { risk_score: result.risk_score, threshold: result.threshold, status: result.status })
-        return input.recordRequest !== false ? Effect.zipRight(recordRequest(input), Effect.fail(refusal)) : Effect.fail(refusal)
+        const refusal = required(input.subject, input.plan_hash, {
+          risk_score: result.risk_score,
+          threshold: result.threshold,
+          status: result.status
+        })
+        return input.recordRequest !== false
+          ? Effect.zipRight(recordRequest(input), Effect.fail(refusal))
+          : Effect.fail(refusal)
       })
 
     /** Records who requested an approval (once; an existing request or grant is kept). */
     const recordRequest = (input: RequireInput): Effect.Effect<ApprovalRecord, Errors.StorageError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        modify(input.tenant_id, input.subject, input.plan_hash, (current) =>
-          Effect.succeed(
-            current.requested_by !== null
-              ? Option.none()
-              : Option.some(new ApprovalRecord({ ...current, requested_by: input.requested_by, requested_at: now, risk_score: input.risk_score }, true))
-          )))
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          modify(input.tenant_id, input.subject, input.plan_hash, (current) =>
+            Effect.succeed(
+              current.requested_by !== null
+                ? Option.none()
+                : Option.some(
+                  new ApprovalRecord({
+                    ...current,
+                    requested_by: input.requested_by,
+                    requested_at: now,
+                    risk_score: input.risk_score
+                  }, true)
+                )
+            ))
+      )
 
     /**
      * Grants an approval of (subject, plan hash) in the actor's tenant; needs `approvals.grant`.
@@ -258,7 +299,13 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
           actor_id: actor.id,
           action: "approval.granted",
           subject: `${input.subject}@${input.plan_hash}`,
-          data: { subject: input.subject, plan_hash: input.plan_hash, approver_name: record.approver_name, notes: record.notes, expires_at: record.expires_at }
+          data: {
+            subject: input.subject,
+            plan_hash: input.plan_hash,
+            approver_name: record.approver_name,
+            notes: record.notes,
+            expires_at: record.expires_at
+          }
         })
         return view(tenantId, input.subject, input.plan_hash, record, now)
       })
@@ -290,9 +337,16 @@ export class Approvals extends Effect.Service<Approvals>()("@airlock/guardrails/
         const now = yield* Clock.currentTimeMillis
         const record = yield* modify(tenantId, subject, planHash, (current) =>
           current.granted_at === null
-            ? Effect.fail(new Errors.NotFound({ message: "No approval granted for this plan", details: { entity: "approval", subject, plan_hash: planHash } }))
+            ? Effect.fail(
+              new Errors.NotFound({
+                message: "No approval granted for this plan",
+                details: { entity: "approval", subject, plan_hash: planHash }
+              })
+            )
             : Effect.succeed(
-              current.revoked_at !== null ? Option.none() : Option.some(new ApprovalRecord({ ...current, revoked_at: now, revoked_by: actor.id }, true))
+              current.revoked_at !== null
+                ? Option.none()
+                : Option.some(new ApprovalRecord({ ...current, revoked_at: now, revoked_by: actor.id }, true))
             ))
         yield* audit.append({
           tenant_id: tenantId as Ids.TenantId,

@@ -87,7 +87,12 @@ export class BreakerEvents extends Effect.Service<BreakerEvents>()("@airlock/gua
      */
     const listForTenant = (
       actor: Actor.Actor,
-      options: { readonly limit?: number; readonly before?: string; readonly kinds?: ReadonlyArray<EventKind>; readonly tenant?: string } = {}
+      options: {
+        readonly limit?: number
+        readonly before?: string
+        readonly kinds?: ReadonlyArray<EventKind>
+        readonly tenant?: string
+      } = {}
     ): Effect.Effect<ReadonlyArray<GuardrailEvent>, Errors.Forbidden | Errors.StorageError> =>
       Effect.zipRight(
         rbac.require(actor, "companion.read"),

@@ -66,8 +66,11 @@ export const initial = (key: string, kind: string, tenant_id: string | null, now
   }, true)
 
 /** The next version of a record with some fields changed. */
-export const next = (current: BreakerRecord, patch: Partial<Omit<BreakerRecord, "key" | "version">>, now: number): BreakerRecord =>
-  new BreakerRecord({ ...current, ...patch, updated_at: now, version: current.version + 1 }, true)
+export const next = (
+  current: BreakerRecord,
+  patch: Partial<Omit<BreakerRecord, "key" | "version">>,
+  now: number
+): BreakerRecord => new BreakerRecord({ ...current, ...patch, updated_at: now, version: current.version + 1 }, true)
 
 /**
  * Reads a breaker and applies `step` by compare-and-set, retrying on a lost race (bounded).
@@ -79,9 +82,12 @@ export const update = <A>(
   key: string,
   make: () => BreakerRecord,
   step: (current: BreakerRecord) => readonly [Option.Option<BreakerRecord>, A]
-): Effect.Effect<{ readonly result: A; readonly wrote: boolean; readonly record: BreakerRecord }, Errors.StorageError> =>
+): Effect.Effect<
+  { readonly result: A; readonly wrote: boolean; readonly record: BreakerRecord },
+  Errors.StorageError
+> =>
   Effect.gen(function*() {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0;; attempt++) {
       const current = Option.getOrElse(yield* store.get(key), make)
       const [change, result] = step(current)
       if (Option.isNone(change)) return { result, wrote: false, record: current }

@@ -40,7 +40,10 @@ export class BudgetStore extends Context.Tag("@airlock/guardrails/BudgetStore")<
     /** The total and the per-category amounts of a scope in a period (zero when absent). */
     readonly read: (scope: string, period: string) => Effect.Effect<SpendTotals, Errors.StorageError>
     /** The totals of several scopes in one period, in the order given (zero when absent). */
-    readonly totals: (scopes: ReadonlyArray<string>, period: string) => Effect.Effect<ReadonlyArray<UsdMicros>, Errors.StorageError>
+    readonly totals: (
+      scopes: ReadonlyArray<string>,
+      period: string
+    ) => Effect.Effect<ReadonlyArray<UsdMicros>, Errors.StorageError>
     readonly getLimit: (tenant: string) => Effect.Effect<Option.Option<BudgetLimit>, Errors.StorageError>
     readonly putLimit: (limit: BudgetLimit) => Effect.Effect<void, Errors.StorageError>
   }
@@ -59,4 +62,3 @@ export const Scopes: {
 
 /** The scope key for a period kind (day scopes carry a `:day` suffix). */
 export const scoped = (scope: string, period: "month" | "day") => (period === "month" ? scope : `${scope}:day`)
-

@@ -15,12 +15,12 @@ import { type Actor, Audit, Errors, Rbac, TenantScope } from "@airlock/core"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
 import type { Ids, SystemState, UnitOfWork } from "@airlock/core"
 import { Clock, Effect, Either, Option, Schema } from "effect"
-import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
-import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Usd.js"
-import { BudgetLimit, BudgetStore, Scopes, scoped, type SpendTotals } from "./BudgetStore.js"
+import { BudgetLimit, BudgetStore, scoped, Scopes, type SpendTotals } from "./BudgetStore.js"
+import { GuardrailsConfig, tenantDecimal, TenantKeys } from "./GuardrailsConfig.js"
+import { memo } from "./internal/memo.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
 import { StopConditions } from "./StopConditions.js"
-import { memo } from "./internal/memo.js"
+import { ceilDiv, formatUsd, parseUsdNonNegative, Usd, type UsdMicros } from "./Usd.js"
 import { dayKey, monthKey, nextMonthStart, periodKey } from "./Windows.js"
 
 // --- LLM ----------------------------------------------------------------------------------------
@@ -70,8 +70,14 @@ export interface LlmCallResult<A> {
 }
 
 /** A call's cost: `ceil((in × in_price + out × out_price) / 10⁶)` micro-dollars (pure, exact up to the ceiling). */
-export const callCost = (price: { readonly input_per_mtok: UsdMicros; readonly output_per_mtok: UsdMicros }, usage: Usage): UsdMicros =>
-  ceilDiv(BigInt(usage.input_tokens) * price.input_per_mtok + BigInt(usage.output_tokens) * price.output_per_mtok, 1_000_000n)
+export const callCost = (
+  price: { readonly input_per_mtok: UsdMicros; readonly output_per_mtok: UsdMicros },
+  usage: Usage
+): UsdMicros =>
+  ceilDiv(
+    BigInt(usage.input_tokens) * price.input_per_mtok + BigInt(usage.output_tokens) * price.output_per_mtok,
+    1_000_000n
+  )
 
 /**
  * The LLM spend meter and caps. Its layer builds the provider breaker and stop conditions it
@@ -134,7 +140,10 @@ export class LlmBudget extends Effect.Service<LlmBudget>()("@airlock/guardrails/
       Effect.gen(function*() {
         const price = config.llmPrices[input.model]
         if (!price) {
-          return yield* new Errors.ValidationError({ code: "validation.model_unpriced", message: `No price for model ${input.model}` })
+          return yield* new Errors.ValidationError({
+            code: "validation.model_unpriced",
+            message: `No price for model ${input.model}`
+          })
         }
         const cost = callCost(price, input.usage)
         const now = yield* Clock.currentTimeMillis
@@ -143,7 +152,8 @@ export class LlmBudget extends Effect.Service<LlmBudget>()("@airlock/guardrails/
         yield* store.add(Scopes.ai(input.tenant_id), month, input.task, cost, null)
         yield* store.add(Scopes.aiGlobal, month, input.model, cost, null)
         yield* store.add(scoped(Scopes.aiGlobal, "day"), day, input.model, cost, null)
-        if (config.llmBudgetPeriod === "day") yield* store.add(scoped(Scopes.ai(input.tenant_id), "day"), day, input.task, cost, null)
+        if (config.llmBudgetPeriod === "day")
+          yield* store.add(scoped(Scopes.ai(input.tenant_id), "day"), day, input.task, cost, null)
         yield* stops.checkHardBudget
         return cost
       })
@@ -165,7 +175,16 @@ export class LlmBudget extends Effect.Service<LlmBudget>()("@airlock/guardrails/
     }): Effect.Effect<LlmCallResult<A>, F | Errors.StorageError> =>
       Effect.gen(function*() {
         const useFallback = (reason: FallbackReason) =>
-          Effect.map(input.fallback, (value): LlmCallResult<A> => ({ value, fallback_active: true, fallback_reason: reason, cost_usd: 0n, usage: null }))
+          Effect.map(
+            input.fallback,
+            (value): LlmCallResult<A> => ({
+              value,
+              fallback_active: true,
+              fallback_reason: reason,
+              cost_usd: 0n,
+              usage: null
+            })
+          )
         if (!config.llmPrices[input.model]) return yield* useFallback("model_unpriced")
         const budget = yield* Effect.either(status(input.tenant_id, input.settings))
         if (Either.isLeft(budget)) return yield* useFallback("budget_unavailable")
@@ -176,10 +195,21 @@ export class LlmBudget extends Effect.Service<LlmBudget>()("@airlock/guardrails/
           const e = outcome.left as { readonly _tag?: string }
           return yield* useFallback(e._tag === "Unavailable" ? "provider_unavailable" : "provider_error")
         }
-        const cost = yield* meter({ tenant_id: input.tenant_id, task: input.task, model: input.model, usage: outcome.right.usage }).pipe(
+        const cost = yield* meter({
+          tenant_id: input.tenant_id,
+          task: input.task,
+          model: input.model,
+          usage: outcome.right.usage
+        }).pipe(
           Effect.catchTag("ValidationError", () => Effect.succeed(0n))
         )
-        return { value: outcome.right.value, fallback_active: false, fallback_reason: null, cost_usd: cost, usage: outcome.right.usage }
+        return {
+          value: outcome.right.value,
+          fallback_active: false,
+          fallback_reason: null,
+          cost_usd: cost,
+          usage: outcome.right.usage
+        }
       })
 
     return { status, meter, call, tenantCap } as const
@@ -238,7 +268,9 @@ export interface ChargeReading {
 }
 
 /** The scopes a tenant's month spend is the sum of: execution estimates and actual AI spend. */
-const spendScopes: (tenant: string) => ReadonlyArray<string> = memo((tenant) => [Scopes.exec(tenant), Scopes.ai(tenant)])
+const spendScopes: (tenant: string) => ReadonlyArray<string> = memo((
+  tenant
+) => [Scopes.exec(tenant), Scopes.ai(tenant)])
 
 const byCategory = (totals: SpendTotals): Record<string, UsdMicros> =>
   Object.fromEntries(totals.categories.map((c) => [c.category, c.amount]))
@@ -265,12 +297,16 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
         }
       })
 
-    const limitOf = (tenant: string): Effect.Effect<UsdMicros | null, Errors.StorageError> => Effect.map(store.getLimit(tenant), (l) => (Option.isSome(l) ? l.value.limit_usd : null))
+    const limitOf = (tenant: string): Effect.Effect<UsdMicros | null, Errors.StorageError> =>
+      Effect.map(store.getLimit(tenant), (l) => (Option.isSome(l) ? l.value.limit_usd : null))
 
     const spentNow = (
       tenant: string,
       month: string
-    ): Effect.Effect<{ readonly exec: SpendTotals; readonly ai: SpendTotals; readonly spent: UsdMicros }, Errors.StorageError> =>
+    ): Effect.Effect<
+      { readonly exec: SpendTotals; readonly ai: SpendTotals; readonly spent: UsdMicros },
+      Errors.StorageError
+    > =>
       Effect.gen(function*() {
         const exec = yield* store.read(Scopes.exec(tenant), month)
         const ai = yield* store.read(Scopes.ai(tenant), month)
@@ -289,7 +325,11 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
       Effect.clockWith((clock) => {
         const period = monthKey(clock.unsafeCurrentTimeMillis())
         return Effect.flatMap(store.getLimit(tenant), (found) => {
-          if (Option.isNone(found)) return Effect.succeed({ reading: { period, limit_usd: null, spent_usd: 0n, estimate_usd: estimate }, exceeded: false })
+          if (Option.isNone(found))
+            return Effect.succeed({
+              reading: { period, limit_usd: null, spent_usd: 0n, estimate_usd: estimate },
+              exceeded: false
+            })
           const limit = found.value.limit_usd
           return Effect.map(store.totals(spendScopes(tenant), period), ([exec, ai]) => {
             const reading: ChargeReading = { period, limit_usd: limit, spent_usd: exec! + ai!, estimate_usd: estimate }
@@ -299,15 +339,25 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
       })
 
     /** Would this estimate be refused? Reads only (and no spend at all when there is no limit). */
-    const check = (tenant: string, estimate: UsdMicros): Effect.Effect<ChargeReading, Errors.BudgetExceeded | Errors.StorageError> =>
-      Effect.flatMap(checkReading(tenant, estimate), (r) => (r.exceeded ? Effect.fail(exceeded(r.reading)) : Effect.succeed(r.reading)))
+    const check = (
+      tenant: string,
+      estimate: UsdMicros
+    ): Effect.Effect<ChargeReading, Errors.BudgetExceeded | Errors.StorageError> =>
+      Effect.flatMap(
+        checkReading(tenant, estimate),
+        (r) => (r.exceeded ? Effect.fail(exceeded(r.reading)) : Effect.succeed(r.reading))
+      )
 
     /**
      * Charges an execution's estimate to this month's budget, atomically: refused with
      * `exec.budget.exceeded` when `spent + estimate` would reach the limit. Run it in the same
      * transaction as the execution's start so a failed start takes the charge back.
      */
-    const charge = (tenant: string, task: string, estimate: UsdMicros): Effect.Effect<ChargeReading, Errors.BudgetExceeded | Errors.StorageError> =>
+    const charge = (
+      tenant: string,
+      task: string,
+      estimate: UsdMicros
+    ): Effect.Effect<ChargeReading, Errors.BudgetExceeded | Errors.StorageError> =>
       Effect.gen(function*() {
         const period = monthKey(yield* Clock.currentTimeMillis)
         const limit = yield* limitOf(tenant)
@@ -326,7 +376,11 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
      * actor's own (another only with `tenant.cross`); needs `billing.manage`. Audited. Returns
      * the billing summary under the new limit.
      */
-    const setBudget = (actor: Actor.Actor, input: BudgetInput, tenant?: string): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
+    const setBudget = (
+      actor: Actor.Actor,
+      input: BudgetInput,
+      tenant?: string
+    ): Effect.Effect<BillingSummary, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "billing.manage")
         const target = yield* TenantScope.acting(rbac, actor, tenant)

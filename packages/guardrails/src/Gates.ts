@@ -20,8 +20,8 @@ import type * as Budgets from "./Budgets.js"
 import { ExecutionBudgets } from "./Budgets.js"
 import { KindPolicies } from "./KindPolicy.js"
 import { Lockdown } from "./Lockdown.js"
-import { formatUsd } from "./Usd.js"
 import { TrustBreaker } from "./TrustBreaker.js"
+import { formatUsd } from "./Usd.js"
 import { ValueBreaker } from "./ValueBreaker.js"
 import { VelocityBreaker, type VelocityReading } from "./VelocityBreaker.js"
 
@@ -70,7 +70,10 @@ export const make: Effect.Effect<
       Effect.map(lockdown.isActive, (active) =>
         active
           ? Decision.deny(
-            new Errors.LockdownActive({ message: "System is locked down; protected actions are refused", details: { operation: kind.name } }),
+            new Errors.LockdownActive({
+              message: "System is locked down; protected actions are refused",
+              details: { operation: kind.name }
+            }),
             { lockdown_active: true }
           )
           : Decision.allow({ lockdown_active: false }))
@@ -86,7 +89,13 @@ export const make: Effect.Effect<
         Effect.map(Option.match({
           onNone: () => Decision.allow({ evaluated: false }),
           onSome: (r) =>
-            Decision.allow({ evaluated: true, rejection_rate: r.rejection_rate, sample: r.sample, tripped: r.tripped, downgraded: r.downgraded })
+            Decision.allow({
+              evaluated: true,
+              rejection_rate: r.rejection_rate,
+              sample: r.sample,
+              tripped: r.tripped,
+              downgraded: r.downgraded
+            })
         })),
         Effect.catchIf(
           (e): e is Errors.NotFound | Errors.Forbidden => e._tag !== "StorageError",
@@ -124,7 +133,9 @@ export const make: Effect.Effect<
       const inputs = { amount: a.amount, threshold: a.threshold, min_tier: a.min_tier }
       if (!a.tripped) return Effect.succeed(Decision.allow(inputs))
       const review = Decision.review(a.risk_reasons, inputs)
-      return phase === "propose" ? Effect.as(value.recordTrip(tenant.id, a, action.subject, actor.id), review) : Effect.succeed(review)
+      return phase === "propose"
+        ? Effect.as(value.recordTrip(tenant.id, a, action.subject, actor.id), review)
+        : Effect.succeed(review)
     }
   }
 
@@ -169,17 +180,36 @@ export const make: Effect.Effect<
       const policy = policies.resolve(kind)
       const risk = policy.riskScore(payload)
       if (risk === undefined) return Effect.succeed(Decision.allow({ risk_score: null }))
-      if (phase === "propose" && policy.approvalAt === "apply") return Effect.succeed(Decision.allow({ risk_score: risk, checked_at: "apply" }))
+      if (phase === "propose" && policy.approvalAt === "apply")
+        return Effect.succeed(Decision.allow({ risk_score: risk, checked_at: "apply" }))
       const requested_by = phase === "propose" ? actor.id : action.proposed_by
-      const input = { tenant_id: tenant.id, subject: action.subject, plan_hash: action.payload_hash, risk_score: risk, requested_by, settings }
+      const input = {
+        tenant_id: tenant.id,
+        subject: action.subject,
+        plan_hash: action.payload_hash,
+        risk_score: risk,
+        requested_by,
+        settings
+      }
       return Effect.flatMap(approvals.check(input), (c) => {
-        if (!c.required) return Effect.succeed(Decision.allow({ risk_score: risk, threshold: c.threshold, required: false }))
+        if (!c.required)
+          return Effect.succeed(Decision.allow({ risk_score: risk, threshold: c.threshold, required: false }))
         if (c.approved) {
           return Effect.succeed(
-            Decision.allow({ risk_score: risk, threshold: c.threshold, approver: c.record.approver, granted_at: c.record.granted_at, expires_at: c.record.expires_at })
+            Decision.allow({
+              risk_score: risk,
+              threshold: c.threshold,
+              approver: c.record.approver,
+              granted_at: c.record.granted_at,
+              expires_at: c.record.expires_at
+            })
           )
         }
-        const e = approvals.required(action.subject, action.payload_hash, { risk_score: c.risk_score, threshold: c.threshold, status: c.status })
+        const e = approvals.required(action.subject, action.payload_hash, {
+          risk_score: c.risk_score,
+          threshold: c.threshold,
+          status: c.status
+        })
         const denial = Decision.deny(e, { risk_score: risk, subject: e.subject, plan_hash: e.plan_hash, ...e.details })
         // at apply the gate runs inside the apply transaction: a denial rolls back; the request
         // was recorded when the action was proposed
@@ -195,7 +225,14 @@ export const make: Effect.Effect<
 export const layer: Layer.Layer<
   never,
   never,
-  ActionRegistry.ActionRegistry | Lockdown | VelocityBreaker | ValueBreaker | TrustBreaker | ExecutionBudgets | Approvals | KindPolicies
+  | ActionRegistry.ActionRegistry
+  | Lockdown
+  | VelocityBreaker
+  | ValueBreaker
+  | TrustBreaker
+  | ExecutionBudgets
+  | Approvals
+  | KindPolicies
 > = Layer.effectDiscard(
   Effect.gen(function*() {
     const registry = yield* ActionRegistry.ActionRegistry

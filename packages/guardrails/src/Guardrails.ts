@@ -8,8 +8,8 @@ import type { ActionRegistry, Audit, Ids, Rbac, SecureRandom, Tenants } from "@a
 import type { Action, AiSettings, SystemState, UnitOfWork } from "@airlock/core"
 import { Layer } from "effect"
 import { Approvals } from "./Approvals.js"
-import { ExecutionBudgets, LlmBudget } from "./Budgets.js"
 import { BreakerEvents } from "./BreakerEvents.js"
+import { ExecutionBudgets, LlmBudget } from "./Budgets.js"
 import * as Gates from "./Gates.js"
 import type { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { KindPolicies } from "./KindPolicy.js"
@@ -74,10 +74,15 @@ const all = Layer.mergeAll(
 )
 
 /** Every guardrails service, without registering gates. */
-export const layerServices: Layer.Layer<GuardrailsServices, never, GuardrailsPorts | CoreRequirements | GuardrailsConfig> = all
+export const layerServices: Layer.Layer<
+  GuardrailsServices,
+  never,
+  GuardrailsPorts | CoreRequirements | GuardrailsConfig
+> = all
 
 /** Every guardrails service, with the gates registered in the pipeline. */
-export const layer: Layer.Layer<GuardrailsServices, never, GuardrailsPorts | CoreRequirements | GuardrailsConfig> = Layer.provideMerge(
-  Gates.layer,
-  layerServices
-)
+export const layer: Layer.Layer<GuardrailsServices, never, GuardrailsPorts | CoreRequirements | GuardrailsConfig> =
+  Layer.provideMerge(
+    Gates.layer,
+    layerServices
+  )

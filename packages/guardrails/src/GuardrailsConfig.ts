@@ -4,7 +4,7 @@
  * comes from is listed in `docs/configuration.md` and beside each field.
  */
 import type { AiSettings } from "@airlock/core"
-import { Config, ConfigError, Context, Either, Effect, Layer, Schema } from "effect"
+import { Config, ConfigError, Context, Effect, Either, Layer, Schema } from "effect"
 import { parseUsdNonNegative, usd, type UsdMicros } from "./Usd.js"
 import type { Period } from "./Windows.js"
 
@@ -153,9 +153,14 @@ export const defaults: GuardrailsSettings = {
 }
 
 /** The guardrails settings service. */
-export class GuardrailsConfig extends Context.Tag("@airlock/guardrails/GuardrailsConfig")<GuardrailsConfig, GuardrailsSettings>() {}
+export class GuardrailsConfig
+  extends Context.Tag("@airlock/guardrails/GuardrailsConfig")<GuardrailsConfig, GuardrailsSettings>()
+{}
 
-const PriceEntry = Schema.Struct({ input: Schema.Union(Schema.String, Schema.Number), output: Schema.Union(Schema.String, Schema.Number) })
+const PriceEntry = Schema.Struct({
+  input: Schema.Union(Schema.String, Schema.Number),
+  output: Schema.Union(Schema.String, Schema.Number)
+})
 const PriceTable = Schema.parseJson(Schema.Record({ key: Schema.String, value: PriceEntry }))
 
 /**
@@ -193,7 +198,10 @@ const rate = (name: string, fallback: number) =>
   )
 
 const positive = (name: string, fallback: number) =>
-  Config.integer(name).pipe(Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }), Config.withDefault(fallback))
+  Config.integer(name).pipe(
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
+  )
 
 const list = (name: string, fallback: ReadonlyArray<string>) =>
   Config.string(name).pipe(
@@ -210,14 +218,19 @@ export const config: Config.Config<GuardrailsSettings> = Config.all({
   velocityCooldownSeconds: positive("AIRLOCK_VELOCITY_COOLDOWN_SECONDS", defaults.velocityCooldownSeconds),
   valueBreakerThreshold: Config.string("AIRLOCK_VALUE_BREAKER_THRESHOLD").pipe(
     Config.map((s): string | null => (s === "" || s === "off" ? null : s)),
-    Config.validate({ message: "must be a decimal amount or 'off'", validation: (s) => s === null || /^\d+(\.\d+)?$/.test(s) }),
+    Config.validate({
+      message: "must be a decimal amount or 'off'",
+      validation: (s) => s === null || /^\d+(\.\d+)?$/.test(s)
+    }),
     Config.withDefault(defaults.valueBreakerThreshold)
   ),
   valueBreakerTier: Config.integer("AIRLOCK_VALUE_BREAKER_TIER").pipe(Config.withDefault(defaults.valueBreakerTier)),
   trustRejectionRate: rate("AIRLOCK_TRUST_REJECTION_RATE", defaults.trustRejectionRate),
   trustWindowSeconds: positive("AIRLOCK_TRUST_WINDOW_SECONDS", defaults.trustWindowSeconds),
   trustMinSample: positive("AIRLOCK_TRUST_MIN_SAMPLE", defaults.trustMinSample),
-  trustDowngradeTo: Config.literal("shadow_only", "suggest_only", "drafts", "autopilot_limited")("AIRLOCK_TRUST_DOWNGRADE_TO").pipe(
+  trustDowngradeTo: Config.literal("shadow_only", "suggest_only", "drafts", "autopilot_limited")(
+    "AIRLOCK_TRUST_DOWNGRADE_TO"
+  ).pipe(
     Config.withDefault(defaults.trustDowngradeTo)
   ),
   trustEvaluateEverySeconds: positive("AIRLOCK_TRUST_EVALUATE_EVERY_SECONDS", defaults.trustEvaluateEverySeconds),
@@ -231,7 +244,9 @@ export const config: Config.Config<GuardrailsSettings> = Config.all({
   approvalTtlSeconds: positive("AIRLOCK_APPROVAL_TTL_SECONDS", defaults.approvalTtlSeconds),
   llmTenantCap: money("AIRLOCK_LLM_TENANT_CAP_USD", defaults.llmTenantCap),
   llmGlobalCap: money("AIRLOCK_LLM_GLOBAL_CAP_USD", defaults.llmGlobalCap),
-  llmBudgetPeriod: Config.literal("month", "day")("AIRLOCK_LLM_BUDGET_PERIOD").pipe(Config.withDefault(defaults.llmBudgetPeriod)),
+  llmBudgetPeriod: Config.literal("month", "day")("AIRLOCK_LLM_BUDGET_PERIOD").pipe(
+    Config.withDefault(defaults.llmBudgetPeriod)
+  ),
   llmPrices: Config.string("AIRLOCK_LLM_PRICES").pipe(
     Config.mapOrFail((s) => Either.mapLeft(parsePrices(s), (message) => ConfigError.InvalidData([], message))),
     Config.withDefault(defaults.llmPrices)
@@ -243,8 +258,14 @@ export const config: Config.Config<GuardrailsSettings> = Config.all({
   stopLlmDailyHard: Config.option(money("AIRLOCK_STOP_LLM_DAILY_HARD_USD", 0n)).pipe(
     Config.map((o) => (o._tag === "Some" && o.value > 0n ? o.value : null))
   ),
-  stopProviderFailureThreshold: positive("AIRLOCK_STOP_PROVIDER_FAILURE_THRESHOLD", defaults.stopProviderFailureThreshold),
-  stopProviderFailureWindowSeconds: positive("AIRLOCK_STOP_PROVIDER_FAILURE_WINDOW_SECONDS", defaults.stopProviderFailureWindowSeconds),
+  stopProviderFailureThreshold: positive(
+    "AIRLOCK_STOP_PROVIDER_FAILURE_THRESHOLD",
+    defaults.stopProviderFailureThreshold
+  ),
+  stopProviderFailureWindowSeconds: positive(
+    "AIRLOCK_STOP_PROVIDER_FAILURE_WINDOW_SECONDS",
+    defaults.stopProviderFailureWindowSeconds
+  ),
   stopDbPoolUtilization: rate("AIRLOCK_STOP_DB_POOL_UTILIZATION_THRESHOLD", defaults.stopDbPoolUtilization),
   stopDbPoolSamples: positive("AIRLOCK_STOP_DB_POOL_SUSTAINED_SAMPLES", defaults.stopDbPoolSamples),
   lockdownReadinessFailures: positive("AIRLOCK_LOCKDOWN_READINESS_FAILURES", defaults.lockdownReadinessFailures),
@@ -281,7 +302,10 @@ export const TenantKeys = {
 } as const
 
 /** Reads a tenant's decimal override (a string or a number in `extensions`), or null. */
-export const tenantDecimal = (settings: { readonly extensions: Readonly<Record<string, unknown>> }, key: string): string | null => {
+export const tenantDecimal = (
+  settings: { readonly extensions: Readonly<Record<string, unknown>> },
+  key: string
+): string | null => {
   const v = settings.extensions[key]
   return typeof v === "string" || (typeof v === "number" && Number.isFinite(v)) ? String(v) : null
 }

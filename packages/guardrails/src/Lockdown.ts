@@ -11,9 +11,9 @@ import { type Actor, Audit, Canonical, Errors, Rbac, SecureRandom, SystemState, 
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
 import type { Ids } from "@airlock/core"
 import { Clock, Effect, Option, Schema } from "effect"
+import { BreakerEvents } from "./BreakerEvents.js"
 import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./CounterStore.js"
-import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { toRetrySeconds, trailingBuckets, windowStart } from "./Windows.js"
 
@@ -48,12 +48,19 @@ export const LockdownInput = Schema.Struct({ reason: Schema.optional(Schema.Stri
 /** Body of `POST /api/v1/system/unlock`. */
 export const UnlockInput = Schema.Struct({ code: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)) })
 
-const StoredCode = Schema.Struct({ hash: Schema.String, salt: Schema.String, created_at: Schema.Number, expires_at: Schema.Number, created_by: Schema.String })
+const StoredCode = Schema.Struct({
+  hash: Schema.String,
+  salt: Schema.String,
+  created_at: Schema.Number,
+  expires_at: Schema.Number,
+  created_by: Schema.String
+})
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 /** The hash of a code with its salt (what is stored). */
-export const codeHash = (code: string, salt: string): string => Canonical.sha256Hex(`airlock.unlock\u0000${salt}\u0000${code.trim().toUpperCase()}`)
+export const codeHash = (code: string, salt: string): string =>
+  Canonical.sha256Hex(`airlock.unlock\u0000${salt}\u0000${code.trim().toUpperCase()}`)
 
 /** The lockdown service (its layer also needs {@link Ids.IdGenerator}, for its events). */
 export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lockdown", {
@@ -72,11 +79,16 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
 
     const admin = (actor: Actor.Actor) => rbac.require(actor, "system.admin")
 
-    const storedCode = Effect.map(state.get(UNLOCK_CODE_KEY), (e) =>
-      Option.isSome(e) ? Option.getOrNull(Schema.decodeUnknownOption(StoredCode)(e.value.value)) : null)
+    const storedCode = Effect.map(
+      state.get(UNLOCK_CODE_KEY),
+      (e) => Option.isSome(e) ? Option.getOrNull(Schema.decodeUnknownOption(StoredCode)(e.value.value)) : null
+    )
 
     /** Is the system locked down? (one storage read: what the gate uses) */
-    const isActive: Effect.Effect<boolean, Errors.StorageError> = Effect.map(breakers.get(BREAKER), (r) => Option.isSome(r) && r.value.state === "open")
+    const isActive: Effect.Effect<boolean, Errors.StorageError> = Effect.map(
+      breakers.get(BREAKER),
+      (r) => Option.isSome(r) && r.value.state === "open"
+    )
 
     /** The lockdown state. */
     const current: Effect.Effect<LockdownState, Errors.StorageError> = Effect.gen(function*() {
@@ -97,11 +109,35 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
     const engage = (source: "admin" | "auto", reason: string, by: string, data: Record<string, unknown>) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const outcome = yield* Breakers.update(breakers, BREAKER, () => Breakers.initial(BREAKER, "lockdown", null, now), (c) =>
-          c.state === "open"
-            ? [Option.none(), false] as const
-            : [Option.some(Breakers.next(c, { state: "open", reason, opened_at: now, until: null, data: { ...data, source, set_by: by } }, now)), true] as const)
-        if (outcome.wrote) yield* events.record({ tenant_id: null, kind: "lockdown", type: "lockdown", reason, data: { ...data, source }, actor_id: by })
+        const outcome = yield* Breakers.update(
+          breakers,
+          BREAKER,
+          () => Breakers.initial(BREAKER, "lockdown", null, now),
+          (c) =>
+            c.state === "open"
+              ? [Option.none(), false] as const
+              : [
+                Option.some(
+                  Breakers.next(c, {
+                    state: "open",
+                    reason,
+                    opened_at: now,
+                    until: null,
+                    data: { ...data, source, set_by: by }
+                  }, now)
+                ),
+                true
+              ] as const
+        )
+        if (outcome.wrote)
+          yield* events.record({
+            tenant_id: null,
+            kind: "lockdown",
+            type: "lockdown",
+            reason,
+            data: { ...data, source },
+            actor_id: by
+          })
         return outcome.wrote
       })
 
@@ -109,13 +145,23 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
      * Locks the system down by hand; needs `system.admin`. Idempotent. Audited in `tenant` (the
      * tenant the request acts on; default the admin's own).
      */
-    const lock = (actor: Actor.Actor, reason?: string, tenant?: string): Effect.Effect<LockdownState, Errors.Forbidden | Errors.StorageError> =>
+    const lock = (
+      actor: Actor.Actor,
+      reason?: string,
+      tenant?: string
+    ): Effect.Effect<LockdownState, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
         const auditTenant = yield* TenantScope.acting(rbac, actor, tenant)
         const engaged = yield* engage("admin", reason ?? "manual", actor.id, {})
         if (engaged) {
-          yield* audit.append({ tenant_id: auditTenant, actor_id: actor.id, action: "system.lockdown", subject: "system", data: { reason: reason ?? "manual" } })
+          yield* audit.append({
+            tenant_id: auditTenant,
+            actor_id: actor.id,
+            action: "system.lockdown",
+            subject: "system",
+            data: { reason: reason ?? "manual" }
+          })
         }
         return yield* current
       })
@@ -140,7 +186,10 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
       })
 
     /** Makes a new unlock code (admin); the old one stops working. The code is returned once. Audited in `tenant`. */
-    const rotateCode = (actor: Actor.Actor, tenant?: string): Effect.Effect<RotatedCode, Errors.Forbidden | Errors.StorageError> =>
+    const rotateCode = (
+      actor: Actor.Actor,
+      tenant?: string
+    ): Effect.Effect<RotatedCode, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
         const auditTenant = yield* TenantScope.acting(rbac, actor, tenant)
@@ -149,14 +198,29 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
         const salt = Array.from(bytes.subarray(10), (b) => b.toString(16).padStart(2, "0")).join("")
         const now = yield* Clock.currentTimeMillis
         const expires_at = now + config.unlockCodeTtlSeconds * 1000
-        yield* state.put(new SystemState.SystemStateEntry({
-          key: UNLOCK_CODE_KEY,
-          value: { hash: codeHash(code, salt), salt, created_at: now, expires_at, created_by: actor.id },
-          updated_at: now,
-          updated_by: actor.id
-        }, true))
-        yield* events.record({ tenant_id: null, kind: "lockdown", type: "code_rotated", reason: "rotated", data: { expires_at }, actor_id: actor.id })
-        yield* audit.append({ tenant_id: auditTenant, actor_id: actor.id, action: "system.unlock_code_rotated", subject: "system", data: { expires_at } })
+        yield* state.put(
+          new SystemState.SystemStateEntry({
+            key: UNLOCK_CODE_KEY,
+            value: { hash: codeHash(code, salt), salt, created_at: now, expires_at, created_by: actor.id },
+            updated_at: now,
+            updated_by: actor.id
+          }, true)
+        )
+        yield* events.record({
+          tenant_id: null,
+          kind: "lockdown",
+          type: "code_rotated",
+          reason: "rotated",
+          data: { expires_at },
+          actor_id: actor.id
+        })
+        yield* audit.append({
+          tenant_id: auditTenant,
+          actor_id: actor.id,
+          action: "system.unlock_code_rotated",
+          subject: "system",
+          data: { expires_at }
+        })
         return { code, expires_at }
       })
 
@@ -189,7 +253,8 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
         }
         const stored = yield* storedCode
         const expired = stored !== null && stored.expires_at <= now
-        const valid = stored !== null && !expired && Canonical.constantTimeEqualHex(codeHash(code, stored.salt), stored.hash)
+        const valid = stored !== null && !expired &&
+          Canonical.constantTimeEqualHex(codeHash(code, stored.salt), stored.hash)
         if (!valid) {
           yield* events.record({
             tenant_id: null,
@@ -199,19 +264,39 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
             data: { attempts: slot.value, limit: config.unlockMaxAttempts },
             actor_id: actor.id
           })
-          return yield* (expired ? refuse("lockdown.code_expired", "Unlock code expired") : refuse("lockdown.code_invalid", "Invalid unlock code"))
+          return yield* (expired
+            ? refuse("lockdown.code_expired", "Unlock code expired")
+            : refuse("lockdown.code_invalid", "Invalid unlock code"))
         }
         // a right code does not count as a wrong attempt
         yield* counters.increment(FAILURES, w, -1, null, w + attemptMs)
         const r = yield* breakers.get(BREAKER)
         if (Option.isSome(r) && r.value.state === "open") {
           if (yield* breakers.put(Breakers.next(r.value, { state: "closed" }, now), r.value.version)) {
-            yield* events.record({ tenant_id: null, kind: "lockdown", type: "unlock", reason: "code_accepted", data: { locked_since: r.value.opened_at }, actor_id: actor.id })
-            yield* audit.append({ tenant_id: auditTenant, actor_id: actor.id, action: "system.unlock", subject: "system", data: { locked_since: r.value.opened_at } })
+            yield* events.record({
+              tenant_id: null,
+              kind: "lockdown",
+              type: "unlock",
+              reason: "code_accepted",
+              data: { locked_since: r.value.opened_at },
+              actor_id: actor.id
+            })
+            yield* audit.append({
+              tenant_id: auditTenant,
+              actor_id: actor.id,
+              action: "system.unlock",
+              subject: "system",
+              data: { locked_since: r.value.opened_at }
+            })
           }
         }
         // the code is spent: a new one must be rotated for the next unlock
-        yield* state.put(new SystemState.SystemStateEntry({ key: UNLOCK_CODE_KEY, value: null, updated_at: now, updated_by: actor.id }, true))
+        yield* state.put(
+          new SystemState.SystemStateEntry(
+            { key: UNLOCK_CODE_KEY, value: null, updated_at: now, updated_by: actor.id },
+            true
+          )
+        )
         return yield* current
       })
 
@@ -219,7 +304,12 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
     const guard = (operation: string): Effect.Effect<void, Errors.LockdownActive | Errors.StorageError> =>
       Effect.flatMap(isActive, (active) =>
         active
-          ? Effect.fail(new Errors.LockdownActive({ message: "System is locked down; protected actions are refused", details: { operation } }))
+          ? Effect.fail(
+            new Errors.LockdownActive({
+              message: "System is locked down; protected actions are refused",
+              details: { operation }
+            })
+          )
           : Effect.void)
 
     // effect-valued members are restated so the published declarations can name their errors

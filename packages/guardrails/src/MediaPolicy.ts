@@ -13,7 +13,12 @@ import { Context, Effect, Either, Option } from "effect"
 import { GuardrailsConfig, type GuardrailsSettings } from "./GuardrailsConfig.js"
 
 /** Why a media reference was refused. */
-export type MediaRefusalCode = "media_url_invalid" | "media_host_denied" | "media_mime_denied" | "media_size_exceeded" | "media_path_unsafe"
+export type MediaRefusalCode =
+  | "media_url_invalid"
+  | "media_host_denied"
+  | "media_mime_denied"
+  | "media_size_exceeded"
+  | "media_path_unsafe"
 
 /** A refusal: its code and what was wrong. */
 export interface MediaRefusal {
@@ -32,7 +37,10 @@ export interface MediaReference {
 }
 
 /** The policy the checks apply. */
-export type MediaSettings = Pick<GuardrailsSettings, "mediaAllowedHosts" | "mediaAllowedMimePrefixes" | "mediaMaxBytes" | "mediaDir" | "mediaAllowHttp">
+export type MediaSettings = Pick<
+  GuardrailsSettings,
+  "mediaAllowedHosts" | "mediaAllowedMimePrefixes" | "mediaMaxBytes" | "mediaDir" | "mediaAllowHttp"
+>
 
 /** Real (link-free) paths of the media directory and of the target, as a resolver found them. */
 export interface ResolvedPaths {
@@ -40,7 +48,11 @@ export interface ResolvedPaths {
   readonly target: string
 }
 
-const refusal = (code: MediaRefusalCode, message: string, details: Record<string, unknown> = {}): MediaRefusal => ({ code, message, details })
+const refusal = (code: MediaRefusalCode, message: string, details: Record<string, unknown> = {}): MediaRefusal => ({
+  code,
+  message,
+  details
+})
 
 /** Is `host` allowed by the list (`example.com` exact, `*.example.com` any subdomain)? Pure. */
 export const hostAllowed = (host: string, allowed: ReadonlyArray<string>): boolean => {
@@ -62,14 +74,18 @@ export const checkUrl = (url: string, s: MediaSettings): Either.Either<URL, Medi
   }
   const schemes = s.mediaAllowHttp ? ["https:", "http:"] : ["https:"]
   if (!schemes.includes(parsed.protocol)) {
-    return Either.left(refusal("media_url_invalid", `Media URL scheme ${parsed.protocol} is not allowed`, { scheme: parsed.protocol }))
+    return Either.left(
+      refusal("media_url_invalid", `Media URL scheme ${parsed.protocol} is not allowed`, { scheme: parsed.protocol })
+    )
   }
   if (parsed.username !== "" || parsed.password !== "") {
     return Either.left(refusal("media_url_invalid", "Media URL must not carry credentials"))
   }
   if (parsed.hostname === "") return Either.left(refusal("media_url_invalid", "Media URL has no host"))
   if (!hostAllowed(parsed.hostname, s.mediaAllowedHosts)) {
-    return Either.left(refusal("media_host_denied", `Media host ${parsed.hostname} is not allowed`, { host: parsed.hostname }))
+    return Either.left(
+      refusal("media_host_denied", `Media host ${parsed.hostname} is not allowed`, { host: parsed.hostname })
+    )
   }
   return Either.right(parsed)
 }
@@ -78,7 +94,9 @@ export const checkUrl = (url: string, s: MediaSettings): Either.Either<URL, Medi
 export const checkMime = (mime: string | undefined, s: MediaSettings): Either.Either<string, MediaRefusal> => {
   const base = (mime ?? "").split(";")[0]!.trim().toLowerCase()
   if (base === "" || !/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(base)) {
-    return Either.left(refusal("media_mime_denied", "Media MIME type is missing or malformed", { mime_type: mime ?? null }))
+    return Either.left(
+      refusal("media_mime_denied", "Media MIME type is missing or malformed", { mime_type: mime ?? null })
+    )
   }
   return s.mediaAllowedMimePrefixes.some((p) => base.startsWith(p.toLowerCase()))
     ? Either.right(base)
@@ -88,9 +106,19 @@ export const checkMime = (mime: string | undefined, s: MediaSettings): Either.Ei
 /** Checks a declared size against the maximum. Pure. */
 export const checkSize = (size: number | undefined, s: MediaSettings): Either.Either<number, MediaRefusal> =>
   size === undefined || !Number.isInteger(size) || size < 0
-    ? Either.left(refusal("media_size_exceeded", "Media size is missing or invalid", { size_bytes: size ?? null, max_bytes: s.mediaMaxBytes }))
+    ? Either.left(
+      refusal("media_size_exceeded", "Media size is missing or invalid", {
+        size_bytes: size ?? null,
+        max_bytes: s.mediaMaxBytes
+      })
+    )
     : size > s.mediaMaxBytes
-    ? Either.left(refusal("media_size_exceeded", `Media is ${size} bytes, over the ${s.mediaMaxBytes} byte limit`, { size_bytes: size, max_bytes: s.mediaMaxBytes }))
+    ? Either.left(
+      refusal("media_size_exceeded", `Media is ${size} bytes, over the ${s.mediaMaxBytes} byte limit`, {
+        size_bytes: size,
+        max_bytes: s.mediaMaxBytes
+      })
+    )
     : Either.right(size)
 
 /**
@@ -120,17 +148,27 @@ export const isInside = (dir: string, path: string): boolean => {
  * backslashes, no NUL), and — when `resolved` real paths are given — after following links.
  * Pure.
  */
-export const checkPath = (target: string, dir: string, resolved?: ResolvedPaths): Either.Either<string, MediaRefusal> => {
-  if (target.includes("\\")) return Either.left(refusal("media_path_unsafe", "Media path contains a backslash", { target_path: target }))
+export const checkPath = (
+  target: string,
+  dir: string,
+  resolved?: ResolvedPaths
+): Either.Either<string, MediaRefusal> => {
+  if (target.includes("\\"))
+    return Either.left(refusal("media_path_unsafe", "Media path contains a backslash", { target_path: target }))
   const base = normalizePath(dir)
   const full = base === null ? null : normalizePath(target, base)
   if (base === null || full === null) return Either.left(refusal("media_path_unsafe", "Media path contains a NUL byte"))
-  if (!isInside(base, full)) return Either.left(refusal("media_path_unsafe", "Media path escapes the media directory", { target_path: target }))
+  if (!isInside(base, full))
+    return Either.left(refusal("media_path_unsafe", "Media path escapes the media directory", { target_path: target }))
   if (resolved) {
     const realDir = normalizePath(resolved.dir)
     const realTarget = normalizePath(resolved.target)
     if (realDir === null || realTarget === null || !isInside(realDir, realTarget)) {
-      return Either.left(refusal("media_path_unsafe", "Media path leads out of the media directory through a link", { target_path: target }))
+      return Either.left(
+        refusal("media_path_unsafe", "Media path leads out of the media directory through a link", {
+          target_path: target
+        })
+      )
     }
   }
   return Either.right(full)
@@ -146,7 +184,11 @@ export interface MediaAccepted {
 }
 
 /** Runs every check in order and returns the first refusal. Pure. */
-export const check = (ref: MediaReference, s: MediaSettings, resolved?: ResolvedPaths): Either.Either<MediaAccepted, MediaRefusal> =>
+export const check = (
+  ref: MediaReference,
+  s: MediaSettings,
+  resolved?: ResolvedPaths
+): Either.Either<MediaAccepted, MediaRefusal> =>
   Either.gen(function*() {
     const url = yield* checkUrl(ref.url, s)
     const mime = yield* checkMime(ref.mime_type, s)
@@ -168,7 +210,11 @@ export class PathResolver extends Context.Tag("@airlock/guardrails/PathResolver"
  * The real paths of `dir` and of `target` (the nearest existing ancestor resolved, the rest
  * appended), or `None` when the directory itself does not exist.
  */
-export const resolvePaths = (resolver: Context.Tag.Service<PathResolver>, dir: string, target: string): Effect.Effect<Option.Option<ResolvedPaths>> =>
+export const resolvePaths = (
+  resolver: Context.Tag.Service<PathResolver>,
+  dir: string,
+  target: string
+): Effect.Effect<Option.Option<ResolvedPaths>> =>
   Effect.gen(function*() {
     const base = normalizePath(dir)
     const full = base === null ? null : normalizePath(target, base)
@@ -181,7 +227,10 @@ export const resolvePaths = (resolver: Context.Tag.Service<PathResolver>, dir: s
       const candidate = `/${parts.join("/")}`
       const real = yield* resolver.realpath(candidate)
       if (Option.isSome(real)) {
-        return Option.some({ dir: realDir.value, target: rest.length === 0 ? real.value : `${real.value.replace(/\/+$/, "")}/${rest.join("/")}` })
+        return Option.some({
+          dir: realDir.value,
+          target: rest.length === 0 ? real.value : `${real.value.replace(/\/+$/, "")}/${rest.join("/")}`
+        })
       }
       if (parts.length === 0) return Option.none()
       rest.unshift(parts.pop()!)
@@ -189,7 +238,8 @@ export const resolvePaths = (resolver: Context.Tag.Service<PathResolver>, dir: s
   })
 
 /** The refusal as a taxonomy error: `ValidationError` whose `code` is the reason code. */
-export const toError = (r: MediaRefusal): Errors.ValidationError => new Errors.ValidationError({ code: r.code, message: r.message, details: { reason: r.code, ...r.details } })
+export const toError = (r: MediaRefusal): Errors.ValidationError =>
+  new Errors.ValidationError({ code: r.code, message: r.message, details: { reason: r.code, ...r.details } })
 
 /** The media policy with the configured settings (and a path resolver, when one is provided). */
 export class MediaPolicy extends Effect.Service<MediaPolicy>()("@airlock/guardrails/MediaPolicy", {
@@ -203,7 +253,9 @@ export class MediaPolicy extends Effect.Service<MediaPolicy>()("@airlock/guardra
         if (ref.target_path === undefined || Option.isNone(resolver)) return check(ref, config)
         const resolved = yield* resolvePaths(resolver.value, config.mediaDir, ref.target_path)
         if (Option.isNone(resolved)) {
-          return Either.left(refusal("media_path_unsafe", "Media directory does not exist", { media_dir: config.mediaDir }))
+          return Either.left(
+            refusal("media_path_unsafe", "Media directory does not exist", { media_dir: config.mediaDir })
+          )
         }
         return check(ref, config, resolved.value)
       })

@@ -12,9 +12,9 @@
  * | `llm_budget` | `GateOrder.llmBudget` (81) | propose | `llm.budget.exceeded` (409) while the tenant's LLM fallback is active |
  * | `provider_breaker` | `GateOrder.providerBreaker` (85) | apply | `unavailable` (503) while the provider's breaker is open |
  */
-import { Clock, Effect, Either, Layer } from "effect"
-import { ActionKind, ActionRegistry, Errors, Gate, GateOrder } from "@airlock/core"
+import { type ActionKind, ActionRegistry, Errors, Gate, GateOrder } from "@airlock/core"
 import type { Action } from "@airlock/core"
+import { Clock, Effect, Either, Layer } from "effect"
 import { LlmBudget } from "./Budgets.js"
 import { MediaPolicy, type MediaReference, toError } from "./MediaPolicy.js"
 import { ProviderBreaker } from "./ProviderBreaker.js"
@@ -57,7 +57,8 @@ export const rateLimit = (scope: GateScope): Effect.Effect<Gate.Gate, never, Rat
     evaluate: ({ tenant, actor }) =>
       limiter.check({ tenant_id: tenant.id, token_id: `actor:${actor.id}` }).pipe(
         Effect.map((d) => Decision.allow({ enabled: d.enabled, limit: d.limit, remaining: d.remaining })),
-        Effect.catchTag("RateLimited", (e) => Effect.succeed(Decision.deny(e, { retry_after_seconds: e.retry_after_seconds, ...(e.details ?? {}) })))
+        Effect.catchTag("RateLimited", (e) =>
+          Effect.succeed(Decision.deny(e, { retry_after_seconds: e.retry_after_seconds, ...(e.details ?? {}) })))
       )
   }))
 
@@ -92,7 +93,11 @@ export const llmBudget = (scope: GateScope): Effect.Effect<Gate.Gate, never, Llm
         const inputs = { fallback_active: s.fallback_active, fallback_reason: s.fallback_reason, period: s.period }
         return s.fallback_active
           ? Decision.deny(
-            new Errors.BudgetExceeded({ code: "llm.budget.exceeded", message: "LLM budget exceeded", details: { fallback_reason: s.fallback_reason } }),
+            new Errors.BudgetExceeded({
+              code: "llm.budget.exceeded",
+              message: "LLM budget exceeded",
+              details: { fallback_reason: s.fallback_reason }
+            }),
             inputs
           )
           : Decision.allow(inputs)
@@ -117,7 +122,10 @@ export const providerBreaker = (
           const open = (b.state === "open" && b.until !== null && b.until > now) ||
             (b.state === "half_open" && b.probe_until !== null && b.probe_until > now)
           return open
-            ? Decision.deny(new Errors.Unavailable({ message: `Provider ${provider} circuit breaker is open`, details: inputs }), inputs)
+            ? Decision.deny(
+              new Errors.Unavailable({ message: `Provider ${provider} circuit breaker is open`, details: inputs }),
+              inputs
+            )
             : Decision.allow(inputs)
         }))
     }

@@ -10,9 +10,9 @@ import { type Actor, Errors, Rbac } from "@airlock/core"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
 import type { Ids, SystemState, UnitOfWork } from "@airlock/core"
 import { Clock, Effect, Exit, Option } from "effect"
+import { BreakerEvents } from "./BreakerEvents.js"
 import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./CounterStore.js"
-import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig, type GuardrailsSettings } from "./GuardrailsConfig.js"
 import { StopConditions } from "./StopConditions.js"
 import { trailingBuckets, windowStart } from "./Windows.js"
@@ -41,10 +41,16 @@ export const admit = (
       return { admission: "allow", next: null }
     case "open":
       if (r.until !== null && r.until > now) return { admission: "reject", next: null }
-      return { admission: "probe", next: Breakers.next(r, { state: "half_open", probe_until: now + s.providerProbeTimeoutSeconds * 1000 }, now) }
+      return {
+        admission: "probe",
+        next: Breakers.next(r, { state: "half_open", probe_until: now + s.providerProbeTimeoutSeconds * 1000 }, now)
+      }
     case "half_open":
       if (r.probe_until !== null && r.probe_until > now) return { admission: "reject", next: null }
-      return { admission: "probe", next: Breakers.next(r, { probe_until: now + s.providerProbeTimeoutSeconds * 1000 }, now) }
+      return {
+        admission: "probe",
+        next: Breakers.next(r, { probe_until: now + s.providerProbeTimeoutSeconds * 1000 }, now)
+      }
   }
 }
 
@@ -76,7 +82,15 @@ export const afterFailure = (
   const until = now + s.providerCooldownSeconds * 1000
   if (r.state === "half_open") {
     return {
-      next: Breakers.next(r, { state: "open", reason: "probe_failed", opened_at: now, until, probe_until: null, consecutive_failures: r.consecutive_failures + 1, data: { ...stats } }, now),
+      next: Breakers.next(r, {
+        state: "open",
+        reason: "probe_failed",
+        opened_at: now,
+        until,
+        probe_until: null,
+        consecutive_failures: r.consecutive_failures + 1,
+        data: { ...stats }
+      }, now),
       tripped: "probe_failed"
     }
   }
@@ -166,7 +180,13 @@ export class ProviderBreaker extends Effect.Service<ProviderBreaker>()("@airlock
         const outcome = yield* Breakers.update(breakers, breakerKey(provider), fresh(provider, now), (current) =>
           [Option.fromNullable(afterSuccess(current, now)), current.state] as const)
         if (outcome.wrote && outcome.result === "half_open") {
-          yield* events.record({ tenant_id: null, kind: "provider", type: "reset", reason: "probe_succeeded", data: { provider } })
+          yield* events.record({
+            tenant_id: null,
+            kind: "provider",
+            type: "reset",
+            reason: "probe_succeeded",
+            data: { provider }
+          })
         }
       })
 
@@ -193,7 +213,10 @@ export class ProviderBreaker extends Effect.Service<ProviderBreaker>()("@airlock
       })
 
     /** Runs a call through the breaker: refused while open, its outcome recorded. */
-    const call = <A, E>(provider: string, self: Effect.Effect<A, E>): Effect.Effect<A, E | Errors.Unavailable | Errors.StorageError> =>
+    const call = <A, E>(
+      provider: string,
+      self: Effect.Effect<A, E>
+    ): Effect.Effect<A, E | Errors.Unavailable | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* acquire(provider)
         const exit = yield* Effect.exit(self)
@@ -204,12 +227,20 @@ export class ProviderBreaker extends Effect.Service<ProviderBreaker>()("@airlock
 
     /** The stored state of a provider's breaker. */
     const state = (provider: string): Effect.Effect<Breakers.BreakerRecord, Errors.StorageError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.map(breakers.get(breakerKey(provider)), Option.getOrElse(fresh(provider, now))))
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) => Effect.map(breakers.get(breakerKey(provider)), Option.getOrElse(fresh(provider, now)))
+      )
 
     /** Every provider breaker; needs `ops.read`. */
-    const list = (actor: Actor.Actor): Effect.Effect<ReadonlyArray<Breakers.BreakerRecord>, Errors.Forbidden | Errors.StorageError> => Effect.zipRight(rbac.require(actor, "ops.read"), breakers.list("provider:"))
+    const list = (
+      actor: Actor.Actor
+    ): Effect.Effect<ReadonlyArray<Breakers.BreakerRecord>, Errors.Forbidden | Errors.StorageError> =>
+      Effect.zipRight(rbac.require(actor, "ops.read"), breakers.list("provider:"))
 
-    const listAll: Effect.Effect<ReadonlyArray<Breakers.BreakerRecord>, Errors.StorageError> = breakers.list("provider:")
+    const listAll: Effect.Effect<ReadonlyArray<Breakers.BreakerRecord>, Errors.StorageError> = breakers.list(
+      "provider:"
+    )
 
     // effect-valued members are restated so the published declarations can name their errors
     return {

@@ -51,10 +51,16 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("@airlock/guardra
       const w = windowStart(now, WINDOW_MS)
       return Effect.flatMap(counters.get(key, w - WINDOW_MS), (previous) => {
         const cap = slidingCapacity(limit, previous, now, WINDOW_MS)
-        return Effect.flatMap(counters.increment(key, w, 1, cap, w + 2 * WINDOW_MS), (taken): Effect.Effect<Take, Errors.StorageError> =>
-          Option.isSome(taken)
-            ? Effect.succeed({ ok: true, remaining: cap - taken.value, w })
-            : Effect.map(counters.get(key, w), (current): Take => ({ ok: false, retry: retryAfterMs(limit, previous, current, now, WINDOW_MS), w })))
+        return Effect.flatMap(
+          counters.increment(key, w, 1, cap, w + 2 * WINDOW_MS),
+          (taken): Effect.Effect<Take, Errors.StorageError> =>
+            Option.isSome(taken)
+              ? Effect.succeed({ ok: true, remaining: cap - taken.value, w })
+              : Effect.map(
+                counters.get(key, w),
+                (current): Take => ({ ok: false, retry: retryAfterMs(limit, previous, current, now, WINDOW_MS), w })
+              )
+        )
       })
     }
 
@@ -71,7 +77,9 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("@airlock/guardra
      * gives the other slot back by rolling back (and a request costs one commit, not two).
      * Always admits when the limiter is disabled.
      */
-    const check = (subject: RateLimitSubject): Effect.Effect<RateLimitDecision, Errors.RateLimited | Errors.StorageError> => {
+    const check = (
+      subject: RateLimitSubject
+    ): Effect.Effect<RateLimitDecision, Errors.RateLimited | Errors.StorageError> => {
       if (!config.rateLimitEnabled) return Effect.succeed({ enabled: false, limit: 0, remaining: 0, reset_seconds: 0 })
       // once per HTTP request: plain flatMap chains, one clock read
       return uow.transaction(Effect.clockWith((clock) => {
@@ -80,12 +88,19 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("@airlock/guardra
         return Effect.flatMap(take(tenantKey, config.rateLimitTenantRpm, now), (tenant) => {
           if (!tenant.ok) return Effect.fail(refuse("tenant", config.rateLimitTenantRpm, tenant.retry))
           const admit = (limit: number, remaining: number): Effect.Effect<RateLimitDecision> =>
-            Effect.succeed({ enabled: true, limit, remaining, reset_seconds: toRetrySeconds(tenant.w + WINDOW_MS - now) })
+            Effect.succeed({
+              enabled: true,
+              limit,
+              remaining,
+              reset_seconds: toRetrySeconds(tenant.w + WINDOW_MS - now)
+            })
           if (subject.token_id === undefined) return admit(config.rateLimitTenantRpm, tenant.remaining)
           return Effect.flatMap(take(tokenKeyOf(subject.token_id), config.rateLimitRpm, now), (token) => {
             // refused: the failure rolls the tenant's slot back with the transaction
             if (!token.ok) return Effect.fail(refuse("token", config.rateLimitRpm, token.retry))
-            return token.remaining < tenant.remaining ? admit(config.rateLimitRpm, token.remaining) : admit(config.rateLimitTenantRpm, tenant.remaining)
+            return token.remaining < tenant.remaining
+              ? admit(config.rateLimitRpm, token.remaining)
+              : admit(config.rateLimitTenantRpm, tenant.remaining)
           })
         })
       }))

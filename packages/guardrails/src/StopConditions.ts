@@ -10,11 +10,11 @@
 import { type Actor, type Errors, Rbac, SystemState, UnitOfWork } from "@airlock/core"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
 import type { Ids } from "@airlock/core"
-import { Clock, Duration, Effect, Option, Ref, Schema } from "effect"
-import * as Breakers from "./Breakers.js"
-import { BudgetStore, Scopes, scoped } from "./BudgetStore.js"
-import { CounterStore } from "./CounterStore.js"
+import { Clock, type Duration, Effect, Option, Ref, Schema } from "effect"
 import { BreakerEvents } from "./BreakerEvents.js"
+import * as Breakers from "./Breakers.js"
+import { BudgetStore, scoped, Scopes } from "./BudgetStore.js"
+import { CounterStore } from "./CounterStore.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { formatUsd } from "./Usd.js"
 import { dayKey, trailingBuckets, windowStart } from "./Windows.js"
@@ -75,7 +75,10 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
     const pressured = yield* Ref.make(0)
 
     const flag = (key: string, fallback: boolean) =>
-      Effect.map(state.get(key), (e) => (Option.isSome(e) && typeof e.value.value === "boolean" ? e.value.value : fallback))
+      Effect.map(
+        state.get(key),
+        (e) => (Option.isSome(e) && typeof e.value.value === "boolean" ? e.value.value : fallback)
+      )
 
     /** What loops observe: the run overrides and the guardrail stop behind them. */
     const observe: Effect.Effect<RunState, Errors.StorageError> = Effect.gen(function*() {
@@ -85,7 +88,10 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
       const stop = Option.isSome(stopEntry)
         ? Option.getOrNull(Schema.decodeUnknownOption(StopRecord)(stopEntry.value.value))
         : null
-      return new RunState({ active, paused, should_stop: !active || paused, stop: !active || paused ? stop : null }, true)
+      return new RunState(
+        { active, paused, should_stop: !active || paused, stop: !active || paused ? stop : null },
+        true
+      )
     })
 
     const put = (key: string, value: unknown, now: number) =>
@@ -98,7 +104,10 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
     const trip = (reason: StopReason, data: Record<string, unknown>): Effect.Effect<boolean, Errors.StorageError> =>
       uow.transaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const seen = Option.getOrElse(yield* breakers.get(STOP_BREAKER), () => Breakers.initial(STOP_BREAKER, "stop_condition", null, now))
+        const seen = Option.getOrElse(
+          yield* breakers.get(STOP_BREAKER),
+          () => Breakers.initial(STOP_BREAKER, "stop_condition", null, now)
+        )
         const run = yield* observe
         if (run.should_stop) return false
         // One compare-and-set from the version read before looking at the run: when instances
@@ -106,7 +115,12 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
         // commit together: another instance that reads the new version also sees the run
         // stopped (with the writes after a separate CAS, it could read the version between
         // them, find the run still going, and trip a second time).
-        if (!(yield* breakers.put(Breakers.next(seen, { state: "open", reason, opened_at: now, data }, now), seen.version))) return false
+        if (
+          !(yield* breakers.put(
+            Breakers.next(seen, { state: "open", reason, opened_at: now, data }, now),
+            seen.version
+          ))
+        ) return false
         yield* put(STOP_KEY, { reason, data, at: now }, now)
         yield* put(RUN_ACTIVE_KEY, false, now)
         yield* put(RUN_PAUSED_KEY, true, now)
@@ -156,8 +170,10 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
       })
 
     /** Global LLM spend of the current UTC day. */
-    const globalToday: Effect.Effect<bigint, Errors.StorageError> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.map(budgets.read(scoped(Scopes.aiGlobal, "day"), dayKey(now)), (t) => t.total))
+    const globalToday: Effect.Effect<bigint, Errors.StorageError> = Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) => Effect.map(budgets.read(scoped(Scopes.aiGlobal, "day"), dayKey(now)), (t) => t.total)
+    )
 
     /** Compares today's global LLM spend with the hard cap; at or past it the run stops. */
     const checkHardBudget: Effect.Effect<boolean, Errors.StorageError> = Effect.gen(function*() {
@@ -201,11 +217,24 @@ export class StopConditions extends Effect.Service<StopConditions>()("@airlock/g
           breakers,
           STOP_BREAKER,
           () => Breakers.initial(STOP_BREAKER, "stop_condition", null, now),
-          (current) => [current.state === "closed" ? Option.none() : Option.some(Breakers.next(current, { state: "closed" }, now)), null] as const
+          (current) =>
+            [
+              current.state === "closed"
+                ? Option.none()
+                : Option.some(Breakers.next(current, { state: "closed" }, now)),
+              null
+            ] as const
         )
         yield* put(RUN_ACTIVE_KEY, true, now)
         yield* put(RUN_PAUSED_KEY, false, now)
-        yield* events.record({ tenant_id: null, kind: "stop_condition", type: "reset", reason: "resumed", data: {}, actor_id: actor.id })
+        yield* events.record({
+          tenant_id: null,
+          kind: "stop_condition",
+          type: "reset",
+          reason: "resumed",
+          data: {},
+          actor_id: actor.id
+        })
         return yield* observe
       })
 

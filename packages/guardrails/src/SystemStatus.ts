@@ -47,7 +47,10 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guard
      * The status seen by `actor`, with the breakers of `tenant` (default the actor's own; another
      * only with `tenant.cross`); needs `ops.read`.
      */
-    const status = (actor: Actor.Actor, tenant?: string): Effect.Effect<GuardrailsStatus, Errors.Forbidden | Errors.StorageError> =>
+    const status = (
+      actor: Actor.Actor,
+      tenant?: string
+    ): Effect.Effect<GuardrailsStatus, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "ops.read")
         const target = yield* TenantScope.acting(rbac, actor, tenant)
@@ -59,7 +62,11 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guard
             velocity: yield* velocity.state(target),
             trust: yield* trust.state(target)
           },
-          rate_limit: { enabled: config.rateLimitEnabled, rpm: config.rateLimitRpm, tenant_rpm: config.rateLimitTenantRpm }
+          rate_limit: {
+            enabled: config.rateLimitEnabled,
+            rpm: config.rateLimitRpm,
+            tenant_rpm: config.rateLimitTenantRpm
+          }
         } satisfies GuardrailsStatus
       })
 
@@ -67,10 +74,19 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@airlock/guard
      * The status `actor` may see: {@link status} with `ops.read`, null without it (the system
      * status route then shows only its public part).
      */
-    const statusIfAllowed = (actor: Actor.Actor, tenant?: string): Effect.Effect<GuardrailsStatus | null, Errors.Forbidden | Errors.StorageError> =>
+    const statusIfAllowed = (
+      actor: Actor.Actor,
+      tenant?: string
+    ): Effect.Effect<GuardrailsStatus | null, Errors.Forbidden | Errors.StorageError> =>
       rbac.can(actor, "ops.read") ? status(actor, tenant) : Effect.succeed(null)
 
     return { status, statusIfAllowed } as const
   }),
-  dependencies: [Lockdown.Default, StopConditions.Default, ProviderBreaker.Default, VelocityBreaker.Default, TrustBreaker.Default]
+  dependencies: [
+    Lockdown.Default,
+    StopConditions.Default,
+    ProviderBreaker.Default,
+    VelocityBreaker.Default,
+    TrustBreaker.Default
+  ]
 }) {}

@@ -8,8 +8,8 @@
  */
 import { Action, type Actor, AiSettings, type Errors, type Ids, Rbac, Tenants } from "@airlock/core"
 import { Clock, Effect, Option } from "effect"
-import * as Breakers from "./Breakers.js"
 import { BreakerEvents } from "./BreakerEvents.js"
+import * as Breakers from "./Breakers.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 
 const RANK: Record<AiSettings.AiMode, number> = { shadow_only: 0, suggest_only: 1, drafts: 2, autopilot_limited: 3 }
@@ -64,7 +64,11 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
     const windowMs = config.trustWindowSeconds * 1000
 
     /** Decided proposals of one status proposed since `since` (newest first, bounded). */
-    const countSince = (tenant: Ids.TenantId, status: "rejected" | "applied", since: number): Effect.Effect<number, Errors.StorageError> =>
+    const countSince = (
+      tenant: Ids.TenantId,
+      status: "rejected" | "applied",
+      since: number
+    ): Effect.Effect<number, Errors.StorageError> =>
       Effect.gen(function*() {
         let n = 0
         let before: string | undefined
@@ -84,7 +88,9 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
      * Computes the tenant's rejection rate over the window and, above the threshold with enough
      * sample, trips the breaker and downgrades the mode; below it, resets a tripped breaker.
      */
-    const evaluate = (tenant: string): Effect.Effect<TrustReading, Errors.StorageError | Errors.NotFound | Errors.Forbidden> =>
+    const evaluate = (
+      tenant: string
+    ): Effect.Effect<TrustReading, Errors.StorageError | Errors.NotFound | Errors.Forbidden> =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const id = tenant as Ids.TenantId
@@ -93,7 +99,15 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
         const applied = yield* countSince(id, "applied", since)
         const rate = rejectionRate(rejected, applied)
         const trip = shouldTrip(rejected, applied, config.trustMinSample, config.trustRejectionRate)
-        const numbers = { rejected, applied, sample: rejected + applied, rejection_rate: rate, threshold: config.trustRejectionRate, min_sample: config.trustMinSample, window_seconds: config.trustWindowSeconds }
+        const numbers = {
+          rejected,
+          applied,
+          sample: rejected + applied,
+          rejection_rate: rate,
+          threshold: config.trustRejectionRate,
+          min_sample: config.trustMinSample,
+          window_seconds: config.trustWindowSeconds
+        }
         let downgraded: TrustReading["downgraded"] = null
         const current = Option.getOrUndefined(yield* breakers.get(breakerKey(tenant)))
         if (trip) {
@@ -108,7 +122,11 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
             // one compare-and-set from the state read above: concurrent evaluations record one trip
             const base = current ?? Breakers.initial(breakerKey(tenant), "trust", tenant, now)
             const wrote = yield* breakers.put(
-              Breakers.next(base, { state: "open", reason: "rejection_rate", opened_at: now, data: { ...numbers } }, now),
+              Breakers.next(
+                base,
+                { state: "open", reason: "rejection_rate", opened_at: now, data: { ...numbers } },
+                now
+              ),
               base.version
             )
             if (wrote) {
@@ -124,7 +142,13 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
         } else if (current?.state === "open") {
           const closed = Breakers.next(current, { state: "closed" }, now)
           if (yield* breakers.put(closed, current.version)) {
-            yield* events.record({ tenant_id: tenant, kind: "trust", type: "reset", reason: "rejection_rate_recovered", data: numbers })
+            yield* events.record({
+              tenant_id: tenant,
+              kind: "trust",
+              type: "reset",
+              reason: "rejection_rate_recovered",
+              data: numbers
+            })
           }
         }
         return { tenant_id: tenant, ...numbers, tripped: trip, downgraded }
@@ -144,13 +168,21 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
       })
 
     /** Evaluates the actor's tenant on demand; needs `companion.settings.manage`. */
-    const evaluateFor = (actor: Actor.Actor): Effect.Effect<TrustReading, Errors.StorageError | Errors.NotFound | Errors.Forbidden> =>
+    const evaluateFor = (
+      actor: Actor.Actor
+    ): Effect.Effect<TrustReading, Errors.StorageError | Errors.NotFound | Errors.Forbidden> =>
       Effect.zipRight(rbac.require(actor, "companion.settings.manage"), evaluate(actor.tenant_id))
 
     /** The stored breaker of a tenant. */
     const state = (tenant: string): Effect.Effect<Breakers.BreakerRecord, Errors.StorageError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.map(breakers.get(breakerKey(tenant)), Option.getOrElse(() => Breakers.initial(breakerKey(tenant), "trust", tenant, now))))
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          Effect.map(
+            breakers.get(breakerKey(tenant)),
+            Option.getOrElse(() => Breakers.initial(breakerKey(tenant), "trust", tenant, now))
+          )
+      )
 
     return { evaluate, evaluateThrottled, evaluateFor, state } as const
   }),

@@ -34,11 +34,18 @@ export const microsOf = (input: string | number): UsdMicros | "format" | "precis
 }
 
 /** Parses a decimal dollar amount (`"12.34"`, `12.34`, `"0.000185"`) into micro-dollars. */
-export const parseUsd = (input: string | number, field = "amount"): Either.Either<UsdMicros, Errors.ValidationError> => {
+export const parseUsd = (
+  input: string | number,
+  field = "amount"
+): Either.Either<UsdMicros, Errors.ValidationError> => {
   const micros = microsOf(input)
   if (micros === "format") {
     return Either.left(
-      new Errors.ValidationError({ code: "validation.amount", message: `${field} must be a decimal dollar amount`, details: { field, value: String(input) } })
+      new Errors.ValidationError({
+        code: "validation.amount",
+        message: `${field} must be a decimal dollar amount`,
+        details: { field, value: String(input) }
+      })
     )
   }
   if (micros === "precision") {
@@ -54,10 +61,19 @@ export const parseUsd = (input: string | number, field = "amount"): Either.Eithe
 }
 
 /** Parses a non-negative dollar amount; negative amounts are refused with `validation.amount_negative`. */
-export const parseUsdNonNegative = (input: string | number, field = "amount"): Either.Either<UsdMicros, Errors.ValidationError> =>
+export const parseUsdNonNegative = (
+  input: string | number,
+  field = "amount"
+): Either.Either<UsdMicros, Errors.ValidationError> =>
   Either.flatMap(parseUsd(input, field), (v) =>
     v < 0n
-      ? Either.left(new Errors.ValidationError({ code: "validation.amount_negative", message: `${field} must not be negative`, details: { field } }))
+      ? Either.left(
+        new Errors.ValidationError({
+          code: "validation.amount_negative",
+          message: `${field} must not be negative`,
+          details: { field }
+        })
+      )
       : Either.right(v))
 
 /** Formats micro-dollars as a decimal string with at least two decimals (`"50.00"`, `"0.000185"`). */
@@ -84,8 +100,7 @@ export const formatUsd = (micros: UsdMicros): string => {
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 /** Micro-dollars from a literal decimal string, for configuration defaults; throws on bad input. */
-export const usd = (decimal: string): UsdMicros =>
-  Either.getOrThrowWith(parseUsd(decimal), (e) => new Error(e.message))
+export const usd = (decimal: string): UsdMicros => Either.getOrThrowWith(parseUsd(decimal), (e) => new Error(e.message))
 
 /** `ceil(a / b)` for non-negative bigints. */
 export const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b

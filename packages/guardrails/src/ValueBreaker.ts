@@ -11,8 +11,8 @@ import type { AiSettings, Errors } from "@airlock/core"
 import type { Ids, Rbac } from "@airlock/core"
 import { Effect } from "effect"
 import { BreakerEvents, type GuardrailEvent } from "./BreakerEvents.js"
+import { GuardrailsConfig, tenantDecimal, TenantKeys } from "./GuardrailsConfig.js"
 import { memo } from "./internal/memo.js"
-import { GuardrailsConfig, TenantKeys, tenantDecimal } from "./GuardrailsConfig.js"
 import type { ScaledAmount } from "./KindPolicy.js"
 
 /** The risk reason the value breaker adds. */

@@ -9,9 +9,9 @@ import { Errors } from "@airlock/core"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
 import type { Ids, Rbac } from "@airlock/core"
 import { Clock, Effect, Option } from "effect"
+import { BreakerEvents } from "./BreakerEvents.js"
 import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./CounterStore.js"
-import { BreakerEvents } from "./BreakerEvents.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { memo } from "./internal/memo.js"
 import { slidingCount, windowStart } from "./Windows.js"
@@ -53,7 +53,11 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
     const open = (until: number): VelocityReading => ({ tripped: true, count: -1, limit, until })
 
     /** Closes a breaker whose cooldown has passed (recording the reset once); null = closed now. */
-    const closeIfCooled = (tenant: string, record: Breakers.BreakerRecord, now: number): Effect.Effect<number | null, Errors.StorageError> => {
+    const closeIfCooled = (
+      tenant: string,
+      record: Breakers.BreakerRecord,
+      now: number
+    ): Effect.Effect<number | null, Errors.StorageError> => {
       if (record.until !== null && record.until > now) return Effect.succeed(record.until)
       const closed = Breakers.next(record, { state: "closed", until: null, probe_until: null }, now)
       return Effect.flatMap(breakers.put(closed, record.version), (wrote) =>
@@ -82,7 +86,10 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
     ): Effect.Effect<VelocityReading, Errors.StorageError> =>
       Effect.flatMap(breakers.get(breakerKey(tenant)), (found) => {
         if (Option.isNone(found) || found.value.state === "closed") return closed()
-        return Effect.flatMap(closeIfCooled(tenant, found.value, now), (until) => (until !== null ? Effect.succeed(open(until)) : closed()))
+        return Effect.flatMap(
+          closeIfCooled(tenant, found.value, now),
+          (until) => (until !== null ? Effect.succeed(open(until)) : closed())
+        )
       })
 
     const trip = (tenant: string, seen: number, now: number) =>
@@ -124,13 +131,19 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
      * minute exceed the limit (which trips it). What the velocity gate decides from.
      */
     const recordReading = (tenant: string): Effect.Effect<VelocityReading, Errors.StorageError> =>
-      inWindow(tenant, (now, key, w, previous) =>
-        Effect.flatMap(counters.increment(key, w, 1, null, w + 2 * WINDOW_MS), (current) => {
-          const seen = slidingCount(previous, Option.isSome(current) ? current.value : 0, now, WINDOW_MS)
-          return seen <= limit
-            ? Effect.succeed<VelocityReading>({ tripped: false, count: seen, limit, until: null })
-            : Effect.map(trip(tenant, seen, now), (until): VelocityReading => ({ tripped: true, count: seen, limit, until }))
-        }))
+      inWindow(
+        tenant,
+        (now, key, w, previous) =>
+          Effect.flatMap(counters.increment(key, w, 1, null, w + 2 * WINDOW_MS), (current) => {
+            const seen = slidingCount(previous, Option.isSome(current) ? current.value : 0, now, WINDOW_MS)
+            return seen <= limit
+              ? Effect.succeed<VelocityReading>({ tripped: false, count: seen, limit, until: null })
+              : Effect.map(
+                trip(tenant, seen, now),
+                (until): VelocityReading => ({ tripped: true, count: seen, limit, until })
+              )
+          })
+      )
 
     /** Reads the breaker and the sliding count of `tenant` without counting or failing. */
     const checkReading = (tenant: string): Effect.Effect<VelocityReading, Errors.StorageError> =>
@@ -148,7 +161,12 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
      */
     const inWindow = (
       tenant: string,
-      reading: (now: number, key: string, w: number, previous: number) => Effect.Effect<VelocityReading, Errors.StorageError>
+      reading: (
+        now: number,
+        key: string,
+        w: number,
+        previous: number
+      ) => Effect.Effect<VelocityReading, Errors.StorageError>
     ): Effect.Effect<VelocityReading, Errors.StorageError> =>
       Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
@@ -167,17 +185,27 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
      * open or this command makes the sliding minute exceed the limit (which trips it). Commands
      * refused because the breaker is already open are not counted.
      */
-    const record = (tenant: string): Effect.Effect<VelocityReading, Errors.VelocityBreakerTripped | Errors.StorageError> =>
+    const record = (
+      tenant: string
+    ): Effect.Effect<VelocityReading, Errors.VelocityBreakerTripped | Errors.StorageError> =>
       Effect.flatMap(recordReading(tenant), orFail(tenant))
 
     /** Fails with `breaker.velocity` while the tenant's breaker is open; counts nothing. */
-    const check = (tenant: string): Effect.Effect<VelocityReading, Errors.VelocityBreakerTripped | Errors.StorageError> =>
+    const check = (
+      tenant: string
+    ): Effect.Effect<VelocityReading, Errors.VelocityBreakerTripped | Errors.StorageError> =>
       Effect.flatMap(checkReading(tenant), orFail(tenant))
 
     /** The stored breaker of a tenant (closed and version 0 when never tripped). */
     const state = (tenant: string): Effect.Effect<Breakers.BreakerRecord, Errors.StorageError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.map(breakers.get(breakerKey(tenant)), Option.getOrElse(() => Breakers.initial(breakerKey(tenant), "velocity", tenant, now))))
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          Effect.map(
+            breakers.get(breakerKey(tenant)),
+            Option.getOrElse(() => Breakers.initial(breakerKey(tenant), "velocity", tenant, now))
+          )
+      )
 
     return { record, check, recordReading, checkReading, tripped, state, limit } as const
   }),

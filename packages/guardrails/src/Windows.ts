@@ -54,7 +54,11 @@ export const retryAfterMs = (limit: number, previous: number, current: number, n
 export const toRetrySeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000))
 
 /** Starts of the buckets of `bucketMs` covering the trailing `windowMs` that ends at `now` (the first bucket counts whole, so the window rounds outward and never under-counts). */
-export const trailingBuckets = (now: number, windowMs: number, bucketMs: number): { readonly from: number; readonly to: number } => {
+export const trailingBuckets = (
+  now: number,
+  windowMs: number,
+  bucketMs: number
+): { readonly from: number; readonly to: number } => {
   const to = windowStart(now, bucketMs)
   const from = windowStart(now - windowMs + 1, bucketMs)
   return { from, to }
@@ -77,7 +81,11 @@ export const monthKey = (now: number): string => {
   if (now >= lastMonth.from && now < lastMonth.to) return lastMonth.key
   const { y, m } = civil(Math.floor(now / DAY_MS))
   const key = `${pad(y, 4)}-${pad(m, 2)}`
-  lastMonth = { from: daysFromCivil(y, m, 1) * DAY_MS, to: daysFromCivil(m === 12 ? y + 1 : y, m === 12 ? 1 : m + 1, 1) * DAY_MS, key }
+  lastMonth = {
+    from: daysFromCivil(y, m, 1) * DAY_MS,
+    to: daysFromCivil(m === 12 ? y + 1 : y, m === 12 ? 1 : m + 1, 1) * DAY_MS,
+    key
+  }
   return key
 }
 

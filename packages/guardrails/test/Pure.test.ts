@@ -1,5 +1,14 @@
 import { AiSettings, Ids } from "@airlock/core"
-import { Breakers, GuardrailsConfig, KindPolicy, ProviderBreaker, TrustBreaker, Usd, ValueBreaker, Windows } from "@airlock/guardrails"
+import {
+  Breakers,
+  GuardrailsConfig,
+  KindPolicy,
+  ProviderBreaker,
+  TrustBreaker,
+  Usd,
+  ValueBreaker,
+  Windows
+} from "@airlock/guardrails"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either } from "effect"
 
@@ -9,14 +18,30 @@ describe("Money", () => {
     expect(Usd.parseUsd(0.1)).toStrictEqual(Either.right(100_000n))
     expect(Usd.parseUsd("0.000185")).toStrictEqual(Either.right(185n))
     expect(Usd.parseUsd("-1.5")).toStrictEqual(Either.right(-1_500_000n))
-    expect(Either.getLeft(Usd.parseUsd("1.0000001")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_precision")
-    expect(Either.getLeft(Usd.parseUsd(0.1 + 0.2)).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_precision")
+    expect(Either.getLeft(Usd.parseUsd("1.0000001")).pipe((o) => o._tag === "Some" && o.value.code)).toBe(
+      "validation.amount_precision"
+    )
+    expect(Either.getLeft(Usd.parseUsd(0.1 + 0.2)).pipe((o) => o._tag === "Some" && o.value.code)).toBe(
+      "validation.amount_precision"
+    )
     expect(Either.getLeft(Usd.parseUsd("1e3")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount")
-    expect(Either.getLeft(Usd.parseUsdNonNegative("-1")).pipe((o) => o._tag === "Some" && o.value.code)).toBe("validation.amount_negative")
+    expect(Either.getLeft(Usd.parseUsdNonNegative("-1")).pipe((o) => o._tag === "Some" && o.value.code)).toBe(
+      "validation.amount_negative"
+    )
   })
   it("reads payload cost estimates by convention: non-negative decimal dollars, else none", () => {
     const cost = (v: unknown) => KindPolicy.conventionalCost({ estimated_cost_usd: v })
-    expect([cost("1.50"), cost(2), cost(" 0.000001 "), cost(7n), cost("-1"), cost("1.0000001"), cost("x"), cost(null), cost(Number.NaN)]).toStrictEqual([
+    expect([
+      cost("1.50"),
+      cost(2),
+      cost(" 0.000001 "),
+      cost(7n),
+      cost("-1"),
+      cost("1.0000001"),
+      cost("x"),
+      cost(null),
+      cost(Number.NaN)
+    ]).toStrictEqual([
       1_500_000n,
       2_000_000n,
       1n,
@@ -48,8 +73,15 @@ describe("Money", () => {
     expect(Either.isLeft(Usd.parseUsd("1234567890123456"))).toBe(true)
   })
   it("formats with at least two decimals and round-trips", () => {
-    expect([50_000_000n, 185n, 1n, -1_500_000n, 12_345_678n].map(Usd.formatUsd)).toStrictEqual(["50.00", "0.000185", "0.000001", "-1.50", "12.345678"])
-    for (const v of [0n, 7n, 999_999n, 123_456_789_012n]) expect(Usd.parseUsd(Usd.formatUsd(v))).toStrictEqual(Either.right(v))
+    expect([50_000_000n, 185n, 1n, -1_500_000n, 12_345_678n].map(Usd.formatUsd)).toStrictEqual([
+      "50.00",
+      "0.000185",
+      "0.000001",
+      "-1.50",
+      "12.345678"
+    ])
+    for (const v of [0n, 7n, 999_999n, 123_456_789_012n])
+      expect(Usd.parseUsd(Usd.formatUsd(v))).toStrictEqual(Either.right(v))
     // either side of 2^53 micro-dollars (number arithmetic below, bigint above) and at the top of the range
     const safe = BigInt(Number.MAX_SAFE_INTEGER)
     expect([safe, safe + 1n, -safe - 1n, 999_999_999_999_999_999_999n, 1_000_000n].map(Usd.formatUsd)).toStrictEqual([
@@ -59,7 +91,8 @@ describe("Money", () => {
       "999999999999999.999999",
       "1.00"
     ])
-    for (let v = 1n; v < 10n ** 21n; v = v * 7n + 3n) expect(Usd.parseUsd(Usd.formatUsd(v))).toStrictEqual(Either.right(v))
+    for (let v = 1n; v < 10n ** 21n; v = v * 7n + 3n)
+      expect(Usd.parseUsd(Usd.formatUsd(v))).toStrictEqual(Either.right(v))
   })
 })
 
@@ -74,7 +107,14 @@ describe("Windows", () => {
     // full current window, nothing before: wait for the next window plus the share of the old count
     expect(Windows.retryAfterMs(5, 0, 5, 30_000, 60_000)).toBe(42_000)
     // brute force agreement on a grid
-    for (const [limit, prev, cur, at] of [[5, 5, 0, 60_000], [8, 8, 0, 60_000], [3, 2, 1, 75_000], [10, 4, 9, 61_000]] as const) {
+    for (
+      const [limit, prev, cur, at] of [[5, 5, 0, 60_000], [8, 8, 0, 60_000], [3, 2, 1, 75_000], [
+        10,
+        4,
+        9,
+        61_000
+      ]] as const
+    ) {
       const wait = Windows.retryAfterMs(limit, prev, cur, at, 60_000)
       const fits = (t: number) => {
         const sameWindow = Windows.windowStart(t, 60_000) === Windows.windowStart(at, 60_000)
@@ -144,11 +184,20 @@ describe("TrustBreaker math", () => {
 })
 
 describe("ProviderBreaker transitions", () => {
-  const s = { providerConsecutiveFailures: 3, providerFailureRate: 0.5, providerMinSamples: 10, providerCooldownSeconds: 30, providerProbeTimeoutSeconds: 5 }
+  const s = {
+    providerConsecutiveFailures: 3,
+    providerFailureRate: 0.5,
+    providerMinSamples: 10,
+    providerCooldownSeconds: 30,
+    providerProbeTimeoutSeconds: 5
+  }
   const closed = Breakers.initial("provider:x", "provider", null, 0)
   it("closed admits; open refuses until the cooldown, then one probe", () => {
     expect(ProviderBreaker.admit(closed, 0, s)).toStrictEqual({ admission: "allow", next: null })
-    const opened = ProviderBreaker.afterFailure(Breakers.next(closed, { consecutive_failures: 2 }, 0), 1_000, { calls: 3, failures: 3 }, s)
+    const opened = ProviderBreaker.afterFailure(Breakers.next(closed, { consecutive_failures: 2 }, 0), 1_000, {
+      calls: 3,
+      failures: 3
+    }, s)
     expect(opened.tripped).toBe("consecutive_failures")
     expect(opened.next).toMatchObject({ state: "open", until: 31_000 })
     expect(ProviderBreaker.admit(opened.next!, 30_999, s).admission).toBe("reject")
@@ -157,8 +206,14 @@ describe("ProviderBreaker transitions", () => {
     expect(probe.next).toMatchObject({ state: "half_open", probe_until: 36_000 })
     expect(ProviderBreaker.admit(probe.next!, 35_999, s).admission).toBe("reject")
     expect(ProviderBreaker.admit(probe.next!, 36_000, s).admission).toBe("probe")
-    expect(ProviderBreaker.afterSuccess(probe.next!, 32_000)).toMatchObject({ state: "closed", consecutive_failures: 0 })
-    expect(ProviderBreaker.afterFailure(probe.next!, 32_000, { calls: 0, failures: 0 }, s)).toMatchObject({ tripped: "probe_failed", next: { state: "open", until: 62_000 } })
+    expect(ProviderBreaker.afterSuccess(probe.next!, 32_000)).toMatchObject({
+      state: "closed",
+      consecutive_failures: 0
+    })
+    expect(ProviderBreaker.afterFailure(probe.next!, 32_000, { calls: 0, failures: 0 }, s)).toMatchObject({
+      tripped: "probe_failed",
+      next: { state: "open", until: 62_000 }
+    })
   })
   it("the rate trigger needs the minimum sample", () => {
     expect(ProviderBreaker.afterFailure(closed, 0, { calls: 9, failures: 9 }, s).tripped).toBe(null)
@@ -172,19 +227,36 @@ describe("GuardrailsConfig", () => {
   it.effect("reads AIRLOCK_* with runbook defaults and validates", () =>
     Effect.gen(function*() {
       const d = yield* GuardrailsConfig.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map())))
-      expect([d.rateLimitEnabled, d.rateLimitRpm, d.approvalRiskThreshold, d.approvalTtlSeconds, d.llmTenantCap, d.llmGlobalCap, d.budgetWarningPercent, d.stopLlmDailyHard])
+      expect([
+        d.rateLimitEnabled,
+        d.rateLimitRpm,
+        d.approvalRiskThreshold,
+        d.approvalTtlSeconds,
+        d.llmTenantCap,
+        d.llmGlobalCap,
+        d.budgetWarningPercent,
+        d.stopLlmDailyHard
+      ])
         .toStrictEqual([true, 60, 0.7, 3600, 50_000_000n, 1_000_000_000n, 80, null])
       const env = new Map([
         ["AIRLOCK_RATE_LIMIT_ENABLED", "false"],
         ["AIRLOCK_RATE_LIMIT_RPM", "120"],
         ["AIRLOCK_LLM_TENANT_CAP_USD", "100"],
-        ["AIRLOCK_LLM_PRICES", "{\"gpt\":{\"input\":\"0.15\",\"output\":0.6}}"],
+        ["AIRLOCK_LLM_PRICES", '{"gpt":{"input":"0.15","output":0.6}}'],
         ["AIRLOCK_STOP_LLM_DAILY_HARD_USD", "25.50"],
         ["AIRLOCK_MEDIA_ALLOWED_HOSTS", "cdn.example.com, *.whatsapp.net"],
         ["AIRLOCK_VALUE_BREAKER_THRESHOLD", "off"]
       ])
       const c = yield* GuardrailsConfig.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(env)))
-      expect([c.rateLimitEnabled, c.rateLimitRpm, c.llmTenantCap, c.llmPrices, c.stopLlmDailyHard, c.mediaAllowedHosts, c.valueBreakerThreshold]).toStrictEqual([
+      expect([
+        c.rateLimitEnabled,
+        c.rateLimitRpm,
+        c.llmTenantCap,
+        c.llmPrices,
+        c.stopLlmDailyHard,
+        c.mediaAllowedHosts,
+        c.valueBreakerThreshold
+      ]).toStrictEqual([
         false,
         120,
         100_000_000n,
@@ -193,14 +265,25 @@ describe("GuardrailsConfig", () => {
         ["cdn.example.com", "*.whatsapp.net"],
         null
       ])
-      const bad = yield* Effect.either(GuardrailsConfig.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["AIRLOCK_APPROVAL_RISK_THRESHOLD", "1.5"]])))))
+      const bad = yield* Effect.either(
+        GuardrailsConfig.config.pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["AIRLOCK_APPROVAL_RISK_THRESHOLD", "1.5"]])))
+        )
+      )
       expect(bad._tag).toBe("Left")
-      const badMoney = yield* Effect.either(GuardrailsConfig.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["AIRLOCK_LLM_GLOBAL_CAP_USD", "1.0000001"]])))))
+      const badMoney = yield* Effect.either(
+        GuardrailsConfig.config.pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["AIRLOCK_LLM_GLOBAL_CAP_USD", "1.0000001"]])))
+        )
+      )
       expect(badMoney._tag).toBe("Left")
     }))
   it("tenant overrides are read from settings extensions", () => {
     const s = AiSettings.defaultSettings(Ids.TenantId.make("t"), 0, "x")
-    const withCap = new AiSettings.AiSettings({ ...s, extensions: { [GuardrailsConfig.TenantKeys.llmTenantCapUsd]: 100 } })
+    const withCap = new AiSettings.AiSettings({
+      ...s,
+      extensions: { [GuardrailsConfig.TenantKeys.llmTenantCapUsd]: 100 }
+    })
     expect(GuardrailsConfig.tenantDecimal(withCap, GuardrailsConfig.TenantKeys.llmTenantCapUsd)).toBe("100")
     expect(GuardrailsConfig.tenantDecimal(s, GuardrailsConfig.TenantKeys.llmTenantCapUsd)).toBe(null)
   })

@@ -16,7 +16,8 @@ const CSV_TYPES = new Set(["text/csv", "application/csv", "text/comma-separated-
 const OFX_TYPES = new Set(["application/x-ofx", "application/ofx", "text/x-ofx", "text/ofx"])
 
 /** The media type of a content type, lower case, without parameters (`text/csv`). */
-export const mediaType = (contentType: string | undefined): string => (contentType ?? "").split(";")[0]!.trim().toLowerCase()
+export const mediaType = (contentType: string | undefined): string =>
+  (contentType ?? "").split(";")[0]!.trim().toLowerCase()
 
 /** The format a content type names (`text/csv`, `application/x-ofx`, …), or undefined. */
 export const formatOf = (contentType: string | undefined): Format | undefined => {
@@ -69,7 +70,11 @@ const withoutBom = (text: string): string => (text.charCodeAt(0) === 0xfeff ? te
  * with neither the file is refused with `validation.encoding` rather than stored with its
  * accents replaced by U+FFFD.
  */
-export const decode = (bytes: Uint8Array, format: Format, contentType: string | undefined): Either.Either<string, Errors.ValidationError> => {
+export const decode = (
+  bytes: Uint8Array,
+  format: Format,
+  contentType: string | undefined
+): Either.Either<string, Errors.ValidationError> => {
   try {
     return Either.right(withoutBom(utf8.decode(bytes)))
   } catch {
@@ -87,7 +92,9 @@ export const decode = (bytes: Uint8Array, format: Format, contentType: string | 
   }
   const decoder = decoderFor(label)
   if (decoder === undefined) {
-    return Either.left(encodingError(`Unsupported charset ${JSON.stringify(label)} (from the ${source})`, { charset: label, source }))
+    return Either.left(
+      encodingError(`Unsupported charset ${JSON.stringify(label)} (from the ${source})`, { charset: label, source })
+    )
   }
   return Either.try({
     try: () => withoutBom(decoder.decode(bytes)),

@@ -102,7 +102,7 @@ const LF = 10
  * there are skipped (as csv-parse skips them). A line ends at LF, CRLF or a lone CR. Offsets must
  * not decrease between calls (the count resumes where the last call stopped).
  */
-const lineCounter = (content: string): ((offset: number) => number) => {
+const lineCounter = (content: string): (offset: number) => number => {
   const bytes = new TextEncoder().encode(content)
   let pos = 0
   let line = 1
@@ -175,7 +175,8 @@ export const parseCsvFile = (
   const debitIdx = resolve(header, mapping.debit_column, "Debit")
   const payeeIdx = resolve(header, mapping.payee_column, mapping.payee_column === undefined ? null : "Payee")
   const memoIdx = resolve(header, mapping.memo_column, mapping.memo_column === undefined ? null : "Memo")
-  const layout = mapping.layout ?? (amountIdx === undefined && creditIdx !== undefined && debitIdx !== undefined ? "credit_debit" : "amount")
+  const layout = mapping.layout ??
+    (amountIdx === undefined && creditIdx !== undefined && debitIdx !== undefined ? "credit_debit" : "amount")
   const missing: Array<string> = []
   if (dateIdx === undefined) missing.push(String(mapping.date_column ?? "Date"))
   if (descIdx === undefined) missing.push(String(mapping.description_column ?? "Description"))
@@ -207,7 +208,9 @@ export const parseCsvFile = (
         problems.push(problem(
           line,
           "validation.import_row",
-          `Row has more cells than the header (${width} cells, header has ${headerWidth}${widthLimit > headerWidth ? `, the mapping reads ${widthLimit}` : ""}): an unquoted comma in an amount or description? Quote the field or remove the separator`
+          `Row has more cells than the header (${width} cells, header has ${headerWidth}${
+            widthLimit > headerWidth ? `, the mapping reads ${widthLimit}` : ""
+          }): an unquoted comma in an amount or description? Quote the field or remove the separator`
         ))
         if (problems.length >= 50) break
         continue
@@ -217,7 +220,10 @@ export const parseCsvFile = (
     const cell = (i: number | undefined) => (i === undefined ? "" : record[i] ?? "")
     const rawDate = cell(dateIdx).trim()
     const date = CalendarDate.parseWithFormat(rawDate, format)
-    if (date === null) rowProblems.push(problem(line, "validation.date", `Date ${JSON.stringify(rawDate)} does not match ${format}`, "date"))
+    if (date === null)
+      rowProblems.push(
+        problem(line, "validation.date", `Date ${JSON.stringify(rawDate)} does not match ${format}`, "date")
+      )
     let amount: bigint | null = null
     if (layout === "amount") {
       const raw = cell(amountIdx)
@@ -237,14 +243,19 @@ export const parseCsvFile = (
       if (Either.isRight(credit) && Either.isRight(debit)) {
         const c = credit.right < 0n ? -credit.right : credit.right
         const d = debit.right < 0n ? -debit.right : debit.right
-        if (c !== 0n && d !== 0n) rowProblems.push(problem(line, "validation.import_row", "A row has both a credit and a debit", "credit"))
+        if (c !== 0n && d !== 0n)
+          rowProblems.push(problem(line, "validation.import_row", "A row has both a credit and a debit", "credit"))
         else amount = mapping.negate ? d - c : c - d
       }
     }
     if (amount === 0n) rowProblems.push(problem(line, "validation.amount_positive", "Amount is zero", "amount"))
     const description = clean(cell(descIdx))
-    if (description === "") rowProblems.push(problem(line, "validation.import_row", "Description is empty", "description"))
-    if (description.length > 500) rowProblems.push(problem(line, "validation.import_row", "Description is longer than 500 characters", "description"))
+    if (description === "")
+      rowProblems.push(problem(line, "validation.import_row", "Description is empty", "description"))
+    if (description.length > 500)
+      rowProblems.push(
+        problem(line, "validation.import_row", "Description is longer than 500 characters", "description")
+      )
     if (rowProblems.length > 0 || date === null || amount === null) {
       problems.push(...rowProblems)
       if (problems.length >= 50) break
@@ -274,19 +285,62 @@ interface OfxNode {
 const OFX_AGGREGATES: ReadonlySet<string> = new Set([
   "OFX",
   // signon
-  "SIGNONMSGSRQV1", "SIGNONMSGSRSV1", "SONRQ", "SONRS", "STATUS", "FI",
+  "SIGNONMSGSRQV1",
+  "SIGNONMSGSRSV1",
+  "SONRQ",
+  "SONRS",
+  "STATUS",
+  "FI",
   // banking
-  "BANKMSGSRQV1", "BANKMSGSRSV1", "STMTTRNRQ", "STMTTRNRS", "STMTRQ", "STMTRS", "INCTRAN",
-  "BANKACCTFROM", "BANKACCTTO", "BANKTRANLIST", "STMTTRN", "PAYEE", "CURRENCY", "ORIGCURRENCY",
-  "IMAGEDATA", "LEDGERBAL", "AVAILBAL", "BALLIST", "BAL",
-  "STMTENDTRNRQ", "STMTENDTRNRS", "STMTENDRQ", "STMTENDRS", "CLOSING",
+  "BANKMSGSRQV1",
+  "BANKMSGSRSV1",
+  "STMTTRNRQ",
+  "STMTTRNRS",
+  "STMTRQ",
+  "STMTRS",
+  "INCTRAN",
+  "BANKACCTFROM",
+  "BANKACCTTO",
+  "BANKTRANLIST",
+  "STMTTRN",
+  "PAYEE",
+  "CURRENCY",
+  "ORIGCURRENCY",
+  "IMAGEDATA",
+  "LEDGERBAL",
+  "AVAILBAL",
+  "BALLIST",
+  "BAL",
+  "STMTENDTRNRQ",
+  "STMTENDTRNRS",
+  "STMTENDRQ",
+  "STMTENDRS",
+  "CLOSING",
   // credit card
-  "CREDITCARDMSGSRQV1", "CREDITCARDMSGSRSV1", "CCSTMTTRNRQ", "CCSTMTTRNRS", "CCSTMTRQ", "CCSTMTRS",
-  "CCACCTFROM", "CCACCTTO", "REWARDINFO",
-  "CCSTMTENDTRNRQ", "CCSTMTENDTRNRS", "CCSTMTENDRQ", "CCSTMTENDRS", "CCCLOSING",
+  "CREDITCARDMSGSRQV1",
+  "CREDITCARDMSGSRSV1",
+  "CCSTMTTRNRQ",
+  "CCSTMTTRNRS",
+  "CCSTMTRQ",
+  "CCSTMTRS",
+  "CCACCTFROM",
+  "CCACCTTO",
+  "REWARDINFO",
+  "CCSTMTENDTRNRQ",
+  "CCSTMTENDTRNRS",
+  "CCSTMTENDRQ",
+  "CCSTMTENDRS",
+  "CCCLOSING",
   // account information
-  "SIGNUPMSGSRQV1", "SIGNUPMSGSRSV1", "ACCTINFOTRNRQ", "ACCTINFOTRNRS", "ACCTINFORQ", "ACCTINFORS",
-  "ACCTINFO", "BANKACCTINFO", "CCACCTINFO"
+  "SIGNUPMSGSRQV1",
+  "SIGNUPMSGSRSV1",
+  "ACCTINFOTRNRQ",
+  "ACCTINFOTRNRS",
+  "ACCTINFORQ",
+  "ACCTINFORS",
+  "ACCTINFO",
+  "BANKACCTINFO",
+  "CCACCTINFO"
 ])
 
 /**
@@ -331,7 +385,8 @@ const ofxTree = (content: string): Either.Either<OfxNode, RowProblem> => {
 }
 
 const decodeEntities = (s: string) =>
-  s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, "\"").replace(/&apos;/g, "'").replace(/&nbsp;/g, " ").replace(/&amp;/g, "&")
+  s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&nbsp;/g, " ")
+    .replace(/&amp;/g, "&")
 
 const findAll = (node: OfxNode, name: string, out: Array<OfxNode> = []): Array<OfxNode> => {
   for (const c of node.children) {
@@ -357,11 +412,17 @@ export interface OfxStatement {
 }
 
 /** Parses an OFX (1.x SGML or 2.x XML) bank or credit-card statement file. */
-export const parseOfxFile = (content: string, exponent: number): Either.Either<OfxStatement, ReadonlyArray<RowProblem>> => {
+export const parseOfxFile = (
+  content: string,
+  exponent: number
+): Either.Either<OfxStatement, ReadonlyArray<RowProblem>> => {
   const tree = ofxTree(content)
   if (Either.isLeft(tree)) return Either.left([tree.left])
   const statements = [...findAll(tree.right, "STMTRS"), ...findAll(tree.right, "CCSTMTRS")]
-  if (statements.length === 0) return Either.left([problem(1, "validation.import_ofx", "No bank or credit-card statement (STMTRS / CCSTMTRS) found")])
+  if (statements.length === 0)
+    return Either.left([
+      problem(1, "validation.import_ofx", "No bank or credit-card statement (STMTRS / CCSTMTRS) found")
+    ])
   const currencies = new Set<string>()
   const accountIds = new Set<string>()
   const rows: Array<ParsedRow> = []
@@ -376,19 +437,34 @@ export const parseOfxFile = (content: string, exponent: number): Either.Either<O
       const posted = leaf(t, "DTPOSTED")
       const rawDate = posted?.value ?? ""
       const dm = /^(\d{4})(\d{2})(\d{2})/.exec(rawDate)
-      const date = dm && CalendarDate.isValidYmd(Number(dm[1]), Number(dm[2]), Number(dm[3])) ? `${dm[1]}-${dm[2]}-${dm[3]}` : null
-      if (date === null) rowProblems.push(problem(posted?.line ?? t.line, "validation.date", `DTPOSTED ${JSON.stringify(rawDate)} is not a date`, "DTPOSTED"))
+      const date = dm && CalendarDate.isValidYmd(Number(dm[1]), Number(dm[2]), Number(dm[3]))
+        ? `${dm[1]}-${dm[2]}-${dm[3]}`
+        : null
+      if (date === null)
+        rowProblems.push(
+          problem(
+            posted?.line ?? t.line,
+            "validation.date",
+            `DTPOSTED ${JSON.stringify(rawDate)} is not a date`,
+            "DTPOSTED"
+          )
+        )
       const amt = leaf(t, "TRNAMT")
       let raw = amt?.value ?? ""
       if (/^[+-]?\d+,\d+$/.test(raw)) raw = raw.replace(",", ".")
-      const parsed = raw === "" ? Either.left(new Errors.ValidationError({ code: "validation.amount_format", message: "TRNAMT is missing" })) : parseDecimal(raw, exponent, "TRNAMT")
-      if (Either.isLeft(parsed)) rowProblems.push(problem(amt?.line ?? t.line, parsed.left.code, parsed.left.message, "TRNAMT"))
-      else if (parsed.right === 0n) rowProblems.push(problem(amt?.line ?? t.line, "validation.amount_positive", "TRNAMT is zero", "TRNAMT"))
+      const parsed = raw === ""
+        ? Either.left(new Errors.ValidationError({ code: "validation.amount_format", message: "TRNAMT is missing" }))
+        : parseDecimal(raw, exponent, "TRNAMT")
+      if (Either.isLeft(parsed))
+        rowProblems.push(problem(amt?.line ?? t.line, parsed.left.code, parsed.left.message, "TRNAMT"))
+      else if (parsed.right === 0n)
+        rowProblems.push(problem(amt?.line ?? t.line, "validation.amount_positive", "TRNAMT is zero", "TRNAMT"))
       const name = clean(leaf(t, "NAME")?.value ?? leaf(t, "PAYEE", "NAME")?.value ?? undefined)
       const memo = clean(leaf(t, "MEMO")?.value ?? undefined)
       const fitId = clean(leaf(t, "FITID")?.value ?? undefined)
       const description = name || memo || clean(leaf(t, "TRNTYPE")?.value ?? undefined)
-      if (description === "") rowProblems.push(problem(t.line, "validation.import_row", "Transaction has no NAME, MEMO or TRNTYPE", "NAME"))
+      if (description === "")
+        rowProblems.push(problem(t.line, "validation.import_row", "Transaction has no NAME, MEMO or TRNTYPE", "NAME"))
       if (rowProblems.length > 0 || date === null || Either.isLeft(parsed)) {
         problems.push(...rowProblems)
         continue
@@ -405,7 +481,11 @@ export const parseOfxFile = (content: string, exponent: number): Either.Either<O
     }
   }
   if (problems.length > 0) return Either.left(problems.slice(0, 50))
-  return Either.right({ currency: currencies.size === 1 ? [...currencies][0]! : currencies.size === 0 ? null : "MIXED", account_ids: [...accountIds], rows })
+  return Either.right({
+    currency: currencies.size === 1 ? [...currencies][0]! : currencies.size === 0 ? null : "MIXED",
+    account_ids: [...accountIds],
+    rows
+  })
 }
 
 /**
@@ -449,7 +529,9 @@ export const importError = (problems: ReadonlyArray<RowProblem>): Errors.Validat
   const first = problems[0]!
   return new Errors.ValidationError({
     code: "validation.import_row",
-    message: `Line ${first.line}: ${first.message}${problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""})` : ""}; nothing was imported`,
+    message: `Line ${first.line}: ${first.message}${
+      problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""})` : ""
+    }; nothing was imported`,
     details: { line: first.line, problems: problems.slice(0, 50).map((p) => ({ ...p })) }
   })
 }

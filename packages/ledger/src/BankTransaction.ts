@@ -5,7 +5,15 @@
  */
 import { type Actor, Audit, Canonical, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Clock, Context, Effect, Either, Option, Schema } from "effect"
-import { CsvMapping, fingerprints, importError, type ParsedRow, parseCsvFile, parseOfxFile, type RowProblem } from "./BankImport.js"
+import {
+  CsvMapping,
+  fingerprints,
+  importError,
+  parseCsvFile,
+  type ParsedRow,
+  parseOfxFile,
+  type RowProblem
+} from "./BankImport.js"
 import * as CalendarDate from "./CalendarDate.js"
 import { AccountStore } from "./Chart.js"
 import { makeAccess, notFound } from "./internal/access.js"
@@ -63,13 +71,22 @@ export class BankTransactionStore extends Context.Tag("@airlock/ledger/BankTrans
     readonly insertNew: (
       rows: ReadonlyArray<BankTransaction>
     ) => Effect.Effect<ReadonlyArray<BankTransaction>, Errors.StorageError>
-    readonly get: (tenant: Ids.TenantId, id: string) => Effect.Effect<Option.Option<BankTransaction>, Errors.StorageError>
+    readonly get: (
+      tenant: Ids.TenantId,
+      id: string
+    ) => Effect.Effect<Option.Option<BankTransaction>, Errors.StorageError>
     /**
      * Reads a transaction and locks it until the transaction ends (row lock on PostgreSQL), so
      * two postings for one bank transaction serialise. Call inside a transaction.
      */
-    readonly getForUpdate: (tenant: Ids.TenantId, id: string) => Effect.Effect<Option.Option<BankTransaction>, Errors.StorageError>
-    readonly list: (tenant: Ids.TenantId, query: BankTransactionQuery) => Effect.Effect<ReadonlyArray<BankTransaction>, Errors.StorageError>
+    readonly getForUpdate: (
+      tenant: Ids.TenantId,
+      id: string
+    ) => Effect.Effect<Option.Option<BankTransaction>, Errors.StorageError>
+    readonly list: (
+      tenant: Ids.TenantId,
+      query: BankTransactionQuery
+    ) => Effect.Effect<ReadonlyArray<BankTransaction>, Errors.StorageError>
   }
 >() {}
 
@@ -104,7 +121,11 @@ export const ImportRequest = Schema.Struct({
 export type ImportRequest = typeof ImportRequest.Type
 
 /** What an import did: rows stored now, rows already there, and the new rows' ids. */
-export const ImportResult = Schema.Struct({ new: Schema.Number, skipped: Schema.Number, ids: Schema.Array(Schema.String) })
+export const ImportResult = Schema.Struct({
+  new: Schema.Number,
+  skipped: Schema.Number,
+  ids: Schema.Array(Schema.String)
+})
 /** Type of {@link ImportResult}. */
 export type ImportResult = typeof ImportResult.Type
 
@@ -131,13 +152,17 @@ const parseJson = (
   rows.forEach((r, i) => {
     const line = i + 1
     const date = CalendarDate.isCalendarDate(r.date) ? r.date : null
-    if (date === null) problems.push({ line, column: "date", code: "validation.date", message: "date must be YYYY-MM-DD" })
+    if (date === null)
+      problems.push({ line, column: "date", code: "validation.date", message: "date must be YYYY-MM-DD" })
     const amount = parseAmount(r.amount, currency, { table: exponents })
-    if (Either.isLeft(amount)) problems.push({ line, column: "amount", code: amount.left.code, message: amount.left.message })
-    else if (amount.right === 0n) problems.push({ line, column: "amount", code: "validation.amount_positive", message: "amount is zero" })
+    if (Either.isLeft(amount))
+      problems.push({ line, column: "amount", code: amount.left.code, message: amount.left.message })
+    else if (amount.right === 0n)
+      problems.push({ line, column: "amount", code: "validation.amount_positive", message: "amount is zero" })
     // the schema's minLength sees the raw text; what is stored is trimmed, so judge that
     const description = r.description.replace(/\s+/g, " ").trim()
-    if (description === "") problems.push({ line, column: "description", code: "validation.import_row", message: "description is empty" })
+    if (description === "")
+      problems.push({ line, column: "description", code: "validation.import_row", message: "description is empty" })
     if (date !== null && Either.isRight(amount) && amount.right !== 0n && description !== "") {
       out.push({
         line,
@@ -154,7 +179,10 @@ const parseJson = (
 }
 
 /** A page of bank transactions. */
-export const BankTransactionPage = Schema.Struct({ items: Schema.Array(BankTransaction), next_cursor: Schema.NullOr(Schema.String) })
+export const BankTransactionPage = Schema.Struct({
+  items: Schema.Array(BankTransaction),
+  next_cursor: Schema.NullOr(Schema.String)
+})
 /** Type of {@link BankTransactionPage}. */
 export type BankTransactionPage = typeof BankTransactionPage.Type
 
@@ -165,7 +193,11 @@ export interface BankTransactionsShape {
     actor: Actor.Actor,
     input: unknown
   ) => Effect.Effect<ImportResult, Errors.Forbidden | Errors.ValidationError | Errors.NotFound | Errors.StorageError>
-  readonly get: (tenant: Ids.TenantId, actor: Actor.Actor, id: string) => Effect.Effect<BankTransaction, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
+  readonly get: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    id: string
+  ) => Effect.Effect<BankTransaction, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
   readonly list: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
@@ -177,70 +209,100 @@ export interface BankTransactionsShape {
 export const make: Effect.Effect<
   BankTransactionsShape,
   never,
-  BankTransactionStore | AccountStore | Audit.AuditLog | UnitOfWork.UnitOfWork | Ids.IdGenerator | LedgerConfig | Rbac.Rbac
+  | BankTransactionStore
+  | AccountStore
+  | Audit.AuditLog
+  | UnitOfWork.UnitOfWork
+  | Ids.IdGenerator
+  | LedgerConfig
+  | Rbac.Rbac
 > = Effect.gen(function*() {
-    const store = yield* BankTransactionStore
-    const accounts = yield* AccountStore
-    const audit = yield* Audit.AuditLog
-    const uow = yield* UnitOfWork.UnitOfWork
-    const ids = yield* Ids.IdGenerator
-    const config = yield* LedgerConfig
-    const access = makeAccess(yield* Rbac.Rbac)
+  const store = yield* BankTransactionStore
+  const accounts = yield* AccountStore
+  const audit = yield* Audit.AuditLog
+  const uow = yield* UnitOfWork.UnitOfWork
+  const ids = yield* Ids.IdGenerator
+  const config = yield* LedgerConfig
+  const access = makeAccess(yield* Rbac.Rbac)
 
-    /**
-     * Imports a CSV, OFX or JSON batch into one bank account. The whole file is parsed first: any
-     * bad row fails the import with `validation.import_row` (line numbers in `details.problems`)
-     * and nothing is stored. Rows already imported (same fingerprint) are skipped.
-     */
-    const importFile = (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) =>
-      Effect.gen(function*() {
-        yield* access(tenant, actor, "ledger.write")
-        const req = yield* Schema.decodeUnknown(ImportRequest)(input).pipe(
-          Effect.mapError((e) => invalid("validation.schema", e.message))
+  /**
+   * Imports a CSV, OFX or JSON batch into one bank account. The whole file is parsed first: any
+   * bad row fails the import with `validation.import_row` (line numbers in `details.problems`)
+   * and nothing is stored. Rows already imported (same fingerprint) are skipped.
+   */
+  const importFile = (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "ledger.write")
+      const req = yield* Schema.decodeUnknown(ImportRequest)(input).pipe(
+        Effect.mapError((e) => invalid("validation.schema", e.message))
+      )
+      const account = yield* Effect.flatMap(
+        accounts.get(tenant, req.account_code),
+        Option.match({ onNone: () => Effect.fail(notFound("account", req.account_code)), onSome: Effect.succeed })
+      )
+      if (account.type !== "Asset" && account.type !== "Liability") {
+        return yield* invalid(
+          "validation.bank_account",
+          "Bank transactions belong to an Asset (bank) or Liability (card) account",
+          { account_code: account.code, type: account.type }
         )
-        const account = yield* Effect.flatMap(
-          accounts.get(tenant, req.account_code),
-          Option.match({ onNone: () => Effect.fail(notFound("account", req.account_code)), onSome: Effect.succeed })
+      }
+      if (!account.active)
+        return yield* invalid("validation.account_inactive", `Account ${account.code} is inactive`, {
+          account_code: account.code
+        })
+      const currency = req.currency ?? account.currency
+      if (currency !== account.currency) {
+        return yield* invalid(
+          "validation.currency_mismatch",
+          `Account ${account.code} is kept in ${account.currency}`,
+          { currency, account_currency: account.currency }
         )
-        if (account.type !== "Asset" && account.type !== "Liability") {
-          return yield* invalid("validation.bank_account", "Bank transactions belong to an Asset (bank) or Liability (card) account", { account_code: account.code, type: account.type })
-        }
-        if (!account.active) return yield* invalid("validation.account_inactive", `Account ${account.code} is inactive`, { account_code: account.code })
-        const currency = req.currency ?? account.currency
-        if (currency !== account.currency) {
-          return yield* invalid("validation.currency_mismatch", `Account ${account.code} is kept in ${account.currency}`, { currency, account_currency: account.currency })
-        }
-        const exponent = config.currencyExponents[currency] ?? 2
-        let parsed: Either.Either<ReadonlyArray<ParsedRow>, ReadonlyArray<RowProblem>>
-        if (req.format === "json") {
-          parsed = parseJson(req.transactions ?? [], currency, config.currencyExponents)
-        } else {
-          if (req.content === undefined) return yield* invalid("validation.schema", `content is required for ${req.format}`)
-          if (req.format === "csv") parsed = parseCsvFile(req.content, exponent, req.csv ?? {})
-          else {
-            const ofx = parseOfxFile(req.content, exponent)
-            if (Either.isRight(ofx)) {
-              if (ofx.right.currency !== null && ofx.right.currency !== currency) {
-                return yield* invalid("validation.currency_mismatch", `The OFX file is in ${ofx.right.currency}, the account in ${currency}`, { file_currency: ofx.right.currency })
-              }
-              if (ofx.right.account_ids.length > 1) {
-                return yield* invalid("validation.import_ofx_accounts", "The OFX file holds several accounts; import one account per file", { account_ids: [...ofx.right.account_ids] })
-              }
+      }
+      const exponent = config.currencyExponents[currency] ?? 2
+      let parsed: Either.Either<ReadonlyArray<ParsedRow>, ReadonlyArray<RowProblem>>
+      if (req.format === "json") {
+        parsed = parseJson(req.transactions ?? [], currency, config.currencyExponents)
+      } else {
+        if (req.content === undefined)
+          return yield* invalid("validation.schema", `content is required for ${req.format}`)
+        if (req.format === "csv")
+          parsed = parseCsvFile(req.content, exponent, req.csv ?? {})
+        else {
+          const ofx = parseOfxFile(req.content, exponent)
+          if (Either.isRight(ofx)) {
+            if (ofx.right.currency !== null && ofx.right.currency !== currency) {
+              return yield* invalid(
+                "validation.currency_mismatch",
+                `The OFX file is in ${ofx.right.currency}, the account in ${currency}`,
+                { file_currency: ofx.right.currency }
+              )
             }
-            parsed = Either.map(ofx, (s) => s.rows)
+            if (ofx.right.account_ids.length > 1) {
+              return yield* invalid(
+                "validation.import_ofx_accounts",
+                "The OFX file holds several accounts; import one account per file",
+                { account_ids: [...ofx.right.account_ids] }
+              )
+            }
           }
+          parsed = Either.map(ofx, (s) => s.rows)
         }
-        if (Either.isLeft(parsed)) return yield* importError(parsed.left)
-        const rows = parsed.right
-        if (rows.length > config.importMaxRows) {
-          return yield* invalid("validation.import_too_large", `A file has at most ${config.importMaxRows} rows`, { rows: rows.length })
-        }
-        const prints = fingerprints(account.code, rows)
-        const now = yield* Clock.currentTimeMillis
-        const records: Array<BankTransaction> = []
-        for (let i = 0; i < rows.length; i++) {
-          const r = rows[i]!
-          records.push(new BankTransaction({
+      }
+      if (Either.isLeft(parsed)) return yield* importError(parsed.left)
+      const rows = parsed.right
+      if (rows.length > config.importMaxRows) {
+        return yield* invalid("validation.import_too_large", `A file has at most ${config.importMaxRows} rows`, {
+          rows: rows.length
+        })
+      }
+      const prints = fingerprints(account.code, rows)
+      const now = yield* Clock.currentTimeMillis
+      const records: Array<BankTransaction> = []
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!
+        records.push(
+          new BankTransaction({
             tenant_id: tenant,
             id: yield* ids.next("btx"),
             account_code: account.code,
@@ -256,57 +318,78 @@ export const make: Effect.Effect<
             source_line: r.line,
             imported_at: now,
             imported_by: actor.id
-          }, true))
-        }
-        return yield* uow.transaction(
-          Effect.gen(function*() {
-            const inserted = yield* store.insertNew(records)
-            const result: ImportResult = { new: inserted.length, skipped: records.length - inserted.length, ids: inserted.map((r) => r.id) }
-            yield* audit.append({
-              tenant_id: tenant,
-              actor_id: actor.id,
-              action: "ledger.bank.imported",
-              subject: `account:${account.code}`,
-              data: {
-                format: req.format,
-                new: result.new,
-                skipped: result.skipped,
-                file_hash: req.content === undefined ? Canonical.hashOf(req.transactions ?? []) : Canonical.sha256Hex(req.content)
-              }
-            })
-            return result
-          })
+          }, true)
         )
-      })
-
-    /** One bank transaction. */
-    const get = (tenant: Ids.TenantId, actor: Actor.Actor, id: string) =>
-      Effect.zipRight(
-        access(tenant, actor, "ledger.read"),
-        Effect.flatMap(store.get(tenant, id), Option.match({ onNone: () => Effect.fail(notFound("bank_transaction", id)), onSome: Effect.succeed }))
+      }
+      return yield* uow.transaction(
+        Effect.gen(function*() {
+          const inserted = yield* store.insertNew(records)
+          const result: ImportResult = {
+            new: inserted.length,
+            skipped: records.length - inserted.length,
+            ids: inserted.map((r) => r.id)
+          }
+          yield* audit.append({
+            tenant_id: tenant,
+            actor_id: actor.id,
+            action: "ledger.bank.imported",
+            subject: `account:${account.code}`,
+            data: {
+              format: req.format,
+              new: result.new,
+              skipped: result.skipped,
+              file_hash: req.content === undefined
+                ? Canonical.hashOf(req.transactions ?? [])
+                : Canonical.sha256Hex(req.content)
+            }
+          })
+          return result
+        })
       )
+    })
 
-    /** Bank transactions by date (then id), filtered, with a cursor; `unposted` for the work queue. */
-    const list = (tenant: Ids.TenantId, actor: Actor.Actor, query: unknown = {}) =>
-      Effect.gen(function*() {
-        yield* access(tenant, actor, "ledger.read")
-        const q = yield* Schema.decodeUnknown(ListBankTransactions)(query).pipe(Effect.mapError((e) => invalid("validation.schema", e.message)))
-        let after: BankTransactionQuery["after"]
-        if (q.cursor !== undefined) {
-          const i = q.cursor.indexOf("_")
-          const date = q.cursor.slice(0, i)
-          if (i < 0 || !CalendarDate.isCalendarDate(date)) return yield* invalid("validation.cursor", "Malformed cursor")
-          after = { date, id: q.cursor.slice(i + 1) }
-        }
-        const limit = pageSize(q.limit, config.maxPageSize)
-        const items = yield* store.list(tenant, { from: q.from, to: q.to, account_code: q.account_code, unposted: q.unposted, after, limit: limit + 1 })
-        const page = items.slice(0, limit)
-        const last = page.at(-1)
-        return { items: page, next_cursor: items.length > limit && last ? `${last.date}_${last.id}` : null }
+  /** One bank transaction. */
+  const get = (tenant: Ids.TenantId, actor: Actor.Actor, id: string) =>
+    Effect.zipRight(
+      access(tenant, actor, "ledger.read"),
+      Effect.flatMap(
+        store.get(tenant, id),
+        Option.match({ onNone: () => Effect.fail(notFound("bank_transaction", id)), onSome: Effect.succeed })
+      )
+    )
+
+  /** Bank transactions by date (then id), filtered, with a cursor; `unposted` for the work queue. */
+  const list = (tenant: Ids.TenantId, actor: Actor.Actor, query: unknown = {}) =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "ledger.read")
+      const q = yield* Schema.decodeUnknown(ListBankTransactions)(query).pipe(
+        Effect.mapError((e) => invalid("validation.schema", e.message))
+      )
+      let after: BankTransactionQuery["after"]
+      if (q.cursor !== undefined) {
+        const i = q.cursor.indexOf("_")
+        const date = q.cursor.slice(0, i)
+        if (i < 0 || !CalendarDate.isCalendarDate(date)) return yield* invalid("validation.cursor", "Malformed cursor")
+        after = { date, id: q.cursor.slice(i + 1) }
+      }
+      const limit = pageSize(q.limit, config.maxPageSize)
+      const items = yield* store.list(tenant, {
+        from: q.from,
+        to: q.to,
+        account_code: q.account_code,
+        unposted: q.unposted,
+        after,
+        limit: limit + 1
       })
+      const page = items.slice(0, limit)
+      const last = page.at(-1)
+      return { items: page, next_cursor: items.length > limit && last ? `${last.date}_${last.id}` : null }
+    })
 
-    return { importFile, get, list } as const
-  })
+  return { importFile, get, list } as const
+})
 
 /** Imports and lists bank transactions (RBAC: `ledger.write` to import, `ledger.read` to list). */
-export class BankTransactions extends Effect.Service<BankTransactions>()("@airlock/ledger/BankTransactions", { effect: make }) {}
+export class BankTransactions
+  extends Effect.Service<BankTransactions>()("@airlock/ledger/BankTransactions", { effect: make })
+{}

@@ -2,13 +2,17 @@
  * Accounting dates: plain calendar days written `YYYY-MM-DD`, with no time zone. They compare
  * as strings, so period locks and "as of" queries are string comparisons on every adapter.
  */
-import { Clock, Effect, Either, Schema } from "effect"
 import { Calendar, Errors } from "@airlock/core"
+import { Clock, Effect, Either, Schema } from "effect"
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})$/
 
 const daysIn = (year: number, month: number) =>
-  month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31
+  month === 2
+    ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28)
+    : [4, 6, 9, 11].includes(month)
+    ? 30
+    : 31
 
 /** Is `y-m-d` a real calendar day (years 1900–9999)? */
 export const isValidYmd = (y: number, m: number, d: number): boolean =>
@@ -36,7 +40,13 @@ export const ymd = (y: number, m: number, d: number): string =>
 export const parse = (s: string, field = "date"): Either.Either<string, Errors.ValidationError> =>
   isCalendarDate(s)
     ? Either.right(s)
-    : Either.left(new Errors.ValidationError({ code: "validation.date", message: `${field} must be a calendar day YYYY-MM-DD`, details: { field, value: String(s).slice(0, 40) } }))
+    : Either.left(
+      new Errors.ValidationError({
+        code: "validation.date",
+        message: `${field} must be a calendar day YYYY-MM-DD`,
+        details: { field, value: String(s).slice(0, 40) }
+      })
+    )
 
 /** Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian). */
 export const toEpochDay = (date: string): number =>
@@ -63,7 +73,10 @@ export const nextDay = (date: string): string => fromEpochDay(toEpochDay(date) +
 /** Supported tokens of a bank file's date format. */
 export const DATE_FORMAT_TOKENS = ["YYYY", "YY", "MM", "M", "DD", "D"] as const
 
-type FormatToken = { readonly kind: "Y" | "y" | "M" | "D"; readonly width: 1 | 2 | 4 } | { readonly kind: "literal"; readonly text: string }
+type FormatToken = { readonly kind: "Y" | "y" | "M" | "D"; readonly width: 1 | 2 | 4 } | {
+  readonly kind: "literal"
+  readonly text: string
+}
 
 const tokenize = (format: string): Array<FormatToken> => {
   const out: Array<FormatToken> = []

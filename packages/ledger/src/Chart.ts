@@ -5,7 +5,7 @@
  * Accounts can be renamed or deactivated; their type, normal balance and currency never change,
  * so posted history keeps its meaning.
  */
-import { type Actor, Audit, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
+import { type Actor, Audit, Errors, type Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Clock, Context, Effect, Either, Option, Schema } from "effect"
 import { makeAccess, notFound } from "./internal/access.js"
 import { LedgerConfig } from "./LedgerConfig.js"
@@ -141,11 +141,22 @@ export const checkParent = (
   let depth = 0
   let current = parentCode
   while (true) {
-    if (current === account.code) return Either.left(invalid("validation.account_parent", "An account cannot be its own ancestor", { parent_code: parentCode }))
+    if (current === account.code)
+      return Either.left(
+        invalid("validation.account_parent", "An account cannot be its own ancestor", { parent_code: parentCode })
+      )
     const p = lookup(current)
-    if (!p) return Either.left(invalid("validation.account_parent", `Parent account ${current} does not exist`, { parent_code: current }))
+    if (!p)
+      return Either.left(
+        invalid("validation.account_parent", `Parent account ${current} does not exist`, { parent_code: current })
+      )
     if (depth === 0 && (p.type !== account.type || p.currency !== account.currency)) {
-      return Either.left(invalid("validation.account_parent", "A parent account must have the same type and currency", { parent_code: current, parent_type: p.type }))
+      return Either.left(
+        invalid("validation.account_parent", "A parent account must have the same type and currency", {
+          parent_code: current,
+          parent_type: p.type
+        })
+      )
     }
     depth++
     if (depth + below > MAX_DEPTH) {
@@ -204,24 +215,50 @@ const schemaError = (e: { readonly message: string }) => invalid("validation.sch
 
 /** The operations of {@link ChartOfAccounts}. */
 export interface ChartOfAccountsShape {
-  readonly get: (tenant: Ids.TenantId, actor: Actor.Actor, code: string) => Effect.Effect<Account, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
+  readonly get: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    code: string
+  ) => Effect.Effect<Account, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
   readonly list: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
     options?: { readonly include_inactive?: boolean }
   ) => Effect.Effect<ReadonlyArray<Account>, Errors.Forbidden | Errors.StorageError>
-  readonly create: (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) => Effect.Effect<Account, Errors.Forbidden | Errors.ValidationError | Errors.NotFound | Errors.Conflict | Errors.StorageError>
-  readonly update: (tenant: Ids.TenantId, actor: Actor.Actor, code: string, patch: unknown) => Effect.Effect<Account, Errors.Forbidden | Errors.ValidationError | Errors.NotFound | Errors.Conflict | Errors.StorageError>
+  readonly create: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    input: unknown
+  ) => Effect.Effect<
+    Account,
+    Errors.Forbidden | Errors.ValidationError | Errors.NotFound | Errors.Conflict | Errors.StorageError
+  >
+  readonly update: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    code: string,
+    patch: unknown
+  ) => Effect.Effect<
+    Account,
+    Errors.Forbidden | Errors.ValidationError | Errors.NotFound | Errors.Conflict | Errors.StorageError
+  >
   readonly importPreset: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
     preset: PresetName,
     options?: { readonly currency?: string }
-  ) => Effect.Effect<{ readonly new: number; readonly skipped: number }, Errors.Forbidden | Errors.ValidationError | Errors.NotFound | Errors.Conflict | Errors.StorageError>
+  ) => Effect.Effect<
+    { readonly new: number; readonly skipped: number },
+    Errors.Forbidden | Errors.ValidationError | Errors.NotFound | Errors.Conflict | Errors.StorageError
+  >
 }
 
 /** Builds the ChartOfAccounts service over its dependencies. */
-export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Audit.AuditLog | UnitOfWork.UnitOfWork | LedgerConfig | Rbac.Rbac> = Effect.gen(function*() {
+export const make: Effect.Effect<
+  ChartOfAccountsShape,
+  never,
+  AccountStore | Audit.AuditLog | UnitOfWork.UnitOfWork | LedgerConfig | Rbac.Rbac
+> = Effect.gen(function*() {
   const store = yield* AccountStore
   const audit = yield* Audit.AuditLog
   const uow = yield* UnitOfWork.UnitOfWork
@@ -231,7 +268,10 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
   const get = (tenant: Ids.TenantId, actor: Actor.Actor, code: string) =>
     Effect.zipRight(
       access(tenant, actor, "ledger.read"),
-      Effect.flatMap(store.get(tenant, code), Option.match({ onNone: () => Effect.fail(notFound("account", code)), onSome: Effect.succeed }))
+      Effect.flatMap(
+        store.get(tenant, code),
+        Option.match({ onNone: () => Effect.fail(notFound("account", code)), onSome: Effect.succeed })
+      )
     )
 
   /** Accounts ordered by code; inactive ones only when asked. */
@@ -289,7 +329,13 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
             actor_id: actor.id,
             action: "ledger.account.created",
             subject: `account:${account.code}`,
-            data: { code: account.code, name: account.name, type: account.type, currency: account.currency, parent_code: account.parent_code }
+            data: {
+              code: account.code,
+              name: account.name,
+              type: account.type,
+              currency: account.currency,
+              parent_code: account.parent_code
+            }
           })
           return account
         })
@@ -312,12 +358,19 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
           if (changed.length > 0) {
             return yield* invalid(
               "validation.account_immutable",
-              `An account's code, type, normal balance and currency never change once created (posted history keeps its meaning): ${changed.join(", ")}`,
+              `An account's code, type, normal balance and currency never change once created (posted history keeps its meaning): ${
+                changed.join(", ")
+              }`,
               { fields: changed }
             )
           }
-          if (p.name === undefined && p.parent_code === undefined && p.description === undefined && p.active === undefined) {
-            return yield* invalid("validation.empty_update", "Give at least one of name, parent_code, description, active")
+          if (
+            p.name === undefined && p.parent_code === undefined && p.description === undefined && p.active === undefined
+          ) {
+            return yield* invalid(
+              "validation.empty_update",
+              "Give at least one of name, parent_code, description, active"
+            )
           }
           const after = new Account({
             ...before,
@@ -339,8 +392,18 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
             action: "ledger.account.updated",
             subject: `account:${code}`,
             data: {
-              before: { name: before.name, parent_code: before.parent_code, active: before.active, description: before.description },
-              after: { name: after.name, parent_code: after.parent_code, active: after.active, description: after.description }
+              before: {
+                name: before.name,
+                parent_code: before.parent_code,
+                active: before.active,
+                description: before.description
+              },
+              after: {
+                name: after.name,
+                parent_code: after.parent_code,
+                active: after.active,
+                description: after.description
+              }
             }
           })
           return after
@@ -399,4 +462,6 @@ export const make: Effect.Effect<ChartOfAccountsShape, never, AccountStore | Aud
 })
 
 /** Manages a tenant's chart of accounts (RBAC: `ledger.read` to read, `ledger.write` to change). */
-export class ChartOfAccounts extends Effect.Service<ChartOfAccounts>()("@airlock/ledger/ChartOfAccounts", { effect: make }) {}
+export class ChartOfAccounts
+  extends Effect.Service<ChartOfAccounts>()("@airlock/ledger/ChartOfAccounts", { effect: make })
+{}

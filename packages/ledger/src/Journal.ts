@@ -73,7 +73,9 @@ export type TrialBalanceRow = typeof TrialBalanceRow.Type
 export const TrialBalance = Schema.Struct({
   as_of: Schema.String,
   rows: Schema.Array(TrialBalanceRow),
-  totals: Schema.Array(Schema.Struct({ currency: Schema.String, debit_minor: MinorUnits, credit_minor: MinorUnits, net_minor: MinorUnits })),
+  totals: Schema.Array(
+    Schema.Struct({ currency: Schema.String, debit_minor: MinorUnits, credit_minor: MinorUnits, net_minor: MinorUnits })
+  ),
   balanced: Schema.Boolean
 })
 /** Type of {@link TrialBalance}. */
@@ -129,7 +131,10 @@ const decodeCursor = (cursor: string, size: number): Either.Either<ReadonlyArray
   return parts.length === size ? Either.right(parts) : Either.left(badCursor())
 }
 
-const signedFor = (normal: "debit" | "credit", t: Totals) => (normal === "debit" ? t.debit - t.credit : t.credit - t.debit)
+const signedFor = (
+  normal: "debit" | "credit",
+  t: Totals
+) => (normal === "debit" ? t.debit - t.credit : t.credit - t.debit)
 
 const schemaError = (code: string) => (e: { readonly message: string }) => invalid(code, e.message)
 
@@ -153,15 +158,29 @@ export interface JournalShape {
    */
   readonly currencyExponents: Readonly<Record<string, number>>
   readonly post: (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) => Effect.Effect<PostResult, PostError>
-  readonly reverse: (tenant: Ids.TenantId, actor: Actor.Actor, id: string, input?: unknown) => Effect.Effect<PostResult, PostError>
+  readonly reverse: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    id: string,
+    input?: unknown
+  ) => Effect.Effect<PostResult, PostError>
   readonly get: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
     id: string
   ) => Effect.Effect<EntryWithReversal, ReadError>
   readonly list: (tenant: Ids.TenantId, actor: Actor.Actor, query?: unknown) => Effect.Effect<EntryPage, ReadError>
-  readonly balance: (tenant: Ids.TenantId, actor: Actor.Actor, code: string, asOf?: string) => Effect.Effect<AccountBalance, ReadError>
-  readonly trialBalance: (tenant: Ids.TenantId, actor: Actor.Actor, asOf?: string) => Effect.Effect<TrialBalance, ReadError>
+  readonly balance: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    code: string,
+    asOf?: string
+  ) => Effect.Effect<AccountBalance, ReadError>
+  readonly trialBalance: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    asOf?: string
+  ) => Effect.Effect<TrialBalance, ReadError>
   readonly generalLedger: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
@@ -171,7 +190,19 @@ export interface JournalShape {
 }
 
 /** Builds the Journal service over its dependencies. */
-export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStore | PeriodLockStore | BankTransactionStore | Audit.AuditLog | UnitOfWork.UnitOfWork | Ids.IdGenerator | LedgerConfig | Rbac.Rbac> = Effect.gen(function*() {
+export const make: Effect.Effect<
+  JournalShape,
+  never,
+  | JournalStore
+  | AccountStore
+  | PeriodLockStore
+  | BankTransactionStore
+  | Audit.AuditLog
+  | UnitOfWork.UnitOfWork
+  | Ids.IdGenerator
+  | LedgerConfig
+  | Rbac.Rbac
+> = Effect.gen(function*() {
   const store = yield* JournalStore
   const accounts = yield* AccountStore
   const locks = yield* PeriodLockStore
@@ -186,10 +217,18 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
   const clampLimit = (limit: number | undefined) => pageSize(limit, config.maxPageSize)
 
   const load = (tenant: Ids.TenantId, id: string) =>
-    Effect.flatMap(store.get(tenant, id), Option.match({ onNone: () => Effect.fail(notFound("entry", id)), onSome: Effect.succeed }))
+    Effect.flatMap(
+      store.get(tenant, id),
+      Option.match({ onNone: () => Effect.fail(notFound("entry", id)), onSome: Effect.succeed })
+    )
 
   /** Runs a post in a transaction with its audit record; a lost idempotency race re-reads after. */
-  const commit = (tenant: Ids.TenantId, actor: Actor.Actor, draft: EntryDraft, options: Parameters<typeof poster.post>[3]) =>
+  const commit = (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    draft: EntryDraft,
+    options: Parameters<typeof poster.post>[3]
+  ) =>
     uow.transaction(
       Effect.gen(function*() {
         const result = yield* poster.post(tenant, draft, actor.id, options)
@@ -213,7 +252,8 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
       })
     ).pipe(
       Effect.catchIf(
-        (e): e is Errors.Conflict => e._tag === "Conflict" && e.code === "idempotency.key_taken" && draft.idempotency_key !== null,
+        (e): e is Errors.Conflict =>
+          e._tag === "Conflict" && e.code === "idempotency.key_taken" && draft.idempotency_key !== null,
         (e) =>
           Effect.flatMap(store.findByIdempotencyKey(tenant, draft.idempotency_key!), (found) =>
             Option.isSome(found) ? poster.sameContent(found.value, draft) : Effect.fail(e))
@@ -288,7 +328,14 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
         after = { date: date!, entry_no: Number(no) }
       }
       const limit = clampLimit(q.limit)
-      const items = yield* store.list(tenant, { from: q.from, to: q.to, account_code: q.account_code, source: q.source, after, limit: limit + 1 })
+      const items = yield* store.list(tenant, {
+        from: q.from,
+        to: q.to,
+        account_code: q.account_code,
+        source: q.source,
+        after,
+        limit: limit + 1
+      })
       const page = items.slice(0, limit)
       const last = page.at(-1)
       return {
@@ -298,9 +345,14 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
     })
 
   const account = (tenant: Ids.TenantId, code: string) =>
-    Effect.flatMap(accounts.get(tenant, code), Option.match({ onNone: () => Effect.fail(notFound("account", code)), onSome: Effect.succeed }))
+    Effect.flatMap(
+      accounts.get(tenant, code),
+      Option.match({ onNone: () => Effect.fail(notFound("account", code)), onSome: Effect.succeed })
+    )
 
-  const asOfDate = (asOf: string | undefined) => (asOf === undefined ? CalendarDate.today : CalendarDate.parse(asOf, "as_of"))
+  const asOfDate = (
+    asOf: string | undefined
+  ) => (asOf === undefined ? CalendarDate.today : CalendarDate.parse(asOf, "as_of"))
 
   /** An account's balance as of a day (default today, UTC), from the materialised balances. */
   const balance = (tenant: Ids.TenantId, actor: Actor.Actor, code: string, asOf?: string) =>
@@ -353,7 +405,12 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
         credit_minor: t.credit,
         net_minor: t.debit - t.credit
       }))
-      return { as_of: day, rows, totals: totalsRows, balanced: totalsRows.every((t) => t.net_minor === 0n) } satisfies TrialBalance
+      return {
+        as_of: day,
+        rows,
+        totals: totalsRows,
+        balanced: totalsRows.every((t) => t.net_minor === 0n)
+      } satisfies TrialBalance
     })
 
   /**
@@ -374,7 +431,8 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
       let after: LinePosition | undefined
       if (query.cursor !== undefined) {
         const [date, no, line] = yield* decodeCursor(query.cursor, 3)
-        if (!CalendarDate.isCalendarDate(date!) || !/^\d+$/.test(no!) || !/^\d+$/.test(line!)) return yield* Effect.fail(badCursor())
+        if (!CalendarDate.isCalendarDate(date!) || !/^\d+$/.test(no!) || !/^\d+$/.test(line!))
+          return yield* Effect.fail(badCursor())
         after = { date: date!, entry_no: Number(no), line_no: Number(line) }
       }
       let opening: Totals
@@ -383,7 +441,9 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
         const sameDay = yield* store.dayTotalsThrough(tenant, code, after)
         opening = { debit: before.debit + sameDay.debit, credit: before.credit + sameDay.credit }
       } else {
-        opening = from <= "1900-01-01" ? { debit: 0n, credit: 0n } : yield* store.accountTotals(tenant, code, CalendarDate.previousDay(from))
+        opening = from <= "1900-01-01"
+          ? { debit: 0n, credit: 0n }
+          : yield* store.accountTotals(tenant, code, CalendarDate.previousDay(from))
       }
       const limit = clampLimit(query.limit)
       const lines = yield* store.accountLines(tenant, code, { from, to, after, limit: limit + 1 })
@@ -407,7 +467,16 @@ export const make: Effect.Effect<JournalShape, never, JournalStore | AccountStor
       } satisfies GeneralLedger
     })
 
-  return { currencyExponents: config.currencyExponents, post, reverse, get, list, balance, trialBalance, generalLedger } as const
+  return {
+    currencyExponents: config.currencyExponents,
+    post,
+    reverse,
+    get,
+    list,
+    balance,
+    trialBalance,
+    generalLedger
+  } as const
 })
 
 /** The journal service: post, reverse and read (RBAC `ledger.write` / `ledger.read`). */

@@ -127,29 +127,50 @@ export const draftFromInput = (
 ): Either.Either<EntryDraft, Errors.ValidationError> =>
   Either.gen(function*() {
     const date = yield* CalendarDate.parse(input.date)
-    const currency = input.currency ?? input.lines.find((l) => l.currency !== undefined)?.currency ?? options.defaultCurrency
-    if (!(currency in options.exponents)) return yield* Either.left(invalid("validation.currency", `Unknown currency ${currency}`, { currency }))
-    if (input.lines.length < 2) return yield* Either.left(invalid("validation.min_lines", "An entry needs at least two lines", { lines: input.lines.length }))
+    const currency = input.currency ?? input.lines.find((l) => l.currency !== undefined)?.currency ??
+      options.defaultCurrency
+    if (!(currency in options.exponents))
+      return yield* Either.left(invalid("validation.currency", `Unknown currency ${currency}`, { currency }))
+    if (input.lines.length < 2)
+      return yield* Either.left(
+        invalid("validation.min_lines", "An entry needs at least two lines", { lines: input.lines.length })
+      )
     if (input.lines.length > options.maxLines) {
-      return yield* Either.left(invalid("validation.too_many_lines", `An entry has at most ${options.maxLines} lines`, { lines: input.lines.length }))
+      return yield* Either.left(
+        invalid("validation.too_many_lines", `An entry has at most ${options.maxLines} lines`, {
+          lines: input.lines.length
+        })
+      )
     }
     const lines: Array<JournalLine> = []
     for (let i = 0; i < input.lines.length; i++) {
       const l = input.lines[i]!
       const n = i + 1
       if (l.currency !== undefined && l.currency !== currency) {
-        return yield* Either.left(invalid("validation.mixed_currency", "All lines of an entry must be in one currency", { line: n, currency: l.currency, entry_currency: currency }))
+        return yield* Either.left(
+          invalid("validation.mixed_currency", "All lines of an entry must be in one currency", {
+            line: n,
+            currency: l.currency,
+            entry_currency: currency
+          })
+        )
       }
       const hasDebit = l.debit !== undefined && l.debit !== null && l.debit !== ""
       const hasCredit = l.credit !== undefined && l.credit !== null && l.credit !== ""
       if (hasDebit === hasCredit) {
-        return yield* Either.left(invalid("validation.line_side", "Each line has exactly one of debit or credit", { line: n }))
+        return yield* Either.left(
+          invalid("validation.line_side", "Each line has exactly one of debit or credit", { line: n })
+        )
       }
       const side: Side = hasDebit ? "debit" : "credit"
-      const amount = yield* parseAmount((hasDebit ? l.debit : l.credit)!, currency, { field: `lines[${i}].${side}`, table: options.exponents }).pipe(
+      const amount = yield* parseAmount((hasDebit ? l.debit : l.credit)!, currency, {
+        field: `lines[${i}].${side}`,
+        table: options.exponents
+      }).pipe(
         Either.mapLeft((e) => invalid(e.code, e.message, { ...e.details, line: n }))
       )
-      if (amount <= 0n) return yield* Either.left(invalid("validation.amount_positive", "Every amount must be positive", { line: n }))
+      if (amount <= 0n)
+        return yield* Either.left(invalid("validation.amount_positive", "Every amount must be positive", { line: n }))
       lines.push({
         line_no: n,
         account_code: l.account_code,
@@ -175,7 +196,9 @@ export const draftFromInput = (
   })
 
 /** Sum of debits and credits of some lines. Pure. */
-export const totals = (lines: ReadonlyArray<Pick<JournalLine, "side" | "amount_minor">>): { debit: bigint; credit: bigint } => {
+export const totals = (
+  lines: ReadonlyArray<Pick<JournalLine, "side" | "amount_minor">>
+): { debit: bigint; credit: bigint } => {
   let debit = 0n
   let credit = 0n
   for (const l of lines) {
@@ -195,20 +218,48 @@ export const checkDraft = (
   accounts: ReadonlyMap<string, Account>,
   options: { readonly allowInactive?: boolean; readonly rules?: ReadonlyArray<SideRule> } = {}
 ): Either.Either<EntryDraft, Errors.ValidationError> => {
-  if (draft.lines.length < 2) return Either.left(invalid("validation.min_lines", "An entry needs at least two lines", { lines: draft.lines.length }))
+  if (draft.lines.length < 2)
+    return Either.left(
+      invalid("validation.min_lines", "An entry needs at least two lines", { lines: draft.lines.length })
+    )
   for (const l of draft.lines) {
-    if (l.amount_minor <= 0n) return Either.left(invalid("validation.amount_positive", "Every amount must be positive", { line: l.line_no }))
+    if (l.amount_minor <= 0n)
+      return Either.left(invalid("validation.amount_positive", "Every amount must be positive", { line: l.line_no }))
     const a = accounts.get(l.account_code)
-    if (!a) return Either.left(invalid("validation.account_unknown", `Account ${l.account_code} does not exist`, { line: l.line_no, account_code: l.account_code }))
+    if (!a)
+      return Either.left(
+        invalid("validation.account_unknown", `Account ${l.account_code} does not exist`, {
+          line: l.line_no,
+          account_code: l.account_code
+        })
+      )
     if (!a.active && !options.allowInactive) {
-      return Either.left(invalid("validation.account_inactive", `Account ${l.account_code} is inactive`, { line: l.line_no, account_code: l.account_code }))
+      return Either.left(
+        invalid("validation.account_inactive", `Account ${l.account_code} is inactive`, {
+          line: l.line_no,
+          account_code: l.account_code
+        })
+      )
     }
     if (a.currency !== draft.currency) {
-      return Either.left(invalid("validation.currency_mismatch", `Account ${l.account_code} is kept in ${a.currency}, the entry in ${draft.currency}`, { line: l.line_no, account_code: l.account_code, account_currency: a.currency, currency: draft.currency }))
+      return Either.left(
+        invalid(
+          "validation.currency_mismatch",
+          `Account ${l.account_code} is kept in ${a.currency}, the entry in ${draft.currency}`,
+          { line: l.line_no, account_code: l.account_code, account_currency: a.currency, currency: draft.currency }
+        )
+      )
     }
     for (const rule of options.rules ?? []) {
       if (rule.side === l.side && rule.forbidden.includes(a.type)) {
-        return Either.left(invalid("validation.account_type", `A ${a.type} account cannot take this ${l.side}: ${rule.reason}`, { line: l.line_no, account_code: l.account_code, type: a.type, side: l.side }))
+        return Either.left(
+          invalid("validation.account_type", `A ${a.type} account cannot take this ${l.side}: ${rule.reason}`, {
+            line: l.line_no,
+            account_code: l.account_code,
+            type: a.type,
+            side: l.side
+          })
+        )
       }
     }
   }
@@ -239,9 +290,13 @@ const quote = (s: unknown): string => (typeof s === "string" && PLAIN.test(s) ? 
  */
 export const contentHash = (draft: EntryDraft): string => {
   const j = quote
-  let text = `v1|${j(draft.date)}|${j(draft.memo)}|${j(draft.currency)}|${draft.source}|${j(draft.proposal_id)}|${j(draft.bank_transaction_id)}|${j(draft.reverses_entry_id)}`
+  let text = `v1|${j(draft.date)}|${j(draft.memo)}|${j(draft.currency)}|${draft.source}|${j(draft.proposal_id)}|${
+    j(draft.bank_transaction_id)
+  }|${j(draft.reverses_entry_id)}`
   for (const l of draft.lines) {
-    text += `|${j(l.account_code)},${l.side},${l.amount_minor},${j(l.description)},${j(l.name)},${j(l.class)},${j(l.location)}`
+    text += `|${j(l.account_code)},${l.side},${l.amount_minor},${j(l.description)},${j(l.name)},${j(l.class)},${
+      j(l.location)
+    }`
   }
   return Canonical.sha256Hex(text)
 }
@@ -249,7 +304,11 @@ export const contentHash = (draft: EntryDraft): string => {
 /** The draft of the entry that cancels `entry`: same lines, sides swapped. Pure. */
 export const reversalDraft = (
   entry: JournalEntry,
-  options: { readonly date: string; readonly memo?: string | undefined; readonly idempotency_key?: string | null | undefined }
+  options: {
+    readonly date: string
+    readonly memo?: string | undefined
+    readonly idempotency_key?: string | null | undefined
+  }
 ): EntryDraft => ({
   date: options.date,
   memo: options.memo ?? `Reversal of entry ${entry.entry_no}${entry.memo ? `: ${entry.memo}` : ""}`.slice(0, 500),

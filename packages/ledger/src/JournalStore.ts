@@ -61,7 +61,11 @@ export const balanceRangeError = (account_code: string, date: string, side: Side
 
 /** The refusal of an entry whose idempotency key another entry of the tenant holds. */
 export const idempotencyKeyTakenError = (idempotency_key: string | null): Errors.Conflict =>
-  new Errors.Conflict({ code: "idempotency.key_taken", message: "Idempotency key already used", details: { idempotency_key } })
+  new Errors.Conflict({
+    code: "idempotency.key_taken",
+    message: "Idempotency key already used",
+    details: { idempotency_key }
+  })
 
 /** The refusal of a second reversal of one entry. */
 export const alreadyReversedError = (entry_id: string | null): Errors.Conflict =>
@@ -69,7 +73,11 @@ export const alreadyReversedError = (entry_id: string | null): Errors.Conflict =
 
 /** The refusal of a second entry for one applied proposal. */
 export const proposalPostedError = (proposal_id: string | null): Errors.Conflict =>
-  new Errors.Conflict({ code: "entry.proposal_posted", message: "Proposal already has its entry", details: { proposal_id } })
+  new Errors.Conflict({
+    code: "entry.proposal_posted",
+    message: "Proposal already has its entry",
+    details: { proposal_id }
+  })
 
 /** Storage port for the journal. It offers no way to change or delete an entry. */
 export class JournalStore extends Context.Tag("@airlock/ledger/JournalStore")<
@@ -84,19 +92,40 @@ export class JournalStore extends Context.Tag("@airlock/ledger/JournalStore")<
      * {@link balanceRangeError} when a materialised total of the entry's day would pass
      * {@link MAX_TOTAL_MINOR} (the caller's transaction then undoes whatever the store wrote).
      */
-    readonly insert: (entry: JournalEntry) => Effect.Effect<JournalEntry, Errors.Conflict | Errors.ValidationError | Errors.StorageError>
+    readonly insert: (
+      entry: JournalEntry
+    ) => Effect.Effect<JournalEntry, Errors.Conflict | Errors.ValidationError | Errors.StorageError>
     readonly get: (tenant: Ids.TenantId, id: string) => Effect.Effect<Option.Option<JournalEntry>, Errors.StorageError>
-    readonly findByIdempotencyKey: (tenant: Ids.TenantId, key: string) => Effect.Effect<Option.Option<JournalEntry>, Errors.StorageError>
+    readonly findByIdempotencyKey: (
+      tenant: Ids.TenantId,
+      key: string
+    ) => Effect.Effect<Option.Option<JournalEntry>, Errors.StorageError>
     /** The entry reversing `id`, if any. */
-    readonly findReversal: (tenant: Ids.TenantId, id: string) => Effect.Effect<Option.Option<JournalEntry>, Errors.StorageError>
+    readonly findReversal: (
+      tenant: Ids.TenantId,
+      id: string
+    ) => Effect.Effect<Option.Option<JournalEntry>, Errors.StorageError>
     /** The entry that promoted proposal `proposalId`, if any. */
-    readonly findByProposal: (tenant: Ids.TenantId, proposalId: string) => Effect.Effect<Option.Option<JournalEntry>, Errors.StorageError>
+    readonly findByProposal: (
+      tenant: Ids.TenantId,
+      proposalId: string
+    ) => Effect.Effect<Option.Option<JournalEntry>, Errors.StorageError>
     /** Entries referencing a bank transaction that are neither reversals nor reversed. */
-    readonly liveForBankTransaction: (tenant: Ids.TenantId, bankTransactionId: string) => Effect.Effect<ReadonlyArray<JournalEntry>, Errors.StorageError>
+    readonly liveForBankTransaction: (
+      tenant: Ids.TenantId,
+      bankTransactionId: string
+    ) => Effect.Effect<ReadonlyArray<JournalEntry>, Errors.StorageError>
     /** A page of entries by (date, entry_no). */
-    readonly list: (tenant: Ids.TenantId, query: EntryQuery) => Effect.Effect<ReadonlyArray<JournalEntry>, Errors.StorageError>
+    readonly list: (
+      tenant: Ids.TenantId,
+      query: EntryQuery
+    ) => Effect.Effect<ReadonlyArray<JournalEntry>, Errors.StorageError>
     /** An account's totals over entries dated on or before `asOf` (from the materialised balances). */
-    readonly accountTotals: (tenant: Ids.TenantId, account: string, asOf: string) => Effect.Effect<Totals, Errors.StorageError>
+    readonly accountTotals: (
+      tenant: Ids.TenantId,
+      account: string,
+      asOf: string
+    ) => Effect.Effect<Totals, Errors.StorageError>
     /** Totals of every account with activity on or before `asOf`. */
     readonly allTotals: (
       tenant: Ids.TenantId,
@@ -106,7 +135,12 @@ export class JournalStore extends Context.Tag("@airlock/ledger/JournalStore")<
     readonly accountLines: (
       tenant: Ids.TenantId,
       account: string,
-      query: { readonly from: string; readonly to: string; readonly after?: LinePosition | undefined; readonly limit: number }
+      query: {
+        readonly from: string
+        readonly to: string
+        readonly after?: LinePosition | undefined
+        readonly limit: number
+      }
     ) => Effect.Effect<ReadonlyArray<AccountLine>, Errors.StorageError>
     /** Totals of an account's lines on one day up to and including a position. */
     readonly dayTotalsThrough: (

@@ -31,7 +31,11 @@ export type CoreRequirements =
   | Action.TraceStore
 
 /** Ledger services and the proposal kind, given core, the ledger ports and a config. */
-export const layerWithConfig: Layer.Layer<LedgerServices, never, CoreRequirements | LedgerPorts | LedgerConfig.LedgerConfig> = Layer.mergeAll(
+export const layerWithConfig: Layer.Layer<
+  LedgerServices,
+  never,
+  CoreRequirements | LedgerPorts | LedgerConfig.LedgerConfig
+> = Layer.mergeAll(
   ChartOfAccounts.Default,
   Journal.Default,
   PeriodLocks.Default,
@@ -42,6 +46,10 @@ export const layerWithConfig: Layer.Layer<LedgerServices, never, CoreRequirement
 )
 
 /** Ledger services with settings from `AIRLOCK_LEDGER_*`. */
-export const layer: Layer.Layer<LedgerServices, import("effect/ConfigError").ConfigError, CoreRequirements | LedgerPorts> = layerWithConfig.pipe(
+export const layer: Layer.Layer<
+  LedgerServices,
+  import("effect/ConfigError").ConfigError,
+  CoreRequirements | LedgerPorts
+> = layerWithConfig.pipe(
   Layer.provide(LedgerConfig.layerConfig)
 )

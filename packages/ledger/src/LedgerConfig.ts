@@ -55,11 +55,17 @@ const positive = (name: string, fallback: number) =>
 /** The `Config` description of ledger settings (`AIRLOCK_LEDGER_*`). */
 export const config: Config.Config<LedgerSettings> = Config.all({
   defaultCurrency: Config.string("AIRLOCK_LEDGER_DEFAULT_CURRENCY").pipe(
-    Config.validate({ message: "must be a known ISO 4217 code", validation: (c) => Object.hasOwn(CurrencyExponents, c) }),
+    Config.validate({
+      message: "must be a known ISO 4217 code",
+      validation: (c) => Object.hasOwn(CurrencyExponents, c)
+    }),
     Config.withDefault(defaults.defaultCurrency)
   ),
   qboDateFormat: Config.string("AIRLOCK_LEDGER_QBO_DATE_FORMAT").pipe(
-    Config.validate({ message: "must use YYYY, MM and DD", validation: (f) => /YYYY/.test(f) && /MM/.test(f) && /DD/.test(f) }),
+    Config.validate({
+      message: "must use YYYY, MM and DD",
+      validation: (f) => /YYYY/.test(f) && /MM/.test(f) && /DD/.test(f)
+    }),
     Config.withDefault(defaults.qboDateFormat)
   ),
   maxPageSize: positive("AIRLOCK_LEDGER_MAX_PAGE_SIZE", defaults.maxPageSize),

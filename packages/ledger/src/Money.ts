@@ -12,15 +12,68 @@ import { Either, Schema } from "effect"
  * further ones wherever a table is accepted.
  */
 export const CurrencyExponents: Readonly<Record<string, number>> = {
-  AED: 2, ARS: 2, AUD: 2, BGN: 2, BHD: 3, BRL: 2, CAD: 2, CHF: 2, CLP: 0, CNY: 2, COP: 2, CZK: 2,
-  DKK: 2, EGP: 2, EUR: 2, GBP: 2, HKD: 2, HUF: 2, IDR: 2, ILS: 2, INR: 2, ISK: 0, JOD: 3, JPY: 0,
-  KES: 2, KRW: 0, KWD: 3, MAD: 2, MXN: 2, MYR: 2, NGN: 2, NOK: 2, NZD: 2, OMR: 3, PEN: 2, PHP: 2,
-  PKR: 2, PLN: 2, QAR: 2, RON: 2, RSD: 2, SAR: 2, SEK: 2, SGD: 2, THB: 2, TND: 3, TRY: 2, TWD: 2,
-  UAH: 2, UGX: 0, USD: 2, VND: 0, XAF: 0, XOF: 0, ZAR: 2
+  AED: 2,
+  ARS: 2,
+  AUD: 2,
+  BGN: 2,
+  BHD: 3,
+  BRL: 2,
+  CAD: 2,
+  CHF: 2,
+  CLP: 0,
+  CNY: 2,
+  COP: 2,
+  CZK: 2,
+  DKK: 2,
+  EGP: 2,
+  EUR: 2,
+  GBP: 2,
+  HKD: 2,
+  HUF: 2,
+  IDR: 2,
+  ILS: 2,
+  INR: 2,
+  ISK: 0,
+  JOD: 3,
+  JPY: 0,
+  KES: 2,
+  KRW: 0,
+  KWD: 3,
+  MAD: 2,
+  MXN: 2,
+  MYR: 2,
+  NGN: 2,
+  NOK: 2,
+  NZD: 2,
+  OMR: 3,
+  PEN: 2,
+  PHP: 2,
+  PKR: 2,
+  PLN: 2,
+  QAR: 2,
+  RON: 2,
+  RSD: 2,
+  SAR: 2,
+  SEK: 2,
+  SGD: 2,
+  THB: 2,
+  TND: 3,
+  TRY: 2,
+  TWD: 2,
+  UAH: 2,
+  UGX: 0,
+  USD: 2,
+  VND: 0,
+  XAF: 0,
+  XOF: 0,
+  ZAR: 2
 }
 
 /** A currency code: three upper-case letters. */
-export const CurrencyCode = Schema.String.pipe(Schema.pattern(/^[A-Z]{3}$/), Schema.annotations({ identifier: "CurrencyCode" }))
+export const CurrencyCode = Schema.String.pipe(
+  Schema.pattern(/^[A-Z]{3}$/),
+  Schema.annotations({ identifier: "CurrencyCode" })
+)
 /** Type of {@link CurrencyCode}. */
 export type CurrencyCode = typeof CurrencyCode.Type
 
@@ -43,7 +96,7 @@ export const MinorUnits = Schema.BigInt.pipe(Schema.annotations({ identifier: "M
 
 /** An amount as given at an edge: a decimal string (`"12.34"`) or an exact JS number. */
 export const DecimalInput = Schema.Union(Schema.String, Schema.Number).pipe(
-  Schema.annotations({ identifier: "DecimalInput", description: "Decimal amount, e.g. \"12.34\"" })
+  Schema.annotations({ identifier: "DecimalInput", description: 'Decimal amount, e.g. "12.34"' })
 )
 /** Type of {@link DecimalInput}. */
 export type DecimalInput = typeof DecimalInput.Type
@@ -78,7 +131,12 @@ export const parseDecimal = (
   const text = input.trim()
   const m = DECIMAL.exec(text) ?? DECIMAL_LEADING_DOT.exec(text)
   if (!m || text.length > 40) {
-    return Either.left(invalid("validation.amount_format", `${field} is not a decimal number: ${JSON.stringify(input.slice(0, 40))}`, { field, value: input.slice(0, 40) }))
+    return Either.left(
+      invalid("validation.amount_format", `${field} is not a decimal number: ${JSON.stringify(input.slice(0, 40))}`, {
+        field,
+        value: input.slice(0, 40)
+      })
+    )
   }
   const negative = m[1] === "-"
   const whole = m[2] === "" ? "0" : m[2]!
@@ -115,13 +173,23 @@ export const parseNumber = (
     return Either.left(invalid("validation.amount_format", `${field} is not a finite number`, { field }))
   }
   if (Math.abs(input) * 10 ** exponent > Number.MAX_SAFE_INTEGER) {
-    return Either.left(invalid("validation.amount_range", `${field} is too large to be exact as a number; send it as a string`, { field }))
+    return Either.left(
+      invalid("validation.amount_range", `${field} is too large to be exact as a number; send it as a string`, {
+        field
+      })
+    )
   }
   // the shortest round-trip form is the decimal the sender meant; exponent notation only
   // appears for tiny magnitudes here, and those are never exact at a currency's precision
   const text = String(input)
   if (/e/i.test(text)) {
-    return Either.left(invalid("validation.amount_precision", `${field} is not exact at ${exponent} decimals`, { field, value: text, allowed_decimals: exponent }))
+    return Either.left(
+      invalid("validation.amount_precision", `${field} is not exact at ${exponent} decimals`, {
+        field,
+        value: text,
+        allowed_decimals: exponent
+      })
+    )
   }
   return parseDecimal(text, exponent, field)
 }
@@ -132,8 +200,11 @@ export const parseAmount = (
   currency: string,
   options: { readonly field?: string; readonly table?: Readonly<Record<string, number>> } = {}
 ): Either.Either<bigint, Errors.ValidationError> =>
-  Either.flatMap(exponentOf(currency, options.table), (exp) =>
-    typeof input === "number" ? parseNumber(input, exp, options.field) : parseDecimal(input, exp, options.field))
+  Either.flatMap(
+    exponentOf(currency, options.table),
+    (exp) =>
+      typeof input === "number" ? parseNumber(input, exp, options.field) : parseDecimal(input, exp, options.field)
+  )
 
 /** Formats minor units as a plain decimal string with the exponent's decimals (`-12.30`, `1500`). */
 export const formatMinor = (minor: bigint, exponent: number): string => {
@@ -146,5 +217,8 @@ export const formatMinor = (minor: bigint, exponent: number): string => {
 }
 
 /** Formats minor units of `currency` (unknown currencies format with 2 decimals). */
-export const formatAmount = (minor: bigint, currency: string, table: Readonly<Record<string, number>> = CurrencyExponents): string =>
-  formatMinor(minor, (Object.hasOwn(table, currency) ? table[currency] : undefined) ?? 2)
+export const formatAmount = (
+  minor: bigint,
+  currency: string,
+  table: Readonly<Record<string, number>> = CurrencyExponents
+): string => formatMinor(minor, (Object.hasOwn(table, currency) ? table[currency] : undefined) ?? 2)

@@ -4,7 +4,7 @@
  * `ledger.period_lock`; moving it back (or clearing it) reopens closed books, so it needs
  * `ledger.period_unlock` or `tenant.admin`, and is audited as `ledger.period_lock.moved_back`.
  */
-import { type Actor, Audit, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
+import { type Actor, Audit, Errors, type Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Clock, Context, Effect, Option, Schema } from "effect"
 import { CalendarDate } from "./CalendarDate.js"
 import { makeAccess, makeAccessAny } from "./internal/access.js"
@@ -40,7 +40,11 @@ export class PeriodLockStore extends Context.Tag("@airlock/ledger/PeriodLockStor
 export const isLocked = (lockDate: string | null, date: string): boolean => lockDate !== null && date <= lockDate
 
 /** Fails with `period.locked` when `date` is on or before `lockDate`. */
-export const check = (lockDate: string | null, date: string, what = "Posting"): Effect.Effect<void, Errors.PeriodLocked> =>
+export const check = (
+  lockDate: string | null,
+  date: string,
+  what = "Posting"
+): Effect.Effect<void, Errors.PeriodLocked> =>
   isLocked(lockDate, date)
     ? Effect.fail(
       new Errors.PeriodLocked({
@@ -57,7 +61,10 @@ export type SetPeriodLock = typeof SetPeriodLock.Type
 
 /** The operations of {@link PeriodLocks}. */
 export interface PeriodLocksShape {
-  readonly get: (tenant: Ids.TenantId, actor: Actor.Actor) => Effect.Effect<PeriodLock, Errors.Forbidden | Errors.StorageError>
+  readonly get: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor
+  ) => Effect.Effect<PeriodLock, Errors.Forbidden | Errors.StorageError>
   readonly set: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
@@ -66,7 +73,11 @@ export interface PeriodLocksShape {
 }
 
 /** Builds the PeriodLocks service over its dependencies. */
-export const make: Effect.Effect<PeriodLocksShape, never, PeriodLockStore | Audit.AuditLog | UnitOfWork.UnitOfWork | Rbac.Rbac> = Effect.gen(function*() {
+export const make: Effect.Effect<
+  PeriodLocksShape,
+  never,
+  PeriodLockStore | Audit.AuditLog | UnitOfWork.UnitOfWork | Rbac.Rbac
+> = Effect.gen(function*() {
   const store = yield* PeriodLockStore
   const audit = yield* Audit.AuditLog
   const uow = yield* UnitOfWork.UnitOfWork
@@ -74,11 +85,15 @@ export const make: Effect.Effect<PeriodLocksShape, never, PeriodLockStore | Audi
   const access = makeAccess(rbac)
   const accessAny = makeAccessAny(rbac)
 
-  const none = (tenant: Ids.TenantId) => new PeriodLock({ tenant_id: tenant, lock_date: null, updated_at: 0, updated_by: "system" }, true)
+  const none = (tenant: Ids.TenantId) =>
+    new PeriodLock({ tenant_id: tenant, lock_date: null, updated_at: 0, updated_by: "system" }, true)
 
   /** The tenant's current lock (`lock_date: null` when the books are open). */
   const get = (tenant: Ids.TenantId, actor: Actor.Actor) =>
-    Effect.zipRight(access(tenant, actor, "ledger.read"), Effect.map(store.get(tenant), Option.getOrElse(() => none(tenant))))
+    Effect.zipRight(
+      access(tenant, actor, "ledger.read"),
+      Effect.map(store.get(tenant), Option.getOrElse(() => none(tenant)))
+    )
 
   /**
    * Sets the lock date. Forward (or first lock) needs `ledger.period_lock`; back or cleared
@@ -92,7 +107,9 @@ export const make: Effect.Effect<PeriodLocksShape, never, PeriodLockStore | Audi
       yield* access(tenant, actor, "ledger.period_lock").pipe(
         Effect.catchTag("Forbidden", (e) =>
           // an unlock-holder may also move the date; the direction check below decides
-          e.code === "rbac.forbidden" ? accessAny(tenant, actor, ["ledger.period_unlock", "tenant.admin"]) : Effect.fail(e))
+          e.code === "rbac.forbidden"
+            ? accessAny(tenant, actor, ["ledger.period_unlock", "tenant.admin"])
+            : Effect.fail(e))
       )
       return yield* uow.transaction(
         Effect.gen(function*() {
@@ -100,7 +117,12 @@ export const make: Effect.Effect<PeriodLocksShape, never, PeriodLockStore | Audi
           const backwards = before.lock_date !== null && (lock_date === null || lock_date < before.lock_date)
           if (backwards) yield* accessAny(tenant, actor, ["ledger.period_unlock", "tenant.admin"])
           if (before.lock_date === lock_date) return before
-          const after = new PeriodLock({ tenant_id: tenant, lock_date, updated_at: yield* Clock.currentTimeMillis, updated_by: actor.id }, true)
+          const after = new PeriodLock({
+            tenant_id: tenant,
+            lock_date,
+            updated_at: yield* Clock.currentTimeMillis,
+            updated_by: actor.id
+          }, true)
           yield* store.put(after)
           yield* audit.append({
             tenant_id: tenant,

@@ -8,7 +8,11 @@
 import { Schema } from "effect"
 
 /** Names of the shipped presets. */
-export const PresetName = Schema.Literal("standard_small_business", "standard_professional_services", "gaap_accounting_firm")
+export const PresetName = Schema.Literal(
+  "standard_small_business",
+  "standard_professional_services",
+  "gaap_accounting_firm"
+)
 /** Type of {@link PresetName}. */
 export type PresetName = typeof PresetName.Type
 
@@ -31,7 +35,13 @@ const standardSmallBusiness: ReadonlyArray<PresetAccount> = [
   { code: "2100", name: "Credit Card", type: "Liability", description: "Business credit card" },
   { code: "2200", name: "Sales Tax Payable", type: "Liability" },
   { code: "3000", name: "Owner's Equity", type: "Equity" },
-  { code: "3100", name: "Owner's Draw", type: "Equity", normal_balance: "debit", description: "Contra equity: money taken out by the owner" },
+  {
+    code: "3100",
+    name: "Owner's Draw",
+    type: "Equity",
+    normal_balance: "debit",
+    description: "Contra equity: money taken out by the owner"
+  },
   { code: "4000", name: "Sales", type: "Income" },
   { code: "5000", name: "Cost of Goods Sold", type: "Expense" },
   { code: "6000", name: "Advertising & Marketing", type: "Expense" },
@@ -47,7 +57,12 @@ const standardProfessionalServices: ReadonlyArray<PresetAccount> = [
   { code: "1200", name: "Accounts Receivable", type: "Asset" },
   { code: "2000", name: "Accounts Payable", type: "Liability" },
   { code: "2100", name: "Payroll Liabilities", type: "Liability", description: "Withholdings and payroll taxes due" },
-  { code: "2300", name: "Deferred Revenue", type: "Liability", description: "Retainers billed before the work is done" },
+  {
+    code: "2300",
+    name: "Deferred Revenue",
+    type: "Liability",
+    description: "Retainers billed before the work is done"
+  },
   { code: "3000", name: "Owner's Capital", type: "Equity" },
   { code: "3900", name: "Retained Earnings", type: "Equity" },
   { code: "4000", name: "Consulting Revenue", type: "Income" },
@@ -62,14 +77,31 @@ const standardProfessionalServices: ReadonlyArray<PresetAccount> = [
 const gaapAccountingFirm: ReadonlyArray<PresetAccount> = [
   { code: "1000", name: "Cash", type: "Asset", description: "Parent of the firm's bank accounts" },
   { code: "1010", name: "Operating Account", type: "Asset", parent_code: "1000" },
-  { code: "1020", name: "Client Trust Account", type: "Asset", parent_code: "1000", description: "Client money held in trust" },
+  {
+    code: "1020",
+    name: "Client Trust Account",
+    type: "Asset",
+    parent_code: "1000",
+    description: "Client money held in trust"
+  },
   { code: "1200", name: "Accounts Receivable", type: "Asset" },
   { code: "1250", name: "Unbilled Work in Progress", type: "Asset" },
   { code: "1500", name: "Furniture & Equipment", type: "Asset" },
-  { code: "1590", name: "Accumulated Depreciation", type: "Asset", normal_balance: "credit", description: "Contra asset" },
+  {
+    code: "1590",
+    name: "Accumulated Depreciation",
+    type: "Asset",
+    normal_balance: "credit",
+    description: "Contra asset"
+  },
   { code: "2000", name: "Accounts Payable", type: "Liability" },
   { code: "2100", name: "Accrued Liabilities", type: "Liability" },
-  { code: "2200", name: "Client Trust Liability", type: "Liability", description: "Owed to clients for money held in trust" },
+  {
+    code: "2200",
+    name: "Client Trust Liability",
+    type: "Liability",
+    description: "Owed to clients for money held in trust"
+  },
   { code: "2400", name: "Deferred Revenue", type: "Liability" },
   { code: "3000", name: "Partners' Capital", type: "Equity" },
   { code: "3100", name: "Partners' Draws", type: "Equity", normal_balance: "debit" },

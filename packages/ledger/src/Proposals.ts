@@ -10,13 +10,34 @@
  * (source `companion`, `proposal_id` = the proposal), committed with the status change, the
  * trace and the audit record. Wiping proposals touches shadow records only.
  */
-import { Action, ActionKind, ActionRegistry, type Actor, Audit, Errors, Gate, GateOrder, GovernedActions, Ids, Rbac, UnitOfWork } from "@airlock/core"
+import {
+  Action,
+  type ActionKind,
+  ActionRegistry,
+  type Actor,
+  Audit,
+  Errors,
+  Gate,
+  GateOrder,
+  GovernedActions,
+  Ids,
+  Rbac,
+  UnitOfWork
+} from "@airlock/core"
 import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
 import { BankTransaction, BankTransactionStore } from "./BankTransaction.js"
 import { AccountStore } from "./Chart.js"
 import { makeAccess, notFound } from "./internal/access.js"
 import { makePoster } from "./internal/posting.js"
-import { checkDraft, type EntryDraft, JournalEntry, type JournalLine, reversalDraft, type SideRule, totals } from "./JournalEntry.js"
+import {
+  checkDraft,
+  type EntryDraft,
+  JournalEntry,
+  type JournalLine,
+  reversalDraft,
+  type SideRule,
+  totals
+} from "./JournalEntry.js"
 import { JournalStore } from "./JournalStore.js"
 import { LedgerConfig } from "./LedgerConfig.js"
 import { DecimalInput, MinorUnits, parseAmount } from "./Money.js"
@@ -92,9 +113,15 @@ export const draftFromProposal = (
   const total = outflow ? -txn.amount_minor : txn.amount_minor
   let sum = 0n
   for (const [i, s] of payload.splits.entries()) {
-    if (s.amount_minor <= 0n) return Either.left(invalid("validation.amount_positive", "Every split amount must be positive", { split: i + 1 }))
+    if (s.amount_minor <= 0n)
+      return Either.left(invalid("validation.amount_positive", "Every split amount must be positive", { split: i + 1 }))
     if (s.account_code === txn.account_code) {
-      return Either.left(invalid("validation.split_account", "A split cannot go to the bank account itself", { split: i + 1, account_code: s.account_code }))
+      return Either.left(
+        invalid("validation.split_account", "A split cannot go to the bank account itself", {
+          split: i + 1,
+          account_code: s.account_code
+        })
+      )
     }
     sum += s.amount_minor
   }
@@ -163,7 +190,11 @@ export const layerKind: Layer.Layer<
       Effect.flatMap(forUpdate ? bank.getForUpdate(tenant, id) : bank.get(tenant, id), (t) =>
         Option.match(t, {
           onNone: () =>
-            Effect.fail(invalid("validation.bank_transaction_unknown", `Bank transaction ${id} does not exist`, { bank_transaction_id: id })),
+            Effect.fail(
+              invalid("validation.bank_transaction_unknown", `Bank transaction ${id} does not exist`, {
+                bank_transaction_id: id
+              })
+            ),
           onSome: Effect.succeed
         }))
 
@@ -252,14 +283,22 @@ export const layerKind: Layer.Layer<
       rollback: ({ action, actor, result }) =>
         Effect.gen(function*() {
           const outcome = result as ApplyOutcome
-          const entry = yield* Effect.flatMap(store.get(action.tenant_id, outcome.entry_id), Option.match({
-            onNone: () => Effect.fail(notFound("entry", outcome.entry_id)),
-            onSome: Effect.succeed
-          }))
-          const { entry: reversal } = yield* poster.post(action.tenant_id, reversalDraft(entry, { date: entry.date }), actor.id, {
-            allowInactive: true,
-            what: "Reversing"
-          })
+          const entry = yield* Effect.flatMap(
+            store.get(action.tenant_id, outcome.entry_id),
+            Option.match({
+              onNone: () => Effect.fail(notFound("entry", outcome.entry_id)),
+              onSome: Effect.succeed
+            })
+          )
+          const { entry: reversal } = yield* poster.post(
+            action.tenant_id,
+            reversalDraft(entry, { date: entry.date }),
+            actor.id,
+            {
+              allowInactive: true,
+              what: "Reversing"
+            }
+          )
           return { reversal_entry_id: reversal.id }
         })
     })
@@ -276,28 +315,36 @@ export const layerKind: Layer.Layer<
         const p = payload as ProposalPayload
         const applying = phase === "apply"
         return Effect.flatMap(
-          applying ? bank.getForUpdate(action.tenant_id, p.bank_transaction_id) : bank.get(action.tenant_id, p.bank_transaction_id),
+          applying
+            ? bank.getForUpdate(action.tenant_id, p.bank_transaction_id)
+            : bank.get(action.tenant_id, p.bank_transaction_id),
           (txn) => {
             // an unknown transaction is the validation gate's to report
-            if (Option.isNone(txn)) return Effect.succeed(Gate.Decision.allow({ bank_transaction_id: p.bank_transaction_id, entry_date: null }))
+            if (Option.isNone(txn))
+              return Effect.succeed(
+                Gate.Decision.allow({ bank_transaction_id: p.bank_transaction_id, entry_date: null })
+              )
             const t = txn.value
-            return Effect.map(applying ? locks.getForPosting(action.tenant_id) : locks.get(action.tenant_id), (lock) => {
-              const lockDate = Option.isSome(lock) ? lock.value.lock_date : null
-              const inputs = { bank_transaction_id: t.id, entry_date: t.date, lock_date: lockDate }
-              if (!isLocked(lockDate, t.date)) {
-                if (applying) prepared.set(action, { txn: t, draft: null })
-                return Gate.Decision.allow(inputs)
+            return Effect.map(
+              applying ? locks.getForPosting(action.tenant_id) : locks.get(action.tenant_id),
+              (lock) => {
+                const lockDate = Option.isSome(lock) ? lock.value.lock_date : null
+                const inputs = { bank_transaction_id: t.id, entry_date: t.date, lock_date: lockDate }
+                if (!isLocked(lockDate, t.date)) {
+                  if (applying) prepared.set(action, { txn: t, draft: null })
+                  return Gate.Decision.allow(inputs)
+                }
+                return !applying
+                  ? Gate.Decision.review(["period.locked"], inputs)
+                  : Gate.Decision.deny(
+                    new Errors.PeriodLocked({
+                      message: `Applying on ${t.date} is refused: the books are locked through ${lockDate}`,
+                      details: { lock_date: lockDate, date: t.date }
+                    }),
+                    inputs
+                  )
               }
-              return !applying
-                ? Gate.Decision.review(["period.locked"], inputs)
-                : Gate.Decision.deny(
-                  new Errors.PeriodLocked({
-                    message: `Applying on ${t.date} is refused: the books are locked through ${lockDate}`,
-                    details: { lock_date: lockDate, date: t.date }
-                  }),
-                  inputs
-                )
-            })
+            )
           }
         )
       }
@@ -316,7 +363,10 @@ export const layerKind: Layer.Layer<
           : Effect.flatMap(bank.getForUpdate(action.tenant_id, p.bank_transaction_id), (txn) =>
             Option.isNone(txn)
               ? Effect.succeed(Gate.Decision.deny(
-                invalid("validation.bank_transaction_unknown", `Bank transaction ${p.bank_transaction_id} does not exist`),
+                invalid(
+                  "validation.bank_transaction_unknown",
+                  `Bank transaction ${p.bank_transaction_id} does not exist`
+                ),
                 { bank_transaction_id: p.bank_transaction_id }
               ))
               : validate(action, p, undefined, txn.value))
@@ -382,13 +432,21 @@ export type AnyAirlockError = InstanceType<(typeof Errors.AirlockErrors)[number]
 
 /** The operations of {@link LedgerProposals}. */
 export interface LedgerProposalsShape {
-  readonly propose: (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) => Effect.Effect<GovernedActions.ProposeResult, AnyAirlockError>
+  readonly propose: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    input: unknown
+  ) => Effect.Effect<GovernedActions.ProposeResult, AnyAirlockError>
   readonly list: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
     query?: { readonly status?: Action.ActionStatus; readonly before?: string; readonly limit?: number }
   ) => Effect.Effect<ReadonlyArray<Action.ActionRecord>, Errors.Forbidden | Errors.StorageError>
-  readonly ofEntry: (tenant: Ids.TenantId, actor: Actor.Actor, entryId: string) => Effect.Effect<Provenance, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
+  readonly ofEntry: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    entryId: string
+  ) => Effect.Effect<Provenance, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
   readonly ofProposal: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
@@ -397,7 +455,19 @@ export interface LedgerProposalsShape {
 }
 
 /** Builds the LedgerProposals service over its dependencies. */
-export const make: Effect.Effect<LedgerProposalsShape, never, GovernedActions.GovernedActions | Action.ActionStore | Action.TraceStore | JournalStore | BankTransactionStore | Audit.AuditLog | UnitOfWork.UnitOfWork | LedgerConfig | Rbac.Rbac> = Effect.gen(function*() {
+export const make: Effect.Effect<
+  LedgerProposalsShape,
+  never,
+  | GovernedActions.GovernedActions
+  | Action.ActionStore
+  | Action.TraceStore
+  | JournalStore
+  | BankTransactionStore
+  | Audit.AuditLog
+  | UnitOfWork.UnitOfWork
+  | LedgerConfig
+  | Rbac.Rbac
+> = Effect.gen(function*() {
   const pipeline = yield* GovernedActions.GovernedActions
   const actions = yield* Action.ActionStore
   const traces = yield* Action.TraceStore
@@ -419,25 +489,39 @@ export const make: Effect.Effect<LedgerProposalsShape, never, GovernedActions.Go
     Effect.gen(function*() {
       // checked again by the pipeline's gates; here so nothing is read for an outsider
       yield* access(tenant, actor, "companion.propose")
-      const req = yield* Schema.decodeUnknown(ProposeInput)(input).pipe(Effect.mapError((e) => invalid("validation.schema", e.message)))
-      const txn = yield* Effect.flatMap(bank.get(tenant, req.bank_transaction_id), Option.match({
-        onNone: () => Effect.fail(notFound("bank_transaction", req.bank_transaction_id)),
-        onSome: Effect.succeed
-      }))
+      const req = yield* Schema.decodeUnknown(ProposeInput)(input).pipe(
+        Effect.mapError((e) => invalid("validation.schema", e.message))
+      )
+      const txn = yield* Effect.flatMap(
+        bank.get(tenant, req.bank_transaction_id),
+        Option.match({
+          onNone: () => Effect.fail(notFound("bank_transaction", req.bank_transaction_id)),
+          onSome: Effect.succeed
+        })
+      )
       const otherCurrency = (field: string, currency: string | undefined) =>
         currency === undefined || currency === txn.currency
           ? Effect.void
-          : Effect.fail(invalid("validation.currency_mismatch", `Amounts are in the bank transaction's currency ${txn.currency}, not ${currency}`, {
-            field,
-            currency,
-            bank_currency: txn.currency,
-            bank_transaction_id: txn.id
-          }))
+          : Effect.fail(
+            invalid(
+              "validation.currency_mismatch",
+              `Amounts are in the bank transaction's currency ${txn.currency}, not ${currency}`,
+              {
+                field,
+                currency,
+                bank_currency: txn.currency,
+                bank_transaction_id: txn.id
+              }
+            )
+          )
       yield* otherCurrency("currency", req.currency)
       const splits: Array<typeof Split.Encoded> = []
       for (const [i, s] of req.splits.entries()) {
         yield* otherCurrency(`splits[${i + 1}].currency`, s.currency)
-        const minor = yield* parseAmount(s.amount, txn.currency, { field: `splits[${i + 1}].amount`, table: config.currencyExponents })
+        const minor = yield* parseAmount(s.amount, txn.currency, {
+          field: `splits[${i + 1}].amount`,
+          table: config.currencyExponents
+        })
         splits.push({
           account_code: s.account_code,
           amount_minor: minor.toString(),
@@ -466,8 +550,11 @@ export const make: Effect.Effect<LedgerProposalsShape, never, GovernedActions.Go
           // so a propose racing an apply of the older proposal waits for it, where the reverse
           // order deadlocked on PostgreSQL.
           const open = yield* actions.list(tenant, { status: "proposed", kind: KIND, subject, limit: 100 })
-          for (const o of [...open].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) yield* actions.getForUpdate(tenant, o.id as Ids.ActionId)
-          const proposed = yield* Effect.either(pipeline.propose({ tenant_id: tenant, actor, kind: KIND, payload, idempotency_key: req.idempotency_key }))
+          for (const o of [...open].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)))
+            yield* actions.getForUpdate(tenant, o.id as Ids.ActionId)
+          const proposed = yield* Effect.either(
+            pipeline.propose({ tenant_id: tenant, actor, kind: KIND, payload, idempotency_key: req.idempotency_key })
+          )
           if (Either.isLeft(proposed)) {
             // a refusal commits what the pipeline recorded with it, as it does when called on its
             // own: the denial trace, a breaker trip (a velocity breaker that opens, its event)
@@ -521,11 +608,16 @@ export const make: Effect.Effect<LedgerProposalsShape, never, GovernedActions.Go
   const ofEntry = (tenant: Ids.TenantId, actor: Actor.Actor, entryId: string) =>
     Effect.gen(function*() {
       yield* access(tenant, actor, "ledger.read")
-      const entry = yield* Effect.flatMap(journal.get(tenant, entryId), Option.match({
-        onNone: () => Effect.fail(notFound("entry", entryId)),
-        onSome: Effect.succeed
-      }))
-      const proposal = entry.proposal_id === null ? null : Option.getOrNull(yield* actions.get(tenant, entry.proposal_id as Ids.ActionId))
+      const entry = yield* Effect.flatMap(
+        journal.get(tenant, entryId),
+        Option.match({
+          onNone: () => Effect.fail(notFound("entry", entryId)),
+          onSome: Effect.succeed
+        })
+      )
+      const proposal = entry.proposal_id === null
+        ? null
+        : Option.getOrNull(yield* actions.get(tenant, entry.proposal_id as Ids.ActionId))
       const trail = proposal === null ? [] : yield* traces.listByAction(tenant, proposal.id)
       return {
         entry,
@@ -540,10 +632,13 @@ export const make: Effect.Effect<LedgerProposalsShape, never, GovernedActions.Go
   const ofProposal = (tenant: Ids.TenantId, actor: Actor.Actor, proposalId: string) =>
     Effect.gen(function*() {
       yield* access(tenant, actor, "ledger.read")
-      const proposal = yield* Effect.flatMap(actions.get(tenant, proposalId as Ids.ActionId), Option.match({
-        onNone: () => Effect.fail(notFound("proposal", proposalId)),
-        onSome: Effect.succeed
-      }))
+      const proposal = yield* Effect.flatMap(
+        actions.get(tenant, proposalId as Ids.ActionId),
+        Option.match({
+          onNone: () => Effect.fail(notFound("proposal", proposalId)),
+          onSome: Effect.succeed
+        })
+      )
       if (proposal.kind !== KIND) return yield* Effect.fail(notFound("proposal", proposalId))
       const entry = Option.getOrNull(yield* journal.findByProposal(tenant, proposal.id))
       const payload = proposal.payload as { readonly bank_transaction_id?: string }
@@ -565,4 +660,6 @@ export const make: Effect.Effect<LedgerProposalsShape, never, GovernedActions.Go
  * provenance in both directions. Applying, rejecting and wiping go through core's
  * `GovernedActions` (`apply`, `reject`, `wipe`) — nothing here bypasses the gates.
  */
-export class LedgerProposals extends Effect.Service<LedgerProposals>()("@airlock/ledger/LedgerProposals", { effect: make }) {}
+export class LedgerProposals
+  extends Effect.Service<LedgerProposals>()("@airlock/ledger/LedgerProposals", { effect: make })
+{}

@@ -11,7 +11,7 @@
  * sub-accounts are written `Parent:Sub`. Text cells that a spreadsheet would run as a formula
  * get a leading `'` ({@link neutralizeFormula}).
  */
-import { type Actor, Audit, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
+import { type Actor, Audit, type Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Chunk, Clock, Context, Effect, Option, Schema, Stream } from "effect"
 import { AccountStore, fullNames } from "./Chart.js"
 import { makeAccess, notFound } from "./internal/access.js"
@@ -50,7 +50,11 @@ export class ExportBatch extends Schema.Class<ExportBatch>("ExportBatch")({
 }) {}
 
 /** What one export call did. `batch_id` is null when there was nothing new. */
-export const ExportResult = Schema.Struct({ batch_id: Schema.NullOr(Schema.String), new: Schema.Number, skipped: Schema.Number })
+export const ExportResult = Schema.Struct({
+  batch_id: Schema.NullOr(Schema.String),
+  new: Schema.Number,
+  skipped: Schema.Number
+})
 /** Type of {@link ExportResult}. */
 export type ExportResult = typeof ExportResult.Type
 
@@ -65,14 +69,29 @@ export class ExportStore extends Context.Tag("@airlock/ledger/ExportStore")<
      * concurrent exports of a tenant. Call inside a transaction.
      */
     readonly exportNew: (
-      draft: { readonly tenant_id: Ids.TenantId; readonly id: string; readonly date_format: string; readonly created_at: number; readonly created_by: string },
+      draft: {
+        readonly tenant_id: Ids.TenantId
+        readonly id: string
+        readonly date_format: string
+        readonly created_at: number
+        readonly created_by: string
+      },
       names: ReadonlyMap<string, string>
     ) => Effect.Effect<{ readonly skipped: number; readonly batch: ExportBatch | null }, Errors.StorageError>
-    readonly getBatch: (tenant: Ids.TenantId, id: string) => Effect.Effect<Option.Option<ExportBatch>, Errors.StorageError>
+    readonly getBatch: (
+      tenant: Ids.TenantId,
+      id: string
+    ) => Effect.Effect<Option.Option<ExportBatch>, Errors.StorageError>
     /** Batches of the tenant, newest first. */
-    readonly listBatches: (tenant: Ids.TenantId, limit: number) => Effect.Effect<ReadonlyArray<ExportBatch>, Errors.StorageError>
+    readonly listBatches: (
+      tenant: Ids.TenantId,
+      limit: number
+    ) => Effect.Effect<ReadonlyArray<ExportBatch>, Errors.StorageError>
     /** The account-name snapshot of a batch (code → `Parent:Sub` name). */
-    readonly batchNames: (tenant: Ids.TenantId, id: string) => Effect.Effect<ReadonlyMap<string, string>, Errors.StorageError>
+    readonly batchNames: (
+      tenant: Ids.TenantId,
+      id: string
+    ) => Effect.Effect<ReadonlyMap<string, string>, Errors.StorageError>
     /** A page of a batch's entries ordered by `entry_no`, after `afterEntryNo`. */
     readonly batchEntries: (
       tenant: Ids.TenantId,
@@ -85,7 +104,7 @@ export class ExportStore extends Context.Tag("@airlock/ledger/ExportStore")<
 
 /** Quotes one CSV field when it needs it (RFC 4180). */
 export const csvField = (value: string): string =>
-  /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, "\"\"")}"` : value
+  /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value
 
 /** The first characters that make a spreadsheet read a cell as a formula (OWASP's CSV-injection list). */
 const FORMULA_START = /^[=+\-@\t\r]/
@@ -138,19 +157,41 @@ export const entryRows = (
 
 /** The operations of {@link QboExports}. */
 export interface QboExportsShape {
-  readonly exportNew: (tenant: Ids.TenantId, actor: Actor.Actor) => Effect.Effect<ExportResult, Errors.Forbidden | Errors.StorageError>
-  readonly getBatch: (tenant: Ids.TenantId, actor: Actor.Actor, id: string) => Effect.Effect<ExportBatch, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
-  readonly listBatches: (tenant: Ids.TenantId, actor: Actor.Actor, limit?: number) => Effect.Effect<ReadonlyArray<ExportBatch>, Errors.Forbidden | Errors.StorageError>
+  readonly exportNew: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor
+  ) => Effect.Effect<ExportResult, Errors.Forbidden | Errors.StorageError>
+  readonly getBatch: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    id: string
+  ) => Effect.Effect<ExportBatch, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
+  readonly listBatches: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    limit?: number
+  ) => Effect.Effect<ReadonlyArray<ExportBatch>, Errors.Forbidden | Errors.StorageError>
   readonly csv: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
     id: string
-  ) => Effect.Effect<Stream.Stream<string, Errors.StorageError>, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
-  readonly csvText: (tenant: Ids.TenantId, actor: Actor.Actor, id: string) => Effect.Effect<string, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
+  ) => Effect.Effect<
+    Stream.Stream<string, Errors.StorageError>,
+    Errors.Forbidden | Errors.NotFound | Errors.StorageError
+  >
+  readonly csvText: (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    id: string
+  ) => Effect.Effect<string, Errors.Forbidden | Errors.NotFound | Errors.StorageError>
 }
 
 /** Builds the QboExports service over its dependencies. */
-export const make: Effect.Effect<QboExportsShape, never, ExportStore | AccountStore | Audit.AuditLog | UnitOfWork.UnitOfWork | Ids.IdGenerator | LedgerConfig | Rbac.Rbac> = Effect.gen(function*() {
+export const make: Effect.Effect<
+  QboExportsShape,
+  never,
+  ExportStore | AccountStore | Audit.AuditLog | UnitOfWork.UnitOfWork | Ids.IdGenerator | LedgerConfig | Rbac.Rbac
+> = Effect.gen(function*() {
   const store = yield* ExportStore
   const accounts = yield* AccountStore
   const audit = yield* Audit.AuditLog
@@ -186,7 +227,10 @@ export const make: Effect.Effect<QboExportsShape, never, ExportStore | AccountSt
     })
 
   const loadBatch = (tenant: Ids.TenantId, id: string) =>
-    Effect.flatMap(store.getBatch(tenant, id), Option.match({ onNone: () => Effect.fail(notFound("export_batch", id)), onSome: Effect.succeed }))
+    Effect.flatMap(
+      store.getBatch(tenant, id),
+      Option.match({ onNone: () => Effect.fail(notFound("export_batch", id)), onSome: Effect.succeed })
+    )
 
   /** A batch's metadata. */
   const getBatch = (tenant: Ids.TenantId, actor: Actor.Actor, id: string) =>
@@ -194,7 +238,10 @@ export const make: Effect.Effect<QboExportsShape, never, ExportStore | AccountSt
 
   /** Batches, newest first. */
   const listBatches = (tenant: Ids.TenantId, actor: Actor.Actor, limit = 100) =>
-    Effect.zipRight(access(tenant, actor, "ledger.read"), store.listBatches(tenant, Math.min(Math.max(limit, 1), config.maxPageSize)))
+    Effect.zipRight(
+      access(tenant, actor, "ledger.read"),
+      store.listBatches(tenant, Math.min(Math.max(limit, 1), config.maxPageSize))
+    )
 
   /**
    * The batch's CSV as a stream of text chunks (header, then one chunk per page of entries).
@@ -204,7 +251,10 @@ export const make: Effect.Effect<QboExportsShape, never, ExportStore | AccountSt
     tenant: Ids.TenantId,
     actor: Actor.Actor,
     id: string
-  ): Effect.Effect<Stream.Stream<string, Errors.StorageError>, Errors.Forbidden | Errors.NotFound | Errors.StorageError> =>
+  ): Effect.Effect<
+    Stream.Stream<string, Errors.StorageError>,
+    Errors.Forbidden | Errors.NotFound | Errors.StorageError
+  > =>
     Effect.gen(function*() {
       yield* access(tenant, actor, "ledger.read")
       const batch = yield* loadBatch(tenant, id)
@@ -212,7 +262,8 @@ export const make: Effect.Effect<QboExportsShape, never, ExportStore | AccountSt
       const pages = Stream.paginateChunkEffect(batch.first_entry_no - 1, (after) =>
         Effect.map(store.batchEntries(tenant, id, after, config.exportPageSize), (entries) => {
           let text = ""
-          for (const e of entries) text += entryRows(e, names, batch.date_format, config.currencyExponents)
+          for (const e of entries)
+            text += entryRows(e, names, batch.date_format, config.currencyExponents)
           const last = entries.at(-1)
           return [
             text === "" ? Chunk.empty<string>() : Chunk.of(text),

@@ -14,7 +14,10 @@ const cp1252 = latin1Bytes("Date,Description,Amount\n01/02/2024,Caf\xe9 Nord,-4.
 const text = "Date,Description,Amount\n01/02/2024,Café Nord,-4.50\n"
 
 const refusal = (e: Either.Either<string, { code: string; message: string; details?: unknown }>) =>
-  Either.match(e, { onRight: (t) => ({ text: t }), onLeft: (x) => ({ code: x.code, message: x.message, details: x.details }) })
+  Either.match(e, {
+    onRight: (t) => ({ text: t }),
+    onLeft: (x) => ({ code: x.code, message: x.message, details: x.details })
+  })
 
 describe("BankFile", () => {
   it("a content type names its format; parameters and case do not matter", () => {
@@ -31,7 +34,11 @@ describe("BankFile", () => {
       BankFile.formatOf(undefined)
     ]).toStrictEqual(["csv", "csv", "csv", "csv", "ofx", "ofx", "ofx", "ofx", undefined, undefined])
     expect(BankFile.mediaType(" Text/CSV ; charset=x")).toBe("text/csv")
-    expect([BankFile.charsetOf("text/csv; charset=\"ISO-8859-1\""), BankFile.charsetOf("text/csv;CHARSET=utf-8"), BankFile.charsetOf("text/csv")])
+    expect([
+      BankFile.charsetOf('text/csv; charset="ISO-8859-1"'),
+      BankFile.charsetOf("text/csv;CHARSET=utf-8"),
+      BankFile.charsetOf("text/csv")
+    ])
       .toStrictEqual(["ISO-8859-1", "utf-8", undefined])
   })
 
@@ -43,7 +50,7 @@ describe("BankFile", () => {
 
   it("bytes that are not UTF-8 decode with the charset named, never with replacement characters", () => {
     expect(refusal(BankFile.decode(cp1252, "csv", "text/csv; charset=windows-1252"))).toStrictEqual({ text })
-    expect(refusal(BankFile.decode(cp1252, "csv", "text/csv; charset=\"ISO-8859-1\""))).toStrictEqual({ text })
+    expect(refusal(BankFile.decode(cp1252, "csv", 'text/csv; charset="ISO-8859-1"'))).toStrictEqual({ text })
   })
 
   it("with no charset named, a wrong one or an unknown one, the file is refused with validation.encoding", () => {
@@ -57,7 +64,7 @@ describe("BankFile", () => {
     })
     expect(refusal(BankFile.decode(cp1252, "csv", "text/csv; charset=x-no-such-charset"))).toStrictEqual({
       code: "validation.encoding",
-      message: "Unsupported charset \"x-no-such-charset\" (from the Content-Type)",
+      message: 'Unsupported charset "x-no-such-charset" (from the Content-Type)',
       details: { charset: "x-no-such-charset", source: "Content-Type" }
     })
   })
@@ -66,9 +73,11 @@ describe("BankFile", () => {
     const sgml = "OFXHEADER:100\nCHARSET:1252\n<OFX><NAME>Caf\xe9</NAME></OFX>"
     expect(refusal(BankFile.decode(latin1Bytes(sgml), "ofx", "application/x-ofx; charset=x-no-such-charset")))
       .toStrictEqual({ text: sgml.replace("\xe9", "é") })
-    const xml = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><OFX><NAME>Caf\xe9</NAME></OFX>"
+    const xml = '<?xml version="1.0" encoding="ISO-8859-1"?><OFX><NAME>Caf\xe9</NAME></OFX>'
     expect(BankFile.ofxDeclaredCharset(latin1Bytes(xml))).toBe("ISO-8859-1")
-    expect(refusal(BankFile.decode(latin1Bytes(xml), "ofx", undefined))).toStrictEqual({ text: xml.replace("\xe9", "é") })
+    expect(refusal(BankFile.decode(latin1Bytes(xml), "ofx", undefined))).toStrictEqual({
+      text: xml.replace("\xe9", "é")
+    })
     // a header saying CHARSET:1252 over UTF-8 content (common boilerplate): the bytes are UTF-8
     const utf8 = sgml.replace("\xe9", "é")
     expect(refusal(BankFile.decode(new TextEncoder().encode(utf8), "ofx", undefined))).toStrictEqual({ text: utf8 })

@@ -18,7 +18,12 @@ describe("Money", () => {
   it.effect("AIRLOCK_LEDGER_DEFAULT_CURRENCY must be a currency of the table, not a prototype name", () =>
     Effect.gen(function*() {
       const read = (value: string) =>
-        Effect.either(Effect.withConfigProvider(LedgerConfig.config, ConfigProvider.fromMap(new Map([["AIRLOCK_LEDGER_DEFAULT_CURRENCY", value]]))))
+        Effect.either(
+          Effect.withConfigProvider(
+            LedgerConfig.config,
+            ConfigProvider.fromMap(new Map([["AIRLOCK_LEDGER_DEFAULT_CURRENCY", value]]))
+          )
+        )
       expect(Either.isLeft(yield* read("toString"))).toBe(true)
       expect(Either.isLeft(yield* read("constructor"))).toBe(true)
       expect(Either.map(yield* read("EUR"), (c) => c.defaultCurrency)).toStrictEqual(Either.right("EUR"))

@@ -68,8 +68,16 @@ export const AiGlobalUpdate = strictBody({ enabled: Schema.Boolean }).annotation
 /** The admin group. */
 export class AdminApi extends HttpApiGroup.make("admin")
   .add(HttpApiEndpoint.get("status", "/api/admin/status").addSuccess(AdminStatus).middleware(Admin))
-  .add(HttpApiEndpoint.get("audit", "/api/admin/audit").setUrlParams(AuditQuery).addSuccess(AuditPage).middleware(AdminTenantScoped))
-  .add(HttpApiEndpoint.put("setAiGlobal", "/api/admin/ai-global").setPayload(AiGlobalUpdate).addSuccess(GlobalAi).addError(ApiError.Forbidden).middleware(Admin))
+  .add(
+    HttpApiEndpoint.get("audit", "/api/admin/audit").setUrlParams(AuditQuery).addSuccess(AuditPage).middleware(
+      AdminTenantScoped
+    )
+  )
+  .add(
+    HttpApiEndpoint.put("setAiGlobal", "/api/admin/ai-global").setPayload(AiGlobalUpdate).addSuccess(GlobalAi).addError(
+      ApiError.Forbidden
+    ).middleware(Admin)
+  )
   .annotate(OpenApi.Title, "Admin")
   .annotate(OpenApi.Description, "Operator routes: admin role, IP allowlist, write guard")
 {}

@@ -1,12 +1,12 @@
 /** Handlers of the admin group. */
 import { Audit, Tenants } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
-import { Admin, AdminTenantScoped } from "../Auth.js"
-import { withPrincipal } from "../RequestContext.js"
+import type { Admin, AdminTenantScoped } from "../Auth.js"
 import { HttpConfig } from "../HttpConfig.js"
 import { HttpRateLimit } from "../HttpRateLimit.js"
+import { withPrincipal } from "../RequestContext.js"
 
 /** The admin group's handlers. */
 export const layer: Layer.Layer<
@@ -41,31 +41,35 @@ export const layer: Layer.Layer<
             }
           }))
         .handle("audit", ({ urlParams }) =>
-          withPrincipal((_, tenant) => Effect.gen(function*() {
-            const limit = urlParams.limit ?? 100
-            const records = yield* audit.list(tenant, { afterSeq: urlParams.after_seq ?? 0, limit })
-            const chain = urlParams.verify === false ? null : yield* audit.verify(tenant)
-            const last = records[records.length - 1]
-            return {
-              tenant_id: tenant,
-              records: records.map((r) => ({
-                seq: r.seq,
-                at: r.at,
-                actor_id: r.actor_id,
-                action: r.action,
-                subject: r.subject,
-                data: r.data,
-                prev_hash: r.prev_hash,
-                hash: r.hash
-              })),
-              next_after_seq: records.length === limit && last !== undefined ? last.seq : null,
-              chain
-            }
-          })))
+          withPrincipal((_, tenant) =>
+            Effect.gen(function*() {
+              const limit = urlParams.limit ?? 100
+              const records = yield* audit.list(tenant, { afterSeq: urlParams.after_seq ?? 0, limit })
+              const chain = urlParams.verify === false ? null : yield* audit.verify(tenant)
+              const last = records[records.length - 1]
+              return {
+                tenant_id: tenant,
+                records: records.map((r) => ({
+                  seq: r.seq,
+                  at: r.at,
+                  actor_id: r.actor_id,
+                  action: r.action,
+                  subject: r.subject,
+                  data: r.data,
+                  prev_hash: r.prev_hash,
+                  hash: r.hash
+                })),
+                next_after_seq: records.length === limit && last !== undefined ? last.seq : null,
+                chain
+              }
+            })
+          ))
         .handle("setAiGlobal", ({ payload }) =>
-          withPrincipal((actor) => Effect.gen(function*() {
-            yield* tenants.setGlobalAiEnabled(payload.enabled, actor)
-            return yield* tenants.globalAi()
-          })))
+          withPrincipal((actor) =>
+            Effect.gen(function*() {
+              yield* tenants.setGlobalAiEnabled(payload.enabled, actor)
+              return yield* tenants.globalAi()
+            })
+          ))
     })
 )

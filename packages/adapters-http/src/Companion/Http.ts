@@ -1,9 +1,9 @@
 /** Handlers of the companion group: translate between JSON and core's `Tenants` settings. */
 import { type AiSettings, Tenants } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
-import { Effect, Layer } from "effect"
+import { Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
-import { TenantScoped } from "../Auth.js"
+import type { TenantScoped } from "../Auth.js"
 import { withPrincipal } from "../RequestContext.js"
 
 /** The JSON form of core settings. */
@@ -18,20 +18,25 @@ export const toJson = (s: AiSettings.AiSettings) => ({
 })
 
 /** The companion group's handlers. */
-export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "companion">, never, Tenants.Tenants | TenantScoped> = HttpApiBuilder.group(
-  AirlockApi,
-  "companion",
-  (handlers) =>
-    Effect.gen(function*() {
-      const tenants = yield* Tenants.Tenants
-      return handlers
-        .handle("getSettings", () =>
-          withPrincipal((actor, tenant) => Effect.gen(function*() {
-            return toJson(yield* tenants.readSettings(tenant, actor))
-          })))
-        .handle("updateSettings", ({ payload }) =>
-          withPrincipal((actor, tenant) => Effect.gen(function*() {
-            return toJson(yield* tenants.updateSettings(tenant, payload, actor))
-          })))
-    })
-)
+export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "companion">, never, Tenants.Tenants | TenantScoped> =
+  HttpApiBuilder.group(
+    AirlockApi,
+    "companion",
+    (handlers) =>
+      Effect.gen(function*() {
+        const tenants = yield* Tenants.Tenants
+        return handlers
+          .handle("getSettings", () =>
+            withPrincipal((actor, tenant) =>
+              Effect.gen(function*() {
+                return toJson(yield* tenants.readSettings(tenant, actor))
+              })
+            ))
+          .handle("updateSettings", ({ payload }) =>
+            withPrincipal((actor, tenant) =>
+              Effect.gen(function*() {
+                return toJson(yield* tenants.updateSettings(tenant, payload, actor))
+              })
+            ))
+      })
+  )

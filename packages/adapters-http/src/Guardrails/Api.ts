@@ -83,14 +83,22 @@ export class GuardrailsApi extends HttpApiGroup.make("guardrails")
       .addSuccess(Approval)
       .addError(ApiError.Forbidden)
   )
-  .add(HttpApiEndpoint.get("approvalStatus")`/api/v1/approvals/${Subject}/${PlanHash}`.addSuccess(Approval).addError(ApiError.Forbidden))
+  .add(
+    HttpApiEndpoint.get("approvalStatus")`/api/v1/approvals/${Subject}/${PlanHash}`.addSuccess(Approval).addError(
+      ApiError.Forbidden
+    )
+  )
   .add(
     HttpApiEndpoint.del("revokeApproval")`/api/v1/approvals/${Subject}/${PlanHash}`
       .addSuccess(Approval)
       .addError(ApiError.Forbidden)
       .addError(ApiError.NotFound)
   )
-  .add(HttpApiEndpoint.get("billingSummary", "/api/v1/billing/summary").addSuccess(BillingSummary).addError(ApiError.Forbidden))
+  .add(
+    HttpApiEndpoint.get("billingSummary", "/api/v1/billing/summary").addSuccess(BillingSummary).addError(
+      ApiError.Forbidden
+    )
+  )
   .add(
     HttpApiEndpoint.put("setBudget", "/api/v1/billing/budget")
       .setPayload(strictBody({ limit_usd: Schema.String }))
@@ -100,7 +108,12 @@ export class GuardrailsApi extends HttpApiGroup.make("guardrails")
   )
   .add(
     HttpApiEndpoint.get("breakerEvents", "/api/v1/companion/breaker-events")
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))), before: Schema.optional(Schema.String) }))
+      .setUrlParams(
+        Schema.Struct({
+          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))),
+          before: Schema.optional(Schema.String)
+        })
+      )
       .addSuccess(Schema.Array(BreakerEvent))
       .addError(ApiError.Forbidden)
   )
@@ -108,7 +121,6 @@ export class GuardrailsApi extends HttpApiGroup.make("guardrails")
   .annotate(OpenApi.Title, "Guardrails")
   .annotate(OpenApi.Description, "Approvals, execution budget, breaker events")
 {}
-
 
 /**
  * The lockdown group: admin routes. `POST /api/v1/system/lockdown` goes through the full admin

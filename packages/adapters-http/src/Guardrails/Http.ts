@@ -1,8 +1,8 @@
 /** Handlers of the guardrails group: translate between JSON and the guardrails services. */
-import { Approvals, BreakerEvents, Budgets, Lockdown } from "@airlock/guardrails"
 import { Errors, Tenants } from "@airlock/core"
+import { Approvals, BreakerEvents, Budgets, Lockdown } from "@airlock/guardrails"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, type Layer, Schema } from "effect"
 import { AirlockApi } from "../Api.js"
 import type { Admin, AdminBreakGlass, TenantScoped } from "../Auth.js"
 import { withPrincipal } from "../RequestContext.js"
@@ -66,34 +66,54 @@ export const layer: Layer.Layer<
     const tenants = yield* Tenants.Tenants
     return handlers
       .handle("grantApproval", ({ payload }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return approvalJson(yield* approvals.grant(actor, payload, tenant))
-        })))
-      .handle("approvalStatus", ({ path }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return approvalJson(yield* approvals.status(actor, path.subject, path.plan_hash, tenant))
-        })))
-      .handle("revokeApproval", ({ path }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return approvalJson(yield* approvals.revoke(actor, path.subject, path.plan_hash, tenant))
-        })))
-      .handle("billingSummary", () =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return yield* encodeSummary(yield* budgets.summary(actor, yield* tenants.settings(tenant), tenant))
-        })))
-      .handle("setBudget", ({ payload }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return yield* encodeSummary(yield* budgets.setBudget(actor, yield* decodeBudget(payload), tenant))
-        })))
-      .handle("breakerEvents", ({ urlParams }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          const list = yield* events.listForTenant(actor, {
-            tenant: tenant,
-            ...(urlParams.limit !== undefined ? { limit: urlParams.limit } : {}),
-            ...(urlParams.before !== undefined ? { before: urlParams.before } : {})
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return approvalJson(yield* approvals.grant(actor, payload, tenant))
           })
-          return list.map((e) => ({ id: e.id, kind: e.kind, type: e.type, reason: e.reason, data: e.data, actor_id: e.actor_id, at: e.at }))
-        })))
+        ))
+      .handle("approvalStatus", ({ path }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return approvalJson(yield* approvals.status(actor, path.subject, path.plan_hash, tenant))
+          })
+        ))
+      .handle("revokeApproval", ({ path }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return approvalJson(yield* approvals.revoke(actor, path.subject, path.plan_hash, tenant))
+          })
+        ))
+      .handle("billingSummary", () =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return yield* encodeSummary(yield* budgets.summary(actor, yield* tenants.settings(tenant), tenant))
+          })
+        ))
+      .handle("setBudget", ({ payload }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return yield* encodeSummary(yield* budgets.setBudget(actor, yield* decodeBudget(payload), tenant))
+          })
+        ))
+      .handle("breakerEvents", ({ urlParams }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            const list = yield* events.listForTenant(actor, {
+              tenant,
+              ...(urlParams.limit !== undefined ? { limit: urlParams.limit } : {}),
+              ...(urlParams.before !== undefined ? { before: urlParams.before } : {})
+            })
+            return list.map((e) => ({
+              id: e.id,
+              kind: e.kind,
+              type: e.type,
+              reason: e.reason,
+              data: e.data,
+              actor_id: e.actor_id,
+              at: e.at
+            }))
+          })
+        ))
   }))
 
 /** The lockdown group's handlers (admin routes; audited in the tenant the request acts on). */
@@ -106,15 +126,21 @@ export const layerLockdown: Layer.Layer<
     const lockdown = yield* Lockdown.Lockdown
     return handlers
       .handle("lockdown", ({ payload }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return lockdownJson(yield* lockdown.lock(actor, payload.reason, tenant))
-        })))
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return lockdownJson(yield* lockdown.lock(actor, payload.reason, tenant))
+          })
+        ))
       .handle("unlock", ({ payload }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return lockdownJson(yield* lockdown.unlock(actor, payload.code, tenant))
-        })))
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return lockdownJson(yield* lockdown.unlock(actor, payload.code, tenant))
+          })
+        ))
       .handle("rotateUnlockCode", () =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return yield* lockdown.rotateCode(actor, tenant)
-        })))
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return yield* lockdown.rotateCode(actor, tenant)
+          })
+        ))
   }))

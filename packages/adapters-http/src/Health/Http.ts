@@ -1,7 +1,7 @@
 /** Handlers of the health group. */
 import { AgentMemory, AgentMemoryConfig, Errors } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
 import * as Metrics from "../Metrics.js"
 import { Readiness } from "../Readiness.js"
@@ -11,7 +11,11 @@ const live = Effect.succeed({ status: "ok" as const })
 const DAY_MS = 86_400_000
 
 /** The health group's handlers. `/metrics` reads the memory KPIs at each scrape. */
-export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "health">, never, Readiness | AgentMemory.AgentMemory> = HttpApiBuilder.group(
+export const layer: Layer.Layer<
+  HttpApiGroup.ApiGroup<"airlock", "health">,
+  never,
+  Readiness | AgentMemory.AgentMemory
+> = HttpApiBuilder.group(
   AirlockApi,
   "health",
   (handlers) =>
@@ -22,7 +26,9 @@ export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "health">, neve
       // a store that cannot answer leaves the last reading: the scrape still serves every other metric
       const readKpis = Effect.flatMap(Clock.currentTimeMillis, (now) =>
         memory.kpisAll({ from_ts: now - memorySettings.kpiWindowDays * DAY_MS, to_ts: now })).pipe(
-          Effect.tap((k) => Effect.sync(() => Metrics.setMemoryKpis(k))),
+          Effect.tap((k) =>
+            Effect.sync(() => Metrics.setMemoryKpis(k))
+          ),
           Effect.catchAll((e) => Effect.logWarning("memory KPIs unavailable for /metrics", e))
         )
       return handlers
@@ -33,7 +39,10 @@ export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "health">, neve
             report.ready
               ? Effect.succeed({ status: "ready" as const, checks: report.checks })
               : Effect.fail(
-                new Errors.Unavailable({ message: "Not ready", details: { status: "not_ready", checks: report.checks } })
+                new Errors.Unavailable({
+                  message: "Not ready",
+                  details: { status: "not_ready", checks: report.checks }
+                })
               )))
         .handle("metrics", () => Effect.zipRight(readKpis, Effect.sync(Metrics.prometheus)))
     })

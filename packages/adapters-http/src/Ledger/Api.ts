@@ -16,7 +16,8 @@ import { strictBody, Timestamp } from "../Wire.js"
  * decimals); a JSON number is refused, since the JSON parser may already have rounded it.
  */
 export const DecimalText: Schema.Schema<string> = Schema.String.annotations({
-  message: () => codedMessage("validation.amount_type", 'Amounts are decimal strings such as "12.34", not JSON numbers') as string,
+  message: () =>
+    codedMessage("validation.amount_type", 'Amounts are decimal strings such as "12.34", not JSON numbers') as string,
   jsonSchema: { type: "string", description: 'decimal amount such as "12.34"' }
 })
 
@@ -65,13 +66,17 @@ export const Entry = Schema.Struct({
 }).annotations({ identifier: "LedgerEntry" })
 
 /** A post or reversal that created its entry (201). */
-export const PostCreated = Schema.Struct({ entry: Entry, duplicate: Schema.Literal(false) }).annotations({ identifier: "PostCreated" })
+export const PostCreated = Schema.Struct({ entry: Entry, duplicate: Schema.Literal(false) }).annotations({
+  identifier: "PostCreated"
+})
 
 /**
  * An idempotent retry (same key, same content): the original entry, nothing written (200). The
  * same key with different content is 409 `idempotency.conflict`.
  */
-export const PostDuplicate = Schema.Struct({ entry: Entry, duplicate: Schema.Literal(true) }).annotations({ identifier: "PostDuplicate" })
+export const PostDuplicate = Schema.Struct({ entry: Entry, duplicate: Schema.Literal(true) }).annotations({
+  identifier: "PostDuplicate"
+})
 
 /** A page of entries. */
 export const EntryPage = Schema.Struct({ items: Schema.Array(Entry), next_cursor: Schema.NullOr(Schema.String) })
@@ -111,7 +116,9 @@ export const TrialBalanceRow = Schema.Struct({
 export const TrialBalance = Schema.Struct({
   as_of: Schema.String,
   rows: Schema.Array(TrialBalanceRow),
-  totals: Schema.Array(Schema.Struct({ currency: Schema.String, debit: Schema.String, credit: Schema.String, net: Schema.String })),
+  totals: Schema.Array(
+    Schema.Struct({ currency: Schema.String, debit: Schema.String, credit: Schema.String, net: Schema.String })
+  ),
   balanced: Schema.Boolean
 }).annotations({ identifier: "TrialBalance" })
 
@@ -123,10 +130,18 @@ export const PeriodLockView = Schema.Struct({
 }).annotations({ identifier: "PeriodLock" })
 
 /** What an export did: the batch (null when nothing was new), entries exported now and skipped. */
-export const ExportResult = Schema.Struct({ batch_id: Schema.NullOr(Schema.String), new: Schema.Number, skipped: Schema.Number })
+export const ExportResult = Schema.Struct({
+  batch_id: Schema.NullOr(Schema.String),
+  new: Schema.Number,
+  skipped: Schema.Number
+})
 
 /** What an import did. */
-export const ImportResult = Schema.Struct({ new: Schema.Number, skipped: Schema.Number, ids: Schema.Array(Schema.String) })
+export const ImportResult = Schema.Struct({
+  new: Schema.Number,
+  skipped: Schema.Number,
+  ids: Schema.Array(Schema.String)
+})
 
 /**
  * Query of a raw-file import (`text/csv` or OFX body): the account, the currency, and for CSV
@@ -163,7 +178,9 @@ export const ImportBody = Schema.Union(
   strictBody({
     ...BankTransaction.ImportRequest.fields,
     // JSON numbers are refused here as in entries: the parser has already rounded 0.30000000000000001
-    transactions: Schema.optional(Schema.Array(strictBody({ ...BankTransaction.JsonTransaction.fields, amount: DecimalText })))
+    transactions: Schema.optional(
+      Schema.Array(strictBody({ ...BankTransaction.JsonTransaction.fields, amount: DecimalText }))
+    )
   }),
   HttpApiSchema.Text({ contentType: "text/csv" }),
   HttpApiSchema.Uint8Array({ contentType: "application/x-ofx" })
@@ -224,7 +241,11 @@ export class LedgerApi extends HttpApiGroup.make("ledger")
       .addSuccess(TrialBalance)
       .addError(ApiError.Forbidden)
   )
-  .add(HttpApiEndpoint.get("getPeriodLock", "/api/v1/ledger/period-lock").addSuccess(PeriodLockView).addError(ApiError.Forbidden))
+  .add(
+    HttpApiEndpoint.get("getPeriodLock", "/api/v1/ledger/period-lock").addSuccess(PeriodLockView).addError(
+      ApiError.Forbidden
+    )
+  )
   .add(
     HttpApiEndpoint.put("setPeriodLock", "/api/v1/ledger/period-lock")
       .setPayload(strictBody(PeriodLock.SetPeriodLock.fields))
@@ -248,5 +269,8 @@ export class LedgerApi extends HttpApiGroup.make("ledger")
   )
   .middleware(TenantScoped)
   .annotate(OpenApi.Title, "Ledger")
-  .annotate(OpenApi.Description, "Chart of accounts, journal, trial balance, period lock, QuickBooks export, bank import")
+  .annotate(
+    OpenApi.Description,
+    "Chart of accounts, journal, trial balance, period lock, QuickBooks export, bank import"
+  )
 {}

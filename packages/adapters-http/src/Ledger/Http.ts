@@ -1,14 +1,23 @@
 /** Handlers of the ledger group: translate between JSON (decimal strings) and the ledger services. */
-import { BankFile, BankTransaction, Chart, Journal, JournalEntry, Money, PeriodLock, QboExport } from "@airlock/ledger"
 import { Errors } from "@airlock/core"
+import {
+  BankFile,
+  BankTransaction,
+  Chart,
+  Journal,
+  type JournalEntry,
+  Money,
+  PeriodLock,
+  QboExport
+} from "@airlock/ledger"
 import { HttpApiBuilder, type HttpApiGroup, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Effect, Layer, Option, Stream } from "effect"
+import { Cause, Effect, type Layer, Option, Stream } from "effect"
 import { IncomingMessage } from "node:http"
 import { AirlockApi } from "../Api.js"
 import type { TenantScoped } from "../Auth.js"
+import { bodyBytes } from "../internal/body.js"
 import { CurrentRequest, withPrincipal } from "../RequestContext.js"
 import type { ImportQuery } from "./Api.js"
-import { bodyBytes } from "../internal/body.js"
 
 /** Exponents by currency: the journal's own table, so amounts print with the decimals they were parsed with. */
 type Exponents = Readonly<Record<string, number>>
@@ -63,7 +72,11 @@ const postJson = (r: JournalEntry.PostResult, exponents: Exponents) =>
     ? { entry: entryJson(r.entry, exponents), duplicate: true as const }
     : { entry: entryJson(r.entry, exponents), duplicate: false as const }
 
-const lockJson = (l: PeriodLock.PeriodLock) => ({ lock_date: l.lock_date, updated_at: l.updated_at, updated_by: l.updated_by })
+const lockJson = (l: PeriodLock.PeriodLock) => ({
+  lock_date: l.lock_date,
+  updated_at: l.updated_at,
+  updated_by: l.updated_by
+})
 
 const invalid = (code: string, message: string, details?: Record<string, unknown>) =>
   Effect.fail(new Errors.ValidationError(details === undefined ? { code, message } : { code, message, details }))
@@ -105,13 +118,18 @@ const rawImport = (
       )
     }
     if (query.account_code === undefined || query.account_code === "") {
-      return yield* invalid("validation.import_query", "account_code is required in the query string for a raw file", { parameter: "account_code" })
+      return yield* invalid("validation.import_query", "account_code is required in the query string for a raw file", {
+        parameter: "account_code"
+      })
     }
     // text the platform decoded without us (no buffered bytes) is checked for lost bytes instead
-    const content = yield* ("bytes" in body ? BankFile.decode(body.bytes, format, contentType) : BankFile.fromDecodedText(body.text))
+    const content =
+      yield* ("bytes" in body ? BankFile.decode(body.bytes, format, contentType) : BankFile.fromDecodedText(body.text))
     const given = CSV_PARAMS.filter((k) => query[k] !== undefined)
     if (format === "ofx" && given.length > 0) {
-      return yield* invalid("validation.import_query", "CSV column settings do not apply to an OFX file", { parameters: given })
+      return yield* invalid("validation.import_query", "CSV column settings do not apply to an OFX file", {
+        parameters: given
+      })
     }
     const csv: Record<string, unknown> = {}
     for (const k of given) {
@@ -175,89 +193,121 @@ export const layer: Layer.Layer<
     const amount = (minor: bigint, currency: string) => Money.formatAmount(minor, currency, exponents)
     return handlers
       .handle("listAccounts", ({ urlParams }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          const accounts = yield* chart.list(tenant, actor, { include_inactive: urlParams.include_inactive === "true" })
-          return accounts.map(accountJson)
-        })))
-      .handle("createAccount", ({ payload }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return accountJson(yield* chart.create(tenant, actor, payload))
-        })))
-      .handle("listEntries", ({ urlParams }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          const page = yield* journal.list(tenant, actor, urlParams)
-          return { items: page.items.map((e) => entryJson(e, exponents)), next_cursor: page.next_cursor }
-        })))
-      .handle("postEntry", ({ payload }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return postJson(yield* journal.post(tenant, actor, payload), exponents)
-        })))
-      .handle("reverseEntry", ({ path, payload }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return postJson(yield* journal.reverse(tenant, actor, path.id, payload), exponents)
-        })))
-      .handle("trialBalance", ({ urlParams }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          const tb = yield* journal.trialBalance(tenant, actor, urlParams.as_of)
-          return {
-            as_of: tb.as_of,
-            rows: tb.rows.map((r) => ({
-              account_code: r.account_code,
-              name: r.name,
-              type: r.type,
-              currency: r.currency,
-              debit: amount(r.debit_minor, r.currency),
-              credit: amount(r.credit_minor, r.currency),
-              net: amount(r.net_minor, r.currency)
-            })),
-            totals: tb.totals.map((t) => ({
-              currency: t.currency,
-              debit: amount(t.debit_minor, t.currency),
-              credit: amount(t.credit_minor, t.currency),
-              net: amount(t.net_minor, t.currency)
-            })),
-            balanced: tb.balanced
-          }
-        })))
-      .handle("getPeriodLock", () =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return lockJson(yield* locks.get(tenant, actor))
-        })))
-      .handle("setPeriodLock", ({ payload }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return lockJson(yield* locks.set(tenant, actor, payload))
-        })))
-      .handle("exportQbo", () =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          return yield* exports.exportNew(tenant, actor)
-        })))
-      .handle("exportQboCsv", ({ path }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          // unknown batch, other tenant, no permission: failures before the first byte, so
-          // they still get their status and error body (the id matches [A-Za-z0-9_-], safe
-          // in the header)
-          const rows = yield* exports.csv(tenant, actor, path.batch_id)
-          const request = yield* HttpServerRequest.HttpServerRequest
-          const requestId = Option.map(yield* Effect.serviceOption(CurrentRequest), (r) => r.id)
-          return HttpServerResponse.stream(csvBody(rows, request, path.batch_id, requestId), {
-            contentType: "text/csv; charset=utf-8",
-            headers: { "content-disposition": `attachment; filename="${path.batch_id}.csv"` }
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            const accounts = yield* chart.list(tenant, actor, {
+              include_inactive: urlParams.include_inactive === "true"
+            })
+            return accounts.map(accountJson)
           })
-        })))
-      .handle("importBankTransactions", ({ payload, urlParams }) =>
-        withPrincipal((actor, tenant) => Effect.gen(function*() {
-          if (typeof payload !== "string" && !(payload instanceof Uint8Array)) {
-            if (Object.keys(urlParams).length > 0) {
-              return yield* invalid("validation.import_query", "Query parameters apply to raw CSV or OFX bodies; a JSON body carries account_code, format and csv itself", {
-                parameters: Object.keys(urlParams)
-              })
+        ))
+      .handle("createAccount", ({ payload }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return accountJson(yield* chart.create(tenant, actor, payload))
+          })
+        ))
+      .handle("listEntries", ({ urlParams }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            const page = yield* journal.list(tenant, actor, urlParams)
+            return { items: page.items.map((e) => entryJson(e, exponents)), next_cursor: page.next_cursor }
+          })
+        ))
+      .handle("postEntry", ({ payload }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return postJson(yield* journal.post(tenant, actor, payload), exponents)
+          })
+        ))
+      .handle("reverseEntry", ({ path, payload }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return postJson(yield* journal.reverse(tenant, actor, path.id, payload), exponents)
+          })
+        ))
+      .handle("trialBalance", ({ urlParams }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            const tb = yield* journal.trialBalance(tenant, actor, urlParams.as_of)
+            return {
+              as_of: tb.as_of,
+              rows: tb.rows.map((r) => ({
+                account_code: r.account_code,
+                name: r.name,
+                type: r.type,
+                currency: r.currency,
+                debit: amount(r.debit_minor, r.currency),
+                credit: amount(r.credit_minor, r.currency),
+                net: amount(r.net_minor, r.currency)
+              })),
+              totals: tb.totals.map((t) => ({
+                currency: t.currency,
+                debit: amount(t.debit_minor, t.currency),
+                credit: amount(t.credit_minor, t.currency),
+                net: amount(t.net_minor, t.currency)
+              })),
+              balanced: tb.balanced
             }
-            return yield* bank.importFile(tenant, actor, payload)
-          }
-          const request = yield* HttpServerRequest.HttpServerRequest
-          // a text/* body reaches us already decoded as UTF-8 (lossily): decode its bytes instead
-          const bytes = typeof payload === "string" ? bodyBytes(request) : payload
-          const body = bytes === undefined ? { text: payload as string } : { bytes }
-          return yield* bank.importFile(tenant, actor, yield* rawImport(body, urlParams, request.headers["content-type"]))
-        })))
+          })
+        ))
+      .handle("getPeriodLock", () =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return lockJson(yield* locks.get(tenant, actor))
+          })
+        ))
+      .handle("setPeriodLock", ({ payload }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return lockJson(yield* locks.set(tenant, actor, payload))
+          })
+        ))
+      .handle("exportQbo", () =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            return yield* exports.exportNew(tenant, actor)
+          })
+        ))
+      .handle("exportQboCsv", ({ path }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            // unknown batch, other tenant, no permission: failures before the first byte, so
+            // they still get their status and error body (the id matches [A-Za-z0-9_-], safe
+            // in the header)
+            const rows = yield* exports.csv(tenant, actor, path.batch_id)
+            const request = yield* HttpServerRequest.HttpServerRequest
+            const requestId = Option.map(yield* Effect.serviceOption(CurrentRequest), (r) => r.id)
+            return HttpServerResponse.stream(csvBody(rows, request, path.batch_id, requestId), {
+              contentType: "text/csv; charset=utf-8",
+              headers: { "content-disposition": `attachment; filename="${path.batch_id}.csv"` }
+            })
+          })
+        ))
+      .handle("importBankTransactions", ({ payload, urlParams }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.gen(function*() {
+            if (typeof payload !== "string" && !(payload instanceof Uint8Array)) {
+              if (Object.keys(urlParams).length > 0) {
+                return yield* invalid(
+                  "validation.import_query",
+                  "Query parameters apply to raw CSV or OFX bodies; a JSON body carries account_code, format and csv itself",
+                  {
+                    parameters: Object.keys(urlParams)
+                  }
+                )
+              }
+              return yield* bank.importFile(tenant, actor, payload)
+            }
+            const request = yield* HttpServerRequest.HttpServerRequest
+            // a text/* body reaches us already decoded as UTF-8 (lossily): decode its bytes instead
+            const bytes = typeof payload === "string" ? bodyBytes(request) : payload
+            const body = bytes === undefined ? { text: payload as string } : { bytes }
+            return yield* bank.importFile(
+              tenant,
+              actor,
+              yield* rawImport(body, urlParams, request.headers["content-type"])
+            )
+          })
+        ))
   }))

@@ -76,7 +76,8 @@ export const Conflict = Schema.Struct({
 }).annotations({ identifier: "MemoryConflict" })
 
 /** A page with an opaque cursor for the next one (null at the end). */
-const PageOf = <A, I>(item: Schema.Schema<A, I>) => Schema.Struct({ items: Schema.Array(item), next_cursor: Schema.NullOr(Schema.String) })
+const PageOf = <A, I>(item: Schema.Schema<A, I>) =>
+  Schema.Struct({ items: Schema.Array(item), next_cursor: Schema.NullOr(Schema.String) })
 
 /** A page of items. */
 export const ItemPage = PageOf(Item).annotations({ identifier: "MemoryItemPage" })
@@ -107,8 +108,14 @@ export const WriteReinforced = Schema.Struct({
   review: Schema.NullOr(ReviewEntry)
 }).annotations({ identifier: "MemoryWriteReinforced" })
 
-const { content: _content, importance: _importance, token_count: _tokens, valid_from: _from, valid_to: _to, ...writeFields } =
-  AgentMemory.WriteInput.fields
+const {
+  content: _content,
+  importance: _importance,
+  token_count: _tokens,
+  valid_from: _from,
+  valid_to: _to,
+  ...writeFields
+} = AgentMemory.WriteInput.fields
 
 /**
  * A write: core's `AgentMemory.WriteInput` as sent (its defaults — empty content, importance
@@ -197,7 +204,10 @@ export const TimeParam: Schema.Schema<number, string> = Schema.transformOrFail(S
         () => new ParseResult.Type(ast, s, "Expected an ISO 8601 time or epoch seconds")
       ),
   encode: (ms) => ParseResult.succeed(new Date(ms).toISOString())
-}).annotations({ identifier: "TimeParam", jsonSchema: { type: "string", description: "ISO 8601 time or epoch seconds" } })
+}).annotations({
+  identifier: "TimeParam",
+  jsonSchema: { type: "string", description: "ISO 8601 time or epoch seconds" }
+})
 
 const Limit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max))
 const Uid = HttpApiSchema.param("uid", Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)))
@@ -237,10 +247,14 @@ export class MemoryApi extends HttpApiGroup.make("memory")
       .addError(ApiError.Conflict)
   )
   .add(
-    HttpApiEndpoint.get("searchItems", "/api/v1/memory/items").setUrlParams(SearchQuery).addSuccess(ItemPage).addError(ApiError.Forbidden)
+    HttpApiEndpoint.get("searchItems", "/api/v1/memory/items").setUrlParams(SearchQuery).addSuccess(ItemPage).addError(
+      ApiError.Forbidden
+    )
   )
   .add(
-    HttpApiEndpoint.get("asOf", "/api/v1/memory/as-of").setUrlParams(AsOfQuery).addSuccess(AsOfResult).addError(ApiError.Forbidden)
+    HttpApiEndpoint.get("asOf", "/api/v1/memory/as-of").setUrlParams(AsOfQuery).addSuccess(AsOfResult).addError(
+      ApiError.Forbidden
+    )
   )
   .add(
     HttpApiEndpoint.get("getItem")`/api/v1/memory/items/${Uid}`
@@ -300,7 +314,9 @@ export class MemoryApi extends HttpApiGroup.make("memory")
       .addError(ApiError.Forbidden)
   )
   .add(
-    HttpApiEndpoint.post("runTiering", "/api/v1/memory/state/tiering/run").addSuccess(TieringReport).addError(ApiError.Forbidden)
+    HttpApiEndpoint.post("runTiering", "/api/v1/memory/state/tiering/run").addSuccess(TieringReport).addError(
+      ApiError.Forbidden
+    )
   )
   .middleware(TenantScoped)
   .annotate(OpenApi.Title, "Memory")

@@ -1,7 +1,7 @@
 /** Handlers of the memory group: translate between JSON and core's `AgentMemory` service. */
 import { AgentMemory, AgentMemoryConfig } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
-import { Clock, Effect, Layer, Option } from "effect"
+import { Clock, Effect, type Layer, Option } from "effect"
 import { AirlockApi } from "../Api.js"
 import type { TenantScoped } from "../Auth.js"
 import { withPrincipal } from "../RequestContext.js"
@@ -61,7 +61,10 @@ const reviewJson = (r: AgentMemory.ReviewEntry) => ({
 
 const nullable = <A, B>(a: A | null, f: (a: A) => B): B | null => (a === null ? null : f(a))
 
-const itemPage = (p: AgentMemory.Page<AgentMemory.MemoryItem>) => ({ items: p.items.map(itemJson), next_cursor: p.next_cursor })
+const itemPage = (p: AgentMemory.Page<AgentMemory.MemoryItem>) => ({
+  items: p.items.map(itemJson),
+  next_cursor: p.next_cursor
+})
 
 /** The memory group's handlers. */
 export const layer: Layer.Layer<
@@ -84,87 +87,104 @@ export const layer: Layer.Layer<
       .handle("writeItem", ({ payload }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          const r = yield* memory.write(tenant, actor, payload)
-          const body = {
-            item: itemJson(r.item),
-            existing: nullable(r.existing, itemJson),
-            review: nullable(r.review, reviewJson)
-          }
-          // two branches so each matches its declared success (200 reinforced, 201 otherwise)
-          return r.outcome === "reinforced" ? { outcome: r.outcome, ...body } : { outcome: r.outcome, ...body }
-          })))
+            const r = yield* memory.write(tenant, actor, payload)
+            const body = {
+              item: itemJson(r.item),
+              existing: nullable(r.existing, itemJson),
+              review: nullable(r.review, reviewJson)
+            }
+            // two branches so each matches its declared success (200 reinforced, 201 otherwise)
+            return r.outcome === "reinforced" ? { outcome: r.outcome, ...body } : { outcome: r.outcome, ...body }
+          })
+        ))
       .handle("searchItems", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          return itemPage(yield* memory.search(tenant, actor, urlParams))
-          })))
+            return itemPage(yield* memory.search(tenant, actor, urlParams))
+          })
+        ))
       .handle("asOf", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          const found = yield* memory.asOf(tenant, actor, urlParams)
-          return { item: Option.match(found, { onNone: () => null, onSome: itemJson }) }
-          })))
+            const found = yield* memory.asOf(tenant, actor, urlParams)
+            return { item: Option.match(found, { onNone: () => null, onSome: itemJson }) }
+          })
+        ))
       .handle("getItem", ({ path }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          const view = yield* memory.get(tenant, actor, path.uid)
-          return {
-            item: itemJson(view.item),
-            links: view.links.map(linkJson),
-            pending_review: nullable(view.pending_review, reviewJson),
-            conflicts_pending: view.conflicts_pending
-          }
-          })))
+            const view = yield* memory.get(tenant, actor, path.uid)
+            return {
+              item: itemJson(view.item),
+              links: view.links.map(linkJson),
+              pending_review: nullable(view.pending_review, reviewJson),
+              conflicts_pending: view.conflicts_pending
+            }
+          })
+        ))
       .handle("removeItem", ({ path }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          yield* memory.remove(tenant, actor, path.uid)
-          })))
+            yield* memory.remove(tenant, actor, path.uid)
+          })
+        ))
       .handle("conflicts", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          const p = yield* memory.conflicts(tenant, actor, urlParams)
-          return {
-            items: p.items.map((c) => ({ ...reviewJson(c), item: itemJson(c.item), existing: nullable(c.existing, itemJson) })),
-            next_cursor: p.next_cursor
-          }
-          })))
+            const p = yield* memory.conflicts(tenant, actor, urlParams)
+            return {
+              items: p.items.map((c) => ({
+                ...reviewJson(c),
+                item: itemJson(c.item),
+                existing: nullable(c.existing, itemJson)
+              })),
+              next_cursor: p.next_cursor
+            }
+          })
+        ))
       .handle("resolve", ({ path, payload }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          const r = yield* memory.resolve(tenant, actor, path.uid, payload)
-          return { review: reviewJson(r.review), items: r.items.map(itemJson) }
-          })))
+            const r = yield* memory.resolve(tenant, actor, path.uid, payload)
+            return { review: reviewJson(r.review), items: r.items.map(itemJson) }
+          })
+        ))
       .handle("stats", () =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          return yield* memory.stats(tenant, actor)
-          })))
+            return yield* memory.stats(tenant, actor)
+          })
+        ))
       .handle("failures", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          return itemPage(yield* memory.failures(tenant, actor, urlParams))
-          })))
+            return itemPage(yield* memory.failures(tenant, actor, urlParams))
+          })
+        ))
       .handle("graph", ({ path, urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          const g = yield* memory.graph(tenant, actor, path.uid, urlParams)
-          return { root: g.root, nodes: g.nodes.map(itemJson), edges: g.edges.map(linkJson), truncated: g.truncated }
-          })))
+            const g = yield* memory.graph(tenant, actor, path.uid, urlParams)
+            return { root: g.root, nodes: g.nodes.map(itemJson), edges: g.edges.map(linkJson), truncated: g.truncated }
+          })
+        ))
       .handle("consistency", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          const r = yield* memory.consistency(tenant, actor, urlParams)
-          return { ...r, missing_links: r.missing_links.map(linkJson) }
-          })))
+            const r = yield* memory.consistency(tenant, actor, urlParams)
+            return { ...r, missing_links: r.missing_links.map(linkJson) }
+          })
+        ))
       .handle("kpis", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          return yield* memory.readKpis(tenant, actor, yield* window(urlParams.from_ts, urlParams.to_ts))
-          })))
+            return yield* memory.readKpis(tenant, actor, yield* window(urlParams.from_ts, urlParams.to_ts))
+          })
+        ))
       .handle("runTiering", () =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-          return yield* memory.runTiering(tenant, actor)
-          })))
+            return yield* memory.runTiering(tenant, actor)
+          })
+        ))
   }))

@@ -96,5 +96,8 @@ export class SystemApi extends HttpApiGroup.make("system")
   .add(HttpApiEndpoint.get("status", "/api/v1/system/status").addSuccess(SystemStatus).addError(ApiError.StorageError))
   .middleware(Authenticated)
   .annotate(OpenApi.Title, "System")
-  .annotate(OpenApi.Description, "Runtime status: global AI switch, environment, guards, lockdown, breakers, rate limit, budget fallback")
+  .annotate(
+    OpenApi.Description,
+    "Runtime status: global AI switch, environment, guards, lockdown, breakers, rate limit, budget fallback"
+  )
 {}

@@ -5,12 +5,12 @@
  * is then served to the router from memory.
  */
 import { Errors } from "@airlock/core"
-import type * as ApiError from "../ApiError.js"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { RequestError } from "@effect/platform/HttpServerError"
-import * as UrlParams from "@effect/platform/UrlParams"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import { RequestError } from "@effect/platform/HttpServerError"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as UrlParams from "@effect/platform/UrlParams"
 import { Effect, Option, Stream } from "effect"
+import type * as ApiError from "../ApiError.js"
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"])
 
@@ -42,7 +42,10 @@ const tooLarge = (limit: number) =>
   new Errors.PayloadTooLarge({ message: `Request body exceeds ${limit} bytes`, details: { max_bytes: limit } })
 
 /** Outcome of reading a body: the bytes, or how far over the limit it went. */
-type Read = { readonly _tag: "Body"; readonly bytes: Uint8Array } | { readonly _tag: "TooLarge"; readonly drained: boolean }
+type Read = { readonly _tag: "Body"; readonly bytes: Uint8Array } | {
+  readonly _tag: "TooLarge"
+  readonly drained: boolean
+}
 
 const collect = (request: HttpServerRequest.HttpServerRequest, limit: number, drainCap: number) =>
   Effect.suspend(() => {
@@ -153,9 +156,11 @@ export const prepare = (
     )
   }
   return Effect.map(collect(request, limits.maxBytes, drainCap), (read): Prepared => {
-    if (read._tag === "TooLarge") return { _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: !read.drained }
+    if (read._tag === "TooLarge")
+      return { _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: !read.drained }
     const text = decoder.decode(read.bytes)
-    if (!isJson(contentType) || text === "") return { _tag: "Ok", request: withBody(request, read.bytes, text, undefined) }
+    if (!isJson(contentType) || text === "")
+      return { _tag: "Ok", request: withBody(request, read.bytes, text, undefined) }
     return checkJson(request, text, limits, (parsed) => withBody(request, read.bytes, text, { value: parsed }))
   })
 }

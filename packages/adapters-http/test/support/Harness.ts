@@ -4,10 +4,23 @@
  * seeded tenants and their tokens. Tests talk to it through the typed client and raw `fetch`,
  * and check persisted state through raw SQL, bypassing the adapter.
  */
+import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
-import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
-import { type Actor, ApiToken, Audit, CoreConfig, type Errors, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import {
+  type Actor,
+  ApiToken,
+  Audit,
+  CoreConfig,
+  type Errors,
+  Ids,
+  Kernel,
+  Rbac,
+  SecureRandom,
+  Tenants
+} from "@airlock/core"
+import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
+import { Ledger, LedgerConfig } from "@airlock/ledger"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -16,8 +29,6 @@ import { randomBytes } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
-import { Ledger, LedgerConfig } from "@airlock/ledger"
 import { inject } from "vitest"
 
 /** The seeded tokens (plaintexts) by name. */
@@ -165,7 +176,11 @@ export interface Options {
    * The rate-limit hook (default: disabled); tests inject faulty ones through it, or the
    * guardrails limiter (`HttpRateLimit.layerGuardrails`, with `guardrails.rateLimitEnabled`).
    */
-  readonly rateLimiter?: Layer.Layer<HttpRateLimit.HttpRateLimit, never, GuardLimiter.RateLimiter | GuardrailsConfig.GuardrailsConfig>
+  readonly rateLimiter?: Layer.Layer<
+    HttpRateLimit.HttpRateLimit,
+    never,
+    GuardLimiter.RateLimiter | GuardrailsConfig.GuardrailsConfig
+  >
   readonly seed?: boolean
   /** Guardrails settings (e.g. a short approval TTL). */
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
@@ -194,7 +209,9 @@ export const layer = (options: Options = {}): Layer.Layer<
     Logger.defaultLogger,
     Logger.map(Logger.jsonLogger, (line) => void logs.push(line))
   )
-  const ledger = options.ledger === undefined ? Ledger.layer : Ledger.layerWithConfig.pipe(Layer.provide(LedgerConfig.layer(options.ledger)))
+  const ledger = options.ledger === undefined
+    ? Ledger.layer
+    : Ledger.layerWithConfig.pipe(Layer.provide(LedgerConfig.layer(options.ledger)))
   const core = Layer.merge(ledger, Guardrails.layer).pipe(
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
@@ -203,7 +220,9 @@ export const layer = (options: Options = {}): Layer.Layer<
   )
   const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
   const served = Server.serve.pipe(
-    Layer.provideMerge(Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))),
+    Layer.provideMerge(
+      Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))
+    ),
     Layer.provideMerge(Server.layerNode({ port: 0, host: "127.0.0.1" })),
     Layer.provide(options.rateLimiter ?? HttpRateLimit.layerDisabled),
     Layer.provideMerge(settings)
@@ -237,16 +256,25 @@ export const layer = (options: Options = {}): Layer.Layer<
 
 /** Audit rows of a tenant, straight from the database. */
 export const auditCount = (tenant: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT COUNT(*) AS n FROM core_audit WHERE tenant_id = ${tenant}`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`SELECT COUNT(*) AS n FROM core_audit WHERE tenant_id = ${tenant}`.pipe(
+        Effect.map((r) => Number(r[0]!.n)),
+        Effect.orDie
+      )
+  )
 
 /** The stored settings row of a tenant, straight from the database. */
 export const settingsRow = (tenant: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT ai_enabled, kill_switch, ai_mode, extensions FROM core_ai_settings WHERE tenant_id = ${tenant}`.pipe(
-      Effect.map((r) => (r[0] ? { ...r[0], extensions: JSON.parse(String(r[0].extensions)) } : null)),
-      Effect.orDie
-    ))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`SELECT ai_enabled, kill_switch, ai_mode, extensions FROM core_ai_settings WHERE tenant_id = ${tenant}`.pipe(
+        Effect.map((r) => (r[0] ? { ...r[0], extensions: JSON.parse(String(r[0].extensions)) } : null)),
+        Effect.orDie
+      )
+  )
 
 /** Core's audit log (for verification checks). */
 export const auditLog = Audit.AuditLog
@@ -258,7 +286,12 @@ export const auth = (token: string, extra: Record<string, string> = {}): Record<
 })
 
 /** A JSON request init. */
-export const json = (method: string, token: string | undefined, body: unknown, extra: Record<string, string> = {}): RequestInit => ({
+export const json = (
+  method: string,
+  token: string | undefined,
+  body: unknown,
+  extra: Record<string, string> = {}
+): RequestInit => ({
   method,
   headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json", ...extra },
   body: typeof body === "string" ? body : JSON.stringify(body)
@@ -267,7 +300,9 @@ export const json = (method: string, token: string | undefined, body: unknown, e
 /** Checks the error envelope of a raw response: status, code, and the request id in body and header. */
 export const expectError = (r: Raw, status: number, code: string) => {
   const id = r.headers.get("x-request-id")
-  const body = r.json as { error?: { code?: string; message?: string; details?: unknown; request_id?: string } } | undefined
+  const body = r.json as
+    | { error?: { code?: string; message?: string; details?: unknown; request_id?: string } }
+    | undefined
   const problems: Array<string> = []
   if (r.status !== status) problems.push(`status ${r.status} !== ${status}`)
   if (body?.error?.code !== code) problems.push(`code ${body?.error?.code} !== ${code}`)

@@ -95,9 +95,15 @@ export const memory = Layer.effect(
   AgentMemoryProbe,
   Effect.map(MemoryDatabase.MemoryDatabase, (db) => ({
     items: (tenant) =>
-      Effect.sync(() => [...db.scoped<Record<string, unknown>>("memory_items").inScope(tenant)].map(toItemRow).sort(byKey((r) => r.uid))),
+      Effect.sync(() =>
+        [...db.scoped<Record<string, unknown>>("memory_items").inScope(tenant)].map(toItemRow).sort(byKey((r) => r.uid))
+      ),
     reviews: (tenant) =>
-      Effect.sync(() => [...db.scoped<Record<string, unknown>>("memory_reviews").inScope(tenant)].map(toReviewRow).sort(byKey((r) => r.id))),
+      Effect.sync(() =>
+        [...db.scoped<Record<string, unknown>>("memory_reviews").inScope(tenant)].map(toReviewRow).sort(
+          byKey((r) => r.id)
+        )
+      ),
     links: (tenant) =>
       Effect.sync(() =>
         [...db.scoped<LinkRow>("memory_links").inScope(tenant)]
@@ -127,18 +133,30 @@ export const sql = Layer.effect(
   AgentMemoryProbe,
   Effect.map(SqlClient.SqlClient, (sql) => ({
     items: (tenant) =>
-      sql`SELECT * FROM core_memory_items WHERE tenant_id = ${tenant} ORDER BY uid`.pipe(Effect.map((rs) => rs.map(toItemRow)), Effect.orDie),
+      sql`SELECT * FROM core_memory_items WHERE tenant_id = ${tenant} ORDER BY uid`.pipe(
+        Effect.map((rs) => rs.map(toItemRow)),
+        Effect.orDie
+      ),
     reviews: (tenant) =>
-      sql`SELECT * FROM core_memory_reviews WHERE tenant_id = ${tenant} ORDER BY id`.pipe(Effect.map((rs) => rs.map(toReviewRow)), Effect.orDie),
+      sql`SELECT * FROM core_memory_reviews WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
+        Effect.map((rs) => rs.map(toReviewRow)),
+        Effect.orDie
+      ),
     links: (tenant) =>
       sql`SELECT from_uid, to_uid, relation FROM core_memory_links WHERE tenant_id = ${tenant}`.pipe(
-        Effect.map((rs) => rs.map((r) => ({ from_uid: String(r.from_uid), to_uid: String(r.to_uid), relation: String(r.relation) })).sort(byKey(linkKey))),
+        Effect.map((rs) =>
+          rs.map((r) => ({ from_uid: String(r.from_uid), to_uid: String(r.to_uid), relation: String(r.relation) }))
+            .sort(byKey(linkKey))
+        ),
         Effect.orDie
       ),
     rawLink: (tenant, from, to, relation) =>
       sql`INSERT INTO core_memory_links (tenant_id, from_uid, to_uid, relation, created_at, created_by)
           VALUES (${tenant}, ${from}, ${to}, ${relation}, 0, 'probe')`.pipe(Effect.asVoid, Effect.orDie),
     setStatus: (tenant, uid, status) =>
-      sql`UPDATE core_memory_items SET status = ${status} WHERE tenant_id = ${tenant} AND uid = ${uid}`.pipe(Effect.asVoid, Effect.orDie)
+      sql`UPDATE core_memory_items SET status = ${status} WHERE tenant_id = ${tenant} AND uid = ${uid}`.pipe(
+        Effect.asVoid,
+        Effect.orDie
+      )
   }))
 )

@@ -3,7 +3,14 @@
  * small limits, and two test kinds, over a given adapter's ports.
  */
 import { ActionRegistry, CoreConfig, Kernel, type Ports, Rbac, SecureRandom } from "@airlock/core"
-import { Guardrails, GuardrailsConfig, KindPolicy, OptionalGates, type Ports as GuardrailsPorts, Usd } from "@airlock/guardrails"
+import {
+  Guardrails,
+  GuardrailsConfig,
+  KindPolicy,
+  OptionalGates,
+  type Ports as GuardrailsPorts,
+  Usd
+} from "@airlock/guardrails"
 import { Effect, Layer, Schema } from "effect"
 
 /** The settings the suite runs with: small limits so each guard trips quickly. */
@@ -45,10 +52,21 @@ export const settings: Partial<GuardrailsConfig.GuardrailsSettings> = {
 /** Payload of `g.note`. */
 export const Note = Schema.Struct({ note: Schema.String, amount_cents: Schema.optional(Schema.Number) })
 /** Payload of `g.fetch`: a media download through a provider. */
-export const Fetch = Schema.Struct({ url: Schema.String, mime_type: Schema.String, size_bytes: Schema.Number, target_path: Schema.String, provider: Schema.String })
+export const Fetch = Schema.Struct({
+  url: Schema.String,
+  mime_type: Schema.String,
+  size_bytes: Schema.Number,
+  target_path: Schema.String,
+  provider: Schema.String
+})
 
 /** Payload of `g.build`. */
-export const Build = Schema.Struct({ job_name: Schema.String, plan: Schema.String, risk_score: Schema.Number, estimated_cost_usd: Schema.String })
+export const Build = Schema.Struct({
+  job_name: Schema.String,
+  plan: Schema.String,
+  risk_score: Schema.Number,
+  estimated_cost_usd: Schema.String
+})
 
 /**
  * Payload of `g.undeclared`: every field a policy could read (`risk_score`, `estimated_cost_usd`,
@@ -130,4 +148,3 @@ export const environment = <P, E>(
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, random, GuardrailsConfig.layer(settings))),
     Layer.provideMerge(ports)
   )
-

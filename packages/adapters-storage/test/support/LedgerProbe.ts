@@ -88,7 +88,6 @@ export class LedgerProbe extends Context.Tag("test/LedgerProbe")<
   }
 >() {}
 
-
 const memoryTables: Record<string, string> = {
   entries: "ledger_entries",
   accounts: "ledger_accounts",
@@ -166,7 +165,8 @@ export const memory = Layer.effect(
     return {
       count: (table, tenant) =>
         Effect.sync(() => {
-          if (table === "lines") return entries().filter((e) => e.tenant_id === tenant).reduce((n, e) => n + e.lines.length, 0)
+          if (table === "lines")
+            return entries().filter((e) => e.tenant_id === tenant).reduce((n, e) => n + e.lines.length, 0)
           return [...db.scoped<unknown>(memoryTables[table]!).inScope(tenant)].length
         }),
       entrySnapshot: (tenant, id) =>
@@ -180,7 +180,13 @@ export const memory = Layer.effect(
             .filter((e) => e.tenant_id === tenant)
             .sort((a, b) => (a.id < b.id ? -1 : 1))
             .flatMap((e) =>
-              e.lines.map((l) => ({ entry_id: e.id, line_no: l.line_no, account_code: l.account_code, side: l.side, amount: l.amount_minor.toString() }))
+              e.lines.map((l) => ({
+                entry_id: e.id,
+                line_no: l.line_no,
+                account_code: l.account_code,
+                side: l.side,
+                amount: l.amount_minor.toString()
+              }))
             )
         ),
       // the memory adapter keeps its daily balances beside the tables; recompute from raw entries
@@ -200,7 +206,9 @@ export const memory = Layer.effect(
         }),
       entryCounter: (tenant) => Effect.sync(() => db.scoped<number>("ledger_counters").get(tenant, "entry_no") ?? 0),
       lockDate: (tenant) =>
-        Effect.sync(() => db.table<{ lock_date: string | null }>("ledger_period_locks").raw.get(tenant)?.lock_date ?? null),
+        Effect.sync(() =>
+          db.table<{ lock_date: string | null }>("ledger_period_locks").raw.get(tenant)?.lock_date ?? null
+        ),
       entryDates: (tenant) => Effect.sync(() => entries().filter((e) => e.tenant_id === tenant).map((e) => e.date)),
       bankRows: (tenant) =>
         Effect.sync(() =>
@@ -227,7 +235,14 @@ export const memory = Layer.effect(
         Effect.sync(() => {
           const a = db.scoped<RawAccount>("ledger_accounts").get(tenant, code)
           return a
-            ? { name: a.name, type: a.type, normal_balance: a.normal_balance, parent_code: a.parent_code, currency: a.currency, active: a.active }
+            ? {
+              name: a.name,
+              type: a.type,
+              normal_balance: a.normal_balance,
+              parent_code: a.parent_code,
+              currency: a.currency,
+              active: a.active
+            }
             : null
         }),
       actions: (tenant, subject) =>
@@ -323,7 +338,10 @@ export const sql = Layer.effect(
         Effect.orDie
       ),
     entryDates: (tenant) =>
-      sql`SELECT date FROM ledger_entries WHERE tenant_id = ${tenant}`.pipe(Effect.map((r) => r.map((x) => String(x.date))), Effect.orDie),
+      sql`SELECT date FROM ledger_entries WHERE tenant_id = ${tenant}`.pipe(
+        Effect.map((r) => r.map((x) => String(x.date))),
+        Effect.orDie
+      ),
     bankRows: (tenant) =>
       sql`SELECT date, description, CAST(amount_minor AS TEXT) AS amount, fit_id, memo, fingerprint, source_line
           FROM ledger_bank_transactions WHERE tenant_id = ${tenant}`.pipe(
@@ -345,31 +363,41 @@ export const sql = Layer.effect(
     traces: (tenant) =>
       sql`SELECT id, phase, outcome, gates FROM core_traces WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
         Effect.map((rows) =>
-          rows.map((r): RawTrace => ({ phase: String(r.phase), outcome: String(r.outcome), code: denialCode(JSON.parse(String(r.gates))) }))
+          rows.map((r): RawTrace => ({
+            phase: String(r.phase),
+            outcome: String(r.outcome),
+            code: denialCode(JSON.parse(String(r.gates)))
+          }))
         ),
         Effect.orDie
       ),
     account: (tenant, code) =>
-      sql`SELECT name, type, normal_balance, parent_code, currency, active FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`.pipe(
-        Effect.map((rows) => {
-          const r = rows[0]
-          return r === undefined ? null : {
-            name: String(r.name),
-            type: String(r.type),
-            normal_balance: String(r.normal_balance),
-            parent_code: r.parent_code === null ? null : String(r.parent_code),
-            currency: String(r.currency),
-            active: Number(r.active) === 1
-          }
-        }),
-        Effect.orDie
-      ),
-    actions: (tenant, subject) =>
-      sql`SELECT id, status, close_reason FROM core_actions WHERE tenant_id = ${tenant} AND subject = ${subject} ORDER BY id`.pipe(
-        Effect.map((rows) =>
-          rows.map((r): RawAction => ({ id: String(r.id), status: String(r.status), close_reason: r.close_reason === null ? null : String(r.close_reason) }))
+      sql`SELECT name, type, normal_balance, parent_code, currency, active FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`
+        .pipe(
+          Effect.map((rows) => {
+            const r = rows[0]
+            return r === undefined ? null : {
+              name: String(r.name),
+              type: String(r.type),
+              normal_balance: String(r.normal_balance),
+              parent_code: r.parent_code === null ? null : String(r.parent_code),
+              currency: String(r.currency),
+              active: Number(r.active) === 1
+            }
+          }),
+          Effect.orDie
         ),
-        Effect.orDie
-      )
+    actions: (tenant, subject) =>
+      sql`SELECT id, status, close_reason FROM core_actions WHERE tenant_id = ${tenant} AND subject = ${subject} ORDER BY id`
+        .pipe(
+          Effect.map((rows) =>
+            rows.map((r): RawAction => ({
+              id: String(r.id),
+              status: String(r.status),
+              close_reason: r.close_reason === null ? null : String(r.close_reason)
+            }))
+          ),
+          Effect.orDie
+        )
   }))
 )

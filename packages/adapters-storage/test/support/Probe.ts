@@ -32,13 +32,14 @@ export const memory = Layer.effect(
     // the memory adapter keeps these tables per tenant
     const scoped = new Set(["actors", "actions", "audit"])
     const rows = (table: string) =>
-      scoped.has(table) ? [...db.scoped<Record<string, unknown>>(table).values()] : [...db.table<Record<string, unknown>>(table).values()]
+      scoped.has(table)
+        ? [...db.scoped<Record<string, unknown>>(table).values()]
+        : [...db.table<Record<string, unknown>>(table).values()]
     return {
       count: (table, tenant) =>
         Effect.sync(() =>
-          rows(table).filter((r) =>
-            tenant === "" || r.tenant_id === tenant || (table === "tenants" && r.id === tenant)
-          ).length
+          rows(table).filter((r) => tenant === "" || r.tenant_id === tenant || (table === "tenants" && r.id === tenant))
+            .length
         ),
       actionStatus: (tenant, id) =>
         Effect.sync(() => (db.scoped<{ status: string }>("actions").get(tenant, id)?.status ?? null)),
@@ -100,7 +101,9 @@ export const sql = Layer.effect(
       sql`SELECT payload FROM core_actions WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
         Effect.flatMap((r) => {
           const payload = { ...JSON.parse(String(r[0]!.payload)), ...fields }
-          return sql`UPDATE core_actions SET payload = ${JSON.stringify(payload)} WHERE tenant_id = ${tenant} AND id = ${id}`
+          return sql`UPDATE core_actions SET payload = ${
+            JSON.stringify(payload)
+          } WHERE tenant_id = ${tenant} AND id = ${id}`
         }),
         Effect.asVoid,
         Effect.orDie

@@ -52,22 +52,44 @@ const program = Effect.gen(function*() {
         Array.from({ length: job.n! }, () => Effect.exit(limiter.check({ tenant_id: tenant, token_id: job.token }))),
         { concurrency: 4 }
       )
-      return { admitted: exits.filter(Exit.isSuccess).length, refused: exits.map(code).filter((c) => c === "rate_limited").length }
+      return {
+        admitted: exits.filter(Exit.isSuccess).length,
+        refused: exits.map(code).filter((c) => c === "rate_limited").length
+      }
     }
     case "velocity": {
       const pipeline = yield* GovernedActions.GovernedActions
       const agent = yield* actor(job.actor!)
       const exits = yield* Effect.all(
-        Array.from({ length: job.n! }, (_, i) =>
-          Effect.exit(pipeline.propose({ tenant_id: tenant, actor: agent, kind: "g.note", payload: { note: `${process.pid}-${i}` } }))),
+        Array.from(
+          { length: job.n! },
+          (_, i) =>
+            Effect.exit(
+              pipeline.propose({
+                tenant_id: tenant,
+                actor: agent,
+                kind: "g.note",
+                payload: { note: `${process.pid}-${i}` }
+              })
+            )
+        ),
         { concurrency: 4 }
       )
       const codes = exits.map(code)
-      return { ok: codes.filter((c) => c === "ok").length, tripped: codes.filter((c) => c === "breaker.velocity").length }
+      return {
+        ok: codes.filter((c) => c === "ok").length,
+        tripped: codes.filter((c) => c === "breaker.velocity").length
+      }
     }
     case "grant": {
       const approvals = yield* Approvals.Approvals
-      const exit = yield* Effect.exit(approvals.grant(yield* actor(job.actor!), { subject: job.subject!, plan_hash: job.plan_hash!, approver: "worker" }))
+      const exit = yield* Effect.exit(
+        approvals.grant(yield* actor(job.actor!), {
+          subject: job.subject!,
+          plan_hash: job.plan_hash!,
+          approver: "worker"
+        })
+      )
       return Exit.isSuccess(exit) ? { status: exit.value.status, approver: exit.value.approver } : { error: code(exit) }
     }
     case "await-approval-and-apply": {
@@ -82,7 +104,12 @@ const program = Effect.gen(function*() {
       const pipeline = yield* GovernedActions.GovernedActions
       const proposed = yield* pipeline.propose({ tenant_id: tenant, actor: who, kind: "g.build", payload: job.payload })
       const applied = yield* pipeline.apply(tenant, proposed.action.id, who)
-      return { seen, status: applied.action.status, action_id: applied.action.id, approver: applied.trace?.gates.find((g) => g.gate === "approval")?.inputs.approver ?? null }
+      return {
+        seen,
+        status: applied.action.status,
+        action_id: applied.action.id,
+        approver: applied.trace?.gates.find((g) => g.gate === "approval")?.inputs.approver ?? null
+      }
     }
     case "apply": {
       const pipeline = yield* GovernedActions.GovernedActions

@@ -49,7 +49,8 @@ export const make = (): ValidatedPayloads => {
     },
     lookup: (action) => {
       const v = byRecord.get(action) ?? byId.get(action.id)
-      return v !== undefined && v.tenant === action.tenant_id && v.kind === action.kind && v.hash === action.payload_hash &&
+      return v !== undefined && v.tenant === action.tenant_id && v.kind === action.kind &&
+          v.hash === action.payload_hash &&
           sameJson(action.payload, v.snapshot)
         ? v
         : undefined

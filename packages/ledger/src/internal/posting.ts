@@ -7,7 +7,14 @@ import { Errors, type Ids, Trusted } from "@airlock/core"
 import { type Context, Effect, Option } from "effect"
 import type { BankTransactionStore } from "../BankTransaction.js"
 import type { AccountStore } from "../Chart.js"
-import { checkDraft, contentHash, type EntryDraft, JournalEntry, type PostResult, type SideRule } from "../JournalEntry.js"
+import {
+  checkDraft,
+  contentHash,
+  type EntryDraft,
+  JournalEntry,
+  type PostResult,
+  type SideRule
+} from "../JournalEntry.js"
 import type { JournalStore } from "../JournalStore.js"
 import { check as checkLock, type PeriodLockStore } from "../PeriodLock.js"
 
@@ -20,7 +27,6 @@ export interface PostOptions {
   /** Verb used in a `period.locked` message ("Posting", "Reversing", "Applying"). */
   readonly what?: string
 }
-
 
 /** The services posting needs. */
 export interface PosterDeps {
@@ -52,7 +58,10 @@ export const makePoster = (deps: PosterDeps) => {
     draft: EntryDraft,
     postedBy: string,
     options: PostOptions = {}
-  ): Effect.Effect<PostResult, Errors.ValidationError | Errors.PeriodLocked | Errors.Conflict | Errors.NotFound | Errors.StorageError> =>
+  ): Effect.Effect<
+    PostResult,
+    Errors.ValidationError | Errors.PeriodLocked | Errors.Conflict | Errors.NotFound | Errors.StorageError
+  > =>
     Effect.gen(function*() {
       if (draft.idempotency_key !== null) {
         const existing = yield* store.findByIdempotencyKey(tenant, draft.idempotency_key)

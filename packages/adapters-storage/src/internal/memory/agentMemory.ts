@@ -14,7 +14,9 @@ type Review = AgentMemory.ReviewEntry
 
 const SEP = "\u0000"
 const keyString = (k: AgentMemory.MemoryKey) => `${k.thread_id}${SEP}${k.subject}${SEP}${k.predicate}`
-const itemKey = (i: Item) => (i.subject === null || i.predicate === null ? null : `${i.thread_id}${SEP}${i.subject}${SEP}${i.predicate}`)
+const itemKey = (
+  i: Item
+) => (i.subject === null || i.predicate === null ? null : `${i.thread_id}${SEP}${i.subject}${SEP}${i.predicate}`)
 const linkId = (l: Link) => `${l.from_uid}${SEP}${l.to_uid}${SEP}${l.relation}`
 const byUid = (a: Item, b: Item) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0)
 const byId = (a: Review, b: Review) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
@@ -91,7 +93,9 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
       insertItem: (item) =>
         db.writeEffect(() => {
           if (items.has(item.tenant_id, item.uid)) {
-            return Effect.fail(new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${item.uid} already exists` }))
+            return Effect.fail(
+              new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${item.uid} already exists` })
+            )
           }
           items.set(item.tenant_id, item.uid, item)
           push(byThread, item.tenant_id, item.thread_id, item.uid)
@@ -113,7 +117,9 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
       listItems: (tenant, q) =>
         db.read(() => {
           const text = q.text === undefined ? undefined : q.text.toLowerCase()
-          const source = q.thread_id === undefined ? items.inScope(tenant) : itemsOf(tenant, byThread.get(tenant, q.thread_id))
+          const source = q.thread_id === undefined
+            ? items.inScope(tenant)
+            : itemsOf(tenant, byThread.get(tenant, q.thread_id))
           const out: Array<Item> = []
           for (const i of source) if (matches(i, q, text)) out.push(i)
           return out.sort(byUid).slice(0, q.limit)
@@ -142,7 +148,9 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
       insertReview: (entry, key) =>
         db.writeEffect(() => {
           if (reviews.has(entry.tenant_id, entry.id) || reviewByUid.has(entry.tenant_id, entry.uid)) {
-            return Effect.fail(new Errors.Conflict({ code: "conflict.duplicate", message: `review of ${entry.uid} already exists` }))
+            return Effect.fail(
+              new Errors.Conflict({ code: "conflict.duplicate", message: `review of ${entry.uid} already exists` })
+            )
           }
           reviews.set(entry.tenant_id, entry.id, entry)
           reviewKeys.set(entry.tenant_id, entry.id, keyString(key))
@@ -209,7 +217,8 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           for (const r of reviewRows) {
             if (!inWindow(r.created_at, window)) continue
             facts.raised++
-            if (r.status === "resolved" && r.resolved_at !== null && r.resolved_at <= window.to_ts) facts.raised_resolved++
+            if (r.status === "resolved" && r.resolved_at !== null && r.resolved_at <= window.to_ts)
+              facts.raised_resolved++
           }
           return facts
         }),

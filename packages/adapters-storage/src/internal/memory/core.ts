@@ -1,5 +1,16 @@
 /** Memory implementations of the core ports. */
-import { Action, Actor, AiSettings, ApiToken, Audit, type Errors, Ports, SystemState, Tenant, type UnitOfWork } from "@airlock/core"
+import {
+  Action,
+  Actor,
+  AiSettings,
+  ApiToken,
+  Audit,
+  type Errors,
+  Ports,
+  SystemState,
+  Tenant,
+  type UnitOfWork
+} from "@airlock/core"
 import type { Ids } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
@@ -17,10 +28,14 @@ export const tenantStore: Layer.Layer<Tenant.TenantStore, never, MemoryDatabase>
   Effect.map(MemoryDatabase, (db) => {
     const rows = db.table<Tenant.Tenant>("tenants")
     return {
-      insert: (t) => db.writeEffect(() => rows.has(t.id) ? Effect.fail(duplicate("tenant", t.id)) : (rows.set(t.id, t), Effect.void)),
+      insert: (t) =>
+        db.writeEffect(() =>
+          rows.has(t.id) ? Effect.fail(duplicate("tenant", t.id)) : (rows.set(t.id, t), Effect.void)
+        ),
       get: (id) => db.read(() => Option.fromNullable(rows.get(id))),
       list: () => db.read(() => [...rows.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))),
-      update: (t) => db.writeEffect(() => rows.has(t.id) ? (rows.set(t.id, t), Effect.void) : Effect.fail(notFound("tenant", t.id)))
+      update: (t) =>
+        db.writeEffect(() => rows.has(t.id) ? (rows.set(t.id, t), Effect.void) : Effect.fail(notFound("tenant", t.id)))
     }
   })
 )
@@ -92,7 +107,9 @@ export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, 
       get: (k) => db.read(() => Option.fromNullable(rows.get(k))),
       put: (e) => db.write(() => rows.set(e.key, e)),
       list: (prefix) =>
-        db.read(() => [...rows.values()].filter((e) => e.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : 1)))
+        db.read(() =>
+          [...rows.values()].filter((e) => e.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : 1))
+        )
     }
   })
 )
@@ -159,7 +176,14 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, MemoryDatabase>
             rows.set(
               a.tenant_id,
               a.id,
-              new Action.ActionRecord({ ...a, status: "wiped", closed_at: at, closed_by: by, close_reason: "wiped", version: a.version + 1 }, true)
+              new Action.ActionRecord({
+                ...a,
+                status: "wiped",
+                closed_at: at,
+                closed_by: by,
+                close_reason: "wiped",
+                version: a.version + 1
+              }, true)
             )
             n++
           }
@@ -219,14 +243,15 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, MemoryDatabase> = 
 )
 
 /** Every core port in memory (needs a {@link MemoryDatabase}). */
-export const layer: Layer.Layer<Exclude<Ports.CorePorts, UnitOfWork.UnitOfWork>, never, MemoryDatabase> = Layer.mergeAll(
-  tenantStore,
-  actorStore,
-  apiTokenStore,
-  aiSettingsStore,
-  systemStateStore,
-  actionStore,
-  traceStore,
-  auditStore,
-  agentMemoryStore
-)
+export const layer: Layer.Layer<Exclude<Ports.CorePorts, UnitOfWork.UnitOfWork>, never, MemoryDatabase> = Layer
+  .mergeAll(
+    tenantStore,
+    actorStore,
+    apiTokenStore,
+    aiSettingsStore,
+    systemStateStore,
+    actionStore,
+    traceStore,
+    auditStore,
+    agentMemoryStore
+  )

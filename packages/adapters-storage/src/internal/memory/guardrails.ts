@@ -57,7 +57,9 @@ export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, MemoryDatab
           return true
         }),
       list: (prefix) =>
-        db.read(() => [...rows.values()].filter((r) => r.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : 1)))
+        db.read(() =>
+          [...rows.values()].filter((r) => r.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : 1))
+        )
     }
   })
 )
@@ -141,7 +143,10 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, MemoryData
           const current = of(scope, period)
           return {
             total: current.total,
-            categories: [...current.categories.keys()].sort().map((category) => ({ category, amount: current.categories.get(category)! }))
+            categories: [...current.categories.keys()].sort().map((category) => ({
+              category,
+              amount: current.categories.get(category)!
+            }))
           }
         }),
       totals: (scopes, period) => db.read(() => scopes.map((scope) => of(scope, period).total)),

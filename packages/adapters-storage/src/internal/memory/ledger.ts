@@ -4,7 +4,16 @@
  * it and undone through `onRollback` when a transaction fails.
  */
 import { type Errors, type Ids, Ports as CorePorts, Trusted } from "@airlock/core"
-import { BankTransaction, Chart, JournalEntry, JournalStore, Money, PeriodLock, type Ports, QboExport } from "@airlock/ledger"
+import {
+  BankTransaction,
+  Chart,
+  JournalEntry,
+  JournalStore,
+  Money,
+  PeriodLock,
+  type Ports,
+  QboExport
+} from "@airlock/ledger"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase, type MemoryDatabaseShape } from "../../MemoryDatabase.js"
 
@@ -57,7 +66,11 @@ class LazySorted<A> {
 }
 
 const byPosition = (a: LineRef, b: LineRef) =>
-  a.entry.date < b.entry.date ? -1 : a.entry.date > b.entry.date ? 1 : a.entry.entry_no - b.entry.entry_no || a.line.line_no - b.line.line_no
+  a.entry.date < b.entry.date
+    ? -1
+    : a.entry.date > b.entry.date
+    ? 1
+    : a.entry.entry_no - b.entry.entry_no || a.line.line_no - b.line.line_no
 
 const byDateThenNo = (a: JournalEntry.JournalEntry, b: JournalEntry.JournalEntry) =>
   a.date < b.date ? -1 : a.date > b.date ? 1 : a.entry_no - b.entry_no
@@ -67,7 +80,8 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, MemoryDatabase
   Chart.AccountStore,
   Effect.map(MemoryDatabase, (db) => {
     const rows = db.scoped<Chart.Account>("ledger_accounts")
-    const ofTenant = (tenant: string) => [...rows.inScope(tenant)].sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
+    const ofTenant = (tenant: string) =>
+      [...rows.inScope(tenant)].sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
     return {
       insert: (a) =>
         db.writeEffect(() => {
@@ -118,7 +132,8 @@ interface LineRef {
 
 const positionBefore = (p: JournalStore.LinePosition) => (r: LineRef) =>
   r.entry.date < p.date ||
-  (r.entry.date === p.date && (r.entry.entry_no < p.entry_no || (r.entry.entry_no === p.entry_no && r.line.line_no < p.line_no)))
+  (r.entry.date === p.date &&
+    (r.entry.entry_no < p.entry_no || (r.entry.entry_no === p.entry_no && r.line.line_no < p.line_no)))
 
 /** Memory {@link JournalStore.JournalStore}. */
 export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryDatabase> = Layer.effect(
@@ -156,7 +171,13 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryD
       return xs
     }
 
-    const addToBalance = (byAccount: Map<string, AccountDays>, account: string, date: string, side: JournalEntry.Side, amount: bigint) => {
+    const addToBalance = (
+      byAccount: Map<string, AccountDays>,
+      account: string,
+      date: string,
+      side: JournalEntry.Side,
+      amount: bigint
+    ) => {
       const d = accountDays(byAccount, account)
       let t = d.totals.get(date)
       if (!t) {
@@ -195,7 +216,10 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryD
      * before anything is written: the first such account in line order, debits before credits.
      * The common case costs one pass: the whole entry's debits and credits fit on every total.
      */
-    const outOfRange = (byAccount: Map<string, AccountDays> | undefined, e: JournalEntry.JournalEntry): Errors.ValidationError | undefined => {
+    const outOfRange = (
+      byAccount: Map<string, AccountDays> | undefined,
+      e: JournalEntry.JournalEntry
+    ): Errors.ValidationError | undefined => {
       let debit = 0n
       let credit = 0n
       for (const l of e.lines) {
@@ -208,8 +232,10 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryD
         const c0 = day?.credit ?? 0n
         if (d0 + debit <= Money.MAX_TOTAL_MINOR && c0 + credit <= Money.MAX_TOTAL_MINOR) continue
         const own = JournalEntry.totals(e.lines.filter((x) => x.account_code === l.account_code))
-        if (d0 + own.debit > Money.MAX_TOTAL_MINOR) return JournalStore.balanceRangeError(l.account_code, e.date, "debit")
-        if (c0 + own.credit > Money.MAX_TOTAL_MINOR) return JournalStore.balanceRangeError(l.account_code, e.date, "credit")
+        if (d0 + own.debit > Money.MAX_TOTAL_MINOR)
+          return JournalStore.balanceRangeError(l.account_code, e.date, "debit")
+        if (c0 + own.credit > Money.MAX_TOTAL_MINOR)
+          return JournalStore.balanceRangeError(l.account_code, e.date, "credit")
       }
       return undefined
     }
@@ -276,9 +302,11 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryD
         db.read(() => {
           const xs = ordered.get(tenant)?.view() ?? []
           const start = q.after
-            ? lowerBound(xs, (e) => e.date < q.after!.date || (e.date === q.after!.date && e.entry_no <= q.after!.entry_no))
+            ? lowerBound(xs, (e) =>
+              e.date < q.after!.date || (e.date === q.after!.date && e.entry_no <= q.after!.entry_no))
             : q.from !== undefined
-            ? lowerBound(xs, (e) => e.date < q.from!)
+            ? lowerBound(xs, (e) =>
+              e.date < q.from!)
             : 0
           const out: Array<JournalEntry.JournalEntry> = []
           for (let i = start; i < xs.length && out.length < q.limit; i++) {
@@ -295,19 +323,24 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryD
       allTotals: (tenant, asOf) =>
         db.read(() => {
           const out: Array<JournalStore.Totals & { account_code: string }> = []
-          for (const [account, d] of balances.get(tenant) ?? []) out.push({ account_code: account, ...sumThrough(d, asOf) })
+          for (const [account, d] of balances.get(tenant) ?? [])
+            out.push({ account_code: account, ...sumThrough(d, asOf) })
           return out
         }),
       accountLines: (tenant, account, q) =>
         db.read(() => {
           const xs = lines.get(tenant)?.get(account)?.view() ?? []
           const start = q.after
-            ? lowerBound(xs, (r) => positionBefore(q.after!)(r) || (r.entry.date === q.after!.date && r.entry.entry_no === q.after!.entry_no && r.line.line_no === q.after!.line_no))
+            ? lowerBound(xs, (r) =>
+              positionBefore(q.after!)(r) ||
+              (r.entry.date === q.after!.date && r.entry.entry_no === q.after!.entry_no &&
+                r.line.line_no === q.after!.line_no))
             : lowerBound(xs, (r) => r.entry.date < q.from)
           const out: Array<JournalStore.AccountLine> = []
           for (let i = start; i < xs.length && out.length < q.limit; i++) {
             const { entry, line } = xs[i]!
-            if (entry.date > q.to) break
+            if (entry.date > q.to)
+              break
             if (entry.date < q.from) continue
             out.push({
               entry_id: entry.id,
@@ -329,7 +362,10 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryD
           let credit = 0n
           for (let i = lowerBound(xs, (r) => r.entry.date < p.date); i < xs.length; i++) {
             const r = xs[i]!
-            if (r.entry.date !== p.date || !(positionBefore(p)(r) || (r.entry.entry_no === p.entry_no && r.line.line_no === p.line_no))) break
+            if (
+              r.entry.date !== p.date ||
+              !(positionBefore(p)(r) || (r.entry.entry_no === p.entry_no && r.line.line_no === p.line_no))
+            ) break
             if (r.line.side === "debit") debit += r.line.amount_minor
             else credit += r.line.amount_minor
           }
@@ -355,50 +391,51 @@ export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, Mem
 )
 
 /** Memory {@link BankTransaction.BankTransactionStore}. */
-export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionStore, never, MemoryDatabase> = Layer.effect(
-  BankTransaction.BankTransactionStore,
-  Effect.map(MemoryDatabase, (db) => {
-    const rows = db.scoped<BankTransaction.BankTransaction>("ledger_bank_transactions")
-    const prints = db.scoped<string>("ledger_bank_fingerprints")
-    const entriesByBank = db.scoped<ReadonlyArray<string>>("ledger_entries_by_bank_txn")
-    const entries = db.scoped<JournalEntry.JournalEntry>("ledger_entries")
-    const reversals = db.scoped<string>("ledger_reversals")
-    const get = (tenant: Ids.TenantId, id: string) => db.read(() => Option.fromNullable(rows.get(tenant, id)))
-    const posted = (t: BankTransaction.BankTransaction) =>
-      (entriesByBank.get(t.tenant_id, t.id) ?? []).some((id) => {
-        const e = entries.get(t.tenant_id, id)
-        return e !== undefined && e.reverses_entry_id === null && !reversals.has(t.tenant_id, e.id)
-      })
-    return {
-      insertNew: (batch) =>
-        db.write(() => {
-          const out: Array<BankTransaction.BankTransaction> = []
-          for (const r of batch) {
-            if (prints.has(r.tenant_id, r.fingerprint)) continue
-            prints.set(r.tenant_id, r.fingerprint, r.id)
-            rows.set(r.tenant_id, r.id, r)
-            out.push(r)
-          }
-          return out
-        }),
-      get,
-      getForUpdate: get,
-      list: (tenant, q) =>
-        db.read(() =>
-          [...rows.inScope(tenant)]
-            .filter((t) =>
-              (q.from === undefined || t.date >= q.from) &&
-              (q.to === undefined || t.date <= q.to) &&
-              (q.account_code === undefined || t.account_code === q.account_code) &&
-              (q.after === undefined || t.date > q.after.date || (t.date === q.after.date && t.id > q.after.id)) &&
-              (q.unposted !== true || !posted(t))
-            )
-            .sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-            .slice(0, q.limit)
-        )
-    }
-  })
-)
+export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionStore, never, MemoryDatabase> = Layer
+  .effect(
+    BankTransaction.BankTransactionStore,
+    Effect.map(MemoryDatabase, (db) => {
+      const rows = db.scoped<BankTransaction.BankTransaction>("ledger_bank_transactions")
+      const prints = db.scoped<string>("ledger_bank_fingerprints")
+      const entriesByBank = db.scoped<ReadonlyArray<string>>("ledger_entries_by_bank_txn")
+      const entries = db.scoped<JournalEntry.JournalEntry>("ledger_entries")
+      const reversals = db.scoped<string>("ledger_reversals")
+      const get = (tenant: Ids.TenantId, id: string) => db.read(() => Option.fromNullable(rows.get(tenant, id)))
+      const posted = (t: BankTransaction.BankTransaction) =>
+        (entriesByBank.get(t.tenant_id, t.id) ?? []).some((id) => {
+          const e = entries.get(t.tenant_id, id)
+          return e !== undefined && e.reverses_entry_id === null && !reversals.has(t.tenant_id, e.id)
+        })
+      return {
+        insertNew: (batch) =>
+          db.write(() => {
+            const out: Array<BankTransaction.BankTransaction> = []
+            for (const r of batch) {
+              if (prints.has(r.tenant_id, r.fingerprint)) continue
+              prints.set(r.tenant_id, r.fingerprint, r.id)
+              rows.set(r.tenant_id, r.id, r)
+              out.push(r)
+            }
+            return out
+          }),
+        get,
+        getForUpdate: get,
+        list: (tenant, q) =>
+          db.read(() =>
+            [...rows.inScope(tenant)]
+              .filter((t) =>
+                (q.from === undefined || t.date >= q.from) &&
+                (q.to === undefined || t.date <= q.to) &&
+                (q.account_code === undefined || t.account_code === q.account_code) &&
+                (q.after === undefined || t.date > q.after.date || (t.date === q.after.date && t.id > q.after.id)) &&
+                (q.unposted !== true || !posted(t))
+              )
+              .sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+              .slice(0, q.limit)
+          )
+      }
+    })
+  )
 
 /** Memory {@link QboExport.ExportStore}. */
 export const exportStore: Layer.Layer<QboExport.ExportStore, never, MemoryDatabase> = Layer.effect(
@@ -443,16 +480,18 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, MemoryDataba
         }),
       getBatch: (tenant, id) => db.read(() => Option.fromNullable(batches.get(tenant, id))),
       listBatches: (tenant, limit) =>
-        db.read(() =>
-          [...batches.inScope(tenant)].sort((a, b) => b.batch_no - a.batch_no).slice(0, limit)
-        ),
+        db.read(() => [...batches.inScope(tenant)].sort((a, b) => b.batch_no - a.batch_no).slice(0, limit)),
       batchNames: (tenant, id) => db.read(() => names.get(tenant, id) ?? new Map()),
       batchEntries: (tenant, id, after, limit) =>
         db.read(() => {
           const ids = batchEntryIds.get(tenant, id) ?? []
           const entryOf = (eid: string) => entries.get(tenant, eid)!
           const out: Array<JournalEntry.JournalEntry> = []
-          for (let i = lowerBound(ids, (eid) => entryOf(eid).entry_no <= after); i < ids.length && out.length < limit; i++) {
+          for (
+            let i = lowerBound(ids, (eid) => entryOf(eid).entry_no <= after);
+            i < ids.length && out.length < limit;
+            i++
+          ) {
             out.push(entryOf(ids[i]!))
           }
           return out

@@ -8,7 +8,17 @@
 import { AgentMemory, Errors, type Ids, Trusted } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { type Fragment, literal, SqlDb } from "./db.js"
-import { forUpdate, ignoreRows, int, intOrNull, isUniqueViolation, json, orStorage, storageError, toJson } from "./dialect.js"
+import {
+  forUpdate,
+  ignoreRows,
+  int,
+  intOrNull,
+  isUniqueViolation,
+  json,
+  orStorage,
+  storageError,
+  toJson
+} from "./dialect.js"
 
 type Row = Record<string, unknown>
 type Item = AgentMemory.MemoryItem
@@ -104,11 +114,14 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
     const itemsIn = (tenant: string, uids: ReadonlyArray<string>) =>
       Effect.map(
         Effect.forEach(chunks([...new Set(uids)]), (part) =>
-          sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND ${sql.in("uid", part)}`.query(
-            (rs) => rs.map(toItem),
-            storageError
-          )),
-        (parts) => parts.flat()
+          sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND ${sql.in("uid", part)}`
+            .query(
+              (rs) =>
+                rs.map(toItem),
+              storageError
+            )),
+        (parts) =>
+          parts.flat()
       )
 
     const service: AgentMemory.AgentMemoryStore["Type"] = {
@@ -116,20 +129,26 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         sql.dialect === "pg"
           ? sql`INSERT INTO core_memory_keys (tenant_id, thread_id, subject, predicate)
                 VALUES (${tenant}, ${key.thread_id}, ${key.subject}, ${key.predicate})
-                ON CONFLICT (tenant_id, thread_id, subject, predicate) DO UPDATE SET subject = core_memory_keys.subject`.query(
-            ignoreRows,
-            storageError
-          )
+                ON CONFLICT (tenant_id, thread_id, subject, predicate) DO UPDATE SET subject = core_memory_keys.subject`
+            .query(
+              ignoreRows,
+              storageError
+            )
           : Effect.void,
       insertItem: (i) =>
         sql`INSERT INTO core_memory_items (${ITEM_COLUMNS}) VALUES (${i.tenant_id}, ${i.uid}, ${i.thread_id}, ${i.agent_id},
-              ${i.kind}, ${i.subject}, ${i.predicate}, ${toJson(i.value)}, ${i.value_hash}, ${i.content}, ${i.importance},
+              ${i.kind}, ${i.subject}, ${i.predicate}, ${
+          toJson(i.value)
+        }, ${i.value_hash}, ${i.content}, ${i.importance},
               ${i.tier}, ${i.status}, ${i.source_actor}, ${i.source_ref}, ${i.token_count}, ${i.reinforced_count},
               ${i.last_confirmed_at}, ${i.last_used_at}, ${i.valid_from}, ${i.valid_to}, ${i.recorded_at}, ${i.expired_at},
-              ${i.accepted_at}, ${i.version})`.query(ignoreRows, (e): Errors.Conflict | Errors.StorageError =>
-          isUniqueViolation(e)
-            ? new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${i.uid} already exists` })
-            : storageError(e)),
+              ${i.accepted_at}, ${i.version})`.query(
+          ignoreRows,
+          (e): Errors.Conflict | Errors.StorageError =>
+            isUniqueViolation(e)
+              ? new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${i.uid} already exists` })
+              : storageError(e)
+        ),
       updateItem: (i, expected) =>
         Effect.flatMap(
           sql`UPDATE core_memory_items SET agent_id = ${i.agent_id}, kind = ${i.kind}, value = ${toJson(i.value)},
@@ -162,7 +181,10 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
       getItems: itemsIn,
       itemsByKey: (tenant, key) =>
         sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND thread_id = ${key.thread_id}
-              AND subject = ${key.subject} AND predicate = ${key.predicate} ORDER BY uid`.query((rs) => rs.map(toItem), storageError),
+              AND subject = ${key.subject} AND predicate = ${key.predicate} ORDER BY uid`.query(
+          (rs) => rs.map(toItem),
+          storageError
+        ),
       listItems: (tenant, q) => {
         const where: Array<Fragment> = [sql`tenant_id = ${tenant}`]
         if (q.after !== undefined) where.push(sql`uid > ${q.after}`)
@@ -177,14 +199,18 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             sql`(LOWER(content) LIKE ${like} ESCAPE '\\' OR LOWER(subject) LIKE ${like} ESCAPE '\\' OR LOWER(predicate) LIKE ${like} ESCAPE '\\')`
           )
         }
-        return sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${sql.and(where)} ORDER BY uid LIMIT ${q.limit}`.query(
-          (rs) => rs.map(toItem),
-          storageError
-        )
+        return sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${sql.and(where)} ORDER BY uid LIMIT ${q.limit}`
+          .query(
+            (rs) => rs.map(toItem),
+            storageError
+          )
       },
       touch: (tenant, uid, at, olderThan) =>
         sql`UPDATE core_memory_items SET last_used_at = ${at}
-              WHERE tenant_id = ${tenant} AND uid = ${uid} AND last_used_at < ${olderThan}`.query(ignoreRows, storageError),
+              WHERE tenant_id = ${tenant} AND uid = ${uid} AND last_used_at < ${olderThan}`.query(
+          ignoreRows,
+          storageError
+        ),
       insertLink: (l) =>
         sql`INSERT INTO core_memory_links (tenant_id, from_uid, to_uid, relation, created_at, created_by)
               VALUES (${l.tenant_id}, ${l.from_uid}, ${l.to_uid}, ${l.relation}, ${l.created_at}, ${l.created_by})
@@ -192,12 +218,18 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
       linksOf: (tenant, uids) =>
         Effect.map(
           Effect.forEach(chunks([...new Set(uids)]), (part) =>
-            sql`SELECT * FROM core_memory_links WHERE tenant_id = ${tenant} AND (${sql.in("from_uid", part)} OR ${sql.in("to_uid", part)})`
-              .query((rs) => rs.map(toLink), storageError)),
+            sql`SELECT * FROM core_memory_links WHERE tenant_id = ${tenant} AND (${sql.in("from_uid", part)} OR ${
+              sql.in("to_uid", part)
+            })`
+              .query((rs) =>
+                rs.map(toLink), storageError)),
           (parts) => {
             const seen = new Map<string, AgentMemory.MemoryLink>()
-            for (const l of parts.flat()) seen.set(`${l.from_uid}\u0000${l.to_uid}\u0000${l.relation}`, l)
-            return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) => l)
+            for (const l of parts.flat())
+              seen.set(`${l.from_uid}\u0000${l.to_uid}\u0000${l.relation}`, l)
+            return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) =>
+              l
+            )
           }
         ),
       insertReview: (r, key) =>
@@ -205,10 +237,13 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
               created_at, status, decision, resolution, resolved_by, resolved_at, version)
             VALUES (${r.tenant_id}, ${r.id}, ${r.uid}, ${r.existing_uid}, ${r.thread_id}, ${key.subject}, ${key.predicate},
               ${r.agent_id}, ${r.reason}, ${r.created_at}, ${r.status}, ${r.decision}, ${r.resolution}, ${r.resolved_by},
-              ${r.resolved_at}, ${r.version})`.query(ignoreRows, (e): Errors.Conflict | Errors.StorageError =>
-          isUniqueViolation(e)
-            ? new Errors.Conflict({ code: "conflict.duplicate", message: `review of ${r.uid} already exists` })
-            : storageError(e)),
+              ${r.resolved_at}, ${r.version})`.query(
+          ignoreRows,
+          (e): Errors.Conflict | Errors.StorageError =>
+            isUniqueViolation(e)
+              ? new Errors.Conflict({ code: "conflict.duplicate", message: `review of ${r.uid} already exists` })
+              : storageError(e)
+        ),
       getReview: (tenant, uid, options) =>
         sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}
               ${options?.forUpdate === true ? lockRow : NO_LOCK}`.query(
@@ -233,23 +268,28 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
                   ORDER BY id LIMIT ${limit}`).query((rs) => rs.map(toReview), storageError),
       openReviewsForKey: (tenant, key) =>
         sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND status = 'open'
-              AND thread_id = ${key.thread_id} AND subject = ${key.subject} AND predicate = ${key.predicate} ORDER BY id`.query(
-          (rs) => rs.map(toReview),
-          storageError
-        ),
+              AND thread_id = ${key.thread_id} AND subject = ${key.subject} AND predicate = ${key.predicate} ORDER BY id`
+          .query(
+            (rs) => rs.map(toReview),
+            storageError
+          ),
       reviewsOfItem: (tenant, uid) =>
         sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND (uid = ${uid} OR existing_uid = ${uid})
               ORDER BY id`.query((rs) => rs.map(toReview), storageError),
       reviewsOfThread: (tenant, threadId) =>
-        sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND thread_id = ${threadId} ORDER BY id`.query(
-          (rs) => rs.map(toReview),
-          storageError
-        ),
+        sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND thread_id = ${threadId} ORDER BY id`
+          .query(
+            (rs) => rs.map(toReview),
+            storageError
+          ),
       stats: (tenant) =>
         Effect.all({
-          by_tier: sql`SELECT tier AS k, COUNT(*) AS n FROM core_memory_items WHERE tenant_id = ${tenant} GROUP BY tier`,
-          by_status: sql`SELECT status AS k, COUNT(*) AS n FROM core_memory_items WHERE tenant_id = ${tenant} GROUP BY status`,
-          by_kind: sql`SELECT kind AS k, COUNT(*) AS n FROM core_memory_items WHERE tenant_id = ${tenant} GROUP BY kind`,
+          by_tier:
+            sql`SELECT tier AS k, COUNT(*) AS n FROM core_memory_items WHERE tenant_id = ${tenant} GROUP BY tier`,
+          by_status:
+            sql`SELECT status AS k, COUNT(*) AS n FROM core_memory_items WHERE tenant_id = ${tenant} GROUP BY status`,
+          by_kind:
+            sql`SELECT kind AS k, COUNT(*) AS n FROM core_memory_items WHERE tenant_id = ${tenant} GROUP BY kind`,
           queue: sql`SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM core_memory_reviews
                      WHERE tenant_id = ${tenant} AND status = 'open'`
         }).pipe(
@@ -293,16 +333,21 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         ),
       remove: (tenant, uid) =>
         Effect.gen(function*() {
-          const gone = yield* sql`DELETE FROM core_memory_items WHERE tenant_id = ${tenant} AND uid = ${uid} RETURNING uid`.query(
-            (rs) => rs.length > 0,
-            storageError
-          )
+          const gone =
+            yield* sql`DELETE FROM core_memory_items WHERE tenant_id = ${tenant} AND uid = ${uid} RETURNING uid`.query(
+              (rs) => rs.length > 0,
+              storageError
+            )
           if (!gone) return false
-          yield* sql`DELETE FROM core_memory_links WHERE tenant_id = ${tenant} AND (from_uid = ${uid} OR to_uid = ${uid})`.query(
+          yield* sql`DELETE FROM core_memory_links WHERE tenant_id = ${tenant} AND (from_uid = ${uid} OR to_uid = ${uid})`
+            .query(
+              ignoreRows,
+              storageError
+            )
+          yield* sql`DELETE FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}`.query(
             ignoreRows,
             storageError
           )
-          yield* sql`DELETE FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}`.query(ignoreRows, storageError)
           return true
         })
     }

@@ -1,10 +1,34 @@
 /** SQL implementations of the core ports, written once for SQLite and PostgreSQL. */
-import { Action, Actor, AiSettings, ApiToken, Audit, type Errors, type Ids, Ports, SystemState, Tenant, Trusted, UnitOfWork } from "@airlock/core"
+import {
+  Action,
+  Actor,
+  AiSettings,
+  ApiToken,
+  Audit,
+  type Errors,
+  type Ids,
+  Ports,
+  SystemState,
+  Tenant,
+  Trusted,
+  UnitOfWork
+} from "@airlock/core"
 import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Option } from "effect"
 import { agentMemoryStore } from "./agentMemory.js"
 import { literal, SqlDb } from "./db.js"
-import { Effect, Layer, Option } from "effect"
-import { bool, forUpdate, ignoreRows, int, intOrNull, json, orDuplicate, orStorage, storageError, toJson } from "./dialect.js"
+import {
+  bool,
+  forUpdate,
+  ignoreRows,
+  int,
+  intOrNull,
+  json,
+  orDuplicate,
+  orStorage,
+  storageError,
+  toJson
+} from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -42,7 +66,8 @@ export const tenantStore: Layer.Layer<Tenant.TenantStore, never, SqlDb> = Layer.
         Effect.asVoid,
         orDuplicate("tenant", t.id)
       ),
-    get: (id) => sql`SELECT ${TENANT_COLUMNS} FROM core_tenants WHERE id = ${id}`.query((rs) => first(rs, toTenant), storageError),
+    get: (id) =>
+      sql`SELECT ${TENANT_COLUMNS} FROM core_tenants WHERE id = ${id}`.query((rs) => first(rs, toTenant), storageError),
     list: () => sql`SELECT * FROM core_tenants ORDER BY id`.pipe(Effect.map((rs) => rs.map(toTenant)), orStorage),
     update: (t) =>
       sql`UPDATE core_tenants SET name = ${t.name}, ai_companion_enabled = ${t.ai_companion_enabled ? 1 : 0}
@@ -75,9 +100,15 @@ export const actorStore: Layer.Layer<Actor.ActorStore, never, SqlDb> = Layer.eff
         orDuplicate("actor", a.id)
       ),
     get: (tenant, id) =>
-      sql`SELECT ${ACTOR_COLUMNS} FROM core_actors WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toActor), storageError),
+      sql`SELECT ${ACTOR_COLUMNS} FROM core_actors WHERE tenant_id = ${tenant} AND id = ${id}`.query(
+        (rs) => first(rs, toActor),
+        storageError
+      ),
     list: (tenant) =>
-      sql`SELECT * FROM core_actors WHERE tenant_id = ${tenant} ORDER BY id`.pipe(Effect.map((rs) => rs.map(toActor)), orStorage),
+      sql`SELECT * FROM core_actors WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
+        Effect.map((rs) => rs.map(toActor)),
+        orStorage
+      ),
     update: (a) =>
       sql`UPDATE core_actors SET name = ${a.name}, role = ${a.role}, active = ${a.active ? 1 : 0}
           WHERE tenant_id = ${a.tenant_id} AND id = ${a.id} RETURNING id`.pipe(
@@ -108,7 +139,11 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlDb> = 
       sql`INSERT INTO core_api_tokens (id, tenant_id, actor_id, name, hint, hash, created_at, expires_at, revoked_at)
           VALUES (${t.id}, ${t.tenant_id}, ${t.actor_id}, ${t.name}, ${t.hint}, ${t.hash}, ${t.created_at},
                   ${t.expires_at}, ${t.revoked_at})`.pipe(Effect.asVoid, orDuplicate("token", t.id)),
-    get: (id) => sql`SELECT ${TOKEN_COLUMNS} FROM core_api_tokens WHERE id = ${id}`.query((rs) => first(rs, toToken), storageError),
+    get: (id) =>
+      sql`SELECT ${TOKEN_COLUMNS} FROM core_api_tokens WHERE id = ${id}`.query(
+        (rs) => first(rs, toToken),
+        storageError
+      ),
     list: (tenant) =>
       sql`SELECT * FROM core_api_tokens WHERE tenant_id = ${tenant} ORDER BY id`.pipe(
         Effect.map((rs) => rs.map(toToken)),
@@ -138,10 +173,15 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Sql
   AiSettings.AiSettingsStore,
   Effect.map(SqlDb, (sql) => ({
     get: (tenant) =>
-      sql`SELECT ${SETTINGS_COLUMNS} FROM core_ai_settings WHERE tenant_id = ${tenant}`.query((rs) => first(rs, toSettings), storageError),
+      sql`SELECT ${SETTINGS_COLUMNS} FROM core_ai_settings WHERE tenant_id = ${tenant}`.query(
+        (rs) => first(rs, toSettings),
+        storageError
+      ),
     put: (s) =>
       sql`INSERT INTO core_ai_settings (tenant_id, ai_enabled, kill_switch, ai_mode, extensions, updated_at, updated_by)
-          VALUES (${s.tenant_id}, ${s.ai_enabled ? 1 : 0}, ${s.kill_switch ? 1 : 0}, ${s.ai_mode}, ${toJson(s.extensions)},
+          VALUES (${s.tenant_id}, ${s.ai_enabled ? 1 : 0}, ${s.kill_switch ? 1 : 0}, ${s.ai_mode}, ${
+        toJson(s.extensions)
+      },
                   ${s.updated_at}, ${s.updated_by})
           ON CONFLICT (tenant_id) DO UPDATE SET ai_enabled = excluded.ai_enabled, kill_switch = excluded.kill_switch,
             ai_mode = excluded.ai_mode, extensions = excluded.extensions, updated_at = excluded.updated_at,
@@ -161,7 +201,11 @@ const toEntry = (r: Row) =>
 export const systemStateStore: Layer.Layer<SystemState.SystemStateStore, never, SqlDb> = Layer.effect(
   SystemState.SystemStateStore,
   Effect.map(SqlDb, (sql) => ({
-    get: (key) => sql`SELECT ${STATE_COLUMNS} FROM core_system_state WHERE key = ${key}`.query((rs) => first(rs, toEntry), storageError),
+    get: (key) =>
+      sql`SELECT ${STATE_COLUMNS} FROM core_system_state WHERE key = ${key}`.query(
+        (rs) => first(rs, toEntry),
+        storageError
+      ),
     put: (e) =>
       sql`INSERT INTO core_system_state (key, value, updated_at, updated_by)
           VALUES (${e.key}, ${toJson(e.value)}, ${e.updated_at}, ${e.updated_by})
@@ -200,13 +244,18 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
   Action.ActionStore,
   Effect.map(SqlDb, (sql) => {
     const get = (tenant: Ids.TenantId, id: Ids.ActionId) =>
-      sql`SELECT ${ACTION_COLUMNS} FROM core_actions WHERE tenant_id = ${tenant} AND id = ${id}`.query((rs) => first(rs, toAction), storageError)
+      sql`SELECT ${ACTION_COLUMNS} FROM core_actions WHERE tenant_id = ${tenant} AND id = ${id}`.query(
+        (rs) => first(rs, toAction),
+        storageError
+      )
     const lock = forUpdate(sql)
     return {
       insert: (a) =>
         sql`INSERT INTO core_actions (tenant_id, id, kind, subject, payload, payload_hash, status, review_reasons,
               idempotency_key, proposed_by, proposed_at, closed_by, closed_at, close_reason, result, version)
-            VALUES (${a.tenant_id}, ${a.id}, ${a.kind}, ${a.subject}, ${toJson(a.payload)}, ${a.payload_hash}, ${a.status},
+            VALUES (${a.tenant_id}, ${a.id}, ${a.kind}, ${a.subject}, ${
+          toJson(a.payload)
+        }, ${a.payload_hash}, ${a.status},
               ${toJson(a.review_reasons)}, ${a.idempotency_key}, ${a.proposed_by}, ${a.proposed_at}, ${a.closed_by},
               ${a.closed_at}, ${a.close_reason}, ${a.result === null ? null : toJson(a.result)}, ${a.version})`.pipe(
           Effect.asVoid,
@@ -214,12 +263,16 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
         ),
       get,
       getForUpdate: (tenant, id) =>
-        sql`SELECT ${ACTION_COLUMNS} FROM core_actions WHERE tenant_id = ${tenant} AND id = ${id} ${lock}`.query((rs) => first(rs, toAction), storageError),
-      findByIdempotencyKey: (tenant, kind, key) =>
-        sql`SELECT * FROM core_actions WHERE tenant_id = ${tenant} AND kind = ${kind} AND idempotency_key = ${key}`.pipe(
-          Effect.map((rs) => first(rs, toAction)),
-          orStorage
+        sql`SELECT ${ACTION_COLUMNS} FROM core_actions WHERE tenant_id = ${tenant} AND id = ${id} ${lock}`.query(
+          (rs) => first(rs, toAction),
+          storageError
         ),
+      findByIdempotencyKey: (tenant, kind, key) =>
+        sql`SELECT * FROM core_actions WHERE tenant_id = ${tenant} AND kind = ${kind} AND idempotency_key = ${key}`
+          .pipe(
+            Effect.map((rs) => first(rs, toAction)),
+            orStorage
+          ),
       update: (a, expected) =>
         sql`UPDATE core_actions SET status = ${a.status}, review_reasons = ${toJson(a.review_reasons)},
               closed_by = ${a.closed_by}, closed_at = ${a.closed_at}, close_reason = ${a.close_reason},
@@ -231,10 +284,13 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
           Effect.flatMap((updated) =>
             updated
               ? Effect.void
-              : Effect.flatMap(get(a.tenant_id, a.id), (current): Effect.Effect<void, Errors.Conflict | Errors.NotFound> =>
-                Option.isNone(current)
-                  ? Effect.fail(notFound("action", a.id))
-                  : Effect.fail(Action.staleError(a.id)))
+              : Effect.flatMap(
+                get(a.tenant_id, a.id),
+                (current): Effect.Effect<void, Errors.Conflict | Errors.NotFound> =>
+                  Option.isNone(current)
+                    ? Effect.fail(notFound("action", a.id))
+                    : Effect.fail(Action.staleError(a.id))
+              )
           )
         ),
       list: (tenant, q) => {
@@ -249,7 +305,11 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
         )
       },
       wipe: (tenant, filter, at, by) => {
-        const where = [sql`tenant_id = ${tenant}`, sql`status = ${filter.status}`, sql`status NOT IN ('applied', 'rolled_back', 'wiped')`]
+        const where = [
+          sql`tenant_id = ${tenant}`,
+          sql`status = ${filter.status}`,
+          sql`status NOT IN ('applied', 'rolled_back', 'wiped')`
+        ]
         if (filter.kind !== undefined) where.push(sql`kind = ${filter.kind}`)
         return sql`UPDATE core_actions SET status = 'wiped', closed_at = ${at}, closed_by = ${by},
                      close_reason = 'wiped', version = version + 1
@@ -323,22 +383,32 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlDb> = Layer.eff
           Effect.flatMap(
             sql`INSERT INTO core_audit (tenant_id, seq, at, actor_id, action, subject, data, prev_hash, hash)
                 VALUES (${record.tenant_id}, ${record.seq}, ${record.at}, ${record.actor_id}, ${record.action},
-                        ${record.subject}, ${toJson(record.data)}, ${record.prev_hash}, ${record.hash})`.query(ignoreRows, storageError),
+                        ${record.subject}, ${toJson(record.data)}, ${record.prev_hash}, ${record.hash})`.query(
+              ignoreRows,
+              storageError
+            ),
             () =>
-              sql`UPDATE core_audit_heads SET seq = ${record.seq}, hash = ${record.hash} WHERE tenant_id = ${tenant}`.query(
-                () => record,
-                storageError
-              )
+              sql`UPDATE core_audit_heads SET seq = ${record.seq}, hash = ${record.hash} WHERE tenant_id = ${tenant}`
+                .query(
+                  () => record,
+                  storageError
+                )
           )
       )
       return Effect.flatMap(
         Effect.serviceOption(SqlClient.TransactionConnection),
-        (tx) => (Option.isSome(tx) ? body : sql.withTransaction(body).pipe(Effect.mapError((e) => (e._tag === "SqlError" ? storageError(e) : e))))
+        (
+          tx
+        ) => (Option.isSome(tx)
+          ? body
+          : sql.withTransaction(body).pipe(Effect.mapError((e) => (e._tag === "SqlError" ? storageError(e) : e))))
       )
     },
     head: (tenant) =>
       sql`SELECT seq, hash FROM core_audit_heads WHERE tenant_id = ${tenant}`.pipe(
-        Effect.map((rs) => (rs.length === 0 || int(rs[0]!.seq) === 0 ? null : { seq: int(rs[0]!.seq), hash: String(rs[0]!.hash) })),
+        Effect.map((
+          rs
+        ) => (rs.length === 0 || int(rs[0]!.seq) === 0 ? null : { seq: int(rs[0]!.seq), hash: String(rs[0]!.hash) })),
         orStorage
       ),
     list: (tenant, { afterSeq, limit }) =>

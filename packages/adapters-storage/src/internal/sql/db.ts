@@ -50,10 +50,17 @@ export interface Compiled {
  */
 export const makeCompiler = (dialect: Dialect) => {
   const cache = new WeakMap<ReadonlyArray<string>, string>()
-  const withLiterals = new WeakMap<ReadonlyArray<string>, { readonly values: ReadonlyArray<unknown>; readonly text: string }>()
+  const withLiterals = new WeakMap<
+    ReadonlyArray<string>,
+    { readonly values: ReadonlyArray<unknown>; readonly text: string }
+  >()
   const placeholder = dialect === "pg" ? (n: number) => `$${n}` : () => "?"
 
-  const flatten = (strings: ReadonlyArray<string>, values: ReadonlyArray<unknown>, out: { text: string; params: Array<unknown> }) => {
+  const flatten = (
+    strings: ReadonlyArray<string>,
+    values: ReadonlyArray<unknown>,
+    out: { text: string; params: Array<unknown> }
+  ) => {
     out.text += strings[0]!
     for (let i = 0; i < values.length; i++) {
       const v = values[i]
@@ -120,7 +127,10 @@ const sameLiterals = (recorded: ReadonlyArray<unknown>, values: ReadonlyArray<un
 /** Runs compiled statements and transactions for one database. */
 export interface Driver {
   readonly dialect: Dialect
-  readonly execute: (strings: ReadonlyArray<string>, values: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+  readonly execute: (
+    strings: ReadonlyArray<string>,
+    values: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<Row>, SqlError>
   /** {@link execute} with its rows and its failure mapped in the same step. */
   readonly query: <A, E>(
     strings: ReadonlyArray<string>,
@@ -191,7 +201,8 @@ const list = (open: string, sep: string, close: string, values: ReadonlyArray<un
 
 /** Builds the {@link Db} API over a driver. */
 export const makeDb = (driver: Driver): Db => {
-  const db = ((strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>) => new Statement(driver, strings, values)) as Db
+  const db =
+    ((strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>) => new Statement(driver, strings, values)) as Db
   function inList(a: string | ReadonlyArray<unknown>, b?: ReadonlyArray<unknown>): Fragment {
     if (typeof a === "string") {
       const values = b ?? []
@@ -241,4 +252,5 @@ export const fromClient: Layer.Layer<SqlDb, never, SqlClient.SqlClient> = Layer.
 )
 
 /** Wraps a driver failure the way `@effect/sql` does, so the dialect helpers see one error type. */
-export const driverError = (cause: unknown, message = "Failed to execute statement"): SqlError => new SqlError({ cause, message })
+export const driverError = (cause: unknown, message = "Failed to execute statement"): SqlError =>
+  new SqlError({ cause, message })

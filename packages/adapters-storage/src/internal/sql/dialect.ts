@@ -45,7 +45,9 @@ export const uniqueViolation = (error: SqlError): UniqueViolation | undefined =>
     }
   }
   if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-    const qualified = typeof cause!.message === "string" ? SQLITE_UNIQUE.exec(cause!.message)?.[1]?.split(", ") ?? [] : []
+    const qualified = typeof cause!.message === "string"
+      ? SQLITE_UNIQUE.exec(cause!.message)?.[1]?.split(", ") ?? []
+      : []
     return {
       constraint: null,
       table: qualified[0]?.split(".")[0] ?? null,
@@ -95,9 +97,10 @@ export const orStorage = <A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Eff
   Effect.mapError(self, storageError)
 
 /** Maps a unique violation to `conflict.duplicate` (core's `Ports.duplicateError`), anything else to a storage error. */
-export const orDuplicate = (entity: string, id: string) =>
-<A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Errors.StorageError | Errors.Conflict, R> =>
-  Effect.mapError(self, (e) => (isUniqueViolation(e) ? Ports.duplicateError(entity, id) : storageError(e)))
+export const orDuplicate =
+  (entity: string, id: string) =>
+  <A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Errors.StorageError | Errors.Conflict, R> =>
+    Effect.mapError(self, (e) => (isUniqueViolation(e) ? Ports.duplicateError(entity, id) : storageError(e)))
 
 /** Decodes an integer column that fits a JS number (pg returns BIGINT as a string). */
 export const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))

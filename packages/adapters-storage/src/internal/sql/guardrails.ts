@@ -1,9 +1,9 @@
 /** SQL implementations of the guardrails ports, written once for SQLite and PostgreSQL. */
-import type { Ports } from "@airlock/guardrails"
 import { Trusted } from "@airlock/core"
+import type { Ports } from "@airlock/guardrails"
 import { Approvals, BreakerEvents, Breakers, BudgetStore, CounterStore } from "@airlock/guardrails"
-import { type Fragment, SqlDb } from "./db.js"
 import { Effect, Layer, Option } from "effect"
+import { type Fragment, SqlDb } from "./db.js"
 import { int, intOrNull, json, orStorage, storageError, toJson } from "./dialect.js"
 
 type Row = Record<string, unknown>
@@ -41,7 +41,10 @@ export const counterStore: Layer.Layer<CounterStore.CounterStore, never, SqlDb> 
           orStorage
         ),
       purge: (now) =>
-        sql`DELETE FROM guardrails_counters WHERE expires_at < ${now} RETURNING key`.pipe(Effect.map((rs) => rs.length), orStorage)
+        sql`DELETE FROM guardrails_counters WHERE expires_at < ${now} RETURNING key`.pipe(
+          Effect.map((rs) => rs.length),
+          orStorage
+        )
     }
   })
 )
@@ -80,9 +83,14 @@ export const breakerStore: Layer.Layer<Breakers.BreakerStore, never, SqlDb> = La
               ON CONFLICT (key) DO NOTHING RETURNING key`
         : sql`UPDATE guardrails_breakers SET kind = ${b.kind}, tenant_id = ${b.tenant_id}, state = ${b.state},
                 reason = ${b.reason}, opened_at = ${b.opened_at}, until_at = ${b.until},
-                consecutive_failures = ${b.consecutive_failures}, probe_until = ${b.probe_until}, data = ${toJson(b.data)},
+                consecutive_failures = ${b.consecutive_failures}, probe_until = ${b.probe_until}, data = ${
+          toJson(b.data)
+        },
                 updated_at = ${b.updated_at}, version = ${b.version}
-              WHERE key = ${b.key} AND version = ${expected} RETURNING key`).pipe(Effect.map((rs) => rs.length > 0), orStorage),
+              WHERE key = ${b.key} AND version = ${expected} RETURNING key`).pipe(
+          Effect.map((rs) => rs.length > 0),
+          orStorage
+        ),
     list: (prefix) =>
       sql`SELECT * FROM guardrails_breakers WHERE key >= ${prefix} AND key < ${prefix + "\uffff"} ORDER BY key`.pipe(
         Effect.map((rs) => rs.map(toBreaker).filter((b) => b.key.startsWith(prefix))),
@@ -109,7 +117,9 @@ export const eventStore: Layer.Layer<BreakerEvents.EventStore, never, SqlDb> = L
   Effect.map(SqlDb, (sql) => ({
     append: (e) =>
       sql`INSERT INTO guardrails_events (id, tenant_id, kind, type, reason, data, actor_id, at)
-          VALUES (${e.id}, ${e.tenant_id}, ${e.kind}, ${e.type}, ${e.reason}, ${toJson(e.data)}, ${e.actor_id}, ${e.at})`.pipe(
+          VALUES (${e.id}, ${e.tenant_id}, ${e.kind}, ${e.type}, ${e.reason}, ${
+        toJson(e.data)
+      }, ${e.actor_id}, ${e.at})`.pipe(
         Effect.asVoid,
         orStorage
       ),
@@ -150,10 +160,11 @@ export const approvalStore: Layer.Layer<Approvals.ApprovalStore, never, SqlDb> =
   Approvals.ApprovalStore,
   Effect.map(SqlDb, (sql) => ({
     get: (tenant, subject, hash) =>
-      sql`SELECT * FROM guardrails_approvals WHERE tenant_id = ${tenant} AND subject = ${subject} AND plan_hash = ${hash}`.pipe(
-        Effect.map((rs) => (rs.length === 0 ? Option.none() : Option.some(toApproval(rs[0]!)))),
-        orStorage
-      ),
+      sql`SELECT * FROM guardrails_approvals WHERE tenant_id = ${tenant} AND subject = ${subject} AND plan_hash = ${hash}`
+        .pipe(
+          Effect.map((rs) => (rs.length === 0 ? Option.none() : Option.some(toApproval(rs[0]!)))),
+          orStorage
+        ),
     put: (a, expected) => {
       const risk = a.risk_score === null ? null : String(a.risk_score)
       return (expected === 0
@@ -173,11 +184,13 @@ export const approvalStore: Layer.Layer<Approvals.ApprovalStore, never, SqlDb> =
       (subject === undefined
         ? sql`SELECT * FROM guardrails_approvals WHERE tenant_id = ${tenant}`
         : sql`SELECT * FROM guardrails_approvals WHERE tenant_id = ${tenant} AND subject = ${subject}`).pipe(
-        Effect.map((rs) =>
-          rs.map(toApproval).sort((a, b) => (b.granted_at ?? -1) - (a.granted_at ?? -1) || (a.plan_hash < b.plan_hash ? -1 : 1))
-        ),
-        orStorage
-      )
+          Effect.map((rs) =>
+            rs.map(toApproval).sort((a, b) =>
+              (b.granted_at ?? -1) - (a.granted_at ?? -1) || (a.plan_hash < b.plan_hash ? -1 : 1)
+            )
+          ),
+          orStorage
+        )
   }))
 )
 

@@ -4,10 +4,19 @@
  * `CAST(... AS TEXT)`, so no amount ever passes through a JS number.
  */
 import { type Errors, type Ids, Ports as CorePorts, Trusted } from "@airlock/core"
-import { BankTransaction, Chart, JournalEntry, JournalStore, Money, PeriodLock, type Ports, QboExport } from "@airlock/ledger"
-import { literal, SqlDb } from "./db.js"
+import {
+  BankTransaction,
+  Chart,
+  JournalEntry,
+  JournalStore,
+  Money,
+  PeriodLock,
+  type Ports,
+  QboExport
+} from "@airlock/ledger"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option } from "effect"
+import { literal, SqlDb } from "./db.js"
 import {
   bool,
   forShare,
@@ -60,19 +69,31 @@ export const accountStore: Layer.Layer<Chart.AccountStore, never, SqlDb> = Layer
   Effect.map(SqlDb, (sql) => ({
     insert: (a) =>
       sql`INSERT INTO ledger_accounts (tenant_id, code, name, type, normal_balance, parent_code, currency, active, description, created_at, updated_at)
-          VALUES (${a.tenant_id}, ${a.code}, ${a.name}, ${a.type}, ${a.normal_balance}, ${a.parent_code}, ${a.currency}, ${a.active ? 1 : 0},
-                  ${a.description}, ${a.created_at}, ${a.updated_at})`.pipe(Effect.asVoid, orDuplicate("account", a.code)),
+          VALUES (${a.tenant_id}, ${a.code}, ${a.name}, ${a.type}, ${a.normal_balance}, ${a.parent_code}, ${a.currency}, ${
+        a.active ? 1 : 0
+      },
+                  ${a.description}, ${a.created_at}, ${a.updated_at})`.pipe(
+        Effect.asVoid,
+        orDuplicate("account", a.code)
+      ),
     get: (tenant, code) =>
-      sql`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`.query((rs) => first(rs, toAccount), storageError),
+      sql`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE tenant_id = ${tenant} AND code = ${code}`.query(
+        (rs) => first(rs, toAccount),
+        storageError
+      ),
     getMany: (tenant, codes) =>
       codes.length === 0
         ? Effect.succeed(new Map<string, Chart.Account>())
-        : sql`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE tenant_id = ${tenant} AND code IN ${sql.in(codes)}`.query(
-          (rs) => new Map(rs.map((r) => [String(r.code), toAccount(r)] as const)),
-          storageError
-        ),
+        : sql`SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE tenant_id = ${tenant} AND code IN ${sql.in(codes)}`
+          .query(
+            (rs) => new Map(rs.map((r) => [String(r.code), toAccount(r)] as const)),
+            storageError
+          ),
     list: (tenant) =>
-      sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} ORDER BY code`.pipe(Effect.map((rs) => rs.map(toAccount)), orStorage),
+      sql`SELECT * FROM ledger_accounts WHERE tenant_id = ${tenant} ORDER BY code`.pipe(
+        Effect.map((rs) => rs.map(toAccount)),
+        orStorage
+      ),
     update: (a) =>
       sql`UPDATE ledger_accounts SET name = ${a.name}, parent_code = ${a.parent_code}, description = ${a.description},
             active = ${a.active ? 1 : 0}, updated_at = ${a.updated_at}
@@ -132,7 +153,8 @@ const entryConflict = uniqueErrors<JournalEntry.JournalEntry, Errors.Conflict>([
 // untyped value PostgreSQL would have to guess the type of
 const MAX_TOTAL = literal(Money.MAX_TOTAL_MINOR.toString())
 
-const LINE_COLUMNS = "l.line_no, l.account_code, l.side, CAST(l.amount_minor AS TEXT) AS amount, l.description, l.name, l.class, l.location"
+const LINE_COLUMNS =
+  "l.line_no, l.account_code, l.side, CAST(l.amount_minor AS TEXT) AS amount, l.description, l.name, l.class, l.location"
 
 /** SQL {@link JournalStore.JournalStore}. Balances are materialised per account and day in the same statement batch as the entry. */
 export const journalStore: Layer.Layer<JournalStore.JournalStore, never, SqlDb> = Layer.effect(
@@ -146,7 +168,9 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, SqlDb> 
         if (rows.length === 0) return [] as Array<JournalEntry.JournalEntry>
         const ids = rows.map((r) => String(r.id))
         const lines = yield* sql`SELECT l.entry_id, ${lineColumns} FROM ledger_lines l
-                                 WHERE l.tenant_id = ${tenant} AND l.entry_id IN ${sql.in(ids)} ORDER BY l.entry_id, l.line_no`
+                                 WHERE l.tenant_id = ${tenant} AND l.entry_id IN ${
+          sql.in(ids)
+        } ORDER BY l.entry_id, l.line_no`
         const byEntry = new Map<string, Array<JournalEntry.JournalLine>>()
         for (const l of lines) {
           const id = String(l.entry_id)
@@ -234,8 +258,10 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, SqlDb> 
       // the entry alone past the limit (thousands of the largest lines on one account): a new
       // row would be stored as a REAL on SQLite, so it is refused before the statement
       for (const [account_code, t] of perAccount) {
-        if (t.debit > Money.MAX_TOTAL_MINOR) return Effect.fail(JournalStore.balanceRangeError(account_code, e.date, "debit"))
-        if (t.credit > Money.MAX_TOTAL_MINOR) return Effect.fail(JournalStore.balanceRangeError(account_code, e.date, "credit"))
+        if (t.debit > Money.MAX_TOTAL_MINOR)
+          return Effect.fail(JournalStore.balanceRangeError(account_code, e.date, "debit"))
+        if (t.credit > Money.MAX_TOTAL_MINOR)
+          return Effect.fail(JournalStore.balanceRangeError(account_code, e.date, "credit"))
       }
       return Effect.flatten(
         sql`INSERT INTO ledger_daily_balances ${
@@ -274,10 +300,17 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, SqlDb> 
       const [account_code, delta] = [...perAccount].find(([code]) => !written.has(code))!
       return Effect.flatMap(
         sql`SELECT CAST(debit_minor AS TEXT) AS d, CAST(credit_minor AS TEXT) AS c FROM ledger_daily_balances
-            WHERE tenant_id = ${e.tenant_id} AND account_code = ${account_code} AND day = ${e.date}`.query(totalsOf, storageError),
+            WHERE tenant_id = ${e.tenant_id} AND account_code = ${account_code} AND day = ${e.date}`.query(
+          totalsOf,
+          storageError
+        ),
         (stored) =>
           Effect.fail(
-            JournalStore.balanceRangeError(account_code, e.date, stored.debit + delta.debit > Money.MAX_TOTAL_MINOR ? "debit" : "credit")
+            JournalStore.balanceRangeError(
+              account_code,
+              e.date,
+              stored.debit + delta.debit > Money.MAX_TOTAL_MINOR ? "debit" : "credit"
+            )
           )
       )
     }
@@ -288,13 +321,25 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, SqlDb> 
     return {
       insert,
       get: (tenant, id) =>
-        Effect.flatMap(sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND id = ${id}`, (rs) => one(tenant, rs)).pipe(orStorage),
+        Effect.flatMap(
+          sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND id = ${id}`,
+          (rs) => one(tenant, rs)
+        ).pipe(orStorage),
       findByIdempotencyKey: (tenant, key) =>
-        Effect.flatMap(sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND idempotency_key = ${key}`, (rs) => one(tenant, rs)).pipe(orStorage),
+        Effect.flatMap(
+          sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND idempotency_key = ${key}`,
+          (rs) => one(tenant, rs)
+        ).pipe(orStorage),
       findReversal: (tenant, id) =>
-        Effect.flatMap(sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND reverses_entry_id = ${id}`, (rs) => one(tenant, rs)).pipe(orStorage),
+        Effect.flatMap(
+          sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND reverses_entry_id = ${id}`,
+          (rs) => one(tenant, rs)
+        ).pipe(orStorage),
       findByProposal: (tenant, proposal) =>
-        Effect.flatMap(sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND proposal_id = ${proposal}`, (rs) => one(tenant, rs)).pipe(orStorage),
+        Effect.flatMap(
+          sql`SELECT * FROM ledger_entries WHERE tenant_id = ${tenant} AND proposal_id = ${proposal}`,
+          (rs) => one(tenant, rs)
+        ).pipe(orStorage),
       liveForBankTransaction: (tenant, btx) =>
         Effect.flatMap(
           // COALESCE (not IS NULL) and `entry_no + 0`: without them SQLite walks the reversal or
@@ -313,9 +358,12 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, SqlDb> 
         if (q.to !== undefined) where.push(sql`e.date <= ${q.to}`)
         if (q.source !== undefined) where.push(sql`e.source = ${q.source}`)
         if (q.account_code !== undefined) {
-          where.push(sql`EXISTS (SELECT 1 FROM ledger_lines l WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id AND l.account_code = ${q.account_code})`)
+          where.push(
+            sql`EXISTS (SELECT 1 FROM ledger_lines l WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id AND l.account_code = ${q.account_code})`
+          )
         }
-        if (q.after !== undefined) where.push(sql`(e.date > ${q.after.date} OR (e.date = ${q.after.date} AND e.entry_no > ${q.after.entry_no}))`)
+        if (q.after !== undefined)
+          where.push(sql`(e.date > ${q.after.date} OR (e.date = ${q.after.date} AND e.entry_no > ${q.after.entry_no}))`)
         return Effect.flatMap(
           sql`SELECT * FROM ledger_entries e WHERE ${sql.and(where)} ORDER BY e.date, e.entry_no LIMIT ${q.limit}`,
           (rs) => withLines(tenant, rs)
@@ -357,7 +405,12 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, SqlDb> 
           )
         ),
       accountLines: (tenant, account, q) => {
-        const where = [sql`l.tenant_id = ${tenant}`, sql`l.account_code = ${account}`, sql`l.date >= ${q.from}`, sql`l.date <= ${q.to}`]
+        const where = [
+          sql`l.tenant_id = ${tenant}`,
+          sql`l.account_code = ${account}`,
+          sql`l.date >= ${q.from}`,
+          sql`l.date <= ${q.to}`
+        ]
         if (q.after !== undefined) where.push(positionAfter(q.after))
         return sql`SELECT l.entry_id, l.entry_no, l.date, e.memo, ${lineColumns}
                    FROM ledger_lines l JOIN ledger_entries e ON e.tenant_id = l.tenant_id AND e.id = l.entry_id
@@ -404,7 +457,10 @@ export const periodLockStore: Layer.Layer<PeriodLock.PeriodLockStore, never, Sql
   Effect.map(SqlDb, (sql) => {
     const clauses = { none: sql.literal(""), share: forShare(sql), update: forUpdate(sql) }
     const select = (tenant: Ids.TenantId, lock: "none" | "share" | "update") =>
-      sql`SELECT ${LOCK_COLUMNS} FROM ledger_period_locks WHERE tenant_id = ${tenant} ${clauses[lock]}`.query((rs) => first(rs, toLock), (e) => e)
+      sql`SELECT ${LOCK_COLUMNS} FROM ledger_period_locks WHERE tenant_id = ${tenant} ${clauses[lock]}`.query(
+        (rs) => first(rs, toLock),
+        (e) => e
+      )
     // a row must exist to be locked: the first post of a tenant creates an open one
     const locked = (tenant: Ids.TenantId, lock: "share" | "update") =>
       Effect.flatMap(select(tenant, lock), (found) =>
@@ -460,7 +516,9 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
     const noLock = sql.literal("")
     const lockRow = forUpdate(sql)
     const get = (tenant: Ids.TenantId, id: string, lock: boolean) =>
-      sql`SELECT ${columns} FROM ledger_bank_transactions b WHERE b.tenant_id = ${tenant} AND b.id = ${id} ${lock ? lockRow : noLock}`.query(
+      sql`SELECT ${columns} FROM ledger_bank_transactions b WHERE b.tenant_id = ${tenant} AND b.id = ${id} ${
+        lock ? lockRow : noLock
+      }`.query(
         (rs) => first(rs, toBankTxn),
         storageError
       )
@@ -500,13 +558,18 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
         if (q.from !== undefined) where.push(sql`b.date >= ${q.from}`)
         if (q.to !== undefined) where.push(sql`b.date <= ${q.to}`)
         if (q.account_code !== undefined) where.push(sql`b.account_code = ${q.account_code}`)
-        if (q.after !== undefined) where.push(sql`(b.date > ${q.after.date} OR (b.date = ${q.after.date} AND b.id > ${q.after.id}))`)
+        if (q.after !== undefined)
+          where.push(sql`(b.date > ${q.after.date} OR (b.date = ${q.after.date} AND b.id > ${q.after.id}))`)
         if (q.unposted === true) {
-          where.push(sql`NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.tenant_id = b.tenant_id AND e.bank_transaction_id = b.id
+          where.push(
+            sql`NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.tenant_id = b.tenant_id AND e.bank_transaction_id = b.id
             AND COALESCE(e.reverses_entry_id, '') = ''
-            AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.tenant_id = e.tenant_id AND r.reverses_entry_id = e.id))`)
+            AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.tenant_id = e.tenant_id AND r.reverses_entry_id = e.id))`
+          )
         }
-        return sql`SELECT ${columns} FROM ledger_bank_transactions b WHERE ${sql.and(where)} ORDER BY b.date, b.id LIMIT ${q.limit}`.pipe(
+        return sql`SELECT ${columns} FROM ledger_bank_transactions b WHERE ${
+          sql.and(where)
+        } ORDER BY b.date, b.id LIMIT ${q.limit}`.pipe(
           Effect.map((rs) => rs.map(toBankTxn)),
           orStorage
         )
@@ -544,12 +607,14 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlDb> = Lay
                      SELECT e.tenant_id, e.id, ${draft.id}, e.entry_no FROM ledger_entries e
                      WHERE e.tenant_id = ${draft.tenant_id}
                        AND NOT EXISTS (SELECT 1 FROM ledger_qbo_exported x WHERE x.tenant_id = e.tenant_id AND x.entry_id = e.id)`
-          const stats = yield* sql`SELECT COUNT(*) AS n, MIN(entry_no) AS lo, MAX(entry_no) AS hi FROM ledger_qbo_exported
+          const stats =
+            yield* sql`SELECT COUNT(*) AS n, MIN(entry_no) AS lo, MAX(entry_no) AS hi FROM ledger_qbo_exported
                                    WHERE tenant_id = ${draft.tenant_id} AND batch_id = ${draft.id}`
           const skipped = int(before[0]!.n)
           const count = int(stats[0]!.n)
           if (count === 0) return { skipped, batch: null }
-          const last = yield* sql`SELECT COALESCE(MAX(batch_no), 0) AS n FROM ledger_qbo_batches WHERE tenant_id = ${draft.tenant_id}`
+          const last =
+            yield* sql`SELECT COALESCE(MAX(batch_no), 0) AS n FROM ledger_qbo_batches WHERE tenant_id = ${draft.tenant_id}`
           const batch = Trusted.make(QboExport.ExportBatch, {
             tenant_id: draft.tenant_id,
             id: draft.id,
@@ -564,32 +629,44 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlDb> = Lay
           yield* sql`INSERT INTO ledger_qbo_batches (tenant_id, id, batch_no, entry_count, first_entry_no, last_entry_no, date_format, created_at, created_by)
                      VALUES (${batch.tenant_id}, ${batch.id}, ${batch.batch_no}, ${batch.entry_count}, ${batch.first_entry_no},
                              ${batch.last_entry_no}, ${batch.date_format}, ${batch.created_at}, ${batch.created_by})`
-          const rows = [...names].map(([account_code, full_name]) => ({ tenant_id: draft.tenant_id, batch_id: draft.id, account_code, full_name }))
+          const rows = [...names].map(([account_code, full_name]) => ({
+            tenant_id: draft.tenant_id,
+            batch_id: draft.id,
+            account_code,
+            full_name
+          }))
           for (let i = 0; i < rows.length; i += 500) {
             yield* sql`INSERT INTO ledger_qbo_batch_accounts ${sql.insert(rows.slice(i, i + 500))}`
           }
           return { skipped, batch }
         }).pipe(orStorage),
       getBatch: (tenant, id) =>
-        sql`SELECT * FROM ledger_qbo_batches WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(Effect.map((rs) => first(rs, toBatch)), orStorage),
+        sql`SELECT * FROM ledger_qbo_batches WHERE tenant_id = ${tenant} AND id = ${id}`.pipe(
+          Effect.map((rs) => first(rs, toBatch)),
+          orStorage
+        ),
       listBatches: (tenant, limit) =>
         sql`SELECT * FROM ledger_qbo_batches WHERE tenant_id = ${tenant} ORDER BY batch_no DESC LIMIT ${limit}`.pipe(
           Effect.map((rs) => rs.map(toBatch)),
           orStorage
         ),
       batchNames: (tenant, id) =>
-        sql`SELECT account_code, full_name FROM ledger_qbo_batch_accounts WHERE tenant_id = ${tenant} AND batch_id = ${id}`.pipe(
-          Effect.map((rs) => new Map(rs.map((r) => [String(r.account_code), String(r.full_name)] as const))),
-          orStorage
-        ),
+        sql`SELECT account_code, full_name FROM ledger_qbo_batch_accounts WHERE tenant_id = ${tenant} AND batch_id = ${id}`
+          .pipe(
+            Effect.map((rs) => new Map(rs.map((r) => [String(r.account_code), String(r.full_name)] as const))),
+            orStorage
+          ),
       batchEntries: (tenant, id, after, limit) =>
         Effect.gen(function*() {
-          const rows = yield* sql`SELECT e.* FROM ledger_qbo_exported x JOIN ledger_entries e ON e.tenant_id = x.tenant_id AND e.id = x.entry_id
+          const rows =
+            yield* sql`SELECT e.* FROM ledger_qbo_exported x JOIN ledger_entries e ON e.tenant_id = x.tenant_id AND e.id = x.entry_id
                                   WHERE x.tenant_id = ${tenant} AND x.batch_id = ${id} AND x.entry_no > ${after}
                                   ORDER BY x.entry_no LIMIT ${limit}`
           if (rows.length === 0) return []
           const lines = yield* sql`SELECT l.entry_id, ${lineColumns} FROM ledger_lines l
-                                   WHERE l.tenant_id = ${tenant} AND l.entry_id IN ${sql.in(rows.map((r) => String(r.id)))}
+                                   WHERE l.tenant_id = ${tenant} AND l.entry_id IN ${
+            sql.in(rows.map((r) => String(r.id)))
+          }
                                    ORDER BY l.entry_id, l.line_no`
           const byEntry = new Map<string, Array<JournalEntry.JournalLine>>()
           for (const l of lines) {

@@ -9,10 +9,10 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as SqlStatement from "@effect/sql/Statement"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import Database from "better-sqlite3"
 import { Context, Effect, Exit, Layer, Runtime, type Scope } from "effect"
 import { createRequire } from "node:module"
@@ -102,7 +102,11 @@ const bindable = (params: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
 /** Opens the handle and builds the client and the fast path on it; closed with the scope. */
 export const make = (
   options: SqliteHandleOptions
-): Effect.Effect<{ readonly client: SqliteClient.SqliteClient; readonly db: Db }, SqlError, Scope.Scope | Reactivity.Reactivity> =>
+): Effect.Effect<
+  { readonly client: SqliteClient.SqliteClient; readonly db: Db },
+  SqlError,
+  Scope.Scope | Reactivity.Reactivity
+> =>
   Effect.gen(function*() {
     const handle = yield* Effect.acquireRelease(
       Effect.try({
@@ -151,7 +155,10 @@ export const make = (
     // are read when the statement is prepared: the stores list their columns (a schema change
     // cannot reshape such rows), and a row whose width no longer matches (a `SELECT *` after a
     // column was added or dropped) makes them be read again.
-    const arrayStatements = new Map<string, { readonly statement: Database.Statement; columns: ReadonlyArray<string> | null }>()
+    const arrayStatements = new Map<
+      string,
+      { readonly statement: Database.Statement; columns: ReadonlyArray<string> | null }
+    >()
     const columnsOf = (statement: Database.Statement) => statement.columns().map((c) => c.name)
     const prepareArrays = (text: string) => {
       let entry = arrayStatements.get(text)
@@ -213,7 +220,9 @@ export const make = (
       execute: (text, params, transformRows) =>
         Effect.withFiberRuntime((fiber) => {
           try {
-            const rows = run(text, params, Context.get(fiber.currentContext, SqlClient.SafeIntegers)) as ReadonlyArray<any>
+            const rows = run(text, params, Context.get(fiber.currentContext, SqlClient.SafeIntegers)) as ReadonlyArray<
+              any
+            >
             return Effect.succeed(transformRows ? transformRows(rows) : rows)
           } catch (cause) {
             return Effect.fail(driverError(cause))
@@ -248,7 +257,9 @@ export const make = (
         Effect.try({
           try: () => {
             const statement = handle.prepare(text)
-            const rows = statement.reader ? (statement.all(...bindable(params ?? [])) as ReadonlyArray<any>) : (statement.run(...bindable(params ?? [])), [])
+            const rows = statement.reader
+              ? (statement.all(...bindable(params ?? [])) as ReadonlyArray<any>)
+              : (statement.run(...bindable(params ?? [])), [])
             return transformRows ? transformRows(rows) : rows
           },
           catch: (cause) => driverError(cause)
@@ -268,11 +279,19 @@ export const make = (
     const sqliteClient = Object.assign(client, {
       [SqliteClient.TypeId]: SqliteClient.TypeId,
       config: { filename: options.filename },
-      export: exclusively(Effect.try({ try: () => handle.serialize(), catch: (cause) => driverError(cause, "Failed to export database") })),
+      export: exclusively(
+        Effect.try({ try: () => handle.serialize(), catch: (cause) => driverError(cause, "Failed to export database") })
+      ),
       backup: (destination: string) =>
-        exclusively(Effect.tryPromise({ try: () => handle.backup(destination), catch: (cause) => driverError(cause, "Failed to backup database") })),
+        exclusively(Effect.tryPromise({
+          try: () => handle.backup(destination),
+          catch: (cause) => driverError(cause, "Failed to backup database")
+        })),
       loadExtension: (path: string) =>
-        exclusively(Effect.try({ try: () => void handle.loadExtension(path), catch: (cause) => driverError(cause, "Failed to load extension") }))
+        exclusively(Effect.try({
+          try: () => void handle.loadExtension(path),
+          catch: (cause) => driverError(cause, "Failed to load extension")
+        }))
     }) as unknown as SqliteClient.SqliteClient
 
     /** Is the running fiber inside a transaction on this handle? */
@@ -299,7 +318,10 @@ export const make = (
       Effect.withFiberRuntime<A, E>((fiber) => {
         const { params, text } = compile(strings, values)
         if (held && depthIn(fiber.currentContext) < 0) {
-          return Effect.mapBoth(exclusively(Effect.suspend(() => attempt(text, params))), { onSuccess: onRows, onFailure: onError })
+          return Effect.mapBoth(
+            exclusively(Effect.suspend(() => attempt(text, params))),
+            { onSuccess: onRows, onFailure: onError }
+          )
         }
         let rows: ReadonlyArray<Row>
         try {
@@ -316,7 +338,7 @@ export const make = (
     const rollbackQuietly = (text: string) =>
       Effect.sync(() => {
         try {
-          if (handle.inTransaction) for (const statement of text.split("; ")) run(statement, NO_PARAMS)
+          if (handle.inTransaction) { for (const statement of text.split("; ")) run(statement, NO_PARAMS) }
         } catch {
           // the handle already ended the transaction (e.g. SQLITE_FULL); nothing left to undo
         }
@@ -341,7 +363,8 @@ export const make = (
               Effect.flatMap(exec("BEGIN IMMEDIATE"), () =>
                 Effect.flatMap(Effect.exit(restore(Effect.provideService(self, TX, [connection, 0]))), (exit) =>
                   Exit.isSuccess(exit)
-                    ? Effect.catchAll(Effect.zipRight(exec("COMMIT"), exit), (e) => Effect.zipRight(rollbackQuietly("ROLLBACK"), Effect.fail(e)))
+                    ? Effect.catchAll(Effect.zipRight(exec("COMMIT"), exit), (e) =>
+                      Effect.zipRight(rollbackQuietly("ROLLBACK"), Effect.fail(e)))
                     : Effect.zipRight(rollbackQuietly("ROLLBACK"), exit))),
               release
             ))
