@@ -37,7 +37,7 @@ export default defineConfig(
       "@typescript-eslint/ban-ts-comment": "off",
       // A type-only import is written `import type` (or an inline `type` in a mixed import): under
       // `verbatimModuleSyntax` that is what decides whether a module is loaded at run time, and the
-      // cycle check (scripts/check-cycles.mjs) ignores only type-only imports.
+      // cycle check (`pnpm check:cycles`, madge with `.madgerc`) ignores only type-only imports.
       "@typescript-eslint/consistent-type-imports": ["error", {
         fixStyle: "inline-type-imports",
         disallowTypeAnnotations: false

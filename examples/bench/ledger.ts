@@ -16,10 +16,10 @@
 import { Memory, Sqlite } from "@airlock/adapters-storage"
 import {
   CoreConfig,
+  type CorePorts,
   GovernedActions,
   Ids,
   Kernel,
-  type Ports,
   Rbac,
   SecureRandom,
   Tenants,
@@ -34,7 +34,7 @@ import {
   JournalStore,
   Ledger,
   LedgerConfig,
-  type Ports as LedgerPorts,
+  type LedgerPorts as LedgerPorts,
   Proposals
 } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
@@ -503,7 +503,7 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
 /** For `bench/profile.ts`: prepares `n` proposals, then runs the applies between `start` and `stop`; returns applies/s. */
 export const profileApply = <E>(
   n: number,
-  ports: Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts, E>,
+  ports: Layer.Layer<CorePorts.CorePorts | LedgerPorts.LedgerPorts, E>,
   start: () => Promise<void>,
   stop: () => Promise<void>
 ): Effect.Effect<number, unknown> =>

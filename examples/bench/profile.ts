@@ -6,8 +6,8 @@
  * `PROF_INTERVAL_US` sets the sampling interval (default 1000 µs; 50–100 for finer profiles).
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
-import type { Ports } from "@airlock/core"
-import type { Ports as LedgerPorts } from "@airlock/ledger"
+import type { CorePorts } from "@airlock/core"
+import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import { Effect, type Layer } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
@@ -19,7 +19,7 @@ const applies = Number(process.argv[2] ?? 5000)
 const adapter = process.argv[3] === "sqlite" ? "sqlite" : "memory"
 const session = new Session()
 session.connect()
-const ports: Layer.Layer<Ports.CorePorts | LedgerPorts.LedgerPorts, unknown> = adapter === "memory"
+const ports: Layer.Layer<CorePorts.CorePorts | LedgerPorts.LedgerPorts, unknown> = adapter === "memory"
   ? Memory.layer
   : Sqlite.layer({ filename: join(mkdtempSync(join(tmpdir(), "airlock-prof-")), "ledger.db") })
 const rate = await Effect.runPromise(

@@ -2,9 +2,9 @@
  * The in-memory adapter: every port on plain data structures, with real transactions
  * (undo log + writer lock). For tests and for embedders that want no native dependency.
  */
-import type { Ports } from "@airlock/core"
-import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
-import type { Ports as LedgerPorts } from "@airlock/ledger"
+import type { CorePorts } from "@airlock/core"
+import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
+import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import { Layer } from "effect"
 import * as MemoryCore from "./internal/memory/core.js"
 import * as MemoryGuardrails from "./internal/memory/guardrails.js"
@@ -13,7 +13,7 @@ import * as MemoryDatabase from "./MemoryDatabase.js"
 
 /** Every port and the unit of work, on a database created for this layer. */
 export const layer: Layer.Layer<
-  Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | MemoryDatabase.MemoryDatabase
+  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | MemoryDatabase.MemoryDatabase
 > = Layer.mergeAll(MemoryCore.layer, MemoryLedger.layer, MemoryGuardrails.layer, MemoryDatabase.layerUnitOfWork).pipe(
   Layer.provideMerge(MemoryDatabase.layer)
 )

@@ -2,9 +2,9 @@
  * The scale-out path: PostgreSQL through `@effect/sql-pg`. Every instance points at the same
  * database; row locks and unique keys keep promotion exactly-once across processes.
  */
-import type { Ports } from "@airlock/core"
-import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
-import type { Ports as LedgerPorts } from "@airlock/ledger"
+import type { CorePorts } from "@airlock/core"
+import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
+import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import type { MigrationError } from "@effect/sql/Migrator"
@@ -39,6 +39,10 @@ export const layerClient = (
 export const layer = (
   options: PostgresOptions
 ): Layer.Layer<
-  Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | PgClient.PgClient | SqlClient.SqlClient,
+  | CorePorts.CorePorts
+  | LedgerPorts.LedgerPorts
+  | GuardrailsPorts.GuardrailsPorts
+  | PgClient.PgClient
+  | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError
 > => Layer.provideMerge(SqlStores.layer, layerClient(options))

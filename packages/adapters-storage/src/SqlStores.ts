@@ -2,9 +2,9 @@
  * Every port implemented on `@effect/sql`, for any `SqlClient` whose database has been migrated.
  * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
  */
-import type { Ports } from "@airlock/core"
-import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
-import type { Ports as LedgerPorts } from "@airlock/ledger"
+import type { CorePorts } from "@airlock/core"
+import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
+import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
 import * as SqlCore from "./internal/sql/core.js"
@@ -14,7 +14,7 @@ import * as SqlLedger from "./internal/sql/ledger.js"
 
 /** Every port and the unit of work on a {@link SqlDb} (what the SQLite handle provides). */
 export const layerOnDb: Layer.Layer<
-  Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
+  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
   never,
   SqlDb
 > = Layer.mergeAll(
@@ -25,7 +25,7 @@ export const layerOnDb: Layer.Layer<
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
 export const layer: Layer.Layer<
-  Ports.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
+  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
   never,
   SqlClient.SqlClient
 > = Layer.provide(layerOnDb, fromClient)

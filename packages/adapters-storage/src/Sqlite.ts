@@ -4,9 +4,9 @@
  * statements on the handle directly; `SqliteClient`/`SqlClient` (`@effect/sql`) share the same
  * handle, statement cache and lock, for migrations and hosts that add their own tables.
  */
-import type { Ports } from "@airlock/core"
-import type { Ports as GuardrailsPorts } from "@airlock/guardrails"
-import type { Ports as LedgerPorts } from "@airlock/ledger"
+import type { CorePorts } from "@airlock/core"
+import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
+import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
 import type { SqliteClient } from "@effect/sql-sqlite-node"
 import type { MigrationError } from "@effect/sql/Migrator"
@@ -46,7 +46,7 @@ export const layerClient = (
 export const layer = (
   options: SqliteOptions
 ): Layer.Layer<
-  | Ports.CorePorts
+  | CorePorts.CorePorts
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
   | SqliteClient.SqliteClient

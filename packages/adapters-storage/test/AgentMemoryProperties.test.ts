@@ -10,9 +10,9 @@ import {
   AgentMemoryConfig,
   AgentMemoryRules,
   CoreConfig,
+  type CorePorts,
   Ids,
   Kernel,
-  type Ports,
   Rbac,
   SecureRandom,
   Tenants
@@ -150,7 +150,7 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
     }
   }).pipe(Effect.provide(TestContext.TestContext))
 
-const environment = <E>(ports: Layer.Layer<Ports.CorePorts | AgentMemoryProbe.AgentMemoryProbe, E>) =>
+const environment = <E>(ports: Layer.Layer<CorePorts.CorePorts | AgentMemoryProbe.AgentMemoryProbe, E>) =>
   Kernel.layerWithAmbient.pipe(
     Layer.provideMerge(Layer.mergeAll(
       CoreConfig.layer(),

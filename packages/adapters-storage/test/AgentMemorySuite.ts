@@ -11,9 +11,9 @@ import {
   AgentMemoryConfig,
   Audit,
   CoreConfig,
+  type CorePorts,
   Ids,
   Kernel,
-  type Ports,
   Rbac,
   SecureRandom,
   Tenants
@@ -31,7 +31,7 @@ export interface Capabilities {
 const T = (s: string) => Ids.TenantId.make(s)
 const DAY = 86_400_000
 
-const environment = <E>(ports: Layer.Layer<Ports.CorePorts | AgentMemoryProbe, E>) =>
+const environment = <E>(ports: Layer.Layer<CorePorts.CorePorts | AgentMemoryProbe, E>) =>
   Kernel.layerWithAmbient.pipe(
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerSeeded(11))),
     Layer.provideMerge(ports)
@@ -90,14 +90,14 @@ const auditActions = (tenant: Ids.TenantId) =>
 /** Runs the suite against an adapter's ports. */
 export const suite = <E>(
   name: string,
-  ports: Layer.Layer<Ports.CorePorts | AgentMemoryProbe, E>,
+  ports: Layer.Layer<CorePorts.CorePorts | AgentMemoryProbe, E>,
   capabilities: Capabilities
 ) =>
   layer(environment(ports), { timeout: 120_000 })(`agent memory conformance: ${name}`, (it) => {
     // each test on its own TestClock starting at 0 (the layer's clock is shared by the tests)
     const test = <E>(
       title: string,
-      self: () => Effect.Effect<void, E, Ports.CorePorts | AgentMemoryProbe | Kernel.CoreServices>
+      self: () => Effect.Effect<void, E, CorePorts.CorePorts | AgentMemoryProbe | Kernel.CoreServices>
     ) => it.effect(title, () => Effect.provide(self(), TestContext.TestContext))
 
     test("write: a new key is created; the same value reinforces it (no second row); audited", () =>

@@ -9,11 +9,11 @@ import {
   ApiToken,
   Audit,
   CoreConfig,
+  type CorePorts,
   Errors,
   GovernedActions,
   Ids,
   Kernel,
-  type Ports,
   Rbac,
   SecureRandom,
   SystemState,
@@ -98,7 +98,7 @@ const TestKinds = Layer.effectDiscard(
 )
 
 /** Builds the full test environment for an adapter's ports. */
-const environment = <E>(ports: Layer.Layer<Ports.CorePorts | Probe, E>) =>
+const environment = <E>(ports: Layer.Layer<CorePorts.CorePorts | Probe, E>) =>
   TestKinds.pipe(
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerSeeded(7))),
@@ -126,7 +126,7 @@ const counter = (tenant: string) =>
 /** Runs the suite against an adapter's ports. */
 export const suite = <E>(
   name: string,
-  ports: Layer.Layer<Ports.CorePorts | Probe, E>,
+  ports: Layer.Layer<CorePorts.CorePorts | Probe, E>,
   capabilities: Capabilities
 ) =>
   layer(environment(ports), { timeout: 120_000 })(`core ports conformance: ${name}`, (it) => {

@@ -10,11 +10,11 @@ import {
   type ActionKind,
   ActionRegistry,
   Audit,
+  type CorePorts,
   Errors,
   type Gate,
   GovernedActions,
   Ids,
-  type Ports,
   Tenants
 } from "@airlock/core"
 import {
@@ -26,9 +26,9 @@ import {
   CounterStore,
   Gates,
   GuardrailsConfig,
+  type GuardrailsPorts as GuardrailsPorts,
   KindPolicy,
   Lockdown,
-  type Ports as GuardrailsPorts,
   ProviderBreaker,
   RateLimiter,
   StopConditions,
@@ -98,7 +98,7 @@ const untilSleeping = Effect.gen(function*() {
 /** Runs the suite against an adapter's ports. */
 export const suite = <E>(
   name: string,
-  ports: Layer.Layer<Ports.CorePorts | GuardrailsPorts.GuardrailsPorts | GuardProbe, E>,
+  ports: Layer.Layer<CorePorts.CorePorts | GuardrailsPorts.GuardrailsPorts | GuardProbe, E>,
   capabilities: Capabilities
 ) =>
   layer(environment(ports), { timeout: 120_000 })(`guardrails conformance: ${name}`, (it) => {

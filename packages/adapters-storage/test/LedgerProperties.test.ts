@@ -5,7 +5,7 @@
  * twice posts once.
  */
 import { Memory, Postgres, Sqlite } from "@airlock/adapters-storage"
-import { CoreConfig, GovernedActions, Ids, Kernel, type Ports, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import { CoreConfig, type CorePorts, GovernedActions, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
 import {
   BankTransaction,
   CalendarDate,
@@ -14,8 +14,8 @@ import {
   type JournalEntry,
   Ledger,
   LedgerConfig,
+  type LedgerPorts as LP,
   PeriodLock,
-  type Ports as LP,
   Proposals
 } from "@airlock/ledger"
 import { describe, expect, it } from "@effect/vitest"
@@ -239,7 +239,7 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
     }
   })
 
-const environment = <E>(ports: Layer.Layer<Ports.CorePorts | LP.LedgerPorts | LedgerProbe.LedgerProbe, E>) =>
+const environment = <E>(ports: Layer.Layer<CorePorts.CorePorts | LP.LedgerPorts | LedgerProbe.LedgerProbe, E>) =>
   Ledger.layerWithConfig.pipe(
     Layer.provideMerge(LedgerConfig.layer()),
     Layer.provideMerge(Kernel.layerWithAmbient),

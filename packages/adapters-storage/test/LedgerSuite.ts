@@ -6,10 +6,10 @@
 import {
   Audit,
   CoreConfig,
+  type CorePorts,
   GovernedActions,
   Ids,
   Kernel,
-  type Ports,
   Rbac,
   SecureRandom,
   Tenants,
@@ -21,7 +21,7 @@ import {
   JournalStore,
   Ledger,
   LedgerConfig,
-  type Ports as LP,
+  type LedgerPorts as LP,
   Proposals,
   QboExport
 } from "@airlock/ledger"
@@ -39,7 +39,7 @@ export interface Capabilities {
 
 const T = (s: string) => Ids.TenantId.make(s)
 
-const environment = <E>(ports: Layer.Layer<Ports.CorePorts | LP.LedgerPorts | LedgerProbe, E>) =>
+const environment = <E>(ports: Layer.Layer<CorePorts.CorePorts | LP.LedgerPorts | LedgerProbe, E>) =>
   Ledger.layerWithConfig.pipe(
     Layer.provideMerge(LedgerConfig.layer({ exportPageSize: 2 })),
     Layer.provideMerge(Kernel.layerWithAmbient),
@@ -120,7 +120,7 @@ const upTo = (date: string, amount: bigint) => {
 /** Runs the suite against an adapter's ports. */
 export const suite = <E>(
   name: string,
-  ports: Layer.Layer<Ports.CorePorts | LP.LedgerPorts | LedgerProbe, E>,
+  ports: Layer.Layer<CorePorts.CorePorts | LP.LedgerPorts | LedgerProbe, E>,
   capabilities: Capabilities
 ) =>
   layer(environment(ports), { timeout: 120_000 })(`ledger ports conformance: ${name}`, (it) => {

@@ -83,7 +83,7 @@ export type AccountPatch = typeof AccountPatch.Type
 export class AccountStore extends Context.Tag("@airlock/ledger/AccountStore")<
   AccountStore,
   {
-    /** Inserts; `conflict.duplicate` (core's `Ports.duplicateError("account", code)`) when the code is taken in the tenant. */
+    /** Inserts; `conflict.duplicate` (core's `CorePorts.duplicateError("account", code)`) when the code is taken in the tenant. */
     readonly insert: (account: Account) => Effect.Effect<void, Errors.Conflict | Errors.StorageError>
     readonly get: (tenant: Ids.TenantId, code: string) => Effect.Effect<Option.Option<Account>, Errors.StorageError>
     /** The accounts among `codes` that exist, by code. */

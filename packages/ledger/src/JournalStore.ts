@@ -88,7 +88,7 @@ export class JournalStore extends Context.Tag("@airlock/ledger/JournalStore")<
      * its lines to the materialised balances, atomically. Fails with `Conflict`:
      * {@link idempotencyKeyTakenError} (key used), {@link alreadyReversedError} (the reversed entry
      * already has a reversal), {@link proposalPostedError} (the proposal already has its entry),
-     * core's `Ports.duplicateError` (the id is taken); and with
+     * core's `CorePorts.duplicateError` (the id is taken); and with
      * {@link balanceRangeError} when a materialised total of the entry's day would pass
      * {@link MAX_TOTAL_MINOR} (the caller's transaction then undoes whatever the store wrote).
      */

@@ -2,13 +2,13 @@
  * The environment the guardrails suite and its worker processes run in: core, guardrails with
  * small limits, and two test kinds, over a given adapter's ports.
  */
-import { ActionRegistry, CoreConfig, Kernel, type Ports, Rbac, SecureRandom } from "@airlock/core"
+import { ActionRegistry, CoreConfig, type CorePorts, Kernel, Rbac, SecureRandom } from "@airlock/core"
 import {
   Guardrails,
   GuardrailsConfig,
+  type GuardrailsPorts as GuardrailsPorts,
   KindPolicy,
   OptionalGates,
-  type Ports as GuardrailsPorts,
   Usd
 } from "@airlock/guardrails"
 import { Effect, Layer, Schema } from "effect"
@@ -139,7 +139,7 @@ const FetchGates = OptionalGates.register(
  * processes pass Web Crypto randomness so ids never collide between processes.
  */
 export const environment = <P, E>(
-  ports: Layer.Layer<P | Ports.CorePorts | GuardrailsPorts.GuardrailsPorts, E>,
+  ports: Layer.Layer<P | CorePorts.CorePorts | GuardrailsPorts.GuardrailsPorts, E>,
   random: Layer.Layer<SecureRandom.SecureRandom> = SecureRandom.layerSeeded(11)
 ): Layer.Layer<any, E> =>
   Layer.merge(TestKinds, FetchGates).pipe(

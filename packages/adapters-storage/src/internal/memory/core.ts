@@ -5,8 +5,8 @@ import {
   AiSettings,
   ApiToken,
   Audit,
+  CorePorts,
   type Errors,
-  Ports,
   SystemState,
   Tenant,
   type UnitOfWork
@@ -18,9 +18,9 @@ import { agentMemoryStore } from "./agentMemory.js"
 
 const key = (a: string, b: string): string => `${a}\u0000${b}`
 
-const duplicate = Ports.duplicateError
+const duplicate = CorePorts.duplicateError
 
-const notFound = Ports.notFoundError
+const notFound = CorePorts.notFoundError
 
 /** Memory {@link Tenant.TenantStore}. */
 export const tenantStore: Layer.Layer<Tenant.TenantStore, never, MemoryDatabase> = Layer.effect(
@@ -243,7 +243,7 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, MemoryDatabase> = 
 )
 
 /** Every core port in memory (needs a {@link MemoryDatabase}). */
-export const layer: Layer.Layer<Exclude<Ports.CorePorts, UnitOfWork.UnitOfWork>, never, MemoryDatabase> = Layer
+export const layer: Layer.Layer<Exclude<CorePorts.CorePorts, UnitOfWork.UnitOfWork>, never, MemoryDatabase> = Layer
   .mergeAll(
     tenantStore,
     actorStore,

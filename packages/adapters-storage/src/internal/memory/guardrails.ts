@@ -1,5 +1,5 @@
 /** Memory implementations of the guardrails ports. */
-import type { Ports } from "@airlock/guardrails"
+import type { GuardrailsPorts } from "@airlock/guardrails"
 import { Approvals, BreakerEvents, Breakers, BudgetStore, CounterStore } from "@airlock/guardrails"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
@@ -157,7 +157,7 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, MemoryData
 )
 
 /** Every guardrails port in memory (needs a {@link MemoryDatabase}). */
-export const layer: Layer.Layer<Ports.GuardrailsPorts, never, MemoryDatabase> = Layer.mergeAll(
+export const layer: Layer.Layer<GuardrailsPorts.GuardrailsPorts, never, MemoryDatabase> = Layer.mergeAll(
   counterStore,
   breakerStore,
   eventStore,

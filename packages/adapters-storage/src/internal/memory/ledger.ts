@@ -3,15 +3,15 @@
  * by date, an account's lines by position) and the materialised daily balances are kept beside
  * it and undone through `onRollback` when a transaction fails.
  */
-import { type Errors, type Ids, Ports as CorePorts, Trusted } from "@airlock/core"
+import { CorePorts as CorePorts, type Errors, type Ids, Trusted } from "@airlock/core"
 import {
   BankTransaction,
   Chart,
   JournalEntry,
   JournalStore,
+  type LedgerPorts,
   Money,
   PeriodLock,
-  type Ports,
   QboExport
 } from "@airlock/ledger"
 import { Effect, Layer, Option } from "effect"
@@ -501,7 +501,7 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, MemoryDataba
 )
 
 /** Every ledger port in memory (needs a {@link MemoryDatabase}). */
-export const layer: Layer.Layer<Ports.LedgerPorts, never, MemoryDatabase> = Layer.mergeAll(
+export const layer: Layer.Layer<LedgerPorts.LedgerPorts, never, MemoryDatabase> = Layer.mergeAll(
   accountStore,
   journalStore,
   periodLockStore,

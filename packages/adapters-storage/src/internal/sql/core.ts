@@ -5,9 +5,9 @@ import {
   AiSettings,
   ApiToken,
   Audit,
+  CorePorts,
   type Errors,
   type Ids,
-  Ports,
   SystemState,
   Tenant,
   Trusted,
@@ -35,7 +35,7 @@ type Row = Record<string, unknown>
 const first = <A>(rows: ReadonlyArray<Row>, f: (r: Row) => A): Option.Option<A> =>
   rows.length === 0 ? Option.none() : Option.some(f(rows[0]!))
 
-const notFound = Ports.notFoundError
+const notFound = CorePorts.notFoundError
 
 // Column lists of the reads that go through `Statement.query` (rows named once per statement).
 const TENANT_COLUMNS = literal("id, name, ai_companion_enabled, created_at")
@@ -435,7 +435,7 @@ export const unitOfWork: Layer.Layer<UnitOfWork.UnitOfWork, never, SqlDb> = Laye
 )
 
 /** Every core port on SQL, plus the unit of work (needs `SqlDb`). */
-export const layer: Layer.Layer<Ports.CorePorts, never, SqlDb> = Layer.mergeAll(
+export const layer: Layer.Layer<CorePorts.CorePorts, never, SqlDb> = Layer.mergeAll(
   tenantStore,
   actorStore,
   apiTokenStore,

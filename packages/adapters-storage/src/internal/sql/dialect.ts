@@ -3,7 +3,7 @@
  * row locks, unique violations read as one structured fact, integer-overflow detection, and
  * integer decoding (pg returns BIGINT as text).
  */
-import { Errors, Ports } from "@airlock/core"
+import { CorePorts, Errors } from "@airlock/core"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import type { Db, Fragment } from "./db.js"
@@ -96,11 +96,11 @@ export const ignoreRows = (): void => undefined
 export const orStorage = <A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Errors.StorageError, R> =>
   Effect.mapError(self, storageError)
 
-/** Maps a unique violation to `conflict.duplicate` (core's `Ports.duplicateError`), anything else to a storage error. */
+/** Maps a unique violation to `conflict.duplicate` (core's `CorePorts.duplicateError`), anything else to a storage error. */
 export const orDuplicate =
   (entity: string, id: string) =>
   <A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Errors.StorageError | Errors.Conflict, R> =>
-    Effect.mapError(self, (e) => (isUniqueViolation(e) ? Ports.duplicateError(entity, id) : storageError(e)))
+    Effect.mapError(self, (e) => (isUniqueViolation(e) ? CorePorts.duplicateError(entity, id) : storageError(e)))
 
 /** Decodes an integer column that fits a JS number (pg returns BIGINT as a string). */
 export const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))

@@ -1,6 +1,6 @@
 /** SQL implementations of the guardrails ports, written once for SQLite and PostgreSQL. */
 import { Trusted } from "@airlock/core"
-import type { Ports } from "@airlock/guardrails"
+import type { GuardrailsPorts } from "@airlock/guardrails"
 import { Approvals, BreakerEvents, Breakers, BudgetStore, CounterStore } from "@airlock/guardrails"
 import { Effect, Layer, Option } from "effect"
 import { type Fragment, SqlDb } from "./db.js"
@@ -283,7 +283,7 @@ export const budgetStore: Layer.Layer<BudgetStore.BudgetStore, never, SqlDb> = L
 )
 
 /** Every guardrails port on SQL (needs a migrated database behind `SqlDb`). */
-export const layer: Layer.Layer<Ports.GuardrailsPorts, never, SqlDb> = Layer.mergeAll(
+export const layer: Layer.Layer<GuardrailsPorts.GuardrailsPorts, never, SqlDb> = Layer.mergeAll(
   counterStore,
   breakerStore,
   eventStore,

@@ -3,15 +3,15 @@
  * bound as decimal text (both databases store it in BIGINT columns) and read back through
  * `CAST(... AS TEXT)`, so no amount ever passes through a JS number.
  */
-import { type Errors, type Ids, Ports as CorePorts, Trusted } from "@airlock/core"
+import { CorePorts as CorePorts, type Errors, type Ids, Trusted } from "@airlock/core"
 import {
   BankTransaction,
   Chart,
   JournalEntry,
   JournalStore,
+  type LedgerPorts,
   Money,
   PeriodLock,
-  type Ports,
   QboExport
 } from "@airlock/ledger"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -682,7 +682,7 @@ export const exportStore: Layer.Layer<QboExport.ExportStore, never, SqlDb> = Lay
 )
 
 /** Every ledger port on SQL (needs a migrated database behind `SqlDb`). */
-export const layer: Layer.Layer<Ports.LedgerPorts, never, SqlDb> = Layer.mergeAll(
+export const layer: Layer.Layer<LedgerPorts.LedgerPorts, never, SqlDb> = Layer.mergeAll(
   accountStore,
   journalStore,
   periodLockStore,
