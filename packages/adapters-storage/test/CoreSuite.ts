@@ -573,6 +573,37 @@ export const suite = <E>(
         ])
       }))
 
+    it.effect("tenant isolation: another tenant's owner cannot read or change settings, the switch or actors; an admin may", () =>
+      Effect.gen(function*() {
+        const a = yield* fixture("scope-a")
+        const b = yield* fixture("scope-b")
+        const tenants = yield* Tenants.Tenants
+        const probe = yield* Probe
+        const settingsBefore = yield* tenants.settings(a.tenant.id)
+        const actorsBefore = yield* probe.count("actors", a.tenant.id)
+        const auditBefore = yield* probe.count("audit", a.tenant.id)
+        const refused = [
+          yield* Effect.exit(tenants.readSettings(a.tenant.id, b.owner)),
+          yield* Effect.exit(tenants.updateSettings(a.tenant.id, { ai_mode: "autopilot_limited" }, b.owner)),
+          yield* Effect.exit(tenants.setCompanionEnabled(a.tenant.id, false, b.owner)),
+          yield* Effect.exit(
+            tenants.addActor({ tenant_id: a.tenant.id, kind: "user", name: "Mallory", role: "OWNER" }, b.owner)
+          )
+        ]
+        for (const exit of refused)
+          expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ code: "tenant.mismatch" })))
+        expect(yield* tenants.settings(a.tenant.id)).toStrictEqual(settingsBefore)
+        expect((yield* tenants.get(a.tenant.id)).ai_companion_enabled).toBe(true)
+        expect(yield* probe.count("actors", a.tenant.id)).toBe(actorsBefore)
+        expect(yield* probe.count("audit", a.tenant.id)).toBe(auditBefore)
+        // an operator with tenant.cross acts on any tenant
+        const admin = yield* tenants.addActor({ tenant_id: b.tenant.id, kind: "user", name: "Ops", role: "ADMIN" })
+        expect((yield* tenants.readSettings(a.tenant.id, admin)).ai_mode).toBe(settingsBefore.ai_mode)
+        const changed = yield* tenants.updateSettings(a.tenant.id, { ai_mode: "drafts" }, admin)
+        expect(changed.ai_mode).toBe("drafts")
+        expect((yield* tenants.settings(a.tenant.id)).ai_mode).toBe("drafts")
+      }))
+
     it.effect("tenant isolation: another tenant's actions are invisible and cannot be applied", () =>
       Effect.gen(function*() {
         const a = yield* fixture("iso-a")

@@ -73,10 +73,11 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
     const rbac = yield* Rbac
     const config = yield* CoreConfig
 
-    const requireBy = (
-      by: ChangedBy,
-      permission: string
-    ) => (by === "system" ? Effect.void : rbac.require(by, permission))
+    /** `by` acting on `tenant`: core's tenant-scope rule, then the permission. */
+    const requireOn = (by: ChangedBy, tenant: TenantId, permission: string) =>
+      by === "system"
+        ? Effect.void
+        : Effect.zipRight(TenantScope.requireTenant(rbac, by, tenant), rbac.require(by, permission))
 
     const get = (id: TenantId) =>
       Effect.flatMap(tenants.get(id), (t) =>
@@ -117,7 +118,7 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
     /** Adds an actor to a tenant. */
     const addActor = (input: CreateActor, by: ChangedBy = "system") =>
       Effect.gen(function*() {
-        yield* requireBy(by, "tenant.admin")
+        yield* requireOn(by, input.tenant_id, "tenant.admin")
         yield* get(input.tenant_id)
         const actor = new Actor({
           id: input.id ?? ActorId.make(yield* ids.next("act")),
@@ -155,12 +156,12 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
 
     /** The tenant's settings as `by` reads them; needs `companion.read`. */
     const readSettings = (tenant: TenantId, by: ChangedBy) =>
-      Effect.zipRight(requireBy(by, "companion.read"), getSettings(tenant))
+      Effect.zipRight(requireOn(by, tenant, "companion.read"), getSettings(tenant))
 
     /** Changes AI settings; needs `companion.settings.manage`. Audited with before and after. */
     const updateSettings = (tenant: TenantId, patch: SettingsPatch, by: ChangedBy) =>
       Effect.gen(function*() {
-        yield* requireBy(by, "companion.settings.manage")
+        yield* requireOn(by, tenant, "companion.settings.manage")
         return yield* uow.transaction(
           Effect.gen(function*() {
             const before = yield* getSettings(tenant)
@@ -207,7 +208,7 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
     /** Flips the tenant layer of the kill switch; needs `tenant.admin`. */
     const setCompanionEnabled = (tenant: TenantId, enabled: boolean, by: ChangedBy) =>
       Effect.gen(function*() {
-        yield* requireBy(by, "tenant.admin")
+        yield* requireOn(by, tenant, "tenant.admin")
         return yield* uow.transaction(
           Effect.gen(function*() {
             const t = yield* get(tenant)

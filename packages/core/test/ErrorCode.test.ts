@@ -1,7 +1,48 @@
 import { ErrorCode, Errors } from "@airlock/core"
 import { describe, expect, it } from "@effect/vitest"
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+
+const packagesDir = join(__dirname, "..", "..")
+
+/** Every `.ts` file under a directory. */
+const sources = (dir: string): ReadonlyArray<string> =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []
+  )
+
+/**
+ * The literal codes the source raises: `code: "…"` in an error's fields, and the first argument
+ * of the code-first helpers packages use (`invalid("…", …)`, `codedMessage("…", …)`).
+ */
+const raisedCodes = (): ReadonlyArray<readonly [code: string, file: string]> =>
+  readdirSync(packagesDir).flatMap((pkg) => {
+    const src = join(packagesDir, pkg, "src")
+    let files: ReadonlyArray<string> = []
+    try {
+      files = sources(src)
+    } catch {
+      return []
+    }
+    return files.flatMap((file) => {
+      const text = readFileSync(file, "utf8")
+      const found = [
+        ...text.matchAll(/\bcode: "([a-z_][a-z0-9_.]*)"/g),
+        ...text.matchAll(/\b(?:invalid|codedMessage)\("([a-z_][a-z0-9_.]*)"/g)
+      ]
+      return found.map((m) => [m[1]!, file.slice(packagesDir.length + 1)] as const)
+    })
+  })
 
 describe("ErrorCode", () => {
+  it("every code the packages' source raises has its row in the catalogue", () => {
+    const raised = raisedCodes()
+    // the scan itself must find the codes it is meant to find
+    expect(raised.some(([code]) => code === "rbac.forbidden")).toBe(true)
+    expect(raised.some(([code]) => code === "memory.review.resolved")).toBe(true)
+    const missing = raised.filter(([code]) => !(code in ErrorCode.ErrorCodes))
+    expect(missing).toStrictEqual([])
+  })
   it("every row's status is its class's status; every class has rows", () => {
     for (const [code, row] of Object.entries(ErrorCode.ErrorCodes)) {
       expect([code, row.status]).toStrictEqual([code, Errors.ErrorStatus[row.tag]])
