@@ -9,6 +9,10 @@
  * 3. Conflict-queue listing latency: p50/p95 of `AgentMemory.conflicts` for the first page of 50
  *    and for a page deep in the queue (by cursor), with thousands of open entries.
  *
+ * 4. A busy thread: 20,000 facts in ONE thread (a vendor with many keys, a job with many
+ *    failures), then the same timed writes into it — what a key lookup costs when its thread is
+ *    large, against the same bare-insert baseline.
+ *
  * The tenant is seeded through the service itself (100,000 writes, batched 1,000 to a
  * transaction), so every row is as a real write leaves it.
  */
@@ -35,6 +39,7 @@ const ITEMS = Number(process.env.BENCH_MEMORY_ITEMS ?? 100_000)
 /** Every this many seeded items, one contradicting write: ~2,000 open entries with 100,000 items. */
 const CONFLICT_EVERY = 50
 const WRITES = Number(process.env.BENCH_MEMORY_WRITES ?? 3_000)
+const BUSY_THREAD_ITEMS = Number(process.env.BENCH_MEMORY_BUSY_THREAD ?? 20_000)
 const ROUNDS = 6
 const LISTINGS = 300
 
@@ -49,8 +54,8 @@ const environment = <E, R>(ports: Layer.Layer<R, E>) =>
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 
-const fact = (key: number, value: string): AgentMemory.WriteInputEncoded => ({
-  thread_id: `vendor:v${key % 5_000}`,
+const fact = (key: number, value: string, thread = `vendor:v${key % 5_000}`): AgentMemory.WriteInputEncoded => ({
+  thread_id: thread,
   agent_id: "categorizer",
   kind: "fact",
   subject: `vendor:v${key}`,
@@ -154,6 +159,35 @@ const run1 = (label: string, ports: Layer.Layer<any, any>) =>
       })
     const first = yield* time(undefined)
     const deep = yield* time(deepCursor)
+
+    // a busy thread: BUSY_THREAD_ITEMS keys in one thread, then timed writes into it
+    const busy = "vendor:busy"
+    for (let start = 0; start < BUSY_THREAD_ITEMS; start += 1_000) {
+      yield* uow.transaction(
+        Effect.forEach(
+          Array.from({ length: Math.min(1_000, BUSY_THREAD_ITEMS - start) }, (_, i) => 1_000_000 + start + i),
+          (k) => memory.write(tenantId, agent, fact(k, "6100", busy)),
+          { discard: true }
+        )
+      )
+    }
+    let busyNext = 2_000_000
+    const busyWrites = () =>
+      Effect.gen(function*() {
+        const t0 = performance.now()
+        for (let i = 0; i < WRITES; i++) {
+          const mode = i % 3
+          const key = mode === 0 ? busyNext++ : 1_000_000 + ((i * 7919) % BUSY_THREAD_ITEMS)
+          yield* memory.write(tenantId, agent, fact(key, mode === 2 ? `y${i}` : "6100", busy))
+        }
+        return WRITES / ((performance.now() - t0) / 1000)
+      })
+    const busyRounds: Array<number> = []
+    const busyBase: Array<number> = []
+    for (let r = 0; r < 2; r++) {
+      busyRounds.push(yield* busyWrites())
+      busyBase.push(yield* baseline())
+    }
     const ms = (x: number) => `${x.toFixed(2)} ms`
     return [
       {
@@ -175,6 +209,14 @@ const run1 = (label: string, ports: Layer.Layer<any, any>) =>
       {
         name: `${label}: conflict queue, page of 50 after 1,500 entries`,
         value: `p50 ${ms(percentile(deep, 0.5))}, p95 ${ms(percentile(deep, 0.95))}`
+      },
+      {
+        name: `${label}: write with conflict detection into one thread of ${
+          BUSY_THREAD_ITEMS.toLocaleString("en")
+        } facts`,
+        value: `${best(busyRounds).toFixed(0)}/s`,
+        baseline: `bare store insert ${best(busyBase).toFixed(0)}/s`,
+        ratio: (best(busyRounds) / best(busyBase)).toFixed(2)
       }
     ] satisfies ReadonlyArray<BenchRow>
   }).pipe(Effect.provide(environment(ports)))
