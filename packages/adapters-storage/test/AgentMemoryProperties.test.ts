@@ -77,6 +77,8 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
     yield* tenants.create({ id: tenant, name: "Prop" })
     const agent = yield* tenants.addActor({ tenant_id: tenant, kind: "agent", name: "A", role: "AGENT" })
     const owner = yield* tenants.addActor({ tenant_id: tenant, kind: "user", name: "O", role: "OWNER" })
+    // the authoritative source: a person applying labels (the policy reads the authenticated actor only)
+    const labeller = yield* tenants.addActor({ tenant_id: tenant, kind: "user", name: "L", role: "BOOKKEEPER" })
     const mem = yield* AgentMemory.AgentMemory
     const probe = yield* AgentMemoryProbe.AgentMemoryProbe
     yield* TestClock.adjust(100 * DAY)
@@ -86,9 +88,9 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
       switch (c._tag) {
         case "write": {
           const now = yield* TestClock.currentTimeMillis
-          const exit = yield* Effect.exit(mem.write(tenant, agent, {
+          const exit = yield* Effect.exit(mem.write(tenant, c.authoritative ? labeller : agent, {
             thread_id: "vendor:v",
-            agent_id: c.authoritative ? "labeller" : "copilot",
+            agent_id: "copilot",
             kind: "fact",
             subject: "v",
             predicate: KEYS[c.key]!,
@@ -156,7 +158,7 @@ const environment = <E>(ports: Layer.Layer<Ports.CorePorts | AgentMemoryProbe.Ag
       CoreConfig.layer(),
       Rbac.layer,
       SecureRandom.layerSeeded(3),
-      AgentMemoryConfig.layer({ authoritative: (_kind, _source, agent) => agent === "labeller" })
+      AgentMemoryConfig.layer({ authoritative: (_kind, actor) => actor.kind === "user" && actor.role === "BOOKKEEPER" })
     )),
     Layer.provideMerge(ports)
   )

@@ -418,7 +418,7 @@ export const suite = <E>(
         const pending = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6300"))
         yield* TestClock.adjust(1000)
         const labelled = yield* withSettings(
-          { authoritative: (kind, source) => kind === "fact" && source === fx.reviewer.id },
+          { authoritative: (kind, actor) => kind === "fact" && actor.id === fx.reviewer.id },
           (m) => m.write(fx.tenant, fx.reviewer, fact("starbucks", "account", "6200"))
         )
         expect(labelled.outcome).toBe("superseded")
@@ -450,6 +450,33 @@ export const suite = <E>(
         expect(r.items[0]).toMatchObject({ status: "active" })
         const actives = (yield* probe.items(fx.tenant)).filter((i) => i.status === "active")
         expect(actives.map((i) => i.uid)).toStrictEqual([pending.item.uid])
+      }))
+
+    test("authoritative policy: decided on the authenticated actor, never on the body's agent_id", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-auth-actor")
+        const probe = yield* AgentMemoryProbe
+        const policy = {
+          authoritative: (kind: string, actor: { readonly role: string; readonly kind: string }) =>
+            kind === "fact" && actor.kind === "user" && actor.role === "CONTROLLER"
+        }
+        yield* memory.pipe(Effect.flatMap((m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))))
+        // an agent claiming to be the labeller in the body is still an agent: its write waits for a person
+        const claimed = yield* withSettings(
+          policy,
+          (m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200", { agent_id: "labeller" }))
+        )
+        expect(claimed.outcome).toBe("conflict")
+        const labelled = yield* withSettings(
+          policy,
+          (m) => m.write(fx.tenant, fx.reviewer, fact("starbucks", "account", "6300", { agent_id: "copilot" }))
+        )
+        expect(labelled.outcome).toBe("superseded")
+        expect((yield* probe.items(fx.tenant)).map((i) => i.status)).toStrictEqual([
+          "superseded",
+          "pending_review",
+          "active"
+        ])
       }))
 
     test("review queue disabled: a contradicting write is refused (memory.conflict) and nothing is written", () =>

@@ -774,7 +774,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         if (Rules.isEmpty(validity)) {
           return yield* invalid("validation.memory_validity", "valid_to must be after valid_from", { ...validity })
         }
-        const authoritative = settings.authoritative(input.kind, actor.id, input.agent_id)
+        const authoritative = settings.authoritative(input.kind, actor)
 
         const fresh = (uid: string, status: MemoryStatus): MemoryItem =>
           Trusted.make(MemoryItem, {

@@ -1,4 +1,4 @@
-import { AgentMemory, AgentMemoryConfig, AgentMemoryRules as R, Ids, Trusted } from "@airlock/core"
+import { Actor, AgentMemory, AgentMemoryConfig, AgentMemoryRules as R, Ids, Trusted } from "@airlock/core"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 
@@ -226,7 +226,16 @@ describe("AgentMemoryConfig", () => {
         { AIRLOCK_MEMORY_TIERS_ENABLED: "false", AIRLOCK_MEMORY_IMPORTANCE_HALF_LIFE_DAYS: "7" },
         { authoritative: () => true }
       )
-      expect([off.tiersEnabled, off.importanceHalfLifeDays, off.authoritative("fact", "a", "b")]).toStrictEqual([
+      const someone = Trusted.make(Actor.Actor, {
+        id: Ids.ActorId.make("act_1"),
+        tenant_id: Ids.TenantId.make("t"),
+        kind: "user",
+        name: "Lee",
+        role: "CONTROLLER",
+        active: true,
+        created_at: 0
+      })
+      expect([off.tiersEnabled, off.importanceHalfLifeDays, off.authoritative("fact", someone)]).toStrictEqual([
         false,
         7,
         true
