@@ -804,6 +804,25 @@ export const suite = <E>(
         expect((yield* probe.items(other.tenant))[0]!.tier).toBe("archive")
       }))
 
+    test("tiering: `decayed` counts items at least 1 % below their stored importance, not every idle item", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-decay")
+        const mem = yield* memory
+        yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 1, { importance: 0.6 }))
+        yield* mem.write(fx.tenant, fx.agent, fact("b", "p", 1, { importance: 0 }))
+        yield* TestClock.adjust("1 hour")
+        expect(yield* mem.runTiering(fx.tenant, fx.reviewer)).toStrictEqual({
+          enabled: true,
+          examined: 2,
+          decayed: 0,
+          to_warm: 0,
+          to_archive: 0
+        })
+        // about 10.4 hours unused lose 1 % at the default 30-day half-life; importance 0 never decays
+        yield* TestClock.adjust("10 hours")
+        expect((yield* mem.runTiering(fx.tenant, fx.reviewer)).decayed).toBe(1)
+      }))
+
     test("remove: only the tenant's admin; removes the item, its links and its queue entry; audited", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-remove")

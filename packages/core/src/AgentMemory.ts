@@ -324,7 +324,11 @@ export const Kpis = Schema.Struct({
 /** Type of {@link Kpis}. */
 export type Kpis = typeof Kpis.Type
 
-/** What a tiering run did: items examined, decayed (effective < stored importance), moved. */
+/**
+ * What a tiering run did: items examined; `decayed`, the items whose effective importance is
+ * below their stored importance by at least 1 % of it (`AgentMemoryRules.isDecayed`: about ten
+ * hours unused at the default 30-day half-life); items moved to warm and to archive.
+ */
 export const TieringReport = Schema.Struct({
   enabled: Schema.Boolean,
   examined: Schema.Number,

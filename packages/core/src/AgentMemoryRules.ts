@@ -61,11 +61,21 @@ export const effectiveImportance = (
   return importance * Math.pow(0.5, idleMs / DAY_MS / settings.importanceHalfLifeDays)
 }
 
+/** How far below its stored importance an item's effective importance must be to count as decayed: 1 %. */
+export const DECAYED_FRACTION = 0.01
+
+/**
+ * Has an item decayed? Its effective importance is below its stored importance by at least
+ * {@link DECAYED_FRACTION} of it (a moment of idleness is not decay; an importance of 0 cannot decay).
+ */
+export const isDecayed = (importance: number, effective: number): boolean =>
+  importance > 0 && importance - effective >= importance * DECAYED_FRACTION
+
 /** A tiering decision for one item. */
 export interface TierDecision {
   readonly tier: MemoryTier
   readonly effective: number
-  /** The effective importance is below the stored one. */
+  /** The effective importance is below the stored one by at least 1 % ({@link isDecayed}). */
   readonly decayed: boolean
 }
 
@@ -90,7 +100,7 @@ export const decideTier = (
 ): TierDecision => {
   const idle = Math.max(0, now - lastUseOf(item))
   const effective = effectiveImportance(item.importance, idle, settings)
-  const decayed = effective < item.importance
+  const decayed = isDecayed(item.importance, effective)
   if (item.status === "pending_review") return { tier: item.tier, effective, decayed }
   const idleDays = idle / DAY_MS
   if (item.tier !== "archive" && idleDays >= settings.archiveAfterDays && effective < settings.archiveBelowImportance) {

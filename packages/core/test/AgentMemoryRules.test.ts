@@ -83,6 +83,20 @@ describe("AgentMemoryRules: decay and tiers", () => {
     expect(at(30, { importance: 0.3, last_confirmed_at: 29 * DAY })).toBe("hot")
     expect(R.decideTier(item({ importance: 0.3 }), 30 * DAY, settings).decayed).toBe(true)
   })
+  it("decayed means at least 1 % below the stored importance, not merely idle", () => {
+    const HOUR = 3_600_000
+    const decayed = (ms: number, importance = 0.5) => R.decideTier(item({ importance }), ms, settings).decayed
+    // 1 % is lost after 30 * log2(1 / 0.99) days, about 10.4 hours at the default half-life
+    expect([decayed(1), decayed(HOUR), decayed(10 * HOUR), decayed(11 * HOUR), decayed(DAY)]).toStrictEqual([
+      false,
+      false,
+      false,
+      true,
+      true
+    ])
+    expect(decayed(100 * DAY, 0)).toBe(false)
+    expect([R.isDecayed(1, 0.99), R.isDecayed(1, 0.991), R.isDecayed(0.5, 0.495)]).toStrictEqual([true, false, true])
+  })
 })
 
 describe("AgentMemoryRules: as of", () => {
