@@ -616,6 +616,30 @@ export const suite = <E>(
         expect(q1.items[0]!.item.status).toBe("pending_review")
       }))
 
+    test("search: the same Unicode case folding on every adapter; % and _ in the needle are literal", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-search")
+        const mem = yield* memory
+        const note = (content: string, extra: Record<string, unknown> = {}) =>
+          mem.write(fx.tenant, fx.agent, { thread_id: "s", agent_id: "x", kind: "note", content, ...extra })
+        const ecole = yield* note("Inscrite à l'école du Louvre")
+        const strasse = yield* note("Lieferung", { subject: "ÖLSTRASSE", predicate: "ZUSTELLUNG", value: 1 })
+        const pct = yield* note("50% off_now")
+        yield* note("50x offXnow")
+        const found = (text: string) =>
+          Effect.map(mem.search(fx.tenant, fx.viewer, { thread_id: "s", text }), (p) => p.items.map((i) => i.uid))
+        expect(yield* found("ÉCOLE")).toStrictEqual([ecole.item.uid])
+        expect(yield* found("École DU")).toStrictEqual([ecole.item.uid])
+        // a decomposed needle (E + combining acute) is the same text
+        expect(yield* found("E\u0301COLE")).toStrictEqual([ecole.item.uid])
+        expect(yield* found("ölstr")).toStrictEqual([strasse.item.uid])
+        expect(yield* found("zustellung")).toStrictEqual([strasse.item.uid])
+        expect(yield* found("0% off_")).toStrictEqual([pct.item.uid])
+        expect(yield* found("%")).toStrictEqual([pct.item.uid])
+        expect(yield* found("_")).toStrictEqual([pct.item.uid])
+        expect(yield* found("\\")).toStrictEqual([])
+      }))
+
     test("stats: counts per tier, status and kind; queue depth and age", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-stats")

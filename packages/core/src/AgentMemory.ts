@@ -456,7 +456,10 @@ export interface ItemQuery {
   readonly kind?: string | undefined
   readonly status?: MemoryStatus | undefined
   readonly tier?: MemoryTier | undefined
-  /** Case-insensitive substring of content, subject or predicate. */
+  /**
+   * Substring of content, subject or predicate, case-insensitive: the adapter matches
+   * `AgentMemoryRules.normaliseSearch(text)` in the stored `AgentMemoryRules.searchTextOf(item)`.
+   */
   readonly text?: string | undefined
   /** Failure lookup: thread `job:<job>` or subject `<job>`. */
   readonly job?: string | undefined
@@ -497,9 +500,12 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
      * locked `FOR UPDATE` on PostgreSQL, the single writer on SQLite and in memory.
      */
     readonly lockKey: (tenant: TenantId, key: MemoryKey) => Effect.Effect<void, StorageError>
-    /** Inserts; `conflict.duplicate` when the uid is taken. */
+    /** Inserts, with its search text (`AgentMemoryRules.searchTextOf`); `conflict.duplicate` when the uid is taken. */
     readonly insertItem: (item: MemoryItem) => Effect.Effect<void, Conflict | StorageError>
-    /** Writes a new state if the stored version is `expectedVersion`; `conflict.stale` otherwise, `not_found` if missing. */
+    /**
+     * Writes a new state (and its search text) if the stored version is `expectedVersion`;
+     * `conflict.stale` otherwise, `not_found` if missing.
+     */
     readonly updateItem: (
       item: MemoryItem,
       expectedVersion: number

@@ -268,6 +268,21 @@ export const kpisOf = (facts: KpiFacts, window: KpiWindow): Kpis => ({
   window_end_ts: window.to_ts
 })
 
+/** Joins the searched fields in a search text; no needle a person types holds it. */
+const SEARCH_SEPARATOR = "\u001f"
+
+/** How search text and needles are normalised, the same in every adapter: NFC, then JavaScript's lower case. */
+export const normaliseSearch = (text: string): string => text.normalize("NFC").toLowerCase()
+
+/**
+ * The normalised text a search matches: content, subject and predicate, each through
+ * {@link normaliseSearch}. Adapters store it when an item is written and match the normalised
+ * needle as a substring, so search is the same (full Unicode case folding of JavaScript) on
+ * every adapter, whatever the database's `LOWER` does.
+ */
+export const searchTextOf = (item: Pick<MemoryItem, "content" | "subject" | "predicate">): string =>
+  [item.content, item.subject ?? "", item.predicate ?? ""].map(normaliseSearch).join(SEARCH_SEPARATOR)
+
 /** A page limit: `fallback` when absent, clamped to `[1, max]`; non-integers are floored. */
 export const clampLimit = (limit: number | undefined, fallback: number, max: number): number =>
   limit === undefined || !Number.isFinite(limit) ? fallback : Math.min(Math.max(Math.floor(limit), 1), max)

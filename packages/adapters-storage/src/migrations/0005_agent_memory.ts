@@ -1,5 +1,6 @@
 /**
- * Agent memory (core's `AgentMemory`): items, links, the review queue, and one key-head row per
+ * Agent memory (core's `AgentMemory`): items (with `search_text`, the normalised text search
+ * matches, `AgentMemoryRules.searchTextOf`), links, the review queue, and one key-head row per
  * structured key, which writers of that key lock (`FOR UPDATE` through an upsert on PostgreSQL)
  * so contradictory writes serialise. Indexes follow the queries: an item by key (partial: keyless
  * notes take no entry), a thread's items in creation order, kind and status (failure lookup,
@@ -37,6 +38,7 @@ export default Effect.gen(function*() {
     expired_at BIGINT,
     accepted_at BIGINT,
     version INTEGER NOT NULL,
+    search_text TEXT NOT NULL,
     PRIMARY KEY (tenant_id, uid)
   )`
   yield* sql`CREATE INDEX core_memory_items_key ON core_memory_items (tenant_id, thread_id, subject, predicate)

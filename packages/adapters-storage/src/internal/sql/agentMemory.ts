@@ -5,7 +5,7 @@
  * writers of one key serialise across connections; SQLite's transactions already hold the only
  * writer.
  */
-import { AgentMemory, Errors, type Ids, Trusted } from "@airlock/core"
+import { AgentMemory, AgentMemoryRules, Errors, type Ids, Trusted } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { type Fragment, literal, SqlDb } from "./db.js"
 import {
@@ -136,13 +136,13 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             )
           : Effect.void,
       insertItem: (i) =>
-        sql`INSERT INTO core_memory_items (${ITEM_COLUMNS}) VALUES (${i.tenant_id}, ${i.uid}, ${i.thread_id}, ${i.agent_id},
+        sql`INSERT INTO core_memory_items (${ITEM_COLUMNS}, search_text) VALUES (${i.tenant_id}, ${i.uid}, ${i.thread_id}, ${i.agent_id},
               ${i.kind}, ${i.subject}, ${i.predicate}, ${
           toJson(i.value)
         }, ${i.value_hash}, ${i.content}, ${i.importance},
               ${i.tier}, ${i.status}, ${i.source_actor}, ${i.source_ref}, ${i.token_count}, ${i.reinforced_count},
               ${i.last_confirmed_at}, ${i.last_used_at}, ${i.valid_from}, ${i.valid_to}, ${i.recorded_at}, ${i.expired_at},
-              ${i.accepted_at}, ${i.version})`.query(
+              ${i.accepted_at}, ${i.version}, ${AgentMemoryRules.searchTextOf(i)})`.query(
           ignoreRows,
           (e): Errors.Conflict | Errors.StorageError =>
             isUniqueViolation(e)
@@ -156,7 +156,8 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
                 status = ${i.status}, source_ref = ${i.source_ref}, token_count = ${i.token_count},
                 reinforced_count = ${i.reinforced_count}, last_confirmed_at = ${i.last_confirmed_at},
                 last_used_at = ${i.last_used_at}, valid_from = ${i.valid_from}, valid_to = ${i.valid_to},
-                expired_at = ${i.expired_at}, accepted_at = ${i.accepted_at}, version = ${i.version}
+                expired_at = ${i.expired_at}, accepted_at = ${i.accepted_at}, version = ${i.version},
+                search_text = ${AgentMemoryRules.searchTextOf(i)}
               WHERE tenant_id = ${i.tenant_id} AND uid = ${i.uid} AND version = ${expected} RETURNING uid`.query(
             (rs) => rs.length,
             storageError
@@ -194,10 +195,8 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         if (q.tier !== undefined) where.push(sql`tier = ${q.tier}`)
         if (q.job !== undefined) where.push(sql`(thread_id = ${`job:${q.job}`} OR subject = ${q.job})`)
         if (q.text !== undefined) {
-          const like = `%${escapeLike(q.text.toLowerCase())}%`
-          where.push(
-            sql`(LOWER(content) LIKE ${like} ESCAPE '\\' OR LOWER(subject) LIKE ${like} ESCAPE '\\' OR LOWER(predicate) LIKE ${like} ESCAPE '\\')`
-          )
+          // the stored search text and the needle are normalised in JavaScript, never by the database's LOWER
+          where.push(sql`search_text LIKE ${`%${escapeLike(AgentMemoryRules.normaliseSearch(q.text))}%`} ESCAPE '\\'`)
         }
         return sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${sql.and(where)} ORDER BY uid LIMIT ${q.limit}`
           .query(
