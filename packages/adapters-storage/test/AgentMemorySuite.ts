@@ -197,7 +197,9 @@ export const suite = <E>(
           subject: "starbucks",
           predicate: "account"
         })
-        expect(Option.map(now, (i) => i.uid)).toStrictEqual(Option.some(old.item.uid))
+        expect(Option.map(now.item, (i) => i.uid)).toStrictEqual(Option.some(old.item.uid))
+        // and readers of the key see that a person has a contradiction to decide
+        expect(now.conflicts_pending).toBe(1)
         const again = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
         expect([again.outcome, again.item.uid, again.item.reinforced_count, again.review?.id]).toStrictEqual([
           "reinforced",
@@ -293,7 +295,8 @@ export const suite = <E>(
         )
         const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "account" }
         const at = (recorded_at: number, valid_at: number) =>
-          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }), Option.map((i) => i.uid))
+          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }), (r) =>
+            Option.map(r.item, (i) => i.uid))
         expect(yield* at(1500, 1500)).toStrictEqual(Option.some(old.item.uid)) // before the resolution we believed the old value
         expect(yield* at(2500, 1500)).toStrictEqual(Option.some(c.item.uid))
         expect(yield* at(2500, 500)).toStrictEqual(Option.some(old.item.uid)) // the old one still held before 1000
@@ -369,7 +372,8 @@ export const suite = <E>(
         ])
         const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "address" }
         const valueAt = (v: number) =>
-          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, valid_at: v }), Option.map((i) => i.value))
+          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, valid_at: v }), (r) =>
+            Option.map(r.item, (i) => i.value))
         expect([yield* valueAt(DAY), yield* valueAt(6 * DAY), yield* valueAt(9 * DAY)]).toStrictEqual(
           [Option.some("9 Old Rd"), Option.some("1 Main St"), Option.some("7 New Ave")]
         )
@@ -397,7 +401,8 @@ export const suite = <E>(
           subject: "starbucks",
           predicate: "account"
         })
-        expect(Option.isNone(none)).toBe(true)
+        expect(Option.isNone(none.item)).toBe(true)
+        expect(none.conflicts_pending).toBe(0)
         const k = yield* mem.kpis(fx.tenant, { from_ts: 0, to_ts: 2000 })
         expect(k).toStrictEqual({
           memory_items_count: 0,
@@ -530,7 +535,9 @@ export const suite = <E>(
           Effect.exit(mem.remove(fx.tenant, fx.reviewer, "mem_nope")),
           Effect.exit(mem.runTiering("all", fx.owner))
         ])
-        expect(codes.map((e) => codeOf(e as Exit.Exit<unknown, unknown>))).toStrictEqual([
+        expect(codes.map((e) =>
+          codeOf(e as Exit.Exit<unknown, unknown>)
+        )).toStrictEqual([
           "validation.schema",
           "validation.memory_key",
           "validation.memory_validity",

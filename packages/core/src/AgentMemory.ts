@@ -226,6 +226,16 @@ export const ItemView = Schema.Struct({
 /** Type of {@link ItemView}. */
 export type ItemView = typeof ItemView.Type
 
+/**
+ * An as-of read: the fact believed then for that time (none when nothing was), and
+ * `conflicts_pending`, the number of open review entries on the key now, so a reader knows a
+ * person has yet to decide a contradiction of what it is reading.
+ */
+export interface AsOfView {
+  readonly item: Option.Option<MemoryItem>
+  readonly conflicts_pending: number
+}
+
 /** An open queue entry with both items (the conflicts listing). */
 export const ConflictView = Schema.Struct({
   ...ReviewEntry.fields,
@@ -595,12 +605,12 @@ export interface AgentMemoryShape {
     actor: Actor,
     query: ThreadQuery
   ) => Effect.Effect<Page<MemoryItem>, ReadError>
-  /** What we believed at a recorded time about a valid time, for one key (`memory.read`). */
+  /** What we believed at a recorded time about a valid time, for one key, and its open conflicts (`memory.read`). */
   readonly asOf: (
     tenant: TenantId,
     actor: Actor,
     query: AsOfQuery
-  ) => Effect.Effect<Option.Option<MemoryItem>, ReadError>
+  ) => Effect.Effect<AsOfView, ReadError>
   /** Search by thread, kind, text, status, tier (`memory.read`). */
   readonly search: (tenant: TenantId, actor: Actor, query: SearchQuery) => Effect.Effect<Page<MemoryItem>, ReadError>
   /** Open review entries, oldest first, with both items (`memory.read`). */
@@ -980,16 +990,17 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
       tenant: TenantId,
       actor: Actor,
       query: AsOfQuery
-    ): Effect.Effect<Option.Option<MemoryItem>, ReadError> =>
+    ): Effect.Effect<AsOfView, ReadError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "memory.read")
         const now = yield* Clock.currentTimeMillis
-        const items = yield* store.itemsByKey(tenant, {
-          thread_id: query.thread_id,
-          subject: query.subject,
-          predicate: query.predicate
-        })
-        return Option.fromNullable(Rules.selectAsOf(items, query.recorded_at ?? now, query.valid_at ?? now))
+        const key = { thread_id: query.thread_id, subject: query.subject, predicate: query.predicate }
+        const items = yield* store.itemsByKey(tenant, key)
+        const open = yield* store.openReviewsForKey(tenant, key)
+        return {
+          item: Option.fromNullable(Rules.selectAsOf(items, query.recorded_at ?? now, query.valid_at ?? now)),
+          conflicts_pending: open.length
+        }
       })
 
     const conflicts = (

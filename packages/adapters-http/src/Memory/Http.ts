@@ -107,7 +107,10 @@ export const layer: Layer.Layer<
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
             const found = yield* memory.asOf(tenant, actor, urlParams)
-            return { item: Option.match(found, { onNone: () => null, onSome: itemJson }) }
+            return {
+              item: Option.match(found.item, { onNone: () => null, onSome: itemJson }),
+              conflicts_pending: found.conflicts_pending
+            }
           })
         ))
       .handle("getItem", ({ path }) =>
