@@ -379,6 +379,101 @@ export const suite = <E>(
         )
       }))
 
+    test("bi-temporal history: accept_new never rewrites what we believed earlier (a finite end stays finite)", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-history-accept")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const ms = (iso: string) => Date.parse(iso)
+        yield* TestClock.setTime(ms("2024-01-01T00:00:00Z"))
+        const a = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "hq", "a", { valid_from: ms("2020-01-01"), valid_to: ms("2020-12-31") })
+        )
+        const b = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "b", { valid_from: ms("2020-06-01") }))
+        expect(b.outcome).toBe("conflict")
+        const t1 = yield* TestClock.currentTimeMillis
+        const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "hq" }
+        const at = (recorded_at: number, valid_at: number) =>
+          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }), (r) =>
+            Option.getOrNull(Option.map(r.item, (i) =>
+              i.uid)))
+        const before = [yield* at(t1, ms("2021-06-01")), yield* at(t1, ms("2020-09-01"))]
+        expect(before).toStrictEqual([null, a.item.uid])
+        yield* TestClock.adjust("1 hour")
+        const resolvedAt = t1 + 3_600_000
+        yield* mem.resolve(fx.tenant, fx.reviewer, b.item.uid, { resolution: "moved", decision: "accept_new" })
+        // asked again, the same question about T1 gets the same answer
+        expect([yield* at(t1, ms("2021-06-01")), yield* at(t1, ms("2020-09-01"))]).toStrictEqual(before)
+        expect([yield* at(resolvedAt, ms("2021-06-01")), yield* at(resolvedAt, ms("2020-03-01"))]).toStrictEqual([
+          b.item.uid,
+          a.item.uid
+        ])
+        const stored = (yield* probe.items(fx.tenant)).find((i) =>
+          i.uid === a.item.uid
+        )!
+        expect([stored.status, stored.valid_to, stored.valid_to_history]).toStrictEqual([
+          "superseded",
+          ms("2020-06-01"),
+          [{ valid_to: ms("2020-12-31"), replaced_at: resolvedAt }]
+        ])
+      }))
+
+    test("bi-temporal history: keep_both cuts are recorded, several on one item; earlier answers stay", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-history-both")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const ms = (iso: string) => Date.parse(iso)
+        yield* TestClock.setTime(ms("2024-01-01T00:00:00Z"))
+        const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "hq" }
+        const at = (recorded_at: number, valid_at: number) =>
+          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }), (r) =>
+            Option.getOrNull(Option.map(r.item, (i) => i.uid)))
+        const x = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "x", { valid_from: ms("2020-01-01") }))
+        const y = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "y", { valid_from: ms("2022-01-01") }))
+        const t1 = yield* TestClock.currentTimeMillis
+        expect(yield* at(t1, ms("2023-01-01"))).toBe(x.item.uid)
+        yield* TestClock.adjust(1000)
+        yield* mem.resolve(fx.tenant, fx.reviewer, y.item.uid, { resolution: "both", decision: "keep_both" })
+        expect(yield* at(t1, ms("2023-01-01"))).toBe(x.item.uid)
+        const t2 = yield* TestClock.currentTimeMillis
+        expect([yield* at(t2, ms("2023-01-01")), yield* at(t2, ms("2021-06-01"))]).toStrictEqual([
+          y.item.uid,
+          x.item.uid
+        ])
+        // a second cut of x: z holds [2021, 2022)
+        const z = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "z", { valid_from: ms("2021-01-01") }))
+        yield* TestClock.adjust(1000)
+        yield* mem.resolve(fx.tenant, fx.reviewer, z.item.uid, {
+          resolution: "scoped",
+          decision: "keep_both",
+          valid_to: ms("2022-01-01")
+        })
+        const t3 = yield* TestClock.currentTimeMillis
+        expect([yield* at(t1, ms("2021-06-01")), yield* at(t1, ms("2023-01-01"))]).toStrictEqual([
+          x.item.uid,
+          x.item.uid
+        ])
+        expect([yield* at(t2, ms("2021-06-01")), yield* at(t2, ms("2023-01-01"))]).toStrictEqual([
+          x.item.uid,
+          y.item.uid
+        ])
+        expect([yield* at(t3, ms("2021-06-01")), yield* at(t3, ms("2020-06-01"))]).toStrictEqual([
+          z.item.uid,
+          x.item.uid
+        ])
+        const stored = (yield* probe.items(fx.tenant)).find((i) =>
+          i.uid === x.item.uid
+        )!
+        expect([stored.status, stored.valid_to, stored.valid_to_history]).toStrictEqual([
+          "active",
+          ms("2021-01-01"),
+          [{ valid_to: null, replaced_at: t2 }, { valid_to: ms("2022-01-01"), replaced_at: t3 }]
+        ])
+      }))
+
     test("resolve reject_both: both rejected, none in force; the hallucination KPI counts both", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-reject")
@@ -535,9 +630,7 @@ export const suite = <E>(
           Effect.exit(mem.remove(fx.tenant, fx.reviewer, "mem_nope")),
           Effect.exit(mem.runTiering("all", fx.owner))
         ])
-        expect(codes.map((e) =>
-          codeOf(e as Exit.Exit<unknown, unknown>)
-        )).toStrictEqual([
+        expect(codes.map((e) => codeOf(e as Exit.Exit<unknown, unknown>))).toStrictEqual([
           "validation.schema",
           "validation.memory_key",
           "validation.memory_validity",

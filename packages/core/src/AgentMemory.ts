@@ -65,6 +65,18 @@ export const MemoryKind = Schema.String.pipe(
 /** The kind of items the failure lookup reads. */
 export const FAILURE_KIND = "failure"
 
+/**
+ * One earlier end of an item's valid period: `valid_to` held (as we believed it) until the
+ * recorded time `replaced_at`, when governance changed it (a supersede or keep-both cut, a
+ * keep-both scope). Kept so "what did we believe at T" answers the same whenever it is asked.
+ */
+export const ValidToChange = Schema.Struct({
+  valid_to: Schema.NullOr(Schema.Number),
+  replaced_at: Schema.Number
+})
+/** Type of {@link ValidToChange}. */
+export type ValidToChange = typeof ValidToChange.Type
+
 /** One memory item. Items are never deleted by governance: statuses and timestamps change. */
 export class MemoryItem extends Schema.Class<MemoryItem>("MemoryItem")({
   uid: Schema.String,
@@ -99,6 +111,12 @@ export class MemoryItem extends Schema.Class<MemoryItem>("MemoryItem")({
   last_used_at: Schema.Number,
   valid_from: Schema.Number,
   valid_to: Schema.NullOr(Schema.Number),
+  /**
+   * Every earlier `valid_to`, oldest first, with the recorded time it was replaced: the end as
+   * believed at time T is that of the first entry replaced after T, else `valid_to`
+   * (`AgentMemoryRules.validToAt`). Empty until governance changes the end.
+   */
+  valid_to_history: Schema.Array(ValidToChange),
   recorded_at: Schema.Number,
   expired_at: Schema.NullOr(Schema.Number),
   /** When it became the believed fact: recorded_at for a direct write, the resolution time for an accepted one, null if never. */
@@ -687,8 +705,19 @@ const keyOfItem = (item: MemoryItem): MemoryKey | null =>
     ? null
     : { thread_id: item.thread_id, subject: item.subject, predicate: item.predicate }
 
-const next = (item: MemoryItem, change: Partial<MemoryItem>): MemoryItem =>
-  Trusted.make(MemoryItem, { ...item, ...change, version: item.version + 1 })
+/**
+ * The item's next version. A change of `valid_to` appends the previous end, replaced at `at`,
+ * to `valid_to_history`: history is never rewritten in place.
+ */
+const next = (item: MemoryItem, change: Partial<MemoryItem>, at: number): MemoryItem =>
+  Trusted.make(MemoryItem, {
+    ...item,
+    ...change,
+    ...(change.valid_to !== undefined && change.valid_to !== item.valid_to
+      ? { valid_to_history: Rules.replacedValidTo(item, at) }
+      : {}),
+    version: item.version + 1
+  })
 
 const emptyTiering = (enabled: boolean): TieringReport => ({
   enabled,
@@ -747,8 +776,10 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         })
       )
 
-    const update = (before: MemoryItem, change: Partial<MemoryItem>) =>
-      Effect.as(store.updateItem(next(before, change), before.version), next(before, change))
+    const update = (before: MemoryItem, change: Partial<MemoryItem>, at: number) => {
+      const after = next(before, change, at)
+      return Effect.as(store.updateItem(after, before.version), after)
+    }
 
     /** Supersedes `olds` by `by` (accepted now): statuses, cut validity, links. */
     const supersedeAll = (
@@ -760,7 +791,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
     ) =>
       Effect.forEach(olds, (old) =>
         Effect.zipLeft(
-          update(old, { status: "superseded", valid_to: Rules.cutAt(old, by.valid_from), expired_at: now }),
+          update(old, { status: "superseded", valid_to: Rules.cutAt(old, by.valid_from), expired_at: now }, now),
           link(tenant, actor, by.uid, old.uid, "supersedes", now)
         ))
 
@@ -819,6 +850,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             last_used_at: now,
             valid_from: validity.valid_from,
             valid_to: validity.valid_to,
+            valid_to_history: [],
             recorded_at: now,
             expired_at: null,
             accepted_at: status === "active" ? now : null,
@@ -857,7 +889,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               last_confirmed_at: now,
               last_used_at: now,
               tier: "hot"
-            })
+            }, now)
             yield* addLinks(item.uid)
             yield* record(tenant, actor, "memory.reinforced", item.uid, {
               thread_id: item.thread_id,
@@ -1056,22 +1088,22 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           const after: Array<MemoryItem> = []
           switch (input.decision) {
             case "keep_existing": {
-              after.push(yield* update(item, { status: "rejected", expired_at: now }))
+              after.push(yield* update(item, { status: "rejected", expired_at: now }, now))
               if (existing) after.push(existing)
               break
             }
             case "reject_both": {
-              after.push(yield* update(item, { status: "rejected", expired_at: now }))
+              after.push(yield* update(item, { status: "rejected", expired_at: now }, now))
               if (existing)
                 after.push(
                   existing.status === "active"
-                    ? yield* update(existing, { status: "rejected", expired_at: now })
+                    ? yield* update(existing, { status: "rejected", expired_at: now }, now)
                     : existing
                 )
               break
             }
             case "accept_new": {
-              const accepted = yield* update(item, { status: "active", accepted_at: now })
+              const accepted = yield* update(item, { status: "active", accepted_at: now }, now)
               const olds = yield* supersedeAll(
                 tenant,
                 actor,
@@ -1101,9 +1133,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               const others = keyed.map((i) => (cut !== null && i.uid === cut.uid ? cut : i))
               const clash = Rules.activeOverlapping(others, scoped, item.uid)
               if (clash.length > 0) return yield* validityOverlap(item.uid, clash[0]!.uid)
-              after.push(yield* update(item, { status: "active", accepted_at: now, ...scoped }))
+              after.push(yield* update(item, { status: "active", accepted_at: now, ...scoped }, now))
               if (existing && cut && cut.valid_to !== existing.valid_to)
-                after.push(yield* update(existing, { valid_to: cut.valid_to }))
+                after.push(yield* update(existing, { valid_to: cut.valid_to }, now))
               else if (existing)
                 after.push(existing)
               break
@@ -1262,7 +1294,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             const moved = yield* uow.transaction(Effect.gen(function*() {
               const done: Array<readonly [string, MemoryTier]> = []
               for (const [item, tier] of moves) {
-                const ok = yield* store.updateItem(next(item, { tier }), item.version).pipe(
+                const ok = yield* store.updateItem(next(item, { tier }, now), item.version).pipe(
                   Effect.as(true),
                   Effect.catchIf((e): e is Conflict | NotFound => e._tag === "Conflict" || e._tag === "NotFound", () =>
                     Effect.succeed(false))

@@ -121,13 +121,20 @@ export const believedAt = (item: MemoryItem, t: number): boolean =>
   !(item.status === "rejected" && item.expired_at !== null && item.expired_at <= t)
 
 /**
- * The end of an item's valid period as known at recorded time `t`. A superseded fact's end was
- * set when it was superseded (`expired_at`); before that it was read as open. (Keep-both
- * resolutions cut the existing fact's end in place, without such a record: an as-of read before
- * the resolution sees the cut end.)
+ * The end of an item's valid period as believed at recorded time `t`: the `valid_to` of the first
+ * change in `valid_to_history` made after `t` (the end that change replaced), else the current
+ * `valid_to`. A later supersede or keep-both cut therefore never changes an earlier answer.
  */
-export const validToAt = (item: MemoryItem, t: number): number | null =>
-  item.status === "superseded" && item.expired_at !== null && t < item.expired_at ? null : item.valid_to
+export const validToAt = (item: Pick<MemoryItem, "valid_to" | "valid_to_history">, t: number): number | null => {
+  for (const change of item.valid_to_history) if (t < change.replaced_at) return change.valid_to
+  return item.valid_to
+}
+
+/** `valid_to_history` after the current end is replaced at recorded time `at`. */
+export const replacedValidTo = (
+  item: Pick<MemoryItem, "valid_to" | "valid_to_history">,
+  at: number
+): MemoryItem["valid_to_history"] => [...item.valid_to_history, { valid_to: item.valid_to, replaced_at: at }]
 
 /**
  * What we believed at recorded time `recordedAt` about valid time `validAt`, among the items of

@@ -27,6 +27,7 @@ const item = (over: Partial<AgentMemory.MemoryItem>): AgentMemory.MemoryItem =>
     last_used_at: 0,
     valid_from: 0,
     valid_to: null,
+    valid_to_history: [],
     recorded_at: 0,
     expired_at: null,
     accepted_at: 0,
@@ -106,6 +107,7 @@ describe("AgentMemoryRules: as of", () => {
     value_hash: "a",
     status: "superseded",
     valid_to: 50,
+    valid_to_history: [{ valid_to: null, replaced_at: 100 }],
     expired_at: 100,
     accepted_at: 0
   })
@@ -128,6 +130,39 @@ describe("AgentMemoryRules: as of", () => {
     expect(pick(all, 100, 10)).toBe("mem_a")
     expect(pick(all, -1, 10)).toBe(null)
     expect(pick([pending], 1000, 1000)).toBe(null)
+  })
+  it("an end replaced later is the end believed before: several cuts, a finite first end", () => {
+    // held [0, 365); at 100 cut to 200, at 300 cut to 150 (two resolutions)
+    const cut = item({
+      uid: "mem_e",
+      valid_to: 150,
+      valid_to_history: [{ valid_to: 365, replaced_at: 100 }, { valid_to: 200, replaced_at: 300 }]
+    })
+    expect([R.validToAt(cut, 0), R.validToAt(cut, 99), R.validToAt(cut, 100), R.validToAt(cut, 299)]).toStrictEqual(
+      [365, 365, 200, 200]
+    )
+    expect([R.validToAt(cut, 300), R.validToAt(cut, 10_000)]).toStrictEqual([150, 150])
+    expect([pick([cut], 50, 364), pick([cut], 50, 365), pick([cut], 150, 199), pick([cut], 350, 199)]).toStrictEqual(
+      ["mem_e", null, "mem_e", null]
+    )
+    // a superseded fact that had a finite end before: never read as open-ended
+    const finite = item({
+      uid: "mem_f",
+      status: "superseded",
+      valid_to: 50,
+      valid_to_history: [{ valid_to: 80, replaced_at: 100 }],
+      expired_at: 100
+    })
+    expect([pick([finite], 99, 79), pick([finite], 99, 90), pick([finite], 100, 60)]).toStrictEqual([
+      "mem_f",
+      null,
+      null
+    ])
+    expect(R.replacedValidTo(cut, 400)).toStrictEqual([
+      { valid_to: 365, replaced_at: 100 },
+      { valid_to: 200, replaced_at: 300 },
+      { valid_to: 150, replaced_at: 400 }
+    ])
   })
   it("a rejected fact was believed until its rejection only", () => {
     expect(pick([rejected], 199, 10)).toBe("mem_d")

@@ -37,6 +37,10 @@ export const Item = Schema.Struct({
   last_used_at: Timestamp,
   valid_from: Timestamp,
   valid_to: NullTime,
+  /** Earlier ends of the valid period, oldest first, each with the time it was replaced. */
+  valid_to_history: Schema.Array(
+    Schema.Struct({ valid_to: NullTime, replaced_at: Timestamp }).annotations({ identifier: "MemoryValidToChange" })
+  ),
   recorded_at: Timestamp,
   expired_at: NullTime,
   accepted_at: NullTime,

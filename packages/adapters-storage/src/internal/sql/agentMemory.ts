@@ -26,7 +26,7 @@ type Item = AgentMemory.MemoryItem
 const ITEM_COLUMNS = literal(
   "tenant_id, uid, thread_id, agent_id, kind, subject, predicate, value, value_hash, content, importance, tier, status, " +
     "source_actor, source_ref, token_count, reinforced_count, last_confirmed_at, last_used_at, valid_from, valid_to, " +
-    "recorded_at, expired_at, accepted_at, version"
+    "valid_to_history, recorded_at, expired_at, accepted_at, version"
 )
 const REVIEW_COLUMNS = literal(
   "tenant_id, id, uid, existing_uid, thread_id, agent_id, reason, created_at, status, decision, resolution, resolved_by, " +
@@ -61,6 +61,7 @@ const toItem = (r: Row): Item =>
     last_used_at: int(r.last_used_at),
     valid_from: int(r.valid_from),
     valid_to: intOrNull(r.valid_to),
+    valid_to_history: json(r.valid_to_history) as Item["valid_to_history"],
     recorded_at: int(r.recorded_at),
     expired_at: intOrNull(r.expired_at),
     accepted_at: intOrNull(r.accepted_at),
@@ -141,7 +142,9 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           toJson(i.value)
         }, ${i.value_hash}, ${i.content}, ${i.importance},
               ${i.tier}, ${i.status}, ${i.source_actor}, ${i.source_ref}, ${i.token_count}, ${i.reinforced_count},
-              ${i.last_confirmed_at}, ${i.last_used_at}, ${i.valid_from}, ${i.valid_to}, ${i.recorded_at}, ${i.expired_at},
+              ${i.last_confirmed_at}, ${i.last_used_at}, ${i.valid_from}, ${i.valid_to}, ${
+          toJson(i.valid_to_history)
+        }, ${i.recorded_at}, ${i.expired_at},
               ${i.accepted_at}, ${i.version}, ${AgentMemoryRules.searchTextOf(i)})`.query(
           ignoreRows,
           (e): Errors.Conflict | Errors.StorageError =>
@@ -156,6 +159,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
                 status = ${i.status}, source_ref = ${i.source_ref}, token_count = ${i.token_count},
                 reinforced_count = ${i.reinforced_count}, last_confirmed_at = ${i.last_confirmed_at},
                 last_used_at = ${i.last_used_at}, valid_from = ${i.valid_from}, valid_to = ${i.valid_to},
+                valid_to_history = ${toJson(i.valid_to_history)},
                 expired_at = ${i.expired_at}, accepted_at = ${i.accepted_at}, version = ${i.version},
                 search_text = ${AgentMemoryRules.searchTextOf(i)}
               WHERE tenant_id = ${i.tenant_id} AND uid = ${i.uid} AND version = ${expected} RETURNING uid`.query(
