@@ -9,6 +9,7 @@
 import {
   AgentMemory,
   AgentMemoryConfig,
+  AgentMemoryRules,
   Audit,
   CoreConfig,
   Ids,
@@ -474,6 +475,120 @@ export const suite = <E>(
         ])
       }))
 
+    test("a fact keeps its tail: accept_new, keep_both and authoritative writes of a shorter fact leave a continuation", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-tail")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        yield* TestClock.adjust(20 * DAY)
+        const key = (predicate: string) => ({ thread_id: "vendor:starbucks", subject: "starbucks", predicate })
+        const valueAt = (predicate: string, v: number) =>
+          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key(predicate), valid_at: v }), (r) =>
+            Option.getOrNull(Option.map(r.item, (i) => i.value)))
+        /** At most one active fact per key at any valid time, on the stored rows. */
+        const oneActivePerKey = Effect.gen(function*() {
+          const rows = yield* probe.items(fx.tenant)
+          const active = (yield* mem.search(fx.tenant, fx.viewer, { status: "active", limit: 500 })).items
+          expect(active.length).toBe(
+            rows.filter((r) =>
+              r.status === "active"
+            ).length
+          )
+          for (const a of active) {
+            for (const b of active) {
+              if (a.uid < b.uid && a.predicate === b.predicate) {
+                expect(AgentMemoryRules.overlaps(a, b)).toBe(false)
+              }
+            }
+          }
+        })
+        const rowOf = (uid: string) => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!)
+        const continuationOf = (uid: string) =>
+          Effect.map(probe.links(fx.tenant), (ls) =>
+            ls.filter((l) => l.to_uid === uid && l.relation === "derived_from").map((l) => l.from_uid))
+
+        // accept_new: an open-ended fact interrupted by [2, 4) goes on from 4
+        const e1 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "a", { valid_from: 0 }))
+        const p1 = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "account", "b", { valid_from: 2 * DAY, valid_to: 4 * DAY })
+        )
+        yield* TestClock.adjust(1000)
+        const r1 = yield* mem.resolve(fx.tenant, fx.reviewer, p1.item.uid, { resolution: "r", decision: "accept_new" })
+        const [c1] = yield* continuationOf(e1.item.uid)
+        expect(r1.items.map((i) => [i.uid, i.status, i.valid_from, i.valid_to])).toStrictEqual([
+          [p1.item.uid, "active", 2 * DAY, 4 * DAY],
+          [e1.item.uid, "superseded", 0, 2 * DAY],
+          [c1, "active", 4 * DAY, null]
+        ])
+        expect(yield* rowOf(c1!)).toMatchObject({
+          status: "active",
+          value_hash: e1.item.value_hash,
+          valid_from: 4 * DAY,
+          valid_to: null,
+          valid_to_history: [],
+          accepted_at: 20 * DAY + 1000,
+          version: 1
+        })
+        expect([yield* valueAt("account", DAY), yield* valueAt("account", 3 * DAY), yield* valueAt("account", 5 * DAY)])
+          .toStrictEqual(["a", "b", "a"])
+        yield* oneActivePerKey
+
+        // keep_both: a finite fact [0, 10) interrupted by [2, 4) keeps [0, 2), goes on [4, 10)
+        const e2 = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "terms", "net30", { valid_from: 0, valid_to: 10 * DAY })
+        )
+        const p2 = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "terms", "net60", { valid_from: 2 * DAY, valid_to: 4 * DAY })
+        )
+        const r2 = yield* mem.resolve(fx.tenant, fx.reviewer, p2.item.uid, { resolution: "r", decision: "keep_both" })
+        const [c2] = yield* continuationOf(e2.item.uid)
+        expect(r2.items.map((i) => [i.uid, i.status, i.valid_from, i.valid_to])).toStrictEqual([
+          [p2.item.uid, "active", 2 * DAY, 4 * DAY],
+          [e2.item.uid, "active", 0, 2 * DAY],
+          [c2, "active", 4 * DAY, 10 * DAY]
+        ])
+        expect((yield* rowOf(e2.item.uid)).valid_to_history).toStrictEqual([{
+          valid_to: 10 * DAY,
+          replaced_at: 20 * DAY + 1000
+        }])
+        expect([yield* valueAt("terms", 5 * DAY), yield* valueAt("terms", 11 * DAY)]).toStrictEqual(["net30", null])
+        yield* oneActivePerKey
+
+        // an authoritative write of a shorter fact: the same
+        const e3 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Seattle", { valid_from: 0 }))
+        const w3 = yield* withSettings(
+          {
+            authoritative: (_kind, actor) =>
+              actor.id === fx.reviewer.id
+          },
+          (m) =>
+            m.write(
+              fx.tenant,
+              fx.reviewer,
+              fact("starbucks", "hq", "Tacoma", { valid_from: 2 * DAY, valid_to: 3 * DAY })
+            )
+        )
+        expect(w3.outcome).toBe("superseded")
+        const [c3] = yield* continuationOf(e3.item.uid)
+        expect([(yield* rowOf(c3!)).valid_from, (yield* rowOf(c3!)).valid_to]).toStrictEqual([3 * DAY, null])
+        expect([yield* valueAt("hq", DAY), yield* valueAt("hq", 2 * DAY), yield* valueAt("hq", 4 * DAY)])
+          .toStrictEqual(["Seattle", "Tacoma", "Seattle"])
+        yield* oneActivePerKey
+        // every key's periods, active facts only: no gap was lost, none overlaps; open-ended new facts leave no tail
+        const active = (yield* mem.search(fx.tenant, fx.viewer, { status: "active", limit: 500 })).items
+        expect(
+          active.map((i) => `${i.predicate} ${i.valid_from / DAY}-${i.valid_to === null ? "" : i.valid_to / DAY}`)
+            .sort()
+        )
+          .toStrictEqual(["account 2-4", "account 4-", "hq 2-3", "hq 3-", "terms 0-2", "terms 2-4", "terms 4-10"])
+      }))
+
     test("resolve reject_both: both rejected, none in force; the hallucination KPI counts both", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-reject")
@@ -587,16 +702,17 @@ export const suite = <E>(
         yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
         const before = yield* probe.items(fx.tenant)
         const refused = yield* Effect.exit(
-          withSettings({ reviewQueueEnabled: false }, (m) =>
-            m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200")))
+          withSettings(
+            { reviewQueueEnabled: false },
+            (m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
+          )
         )
         expect(codeOf(refused)).toBe("memory.conflict")
         expect(yield* probe.items(fx.tenant)).toStrictEqual(before)
         expect(yield* probe.reviews(fx.tenant)).toStrictEqual([])
         const same = yield* withSettings(
           { reviewQueueEnabled: false },
-          (m) =>
-            m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+          (m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
         )
         expect(same.outcome).toBe("reinforced")
       }))

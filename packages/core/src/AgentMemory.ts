@@ -222,7 +222,10 @@ export type ResolveInput = typeof ResolveInput.Type
 /** What callers pass: the encoded side. */
 export type ResolveInputEncoded = typeof ResolveInput.Encoded
 
-/** Result of a resolution: the drained entry and both items after the decision. */
+/**
+ * Result of a resolution: the drained entry, both items after the decision, then any
+ * continuation created (the part of a fact in force that outlasts a shorter new one).
+ */
 export const ResolveResult = Schema.Struct({
   review: ReviewEntry,
   items: Schema.Array(MemoryItem)
@@ -781,7 +784,35 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
       return Effect.as(store.updateItem(after, before.version), after)
     }
 
-    /** Supersedes `olds` by `by` (accepted now): statuses, cut validity, links. */
+    /**
+     * A continuation of `old` for `tail` (what is left of its period after a shorter fact): the
+     * same key, value and content, active and accepted now, linked `derived_from` the original.
+     */
+    const continuation = (tenant: TenantId, actor: Actor, old: MemoryItem, tail: Rules.Validity, now: number) =>
+      Effect.gen(function*() {
+        const item = Trusted.make(MemoryItem, {
+          ...old,
+          uid: yield* ids.next("mem"),
+          status: "active",
+          source_actor: actor.id,
+          valid_from: tail.valid_from,
+          valid_to: tail.valid_to,
+          valid_to_history: [],
+          recorded_at: now,
+          expired_at: null,
+          accepted_at: now,
+          version: 1
+        })
+        yield* store.insertItem(item)
+        yield* link(tenant, actor, item.uid, old.uid, "derived_from", now)
+        return item
+      })
+
+    /**
+     * Supersedes `olds` by `by` (accepted now): statuses, validity cut where `by` starts (recorded
+     * in `valid_to_history`), `supersedes` links; an old fact that outlasts `by` goes on in a
+     * continuation from `by`'s end.
+     */
     const supersedeAll = (
       tenant: TenantId,
       actor: Actor,
@@ -789,11 +820,23 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
       by: MemoryItem,
       now: number
     ) =>
-      Effect.forEach(olds, (old) =>
-        Effect.zipLeft(
-          update(old, { status: "superseded", valid_to: Rules.cutAt(old, by.valid_from), expired_at: now }, now),
-          link(tenant, actor, by.uid, old.uid, "supersedes", now)
-        ))
+      Effect.gen(function*() {
+        const superseded: Array<MemoryItem> = []
+        const continued: Array<MemoryItem> = []
+        for (const old of olds) {
+          superseded.push(
+            yield* update(
+              old,
+              { status: "superseded", valid_to: Rules.cutAt(old, by.valid_from), expired_at: now },
+              now
+            )
+          )
+          yield* link(tenant, actor, by.uid, old.uid, "supersedes", now)
+          const tail = Rules.tailAfter(old, by.valid_to)
+          if (tail !== null) continued.push(yield* continuation(tenant, actor, old, tail, now))
+        }
+        return { superseded, continued }
+      })
 
     const validateValue = (value: unknown): Effect.Effect<string, ValidationError> =>
       Effect.suspend(() => {
@@ -925,15 +968,16 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           const existing = inForce[0]!
           if (authoritative) {
             const item = yield* create("active")
-            const olds = yield* supersedeAll(tenant, actor, inForce, item, now)
+            const { continued, superseded } = yield* supersedeAll(tenant, actor, inForce, item, now)
             yield* record(tenant, actor, "memory.superseded", item.uid, {
               ...key,
               kind: item.kind,
-              superseded: olds.map((o) => o.uid),
+              superseded: superseded.map((o) => o.uid),
+              continued: continued.map((c) => c.uid),
               valid_from: item.valid_from,
               authoritative: true
             })
-            return { outcome: "superseded" as const, item, existing: olds[0]!, review: null }
+            return { outcome: "superseded" as const, item, existing: superseded[0]!, review: null }
           }
           const pendingSame = items.find((i) => i.status === "pending_review" && i.value_hash === hash)
           if (pendingSame) {
@@ -1086,6 +1130,8 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           const existing = Option.getOrNull(yield* store.getItem(tenant, entry.existing_uid))
           const keyed = key === null ? [] : yield* store.itemsByKey(tenant, key)
           const after: Array<MemoryItem> = []
+          // continuations of facts a shorter one interrupted, listed after both items
+          const continued: Array<MemoryItem> = []
           switch (input.decision) {
             case "keep_existing": {
               after.push(yield* update(item, { status: "rejected", expired_at: now }, now))
@@ -1111,8 +1157,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
                 accepted,
                 now
               )
+              continued.push(...olds.continued)
               after.push(accepted)
-              const old = olds.find((o) => o.uid === entry.existing_uid)
+              const old = olds.superseded.find((o) => o.uid === entry.existing_uid)
               if (old) after.push(old)
               else if (existing) after.push(existing)
               break
@@ -1134,10 +1181,14 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               const clash = Rules.activeOverlapping(others, scoped, item.uid)
               if (clash.length > 0) return yield* validityOverlap(item.uid, clash[0]!.uid)
               after.push(yield* update(item, { status: "active", accepted_at: now, ...scoped }, now))
-              if (existing && cut && cut.valid_to !== existing.valid_to)
+              if (existing && cut && cut.valid_to !== existing.valid_to) {
                 after.push(yield* update(existing, { valid_to: cut.valid_to }, now))
-              else if (existing)
+                // the part of the fact in force after the new one ends goes on in a continuation
+                const tail = Rules.tailAfter(existing, scoped.valid_to)
+                if (tail !== null) continued.push(yield* continuation(tenant, actor, existing, tail, now))
+              } else if (existing) {
                 after.push(existing)
+              }
               break
             }
           }
@@ -1160,9 +1211,10 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             decision: input.decision,
             resolution: input.resolution,
             existing_uid: entry.existing_uid,
-            statuses: Object.fromEntries(after.map((i) => [i.uid, i.status]))
+            statuses: Object.fromEntries(after.map((i) => [i.uid, i.status])),
+            continued: continued.map((c) => ({ uid: c.uid, valid_from: c.valid_from, valid_to: c.valid_to }))
           })
-          return { review: resolved, items: after }
+          return { review: resolved, items: [...after, ...continued] }
         }))
       })
 

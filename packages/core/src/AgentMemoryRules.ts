@@ -44,6 +44,17 @@ export const cutAt = (v: Validity, at: number): number => {
   return v.valid_to === null ? end : Math.min(v.valid_to, end)
 }
 
+/**
+ * What is left of `v` after a fact ending at `end` took over part of it: `[end, v.valid_to)`, or
+ * null when nothing is (the other fact is open-ended, or `v` ends by `end`). A fact cut where
+ * another starts keeps its head; this tail is what a continuation of it holds, so a fact that a
+ * shorter one interrupts is believed again once that one ends.
+ */
+export const tailAfter = (v: Validity, end: number | null): Validity | null =>
+  end === null || (v.valid_to !== null && v.valid_to <= end)
+    ? null
+    : { valid_from: Math.max(v.valid_from, end), valid_to: v.valid_to }
+
 /** The last time an item was used or confirmed. */
 export const lastUseOf = (item: Pick<MemoryItem, "last_used_at" | "last_confirmed_at">): number =>
   Math.max(item.last_used_at, item.last_confirmed_at)

@@ -55,6 +55,12 @@ describe("AgentMemoryRules: validity", () => {
     expect(R.overlaps(v(5, 5), v(0, null))).toBe(false)
     expect(R.overlaps(v(20, null), v(0, 10))).toBe(false)
   })
+  it("the tail a shorter fact leaves: from its end to the old end; none after an open or later end", () => {
+    expect(R.tailAfter({ valid_from: 0, valid_to: null }, 40)).toStrictEqual({ valid_from: 40, valid_to: null })
+    expect(R.tailAfter({ valid_from: 0, valid_to: 100 }, 40)).toStrictEqual({ valid_from: 40, valid_to: 100 })
+    expect([R.tailAfter({ valid_from: 0, valid_to: 100 }, null), R.tailAfter({ valid_from: 0, valid_to: 100 }, 100)])
+      .toStrictEqual([null, null])
+  })
   it("a cut never starts before the fact nor extends its end", () => {
     expect(R.cutAt({ valid_from: 10, valid_to: null }, 50)).toBe(50)
     expect(R.cutAt({ valid_from: 10, valid_to: null }, 5)).toBe(10)
