@@ -226,6 +226,96 @@ export const suite = <E>(
         expect(yield* auditActions(fx.tenant)).toContain("memory.conflict_raised")
       }))
 
+    test("reinforcement needs agreement: a value contradicting any fact in force, or a longer period, is queued", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-reinforce-rules")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        yield* TestClock.adjust(20 * DAY)
+        const rowOf = (uid: string) => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!)
+        // a [0, 5) and b [5, ∞): a write of a over [0, ∞) agrees with one and contradicts the other
+        const a = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "account", "a", { valid_from: 0, valid_to: 5 * DAY })
+        )
+        const b = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "b", { valid_from: 5 * DAY }))
+        expect([a.outcome, b.outcome]).toStrictEqual(["created", "created"])
+        const mixed = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "a", { valid_from: 0 }))
+        expect(mixed.outcome).toBe("conflict")
+        expect(mixed.existing?.uid).toBe(b.item.uid)
+        expect(mixed.review?.reason).toContain("value_conflict")
+        expect((yield* rowOf(a.item.uid)).reinforced_count).toBe(1)
+        expect((yield* rowOf(mixed.item.uid)).status).toBe("pending_review")
+
+        // the same value over a longer period: queued with the reason, not silently dropped
+        const t = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "terms", "net30", { valid_from: 0, valid_to: 5 * DAY })
+        )
+        const longer = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "terms", "net30", { valid_from: 3 * DAY, valid_to: 8 * DAY })
+        )
+        expect([longer.outcome, longer.existing?.uid, longer.item.status]).toStrictEqual([
+          "conflict",
+          t.item.uid,
+          "pending_review"
+        ])
+        expect(longer.review?.reason).toContain("validity_conflict")
+        expect(longer.review?.reason).toContain("different validity period")
+        // within the fact's period it is a reinforcement
+        const within = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "terms", "net30", { valid_from: DAY, valid_to: 2 * DAY })
+        )
+        expect([within.outcome, within.item.uid, within.item.reinforced_count]).toStrictEqual([
+          "reinforced",
+          t.item.uid,
+          2
+        ])
+        // a person decides the longer period: accepting it cuts the old one where it starts, nothing lost
+        const r = yield* mem.resolve(fx.tenant, fx.reviewer, longer.item.uid, {
+          resolution: "r",
+          decision: "accept_new"
+        })
+        expect(r.items.map((i) => [i.status, i.valid_from, i.valid_to])).toStrictEqual([
+          ["active", 3 * DAY, 8 * DAY],
+          ["superseded", 0, 3 * DAY]
+        ])
+
+        // a pending item is reinforced only by a write its period contains
+        const h = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Seattle", { valid_from: 0 }))
+        const p = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Tacoma", { valid_from: 2 * DAY }))
+        const pAgain = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Tacoma", { valid_from: 3 * DAY }))
+        expect([pAgain.outcome, pAgain.item.uid]).toStrictEqual(["reinforced", p.item.uid])
+        const pEarlier = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Tacoma", { valid_from: DAY }))
+        expect([pEarlier.outcome, pEarlier.existing?.uid]).toStrictEqual(["conflict", h.item.uid])
+        expect((yield* rowOf(p.item.uid)).reinforced_count).toBe(2)
+        const open = (yield* probe.reviews(fx.tenant)).filter((e) => e.status === "open").map((
+          e
+        ) => [e.uid, e.existing_uid])
+        expect(open).toStrictEqual([
+          [mixed.item.uid, b.item.uid],
+          [p.item.uid, h.item.uid],
+          [pEarlier.item.uid, h.item.uid]
+        ])
+        // with the queue disabled a contained write still reinforces, a longer period is refused like a contradiction
+        const contained = yield* Effect.exit(
+          withSettings({ reviewQueueEnabled: false }, (m) =>
+            m.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Seattle", { valid_from: 0, valid_to: 40 * DAY })))
+        )
+        expect(codeOf(contained)).toBe("ok")
+        const extended = yield* Effect.exit(
+          withSettings({ reviewQueueEnabled: false }, (m) =>
+            m.write(fx.tenant, fx.agent, fact("starbucks", "terms", "net30", { valid_from: 0, valid_to: 9 * DAY })))
+        )
+        expect(codeOf(extended)).toBe("memory.conflict")
+      }))
+
     test("resolve keep_existing: the new item is rejected, the entry drained with who, when and the note; twice is a 409", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-keep")
@@ -269,7 +359,11 @@ export const suite = <E>(
           resolved_at: 300_000
         }])
         expect((yield* mem.conflicts(fx.tenant, fx.viewer, {})).items).toStrictEqual([])
-        expect((yield* auditActions(fx.tenant)).filter((a) => a === "memory.review.resolved").length).toBe(1)
+        expect(
+          (yield* auditActions(fx.tenant)).filter((a) =>
+            a === "memory.review.resolved"
+          ).length
+        ).toBe(1)
       }))
 
     test("resolve accept_new: the old fact is superseded with its validity cut, the new one active; as-of answers both times", () =>
@@ -296,8 +390,11 @@ export const suite = <E>(
         )
         const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "account" }
         const at = (recorded_at: number, valid_at: number) =>
-          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }), (r) =>
-            Option.map(r.item, (i) => i.uid))
+          Effect.map(
+            mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }),
+            (r) =>
+              Option.map(r.item, (i) => i.uid)
+          )
         expect(yield* at(1500, 1500)).toStrictEqual(Option.some(old.item.uid)) // before the resolution we believed the old value
         expect(yield* at(2500, 1500)).toStrictEqual(Option.some(c.item.uid))
         expect(yield* at(2500, 500)).toStrictEqual(Option.some(old.item.uid)) // the old one still held before 1000
@@ -373,8 +470,7 @@ export const suite = <E>(
         ])
         const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "address" }
         const valueAt = (v: number) =>
-          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, valid_at: v }), (r) =>
-            Option.map(r.item, (i) => i.value))
+          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, valid_at: v }), (r) => Option.map(r.item, (i) => i.value))
         expect([yield* valueAt(DAY), yield* valueAt(6 * DAY), yield* valueAt(9 * DAY)]).toStrictEqual(
           [Option.some("9 Old Rd"), Option.some("1 Main St"), Option.some("7 New Ave")]
         )
@@ -397,9 +493,10 @@ export const suite = <E>(
         const t1 = yield* TestClock.currentTimeMillis
         const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "hq" }
         const at = (recorded_at: number, valid_at: number) =>
-          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }), (r) =>
-            Option.getOrNull(Option.map(r.item, (i) =>
-              i.uid)))
+          Effect.map(
+            mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }),
+            (r) => Option.getOrNull(Option.map(r.item, (i) => i.uid))
+          )
         const before = [yield* at(t1, ms("2021-06-01")), yield* at(t1, ms("2020-09-01"))]
         expect(before).toStrictEqual([null, a.item.uid])
         yield* TestClock.adjust("1 hour")
@@ -411,9 +508,7 @@ export const suite = <E>(
           b.item.uid,
           a.item.uid
         ])
-        const stored = (yield* probe.items(fx.tenant)).find((i) =>
-          i.uid === a.item.uid
-        )!
+        const stored = (yield* probe.items(fx.tenant)).find((i) => i.uid === a.item.uid)!
         expect([stored.status, stored.valid_to, stored.valid_to_history]).toStrictEqual([
           "superseded",
           ms("2020-06-01"),
@@ -430,8 +525,10 @@ export const suite = <E>(
         yield* TestClock.setTime(ms("2024-01-01T00:00:00Z"))
         const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "hq" }
         const at = (recorded_at: number, valid_at: number) =>
-          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }), (r) =>
-            Option.getOrNull(Option.map(r.item, (i) => i.uid)))
+          Effect.map(
+            mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }),
+            (r) => Option.getOrNull(Option.map(r.item, (i) => i.uid))
+          )
         const x = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "x", { valid_from: ms("2020-01-01") }))
         const y = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "y", { valid_from: ms("2022-01-01") }))
         const t1 = yield* TestClock.currentTimeMillis
@@ -465,9 +562,7 @@ export const suite = <E>(
           z.item.uid,
           x.item.uid
         ])
-        const stored = (yield* probe.items(fx.tenant)).find((i) =>
-          i.uid === x.item.uid
-        )!
+        const stored = (yield* probe.items(fx.tenant)).find((i) => i.uid === x.item.uid)!
         expect([stored.status, stored.valid_to, stored.valid_to_history]).toStrictEqual([
           "active",
           ms("2021-01-01"),
@@ -483,16 +578,16 @@ export const suite = <E>(
         yield* TestClock.adjust(20 * DAY)
         const key = (predicate: string) => ({ thread_id: "vendor:starbucks", subject: "starbucks", predicate })
         const valueAt = (predicate: string, v: number) =>
-          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key(predicate), valid_at: v }), (r) =>
-            Option.getOrNull(Option.map(r.item, (i) => i.value)))
+          Effect.map(
+            mem.asOf(fx.tenant, fx.viewer, { ...key(predicate), valid_at: v }),
+            (r) => Option.getOrNull(Option.map(r.item, (i) => i.value))
+          )
         /** At most one active fact per key at any valid time, on the stored rows. */
         const oneActivePerKey = Effect.gen(function*() {
           const rows = yield* probe.items(fx.tenant)
           const active = (yield* mem.search(fx.tenant, fx.viewer, { status: "active", limit: 500 })).items
           expect(active.length).toBe(
-            rows.filter((r) =>
-              r.status === "active"
-            ).length
+            rows.filter((r) => r.status === "active").length
           )
           for (const a of active) {
             for (const b of active) {
@@ -504,8 +599,10 @@ export const suite = <E>(
         })
         const rowOf = (uid: string) => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!)
         const continuationOf = (uid: string) =>
-          Effect.map(probe.links(fx.tenant), (ls) =>
-            ls.filter((l) => l.to_uid === uid && l.relation === "derived_from").map((l) => l.from_uid))
+          Effect.map(
+            probe.links(fx.tenant),
+            (ls) => ls.filter((l) => l.to_uid === uid && l.relation === "derived_from").map((l) => l.from_uid)
+          )
 
         // accept_new: an open-ended fact interrupted by [2, 4) goes on from 4
         const e1 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "a", { valid_from: 0 }))
@@ -564,8 +661,7 @@ export const suite = <E>(
         const e3 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Seattle", { valid_from: 0 }))
         const w3 = yield* withSettings(
           {
-            authoritative: (_kind, actor) =>
-              actor.id === fx.reviewer.id
+            authoritative: (_kind, actor) => actor.id === fx.reviewer.id
           },
           (m) =>
             m.write(

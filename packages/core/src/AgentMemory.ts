@@ -3,11 +3,13 @@
  * failure triage, a user's preference), kept with tiers, importance and bi-temporal validity.
  *
  * Memory never decides a contradiction alone and never loses a fact:
- * - a write with the same key and value as the fact in force reinforces it (no duplicate);
- * - a write with the same key and a different value is stored `pending_review` with a
- *   review-queue entry and a `contradicts` link; the fact in force stays until a person resolves
- *   the entry (`memory.review`), unless the host marked the source authoritative, in which case
- *   the old fact is superseded (status, validity end, `supersedes` link, audit);
+ * - a write with the same key and value as the facts in force over its period, within the
+ *   matching fact's period, reinforces it (no duplicate);
+ * - a write with the same key and a different value than any fact in force over its period (or
+ *   the same value over a longer period) is stored `pending_review` with a review-queue entry
+ *   and a `contradicts` link; the facts in force stay until a person resolves the entry
+ *   (`memory.review`), unless the host marked the source authoritative, in which case the old
+ *   facts are superseded (status, validity end, `supersedes` link, audit);
  * - superseding and rejecting only set statuses and timestamps; only the tenant's own deletion
  *   ({@link AgentMemory} `remove`) removes an item.
  *
@@ -194,9 +196,11 @@ export type WriteOutcome = typeof WriteOutcome.Type
 
 /**
  * Result of a write: `created` (a new believed fact or a keyless item), `reinforced` (same
- * value: the active fact, or a pending item, counted again; `item` is that item), `conflict`
- * (stored `pending_review`; `existing` is the fact in force, `review` the queue entry),
- * `superseded` (authoritative source: `existing` is the old fact, now superseded).
+ * value, within the matching item's period, and no different value in force: the active fact,
+ * or a pending item, counted again; `item` is that item), `conflict` (stored `pending_review`;
+ * `existing` is the fact in force it contradicts — the differing one, or the same value held
+ * for a shorter period — `review` the queue entry), `superseded` (authoritative source:
+ * `existing` is the old fact, now superseded).
  */
 export const WriteResult = Schema.Struct({
   outcome: WriteOutcome,
@@ -957,15 +961,19 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           yield* store.lockKey(tenant, key)
           const items = yield* store.itemsByKey(tenant, key)
           const inForce = Rules.activeOverlapping(items, validity)
-          const same = inForce.find((i) => i.value_hash === hash)
-          if (same)
-            return { outcome: "reinforced" as const, item: yield* reinforce(same), existing: null, review: null }
           if (inForce.length === 0) {
             const item = yield* create("active")
             yield* record(tenant, actor, "memory.created", item.uid, { ...key, kind: item.kind })
             return { outcome: "created" as const, item, existing: null, review: null }
           }
-          const existing = inForce[0]!
+          // a reinforcement only when nothing in force over the write's period differs and the
+          // period lies within the matching fact's: a contradiction, or a longer period, is a
+          // person's decision, never silently counted or dropped
+          const differing = inForce.filter((i) => i.value_hash !== hash)
+          const same = inForce.find((i) => i.value_hash === hash && Rules.contains(i, validity))
+          if (differing.length === 0 && same)
+            return { outcome: "reinforced" as const, item: yield* reinforce(same), existing: null, review: null }
+          const existing = differing[0] ?? inForce[0]!
           if (authoritative) {
             const item = yield* create("active")
             const { continued, superseded } = yield* supersedeAll(tenant, actor, inForce, item, now)
@@ -979,7 +987,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             })
             return { outcome: "superseded" as const, item, existing: superseded[0]!, review: null }
           }
-          const pendingSame = items.find((i) => i.status === "pending_review" && i.value_hash === hash)
+          const pendingSame = items.find((i) =>
+            i.status === "pending_review" && i.value_hash === hash && Rules.contains(i, validity)
+          )
           if (pendingSame) {
             const item = yield* reinforce(pendingSame)
             const review = Option.getOrNull(yield* store.getReview(tenant, item.uid))
@@ -994,7 +1004,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             existing_uid: existing.uid,
             thread_id: item.thread_id,
             agent_id: item.agent_id,
-            reason: `value_conflict: ${key.subject} ${key.predicate} has a different value in force (${existing.uid})`,
+            reason: existing.value_hash === hash
+              ? `validity_conflict: ${key.subject} ${key.predicate} has the same value in force (${existing.uid}) for a different validity period`
+              : `value_conflict: ${key.subject} ${key.predicate} has a different value in force (${existing.uid})`,
             created_at: now,
             status: "open",
             decision: null,

@@ -44,6 +44,11 @@ export const cutAt = (v: Validity, at: number): number => {
   return v.valid_to === null ? end : Math.min(v.valid_to, end)
 }
 
+/** Does `outer` hold at every instant of `inner`? (An empty `inner` is contained anywhere it starts.) */
+export const contains = (outer: Validity, inner: Validity): boolean =>
+  outer.valid_from <= inner.valid_from &&
+  (outer.valid_to === null || (inner.valid_to !== null && inner.valid_to <= outer.valid_to))
+
 /**
  * What is left of `v` after a fact ending at `end` took over part of it: `[end, v.valid_to)`, or
  * null when nothing is (the other fact is open-ended, or `v` ends by `end`). A fact cut where
