@@ -685,6 +685,80 @@ export const suite = <E>(
           .toStrictEqual(["account 2-4", "account 4-", "hq 2-3", "hq 3-", "terms 0-2", "terms 2-4", "terms 4-10"])
       }))
 
+    test("open entries follow the fact in force: accept_new, keep_both and authoritative writes re-point the key's other entries", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-repoint")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        yield* TestClock.adjust(20 * DAY)
+        const entryOf = (uid: string) => Effect.map(probe.reviews(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!)
+        // accept_new: the other entry now names the accepted fact; keep_existing then keeps that one
+        const e = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+        const p1 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
+        const p2 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6300"))
+        yield* mem.resolve(fx.tenant, fx.reviewer, p1.item.uid, { resolution: "6200", decision: "accept_new" })
+        expect((yield* entryOf(p2.item.uid)).existing_uid).toBe(p1.item.uid)
+        expect(yield* probe.links(fx.tenant)).toContainEqual({
+          from_uid: p2.item.uid,
+          to_uid: p1.item.uid,
+          relation: "contradicts"
+        })
+        const listed = (yield* mem.conflicts(fx.tenant, fx.viewer, {})).items
+        expect(listed.map((c) => [c.uid, c.existing_uid, c.existing?.status])).toStrictEqual([[
+          p2.item.uid,
+          p1.item.uid,
+          "active"
+        ]])
+        expect((yield* mem.get(fx.tenant, fx.viewer, p1.item.uid)).pending_review?.uid).toBe(p2.item.uid)
+        const kept = yield* mem.resolve(fx.tenant, fx.reviewer, p2.item.uid, { resolution: "6200 stays" })
+        expect(kept.items.map((i) => [i.uid, i.status])).toStrictEqual([[p2.item.uid, "rejected"], [
+          p1.item.uid,
+          "active"
+        ]])
+        expect((yield* probe.items(fx.tenant)).filter((i) => i.status === "active").map((i) => i.uid)).toStrictEqual([
+          p1.item.uid
+        ])
+        expect(e.item.uid).not.toBe(p1.item.uid)
+
+        // keep_both: an entry whose period the cut fact no longer covers names the new one
+        const x = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Seattle", { valid_from: 0 }))
+        const y = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Tacoma", { valid_from: 5 * DAY }))
+        const z = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "hq", "Olympia", { valid_from: 6 * DAY, valid_to: 8 * DAY })
+        )
+        const w = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "hq", "Redmond", { valid_from: DAY, valid_to: 2 * DAY })
+        )
+        expect([z.existing?.uid, w.existing?.uid]).toStrictEqual([x.item.uid, x.item.uid])
+        yield* mem.resolve(fx.tenant, fx.reviewer, y.item.uid, { resolution: "moved", decision: "keep_both" })
+        // z [6, 8) now lies in y's period; w [1, 2) still in x's
+        expect([(yield* entryOf(z.item.uid)).existing_uid, (yield* entryOf(w.item.uid)).existing_uid]).toStrictEqual([
+          y.item.uid,
+          x.item.uid
+        ])
+
+        // an authoritative write: the open entry names the new fact in force
+        const t = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "terms", "net30"))
+        const q = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "terms", "net45"))
+        expect(q.existing?.uid).toBe(t.item.uid)
+        const labelled = yield* withSettings(
+          { authoritative: (_kind, actor) => actor.id === fx.reviewer.id },
+          (m) => m.write(fx.tenant, fx.reviewer, fact("starbucks", "terms", "net60"))
+        )
+        expect((yield* entryOf(q.item.uid)).existing_uid).toBe(labelled.item.uid)
+        const audit = yield* Effect.flatMap(Audit.AuditLog, (a) => a.list(fx.tenant, { limit: 1000 }))
+        const superseded = audit.find((r) => r.action === "memory.superseded")!
+        expect((superseded.data as { repointed: unknown }).repointed).toStrictEqual([{
+          review_id: (yield* entryOf(q.item.uid)).id,
+          from: t.item.uid,
+          to: labelled.item.uid
+        }])
+      }))
+
     test("resolve reject_both: both rejected, none in force; the hallucination KPI counts both", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-reject")

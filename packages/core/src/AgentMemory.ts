@@ -575,7 +575,11 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
       uid: string,
       options?: { readonly forUpdate?: boolean }
     ) => Effect.Effect<Option.Option<ReviewEntry>, StorageError>
-    /** Writes a new state if the stored version is `expectedVersion`; `conflict.stale` otherwise. */
+    /**
+     * Writes a new state (status, decision, note, reviewer, time, and `existing_uid` when the
+     * entry is re-pointed to the fact now in force) if the stored version is `expectedVersion`;
+     * `conflict.stale` otherwise.
+     */
     readonly updateReview: (
       entry: ReviewEntry,
       expectedVersion: number
@@ -842,6 +846,39 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         return { superseded, continued }
       })
 
+    /**
+     * After the facts in force on `key` changed (inside the key lock, in the same transaction):
+     * each open entry whose `existing_uid` no longer names an active fact overlapping its pending
+     * item is re-pointed to the one that does now (the earliest), with a `contradicts` link, so a
+     * later `keep_existing` keeps what is in force. An entry with nothing in force over its
+     * period keeps its fact (a person still decides).
+     */
+    const repoint = (tenant: TenantId, actor: Actor, key: MemoryKey, now: number) =>
+      Effect.gen(function*() {
+        const open = yield* store.openReviewsForKey(tenant, key)
+        if (open.length === 0) return []
+        const items = yield* store.itemsByKey(tenant, key)
+        const byUid = new Map(items.map((i) => [i.uid, i]))
+        const moved: Array<{ readonly review_id: string; readonly from: string; readonly to: string }> = []
+        for (const entry of open) {
+          const pending = byUid.get(entry.uid)
+          if (pending === undefined) continue
+          const named = byUid.get(entry.existing_uid)
+          if (named !== undefined && named.status === "active" && Rules.overlaps(named, pending)) continue
+          const target = Rules.activeOverlapping(items, pending, pending.uid)
+            .slice()
+            .sort((a, b) => a.valid_from - b.valid_from || (a.uid < b.uid ? -1 : 1))[0]
+          if (target === undefined) continue
+          yield* store.updateReview(
+            Trusted.make(ReviewEntry, { ...entry, existing_uid: target.uid, version: entry.version + 1 }),
+            entry.version
+          )
+          yield* link(tenant, actor, pending.uid, target.uid, "contradicts", now)
+          moved.push({ review_id: entry.id, from: entry.existing_uid, to: target.uid })
+        }
+        return moved
+      })
+
     const validateValue = (value: unknown): Effect.Effect<string, ValidationError> =>
       Effect.suspend(() => {
         try {
@@ -977,11 +1014,13 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           if (authoritative) {
             const item = yield* create("active")
             const { continued, superseded } = yield* supersedeAll(tenant, actor, inForce, item, now)
+            const repointed = yield* repoint(tenant, actor, key, now)
             yield* record(tenant, actor, "memory.superseded", item.uid, {
               ...key,
               kind: item.kind,
               superseded: superseded.map((o) => o.uid),
               continued: continued.map((c) => c.uid),
+              repointed,
               valid_from: item.valid_from,
               authoritative: true
             })
@@ -1218,13 +1257,16 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             (e): e is Conflict => e._tag === "Conflict",
             () => Effect.fail(reviewResolved(uid, null))
           )
+          // the other open entries of the key name the fact in force now
+          const repointed = key === null ? [] : yield* repoint(tenant, actor, key, now)
           yield* record(tenant, actor, "memory.review.resolved", uid, {
             review_id: entry.id,
             decision: input.decision,
             resolution: input.resolution,
             existing_uid: entry.existing_uid,
             statuses: Object.fromEntries(after.map((i) => [i.uid, i.status])),
-            continued: continued.map((c) => ({ uid: c.uid, valid_from: c.valid_from, valid_to: c.valid_to }))
+            continued: continued.map((c) => ({ uid: c.uid, valid_from: c.valid_from, valid_to: c.valid_to })),
+            repointed
           })
           return { review: resolved, items: [...after, ...continued] }
         }))

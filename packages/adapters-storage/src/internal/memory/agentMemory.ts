@@ -171,6 +171,11 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           if (current === undefined) return Effect.fail(AgentMemory.reviewNotFound(entry.uid))
           if (current.version !== expected) return Effect.fail(AgentMemory.staleItem("memory_review", entry.id))
           reviews.set(entry.tenant_id, entry.id, entry)
+          if (current.existing_uid !== entry.existing_uid) {
+            // re-pointed to the fact now in force: the index follows
+            if (current.existing_uid !== entry.uid) drop(reviewsByItem, entry.tenant_id, current.existing_uid, entry.id)
+            push(reviewsByItem, entry.tenant_id, entry.existing_uid, entry.id)
+          }
           return Effect.void
         }),
       listOpenReviews: (tenant, { after, limit }) =>

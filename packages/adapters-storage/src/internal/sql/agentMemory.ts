@@ -255,7 +255,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         ),
       updateReview: (r, expected) =>
         Effect.flatMap(
-          sql`UPDATE core_memory_reviews SET status = ${r.status}, decision = ${r.decision}, resolution = ${r.resolution},
+          sql`UPDATE core_memory_reviews SET existing_uid = ${r.existing_uid}, status = ${r.status}, decision = ${r.decision}, resolution = ${r.resolution},
                 resolved_by = ${r.resolved_by}, resolved_at = ${r.resolved_at}, version = ${r.version}
               WHERE tenant_id = ${r.tenant_id} AND id = ${r.id} AND version = ${expected} RETURNING id`.query(
             (rs) => rs.length,
