@@ -17,7 +17,8 @@ import {
   type Ports,
   Rbac,
   SecureRandom,
-  Tenants
+  Tenants,
+  Trusted
 } from "@airlock/core"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, TestClock, TestContext } from "effect"
@@ -1232,6 +1233,72 @@ export const suite = <E>(
         yield* TestClock.adjust("10 hours")
         expect((yield* mem.runTiering(fx.tenant, fx.reviewer)).decayed).toBe(1)
       }))
+
+    test("tiering is bookkeeping: no version change, so a writer that read before it never meets conflict.stale", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-tier-cas")
+        const mem = yield* memory
+        const store = yield* AgentMemory.AgentMemoryStore
+        const probe = yield* AgentMemoryProbe
+        const low = yield* mem.write(fx.tenant, fx.agent, fact("low", "p", 1, { importance: 0.3 }))
+        const used = yield* mem.write(fx.tenant, fx.agent, fact("used", "p", 1, { importance: 0.3 }))
+        yield* TestClock.adjust(8 * DAY)
+        // a writer reads the item, tiering moves it, the writer's versioned update still applies
+        const read = Option.getOrThrow(yield* store.getItem(fx.tenant, low.item.uid))
+        expect((yield* mem.runTiering(fx.tenant, fx.reviewer)).to_warm).toBe(2)
+        const rows = yield* probe.items(fx.tenant)
+        expect(rows.map((r) => [r.uid, r.tier, r.version])).toStrictEqual([
+          [low.item.uid, "warm", 1],
+          [used.item.uid, "warm", 1]
+        ])
+        const written = yield* Effect.exit(
+          store.updateItem(
+            Trusted.make(AgentMemory.MemoryItem, { ...read, reinforced_count: 7, version: read.version + 1 }),
+            read.version
+          )
+        )
+        expect(codeOf(written)).toBe("ok")
+        expect((yield* probe.items(fx.tenant))[0]).toMatchObject({ reinforced_count: 7, version: 2 })
+        // the compare-and-set: not from another tier, not after a use it did not see
+        const u = Option.getOrThrow(yield* store.getItem(fx.tenant, used.item.uid))
+        expect(yield* store.setTier(fx.tenant, used.item.uid, "hot", "archive", u.last_used_at)).toBe(false)
+        yield* TestClock.adjust(2 * 3_600_000)
+        yield* mem.get(fx.tenant, fx.viewer, used.item.uid)
+        expect(yield* store.setTier(fx.tenant, used.item.uid, "warm", "archive", u.last_used_at)).toBe(false)
+        const touched = Option.getOrThrow(yield* store.getItem(fx.tenant, used.item.uid))
+        expect(yield* store.setTier(fx.tenant, used.item.uid, "warm", "archive", touched.last_used_at)).toBe(true)
+        expect((yield* probe.items(fx.tenant)).map((r) => [r.tier, r.version])).toStrictEqual([["hot", 2], [
+          "archive",
+          1
+        ]])
+      }))
+
+    if (capabilities.parallelConnections) {
+      test("tiering beside concurrent writers on separate connections: no writer fails", () =>
+        Effect.gen(function*() {
+          const fx = yield* fixture("mem-tier-race")
+          const mem = yield* memory
+          const probe = yield* AgentMemoryProbe
+          const keys = Array.from({ length: 24 }, (_, i) => `k${i}`)
+          for (const k of keys) yield* mem.write(fx.tenant, fx.agent, fact(k, "p", 1, { importance: 0.1 }))
+          for (let round = 0; round < 3; round++) {
+            yield* TestClock.adjust(40 * DAY)
+            const results = yield* Effect.all(
+              [
+                Effect.exit(mem.runTiering(fx.tenant, fx.reviewer)),
+                ...keys.map((k) => Effect.exit(mem.write(fx.tenant, fx.agent, fact(k, "p", 1))))
+              ],
+              { concurrency: 8 }
+            )
+            expect(results.map((e) => codeOf(e as Exit.Exit<unknown, unknown>))).toStrictEqual(
+              results.map(() => "ok")
+            )
+          }
+          const rows = yield* probe.items(fx.tenant)
+          expect(rows.length).toBe(keys.length)
+          expect(rows.every((r) => r.reinforced_count === 4 && r.version === 4)).toBe(true)
+        }))
+    }
 
     test("remove: only the tenant's admin; removes the item, its links and its queue entry; audited", () =>
       Effect.gen(function*() {

@@ -557,6 +557,18 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
     readonly listItems: (tenant: TenantId, query: ItemQuery) => Effect.Effect<ReadonlyArray<MemoryItem>, StorageError>
     /** Sets `last_used_at` to `at` when it is older than `olderThan` (no version change: bookkeeping, not state). */
     readonly touch: (tenant: TenantId, uid: string, at: number, olderThan: number) => Effect.Effect<void, StorageError>
+    /**
+     * Moves an item from tier `from` to `to` if it is still at `from` and was neither used nor
+     * confirmed after `lastUse` (compare-and-set); true when it moved. No version change: a tier
+     * is bookkeeping, so writers of the item never meet `conflict.stale` because of tiering.
+     */
+    readonly setTier: (
+      tenant: TenantId,
+      uid: string,
+      from: MemoryTier,
+      to: MemoryTier,
+      lastUse: number
+    ) => Effect.Effect<boolean, StorageError>
     /** Stores a link; the same (from, to, relation) twice is stored once. */
     readonly insertLink: (link: MemoryLink) => Effect.Effect<void, StorageError>
     /** Links with either end among `uids`. */
@@ -1396,28 +1408,23 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             if (d.tier !== item.tier) moves.push([item, d.tier])
           }
           if (moves.length > 0) {
-            // one transaction and one audit record per batch; an item changed meanwhile keeps its tier
-            const moved = yield* uow.transaction(Effect.gen(function*() {
-              const done: Array<readonly [string, MemoryTier]> = []
-              for (const [item, tier] of moves) {
-                const ok = yield* store.updateItem(next(item, { tier }, now), item.version).pipe(
-                  Effect.as(true),
-                  Effect.catchIf((e): e is Conflict | NotFound => e._tag === "Conflict" || e._tag === "NotFound", () =>
-                    Effect.succeed(false))
-                )
-                if (ok)
-                  done.push([item.uid, tier])
+            // Tier moves are bookkeeping (like `touch`): a compare-and-set per item, outside any
+            // transaction and without the key lock or a version change, so tiering never holds
+            // one row while waiting for another and writers never see it. An item used, confirmed
+            // or moved meanwhile keeps its tier. One audit record per batch lists the moves.
+            const done: Array<readonly [string, MemoryTier]> = []
+            for (const [item, tier] of moves) {
+              if (yield* store.setTier(tenant, item.uid, item.tier, tier, Rules.lastUseOf(item))) {
+                done.push([item.uid, tier])
               }
-              const warm = done.filter(([, t]) =>
-                t === "warm"
-              ).map(([u]) => u)
-              const archive = done.filter(([, t]) => t === "archive").map(([u]) => u)
-              if (done.length > 0)
-                yield* record(tenant, actor, "memory.tiered", tenant, { to_warm: warm, to_archive: archive, at: now })
-              return { warm: warm.length, archive: archive.length }
-            }))
-            toWarm += moved.warm
-            toArchive += moved.archive
+            }
+            const warm = done.filter(([, t]) => t === "warm").map(([u]) => u)
+            const archive = done.filter(([, t]) => t === "archive").map(([u]) => u)
+            if (done.length > 0) {
+              yield* record(tenant, actor, "memory.tiered", tenant, { to_warm: warm, to_archive: archive, at: now })
+            }
+            toWarm += warm.length
+            toArchive += archive.length
           }
           if (rows.length < TIERING_PAGE) break
           after = rows[rows.length - 1]!.uid

@@ -132,6 +132,15 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             items.set(tenant, uid, Trusted.make(AgentMemory.MemoryItem, { ...i, last_used_at: at }))
           }
         }),
+      setTier: (tenant, uid, from, to, lastUse) =>
+        db.write(() => {
+          const i = items.get(tenant, uid)
+          if (i === undefined || i.tier !== from || i.last_used_at > lastUse || i.last_confirmed_at > lastUse) {
+            return false
+          }
+          items.set(tenant, uid, Trusted.make(AgentMemory.MemoryItem, { ...i, tier: to }))
+          return true
+        }),
       insertLink: (link) =>
         db.write(() => {
           const id = linkId(link)

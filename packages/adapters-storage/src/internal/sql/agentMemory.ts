@@ -214,6 +214,13 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           ignoreRows,
           storageError
         ),
+      setTier: (tenant, uid, from, to, lastUse) =>
+        sql`UPDATE core_memory_items SET tier = ${to}
+              WHERE tenant_id = ${tenant} AND uid = ${uid} AND tier = ${from}
+                AND last_used_at <= ${lastUse} AND last_confirmed_at <= ${lastUse} RETURNING uid`.query(
+          (rs) => rs.length > 0,
+          storageError
+        ),
       insertLink: (l) =>
         sql`INSERT INTO core_memory_links (tenant_id, from_uid, to_uid, relation, created_at, created_by)
               VALUES (${l.tenant_id}, ${l.from_uid}, ${l.to_uid}, ${l.relation}, ${l.created_at}, ${l.created_by})
