@@ -881,10 +881,18 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             .slice()
             .sort((a, b) => a.valid_from - b.valid_from || (a.uid < b.uid ? -1 : 1))[0]
           if (target === undefined) continue
-          yield* store.updateReview(
+          // every updater of an entry holds its key's lock, as we do: a changed entry cannot
+          // happen, and would only mean someone else already re-pointed or resolved it
+          const updated = yield* store.updateReview(
             Trusted.make(ReviewEntry, { ...entry, existing_uid: target.uid, version: entry.version + 1 }),
             entry.version
+          ).pipe(
+            Effect.as(true),
+            Effect.catchIf((e): e is Conflict | NotFound => e._tag === "Conflict" || e._tag === "NotFound", () =>
+              Effect.succeed(false))
           )
+          if (!updated)
+            continue
           yield* link(tenant, actor, pending.uid, target.uid, "contradicts", now)
           moved.push({ review_id: entry.id, from: entry.existing_uid, to: target.uid })
         }
@@ -1012,7 +1020,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           const inForce = Rules.activeOverlapping(items, validity)
           if (inForce.length === 0) {
             const item = yield* create("active")
-            yield* record(tenant, actor, "memory.created", item.uid, { ...key, kind: item.kind })
+            // an open entry whose pending item had nothing in force over its period now has this
+            const repointed = yield* repoint(tenant, actor, key, now)
+            yield* record(tenant, actor, "memory.created", item.uid, { ...key, kind: item.kind, repointed })
             return { outcome: "created" as const, item, existing: null, review: null }
           }
           // a reinforcement only when nothing in force over the write's period differs and the
@@ -1460,15 +1470,22 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
     ): Effect.Effect<void, Forbidden | NotFound | StorageError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "tenant.admin")
+        const now = yield* Clock.currentTimeMillis
         yield* uow.transaction(Effect.gen(function*() {
-          const item = yield* getOrFail(tenant, uid)
+          const found = yield* getOrFail(tenant, uid)
+          const key = keyOfItem(found)
+          if (key !== null) yield* store.lockKey(tenant, key)
+          const item = key === null ? found : yield* getOrFail(tenant, uid)
           yield* store.remove(tenant, uid)
+          // removing the fact in force changes what the key's open entries contradict
+          const repointed = key === null ? [] : yield* repoint(tenant, actor, key, now)
           yield* record(tenant, actor, "memory.removed", uid, {
             thread_id: item.thread_id,
             kind: item.kind,
             status: item.status,
             subject: item.subject,
-            predicate: item.predicate
+            predicate: item.predicate,
+            repointed
           })
         }))
       })
