@@ -61,6 +61,12 @@ describe("AgentMemoryRules: validity", () => {
     expect([R.tailAfter({ valid_from: 0, valid_to: 100 }, null), R.tailAfter({ valid_from: 0, valid_to: 100 }, 100)])
       .toStrictEqual([null, null])
   })
+  it("containment: the outer period holds at every instant of the inner one", () => {
+    const v = (valid_from: number, valid_to: number | null) => ({ valid_from, valid_to })
+    expect([R.contains(v(0, null), v(5, null)), R.contains(v(0, 10), v(2, 10)), R.contains(v(0, 10), v(2, 11))])
+      .toStrictEqual([true, true, false])
+    expect([R.contains(v(0, 10), v(2, null)), R.contains(v(5, null), v(4, 6))]).toStrictEqual([false, false])
+  })
   it("a cut never starts before the fact nor extends its end", () => {
     expect(R.cutAt({ valid_from: 10, valid_to: null }, 50)).toBe(50)
     expect(R.cutAt({ valid_from: 10, valid_to: null }, 5)).toBe(10)

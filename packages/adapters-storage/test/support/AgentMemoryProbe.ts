@@ -10,6 +10,7 @@ import { Context, Effect, Layer } from "effect"
 /** A stored item's governed fields. */
 export interface ItemRow {
   readonly uid: string
+  readonly predicate: string | null
   readonly status: string
   readonly tier: string
   readonly value_hash: string | null
@@ -66,6 +67,7 @@ const strOrNull = (v: unknown) => (v === null || v === undefined ? null : String
 
 const toItemRow = (r: Record<string, unknown>): ItemRow => ({
   uid: String(r.uid),
+  predicate: strOrNull(r.predicate),
   status: String(r.status),
   tier: String(r.tier),
   value_hash: strOrNull(r.value_hash),
