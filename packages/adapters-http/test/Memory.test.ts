@@ -72,6 +72,12 @@ for (const storage of ["sqlite", "postgres"] as const) {
         const view = yield* s.raw(`${items}/${existingUid}`, { headers: H.auth(H.tokens.viewer) })
         expect(view.status).toBe(200)
         expect(view.json).toMatchObject({ item: { uid: existingUid, status: "active" }, conflicts_pending: 1 })
+        // the as-of read says the same: the fact in force, and one contradiction waiting for a person
+        const asOfPath = "/api/v1/memory/as-of?thread_id=vendor:starbucks&subject=vendor:starbucks&predicate=account"
+        const pendingAsOf = yield* s.raw(asOfPath, { headers: H.auth(H.tokens.viewer) })
+        expect(pendingAsOf.status).toBe(200)
+        expect(Object.keys(pendingAsOf.json).sort()).toStrictEqual(["conflicts_pending", "item"])
+        expect(pendingAsOf.json).toMatchObject({ item: { uid: existingUid, value: "6100" }, conflicts_pending: 1 })
 
         // 1. fetch open conflicts: the evidence the runbook asks the operator to capture
         const open = yield* s.raw(conflicts, { headers: H.auth(H.tokens.admin) })
@@ -114,6 +120,8 @@ for (const storage of ["sqlite", "postgres"] as const) {
         // 4. the queue drained for that uid
         const after = yield* s.raw(conflicts, { headers: H.auth(H.tokens.admin) })
         expect(after.json.items.some((e: { uid: string }) => e.uid === uid)).toBe(false)
+        const settledAsOf = yield* s.raw(asOfPath, { headers: H.auth(H.tokens.viewer) })
+        expect(settledAsOf.json).toMatchObject({ item: { uid: existingUid }, conflicts_pending: 0 })
 
         // resolving twice is a clear conflict, never a second effect
         const twice = yield* s.raw(

@@ -1,8 +1,11 @@
 /**
- * Properties of agent memory over random sequences of writes (agent and authoritative),
- * resolutions (every decision, scoped or not), tiering runs, removals and clock steps, on the
- * memory adapter and SQLite: no item ever disappears (but by removal), at most one active fact
- * per key at any valid time, and every pending item has an open queue entry and vice versa.
+ * Properties of agent memory over random sequences of writes (agent and authoritative, open or
+ * with a finite valid_to), resolutions (every decision, scoped or not), tiering runs, removals
+ * and clock steps, on the memory adapter and SQLite: no item ever disappears (but by removal), at
+ * most one active fact per key at any valid time, every pending item has an open queue entry and
+ * vice versa, every open entry names an active fact over its pending item's period whenever there
+ * is one, and an as-of answer about a recorded time already past never changes (bi-temporal
+ * history is not rewritten; only the tenant's removal may change it).
  */
 import { Memory, Sqlite } from "@airlock/adapters-storage"
 import {
@@ -28,6 +31,7 @@ type Cmd =
     readonly key: number
     readonly value: number
     readonly from: number | null
+    readonly length: number | null
     readonly authoritative: boolean
   }
   | {
@@ -51,6 +55,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
       key: fc.nat(KEYS.length - 1),
       value: fc.nat(3),
       from: fc.option(fc.nat(60), { nil: null }),
+      length: fc.option(fc.integer({ min: 1, max: 60 }), { nil: null }),
       authoritative: fc.integer({ min: 0, max: 9 }).map((n) => n < 3)
     })
   },
@@ -77,23 +82,44 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
     yield* tenants.create({ id: tenant, name: "Prop" })
     const agent = yield* tenants.addActor({ tenant_id: tenant, kind: "agent", name: "A", role: "AGENT" })
     const owner = yield* tenants.addActor({ tenant_id: tenant, kind: "user", name: "O", role: "OWNER" })
+    // the authoritative source: a person applying labels (the policy reads the authenticated actor only)
+    const labeller = yield* tenants.addActor({ tenant_id: tenant, kind: "user", name: "L", role: "BOOKKEEPER" })
     const mem = yield* AgentMemory.AgentMemory
     const probe = yield* AgentMemoryProbe.AgentMemoryProbe
     yield* TestClock.adjust(100 * DAY)
     const known = new Set<string>()
     const removed = new Set<string>()
+    /** As-of answers recorded so far: what we believed at `recorded_at` (already past) about `valid_at`. */
+    let answers: Array<{
+      readonly predicate: string
+      readonly recorded_at: number
+      readonly valid_at: number
+      readonly uid: string | null
+    }> = []
+    const asOf = (predicate: string, recorded_at: number, valid_at: number) =>
+      Effect.map(
+        mem.asOf(tenant, owner, { thread_id: "vendor:v", subject: "v", predicate, recorded_at, valid_at }),
+        (r) => (r.item._tag === "Some" ? r.item.value.uid : null)
+      )
+    const checkAnswers = Effect.gen(function*() {
+      for (const a of answers) {
+        expect({ ...a, uid: yield* asOf(a.predicate, a.recorded_at, a.valid_at) }).toStrictEqual(a)
+      }
+    })
     for (const c of cmds) {
       switch (c._tag) {
         case "write": {
           const now = yield* TestClock.currentTimeMillis
-          const exit = yield* Effect.exit(mem.write(tenant, agent, {
+          const from = c.from === null ? now : now - c.from * DAY
+          const exit = yield* Effect.exit(mem.write(tenant, c.authoritative ? labeller : agent, {
             thread_id: "vendor:v",
-            agent_id: c.authoritative ? "labeller" : "copilot",
+            agent_id: "copilot",
             kind: "fact",
             subject: "v",
             predicate: KEYS[c.key]!,
             value: `value-${c.value}`,
-            ...(c.from === null ? {} : { valid_from: now - c.from * DAY })
+            ...(c.from === null ? {} : { valid_from: from }),
+            ...(c.length === null ? {} : { valid_to: from + c.length * DAY })
           }))
           expect(Exit.isSuccess(exit)).toBe(true)
           if (Exit.isSuccess(exit)) known.add(exit.value.item.uid)
@@ -124,8 +150,12 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
           const items = yield* probe.items(tenant)
           if (items.length === 0) break
           const uid = items[c.pick % items.length]!.uid
+          // the tenant's own deletion may change what we believed: check the answers so far, then forget them
+          yield* checkAnswers
+          const gone = (yield* mem.get(tenant, owner, uid)).item.predicate
           yield* mem.remove(tenant, owner, uid)
           removed.add(uid)
+          answers = answers.filter((a) => a.predicate !== gone)
           break
         }
         case "wait":
@@ -147,7 +177,24 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
       const open = (yield* probe.reviews(tenant)).filter((r) => r.status === "open")
       const pending = items.filter((i) => i.status === "pending_review").map((i) => i.uid).sort()
       expect(open.map((r) => r.uid).sort()).toStrictEqual(pending)
+      // every open entry names a fact in force over its pending item's period, whenever there is one
+      const byUid = new Map(items.map((i) => [i.uid, i]))
+      for (const r of open) {
+        const item = byUid.get(r.uid)!
+        const inForce = items
+          .filter((i) => i.status === "active" && i.predicate === item.predicate && AgentMemoryRules.overlaps(i, item))
+          .map((i) => i.uid)
+        if (inForce.length > 0) expect(inForce).toContain(r.existing_uid)
+      }
+      // record what we believed just before now (every later change is recorded at now or after)
+      const now = yield* TestClock.currentTimeMillis
+      for (const predicate of KEYS) {
+        for (const valid_at of [now - 45 * DAY, now - 5 * DAY, now + 30 * DAY]) {
+          answers.push({ predicate, recorded_at: now - 1, valid_at, uid: yield* asOf(predicate, now - 1, valid_at) })
+        }
+      }
     }
+    yield* checkAnswers
   }).pipe(Effect.provide(TestContext.TestContext))
 
 const environment = <E>(ports: Layer.Layer<CorePorts.CorePorts | AgentMemoryProbe.AgentMemoryProbe, E>) =>
@@ -156,7 +203,7 @@ const environment = <E>(ports: Layer.Layer<CorePorts.CorePorts | AgentMemoryProb
       CoreConfig.layer(),
       Rbac.layer,
       SecureRandom.layerSeeded(3),
-      AgentMemoryConfig.layer({ authoritative: (_kind, _source, agent) => agent === "labeller" })
+      AgentMemoryConfig.layer({ authoritative: (_kind, actor) => actor.kind === "user" && actor.role === "BOOKKEEPER" })
     )),
     Layer.provideMerge(ports)
   )

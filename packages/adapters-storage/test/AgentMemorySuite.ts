@@ -9,6 +9,7 @@
 import {
   AgentMemory,
   AgentMemoryConfig,
+  AgentMemoryRules,
   Audit,
   CoreConfig,
   type CorePorts,
@@ -16,7 +17,8 @@ import {
   Kernel,
   Rbac,
   SecureRandom,
-  Tenants
+  Tenants,
+  Trusted
 } from "@airlock/core"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, TestClock, TestContext } from "effect"
@@ -197,7 +199,9 @@ export const suite = <E>(
           subject: "starbucks",
           predicate: "account"
         })
-        expect(Option.map(now, (i) => i.uid)).toStrictEqual(Option.some(old.item.uid))
+        expect(Option.map(now.item, (i) => i.uid)).toStrictEqual(Option.some(old.item.uid))
+        // and readers of the key see that a person has a contradiction to decide
+        expect(now.conflicts_pending).toBe(1)
         const again = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
         expect([again.outcome, again.item.uid, again.item.reinforced_count, again.review?.id]).toStrictEqual([
           "reinforced",
@@ -221,6 +225,96 @@ export const suite = <E>(
           relation: "contradicts"
         }])
         expect(yield* auditActions(fx.tenant)).toContain("memory.conflict_raised")
+      }))
+
+    test("reinforcement needs agreement: a value contradicting any fact in force, or a longer period, is queued", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-reinforce-rules")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        yield* TestClock.adjust(20 * DAY)
+        const rowOf = (uid: string) => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!)
+        // a [0, 5) and b [5, ∞): a write of a over [0, ∞) agrees with one and contradicts the other
+        const a = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "account", "a", { valid_from: 0, valid_to: 5 * DAY })
+        )
+        const b = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "b", { valid_from: 5 * DAY }))
+        expect([a.outcome, b.outcome]).toStrictEqual(["created", "created"])
+        const mixed = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "a", { valid_from: 0 }))
+        expect(mixed.outcome).toBe("conflict")
+        expect(mixed.existing?.uid).toBe(b.item.uid)
+        expect(mixed.review?.reason).toContain("value_conflict")
+        expect((yield* rowOf(a.item.uid)).reinforced_count).toBe(1)
+        expect((yield* rowOf(mixed.item.uid)).status).toBe("pending_review")
+
+        // the same value over a longer period: queued with the reason, not silently dropped
+        const t = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "terms", "net30", { valid_from: 0, valid_to: 5 * DAY })
+        )
+        const longer = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "terms", "net30", { valid_from: 3 * DAY, valid_to: 8 * DAY })
+        )
+        expect([longer.outcome, longer.existing?.uid, longer.item.status]).toStrictEqual([
+          "conflict",
+          t.item.uid,
+          "pending_review"
+        ])
+        expect(longer.review?.reason).toContain("validity_conflict")
+        expect(longer.review?.reason).toContain("different validity period")
+        // within the fact's period it is a reinforcement
+        const within = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "terms", "net30", { valid_from: DAY, valid_to: 2 * DAY })
+        )
+        expect([within.outcome, within.item.uid, within.item.reinforced_count]).toStrictEqual([
+          "reinforced",
+          t.item.uid,
+          2
+        ])
+        // a person decides the longer period: accepting it cuts the old one where it starts, nothing lost
+        const r = yield* mem.resolve(fx.tenant, fx.reviewer, longer.item.uid, {
+          resolution: "r",
+          decision: "accept_new"
+        })
+        expect(r.items.map((i) => [i.status, i.valid_from, i.valid_to])).toStrictEqual([
+          ["active", 3 * DAY, 8 * DAY],
+          ["superseded", 0, 3 * DAY]
+        ])
+
+        // a pending item is reinforced only by a write its period contains
+        const h = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Seattle", { valid_from: 0 }))
+        const p = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Tacoma", { valid_from: 2 * DAY }))
+        const pAgain = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Tacoma", { valid_from: 3 * DAY }))
+        expect([pAgain.outcome, pAgain.item.uid]).toStrictEqual(["reinforced", p.item.uid])
+        const pEarlier = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Tacoma", { valid_from: DAY }))
+        expect([pEarlier.outcome, pEarlier.existing?.uid]).toStrictEqual(["conflict", h.item.uid])
+        expect((yield* rowOf(p.item.uid)).reinforced_count).toBe(2)
+        const open = (yield* probe.reviews(fx.tenant)).filter((e) => e.status === "open").map((
+          e
+        ) => [e.uid, e.existing_uid])
+        expect(open).toStrictEqual([
+          [mixed.item.uid, b.item.uid],
+          [p.item.uid, h.item.uid],
+          [pEarlier.item.uid, h.item.uid]
+        ])
+        // with the queue disabled a contained write still reinforces, a longer period is refused like a contradiction
+        const contained = yield* Effect.exit(
+          withSettings({ reviewQueueEnabled: false }, (m) =>
+            m.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Seattle", { valid_from: 0, valid_to: 40 * DAY })))
+        )
+        expect(codeOf(contained)).toBe("ok")
+        const extended = yield* Effect.exit(
+          withSettings({ reviewQueueEnabled: false }, (m) =>
+            m.write(fx.tenant, fx.agent, fact("starbucks", "terms", "net30", { valid_from: 0, valid_to: 9 * DAY })))
+        )
+        expect(codeOf(extended)).toBe("memory.conflict")
       }))
 
     test("resolve keep_existing: the new item is rejected, the entry drained with who, when and the note; twice is a 409", () =>
@@ -266,7 +360,11 @@ export const suite = <E>(
           resolved_at: 300_000
         }])
         expect((yield* mem.conflicts(fx.tenant, fx.viewer, {})).items).toStrictEqual([])
-        expect((yield* auditActions(fx.tenant)).filter((a) => a === "memory.review.resolved").length).toBe(1)
+        expect(
+          (yield* auditActions(fx.tenant)).filter((a) =>
+            a === "memory.review.resolved"
+          ).length
+        ).toBe(1)
       }))
 
     test("resolve accept_new: the old fact is superseded with its validity cut, the new one active; as-of answers both times", () =>
@@ -293,7 +391,11 @@ export const suite = <E>(
         )
         const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "account" }
         const at = (recorded_at: number, valid_at: number) =>
-          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }), Option.map((i) => i.uid))
+          Effect.map(
+            mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }),
+            (r) =>
+              Option.map(r.item, (i) => i.uid)
+          )
         expect(yield* at(1500, 1500)).toStrictEqual(Option.some(old.item.uid)) // before the resolution we believed the old value
         expect(yield* at(2500, 1500)).toStrictEqual(Option.some(c.item.uid))
         expect(yield* at(2500, 500)).toStrictEqual(Option.some(old.item.uid)) // the old one still held before 1000
@@ -369,10 +471,315 @@ export const suite = <E>(
         ])
         const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "address" }
         const valueAt = (v: number) =>
-          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, valid_at: v }), Option.map((i) => i.value))
+          Effect.map(mem.asOf(fx.tenant, fx.viewer, { ...key, valid_at: v }), (r) => Option.map(r.item, (i) => i.value))
         expect([yield* valueAt(DAY), yield* valueAt(6 * DAY), yield* valueAt(9 * DAY)]).toStrictEqual(
           [Option.some("9 Old Rd"), Option.some("1 Main St"), Option.some("7 New Ave")]
         )
+      }))
+
+    test("bi-temporal history: accept_new never rewrites what we believed earlier (a finite end stays finite)", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-history-accept")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const ms = (iso: string) => Date.parse(iso)
+        yield* TestClock.setTime(ms("2024-01-01T00:00:00Z"))
+        const a = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "hq", "a", { valid_from: ms("2020-01-01"), valid_to: ms("2020-12-31") })
+        )
+        const b = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "b", { valid_from: ms("2020-06-01") }))
+        expect(b.outcome).toBe("conflict")
+        const t1 = yield* TestClock.currentTimeMillis
+        const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "hq" }
+        const at = (recorded_at: number, valid_at: number) =>
+          Effect.map(
+            mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }),
+            (r) => Option.getOrNull(Option.map(r.item, (i) => i.uid))
+          )
+        const before = [yield* at(t1, ms("2021-06-01")), yield* at(t1, ms("2020-09-01"))]
+        expect(before).toStrictEqual([null, a.item.uid])
+        yield* TestClock.adjust("1 hour")
+        const resolvedAt = t1 + 3_600_000
+        yield* mem.resolve(fx.tenant, fx.reviewer, b.item.uid, { resolution: "moved", decision: "accept_new" })
+        // asked again, the same question about T1 gets the same answer
+        expect([yield* at(t1, ms("2021-06-01")), yield* at(t1, ms("2020-09-01"))]).toStrictEqual(before)
+        expect([yield* at(resolvedAt, ms("2021-06-01")), yield* at(resolvedAt, ms("2020-03-01"))]).toStrictEqual([
+          b.item.uid,
+          a.item.uid
+        ])
+        const stored = (yield* probe.items(fx.tenant)).find((i) => i.uid === a.item.uid)!
+        expect([stored.status, stored.valid_to, stored.valid_to_history]).toStrictEqual([
+          "superseded",
+          ms("2020-06-01"),
+          [{ valid_to: ms("2020-12-31"), replaced_at: resolvedAt }]
+        ])
+      }))
+
+    test("bi-temporal history: keep_both cuts are recorded, several on one item; earlier answers stay", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-history-both")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const ms = (iso: string) => Date.parse(iso)
+        yield* TestClock.setTime(ms("2024-01-01T00:00:00Z"))
+        const key = { thread_id: "vendor:starbucks", subject: "starbucks", predicate: "hq" }
+        const at = (recorded_at: number, valid_at: number) =>
+          Effect.map(
+            mem.asOf(fx.tenant, fx.viewer, { ...key, recorded_at, valid_at }),
+            (r) => Option.getOrNull(Option.map(r.item, (i) => i.uid))
+          )
+        const x = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "x", { valid_from: ms("2020-01-01") }))
+        const y = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "y", { valid_from: ms("2022-01-01") }))
+        const t1 = yield* TestClock.currentTimeMillis
+        expect(yield* at(t1, ms("2023-01-01"))).toBe(x.item.uid)
+        yield* TestClock.adjust(1000)
+        yield* mem.resolve(fx.tenant, fx.reviewer, y.item.uid, { resolution: "both", decision: "keep_both" })
+        expect(yield* at(t1, ms("2023-01-01"))).toBe(x.item.uid)
+        const t2 = yield* TestClock.currentTimeMillis
+        expect([yield* at(t2, ms("2023-01-01")), yield* at(t2, ms("2021-06-01"))]).toStrictEqual([
+          y.item.uid,
+          x.item.uid
+        ])
+        // a second cut of x: z holds [2021, 2022)
+        const z = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "z", { valid_from: ms("2021-01-01") }))
+        yield* TestClock.adjust(1000)
+        yield* mem.resolve(fx.tenant, fx.reviewer, z.item.uid, {
+          resolution: "scoped",
+          decision: "keep_both",
+          valid_to: ms("2022-01-01")
+        })
+        const t3 = yield* TestClock.currentTimeMillis
+        expect([yield* at(t1, ms("2021-06-01")), yield* at(t1, ms("2023-01-01"))]).toStrictEqual([
+          x.item.uid,
+          x.item.uid
+        ])
+        expect([yield* at(t2, ms("2021-06-01")), yield* at(t2, ms("2023-01-01"))]).toStrictEqual([
+          x.item.uid,
+          y.item.uid
+        ])
+        expect([yield* at(t3, ms("2021-06-01")), yield* at(t3, ms("2020-06-01"))]).toStrictEqual([
+          z.item.uid,
+          x.item.uid
+        ])
+        const stored = (yield* probe.items(fx.tenant)).find((i) => i.uid === x.item.uid)!
+        expect([stored.status, stored.valid_to, stored.valid_to_history]).toStrictEqual([
+          "active",
+          ms("2021-01-01"),
+          [{ valid_to: null, replaced_at: t2 }, { valid_to: ms("2022-01-01"), replaced_at: t3 }]
+        ])
+      }))
+
+    test("a fact keeps its tail: accept_new, keep_both and authoritative writes of a shorter fact leave a continuation", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-tail")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        yield* TestClock.adjust(20 * DAY)
+        const key = (predicate: string) => ({ thread_id: "vendor:starbucks", subject: "starbucks", predicate })
+        const valueAt = (predicate: string, v: number) =>
+          Effect.map(
+            mem.asOf(fx.tenant, fx.viewer, { ...key(predicate), valid_at: v }),
+            (r) => Option.getOrNull(Option.map(r.item, (i) => i.value))
+          )
+        /** At most one active fact per key at any valid time, on the stored rows. */
+        const oneActivePerKey = Effect.gen(function*() {
+          const rows = yield* probe.items(fx.tenant)
+          const active = (yield* mem.search(fx.tenant, fx.viewer, { status: "active", limit: 500 })).items
+          expect(active.length).toBe(
+            rows.filter((r) => r.status === "active").length
+          )
+          for (const a of active) {
+            for (const b of active) {
+              if (a.uid < b.uid && a.predicate === b.predicate) {
+                expect(AgentMemoryRules.overlaps(a, b)).toBe(false)
+              }
+            }
+          }
+        })
+        const rowOf = (uid: string) => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!)
+        const continuationOf = (uid: string) =>
+          Effect.map(
+            probe.links(fx.tenant),
+            (ls) => ls.filter((l) => l.to_uid === uid && l.relation === "derived_from").map((l) => l.from_uid)
+          )
+
+        // accept_new: an open-ended fact interrupted by [2, 4) goes on from 4
+        const e1 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "a", { valid_from: 0 }))
+        const p1 = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "account", "b", { valid_from: 2 * DAY, valid_to: 4 * DAY })
+        )
+        yield* TestClock.adjust(1000)
+        const r1 = yield* mem.resolve(fx.tenant, fx.reviewer, p1.item.uid, { resolution: "r", decision: "accept_new" })
+        const [c1] = yield* continuationOf(e1.item.uid)
+        expect(r1.items.map((i) => [i.uid, i.status, i.valid_from, i.valid_to])).toStrictEqual([
+          [p1.item.uid, "active", 2 * DAY, 4 * DAY],
+          [e1.item.uid, "superseded", 0, 2 * DAY],
+          [c1, "active", 4 * DAY, null]
+        ])
+        expect(yield* rowOf(c1!)).toMatchObject({
+          status: "active",
+          value_hash: e1.item.value_hash,
+          valid_from: 4 * DAY,
+          valid_to: null,
+          valid_to_history: [],
+          accepted_at: 20 * DAY + 1000,
+          version: 1
+        })
+        expect([yield* valueAt("account", DAY), yield* valueAt("account", 3 * DAY), yield* valueAt("account", 5 * DAY)])
+          .toStrictEqual(["a", "b", "a"])
+        yield* oneActivePerKey
+
+        // keep_both: a finite fact [0, 10) interrupted by [2, 4) keeps [0, 2), goes on [4, 10)
+        const e2 = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "terms", "net30", { valid_from: 0, valid_to: 10 * DAY })
+        )
+        const p2 = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "terms", "net60", { valid_from: 2 * DAY, valid_to: 4 * DAY })
+        )
+        const r2 = yield* mem.resolve(fx.tenant, fx.reviewer, p2.item.uid, { resolution: "r", decision: "keep_both" })
+        const [c2] = yield* continuationOf(e2.item.uid)
+        expect(r2.items.map((i) => [i.uid, i.status, i.valid_from, i.valid_to])).toStrictEqual([
+          [p2.item.uid, "active", 2 * DAY, 4 * DAY],
+          [e2.item.uid, "active", 0, 2 * DAY],
+          [c2, "active", 4 * DAY, 10 * DAY]
+        ])
+        expect((yield* rowOf(e2.item.uid)).valid_to_history).toStrictEqual([{
+          valid_to: 10 * DAY,
+          replaced_at: 20 * DAY + 1000
+        }])
+        expect([yield* valueAt("terms", 5 * DAY), yield* valueAt("terms", 11 * DAY)]).toStrictEqual(["net30", null])
+        yield* oneActivePerKey
+
+        // an authoritative write of a shorter fact: the same
+        const e3 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Seattle", { valid_from: 0 }))
+        const w3 = yield* withSettings(
+          {
+            authoritative: (_kind, actor) => actor.id === fx.reviewer.id
+          },
+          (m) =>
+            m.write(
+              fx.tenant,
+              fx.reviewer,
+              fact("starbucks", "hq", "Tacoma", { valid_from: 2 * DAY, valid_to: 3 * DAY })
+            )
+        )
+        expect(w3.outcome).toBe("superseded")
+        const [c3] = yield* continuationOf(e3.item.uid)
+        expect([(yield* rowOf(c3!)).valid_from, (yield* rowOf(c3!)).valid_to]).toStrictEqual([3 * DAY, null])
+        expect([yield* valueAt("hq", DAY), yield* valueAt("hq", 2 * DAY), yield* valueAt("hq", 4 * DAY)])
+          .toStrictEqual(["Seattle", "Tacoma", "Seattle"])
+        yield* oneActivePerKey
+        // every key's periods, active facts only: no gap was lost, none overlaps; open-ended new facts leave no tail
+        const active = (yield* mem.search(fx.tenant, fx.viewer, { status: "active", limit: 500 })).items
+        expect(
+          active.map((i) => `${i.predicate} ${i.valid_from / DAY}-${i.valid_to === null ? "" : i.valid_to / DAY}`)
+            .sort()
+        )
+          .toStrictEqual(["account 2-4", "account 4-", "hq 2-3", "hq 3-", "terms 0-2", "terms 2-4", "terms 4-10"])
+      }))
+
+    test("open entries follow the fact in force: accept_new, keep_both and authoritative writes re-point the key's other entries", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-repoint")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        yield* TestClock.adjust(20 * DAY)
+        const entryOf = (uid: string) => Effect.map(probe.reviews(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!)
+        // accept_new: the other entry now names the accepted fact; keep_existing then keeps that one
+        const e = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+        const p1 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
+        const p2 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6300"))
+        yield* mem.resolve(fx.tenant, fx.reviewer, p1.item.uid, { resolution: "6200", decision: "accept_new" })
+        expect((yield* entryOf(p2.item.uid)).existing_uid).toBe(p1.item.uid)
+        expect(yield* probe.links(fx.tenant)).toContainEqual({
+          from_uid: p2.item.uid,
+          to_uid: p1.item.uid,
+          relation: "contradicts"
+        })
+        const listed = (yield* mem.conflicts(fx.tenant, fx.viewer, {})).items
+        expect(listed.map((c) => [c.uid, c.existing_uid, c.existing?.status])).toStrictEqual([[
+          p2.item.uid,
+          p1.item.uid,
+          "active"
+        ]])
+        expect((yield* mem.get(fx.tenant, fx.viewer, p1.item.uid)).pending_review?.uid).toBe(p2.item.uid)
+        const kept = yield* mem.resolve(fx.tenant, fx.reviewer, p2.item.uid, { resolution: "6200 stays" })
+        expect(kept.items.map((i) => [i.uid, i.status])).toStrictEqual([[p2.item.uid, "rejected"], [
+          p1.item.uid,
+          "active"
+        ]])
+        expect((yield* probe.items(fx.tenant)).filter((i) => i.status === "active").map((i) => i.uid)).toStrictEqual([
+          p1.item.uid
+        ])
+        expect(e.item.uid).not.toBe(p1.item.uid)
+
+        // keep_both: an entry whose period the cut fact no longer covers names the new one
+        const x = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Seattle", { valid_from: 0 }))
+        const y = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "hq", "Tacoma", { valid_from: 5 * DAY }))
+        const z = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "hq", "Olympia", { valid_from: 6 * DAY, valid_to: 8 * DAY })
+        )
+        const w = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "hq", "Redmond", { valid_from: DAY, valid_to: 2 * DAY })
+        )
+        expect([z.existing?.uid, w.existing?.uid]).toStrictEqual([x.item.uid, x.item.uid])
+        yield* mem.resolve(fx.tenant, fx.reviewer, y.item.uid, { resolution: "moved", decision: "keep_both" })
+        // z [6, 8) now lies in y's period; w [1, 2) still in x's
+        expect([(yield* entryOf(z.item.uid)).existing_uid, (yield* entryOf(w.item.uid)).existing_uid]).toStrictEqual([
+          y.item.uid,
+          x.item.uid
+        ])
+
+        // an authoritative write: the open entry names the new fact in force
+        const t = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "terms", "net30"))
+        const q = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "terms", "net45"))
+        expect(q.existing?.uid).toBe(t.item.uid)
+        const labelled = yield* withSettings(
+          { authoritative: (_kind, actor) => actor.id === fx.reviewer.id },
+          (m) => m.write(fx.tenant, fx.reviewer, fact("starbucks", "terms", "net60"))
+        )
+        expect((yield* entryOf(q.item.uid)).existing_uid).toBe(labelled.item.uid)
+        const audit = yield* Effect.flatMap(Audit.AuditLog, (a) => a.list(fx.tenant, { limit: 1000 }))
+        const superseded = audit.find((r) => r.action === "memory.superseded")!
+        expect((superseded.data as { repointed: unknown }).repointed).toStrictEqual([{
+          review_id: (yield* entryOf(q.item.uid)).id,
+          from: t.item.uid,
+          to: labelled.item.uid
+        }])
+
+        // after reject_both nothing is in force and the other entry keeps its fact; a new fact takes it over
+        const s0 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "size", "small"))
+        const s1 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "size", "medium"))
+        const s2 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "size", "large"))
+        yield* mem.resolve(fx.tenant, fx.reviewer, s1.item.uid, { resolution: "neither", decision: "reject_both" })
+        expect((yield* entryOf(s2.item.uid)).existing_uid).toBe(s0.item.uid)
+        const s3 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "size", "huge"))
+        expect(s3.outcome).toBe("created")
+        expect((yield* entryOf(s2.item.uid)).existing_uid).toBe(s3.item.uid)
+
+        // the tenant removes the fact an entry names: the entry names the other fact now in force over its period
+        const m0 = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("starbucks", "mcc", "5814", { valid_from: 0, valid_to: DAY })
+        )
+        const m1 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "mcc", "5812", { valid_from: DAY }))
+        const m2 = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "mcc", "5499", { valid_from: 0 }))
+        expect([m1.outcome, m2.existing?.uid]).toStrictEqual(["created", m0.item.uid])
+        yield* mem.remove(fx.tenant, fx.owner, m0.item.uid)
+        expect((yield* entryOf(m2.item.uid)).existing_uid).toBe(m1.item.uid)
       }))
 
     test("resolve reject_both: both rejected, none in force; the hallucination KPI counts both", () =>
@@ -397,7 +804,8 @@ export const suite = <E>(
           subject: "starbucks",
           predicate: "account"
         })
-        expect(Option.isNone(none)).toBe(true)
+        expect(Option.isNone(none.item)).toBe(true)
+        expect(none.conflicts_pending).toBe(0)
         const k = yield* mem.kpis(fx.tenant, { from_ts: 0, to_ts: 2000 })
         expect(k).toStrictEqual({
           memory_items_count: 0,
@@ -418,7 +826,7 @@ export const suite = <E>(
         const pending = yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6300"))
         yield* TestClock.adjust(1000)
         const labelled = yield* withSettings(
-          { authoritative: (kind, source) => kind === "fact" && source === fx.reviewer.id },
+          { authoritative: (kind, actor) => kind === "fact" && actor.id === fx.reviewer.id },
           (m) => m.write(fx.tenant, fx.reviewer, fact("starbucks", "account", "6200"))
         )
         expect(labelled.outcome).toBe("superseded")
@@ -452,6 +860,33 @@ export const suite = <E>(
         expect(actives.map((i) => i.uid)).toStrictEqual([pending.item.uid])
       }))
 
+    test("authoritative policy: decided on the authenticated actor, never on the body's agent_id", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-auth-actor")
+        const probe = yield* AgentMemoryProbe
+        const policy = {
+          authoritative: (kind: string, actor: { readonly role: string; readonly kind: string }) =>
+            kind === "fact" && actor.kind === "user" && actor.role === "CONTROLLER"
+        }
+        yield* memory.pipe(Effect.flatMap((m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))))
+        // an agent claiming to be the labeller in the body is still an agent: its write waits for a person
+        const claimed = yield* withSettings(
+          policy,
+          (m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200", { agent_id: "labeller" }))
+        )
+        expect(claimed.outcome).toBe("conflict")
+        const labelled = yield* withSettings(
+          policy,
+          (m) => m.write(fx.tenant, fx.reviewer, fact("starbucks", "account", "6300", { agent_id: "copilot" }))
+        )
+        expect(labelled.outcome).toBe("superseded")
+        expect((yield* probe.items(fx.tenant)).map((i) => i.status)).toStrictEqual([
+          "superseded",
+          "pending_review",
+          "active"
+        ])
+      }))
+
     test("review queue disabled: a contradicting write is refused (memory.conflict) and nothing is written", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-noqueue")
@@ -460,16 +895,17 @@ export const suite = <E>(
         yield* mem.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
         const before = yield* probe.items(fx.tenant)
         const refused = yield* Effect.exit(
-          withSettings({ reviewQueueEnabled: false }, (m) =>
-            m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200")))
+          withSettings(
+            { reviewQueueEnabled: false },
+            (m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6200"))
+          )
         )
         expect(codeOf(refused)).toBe("memory.conflict")
         expect(yield* probe.items(fx.tenant)).toStrictEqual(before)
         expect(yield* probe.reviews(fx.tenant)).toStrictEqual([])
         const same = yield* withSettings(
           { reviewQueueEnabled: false },
-          (m) =>
-            m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
+          (m) => m.write(fx.tenant, fx.agent, fact("starbucks", "account", "6100"))
         )
         expect(same.outcome).toBe("reinforced")
       }))
@@ -589,6 +1025,30 @@ export const suite = <E>(
         expect(q1.items[0]!.item.status).toBe("pending_review")
       }))
 
+    test("search: the same Unicode case folding on every adapter; % and _ in the needle are literal", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-search")
+        const mem = yield* memory
+        const note = (content: string, extra: Record<string, unknown> = {}) =>
+          mem.write(fx.tenant, fx.agent, { thread_id: "s", agent_id: "x", kind: "note", content, ...extra })
+        const ecole = yield* note("Inscrite à l'école du Louvre")
+        const strasse = yield* note("Lieferung", { subject: "ÖLSTRASSE", predicate: "ZUSTELLUNG", value: 1 })
+        const pct = yield* note("50% off_now")
+        yield* note("50x offXnow")
+        const found = (text: string) =>
+          Effect.map(mem.search(fx.tenant, fx.viewer, { thread_id: "s", text }), (p) => p.items.map((i) => i.uid))
+        expect(yield* found("ÉCOLE")).toStrictEqual([ecole.item.uid])
+        expect(yield* found("École DU")).toStrictEqual([ecole.item.uid])
+        // a decomposed needle (E + combining acute) is the same text
+        expect(yield* found("E\u0301COLE")).toStrictEqual([ecole.item.uid])
+        expect(yield* found("ölstr")).toStrictEqual([strasse.item.uid])
+        expect(yield* found("zustellung")).toStrictEqual([strasse.item.uid])
+        expect(yield* found("0% off_")).toStrictEqual([pct.item.uid])
+        expect(yield* found("%")).toStrictEqual([pct.item.uid])
+        expect(yield* found("_")).toStrictEqual([pct.item.uid])
+        expect(yield* found("\\")).toStrictEqual([])
+      }))
+
     test("stats: counts per tier, status and kind; queue depth and age", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-stats")
@@ -619,6 +1079,9 @@ export const suite = <E>(
         yield* mem.write(fx.tenant, fx.agent, fact("b", "p", 2))
         yield* TestClock.adjust(100)
         yield* mem.resolve(fx.tenant, fx.reviewer, c1.item.uid, { resolution: "wrong" })
+        // a second tenant, so the aggregate over all spans several
+        const other = yield* fixture("mem-kpi-other")
+        yield* mem.write(other.tenant, other.agent, fact("a", "p", 1, { token_count: 10 }))
         const k = yield* mem.kpis(fx.tenant, { from_ts: 0, to_ts: 1000 })
         expect(k).toStrictEqual({
           memory_items_count: 3,
@@ -628,8 +1091,17 @@ export const suite = <E>(
           window_start_ts: 0,
           window_end_ts: 1000
         })
-        const all = yield* mem.kpisAll({ from_ts: 0, to_ts: 1000 })
-        expect(all.memory_items_count).toBeGreaterThanOrEqual(3)
+        // over every tenant: exactly the sum of each tenant's aggregates (other tests' tenants share the storage)
+        const w = { from_ts: 0, to_ts: 1000 }
+        const store = yield* AgentMemory.AgentMemoryStore
+        const sum = { live_items: 0, used_tokens_sum: 0, used_items: 0, raised: 0, raised_resolved: 0, rejected: 0 }
+        for (const t of yield* store.tenants()) {
+          const f = yield* store.kpiFacts(t, w)
+          for (const k of Object.keys(sum) as Array<keyof typeof sum>) sum[k] += f[k]
+        }
+        const all = yield* mem.kpisAll(w)
+        expect(all).toStrictEqual(AgentMemoryRules.kpisOf(sum, w))
+        expect(all.memory_items_count).toBe(sum.live_items)
         expect(codeOf(yield* Effect.exit(mem.kpis(fx.tenant, { from_ts: 5, to_ts: 1 })))).toBe("validation.time_range")
       }))
 
@@ -672,7 +1144,20 @@ export const suite = <E>(
         ])
         const small = yield* mem.graph(fx.tenant, fx.viewer, a.item.uid, { limit: 2 })
         expect([small.nodes.length, small.truncated]).toStrictEqual([2, true])
-        expect(d.item.uid).toBeTruthy()
+        // the root, then the first neighbour by uid
+        expect(small.nodes.map((n) => n.uid)).toStrictEqual([a.item.uid, [b.item.uid, d.item.uid].sort()[0]])
+        const edge = (e: { from_uid: string; to_uid: string; relation: string }) =>
+          `${e.from_uid}>${e.to_uid}:${e.relation}`
+        expect(g1.edges.map(edge).sort()).toStrictEqual(
+          [`${b.item.uid}>${a.item.uid}:related_to`, `${d.item.uid}>${a.item.uid}:related_to`].sort()
+        )
+        expect(g2.edges.map(edge).sort()).toStrictEqual(
+          [
+            `${b.item.uid}>${a.item.uid}:related_to`,
+            `${c.item.uid}>${b.item.uid}:derived_from`,
+            `${d.item.uid}>${a.item.uid}:related_to`
+          ].sort()
+        )
       }))
 
     test("consistency report: contradictions raised/resolved/pending, supersede chains, missing links, overlapping facts", () =>
@@ -773,9 +1258,97 @@ export const suite = <E>(
         expect(yield* tierOf(low.item.uid)).toBe("hot")
         expect(yield* auditActions(fx.tenant)).toContain("memory.tiered")
         const all = yield* mem.runTiering("all", fx.admin)
-        expect(all.examined).toBeGreaterThanOrEqual(4)
+        const store = yield* AgentMemory.AgentMemoryStore
+        let everyItem = 0
+        for (const t of yield* store.tenants()) everyItem += (yield* probe.items(t)).length
+        expect(all.examined).toBe(everyItem)
         expect((yield* probe.items(other.tenant))[0]!.tier).toBe("archive")
       }))
+
+    test("tiering: `decayed` counts items at least 1 % below their stored importance, not every idle item", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-decay")
+        const mem = yield* memory
+        yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 1, { importance: 0.6 }))
+        yield* mem.write(fx.tenant, fx.agent, fact("b", "p", 1, { importance: 0 }))
+        yield* TestClock.adjust("1 hour")
+        expect(yield* mem.runTiering(fx.tenant, fx.reviewer)).toStrictEqual({
+          enabled: true,
+          examined: 2,
+          decayed: 0,
+          to_warm: 0,
+          to_archive: 0
+        })
+        // about 10.4 hours unused lose 1 % at the default 30-day half-life; importance 0 never decays
+        yield* TestClock.adjust("10 hours")
+        expect((yield* mem.runTiering(fx.tenant, fx.reviewer)).decayed).toBe(1)
+      }))
+
+    test("tiering is bookkeeping: no version change, so a writer that read before it never meets conflict.stale", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-tier-cas")
+        const mem = yield* memory
+        const store = yield* AgentMemory.AgentMemoryStore
+        const probe = yield* AgentMemoryProbe
+        const low = yield* mem.write(fx.tenant, fx.agent, fact("low", "p", 1, { importance: 0.3 }))
+        const used = yield* mem.write(fx.tenant, fx.agent, fact("used", "p", 1, { importance: 0.3 }))
+        yield* TestClock.adjust(8 * DAY)
+        // a writer reads the item, tiering moves it, the writer's versioned update still applies
+        const read = Option.getOrThrow(yield* store.getItem(fx.tenant, low.item.uid))
+        expect((yield* mem.runTiering(fx.tenant, fx.reviewer)).to_warm).toBe(2)
+        const rows = yield* probe.items(fx.tenant)
+        expect(rows.map((r) => [r.uid, r.tier, r.version])).toStrictEqual([
+          [low.item.uid, "warm", 1],
+          [used.item.uid, "warm", 1]
+        ])
+        const written = yield* Effect.exit(
+          store.updateItem(
+            Trusted.make(AgentMemory.MemoryItem, { ...read, reinforced_count: 7, version: read.version + 1 }),
+            read.version
+          )
+        )
+        expect(codeOf(written)).toBe("ok")
+        expect((yield* probe.items(fx.tenant))[0]).toMatchObject({ reinforced_count: 7, version: 2 })
+        // the compare-and-set: not from another tier, not after a use it did not see
+        const u = Option.getOrThrow(yield* store.getItem(fx.tenant, used.item.uid))
+        expect(yield* store.setTier(fx.tenant, used.item.uid, "hot", "archive", u.last_used_at)).toBe(false)
+        yield* TestClock.adjust(2 * 3_600_000)
+        yield* mem.get(fx.tenant, fx.viewer, used.item.uid)
+        expect(yield* store.setTier(fx.tenant, used.item.uid, "warm", "archive", u.last_used_at)).toBe(false)
+        const touched = Option.getOrThrow(yield* store.getItem(fx.tenant, used.item.uid))
+        expect(yield* store.setTier(fx.tenant, used.item.uid, "warm", "archive", touched.last_used_at)).toBe(true)
+        expect((yield* probe.items(fx.tenant)).map((r) => [r.tier, r.version])).toStrictEqual([["hot", 2], [
+          "archive",
+          1
+        ]])
+      }))
+
+    if (capabilities.parallelConnections) {
+      test("tiering beside concurrent writers on separate connections: no writer fails", () =>
+        Effect.gen(function*() {
+          const fx = yield* fixture("mem-tier-race")
+          const mem = yield* memory
+          const probe = yield* AgentMemoryProbe
+          const keys = Array.from({ length: 24 }, (_, i) => `k${i}`)
+          for (const k of keys) yield* mem.write(fx.tenant, fx.agent, fact(k, "p", 1, { importance: 0.1 }))
+          for (let round = 0; round < 3; round++) {
+            yield* TestClock.adjust(40 * DAY)
+            const results = yield* Effect.all(
+              [
+                Effect.exit(mem.runTiering(fx.tenant, fx.reviewer)),
+                ...keys.map((k) => Effect.exit(mem.write(fx.tenant, fx.agent, fact(k, "p", 1))))
+              ],
+              { concurrency: 8 }
+            )
+            expect(results.map((e) => codeOf(e as Exit.Exit<unknown, unknown>))).toStrictEqual(
+              results.map(() => "ok")
+            )
+          }
+          const rows = yield* probe.items(fx.tenant)
+          expect(rows.length).toBe(keys.length)
+          expect(rows.every((r) => r.reinforced_count === 4 && r.version === 4)).toBe(true)
+        }))
+    }
 
     test("remove: only the tenant's admin; removes the item, its links and its queue entry; audited", () =>
       Effect.gen(function*() {

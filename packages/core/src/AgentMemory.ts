@@ -3,11 +3,13 @@
  * failure triage, a user's preference), kept with tiers, importance and bi-temporal validity.
  *
  * Memory never decides a contradiction alone and never loses a fact:
- * - a write with the same key and value as the fact in force reinforces it (no duplicate);
- * - a write with the same key and a different value is stored `pending_review` with a
- *   review-queue entry and a `contradicts` link; the fact in force stays until a person resolves
- *   the entry (`memory.review`), unless the host marked the source authoritative, in which case
- *   the old fact is superseded (status, validity end, `supersedes` link, audit);
+ * - a write with the same key and value as the facts in force over its period, within the
+ *   matching fact's period, reinforces it (no duplicate);
+ * - a write with the same key and a different value than any fact in force over its period (or
+ *   the same value over a longer period) is stored `pending_review` with a review-queue entry
+ *   and a `contradicts` link; the facts in force stay until a person resolves the entry
+ *   (`memory.review`), unless the host marked the source authoritative, in which case the old
+ *   facts are superseded (status, validity end, `supersedes` link, audit);
  * - superseding and rejecting only set statuses and timestamps; only the tenant's own deletion
  *   ({@link AgentMemory} `remove`) removes an item.
  *
@@ -65,6 +67,18 @@ export const MemoryKind = Schema.String.pipe(
 /** The kind of items the failure lookup reads. */
 export const FAILURE_KIND = "failure"
 
+/**
+ * One earlier end of an item's valid period: `valid_to` held (as we believed it) until the
+ * recorded time `replaced_at`, when governance changed it (a supersede or keep-both cut, a
+ * keep-both scope). Kept so "what did we believe at T" answers the same whenever it is asked.
+ */
+export const ValidToChange = Schema.Struct({
+  valid_to: Schema.NullOr(Schema.Number),
+  replaced_at: Schema.Number
+})
+/** Type of {@link ValidToChange}. */
+export type ValidToChange = typeof ValidToChange.Type
+
 /** One memory item. Items are never deleted by governance: statuses and timestamps change. */
 export class MemoryItem extends Schema.Class<MemoryItem>("MemoryItem")({
   uid: Schema.String,
@@ -99,6 +113,12 @@ export class MemoryItem extends Schema.Class<MemoryItem>("MemoryItem")({
   last_used_at: Schema.Number,
   valid_from: Schema.Number,
   valid_to: Schema.NullOr(Schema.Number),
+  /**
+   * Every earlier `valid_to`, oldest first, with the recorded time it was replaced: the end as
+   * believed at time T is that of the first entry replaced after T, else `valid_to`
+   * (`AgentMemoryRules.validToAt`). Empty until governance changes the end.
+   */
+  valid_to_history: Schema.Array(ValidToChange),
   recorded_at: Schema.Number,
   expired_at: Schema.NullOr(Schema.Number),
   /** When it became the believed fact: recorded_at for a direct write, the resolution time for an accepted one, null if never. */
@@ -176,9 +196,11 @@ export type WriteOutcome = typeof WriteOutcome.Type
 
 /**
  * Result of a write: `created` (a new believed fact or a keyless item), `reinforced` (same
- * value: the active fact, or a pending item, counted again; `item` is that item), `conflict`
- * (stored `pending_review`; `existing` is the fact in force, `review` the queue entry),
- * `superseded` (authoritative source: `existing` is the old fact, now superseded).
+ * value, within the matching item's period, and no different value in force: the active fact,
+ * or a pending item, counted again; `item` is that item), `conflict` (stored `pending_review`;
+ * `existing` is the fact in force it contradicts — the differing one, or the same value held
+ * for a shorter period — `review` the queue entry), `superseded` (authoritative source:
+ * `existing` is the old fact, now superseded).
  */
 export const WriteResult = Schema.Struct({
   outcome: WriteOutcome,
@@ -204,7 +226,10 @@ export type ResolveInput = typeof ResolveInput.Type
 /** What callers pass: the encoded side. */
 export type ResolveInputEncoded = typeof ResolveInput.Encoded
 
-/** Result of a resolution: the drained entry and both items after the decision. */
+/**
+ * Result of a resolution: the drained entry, both items after the decision, then any
+ * continuation created (the part of a fact in force that outlasts a shorter new one).
+ */
 export const ResolveResult = Schema.Struct({
   review: ReviewEntry,
   items: Schema.Array(MemoryItem)
@@ -225,6 +250,16 @@ export const ItemView = Schema.Struct({
 })
 /** Type of {@link ItemView}. */
 export type ItemView = typeof ItemView.Type
+
+/**
+ * An as-of read: the fact believed then for that time (none when nothing was), and
+ * `conflicts_pending`, the number of open review entries on the key now, so a reader knows a
+ * person has yet to decide a contradiction of what it is reading.
+ */
+export interface AsOfView {
+  readonly item: Option.Option<MemoryItem>
+  readonly conflicts_pending: number
+}
 
 /** An open queue entry with both items (the conflicts listing). */
 export const ConflictView = Schema.Struct({
@@ -324,7 +359,11 @@ export const Kpis = Schema.Struct({
 /** Type of {@link Kpis}. */
 export type Kpis = typeof Kpis.Type
 
-/** What a tiering run did: items examined, decayed (effective < stored importance), moved. */
+/**
+ * What a tiering run did: items examined; `decayed`, the items whose effective importance is
+ * below their stored importance by at least 1 % of it (`AgentMemoryRules.isDecayed`: about ten
+ * hours unused at the default 30-day half-life); items moved to warm and to archive.
+ */
 export const TieringReport = Schema.Struct({
   enabled: Schema.Boolean,
   examined: Schema.Number,
@@ -452,7 +491,10 @@ export interface ItemQuery {
   readonly kind?: string | undefined
   readonly status?: MemoryStatus | undefined
   readonly tier?: MemoryTier | undefined
-  /** Case-insensitive substring of content, subject or predicate. */
+  /**
+   * Substring of content, subject or predicate, case-insensitive: the adapter matches
+   * `AgentMemoryRules.normaliseSearch(text)` in the stored `AgentMemoryRules.searchTextOf(item)`.
+   */
   readonly text?: string | undefined
   /** Failure lookup: thread `job:<job>` or subject `<job>`. */
   readonly job?: string | undefined
@@ -493,9 +535,12 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
      * locked `FOR UPDATE` on PostgreSQL, the single writer on SQLite and in memory.
      */
     readonly lockKey: (tenant: TenantId, key: MemoryKey) => Effect.Effect<void, StorageError>
-    /** Inserts; `conflict.duplicate` when the uid is taken. */
+    /** Inserts, with its search text (`AgentMemoryRules.searchTextOf`); `conflict.duplicate` when the uid is taken. */
     readonly insertItem: (item: MemoryItem) => Effect.Effect<void, Conflict | StorageError>
-    /** Writes a new state if the stored version is `expectedVersion`; `conflict.stale` otherwise, `not_found` if missing. */
+    /**
+     * Writes a new state (and its search text) if the stored version is `expectedVersion`;
+     * `conflict.stale` otherwise, `not_found` if missing.
+     */
     readonly updateItem: (
       item: MemoryItem,
       expectedVersion: number
@@ -512,6 +557,18 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
     readonly listItems: (tenant: TenantId, query: ItemQuery) => Effect.Effect<ReadonlyArray<MemoryItem>, StorageError>
     /** Sets `last_used_at` to `at` when it is older than `olderThan` (no version change: bookkeeping, not state). */
     readonly touch: (tenant: TenantId, uid: string, at: number, olderThan: number) => Effect.Effect<void, StorageError>
+    /**
+     * Moves an item from tier `from` to `to` if it is still at `from` and was neither used nor
+     * confirmed after `lastUse` (compare-and-set); true when it moved. No version change: a tier
+     * is bookkeeping, so writers of the item never meet `conflict.stale` because of tiering.
+     */
+    readonly setTier: (
+      tenant: TenantId,
+      uid: string,
+      from: MemoryTier,
+      to: MemoryTier,
+      lastUse: number
+    ) => Effect.Effect<boolean, StorageError>
     /** Stores a link; the same (from, to, relation) twice is stored once. */
     readonly insertLink: (link: MemoryLink) => Effect.Effect<void, StorageError>
     /** Links with either end among `uids`. */
@@ -530,7 +587,11 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
       uid: string,
       options?: { readonly forUpdate?: boolean }
     ) => Effect.Effect<Option.Option<ReviewEntry>, StorageError>
-    /** Writes a new state if the stored version is `expectedVersion`; `conflict.stale` otherwise. */
+    /**
+     * Writes a new state (status, decision, note, reviewer, time, and `existing_uid` when the
+     * entry is re-pointed to the fact now in force) if the stored version is `expectedVersion`;
+     * `conflict.stale` otherwise.
+     */
     readonly updateReview: (
       entry: ReviewEntry,
       expectedVersion: number
@@ -585,12 +646,12 @@ export interface AgentMemoryShape {
     actor: Actor,
     query: ThreadQuery
   ) => Effect.Effect<Page<MemoryItem>, ReadError>
-  /** What we believed at a recorded time about a valid time, for one key (`memory.read`). */
+  /** What we believed at a recorded time about a valid time, for one key, and its open conflicts (`memory.read`). */
   readonly asOf: (
     tenant: TenantId,
     actor: Actor,
     query: AsOfQuery
-  ) => Effect.Effect<Option.Option<MemoryItem>, ReadError>
+  ) => Effect.Effect<AsOfView, ReadError>
   /** Search by thread, kind, text, status, tier (`memory.read`). */
   readonly search: (tenant: TenantId, actor: Actor, query: SearchQuery) => Effect.Effect<Page<MemoryItem>, ReadError>
   /** Open review entries, oldest first, with both items (`memory.read`). */
@@ -667,8 +728,19 @@ const keyOfItem = (item: MemoryItem): MemoryKey | null =>
     ? null
     : { thread_id: item.thread_id, subject: item.subject, predicate: item.predicate }
 
-const next = (item: MemoryItem, change: Partial<MemoryItem>): MemoryItem =>
-  Trusted.make(MemoryItem, { ...item, ...change, version: item.version + 1 })
+/**
+ * The item's next version. A change of `valid_to` appends the previous end, replaced at `at`,
+ * to `valid_to_history`: history is never rewritten in place.
+ */
+const next = (item: MemoryItem, change: Partial<MemoryItem>, at: number): MemoryItem =>
+  Trusted.make(MemoryItem, {
+    ...item,
+    ...change,
+    ...(change.valid_to !== undefined && change.valid_to !== item.valid_to
+      ? { valid_to_history: Rules.replacedValidTo(item, at) }
+      : {}),
+    version: item.version + 1
+  })
 
 const emptyTiering = (enabled: boolean): TieringReport => ({
   enabled,
@@ -727,10 +799,40 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         })
       )
 
-    const update = (before: MemoryItem, change: Partial<MemoryItem>) =>
-      Effect.as(store.updateItem(next(before, change), before.version), next(before, change))
+    const update = (before: MemoryItem, change: Partial<MemoryItem>, at: number) => {
+      const after = next(before, change, at)
+      return Effect.as(store.updateItem(after, before.version), after)
+    }
 
-    /** Supersedes `olds` by `by` (accepted now): statuses, cut validity, links. */
+    /**
+     * A continuation of `old` for `tail` (what is left of its period after a shorter fact): the
+     * same key, value and content, active and accepted now, linked `derived_from` the original.
+     */
+    const continuation = (tenant: TenantId, actor: Actor, old: MemoryItem, tail: Rules.Validity, now: number) =>
+      Effect.gen(function*() {
+        const item = Trusted.make(MemoryItem, {
+          ...old,
+          uid: yield* ids.next("mem"),
+          status: "active",
+          source_actor: actor.id,
+          valid_from: tail.valid_from,
+          valid_to: tail.valid_to,
+          valid_to_history: [],
+          recorded_at: now,
+          expired_at: null,
+          accepted_at: now,
+          version: 1
+        })
+        yield* store.insertItem(item)
+        yield* link(tenant, actor, item.uid, old.uid, "derived_from", now)
+        return item
+      })
+
+    /**
+     * Supersedes `olds` by `by` (accepted now): statuses, validity cut where `by` starts (recorded
+     * in `valid_to_history`), `supersedes` links; an old fact that outlasts `by` goes on in a
+     * continuation from `by`'s end.
+     */
     const supersedeAll = (
       tenant: TenantId,
       actor: Actor,
@@ -738,11 +840,64 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
       by: MemoryItem,
       now: number
     ) =>
-      Effect.forEach(olds, (old) =>
-        Effect.zipLeft(
-          update(old, { status: "superseded", valid_to: Rules.cutAt(old, by.valid_from), expired_at: now }),
-          link(tenant, actor, by.uid, old.uid, "supersedes", now)
-        ))
+      Effect.gen(function*() {
+        const superseded: Array<MemoryItem> = []
+        const continued: Array<MemoryItem> = []
+        for (const old of olds) {
+          superseded.push(
+            yield* update(
+              old,
+              { status: "superseded", valid_to: Rules.cutAt(old, by.valid_from), expired_at: now },
+              now
+            )
+          )
+          yield* link(tenant, actor, by.uid, old.uid, "supersedes", now)
+          const tail = Rules.tailAfter(old, by.valid_to)
+          if (tail !== null) continued.push(yield* continuation(tenant, actor, old, tail, now))
+        }
+        return { superseded, continued }
+      })
+
+    /**
+     * After the facts in force on `key` changed (inside the key lock, in the same transaction):
+     * each open entry whose `existing_uid` no longer names an active fact overlapping its pending
+     * item is re-pointed to the one that does now (the earliest), with a `contradicts` link, so a
+     * later `keep_existing` keeps what is in force. An entry with nothing in force over its
+     * period keeps its fact (a person still decides).
+     */
+    const repoint = (tenant: TenantId, actor: Actor, key: MemoryKey, now: number) =>
+      Effect.gen(function*() {
+        const open = yield* store.openReviewsForKey(tenant, key)
+        if (open.length === 0) return []
+        const items = yield* store.itemsByKey(tenant, key)
+        const byUid = new Map(items.map((i) => [i.uid, i]))
+        const moved: Array<{ readonly review_id: string; readonly from: string; readonly to: string }> = []
+        for (const entry of open) {
+          const pending = byUid.get(entry.uid)
+          if (pending === undefined) continue
+          const named = byUid.get(entry.existing_uid)
+          if (named !== undefined && named.status === "active" && Rules.overlaps(named, pending)) continue
+          const target = Rules.activeOverlapping(items, pending, pending.uid)
+            .slice()
+            .sort((a, b) => a.valid_from - b.valid_from || (a.uid < b.uid ? -1 : 1))[0]
+          if (target === undefined) continue
+          // every updater of an entry holds its key's lock, as we do: a changed entry cannot
+          // happen, and would only mean someone else already re-pointed or resolved it
+          const updated = yield* store.updateReview(
+            Trusted.make(ReviewEntry, { ...entry, existing_uid: target.uid, version: entry.version + 1 }),
+            entry.version
+          ).pipe(
+            Effect.as(true),
+            Effect.catchIf((e): e is Conflict | NotFound => e._tag === "Conflict" || e._tag === "NotFound", () =>
+              Effect.succeed(false))
+          )
+          if (!updated)
+            continue
+          yield* link(tenant, actor, pending.uid, target.uid, "contradicts", now)
+          moved.push({ review_id: entry.id, from: entry.existing_uid, to: target.uid })
+        }
+        return moved
+      })
 
     const validateValue = (value: unknown): Effect.Effect<string, ValidationError> =>
       Effect.suspend(() => {
@@ -774,7 +929,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         if (Rules.isEmpty(validity)) {
           return yield* invalid("validation.memory_validity", "valid_to must be after valid_from", { ...validity })
         }
-        const authoritative = settings.authoritative(input.kind, actor.id, input.agent_id)
+        const authoritative = settings.authoritative(input.kind, actor)
 
         const fresh = (uid: string, status: MemoryStatus): MemoryItem =>
           Trusted.make(MemoryItem, {
@@ -799,6 +954,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             last_used_at: now,
             valid_from: validity.valid_from,
             valid_to: validity.valid_to,
+            valid_to_history: [],
             recorded_at: now,
             expired_at: null,
             accepted_at: status === "active" ? now : null,
@@ -837,7 +993,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               last_confirmed_at: now,
               last_used_at: now,
               tier: "hot"
-            })
+            }, now)
             yield* addLinks(item.uid)
             yield* record(tenant, actor, "memory.reinforced", item.uid, {
               thread_id: item.thread_id,
@@ -862,28 +1018,39 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           yield* store.lockKey(tenant, key)
           const items = yield* store.itemsByKey(tenant, key)
           const inForce = Rules.activeOverlapping(items, validity)
-          const same = inForce.find((i) => i.value_hash === hash)
-          if (same)
-            return { outcome: "reinforced" as const, item: yield* reinforce(same), existing: null, review: null }
           if (inForce.length === 0) {
             const item = yield* create("active")
-            yield* record(tenant, actor, "memory.created", item.uid, { ...key, kind: item.kind })
+            // an open entry whose pending item had nothing in force over its period now has this
+            const repointed = yield* repoint(tenant, actor, key, now)
+            yield* record(tenant, actor, "memory.created", item.uid, { ...key, kind: item.kind, repointed })
             return { outcome: "created" as const, item, existing: null, review: null }
           }
-          const existing = inForce[0]!
+          // a reinforcement only when nothing in force over the write's period differs and the
+          // period lies within the matching fact's: a contradiction, or a longer period, is a
+          // person's decision, never silently counted or dropped
+          const differing = inForce.filter((i) => i.value_hash !== hash)
+          const same = inForce.find((i) => i.value_hash === hash && Rules.contains(i, validity))
+          if (differing.length === 0 && same)
+            return { outcome: "reinforced" as const, item: yield* reinforce(same), existing: null, review: null }
+          const existing = differing[0] ?? inForce[0]!
           if (authoritative) {
             const item = yield* create("active")
-            const olds = yield* supersedeAll(tenant, actor, inForce, item, now)
+            const { continued, superseded } = yield* supersedeAll(tenant, actor, inForce, item, now)
+            const repointed = yield* repoint(tenant, actor, key, now)
             yield* record(tenant, actor, "memory.superseded", item.uid, {
               ...key,
               kind: item.kind,
-              superseded: olds.map((o) => o.uid),
+              superseded: superseded.map((o) => o.uid),
+              continued: continued.map((c) => c.uid),
+              repointed,
               valid_from: item.valid_from,
               authoritative: true
             })
-            return { outcome: "superseded" as const, item, existing: olds[0]!, review: null }
+            return { outcome: "superseded" as const, item, existing: superseded[0]!, review: null }
           }
-          const pendingSame = items.find((i) => i.status === "pending_review" && i.value_hash === hash)
+          const pendingSame = items.find((i) =>
+            i.status === "pending_review" && i.value_hash === hash && Rules.contains(i, validity)
+          )
           if (pendingSame) {
             const item = yield* reinforce(pendingSame)
             const review = Option.getOrNull(yield* store.getReview(tenant, item.uid))
@@ -898,7 +1065,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             existing_uid: existing.uid,
             thread_id: item.thread_id,
             agent_id: item.agent_id,
-            reason: `value_conflict: ${key.subject} ${key.predicate} has a different value in force (${existing.uid})`,
+            reason: existing.value_hash === hash
+              ? `validity_conflict: ${key.subject} ${key.predicate} has the same value in force (${existing.uid}) for a different validity period`
+              : `value_conflict: ${key.subject} ${key.predicate} has a different value in force (${existing.uid})`,
             created_at: now,
             status: "open",
             decision: null,
@@ -970,16 +1139,17 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
       tenant: TenantId,
       actor: Actor,
       query: AsOfQuery
-    ): Effect.Effect<Option.Option<MemoryItem>, ReadError> =>
+    ): Effect.Effect<AsOfView, ReadError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "memory.read")
         const now = yield* Clock.currentTimeMillis
-        const items = yield* store.itemsByKey(tenant, {
-          thread_id: query.thread_id,
-          subject: query.subject,
-          predicate: query.predicate
-        })
-        return Option.fromNullable(Rules.selectAsOf(items, query.recorded_at ?? now, query.valid_at ?? now))
+        const key = { thread_id: query.thread_id, subject: query.subject, predicate: query.predicate }
+        const items = yield* store.itemsByKey(tenant, key)
+        const open = yield* store.openReviewsForKey(tenant, key)
+        return {
+          item: Option.fromNullable(Rules.selectAsOf(items, query.recorded_at ?? now, query.valid_at ?? now)),
+          conflicts_pending: open.length
+        }
       })
 
     const conflicts = (
@@ -1033,24 +1203,26 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           const existing = Option.getOrNull(yield* store.getItem(tenant, entry.existing_uid))
           const keyed = key === null ? [] : yield* store.itemsByKey(tenant, key)
           const after: Array<MemoryItem> = []
+          // continuations of facts a shorter one interrupted, listed after both items
+          const continued: Array<MemoryItem> = []
           switch (input.decision) {
             case "keep_existing": {
-              after.push(yield* update(item, { status: "rejected", expired_at: now }))
+              after.push(yield* update(item, { status: "rejected", expired_at: now }, now))
               if (existing) after.push(existing)
               break
             }
             case "reject_both": {
-              after.push(yield* update(item, { status: "rejected", expired_at: now }))
+              after.push(yield* update(item, { status: "rejected", expired_at: now }, now))
               if (existing)
                 after.push(
                   existing.status === "active"
-                    ? yield* update(existing, { status: "rejected", expired_at: now })
+                    ? yield* update(existing, { status: "rejected", expired_at: now }, now)
                     : existing
                 )
               break
             }
             case "accept_new": {
-              const accepted = yield* update(item, { status: "active", accepted_at: now })
+              const accepted = yield* update(item, { status: "active", accepted_at: now }, now)
               const olds = yield* supersedeAll(
                 tenant,
                 actor,
@@ -1058,8 +1230,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
                 accepted,
                 now
               )
+              continued.push(...olds.continued)
               after.push(accepted)
-              const old = olds.find((o) => o.uid === entry.existing_uid)
+              const old = olds.superseded.find((o) => o.uid === entry.existing_uid)
               if (old) after.push(old)
               else if (existing) after.push(existing)
               break
@@ -1080,11 +1253,15 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               const others = keyed.map((i) => (cut !== null && i.uid === cut.uid ? cut : i))
               const clash = Rules.activeOverlapping(others, scoped, item.uid)
               if (clash.length > 0) return yield* validityOverlap(item.uid, clash[0]!.uid)
-              after.push(yield* update(item, { status: "active", accepted_at: now, ...scoped }))
-              if (existing && cut && cut.valid_to !== existing.valid_to)
-                after.push(yield* update(existing, { valid_to: cut.valid_to }))
-              else if (existing)
+              after.push(yield* update(item, { status: "active", accepted_at: now, ...scoped }, now))
+              if (existing && cut && cut.valid_to !== existing.valid_to) {
+                after.push(yield* update(existing, { valid_to: cut.valid_to }, now))
+                // the part of the fact in force after the new one ends goes on in a continuation
+                const tail = Rules.tailAfter(existing, scoped.valid_to)
+                if (tail !== null) continued.push(yield* continuation(tenant, actor, existing, tail, now))
+              } else if (existing) {
                 after.push(existing)
+              }
               break
             }
           }
@@ -1102,14 +1279,18 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             (e): e is Conflict => e._tag === "Conflict",
             () => Effect.fail(reviewResolved(uid, null))
           )
+          // the other open entries of the key name the fact in force now
+          const repointed = key === null ? [] : yield* repoint(tenant, actor, key, now)
           yield* record(tenant, actor, "memory.review.resolved", uid, {
             review_id: entry.id,
             decision: input.decision,
             resolution: input.resolution,
             existing_uid: entry.existing_uid,
-            statuses: Object.fromEntries(after.map((i) => [i.uid, i.status]))
+            statuses: Object.fromEntries(after.map((i) => [i.uid, i.status])),
+            continued: continued.map((c) => ({ uid: c.uid, valid_from: c.valid_from, valid_to: c.valid_to })),
+            repointed
           })
-          return { review: resolved, items: after }
+          return { review: resolved, items: [...after, ...continued] }
         }))
       })
 
@@ -1237,28 +1418,23 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             if (d.tier !== item.tier) moves.push([item, d.tier])
           }
           if (moves.length > 0) {
-            // one transaction and one audit record per batch; an item changed meanwhile keeps its tier
-            const moved = yield* uow.transaction(Effect.gen(function*() {
-              const done: Array<readonly [string, MemoryTier]> = []
-              for (const [item, tier] of moves) {
-                const ok = yield* store.updateItem(next(item, { tier }), item.version).pipe(
-                  Effect.as(true),
-                  Effect.catchIf((e): e is Conflict | NotFound => e._tag === "Conflict" || e._tag === "NotFound", () =>
-                    Effect.succeed(false))
-                )
-                if (ok)
-                  done.push([item.uid, tier])
+            // Tier moves are bookkeeping (like `touch`): a compare-and-set per item, outside any
+            // transaction and without the key lock or a version change, so tiering never holds
+            // one row while waiting for another and writers never see it. An item used, confirmed
+            // or moved meanwhile keeps its tier. One audit record per batch lists the moves.
+            const done: Array<readonly [string, MemoryTier]> = []
+            for (const [item, tier] of moves) {
+              if (yield* store.setTier(tenant, item.uid, item.tier, tier, Rules.lastUseOf(item))) {
+                done.push([item.uid, tier])
               }
-              const warm = done.filter(([, t]) =>
-                t === "warm"
-              ).map(([u]) => u)
-              const archive = done.filter(([, t]) => t === "archive").map(([u]) => u)
-              if (done.length > 0)
-                yield* record(tenant, actor, "memory.tiered", tenant, { to_warm: warm, to_archive: archive, at: now })
-              return { warm: warm.length, archive: archive.length }
-            }))
-            toWarm += moved.warm
-            toArchive += moved.archive
+            }
+            const warm = done.filter(([, t]) => t === "warm").map(([u]) => u)
+            const archive = done.filter(([, t]) => t === "archive").map(([u]) => u)
+            if (done.length > 0) {
+              yield* record(tenant, actor, "memory.tiered", tenant, { to_warm: warm, to_archive: archive, at: now })
+            }
+            toWarm += warm.length
+            toArchive += archive.length
           }
           if (rows.length < TIERING_PAGE) break
           after = rows[rows.length - 1]!.uid
@@ -1294,15 +1470,22 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
     ): Effect.Effect<void, Forbidden | NotFound | StorageError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "tenant.admin")
+        const now = yield* Clock.currentTimeMillis
         yield* uow.transaction(Effect.gen(function*() {
-          const item = yield* getOrFail(tenant, uid)
+          const found = yield* getOrFail(tenant, uid)
+          const key = keyOfItem(found)
+          if (key !== null) yield* store.lockKey(tenant, key)
+          const item = key === null ? found : yield* getOrFail(tenant, uid)
           yield* store.remove(tenant, uid)
+          // removing the fact in force changes what the key's open entries contradict
+          const repointed = key === null ? [] : yield* repoint(tenant, actor, key, now)
           yield* record(tenant, actor, "memory.removed", uid, {
             thread_id: item.thread_id,
             kind: item.kind,
             status: item.status,
             subject: item.subject,
-            predicate: item.predicate
+            predicate: item.predicate,
+            repointed
           })
         }))
       })

@@ -15,16 +15,18 @@
  * | warmBelowImportance | AIRLOCK_MEMORY_WARM_BELOW_IMPORTANCE | — | 0.5 |
  * | archiveBelowImportance | AIRLOCK_MEMORY_ARCHIVE_BELOW_IMPORTANCE | — | 0.2 |
  * | kpiWindowDays | AIRLOCK_MEMORY_KPI_WINDOW_DAYS | — | 30 |
- * | authoritative | (code only) | — | no source is authoritative |
+ * | authoritative | (code only: `(kind, actor) => boolean` on the authenticated actor) | — | no source is authoritative |
  */
 import { Config, Context, Effect, Layer } from "effect"
+import type { Actor } from "./Actor.js"
 
 /**
- * Host policy: is a write by `source_actor` (the actor id) for `agent_id` of `kind`
+ * Host policy: is a write of `kind` by the authenticated `actor` (its id, role, kind and tenant)
  * authoritative? An authoritative write supersedes a contradicting fact directly instead of
- * queueing it for review (the companion uses it for labels a person applied).
+ * queueing it for review (the companion uses it for labels a person applied). The policy sees
+ * only authenticated data, never the write's body (its `agent_id` is whatever the client sent).
  */
-export type AuthoritativePolicy = (kind: string, source_actor: string, agent_id: string) => boolean
+export type AuthoritativePolicy = (kind: string, actor: Actor) => boolean
 
 /** Agent-memory settings values. */
 export interface AgentMemorySettings {

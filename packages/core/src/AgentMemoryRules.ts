@@ -44,6 +44,22 @@ export const cutAt = (v: Validity, at: number): number => {
   return v.valid_to === null ? end : Math.min(v.valid_to, end)
 }
 
+/** Does `outer` hold at every instant of `inner`? (An empty `inner` is contained anywhere it starts.) */
+export const contains = (outer: Validity, inner: Validity): boolean =>
+  outer.valid_from <= inner.valid_from &&
+  (outer.valid_to === null || (inner.valid_to !== null && inner.valid_to <= outer.valid_to))
+
+/**
+ * What is left of `v` after a fact ending at `end` took over part of it: `[end, v.valid_to)`, or
+ * null when nothing is (the other fact is open-ended, or `v` ends by `end`). A fact cut where
+ * another starts keeps its head; this tail is what a continuation of it holds, so a fact that a
+ * shorter one interrupts is believed again once that one ends.
+ */
+export const tailAfter = (v: Validity, end: number | null): Validity | null =>
+  end === null || (v.valid_to !== null && v.valid_to <= end)
+    ? null
+    : { valid_from: Math.max(v.valid_from, end), valid_to: v.valid_to }
+
 /** The last time an item was used or confirmed. */
 export const lastUseOf = (item: Pick<MemoryItem, "last_used_at" | "last_confirmed_at">): number =>
   Math.max(item.last_used_at, item.last_confirmed_at)
@@ -61,11 +77,21 @@ export const effectiveImportance = (
   return importance * Math.pow(0.5, idleMs / DAY_MS / settings.importanceHalfLifeDays)
 }
 
+/** How far below its stored importance an item's effective importance must be to count as decayed: 1 %. */
+export const DECAYED_FRACTION = 0.01
+
+/**
+ * Has an item decayed? Its effective importance is below its stored importance by at least
+ * {@link DECAYED_FRACTION} of it (a moment of idleness is not decay; an importance of 0 cannot decay).
+ */
+export const isDecayed = (importance: number, effective: number): boolean =>
+  importance > 0 && importance - effective >= importance * DECAYED_FRACTION
+
 /** A tiering decision for one item. */
 export interface TierDecision {
   readonly tier: MemoryTier
   readonly effective: number
-  /** The effective importance is below the stored one. */
+  /** The effective importance is below the stored one by at least 1 % ({@link isDecayed}). */
   readonly decayed: boolean
 }
 
@@ -90,7 +116,7 @@ export const decideTier = (
 ): TierDecision => {
   const idle = Math.max(0, now - lastUseOf(item))
   const effective = effectiveImportance(item.importance, idle, settings)
-  const decayed = effective < item.importance
+  const decayed = isDecayed(item.importance, effective)
   if (item.status === "pending_review") return { tier: item.tier, effective, decayed }
   const idleDays = idle / DAY_MS
   if (item.tier !== "archive" && idleDays >= settings.archiveAfterDays && effective < settings.archiveBelowImportance) {
@@ -111,13 +137,20 @@ export const believedAt = (item: MemoryItem, t: number): boolean =>
   !(item.status === "rejected" && item.expired_at !== null && item.expired_at <= t)
 
 /**
- * The end of an item's valid period as known at recorded time `t`. A superseded fact's end was
- * set when it was superseded (`expired_at`); before that it was read as open. (Keep-both
- * resolutions cut the existing fact's end in place, without such a record: an as-of read before
- * the resolution sees the cut end.)
+ * The end of an item's valid period as believed at recorded time `t`: the `valid_to` of the first
+ * change in `valid_to_history` made after `t` (the end that change replaced), else the current
+ * `valid_to`. A later supersede or keep-both cut therefore never changes an earlier answer.
  */
-export const validToAt = (item: MemoryItem, t: number): number | null =>
-  item.status === "superseded" && item.expired_at !== null && t < item.expired_at ? null : item.valid_to
+export const validToAt = (item: Pick<MemoryItem, "valid_to" | "valid_to_history">, t: number): number | null => {
+  for (const change of item.valid_to_history) if (t < change.replaced_at) return change.valid_to
+  return item.valid_to
+}
+
+/** `valid_to_history` after the current end is replaced at recorded time `at`. */
+export const replacedValidTo = (
+  item: Pick<MemoryItem, "valid_to" | "valid_to_history">,
+  at: number
+): MemoryItem["valid_to_history"] => [...item.valid_to_history, { valid_to: item.valid_to, replaced_at: at }]
 
 /**
  * What we believed at recorded time `recordedAt` about valid time `validAt`, among the items of
@@ -257,6 +290,21 @@ export const kpisOf = (facts: KpiFacts, window: KpiWindow): Kpis => ({
   window_start_ts: window.from_ts,
   window_end_ts: window.to_ts
 })
+
+/** Joins the searched fields in a search text; no needle a person types holds it. */
+const SEARCH_SEPARATOR = "\u001f"
+
+/** How search text and needles are normalised, the same in every adapter: NFC, then JavaScript's lower case. */
+export const normaliseSearch = (text: string): string => text.normalize("NFC").toLowerCase()
+
+/**
+ * The normalised text a search matches: content, subject and predicate, each through
+ * {@link normaliseSearch}. Adapters store it when an item is written and match the normalised
+ * needle as a substring, so search is the same (full Unicode case folding of JavaScript) on
+ * every adapter, whatever the database's `LOWER` does.
+ */
+export const searchTextOf = (item: Pick<MemoryItem, "content" | "subject" | "predicate">): string =>
+  [item.content, item.subject ?? "", item.predicate ?? ""].map(normaliseSearch).join(SEARCH_SEPARATOR)
 
 /** A page limit: `fallback` when absent, clamped to `[1, max]`; non-integers are floored. */
 export const clampLimit = (limit: number | undefined, fallback: number, max: number): number =>

@@ -1,4 +1,4 @@
-import { AgentMemory, AgentMemoryConfig, AgentMemoryRules as R, Ids, Trusted } from "@airlock/core"
+import { Actor, AgentMemory, AgentMemoryConfig, AgentMemoryRules as R, Ids, Trusted } from "@airlock/core"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 
@@ -27,6 +27,7 @@ const item = (over: Partial<AgentMemory.MemoryItem>): AgentMemory.MemoryItem =>
     last_used_at: 0,
     valid_from: 0,
     valid_to: null,
+    valid_to_history: [],
     recorded_at: 0,
     expired_at: null,
     accepted_at: 0,
@@ -53,6 +54,18 @@ describe("AgentMemoryRules: validity", () => {
     expect(R.overlaps(v(0, null), v(100, 200))).toBe(true)
     expect(R.overlaps(v(5, 5), v(0, null))).toBe(false)
     expect(R.overlaps(v(20, null), v(0, 10))).toBe(false)
+  })
+  it("the tail a shorter fact leaves: from its end to the old end; none after an open or later end", () => {
+    expect(R.tailAfter({ valid_from: 0, valid_to: null }, 40)).toStrictEqual({ valid_from: 40, valid_to: null })
+    expect(R.tailAfter({ valid_from: 0, valid_to: 100 }, 40)).toStrictEqual({ valid_from: 40, valid_to: 100 })
+    expect([R.tailAfter({ valid_from: 0, valid_to: 100 }, null), R.tailAfter({ valid_from: 0, valid_to: 100 }, 100)])
+      .toStrictEqual([null, null])
+  })
+  it("containment: the outer period holds at every instant of the inner one", () => {
+    const v = (valid_from: number, valid_to: number | null) => ({ valid_from, valid_to })
+    expect([R.contains(v(0, null), v(5, null)), R.contains(v(0, 10), v(2, 10)), R.contains(v(0, 10), v(2, 11))])
+      .toStrictEqual([true, true, false])
+    expect([R.contains(v(0, 10), v(2, null)), R.contains(v(5, null), v(4, 6))]).toStrictEqual([false, false])
   })
   it("a cut never starts before the fact nor extends its end", () => {
     expect(R.cutAt({ valid_from: 10, valid_to: null }, 50)).toBe(50)
@@ -83,6 +96,20 @@ describe("AgentMemoryRules: decay and tiers", () => {
     expect(at(30, { importance: 0.3, last_confirmed_at: 29 * DAY })).toBe("hot")
     expect(R.decideTier(item({ importance: 0.3 }), 30 * DAY, settings).decayed).toBe(true)
   })
+  it("decayed means at least 1 % below the stored importance, not merely idle", () => {
+    const HOUR = 3_600_000
+    const decayed = (ms: number, importance = 0.5) => R.decideTier(item({ importance }), ms, settings).decayed
+    // 1 % is lost after 30 * log2(1 / 0.99) days, about 10.4 hours at the default half-life
+    expect([decayed(1), decayed(HOUR), decayed(10 * HOUR), decayed(11 * HOUR), decayed(DAY)]).toStrictEqual([
+      false,
+      false,
+      false,
+      true,
+      true
+    ])
+    expect(decayed(100 * DAY, 0)).toBe(false)
+    expect([R.isDecayed(1, 0.99), R.isDecayed(1, 0.991), R.isDecayed(0.5, 0.495)]).toStrictEqual([true, false, true])
+  })
 })
 
 describe("AgentMemoryRules: as of", () => {
@@ -92,6 +119,7 @@ describe("AgentMemoryRules: as of", () => {
     value_hash: "a",
     status: "superseded",
     valid_to: 50,
+    valid_to_history: [{ valid_to: null, replaced_at: 100 }],
     expired_at: 100,
     accepted_at: 0
   })
@@ -114,6 +142,39 @@ describe("AgentMemoryRules: as of", () => {
     expect(pick(all, 100, 10)).toBe("mem_a")
     expect(pick(all, -1, 10)).toBe(null)
     expect(pick([pending], 1000, 1000)).toBe(null)
+  })
+  it("an end replaced later is the end believed before: several cuts, a finite first end", () => {
+    // held [0, 365); at 100 cut to 200, at 300 cut to 150 (two resolutions)
+    const cut = item({
+      uid: "mem_e",
+      valid_to: 150,
+      valid_to_history: [{ valid_to: 365, replaced_at: 100 }, { valid_to: 200, replaced_at: 300 }]
+    })
+    expect([R.validToAt(cut, 0), R.validToAt(cut, 99), R.validToAt(cut, 100), R.validToAt(cut, 299)]).toStrictEqual(
+      [365, 365, 200, 200]
+    )
+    expect([R.validToAt(cut, 300), R.validToAt(cut, 10_000)]).toStrictEqual([150, 150])
+    expect([pick([cut], 50, 364), pick([cut], 50, 365), pick([cut], 150, 199), pick([cut], 350, 199)]).toStrictEqual(
+      ["mem_e", null, "mem_e", null]
+    )
+    // a superseded fact that had a finite end before: never read as open-ended
+    const finite = item({
+      uid: "mem_f",
+      status: "superseded",
+      valid_to: 50,
+      valid_to_history: [{ valid_to: 80, replaced_at: 100 }],
+      expired_at: 100
+    })
+    expect([pick([finite], 99, 79), pick([finite], 99, 90), pick([finite], 100, 60)]).toStrictEqual([
+      "mem_f",
+      null,
+      null
+    ])
+    expect(R.replacedValidTo(cut, 400)).toStrictEqual([
+      { valid_to: 365, replaced_at: 100 },
+      { valid_to: 200, replaced_at: 300 },
+      { valid_to: 150, replaced_at: 400 }
+    ])
   })
   it("a rejected fact was believed until its rejection only", () => {
     expect(pick([rejected], 199, 10)).toBe("mem_d")
@@ -226,7 +287,16 @@ describe("AgentMemoryConfig", () => {
         { AIRLOCK_MEMORY_TIERS_ENABLED: "false", AIRLOCK_MEMORY_IMPORTANCE_HALF_LIFE_DAYS: "7" },
         { authoritative: () => true }
       )
-      expect([off.tiersEnabled, off.importanceHalfLifeDays, off.authoritative("fact", "a", "b")]).toStrictEqual([
+      const someone = Trusted.make(Actor.Actor, {
+        id: Ids.ActorId.make("act_1"),
+        tenant_id: Ids.TenantId.make("t"),
+        kind: "user",
+        name: "Lee",
+        role: "CONTROLLER",
+        active: true,
+        created_at: 0
+      })
+      expect([off.tiersEnabled, off.importanceHalfLifeDays, off.authoritative("fact", someone)]).toStrictEqual([
         false,
         7,
         true

@@ -37,6 +37,10 @@ export const Item = Schema.Struct({
   last_used_at: Timestamp,
   valid_from: Timestamp,
   valid_to: NullTime,
+  /** Earlier ends of the valid period, oldest first, each with the time it was replaced. */
+  valid_to_history: Schema.Array(
+    Schema.Struct({ valid_to: NullTime, replaced_at: Timestamp }).annotations({ identifier: "MemoryValidToChange" })
+  ),
   recorded_at: Timestamp,
   expired_at: NullTime,
   accepted_at: NullTime,
@@ -232,8 +236,13 @@ export const AsOfQuery = Schema.Struct({
   valid_at: Schema.optional(TimeParam)
 })
 
-/** The fact that holds for a key as of the given times, or null. */
-export const AsOfResult = Schema.Struct({ item: Schema.NullOr(Item) }).annotations({ identifier: "MemoryAsOf" })
+/**
+ * The fact that holds for a key as of the given times (null when none did), and how many review
+ * entries are open on the key now (a person has yet to decide a contradiction of it).
+ */
+export const AsOfResult = Schema.Struct({ item: Schema.NullOr(Item), conflicts_pending: Schema.Number }).annotations({
+  identifier: "MemoryAsOf"
+})
 
 /** The memory group. */
 export class MemoryApi extends HttpApiGroup.make("memory")

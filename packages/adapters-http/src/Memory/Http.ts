@@ -30,6 +30,7 @@ export const itemJson = (i: AgentMemory.MemoryItem) => ({
   last_used_at: i.last_used_at,
   valid_from: i.valid_from,
   valid_to: i.valid_to,
+  valid_to_history: i.valid_to_history,
   recorded_at: i.recorded_at,
   expired_at: i.expired_at,
   accepted_at: i.accepted_at,
@@ -107,7 +108,10 @@ export const layer: Layer.Layer<
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
             const found = yield* memory.asOf(tenant, actor, urlParams)
-            return { item: Option.match(found, { onNone: () => null, onSome: itemJson }) }
+            return {
+              item: Option.match(found.item, { onNone: () => null, onSome: itemJson }),
+              conflicts_pending: found.conflicts_pending
+            }
           })
         ))
       .handle("getItem", ({ path }) =>

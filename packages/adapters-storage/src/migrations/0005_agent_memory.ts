@@ -1,5 +1,7 @@
 /**
- * Agent memory (core's `AgentMemory`): items, links, the review queue, and one key-head row per
+ * Agent memory (core's `AgentMemory`): items (with `valid_to_history`, the JSON list of earlier
+ * ends of the valid period and when each was replaced, and `search_text`, the normalised text
+ * search matches, `AgentMemoryRules.searchTextOf`), links, the review queue, and one key-head row per
  * structured key, which writers of that key lock (`FOR UPDATE` through an upsert on PostgreSQL)
  * so contradictory writes serialise. Indexes follow the queries: an item by key (partial: keyless
  * notes take no entry), a thread's items in creation order, kind and status (failure lookup,
@@ -33,10 +35,12 @@ export default Effect.gen(function*() {
     last_used_at BIGINT NOT NULL,
     valid_from BIGINT NOT NULL,
     valid_to BIGINT,
+    valid_to_history TEXT NOT NULL,
     recorded_at BIGINT NOT NULL,
     expired_at BIGINT,
     accepted_at BIGINT,
     version INTEGER NOT NULL,
+    search_text TEXT NOT NULL,
     PRIMARY KEY (tenant_id, uid)
   )`
   yield* sql`CREATE INDEX core_memory_items_key ON core_memory_items (tenant_id, thread_id, subject, predicate)

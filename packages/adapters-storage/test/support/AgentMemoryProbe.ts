@@ -10,12 +10,15 @@ import { Context, Effect, Layer } from "effect"
 /** A stored item's governed fields. */
 export interface ItemRow {
   readonly uid: string
+  readonly predicate: string | null
   readonly status: string
   readonly tier: string
   readonly value_hash: string | null
   readonly reinforced_count: number
   readonly valid_from: number
   readonly valid_to: number | null
+  /** Earlier ends with the time each was replaced, oldest first. */
+  readonly valid_to_history: ReadonlyArray<{ readonly valid_to: number | null; readonly replaced_at: number }>
   readonly expired_at: number | null
   readonly accepted_at: number | null
   readonly last_used_at: number
@@ -64,12 +67,17 @@ const strOrNull = (v: unknown) => (v === null || v === undefined ? null : String
 
 const toItemRow = (r: Record<string, unknown>): ItemRow => ({
   uid: String(r.uid),
+  predicate: strOrNull(r.predicate),
   status: String(r.status),
   tier: String(r.tier),
   value_hash: strOrNull(r.value_hash),
   reinforced_count: num(r.reinforced_count),
   valid_from: num(r.valid_from),
   valid_to: numOrNull(r.valid_to),
+  // a JSON column on SQL, the array itself in memory
+  valid_to_history: typeof r.valid_to_history === "string"
+    ? JSON.parse(r.valid_to_history)
+    : (r.valid_to_history as ItemRow["valid_to_history"]).map((c) => ({ ...c })),
   expired_at: numOrNull(r.expired_at),
   accepted_at: numOrNull(r.accepted_at),
   last_used_at: num(r.last_used_at),

@@ -4,7 +4,7 @@
  * thread, links by item, entries by pending item and by key). Keys are serialised by the
  * database's single writer, so `lockKey` has nothing to do.
  */
-import { AgentMemory, Errors, type Ids, Trusted } from "@airlock/core"
+import { AgentMemory, AgentMemoryRules, Errors, type Ids, Trusted } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase, type ScopedTable } from "../../MemoryDatabase.js"
 
@@ -36,17 +36,14 @@ const drop = (t: ScopedTable<ReadonlyArray<string>>, scope: string, key: string,
   else t.set(scope, key, after)
 }
 
-const matches = (i: Item, q: AgentMemory.ItemQuery, text: string | undefined) =>
+const matches = (i: Item, q: AgentMemory.ItemQuery, text: string | undefined, searchText: () => string) =>
   (q.after === undefined || i.uid > q.after) &&
   (q.thread_id === undefined || i.thread_id === q.thread_id) &&
   (q.kind === undefined || i.kind === q.kind) &&
   (q.status === undefined || i.status === q.status) &&
   (q.tier === undefined || i.tier === q.tier) &&
   (q.job === undefined || i.thread_id === `job:${q.job}` || i.subject === q.job) &&
-  (text === undefined ||
-    i.content.toLowerCase().includes(text) ||
-    (i.subject?.toLowerCase().includes(text) ?? false) ||
-    (i.predicate?.toLowerCase().includes(text) ?? false))
+  (text === undefined || searchText().includes(text))
 
 const inWindow = (t: number | null, w: AgentMemory.KpiWindow) => t !== null && t >= w.from_ts && t <= w.to_ts
 
@@ -55,6 +52,8 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
   AgentMemory.AgentMemoryStore,
   Effect.map(MemoryDatabase, (db) => {
     const items = db.scoped<Item>("memory_items")
+    // the normalised search text of each item, stored at write time as the SQL adapter's column is
+    const searchTexts = db.scoped<string>("memory_items_search")
     const byKey = db.scoped<ReadonlyArray<string>>("memory_items_by_key")
     const byThread = db.scoped<ReadonlyArray<string>>("memory_items_by_thread")
     const links = db.scoped<Link>("memory_links")
@@ -98,6 +97,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             )
           }
           items.set(item.tenant_id, item.uid, item)
+          searchTexts.set(item.tenant_id, item.uid, AgentMemoryRules.searchTextOf(item))
           push(byThread, item.tenant_id, item.thread_id, item.uid)
           const k = itemKey(item)
           if (k !== null) push(byKey, item.tenant_id, k, item.uid)
@@ -109,6 +109,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           if (current === undefined) return Effect.fail(AgentMemory.itemNotFound(item.uid))
           if (current.version !== expected) return Effect.fail(AgentMemory.staleItem("memory_item", item.uid))
           items.set(item.tenant_id, item.uid, item)
+          searchTexts.set(item.tenant_id, item.uid, AgentMemoryRules.searchTextOf(item))
           return Effect.void
         }),
       getItem: (tenant, uid) => db.read(() => Option.fromNullable(items.get(tenant, uid))),
@@ -116,12 +117,12 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
       itemsByKey: (tenant, key) => db.read(() => itemsOf(tenant, byKey.get(tenant, keyString(key))).sort(byUid)),
       listItems: (tenant, q) =>
         db.read(() => {
-          const text = q.text === undefined ? undefined : q.text.toLowerCase()
+          const text = q.text === undefined ? undefined : AgentMemoryRules.normaliseSearch(q.text)
           const source = q.thread_id === undefined
             ? items.inScope(tenant)
             : itemsOf(tenant, byThread.get(tenant, q.thread_id))
           const out: Array<Item> = []
-          for (const i of source) if (matches(i, q, text)) out.push(i)
+          for (const i of source) if (matches(i, q, text, () => searchTexts.get(tenant, i.uid) ?? "")) out.push(i)
           return out.sort(byUid).slice(0, q.limit)
         }),
       touch: (tenant, uid, at, olderThan) =>
@@ -130,6 +131,15 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           if (i !== undefined && i.last_used_at < olderThan) {
             items.set(tenant, uid, Trusted.make(AgentMemory.MemoryItem, { ...i, last_used_at: at }))
           }
+        }),
+      setTier: (tenant, uid, from, to, lastUse) =>
+        db.write(() => {
+          const i = items.get(tenant, uid)
+          if (i === undefined || i.tier !== from || i.last_used_at > lastUse || i.last_confirmed_at > lastUse) {
+            return false
+          }
+          items.set(tenant, uid, Trusted.make(AgentMemory.MemoryItem, { ...i, tier: to }))
+          return true
         }),
       insertLink: (link) =>
         db.write(() => {
@@ -170,6 +180,11 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           if (current === undefined) return Effect.fail(AgentMemory.reviewNotFound(entry.uid))
           if (current.version !== expected) return Effect.fail(AgentMemory.staleItem("memory_review", entry.id))
           reviews.set(entry.tenant_id, entry.id, entry)
+          if (current.existing_uid !== entry.existing_uid) {
+            // re-pointed to the fact now in force: the index follows
+            if (current.existing_uid !== entry.uid) drop(reviewsByItem, entry.tenant_id, current.existing_uid, entry.id)
+            push(reviewsByItem, entry.tenant_id, entry.existing_uid, entry.id)
+          }
           return Effect.void
         }),
       listOpenReviews: (tenant, { after, limit }) =>
@@ -233,6 +248,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           const item = items.get(tenant, uid)
           if (item === undefined) return false
           items.delete(tenant, uid)
+          searchTexts.delete(tenant, uid)
           drop(byThread, tenant, item.thread_id, uid)
           const k = itemKey(item)
           if (k !== null) drop(byKey, tenant, k, uid)

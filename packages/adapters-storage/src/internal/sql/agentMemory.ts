@@ -5,7 +5,7 @@
  * writers of one key serialise across connections; SQLite's transactions already hold the only
  * writer.
  */
-import { AgentMemory, Errors, type Ids, Trusted } from "@airlock/core"
+import { AgentMemory, AgentMemoryRules, Errors, type Ids, Trusted } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { type Fragment, literal, SqlDb } from "./db.js"
 import {
@@ -26,7 +26,7 @@ type Item = AgentMemory.MemoryItem
 const ITEM_COLUMNS = literal(
   "tenant_id, uid, thread_id, agent_id, kind, subject, predicate, value, value_hash, content, importance, tier, status, " +
     "source_actor, source_ref, token_count, reinforced_count, last_confirmed_at, last_used_at, valid_from, valid_to, " +
-    "recorded_at, expired_at, accepted_at, version"
+    "valid_to_history, recorded_at, expired_at, accepted_at, version"
 )
 const REVIEW_COLUMNS = literal(
   "tenant_id, id, uid, existing_uid, thread_id, agent_id, reason, created_at, status, decision, resolution, resolved_by, " +
@@ -61,6 +61,7 @@ const toItem = (r: Row): Item =>
     last_used_at: int(r.last_used_at),
     valid_from: int(r.valid_from),
     valid_to: intOrNull(r.valid_to),
+    valid_to_history: json(r.valid_to_history) as Item["valid_to_history"],
     recorded_at: int(r.recorded_at),
     expired_at: intOrNull(r.expired_at),
     accepted_at: intOrNull(r.accepted_at),
@@ -136,13 +137,15 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             )
           : Effect.void,
       insertItem: (i) =>
-        sql`INSERT INTO core_memory_items (${ITEM_COLUMNS}) VALUES (${i.tenant_id}, ${i.uid}, ${i.thread_id}, ${i.agent_id},
+        sql`INSERT INTO core_memory_items (${ITEM_COLUMNS}, search_text) VALUES (${i.tenant_id}, ${i.uid}, ${i.thread_id}, ${i.agent_id},
               ${i.kind}, ${i.subject}, ${i.predicate}, ${
           toJson(i.value)
         }, ${i.value_hash}, ${i.content}, ${i.importance},
               ${i.tier}, ${i.status}, ${i.source_actor}, ${i.source_ref}, ${i.token_count}, ${i.reinforced_count},
-              ${i.last_confirmed_at}, ${i.last_used_at}, ${i.valid_from}, ${i.valid_to}, ${i.recorded_at}, ${i.expired_at},
-              ${i.accepted_at}, ${i.version})`.query(
+              ${i.last_confirmed_at}, ${i.last_used_at}, ${i.valid_from}, ${i.valid_to}, ${
+          toJson(i.valid_to_history)
+        }, ${i.recorded_at}, ${i.expired_at},
+              ${i.accepted_at}, ${i.version}, ${AgentMemoryRules.searchTextOf(i)})`.query(
           ignoreRows,
           (e): Errors.Conflict | Errors.StorageError =>
             isUniqueViolation(e)
@@ -156,7 +159,9 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
                 status = ${i.status}, source_ref = ${i.source_ref}, token_count = ${i.token_count},
                 reinforced_count = ${i.reinforced_count}, last_confirmed_at = ${i.last_confirmed_at},
                 last_used_at = ${i.last_used_at}, valid_from = ${i.valid_from}, valid_to = ${i.valid_to},
-                expired_at = ${i.expired_at}, accepted_at = ${i.accepted_at}, version = ${i.version}
+                valid_to_history = ${toJson(i.valid_to_history)},
+                expired_at = ${i.expired_at}, accepted_at = ${i.accepted_at}, version = ${i.version},
+                search_text = ${AgentMemoryRules.searchTextOf(i)}
               WHERE tenant_id = ${i.tenant_id} AND uid = ${i.uid} AND version = ${expected} RETURNING uid`.query(
             (rs) => rs.length,
             storageError
@@ -194,10 +199,8 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         if (q.tier !== undefined) where.push(sql`tier = ${q.tier}`)
         if (q.job !== undefined) where.push(sql`(thread_id = ${`job:${q.job}`} OR subject = ${q.job})`)
         if (q.text !== undefined) {
-          const like = `%${escapeLike(q.text.toLowerCase())}%`
-          where.push(
-            sql`(LOWER(content) LIKE ${like} ESCAPE '\\' OR LOWER(subject) LIKE ${like} ESCAPE '\\' OR LOWER(predicate) LIKE ${like} ESCAPE '\\')`
-          )
+          // the stored search text and the needle are normalised in JavaScript, never by the database's LOWER
+          where.push(sql`search_text LIKE ${`%${escapeLike(AgentMemoryRules.normaliseSearch(q.text))}%`} ESCAPE '\\'`)
         }
         return sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${sql.and(where)} ORDER BY uid LIMIT ${q.limit}`
           .query(
@@ -209,6 +212,13 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         sql`UPDATE core_memory_items SET last_used_at = ${at}
               WHERE tenant_id = ${tenant} AND uid = ${uid} AND last_used_at < ${olderThan}`.query(
           ignoreRows,
+          storageError
+        ),
+      setTier: (tenant, uid, from, to, lastUse) =>
+        sql`UPDATE core_memory_items SET tier = ${to}
+              WHERE tenant_id = ${tenant} AND uid = ${uid} AND tier = ${from}
+                AND last_used_at <= ${lastUse} AND last_confirmed_at <= ${lastUse} RETURNING uid`.query(
+          (rs) => rs.length > 0,
           storageError
         ),
       insertLink: (l) =>
@@ -252,7 +262,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         ),
       updateReview: (r, expected) =>
         Effect.flatMap(
-          sql`UPDATE core_memory_reviews SET status = ${r.status}, decision = ${r.decision}, resolution = ${r.resolution},
+          sql`UPDATE core_memory_reviews SET existing_uid = ${r.existing_uid}, status = ${r.status}, decision = ${r.decision}, resolution = ${r.resolution},
                 resolved_by = ${r.resolved_by}, resolved_at = ${r.resolved_at}, version = ${r.version}
               WHERE tenant_id = ${r.tenant_id} AND id = ${r.id} AND version = ${expected} RETURNING id`.query(
             (rs) => rs.length,
