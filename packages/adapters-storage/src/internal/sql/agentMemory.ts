@@ -197,10 +197,20 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         if (q.kind !== undefined) where.push(sql`kind = ${q.kind}`)
         if (q.status !== undefined) where.push(sql`status = ${q.status}`)
         if (q.tier !== undefined) where.push(sql`tier = ${q.tier}`)
-        if (q.job !== undefined) where.push(sql`(thread_id = ${`job:${q.job}`} OR subject = ${q.job})`)
         if (q.text !== undefined) {
           // the stored search text and the needle are normalised in JavaScript, never by the database's LOWER
           where.push(sql`search_text LIKE ${`%${escapeLike(AgentMemoryRules.normaliseSearch(q.text))}%`} ESCAPE '\\'`)
+        }
+        if (q.job !== undefined) {
+          // a job's items: its thread, or its subject elsewhere — two ordered index searches merged (an OR walks
+          // every item of the kind)
+          const thread = `job:${q.job}`
+          return sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${sql.and(where)} AND thread_id = ${thread}
+              UNION ALL
+              SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${
+            sql.and(where)
+          } AND subject = ${q.job} AND thread_id <> ${thread}
+              ORDER BY uid LIMIT ${q.limit}`.query((rs) => rs.map(toItem), storageError)
         }
         return sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${sql.and(where)} ORDER BY uid LIMIT ${q.limit}`
           .query(
@@ -228,18 +238,19 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
       linksOf: (tenant, uids) =>
         Effect.map(
           Effect.forEach(chunks([...new Set(uids)]), (part) =>
-            sql`SELECT * FROM core_memory_links WHERE tenant_id = ${tenant} AND (${sql.in("from_uid", part)} OR ${
-              sql.in("to_uid", part)
-            })`
-              .query((rs) =>
-                rs.map(toLink), storageError)),
+            // two indexed lookups (the primary key by from_uid, core_memory_links_to by to_uid), deduplicated
+            // below: an OR of the two would scan the tenant's links, and a UNION's merge prefers the primary key
+            sql`SELECT tenant_id, from_uid, to_uid, relation, created_at, created_by FROM core_memory_links
+                  WHERE tenant_id = ${tenant} AND ${sql.in("from_uid", part)}
+                UNION ALL
+                SELECT tenant_id, from_uid, to_uid, relation, created_at, created_by FROM core_memory_links
+                  WHERE tenant_id = ${tenant} AND ${sql.in("to_uid", part)}`
+              .query((rs) => rs.map(toLink), storageError)),
           (parts) => {
             const seen = new Map<string, AgentMemory.MemoryLink>()
             for (const l of parts.flat())
               seen.set(`${l.from_uid}\u0000${l.to_uid}\u0000${l.relation}`, l)
-            return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) =>
-              l
-            )
+            return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) => l)
           }
         ),
       insertReview: (r, key) =>
@@ -284,8 +295,18 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             storageError
           ),
       reviewsOfItem: (tenant, uid) =>
-        sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND (uid = ${uid} OR existing_uid = ${uid})
-              ORDER BY id`.query((rs) => rs.map(toReview), storageError),
+        // two indexed lookups, merged and ordered here (an OR, or a UNION's ordered merge, walks the tenant's entries)
+        sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}
+            UNION ALL
+            SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND existing_uid = ${uid}`
+          .query(
+            (rs) => {
+              const byId = new Map<string, AgentMemory.ReviewEntry>()
+              for (const r of rs) byId.set(String(r.id), toReview(r))
+              return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+            },
+            storageError
+          ),
       reviewsOfThread: (tenant, threadId) =>
         sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND thread_id = ${threadId} ORDER BY id`
           .query(
@@ -349,11 +370,15 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
               storageError
             )
           if (!gone) return false
-          yield* sql`DELETE FROM core_memory_links WHERE tenant_id = ${tenant} AND (from_uid = ${uid} OR to_uid = ${uid})`
-            .query(
-              ignoreRows,
-              storageError
-            )
+          // one indexed delete per end (an OR of the two would scan the tenant's links)
+          yield* sql`DELETE FROM core_memory_links WHERE tenant_id = ${tenant} AND from_uid = ${uid}`.query(
+            ignoreRows,
+            storageError
+          )
+          yield* sql`DELETE FROM core_memory_links WHERE tenant_id = ${tenant} AND to_uid = ${uid}`.query(
+            ignoreRows,
+            storageError
+          )
           yield* sql`DELETE FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}`.query(
             ignoreRows,
             storageError
