@@ -1367,6 +1367,79 @@ export const suite = <E>(
         expect((yield* mem.get(fx.tenant, fx.viewer, old.item.uid)).conflicts_pending).toBe(0)
       }))
 
+    test("remove: the fact open entries contradict is refused while nothing else is in force (409 memory.review.pending, nothing changed)", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-remove-named")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const old = yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 1))
+        const c = yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 2))
+        const state = Effect.all({
+          items: probe.items(fx.tenant),
+          reviews: probe.reviews(fx.tenant),
+          links: probe.links(fx.tenant)
+        })
+        const before = yield* state
+        const refused = yield* Effect.exit(mem.remove(fx.tenant, fx.owner, old.item.uid))
+        expect(codeOf(refused)).toBe("memory.review.pending")
+        expect(yield* state).toStrictEqual(before)
+        expect(yield* auditActions(fx.tenant)).not.toContain("memory.removed")
+        // once a person decided, the removal goes through and leaves nothing naming it
+        yield* mem.resolve(fx.tenant, fx.reviewer, c.item.uid, { resolution: "wrong", decision: "keep_existing" })
+        yield* mem.remove(fx.tenant, fx.owner, old.item.uid)
+        const items = new Set((yield* probe.items(fx.tenant)).map((i) => i.uid))
+        expect(items.has(old.item.uid)).toBe(false)
+        expect((yield* probe.links(fx.tenant)).filter((l) => !items.has(l.from_uid) || !items.has(l.to_uid)))
+          .toStrictEqual([])
+      }))
+
+    test("concurrency: removing a fact beside contradicting and linking writes leaves no link or open entry naming a missing item", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-remove-race")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const rounds = capabilities.parallelConnections ? 12 : 4
+        for (let round = 0; round < rounds; round++) {
+          const target = yield* mem.write(fx.tenant, fx.agent, fact(`rm${round}`, "p", 1))
+          const link = [{ relation: "related_to" as const, to_uid: target.item.uid }]
+          const results = yield* Effect.all(
+            [
+              mem.remove(fx.tenant, fx.owner, target.item.uid),
+              mem.write(fx.tenant, fx.agent, fact(`rm${round}`, "p", 2)),
+              mem.write(fx.tenant, fx.agent, fact(`rm${round}`, "p", 3, { links: link })),
+              mem.write(fx.tenant, fx.agent, fact(`other${round}`, "p", 1, { links: link })),
+              mem.write(fx.tenant, fx.agent, {
+                ...fact(`note${round}`, "p", 1),
+                subject: undefined,
+                predicate: undefined,
+                value: undefined,
+                links: link
+              })
+            ].map((e) => Effect.exit(e as Effect.Effect<unknown, unknown>)),
+            { concurrency: 5 }
+          )
+          // a linking write that runs after the removal is refused, and so is a removal after a contradiction
+          // (an open entry would name a missing fact); nothing else fails
+          expect(
+            results.slice(1).map(codeOf).every((c) => c === "ok" || c === "validation.memory_link"),
+            JSON.stringify(results.map(codeOf))
+          ).toBe(true)
+          expect(["ok", "memory.review.pending"]).toContain(codeOf(results[0]!))
+        }
+        const items = new Set((yield* probe.items(fx.tenant)).map((i) => i.uid))
+        const dangling = (yield* probe.links(fx.tenant)).filter((l) => !items.has(l.from_uid) || !items.has(l.to_uid))
+        expect(dangling).toStrictEqual([])
+        const orphaned = (yield* probe.reviews(fx.tenant)).filter((r) =>
+          r.status === "open" && (!items.has(r.uid) || !items.has(r.existing_uid))
+        )
+        expect(orphaned).toStrictEqual([])
+        const open = new Set((yield* probe.reviews(fx.tenant)).filter((r) => r.status === "open").map((r) => r.uid))
+        const unqueued = (yield* probe.items(fx.tenant)).filter((i) =>
+          i.status === "pending_review" && !open.has(i.uid)
+        )
+        expect(unqueued).toStrictEqual([])
+      }))
+
     test("concurrency: contradictory writes at once leave exactly one active fact, the rest queued; racing resolvers resolve once", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-race")

@@ -478,6 +478,20 @@ export const validityOverlap = (uid: string, otherUid: string): Conflict =>
     details: { uid, other_uid: otherUid }
   })
 
+/**
+ * `memory.review.pending` (409): the tenant's removal of the fact open review entries contradict,
+ * with no other fact in force to take their place: a person resolves them first, so no entry is
+ * left naming a missing item.
+ */
+export const reviewPending = (uid: string, entryIds: ReadonlyArray<string>): Conflict =>
+  new Conflict({
+    code: "memory.review.pending",
+    message: `Memory item ${uid} is the fact open review entries contradict (${
+      entryIds.join(", ")
+    }); resolve them before removing it`,
+    details: { uid, review_ids: [...entryIds] }
+  })
+
 /** `conflict.stale` (409): a row changed between read and write (optimistic concurrency). */
 export const staleItem = (entity: "memory_item" | "memory_review", id: string): Conflict =>
   new Conflict({ code: "conflict.stale", message: `${entity} ${id} changed concurrently`, details: { entity, id } })
@@ -546,10 +560,15 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
       expectedVersion: number
     ) => Effect.Effect<void, Conflict | NotFound | StorageError>
     readonly getItem: (tenant: TenantId, uid: string) => Effect.Effect<Option.Option<MemoryItem>, StorageError>
-    /** The items of those uids that exist (any order). */
+    /**
+     * The items of those uids that exist (any order). With `forShare` they stay locked against
+     * removal until the transaction ends (a share row lock on PostgreSQL, the writer lock
+     * elsewhere): a writer linking to them knows they still exist when the link commits.
+     */
     readonly getItems: (
       tenant: TenantId,
-      uids: ReadonlyArray<string>
+      uids: ReadonlyArray<string>,
+      options?: { readonly forShare?: boolean }
     ) => Effect.Effect<ReadonlyArray<MemoryItem>, StorageError>
     /** Every item of a key, any status, by uid. */
     readonly itemsByKey: (tenant: TenantId, key: MemoryKey) => Effect.Effect<ReadonlyArray<MemoryItem>, StorageError>
@@ -702,12 +721,15 @@ export interface AgentMemoryShape {
     tenant: TenantId | "all",
     actor: Actor
   ) => Effect.Effect<TieringReport, Forbidden | StorageError>
-  /** The tenant's own deletion of one item (`tenant.admin`), audited. */
+  /**
+   * The tenant's own deletion of one item (`tenant.admin`), audited; refused (409
+   * `memory.review.pending`) while open entries contradict it and no other fact takes its place.
+   */
   readonly remove: (
     tenant: TenantId,
     actor: Actor,
     uid: string
-  ) => Effect.Effect<void, Forbidden | NotFound | StorageError>
+  ) => Effect.Effect<void, Forbidden | NotFound | Conflict | StorageError>
 }
 
 /** How long a read waits before it records another use of an item (reads write at most hourly). */
@@ -966,7 +988,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             const wanted = input.links ?? []
             if (wanted.length === 0) return
             const targets = [...new Set(wanted.map((l) => l.to_uid))]
-            const found = new Set((yield* store.getItems(tenant, targets)).map((i) => i.uid))
+            // the targets stay locked until commit: a removal running beside this write either
+            // finishes first (the target is missing here) or waits and then deletes the link too
+            const found = new Set((yield* store.getItems(tenant, targets, { forShare: true })).map((i) => i.uid))
             const missing = targets.filter((t) => !found.has(t))
             if (missing.length > 0) {
               return yield* invalid("validation.memory_link", `Linked items not found: ${missing.join(", ")}`, {
@@ -1467,7 +1491,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
       tenant: TenantId,
       actor: Actor,
       uid: string
-    ): Effect.Effect<void, Forbidden | NotFound | StorageError> =>
+    ): Effect.Effect<void, Forbidden | NotFound | Conflict | StorageError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "tenant.admin")
         const now = yield* Clock.currentTimeMillis
@@ -1479,6 +1503,12 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           yield* store.remove(tenant, uid)
           // removing the fact in force changes what the key's open entries contradict
           const repointed = key === null ? [] : yield* repoint(tenant, actor, key, now)
+          if (key !== null) {
+            // an open entry still naming the removed fact had nothing else in force to follow:
+            // it would name a missing item, so the removal waits for a person (rolled back)
+            const stranded = (yield* store.openReviewsForKey(tenant, key)).filter((e) => e.existing_uid === uid)
+            if (stranded.length > 0) return yield* reviewPending(uid, stranded.map((e) => e.id))
+          }
           yield* record(tenant, actor, "memory.removed", uid, {
             thread_id: item.thread_id,
             kind: item.kind,

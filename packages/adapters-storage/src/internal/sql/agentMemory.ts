@@ -9,6 +9,7 @@ import { AgentMemory, AgentMemoryRules, Errors, type Ids, Trusted } from "@airlo
 import { Effect, Layer, Option } from "effect"
 import { type Fragment, literal, SqlDb } from "./db.js"
 import {
+  forShare,
   forUpdate,
   ignoreRows,
   int,
@@ -112,17 +113,21 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
   Effect.map(SqlDb, (sql) => {
     const lockRow = forUpdate(sql)
 
-    const itemsIn = (tenant: string, uids: ReadonlyArray<string>) =>
+    const shareRow = forShare(sql)
+
+    const itemsIn = (tenant: string, uids: ReadonlyArray<string>, options?: { readonly forShare?: boolean }) =>
       Effect.map(
-        Effect.forEach(chunks([...new Set(uids)]), (part) =>
-          sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND ${sql.in("uid", part)}`
-            .query(
-              (rs) =>
-                rs.map(toItem),
-              storageError
-            )),
-        (parts) =>
-          parts.flat()
+        Effect.forEach(
+          chunks([...new Set(uids)].sort()),
+          (part) =>
+            sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND ${sql.in("uid", part)}
+                ORDER BY uid ${options?.forShare === true ? shareRow : NO_LOCK}`
+              .query(
+                (rs) => rs.map(toItem),
+                storageError
+              )
+        ),
+        (parts) => parts.flat()
       )
 
     const service: AgentMemory.AgentMemoryStore["Type"] = {
