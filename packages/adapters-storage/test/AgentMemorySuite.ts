@@ -1317,10 +1317,46 @@ export const suite = <E>(
         expect(yield* store.setTier(fx.tenant, used.item.uid, "warm", "archive", u.last_used_at)).toBe(false)
         const touched = Option.getOrThrow(yield* store.getItem(fx.tenant, used.item.uid))
         expect(yield* store.setTier(fx.tenant, used.item.uid, "warm", "archive", touched.last_used_at)).toBe(true)
-        expect((yield* probe.items(fx.tenant)).map((r) => [r.tier, r.version])).toStrictEqual([["hot", 2], [
+        // the stale full-row update above did not put the tier back: tiering's warm stays
+        expect((yield* probe.items(fx.tenant)).map((r) => [r.tier, r.version])).toStrictEqual([["warm", 2], [
           "archive",
           1
         ]])
+      }))
+
+    test("a full-row update read before touch and setTier keeps the later use and the stored tier; a change that sets the tier writes it", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-bookkeeping")
+        const mem = yield* memory
+        const store = yield* AgentMemory.AgentMemoryStore
+        const probe = yield* AgentMemoryProbe
+        const w = yield* mem.write(fx.tenant, fx.agent, fact("book", "p", 1))
+        const stale = Option.getOrThrow(yield* store.getItem(fx.tenant, w.item.uid))
+        yield* TestClock.adjust(5 * DAY)
+        // written beside versions: a use and a tier move
+        yield* store.touch(fx.tenant, w.item.uid, 5 * DAY, 5 * DAY)
+        expect(yield* store.setTier(fx.tenant, w.item.uid, "hot", "warm", 5 * DAY)).toBe(true)
+        yield* store.updateItem(
+          Trusted.make(AgentMemory.MemoryItem, { ...stale, content: "edited", version: stale.version + 1 }),
+          stale.version
+        )
+        const row = () => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === w.item.uid)!)
+        expect(yield* row()).toMatchObject({ last_used_at: 5 * DAY, tier: "warm", version: 2 })
+        // an older last_used_at in a later update never moves it back either; an explicit tier is written
+        const current = Option.getOrThrow(yield* store.getItem(fx.tenant, w.item.uid))
+        expect(current.content).toBe("edited")
+        yield* store.updateItem(
+          Trusted.make(AgentMemory.MemoryItem, { ...current, last_used_at: DAY, tier: "hot", version: 3 }),
+          2,
+          { tier: true }
+        )
+        expect(yield* row()).toMatchObject({ last_used_at: 5 * DAY, tier: "hot", version: 3 })
+        // through the service: a reinforcement after tiering moves the fact back to hot
+        expect(yield* store.setTier(fx.tenant, w.item.uid, "hot", "warm", 5 * DAY)).toBe(true)
+        yield* TestClock.adjust(DAY)
+        const again = yield* mem.write(fx.tenant, fx.agent, fact("book", "p", 1))
+        expect(again.outcome).toBe("reinforced")
+        expect(yield* row()).toMatchObject({ last_used_at: 6 * DAY, tier: "hot", reinforced_count: 2, version: 4 })
       }))
 
     if (capabilities.parallelConnections) {

@@ -553,11 +553,16 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
     readonly insertItem: (item: MemoryItem) => Effect.Effect<void, Conflict | StorageError>
     /**
      * Writes a new state (and its search text) if the stored version is `expectedVersion`;
-     * `conflict.stale` otherwise, `not_found` if missing.
+     * `conflict.stale` otherwise, `not_found` if missing. Bookkeeping written beside versions
+     * is never put back by a state read before it: `last_used_at` becomes the later of the
+     * stored and the new one ({@link touch}), and the tier is written only with `tier: true`
+     * (a change that sets it, as a reinforcement moving the item back to hot) — else the
+     * stored tier ({@link setTier}) stays.
      */
     readonly updateItem: (
       item: MemoryItem,
-      expectedVersion: number
+      expectedVersion: number,
+      options?: { readonly tier?: boolean }
     ) => Effect.Effect<void, Conflict | NotFound | StorageError>
     readonly getItem: (tenant: TenantId, uid: string) => Effect.Effect<Option.Option<MemoryItem>, StorageError>
     /**
@@ -823,7 +828,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
 
     const update = (before: MemoryItem, change: Partial<MemoryItem>, at: number) => {
       const after = next(before, change, at)
-      return Effect.as(store.updateItem(after, before.version), after)
+      return Effect.as(store.updateItem(after, before.version, { tier: change.tier !== undefined }), after)
     }
 
     /**

@@ -197,11 +197,17 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           if (k !== null) byKey.add(item.tenant_id, k, item.uid)
           return Effect.void
         }),
-      updateItem: (item, expected) =>
+      updateItem: (change, expected, options) =>
         db.writeEffect((): Effect.Effect<void, Errors.Conflict | Errors.NotFound> => {
-          const current = items.get(item.tenant_id, item.uid)
-          if (current === undefined) return Effect.fail(AgentMemory.itemNotFound(item.uid))
-          if (current.version !== expected) return Effect.fail(AgentMemory.staleItem("memory_item", item.uid))
+          const current = items.get(change.tenant_id, change.uid)
+          if (current === undefined) return Effect.fail(AgentMemory.itemNotFound(change.uid))
+          if (current.version !== expected) return Effect.fail(AgentMemory.staleItem("memory_item", change.uid))
+          // touch and setTier change no version: the later use wins, the stored tier stays unless this sets it
+          const item = Trusted.make(AgentMemory.MemoryItem, {
+            ...change,
+            last_used_at: Math.max(current.last_used_at, change.last_used_at),
+            tier: options?.tier === true ? change.tier : current.tier
+          })
           items.set(item.tenant_id, item.uid, item)
           searchTexts.set(item.tenant_id, item.uid, AgentMemoryRules.searchTextOf(item))
           if (current.kind !== item.kind) {

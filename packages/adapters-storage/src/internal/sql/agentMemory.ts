@@ -34,6 +34,7 @@ const REVIEW_COLUMNS = literal(
     "resolved_at, version"
 )
 const NO_LOCK = literal("")
+const KEEP_TIER = literal("tier")
 // the large IN lists (graph frontiers, a thread's links) go in chunks, under every driver's parameter limit
 const CHUNK = 500
 
@@ -157,13 +158,17 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
               ? new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${i.uid} already exists` })
               : storageError(e)
         ),
-      updateItem: (i, expected) =>
+      updateItem: (i, expected, options) =>
         Effect.flatMap(
+          // touch and setTier change no version: the later use wins, and the tier is the stored one unless
+          // this change sets it (a portable CASE rather than GREATEST / two-argument MAX)
           sql`UPDATE core_memory_items SET agent_id = ${i.agent_id}, kind = ${i.kind}, value = ${toJson(i.value)},
-                value_hash = ${i.value_hash}, content = ${i.content}, importance = ${i.importance}, tier = ${i.tier},
+                value_hash = ${i.value_hash}, content = ${i.content}, importance = ${i.importance},
+                tier = ${options?.tier === true ? sql`${i.tier}` : KEEP_TIER},
                 status = ${i.status}, source_ref = ${i.source_ref}, token_count = ${i.token_count},
                 reinforced_count = ${i.reinforced_count}, last_confirmed_at = ${i.last_confirmed_at},
-                last_used_at = ${i.last_used_at}, valid_from = ${i.valid_from}, valid_to = ${i.valid_to},
+                last_used_at = CASE WHEN last_used_at > ${i.last_used_at} THEN last_used_at ELSE ${i.last_used_at} END,
+                valid_from = ${i.valid_from}, valid_to = ${i.valid_to},
                 valid_to_history = ${toJson(i.valid_to_history)},
                 expired_at = ${i.expired_at}, accepted_at = ${i.accepted_at}, version = ${i.version},
                 search_text = ${AgentMemoryRules.searchTextOf(i)}
