@@ -1324,6 +1324,48 @@ export const suite = <E>(
         ]])
       }))
 
+    test("values: stored and returned as their JSON (bigint as string, Date as ISO, undefined dropped, -0 as 0); never the caller's object", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-values")
+        const mem = yield* memory
+        const store = yield* AgentMemory.AgentMemoryStore
+        const input = { big: 5n, when: new Date(0), gone: undefined, zero: -0, list: [1, { x: undefined, y: "z" }] }
+        const expected = { big: "5", list: [1, { y: "z" }], when: "1970-01-01T00:00:00.000Z", zero: 0 }
+        const w = yield* mem.write(fx.tenant, fx.agent, { ...fact("val", "p", null), value: input })
+        expect(w.item.value).toStrictEqual(expected)
+        // the caller's object changes afterwards, then a reader's copy does: the stored value does not
+        input.list.push(2)
+        ;(input as { big: unknown }).big = 6
+        const read = Option.getOrThrow(yield* store.getItem(fx.tenant, w.item.uid))
+        expect(read.value).toStrictEqual(expected)
+        ;(read.value as { list: Array<unknown> }).list.push(3)
+        ;(w.item.value as { list: Array<unknown> }).list.push(4)
+        expect(Option.getOrThrow(yield* store.getItem(fx.tenant, w.item.uid)).value).toStrictEqual(expected)
+        expect((yield* store.itemsByKey(fx.tenant, { thread_id: "vendor:starbucks", subject: "val", predicate: "p" }))
+          .map((i) => i.value)).toStrictEqual([expected])
+        expect((yield* store.listItems(fx.tenant, { thread_id: "vendor:starbucks", limit: 10 })).map((i) => i.value))
+          .toStrictEqual([expected])
+        // the same value again (canonically) reinforces; a store-level write of a raw value is copied the same way
+        expect((yield* mem.write(fx.tenant, fx.agent, fact("val", "p", expected))).outcome).toBe("reinforced")
+        const raw = Trusted.make(AgentMemory.MemoryItem, {
+          ...read,
+          uid: "mem_raw_value",
+          subject: null,
+          predicate: null,
+          value: { n: -0, d: new Date(0), u: undefined, b: 7n }
+        })
+        yield* store.insertItem(raw)
+        ;(raw.value as { n: number }).n = 9
+        const back = Option.getOrThrow(yield* store.getItem(fx.tenant, "mem_raw_value")).value
+        expect(back).toStrictEqual({ b: "7", d: "1970-01-01T00:00:00.000Z", n: 0 })
+        expect(Object.is((back as { n: number }).n, 0)).toBe(true)
+        // a value canonical JSON cannot hold is refused, nothing stored
+        const before = (yield* store.listItems(fx.tenant, { limit: 100 })).length
+        expect(codeOf(yield* Effect.exit(mem.write(fx.tenant, fx.agent, fact("val2", "p", { n: Number.NaN })))))
+          .toBe("validation.memory_value")
+        expect((yield* store.listItems(fx.tenant, { limit: 100 })).length).toBe(before)
+      }))
+
     test("a full-row update read before touch and setTier keeps the later use and the stored tier; a change that sets the tier writes it", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-bookkeeping")

@@ -926,7 +926,14 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         return moved
       })
 
-    const validateValue = (value: unknown): Effect.Effect<string, ValidationError> =>
+    /**
+     * The value's hash and the value as stored: its canonical JSON parsed back, so every adapter
+     * stores and returns the same thing (bigints as strings, dates as ISO strings, undefined
+     * members dropped, -0 as 0) and nothing aliases the caller's object.
+     */
+    const validateValue = (
+      value: unknown
+    ): Effect.Effect<{ readonly hash: string; readonly value: unknown }, ValidationError> =>
       Effect.suspend(() => {
         try {
           const json = canonicalJson(value ?? null)
@@ -934,7 +941,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             ? Effect.fail(
               invalid("validation.memory_value", `value is larger than ${MAX_VALUE_CHARS} characters of JSON`)
             )
-            : Effect.succeed(sha256Hex(json))
+            : Effect.succeed({ hash: sha256Hex(json), value: JSON.parse(json) as unknown })
         } catch (e) {
           return Effect.fail(invalid("validation.memory_value", `value is not JSON: ${(e as Error).message}`))
         }
@@ -950,7 +957,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         const key: MemoryKey | null = input.subject === undefined || input.predicate === undefined
           ? null
           : { thread_id: input.thread_id, subject: input.subject, predicate: input.predicate }
-        const hash = yield* validateValue(input.value)
+        const { hash, value } = yield* validateValue(input.value)
         const now = yield* Clock.currentTimeMillis
         const validity = { valid_from: input.valid_from ?? now, valid_to: input.valid_to ?? null }
         if (Rules.isEmpty(validity)) {
@@ -967,7 +974,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             kind: input.kind,
             subject: key?.subject ?? null,
             predicate: key?.predicate ?? null,
-            value: input.value === undefined ? null : input.value,
+            value,
             value_hash: key === null ? null : hash,
             content: input.content,
             importance: input.importance,

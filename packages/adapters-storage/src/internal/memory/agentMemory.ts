@@ -54,6 +54,38 @@ const upperBound = (xs: ReadonlyArray<string>, value: string): number => {
   return xs[at] === value ? at + 1 : at
 }
 
+const bigintsAsStrings = (_k: string, x: unknown) => (typeof x === "bigint" ? x.toString() : x)
+
+/**
+ * A value as a JSON column gives it back (the SQL adapters' encoding: bigints as strings, dates
+ * as ISO strings, undefined members dropped, -0 as 0), never the caller's object itself.
+ */
+const jsonCopy = (v: unknown): unknown => {
+  if (v === null || v === undefined) return null
+  if (typeof v === "string" || typeof v === "boolean") return v
+  let text: string
+  try {
+    text = JSON.stringify(v)
+  } catch {
+    text = JSON.stringify(v, bigintsAsStrings)
+  }
+  return text === undefined ? null : JSON.parse(text)
+}
+
+/** The stored item with a value of its own (an object value is copied out, as a SQL read parses one afresh). */
+const stored = (i: Item): Item => {
+  if (i.value === null || typeof i.value !== "object") {
+    return i
+  }
+  return Trusted.make(AgentMemory.MemoryItem, { ...i, value: JSON.parse(JSON.stringify(i.value)) })
+}
+
+/** The item to keep: its value a JSON copy. */
+const toStore = (i: Item): Item => {
+  const value = jsonCopy(i.value)
+  return Object.is(value, i.value) ? i : Trusted.make(AgentMemory.MemoryItem, { ...i, value })
+}
+
 const EMPTY: ReadonlyArray<string> = []
 
 const byId = (a: Review, b: Review) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
@@ -137,7 +169,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
       const out: Array<Item> = []
       for (const uid of uids) {
         const i = items.get(tenant, uid)
-        if (i !== undefined) out.push(i)
+        if (i !== undefined) out.push(stored(i))
       }
       return out
     }
@@ -181,8 +213,9 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
 
     const service: AgentMemory.AgentMemoryStore["Type"] = {
       lockKey: () => Effect.void,
-      insertItem: (item) =>
+      insertItem: (input) =>
         db.writeEffect(() => {
+          const item = toStore(input)
           if (items.has(item.tenant_id, item.uid)) {
             return Effect.fail(
               new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${item.uid} already exists` })
@@ -205,6 +238,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           // touch and setTier change no version: the later use wins, the stored tier stays unless this sets it
           const item = Trusted.make(AgentMemory.MemoryItem, {
             ...change,
+            value: jsonCopy(change.value),
             last_used_at: Math.max(current.last_used_at, change.last_used_at),
             tier: options?.tier === true ? change.tier : current.tier
           })
@@ -216,7 +250,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           }
           return Effect.void
         }),
-      getItem: (tenant, uid) => db.read(() => Option.fromNullable(items.get(tenant, uid))),
+      getItem: (tenant, uid) => db.read(() => Option.map(Option.fromNullable(items.get(tenant, uid)), stored)),
       getItems: (tenant, uids) => db.read(() => itemsOf(tenant, [...new Set(uids)])),
       itemsByKey: (tenant, key) => db.read(() => itemsOf(tenant, byKey.get(tenant, keyString(key)))),
       listItems: (tenant, q) =>
@@ -234,7 +268,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             q.limit,
             (uid) => items.get(tenant, uid),
             (i) => matches(i, q, text, () => searchTexts.get(tenant, i.uid) ?? "")
-          )
+          ).map(stored)
         }),
       touch: (tenant, uid, at, olderThan) =>
         db.write(() => {
