@@ -1366,6 +1366,71 @@ export const suite = <E>(
         expect((yield* store.listItems(fx.tenant, { limit: 100 })).length).toBe(before)
       }))
 
+    test("store errors: duplicates name the taken key, a missing entry is not_found; fractional KPI bounds are a validation error", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-errors")
+        const mem = yield* memory
+        const store = yield* AgentMemory.AgentMemoryStore
+        const probe = yield* AgentMemoryProbe
+        const a = yield* mem.write(fx.tenant, fx.agent, fact("err", "p", 1))
+        const c = yield* mem.write(fx.tenant, fx.agent, fact("err", "p", 2))
+        const entry = c.review!
+        const failure = <A, E>(exit: Exit.Exit<A, E>) =>
+          Exit.isFailure(exit) && exit.cause._tag === "Fail"
+            ? (({ _tag, code, details }) => ({ _tag, code, details }))(
+              exit.cause.error as { _tag: string; code?: string; details?: unknown }
+            )
+            : exit._tag
+        expect(failure(yield* Effect.exit(store.insertItem(a.item)))).toStrictEqual({
+          _tag: "Conflict",
+          code: "conflict.duplicate",
+          details: { entity: "memory_item", id: a.item.uid }
+        })
+        const key = { thread_id: "vendor:starbucks", subject: "err", predicate: "p" }
+        expect(failure(
+          yield* Effect.exit(store.insertReview(
+            Trusted.make(AgentMemory.ReviewEntry, { ...entry, uid: "mem_other" }),
+            key
+          ))
+        )).toStrictEqual({
+          _tag: "Conflict",
+          code: "conflict.duplicate",
+          details: { entity: "memory_review", id: entry.id }
+        })
+        expect(failure(
+          yield* Effect.exit(store.insertReview(
+            Trusted.make(AgentMemory.ReviewEntry, { ...entry, id: "mrv_other" }),
+            key
+          ))
+        )).toStrictEqual({
+          _tag: "Conflict",
+          code: "conflict.duplicate",
+          details: { entity: "memory_item_review", id: entry.uid }
+        })
+        expect(failure(
+          yield* Effect.exit(store.updateReview(
+            Trusted.make(AgentMemory.ReviewEntry, { ...entry, id: "mrv_missing", version: 2 }),
+            1
+          ))
+        )).toStrictEqual({
+          _tag: "NotFound",
+          code: "not_found",
+          details: { entity: "memory_review", id: "mrv_missing" }
+        })
+        expect(failure(
+          yield* Effect.exit(store.updateReview(
+            Trusted.make(AgentMemory.ReviewEntry, { ...entry, version: 9 }),
+            8
+          ))
+        )).toMatchObject({ _tag: "Conflict", code: "conflict.stale" })
+        expect((yield* probe.reviews(fx.tenant)).map((r) => r.id)).toStrictEqual([entry.id])
+        for (const w of [{ from_ts: 0.5, to_ts: 10 }, { from_ts: 0, to_ts: 10.25 }]) {
+          expect(codeOf(yield* Effect.exit(mem.kpis(fx.tenant, w)))).toBe("validation.time_range")
+          expect(codeOf(yield* Effect.exit(mem.kpisAll(w)))).toBe("validation.time_range")
+        }
+        expect(codeOf(yield* Effect.exit(mem.kpis(fx.tenant, { from_ts: 0, to_ts: 10 })))).toBe("ok")
+      }))
+
     test("a full-row update read before touch and setTier keeps the later use and the stored tier; a change that sets the tier writes it", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-bookkeeping")

@@ -549,7 +549,10 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
      * locked `FOR UPDATE` on PostgreSQL, the single writer on SQLite and in memory.
      */
     readonly lockKey: (tenant: TenantId, key: MemoryKey) => Effect.Effect<void, StorageError>
-    /** Inserts, with its search text (`AgentMemoryRules.searchTextOf`); `conflict.duplicate` when the uid is taken. */
+    /**
+     * Inserts, with its search text (`AgentMemoryRules.searchTextOf`); `conflict.duplicate`
+     * (`CorePorts.duplicateError("memory_item", uid)`) when the uid is taken.
+     */
     readonly insertItem: (item: MemoryItem) => Effect.Effect<void, Conflict | StorageError>
     /**
      * Writes a new state (and its search text) if the stored version is `expectedVersion`;
@@ -600,7 +603,11 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
       tenant: TenantId,
       uids: ReadonlyArray<string>
     ) => Effect.Effect<ReadonlyArray<MemoryLink>, StorageError>
-    /** Stores a queue entry, with the key of its pending item (for {@link openReviewsForKey}). */
+    /**
+     * Stores a queue entry, with the key of its pending item (for {@link openReviewsForKey});
+     * `conflict.duplicate` for its id taken (entity `memory_review`, the id) or its pending item
+     * already queued (entity `memory_item_review`, the uid).
+     */
     readonly insertReview: (entry: ReviewEntry, key: MemoryKey) => Effect.Effect<void, Conflict | StorageError>
     /**
      * The queue entry of a pending uid; with `forUpdate` locked until the transaction ends
@@ -614,7 +621,7 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
     /**
      * Writes a new state (status, decision, note, reviewer, time, and `existing_uid` when the
      * entry is re-pointed to the fact now in force) if the stored version is `expectedVersion`;
-     * `conflict.stale` otherwise.
+     * `conflict.stale` otherwise, `not_found` (entity `memory_review`, the id) if there is none.
      */
     readonly updateReview: (
       entry: ReviewEntry,
@@ -1426,10 +1433,15 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         return Rules.consistencyOf({ ...query, items, links, reviews, exists: (u) => known.has(u) })
       })
 
+    // whole milliseconds only: a fractional bound is refused here, never passed to a BIGINT comparison
     const window = (w: KpiWindow) =>
-      Number.isFinite(w.from_ts) && Number.isFinite(w.to_ts) && w.from_ts <= w.to_ts
+      Number.isSafeInteger(w.from_ts) && Number.isSafeInteger(w.to_ts) && w.from_ts <= w.to_ts
         ? Effect.succeed(w)
-        : Effect.fail(invalid("validation.time_range", "from_ts must not be after to_ts", { ...w }))
+        : Effect.fail(
+          invalid("validation.time_range", "from_ts and to_ts are whole milliseconds, from_ts not after to_ts", {
+            ...w
+          })
+        )
 
     const kpis = (tenant: TenantId, w: KpiWindow) =>
       Effect.flatMap(window(w), (w) => Effect.map(store.kpiFacts(tenant, w), (facts) => Rules.kpisOf(facts, w)))

@@ -6,7 +6,7 @@
  * `onRollback` when a transaction fails; links and entries by item in small tables. Keys are
  * serialised by the database's single writer, so `lockKey` has nothing to do.
  */
-import { AgentMemory, AgentMemoryRules, Errors, type Ids, Trusted } from "@airlock/core"
+import { AgentMemory, AgentMemoryRules, CorePorts, type Errors, type Ids, Trusted } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase, type MemoryDatabaseShape, type ScopedTable } from "../../MemoryDatabase.js"
 
@@ -217,9 +217,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         db.writeEffect(() => {
           const item = toStore(input)
           if (items.has(item.tenant_id, item.uid)) {
-            return Effect.fail(
-              new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${item.uid} already exists` })
-            )
+            return Effect.fail(CorePorts.duplicateError("memory_item", item.uid))
           }
           items.set(item.tenant_id, item.uid, item)
           searchTexts.set(item.tenant_id, item.uid, AgentMemoryRules.searchTextOf(item))
@@ -302,10 +300,11 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         }),
       insertReview: (entry, key) =>
         db.writeEffect(() => {
-          if (reviews.has(entry.tenant_id, entry.id) || reviewByUid.has(entry.tenant_id, entry.uid)) {
-            return Effect.fail(
-              new Errors.Conflict({ code: "conflict.duplicate", message: `review of ${entry.uid} already exists` })
-            )
+          if (reviews.has(entry.tenant_id, entry.id)) {
+            return Effect.fail(CorePorts.duplicateError("memory_review", entry.id))
+          }
+          if (reviewByUid.has(entry.tenant_id, entry.uid)) {
+            return Effect.fail(CorePorts.duplicateError("memory_item_review", entry.uid))
           }
           reviews.set(entry.tenant_id, entry.id, entry)
           reviewKeys.set(entry.tenant_id, entry.id, keyString(key))
@@ -324,7 +323,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
       updateReview: (entry, expected) =>
         db.writeEffect((): Effect.Effect<void, Errors.Conflict | Errors.NotFound> => {
           const current = reviews.get(entry.tenant_id, entry.id)
-          if (current === undefined) return Effect.fail(AgentMemory.reviewNotFound(entry.uid))
+          if (current === undefined) return Effect.fail(CorePorts.notFoundError("memory_review", entry.id))
           if (current.version !== expected) return Effect.fail(AgentMemory.staleItem("memory_review", entry.id))
           reviews.set(entry.tenant_id, entry.id, entry)
           if (current.status === "open" && entry.status !== "open") unindexOpen(entry.tenant_id, current)

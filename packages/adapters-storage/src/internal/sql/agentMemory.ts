@@ -5,7 +5,7 @@
  * writers of one key serialise across connections; SQLite's transactions already hold the only
  * writer.
  */
-import { AgentMemory, AgentMemoryRules, Errors, type Ids, Trusted } from "@airlock/core"
+import { AgentMemory, AgentMemoryRules, CorePorts, type Errors, type Ids, Trusted } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { type Fragment, literal, SqlDb } from "./db.js"
 import {
@@ -18,7 +18,8 @@ import {
   json,
   orStorage,
   storageError,
-  toJson
+  toJson,
+  uniqueErrors
 } from "./dialect.js"
 
 type Row = Record<string, unknown>
@@ -106,6 +107,12 @@ const chunks = <A>(xs: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => {
   return out
 }
 
+// the entry's id taken, or its pending item already queued (the unique key on uid)
+const reviewDuplicate = uniqueErrors<AgentMemory.ReviewEntry, Errors.Conflict>(
+  [["uid", (r) => CorePorts.duplicateError("memory_item_review", r.uid)]],
+  (r) => CorePorts.duplicateError("memory_review", r.id)
+)
+
 const countsBy = (rows: ReadonlyArray<Row>) => Object.fromEntries(rows.map((r) => [String(r.k), int(r.n)]))
 
 /** SQL {@link AgentMemory.AgentMemoryStore}. */
@@ -154,9 +161,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
               ${i.accepted_at}, ${i.version}, ${AgentMemoryRules.searchTextOf(i)})`.query(
           ignoreRows,
           (e): Errors.Conflict | Errors.StorageError =>
-            isUniqueViolation(e)
-              ? new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${i.uid} already exists` })
-              : storageError(e)
+            isUniqueViolation(e) ? CorePorts.duplicateError("memory_item", i.uid) : storageError(e)
         ),
       updateItem: (i, expected, options) =>
         Effect.flatMap(
@@ -270,10 +275,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
               ${r.agent_id}, ${r.reason}, ${r.created_at}, ${r.status}, ${r.decision}, ${r.resolution}, ${r.resolved_by},
               ${r.resolved_at}, ${r.version})`.query(
           ignoreRows,
-          (e): Errors.Conflict | Errors.StorageError =>
-            isUniqueViolation(e)
-              ? new Errors.Conflict({ code: "conflict.duplicate", message: `review of ${r.uid} already exists` })
-              : storageError(e)
+          reviewDuplicate(r)
         ),
       getReview: (tenant, uid, options) =>
         sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}
@@ -289,7 +291,21 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             (rs) => rs.length,
             storageError
           ),
-          (n) => (n > 0 ? Effect.void : Effect.fail(AgentMemory.staleItem("memory_review", r.id)))
+          (n): Effect.Effect<void, Errors.Conflict | Errors.NotFound | Errors.StorageError> =>
+            n > 0
+              ? Effect.void
+              : sql`SELECT id FROM core_memory_reviews WHERE tenant_id = ${r.tenant_id} AND id = ${r.id}`.query(
+                (rs) => rs.length,
+                storageError
+              ).pipe(
+                Effect.flatMap((found) =>
+                  Effect.fail(
+                    found > 0
+                      ? AgentMemory.staleItem("memory_review", r.id)
+                      : CorePorts.notFoundError("memory_review", r.id)
+                  )
+                )
+              )
         ),
       listOpenReviews: (tenant, { after, limit }) =>
         (after === undefined
