@@ -184,15 +184,15 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
       const open = (yield* probe.reviews(tenant)).filter((r) => r.status === "open")
       const pending = items.filter((i) => i.status === "pending_review").map((i) => i.uid).sort()
       expect(open.map((r) => r.uid).sort()).toStrictEqual(pending)
-      // every open entry names a fact in force over its pending item's period, whenever there is one, and
-      // never a missing item; no link names a missing item
+      // every open entry names a fact in force (active, or superseded over its cut period) over its pending
+      // item's period, whenever there is one, and never a missing item; no link names a missing item
       const byUid = new Map(items.map((i) => [i.uid, i]))
       for (const r of open) {
         const item = byUid.get(r.uid)!
         expect(stored.has(r.existing_uid)).toBe(true)
         const inForce = items
           .filter((i) =>
-            i.status === "active" && i.predicate === item.predicate &&
+            AgentMemoryRules.inForce(i) && i.predicate === item.predicate &&
             AgentMemoryRules.overlaps(i, item)
           )
           .map((i) => i.uid)

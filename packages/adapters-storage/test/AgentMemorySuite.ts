@@ -1366,6 +1366,74 @@ export const suite = <E>(
         expect((yield* store.listItems(fx.tenant, { limit: 100 })).length).toBe(before)
       }))
 
+    test("a superseded fact is in force over the period it was cut to: a later write there with another value is queued against it", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-cut-period")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const paris = yield* mem.write(fx.tenant, fx.agent, fact("hq", "city", "Paris", { valid_from: 0 }))
+        yield* TestClock.adjust(10 * DAY)
+        const lyon = yield* withSettings(
+          { authoritative: (_kind, actor) => actor.id === fx.reviewer.id },
+          (m) => m.write(fx.tenant, fx.reviewer, fact("hq", "city", "Lyon", { valid_from: 5 * DAY }))
+        )
+        expect(lyon.outcome).toBe("superseded")
+        const row = (uid: string) => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!)
+        expect(yield* row(paris.item.uid)).toMatchObject({ status: "superseded", valid_from: 0, valid_to: 5 * DAY })
+        // nothing active over [1, 2) days, but Paris is believed there: a different value is a contradiction
+        const nice = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("hq", "city", "Nice", { valid_from: DAY, valid_to: 2 * DAY })
+        )
+        expect(nice.outcome).toBe("conflict")
+        expect(nice.existing?.uid).toBe(paris.item.uid)
+        expect(yield* row(nice.item.uid)).toMatchObject({ status: "pending_review", accepted_at: null })
+        expect((yield* probe.reviews(fx.tenant)).map((r) => [r.uid, r.existing_uid, r.status])).toStrictEqual([
+          [nice.item.uid, paris.item.uid, "open"]
+        ])
+        expect((yield* probe.links(fx.tenant)).filter((l) => l.relation === "contradicts")).toStrictEqual([
+          { from_uid: nice.item.uid, to_uid: paris.item.uid, relation: "contradicts" }
+        ])
+        // the believed value over that period reinforces the superseded fact; Lyon's period is untouched
+        const again = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("hq", "city", "Paris", { valid_from: DAY, valid_to: 2 * DAY })
+        )
+        expect(again.outcome).toBe("reinforced")
+        expect(again.item.uid).toBe(paris.item.uid)
+        expect(yield* row(paris.item.uid)).toMatchObject({
+          status: "superseded",
+          reinforced_count: 2,
+          valid_to: 5 * DAY
+        })
+        const asOf = yield* mem.asOf(fx.tenant, fx.viewer, {
+          thread_id: "vendor:starbucks",
+          subject: "hq",
+          predicate: "city",
+          valid_at: DAY + 1
+        })
+        expect(Option.map(asOf.item, (i) => i.uid)).toStrictEqual(Option.some(paris.item.uid))
+        expect(asOf.conflicts_pending).toBe(1)
+        // accepting it cuts Paris again and keeps Paris's tail; no two facts in force overlap
+        yield* mem.resolve(fx.tenant, fx.reviewer, nice.item.uid, { resolution: "moved", decision: "accept_new" })
+        const rows = yield* probe.items(fx.tenant)
+        const believed = rows.filter((r) => AgentMemoryRules.inForce(r))
+        for (let a = 0; a < believed.length; a++) {
+          for (let b = a + 1; b < believed.length; b++) {
+            expect(AgentMemoryRules.overlaps(believed[a]!, believed[b]!)).toBe(false)
+          }
+        }
+        expect(yield* row(paris.item.uid)).toMatchObject({ status: "superseded", valid_to: DAY })
+        expect(yield* row(nice.item.uid)).toMatchObject({ status: "active", valid_from: DAY, valid_to: 2 * DAY })
+        expect(rows.filter((r) => r.status === "active").map((r) => [r.valid_from, r.valid_to])).toStrictEqual([
+          [5 * DAY, null],
+          [DAY, 2 * DAY],
+          [2 * DAY, 5 * DAY]
+        ])
+      }))
+
     test("store errors: duplicates name the taken key, a missing entry is not_found; fractional KPI bounds are a validation error", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("mem-errors")

@@ -894,8 +894,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
 
     /**
      * After the facts in force on `key` changed (inside the key lock, in the same transaction):
-     * each open entry whose `existing_uid` no longer names an active fact overlapping its pending
-     * item is re-pointed to the one that does now (the earliest), with a `contradicts` link, so a
+     * each open entry whose `existing_uid` no longer names a fact in force (`Rules.inForce`)
+     * overlapping its pending item is re-pointed to the one that does now (the earliest), with a
+     * `contradicts` link, so a
      * later `keep_existing` keeps what is in force. An entry with nothing in force over its
      * period keeps its fact (a person still decides).
      */
@@ -910,8 +911,8 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           const pending = byUid.get(entry.uid)
           if (pending === undefined) continue
           const named = byUid.get(entry.existing_uid)
-          if (named !== undefined && named.status === "active" && Rules.overlaps(named, pending)) continue
-          const target = Rules.activeOverlapping(items, pending, pending.uid)
+          if (named !== undefined && Rules.inForce(named) && Rules.overlaps(named, pending)) continue
+          const target = Rules.inForceOverlapping(items, pending, pending.uid)
             .slice()
             .sort((a, b) => a.valid_from - b.valid_from || (a.uid < b.uid ? -1 : 1))[0]
           if (target === undefined) continue
@@ -1060,7 +1061,8 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           }
           yield* store.lockKey(tenant, key)
           const items = yield* store.itemsByKey(tenant, key)
-          const inForce = Rules.activeOverlapping(items, validity)
+          // facts in force over the write's period: active ones, and superseded ones over the period they were cut to
+          const inForce = Rules.inForceOverlapping(items, validity)
           if (inForce.length === 0) {
             const item = yield* create("active")
             // an open entry whose pending item had nothing in force over its period now has this
@@ -1258,7 +1260,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               after.push(yield* update(item, { status: "rejected", expired_at: now }, now))
               if (existing)
                 after.push(
-                  existing.status === "active"
+                  Rules.inForce(existing)
                     ? yield* update(existing, { status: "rejected", expired_at: now }, now)
                     : existing
                 )
@@ -1269,7 +1271,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               const olds = yield* supersedeAll(
                 tenant,
                 actor,
-                Rules.activeOverlapping(keyed, item, item.uid),
+                Rules.inForceOverlapping(keyed, item, item.uid),
                 accepted,
                 now
               )
@@ -1289,12 +1291,12 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
                 return yield* invalid("validation.memory_validity", "valid_to must be after valid_from", { ...scoped })
               }
               // the fact in force ends where the new one starts, when the new one starts later
-              const cut = existing !== null && existing.status === "active" && Rules.overlaps(existing, scoped) &&
+              const cut = existing !== null && Rules.inForce(existing) && Rules.overlaps(existing, scoped) &&
                   scoped.valid_from > existing.valid_from
                 ? { ...existing, valid_to: Rules.cutAt(existing, scoped.valid_from) }
                 : existing
               const others = keyed.map((i) => (cut !== null && i.uid === cut.uid ? cut : i))
-              const clash = Rules.activeOverlapping(others, scoped, item.uid)
+              const clash = Rules.inForceOverlapping(others, scoped, item.uid)
               if (clash.length > 0) return yield* validityOverlap(item.uid, clash[0]!.uid)
               after.push(yield* update(item, { status: "active", accepted_at: now, ...scoped }, now))
               if (existing && cut && cut.valid_to !== existing.valid_to) {
