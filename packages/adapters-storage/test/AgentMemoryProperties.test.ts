@@ -153,7 +153,14 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
           // the tenant's own deletion may change what we believed: check the answers so far, then forget them
           yield* checkAnswers
           const gone = (yield* mem.get(tenant, owner, uid)).item.predicate
-          yield* mem.remove(tenant, owner, uid)
+          const exit = yield* Effect.exit(mem.remove(tenant, owner, uid))
+          if (Exit.isFailure(exit)) {
+            // the fact open entries contradict, with nothing else in force for them: refused, nothing changed
+            const code = exit.cause._tag === "Fail" ? (exit.cause.error as { code?: string }).code : "defect"
+            expect(code).toBe("memory.review.pending")
+            expect((yield* probe.items(tenant)).some((i) => i.uid === uid)).toBe(true)
+            break
+          }
           removed.add(uid)
           answers = answers.filter((a) => a.predicate !== gone)
           break
@@ -177,15 +184,21 @@ const run = (cmds: ReadonlyArray<Cmd>) =>
       const open = (yield* probe.reviews(tenant)).filter((r) => r.status === "open")
       const pending = items.filter((i) => i.status === "pending_review").map((i) => i.uid).sort()
       expect(open.map((r) => r.uid).sort()).toStrictEqual(pending)
-      // every open entry names a fact in force over its pending item's period, whenever there is one
+      // every open entry names a fact in force (active, or superseded over its cut period) over its pending
+      // item's period, whenever there is one, and never a missing item; no link names a missing item
       const byUid = new Map(items.map((i) => [i.uid, i]))
       for (const r of open) {
         const item = byUid.get(r.uid)!
+        expect(stored.has(r.existing_uid)).toBe(true)
         const inForce = items
-          .filter((i) => i.status === "active" && i.predicate === item.predicate && AgentMemoryRules.overlaps(i, item))
+          .filter((i) =>
+            AgentMemoryRules.inForce(i) && i.predicate === item.predicate &&
+            AgentMemoryRules.overlaps(i, item)
+          )
           .map((i) => i.uid)
         if (inForce.length > 0) expect(inForce).toContain(r.existing_uid)
       }
+      for (const l of yield* probe.links(tenant)) expect(stored.has(l.from_uid) && stored.has(l.to_uid)).toBe(true)
       // record what we believed just before now (every later change is recorded at now or after)
       const now = yield* TestClock.currentTimeMillis
       for (const predicate of KEYS) {

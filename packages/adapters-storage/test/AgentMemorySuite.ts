@@ -1317,10 +1317,221 @@ export const suite = <E>(
         expect(yield* store.setTier(fx.tenant, used.item.uid, "warm", "archive", u.last_used_at)).toBe(false)
         const touched = Option.getOrThrow(yield* store.getItem(fx.tenant, used.item.uid))
         expect(yield* store.setTier(fx.tenant, used.item.uid, "warm", "archive", touched.last_used_at)).toBe(true)
-        expect((yield* probe.items(fx.tenant)).map((r) => [r.tier, r.version])).toStrictEqual([["hot", 2], [
+        // the stale full-row update above did not put the tier back: tiering's warm stays
+        expect((yield* probe.items(fx.tenant)).map((r) => [r.tier, r.version])).toStrictEqual([["warm", 2], [
           "archive",
           1
         ]])
+      }))
+
+    test("values: stored and returned as their JSON (bigint as string, Date as ISO, undefined dropped, -0 as 0); never the caller's object", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-values")
+        const mem = yield* memory
+        const store = yield* AgentMemory.AgentMemoryStore
+        const input = { big: 5n, when: new Date(0), gone: undefined, zero: -0, list: [1, { x: undefined, y: "z" }] }
+        const expected = { big: "5", list: [1, { y: "z" }], when: "1970-01-01T00:00:00.000Z", zero: 0 }
+        const w = yield* mem.write(fx.tenant, fx.agent, { ...fact("val", "p", null), value: input })
+        expect(w.item.value).toStrictEqual(expected)
+        // the caller's object changes afterwards, then a reader's copy does: the stored value does not
+        input.list.push(2)
+        ;(input as { big: unknown }).big = 6
+        const read = Option.getOrThrow(yield* store.getItem(fx.tenant, w.item.uid))
+        expect(read.value).toStrictEqual(expected)
+        ;(read.value as { list: Array<unknown> }).list.push(3)
+        ;(w.item.value as { list: Array<unknown> }).list.push(4)
+        expect(Option.getOrThrow(yield* store.getItem(fx.tenant, w.item.uid)).value).toStrictEqual(expected)
+        expect((yield* store.itemsByKey(fx.tenant, { thread_id: "vendor:starbucks", subject: "val", predicate: "p" }))
+          .map((i) => i.value)).toStrictEqual([expected])
+        expect((yield* store.listItems(fx.tenant, { thread_id: "vendor:starbucks", limit: 10 })).map((i) => i.value))
+          .toStrictEqual([expected])
+        // the same value again (canonically) reinforces; a store-level write of a raw value is copied the same way
+        expect((yield* mem.write(fx.tenant, fx.agent, fact("val", "p", expected))).outcome).toBe("reinforced")
+        const raw = Trusted.make(AgentMemory.MemoryItem, {
+          ...read,
+          uid: "mem_raw_value",
+          subject: null,
+          predicate: null,
+          value: { n: -0, d: new Date(0), u: undefined, b: 7n }
+        })
+        yield* store.insertItem(raw)
+        ;(raw.value as { n: number }).n = 9
+        const back = Option.getOrThrow(yield* store.getItem(fx.tenant, "mem_raw_value")).value
+        expect(back).toStrictEqual({ b: "7", d: "1970-01-01T00:00:00.000Z", n: 0 })
+        expect(Object.is((back as { n: number }).n, 0)).toBe(true)
+        // a value canonical JSON cannot hold is refused, nothing stored
+        const before = (yield* store.listItems(fx.tenant, { limit: 100 })).length
+        expect(codeOf(yield* Effect.exit(mem.write(fx.tenant, fx.agent, fact("val2", "p", { n: Number.NaN })))))
+          .toBe("validation.memory_value")
+        expect((yield* store.listItems(fx.tenant, { limit: 100 })).length).toBe(before)
+      }))
+
+    test("a superseded fact is in force over the period it was cut to: a later write there with another value is queued against it", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-cut-period")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const paris = yield* mem.write(fx.tenant, fx.agent, fact("hq", "city", "Paris", { valid_from: 0 }))
+        yield* TestClock.adjust(10 * DAY)
+        const lyon = yield* withSettings(
+          { authoritative: (_kind, actor) => actor.id === fx.reviewer.id },
+          (m) => m.write(fx.tenant, fx.reviewer, fact("hq", "city", "Lyon", { valid_from: 5 * DAY }))
+        )
+        expect(lyon.outcome).toBe("superseded")
+        const row = (uid: string) => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === uid)!)
+        expect(yield* row(paris.item.uid)).toMatchObject({ status: "superseded", valid_from: 0, valid_to: 5 * DAY })
+        // nothing active over [1, 2) days, but Paris is believed there: a different value is a contradiction
+        const nice = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("hq", "city", "Nice", { valid_from: DAY, valid_to: 2 * DAY })
+        )
+        expect(nice.outcome).toBe("conflict")
+        expect(nice.existing?.uid).toBe(paris.item.uid)
+        expect(yield* row(nice.item.uid)).toMatchObject({ status: "pending_review", accepted_at: null })
+        expect((yield* probe.reviews(fx.tenant)).map((r) => [r.uid, r.existing_uid, r.status])).toStrictEqual([
+          [nice.item.uid, paris.item.uid, "open"]
+        ])
+        expect((yield* probe.links(fx.tenant)).filter((l) => l.relation === "contradicts")).toStrictEqual([
+          { from_uid: nice.item.uid, to_uid: paris.item.uid, relation: "contradicts" }
+        ])
+        // the believed value over that period reinforces the superseded fact; Lyon's period is untouched
+        const again = yield* mem.write(
+          fx.tenant,
+          fx.agent,
+          fact("hq", "city", "Paris", { valid_from: DAY, valid_to: 2 * DAY })
+        )
+        expect(again.outcome).toBe("reinforced")
+        expect(again.item.uid).toBe(paris.item.uid)
+        expect(yield* row(paris.item.uid)).toMatchObject({
+          status: "superseded",
+          reinforced_count: 2,
+          valid_to: 5 * DAY
+        })
+        const asOf = yield* mem.asOf(fx.tenant, fx.viewer, {
+          thread_id: "vendor:starbucks",
+          subject: "hq",
+          predicate: "city",
+          valid_at: DAY + 1
+        })
+        expect(Option.map(asOf.item, (i) => i.uid)).toStrictEqual(Option.some(paris.item.uid))
+        expect(asOf.conflicts_pending).toBe(1)
+        // accepting it cuts Paris again and keeps Paris's tail; no two facts in force overlap
+        yield* mem.resolve(fx.tenant, fx.reviewer, nice.item.uid, { resolution: "moved", decision: "accept_new" })
+        const rows = yield* probe.items(fx.tenant)
+        const believed = rows.filter((r) => AgentMemoryRules.inForce(r))
+        for (let a = 0; a < believed.length; a++) {
+          for (let b = a + 1; b < believed.length; b++) {
+            expect(AgentMemoryRules.overlaps(believed[a]!, believed[b]!)).toBe(false)
+          }
+        }
+        expect(yield* row(paris.item.uid)).toMatchObject({ status: "superseded", valid_to: DAY })
+        expect(yield* row(nice.item.uid)).toMatchObject({ status: "active", valid_from: DAY, valid_to: 2 * DAY })
+        expect(rows.filter((r) => r.status === "active").map((r) => [r.valid_from, r.valid_to])).toStrictEqual([
+          [5 * DAY, null],
+          [DAY, 2 * DAY],
+          [2 * DAY, 5 * DAY]
+        ])
+      }))
+
+    test("store errors: duplicates name the taken key, a missing entry is not_found; fractional KPI bounds are a validation error", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-errors")
+        const mem = yield* memory
+        const store = yield* AgentMemory.AgentMemoryStore
+        const probe = yield* AgentMemoryProbe
+        const a = yield* mem.write(fx.tenant, fx.agent, fact("err", "p", 1))
+        const c = yield* mem.write(fx.tenant, fx.agent, fact("err", "p", 2))
+        const entry = c.review!
+        const failure = <A, E>(exit: Exit.Exit<A, E>) =>
+          Exit.isFailure(exit) && exit.cause._tag === "Fail"
+            ? (({ _tag, code, details }) => ({ _tag, code, details }))(
+              exit.cause.error as { _tag: string; code?: string; details?: unknown }
+            )
+            : exit._tag
+        expect(failure(yield* Effect.exit(store.insertItem(a.item)))).toStrictEqual({
+          _tag: "Conflict",
+          code: "conflict.duplicate",
+          details: { entity: "memory_item", id: a.item.uid }
+        })
+        const key = { thread_id: "vendor:starbucks", subject: "err", predicate: "p" }
+        expect(failure(
+          yield* Effect.exit(store.insertReview(
+            Trusted.make(AgentMemory.ReviewEntry, { ...entry, uid: "mem_other" }),
+            key
+          ))
+        )).toStrictEqual({
+          _tag: "Conflict",
+          code: "conflict.duplicate",
+          details: { entity: "memory_review", id: entry.id }
+        })
+        expect(failure(
+          yield* Effect.exit(store.insertReview(
+            Trusted.make(AgentMemory.ReviewEntry, { ...entry, id: "mrv_other" }),
+            key
+          ))
+        )).toStrictEqual({
+          _tag: "Conflict",
+          code: "conflict.duplicate",
+          details: { entity: "memory_item_review", id: entry.uid }
+        })
+        expect(failure(
+          yield* Effect.exit(store.updateReview(
+            Trusted.make(AgentMemory.ReviewEntry, { ...entry, id: "mrv_missing", version: 2 }),
+            1
+          ))
+        )).toStrictEqual({
+          _tag: "NotFound",
+          code: "not_found",
+          details: { entity: "memory_review", id: "mrv_missing" }
+        })
+        expect(failure(
+          yield* Effect.exit(store.updateReview(
+            Trusted.make(AgentMemory.ReviewEntry, { ...entry, version: 9 }),
+            8
+          ))
+        )).toMatchObject({ _tag: "Conflict", code: "conflict.stale" })
+        expect((yield* probe.reviews(fx.tenant)).map((r) => r.id)).toStrictEqual([entry.id])
+        for (const w of [{ from_ts: 0.5, to_ts: 10 }, { from_ts: 0, to_ts: 10.25 }]) {
+          expect(codeOf(yield* Effect.exit(mem.kpis(fx.tenant, w)))).toBe("validation.time_range")
+          expect(codeOf(yield* Effect.exit(mem.kpisAll(w)))).toBe("validation.time_range")
+        }
+        expect(codeOf(yield* Effect.exit(mem.kpis(fx.tenant, { from_ts: 0, to_ts: 10 })))).toBe("ok")
+      }))
+
+    test("a full-row update read before touch and setTier keeps the later use and the stored tier; a change that sets the tier writes it", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-bookkeeping")
+        const mem = yield* memory
+        const store = yield* AgentMemory.AgentMemoryStore
+        const probe = yield* AgentMemoryProbe
+        const w = yield* mem.write(fx.tenant, fx.agent, fact("book", "p", 1))
+        const stale = Option.getOrThrow(yield* store.getItem(fx.tenant, w.item.uid))
+        yield* TestClock.adjust(5 * DAY)
+        // written beside versions: a use and a tier move
+        yield* store.touch(fx.tenant, w.item.uid, 5 * DAY, 5 * DAY)
+        expect(yield* store.setTier(fx.tenant, w.item.uid, "hot", "warm", 5 * DAY)).toBe(true)
+        yield* store.updateItem(
+          Trusted.make(AgentMemory.MemoryItem, { ...stale, content: "edited", version: stale.version + 1 }),
+          stale.version
+        )
+        const row = () => Effect.map(probe.items(fx.tenant), (rs) => rs.find((r) => r.uid === w.item.uid)!)
+        expect(yield* row()).toMatchObject({ last_used_at: 5 * DAY, tier: "warm", version: 2 })
+        // an older last_used_at in a later update never moves it back either; an explicit tier is written
+        const current = Option.getOrThrow(yield* store.getItem(fx.tenant, w.item.uid))
+        expect(current.content).toBe("edited")
+        yield* store.updateItem(
+          Trusted.make(AgentMemory.MemoryItem, { ...current, last_used_at: DAY, tier: "hot", version: 3 }),
+          2,
+          { tier: true }
+        )
+        expect(yield* row()).toMatchObject({ last_used_at: 5 * DAY, tier: "hot", version: 3 })
+        // through the service: a reinforcement after tiering moves the fact back to hot
+        expect(yield* store.setTier(fx.tenant, w.item.uid, "hot", "warm", 5 * DAY)).toBe(true)
+        yield* TestClock.adjust(DAY)
+        const again = yield* mem.write(fx.tenant, fx.agent, fact("book", "p", 1))
+        expect(again.outcome).toBe("reinforced")
+        expect(yield* row()).toMatchObject({ last_used_at: 6 * DAY, tier: "hot", reinforced_count: 2, version: 4 })
       }))
 
     if (capabilities.parallelConnections) {
@@ -1365,6 +1576,79 @@ export const suite = <E>(
         expect(codeOf(yield* Effect.exit(mem.get(fx.tenant, fx.viewer, c.item.uid)))).toBe("not_found")
         expect(yield* auditActions(fx.tenant)).toContain("memory.removed")
         expect((yield* mem.get(fx.tenant, fx.viewer, old.item.uid)).conflicts_pending).toBe(0)
+      }))
+
+    test("remove: the fact open entries contradict is refused while nothing else is in force (409 memory.review.pending, nothing changed)", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-remove-named")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const old = yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 1))
+        const c = yield* mem.write(fx.tenant, fx.agent, fact("a", "p", 2))
+        const state = Effect.all({
+          items: probe.items(fx.tenant),
+          reviews: probe.reviews(fx.tenant),
+          links: probe.links(fx.tenant)
+        })
+        const before = yield* state
+        const refused = yield* Effect.exit(mem.remove(fx.tenant, fx.owner, old.item.uid))
+        expect(codeOf(refused)).toBe("memory.review.pending")
+        expect(yield* state).toStrictEqual(before)
+        expect(yield* auditActions(fx.tenant)).not.toContain("memory.removed")
+        // once a person decided, the removal goes through and leaves nothing naming it
+        yield* mem.resolve(fx.tenant, fx.reviewer, c.item.uid, { resolution: "wrong", decision: "keep_existing" })
+        yield* mem.remove(fx.tenant, fx.owner, old.item.uid)
+        const items = new Set((yield* probe.items(fx.tenant)).map((i) => i.uid))
+        expect(items.has(old.item.uid)).toBe(false)
+        expect((yield* probe.links(fx.tenant)).filter((l) => !items.has(l.from_uid) || !items.has(l.to_uid)))
+          .toStrictEqual([])
+      }))
+
+    test("concurrency: removing a fact beside contradicting and linking writes leaves no link or open entry naming a missing item", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("mem-remove-race")
+        const mem = yield* memory
+        const probe = yield* AgentMemoryProbe
+        const rounds = capabilities.parallelConnections ? 12 : 4
+        for (let round = 0; round < rounds; round++) {
+          const target = yield* mem.write(fx.tenant, fx.agent, fact(`rm${round}`, "p", 1))
+          const link = [{ relation: "related_to" as const, to_uid: target.item.uid }]
+          const results = yield* Effect.all(
+            [
+              mem.remove(fx.tenant, fx.owner, target.item.uid),
+              mem.write(fx.tenant, fx.agent, fact(`rm${round}`, "p", 2)),
+              mem.write(fx.tenant, fx.agent, fact(`rm${round}`, "p", 3, { links: link })),
+              mem.write(fx.tenant, fx.agent, fact(`other${round}`, "p", 1, { links: link })),
+              mem.write(fx.tenant, fx.agent, {
+                ...fact(`note${round}`, "p", 1),
+                subject: undefined,
+                predicate: undefined,
+                value: undefined,
+                links: link
+              })
+            ].map((e) => Effect.exit(e as Effect.Effect<unknown, unknown>)),
+            { concurrency: 5 }
+          )
+          // a linking write that runs after the removal is refused, and so is a removal after a contradiction
+          // (an open entry would name a missing fact); nothing else fails
+          expect(
+            results.slice(1).map(codeOf).every((c) => c === "ok" || c === "validation.memory_link"),
+            JSON.stringify(results.map(codeOf))
+          ).toBe(true)
+          expect(["ok", "memory.review.pending"]).toContain(codeOf(results[0]!))
+        }
+        const items = new Set((yield* probe.items(fx.tenant)).map((i) => i.uid))
+        const dangling = (yield* probe.links(fx.tenant)).filter((l) => !items.has(l.from_uid) || !items.has(l.to_uid))
+        expect(dangling).toStrictEqual([])
+        const orphaned = (yield* probe.reviews(fx.tenant)).filter((r) =>
+          r.status === "open" && (!items.has(r.uid) || !items.has(r.existing_uid))
+        )
+        expect(orphaned).toStrictEqual([])
+        const open = new Set((yield* probe.reviews(fx.tenant)).filter((r) => r.status === "open").map((r) => r.uid))
+        const unqueued = (yield* probe.items(fx.tenant)).filter((i) =>
+          i.status === "pending_review" && !open.has(i.uid)
+        )
+        expect(unqueued).toStrictEqual([])
       }))
 
     test("concurrency: contradictory writes at once leave exactly one active fact, the rest queued; racing resolvers resolve once", () =>

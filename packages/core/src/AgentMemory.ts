@@ -478,6 +478,20 @@ export const validityOverlap = (uid: string, otherUid: string): Conflict =>
     details: { uid, other_uid: otherUid }
   })
 
+/**
+ * `memory.review.pending` (409): the tenant's removal of the fact open review entries contradict,
+ * with no other fact in force to take their place: a person resolves them first, so no entry is
+ * left naming a missing item.
+ */
+export const reviewPending = (uid: string, entryIds: ReadonlyArray<string>): Conflict =>
+  new Conflict({
+    code: "memory.review.pending",
+    message: `Memory item ${uid} is the fact open review entries contradict (${
+      entryIds.join(", ")
+    }); resolve them before removing it`,
+    details: { uid, review_ids: [...entryIds] }
+  })
+
 /** `conflict.stale` (409): a row changed between read and write (optimistic concurrency). */
 export const staleItem = (entity: "memory_item" | "memory_review", id: string): Conflict =>
   new Conflict({ code: "conflict.stale", message: `${entity} ${id} changed concurrently`, details: { entity, id } })
@@ -535,21 +549,34 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
      * locked `FOR UPDATE` on PostgreSQL, the single writer on SQLite and in memory.
      */
     readonly lockKey: (tenant: TenantId, key: MemoryKey) => Effect.Effect<void, StorageError>
-    /** Inserts, with its search text (`AgentMemoryRules.searchTextOf`); `conflict.duplicate` when the uid is taken. */
+    /**
+     * Inserts, with its search text (`AgentMemoryRules.searchTextOf`); `conflict.duplicate`
+     * (`CorePorts.duplicateError("memory_item", uid)`) when the uid is taken.
+     */
     readonly insertItem: (item: MemoryItem) => Effect.Effect<void, Conflict | StorageError>
     /**
      * Writes a new state (and its search text) if the stored version is `expectedVersion`;
-     * `conflict.stale` otherwise, `not_found` if missing.
+     * `conflict.stale` otherwise, `not_found` if missing. Bookkeeping written beside versions
+     * is never put back by a state read before it: `last_used_at` becomes the later of the
+     * stored and the new one ({@link touch}), and the tier is written only with `tier: true`
+     * (a change that sets it, as a reinforcement moving the item back to hot) — else the
+     * stored tier ({@link setTier}) stays.
      */
     readonly updateItem: (
       item: MemoryItem,
-      expectedVersion: number
+      expectedVersion: number,
+      options?: { readonly tier?: boolean }
     ) => Effect.Effect<void, Conflict | NotFound | StorageError>
     readonly getItem: (tenant: TenantId, uid: string) => Effect.Effect<Option.Option<MemoryItem>, StorageError>
-    /** The items of those uids that exist (any order). */
+    /**
+     * The items of those uids that exist (any order). With `forShare` they stay locked against
+     * removal until the transaction ends (a share row lock on PostgreSQL, the writer lock
+     * elsewhere): a writer linking to them knows they still exist when the link commits.
+     */
     readonly getItems: (
       tenant: TenantId,
-      uids: ReadonlyArray<string>
+      uids: ReadonlyArray<string>,
+      options?: { readonly forShare?: boolean }
     ) => Effect.Effect<ReadonlyArray<MemoryItem>, StorageError>
     /** Every item of a key, any status, by uid. */
     readonly itemsByKey: (tenant: TenantId, key: MemoryKey) => Effect.Effect<ReadonlyArray<MemoryItem>, StorageError>
@@ -576,7 +603,11 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
       tenant: TenantId,
       uids: ReadonlyArray<string>
     ) => Effect.Effect<ReadonlyArray<MemoryLink>, StorageError>
-    /** Stores a queue entry, with the key of its pending item (for {@link openReviewsForKey}). */
+    /**
+     * Stores a queue entry, with the key of its pending item (for {@link openReviewsForKey});
+     * `conflict.duplicate` for its id taken (entity `memory_review`, the id) or its pending item
+     * already queued (entity `memory_item_review`, the uid).
+     */
     readonly insertReview: (entry: ReviewEntry, key: MemoryKey) => Effect.Effect<void, Conflict | StorageError>
     /**
      * The queue entry of a pending uid; with `forUpdate` locked until the transaction ends
@@ -590,7 +621,7 @@ export class AgentMemoryStore extends Context.Tag("@airlock/core/AgentMemoryStor
     /**
      * Writes a new state (status, decision, note, reviewer, time, and `existing_uid` when the
      * entry is re-pointed to the fact now in force) if the stored version is `expectedVersion`;
-     * `conflict.stale` otherwise.
+     * `conflict.stale` otherwise, `not_found` (entity `memory_review`, the id) if there is none.
      */
     readonly updateReview: (
       entry: ReviewEntry,
@@ -702,12 +733,15 @@ export interface AgentMemoryShape {
     tenant: TenantId | "all",
     actor: Actor
   ) => Effect.Effect<TieringReport, Forbidden | StorageError>
-  /** The tenant's own deletion of one item (`tenant.admin`), audited. */
+  /**
+   * The tenant's own deletion of one item (`tenant.admin`), audited; refused (409
+   * `memory.review.pending`) while open entries contradict it and no other fact takes its place.
+   */
   readonly remove: (
     tenant: TenantId,
     actor: Actor,
     uid: string
-  ) => Effect.Effect<void, Forbidden | NotFound | StorageError>
+  ) => Effect.Effect<void, Forbidden | NotFound | Conflict | StorageError>
 }
 
 /** How long a read waits before it records another use of an item (reads write at most hourly). */
@@ -801,7 +835,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
 
     const update = (before: MemoryItem, change: Partial<MemoryItem>, at: number) => {
       const after = next(before, change, at)
-      return Effect.as(store.updateItem(after, before.version), after)
+      return Effect.as(store.updateItem(after, before.version, { tier: change.tier !== undefined }), after)
     }
 
     /**
@@ -860,8 +894,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
 
     /**
      * After the facts in force on `key` changed (inside the key lock, in the same transaction):
-     * each open entry whose `existing_uid` no longer names an active fact overlapping its pending
-     * item is re-pointed to the one that does now (the earliest), with a `contradicts` link, so a
+     * each open entry whose `existing_uid` no longer names a fact in force (`Rules.inForce`)
+     * overlapping its pending item is re-pointed to the one that does now (the earliest), with a
+     * `contradicts` link, so a
      * later `keep_existing` keeps what is in force. An entry with nothing in force over its
      * period keeps its fact (a person still decides).
      */
@@ -876,8 +911,8 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           const pending = byUid.get(entry.uid)
           if (pending === undefined) continue
           const named = byUid.get(entry.existing_uid)
-          if (named !== undefined && named.status === "active" && Rules.overlaps(named, pending)) continue
-          const target = Rules.activeOverlapping(items, pending, pending.uid)
+          if (named !== undefined && Rules.inForce(named) && Rules.overlaps(named, pending)) continue
+          const target = Rules.inForceOverlapping(items, pending, pending.uid)
             .slice()
             .sort((a, b) => a.valid_from - b.valid_from || (a.uid < b.uid ? -1 : 1))[0]
           if (target === undefined) continue
@@ -899,7 +934,14 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         return moved
       })
 
-    const validateValue = (value: unknown): Effect.Effect<string, ValidationError> =>
+    /**
+     * The value's hash and the value as stored: its canonical JSON parsed back, so every adapter
+     * stores and returns the same thing (bigints as strings, dates as ISO strings, undefined
+     * members dropped, -0 as 0) and nothing aliases the caller's object.
+     */
+    const validateValue = (
+      value: unknown
+    ): Effect.Effect<{ readonly hash: string; readonly value: unknown }, ValidationError> =>
       Effect.suspend(() => {
         try {
           const json = canonicalJson(value ?? null)
@@ -907,7 +949,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             ? Effect.fail(
               invalid("validation.memory_value", `value is larger than ${MAX_VALUE_CHARS} characters of JSON`)
             )
-            : Effect.succeed(sha256Hex(json))
+            : Effect.succeed({ hash: sha256Hex(json), value: JSON.parse(json) as unknown })
         } catch (e) {
           return Effect.fail(invalid("validation.memory_value", `value is not JSON: ${(e as Error).message}`))
         }
@@ -923,7 +965,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         const key: MemoryKey | null = input.subject === undefined || input.predicate === undefined
           ? null
           : { thread_id: input.thread_id, subject: input.subject, predicate: input.predicate }
-        const hash = yield* validateValue(input.value)
+        const { hash, value } = yield* validateValue(input.value)
         const now = yield* Clock.currentTimeMillis
         const validity = { valid_from: input.valid_from ?? now, valid_to: input.valid_to ?? null }
         if (Rules.isEmpty(validity)) {
@@ -940,7 +982,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             kind: input.kind,
             subject: key?.subject ?? null,
             predicate: key?.predicate ?? null,
-            value: input.value === undefined ? null : input.value,
+            value,
             value_hash: key === null ? null : hash,
             content: input.content,
             importance: input.importance,
@@ -966,7 +1008,9 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
             const wanted = input.links ?? []
             if (wanted.length === 0) return
             const targets = [...new Set(wanted.map((l) => l.to_uid))]
-            const found = new Set((yield* store.getItems(tenant, targets)).map((i) => i.uid))
+            // the targets stay locked until commit: a removal running beside this write either
+            // finishes first (the target is missing here) or waits and then deletes the link too
+            const found = new Set((yield* store.getItems(tenant, targets, { forShare: true })).map((i) => i.uid))
             const missing = targets.filter((t) => !found.has(t))
             if (missing.length > 0) {
               return yield* invalid("validation.memory_link", `Linked items not found: ${missing.join(", ")}`, {
@@ -1017,7 +1061,8 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           }
           yield* store.lockKey(tenant, key)
           const items = yield* store.itemsByKey(tenant, key)
-          const inForce = Rules.activeOverlapping(items, validity)
+          // facts in force over the write's period: active ones, and superseded ones over the period they were cut to
+          const inForce = Rules.inForceOverlapping(items, validity)
           if (inForce.length === 0) {
             const item = yield* create("active")
             // an open entry whose pending item had nothing in force over its period now has this
@@ -1215,7 +1260,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               after.push(yield* update(item, { status: "rejected", expired_at: now }, now))
               if (existing)
                 after.push(
-                  existing.status === "active"
+                  Rules.inForce(existing)
                     ? yield* update(existing, { status: "rejected", expired_at: now }, now)
                     : existing
                 )
@@ -1226,7 +1271,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
               const olds = yield* supersedeAll(
                 tenant,
                 actor,
-                Rules.activeOverlapping(keyed, item, item.uid),
+                Rules.inForceOverlapping(keyed, item, item.uid),
                 accepted,
                 now
               )
@@ -1246,12 +1291,12 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
                 return yield* invalid("validation.memory_validity", "valid_to must be after valid_from", { ...scoped })
               }
               // the fact in force ends where the new one starts, when the new one starts later
-              const cut = existing !== null && existing.status === "active" && Rules.overlaps(existing, scoped) &&
+              const cut = existing !== null && Rules.inForce(existing) && Rules.overlaps(existing, scoped) &&
                   scoped.valid_from > existing.valid_from
                 ? { ...existing, valid_to: Rules.cutAt(existing, scoped.valid_from) }
                 : existing
               const others = keyed.map((i) => (cut !== null && i.uid === cut.uid ? cut : i))
-              const clash = Rules.activeOverlapping(others, scoped, item.uid)
+              const clash = Rules.inForceOverlapping(others, scoped, item.uid)
               if (clash.length > 0) return yield* validityOverlap(item.uid, clash[0]!.uid)
               after.push(yield* update(item, { status: "active", accepted_at: now, ...scoped }, now))
               if (existing && cut && cut.valid_to !== existing.valid_to) {
@@ -1390,10 +1435,15 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
         return Rules.consistencyOf({ ...query, items, links, reviews, exists: (u) => known.has(u) })
       })
 
+    // whole milliseconds only: a fractional bound is refused here, never passed to a BIGINT comparison
     const window = (w: KpiWindow) =>
-      Number.isFinite(w.from_ts) && Number.isFinite(w.to_ts) && w.from_ts <= w.to_ts
+      Number.isSafeInteger(w.from_ts) && Number.isSafeInteger(w.to_ts) && w.from_ts <= w.to_ts
         ? Effect.succeed(w)
-        : Effect.fail(invalid("validation.time_range", "from_ts must not be after to_ts", { ...w }))
+        : Effect.fail(
+          invalid("validation.time_range", "from_ts and to_ts are whole milliseconds, from_ts not after to_ts", {
+            ...w
+          })
+        )
 
     const kpis = (tenant: TenantId, w: KpiWindow) =>
       Effect.flatMap(window(w), (w) => Effect.map(store.kpiFacts(tenant, w), (facts) => Rules.kpisOf(facts, w)))
@@ -1467,7 +1517,7 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
       tenant: TenantId,
       actor: Actor,
       uid: string
-    ): Effect.Effect<void, Forbidden | NotFound | StorageError> =>
+    ): Effect.Effect<void, Forbidden | NotFound | Conflict | StorageError> =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "tenant.admin")
         const now = yield* Clock.currentTimeMillis
@@ -1479,6 +1529,12 @@ export class AgentMemory extends Effect.Service<AgentMemory>()("@airlock/core/Ag
           yield* store.remove(tenant, uid)
           // removing the fact in force changes what the key's open entries contradict
           const repointed = key === null ? [] : yield* repoint(tenant, actor, key, now)
+          if (key !== null) {
+            // an open entry still naming the removed fact had nothing else in force to follow:
+            // it would name a missing item, so the removal waits for a person (rolled back)
+            const stranded = (yield* store.openReviewsForKey(tenant, key)).filter((e) => e.existing_uid === uid)
+            if (stranded.length > 0) return yield* reviewPending(uid, stranded.map((e) => e.id))
+          }
           yield* record(tenant, actor, "memory.removed", uid, {
             thread_id: item.thread_id,
             kind: item.kind,

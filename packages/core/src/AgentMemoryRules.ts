@@ -174,6 +174,23 @@ export const selectAsOf = (
   return best
 }
 
+/**
+ * Is the item a fact in force over its own period: active, or superseded and still believed for
+ * the (non-empty) period it was cut to? A superseded fact is cut where its successor starts, so
+ * facts in force never overlap one another, and a write over the cut period meets the superseded
+ * fact as it would an active one.
+ */
+export const inForce = (
+  i: Pick<MemoryItem, "accepted_at" | "valid_from" | "valid_to"> & { readonly status: string }
+): boolean => i.status === "active" || (i.status === "superseded" && i.accepted_at !== null && !isEmpty(i))
+
+/** Facts in force ({@link inForce}, other than `except`) whose period overlaps `v`. */
+export const inForceOverlapping = (
+  items: ReadonlyArray<MemoryItem>,
+  v: Validity,
+  except?: string
+): ReadonlyArray<MemoryItem> => items.filter((i) => inForce(i) && i.uid !== except && overlaps(i, v))
+
 /** Active items (other than `except`) whose period overlaps `v`. */
 export const activeOverlapping = (
   items: ReadonlyArray<MemoryItem>,

@@ -75,6 +75,7 @@ export const ErrorCodes = {
     "validation.time_range": "ValidationError",
     "memory.conflict": "Conflict",
     "memory.review.resolved": "Conflict",
+    "memory.review.pending": "Conflict",
     "memory.validity_overlap": "Conflict"
   }),
   // ledger

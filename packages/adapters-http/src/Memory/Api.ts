@@ -276,6 +276,7 @@ export class MemoryApi extends HttpApiGroup.make("memory")
       .addSuccess(HttpApiSchema.NoContent)
       .addError(ApiError.Forbidden)
       .addError(ApiError.NotFound)
+      .addError(ApiError.Conflict)
   )
   .add(
     HttpApiEndpoint.get("conflicts", "/api/v1/memory/state/review/conflicts")

@@ -3,10 +3,12 @@
  * ends of the valid period and when each was replaced, and `search_text`, the normalised text
  * search matches, `AgentMemoryRules.searchTextOf`), links, the review queue, and one key-head row per
  * structured key, which writers of that key lock (`FOR UPDATE` through an upsert on PostgreSQL)
- * so contradictory writes serialise. Indexes follow the queries: an item by key (partial: keyless
- * notes take no entry), a thread's items in creation order, kind and status (failure lookup,
- * stats), links by their far end, the open queue oldest first, open entries of a key, and entries
- * by thread and by the fact they contradict.
+ * so contradictory writes serialise. Indexes follow the queries, each ending in the column the
+ * query orders by so no plan trades the search for the order (SQLite's plans are checked in
+ * `AgentMemoryPlans.test.ts`): a key's items (partial: keyless notes take no entry), a thread's
+ * items, a kind's items (failures), a kind's items by thread and by subject (a job's failures),
+ * links by their far end (the primary key serves the near end), the open queue oldest first, open
+ * entries of a key, and entries by thread and by the fact they contradict.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
@@ -43,10 +45,13 @@ export default Effect.gen(function*() {
     search_text TEXT NOT NULL,
     PRIMARY KEY (tenant_id, uid)
   )`
-  yield* sql`CREATE INDEX core_memory_items_key ON core_memory_items (tenant_id, thread_id, subject, predicate)
+  yield* sql`CREATE INDEX core_memory_items_key ON core_memory_items (tenant_id, thread_id, subject, predicate, uid)
     WHERE subject IS NOT NULL`
   yield* sql`CREATE INDEX core_memory_items_thread ON core_memory_items (tenant_id, thread_id, uid)`
-  yield* sql`CREATE INDEX core_memory_items_kind_status ON core_memory_items (tenant_id, kind, status, uid)`
+  yield* sql`CREATE INDEX core_memory_items_kind ON core_memory_items (tenant_id, kind, uid)`
+  yield* sql`CREATE INDEX core_memory_items_kind_thread ON core_memory_items (tenant_id, kind, thread_id, uid)`
+  yield* sql`CREATE INDEX core_memory_items_kind_subject ON core_memory_items (tenant_id, kind, subject, uid)
+    WHERE subject IS NOT NULL`
   yield* sql`CREATE TABLE core_memory_links (
     tenant_id TEXT NOT NULL,
     from_uid TEXT NOT NULL,
@@ -78,10 +83,10 @@ export default Effect.gen(function*() {
   )`
   yield* sql`CREATE UNIQUE INDEX core_memory_reviews_uid ON core_memory_reviews (tenant_id, uid)`
   yield* sql`CREATE INDEX core_memory_reviews_open ON core_memory_reviews (tenant_id, id) WHERE status = 'open'`
-  yield* sql`CREATE INDEX core_memory_reviews_open_key ON core_memory_reviews (tenant_id, thread_id, subject, predicate)
+  yield* sql`CREATE INDEX core_memory_reviews_open_key ON core_memory_reviews (tenant_id, thread_id, subject, predicate, id)
     WHERE status = 'open'`
   yield* sql`CREATE INDEX core_memory_reviews_thread ON core_memory_reviews (tenant_id, thread_id, id)`
-  yield* sql`CREATE INDEX core_memory_reviews_existing ON core_memory_reviews (tenant_id, existing_uid)`
+  yield* sql`CREATE INDEX core_memory_reviews_existing ON core_memory_reviews (tenant_id, existing_uid, id)`
   yield* sql`CREATE TABLE core_memory_keys (
     tenant_id TEXT NOT NULL,
     thread_id TEXT NOT NULL,

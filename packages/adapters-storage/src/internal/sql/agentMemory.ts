@@ -5,10 +5,11 @@
  * writers of one key serialise across connections; SQLite's transactions already hold the only
  * writer.
  */
-import { AgentMemory, AgentMemoryRules, Errors, type Ids, Trusted } from "@airlock/core"
+import { AgentMemory, AgentMemoryRules, CorePorts, type Errors, type Ids, Trusted } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { type Fragment, literal, SqlDb } from "./db.js"
 import {
+  forShare,
   forUpdate,
   ignoreRows,
   int,
@@ -17,7 +18,8 @@ import {
   json,
   orStorage,
   storageError,
-  toJson
+  toJson,
+  uniqueErrors
 } from "./dialect.js"
 
 type Row = Record<string, unknown>
@@ -33,6 +35,7 @@ const REVIEW_COLUMNS = literal(
     "resolved_at, version"
 )
 const NO_LOCK = literal("")
+const KEEP_TIER = literal("tier")
 // the large IN lists (graph frontiers, a thread's links) go in chunks, under every driver's parameter limit
 const CHUNK = 500
 
@@ -104,6 +107,12 @@ const chunks = <A>(xs: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => {
   return out
 }
 
+// the entry's id taken, or its pending item already queued (the unique key on uid)
+const reviewDuplicate = uniqueErrors<AgentMemory.ReviewEntry, Errors.Conflict>(
+  [["uid", (r) => CorePorts.duplicateError("memory_item_review", r.uid)]],
+  (r) => CorePorts.duplicateError("memory_review", r.id)
+)
+
 const countsBy = (rows: ReadonlyArray<Row>) => Object.fromEntries(rows.map((r) => [String(r.k), int(r.n)]))
 
 /** SQL {@link AgentMemory.AgentMemoryStore}. */
@@ -112,17 +121,21 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
   Effect.map(SqlDb, (sql) => {
     const lockRow = forUpdate(sql)
 
-    const itemsIn = (tenant: string, uids: ReadonlyArray<string>) =>
+    const shareRow = forShare(sql)
+
+    const itemsIn = (tenant: string, uids: ReadonlyArray<string>, options?: { readonly forShare?: boolean }) =>
       Effect.map(
-        Effect.forEach(chunks([...new Set(uids)]), (part) =>
-          sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND ${sql.in("uid", part)}`
-            .query(
-              (rs) =>
-                rs.map(toItem),
-              storageError
-            )),
-        (parts) =>
-          parts.flat()
+        Effect.forEach(
+          chunks([...new Set(uids)].sort()),
+          (part) =>
+            sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND ${sql.in("uid", part)}
+                ORDER BY uid ${options?.forShare === true ? shareRow : NO_LOCK}`
+              .query(
+                (rs) => rs.map(toItem),
+                storageError
+              )
+        ),
+        (parts) => parts.flat()
       )
 
     const service: AgentMemory.AgentMemoryStore["Type"] = {
@@ -148,17 +161,19 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
               ${i.accepted_at}, ${i.version}, ${AgentMemoryRules.searchTextOf(i)})`.query(
           ignoreRows,
           (e): Errors.Conflict | Errors.StorageError =>
-            isUniqueViolation(e)
-              ? new Errors.Conflict({ code: "conflict.duplicate", message: `memory item ${i.uid} already exists` })
-              : storageError(e)
+            isUniqueViolation(e) ? CorePorts.duplicateError("memory_item", i.uid) : storageError(e)
         ),
-      updateItem: (i, expected) =>
+      updateItem: (i, expected, options) =>
         Effect.flatMap(
+          // touch and setTier change no version: the later use wins, and the tier is the stored one unless
+          // this change sets it (a portable CASE rather than GREATEST / two-argument MAX)
           sql`UPDATE core_memory_items SET agent_id = ${i.agent_id}, kind = ${i.kind}, value = ${toJson(i.value)},
-                value_hash = ${i.value_hash}, content = ${i.content}, importance = ${i.importance}, tier = ${i.tier},
+                value_hash = ${i.value_hash}, content = ${i.content}, importance = ${i.importance},
+                tier = ${options?.tier === true ? sql`${i.tier}` : KEEP_TIER},
                 status = ${i.status}, source_ref = ${i.source_ref}, token_count = ${i.token_count},
                 reinforced_count = ${i.reinforced_count}, last_confirmed_at = ${i.last_confirmed_at},
-                last_used_at = ${i.last_used_at}, valid_from = ${i.valid_from}, valid_to = ${i.valid_to},
+                last_used_at = CASE WHEN last_used_at > ${i.last_used_at} THEN last_used_at ELSE ${i.last_used_at} END,
+                valid_from = ${i.valid_from}, valid_to = ${i.valid_to},
                 valid_to_history = ${toJson(i.valid_to_history)},
                 expired_at = ${i.expired_at}, accepted_at = ${i.accepted_at}, version = ${i.version},
                 search_text = ${AgentMemoryRules.searchTextOf(i)}
@@ -197,10 +212,20 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
         if (q.kind !== undefined) where.push(sql`kind = ${q.kind}`)
         if (q.status !== undefined) where.push(sql`status = ${q.status}`)
         if (q.tier !== undefined) where.push(sql`tier = ${q.tier}`)
-        if (q.job !== undefined) where.push(sql`(thread_id = ${`job:${q.job}`} OR subject = ${q.job})`)
         if (q.text !== undefined) {
           // the stored search text and the needle are normalised in JavaScript, never by the database's LOWER
           where.push(sql`search_text LIKE ${`%${escapeLike(AgentMemoryRules.normaliseSearch(q.text))}%`} ESCAPE '\\'`)
+        }
+        if (q.job !== undefined) {
+          // a job's items: its thread, or its subject elsewhere — two ordered index searches merged (an OR walks
+          // every item of the kind)
+          const thread = `job:${q.job}`
+          return sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${sql.and(where)} AND thread_id = ${thread}
+              UNION ALL
+              SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${
+            sql.and(where)
+          } AND subject = ${q.job} AND thread_id <> ${thread}
+              ORDER BY uid LIMIT ${q.limit}`.query((rs) => rs.map(toItem), storageError)
         }
         return sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE ${sql.and(where)} ORDER BY uid LIMIT ${q.limit}`
           .query(
@@ -228,18 +253,19 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
       linksOf: (tenant, uids) =>
         Effect.map(
           Effect.forEach(chunks([...new Set(uids)]), (part) =>
-            sql`SELECT * FROM core_memory_links WHERE tenant_id = ${tenant} AND (${sql.in("from_uid", part)} OR ${
-              sql.in("to_uid", part)
-            })`
-              .query((rs) =>
-                rs.map(toLink), storageError)),
+            // two indexed lookups (the primary key by from_uid, core_memory_links_to by to_uid), deduplicated
+            // below: an OR of the two would scan the tenant's links, and a UNION's merge prefers the primary key
+            sql`SELECT tenant_id, from_uid, to_uid, relation, created_at, created_by FROM core_memory_links
+                  WHERE tenant_id = ${tenant} AND ${sql.in("from_uid", part)}
+                UNION ALL
+                SELECT tenant_id, from_uid, to_uid, relation, created_at, created_by FROM core_memory_links
+                  WHERE tenant_id = ${tenant} AND ${sql.in("to_uid", part)}`
+              .query((rs) => rs.map(toLink), storageError)),
           (parts) => {
             const seen = new Map<string, AgentMemory.MemoryLink>()
             for (const l of parts.flat())
               seen.set(`${l.from_uid}\u0000${l.to_uid}\u0000${l.relation}`, l)
-            return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) =>
-              l
-            )
+            return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) => l)
           }
         ),
       insertReview: (r, key) =>
@@ -249,10 +275,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
               ${r.agent_id}, ${r.reason}, ${r.created_at}, ${r.status}, ${r.decision}, ${r.resolution}, ${r.resolved_by},
               ${r.resolved_at}, ${r.version})`.query(
           ignoreRows,
-          (e): Errors.Conflict | Errors.StorageError =>
-            isUniqueViolation(e)
-              ? new Errors.Conflict({ code: "conflict.duplicate", message: `review of ${r.uid} already exists` })
-              : storageError(e)
+          reviewDuplicate(r)
         ),
       getReview: (tenant, uid, options) =>
         sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}
@@ -268,7 +291,21 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             (rs) => rs.length,
             storageError
           ),
-          (n) => (n > 0 ? Effect.void : Effect.fail(AgentMemory.staleItem("memory_review", r.id)))
+          (n): Effect.Effect<void, Errors.Conflict | Errors.NotFound | Errors.StorageError> =>
+            n > 0
+              ? Effect.void
+              : sql`SELECT id FROM core_memory_reviews WHERE tenant_id = ${r.tenant_id} AND id = ${r.id}`.query(
+                (rs) => rs.length,
+                storageError
+              ).pipe(
+                Effect.flatMap((found) =>
+                  Effect.fail(
+                    found > 0
+                      ? AgentMemory.staleItem("memory_review", r.id)
+                      : CorePorts.notFoundError("memory_review", r.id)
+                  )
+                )
+              )
         ),
       listOpenReviews: (tenant, { after, limit }) =>
         (after === undefined
@@ -284,8 +321,18 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             storageError
           ),
       reviewsOfItem: (tenant, uid) =>
-        sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND (uid = ${uid} OR existing_uid = ${uid})
-              ORDER BY id`.query((rs) => rs.map(toReview), storageError),
+        // two indexed lookups, merged and ordered here (an OR, or a UNION's ordered merge, walks the tenant's entries)
+        sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}
+            UNION ALL
+            SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND existing_uid = ${uid}`
+          .query(
+            (rs) => {
+              const byId = new Map<string, AgentMemory.ReviewEntry>()
+              for (const r of rs) byId.set(String(r.id), toReview(r))
+              return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+            },
+            storageError
+          ),
       reviewsOfThread: (tenant, threadId) =>
         sql`SELECT ${REVIEW_COLUMNS} FROM core_memory_reviews WHERE tenant_id = ${tenant} AND thread_id = ${threadId} ORDER BY id`
           .query(
@@ -349,11 +396,15 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
               storageError
             )
           if (!gone) return false
-          yield* sql`DELETE FROM core_memory_links WHERE tenant_id = ${tenant} AND (from_uid = ${uid} OR to_uid = ${uid})`
-            .query(
-              ignoreRows,
-              storageError
-            )
+          // one indexed delete per end (an OR of the two would scan the tenant's links)
+          yield* sql`DELETE FROM core_memory_links WHERE tenant_id = ${tenant} AND from_uid = ${uid}`.query(
+            ignoreRows,
+            storageError
+          )
+          yield* sql`DELETE FROM core_memory_links WHERE tenant_id = ${tenant} AND to_uid = ${uid}`.query(
+            ignoreRows,
+            storageError
+          )
           yield* sql`DELETE FROM core_memory_reviews WHERE tenant_id = ${tenant} AND uid = ${uid}`.query(
             ignoreRows,
             storageError
