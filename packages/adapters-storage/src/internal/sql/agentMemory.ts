@@ -19,7 +19,8 @@ import {
   orStorage,
   storageError,
   toJson,
-  uniqueErrors
+  uniqueErrors,
+  versioned
 } from "./dialect.js"
 
 type Row = Record<string, unknown>
@@ -164,7 +165,7 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             isUniqueViolation(e) ? CorePorts.duplicateError("memory_item", i.uid) : storageError(e)
         ),
       updateItem: (i, expected, options) =>
-        Effect.flatMap(
+        versioned(
           // touch and setTier change no version: the later use wins, and the tier is the stored one unless
           // this change sets it (a portable CASE rather than GREATEST / two-argument MAX)
           sql`UPDATE core_memory_items SET agent_id = ${i.agent_id}, kind = ${i.kind}, value = ${toJson(i.value)},
@@ -181,17 +182,12 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
             (rs) => rs.length,
             storageError
           ),
-          (n): Effect.Effect<void, Errors.Conflict | Errors.NotFound | Errors.StorageError> =>
-            n > 0
-              ? Effect.void
-              : sql`SELECT uid FROM core_memory_items WHERE tenant_id = ${i.tenant_id} AND uid = ${i.uid}`.query(
-                (rs) => rs.length,
-                storageError
-              ).pipe(
-                Effect.flatMap((found) =>
-                  Effect.fail(found > 0 ? AgentMemory.staleItem("memory_item", i.uid) : AgentMemory.itemNotFound(i.uid))
-                )
-              )
+          sql`SELECT uid FROM core_memory_items WHERE tenant_id = ${i.tenant_id} AND uid = ${i.uid}`.query(
+            (rs) => rs.length > 0,
+            storageError
+          ),
+          () => AgentMemory.staleItem("memory_item", i.uid),
+          () => AgentMemory.itemNotFound(i.uid)
         ),
       getItem: (tenant, uid) =>
         sql`SELECT ${ITEM_COLUMNS} FROM core_memory_items WHERE tenant_id = ${tenant} AND uid = ${uid}`.query(
@@ -284,28 +280,19 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
           storageError
         ),
       updateReview: (r, expected) =>
-        Effect.flatMap(
+        versioned(
           sql`UPDATE core_memory_reviews SET existing_uid = ${r.existing_uid}, status = ${r.status}, decision = ${r.decision}, resolution = ${r.resolution},
                 resolved_by = ${r.resolved_by}, resolved_at = ${r.resolved_at}, version = ${r.version}
               WHERE tenant_id = ${r.tenant_id} AND id = ${r.id} AND version = ${expected} RETURNING id`.query(
             (rs) => rs.length,
             storageError
           ),
-          (n): Effect.Effect<void, Errors.Conflict | Errors.NotFound | Errors.StorageError> =>
-            n > 0
-              ? Effect.void
-              : sql`SELECT id FROM core_memory_reviews WHERE tenant_id = ${r.tenant_id} AND id = ${r.id}`.query(
-                (rs) => rs.length,
-                storageError
-              ).pipe(
-                Effect.flatMap((found) =>
-                  Effect.fail(
-                    found > 0
-                      ? AgentMemory.staleItem("memory_review", r.id)
-                      : CorePorts.notFoundError("memory_review", r.id)
-                  )
-                )
-              )
+          sql`SELECT id FROM core_memory_reviews WHERE tenant_id = ${r.tenant_id} AND id = ${r.id}`.query(
+            (rs) => rs.length > 0,
+            storageError
+          ),
+          () => AgentMemory.staleItem("memory_review", r.id),
+          () => CorePorts.notFoundError("memory_review", r.id)
         ),
       listOpenReviews: (tenant, { after, limit }) =>
         (after === undefined

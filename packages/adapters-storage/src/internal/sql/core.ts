@@ -27,7 +27,8 @@ import {
   orDuplicate,
   orStorage,
   storageError,
-  toJson
+  toJson,
+  versioned
 } from "./dialect.js"
 
 type Row = Record<string, unknown>
@@ -278,19 +279,14 @@ export const actionStore: Layer.Layer<Action.ActionStore, never, SqlDb> = Layer.
               closed_by = ${a.closed_by}, closed_at = ${a.closed_at}, close_reason = ${a.close_reason},
               result = ${a.result === null ? null : toJson(a.result)}, version = ${a.version}
             WHERE tenant_id = ${a.tenant_id} AND id = ${a.id} AND version = ${expected} RETURNING id`.query(
-          (rs) => rs.length > 0,
+          (rs) => rs.length,
           storageError
-        ).pipe(
-          Effect.flatMap((updated) =>
-            updated
-              ? Effect.void
-              : Effect.flatMap(
-                get(a.tenant_id, a.id),
-                (current): Effect.Effect<void, Errors.Conflict | Errors.NotFound> =>
-                  Option.isNone(current)
-                    ? Effect.fail(notFound("action", a.id))
-                    : Effect.fail(Action.staleError(a.id))
-              )
+        ).pipe((changed) =>
+          versioned(
+            changed,
+            Effect.map(get(a.tenant_id, a.id), Option.isSome),
+            () => Action.staleError(a.id),
+            () => notFound("action", a.id)
           )
         ),
       list: (tenant, q) => {

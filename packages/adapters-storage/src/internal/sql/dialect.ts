@@ -125,3 +125,20 @@ export const toJson = (v: unknown): string => {
     return JSON.stringify(v ?? null, bigintsAsStrings)
   }
 }
+
+/**
+ * The outcome of a version-checked `UPDATE … WHERE version = expected RETURNING …`: done when it
+ * changed a row; otherwise `exists` tells a stale version (`stale`, 409) from a missing row
+ * (`missing`, 404). One place for every store's optimistic update.
+ */
+export const versioned = <S, M>(
+  changedRows: Effect.Effect<number, Errors.StorageError>,
+  exists: Effect.Effect<boolean, Errors.StorageError>,
+  stale: () => S,
+  missing: () => M
+): Effect.Effect<void, S | M | Errors.StorageError> =>
+  Effect.flatMap(
+    changedRows,
+    (n): Effect.Effect<void, S | M | Errors.StorageError> =>
+      n > 0 ? Effect.void : Effect.flatMap(exists, (found) => Effect.fail(found ? stale() : missing()))
+  )
