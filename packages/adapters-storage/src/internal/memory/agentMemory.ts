@@ -9,6 +9,7 @@
 import { AgentMemory, AgentMemoryRules, CorePorts, type Errors, type Ids, Trusted } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase, type MemoryDatabaseShape, type ScopedTable } from "../../MemoryDatabase.js"
+import { toJson } from "../json.js"
 
 type Item = AgentMemory.MemoryItem
 type Link = AgentMemory.MemoryLink
@@ -54,8 +55,6 @@ const upperBound = (xs: ReadonlyArray<string>, value: string): number => {
   return xs[at] === value ? at + 1 : at
 }
 
-const bigintsAsStrings = (_k: string, x: unknown) => (typeof x === "bigint" ? x.toString() : x)
-
 /**
  * A value as a JSON column gives it back (the SQL adapters' encoding: bigints as strings, dates
  * as ISO strings, undefined members dropped, -0 as 0), never the caller's object itself.
@@ -63,13 +62,7 @@ const bigintsAsStrings = (_k: string, x: unknown) => (typeof x === "bigint" ? x.
 const jsonCopy = (v: unknown): unknown => {
   if (v === null || v === undefined) return null
   if (typeof v === "string" || typeof v === "boolean") return v
-  let text: string
-  try {
-    text = JSON.stringify(v)
-  } catch {
-    text = JSON.stringify(v, bigintsAsStrings)
-  }
-  return text === undefined ? null : JSON.parse(text)
+  return JSON.parse(toJson(v))
 }
 
 /** The stored item with a value of its own (an object value is copied out, as a SQL read parses one afresh). */

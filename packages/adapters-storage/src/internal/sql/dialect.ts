@@ -114,17 +114,8 @@ export const bool = (v: unknown): boolean => v === true || v === 1 || v === "1" 
 /** Decodes a JSON text column. */
 export const json = (v: unknown): unknown => (v === null || v === undefined ? null : JSON.parse(String(v)))
 
-const bigintsAsStrings = (_k: string, x: unknown) => (typeof x === "bigint" ? x.toString() : x)
-
-/** Encodes a value for a JSON text column (bigints as strings). */
-export const toJson = (v: unknown): string => {
-  // a replacer function puts JSON.stringify on its slow path; only values holding a bigint need it
-  try {
-    return JSON.stringify(v ?? null)
-  } catch {
-    return JSON.stringify(v ?? null, bigintsAsStrings)
-  }
-}
+/** Encodes a value for a JSON text column (bigints as strings; the memory adapter shares it). */
+export { toJson } from "../json.js"
 
 /**
  * The outcome of a version-checked `UPDATE … WHERE version = expected RETURNING …`: done when it
