@@ -1,0 +1,117 @@
+/**
+ * The categorizer chain's contract: each stage is a plugin that looks at one bank transaction
+ * (and what earlier stages said) and answers with a {@link StageResult}. The chain runs the
+ * stages in order; a host can replace, reorder or extend them. The built-in stages are tenant
+ * rules, vendor memory, the per-tenant classifier and the optional language model.
+ *
+ * A stage never fails: anything that goes wrong inside it (a store error, a timeout, a refused
+ * model answer) becomes an `abstain` or `skipped` result whose `reason` says why, so the
+ * deterministic result of earlier stages stands and the reason reaches provenance.
+ */
+import type { BankTransaction, Chart } from "@airlock/ledger"
+import type { Effect } from "effect"
+
+/** One candidate counter-account with the stage's score for it (0 … 1). */
+export interface Candidate {
+  readonly account_code: string
+  readonly score: number
+}
+
+/** One split of a stage's answer: an account and its share of the bank amount (positive minor units). */
+export interface ProposedSplit {
+  readonly account_code: string
+  readonly amount_minor: bigint
+}
+
+/**
+ * What a stage says.
+ * - `decided`: the stage is sure enough that later stages need not run (a tenant rule, a
+ *   vendor with consistent labels); `splits` is set.
+ * - `candidates`: a ranked guess; later stages may still run; `splits` is the top guess.
+ * - `abstain`: the stage had nothing to say (no rule matched, unknown vendor, no history).
+ * - `skipped`: the stage did not run, and `reason` says why (no model configured, budget
+ *   exhausted, breaker open, an earlier stage decided).
+ */
+export type StageOutcome = "decided" | "candidates" | "abstain" | "skipped"
+
+/** The answer of one stage; stored whole in the proposal's provenance. */
+export interface StageResult {
+  /** The stage's name (`rules`, `vendor_memory`, `classifier`, `llm`, or a host's). */
+  readonly stage: string
+  readonly outcome: StageOutcome
+  /** The stage's proposed splits (empty for `abstain` and `skipped`). */
+  readonly splits: ReadonlyArray<ProposedSplit>
+  /** The stage's raw confidence in `splits` (0 … 1; 0 for `abstain` and `skipped`). */
+  readonly confidence: number
+  /** Ranked candidates with scores, best first (may be empty). */
+  readonly candidates: ReadonlyArray<Candidate>
+  /** One human sentence for the rationale (names the rule, the vendor, the model …). */
+  readonly rationale: string
+  /** A stable reason code for `abstain` / `skipped` (for example `llm.not_configured`). */
+  readonly reason: string | null
+  /** Questions a person should answer (new vendor, unusual amount, possible split). */
+  readonly questions: ReadonlyArray<string>
+  /**
+   * Stage-specific provenance, JSON-safe: the rule id, memory item uids used, the
+   * classifier version, the model name, prompt hash, tokens and cost …
+   */
+  readonly details: Readonly<Record<string, unknown>>
+}
+
+/** Everything a stage may look at. */
+export interface CategorizeInput {
+  readonly tenant_id: string
+  readonly transaction: BankTransaction.BankTransaction
+  /** The tenant's active accounts: the only codes any stage may propose. */
+  readonly accounts: ReadonlyArray<Chart.Account>
+  /** The vendor key normalised from the description (see `VendorKey`). */
+  readonly vendor_key: string
+  /** Results of the stages that ran before this one, in order. */
+  readonly previous: ReadonlyArray<StageResult>
+}
+
+/** One stage of the chain. `R` is what the stage needs from the context (a store, a model). */
+export interface CategorizerStage<R = never> {
+  readonly name: string
+  readonly run: (input: CategorizeInput) => Effect.Effect<StageResult, never, R>
+}
+
+/** A stage result for a stage that did not run. */
+export const skipped = (stage: string, reason: string, rationale: string): StageResult => ({
+  stage,
+  outcome: "skipped",
+  splits: [],
+  confidence: 0,
+  candidates: [],
+  rationale,
+  reason,
+  questions: [],
+  details: {}
+})
+
+/** A stage result for a stage that had nothing to say. */
+export const abstain = (
+  stage: string,
+  reason: string,
+  rationale: string,
+  details: Readonly<Record<string, unknown>> = {}
+): StageResult => ({
+  stage,
+  outcome: "abstain",
+  splits: [],
+  confidence: 0,
+  candidates: [],
+  rationale,
+  reason,
+  questions: [],
+  details
+})
+
+/** Splits for putting the whole bank amount on one account. */
+export const wholeAmount = (
+  transaction: BankTransaction.BankTransaction,
+  account_code: string
+): ReadonlyArray<ProposedSplit> => [{
+  account_code,
+  amount_minor: transaction.amount_minor < 0n ? -transaction.amount_minor : transaction.amount_minor
+}]
