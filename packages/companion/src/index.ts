@@ -1,4 +1,6 @@
 /**
  * @airlock/companion — The AI bookkeeping companion: settings and modes, categorizers, calibration, auto-post gates, memory governance.
  */
+export * as Autonomy from "./Autonomy.js"
 export * as Categorizer from "./Categorizer.js"
+export * as CompanionSettings from "./CompanionSettings.js"

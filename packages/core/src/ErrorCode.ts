@@ -134,6 +134,12 @@ export const ErrorCodes = {
     "exec.budget.exceeded": "BudgetExceeded",
     "llm.budget.exceeded": "BudgetExceeded"
   }),
+  // companion: settings and autonomy
+  ...rows({
+    "companion.settings.approval_required": "Forbidden",
+    "companion.settings.approver_not_person": "Forbidden",
+    "validation.companion_setting": "ValidationError"
+  }),
   // adapters-http
   ...rows({
     "admin.ip_denied": "Forbidden",
