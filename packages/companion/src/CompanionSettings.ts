@@ -316,6 +316,25 @@ const changeView = (record: Action.ActionRecord): ChangeView => {
   }
 }
 
+/** What the service fails with (anything else the pipeline could raise is a defect here). */
+export type SettingsError =
+  | Errors.Forbidden
+  | Errors.ValidationError
+  | Errors.NotFound
+  | Errors.Conflict
+  | Errors.LockdownActive
+  | Errors.StorageError
+
+const EXPECTED = new Set(["Forbidden", "ValidationError", "NotFound", "Conflict", "LockdownActive", "StorageError"])
+
+/** Narrows a pipeline failure to {@link SettingsError}; no other gate guards this kind. */
+const narrow = <A, R>(self: Effect.Effect<A, Errors.AirlockError, R>): Effect.Effect<A, SettingsError, R> =>
+  Effect.catchIf(
+    self,
+    (e): e is Exclude<Errors.AirlockError, SettingsError> => !EXPECTED.has(e._tag),
+    (e) => Effect.die(e)
+  ) as Effect.Effect<A, SettingsError, R>
+
 /** Options of {@link CompanionSettings} `update`. */
 export interface UpdateOptions {
   /**
@@ -425,7 +444,7 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
     })
 
     /** The tenant's named settings; needs `companion.read`. */
-    const read = (tenant: Ids.TenantId, actor: Actor.Actor): Effect.Effect<SettingsView, Errors.AirlockError> =>
+    const read = (tenant: Ids.TenantId, actor: Actor.Actor): Effect.Effect<SettingsView, SettingsError> =>
       Effect.map(tenants.readSettings(tenant, actor), viewOf)
 
     /**
@@ -438,8 +457,8 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
       input: SettingsUpdate,
       actor: Actor.Actor,
       options: UpdateOptions = {}
-    ): Effect.Effect<UpdateResult, Errors.AirlockError> =>
-      Effect.gen(function*() {
+    ): Effect.Effect<UpdateResult, SettingsError> =>
+      narrow(Effect.gen(function*() {
         yield* rbac.require(actor, "companion.settings.manage")
         const patch = yield* decodePatch(input)
         const before = yield* tenants.readSettings(tenant, actor)
@@ -462,7 +481,7 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
           payload: { patch, raises: raised }
         })
         return { status: "pending_approval", change: changeView(proposed.action), settings: viewOf(before) } as const
-      })
+      }))
 
     const loadChange = (tenant: Ids.TenantId, id: string) =>
       Effect.flatMap(pipeline.get(tenant, Ids.ActionId.make(id)), (record) =>
@@ -481,8 +500,8 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
       tenant: Ids.TenantId,
       id: string,
       actor: Actor.Actor
-    ): Effect.Effect<ApproveResult, Errors.AirlockError> =>
-      Effect.gen(function*() {
+    ): Effect.Effect<ApproveResult, SettingsError> =>
+      narrow(Effect.gen(function*() {
         yield* Effect.zipRight(tenants.readSettings(tenant, actor), loadChange(tenant, id))
         const applied = yield* pipeline.apply(tenant, Ids.ActionId.make(id), actor)
         return {
@@ -491,7 +510,7 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
           change: changeView(applied.action),
           settings: viewOf(yield* tenants.settings(tenant))
         } as const
-      })
+      }))
 
     /** Rejects (or, by its requester, withdraws) a pending change; needs `companion.settings.manage`. */
     const reject = (
@@ -499,19 +518,19 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
       id: string,
       actor: Actor.Actor,
       reason: string
-    ): Effect.Effect<ChangeView, Errors.AirlockError> =>
-      Effect.gen(function*() {
+    ): Effect.Effect<ChangeView, SettingsError> =>
+      narrow(Effect.gen(function*() {
         yield* Effect.zipRight(tenants.readSettings(tenant, actor), loadChange(tenant, id))
         return changeView(yield* pipeline.reject(tenant, Ids.ActionId.make(id), actor, reason))
-      })
+      }))
 
     /** The tenant's settings changes, newest first (optionally of one status); needs `companion.read`. */
     const changes = (
       tenant: Ids.TenantId,
       actor: Actor.Actor,
       query: { readonly status?: Action.ActionStatus | undefined; readonly limit?: number | undefined } = {}
-    ): Effect.Effect<ReadonlyArray<ChangeView>, Errors.AirlockError> =>
-      Effect.gen(function*() {
+    ): Effect.Effect<ReadonlyArray<ChangeView>, SettingsError> =>
+      narrow(Effect.gen(function*() {
         yield* tenants.readSettings(tenant, actor)
         const records = yield* pipeline.list(tenant, {
           kind: Autonomy.KIND,
@@ -519,7 +538,7 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
           limit: query.limit ?? 100
         })
         return records.map(changeView)
-      })
+      }))
 
     return { read, update, approve, reject, changes, view: viewOf, raisesOf } as const
   })
