@@ -134,7 +134,9 @@ export interface AutonomySettings {
 }
 
 /** The autonomy governance settings. Absent from the context, they are read from {@link config}. */
-export class AutonomyConfig extends Context.Tag("@airlock/companion/AutonomyConfig")<AutonomyConfig, AutonomySettings>() {}
+export class AutonomyConfig
+  extends Context.Tag("@airlock/companion/AutonomyConfig")<AutonomyConfig, AutonomySettings>()
+{}
 
 /** The `Config` description (`AIRLOCK_COMPANION_AUTONOMY_APPROVAL`, default `true`). */
 export const config: Config.Config<AutonomySettings> = Config.all({

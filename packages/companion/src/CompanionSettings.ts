@@ -43,7 +43,7 @@ export const SpotCheckRate = Rate
 export const ApprovalRiskThreshold = Rate
 /** A decimal amount: up to 15 digits and up to 6 decimals, no sign (`"5000.00"`). */
 export const DecimalAmount = Schema.String.pipe(
-  Schema.pattern(/^\d{1,15}(\.\d{1,6})?$/, { message: () => "must be a decimal amount such as \"5000.00\"" })
+  Schema.pattern(/^\d{1,15}(\.\d{1,6})?$/, { message: () => 'must be a decimal amount such as "5000.00"' })
 )
 /** `value_breaker_threshold`: amounts at or above it are forced to review (decimal, the amount's currency). */
 export const ValueBreakerThreshold = DecimalAmount
@@ -470,7 +470,8 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
         if (options.onRaise === "refuse") {
           return yield* new Errors.Forbidden({
             code: "companion.settings.approval_required",
-            message: "This change raises autonomy and needs a second person's approval: request it as a settings change",
+            message:
+              "This change raises autonomy and needs a second person's approval: request it as a settings change",
             details: { raises: raised.map((r) => r.field), request: "POST /api/v1/companion/settings/changes" }
           })
         }
@@ -488,7 +489,10 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
         record.kind === Autonomy.KIND
           ? Effect.succeed(record)
           : Effect.fail(
-            new Errors.NotFound({ message: `Settings change ${id} not found`, details: { entity: "settings_change", id } })
+            new Errors.NotFound({
+              message: `Settings change ${id} not found`,
+              details: { entity: "settings_change", id }
+            })
           ))
 
     /**

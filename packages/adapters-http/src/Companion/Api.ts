@@ -61,7 +61,6 @@ export const Settings = Schema.Struct({
   ...NamedFields
 }).annotations({ identifier: "CompanionSettings" })
 
-
 /**
  * A change of settings: only the given fields change; `extensions` keys are merged and a `null`
  * value removes a key. At least one field; unknown fields are refused.

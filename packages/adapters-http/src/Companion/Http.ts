@@ -66,7 +66,8 @@ export const layer: Layer.Layer<
           ))
         .handle("getNamedSettings", () =>
           withPrincipal((actor, tenant) =>
-            Effect.map(tenants.readSettings(tenant, actor), (settings) => namedJson(settings, companion.view(settings)))
+            Effect.map(tenants.readSettings(tenant, actor), (settings) =>
+              namedJson(settings, companion.view(settings)))
           ))
         .handle("updateSettings", ({ payload }) =>
           withPrincipal((actor, tenant) =>

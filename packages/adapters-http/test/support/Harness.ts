@@ -5,9 +5,9 @@
  * and check persisted state through raw SQL, bypassing the adapter.
  */
 import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
-import { Autonomy, CompanionSettings } from "@airlock/companion"
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
+import { Autonomy, CompanionSettings } from "@airlock/companion"
 import {
   type Actor,
   ApiToken,
