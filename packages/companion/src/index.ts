@@ -4,3 +4,5 @@
 export * as Autonomy from "./Autonomy.js"
 export * as Categorizer from "./Categorizer.js"
 export * as CompanionSettings from "./CompanionSettings.js"
+export * as LlmConfig from "./LlmConfig.js"
+export * as LlmStage from "./LlmStage.js"
