@@ -134,6 +134,16 @@ export const ErrorCodes = {
     "exec.budget.exceeded": "BudgetExceeded",
     "llm.budget.exceeded": "BudgetExceeded"
   }),
+  // ops: KPI events, rollups, alerts, baseline, digest
+  ...rows({
+    "validation.kpi_batch": "ValidationError",
+    "validation.kpi_step": "ValidationError",
+    "validation.kpi_event_time": "ValidationError",
+    "validation.kpi_range": "ValidationError",
+    "validation.baseline_params": "ValidationError",
+    "validation.digest_anchor": "ValidationError",
+    "kpi.digest_exists": "Conflict"
+  }),
   // adapters-http
   ...rows({
     "admin.ip_denied": "Forbidden",
