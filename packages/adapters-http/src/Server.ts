@@ -16,6 +16,7 @@ import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
+import type { AlertWebhook, Baseline, Digest, KpiAlerts, KpiRollups, ProductEvents } from "@airlock/ops"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -42,6 +43,7 @@ import * as Auth from "./Auth.js"
 import * as CompanionHttp from "./Companion/Http.js"
 import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
+import * as KpiHttp from "./Kpi/Http.js"
 import { HttpConfig } from "./HttpConfig.js"
 import type { HttpRateLimit } from "./HttpRateLimit.js"
 import { prepare } from "./internal/body.js"
@@ -109,6 +111,12 @@ export type Requirements =
   | SystemStatus.SystemStatus
   | Budgets.LlmBudget
   | GuardrailsConfig.GuardrailsConfig
+  | ProductEvents.ProductEvents
+  | KpiRollups.KpiRollups
+  | KpiAlerts.KpiAlerts
+  | AlertWebhook.AlertWebhook
+  | Baseline.Baselines
+  | Digest.Digests
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
@@ -119,7 +127,8 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "ledger">
   | HttpApiGroup.ApiGroup<"airlock", "guardrails">
   | HttpApiGroup.ApiGroup<"airlock", "lockdown">
-  | HttpApiGroup.ApiGroup<"airlock", "memory">,
+  | HttpApiGroup.ApiGroup<"airlock", "memory">
+  | HttpApiGroup.ApiGroup<"airlock", "kpi">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -135,7 +144,8 @@ export const groups: Layer.Layer<
   LedgerHttp.layer,
   GuardrailsHttp.layer,
   GuardrailsHttp.layerLockdown,
-  MemoryHttp.layer
+  MemoryHttp.layer,
+  KpiHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

@@ -1,14 +1,16 @@
-import { HttpConfig, HttpRateLimit, Server } from "@airlock/adapters-http"
+import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
 import { ApiToken, Errors, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
+import { Kpi, KpiConfig } from "@airlock/ops"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { afterAll, expect, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime } from "effect"
 
 // a host mounting the adapter as a fetch-style handler, on the in-memory store
-const core = Layer.merge(Ledger.layer, Guardrails.layer).pipe(
+const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(), KpiWebhookTransport.layer]))
+const core = Layer.merge(Ledger.layer, Layer.provideMerge(kpi, Guardrails.layer)).pipe(
   Layer.provideMerge(GuardrailsConfig.layer()),
   Layer.provideMerge(Kernel.layer),
   Layer.provideMerge(Memory.layer)

@@ -4,7 +4,7 @@
  * seeded tenants and their tokens. Tests talk to it through the typed client and raw `fetch`,
  * and check persisted state through raw SQL, bypassing the adapter.
  */
-import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
+import { Api, HttpConfig, HttpRateLimit, KpiWebhookTransport, Readiness, Server } from "@airlock/adapters-http"
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
 import {
@@ -21,6 +21,7 @@ import {
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
+import { Kpi, KpiConfig } from "@airlock/ops"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -186,6 +187,8 @@ export interface Options {
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
   /** Ledger settings (e.g. a small export page); default: from `AIRLOCK_LEDGER_*`. */
   readonly ledger?: Partial<LedgerConfig.LedgerSettings>
+  /** KPI settings (e.g. the alert webhook); default: the stated defaults. */
+  readonly kpi?: Partial<KpiConfig.KpiSettings>
 }
 
 /**
@@ -212,7 +215,8 @@ export const layer = (options: Options = {}): Layer.Layer<
   const ledger = options.ledger === undefined
     ? Ledger.layer
     : Ledger.layerWithConfig.pipe(Layer.provide(LedgerConfig.layer(options.ledger)))
-  const core = Layer.merge(ledger, Guardrails.layer).pipe(
+  const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(options.kpi), KpiWebhookTransport.layer]))
+  const core = Layer.merge(ledger, Layer.provideMerge(kpi, Guardrails.layer)).pipe(
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
