@@ -48,11 +48,14 @@ afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())))
 const DAY = 86_400_000
 
 const rows = (table: string, tenant = "default") =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.unsafe<{ n: unknown }>(`SELECT COUNT(*) AS n FROM ${table} WHERE tenant_id = ?`, [tenant]).pipe(
-      Effect.map((r) => Number(r[0]!.n)),
-      Effect.orDie
-    ))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql.unsafe<{ n: unknown }>(`SELECT COUNT(*) AS n FROM ${table} WHERE tenant_id = ?`, [tenant]).pipe(
+        Effect.map((r) => Number(r[0]!.n)),
+        Effect.orDie
+      )
+  )
 
 const dayText = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
@@ -127,7 +130,9 @@ layer(
       yield* post(s, "/api/v1/events", H.tokens.owner, { events: traffic(1, 10, 1, "a") })
       const yesterday = dayText(Date.now() - DAY)
       const from = dayText(Date.now() - 8 * DAY)
-      const page = yield* s.raw(`/api/admin/kpi/rollups?from=${from}&to=${yesterday}`, { headers: H.auth(H.tokens.admin) })
+      const page = yield* s.raw(`/api/admin/kpi/rollups?from=${from}&to=${yesterday}`, {
+        headers: H.auth(H.tokens.admin)
+      })
       expect(page.status).toBe(200)
       expect(page.json.rollups.map((r: { day: string }) => r.day)[0]).toBe(yesterday)
       expect(page.json.rollups).toHaveLength(8)
@@ -146,7 +151,11 @@ layer(
       )
       const alerts = yield* s.raw("/api/admin/kpi/alerts", { headers: H.auth(H.tokens.admin) })
       expect(alerts.json).toMatchObject({ critical: 1, warning: 0 })
-      expect(alerts.json.alerts[0]).toMatchObject({ metric: "Landing -> Run CTR", severity: "critical", day: yesterday })
+      expect(alerts.json.alerts[0]).toMatchObject({
+        metric: "Landing -> Run CTR",
+        severity: "critical",
+        day: yesterday
+      })
       // the receiver answers 500, then 200: two attempts, both signed
       const notified = yield* post(s, "/api/admin/kpi/alerts/notify", H.tokens.admin, {})
       expect(notified.json).toMatchObject({ status: "delivered", attempts: 2, critical: 1 })
@@ -217,7 +226,12 @@ layer(
       expect(yield* rows("ops_kpi_digests")).toBe(0)
       const llm = yield* Budgets.LlmBudget
       for (let i = 0; i < 5; i++) {
-        yield* llm.meter({ tenant_id: "default", task: "t", model: "m1", usage: { input_tokens: 10, output_tokens: 10 } })
+        yield* llm.meter({
+          tenant_id: "default",
+          task: "t",
+          model: "m1",
+          usage: { input_tokens: 10, output_tokens: 10 }
+        })
       }
       const created = yield* post(s, "/api/admin/digest/weekly", H.tokens.admin, { lookback_days: 7 })
       expect(created.json).toMatchObject({ status: "created", draft: { seq: 1, lookback_days: 7 } })

@@ -42,7 +42,8 @@ class Transport extends Effect.Service<Transport>()("test/KpiTransport", {
         const answer = list[Math.min(seen.length - 1, list.length - 1)]!
         const address = answer === "private" ? "10.0.0.7" : "93.184.216.34"
         const refused = request.checkAddress(address)
-        if (refused !== null) return yield* new AlertWebhook.TransportError({ reason: "address_denied", message: refused })
+        if (refused !== null)
+          return yield* new AlertWebhook.TransportError({ reason: "address_denied", message: refused })
         if (answer === "network") {
           return yield* new AlertWebhook.TransportError({ reason: "network", message: "connection reset" })
         }
@@ -78,8 +79,7 @@ const ev = (id: string, step: string, subject: string, time: number): ProductEve
   return { event_id: id, step, subject_type: type, subject_id: sid, occurred_at: time }
 }
 
-const tenant = (id: string) =>
-  Effect.flatMap(Tenants.Tenants, (t) => t.create({ id: T(id), name: `Tenant ${id}` }))
+const tenant = (id: string) => Effect.flatMap(Tenants.Tenants, (t) => t.create({ id: T(id), name: `Tenant ${id}` }))
 
 /** The hand-computed fixture (see the first test). */
 const fixtureEvents: ReadonlyArray<ProductEvents.EventInput> = [
@@ -99,7 +99,11 @@ const fixtureEvents: ReadonlyArray<ProductEvents.EventInput> = [
 ]
 
 /** A day of traffic: `landing` subjects, of whom `run` ran, `start` started a replay and `complete` finished it. */
-const dayOfTraffic = (prefix: string, dayOffset: number, n: { landing: number; run: number; start: number; complete: number }) => {
+const dayOfTraffic = (
+  prefix: string,
+  dayOffset: number,
+  n: { landing: number; run: number; start: number; complete: number }
+) => {
   const out: Array<ProductEvents.EventInput> = []
   for (let i = 0; i < n.landing; i++) {
     const s = `user:${prefix}${dayOffset}_${i}`
@@ -187,8 +191,10 @@ export const suite = <E>(
         })
         // one second before day 2 starts: still immature; at day 2: 1 of 5
         yield* TestClock.setTime(at(2, 0) - 1)
-        expect((yield* rollups.list(yield* adminOf(t.id), { from: "2030-03-01", to: "2030-03-01" })).rollups[0]!
-          .retention.D1.percent).toBe("n/a")
+        expect(
+          (yield* rollups.list(yield* adminOf(t.id), { from: "2030-03-01", to: "2030-03-01" })).rollups[0]!
+            .retention.D1.percent
+        ).toBe("n/a")
         yield* TestClock.setTime(at(2, 0))
         const page = yield* rollups.list(yield* adminOf(t.id), { from: "2030-03-01", to: "2030-03-02" })
         expect(page.rollups[1]!.retention.D1).toMatchObject({ status: "ok", percent: "20.00%" })
@@ -207,7 +213,10 @@ export const suite = <E>(
           status: "small_cohort",
           percent: "n/a"
         })
-        expect(late.rollups.find((r) => r.day === "2030-03-08")!.steps.landing).toStrictEqual({ events: 1, subjects: 1 })
+        expect(late.rollups.find((r) => r.day === "2030-03-08")!.steps.landing).toStrictEqual({
+          events: 1,
+          subjects: 1
+        })
         // stored: one row per day of the range, counts only
         expect(yield* probe.rows("ops_kpi_rollups", "kpi-roll")).toBe(8)
         const stored = yield* Effect.flatMap(KpiStore.KpiStore, (s) => s.listRollups("kpi-roll", D0, D0))
@@ -281,13 +290,19 @@ export const suite = <E>(
         const sent = yield* Ref.get(transport.calls)
         expect(sent).toHaveLength(1)
         const body = JSON.parse(sent[0]!.body)
-        expect(body).toMatchObject({ type: "kpi.alerts.critical", tenant_id: "kpi-hook", payload_hash: ra.payload_hash })
+        expect(body).toMatchObject({
+          type: "kpi.alerts.critical",
+          tenant_id: "kpi-hook",
+          payload_hash: ra.payload_hash
+        })
         expect(body.alerts.every((x: { severity: string }) => x.severity === "critical")).toBe(true)
         const signature = sent[0]!.headers[AlertWebhook.SIGNATURE_HEADER]!
         expect(AlertWebhook.verifySignature("whsec_test", signature, sent[0]!.body, Math.floor(at(8, 12) / 1000))).toBe(
           true
         )
-        expect(AlertWebhook.verifySignature("other", signature, sent[0]!.body, Math.floor(at(8, 12) / 1000))).toBe(false)
+        expect(AlertWebhook.verifySignature("other", signature, sent[0]!.body, Math.floor(at(8, 12) / 1000))).toBe(
+          false
+        )
         expect(yield* probe.claim("kpi-hook", ra.payload_hash!)).toStrictEqual({
           owner: (ra.status === "delivered" ? ra : rb).delivery_id,
           until: at(8, 12) + 3_600_000
@@ -353,7 +368,10 @@ export const suite = <E>(
         yield* TestClock.setTime(1_000_000)
         const store = yield* KpiStore.KpiStore
         const wins = yield* Effect.all(
-          Array.from({ length: 8 }, (_, i) => store.claimNotification("kpi-claim", "h1", `o${i}`, 1_000_000, 1_060_000)),
+          Array.from(
+            { length: 8 },
+            (_, i) => store.claimNotification("kpi-claim", "h1", `o${i}`, 1_000_000, 1_060_000)
+          ),
           { concurrency: capabilities.parallelConnections ? 8 : 1 }
         )
         expect(wins.filter((w) => w)).toHaveLength(1)
@@ -373,8 +391,18 @@ export const suite = <E>(
         const llm = yield* Budgets.LlmBudget
         const probe = yield* KpiProbe
         yield* TestClock.setTime(at(3, 12))
-        yield* llm.meter({ tenant_id: t.id, task: "categorize", model: "m1", usage: { input_tokens: 1000, output_tokens: 500 } })
-        yield* llm.meter({ tenant_id: t.id, task: "categorize", model: "m1", usage: { input_tokens: 1000, output_tokens: 0 } })
+        yield* llm.meter({
+          tenant_id: t.id,
+          task: "categorize",
+          model: "m1",
+          usage: { input_tokens: 1000, output_tokens: 500 }
+        })
+        yield* llm.meter({
+          tenant_id: t.id,
+          task: "categorize",
+          model: "m1",
+          usage: { input_tokens: 1000, output_tokens: 0 }
+        })
         yield* events.recordFor(t.id, [
           ev("b1", "landing", "user:x", at(3, 12) - 4 * 60_000),
           ev("b2", "run", "user:x", at(3, 12) - 4 * 60_000),
@@ -417,7 +445,11 @@ export const suite = <E>(
         expect(yield* probe.rows("ops_kpi_baselines", "kpi-base")).toBe(2)
         const files = Baseline.baselineFiles(second)
         expect(files.map((f) => f.path)).toStrictEqual(["baseline_latest.json", "metrics/metrics_latest.json"])
-        expect(JSON.parse(files[1]!.text)).toMatchObject({ kind: "airlock.metrics", baseline_id: second.id, windows: 2 })
+        expect(JSON.parse(files[1]!.text)).toMatchObject({
+          kind: "airlock.metrics",
+          baseline_id: second.id,
+          windows: 2
+        })
         const tooWide = yield* Effect.exit(baselines.capture(admin, { windows: 1000, window_minutes: 1440 }))
         expect(tooWide).toStrictEqual(Exit.fail(expect.objectContaining({ code: "validation.baseline_params" })))
         const missing = yield* Effect.exit(baselines.get(admin, "bl_missing"))
@@ -456,8 +488,12 @@ export const suite = <E>(
         if (created.status !== "created") throw new Error("expected a draft")
         expect(created.draft).toMatchObject({ anchor_week: "2030-03-04", seq: 1, lookback_days: 7 })
         expect(created.draft.markdown).toContain("# Weekly digest: week of 2030-03-04")
-        expect(created.draft.markdown).toContain("- Product events: [27](/api/admin/kpi/rollups?from=2030-02-28&to=2030-03-06)")
-        expect(created.draft.markdown).toContain("| [2030-03-05](/api/admin/kpi/rollups?from=2030-03-05&to=2030-03-05) |")
+        expect(created.draft.markdown).toContain(
+          "- Product events: [27](/api/admin/kpi/rollups?from=2030-02-28&to=2030-03-06)"
+        )
+        expect(created.draft.markdown).toContain(
+          "| [2030-03-05](/api/admin/kpi/rollups?from=2030-03-05&to=2030-03-05) |"
+        )
         expect(created.draft.markdown).toContain("[50.00%](/api/admin/kpi/rollups?from=2030-03-05&to=2030-03-05)")
         // the same week (Sunday anchor) is refused; a duplicate is allowed when asked for
         const dup = yield* Effect.exit(digests.weekly(admin, { anchor_date: "2030-03-10" }))
@@ -494,4 +530,3 @@ const adminOf = (tenant: Ids.TenantId) =>
         ? Effect.succeed(found)
         : t.addActor({ tenant_id: tenant, kind: "user", name: "Ada", role: "ADMIN" })
     }))
-

@@ -23,7 +23,7 @@
  * The HTTP call goes through the {@link WebhookTransport} port (a Node implementation lives in
  * `@airlock/adapters-http`): this module stays pure.
  */
-import { type Actor, Canonical, Errors, Ids, Rbac, TenantScope } from "@airlock/core"
+import { type Actor, Canonical, type Errors, Ids, Rbac, TenantScope } from "@airlock/core"
 import { Clock, Context, Data, Duration, Effect, Either, Metric, Redacted, Ref, Schedule } from "effect"
 import { createHmac } from "node:crypto"
 import { ProductEventStore } from "./EventStore.js"

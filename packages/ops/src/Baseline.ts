@@ -225,7 +225,10 @@ export class Baselines extends Effect.Service<Baselines>()("@airlock/ops/Baselin
           provider_failures: yield* providerFailures(now),
           metrics: yield* metricWindows(tenant, now, windows, minutes)
         }
-        const record = new BaselineRecord({ id, tenant_id: tenant, captured_at: now, captured_by: actorId, document }, true)
+        const record = new BaselineRecord(
+          { id, tenant_id: tenant, captured_at: now, captured_by: actorId, document },
+          true
+        )
         yield* store.putBaseline(record)
         return record
       })

@@ -135,7 +135,9 @@ export const renderMarkdown = (facts: DigestFacts, settings: Pick<KpiSettings, "
   )
   for (const a of facts.alerts.alerts) {
     lines.push(
-      `- **${a.severity}** ${cell(a.metric)} on ${link(a.day, rollupLink(a.day))}: ${a.latest_percent} against a ${a.average_days}-day average of ${a.average_percent} (drop ${a.drop_percent})`
+      `- **${a.severity}** ${cell(a.metric)} on ${
+        link(a.day, rollupLink(a.day))
+      }: ${a.latest_percent} against a ${a.average_days}-day average of ${a.average_percent} (drop ${a.drop_percent})`
     )
   }
   lines.push("")
@@ -246,7 +248,12 @@ export class Digests extends Effect.Service<Digests>()("@airlock/ops/Digests", {
             observed,
             required,
             llm_calls_by_day: byDay,
-            rollups: windowRows.map((r) => ({ kind: "kpi_rollup", tenant_id: tenant, day: r.day, link: rollupLink(r.day) })),
+            rollups: windowRows.map((r) => ({
+              kind: "kpi_rollup",
+              tenant_id: tenant,
+              day: r.day,
+              link: rollupLink(r.day)
+            })),
             alerts: { critical: alerts.critical, warning: alerts.warning, link: "/api/admin/kpi/alerts" },
             baseline: baseline === null ? null : { id: baseline.id, link: `/api/admin/baseline/${baseline.id}` }
           }

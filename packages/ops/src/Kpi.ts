@@ -5,7 +5,14 @@
  * settings (`KpiConfig.layerConfig` or `.layer({...})`).
  */
 import type { Audit, Ids, Rbac } from "@airlock/core"
-import type { Breakers, Budgets, BudgetStore, CounterStore, GuardrailsConfig, StopConditions } from "@airlock/guardrails"
+import type {
+  Breakers,
+  Budgets,
+  BudgetStore,
+  CounterStore,
+  GuardrailsConfig,
+  StopConditions
+} from "@airlock/guardrails"
 import { Layer } from "effect"
 import { AlertWebhook, type WebhookTransport } from "./AlertWebhook.js"
 import { Baselines } from "./Baseline.js"

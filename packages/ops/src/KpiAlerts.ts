@@ -175,7 +175,8 @@ export const evaluate = (
     const points: Array<Point> = []
     for (const r of rollups) {
       const { denominator, numerator } = rateCounts(r, rate)
-      if (denominator > 0) points.push({ day: r.day_index, value: ratio(numerator, denominator), numerator, denominator })
+      if (denominator > 0)
+        points.push({ day: r.day_index, value: ratio(numerator, denominator), numerator, denominator })
     }
     add(check(name, points, settings))
   }
@@ -184,7 +185,12 @@ export const evaluate = (
     for (const r of rollups) {
       if (!isMature(r.day_index, n, now) || r.cohort_size < settings.retentionMinCohort) continue
       const retained = n === 1 ? r.d1_retained : r.d7_retained
-      points.push({ day: r.day_index, value: ratio(retained, r.cohort_size), numerator: retained, denominator: r.cohort_size })
+      points.push({
+        day: r.day_index,
+        value: ratio(retained, r.cohort_size),
+        numerator: retained,
+        denominator: r.cohort_size
+      })
     }
     add(check(`D${n}`, points, settings))
   }

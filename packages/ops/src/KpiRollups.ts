@@ -134,7 +134,10 @@ export type RenderedRetention = typeof RenderedRetention.Type
 export const RenderedRollup = Schema.Struct({
   tenant_id: Schema.String,
   day: Schema.String,
-  steps: Schema.Record({ key: Schema.String, value: Schema.Struct({ events: Schema.Number, subjects: Schema.Number }) }),
+  steps: Schema.Record({
+    key: Schema.String,
+    value: Schema.Struct({ events: Schema.Number, subjects: Schema.Number })
+  }),
   rates: Schema.Array(RenderedRate),
   retention: Schema.Struct({ D1: RenderedRetention, D7: RenderedRetention }),
   computed_at: Schema.Number

@@ -50,8 +50,7 @@ export const layer: Layer.Layer<
     const baselines = yield* Baseline.Baselines
     const digests = yield* Digest.Digests
     return handlers
-      .handle("recordEvents", ({ payload }) =>
-        withPrincipal((actor, tenant) => events.record(actor, payload, tenant)))
+      .handle("recordEvents", ({ payload }) => withPrincipal((actor, tenant) => events.record(actor, payload, tenant)))
       .handle("rollups", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
           rollups.list(actor, {
@@ -81,11 +80,17 @@ export const layer: Layer.Layer<
           )
         ))
       .handle("captureBaseline", ({ payload }) =>
-        withPrincipal((actor, tenant) => Effect.map(baselines.capture(actor, payload, tenant), baselineJson)))
+        withPrincipal((actor, tenant) =>
+          Effect.map(baselines.capture(actor, payload, tenant), baselineJson)
+        ))
       .handle("latestBaseline", () =>
-        withPrincipal((actor, tenant) => Effect.map(baselines.latest(actor, tenant), baselineJson)))
+        withPrincipal((actor, tenant) =>
+          Effect.map(baselines.latest(actor, tenant), baselineJson)
+        ))
       .handle("baseline", ({ path }) =>
-        withPrincipal((actor, tenant) => Effect.map(baselines.get(actor, path.id, tenant), baselineJson)))
+        withPrincipal((actor, tenant) =>
+          Effect.map(baselines.get(actor, path.id, tenant), baselineJson)
+        ))
       .handle("weeklyDigest", ({ payload }) =>
         withPrincipal((actor, tenant) =>
           Effect.map(
@@ -95,10 +100,16 @@ export const layer: Layer.Layer<
         ))
       .handle("digestDrafts", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
-          Effect.map(digests.list(actor, urlParams.limit ?? 50, tenant), (list) => list.map(draftJson))
+          Effect.map(digests.list(actor, urlParams.limit ?? 50, tenant), (list) =>
+            list.map(draftJson))
         ))
       .handle("digestDraft", ({ path }) =>
-        withPrincipal((actor, tenant) => Effect.map(digests.get(actor, path.id, tenant), draftJson)))
+        withPrincipal((actor, tenant) =>
+          Effect.map(digests.get(actor, path.id, tenant), draftJson)
+        ))
       .handle("digestMarkdown", ({ path }) =>
-        withPrincipal((actor, tenant) => Effect.map(digests.get(actor, path.id, tenant), (d) => d.markdown)))
+        withPrincipal((actor, tenant) =>
+          Effect.map(digests.get(actor, path.id, tenant), (d) =>
+            d.markdown)
+        ))
   }))

@@ -18,7 +18,9 @@ type LookupCallback = (
   family?: number
 ) => void
 
-const post = (request: AlertWebhook.WebhookRequest): Effect.Effect<{ readonly status: number }, AlertWebhook.TransportError> =>
+const post = (
+  request: AlertWebhook.WebhookRequest
+): Effect.Effect<{ readonly status: number }, AlertWebhook.TransportError> =>
   Effect.async<{ readonly status: number }, AlertWebhook.TransportError>((resume) => {
     let refused: string | null = null
     let timedOut = false

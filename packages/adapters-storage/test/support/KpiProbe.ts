@@ -51,10 +51,13 @@ export const sql = Layer.effect(
   KpiProbe,
   Effect.map(SqlClient.SqlClient, (sql) => ({
     rows: (table, tenant) =>
-      sql.unsafe<{ n: unknown }>(`SELECT COUNT(*) AS n FROM ${table} WHERE tenant_id = $1`.replace(
-        "$1",
-        sql.onDialectOrElse({ pg: () => "$1", orElse: () => "?" })
-      ), [tenant]).pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie),
+      sql.unsafe<{ n: unknown }>(
+        `SELECT COUNT(*) AS n FROM ${table} WHERE tenant_id = $1`.replace(
+          "$1",
+          sql.onDialectOrElse({ pg: () => "$1", orElse: () => "?" })
+        ),
+        [tenant]
+      ).pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie),
     claim: (tenant, hash) =>
       sql`SELECT owner, until_at FROM ops_kpi_alert_claims WHERE tenant_id = ${tenant} AND payload_hash = ${hash}`.pipe(
         Effect.map((r) => (r.length ? { owner: String(r[0]!.owner), until: Number(r[0]!.until_at) } : null)),
