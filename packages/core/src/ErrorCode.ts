@@ -142,6 +142,10 @@ export const ErrorCodes = {
     "validation.kpi_range": "ValidationError",
     "validation.baseline_params": "ValidationError",
     "validation.digest_anchor": "ValidationError",
+    "kpi.webhook_url_invalid": "ValidationError",
+    "kpi.webhook_insecure": "ValidationError",
+    "kpi.webhook_host_denied": "ValidationError",
+    "kpi.webhook_address_denied": "ValidationError",
     "kpi.digest_exists": "Conflict"
   }),
   // adapters-http
