@@ -7,6 +7,7 @@
  */
 import * as Guardrails from "./guardrails.js"
 import * as Http from "./http.js"
+import * as Kpi from "./kpi.js"
 import * as Ledger from "./ledger.js"
 import * as AgentMemory from "./memory.js"
 import * as Pipeline from "./pipeline.js"
@@ -25,7 +26,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "http server", run: Http.run },
   { title: "guardrails gate stack", run: Guardrails.run },
   { title: "ledger", run: Ledger.run },
-  { title: "agent memory", run: AgentMemory.run }
+  { title: "agent memory", run: AgentMemory.run },
+  { title: "kpi rollups", run: Kpi.run }
 ]
 
 const only = process.argv.slice(2)

@@ -8,12 +8,13 @@
  *
  *   pnpm --filter @airlock/examples exec tsx --conditions=source bench/profile-http.ts [requests] [--profile]
  */
-import { HttpConfig, HttpRateLimit, Server } from "@airlock/adapters-http"
+import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
 import { CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
+import { Kpi, KpiConfig } from "@airlock/ops"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { writeFileSync } from "node:fs"
@@ -24,7 +25,12 @@ const count = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3000)
 const profile = process.argv.includes("--profile")
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length)
 
-const core = Layer.mergeAll(Ledger.layer, Guardrails.layer, CompanionSettings.CompanionSettings.Default).pipe(
+const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(), KpiWebhookTransport.layer]))
+const core = Layer.mergeAll(
+  Ledger.layer,
+  Layer.provideMerge(kpi, Guardrails.layer),
+  CompanionSettings.CompanionSettings.Default
+).pipe(
   Layer.provideMerge(
     GuardrailsConfig.layer({ rateLimitEnabled: true, rateLimitRpm: 100_000_000, rateLimitTenantRpm: 100_000_000 })
   ),

@@ -6,12 +6,13 @@
  * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests,
  * then close storage.
  */
-import { HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
+import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Readiness, Server } from "@airlock/adapters-http"
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
+import { Kpi, KpiConfig } from "@airlock/ops"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
@@ -37,6 +38,8 @@ const main = Effect.gen(function*() {
   const core = Kernel.layer.pipe(Layer.provideMerge(storage))
   // guardrails (gates and services, incl. the per-token/per-tenant request limiter) from AIRLOCK_*
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
+  // KPI events, rollups, alerts (+ webhook), baseline and digest, from AIRLOCK_KPI_* / AIRLOCK_DIGEST_*
+  const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layerConfig, KpiWebhookTransport.layer]))
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
   const ledger = Ledger.layer
   // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
@@ -79,7 +82,7 @@ const main = Effect.gen(function*() {
     banner.pipe(
       Layer.provide(http),
       Layer.provide(seed),
-      Layer.provide(Layer.mergeAll(guardrails, ledger, companion)),
+      Layer.provide(Layer.mergeAll(Layer.provideMerge(kpi, guardrails), ledger, companion)),
       Layer.provide(core),
       Layer.provide(logger)
     )

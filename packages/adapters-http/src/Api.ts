@@ -13,6 +13,7 @@ import * as ApiError from "./ApiError.js"
 import { CompanionApi } from "./Companion/Api.js"
 import { GuardrailsApi, LockdownApi } from "./Guardrails/Api.js"
 import { HealthApi } from "./Health/Api.js"
+import { KpiApi } from "./Kpi/Api.js"
 import { LedgerApi } from "./Ledger/Api.js"
 import { MemoryApi } from "./Memory/Api.js"
 import { SystemApi } from "./System/Api.js"
@@ -50,6 +51,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(GuardrailsApi)
   .add(LockdownApi)
   .add(MemoryApi)
+  .add(KpiApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

@@ -17,6 +17,7 @@ import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
+import type { AlertWebhook, Baseline, Digest, KpiAlerts, KpiRollups, ProductEvents } from "@airlock/ops"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -48,6 +49,7 @@ import type { HttpRateLimit } from "./HttpRateLimit.js"
 import { prepare } from "./internal/body.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
 import { makeRouteTable } from "./internal/routes.js"
+import * as KpiHttp from "./Kpi/Http.js"
 import * as LedgerHttp from "./Ledger/Http.js"
 import * as MemoryHttp from "./Memory/Http.js"
 import * as Metrics from "./Metrics.js"
@@ -111,6 +113,12 @@ export type Requirements =
   | Budgets.LlmBudget
   | GuardrailsConfig.GuardrailsConfig
   | CompanionSettings.CompanionSettings
+  | ProductEvents.ProductEvents
+  | KpiRollups.KpiRollups
+  | KpiAlerts.KpiAlerts
+  | AlertWebhook.AlertWebhook
+  | Baseline.Baselines
+  | Digest.Digests
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
@@ -121,7 +129,8 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "ledger">
   | HttpApiGroup.ApiGroup<"airlock", "guardrails">
   | HttpApiGroup.ApiGroup<"airlock", "lockdown">
-  | HttpApiGroup.ApiGroup<"airlock", "memory">,
+  | HttpApiGroup.ApiGroup<"airlock", "memory">
+  | HttpApiGroup.ApiGroup<"airlock", "kpi">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -137,7 +146,8 @@ export const groups: Layer.Layer<
   LedgerHttp.layer,
   GuardrailsHttp.layer,
   GuardrailsHttp.layerLockdown,
-  MemoryHttp.layer
+  MemoryHttp.layer,
+  KpiHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

@@ -5,15 +5,27 @@
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
+import type { KpiStore } from "@airlock/ops"
 import { Layer } from "effect"
 import * as MemoryCore from "./internal/memory/core.js"
 import * as MemoryGuardrails from "./internal/memory/guardrails.js"
 import * as MemoryLedger from "./internal/memory/ledger.js"
+import * as MemoryOpsKpi from "./internal/memory/ops-kpi.js"
 import * as MemoryDatabase from "./MemoryDatabase.js"
 
 /** Every port and the unit of work, on a database created for this layer. */
 export const layer: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | MemoryDatabase.MemoryDatabase
-> = Layer.mergeAll(MemoryCore.layer, MemoryLedger.layer, MemoryGuardrails.layer, MemoryDatabase.layerUnitOfWork).pipe(
+  | CorePorts.CorePorts
+  | LedgerPorts.LedgerPorts
+  | GuardrailsPorts.GuardrailsPorts
+  | KpiStore.KpiPorts
+  | MemoryDatabase.MemoryDatabase
+> = Layer.mergeAll(
+  MemoryCore.layer,
+  MemoryLedger.layer,
+  MemoryGuardrails.layer,
+  MemoryOpsKpi.layer,
+  MemoryDatabase.layerUnitOfWork
+).pipe(
   Layer.provideMerge(MemoryDatabase.layer)
 )

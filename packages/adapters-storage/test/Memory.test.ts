@@ -3,9 +3,11 @@ import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
+import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
 
@@ -16,3 +18,4 @@ ledgerSuite("memory", Layer.provideMerge(LedgerProbe.memory, Memory.layer), { pa
 AgentMemorySuite.suite("memory", Layer.provideMerge(AgentMemoryProbe.memory, Memory.layer), {
   parallelConnections: false
 })
+KpiSuite.suite("memory", Layer.provideMerge(KpiProbe.memory, Memory.layer), { parallelConnections: false })

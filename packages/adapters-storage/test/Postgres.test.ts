@@ -4,9 +4,11 @@ import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
+import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 import * as Probe from "./support/Probe.js"
@@ -49,4 +51,11 @@ if (admin === "") {
     )
   )
   AgentMemorySuite.suite("postgres", memoryPorts, { parallelConnections: true })
+  const kpiPorts = Layer.unwrapEffect(
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(KpiProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    )
+  )
+  KpiSuite.suite("postgres", kpiPorts, { parallelConnections: true })
 }

@@ -6,9 +6,11 @@ import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
+import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
 
@@ -40,3 +42,8 @@ AgentMemorySuite.suite(
   Layer.provideMerge(AgentMemoryProbe.sql, Sqlite.layer({ filename: memoryFile })),
   { parallelConnections: false }
 )
+
+const kpiFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ops-kpi.db")
+KpiSuite.suite("sqlite (file, WAL)", Layer.provideMerge(KpiProbe.sql, Sqlite.layer({ filename: kpiFile })), {
+  parallelConnections: false
+})

@@ -140,6 +140,20 @@ export const ErrorCodes = {
     "companion.settings.approver_not_person": "Forbidden",
     "validation.companion_setting": "ValidationError"
   }),
+  // ops: KPI events, rollups, alerts, baseline, digest
+  ...rows({
+    "validation.kpi_batch": "ValidationError",
+    "validation.kpi_step": "ValidationError",
+    "validation.kpi_event_time": "ValidationError",
+    "validation.kpi_range": "ValidationError",
+    "validation.baseline_params": "ValidationError",
+    "validation.digest_anchor": "ValidationError",
+    "kpi.webhook_url_invalid": "ValidationError",
+    "kpi.webhook_insecure": "ValidationError",
+    "kpi.webhook_host_denied": "ValidationError",
+    "kpi.webhook_address_denied": "ValidationError",
+    "kpi.digest_exists": "Conflict"
+  }),
   // adapters-http
   ...rows({
     "admin.ip_denied": "Forbidden",

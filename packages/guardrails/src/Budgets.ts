@@ -69,6 +69,16 @@ export interface LlmCallResult<A> {
   readonly usage: Usage | null
 }
 
+/**
+ * The LLM call counters: every metered call adds 1 (by model) to the tenant's and the global count
+ * of its UTC day, in the budget store beside the spend (ops reads them for the baseline snapshot
+ * and the weekly digest's evidence gate).
+ */
+export const CallScopes: { readonly tenant: (tenant: string) => string; readonly global: "calls:*:day" } = {
+  tenant: memo((tenant) => `calls:${tenant}:day`),
+  global: "calls:*:day"
+}
+
 /** A call's cost: `ceil((in × in_price + out × out_price) / 10⁶)` micro-dollars (pure, exact up to the ceiling). */
 export const callCost = (
   price: { readonly input_per_mtok: UsdMicros; readonly output_per_mtok: UsdMicros },
@@ -154,6 +164,8 @@ export class LlmBudget extends Effect.Service<LlmBudget>()("@airlock/guardrails/
         yield* store.add(scoped(Scopes.aiGlobal, "day"), day, input.model, cost, null)
         if (config.llmBudgetPeriod === "day")
           yield* store.add(scoped(Scopes.ai(input.tenant_id), "day"), day, input.task, cost, null)
+        yield* store.add(CallScopes.tenant(input.tenant_id), day, input.model, 1n, null)
+        yield* store.add(CallScopes.global, day, input.model, 1n, null)
         yield* stops.checkHardBudget
         return cost
       })

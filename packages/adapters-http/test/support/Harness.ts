@@ -4,7 +4,7 @@
  * seeded tenants and their tokens. Tests talk to it through the typed client and raw `fetch`,
  * and check persisted state through raw SQL, bypassing the adapter.
  */
-import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
+import { Api, HttpConfig, HttpRateLimit, KpiWebhookTransport, Readiness, Server } from "@airlock/adapters-http"
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
 import { Autonomy, CompanionSettings } from "@airlock/companion"
@@ -22,6 +22,7 @@ import {
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
+import { Kpi, KpiConfig } from "@airlock/ops"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -193,6 +194,8 @@ export interface Options {
    * suites change settings in; the companion settings tests turn it on.
    */
   readonly autonomyApproval?: boolean
+  /** KPI settings (e.g. the alert webhook); default: the stated defaults. */
+  readonly kpi?: Partial<KpiConfig.KpiSettings>
 }
 
 /**
@@ -223,7 +226,8 @@ export const layer = (options: Options = {}): Layer.Layer<
   const companion = CompanionSettings.CompanionSettings.Default.pipe(
     Layer.provide(Autonomy.layer({ approvalRequired: options.autonomyApproval ?? false }))
   )
-  const core = Layer.mergeAll(ledger, Guardrails.layer, companion).pipe(
+  const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(options.kpi), KpiWebhookTransport.layer]))
+  const core = Layer.mergeAll(ledger, Layer.provideMerge(kpi, Guardrails.layer), companion).pipe(
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
