@@ -54,7 +54,13 @@ const summarise = (lower: number, upper: number, members: ReadonlyArray<ScoredIt
     sp += m.p
     sy += m.correct ? 1 : 0
   }
-  return { lower, upper, count: members.length, mean_predicted: sp / members.length, observed_rate: sy / members.length }
+  return {
+    lower,
+    upper,
+    count: members.length,
+    mean_predicted: sp / members.length,
+    observed_rate: sy / members.length
+  }
 }
 
 /** Expected calibration error with its reliability bins (see the module doc for the binning). */

@@ -128,7 +128,10 @@ const byCode = (a: { readonly account_code: string }, b: { readonly account_code
  * weight are ignored.
  */
 export const train = (model: ClassifierModel, examples: ReadonlyArray<TrainingExample>): ClassifierModel => {
-  const classes = new Map<string, { account_code: string; docs: number; total: number; counts: Record<string, number> }>(
+  const classes = new Map<
+    string,
+    { account_code: string; docs: number; total: number; counts: Record<string, number> }
+  >(
     model.classes.map((c) => [c.account_code, c])
   )
   const copied = new Set<string>()
@@ -214,7 +217,9 @@ export const predict = (
   const sum = exps.reduce((a, b) => a + b, 0)
   return codes
     .map((account_code, i) => ({ account_code, score: exps[i]! / sum }))
-    .sort((a, b) => b.score - a.score || (a.account_code < b.account_code ? -1 : a.account_code > b.account_code ? 1 : 0))
+    .sort((a, b) =>
+      b.score - a.score || (a.account_code < b.account_code ? -1 : a.account_code > b.account_code ? 1 : 0)
+    )
 }
 
 /** Encode a model for storage (JSON-safe object). */

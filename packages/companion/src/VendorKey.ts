@@ -66,16 +66,91 @@ const TYPE_PHRASES: ReadonlyArray<string> = [
 
 /** Payment-processor prefixes followed by `*` (or a space): the merchant's name follows them. */
 const PROCESSORS: ReadonlyArray<string> = [
-  "SQ", "SQU", "TST", "PAYPAL", "PP", "SP", "IN", "PY", "WPY", "BT", "CKO", "FS", "PADDLE NET", "STRIPE", "EB", "ZETTLE",
-  "SUMUP", "IZ", "GOOGLE", "APL"
+  "SQ",
+  "SQU",
+  "TST",
+  "PAYPAL",
+  "PP",
+  "SP",
+  "IN",
+  "PY",
+  "WPY",
+  "BT",
+  "CKO",
+  "FS",
+  "PADDLE NET",
+  "STRIPE",
+  "EB",
+  "ZETTLE",
+  "SUMUP",
+  "IZ",
+  "GOOGLE",
+  "APL"
 ]
 
 /** US states (and DC), Canadian provinces: a trailing code of these is the merchant's location. */
 const REGIONS = new Set([
-  "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA",
-  "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR",
-  "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
-  "AB", "BC", "MB", "NB", "NL", "NS", "ON", "PE", "QC", "SK"
+  "AL",
+  "AK",
+  "AZ",
+  "AR",
+  "CA",
+  "CO",
+  "CT",
+  "DE",
+  "DC",
+  "FL",
+  "GA",
+  "HI",
+  "ID",
+  "IL",
+  "IN",
+  "IA",
+  "KS",
+  "KY",
+  "LA",
+  "ME",
+  "MD",
+  "MA",
+  "MI",
+  "MN",
+  "MS",
+  "MO",
+  "MT",
+  "NE",
+  "NV",
+  "NH",
+  "NJ",
+  "NM",
+  "NY",
+  "NC",
+  "ND",
+  "OH",
+  "OK",
+  "OR",
+  "PA",
+  "RI",
+  "SC",
+  "SD",
+  "TN",
+  "TX",
+  "UT",
+  "VT",
+  "VA",
+  "WA",
+  "WV",
+  "WI",
+  "WY",
+  "AB",
+  "BC",
+  "MB",
+  "NB",
+  "NL",
+  "NS",
+  "ON",
+  "PE",
+  "QC",
+  "SK"
 ])
 
 /** Country codes card strings end with. */
@@ -83,34 +158,140 @@ const COUNTRIES = new Set(["US", "USA", "CAN", "GB", "GBR", "UK", "IE", "DE", "F
 
 /** Cities common in card strings (multi-word first); removed only when they end the key. */
 const CITIES: ReadonlyArray<string> = [
-  "SAN FRANCISCO", "SOUTH SAN FRANCISCO", "LOS ANGELES", "NEW YORK", "SAN DIEGO", "SAN JOSE", "LAS VEGAS",
-  "SALT LAKE CITY", "SALT LAKE CTY", "KANSAS CITY", "OKLAHOMA CITY", "ST LOUIS", "SAINT LOUIS", "ST PAUL",
-  "FORT WORTH", "EL PASO", "NEW ORLEANS", "SANTA MONICA", "SANTA CLARA", "MOUNTAIN VIEW", "PALO ALTO", "REDWOOD CITY",
-  "SAN MATEO", "LONG BEACH", "BROOKLYN", "QUEENS", "BRONX", "MANHATTAN", "NEW YORK CITY", "NYC",
-  "SEATTLE", "BELLEVUE", "REDMOND", "TACOMA", "PORTLAND", "OAKLAND", "BERKELEY", "SACRAMENTO", "FRESNO", "IRVINE",
-  "PASADENA", "AUSTIN", "DALLAS", "HOUSTON", "PLANO", "CHICAGO", "EVANSTON", "BOSTON", "CAMBRIDGE", "SOMERVILLE",
-  "DENVER", "BOULDER", "PHOENIX", "TEMPE", "SCOTTSDALE", "TUCSON", "MIAMI", "ORLANDO", "TAMPA", "ATLANTA",
-  "CHARLOTTE", "RALEIGH", "DURHAM", "NASHVILLE", "MEMPHIS", "DETROIT", "MINNEAPOLIS", "MILWAUKEE", "CLEVELAND",
-  "COLUMBUS", "CINCINNATI", "PITTSBURGH", "PHILADELPHIA", "BALTIMORE", "WASHINGTON", "ARLINGTON", "RICHMOND",
-  "NEWARK", "JERSEY CITY", "HOBOKEN", "STAMFORD", "HARTFORD", "PROVIDENCE", "BUFFALO", "ROCHESTER", "ALBANY",
-  "INDIANAPOLIS", "LOUISVILLE", "OMAHA", "SAN ANTONIO", "ALBUQUERQUE", "HONOLULU", "ANCHORAGE", "BOISE", "RENO",
-  "SPOKANE", "SUNNYVALE", "CUPERTINO", "MENLO PARK", "EMERYVILLE", "TORONTO", "VANCOUVER", "MONTREAL", "CALGARY",
-  "OTTAWA", "LONDON", "DUBLIN", "AMSTERDAM", "BERLIN", "PARIS", "LOS GATOS", "DALY CITY", "SANTA CRUZ"
+  "SAN FRANCISCO",
+  "SOUTH SAN FRANCISCO",
+  "LOS ANGELES",
+  "NEW YORK",
+  "SAN DIEGO",
+  "SAN JOSE",
+  "LAS VEGAS",
+  "SALT LAKE CITY",
+  "SALT LAKE CTY",
+  "KANSAS CITY",
+  "OKLAHOMA CITY",
+  "ST LOUIS",
+  "SAINT LOUIS",
+  "ST PAUL",
+  "FORT WORTH",
+  "EL PASO",
+  "NEW ORLEANS",
+  "SANTA MONICA",
+  "SANTA CLARA",
+  "MOUNTAIN VIEW",
+  "PALO ALTO",
+  "REDWOOD CITY",
+  "SAN MATEO",
+  "LONG BEACH",
+  "BROOKLYN",
+  "QUEENS",
+  "BRONX",
+  "MANHATTAN",
+  "NEW YORK CITY",
+  "NYC",
+  "SEATTLE",
+  "BELLEVUE",
+  "REDMOND",
+  "TACOMA",
+  "PORTLAND",
+  "OAKLAND",
+  "BERKELEY",
+  "SACRAMENTO",
+  "FRESNO",
+  "IRVINE",
+  "PASADENA",
+  "AUSTIN",
+  "DALLAS",
+  "HOUSTON",
+  "PLANO",
+  "CHICAGO",
+  "EVANSTON",
+  "BOSTON",
+  "CAMBRIDGE",
+  "SOMERVILLE",
+  "DENVER",
+  "BOULDER",
+  "PHOENIX",
+  "TEMPE",
+  "SCOTTSDALE",
+  "TUCSON",
+  "MIAMI",
+  "ORLANDO",
+  "TAMPA",
+  "ATLANTA",
+  "CHARLOTTE",
+  "RALEIGH",
+  "DURHAM",
+  "NASHVILLE",
+  "MEMPHIS",
+  "DETROIT",
+  "MINNEAPOLIS",
+  "MILWAUKEE",
+  "CLEVELAND",
+  "COLUMBUS",
+  "CINCINNATI",
+  "PITTSBURGH",
+  "PHILADELPHIA",
+  "BALTIMORE",
+  "WASHINGTON",
+  "ARLINGTON",
+  "RICHMOND",
+  "NEWARK",
+  "JERSEY CITY",
+  "HOBOKEN",
+  "STAMFORD",
+  "HARTFORD",
+  "PROVIDENCE",
+  "BUFFALO",
+  "ROCHESTER",
+  "ALBANY",
+  "INDIANAPOLIS",
+  "LOUISVILLE",
+  "OMAHA",
+  "SAN ANTONIO",
+  "ALBUQUERQUE",
+  "HONOLULU",
+  "ANCHORAGE",
+  "BOISE",
+  "RENO",
+  "SPOKANE",
+  "SUNNYVALE",
+  "CUPERTINO",
+  "MENLO PARK",
+  "EMERYVILLE",
+  "TORONTO",
+  "VANCOUVER",
+  "MONTREAL",
+  "CALGARY",
+  "OTTAWA",
+  "LONDON",
+  "DUBLIN",
+  "AMSTERDAM",
+  "BERLIN",
+  "PARIS",
+  "LOS GATOS",
+  "DALY CITY",
+  "SANTA CRUZ"
 ]
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 const TYPE_RE = new RegExp(
-  `(?:^|\\s)(?:${TYPE_PHRASES.map((p) => escape(p).replace(/ /g, "\\s+")).join("|")})(?:\\s+\\d{4}(?=\\s|$))?(?=\\s|$|\\d)`,
+  `(?:^|\\s)(?:${
+    TYPE_PHRASES.map((p) => escape(p).replace(/ /g, "\\s+")).join("|")
+  })(?:\\s+\\d{4}(?=\\s|$))?(?=\\s|$|\\d)`,
   "g"
 )
-const PROCESSOR_RE = new RegExp(`(?:^|\\s)(?:${PROCESSORS.map((p) => escape(p).replace(/ /g, "\\s+")).join("|")})\\s*\\*\\s*`, "g")
+const PROCESSOR_RE = new RegExp(
+  `(?:^|\\s)(?:${PROCESSORS.map((p) => escape(p).replace(/ /g, "\\s+")).join("|")})\\s*\\*\\s*`,
+  "g"
+)
 const CITY_RE = new RegExp(`\\s(?:${[...CITIES].sort((a, b) => b.length - a.length).map(escape).join("|")})$`)
 
 /** Tokens that are references: letters and digits mixed, with at least three digits, or a long digit run. */
 const isReference = (token: string): boolean => {
   if (/^\d{5,}$/.test(token)) return true
-  if (token.length >= 6 && /[A-Z]/.test(token) && /\d/.test(token) && (token.match(/\d/g)?.length ?? 0) >= 3) return true
+  if (token.length >= 6 && /[A-Z]/.test(token) && /\d/.test(token) && (token.match(/\d/g)?.length ?? 0) >= 3)
+    return true
   return false
 }
 
@@ -118,11 +299,15 @@ const isReference = (token: string): boolean => {
 const normalise = (text: string): string => {
   let s = ` ${text.toUpperCase().normalize("NFKD").replace(/[\u0300-\u036f]/g, "")} `
   // ACH descriptors: "ORIG CO NAME:GUSTO ORIG ID:… CO ENTRY DESCR:PAYROLL …" keeps the company name only
-  const orig = /ORIG CO NAME\s*:\s*(.+?)\s*(?:\b(?:ORIG ID|DESC DATE|CO ENTRY DESCR|ENTRY DESCR|SEC|TRACE|EED|IND ID|IND NAME)\b|$)/
-    .exec(s)
+  const orig =
+    /ORIG CO NAME\s*:\s*(.+?)\s*(?:\b(?:ORIG ID|DESC DATE|CO ENTRY DESCR|ENTRY DESCR|SEC|TRACE|EED|IND ID|IND NAME)\b|$)/
+      .exec(s)
   if (orig) s = ` ${orig[1]} `
   // e-mail addresses, and web addresses after the name (a help URL), go whole
-  s = s.replace(/\S+@\S+/g, " ").replace(/(\S)\s+(?:HTTPS?:\/\/)?(?:WWW\.)?[A-Z0-9-]+(?:\.[A-Z0-9-]+)*\.(?:COM|NET|ORG|IO)\b\S*/g, "$1 ")
+  s = s.replace(/\S+@\S+/g, " ").replace(
+    /(\S)\s+(?:HTTPS?:\/\/)?(?:WWW\.)?[A-Z0-9-]+(?:\.[A-Z0-9-]+)*\.(?:COM|NET|ORG|IO)\b\S*/g,
+    "$1 "
+  )
   // references with a label: the label and its value go together
   s = s.replace(
     /\b(?:REF(?:ERENCE)?|REF NO|CONF(?:IRMATION)?|AUTH(?:ORIZATION)?|TRACE|TRN|TXN|SEQ|ORIG ID|PPD ID|WEB ID|CCD ID|ID|INV|INVOICE|ORDER|TERMINAL|TERM|TID|MID|APPROVAL|APPR CODE|CARD ENDING IN|CARD ENDING|ENDING IN)\s*(?:NO\.?|NUMBER|#|:)?\s*[:#]?\s*[A-Z0-9-]*\d[A-Z0-9-]*/g,
@@ -144,8 +329,10 @@ const normalise = (text: string): string => {
   // web suffixes and schemes
   s = s.replace(/\bHTTPS?:\/\/|\bWWW\./g, " ").replace(/\.(?:COM|NET|ORG|IO|CO|CA|US|UK)\b(?:\/\S*)?/g, " ")
   // store and terminal numbers: what follows a store number is the location
-  s = s.replace(/\s(?:#\s*\d+|STORE\s*#?\s*\d+|STR\s*#?\s*\d+|NO\.?\s*\d+|\d{3,})(?:\s.*)?$/, (m, offset: number) =>
-    s.slice(0, offset).trim().length > 0 ? " " : m)
+  s = s.replace(
+    /\s(?:#\s*\d+|STORE\s*#?\s*\d+|STR\s*#?\s*\d+|NO\.?\s*\d+|\d{3,})(?:\s.*)?$/,
+    (m, offset: number) => s.slice(0, offset).trim().length > 0 ? " " : m
+  )
   s = s.replace(/#\s*\d+/g, " ")
   // remaining punctuation to spaces (keep & and ' inside names), references, lone digits
   s = s.replace(/['’]/g, "").replace(/[^A-Z0-9&]+/g, " ")
@@ -162,8 +349,7 @@ const normalise = (text: string): string => {
 }
 
 /** The fallback when stripping leaves nothing: the description's letters, case-folded. */
-const fallback = (text: string): string =>
-  text.toLowerCase().replace(/[^a-z0-9&]+/g, " ").replace(/\s+/g, " ").trim()
+const fallback = (text: string): string => text.toLowerCase().replace(/[^a-z0-9&]+/g, " ").replace(/\s+/g, " ").trim()
 
 /**
  * The normalised vendor key of a bank transaction: the payee when the bank gives one that
