@@ -111,7 +111,10 @@ interface Weighted {
 const fitPlatt = (items: ReadonlyArray<Weighted>, oneParam: boolean, prior: number): { a: number; b: number } => {
   let pos = 0
   let neg = 0
-  for (const it of items) it.y === 1 ? (pos += it.w) : (neg += it.w)
+  for (const it of items) {
+    if (it.y === 1) pos += it.w
+    else neg += it.w
+  }
   const tPos = (pos + 1) / (pos + 2)
   const tNeg = 1 / (neg + 2)
   let a = 1
