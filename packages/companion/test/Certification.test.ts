@@ -74,8 +74,8 @@ describe("Certification: the regularised incomplete beta and the binomial bound"
 })
 
 describe("Certification: certify", () => {
-  it("59 clean reviewed items at or above a threshold certify 0.95; 58 do not (insufficient history)", () => {
-    const ok = C.certify(items(59, 0.97), { now: NOW, candidate_thresholds: [0.99, 0.97, 0.9] })
+  it("start_errors 0: 59 clean reviewed items at or above a threshold certify 0.95; 58 do not", () => {
+    const ok = C.certify(items(59, 0.97), { now: NOW, start_errors: 0, candidate_thresholds: [0.99, 0.97, 0.9] })
     expect(ok).toMatchObject({
       threshold: 0.9,
       n_at_or_above: 59,
@@ -86,20 +86,39 @@ describe("Certification: certify", () => {
       delta: 0.05
     })
     expect(ok.error_upper_bound).toBeLessThanOrEqual(0.05)
-    const short = C.certify(items(58, 0.97), { now: NOW })
+    const short = C.certify(items(58, 0.97), { now: NOW, start_errors: 0 })
     expect(short).toMatchObject({ threshold: null, reason: "certification.insufficient_history", n_window: 58 })
+  })
+
+  it("default start_errors 1: testing starts at 93 items, so one early error does not end the sequence", () => {
+    expect(C.DEFAULT_START_ERRORS).toBe(1)
+    // 59 clean items are enough for the bound but below the default start
+    expect(C.certify(items(59, 0.97), { now: NOW }).reason).toBe("certification.insufficient_history")
+    // 60 items at 0.99 with one error, then 40 clean at 0.95: start 0 tests 0.99 first (60 items, 1 error) and stops
+    const history = [...items(60, 0.99, 1), ...items(40, 0.95)]
+    expect(C.certify(history, { now: NOW, start_errors: 0 })).toMatchObject({
+      threshold: null,
+      reason: "certification.bound_not_met"
+    })
+    // start 1 skips to the first threshold with ≥ 93 items (0.95: 100 items, 1 error) and certifies it
+    expect(C.certify(history, { now: NOW })).toMatchObject({
+      threshold: 0.5,
+      n_at_or_above: 100,
+      errors_at_or_above: 1
+    })
   })
 
   it("one error needs 93 items; 92 fail the bound and nothing certifies", () => {
     expect(C.certify(items(93, 0.99, 1), { now: NOW }).threshold).toBe(0.5)
-    const failed = C.certify(items(92, 0.99, 1), { now: NOW })
+    const failed = C.certify(items(92, 0.99, 1), { now: NOW, start_errors: 0 })
     expect(failed).toMatchObject({ threshold: null, reason: "certification.bound_not_met", n_at_or_above: 92 })
+    expect(C.certify(items(92, 0.99, 1), { now: NOW }).reason).toBe("certification.insufficient_history")
     expect(failed.error_upper_bound).toBeGreaterThan(0.05)
   })
 
   it("0.99 needs 299 clean items", () => {
-    expect(C.certify(items(299, 0.995), { now: NOW, target_precision: 0.99 }).threshold).toBe(0.5)
-    expect(C.certify(items(298, 0.995), { now: NOW, target_precision: 0.99 }).reason)
+    expect(C.certify(items(299, 0.995), { now: NOW, target_precision: 0.99, start_errors: 0 }).threshold).toBe(0.5)
+    expect(C.certify(items(298, 0.995), { now: NOW, target_precision: 0.99, start_errors: 0 }).reason)
       .toBe("certification.insufficient_history")
   })
 
@@ -139,10 +158,11 @@ describe("Certification: certify", () => {
         fc.array(item, { maxLength: 400 }),
         fc.double({ min: 0.5, max: 0.99, noNaN: true }),
         fc.constantFrom(0.01, 0.05, 0.1),
-        (history, target, delta) => {
+        fc.integer({ min: 0, max: 2 }),
+        (history, target, delta, startErrors) => {
           // bias toward correct items so that certification actually happens in many runs
           const biased = history.map((h, i) => ({ ...h, correct: h.correct || i % 5 !== 0 }))
-          const cert = C.certify(biased, { now: NOW, target_precision: target, delta })
+          const cert = C.certify(biased, { now: NOW, target_precision: target, delta, start_errors: startErrors })
           if (cert.threshold === null) return
           const inWindow = biased.filter((h) => h.at > NOW - 90 * DAY && h.at <= NOW && h.p >= cert.threshold!)
           const errors = inWindow.filter((h) => !h.correct).length
