@@ -13,8 +13,9 @@
  *
  * Printed per quarter: accuracy of the chain's top answer, Brier and ECE of the calibrated
  * probability (10 uniform bins), the share auto-posted (coverage), the realised precision of what
- * auto-posted against the certified target, and the hindsight ceiling — the largest share that
- * could have auto-posted at the target precision with a threshold picked after the fact.
+ * auto-posted against the certified target, and the hindsight ceiling — the largest share of the
+ * quarter that could have auto-posted at the target precision with a threshold picked after the
+ * fact, among the items the other gates allow (vendor not cold-start), spot checks included.
  *
  * The chain is a parameter ({@link BenchChain}): `referenceChain` is vendor memory (cold-start
  * minimum 3 consistent labels) then the naive-Bayes classifier; the companion service can be
@@ -75,7 +76,11 @@ export interface ReferenceChainOptions {
   readonly monthly_decay?: number
 }
 
-/** The reference chain: vendor memory (decides after `coldstart_min_labels` consistent labels), then the classifier. */
+/**
+ * The reference chain: vendor memory decides once the vendor's latest `coldstart_min_labels`
+ * labels agree (raw score `(streak+1)/(streak+2)`); otherwise the classifier ranks, and the vendor
+ * counts as cold-start.
+ */
 export const referenceChain = (options: ReferenceChainOptions): BenchChain => {
   const min = options.coldstart_min_labels ?? 3
   const decay = options.monthly_decay ?? Number(process.env.BENCH_COMPANION_DECAY ?? 0.9)
@@ -101,12 +106,14 @@ export const referenceChain = (options: ReferenceChainOptions): BenchChain => {
           cold_start: false
         }
       }
+      // fewer than `min` consistent latest labels: the vendor is cold-start (new, or relabelled and
+      // not yet confirmed), and the classifier's answer is a ranked guess for a person
       const top = Classifier.predict(model, tx, options.accounts)[0]
       return {
         account_code: top?.account_code ?? null,
         score: top?.score ?? 0,
         stage: "classifier",
-        cold_start: labels.length < min
+        cold_start: true
       }
     },
     learn: (tx, account_code, source) => {
@@ -211,6 +218,8 @@ export const runQuality = (
     n: number
     right: number
     scored: Array<{ p: number; correct: boolean }>
+    /** Scored items the other gates allow (vendor not cold-start): the hindsight ceiling's population. */
+    gated: Array<{ p: number; correct: boolean }>
     auto: number
     autoRight: number
     spot: number
@@ -233,7 +242,8 @@ export const runQuality = (
     })
     const [y, m] = month.split("-").map(Number) as [number, number]
     const quarterKey = `${y}-Q${Math.floor((m - 1) / 3) + 1}`
-    const q = quarters.get(quarterKey) ?? { n: 0, right: 0, scored: [], auto: 0, autoRight: 0, spot: 0, thresholds: [] }
+    const q = quarters.get(quarterKey) ??
+      { n: 0, right: 0, scored: [], gated: [], auto: 0, autoRight: 0, spot: 0, thresholds: [] }
     if (process.env.BENCH_COMPANION_DEBUG) console.log(month, JSON.stringify(cert))
     if (evaluating) {
       q.thresholds.push(cert.threshold)
@@ -251,6 +261,7 @@ export const runQuality = (
         q.n++
         if (correct) q.right++
         if (p !== null) q.scored.push({ p, correct })
+        if (p !== null && !proposal.cold_start && proposal.account_code !== null) q.gated.push({ p, correct })
         if (spot) q.spot++
       }
       if (eligible && !spot) {
@@ -281,7 +292,7 @@ export const runQuality = (
     realised_precision: q.auto === 0 ? null : q.autoRight / q.auto,
     certified_months: q.thresholds.filter((t) => t !== null).length,
     thresholds: q.thresholds,
-    ceiling: hindsightCeiling(q.scored, target, q.n),
+    ceiling: hindsightCeiling(q.gated, target, q.n),
     spot_checked: q.spot
   }))
 }
