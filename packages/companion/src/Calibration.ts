@@ -269,7 +269,7 @@ export const fit = (history: ReadonlyArray<HistoryItem>, options: FitOptions = {
   const prior = options.prior_strength ?? 1
   const valid = history.filter((h) => Number.isFinite(h.score) && Number.isFinite(h.at))
   if (valid.length < minHistory || valid.length === 0) return null
-  const now = options.now ?? Math.max(...valid.map((h) => h.at))
+  const now = options.now ?? valid.reduce((m, h) => Math.max(m, h.at), -Infinity)
   const ordered = [...valid].sort((p, q) => p.at - q.at || p.score - q.score || Number(p.correct) - Number(q.correct))
   const items: Array<Weighted> = ordered.map((h) => ({
     x: logit(h.score),
