@@ -38,7 +38,9 @@ const inspect = (tables: Effect.Effect<ReadonlyArray<{ readonly name: string }>,
     )
     return {
       status: yield* Migrations.status,
-      unprefixed: names.filter((n) => !/^(core|guardrails|ledger|companion|ops)_/.test(n) && n !== "effect_sql_migrations"),
+      unprefixed: names.filter((n) =>
+        !/^(core|guardrails|ledger|companion|ops)_/.test(n) && n !== "effect_sql_migrations"
+      ),
       prefixes: [...new Set(names.map((n) => n.split("_")[0]))].sort(),
       tenants: (yield* sql`SELECT id, name FROM core_tenants`).map((r) => [r.id, r.name]),
       counters: (yield* sql`SELECT key, CAST(count AS TEXT) AS count FROM guardrails_counters`).map((
