@@ -4,6 +4,7 @@
  * statements on the handle directly; `SqliteClient`/`SqlClient` (`@effect/sql`) share the same
  * handle, statement cache and lock, for migrations and hosts that add their own tables.
  */
+import type { CompanionPorts } from "@airlock/companion"
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
@@ -49,6 +50,7 @@ export const layer = (
   | CorePorts.CorePorts
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
+  | CompanionPorts.CompanionPorts
   | SqliteClient.SqliteClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

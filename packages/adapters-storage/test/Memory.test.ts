@@ -1,10 +1,12 @@
 import { Memory } from "@airlock/adapters-storage"
 import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
+import * as CompanionProbe from "./support/CompanionProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
@@ -16,3 +18,4 @@ ledgerSuite("memory", Layer.provideMerge(LedgerProbe.memory, Memory.layer), { pa
 AgentMemorySuite.suite("memory", Layer.provideMerge(AgentMemoryProbe.memory, Memory.layer), {
   parallelConnections: false
 })
+CompanionSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer), { parallelConnections: false })

@@ -2,10 +2,12 @@ import { Postgres } from "@airlock/adapters-storage"
 import { Effect, Layer } from "effect"
 import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
+import * as CompanionProbe from "./support/CompanionProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
@@ -49,4 +51,11 @@ if (admin === "") {
     )
   )
   AgentMemorySuite.suite("postgres", memoryPorts, { parallelConnections: true })
+  const companionPorts = Layer.unwrapEffect(
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(CompanionProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    )
+  )
+  CompanionSuite.suite("postgres", companionPorts, { parallelConnections: true })
 }

@@ -4,10 +4,12 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
+import * as CompanionProbe from "./support/CompanionProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
@@ -40,3 +42,8 @@ AgentMemorySuite.suite(
   Layer.provideMerge(AgentMemoryProbe.sql, Sqlite.layer({ filename: memoryFile })),
   { parallelConnections: false }
 )
+
+const companionFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "companion.db")
+CompanionSuite.suite("sqlite (file, WAL)", Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: companionFile })), {
+  parallelConnections: false
+})

@@ -134,6 +134,11 @@ export const ErrorCodes = {
     "exec.budget.exceeded": "BudgetExceeded",
     "llm.budget.exceeded": "BudgetExceeded"
   }),
+  // companion: proposal flow
+  ...rows({
+    "validation.rule": "ValidationError",
+    "validation.rule_regex": "ValidationError"
+  }),
   // adapters-http
   ...rows({
     "admin.ip_denied": "Forbidden",
