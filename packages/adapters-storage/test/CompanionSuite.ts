@@ -3,7 +3,7 @@
  * goes through the companion service (which goes through the ledger and core's pipeline) and
  * checks persisted state through the raw {@link CompanionProbe}.
  */
-import { Companion, type CompanionPorts, VendorMemoryStage } from "@airlock/companion"
+import { Companion, type CompanionPorts, CompanionProvenance, VendorMemoryStage } from "@airlock/companion"
 import {
   AgentMemory,
   AgentMemoryConfig,
@@ -178,6 +178,28 @@ export const suite = <E>(
         // the superseded original never applies again, nor does the applied correction twice
         const again = yield* Effect.either(c.apply(fx.tenant, fx.bookkeeper, proposed.proposal_id!))
         expect(Either.isLeft(again) && again.left.code).toBe("proposal.closed")
+        // provenance from either side names the stages, the correction, who applied and the gates
+        const provenance = yield* CompanionProvenance.CompanionProvenance
+        const byEvent = yield* provenance.lookup(fx.tenant, fx.viewer, { shadow_event_id: proposed.proposal_id! })
+        const byEntry = yield* provenance.lookup(fx.tenant, fx.viewer, { entry_id: applied.entry_id! })
+        for (const p of [byEvent, byEntry]) {
+          expect(p.shadow_event_id).toBe(proposed.proposal_id)
+          expect(p.ai?.deciding_stage).toBe("rules")
+          expect((p.ai?.stages as ReadonlyArray<{ stage: string }>).map((s) => s.stage)).toStrictEqual([
+            "rules",
+            "vendor_memory",
+            "classifier"
+          ])
+          expect(p.correction).toMatchObject({
+            original_proposal_id: proposed.proposal_id,
+            correction_proposal_id: applied.applied_proposal_id,
+            by: fx.bookkeeper.id
+          })
+          expect(p.applied).toMatchObject({ proposal_id: applied.applied_proposal_id, by: fx.bookkeeper.id })
+          expect(p.gates.apply.at(-1)?.gates.map((g) => g.gate)).toContain("ledger.validation")
+          expect(p.entry?.id).toBe(applied.entry_id)
+          expect(p.bank_transaction?.description).toBe("STAPLES #1234 SAN JOSE CA")
+        }
         const twice = yield* c.apply(fx.tenant, fx.bookkeeper, applied.applied_proposal_id)
         expect(twice.already_applied).toBe(true)
         expect(yield* probe.count("entries", fx.tenant)).toBe(1)

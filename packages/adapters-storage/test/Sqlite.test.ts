@@ -44,6 +44,10 @@ AgentMemorySuite.suite(
 )
 
 const companionFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "companion.db")
-CompanionSuite.suite("sqlite (file, WAL)", Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: companionFile })), {
-  parallelConnections: false
-})
+CompanionSuite.suite(
+  "sqlite (file, WAL)",
+  Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: companionFile })),
+  {
+    parallelConnections: false
+  }
+)

@@ -49,6 +49,7 @@ import {
   type ReviewOutcome,
   type StoredSplit
 } from "./CompanionPorts.js"
+import { CompanionProvenance } from "./CompanionProvenance.js"
 import { type FlowSettings, fromAiSettings } from "./internal/settings.js"
 import * as RulesStage from "./RulesStage.js"
 import { vendorKey } from "./VendorKey.js"
@@ -1146,5 +1147,5 @@ export const layerPolicy: Layer.Layer<never, never, KindPolicy.KindPolicies> = L
   })
 )
 
-/** The companion service with the value-breaker policy of `ledger.proposal` registered. */
-export const layer = Layer.merge(Companion.Default, layerPolicy)
+/** The companion service and its provenance lookup, with the value-breaker policy of `ledger.proposal` registered. */
+export const layer = Layer.mergeAll(Companion.Default, CompanionProvenance.Default, layerPolicy)
