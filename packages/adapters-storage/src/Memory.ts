@@ -2,11 +2,13 @@
  * The in-memory adapter: every port on plain data structures, with real transactions
  * (undo log + writer lock). For tests and for embedders that want no native dependency.
  */
+import type { CompanionPorts } from "@airlock/companion"
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { KpiStore } from "@airlock/ops"
 import { Layer } from "effect"
+import * as MemoryCompanion from "./internal/memory/companion.js"
 import * as MemoryCore from "./internal/memory/core.js"
 import * as MemoryGuardrails from "./internal/memory/guardrails.js"
 import * as MemoryLedger from "./internal/memory/ledger.js"
@@ -19,12 +21,14 @@ export const layer: Layer.Layer<
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
+  | CompanionPorts.CompanionPorts
   | MemoryDatabase.MemoryDatabase
 > = Layer.mergeAll(
   MemoryCore.layer,
   MemoryLedger.layer,
   MemoryGuardrails.layer,
   MemoryOpsKpi.layer,
+  MemoryCompanion.layer,
   MemoryDatabase.layerUnitOfWork
 ).pipe(
   Layer.provideMerge(MemoryDatabase.layer)

@@ -2,12 +2,14 @@
  * Every port implemented on `@effect/sql`, for any `SqlClient` whose database has been migrated.
  * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
  */
+import type { CompanionPorts } from "@airlock/companion"
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { KpiStore } from "@airlock/ops"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
+import * as SqlCompanion from "./internal/sql/companion.js"
 import * as SqlCore from "./internal/sql/core.js"
 import { fromClient, type SqlDb } from "./internal/sql/db.js"
 import * as SqlGuardrails from "./internal/sql/guardrails.js"
@@ -16,19 +18,28 @@ import * as SqlOpsKpi from "./internal/sql/ops-kpi.js"
 
 /** Every port and the unit of work on a {@link SqlDb} (what the SQLite handle provides). */
 export const layerOnDb: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | KpiStore.KpiPorts,
+  | CorePorts.CorePorts
+  | LedgerPorts.LedgerPorts
+  | GuardrailsPorts.GuardrailsPorts
+  | KpiStore.KpiPorts
+  | CompanionPorts.CompanionPorts,
   never,
   SqlDb
 > = Layer.mergeAll(
   SqlCore.layer,
   SqlLedger.layer,
   SqlGuardrails.layer,
-  SqlOpsKpi.layer
+  SqlOpsKpi.layer,
+  SqlCompanion.layer
 )
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
 export const layer: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | KpiStore.KpiPorts,
+  | CorePorts.CorePorts
+  | LedgerPorts.LedgerPorts
+  | GuardrailsPorts.GuardrailsPorts
+  | KpiStore.KpiPorts
+  | CompanionPorts.CompanionPorts,
   never,
   SqlClient.SqlClient
 > = Layer.provide(layerOnDb, fromClient)

@@ -1,11 +1,13 @@
 import { Memory } from "@airlock/adapters-storage"
 import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
+import * as CompanionProbe from "./support/CompanionProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
@@ -19,3 +21,4 @@ AgentMemorySuite.suite("memory", Layer.provideMerge(AgentMemoryProbe.memory, Mem
   parallelConnections: false
 })
 KpiSuite.suite("memory", Layer.provideMerge(KpiProbe.memory, Memory.layer), { parallelConnections: false })
+CompanionSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer), { parallelConnections: false })

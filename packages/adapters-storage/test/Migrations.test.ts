@@ -57,7 +57,7 @@ const inspect = (tables: Effect.Effect<ReadonlyArray<{ readonly name: string }>,
 const expected = {
   status: { current: Migrations.head, head: Migrations.head, atHead: true },
   unprefixed: [],
-  prefixes: ["core", "effect", "guardrails", "ledger", "ops"],
+  prefixes: ["companion", "core", "effect", "guardrails", "ledger", "ops"],
   tenants: [["acme", "Acme"]],
   counters: [["rpm:acme", "3"]],
   ledger: ["7"],

@@ -4,11 +4,13 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
+import * as CompanionProbe from "./support/CompanionProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
@@ -47,3 +49,11 @@ const kpiFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ops-kpi.db
 KpiSuite.suite("sqlite (file, WAL)", Layer.provideMerge(KpiProbe.sql, Sqlite.layer({ filename: kpiFile })), {
   parallelConnections: false
 })
+const companionFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "companion.db")
+CompanionSuite.suite(
+  "sqlite (file, WAL)",
+  Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: companionFile })),
+  {
+    parallelConnections: false
+  }
+)

@@ -154,6 +154,11 @@ export const ErrorCodes = {
     "kpi.webhook_address_denied": "ValidationError",
     "kpi.digest_exists": "Conflict"
   }),
+  // companion: proposal flow
+  ...rows({
+    "validation.rule": "ValidationError",
+    "validation.rule_regex": "ValidationError"
+  }),
   // adapters-http
   ...rows({
     "admin.ip_denied": "Forbidden",

@@ -9,6 +9,7 @@ import guardrails from "./0003_guardrails.js"
 import partialIndexes from "./0004_partial_indexes.js"
 import agentMemory from "./0005_agent_memory.js"
 import tablePrefixes from "./0006_table_prefixes.js"
+import companion from "./0007_companion.js"
 import opsKpi from "./0010_ops_kpi.js"
 
 /** The migrations record for `Migrator.fromRecord`. */
@@ -19,6 +20,7 @@ export const all: Record<string, Effect.Effect<void, unknown, any>> = {
   "0004_partial_indexes": partialIndexes,
   "0005_agent_memory": agentMemory,
   "0006_table_prefixes": tablePrefixes,
+  "0007_companion": companion,
   "0010_ops_kpi": opsKpi
 }
 

@@ -1,0 +1,115 @@
+/**
+ * The auto-post gate: in `autopilot_limited`, a proposal is applied by the system actor (through
+ * the same governed pipeline as a person's apply, so its trace shows every gate) only when every
+ * condition holds. Each condition that fails adds its stable reason code; a proposal not
+ * auto-posted counts once under each of its codes in `not_auto_post_counts`.
+ *
+ * | code | the condition that failed |
+ * |---|---|
+ * | `autopost.mode` | the tenant's mode is not `autopilot_limited` |
+ * | `autopost.disabled` | `autopost_enabled` is false (the default for new tenants) |
+ * | `autopost.no_answer` | no stage could categorise the transaction |
+ * | `autopost.vendor_cold_start` | the vendor has fewer than `coldstart_min_labels` consistent labels, or a rejection disputes them |
+ * | `autopost.uncalibrated` | no calibrated probability yet (too little reviewed history) |
+ * | `autopost.below_threshold` | calibrated p is below the tenant's `autopost_threshold` |
+ * | `autopost.not_certified` | no threshold is certified, or p is below the certified one |
+ * | `autopost.unbalanced` | the entry would not balance (splits ≠ bank amount) |
+ * | `autopost.llm_fallback` | the LLM budget fallback is active |
+ * | `autopost.value_breaker` | the value breaker tripped (amount ≥ threshold) |
+ * | `autopost.approval_required` | the kind's policy requires an approval that is not granted |
+ * | `autopost.review_reasons` | a propose-time gate asked for review (e.g. a locked period) |
+ * | `autopost.spot_check` | otherwise eligible, but in the spot-check slice sent to a person |
+ * | `autopost.apply_failed` | eligible, but the pipeline refused the apply (its code is in provenance) |
+ *
+ * These are reason codes, not errors (nothing fails with them), so they live here and not in
+ * core's error catalogue. Pure.
+ */
+import type * as Certification from "./Certification.js"
+
+/** The reason codes, by condition. */
+export const Reasons = {
+  mode: "autopost.mode",
+  disabled: "autopost.disabled",
+  noAnswer: "autopost.no_answer",
+  coldStart: "autopost.vendor_cold_start",
+  uncalibrated: "autopost.uncalibrated",
+  belowThreshold: "autopost.below_threshold",
+  notCertified: "autopost.not_certified",
+  unbalanced: "autopost.unbalanced",
+  llmFallback: "autopost.llm_fallback",
+  valueBreaker: "autopost.value_breaker",
+  approval: "autopost.approval_required",
+  review: "autopost.review_reasons",
+  spotCheck: "autopost.spot_check",
+  applyFailed: "autopost.apply_failed"
+} as const
+
+/** Every reason code, in the catalogue's order. */
+export const ReasonCodes: ReadonlyArray<string> = Object.values(Reasons)
+
+/** What the gate reads for one proposal. */
+export interface AutoPostInput {
+  readonly ai_mode: string
+  readonly autopost_enabled: boolean
+  readonly autopost_threshold: number
+  readonly has_answer: boolean
+  readonly cold_start: boolean
+  readonly calibrated_probability: number | null
+  readonly certificate: Certification.Certificate | null
+  readonly balanced: boolean
+  readonly llm_fallback_active: boolean
+  readonly value_breaker_tripped: boolean
+  readonly approval_required: boolean
+  readonly review_reasons: ReadonlyArray<string>
+  /** Is the proposal in the spot-check slice (decided from its id)? */
+  readonly spot_check: boolean
+}
+
+/** One condition's line in the decision. */
+export interface Check {
+  readonly check: string
+  readonly ok: boolean
+  readonly code: string
+}
+
+/** The decision: eligible, or the reason codes (each failing condition's). */
+export interface AutoPostDecision {
+  readonly eligible: boolean
+  readonly reasons: ReadonlyArray<string>
+  readonly checks: ReadonlyArray<Check>
+  readonly threshold: number | null
+  readonly certified_threshold: number | null
+}
+
+/** Decides one proposal (see the module comment). Pure. */
+export const decide = (input: AutoPostInput): AutoPostDecision => {
+  const p = input.calibrated_probability
+  const certified = input.certificate?.threshold ?? null
+  const checks: Array<Check> = [
+    { check: "mode", ok: input.ai_mode === "autopilot_limited", code: Reasons.mode },
+    { check: "autopost_enabled", ok: input.autopost_enabled, code: Reasons.disabled },
+    { check: "answer", ok: input.has_answer, code: Reasons.noAnswer },
+    { check: "vendor_not_cold_start", ok: !input.cold_start, code: Reasons.coldStart },
+    { check: "calibrated", ok: p !== null, code: Reasons.uncalibrated },
+    { check: "threshold", ok: p !== null && p >= input.autopost_threshold, code: Reasons.belowThreshold },
+    { check: "certified", ok: p !== null && certified !== null && p >= certified, code: Reasons.notCertified },
+    { check: "balanced", ok: input.balanced, code: Reasons.unbalanced },
+    { check: "llm_budget", ok: !input.llm_fallback_active, code: Reasons.llmFallback },
+    { check: "value_breaker", ok: !input.value_breaker_tripped, code: Reasons.valueBreaker },
+    { check: "approval", ok: !input.approval_required, code: Reasons.approval },
+    { check: "review_reasons", ok: input.review_reasons.length === 0, code: Reasons.review }
+  ]
+  // the calibrated-p conditions only count when there is a p: no p is `uncalibrated` alone
+  const failing = checks.filter((c) => !c.ok && !(p === null && (c.check === "threshold" || c.check === "certified")))
+  const otherwise = failing.length === 0
+  // the spot-check slice is drawn from the otherwise-eligible items only
+  checks.push({ check: "spot_check", ok: !(otherwise && input.spot_check), code: Reasons.spotCheck })
+  const reasons = otherwise && input.spot_check ? [Reasons.spotCheck] : failing.map((c) => c.code)
+  return {
+    eligible: reasons.length === 0,
+    reasons,
+    checks,
+    threshold: input.autopost_threshold,
+    certified_threshold: certified
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The categorizer chain: runs stages in order over one bank transaction and combines their
+ * answers into what a proposal carries — splits, the raw confidence, a rationale naming the rule,
+ * the vendor or the model, the questions a person should answer, and every stage's result for
+ * provenance.
+ *
+ * - Stages run in order; each sees the results before it. After a stage `decided`, the rest are
+ *   recorded `skipped` (`chain.decided_earlier`) without running.
+ * - A stage's answer must use the tenant's active accounts and add up to the bank amount; an
+ *   answer that does not is turned into an `abstain` (`chain.invalid_answer`) and recorded as such.
+ * - The proposal takes the deciding stage's answer, else the most confident candidate answer
+ *   (earlier stage on ties). The raw confidence is that stage's; it is calibrated later.
+ * - Questions: every stage's, plus the chain's own — an unusual amount for the vendor (below a
+ *   third or above three times the median of at least three earlier bookings) and a possible split
+ *   (the vendor was split before, or the two best candidates are close).
+ *
+ * A host replaces, reorders or extends the stages with {@link ChainStages}.
+ */
+import { Context, Effect } from "effect"
+import type { Candidate, CategorizeInput, CategorizerStage, ProposedSplit, StageResult } from "./Categorizer.js"
+import { abstain, skipped } from "./Categorizer.js"
+
+/** The built-in stages for one transaction, by name (`llm` only when a model stage is provided). */
+export interface DefaultStages {
+  readonly rules: CategorizerStage
+  readonly vendor_memory: CategorizerStage
+  readonly classifier: CategorizerStage
+  readonly llm: CategorizerStage | null
+}
+
+/**
+ * How a host shapes the chain: a function from the built-in stages to the list to run. The
+ * default is rules → vendor memory → classifier → language model (when provided).
+ */
+export class ChainStages extends Context.Reference<ChainStages>()("@airlock/companion/ChainStages", {
+  defaultValue: () => ({
+    stages: (d: DefaultStages): ReadonlyArray<CategorizerStage> => [
+      d.rules,
+      d.vendor_memory,
+      d.classifier,
+      ...(d.llm ? [d.llm] : [])
+    ]
+  })
+}) {}
+
+/** The optional language-model stage a host (or the LLM layer) provides; none by default. */
+export class LlmStageProvider extends Context.Reference<LlmStageProvider>()("@airlock/companion/LlmStageProvider", {
+  defaultValue: (): { readonly stage: CategorizerStage | null } => ({ stage: null })
+}) {}
+
+/** What the chain knows beyond the transaction: the vendor's earlier bookings (newest first). */
+export interface ChainContext {
+  readonly vendor_history: ReadonlyArray<{ readonly amount_minor: bigint; readonly splits: number }>
+}
+
+/** The combined answer of the chain. */
+export interface ChainResult {
+  readonly splits: ReadonlyArray<ProposedSplit>
+  readonly confidence: number
+  readonly deciding_stage: string | null
+  readonly rationale: string
+  readonly questions: ReadonlyArray<string>
+  readonly candidates: ReadonlyArray<Candidate>
+  readonly results: ReadonlyArray<StageResult>
+}
+
+const abs = (n: bigint) => (n < 0n ? -n : n)
+
+/** Is a stage's answer usable: active accounts of the chart, positive amounts adding up to the bank amount? */
+export const usable = (result: StageResult, input: Omit<CategorizeInput, "previous">): boolean => {
+  if (result.outcome !== "decided" && result.outcome !== "candidates") return true
+  if (result.splits.length === 0) return false
+  const active = new Set(input.accounts.filter((a) => a.active).map((a) => a.code))
+  let sum = 0n
+  for (const s of result.splits) {
+    if (!active.has(s.account_code) || s.account_code === input.transaction.account_code || s.amount_minor <= 0n)
+      return false
+    sum += s.amount_minor
+  }
+  return sum === abs(input.transaction.amount_minor) && Number.isFinite(result.confidence)
+}
+
+/** Runs the stages in order (see the module comment); never fails. */
+export const run = <R>(
+  stages: ReadonlyArray<CategorizerStage<R>>,
+  input: Omit<CategorizeInput, "previous">
+): Effect.Effect<ReadonlyArray<StageResult>, never, R> =>
+  Effect.gen(function*() {
+    const results: Array<StageResult> = []
+    let decidedBy: string | null = null
+    for (const stage of stages) {
+      if (decidedBy !== null) {
+        results.push(skipped(stage.name, "chain.decided_earlier", `Not run: ${decidedBy} decided`))
+        continue
+      }
+      const raw = yield* stage.run({ ...input, previous: results })
+      const result = usable(raw, input)
+        ? { ...raw, confidence: Math.min(1, Math.max(0, raw.confidence)) }
+        : abstain(
+          stage.name,
+          "chain.invalid_answer",
+          `${stage.name} answered with accounts or amounts that cannot be booked`,
+          {
+            answer: raw.splits.map((s) => ({ account_code: s.account_code, amount_minor: s.amount_minor.toString() }))
+          }
+        )
+      results.push(result)
+      if (result.outcome === "decided") decidedBy = stage.name
+    }
+    return results
+  })
+
+const median = (xs: ReadonlyArray<bigint>): bigint => {
+  const s = [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2n
+}
+
+/** Combines stage results into the proposal's answer (see the module comment). Pure. */
+export const combine = (
+  results: ReadonlyArray<StageResult>,
+  input: Omit<CategorizeInput, "previous">,
+  context: ChainContext
+): ChainResult => {
+  const decided = results.find((r) => r.outcome === "decided")
+  let chosen: StageResult | undefined = decided
+  if (chosen === undefined) {
+    for (const r of results) {
+      if (r.outcome === "candidates" && (chosen === undefined || r.confidence > chosen.confidence)) chosen = r
+    }
+  }
+  const questions: Array<string> = []
+  const ask = (q: string) => {
+    if (!questions.includes(q)) questions.push(q)
+  }
+  for (const r of results) r.questions.forEach(ask)
+  const amount = abs(input.transaction.amount_minor)
+  const history = context.vendor_history
+  if (history.length >= 3) {
+    const m = median(history.map((h) => abs(h.amount_minor)))
+    if (m > 0n && (amount * 3n < m || amount > m * 3n)) {
+      ask(`Unusual amount for “${input.vendor_key}”: ${amount} against a usual ${m} (minor units)`)
+    }
+  }
+  const top = chosen?.candidates ?? []
+  const closeCall = top.length >= 2 && top[1]!.score >= 0.3 && top[1]!.score >= 0.6 * top[0]!.score
+  if (history.some((h) => h.splits > 1) || closeCall) {
+    const accounts = top.slice(0, 2).map((c) => c.account_code).join(" and ")
+    ask(
+      history.some((h) => h.splits > 1)
+        ? `Possible split: “${input.vendor_key}” was split across accounts before`
+        : `Possible split: ${accounts} are both likely`
+    )
+  }
+  const lines = results.filter((r) => r.outcome !== "skipped").map((r) => `${r.stage}: ${r.rationale}`)
+  const rationale = chosen === undefined
+    ? ["No stage could categorise this transaction", ...lines].join(". ")
+    : [`${chosen.stage} → ${chosen.splits.map((s) => s.account_code).join(", ")}`, ...lines].join(". ")
+  return {
+    splits: chosen?.splits ?? [],
+    confidence: chosen?.confidence ?? 0,
+    deciding_stage: chosen?.stage ?? null,
+    rationale: rationale.slice(0, 4000),
+    questions: questions.slice(0, 20),
+    candidates: top,
+    results
+  }
+}
+
+/** A stage result as JSON (amounts as strings), for storage. */
+export const resultJson = (r: StageResult): Record<string, unknown> => ({
+  ...r,
+  splits: r.splits.map((s) => ({ account_code: s.account_code, amount_minor: s.amount_minor.toString() }))
+})

@@ -1,0 +1,1151 @@
+/**
+ * The companion's proposal flow for bank transactions: propose (run the categorizer chain and
+ * store a shadow proposal through the ledger's `ledger.proposal` kind), review (apply as
+ * proposed, apply with a person's correction, reject), auto-post in `autopilot_limited` when
+ * every condition of `AutoPost` holds, and wipe. Nothing reaches the canonical journal except
+ * through core's governed apply and the ledger's handler.
+ *
+ * What a review teaches: a person's apply or correction writes the vendor's label to agent memory
+ * (as that person) and trains the tenant's classifier (a new stored version); a person's
+ * rejection writes a rejection fact. Auto-posts teach nothing (the model would confirm itself).
+ * The calibration is refitted lazily at propose time once ten more proposals were reviewed.
+ */
+import {
+  Action,
+  type Actor,
+  AgentMemory,
+  AiSettings,
+  CoreConfig,
+  Errors,
+  GovernedActions,
+  Ids,
+  KillSwitch,
+  Rbac,
+  SystemState,
+  Tenant,
+  TenantScope,
+  UnitOfWork
+} from "@airlock/core"
+import { Approvals, Budgets, KindPolicy, TrustBreaker, ValueBreaker, VelocityBreaker } from "@airlock/guardrails"
+import { BankTransaction, Chart, JournalStore, LedgerConfig, Money, Proposals } from "@airlock/ledger"
+import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
+import * as AutoPost from "./AutoPost.js"
+import * as Calibration from "./Calibration.js"
+import * as CalibrationMetrics from "./CalibrationMetrics.js"
+import type { ProposedSplit } from "./Categorizer.js"
+import * as Certification from "./Certification.js"
+import * as Chain from "./Chain.js"
+import * as Classifier from "./Classifier.js"
+import * as ClassifierStage from "./ClassifierStage.js"
+import {
+  CalibrationVersion,
+  ClassifierVersion,
+  CompanionModelStore,
+  CompanionProposalStore,
+  CompanionRule,
+  CompanionRuleStore,
+  ProposalDetail,
+  type ReasonCount,
+  type ReviewOutcome,
+  type StoredSplit
+} from "./CompanionPorts.js"
+import { CompanionProvenance } from "./CompanionProvenance.js"
+import { type FlowSettings, fromAiSettings } from "./internal/settings.js"
+import * as RulesStage from "./RulesStage.js"
+import { vendorKey } from "./VendorKey.js"
+import * as VendorMemoryStage from "./VendorMemoryStage.js"
+
+/** Most transactions one propose call handles (the rest wait for the next call). */
+export const MAX_BATCH = 1000
+/** Reviews after which the calibration is refitted. */
+export const REFIT_EVERY = 10
+/** How far back reviewed proposals count for calibration and certification. */
+export const CALIBRATION_WINDOW_DAYS = 180
+/** Recency half-life of the calibration fit. */
+export const CALIBRATION_HALF_LIFE_DAYS = 90
+/** The id of the system actor that auto-posts. */
+export const SYSTEM_ACTOR_ID = "sys_companion_autopost"
+/** The role the auto-posting system actor acts with (it needs `companion.actions`). */
+export const SYSTEM_ACTOR_ROLE = "BOOKKEEPER"
+
+const DAY_MS = 86_400_000
+
+/** The body of a propose call. */
+export const ProposeRequest = Schema.Struct({
+  bank_transaction_ids: Schema.optional(
+    Schema.Array(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))).pipe(Schema.maxItems(MAX_BATCH))
+  )
+})
+/** Type of {@link ProposeRequest}. */
+export type ProposeRequest = typeof ProposeRequest.Type
+
+/** A corrected split as a person gives it (amount as a decimal in the bank's currency). */
+export const CorrectionSplit = Schema.Struct({
+  account_code: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(20)),
+  amount: Money.DecimalInput,
+  description: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.maxLength(500))))
+})
+/** Type of {@link CorrectionSplit}. */
+export type CorrectionSplit = typeof CorrectionSplit.Type
+
+/** What happened to one transaction of a propose call. */
+export interface ProposeItem {
+  readonly bank_transaction_id: string
+  /** `proposed`, `auto_posted`, `unresolved` (no stage answered: nothing stored), `skipped` or `failed`. */
+  readonly status: "proposed" | "auto_posted" | "unresolved" | "skipped" | "failed"
+  readonly proposal_id: string | null
+  readonly entry_id: string | null
+  readonly splits: ReadonlyArray<{ readonly account_code: string; readonly amount: string }>
+  readonly confidence: number | null
+  readonly calibrated_probability: number | null
+  readonly tier: number | null
+  readonly rationale: string | null
+  readonly questions: ReadonlyArray<string>
+  readonly risk_reasons: ReadonlyArray<string>
+  readonly not_auto_post_reasons: ReadonlyArray<string>
+  readonly error: { readonly code: string; readonly message: string } | null
+}
+
+/** The result of a propose call. */
+export interface ProposeResult {
+  readonly items: ReadonlyArray<ProposeItem>
+  readonly proposed: number
+  readonly auto_posted: number
+  readonly unresolved: number
+  readonly failed: number
+  /** More unprocessed transactions wait beyond this call's {@link MAX_BATCH}. */
+  readonly more: boolean
+}
+
+/** The result of an apply. */
+export interface ApplyResult {
+  readonly proposal_id: string
+  /** The proposal that was applied: this one, or the correction that superseded it. */
+  readonly applied_proposal_id: string
+  readonly outcome: ReviewOutcome
+  readonly entry_id: string | null
+  readonly entry_no: number | null
+  readonly already_applied: boolean
+  readonly correction: {
+    readonly original_splits: ReadonlyArray<StoredSplit>
+    readonly corrected_splits: ReadonlyArray<StoredSplit>
+  } | null
+  readonly learning: Record<string, unknown>
+}
+
+/** One item of a batch apply. */
+export interface BatchItem {
+  readonly id: string
+  readonly status: "applied" | "failed"
+  readonly result: ApplyResult | null
+  readonly error: { readonly code: string; readonly message: string } | null
+}
+
+/** Any error of core's taxonomy. */
+export type CompanionError = Proposals.AnyAirlockError
+
+const invalid = (code: string, message: string, details?: Record<string, unknown>) =>
+  new Errors.ValidationError(details ? { code, message, details } : { code, message })
+
+const notFound = (entity: string, id: string) =>
+  new Errors.NotFound({ message: `${entity} ${id} not found`, details: { entity, id } })
+
+const abs = (n: bigint) => (n < 0n ? -n : n)
+
+const stored = (splits: ReadonlyArray<{ readonly account_code: string; readonly amount_minor: bigint }>) =>
+  splits.map((s): StoredSplit => ({ account_code: s.account_code, amount_minor: s.amount_minor.toString() }))
+
+const sameSplits = (a: ReadonlyArray<StoredSplit>, b: ReadonlyArray<StoredSplit>) => {
+  const key = (xs: ReadonlyArray<StoredSplit>) => xs.map((s) => `${s.account_code}:${s.amount_minor}`).sort().join("|")
+  return key(a) === key(b)
+}
+
+const errorOf = (e: unknown): { code: string; message: string } => {
+  const x = e as { readonly code?: unknown; readonly message?: unknown }
+  return {
+    code: typeof x?.code === "string" ? x.code : "internal",
+    message: typeof x?.message === "string" ? x.message : String(e)
+  }
+}
+
+/** The system actor that auto-posts in a tenant. */
+export const systemActor = (tenant: Ids.TenantId): Actor.Actor =>
+  ({
+    id: Ids.ActorId.make(SYSTEM_ACTOR_ID),
+    tenant_id: tenant,
+    kind: "system",
+    name: "companion auto-post",
+    role: SYSTEM_ACTOR_ROLE,
+    active: true,
+    created_at: 0
+  }) as Actor.Actor
+
+/** Builds the companion service over its dependencies. */
+export const make = Effect.gen(function*() {
+  const proposals = yield* Proposals.LedgerProposals
+  const pipeline = yield* GovernedActions.GovernedActions
+  const actions = yield* Action.ActionStore
+  const bank = yield* BankTransaction.BankTransactionStore
+  const accounts = yield* Chart.AccountStore
+  const journal = yield* JournalStore.JournalStore
+  const memory = yield* AgentMemory.AgentMemory
+  const memoryStore = yield* AgentMemory.AgentMemoryStore
+  const tenants = yield* Tenant.TenantStore
+  const settingsStore = yield* AiSettings.AiSettingsStore
+  const system = yield* SystemState.SystemStateStore
+  const coreConfig = yield* CoreConfig.CoreConfig
+  const rbac = yield* Rbac.Rbac
+  const uow = yield* UnitOfWork.UnitOfWork
+  const ids = yield* Ids.IdGenerator
+  const ledgerConfig = yield* LedgerConfig.LedgerConfig
+  const value = yield* ValueBreaker.ValueBreaker
+  const velocity = yield* VelocityBreaker.VelocityBreaker
+  const trust = yield* TrustBreaker.TrustBreaker
+  const llmBudget = yield* Budgets.LlmBudget
+  const policies = yield* KindPolicy.KindPolicies
+  const approvals = yield* Approvals.Approvals
+  const rules = yield* CompanionRuleStore
+  const models = yield* CompanionModelStore
+  const details = yield* CompanionProposalStore
+  const chainStages = yield* Chain.ChainStages
+  const llmStage = yield* Chain.LlmStageProvider
+
+  const exponentOf = (currency: string) =>
+    Object.hasOwn(ledgerConfig.currencyExponents, currency) ? ledgerConfig.currencyExponents[currency]! : 2
+
+  // -------------------------------------------------------------------------------------------
+  // access, kill switch, settings
+
+  const access = (tenant: Ids.TenantId, actor: Actor.Actor, permission: string) =>
+    Effect.zipRight(TenantScope.requireTenant(rbac, actor, tenant), rbac.require(actor, permission))
+
+  const loadSettings = (tenant: Ids.TenantId) =>
+    Effect.map(settingsStore.get(tenant), Option.getOrElse(() => AiSettings.defaultSettings(tenant, 0, "system")))
+
+  /** The three-layer kill switch: 403 `companion.disabled` naming the layer unless all allow. */
+  const requireEnabled = (tenant: Ids.TenantId, settings: AiSettings.AiSettings) =>
+    Effect.gen(function*() {
+      const t = yield* Effect.flatMap(
+        tenants.get(tenant),
+        Option.match({ onNone: () => Effect.fail(notFound("tenant", tenant)), onSome: Effect.succeed })
+      )
+      const override = yield* system.get(SystemState.AI_GLOBAL_ENABLED_KEY)
+      const global = KillSwitch.globalEnabledOf(
+        coreConfig.aiGlobalEnabled,
+        Option.isSome(override) ? override.value.value : undefined
+      )
+      const state = KillSwitch.evaluateKillSwitch(global, t, settings)
+      if (!state.enabled) {
+        return yield* new Errors.CompanionDisabled({ message: state.reason, details: { layer: state.layer } })
+      }
+    })
+
+  // -------------------------------------------------------------------------------------------
+  // models and calibration
+
+  const latestModel = (tenant: Ids.TenantId) =>
+    Effect.map(models.latestClassifier(tenant), (v) =>
+      Option.match(v, {
+        onNone: () => null,
+        onSome: (m) => {
+          try {
+            return Classifier.decode(m.model)
+          } catch {
+            return null
+          }
+        }
+      }))
+
+  const decodeCalibrator = (v: CalibrationVersion): Calibration.Calibrator | null => {
+    if (v.calibrator === null) return null
+    try {
+      return Calibration.decode(v.calibrator)
+    } catch {
+      return null
+    }
+  }
+
+  const decodeCertificate = (v: CalibrationVersion): Certification.Certificate | null => {
+    try {
+      return Certification.decode(v.certificate)
+    } catch {
+      return null
+    }
+  }
+
+  /** Refits the tenant's calibration and certificate from its reviewed history; stores a new version. */
+  const refit = (tenant: Ids.TenantId, flow: FlowSettings, previous: CalibrationVersion | null) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const reviewed = yield* details.reviewed(tenant, { since: now - CALIBRATION_WINDOW_DAYS * DAY_MS, limit: 5000 })
+      const correctOf = (d: ProposalDetail) => d.review_outcome === "applied"
+      const history = reviewed.map((d) => ({ score: d.confidence, correct: correctOf(d), at: d.reviewed_at ?? now }))
+      const calibrator = Calibration.fit(history, { half_life_days: CALIBRATION_HALF_LIFE_DAYS, now })
+      // the certificate uses the probabilities as they were proposed (out of sample), never refitted ones
+      const scored = reviewed
+        .filter((d) => d.calibrated_probability !== null)
+        .map((d) => ({ p: d.calibrated_probability!, correct: correctOf(d), at: d.reviewed_at ?? now }))
+      const certificate = Certification.certify(scored, {
+        target_precision: flow.target_precision,
+        delta: flow.certification_delta,
+        now
+      })
+      const ece = CalibrationMetrics.ece(scored, { bins: 10 })
+      const version = new CalibrationVersion({
+        tenant_id: tenant,
+        version: (previous?.version ?? 0) + 1,
+        calibrator: calibrator === null ? null : Calibration.encode(calibrator),
+        certificate: Certification.encode(certificate),
+        metrics: {
+          brier: scored.length === 0 ? null : CalibrationMetrics.brier(scored),
+          ece: scored.length === 0 ? null : ece.ece,
+          binning: "10 uniform bins over [0, 1]",
+          bins: ece.bins,
+          scored: scored.length
+        },
+        sample: reviewed.length,
+        fitted_at: now
+      })
+      return yield* models.putCalibration(version).pipe(
+        Effect.as(version),
+        // another instance fitted the same version a moment ago: use the stored one
+        Effect.catchIf(
+          (e): e is Errors.Conflict => e._tag === "Conflict",
+          () => Effect.map(models.latestCalibration(tenant), Option.getOrElse(() => version))
+        )
+      )
+    })
+
+  /** The tenant's current calibration, refitted when ten reviews are newer or its targets changed. */
+  const calibrationFor = (tenant: Ids.TenantId, flow: FlowSettings) =>
+    Effect.gen(function*() {
+      const latest = Option.getOrNull(yield* models.latestCalibration(tenant))
+      if (latest !== null) {
+        const cert = decodeCertificate(latest)
+        const sameTargets = cert !== null && cert.target_precision === flow.target_precision &&
+          cert.delta === flow.certification_delta
+        const newer = yield* details.reviewed(tenant, { since: latest.fitted_at + 1, limit: REFIT_EVERY })
+        if (sameTargets && newer.length < REFIT_EVERY) return latest
+      } else {
+        const any = yield* details.reviewed(tenant, { since: 0, limit: 1 })
+        if (any.length === 0) return null
+      }
+      return yield* refit(tenant, flow, latest)
+    })
+
+  // -------------------------------------------------------------------------------------------
+  // propose
+
+  /** Unposted bank transactions without an open proposal, oldest first, at most `MAX_BATCH`. */
+  const unprocessed = (tenant: Ids.TenantId) =>
+    Effect.gen(function*() {
+      const open = new Set<string>()
+      let before: string | undefined
+      for (;;) {
+        const page = yield* actions.list(tenant, { status: "proposed", kind: Proposals.KIND, before, limit: 500 })
+        for (const a of page) open.add(a.subject)
+        if (page.length < 500) break
+        before = page.at(-1)!.id
+      }
+      const out: Array<BankTransaction.BankTransaction> = []
+      let after: { date: string; id: string } | undefined
+      for (;;) {
+        const page = yield* bank.list(tenant, { unposted: true, after, limit: 500 })
+        for (const t of page) {
+          if (open.has(Proposals.subjectOf(t.id))) continue
+          if (out.length === MAX_BATCH) return { txns: out, more: true }
+          out.push(t)
+        }
+        if (page.length < 500) return { txns: out, more: false }
+        after = { date: page.at(-1)!.date, id: page.at(-1)!.id }
+      }
+    })
+
+  const failed = (txnId: string, e: unknown): ProposeItem => ({
+    bank_transaction_id: txnId,
+    status: "failed",
+    proposal_id: null,
+    entry_id: null,
+    splits: [],
+    confidence: null,
+    calibrated_probability: null,
+    tier: null,
+    rationale: null,
+    questions: [],
+    risk_reasons: [],
+    not_auto_post_reasons: [],
+    error: errorOf(e)
+  })
+
+  /** What one propose call reads once for all its transactions. */
+  interface Batch {
+    readonly tenant: Ids.TenantId
+    readonly actor: Actor.Actor
+    readonly settings: AiSettings.AiSettings
+    readonly flow: FlowSettings
+    readonly chart: ReadonlyArray<Chart.Account>
+    readonly rules: ReadonlyArray<CompanionRule>
+    readonly model: Classifier.ClassifierModel | null
+    readonly calibration: CalibrationVersion | null
+    readonly calibrator: Calibration.Calibrator | null
+    readonly certificate: Certification.Certificate | null
+    readonly llmFallback: Budgets.LlmBudgetStatus
+    readonly now: number
+  }
+
+  const proposeOne = (b: Batch, txn: BankTransaction.BankTransaction) =>
+    Effect.gen(function*() {
+      const live = yield* journal.liveForBankTransaction(b.tenant, txn.id)
+      if (live.length > 0) {
+        return {
+          ...failed(txn.id, { code: "bank_transaction.already_posted", message: "Already has a journal entry" }),
+          status: "skipped",
+          entry_id: live[0]!.id
+        } satisfies ProposeItem
+      }
+      const vendor = vendorKey(txn.description, txn.payee)
+      const facts = yield* VendorMemoryStage.read(memoryStore, b.tenant, vendor, b.now)
+      const history = yield* details.vendorHistory(b.tenant, vendor, 20)
+      const stages = chainStages.stages({
+        rules: RulesStage.make(b.rules, exponentOf),
+        vendor_memory: VendorMemoryStage.make(facts, b.flow.coldstart_min_labels),
+        classifier: ClassifierStage.make(b.model),
+        llm: llmStage.stage
+      })
+      const input = { tenant_id: b.tenant, transaction: txn, accounts: b.chart, vendor_key: vendor }
+      const results = yield* Chain.run(stages, input)
+      const combined = Chain.combine(results, input, {
+        vendor_history: history.map((h) => ({
+          amount_minor: BigInt(h.amount_minor),
+          splits: h.final_splits?.length ?? 1
+        }))
+      })
+      if (combined.splits.length === 0) {
+        return {
+          ...failed(txn.id, null),
+          status: "unresolved",
+          error: null,
+          confidence: 0,
+          rationale: combined.rationale,
+          questions: combined.questions
+        } satisfies ProposeItem
+      }
+      const exponent = exponentOf(txn.currency)
+      const assessment = value.assess(b.settings, { minor: abs(txn.amount_minor), scale: exponent })
+      const cold = VendorMemoryStage.coldStart(facts, b.flow.coldstart_min_labels)
+      const p = b.calibrator === null ? null : Calibration.calibrate(b.calibrator, combined.confidence)
+      const decidedClean = results.some((r) => r.outcome === "decided")
+      const tier = value.raiseTier(decidedClean ? 0 : 1, assessment)
+      const risk = [...assessment.risk_reasons, ...(cold ? ["vendor_cold_start"] : [])]
+      const splits = combined.splits.map((s) => ({
+        account_code: s.account_code,
+        amount: Money.formatMinor(s.amount_minor, exponent)
+      }))
+      return yield* uow.transaction(Effect.gen(function*() {
+        const proposed = yield* proposals.propose(b.tenant, b.actor, {
+          bank_transaction_id: txn.id,
+          splits,
+          confidence: combined.confidence,
+          calibrated_probability: p,
+          rationale: combined.rationale,
+          questions: combined.questions,
+          risk_reasons: risk,
+          tier
+        })
+        const action = proposed.action
+        const policy = policies.resolve({ name: Proposals.KIND } as never)
+        const decoded = Schema.decodeUnknownOption(Proposals.ProposalPayload)(action.payload)
+        const risk_score = Option.isSome(decoded) ? policy.riskScore(decoded.value) : undefined
+        const approvalRequired = risk_score === undefined ? false : yield* Effect.map(
+          approvals.check({
+            tenant_id: b.tenant,
+            subject: action.subject,
+            plan_hash: action.payload_hash,
+            risk_score,
+            requested_by: action.proposed_by,
+            settings: b.settings
+          }),
+          (c) => c.required && !c.approved
+        )
+        const sum = combined.splits.reduce((s, x) => s + x.amount_minor, 0n)
+        const decision = AutoPost.decide({
+          ai_mode: b.settings.ai_mode,
+          autopost_enabled: b.flow.autopost_enabled,
+          autopost_threshold: b.flow.autopost_threshold,
+          has_answer: true,
+          cold_start: cold,
+          calibrated_probability: p,
+          certificate: b.certificate,
+          balanced: sum === abs(txn.amount_minor),
+          llm_fallback_active: b.llmFallback.fallback_active,
+          value_breaker_tripped: assessment.tripped,
+          approval_required: approvalRequired,
+          review_reasons: action.review_reasons.filter((r) => r !== ValueBreaker.REASON),
+          spot_check: Certification.spotCheck(action.id, b.flow.spot_check_rate)
+        })
+        let reasons = decision.reasons
+        let applied: GovernedActions.ApplyResult | null = null
+        let applyError: { code: string; message: string } | null = null
+        if (decision.eligible) {
+          const r = yield* Effect.either(pipeline.apply(b.tenant, action.id, systemActor(b.tenant)))
+          if (Either.isRight(r)) applied = r.right
+          else {
+            if (r.left._tag === "StorageError") return yield* Effect.fail(r.left)
+            applyError = errorOf(r.left)
+            reasons = [AutoPost.Reasons.applyFailed]
+          }
+        }
+        const outcome = applied === null ? null : (applied.result as Proposals.ApplyOutcome)
+        const detail = new ProposalDetail({
+          tenant_id: b.tenant,
+          proposal_id: action.id,
+          bank_transaction_id: txn.id,
+          vendor_key: vendor,
+          amount_minor: txn.amount_minor.toString(),
+          direction: txn.amount_minor < 0n ? "outflow" : "inflow",
+          splits: stored(combined.splits),
+          stages: results.map(Chain.resultJson),
+          deciding_stage: combined.deciding_stage,
+          confidence: combined.confidence,
+          calibrated_probability: p,
+          calibration_version: b.calibration?.version ?? null,
+          classifier_version: b.model?.version ?? null,
+          autopost: {
+            eligible: decision.eligible,
+            checks: decision.checks,
+            threshold: decision.threshold,
+            certified_threshold: decision.certified_threshold,
+            certificate_version: b.certificate?.version ?? null,
+            spot_check_rate: b.flow.spot_check_rate,
+            llm_budget: {
+              fallback_active: b.llmFallback.fallback_active,
+              fallback_reason: b.llmFallback.fallback_reason
+            },
+            value_breaker: {
+              tripped: assessment.tripped,
+              amount: assessment.amount,
+              threshold: assessment.threshold,
+              min_tier: assessment.min_tier
+            },
+            approval_required: approvalRequired,
+            apply_error: applyError
+          },
+          not_auto_post_reasons: reasons,
+          corrects_proposal_id: null,
+          created_at: b.now,
+          created_by: b.actor.id,
+          review_outcome: applied === null ? null : "auto_posted",
+          reviewed_by: applied === null ? null : SYSTEM_ACTOR_ID,
+          reviewed_at: applied === null ? null : b.now,
+          review_reason: null,
+          final_splits: applied === null ? null : stored(combined.splits),
+          applied_proposal_id: applied === null ? null : action.id,
+          entry_id: outcome?.entry_id ?? null,
+          learning: null,
+          version: 1
+        })
+        yield* details.insert(detail)
+        return {
+          bank_transaction_id: txn.id,
+          status: applied === null ? "proposed" : "auto_posted",
+          proposal_id: action.id,
+          entry_id: outcome?.entry_id ?? null,
+          splits,
+          confidence: combined.confidence,
+          calibrated_probability: p,
+          tier,
+          rationale: combined.rationale,
+          questions: combined.questions,
+          risk_reasons: risk,
+          not_auto_post_reasons: reasons,
+          error: null
+        } satisfies ProposeItem
+      }))
+    })
+
+  /**
+   * Proposes for the given transactions, or for every unprocessed one (unposted, without an open
+   * proposal; at most {@link MAX_BATCH} a call). Needs `companion.propose`; fails as a whole with
+   * 403 `companion.disabled` when a kill-switch layer is off and `breaker.velocity` while the
+   * velocity breaker is open. Each transaction is all-or-nothing; its refusal (a velocity trip
+   * mid-batch, an unknown id) is its item's `error`.
+   */
+  const propose = (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    input: unknown
+  ): Effect.Effect<ProposeResult, CompanionError> =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "companion.propose")
+      const req = yield* Schema.decodeUnknown(ProposeRequest)(input ?? {}).pipe(
+        Effect.mapError((e) => invalid("validation.schema", e.message))
+      )
+      const settings = yield* loadSettings(tenant)
+      yield* requireEnabled(tenant, settings)
+      yield* velocity.check(tenant)
+      const flow = fromAiSettings(settings)
+      const calibration = yield* calibrationFor(tenant, flow)
+      const batch: Batch = {
+        tenant,
+        actor,
+        settings,
+        flow,
+        chart: yield* accounts.list(tenant),
+        rules: yield* rules.list(tenant),
+        model: yield* latestModel(tenant),
+        calibration,
+        calibrator: calibration === null ? null : decodeCalibrator(calibration),
+        certificate: calibration === null ? null : decodeCertificate(calibration),
+        llmFallback: yield* llmBudget.status(tenant, settings),
+        now: yield* Clock.currentTimeMillis
+      }
+      let txns: Array<BankTransaction.BankTransaction | { readonly missing: string }> = []
+      let more = false
+      if (req.bank_transaction_ids !== undefined) {
+        for (const id of new Set(req.bank_transaction_ids)) {
+          const t = yield* bank.get(tenant, id)
+          txns.push(Option.isSome(t) ? t.value : { missing: id })
+        }
+      } else {
+        const found = yield* unprocessed(tenant)
+        txns = [...found.txns]
+        more = found.more
+      }
+      const items: Array<ProposeItem> = []
+      for (const t of txns) {
+        if ("missing" in t) {
+          items.push(failed(t.missing, notFound("bank_transaction", t.missing)))
+          continue
+        }
+        const r = yield* Effect.either(proposeOne(batch, t))
+        if (Either.isRight(r)) items.push(r.right)
+        else if (r.left._tag === "StorageError") return yield* Effect.fail(r.left)
+        else items.push(failed(t.id, r.left))
+      }
+      const count = (s: ProposeItem["status"]) => items.filter((i) => i.status === s).length
+      return {
+        items,
+        proposed: count("proposed"),
+        auto_posted: count("auto_posted"),
+        unresolved: count("unresolved"),
+        failed: count("failed"),
+        more
+      }
+    })
+
+  // -------------------------------------------------------------------------------------------
+  // learning
+
+  /** Teaches memory and the classifier from a person's booking; never fails the review. */
+  const learn = (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    txn: BankTransaction.BankTransaction,
+    splits: ReadonlyArray<ProposedSplit>,
+    sourceRef: string,
+    corrected: boolean
+  ) =>
+    Effect.gen(function*() {
+      const out: Record<string, unknown> = {}
+      if (actor.kind !== "user") return { skipped: "not a person's review" }
+      const vendor = vendorKey(txn.description, txn.payee)
+      const main = ClassifierStage.exampleOf(txn, splits, corrected ? 2 : 1)
+      if (main !== null) {
+        const written = yield* Effect.either(
+          VendorMemoryStage.learnLabel(memory, tenant, actor, vendor, main.account_code, sourceRef)
+        )
+        out.memory = Either.isRight(written)
+          ? {
+            outcome: written.right.outcome,
+            uid: written.right.item.uid,
+            existing_uid: written.right.existing?.uid ?? null
+          }
+          : { error: errorOf(written.left) }
+        const trained = yield* Effect.either(trainClassifier(tenant, main))
+        out.classifier = Either.isRight(trained) ? { version: trained.right } : { error: errorOf(trained.left) }
+      }
+      return out
+    })
+
+  const trainClassifier = (tenant: Ids.TenantId, example: Classifier.TrainingExample) =>
+    Effect.gen(function*() {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const current = (yield* latestModel(tenant)) ?? Classifier.empty()
+        const next = Classifier.train(current, [example])
+        const put = yield* Effect.either(models.putClassifier(
+          new ClassifierVersion({
+            tenant_id: tenant,
+            version: next.version,
+            model: Classifier.encode(next),
+            examples: next.examples,
+            created_at: yield* Clock.currentTimeMillis
+          })
+        ))
+        if (Either.isRight(put)) return next.version
+        if (put.left._tag !== "Conflict") return yield* Effect.fail(put.left)
+      }
+      return yield* new Errors.Conflict({ code: "conflict.stale", message: "The classifier changed concurrently" })
+    })
+
+  // -------------------------------------------------------------------------------------------
+  // review
+
+  const loadProposal = (tenant: Ids.TenantId, id: string) =>
+    Effect.flatMap(actions.get(tenant, id as Ids.ActionId), (a) =>
+      Option.isSome(a) && a.value.kind === Proposals.KIND
+        ? Effect.succeed(a.value)
+        : Effect.fail(notFound("proposal", id)))
+
+  const loadTxn = (tenant: Ids.TenantId, id: string) =>
+    Effect.flatMap(
+      bank.get(tenant, id),
+      Option.match({ onNone: () => Effect.fail(notFound("bank_transaction", id)), onSome: Effect.succeed })
+    )
+
+  const payloadOf = (a: Action.ActionRecord) =>
+    Schema.decodeUnknown(Proposals.ProposalPayload)(a.payload).pipe(
+      Effect.mapError((e) => invalid("validation.schema", e.message))
+    )
+
+  const recordReview = (
+    tenant: Ids.TenantId,
+    id: string,
+    patch: Partial<ProposalDetail>
+  ) =>
+    Effect.flatMap(details.get(tenant, id), (d) =>
+      Option.isNone(d)
+        ? Effect.void
+        : details.update(new ProposalDetail({ ...d.value, ...patch, version: d.value.version + 1 }), d.value.version))
+
+  /**
+   * Applies a proposal on a person's (or the system's) request, optionally with corrected splits.
+   * A correction is itself proposed by the person (superseding the original) and applied, in one
+   * transaction: either both happen or neither. Gates: the pipeline's (kill switch, RBAC
+   * `companion.actions`, mode — `shadow_only` refuses naming the mode —, period lock,
+   * validation, value breaker, approval), exactly one canonical entry.
+   */
+  const apply = (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    id: string,
+    input: { readonly splits?: ReadonlyArray<CorrectionSplit> | undefined } = {}
+  ): Effect.Effect<ApplyResult, CompanionError> =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "companion.actions")
+      const action = yield* loadProposal(tenant, id)
+      const payload = yield* payloadOf(action)
+      const txn = yield* loadTxn(tenant, payload.bank_transaction_id)
+      const original = stored(payload.splits)
+      const exponent = exponentOf(txn.currency)
+      let corrected: ReadonlyArray<StoredSplit> | null = null
+      if (input.splits !== undefined) {
+        const parsed: Array<StoredSplit> = []
+        for (const [i, s] of input.splits.entries()) {
+          const minor = yield* Money.parseAmount(s.amount, txn.currency, {
+            field: `splits[${i + 1}].amount`,
+            table: ledgerConfig.currencyExponents
+          })
+          parsed.push({ account_code: s.account_code, amount_minor: minor.toString() })
+        }
+        if (parsed.length === 0) return yield* invalid("validation.schema", "splits must not be empty")
+        if (!sameSplits(parsed, original)) corrected = parsed
+      }
+      if (corrected === null) {
+        const r = yield* pipeline.apply(tenant, action.id, actor)
+        const outcome = r.result as Proposals.ApplyOutcome | null
+        const reviewOutcome: ReviewOutcome = actor.kind === "system" ? "auto_posted" : "applied"
+        let learning: Record<string, unknown> = {}
+        if (!r.already_applied) {
+          const now = yield* Clock.currentTimeMillis
+          learning = yield* learn(tenant, actor, txn, payload.splits, `proposal:${action.id}`, false)
+          yield* recordReview(tenant, action.id, {
+            review_outcome: reviewOutcome,
+            reviewed_by: actor.id,
+            reviewed_at: now,
+            final_splits: original,
+            applied_proposal_id: action.id,
+            entry_id: outcome?.entry_id ?? null,
+            learning
+          })
+        }
+        return {
+          proposal_id: action.id,
+          applied_proposal_id: action.id,
+          outcome: reviewOutcome,
+          entry_id: outcome?.entry_id ?? null,
+          entry_no: outcome?.entry_no ?? null,
+          already_applied: r.already_applied,
+          correction: null,
+          learning
+        } satisfies ApplyResult
+      }
+      // a correction: refused up front where the pipeline would refuse it, so nothing is proposed
+      if (action.status !== "proposed") {
+        return yield* new Errors.Conflict({
+          code: "proposal.closed",
+          message: `Action is ${action.status}`,
+          details: { status: action.status }
+        })
+      }
+      const settings = yield* loadSettings(tenant)
+      yield* requireEnabled(tenant, settings)
+      if (!KillSwitch.modeAllowsApply(settings.ai_mode, actor.kind === "user" ? "human" : "auto")) {
+        return yield* new Errors.Forbidden({
+          code: "mode.forbidden",
+          message: settings.ai_mode === "shadow_only"
+            ? "Apply is blocked in shadow_only mode"
+            : `Mode ${settings.ai_mode} does not allow this apply`,
+          details: { ai_mode: settings.ai_mode }
+        })
+      }
+      const fixed = corrected
+      const done = yield* uow.transaction(Effect.gen(function*() {
+        const correction = yield* proposals.propose(tenant, actor, {
+          bank_transaction_id: txn.id,
+          splits: fixed.map((s) => ({
+            account_code: s.account_code,
+            amount: Money.formatMinor(BigInt(s.amount_minor), exponent)
+          })),
+          confidence: 1,
+          calibrated_probability: null,
+          rationale: `Correction by ${actor.name} (${actor.id}) of proposal ${action.id}`,
+          questions: [],
+          risk_reasons: [...payload.risk_reasons],
+          tier: payload.tier
+        })
+        const applied = yield* pipeline.apply(tenant, correction.action.id, actor)
+        const now = yield* Clock.currentTimeMillis
+        const outcome = applied.result as Proposals.ApplyOutcome
+        const original_detail = Option.getOrNull(yield* details.get(tenant, action.id))
+        yield* details.insert(
+          new ProposalDetail({
+            tenant_id: tenant,
+            proposal_id: correction.action.id,
+            bank_transaction_id: txn.id,
+            vendor_key: original_detail?.vendor_key ?? vendorKey(txn.description, txn.payee),
+            amount_minor: txn.amount_minor.toString(),
+            direction: txn.amount_minor < 0n ? "outflow" : "inflow",
+            splits: fixed,
+            stages: [],
+            deciding_stage: null,
+            confidence: 1,
+            calibrated_probability: null,
+            calibration_version: null,
+            classifier_version: null,
+            autopost: null,
+            not_auto_post_reasons: [],
+            corrects_proposal_id: action.id,
+            created_at: now,
+            created_by: actor.id,
+            review_outcome: "applied",
+            reviewed_by: actor.id,
+            reviewed_at: now,
+            review_reason: null,
+            final_splits: fixed,
+            applied_proposal_id: correction.action.id,
+            entry_id: outcome.entry_id,
+            learning: null,
+            version: 1
+          })
+        )
+        return { correction: correction.action, outcome, now }
+      }))
+      const learning = yield* learn(
+        tenant,
+        actor,
+        txn,
+        fixed.map((s) => ({ account_code: s.account_code, amount_minor: BigInt(s.amount_minor) })),
+        `proposal:${done.correction.id}`,
+        true
+      )
+      yield* recordReview(tenant, action.id, {
+        review_outcome: "corrected",
+        reviewed_by: actor.id,
+        reviewed_at: done.now,
+        final_splits: fixed,
+        applied_proposal_id: done.correction.id,
+        entry_id: done.outcome.entry_id,
+        learning
+      })
+      return {
+        proposal_id: action.id,
+        applied_proposal_id: done.correction.id,
+        outcome: "corrected",
+        entry_id: done.outcome.entry_id,
+        entry_no: done.outcome.entry_no,
+        already_applied: false,
+        correction: { original_splits: original, corrected_splits: fixed },
+        learning
+      } satisfies ApplyResult
+    })
+
+  /** Applies several proposals in `drafts` mode; each item all-or-nothing, results per item. */
+  const applyBatch = (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    ids: ReadonlyArray<string>
+  ): Effect.Effect<ReadonlyArray<BatchItem>, CompanionError> =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "companion.actions")
+      const settings = yield* loadSettings(tenant)
+      if (settings.ai_mode !== "drafts") {
+        return yield* new Errors.Forbidden({
+          code: "mode.forbidden",
+          message: `Batch apply needs drafts mode; the tenant is in ${settings.ai_mode}`,
+          details: { ai_mode: settings.ai_mode }
+        })
+      }
+      const out: Array<BatchItem> = []
+      for (const id of ids) {
+        const r = yield* Effect.either(apply(tenant, actor, id))
+        if (Either.isRight(r)) out.push({ id, status: "applied", result: r.right, error: null })
+        else if (r.left._tag === "StorageError") return yield* Effect.fail(r.left)
+        else out.push({ id, status: "failed", result: null, error: errorOf(r.left) })
+      }
+      return out
+    })
+
+  /**
+   * Rejects a proposal with a reason (recorded; counts toward the trust breaker, which is
+   * evaluated at once; teaches vendor memory that the account was wrong for the vendor).
+   */
+  const reject = (tenant: Ids.TenantId, actor: Actor.Actor, id: string, reason: string) =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "companion.actions")
+      if (reason.trim().length === 0) return yield* invalid("validation.schema", "A rejection needs a reason")
+      const action = yield* loadProposal(tenant, id)
+      const wasOpen = action.status === "proposed"
+      const closed = yield* pipeline.reject(tenant, action.id, actor, reason)
+      let learning: Record<string, unknown> = {}
+      if (wasOpen) {
+        const payload = yield* payloadOf(action)
+        const txn = yield* loadTxn(tenant, payload.bank_transaction_id)
+        const main = ClassifierStage.exampleOf(txn, payload.splits)
+        if (actor.kind === "user" && main !== null) {
+          const vendor = vendorKey(txn.description, txn.payee)
+          const w = yield* Effect.either(
+            VendorMemoryStage.learnRejection(memory, tenant, actor, vendor, main.account_code, `proposal:${action.id}`)
+          )
+          learning = Either.isRight(w)
+            ? { memory: { outcome: w.right.outcome, uid: w.right.item.uid } }
+            : { memory: { error: errorOf(w.left) } }
+        }
+        yield* recordReview(tenant, action.id, {
+          review_outcome: "rejected",
+          reviewed_by: actor.id,
+          reviewed_at: yield* Clock.currentTimeMillis,
+          review_reason: reason,
+          learning
+        })
+      }
+      const reading = yield* Effect.either(trust.evaluate(tenant))
+      return {
+        proposal: closed,
+        learning,
+        trust: Either.isRight(reading)
+          ? {
+            rejection_rate: reading.right.rejection_rate,
+            sample: reading.right.sample,
+            tripped: reading.right.tripped,
+            downgraded: reading.right.downgraded
+          }
+          : null
+      }
+    })
+
+  /** Wipes the tenant's ledger proposals of one status (`companion.shadow.wipe`); canonical data untouched. */
+  const wipe = (tenant: Ids.TenantId, actor: Actor.Actor, status: Action.ActionStatus) =>
+    Effect.zipRight(
+      TenantScope.requireTenant(rbac, actor, tenant),
+      pipeline.wipe(tenant, actor, { status, kind: Proposals.KIND })
+    )
+
+  // -------------------------------------------------------------------------------------------
+  // rules
+
+  const checkAccounts = (tenant: Ids.TenantId, codes: ReadonlyArray<string>) =>
+    Effect.flatMap(accounts.getMany(tenant, codes), (found) => {
+      const bad = codes.filter((c) => !found.get(c)?.active)
+      return bad.length === 0
+        ? Effect.void
+        : Effect.fail(
+          invalid("validation.rule", "A rule may only book to active accounts of the chart", { accounts: bad })
+        )
+    })
+
+  const decodeRule = (input: unknown) =>
+    Effect.flatMap(
+      Schema.decodeUnknown(RulesStage.RuleInput, { onExcessProperty: "error" })(input).pipe(
+        Effect.mapError((e) => invalid("validation.schema", e.message))
+      ),
+      (req) => Effect.map(RulesStage.validate(req), (v) => ({ req, ...v }))
+    )
+
+  /** The tenant's rules by priority (`companion.read`). */
+  const listRules = (tenant: Ids.TenantId, actor: Actor.Actor) =>
+    Effect.zipRight(access(tenant, actor, "companion.read"), rules.list(tenant))
+
+  /** Creates a rule (`companion.settings.manage`). */
+  const createRule = (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "companion.settings.manage")
+      const { req, match, target } = yield* decodeRule(input)
+      yield* checkAccounts(
+        tenant,
+        target.account_code !== null ? [target.account_code] : target.splits.map((s) => s.account_code)
+      )
+      const now = yield* Clock.currentTimeMillis
+      const rule = new CompanionRule({
+        id: yield* ids.next("rul"),
+        tenant_id: tenant,
+        name: req.name,
+        priority: req.priority,
+        active: req.active,
+        match,
+        target,
+        created_at: now,
+        created_by: actor.id,
+        updated_at: now,
+        updated_by: actor.id,
+        version: 1
+      })
+      yield* rules.insert(rule)
+      return rule
+    })
+
+  /** Replaces a rule (`companion.settings.manage`). */
+  const updateRule = (tenant: Ids.TenantId, actor: Actor.Actor, id: string, input: unknown) =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "companion.settings.manage")
+      const current = yield* Effect.flatMap(
+        rules.get(tenant, id),
+        Option.match({ onNone: () => Effect.fail(notFound("rule", id)), onSome: Effect.succeed })
+      )
+      const { req, match, target } = yield* decodeRule(input)
+      yield* checkAccounts(
+        tenant,
+        target.account_code !== null ? [target.account_code] : target.splits.map((s) => s.account_code)
+      )
+      const rule = new CompanionRule({
+        ...current,
+        name: req.name,
+        priority: req.priority,
+        active: req.active,
+        match,
+        target,
+        updated_at: yield* Clock.currentTimeMillis,
+        updated_by: actor.id,
+        version: current.version + 1
+      })
+      yield* rules.update(rule, current.version)
+      return rule
+    })
+
+  /** Deletes a rule (`companion.settings.manage`). */
+  const deleteRule = (tenant: Ids.TenantId, actor: Actor.Actor, id: string) =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "companion.settings.manage")
+      if (!(yield* rules.remove(tenant, id))) return yield* Effect.fail(notFound("rule", id))
+    })
+
+  // -------------------------------------------------------------------------------------------
+  // reads
+
+  /** Proposals by status, newest first, each with its bank transaction (`companion.read`). */
+  const list = (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    query: { readonly status?: Action.ActionStatus; readonly before?: string; readonly limit?: number }
+  ) =>
+    Effect.gen(function*() {
+      const limit = Math.min(Math.max(query.limit ?? 50, 1), 200)
+      const page = yield* proposals.list(tenant, actor, { ...query, limit })
+      const items: Array<{ proposal: Action.ActionRecord; bank_transaction: BankTransaction.BankTransaction | null }> =
+        []
+      for (const p of page) {
+        const bankId = (p.payload as { readonly bank_transaction_id?: string }).bank_transaction_id
+        items.push({
+          proposal: p,
+          bank_transaction: bankId === undefined ? null : Option.getOrNull(yield* bank.get(tenant, bankId))
+        })
+      }
+      return { items, next_cursor: page.length === limit ? page.at(-1)!.id : null }
+    })
+
+  /** One proposal with its bank transaction and the companion's details (`companion.read`). */
+  const shadowEvent = (tenant: Ids.TenantId, actor: Actor.Actor, id: string) =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "companion.read")
+      const proposal = yield* loadProposal(tenant, id)
+      const bankId = (proposal.payload as { readonly bank_transaction_id?: string }).bank_transaction_id
+      return {
+        proposal,
+        bank_transaction: bankId === undefined ? null : Option.getOrNull(yield* bank.get(tenant, bankId)),
+        detail: Option.getOrNull(yield* details.get(tenant, proposal.id))
+      }
+    })
+
+  /** Proposals not auto-posted since `since`, counted per reason code (`companion.read`). */
+  const notAutoPostCounts = (tenant: Ids.TenantId, actor: Actor.Actor, since: number) =>
+    Effect.zipRight(
+      access(tenant, actor, "companion.read"),
+      Effect.map(details.reasonCounts(tenant, since), (rows: ReadonlyArray<ReasonCount>) =>
+        Object.fromEntries(rows.map((r) => [r.reason, r.count])) as Record<string, number>)
+    )
+
+  /** Refits the tenant's calibration now (`companion.settings.manage`). */
+  const recalibrate = (tenant: Ids.TenantId, actor: Actor.Actor) =>
+    Effect.gen(function*() {
+      yield* access(tenant, actor, "companion.settings.manage")
+      const flow = fromAiSettings(yield* loadSettings(tenant))
+      return yield* refit(tenant, flow, Option.getOrNull(yield* models.latestCalibration(tenant)))
+    })
+
+  return {
+    propose,
+    apply,
+    applyBatch,
+    reject,
+    wipe,
+    listRules,
+    createRule,
+    updateRule,
+    deleteRule,
+    list,
+    shadowEvent,
+    notAutoPostCounts,
+    recalibrate,
+    calibration: (tenant: Ids.TenantId) => models.latestCalibration(tenant)
+  } as const
+})
+
+/** The companion's proposal flow. */
+export class Companion extends Effect.Service<Companion>()("@airlock/companion/Companion", { effect: make }) {}
+
+/** The value breaker's amount for ledger proposals: the splits' total (scale 2; see docs/companion.md). */
+export const proposalAmount = (payload: unknown): KindPolicy.ScaledAmount | undefined => {
+  const p = payload as Proposals.ProposalPayload
+  if (!Array.isArray(p?.splits)) return undefined
+  let minor = 0n
+  for (const s of p.splits) if (typeof s.amount_minor === "bigint") minor += s.amount_minor
+  return { minor, scale: 2 }
+}
+
+/**
+ * Declares the value breaker for `ledger.proposal` (its `amount`), merged into any policy a host
+ * registered for the kind: the value gate then reviews proposals at or above the threshold at
+ * propose (a trip event, the review reason) and at apply (never promoted automatically).
+ */
+export const layerPolicy: Layer.Layer<never, never, KindPolicy.KindPolicies> = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const policies = yield* KindPolicy.KindPolicies
+    const current: KindPolicy.KindPolicy = Option.getOrElse(
+      policies.get(Proposals.KIND),
+      (): KindPolicy.KindPolicy => ({})
+    )
+    yield* policies.register(Proposals.KIND, { ...current, amount: current.amount ?? proposalAmount })
+  })
+)
+
+/** The companion service and its provenance lookup, with the value-breaker policy of `ledger.proposal` registered. */
+export const layer = Layer.mergeAll(Companion.Default, CompanionProvenance.Default, layerPolicy)

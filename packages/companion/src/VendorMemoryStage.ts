@@ -1,0 +1,250 @@
+/**
+ * The vendor-memory stage: what people taught the companion about a vendor, kept as facts in
+ * core's agent memory (governed: contradictions wait in the review queue, nothing is lost).
+ *
+ * - Key: thread `vendor:<vendor key>`, subject `vendor`, predicate `account`, value
+ *   `{"account_code": …}`, kind {@link LABEL_KIND}. Each label a person applies (a proposal
+ *   applied as proposed, or corrected) is written by that person: the same account reinforces
+ *   the fact (`reinforced_count` counts consistent labels); another account contradicts it. With
+ *   the host's authoritative policy set to {@link authoritative} (people's labels), a person's
+ *   label supersedes the old fact at once — so a vendor relabelled consistently is followed, not
+ *   fought: the new account is proposed from the next transaction on, cold-start again until it
+ *   has its own `coldstart_min_labels` labels. Labels from any other source (an agent, a host
+ *   without the policy) go to memory's review queue, and the stage says a conflict is pending.
+ * - Rejections: a person rejecting a proposal booked to account A for the vendor writes the fact
+ *   (`vendor:<key>`, `account:A`, `rejected`, `true`), kind {@link REJECTION_KIND}; its
+ *   `reinforced_count` counts rejections. A rejection newer than the label's last confirmation
+ *   makes the vendor disputed: the stage only offers a candidate and asks.
+ *
+ * The stage is pure over the facts read for one transaction ({@link read}); reading and writing
+ * go through the memory store and service.
+ */
+import type { Actor, AgentMemory, AgentMemoryConfig, Errors, Ids } from "@airlock/core"
+import { Effect } from "effect"
+import type { CategorizerStage, StageResult } from "./Categorizer.js"
+import { wholeAmount } from "./Categorizer.js"
+
+/** The stage's name. */
+export const NAME = "vendor_memory"
+/** Memory kind of a vendor → account label. */
+export const LABEL_KIND = "vendor_label"
+/** Memory kind of a rejection of an account for a vendor. */
+export const REJECTION_KIND = "vendor_rejection"
+/** The agent id the companion writes memory under. */
+export const AGENT_ID = "companion"
+
+/** The memory thread of a vendor. */
+export const threadOf = (vendorKey: string): string => `vendor:${vendorKey}`
+
+/** The memory key of a vendor's account label. */
+export const labelKey = (vendorKey: string): AgentMemory.MemoryKey => ({
+  thread_id: threadOf(vendorKey),
+  subject: "vendor",
+  predicate: "account"
+})
+
+/** The memory key of the rejections of one account for a vendor. */
+export const rejectionKey = (vendorKey: string, account: string): AgentMemory.MemoryKey => ({
+  thread_id: threadOf(vendorKey),
+  subject: `account:${account}`,
+  predicate: "rejected"
+})
+
+/**
+ * The authoritative-source policy for hosts (`AgentMemoryConfig.layerConfigWith({ authoritative })`):
+ * vendor labels written by a person supersede; everything else is queued for review.
+ */
+export const authoritative: AgentMemoryConfig.AuthoritativePolicy = (kind, actor) =>
+  kind === LABEL_KIND && actor.kind === "user"
+
+/** What memory holds about one vendor now. */
+export interface VendorFacts {
+  readonly vendor_key: string
+  /** The label in force now, if any. */
+  readonly label: AgentMemory.MemoryItem | null
+  /** The account of {@link label}. */
+  readonly account_code: string | null
+  /** Consistent labels of that account (the fact's `reinforced_count`). */
+  readonly labels: number
+  /** Contradicting labels waiting for review on the key. */
+  readonly pending: number
+  /** The rejections fact of the label's account, when there is one. */
+  readonly rejection: AgentMemory.MemoryItem | null
+}
+
+const inForceAt = (item: AgentMemory.MemoryItem, now: number) =>
+  item.status === "active" && item.valid_from <= now && (item.valid_to === null || item.valid_to > now)
+
+const newest = (items: ReadonlyArray<AgentMemory.MemoryItem>, now: number) => {
+  let best: AgentMemory.MemoryItem | null = null
+  for (const i of items) {
+    if (!inForceAt(i, now)) continue
+    if (best === null || (i.accepted_at ?? 0) > (best.accepted_at ?? 0)) best = i
+  }
+  return best
+}
+
+const accountOf = (item: AgentMemory.MemoryItem | null): string | null => {
+  const v = item?.value as { readonly account_code?: unknown } | null | undefined
+  return typeof v?.account_code === "string" ? v.account_code : null
+}
+
+/** Reads a vendor's facts in force at `now` through the memory store (no RBAC: the caller checked it). */
+export const read = (
+  store: AgentMemory.AgentMemoryStore["Type"],
+  tenant: Ids.TenantId,
+  vendorKey: string,
+  now: number
+): Effect.Effect<VendorFacts, Errors.StorageError> =>
+  Effect.gen(function*() {
+    const items = yield* store.itemsByKey(tenant, labelKey(vendorKey))
+    const label = newest(items, now)
+    const account = accountOf(label)
+    const pending = items.filter((i) => i.status === "pending_review").length
+    const rejection = account === null
+      ? null
+      : newest(yield* store.itemsByKey(tenant, rejectionKey(vendorKey, account)), now)
+    return {
+      vendor_key: vendorKey,
+      label,
+      account_code: account,
+      labels: label?.reinforced_count ?? 0,
+      pending,
+      rejection
+    }
+  })
+
+/** Is the label disputed: rejected since it was last confirmed? */
+export const disputed = (facts: VendorFacts): boolean =>
+  facts.label !== null && facts.rejection !== null &&
+  facts.rejection.last_confirmed_at >= facts.label.last_confirmed_at
+
+/** Is the vendor cold-start: no label, fewer than `minLabels` consistent ones, or disputed? */
+export const coldStart = (facts: VendorFacts, minLabels: number): boolean =>
+  facts.label === null || facts.labels < minLabels || disputed(facts)
+
+/** The stage's raw confidence for `n` consistent labels: n / (n + 1), at most 0.99. */
+export const confidenceOf = (n: number): number => Math.min(0.99, n / (n + 1))
+
+/** The vendor-memory stage over one vendor's facts (read for the transaction at hand). */
+export const make = (facts: VendorFacts, minLabels: number): CategorizerStage => ({
+  name: NAME,
+  run: (input) => {
+    const vendor = input.vendor_key
+    const base = {
+      vendor_key: vendor,
+      memory_uids: facts.label === null ? [] : [facts.label.uid, ...(facts.rejection ? [facts.rejection.uid] : [])],
+      labels: facts.labels,
+      coldstart_min_labels: minLabels,
+      conflicts_pending: facts.pending
+    }
+    if (facts.label === null || facts.account_code === null) {
+      const r: StageResult = {
+        stage: NAME,
+        outcome: "abstain",
+        splits: [],
+        confidence: 0,
+        candidates: [],
+        rationale: `New vendor “${vendor}”: nothing learned yet`,
+        reason: "vendor.unknown",
+        questions: [`New vendor “${vendor}”: which account should it be booked to?`],
+        details: { ...base, cold_start: true }
+      }
+      return Effect.succeed(r)
+    }
+    const account = facts.account_code
+    if (!input.accounts.some((a) => a.code === account && a.active)) {
+      return Effect.succeed(
+        {
+          stage: NAME,
+          outcome: "abstain",
+          splits: [],
+          confidence: 0,
+          candidates: [],
+          rationale: `Vendor “${vendor}” was booked to ${account}, which is no longer an active account`,
+          reason: "vendor.account_inactive",
+          questions: [`Vendor “${vendor}” used account ${account}, now inactive: which account now?`],
+          details: { ...base, account_code: account, cold_start: true }
+        } satisfies StageResult
+      )
+    }
+    const isDisputed = disputed(facts)
+    const cold = coldStart(facts, minLabels)
+    const questions: Array<string> = []
+    if (isDisputed) {
+      questions.push(`Account ${account} was rejected for “${vendor}” since it was last confirmed: is it still right?`)
+    }
+    if (facts.pending > 0) {
+      questions.push(`${facts.pending} contradicting label(s) for “${vendor}” wait in memory review`)
+    }
+    const confidence = isDisputed ? confidenceOf(facts.labels) / 2 : confidenceOf(facts.labels)
+    const decided = !cold && facts.pending === 0
+    return Effect.succeed(
+      {
+        stage: NAME,
+        outcome: decided ? "decided" : "candidates",
+        splits: wholeAmount(input.transaction, account),
+        confidence,
+        candidates: [{ account_code: account, score: confidence }],
+        rationale: `Vendor “${vendor}” is booked to ${account} (${facts.labels} consistent label${
+          facts.labels === 1 ? "" : "s"
+        }${facts.labels < minLabels ? `, cold-start below ${minLabels}` : ""}${
+          isDisputed ? ", disputed by a rejection" : ""
+        })`,
+        reason: decided
+          ? null
+          : isDisputed
+          ? "vendor.disputed"
+          : cold
+          ? "vendor.cold_start"
+          : "vendor.conflict_pending",
+        questions,
+        details: {
+          ...base,
+          account_code: account,
+          cold_start: cold,
+          disputed: isDisputed,
+          rejections: facts.rejection?.reinforced_count ?? 0
+        }
+      } satisfies StageResult
+    )
+  }
+})
+
+/** Teaches a label: the person's booking of the vendor to `account` (reinforces, supersedes or queues). */
+export const learnLabel = (
+  memory: AgentMemory.AgentMemoryShape,
+  tenant: Ids.TenantId,
+  actor: Actor.Actor,
+  vendorKey: string,
+  account: string,
+  sourceRef: string
+): Effect.Effect<AgentMemory.WriteResult, AgentMemory.WriteError> =>
+  memory.write(tenant, actor, {
+    ...labelKey(vendorKey),
+    agent_id: AGENT_ID,
+    kind: LABEL_KIND,
+    value: { account_code: account },
+    content: `Vendor ${vendorKey} is booked to account ${account}`,
+    importance: 0.7,
+    source_ref: sourceRef
+  })
+
+/** Teaches a rejection of `account` for the vendor (counted by reinforcement). */
+export const learnRejection = (
+  memory: AgentMemory.AgentMemoryShape,
+  tenant: Ids.TenantId,
+  actor: Actor.Actor,
+  vendorKey: string,
+  account: string,
+  sourceRef: string
+): Effect.Effect<AgentMemory.WriteResult, AgentMemory.WriteError> =>
+  memory.write(tenant, actor, {
+    ...rejectionKey(vendorKey, account),
+    agent_id: AGENT_ID,
+    kind: REJECTION_KIND,
+    value: true,
+    content: `A person rejected account ${account} for vendor ${vendorKey}`,
+    importance: 0.6,
+    source_ref: sourceRef
+  })
