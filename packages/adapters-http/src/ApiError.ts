@@ -272,18 +272,24 @@ const isTagged = (u: unknown, tag: string): boolean =>
 
 /**
  * Maps a failed request's cause to the error it is answered with. Taxonomy errors pass through
- * (server-side ones — 5xx — are logged); schema failures become `validation.*`; an unknown route
+ * (server-side ones — 5xx — are logged); schema failures of the request become `validation.*`,
+ * schema failures once the handler has started (`options.handled`: encoding our own response)
+ * `internal` with the cause logged; an unknown route
  * is `not_found`; everything else (defects, foreign errors) is `internal` and logged.
  */
 export const fromCause = (
   cause: Cause.Cause<unknown>,
-  route: { readonly method: string; readonly path: string }
+  route: { readonly method: string; readonly path: string },
+  options: { readonly handled?: boolean } = {}
 ): Outcome => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const e = failure.value
     if (Errors.isAirlockError(e)) return { error: e, log: Errors.httpStatus(e) >= 500 }
-    if (e instanceof HttpApiDecodeError) return { error: fromDecodeError(e), log: false }
+    // after the handler started, a schema failure is our response failing to encode: our fault
+    if (e instanceof HttpApiDecodeError) {
+      return options.handled === true ? { error: internal(), log: true } : { error: fromDecodeError(e), log: false }
+    }
     if (isTagged(e, "RouteNotFound")) {
       return {
         error: new Errors.NotFound({

@@ -51,7 +51,7 @@ import * as LedgerHttp from "./Ledger/Http.js"
 import * as MemoryHttp from "./Memory/Http.js"
 import * as Metrics from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
-import { acceptedRequestId, CurrentRequest } from "./RequestContext.js"
+import { acceptedRequestId, CurrentRequest, isHandled } from "./RequestContext.js"
 import * as SystemHttp from "./System/Http.js"
 
 /** Where the OpenAPI document and the docs page are served. */
@@ -211,7 +211,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
           Effect.gen(function*() {
             const q = request.url.indexOf("?")
             const path = (q === -1 ? request.url : request.url.slice(0, q)).slice(0, MAX_PATH_IN_MESSAGE)
-            const outcome = ApiError.fromCause(cause, { method: request.method, path })
+            const outcome = ApiError.fromCause(cause, { method: request.method, path }, { handled: isHandled(info) })
             const status = Errors.httpStatus(outcome.error)
             const contentType = request.headers["content-type"]
             if (
