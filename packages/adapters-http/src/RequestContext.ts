@@ -16,6 +16,8 @@ export interface RequestInfo {
   readonly clientIp: string | null
   /** The route template that matched (`/api/v1/companion/settings`), or `unmatched`. */
   readonly route: string
+  /** The `workspace_id` a JSON object body named (taken out of the body), for tenant resolution. */
+  readonly bodySelector?: { readonly value: unknown } | undefined
 }
 
 /** The request being served. */

@@ -51,7 +51,7 @@ import * as LedgerHttp from "./Ledger/Http.js"
 import * as MemoryHttp from "./Memory/Http.js"
 import * as Metrics from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
-import { acceptedRequestId, CurrentRequest, isHandled } from "./RequestContext.js"
+import { acceptedRequestId, CurrentRequest, isHandled, type RequestInfo } from "./RequestContext.js"
 import * as SystemHttp from "./System/Http.js"
 
 /** Where the OpenAPI document and the docs page are served. */
@@ -198,7 +198,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
         const started = performance.now()
         const route = routes.match(request.method, request.url)
         const id = acceptedRequestId(request.headers["x-request-id"]) ?? nextId()
-        const info = {
+        const info: { -readonly [K in keyof RequestInfo]: RequestInfo[K] } = {
           id,
           route,
           clientIp: clientIp(
@@ -244,6 +244,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
                 prepared.closeConnection ? HttpServerResponse.setHeader(refused, "connection", "close") : refused
               )
             }
+            if (prepared.selector !== undefined) info.bodySelector = prepared.selector
             return prepared.request === request
               ? app
               : Effect.provideService(app, HttpServerRequest.HttpServerRequest, prepared.request)

@@ -143,7 +143,8 @@ export const ErrorCodes = {
     "validation.encoding": "ValidationError",
     "validation.json": "ValidationError",
     "validation.json_depth": "ValidationError",
-    "validation.tenant_header": "ValidationError"
+    "validation.tenant_header": "ValidationError",
+    "validation.tenant_selector": "ValidationError"
   })
 } as const satisfies ErrorCodeTable
 

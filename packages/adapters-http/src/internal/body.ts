@@ -122,8 +122,37 @@ export interface BodyLimits {
 
 /** What {@link prepare} decided. */
 export type Prepared =
-  | { readonly _tag: "Ok"; readonly request: HttpServerRequest.HttpServerRequest }
+  | {
+    readonly _tag: "Ok"
+    readonly request: HttpServerRequest.HttpServerRequest
+    /**
+     * The tenant selector a JSON object body carried (`workspace_id`, taken out of the body so
+     * route schemas never see it), for the central tenant resolution; absent when none.
+     */
+    readonly selector?: { readonly value: unknown }
+  }
   | { readonly _tag: "Refused"; readonly error: ApiError.AirlockError; readonly closeConnection: boolean }
+
+/** The body field that names the tenant a request acts on, like `X-Tenant` (the companion runbook's `workspace_id`). */
+export const TENANT_SELECTOR = "workspace_id"
+
+const encoder = new TextEncoder()
+
+/**
+ * A JSON object body with the tenant selector: the selector, and the request with a body
+ * without it. Other bodies pass unchanged.
+ */
+const takeSelector = (
+  request: HttpServerRequest.HttpServerRequest,
+  parsed: unknown,
+  ok: (parsed: unknown) => HttpServerRequest.HttpServerRequest
+): Prepared => {
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || !Object.hasOwn(parsed, TENANT_SELECTOR))
+    return { _tag: "Ok", request: ok(parsed) }
+  const { [TENANT_SELECTOR]: value, ...rest } = parsed as Record<string, unknown>
+  const text = JSON.stringify(rest)
+  return { _tag: "Ok", request: withBody(request, encoder.encode(text), text, { value: rest }), selector: { value } }
+}
 
 /**
  * Reads and checks the body of a request that may carry one. Multipart bodies are left to the
@@ -197,5 +226,5 @@ const checkJson = (
       closeConnection: false
     }
   }
-  return { _tag: "Ok", request: ok(parsed) }
+  return takeSelector(request, parsed, ok)
 }
