@@ -32,7 +32,7 @@ import type { Etag } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { NodeContext } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import { Context, Effect, FiberRef, Layer, Option } from "effect"
+import { Context, Effect, FiberRef, Layer, Option, SchemaAST } from "effect"
 import { constTrue } from "effect/Function"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as AdminHttp from "./Admin/Http.js"
@@ -44,8 +44,9 @@ import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
 import { HttpConfig } from "./HttpConfig.js"
 import type { HttpRateLimit } from "./HttpRateLimit.js"
-import { prepare } from "./internal/body.js"
+import { type Prepared, prepare } from "./internal/body.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
+import { checkQuery } from "./internal/query.js"
 import { makeRouteTable } from "./internal/routes.js"
 import * as LedgerHttp from "./Ledger/Http.js"
 import * as MemoryHttp from "./Memory/Http.js"
@@ -53,6 +54,7 @@ import * as Metrics from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 import { acceptedRequestId, CurrentRequest, isHandled, type RequestInfo } from "./RequestContext.js"
 import * as SystemHttp from "./System/Http.js"
+import { MAX_PAGE_LIMIT } from "./Wire.js"
 
 /** Where the OpenAPI document and the docs page are served. */
 export const paths = { openapi: "/openapi.json", docs: "/docs" } as const
@@ -82,6 +84,40 @@ export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): Rea
         (m as unknown) === Auth.AdminBreakGlass
       )
       if (endpoint.path.startsWith("/api/admin/") && !guarded) out.push(`${endpoint.method} ${endpoint.path}`)
+    }
+  })
+  return out
+}
+
+/**
+ * The `METHOD template` of every route that declares no request body (a body sent to one is
+ * refused with `validation.unexpected_body`), HEAD included for GET routes.
+ */
+export const routesWithoutBody = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlySet<string> => {
+  const out = new Set<string>([`GET ${paths.openapi}`, `GET ${paths.docs}`])
+  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => {
+      if (Option.isNone(endpoint.payloadSchema)) {
+        out.add(`${endpoint.method} ${endpoint.path}`)
+        if (endpoint.method === "GET") out.add(`HEAD ${endpoint.path}`)
+      }
+    }
+  })
+  return out
+}
+
+/** The `METHOD template` of every route that declares a `limit` query parameter (a list). */
+export const listRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlySet<string> => {
+  const out = new Set<string>()
+  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => {
+      if (Option.isNone(endpoint.urlParamsSchema)) return
+      const names = SchemaAST.getPropertySignatures(SchemaAST.encodedAST(endpoint.urlParamsSchema.value.ast)).map((
+        p
+      ) => p.name)
+      if (names.includes("limit")) out.add(`${endpoint.method} ${endpoint.path}`)
     }
   })
   return out
@@ -176,6 +212,8 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
     const nextId = requestIds()
     const trusted = makeIpMatcher(settings.trustedProxies)
     const routes = makeRouteTable(routeTemplates())
+    const bodyless = routesWithoutBody()
+    const lists = listRoutes()
     const limits = { maxBytes: settings.maxBodyBytes, maxJsonDepth: settings.maxJsonDepth }
 
     const respondFailure = (error: ApiError.AirlockError, requestId: string) => {
@@ -236,7 +274,11 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
             }
             return respondFailure(outcome.error, id)
           })
-        let response = yield* prepare(request, limits).pipe(
+        const badQuery = lists.has(`${request.method} ${route}`) ? checkQuery(request.url, MAX_PAGE_LIMIT) : undefined
+        const takesBody = route === "unmatched" ? undefined : !bodyless.has(`${request.method} ${route}`)
+        let response = yield* (badQuery === undefined
+          ? prepare(request, limits, takesBody)
+          : Effect.succeed<Prepared>({ _tag: "Refused", error: badQuery, closeConnection: false })).pipe(
           Effect.flatMap((prepared) => {
             if (prepared._tag === "Refused") {
               const refused = respondFailure(prepared.error, id)
@@ -346,6 +388,50 @@ const drainNode = (server: NodeServer) => (timeoutMillis: number): Effect.Effect
     return Effect.sync(finish)
   })
 
+/** What Node's parser refused, as the error envelope: status, code and message. */
+const protocolError = (code: string | undefined): { status: number; code: string; message: string } => {
+  switch (code) {
+    case "HPE_HEADER_OVERFLOW":
+      return { status: 431, code: "payload.too_large", message: "Request headers too large" }
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return { status: 408, code: "validation.request", message: "The request was not received in time" }
+    default:
+      return { status: 400, code: "validation.request", message: "Malformed HTTP request" }
+  }
+}
+
+const REASONS: Record<number, string> = { 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large" }
+
+/**
+ * Answers what Node's HTTP parser refuses before any handler runs (a bad request line or
+ * header, headers over Node's limit, a request too slow to arrive) with the error envelope and
+ * a request id, then closes the connection. What cannot be answered (the connection is already
+ * gone) is dropped.
+ */
+export const answerClientErrors = (server: NodeServer): void => {
+  const nextId = requestIds()
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: import("node:stream").Duplex) => {
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    const { code, message, status } = protocolError(err.code)
+    const id = nextId()
+    const body = JSON.stringify({
+      error: {
+        code,
+        message,
+        details: code === "payload.too_large" ? { part: "headers" } : {},
+        request_id: id
+      }
+    })
+    socket.end(
+      `HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nconnection: close\r\n\r\n${body}`
+    )
+  })
+}
+
 /** Options of the Node server. */
 export interface NodeServerOptions {
   readonly port: number
@@ -354,7 +440,8 @@ export interface NodeServerOptions {
 
 /**
  * A Node `http` server listening on `host:port` (port 0 picks a free one), with the platform
- * services and {@link ServerDrain}.
+ * services and {@link ServerDrain}; protocol errors Node answers before any handler get the error
+ * envelope ({@link answerClientErrors}).
  */
 export const layerNode = (options: NodeServerOptions): Layer.Layer<
   HttpServer.HttpServer | HttpPlatform.HttpPlatform | Etag.Generator | NodeContext.NodeContext | ServerDrain,
@@ -363,6 +450,7 @@ export const layerNode = (options: NodeServerOptions): Layer.Layer<
   Layer.unwrapEffect(
     Effect.sync(() => {
       const server = createServer()
+      answerClientErrors(server)
       return Layer.merge(
         NodeHttpServer.layer(() => server, { port: options.port, host: options.host }),
         Layer.succeed(ServerDrain, { drain: drainNode(server) })

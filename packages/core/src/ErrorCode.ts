@@ -144,7 +144,10 @@ export const ErrorCodes = {
     "validation.json": "ValidationError",
     "validation.json_depth": "ValidationError",
     "validation.tenant_header": "ValidationError",
-    "validation.tenant_selector": "ValidationError"
+    "validation.tenant_selector": "ValidationError",
+    "validation.unexpected_body": "ValidationError",
+    "validation.ambiguous_body": "ValidationError",
+    "validation.request": "ValidationError"
   })
 } as const satisfies ErrorCodeTable
 

@@ -7,7 +7,7 @@ import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { Admin, AdminTenantScoped } from "../Auth.js"
-import { Environment, GlobalAi, strictBody, Timestamp } from "../Wire.js"
+import { Environment, GlobalAi, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 /** Admin status: what the ops console's prod guardrail checks read (`admin_write_enabled`). */
 export const AdminStatus = Schema.Struct({
@@ -58,7 +58,7 @@ export const AuditPage = Schema.Struct({
 /** Query of the audit page. */
 export const AuditQuery = Schema.Struct({
   after_seq: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, Number.MAX_SAFE_INTEGER))),
-  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
+  limit: pageLimit({ default: 100, max: 1000 }),
   verify: Schema.optional(Schema.BooleanFromString)
 })
 

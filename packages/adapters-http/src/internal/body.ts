@@ -160,8 +160,10 @@ const takeSelector = (
  */
 export const prepare = (
   request: HttpServerRequest.HttpServerRequest,
-  limits: BodyLimits
+  limits: BodyLimits,
+  takesBody?: boolean
 ): Effect.Effect<Prepared, RequestError> => {
+  if (takesBody === false) return refuseBody(request, limits)
   if (!BODY_METHODS.has(request.method)) return Effect.succeed({ _tag: "Ok", request })
   const headers = request.headers
   const contentType = headers["content-type"]
@@ -191,6 +193,51 @@ export const prepare = (
     if (!isJson(contentType) || text === "")
       return { _tag: "Ok", request: withBody(request, read.bytes, text, undefined) }
     return checkJson(request, text, limits, (parsed) => withBody(request, read.bytes, text, { value: parsed }))
+  })
+}
+
+const unexpectedBody = (): Prepared => ({
+  _tag: "Refused",
+  error: new Errors.ValidationError({
+    code: "validation.unexpected_body",
+    message: "This route takes no request body",
+    details: { allowed: `nothing, {}, or {"${TENANT_SELECTOR}": …}` }
+  }),
+  closeConnection: false
+})
+
+/**
+ * A route that declares no body: an empty body (or whitespace) passes, as does an empty JSON
+ * object or one with only the tenant selector (`{"workspace_id": "acme"}`); anything else is 400
+ * `validation.unexpected_body` — a route never acts on a body it ignores.
+ */
+const refuseBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  limits: BodyLimits
+): Effect.Effect<Prepared, RequestError> => {
+  const headers = request.headers
+  const length = headers["content-length"]
+  if ((length === undefined || length === "0") && headers["transfer-encoding"] === undefined) {
+    return Effect.succeed({ _tag: "Ok", request })
+  }
+  const drainCap = limits.maxBytes * 4 + 1024 * 1024
+  if (length !== undefined && Number(length) > drainCap) {
+    return Effect.succeed({ _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: true })
+  }
+  return Effect.map(collect(request, limits.maxBytes, drainCap), (read): Prepared => {
+    if (read._tag === "TooLarge")
+      return { _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: !read.drained }
+    const text = decoder.decode(read.bytes)
+    if (text.trim() === "") return { _tag: "Ok", request: withBody(request, read.bytes, text, undefined) }
+    if (!isJson(headers["content-type"])) return unexpectedBody()
+    const checked = checkJson(request, text, limits, (parsed) => withBody(request, read.bytes, text, { value: parsed }))
+    if (checked._tag === "Refused") return checked
+    // an empty object carries nothing; the tenant selector is the only field such a route takes
+    const parsed: unknown = JSON.parse(text)
+    const keys = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? Object.keys(parsed).filter((k) => k !== TENANT_SELECTOR)
+      : undefined
+    return keys !== undefined && keys.length === 0 ? checked : unexpectedBody()
   })
 }
 
