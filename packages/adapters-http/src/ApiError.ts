@@ -240,8 +240,11 @@ const issueCode = (issues: ReadonlyArray<{ readonly message: string }>): string 
   return undefined
 }
 
-/** Turns a request-schema failure into `validation.*` with the offending paths and messages. */
-export const fromDecodeError = (error: HttpApiDecodeError): Errors.ValidationError => {
+/**
+ * Turns a request-schema failure into `validation.*` with the offending paths and messages (a
+ * refinement coded `payload.too_large` — a field over its size limit — is 413 instead).
+ */
+export const fromDecodeError = (error: HttpApiDecodeError): Errors.ValidationError | Errors.PayloadTooLarge => {
   const issues = error.issues.slice(0, 20).map((i) => {
     const text = splitCoded(i.message).message
     return {
@@ -252,6 +255,12 @@ export const fromDecodeError = (error: HttpApiDecodeError): Errors.ValidationErr
   const code = issueCode(error.issues) ?? "validation.schema"
   const first = issues[0]
   const where = first && first.path.length > 0 ? ` at ${first.path.join(".")}` : ""
+  if (code === fixedCodes.PayloadTooLarge) {
+    return new Errors.PayloadTooLarge({
+      message: first ? `Too large${where}: ${first.message}` : "Too large",
+      details: { issues }
+    })
+  }
   return new Errors.ValidationError({
     code,
     message: first ? `Invalid request${where}: ${first.message}` : "Invalid request",

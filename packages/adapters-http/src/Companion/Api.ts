@@ -3,6 +3,7 @@
  * the kill switch (`ai_enabled`, `kill_switch`), the operating mode (`ai_mode`) and the
  * `extensions` packages keep their thresholds in. Tenant-scoped.
  */
+import { AiSettings, CoreConfig } from "@airlock/core"
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
@@ -11,7 +12,27 @@ import { codedMessage } from "../internal/issues.js"
 import { AiMode, strictBody, Timestamp } from "../Wire.js"
 
 /** Package extension values, keyed by namespaced package keys. */
-export const Extensions = Schema.Record({ key: Schema.String.pipe(Schema.maxLength(200)), value: Schema.Unknown })
+export const Extensions = Schema.Record({
+  key: Schema.String.pipe(Schema.maxLength(AiSettings.MAX_EXTENSION_KEY_LENGTH)),
+  value: Schema.Unknown
+})
+
+/**
+ * The `extensions` of a settings change, checked at the edge against core's largest limits
+ * (`CoreConfig.defaults`: keys and nesting, which configuration can only lower; the size is
+ * bounded here by the body limit): 400 `validation.extensions_*`. The service checks the merged
+ * result against the configured limits (413 `payload.too_large` for the size).
+ */
+export const ExtensionsUpdate = Extensions.pipe(
+  Schema.filter((extensions) => {
+    const problem = AiSettings.checkExtensions(extensions, {
+      maxKeys: CoreConfig.defaults.extensionsMaxKeys,
+      maxDepth: CoreConfig.defaults.extensionsMaxDepth,
+      maxBytes: Number.POSITIVE_INFINITY
+    })
+    return problem === null || codedMessage(problem.code, problem.message)
+  })
+)
 
 /** A tenant's AI settings. */
 export const Settings = Schema.Struct({
@@ -32,7 +53,7 @@ export const SettingsUpdate = strictBody({
   ai_enabled: Schema.optional(Schema.Boolean),
   kill_switch: Schema.optional(Schema.Boolean),
   ai_mode: Schema.optional(AiMode),
-  extensions: Schema.optional(Extensions)
+  extensions: Schema.optional(ExtensionsUpdate)
 }).pipe(
   Schema.filter((u) =>
     Object.values(u).some((v) => v !== undefined) ||
@@ -48,6 +69,7 @@ export class CompanionApi extends HttpApiGroup.make("companion")
       .setPayload(SettingsUpdate)
       .addSuccess(Settings)
       .addError(ApiError.ValidationError)
+      .addError(ApiError.PayloadTooLarge)
   )
   .middleware(TenantScoped)
   .annotate(OpenApi.Title, "Companion")

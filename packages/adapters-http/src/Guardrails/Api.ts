@@ -101,7 +101,7 @@ export class GuardrailsApi extends HttpApiGroup.make("guardrails")
   )
   .add(
     HttpApiEndpoint.put("setBudget", "/api/v1/billing/budget")
-      .setPayload(strictBody({ limit_usd: Schema.String }))
+      .setPayload(strictBody({ limit_usd: Schema.String.pipe(Schema.maxLength(32)) }))
       .addError(ApiError.ValidationError)
       .addSuccess(BillingSummary)
       .addError(ApiError.Forbidden)

@@ -128,7 +128,7 @@ const {
  */
 export const WriteBody = strictBody({
   ...writeFields,
-  content: Schema.optional(Schema.String),
+  content: Schema.optional(Schema.String.pipe(Schema.maxLength(65_536))),
   importance: Schema.optional(Schema.Number),
   token_count: Schema.optional(Schema.Number),
   valid_from: Schema.optional(Timestamp),
@@ -141,7 +141,7 @@ export const WriteBody = strictBody({
  * scope the new fact when both are kept.
  */
 export const ResolveBody = strictBody({
-  resolution: Schema.String,
+  resolution: Schema.String.pipe(Schema.maxLength(4_000)),
   decision: Schema.optional(AgentMemory.ReviewDecision),
   valid_from: Schema.optional(Timestamp),
   valid_to: Schema.optional(Timestamp)

@@ -184,6 +184,8 @@ export interface Options {
   readonly seed?: boolean
   /** Guardrails settings (e.g. a short approval TTL). */
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
+  /** Core settings (e.g. larger settings extensions); default: core's defaults. */
+  readonly core?: Partial<CoreConfig.CoreSettings>
   /** Ledger settings (e.g. a small export page); default: from `AIRLOCK_LEDGER_*`. */
   readonly ledger?: Partial<LedgerConfig.LedgerSettings>
 }
@@ -215,7 +217,7 @@ export const layer = (options: Options = {}): Layer.Layer<
   const core = Layer.merge(ledger, Guardrails.layer).pipe(
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
+    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(options.core), Rbac.layer, SecureRandom.layerWebCrypto)),
     Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase, options.pgUrl))
   )
   const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
