@@ -1,5 +1,5 @@
 /**
- * Who is calling, for which tenant, and may they use this route. Five `HttpApiMiddleware`
+ * Who is calling, for which tenant, and may they use this route. Six `HttpApiMiddleware`
  * tags share one implementation; a group (or endpoint) picks the one that fits its routes:
  *
  * | middleware | token | tenant (`X-Tenant` / `workspace_id`) | admin checks |
@@ -9,6 +9,7 @@
  * | {@link Admin} | required | optional | role, IP allowlist, write guard |
  * | {@link AdminTenantScoped} | required | required in strict mode | role, IP allowlist, write guard |
  * | {@link AdminBreakGlass} | required | optional | role, IP allowlist (no write guard: unlock) |
+ * | {@link AdminInspect} | required | required in strict mode | role, IP allowlist (changes no data: audit verification) |
  *
  * The chain, in order: admin source IP (403 `admin.ip_denied`, "Admin IP not allowed") →
  * `Authorization: Bearer <token>` verified by core's `ApiTokens` (401 `auth.unauthorized`) →
@@ -96,6 +97,17 @@ export class AdminBreakGlass
     security: { bearer }
   })
 {}
+
+/**
+ * Admin routes about one tenant's data that change no data whatever their method (a POST that
+ * verifies the audit chain): admin role and source IP allowlist, no write guard — an operator
+ * verifies in production, where admin writes are off. Strict tenant mode requires a selector.
+ */
+export class AdminInspect extends HttpApiMiddleware.Tag<AdminInspect>()("@airlock/adapters-http/AdminInspect", {
+  provides: CurrentPrincipal,
+  failure: tenantFailures,
+  security: { bearer }
+}) {}
 
 /** Admin routes about one tenant's data (strict tenant mode requires `X-Tenant`). */
 export class AdminTenantScoped
@@ -279,9 +291,9 @@ const make = <E>(policy: Policy) =>
     return { bearer: () => authenticate as Effect.Effect<Principal, E, HttpServerRequest.HttpServerRequest> }
   })
 
-/** The five auth middlewares, over core's token store, tenants and RBAC. */
+/** The six auth middlewares, over core's token store, tenants and RBAC. */
 export const layer: Layer.Layer<
-  Authenticated | TenantScoped | Admin | AdminTenantScoped | AdminBreakGlass,
+  Authenticated | TenantScoped | Admin | AdminTenantScoped | AdminBreakGlass | AdminInspect,
   never,
   Tokens.ApiTokens | Tenants.Tenants | Rbac.Rbac | HttpConfig | HttpRateLimit
 > = Layer.mergeAll(
@@ -298,5 +310,6 @@ export const layer: Layer.Layer<
   Layer.effect(
     AdminBreakGlass,
     make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writes: "breakGlass" })
-  )
+  ),
+  Layer.effect(AdminInspect, make<AuthError>({ tenantScoped: true, admin: true, writes: "inspect" }))
 )

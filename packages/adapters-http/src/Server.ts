@@ -71,7 +71,7 @@ export const routeTemplates = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlyA
 
 /**
  * Routes under `/api/admin/` whose endpoint lacks an admin middleware (`Auth.Admin`,
- * `Auth.AdminTenantScoped` or `Auth.AdminBreakGlass`). The server refuses to start with any: every admin path gets the
+ * `Auth.AdminTenantScoped`, `Auth.AdminBreakGlass` or `Auth.AdminInspect`). The server refuses to start with any: every admin path gets the
  * role, IP and write checks, whoever declares it.
  */
 export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlyArray<string> => {
@@ -81,7 +81,7 @@ export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): Rea
     onEndpoint: ({ endpoint, middleware }) => {
       const guarded = [...middleware].some((m) =>
         (m as unknown) === Auth.Admin || (m as unknown) === Auth.AdminTenantScoped ||
-        (m as unknown) === Auth.AdminBreakGlass
+        (m as unknown) === Auth.AdminBreakGlass || (m as unknown) === Auth.AdminInspect
       )
       if (endpoint.path.startsWith("/api/admin/") && !guarded) out.push(`${endpoint.method} ${endpoint.path}`)
     }
@@ -163,6 +163,7 @@ export const groups: Layer.Layer<
   | Auth.Admin
   | Auth.AdminTenantScoped
   | Auth.AdminBreakGlass
+  | Auth.AdminInspect
 > = Layer.mergeAll(
   HealthHttp.layer,
   CompanionHttp.layer,

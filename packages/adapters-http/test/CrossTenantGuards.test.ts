@@ -23,10 +23,12 @@ const expected = (
   ip: "allowed" | "other",
   writesEnabled: boolean
 ): "admin.ip_denied" | "admin.write_disabled" | null => {
-  const adminRoute = route.guard === "admin" || route.guard === "breakGlass"
+  const adminRoute = route.guard === "admin" || route.guard === "breakGlass" || route.guard === "inspect"
   const cross = selector !== "own"
   if ((adminRoute || cross) && ip === "other") return "admin.ip_denied"
-  if ((adminRoute || cross) && !writesEnabled && route.guard !== "breakGlass") return "admin.write_disabled"
+  // break-glass routes are exempt from the write guard; inspection routes change no data
+  const write = route.guard !== "breakGlass" && route.guard !== "inspect"
+  if ((adminRoute || cross) && !writesEnabled && write) return "admin.write_disabled"
   return null
 }
 

@@ -96,6 +96,7 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
       expect(Object.keys(doc.paths).sort()).toStrictEqual([
         "/api/admin/ai-global",
         "/api/admin/audit",
+        "/api/admin/audit/verify",
         "/api/admin/status",
         "/api/v1/approvals",
         "/api/v1/approvals/{subject}/{plan_hash}",

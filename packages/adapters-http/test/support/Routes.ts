@@ -8,7 +8,7 @@ import { Api, Auth } from "@airlock/adapters-http"
 import { HttpApi } from "@effect/platform"
 
 /** How a route is guarded. */
-export type Guard = "public" | "user" | "admin" | "breakGlass"
+export type Guard = "public" | "user" | "admin" | "breakGlass" | "inspect"
 
 /** One declared route. */
 export interface DeclaredRoute {
@@ -38,6 +38,8 @@ export const guards = (): ReadonlyMap<string, Guard> => {
       const tags = [...middleware] as Array<unknown>
       const guard: Guard = tags.includes(Auth.AdminBreakGlass)
         ? "breakGlass"
+        : tags.includes(Auth.AdminInspect)
+        ? "inspect"
         : tags.some((m) => m === Auth.Admin || m === Auth.AdminTenantScoped)
         ? "admin"
         : tags.length > 0
