@@ -109,3 +109,9 @@ export const IdCursor: Schema.Schema<string> = Schema.String.pipe(
     GENERATED_ID.test(s) || codedMessage("validation.cursor", "Expected the id of an item from a previous page")
   )
 ).annotations({ identifier: "IdCursor", jsonSchema: { type: "string", pattern: GENERATED_ID.source } })
+
+/** The ops console's banner: the environment in capitals and the state of the write controls. */
+export const Banner = Schema.Struct({
+  environment: Schema.Literal("PRODUCTION", "DEVELOPMENT", "TEST"),
+  write_controls: Schema.Literal("Write controls enabled", "Write controls disabled")
+}).annotations({ identifier: "Banner" })

@@ -8,11 +8,13 @@ import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { Admin, AdminInspect, AdminTenantScoped } from "../Auth.js"
-import { Environment, GlobalAi, pageLimit, strictBody, Timestamp } from "../Wire.js"
+import { Banner, Environment, GlobalAi, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 /** Admin status: what the ops console's prod guardrail checks read (`admin_write_enabled`). */
 export const AdminStatus = Schema.Struct({
   environment: Environment,
+  /** The ops console's banner (`PRODUCTION`, `Write controls disabled`). */
+  banner: Banner,
   admin_write_enabled: Schema.Boolean,
   admin_ip_allowlist_enabled: Schema.Boolean,
   tenant_strict: Schema.Boolean,

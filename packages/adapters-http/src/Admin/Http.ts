@@ -4,7 +4,7 @@ import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Clock, Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
 import type { Admin, AdminInspect, AdminTenantScoped } from "../Auth.js"
-import { HttpConfig } from "../HttpConfig.js"
+import { banner, HttpConfig } from "../HttpConfig.js"
 import { HttpRateLimit } from "../HttpRateLimit.js"
 import { withPrincipal } from "../RequestContext.js"
 
@@ -53,6 +53,7 @@ export const layer: Layer.Layer<
             const now = yield* Clock.currentTimeMillis
             return {
               environment: settings.environment,
+              banner: banner(settings),
               admin_write_enabled: settings.adminWriteEnabled,
               admin_ip_allowlist_enabled: settings.adminIpAllowlist.length > 0,
               tenant_strict: settings.tenantStrict,
