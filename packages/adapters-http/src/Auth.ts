@@ -165,7 +165,10 @@ const selectorError = (message: string, details?: Record<string, unknown>) =>
 const namedTenant = (
   request: HttpServerRequest.HttpServerRequest,
   bodySelector: { readonly value: unknown } | undefined
-): Effect.Effect<Option.Option<{ readonly id: Ids.TenantId; readonly source: SelectorSource }>, Errors.ValidationError> => {
+): Effect.Effect<
+  Option.Option<{ readonly id: Ids.TenantId; readonly source: SelectorSource }>,
+  Errors.ValidationError
+> => {
   const found: Array<{ readonly id: Ids.TenantId; readonly source: SelectorSource }> = []
   const header = request.headers["x-tenant"]
   if (header !== undefined && header !== "") {

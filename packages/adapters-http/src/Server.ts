@@ -44,7 +44,7 @@ import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
 import { HttpConfig } from "./HttpConfig.js"
 import type { HttpRateLimit } from "./HttpRateLimit.js"
-import { type Prepared, prepare } from "./internal/body.js"
+import { prepare, type Prepared } from "./internal/body.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
 import { checkQuery } from "./internal/query.js"
 import { makeRouteTable } from "./internal/routes.js"
@@ -280,21 +280,21 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
         let response = yield* (badQuery === undefined
           ? prepare(request, limits, takesBody)
           : Effect.succeed<Prepared>({ _tag: "Refused", error: badQuery, closeConnection: false })).pipe(
-          Effect.flatMap((prepared) => {
-            if (prepared._tag === "Refused") {
-              const refused = respondFailure(prepared.error, id)
-              return Effect.succeed(
-                prepared.closeConnection ? HttpServerResponse.setHeader(refused, "connection", "close") : refused
-              )
-            }
-            if (prepared.selector !== undefined) info.bodySelector = prepared.selector
-            return prepared.request === request
-              ? app
-              : Effect.provideService(app, HttpServerRequest.HttpServerRequest, prepared.request)
-          }),
-          Effect.provideService(CurrentRequest, info),
-          Effect.catchAllCause(fail)
-        )
+            Effect.flatMap((prepared) => {
+              if (prepared._tag === "Refused") {
+                const refused = respondFailure(prepared.error, id)
+                return Effect.succeed(
+                  prepared.closeConnection ? HttpServerResponse.setHeader(refused, "connection", "close") : refused
+                )
+              }
+              if (prepared.selector !== undefined) info.bodySelector = prepared.selector
+              return prepared.request === request
+                ? app
+                : Effect.provideService(app, HttpServerRequest.HttpServerRequest, prepared.request)
+            }),
+            Effect.provideService(CurrentRequest, info),
+            Effect.catchAllCause(fail)
+          )
         response = HttpServerResponse.setHeader(response, "x-request-id", id)
         Metrics.record(request.method, route, response.status, (performance.now() - started) / 1000)
         return response
@@ -401,7 +401,11 @@ const protocolError = (code: string | undefined): { status: number; code: string
   }
 }
 
-const REASONS: Record<number, string> = { 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large" }
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large"
+}
 
 /**
  * Answers what Node's HTTP parser refuses before any handler runs (a bad request line or

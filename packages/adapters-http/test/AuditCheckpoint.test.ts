@@ -16,7 +16,9 @@ const checkpointRow = (tenant: string) =>
   Effect.flatMap(
     SqlClient.SqlClient,
     (sql) =>
-      sql<{ seq: number | string; hash: string }>`SELECT seq, hash FROM core_audit_checkpoints WHERE tenant_id = ${tenant}`
+      sql<
+        { seq: number | string; hash: string }
+      >`SELECT seq, hash FROM core_audit_checkpoints WHERE tenant_id = ${tenant}`
         .pipe(Effect.map((r) => (r[0] ? { seq: Number(r[0].seq), hash: r[0].hash } : null)), Effect.orDie)
   )
 
@@ -153,8 +155,10 @@ layer(H.layer({ storage: "sqlite" }), { excludeTestServices: true })("audit veri
       const sorted = [...result.latencies].sort((a, b) => a - b)
       const max = sorted[sorted.length - 1]!
       const p50 = sorted[Math.floor(sorted.length / 2)]!
-      console.log(
-        `full verify of 100,000 records: ${Math.round(result.verify.ms)} ms; ${sorted.length} health checks during it, ` +
+      yield* Effect.logInfo(
+        `full verify of 100,000 records: ${
+          Math.round(result.verify.ms)
+        } ms; ${sorted.length} health checks during it, ` +
           `p50 ${p50.toFixed(1)} ms, max ${max.toFixed(1)} ms`
       )
       // the verification takes a while, and health checks are answered all along

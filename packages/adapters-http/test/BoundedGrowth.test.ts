@@ -17,7 +17,11 @@ const lastAudit = (tenant: string) =>
     (sql) =>
       sql<{ action: string; data: string }>`SELECT action, data FROM core_audit WHERE tenant_id = ${tenant}
                                            ORDER BY seq DESC LIMIT 1`.pipe(
-        Effect.map((r) => ({ action: r[0]!.action, bytes: String(r[0]!.data).length, data: JSON.parse(String(r[0]!.data)) })),
+        Effect.map((r) => ({
+          action: r[0]!.action,
+          bytes: String(r[0]!.data).length,
+          data: JSON.parse(String(r[0]!.data))
+        })),
         Effect.orDie
       )
   )
@@ -32,7 +36,13 @@ layer(H.layer(), { excludeTestServices: true })("bounded settings extensions", (
       const before = yield* H.settingsRow("default")
       const audit = yield* H.auditCount("default")
       const manyKeys = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`pkg.k${i}`, i]))
-      expect(H.expectError(yield* s.raw(settings, H.json("PUT", owner, { extensions: manyKeys })), 400, "validation.extensions_keys").message)
+      expect(
+        H.expectError(
+          yield* s.raw(settings, H.json("PUT", owner, { extensions: manyKeys })),
+          400,
+          "validation.extensions_keys"
+        ).message
+      )
         .toContain("64")
       H.expectError(
         yield* s.raw(settings, H.json("PUT", owner, { extensions: { deep: nested(9) } })),

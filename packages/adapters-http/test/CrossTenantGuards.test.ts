@@ -9,7 +9,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as H from "./support/Harness.js"
-import { declaredRoutes, type DeclaredRoute } from "./support/Routes.js"
+import { type DeclaredRoute, declaredRoutes } from "./support/Routes.js"
 
 const ALLOWED = "203.0.113.7"
 const OTHER = "198.51.100.9"
@@ -102,7 +102,10 @@ describe("cross-tenant admin guards on every write route", () => {
         const body = { ai_mode: "autopilot_limited", kill_switch: true }
         const headers = { "x-forwarded-for": ALLOWED }
         const before = yield* H.settingsRow("acme")
-        const viaHeader = yield* s.raw(settings, H.json("PUT", H.tokens.admin, body, { ...headers, "x-tenant": "acme" }))
+        const viaHeader = yield* s.raw(
+          settings,
+          H.json("PUT", H.tokens.admin, body, { ...headers, "x-tenant": "acme" })
+        )
         expect(H.expectError(viaHeader, 403, "admin.write_disabled").details).toStrictEqual({
           tenant: "acme",
           token_tenant: "default"
@@ -122,7 +125,9 @@ describe("cross-tenant admin guards on every write route", () => {
         const read = yield* s.raw(`${settings}?workspace_id=acme`, { headers: H.auth(H.tokens.admin, headers) })
         expect([read.status, read.json.tenant_id]).toStrictEqual([200, "acme"])
         H.expectError(
-          yield* s.raw(`${settings}?workspace_id=acme`, { headers: H.auth(H.tokens.admin, { "x-forwarded-for": OTHER }) }),
+          yield* s.raw(`${settings}?workspace_id=acme`, {
+            headers: H.auth(H.tokens.admin, { "x-forwarded-for": OTHER })
+          }),
           403,
           "admin.ip_denied"
         )
@@ -150,7 +155,11 @@ layer(H.layer(), { excludeTestServices: true })("workspace_id as a tenant select
       expect((yield* get("?workspace_id=", H.tokens.viewer)).json.tenant_id).toBe("default")
       H.expectError(yield* get("?workspace_id=acme", H.tokens.viewer), 403, "tenant.mismatch")
       H.expectError(yield* get("?workspace_id=..%2Fetc", H.tokens.admin), 400, "validation.tenant_selector")
-      H.expectError(yield* get("?workspace_id=acme&workspace_id=acme", H.tokens.admin), 400, "validation.tenant_selector")
+      H.expectError(
+        yield* get("?workspace_id=acme&workspace_id=acme", H.tokens.admin),
+        400,
+        "validation.tenant_selector"
+      )
       H.expectError(yield* get("?workspace_id=nobody", H.tokens.admin), 404, "not_found")
       const conflicting = yield* get("?workspace_id=acme", H.tokens.admin, { "x-tenant": "default" })
       expect(H.expectError(conflicting, 400, "validation.tenant_selector").details).toMatchObject({

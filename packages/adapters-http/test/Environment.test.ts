@@ -9,14 +9,16 @@ const read = (env: Record<string, string>) =>
 
 it.effect("AIRLOCK_ENV accepts PRODUCTION / DEVELOPMENT in any case", () =>
   Effect.gen(function*() {
-    for (const [raw, environment, writes] of [
-      ["PRODUCTION", "production", false],
-      ["Production", "production", false],
-      [" production ", "production", false],
-      ["DEVELOPMENT", "development", true],
-      ["development", "development", true],
-      ["TEST", "test", true]
-    ] as const) {
+    for (
+      const [raw, environment, writes] of [
+        ["PRODUCTION", "production", false],
+        ["Production", "production", false],
+        [" production ", "production", false],
+        ["DEVELOPMENT", "development", true],
+        ["development", "development", true],
+        ["TEST", "test", true]
+      ] as const
+    ) {
       const exit = yield* read({ AIRLOCK_ENV: raw })
       expect(exit, raw).toStrictEqual(
         Exit.succeed(expect.objectContaining({ environment, adminWriteEnabled: writes }))

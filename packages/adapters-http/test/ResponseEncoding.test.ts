@@ -15,7 +15,11 @@ layer(H.layer(), { excludeTestServices: true })("response encoding", (it) => {
       const s = yield* H.TestServer
       const sql = yield* SqlClient.SqlClient
       // the caller's mistake first: still a 400
-      H.expectError(yield* s.raw(settings, H.json("PUT", H.tokens.owner, { ai_mode: "nope" })), 400, "validation.schema")
+      H.expectError(
+        yield* s.raw(settings, H.json("PUT", H.tokens.owner, { ai_mode: "nope" })),
+        400,
+        "validation.schema"
+      )
       // a row no response schema accepts (written behind the service's back)
       yield* sql`UPDATE core_ai_settings SET ai_mode = 'not_a_mode' WHERE tenant_id = 'acme'`.pipe(Effect.orDie)
       const r = yield* s.raw(settings, { headers: H.auth(H.tokens.acmeViewer) })

@@ -9,7 +9,7 @@ import { ErrorCode } from "@airlock/core"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as H from "./support/Harness.js"
-import { declaredRoutes, type DeclaredRoute } from "./support/Routes.js"
+import { type DeclaredRoute, declaredRoutes } from "./support/Routes.js"
 
 /** Resolves `$ref`s of the document. */
 const resolve = (doc: any, schema: any): any => {
@@ -78,14 +78,24 @@ const probesOf = (doc: any, route: DeclaredRoute): ReadonlyArray<Probe> => {
   }
   if (!route.hasBody) {
     if (route.method !== "GET") {
-      out.push({ label: `${name} unexpected body`, path: route.url, init: json('{"junk":1}'), code: "validation.unexpected_body" })
+      out.push({
+        label: `${name} unexpected body`,
+        path: route.url,
+        init: json('{"junk":1}'),
+        code: "validation.unexpected_body"
+      })
     }
     return out
   }
   const body = jsonBody(doc, route)
   if (body === undefined) return out
   out.push({ label: `${name} malformed`, path: route.url, init: json('{"a":'), code: "validation.json" })
-  out.push({ label: `${name} deep`, path: route.url, init: json("[".repeat(100) + "]".repeat(100)), code: "validation.json_depth" })
+  out.push({
+    label: `${name} deep`,
+    path: route.url,
+    init: json("[".repeat(100) + "]".repeat(100)),
+    code: "validation.json_depth"
+  })
   for (const wrong of ["[]", "1", '"x"', "null", '{"__junk__":1}']) {
     out.push({ label: `${name} ${wrong}`, path: route.url, init: json(wrong) })
   }
@@ -124,7 +134,7 @@ layer(H.layer(), { excludeTestServices: true })("bad-input sweep over every decl
           problems.push(`${probe.label}: status ${r.status} for ${code}`)
         }
       }
-      console.log(`bad-input sweep: ${probes.length} probes over ${routes.length} declared routes`)
+      yield* Effect.logInfo(`bad-input sweep: ${probes.length} probes over ${routes.length} declared routes`)
       expect(problems).toStrictEqual([])
       expect(yield* H.storageFingerprint(volatile)).toStrictEqual(before)
     }), { timeout: 60_000 })

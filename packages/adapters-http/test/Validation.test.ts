@@ -27,7 +27,11 @@ const rawExchange = (port: number, bytes: string): Promise<string> =>
 const count = (table: string) =>
   Effect.flatMap(
     SqlClient.SqlClient,
-    (sql) => sql.unsafe<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table}`).pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie)
+    (sql) =>
+      sql.unsafe<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table}`).pipe(
+        Effect.map((r) => Number(r[0]!.n)),
+        Effect.orDie
+      )
   )
 
 layer(H.layer(), { excludeTestServices: true })("one validation rule", (it) => {
@@ -73,7 +77,11 @@ layer(H.layer(), { excludeTestServices: true })("one validation rule", (it) => {
         (yield* s.raw("/api/v1/companion/breaker-events?before=gev_01HZZZZZZZZZZZZZZZZZZZZZZZ", { headers: viewer }))
           .status
       ).toBe(200)
-      H.expectError(yield* s.raw("/api/v1/ledger/entries?cursor=garbage", { headers: viewer }), 400, "validation.cursor")
+      H.expectError(
+        yield* s.raw("/api/v1/ledger/entries?cursor=garbage", { headers: viewer }),
+        400,
+        "validation.cursor"
+      )
       H.expectError(yield* s.raw("/api/v1/memory/items?cursor=garbage", { headers: viewer }), 400, "validation.cursor")
       H.expectError(
         yield* s.raw(`/api/v1/memory/items?cursor=${"%01".repeat(3)}`, { headers: viewer }),
@@ -90,7 +98,12 @@ layer(H.layer(), { excludeTestServices: true })("one validation rule", (it) => {
       const before = yield* count("ledger_bank_transactions")
       for (
         const body of [
-          { account_code: "1000", format: "csv", content: "Date,Description,Amount\n01/02/2026,x,1.00\n", transactions: [tx] },
+          {
+            account_code: "1000",
+            format: "csv",
+            content: "Date,Description,Amount\n01/02/2026,x,1.00\n",
+            transactions: [tx]
+          },
           { account_code: "1000", format: "json", content: "Date,Description,Amount\n", transactions: [tx] },
           { account_code: "1000", format: "json", content: "Date,Description,Amount\n" },
           { account_code: "1000", format: "csv", transactions: [tx] },

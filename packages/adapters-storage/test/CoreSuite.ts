@@ -679,7 +679,13 @@ export const suite = <E>(
         expect(yield* store.checkpoint(tenant)).toBeNull()
         yield* append(10)
         const first = yield* audit.verifyChain(tenant, { pageSize: 3 })
-        expect(first).toMatchObject({ ok: true, checked: 10, scope: "incremental", verified_through: 10, complete: true })
+        expect(first).toMatchObject({
+          ok: true,
+          checked: 10,
+          scope: "incremental",
+          verified_through: 10,
+          complete: true
+        })
         const stored = yield* store.checkpoint(tenant)
         expect(stored).toMatchObject({ seq: 10, hash: (yield* audit.list(tenant, { afterSeq: 9 }))[0]!.hash })
         // only the new records are hashed
@@ -723,7 +729,8 @@ export const suite = <E>(
         yield* Effect.all(
           Array.from(
             { length: 20 },
-            (_, i) => audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `${i}` })
+            (_, i) =>
+              audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `${i}` })
           ),
           { concurrency: 10 }
         )

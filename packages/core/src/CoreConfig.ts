@@ -52,14 +52,24 @@ export const config: Config.Config<CoreSettings> = Config.all({
     Config.withDefault(defaults.tokenPrefix)
   ),
   // keys and nesting can only be lowered: the HTTP edge checks the defaults
-  extensionsMaxKeys: bounded("AIRLOCK_SETTINGS_EXTENSIONS_MAX_KEYS", defaults.extensionsMaxKeys, 1, defaults.extensionsMaxKeys),
+  extensionsMaxKeys: bounded(
+    "AIRLOCK_SETTINGS_EXTENSIONS_MAX_KEYS",
+    defaults.extensionsMaxKeys,
+    1,
+    defaults.extensionsMaxKeys
+  ),
   extensionsMaxDepth: bounded(
     "AIRLOCK_SETTINGS_EXTENSIONS_MAX_DEPTH",
     defaults.extensionsMaxDepth,
     1,
     defaults.extensionsMaxDepth
   ),
-  extensionsMaxBytes: bounded("AIRLOCK_SETTINGS_EXTENSIONS_MAX_BYTES", defaults.extensionsMaxBytes, 1024, 16 * 1024 * 1024)
+  extensionsMaxBytes: bounded(
+    "AIRLOCK_SETTINGS_EXTENSIONS_MAX_BYTES",
+    defaults.extensionsMaxBytes,
+    1024,
+    16 * 1024 * 1024
+  )
 })
 
 /** Core settings from the environment (or whatever `ConfigProvider` is installed). */
