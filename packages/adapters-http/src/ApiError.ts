@@ -240,8 +240,11 @@ const issueCode = (issues: ReadonlyArray<{ readonly message: string }>): string 
   return undefined
 }
 
-/** Turns a request-schema failure into `validation.*` with the offending paths and messages. */
-export const fromDecodeError = (error: HttpApiDecodeError): Errors.ValidationError => {
+/**
+ * Turns a request-schema failure into `validation.*` with the offending paths and messages (a
+ * refinement coded `payload.too_large` — a field over its size limit — is 413 instead).
+ */
+export const fromDecodeError = (error: HttpApiDecodeError): Errors.ValidationError | Errors.PayloadTooLarge => {
   const issues = error.issues.slice(0, 20).map((i) => {
     const text = splitCoded(i.message).message
     return {
@@ -252,6 +255,12 @@ export const fromDecodeError = (error: HttpApiDecodeError): Errors.ValidationErr
   const code = issueCode(error.issues) ?? "validation.schema"
   const first = issues[0]
   const where = first && first.path.length > 0 ? ` at ${first.path.join(".")}` : ""
+  if (code === fixedCodes.PayloadTooLarge) {
+    return new Errors.PayloadTooLarge({
+      message: first ? `Too large${where}: ${first.message}` : "Too large",
+      details: { issues }
+    })
+  }
   return new Errors.ValidationError({
     code,
     message: first ? `Invalid request${where}: ${first.message}` : "Invalid request",
@@ -272,18 +281,24 @@ const isTagged = (u: unknown, tag: string): boolean =>
 
 /**
  * Maps a failed request's cause to the error it is answered with. Taxonomy errors pass through
- * (server-side ones — 5xx — are logged); schema failures become `validation.*`; an unknown route
+ * (server-side ones — 5xx — are logged); schema failures of the request become `validation.*`,
+ * schema failures once the handler has started (`options.handled`: encoding our own response)
+ * `internal` with the cause logged; an unknown route
  * is `not_found`; everything else (defects, foreign errors) is `internal` and logged.
  */
 export const fromCause = (
   cause: Cause.Cause<unknown>,
-  route: { readonly method: string; readonly path: string }
+  route: { readonly method: string; readonly path: string },
+  options: { readonly handled?: boolean } = {}
 ): Outcome => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const e = failure.value
     if (Errors.isAirlockError(e)) return { error: e, log: Errors.httpStatus(e) >= 500 }
-    if (e instanceof HttpApiDecodeError) return { error: fromDecodeError(e), log: false }
+    // after the handler started, a schema failure is our response failing to encode: our fault
+    if (e instanceof HttpApiDecodeError) {
+      return options.handled === true ? { error: internal(), log: true } : { error: fromDecodeError(e), log: false }
+    }
     if (isTagged(e, "RouteNotFound")) {
       return {
         error: new Errors.NotFound({

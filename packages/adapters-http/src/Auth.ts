@@ -1,24 +1,32 @@
 /**
- * Who is calling, for which tenant, and may they use this route. Five `HttpApiMiddleware`
+ * Who is calling, for which tenant, and may they use this route. Six `HttpApiMiddleware`
  * tags share one implementation; a group (or endpoint) picks the one that fits its routes:
  *
- * | middleware | token | tenant (`X-Tenant`) | admin checks |
+ * | middleware | token | tenant (`X-Tenant` / `workspace_id`) | admin checks |
  * |---|---|---|---|
  * | {@link Authenticated} | required | optional | — |
  * | {@link TenantScoped} | required | required in strict mode | — |
  * | {@link Admin} | required | optional | role, IP allowlist, write guard |
  * | {@link AdminTenantScoped} | required | required in strict mode | role, IP allowlist, write guard |
  * | {@link AdminBreakGlass} | required | optional | role, IP allowlist (no write guard: unlock) |
+ * | {@link AdminInspect} | required | required in strict mode | role, IP allowlist (changes no data: audit verification) |
  *
  * The chain, in order: admin source IP (403 `admin.ip_denied`, "Admin IP not allowed") →
  * `Authorization: Bearer <token>` verified by core's `ApiTokens` (401 `auth.unauthorized`) →
  * admin role (403 `rbac.forbidden`) → admin write guard (403 `admin.write_disabled`) → tenant
- * resolution (400 `tenant.missing` in strict mode without `X-Tenant`; 403 `tenant.mismatch` when
- * `X-Tenant` names another tenant and the actor lacks `tenant.cross`; 404 when an admin names an
+ * resolution (400 `tenant.missing` in strict mode without a selector; 403 `tenant.mismatch` when
+ * the request names another tenant and the actor lacks `tenant.cross`; 404 when an admin names an
  * unknown tenant) → rate limit (429 `rate_limited`, see {@link HttpRateLimit}). The token fixes
  * actor and home tenant; only actors with `tenant.cross` (ADMIN) may act on another tenant.
+ *
+ * A request names its tenant with the `X-Tenant` header, a `workspace_id` query parameter or a
+ * `workspace_id` field of its JSON object body (taken out of the body before the route's schema
+ * sees it), all under the same rules. Acting on a tenant other than the token's own is an admin
+ * action on every route, not only under `/api/admin/`: the source address must be in the admin
+ * IP allowlist, and every write needs `AIRLOCK_ADMIN_WRITE_ENABLED` (break-glass routes keep
+ * their exemption from the write guard only).
  */
-import { ApiToken as Tokens, Errors, Rbac, Tenant, Tenants, TenantScope } from "@airlock/core"
+import { ApiToken as Tokens, Errors, type Ids, Rbac, Tenant, Tenants, TenantScope } from "@airlock/core"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -90,6 +98,17 @@ export class AdminBreakGlass
   })
 {}
 
+/**
+ * Admin routes about one tenant's data that change no data whatever their method (a POST that
+ * verifies the audit chain): admin role and source IP allowlist, no write guard — an operator
+ * verifies in production, where admin writes are off. Strict tenant mode requires a selector.
+ */
+export class AdminInspect extends HttpApiMiddleware.Tag<AdminInspect>()("@airlock/adapters-http/AdminInspect", {
+  provides: CurrentPrincipal,
+  failure: tenantFailures,
+  security: { bearer }
+}) {}
+
 /** Admin routes about one tenant's data (strict tenant mode requires `X-Tenant`). */
 export class AdminTenantScoped
   extends HttpApiMiddleware.Tag<AdminTenantScoped>()("@airlock/adapters-http/AdminTenantScoped", {
@@ -99,12 +118,16 @@ export class AdminTenantScoped
   })
 {}
 
-/** What a middleware enforces. */
+/**
+ * What a middleware enforces. `writes` says how the admin write guard sees its routes:
+ * `method` — every method but GET/HEAD/OPTIONS is a write; `inspect` — the routes change no data
+ * whatever their method (audit verification); `breakGlass` — writes exempt from the guard
+ * (unlock, unlock-code rotation).
+ */
 interface Policy {
   readonly tenantScoped: boolean
   readonly admin: boolean
-  /** Admin writes need `AIRLOCK_ADMIN_WRITE_ENABLED` (all admin policies but break-glass). */
-  readonly writeGuard: boolean
+  readonly writes: "method" | "inspect" | "breakGlass"
 }
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"])
@@ -122,6 +145,63 @@ type AuthError =
   | Errors.StorageError
   | Errors.TenantMissing
 
+/** Where a request named the tenant it acts on. */
+type SelectorSource = "X-Tenant" | "workspace_id"
+
+const selectorError = (message: string, details?: Record<string, unknown>) =>
+  new Errors.ValidationError({
+    code: "validation.tenant_selector",
+    message,
+    ...(details === undefined ? {} : { details })
+  })
+
+/**
+ * The tenant a request names, from every selector it may use — the `X-Tenant` header, a
+ * `workspace_id` query parameter, a `workspace_id` field of a JSON object body — under one rule:
+ * empty means absent; a value that is not a tenant id is 400 (`validation.tenant_header` for the
+ * header, `validation.tenant_selector` for `workspace_id`); selectors naming different tenants
+ * are 400 `validation.tenant_selector`. `None` when none was given.
+ */
+const namedTenant = (
+  request: HttpServerRequest.HttpServerRequest,
+  bodySelector: { readonly value: unknown } | undefined
+): Effect.Effect<
+  Option.Option<{ readonly id: Ids.TenantId; readonly source: SelectorSource }>,
+  Errors.ValidationError
+> => {
+  const found: Array<{ readonly id: Ids.TenantId; readonly source: SelectorSource }> = []
+  const header = request.headers["x-tenant"]
+  if (header !== undefined && header !== "") {
+    const id = decodeTenantId(header)
+    if (Option.isNone(id)) {
+      return Effect.fail(
+        new Errors.ValidationError({ code: "validation.tenant_header", message: "X-Tenant is not a tenant id" })
+      )
+    }
+    found.push({ id: id.value, source: "X-Tenant" })
+  }
+  const q = request.url.indexOf("?")
+  const values: Array<unknown> = q === -1 ? [] : new URLSearchParams(request.url.slice(q + 1)).getAll("workspace_id")
+  if (values.length > 1) return Effect.fail(selectorError("workspace_id is given more than once in the query"))
+  if (bodySelector !== undefined) values.push(bodySelector.value)
+  for (const value of values) {
+    if (value === "" || value === null) continue
+    const id = decodeTenantId(value)
+    if (Option.isNone(id)) return Effect.fail(selectorError("workspace_id is not a tenant id"))
+    found.push({ id: id.value, source: "workspace_id" })
+  }
+  const first = found[0]
+  if (first === undefined) return Effect.succeed(Option.none())
+  if (found.some((f) => f.id !== first.id)) {
+    return Effect.fail(
+      selectorError("X-Tenant and workspace_id name different tenants", {
+        selectors: found.map((f) => ({ source: f.source, tenant: f.id }))
+      })
+    )
+  }
+  return Effect.succeed(Option.some(first))
+}
+
 const make = <E>(policy: Policy) =>
   Effect.gen(function*() {
     const tokens = yield* Tokens.ApiTokens
@@ -132,22 +212,26 @@ const make = <E>(policy: Policy) =>
     const allowlist = makeIpMatcher(settings.adminIpAllowlist)
     const trusted = makeIpMatcher(settings.trustedProxies)
 
+    const ipDenied = (ip: string | null) =>
+      new Errors.Forbidden({ code: "admin.ip_denied", message: "Admin IP not allowed", details: { ip } })
+    const writeDisabled = (details?: Record<string, unknown>) =>
+      new Errors.Forbidden({
+        code: "admin.write_disabled",
+        message: "Admin write actions are disabled (AIRLOCK_ADMIN_WRITE_ENABLED is not true)",
+        ...(details === undefined ? {} : { details })
+      })
+
     const authenticate = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const current = yield* Effect.serviceOption(CurrentRequest)
+      const ip = Option.isSome(current)
+        ? current.value.clientIp
+        : clientIp(normalizeIp(Option.getOrNull(request.remoteAddress)), request.headers["x-forwarded-for"], trusted)
+      const ipAllowed = allowlist.empty || allowlist.has(ip)
+      // a write for the admin guards: by method, unless the routes change no data or are break-glass
+      const isWrite = policy.writes === "method" && !READ_METHODS.has(request.method)
 
-      if (policy.admin && !allowlist.empty) {
-        const ip = Option.isSome(current)
-          ? current.value.clientIp
-          : clientIp(normalizeIp(Option.getOrNull(request.remoteAddress)), request.headers["x-forwarded-for"], trusted)
-        if (!allowlist.has(ip)) {
-          return yield* new Errors.Forbidden({
-            code: "admin.ip_denied",
-            message: "Admin IP not allowed",
-            details: { ip }
-          })
-        }
-      }
+      if (policy.admin && !ipAllowed) return yield* ipDenied(ip)
 
       const header = request.headers.authorization
       if (header === undefined || header === "") {
@@ -165,37 +249,30 @@ const make = <E>(policy: Policy) =>
             details: { permission: "system.admin", role: actor.role }
           })
         }
-        if (policy.writeGuard && !settings.adminWriteEnabled && !READ_METHODS.has(request.method)) {
-          return yield* new Errors.Forbidden({
-            code: "admin.write_disabled",
-            message: "Admin write actions are disabled (AIRLOCK_ADMIN_WRITE_ENABLED is not true)"
-          })
-        }
+        if (isWrite && !settings.adminWriteEnabled) return yield* writeDisabled()
       }
 
       let tenant = home
-      const named = request.headers["x-tenant"]
-      if (named === undefined || named === "") {
+      const named = yield* namedTenant(request, Option.isSome(current) ? current.value.bodySelector : undefined)
+      if (Option.isNone(named)) {
         if (policy.tenantScoped && settings.tenantStrict) {
-          return yield* new Errors.TenantMissing({ message: "Missing X-Tenant header (strict tenant mode)" })
-        }
-      } else {
-        const id = decodeTenantId(named)
-        if (Option.isNone(id)) {
-          return yield* new Errors.ValidationError({
-            code: "validation.tenant_header",
-            message: "X-Tenant is not a tenant id"
+          return yield* new Errors.TenantMissing({
+            message: "Missing X-Tenant header (strict tenant mode; workspace_id also names the tenant)"
           })
         }
-        if (id.value !== home.id) {
-          if (!TenantScope.allows(rbac, actor, id.value)) {
-            return yield* TenantScope.mismatch({
-              message: "X-Tenant does not match the token's tenant",
-              details: { token_tenant: home.id }
-            })
-          }
-          tenant = yield* tenants.get(id.value)
+      } else if (named.value.id !== home.id) {
+        if (!TenantScope.allows(rbac, actor, named.value.id)) {
+          return yield* TenantScope.mismatch({
+            message: `${named.value.source} does not match the token's tenant`,
+            details: { token_tenant: home.id }
+          })
         }
+        // acting on another tenant is an admin action wherever the route is: the admin guards apply
+        if (!ipAllowed) return yield* ipDenied(ip)
+        if (isWrite && !settings.adminWriteEnabled) {
+          return yield* writeDisabled({ tenant: named.value.id, token_tenant: home.id })
+        }
+        tenant = yield* tenants.get(named.value.id)
       }
 
       const route = Option.match(current, {
@@ -217,24 +294,25 @@ const make = <E>(policy: Policy) =>
     return { bearer: () => authenticate as Effect.Effect<Principal, E, HttpServerRequest.HttpServerRequest> }
   })
 
-/** The five auth middlewares, over core's token store, tenants and RBAC. */
+/** The six auth middlewares, over core's token store, tenants and RBAC. */
 export const layer: Layer.Layer<
-  Authenticated | TenantScoped | Admin | AdminTenantScoped | AdminBreakGlass,
+  Authenticated | TenantScoped | Admin | AdminTenantScoped | AdminBreakGlass | AdminInspect,
   never,
   Tokens.ApiTokens | Tenants.Tenants | Rbac.Rbac | HttpConfig | HttpRateLimit
 > = Layer.mergeAll(
   Layer.effect(
     Authenticated,
-    make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: false, writeGuard: false })
+    make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: false, writes: "method" })
   ),
-  Layer.effect(TenantScoped, make<AuthError>({ tenantScoped: true, admin: false, writeGuard: false })),
+  Layer.effect(TenantScoped, make<AuthError>({ tenantScoped: true, admin: false, writes: "method" })),
   Layer.effect(
     Admin,
-    make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writeGuard: true })
+    make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writes: "method" })
   ),
-  Layer.effect(AdminTenantScoped, make<AuthError>({ tenantScoped: true, admin: true, writeGuard: true })),
+  Layer.effect(AdminTenantScoped, make<AuthError>({ tenantScoped: true, admin: true, writes: "method" })),
   Layer.effect(
     AdminBreakGlass,
-    make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writeGuard: false })
-  )
+    make<Exclude<AuthError, Errors.TenantMissing>>({ tenantScoped: false, admin: true, writes: "breakGlass" })
+  ),
+  Layer.effect(AdminInspect, make<AuthError>({ tenantScoped: true, admin: true, writes: "inspect" }))
 )

@@ -4,7 +4,7 @@
  *
  * | setting | variable | runbook name | default |
  * |---|---|---|---|
- * | environment | AIRLOCK_ENV | `DEVELOPMENT` / `PRODUCTION` (ops console) | `production` |
+ * | environment | AIRLOCK_ENV (any case: `PRODUCTION` works) | `DEVELOPMENT` / `PRODUCTION` (ops console) | `production` |
  * | tenantStrict | AIRLOCK_TENANT_STRICT | COPILOT_TENANT_STRICT | false |
  * | adminIpAllowlist | AIRLOCK_ADMIN_IP_ALLOWLIST | ADMIN_IP_ALLOWLIST | empty (no IP restriction) |
  * | adminWriteEnabled | AIRLOCK_ADMIN_WRITE_ENABLED | ADMIN_WRITE_ENABLED | true, except `false` in production |
@@ -78,11 +78,32 @@ const addressList = (name: string) =>
     })
   )
 
+/**
+ * `AIRLOCK_ENV`, case-insensitive: the runbooks write `PRODUCTION` / `DEVELOPMENT`; surrounding
+ * spaces are ignored; anything else is a configuration error.
+ */
+export const environmentConfig: Config.Config<Environment> = Config.string("AIRLOCK_ENV").pipe(
+  Config.map((raw) => raw.trim().toLowerCase()),
+  Config.validate({
+    message: "must be production, development or test (any case)",
+    validation: (s): s is Environment => s === "production" || s === "development" || s === "test"
+  }),
+  Config.map((s) => s as Environment),
+  Config.withDefault("production" as Environment)
+)
+
+/**
+ * The ops console's banner for an environment and write guard: `PRODUCTION` / `DEVELOPMENT`
+ * (`TEST`), and `Write controls enabled` / `Write controls disabled`.
+ */
+export const banner = (settings: Pick<HttpSettings, "environment" | "adminWriteEnabled">) => ({
+  environment: settings.environment.toUpperCase() as "PRODUCTION" | "DEVELOPMENT" | "TEST",
+  write_controls: settings.adminWriteEnabled ? "Write controls enabled" as const : "Write controls disabled" as const
+})
+
 /** Reads the HTTP settings from `AIRLOCK_*` through the installed `ConfigProvider`. */
 export const config: Effect.Effect<HttpSettings, ConfigError> = Effect.gen(function*() {
-  const environment = yield* Config.literal("development", "test", "production")("AIRLOCK_ENV").pipe(
-    Config.withDefault("production" as const)
-  )
+  const environment = yield* environmentConfig
   const base = defaults(environment)
   return {
     environment,

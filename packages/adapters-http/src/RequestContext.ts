@@ -6,7 +6,7 @@
  * {@link withPrincipal}.
  */
 import type { Actor, ApiToken, Ids, Tenant } from "@airlock/core"
-import { Context, Effect } from "effect"
+import { Context, Effect, Option } from "effect"
 
 /** The request being served. */
 export interface RequestInfo {
@@ -16,12 +16,30 @@ export interface RequestInfo {
   readonly clientIp: string | null
   /** The route template that matched (`/api/v1/companion/settings`), or `unmatched`. */
   readonly route: string
+  /** The `workspace_id` a JSON object body named (taken out of the body), for tenant resolution. */
+  readonly bodySelector?: { readonly value: unknown } | undefined
 }
 
 /** The request being served. */
 export class CurrentRequest
   extends Context.Tag("@airlock/adapters-http/CurrentRequest")<CurrentRequest, RequestInfo>()
 {}
+
+// requests whose handler has started: their request was decoded, so a schema failure from here
+// on is ours (encoding the response), not the caller's
+const handled = new WeakSet<RequestInfo>()
+
+/**
+ * Marks the current request as decoded and in its handler ({@link withPrincipal} does it for
+ * every handler acting for a caller; a public handler may call it itself). A schema failure after
+ * this point is a failure to encode our own response: 500 `internal`, never a 4xx.
+ */
+export const markHandled: Effect.Effect<void> = Effect.map(Effect.serviceOption(CurrentRequest), (info) => {
+  if (Option.isSome(info)) handled.add(info.value)
+})
+
+/** Whether the request's handler has started (its input was decoded). */
+export const isHandled = (info: RequestInfo): boolean => handled.has(info)
 
 /** Request ids callers may choose: short, printable, no separators that break logs or headers. */
 const SANE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
@@ -52,4 +70,5 @@ export class CurrentPrincipal
  */
 export const withPrincipal = <A, E, R>(
   body: (actor: Actor.Actor, tenant: Ids.TenantId, principal: Principal) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R | CurrentPrincipal> => Effect.flatMap(CurrentPrincipal, (p) => body(p.actor, p.tenant.id, p))
+): Effect.Effect<A, E, R | CurrentPrincipal> =>
+  Effect.flatMap(CurrentPrincipal, (p) => Effect.zipRight(markHandled, body(p.actor, p.tenant.id, p)))

@@ -34,7 +34,7 @@ import type { Etag } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { NodeContext } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import { Context, Effect, FiberRef, Layer, Option } from "effect"
+import { Context, Effect, FiberRef, Layer, Option, SchemaAST } from "effect"
 import { constTrue } from "effect/Function"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as AdminHttp from "./Admin/Http.js"
@@ -46,16 +46,18 @@ import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
 import { HttpConfig } from "./HttpConfig.js"
 import type { HttpRateLimit } from "./HttpRateLimit.js"
-import { prepare } from "./internal/body.js"
+import { prepare, type Prepared } from "./internal/body.js"
 import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
+import { checkQuery } from "./internal/query.js"
 import { makeRouteTable } from "./internal/routes.js"
 import * as KpiHttp from "./Kpi/Http.js"
 import * as LedgerHttp from "./Ledger/Http.js"
 import * as MemoryHttp from "./Memory/Http.js"
 import * as Metrics from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
-import { acceptedRequestId, CurrentRequest } from "./RequestContext.js"
+import { acceptedRequestId, CurrentRequest, isHandled, type RequestInfo } from "./RequestContext.js"
 import * as SystemHttp from "./System/Http.js"
+import { MAX_PAGE_LIMIT } from "./Wire.js"
 
 /** Where the OpenAPI document and the docs page are served. */
 export const paths = { openapi: "/openapi.json", docs: "/docs" } as const
@@ -72,7 +74,7 @@ export const routeTemplates = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlyA
 
 /**
  * Routes under `/api/admin/` whose endpoint lacks an admin middleware (`Auth.Admin`,
- * `Auth.AdminTenantScoped` or `Auth.AdminBreakGlass`). The server refuses to start with any: every admin path gets the
+ * `Auth.AdminTenantScoped`, `Auth.AdminBreakGlass` or `Auth.AdminInspect`). The server refuses to start with any: every admin path gets the
  * role, IP and write checks, whoever declares it.
  */
 export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlyArray<string> => {
@@ -82,9 +84,43 @@ export const unguardedAdminRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): Rea
     onEndpoint: ({ endpoint, middleware }) => {
       const guarded = [...middleware].some((m) =>
         (m as unknown) === Auth.Admin || (m as unknown) === Auth.AdminTenantScoped ||
-        (m as unknown) === Auth.AdminBreakGlass
+        (m as unknown) === Auth.AdminBreakGlass || (m as unknown) === Auth.AdminInspect
       )
       if (endpoint.path.startsWith("/api/admin/") && !guarded) out.push(`${endpoint.method} ${endpoint.path}`)
+    }
+  })
+  return out
+}
+
+/**
+ * The `METHOD template` of every route that declares no request body (a body sent to one is
+ * refused with `validation.unexpected_body`), HEAD included for GET routes.
+ */
+export const routesWithoutBody = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlySet<string> => {
+  const out = new Set<string>([`GET ${paths.openapi}`, `GET ${paths.docs}`])
+  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => {
+      if (Option.isNone(endpoint.payloadSchema)) {
+        out.add(`${endpoint.method} ${endpoint.path}`)
+        if (endpoint.method === "GET") out.add(`HEAD ${endpoint.path}`)
+      }
+    }
+  })
+  return out
+}
+
+/** The `METHOD template` of every route that declares a `limit` query parameter (a list). */
+export const listRoutes = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlySet<string> => {
+  const out = new Set<string>()
+  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => {
+      if (Option.isNone(endpoint.urlParamsSchema)) return
+      const names = SchemaAST.getPropertySignatures(SchemaAST.encodedAST(endpoint.urlParamsSchema.value.ast)).map((
+        p
+      ) => p.name)
+      if (names.includes("limit")) out.add(`${endpoint.method} ${endpoint.path}`)
     }
   })
   return out
@@ -138,6 +174,7 @@ export const groups: Layer.Layer<
   | Auth.Admin
   | Auth.AdminTenantScoped
   | Auth.AdminBreakGlass
+  | Auth.AdminInspect
 > = Layer.mergeAll(
   HealthHttp.layer,
   CompanionHttp.layer,
@@ -188,6 +225,8 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
     const nextId = requestIds()
     const trusted = makeIpMatcher(settings.trustedProxies)
     const routes = makeRouteTable(routeTemplates())
+    const bodyless = routesWithoutBody()
+    const lists = listRoutes()
     const limits = { maxBytes: settings.maxBodyBytes, maxJsonDepth: settings.maxJsonDepth }
 
     const respondFailure = (error: ApiError.AirlockError, requestId: string) => {
@@ -210,7 +249,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
         const started = performance.now()
         const route = routes.match(request.method, request.url)
         const id = acceptedRequestId(request.headers["x-request-id"]) ?? nextId()
-        const info = {
+        const info: { -readonly [K in keyof RequestInfo]: RequestInfo[K] } = {
           id,
           route,
           clientIp: clientIp(
@@ -223,7 +262,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
           Effect.gen(function*() {
             const q = request.url.indexOf("?")
             const path = (q === -1 ? request.url : request.url.slice(0, q)).slice(0, MAX_PATH_IN_MESSAGE)
-            const outcome = ApiError.fromCause(cause, { method: request.method, path })
+            const outcome = ApiError.fromCause(cause, { method: request.method, path }, { handled: isHandled(info) })
             const status = Errors.httpStatus(outcome.error)
             const contentType = request.headers["content-type"]
             if (
@@ -248,21 +287,26 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
             }
             return respondFailure(outcome.error, id)
           })
-        let response = yield* prepare(request, limits).pipe(
-          Effect.flatMap((prepared) => {
-            if (prepared._tag === "Refused") {
-              const refused = respondFailure(prepared.error, id)
-              return Effect.succeed(
-                prepared.closeConnection ? HttpServerResponse.setHeader(refused, "connection", "close") : refused
-              )
-            }
-            return prepared.request === request
-              ? app
-              : Effect.provideService(app, HttpServerRequest.HttpServerRequest, prepared.request)
-          }),
-          Effect.provideService(CurrentRequest, info),
-          Effect.catchAllCause(fail)
-        )
+        const badQuery = lists.has(`${request.method} ${route}`) ? checkQuery(request.url, MAX_PAGE_LIMIT) : undefined
+        const takesBody = route === "unmatched" ? undefined : !bodyless.has(`${request.method} ${route}`)
+        let response = yield* (badQuery === undefined
+          ? prepare(request, limits, takesBody)
+          : Effect.succeed<Prepared>({ _tag: "Refused", error: badQuery, closeConnection: false })).pipe(
+            Effect.flatMap((prepared) => {
+              if (prepared._tag === "Refused") {
+                const refused = respondFailure(prepared.error, id)
+                return Effect.succeed(
+                  prepared.closeConnection ? HttpServerResponse.setHeader(refused, "connection", "close") : refused
+                )
+              }
+              if (prepared.selector !== undefined) info.bodySelector = prepared.selector
+              return prepared.request === request
+                ? app
+                : Effect.provideService(app, HttpServerRequest.HttpServerRequest, prepared.request)
+            }),
+            Effect.provideService(CurrentRequest, info),
+            Effect.catchAllCause(fail)
+          )
         response = HttpServerResponse.setHeader(response, "x-request-id", id)
         Metrics.record(request.method, route, response.status, (performance.now() - started) / 1000)
         return response
@@ -357,6 +401,54 @@ const drainNode = (server: NodeServer) => (timeoutMillis: number): Effect.Effect
     return Effect.sync(finish)
   })
 
+/** What Node's parser refused, as the error envelope: status, code and message. */
+const protocolError = (code: string | undefined): { status: number; code: string; message: string } => {
+  switch (code) {
+    case "HPE_HEADER_OVERFLOW":
+      return { status: 431, code: "payload.too_large", message: "Request headers too large" }
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return { status: 408, code: "validation.request", message: "The request was not received in time" }
+    default:
+      return { status: 400, code: "validation.request", message: "Malformed HTTP request" }
+  }
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large"
+}
+
+/**
+ * Answers what Node's HTTP parser refuses before any handler runs (a bad request line or
+ * header, headers over Node's limit, a request too slow to arrive) with the error envelope and
+ * a request id, then closes the connection. What cannot be answered (the connection is already
+ * gone) is dropped.
+ */
+export const answerClientErrors = (server: NodeServer): void => {
+  const nextId = requestIds()
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: import("node:stream").Duplex) => {
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    const { code, message, status } = protocolError(err.code)
+    const id = nextId()
+    const body = JSON.stringify({
+      error: {
+        code,
+        message,
+        details: code === "payload.too_large" ? { part: "headers" } : {},
+        request_id: id
+      }
+    })
+    socket.end(
+      `HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nconnection: close\r\n\r\n${body}`
+    )
+  })
+}
+
 /** Options of the Node server. */
 export interface NodeServerOptions {
   readonly port: number
@@ -365,7 +457,8 @@ export interface NodeServerOptions {
 
 /**
  * A Node `http` server listening on `host:port` (port 0 picks a free one), with the platform
- * services and {@link ServerDrain}.
+ * services and {@link ServerDrain}; protocol errors Node answers before any handler get the error
+ * envelope ({@link answerClientErrors}).
  */
 export const layerNode = (options: NodeServerOptions): Layer.Layer<
   HttpServer.HttpServer | HttpPlatform.HttpPlatform | Etag.Generator | NodeContext.NodeContext | ServerDrain,
@@ -374,6 +467,7 @@ export const layerNode = (options: NodeServerOptions): Layer.Layer<
   Layer.unwrapEffect(
     Effect.sync(() => {
       const server = createServer()
+      answerClientErrors(server)
       return Layer.merge(
         NodeHttpServer.layer(() => server, { port: options.port, host: options.host }),
         Layer.succeed(ServerDrain, { drain: drainNode(server) })

@@ -177,7 +177,10 @@ layer(H.layer({ http: { maxBodyBytes: 64 * 1024 } }), { excludeTestServices: tru
     }))
 })
 
-layer(H.layer({ http: { maxBodyBytes: 1024 * 1024 } }), { excludeTestServices: true })("default body limit", (it) => {
+// settings extensions are bounded too (64 KiB by default): this block is about the body limit
+const bodyLimitServer = H.layer({ http: { maxBodyBytes: 1024 * 1024 }, core: { extensionsMaxBytes: 2 * 1024 * 1024 } })
+
+layer(bodyLimitServer, { excludeTestServices: true })("default body limit", (it) => {
   it.effect("1 MiB is accepted up to the byte and refused past it", () =>
     Effect.gen(function*() {
       const s = yield* H.TestServer

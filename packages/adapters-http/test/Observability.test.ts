@@ -96,6 +96,7 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
       expect(Object.keys(doc.paths).sort()).toStrictEqual([
         "/api/admin/ai-global",
         "/api/admin/audit",
+        "/api/admin/audit/verify",
         "/api/admin/baseline",
         "/api/admin/baseline/latest",
         "/api/admin/baseline/{id}",

@@ -667,6 +667,61 @@ export const suite = <E>(
         expect((yield* audit.verify(t2)).first_break).toStrictEqual({ seq: 3, reason: "truncated" })
       }))
 
+    it.effect("audit checkpoint: incremental verification hashes only what is new; the full one finds older tampering", () =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.AuditLog
+        const store = yield* Audit.AuditStore
+        const probe = yield* Probe
+        const tenant = T("audit-checkpoint")
+        const append = (n: number) =>
+          Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) =>
+            audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `s${i}`, data: { i } }))
+        expect(yield* store.checkpoint(tenant)).toBeNull()
+        yield* append(10)
+        const first = yield* audit.verifyChain(tenant, { pageSize: 3 })
+        expect(first).toMatchObject({
+          ok: true,
+          checked: 10,
+          scope: "incremental",
+          verified_through: 10,
+          complete: true
+        })
+        const stored = yield* store.checkpoint(tenant)
+        expect(stored).toMatchObject({ seq: 10, hash: (yield* audit.list(tenant, { afterSeq: 9 }))[0]!.hash })
+        // only the new records are hashed
+        yield* append(4)
+        expect(yield* audit.verifyChain(tenant)).toMatchObject({ ok: true, checked: 4, verified_through: 14 })
+        expect(yield* audit.verifyChain(tenant)).toMatchObject({ ok: true, checked: 0, verified_through: 14 })
+        // a budget stops early and keeps the progress
+        yield* append(5)
+        expect(yield* audit.verifyChain(tenant, { maxRecords: 2 })).toMatchObject({
+          ok: true,
+          checked: 2,
+          verified_through: 16,
+          complete: false
+        })
+        expect(yield* audit.verifyChain(tenant)).toMatchObject({ checked: 3, verified_through: 19, complete: true })
+        // tampering before the checkpoint: the incremental walk does not look there, the full one does
+        yield* probe.tamperAudit(tenant, 3, { i: 99 })
+        expect((yield* audit.verifyChain(tenant)).ok).toBe(true)
+        expect(yield* audit.verifyChain(tenant, { full: true })).toMatchObject({
+          ok: false,
+          scope: "full",
+          first_break: { seq: 3, reason: "hash_mismatch" }
+        })
+        expect(yield* audit.verify(tenant)).toStrictEqual({
+          ok: false,
+          checked: 2,
+          first_break: { seq: 3, reason: "hash_mismatch" }
+        })
+        // a failed verification does not move the checkpoint
+        expect((yield* store.checkpoint(tenant))!.seq).toBe(19)
+        // tampering after the checkpoint is found by the incremental walk
+        yield* append(2)
+        yield* probe.tamperAudit(tenant, 21, { i: 98 })
+        expect((yield* audit.verifyChain(tenant)).first_break).toStrictEqual({ seq: 21, reason: "hash_mismatch" })
+      }))
+
     it.effect("concurrent audit appends for one tenant never fork the chain", () =>
       Effect.gen(function*() {
         const audit = yield* Audit.AuditLog
@@ -674,7 +729,8 @@ export const suite = <E>(
         yield* Effect.all(
           Array.from(
             { length: 20 },
-            (_, i) => audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `${i}` })
+            (_, i) =>
+              audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `${i}` })
           ),
           { concurrency: 10 }
         )

@@ -1,9 +1,11 @@
 /**
  * The append-only audit log, hash-chained per tenant: each record's hash covers its content and
  * the previous record's hash, so changing, removing or reordering any row breaks every later
- * link, and {@link AuditLog.verify} names the first broken one.
+ * link, and {@link AuditLog.verify} names the first broken one. Verification is incremental: a
+ * stored checkpoint (sequence and hash verified up to) lets a verification hash only what is new;
+ * a full verification from the first record is an explicit action.
  */
-import { Context, Effect, Schema } from "effect"
+import { Clock, Context, Effect, Scheduler, Schema } from "effect"
 import { canonicalJson, sha256Hex } from "./Canonical.js"
 import type { StorageError } from "./Errors.js"
 import { TenantId } from "./Ids.js"
@@ -86,9 +88,56 @@ export interface ChainBreak {
 /** Result of verifying a chain. */
 export interface VerifyReport {
   readonly ok: boolean
+  /** Records hashed by this verification. */
   readonly checked: number
   readonly first_break: ChainBreak | null
+  /** `full`: from the first record; `incremental`: from the stored checkpoint. */
+  readonly scope?: "full" | "incremental"
+  /** The sequence the chain is verified up to (the checkpoint after this verification). */
+  readonly verified_through?: number
+  /** False when an incremental verification stopped at its record budget before the head. */
+  readonly complete?: boolean
 }
+
+/** How far a tenant's chain has been verified: the sequence and hash of the last record checked. */
+export interface AuditCheckpoint {
+  readonly seq: number
+  readonly hash: string
+  readonly verified_at: number
+}
+
+/** Options of {@link AuditLog.verify}. */
+export interface VerifyOptions {
+  /** Walk from the first record (an explicit admin action), not from the checkpoint. */
+  readonly full?: boolean
+  /** Stop an incremental walk after this many records (listing pages bound their work). */
+  readonly maxRecords?: number
+  /** Records read and hashed per step (the event loop runs between steps). */
+  readonly pageSize?: number
+}
+
+/**
+ * Checks a page of records on its own: each record's hash, and the links between consecutive
+ * ones (the first record's link to its predecessor is the chain walk's business). Pure.
+ */
+export const checkPage = (records: ReadonlyArray<AuditRecord>): ChainBreak | null => {
+  let previous: AuditRecord | undefined
+  for (const r of records) {
+    if (previous !== undefined) {
+      if (r.seq !== previous.seq + 1) return { seq: previous.seq + 1, reason: "sequence_gap" }
+      if (r.prev_hash !== previous.hash) return { seq: r.seq, reason: "prev_hash_mismatch" }
+    }
+    if (auditHash(r) !== r.hash) return { seq: r.seq, reason: "hash_mismatch" }
+    previous = r
+  }
+  return null
+}
+
+/**
+ * A real turn of the event loop (a macrotask), whatever the Effect scheduler: long verification
+ * runs in steps and lets the process answer other requests — health checks — between them.
+ */
+const yieldToEventLoop: Effect.Effect<void> = Effect.yieldNow().pipe(Effect.withScheduler(Scheduler.timer(0)))
 
 /** Checks consecutive records against the expected previous head; returns the first break. */
 export const checkRecords = (
@@ -124,6 +173,10 @@ export class AuditStore extends Context.Tag("@airlock/core/AuditStore")<
       tenant: TenantId,
       options: { readonly afterSeq: number; readonly limit: number }
     ) => Effect.Effect<ReadonlyArray<AuditRecord>, StorageError>
+    /** The stored verification checkpoint of a tenant's chain, or null before the first verification. */
+    readonly checkpoint: (tenant: TenantId) => Effect.Effect<AuditCheckpoint | null, StorageError>
+    /** Stores the checkpoint (replacing the previous one). */
+    readonly saveCheckpoint: (tenant: TenantId, checkpoint: AuditCheckpoint) => Effect.Effect<void, StorageError>
   }
 >() {}
 
@@ -144,29 +197,78 @@ export class AuditLog extends Effect.Service<AuditLog>()("@airlock/core/AuditLog
       store.list(tenant, { afterSeq: options.afterSeq ?? 0, limit: Math.min(Math.max(options.limit ?? 100, 1), 1000) })
 
     /**
-     * Walks the whole chain page by page and reports the first broken link, if any; the last
-     * record must also match the stored head, or the newest rows were removed.
+     * Verifies a tenant's chain and reports the first broken link, if any. Incremental by default:
+     * from the stored checkpoint (sequence and hash verified up to), so only what is new is
+     * hashed; `full` walks from the first record (an explicit admin action: tampering before the
+     * checkpoint is found only so). At the head the last record must match the stored chain head,
+     * or the newest rows were removed. A clean walk moves the checkpoint forward (also when an
+     * incremental walk stops at `maxRecords`). Work is done `pageSize` records at a time, with a
+     * turn of the event loop between steps.
      */
-    const verify = (tenant: TenantId, pageSize = 500): Effect.Effect<VerifyReport, StorageError> =>
+    const verifyChain = (tenant: TenantId, options: VerifyOptions = {}): Effect.Effect<VerifyReport, StorageError> =>
       Effect.gen(function*() {
+        const pageSize = Math.max(1, options.pageSize ?? 200)
+        const saved = options.full === true ? null : yield* store.checkpoint(tenant)
+        const scope = options.full === true ? "full" as const : "incremental" as const
+        const start: ChainHead = saved === null ? { seq: 0, hash: GENESIS_HASH } : { seq: saved.seq, hash: saved.hash }
+        const budget = options.maxRecords ?? Number.POSITIVE_INFINITY
         const stored = yield* store.head(tenant)
-        let head: ChainHead = { seq: 0, hash: GENESIS_HASH }
+        let head = start
         let checked = 0
+        let complete = true
         while (true) {
-          const page = yield* store.list(tenant, { afterSeq: head.seq, limit: pageSize })
+          if (checked >= budget) {
+            complete = false
+            break
+          }
+          const page = yield* store.list(tenant, { afterSeq: head.seq, limit: Math.min(pageSize, budget - checked) })
           const result = checkRecords(head, page)
           checked += result.head.seq - head.seq
-          if (result.break) return { ok: false, checked, first_break: result.break }
+          if (result.break) {
+            return {
+              ok: false,
+              checked,
+              first_break: result.break,
+              scope,
+              verified_through: start.seq,
+              complete: true
+            } satisfies VerifyReport
+          }
           head = result.head
-          if (page.length < pageSize) break
+          if (page.length < pageSize && checked < budget) break
+          yield* yieldToEventLoop
         }
-        const expected = stored ?? { seq: 0, hash: GENESIS_HASH }
-        if (expected.seq !== head.seq || expected.hash !== head.hash) {
-          return { ok: false, checked, first_break: { seq: head.seq + 1, reason: "truncated" as const } }
+        if (complete) {
+          const expected = stored ?? { seq: 0, hash: GENESIS_HASH }
+          if (expected.seq !== head.seq || expected.hash !== head.hash) {
+            return {
+              ok: false,
+              checked,
+              first_break: { seq: head.seq + 1, reason: "truncated" as const },
+              scope,
+              verified_through: start.seq,
+              complete
+            } satisfies VerifyReport
+          }
         }
-        return { ok: true, checked, first_break: null }
+        if (head.seq > 0 && (saved === null || head.seq !== saved.seq)) {
+          yield* store.saveCheckpoint(tenant, { ...head, verified_at: yield* Clock.currentTimeMillis })
+        }
+        return { ok: true, checked, first_break: null, scope, verified_through: head.seq, complete }
       })
 
-    return { append, list, verify } as const
+    /**
+     * The full verification from the first record (`pageSize` records per step), reported as
+     * `{ok, checked, first_break}`; a clean walk stores the checkpoint. See {@link verifyChain}
+     * for the incremental one.
+     */
+    const verify = (tenant: TenantId, pageSize = 500): Effect.Effect<VerifyReport, StorageError> =>
+      Effect.map(verifyChain(tenant, { full: true, pageSize }), (r) => ({
+        ok: r.ok,
+        checked: r.checked,
+        first_break: r.first_break
+      }))
+
+    return { append, list, verify, verifyChain } as const
   })
 }) {}

@@ -58,6 +58,9 @@ export const ErrorCodes = {
     "validation.unknown_kind": "ValidationError",
     "validation.wipe_applied": "ValidationError",
     "validation.role": "ValidationError",
+    "validation.extensions_keys": "ValidationError",
+    "validation.extensions_key": "ValidationError",
+    "validation.extensions_depth": "ValidationError",
     "idempotency.conflict": "Conflict",
     "proposal.closed": "Conflict",
     "proposal.not_applied": "Conflict",
@@ -168,7 +171,11 @@ export const ErrorCodes = {
     "validation.encoding": "ValidationError",
     "validation.json": "ValidationError",
     "validation.json_depth": "ValidationError",
-    "validation.tenant_header": "ValidationError"
+    "validation.tenant_header": "ValidationError",
+    "validation.tenant_selector": "ValidationError",
+    "validation.unexpected_body": "ValidationError",
+    "validation.ambiguous_body": "ValidationError",
+    "validation.request": "ValidationError"
   })
 } as const satisfies ErrorCodeTable
 

@@ -4,10 +4,11 @@
  */
 import { Clock, Effect, Option, Schema } from "effect"
 import { Actor, type ActorKind, ActorStore } from "./Actor.js"
-import { AiMode, AiSettings, AiSettingsStore, defaultSettings } from "./AiSettings.js"
+import type * as AiSettingsTypes from "./AiSettings.js"
+import { AiMode, AiSettings, AiSettingsStore, checkExtensions, defaultSettings, settingsDiff } from "./AiSettings.js"
 import { AuditLog } from "./Audit.js"
 import { CoreConfig } from "./CoreConfig.js"
-import { Forbidden, NotFound, type StorageError, ValidationError } from "./Errors.js"
+import { Forbidden, NotFound, type PayloadTooLarge, type StorageError, ValidationError } from "./Errors.js"
 import { ActorId, IdGenerator, type TenantId } from "./Ids.js"
 import { globalEnabledOf } from "./KillSwitch.js"
 import { Rbac } from "./Rbac.js"
@@ -99,6 +100,7 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
           created_at: now
         })
         const initial = new AiSettings({ ...defaultSettings(tenant.id, now, byId(by)), ...input.settings })
+        yield* checkLimits(initial.extensions)
         yield* uow.transaction(
           Effect.gen(function*() {
             yield* tenants.insert(tenant)
@@ -158,8 +160,21 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
     const readSettings = (tenant: TenantId, by: ChangedBy) =>
       Effect.zipRight(requireOn(by, tenant, "companion.read"), getSettings(tenant))
 
-    /** Changes AI settings; needs `companion.settings.manage`. Audited with before and after. */
-    const updateSettings = (tenant: TenantId, patch: SettingsPatch, by: ChangedBy) =>
+    const extensionLimits: AiSettingsTypes.ExtensionLimits = {
+      maxKeys: config.extensionsMaxKeys,
+      maxDepth: config.extensionsMaxDepth,
+      maxBytes: config.extensionsMaxBytes
+    }
+    const checkLimits = (extensions: Readonly<Record<string, unknown>>) => {
+      const problem = checkExtensions(extensions, extensionLimits)
+      return problem === null ? Effect.void : Effect.fail(problem)
+    }
+
+    /**
+     * Changes AI settings; needs `companion.settings.manage`. The merged `extensions` must stay
+     * within the configured limits (`CoreConfig.extensionsMax*`). Audited with what changed.
+     */
+    const updateSettingsAny = (tenant: TenantId, patch: SettingsPatch, by: ChangedBy) =>
       Effect.gen(function*() {
         yield* requireOn(by, tenant, "companion.settings.manage")
         return yield* uow.transaction(
@@ -170,6 +185,8 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
               if (v === null) delete extensions[k]
               else extensions[k] = v
             }
+            // only a change of extensions is checked: lowering the mode must never fail on them
+            if (patch.extensions !== undefined) yield* checkLimits(extensions)
             const after = new AiSettings({
               ...before,
               ai_enabled: patch.ai_enabled ?? before.ai_enabled,
@@ -185,25 +202,30 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
               actor_id: byId(by),
               action: "settings.updated",
               subject: tenant,
-              data: {
-                before: {
-                  ai_enabled: before.ai_enabled,
-                  kill_switch: before.kill_switch,
-                  ai_mode: before.ai_mode,
-                  extensions: before.extensions
-                },
-                after: {
-                  ai_enabled: after.ai_enabled,
-                  kill_switch: after.kill_switch,
-                  ai_mode: after.ai_mode,
-                  extensions: after.extensions
-                }
-              }
+              // what changed, not two copies of the whole settings
+              data: settingsDiff(before, after)
             })
             return after
           })
         )
       })
+
+    /**
+     * {@link updateSettingsAny}, typed by what the patch can fail with: a patch without
+     * `extensions` (a mode or switch change) cannot hit the extension limits.
+     */
+    const updateSettings: {
+      (
+        tenant: TenantId,
+        patch: Omit<SettingsPatch, "extensions"> & { readonly extensions?: undefined },
+        by: ChangedBy
+      ): Effect.Effect<AiSettings, Forbidden | NotFound | StorageError>
+      (
+        tenant: TenantId,
+        patch: SettingsPatch,
+        by: ChangedBy
+      ): Effect.Effect<AiSettings, Forbidden | NotFound | StorageError | ValidationError | PayloadTooLarge>
+    } = updateSettingsAny as any
 
     /** Flips the tenant layer of the kill switch; needs `tenant.admin`. */
     const setCompanionEnabled = (tenant: TenantId, enabled: boolean, by: ChangedBy) =>

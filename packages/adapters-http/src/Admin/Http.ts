@@ -1,18 +1,30 @@
 /** Handlers of the admin group. */
-import { Audit, Tenants } from "@airlock/core"
+import { Audit, type Ids, Tenants } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Clock, Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
-import type { Admin, AdminTenantScoped } from "../Auth.js"
-import { HttpConfig } from "../HttpConfig.js"
+import type { Admin, AdminInspect, AdminTenantScoped } from "../Auth.js"
+import { banner, HttpConfig } from "../HttpConfig.js"
 import { HttpRateLimit } from "../HttpRateLimit.js"
 import { withPrincipal } from "../RequestContext.js"
+
+/** Most new records one listing page hashes past the checkpoint (the rest waits for the next page or a verify). */
+export const AUDIT_LISTING_VERIFY_BUDGET = 5000
+
+const chainJson = (r: Audit.VerifyReport) => ({
+  ok: r.ok,
+  checked: r.checked,
+  first_break: r.first_break,
+  scope: r.scope ?? "full",
+  verified_through: r.verified_through ?? 0,
+  complete: r.complete ?? true
+})
 
 /** The admin group's handlers. */
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "admin">,
   never,
-  Tenants.Tenants | Audit.AuditLog | HttpConfig | HttpRateLimit | Admin | AdminTenantScoped
+  Tenants.Tenants | Audit.AuditLog | HttpConfig | HttpRateLimit | Admin | AdminTenantScoped | AdminInspect
 > = HttpApiBuilder.group(
   AirlockApi,
   "admin",
@@ -23,12 +35,25 @@ export const layer: Layer.Layer<
       const settings = yield* HttpConfig
       const limiter = yield* HttpRateLimit
       const startedAt = yield* Clock.currentTimeMillis
+
+      /**
+       * A listing's chain report without hashing the whole log: the incremental walk from the
+       * checkpoint (bounded), and the page's own records (so tampering in what is shown is
+       * reported even before the checkpoint). The first break of either.
+       */
+      const listingChain = (tenant: Ids.TenantId, records: ReadonlyArray<Audit.AuditRecord>) =>
+        Effect.map(audit.verifyChain(tenant, { maxRecords: AUDIT_LISTING_VERIFY_BUDGET }), (walk) => {
+          const page = Audit.checkPage(records)
+          const first = [walk.first_break, page].filter((b) => b !== null).sort((a, b) => a!.seq - b!.seq)[0] ?? null
+          return chainJson({ ...walk, ok: first === null, first_break: first, checked: walk.checked + records.length })
+        })
       return handlers
         .handle("status", () =>
           Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
             return {
               environment: settings.environment,
+              banner: banner(settings),
               admin_write_enabled: settings.adminWriteEnabled,
               admin_ip_allowlist_enabled: settings.adminIpAllowlist.length > 0,
               tenant_strict: settings.tenantStrict,
@@ -45,7 +70,7 @@ export const layer: Layer.Layer<
             Effect.gen(function*() {
               const limit = urlParams.limit ?? 100
               const records = yield* audit.list(tenant, { afterSeq: urlParams.after_seq ?? 0, limit })
-              const chain = urlParams.verify === false ? null : yield* audit.verify(tenant)
+              const chain = urlParams.verify === false ? null : yield* listingChain(tenant, records)
               const last = records[records.length - 1]
               return {
                 tenant_id: tenant,
@@ -63,6 +88,10 @@ export const layer: Layer.Layer<
                 chain
               }
             })
+          ))
+        .handle("verifyAudit", ({ payload }) =>
+          withPrincipal((_, tenant) =>
+            Effect.map(audit.verifyChain(tenant, { full: payload.full === true }), chainJson)
           ))
         .handle("setAiGlobal", ({ payload }) =>
           withPrincipal((actor) =>

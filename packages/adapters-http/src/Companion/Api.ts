@@ -5,6 +5,7 @@
  * settings changes that raise autonomy, which wait for a second person. Tenant-scoped.
  */
 import { CompanionSettings } from "@airlock/companion"
+import { AiSettings, CoreConfig } from "@airlock/core"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
@@ -13,7 +14,27 @@ import { codedMessage } from "../internal/issues.js"
 import { AiMode, strictBody, Timestamp } from "../Wire.js"
 
 /** Package extension values, keyed by namespaced package keys. */
-export const Extensions = Schema.Record({ key: Schema.String.pipe(Schema.maxLength(200)), value: Schema.Unknown })
+export const Extensions = Schema.Record({
+  key: Schema.String.pipe(Schema.maxLength(AiSettings.MAX_EXTENSION_KEY_LENGTH)),
+  value: Schema.Unknown
+})
+
+/**
+ * The `extensions` of a settings change, checked at the edge against core's largest limits
+ * (`CoreConfig.defaults`: keys and nesting, which configuration can only lower; the size is
+ * bounded here by the body limit): 400 `validation.extensions_*`. The service checks the merged
+ * result against the configured limits (413 `payload.too_large` for the size).
+ */
+export const ExtensionsUpdate = Extensions.pipe(
+  Schema.filter((extensions) => {
+    const problem = AiSettings.checkExtensions(extensions, {
+      maxKeys: CoreConfig.defaults.extensionsMaxKeys,
+      maxDepth: CoreConfig.defaults.extensionsMaxDepth,
+      maxBytes: Number.POSITIVE_INFINITY
+    })
+    return problem === null || codedMessage(problem.code, problem.message)
+  })
+)
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 
@@ -68,7 +89,7 @@ export const Settings = Schema.Struct({
 export const SettingsUpdate = strictBody({
   ...CompanionSettings.SettingsUpdate.fields,
   ai_mode: Schema.optional(AiMode),
-  extensions: Schema.optional(Extensions)
+  extensions: Schema.optional(ExtensionsUpdate)
 }).pipe(
   Schema.filter((u) =>
     Object.values(u).some((v) => v !== undefined) ||
@@ -137,6 +158,7 @@ export class CompanionApi extends HttpApiGroup.make("companion")
       .setPayload(SettingsUpdate)
       .addSuccess(Settings)
       .addError(ApiError.ValidationError)
+      .addError(ApiError.PayloadTooLarge)
   )
   .add(
     HttpApiEndpoint.post("requestSettingsChange", "/api/v1/companion/settings/changes")

@@ -9,7 +9,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { Admin, AdminBreakGlass, TenantScoped } from "../Auth.js"
-import { strictBody, Timestamp } from "../Wire.js"
+import { IdCursor, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 const NullTime = Schema.NullOr(Timestamp)
 
@@ -101,7 +101,7 @@ export class GuardrailsApi extends HttpApiGroup.make("guardrails")
   )
   .add(
     HttpApiEndpoint.put("setBudget", "/api/v1/billing/budget")
-      .setPayload(strictBody({ limit_usd: Schema.String }))
+      .setPayload(strictBody({ limit_usd: Schema.String.pipe(Schema.maxLength(32)) }))
       .addError(ApiError.ValidationError)
       .addSuccess(BillingSummary)
       .addError(ApiError.Forbidden)
@@ -110,8 +110,9 @@ export class GuardrailsApi extends HttpApiGroup.make("guardrails")
     HttpApiEndpoint.get("breakerEvents", "/api/v1/companion/breaker-events")
       .setUrlParams(
         Schema.Struct({
-          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))),
-          before: Schema.optional(Schema.String)
+          limit: pageLimit({ default: 100, max: 500 }),
+          /** The id of the last event of the previous page (events are newest first). */
+          before: Schema.optional(IdCursor)
         })
       )
       .addSuccess(Schema.Array(BreakerEvent))

@@ -9,7 +9,7 @@ import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { TenantScoped } from "../Auth.js"
 import { codedMessage } from "../internal/issues.js"
-import { strictBody, Timestamp } from "../Wire.js"
+import { Cursor, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 /**
  * A decimal amount as it arrives: a string (the ledger checks it against the currency's
@@ -91,14 +91,18 @@ export const PostLine = strictBody({
 /** Body of `POST /api/v1/ledger/entries`. */
 export const PostEntry = strictBody({ ...JournalEntry.PostEntry.fields, lines: Schema.Array(PostLine) })
 
-/** Query of the entry listing (the ledger validates dates, source and limit). */
+/**
+ * Query of the entry listing: `limit` 1 to 500 (default 100; the ledger clamps it further to
+ * `AIRLOCK_LEDGER_MAX_PAGE_SIZE`), the cursor of the previous page; the ledger validates dates,
+ * source and the cursor's content.
+ */
 export const EntryQuery = Schema.Struct({
   from: Schema.optional(Schema.String),
   to: Schema.optional(Schema.String),
   account_code: Schema.optional(Schema.String),
   source: Schema.optional(Schema.String),
-  cursor: Schema.optional(Schema.String),
-  limit: Schema.optional(Schema.String)
+  cursor: Schema.optional(Cursor),
+  limit: pageLimit({ default: 100, max: 500 })
 })
 
 /** A trial-balance row (debits, credits and the signed net, debits positive). */
@@ -181,7 +185,21 @@ export const ImportBody = Schema.Union(
     transactions: Schema.optional(
       Schema.Array(strictBody({ ...BankTransaction.JsonTransaction.fields, amount: DecimalText }))
     )
-  }),
+  }).pipe(
+    // one source of rows, matching the format: nothing the import would silently ignore
+    Schema.filter((b) => {
+      const ambiguous = (message: string) => codedMessage("validation.ambiguous_body", message)
+      if (b.content !== undefined && b.transactions !== undefined)
+        return ambiguous("Give either content (a csv or ofx file) or transactions (format json), not both")
+      if (b.format === "json" && b.content !== undefined)
+        return ambiguous("format json takes transactions, not content")
+      if (b.format !== "json" && b.transactions !== undefined)
+        return ambiguous(`format ${b.format} takes content (the file's text), not transactions`)
+      if (b.format !== "csv" && b.csv !== undefined)
+        return ambiguous("csv settings apply to format csv only")
+      return true
+    })
+  ),
   HttpApiSchema.Text({ contentType: "text/csv" }),
   HttpApiSchema.Uint8Array({ contentType: "application/x-ofx" })
 )

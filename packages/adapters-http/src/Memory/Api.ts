@@ -11,7 +11,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { ParseResult, Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { TenantScoped } from "../Auth.js"
-import { strictBody, Timestamp } from "../Wire.js"
+import { Cursor, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 const NullTime = Schema.NullOr(Timestamp)
 
@@ -128,7 +128,7 @@ const {
  */
 export const WriteBody = strictBody({
   ...writeFields,
-  content: Schema.optional(Schema.String),
+  content: Schema.optional(Schema.String.pipe(Schema.maxLength(65_536))),
   importance: Schema.optional(Schema.Number),
   token_count: Schema.optional(Schema.Number),
   valid_from: Schema.optional(Timestamp),
@@ -141,7 +141,7 @@ export const WriteBody = strictBody({
  * scope the new fact when both are kept.
  */
 export const ResolveBody = strictBody({
-  resolution: Schema.String,
+  resolution: Schema.String.pipe(Schema.maxLength(4_000)),
   decision: Schema.optional(AgentMemory.ReviewDecision),
   valid_from: Schema.optional(Timestamp),
   valid_to: Schema.optional(Timestamp)
@@ -223,8 +223,8 @@ export const SearchQuery = Schema.Struct({
   text: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
   status: Schema.optional(AgentMemory.MemoryStatus),
   tier: Schema.optional(AgentMemory.MemoryTier),
-  limit: Schema.optional(Limit(500)),
-  cursor: Schema.optional(Schema.String)
+  limit: pageLimit({ default: 50, max: 500 }),
+  cursor: Schema.optional(Cursor)
 })
 
 /** Query of the as-of read: one key, what we believed at `recorded_at` about `valid_at`. */
@@ -280,7 +280,7 @@ export class MemoryApi extends HttpApiGroup.make("memory")
   )
   .add(
     HttpApiEndpoint.get("conflicts", "/api/v1/memory/state/review/conflicts")
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(Limit(500)), cursor: Schema.optional(Schema.String) }))
+      .setUrlParams(Schema.Struct({ limit: pageLimit({ default: 50, max: 500 }), cursor: Schema.optional(Cursor) }))
       .addSuccess(ConflictPage)
       .addError(ApiError.Forbidden)
   )
@@ -298,15 +298,15 @@ export class MemoryApi extends HttpApiGroup.make("memory")
       .setUrlParams(Schema.Struct({
         job: Schema.optional(Schema.String),
         thread_id: Schema.optional(Schema.String),
-        limit: Schema.optional(Limit(500)),
-        cursor: Schema.optional(Schema.String)
+        limit: pageLimit({ default: 50, max: 500 }),
+        cursor: Schema.optional(Cursor)
       }))
       .addSuccess(ItemPage)
       .addError(ApiError.Forbidden)
   )
   .add(
     HttpApiEndpoint.get("graph")`/api/v1/memory/state/graph/${Uid}`
-      .setUrlParams(Schema.Struct({ depth: Schema.optional(Limit(5)), limit: Schema.optional(Limit(500)) }))
+      .setUrlParams(Schema.Struct({ depth: Schema.optional(Limit(5)), limit: pageLimit({ default: 100, max: 500 }) }))
       .addSuccess(Graph)
       .addError(ApiError.Forbidden)
       .addError(ApiError.NotFound)

@@ -12,7 +12,7 @@ import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { Authenticated } from "../Auth.js"
 import { LockdownView } from "../Guardrails/Api.js"
-import { AiMode, Environment, GlobalAi, Timestamp } from "../Wire.js"
+import { AiMode, Banner, Environment, GlobalAi, Timestamp } from "../Wire.js"
 
 /** Whether the AI may act in a tenant, and if not, which kill-switch layer stops it. */
 export const CompanionState = Schema.Struct({
@@ -72,6 +72,8 @@ export const LlmBudgetStatus = Schema.Struct({
 /** System status. */
 export const SystemStatus = Schema.Struct({
   environment: Environment,
+  /** The ops console's banner (`DEVELOPMENT`, `Write controls enabled`). */
+  banner: Banner,
   server_time: Timestamp,
   ai_global: GlobalAi,
   admin_write_enabled: Schema.Boolean,

@@ -6,7 +6,7 @@ import { Clock, Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
 import type { Authenticated } from "../Auth.js"
 import { lockdownJson } from "../Guardrails/Http.js"
-import { HttpConfig } from "../HttpConfig.js"
+import { banner, HttpConfig } from "../HttpConfig.js"
 import { HttpRateLimit } from "../HttpRateLimit.js"
 import { withPrincipal } from "../RequestContext.js"
 
@@ -52,6 +52,7 @@ export const layer: Layer.Layer<
             const state = KillSwitch.evaluateKillSwitch(global.enabled, tenant, ai)
             const base = {
               environment: settings.environment,
+              banner: banner(settings),
               server_time: yield* Clock.currentTimeMillis,
               ai_global: global,
               admin_write_enabled: settings.adminWriteEnabled,

@@ -122,8 +122,37 @@ export interface BodyLimits {
 
 /** What {@link prepare} decided. */
 export type Prepared =
-  | { readonly _tag: "Ok"; readonly request: HttpServerRequest.HttpServerRequest }
+  | {
+    readonly _tag: "Ok"
+    readonly request: HttpServerRequest.HttpServerRequest
+    /**
+     * The tenant selector a JSON object body carried (`workspace_id`, taken out of the body so
+     * route schemas never see it), for the central tenant resolution; absent when none.
+     */
+    readonly selector?: { readonly value: unknown }
+  }
   | { readonly _tag: "Refused"; readonly error: ApiError.AirlockError; readonly closeConnection: boolean }
+
+/** The body field that names the tenant a request acts on, like `X-Tenant` (the companion runbook's `workspace_id`). */
+export const TENANT_SELECTOR = "workspace_id"
+
+const encoder = new TextEncoder()
+
+/**
+ * A JSON object body with the tenant selector: the selector, and the request with a body
+ * without it. Other bodies pass unchanged.
+ */
+const takeSelector = (
+  request: HttpServerRequest.HttpServerRequest,
+  parsed: unknown,
+  ok: (parsed: unknown) => HttpServerRequest.HttpServerRequest
+): Prepared => {
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || !Object.hasOwn(parsed, TENANT_SELECTOR))
+    return { _tag: "Ok", request: ok(parsed) }
+  const { [TENANT_SELECTOR]: value, ...rest } = parsed as Record<string, unknown>
+  const text = JSON.stringify(rest)
+  return { _tag: "Ok", request: withBody(request, encoder.encode(text), text, { value: rest }), selector: { value } }
+}
 
 /**
  * Reads and checks the body of a request that may carry one. Multipart bodies are left to the
@@ -131,8 +160,10 @@ export type Prepared =
  */
 export const prepare = (
   request: HttpServerRequest.HttpServerRequest,
-  limits: BodyLimits
+  limits: BodyLimits,
+  takesBody?: boolean
 ): Effect.Effect<Prepared, RequestError> => {
+  if (takesBody === false) return refuseBody(request, limits)
   if (!BODY_METHODS.has(request.method)) return Effect.succeed({ _tag: "Ok", request })
   const headers = request.headers
   const contentType = headers["content-type"]
@@ -162,6 +193,51 @@ export const prepare = (
     if (!isJson(contentType) || text === "")
       return { _tag: "Ok", request: withBody(request, read.bytes, text, undefined) }
     return checkJson(request, text, limits, (parsed) => withBody(request, read.bytes, text, { value: parsed }))
+  })
+}
+
+const unexpectedBody = (): Prepared => ({
+  _tag: "Refused",
+  error: new Errors.ValidationError({
+    code: "validation.unexpected_body",
+    message: "This route takes no request body",
+    details: { allowed: `nothing, {}, or {"${TENANT_SELECTOR}": …}` }
+  }),
+  closeConnection: false
+})
+
+/**
+ * A route that declares no body: an empty body (or whitespace) passes, as does an empty JSON
+ * object or one with only the tenant selector (`{"workspace_id": "acme"}`); anything else is 400
+ * `validation.unexpected_body` — a route never acts on a body it ignores.
+ */
+const refuseBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  limits: BodyLimits
+): Effect.Effect<Prepared, RequestError> => {
+  const headers = request.headers
+  const length = headers["content-length"]
+  if ((length === undefined || length === "0") && headers["transfer-encoding"] === undefined) {
+    return Effect.succeed({ _tag: "Ok", request })
+  }
+  const drainCap = limits.maxBytes * 4 + 1024 * 1024
+  if (length !== undefined && Number(length) > drainCap) {
+    return Effect.succeed({ _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: true })
+  }
+  return Effect.map(collect(request, limits.maxBytes, drainCap), (read): Prepared => {
+    if (read._tag === "TooLarge")
+      return { _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: !read.drained }
+    const text = decoder.decode(read.bytes)
+    if (text.trim() === "") return { _tag: "Ok", request: withBody(request, read.bytes, text, undefined) }
+    if (!isJson(headers["content-type"])) return unexpectedBody()
+    const checked = checkJson(request, text, limits, (parsed) => withBody(request, read.bytes, text, { value: parsed }))
+    if (checked._tag === "Refused") return checked
+    // an empty object carries nothing; the tenant selector is the only field such a route takes
+    const parsed: unknown = JSON.parse(text)
+    const keys = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? Object.keys(parsed).filter((k) => k !== TENANT_SELECTOR)
+      : undefined
+    return keys !== undefined && keys.length === 0 ? checked : unexpectedBody()
   })
 }
 
@@ -197,5 +273,5 @@ const checkJson = (
       closeConnection: false
     }
   }
-  return { _tag: "Ok", request: ok(parsed) }
+  return takeSelector(request, parsed, ok)
 }

@@ -186,6 +186,8 @@ export interface Options {
   readonly seed?: boolean
   /** Guardrails settings (e.g. a short approval TTL). */
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
+  /** Core settings (e.g. larger settings extensions); default: core's defaults. */
+  readonly core?: Partial<CoreConfig.CoreSettings>
   /** Ledger settings (e.g. a small export page); default: from `AIRLOCK_LEDGER_*`. */
   readonly ledger?: Partial<LedgerConfig.LedgerSettings>
   /**
@@ -230,7 +232,7 @@ export const layer = (options: Options = {}): Layer.Layer<
   const core = Layer.mergeAll(ledger, Layer.provideMerge(kpi, Guardrails.layer), companion).pipe(
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
+    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(options.core), Rbac.layer, SecureRandom.layerWebCrypto)),
     Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase, options.pgUrl))
   )
   const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
@@ -327,3 +329,27 @@ export const expectError = (r: Raw, status: number, code: string) => {
   if (problems.length > 0) throw new Error(`${problems.join("; ")}: ${r.text.slice(0, 500)}`)
   return body!.error!
 }
+
+/**
+ * Every row of every table (SQLite or PostgreSQL), as sorted JSON lines per table, for "nothing
+ * changed in storage" checks; `exclude` names tables that may change on any request (counters).
+ */
+export const storageFingerprint = (exclude: ReadonlyArray<string> = []) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const names = yield* sql.onDialectOrElse({
+      pg: () =>
+        sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables
+                              WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`,
+      orElse: () =>
+        sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+                              ORDER BY name`
+    })
+    const out: Record<string, ReadonlyArray<string>> = {}
+    for (const { name } of names) {
+      if (exclude.includes(name)) continue
+      const rows = yield* sql.unsafe<Record<string, unknown>>(`SELECT * FROM ${name}`)
+      out[name] = rows.map((r) => JSON.stringify(r, (_, v) => (typeof v === "bigint" ? `${v}n` : v))).sort()
+    }
+    return out
+  }).pipe(Effect.orDie)

@@ -11,6 +11,7 @@ import agentMemory from "./0005_agent_memory.js"
 import tablePrefixes from "./0006_table_prefixes.js"
 import companion from "./0007_companion.js"
 import opsKpi from "./0010_ops_kpi.js"
+import hardening from "./0011_hardening.js"
 
 /** The migrations record for `Migrator.fromRecord`. */
 export const all: Record<string, Effect.Effect<void, unknown, any>> = {
@@ -21,7 +22,8 @@ export const all: Record<string, Effect.Effect<void, unknown, any>> = {
   "0005_agent_memory": agentMemory,
   "0006_table_prefixes": tablePrefixes,
   "0007_companion": companion,
-  "0010_ops_kpi": opsKpi
+  "0010_ops_kpi": opsKpi,
+  "0011_hardening": hardening
 }
 
 /** The id of the newest migration: the head `/readyz` compares against. */

@@ -218,7 +218,10 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, MemoryDatabase> = 
   Effect.map(MemoryDatabase, (db) => {
     const rows = db.scoped<Audit.AuditRecord>("audit")
     const heads = db.table<Audit.ChainHead>("audit_heads")
+    const checkpoints = db.table<Audit.AuditCheckpoint>("audit_checkpoints")
     return {
+      checkpoint: (tenant) => db.read(() => checkpoints.get(tenant) ?? null),
+      saveCheckpoint: (tenant, checkpoint) => db.write(() => void checkpoints.set(tenant, { ...checkpoint })),
       append: (tenant, build) =>
         db.write(() => {
           const record = build(heads.get(tenant) ?? null)

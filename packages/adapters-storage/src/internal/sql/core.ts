@@ -411,7 +411,21 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlDb> = Layer.eff
       sql`SELECT * FROM core_audit WHERE tenant_id = ${tenant} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`.pipe(
         Effect.map((rs) => rs.map(toAudit)),
         orStorage
-      )
+      ),
+    checkpoint: (tenant) =>
+      sql`SELECT seq, hash, verified_at FROM core_audit_checkpoints WHERE tenant_id = ${tenant}`.pipe(
+        Effect.map((rs) =>
+          rs.length === 0
+            ? null
+            : { seq: int(rs[0]!.seq), hash: String(rs[0]!.hash), verified_at: int(rs[0]!.verified_at) }
+        ),
+        orStorage
+      ),
+    saveCheckpoint: (tenant, c) =>
+      sql`INSERT INTO core_audit_checkpoints (tenant_id, seq, hash, verified_at)
+          VALUES (${tenant}, ${c.seq}, ${c.hash}, ${c.verified_at})
+          ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
+            verified_at = excluded.verified_at`.pipe(Effect.asVoid, orStorage)
   }))
 )
 

@@ -1,0 +1,116 @@
+/**
+ * Bounded growth: a tenant's settings `extensions` have limits (keys, nesting, total size) at the
+ * edge and in core, and the audit record of a settings change holds what changed, not two copies
+ * of the whole settings.
+ */
+import { Ids, Tenants } from "@airlock/core"
+import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import * as H from "./support/Harness.js"
+
+const settings = "/api/v1/companion/settings"
+
+const lastAudit = (tenant: string) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql<{ action: string; data: string }>`SELECT action, data FROM core_audit WHERE tenant_id = ${tenant}
+                                           ORDER BY seq DESC LIMIT 1`.pipe(
+        Effect.map((r) => ({
+          action: r[0]!.action,
+          bytes: String(r[0]!.data).length,
+          data: JSON.parse(String(r[0]!.data))
+        })),
+        Effect.orDie
+      )
+  )
+
+const nested = (depth: number): unknown => (depth === 0 ? 1 : { d: nested(depth - 1) })
+
+layer(H.layer(), { excludeTestServices: true })("bounded settings extensions", (it) => {
+  it.effect("too many keys, too deep, too large: 400/413 with clear codes, nothing written or audited", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const owner = H.tokens.owner
+      const before = yield* H.settingsRow("default")
+      const audit = yield* H.auditCount("default")
+      const manyKeys = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`pkg.k${i}`, i]))
+      expect(
+        H.expectError(
+          yield* s.raw(settings, H.json("PUT", owner, { extensions: manyKeys })),
+          400,
+          "validation.extensions_keys"
+        ).message
+      )
+        .toContain("64")
+      H.expectError(
+        yield* s.raw(settings, H.json("PUT", owner, { extensions: { deep: nested(9) } })),
+        400,
+        "validation.extensions_depth"
+      )
+      const big = yield* s.raw(settings, H.json("PUT", owner, { extensions: { blob: "x".repeat(70 * 1024) } }))
+      H.expectError(big, 413, "payload.too_large")
+      expect(yield* H.settingsRow("default")).toStrictEqual(before)
+      expect(yield* H.auditCount("default")).toBe(audit)
+      // at the limits it is accepted
+      const atDepth = yield* s.raw(settings, H.json("PUT", owner, { extensions: { deep: nested(8) } }))
+      expect(atDepth.status).toBe(200)
+      // the merged result counts: two halves that fit alone do not fit together (core's check)
+      const half = "y".repeat(40 * 1024)
+      expect((yield* s.raw(settings, H.json("PUT", owner, { extensions: { a: half } }))).status).toBe(200)
+      const merged = yield* s.raw(settings, H.json("PUT", owner, { extensions: { b: half } }))
+      expect(H.expectError(merged, 413, "payload.too_large").details).toMatchObject({
+        field: "extensions",
+        max_bytes: 65536
+      })
+      expect(Object.keys((yield* H.settingsRow("default"))!.extensions).sort()).toStrictEqual(["a", "deep"])
+      // removing makes room again
+      expect((yield* s.raw(settings, H.json("PUT", owner, { extensions: { a: null, b: half } }))).status).toBe(200)
+      yield* s.raw(settings, H.json("PUT", owner, { extensions: { b: null, deep: null } }))
+    }))
+
+  it.effect("core enforces the limits without the edge (a direct service call)", () =>
+    Effect.gen(function*() {
+      const tenants = yield* Tenants.Tenants
+      const s = yield* H.TestServer
+      const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`pkg.k${i}`, i]))
+      const exit = yield* Effect.exit(tenants.updateSettings(Ids.TenantId.make("acme"), { extensions: many }, "system"))
+      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ code: "validation.extensions_keys" })))
+      const large = yield* Effect.exit(
+        tenants.updateSettings(Ids.TenantId.make("acme"), { extensions: { x: "z".repeat(70_000) } }, s.actors.admin!)
+      )
+      expect(large).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "PayloadTooLarge" })))
+      expect((yield* H.settingsRow("acme"))!.extensions).toStrictEqual({})
+    }))
+
+  it.effect("a settings update audits what changed, not two copies of the whole settings", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const owner = H.tokens.owner
+      const blob = "b".repeat(30 * 1024)
+      expect((yield* s.raw(settings, H.json("PUT", owner, { extensions: { blob } }))).status).toBe(200)
+      const added = yield* lastAudit("default")
+      expect(added.data).toStrictEqual({ before: { extensions: { blob: null } }, after: { extensions: { blob } } })
+      // a mode change next to a large extension records the mode only
+      expect((yield* s.raw(settings, H.json("PUT", owner, { ai_mode: "drafts" }))).status).toBe(200)
+      const mode = yield* lastAudit("default")
+      expect(mode).toMatchObject({
+        action: "settings.updated",
+        data: { before: { ai_mode: "suggest_only" }, after: { ai_mode: "drafts" } }
+      })
+      expect(mode.bytes).toBeLessThan(200)
+      // changing one key records that key; an unchanged key is not repeated
+      yield* s.raw(settings, H.json("PUT", owner, { extensions: { small: 1, blob } }))
+      const one = yield* lastAudit("default")
+      expect(one.data).toStrictEqual({ before: { extensions: { small: null } }, after: { extensions: { small: 1 } } })
+      // removal records the old value once
+      yield* s.raw(settings, H.json("PUT", owner, { extensions: { blob: null, small: null }, ai_mode: "suggest_only" }))
+      const removed = yield* lastAudit("default")
+      expect(removed.data).toStrictEqual({
+        before: { ai_mode: "drafts", extensions: { blob, small: 1 } },
+        after: { ai_mode: "suggest_only", extensions: { blob: null, small: null } }
+      })
+      expect(removed.bytes).toBeLessThan(blob.length + 300)
+    }))
+})
