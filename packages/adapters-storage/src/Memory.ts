@@ -9,11 +9,22 @@ import { Layer } from "effect"
 import * as MemoryCore from "./internal/memory/core.js"
 import * as MemoryGuardrails from "./internal/memory/guardrails.js"
 import * as MemoryLedger from "./internal/memory/ledger.js"
+import * as MemoryOpsRuns from "./internal/memory/ops-runs.js"
 import * as MemoryDatabase from "./MemoryDatabase.js"
 
 /** Every port and the unit of work, on a database created for this layer. */
 export const layer: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | MemoryDatabase.MemoryDatabase
-> = Layer.mergeAll(MemoryCore.layer, MemoryLedger.layer, MemoryGuardrails.layer, MemoryDatabase.layerUnitOfWork).pipe(
+  | CorePorts.CorePorts
+  | LedgerPorts.LedgerPorts
+  | GuardrailsPorts.GuardrailsPorts
+  | MemoryOpsRuns.OpsRunsPorts
+  | MemoryDatabase.MemoryDatabase
+> = Layer.mergeAll(
+  MemoryCore.layer,
+  MemoryLedger.layer,
+  MemoryGuardrails.layer,
+  MemoryOpsRuns.layer,
+  MemoryDatabase.layerUnitOfWork
+).pipe(
   Layer.provideMerge(MemoryDatabase.layer)
 )

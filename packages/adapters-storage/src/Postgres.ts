@@ -11,6 +11,7 @@ import type { MigrationError } from "@effect/sql/Migrator"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Layer, Redacted } from "effect"
 import type { ConfigError } from "effect/ConfigError"
+import type { OpsRunsPorts } from "./internal/memory/ops-runs.js"
 import * as Migrations from "./Migrations.js"
 import * as SqlStores from "./SqlStores.js"
 
@@ -42,6 +43,7 @@ export const layer = (
   | CorePorts.CorePorts
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
+  | OpsRunsPorts
   | PgClient.PgClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

@@ -7,25 +7,28 @@ import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
+import type { OpsRunsPorts } from "./internal/memory/ops-runs.js"
 import * as SqlCore from "./internal/sql/core.js"
 import { fromClient, type SqlDb } from "./internal/sql/db.js"
 import * as SqlGuardrails from "./internal/sql/guardrails.js"
 import * as SqlLedger from "./internal/sql/ledger.js"
+import * as SqlOpsRuns from "./internal/sql/ops-runs.js"
 
 /** Every port and the unit of work on a {@link SqlDb} (what the SQLite handle provides). */
 export const layerOnDb: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
+  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | OpsRunsPorts,
   never,
   SqlDb
 > = Layer.mergeAll(
   SqlCore.layer,
   SqlLedger.layer,
-  SqlGuardrails.layer
+  SqlGuardrails.layer,
+  SqlOpsRuns.layer
 )
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
 export const layer: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
+  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | OpsRunsPorts,
   never,
   SqlClient.SqlClient
 > = Layer.provide(layerOnDb, fromClient)

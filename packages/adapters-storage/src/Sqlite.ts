@@ -13,6 +13,7 @@ import type { MigrationError } from "@effect/sql/Migrator"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Layer } from "effect"
 import type { ConfigError } from "effect/ConfigError"
+import type { OpsRunsPorts } from "./internal/memory/ops-runs.js"
 import type { SqlDb } from "./internal/sql/db.js"
 import * as Handle from "./internal/sql/sqlite.js"
 import * as Migrations from "./Migrations.js"
@@ -49,6 +50,7 @@ export const layer = (
   | CorePorts.CorePorts
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
+  | OpsRunsPorts
   | SqliteClient.SqliteClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

@@ -3,10 +3,12 @@ import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import * as OpsRunsSuite from "./OpsRunsSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
+import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
 
 suite("memory", Layer.provideMerge(Probe.memory, Memory.layer), { parallelConnections: false })
@@ -14,5 +16,8 @@ suite("memory", Layer.provideMerge(Probe.memory, Memory.layer), { parallelConnec
 GuardrailsSuite.suite("memory", Layer.provideMerge(GuardProbe.memory, Memory.layer), { parallelConnections: false })
 ledgerSuite("memory", Layer.provideMerge(LedgerProbe.memory, Memory.layer), { parallelConnections: false })
 AgentMemorySuite.suite("memory", Layer.provideMerge(AgentMemoryProbe.memory, Memory.layer), {
+  parallelConnections: false
+})
+OpsRunsSuite.suite("memory", Layer.provideMerge(Layer.merge(OpsProbe.memory, GuardProbe.memory), Memory.layer), {
   parallelConnections: false
 })

@@ -4,10 +4,12 @@ import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import * as OpsRunsSuite from "./OpsRunsSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
+import * as OpsProbe from "./support/OpsProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 import * as Probe from "./support/Probe.js"
 
@@ -49,4 +51,12 @@ if (admin === "") {
     )
   )
   AgentMemorySuite.suite("postgres", memoryPorts, { parallelConnections: true })
+  const opsPorts = Layer.unwrapEffect(
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) =>
+        Layer.provideMerge(Layer.merge(OpsProbe.sql, GuardProbe.sql), Postgres.layer({ url, maxConnections: 8 }))
+    )
+  )
+  OpsRunsSuite.suite("postgres", opsPorts, { parallelConnections: true })
 }

@@ -6,10 +6,12 @@ import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
+import * as OpsRunsSuite from "./OpsRunsSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
+import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
@@ -38,5 +40,12 @@ const memoryFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "agent-m
 AgentMemorySuite.suite(
   "sqlite (file, WAL)",
   Layer.provideMerge(AgentMemoryProbe.sql, Sqlite.layer({ filename: memoryFile })),
+  { parallelConnections: false }
+)
+
+const opsFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ops.db")
+OpsRunsSuite.suite(
+  "sqlite (file, WAL)",
+  Layer.provideMerge(Layer.merge(OpsProbe.sql, GuardProbe.sql), Sqlite.layer({ filename: opsFile })),
   { parallelConnections: false }
 )

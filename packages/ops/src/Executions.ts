@@ -421,6 +421,9 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
         return yield* reconcileStale(seconds)
       })
 
+    // how often a running execution is checked for a cancel or a reconcile
+    const watchEvery = Duration.millis(Math.max(config.pollIntervalMillis, 1_000))
+
     // --- running -------------------------------------------------------------------------------
 
     /** Runs one claimed execution to its end on `instance`. */
@@ -459,7 +462,7 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
         // a runner that stops heartbeating never sees a cancel or a reconcile: watch for both
         const watch = Effect.gen(function*() {
           while (true) {
-            yield* Effect.sleep(Duration.millis(Math.max(config.pollIntervalMillis, 50)))
+            yield* Effect.sleep(watchEvery)
             const found = yield* Effect.orElseSucceed(store.getById(claimed.run_id), () => Option.some(claimed))
             if (Option.isNone(found) || !ours(found.value)) {
               return yield* new JobCanceled({ run_id: claimed.run_id, status: Option.match(found, { onNone: () => "MISSING", onSome: (r) => r.status }) })

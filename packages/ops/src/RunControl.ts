@@ -221,7 +221,15 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
           yield* runs.start(run)
           yield* setFlags(true, false, now, operator.actor.id)
           yield* record(operator, "started", run.run_id, { run_id: run.run_id, reason: run.reason, reset: input.reset === true })
-        }))
+        })).pipe(
+          // a concurrent start won: name its run (read after the failed transaction)
+          Effect.catchIf(
+            (e): e is Errors.Conflict => e._tag === "Conflict" && e.code === "run.already_active",
+            (e) =>
+              Effect.flatMap(runs.open(), (open) =>
+                Effect.fail(Option.isSome(open) ? alreadyActiveError(open.value.run_id) : e))
+          )
+        )
         return yield* done("start")
       })
 

@@ -36,8 +36,8 @@ export class RunStore extends Context.Tag("@airlock/ops/RunStore")<
     /** A run by id. */
     readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>, Errors.StorageError>
     /**
-     * Inserts a new open run; `run.already_active` when another run is open, `conflict.duplicate`
-     * when the id was used before.
+     * Inserts a new open run; `run.already_active` when another run is open (its `run_id` may be
+     * unknown to the adapter: null), `conflict.duplicate` when the id was used before.
      */
     readonly start: (run: RunRecord) => Effect.Effect<void, Errors.Conflict | Errors.StorageError>
     /** Writes `run` if the stored version is `expectedVersion`; returns whether it did. */
