@@ -11,10 +11,12 @@ import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
+import { Executions, ExecutionsConfig } from "@airlock/ops"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { join } from "node:path"
+import * as DemoRunner from "./DemoRunner.js"
 import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
 
 const main = Effect.gen(function*() {
@@ -38,6 +40,12 @@ const main = Effect.gen(function*() {
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
   const ledger = Ledger.layer
+  // run controls, executions (a worker and the stale reconcile in the background, the demo job
+  // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*
+  const ops = Layer.mergeAll(Executions.layerBackground(), DemoRunner.layer).pipe(
+    Layer.provideMerge(Executions.layer),
+    Layer.provideMerge(ExecutionsConfig.layerConfig)
+  )
   const seed = Layer.effectDiscard(
     settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens
   )
@@ -76,7 +84,7 @@ const main = Effect.gen(function*() {
     banner.pipe(
       Layer.provide(http),
       Layer.provide(seed),
-      Layer.provide(Layer.merge(guardrails, ledger)),
+      Layer.provide(Layer.merge(ops, ledger).pipe(Layer.provideMerge(guardrails))),
       Layer.provide(core),
       Layer.provide(logger)
     )

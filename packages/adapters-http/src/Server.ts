@@ -16,6 +16,7 @@ import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
+import type { Executions, RunControl, Triage } from "@airlock/ops"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -40,6 +41,7 @@ import { AirlockApi } from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
 import * as CompanionHttp from "./Companion/Http.js"
+import * as ExecutionsHttp from "./Executions/Http.js"
 import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
 import { HttpConfig } from "./HttpConfig.js"
@@ -52,6 +54,7 @@ import * as MemoryHttp from "./Memory/Http.js"
 import * as Metrics from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 import { acceptedRequestId, CurrentRequest } from "./RequestContext.js"
+import * as RunControlHttp from "./RunControl/Http.js"
 import * as SystemHttp from "./System/Http.js"
 
 /** Where the OpenAPI document and the docs page are served. */
@@ -109,6 +112,9 @@ export type Requirements =
   | SystemStatus.SystemStatus
   | Budgets.LlmBudget
   | GuardrailsConfig.GuardrailsConfig
+  | Executions.Executions
+  | Triage.Triage
+  | RunControl.RunControl
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
@@ -119,7 +125,9 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "ledger">
   | HttpApiGroup.ApiGroup<"airlock", "guardrails">
   | HttpApiGroup.ApiGroup<"airlock", "lockdown">
-  | HttpApiGroup.ApiGroup<"airlock", "memory">,
+  | HttpApiGroup.ApiGroup<"airlock", "memory">
+  | HttpApiGroup.ApiGroup<"airlock", "executions">
+  | HttpApiGroup.ApiGroup<"airlock", "runControl">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -135,7 +143,9 @@ export const groups: Layer.Layer<
   LedgerHttp.layer,
   GuardrailsHttp.layer,
   GuardrailsHttp.layerLockdown,
-  MemoryHttp.layer
+  MemoryHttp.layer,
+  ExecutionsHttp.layer,
+  RunControlHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

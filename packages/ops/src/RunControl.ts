@@ -73,12 +73,15 @@ export interface StartInput {
   readonly reset?: boolean | undefined
 }
 
+/** What a run-control command can be refused with. */
+export type RunControlError = Errors.Forbidden | Errors.Conflict | Errors.ValidationError | Errors.StorageError
+
 /** Host hooks run controls call. */
 export class RunHooks extends Context.Tag("@airlock/ops/RunHooks")<
   RunHooks,
   {
     /** Resets and reseeds the host's world (`reset`, and `start` with `reset: true`). */
-    readonly resetWorld: (operator: Operator) => Effect.Effect<void, Errors.AirlockError>
+    readonly resetWorld: (operator: Operator) => Effect.Effect<void, RunControlError>
   }
 >() {}
 
@@ -183,7 +186,7 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
     const start = (
       operator: Operator,
       input: StartInput = {}
-    ): Effect.Effect<RunView, Errors.AirlockError> =>
+    ): Effect.Effect<RunView, RunControlError> =>
       Effect.gen(function*() {
         yield* authorize(operator)
         if (input.run_id !== undefined && !RUN_ID.test(input.run_id)) {
@@ -234,7 +237,7 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
       })
 
     /** Stops the open run (`ops.write`): it ends, and the overrides say inactive and paused. */
-    const stop = (operator: Operator, reason?: string): Effect.Effect<RunView, Errors.AirlockError> =>
+    const stop = (operator: Operator, reason?: string): Effect.Effect<RunView, RunControlError> =>
       Effect.gen(function*() {
         yield* authorize(operator)
         const { open } = yield* current
@@ -259,7 +262,7 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
       })
 
     /** Pauses the running run (`ops.write`). */
-    const pause = (operator: Operator): Effect.Effect<RunView, Errors.AirlockError> =>
+    const pause = (operator: Operator): Effect.Effect<RunView, RunControlError> =>
       Effect.gen(function*() {
         yield* authorize(operator)
         const { open, phase } = yield* current
@@ -274,7 +277,7 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
       })
 
     /** Resumes a paused run (`ops.write`), also one a stop condition paused. */
-    const resume = (operator: Operator): Effect.Effect<RunView, Errors.AirlockError> =>
+    const resume = (operator: Operator): Effect.Effect<RunView, RunControlError> =>
       Effect.gen(function*() {
         yield* authorize(operator)
         const { observed, open, phase } = yield* current
@@ -292,7 +295,7 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
       })
 
     /** Resets and reseeds the world through the host hook (`ops.write`; development only; no open run). */
-    const reset = (operator: Operator): Effect.Effect<RunView, Errors.AirlockError> =>
+    const reset = (operator: Operator): Effect.Effect<RunView, RunControlError> =>
       Effect.gen(function*() {
         yield* authorize(operator)
         yield* resetAllowed

@@ -15,7 +15,7 @@
  *    item (thread `job:<job>`, `source_ref` `execution:<run_id>`; `AIRLOCK_TRIAGE_MEMORY_ENABLED`,
  *    the runbook's `MEMORY_FAILURE_BRIDGE_ENABLED`) and logged (`ops.triage`).
  */
-import { AgentMemory, Actor, Errors, type Ids } from "@airlock/core"
+import { Actor, AgentMemory, type Errors, type Ids, Rbac, TenantScope } from "@airlock/core"
 import { Budgets } from "@airlock/guardrails"
 import { LanguageModel } from "@effect/ai"
 import { Clock, Effect, Metric, Option, Schema } from "effect"
@@ -220,6 +220,13 @@ export const classify = (input: {
   }
 }
 
+/** A job's triage reports: the latest and the history, newest first. */
+export interface TriageHistory {
+  readonly job_name: string
+  readonly latest: TriageReport | null
+  readonly history: ReadonlyArray<TriageReport>
+}
+
 /** Failures triaged, by category (exported as a `/metrics` counter). */
 export const triagedTotal = Metric.counter("ops_triage_total", {
   description: "Failed executions triaged, by category",
@@ -261,6 +268,7 @@ export class Triage extends Effect.Service<Triage>()("@airlock/ops/Triage", {
     const config = yield* ExecutionsConfig
     const llm = yield* Budgets.LlmBudget
     const model = yield* Effect.serviceOption(LanguageModel.LanguageModel)
+    const rbac = yield* Rbac.Rbac
 
     const refine = (record: ExecutionRecord, c: Classification) =>
       Effect.gen(function*() {
@@ -366,6 +374,42 @@ export class Triage extends Effect.Service<Triage>()("@airlock/ops/Triage", {
         )
       )
 
-    return { triage } as const
+    const decodeReport = Schema.decodeUnknownOption(TriageReport)
+
+    /**
+     * The latest triage report of a job and its history, newest first (`ops.read`): from the
+     * tenant's agent memory when the bridge is on (every failure, across retries), else from the
+     * executions (the last failure of each).
+     */
+    const reports = (
+      actor: Actor.Actor,
+      tenant: Ids.TenantId,
+      jobName: string,
+      limit = 20
+    ): Effect.Effect<TriageHistory, Errors.AirlockError> =>
+      Effect.gen(function*() {
+        yield* rbac.require(actor, "ops.read")
+        yield* TenantScope.requireTenant(rbac, actor, tenant)
+        const n = Math.min(Math.max(limit, 1), 200)
+        const found: Array<TriageReport> = []
+        if (config.triageMemoryEnabled) {
+          const page = yield* memory.failures(tenant, actor, { job: jobName, thread_id: undefined, limit: 500 })
+          for (const item of page.items) {
+            if (item.agent_id !== "ops.triage" || item.thread_id !== `job:${jobName}`) continue
+            const report = decodeReport(item.value)
+            if (Option.isSome(report)) found.push(report.value)
+          }
+        } else {
+          const rows = yield* store.list(tenant, { job_name: jobName, triaged: true, limit: n })
+          for (const row of rows) {
+            const report = decodeReport(row.triage)
+            if (Option.isSome(report)) found.push(report.value)
+          }
+        }
+        const history = found.sort((a, b) => b.triaged_at - a.triaged_at || (a.run_id < b.run_id ? 1 : -1)).slice(0, n)
+        return { job_name: jobName, latest: history[0] ?? null, history }
+      })
+
+    return { triage, reports } as const
   })
 }) {}

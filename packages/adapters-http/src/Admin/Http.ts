@@ -1,5 +1,6 @@
 /** Handlers of the admin group. */
 import { Audit, Tenants } from "@airlock/core"
+import { RunControl } from "@airlock/ops"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Clock, Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
@@ -7,12 +8,13 @@ import type { Admin, AdminTenantScoped } from "../Auth.js"
 import { HttpConfig } from "../HttpConfig.js"
 import { HttpRateLimit } from "../HttpRateLimit.js"
 import { withPrincipal } from "../RequestContext.js"
+import { runJson } from "../RunControl/Http.js"
 
 /** The admin group's handlers. */
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "admin">,
   never,
-  Tenants.Tenants | Audit.AuditLog | HttpConfig | HttpRateLimit | Admin | AdminTenantScoped
+  Tenants.Tenants | Audit.AuditLog | HttpConfig | HttpRateLimit | RunControl.RunControl | Admin | AdminTenantScoped
 > = HttpApiBuilder.group(
   AirlockApi,
   "admin",
@@ -22,11 +24,13 @@ export const layer: Layer.Layer<
       const audit = yield* Audit.AuditLog
       const settings = yield* HttpConfig
       const limiter = yield* HttpRateLimit
+      const control = yield* RunControl.RunControl
       const startedAt = yield* Clock.currentTimeMillis
       return handlers
         .handle("status", () =>
-          Effect.gen(function*() {
+          withPrincipal((actor) => Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
+            const ops = yield* control.status(actor)
             return {
               environment: settings.environment,
               admin_write_enabled: settings.adminWriteEnabled,
@@ -37,9 +41,25 @@ export const layer: Layer.Layer<
               ai_global: yield* tenants.globalAi(),
               server_time: now,
               started_at: startedAt,
-              uptime_seconds: Math.floor((now - startedAt) / 1000)
+              uptime_seconds: Math.floor((now - startedAt) / 1000),
+              environment_banner: settings.environment === "production" ? "PRODUCTION" as const : "DEVELOPMENT" as const,
+              run: runJson(ops.run),
+              overrides: ops.overrides.map((o) => ({
+                key: o.key,
+                value: o.value,
+                updated_at: o.updated_at,
+                updated_by: o.updated_by
+              })),
+              stop_events: ops.stop_events.map((e) => ({
+                id: e.id,
+                type: e.type,
+                reason: e.reason,
+                data: e.data,
+                actor_id: e.actor_id,
+                at: e.at
+              }))
             }
-          }))
+          })))
         .handle("audit", ({ urlParams }) =>
           withPrincipal((_, tenant) =>
             Effect.gen(function*() {

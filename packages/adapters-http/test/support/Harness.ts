@@ -21,6 +21,7 @@ import {
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
+import { Executions, ExecutionsConfig, type JobRunner, type RunControl } from "@airlock/ops"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -184,6 +185,8 @@ export interface Options {
   readonly seed?: boolean
   /** Guardrails settings (e.g. a short approval TTL). */
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
+  /** Ops executions settings (run controls, executions, triage). */
+  readonly executions?: Partial<ExecutionsConfig.ExecutionsSettings>
   /** Ledger settings (e.g. a small export page); default: from `AIRLOCK_LEDGER_*`. */
   readonly ledger?: Partial<LedgerConfig.LedgerSettings>
 }
@@ -201,7 +204,10 @@ export const layer = (options: Options = {}): Layer.Layer<
   | Kernel.CoreServices
   | HttpConfig.HttpConfig
   | Guardrails.GuardrailsServices
-  | Ledger.LedgerServices,
+  | Ledger.LedgerServices
+  | Executions.Executions
+  | JobRunner.JobRunners
+  | RunControl.RunControl,
   unknown
 > => {
   const logs: Array<string> = []
@@ -212,7 +218,9 @@ export const layer = (options: Options = {}): Layer.Layer<
   const ledger = options.ledger === undefined
     ? Ledger.layer
     : Ledger.layerWithConfig.pipe(Layer.provide(LedgerConfig.layer(options.ledger)))
-  const core = Layer.merge(ledger, Guardrails.layer).pipe(
+  const core = Layer.merge(ledger, Executions.layer).pipe(
+    Layer.provideMerge(Guardrails.layer),
+    Layer.provideMerge(ExecutionsConfig.layer({ pollIntervalMillis: 50, ...options.executions })),
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
