@@ -7,7 +7,7 @@
  */
 import { Audit, Canonical, type CorePorts, Errors, Ids, Tenants } from "@airlock/core"
 import { Approvals, Budgets, type GuardrailsPorts, StopConditions, Windows } from "@airlock/guardrails"
-import { Executions, ExecutionStore, RunControl, RunStore } from "@airlock/ops"
+import { Executions, ExecutionStore, RunControl, RunStore, WorkerLoop } from "@airlock/ops"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import { GuardProbe } from "./support/GuardProbe.js"
@@ -41,6 +41,19 @@ const failureCode = (exit: Exit.Exit<unknown, unknown>) =>
 
 const codeOf = <A, E extends { readonly code: string }, R>(self: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.flip(self), (e) => e.code)
+
+/**
+ * Advances the TestClock in steps, letting real I/O (a PostgreSQL round trip) finish after each,
+ * so a fiber that sleeps again after a query is woken by the next step (one `adjust` over the
+ * whole span would run only the sleeps registered before it).
+ */
+const advance = (seconds: number, step = 1) =>
+  Effect.gen(function*() {
+    for (let t = 0; t < seconds; t += step) {
+      yield* TestClock.adjust(`${Math.min(step, seconds - t)} seconds`)
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 15)))
+    }
+  })
 
 const execution = (over: Partial<ExecutionStore.ExecutionRecord> & { run_id: string; tenant_id: string }) =>
   new ExecutionStore.ExecutionRecord({
@@ -345,5 +358,63 @@ export const suite = <E>(
         yield* executions.awaitTriage
         expect((yield* executions.get(admin, tenant.id, run_id)).triage).toMatchObject({ category: "timeout" })
         expect(yield* codeOf(executions.reconcile(bookkeeper, 300))).toBe("rbac.forbidden")
+      }))
+  
+    it.effect("worker loop: steps only while running, waits while paused, exits when a stop condition trips", () =>
+      Effect.gen(function*() {
+        const { admin, tenant } = yield* fixture("loop")
+        const control = yield* RunControl.RunControl
+        const stops = yield* StopConditions.StopConditions
+        const op = { actor: admin, tenant: tenant.id }
+        let steps = 0
+        const loop = yield* Effect.fork(
+          WorkerLoop.run({ step: Effect.sync(() => (steps++, { "loop.tick": 1 })), interval: "1 second" })
+        )
+        // idle: no run, no steps
+        yield* advance(5)
+        expect(steps).toBe(0)
+        const run = yield* control.start(op, { run_id: "loop-1" })
+        yield* advance(3)
+        const running = steps
+        expect(running).toBeGreaterThanOrEqual(3)
+        yield* control.pause(op)
+        yield* advance(1)
+        const paused = steps
+        yield* advance(10)
+        expect(steps).toBe(paused)
+        yield* control.resume(op)
+        yield* advance(2)
+        expect(steps).toBeGreaterThan(paused)
+        // a stop condition: the loop returns after the step in flight, with the stop's reason
+        yield* stops.trip("provider_failures_repeated", { failures: 4 })
+        yield* advance(2)
+        const exit = yield* Fiber.join(loop)
+        expect(exit).toMatchObject({ reason: "stop_condition", stop: { reason: "provider_failures_repeated" } })
+        expect(exit.steps).toBe(steps)
+        const metrics = yield* control.metrics(admin)
+        expect(metrics).toMatchObject({ run_id: run.run_id, by_kind: { "loop.tick": steps } })
+        expect(yield* (yield* OpsProbe).counter("loop-1", "loop.tick")).toBe(steps)
+        yield* control.resume(op)
+        yield* control.stop(op)
+      }))
+
+    it.effect("reconcile on its interval (TestClock): a hung execution fails as stale after stale_after_seconds", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(Windows.utcMillis(2031, 5, 1))
+        const { bookkeeper, tenant } = yield* fixture("interval")
+        const executions = yield* Executions.Executions
+        const probe = yield* OpsProbe
+        const { run_id } = yield* executions.submit(bookkeeper, tenant.id, { job_name: "hangs", plan: { do: "hang" } })
+        const worker = yield* Effect.fork(executions.worker({ instance: "w-interval", concurrency: 2 }))
+        const reconciler = yield* Effect.fork(executions.reconcileLoop)
+        yield* advance(1)
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", claimed_by: "w-interval" })
+        // default stale_after_seconds 300, interval 60: the 6th interval after the last heartbeat fails it
+        yield* advance(299, 5)
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING" })
+        yield* advance(60, 5)
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "FAILED", failure_reason: "stale" })
+        yield* Fiber.interrupt(worker)
+        yield* Fiber.interrupt(reconciler)
       }))
   })

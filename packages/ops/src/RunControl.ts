@@ -146,11 +146,14 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
     const put = (key: string, value: unknown, now: number, by: string) =>
       state.put(new SystemState.SystemStateEntry({ key, value, updated_at: now, updated_by: by }, true))
 
+    // an operator's start, stop, resume or reset takes over from a guardrail's stop: its record
+    // is cleared, so loops no longer read the run as stopped by a stop condition (the event stays)
     const setFlags = (active: boolean, paused: boolean, now: number, by: string) =>
-      Effect.zipRight(
+      Effect.all([
         put(StopConditions.RUN_ACTIVE_KEY, active, now, by),
-        put(StopConditions.RUN_PAUSED_KEY, paused, now, by)
-      )
+        put(StopConditions.RUN_PAUSED_KEY, paused, now, by),
+        put(StopConditions.STOP_KEY, null, now, by)
+      ], { discard: true })
 
     const record = (operator: Operator, command: string, subject: string, data: Record<string, unknown>) =>
       audit.append({
