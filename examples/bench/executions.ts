@@ -146,7 +146,9 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
   try {
     rows.push(
       ...(await Effect.runPromise(
-        Effect.scoped(Effect.provide(measure("postgres"), environment(Postgres.layer({ url: cluster.url, maxConnections: 8 }))))
+        Effect.scoped(
+          Effect.provide(measure("postgres"), environment(Postgres.layer({ url: cluster.url, maxConnections: 8 })))
+        )
       ))
     )
   } finally {

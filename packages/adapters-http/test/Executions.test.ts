@@ -29,7 +29,7 @@ const suite = (storage: H.Storage) =>
         const sql = yield* SqlClient.SqlClient
         const executions = yield* Executions.Executions
         const { admin, bookkeeper, viewer } = H.tokens
-        const plan = { fail: "relation \"orders\" does not exist" }
+        const plan = { fail: 'relation "orders" does not exist' }
         const body = { job_name: "my_job", plan, risk_score: 0.9, estimated_cost_usd: "2.50" }
         const hash = Canonical.hashOf(plan)
 
@@ -43,7 +43,12 @@ const suite = (storage: H.Storage) =>
           H.json("POST", admin, { job_name: "my_job", plan_hash: hash, approver: "alice", notes: "reviewed" })
         )
         expect(granted.status).toBe(200)
-        expect(granted.json).toMatchObject({ subject: "my_job", plan_hash: hash, approved: true, approver_name: "alice" })
+        expect(granted.json).toMatchObject({
+          subject: "my_job",
+          plan_hash: hash,
+          approved: true,
+          approver_name: "alice"
+        })
         const status = yield* s.raw(`/api/v1/approvals/my_job/${hash}`, { headers: H.auth(admin) })
         expect(status.json).toMatchObject({ status: "approved" })
         H.expectError(
@@ -143,7 +148,9 @@ const suite = (storage: H.Storage) =>
           admin_write_enabled: true,
           run: { phase: "running", run_id: "dev-1" }
         })
-        expect(status.json.overrides.map((o: any) => o.key)).toEqual(expect.arrayContaining(["run.active", "run.paused"]))
+        expect(status.json.overrides.map((o: any) => o.key)).toEqual(
+          expect.arrayContaining(["run.active", "run.paused"])
+        )
 
         expect((yield* post("/api/admin/control/run/pause", { actor_name: "Bob" })).json.phase).toBe("paused")
         H.expectError(yield* post("/api/admin/control/run/pause", {}), 409, "run.already_paused")
@@ -154,7 +161,8 @@ const suite = (storage: H.Storage) =>
         expect(stopped.json).toMatchObject({ phase: "idle", active: false, paused: true })
         H.expectError(yield* post("/api/admin/control/run/stop", {}), 409, "run.not_started")
 
-        const audit = yield* sql`SELECT action, actor_id, data FROM core_audit WHERE action LIKE 'ops.run.%' ORDER BY seq`
+        const audit =
+          yield* sql`SELECT action, actor_id, data FROM core_audit WHERE action LIKE 'ops.run.%' ORDER BY seq`
         expect(audit.map((r) => r.action)).toStrictEqual([
           "ops.run.started",
           "ops.run.paused",

@@ -5,8 +5,8 @@
  */
 import { Postgres } from "@airlock/adapters-storage"
 import { ExecutionStore } from "@airlock/ops"
-import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { dirname, join } from "node:path"

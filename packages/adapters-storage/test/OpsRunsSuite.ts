@@ -5,11 +5,11 @@
  * through preflight, runners, retry, cancel, stale reconcile, triage), checking persisted state
  * through the raw {@link OpsProbe}. The run is global: each run test leaves it stopped.
  */
-import { Audit, Canonical, type CorePorts, Errors, Ids, Tenants } from "@airlock/core"
+import { Audit, Canonical, type CorePorts, type Errors, Ids, Tenants } from "@airlock/core"
 import { Approvals, Budgets, type GuardrailsPorts, StopConditions, Windows } from "@airlock/guardrails"
-import { Executions, ExecutionStore, RunControl, RunStore, WorkerLoop } from "@airlock/ops"
+import { Executions, ExecutionStore, RunControl, type RunStore, WorkerLoop } from "@airlock/ops"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
+import { Effect, Exit, Fiber, type Layer, Option, TestClock } from "effect"
 import { GuardProbe } from "./support/GuardProbe.js"
 import { environment } from "./support/OpsEnv.js"
 import { OpsProbe } from "./support/OpsProbe.js"
@@ -37,7 +37,9 @@ const fixture = (id: string) =>
   })
 
 const failureCode = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) ? (Option.getOrNull(Exit.causeOption(exit) as any) as any)?.error?.code ?? String(exit.cause) : "ok"
+  Exit.isFailure(exit)
+    ? (Option.getOrNull(Exit.causeOption(exit) as any) as any)?.error?.code ?? String(exit.cause)
+    : "ok"
 
 const codeOf = <A, E extends { readonly code: string }, R>(self: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.flip(self), (e) => e.code)
@@ -183,7 +185,10 @@ export const suite = <E>(
         const { admin, tenant } = yield* fixture("runs-race")
         const control = yield* RunControl.RunControl
         const exits = yield* Effect.all(
-          Array.from({ length: 6 }, (_, i) => Effect.exit(control.start({ actor: admin, tenant: tenant.id }, { run_id: `race-${i}` }))),
+          Array.from(
+            { length: 6 },
+            (_, i) => Effect.exit(control.start({ actor: admin, tenant: tenant.id }, { run_id: `race-${i}` }))
+          ),
           { concurrency: capabilities.parallelConnections ? "unbounded" : 1 }
         )
         expect(exits.filter(Exit.isSuccess).length).toBe(1)
@@ -254,7 +259,10 @@ export const suite = <E>(
         // finish them, so the reconcile test finds only its own
         for (const id of [...first.map((r) => r.run_id), ...claimed]) {
           const r = Option.getOrThrow(yield* store.getById(id))
-          yield* store.update(new ExecutionStore.ExecutionRecord({ ...r, status: "SUCCEEDED", version: r.version + 1 }), r.version)
+          yield* store.update(
+            new ExecutionStore.ExecutionRecord({ ...r, status: "SUCCEEDED", version: r.version + 1 }),
+            r.version
+          )
         }
       }))
 
@@ -297,7 +305,11 @@ export const suite = <E>(
         // budget: a limit the estimate would reach is refused at preflight, nothing queued
         yield* (yield* Budgets.ExecutionBudgets).setBudget(admin, { limit_usd: 3_000_000n })
         const over = yield* Effect.flip(
-          executions.submit(bookkeeper, tenant.id, { job_name: "big", plan: { do: "succeed" }, estimated_cost_usd: "5" })
+          executions.submit(bookkeeper, tenant.id, {
+            job_name: "big",
+            plan: { do: "succeed" },
+            estimated_cost_usd: "5"
+          })
         )
         expect(over).toMatchObject({ _tag: "BudgetExceeded", code: "exec.budget.exceeded" })
         expect((yield* executions.list(admin, tenant.id, { job_name: "big" })).executions).toHaveLength(0)
@@ -359,7 +371,7 @@ export const suite = <E>(
         expect((yield* executions.get(admin, tenant.id, run_id)).triage).toMatchObject({ category: "timeout" })
         expect(yield* codeOf(executions.reconcile(bookkeeper, 300))).toBe("rbac.forbidden")
       }))
-  
+
     it.effect("worker loop: steps only while running, waits while paused, exits when a stop condition trips", () =>
       Effect.gen(function*() {
         const { admin, tenant } = yield* fixture("loop")

@@ -4,8 +4,8 @@ import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
-import * as OpsRunsSuite from "./OpsRunsSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as OpsRunsSuite from "./OpsRunsSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
@@ -54,8 +54,7 @@ if (admin === "") {
   const opsPorts = Layer.unwrapEffect(
     Effect.map(
       freshDatabaseUrl(admin),
-      (url) =>
-        Layer.provideMerge(Layer.merge(OpsProbe.sql, GuardProbe.sql), Postgres.layer({ url, maxConnections: 8 }))
+      (url) => Layer.provideMerge(Layer.merge(OpsProbe.sql, GuardProbe.sql), Postgres.layer({ url, maxConnections: 8 }))
     )
   )
   OpsRunsSuite.suite("postgres", opsPorts, { parallelConnections: true })

@@ -95,6 +95,9 @@ export class ExecutionStore extends Context.Tag("@airlock/ops/ExecutionStore")<
       limit: number
     ) => Effect.Effect<ReadonlyArray<ExecutionRecord>, Errors.StorageError>
     /** RUNNING executions of any tenant whose heartbeat is older than `before`, oldest first. */
-    readonly stale: (before: number, limit: number) => Effect.Effect<ReadonlyArray<ExecutionRecord>, Errors.StorageError>
+    readonly stale: (
+      before: number,
+      limit: number
+    ) => Effect.Effect<ReadonlyArray<ExecutionRecord>, Errors.StorageError>
   }
 >() {}

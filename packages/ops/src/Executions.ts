@@ -19,14 +19,24 @@
  *   FAILED with reason `stale`, on an interval and on demand.
  * - Every failure is triaged in the background (`Triage`).
  */
-import { ActionRegistry, Audit, Canonical, Errors, GovernedActions, Ids, Rbac, TenantScope, UnitOfWork } from "@airlock/core"
+import {
+  ActionRegistry,
+  Audit,
+  Canonical,
+  Errors,
+  GovernedActions,
+  Ids,
+  Rbac,
+  TenantScope,
+  UnitOfWork
+} from "@airlock/core"
 import type { Actor, AgentMemory, SystemState } from "@airlock/core"
 import { BudgetStore, KindPolicy, Usd, Windows } from "@airlock/guardrails"
 import type { BreakerEvents, Budgets, StopConditions } from "@airlock/guardrails"
 import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer, Metric, Option, Ref, Schema } from "effect"
 import { ExecutionsConfig } from "./ExecutionsConfig.js"
 import { ExecutionRecord, type ExecutionStatus, ExecutionStore } from "./ExecutionStore.js"
-import { type JobContext, JobCanceled, JobError, JobRunners } from "./JobRunner.js"
+import { JobCanceled, type JobContext, JobError, JobRunners } from "./JobRunner.js"
 import { RunControl } from "./RunControl.js"
 import type { RunStore } from "./RunStore.js"
 import { Triage } from "./Triage.js"
@@ -187,14 +197,21 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
     }
 
     const load = (tenant: string, runId: string) =>
-      Effect.flatMap(store.get(tenant, runId), Option.match({ onNone: () => Effect.fail(notFound(runId)), onSome: Effect.succeed }))
+      Effect.flatMap(
+        store.get(tenant, runId),
+        Option.match({ onNone: () => Effect.fail(notFound(runId)), onSome: Effect.succeed })
+      )
 
     /**
      * Submits a build (`executions.run`): preflight through the pipeline, then the execution is
      * queued. Refusals: `approval_required` (with `job_name`, `plan_hash`), `exec.budget.exceeded`,
      * `lockdown.active`, `rbac.forbidden`, `validation.*`.
      */
-    const submit = (actor: Actor.Actor, tenant: Ids.TenantId, body: unknown): Effect.Effect<Submitted, Errors.AirlockError> =>
+    const submit = (
+      actor: Actor.Actor,
+      tenant: Ids.TenantId,
+      body: unknown
+    ): Effect.Effect<Submitted, Errors.AirlockError> =>
       Effect.gen(function*() {
         const input = yield* Schema.decodeUnknown(BuildRequest)(body).pipe(
           Effect.mapError((e) => invalid("validation.schema", e.message))
@@ -272,7 +289,10 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
       tenant: string | null,
       runId: string,
       change: (current: ExecutionRecord) => Effect.Effect<Option.Option<ExecutionRecord>, E>
-    ): Effect.Effect<{ readonly before: ExecutionRecord; readonly after: ExecutionRecord | null }, E | Errors.NotFound | Errors.StorageError> =>
+    ): Effect.Effect<
+      { readonly before: ExecutionRecord; readonly after: ExecutionRecord | null },
+      E | Errors.NotFound | Errors.StorageError
+    > =>
       Effect.gen(function*() {
         for (let attempt = 0;; attempt++) {
           const found = tenant === null ? yield* store.getById(runId) : yield* store.get(tenant, runId)
@@ -284,7 +304,8 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
         }
       })
 
-    const finished = (status: ExecutionStatus) => Metric.increment(Metric.tagged(executionsFinishedTotal, "status", status))
+    const finished = (status: ExecutionStatus) =>
+      Metric.increment(Metric.tagged(executionsFinishedTotal, "status", status))
 
     const triageLater = (record: ExecutionRecord) => FiberSet.run(background, triage.triage(record))
 
@@ -304,7 +325,9 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
                   details: { run_id: runId, status: r.status }
                 })
               )
-              : Effect.succeed(Option.some(with_(r, { status: "CANCELED", failure_reason: "canceled", finished_at: now }))))
+              : Effect.succeed(
+                Option.some(with_(r, { status: "CANCELED", failure_reason: "canceled", finished_at: now }))
+              ))
           yield* audit.append({
             tenant_id: tenant,
             actor_id: actor.id,
@@ -396,7 +419,11 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
                 actor_id: RECONCILE_ACTOR,
                 action: "execution.reconciled",
                 subject: changed.after.run_id,
-                data: { run_id: changed.after.run_id, job_name: changed.after.job_name, stale_after_seconds: staleAfterSeconds }
+                data: {
+                  run_id: changed.after.run_id,
+                  job_name: changed.after.job_name,
+                  stale_after_seconds: staleAfterSeconds
+                }
               })
             }
             return changed
@@ -438,11 +465,14 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
             const now = yield* Clock.currentTimeMillis
             const { after, before } = yield* modify(null, claimed.run_id, (r) =>
               Effect.succeed(ours(r) ? Option.some(with_(r, { ...patch, heartbeat_at: now })) : Option.none()))
-            if (after === null) return yield* new JobCanceled({ run_id: claimed.run_id, status: before.status })
+            if (after === null)
+              return yield* new JobCanceled({ run_id: claimed.run_id, status: before.status })
           }).pipe(
             Effect.catchTags({
-              NotFound: () => new JobCanceled({ run_id: claimed.run_id, status: "MISSING" }),
-              StorageError: (e) => Effect.logWarning("execution heartbeat not recorded", e)
+              NotFound: () =>
+                new JobCanceled({ run_id: claimed.run_id, status: "MISSING" }),
+              StorageError: (e) =>
+                Effect.logWarning("execution heartbeat not recorded", e)
             })
           )
 
@@ -465,7 +495,10 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
             yield* Effect.sleep(watchEvery)
             const found = yield* Effect.orElseSucceed(store.getById(claimed.run_id), () => Option.some(claimed))
             if (Option.isNone(found) || !ours(found.value)) {
-              return yield* new JobCanceled({ run_id: claimed.run_id, status: Option.match(found, { onNone: () => "MISSING", onSome: (r) => r.status }) })
+              return yield* new JobCanceled({
+                run_id: claimed.run_id,
+                status: Option.match(found, { onNone: () => "MISSING", onSome: (r) => r.status })
+              })
             }
           }
         })
@@ -482,14 +515,25 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
         const lines = yield* Ref.get(logs)
         const spent = yield* Ref.get(cost)
         const now = yield* Clock.currentTimeMillis
-        const outcome: { status: ExecutionStatus; error: string | null; evidence: ReadonlyArray<string> } = Exit.match(exit, {
-          onSuccess: () => ({ status: "SUCCEEDED", error: null, evidence: [] }),
-          onFailure: (cause) =>
-            Option.match(Cause.failureOption(cause), {
-              onSome: (e) => ({ status: "FAILED", error: e.message, evidence: e._tag === "JobError" ? e.evidence ?? [] : [] }),
-              onNone: () => ({ status: "FAILED", error: Cause.pretty(cause).split("\n").slice(0, 5).join("\n"), evidence: [] })
-            })
-        })
+        const outcome: { status: ExecutionStatus; error: string | null; evidence: ReadonlyArray<string> } = Exit.match(
+          exit,
+          {
+            onSuccess: () => ({ status: "SUCCEEDED", error: null, evidence: [] }),
+            onFailure: (cause) =>
+              Option.match(Cause.failureOption(cause), {
+                onSome: (e) => ({
+                  status: "FAILED",
+                  error: e.message,
+                  evidence: e._tag === "JobError" ? e.evidence ?? [] : []
+                }),
+                onNone: () => ({
+                  status: "FAILED",
+                  error: Cause.pretty(cause).split("\n").slice(0, 5).join("\n"),
+                  evidence: []
+                })
+              })
+          }
+        )
         const { after } = yield* uow.transaction(Effect.gen(function*() {
           const changed = yield* modify(null, claimed.run_id, (r) =>
             Effect.succeed(
@@ -507,7 +551,13 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
             ))
           if (changed.after !== null && spent > 0n) {
             // the actual cost, in billing: part of spent_usd, under ai_by_task[job_name]
-            yield* budgets.add(BudgetStore.Scopes.ai(changed.after.tenant_id), Windows.monthKey(now), changed.after.job_name, spent, null)
+            yield* budgets.add(
+              BudgetStore.Scopes.ai(changed.after.tenant_id),
+              Windows.monthKey(now),
+              changed.after.job_name,
+              spent,
+              null
+            )
           }
           return changed
         }))
@@ -517,7 +567,10 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
         return after
       }).pipe(
         Effect.catchAll((e) =>
-          Effect.as(Effect.logError("execution could not be finished", e).pipe(Effect.annotateLogs({ run_id: claimed.run_id })), null)
+          Effect.as(
+            Effect.logError("execution could not be finished", e).pipe(Effect.annotateLogs({ run_id: claimed.run_id })),
+            null
+          )
         )
       )
 

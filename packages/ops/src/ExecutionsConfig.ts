@@ -70,8 +70,10 @@ export const config: Config.Config<ExecutionsSettings> = Config.all({
   triageModel: Config.option(Config.nonEmptyString("AIRLOCK_TRIAGE_LLM_MODEL")).pipe(Config.map(Option.getOrNull)),
   runResetEnabled: Config.literal("development", "test", "production")("AIRLOCK_ENV").pipe(
     Config.withDefault("production" as const),
-    Config.zipWith(Config.option(Config.boolean("AIRLOCK_RUN_RESET_ENABLED")), (env, explicit) =>
-      Option.getOrElse(explicit, () => env !== "production"))
+    Config.zipWith(
+      Config.option(Config.boolean("AIRLOCK_RUN_RESET_ENABLED")),
+      (env, explicit) => Option.getOrElse(explicit, () => env !== "production")
+    )
   )
 })
 

@@ -130,18 +130,21 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
     })
 
     /** The run as the console shows it (no permission check: for hosts and loops). */
-    const view: Effect.Effect<RunView, Errors.StorageError> = Effect.map(current, ({ observed, open, phase }) =>
-      new RunView({
-        phase,
-        active: phase !== "idle" && observed.active,
-        paused: observed.paused,
-        run_id: open?.run_id ?? null,
-        reason: open?.reason ?? null,
-        started_by: open?.started_by ?? null,
-        started_by_name: open?.started_by_name ?? null,
-        started_at: open?.started_at ?? null,
-        stop: observed.stop
-      }, true))
+    const view: Effect.Effect<RunView, Errors.StorageError> = Effect.map(
+      current,
+      ({ observed, open, phase }) =>
+        new RunView({
+          phase,
+          active: phase !== "idle" && observed.active,
+          paused: observed.paused,
+          run_id: open?.run_id ?? null,
+          reason: open?.reason ?? null,
+          started_by: open?.started_by ?? null,
+          started_by_name: open?.started_by_name ?? null,
+          started_at: open?.started_at ?? null,
+          stop: observed.stop
+        }, true)
+    )
 
     const put = (key: string, value: unknown, now: number, by: string) =>
       state.put(new SystemState.SystemStateEntry({ key, value, updated_at: now, updated_by: by }, true))
@@ -183,7 +186,8 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
     const runReset = (operator: Operator) =>
       Option.match(hooks, { onNone: () => Effect.void, onSome: (h) => h.resetWorld(operator) })
 
-    const done = (command: string) => Effect.zipRight(Metric.increment(Metric.tagged(runCommandsTotal, "command", command)), view)
+    const done = (command: string) =>
+      Effect.zipRight(Metric.increment(Metric.tagged(runCommandsTotal, "command", command)), view)
 
     /** Starts a run (`ops.write`), after a reset + reseed when asked. */
     const start = (
@@ -226,7 +230,11 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
         yield* uow.transaction(Effect.gen(function*() {
           yield* runs.start(run)
           yield* setFlags(true, false, now, operator.actor.id)
-          yield* record(operator, "started", run.run_id, { run_id: run.run_id, reason: run.reason, reset: input.reset === true })
+          yield* record(operator, "started", run.run_id, {
+            run_id: run.run_id,
+            reason: run.reason,
+            reset: input.reset === true
+          })
         })).pipe(
           // a concurrent start won: name its run (read after the failed transaction)
           Effect.catchIf(
@@ -270,7 +278,8 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
         yield* authorize(operator)
         const { open, phase } = yield* current
         const run = yield* requireOpen(open)
-        if (phase === "paused") return yield* conflict("run.already_paused", "The run is already paused", { run_id: run.run_id })
+        if (phase === "paused")
+          return yield* conflict("run.already_paused", "The run is already paused", { run_id: run.run_id })
         const now = yield* Clock.currentTimeMillis
         yield* uow.transaction(Effect.zipRight(
           put(StopConditions.RUN_PAUSED_KEY, true, now, operator.actor.id),
@@ -285,7 +294,8 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
         yield* authorize(operator)
         const { observed, open, phase } = yield* current
         const run = yield* requireOpen(open)
-        if (phase === "running") return yield* conflict("run.not_paused", "The run is not paused", { run_id: run.run_id })
+        if (phase === "running")
+          return yield* conflict("run.not_paused", "The run is not paused", { run_id: run.run_id })
         const now = yield* Clock.currentTimeMillis
         yield* uow.transaction(Effect.zipRight(
           setFlags(true, false, now, operator.actor.id),
@@ -319,7 +329,10 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
 
     /** Counts `n` actions of `kind` in the open run (nothing when no run is open). */
     const recordAction = (kind: string, n = 1): Effect.Effect<void, Errors.StorageError> =>
-      Effect.flatMap(runs.open(), (open) => (Option.isSome(open) && n > 0 ? runs.count(open.value.run_id, kind, n) : Effect.void))
+      Effect.flatMap(
+        runs.open(),
+        (open) => (Option.isSome(open) && n > 0 ? runs.count(open.value.run_id, kind, n) : Effect.void)
+      )
 
     /** The open run's metrics, or the last run's when none is open (`ops.read`). */
     const metrics = (actor: Actor.Actor): Effect.Effect<RunMetrics, Errors.Forbidden | Errors.StorageError> =>

@@ -116,7 +116,8 @@ const RULES: ReadonlyArray<Rule> = [
     name: "dns_resolution",
     category: "dependency_unavailable",
     outage: "dns_resolution",
-    pattern: /ENOTFOUND|EAI_AGAIN|getaddrinfo|name or service not known|could not resolve host|temporary failure in name resolution|dns/i,
+    pattern:
+      /ENOTFOUND|EAI_AGAIN|getaddrinfo|name or service not known|could not resolve host|temporary failure in name resolution|dns/i,
     suggestion: "A dependency's host name does not resolve: check DNS and the configured host"
   },
   {
@@ -131,7 +132,8 @@ const RULES: ReadonlyArray<Rule> = [
     name: "dependency_timeout",
     category: "dependency_unavailable",
     outage: "timeout",
-    pattern: /ETIMEDOUT|ESOCKETTIMEDOUT|connect(ion)? timed? ?out|upstream timed? ?out|read timed? ?out|gateway timeout|\b504\b/i,
+    pattern:
+      /ETIMEDOUT|ESOCKETTIMEDOUT|connect(ion)? timed? ?out|upstream timed? ?out|read timed? ?out|gateway timeout|\b504\b/i,
     suggestion: "A dependency did not answer in time: check its health and latency, then retry"
   },
   {
@@ -193,7 +195,8 @@ export const classify = (input: {
   readonly log: ReadonlyArray<string>
 }): Classification => {
   const lines: Array<string> = []
-  if (input.error !== null && input.error.trim() !== "") lines.push(...input.error.split("\n").filter((l) => l.trim() !== ""))
+  if (input.error !== null && input.error.trim() !== "")
+    lines.push(...input.error.split("\n").filter((l) => l.trim() !== ""))
   if (input.failure_reason === "stale") lines.push("stale: no heartbeat within stale_after_seconds")
   for (let i = input.log.length - 1; i >= 0; i--) if (input.log[i]!.trim() !== "") lines.push(input.log[i]!)
   for (const rule of RULES) {
@@ -370,7 +373,10 @@ export class Triage extends Effect.Service<Triage>()("@airlock/ops/Triage", {
         return report
       }).pipe(
         Effect.catchAll((e: Errors.AirlockError) =>
-          Effect.as(Effect.logWarning("ops.triage failed", e).pipe(Effect.annotateLogs({ run_id: record.run_id })), null)
+          Effect.as(
+            Effect.logWarning("ops.triage failed", e).pipe(Effect.annotateLogs({ run_id: record.run_id })),
+            null
+          )
         )
       )
 

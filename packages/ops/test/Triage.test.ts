@@ -14,7 +14,7 @@ describe("failure triage heuristics", () => {
     expect(classify("container exited with exit code 137 (OOMKilled)")).toMatchObject({ category: "out_of_memory" })
     expect(classify("request failed: 403 Forbidden")).toMatchObject({ category: "auth", outage_class: null })
     expect(classify("password authentication failed for user etl")).toMatchObject({ category: "auth" })
-    expect(classify("relation \"orders\" does not exist")).toMatchObject({ category: "input" })
+    expect(classify('relation "orders" does not exist')).toMatchObject({ category: "input" })
     expect(classify("KeyError: 'customer_id'")).toMatchObject({ category: "input" })
     expect(classify("query exceeded deadline exceeded after 3600s")).toMatchObject({ category: "timeout" })
     expect(classify("job did its best", ["step 1", "???"])).toMatchObject({ category: "unknown", rule: "none" })

@@ -7,8 +7,31 @@ import { AirlockApi } from "../Api.js"
 import type { Admin, AdminTenantScoped } from "../Auth.js"
 import { HttpConfig } from "../HttpConfig.js"
 import { HttpRateLimit } from "../HttpRateLimit.js"
-import { withPrincipal } from "../RequestContext.js"
+import { CurrentPrincipal, withPrincipal } from "../RequestContext.js"
 import { runJson } from "../RunControl/Http.js"
+
+/** The run-control part of the admin status. */
+const statusOps = (
+  environment: string,
+  ops: Effect.Effect.Success<ReturnType<RunControl.RunControl["status"]>>
+) => ({
+  environment_banner: environment === "production" ? "PRODUCTION" as const : "DEVELOPMENT" as const,
+  run: runJson(ops.run),
+  overrides: ops.overrides.map((o) => ({
+    key: o.key,
+    value: o.value,
+    updated_at: o.updated_at,
+    updated_by: o.updated_by
+  })),
+  stop_events: ops.stop_events.map((e) => ({
+    id: e.id,
+    type: e.type,
+    reason: e.reason,
+    data: e.data,
+    actor_id: e.actor_id,
+    at: e.at
+  }))
+})
 
 /** The admin group's handlers. */
 export const layer: Layer.Layer<
@@ -28,9 +51,9 @@ export const layer: Layer.Layer<
       const startedAt = yield* Clock.currentTimeMillis
       return handlers
         .handle("status", () =>
-          withPrincipal((actor) => Effect.gen(function*() {
+          Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
-            const ops = yield* control.status(actor)
+            const ops = yield* control.status((yield* CurrentPrincipal).actor)
             return {
               environment: settings.environment,
               admin_write_enabled: settings.adminWriteEnabled,
@@ -42,24 +65,9 @@ export const layer: Layer.Layer<
               server_time: now,
               started_at: startedAt,
               uptime_seconds: Math.floor((now - startedAt) / 1000),
-              environment_banner: settings.environment === "production" ? "PRODUCTION" as const : "DEVELOPMENT" as const,
-              run: runJson(ops.run),
-              overrides: ops.overrides.map((o) => ({
-                key: o.key,
-                value: o.value,
-                updated_at: o.updated_at,
-                updated_by: o.updated_by
-              })),
-              stop_events: ops.stop_events.map((e) => ({
-                id: e.id,
-                type: e.type,
-                reason: e.reason,
-                data: e.data,
-                actor_id: e.actor_id,
-                at: e.at
-              }))
+              ...statusOps(settings.environment, ops)
             }
-          })))
+          }))
         .handle("audit", ({ urlParams }) =>
           withPrincipal((_, tenant) =>
             Effect.gen(function*() {

@@ -78,11 +78,17 @@ export const layer: Layer.Layer<
           }))
         ))
       .handle("getExecution", ({ path }) =>
-        withPrincipal((actor, tenant) => Effect.map(executions.get(actor, tenant, path.run_id), executionJson)))
+        withPrincipal((actor, tenant) =>
+          Effect.map(executions.get(actor, tenant, path.run_id), executionJson)
+        ))
       .handle("cancelExecution", ({ path }) =>
-        withPrincipal((actor, tenant) => Effect.map(executions.cancel(actor, tenant, path.run_id), executionJson)))
+        withPrincipal((actor, tenant) =>
+          Effect.map(executions.cancel(actor, tenant, path.run_id), executionJson)
+        ))
       .handle("retryExecution", ({ path }) =>
-        withPrincipal((actor, tenant) => Effect.map(executions.retry(actor, tenant, path.run_id), executionJson)))
+        withPrincipal((actor, tenant) =>
+          Effect.map(executions.retry(actor, tenant, path.run_id), executionJson)
+        ))
       .handle("failureTriage", ({ path, urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.map(

@@ -61,7 +61,9 @@ export const memory = Layer.effect(
         return r ? reduce(r) : null
       }),
     countStatus: (status) =>
-      Effect.sync(() => [...db.table<{ status: string }>("ops_executions").values()].filter((r) => r.status === status).length)
+      Effect.sync(() =>
+        [...db.table<{ status: string }>("ops_executions").values()].filter((r) => r.status === status).length
+      )
   }))
 )
 

@@ -17,7 +17,8 @@ export const runStore: Layer.Layer<RunStore.RunStore, never, MemoryDatabase> = L
       for (const r of runs.values()) if (r.ended_at === null) return r
       return undefined
     }
-    const byStart = () => [...runs.values()].sort((a, b) => b.started_at - a.started_at || (a.run_id < b.run_id ? 1 : -1))
+    const byStart = () =>
+      [...runs.values()].sort((a, b) => b.started_at - a.started_at || (a.run_id < b.run_id ? 1 : -1))
     return {
       open: () => db.read(() => Option.fromNullable(openRun())),
       get: (id) => db.read(() => Option.fromNullable(runs.get(id))),

@@ -7,10 +7,10 @@
  */
 import { CorePorts } from "@airlock/core"
 import { ExecutionStore, RunStore } from "@airlock/ops"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option } from "effect"
 import type { OpsRunsPorts } from "../memory/ops-runs.js"
 import { type Db, literal, SqlDb } from "./db.js"
-import type { SqlError } from "@effect/sql/SqlError"
 import { int, intOrNull, json, orStorage, storageError, toJson, uniqueViolation } from "./dialect.js"
 
 type Row = Record<string, unknown>
@@ -173,10 +173,11 @@ export const executionStore: Layer.Layer<ExecutionStore.ExecutionStore, never, S
               progress_message = ${r.progress_message}, error = ${r.error}, failure_reason = ${r.failure_reason},
               actual_cost_usd = CAST(${r.actual_cost_usd.toString()} AS BIGINT), log_tail = ${toJson(r.log_tail)},
               triage = ${r.triage === null ? null : toJson(r.triage)}, version = ${r.version}
-            WHERE run_id = ${r.run_id} AND tenant_id = ${r.tenant_id} AND version = ${expected} RETURNING version`.query(
-          (rs) => rs.length > 0,
-          storageError
-        ),
+            WHERE run_id = ${r.run_id} AND tenant_id = ${r.tenant_id} AND version = ${expected} RETURNING version`
+          .query(
+            (rs) => rs.length > 0,
+            storageError
+          ),
       list: (tenant, q) => {
         const clauses = [sql`tenant_id = ${tenant}`]
         if (q.job_name !== undefined) clauses.push(sql`job_name = ${q.job_name}`)
