@@ -6,6 +6,7 @@
  * pipeline's throughput. `pnpm bench ledger` runs one module.
  */
 import * as CompanionQuality from "./companion-quality.js"
+import * as Executions from "./executions.js"
 import * as Guardrails from "./guardrails.js"
 import * as Http from "./http.js"
 import * as Kpi from "./kpi.js"
@@ -29,7 +30,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "ledger", run: Ledger.run },
   { title: "agent memory", run: AgentMemory.run },
   { title: "kpi rollups", run: Kpi.run },
-  { title: "companion-quality", run: CompanionQuality.run }
+  { title: "companion-quality", run: CompanionQuality.run },
+  { title: "executions", run: Executions.run }
 ]
 
 const only = process.argv.slice(2)

@@ -14,7 +14,7 @@ import { CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
-import { Kpi, KpiConfig } from "@airlock/ops"
+import { Executions, ExecutionsConfig, Kpi, KpiConfig } from "@airlock/ops"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { writeFileSync } from "node:fs"
@@ -28,9 +28,12 @@ const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".
 const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(), KpiWebhookTransport.layer]))
 const core = Layer.mergeAll(
   Ledger.layer,
+  Executions.layer,
   Layer.provideMerge(kpi, Guardrails.layer),
   CompanionSettings.CompanionSettings.Default
 ).pipe(
+  Layer.provideMerge(Guardrails.layer),
+  Layer.provideMerge(ExecutionsConfig.layer()),
   Layer.provideMerge(
     GuardrailsConfig.layer({ rateLimitEnabled: true, rateLimitRpm: 100_000_000, rateLimitTenantRpm: 100_000_000 })
   ),

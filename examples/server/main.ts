@@ -12,11 +12,12 @@ import { CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
-import { Kpi, KpiConfig } from "@airlock/ops"
+import { Executions, ExecutionsConfig, Kpi, KpiConfig } from "@airlock/ops"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { join } from "node:path"
+import * as DemoRunner from "./DemoRunner.js"
 import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
 
 const main = Effect.gen(function*() {
@@ -44,6 +45,12 @@ const main = Effect.gen(function*() {
   const ledger = Ledger.layer
   // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
   const companion = CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(guardrails))
+  // run controls, executions (a worker and the stale reconcile in the background, the demo job
+  // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*
+  const ops = Layer.mergeAll(Executions.layerBackground(), DemoRunner.layer).pipe(
+    Layer.provideMerge(Executions.layer),
+    Layer.provideMerge(ExecutionsConfig.layerConfig)
+  )
   const seed = Layer.effectDiscard(
     settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens
   )
@@ -82,7 +89,9 @@ const main = Effect.gen(function*() {
     banner.pipe(
       Layer.provide(http),
       Layer.provide(seed),
-      Layer.provide(Layer.mergeAll(Layer.provideMerge(kpi, guardrails), ledger, companion)),
+      Layer.provide(
+        Layer.mergeAll(Layer.provideMerge(kpi, guardrails), ops.pipe(Layer.provideMerge(guardrails)), ledger, companion)
+      ),
       Layer.provide(core),
       Layer.provide(logger)
     )

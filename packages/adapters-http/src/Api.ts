@@ -11,11 +11,13 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { AdminApi } from "./Admin/Api.js"
 import * as ApiError from "./ApiError.js"
 import { CompanionApi } from "./Companion/Api.js"
+import { ExecutionsApi } from "./Executions/Api.js"
 import { GuardrailsApi, LockdownApi } from "./Guardrails/Api.js"
 import { HealthApi } from "./Health/Api.js"
 import { KpiApi } from "./Kpi/Api.js"
 import { LedgerApi } from "./Ledger/Api.js"
 import { MemoryApi } from "./Memory/Api.js"
+import { RunControlApi } from "./RunControl/Api.js"
 import { SystemApi } from "./System/Api.js"
 
 /**
@@ -52,6 +54,8 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(LockdownApi)
   .add(MemoryApi)
   .add(KpiApi)
+  .add(ExecutionsApi)
+  .add(RunControlApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

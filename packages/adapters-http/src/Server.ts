@@ -17,7 +17,17 @@ import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
-import type { AlertWebhook, Baseline, Digest, KpiAlerts, KpiRollups, ProductEvents } from "@airlock/ops"
+import type {
+  AlertWebhook,
+  Baseline,
+  Digest,
+  Executions,
+  KpiAlerts,
+  KpiRollups,
+  ProductEvents,
+  RunControl,
+  Triage
+} from "@airlock/ops"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -42,6 +52,7 @@ import { AirlockApi } from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
 import * as CompanionHttp from "./Companion/Http.js"
+import * as ExecutionsHttp from "./Executions/Http.js"
 import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
 import { HttpConfig } from "./HttpConfig.js"
@@ -56,6 +67,7 @@ import * as MemoryHttp from "./Memory/Http.js"
 import * as Metrics from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 import { acceptedRequestId, CurrentRequest, isHandled, type RequestInfo } from "./RequestContext.js"
+import * as RunControlHttp from "./RunControl/Http.js"
 import * as SystemHttp from "./System/Http.js"
 import { MAX_PAGE_LIMIT } from "./Wire.js"
 
@@ -155,6 +167,9 @@ export type Requirements =
   | AlertWebhook.AlertWebhook
   | Baseline.Baselines
   | Digest.Digests
+  | Executions.Executions
+  | Triage.Triage
+  | RunControl.RunControl
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
@@ -166,7 +181,9 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "guardrails">
   | HttpApiGroup.ApiGroup<"airlock", "lockdown">
   | HttpApiGroup.ApiGroup<"airlock", "memory">
-  | HttpApiGroup.ApiGroup<"airlock", "kpi">,
+  | HttpApiGroup.ApiGroup<"airlock", "kpi">
+  | HttpApiGroup.ApiGroup<"airlock", "executions">
+  | HttpApiGroup.ApiGroup<"airlock", "runControl">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -184,7 +201,9 @@ export const groups: Layer.Layer<
   GuardrailsHttp.layer,
   GuardrailsHttp.layerLockdown,
   MemoryHttp.layer,
-  KpiHttp.layer
+  KpiHttp.layer,
+  ExecutionsHttp.layer,
+  RunControlHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

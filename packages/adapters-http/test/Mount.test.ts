@@ -4,7 +4,7 @@ import { CompanionSettings } from "@airlock/companion"
 import { ApiToken, Errors, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
-import { Kpi, KpiConfig } from "@airlock/ops"
+import { Executions, ExecutionsConfig, Kpi, KpiConfig } from "@airlock/ops"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { afterAll, expect, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime } from "effect"
@@ -13,9 +13,12 @@ import { Effect, Layer, ManagedRuntime } from "effect"
 const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(), KpiWebhookTransport.layer]))
 const core = Layer.mergeAll(
   Ledger.layer,
+  Executions.layer,
   Layer.provideMerge(kpi, Guardrails.layer),
   CompanionSettings.CompanionSettings.Default
 ).pipe(
+  Layer.provideMerge(Guardrails.layer),
+  Layer.provideMerge(ExecutionsConfig.layer()),
   Layer.provideMerge(GuardrailsConfig.layer()),
   Layer.provideMerge(Kernel.layer),
   Layer.provideMerge(Memory.layer)

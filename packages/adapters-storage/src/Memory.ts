@@ -13,6 +13,7 @@ import * as MemoryCore from "./internal/memory/core.js"
 import * as MemoryGuardrails from "./internal/memory/guardrails.js"
 import * as MemoryLedger from "./internal/memory/ledger.js"
 import * as MemoryOpsKpi from "./internal/memory/ops-kpi.js"
+import * as MemoryOpsRuns from "./internal/memory/ops-runs.js"
 import * as MemoryDatabase from "./MemoryDatabase.js"
 
 /** Every port and the unit of work, on a database created for this layer. */
@@ -22,6 +23,7 @@ export const layer: Layer.Layer<
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
+  | MemoryOpsRuns.OpsRunsPorts
   | MemoryDatabase.MemoryDatabase
 > = Layer.mergeAll(
   MemoryCore.layer,
@@ -29,6 +31,7 @@ export const layer: Layer.Layer<
   MemoryGuardrails.layer,
   MemoryOpsKpi.layer,
   MemoryCompanion.layer,
+  MemoryOpsRuns.layer,
   MemoryDatabase.layerUnitOfWork
 ).pipe(
   Layer.provideMerge(MemoryDatabase.layer)

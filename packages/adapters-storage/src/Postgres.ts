@@ -13,6 +13,7 @@ import type { MigrationError } from "@effect/sql/Migrator"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Layer, Redacted } from "effect"
 import type { ConfigError } from "effect/ConfigError"
+import type { OpsRunsPorts } from "./internal/memory/ops-runs.js"
 import * as Migrations from "./Migrations.js"
 import * as SqlStores from "./SqlStores.js"
 
@@ -46,6 +47,7 @@ export const layer = (
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
+  | OpsRunsPorts
   | PgClient.PgClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

@@ -9,12 +9,14 @@ import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { KpiStore } from "@airlock/ops"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
+import type { OpsRunsPorts } from "./internal/memory/ops-runs.js"
 import * as SqlCompanion from "./internal/sql/companion.js"
 import * as SqlCore from "./internal/sql/core.js"
 import { fromClient, type SqlDb } from "./internal/sql/db.js"
 import * as SqlGuardrails from "./internal/sql/guardrails.js"
 import * as SqlLedger from "./internal/sql/ledger.js"
 import * as SqlOpsKpi from "./internal/sql/ops-kpi.js"
+import * as SqlOpsRuns from "./internal/sql/ops-runs.js"
 
 /** Every port and the unit of work on a {@link SqlDb} (what the SQLite handle provides). */
 export const layerOnDb: Layer.Layer<
@@ -22,7 +24,8 @@ export const layerOnDb: Layer.Layer<
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
-  | CompanionPorts.CompanionPorts,
+  | CompanionPorts.CompanionPorts
+  | OpsRunsPorts,
   never,
   SqlDb
 > = Layer.mergeAll(
@@ -30,7 +33,8 @@ export const layerOnDb: Layer.Layer<
   SqlLedger.layer,
   SqlGuardrails.layer,
   SqlOpsKpi.layer,
-  SqlCompanion.layer
+  SqlCompanion.layer,
+  SqlOpsRuns.layer
 )
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
@@ -39,7 +43,8 @@ export const layer: Layer.Layer<
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
-  | CompanionPorts.CompanionPorts,
+  | CompanionPorts.CompanionPorts
+  | OpsRunsPorts,
   never,
   SqlClient.SqlClient
 > = Layer.provide(layerOnDb, fromClient)

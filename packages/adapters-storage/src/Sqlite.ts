@@ -15,6 +15,7 @@ import type { MigrationError } from "@effect/sql/Migrator"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Layer } from "effect"
 import type { ConfigError } from "effect/ConfigError"
+import type { OpsRunsPorts } from "./internal/memory/ops-runs.js"
 import type { SqlDb } from "./internal/sql/db.js"
 import * as Handle from "./internal/sql/sqlite.js"
 import * as Migrations from "./Migrations.js"
@@ -53,6 +54,7 @@ export const layer = (
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
+  | OpsRunsPorts
   | SqliteClient.SqliteClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

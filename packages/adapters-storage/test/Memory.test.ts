@@ -6,11 +6,13 @@ import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as OpsRunsSuite from "./OpsRunsSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as CompanionProbe from "./support/CompanionProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
+import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
 
 suite("memory", Layer.provideMerge(Probe.memory, Memory.layer), { parallelConnections: false })
@@ -22,3 +24,6 @@ AgentMemorySuite.suite("memory", Layer.provideMerge(AgentMemoryProbe.memory, Mem
 })
 KpiSuite.suite("memory", Layer.provideMerge(KpiProbe.memory, Memory.layer), { parallelConnections: false })
 CompanionSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer), { parallelConnections: false })
+OpsRunsSuite.suite("memory", Layer.provideMerge(Layer.merge(OpsProbe.memory, GuardProbe.memory), Memory.layer), {
+  parallelConnections: false
+})

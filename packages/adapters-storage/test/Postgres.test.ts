@@ -7,11 +7,13 @@ import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as OpsRunsSuite from "./OpsRunsSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as CompanionProbe from "./support/CompanionProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
+import * as OpsProbe from "./support/OpsProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 import * as Probe from "./support/Probe.js"
 
@@ -67,4 +69,11 @@ if (admin === "") {
     )
   )
   CompanionSuite.suite("postgres", companionPorts, { parallelConnections: true })
+  const opsPorts = Layer.unwrapEffect(
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(Layer.merge(OpsProbe.sql, GuardProbe.sql), Postgres.layer({ url, maxConnections: 8 }))
+    )
+  )
+  OpsRunsSuite.suite("postgres", opsPorts, { parallelConnections: true })
 }

@@ -9,11 +9,13 @@ import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as OpsRunsSuite from "./OpsRunsSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as CompanionProbe from "./support/CompanionProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
+import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
@@ -56,4 +58,10 @@ CompanionSuite.suite(
   {
     parallelConnections: false
   }
+)
+const opsFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ops.db")
+OpsRunsSuite.suite(
+  "sqlite (file, WAL)",
+  Layer.provideMerge(Layer.merge(OpsProbe.sql, GuardProbe.sql), Sqlite.layer({ filename: opsFile })),
+  { parallelConnections: false }
 )

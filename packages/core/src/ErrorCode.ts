@@ -162,8 +162,24 @@ export const ErrorCodes = {
     "validation.rule": "ValidationError",
     "validation.rule_regex": "ValidationError"
   }),
+  // ops: run controls, executions
+  ...rows({
+    "run.already_active": "Conflict",
+    "run.not_started": "Conflict",
+    "run.already_paused": "Conflict",
+    "run.not_paused": "Conflict",
+    "run.reset_while_active": "Conflict",
+    "run.reset_disabled": "Forbidden",
+    "validation.run_id": "ValidationError",
+    "validation.run_reason": "ValidationError",
+    "validation.plan": "ValidationError",
+    "validation.stale_after_seconds": "ValidationError",
+    "exec.not_cancelable": "Conflict",
+    "exec.not_retryable": "Conflict"
+  }),
   // adapters-http
   ...rows({
+    "validation.approval_subject": "ValidationError",
     "admin.ip_denied": "Forbidden",
     "admin.write_disabled": "Forbidden",
     "validation.body": "ValidationError",

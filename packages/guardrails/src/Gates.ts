@@ -183,10 +183,11 @@ export const make: Effect.Effect<
       if (phase === "propose" && policy.approvalAt === "apply")
         return Effect.succeed(Decision.allow({ risk_score: risk, checked_at: "apply" }))
       const requested_by = phase === "propose" ? actor.id : action.proposed_by
+      const planHash = policy.planHash(payload) ?? action.payload_hash
       const input = {
         tenant_id: tenant.id,
         subject: action.subject,
-        plan_hash: action.payload_hash,
+        plan_hash: planHash,
         risk_score: risk,
         requested_by,
         settings
@@ -205,7 +206,7 @@ export const make: Effect.Effect<
             })
           )
         }
-        const e = approvals.required(action.subject, action.payload_hash, {
+        const e = approvals.required(action.subject, planHash, {
           risk_score: c.risk_score,
           threshold: c.threshold,
           status: c.status

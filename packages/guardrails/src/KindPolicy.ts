@@ -31,6 +31,12 @@ export interface KindPolicy<P = any> {
   readonly task?: (payload: P) => string | undefined
   /** Counted by the velocity breaker; defaults to the kind's `aiGoverned`. */
   readonly velocity?: boolean
+  /**
+   * The plan hash approvals are keyed by; defaults to the action's `payload_hash`. A kind whose
+   * payload carries more than the plan (a risk score, a cost estimate) declares the hash of the
+   * plan alone, so an approval follows the plan (e.g. ops builds: the canonical plan's hash).
+   */
+  readonly planHash?: (payload: P) => string | undefined
 }
 
 /** The policy as the gates read it: what the kind did not declare does not apply. */
@@ -41,6 +47,7 @@ export interface ResolvedPolicy {
   readonly estimatedCost: (payload: unknown) => UsdMicros | undefined
   readonly task: (payload: unknown) => string
   readonly velocity: boolean
+  readonly planHash: (payload: unknown) => string | undefined
 }
 
 const field = (payload: unknown, name: string): unknown =>
@@ -101,7 +108,8 @@ export class KindPolicies extends Effect.Service<KindPolicies>()("@airlock/guard
           amount: p.amount ?? none,
           estimatedCost: p.estimatedCost ?? none,
           task: (payload) => p.task?.(payload) ?? kind.name,
-          velocity: p.velocity ?? kind.aiGoverned
+          velocity: p.velocity ?? kind.aiGoverned,
+          planHash: p.planHash ?? none
         }
         resolved.set(kind.name, r)
       }

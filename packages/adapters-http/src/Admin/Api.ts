@@ -8,6 +8,7 @@ import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { Admin, AdminInspect, AdminTenantScoped } from "../Auth.js"
+import { RunView } from "../RunControl/Api.js"
 import { Banner, Environment, GlobalAi, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 /** Admin status: what the ops console's prod guardrail checks read (`admin_write_enabled`). */
@@ -23,7 +24,27 @@ export const AdminStatus = Schema.Struct({
   ai_global: GlobalAi,
   server_time: Timestamp,
   started_at: Timestamp,
-  uptime_seconds: Schema.Number
+  uptime_seconds: Schema.Number,
+  /** The ops console's banner: `PRODUCTION` in production, `DEVELOPMENT` otherwise. */
+  environment_banner: Schema.Literal("DEVELOPMENT", "PRODUCTION"),
+  /** The run (run controls). */
+  run: RunView,
+  /** Runtime overrides beside the run (`run.active`, `run.paused`, the guardrail stop, the AI switch). */
+  overrides: Schema.Array(Schema.Struct({
+    key: Schema.String,
+    value: Schema.Unknown,
+    updated_at: Timestamp,
+    updated_by: Schema.String
+  })),
+  /** Recent stop-condition events (`simulation_stopped_guardrail`, resets), newest first. */
+  stop_events: Schema.Array(Schema.Struct({
+    id: Schema.String,
+    type: Schema.String,
+    reason: Schema.String,
+    data: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+    actor_id: Schema.String,
+    at: Timestamp
+  }))
 }).annotations({ identifier: "AdminStatus" })
 
 /** One audit record. */

@@ -1,12 +1,37 @@
 /** Handlers of the admin group. */
 import { Audit, type Ids, Tenants } from "@airlock/core"
+import { RunControl } from "@airlock/ops"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Clock, Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
 import type { Admin, AdminInspect, AdminTenantScoped } from "../Auth.js"
 import { banner, HttpConfig } from "../HttpConfig.js"
 import { HttpRateLimit } from "../HttpRateLimit.js"
-import { withPrincipal } from "../RequestContext.js"
+import { CurrentPrincipal, withPrincipal } from "../RequestContext.js"
+import { runJson } from "../RunControl/Http.js"
+
+/** The run-control part of the admin status. */
+const statusOps = (
+  environment: string,
+  ops: Effect.Effect.Success<ReturnType<RunControl.RunControl["status"]>>
+) => ({
+  environment_banner: environment === "production" ? "PRODUCTION" as const : "DEVELOPMENT" as const,
+  run: runJson(ops.run),
+  overrides: ops.overrides.map((o) => ({
+    key: o.key,
+    value: o.value,
+    updated_at: o.updated_at,
+    updated_by: o.updated_by
+  })),
+  stop_events: ops.stop_events.map((e) => ({
+    id: e.id,
+    type: e.type,
+    reason: e.reason,
+    data: e.data,
+    actor_id: e.actor_id,
+    at: e.at
+  }))
+})
 
 /** Most new records one listing page hashes past the checkpoint (the rest waits for the next page or a verify). */
 export const AUDIT_LISTING_VERIFY_BUDGET = 5000
@@ -24,7 +49,14 @@ const chainJson = (r: Audit.VerifyReport) => ({
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "admin">,
   never,
-  Tenants.Tenants | Audit.AuditLog | HttpConfig | HttpRateLimit | Admin | AdminTenantScoped | AdminInspect
+  | Tenants.Tenants
+  | Audit.AuditLog
+  | HttpConfig
+  | HttpRateLimit
+  | RunControl.RunControl
+  | Admin
+  | AdminTenantScoped
+  | AdminInspect
 > = HttpApiBuilder.group(
   AirlockApi,
   "admin",
@@ -34,6 +66,7 @@ export const layer: Layer.Layer<
       const audit = yield* Audit.AuditLog
       const settings = yield* HttpConfig
       const limiter = yield* HttpRateLimit
+      const control = yield* RunControl.RunControl
       const startedAt = yield* Clock.currentTimeMillis
 
       /**
@@ -51,6 +84,7 @@ export const layer: Layer.Layer<
         .handle("status", () =>
           Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
+            const ops = yield* control.status((yield* CurrentPrincipal).actor)
             return {
               environment: settings.environment,
               banner: banner(settings),
@@ -62,7 +96,8 @@ export const layer: Layer.Layer<
               ai_global: yield* tenants.globalAi(),
               server_time: now,
               started_at: startedAt,
-              uptime_seconds: Math.floor((now - startedAt) / 1000)
+              uptime_seconds: Math.floor((now - startedAt) / 1000),
+              ...statusOps(settings.environment, ops)
             }
           }))
         .handle("audit", ({ urlParams }) =>

@@ -72,6 +72,16 @@ export const BreakerEvent = Schema.Struct({
   at: Timestamp
 }).annotations({ identifier: "BreakerEvent" })
 
+/**
+ * Body of `POST /api/v1/approvals`: the plan's `subject`, or — as the data-platform runbook writes
+ * it — its `job_name` (a build's subject is its job name); exactly one of them.
+ */
+export const GrantBody = strictBody({
+  ...Approvals.GrantInput.fields,
+  subject: Schema.optional(Approvals.GrantInput.fields.subject),
+  job_name: Schema.optional(Approvals.GrantInput.fields.subject)
+}).annotations({ identifier: "ApprovalGrant" })
+
 const Subject = HttpApiSchema.param("subject", Schema.String.pipe(Schema.minLength(1), Schema.maxLength(500)))
 const PlanHash = HttpApiSchema.param("plan_hash", Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)))
 
@@ -79,7 +89,7 @@ const PlanHash = HttpApiSchema.param("plan_hash", Schema.String.pipe(Schema.minL
 export class GuardrailsApi extends HttpApiGroup.make("guardrails")
   .add(
     HttpApiEndpoint.post("grantApproval", "/api/v1/approvals")
-      .setPayload(strictBody(Approvals.GrantInput.fields))
+      .setPayload(GrantBody)
       .addSuccess(Approval)
       .addError(ApiError.Forbidden)
   )

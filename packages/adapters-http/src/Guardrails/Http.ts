@@ -68,7 +68,16 @@ export const layer: Layer.Layer<
       .handle("grantApproval", ({ payload }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
-            return approvalJson(yield* approvals.grant(actor, payload, tenant))
+            const { job_name, subject, ...rest } = payload
+            const named = subject ?? job_name
+            if (named === undefined || (subject !== undefined && job_name !== undefined && subject !== job_name)) {
+              return yield* new Errors.ValidationError({
+                code: "validation.approval_subject",
+                message: "Give the plan's subject or its job_name (exactly one)"
+              })
+            }
+            const input = { ...rest, subject: named }
+            return approvalJson(yield* approvals.grant(actor, input, tenant))
           })
         ))
       .handle("approvalStatus", ({ path }) =>

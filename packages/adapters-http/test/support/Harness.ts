@@ -22,7 +22,7 @@ import {
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
-import { Kpi, KpiConfig } from "@airlock/ops"
+import { Executions, ExecutionsConfig, type JobRunner, Kpi, KpiConfig, type RunControl } from "@airlock/ops"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -188,6 +188,8 @@ export interface Options {
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
   /** Core settings (e.g. larger settings extensions); default: core's defaults. */
   readonly core?: Partial<CoreConfig.CoreSettings>
+  /** Ops executions settings (run controls, executions, triage). */
+  readonly executions?: Partial<ExecutionsConfig.ExecutionsSettings>
   /** Ledger settings (e.g. a small export page); default: from `AIRLOCK_LEDGER_*`. */
   readonly ledger?: Partial<LedgerConfig.LedgerSettings>
   /**
@@ -214,7 +216,10 @@ export const layer = (options: Options = {}): Layer.Layer<
   | HttpConfig.HttpConfig
   | Guardrails.GuardrailsServices
   | Ledger.LedgerServices
-  | CompanionSettings.CompanionSettings,
+  | CompanionSettings.CompanionSettings
+  | Executions.Executions
+  | JobRunner.JobRunners
+  | RunControl.RunControl,
   unknown
 > => {
   const logs: Array<string> = []
@@ -229,7 +234,9 @@ export const layer = (options: Options = {}): Layer.Layer<
     Layer.provide(Autonomy.layer({ approvalRequired: options.autonomyApproval ?? false }))
   )
   const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(options.kpi), KpiWebhookTransport.layer]))
-  const core = Layer.mergeAll(ledger, Layer.provideMerge(kpi, Guardrails.layer), companion).pipe(
+  const core = Layer.mergeAll(ledger, Executions.layer, Layer.provideMerge(kpi, Guardrails.layer), companion).pipe(
+    Layer.provideMerge(Guardrails.layer),
+    Layer.provideMerge(ExecutionsConfig.layer({ pollIntervalMillis: 50, ...options.executions })),
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(options.core), Rbac.layer, SecureRandom.layerWebCrypto)),

@@ -1,0 +1,211 @@
+/**
+ * The executions and run-control routes on a real server (SQLite and PostgreSQL): the
+ * data-platform runbook's build → approval → build → run → triage → retry → reconcile flow with
+ * its exact bodies, and the ops console's run controls, with persisted rows checked by SQL.
+ */
+import { Canonical } from "@airlock/core"
+import { Executions, JobRunner } from "@airlock/ops"
+import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import * as H from "./support/Harness.js"
+
+const runner: JobRunner.JobRunner = (ctx) =>
+  Effect.gen(function*() {
+    const plan = ctx.plan as { readonly fail?: string }
+    yield* ctx.log("starting")
+    yield* ctx.heartbeat
+    if (plan.fail !== undefined) return yield* new JobRunner.JobError({ message: plan.fail })
+  })
+
+const registerRunner = Effect.flatMap(JobRunner.JobRunners, (r) => r.register(JobRunner.ANY_JOB, runner))
+
+const suite = (storage: H.Storage) =>
+  layer(H.layer({ storage }), { excludeTestServices: true })(storage, (it) => {
+    it.effect("runbook: build 409 approval_required → approve by job_name → 202 → run → triage → retry → reconcile", () =>
+      Effect.gen(function*() {
+        yield* registerRunner
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const executions = yield* Executions.Executions
+        const { admin, bookkeeper, viewer } = H.tokens
+        const plan = { fail: 'relation "orders" does not exist' }
+        const body = { job_name: "my_job", plan, risk_score: 0.9, estimated_cost_usd: "2.50" }
+        const hash = Canonical.hashOf(plan)
+
+        const refused = yield* s.raw("/api/v1/builds", H.json("POST", bookkeeper, body))
+        H.expectError(refused, 409, "approval_required")
+        expect(refused.json.error.details).toMatchObject({ job_name: "my_job", plan_hash: hash, subject: "my_job" })
+
+        // the runbook's curl, as written (no X-Tenant: the token's tenant)
+        const granted = yield* s.raw(
+          "/api/v1/approvals",
+          H.json("POST", admin, { job_name: "my_job", plan_hash: hash, approver: "alice", notes: "reviewed" })
+        )
+        expect(granted.status).toBe(200)
+        expect(granted.json).toMatchObject({
+          subject: "my_job",
+          plan_hash: hash,
+          approved: true,
+          approver_name: "alice"
+        })
+        const status = yield* s.raw(`/api/v1/approvals/my_job/${hash}`, { headers: H.auth(admin) })
+        expect(status.json).toMatchObject({ status: "approved" })
+        H.expectError(
+          yield* s.raw("/api/v1/approvals", H.json("POST", admin, { plan_hash: hash })),
+          400,
+          "validation.approval_subject"
+        )
+
+        const accepted = yield* s.raw("/api/v1/builds", H.json("POST", bookkeeper, body))
+        expect(accepted.status).toBe(202)
+        expect(accepted.json).toMatchObject({ status: "QUEUED", plan_hash: hash })
+        const runId = accepted.json.run_id as string
+        const [queued] = yield* sql`SELECT status, tenant_id FROM ops_executions WHERE run_id = ${runId}`
+        expect(queued).toMatchObject({ status: "QUEUED", tenant_id: "default" })
+
+        yield* executions.processAvailable(5)
+        yield* executions.awaitTriage
+        const failed = yield* s.raw(`/api/v1/executions/${runId}`, { headers: H.auth(viewer) })
+        expect(failed.json).toMatchObject({
+          run_id: runId,
+          status: "FAILED",
+          attempts: 1,
+          retry_count: 0,
+          error: plan.fail,
+          estimated_cost_usd: "2.50",
+          log_tail: ["starting"]
+        })
+        const triage = yield* s.raw("/api/v1/triage/failure/my_job", { headers: H.auth(admin) })
+        expect(triage.status).toBe(200)
+        expect(triage.json.latest).toMatchObject({ run_id: runId, category: "input", evidence: [plan.fail] })
+        expect(triage.json.history).toHaveLength(1)
+        const list = yield* s.raw("/api/v1/executions?job_name=my_job&status=FAILED", { headers: H.auth(viewer) })
+        expect(list.json.executions.map((e: any) => e.run_id)).toStrictEqual([runId])
+
+        // the runbook's retry curl: no body, no preflight, retry_count in the answer
+        const retried = yield* s.raw(`/api/v1/executions/${runId}/retry`, { method: "POST", headers: H.auth(admin) })
+        expect(retried.status).toBe(200)
+        expect(retried.json).toMatchObject({ status: "QUEUED", retry_count: 1 })
+        H.expectError(
+          yield* s.raw(`/api/v1/executions/${runId}/retry`, { method: "POST", headers: H.auth(admin) }),
+          409,
+          "exec.not_retryable"
+        )
+        const [row] = yield* sql`SELECT status, retry_count FROM ops_executions WHERE run_id = ${runId}`
+        expect(row).toMatchObject({ status: "QUEUED" })
+        expect(Number(row!.retry_count)).toBe(1)
+        H.expectError(
+          yield* s.raw(`/api/v1/executions/${runId}/retry`, { method: "POST", headers: H.auth(viewer) }),
+          403,
+          "rbac.forbidden"
+        )
+        const canceled = yield* s.raw(`/api/v1/executions/${runId}/cancel`, { method: "POST", headers: H.auth(admin) })
+        expect(canceled.json.status).toBe("CANCELED")
+
+        // the runbook's reconcile curl
+        const reconciled = yield* s.raw("/api/v1/executions/reconcile?stale_after_seconds=300", {
+          method: "POST",
+          headers: H.auth(admin)
+        })
+        expect(reconciled.status).toBe(200)
+        expect(reconciled.json).toMatchObject({ stale_after_seconds: 300, count: 0 })
+        H.expectError(
+          yield* s.raw("/api/v1/executions/reconcile?stale_after_seconds=300", {
+            method: "POST",
+            headers: H.auth(bookkeeper)
+          }),
+          403,
+          "rbac.forbidden"
+        )
+        H.expectError(yield* s.raw("/api/v1/executions/run_nope", { headers: H.auth(admin) }), 404, "not_found")
+      }))
+
+    it.effect("run controls: start/pause/resume/stop with the operator's name; status and metrics", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const { admin, owner } = H.tokens
+        const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+          s.raw(path, H.json("POST", admin, body, headers))
+
+        const started = yield* post("/api/admin/control/run/start", { run_id: "dev-1", reason: "smoke" }, {
+          "x-actor-name": "Alice Ops"
+        })
+        expect(started.status).toBe(200)
+        expect(started.json).toMatchObject({ phase: "running", active: true, paused: false, run_id: "dev-1" })
+        expect(started.json.started_by_name).toBe("Alice Ops")
+        H.expectError(yield* post("/api/admin/control/run/start", {}), 409, "run.already_active")
+        H.expectError(
+          yield* s.raw("/api/admin/control/run/start", H.json("POST", owner, {})),
+          403,
+          "rbac.forbidden"
+        )
+
+        const status = yield* s.raw("/api/admin/status", { headers: H.auth(admin) })
+        expect(status.json).toMatchObject({
+          environment_banner: "DEVELOPMENT",
+          admin_write_enabled: true,
+          run: { phase: "running", run_id: "dev-1" }
+        })
+        expect(status.json.overrides.map((o: any) => o.key)).toEqual(
+          expect.arrayContaining(["run.active", "run.paused"])
+        )
+
+        expect((yield* post("/api/admin/control/run/pause", { actor_name: "Bob" })).json.phase).toBe("paused")
+        H.expectError(yield* post("/api/admin/control/run/pause", {}), 409, "run.already_paused")
+        expect((yield* post("/api/admin/control/run/resume", {})).json.phase).toBe("running")
+        const metrics = yield* s.raw("/api/admin/metrics/run", { headers: H.auth(admin) })
+        expect(metrics.json).toMatchObject({ run_id: "dev-1", phase: "running", total_actions: 0, by_kind: {} })
+        const stopped = yield* post("/api/admin/control/run/stop", { reason: "done" })
+        expect(stopped.json).toMatchObject({ phase: "idle", active: false, paused: true })
+        H.expectError(yield* post("/api/admin/control/run/stop", {}), 409, "run.not_started")
+
+        const audit =
+          yield* sql`SELECT action, actor_id, data FROM core_audit WHERE action LIKE 'ops.run.%' ORDER BY seq`
+        expect(audit.map((r) => r.action)).toStrictEqual([
+          "ops.run.started",
+          "ops.run.paused",
+          "ops.run.resumed",
+          "ops.run.stopped"
+        ])
+        expect(JSON.parse(String(audit[0]!.data))).toMatchObject({ operator_name: "Alice Ops", token_actor: "admin" })
+        expect(JSON.parse(String(audit[1]!.data))).toMatchObject({ operator_name: "Bob" })
+        const [run] = yield* sql`SELECT ended_at, ended_by FROM ops_runs WHERE run_id = 'dev-1'`
+        expect(run).toMatchObject({ ended_by: "admin" })
+      }))
+  })
+
+describe("executions and run controls over HTTP", () => {
+  suite("sqlite")
+  if (H.pgEnabled()) suite("postgres")
+})
+
+layer(H.layer({ http: { environment: "production", adminWriteEnabled: false } }), { excludeTestServices: true })(
+  "run controls with admin writes disabled (production)",
+  (it) => {
+    it.effect("every write answers 403 admin.write_disabled and changes nothing; status says PRODUCTION", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        for (const command of ["start", "stop", "pause", "resume", "reset"]) {
+          H.expectError(
+            yield* s.raw(`/api/admin/control/run/${command}`, H.json("POST", H.tokens.admin, {})),
+            403,
+            "admin.write_disabled"
+          )
+        }
+        const [count] = yield* sql`SELECT COUNT(*) AS n FROM ops_runs`
+        expect(Number(count!.n)).toBe(0)
+        const [state] = yield* sql`SELECT COUNT(*) AS n FROM core_system_state WHERE key LIKE 'run.%'`
+        expect(Number(state!.n)).toBe(0)
+        const status = yield* s.raw("/api/admin/status", { headers: H.auth(H.tokens.admin) })
+        expect(status.json).toMatchObject({
+          environment_banner: "PRODUCTION",
+          admin_write_enabled: false,
+          run: { phase: "idle" }
+        })
+        expect((yield* s.raw("/api/admin/metrics/run", { headers: H.auth(H.tokens.admin) })).status).toBe(200)
+      }))
+  }
+)
