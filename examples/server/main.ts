@@ -6,7 +6,7 @@
  * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests,
  * then close storage.
  */
-import { HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
+import { HttpConfig, HttpRateLimit, Metrics, Readiness, Server } from "@airlock/adapters-http"
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
@@ -47,6 +47,7 @@ const main = Effect.gen(function*() {
       Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))
     ),
     Layer.provide(HttpRateLimit.layerGuardrails),
+    Layer.provide(Metrics.layerConfig),
     Layer.provide(HttpConfig.layer(settings))
   )
   const banner = Layer.effectDiscard(

@@ -4,7 +4,7 @@
  * seeded tenants and their tokens. Tests talk to it through the typed client and raw `fetch`,
  * and check persisted state through raw SQL, bypassing the adapter.
  */
-import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
+import { Api, HttpConfig, HttpRateLimit, Metrics, Readiness, Server } from "@airlock/adapters-http"
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
 import {
@@ -186,6 +186,8 @@ export interface Options {
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
   /** Ledger settings (e.g. a small export page); default: from `AIRLOCK_LEDGER_*`. */
   readonly ledger?: Partial<LedgerConfig.LedgerSettings>
+  /** `/metrics` settings (default: the `airlock_` prefix). */
+  readonly metrics?: Partial<Metrics.MetricsSettings>
 }
 
 /**
@@ -225,6 +227,7 @@ export const layer = (options: Options = {}): Layer.Layer<
     ),
     Layer.provideMerge(Server.layerNode({ port: 0, host: "127.0.0.1" })),
     Layer.provide(options.rateLimiter ?? HttpRateLimit.layerDisabled),
+    Layer.provide(Metrics.layer(options.metrics)),
     Layer.provideMerge(settings)
   )
   const server = Layer.scoped(
