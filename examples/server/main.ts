@@ -3,14 +3,16 @@
  * was run, `AIRLOCK_DB` overrides) or PostgreSQL (`AIRLOCK_DATABASE_URL=postgres://…`), migrated
  * on start, listening on `127.0.0.1:8080` (`HOST`, `PORT`), with the guardrails (request rate
  * limits per token and per tenant from `AIRLOCK_RATE_LIMIT_*`). In development it seeds the `default`
- * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests,
- * then close storage.
+ * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests
+ * (new ones get 503 with `Retry-After`), then close storage; `POST /api/admin/control/restart`
+ * drains the same way and resumes.
  */
 import { HttpConfig, HttpRateLimit, Metrics, Readiness, Server } from "@airlock/adapters-http"
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
+import { Drain, Readiness as OpsReadiness } from "@airlock/ops"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
@@ -44,10 +46,15 @@ const main = Effect.gen(function*() {
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),
     Layer.provide(
-      Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))
+      Readiness.layerSql({ migrations: Migrations.status }).pipe(
+        // run overrides and lockdown as checks; repeated readiness failures feed the lockdown
+        Layer.merge(OpsReadiness.layerGuardrails),
+        Layer.provideMerge(Readiness.Readiness.Default)
+      )
     ),
     Layer.provide(HttpRateLimit.layerGuardrails),
     Layer.provide(Metrics.layerConfig),
+    Layer.provide(Drain.layerConfig),
     Layer.provide(HttpConfig.layer(settings))
   )
   const banner = Layer.effectDiscard(

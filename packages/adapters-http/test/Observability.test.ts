@@ -99,6 +99,7 @@ layer(bare, { excludeTestServices: true })("health, readiness, metrics, document
       expect(Object.keys(doc.paths).sort()).toStrictEqual([
         "/api/admin/ai-global",
         "/api/admin/audit",
+        "/api/admin/control/restart",
         "/api/admin/status",
         "/api/v1/approvals",
         "/api/v1/approvals/{subject}/{plan_hash}",

@@ -134,6 +134,10 @@ export const ErrorCodes = {
     "exec.budget.exceeded": "BudgetExceeded",
     "llm.budget.exceeded": "BudgetExceeded"
   }),
+  // ops
+  ...rows({
+    "ops.restart_in_progress": "Conflict"
+  }),
   // adapters-http
   ...rows({
     "admin.ip_denied": "Forbidden",

@@ -1,6 +1,8 @@
 /**
  * @airlock/ops — Run controls, executions, scheduler, health, KPI rollups and digests.
  *
- * Under construction: see the project's open issues. Nothing is exported yet.
+ * Health: readiness checks ({@link Readiness}), drain and controlled restart ({@link Drain}),
+ * the setup doctor ({@link Doctor}) and its outage classes ({@link OutageClass}).
  */
-export {}
+export * as Drain from "./Drain.js"
+export * as Readiness from "./Readiness.js"

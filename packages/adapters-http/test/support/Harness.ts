@@ -21,6 +21,7 @@ import {
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
+import { Drain, Readiness as OpsReadiness } from "@airlock/ops"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -188,6 +189,12 @@ export interface Options {
   readonly ledger?: Partial<LedgerConfig.LedgerSettings>
   /** `/metrics` settings (default: the `airlock_` prefix). */
   readonly metrics?: Partial<Metrics.MetricsSettings>
+  /** Drain and restart settings (default: ops' defaults). */
+  readonly drain?: Partial<Drain.DrainSettings>
+  /** The host's restart hook (default: none). */
+  readonly restartHook?: Effect.Effect<void, unknown>
+  /** Register the guardrails readiness checks and the lockdown feed (ops' `Readiness.layerGuardrails`). */
+  readonly readinessGuardrails?: boolean
 }
 
 /**
@@ -223,11 +230,18 @@ export const layer = (options: Options = {}): Layer.Layer<
   const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
   const served = Server.serve.pipe(
     Layer.provideMerge(
-      Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))
+      Readiness.layerSql({ migrations: Migrations.status }).pipe(
+        Layer.merge(options.readinessGuardrails === true ? OpsReadiness.layerGuardrails : Layer.empty),
+        Layer.provideMerge(Readiness.Readiness.Default)
+      )
     ),
     Layer.provideMerge(Server.layerNode({ port: 0, host: "127.0.0.1" })),
     Layer.provide(options.rateLimiter ?? HttpRateLimit.layerDisabled),
     Layer.provide(Metrics.layer(options.metrics)),
+    Layer.provide(Drain.layer(options.drain)),
+    Layer.provide(
+      options.restartHook === undefined ? Layer.empty : Layer.succeed(Drain.RestartHook, { run: options.restartHook })
+    ),
     Layer.provideMerge(settings)
   )
   const server = Layer.scoped(
