@@ -7,8 +7,8 @@
  * (new ones get 503 with `Retry-After`), then close storage; `POST /api/admin/control/restart`
  * drains the same way and resumes.
  */
-import { HttpConfig, HttpRateLimit, Metrics, Readiness, Server } from "@airlock/adapters-http"
-import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
+import { HttpConfig, HttpRateLimit, Metrics, OperationsHttp, Readiness, Server } from "@airlock/adapters-http"
+import { Backup, Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
@@ -16,7 +16,7 @@ import { Drain, Readiness as OpsReadiness } from "@airlock/ops"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
 
 const main = Effect.gen(function*() {
@@ -34,6 +34,19 @@ const main = Effect.gen(function*() {
     onSome: (url) => Postgres.layer({ url })
   })
   const storageName = Option.isSome(postgresUrl) ? "PostgreSQL" : `SQLite ${filename}`
+  // online backups of the SQLite file (POST /api/admin/backup); PostgreSQL uses pg_dump
+  const backupDirectory = yield* Config.string("AIRLOCK_BACKUP_DIR").pipe(
+    Config.withDefault(join(dirname(filename), "backups"))
+  )
+  const backupGzip = yield* Config.boolean("AIRLOCK_BACKUP_GZIP").pipe(Config.withDefault(true))
+  const backupRetention = yield* Config.integer("AIRLOCK_BACKUP_RETENTION").pipe(
+    Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(7)
+  )
+  const backups = Option.isSome(postgresUrl) ? Layer.empty : Layer.succeed(
+    OperationsHttp.Backups,
+    Backup.make({ filename, directory: backupDirectory, gzip: backupGzip, retention: backupRetention })
+  )
 
   const core = Kernel.layer.pipe(Layer.provideMerge(storage))
   // guardrails (gates and services, incl. the per-token/per-tenant request limiter) from AIRLOCK_*
@@ -55,6 +68,7 @@ const main = Effect.gen(function*() {
     Layer.provide(HttpRateLimit.layerGuardrails),
     Layer.provide(Metrics.layerConfig),
     Layer.provide(Drain.layerConfig),
+    Layer.provide(backups),
     Layer.provide(HttpConfig.layer(settings))
   )
   const banner = Layer.effectDiscard(

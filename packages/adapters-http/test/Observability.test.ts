@@ -99,6 +99,8 @@ layer(bare, { excludeTestServices: true })("health, readiness, metrics, document
       expect(Object.keys(doc.paths).sort()).toStrictEqual([
         "/api/admin/ai-global",
         "/api/admin/audit",
+        "/api/admin/backup",
+        "/api/admin/backups",
         "/api/admin/control/restart",
         "/api/admin/status",
         "/api/v1/approvals",

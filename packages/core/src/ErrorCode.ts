@@ -136,7 +136,8 @@ export const ErrorCodes = {
   }),
   // ops
   ...rows({
-    "ops.restart_in_progress": "Conflict"
+    "ops.restart_in_progress": "Conflict",
+    "ops.backup_unconfigured": "Conflict"
   }),
   // adapters-http
   ...rows({

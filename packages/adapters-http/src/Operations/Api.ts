@@ -1,6 +1,7 @@
 /**
  * Contract of the operations group (`/api/admin/*`, admin middleware: role, IP allowlist, write
- * guard on writes): the controlled restart (drain, the host's restart hook, readiness again).
+ * guard on writes): the controlled restart (drain, the host's restart hook, readiness again) and
+ * online backups of the embedded database (when the host configured them).
  */
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
@@ -38,6 +39,25 @@ export const RestartReport = Schema.Struct({
   })
 }).annotations({ identifier: "RestartReport" })
 
+/** Body of `POST /api/admin/backup`. */
+export const BackupInput = strictBody({ gzip: Schema.optional(Schema.Boolean) }).annotations({
+  identifier: "BackupInput"
+})
+
+/** One backup file. */
+export const BackupInfo = Schema.Struct({
+  name: Schema.String,
+  path: Schema.String,
+  bytes: Schema.Number,
+  gzip: Schema.Boolean,
+  created_at: Timestamp
+}).annotations({ identifier: "BackupInfo" })
+
+/** The backups of the configured directory, newest first. */
+export const BackupList = Schema.Struct({ backups: Schema.Array(BackupInfo) }).annotations({
+  identifier: "BackupList"
+})
+
 /** The operations group. */
 export class OperationsApi extends HttpApiGroup.make("operations")
   .add(
@@ -46,6 +66,22 @@ export class OperationsApi extends HttpApiGroup.make("operations")
       .addSuccess(RestartReport)
       .addError(ApiError.Forbidden)
       .addError(ApiError.Conflict)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("backup", "/api/admin/backup")
+      .setPayload(BackupInput)
+      .addSuccess(BackupInfo, { status: 201 })
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.Conflict)
+      .addError(ApiError.StorageError)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.get("backups", "/api/admin/backups")
+      .addSuccess(BackupList)
+      .addError(ApiError.Conflict)
+      .addError(ApiError.StorageError)
       .middleware(Admin)
   )
   .annotate(OpenApi.Title, "Operations")

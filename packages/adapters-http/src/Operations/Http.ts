@@ -1,10 +1,39 @@
-/** Handlers of the operations group. */
+/**
+ * Handlers of the operations group, and the {@link Backups} port its backup routes use (the
+ * host provides it: `Backup.make({...})` of `@airlock/adapters-storage` for SQLite; without it the
+ * routes answer 409 `ops.backup_unconfigured`).
+ */
+import { Errors } from "@airlock/core"
 import { Drain } from "@airlock/ops"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
-import { Effect, type Layer } from "effect"
+import { Context, Effect, type Layer, Option } from "effect"
 import { AirlockApi } from "../Api.js"
 import type { Admin } from "../Auth.js"
 import { withPrincipal } from "../RequestContext.js"
+
+/** One backup file, as the backup port reports it. */
+export interface BackupInfo {
+  readonly name: string
+  readonly path: string
+  readonly bytes: number
+  readonly gzip: boolean
+  readonly created_at: number
+}
+
+/** The backup port (implemented for SQLite by `Backup.make` in `@airlock/adapters-storage`). */
+export class Backups extends Context.Tag("@airlock/adapters-http/Backups")<
+  Backups,
+  {
+    readonly create: (options?: { readonly gzip?: boolean }) => Effect.Effect<BackupInfo, Errors.StorageError>
+    readonly list: Effect.Effect<ReadonlyArray<BackupInfo>, Errors.StorageError>
+  }
+>() {}
+
+const unconfigured = () =>
+  new Errors.Conflict({
+    code: "ops.backup_unconfigured",
+    message: "Backups are not configured on this server (PostgreSQL: use pg_dump, see docs/ops-health.md)"
+  })
 
 /** The operations group's handlers. */
 export const layer: Layer.Layer<
@@ -14,9 +43,15 @@ export const layer: Layer.Layer<
 > = HttpApiBuilder.group(AirlockApi, "operations", (handlers) =>
   Effect.gen(function*() {
     const restarts = yield* Drain.Restart
-    return handlers.handle("restart", ({ payload }) =>
-      withPrincipal((actor, tenant) =>
-        // this request is itself in flight: the drain does not wait for it
-        restarts.restart(actor, { reason: payload.reason, tenant, exclude: 1 })
-      ))
+    const backups = yield* Effect.serviceOption(Backups)
+    const withBackups = <A>(f: (b: Backups["Type"]) => Effect.Effect<A, Errors.StorageError>) =>
+      Option.match(backups, { onNone: () => Effect.fail(unconfigured()), onSome: f })
+    return handlers
+      .handle("restart", ({ payload }) =>
+        withPrincipal((actor, tenant) =>
+          // this request is itself in flight: the drain does not wait for it
+          restarts.restart(actor, { reason: payload.reason, tenant, exclude: 1 })
+        ))
+      .handle("backup", ({ payload }) => withBackups((b) => b.create({ gzip: payload.gzip })))
+      .handle("backups", () => withBackups((b) => Effect.map(b.list, (list) => ({ backups: list }))))
   }))

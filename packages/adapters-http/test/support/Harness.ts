@@ -4,8 +4,8 @@
  * seeded tenants and their tokens. Tests talk to it through the typed client and raw `fetch`,
  * and check persisted state through raw SQL, bypassing the adapter.
  */
-import { Api, HttpConfig, HttpRateLimit, Metrics, Readiness, Server } from "@airlock/adapters-http"
-import { Postgres, Sqlite } from "@airlock/adapters-storage"
+import { Api, HttpConfig, HttpRateLimit, Metrics, OperationsHttp, Readiness, Server } from "@airlock/adapters-http"
+import { Backup, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
 import {
   type Actor,
@@ -120,11 +120,11 @@ export const pgAdmin = (statement: string): Effect.Effect<void> =>
     Effect.scoped
   )
 
-const storageLayer = (storage: Storage, pgDatabase?: string, pgUrl?: string) => {
+const storageLayer = (storage: Storage, pgDatabase?: string, pgUrl?: string, sqliteFile?: string) => {
   if (pgUrl !== undefined) return Postgres.layer({ url: pgUrl, maxConnections: 4 })
   switch (storage) {
     case "sqlite": {
-      const file = join(mkdtempSync(join(tmpdir(), "airlock-http-")), "test.db")
+      const file = sqliteFile ?? join(mkdtempSync(join(tmpdir(), "airlock-http-")), "test.db")
       return Sqlite.layer({ filename: file })
     }
     case "postgres":
@@ -195,6 +195,8 @@ export interface Options {
   readonly restartHook?: Effect.Effect<void, unknown>
   /** Register the guardrails readiness checks and the lockdown feed (ops' `Readiness.layerGuardrails`). */
   readonly readinessGuardrails?: boolean
+  /** Serve backups of the SQLite file into this directory (storage `sqlite`). */
+  readonly backupDirectory?: string
 }
 
 /**
@@ -214,6 +216,9 @@ export const layer = (options: Options = {}): Layer.Layer<
   unknown
 > => {
   const logs: Array<string> = []
+  const sqliteFile = (options.storage ?? "sqlite") === "sqlite" && options.pgUrl === undefined
+    ? join(mkdtempSync(join(tmpdir(), "airlock-http-")), "test.db")
+    : undefined
   const capture = Logger.replace(
     Logger.defaultLogger,
     Logger.map(Logger.jsonLogger, (line) => void logs.push(line))
@@ -225,9 +230,15 @@ export const layer = (options: Options = {}): Layer.Layer<
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
-    Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase, options.pgUrl))
+    Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase, options.pgUrl, sqliteFile))
   )
   const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
+  const backups = options.backupDirectory === undefined
+    ? Layer.empty
+    : Layer.succeed(
+      OperationsHttp.Backups,
+      Backup.make({ filename: sqliteFile!, directory: options.backupDirectory, gzip: false, retention: 3 })
+    )
   const served = Server.serve.pipe(
     Layer.provideMerge(
       Readiness.layerSql({ migrations: Migrations.status }).pipe(
@@ -239,6 +250,7 @@ export const layer = (options: Options = {}): Layer.Layer<
     Layer.provide(options.rateLimiter ?? HttpRateLimit.layerDisabled),
     Layer.provide(Metrics.layer(options.metrics)),
     Layer.provide(Drain.layer(options.drain)),
+    Layer.provide(backups),
     Layer.provide(
       options.restartHook === undefined ? Layer.empty : Layer.succeed(Drain.RestartHook, { run: options.restartHook })
     ),
