@@ -7,12 +7,20 @@
  * (new ones get 503 with `Retry-After`), then close storage; `POST /api/admin/control/restart`
  * drains the same way and resumes.
  */
-import { HttpConfig, HttpRateLimit, Metrics, OperationsHttp, Readiness, Server } from "@airlock/adapters-http"
+import {
+  HttpConfig,
+  HttpRateLimit,
+  Metrics,
+  OperationsDoctor,
+  OperationsHttp,
+  Readiness,
+  Server
+} from "@airlock/adapters-http"
 import { Backup, Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
-import { Drain, Readiness as OpsReadiness } from "@airlock/ops"
+import { Doctor, Drain, Readiness as OpsReadiness } from "@airlock/ops"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
@@ -43,6 +51,21 @@ const main = Effect.gen(function*() {
     Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
     Config.withDefault(7)
   )
+  // the doctor (GET /api/admin/doctor, POST /api/admin/doctor/fix): the facts it judges
+  const llmBaseUrl = yield* Config.option(Config.string("AIRLOCK_LLM_BASE_URL"))
+  const doctor = Doctor.Doctor.Default.pipe(
+    Layer.provide(Doctor.layer({
+      environment: settings.environment,
+      adminWriteEnabled: settings.adminWriteEnabled,
+      adminIpAllowlist: settings.adminIpAllowlist,
+      developmentTokens: devTokens.map((d) => d.token),
+      defaultTenant: { id: devTenant, name: "Default" },
+      databaseUrl: Option.getOrNull(postgresUrl),
+      llmBaseUrl: Option.getOrNull(llmBaseUrl)
+    })),
+    Layer.provide(OperationsDoctor.layerProbe),
+    Layer.provide(OperationsDoctor.layerSetupSql({ status: Migrations.status, run: Migrations.run }))
+  )
   const backups = Option.isSome(postgresUrl) ? Layer.empty : Layer.succeed(
     OperationsHttp.Backups,
     Backup.make({ filename, directory: backupDirectory, gzip: backupGzip, retention: backupRetention })
@@ -69,6 +92,7 @@ const main = Effect.gen(function*() {
     Layer.provide(Metrics.layerConfig),
     Layer.provide(Drain.layerConfig),
     Layer.provide(backups),
+    Layer.provide(doctor),
     Layer.provide(HttpConfig.layer(settings))
   )
   const banner = Layer.effectDiscard(

@@ -102,6 +102,8 @@ layer(bare, { excludeTestServices: true })("health, readiness, metrics, document
         "/api/admin/backup",
         "/api/admin/backups",
         "/api/admin/control/restart",
+        "/api/admin/doctor",
+        "/api/admin/doctor/fix",
         "/api/admin/status",
         "/api/v1/approvals",
         "/api/v1/approvals/{subject}/{plan_hash}",

@@ -137,7 +137,8 @@ export const ErrorCodes = {
   // ops
   ...rows({
     "ops.restart_in_progress": "Conflict",
-    "ops.backup_unconfigured": "Conflict"
+    "ops.backup_unconfigured": "Conflict",
+    "ops.doctor_unconfigured": "Conflict"
   }),
   // adapters-http
   ...rows({

@@ -1,7 +1,8 @@
 /**
  * Contract of the operations group (`/api/admin/*`, admin middleware: role, IP allowlist, write
- * guard on writes): the controlled restart (drain, the host's restart hook, readiness again) and
- * online backups of the embedded database (when the host configured them).
+ * guard on writes): the controlled restart (drain, the host's restart hook, readiness again), the
+ * setup doctor (and its safe fixes) and online backups of the embedded database (the last two
+ * when the host configured them).
  */
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
@@ -58,6 +59,33 @@ export const BackupList = Schema.Struct({ backups: Schema.Array(BackupInfo) }).a
   identifier: "BackupList"
 })
 
+/** One doctor finding. */
+export const DoctorFinding = Schema.Struct({
+  check: Schema.String,
+  status: Schema.Literal("ok", "warn", "fail", "skipped"),
+  code: Schema.String,
+  message: Schema.String,
+  details: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  outage_class: Schema.NullOr(
+    Schema.Literal("dns_resolution", "timeout", "network_unreachable", "provider_unavailable")
+  ),
+  fixable: Schema.Boolean
+}).annotations({ identifier: "DoctorFinding" })
+
+/** The doctor's report. */
+export const DoctorReport = Schema.Struct({
+  ok: Schema.Boolean,
+  environment: Schema.String,
+  findings: Schema.Array(DoctorFinding),
+  fixed: Schema.Array(Schema.Struct({
+    check: Schema.String,
+    action: Schema.String,
+    ok: Schema.Boolean,
+    details: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  })),
+  needs_attention: Schema.Array(Schema.String)
+}).annotations({ identifier: "DoctorReport" })
+
 /** The operations group. */
 export class OperationsApi extends HttpApiGroup.make("operations")
   .add(
@@ -66,6 +94,20 @@ export class OperationsApi extends HttpApiGroup.make("operations")
       .addSuccess(RestartReport)
       .addError(ApiError.Forbidden)
       .addError(ApiError.Conflict)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.get("doctor", "/api/admin/doctor")
+      .addSuccess(DoctorReport)
+      .addError(ApiError.Conflict)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("doctorFix", "/api/admin/doctor/fix")
+      .addSuccess(DoctorReport)
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.Conflict)
+      .addError(ApiError.StorageError)
       .middleware(Admin)
   )
   .add(

@@ -4,7 +4,16 @@
  * seeded tenants and their tokens. Tests talk to it through the typed client and raw `fetch`,
  * and check persisted state through raw SQL, bypassing the adapter.
  */
-import { Api, HttpConfig, HttpRateLimit, Metrics, OperationsHttp, Readiness, Server } from "@airlock/adapters-http"
+import {
+  Api,
+  HttpConfig,
+  HttpRateLimit,
+  Metrics,
+  OperationsDoctor,
+  OperationsHttp,
+  Readiness,
+  Server
+} from "@airlock/adapters-http"
 import { Backup, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
 import {
@@ -21,7 +30,7 @@ import {
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
-import { Drain, Readiness as OpsReadiness } from "@airlock/ops"
+import { Doctor, Drain, Readiness as OpsReadiness } from "@airlock/ops"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -197,6 +206,10 @@ export interface Options {
   readonly readinessGuardrails?: boolean
   /** Serve backups of the SQLite file into this directory (storage `sqlite`). */
   readonly backupDirectory?: string
+  /** Serve the doctor with these settings (its ports: the Node probe and the SQL setup store). */
+  readonly doctor?: Partial<Doctor.DoctorSettings>
+  /** The doctor's migrations (default: the code's own, `Migrations.status` and `Migrations.run`). */
+  readonly doctorMigrations?: Parameters<typeof OperationsDoctor.layerSetupSql>[0]
 }
 
 /**
@@ -251,6 +264,15 @@ export const layer = (options: Options = {}): Layer.Layer<
     Layer.provide(Metrics.layer(options.metrics)),
     Layer.provide(Drain.layer(options.drain)),
     Layer.provide(backups),
+    Layer.provide(
+      options.doctor === undefined ? Layer.empty : Doctor.Doctor.Default.pipe(
+        Layer.provide(Doctor.layer(options.doctor)),
+        Layer.provide(OperationsDoctor.layerProbe),
+        Layer.provide(
+          OperationsDoctor.layerSetupSql(options.doctorMigrations ?? { status: Migrations.status, run: Migrations.run })
+        )
+      )
+    ),
     Layer.provide(
       options.restartHook === undefined ? Layer.empty : Layer.succeed(Drain.RestartHook, { run: options.restartHook })
     ),
