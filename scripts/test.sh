@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing (including PostgreSQL's server binaries when
-# neither they nor AIRLOCK_TEST_PG_URL are there), checks formatting and lint, checks for import cycles,
+# neither they nor AIRLOCK_TEST_PG_URL are there, and promtool for the metrics test), checks formatting and lint, checks for import cycles,
 # typechecks, runs every test, builds every package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,14 @@ if [ -z "${AIRLOCK_TEST_PG_URL:-}" ] && [ "${AIRLOCK_TEST_PG:-}" != "off" ] \
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "[airlock] installing PostgreSQL server binaries for the tests"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+fi
+
+# the /metrics test runs the real `promtool check metrics` (Debian's prometheus package ships it)
+if [ "${AIRLOCK_TEST_PROMTOOL:-}" != "off" ] && ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[airlock] installing promtool (Debian's prometheus package) for the metrics test"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
   fi
 fi
 

@@ -11,13 +11,12 @@ import { Effect, Layer, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdtempSync } from "node:fs"
-import { request } from "node:http"
+import { Agent, request } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, inject, it } from "vitest"
 
 const examples = join(import.meta.dirname, "..")
-const tsx = join(examples, "node_modules", ".bin", "tsx")
 
 interface Running {
   readonly url: string
@@ -30,7 +29,8 @@ interface Running {
 
 const start = (env: Record<string, string>): Promise<Running> =>
   new Promise((resolve, reject) => {
-    const child = spawn(tsx, ["--conditions=source", "server/main.ts"], {
+    // as `pnpm start` runs it: node with tsx's loader (tsx's CLI would stand between the signal and the server)
+    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "server/main.ts"], {
       cwd: examples,
       // the one-person setup these tests change settings in (a raise would otherwise wait for a second person)
       env: { ...process.env, PORT: "0", HOST: "127.0.0.1", AIRLOCK_COMPANION_AUTONOMY_APPROVAL: "false", ...env },
@@ -200,6 +200,111 @@ describe("reference server: development", () => {
       ai_mode: "drafts",
       extensions: JSON.stringify({ note: "written while shutting down" })
     })
+  })
+})
+
+describe("reference server: SIGTERM under load", () => {
+  it("requests in flight at the signal complete with their normal status; later ones get 503 + Retry-After, never a reset", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    const server = await start({
+      AIRLOCK_ENV: "development",
+      AIRLOCK_DB: db,
+      AIRLOCK_RATE_LIMIT_ENABLED: "false",
+      AIRLOCK_SHUTDOWN_TIMEOUT_SECONDS: "10"
+    })
+    const agent = new Agent({ keepAlive: true, maxSockets: 64 })
+    let signalled = false
+    let stop = false
+    const outcomes: Array<{ sentBeforeSignal: boolean; result: string; retryAfter: string | null }> = []
+    const send = (method: "GET" | "PUT", body?: string, hold = false) => {
+      const sentBeforeSignal = !signalled
+      let finish = () => {}
+      let started = (_: unknown) => {}
+      const accepted = new Promise((r) => (started = r))
+      const done = new Promise<{ status: number; text: string }>((resolve) => {
+        const req = request({
+          host: "127.0.0.1",
+          port: server.port,
+          method,
+          path: "/api/v1/companion/settings",
+          agent: hold ? false : agent,
+          headers: {
+            authorization: "Bearer dev_admin_token",
+            // a held write asks for 100 Continue: the server's answer proves it is handling the request
+            ...(hold ? { expect: "100-continue" } : {}),
+            ...(body === undefined ? {} : {
+              "content-type": "application/json",
+              "content-length": String(Buffer.byteLength(body))
+            })
+          }
+        }, (res) => {
+          let text = ""
+          res.on("data", (c) => (text += c))
+          res.on("end", () => {
+            outcomes.push({
+              sentBeforeSignal,
+              result: String(res.statusCode),
+              retryAfter: res.headers["retry-after"] ?? null
+            })
+            resolve({ status: res.statusCode ?? 0, text })
+          })
+        })
+        req.on("error", (e: NodeJS.ErrnoException) => {
+          outcomes.push({ sentBeforeSignal, result: e.code ?? "error", retryAfter: null })
+          resolve({ status: 0, text: e.code ?? "" })
+        })
+        if (body === undefined) req.end()
+        else if (hold) {
+          req.on("continue", () => {
+            req.write(body.slice(0, 5))
+            started(null)
+          })
+          req.flushHeaders()
+          finish = () => req.end(body.slice(5))
+        } else req.end(body)
+      })
+      return { done, accepted, finish: () => finish() }
+    }
+    const loop = async (i: number) => {
+      while (!stop) {
+        const r = i % 2 === 0
+          ? await send("GET").done
+          : await send("PUT", JSON.stringify({ extensions: { loop: i } })).done
+        if (r.status === 0 || r.status === 503) return
+      }
+    }
+    const loops = Array.from({ length: 24 }, (_, i) => loop(i))
+    await new Promise((r) => setTimeout(r, 800))
+    // five writes certainly in flight on the server (it answered 100 Continue), body still coming
+    const held = Array.from({ length: 5 }, (_, i) => send("PUT", JSON.stringify({ extensions: { held: i } }), true))
+    await Promise.all(held.map((h) => h.accepted))
+    const exited = new Promise<number | null>((r) => server.child.on("exit", (code) => r(code)))
+    signalled = true
+    server.child.kill("SIGTERM")
+    await new Promise((r) => setTimeout(r, 300))
+    for (const h of held) h.finish()
+    const heldAnswers = await Promise.all(held.map((h) => h.done))
+    stop = true
+    await Promise.all(loops)
+    expect(await exited).toBe(0)
+    agent.destroy()
+    for (const a of heldAnswers) {
+      expect(a.status).toBe(200)
+      expect(JSON.parse(a.text).extensions).toHaveProperty("held")
+    }
+    const before = outcomes.filter((o) => o.sentBeforeSignal)
+    expect(before.length).toBeGreaterThan(50)
+    // sent before the signal: answered, with their own status or a clean 503
+    expect(before.filter((o) => o.result !== "200" && o.result !== "503")).toStrictEqual([])
+    // after it: a clean 503 with Retry-After on an open connection, or a refused new connection
+    for (const o of outcomes.filter((o) => !o.sentBeforeSignal))
+      expect(["200", "503", "ECONNREFUSED"]).toContain(o.result)
+    for (const o of outcomes.filter((o) => o.result === "503")) expect(o.retryAfter).not.toBeNull()
+    expect(outcomes.some((o) => o.result === "ECONNRESET")).toBe(false)
+    expect(server.output()).toContain("http server stopped")
+    // every write answered 200 is stored: the last one's value is the stored one
+    const stored = await sqlite(db, (sql) => sql`SELECT extensions FROM core_ai_settings WHERE tenant_id = 'default'`)
+    expect(stored.length).toBe(1)
   })
 })
 

@@ -3,20 +3,30 @@
  * was run, `AIRLOCK_DB` overrides) or PostgreSQL (`AIRLOCK_DATABASE_URL=postgres://…`), migrated
  * on start, listening on `127.0.0.1:8080` (`HOST`, `PORT`), with the guardrails (request rate
  * limits per token and per tenant from `AIRLOCK_RATE_LIMIT_*`). In development it seeds the `default`
- * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests,
- * then close storage.
+ * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests
+ * (new ones get 503 with `Retry-After`), then close storage; `POST /api/admin/control/restart`
+ * drains the same way and resumes.
  */
-import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Readiness, Server } from "@airlock/adapters-http"
-import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
+import {
+  HttpConfig,
+  HttpRateLimit,
+  KpiWebhookTransport,
+  Metrics,
+  OperationsDoctor,
+  OperationsHttp,
+  Readiness,
+  Server
+} from "@airlock/adapters-http"
+import { Backup, Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
-import { Executions, ExecutionsConfig, Kpi, KpiConfig } from "@airlock/ops"
+import { Doctor, Drain, Executions, ExecutionsConfig, Kpi, KpiConfig, Readiness as OpsReadiness } from "@airlock/ops"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import * as DemoRunner from "./DemoRunner.js"
 import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
 
@@ -35,6 +45,34 @@ const main = Effect.gen(function*() {
     onSome: (url) => Postgres.layer({ url })
   })
   const storageName = Option.isSome(postgresUrl) ? "PostgreSQL" : `SQLite ${filename}`
+  // online backups of the SQLite file (POST /api/admin/backup); PostgreSQL uses pg_dump
+  const backupDirectory = yield* Config.string("AIRLOCK_BACKUP_DIR").pipe(
+    Config.withDefault(join(dirname(filename), "backups"))
+  )
+  const backupGzip = yield* Config.boolean("AIRLOCK_BACKUP_GZIP").pipe(Config.withDefault(true))
+  const backupRetention = yield* Config.integer("AIRLOCK_BACKUP_RETENTION").pipe(
+    Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(7)
+  )
+  // the doctor (GET /api/admin/doctor, POST /api/admin/doctor/fix): the facts it judges
+  const llmBaseUrl = yield* Config.option(Config.string("AIRLOCK_LLM_BASE_URL"))
+  const doctor = Doctor.Doctor.Default.pipe(
+    Layer.provide(Doctor.layer({
+      environment: settings.environment,
+      adminWriteEnabled: settings.adminWriteEnabled,
+      adminIpAllowlist: settings.adminIpAllowlist,
+      developmentTokens: devTokens.map((d) => d.token),
+      defaultTenant: { id: devTenant, name: "Default" },
+      databaseUrl: Option.getOrNull(postgresUrl),
+      llmBaseUrl: Option.getOrNull(llmBaseUrl)
+    })),
+    Layer.provide(OperationsDoctor.layerProbe),
+    Layer.provide(OperationsDoctor.layerSetupSql({ status: Migrations.status, run: Migrations.run }))
+  )
+  const backups = Option.isSome(postgresUrl) ? Layer.empty : Layer.succeed(
+    OperationsHttp.Backups,
+    Backup.make({ filename, directory: backupDirectory, gzip: backupGzip, retention: backupRetention })
+  )
 
   const core = Kernel.layer.pipe(Layer.provideMerge(storage))
   // guardrails (gates and services, incl. the per-token/per-tenant request limiter) from AIRLOCK_*
@@ -57,9 +95,17 @@ const main = Effect.gen(function*() {
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),
     Layer.provide(
-      Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))
+      Readiness.layerSql({ migrations: Migrations.status }).pipe(
+        // run overrides and lockdown as checks; repeated readiness failures feed the lockdown
+        Layer.merge(OpsReadiness.layerGuardrails),
+        Layer.provideMerge(Readiness.Readiness.Default)
+      )
     ),
     Layer.provide(HttpRateLimit.layerGuardrails),
+    Layer.provide(Metrics.layerConfig),
+    Layer.provide(Drain.layerConfig),
+    Layer.provide(backups),
+    Layer.provide(doctor),
     Layer.provide(HttpConfig.layer(settings))
   )
   const banner = Layer.effectDiscard(

@@ -17,6 +17,7 @@ import { HealthApi } from "./Health/Api.js"
 import { KpiApi } from "./Kpi/Api.js"
 import { LedgerApi } from "./Ledger/Api.js"
 import { MemoryApi } from "./Memory/Api.js"
+import { OperationsApi } from "./Operations/Api.js"
 import { RunControlApi } from "./RunControl/Api.js"
 import { SystemApi } from "./System/Api.js"
 
@@ -56,6 +57,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(KpiApi)
   .add(ExecutionsApi)
   .add(RunControlApi)
+  .add(OperationsApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

@@ -4,9 +4,15 @@
  * (a histogram with the same labels), where `path` is the route template
  * (`/api/v1/companion/settings`, or `unmatched`) — never the raw URL, so label cardinality stays
  * bounded whatever clients send. Metrics are Effect `Metric`s in the global registry: anything
- * else the host records with `Metric` is exported too.
+ * else the host or a domain package records with `Metric` is exported too.
+ *
+ * Served names carry a prefix ({@link MetricsConfig}: `airlock_` by default,
+ * `AIRLOCK_METRICS_PREFIX` to match a dashboard's own, e.g. `copilot_`). The exposition passes
+ * `promtool check metrics`: a counter whose name lacks `_total` gets it, and Effect's runtime
+ * `effect_fiber_*` metrics (no help text, counters without `_total`) are not served.
  */
-import { Metric, MetricBoundaries, MetricLabel } from "effect"
+import { Config, Context, Effect, Layer, Metric, MetricBoundaries, MetricLabel, Option } from "effect"
+import type { ConfigError } from "effect/ConfigError"
 import type * as MetricPair from "effect/MetricPair"
 import type * as MetricState from "effect/MetricState"
 
@@ -70,12 +76,28 @@ interface Family {
   lines: Array<string>
 }
 
+/** Effect's own runtime metrics, left out of the exposition (see the module doc). */
+const isRuntimeMetric = (name: string) => name.startsWith("effect_fiber_")
+
+const counterName = (name: string) => (name.endsWith("_total") ? name : `${name}_total`)
+
+/** Options of {@link renderPrometheus}. */
+export interface RenderOptions {
+  /** Put before every metric name (default none). */
+  readonly prefix?: string
+}
+
 /**
- * Renders metrics in the Prometheus text exposition format (version 0.0.4): counters, gauges,
- * histograms (cumulative `_bucket{le}`, `_sum`, `_count`), summaries and frequencies (as counters
- * with a `key` label). Samples are sorted by name and labels (buckets stay in bound order), so output is stable.
+ * Renders metrics in the Prometheus text exposition format (version 0.0.4): counters (named
+ * `…_total`), gauges, histograms (cumulative `_bucket{le}`, `_sum`, `_count`), summaries and
+ * frequencies (as counters with a `key` label), every name behind `prefix`. Samples are sorted by
+ * name and labels (buckets stay in bound order), so output is stable.
  */
-export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): string => {
+export const renderPrometheus = (
+  pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>,
+  options: RenderOptions = {}
+): string => {
+  const prefix = options.prefix ?? ""
   const families = new Map<string, Family>()
   const family = (name: string, type: Family["type"], help: string | undefined) => {
     let f = families.get(name)
@@ -95,7 +117,8 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
   })).sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
   for (const { pair } of sorted) {
     const key = pair.metricKey
-    const name = sanitizeName(key.name)
+    if (isRuntimeMetric(key.name)) continue
+    const name = sanitizeName(`${prefix}${key.name}`)
     const labels = key.tags.map((t) => [t.key, t.value] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     const help = key.description._tag === "Some" ? key.description.value : undefined
     const state = pair.metricState as unknown as Record<string, unknown>
@@ -121,11 +144,13 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
       f.lines.push(`${name}_count${labelText(labels)} ${s.count}`)
     } else if ("occurrences" in state) {
       const fr = state as unknown as MetricState.MetricState.Frequency
-      const f = family(name, "counter", help)
-      for (const [k, count] of fr.occurrences) f.lines.push(`${name}${labelText([...labels, ["key", k]])} ${count}`)
+      const total = counterName(name)
+      const f = family(total, "counter", help)
+      for (const [k, count] of fr.occurrences) f.lines.push(`${total}${labelText([...labels, ["key", k]])} ${count}`)
     } else if ("count" in state) {
       const c = state as unknown as MetricState.MetricState.Counter<number | bigint>
-      family(name, "counter", help).lines.push(`${name}${labelText(labels)} ${c.count}`)
+      const total = counterName(name)
+      family(total, "counter", help).lines.push(`${total}${labelText(labels)} ${c.count}`)
     } else if ("value" in state) {
       const g = state as unknown as MetricState.MetricState.Gauge<number | bigint>
       family(name, "gauge", help).lines.push(
@@ -143,16 +168,59 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
   return out
 }
 
-/** The current state of every metric in the global registry, as Prometheus text. */
-export const prometheus = (): string => renderPrometheus(Metric.unsafeSnapshot())
+/** The current state of every metric in the global registry, as Prometheus text, names behind `prefix`. */
+export const prometheus = (prefix = ""): string => renderPrometheus(Metric.unsafeSnapshot(), { prefix })
+
+/** Settings of the `/metrics` exposition. */
+export interface MetricsSettings {
+  /** Put before every served metric name; empty or a valid name start (`[a-zA-Z_:][a-zA-Z0-9_:]*`). */
+  readonly prefix: string
+}
+
+/** The prefix when none is configured. */
+export const DEFAULT_PREFIX = "airlock_"
+
+const PREFIX = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/
+
+/** The `/metrics` settings; without this service the exposition uses {@link DEFAULT_PREFIX}. */
+export class MetricsConfig
+  extends Context.Tag("@airlock/adapters-http/MetricsConfig")<MetricsConfig, MetricsSettings>()
+{}
+
+/** Reads `AIRLOCK_METRICS_PREFIX` (default `airlock_`; empty for bare names). */
+export const config: Effect.Effect<MetricsSettings, ConfigError> = Effect.map(
+  Config.string("AIRLOCK_METRICS_PREFIX").pipe(
+    Config.withDefault(DEFAULT_PREFIX),
+    Config.validate({ message: "must be empty or match [a-zA-Z_:][a-zA-Z0-9_:]*", validation: (p) => PREFIX.test(p) })
+  ),
+  (prefix) => ({ prefix })
+)
+
+/** `/metrics` settings from the environment. */
+export const layerConfig: Layer.Layer<MetricsConfig, ConfigError> = Layer.effect(MetricsConfig, config)
+
+/** `/metrics` settings given in code. */
+export const layer = (settings: Partial<MetricsSettings> = {}): Layer.Layer<MetricsConfig> => {
+  const prefix = settings.prefix ?? DEFAULT_PREFIX
+  if (!PREFIX.test(prefix)) throw new Error(`invalid metrics prefix: ${prefix}`)
+  return Layer.succeed(MetricsConfig, { prefix })
+}
+
+/** The configured prefix (the default when no {@link MetricsConfig} is provided). */
+export const currentPrefix: Effect.Effect<string> = Effect.map(
+  Effect.serviceOption(MetricsConfig),
+  Option.match({ onNone: () => DEFAULT_PREFIX, onSome: (s) => s.prefix })
+)
 
 /**
  * The agent-memory KPIs (the assistant runbook's `/metrics` fields), over every tenant and the
- * configured KPI window, set at each scrape. Definitions: core's `AgentMemory.Kpis`. The
+ * configured KPI window, set at each scrape. The runbook's `memory_items_count` is served as the
+ * gauge `memory_items` (Prometheus reserves `_count` for histograms and summaries). Definitions: core's `AgentMemory.Kpis`. The
  * reconciliation rate reads `NaN` while no contradiction was raised in the window.
  */
 export const memoryKpis = {
-  memory_items_count: Metric.gauge("memory_items_count", {
+  // served as `memory_items`: promtool refuses a `_count` suffix on a gauge
+  memory_items_count: Metric.gauge("memory_items", {
     description: "Live agent-memory items (active or pending review), every tenant"
   }),
   memory_avg_tokens_saved: Metric.gauge("memory_avg_tokens_saved", {

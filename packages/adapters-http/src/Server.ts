@@ -13,7 +13,7 @@
  * `HttpServer`; {@link layerNode} is the Node server with drain-on-shutdown.
  */
 import type { CompanionSettings } from "@airlock/companion"
-import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
+import { Errors, Ids, type Rbac, type SystemState, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
@@ -28,6 +28,7 @@ import type {
   RunControl,
   Triage
 } from "@airlock/ops"
+import { Drain } from "@airlock/ops"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -47,6 +48,7 @@ import type { ServeError } from "@effect/platform/HttpServerError"
 import { Context, Effect, FiberRef, Layer, Option, SchemaAST } from "effect"
 import { constTrue } from "effect/Function"
 import { createServer, type Server as NodeServer } from "node:http"
+import { Server as NetServer } from "node:net"
 import * as AdminHttp from "./Admin/Http.js"
 import { AirlockApi } from "./Api.js"
 import * as ApiError from "./ApiError.js"
@@ -65,6 +67,7 @@ import * as KpiHttp from "./Kpi/Http.js"
 import * as LedgerHttp from "./Ledger/Http.js"
 import * as MemoryHttp from "./Memory/Http.js"
 import * as Metrics from "./Metrics.js"
+import * as OperationsHttp from "./Operations/Http.js"
 import { Readiness } from "./Readiness.js"
 import { acceptedRequestId, CurrentRequest, isHandled, type RequestInfo } from "./RequestContext.js"
 import * as RunControlHttp from "./RunControl/Http.js"
@@ -170,6 +173,9 @@ export type Requirements =
   | Executions.Executions
   | Triage.Triage
   | RunControl.RunControl
+  | SystemState.SystemStateStore
+  | Drain.Drain
+  | Drain.Restart
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
@@ -183,7 +189,8 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "memory">
   | HttpApiGroup.ApiGroup<"airlock", "kpi">
   | HttpApiGroup.ApiGroup<"airlock", "executions">
-  | HttpApiGroup.ApiGroup<"airlock", "runControl">,
+  | HttpApiGroup.ApiGroup<"airlock", "runControl">
+  | HttpApiGroup.ApiGroup<"airlock", "operations">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -203,10 +210,14 @@ export const groups: Layer.Layer<
   MemoryHttp.layer,
   KpiHttp.layer,
   ExecutionsHttp.layer,
-  RunControlHttp.layer
+  RunControlHttp.layer,
+  OperationsHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200
+
+/** Routes answered while draining (probes and scrapers must see the drain, not be refused by it). */
+const HEALTH_ROUTES = new Set(["/healthz", "/api/v1/health/live", "/readyz", "/metrics"])
 
 /** Bodies that are files on purpose (bank import), not JSON sent with the wrong type. */
 const isFileType = (contentType: string) => /csv|ofx/i.test(contentType)
@@ -235,9 +246,11 @@ const requestIds = (): () => string => {
  * context into every request cost a copy of it per request — and made every later
  * `provideService` in the request copy the large map again.
  */
-export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.middleware(
+export const middleware: Layer.Layer<never, never, HttpConfig | Drain.Drain> = HttpApiBuilder.middleware(
   Effect.gen(function*() {
     const settings = yield* HttpConfig
+    const drain = yield* Drain.Drain
+    const drainSettings = yield* Drain.currentSettings
     const unguarded = unguardedAdminRoutes()
     if (unguarded.length > 0)
       return yield* Effect.dieMessage(`admin routes without the admin middleware: ${unguarded.join(", ")}`)
@@ -258,9 +271,25 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
           "retry-after",
           String(Math.max(1, Math.ceil(error.retry_after_seconds)))
         )
+      } else if (error._tag === "Unavailable" && typeof error.details?.retry_after_seconds === "number") {
+        response = HttpServerResponse.setHeader(
+          response,
+          "retry-after",
+          String(Math.max(1, Math.ceil(error.details.retry_after_seconds)))
+        )
       }
       return response
     }
+
+    // new work while draining: 503 with Retry-After (health routes still answer)
+    const refuseDraining = (requestId: string) =>
+      Effect.succeed(respondFailure(
+        new Errors.Unavailable({
+          message: drain.reason() === "shutting_down" ? "Server is shutting down" : "Server is restarting",
+          details: { reason: drain.reason() ?? "draining", retry_after_seconds: drainSettings.retryAfterSeconds }
+        }),
+        requestId
+      ))
 
     return (app: HttpApp.Default): HttpApp.Default =>
       Effect.gen(function*() {
@@ -308,7 +337,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
           })
         const badQuery = lists.has(`${request.method} ${route}`) ? checkQuery(request.url, MAX_PAGE_LIMIT) : undefined
         const takesBody = route === "unmatched" ? undefined : !bodyless.has(`${request.method} ${route}`)
-        let response = yield* (badQuery === undefined
+        const run = (badQuery === undefined
           ? prepare(request, limits, takesBody)
           : Effect.succeed<Prepared>({ _tag: "Refused", error: badQuery, closeConnection: false })).pipe(
             Effect.flatMap((prepared) => {
@@ -326,6 +355,9 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
             Effect.provideService(CurrentRequest, info),
             Effect.catchAllCause(fail)
           )
+        let response = yield* (drain.isAccepting() || HEALTH_ROUTES.has(route) ? drain.track(run) : refuseDraining(id))
+        // shutting down: every answer closes its connection, so keep-alive clients reconnect elsewhere
+        if (drain.reason() === "shutting_down") response = HttpServerResponse.setHeader(response, "connection", "close")
         response = HttpServerResponse.setHeader(response, "x-request-id", id)
         Metrics.record(request.method, route, response.status, (performance.now() - started) / 1000)
         return response
@@ -333,21 +365,27 @@ export const middleware: Layer.Layer<never, never, HttpConfig> = HttpApiBuilder.
   })
 )
 
+/** What {@link layer} provides itself: the readiness registry, the drain gate and the controlled restart. */
+export type Provided = Readiness | Drain.Drain | Drain.Restart
+
 /**
- * The API with its handlers, auth, readiness registry, OpenAPI document and docs page, and the
- * request chain: what `HttpApiBuilder.httpApp` (or `serve`) needs. Provide core services, an
- * `HttpConfig` and a `HttpRateLimit`.
+ * The API with its handlers, auth, readiness registry, drain gate and controlled restart
+ * (ops' `Drain` and `Restart`), OpenAPI document and docs page, and the request chain: what
+ * `HttpApiBuilder.httpApp` (or `serve`) needs. Provide core services, an `HttpConfig` and a
+ * `HttpRateLimit` (and optionally ops' `DrainConfig` and `RestartHook`).
  */
 export const layer: Layer.Layer<
-  HttpApi.Api | Readiness,
+  HttpApi.Api | Provided,
   never,
-  Exclude<Requirements, Readiness>
+  Exclude<Requirements, Provided>
 > = Layer.mergeAll(
   HttpApiBuilder.middlewareOpenApi({ path: paths.openapi }),
   HttpApiSwagger.layer({ path: paths.docs }),
   middleware
 ).pipe(
   Layer.provideMerge(HttpApiBuilder.api(AirlockApi).pipe(Layer.provide(groups), Layer.provide(Auth.layer))),
+  Layer.provideMerge(Drain.Restart.DefaultWithoutDependencies),
+  Layer.provideMerge(Drain.Drain.DefaultWithoutDependencies),
   Layer.provideMerge(Readiness.Default)
 )
 
@@ -355,20 +393,30 @@ export const layer: Layer.Layer<
 export class ServerDrain extends Context.Tag("@airlock/adapters-http/ServerDrain")<
   ServerDrain,
   {
-    /** Stops accepting, waits for in-flight requests up to `timeoutMillis`, then closes what is left. */
+    /** Stops accepting new connections; open ones (and their requests) carry on. */
+    readonly stopListening: Effect.Effect<void>
+    /**
+     * Closes connections as they become idle, waits until all are closed, and past
+     * `timeoutMillis` closes what is left.
+     */
+    readonly closeConnections: (timeoutMillis: number) => Effect.Effect<void>
+    /** {@link stopListening}, then {@link closeConnections}. */
     readonly drain: (timeoutMillis: number) => Effect.Effect<void>
   }
 >() {}
 
 /**
  * Serves {@link layer} on the ambient `HttpServer`. On shutdown (scope close: SIGTERM/SIGINT
- * under `NodeRuntime.runMain`) it first drains: stops accepting, lets in-flight requests finish
- * (up to `shutdownTimeoutMillis`), and only then are the layers below — storage — closed.
+ * under `NodeRuntime.runMain`) it first drains with ops' `Drain` (reason `shutting_down`): it
+ * stops listening, answers requests that arrive on open connections with 503 `unavailable`
+ * (`Retry-After`, `Connection: close`), lets in-flight requests finish with their own status
+ * (up to `shutdownTimeoutMillis`), closes the connections, and only then are the layers below —
+ * storage — closed.
  */
 export const serve: Layer.Layer<
   never,
   never,
-  | Exclude<Requirements, Readiness>
+  | Exclude<Requirements, Provided>
   | HttpServer.HttpServer
   | HttpPlatform.HttpPlatform
   | Etag.Generator
@@ -384,41 +432,74 @@ export const serve: Layer.Layer<
       yield* Effect.locallyScoped(FiberRef.currentTracerEnabled, false)
     }
     yield* server.serve(app)
-    const drain = yield* Effect.serviceOption(ServerDrain)
-    if (Option.isSome(drain)) {
-      yield* Effect.addFinalizer(() =>
-        Effect.logInfo(`shutting down: draining in-flight requests (up to ${settings.shutdownTimeoutMillis} ms)`).pipe(
-          Effect.zipRight(drain.value.drain(settings.shutdownTimeoutMillis)),
-          Effect.zipRight(Effect.logInfo("http server stopped"))
-        )
-      )
-    }
+    const connections = yield* Effect.serviceOption(ServerDrain)
+    const gate = yield* Drain.Drain
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        const timeout = settings.shutdownTimeoutMillis
+        yield* Effect.logInfo(`shutting down: draining in-flight requests (up to ${timeout} ms)`)
+        if (Option.isSome(connections)) yield* connections.value.stopListening
+        const outcome = yield* gate.drain(timeout, { reason: "shutting_down" })
+        if (Option.isSome(connections))
+          yield* connections.value.closeConnections(Math.max(0, timeout - outcome.waited_ms))
+        yield* Effect.logInfo("http server stopped").pipe(Effect.annotateLogs({ ...outcome }))
+      })
+    )
   })
 ).pipe(
   Layer.provide(layer),
   Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer])
 )
 
-const drainNode = (server: NodeServer) => (timeoutMillis: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    let done = false
-    const finish = () => {
-      if (done) return
-      done = true
-      clearInterval(idle)
-      clearTimeout(force)
-      resume(Effect.void)
+const netClose = NetServer.prototype.close
+
+/** How long a shutdown lets requests already on the wire arrive before closing idle connections. */
+const SETTLE_MS = 100
+
+const drainNode = (server: NodeServer): ServerDrain["Type"] => {
+  let closed: Promise<void> | undefined
+  // Node's `server.close()` also closes idle keep-alive connections at once, racing clients
+  // that are sending their next request on them (a connection reset); stopping the listener
+  // alone leaves them open: their next request is answered (503, Connection: close) instead.
+  const stopListening = Effect.sync(() => {
+    if (closed === undefined) {
+      closed = new Promise<void>((resolve) => {
+        if (!server.listening) return resolve()
+        netClose.call(server, () => resolve())
+      })
     }
-    // stop accepting; the callback fires once every connection has closed
-    server.close(() => finish())
-    server.closeIdleConnections()
-    // keep-alive connections become idle when their in-flight response is done
-    const idle = setInterval(() => server.closeIdleConnections(), 25)
-    const force = setTimeout(() => {
-      server.closeAllConnections()
-    }, timeoutMillis)
-    return Effect.sync(finish)
   })
+  const closeConnections = (timeoutMillis: number): Effect.Effect<void> =>
+    Effect.zipRight(
+      stopListening,
+      Effect.async<void>((resume) => {
+        let done = false
+        const finish = () => {
+          if (done) return
+          done = true
+          clearTimeout(settle)
+          clearInterval(idle)
+          clearTimeout(force)
+          resume(Effect.void)
+        }
+        void closed!.then(finish)
+        // keep-alive connections become idle when their in-flight response is done; the first
+        // sweep waits a moment so requests already on the wire are read (and answered) first
+        let idle: ReturnType<typeof setInterval> | undefined
+        const settle = setTimeout(() => {
+          server.closeIdleConnections()
+          idle = setInterval(() => server.closeIdleConnections(), 25)
+        }, Math.min(SETTLE_MS, timeoutMillis))
+        const force = setTimeout(() => server.closeAllConnections(), timeoutMillis)
+        return Effect.sync(finish)
+      })
+    )
+  return {
+    stopListening,
+    closeConnections,
+    drain: (timeoutMillis) => Effect.zipRight(stopListening, closeConnections(timeoutMillis))
+  }
+}
 
 /** What Node's parser refused, as the error envelope: status, code and message. */
 const protocolError = (code: string | undefined): { status: number; code: string; message: string } => {
@@ -489,7 +570,7 @@ export const layerNode = (options: NodeServerOptions): Layer.Layer<
       answerClientErrors(server)
       return Layer.merge(
         NodeHttpServer.layer(() => server, { port: options.port, host: options.host }),
-        Layer.succeed(ServerDrain, { drain: drainNode(server) })
+        Layer.succeed(ServerDrain, drainNode(server))
       )
     })
   )

@@ -41,8 +41,11 @@ const fact = (value: unknown, extra: Record<string, unknown> = {}) => ({
   ...extra
 })
 
+// bare metric names (the served prefix has its own test in Metrics.test.ts)
+const metrics = { prefix: "" }
+
 for (const storage of ["sqlite", "postgres"] as const) {
-  layer(H.layer({ storage }), { excludeTestServices: true })(`memory routes (${storage})`, (it) => {
+  layer(H.layer({ storage, metrics }), { excludeTestServices: true })(`memory routes (${storage})`, (it) => {
     it.effect("the runbook's operator flow: a contradiction waits in the queue, a person resolves it with a note, the queue drains", () =>
       Effect.gen(function*() {
         const s = yield* H.TestServer
@@ -288,7 +291,7 @@ for (const storage of ["sqlite", "postgres"] as const) {
         expect(metrics.status).toBe(200)
         for (
           const name of [
-            "memory_items_count",
+            "memory_items",
             "memory_avg_tokens_saved",
             "memory_reconciliation_rate",
             "memory_hallucination_incidents"
@@ -301,7 +304,7 @@ for (const storage of ["sqlite", "postgres"] as const) {
         const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics.text)![1])
         const live = yield* sql<{ n: number | string }>`
           SELECT COUNT(*) AS n FROM core_memory_items WHERE status IN ('active', 'pending_review')`
-        expect(metrics.text).toMatch(new RegExp(`^memory_items_count ${Number(live[0]!.n)}$`, "m"))
+        expect(metrics.text).toMatch(new RegExp(`^memory_items ${Number(live[0]!.n)}$`, "m"))
         // everything here was written within the KPI window: the gauges equal what the tables hold
         const rejected = yield* sql<
           { n: number | string }

@@ -16,7 +16,10 @@ const sample = (text: string, name: string, labels: Record<string, string>): num
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
 }
 
-layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, documents", (it) => {
+// bare metric names here (the served prefix has its own test in Metrics.test.ts)
+const bare = H.layer({ metrics: { prefix: "" } })
+
+layer(bare, { excludeTestServices: true })("health, readiness, metrics, documents", (it) => {
   it.effect("liveness at /healthz and the runbook's /api/v1/health/live, without a token", () =>
     Effect.gen(function*() {
       const s = yield* H.TestServer
@@ -97,9 +100,12 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
         "/api/admin/ai-global",
         "/api/admin/audit",
         "/api/admin/audit/verify",
+        "/api/admin/backup",
+        "/api/admin/backups",
         "/api/admin/baseline",
         "/api/admin/baseline/latest",
         "/api/admin/baseline/{id}",
+        "/api/admin/control/restart",
         "/api/admin/control/run/pause",
         "/api/admin/control/run/reset",
         "/api/admin/control/run/resume",
@@ -109,6 +115,8 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
         "/api/admin/digest/drafts/{id}",
         "/api/admin/digest/drafts/{id}/markdown",
         "/api/admin/digest/weekly",
+        "/api/admin/doctor",
+        "/api/admin/doctor/fix",
         "/api/admin/kpi/alerts",
         "/api/admin/kpi/alerts/deliveries",
         "/api/admin/kpi/alerts/notify",

@@ -1,6 +1,7 @@
 /**
  * @airlock/adapters-storage — every Airlock port, in memory and on SQL (SQLite, PostgreSQL).
  */
+export * as Backup from "./Backup.js"
 export * as Memory from "./Memory.js"
 export * as MemoryDatabase from "./MemoryDatabase.js"
 export * as Migrations from "./Migrations.js"

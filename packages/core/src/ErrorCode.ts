@@ -177,6 +177,12 @@ export const ErrorCodes = {
     "exec.not_cancelable": "Conflict",
     "exec.not_retryable": "Conflict"
   }),
+  // ops
+  ...rows({
+    "ops.restart_in_progress": "Conflict",
+    "ops.backup_unconfigured": "Conflict",
+    "ops.doctor_unconfigured": "Conflict"
+  }),
   // adapters-http
   ...rows({
     "validation.approval_subject": "ValidationError",

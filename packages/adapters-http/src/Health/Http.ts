@@ -10,7 +10,10 @@ const live = Effect.succeed({ status: "ok" as const })
 
 const DAY_MS = 86_400_000
 
-/** The health group's handlers. `/metrics` reads the memory KPIs at each scrape. */
+/**
+ * The health group's handlers. `/metrics` reads the memory KPIs at each scrape and serves names
+ * behind the configured prefix (`Metrics.MetricsConfig`, default `airlock_`).
+ */
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "health">,
   never,
@@ -23,6 +26,7 @@ export const layer: Layer.Layer<
       const readiness = yield* Readiness
       const memory = yield* AgentMemory.AgentMemory
       const memorySettings = yield* AgentMemoryConfig.AgentMemoryConfig
+      const prefix = yield* Metrics.currentPrefix
       // a store that cannot answer leaves the last reading: the scrape still serves every other metric
       const readKpis = Effect.flatMap(Clock.currentTimeMillis, (now) =>
         memory.kpisAll({ from_ts: now - memorySettings.kpiWindowDays * DAY_MS, to_ts: now })).pipe(
@@ -44,6 +48,6 @@ export const layer: Layer.Layer<
                   details: { status: "not_ready", checks: report.checks }
                 })
               )))
-        .handle("metrics", () => Effect.zipRight(readKpis, Effect.sync(Metrics.prometheus)))
+        .handle("metrics", () => Effect.zipRight(readKpis, Effect.sync(() => Metrics.prometheus(prefix))))
     })
 )

@@ -4,8 +4,18 @@
  * seeded tenants and their tokens. Tests talk to it through the typed client and raw `fetch`,
  * and check persisted state through raw SQL, bypassing the adapter.
  */
-import { Api, HttpConfig, HttpRateLimit, KpiWebhookTransport, Readiness, Server } from "@airlock/adapters-http"
-import { Postgres, Sqlite } from "@airlock/adapters-storage"
+import {
+  Api,
+  HttpConfig,
+  HttpRateLimit,
+  KpiWebhookTransport,
+  Metrics,
+  OperationsDoctor,
+  OperationsHttp,
+  Readiness,
+  Server
+} from "@airlock/adapters-http"
+import { Backup, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
 import { Autonomy, CompanionSettings } from "@airlock/companion"
 import {
@@ -22,7 +32,17 @@ import {
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
-import { Executions, ExecutionsConfig, type JobRunner, Kpi, KpiConfig, type RunControl } from "@airlock/ops"
+import {
+  Doctor,
+  Drain,
+  Executions,
+  ExecutionsConfig,
+  type JobRunner,
+  Kpi,
+  KpiConfig,
+  Readiness as OpsReadiness,
+  type RunControl
+} from "@airlock/ops"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -121,11 +141,11 @@ export const pgAdmin = (statement: string): Effect.Effect<void> =>
     Effect.scoped
   )
 
-const storageLayer = (storage: Storage, pgDatabase?: string, pgUrl?: string) => {
+const storageLayer = (storage: Storage, pgDatabase?: string, pgUrl?: string, sqliteFile?: string) => {
   if (pgUrl !== undefined) return Postgres.layer({ url: pgUrl, maxConnections: 4 })
   switch (storage) {
     case "sqlite": {
-      const file = join(mkdtempSync(join(tmpdir(), "airlock-http-")), "test.db")
+      const file = sqliteFile ?? join(mkdtempSync(join(tmpdir(), "airlock-http-")), "test.db")
       return Sqlite.layer({ filename: file })
     }
     case "postgres":
@@ -200,6 +220,20 @@ export interface Options {
   readonly autonomyApproval?: boolean
   /** KPI settings (e.g. the alert webhook); default: the stated defaults. */
   readonly kpi?: Partial<KpiConfig.KpiSettings>
+  /** `/metrics` settings (default: the `airlock_` prefix). */
+  readonly metrics?: Partial<Metrics.MetricsSettings>
+  /** Drain and restart settings (default: ops' defaults). */
+  readonly drain?: Partial<Drain.DrainSettings>
+  /** The host's restart hook (default: none). */
+  readonly restartHook?: Effect.Effect<void, unknown>
+  /** Register the guardrails readiness checks and the lockdown feed (ops' `Readiness.layerGuardrails`). */
+  readonly readinessGuardrails?: boolean
+  /** Serve backups of the SQLite file into this directory (storage `sqlite`). */
+  readonly backupDirectory?: string
+  /** Serve the doctor with these settings (its ports: the Node probe and the SQL setup store). */
+  readonly doctor?: Partial<Doctor.DoctorSettings>
+  /** The doctor's migrations (default: the code's own, `Migrations.status` and `Migrations.run`). */
+  readonly doctorMigrations?: Parameters<typeof OperationsDoctor.layerSetupSql>[0]
 }
 
 /**
@@ -223,6 +257,9 @@ export const layer = (options: Options = {}): Layer.Layer<
   unknown
 > => {
   const logs: Array<string> = []
+  const sqliteFile = (options.storage ?? "sqlite") === "sqlite" && options.pgUrl === undefined
+    ? join(mkdtempSync(join(tmpdir(), "airlock-http-")), "test.db")
+    : undefined
   const capture = Logger.replace(
     Logger.defaultLogger,
     Logger.map(Logger.jsonLogger, (line) => void logs.push(line))
@@ -240,15 +277,39 @@ export const layer = (options: Options = {}): Layer.Layer<
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(options.core), Rbac.layer, SecureRandom.layerWebCrypto)),
-    Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase, options.pgUrl))
+    Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase, options.pgUrl, sqliteFile))
   )
   const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
+  const backups = options.backupDirectory === undefined
+    ? Layer.empty
+    : Layer.succeed(
+      OperationsHttp.Backups,
+      Backup.make({ filename: sqliteFile!, directory: options.backupDirectory, gzip: false, retention: 3 })
+    )
   const served = Server.serve.pipe(
     Layer.provideMerge(
-      Readiness.layerSql({ migrations: Migrations.status }).pipe(Layer.provideMerge(Readiness.Readiness.Default))
+      Readiness.layerSql({ migrations: Migrations.status }).pipe(
+        Layer.merge(options.readinessGuardrails === true ? OpsReadiness.layerGuardrails : Layer.empty),
+        Layer.provideMerge(Readiness.Readiness.Default)
+      )
     ),
     Layer.provideMerge(Server.layerNode({ port: 0, host: "127.0.0.1" })),
     Layer.provide(options.rateLimiter ?? HttpRateLimit.layerDisabled),
+    Layer.provide(Metrics.layer(options.metrics)),
+    Layer.provide(Drain.layer(options.drain)),
+    Layer.provide(backups),
+    Layer.provide(
+      options.doctor === undefined ? Layer.empty : Doctor.Doctor.Default.pipe(
+        Layer.provide(Doctor.layer(options.doctor)),
+        Layer.provide(OperationsDoctor.layerProbe),
+        Layer.provide(
+          OperationsDoctor.layerSetupSql(options.doctorMigrations ?? { status: Migrations.status, run: Migrations.run })
+        )
+      )
+    ),
+    Layer.provide(
+      options.restartHook === undefined ? Layer.empty : Layer.succeed(Drain.RestartHook, { run: options.restartHook })
+    ),
     Layer.provideMerge(settings)
   )
   const server = Layer.scoped(
