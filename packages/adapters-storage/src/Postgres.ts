@@ -2,7 +2,7 @@
  * The scale-out path: PostgreSQL through `@effect/sql-pg`. Every instance points at the same
  * database; row locks and unique keys keep promotion exactly-once across processes.
  */
-import type { CorePorts } from "@airlock/core"
+import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
@@ -42,6 +42,7 @@ export const layer = (
   | CorePorts.CorePorts
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
+  | TenantData.TenantDataStore
   | PgClient.PgClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

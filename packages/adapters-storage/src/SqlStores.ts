@@ -2,7 +2,7 @@
  * Every port implemented on `@effect/sql`, for any `SqlClient` whose database has been migrated.
  * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
  */
-import type { CorePorts } from "@airlock/core"
+import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
@@ -11,21 +11,23 @@ import * as SqlCore from "./internal/sql/core.js"
 import { fromClient, type SqlDb } from "./internal/sql/db.js"
 import * as SqlGuardrails from "./internal/sql/guardrails.js"
 import * as SqlLedger from "./internal/sql/ledger.js"
+import * as SqlTenantData from "./internal/sql/tenantData.js"
 
 /** Every port and the unit of work on a {@link SqlDb} (what the SQLite handle provides). */
 export const layerOnDb: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
+  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | TenantData.TenantDataStore,
   never,
   SqlDb
 > = Layer.mergeAll(
   SqlCore.layer,
   SqlLedger.layer,
-  SqlGuardrails.layer
+  SqlGuardrails.layer,
+  SqlTenantData.tenantDataStore
 )
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
 export const layer: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts,
+  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | TenantData.TenantDataStore,
   never,
   SqlClient.SqlClient
 > = Layer.provide(layerOnDb, fromClient)

@@ -4,7 +4,7 @@
  * statements on the handle directly; `SqliteClient`/`SqlClient` (`@effect/sql`) share the same
  * handle, statement cache and lock, for migrations and hosts that add their own tables.
  */
-import type { CorePorts } from "@airlock/core"
+import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { SqlClient } from "@effect/sql"
@@ -49,6 +49,7 @@ export const layer = (
   | CorePorts.CorePorts
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
+  | TenantData.TenantDataStore
   | SqliteClient.SqliteClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

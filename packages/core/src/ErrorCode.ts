@@ -140,6 +140,16 @@ export const ErrorCodes = {
     "companion.settings.approver_not_person": "Forbidden",
     "validation.companion_setting": "ValidationError"
   }),
+  // tenants: templates, onboarding, monthly limit, export and delete
+  ...rows({
+    "tenant.delete.unconfirmed": "ValidationError",
+    "tenant.delete.protected": "Forbidden",
+    "tenant.template_unknown": "ValidationError",
+    "tenant.template_invalid": "ValidationError",
+    "tenant.name_invalid": "ValidationError",
+    "tenant.monthly_limit_exceeded": "BudgetExceeded",
+    "tenant.onboarding.idempotency_conflict": "Conflict"
+  }),
   // adapters-http
   ...rows({
     "admin.ip_denied": "Forbidden",

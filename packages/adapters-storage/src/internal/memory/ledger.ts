@@ -149,6 +149,14 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryD
     // by tenant, then account
     const balances = new Map<string, Map<string, AccountDays>>()
     const lines = new Map<string, Map<string, LazySorted<LineRef>>>()
+    db.onTenantRemoved((tenant) => {
+      for (const m of [ordered, balances, lines] as Array<Map<string, unknown>>) {
+        const before = m.get(tenant)
+        if (before === undefined) continue
+        m.delete(tenant)
+        db.onRollback(() => void m.set(tenant, before))
+      }
+    })
     const ofTenant = <A>(m: Map<string, Map<string, A>>, tenant: string) => {
       let inner = m.get(tenant)
       if (inner === undefined) m.set(tenant, inner = new Map())
