@@ -8,6 +8,8 @@ import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as TenantProbe from "./support/TenantProbe.js"
+import * as TenantDataSuite from "./TenantDataSuite.js"
 
 suite("memory", Layer.provideMerge(Probe.memory, Memory.layer), { parallelConnections: false })
 
@@ -16,3 +18,4 @@ ledgerSuite("memory", Layer.provideMerge(LedgerProbe.memory, Memory.layer), { pa
 AgentMemorySuite.suite("memory", Layer.provideMerge(AgentMemoryProbe.memory, Memory.layer), {
   parallelConnections: false
 })
+TenantDataSuite.suite("memory", Layer.provideMerge(TenantProbe.memory, Memory.layer))

@@ -10,6 +10,8 @@ import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 import * as Probe from "./support/Probe.js"
+import * as TenantProbe from "./support/TenantProbe.js"
+import * as TenantDataSuite from "./TenantDataSuite.js"
 
 const admin = pgAdminUrl()
 
@@ -49,4 +51,11 @@ if (admin === "") {
     )
   )
   AgentMemorySuite.suite("postgres", memoryPorts, { parallelConnections: true })
+  TenantDataSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(TenantProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    ))
+  )
 }

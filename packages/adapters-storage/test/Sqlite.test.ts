@@ -11,6 +11,8 @@ import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as TenantProbe from "./support/TenantProbe.js"
+import * as TenantDataSuite from "./TenantDataSuite.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
 
@@ -40,3 +42,4 @@ AgentMemorySuite.suite(
   Layer.provideMerge(AgentMemoryProbe.sql, Sqlite.layer({ filename: memoryFile })),
   { parallelConnections: false }
 )
+TenantDataSuite.suite("sqlite (:memory:)", Layer.provideMerge(TenantProbe.sql, Sqlite.layer({ filename: ":memory:" })))
