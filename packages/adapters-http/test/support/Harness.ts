@@ -7,7 +7,7 @@
 import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
-import { Autonomy, CompanionSettings } from "@airlock/companion"
+import { Autonomy, CompanionSettings, TenantOnboarding, TenantTemplates } from "@airlock/companion"
 import {
   type Actor,
   ApiToken,
@@ -18,6 +18,7 @@ import {
   Kernel,
   Rbac,
   SecureRandom,
+  TenantData,
   Tenants
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
@@ -193,6 +194,8 @@ export interface Options {
    * suites change settings in; the companion settings tests turn it on.
    */
   readonly autonomyApproval?: boolean
+  /** Tenants that cannot be deleted (default: `default`, as the development server's). */
+  readonly protectedTenants?: ReadonlyArray<string>
 }
 
 /**
@@ -209,7 +212,10 @@ export const layer = (options: Options = {}): Layer.Layer<
   | HttpConfig.HttpConfig
   | Guardrails.GuardrailsServices
   | Ledger.LedgerServices
-  | CompanionSettings.CompanionSettings,
+  | CompanionSettings.CompanionSettings
+  | TenantOnboarding.TenantOnboarding
+  | TenantTemplates.TenantTemplates
+  | TenantData.TenantData,
   unknown
 > => {
   const logs: Array<string> = []
@@ -223,7 +229,14 @@ export const layer = (options: Options = {}): Layer.Layer<
   const companion = CompanionSettings.CompanionSettings.Default.pipe(
     Layer.provide(Autonomy.layer({ approvalRequired: options.autonomyApproval ?? false }))
   )
-  const core = Layer.mergeAll(ledger, Guardrails.layer, companion).pipe(
+  const tenantServices = Layer.mergeAll(
+    TenantOnboarding.TenantOnboarding.Default,
+    TenantData.TenantData.Default.pipe(
+      Layer.provide(TenantData.layerConfig({ protectedTenants: options.protectedTenants ?? ["default"] }))
+    )
+  ).pipe(Layer.provideMerge(TenantTemplates.layer))
+  // `ledger` is one layer value: provided twice, built once
+  const core = Layer.mergeAll(ledger, Guardrails.layer, companion, Layer.provide(tenantServices, ledger)).pipe(
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),

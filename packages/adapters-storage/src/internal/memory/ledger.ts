@@ -428,6 +428,15 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
           }),
         get,
         getForUpdate: get,
+        countByMonth: (tenant, months) =>
+          db.read(() => {
+            const out: Record<string, number> = Object.fromEntries(months.map((m) => [m, 0]))
+            for (const t of rows.inScope(tenant)) {
+              const m = t.date.slice(0, 7)
+              if (m in out) out[m]! += 1
+            }
+            return out
+          }),
         list: (tenant, q) =>
           db.read(() =>
             [...rows.inScope(tenant)]
