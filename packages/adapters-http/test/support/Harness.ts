@@ -215,7 +215,8 @@ export const layer = (options: Options = {}): Layer.Layer<
   | CompanionSettings.CompanionSettings
   | TenantOnboarding.TenantOnboarding
   | TenantTemplates.TenantTemplates
-  | TenantData.TenantData,
+  | TenantData.TenantData
+  | TenantData.TenantDataStore,
   unknown
 > => {
   const logs: Array<string> = []
