@@ -6,7 +6,7 @@
  * at a time, and the next page is read only once the archive's consumer has taken the previous
  * one (tar-stream calls back when its buffer has room).
  */
-import { type Actor, type Errors, type Ids, TenantData } from "@airlock/core"
+import type { Actor, Errors, Ids, TenantData } from "@airlock/core"
 import { Effect, Stream } from "effect"
 import { createWriteStream } from "node:fs"
 import type { Readable } from "node:stream"

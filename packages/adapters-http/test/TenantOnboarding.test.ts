@@ -13,8 +13,10 @@ import { Effect } from "effect"
 import * as H from "./support/Harness.js"
 
 const count = (query: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.unsafe(query).pipe(Effect.map((r) => Number((r[0] as { n: unknown }).n)), Effect.orDie))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql.unsafe(query).pipe(Effect.map((r) => Number((r[0] as { n: unknown }).n)), Effect.orDie)
+  )
 
 describe("TenantTemplates", () => {
   it("the runbook's templates: limits, presets, auto-post policy, thresholds, budgets, flags", () => {
@@ -100,11 +102,15 @@ const suite = (storage: "sqlite" | "postgres") =>
           "companion.template": "pro",
           "companion.autopost_policy": "eligible_behind_approval"
         })
-        const accounts = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql`SELECT COUNT(*) AS n FROM ledger_accounts WHERE tenant_id = ${r.tenant_id}`.pipe(Effect.orDie))
+        const accounts = yield* Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql`SELECT COUNT(*) AS n FROM ledger_accounts WHERE tenant_id = ${r.tenant_id}`.pipe(Effect.orDie)
+        )
         expect(Number(accounts[0]!.n)).toBe(14)
-        const tokenRows = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql`SELECT hash FROM core_api_tokens WHERE tenant_id = ${r.tenant_id}`.pipe(Effect.orDie))
+        const tokenRows = yield* Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql`SELECT hash FROM core_api_tokens WHERE tenant_id = ${r.tenant_id}`.pipe(Effect.orDie)
+        )
         expect(tokenRows.length).toBe(1)
         expect(JSON.stringify(tokenRows)).not.toContain(r.api_token!)
       }))
@@ -114,15 +120,23 @@ const suite = (storage: "sqlite" | "postgres") =>
         const s = yield* H.TestServer
         const onboarding = yield* TenantOnboarding.TenantOnboarding
         const key = `k-${storage}-1`
-        const first = yield* onboarding.onboard({ template: "firm", name: "Gamma LLP", idempotency_key: key }, s.actors.admin!)
-        const again = yield* onboarding.onboard({ template: "firm", name: "Gamma LLP", idempotency_key: key }, s.actors.admin!)
+        const first = yield* onboarding.onboard(
+          { template: "firm", name: "Gamma LLP", idempotency_key: key },
+          s.actors.admin!
+        )
+        const again = yield* onboarding.onboard(
+          { template: "firm", name: "Gamma LLP", idempotency_key: key },
+          s.actors.admin!
+        )
         expect(again.tenant_id).toBe(first.tenant_id)
         expect(again.replayed).toBe(true)
         expect(again.api_token).toBeNull()
         expect(again.config.coa.length).toBe(19)
         expect(again.config.tenant.config.llm_tenant_cap_usd).toBe(250)
-        const tenants = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql`SELECT id FROM core_tenants WHERE name = ${"Gamma LLP"}`.pipe(Effect.orDie))
+        const tenants = yield* Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql`SELECT id FROM core_tenants WHERE name = ${"Gamma LLP"}`.pipe(Effect.orDie)
+        )
         expect(tenants.length).toBe(1)
         const other = yield* Effect.flip(
           onboarding.onboard({ template: "pro", name: "Gamma LLP", idempotency_key: key }, s.actors.admin!)
@@ -168,11 +182,14 @@ const suite = (storage: "sqlite" | "postgres") =>
         const importRows = (rows: ReadonlyArray<ReturnType<typeof tx>>) =>
           bank.importFile(tenant, admin, { account_code: "1000", format: "json", transactions: rows })
         const stored = () =>
-          Effect.flatMap(SqlClient.SqlClient, (sql) =>
-            sql`SELECT COUNT(*) AS n FROM ledger_bank_transactions WHERE tenant_id = ${tenant}`.pipe(
-              Effect.map((rows) => Number(rows[0]!.n)),
-              Effect.orDie
-            ))
+          Effect.flatMap(
+            SqlClient.SqlClient,
+            (sql) =>
+              sql`SELECT COUNT(*) AS n FROM ledger_bank_transactions WHERE tenant_id = ${tenant}`.pipe(
+                Effect.map((rows) => Number(rows[0]!.n)),
+                Effect.orDie
+              )
+          )
         expect((yield* importRows([tx("2024-03-01", "a"), tx("2024-03-02", "b")])).new).toBe(2)
         const audits = yield* H.auditCount(tenant)
         // 2 + 2 > 3 in March (April's row alone would fit): refused whole
@@ -193,8 +210,10 @@ const suite = (storage: "sqlite" | "postgres") =>
         // a tenant without a template has no limit
         const many = Array.from({ length: 10 }, (_, i) => tx(`2024-03-${String(i + 1).padStart(2, "0")}`, `x${i}`))
         const owner = s.actors.owner!
-        const chart = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql`SELECT COUNT(*) AS n FROM ledger_accounts WHERE tenant_id = ${"default"}`.pipe(Effect.orDie))
+        const chart = yield* Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql`SELECT COUNT(*) AS n FROM ledger_accounts WHERE tenant_id = ${"default"}`.pipe(Effect.orDie)
+        )
         if (Number(chart[0]!.n) > 0) {
           const result = yield* bank.importFile(Ids.TenantId.make("default"), owner, {
             account_code: "1000",

@@ -89,7 +89,12 @@ export const tenantTables: ReadonlyArray<TenantTable> = [
     deleteOrder: 300
   },
   // guardrails
-  { table: "guardrails_approvals", tenantColumn: "tenant_id", key: ["tenant_id", "subject", "plan_hash"], deleteOrder: 300 },
+  {
+    table: "guardrails_approvals",
+    tenantColumn: "tenant_id",
+    key: ["tenant_id", "subject", "plan_hash"],
+    deleteOrder: 300
+  },
   { table: "guardrails_budgets", tenantColumn: "tenant_id", key: ["tenant_id"], deleteOrder: 600 },
   {
     table: "guardrails_spend",
@@ -123,7 +128,11 @@ export type MemoryTableRule =
   /** A scoped table whose scope is the tenant id. */
   | { readonly _tag: "Scoped"; readonly export: string | null }
   /** A scoped table whose scopes are keys built from the tenant id. */
-  | { readonly _tag: "ScopedKeys"; readonly keys: (tenant: string) => ReadonlyArray<string>; readonly export: string | null }
+  | {
+    readonly _tag: "ScopedKeys"
+    readonly keys: (tenant: string) => ReadonlyArray<string>
+    readonly export: string | null
+  }
   /** A plain table: the tenant of a row (by its key and value), null for none. */
   | {
     readonly _tag: "Plain"
@@ -139,7 +148,11 @@ const byRow = (exportAs: string | null): MemoryTableRule => ({
   tenantOf: (_key, row) => (row as { tenant_id?: string | null }).tenant_id ?? null,
   export: exportAs
 })
-const byKey = (exportAs: string | null): MemoryTableRule => ({ _tag: "Plain", tenantOf: (key) => key, export: exportAs })
+const byKey = (exportAs: string | null): MemoryTableRule => ({
+  _tag: "Plain",
+  tenantOf: (key) => key,
+  export: exportAs
+})
 
 /**
  * Every table of the memory adapter (its in-process names), with the SQL table its rows are

@@ -8,8 +8,8 @@
  * the adapter).
  */
 import {
-  ApiToken,
   AgentMemory,
+  ApiToken,
   Audit,
   CoreConfig,
   type CorePorts,
@@ -21,7 +21,14 @@ import {
   TenantData,
   Tenants
 } from "@airlock/core"
-import { Approvals, BreakerEvents, Budgets, Guardrails, GuardrailsConfig, type GuardrailsPorts } from "@airlock/guardrails"
+import {
+  Approvals,
+  BreakerEvents,
+  Budgets,
+  Guardrails,
+  GuardrailsConfig,
+  type GuardrailsPorts
+} from "@airlock/guardrails"
 import { BankTransaction, Chart, Journal, Ledger, LedgerConfig, type LedgerPorts, PeriodLock } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Chunk, Effect, Exit, Layer, Schema, Stream } from "effect"
@@ -31,7 +38,11 @@ const T = (s: string) => Ids.TenantId.make(s)
 
 const environment = <E>(
   ports: Layer.Layer<
-    CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | TenantData.TenantDataStore | TenantProbe,
+    | CorePorts.CorePorts
+    | LedgerPorts.LedgerPorts
+    | GuardrailsPorts.GuardrailsPorts
+    | TenantData.TenantDataStore
+    | TenantProbe,
     E
   >
 ) =>
@@ -107,7 +118,11 @@ const readAll = (tenant: Ids.TenantId) =>
 export const suite = <E>(
   name: string,
   ports: Layer.Layer<
-    CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | TenantData.TenantDataStore | TenantProbe,
+    | CorePorts.CorePorts
+    | LedgerPorts.LedgerPorts
+    | GuardrailsPorts.GuardrailsPorts
+    | TenantData.TenantDataStore
+    | TenantProbe,
     E
   >
 ) =>
@@ -229,6 +244,10 @@ export const suite = <E>(
         // a tenant made again under the same id starts empty
         yield* (yield* Tenants.Tenants).create({ id: gone.tenant, name: "Again" })
         const fresh = yield* data.counts(gone.tenant)
-        expect(Object.entries(fresh).filter(([t, n]) => n > 0 && !["core_tenants", "core_ai_settings", "core_audit", "core_audit_heads"].includes(t))).toStrictEqual([])
+        expect(
+          Object.entries(fresh).filter(([t, n]) =>
+            n > 0 && !["core_tenants", "core_ai_settings", "core_audit", "core_audit_heads"].includes(t)
+          )
+        ).toStrictEqual([])
       }))
   })

@@ -30,7 +30,12 @@ const check = Effect.gen(function*() {
   ).toStrictEqual(["companion_probe_rows: has a tenant_id column but is declared system-level"])
   expect(
     TenantTables.schemaProblems(after, {
-      tenant: [...TenantTables.tenantTables, { table: "companion_probe_rows", tenantColumn: "tenant", key: ["id"], deleteOrder: 1 }],
+      tenant: [...TenantTables.tenantTables, {
+        table: "companion_probe_rows",
+        tenantColumn: "tenant",
+        key: ["id"],
+        deleteOrder: 1
+      }],
       system: TenantTables.systemTables
     })
   ).toStrictEqual(["companion_probe_rows: no column tenant"])

@@ -11,7 +11,18 @@
  * so two instances racing on one key collide on the tenant's primary key and one of them replays;
  * without a key the suffix is 4 bytes of `SecureRandom`.
  */
-import { type Actor, ApiToken, Canonical, Errors, Ids, Rbac, SecureRandom, SystemState, Tenants, UnitOfWork } from "@airlock/core"
+import {
+  type Actor,
+  ApiToken,
+  Canonical,
+  Errors,
+  Ids,
+  Rbac,
+  SecureRandom,
+  SystemState,
+  Tenants,
+  UnitOfWork
+} from "@airlock/core"
 import { Chart } from "@airlock/ledger"
 import { Clock, Config, Context, Effect, Layer, Option } from "effect"
 import { extensionsOf, type TenantTemplate, TenantTemplates } from "./TenantTemplates.js"
@@ -35,10 +46,15 @@ export class OnboardingConfig extends Context.Reference<OnboardingConfig>()("@ai
 /** The `Config` description (`AIRLOCK_TENANT_*`). */
 export const config: Config.Config<OnboardingSettings> = Config.all({
   idPrefix: Config.string("AIRLOCK_TENANT_ID_PREFIX").pipe(
-    Config.validate({ message: "must be up to 20 lowercase letters or digits", validation: (s) => /^[a-z0-9]{0,20}$/.test(s) }),
+    Config.validate({
+      message: "must be up to 20 lowercase letters or digits",
+      validation: (s) => /^[a-z0-9]{0,20}$/.test(s)
+    }),
     Config.withDefault(defaults.idPrefix)
   ),
-  adminEmailDomain: Config.string("AIRLOCK_TENANT_ADMIN_EMAIL_DOMAIN").pipe(Config.withDefault(defaults.adminEmailDomain))
+  adminEmailDomain: Config.string("AIRLOCK_TENANT_ADMIN_EMAIL_DOMAIN").pipe(
+    Config.withDefault(defaults.adminEmailDomain)
+  )
 })
 
 /** Settings from the environment. */
@@ -187,7 +203,13 @@ export class TenantOnboarding extends Effect.Service<TenantOnboarding>()("@airlo
       api_token: token
     })
 
-    const steps = (template: TenantTemplate, tenantId: string, accounts: number, email: string, token: string | null) => [
+    const steps = (
+      template: TenantTemplate,
+      tenantId: string,
+      accounts: number,
+      email: string,
+      token: string | null
+    ) => [
       { step: 1, title: "Loading template configuration...", result: `Loaded ${template.name} template` },
       { step: 2, title: "Creating tenant record...", result: `Tenant ID: ${tenantId}` },
       {
@@ -304,10 +326,13 @@ export class TenantOnboarding extends Effect.Service<TenantOnboarding>()("@airlo
           Effect.catchIf(
             (e): e is Errors.Conflict => e._tag === "Conflict" && e.code === "conflict.duplicate" && stateKey !== null,
             () =>
-              Effect.flatMap(system.get(stateKey!), (earlier) =>
-                Option.isSome(earlier) && (earlier.value.value as any).request_hash === hash
-                  ? Effect.map(replay(earlier.value.value as any), (r) => ({ replayed: true as const, result: r }))
-                  : Effect.fail(conflict("This idempotency key was used for another onboarding request")))
+              Effect.flatMap(
+                system.get(stateKey!),
+                (earlier) =>
+                  Option.isSome(earlier) && (earlier.value.value as any).request_hash === hash
+                    ? Effect.map(replay(earlier.value.value as any), (r) => ({ replayed: true as const, result: r }))
+                    : Effect.fail(conflict("This idempotency key was used for another onboarding request"))
+              )
           )
         )
         if (created.replayed) return (created as { result: OnboardResult }).result
@@ -327,7 +352,11 @@ export class TenantOnboarding extends Effect.Service<TenantOnboarding>()("@airlo
         } satisfies OnboardResult
       }).pipe(
         // pipeline-only failures cannot come from these services; keep the declared channel
-        Effect.catchIf((e): e is never => !["Forbidden", "ValidationError", "Conflict", "NotFound", "StorageError"].includes((e as any)._tag), Effect.die)
+        Effect.catchIf(
+          (e): e is never =>
+            !["Forbidden", "ValidationError", "Conflict", "NotFound", "StorageError"].includes((e as any)._tag),
+          Effect.die
+        )
       ) as Effect.Effect<OnboardResult, OnboardError>
 
     return { onboard } as const

@@ -15,7 +15,7 @@
  * (requires manual gate)`): the tenant starts with auto-post off and may have it turned on only
  * through a settings change a second person approves (`Autonomy`); `starter` is not eligible.
  */
-import { AiSettings, Errors } from "@airlock/core"
+import { type AiSettings, Errors } from "@airlock/core"
 import { BankTransaction, Presets } from "@airlock/ledger"
 import { Context, Effect, Either, Layer, Schema } from "effect"
 import { AutopostThreshold, ColdstartMinLabels, Keys, LlmTenantCapUsd } from "./CompanionSettings.js"
@@ -136,8 +136,11 @@ const decode = Schema.decodeUnknownEither(TenantTemplate)
 
 /** Validates a template (`tenant.template_invalid`). Pure. */
 export const validate = (input: unknown): Either.Either<TenantTemplate, Errors.ValidationError> =>
-  Either.mapLeft(decode(input), (e) =>
-    new Errors.ValidationError({ code: "tenant.template_invalid", message: `Invalid tenant template: ${e.message}` }))
+  Either.mapLeft(
+    decode(input),
+    (e) =>
+      new Errors.ValidationError({ code: "tenant.template_invalid", message: `Invalid tenant template: ${e.message}` })
+  )
 
 /** The template registry: the shipped templates plus a host's. */
 export class TenantTemplates extends Context.Tag("@airlock/companion/TenantTemplates")<
@@ -153,7 +156,9 @@ export class TenantTemplates extends Context.Tag("@airlock/companion/TenantTempl
 >() {}
 
 /** The registry with the shipped templates and `extra` ones (validated; same name replaces). */
-export const make = (extra: ReadonlyArray<unknown> = []): Effect.Effect<TenantTemplates["Type"], Errors.ValidationError> =>
+export const make = (
+  extra: ReadonlyArray<unknown> = []
+): Effect.Effect<TenantTemplates["Type"], Errors.ValidationError> =>
   Effect.gen(function*() {
     const byName = new Map<string, TenantTemplate>(builtIn.map((t) => [t.name, t]))
     const register = (input: unknown) =>

@@ -7,7 +7,7 @@
  * A deletion leaves a tombstone in the system-level audit log ({@link SYSTEM_AUDIT_TENANT}):
  * who, when, how many rows of each table — never the tenant's data.
  */
-import { Clock, Context, Effect, Layer, Option, Stream } from "effect"
+import { Clock, Config, Context, Effect, Layer, Option, Stream } from "effect"
 import type { Actor } from "./Actor.js"
 import { AgentMemoryStore } from "./AgentMemory.js"
 import { AuditLog, AuditStore, type ChainHead } from "./Audit.js"
@@ -87,6 +87,24 @@ export class TenantDataConfig extends Context.Reference<TenantDataConfig>()("@ai
 /** Settings given in code; unspecified fields take their defaults. */
 export const layerConfig = (settings: Partial<TenantDataSettings> = {}): Layer.Layer<TenantDataConfig> =>
   Layer.succeed(TenantDataConfig, { ...defaults, ...settings })
+
+/** The `Config` description (`AIRLOCK_TENANT_DELETE_PROTECTED`, `AIRLOCK_TENANT_EXPORT_PAGE_SIZE`). */
+export const config: Config.Config<TenantDataSettings> = Config.all({
+  protectedTenants: Config.string("AIRLOCK_TENANT_DELETE_PROTECTED").pipe(
+    Config.map((s) => s.split(",").map((t) => t.trim()).filter((t) => t !== "")),
+    Config.withDefault(defaults.protectedTenants)
+  ),
+  exportPageSize: Config.integer("AIRLOCK_TENANT_EXPORT_PAGE_SIZE").pipe(
+    Config.validate({ message: "must be 1-10000", validation: (n) => n >= 1 && n <= 10_000 }),
+    Config.withDefault(defaults.exportPageSize)
+  )
+})
+
+/** Settings from the environment. */
+export const layerFromConfig: Layer.Layer<TenantDataConfig, import("effect/ConfigError").ConfigError> = Layer.effect(
+  TenantDataConfig,
+  config
+)
 
 /** What an export manifest says: counts per table, the audit chain head, the format. */
 export interface Manifest {
@@ -205,7 +223,10 @@ export class TenantData extends Effect.Service<TenantData>()("@airlock/core/Tena
                 item = { _tag: "Rows", table, part: tally.parts, rows: page.rows }
                 options.onProgress?.({ table, rows_done: done, rows_total: Math.max(rowsTotal, done) })
               }
-              return [item, page.cursor === null ? Option.none<string | null>() : Option.some<string | null>(page.cursor)] as const
+              return [
+                item,
+                page.cursor === null ? Option.none<string | null>() : Option.some<string | null>(page.cursor)
+              ] as const
             }))
           return Stream.filterMap(pages, Option.fromNullable)
         }

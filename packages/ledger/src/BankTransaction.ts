@@ -119,7 +119,9 @@ export const monthsOverLimit = (
   limit: number,
   after: Readonly<Record<string, number>>,
   importing: Readonly<Record<string, number>>
-): ReadonlyArray<{ readonly month: string; readonly limit: number; readonly existing: number; readonly importing: number }> =>
+): ReadonlyArray<
+  { readonly month: string; readonly limit: number; readonly existing: number; readonly importing: number }
+> =>
   Object.keys(importing).sort().flatMap((month) => {
     const total = after[month] ?? 0
     const adding = importing[month] ?? 0

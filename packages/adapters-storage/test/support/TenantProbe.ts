@@ -28,10 +28,15 @@ export const sql = Layer.effect(
   Effect.map(SqlClient.SqlClient, (client) => {
     const condition = (t: TenantTables.TenantTable, tenant: string) =>
       t.keys === undefined
-        ? { text: `${t.tenantColumn} = ${client.onDialectOrElse({ pg: () => "$1", orElse: () => "?" })}`, params: [tenant] }
+        ? {
+          text: `${t.tenantColumn} = ${client.onDialectOrElse({ pg: () => "$1", orElse: () => "?" })}`,
+          params: [tenant]
+        }
         : {
           text: `${t.tenantColumn} IN (${
-            t.keys(tenant).map((_, i) => client.onDialectOrElse({ pg: () => `$${i + 1}`, orElse: () => "?" })).join(", ")
+            t.keys(tenant).map((_, i) => client.onDialectOrElse({ pg: () => `$${i + 1}`, orElse: () => "?" })).join(
+              ", "
+            )
           })`,
           params: t.keys(tenant)
         }
@@ -41,7 +46,10 @@ export const sql = Layer.effect(
           const parts: Array<string> = []
           for (const t of TenantTables.tenantTables) {
             const c = condition(t, tenant)
-            const rows = yield* client.unsafe(`SELECT * FROM ${t.table} WHERE ${c.text} ORDER BY ${t.key.join(", ")}`, c.params)
+            const rows = yield* client.unsafe(
+              `SELECT * FROM ${t.table} WHERE ${c.text} ORDER BY ${t.key.join(", ")}`,
+              c.params
+            )
             parts.push(`${t.table}:${json(rows)}`)
           }
           return Canonical.sha256Hex(parts.join("\n"))
@@ -87,7 +95,9 @@ export const memory = Layer.effect(
       digest: (tenant) =>
         Effect.sync(() =>
           Canonical.sha256Hex(
-            Object.entries(TenantTables.memoryTables).map(([name, rule]) => `${name}:${json(rowsOf(name, rule, tenant))}`)
+            Object.entries(TenantTables.memoryTables).map(([name, rule]) =>
+              `${name}:${json(rowsOf(name, rule, tenant))}`
+            )
               .join("\n")
           )
         ),

@@ -47,81 +47,81 @@ const rowsOf = function*(db: MemoryDatabaseShape, name: string, rule: MemoryTabl
 export const make: Effect.Effect<TenantData.TenantDataStore["Type"], never, MemoryDatabase> = Effect.map(
   MemoryDatabase,
   (db): TenantData.TenantDataStore["Type"] => {
-  const exported = Object.entries(memoryTables).flatMap(([name, rule]) =>
-    rule._tag !== "System" && rule.export !== null ? [[rule.export, { name, rule }] as const] : []
-  )
-  const byExport = new Map(exported)
-  // export order: the SQL registry's, so an archive reads the same from either adapter
-  const order = tenantTables.map((t) => t.table).filter((t) => byExport.has(t))
-  const source = (table: string) => {
-    const found = byExport.get(table)
-    if (found === undefined) throw new Error(`not a tenant table: ${table}`)
-    return found
-  }
-  const exportRow = (table: string, row: unknown) => {
-    const plain = toExportValue(row)
-    // an index row is a bare value (an id): wrapped, so every exported row is an object
-    if (plain === null || typeof plain !== "object" || Array.isArray(plain)) return { value: plain }
-    const value = plain as Record<string, unknown>
-    const omit = omitted.get(table)
-    if (omit !== undefined) for (const k of omit) delete value[k]
-    return value
-  }
+    const exported = Object.entries(memoryTables).flatMap(([name, rule]) =>
+      rule._tag !== "System" && rule.export !== null ? [[rule.export, { name, rule }] as const] : []
+    )
+    const byExport = new Map(exported)
+    // export order: the SQL registry's, so an archive reads the same from either adapter
+    const order = tenantTables.map((t) => t.table).filter((t) => byExport.has(t))
+    const source = (table: string) => {
+      const found = byExport.get(table)
+      if (found === undefined) throw new Error(`not a tenant table: ${table}`)
+      return found
+    }
+    const exportRow = (table: string, row: unknown) => {
+      const plain = toExportValue(row)
+      // an index row is a bare value (an id): wrapped, so every exported row is an object
+      if (plain === null || typeof plain !== "object" || Array.isArray(plain)) return { value: plain }
+      const value = plain as Record<string, unknown>
+      const omit = omitted.get(table)
+      if (omit !== undefined) { for (const k of omit) delete value[k] }
+      return value
+    }
 
-  return {
-    tables: () => order,
-    count: (tenant, table) =>
-      db.read(() => {
-        const { name, rule } = source(table)
-        let n = 0
-        for (const _ of rowsOf(db, name, rule, tenant)) n++
-        return n
-      }),
-    page: (tenant, table, cursor, limit) =>
-      db.read(() => {
-        const { name, rule } = source(table)
-        const skip = cursor === null ? 0 : Number(cursor)
-        const rows: Array<Record<string, unknown>> = []
-        let i = 0
-        for (const row of rowsOf(db, name, rule, tenant)) {
-          if (i++ < skip) continue
-          rows.push(exportRow(table, row))
-          if (rows.length === limit) break
-        }
-        return { rows, cursor: rows.length === limit ? String(skip + limit) : null }
-      }),
-    remove: (tenant) =>
-      db.write(() => {
-        const counts: Record<string, number> = {}
-        for (const name of db.tableNames()) {
-          const rule = memoryTables[name]
-          if (rule === undefined) throw new Error(`memory table ${name} is not in TenantTables.memoryTables`)
+    return {
+      tables: () => order,
+      count: (tenant, table) =>
+        db.read(() => {
+          const { name, rule } = source(table)
           let n = 0
-          switch (rule._tag) {
-            case "Scoped":
-              n = db.scoped<unknown>(name).clearScope(tenant)
-              break
-            case "ScopedKeys": {
-              const t = db.scoped<unknown>(name)
-              for (const key of rule.keys(tenant)) n += t.clearScope(key)
-              break
-            }
-            case "Plain": {
-              const t = db.table<unknown>(name)
-              const keys = [...t.raw].filter(([key, row]) => rule.tenantOf(key, row) === tenant).map(([key]) => key)
-              for (const key of keys) t.delete(key)
-              n = keys.length
-              break
-            }
-            case "System":
-              break
+          for (const _ of rowsOf(db, name, rule, tenant)) n++
+          return n
+        }),
+      page: (tenant, table, cursor, limit) =>
+        db.read(() => {
+          const { name, rule } = source(table)
+          const skip = cursor === null ? 0 : Number(cursor)
+          const rows: Array<Record<string, unknown>> = []
+          let i = 0
+          for (const row of rowsOf(db, name, rule, tenant)) {
+            if (i++ < skip) continue
+            rows.push(exportRow(table, row))
+            if (rows.length === limit) break
           }
-          if (rule._tag !== "System" && rule.export !== null) counts[rule.export] = n
-        }
-        db.tenantRemoved(tenant)
-        return Object.fromEntries(order.map((t) => [t, counts[t] ?? 0]))
-      })
-  }
+          return { rows, cursor: rows.length === limit ? String(skip + limit) : null }
+        }),
+      remove: (tenant) =>
+        db.write(() => {
+          const counts: Record<string, number> = {}
+          for (const name of db.tableNames()) {
+            const rule = memoryTables[name]
+            if (rule === undefined) throw new Error(`memory table ${name} is not in TenantTables.memoryTables`)
+            let n = 0
+            switch (rule._tag) {
+              case "Scoped":
+                n = db.scoped<unknown>(name).clearScope(tenant)
+                break
+              case "ScopedKeys": {
+                const t = db.scoped<unknown>(name)
+                for (const key of rule.keys(tenant)) n += t.clearScope(key)
+                break
+              }
+              case "Plain": {
+                const t = db.table<unknown>(name)
+                const keys = [...t.raw].filter(([key, row]) => rule.tenantOf(key, row) === tenant).map(([key]) => key)
+                for (const key of keys) t.delete(key)
+                n = keys.length
+                break
+              }
+              case "System":
+                break
+            }
+            if (rule._tag !== "System" && rule.export !== null) counts[rule.export] = n
+          }
+          db.tenantRemoved(tenant)
+          return Object.fromEntries(order.map((t) => [t, counts[t] ?? 0]))
+        })
+    }
   }
 )
 
