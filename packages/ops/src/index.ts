@@ -1,6 +1,8 @@
 /**
  * @airlock/ops — Run controls, executions, scheduler, health, KPI rollups and digests.
- *
- * Under construction: see the project's open issues. Nothing is exported yet.
  */
-export {}
+export * as MaintenanceConfig from "./MaintenanceConfig.js"
+export * as Scheduler from "./Scheduler.js"
+export * as SchedulerConfig from "./SchedulerConfig.js"
+export * as Schedules from "./Schedules.js"
+export * as ScheduleStore from "./ScheduleStore.js"

@@ -9,6 +9,7 @@ import guardrails from "./0003_guardrails.js"
 import partialIndexes from "./0004_partial_indexes.js"
 import agentMemory from "./0005_agent_memory.js"
 import tablePrefixes from "./0006_table_prefixes.js"
+import opsScheduler from "./0009_ops_scheduler.js"
 
 /** The migrations record for `Migrator.fromRecord`. */
 export const all: Record<string, Effect.Effect<void, unknown, any>> = {
@@ -17,7 +18,8 @@ export const all: Record<string, Effect.Effect<void, unknown, any>> = {
   "0003_guardrails": guardrails,
   "0004_partial_indexes": partialIndexes,
   "0005_agent_memory": agentMemory,
-  "0006_table_prefixes": tablePrefixes
+  "0006_table_prefixes": tablePrefixes,
+  "0009_ops_scheduler": opsScheduler
 }
 
 /** The id of the newest migration: the head `/readyz` compares against. */
