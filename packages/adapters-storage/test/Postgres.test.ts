@@ -5,9 +5,11 @@ import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as SchedulerSuite from "./SchedulerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
+import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 import * as Probe from "./support/Probe.js"
 
@@ -49,4 +51,11 @@ if (admin === "") {
     )
   )
   AgentMemorySuite.suite("postgres", memoryPorts, { parallelConnections: true })
+  const schedulerPorts = Layer.unwrapEffect(
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(SchedulerProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    )
+  )
+  SchedulerSuite.suite("postgres", schedulerPorts, { parallelConnections: true })
 }

@@ -7,9 +7,11 @@ import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
+import * as SchedulerSuite from "./SchedulerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
+import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as Probe from "./support/Probe.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
@@ -40,3 +42,8 @@ AgentMemorySuite.suite(
   Layer.provideMerge(AgentMemoryProbe.sql, Sqlite.layer({ filename: memoryFile })),
   { parallelConnections: false }
 )
+
+const schedulerFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ops-scheduler.db")
+SchedulerSuite.suite("sqlite (file, WAL)", Layer.provideMerge(SchedulerProbe.sql, Sqlite.layer({ filename: schedulerFile })), {
+  parallelConnections: false
+})
