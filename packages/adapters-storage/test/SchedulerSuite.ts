@@ -277,7 +277,8 @@ export const suite = <E>(
         const rounds = 12
         for (let i = 0; i < rounds; i++) {
           yield* TestClock.setTime(start + i * 30_000 + 500)
-          yield* Effect.all(instances.map((s) => s.tick), { concurrency: capabilities.parallelConnections ? 6 : 1 })
+          // all at once: on one connection the fibers still interleave between reading the cursors and claiming
+          yield* Effect.all(instances.map((s) => s.tick), { concurrency: "unbounded" })
         }
         for (const n of names) {
           const rows = yield* probe.dispatches(n)
@@ -290,6 +291,65 @@ export const suite = <E>(
           expect(yield* probe.triggers(n)).toStrictEqual(expected)
         }
         expect((yield* Ref.get(runs)).length).toBe(4 * rounds + rounds / 2)
+      }))
+
+    it.effect("claim: two instances with the same cursor → one dispatch; a moved cursor over a taken due time → duplicate", () =>
+      Effect.gen(function*() {
+        const start = T0 + 3 * HOUR + 30 * MINUTE
+        yield* TestClock.setTime(start + 1_000)
+        const probe = yield* SchedulerProbe
+        const actor = yield* admin
+        yield* countingTarget("claim.target")
+        const scheduler = yield* instance()
+        yield* add(scheduler, actor, { name: "claim", target: "claim.target" })
+        const store = yield* ScheduleStore.ScheduleStore
+        const record = (by: string) =>
+          ScheduleStore.Dispatch.make({
+            schedule: "claim",
+            due_at: start,
+            target: "claim.target",
+            dispatched_at: start + 1_000,
+            dispatched_by: by,
+            late: false,
+            status: "pending",
+            attempts: 0,
+            available_at: start + 1_000,
+            lease_owner: null,
+            lease_until: null,
+            started_at: null,
+            finished_at: null,
+            last_error: null,
+            result: null
+          })
+        const event = (id: string) =>
+          ScheduleStore.TriggerEvent.make({
+            id,
+            type: "schedule.trigger",
+            schedule: "claim",
+            due_at: start,
+            at: start + 1_000,
+            instance: id,
+            data: {}
+          })
+        const claim = (by: string, expected: number) =>
+          store.claim({
+            schedule: "claim",
+            expected_next_due_at: expected,
+            next_due_at: start + MINUTE,
+            dispatch: record(by),
+            skip_if_active: false,
+            event: event(`sev_${by}`),
+            now: start + 1_000
+          })
+        const outcomes = yield* Effect.all([claim("a", start), claim("b", start)], { concurrency: "unbounded" })
+        expect([...outcomes].sort()).toStrictEqual(["dispatched", "lost"])
+        // a cursor set back by hand (or a stale plan) over a due time already dispatched writes nothing
+        const s = yield* scheduler.get("claim")
+        yield* store.update({ ...s, next_due_at: start, version: s.version + 1 } as Schedules.ScheduleRecord, s.version)
+        expect(yield* claim("c", start)).toBe("duplicate")
+        expect((yield* probe.dispatches("claim")).length).toBe(1)
+        expect(yield* probe.triggers("claim")).toStrictEqual([start])
+        expect(yield* probe.cursor("claim")).toBe(start + MINUTE)
       }))
 
     it.effect("clock jump forward: catch-up `once` runs the missed window once, late; `skip` runs nothing", () =>
