@@ -5,7 +5,7 @@
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
-import type { ScheduleStore } from "@airlock/ops"
+import type { MaintenanceStore, ScheduleStore } from "@airlock/ops"
 import { Layer } from "effect"
 import * as MemoryCore from "./internal/memory/core.js"
 import * as MemoryGuardrails from "./internal/memory/guardrails.js"
@@ -19,6 +19,7 @@ export const layer: Layer.Layer<
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
   | ScheduleStore.ScheduleStore
+  | MaintenanceStore.MaintenanceStore
   | MemoryDatabase.MemoryDatabase
 > = Layer.mergeAll(
   MemoryCore.layer,

@@ -5,7 +5,7 @@
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
-import type { ScheduleStore } from "@airlock/ops"
+import type { MaintenanceStore, ScheduleStore } from "@airlock/ops"
 import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import type { MigrationError } from "@effect/sql/Migrator"
@@ -44,6 +44,7 @@ export const layer = (
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
   | ScheduleStore.ScheduleStore
+  | MaintenanceStore.MaintenanceStore
   | PgClient.PgClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

@@ -5,7 +5,7 @@
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
-import type { ScheduleStore } from "@airlock/ops"
+import type { MaintenanceStore, ScheduleStore } from "@airlock/ops"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
 import * as SqlCore from "./internal/sql/core.js"
@@ -16,7 +16,7 @@ import * as SqlOpsScheduler from "./internal/sql/ops-scheduler.js"
 
 /** Every port and the unit of work on a {@link SqlDb} (what the SQLite handle provides). */
 export const layerOnDb: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | ScheduleStore.ScheduleStore,
+  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore,
   never,
   SqlDb
 > = Layer.mergeAll(
@@ -28,7 +28,7 @@ export const layerOnDb: Layer.Layer<
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
 export const layer: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | ScheduleStore.ScheduleStore,
+  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore,
   never,
   SqlClient.SqlClient
 > = Layer.provide(layerOnDb, fromClient)

@@ -7,7 +7,7 @@
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
-import type { ScheduleStore } from "@airlock/ops"
+import type { MaintenanceStore, ScheduleStore } from "@airlock/ops"
 import type { SqlClient } from "@effect/sql"
 import type { SqliteClient } from "@effect/sql-sqlite-node"
 import type { MigrationError } from "@effect/sql/Migrator"
@@ -51,6 +51,7 @@ export const layer = (
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
   | ScheduleStore.ScheduleStore
+  | MaintenanceStore.MaintenanceStore
   | SqliteClient.SqliteClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

@@ -6,8 +6,16 @@
  * in the schedule's zone — with `TestClock` throughout. Every adapter runs it unchanged; each
  * test uses its own schedule names.
  */
-import { type Actor, type CorePorts, CoreConfig, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import { Scheduler, SchedulerConfig, type Schedules, ScheduleStore } from "@airlock/ops"
+import { type Actor, AgentMemory, type CorePorts, CoreConfig, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import {
+  Maintenance,
+  MaintenanceConfig,
+  type MaintenanceStore,
+  Scheduler,
+  SchedulerConfig,
+  type Schedules,
+  ScheduleStore
+} from "@airlock/ops"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Ref, TestClock } from "effect"
 import { SchedulerProbe } from "./support/SchedulerProbe.js"
@@ -23,8 +31,8 @@ const HOUR = 3_600_000
 /** 2035-01-01T00:00:00Z: whole minutes and hours from here. */
 const T0 = Date.UTC(2035, 0, 1)
 
-const environment = <E>(ports: Layer.Layer<CorePorts.CorePorts | ScheduleStore.ScheduleStore | SchedulerProbe, E>) =>
-  Layer.mergeAll(Kernel.layerWithAmbient, Scheduler.ScheduleTargets.Default).pipe(
+const environment = <E>(ports: Layer.Layer<CorePorts.CorePorts | ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore | SchedulerProbe, E>) =>
+  Layer.mergeAll(Kernel.layerWithAmbient, Scheduler.ScheduleTargets.Default, Maintenance.MaintenanceCommands.Default).pipe(
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerSeeded(16))),
     Layer.provideMerge(ports)
   )
@@ -71,7 +79,7 @@ const only = <A extends { readonly schedule: string }>(names: ReadonlyArray<stri
   items.filter((i) => names.includes(i.schedule))
 
 /** Waits (real time, the store may be remote) until `cond` holds. */
-const waitFor = (cond: Effect.Effect<boolean>) =>
+const waitFor = <E>(cond: Effect.Effect<boolean, E>) =>
   Effect.gen(function*() {
     for (let i = 0; i < 500; i++) {
       if (yield* cond) return
@@ -89,8 +97,8 @@ const add = (
 /** Runs the conformance suite against `ports`. */
 export const suite = <E>(
   name: string,
-  ports: Layer.Layer<CorePorts.CorePorts | ScheduleStore.ScheduleStore | SchedulerProbe, E>,
-  capabilities: Capabilities
+  ports: Layer.Layer<CorePorts.CorePorts | ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore | SchedulerProbe, E>,
+  _capabilities: Capabilities
 ) =>
   layer(environment(ports), { timeout: 120_000 })(`ops scheduler conformance: ${name}`, (it) => {
     it.effect("CRUD: defaults, validation codes, duplicate, re-timing resets the cursor, delete", () =>
@@ -633,5 +641,103 @@ export const suite = <E>(
         yield* Fiber.interrupt(fiber)
         const rows = yield* probe.dispatches("loop")
         expect(rows.map((r) => r.due_at)).toStrictEqual(Array.from({ length: 7 }, (_, i) => start + i * 5_000))
+      }))
+
+    it.effect("maintenance: a failing and a defecting command become failure records and memory `failure` items; the loop goes on", () =>
+      Effect.gen(function*() {
+        const start = T0 + 10 * HOUR
+        yield* TestClock.setTime(start)
+        const actor = yield* admin
+        const registry = yield* Maintenance.MaintenanceCommands
+        const counts = yield* Ref.make({ ok: 0, fail: 0, die: 0 })
+        const bump = (k: "ok" | "fail" | "die") => Ref.update(counts, (c) => ({ ...c, [k]: c[k] + 1 }))
+        yield* registry.register({ name: "m.ok", description: "succeeds", run: Effect.as(bump("ok"), { vacuumed: 3 }) })
+        yield* registry.register({
+          name: "m.fail",
+          description: "fails",
+          run: Effect.zipRight(bump("fail"), Effect.fail(new Error("disk full")))
+        })
+        yield* registry.register({
+          name: "m.die",
+          description: "defects",
+          run: Effect.zipRight(bump("die"), Effect.dieMessage("null pointer"))
+        })
+        const maintenance = yield* Maintenance.make.pipe(
+          Effect.provideService(MaintenanceConfig.MaintenanceConfig, {
+            ...MaintenanceConfig.defaults,
+            enabled: true,
+            intervalSeconds: 300,
+            heartbeatIntervalSeconds: 60,
+            commands: ["m.ok", "m.fail", "m.die"],
+            failureTenant: actor.tenant_id
+          })
+        )
+        const passes = (n: number) => Effect.map(Ref.get(counts), (c) => c.ok >= n && c.fail >= n && c.die >= n)
+        const failuresAt = (n: number) => Effect.map(maintenance.failures(), (f) => f.length >= n)
+        const fiber = yield* Effect.fork(maintenance.loop)
+        yield* waitFor(Effect.zipWith(passes(1), failuresAt(2), (a, b) => a && b))
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+        for (let i = 0; i < 5; i++) yield* TestClock.adjust("60 seconds")
+        yield* waitFor(Effect.zipWith(passes(2), failuresAt(4), (a, b) => a && b))
+        yield* Fiber.interrupt(fiber)
+        expect(yield* Ref.get(counts)).toStrictEqual({ ok: 2, fail: 2, die: 2 })
+        const failures = yield* maintenance.failures()
+        expect(failures.map((f) => [f.command, f.error]).sort()).toStrictEqual([
+          ["m.die", "null pointer"],
+          ["m.die", "null pointer"],
+          ["m.fail", "disk full"],
+          ["m.fail", "disk full"]
+        ])
+        expect(failures.every((f) => f.memory_uid !== null)).toBe(true)
+        const memory = yield* AgentMemory.AgentMemory
+        const items = yield* memory.failures(actor.tenant_id, actor, { job: "maintenance:m.fail" })
+        expect(items.items.map((i) => [i.kind, i.thread_id])).toStrictEqual([
+          ["failure", "job:maintenance:m.fail"],
+          ["failure", "job:maintenance:m.fail"]
+        ])
+        expect(items.items.map((i) => i.uid).sort()).toStrictEqual(
+          failures.filter((f) => f.command === "m.fail").map((f) => f.memory_uid).sort()
+        )
+        const status = yield* maintenance.status
+        expect(status.last_heartbeat_at).toBeGreaterThanOrEqual(start + 240_000)
+        expect(status.commands.map((c) => [c.name, c.last_run?.status, c.last_run?.trigger])).toStrictEqual([
+          ["m.die", "failed", "interval"],
+          ["m.fail", "failed", "interval"],
+          ["m.ok", "succeeded", "interval"]
+        ])
+        expect(status.commands.find((c) => c.name === "m.ok")?.last_run?.result).toStrictEqual({ vacuumed: 3 })
+      }))
+
+    it.effect("maintenance: run now, enqueue (taken once across instances), unknown commands and non-admins refused", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(T0 + 11 * HOUR)
+        const actor = yield* admin
+        const registry = yield* Maintenance.MaintenanceCommands
+        const ran = yield* Ref.make(0)
+        yield* registry.register({ name: "m.count", description: "counts", run: Ref.updateAndGet(ran, (n) => n + 1) })
+        const settings = { ...MaintenanceConfig.defaults, failureTenant: actor.tenant_id }
+        const one = yield* Maintenance.make.pipe(Effect.provideService(MaintenanceConfig.MaintenanceConfig, settings))
+        const two = yield* Maintenance.make.pipe(Effect.provideService(MaintenanceConfig.MaintenanceConfig, settings))
+        const now = yield* one.runNow(actor, ["m.count"])
+        expect(now.map((r) => [r.command, r.trigger, r.status, r.result])).toStrictEqual([[
+          "m.count",
+          "manual",
+          "succeeded",
+          1
+        ]])
+        const queued = yield* one.enqueue(actor, ["m.count"])
+        expect(queued.map((r) => r.status)).toStrictEqual(["queued"])
+        expect((yield* one.status).queued).toBeGreaterThanOrEqual(1)
+        const [a, b] = yield* Effect.all([one.processQueue, two.processQueue], { concurrency: "unbounded" })
+        expect([...a, ...b].filter((r) => r.command === "m.count").map((r) => [r.id, r.status])).toStrictEqual([[
+          queued[0]!.id,
+          "succeeded"
+        ]])
+        expect(yield* Ref.get(ran)).toBe(2)
+        expect(codeOf(yield* Effect.exit(one.runNow(actor, ["m.count", "nope"])))).toBe("validation.maintenance_command")
+        expect(yield* Ref.get(ran)).toBe(2)
+        const tenants = yield* Tenants.Tenants
+        const viewer = yield* tenants.addActor({ tenant_id: actor.tenant_id, kind: "user", name: "Vic", role: "VIEWER" })
+        expect(codeOf(yield* Effect.exit(one.enqueue(viewer, ["m.count"])))).toBe("rbac.forbidden")
       }))
   })

@@ -4,7 +4,7 @@
  * compare-and-set and the unique (schedule, due time) key hold as they do on SQL.
  */
 import { CorePorts, type Errors, Trusted } from "@airlock/core"
-import { Schedules, ScheduleStore } from "@airlock/ops"
+import { MaintenanceStore, Schedules, ScheduleStore } from "@airlock/ops"
 import { Effect, Layer, Option } from "effect"
 import { toJson } from "../json.js"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
@@ -207,5 +207,68 @@ export const scheduleStore: Layer.Layer<ScheduleStore.ScheduleStore, never, Memo
   })
 )
 
+/** Memory {@link MaintenanceStore.MaintenanceStore}. */
+export const maintenanceStore: Layer.Layer<MaintenanceStore.MaintenanceStore, never, MemoryDatabase> = Layer.effect(
+  MaintenanceStore.MaintenanceStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const runs = db.table<MaintenanceStore.MaintenanceRun>("ops_maintenance_runs")
+    const failures = db.table<MaintenanceStore.MaintenanceFailure>("ops_maintenance_failures")
+    const newestFirst = (a: { id: string }, b: { id: string }) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+    const put = (r: MaintenanceStore.MaintenanceRun, change: Partial<MaintenanceStore.MaintenanceRun>) => {
+      const next = Trusted.make(MaintenanceStore.MaintenanceRun, { ...r, ...change })
+      runs.set(r.id, next)
+      return next
+    }
+    return {
+      insertRun: (r) => db.write(() => void runs.set(r.id, Trusted.make(MaintenanceStore.MaintenanceRun, { ...r, result: cloneJson(r.result) }))),
+      takeQueued: (owner, now, limit) =>
+        db.write(() =>
+          [...runs.values()]
+            .filter((r) => r.status === "queued")
+            .sort((a, b) => a.enqueued_at - b.enqueued_at || (a.id < b.id ? -1 : 1))
+            .slice(0, limit)
+            .map((r) => put(r, { status: "running", owner, started_at: now }))
+        ),
+      finishRun: (id, owner, o) =>
+        db.write(() => {
+          const r = runs.get(id)
+          if (r === undefined || r.status !== "running" || r.owner !== owner) return false
+          put(r, { status: o.status, finished_at: o.now, result: cloneJson(o.result), error: o.error })
+          return true
+        }),
+      lastRuns: () =>
+        db.read(() => {
+          const last = new Map<string, MaintenanceStore.MaintenanceRun>()
+          for (const r of runs.values()) {
+            const seen = last.get(r.command)
+            if (seen === undefined || r.enqueued_at > seen.enqueued_at || (r.enqueued_at === seen.enqueued_at && r.id > seen.id)) {
+              last.set(r.command, r)
+            }
+          }
+          return [...last.values()]
+        }),
+      runs: (o) =>
+        db.read(() =>
+          [...runs.values()].filter((r) => o.status === undefined || r.status === o.status).sort(newestFirst).slice(
+            0,
+            o.limit
+          )
+        ),
+      insertFailure: (f) => db.write(() => void failures.set(f.id, f)),
+      failures: (o) =>
+        db.read(() =>
+          [...failures.values()]
+            .filter((f) => (o.command === undefined || f.command === o.command) && (o.before === undefined || f.id < o.before))
+            .sort(newestFirst)
+            .slice(0, o.limit)
+        )
+    }
+  })
+)
+
 /** Every ops-scheduler port in memory. */
-export const layer: Layer.Layer<ScheduleStore.ScheduleStore, never, MemoryDatabase> = scheduleStore
+export const layer: Layer.Layer<
+  ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore,
+  never,
+  MemoryDatabase
+> = Layer.merge(scheduleStore, maintenanceStore)

@@ -6,7 +6,7 @@
  * the (schedule, due time) key, then its event.
  */
 import { CorePorts, Trusted } from "@airlock/core"
-import { Schedules, ScheduleStore } from "@airlock/ops"
+import { MaintenanceStore, Schedules, ScheduleStore } from "@airlock/ops"
 import { Effect, Layer, Option } from "effect"
 import { literal, SqlDb } from "./db.js"
 import { bool, forUpdate, int, intOrNull, json, orStorage, storageError, toJson, uniqueErrors } from "./dialect.js"
@@ -248,5 +248,90 @@ export const scheduleStore: Layer.Layer<ScheduleStore.ScheduleStore, never, SqlD
   })
 )
 
+const RUN_COLUMNS = literal(
+  "id, command, trigger, status, requested_by, enqueued_at, owner, started_at, finished_at, result, error"
+)
+
+const toRun = (r: Row) =>
+  Trusted.make(MaintenanceStore.MaintenanceRun, {
+    id: String(r.id),
+    command: String(r.command),
+    trigger: r.trigger as MaintenanceStore.RunTrigger,
+    status: r.status as MaintenanceStore.RunStatus,
+    requested_by: String(r.requested_by),
+    enqueued_at: int(r.enqueued_at),
+    owner: str(r.owner),
+    started_at: intOrNull(r.started_at),
+    finished_at: intOrNull(r.finished_at),
+    result: json(r.result),
+    error: str(r.error)
+  })
+
+const toFailure = (r: Row) =>
+  Trusted.make(MaintenanceStore.MaintenanceFailure, {
+    id: String(r.id),
+    run_id: String(r.run_id),
+    command: String(r.command),
+    at: int(r.at),
+    error: String(r.error),
+    memory_uid: str(r.memory_uid)
+  })
+
+/** SQL {@link MaintenanceStore.MaintenanceStore}: queued runs are taken by compare-and-set, one per statement. */
+export const maintenanceStore: Layer.Layer<MaintenanceStore.MaintenanceStore, never, SqlDb> = Layer.effect(
+  MaintenanceStore.MaintenanceStore,
+  Effect.map(SqlDb, (sql) => ({
+    insertRun: (r) =>
+      sql`INSERT INTO ops_maintenance_runs (${RUN_COLUMNS})
+          VALUES (${r.id}, ${r.command}, ${r.trigger}, ${r.status}, ${r.requested_by}, ${r.enqueued_at}, ${r.owner},
+            ${r.started_at}, ${r.finished_at}, ${toJson(r.result ?? null)}, ${r.error})`.pipe(Effect.asVoid, orStorage),
+    takeQueued: (owner, now, limit) =>
+      Effect.gen(function*() {
+        const queued = yield* sql`SELECT id FROM ops_maintenance_runs WHERE status = 'queued'
+          ORDER BY enqueued_at, id LIMIT ${limit}`.pipe(orStorage)
+        const taken: Array<MaintenanceStore.MaintenanceRun> = []
+        for (const q of queued) {
+          const rows = yield* sql`UPDATE ops_maintenance_runs SET status = 'running', owner = ${owner}, started_at = ${now}
+            WHERE id = ${String(q.id)} AND status = 'queued' RETURNING ${RUN_COLUMNS}`.pipe(orStorage)
+          if (rows.length > 0) taken.push(toRun(rows[0]!))
+        }
+        return taken
+      }),
+    finishRun: (id, owner, o) =>
+      sql`UPDATE ops_maintenance_runs SET status = ${o.status}, finished_at = ${o.now},
+            result = ${toJson(o.result ?? null)}, error = ${o.error}
+          WHERE id = ${id} AND status = 'running' AND owner = ${owner} RETURNING id`.query(
+        (rs) => rs.length > 0,
+        storageError
+      ),
+    lastRuns: () =>
+      sql`SELECT ${RUN_COLUMNS} FROM ops_maintenance_runs r WHERE NOT EXISTS (
+            SELECT 1 FROM ops_maintenance_runs n WHERE n.command = r.command
+              AND (n.enqueued_at > r.enqueued_at OR (n.enqueued_at = r.enqueued_at AND n.id > r.id)))`.query(
+        (rs) => rs.map(toRun),
+        storageError
+      ),
+    runs: (o) =>
+      (o.status === undefined
+        ? sql`SELECT ${RUN_COLUMNS} FROM ops_maintenance_runs ORDER BY id DESC LIMIT ${o.limit}`
+        : sql`SELECT ${RUN_COLUMNS} FROM ops_maintenance_runs WHERE status = ${o.status} ORDER BY id DESC LIMIT ${o.limit}`)
+        .query((rs) => rs.map(toRun), storageError),
+    insertFailure: (f) =>
+      sql`INSERT INTO ops_maintenance_failures (id, run_id, command, at, error, memory_uid)
+          VALUES (${f.id}, ${f.run_id}, ${f.command}, ${f.at}, ${f.error}, ${f.memory_uid})`.pipe(
+        Effect.asVoid,
+        orStorage
+      ),
+    failures: (o) => {
+      const where = [sql`1 = 1`]
+      if (o.command !== undefined) where.push(sql`command = ${o.command}`)
+      if (o.before !== undefined) where.push(sql`id < ${o.before}`)
+      return sql`SELECT * FROM ops_maintenance_failures WHERE ${sql.and(where)} ORDER BY id DESC LIMIT ${o.limit}`
+        .query((rs) => rs.map(toFailure), storageError)
+    }
+  }))
+)
+
 /** Every ops-scheduler port on SQL. */
-export const layer: Layer.Layer<ScheduleStore.ScheduleStore, never, SqlDb> = scheduleStore
+export const layer: Layer.Layer<ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore, never, SqlDb> = Layer
+  .merge(scheduleStore, maintenanceStore)
