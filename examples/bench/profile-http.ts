@@ -13,6 +13,7 @@ import { Memory } from "@airlock/adapters-storage"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
+import { Maintenance, Scheduler } from "@airlock/ops"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { writeFileSync } from "node:fs"
@@ -23,7 +24,7 @@ const count = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3000)
 const profile = process.argv.includes("--profile")
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length)
 
-const core = Layer.merge(Ledger.layer, Guardrails.layer).pipe(
+const core = Layer.mergeAll(Ledger.layer, Guardrails.layer, Scheduler.layer, Maintenance.layer).pipe(
   Layer.provideMerge(
     GuardrailsConfig.layer({ rateLimitEnabled: true, rateLimitRpm: 100_000_000, rateLimitTenantRpm: 100_000_000 })
   ),

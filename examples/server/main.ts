@@ -8,9 +8,10 @@
  */
 import { HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
-import { Kernel } from "@airlock/core"
+import { type Actor, AgentMemory, Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
+import { Maintenance, MaintenanceConfig, Scheduler, SchedulerConfig } from "@airlock/ops"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
@@ -38,6 +39,38 @@ const main = Effect.gen(function*() {
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
   const ledger = Ledger.layer
+  // the scheduler and the maintenance loop (AIRLOCK_SCHEDULER_*, AIRLOCK_MAINTENANCE_*), with the
+  // targets and commands this server has: agent-memory tiering over every tenant
+  const tiering = Effect.gen(function*() {
+    const memory = yield* AgentMemory.AgentMemory
+    const system = {
+      id: "system:scheduler",
+      tenant_id: devTenant,
+      kind: "system",
+      name: "scheduler",
+      role: "ADMIN",
+      active: true,
+      created_at: 0
+    } as unknown as Actor.Actor
+    return memory.runTiering("all", system)
+  })
+  const ops = Layer.mergeAll(
+    Scheduler.layerLoop,
+    Maintenance.layerLoop,
+    Scheduler.registerTarget(Effect.map(tiering, (run) => ({
+      name: "memory.tiering",
+      description: "Agent memory: decay importance and move stale items down the tiers (all tenants)",
+      run: () => run
+    }))),
+    Maintenance.registerCommand(Effect.map(tiering, (run) => ({
+      name: "memory.tiering",
+      description: "Agent memory: decay importance and move stale items down the tiers (all tenants)",
+      run
+    })))
+  ).pipe(
+    Layer.provideMerge(Layer.merge(Scheduler.layer, Maintenance.layer)),
+    Layer.provide(Layer.merge(SchedulerConfig.layerConfig, MaintenanceConfig.layerConfig))
+  )
   const seed = Layer.effectDiscard(
     settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens
   )
@@ -76,6 +109,7 @@ const main = Effect.gen(function*() {
     banner.pipe(
       Layer.provide(http),
       Layer.provide(seed),
+      Layer.provide(ops),
       Layer.provide(Layer.merge(guardrails, ledger)),
       Layer.provide(core),
       Layer.provide(logger)

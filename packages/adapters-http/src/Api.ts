@@ -15,6 +15,7 @@ import { GuardrailsApi, LockdownApi } from "./Guardrails/Api.js"
 import { HealthApi } from "./Health/Api.js"
 import { LedgerApi } from "./Ledger/Api.js"
 import { MemoryApi } from "./Memory/Api.js"
+import { SchedulerApi } from "./Scheduler/Api.js"
 import { SystemApi } from "./System/Api.js"
 
 /**
@@ -50,6 +51,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(GuardrailsApi)
   .add(LockdownApi)
   .add(MemoryApi)
+  .add(SchedulerApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

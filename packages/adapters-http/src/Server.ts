@@ -16,6 +16,7 @@ import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
+import type { Maintenance, Scheduler } from "@airlock/ops"
 import {
   HttpApi,
   HttpApiBuilder,
@@ -52,6 +53,7 @@ import * as MemoryHttp from "./Memory/Http.js"
 import * as Metrics from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 import { acceptedRequestId, CurrentRequest } from "./RequestContext.js"
+import * as SchedulerHttp from "./Scheduler/Http.js"
 import * as SystemHttp from "./System/Http.js"
 
 /** Where the OpenAPI document and the docs page are served. */
@@ -109,6 +111,8 @@ export type Requirements =
   | SystemStatus.SystemStatus
   | Budgets.LlmBudget
   | GuardrailsConfig.GuardrailsConfig
+  | Scheduler.Scheduler
+  | Maintenance.Maintenance
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
@@ -119,7 +123,8 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "ledger">
   | HttpApiGroup.ApiGroup<"airlock", "guardrails">
   | HttpApiGroup.ApiGroup<"airlock", "lockdown">
-  | HttpApiGroup.ApiGroup<"airlock", "memory">,
+  | HttpApiGroup.ApiGroup<"airlock", "memory">
+  | HttpApiGroup.ApiGroup<"airlock", "scheduler">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -135,7 +140,8 @@ export const groups: Layer.Layer<
   LedgerHttp.layer,
   GuardrailsHttp.layer,
   GuardrailsHttp.layerLockdown,
-  MemoryHttp.layer
+  MemoryHttp.layer,
+  SchedulerHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

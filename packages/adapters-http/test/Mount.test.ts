@@ -3,12 +3,13 @@ import { Memory } from "@airlock/adapters-storage"
 import { ApiToken, Errors, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
+import { Maintenance, Scheduler } from "@airlock/ops"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { afterAll, expect, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime } from "effect"
 
 // a host mounting the adapter as a fetch-style handler, on the in-memory store
-const core = Layer.merge(Ledger.layer, Guardrails.layer).pipe(
+const core = Layer.mergeAll(Ledger.layer, Guardrails.layer, Scheduler.layer, Maintenance.layer).pipe(
   Layer.provideMerge(GuardrailsConfig.layer()),
   Layer.provideMerge(Kernel.layer),
   Layer.provideMerge(Memory.layer)

@@ -134,6 +134,13 @@ export const ErrorCodes = {
     "exec.budget.exceeded": "BudgetExceeded",
     "llm.budget.exceeded": "BudgetExceeded"
   }),
+  // ops: scheduler and maintenance loop
+  ...rows({
+    "validation.schedule_expression": "ValidationError",
+    "validation.schedule_timezone": "ValidationError",
+    "validation.schedule_target": "ValidationError",
+    "validation.maintenance_command": "ValidationError"
+  }),
   // adapters-http
   ...rows({
     "admin.ip_denied": "Forbidden",

@@ -352,3 +352,10 @@ export const layerLoop: Layer.Layer<never, never, Maintenance> = Layer.scopedDis
     yield* Effect.forkScoped(maintenance.loop)
   })
 )
+
+/** The maintenance service with its command registry (provide the store ports and core's services). */
+export const layer: Layer.Layer<
+  Maintenance | MaintenanceCommands,
+  never,
+  MaintenanceStore | AgentMemory.AgentMemory | SystemState.SystemStateStore | Ids.IdGenerator | Rbac.Rbac
+> = Maintenance.Default.pipe(Layer.provideMerge(MaintenanceCommands.Default))

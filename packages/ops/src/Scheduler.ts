@@ -615,3 +615,10 @@ export const layerLoop: Layer.Layer<never, never, Scheduler> = Layer.scopedDisca
     yield* Effect.forkScoped(scheduler.loop)
   })
 )
+
+/** The scheduler with its target registry (provide the store ports and core's services). */
+export const layer: Layer.Layer<
+  Scheduler | ScheduleTargets,
+  never,
+  ScheduleStore | Audit.AuditLog | Ids.IdGenerator | Rbac.Rbac
+> = Scheduler.Default.pipe(Layer.provideMerge(ScheduleTargets.Default))

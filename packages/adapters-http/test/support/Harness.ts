@@ -21,6 +21,7 @@ import {
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
+import { Maintenance, Scheduler } from "@airlock/ops"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -212,7 +213,7 @@ export const layer = (options: Options = {}): Layer.Layer<
   const ledger = options.ledger === undefined
     ? Ledger.layer
     : Ledger.layerWithConfig.pipe(Layer.provide(LedgerConfig.layer(options.ledger)))
-  const core = Layer.merge(ledger, Guardrails.layer).pipe(
+  const core = Layer.mergeAll(ledger, Guardrails.layer, Scheduler.layer, Maintenance.layer).pipe(
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
