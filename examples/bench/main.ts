@@ -10,6 +10,7 @@ import * as Http from "./http.js"
 import * as Ledger from "./ledger.js"
 import * as AgentMemory from "./memory.js"
 import * as Pipeline from "./pipeline.js"
+import * as Scheduler from "./scheduler.js"
 
 /** One printed line of a benchmark. */
 export interface BenchRow {
@@ -25,7 +26,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "http server", run: Http.run },
   { title: "guardrails gate stack", run: Guardrails.run },
   { title: "ledger", run: Ledger.run },
-  { title: "agent memory", run: AgentMemory.run }
+  { title: "agent memory", run: AgentMemory.run },
+  { title: "scheduler", run: Scheduler.run }
 ]
 
 const only = process.argv.slice(2)

@@ -19,9 +19,16 @@ layer(H.layer({ http: { adminWriteEnabled: true } }), { excludeTestServices: tru
       const s = yield* H.TestServer
       const runs = yield* Ref.make(0)
       const targets = Option.getOrThrow(yield* Effect.serviceOption(Scheduler.ScheduleTargets))
-      yield* targets.register({ name: "test.count", description: "counts", run: () => Ref.updateAndGet(runs, (n) => n + 1) })
+      yield* targets.register({
+        name: "test.count",
+        description: "counts",
+        run: () => Ref.updateAndGet(runs, (n) => n + 1)
+      })
       const admin = (method: string, path: string, body?: unknown) =>
-        s.raw(path, body === undefined ? { method, headers: H.auth(H.tokens.admin) } : H.json(method, H.tokens.admin, body))
+        s.raw(
+          path,
+          body === undefined ? { method, headers: H.auth(H.tokens.admin) } : H.json(method, H.tokens.admin, body)
+        )
 
       const created = yield* admin("POST", "/api/admin/schedules", {
         name: "check",
@@ -122,7 +129,11 @@ layer(H.layer({ http: { adminWriteEnabled: true } }), { excludeTestServices: tru
     Effect.gen(function*() {
       const s = yield* H.TestServer
       const commands = Option.getOrThrow(yield* Effect.serviceOption(Maintenance.MaintenanceCommands))
-      yield* commands.register({ name: "test.fail", description: "fails", run: Effect.fail(new Error("no space left")) })
+      yield* commands.register({
+        name: "test.fail",
+        description: "fails",
+        run: Effect.fail(new Error("no space left"))
+      })
       yield* commands.register({ name: "test.ok", description: "works", run: Effect.succeed({ ok: true }) })
       const run = yield* s.raw(
         "/api/admin/maintenance/run",
@@ -146,8 +157,14 @@ layer(H.layer({ http: { adminWriteEnabled: true } }), { excludeTestServices: tru
       const memory = yield* s.raw("/api/v1/memory/state/failures?job=maintenance:test.fail", {
         headers: H.auth(H.tokens.admin)
       })
-      expect((memory.json as any).items.map((i: any) => [i.uid, i.kind])).toStrictEqual([[failure.memory_uid, "failure"]])
-      const queued = yield* s.raw("/api/admin/maintenance/enqueue", H.json("POST", H.tokens.admin, { commands: ["test.ok"] }))
+      expect((memory.json as any).items.map((i: any) => [i.uid, i.kind])).toStrictEqual([[
+        failure.memory_uid,
+        "failure"
+      ]])
+      const queued = yield* s.raw(
+        "/api/admin/maintenance/enqueue",
+        H.json("POST", H.tokens.admin, { commands: ["test.ok"] })
+      )
       expect(queued.status).toBe(202)
       expect((queued.json as any).runs.map((r: any) => r.status)).toStrictEqual(["queued"])
       const status = yield* s.raw("/api/admin/maintenance/status", { headers: H.auth(H.tokens.admin) })

@@ -16,7 +16,11 @@ import * as SqlOpsScheduler from "./internal/sql/ops-scheduler.js"
 
 /** Every port and the unit of work on a {@link SqlDb} (what the SQLite handle provides). */
 export const layerOnDb: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore,
+  | CorePorts.CorePorts
+  | LedgerPorts.LedgerPorts
+  | GuardrailsPorts.GuardrailsPorts
+  | ScheduleStore.ScheduleStore
+  | MaintenanceStore.MaintenanceStore,
   never,
   SqlDb
 > = Layer.mergeAll(
@@ -28,7 +32,11 @@ export const layerOnDb: Layer.Layer<
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
 export const layer: Layer.Layer<
-  CorePorts.CorePorts | LedgerPorts.LedgerPorts | GuardrailsPorts.GuardrailsPorts | ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore,
+  | CorePorts.CorePorts
+  | LedgerPorts.LedgerPorts
+  | GuardrailsPorts.GuardrailsPorts
+  | ScheduleStore.ScheduleStore
+  | MaintenanceStore.MaintenanceStore,
   never,
   SqlClient.SqlClient
 > = Layer.provide(layerOnDb, fromClient)

@@ -8,8 +8,8 @@ import * as SchedulerSuite from "./SchedulerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
-import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as SchedulerProbe from "./support/SchedulerProbe.js"
 
 suite("memory", Layer.provideMerge(Probe.memory, Memory.layer), { parallelConnections: false })
 

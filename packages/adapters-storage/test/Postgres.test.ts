@@ -9,9 +9,9 @@ import * as SchedulerSuite from "./SchedulerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
-import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 import * as Probe from "./support/Probe.js"
+import * as SchedulerProbe from "./support/SchedulerProbe.js"
 
 const admin = pgAdminUrl()
 

@@ -104,7 +104,7 @@ if (admin === "") {
       }).pipe(
         Effect.provide(
           Scheduler.layer.pipe(
-  Layer.provideMerge(Kernel.layerWithAmbient),
+            Layer.provideMerge(Kernel.layerWithAmbient),
             Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerSeeded(3))),
             Layer.provideMerge(Postgres.layer({ url, maxConnections: 4 }))
           )

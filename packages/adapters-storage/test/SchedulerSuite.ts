@@ -6,7 +6,17 @@
  * in the schedule's zone — with `TestClock` throughout. Every adapter runs it unchanged; each
  * test uses its own schedule names.
  */
-import { type Actor, AgentMemory, type CorePorts, CoreConfig, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import {
+  type Actor,
+  AgentMemory,
+  CoreConfig,
+  type CorePorts,
+  Ids,
+  Kernel,
+  Rbac,
+  SecureRandom,
+  Tenants
+} from "@airlock/core"
 import {
   Maintenance,
   MaintenanceConfig,
@@ -31,15 +41,23 @@ const HOUR = 3_600_000
 /** 2035-01-01T00:00:00Z: whole minutes and hours from here. */
 const T0 = Date.UTC(2035, 0, 1)
 
-const environment = <E>(ports: Layer.Layer<CorePorts.CorePorts | ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore | SchedulerProbe, E>) =>
-  Layer.mergeAll(Kernel.layerWithAmbient, Scheduler.ScheduleTargets.Default, Maintenance.MaintenanceCommands.Default).pipe(
-    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerSeeded(16))),
-    Layer.provideMerge(ports)
-  )
+const environment = <E>(
+  ports: Layer.Layer<
+    CorePorts.CorePorts | ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore | SchedulerProbe,
+    E
+  >
+) =>
+  Layer.mergeAll(Kernel.layerWithAmbient, Scheduler.ScheduleTargets.Default, Maintenance.MaintenanceCommands.Default)
+    .pipe(
+      Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerSeeded(16))),
+      Layer.provideMerge(ports)
+    )
 
 /** A new scheduler instance over the same store (its own instance id), with settings. */
 const instance = (settings: Partial<SchedulerConfig.SchedulerSettings> = {}) =>
-  Scheduler.make.pipe(Effect.provideService(SchedulerConfig.SchedulerConfig, { ...SchedulerConfig.defaults, ...settings }))
+  Scheduler.make.pipe(
+    Effect.provideService(SchedulerConfig.SchedulerConfig, { ...SchedulerConfig.defaults, ...settings })
+  )
 
 let tenantSeq = 0
 const admin = Effect.gen(function*() {
@@ -97,7 +115,10 @@ const add = (
 /** Runs the conformance suite against `ports`. */
 export const suite = <E>(
   name: string,
-  ports: Layer.Layer<CorePorts.CorePorts | ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore | SchedulerProbe, E>,
+  ports: Layer.Layer<
+    CorePorts.CorePorts | ScheduleStore.ScheduleStore | MaintenanceStore.MaintenanceStore | SchedulerProbe,
+    E
+  >,
   _capabilities: Capabilities
 ) =>
   layer(environment(ports), { timeout: 120_000 })(`ops scheduler conformance: ${name}`, (it) => {
@@ -132,7 +153,11 @@ export const suite = <E>(
         expect(yield* bad({ expression: "* * * * *", overlap: "sometimes" })).toBe("validation.schema")
         expect(yield* bad({ expression: "* * * * *", extra: 1 })).toBe("validation.schema")
         expect(
-          codeOf(yield* Effect.exit(scheduler.create(actor, { name: "Bad Name", target: "crud.target", expression: "@every:5" })))
+          codeOf(
+            yield* Effect.exit(
+              scheduler.create(actor, { name: "Bad Name", target: "crud.target", expression: "@every:5" })
+            )
+          )
         ).toBe("validation.schema")
         expect(codeOf(yield* Effect.exit(add(scheduler, actor, { name: "crud-a", target: "crud.target" })))).toBe(
           "conflict.duplicate"
@@ -141,7 +166,12 @@ export const suite = <E>(
 
         // a non-admin may not
         const tenants = yield* Tenants.Tenants
-        const viewer = yield* tenants.addActor({ tenant_id: actor.tenant_id, kind: "user", name: "Vic", role: "VIEWER" })
+        const viewer = yield* tenants.addActor({
+          tenant_id: actor.tenant_id,
+          kind: "user",
+          name: "Vic",
+          role: "VIEWER"
+        })
         expect(codeOf(yield* Effect.exit(add(scheduler, viewer, { name: "crud-v", target: "crud.target" })))).toBe(
           "rbac.forbidden"
         )
@@ -179,8 +209,17 @@ export const suite = <E>(
         const runs = yield* countingTarget("runbook.target")
         yield* add(scheduler, actor, { name: "runbook", target: "runbook.target" })
         const report = yield* scheduler.tick
-        expect(only(["runbook"], report.dispatched)).toStrictEqual([{ schedule: "runbook", due_at: T0 + HOUR, status: "pending", late: false }])
-        expect(only(["runbook"], report.executed)).toMatchObject([{ schedule: "runbook", due_at: T0 + HOUR, status: "succeeded" }])
+        expect(only(["runbook"], report.dispatched)).toStrictEqual([{
+          schedule: "runbook",
+          due_at: T0 + HOUR,
+          status: "pending",
+          late: false
+        }])
+        expect(only(["runbook"], report.executed)).toMatchObject([{
+          schedule: "runbook",
+          due_at: T0 + HOUR,
+          status: "succeeded"
+        }])
         // ticking again, by this or another instance, at the same time adds nothing
         yield* scheduler.tick
         yield* Effect.flatMap(instance(), (other) => other.tick)
@@ -734,10 +773,17 @@ export const suite = <E>(
           "succeeded"
         ]])
         expect(yield* Ref.get(ran)).toBe(2)
-        expect(codeOf(yield* Effect.exit(one.runNow(actor, ["m.count", "nope"])))).toBe("validation.maintenance_command")
+        expect(codeOf(yield* Effect.exit(one.runNow(actor, ["m.count", "nope"])))).toBe(
+          "validation.maintenance_command"
+        )
         expect(yield* Ref.get(ran)).toBe(2)
         const tenants = yield* Tenants.Tenants
-        const viewer = yield* tenants.addActor({ tenant_id: actor.tenant_id, kind: "user", name: "Vic", role: "VIEWER" })
+        const viewer = yield* tenants.addActor({
+          tenant_id: actor.tenant_id,
+          kind: "user",
+          name: "Vic",
+          role: "VIEWER"
+        })
         expect(codeOf(yield* Effect.exit(one.enqueue(viewer, ["m.count"])))).toBe("rbac.forbidden")
       }))
   })

@@ -11,8 +11,8 @@ import * as SchedulerSuite from "./SchedulerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
-import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as SchedulerProbe from "./support/SchedulerProbe.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
 
@@ -44,6 +44,10 @@ AgentMemorySuite.suite(
 )
 
 const schedulerFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ops-scheduler.db")
-SchedulerSuite.suite("sqlite (file, WAL)", Layer.provideMerge(SchedulerProbe.sql, Sqlite.layer({ filename: schedulerFile })), {
-  parallelConnections: false
-})
+SchedulerSuite.suite(
+  "sqlite (file, WAL)",
+  Layer.provideMerge(SchedulerProbe.sql, Sqlite.layer({ filename: schedulerFile })),
+  {
+    parallelConnections: false
+  }
+)

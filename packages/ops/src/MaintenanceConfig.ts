@@ -10,7 +10,7 @@
  * | commands | AIRLOCK_MAINTENANCE_COMMANDS | MAINTENANCE_COMMANDS | empty: every registered command |
  * | failureTenant | AIRLOCK_MAINTENANCE_FAILURE_TENANT | — | `default` (the tenant whose agent memory gets `failure` items) |
  */
-import { Config, Context, Effect, Layer } from "effect"
+import { Config, Context, type Effect, Layer } from "effect"
 
 /** Maintenance settings values (durations in seconds). */
 export interface MaintenanceSettings {

@@ -14,7 +14,7 @@
  * | concurrency | AIRLOCK_SCHEDULER_CONCURRENCY | 4 (tasks run at once by one instance) |
  * | batchSize | AIRLOCK_SCHEDULER_BATCH_SIZE | 500 (schedules claimed and records leased per round) |
  */
-import { Config, Context, Effect, Layer } from "effect"
+import { Config, Context, type Effect, Layer } from "effect"
 
 /** Scheduler settings values (durations in seconds). */
 export interface SchedulerSettings {

@@ -248,7 +248,9 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
         command: Schema.optional(Schema.String),
         before: Schema.optional(Schema.String)
       }))
-      .addSuccess(Schema.Struct({ failures: Schema.Array(MaintenanceFailure), next_before: Schema.NullOr(Schema.String) }))
+      .addSuccess(
+        Schema.Struct({ failures: Schema.Array(MaintenanceFailure), next_before: Schema.NullOr(Schema.String) })
+      )
       .addError(ApiError.StorageError)
   )
   .middleware(Admin)

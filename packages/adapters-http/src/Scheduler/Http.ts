@@ -82,11 +82,15 @@ export const layer: Layer.Layer<
         })))
       .handle("create", ({ payload }) =>
         withPrincipal((actor) => Effect.map(scheduler.create(actor, payload), scheduleJson)))
-      .handle("tick", () => scheduler.tick)
+      .handle("tick", () =>
+        scheduler.tick)
       .handle("get", ({ path }) => Effect.map(scheduler.get(path.name), scheduleJson))
       .handle("update", ({ path, payload }) =>
-        withPrincipal((actor) => Effect.map(scheduler.update(actor, path.name, payload), scheduleJson)))
-      .handle("remove", ({ path }) => withPrincipal((actor) => scheduler.remove(actor, path.name)))
+        withPrincipal((actor) =>
+          Effect.map(scheduler.update(actor, path.name, payload), scheduleJson)
+        ))
+      .handle("remove", ({ path }) =>
+        withPrincipal((actor) => scheduler.remove(actor, path.name)))
       .handle("dispatches", ({ path, urlParams }) =>
         Effect.map(scheduler.history(path.name, urlParams), (dispatches) => {
           const limit = urlParams.limit ?? 50

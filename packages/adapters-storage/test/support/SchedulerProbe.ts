@@ -35,7 +35,13 @@ export const memory = Layer.effect(
     dispatches: (schedule) =>
       Effect.sync(() =>
         [...db.scoped<DispatchRow>("ops_schedule_dispatches").inScope(schedule)]
-          .map((d) => ({ schedule: d.schedule, due_at: d.due_at, status: d.status, attempts: d.attempts, late: d.late }))
+          .map((d) => ({
+            schedule: d.schedule,
+            due_at: d.due_at,
+            status: d.status,
+            attempts: d.attempts,
+            late: d.late
+          }))
           .sort((a, b) => a.due_at - b.due_at)
       ),
     triggers: (schedule) =>

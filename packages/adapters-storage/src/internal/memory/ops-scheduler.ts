@@ -6,8 +6,8 @@
 import { CorePorts, type Errors, Trusted } from "@airlock/core"
 import { MaintenanceStore, Schedules, ScheduleStore } from "@airlock/ops"
 import { Effect, Layer, Option } from "effect"
-import { toJson } from "../json.js"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
+import { toJson } from "../json.js"
 
 type Dispatch = ScheduleStore.Dispatch
 
@@ -220,7 +220,10 @@ export const maintenanceStore: Layer.Layer<MaintenanceStore.MaintenanceStore, ne
       return next
     }
     return {
-      insertRun: (r) => db.write(() => void runs.set(r.id, Trusted.make(MaintenanceStore.MaintenanceRun, { ...r, result: cloneJson(r.result) }))),
+      insertRun: (r) =>
+        db.write(() =>
+          void runs.set(r.id, Trusted.make(MaintenanceStore.MaintenanceRun, { ...r, result: cloneJson(r.result) }))
+        ),
       takeQueued: (owner, now, limit) =>
         db.write(() =>
           [...runs.values()]
@@ -241,7 +244,10 @@ export const maintenanceStore: Layer.Layer<MaintenanceStore.MaintenanceStore, ne
           const last = new Map<string, MaintenanceStore.MaintenanceRun>()
           for (const r of runs.values()) {
             const seen = last.get(r.command)
-            if (seen === undefined || r.enqueued_at > seen.enqueued_at || (r.enqueued_at === seen.enqueued_at && r.id > seen.id)) {
+            if (
+              seen === undefined || r.enqueued_at > seen.enqueued_at ||
+              (r.enqueued_at === seen.enqueued_at && r.id > seen.id)
+            ) {
               last.set(r.command, r)
             }
           }
@@ -258,7 +264,9 @@ export const maintenanceStore: Layer.Layer<MaintenanceStore.MaintenanceStore, ne
       failures: (o) =>
         db.read(() =>
           [...failures.values()]
-            .filter((f) => (o.command === undefined || f.command === o.command) && (o.before === undefined || f.id < o.before))
+            .filter((f) =>
+              (o.command === undefined || f.command === o.command) && (o.before === undefined || f.id < o.before)
+            )
             .sort(newestFirst)
             .slice(0, o.limit)
         )

@@ -151,7 +151,10 @@ export const scheduleStore: Layer.Layer<ScheduleStore.ScheduleStore, never, SqlD
           storageError
         ),
       list: () =>
-        sql`SELECT ${SCHEDULE_COLUMNS} FROM ops_schedules ORDER BY name`.query((rs) => rs.map(toSchedule), storageError),
+        sql`SELECT ${SCHEDULE_COLUMNS} FROM ops_schedules ORDER BY name`.query(
+          (rs) => rs.map(toSchedule),
+          storageError
+        ),
       update: (s, expected) =>
         Effect.flatMap(
           sql`UPDATE ops_schedules SET expression = ${s.expression}, time_zone = ${s.time_zone}, target = ${s.target},
@@ -291,7 +294,8 @@ export const maintenanceStore: Layer.Layer<MaintenanceStore.MaintenanceStore, ne
           ORDER BY enqueued_at, id LIMIT ${limit}`.pipe(orStorage)
         const taken: Array<MaintenanceStore.MaintenanceRun> = []
         for (const q of queued) {
-          const rows = yield* sql`UPDATE ops_maintenance_runs SET status = 'running', owner = ${owner}, started_at = ${now}
+          const rows =
+            yield* sql`UPDATE ops_maintenance_runs SET status = 'running', owner = ${owner}, started_at = ${now}
             WHERE id = ${String(q.id)} AND status = 'queued' RETURNING ${RUN_COLUMNS}`.pipe(orStorage)
           if (rows.length > 0) taken.push(toRun(rows[0]!))
         }
