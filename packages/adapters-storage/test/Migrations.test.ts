@@ -38,7 +38,7 @@ const inspect = (tables: Effect.Effect<ReadonlyArray<{ readonly name: string }>,
     )
     return {
       status: yield* Migrations.status,
-      unprefixed: names.filter((n) => !/^(core|guardrails|ledger)_/.test(n) && n !== "effect_sql_migrations"),
+      unprefixed: names.filter((n) => !/^(core|guardrails|ledger|ops)_/.test(n) && n !== "effect_sql_migrations"),
       prefixes: [...new Set(names.map((n) => n.split("_")[0]))].sort(),
       tenants: (yield* sql`SELECT id, name FROM core_tenants`).map((r) => [r.id, r.name]),
       counters: (yield* sql`SELECT key, CAST(count AS TEXT) AS count FROM guardrails_counters`).map((
@@ -55,7 +55,8 @@ const inspect = (tables: Effect.Effect<ReadonlyArray<{ readonly name: string }>,
 const expected = {
   status: { current: Migrations.head, head: Migrations.head, atHead: true },
   unprefixed: [],
-  prefixes: ["core", "effect", "guardrails", "ledger"],
+  // ops_* come from 0009_ops_scheduler, applied after the renames
+  prefixes: ["core", "effect", "guardrails", "ledger", "ops"],
   tenants: [["acme", "Acme"]],
   counters: [["rpm:acme", "3"]],
   ledger: ["7"],
