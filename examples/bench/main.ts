@@ -5,6 +5,7 @@
  * imports), not the TypeScript sources through tsx's loader, whose transform roughly halves the
  * pipeline's throughput. `pnpm bench ledger` runs one module.
  */
+import * as CompanionQuality from "./companion-quality.js"
 import * as Guardrails from "./guardrails.js"
 import * as Http from "./http.js"
 import * as Ledger from "./ledger.js"
@@ -25,7 +26,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "http server", run: Http.run },
   { title: "guardrails gate stack", run: Guardrails.run },
   { title: "ledger", run: Ledger.run },
-  { title: "agent memory", run: AgentMemory.run }
+  { title: "agent memory", run: AgentMemory.run },
+  { title: "companion-quality", run: CompanionQuality.run }
 ]
 
 const only = process.argv.slice(2)

@@ -117,10 +117,21 @@ const fitPlatt = (items: ReadonlyArray<Weighted>, oneParam: boolean, prior: numb
   }
   const tPos = (pos + 1) / (pos + 2)
   const tNeg = 1 / (neg + 2)
+  // the penalised negative log-likelihood (cross-entropy against the smoothed targets)
+  const objective = (a: number, b: number) => {
+    let f = 0.5 * prior * ((a - 1) ** 2 + (oneParam ? 0 : b * b))
+    for (const it of items) {
+      const t = it.y === 1 ? tPos : tNeg
+      const z = a * it.x + b
+      // log(1 + e^z) − t·z, computed without overflow
+      f += it.w * ((z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - t * z)
+    }
+    return f
+  }
   let a = 1
   let b = 0
+  let current = objective(a, b)
   for (let iter = 0; iter < 100; iter++) {
-    // gradient and Hessian of the penalised negative log-likelihood
     let ga = prior * (a - 1)
     let gb = oneParam ? 0 : prior * b
     let haa = prior
@@ -143,9 +154,19 @@ const fitPlatt = (items: ReadonlyArray<Weighted>, oneParam: boolean, prior: numb
     if (!(det > 0)) break
     const da = (hbb * ga - hab * gb) / det
     const db = oneParam ? 0 : (haa * gb - hab * ga) / det
-    a -= da
-    b -= db
-    if (Math.abs(da) < 1e-10 && Math.abs(db) < 1e-10) break
+    // damped Newton: halve the step until the objective does not rise (the problem is convex)
+    let step = 1
+    let next = objective(a - da, b - db)
+    while (!(next <= current) && step > 1e-10) {
+      step /= 2
+      next = objective(a - step * da, b - step * db)
+    }
+    if (!(next <= current)) break
+    a -= step * da
+    b -= step * db
+    const improvement = current - next
+    current = next
+    if ((Math.abs(step * da) < 1e-10 && Math.abs(step * db) < 1e-10) || improvement < 1e-14) break
   }
   // a negative slope would invert the ranking: the calibrated map must be monotone
   if (!(a >= 0)) {
@@ -248,7 +269,7 @@ export const fit = (history: ReadonlyArray<HistoryItem>, options: FitOptions = {
   const prior = options.prior_strength ?? 1
   const valid = history.filter((h) => Number.isFinite(h.score) && Number.isFinite(h.at))
   if (valid.length < minHistory || valid.length === 0) return null
-  const now = options.now ?? Math.max(...valid.map((h) => h.at))
+  const now = options.now ?? valid.reduce((m, h) => Math.max(m, h.at), -Infinity)
   const ordered = [...valid].sort((p, q) => p.at - q.at || p.score - q.score || Number(p.correct) - Number(q.correct))
   const items: Array<Weighted> = ordered.map((h) => ({
     x: logit(h.score),

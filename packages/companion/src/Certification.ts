@@ -185,6 +185,9 @@ export const DEFAULT_THRESHOLDS: ReadonlyArray<number> = [
   0.5
 ]
 
+/** Default of `start_errors`: testing starts where one error could still certify. */
+export const DEFAULT_START_ERRORS = 1
+
 /** Default look-back window in days. */
 export const DEFAULT_WINDOW_DAYS = 90
 
@@ -236,6 +239,13 @@ export interface CertifyOptions {
   readonly now: number
   /** Default {@link DEFAULT_WINDOW_DAYS}. */
   readonly window_days?: number
+  /**
+   * Thresholds with fewer items than could certify with this many errors are skipped before the
+   * sequence starts (default {@link DEFAULT_START_ERRORS}). 0 starts testing as soon as a clean
+   * run could pass (59 items for 0.95) — but then a single error among the first few dozen items
+   * ends the sequence at its first step; 1 waits for 93 items, so one early error does not.
+   */
+  readonly start_errors?: number
   /** Default {@link DEFAULT_THRESHOLDS}; tested strictest first whatever their order. */
   readonly candidate_thresholds?: ReadonlyArray<number>
 }
@@ -255,7 +265,8 @@ export const certify = (items: ReadonlyArray<CertifyItem>, options: CertifyOptio
     .filter((t) => Number.isFinite(t))
     .sort((a, b) => b - a)
   const maxError = 1 - target
-  const nMin = minCleanItems(target, delta)
+  const startErrors = options.start_errors ?? DEFAULT_START_ERRORS
+  const nMin = minCleanItems(target, delta, startErrors)
   const sorted = [...inWindow].sort((a, b) => b.p - a.p)
   let best: { threshold: number; n: number; k: number; bound: number } | null = null
   let last: { n: number; k: number; bound: number } | null = null
@@ -278,7 +289,7 @@ export const certify = (items: ReadonlyArray<CertifyItem>, options: CertifyOptio
       break
     }
   }
-  const params = `${METHOD}|${target}|${delta}|${windowDays}|${thresholds.join(",")}`
+  const params = `${METHOD}|${target}|${delta}|${windowDays}|${startErrors}|${thresholds.join(",")}`
   if (best !== null) {
     return {
       threshold: best.threshold,

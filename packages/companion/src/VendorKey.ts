@@ -48,6 +48,9 @@ const TYPE_PHRASES: ReadonlyArray<string> = [
   "RECURRING PAYMENT",
   "RECURRING",
   "ELECTRONIC PAYMENT",
+  "WEB ONLINE PAYMENT",
+  "WEB PAYMENT",
+  "WEB PMT",
   "ONLINE PAYMENT",
   "ONLINE TRANSFER",
   "BILL PAYMENT",
@@ -303,11 +306,6 @@ const normalise = (text: string): string => {
     /ORIG CO NAME\s*:\s*(.+?)\s*(?:\b(?:ORIG ID|DESC DATE|CO ENTRY DESCR|ENTRY DESCR|SEC|TRACE|EED|IND ID|IND NAME)\b|$)/
       .exec(s)
   if (orig) s = ` ${orig[1]} `
-  // e-mail addresses, and web addresses after the name (a help URL), go whole
-  s = s.replace(/\S+@\S+/g, " ").replace(
-    /(\S)\s+(?:HTTPS?:\/\/)?(?:WWW\.)?[A-Z0-9-]+(?:\.[A-Z0-9-]+)*\.(?:COM|NET|ORG|IO)\b\S*/g,
-    "$1 "
-  )
   // references with a label: the label and its value go together
   s = s.replace(
     /\b(?:REF(?:ERENCE)?|REF NO|CONF(?:IRMATION)?|AUTH(?:ORIZATION)?|TRACE|TRN|TXN|SEQ|ORIG ID|PPD ID|WEB ID|CCD ID|ID|INV|INVOICE|ORDER|TERMINAL|TERM|TID|MID|APPROVAL|APPR CODE|CARD ENDING IN|CARD ENDING|ENDING IN)\s*(?:NO\.?|NUMBER|#|:)?\s*[:#]?\s*[A-Z0-9-]*\d[A-Z0-9-]*/g,
@@ -326,6 +324,11 @@ const normalise = (text: string): string => {
   for (let i = 0; i < 2; i++) s = s.replace(TYPE_RE, " ")
   // payment processors: "SQ *NAME", "TST* NAME", "PAYPAL *NAME"
   s = s.replace(PROCESSOR_RE, " ")
+  // e-mail addresses, and web addresses after the name (a help URL), go whole
+  s = s.replace(/\S+@\S+/g, " ")
+  s = s.replace(/([A-Z0-9&])\s+(?:HTTPS?:\/\/)?(?:WWW\.)?[A-Z0-9-]+(?:\.[A-Z0-9-]+)*\.[A-Z]{2,6}\b(?:\/\S*)?/g, "$1 ")
+  // a marketplace's country before its order reference: "AMZN MKTP US*2K4RT1XY0"
+  s = s.replace(/\s(?:US|CA|GB|UK|DE)\*\S+/g, " ")
   // web suffixes and schemes
   s = s.replace(/\bHTTPS?:\/\/|\bWWW\./g, " ").replace(/\.(?:COM|NET|ORG|IO|CO|CA|US|UK)\b(?:\/\S*)?/g, " ")
   // store and terminal numbers: what follows a store number is the location
@@ -338,8 +341,10 @@ const normalise = (text: string): string => {
   s = s.replace(/['’]/g, "").replace(/[^A-Z0-9&]+/g, " ")
   const tokens = s.split(" ").filter((t) => t.length > 0 && !isReference(t))
   // location suffix: country, state/province, then a known city (only when a name remains)
+  if (tokens.length > 1 && tokens[0] === "THE") tokens.shift()
   while (tokens.length > 1 && COUNTRIES.has(tokens[tokens.length - 1]!)) tokens.pop()
   if (tokens.length > 1 && REGIONS.has(tokens[tokens.length - 1]!)) tokens.pop()
+  while (tokens.length > 1 && COUNTRIES.has(tokens[tokens.length - 1]!)) tokens.pop()
   let out = tokens.join(" ")
   const city = CITY_RE.exec(` ${out}`)
   if (city && city.index > 0) out = ` ${out}`.slice(0, city.index).trim()
