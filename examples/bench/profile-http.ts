@@ -10,6 +10,7 @@
  */
 import { HttpConfig, HttpRateLimit, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
+import { CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
@@ -23,7 +24,7 @@ const count = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3000)
 const profile = process.argv.includes("--profile")
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length)
 
-const core = Layer.merge(Ledger.layer, Guardrails.layer).pipe(
+const core = Layer.mergeAll(Ledger.layer, Guardrails.layer, CompanionSettings.CompanionSettings.Default).pipe(
   Layer.provideMerge(
     GuardrailsConfig.layer({ rateLimitEnabled: true, rateLimitRpm: 100_000_000, rateLimitTenantRpm: 100_000_000 })
   ),

@@ -32,7 +32,8 @@ const start = (env: Record<string, string>): Promise<Running> =>
   new Promise((resolve, reject) => {
     const child = spawn(tsx, ["--conditions=source", "server/main.ts"], {
       cwd: examples,
-      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env },
+      // the one-person setup these tests change settings in (a raise would otherwise wait for a second person)
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", AIRLOCK_COMPANION_AUTONOMY_APPROVAL: "false", ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let output = ""

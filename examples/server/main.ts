@@ -8,6 +8,7 @@
  */
 import { HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
+import { CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
@@ -38,6 +39,8 @@ const main = Effect.gen(function*() {
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
   const ledger = Ledger.layer
+  // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
+  const companion = CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(guardrails))
   const seed = Layer.effectDiscard(
     settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens
   )
@@ -76,7 +79,7 @@ const main = Effect.gen(function*() {
     banner.pipe(
       Layer.provide(http),
       Layer.provide(seed),
-      Layer.provide(Layer.merge(guardrails, ledger)),
+      Layer.provide(Layer.mergeAll(guardrails, ledger, companion)),
       Layer.provide(core),
       Layer.provide(logger)
     )

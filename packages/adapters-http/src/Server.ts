@@ -12,6 +12,7 @@
  * with `HttpApiBuilder.httpApp` / `HttpApiBuilder.toWebHandler`, or {@link serve} on any
  * `HttpServer`; {@link layerNode} is the Node server with drain-on-shutdown.
  */
+import type { CompanionSettings } from "@airlock/companion"
 import { Errors, Ids, type Rbac, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
@@ -109,6 +110,7 @@ export type Requirements =
   | SystemStatus.SystemStatus
   | Budgets.LlmBudget
   | GuardrailsConfig.GuardrailsConfig
+  | CompanionSettings.CompanionSettings
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<

@@ -1,5 +1,6 @@
 import { HttpConfig, HttpRateLimit, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
+import { CompanionSettings } from "@airlock/companion"
 import { ApiToken, Errors, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
@@ -8,7 +9,7 @@ import { afterAll, expect, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime } from "effect"
 
 // a host mounting the adapter as a fetch-style handler, on the in-memory store
-const core = Layer.merge(Ledger.layer, Guardrails.layer).pipe(
+const core = Layer.mergeAll(Ledger.layer, Guardrails.layer, CompanionSettings.CompanionSettings.Default).pipe(
   Layer.provideMerge(GuardrailsConfig.layer()),
   Layer.provideMerge(Kernel.layer),
   Layer.provideMerge(Memory.layer)

@@ -139,6 +139,12 @@ export const ErrorCodes = {
     "validation.rule": "ValidationError",
     "validation.rule_regex": "ValidationError"
   }),
+  // companion: settings and autonomy
+  ...rows({
+    "companion.settings.approval_required": "Forbidden",
+    "companion.settings.approver_not_person": "Forbidden",
+    "validation.companion_setting": "ValidationError"
+  }),
   // adapters-http
   ...rows({
     "admin.ip_denied": "Forbidden",

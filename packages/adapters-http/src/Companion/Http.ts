@@ -1,4 +1,8 @@
-/** Handlers of the companion group: translate between JSON and core's `Tenants` settings. */
+/**
+ * Handlers of the companion group: translate between JSON and core's `Tenants` settings and the
+ * companion's `CompanionSettings` service (named settings, governed raises).
+ */
+import { CompanionSettings } from "@airlock/companion"
 import { type AiSettings, Tenants } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Effect, type Layer } from "effect"
@@ -17,26 +21,104 @@ export const toJson = (s: AiSettings.AiSettings) => ({
   updated_by: s.updated_by
 })
 
+/** The JSON form of the named settings (core's fields, `extensions` and the named fields). */
+export const namedJson = (s: AiSettings.AiSettings, view: CompanionSettings.SettingsView) => ({
+  ...toJson(s),
+  autopost_enabled: view.autopost_enabled,
+  autopost_threshold: view.autopost_threshold,
+  coldstart_min_labels: view.coldstart_min_labels,
+  target_precision: view.target_precision,
+  certification_delta: view.certification_delta,
+  spot_check_rate: view.spot_check_rate,
+  value_breaker_threshold: view.value_breaker_threshold,
+  llm_tenant_cap_usd: view.llm_tenant_cap_usd,
+  approval_risk_threshold: view.approval_risk_threshold,
+  effective: view.effective,
+  autonomy_approval_required: view.autonomy_approval_required
+})
+
+/** Reads run no gates: neither a pipeline conflict nor the lockdown can refuse them. */
+const readOnly = <A, R>(self: Effect.Effect<A, CompanionSettings.SettingsError, R>) =>
+  Effect.catchTags(self, { Conflict: Effect.die, LockdownActive: Effect.die })
+
+const changeJson = (c: CompanionSettings.ChangeView) => ({ ...c, patch: { ...c.patch }, raises: [...c.raises] })
+
 /** The companion group's handlers. */
-export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "companion">, never, Tenants.Tenants | TenantScoped> =
-  HttpApiBuilder.group(
-    AirlockApi,
-    "companion",
-    (handlers) =>
-      Effect.gen(function*() {
-        const tenants = yield* Tenants.Tenants
-        return handlers
-          .handle("getSettings", () =>
-            withPrincipal((actor, tenant) =>
-              Effect.gen(function*() {
-                return toJson(yield* tenants.readSettings(tenant, actor))
-              })
-            ))
-          .handle("updateSettings", ({ payload }) =>
-            withPrincipal((actor, tenant) =>
-              Effect.gen(function*() {
-                return toJson(yield* tenants.updateSettings(tenant, payload, actor))
-              })
-            ))
-      })
-  )
+export const layer: Layer.Layer<
+  HttpApiGroup.ApiGroup<"airlock", "companion">,
+  never,
+  Tenants.Tenants | CompanionSettings.CompanionSettings | TenantScoped
+> = HttpApiBuilder.group(
+  AirlockApi,
+  "companion",
+  (handlers) =>
+    Effect.gen(function*() {
+      const tenants = yield* Tenants.Tenants
+      const companion = yield* CompanionSettings.CompanionSettings
+      const named = (tenant: Parameters<typeof tenants.settings>[0]) =>
+        Effect.map(tenants.settings(tenant), (s) => namedJson(s, companion.view(s)))
+      return handlers
+        .handle("getSettings", () =>
+          withPrincipal((actor, tenant) =>
+            Effect.gen(function*() {
+              return toJson(yield* tenants.readSettings(tenant, actor))
+            })
+          ))
+        .handle("getNamedSettings", () =>
+          withPrincipal((actor, tenant) =>
+            Effect.map(tenants.readSettings(tenant, actor), (settings) =>
+              namedJson(settings, companion.view(settings)))
+          ))
+        .handle("updateSettings", ({ payload }) =>
+          withPrincipal((actor, tenant) =>
+            Effect.gen(function*() {
+              // a raise is refused here, never proposed: no gate runs
+              yield* companion.update(tenant, payload, actor, { onRaise: "refuse" }).pipe(readOnly)
+              return yield* named(tenant)
+            })
+          ))
+        .handle("requestSettingsChange", ({ payload }) =>
+          withPrincipal((actor, tenant) =>
+            Effect.gen(function*() {
+              const result = yield* companion.update(tenant, payload, actor)
+              const settings = yield* named(tenant)
+              return result.status === "applied"
+                ? { status: "applied" as const, settings }
+                : {
+                  status: "pending_approval" as const,
+                  change_id: result.change.change_id,
+                  change: changeJson(result.change),
+                  settings
+                }
+            })
+          ))
+        .handle("listSettingsChanges", ({ urlParams }) =>
+          withPrincipal((actor, tenant) =>
+            Effect.map(
+              companion.changes(tenant, actor, { status: urlParams.status, limit: urlParams.limit }).pipe(readOnly),
+              (changes) => ({ changes: changes.map(changeJson) })
+            )
+          ))
+        .handle("approveSettingsChange", ({ path }) =>
+          withPrincipal((actor, tenant) =>
+            Effect.gen(function*() {
+              const result = yield* companion.approve(tenant, path.id, actor)
+              return {
+                status: result.status,
+                already_applied: result.already_applied,
+                change: changeJson(result.change),
+                settings: yield* named(tenant)
+              }
+            })
+          ))
+        .handle("rejectSettingsChange", ({ path, payload }) =>
+          withPrincipal((actor, tenant) =>
+            Effect.map(
+              companion.reject(tenant, path.id, actor, payload.reason).pipe(
+                Effect.catchTag("LockdownActive", Effect.die)
+              ),
+              changeJson
+            )
+          ))
+    })
+)

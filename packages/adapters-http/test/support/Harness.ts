@@ -7,6 +7,7 @@
 import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
+import { Autonomy, CompanionSettings } from "@airlock/companion"
 import {
   type Actor,
   ApiToken,
@@ -186,6 +187,12 @@ export interface Options {
   readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
   /** Ledger settings (e.g. a small export page); default: from `AIRLOCK_LEDGER_*`. */
   readonly ledger?: Partial<LedgerConfig.LedgerSettings>
+  /**
+   * Whether a settings change raising autonomy waits for a second person
+   * (`AIRLOCK_COMPANION_AUTONOMY_APPROVAL`). Default here: off, the one-person setup the older
+   * suites change settings in; the companion settings tests turn it on.
+   */
+  readonly autonomyApproval?: boolean
 }
 
 /**
@@ -201,7 +208,8 @@ export const layer = (options: Options = {}): Layer.Layer<
   | Kernel.CoreServices
   | HttpConfig.HttpConfig
   | Guardrails.GuardrailsServices
-  | Ledger.LedgerServices,
+  | Ledger.LedgerServices
+  | CompanionSettings.CompanionSettings,
   unknown
 > => {
   const logs: Array<string> = []
@@ -212,7 +220,10 @@ export const layer = (options: Options = {}): Layer.Layer<
   const ledger = options.ledger === undefined
     ? Ledger.layer
     : Ledger.layerWithConfig.pipe(Layer.provide(LedgerConfig.layer(options.ledger)))
-  const core = Layer.merge(ledger, Guardrails.layer).pipe(
+  const companion = CompanionSettings.CompanionSettings.Default.pipe(
+    Layer.provide(Autonomy.layer({ approvalRequired: options.autonomyApproval ?? false }))
+  )
+  const core = Layer.mergeAll(ledger, Guardrails.layer, companion).pipe(
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),

@@ -1,0 +1,311 @@
+/**
+ * The companion's named settings and the governance of raises, end to end through HTTP on SQLite
+ * and PostgreSQL: a raise waits for a second person, the requester cannot approve it, a second
+ * person's approval applies it exactly once, lowering and the kill switch take effect at once,
+ * and both ways are audited. Persisted state is read with raw SQL.
+ */
+import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import * as H from "./support/Harness.js"
+
+const settings = "/api/v1/companion/settings"
+const named = "/api/v1/companion/settings/named"
+const changes = "/api/v1/companion/settings/changes"
+
+/** The audit actions of a tenant after a sequence number, oldest first, straight from the database. */
+const auditSince = (tenant: string, seq: number) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`SELECT seq, action, actor_id, data FROM core_audit WHERE tenant_id = ${tenant} AND seq > ${seq} ORDER BY seq`
+        .pipe(
+          Effect.map((rows) =>
+            rows.map((r) => ({
+              action: String(r.action),
+              actor_id: String(r.actor_id),
+              data: JSON.parse(String(r.data))
+            }))
+          ),
+          Effect.orDie
+        )
+  )
+
+const lastSeq = (tenant: string) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`SELECT COALESCE(MAX(seq), 0) AS n FROM core_audit WHERE tenant_id = ${tenant}`.pipe(
+        Effect.map((r) => Number(r[0]!.n)),
+        Effect.orDie
+      )
+  )
+
+/** The stored settings-change records of a tenant (core's shadow records of the kind). */
+const changeRows = (tenant: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`SELECT id, status, proposed_by, closed_by FROM core_actions
+        WHERE tenant_id = ${tenant} AND kind = 'companion.settings.change' ORDER BY id`.pipe(
+      Effect.map((rows) => rows.map((r) => ({ ...r }))),
+      Effect.orDie
+    ))
+
+const suite = (storage: "sqlite" | "postgres") =>
+  layer(H.layer({ storage, autonomyApproval: true }), { excludeTestServices: true })(storage, (it) => {
+    it.effect("named fields with their defaults; the plain GET keeps its body", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const r = yield* s.raw(named, { headers: H.auth(H.tokens.viewer) })
+        expect(r.status).toBe(200)
+        expect(r.json).toMatchObject({
+          tenant_id: "default",
+          ai_mode: "suggest_only",
+          autopost_enabled: false,
+          autopost_threshold: 0.9,
+          coldstart_min_labels: 3,
+          target_precision: 0.95,
+          certification_delta: 0.05,
+          spot_check_rate: 0.05,
+          value_breaker_threshold: null,
+          llm_tenant_cap_usd: null,
+          approval_risk_threshold: null,
+          autonomy_approval_required: true,
+          effective: {
+            value_breaker_threshold: "5000.00",
+            llm_tenant_cap_usd: "50.00",
+            approval_risk_threshold: 0.7,
+            velocity_max_per_minute: 30,
+            trust_downgrade_to: "suggest_only"
+          }
+        })
+        const plain = yield* s.raw(settings, { headers: H.auth(H.tokens.viewer) })
+        expect(Object.keys(plain.json).sort()).toStrictEqual(
+          ["ai_enabled", "ai_mode", "extensions", "kill_switch", "tenant_id", "updated_at", "updated_by"]
+        )
+      }))
+
+    it.effect("a raise waits for a second person, who applies it exactly once; the requester cannot", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const rowBefore = yield* H.settingsRow("default")
+        const seq0 = yield* lastSeq("default")
+
+        // PUT refuses a raise and writes nothing
+        const put = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { ai_mode: "drafts" }))
+        expect(H.expectError(put, 403, "companion.settings.approval_required").details).toMatchObject({
+          raises: ["ai_mode"]
+        })
+        expect(yield* H.settingsRow("default")).toStrictEqual(rowBefore)
+        expect(yield* lastSeq("default")).toBe(seq0)
+
+        // requested as a change: 202, pending, nothing applied yet, the request audited
+        const requested = yield* s.raw(
+          changes,
+          H.json("POST", H.tokens.owner, { ai_mode: "drafts", autopost_threshold: 0.85, spot_check_rate: 0.1 })
+        )
+        expect(requested.status).toBe(202)
+        expect(requested.json).toMatchObject({
+          status: "pending_approval",
+          change: { status: "proposed", requested_by: "owner" },
+          settings: { ai_mode: "suggest_only", autopost_threshold: 0.9 }
+        })
+        const id: string = requested.json.change_id
+        expect(requested.json.change.change_id).toBe(id)
+        expect(requested.json.change.raises.map((r: any) => r.field)).toStrictEqual(["ai_mode", "autopost_threshold"])
+        expect(yield* H.settingsRow("default")).toStrictEqual(rowBefore)
+        expect((yield* auditSince("default", seq0)).map((a) => a.action)).toStrictEqual(["action.proposed"])
+        const listed = yield* s.raw(`${changes}?status=proposed`, { headers: H.auth(H.tokens.viewer) })
+        expect(listed.json.changes.map((c: any) => c.change_id)).toStrictEqual([id])
+
+        // the requester approving itself: refused with a stable code, nothing written
+        const self = yield* s.raw(`${changes}/${id}/approve`, H.json("POST", H.tokens.owner, {}))
+        H.expectError(self, 403, "approval.self_approval")
+        // a bookkeeper may not approve at all
+        H.expectError(
+          yield* s.raw(`${changes}/${id}/approve`, H.json("POST", H.tokens.bookkeeper, {})),
+          403,
+          "rbac.forbidden"
+        )
+        expect(yield* H.settingsRow("default")).toStrictEqual(rowBefore)
+        expect(yield* changeRows("default")).toMatchObject([{ id, status: "proposed", closed_by: null }])
+
+        // a second person approves: applied once, audited with who asked and who approved
+        const seq1 = yield* lastSeq("default")
+        const approved = yield* s.raw(`${changes}/${id}/approve`, H.json("POST", H.tokens.admin, {}))
+        expect(approved.status).toBe(200)
+        expect(approved.json).toMatchObject({
+          status: "applied",
+          already_applied: false,
+          change: { change_id: id, status: "applied", requested_by: "owner", closed_by: "admin" },
+          settings: { ai_mode: "drafts", autopost_threshold: 0.85, spot_check_rate: 0.1 }
+        })
+        expect(yield* H.settingsRow("default")).toMatchObject({
+          ai_mode: "drafts",
+          extensions: { "companion.autopost_threshold": 0.85, "companion.spot_check_rate": 0.1 }
+        })
+        const applyAudit = yield* auditSince("default", seq1)
+        expect(applyAudit.map((a) => [a.action, a.actor_id])).toStrictEqual([
+          ["settings.updated", "admin"],
+          ["action.applied", "admin"]
+        ])
+        expect(applyAudit[0]!.data).toMatchObject({ before: { ai_mode: "suggest_only" }, after: { ai_mode: "drafts" } })
+
+        // approving again has no second effect
+        const seq2 = yield* lastSeq("default")
+        const rowAfter = yield* H.settingsRow("default")
+        const again = yield* s.raw(`${changes}/${id}/approve`, H.json("POST", H.tokens.admin, {}))
+        expect(again.status).toBe(200)
+        expect(again.json).toMatchObject({ status: "applied", already_applied: true })
+        expect(yield* lastSeq("default")).toBe(seq2)
+        expect(yield* H.settingsRow("default")).toStrictEqual(rowAfter)
+        expect(yield* changeRows("default")).toMatchObject([{
+          id,
+          status: "applied",
+          proposed_by: "owner",
+          closed_by: "admin"
+        }])
+      }))
+
+    it.effect("lowering autonomy and the kill switch take effect at once, audited; releasing the switch is a raise", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const seq0 = yield* lastSeq("default")
+        const lowered = yield* s.raw(
+          settings,
+          H.json("PUT", H.tokens.owner, { ai_mode: "shadow_only", autopost_threshold: 0.97, coldstart_min_labels: 5 })
+        )
+        expect(lowered.status).toBe(200)
+        expect(lowered.json).toMatchObject({
+          ai_mode: "shadow_only",
+          autopost_threshold: 0.97,
+          coldstart_min_labels: 5
+        })
+        expect(yield* H.settingsRow("default")).toMatchObject({
+          ai_mode: "shadow_only",
+          extensions: { "companion.autopost_threshold": 0.97, "companion.coldstart_min_labels": 5 }
+        })
+        const killed = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { kill_switch: true }))
+        expect([killed.status, killed.json.kill_switch]).toStrictEqual([200, true])
+        expect(yield* H.settingsRow("default")).toMatchObject({ kill_switch: 1 })
+        expect((yield* auditSince("default", seq0)).map((a) => [a.action, a.actor_id])).toStrictEqual([
+          ["settings.updated", "owner"],
+          ["settings.updated", "owner"]
+        ])
+        // releasing the kill switch raises autonomy again: it waits
+        const release = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { kill_switch: false }))
+        expect(H.expectError(release, 403, "companion.settings.approval_required").details).toMatchObject({
+          raises: ["kill_switch"]
+        })
+        const asked = yield* s.raw(changes, H.json("POST", H.tokens.owner, { kill_switch: false }))
+        expect(asked.status).toBe(202)
+        const ok = yield* s.raw(`${changes}/${asked.json.change_id}/approve`, H.json("POST", H.tokens.admin, {}))
+        expect([ok.status, ok.json.settings.kill_switch]).toStrictEqual([200, false])
+        expect(yield* H.settingsRow("default")).toMatchObject({ kill_switch: 0 })
+        // a non-raising change sent as a change request applies at once (200)
+        const lower = yield* s.raw(changes, H.json("POST", H.tokens.owner, { spot_check_rate: 0.2 }))
+        expect(lower.status).toBe(200)
+        expect(lower.json).toMatchObject({ status: "applied", settings: { spot_check_rate: 0.2 } })
+      }))
+
+    it.effect("raw extension keys are governed and validated like the named fields", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const before = yield* H.settingsRow("default")
+        const seq0 = yield* lastSeq("default")
+        const raw = yield* s.raw(
+          settings,
+          H.json("PUT", H.tokens.owner, { extensions: { "companion.autopost_enabled": true } })
+        )
+        expect(H.expectError(raw, 403, "companion.settings.approval_required").details).toMatchObject({
+          raises: ["autopost_enabled"]
+        })
+        const cap = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { llm_tenant_cap_usd: "500.00" }))
+        expect(H.expectError(cap, 403, "companion.settings.approval_required").details).toMatchObject({
+          raises: ["llm_tenant_cap_usd"]
+        })
+        for (
+          const [body, code] of [
+            [{ extensions: { "companion.autopost_threshold": 5 } }, "validation.companion_setting"],
+            [{ extensions: { "guardrails.value_breaker_threshold": "lots" } }, "validation.companion_setting"],
+            [{ autopost_threshold: 0.2 }, "validation.schema"],
+            [{ coldstart_min_labels: 2.5 }, "validation.schema"],
+            [{ value_breaker_threshold: "-1" }, "validation.schema"],
+            [
+              { autopost_threshold: 0.95, extensions: { "companion.autopost_threshold": 0.95 } },
+              "validation.companion_setting"
+            ]
+          ] as const
+        ) {
+          H.expectError(yield* s.raw(settings, H.json("PUT", H.tokens.owner, body)), 400, code)
+        }
+        expect(yield* H.settingsRow("default")).toStrictEqual(before)
+        expect(yield* lastSeq("default")).toBe(seq0)
+        // a stricter value breaker threshold than the deployment's is immediate, and stored under guardrails' key
+        const stricter = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { value_breaker_threshold: "1000.00" }))
+        expect(stricter.json).toMatchObject({
+          value_breaker_threshold: "1000.00",
+          effective: { value_breaker_threshold: "1000.00" }
+        })
+        expect((yield* H.settingsRow("default"))!.extensions).toMatchObject({
+          "guardrails.value_breaker_threshold": "1000.00"
+        })
+        // removing it goes back to the deployment's 5000.00: a raise
+        const removed = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { value_breaker_threshold: null }))
+        H.expectError(removed, 403, "companion.settings.approval_required")
+      }))
+
+    it.effect("a change can be rejected (or withdrawn by its requester), and then never applies", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const asked = yield* s.raw(changes, H.json("POST", H.tokens.owner, { autopost_enabled: true }))
+        expect(asked.status).toBe(202)
+        const id = asked.json.change_id
+        H.expectError(
+          yield* s.raw(`${changes}/${id}/reject`, H.json("POST", H.tokens.owner, {})),
+          400,
+          "validation.schema"
+        )
+        const rejected = yield* s.raw(`${changes}/${id}/reject`, H.json("POST", H.tokens.owner, { reason: "not yet" }))
+        expect(rejected.json).toMatchObject({ change_id: id, status: "rejected", close_reason: "not yet" })
+        H.expectError(
+          yield* s.raw(`${changes}/${id}/approve`, H.json("POST", H.tokens.admin, {})),
+          409,
+          "proposal.closed"
+        )
+        expect((yield* H.settingsRow("default"))!.extensions["companion.autopost_enabled"]).toBeUndefined()
+        H.expectError(
+          yield* s.raw(`${changes}/act_missing/approve`, H.json("POST", H.tokens.admin, {})),
+          404,
+          "not_found"
+        )
+        // an agent can neither change settings nor request a change
+        H.expectError(
+          yield* s.raw(changes, H.json("POST", H.tokens.agent, { autopost_enabled: true })),
+          403,
+          "rbac.forbidden"
+        )
+      }))
+
+    it.effect("two approvals at once apply the change once", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const asked = yield* s.raw(changes, H.json("POST", H.tokens.owner, { autopost_enabled: true }))
+        const id = asked.json.change_id
+        const seq0 = yield* lastSeq("default")
+        const results = yield* Effect.all([
+          s.raw(`${changes}/${id}/approve`, H.json("POST", H.tokens.admin, {})),
+          s.raw(`${changes}/${id}/approve`, H.json("POST", H.tokens.acmeAdmin, {}, { "x-tenant": "default" }))
+        ], { concurrency: 2 })
+        expect(results.map((r) => r.status)).toStrictEqual([200, 200])
+        expect(results.map((r) => r.json.already_applied).sort()).toStrictEqual([false, true])
+        const audit = yield* auditSince("default", seq0)
+        expect(audit.filter((a) => a.action === "action.applied")).toHaveLength(1)
+        expect(audit.filter((a) => a.action === "settings.updated")).toHaveLength(1)
+        expect((yield* H.settingsRow("default"))!.extensions["companion.autopost_enabled"]).toBe(true)
+      }))
+  })
+
+describe("companion settings and autonomy", () => {
+  suite("sqlite")
+  suite("postgres")
+})

@@ -1,0 +1,163 @@
+/**
+ * Which settings changes raise the companion's autonomy. A raise is a governed action that waits
+ * for a second person's approval (the rollout runbook's "manual approval required … approved_by
+ * ops_team"); anything else takes effect at once. The rule, field by field (before → after):
+ *
+ * | field | raises when |
+ * |---|---|
+ * | `ai_mode` | it moves up (shadow_only < suggest_only < drafts < autopilot_limited) to `drafts` or `autopilot_limited` |
+ * | `ai_enabled` | false → true (re-enabling) |
+ * | `kill_switch` | true → false (releasing the switch; engaging it is immediate) |
+ * | `autopost_enabled` | false → true |
+ * | `autopost_threshold` | lower |
+ * | `coldstart_min_labels` | lower |
+ * | `target_precision` | lower |
+ * | `certification_delta` | higher (less confidence in the certificate) |
+ * | `spot_check_rate` | lower (fewer auto-eligible items reviewed) |
+ * | `value_breaker_threshold` | higher effective threshold (fewer amounts forced to review) |
+ * | `llm_tenant_cap_usd` | higher effective cap (more model spend) |
+ * | `approval_risk_threshold` | higher effective threshold (fewer approvals) |
+ *
+ * Effective values are the tenant's own, else the deployment's (guardrails' configuration), so
+ * removing an override that was stricter than the deployment default is a raise too. A change
+ * raising any field is governed whole; everything else is pure here ({@link raises}).
+ */
+import type { AiSettings } from "@airlock/core"
+import { Config, Context, Effect, Layer, Option } from "effect"
+
+/** The kind of governed action a raising settings change becomes. */
+export const KIND = "companion.settings.change"
+
+/** The subject of every settings change (one per tenant: records are tenant-scoped). */
+export const SUBJECT = "companion.settings"
+
+const RANK: Record<AiSettings.AiMode, number> = { shadow_only: 0, suggest_only: 1, drafts: 2, autopilot_limited: 3 }
+
+/** The rank of a mode, from safest (0) to most autonomous (3). */
+export const modeRank = (mode: AiSettings.AiMode): number => RANK[mode]
+
+/** The levels the rule compares: the named settings with guardrails' overrides as effective values. */
+export interface Levels {
+  readonly ai_enabled: boolean
+  readonly kill_switch: boolean
+  readonly ai_mode: AiSettings.AiMode
+  readonly autopost_enabled: boolean
+  readonly autopost_threshold: number
+  readonly coldstart_min_labels: number
+  readonly target_precision: number
+  readonly certification_delta: number
+  readonly spot_check_rate: number
+  /** Effective value breaker threshold (decimal); null = the breaker is off (nothing forced to review). */
+  readonly value_breaker_threshold: string | null
+  /** Effective LLM cap, micro-dollars. */
+  readonly llm_tenant_cap_micros: bigint
+  /** Effective approval risk threshold (0 … 1). */
+  readonly approval_risk_threshold: number
+}
+
+/** One field a change raises, with its effective values before and after. */
+export interface Raise {
+  readonly field: string
+  readonly from: unknown
+  readonly to: unknown
+}
+
+const DECIMAL = /^(\d+)(?:\.(\d+))?$/
+
+/** Compares two non-negative decimal strings exactly (null when either is malformed). */
+export const compareDecimal = (a: string, b: string): number | null => {
+  const ma = DECIMAL.exec(a.trim())
+  const mb = DECIMAL.exec(b.trim())
+  if (!ma || !mb) return null
+  const fa = ma[2] ?? ""
+  const fb = mb[2] ?? ""
+  const scale = Math.max(fa.length, fb.length)
+  const x = BigInt(ma[1]! + fa.padEnd(scale, "0"))
+  const y = BigInt(mb[1]! + fb.padEnd(scale, "0"))
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
+/** Is the value breaker threshold `after` more permissive than `before` (null = off = most permissive)? */
+const valueThresholdRaised = (before: string | null, after: string | null): boolean => {
+  if (after === before) return false
+  if (after === null) return true
+  if (before === null) return false
+  const cmp = compareDecimal(after, before)
+  // a malformed threshold sends everything to review (guardrails fails safe), so it never raises
+  return cmp !== null && cmp > 0
+}
+
+/** The fields a change from `before` to `after` raises (empty: the change takes effect at once). Pure. */
+export const raises = (before: Levels, after: Levels): ReadonlyArray<Raise> => {
+  const out: Array<Raise> = []
+  const add = (field: string, from: unknown, to: unknown) => out.push({ field, from, to })
+  if (RANK[after.ai_mode] > RANK[before.ai_mode] && RANK[after.ai_mode] >= RANK.drafts) {
+    add("ai_mode", before.ai_mode, after.ai_mode)
+  }
+  if (!before.ai_enabled && after.ai_enabled) add("ai_enabled", false, true)
+  if (before.kill_switch && !after.kill_switch) add("kill_switch", true, false)
+  if (!before.autopost_enabled && after.autopost_enabled) add("autopost_enabled", false, true)
+  if (after.autopost_threshold < before.autopost_threshold) {
+    add("autopost_threshold", before.autopost_threshold, after.autopost_threshold)
+  }
+  if (after.coldstart_min_labels < before.coldstart_min_labels) {
+    add("coldstart_min_labels", before.coldstart_min_labels, after.coldstart_min_labels)
+  }
+  if (after.target_precision < before.target_precision) {
+    add("target_precision", before.target_precision, after.target_precision)
+  }
+  if (after.certification_delta > before.certification_delta) {
+    add("certification_delta", before.certification_delta, after.certification_delta)
+  }
+  if (after.spot_check_rate < before.spot_check_rate) {
+    add("spot_check_rate", before.spot_check_rate, after.spot_check_rate)
+  }
+  if (valueThresholdRaised(before.value_breaker_threshold, after.value_breaker_threshold)) {
+    add("value_breaker_threshold", before.value_breaker_threshold, after.value_breaker_threshold)
+  }
+  if (after.llm_tenant_cap_micros > before.llm_tenant_cap_micros) {
+    add("llm_tenant_cap_usd", before.llm_tenant_cap_micros.toString(), after.llm_tenant_cap_micros.toString())
+  }
+  if (after.approval_risk_threshold > before.approval_risk_threshold) {
+    add("approval_risk_threshold", before.approval_risk_threshold, after.approval_risk_threshold)
+  }
+  return out
+}
+
+/** How raises are governed. */
+export interface AutonomySettings {
+  /**
+   * `AIRLOCK_COMPANION_AUTONOMY_APPROVAL` (default `true`): a raise waits for a second person.
+   * `false` applies every change at once (one-person development setups); still audited.
+   */
+  readonly approvalRequired: boolean
+}
+
+/** The autonomy governance settings. Absent from the context, they are read from {@link config}. */
+export class AutonomyConfig
+  extends Context.Tag("@airlock/companion/AutonomyConfig")<AutonomyConfig, AutonomySettings>()
+{}
+
+/** The `Config` description (`AIRLOCK_COMPANION_AUTONOMY_APPROVAL`, default `true`). */
+export const config: Config.Config<AutonomySettings> = Config.all({
+  approvalRequired: Config.boolean("AIRLOCK_COMPANION_AUTONOMY_APPROVAL").pipe(Config.withDefault(true))
+})
+
+/** The settings given in code. */
+export const layer = (settings: Partial<AutonomySettings> = {}): Layer.Layer<AutonomyConfig> =>
+  Layer.succeed(AutonomyConfig, { approvalRequired: true, ...settings })
+
+/** The settings from the environment (or the installed `ConfigProvider`). */
+export const layerConfig: Layer.Layer<AutonomyConfig, import("effect/ConfigError").ConfigError> = Layer.effect(
+  AutonomyConfig,
+  config
+)
+
+/** The settings in the context, else from {@link config} (a broken variable fails safe: approval required). */
+export const current: Effect.Effect<AutonomySettings> = Effect.flatMap(
+  Effect.serviceOption(AutonomyConfig),
+  Option.match({
+    onSome: Effect.succeed,
+    onNone: () => Effect.orElseSucceed(config, () => ({ approvalRequired: true }))
+  })
+)

@@ -1,0 +1,549 @@
+/**
+ * The tenant's companion settings as named fields. They live in core's `AiSettings` (the kill
+ * switch and mode as its own fields; everything else in `extensions` under `companion.*` keys,
+ * or under guardrails' keys for the value breaker threshold, the LLM cap and the approval
+ * threshold, which guardrails reads from there). {@link fromAiSettings} reads them, with the
+ * defaults below; the {@link CompanionSettings} service reads and changes them through core's
+ * `Tenants`, so every limit core puts on settings applies, and a change that raises autonomy
+ * (see `Autonomy`) becomes a governed action waiting for a second person.
+ */
+import {
+  type Action,
+  ActionRegistry,
+  type Actor,
+  AiSettings,
+  Errors,
+  Gate,
+  GateOrder,
+  GovernedActions,
+  Ids,
+  Rbac,
+  Tenants
+} from "@airlock/core"
+import { GuardrailsConfig, Usd } from "@airlock/guardrails"
+import { Effect, Either, Option, Schema } from "effect"
+import * as Autonomy from "./Autonomy.js"
+
+// --- fields ---------------------------------------------------------------------------------------
+
+/** A probability-like setting (0 … 1). */
+const Rate = Schema.Number.pipe(Schema.between(0, 1))
+
+/** `autopost_threshold`: calibrated probability at or above which an item may auto-post (0.5 … 1). */
+export const AutopostThreshold = Schema.Number.pipe(Schema.between(0.5, 1))
+/** `coldstart_min_labels`: consistent labels before a vendor leaves cold start (1 … 1000). */
+export const ColdstartMinLabels = Schema.Int.pipe(Schema.between(1, 1000))
+/** `target_precision`: precision the auto-post threshold is certified for (0.5 … 0.999). */
+export const TargetPrecision = Schema.Number.pipe(Schema.between(0.5, 0.999))
+/** `certification_delta`: δ of the certificate, which holds with confidence 1 − δ (0.001 … 0.5). */
+export const CertificationDelta = Schema.Number.pipe(Schema.between(0.001, 0.5))
+/** `spot_check_rate`: share of auto-eligible items still sent to a person (0 … 1). */
+export const SpotCheckRate = Rate
+/** `approval_risk_threshold`: guardrails' risk at or above which an action needs an approval (0 … 1). */
+export const ApprovalRiskThreshold = Rate
+/** A decimal amount: up to 15 digits and up to 6 decimals, no sign (`"5000.00"`). */
+export const DecimalAmount = Schema.String.pipe(
+  Schema.pattern(/^\d{1,15}(\.\d{1,6})?$/, { message: () => 'must be a decimal amount such as "5000.00"' })
+)
+/** `value_breaker_threshold`: amounts at or above it are forced to review (decimal, the amount's currency). */
+export const ValueBreakerThreshold = DecimalAmount
+/** `llm_tenant_cap_usd`: the tenant's LLM spend cap per budget period (decimal dollars). */
+export const LlmTenantCapUsd = DecimalAmount
+
+/** Where each extension-stored field lives in `AiSettings.extensions`. */
+export const Keys = {
+  autopost_enabled: "companion.autopost_enabled",
+  autopost_threshold: "companion.autopost_threshold",
+  coldstart_min_labels: "companion.coldstart_min_labels",
+  target_precision: "companion.target_precision",
+  certification_delta: "companion.certification_delta",
+  spot_check_rate: "companion.spot_check_rate",
+  value_breaker_threshold: GuardrailsConfig.TenantKeys.valueBreakerThreshold,
+  llm_tenant_cap_usd: GuardrailsConfig.TenantKeys.llmTenantCapUsd,
+  approval_risk_threshold: GuardrailsConfig.TenantKeys.approvalRiskThreshold
+} as const
+
+/** An extension-stored field. */
+export type ExtensionField = keyof typeof Keys
+
+/** Each extension-stored field's schema (what a stored value must decode with). */
+export const FieldSchemas = {
+  autopost_enabled: Schema.Boolean,
+  autopost_threshold: AutopostThreshold,
+  coldstart_min_labels: ColdstartMinLabels,
+  target_precision: TargetPrecision,
+  certification_delta: CertificationDelta,
+  spot_check_rate: SpotCheckRate,
+  value_breaker_threshold: ValueBreakerThreshold,
+  llm_tenant_cap_usd: LlmTenantCapUsd,
+  approval_risk_threshold: ApprovalRiskThreshold
+} as const satisfies Record<ExtensionField, Schema.Schema<any, any>>
+
+/** Defaults of the companion's own fields (the rollout runbook's values; the issue's for the rest). */
+export const defaults = {
+  /** `AUTOPOST_ENABLED=false`: off for new tenants. */
+  autopost_enabled: false,
+  /** `AUTOPOST_THRESHOLD=0.90`. */
+  autopost_threshold: 0.9,
+  /** `COLDSTART_MIN_LABELS=3`. */
+  coldstart_min_labels: 3,
+  target_precision: 0.95,
+  certification_delta: 0.05,
+  spot_check_rate: 0.05
+} as const
+
+/** The tenant's companion settings, named. */
+export interface Settings {
+  readonly tenant_id: string
+  readonly ai_enabled: boolean
+  readonly kill_switch: boolean
+  readonly ai_mode: AiSettings.AiMode
+  readonly autopost_enabled: boolean
+  readonly autopost_threshold: number
+  readonly coldstart_min_labels: number
+  readonly target_precision: number
+  readonly certification_delta: number
+  readonly spot_check_rate: number
+  /** The tenant's own value breaker threshold; null = the deployment's (`AIRLOCK_VALUE_BREAKER_THRESHOLD`). */
+  readonly value_breaker_threshold: string | null
+  /** The tenant's own LLM cap; null = the deployment's (`AIRLOCK_LLM_TENANT_CAP_USD`). */
+  readonly llm_tenant_cap_usd: string | null
+  /** The tenant's own approval risk threshold; null = the deployment's (`AIRLOCK_APPROVAL_RISK_THRESHOLD`). */
+  readonly approval_risk_threshold: number | null
+  readonly updated_at: number
+  readonly updated_by: string
+}
+
+const decodeOption = <A, I>(schema: Schema.Schema<A, I>) => Schema.decodeUnknownOption(schema)
+
+/** A stored decimal may be a string or a number (guardrails accepts both). */
+const storedDecimal = (settings: AiSettings.AiSettings, key: string): string | null => {
+  const raw = GuardrailsConfig.tenantDecimal(settings, key)
+  return raw !== null && Option.isSome(decodeOption(DecimalAmount)(raw)) ? raw : null
+}
+
+/**
+ * The named settings of a tenant's `AiSettings`. Pure. A missing key takes its default; a stored
+ * value that does not decode (written around the service) also takes its default, except the
+ * guardrails overrides, which then read as "no override" (guardrails itself fails safe on them).
+ */
+export const fromAiSettings = (settings: AiSettings.AiSettings): Settings => {
+  const own = <K extends keyof typeof defaults>(field: K): (typeof defaults)[K] =>
+    Option.getOrElse(
+      AiSettings.extension(settings, Keys[field], FieldSchemas[field] as unknown as Schema.Schema<any, any>),
+      () => defaults[field]
+    )
+  const risk = AiSettings.extension(settings, Keys.approval_risk_threshold, ApprovalRiskThreshold)
+  return {
+    tenant_id: settings.tenant_id,
+    ai_enabled: settings.ai_enabled,
+    kill_switch: settings.kill_switch,
+    ai_mode: settings.ai_mode,
+    autopost_enabled: own("autopost_enabled"),
+    autopost_threshold: own("autopost_threshold"),
+    coldstart_min_labels: own("coldstart_min_labels"),
+    target_precision: own("target_precision"),
+    certification_delta: own("certification_delta"),
+    spot_check_rate: own("spot_check_rate"),
+    value_breaker_threshold: storedDecimal(settings, Keys.value_breaker_threshold),
+    llm_tenant_cap_usd: storedDecimal(settings, Keys.llm_tenant_cap_usd),
+    approval_risk_threshold: Option.getOrNull(risk),
+    updated_at: settings.updated_at,
+    updated_by: settings.updated_by
+  }
+}
+
+// --- updates --------------------------------------------------------------------------------------
+
+/**
+ * A change of named settings: only the given fields change. For extension-stored fields `null`
+ * removes the tenant's value (back to the default, or to the deployment's for guardrails' fields).
+ */
+export const SettingsUpdate = Schema.Struct({
+  ai_enabled: Schema.optional(Schema.Boolean),
+  kill_switch: Schema.optional(Schema.Boolean),
+  ai_mode: Schema.optional(AiSettings.AiMode),
+  autopost_enabled: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  autopost_threshold: Schema.optional(Schema.NullOr(AutopostThreshold)),
+  coldstart_min_labels: Schema.optional(Schema.NullOr(ColdstartMinLabels)),
+  target_precision: Schema.optional(Schema.NullOr(TargetPrecision)),
+  certification_delta: Schema.optional(Schema.NullOr(CertificationDelta)),
+  spot_check_rate: Schema.optional(Schema.NullOr(SpotCheckRate)),
+  value_breaker_threshold: Schema.optional(Schema.NullOr(ValueBreakerThreshold)),
+  llm_tenant_cap_usd: Schema.optional(Schema.NullOr(LlmTenantCapUsd)),
+  approval_risk_threshold: Schema.optional(Schema.NullOr(ApprovalRiskThreshold)),
+  /** Raw extension keys (compatibility): merged, `null` removes; named keys are validated as above. */
+  extensions: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+/** Type of {@link SettingsUpdate}. */
+export type SettingsUpdate = typeof SettingsUpdate.Type
+
+const invalid = (message: string, details: Record<string, unknown>) =>
+  new Errors.ValidationError({ code: "validation.companion_setting", message, details })
+
+/**
+ * Core's patch for a named update: the named extension fields become their keys. A key given
+ * both by name and raw in `extensions` is refused (`validation.companion_setting`). Pure.
+ */
+export const toCorePatch = (update: SettingsUpdate): Either.Either<Tenants.SettingsPatch, Errors.ValidationError> => {
+  const extensions: Record<string, unknown> = { ...update.extensions }
+  for (const field of Object.keys(Keys) as Array<ExtensionField>) {
+    const value = update[field]
+    if (value === undefined) continue
+    if (Keys[field] in extensions) {
+      return Either.left(
+        invalid(`${field} is given twice (by name and as extension ${Keys[field]})`, { field, key: Keys[field] })
+      )
+    }
+    extensions[Keys[field]] = value
+  }
+  const patch: { -readonly [K in keyof Tenants.SettingsPatch]: Tenants.SettingsPatch[K] } = {}
+  if (update.ai_enabled !== undefined) patch.ai_enabled = update.ai_enabled
+  if (update.kill_switch !== undefined) patch.kill_switch = update.kill_switch
+  if (update.ai_mode !== undefined) patch.ai_mode = update.ai_mode
+  if (Object.keys(extensions).length > 0) patch.extensions = extensions
+  return Either.right(patch)
+}
+
+/** `AiSettings` after a core patch (what `Tenants.updateSettings` will store, minus the time). Pure. */
+export const patched = (before: AiSettings.AiSettings, patch: Tenants.SettingsPatch): AiSettings.AiSettings => {
+  const extensions: Record<string, unknown> = { ...before.extensions }
+  for (const [k, v] of Object.entries(patch.extensions ?? {})) {
+    if (v === null) delete extensions[k]
+    else extensions[k] = v
+  }
+  return new AiSettings.AiSettings({
+    ...before,
+    ai_enabled: patch.ai_enabled ?? before.ai_enabled,
+    kill_switch: patch.kill_switch ?? before.kill_switch,
+    ai_mode: patch.ai_mode ?? before.ai_mode,
+    extensions
+  }, true)
+}
+
+/** Refuses named keys whose stored value would not decode (whichever way they were written). Pure. */
+export const validateExtensions = (
+  extensions: Readonly<Record<string, unknown>>
+): Either.Either<void, Errors.ValidationError> => {
+  for (const field of Object.keys(Keys) as Array<ExtensionField>) {
+    const key = Keys[field]
+    if (!(key in extensions)) continue
+    const schema = FieldSchemas[field] as unknown as Schema.Schema<unknown, unknown>
+    const value = extensions[key]
+    const ok = Option.isSome(Schema.decodeUnknownOption(schema)(value))
+    if (!ok) {
+      return Either.left(invalid(`${field} (${key}) has an invalid value`, { field, key, value: value ?? null }))
+    }
+  }
+  return Either.void
+}
+
+// --- the service ----------------------------------------------------------------------------------
+
+/** The deployment's values of what guardrails enforces, next to the tenant's own. */
+export interface Effective {
+  readonly value_breaker_threshold: string | null
+  readonly llm_tenant_cap_usd: string
+  readonly approval_risk_threshold: number
+  /** Guardrails' velocity breaker: AI commands per minute per tenant (deployment-wide). */
+  readonly velocity_max_per_minute: number
+  readonly velocity_cooldown_seconds: number
+  /** Guardrails' trust breaker (deployment-wide). */
+  readonly trust_rejection_rate: number
+  readonly trust_min_sample: number
+  readonly trust_window_seconds: number
+  readonly trust_downgrade_to: AiSettings.AiMode
+}
+
+/** The named settings as served: the tenant's fields and what is in force. */
+export interface SettingsView extends Settings {
+  readonly effective: Effective
+  /** Whether a raise waits for a second person here (`AIRLOCK_COMPANION_AUTONOMY_APPROVAL`). */
+  readonly autonomy_approval_required: boolean
+}
+
+/** A settings change waiting for (or past) its approval. */
+export interface ChangeView {
+  readonly change_id: string
+  readonly status: Action.ActionStatus
+  /** The change as core stores it (named extension fields under their keys). */
+  readonly patch: Tenants.SettingsPatch
+  /** The fields it raises, with their effective values when it was requested. */
+  readonly raises: ReadonlyArray<Autonomy.Raise>
+  readonly requested_by: string
+  readonly requested_at: number
+  /** Who approved (applied) or rejected it, when. */
+  readonly closed_by: string | null
+  readonly closed_at: number | null
+  readonly close_reason: string | null
+}
+
+/** What an update did. */
+export type UpdateResult =
+  | { readonly status: "applied"; readonly settings: SettingsView }
+  | { readonly status: "pending_approval"; readonly change: ChangeView; readonly settings: SettingsView }
+
+/** What an approval did. */
+export interface ApproveResult {
+  readonly status: "applied"
+  /** True when the change had been applied before (approving twice has one effect). */
+  readonly already_applied: boolean
+  readonly change: ChangeView
+  readonly settings: SettingsView
+}
+
+/** The stored payload of a settings change. */
+export const ChangePayload = Schema.Struct({
+  patch: Tenants.SettingsPatch,
+  raises: Schema.Array(Schema.Struct({ field: Schema.String, from: Schema.Unknown, to: Schema.Unknown }))
+})
+
+/** The gate of a settings change at apply: the approver is a person other than the requester. */
+export const APPROVER_GATE = "companion.settings_approver"
+
+const changeView = (record: Action.ActionRecord): ChangeView => {
+  const payload = record.payload as { patch?: Tenants.SettingsPatch; raises?: ReadonlyArray<Autonomy.Raise> }
+  return {
+    change_id: record.id,
+    status: record.status,
+    patch: payload.patch ?? {},
+    raises: payload.raises ?? [],
+    requested_by: record.proposed_by,
+    requested_at: record.proposed_at,
+    closed_by: record.closed_by,
+    closed_at: record.closed_at,
+    close_reason: record.close_reason
+  }
+}
+
+/** What the service fails with (anything else the pipeline could raise is a defect here). */
+export type SettingsError =
+  | Errors.Forbidden
+  | Errors.ValidationError
+  | Errors.NotFound
+  | Errors.Conflict
+  | Errors.LockdownActive
+  | Errors.StorageError
+
+const EXPECTED = new Set(["Forbidden", "ValidationError", "NotFound", "Conflict", "LockdownActive", "StorageError"])
+
+/** Narrows a pipeline failure to {@link SettingsError}; no other gate guards this kind. */
+const narrow = <A, R>(self: Effect.Effect<A, Errors.AirlockError, R>): Effect.Effect<A, SettingsError, R> =>
+  Effect.catchIf(
+    self,
+    (e): e is Exclude<Errors.AirlockError, SettingsError> => !EXPECTED.has(e._tag),
+    (e) => Effect.die(e)
+  ) as Effect.Effect<A, SettingsError, R>
+
+/** Options of {@link CompanionSettings} `update`. */
+export interface UpdateOptions {
+  /**
+   * What a raise does when approval is required: `request` (default) stores it as a pending
+   * change; `refuse` fails with `companion.settings.approval_required` and writes nothing.
+   */
+  readonly onRaise?: "request" | "refuse"
+}
+
+/** Reads and changes a tenant's named companion settings; raises wait for a second person. */
+export class CompanionSettings extends Effect.Service<CompanionSettings>()("@airlock/companion/CompanionSettings", {
+  effect: Effect.gen(function*() {
+    const tenants = yield* Tenants.Tenants
+    const registry = yield* ActionRegistry.ActionRegistry
+    const pipeline = yield* GovernedActions.GovernedActions
+    const rbac = yield* Rbac.Rbac
+    const guard = yield* GuardrailsConfig.GuardrailsConfig
+    const autonomy = yield* Autonomy.current
+
+    const effectiveOf = (s: Settings): Effective => ({
+      value_breaker_threshold: s.value_breaker_threshold ?? guard.valueBreakerThreshold,
+      llm_tenant_cap_usd: s.llm_tenant_cap_usd ?? Usd.formatUsd(guard.llmTenantCap),
+      approval_risk_threshold: s.approval_risk_threshold ?? guard.approvalRiskThreshold,
+      velocity_max_per_minute: guard.velocityMaxPerMinute,
+      velocity_cooldown_seconds: guard.velocityCooldownSeconds,
+      trust_rejection_rate: guard.trustRejectionRate,
+      trust_min_sample: guard.trustMinSample,
+      trust_window_seconds: guard.trustWindowSeconds,
+      trust_downgrade_to: guard.trustDowngradeTo
+    })
+
+    const viewOf = (settings: AiSettings.AiSettings): SettingsView => {
+      const named = fromAiSettings(settings)
+      return { ...named, effective: effectiveOf(named), autonomy_approval_required: autonomy.approvalRequired }
+    }
+
+    const levelsOf = (settings: AiSettings.AiSettings): Autonomy.Levels => {
+      const named = fromAiSettings(settings)
+      const effective = effectiveOf(named)
+      const cap = Usd.microsOf(effective.llm_tenant_cap_usd)
+      return {
+        ...named,
+        value_breaker_threshold: effective.value_breaker_threshold,
+        llm_tenant_cap_micros: typeof cap === "bigint" ? cap : 0n,
+        approval_risk_threshold: effective.approval_risk_threshold
+      }
+    }
+
+    /** The fields a core patch would raise from the tenant's current settings. */
+    const raisesOf = (before: AiSettings.AiSettings, patch: Tenants.SettingsPatch) =>
+      Autonomy.raises(levelsOf(before), levelsOf(patched(before, patch)))
+
+    // named fields were decoded by their schemas; raw extension keys that name a field are checked here
+    const decodePatch = (update: SettingsUpdate) =>
+      Effect.flatMap(toCorePatch(update), (patch) => {
+        const written = Object.entries(patch.extensions ?? {}).filter(([, v]) => v !== null)
+        return Effect.as(validateExtensions(Object.fromEntries(written)), patch)
+      })
+
+    yield* registry.registerKind({
+      name: Autonomy.KIND,
+      payload: ChangePayload,
+      permissions: {
+        propose: "companion.settings.manage",
+        apply: "approvals.grant",
+        reject: "companion.settings.manage"
+      },
+      aiGoverned: false,
+      protected: true,
+      subject: () => Autonomy.SUBJECT,
+      apply: ({ actor, payload, tenant }) =>
+        Effect.map(
+          tenants.updateSettings(tenant.id, payload.patch, actor),
+          (after) => ({ applied_by: actor.id, settings_updated_at: after.updated_at })
+        )
+    })
+
+    yield* registry.registerGate({
+      name: APPROVER_GATE,
+      order: GateOrder.approval,
+      phases: ["apply"],
+      appliesTo: (kind) => kind.name === Autonomy.KIND,
+      evaluate: ({ action, actor }) => {
+        const inputs = { requested_by: action.proposed_by, approver: actor.id, approver_kind: actor.kind }
+        if (actor.id === action.proposed_by) {
+          return Effect.succeed(Gate.Decision.deny(
+            new Errors.Forbidden({
+              code: "approval.self_approval",
+              message: "The requester of a settings change cannot approve it",
+              details: { change_id: action.id }
+            }),
+            inputs
+          ))
+        }
+        if (actor.kind !== "user") {
+          return Effect.succeed(Gate.Decision.deny(
+            new Errors.Forbidden({
+              code: "companion.settings.approver_not_person",
+              message: "A settings change raising autonomy is approved by a person",
+              details: { change_id: action.id, approver_kind: actor.kind }
+            }),
+            inputs
+          ))
+        }
+        return Effect.succeed(Gate.Decision.allow(inputs))
+      }
+    })
+
+    /** The tenant's named settings; needs `companion.read`. */
+    const read = (tenant: Ids.TenantId, actor: Actor.Actor): Effect.Effect<SettingsView, SettingsError> =>
+      Effect.map(tenants.readSettings(tenant, actor), viewOf)
+
+    /**
+     * Changes settings; needs `companion.settings.manage`. A change that raises autonomy (see
+     * `Autonomy`) is stored as a pending `companion.settings.change` when approval is required;
+     * anything else applies at once through `Tenants.updateSettings` (audited there).
+     */
+    const update = (
+      tenant: Ids.TenantId,
+      input: SettingsUpdate,
+      actor: Actor.Actor,
+      options: UpdateOptions = {}
+    ): Effect.Effect<UpdateResult, SettingsError> =>
+      narrow(Effect.gen(function*() {
+        yield* rbac.require(actor, "companion.settings.manage")
+        const patch = yield* decodePatch(input)
+        const before = yield* tenants.readSettings(tenant, actor)
+        const raised = raisesOf(before, patch)
+        if (raised.length === 0 || !autonomy.approvalRequired) {
+          const after = yield* tenants.updateSettings(tenant, patch, actor)
+          return { status: "applied", settings: viewOf(after) } as const
+        }
+        if (options.onRaise === "refuse") {
+          return yield* new Errors.Forbidden({
+            code: "companion.settings.approval_required",
+            message:
+              "This change raises autonomy and needs a second person's approval: request it as a settings change",
+            details: { raises: raised.map((r) => r.field), request: "POST /api/v1/companion/settings/changes" }
+          })
+        }
+        const proposed = yield* pipeline.propose({
+          tenant_id: tenant,
+          actor,
+          kind: Autonomy.KIND,
+          payload: { patch, raises: raised }
+        })
+        return { status: "pending_approval", change: changeView(proposed.action), settings: viewOf(before) } as const
+      }))
+
+    const loadChange = (tenant: Ids.TenantId, id: string) =>
+      Effect.flatMap(pipeline.get(tenant, Ids.ActionId.make(id)), (record) =>
+        record.kind === Autonomy.KIND
+          ? Effect.succeed(record)
+          : Effect.fail(
+            new Errors.NotFound({
+              message: `Settings change ${id} not found`,
+              details: { entity: "settings_change", id }
+            })
+          ))
+
+    /**
+     * Approves a pending change and applies it, exactly once (a second approval returns the
+     * stored result). Needs `approvals.grant` and `companion.settings.manage`; the approver must
+     * be a person other than the requester (`approval.self_approval`).
+     */
+    const approve = (
+      tenant: Ids.TenantId,
+      id: string,
+      actor: Actor.Actor
+    ): Effect.Effect<ApproveResult, SettingsError> =>
+      narrow(Effect.gen(function*() {
+        yield* Effect.zipRight(tenants.readSettings(tenant, actor), loadChange(tenant, id))
+        const applied = yield* pipeline.apply(tenant, Ids.ActionId.make(id), actor)
+        return {
+          status: "applied",
+          already_applied: applied.already_applied,
+          change: changeView(applied.action),
+          settings: viewOf(yield* tenants.settings(tenant))
+        } as const
+      }))
+
+    /** Rejects (or, by its requester, withdraws) a pending change; needs `companion.settings.manage`. */
+    const reject = (
+      tenant: Ids.TenantId,
+      id: string,
+      actor: Actor.Actor,
+      reason: string
+    ): Effect.Effect<ChangeView, SettingsError> =>
+      narrow(Effect.gen(function*() {
+        yield* Effect.zipRight(tenants.readSettings(tenant, actor), loadChange(tenant, id))
+        return changeView(yield* pipeline.reject(tenant, Ids.ActionId.make(id), actor, reason))
+      }))
+
+    /** The tenant's settings changes, newest first (optionally of one status); needs `companion.read`. */
+    const changes = (
+      tenant: Ids.TenantId,
+      actor: Actor.Actor,
+      query: { readonly status?: Action.ActionStatus | undefined; readonly limit?: number | undefined } = {}
+    ): Effect.Effect<ReadonlyArray<ChangeView>, SettingsError> =>
+      narrow(Effect.gen(function*() {
+        yield* tenants.readSettings(tenant, actor)
+        const records = yield* pipeline.list(tenant, {
+          kind: Autonomy.KIND,
+          status: query.status,
+          limit: query.limit ?? 100
+        })
+        return records.map(changeView)
+      }))
+
+    return { read, update, approve, reject, changes, view: viewOf, raisesOf } as const
+  })
+}) {}

@@ -1,0 +1,111 @@
+/** The autonomy rule and the named settings' defaults, as pure facts. */
+import { Autonomy, CompanionSettings } from "@airlock/companion"
+import { AiSettings, Ids } from "@airlock/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+
+const base: Autonomy.Levels = {
+  ai_enabled: true,
+  kill_switch: false,
+  ai_mode: "suggest_only",
+  autopost_enabled: false,
+  autopost_threshold: 0.9,
+  coldstart_min_labels: 3,
+  target_precision: 0.95,
+  certification_delta: 0.05,
+  spot_check_rate: 0.05,
+  value_breaker_threshold: "5000.00",
+  llm_tenant_cap_micros: 50_000_000n,
+  approval_risk_threshold: 0.7
+}
+
+const fields = (after: Partial<Autonomy.Levels>, before: Partial<Autonomy.Levels> = {}) =>
+  Autonomy.raises({ ...base, ...before }, { ...base, ...before, ...after }).map((r) => r.field)
+
+describe("Autonomy.raises", () => {
+  it("modes: up to drafts or autopilot_limited raises; shadow → suggest and any move down do not", () => {
+    expect(fields({ ai_mode: "drafts" })).toStrictEqual(["ai_mode"])
+    expect(fields({ ai_mode: "autopilot_limited" }, { ai_mode: "drafts" })).toStrictEqual(["ai_mode"])
+    expect(fields({ ai_mode: "suggest_only" }, { ai_mode: "shadow_only" })).toStrictEqual([])
+    expect(fields({ ai_mode: "shadow_only" }, { ai_mode: "autopilot_limited" })).toStrictEqual([])
+  })
+  it("each field in its raising direction, and not in the other", () => {
+    expect(fields({ autopost_enabled: true })).toStrictEqual(["autopost_enabled"])
+    expect(fields({ autopost_enabled: false }, { autopost_enabled: true })).toStrictEqual([])
+    expect(fields({ autopost_threshold: 0.85 })).toStrictEqual(["autopost_threshold"])
+    expect(fields({ autopost_threshold: 0.95 })).toStrictEqual([])
+    expect(fields({ coldstart_min_labels: 2 })).toStrictEqual(["coldstart_min_labels"])
+    expect(fields({ target_precision: 0.9 })).toStrictEqual(["target_precision"])
+    expect(fields({ certification_delta: 0.1 })).toStrictEqual(["certification_delta"])
+    expect(fields({ certification_delta: 0.01 })).toStrictEqual([])
+    expect(fields({ spot_check_rate: 0 })).toStrictEqual(["spot_check_rate"])
+    expect(fields({ llm_tenant_cap_micros: 50_000_001n })).toStrictEqual(["llm_tenant_cap_usd"])
+    expect(fields({ approval_risk_threshold: 0.8 })).toStrictEqual(["approval_risk_threshold"])
+    expect(fields({ kill_switch: true })).toStrictEqual([])
+    expect(fields({ kill_switch: false }, { kill_switch: true })).toStrictEqual(["kill_switch"])
+    expect(fields({ ai_enabled: true }, { ai_enabled: false })).toStrictEqual(["ai_enabled"])
+  })
+  it("value breaker thresholds compare exactly; off is the most permissive", () => {
+    expect(fields({ value_breaker_threshold: "5000.01" })).toStrictEqual(["value_breaker_threshold"])
+    expect(fields({ value_breaker_threshold: "5000" })).toStrictEqual([])
+    expect(fields({ value_breaker_threshold: "4999.999999" })).toStrictEqual([])
+    expect(fields({ value_breaker_threshold: null })).toStrictEqual(["value_breaker_threshold"])
+    expect(fields({ value_breaker_threshold: "1" }, { value_breaker_threshold: null })).toStrictEqual([])
+    expect(Autonomy.compareDecimal("10.5", "10.50")).toBe(0)
+    expect(Autonomy.compareDecimal("x", "1")).toBeNull()
+  })
+})
+
+describe("CompanionSettings.fromAiSettings", () => {
+  const settings = (extensions: Record<string, unknown>) =>
+    new AiSettings.AiSettings({
+      ...AiSettings.defaultSettings(Ids.TenantId.make("t"), 0, "system"),
+      extensions
+    })
+  it("defaults for a new tenant: auto-post off, 0.90, 3, 0.95, 0.05, 0.05, no guardrails overrides", () => {
+    expect(CompanionSettings.fromAiSettings(settings({}))).toMatchObject({
+      ai_mode: "shadow_only",
+      autopost_enabled: false,
+      autopost_threshold: 0.9,
+      coldstart_min_labels: 3,
+      target_precision: 0.95,
+      certification_delta: 0.05,
+      spot_check_rate: 0.05,
+      value_breaker_threshold: null,
+      llm_tenant_cap_usd: null,
+      approval_risk_threshold: null
+    })
+  })
+  it("reads stored values; invalid ones fall back to their defaults", () => {
+    const s = CompanionSettings.fromAiSettings(settings({
+      "companion.autopost_enabled": true,
+      "companion.autopost_threshold": 0.92,
+      "companion.coldstart_min_labels": 5,
+      "guardrails.value_breaker_threshold": "2500.00",
+      "guardrails.llm_tenant_cap_usd": 100,
+      "companion.spot_check_rate": 7
+    }))
+    expect(s).toMatchObject({
+      autopost_enabled: true,
+      autopost_threshold: 0.92,
+      coldstart_min_labels: 5,
+      value_breaker_threshold: "2500.00",
+      llm_tenant_cap_usd: "100",
+      spot_check_rate: 0.05
+    })
+  })
+  it("a named update becomes core's patch; a key given twice is refused", () => {
+    expect(
+      CompanionSettings.toCorePatch({ ai_mode: "drafts", autopost_threshold: 0.95, value_breaker_threshold: null })
+    )
+      .toStrictEqual(Either.right({
+        ai_mode: "drafts",
+        extensions: { "companion.autopost_threshold": 0.95, "guardrails.value_breaker_threshold": null }
+      }))
+    const twice = CompanionSettings.toCorePatch({
+      autopost_enabled: true,
+      extensions: { "companion.autopost_enabled": false }
+    })
+    expect(Either.isLeft(twice) && twice.left.code).toBe("validation.companion_setting")
+  })
+})
