@@ -10,10 +10,10 @@
  */
 import { HttpConfig, HttpRateLimit, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
-import { CompanionSettings } from "@airlock/companion"
+import { Companion, CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
-import { Ledger } from "@airlock/ledger"
+import { Ledger, LedgerConfig } from "@airlock/ledger"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { writeFileSync } from "node:fs"
@@ -24,7 +24,12 @@ const count = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3000)
 const profile = process.argv.includes("--profile")
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length)
 
-const core = Layer.mergeAll(Ledger.layer, Guardrails.layer, CompanionSettings.CompanionSettings.Default).pipe(
+const core = Companion.layer.pipe(
+  Layer.provideMerge(Layer.mergeAll(
+    Ledger.layerWithConfig.pipe(Layer.provideMerge(LedgerConfig.layerConfig)),
+    Guardrails.layer,
+    CompanionSettings.CompanionSettings.Default
+  )),
   Layer.provideMerge(
     GuardrailsConfig.layer({ rateLimitEnabled: true, rateLimitRpm: 100_000_000, rateLimitTenantRpm: 100_000_000 })
   ),

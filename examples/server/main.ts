@@ -8,11 +8,11 @@
  */
 import { HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
-import { CompanionSettings } from "@airlock/companion"
-import { Kernel } from "@airlock/core"
+import { Companion, CompanionSettings, LlmConfig, VendorMemoryStage } from "@airlock/companion"
+import { AgentMemoryConfig, CoreConfig, Kernel, Rbac, SecureRandom } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
-import { Ledger } from "@airlock/ledger"
-import { HttpServer } from "@effect/platform"
+import { Ledger, LedgerConfig } from "@airlock/ledger"
+import { FetchHttpClient, HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { join } from "node:path"
@@ -34,13 +34,30 @@ const main = Effect.gen(function*() {
   })
   const storageName = Option.isSome(postgresUrl) ? "PostgreSQL" : `SQLite ${filename}`
 
-  const core = Kernel.layer.pipe(Layer.provideMerge(storage))
+  // core with AIRLOCK_* config; agent memory treats a person's vendor label as authoritative (it supersedes)
+  const ambient = Layer.mergeAll(
+    CoreConfig.layerConfig,
+    AgentMemoryConfig.layerConfigWith({ authoritative: VendorMemoryStage.authoritative }),
+    Rbac.layer,
+    SecureRandom.layerWebCrypto
+  )
+  const core = Kernel.layerWithAmbient.pipe(Layer.provideMerge(ambient), Layer.provideMerge(storage))
   // guardrails (gates and services, incl. the per-token/per-tenant request limiter) from AIRLOCK_*
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
-  const ledger = Ledger.layer
+  const ledger = Ledger.layerWithConfig.pipe(Layer.provideMerge(LedgerConfig.layerConfig))
   // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
   const companion = CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(guardrails))
+  // the proposal flow; the language-model stage from AIRLOCK_LLM_* (none configured: it records why it was skipped)
+  const llm = Companion.layerLlmStage.pipe(
+    Layer.provide(
+      LlmConfig.layerModel.pipe(Layer.provideMerge(LlmConfig.layerConfig), Layer.provide(FetchHttpClient.layer))
+    )
+  )
+  const services = Companion.layer.pipe(
+    Layer.provide(llm),
+    Layer.provideMerge(Layer.mergeAll(guardrails, ledger, companion))
+  )
   const seed = Layer.effectDiscard(
     settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens
   )
@@ -79,7 +96,7 @@ const main = Effect.gen(function*() {
     banner.pipe(
       Layer.provide(http),
       Layer.provide(seed),
-      Layer.provide(Layer.mergeAll(guardrails, ledger, companion)),
+      Layer.provide(services),
       Layer.provide(core),
       Layer.provide(logger)
     )

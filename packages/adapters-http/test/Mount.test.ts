@@ -1,15 +1,20 @@
 import { HttpConfig, HttpRateLimit, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
-import { CompanionSettings } from "@airlock/companion"
+import { Companion, CompanionSettings } from "@airlock/companion"
 import { ApiToken, Errors, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
-import { Ledger } from "@airlock/ledger"
+import { Ledger, LedgerConfig } from "@airlock/ledger"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { afterAll, expect, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime } from "effect"
 
 // a host mounting the adapter as a fetch-style handler, on the in-memory store
-const core = Layer.mergeAll(Ledger.layer, Guardrails.layer, CompanionSettings.CompanionSettings.Default).pipe(
+const core = Companion.layer.pipe(
+  Layer.provideMerge(Layer.mergeAll(
+    Ledger.layerWithConfig.pipe(Layer.provideMerge(LedgerConfig.layerConfig)),
+    Guardrails.layer,
+    CompanionSettings.CompanionSettings.Default
+  )),
   Layer.provideMerge(GuardrailsConfig.layer()),
   Layer.provideMerge(Kernel.layer),
   Layer.provideMerge(Memory.layer)

@@ -1121,7 +1121,13 @@ export const make = Effect.gen(function*() {
     shadowEvent,
     notAutoPostCounts,
     recalibrate,
-    calibration: (tenant: Ids.TenantId) => models.latestCalibration(tenant)
+    calibration: (tenant: Ids.TenantId) => models.latestCalibration(tenant),
+    /** The tenant's latest calibration (Brier, ECE, bins, certificate), null before any (`companion.read`). */
+    calibrationReport: (tenant: Ids.TenantId, actor: Actor.Actor) =>
+      Effect.zipRight(
+        access(tenant, actor, "companion.read"),
+        Effect.map(models.latestCalibration(tenant), Option.getOrNull)
+      )
   } as const
 })
 

@@ -7,9 +7,10 @@
 import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
-import { Autonomy, CompanionSettings } from "@airlock/companion"
+import { Autonomy, Companion, CompanionProvenance, CompanionSettings, VendorMemoryStage } from "@airlock/companion"
 import {
   type Actor,
+  AgentMemoryConfig,
   ApiToken,
   Audit,
   CoreConfig,
@@ -209,7 +210,9 @@ export const layer = (options: Options = {}): Layer.Layer<
   | HttpConfig.HttpConfig
   | Guardrails.GuardrailsServices
   | Ledger.LedgerServices
-  | CompanionSettings.CompanionSettings,
+  | CompanionSettings.CompanionSettings
+  | Companion.Companion
+  | CompanionProvenance.CompanionProvenance,
   unknown
 > => {
   const logs: Array<string> = []
@@ -217,16 +220,24 @@ export const layer = (options: Options = {}): Layer.Layer<
     Logger.defaultLogger,
     Logger.map(Logger.jsonLogger, (line) => void logs.push(line))
   )
-  const ledger = options.ledger === undefined
-    ? Ledger.layer
-    : Ledger.layerWithConfig.pipe(Layer.provide(LedgerConfig.layer(options.ledger)))
+  const ledger = Ledger.layerWithConfig.pipe(
+    Layer.provideMerge(options.ledger === undefined ? LedgerConfig.layerConfig : LedgerConfig.layer(options.ledger))
+  )
   const companion = CompanionSettings.CompanionSettings.Default.pipe(
     Layer.provide(Autonomy.layer({ approvalRequired: options.autonomyApproval ?? false }))
   )
-  const core = Layer.mergeAll(ledger, Guardrails.layer, companion).pipe(
+  const core = Companion.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(ledger, Guardrails.layer, companion)),
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(), Rbac.layer, SecureRandom.layerWebCrypto)),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        CoreConfig.layer(),
+        Rbac.layer,
+        SecureRandom.layerWebCrypto,
+        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
+      )
+    ),
     Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase, options.pgUrl))
   )
   const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
