@@ -5,8 +5,8 @@
  * runbook writes them), on SQLite and PostgreSQL; persisted state is read with raw SQL.
  */
 import { Chart } from "@airlock/ledger"
-import { describe, expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as H from "./support/Harness.js"
 
@@ -18,13 +18,16 @@ const entries = (tenant: string) =>
       SELECT id, proposal_id FROM ledger_entries WHERE tenant_id = ${tenant} ORDER BY id`.pipe(Effect.orDie))
 
 const detailRow = (tenant: string, id: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ review_outcome: string | null; entry_id: string | null; review_reason: string | null }>`
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql<{ review_outcome: string | null; entry_id: string | null; review_reason: string | null }>`
       SELECT review_outcome, entry_id, review_reason FROM companion_proposals
       WHERE tenant_id = ${tenant} AND proposal_id = ${id}`.pipe(
-      Effect.map((rs) => rs[0] ?? null),
-      Effect.orDie
-    ))
+        Effect.map((rs) => rs[0] ?? null),
+        Effect.orDie
+      )
+  )
 
 const txns = [
   { date: "2026-01-02", description: "ACH DEBIT OAKWOOD PROPERTY MGMT 0101", amount: "-2400.00" },
@@ -66,12 +69,20 @@ for (const storage of ["sqlite", "postgres"] as const) {
           expect(rule.status).toBe(201)
           expect(rule.json).toMatchObject({ name: "Rent", priority: 100, active: true, version: 1 })
           H.expectError(
-            yield* call("POST", `${base}/rules`, bookkeeper, { name: "x", description_contains: "X", account_code: "6300" }),
+            yield* call("POST", `${base}/rules`, bookkeeper, {
+              name: "x",
+              description_contains: "X",
+              account_code: "6300"
+            }),
             403,
             "rbac.forbidden"
           )
           H.expectError(
-            yield* call("POST", `${base}/rules`, owner, { name: "bad", description_regex: "(a+)+", account_code: "6300" }),
+            yield* call("POST", `${base}/rules`, owner, {
+              name: "bad",
+              description_regex: "(a+)+",
+              account_code: "6300"
+            }),
             400,
             "validation.rule_regex"
           )
@@ -180,7 +191,11 @@ for (const storage of ["sqlite", "postgres"] as const) {
           )
 
           // reject with a reason: recorded, closes it
-          H.expectError(yield* call("POST", `${base}/proposals/${rent2Id}/reject`, bookkeeper, {}), 400, "validation.schema")
+          H.expectError(
+            yield* call("POST", `${base}/proposals/${rent2Id}/reject`, bookkeeper, {}),
+            400,
+            "validation.schema"
+          )
           const rejected = yield* call("POST", `${base}/proposals/${rent2Id}/reject/`, bookkeeper, {
             reason: "Paid twice? ask the landlord"
           })
@@ -190,7 +205,11 @@ for (const storage of ["sqlite", "postgres"] as const) {
             review_outcome: "rejected",
             review_reason: "Paid twice? ask the landlord"
           })
-          H.expectError(yield* call("POST", `${base}/proposals/${rent2Id}/apply`, bookkeeper, {}), 409, "proposal.closed")
+          H.expectError(
+            yield* call("POST", `${base}/proposals/${rent2Id}/apply`, bookkeeper, {}),
+            409,
+            "proposal.closed"
+          )
 
           // exactly two entries reached the journal, each through apply
           const rows = yield* entries("default")
@@ -272,14 +291,22 @@ for (const storage of ["sqlite", "postgres"] as const) {
           const more = yield* call("POST", "/api/v1/bank-transactions/import", bookkeeper, {
             account_code: "1000",
             format: "json",
-            transactions: [{ date: "2026-02-02", description: "ACH DEBIT OAKWOOD PROPERTY MGMT 0301", amount: "-2400.00" }]
+            transactions: [{
+              date: "2026-02-02",
+              description: "ACH DEBIT OAKWOOD PROPERTY MGMT 0301",
+              amount: "-2400.00"
+            }]
           })
           const march = yield* call("POST", `${base}/proposals`, agent, { bank_transaction_ids: more.json.ids })
           expect(march.json).toMatchObject({ proposed: 1 })
           // already booked: skipped, nothing new
           const skipped = yield* call("POST", `${base}/proposals`, agent, { bank_transaction_ids: [ids[0]!] })
           expect(skipped.json.items[0]).toMatchObject({ status: "skipped", entry_id: applied.json.entry_id })
-          H.expectError(yield* call("POST", `${base}/shadow-events/wipe/?status=proposed`, viewer), 403, "rbac.forbidden")
+          H.expectError(
+            yield* call("POST", `${base}/shadow-events/wipe/?status=proposed`, viewer),
+            403,
+            "rbac.forbidden"
+          )
           const wiped = yield* call("POST", `${base}/shadow-events/wipe/?status=proposed`, owner)
           expect(wiped.status).toBe(200)
           expect(wiped.json).toStrictEqual({ status: "proposed", wiped: 1 })

@@ -66,7 +66,10 @@ export const layer: Layer.Layer<
         id: a.id,
         status: a.status,
         bank_transaction_id: p.bank_transaction_id ?? null,
-        splits: (p.splits ?? []).map((s) => ({ account_code: s.account_code, amount: decimal(s.amount_minor, currency) })),
+        splits: (p.splits ?? []).map((s) => ({
+          account_code: s.account_code,
+          amount: decimal(s.amount_minor, currency)
+        })),
         confidence: p.confidence ?? null,
         calibrated_probability: p.calibrated_probability ?? null,
         rationale: p.rationale ?? null,
@@ -185,11 +188,17 @@ export const layer: Layer.Layer<
           Effect.map(companion.listRules(tenant, actor), (rules) => ({ rules: rules.map(ruleJson) }))
         ))
       .handle("createRule", ({ payload }) =>
-        withPrincipal((actor, tenant) => Effect.map(companion.createRule(tenant, actor, payload), ruleJson)))
+        withPrincipal((actor, tenant) =>
+          Effect.map(companion.createRule(tenant, actor, payload), ruleJson)
+        ))
       .handle("updateRule", ({ path, payload }) =>
-        withPrincipal((actor, tenant) => Effect.map(companion.updateRule(tenant, actor, path.id, payload), ruleJson)))
+        withPrincipal((actor, tenant) =>
+          Effect.map(companion.updateRule(tenant, actor, path.id, payload), ruleJson)
+        ))
       .handle("deleteRule", ({ path }) =>
-        withPrincipal((actor, tenant) => Effect.as(companion.deleteRule(tenant, actor, path.id), { deleted: true })))
+        withPrincipal((actor, tenant) =>
+          Effect.as(companion.deleteRule(tenant, actor, path.id), { deleted: true })
+        ))
       .handle("notAutoPostCounts", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {

@@ -7,7 +7,7 @@
 import { Api, HttpConfig, HttpRateLimit, Readiness, Server } from "@airlock/adapters-http"
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
-import { Autonomy, Companion, CompanionProvenance, CompanionSettings, VendorMemoryStage } from "@airlock/companion"
+import { Autonomy, Companion, type CompanionProvenance, CompanionSettings, VendorMemoryStage } from "@airlock/companion"
 import {
   type Actor,
   AgentMemoryConfig,
