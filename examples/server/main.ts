@@ -17,6 +17,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { join } from "node:path"
 import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
+import { seedCompanionHistory } from "./SeedHistory.js"
 
 const main = Effect.gen(function*() {
   const settings = yield* HttpConfig.config
@@ -58,8 +59,12 @@ const main = Effect.gen(function*() {
     Layer.provide(llm),
     Layer.provideMerge(Layer.mergeAll(guardrails, ledger, companion))
   )
+  // AIRLOCK_DEV_SEED_HISTORY=false skips the companion's labelled history (development only)
+  const history = yield* Config.boolean("AIRLOCK_DEV_SEED_HISTORY").pipe(Config.withDefault(true))
   const seed = Layer.effectDiscard(
-    settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens
+    settings.environment === "development"
+      ? Effect.all([seedDevelopment, seedLedger, history ? seedCompanionHistory : Effect.void], { discard: true })
+      : revokeDevelopmentTokens
   )
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),

@@ -806,19 +806,24 @@ export const make = Effect.gen(function*() {
       }
       const fixed = corrected
       const done = yield* uow.transaction(Effect.gen(function*() {
-        const correction = yield* proposals.propose(tenant, actor, {
-          bank_transaction_id: txn.id,
-          splits: fixed.map((s) => ({
-            account_code: s.account_code,
-            amount: Money.formatMinor(BigInt(s.amount_minor), exponent)
-          })),
-          confidence: 1,
-          calibrated_probability: null,
-          rationale: `Correction by ${actor.name} (${actor.id}) of proposal ${action.id}`,
-          questions: [],
-          risk_reasons: [...payload.risk_reasons],
-          tier: payload.tier
-        })
+        // a person's correction is not an AI command: the velocity gate only checks the breaker
+        const correction = yield* Effect.provideService(
+          proposals.propose(tenant, actor, {
+            bank_transaction_id: txn.id,
+            splits: fixed.map((s) => ({
+              account_code: s.account_code,
+              amount: Money.formatMinor(BigInt(s.amount_minor), exponent)
+            })),
+            confidence: 1,
+            calibrated_probability: null,
+            rationale: `Correction by ${actor.name} (${actor.id}) of proposal ${action.id}`,
+            questions: [],
+            risk_reasons: [...payload.risk_reasons],
+            tier: payload.tier
+          }),
+          VelocityBreaker.CommandCounted,
+          true
+        )
         const applied = yield* pipeline.apply(tenant, correction.action.id, actor)
         const now = yield* Clock.currentTimeMillis
         const outcome = applied.result as Proposals.ApplyOutcome
