@@ -5,6 +5,7 @@
  * imports), not the TypeScript sources through tsx's loader, whose transform roughly halves the
  * pipeline's throughput. `pnpm bench ledger` runs one module.
  */
+import * as CompanionPropose from "./companion-propose.js"
 import * as CompanionQuality from "./companion-quality.js"
 import * as Guardrails from "./guardrails.js"
 import * as Http from "./http.js"
@@ -27,7 +28,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "guardrails gate stack", run: Guardrails.run },
   { title: "ledger", run: Ledger.run },
   { title: "agent memory", run: AgentMemory.run },
-  { title: "companion-quality", run: CompanionQuality.run }
+  { title: "companion-quality", run: CompanionQuality.run },
+  { title: "companion-propose", run: CompanionPropose.run }
 ]
 
 const only = process.argv.slice(2)
