@@ -5,6 +5,7 @@
  * imports), not the TypeScript sources through tsx's loader, whose transform roughly halves the
  * pipeline's throughput. `pnpm bench ledger` runs one module.
  */
+import * as CompanionPropose from "./companion-propose.js"
 import * as CompanionQuality from "./companion-quality.js"
 import * as Executions from "./executions.js"
 import * as Guardrails from "./guardrails.js"
@@ -33,7 +34,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "kpi rollups", run: Kpi.run },
   { title: "companion-quality", run: CompanionQuality.run },
   { title: "executions", run: Executions.run },
-  { title: "scheduler", run: Scheduler.run }
+  { title: "scheduler", run: Scheduler.run },
+  { title: "companion-propose", run: CompanionPropose.run }
 ]
 
 const only = process.argv.slice(2)

@@ -10,10 +10,10 @@
  */
 import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
-import { CompanionSettings } from "@airlock/companion"
+import { Companion, CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
-import { Ledger } from "@airlock/ledger"
+import { Ledger, LedgerConfig } from "@airlock/ledger"
 import { Executions, ExecutionsConfig, Kpi, KpiConfig, Maintenance, Scheduler } from "@airlock/ops"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { Effect, Layer, ManagedRuntime } from "effect"
@@ -26,14 +26,15 @@ const profile = process.argv.includes("--profile")
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length)
 
 const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(), KpiWebhookTransport.layer]))
-const core = Layer.mergeAll(
-  Ledger.layer,
-  Executions.layer,
-  Scheduler.layer,
-  Maintenance.layer,
-  Layer.provideMerge(kpi, Guardrails.layer),
-  CompanionSettings.CompanionSettings.Default
-).pipe(
+const core = Companion.layer.pipe(
+  Layer.provideMerge(Layer.mergeAll(
+    Ledger.layerWithConfig.pipe(Layer.provideMerge(LedgerConfig.layerConfig)),
+    Executions.layer,
+    Scheduler.layer,
+    Maintenance.layer,
+    Layer.provideMerge(kpi, Guardrails.layer),
+    CompanionSettings.CompanionSettings.Default
+  )),
   Layer.provideMerge(Guardrails.layer),
   Layer.provideMerge(ExecutionsConfig.layer()),
   Layer.provideMerge(

@@ -32,8 +32,16 @@ const start = (env: Record<string, string>): Promise<Running> =>
     // as `pnpm start` runs it: node with tsx's loader (tsx's CLI would stand between the signal and the server)
     const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "server/main.ts"], {
       cwd: examples,
-      // the one-person setup these tests change settings in (a raise would otherwise wait for a second person)
-      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", AIRLOCK_COMPANION_AUTONOMY_APPROVAL: "false", ...env },
+      // the one-person setup these tests change settings in (a raise would otherwise wait for a second person);
+      // without the companion's labelled history unless a test asks for it
+      env: {
+        ...process.env,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        AIRLOCK_COMPANION_AUTONOMY_APPROVAL: "false",
+        AIRLOCK_DEV_SEED_HISTORY: "false",
+        ...env
+      },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let output = ""
@@ -504,4 +512,62 @@ describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreS
       expect(await b.stop()).toBe(0)
     }
   })
+  it(
+    "development seed: labelled history, so the first proposals use vendor memory and a calibrated, certified p",
+    async () => {
+      const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+      const server = await start({ AIRLOCK_ENV: "development", AIRLOCK_DB: db, AIRLOCK_DEV_SEED_HISTORY: "true" })
+      try {
+        expect(server.output()).toMatch(/seeded companion history: \d+ applied, \d+ corrected over 20 weeks/)
+        const post = async (path: string, token: string, body: unknown) => {
+          const r = await fetch(`${server.url}${path}`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify(body)
+          })
+          return { status: r.status, json: (await r.json()) as any }
+        }
+        // the README's quick tour: propose → review → apply with a correction → provenance
+        const proposed = await post("/api/v1/companion/proposals", "dev_agent_token", {})
+        expect(proposed.status).toBe(200)
+        expect(proposed.json.failed).toBe(0)
+        const items: Array<any> = proposed.json.items
+        const known = items.filter((i) => i.rationale.startsWith("vendor_memory"))
+        expect(known.length).toBeGreaterThan(10)
+        expect(known.every((i) => i.calibrated_probability !== null)).toBe(true)
+        // in suggest_only with auto-post off only the settings keep the best-known vendors from auto-posting
+        expect(known.some((i) => i.not_auto_post_reasons.join() === "autopost.mode,autopost.disabled")).toBe(true)
+        const list = await get(
+          `${server.url}/api/v1/companion/proposals?status=proposed&limit=200`,
+          "dev_bookkeeper_token"
+        )
+        const rent = list.json.items.find((i: any) => i.bank_transaction.description === "Office rent January")
+        expect(rent.bank_transaction).toMatchObject({ date: "2026-01-07", amount: "-1800.00" })
+        const applied = await post(`/api/v1/companion/proposals/${rent.proposal.id}/apply`, "dev_bookkeeper_token", {
+          splits: [{ account_code: "6400", amount: "300.00" }, { account_code: "6100", amount: "1500.00" }]
+        })
+        expect(applied.json).toMatchObject({ outcome: "corrected", already_applied: false })
+        const prov = await get(
+          `${server.url}/api/v1/companion/provenance?shadow_event_id=${rent.proposal.id}`,
+          "dev_viewer_token"
+        )
+        expect(prov.json).toMatchObject({
+          bank_transaction: { description: "Office rent January" },
+          applied: { by: "dev_bookkeeper" },
+          correction: { by: "dev_bookkeeper", original_proposal_id: rent.proposal.id }
+        })
+        expect(prov.json.calibration.certificate.threshold).not.toBeNull()
+      } finally {
+        expect(await server.stop()).toBe(0)
+      }
+      // a restart seeds nothing again
+      const again = await start({ AIRLOCK_ENV: "development", AIRLOCK_DB: db, AIRLOCK_DEV_SEED_HISTORY: "true" })
+      try {
+        expect(again.output()).not.toContain("seeded companion history")
+      } finally {
+        expect(await again.stop()).toBe(0)
+      }
+    },
+    120_000
+  )
 })

@@ -18,10 +18,10 @@ import {
   Server
 } from "@airlock/adapters-http"
 import { Backup, Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
-import { CompanionSettings } from "@airlock/companion"
-import { type Actor, AgentMemory, Kernel } from "@airlock/core"
+import { Companion, CompanionSettings, LlmConfig, VendorMemoryStage } from "@airlock/companion"
+import { type Actor, AgentMemory, AgentMemoryConfig, CoreConfig, Kernel, Rbac, SecureRandom } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
-import { Ledger } from "@airlock/ledger"
+import { Ledger, LedgerConfig } from "@airlock/ledger"
 import {
   Doctor,
   Drain,
@@ -35,12 +35,13 @@ import {
   Scheduler,
   SchedulerConfig
 } from "@airlock/ops"
-import { HttpServer } from "@effect/platform"
+import { FetchHttpClient, HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { dirname, join } from "node:path"
 import * as DemoRunner from "./DemoRunner.js"
 import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
+import { seedCompanionHistory } from "./SeedHistory.js"
 
 const main = Effect.gen(function*() {
   const settings = yield* HttpConfig.config
@@ -86,13 +87,20 @@ const main = Effect.gen(function*() {
     Backup.make({ filename, directory: backupDirectory, gzip: backupGzip, retention: backupRetention })
   )
 
-  const core = Kernel.layer.pipe(Layer.provideMerge(storage))
+  // core with AIRLOCK_* config; agent memory treats a person's vendor label as authoritative (it supersedes)
+  const ambient = Layer.mergeAll(
+    CoreConfig.layerConfig,
+    AgentMemoryConfig.layerConfigWith({ authoritative: VendorMemoryStage.authoritative }),
+    Rbac.layer,
+    SecureRandom.layerWebCrypto
+  )
+  const core = Kernel.layerWithAmbient.pipe(Layer.provideMerge(ambient), Layer.provideMerge(storage))
   // guardrails (gates and services, incl. the per-token/per-tenant request limiter) from AIRLOCK_*
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
   // KPI events, rollups, alerts (+ webhook), baseline and digest, from AIRLOCK_KPI_* / AIRLOCK_DIGEST_*
   const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layerConfig, KpiWebhookTransport.layer]))
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
-  const ledger = Ledger.layer
+  const ledger = Ledger.layerWithConfig.pipe(Layer.provideMerge(LedgerConfig.layerConfig))
   // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
   const companion = CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(guardrails))
   // run controls, executions (a worker and the stale reconcile in the background, the demo job
@@ -133,8 +141,24 @@ const main = Effect.gen(function*() {
     Layer.provideMerge(Layer.merge(Scheduler.layer, Maintenance.layer)),
     Layer.provide(Layer.merge(SchedulerConfig.layerConfig, MaintenanceConfig.layerConfig))
   )
+  // the proposal flow; the language-model stage from AIRLOCK_LLM_* (none configured: it records why it was skipped)
+  const llm = Companion.layerLlmStage.pipe(
+    Layer.provide(
+      LlmConfig.layerModel.pipe(Layer.provideMerge(LlmConfig.layerConfig), Layer.provide(FetchHttpClient.layer))
+    )
+  )
+  const services = Companion.layer.pipe(
+    Layer.provide(llm),
+    Layer.provideMerge(
+      Layer.mergeAll(Layer.provideMerge(kpi, guardrails), ops.pipe(Layer.provideMerge(guardrails)), ledger, companion)
+    )
+  )
+  // AIRLOCK_DEV_SEED_HISTORY=false skips the companion's labelled history (development only)
+  const history = yield* Config.boolean("AIRLOCK_DEV_SEED_HISTORY").pipe(Config.withDefault(true))
   const seed = Layer.effectDiscard(
-    settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens
+    settings.environment === "development"
+      ? Effect.all([seedDevelopment, seedLedger, history ? seedCompanionHistory : Effect.void], { discard: true })
+      : revokeDevelopmentTokens
   )
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),
@@ -180,9 +204,7 @@ const main = Effect.gen(function*() {
       Layer.provide(http),
       Layer.provide(seed),
       Layer.provide(scheduling),
-      Layer.provide(
-        Layer.mergeAll(Layer.provideMerge(kpi, guardrails), ops.pipe(Layer.provideMerge(guardrails)), ledger, companion)
-      ),
+      Layer.provide(services),
       Layer.provide(core),
       Layer.provide(logger)
     )

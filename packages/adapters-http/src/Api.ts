@@ -11,6 +11,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { AdminApi } from "./Admin/Api.js"
 import * as ApiError from "./ApiError.js"
 import { CompanionApi } from "./Companion/Api.js"
+import { CompanionProposalsApi } from "./CompanionProposals/Api.js"
 import { ExecutionsApi } from "./Executions/Api.js"
 import { GuardrailsApi, LockdownApi } from "./Guardrails/Api.js"
 import { HealthApi } from "./Health/Api.js"
@@ -49,6 +50,7 @@ const withoutPlatformDecodeError = (spec: Record<string, any>): Record<string, a
 export class AirlockApi extends HttpApi.make("airlock")
   .add(HealthApi)
   .add(CompanionApi)
+  .add(CompanionProposalsApi)
   .add(SystemApi)
   .add(AdminApi)
   .add(LedgerApi)

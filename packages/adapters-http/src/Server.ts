@@ -12,7 +12,7 @@
  * with `HttpApiBuilder.httpApp` / `HttpApiBuilder.toWebHandler`, or {@link serve} on any
  * `HttpServer`; {@link layerNode} is the Node server with drain-on-shutdown.
  */
-import type { CompanionSettings } from "@airlock/companion"
+import type { Companion, CompanionProvenance, CompanionSettings } from "@airlock/companion"
 import { Errors, Ids, type Rbac, type SystemState, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
@@ -56,6 +56,7 @@ import { AirlockApi } from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
 import * as CompanionHttp from "./Companion/Http.js"
+import * as CompanionProposalsHttp from "./CompanionProposals/Http.js"
 import * as ExecutionsHttp from "./Executions/Http.js"
 import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
@@ -181,11 +182,14 @@ export type Requirements =
   | Drain.Restart
   | Scheduler.Scheduler
   | Maintenance.Maintenance
+  | Companion.Companion
+  | CompanionProvenance.CompanionProvenance
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "health">
   | HttpApiGroup.ApiGroup<"airlock", "companion">
+  | HttpApiGroup.ApiGroup<"airlock", "companionProposals">
   | HttpApiGroup.ApiGroup<"airlock", "system">
   | HttpApiGroup.ApiGroup<"airlock", "admin">
   | HttpApiGroup.ApiGroup<"airlock", "ledger">
@@ -208,6 +212,7 @@ export const groups: Layer.Layer<
 > = Layer.mergeAll(
   HealthHttp.layer,
   CompanionHttp.layer,
+  CompanionProposalsHttp.layer,
   SystemHttp.layer,
   AdminHttp.layer,
   LedgerHttp.layer,

@@ -1,9 +1,9 @@
 import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
-import { CompanionSettings } from "@airlock/companion"
+import { Companion, CompanionSettings } from "@airlock/companion"
 import { ApiToken, Errors, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
-import { Ledger } from "@airlock/ledger"
+import { Ledger, LedgerConfig } from "@airlock/ledger"
 import { Executions, ExecutionsConfig, Kpi, KpiConfig, Maintenance, Scheduler } from "@airlock/ops"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { afterAll, expect, it } from "@effect/vitest"
@@ -11,14 +11,15 @@ import { Effect, Layer, ManagedRuntime } from "effect"
 
 // a host mounting the adapter as a fetch-style handler, on the in-memory store
 const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(), KpiWebhookTransport.layer]))
-const core = Layer.mergeAll(
-  Ledger.layer,
-  Executions.layer,
-  Scheduler.layer,
-  Maintenance.layer,
-  Layer.provideMerge(kpi, Guardrails.layer),
-  CompanionSettings.CompanionSettings.Default
-).pipe(
+const core = Companion.layer.pipe(
+  Layer.provideMerge(Layer.mergeAll(
+    Ledger.layerWithConfig.pipe(Layer.provideMerge(LedgerConfig.layerConfig)),
+    Executions.layer,
+    Scheduler.layer,
+    Maintenance.layer,
+    Layer.provideMerge(kpi, Guardrails.layer),
+    CompanionSettings.CompanionSettings.Default
+  )),
   Layer.provideMerge(Guardrails.layer),
   Layer.provideMerge(ExecutionsConfig.layer()),
   Layer.provideMerge(GuardrailsConfig.layer()),

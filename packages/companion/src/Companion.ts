@@ -50,7 +50,8 @@ import {
   type StoredSplit
 } from "./CompanionPorts.js"
 import { CompanionProvenance } from "./CompanionProvenance.js"
-import { type FlowSettings, fromAiSettings } from "./internal/settings.js"
+import * as CompanionSettings from "./CompanionSettings.js"
+import * as LlmStage from "./LlmStage.js"
 import * as RulesStage from "./RulesStage.js"
 import { vendorKey } from "./VendorKey.js"
 import * as VendorMemoryStage from "./VendorMemoryStage.js"
@@ -274,7 +275,7 @@ export const make = Effect.gen(function*() {
   }
 
   /** Refits the tenant's calibration and certificate from its reviewed history; stores a new version. */
-  const refit = (tenant: Ids.TenantId, flow: FlowSettings, previous: CalibrationVersion | null) =>
+  const refit = (tenant: Ids.TenantId, flow: CompanionSettings.Settings, previous: CalibrationVersion | null) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const reviewed = yield* details.reviewed(tenant, { since: now - CALIBRATION_WINDOW_DAYS * DAY_MS, limit: 5000 })
@@ -317,7 +318,7 @@ export const make = Effect.gen(function*() {
     })
 
   /** The tenant's current calibration, refitted when ten reviews are newer or its targets changed. */
-  const calibrationFor = (tenant: Ids.TenantId, flow: FlowSettings) =>
+  const calibrationFor = (tenant: Ids.TenantId, flow: CompanionSettings.Settings) =>
     Effect.gen(function*() {
       const latest = Option.getOrNull(yield* models.latestCalibration(tenant))
       if (latest !== null) {
@@ -382,7 +383,7 @@ export const make = Effect.gen(function*() {
     readonly tenant: Ids.TenantId
     readonly actor: Actor.Actor
     readonly settings: AiSettings.AiSettings
-    readonly flow: FlowSettings
+    readonly flow: CompanionSettings.Settings
     readonly chart: ReadonlyArray<Chart.Account>
     readonly rules: ReadonlyArray<CompanionRule>
     readonly model: Classifier.ClassifierModel | null
@@ -566,9 +567,12 @@ export const make = Effect.gen(function*() {
   /**
    * Proposes for the given transactions, or for every unprocessed one (unposted, without an open
    * proposal; at most {@link MAX_BATCH} a call). Needs `companion.propose`; fails as a whole with
-   * 403 `companion.disabled` when a kill-switch layer is off and `breaker.velocity` while the
-   * velocity breaker is open. Each transaction is all-or-nothing; its refusal (a velocity trip
-   * mid-batch, an unknown id) is its item's `error`.
+   * 403 `companion.disabled` when a kill-switch layer is off and `breaker.velocity` when the
+   * velocity breaker is open or this request trips it. The request is one AI command for the
+   * breaker however many transactions it covers (counted here; the items' velocity gate only
+   * checks), so "propose all" does not trip it while an agent repeating requests does. Each
+   * transaction is all-or-nothing; its refusal (the breaker opened by other requests mid-batch,
+   * an unknown id) is its item's `error`.
    */
   const propose = (
     tenant: Ids.TenantId,
@@ -582,8 +586,8 @@ export const make = Effect.gen(function*() {
       )
       const settings = yield* loadSettings(tenant)
       yield* requireEnabled(tenant, settings)
-      yield* velocity.check(tenant)
-      const flow = fromAiSettings(settings)
+      yield* velocity.record(tenant)
+      const flow = CompanionSettings.fromAiSettings(settings)
       const calibration = yield* calibrationFor(tenant, flow)
       const batch: Batch = {
         tenant,
@@ -617,7 +621,9 @@ export const make = Effect.gen(function*() {
           items.push(failed(t.missing, notFound("bank_transaction", t.missing)))
           continue
         }
-        const r = yield* Effect.either(proposeOne(batch, t))
+        const r = yield* Effect.either(
+          proposeOne(batch, t).pipe(Effect.provideService(VelocityBreaker.CommandCounted, true))
+        )
         if (Either.isRight(r)) items.push(r.right)
         else if (r.left._tag === "StorageError") return yield* Effect.fail(r.left)
         else items.push(failed(t.id, r.left))
@@ -800,19 +806,24 @@ export const make = Effect.gen(function*() {
       }
       const fixed = corrected
       const done = yield* uow.transaction(Effect.gen(function*() {
-        const correction = yield* proposals.propose(tenant, actor, {
-          bank_transaction_id: txn.id,
-          splits: fixed.map((s) => ({
-            account_code: s.account_code,
-            amount: Money.formatMinor(BigInt(s.amount_minor), exponent)
-          })),
-          confidence: 1,
-          calibrated_probability: null,
-          rationale: `Correction by ${actor.name} (${actor.id}) of proposal ${action.id}`,
-          questions: [],
-          risk_reasons: [...payload.risk_reasons],
-          tier: payload.tier
-        })
+        // a person's correction is not an AI command: the velocity gate only checks the breaker
+        const correction = yield* Effect.provideService(
+          proposals.propose(tenant, actor, {
+            bank_transaction_id: txn.id,
+            splits: fixed.map((s) => ({
+              account_code: s.account_code,
+              amount: Money.formatMinor(BigInt(s.amount_minor), exponent)
+            })),
+            confidence: 1,
+            calibrated_probability: null,
+            rationale: `Correction by ${actor.name} (${actor.id}) of proposal ${action.id}`,
+            questions: [],
+            risk_reasons: [...payload.risk_reasons],
+            tier: payload.tier
+          }),
+          VelocityBreaker.CommandCounted,
+          true
+        )
         const applied = yield* pipeline.apply(tenant, correction.action.id, actor)
         const now = yield* Clock.currentTimeMillis
         const outcome = applied.result as Proposals.ApplyOutcome
@@ -1097,7 +1108,7 @@ export const make = Effect.gen(function*() {
   const recalibrate = (tenant: Ids.TenantId, actor: Actor.Actor) =>
     Effect.gen(function*() {
       yield* access(tenant, actor, "companion.settings.manage")
-      const flow = fromAiSettings(yield* loadSettings(tenant))
+      const flow = CompanionSettings.fromAiSettings(yield* loadSettings(tenant))
       return yield* refit(tenant, flow, Option.getOrNull(yield* models.latestCalibration(tenant)))
     })
 
@@ -1115,7 +1126,13 @@ export const make = Effect.gen(function*() {
     shadowEvent,
     notAutoPostCounts,
     recalibrate,
-    calibration: (tenant: Ids.TenantId) => models.latestCalibration(tenant)
+    calibration: (tenant: Ids.TenantId) => models.latestCalibration(tenant),
+    /** The tenant's latest calibration (Brier, ECE, bins, certificate), null before any (`companion.read`). */
+    calibrationReport: (tenant: Ids.TenantId, actor: Actor.Actor) =>
+      Effect.zipRight(
+        access(tenant, actor, "companion.read"),
+        Effect.map(models.latestCalibration(tenant), Option.getOrNull)
+      )
   } as const
 })
 
@@ -1149,3 +1166,11 @@ export const layerPolicy: Layer.Layer<never, never, KindPolicy.KindPolicies> = L
 
 /** The companion service and its provenance lookup, with the value-breaker policy of `ledger.proposal` registered. */
 export const layer = Layer.mergeAll(Companion.Default, CompanionProvenance.Default, layerPolicy)
+
+/**
+ * The language-model stage in the chain (`Chain.LlmStageProvider`), built by `LlmStage.make` from
+ * `LlmConfig`, the optional `LlmModel` (none: the stage records `llm.not_configured`) and
+ * guardrails' LLM budget. Provide it to {@link layer} to put the model behind the deterministic
+ * stages; without it the chain has no model stage.
+ */
+export const layerLlmStage = Layer.effect(Chain.LlmStageProvider, Effect.map(LlmStage.make, (stage) => ({ stage })))

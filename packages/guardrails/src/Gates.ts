@@ -5,7 +5,7 @@
  * |---|---|---|---|
  * | `lockdown` | `GateOrder.lockdown` (15) | propose, apply | kinds marked `protected` |
  * | `trust` | `GateOrder.trust` (35) | propose | AI-governed kinds (re-evaluated at most once a minute per tenant) |
- * | `velocity` | `GateOrder.velocity` (40) | propose (counts), apply (checks) | AI-governed kinds |
+ * | `velocity` | `GateOrder.velocity` (40) | propose (counts, see `CommandCounted`), apply (checks) | AI-governed kinds |
  * | `value_breaker` | `GateOrder.value` (70) | propose, apply | kinds whose policy gives an amount |
  * | `budget` | `GateOrder.budget` (80) | propose (checks), apply (charges, in the apply transaction) | kinds with a cost estimate |
  * | `approval` | `GateOrder.approval` (90) | propose and apply (or apply only) | kinds with a risk score |
@@ -23,7 +23,7 @@ import { Lockdown } from "./Lockdown.js"
 import { TrustBreaker } from "./TrustBreaker.js"
 import { formatUsd } from "./Usd.js"
 import { ValueBreaker } from "./ValueBreaker.js"
-import { VelocityBreaker, type VelocityReading } from "./VelocityBreaker.js"
+import { CommandCounted, VelocityBreaker, type VelocityReading } from "./VelocityBreaker.js"
 
 const { Decision } = Gate
 
@@ -116,9 +116,10 @@ export const make: Effect.Effect<
     phases: ["propose", "apply"],
     appliesTo: (kind) => policies.resolve(kind).velocity,
     evaluate: ({ phase, tenant }) =>
-      phase === "propose"
-        ? Effect.map(velocity.recordReading(tenant.id), (r) => velocityDecision(tenant.id, r, true))
-        : Effect.map(velocity.checkReading(tenant.id), (r) => velocityDecision(tenant.id, r, false))
+      Effect.flatMap(CommandCounted, (counted) =>
+        phase === "propose" && !counted
+          ? Effect.map(velocity.recordReading(tenant.id), (r) => velocityDecision(tenant.id, r, true))
+          : Effect.map(velocity.checkReading(tenant.id), (r) => velocityDecision(tenant.id, r, false)))
   }
 
   const valueGate: Gate.Gate = {

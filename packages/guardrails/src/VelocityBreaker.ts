@@ -8,7 +8,7 @@
 import { Errors } from "@airlock/core"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
 import type { Ids, Rbac } from "@airlock/core"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Context, Effect, Option } from "effect"
 import { BreakerEvents } from "./BreakerEvents.js"
 import * as Breakers from "./Breakers.js"
 import { CounterStore } from "./CounterStore.js"
@@ -22,6 +22,16 @@ const WINDOW_MS = 60_000
 export const breakerKey: (tenant: string) => string = memo((tenant) => `velocity:${tenant}`)
 /** The counter key of a tenant's AI commands. */
 export const counterKey: (tenant: string) => string = breakerKey
+
+/**
+ * Set (with `Effect.provideService`) around work whose AI command its caller has already counted
+ * with {@link VelocityBreaker.record}: one request that proposes many items (the companion's
+ * "propose all") is one command, not one per item. While set, the velocity gate only checks the
+ * breaker at propose (an open breaker still refuses every item) instead of counting again.
+ */
+export class CommandCounted extends Context.Reference<CommandCounted>()("@airlock/guardrails/VelocityCommandCounted", {
+  defaultValue: () => false
+}) {}
 
 /** What one velocity check read and decided. */
 export interface VelocityReading {

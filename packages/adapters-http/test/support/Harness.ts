@@ -17,9 +17,18 @@ import {
 } from "@airlock/adapters-http"
 import { Backup, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
-import { Autonomy, CompanionSettings, TenantOnboarding, TenantTemplates } from "@airlock/companion"
+import {
+  Autonomy,
+  Companion,
+  type CompanionProvenance,
+  CompanionSettings,
+  TenantOnboarding,
+  TenantTemplates,
+  VendorMemoryStage
+} from "@airlock/companion"
 import {
   type Actor,
+  AgentMemoryConfig,
   ApiToken,
   Audit,
   CoreConfig,
@@ -262,7 +271,9 @@ export const layer = (options: Options = {}): Layer.Layer<
   | TenantOnboarding.TenantOnboarding
   | TenantTemplates.TenantTemplates
   | TenantData.TenantData
-  | TenantData.TenantDataStore,
+  | TenantData.TenantDataStore
+  | Companion.Companion
+  | CompanionProvenance.CompanionProvenance,
   unknown
 > => {
   const logs: Array<string> = []
@@ -273,9 +284,9 @@ export const layer = (options: Options = {}): Layer.Layer<
     Logger.defaultLogger,
     Logger.map(Logger.jsonLogger, (line) => void logs.push(line))
   )
-  const ledger = options.ledger === undefined
-    ? Ledger.layer
-    : Ledger.layerWithConfig.pipe(Layer.provide(LedgerConfig.layer(options.ledger)))
+  const ledger = Ledger.layerWithConfig.pipe(
+    Layer.provideMerge(options.ledger === undefined ? LedgerConfig.layerConfig : LedgerConfig.layer(options.ledger))
+  )
   const companion = CompanionSettings.CompanionSettings.Default.pipe(
     Layer.provide(Autonomy.layer({ approvalRequired: options.autonomyApproval ?? false }))
   )
@@ -287,20 +298,28 @@ export const layer = (options: Options = {}): Layer.Layer<
     )
   ).pipe(Layer.provideMerge(TenantTemplates.layer))
   // `ledger` is one layer value: provided twice, built once
-  const core = Layer.mergeAll(
-    ledger,
-    Executions.layer,
-    Scheduler.layer,
-    Maintenance.layer,
-    Layer.provideMerge(kpi, Guardrails.layer),
-    companion,
-    Layer.provide(tenantServices, ledger)
-  ).pipe(
+  const core = Companion.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      ledger,
+      Executions.layer,
+      Scheduler.layer,
+      Maintenance.layer,
+      Layer.provideMerge(kpi, Guardrails.layer),
+      companion,
+      Layer.provide(tenantServices, ledger)
+    )),
     Layer.provideMerge(Guardrails.layer),
     Layer.provideMerge(ExecutionsConfig.layer({ pollIntervalMillis: 50, ...options.executions })),
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(Layer.mergeAll(CoreConfig.layer(options.core), Rbac.layer, SecureRandom.layerWebCrypto)),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        CoreConfig.layer(options.core),
+        Rbac.layer,
+        SecureRandom.layerWebCrypto,
+        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
+      )
+    ),
     Layer.provideMerge(storageLayer(options.storage ?? "sqlite", options.pgDatabase, options.pgUrl, sqliteFile))
   )
   const settings = HttpConfig.layer({ environment: "test", adminWriteEnabled: true, ...options.http })
