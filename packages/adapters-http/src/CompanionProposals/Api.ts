@@ -17,7 +17,7 @@ import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { TenantScoped } from "../Auth.js"
 import { DecimalText } from "../Ledger/Api.js"
-import { strictBody, Timestamp } from "../Wire.js"
+import { IdCursor, strictBody, Timestamp } from "../Wire.js"
 
 const Id = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))
 const Limit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max))
@@ -78,7 +78,7 @@ export const ProposalPage = Schema.Struct({
 /** `GET /api/v1/companion/proposals` query. */
 export const ListQuery = Schema.Struct({
   status: Schema.optional(Schema.Literal("proposed", "applied", "rejected", "rolled_back", "superseded", "wiped")),
-  cursor: Schema.optional(Id),
+  cursor: Schema.optional(IdCursor),
   limit: Schema.optional(Limit(200))
 })
 
