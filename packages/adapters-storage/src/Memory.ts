@@ -2,13 +2,14 @@
  * The in-memory adapter: every port on plain data structures, with real transactions
  * (undo log + writer lock). For tests and for embedders that want no native dependency.
  */
-import type { CompanionPorts } from "@airlock/companion"
+import type { CompanionPorts, CompanionReportsPorts } from "@airlock/companion"
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { KpiStore } from "@airlock/ops"
 import { Layer } from "effect"
 import * as MemoryCompanion from "./internal/memory/companion.js"
+import * as MemoryCompanionReports from "./internal/memory/companion-reports.js"
 import * as MemoryCore from "./internal/memory/core.js"
 import * as MemoryGuardrails from "./internal/memory/guardrails.js"
 import * as MemoryLedger from "./internal/memory/ledger.js"
@@ -23,6 +24,7 @@ export const layer: Layer.Layer<
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
+  | CompanionReportsPorts.CompanionReportsPorts
   | MemoryOpsRuns.OpsRunsPorts
   | MemoryDatabase.MemoryDatabase
 > = Layer.mergeAll(
@@ -31,6 +33,7 @@ export const layer: Layer.Layer<
   MemoryGuardrails.layer,
   MemoryOpsKpi.layer,
   MemoryCompanion.layer,
+  MemoryCompanionReports.layer,
   MemoryOpsRuns.layer,
   MemoryDatabase.layerUnitOfWork
 ).pipe(

@@ -2,7 +2,7 @@
  * Every port implemented on `@effect/sql`, for any `SqlClient` whose database has been migrated.
  * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
  */
-import type { CompanionPorts } from "@airlock/companion"
+import type { CompanionPorts, CompanionReportsPorts } from "@airlock/companion"
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
@@ -11,6 +11,7 @@ import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
 import type { OpsRunsPorts } from "./internal/memory/ops-runs.js"
 import * as SqlCompanion from "./internal/sql/companion.js"
+import * as SqlCompanionReports from "./internal/sql/companion-reports.js"
 import * as SqlCore from "./internal/sql/core.js"
 import { fromClient, type SqlDb } from "./internal/sql/db.js"
 import * as SqlGuardrails from "./internal/sql/guardrails.js"
@@ -25,6 +26,7 @@ export const layerOnDb: Layer.Layer<
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
+  | CompanionReportsPorts.CompanionReportsPorts
   | OpsRunsPorts,
   never,
   SqlDb
@@ -34,6 +36,7 @@ export const layerOnDb: Layer.Layer<
   SqlGuardrails.layer,
   SqlOpsKpi.layer,
   SqlCompanion.layer,
+  SqlCompanionReports.layer,
   SqlOpsRuns.layer
 )
 
@@ -44,6 +47,7 @@ export const layer: Layer.Layer<
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
+  | CompanionReportsPorts.CompanionReportsPorts
   | OpsRunsPorts,
   never,
   SqlClient.SqlClient

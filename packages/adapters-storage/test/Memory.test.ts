@@ -1,6 +1,7 @@
 import { Memory } from "@airlock/adapters-storage"
 import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
@@ -14,6 +15,7 @@ import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as ReportsProbe from "./support/ReportsProbe.js"
 
 suite("memory", Layer.provideMerge(Probe.memory, Memory.layer), { parallelConnections: false })
 
@@ -27,3 +29,4 @@ CompanionSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.
 OpsRunsSuite.suite("memory", Layer.provideMerge(Layer.merge(OpsProbe.memory, GuardProbe.memory), Memory.layer), {
   parallelConnections: false
 })
+CompanionReportsSuite.suite("memory", Layer.provideMerge(ReportsProbe.memory, Memory.layer), { parallelConnections: false })

@@ -2,6 +2,7 @@ import { Postgres } from "@airlock/adapters-storage"
 import { Effect, Layer } from "effect"
 import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
@@ -16,6 +17,7 @@ import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 import * as Probe from "./support/Probe.js"
+import * as ReportsProbe from "./support/ReportsProbe.js"
 
 const admin = pgAdminUrl()
 
@@ -76,4 +78,11 @@ if (admin === "") {
     )
   )
   OpsRunsSuite.suite("postgres", opsPorts, { parallelConnections: true })
+  const reportsPorts = Layer.unwrapEffect(
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(ReportsProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    )
+  )
+  CompanionReportsSuite.suite("postgres", reportsPorts, { parallelConnections: true })
 }

@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
@@ -17,6 +18,7 @@ import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as ReportsProbe from "./support/ReportsProbe.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
 
@@ -63,5 +65,11 @@ const opsFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ops.db")
 OpsRunsSuite.suite(
   "sqlite (file, WAL)",
   Layer.provideMerge(Layer.merge(OpsProbe.sql, GuardProbe.sql), Sqlite.layer({ filename: opsFile })),
+  { parallelConnections: false }
+)
+const reportsFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "companion-reports.db")
+CompanionReportsSuite.suite(
+  "sqlite (file, WAL)",
+  Layer.provideMerge(ReportsProbe.sql, Sqlite.layer({ filename: reportsFile })),
   { parallelConnections: false }
 )

@@ -2,6 +2,7 @@
  * @airlock/companion — The AI bookkeeping companion: settings and modes, categorizers, calibration, auto-post gates, memory governance.
  */
 export * as Autonomy from "./Autonomy.js"
+export * as Auditor from "./Auditor.js"
 export * as AutoPost from "./AutoPost.js"
 export * as Calibration from "./Calibration.js"
 export * as CalibrationMetrics from "./CalibrationMetrics.js"
@@ -13,6 +14,7 @@ export * as ClassifierStage from "./ClassifierStage.js"
 export * as Companion from "./Companion.js"
 export * as CompanionPorts from "./CompanionPorts.js"
 export * as CompanionProvenance from "./CompanionProvenance.js"
+export * as CompanionReportsPorts from "./CompanionReportsPorts.js"
 export * as CompanionSettings from "./CompanionSettings.js"
 export * as LlmConfig from "./LlmConfig.js"
 export * as LlmStage from "./LlmStage.js"
