@@ -10,7 +10,7 @@
  */
 import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
-import { CompanionSettings } from "@airlock/companion"
+import { CompanionReports, CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
@@ -30,7 +30,8 @@ const core = Layer.mergeAll(
   Ledger.layer,
   Executions.layer,
   Layer.provideMerge(kpi, Guardrails.layer),
-  CompanionSettings.CompanionSettings.Default
+  CompanionSettings.CompanionSettings.Default,
+  CompanionReports.layerConfig
 ).pipe(
   Layer.provideMerge(Guardrails.layer),
   Layer.provideMerge(ExecutionsConfig.layer()),

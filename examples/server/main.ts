@@ -18,7 +18,7 @@ import {
   Server
 } from "@airlock/adapters-http"
 import { Backup, Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
-import { CompanionSettings } from "@airlock/companion"
+import { CompanionReports, CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
@@ -82,7 +82,10 @@ const main = Effect.gen(function*() {
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
   const ledger = Ledger.layer
   // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
-  const companion = CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(guardrails))
+  // and its reports (auditor, shadow report, metrics/latest, drill-down; AIRLOCK_ROLLOUT_*)
+  const companion = Layer.mergeAll(CompanionSettings.CompanionSettings.Default, CompanionReports.layerConfig).pipe(
+    Layer.provide(guardrails)
+  )
   // run controls, executions (a worker and the stale reconcile in the background, the demo job
   // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*
   const ops = Layer.mergeAll(Executions.layerBackground(), DemoRunner.layer).pipe(

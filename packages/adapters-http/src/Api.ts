@@ -11,6 +11,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { AdminApi } from "./Admin/Api.js"
 import * as ApiError from "./ApiError.js"
 import { CompanionApi } from "./Companion/Api.js"
+import { CompanionReportsApi } from "./CompanionReports/Api.js"
 import { ExecutionsApi } from "./Executions/Api.js"
 import { GuardrailsApi, LockdownApi } from "./Guardrails/Api.js"
 import { HealthApi } from "./Health/Api.js"
@@ -58,6 +59,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(ExecutionsApi)
   .add(RunControlApi)
   .add(OperationsApi)
+  .add(CompanionReportsApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

@@ -12,7 +12,7 @@
  * with `HttpApiBuilder.httpApp` / `HttpApiBuilder.toWebHandler`, or {@link serve} on any
  * `HttpServer`; {@link layerNode} is the Node server with drain-on-shutdown.
  */
-import type { CompanionSettings } from "@airlock/companion"
+import type { CompanionReports, CompanionSettings } from "@airlock/companion"
 import { Errors, Ids, type Rbac, type SystemState, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
@@ -54,6 +54,7 @@ import { AirlockApi } from "./Api.js"
 import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
 import * as CompanionHttp from "./Companion/Http.js"
+import * as CompanionReportsHttp from "./CompanionReports/Http.js"
 import * as ExecutionsHttp from "./Executions/Http.js"
 import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
@@ -164,6 +165,7 @@ export type Requirements =
   | Budgets.LlmBudget
   | GuardrailsConfig.GuardrailsConfig
   | CompanionSettings.CompanionSettings
+  | CompanionReports.CompanionReports
   | ProductEvents.ProductEvents
   | KpiRollups.KpiRollups
   | KpiAlerts.KpiAlerts
@@ -190,7 +192,8 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "kpi">
   | HttpApiGroup.ApiGroup<"airlock", "executions">
   | HttpApiGroup.ApiGroup<"airlock", "runControl">
-  | HttpApiGroup.ApiGroup<"airlock", "operations">,
+  | HttpApiGroup.ApiGroup<"airlock", "operations">
+  | HttpApiGroup.ApiGroup<"airlock", "companionReports">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -211,7 +214,8 @@ export const groups: Layer.Layer<
   KpiHttp.layer,
   ExecutionsHttp.layer,
   RunControlHttp.layer,
-  OperationsHttp.layer
+  OperationsHttp.layer,
+  CompanionReportsHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

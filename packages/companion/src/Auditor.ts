@@ -393,7 +393,8 @@ export const make = Effect.gen(function*() {
         findings: result.findings,
         truncated: result.truncated
       })
-      yield* reports.insert(report)
+      // a fresh id cannot be taken: a conflict here is a defect
+      yield* reports.insert(report).pipe(Effect.catchTag("Conflict", Effect.die))
       return report
     })
 

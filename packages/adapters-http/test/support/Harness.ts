@@ -17,7 +17,7 @@ import {
 } from "@airlock/adapters-http"
 import { Backup, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
-import { Autonomy, CompanionSettings } from "@airlock/companion"
+import { Autonomy, CompanionReports, CompanionSettings } from "@airlock/companion"
 import {
   type Actor,
   ApiToken,
@@ -271,7 +271,13 @@ export const layer = (options: Options = {}): Layer.Layer<
     Layer.provide(Autonomy.layer({ approvalRequired: options.autonomyApproval ?? false }))
   )
   const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(options.kpi), KpiWebhookTransport.layer]))
-  const core = Layer.mergeAll(ledger, Executions.layer, Layer.provideMerge(kpi, Guardrails.layer), companion).pipe(
+  const core = Layer.mergeAll(
+    ledger,
+    Executions.layer,
+    Layer.provideMerge(kpi, Guardrails.layer),
+    companion,
+    CompanionReports.layerConfig
+  ).pipe(
     Layer.provideMerge(Guardrails.layer),
     Layer.provideMerge(ExecutionsConfig.layer({ pollIntervalMillis: 50, ...options.executions })),
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
