@@ -9,9 +9,12 @@ import { Effect } from "effect"
 import * as H from "./support/Harness.js"
 
 const reportRows = (tenant: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.unsafe<{ n: unknown }>("SELECT COUNT(*) AS n FROM companion_integrity_reports WHERE tenant_id = ?", [tenant])
-      .pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql.unsafe<{ n: unknown }>("SELECT COUNT(*) AS n FROM companion_integrity_reports WHERE tenant_id = ?", [tenant])
+        .pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie)
+  )
 
 const get = (s: H.TestServerShape, path: string, token: string, extra: Record<string, string> = {}) =>
   s.raw(path, { headers: H.auth(token, extra) })
@@ -31,7 +34,11 @@ layer(H.layer(), { excludeTestServices: true })("companion reports routes", (it)
       const one = yield* get(s, `/api/v1/companion/integrity-reports/${run.json.id}`, H.tokens.owner)
       expect(one.status).toBe(200)
       expect(one.json.id).toBe(run.json.id)
-      const missing = yield* get(s, "/api/v1/companion/integrity-reports/irp_01J0000000000000000000000A", H.tokens.owner)
+      const missing = yield* get(
+        s,
+        "/api/v1/companion/integrity-reports/irp_01J0000000000000000000000A",
+        H.tokens.owner
+      )
       expect(missing.status).toBe(404)
       // a viewer lacks audit.read; a bad window is refused; neither writes a report
       const viewer = yield* s.raw("/api/v1/companion/auditor/run", H.json("POST", H.tokens.viewer, { days: 30 }))

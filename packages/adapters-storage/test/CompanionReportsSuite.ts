@@ -12,16 +12,7 @@ import {
   RolloutConfig,
   VendorMemoryStage
 } from "@airlock/companion"
-import {
-  AgentMemoryConfig,
-  CoreConfig,
-  type CorePorts,
-  Ids,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  Tenants
-} from "@airlock/core"
+import { AgentMemoryConfig, CoreConfig, type CorePorts, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
 import { BudgetStore, Guardrails, GuardrailsConfig, type GuardrailsPorts, Usd, Windows } from "@airlock/guardrails"
 import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP, PeriodLock } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
@@ -80,7 +71,11 @@ const bookedTenant = (id: string, n: number) =>
     const agent = yield* add("copilot", "AGENT", "agent")
     yield* (yield* Chart.ChartOfAccounts).importPreset(tenant.id, owner, "standard_small_business")
     const c = yield* Companion.Companion
-    yield* c.createRule(tenant.id, owner, { name: "Acme is supplies", description_contains: "ACME", account_code: "6200" })
+    yield* c.createRule(tenant.id, owner, {
+      name: "Acme is supplies",
+      description_contains: "ACME",
+      account_code: "6200"
+    })
     const rows = Array.from({ length: n }, (_, i) => ({
       date: `2026-01-${String(i + 2).padStart(2, "0")}`,
       description: `ACME SUPPLY ${i + 1}`,
@@ -92,7 +87,11 @@ const bookedTenant = (id: string, n: number) =>
     const booked: Array<{ entry_id: string; proposal_id: string; bank_transaction_id: string }> = []
     for (const item of [...proposed.items].sort((a, b) => (a.bank_transaction_id < b.bank_transaction_id ? -1 : 1))) {
       const r = yield* c.apply(tenant.id, bookkeeper, item.proposal_id!)
-      booked.push({ entry_id: r.entry_id!, proposal_id: item.proposal_id!, bank_transaction_id: item.bank_transaction_id })
+      booked.push({
+        entry_id: r.entry_id!,
+        proposal_id: item.proposal_id!,
+        bank_transaction_id: item.bank_transaction_id
+      })
     }
     return { tenant: tenant.id, owner, bookkeeper, viewer, agent, booked }
   })
@@ -135,7 +134,9 @@ const detail = (
     reviewed_by: d.outcome ? "bea" : null,
     reviewed_at: d.outcome ? at + 1000 : null,
     review_reason: null,
-    final_splits: d.outcome && d.outcome !== "rejected" ? [{ account_code: "6200", amount_minor: d.splitMinor ?? "1000" }] : null,
+    final_splits: d.outcome && d.outcome !== "rejected"
+      ? [{ account_code: "6200", amount_minor: d.splitMinor ?? "1000" }]
+      : null,
     applied_proposal_id: null,
     entry_id: null,
     learning: null,
@@ -238,7 +239,8 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>, _capabiliti
         const now = FEB_1 + 10 * DAY
         yield* TestClock.setTime(now)
         const tenants = yield* Tenants.Tenants
-        const tenant = (yield* tenants.create({ id: T("r-shadow"), name: "Shadow", settings: { ai_mode: "suggest_only" } })).id
+        const tenant =
+          (yield* tenants.create({ id: T("r-shadow"), name: "Shadow", settings: { ai_mode: "suggest_only" } })).id
         const viewer = yield* tenants.addActor({ tenant_id: tenant, kind: "user", name: "Vic", role: "VIEWER" })
         const store = yield* CompanionPorts.CompanionProposalStore
         const mode = "autopost.mode"
@@ -248,7 +250,11 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>, _capabiliti
           detail(tenant, "p03", now - 180_000, { p: 0.95, outcome: "applied", reasons: [mode] }),
           detail(tenant, "p04", now - 240_000, { p: 0.95, outcome: "applied", reasons: [mode] }),
           detail(tenant, "p05", now - 300_000, { p: 0.92, outcome: "corrected", reasons: [mode] }),
-          detail(tenant, "p06", now - 360_000, { p: 0.3, outcome: "rejected", reasons: [mode, "autopost.below_threshold"] }),
+          detail(tenant, "p06", now - 360_000, {
+            p: 0.3,
+            outcome: "rejected",
+            reasons: [mode, "autopost.below_threshold"]
+          }),
           detail(tenant, "p07", now - 420_000, { p: 0.97, outcome: "auto_posted" }),
           detail(tenant, "p08", now - 480_000, { p: 0.97, outcome: "auto_posted" }),
           detail(tenant, "p09", now - 540_000, { reasons: [mode, "autopost.vendor_cold_start"] }),
@@ -354,8 +360,14 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>, _capabiliti
         yield* TestClock.setTime(FEB_1)
         const fx = yield* bookedTenant("r-drill", 2)
         const reports = yield* CompanionReports.CompanionReports
-        const page = yield* reports.reasonProposals(fx.tenant, fx.viewer, { reason: "autopost.mode", period: "7d", limit: 10 })
-        expect(page.items.map((i) => i.detail.proposal_id).sort()).toStrictEqual(fx.booked.map((b) => b.proposal_id).sort())
+        const page = yield* reports.reasonProposals(fx.tenant, fx.viewer, {
+          reason: "autopost.mode",
+          period: "7d",
+          limit: 10
+        })
+        expect(page.items.map((i) => i.detail.proposal_id).sort()).toStrictEqual(
+          fx.booked.map((b) => b.proposal_id).sort()
+        )
         for (const item of page.items) {
           expect(item.traces.map((t) => t.phase)).toStrictEqual(["propose", "apply"])
           expect(item.traces[1]!.outcome).toBe("allow")

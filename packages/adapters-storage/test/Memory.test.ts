@@ -29,4 +29,6 @@ CompanionSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.
 OpsRunsSuite.suite("memory", Layer.provideMerge(Layer.merge(OpsProbe.memory, GuardProbe.memory), Memory.layer), {
   parallelConnections: false
 })
-CompanionReportsSuite.suite("memory", Layer.provideMerge(ReportsProbe.memory, Memory.layer), { parallelConnections: false })
+CompanionReportsSuite.suite("memory", Layer.provideMerge(ReportsProbe.memory, Memory.layer), {
+  parallelConnections: false
+})

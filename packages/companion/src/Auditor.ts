@@ -20,7 +20,7 @@
  * records (before/after, time); the same walk verifies the chain. Pure rules, an Effect task.
  */
 import { Action, Audit, Canonical, Errors, Ids } from "@airlock/core"
-import { BankTransaction, CalendarDate, Chart, JournalEntry, JournalStore, Proposals } from "@airlock/ledger"
+import { BankTransaction, CalendarDate, Chart, type JournalEntry, JournalStore, Proposals } from "@airlock/ledger"
 import { Clock, Effect, Option } from "effect"
 import * as Companion from "./Companion.js"
 import { CompanionProposalStore, type ProposalDetail } from "./CompanionPorts.js"
@@ -233,13 +233,20 @@ export const checkProvenance = (e: JournalEntry.JournalEntry, p: ProvenanceInput
 }
 
 /** A bank transaction with more than one live entry in the window. Pure. */
-export const checkDuplicates = (bankTransactionId: string, liveEntryIds: ReadonlyArray<string>): ReadonlyArray<Finding> =>
+export const checkDuplicates = (
+  bankTransactionId: string,
+  liveEntryIds: ReadonlyArray<string>
+): ReadonlyArray<Finding> =>
   liveEntryIds.length > 1
     ? [
       finding(
         Codes.duplicateLive,
         `Bank transaction ${bankTransactionId} has ${liveEntryIds.length} live entries`,
-        { bank_transaction_id: bankTransactionId, entry_ids: [...liveEntryIds].sort().join(","), live: liveEntryIds.length }
+        {
+          bank_transaction_id: bankTransactionId,
+          entry_ids: [...liveEntryIds].sort().join(","),
+          live: liveEntryIds.length
+        }
       )
     ]
     : []
@@ -294,7 +301,10 @@ export const make = Effect.gen(function*() {
       for (;;) {
         const page = yield* auditStore.list(tenant, { afterSeq: head.seq, limit: PAGE })
         for (const r of page) {
-          if (r.subject === subject && (r.action === "ledger.period_lock.set" || r.action === "ledger.period_lock.moved_back")) {
+          if (
+            r.subject === subject &&
+            (r.action === "ledger.period_lock.set" || r.action === "ledger.period_lock.moved_back")
+          ) {
             const after = (r.data as { readonly after?: unknown } | null)?.after
             changes.push({ at: r.at, lock_date: typeof after === "string" ? after : null })
           }
@@ -343,7 +353,9 @@ export const make = Effect.gen(function*() {
         const page = yield* journal.list(tenant, { from: windowStart, after, limit: PAGE })
         for (const e of page) {
           entries++
-          const txn = e.bank_transaction_id === null ? null : Option.getOrNull(yield* bank.get(tenant, e.bank_transaction_id))
+          const txn = e.bank_transaction_id === null
+            ? null
+            : Option.getOrNull(yield* bank.get(tenant, e.bank_transaction_id))
           found.add(checkBalance(e))
           found.add(checkBankAmount(e, txn))
           found.add(checkAccountTypes(e, txn, types))

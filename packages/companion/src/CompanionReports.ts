@@ -5,7 +5,9 @@
  * proposals and their decision traces (cursor), the CSV export, and (with `tenant.cross`) the
  * counts of every tenant. Reads page through storage; the math is in `ShadowReport` and `Auditor`.
  */
-import { Action, type Actor, AiSettings, type Audit, Errors, type Ids, Rbac, TenantScope } from "@airlock/core"
+import { Action, type Actor, AiSettings, Errors, type Ids, Rbac, TenantScope } from "@airlock/core"
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service (TS2742)
+import type { Audit } from "@airlock/core"
 import { Budgets, BudgetStore, Usd, Windows } from "@airlock/guardrails"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service (TS2742)
 import type { BankTransaction, Chart, JournalStore } from "@airlock/ledger"
@@ -79,7 +81,12 @@ export const make = Effect.gen(function*() {
       yield* access(tenant, actor, "audit.read")
       return yield* Option.match(yield* reports.get(tenant, id), {
         onNone: () =>
-          Effect.fail(new Errors.NotFound({ message: `integrity report ${id} not found`, details: { entity: "integrity_report", id } })),
+          Effect.fail(
+            new Errors.NotFound({
+              message: `integrity report ${id} not found`,
+              details: { entity: "integrity_report", id }
+            })
+          ),
         onSome: Effect.succeed
       })
     })
@@ -177,7 +184,10 @@ export const make = Effect.gen(function*() {
         period,
         window_start_ts: ShadowReport.isoSeconds(window.start),
         window_end_ts: ShadowReport.isoSeconds(window.end),
-        tenants: [...tenants.entries()].map(([tenant_id, not_auto_post_counts]) => ({ tenant_id, not_auto_post_counts }))
+        tenants: [...tenants.entries()].map(([tenant_id, not_auto_post_counts]) => ({
+          tenant_id,
+          not_auto_post_counts
+        }))
       }
     })
 
@@ -233,7 +243,13 @@ export const make = Effect.gen(function*() {
       const rows: Array<ReadonlyArray<unknown>> = []
       let before: DetailPosition | undefined
       for (;;) {
-        const page = yield* reader.byReason(tenant, { reason: query.reason, from: window.start, to: window.end + 1, before, limit: PAGE })
+        const page = yield* reader.byReason(tenant, {
+          reason: query.reason,
+          from: window.start,
+          to: window.end + 1,
+          before,
+          limit: PAGE
+        })
         for (const d of page) {
           rows.push([
             d.proposal_id,

@@ -53,7 +53,10 @@ export class IntegrityReportStore extends Context.Tag("@airlock/companion/Integr
   {
     /** Inserts; `conflict.duplicate` when the id is taken. */
     readonly insert: (report: IntegrityReport) => Effect.Effect<void, Errors.Conflict | Errors.StorageError>
-    readonly get: (tenant: Ids.TenantId, id: string) => Effect.Effect<Option.Option<IntegrityReport>, Errors.StorageError>
+    readonly get: (
+      tenant: Ids.TenantId,
+      id: string
+    ) => Effect.Effect<Option.Option<IntegrityReport>, Errors.StorageError>
     /** Newest first (by id, which sorts by creation), ids strictly before `before`, at most `limit`. */
     readonly list: (
       tenant: Ids.TenantId,

@@ -56,7 +56,9 @@ export const config: Config.Config<RolloutThresholds> = Config.all({
 })
 
 /** The rollout thresholds in effect. */
-export class RolloutConfig extends Context.Tag("@airlock/companion/RolloutConfig")<RolloutConfig, RolloutThresholds>() {}
+export class RolloutConfig
+  extends Context.Tag("@airlock/companion/RolloutConfig")<RolloutConfig, RolloutThresholds>()
+{}
 
 /** The thresholds from the environment. */
 export const layerConfig: Layer.Layer<RolloutConfig, import("effect/ConfigError").ConfigError> = Layer.effect(

@@ -249,7 +249,10 @@ export const finish = (
   }))
   const ece = acc.scored === 0
     ? null
-    : bins.reduce((s, b) => s + (b.count === 0 ? 0 : (b.count / acc.scored) * Math.abs(b.mean_predicted! - b.observed_rate!)), 0)
+    : bins.reduce(
+      (s, b) => s + (b.count === 0 ? 0 : (b.count / acc.scored) * Math.abs(b.mean_predicted! - b.observed_rate!)),
+      0
+    )
   const brier = acc.scored === 0 ? null : acc.brierSum / acc.scored
   const candidatesRate = ratio(acc.candidates, acc.population)
   const highAccuracy = ratio(acc.highConfidenceRight, acc.highConfidence)
@@ -319,7 +322,7 @@ const csvCell = (v: unknown): string => {
   const s = v === null || v === undefined ? "" : String(v)
   // a leading formula character is neutralised so a spreadsheet never evaluates a cell
   const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, "\"\"")}"` : safe
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
 }
 
 /** CSV lines from rows. */
@@ -370,7 +373,9 @@ const bar = (x: number, width = 30) => "#".repeat(Math.round(Math.max(0, Math.mi
 /** A small text chart: the rates, the reason counts and the reliability bins. */
 export const textChart = (r: Report): string => {
   const lines: Array<string> = []
-  lines.push(`Shadow report ${r.tenant_id} ${r.period} (${r.window_start_ts} .. ${r.window_end_ts}), n = ${r.population_n}`)
+  lines.push(
+    `Shadow report ${r.tenant_id} ${r.period} (${r.window_start_ts} .. ${r.window_end_ts}), n = ${r.population_n}`
+  )
   lines.push("")
   const rates: ReadonlyArray<[string, number | null]> = [
     ["automation candidates", r.automation_candidates_rate],
@@ -401,7 +406,11 @@ export const textChart = (r: Report): string => {
   for (const [stage, rd] of [["P1 -> P2", r.readiness.p1_to_p2], ["P2 -> P3", r.readiness.p2_to_p3]] as const) {
     lines.push(`${stage}: ${rd.ready ? "READY" : "NOT READY"}`)
     for (const c of rd.criteria) {
-      lines.push(`  ${c.pass ? "pass" : "FAIL"} ${c.name} ${c.observed === null ? "n/a" : c.observed} ${c.comparator} ${c.required}`)
+      lines.push(
+        `  ${c.pass ? "pass" : "FAIL"} ${c.name} ${
+          c.observed === null ? "n/a" : c.observed
+        } ${c.comparator} ${c.required}`
+      )
     }
   }
   return lines.join("\n") + "\n"

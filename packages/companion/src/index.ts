@@ -1,8 +1,8 @@
 /**
  * @airlock/companion — The AI bookkeeping companion: settings and modes, categorizers, calibration, auto-post gates, memory governance.
  */
-export * as Autonomy from "./Autonomy.js"
 export * as Auditor from "./Auditor.js"
+export * as Autonomy from "./Autonomy.js"
 export * as AutoPost from "./AutoPost.js"
 export * as Calibration from "./Calibration.js"
 export * as CalibrationMetrics from "./CalibrationMetrics.js"

@@ -1,7 +1,12 @@
 import { CompanionPorts, RolloutConfig, ShadowReport } from "@airlock/companion"
 import { describe, expect, it } from "vitest"
 
-const detail = (id: string, p: number | null, outcome: CompanionPorts.ReviewOutcome | null, reasons: Array<string> = []) =>
+const detail = (
+  id: string,
+  p: number | null,
+  outcome: CompanionPorts.ReviewOutcome | null,
+  reasons: Array<string> = []
+) =>
   new CompanionPorts.ProposalDetail({
     tenant_id: "t",
     proposal_id: id,
@@ -83,7 +88,7 @@ describe("ShadowReport", () => {
       "shadow_charts_t_30d.txt"
     ])
     expect(ShadowReport.reasonCountsCsv(r)).toBe("reason,count\nautopost.mode,10\n")
-    expect(ShadowReport.csv(["a"], [["=cmd"], ["-12"], ["x,y"]])).toBe("a\n'=cmd\n-12\n\"x,y\"\n")
+    expect(ShadowReport.csv(["a"], [["=cmd"], ["-12"], ["x,y"]])).toBe('a\n\'=cmd\n-12\n"x,y"\n')
     expect(ShadowReport.textChart(r)).toContain("P2 -> P3: NOT READY")
     expect(JSON.parse(ShadowReport.files(r)[0]!.contents).population_n).toBe(10)
   })

@@ -174,7 +174,9 @@ export class CompanionReportsApi extends HttpApiGroup.make("companionReports")
   )
   .add(
     HttpApiEndpoint.get("shadowReport", "/api/v1/companion/shadow-report")
-      .setUrlParams(Schema.Struct({ period: Schema.optional(Period), format: Schema.optional(Schema.Literal("json", "csv")) }))
+      .setUrlParams(
+        Schema.Struct({ period: Schema.optional(Period), format: Schema.optional(Schema.Literal("json", "csv")) })
+      )
       .addSuccess(ShadowReport)
       .addError(ApiError.Forbidden)
       .annotate(OpenApi.Description, "format=csv answers the report as text/csv (metric,value)")

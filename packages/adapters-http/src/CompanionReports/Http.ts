@@ -27,7 +27,10 @@ export const layer: Layer.Layer<
         withPrincipal((actor, tenant) =>
           reports.listReports(tenant, actor, { before: urlParams.cursor, limit: urlParams.limit ?? 20 })
         ))
-      .handle("integrityReport", ({ path }) => withPrincipal((actor, tenant) => reports.getReport(tenant, actor, path.id)))
+      .handle("integrityReport", ({ path }) =>
+        withPrincipal((actor, tenant) =>
+          reports.getReport(tenant, actor, path.id)
+        ))
       .handle("shadowReport", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.map(reports.shadowReport(tenant, actor, urlParams.period ?? "30d"), (r) =>
@@ -43,7 +46,9 @@ export const layer: Layer.Layer<
           }))
         ))
       .handle("notAutoPostCounts", ({ urlParams }) =>
-        withPrincipal((actor, tenant) => reports.reasonCounts(tenant, actor, urlParams.period ?? "30d")))
+        withPrincipal((actor, tenant) =>
+          reports.reasonCounts(tenant, actor, urlParams.period ?? "30d")
+        ))
       .handle("notAutoPostProposals", ({ path, urlParams }) =>
         withPrincipal((actor, tenant) =>
           reports.reasonProposals(tenant, actor, {
@@ -57,9 +62,12 @@ export const layer: Layer.Layer<
         withPrincipal((actor, tenant) =>
           Effect.map(
             reports.reasonProposalsCsv(tenant, actor, { reason: path.reason, period: urlParams.period ?? "30d" }),
-            (csv) => csvResponse(csv, `not_auto_post_${tenant}_${path.reason}_${urlParams.period ?? "30d"}.csv`)
+            (csv) =>
+              csvResponse(csv, `not_auto_post_${tenant}_${path.reason}_${urlParams.period ?? "30d"}.csv`)
           )
         ))
       .handle("notAutoPostAll", ({ urlParams }) =>
-        withPrincipal((actor) => reports.reasonCountsAll(actor, urlParams.period ?? "30d")))
+        withPrincipal((actor) =>
+          reports.reasonCountsAll(actor, urlParams.period ?? "30d")
+        ))
   }))

@@ -96,7 +96,8 @@ export const memory = Layer.effect(
           l.amount_minor = (l.amount_minor as bigint) + 1n
         }),
       lineAccount: (t, e, n, a) => Effect.sync(() => void (line(t, e, n).account_code = a)),
-      bankAmount: (t, b, amount) => Effect.sync(() => void (row("ledger_bank_transactions", t, b).amount_minor = amount)),
+      bankAmount: (t, b, amount) =>
+        Effect.sync(() => void (row("ledger_bank_transactions", t, b).amount_minor = amount)),
       entryBank: (t, e, b) => Effect.sync(() => void (row("ledger_entries", t, e).bank_transaction_id = b)),
       entryPostedAt: (t, e, at) => Effect.sync(() => void (row("ledger_entries", t, e).posted_at = at)),
       entryProposalNull: (t, e) => Effect.sync(() => void (row("ledger_entries", t, e).proposal_id = null)),

@@ -47,7 +47,9 @@ export const reportReader: Layer.Layer<P.CompanionReportReader, never, MemoryDat
       detailsPage: (tenant, q) =>
         db.read(() =>
           [...rows.inScope(tenant)]
-            .filter((d) => d.created_at >= q.from && d.created_at < q.to && (q.after === undefined || cmp(d, q.after) > 0))
+            .filter((d) =>
+              d.created_at >= q.from && d.created_at < q.to && (q.after === undefined || cmp(d, q.after) > 0)
+            )
             .sort(cmp)
             .slice(0, q.limit)
         ),
