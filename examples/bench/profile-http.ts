@@ -10,7 +10,7 @@
  */
 import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
-import { Companion, CompanionSettings } from "@airlock/companion"
+import { Companion, CompanionReports, CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
@@ -33,7 +33,8 @@ const core = Companion.layer.pipe(
     Scheduler.layer,
     Maintenance.layer,
     Layer.provideMerge(kpi, Guardrails.layer),
-    CompanionSettings.CompanionSettings.Default
+    CompanionSettings.CompanionSettings.Default,
+    CompanionReports.layerConfig
   )),
   Layer.provideMerge(Guardrails.layer),
   Layer.provideMerge(ExecutionsConfig.layer()),

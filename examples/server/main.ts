@@ -18,7 +18,7 @@ import {
   Server
 } from "@airlock/adapters-http"
 import { Backup, Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
-import { Companion, CompanionSettings, LlmConfig, VendorMemoryStage } from "@airlock/companion"
+import { Companion, CompanionReports, CompanionSettings, LlmConfig, VendorMemoryStage } from "@airlock/companion"
 import { type Actor, AgentMemory, AgentMemoryConfig, CoreConfig, Kernel, Rbac, SecureRandom } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
@@ -102,7 +102,10 @@ const main = Effect.gen(function*() {
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
   const ledger = Ledger.layerWithConfig.pipe(Layer.provideMerge(LedgerConfig.layerConfig))
   // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
-  const companion = CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(guardrails))
+  // and its reports (auditor, shadow report, metrics/latest, drill-down; AIRLOCK_ROLLOUT_*)
+  const companion = Layer.mergeAll(CompanionSettings.CompanionSettings.Default, CompanionReports.layerConfig).pipe(
+    Layer.provide(guardrails)
+  )
   // run controls, executions (a worker and the stale reconcile in the background, the demo job
   // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*
   const ops = Layer.mergeAll(Executions.layerBackground(), DemoRunner.layer).pipe(

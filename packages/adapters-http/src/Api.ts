@@ -12,6 +12,7 @@ import { AdminApi } from "./Admin/Api.js"
 import * as ApiError from "./ApiError.js"
 import { CompanionApi } from "./Companion/Api.js"
 import { CompanionProposalsApi } from "./CompanionProposals/Api.js"
+import { CompanionReportsApi } from "./CompanionReports/Api.js"
 import { ExecutionsApi } from "./Executions/Api.js"
 import { GuardrailsApi, LockdownApi } from "./Guardrails/Api.js"
 import { HealthApi } from "./Health/Api.js"
@@ -62,6 +63,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(RunControlApi)
   .add(OperationsApi)
   .add(SchedulerApi)
+  .add(CompanionReportsApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

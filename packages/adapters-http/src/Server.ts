@@ -12,7 +12,7 @@
  * with `HttpApiBuilder.httpApp` / `HttpApiBuilder.toWebHandler`, or {@link serve} on any
  * `HttpServer`; {@link layerNode} is the Node server with drain-on-shutdown.
  */
-import type { Companion, CompanionProvenance, CompanionSettings } from "@airlock/companion"
+import type { Companion, CompanionProvenance, CompanionReports, CompanionSettings } from "@airlock/companion"
 import { Errors, Ids, type Rbac, type SystemState, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
@@ -57,6 +57,7 @@ import * as ApiError from "./ApiError.js"
 import * as Auth from "./Auth.js"
 import * as CompanionHttp from "./Companion/Http.js"
 import * as CompanionProposalsHttp from "./CompanionProposals/Http.js"
+import * as CompanionReportsHttp from "./CompanionReports/Http.js"
 import * as ExecutionsHttp from "./Executions/Http.js"
 import * as GuardrailsHttp from "./Guardrails/Http.js"
 import * as HealthHttp from "./Health/Http.js"
@@ -168,6 +169,7 @@ export type Requirements =
   | Budgets.LlmBudget
   | GuardrailsConfig.GuardrailsConfig
   | CompanionSettings.CompanionSettings
+  | CompanionReports.CompanionReports
   | ProductEvents.ProductEvents
   | KpiRollups.KpiRollups
   | KpiAlerts.KpiAlerts
@@ -200,7 +202,8 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "executions">
   | HttpApiGroup.ApiGroup<"airlock", "runControl">
   | HttpApiGroup.ApiGroup<"airlock", "operations">
-  | HttpApiGroup.ApiGroup<"airlock", "scheduler">,
+  | HttpApiGroup.ApiGroup<"airlock", "scheduler">
+  | HttpApiGroup.ApiGroup<"airlock", "companionReports">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -223,7 +226,8 @@ export const groups: Layer.Layer<
   ExecutionsHttp.layer,
   RunControlHttp.layer,
   OperationsHttp.layer,
-  SchedulerHttp.layer
+  SchedulerHttp.layer,
+  CompanionReportsHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

@@ -2,12 +2,13 @@
  * The in-memory adapter: every port on plain data structures, with real transactions
  * (undo log + writer lock). For tests and for embedders that want no native dependency.
  */
-import type { CompanionPorts } from "@airlock/companion"
+import type { CompanionPorts, CompanionReportsPorts } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { KpiStore, MaintenanceStore, ScheduleStore } from "@airlock/ops"
 import { Layer } from "effect"
+import * as MemoryCompanionReports from "./internal/memory/companion-reports.js"
 import * as MemoryCompanion from "./internal/memory/companion.js"
 import * as MemoryCore from "./internal/memory/core.js"
 import * as MemoryGuardrails from "./internal/memory/guardrails.js"
@@ -25,6 +26,7 @@ export const layer: Layer.Layer<
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
+  | CompanionReportsPorts.CompanionReportsPorts
   | MemoryOpsRuns.OpsRunsPorts
   | TenantData.TenantDataStore
   | ScheduleStore.ScheduleStore
@@ -36,6 +38,7 @@ export const layer: Layer.Layer<
   MemoryGuardrails.layer,
   MemoryOpsKpi.layer,
   MemoryCompanion.layer,
+  MemoryCompanionReports.layer,
   MemoryOpsRuns.layer,
   MemoryTenantData.tenantDataStore,
   MemoryOpsScheduler.layer,

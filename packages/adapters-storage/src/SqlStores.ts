@@ -2,7 +2,7 @@
  * Every port implemented on `@effect/sql`, for any `SqlClient` whose database has been migrated.
  * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
  */
-import type { CompanionPorts } from "@airlock/companion"
+import type { CompanionPorts, CompanionReportsPorts } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
@@ -10,6 +10,7 @@ import type { KpiStore, MaintenanceStore, ScheduleStore } from "@airlock/ops"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
 import type { OpsRunsPorts } from "./internal/memory/ops-runs.js"
+import * as SqlCompanionReports from "./internal/sql/companion-reports.js"
 import * as SqlCompanion from "./internal/sql/companion.js"
 import * as SqlCore from "./internal/sql/core.js"
 import { fromClient, type SqlDb } from "./internal/sql/db.js"
@@ -30,7 +31,8 @@ export const layerOnDb: Layer.Layer<
   | OpsRunsPorts
   | TenantData.TenantDataStore
   | ScheduleStore.ScheduleStore
-  | MaintenanceStore.MaintenanceStore,
+  | MaintenanceStore.MaintenanceStore
+  | CompanionReportsPorts.CompanionReportsPorts,
   never,
   SqlDb
 > = Layer.mergeAll(
@@ -41,7 +43,8 @@ export const layerOnDb: Layer.Layer<
   SqlCompanion.layer,
   SqlOpsRuns.layer,
   SqlTenantData.tenantDataStore,
-  SqlOpsScheduler.layer
+  SqlOpsScheduler.layer,
+  SqlCompanionReports.layer
 )
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
@@ -54,7 +57,8 @@ export const layer: Layer.Layer<
   | OpsRunsPorts
   | TenantData.TenantDataStore
   | ScheduleStore.ScheduleStore
-  | MaintenanceStore.MaintenanceStore,
+  | MaintenanceStore.MaintenanceStore
+  | CompanionReportsPorts.CompanionReportsPorts,
   never,
   SqlClient.SqlClient
 > = Layer.provide(layerOnDb, fromClient)

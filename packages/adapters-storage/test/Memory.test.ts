@@ -1,6 +1,7 @@
 import { Memory } from "@airlock/adapters-storage"
 import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
@@ -15,6 +16,7 @@ import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as ReportsProbe from "./support/ReportsProbe.js"
 import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as TenantProbe from "./support/TenantProbe.js"
 import * as TenantDataSuite from "./TenantDataSuite.js"
@@ -33,3 +35,6 @@ OpsRunsSuite.suite("memory", Layer.provideMerge(Layer.merge(OpsProbe.memory, Gua
 })
 TenantDataSuite.suite("memory", Layer.provideMerge(TenantProbe.memory, Memory.layer))
 SchedulerSuite.suite("memory", Layer.provideMerge(SchedulerProbe.memory, Memory.layer), { parallelConnections: false })
+CompanionReportsSuite.suite("memory", Layer.provideMerge(ReportsProbe.memory, Memory.layer), {
+  parallelConnections: false
+})

@@ -2,6 +2,7 @@ import { Postgres } from "@airlock/adapters-storage"
 import { Effect, Layer } from "effect"
 import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
@@ -17,6 +18,7 @@ import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 import * as Probe from "./support/Probe.js"
+import * as ReportsProbe from "./support/ReportsProbe.js"
 import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as TenantProbe from "./support/TenantProbe.js"
 import * as TenantDataSuite from "./TenantDataSuite.js"
@@ -94,4 +96,11 @@ if (admin === "") {
     )
   )
   SchedulerSuite.suite("postgres", schedulerPorts, { parallelConnections: true })
+  const reportsPorts = Layer.unwrapEffect(
+    Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(ReportsProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    )
+  )
+  CompanionReportsSuite.suite("postgres", reportsPorts, { parallelConnections: true })
 }

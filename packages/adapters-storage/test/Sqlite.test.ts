@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
@@ -18,6 +19,7 @@ import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as ReportsProbe from "./support/ReportsProbe.js"
 import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as TenantProbe from "./support/TenantProbe.js"
 import * as TenantDataSuite from "./TenantDataSuite.js"
@@ -76,3 +78,9 @@ OpsRunsSuite.suite(
   { parallelConnections: false }
 )
 TenantDataSuite.suite("sqlite (:memory:)", Layer.provideMerge(TenantProbe.sql, Sqlite.layer({ filename: ":memory:" })))
+const reportsFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "companion-reports.db")
+CompanionReportsSuite.suite(
+  "sqlite (file, WAL)",
+  Layer.provideMerge(ReportsProbe.sql, Sqlite.layer({ filename: reportsFile })),
+  { parallelConnections: false }
+)

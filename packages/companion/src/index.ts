@@ -1,6 +1,7 @@
 /**
  * @airlock/companion — The AI bookkeeping companion: settings and modes, categorizers, calibration, auto-post gates, memory governance.
  */
+export * as Auditor from "./Auditor.js"
 export * as Autonomy from "./Autonomy.js"
 export * as AutoPost from "./AutoPost.js"
 export * as Calibration from "./Calibration.js"
@@ -13,10 +14,14 @@ export * as ClassifierStage from "./ClassifierStage.js"
 export * as Companion from "./Companion.js"
 export * as CompanionPorts from "./CompanionPorts.js"
 export * as CompanionProvenance from "./CompanionProvenance.js"
+export * as CompanionReports from "./CompanionReports.js"
+export * as CompanionReportsPorts from "./CompanionReportsPorts.js"
 export * as CompanionSettings from "./CompanionSettings.js"
 export * as LlmConfig from "./LlmConfig.js"
 export * as LlmStage from "./LlmStage.js"
+export * as RolloutConfig from "./RolloutConfig.js"
 export * as RulesStage from "./RulesStage.js"
+export * as ShadowReport from "./ShadowReport.js"
 export * as TenantOnboarding from "./TenantOnboarding.js"
 export * as TenantTemplates from "./TenantTemplates.js"
 export * as VendorKey from "./VendorKey.js"

@@ -162,6 +162,11 @@ export const ErrorCodes = {
     "validation.rule": "ValidationError",
     "validation.rule_regex": "ValidationError"
   }),
+  // companion: reports (auditor, shadow report)
+  ...rows({
+    "validation.auditor_days": "ValidationError",
+    "validation.period": "ValidationError"
+  }),
   // ops: run controls, executions
   ...rows({
     "run.already_active": "Conflict",

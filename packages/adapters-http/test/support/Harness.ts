@@ -21,6 +21,7 @@ import {
   Autonomy,
   Companion,
   type CompanionProvenance,
+  CompanionReports,
   CompanionSettings,
   TenantOnboarding,
   TenantTemplates,
@@ -306,6 +307,7 @@ export const layer = (options: Options = {}): Layer.Layer<
       Maintenance.layer,
       Layer.provideMerge(kpi, Guardrails.layer),
       companion,
+      CompanionReports.layerConfig,
       Layer.provide(tenantServices, ledger)
     )),
     Layer.provideMerge(Guardrails.layer),

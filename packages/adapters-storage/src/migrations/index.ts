@@ -14,6 +14,7 @@ import opsExecutions from "./0008_ops_executions.js"
 import opsScheduler from "./0009_ops_scheduler.js"
 import opsKpi from "./0010_ops_kpi.js"
 import hardening from "./0011_hardening.js"
+import companionReports from "./0014_companion_reports.js"
 
 /** The migrations record for `Migrator.fromRecord`. */
 export const all: Record<string, Effect.Effect<void, unknown, any>> = {
@@ -27,7 +28,8 @@ export const all: Record<string, Effect.Effect<void, unknown, any>> = {
   "0008_ops_executions": opsExecutions,
   "0009_ops_scheduler": opsScheduler,
   "0010_ops_kpi": opsKpi,
-  "0011_hardening": hardening
+  "0011_hardening": hardening,
+  "0014_companion_reports": companionReports
 }
 
 /** The id of the newest migration: the head `/readyz` compares against. */

@@ -136,7 +136,8 @@ export const modelStore: Layer.Layer<P.CompanionModelStore, never, SqlDb> = Laye
   }))
 )
 
-const toDetail = (r: Row) =>
+/** A `companion_proposals` row as a detail (shared with the reports adapter). */
+export const toDetail = (r: Row) =>
   Trusted.make(P.ProposalDetail, {
     tenant_id: String(r.tenant_id),
     proposal_id: String(r.proposal_id),
