@@ -1,0 +1,22 @@
+/**
+ * The built `airlock` bin: one ESM file, `cli/dist/airlock.js`, with the workspace packages
+ * compiled in from their sources (so no package build is needed first) and every npm dependency
+ * left to node_modules. `pnpm --filter @airlock/examples build:cli`; the tests run this file.
+ */
+import { defineConfig } from "tsup"
+
+export default defineConfig({
+  entry: { airlock: "cli/main.ts" },
+  outDir: "cli/dist",
+  format: ["esm"],
+  platform: "node",
+  target: "node20",
+  dts: false,
+  sourcemap: true,
+  clean: true,
+  noExternal: [/^@airlock\//],
+  esbuildOptions(options) {
+    options.conditions = ["source"]
+  },
+  banner: { js: "#!/usr/bin/env node" }
+})
