@@ -10,12 +10,39 @@ layer(H.layer(), { excludeTestServices: true })("companion settings", (it) => {
       const s = yield* H.TestServer
       for (const token of [H.tokens.admin, H.tokens.owner, H.tokens.bookkeeper, H.tokens.viewer, H.tokens.agent]) {
         const settings = yield* s.client(token).companion.getSettings()
-        expect(settings).toMatchObject({ tenant_id: "default", ai_enabled: true, kill_switch: false, extensions: {} })
+        expect(settings).toMatchObject({
+          tenant_id: "default",
+          ai_enabled: true,
+          kill_switch: false,
+          extensions: {},
+          autopost_enabled: false,
+          autopost_threshold: 0.9,
+          coldstart_min_labels: 3
+        })
       }
       const raw = yield* s.raw(path, { headers: H.auth(H.tokens.viewer) })
       expect(raw.status).toBe(200)
       expect(Object.keys(raw.json).sort()).toStrictEqual(
-        ["ai_enabled", "ai_mode", "extensions", "kill_switch", "tenant_id", "updated_at", "updated_by"]
+        [
+          "ai_enabled",
+          "ai_mode",
+          "approval_risk_threshold",
+          "autonomy_approval_required",
+          "autopost_enabled",
+          "autopost_threshold",
+          "certification_delta",
+          "coldstart_min_labels",
+          "effective",
+          "extensions",
+          "kill_switch",
+          "llm_tenant_cap_usd",
+          "spot_check_rate",
+          "target_precision",
+          "tenant_id",
+          "updated_at",
+          "updated_by",
+          "value_breaker_threshold"
+        ]
       )
       expect(raw.json.updated_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
     }))

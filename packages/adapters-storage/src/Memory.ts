@@ -3,7 +3,7 @@
  * (undo log + writer lock). For tests and for embedders that want no native dependency.
  */
 import type { CompanionPorts } from "@airlock/companion"
-import type { CorePorts } from "@airlock/core"
+import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { KpiStore } from "@airlock/ops"
@@ -14,6 +14,7 @@ import * as MemoryGuardrails from "./internal/memory/guardrails.js"
 import * as MemoryLedger from "./internal/memory/ledger.js"
 import * as MemoryOpsKpi from "./internal/memory/ops-kpi.js"
 import * as MemoryOpsRuns from "./internal/memory/ops-runs.js"
+import * as MemoryTenantData from "./internal/memory/tenantData.js"
 import * as MemoryDatabase from "./MemoryDatabase.js"
 
 /** Every port and the unit of work, on a database created for this layer. */
@@ -24,6 +25,7 @@ export const layer: Layer.Layer<
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
   | MemoryOpsRuns.OpsRunsPorts
+  | TenantData.TenantDataStore
   | MemoryDatabase.MemoryDatabase
 > = Layer.mergeAll(
   MemoryCore.layer,
@@ -32,6 +34,7 @@ export const layer: Layer.Layer<
   MemoryOpsKpi.layer,
   MemoryCompanion.layer,
   MemoryOpsRuns.layer,
+  MemoryTenantData.tenantDataStore,
   MemoryDatabase.layerUnitOfWork
 ).pipe(
   Layer.provideMerge(MemoryDatabase.layer)

@@ -34,6 +34,10 @@ export interface ScopedTable<Row> {
   readonly inScope: (scope: string) => IterableIterator<Row>
   /** Every row of every scope. */
   readonly values: () => IterableIterator<Row>
+  /** The scopes that hold rows (or held some). */
+  readonly scopes: () => IterableIterator<string>
+  /** Deletes every row of a scope (recorded in the undo log); returns how many there were. */
+  readonly clearScope: (scope: string) => number
 }
 
 /** The database: named tables, lock and undo log. */
@@ -66,6 +70,13 @@ export interface MemoryDatabaseShape {
   readonly onRollback: (undo: () => void) => void
   /** Names of the tables, for export and delete of a tenant's data. */
   readonly tableNames: () => ReadonlyArray<string>
+  /**
+   * Registers what to drop from a structure kept beside the tables (a sorted index, running
+   * totals) when a tenant's data is removed; the handler records its own undo (`onRollback`).
+   */
+  readonly onTenantRemoved: (handler: (tenant: string) => void) => void
+  /** Runs the handlers registered with {@link onTenantRemoved} (inside a transaction). */
+  readonly tenantRemoved: (tenant: string) => void
 }
 
 /** The in-memory database service. */
@@ -175,6 +186,14 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
       inScope: (scope) => (scopes.get(scope) ?? EMPTY_SCOPE).values(),
       *values() {
         for (const rows of scopes.values()) yield* rows.values()
+      },
+      scopes: () => scopes.keys(),
+      clearScope: (scope) => {
+        const rows = scopes.get(scope)
+        if (rows === undefined) return 0
+        const keys = [...rows.keys()]
+        for (const key of keys) deleteIn(rows, key)
+        return keys.length
       }
     }
     scopedTables.set(name, t as ScopedTable<unknown>)
@@ -281,6 +300,8 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
       return Effect.flatten(step(f, () => runWrite(f)))
     })
 
+  const removalHandlers: Array<(tenant: string) => void> = []
+
   return {
     table,
     scoped,
@@ -290,7 +311,11 @@ export const make: Effect.Effect<MemoryDatabaseShape> = Effect.sync((): MemoryDa
     read,
     inTransaction: FiberRef.get(inTx),
     onRollback: record,
-    tableNames: () => [...tables.keys(), ...scopedTables.keys()]
+    tableNames: () => [...tables.keys(), ...scopedTables.keys()],
+    onTenantRemoved: (handler) => void removalHandlers.push(handler),
+    tenantRemoved: (tenant) => {
+      for (const handler of removalHandlers) handler(tenant)
+    }
   }
 })
 

@@ -3,7 +3,7 @@
  * database; row locks and unique keys keep promotion exactly-once across processes.
  */
 import type { CompanionPorts } from "@airlock/companion"
-import type { CorePorts } from "@airlock/core"
+import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { KpiStore } from "@airlock/ops"
@@ -48,6 +48,7 @@ export const layer = (
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
   | OpsRunsPorts
+  | TenantData.TenantDataStore
   | PgClient.PgClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

@@ -3,7 +3,7 @@
  * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
  */
 import type { CompanionPorts } from "@airlock/companion"
-import type { CorePorts } from "@airlock/core"
+import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { KpiStore } from "@airlock/ops"
@@ -17,6 +17,7 @@ import * as SqlGuardrails from "./internal/sql/guardrails.js"
 import * as SqlLedger from "./internal/sql/ledger.js"
 import * as SqlOpsKpi from "./internal/sql/ops-kpi.js"
 import * as SqlOpsRuns from "./internal/sql/ops-runs.js"
+import * as SqlTenantData from "./internal/sql/tenantData.js"
 
 /** Every port and the unit of work on a {@link SqlDb} (what the SQLite handle provides). */
 export const layerOnDb: Layer.Layer<
@@ -25,7 +26,8 @@ export const layerOnDb: Layer.Layer<
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
-  | OpsRunsPorts,
+  | OpsRunsPorts
+  | TenantData.TenantDataStore,
   never,
   SqlDb
 > = Layer.mergeAll(
@@ -34,7 +36,8 @@ export const layerOnDb: Layer.Layer<
   SqlGuardrails.layer,
   SqlOpsKpi.layer,
   SqlCompanion.layer,
-  SqlOpsRuns.layer
+  SqlOpsRuns.layer,
+  SqlTenantData.tenantDataStore
 )
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
@@ -44,7 +47,8 @@ export const layer: Layer.Layer<
   | GuardrailsPorts.GuardrailsPorts
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
-  | OpsRunsPorts,
+  | OpsRunsPorts
+  | TenantData.TenantDataStore,
   never,
   SqlClient.SqlClient
 > = Layer.provide(layerOnDb, fromClient)

@@ -5,7 +5,7 @@
  * handle, statement cache and lock, for migrations and hosts that add their own tables.
  */
 import type { CompanionPorts } from "@airlock/companion"
-import type { CorePorts } from "@airlock/core"
+import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
 import type { KpiStore } from "@airlock/ops"
@@ -55,6 +55,7 @@ export const layer = (
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
   | OpsRunsPorts
+  | TenantData.TenantDataStore
   | SqliteClient.SqliteClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

@@ -14,6 +14,8 @@ import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as TenantProbe from "./support/TenantProbe.js"
+import * as TenantDataSuite from "./TenantDataSuite.js"
 
 suite("memory", Layer.provideMerge(Probe.memory, Memory.layer), { parallelConnections: false })
 
@@ -27,3 +29,4 @@ CompanionSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.
 OpsRunsSuite.suite("memory", Layer.provideMerge(Layer.merge(OpsProbe.memory, GuardProbe.memory), Memory.layer), {
   parallelConnections: false
 })
+TenantDataSuite.suite("memory", Layer.provideMerge(TenantProbe.memory, Memory.layer))

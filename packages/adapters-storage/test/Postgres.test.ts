@@ -16,6 +16,8 @@ import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 import * as Probe from "./support/Probe.js"
+import * as TenantProbe from "./support/TenantProbe.js"
+import * as TenantDataSuite from "./TenantDataSuite.js"
 
 const admin = pgAdminUrl()
 
@@ -76,4 +78,11 @@ if (admin === "") {
     )
   )
   OpsRunsSuite.suite("postgres", opsPorts, { parallelConnections: true })
+  TenantDataSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(Effect.map(
+      freshDatabaseUrl(admin),
+      (url) => Layer.provideMerge(TenantProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+    ))
+  )
 }

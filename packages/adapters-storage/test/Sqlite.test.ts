@@ -17,6 +17,8 @@ import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as TenantProbe from "./support/TenantProbe.js"
+import * as TenantDataSuite from "./TenantDataSuite.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
 
@@ -65,3 +67,4 @@ OpsRunsSuite.suite(
   Layer.provideMerge(Layer.merge(OpsProbe.sql, GuardProbe.sql), Sqlite.layer({ filename: opsFile })),
   { parallelConnections: false }
 )
+TenantDataSuite.suite("sqlite (:memory:)", Layer.provideMerge(TenantProbe.sql, Sqlite.layer({ filename: ":memory:" })))

@@ -323,9 +323,18 @@ export type SettingsError =
   | Errors.NotFound
   | Errors.Conflict
   | Errors.LockdownActive
+  | Errors.PayloadTooLarge
   | Errors.StorageError
 
-const EXPECTED = new Set(["Forbidden", "ValidationError", "NotFound", "Conflict", "LockdownActive", "StorageError"])
+const EXPECTED = new Set([
+  "Forbidden",
+  "ValidationError",
+  "NotFound",
+  "Conflict",
+  "LockdownActive",
+  "PayloadTooLarge",
+  "StorageError"
+])
 
 /** Narrows a pipeline failure to {@link SettingsError}; no other gate guards this kind. */
 const narrow = <A, R>(self: Effect.Effect<A, Errors.AirlockError, R>): Effect.Effect<A, SettingsError, R> =>

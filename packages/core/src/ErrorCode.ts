@@ -183,6 +183,16 @@ export const ErrorCodes = {
     "ops.backup_unconfigured": "Conflict",
     "ops.doctor_unconfigured": "Conflict"
   }),
+  // tenants: templates, onboarding, monthly limit, export and delete
+  ...rows({
+    "tenant.delete.unconfirmed": "ValidationError",
+    "tenant.delete.protected": "Forbidden",
+    "tenant.template_unknown": "ValidationError",
+    "tenant.template_invalid": "ValidationError",
+    "tenant.name_invalid": "ValidationError",
+    "tenant.monthly_limit_exceeded": "BudgetExceeded",
+    "tenant.onboarding.idempotency_conflict": "Conflict"
+  }),
   // adapters-http
   ...rows({
     "validation.approval_subject": "ValidationError",

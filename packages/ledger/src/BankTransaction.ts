@@ -3,7 +3,7 @@
  * They are inputs, not books: categorising one posts a journal entry that references it. Each
  * row has a fingerprint, so importing the same file again skips what is already there.
  */
-import { type Actor, Audit, Canonical, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
+import { type Actor, AiSettings, Audit, Canonical, Errors, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Clock, Context, Effect, Either, Option, Schema } from "effect"
 import {
   CsvMapping,
@@ -87,8 +87,46 @@ export class BankTransactionStore extends Context.Tag("@airlock/ledger/BankTrans
       tenant: Ids.TenantId,
       query: BankTransactionQuery
     ) => Effect.Effect<ReadonlyArray<BankTransaction>, Errors.StorageError>
+    /**
+     * The tenant's transactions dated in each calendar month (`YYYY-MM`). Inside a transaction it
+     * first takes the tenant's import lock (PostgreSQL: an advisory lock until commit), so
+     * concurrent imports of one tenant count one after the other.
+     */
+    readonly countByMonth: (
+      tenant: Ids.TenantId,
+      months: ReadonlyArray<string>
+    ) => Effect.Effect<Readonly<Record<string, number>>, Errors.StorageError>
   }
 >() {}
+
+/**
+ * Where the tenant's monthly transaction limit lives in its `AiSettings.extensions` (a positive
+ * integer; absent = no limit). Tenant templates set it (`max_transactions_per_month`).
+ */
+export const MONTHLY_LIMIT_KEY = "ledger.max_transactions_per_month"
+
+/** The tenant's monthly limit from its settings, or null when it has none (or an invalid one). */
+export const monthlyLimitOf = (settings: AiSettings.AiSettings | undefined): number | null => {
+  const raw = settings?.extensions[MONTHLY_LIMIT_KEY]
+  return typeof raw === "number" && Number.isSafeInteger(raw) && raw > 0 ? raw : null
+}
+
+/**
+ * The months whose count would pass the limit: `after` holds the counts including the rows
+ * being imported, `importing` how many of them this import adds. Pure.
+ */
+export const monthsOverLimit = (
+  limit: number,
+  after: Readonly<Record<string, number>>,
+  importing: Readonly<Record<string, number>>
+): ReadonlyArray<
+  { readonly month: string; readonly limit: number; readonly existing: number; readonly importing: number }
+> =>
+  Object.keys(importing).sort().flatMap((month) => {
+    const total = after[month] ?? 0
+    const adding = importing[month] ?? 0
+    return total > limit ? [{ month, limit, existing: total - adding, importing: adding }] : []
+  })
 
 /** One transaction of a JSON import. */
 export const JsonTransaction = Schema.Struct({
@@ -192,7 +230,10 @@ export interface BankTransactionsShape {
     tenant: Ids.TenantId,
     actor: Actor.Actor,
     input: unknown
-  ) => Effect.Effect<ImportResult, Errors.Forbidden | Errors.ValidationError | Errors.NotFound | Errors.StorageError>
+  ) => Effect.Effect<
+    ImportResult,
+    Errors.Forbidden | Errors.ValidationError | Errors.NotFound | Errors.BudgetExceeded | Errors.StorageError
+  >
   readonly get: (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
@@ -216,14 +257,41 @@ export const make: Effect.Effect<
   | Ids.IdGenerator
   | LedgerConfig
   | Rbac.Rbac
+  | AiSettings.AiSettingsStore
 > = Effect.gen(function*() {
   const store = yield* BankTransactionStore
+  const settingsStore = yield* AiSettings.AiSettingsStore
   const accounts = yield* AccountStore
   const audit = yield* Audit.AuditLog
   const uow = yield* UnitOfWork.UnitOfWork
   const ids = yield* Ids.IdGenerator
   const config = yield* LedgerConfig
   const access = makeAccess(yield* Rbac.Rbac)
+
+  /**
+   * The tenant's monthly transaction limit (its template's `max_transactions_per_month`), counted
+   * per calendar month of the transactions' dates, after the new rows are inserted in the
+   * import's transaction: any month over the limit fails the whole import
+   * (`tenant.monthly_limit_exceeded`) and the transaction rolls back, so nothing is written.
+   */
+  const checkMonthlyLimit = (tenant: Ids.TenantId, inserted: ReadonlyArray<BankTransaction>) =>
+    Effect.gen(function*() {
+      if (inserted.length === 0) return
+      const limit = monthlyLimitOf(Option.getOrUndefined(yield* settingsStore.get(tenant)))
+      if (limit === null) return
+      const importing: Record<string, number> = {}
+      for (const r of inserted) importing[r.date.slice(0, 7)] = (importing[r.date.slice(0, 7)] ?? 0) + 1
+      const counts = yield* store.countByMonth(tenant, Object.keys(importing))
+      const over = monthsOverLimit(limit, counts, importing)
+      if (over.length === 0) return
+      const first = over[0]!
+      return yield* new Errors.BudgetExceeded({
+        code: "tenant.monthly_limit_exceeded",
+        message: `The tenant's plan allows ${limit} bank transactions a month; ${first.month} has ${first.existing} ` +
+          `and this import adds ${first.importing}: nothing was imported`,
+        details: { limit, months: over.map((m) => ({ ...m })) }
+      })
+    })
 
   /**
    * Imports a CSV, OFX or JSON batch into one bank account. The whole file is parsed first: any
@@ -324,6 +392,7 @@ export const make: Effect.Effect<
       return yield* uow.transaction(
         Effect.gen(function*() {
           const inserted = yield* store.insertNew(records)
+          yield* checkMonthlyLimit(tenant, inserted)
           const result: ImportResult = {
             new: inserted.length,
             skipped: records.length - inserted.length,

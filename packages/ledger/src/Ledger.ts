@@ -4,7 +4,7 @@
  * {@link LedgerConfig}; it gets the chart, the journal, period locks, bank import, the
  * QuickBooks export and ledger proposals, with the proposal kind and the ledger gates registered.
  */
-import type { Action, ActionRegistry, Audit, GovernedActions, Ids, Rbac, UnitOfWork } from "@airlock/core"
+import type { Action, ActionRegistry, AiSettings, Audit, GovernedActions, Ids, Rbac, UnitOfWork } from "@airlock/core"
 import { Layer } from "effect"
 import { BankTransactions } from "./BankTransaction.js"
 import { ChartOfAccounts } from "./Chart.js"
@@ -29,6 +29,7 @@ export type CoreRequirements =
   | Rbac.Rbac
   | Action.ActionStore
   | Action.TraceStore
+  | AiSettings.AiSettingsStore
 
 /** Ledger services and the proposal kind, given core, the ledger ports and a config. */
 export const layerWithConfig: Layer.Layer<

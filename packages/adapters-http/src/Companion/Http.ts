@@ -60,9 +60,8 @@ export const layer: Layer.Layer<
       return handlers
         .handle("getSettings", () =>
           withPrincipal((actor, tenant) =>
-            Effect.gen(function*() {
-              return toJson(yield* tenants.readSettings(tenant, actor))
-            })
+            Effect.map(tenants.readSettings(tenant, actor), (settings) =>
+              namedJson(settings, companion.view(settings)))
           ))
         .handle("getNamedSettings", () =>
           withPrincipal((actor, tenant) =>

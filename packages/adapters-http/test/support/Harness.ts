@@ -17,7 +17,7 @@ import {
 } from "@airlock/adapters-http"
 import { Backup, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
-import { Autonomy, CompanionSettings } from "@airlock/companion"
+import { Autonomy, CompanionSettings, TenantOnboarding, TenantTemplates } from "@airlock/companion"
 import {
   type Actor,
   ApiToken,
@@ -28,6 +28,7 @@ import {
   Kernel,
   Rbac,
   SecureRandom,
+  TenantData,
   Tenants
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
@@ -234,6 +235,8 @@ export interface Options {
   readonly doctor?: Partial<Doctor.DoctorSettings>
   /** The doctor's migrations (default: the code's own, `Migrations.status` and `Migrations.run`). */
   readonly doctorMigrations?: Parameters<typeof OperationsDoctor.layerSetupSql>[0]
+  /** Tenants that cannot be deleted (default: `default`, as the development server's). */
+  readonly protectedTenants?: ReadonlyArray<string>
 }
 
 /**
@@ -253,7 +256,11 @@ export const layer = (options: Options = {}): Layer.Layer<
   | CompanionSettings.CompanionSettings
   | Executions.Executions
   | JobRunner.JobRunners
-  | RunControl.RunControl,
+  | RunControl.RunControl
+  | TenantOnboarding.TenantOnboarding
+  | TenantTemplates.TenantTemplates
+  | TenantData.TenantData
+  | TenantData.TenantDataStore,
   unknown
 > => {
   const logs: Array<string> = []
@@ -271,7 +278,20 @@ export const layer = (options: Options = {}): Layer.Layer<
     Layer.provide(Autonomy.layer({ approvalRequired: options.autonomyApproval ?? false }))
   )
   const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(options.kpi), KpiWebhookTransport.layer]))
-  const core = Layer.mergeAll(ledger, Executions.layer, Layer.provideMerge(kpi, Guardrails.layer), companion).pipe(
+  const tenantServices = Layer.mergeAll(
+    TenantOnboarding.TenantOnboarding.Default,
+    TenantData.TenantData.Default.pipe(
+      Layer.provide(TenantData.layerConfig({ protectedTenants: options.protectedTenants ?? ["default"] }))
+    )
+  ).pipe(Layer.provideMerge(TenantTemplates.layer))
+  // `ledger` is one layer value: provided twice, built once
+  const core = Layer.mergeAll(
+    ledger,
+    Executions.layer,
+    Layer.provideMerge(kpi, Guardrails.layer),
+    companion,
+    Layer.provide(tenantServices, ledger)
+  ).pipe(
     Layer.provideMerge(Guardrails.layer),
     Layer.provideMerge(ExecutionsConfig.layer({ pollIntervalMillis: 50, ...options.executions })),
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),

@@ -111,6 +111,13 @@ class SortedLists {
       if (list[at] === value) list.splice(at, 1)
     })
   }
+  /** Drops every list of a scope (a removed tenant), with its undo. */
+  dropScope(scope: string): void {
+    const names = this.scopes.get(scope)
+    if (names === undefined) return
+    this.scopes.delete(scope)
+    this.db.onRollback(() => void this.scopes.set(scope, names))
+  }
   remove(scope: string, name: string, value: string): void {
     const list = this.scopes.get(scope)?.get(name)
     if (list === undefined) return
@@ -157,6 +164,11 @@ export const agentMemoryStore: Layer.Layer<AgentMemory.AgentMemoryStore, never, 
     const openOrder = new SortedLists(db)
     const openByKey = new SortedLists(db)
     const reviewsByThread = new SortedLists(db)
+    db.onTenantRemoved((tenant) => {
+      for (const lists of [itemOrder, byThread, byKey, byKind, openOrder, openByKey, reviewsByThread]) {
+        lists.dropScope(tenant)
+      }
+    })
 
     const itemsOf = (tenant: string, uids: ReadonlyArray<string>) => {
       const out: Array<Item> = []

@@ -149,6 +149,14 @@ export const journalStore: Layer.Layer<JournalStore.JournalStore, never, MemoryD
     // by tenant, then account
     const balances = new Map<string, Map<string, AccountDays>>()
     const lines = new Map<string, Map<string, LazySorted<LineRef>>>()
+    db.onTenantRemoved((tenant) => {
+      for (const m of [ordered, balances, lines] as Array<Map<string, unknown>>) {
+        const before = m.get(tenant)
+        if (before === undefined) continue
+        m.delete(tenant)
+        db.onRollback(() => void m.set(tenant, before))
+      }
+    })
     const ofTenant = <A>(m: Map<string, Map<string, A>>, tenant: string) => {
       let inner = m.get(tenant)
       if (inner === undefined) m.set(tenant, inner = new Map())
@@ -420,6 +428,15 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
           }),
         get,
         getForUpdate: get,
+        countByMonth: (tenant, months) =>
+          db.read(() => {
+            const out: Record<string, number> = Object.fromEntries(months.map((m) => [m, 0]))
+            for (const t of rows.inScope(tenant)) {
+              const m = t.date.slice(0, 7)
+              if (m in out) out[m]! += 1
+            }
+            return out
+          }),
         list: (tenant, q) =>
           db.read(() =>
             [...rows.inScope(tenant)]

@@ -553,6 +553,21 @@ export const bankTransactionStore: Layer.Layer<BankTransaction.BankTransactionSt
         }).pipe(orStorage),
       get: (tenant, id) => get(tenant, id, false),
       getForUpdate: (tenant, id) => get(tenant, id, true),
+      countByMonth: (tenant, months) =>
+        Effect.gen(function*() {
+          // PostgreSQL: imports of one tenant count one after the other (the lock ends with the
+          // transaction); SQLite's writer lock already serialises them
+          if (sql.dialect === "pg") {
+            yield* sql`SELECT COUNT(*) AS n FROM (SELECT pg_advisory_xact_lock(hashtext(${`ledger.bank_import:${tenant}`}))) l`
+          }
+          const out: Record<string, number> = {}
+          for (const month of months) {
+            const rows = yield* sql`SELECT COUNT(*) AS n FROM ledger_bank_transactions
+              WHERE tenant_id = ${tenant} AND date >= ${`${month}-01`} AND date <= ${`${month}-31`}`
+            out[month] = int(rows[0]?.n ?? 0)
+          }
+          return out
+        }).pipe(orStorage),
       list: (tenant, q) => {
         const where = [sql`b.tenant_id = ${tenant}`]
         if (q.from !== undefined) where.push(sql`b.date >= ${q.from}`)

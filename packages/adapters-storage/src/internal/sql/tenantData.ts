@@ -1,0 +1,117 @@
+/**
+ * SQL {@link TenantData.TenantDataStore}: the registry's tables (`TenantTables.tenantTables`) read
+ * page by page in primary-key order (a row-value cursor: `(k1, k2) > (?, ?)`), and deleted
+ * table by table in the registry's delete order.
+ */
+import { type Errors, TenantData } from "@airlock/core"
+import { Effect, Layer } from "effect"
+import type { TenantTable } from "../../TenantTables.js"
+import { tenantTables } from "../../TenantTables.js"
+import { type Db, type Fragment, literal, SqlDb } from "./db.js"
+import { int, orStorage } from "./dialect.js"
+
+type Row = Record<string, unknown>
+
+const byName = new Map(tenantTables.map((t) => [t.table, t]))
+const deleteOrder = [...tenantTables].sort((a, b) => a.deleteOrder - b.deleteOrder)
+
+const unknownTable = (table: string) => Effect.dieMessage(`not a tenant table: ${table}`)
+
+/** The condition selecting the tenant's rows of a table. */
+const tenantCondition = (sql: Db, t: TenantTable, tenant: string): Fragment =>
+  t.keys === undefined
+    ? sql`${literal(t.tenantColumn)} = ${tenant}`
+    : sql.in(t.tenantColumn, t.keys(tenant))
+
+/** The store over a registry (the default one, or a host's with its own tables added). */
+export const make = (
+  registry: ReadonlyArray<TenantTable> = tenantTables
+): Effect.Effect<TenantData.TenantDataStore["Type"], never, SqlDb> =>
+  Effect.map(SqlDb, (sql): TenantData.TenantDataStore["Type"] => {
+    const tables = registry === tenantTables ? byName : new Map(registry.map((t) => [t.table, t]))
+    const order = registry === tenantTables ? deleteOrder : [...registry].sort((a, b) => a.deleteOrder - b.deleteOrder)
+    // PostgreSQL returns BIGINT as text: the BIGINT columns of each table, read once
+    const bigintColumns = new Map<string, ReadonlySet<string>>()
+    const bigints = (table: string): Effect.Effect<ReadonlySet<string>, Errors.StorageError> => {
+      if (sql.dialect !== "pg") return Effect.succeed(new Set())
+      const known = bigintColumns.get(table)
+      if (known !== undefined) return Effect.succeed(known)
+      return sql`SELECT column_name FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = ${table} AND data_type = 'bigint'`.pipe(
+        Effect.map((rows) => {
+          const set = new Set(rows.map((r) => String(r.column_name)))
+          bigintColumns.set(table, set)
+          return set
+        }),
+        orStorage
+      )
+    }
+    const exportRow = (t: TenantTable, ints: ReadonlySet<string>, r: Row): Row => {
+      const out: Row = {}
+      for (const [k, v] of Object.entries(r)) {
+        if (t.omit?.includes(k)) continue
+        if (ints.has(k) && typeof v === "string") {
+          const n = Number(v)
+          out[k] = Number.isSafeInteger(n) ? n : v
+        } else if (typeof v === "bigint") {
+          out[k] = Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()
+        } else out[k] = v
+      }
+      return out
+    }
+
+    return {
+      tables: () => registry.map((t) => t.table),
+      count: (tenant, table) => {
+        const t = tables.get(table)
+        if (t === undefined) return unknownTable(table)
+        return sql`SELECT COUNT(*) AS n FROM ${literal(t.table)} WHERE ${tenantCondition(sql, t, tenant)}`.pipe(
+          Effect.map((rows) => int(rows[0]?.n ?? 0)),
+          orStorage
+        )
+      },
+      page: (tenant, table, cursor, limit) => {
+        const t = tables.get(table)
+        if (t === undefined) return unknownTable(table)
+        return Effect.gen(function*() {
+          const ints = yield* bigints(t.table)
+          const keyList = literal(t.key.join(", "))
+          const after: ReadonlyArray<unknown> | null = cursor === null ? null : JSON.parse(cursor)
+          const condition = after === null
+            ? tenantCondition(sql, t, tenant)
+            : sql.and([tenantCondition(sql, t, tenant), sql`(${keyList}) > ${sql.in(after)}`])
+          const rows = yield* sql`SELECT * FROM ${literal(t.table)} WHERE ${condition}
+                                  ORDER BY ${keyList} LIMIT ${limit}`.pipe(orStorage)
+          const last = rows.length === limit ? rows[rows.length - 1] : undefined
+          return {
+            rows: rows.map((r) => exportRow(t, ints, r)),
+            // the cursor keeps the key values as the driver gave them (compared in SQL as such)
+            cursor: last === undefined
+              ? null
+              : JSON.stringify(t.key.map((k) => (typeof last[k] === "bigint" ? String(last[k]) : last[k])))
+          }
+        })
+      },
+      remove: (tenant) =>
+        Effect.gen(function*() {
+          const counts: Record<string, number> = {}
+          for (const t of order) {
+            const condition = tenantCondition(sql, t, tenant)
+            const n = yield* sql`SELECT COUNT(*) AS n FROM ${literal(t.table)} WHERE ${condition}`.pipe(
+              Effect.map((rows) => int(rows[0]?.n ?? 0)),
+              orStorage
+            )
+            if (n > 0) yield* sql`DELETE FROM ${literal(t.table)} WHERE ${condition}`.pipe(orStorage)
+            counts[t.table] = n
+          }
+          // registry (export) order for the caller
+          return Object.fromEntries(registry.map((t) => [t.table, counts[t.table] ?? 0]))
+        })
+    }
+  })
+
+/** SQL {@link TenantData.TenantDataStore} over the default registry. */
+export const tenantDataStore: Layer.Layer<TenantData.TenantDataStore, never, SqlDb> = Layer.effect(
+  TenantData.TenantDataStore,
+  make()
+)
