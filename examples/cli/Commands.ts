@@ -4,6 +4,7 @@ import * as Backup from "./commands/Backup.js"
 import * as Guard from "./commands/Guard.js"
 import * as Ops from "./commands/Ops.js"
 import * as Setup from "./commands/Setup.js"
+import * as Tenants from "./commands/Tenants.js"
 import * as R from "./Runtime.js"
 
 export const commands = Command.make("airlock").pipe(
@@ -16,6 +17,8 @@ export const commands = Command.make("airlock").pipe(
     Setup.doctor,
     Setup.migrate,
     Setup.setupSmoke,
+    Tenants.onboard,
+    Tenants.tenant,
     Ops.baseline,
     Ops.digest,
     Ops.executions,

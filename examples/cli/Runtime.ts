@@ -5,7 +5,8 @@
  * a terminal, and the stable exit codes.
  */
 import { KpiWebhookTransport } from "@airlock/adapters-http"
-import { Actor, type Errors, Ids, Kernel } from "@airlock/core"
+import { TenantOnboarding, TenantTemplates } from "@airlock/companion"
+import { Actor, type Errors, Ids, Kernel, TenantData } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
 import { Executions, ExecutionsConfig, type JobRunner, Kpi, KpiConfig, type RunControl, type Triage } from "@airlock/ops"
@@ -152,10 +153,19 @@ export const servicesLayer = (choice: Storage.StorageChoice) => {
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
   const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layerConfig, KpiWebhookTransport.layer]))
   const ops = Executions.layer.pipe(Layer.provideMerge(ExecutionsConfig.layerConfig))
+  // tenant onboarding (AIRLOCK_ONBOARDING_*, the templates), export and delete (AIRLOCK_TENANT_*)
+  const tenants = Layer.mergeAll(
+    TenantOnboarding.TenantOnboarding.Default.pipe(
+      Layer.provide([TenantTemplates.layer, TenantOnboarding.layerConfig]),
+      Layer.provide(Ledger.layer)
+    ),
+    TenantData.TenantData.Default.pipe(Layer.provide(TenantData.layerFromConfig))
+  )
   return Layer.mergeAll(
     Layer.provideMerge(kpi, guardrails),
     ops.pipe(Layer.provideMerge(guardrails)),
-    Ledger.layer
+    Ledger.layer,
+    tenants
   ).pipe(Layer.provideMerge(core))
 }
 

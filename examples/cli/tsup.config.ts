@@ -7,7 +7,7 @@ import { defineConfig } from "tsup"
 
 export default defineConfig({
   entry: { airlock: "cli/main.ts" },
-  outDir: "cli/dist",
+  outDir: process.env.AIRLOCK_CLI_OUT_DIR ?? "cli/dist",
   format: ["esm"],
   platform: "node",
   target: "node20",

@@ -6,7 +6,7 @@
 import { Backup, Migrations } from "@airlock/adapters-storage"
 import { Args, Command, Options } from "@effect/cli"
 import { SqlClient } from "@effect/sql"
-import { Config, Console, Effect, Option } from "effect"
+import { Config, Console, Effect } from "effect"
 import { dirname, join } from "node:path"
 import * as Storage from "../../server/Storage.js"
 import * as R from "../Runtime.js"
@@ -38,13 +38,11 @@ const sqliteOnly = (choice: Storage.StorageChoice) =>
 const create = Command.make(
   "create",
   {
-    gzip: Options.boolean("gzip", { negationNames: ["no-gzip"] }).pipe(
-      Options.optional,
-      Options.withDescription("Compress (default AIRLOCK_BACKUP_GZIP, true)")
-    ),
+    gzip: Options.boolean("gzip").pipe(Options.withDescription("Compress (default AIRLOCK_BACKUP_GZIP, true)")),
+    noGzip: Options.boolean("no-gzip").pipe(Options.withDescription("Do not compress")),
     json: R.json
   },
-  ({ gzip, json }) =>
+  ({ gzip, json, noGzip }) =>
     R.run(Effect.gen(function*() {
       const choice = yield* R.storage
       yield* sqliteOnly(choice)
@@ -54,7 +52,7 @@ const create = Command.make(
         Backup.backup({
           filename: choice.filename,
           directory: s.directory,
-          gzip: Option.getOrElse(gzip, () => s.gzip),
+          gzip: gzip ? true : noGzip ? false : s.gzip,
           retention: s.retention
         })
       )

@@ -128,7 +128,7 @@ export const unlock = Command.make(
         const who = yield* R.resolveActor(tenant, actor)
         const state = yield* lockdown.unlock(who, code, tenant)
         if (json) return yield* R.printJson(state)
-        yield* R.line(state.active ? `${R.warn} lockdown still active` : `${R.ok} lockdown lifted`)
+        yield* R.line(state.active ? `${R.warn} lockdown still active` : `${R.ok} no lockdown active`)
       })
     ))
 ).pipe(Command.withDescription(R.help(
