@@ -12,10 +12,10 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { beforeAll, describe, expect, inject, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import * as Storage from "../server/Storage.js"
 
 const examples = join(import.meta.dirname, "..")
@@ -30,6 +30,7 @@ beforeAll(() => {
     stdio: "ignore"
   })
 }, 120_000)
+afterAll(() => rmSync(outDir, { recursive: true, force: true }))
 
 interface Ran {
   readonly code: number | null
@@ -139,11 +140,8 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       expect(doc).toMatchObject({ kind: "airlock.baseline", tenant_id: "default", captured_by: "ops-bob" })
       expect(doc.params).toEqual({ windows: 3, window_minutes: 5 })
       expect(JSON.parse(readFileSync(metrics, "utf8"))).toMatchObject({ kind: "airlock.metrics", baseline_id: doc.id })
-      const latest = await library(
-        choice,
-        Effect.flatMap(KpiStore.KpiStore, (s) => s.latestBaseline("default"))
-      ).catch(() => null)
-      if (latest !== null) expect(latest._tag === "Some" && latest.value.id).toBe(doc.id)
+      const latest = await library(choice, Effect.flatMap(KpiStore.KpiStore, (s) => s.latestBaseline("default")))
+      expect(latest._tag === "Some" && latest.value.id).toBe(doc.id)
       const audit = await auditOf(choice, "default")
       expect(audit.some((r) => r.action === "ops.baseline.captured" && r.actor_id === "ops-bob")).toBe(true)
 

@@ -1,7 +1,7 @@
 /**
  * The built `airlock` bin: one ESM file, `cli/dist/airlock.js`, with the workspace packages
  * compiled in from their sources (so no package build is needed first) and every npm dependency
- * left to node_modules. `pnpm --filter @airlock/examples build:cli`; the tests run this file.
+ * of the examples package left to node_modules (the packages' own npm dependencies are compiled in). `pnpm --filter @airlock/examples build:cli`; the tests run this file.
  */
 import { defineConfig } from "tsup"
 
@@ -18,5 +18,9 @@ export default defineConfig({
   esbuildOptions(options) {
     options.conditions = ["source"]
   },
-  banner: { js: "#!/usr/bin/env node" }
+  // CommonJS code compiled in (tar-stream, a dependency of adapters-http) requires Node's builtins
+  banner: {
+    js: "#!/usr/bin/env node\nimport { createRequire as __airlockRequire } from \"node:module\"\n" +
+      "const require = __airlockRequire(import.meta.url)"
+  }
 })
