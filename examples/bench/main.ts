@@ -13,6 +13,7 @@ import * as Kpi from "./kpi.js"
 import * as Ledger from "./ledger.js"
 import * as AgentMemory from "./memory.js"
 import * as Pipeline from "./pipeline.js"
+import * as Scheduler from "./scheduler.js"
 
 /** One printed line of a benchmark. */
 export interface BenchRow {
@@ -31,7 +32,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "agent memory", run: AgentMemory.run },
   { title: "kpi rollups", run: Kpi.run },
   { title: "companion-quality", run: CompanionQuality.run },
-  { title: "executions", run: Executions.run }
+  { title: "executions", run: Executions.run },
+  { title: "scheduler", run: Scheduler.run }
 ]
 
 const only = process.argv.slice(2)

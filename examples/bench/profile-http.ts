@@ -14,7 +14,7 @@ import { CompanionSettings } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
-import { Executions, ExecutionsConfig, Kpi, KpiConfig } from "@airlock/ops"
+import { Executions, ExecutionsConfig, Kpi, KpiConfig, Maintenance, Scheduler } from "@airlock/ops"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { writeFileSync } from "node:fs"
@@ -29,6 +29,8 @@ const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(), KpiWebhookTransport
 const core = Layer.mergeAll(
   Ledger.layer,
   Executions.layer,
+  Scheduler.layer,
+  Maintenance.layer,
   Layer.provideMerge(kpi, Guardrails.layer),
   CompanionSettings.CompanionSettings.Default
 ).pipe(

@@ -19,10 +19,22 @@ import {
 } from "@airlock/adapters-http"
 import { Backup, Migrations } from "@airlock/adapters-storage"
 import { CompanionSettings } from "@airlock/companion"
-import { Kernel } from "@airlock/core"
+import { type Actor, AgentMemory, Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
-import { Doctor, Drain, Executions, ExecutionsConfig, Kpi, KpiConfig, Readiness as OpsReadiness } from "@airlock/ops"
+import {
+  Doctor,
+  Drain,
+  Executions,
+  ExecutionsConfig,
+  Kpi,
+  KpiConfig,
+  Maintenance,
+  MaintenanceConfig,
+  Readiness as OpsReadiness,
+  Scheduler,
+  SchedulerConfig
+} from "@airlock/ops"
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
@@ -85,6 +97,38 @@ const main = Effect.gen(function*() {
     Layer.provideMerge(Executions.layer),
     Layer.provideMerge(ExecutionsConfig.layerConfig)
   )
+  // the scheduler and the maintenance loop (AIRLOCK_SCHEDULER_*, AIRLOCK_MAINTENANCE_*), with the
+  // targets and commands this server has: agent-memory tiering over every tenant
+  const tiering = Effect.gen(function*() {
+    const memory = yield* AgentMemory.AgentMemory
+    const system = {
+      id: "system:scheduler",
+      tenant_id: devTenant,
+      kind: "system",
+      name: "scheduler",
+      role: "ADMIN",
+      active: true,
+      created_at: 0
+    } as unknown as Actor.Actor
+    return memory.runTiering("all", system)
+  })
+  const scheduling = Layer.mergeAll(
+    Scheduler.layerLoop,
+    Maintenance.layerLoop,
+    Scheduler.registerTarget(Effect.map(tiering, (run) => ({
+      name: "memory.tiering",
+      description: "Agent memory: decay importance and move stale items down the tiers (all tenants)",
+      run: () => run
+    }))),
+    Maintenance.registerCommand(Effect.map(tiering, (run) => ({
+      name: "memory.tiering",
+      description: "Agent memory: decay importance and move stale items down the tiers (all tenants)",
+      run
+    })))
+  ).pipe(
+    Layer.provideMerge(Layer.merge(Scheduler.layer, Maintenance.layer)),
+    Layer.provide(Layer.merge(SchedulerConfig.layerConfig, MaintenanceConfig.layerConfig))
+  )
   const seed = Layer.effectDiscard(
     settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens
   )
@@ -131,6 +175,7 @@ const main = Effect.gen(function*() {
     banner.pipe(
       Layer.provide(http),
       Layer.provide(seed),
+      Layer.provide(scheduling),
       Layer.provide(
         Layer.mergeAll(Layer.provideMerge(kpi, guardrails), ops.pipe(Layer.provideMerge(guardrails)), ledger, companion)
       ),

@@ -19,6 +19,7 @@ import { LedgerApi } from "./Ledger/Api.js"
 import { MemoryApi } from "./Memory/Api.js"
 import { OperationsApi } from "./Operations/Api.js"
 import { RunControlApi } from "./RunControl/Api.js"
+import { SchedulerApi } from "./Scheduler/Api.js"
 import { SystemApi } from "./System/Api.js"
 
 /**
@@ -58,6 +59,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(ExecutionsApi)
   .add(RunControlApi)
   .add(OperationsApi)
+  .add(SchedulerApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

@@ -24,8 +24,10 @@ import type {
   Executions,
   KpiAlerts,
   KpiRollups,
+  Maintenance,
   ProductEvents,
   RunControl,
+  Scheduler,
   Triage
 } from "@airlock/ops"
 import { Drain } from "@airlock/ops"
@@ -71,6 +73,7 @@ import * as OperationsHttp from "./Operations/Http.js"
 import { Readiness } from "./Readiness.js"
 import { acceptedRequestId, CurrentRequest, isHandled, type RequestInfo } from "./RequestContext.js"
 import * as RunControlHttp from "./RunControl/Http.js"
+import * as SchedulerHttp from "./Scheduler/Http.js"
 import * as SystemHttp from "./System/Http.js"
 import { MAX_PAGE_LIMIT } from "./Wire.js"
 
@@ -176,6 +179,8 @@ export type Requirements =
   | SystemState.SystemStateStore
   | Drain.Drain
   | Drain.Restart
+  | Scheduler.Scheduler
+  | Maintenance.Maintenance
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
@@ -190,7 +195,8 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "kpi">
   | HttpApiGroup.ApiGroup<"airlock", "executions">
   | HttpApiGroup.ApiGroup<"airlock", "runControl">
-  | HttpApiGroup.ApiGroup<"airlock", "operations">,
+  | HttpApiGroup.ApiGroup<"airlock", "operations">
+  | HttpApiGroup.ApiGroup<"airlock", "scheduler">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -211,7 +217,8 @@ export const groups: Layer.Layer<
   KpiHttp.layer,
   ExecutionsHttp.layer,
   RunControlHttp.layer,
-  OperationsHttp.layer
+  OperationsHttp.layer,
+  SchedulerHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

@@ -4,7 +4,7 @@ import { CompanionSettings } from "@airlock/companion"
 import { ApiToken, Errors, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
-import { Executions, ExecutionsConfig, Kpi, KpiConfig } from "@airlock/ops"
+import { Executions, ExecutionsConfig, Kpi, KpiConfig, Maintenance, Scheduler } from "@airlock/ops"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { afterAll, expect, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime } from "effect"
@@ -14,6 +14,8 @@ const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(), KpiWebhookTransport
 const core = Layer.mergeAll(
   Ledger.layer,
   Executions.layer,
+  Scheduler.layer,
+  Maintenance.layer,
   Layer.provideMerge(kpi, Guardrails.layer),
   CompanionSettings.CompanionSettings.Default
 ).pipe(

@@ -6,7 +6,7 @@ import type { CompanionPorts } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
-import type { KpiStore } from "@airlock/ops"
+import type { KpiStore, MaintenanceStore, ScheduleStore } from "@airlock/ops"
 import { Layer } from "effect"
 import * as MemoryCompanion from "./internal/memory/companion.js"
 import * as MemoryCore from "./internal/memory/core.js"
@@ -14,6 +14,7 @@ import * as MemoryGuardrails from "./internal/memory/guardrails.js"
 import * as MemoryLedger from "./internal/memory/ledger.js"
 import * as MemoryOpsKpi from "./internal/memory/ops-kpi.js"
 import * as MemoryOpsRuns from "./internal/memory/ops-runs.js"
+import * as MemoryOpsScheduler from "./internal/memory/ops-scheduler.js"
 import * as MemoryTenantData from "./internal/memory/tenantData.js"
 import * as MemoryDatabase from "./MemoryDatabase.js"
 
@@ -26,6 +27,8 @@ export const layer: Layer.Layer<
   | CompanionPorts.CompanionPorts
   | MemoryOpsRuns.OpsRunsPorts
   | TenantData.TenantDataStore
+  | ScheduleStore.ScheduleStore
+  | MaintenanceStore.MaintenanceStore
   | MemoryDatabase.MemoryDatabase
 > = Layer.mergeAll(
   MemoryCore.layer,
@@ -35,6 +38,7 @@ export const layer: Layer.Layer<
   MemoryCompanion.layer,
   MemoryOpsRuns.layer,
   MemoryTenantData.tenantDataStore,
+  MemoryOpsScheduler.layer,
   MemoryDatabase.layerUnitOfWork
 ).pipe(
   Layer.provideMerge(MemoryDatabase.layer)

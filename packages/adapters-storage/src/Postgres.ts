@@ -6,7 +6,7 @@ import type { CompanionPorts } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
-import type { KpiStore } from "@airlock/ops"
+import type { KpiStore, MaintenanceStore, ScheduleStore } from "@airlock/ops"
 import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import type { MigrationError } from "@effect/sql/Migrator"
@@ -49,6 +49,8 @@ export const layer = (
   | CompanionPorts.CompanionPorts
   | OpsRunsPorts
   | TenantData.TenantDataStore
+  | ScheduleStore.ScheduleStore
+  | MaintenanceStore.MaintenanceStore
   | PgClient.PgClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

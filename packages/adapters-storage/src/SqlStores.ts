@@ -6,7 +6,7 @@ import type { CompanionPorts } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
-import type { KpiStore } from "@airlock/ops"
+import type { KpiStore, MaintenanceStore, ScheduleStore } from "@airlock/ops"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
 import type { OpsRunsPorts } from "./internal/memory/ops-runs.js"
@@ -17,6 +17,7 @@ import * as SqlGuardrails from "./internal/sql/guardrails.js"
 import * as SqlLedger from "./internal/sql/ledger.js"
 import * as SqlOpsKpi from "./internal/sql/ops-kpi.js"
 import * as SqlOpsRuns from "./internal/sql/ops-runs.js"
+import * as SqlOpsScheduler from "./internal/sql/ops-scheduler.js"
 import * as SqlTenantData from "./internal/sql/tenantData.js"
 
 /** Every port and the unit of work on a {@link SqlDb} (what the SQLite handle provides). */
@@ -27,7 +28,9 @@ export const layerOnDb: Layer.Layer<
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
   | OpsRunsPorts
-  | TenantData.TenantDataStore,
+  | TenantData.TenantDataStore
+  | ScheduleStore.ScheduleStore
+  | MaintenanceStore.MaintenanceStore,
   never,
   SqlDb
 > = Layer.mergeAll(
@@ -37,7 +40,8 @@ export const layerOnDb: Layer.Layer<
   SqlOpsKpi.layer,
   SqlCompanion.layer,
   SqlOpsRuns.layer,
-  SqlTenantData.tenantDataStore
+  SqlTenantData.tenantDataStore,
+  SqlOpsScheduler.layer
 )
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
@@ -48,7 +52,9 @@ export const layer: Layer.Layer<
   | KpiStore.KpiPorts
   | CompanionPorts.CompanionPorts
   | OpsRunsPorts
-  | TenantData.TenantDataStore,
+  | TenantData.TenantDataStore
+  | ScheduleStore.ScheduleStore
+  | MaintenanceStore.MaintenanceStore,
   never,
   SqlClient.SqlClient
 > = Layer.provide(layerOnDb, fromClient)

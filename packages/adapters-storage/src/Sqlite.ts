@@ -8,7 +8,7 @@ import type { CompanionPorts } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
-import type { KpiStore } from "@airlock/ops"
+import type { KpiStore, MaintenanceStore, ScheduleStore } from "@airlock/ops"
 import type { SqlClient } from "@effect/sql"
 import type { SqliteClient } from "@effect/sql-sqlite-node"
 import type { MigrationError } from "@effect/sql/Migrator"
@@ -56,6 +56,8 @@ export const layer = (
   | CompanionPorts.CompanionPorts
   | OpsRunsPorts
   | TenantData.TenantDataStore
+  | ScheduleStore.ScheduleStore
+  | MaintenanceStore.MaintenanceStore
   | SqliteClient.SqliteClient
   | SqlClient.SqlClient,
   SqlError | MigrationError | ConfigError

@@ -7,6 +7,7 @@ import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as OpsRunsSuite from "./OpsRunsSuite.js"
+import * as SchedulerSuite from "./SchedulerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as CompanionProbe from "./support/CompanionProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
@@ -14,6 +15,7 @@ import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as TenantProbe from "./support/TenantProbe.js"
 import * as TenantDataSuite from "./TenantDataSuite.js"
 
@@ -30,3 +32,4 @@ OpsRunsSuite.suite("memory", Layer.provideMerge(Layer.merge(OpsProbe.memory, Gua
   parallelConnections: false
 })
 TenantDataSuite.suite("memory", Layer.provideMerge(TenantProbe.memory, Memory.layer))
+SchedulerSuite.suite("memory", Layer.provideMerge(SchedulerProbe.memory, Memory.layer), { parallelConnections: false })

@@ -10,6 +10,7 @@ import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as OpsRunsSuite from "./OpsRunsSuite.js"
+import * as SchedulerSuite from "./SchedulerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as CompanionProbe from "./support/CompanionProbe.js"
 import * as GuardProbe from "./support/GuardProbe.js"
@@ -17,6 +18,7 @@ import * as KpiProbe from "./support/KpiProbe.js"
 import * as LedgerProbe from "./support/LedgerProbe.js"
 import * as OpsProbe from "./support/OpsProbe.js"
 import * as Probe from "./support/Probe.js"
+import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as TenantProbe from "./support/TenantProbe.js"
 import * as TenantDataSuite from "./TenantDataSuite.js"
 
@@ -57,6 +59,12 @@ const companionFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "comp
 CompanionSuite.suite(
   "sqlite (file, WAL)",
   Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: companionFile })),
+  { parallelConnections: false }
+)
+const schedulerFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "ops-scheduler.db")
+SchedulerSuite.suite(
+  "sqlite (file, WAL)",
+  Layer.provideMerge(SchedulerProbe.sql, Sqlite.layer({ filename: schedulerFile })),
   {
     parallelConnections: false
   }

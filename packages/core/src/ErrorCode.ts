@@ -193,6 +193,13 @@ export const ErrorCodes = {
     "tenant.monthly_limit_exceeded": "BudgetExceeded",
     "tenant.onboarding.idempotency_conflict": "Conflict"
   }),
+  // ops: scheduler and maintenance loop
+  ...rows({
+    "validation.schedule_expression": "ValidationError",
+    "validation.schedule_timezone": "ValidationError",
+    "validation.schedule_target": "ValidationError",
+    "validation.maintenance_command": "ValidationError"
+  }),
   // adapters-http
   ...rows({
     "validation.approval_subject": "ValidationError",

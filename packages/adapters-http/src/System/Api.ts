@@ -2,7 +2,7 @@
  * Contract of the system group: `GET /api/v1/system/status` — the global AI switch, the
  * environment, the admin write guard, the acting tenant's kill-switch state, and the guardrails
  * state (lockdown, the run's stop state and runtime overrides, breakers, the rate limit, the LLM
- * budget fallback). Any valid token; `X-Tenant` optional (an admin's `X-Tenant` picks the tenant
+ * budget fallback) and the scheduler's backlog and lag. Any valid token; `X-Tenant` optional (an admin's `X-Tenant` picks the tenant
  * whose breakers and budget are shown). The guardrails fields need `ops.read` (every human
  * role); for other actors (the AI agent) they are `null`.
  */
@@ -12,6 +12,7 @@ import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { Authenticated } from "../Auth.js"
 import { LockdownView } from "../Guardrails/Api.js"
+import { SchedulerStatus } from "../Scheduler/Api.js"
 import { AiMode, Banner, Environment, GlobalAi, Timestamp } from "../Wire.js"
 
 /** Whether the AI may act in a tenant, and if not, which kill-switch layer stops it. */
@@ -90,7 +91,9 @@ export const SystemStatus = Schema.Struct({
     trust: BreakerState
   })),
   rate_limit: Schema.NullOr(RateLimitStatus),
-  llm_budget_status: Schema.NullOr(LlmBudgetStatus)
+  llm_budget_status: Schema.NullOr(LlmBudgetStatus),
+  /** The scheduler's backlog and lag: due, dispatched, running, late, last error (`ops.read`). */
+  scheduler: Schema.NullOr(SchedulerStatus)
 }).annotations({ identifier: "SystemStatus" })
 
 /** The system group. */

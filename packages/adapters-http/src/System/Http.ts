@@ -1,6 +1,7 @@
 /** Handlers of the system group. */
 import { KillSwitch, Tenants } from "@airlock/core"
 import { type Breakers, Budgets, GuardrailsConfig, SystemStatus, Usd } from "@airlock/guardrails"
+import { Scheduler } from "@airlock/ops"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Clock, Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
@@ -32,6 +33,7 @@ export const layer: Layer.Layer<
   | SystemStatus.SystemStatus
   | Budgets.LlmBudget
   | GuardrailsConfig.GuardrailsConfig
+  | Scheduler.Scheduler
   | Authenticated
 > = HttpApiBuilder.group(
   AirlockApi,
@@ -44,6 +46,7 @@ export const layer: Layer.Layer<
       const guardrails = yield* SystemStatus.SystemStatus
       const llm = yield* Budgets.LlmBudget
       const config = yield* GuardrailsConfig.GuardrailsConfig
+      const scheduler = yield* Scheduler.Scheduler
       return handlers.handle("status", () =>
         withPrincipal((actor, _, { tenant }) =>
           Effect.gen(function*() {
@@ -71,7 +74,15 @@ export const layer: Layer.Layer<
               (e) => Effect.die(e)
             )
             if (g === null) {
-              return { ...base, lockdown: null, run: null, breakers: null, rate_limit: null, llm_budget_status: null }
+              return {
+                ...base,
+                lockdown: null,
+                run: null,
+                breakers: null,
+                rate_limit: null,
+                llm_budget_status: null,
+                scheduler: null
+              }
             }
             const budget = yield* llm.status(tenant.id, ai)
             return {
@@ -100,7 +111,8 @@ export const layer: Layer.Layer<
                 tenant_cap_usd: Usd.formatUsd(budget.tenant_cap_usd),
                 global_spent_usd: Usd.formatUsd(budget.global_spent_usd),
                 global_cap_usd: Usd.formatUsd(budget.global_cap_usd)
-              }
+              },
+              scheduler: yield* scheduler.status
             }
           })
         ))

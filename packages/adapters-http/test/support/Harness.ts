@@ -41,8 +41,10 @@ import {
   type JobRunner,
   Kpi,
   KpiConfig,
+  Maintenance,
   Readiness as OpsReadiness,
-  type RunControl
+  type RunControl,
+  Scheduler
 } from "@airlock/ops"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
@@ -288,6 +290,8 @@ export const layer = (options: Options = {}): Layer.Layer<
   const core = Layer.mergeAll(
     ledger,
     Executions.layer,
+    Scheduler.layer,
+    Maintenance.layer,
     Layer.provideMerge(kpi, Guardrails.layer),
     companion,
     Layer.provide(tenantServices, ledger)

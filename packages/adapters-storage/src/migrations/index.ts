@@ -11,6 +11,7 @@ import agentMemory from "./0005_agent_memory.js"
 import tablePrefixes from "./0006_table_prefixes.js"
 import companion from "./0007_companion.js"
 import opsExecutions from "./0008_ops_executions.js"
+import opsScheduler from "./0009_ops_scheduler.js"
 import opsKpi from "./0010_ops_kpi.js"
 import hardening from "./0011_hardening.js"
 
@@ -24,6 +25,7 @@ export const all: Record<string, Effect.Effect<void, unknown, any>> = {
   "0006_table_prefixes": tablePrefixes,
   "0007_companion": companion,
   "0008_ops_executions": opsExecutions,
+  "0009_ops_scheduler": opsScheduler,
   "0010_ops_kpi": opsKpi,
   "0011_hardening": hardening
 }

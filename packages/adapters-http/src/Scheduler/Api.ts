@@ -1,0 +1,262 @@
+/**
+ * Contract of the scheduler group (`/api/admin/schedules*`, `/api/admin/maintenance/*`): the
+ * schedules' CRUD, their dispatch history and `schedule.trigger` events, an on-demand tick (the
+ * runbook's scheduler check), and the maintenance loop's status, run-now, enqueue and failure
+ * records. Admin routes: admin role, IP allowlist, and writes only when admin writes are enabled
+ * (403 `admin.write_disabled`). Times are ISO 8601 strings.
+ */
+import { MaintenanceStore, Schedules, ScheduleStore } from "@airlock/ops"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import * as ApiError from "../ApiError.js"
+import { Admin } from "../Auth.js"
+import { strictBody, Timestamp } from "../Wire.js"
+
+const NullTime = Schema.NullOr(Timestamp)
+
+/** A schedule. `next_due_at` is the next due time not yet dispatched (null while disabled). */
+export const Schedule = Schema.Struct({
+  name: Schema.String,
+  expression: Schema.String,
+  time_zone: Schema.String,
+  target: Schema.String,
+  args: Schema.Unknown,
+  enabled: Schema.Boolean,
+  overlap: Schedules.OverlapPolicy,
+  catch_up: Schedules.CatchUpPolicy,
+  next_due_at: NullTime,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  updated_by: Schema.String,
+  version: Schema.Number
+}).annotations({ identifier: "Schedule" })
+
+/** A registered target a schedule can name. */
+export const Target = Schema.Struct({ name: Schema.String, description: Schema.String }).annotations({
+  identifier: "ScheduleTarget"
+})
+
+/** Every schedule, and the targets registered in this server. */
+export const ScheduleList = Schema.Struct({
+  schedules: Schema.Array(Schedule),
+  targets: Schema.Array(Target)
+}).annotations({ identifier: "ScheduleList" })
+
+/** One dispatch record: a schedule's due time, claimed once, and its execution. */
+export const Dispatch = Schema.Struct({
+  schedule: Schema.String,
+  due_at: Timestamp,
+  target: Schema.String,
+  dispatched_at: Timestamp,
+  dispatched_by: Schema.String,
+  late: Schema.Boolean,
+  status: ScheduleStore.DispatchStatus,
+  attempts: Schema.Number,
+  available_at: Timestamp,
+  lease_owner: Schema.NullOr(Schema.String),
+  lease_until: NullTime,
+  started_at: NullTime,
+  finished_at: NullTime,
+  last_error: Schema.NullOr(Schema.String),
+  result: Schema.Unknown
+}).annotations({ identifier: "ScheduleDispatch" })
+
+/** A schedule's dispatch history, newest due time first. */
+export const DispatchPage = Schema.Struct({
+  schedule: Schema.String,
+  dispatches: Schema.Array(Dispatch),
+  /** Pass as `before` for the next page; null on the last one. */
+  next_before: NullTime
+}).annotations({ identifier: "ScheduleDispatchPage" })
+
+/** A `schedule.trigger` event (one per dispatch record). */
+export const TriggerEvent = Schema.Struct({
+  id: Schema.String,
+  type: Schema.Literal("schedule.trigger"),
+  schedule: Schema.String,
+  due_at: Timestamp,
+  at: Timestamp,
+  instance: Schema.String,
+  data: Schema.Unknown
+}).annotations({ identifier: "ScheduleTriggerEvent" })
+
+/** What one tick did. */
+export const TickReport = Schema.Struct({
+  instance: Schema.String,
+  at: Timestamp,
+  dispatched: Schema.Array(Schema.Struct({
+    schedule: Schema.String,
+    due_at: Timestamp,
+    status: Schema.Literal("pending", "skipped"),
+    late: Schema.Boolean
+  })),
+  advanced: Schema.Number,
+  lost: Schema.Number,
+  executed: Schema.Array(Schema.Struct({
+    schedule: Schema.String,
+    due_at: Timestamp,
+    attempt: Schema.Number,
+    status: ScheduleStore.DispatchStatus,
+    error: Schema.NullOr(Schema.String)
+  }))
+}).annotations({ identifier: "ScheduleTickReport" })
+
+/** The scheduler's backlog and lag (also in `GET /api/v1/system/status`). */
+export const SchedulerStatus = Schema.Struct({
+  enabled: Schema.Boolean,
+  instance: Schema.String,
+  tick_seconds: Schema.Number,
+  last_tick_at: NullTime,
+  schedules: Schema.Number,
+  due: Schema.Number,
+  dispatched: Schema.Number,
+  running: Schema.Number,
+  late: Schema.Number,
+  lag_seconds: Schema.Number,
+  last_error: Schema.NullOr(Schema.Struct({
+    schedule: Schema.String,
+    due_at: Timestamp,
+    error: Schema.String,
+    at: Timestamp
+  }))
+}).annotations({ identifier: "SchedulerStatus" })
+
+/** A maintenance run. */
+export const MaintenanceRun = Schema.Struct({
+  id: Schema.String,
+  command: Schema.String,
+  trigger: MaintenanceStore.RunTrigger,
+  status: MaintenanceStore.RunStatus,
+  requested_by: Schema.String,
+  enqueued_at: Timestamp,
+  owner: Schema.NullOr(Schema.String),
+  started_at: NullTime,
+  finished_at: NullTime,
+  result: Schema.Unknown,
+  error: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "MaintenanceRun" })
+
+/** A failed maintenance run, and the agent-memory `failure` item written for it. */
+export const MaintenanceFailure = Schema.Struct({
+  id: Schema.String,
+  run_id: Schema.String,
+  command: Schema.String,
+  at: Timestamp,
+  error: Schema.String,
+  memory_uid: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "MaintenanceFailure" })
+
+/** The maintenance loop's state. */
+export const MaintenanceStatus = Schema.Struct({
+  enabled: Schema.Boolean,
+  interval_seconds: Schema.Number,
+  heartbeat_interval_seconds: Schema.Number,
+  last_heartbeat_at: NullTime,
+  last_heartbeat_by: Schema.NullOr(Schema.String),
+  queued: Schema.Number,
+  commands: Schema.Array(Schema.Struct({
+    name: Schema.String,
+    description: Schema.String,
+    scheduled: Schema.Boolean,
+    last_run: Schema.NullOr(MaintenanceRun)
+  }))
+}).annotations({ identifier: "MaintenanceStatus" })
+
+/** Which commands to run or enqueue (every registered command when omitted or empty). */
+export const MaintenanceRequest = strictBody({
+  commands: Schema.optional(Schema.Array(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))))
+}).annotations({ identifier: "MaintenanceRequest" })
+
+const NamePath = HttpApiSchema.param("name", Schema.String)
+
+const limit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max))
+
+/** The scheduler group. */
+export class SchedulerApi extends HttpApiGroup.make("scheduler")
+  .add(HttpApiEndpoint.get("list", "/api/admin/schedules").addSuccess(ScheduleList).addError(ApiError.StorageError))
+  .add(
+    HttpApiEndpoint.post("create", "/api/admin/schedules")
+      .setPayload(Schedules.ScheduleInput)
+      .addSuccess(Schedule, { status: 201 })
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.Conflict)
+      .addError(ApiError.StorageError)
+  )
+  .add(
+    HttpApiEndpoint.post("tick", "/api/admin/schedules/tick").addSuccess(TickReport).addError(ApiError.StorageError)
+  )
+  .add(
+    HttpApiEndpoint.get("get")`/api/admin/schedules/${NamePath}`
+      .addSuccess(Schedule)
+      .addError(ApiError.NotFound)
+      .addError(ApiError.StorageError)
+  )
+  .add(
+    HttpApiEndpoint.put("update")`/api/admin/schedules/${NamePath}`
+      .setPayload(Schedules.ScheduleUpdate)
+      .addSuccess(Schedule)
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.NotFound)
+      .addError(ApiError.Conflict)
+      .addError(ApiError.StorageError)
+  )
+  .add(
+    HttpApiEndpoint.del("remove")`/api/admin/schedules/${NamePath}`
+      .addSuccess(Schema.Void, { status: 204 })
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.NotFound)
+      .addError(ApiError.Conflict)
+      .addError(ApiError.StorageError)
+  )
+  .add(
+    HttpApiEndpoint.get("dispatches")`/api/admin/schedules/${NamePath}/dispatches`
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(limit(500)), before: Schema.optional(Timestamp) }))
+      .addSuccess(DispatchPage)
+      .addError(ApiError.NotFound)
+      .addError(ApiError.StorageError)
+  )
+  .add(
+    HttpApiEndpoint.get("events")`/api/admin/schedules/${NamePath}/events`
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(limit(1000)) }))
+      .addSuccess(Schema.Struct({ events: Schema.Array(TriggerEvent) }))
+      .addError(ApiError.NotFound)
+      .addError(ApiError.StorageError)
+  )
+  .add(
+    HttpApiEndpoint.get("maintenanceStatus", "/api/admin/maintenance/status")
+      .addSuccess(MaintenanceStatus)
+      .addError(ApiError.StorageError)
+  )
+  .add(
+    HttpApiEndpoint.post("maintenanceRun", "/api/admin/maintenance/run")
+      .setPayload(MaintenanceRequest)
+      .addSuccess(Schema.Struct({ runs: Schema.Array(MaintenanceRun) }))
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.StorageError)
+  )
+  .add(
+    HttpApiEndpoint.post("maintenanceEnqueue", "/api/admin/maintenance/enqueue")
+      .setPayload(MaintenanceRequest)
+      .addSuccess(Schema.Struct({ runs: Schema.Array(MaintenanceRun) }), { status: 202 })
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.StorageError)
+  )
+  .add(
+    HttpApiEndpoint.get("maintenanceFailures", "/api/admin/maintenance/failures")
+      .setUrlParams(Schema.Struct({
+        limit: Schema.optional(limit(500)),
+        command: Schema.optional(Schema.String),
+        before: Schema.optional(Schema.String)
+      }))
+      .addSuccess(
+        Schema.Struct({ failures: Schema.Array(MaintenanceFailure), next_before: Schema.NullOr(Schema.String) })
+      )
+      .addError(ApiError.StorageError)
+  )
+  .middleware(Admin)
+  .annotate(OpenApi.Title, "Scheduler")
+  .annotate(
+    OpenApi.Description,
+    "Schedules (cron with a time zone, or @every:N), exactly-once dispatch, on-demand tick; the maintenance loop"
+  )
+{}

@@ -1,0 +1,208 @@
+/**
+ * The scheduler group over HTTP: the runbook's scheduler check (insert `@every:60`, tick, one
+ * `schedule.trigger` and no duplicate for the due time), CRUD with validation codes, the admin
+ * guards, backlog fields in the system status, and the maintenance routes (a failing command is a
+ * failure record and an agent-memory `failure` item).
+ */
+import { Maintenance, Scheduler } from "@airlock/ops"
+import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
+import { Effect, Option, Ref } from "effect"
+import * as H from "./support/Harness.js"
+
+const rows = <A>(query: (sql: SqlClient.SqlClient) => Effect.Effect<ReadonlyArray<A>, unknown>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.orDie(query(sql)))
+
+layer(H.layer({ http: { adminWriteEnabled: true } }), { excludeTestServices: true })("scheduler routes", (it) => {
+  it.effect("scheduler check: @every:60, one tick → one schedule.trigger, no duplicate for the due time", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const runs = yield* Ref.make(0)
+      const targets = Option.getOrThrow(yield* Effect.serviceOption(Scheduler.ScheduleTargets))
+      yield* targets.register({
+        name: "test.count",
+        description: "counts",
+        run: () => Ref.updateAndGet(runs, (n) => n + 1)
+      })
+      const admin = (method: string, path: string, body?: unknown) =>
+        s.raw(
+          path,
+          body === undefined ? { method, headers: H.auth(H.tokens.admin) } : H.json(method, H.tokens.admin, body)
+        )
+
+      const created = yield* admin("POST", "/api/admin/schedules", {
+        name: "check",
+        expression: "@every:60",
+        target: "test.count"
+      })
+      expect(created.status).toBe(201)
+      expect(created.json).toMatchObject({
+        name: "check",
+        time_zone: "UTC",
+        enabled: true,
+        overlap: "skip",
+        catch_up: "once",
+        version: 1
+      })
+      const tick = yield* admin("POST", "/api/admin/schedules/tick")
+      expect(tick.status).toBe(200)
+      const mine = (tick.json as any).dispatched.filter((d: any) => d.schedule === "check")
+      expect(mine.length).toBe(1)
+      expect((tick.json as any).executed.filter((d: any) => d.schedule === "check")[0].status).toBe("succeeded")
+      const dueAt = mine[0].due_at as string
+      yield* admin("POST", "/api/admin/schedules/tick")
+      // persisted: one dispatch record and one schedule.trigger event for that due time
+      const ms = Date.parse(dueAt)
+      const dispatches = yield* rows((sql) =>
+        sql`SELECT status FROM ops_schedule_dispatches WHERE schedule_name = 'check' AND due_at = ${ms}`
+      )
+      expect(dispatches).toStrictEqual([{ status: "succeeded" }])
+      const events = yield* rows((sql) =>
+        sql`SELECT type FROM ops_schedule_events WHERE schedule_name = 'check' AND due_at = ${ms}`
+      )
+      expect(events).toStrictEqual([{ type: "schedule.trigger" }])
+      expect(yield* Ref.get(runs)).toBeGreaterThanOrEqual(1)
+
+      const history = yield* admin("GET", "/api/admin/schedules/check/dispatches?limit=10")
+      expect((history.json as any).dispatches[0]).toMatchObject({ schedule: "check", status: "succeeded", attempts: 1 })
+      const listed = yield* admin("GET", "/api/admin/schedules/check/events")
+      expect((listed.json as any).events.filter((e: any) => e.due_at === dueAt).length).toBe(1)
+      const all = yield* admin("GET", "/api/admin/schedules")
+      expect((all.json as any).schedules.map((x: any) => x.name)).toContain("check")
+      expect((all.json as any).targets).toContainEqual({ name: "test.count", description: "counts" })
+
+      // the system status carries the backlog and lag
+      const status = yield* s.raw("/api/v1/system/status", { headers: H.auth(H.tokens.owner) })
+      expect((status.json as any).scheduler).toMatchObject({
+        enabled: true,
+        due: expect.any(Number),
+        dispatched: expect.any(Number),
+        running: expect.any(Number),
+        late: expect.any(Number),
+        lag_seconds: expect.any(Number),
+        last_error: null
+      })
+      expect((status.json as any).scheduler.schedules).toBeGreaterThanOrEqual(1)
+      const agentStatus = yield* s.raw("/api/v1/system/status", { headers: H.auth(H.tokens.agent) })
+      expect((agentStatus.json as any).scheduler).toBeNull()
+    }))
+
+  it.effect("CRUD: validation codes, update, delete; admin only", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const targets = Option.getOrThrow(yield* Effect.serviceOption(Scheduler.ScheduleTargets))
+      yield* targets.register({ name: "test.noop", description: "nothing", run: () => Effect.void })
+      const post = (body: unknown, token: string = H.tokens.admin) =>
+        s.raw("/api/admin/schedules", H.json("POST", token, body))
+      const base = { name: "crud", expression: "30 2 * * *", time_zone: "America/New_York", target: "test.noop" }
+      H.expectError(yield* post({ ...base, expression: "99 * * * *" }), 400, "validation.schedule_expression")
+      H.expectError(yield* post({ ...base, time_zone: "Nowhere/City" }), 400, "validation.schedule_timezone")
+      H.expectError(yield* post({ ...base, target: "missing" }), 400, "validation.schedule_target")
+      H.expectError(yield* post({ ...base, overlap: "maybe" }), 400, "validation.schema")
+      H.expectError(yield* post(base, H.tokens.owner), 403, "rbac.forbidden")
+      expect((yield* post(base)).status).toBe(201)
+      H.expectError(yield* post(base), 409, "conflict.duplicate")
+      const put = yield* s.raw("/api/admin/schedules/crud", H.json("PUT", H.tokens.admin, { overlap: "queue" }))
+      expect(put.json).toMatchObject({ overlap: "queue", version: 2, expression: "30 2 * * *" })
+      const got = yield* s.raw("/api/admin/schedules/crud", { headers: H.auth(H.tokens.admin) })
+      expect(got.json).toMatchObject({ overlap: "queue", time_zone: "America/New_York" })
+      const del = yield* s.raw("/api/admin/schedules/crud", { method: "DELETE", headers: H.auth(H.tokens.admin) })
+      expect(del.status).toBe(204)
+      H.expectError(
+        yield* s.raw("/api/admin/schedules/crud", { headers: H.auth(H.tokens.admin) }),
+        404,
+        "not_found"
+      )
+      expect(yield* rows((sql) => sql`SELECT name FROM ops_schedules WHERE name = 'crud'`)).toStrictEqual([])
+      // audited in the admin's tenant
+      const audit = yield* rows((sql) =>
+        sql`SELECT action FROM core_audit WHERE subject = 'schedule:crud' ORDER BY seq`
+      )
+      expect(audit.map((a: any) => a.action)).toStrictEqual([
+        "schedule.created",
+        "schedule.updated",
+        "schedule.deleted"
+      ])
+    }))
+
+  it.effect("maintenance: run now, failure records and agent-memory failure items, enqueue, status", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const commands = Option.getOrThrow(yield* Effect.serviceOption(Maintenance.MaintenanceCommands))
+      yield* commands.register({
+        name: "test.fail",
+        description: "fails",
+        run: Effect.fail(new Error("no space left"))
+      })
+      yield* commands.register({ name: "test.ok", description: "works", run: Effect.succeed({ ok: true }) })
+      const run = yield* s.raw(
+        "/api/admin/maintenance/run",
+        H.json("POST", H.tokens.admin, { commands: ["test.fail", "test.ok"] })
+      )
+      expect(run.status).toBe(200)
+      expect((run.json as any).runs.map((r: any) => [r.command, r.status, r.error])).toStrictEqual([
+        ["test.fail", "failed", "no space left"],
+        ["test.ok", "succeeded", null]
+      ])
+      H.expectError(
+        yield* s.raw("/api/admin/maintenance/run", H.json("POST", H.tokens.admin, { commands: ["nope"] })),
+        400,
+        "validation.maintenance_command"
+      )
+      const failures = yield* s.raw("/api/admin/maintenance/failures?command=test.fail", {
+        headers: H.auth(H.tokens.admin)
+      })
+      const [failure] = (failures.json as any).failures
+      expect(failure).toMatchObject({ command: "test.fail", error: "no space left" })
+      const memory = yield* s.raw("/api/v1/memory/state/failures?job=maintenance:test.fail", {
+        headers: H.auth(H.tokens.admin)
+      })
+      expect((memory.json as any).items.map((i: any) => [i.uid, i.kind])).toStrictEqual([[
+        failure.memory_uid,
+        "failure"
+      ]])
+      const queued = yield* s.raw(
+        "/api/admin/maintenance/enqueue",
+        H.json("POST", H.tokens.admin, { commands: ["test.ok"] })
+      )
+      expect(queued.status).toBe(202)
+      expect((queued.json as any).runs.map((r: any) => r.status)).toStrictEqual(["queued"])
+      const status = yield* s.raw("/api/admin/maintenance/status", { headers: H.auth(H.tokens.admin) })
+      expect(status.json).toMatchObject({ enabled: false, interval_seconds: 300, heartbeat_interval_seconds: 60 })
+      expect((status.json as any).queued).toBeGreaterThanOrEqual(1)
+      expect((status.json as any).commands.find((c: any) => c.name === "test.fail").last_run.status).toBe("failed")
+      H.expectError(
+        yield* s.raw("/api/admin/maintenance/status", { headers: H.auth(H.tokens.owner) }),
+        403,
+        "rbac.forbidden"
+      )
+    }))
+})
+
+layer(H.layer({ http: { adminWriteEnabled: false } }), { excludeTestServices: true })(
+  "scheduler routes with admin writes disabled",
+  (it) => {
+    it.effect("writes are refused with 403 admin.write_disabled; reads work", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const body = { name: "guarded", expression: "@every:60", target: "x" }
+        H.expectError(
+          yield* s.raw("/api/admin/schedules", H.json("POST", H.tokens.admin, body)),
+          403,
+          "admin.write_disabled"
+        )
+        H.expectError(
+          yield* s.raw("/api/admin/schedules/tick", { method: "POST", headers: H.auth(H.tokens.admin) }),
+          403,
+          "admin.write_disabled"
+        )
+        H.expectError(
+          yield* s.raw("/api/admin/maintenance/run", H.json("POST", H.tokens.admin, {})),
+          403,
+          "admin.write_disabled"
+        )
+        expect((yield* s.raw("/api/admin/schedules", { headers: H.auth(H.tokens.admin) })).status).toBe(200)
+        expect(yield* rows((sql) => sql`SELECT name FROM ops_schedules`)).toStrictEqual([])
+      }))
+  }
+)
