@@ -209,7 +209,7 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       expect(id).toBeDefined()
       expect(o.stdout).toContain("━━━ Pilot Onboarding: Beta Accounting Inc ━━━")
       expect(o.stdout).toContain("1. Loading template configuration...\n   ✅ Loaded pro template")
-      expect(o.stdout).toMatch(/3\. Importing Chart of Accounts\.\.\.\n   ✅ Imported \d+ accounts from /)
+      expect(o.stdout).toMatch(/3\. Importing Chart of Accounts\.\.\.\n {3}✅ Imported \d+ accounts from /)
       expect(o.stdout).toContain(`✅ User: pilot+${id}@example.com`)
       const token = /✅ Token: (\S+)/.exec(o.stdout)![1]!
       expect(o.stdout).toContain(`📄 Config exported to: pilot_configs/${id}_config.json`)
@@ -275,7 +275,12 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       })
     } else {
       it("storage unreachable: exit 3; backups point to pg_dump (2)", async () => {
-        const r = await airlock({ AIRLOCK_DATABASE_URL: "postgres://airlock@127.0.0.1:1/none" }, cwd, "doctor", "--json")
+        const r = await airlock(
+          { AIRLOCK_DATABASE_URL: "postgres://airlock@127.0.0.1:1/none" },
+          cwd,
+          "doctor",
+          "--json"
+        )
         expect(r.code).toBe(3)
         expect(r.json().error.code).toBe("storage.unreachable")
         const b = await run("backup", "create")

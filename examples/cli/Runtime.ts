@@ -9,7 +9,15 @@ import { TenantOnboarding, TenantTemplates } from "@airlock/companion"
 import { Actor, type Errors, Ids, Kernel, TenantData } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
-import { Executions, ExecutionsConfig, type JobRunner, Kpi, KpiConfig, type RunControl, type Triage } from "@airlock/ops"
+import {
+  Executions,
+  ExecutionsConfig,
+  type JobRunner,
+  Kpi,
+  KpiConfig,
+  type RunControl,
+  type Triage
+} from "@airlock/ops"
 import { HelpDoc, Options } from "@effect/cli"
 import { ConfigError, Console, Data, Effect, Layer, Option } from "effect"
 import { join } from "node:path"

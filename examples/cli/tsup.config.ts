@@ -20,7 +20,7 @@ export default defineConfig({
   },
   // CommonJS code compiled in (tar-stream, a dependency of adapters-http) requires Node's builtins
   banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __airlockRequire } from \"node:module\"\n" +
+    js: '#!/usr/bin/env node\nimport { createRequire as __airlockRequire } from "node:module"\n' +
       "const require = __airlockRequire(import.meta.url)"
   }
 })

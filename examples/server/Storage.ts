@@ -5,9 +5,9 @@
  * the pending migrations when they open.
  */
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
-import type { SqlError } from "@effect/sql/SqlError"
-import type { MigrationError } from "@effect/sql/Migrator"
 import type { SqliteClient } from "@effect/sql-sqlite-node"
+import type { MigrationError } from "@effect/sql/Migrator"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Config, type ConfigError, Effect, type Layer, Option, Redacted } from "effect"
 import { join } from "node:path"
 
@@ -43,4 +43,6 @@ export type StoragePorts = Exclude<Layer.Layer.Success<ReturnType<typeof Sqlite.
 export const layer = (
   choice: StorageChoice
 ): Layer.Layer<StoragePorts, SqlError | MigrationError | ConfigError.ConfigError> =>
-  choice.postgresUrl === null ? Sqlite.layer({ filename: choice.filename }) : Postgres.layer({ url: choice.postgresUrl })
+  choice.postgresUrl === null
+    ? Sqlite.layer({ filename: choice.filename })
+    : Postgres.layer({ url: choice.postgresUrl })

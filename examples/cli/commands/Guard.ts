@@ -21,7 +21,10 @@ const review = Command.make(
     conflicts: Options.boolean("conflicts").pipe(
       Options.withDescription("List the open conflicts (the review queue; the default and only listing)")
     ),
-    limit: Options.integer("limit").pipe(Options.withDefault(50), Options.withDescription("At most this many (default 50)")),
+    limit: Options.integer("limit").pipe(
+      Options.withDefault(50),
+      Options.withDescription("At most this many (default 50)")
+    ),
     cursor: Options.text("cursor").pipe(Options.optional, Options.withDescription("Continue after a previous page")),
     json: R.json,
     actor: R.actor,
@@ -40,7 +43,9 @@ const review = Command.make(
         yield* R.line(`${page.items.length} open conflict(s) in tenant ${tenant}`)
         for (const c of page.items) {
           yield* R.line(
-            `- ${R.bold(c.uid)} ${c.item.subject ?? ""} ${c.item.predicate ?? ""} (${c.reason}, since ${stamp(c.created_at)})`
+            `- ${R.bold(c.uid)} ${c.item.subject ?? ""} ${c.item.predicate ?? ""} (${c.reason}, since ${
+              stamp(c.created_at)
+            })`
           )
           yield* R.line(`    new:      ${short(c.item.value)}`)
           yield* R.line(`    existing: ${c.existing === null ? "-" : `${c.existing.uid} ${short(c.existing.value)}`}`)
@@ -74,13 +79,15 @@ const resolve = Command.make(
         const who = yield* R.resolveActor(tenant, actor)
         const result = yield* memory.resolve(Ids.TenantId.make(tenant), who, uid, { resolution: note, decision })
         if (json) return yield* R.printJson(result)
-        yield* R.line(`${R.ok} resolved ${result.review.uid}: ${result.review.decision} by ${result.review.resolved_by}`)
+        yield* R.line(
+          `${R.ok} resolved ${result.review.uid}: ${result.review.decision} by ${result.review.resolved_by}`
+        )
         for (const item of result.items) yield* R.line(`   ${item.uid} ${item.status} ${short(item.value)}`)
       })
     ))
 ).pipe(Command.withDescription(R.help(
   "Resolves a memory conflict with a note and a decision, in one transaction (audited as --actor).",
-  "airlock memory resolve mem_01H... --note \"vendor confirmed the new address\" --decision accept_new"
+  'airlock memory resolve mem_01H... --note "vendor confirmed the new address" --decision accept_new'
 )))
 
 /** `airlock memory`. */
@@ -90,21 +97,25 @@ export const memory = Command.make("memory").pipe(
 )
 
 /** `airlock unlock-code rotate`. */
-const rotate = Command.make("rotate", { json: R.json, actor: R.actor, tenant: R.tenant }, ({ actor, json, tenant }) =>
-  R.run(R.withServices(() =>
-    Effect.gen(function*() {
-      const lockdown = yield* Lockdown.Lockdown
-      const who = yield* R.resolveActor(tenant, actor)
-      const rotated = yield* lockdown.rotateCode(who, tenant)
-      if (json) return yield* R.printJson(rotated)
-      yield* R.line(`${R.ok} new unlock code (shown once; the previous one no longer works):`)
-      yield* R.line(`   ${R.bold(rotated.code)}`)
-      yield* R.line(`   expires ${stamp(rotated.expires_at)}`)
-    })
-  ))).pipe(Command.withDescription(R.help(
-    "Makes a new unlock code for the lockdown (the old one stops working); the code is printed once.",
-    "airlock unlock-code rotate"
-  )))
+const rotate = Command.make(
+  "rotate",
+  { json: R.json, actor: R.actor, tenant: R.tenant },
+  ({ actor, json, tenant }) =>
+    R.run(R.withServices(() =>
+      Effect.gen(function*() {
+        const lockdown = yield* Lockdown.Lockdown
+        const who = yield* R.resolveActor(tenant, actor)
+        const rotated = yield* lockdown.rotateCode(who, tenant)
+        if (json) return yield* R.printJson(rotated)
+        yield* R.line(`${R.ok} new unlock code (shown once; the previous one no longer works):`)
+        yield* R.line(`   ${R.bold(rotated.code)}`)
+        yield* R.line(`   expires ${stamp(rotated.expires_at)}`)
+      })
+    ))
+).pipe(Command.withDescription(R.help(
+  "Makes a new unlock code for the lockdown (the old one stops working); the code is printed once.",
+  "airlock unlock-code rotate"
+)))
 
 /** `airlock unlock-code`. */
 export const unlockCode = Command.make("unlock-code").pipe(

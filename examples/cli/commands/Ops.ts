@@ -135,7 +135,9 @@ const reconcile = Command.make(
   {
     staleAfter: Options.integer("stale-after").pipe(
       Options.optional,
-      Options.withDescription("Seconds without a heartbeat after which a RUNNING execution fails (default AIRLOCK_EXEC_STALE_AFTER_SECONDS)")
+      Options.withDescription(
+        "Seconds without a heartbeat after which a RUNNING execution fails (default AIRLOCK_EXEC_STALE_AFTER_SECONDS)"
+      )
     ),
     json: R.json,
     actor: R.actor,

@@ -7,14 +7,14 @@ import { Migrations } from "@airlock/adapters-storage"
 import { Doctor } from "@airlock/ops"
 import { Command, Options } from "@effect/cli"
 import { OpenApi } from "@effect/platform"
+import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import type { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Config, type ConfigError, Effect, Layer, Option, Redacted } from "effect"
 import { createServer } from "node:net"
 import { devTenant, devTokens } from "../../server/Seed.js"
-import * as Storage from "../../server/Storage.js"
+import type * as Storage from "../../server/Storage.js"
 import * as R from "../Runtime.js"
 
 /** The doctor as the reference server configures it. */
@@ -90,7 +90,9 @@ export const doctor = Command.make(
 )))
 
 /** A bare migrated-or-not client on the configured store (no stores, no migration on open). */
-const rawClient = (choice: Storage.StorageChoice): Layer.Layer<SqlClient.SqlClient, SqlError | ConfigError.ConfigError> =>
+const rawClient = (
+  choice: Storage.StorageChoice
+): Layer.Layer<SqlClient.SqlClient, SqlError | ConfigError.ConfigError> =>
   choice.postgresUrl === null
     ? SqliteClient.layer({ filename: choice.filename })
     : PgClient.layer({ url: Redacted.make(choice.postgresUrl), maxConnections: 2, applicationName: "airlock-cli" })
@@ -207,8 +209,16 @@ export const setupSmoke = Command.make(
         booted === null
           ? { step: "bootstrap", ok: false, skipped: true, detail: "skipped: the store did not migrate" }
           : booted._tag === "Right"
-          ? { step: "bootstrap", ok: true, detail: `services start; API declares ${Object.keys(booted.right.paths).length} paths` }
-          : { step: "bootstrap", ok: false, detail: String((booted.left as { message?: unknown }).message ?? booted.left) }
+          ? {
+            step: "bootstrap",
+            ok: true,
+            detail: `services start; API declares ${Object.keys(booted.right.paths).length} paths`
+          }
+          : {
+            step: "bootstrap",
+            ok: false,
+            detail: String((booted.left as { message?: unknown }).message ?? booted.left)
+          }
       )
       const passed = steps.every((s) => s.ok)
       if (json) {

@@ -19,10 +19,12 @@ export const onboard = Command.make(
   "onboard",
   {
     template: Options.text("template").pipe(Options.withDescription("starter, pro or firm (or a host's template)")),
-    name: Options.text("tenant").pipe(Options.withDescription("The new tenant's name, e.g. \"Beta Accounting Inc\"")),
+    name: Options.text("tenant").pipe(Options.withDescription('The new tenant\'s name, e.g. "Beta Accounting Inc"')),
     adminEmail: Options.text("admin-email").pipe(
       Options.optional,
-      Options.withDescription("The seed user's address (default pilot+<tenant id>@AIRLOCK_ONBOARDING_ADMIN_EMAIL_DOMAIN)")
+      Options.withDescription(
+        "The seed user's address (default pilot+<tenant id>@AIRLOCK_ONBOARDING_ADMIN_EMAIL_DOMAIN)"
+      )
     ),
     idempotencyKey: Options.text("idempotency-key").pipe(
       Options.optional,
@@ -83,7 +85,7 @@ export const onboard = Command.make(
 ).pipe(Command.withDescription(R.help(
   "Onboards a pilot tenant from a template in one transaction (tenant in shadow mode, chart of accounts, seed " +
     "user, API token shown once) and writes pilot_configs/<tenant>_config.json and <tenant>_env.txt.",
-  "airlock onboard --template pro --tenant \"Beta Accounting Inc\""
+  'airlock onboard --template pro --tenant "Beta Accounting Inc"'
 )))
 
 /** `airlock tenant export --tenant <id> [--out file]`. */
