@@ -17,7 +17,7 @@ import {
   Readiness,
   Server
 } from "@airlock/adapters-http"
-import { Backup, Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
+import { Backup, Migrations } from "@airlock/adapters-storage"
 import { Companion, CompanionReports, CompanionSettings, LlmConfig, VendorMemoryStage } from "@airlock/companion"
 import { type Actor, AgentMemory, AgentMemoryConfig, CoreConfig, Kernel, Rbac, SecureRandom } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
@@ -37,27 +37,23 @@ import {
 } from "@airlock/ops"
 import { FetchHttpClient, HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
-import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import { Config, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { dirname, join } from "node:path"
 import * as DemoRunner from "./DemoRunner.js"
 import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
 import { seedCompanionHistory } from "./SeedHistory.js"
+import * as Storage from "./Storage.js"
 
 const main = Effect.gen(function*() {
   const settings = yield* HttpConfig.config
   const port = yield* Config.integer("PORT").pipe(Config.withDefault(8080))
   const host = yield* Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
-  const databaseUrl = yield* Config.option(Config.redacted("AIRLOCK_DATABASE_URL"))
-  // pnpm runs scripts inside examples/; INIT_CWD is where the user typed the command
-  const filename = yield* Config.string("AIRLOCK_DB").pipe(
-    Config.withDefault(join(process.env.INIT_CWD ?? process.cwd(), "airlock.db"))
-  )
-  const postgresUrl = Option.map(databaseUrl, Redacted.value)
-  const storage = Option.match(postgresUrl, {
-    onNone: () => Sqlite.layer({ filename }),
-    onSome: (url) => Postgres.layer({ url })
-  })
-  const storageName = Option.isSome(postgresUrl) ? "PostgreSQL" : `SQLite ${filename}`
+  // the same store as the `airlock` CLI: AIRLOCK_DB (SQLite, default ./airlock.db) or AIRLOCK_DATABASE_URL
+  const choice = yield* Storage.config
+  const filename = choice.filename
+  const postgresUrl = Option.fromNullable(choice.postgresUrl)
+  const storage = Storage.layer(choice)
+  const storageName = choice.name
   // online backups of the SQLite file (POST /api/admin/backup); PostgreSQL uses pg_dump
   const backupDirectory = yield* Config.string("AIRLOCK_BACKUP_DIR").pipe(
     Config.withDefault(join(dirname(filename), "backups"))

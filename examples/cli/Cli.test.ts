@@ -1,0 +1,318 @@
+/**
+ * The `airlock` CLI as operators run it: the built bin (`cli/tsup.config.ts`, one ESM file) started
+ * as a child process against a temporary SQLite file and a fresh PostgreSQL database, configured by
+ * the environment like the server. Each test checks the output, the files written, the exit code
+ * and the state the command changed, read back through the library.
+ */
+import { Actor, ApiToken, Audit, Ids, Kernel, Tenants } from "@airlock/core"
+import { Guardrails, GuardrailsConfig, Lockdown } from "@airlock/guardrails"
+import { KpiStore } from "@airlock/ops"
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Redacted } from "effect"
+import { execFileSync, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import * as Storage from "../server/Storage.js"
+
+const examples = join(import.meta.dirname, "..")
+const outDir = join(examples, "cli", "dist", `test-${process.pid}-${randomBytes(3).toString("hex")}`)
+const bin = join(outDir, "airlock.js")
+
+beforeAll(() => {
+  // the built bin, as a deployment would ship it (its own directory: test files may build at once)
+  execFileSync("pnpm", ["exec", "tsup", "--config", "cli/tsup.config.ts"], {
+    cwd: examples,
+    env: { ...process.env, AIRLOCK_CLI_OUT_DIR: outDir },
+    stdio: "ignore"
+  })
+}, 120_000)
+afterAll(() => rmSync(outDir, { recursive: true, force: true }))
+
+interface Ran {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly json: () => any
+}
+
+const airlock = (env: Record<string, string>, cwd: string, ...args: ReadonlyArray<string>): Promise<Ran> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd,
+      env: { ...process.env, INIT_CWD: cwd, AIRLOCK_ENV: "production", NO_COLOR: "", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()))
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()))
+    child.on("error", reject)
+    child.on("exit", (code) => resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) }))
+  })
+
+/** Runs `f` with the library over the same store as the CLI. */
+const library = <A>(choice: Storage.StorageChoice, f: Effect.Effect<A, unknown, any>): Promise<A> => {
+  const core = Kernel.layer.pipe(Layer.provideMerge(Storage.layer(choice)))
+  const services = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig), Layer.provideMerge(core))
+  return Effect.runPromise(f.pipe(Effect.provide(services), Effect.scoped) as Effect.Effect<A, unknown, never>)
+}
+
+const auditOf = (choice: Storage.StorageChoice, tenant: string) =>
+  library(
+    choice,
+    Effect.flatMap(Audit.AuditStore, (s) => s.list(Ids.TenantId.make(tenant), { afterSeq: 0, limit: 10_000 }))
+  )
+
+const admin = (tenant: string) =>
+  new Actor.Actor({
+    id: Ids.ActorId.make("test-admin"),
+    tenant_id: Ids.TenantId.make(tenant),
+    kind: "user",
+    name: "test admin",
+    role: "ADMIN",
+    active: true,
+    created_at: 0
+  }, true)
+
+const ansi = /\u001b\[/
+
+const suite = (name: string, setup: () => Promise<{ env: Record<string, string>; choice: Storage.StorageChoice }>) =>
+  describe(`airlock CLI on ${name}`, () => {
+    let env: Record<string, string>
+    let choice: Storage.StorageChoice
+    let cwd: string
+    beforeAll(async () => {
+      ;({ choice, env } = await setup())
+      cwd = mkdtempSync(join(tmpdir(), "airlock-cli-"))
+    })
+    const run = (...args: ReadonlyArray<string>) => airlock(env, cwd, ...args)
+
+    it("migrate, doctor, doctor --fix (audited as --actor), usage errors and help", async () => {
+      const m = await run("migrate", "--json")
+      expect(m.code).toBe(0)
+      expect(m.json().at_head).toBe(true)
+      expect(m.json().current).toBe(m.json().head)
+      const again = await run("migrate")
+      expect(again.code).toBe(0)
+      expect(again.stdout).toContain("already at head")
+
+      // production, no default tenant: the check fails (exit 1), with JSON findings
+      const d = await run("doctor", "--json")
+      expect(d.code).toBe(1)
+      const report = d.json()
+      expect(report.ok).toBe(false)
+      expect(report.findings.find((f: any) => f.check === "tenant.default").code).toBe("tenant.default_missing")
+      expect(report.findings.find((f: any) => f.check === "postgres").code).toBe(
+        choice.postgresUrl === null ? "postgres.not_configured" : "postgres.reachable"
+      )
+
+      const fixed = await run("doctor", "--fix", "--actor", "ops-alice")
+      expect(fixed.code).toBe(0)
+      expect(fixed.stdout).toContain("✅ tenant.default")
+      expect(fixed.stdout).toContain("OK")
+      expect(fixed.stdout).not.toMatch(ansi)
+      const tenant = await library(choice, Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make("default"))))
+      expect(tenant.id).toBe("default")
+      const audit = await auditOf(choice, "default")
+      expect(audit.some((r) => r.action === "system.doctor_fix" && r.actor_id === "ops-alice")).toBe(true)
+
+      const bogus = await run("bogus")
+      expect(bogus.code).toBe(2)
+      const badFlag = await run("baseline", "capture", "--windows", "many")
+      expect(badFlag.code).toBe(2)
+      const help = await run("doctor", "--help")
+      expect(help.code).toBe(0)
+      expect(help.stdout).toContain("Example: airlock doctor --fix")
+      expect(help.stdout).not.toMatch(ansi)
+    })
+
+    it("baseline capture writes the runbook's two files and stores the tenant's latest", async () => {
+      const r = await run("baseline", "capture", "--windows", "3", "--window-minutes", "5", "--actor", "ops-bob")
+      expect(r.code).toBe(0)
+      const file = join(cwd, "output", "baseline", "baseline_latest.json")
+      const metrics = join(cwd, "output", "baseline", "metrics", "metrics_latest.json")
+      expect(r.stdout).toContain(file)
+      const doc = JSON.parse(readFileSync(file, "utf8"))
+      expect(doc).toMatchObject({ kind: "airlock.baseline", tenant_id: "default", captured_by: "ops-bob" })
+      expect(doc.params).toEqual({ windows: 3, window_minutes: 5 })
+      expect(JSON.parse(readFileSync(metrics, "utf8"))).toMatchObject({ kind: "airlock.metrics", baseline_id: doc.id })
+      const latest = await library(choice, Effect.flatMap(KpiStore.KpiStore, (s) => s.latestBaseline("default")))
+      expect(latest._tag === "Some" && latest.value.id).toBe(doc.id)
+      const audit = await auditOf(choice, "default")
+      expect(audit.some((r) => r.action === "ops.baseline.captured" && r.actor_id === "ops-bob")).toBe(true)
+
+      const tooLong = await run("baseline", "capture", "--windows", "1000", "--window-minutes", "1440", "--json")
+      expect(tooLong.code).toBe(2)
+      expect(tooLong.json().error.code).toBe("validation.baseline_params")
+    })
+
+    it("digest weekly: insufficient_evidence with observed vs required (exit 1), nothing stored", async () => {
+      const r = await run("digest", "weekly", "--lookback-days", "7", "--anchor-date", "2026-11-30", "--json")
+      expect(r.code).toBe(1)
+      expect(r.json()).toMatchObject({
+        status: "insufficient_evidence",
+        anchor_week: "2026-11-30",
+        observed: { events: 0, llm_calls: 0 },
+        required: { events: 25, llm_calls: 5 }
+      })
+      const text = await run("digest", "weekly")
+      expect(text.code).toBe(1)
+      expect(text.stdout).toContain("status=insufficient_evidence")
+      expect(text.stdout).toMatch(/events:\s+observed 0, required 25/)
+      const audit = await auditOf(choice, "default")
+      expect(audit.some((r) => r.action === "ops.digest.created")).toBe(false)
+    })
+
+    it("unlock-code rotate, then unlock: a wrong code is refused (4), the right one lifts the lockdown", async () => {
+      const rotated = await run("unlock-code", "rotate", "--json")
+      expect(rotated.code).toBe(0)
+      const code: string = rotated.json().code
+      expect(code.length).toBeGreaterThan(5)
+      await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.lock(admin("default"), "drill")))
+      expect((await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.current))).active).toBe(true)
+
+      const wrong = await run("unlock", "WRONG-CODE", "--json")
+      expect(wrong.code).toBe(4)
+      expect(wrong.json().error.code).toBe("lockdown.code_invalid")
+      expect((await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.current))).active).toBe(true)
+
+      const right = await run("unlock", code, "--actor", "ops-carol")
+      expect(right.code).toBe(0)
+      expect((await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.current))).active).toBe(false)
+      const audit = await auditOf(choice, "default")
+      expect(audit.some((r) => r.action === "system.unlock" && r.actor_id === "ops-carol")).toBe(true)
+    })
+
+    it("executions reconcile and memory review / resolve", async () => {
+      const r = await run("executions", "reconcile", "--stale-after", "300", "--json")
+      expect(r.code).toBe(0)
+      expect(r.json()).toEqual({ stale_after_seconds: 300, reconciled: [], count: 0 })
+      const bad = await run("executions", "reconcile", "--stale-after", "0", "--json")
+      expect(bad.code).toBe(2)
+      expect(bad.json().error.code).toBe("validation.stale_after_seconds")
+
+      const review = await run("memory", "review", "--conflicts", "--limit", "50", "--json")
+      expect(review.code).toBe(0)
+      expect(review.json()).toEqual({ items: [], next_cursor: null })
+      const missing = await run("memory", "resolve", "mem_missing", "--note", "checked", "--json")
+      expect(missing.code).toBe(5)
+    })
+
+    it("onboard, tenant export (archive), tenant delete (refused without --confirm, then done)", async () => {
+      const o = await run("onboard", "--template", "pro", "--tenant", "Beta Accounting Inc")
+      expect(o.code).toBe(0)
+      const id = /Tenant ID: (pilot-beta-accounting-inc-[0-9a-f]+)/.exec(o.stdout)?.[1]
+      expect(id).toBeDefined()
+      expect(o.stdout).toContain("━━━ Pilot Onboarding: Beta Accounting Inc ━━━")
+      expect(o.stdout).toContain("1. Loading template configuration...\n   ✅ Loaded pro template")
+      expect(o.stdout).toMatch(/3\. Importing Chart of Accounts\.\.\.\n {3}✅ Imported \d+ accounts from /)
+      expect(o.stdout).toContain(`✅ User: pilot+${id}@example.com`)
+      const token = /✅ Token: (\S+)/.exec(o.stdout)![1]!
+      expect(o.stdout).toContain(`📄 Config exported to: pilot_configs/${id}_config.json`)
+      const config = JSON.parse(readFileSync(join(cwd, "pilot_configs", `${id}_config.json`), "utf8"))
+      expect(config.tenant.tenant_id).toBe(id)
+      expect(config.api_token).toBe(token)
+      expect(readFileSync(join(cwd, "pilot_configs", `${id}_env.txt`), "utf8")).toContain(`TENANT_ID=${id}`)
+      expect(statSync(join(cwd, "pilot_configs", `${id}_env.txt`)).mode & 0o077).toBe(0)
+      const principal = await library(choice, Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(token)))
+      expect(principal.actor.tenant_id).toBe(id)
+
+      const exported = await run("tenant", "export", "--tenant", id!, "--out", "beta.tar.gz", "--json")
+      expect(exported.code).toBe(0)
+      expect(exported.json().rows).toBeGreaterThan(0)
+      expect(exported.json().manifest.tenant_id).toBe(id)
+      expect(statSync(join(cwd, "beta.tar.gz")).size).toBeGreaterThan(100)
+      const tarList = execFileSync("tar", ["-tzf", join(cwd, "beta.tar.gz")]).toString()
+      expect(tarList).toContain("manifest.json")
+
+      const unconfirmed = await run("tenant", "delete", "--tenant", id!)
+      expect(unconfirmed.code).toBe(2)
+      expect(unconfirmed.stderr).toContain("tenant.delete.unconfirmed")
+      expect((await library(choice, Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make(id!))))).id).toBe(id)
+      const deleted = await run("tenant", "delete", "--tenant", id!, "--confirm", "--json")
+      expect(deleted.code).toBe(0)
+      expect(deleted.json().rows_deleted).toBeGreaterThan(0)
+      const gone = await library(
+        choice,
+        Effect.flip(Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make(id!))))
+      )
+      expect((gone as { _tag: string })._tag).toBe("NotFound")
+    })
+
+    if (name === "SQLite") {
+      it("backup create, list, restore with a readiness check; a corrupt file is refused (1), nothing replaced", async () => {
+        const b = await run("backup", "create", "--gzip", "--json")
+        expect(b.code).toBe(0)
+        const info = b.json()
+        expect(info.gzip).toBe(true)
+        expect(existsSync(info.path)).toBe(true)
+        const listed = await run("backup", "list", "--json")
+        expect(listed.json().backups.map((x: any) => x.path)).toContain(info.path)
+
+        // a change after the backup, undone by the restore
+        await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.lock(admin("default"), "after backup")))
+        const restored = await run("backup", "restore", info.path, "--json")
+        expect(restored.code).toBe(0)
+        expect(restored.json().readiness.ready).toBe(true)
+        expect((await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.current))).active).toBe(false)
+
+        const corrupt = join(cwd, "corrupt.db")
+        writeFileSync(corrupt, "not a database")
+        const refused = await run("backup", "restore", corrupt)
+        expect(refused.code).toBe(1)
+        expect(refused.stderr).toContain("nothing was replaced")
+        expect((await library(choice, Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make("default"))))).id)
+          .toBe("default")
+      })
+
+      it("storage unreachable: exit 3", async () => {
+        const r = await airlock({ AIRLOCK_DB: "/nonexistent/dir/airlock.db" }, cwd, "doctor")
+        expect(r.code).toBe(3)
+      })
+    } else {
+      it("storage unreachable: exit 3; backups point to pg_dump (2)", async () => {
+        const r = await airlock(
+          { AIRLOCK_DATABASE_URL: "postgres://airlock@127.0.0.1:1/none" },
+          cwd,
+          "doctor",
+          "--json"
+        )
+        expect(r.code).toBe(3)
+        expect(r.json().error.code).toBe("storage.unreachable")
+        const b = await run("backup", "create")
+        expect(b.code).toBe(2)
+        expect(b.stderr).toContain("pg_dump")
+      })
+    }
+  })
+
+suite("SQLite", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "airlock-cli-db-"))
+  const filename = join(dir, "airlock.db")
+  return { env: { AIRLOCK_DB: filename }, choice: { filename, postgresUrl: null, name: `SQLite ${filename}` } }
+})
+
+const pgAdmin: string = inject("pgUrl")
+if (pgAdmin !== "") {
+  suite("PostgreSQL", async () => {
+    const name = `airlock_cli_${randomBytes(5).toString("hex")}`
+    await Effect.runPromise(
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`)).pipe(
+        Effect.provide(PgClient.layer({ url: Redacted.make(pgAdmin), maxConnections: 1 })),
+        Effect.scoped,
+        Effect.orDie
+      )
+    )
+    const url = new URL(pgAdmin)
+    url.pathname = `/${name}`
+    const dir = mkdtempSync(join(tmpdir(), "airlock-cli-db-"))
+    return {
+      env: { AIRLOCK_DATABASE_URL: url.toString(), AIRLOCK_DB: join(dir, "unused.db") },
+      choice: { filename: join(dir, "unused.db"), postgresUrl: url.toString(), name: "PostgreSQL" }
+    }
+  })
+}

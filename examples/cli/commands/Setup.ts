@@ -1,0 +1,239 @@
+/**
+ * `airlock doctor`, `airlock migrate`, `airlock setup-smoke` (assistant platform runbook: normal
+ * start `make migrate` + `jarvis doctor --fix`, `make setup-smoke`).
+ */
+import { Api, HttpConfig, OperationsDoctor } from "@airlock/adapters-http"
+import { Migrations } from "@airlock/adapters-storage"
+import { Doctor } from "@airlock/ops"
+import { Command, Options } from "@effect/cli"
+import { OpenApi } from "@effect/platform"
+import type { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Config, type ConfigError, Effect, Layer, Option, Redacted } from "effect"
+import { createServer } from "node:net"
+import { devTenant, devTokens } from "../../server/Seed.js"
+import type * as Storage from "../../server/Storage.js"
+import * as R from "../Runtime.js"
+
+/** The doctor as the reference server configures it. */
+const doctorLayer = (choice: Storage.StorageChoice) =>
+  Effect.gen(function*() {
+    const settings = yield* HttpConfig.config
+    const llmBaseUrl = yield* Config.option(Config.string("AIRLOCK_LLM_BASE_URL"))
+    return Doctor.Doctor.Default.pipe(
+      Layer.provide(Doctor.layer({
+        environment: settings.environment,
+        adminWriteEnabled: settings.adminWriteEnabled,
+        adminIpAllowlist: settings.adminIpAllowlist,
+        developmentTokens: devTokens.map((d) => d.token),
+        defaultTenant: { id: devTenant, name: "Default" },
+        databaseUrl: choice.postgresUrl,
+        llmBaseUrl: Option.getOrNull(llmBaseUrl)
+      })),
+      Layer.provide(OperationsDoctor.layerProbe),
+      Layer.provide(OperationsDoctor.layerSetupSql({ status: Migrations.status, run: Migrations.run }))
+    )
+  })
+
+const findingMark = (status: string) =>
+  status === "ok" ? R.ok : status === "warn" ? R.warn : status === "fail" ? R.fail : R.dim("–")
+
+const printReport = (report: Doctor.DoctorReport) =>
+  Effect.gen(function*() {
+    yield* R.line(R.bold(`airlock doctor (${report.environment})`))
+    for (const f of report.findings) {
+      const cls = f.outage_class === null ? "" : ` [${f.outage_class}]`
+      yield* R.line(`  ${findingMark(f.status)} ${f.check.padEnd(26)} ${f.code}${cls}  ${R.dim(f.message)}`)
+    }
+    if (report.fixed.length > 0) {
+      yield* R.line("fixed:")
+      for (const a of report.fixed) yield* R.line(`  ${a.ok ? R.ok : R.fail} ${a.check}: ${a.action}`)
+    }
+    if (report.needs_attention.length > 0) {
+      yield* R.line("needs attention:")
+      for (const code of report.needs_attention) yield* R.line(`  ${R.warn} ${code}`)
+    }
+    yield* R.line(report.ok ? R.green("OK") : R.red("FAILED"))
+  })
+
+/** `airlock doctor [--fix] [--json]`. */
+export const doctor = Command.make(
+  "doctor",
+  {
+    fix: Options.boolean("fix").pipe(
+      Options.withDescription("Repair what is safe (pending migrations, the default tenant), then check again")
+    ),
+    json: R.json,
+    actor: R.actor,
+    tenant: R.tenant
+  },
+  ({ actor, fix, json, tenant }) =>
+    R.run(R.withServices((choice) =>
+      Effect.gen(function*() {
+        const layer = yield* doctorLayer(choice)
+        const report = yield* Effect.gen(function*() {
+          const d = yield* Doctor.Doctor
+          if (!fix) return yield* d.run
+          return yield* d.fix(yield* R.resolveActor(tenant, actor), tenant)
+        }).pipe(Effect.provide(layer))
+        yield* json ? R.printJson(report) : printReport(report)
+        if (!report.ok) return yield* R.exit(R.ExitCode.checkFailed)
+      })
+    ))
+).pipe(Command.withDescription(R.help(
+  "Checks storage, migrations, configuration, the default tenant and the PostgreSQL / LLM dependencies " +
+    "(failed dependencies carry an outage class). Exit code 1 when a check still fails (after fixing, with --fix).",
+  "airlock doctor --fix",
+  "airlock doctor --json"
+)))
+
+/** A bare migrated-or-not client on the configured store (no stores, no migration on open). */
+const rawClient = (
+  choice: Storage.StorageChoice
+): Layer.Layer<SqlClient.SqlClient, SqlError | ConfigError.ConfigError> =>
+  choice.postgresUrl === null
+    ? SqliteClient.layer({ filename: choice.filename })
+    : PgClient.layer({ url: Redacted.make(choice.postgresUrl), maxConnections: 2, applicationName: "airlock-cli" })
+
+/** `airlock migrate`. */
+export const migrate = Command.make("migrate", { json: R.json }, ({ json }) =>
+  R.run(Effect.gen(function*() {
+    const choice = yield* R.storage
+    // status is read after the run only: on a fresh SQLite file a read of the (absent) migrations table
+    // would leave a failed statement in the client's cache for the same text
+    const result = yield* Effect.gen(function*() {
+      const applied = yield* Migrations.run
+      const after = yield* Migrations.status
+      return { applied, after }
+    }).pipe(Effect.provide(rawClient(choice)))
+    const first = result.applied[0]
+    const out = {
+      storage: choice.name,
+      before: first === undefined ? result.after.current : Math.max(0, first[0] - 1),
+      applied: result.applied.map(([id, name]) => ({ id, name })),
+      current: result.after.current,
+      head: result.after.head,
+      at_head: result.after.atHead
+    }
+    if (json) return yield* R.printJson(out)
+    yield* R.line(`migrating ${choice.name}`)
+    for (const m of out.applied) yield* R.line(`  ${R.ok} ${String(m.id).padStart(4, "0")}_${m.name}`)
+    yield* R.line(
+      out.applied.length === 0
+        ? `already at head (${out.head})`
+        : `applied ${out.applied.length}; now at ${out.current} of ${out.head}`
+    )
+  }))).pipe(Command.withDescription(R.help(
+    "Applies the pending schema migrations to the configured store (AIRLOCK_DB or AIRLOCK_DATABASE_URL) and " +
+      "prints what ran.",
+    "airlock migrate",
+    "AIRLOCK_DATABASE_URL=postgres://airlock@127.0.0.1/airlock airlock migrate --json"
+  )))
+
+interface SmokeStep {
+  readonly step: string
+  readonly ok: boolean
+  readonly skipped?: boolean
+  readonly detail: string
+}
+
+const portFree = (host: string, port: number) =>
+  Effect.async<boolean>((resume) => {
+    const server = createServer()
+    server.once("error", () => resume(Effect.succeed(false)))
+    server.listen(port, host, () => server.close(() => resume(Effect.succeed(true))))
+  })
+
+/** `airlock setup-smoke [--running]`. */
+export const setupSmoke = Command.make(
+  "setup-smoke",
+  {
+    running: Options.boolean("running").pipe(
+      Options.withDescription("The server is running already: skip the port preflight (make setup-smoke-running)")
+    ),
+    json: R.json
+  },
+  ({ json, running }) =>
+    R.run(Effect.gen(function*() {
+      const steps: Array<SmokeStep> = []
+      // 1. toolchain: the Node.js the packages declare (engines >= 20.10), the SQLite driver loads
+      const [major, minor] = process.versions.node.split(".").map(Number) as [number, number]
+      const nodeOk = major > 20 || (major === 20 && minor >= 10)
+      const driver = yield* Effect.either(Effect.tryPromise(() => import("better-sqlite3")))
+      steps.push({
+        step: "toolchain",
+        ok: nodeOk && driver._tag === "Right",
+        detail: `node ${process.versions.node} (needs >= 20.10); better-sqlite3 ${
+          driver._tag === "Right" ? "loads" : "does not load"
+        }`
+      })
+      // 2. the port the server will listen on
+      const host = yield* Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+      const port = yield* Config.integer("PORT").pipe(Config.withDefault(8080))
+      if (running) {
+        steps.push({ step: "ports", ok: true, skipped: true, detail: `skipped (--running): ${host}:${port}` })
+      } else {
+        const free = yield* portFree(host, port)
+        steps.push({
+          step: "ports",
+          ok: free,
+          detail: free ? `${host}:${port} is free` : `${host}:${port} is in use (use --running if that is the server)`
+        })
+      }
+      // 3. migrations on the configured store
+      const choice = yield* R.storage
+      const migrated = yield* Effect.either(
+        Effect.gen(function*() {
+          yield* Migrations.run
+          return yield* Migrations.status
+        }).pipe(Effect.provide(rawClient(choice)))
+      )
+      steps.push(
+        migrated._tag === "Right"
+          ? {
+            step: "migrations",
+            ok: migrated.right.atHead,
+            detail: `${choice.name}: at ${migrated.right.current} of ${migrated.right.head}`
+          }
+          : { step: "migrations", ok: false, detail: `${choice.name}: ${String(migrated.left.message)}` }
+      )
+      // 4. bootstrap: the services build over the store, the API declaration yields its OpenAPI document
+      const booted = migrated._tag === "Left"
+        ? null
+        : yield* Effect.either(
+          Layer.build(R.servicesLayer(choice)).pipe(Effect.scoped, Effect.map(() => OpenApi.fromApi(Api.AirlockApi)))
+        )
+      steps.push(
+        booted === null
+          ? { step: "bootstrap", ok: false, skipped: true, detail: "skipped: the store did not migrate" }
+          : booted._tag === "Right"
+          ? {
+            step: "bootstrap",
+            ok: true,
+            detail: `services start; API declares ${Object.keys(booted.right.paths).length} paths`
+          }
+          : {
+            step: "bootstrap",
+            ok: false,
+            detail: String((booted.left as { message?: unknown }).message ?? booted.left)
+          }
+      )
+      const passed = steps.every((s) => s.ok)
+      if (json) {
+        yield* R.printJson({ ok: passed, steps })
+      } else {
+        yield* R.line(R.bold("airlock setup-smoke"))
+        let i = 1
+        for (const s of steps) yield* R.line(`${i++}. ${s.step}: ${s.ok ? R.ok : R.fail} ${s.detail}`)
+        yield* R.line(passed ? R.green("setup smoke passed") : R.red("setup smoke FAILED: fix the failing step, rerun"))
+      }
+      if (!passed) return yield* R.exit(R.ExitCode.checkFailed)
+    }))
+).pipe(Command.withDescription(R.help(
+  "Validates a setup: the toolchain (Node.js, the SQLite driver), the server's port, the migrations and that " +
+    "the services start. Exit code 1 when a step fails.",
+  "airlock setup-smoke",
+  "airlock setup-smoke --running --json"
+)))
