@@ -15,6 +15,7 @@ import * as Ledger from "./ledger.js"
 import * as AgentMemory from "./memory.js"
 import * as Pipeline from "./pipeline.js"
 import * as Scheduler from "./scheduler.js"
+import * as ShadowReport from "./shadow-report.js"
 
 /** One printed line of a benchmark. */
 export interface BenchRow {
@@ -35,7 +36,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "companion-quality", run: CompanionQuality.run },
   { title: "executions", run: Executions.run },
   { title: "scheduler", run: Scheduler.run },
-  { title: "companion-propose", run: CompanionPropose.run }
+  { title: "companion-propose", run: CompanionPropose.run },
+  { title: "shadow-report", run: ShadowReport.run }
 ]
 
 const only = process.argv.slice(2)

@@ -12,7 +12,8 @@
  *   (earlier stage on ties). The raw confidence is that stage's; it is calibrated later.
  * - Questions: every stage's, plus the chain's own — an unusual amount for the vendor (below a
  *   third or above three times the median of at least three earlier bookings) and a possible split
- *   (the vendor was split before, or the two best candidates are close).
+ *   (the vendor was split before, or the two best candidates are close) — and the drift questions
+ *   the caller passes (a vendor whose recent labels or amounts depart from its history, `Drift`).
  *
  * A host replaces, reorders or extends the stages with {@link ChainStages}.
  */
@@ -51,6 +52,8 @@ export class LlmStageProvider extends Context.Reference<LlmStageProvider>()("@ai
 /** What the chain knows beyond the transaction: the vendor's earlier bookings (newest first). */
 export interface ChainContext {
   readonly vendor_history: ReadonlyArray<{ readonly amount_minor: bigint; readonly splits: number }>
+  /** Questions from drift detection on this vendor (`Drift`), asked after the stages' own. */
+  readonly drift_questions?: ReadonlyArray<string> | undefined
 }
 
 /** The combined answer of the chain. */
@@ -134,6 +137,7 @@ export const combine = (
     if (!questions.includes(q)) questions.push(q)
   }
   for (const r of results) r.questions.forEach(ask)
+  context.drift_questions?.forEach(ask)
   const amount = abs(input.transaction.amount_minor)
   const history = context.vendor_history
   if (history.length >= 3) {

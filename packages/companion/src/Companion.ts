@@ -51,6 +51,7 @@ import {
 } from "./CompanionPorts.js"
 import { CompanionProvenance } from "./CompanionProvenance.js"
 import * as CompanionSettings from "./CompanionSettings.js"
+import * as Drift from "./Drift.js"
 import * as LlmStage from "./LlmStage.js"
 import * as RulesStage from "./RulesStage.js"
 import { vendorKey } from "./VendorKey.js"
@@ -60,6 +61,8 @@ import * as VendorMemoryStage from "./VendorMemoryStage.js"
 export const MAX_BATCH = 1000
 /** Reviews after which the calibration is refitted. */
 export const REFIT_EVERY = 10
+/** Booked proposals of a vendor read for its drift test on each new proposal (`Drift`). */
+export const DRIFT_HISTORY = 200
 /** How far back reviewed proposals count for calibration and certification. */
 export const CALIBRATION_WINDOW_DAYS = 180
 /** Recency half-life of the calibration fit. */
@@ -406,7 +409,13 @@ export const make = Effect.gen(function*() {
       }
       const vendor = vendorKey(txn.description, txn.payee)
       const facts = yield* VendorMemoryStage.read(memoryStore, b.tenant, vendor, b.now)
-      const history = yield* details.vendorHistory(b.tenant, vendor, 20)
+      const longHistory = yield* details.vendorHistory(b.tenant, vendor, DRIFT_HISTORY)
+      const history = longHistory.slice(0, 20)
+      const drift = Drift.empty(b.now)
+      for (const h of longHistory) {
+        const o = Drift.observe(h)
+        if (o !== null) Drift.add(drift, o)
+      }
       const stages = chainStages.stages({
         rules: RulesStage.make(b.rules, exponentOf),
         vendor_memory: VendorMemoryStage.make(facts, b.flow.coldstart_min_labels),
@@ -419,7 +428,8 @@ export const make = Effect.gen(function*() {
         vendor_history: history.map((h) => ({
           amount_minor: BigInt(h.amount_minor),
           splits: h.final_splits?.length ?? 1
-        }))
+        })),
+        drift_questions: Drift.vendorFindings(drift, vendor).map(Drift.question)
       })
       if (combined.splits.length === 0) {
         return {

@@ -15,6 +15,7 @@ import { Clock, Effect, Layer, Option } from "effect"
 import { Auditor } from "./Auditor.js"
 import type { ProposalDetail } from "./CompanionPorts.js"
 import { CompanionReportReader, type DetailPosition, IntegrityReportStore } from "./CompanionReportsPorts.js"
+import * as Drift from "./Drift.js"
 import * as Rollout from "./RolloutConfig.js"
 import * as ShadowReport from "./ShadowReport.js"
 
@@ -130,14 +131,22 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const window = ShadowReport.windowOf(period, now)
+      // one pass over the 180-day window: the period's proposals feed the report, all of them drift
+      const history = ShadowReport.windowOf("180d", now)
       const acc = ShadowReport.empty()
-      yield* eachDetail(tenant, window, (d) => void ShadowReport.add(acc, d, thresholds))
+      const drift = Drift.empty(now)
+      yield* eachDetail(tenant, history, (d) => {
+        if (d.created_at >= window.start) ShadowReport.add(acc, d, thresholds)
+        const o = Drift.observe(d)
+        if (o !== null) Drift.add(drift, o)
+      })
       return ShadowReport.finish(acc, {
         tenant_id: tenant,
         period,
         window,
         thresholds,
-        llm: yield* llmInfo(tenant, window)
+        llm: yield* llmInfo(tenant, window),
+        drift: Drift.findings(drift, tenant)
       })
     })
 
