@@ -10,7 +10,7 @@
  */
 import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
-import { CompanionSettings } from "@airlock/companion"
+import { CompanionSettings, TenantHealth } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
@@ -32,7 +32,8 @@ const core = Layer.mergeAll(
   Scheduler.layer,
   Maintenance.layer,
   Layer.provideMerge(kpi, Guardrails.layer),
-  CompanionSettings.CompanionSettings.Default
+  CompanionSettings.CompanionSettings.Default,
+  Layer.provide(TenantHealth.layerServices, Ledger.layer)
 ).pipe(
   Layer.provideMerge(Guardrails.layer),
   Layer.provideMerge(ExecutionsConfig.layer()),

@@ -18,8 +18,8 @@ import {
   Server
 } from "@airlock/adapters-http"
 import { Backup, Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
-import { CompanionSettings } from "@airlock/companion"
-import { type Actor, AgentMemory, Kernel } from "@airlock/core"
+import { CompanionSettings, TenantHealth, TenantOnboarding } from "@airlock/companion"
+import { type Actor, AgentMemory, Kernel, TenantData } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
 import {
@@ -95,6 +95,22 @@ const main = Effect.gen(function*() {
   const ledger = Ledger.layer
   // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
   const companion = CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(guardrails))
+  // tenants: onboarding from templates (AIRLOCK_TENANT_ID_PREFIX, AIRLOCK_TENANT_ADMIN_EMAIL_DOMAIN),
+  // health, export and delete (AIRLOCK_TENANT_DELETE_PROTECTED, AIRLOCK_TENANT_EXPORT_PAGE_SIZE);
+  // a development server always protects its `default` tenant from deletion
+  const tenantDataConfig = Layer.effect(
+    TenantData.TenantDataConfig,
+    Effect.map(
+      TenantData.config,
+      (s) =>
+        settings.environment === "development" && !s.protectedTenants.includes(devTenant)
+          ? { ...s, protectedTenants: [...s.protectedTenants, devTenant] }
+          : s
+    )
+  )
+  const tenants = TenantHealth.layerServices.pipe(
+    Layer.provide([ledger, guardrails, tenantDataConfig, TenantOnboarding.layerConfig])
+  )
   // run controls, executions (a worker and the stale reconcile in the background, the demo job
   // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*
   const ops = Layer.mergeAll(Executions.layerBackground(), DemoRunner.layer).pipe(
@@ -181,7 +197,13 @@ const main = Effect.gen(function*() {
       Layer.provide(seed),
       Layer.provide(scheduling),
       Layer.provide(
-        Layer.mergeAll(Layer.provideMerge(kpi, guardrails), ops.pipe(Layer.provideMerge(guardrails)), ledger, companion)
+        Layer.mergeAll(
+          Layer.provideMerge(kpi, guardrails),
+          ops.pipe(Layer.provideMerge(guardrails)),
+          ledger,
+          companion,
+          tenants
+        )
       ),
       Layer.provide(core),
       Layer.provide(logger)

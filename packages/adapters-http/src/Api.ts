@@ -21,6 +21,7 @@ import { OperationsApi } from "./Operations/Api.js"
 import { RunControlApi } from "./RunControl/Api.js"
 import { SchedulerApi } from "./Scheduler/Api.js"
 import { SystemApi } from "./System/Api.js"
+import { TenantsAdminApi, TenantsApi } from "./Tenants/Api.js"
 
 /**
  * The platform declares its own decode error on every API; Airlock answers decode failures with
@@ -60,6 +61,8 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(RunControlApi)
   .add(OperationsApi)
   .add(SchedulerApi)
+  .add(TenantsAdminApi)
+  .add(TenantsApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

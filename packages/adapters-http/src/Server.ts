@@ -12,8 +12,8 @@
  * with `HttpApiBuilder.httpApp` / `HttpApiBuilder.toWebHandler`, or {@link serve} on any
  * `HttpServer`; {@link layerNode} is the Node server with drain-on-shutdown.
  */
-import type { CompanionSettings } from "@airlock/companion"
-import { Errors, Ids, type Rbac, type SystemState, type Tenants } from "@airlock/core"
+import type { CompanionSettings, TenantHealth, TenantOnboarding } from "@airlock/companion"
+import { Errors, Ids, type Rbac, type SystemState, type TenantData, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
@@ -75,6 +75,7 @@ import { acceptedRequestId, CurrentRequest, isHandled, type RequestInfo } from "
 import * as RunControlHttp from "./RunControl/Http.js"
 import * as SchedulerHttp from "./Scheduler/Http.js"
 import * as SystemHttp from "./System/Http.js"
+import * as TenantsHttp from "./Tenants/Http.js"
 import { MAX_PAGE_LIMIT } from "./Wire.js"
 
 /** Where the OpenAPI document and the docs page are served. */
@@ -181,6 +182,9 @@ export type Requirements =
   | Drain.Restart
   | Scheduler.Scheduler
   | Maintenance.Maintenance
+  | TenantOnboarding.TenantOnboarding
+  | TenantHealth.TenantHealth
+  | TenantData.TenantData
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
@@ -196,7 +200,9 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "executions">
   | HttpApiGroup.ApiGroup<"airlock", "runControl">
   | HttpApiGroup.ApiGroup<"airlock", "operations">
-  | HttpApiGroup.ApiGroup<"airlock", "scheduler">,
+  | HttpApiGroup.ApiGroup<"airlock", "scheduler">
+  | HttpApiGroup.ApiGroup<"airlock", "tenantsAdmin">
+  | HttpApiGroup.ApiGroup<"airlock", "tenants">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -218,7 +224,9 @@ export const groups: Layer.Layer<
   ExecutionsHttp.layer,
   RunControlHttp.layer,
   OperationsHttp.layer,
-  SchedulerHttp.layer
+  SchedulerHttp.layer,
+  TenantsHttp.layerAdmin,
+  TenantsHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

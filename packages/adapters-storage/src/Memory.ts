@@ -2,7 +2,7 @@
  * The in-memory adapter: every port on plain data structures, with real transactions
  * (undo log + writer lock). For tests and for embedders that want no native dependency.
  */
-import type { CompanionPorts } from "@airlock/companion"
+import type { CompanionPorts, TenantHealth } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
@@ -27,6 +27,7 @@ export const layer: Layer.Layer<
   | CompanionPorts.CompanionPorts
   | MemoryOpsRuns.OpsRunsPorts
   | TenantData.TenantDataStore
+  | TenantHealth.TenantHealthStore
   | ScheduleStore.ScheduleStore
   | MaintenanceStore.MaintenanceStore
   | MemoryDatabase.MemoryDatabase
@@ -38,6 +39,7 @@ export const layer: Layer.Layer<
   MemoryCompanion.layer,
   MemoryOpsRuns.layer,
   MemoryTenantData.tenantDataStore,
+  MemoryTenantData.tenantHealthStore,
   MemoryOpsScheduler.layer,
   MemoryDatabase.layerUnitOfWork
 ).pipe(

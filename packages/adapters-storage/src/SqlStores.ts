@@ -2,7 +2,7 @@
  * Every port implemented on `@effect/sql`, for any `SqlClient` whose database has been migrated.
  * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
  */
-import type { CompanionPorts } from "@airlock/companion"
+import type { CompanionPorts, TenantHealth } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
@@ -29,6 +29,7 @@ export const layerOnDb: Layer.Layer<
   | CompanionPorts.CompanionPorts
   | OpsRunsPorts
   | TenantData.TenantDataStore
+  | TenantHealth.TenantHealthStore
   | ScheduleStore.ScheduleStore
   | MaintenanceStore.MaintenanceStore,
   never,
@@ -41,6 +42,7 @@ export const layerOnDb: Layer.Layer<
   SqlCompanion.layer,
   SqlOpsRuns.layer,
   SqlTenantData.tenantDataStore,
+  SqlTenantData.tenantHealthStore,
   SqlOpsScheduler.layer
 )
 
@@ -53,6 +55,7 @@ export const layer: Layer.Layer<
   | CompanionPorts.CompanionPorts
   | OpsRunsPorts
   | TenantData.TenantDataStore
+  | TenantHealth.TenantHealthStore
   | ScheduleStore.ScheduleStore
   | MaintenanceStore.MaintenanceStore,
   never,

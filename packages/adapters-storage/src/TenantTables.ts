@@ -137,7 +137,8 @@ export const tenantTables: ReadonlyArray<TenantTable> = [
   { table: "ops_kpi_digests", tenantColumn: "tenant_id", key: ["id"], deleteOrder: 600 }
 ]
 
-const RUN_CONTROL = "deployment-wide run controls (at most one open run for the whole deployment) and their action counters"
+const RUN_CONTROL =
+  "deployment-wide run controls (at most one open run for the whole deployment) and their action counters"
 const SCHEDULER = "the operator's schedules of host-registered targets, their dispatch records and trigger events"
 const MAINTENANCE =
   "deployment maintenance runs and failure records (a failure's memory item lives in the configured failure tenant's core_memory_items)"

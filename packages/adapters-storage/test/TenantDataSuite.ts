@@ -7,7 +7,7 @@
  * chain, and leaves the other tenant's rows byte-for-byte as they were (a digest read raw, around
  * the adapter).
  */
-import { Companion, CompanionPorts } from "@airlock/companion"
+import { Companion, CompanionPorts, TenantHealth } from "@airlock/companion"
 import {
   AgentMemory,
   ApiToken,
@@ -47,6 +47,7 @@ export type Ports =
   | KpiStore.KpiPorts
   | ExecutionStore.ExecutionStore
   | TenantData.TenantDataStore
+  | TenantHealth.TenantHealthStore
   | TenantProbe
 
 const environment = <E>(ports: Layer.Layer<Ports, E>) =>
@@ -110,7 +111,11 @@ const seed = (id: string) =>
     // companion: a rule, a proposal (with its not-auto-post reasons, core's action and trace),
     // a classifier and a calibration version
     const companion = yield* Companion.Companion
-    yield* companion.createRule(tenant.id, owner, { name: "Coffee", description_contains: "Coffee", account_code: "6100" })
+    yield* companion.createRule(tenant.id, owner, {
+      name: "Coffee",
+      description_contains: "Coffee",
+      account_code: "6100"
+    })
     yield* companion.propose(tenant.id, agent, {})
     const models = yield* CompanionPorts.CompanionModelStore
     yield* models.putClassifier(
@@ -202,7 +207,13 @@ const seed = (id: string) =>
       })
     )
     yield* kpi.putBaseline(
-      new KpiStore.BaselineRecord({ id: `bl-${id}`, tenant_id: id, captured_at: 12, captured_by: owner.id, document: {} })
+      new KpiStore.BaselineRecord({
+        id: `bl-${id}`,
+        tenant_id: id,
+        captured_at: 12,
+        captured_by: owner.id,
+        document: {}
+      })
     )
     yield* kpi.insertDigest({
       id: `dg-${id}`,
@@ -262,6 +273,12 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           "ledger_daily_balances"
         ])
         expect(empty.filter((t) => !unseeded.has(t))).toStrictEqual([])
+
+        // the health read model: the last import (both rows, by the owner) and the open proposal
+        const health = yield* TenantHealth.TenantHealthStore
+        expect(yield* health.lastImport(gone.tenant)).toMatchObject({ by: gone.owner.id, transactions: 2 })
+        expect(yield* health.openProposals(gone.tenant)).toBe(1)
+        expect(yield* health.lastImport(T("nobody"))).toBeNull()
 
         // export: small pages, every row back, in the store's order, with the manifest
         const stream = yield* data.exportItems(gone.tenant, gone.owner, { pageSize: 3 })
@@ -329,6 +346,11 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         expect(yield* data.counts(gone.tenant)).toStrictEqual(
           Object.fromEntries(store.tables().map((t) => [t, 0]))
         )
+        expect([yield* health.lastImport(gone.tenant), yield* health.openProposals(gone.tenant)]).toStrictEqual([
+          null,
+          0
+        ])
+        expect(yield* health.openProposals(kept.tenant)).toBe(1)
         // its token stops working; the other tenant's still works
         const refused = yield* Effect.exit(tokens.verify(gone.token))
         expect(Exit.isFailure(refused)).toBe(true)

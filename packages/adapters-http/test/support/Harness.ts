@@ -17,7 +17,7 @@ import {
 } from "@airlock/adapters-http"
 import { Backup, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { Migrations } from "@airlock/adapters-storage"
-import { Autonomy, CompanionSettings, TenantOnboarding, TenantTemplates } from "@airlock/companion"
+import { Autonomy, CompanionSettings, TenantHealth, TenantOnboarding, TenantTemplates } from "@airlock/companion"
 import {
   type Actor,
   ApiToken,
@@ -282,6 +282,7 @@ export const layer = (options: Options = {}): Layer.Layer<
   const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(options.kpi), KpiWebhookTransport.layer]))
   const tenantServices = Layer.mergeAll(
     TenantOnboarding.TenantOnboarding.Default,
+    TenantHealth.TenantHealth.Default,
     TenantData.TenantData.Default.pipe(
       Layer.provide(TenantData.layerConfig({ protectedTenants: options.protectedTenants ?? ["default"] }))
     )
