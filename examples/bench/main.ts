@@ -14,6 +14,7 @@ import * as Ledger from "./ledger.js"
 import * as AgentMemory from "./memory.js"
 import * as Pipeline from "./pipeline.js"
 import * as Scheduler from "./scheduler.js"
+import * as TenantExport from "./tenant-export.js"
 
 /** One printed line of a benchmark. */
 export interface BenchRow {
@@ -33,7 +34,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "kpi rollups", run: Kpi.run },
   { title: "companion-quality", run: CompanionQuality.run },
   { title: "executions", run: Executions.run },
-  { title: "scheduler", run: Scheduler.run }
+  { title: "scheduler", run: Scheduler.run },
+  { title: "tenant export", run: TenantExport.run }
 ]
 
 const only = process.argv.slice(2)
