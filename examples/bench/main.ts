@@ -16,6 +16,7 @@ import * as AgentMemory from "./memory.js"
 import * as Pipeline from "./pipeline.js"
 import * as Scheduler from "./scheduler.js"
 import * as ShadowReport from "./shadow-report.js"
+import * as TenantExport from "./tenant-export.js"
 
 /** One printed line of a benchmark. */
 export interface BenchRow {
@@ -37,7 +38,8 @@ const modules: ReadonlyArray<{ readonly title: string; readonly run: () => Promi
   { title: "executions", run: Executions.run },
   { title: "scheduler", run: Scheduler.run },
   { title: "companion-propose", run: CompanionPropose.run },
-  { title: "shadow-report", run: ShadowReport.run }
+  { title: "shadow-report", run: ShadowReport.run },
+  { title: "tenant export", run: TenantExport.run }
 ]
 
 const only = process.argv.slice(2)

@@ -12,7 +12,13 @@
  * after, and the process's peak RSS (which also covers the setup).
  */
 import { Sqlite } from "@airlock/adapters-storage"
-import { Companion, CompanionPorts, CompanionReports, CompanionReportsPorts, VendorMemoryStage } from "@airlock/companion"
+import {
+  Companion,
+  CompanionPorts,
+  CompanionReports,
+  CompanionReportsPorts,
+  VendorMemoryStage
+} from "@airlock/companion"
 import { AgentMemoryConfig, CoreConfig, Kernel, Rbac, SecureRandom } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
@@ -96,9 +102,11 @@ export const run = (): Promise<ReadonlyArray<BenchRow>> => {
     const sql = yield* SqlClient.SqlClient
     const now = yield* Clock.currentTimeMillis
     const t0 = performance.now()
-    yield* sql.withTransaction(Effect.forEach(Array.from({ length: N }, (_, i) => i), (i) => store.insert(detail(i, now)), {
-      discard: true
-    }))
+    yield* sql.withTransaction(
+      Effect.forEach(Array.from({ length: N }, (_, i) => i), (i) => store.insert(detail(i, now)), {
+        discard: true
+      })
+    )
     const insertMs = performance.now() - t0
     const reports = yield* CompanionReports.CompanionReports
     const reader = yield* CompanionReportsPorts.CompanionReportReader

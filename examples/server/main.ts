@@ -18,8 +18,25 @@ import {
   Server
 } from "@airlock/adapters-http"
 import { Backup, Migrations } from "@airlock/adapters-storage"
-import { Companion, CompanionReports, CompanionSettings, LlmConfig, VendorMemoryStage } from "@airlock/companion"
-import { type Actor, AgentMemory, AgentMemoryConfig, CoreConfig, Kernel, Rbac, SecureRandom } from "@airlock/core"
+import {
+  Companion,
+  CompanionReports,
+  CompanionSettings,
+  LlmConfig,
+  TenantHealth,
+  TenantOnboarding,
+  VendorMemoryStage
+} from "@airlock/companion"
+import {
+  type Actor,
+  AgentMemory,
+  AgentMemoryConfig,
+  CoreConfig,
+  Kernel,
+  Rbac,
+  SecureRandom,
+  TenantData
+} from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
 import {
@@ -102,6 +119,22 @@ const main = Effect.gen(function*() {
   const companion = Layer.mergeAll(CompanionSettings.CompanionSettings.Default, CompanionReports.layerConfig).pipe(
     Layer.provide(guardrails)
   )
+  // tenants: onboarding from templates (AIRLOCK_TENANT_ID_PREFIX, AIRLOCK_TENANT_ADMIN_EMAIL_DOMAIN),
+  // health, export and delete (AIRLOCK_TENANT_DELETE_PROTECTED, AIRLOCK_TENANT_EXPORT_PAGE_SIZE);
+  // a development server always protects its `default` tenant from deletion
+  const tenantDataConfig = Layer.effect(
+    TenantData.TenantDataConfig,
+    Effect.map(
+      TenantData.config,
+      (s) =>
+        settings.environment === "development" && !s.protectedTenants.includes(devTenant)
+          ? { ...s, protectedTenants: [...s.protectedTenants, devTenant] }
+          : s
+    )
+  )
+  const tenants = TenantHealth.layerServices.pipe(
+    Layer.provide([ledger, guardrails, tenantDataConfig, TenantOnboarding.layerConfig])
+  )
   // run controls, executions (a worker and the stale reconcile in the background, the demo job
   // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*
   const ops = Layer.mergeAll(Executions.layerBackground(), DemoRunner.layer).pipe(
@@ -149,7 +182,13 @@ const main = Effect.gen(function*() {
   const services = Companion.layer.pipe(
     Layer.provide(llm),
     Layer.provideMerge(
-      Layer.mergeAll(Layer.provideMerge(kpi, guardrails), ops.pipe(Layer.provideMerge(guardrails)), ledger, companion)
+      Layer.mergeAll(
+        Layer.provideMerge(kpi, guardrails),
+        ops.pipe(Layer.provideMerge(guardrails)),
+        ledger,
+        companion,
+        tenants
+      )
     )
   )
   // AIRLOCK_DEV_SEED_HISTORY=false skips the companion's labelled history (development only)

@@ -23,6 +23,7 @@ import { OperationsApi } from "./Operations/Api.js"
 import { RunControlApi } from "./RunControl/Api.js"
 import { SchedulerApi } from "./Scheduler/Api.js"
 import { SystemApi } from "./System/Api.js"
+import { TenantsAdminApi, TenantsApi } from "./Tenants/Api.js"
 
 /**
  * The platform declares its own decode error on every API; Airlock answers decode failures with
@@ -64,6 +65,8 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(OperationsApi)
   .add(SchedulerApi)
   .add(CompanionReportsApi)
+  .add(TenantsAdminApi)
+  .add(TenantsApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

@@ -19,9 +19,9 @@
  * unknown tenant) → rate limit (429 `rate_limited`, see {@link HttpRateLimit}). The token fixes
  * actor and home tenant; only actors with `tenant.cross` (ADMIN) may act on another tenant.
  *
- * A request names its tenant with the `X-Tenant` header, a `workspace_id` query parameter or a
+ * A request names its tenant with the `X-Tenant` header, a `workspace_id` query parameter, a
  * `workspace_id` field of its JSON object body (taken out of the body before the route's schema
- * sees it), all under the same rules. Acting on a tenant other than the token's own is an admin
+ * sees it) or a route's `{tenant}` path parameter (the tenants group), all under the same rules. Acting on a tenant other than the token's own is an admin
  * action on every route, not only under `/api/admin/`: the source address must be in the admin
  * IP allowlist, and every write needs `AIRLOCK_ADMIN_WRITE_ENABLED` (break-glass routes keep
  * their exemption from the write guard only).
@@ -145,8 +145,8 @@ type AuthError =
   | Errors.StorageError
   | Errors.TenantMissing
 
-/** Where a request named the tenant it acts on. */
-type SelectorSource = "X-Tenant" | "workspace_id"
+/** Where a request named the tenant it acts on (`path`: a route's `{tenant}` parameter). */
+type SelectorSource = "X-Tenant" | "workspace_id" | "path"
 
 const selectorError = (message: string, details?: Record<string, unknown>) =>
   new Errors.ValidationError({
@@ -157,19 +157,26 @@ const selectorError = (message: string, details?: Record<string, unknown>) =>
 
 /**
  * The tenant a request names, from every selector it may use — the `X-Tenant` header, a
- * `workspace_id` query parameter, a `workspace_id` field of a JSON object body — under one rule:
+ * `workspace_id` query parameter, a `workspace_id` field of a JSON object body, a route's
+ * `{tenant}` path parameter — under one rule:
  * empty means absent; a value that is not a tenant id is 400 (`validation.tenant_header` for the
  * header, `validation.tenant_selector` for `workspace_id`); selectors naming different tenants
  * are 400 `validation.tenant_selector`. `None` when none was given.
  */
 const namedTenant = (
   request: HttpServerRequest.HttpServerRequest,
-  bodySelector: { readonly value: unknown } | undefined
+  bodySelector: { readonly value: unknown } | undefined,
+  pathTenant: string | undefined
 ): Effect.Effect<
   Option.Option<{ readonly id: Ids.TenantId; readonly source: SelectorSource }>,
   Errors.ValidationError
 > => {
   const found: Array<{ readonly id: Ids.TenantId; readonly source: SelectorSource }> = []
+  if (pathTenant !== undefined) {
+    const id = decodeTenantId(pathTenant)
+    if (Option.isNone(id)) return Effect.fail(selectorError("The path's {tenant} is not a tenant id"))
+    found.push({ id: id.value, source: "path" })
+  }
   const header = request.headers["x-tenant"]
   if (header !== undefined && header !== "") {
     const id = decodeTenantId(header)
@@ -253,7 +260,12 @@ const make = <E>(policy: Policy) =>
       }
 
       let tenant = home
-      const named = yield* namedTenant(request, Option.isSome(current) ? current.value.bodySelector : undefined)
+      const routeContext = yield* Effect.serviceOption(HttpRouter.RouteContext)
+      const named = yield* namedTenant(
+        request,
+        Option.isSome(current) ? current.value.bodySelector : undefined,
+        Option.isSome(routeContext) ? routeContext.value.params["tenant"] : undefined
+      )
       if (Option.isNone(named)) {
         if (policy.tenantScoped && settings.tenantStrict) {
           return yield* new Errors.TenantMissing({
@@ -279,7 +291,6 @@ const make = <E>(policy: Policy) =>
         onSome: (c) => c.route,
         onNone: () => "unmatched"
       })
-      const routeContext = yield* Effect.serviceOption(HttpRouter.RouteContext)
       yield* limiter.check({
         token_id: token.id,
         actor_id: actor.id,

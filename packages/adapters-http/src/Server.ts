@@ -12,8 +12,15 @@
  * with `HttpApiBuilder.httpApp` / `HttpApiBuilder.toWebHandler`, or {@link serve} on any
  * `HttpServer`; {@link layerNode} is the Node server with drain-on-shutdown.
  */
-import type { Companion, CompanionProvenance, CompanionReports, CompanionSettings } from "@airlock/companion"
-import { Errors, Ids, type Rbac, type SystemState, type Tenants } from "@airlock/core"
+import type {
+  Companion,
+  CompanionProvenance,
+  CompanionReports,
+  CompanionSettings,
+  TenantHealth,
+  TenantOnboarding
+} from "@airlock/companion"
+import { Errors, Ids, type Rbac, type SystemState, type TenantData, type Tenants } from "@airlock/core"
 import type { AgentMemory, ApiToken, Audit } from "@airlock/core"
 import type { Approvals, BreakerEvents, Budgets, GuardrailsConfig, Lockdown, SystemStatus } from "@airlock/guardrails"
 import type { BankTransaction, Chart, Journal, PeriodLock, QboExport } from "@airlock/ledger"
@@ -77,6 +84,7 @@ import { acceptedRequestId, CurrentRequest, isHandled, type RequestInfo } from "
 import * as RunControlHttp from "./RunControl/Http.js"
 import * as SchedulerHttp from "./Scheduler/Http.js"
 import * as SystemHttp from "./System/Http.js"
+import * as TenantsHttp from "./Tenants/Http.js"
 import { MAX_PAGE_LIMIT } from "./Wire.js"
 
 /** Where the OpenAPI document and the docs page are served. */
@@ -186,6 +194,9 @@ export type Requirements =
   | Maintenance.Maintenance
   | Companion.Companion
   | CompanionProvenance.CompanionProvenance
+  | TenantOnboarding.TenantOnboarding
+  | TenantHealth.TenantHealth
+  | TenantData.TenantData
 
 /** Every group's handlers. A new group adds its `Http.ts` layer here. */
 export const groups: Layer.Layer<
@@ -203,7 +214,9 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "runControl">
   | HttpApiGroup.ApiGroup<"airlock", "operations">
   | HttpApiGroup.ApiGroup<"airlock", "scheduler">
-  | HttpApiGroup.ApiGroup<"airlock", "companionReports">,
+  | HttpApiGroup.ApiGroup<"airlock", "companionReports">
+  | HttpApiGroup.ApiGroup<"airlock", "tenantsAdmin">
+  | HttpApiGroup.ApiGroup<"airlock", "tenants">,
   never,
   | Exclude<Requirements, ApiToken.ApiTokens>
   | Auth.Authenticated
@@ -227,7 +240,9 @@ export const groups: Layer.Layer<
   RunControlHttp.layer,
   OperationsHttp.layer,
   SchedulerHttp.layer,
-  CompanionReportsHttp.layer
+  CompanionReportsHttp.layer,
+  TenantsHttp.layerAdmin,
+  TenantsHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

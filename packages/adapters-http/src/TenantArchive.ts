@@ -53,6 +53,8 @@ export const archiveStream = (
     const pack = tar.pack()
     const gzip = createGzip()
     pack.pipe(gzip)
+    // a failed export must end the byte stream with an error, not leave the reader waiting
+    pack.on("error", (error) => gzip.destroy(error))
     yield* Effect.forkDaemon(fill(pack, items))
     return gzip
   })

@@ -38,7 +38,11 @@ const request = (route: DeclaredRoute, selector: Selector, ip: string): RequestI
   let body: string | undefined = route.hasBody ? "{}" : undefined
   if (selector === "body") body = JSON.stringify({ workspace_id: "acme" })
   if (body !== undefined) headers["content-type"] = "application/json"
-  const path = selector === "query" ? `${route.url}?workspace_id=acme` : route.url
+  // a route's {tenant} names the tenant as the other selectors do: the admin's own, or the one named
+  const url = route.path.includes("{tenant}")
+    ? route.path.replace("{tenant}", selector === "own" ? "default" : "acme").replace(/\{(\w+)\}/g, "x1")
+    : route.url
+  const path = selector === "query" ? `${url}?workspace_id=acme` : url
   return { path, method: route.method, headers, ...(body === undefined ? {} : { body }) }
 }
 

@@ -2,7 +2,7 @@
  * The in-memory adapter: every port on plain data structures, with real transactions
  * (undo log + writer lock). For tests and for embedders that want no native dependency.
  */
-import type { CompanionPorts, CompanionReportsPorts } from "@airlock/companion"
+import type { CompanionPorts, CompanionReportsPorts, TenantHealth } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
@@ -29,6 +29,7 @@ export const layer: Layer.Layer<
   | CompanionReportsPorts.CompanionReportsPorts
   | MemoryOpsRuns.OpsRunsPorts
   | TenantData.TenantDataStore
+  | TenantHealth.TenantHealthStore
   | ScheduleStore.ScheduleStore
   | MaintenanceStore.MaintenanceStore
   | MemoryDatabase.MemoryDatabase
@@ -41,6 +42,7 @@ export const layer: Layer.Layer<
   MemoryCompanionReports.layer,
   MemoryOpsRuns.layer,
   MemoryTenantData.tenantDataStore,
+  MemoryTenantData.tenantHealthStore,
   MemoryOpsScheduler.layer,
   MemoryDatabase.layerUnitOfWork
 ).pipe(

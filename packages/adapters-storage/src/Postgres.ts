@@ -2,7 +2,7 @@
  * The scale-out path: PostgreSQL through `@effect/sql-pg`. Every instance points at the same
  * database; row locks and unique keys keep promotion exactly-once across processes.
  */
-import type { CompanionPorts, CompanionReportsPorts } from "@airlock/companion"
+import type { CompanionPorts, CompanionReportsPorts, TenantHealth } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
@@ -50,6 +50,7 @@ export const layer = (
   | CompanionReportsPorts.CompanionReportsPorts
   | OpsRunsPorts
   | TenantData.TenantDataStore
+  | TenantHealth.TenantHealthStore
   | ScheduleStore.ScheduleStore
   | MaintenanceStore.MaintenanceStore
   | PgClient.PgClient

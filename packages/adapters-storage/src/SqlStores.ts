@@ -2,7 +2,7 @@
  * Every port implemented on `@effect/sql`, for any `SqlClient` whose database has been migrated.
  * {@link Sqlite} and {@link Postgres} wire these to a concrete driver.
  */
-import type { CompanionPorts, CompanionReportsPorts } from "@airlock/companion"
+import type { CompanionPorts, CompanionReportsPorts, TenantHealth } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
@@ -30,6 +30,7 @@ export const layerOnDb: Layer.Layer<
   | CompanionPorts.CompanionPorts
   | OpsRunsPorts
   | TenantData.TenantDataStore
+  | TenantHealth.TenantHealthStore
   | ScheduleStore.ScheduleStore
   | MaintenanceStore.MaintenanceStore
   | CompanionReportsPorts.CompanionReportsPorts,
@@ -44,7 +45,8 @@ export const layerOnDb: Layer.Layer<
   SqlOpsRuns.layer,
   SqlTenantData.tenantDataStore,
   SqlOpsScheduler.layer,
-  SqlCompanionReports.layer
+  SqlCompanionReports.layer,
+  SqlTenantData.tenantHealthStore
 )
 
 /** Every port and the unit of work on the ambient `SqlClient` (PostgreSQL, or a host's client). */
@@ -56,6 +58,7 @@ export const layer: Layer.Layer<
   | CompanionPorts.CompanionPorts
   | OpsRunsPorts
   | TenantData.TenantDataStore
+  | TenantHealth.TenantHealthStore
   | ScheduleStore.ScheduleStore
   | MaintenanceStore.MaintenanceStore
   | CompanionReportsPorts.CompanionReportsPorts,

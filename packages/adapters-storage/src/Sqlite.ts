@@ -4,7 +4,7 @@
  * statements on the handle directly; `SqliteClient`/`SqlClient` (`@effect/sql`) share the same
  * handle, statement cache and lock, for migrations and hosts that add their own tables.
  */
-import type { CompanionPorts, CompanionReportsPorts } from "@airlock/companion"
+import type { CompanionPorts, CompanionReportsPorts, TenantHealth } from "@airlock/companion"
 import type { CorePorts, TenantData } from "@airlock/core"
 import type { GuardrailsPorts as GuardrailsPorts } from "@airlock/guardrails"
 import type { LedgerPorts as LedgerPorts } from "@airlock/ledger"
@@ -57,6 +57,7 @@ export const layer = (
   | CompanionReportsPorts.CompanionReportsPorts
   | OpsRunsPorts
   | TenantData.TenantDataStore
+  | TenantHealth.TenantHealthStore
   | ScheduleStore.ScheduleStore
   | MaintenanceStore.MaintenanceStore
   | SqliteClient.SqliteClient

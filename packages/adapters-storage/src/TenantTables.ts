@@ -111,8 +111,39 @@ export const tenantTables: ReadonlyArray<TenantTable> = [
     keys: counterKeys,
     key: ["key", "window_start"],
     deleteOrder: 600
-  }
+  },
+  // core: the audit verification checkpoint (0011)
+  { table: "core_audit_checkpoints", tenantColumn: "tenant_id", key: ["tenant_id"], deleteOrder: 700 },
+  // companion (0007)
+  { table: "companion_rules", tenantColumn: "tenant_id", key: ["tenant_id", "id"], deleteOrder: 300 },
+  { table: "companion_classifiers", tenantColumn: "tenant_id", key: ["tenant_id", "version"], deleteOrder: 300 },
+  { table: "companion_calibrations", tenantColumn: "tenant_id", key: ["tenant_id", "version"], deleteOrder: 300 },
+  { table: "companion_proposals", tenantColumn: "tenant_id", key: ["tenant_id", "proposal_id"], deleteOrder: 300 },
+  { table: "companion_integrity_reports", tenantColumn: "tenant_id", key: ["tenant_id", "id"], deleteOrder: 300 },
+  { table: "companion_rule_promotions", tenantColumn: "tenant_id", key: ["tenant_id", "id"], deleteOrder: 300 },
+  {
+    table: "companion_proposal_reasons",
+    tenantColumn: "tenant_id",
+    key: ["tenant_id", "proposal_id", "reason"],
+    deleteOrder: 250
+  },
+  // ops: executions (0008), product events and KPI (0010)
+  { table: "ops_executions", tenantColumn: "tenant_id", key: ["run_id"], deleteOrder: 300 },
+  { table: "ops_product_events", tenantColumn: "tenant_id", key: ["tenant_id", "event_id"], deleteOrder: 600 },
+  { table: "ops_kpi_event_days", tenantColumn: "tenant_id", key: ["tenant_id", "day"], deleteOrder: 600 },
+  { table: "ops_kpi_rollups", tenantColumn: "tenant_id", key: ["tenant_id", "day_index"], deleteOrder: 600 },
+  { table: "ops_kpi_alert_claims", tenantColumn: "tenant_id", key: ["tenant_id", "payload_hash"], deleteOrder: 600 },
+  { table: "ops_kpi_webhook_deliveries", tenantColumn: "tenant_id", key: ["id"], deleteOrder: 600 },
+  { table: "ops_kpi_baselines", tenantColumn: "tenant_id", key: ["id"], deleteOrder: 600 },
+  { table: "ops_kpi_pointers", tenantColumn: "tenant_id", key: ["tenant_id", "name"], deleteOrder: 550 },
+  { table: "ops_kpi_digests", tenantColumn: "tenant_id", key: ["id"], deleteOrder: 600 }
 ]
+
+const RUN_CONTROL =
+  "deployment-wide run controls (at most one open run for the whole deployment) and their action counters"
+const SCHEDULER = "the operator's schedules of host-registered targets, their dispatch records and trigger events"
+const MAINTENANCE =
+  "deployment maintenance runs and failure records (a failure's memory item lives in the configured failure tenant's core_memory_items)"
 
 /** Every SQL table that holds no tenant's rows. */
 export const systemTables: ReadonlyArray<SystemTable> = [
@@ -120,7 +151,14 @@ export const systemTables: ReadonlyArray<SystemTable> = [
   {
     table: "core_system_state",
     reason: "deployment-wide switches (global AI switch, lockdown state and unlock-code hashes)"
-  }
+  },
+  { table: "ops_runs", reason: RUN_CONTROL },
+  { table: "ops_run_counters", reason: RUN_CONTROL },
+  { table: "ops_schedules", reason: SCHEDULER },
+  { table: "ops_schedule_dispatches", reason: SCHEDULER },
+  { table: "ops_schedule_events", reason: SCHEDULER },
+  { table: "ops_maintenance_runs", reason: MAINTENANCE },
+  { table: "ops_maintenance_failures", reason: MAINTENANCE }
 ]
 
 /** How the memory adapter's table of that name holds tenant rows. */
@@ -198,7 +236,30 @@ export const memoryTables: Readonly<Record<string, MemoryTableRule>> = {
   guard_events: byRow("guardrails_events"),
   guard_approvals: scoped("guardrails_approvals"),
   guard_spend: { _tag: "ScopedKeys", keys: spendScopes, export: "guardrails_spend" },
-  guard_budgets: byKey("guardrails_budgets")
+  guard_budgets: byKey("guardrails_budgets"),
+  audit_checkpoints: byKey("core_audit_checkpoints"),
+  companion_rules: scoped("companion_rules"),
+  companion_classifiers: scoped("companion_classifiers"),
+  companion_calibrations: scoped("companion_calibrations"),
+  // (the memory adapter keeps a proposal's not-auto-post reasons in its record)
+  companion_proposals: scoped("companion_proposals"),
+  companion_integrity_reports: scoped("companion_integrity_reports"),
+  ops_executions: byRow("ops_executions"),
+  ops_product_events: scoped("ops_product_events"),
+  ops_kpi_event_days: scoped("ops_kpi_event_days"),
+  ops_kpi_rollups: scoped("ops_kpi_rollups"),
+  ops_kpi_alert_claims: scoped("ops_kpi_alert_claims"),
+  ops_kpi_webhook_deliveries: scoped("ops_kpi_webhook_deliveries"),
+  ops_kpi_baselines: scoped("ops_kpi_baselines"),
+  ops_kpi_pointers: scoped("ops_kpi_pointers"),
+  ops_kpi_digests: scoped("ops_kpi_digests"),
+  ops_runs: { _tag: "System", reason: RUN_CONTROL },
+  ops_run_counters: { _tag: "System", reason: RUN_CONTROL },
+  ops_schedules: { _tag: "System", reason: SCHEDULER },
+  ops_schedule_dispatches: { _tag: "System", reason: SCHEDULER },
+  ops_schedule_events: { _tag: "System", reason: SCHEDULER },
+  ops_maintenance_runs: { _tag: "System", reason: MAINTENANCE },
+  ops_maintenance_failures: { _tag: "System", reason: MAINTENANCE }
 }
 
 /** A table of the live schema and its columns. */

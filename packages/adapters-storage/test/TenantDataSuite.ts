@@ -7,6 +7,7 @@
  * chain, and leaves the other tenant's rows byte-for-byte as they were (a digest read raw, around
  * the adapter).
  */
+import { Companion, CompanionPorts, TenantHealth } from "@airlock/companion"
 import {
   AgentMemory,
   ApiToken,
@@ -30,23 +31,28 @@ import {
   type GuardrailsPorts
 } from "@airlock/guardrails"
 import { BankTransaction, Chart, Journal, Ledger, LedgerConfig, type LedgerPorts, PeriodLock } from "@airlock/ledger"
+import { EventStore, ExecutionStore, KpiStore } from "@airlock/ops"
 import { expect, layer } from "@effect/vitest"
 import { Chunk, Effect, Exit, Layer, Schema, Stream } from "effect"
 import { TenantProbe } from "./support/TenantProbe.js"
 
 const T = (s: string) => Ids.TenantId.make(s)
 
-const environment = <E>(
-  ports: Layer.Layer<
-    | CorePorts.CorePorts
-    | LedgerPorts.LedgerPorts
-    | GuardrailsPorts.GuardrailsPorts
-    | TenantData.TenantDataStore
-    | TenantProbe,
-    E
-  >
-) =>
-  Layer.mergeAll(TenantData.TenantData.Default, Ledger.layerWithConfig, Guardrails.layer).pipe(
+/** What an adapter provides for the suite: every package's ports (their tables are the tenant's data). */
+export type Ports =
+  | CorePorts.CorePorts
+  | LedgerPorts.LedgerPorts
+  | GuardrailsPorts.GuardrailsPorts
+  | CompanionPorts.CompanionPorts
+  | KpiStore.KpiPorts
+  | ExecutionStore.ExecutionStore
+  | TenantData.TenantDataStore
+  | TenantHealth.TenantHealthStore
+  | TenantProbe
+
+const environment = <E>(ports: Layer.Layer<Ports, E>) =>
+  Companion.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(TenantData.TenantData.Default, Ledger.layerWithConfig, Guardrails.layer)),
     Layer.provideMerge(Layer.mergeAll(
       LedgerConfig.layer({}),
       GuardrailsConfig.layer({ rateLimitEnabled: false }),
@@ -102,6 +108,128 @@ const seed = (id: string) =>
       reason: "test",
       data: {}
     })
+    // companion: a rule, a proposal (with its not-auto-post reasons, core's action and trace),
+    // a classifier and a calibration version
+    const companion = yield* Companion.Companion
+    yield* companion.createRule(tenant.id, owner, {
+      name: "Coffee",
+      description_contains: "Coffee",
+      account_code: "6100"
+    })
+    yield* companion.propose(tenant.id, agent, {})
+    const models = yield* CompanionPorts.CompanionModelStore
+    yield* models.putClassifier(
+      new CompanionPorts.ClassifierVersion({ tenant_id: id, version: 1, model: { k: id }, examples: 3, created_at: 1 })
+    )
+    yield* models.putCalibration(
+      new CompanionPorts.CalibrationVersion({
+        tenant_id: id,
+        version: 1,
+        calibrator: null,
+        certificate: { threshold: null },
+        metrics: { brier: 0.1 },
+        sample: 3,
+        fitted_at: 2
+      })
+    )
+    // ops: an execution, product events, a rollup, an alert claim, a webhook delivery, a baseline
+    // (and its pointer), a digest draft
+    yield* (yield* ExecutionStore.ExecutionStore).insert(
+      new ExecutionStore.ExecutionRecord({
+        run_id: `run-${id}`,
+        tenant_id: id,
+        job_name: "build",
+        plan: { steps: 1 },
+        plan_hash: "h1",
+        risk_score: 0.2,
+        estimated_cost_usd: 1_000n,
+        actual_cost_usd: 0n,
+        status: "QUEUED",
+        attempts: 0,
+        retry_count: 0,
+        requested_by: owner.id,
+        action_id: null,
+        claimed_by: null,
+        queued_at: 5,
+        started_at: null,
+        heartbeat_at: null,
+        finished_at: null,
+        progress: null,
+        progress_message: null,
+        error: null,
+        failure_reason: null,
+        log_tail: [],
+        triage: null,
+        version: 1
+      })
+    )
+    yield* (yield* EventStore.ProductEventStore).append(
+      ["e1", "e2"].map((event_id, i) =>
+        new EventStore.ProductEvent({
+          tenant_id: id,
+          event_id,
+          step: "signup",
+          subject_type: "user",
+          subject_id: `u${i}`,
+          occurred_at: 86_400_000 * (20_000 + i),
+          day: 20_000 + i,
+          recorded_at: 86_400_000 * (20_000 + i)
+        })
+      )
+    )
+    const kpi = yield* KpiStore.KpiStore
+    yield* kpi.putRollups([
+      new KpiStore.DailyRollup({
+        tenant_id: id,
+        day: "2024-10-04",
+        day_index: 20_000,
+        steps: { signup: { events: 1, subjects: 1 } },
+        cohort_size: 1,
+        d1_retained: 0,
+        d7_retained: 0,
+        computed_at: 9
+      })
+    ])
+    yield* kpi.claimNotification(id, "ph1", "instance-1", 10, 20)
+    yield* kpi.recordDelivery(
+      new KpiStore.DeliveryAttempt({
+        id: `dl-${id}`,
+        tenant_id: id,
+        delivery_id: "d1",
+        payload_hash: "ph1",
+        attempt: 1,
+        outcome: "delivered",
+        http_status: 200,
+        error: null,
+        host: "hooks.example",
+        at: 11,
+        duration_ms: 3
+      })
+    )
+    yield* kpi.putBaseline(
+      new KpiStore.BaselineRecord({
+        id: `bl-${id}`,
+        tenant_id: id,
+        captured_at: 12,
+        captured_by: owner.id,
+        document: {}
+      })
+    )
+    yield* kpi.insertDigest({
+      id: `dg-${id}`,
+      tenant_id: id,
+      anchor_week: "2024-09-30",
+      anchor_date: "2024-10-04",
+      lookback_days: 7,
+      window_from: "2024-09-27",
+      window_to: "2024-10-04",
+      created_at: 13,
+      created_by: owner.id,
+      markdown: "# week",
+      evidence: []
+    }, false)
+    // core: a verification stores the chain's checkpoint
+    yield* (yield* Audit.AuditLog).verify(tenant.id)
     return { tenant: tenant.id, owner, token: issued.token }
   })
 
@@ -115,17 +243,7 @@ const readAll = (tenant: Ids.TenantId) =>
   })
 
 /** Runs the suite for an adapter's ports plus its raw {@link TenantProbe}. */
-export const suite = <E>(
-  name: string,
-  ports: Layer.Layer<
-    | CorePorts.CorePorts
-    | LedgerPorts.LedgerPorts
-    | GuardrailsPorts.GuardrailsPorts
-    | TenantData.TenantDataStore
-    | TenantProbe,
-    E
-  >
-) =>
+export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
   layer(environment(ports), { timeout: 60_000 })(`TenantDataStore conformance: ${name}`, (it) => {
     it.effect("export reads back every row; delete removes exactly the tenant's rows, with a tombstone", () =>
       Effect.gen(function*() {
@@ -140,14 +258,13 @@ export const suite = <E>(
         // every table the registry names holds rows of the seeded tenant
         const counts = yield* data.counts(gone.tenant)
         const empty = Object.entries(counts).filter(([, n]) => n === 0).map(([t]) => t)
-        // (not seeded here: QuickBooks exports, governed actions, breakers, counters; the memory key
-        // heads only PostgreSQL writes; lines, balances and counters the memory adapter keeps in its entries)
+        // (not seeded here: QuickBooks exports, breakers, counters; the memory key heads only
+        // PostgreSQL writes; lines, balances and counters the memory adapter keeps in its entries,
+        // and a proposal's reasons in its record)
         const unseeded = new Set([
           "ledger_qbo_batches",
           "ledger_qbo_exported",
           "ledger_qbo_batch_accounts",
-          "core_actions",
-          "core_traces",
           "core_memory_keys",
           "guardrails_breakers",
           "guardrails_counters",
@@ -156,6 +273,12 @@ export const suite = <E>(
           "ledger_daily_balances"
         ])
         expect(empty.filter((t) => !unseeded.has(t))).toStrictEqual([])
+
+        // the health read model: the last import (both rows, by the owner) and the open proposal
+        const health = yield* TenantHealth.TenantHealthStore
+        expect(yield* health.lastImport(gone.tenant)).toMatchObject({ by: gone.owner.id, transactions: 2 })
+        expect(yield* health.openProposals(gone.tenant)).toBe(1)
+        expect(yield* health.lastImport(T("nobody"))).toBeNull()
 
         // export: small pages, every row back, in the store's order, with the manifest
         const stream = yield* data.exportItems(gone.tenant, gone.owner, { pageSize: 3 })
@@ -223,6 +346,11 @@ export const suite = <E>(
         expect(yield* data.counts(gone.tenant)).toStrictEqual(
           Object.fromEntries(store.tables().map((t) => [t, 0]))
         )
+        expect([yield* health.lastImport(gone.tenant), yield* health.openProposals(gone.tenant)]).toStrictEqual([
+          null,
+          0
+        ])
+        expect(yield* health.openProposals(kept.tenant)).toBe(1)
         // its token stops working; the other tenant's still works
         const refused = yield* Effect.exit(tokens.verify(gone.token))
         expect(Exit.isFailure(refused)).toBe(true)

@@ -52,7 +52,12 @@ describe("Drift findings", () => {
     const acc = feed([...steady, ...recent])
     const f = Drift.vendorFindings(acc, "acme")
     expect(f.map((x) => x.kind)).toEqual(["vendor.labels"])
-    expect(f[0]!.detail).toMatchObject({ account_code: "6000", older_share: 1, recent_share: 0, recent_top_account: "6500" })
+    expect(f[0]!.detail).toMatchObject({
+      account_code: "6000",
+      older_share: 1,
+      recent_share: 0,
+      recent_top_account: "6500"
+    })
     expect(f[0]!.statistic).toBeGreaterThanOrEqual(f[0]!.threshold)
     expect(Drift.question(f[0]!)).toContain("acme")
   })
@@ -95,7 +100,10 @@ describe("Drift findings", () => {
     const older = Array.from({ length: 60 }, (_, i) => obs(`v${i}`, i % 2 === 0 ? "6000" : "6100", 100n, 40 + i))
     const same = Array.from({ length: 40 }, (_, i) => obs(`w${i}`, i % 2 === 0 ? "6000" : "6100", 100n, 1 + (i % 29)))
     expect(Drift.findings(feed([...older, ...same]), "t1")).toEqual([])
-    const shifted = Array.from({ length: 40 }, (_, i) => obs(`w${i}`, i % 4 === 0 ? "6000" : "7000", 100n, 1 + (i % 29)))
+    const shifted = Array.from(
+      { length: 40 },
+      (_, i) => obs(`w${i}`, i % 4 === 0 ? "6000" : "7000", 100n, 1 + (i % 29))
+    )
     const f = Drift.findings(feed([...older, ...shifted]), "t1")
     expect(f.map((x) => [x.kind, x.subject])).toEqual([["tenant.category_mix", "t1"]])
     expect(f[0]!.statistic).toBeGreaterThanOrEqual(0.25)

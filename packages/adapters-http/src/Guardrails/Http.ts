@@ -34,7 +34,8 @@ export const lockdownJson = (s: Lockdown.LockdownState) => ({
   code_expires_at: s.code_expires_at
 })
 
-const encodeSummary = (s: Budgets.BillingSummary) =>
+/** The JSON form of a billing summary (USD as decimal strings). */
+export const encodeSummary = (s: Budgets.BillingSummary) =>
   Effect.map(Schema.encode(Budgets.BillingSummary)(s).pipe(Effect.orDie), (e) => ({
     ...e,
     resets_at: s.resets_at,

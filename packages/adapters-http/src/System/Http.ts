@@ -11,7 +11,8 @@ import { banner, HttpConfig } from "../HttpConfig.js"
 import { HttpRateLimit } from "../HttpRateLimit.js"
 import { withPrincipal } from "../RequestContext.js"
 
-const breakerJson = (b: Breakers.BreakerRecord) => ({
+/** The JSON form of a breaker record. */
+export const breakerJson = (b: Breakers.BreakerRecord) => ({
   key: b.key,
   kind: b.kind,
   tenant_id: b.tenant_id,

@@ -5,7 +5,9 @@
  * read in the table's (insertion) order. Removal clears the tenant's scopes and rows, and the
  * structures stores keep beside the tables (`MemoryDatabase.onTenantRemoved`).
  */
+import { type CompanionPorts, TenantHealth } from "@airlock/companion"
 import { TenantData } from "@airlock/core"
+import type { BankTransaction } from "@airlock/ledger"
 import { Effect, Layer } from "effect"
 import { MemoryDatabase, type MemoryDatabaseShape } from "../../MemoryDatabase.js"
 import { type MemoryTableRule, memoryTables, tenantTables } from "../../TenantTables.js"
@@ -129,4 +131,34 @@ export const make: Effect.Effect<TenantData.TenantDataStore["Type"], never, Memo
 export const tenantDataStore: Layer.Layer<TenantData.TenantDataStore, never, MemoryDatabase> = Layer.effect(
   TenantData.TenantDataStore,
   make
+)
+
+/** Memory {@link TenantHealth.TenantHealthStore} over the ledger's and the companion's maps. */
+export const tenantHealthStore: Layer.Layer<TenantHealth.TenantHealthStore, never, MemoryDatabase> = Layer.effect(
+  TenantHealth.TenantHealthStore,
+  Effect.map(MemoryDatabase, (db): TenantHealth.TenantHealthStore["Type"] => ({
+    lastImport: (tenant) =>
+      db.read(() => {
+        let at: number | null = null
+        const by = new Map<string, number>()
+        for (const row of db.scoped<BankTransaction.BankTransaction>("ledger_bank_transactions").inScope(tenant)) {
+          if (at === null || row.imported_at > at) {
+            at = row.imported_at
+            by.clear()
+          }
+          if (row.imported_at === at) by.set(row.imported_by, (by.get(row.imported_by) ?? 0) + 1)
+        }
+        if (at === null) return null
+        const [who, n] = [...by].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]!
+        return { at, by: who, transactions: n }
+      }),
+    openProposals: (tenant) =>
+      db.read(() => {
+        let n = 0
+        for (const d of db.scoped<CompanionPorts.ProposalDetail>("companion_proposals").inScope(tenant)) {
+          if (d.review_outcome === null) n++
+        }
+        return n
+      })
+  }))
 )

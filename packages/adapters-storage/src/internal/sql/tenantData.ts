@@ -3,6 +3,7 @@
  * page by page in primary-key order (a row-value cursor: `(k1, k2) > (?, ?)`), and deleted
  * table by table in the registry's delete order.
  */
+import { TenantHealth } from "@airlock/companion"
 import { type Errors, TenantData } from "@airlock/core"
 import { Effect, Layer } from "effect"
 import type { TenantTable } from "../../TenantTables.js"
@@ -114,4 +115,30 @@ export const make = (
 export const tenantDataStore: Layer.Layer<TenantData.TenantDataStore, never, SqlDb> = Layer.effect(
   TenantData.TenantDataStore,
   make()
+)
+
+/**
+ * SQL {@link TenantHealth.TenantHealthStore}: the latest import time of the tenant's bank
+ * transactions and the rows imported then, and the companion proposals without a review.
+ */
+export const tenantHealthStore: Layer.Layer<TenantHealth.TenantHealthStore, never, SqlDb> = Layer.effect(
+  TenantHealth.TenantHealthStore,
+  Effect.map(SqlDb, (sql): TenantHealth.TenantHealthStore["Type"] => ({
+    lastImport: (tenant) =>
+      Effect.gen(function*() {
+        const latest = yield* sql`SELECT MAX(imported_at) AS at FROM ledger_bank_transactions
+                                  WHERE tenant_id = ${tenant}`
+        const at = latest[0]?.at
+        if (at === null || at === undefined) return null
+        const rows = yield* sql`SELECT imported_by, COUNT(*) AS n FROM ledger_bank_transactions
+                                WHERE tenant_id = ${tenant} AND imported_at = ${at}
+                                GROUP BY imported_by ORDER BY COUNT(*) DESC, imported_by LIMIT 1`
+        return { at: int(at), by: String(rows[0]?.imported_by ?? ""), transactions: int(rows[0]?.n ?? 0) }
+      }).pipe(orStorage),
+    openProposals: (tenant) =>
+      sql`SELECT COUNT(*) AS n FROM companion_proposals WHERE tenant_id = ${tenant} AND review_outcome IS NULL`.pipe(
+        Effect.map((rows) => int(rows[0]?.n ?? 0)),
+        orStorage
+      )
+  }))
 )
