@@ -251,6 +251,32 @@ describe("readiness and the lockdown", () => {
         yield* stops.resume(s.actors.admin!)
         expect((yield* s.raw("/readyz")).status).toBe(200)
       }))
+
+    it.effect("an operator's stop, pause and reset leave the instance ready (an idle run is the normal state)", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const post = (command: string) =>
+          s.raw(`/api/admin/control/run/${command}`, H.json("POST", H.tokens.admin, {}))
+        const readyRun = Effect.gen(function*() {
+          const ready = yield* s.raw("/readyz")
+          expect(ready.status).toBe(200)
+          return ready.json.checks.run_overrides
+        })
+        expect((yield* post("start")).status).toBe(200)
+        expect(yield* readyRun).toMatchObject({ ok: true, active: true, paused: false })
+        expect((yield* post("pause")).json.phase).toBe("paused")
+        expect(yield* readyRun).toMatchObject({ ok: true, active: true, paused: true, stop_reason: null })
+        expect((yield* post("stop")).json.phase).toBe("idle")
+        expect(yield* readyRun).toMatchObject({ ok: true, active: false, paused: true, stop_reason: null })
+        expect((yield* post("reset")).json.phase).toBe("idle")
+        expect(yield* readyRun).toMatchObject({ ok: true, active: false, stop_reason: null })
+        const overrides = yield* sql`SELECT key, value FROM core_system_state WHERE key IN ('run.active', 'run.paused')`
+          .pipe(Effect.orDie)
+        expect(Object.fromEntries(overrides.map((r) => [r.key, JSON.parse(String(r.value))]))).toMatchObject({
+          "run.active": false
+        })
+      }))
   })
 })
 
