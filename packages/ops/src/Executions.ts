@@ -458,7 +458,11 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
       Effect.gen(function*() {
         const cost = yield* Ref.make(0n)
         const logs = yield* Ref.make<ReadonlyArray<string>>([])
-        const ours = (r: ExecutionRecord) => r.status === "RUNNING" && r.claimed_by === instance
+        // The claim is fenced by its attempt: a claim is one more attempt, so after a reconcile,
+        // a retry and a new claim by the same instance, the old runner's heartbeats, its watch
+        // and its finishing compare-and-set see a newer attempt and stand down.
+        const ours = (r: ExecutionRecord) =>
+          r.status === "RUNNING" && r.claimed_by === instance && r.attempts === claimed.attempts
 
         const touch = (patch: Partial<ExecutionRecord>): Effect.Effect<void, JobCanceled> =>
           Effect.gen(function*() {
