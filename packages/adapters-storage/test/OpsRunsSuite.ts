@@ -360,16 +360,16 @@ export const suite = <E>(
         yield* TestClock.adjust("1 second")
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING" })
         yield* TestClock.adjust("299 seconds")
-        expect((yield* executions.reconcile(admin, 300)).reconciled).toStrictEqual([])
+        expect((yield* executions.reconcile(admin, tenant.id, 300)).reconciled).toStrictEqual([])
         yield* TestClock.adjust("2 seconds")
-        expect((yield* executions.reconcile(admin, 300)).reconciled).toStrictEqual([run_id])
+        expect((yield* executions.reconcile(admin, tenant.id, 300)).reconciled).toStrictEqual([run_id])
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "FAILED", failure_reason: "stale" })
         // the hung runner is interrupted and writes nothing over the reconcile
         yield* TestClock.adjust("1 second")
         expect(yield* Fiber.join(running)).toStrictEqual([null])
         yield* executions.awaitTriage
         expect((yield* executions.get(admin, tenant.id, run_id)).triage).toMatchObject({ category: "timeout" })
-        expect(yield* codeOf(executions.reconcile(bookkeeper, 300))).toBe("rbac.forbidden")
+        expect(yield* codeOf(executions.reconcile(bookkeeper, tenant.id, 300))).toBe("rbac.forbidden")
       }))
 
     it.effect("claims are fenced by attempt: after reconcile, retry and a reclaim on the same instance the old runner stands down", () =>
@@ -397,7 +397,7 @@ export const suite = <E>(
           yield* TestClock.adjust("301 seconds")
           // let the running attempt's watch finish the read it woke up for, before anything changes
           yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 30)))
-          const { reconciled } = yield* executions.reconcile(admin, 300)
+          const { reconciled } = yield* executions.reconcile(admin, tenant.id, 300)
           expect(reconciled.length).toBe(1)
           yield* executions.retry(bookkeeper, tenant.id, reconciled[0]!)
           return yield* Effect.fork(executions.processAvailable(1, instance))
@@ -406,6 +406,12 @@ export const suite = <E>(
         const first = yield* Effect.fork(executions.processAvailable(1, instance))
         yield* advance(1)
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", attempts: 1, claimed_by: instance })
+        // the stale scan, of one tenant (an on-demand reconcile) or of every tenant
+        const store = yield* ExecutionStore.ExecutionStore
+        const late = Number.MAX_SAFE_INTEGER
+        expect((yield* store.stale(late, 500, tenant.id)).map((r) => r.run_id)).toStrictEqual([run_id])
+        expect(yield* store.stale(late, 500, "someone-else")).toStrictEqual([])
+        expect((yield* store.stale(late, 500)).map((r) => r.run_id)).toContain(run_id)
         const second = yield* reclaim
         yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 30)))
         const reclaimed = (yield* probe.execution(run_id))!

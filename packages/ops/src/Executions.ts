@@ -117,7 +117,7 @@ const notFound = (runId: string) =>
 const with_ = (r: ExecutionRecord, patch: Partial<ExecutionRecord>): ExecutionRecord =>
   new ExecutionRecord({ ...r, ...patch, version: r.version + 1 }, true)
 
-/** The system actor id reconcile audits as. */
+/** The system actor id the interval (background, every tenant) reconcile audits as. */
 export const RECONCILE_ACTOR = "system:ops.reconcile"
 
 /** Options of a worker. */
@@ -391,16 +391,23 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
         return after!
       })
 
-    /** Fails RUNNING executions whose heartbeat is older than `staleAfterSeconds` (reason `stale`). */
-    const reconcileStale = (staleAfterSeconds: number = config.staleAfterSeconds) =>
+    /**
+     * Fails RUNNING executions whose heartbeat is older than `staleAfterSeconds` (reason `stale`):
+     * of every tenant, audited as {@link RECONCILE_ACTOR} (the interval reconcile), or, with a
+     * `scope`, of that tenant only, audited as the actor who asked for it.
+     */
+    const reconcileStale = (
+      staleAfterSeconds: number = config.staleAfterSeconds,
+      scope?: { readonly tenant: Ids.TenantId; readonly actorId: string }
+    ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const cutoff = now - staleAfterSeconds * 1000
-        const candidates = yield* store.stale(cutoff, RECONCILE_BATCH)
+        const candidates = yield* store.stale(cutoff, RECONCILE_BATCH, scope?.tenant)
         const reconciled: Array<string> = []
         for (const candidate of candidates) {
           const { after } = yield* uow.transaction(Effect.gen(function*() {
-            const changed = yield* modify(null, candidate.run_id, (r) =>
+            const changed = yield* modify(scope?.tenant ?? null, candidate.run_id, (r) =>
               Effect.succeed(
                 r.status === "RUNNING" && (r.heartbeat_at ?? r.started_at ?? 0) < cutoff
                   ? Option.some(with_(r, {
@@ -416,13 +423,14 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
             if (changed.after !== null) {
               yield* audit.append({
                 tenant_id: changed.after.tenant_id as Ids.TenantId,
-                actor_id: RECONCILE_ACTOR,
+                actor_id: scope?.actorId ?? RECONCILE_ACTOR,
                 action: "execution.reconciled",
                 subject: changed.after.run_id,
                 data: {
                   run_id: changed.after.run_id,
                   job_name: changed.after.job_name,
-                  stale_after_seconds: staleAfterSeconds
+                  stale_after_seconds: staleAfterSeconds,
+                  on_demand: scope !== undefined
                 }
               })
             }
@@ -437,15 +445,20 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
         return { stale_after_seconds: staleAfterSeconds, reconciled } satisfies ReconcileResult
       })
 
-    /** {@link reconcileStale} on demand (`ops.write`); `stale_after_seconds` 1 s – 30 days. */
-    const reconcile = (actor: Actor.Actor, staleAfterSeconds?: number) =>
+    /**
+     * {@link reconcileStale} on demand (`ops.write`), for the tenant the actor acts on (an admin
+     * with `tenant.cross` may name another); `stale_after_seconds` 1 s – 30 days. Audited as the
+     * actor.
+     */
+    const reconcile = (actor: Actor.Actor, tenant: Ids.TenantId, staleAfterSeconds?: number) =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "ops.write")
+        yield* TenantScope.requireTenant(rbac, actor, tenant)
         const seconds = staleAfterSeconds ?? config.staleAfterSeconds
         if (!Number.isFinite(seconds) || seconds < 1 || seconds > 30 * 86_400) {
           return yield* invalid("validation.stale_after_seconds", "stale_after_seconds must be between 1 and 2592000")
         }
-        return yield* reconcileStale(seconds)
+        return yield* reconcileStale(seconds, { tenant, actorId: actor.id })
       })
 
     // how often a running execution is checked for a cancel or a reconcile
