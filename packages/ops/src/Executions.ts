@@ -31,8 +31,8 @@ import {
   UnitOfWork
 } from "@airlock/core"
 import type { Actor, AgentMemory, SystemState } from "@airlock/core"
-import { BudgetStore, KindPolicy, Usd, Windows } from "@airlock/guardrails"
-import type { BreakerEvents, Budgets, StopConditions } from "@airlock/guardrails"
+import { BudgetStore, Budgets, KindPolicy, Usd, Windows } from "@airlock/guardrails"
+import type { BreakerEvents, StopConditions } from "@airlock/guardrails"
 import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer, Metric, Option, Ref, Schema } from "effect"
 import { ExecutionsConfig } from "./ExecutionsConfig.js"
 import { ExecutionRecord, type ExecutionStatus, ExecutionStore } from "./ExecutionStore.js"
@@ -579,6 +579,7 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
           return changed
         }))
         if (after === null) return null
+        yield* Budgets.countSpend("execution_actual", spent)
         yield* finished(after.status)
         if (after.status === "FAILED") yield* triageLater(after)
         return after
