@@ -84,10 +84,13 @@ const main = Effect.gen(function*() {
   // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
   const companion = CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(guardrails))
   // run controls, executions (a worker and the stale reconcile in the background, the demo job
-  // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*
+  // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*. The worker sees the
+  // server's drain (the same layer values, so one instance): it claims nothing while a restart or
+  // a shutdown drains, and the drain waits for the executions it runs.
   const ops = Layer.mergeAll(Executions.layerBackground(), DemoRunner.layer).pipe(
     Layer.provideMerge(Executions.layer),
-    Layer.provideMerge(ExecutionsConfig.layerConfig)
+    Layer.provideMerge(ExecutionsConfig.layerConfig),
+    Layer.provide(Drain.Drain.DefaultWithoutDependencies.pipe(Layer.provide(OpsReadiness.Readiness.Default)))
   )
   const seed = Layer.effectDiscard(
     settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens

@@ -5,7 +5,7 @@
 import { Backup, Migrations } from "@airlock/adapters-storage"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option } from "effect"
 import { existsSync, mkdtempSync } from "node:fs"
 import { request } from "node:http"
 import { tmpdir } from "node:os"
@@ -277,6 +277,80 @@ describe("readiness and the lockdown", () => {
           "run.active": false
         })
       }))
+  })
+})
+
+describe("the execution worker and the drain", () => {
+  layer(H.layer(), { excludeTestServices: true })("worker", (it) => {
+    it.effect("claims nothing while draining; a restart waits for the running execution; at the timeout or on shutdown it is requeued", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const { Drain, Executions, JobRunner } = yield* Effect.promise(() => import("@airlock/ops"))
+        // the process's drain, as the reference server shares it with the worker
+        const drain = Context.get(yield* Layer.build(Drain.Drain.Default), Drain.Drain)
+        const executions = yield* Executions.Executions
+        const gates = new Map<string, Deferred.Deferred<void>>()
+        yield* Effect.flatMap(JobRunner.JobRunners, (r) =>
+          r.register("drained", (ctx) =>
+            Effect.gen(function*() {
+              const gate = gates.get((ctx.plan as { gate: string }).gate)
+              if (gate === undefined) return
+              yield* ctx.heartbeat
+              yield* Deferred.await(gate)
+            })))
+        const submit = (gate: string) =>
+          Effect.map(
+            s.raw("/api/v1/builds", H.json("POST", H.tokens.bookkeeper, { job_name: "drained", plan: { gate } })),
+            (r) => r.json.run_id as string
+          )
+        const row = (runId: string) =>
+          Effect.map(
+            sql`SELECT status, attempts, claimed_by FROM ops_executions WHERE run_id = ${runId}`,
+            (rs) => ({ status: rs[0]!.status, attempts: Number(rs[0]!.attempts), claimed_by: rs[0]!.claimed_by })
+          ).pipe(Effect.orDie)
+        const until = (runId: string, status: string) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 200 && (yield* row(runId)).status !== status; i++) yield* sleep(20)
+            return yield* row(runId)
+          })
+        gates.set("a", yield* Deferred.make<void>())
+        gates.set("b", yield* Deferred.make<void>())
+        const worker = yield* Effect.fork(executions.worker({ instance: "inst-drain", concurrency: 2, drain }))
+        const a = yield* submit("a")
+        expect(yield* until(a, "RUNNING")).toMatchObject({ attempts: 1, claimed_by: "inst-drain" })
+        // a restart's drain: the running execution is waited for, a queued one is not claimed
+        const draining = yield* Effect.fork(drain.drain(10_000, { reason: "restarting" }))
+        yield* sleep(50)
+        expect(drain.state()).toMatchObject({ accepting: false, background: 1 })
+        const queued = yield* Effect.map(
+          executions.submit(s.actors.bookkeeper!, s.actors.bookkeeper!.tenant_id, { job_name: "drained", plan: {} }),
+          (r) => r.run_id
+        )
+        yield* sleep(300)
+        expect(yield* row(queued)).toMatchObject({ status: "QUEUED", attempts: 0, claimed_by: null })
+        expect(Option.isNone(yield* Fiber.poll(draining))).toBe(true)
+        yield* Deferred.succeed(gates.get("a")!, undefined)
+        const outcome = yield* Fiber.join(draining)
+        expect(outcome).toMatchObject({ timed_out: false, background_interrupted: 0 })
+        expect(yield* row(a)).toMatchObject({ status: "SUCCEEDED", attempts: 1 })
+        expect(yield* row(queued)).toMatchObject({ status: "QUEUED" })
+        // accepting again: the queued one runs
+        yield* drain.resume
+        expect(yield* until(queued, "SUCCEEDED")).toMatchObject({ attempts: 1 })
+        // a drain that times out interrupts the runner: the execution is requeued, its attempt released
+        const b = yield* submit("b")
+        expect(yield* until(b, "RUNNING")).toMatchObject({ attempts: 1 })
+        const timedOut = yield* drain.drain(200, { reason: "restarting" })
+        expect(timedOut).toMatchObject({ timed_out: true, background_interrupted: 1 })
+        expect(yield* row(b)).toMatchObject({ status: "QUEUED", attempts: 0, claimed_by: null })
+        yield* drain.resume
+        expect(yield* until(b, "RUNNING")).toMatchObject({ attempts: 1, claimed_by: "inst-drain" })
+        // shutdown: the worker is interrupted with its runner, which gives the claim back
+        yield* Fiber.interrupt(worker)
+        expect(yield* row(b)).toMatchObject({ status: "QUEUED", attempts: 0, claimed_by: null })
+        yield* Deferred.succeed(gates.get("b")!, undefined)
+      }).pipe(Effect.scoped))
   })
 })
 

@@ -33,7 +33,8 @@ import {
 import type { Actor, AgentMemory, SystemState } from "@airlock/core"
 import { BudgetStore, Budgets, KindPolicy, Usd, Windows } from "@airlock/guardrails"
 import type { BreakerEvents, StopConditions } from "@airlock/guardrails"
-import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer, Metric, Option, Ref, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, FiberSet, Layer, Metric, Option, Ref, Schema } from "effect"
+import { Drain } from "./Drain.js"
 import { ExecutionsConfig } from "./ExecutionsConfig.js"
 import { ExecutionRecord, type ExecutionStatus, ExecutionStore } from "./ExecutionStore.js"
 import { JobCanceled, type JobContext, JobError, JobRunners } from "./JobRunner.js"
@@ -126,6 +127,12 @@ export interface WorkerOptions {
   readonly instance?: string
   /** Executions run at once (default `AIRLOCK_EXEC_WORKER_CONCURRENCY`). */
   readonly concurrency?: number
+  /**
+   * The process's drain (default: the `Drain` in the context, if any). While it does not accept,
+   * the worker claims nothing; claimed executions run as its tracked background fibers, so a
+   * controlled restart or a shutdown waits for them up to its timeout.
+   */
+  readonly drain?: Drain
 }
 
 /** Builds, executions, retries, cancels and reconcile. */
@@ -466,16 +473,52 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
 
     // --- running -------------------------------------------------------------------------------
 
-    /** Runs one claimed execution to its end on `instance`. */
+    // The claim is fenced by its attempt: a claim is one more attempt, so after a reconcile, a
+    // retry and a new claim by the same instance, the old runner's heartbeats, its watch and its
+    // finishing compare-and-set see a newer attempt and stand down.
+    const isOurs = (claimed: ExecutionRecord, instance: string) => (r: ExecutionRecord) =>
+      r.status === "RUNNING" && r.claimed_by === instance && r.attempts === claimed.attempts
+
+    /**
+     * Gives a claim back: the execution, still this claim's, is QUEUED again with its attempt
+     * released (a shutdown or a drain interrupted its runner, or it could not be started).
+     */
+    const release = (claimed: ExecutionRecord, instance: string, why: string): Effect.Effect<void> =>
+      modify(null, claimed.run_id, (r) =>
+        Effect.succeed(
+          isOurs(claimed, instance)(r)
+            ? Option.some(with_(r, {
+              status: "QUEUED",
+              attempts: Math.max(0, r.attempts - 1),
+              claimed_by: null,
+              started_at: null,
+              heartbeat_at: null,
+              progress: null,
+              progress_message: null
+            }))
+            : Option.none()
+        )).pipe(
+          Effect.flatMap(({ after }) =>
+            after === null
+              ? Effect.void
+              : Effect.logInfo("execution requeued").pipe(
+                Effect.annotateLogs({ run_id: claimed.run_id, job_name: claimed.job_name, reason: why })
+              )
+          ),
+          Effect.catchAll((e) =>
+            Effect.logError("execution could not be requeued", e).pipe(Effect.annotateLogs({ run_id: claimed.run_id }))
+          )
+        )
+
+    /**
+     * Runs one claimed execution to its end on `instance`. Interrupted (a shutdown, a drain's
+     * timeout), it gives the claim back: QUEUED, attempt released.
+     */
     const runClaimed = (claimed: ExecutionRecord, instance: string): Effect.Effect<ExecutionRecord | null> =>
       Effect.gen(function*() {
         const cost = yield* Ref.make(0n)
         const logs = yield* Ref.make<ReadonlyArray<string>>([])
-        // The claim is fenced by its attempt: a claim is one more attempt, so after a reconcile,
-        // a retry and a new claim by the same instance, the old runner's heartbeats, its watch
-        // and its finishing compare-and-set see a newer attempt and stand down.
-        const ours = (r: ExecutionRecord) =>
-          r.status === "RUNNING" && r.claimed_by === instance && r.attempts === claimed.attempts
+        const ours = isOurs(claimed, instance)
 
         const touch = (patch: Partial<ExecutionRecord>): Effect.Effect<void, JobCanceled> =>
           Effect.gen(function*() {
@@ -589,7 +632,8 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
             Effect.logError("execution could not be finished", e).pipe(Effect.annotateLogs({ run_id: claimed.run_id })),
             null
           )
-        )
+        ),
+        Effect.onInterrupt(() => release(claimed, instance, "interrupted"))
       )
 
     /**
@@ -612,11 +656,20 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
     const worker = (options: WorkerOptions = {}): Effect.Effect<never> =>
       Effect.scoped(Effect.gen(function*() {
         const instance = options.instance ?? instanceId
+        const drain = options.drain ?? Option.getOrUndefined(yield* Effect.serviceOption(Drain))
         const slots = yield* Effect.makeSemaphore(options.concurrency ?? config.workerConcurrency)
         const running = yield* FiberSet.make<unknown, never>()
+        // runners forked through the drain are daemons: interrupt them with the worker
+        const tracked = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+        yield* Effect.addFinalizer(() => Effect.suspend(() => Fiber.interruptAll([...tracked])))
         const idle = Duration.millis(config.pollIntervalMillis)
         return yield* Effect.forever(Effect.gen(function*() {
           yield* slots.take(1)
+          if (drain !== undefined && !drain.isAccepting()) {
+            // draining (restart or shutdown): claim nothing new
+            yield* slots.release(1)
+            return yield* Effect.sleep(idle)
+          }
           const claimed = yield* store.claim(instance, yield* Clock.currentTimeMillis, 1).pipe(
             Effect.catchAll((e) => Effect.as(Effect.logWarning("execution claim failed", e), []))
           )
@@ -626,7 +679,21 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
             return yield* Effect.sleep(idle)
           }
           yield* Metric.increment(executionsClaimedTotal)
-          yield* FiberSet.run(running, Effect.ensuring(runClaimed(first, instance), slots.release(1)))
+          const run = Effect.ensuring(runClaimed(first, instance), slots.release(1))
+          if (drain === undefined) return yield* FiberSet.run(running, run)
+          // a tracked background fiber of the drain: a restart waits for it (up to its timeout)
+          yield* Effect.uninterruptibleMask((restore) =>
+            drain.fork(restore(run)).pipe(
+              Effect.tap((fiber) =>
+                Effect.sync(() => {
+                  tracked.add(fiber)
+                  fiber.addObserver(() => tracked.delete(fiber))
+                })
+              ),
+              // the drain began between the check and the claim: give the claim back
+              Effect.catchAll(() => Effect.zipRight(release(first, instance, "draining"), slots.release(1)))
+            )
+          )
         }))
       }))
 
