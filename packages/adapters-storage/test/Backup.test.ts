@@ -163,7 +163,11 @@ describe("SQLite backup and restore", () => {
         writeFileSync(corrupt, Buffer.alloc(8192, 7))
         const refused = yield* Effect.flip(Backup.restore({ from: corrupt, filename }))
         expect(refused._tag).toBe("StorageError")
-        expect(existsSync(`${filename}.restore-`)).toBe(false)
+        // no staged copy left, nothing moved aside, the live database's rows unchanged
+        expect(readdirSync(dir).filter((n) => n.includes(".restore-"))).toStrictEqual([])
+        yield* Effect.gen(function*() {
+          expect(yield* countRows(yield* SqlClient.SqlClient)).toBe(5)
+        }).pipe(Effect.provide(store(filename)))
 
         // restore the older of the two over the live file (the store is stopped: its layer is closed)
         const report = yield* Backup.restore({ from: taken[2]!.path, filename })
