@@ -80,6 +80,11 @@ const suite = (storage: H.Storage) =>
         expect(triage.status).toBe(200)
         expect(triage.json.latest).toMatchObject({ run_id: runId, category: "input", evidence: [plan.fail] })
         expect(triage.json.history).toHaveLength(1)
+        // read back from agent memory: the report names its memory item
+        const [item] = yield* sql`SELECT uid FROM core_memory_items WHERE source_ref = ${`execution:${runId}`}`
+        expect(typeof item?.uid).toBe("string")
+        expect(triage.json.latest.memory_uid).toBe(item!.uid)
+        expect(triage.json.history[0].memory_uid).toBe(item!.uid)
         const list = yield* s.raw("/api/v1/executions?job_name=my_job&status=FAILED", { headers: H.auth(viewer) })
         expect(list.json.executions.map((e: any) => e.run_id)).toStrictEqual([runId])
 
