@@ -136,10 +136,13 @@ const main = Effect.gen(function*() {
     Layer.provide([ledger, guardrails, tenantDataConfig, TenantOnboarding.layerConfig])
   )
   // run controls, executions (a worker and the stale reconcile in the background, the demo job
-  // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*
+  // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*. The worker sees the
+  // server's drain (the same layer values, so one instance): it claims nothing while a restart or
+  // a shutdown drains, and the drain waits for the executions it runs.
   const ops = Layer.mergeAll(Executions.layerBackground(), DemoRunner.layer).pipe(
     Layer.provideMerge(Executions.layer),
-    Layer.provideMerge(ExecutionsConfig.layerConfig)
+    Layer.provideMerge(ExecutionsConfig.layerConfig),
+    Layer.provide(Drain.Drain.DefaultWithoutDependencies.pipe(Layer.provide(OpsReadiness.Readiness.Default)))
   )
   // the scheduler and the maintenance loop (AIRLOCK_SCHEDULER_*, AIRLOCK_MAINTENANCE_*), with the
   // targets and commands this server has: agent-memory tiering over every tenant

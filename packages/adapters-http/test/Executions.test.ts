@@ -7,7 +7,7 @@ import { Canonical } from "@airlock/core"
 import { Executions, JobRunner } from "@airlock/ops"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as H from "./support/Harness.js"
 
 const runner: JobRunner.JobRunner = (ctx) =>
@@ -80,6 +80,11 @@ const suite = (storage: H.Storage) =>
         expect(triage.status).toBe(200)
         expect(triage.json.latest).toMatchObject({ run_id: runId, category: "input", evidence: [plan.fail] })
         expect(triage.json.history).toHaveLength(1)
+        // read back from agent memory: the report names its memory item
+        const [item] = yield* sql`SELECT uid FROM core_memory_items WHERE source_ref = ${`execution:${runId}`}`
+        expect(typeof item?.uid).toBe("string")
+        expect(triage.json.latest.memory_uid).toBe(item!.uid)
+        expect(triage.json.history[0].memory_uid).toBe(item!.uid)
         const list = yield* s.raw("/api/v1/executions?job_name=my_job&status=FAILED", { headers: H.auth(viewer) })
         expect(list.json.executions.map((e: any) => e.run_id)).toStrictEqual([runId])
 
@@ -119,6 +124,51 @@ const suite = (storage: H.Storage) =>
           "rbac.forbidden"
         )
         H.expectError(yield* s.raw("/api/v1/executions/run_nope", { headers: H.auth(admin) }), 404, "not_found")
+      }))
+
+    it.effect("on-demand reconcile is scoped to the acting tenant and audited as the caller", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const executions = yield* Executions.Executions
+        yield* Effect.flatMap(JobRunner.JobRunners, (r) => r.register("hangs_scoped", () => Effect.never))
+        const accepted = yield* s.raw(
+          "/api/v1/builds",
+          H.json("POST", H.tokens.bookkeeper, { job_name: "hangs_scoped", plan: { hang: true } })
+        )
+        expect(accepted.status).toBe(202)
+        const runId = accepted.json.run_id as string
+        const running = yield* Effect.fork(executions.processAvailable(1, "inst-scoped"))
+        for (let i = 0; i < 100; i++) {
+          const [r] = yield* sql`SELECT status FROM ops_executions WHERE run_id = ${runId}`
+          if (r?.status === "RUNNING") break
+          yield* Effect.sleep("20 millis")
+        }
+        // its last heartbeat ten minutes ago: stale for a 300 s reconcile
+        yield* sql`UPDATE ops_executions SET heartbeat_at = heartbeat_at - 600000, started_at = started_at - 600000
+                   WHERE run_id = ${runId}`
+        const reconcile = (token: string, headers: Record<string, string> = {}) =>
+          s.raw("/api/v1/executions/reconcile?stale_after_seconds=300", {
+            method: "POST",
+            headers: H.auth(token, headers)
+          })
+        // an OWNER of acme (ops.write there) cannot fail default's execution, nor name default
+        const foreign = yield* reconcile(H.tokens.acmeOwner)
+        expect(foreign.status).toBe(200)
+        expect(foreign.json).toMatchObject({ count: 0, reconciled: [] })
+        expect((yield* reconcile(H.tokens.acmeOwner, { "x-tenant": "default" })).status).toBe(403)
+        const [still] = yield* sql`SELECT status FROM ops_executions WHERE run_id = ${runId}`
+        expect(still).toMatchObject({ status: "RUNNING" })
+        // an admin with tenant.cross acts on the X-Tenant tenant, as elsewhere; audited as the admin
+        const done = yield* reconcile(H.tokens.acmeAdmin, { "x-tenant": "default" })
+        expect(done.json).toMatchObject({ count: 1, reconciled: [runId] })
+        const [failed] = yield* sql`SELECT status, failure_reason FROM ops_executions WHERE run_id = ${runId}`
+        expect(failed).toMatchObject({ status: "FAILED", failure_reason: "stale" })
+        const audit = yield* sql`SELECT tenant_id, actor_id FROM core_audit
+                                 WHERE action = 'execution.reconciled' AND subject = ${runId}`
+        expect(audit).toStrictEqual([{ tenant_id: "default", actor_id: "acme_admin" }])
+        expect(yield* Fiber.join(running)).toStrictEqual([null])
+        yield* executions.awaitTriage
       }))
 
     it.effect("run controls: start/pause/resume/stop with the operator's name; status and metrics", () =>

@@ -56,14 +56,57 @@ const exercise = Effect.gen(function*() {
   return yield* s.raw("/metrics")
 })
 
+/**
+ * Exercises the domain's own counters on the server: a build (proposed, applied, its estimate
+ * charged), a rejected build proposal, a metered model call, a tripped stop condition and an
+ * execution that reports an actual cost.
+ */
+const exerciseDomain = Effect.gen(function*() {
+  const s = yield* H.TestServer
+  const { GovernedActions } = yield* Effect.promise(() => import("@airlock/core"))
+  const { Budgets, StopConditions } = yield* Effect.promise(() => import("@airlock/guardrails"))
+  const { Executions, JobRunner } = yield* Effect.promise(() => import("@airlock/ops"))
+  yield* Effect.flatMap(JobRunner.JobRunners, (r) => r.register("metrics_job", (ctx) => ctx.reportCost(250_000n)))
+  const built = yield* s.raw(
+    "/api/v1/builds",
+    H.json("POST", H.tokens.bookkeeper, { job_name: "metrics_job", plan: { n: 1 }, estimated_cost_usd: "1.25" })
+  )
+  expect(built.status).toBe(202)
+  yield* (yield* Executions.Executions).processAvailable(5)
+  const pipeline = yield* GovernedActions.GovernedActions
+  const bookkeeper = s.actors.bookkeeper!
+  const proposed = yield* pipeline.propose({
+    tenant_id: bookkeeper.tenant_id,
+    actor: bookkeeper,
+    kind: "ops.build",
+    payload: { job_name: "metrics_job", plan: { n: 2 }, plan_hash: "h", risk_score: 0, estimated_cost_usd: "0.00" }
+  })
+  yield* pipeline.reject(bookkeeper.tenant_id, proposed.action.id, bookkeeper, "not now")
+  yield* (yield* Budgets.LlmBudget).meter({
+    tenant_id: "default",
+    task: "metrics",
+    model: "metrics-model",
+    usage: { input_tokens: 1_000_000, output_tokens: 0 }
+  })
+  const stops = yield* StopConditions.StopConditions
+  expect(yield* stops.trip("db_pool_pressure", { samples: 5 })).toBe(true)
+  yield* stops.resume(s.actors.admin!)
+})
+
 if (promtoolOff) {
   describe("/metrics and promtool", () => {
     vitest.skip("promtool check turned off with AIRLOCK_TEST_PROMTOOL=off", () => {})
   })
 } else {
-  layer(H.layer(), { excludeTestServices: true })("/metrics with the default prefix", (it) => {
+  layer(
+    H.layer({
+      guardrails: { llmPrices: { "metrics-model": { input_per_mtok: 2_000_000n, output_per_mtok: 0n } } }
+    }),
+    { excludeTestServices: true }
+  )("/metrics with the default prefix", (it) => {
     it.effect("prefixed names, route templates, domain metrics; promtool check metrics passes", () =>
       Effect.gen(function*() {
+        yield* exerciseDomain
         const m = yield* exercise
         expect(m.status).toBe(200)
         const text = m.text
@@ -81,6 +124,20 @@ if (promtoolOff) {
         expect(text).toMatch(/^airlock_metrics_test_scheduler_lag_seconds 1\.5$/m)
         expect(text).toMatch(/^airlock_metrics_test_trips_total 2$/m)
         expect(text).toContain("# TYPE airlock_memory_items gauge")
+        // issue #16's domain counters: proposals, applies, rejections (by kind), breaker trips
+        // (by breaker), budget spend in micro-dollars (by scope)
+        for (const name of ["proposed", "applied", "rejected"]) {
+          expect(text).toContain(`# TYPE airlock_governed_actions_${name}_total counter`)
+          expect(text).toMatch(
+            new RegExp(`^airlock_governed_actions_${name}_total\\{kind="ops\\.build"\\} [1-9]\\d*$`, "m")
+          )
+        }
+        expect(text).toMatch(/^# HELP airlock_governed_actions_applied_total \S/m)
+        expect(text).toMatch(/^airlock_guardrails_breaker_trips_total\{breaker="stop_condition"\} [1-9]\d*$/m)
+        expect(text).toContain("# TYPE airlock_guardrails_budget_spend_usd_micros_total counter")
+        expect(text).toMatch(/^airlock_guardrails_budget_spend_usd_micros_total\{scope="llm"\} [1-9]\d*$/m)
+        expect(text).toMatch(/^airlock_guardrails_budget_spend_usd_micros_total\{scope="execution"\} [1-9]\d*$/m)
+        expect(text).toMatch(/^airlock_guardrails_budget_spend_usd_micros_total\{scope="execution_actual"\} [1-9]\d*$/m)
         expect(text).not.toContain("effect_fiber")
         // every sample is behind the prefix
         for (const line of text.split("\n").filter((l) => l !== "" && !l.startsWith("#")))

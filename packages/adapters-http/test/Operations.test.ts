@@ -5,7 +5,7 @@
 import { Backup, Migrations } from "@airlock/adapters-storage"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option } from "effect"
 import { existsSync, mkdtempSync } from "node:fs"
 import { request } from "node:http"
 import { tmpdir } from "node:os"
@@ -251,6 +251,105 @@ describe("readiness and the lockdown", () => {
         yield* stops.resume(s.actors.admin!)
         expect((yield* s.raw("/readyz")).status).toBe(200)
       }))
+
+    it.effect("an operator's stop, pause and reset leave the instance ready (an idle run is the normal state)", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const post = (command: string) => s.raw(`/api/admin/control/run/${command}`, H.json("POST", H.tokens.admin, {}))
+        const readyRun = Effect.gen(function*() {
+          const ready = yield* s.raw("/readyz")
+          expect(ready.status).toBe(200)
+          return ready.json.checks.run_overrides
+        })
+        expect((yield* post("start")).status).toBe(200)
+        expect(yield* readyRun).toMatchObject({ ok: true, active: true, paused: false })
+        expect((yield* post("pause")).json.phase).toBe("paused")
+        expect(yield* readyRun).toMatchObject({ ok: true, active: true, paused: true, stop_reason: null })
+        expect((yield* post("stop")).json.phase).toBe("idle")
+        expect(yield* readyRun).toMatchObject({ ok: true, active: false, paused: true, stop_reason: null })
+        expect((yield* post("reset")).json.phase).toBe("idle")
+        expect(yield* readyRun).toMatchObject({ ok: true, active: false, stop_reason: null })
+        const overrides = yield* sql`SELECT key, value FROM core_system_state WHERE key IN ('run.active', 'run.paused')`
+          .pipe(Effect.orDie)
+        expect(Object.fromEntries(overrides.map((r) => [r.key, JSON.parse(String(r.value))]))).toMatchObject({
+          "run.active": false
+        })
+      }))
+  })
+})
+
+describe("the execution worker and the drain", () => {
+  layer(H.layer(), { excludeTestServices: true })("worker", (it) => {
+    it.effect("claims nothing while draining; a restart waits for the running execution; at the timeout or on shutdown it is requeued", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const { Drain, Executions, JobRunner } = yield* Effect.promise(() => import("@airlock/ops"))
+        // the process's drain, as the reference server shares it with the worker
+        const drain = Context.get(yield* Layer.build(Drain.Drain.Default), Drain.Drain)
+        const executions = yield* Executions.Executions
+        const gates = new Map<string, Deferred.Deferred<void>>()
+        yield* Effect.flatMap(JobRunner.JobRunners, (r) =>
+          r.register("drained", (ctx) =>
+            Effect.gen(function*() {
+              const gate = gates.get((ctx.plan as { gate: string }).gate)
+              if (gate === undefined) return
+              yield* ctx.heartbeat
+              yield* Deferred.await(gate)
+            })))
+        const submit = (gate: string) =>
+          Effect.map(
+            s.raw("/api/v1/builds", H.json("POST", H.tokens.bookkeeper, { job_name: "drained", plan: { gate } })),
+            (r) => r.json.run_id as string
+          )
+        const row = (runId: string) =>
+          Effect.map(
+            sql`SELECT status, attempts, claimed_by FROM ops_executions WHERE run_id = ${runId}`,
+            (rs) => ({ status: rs[0]!.status, attempts: Number(rs[0]!.attempts), claimed_by: rs[0]!.claimed_by })
+          ).pipe(Effect.orDie)
+        const until = (runId: string, status: string) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 200 && (yield* row(runId)).status !== status; i++) yield* sleep(20)
+            return yield* row(runId)
+          })
+        gates.set("a", yield* Deferred.make<void>())
+        gates.set("b", yield* Deferred.make<void>())
+        const worker = yield* Effect.fork(executions.worker({ instance: "inst-drain", concurrency: 2, drain }))
+        const a = yield* submit("a")
+        expect(yield* until(a, "RUNNING")).toMatchObject({ attempts: 1, claimed_by: "inst-drain" })
+        // a restart's drain: the running execution is waited for, a queued one is not claimed
+        const draining = yield* Effect.fork(drain.drain(10_000, { reason: "restarting" }))
+        yield* sleep(50)
+        expect(drain.state()).toMatchObject({ accepting: false, background: 1 })
+        const queued = yield* Effect.map(
+          executions.submit(s.actors.bookkeeper!, s.actors.bookkeeper!.tenant_id, { job_name: "drained", plan: {} }),
+          (r) => r.run_id
+        )
+        yield* sleep(300)
+        expect(yield* row(queued)).toMatchObject({ status: "QUEUED", attempts: 0, claimed_by: null })
+        expect(Option.isNone(yield* Fiber.poll(draining))).toBe(true)
+        yield* Deferred.succeed(gates.get("a")!, undefined)
+        const outcome = yield* Fiber.join(draining)
+        expect(outcome).toMatchObject({ timed_out: false, background_interrupted: 0 })
+        expect(yield* row(a)).toMatchObject({ status: "SUCCEEDED", attempts: 1 })
+        expect(yield* row(queued)).toMatchObject({ status: "QUEUED" })
+        // accepting again: the queued one runs
+        yield* drain.resume
+        expect(yield* until(queued, "SUCCEEDED")).toMatchObject({ attempts: 1 })
+        // a drain that times out interrupts the runner: the execution is requeued, its attempt released
+        const b = yield* submit("b")
+        expect(yield* until(b, "RUNNING")).toMatchObject({ attempts: 1 })
+        const timedOut = yield* drain.drain(200, { reason: "restarting" })
+        expect(timedOut).toMatchObject({ timed_out: true, background_interrupted: 1 })
+        expect(yield* row(b)).toMatchObject({ status: "QUEUED", attempts: 0, claimed_by: null })
+        yield* drain.resume
+        expect(yield* until(b, "RUNNING")).toMatchObject({ attempts: 1, claimed_by: "inst-drain" })
+        // shutdown: the worker is interrupted with its runner, which gives the claim back
+        yield* Fiber.interrupt(worker)
+        expect(yield* row(b)).toMatchObject({ status: "QUEUED", attempts: 0, claimed_by: null })
+        yield* Deferred.succeed(gates.get("b")!, undefined)
+      }).pipe(Effect.scoped))
   })
 })
 

@@ -191,10 +191,46 @@ const integrity = (file: string) =>
     catch: (cause) => storageError("The backup is not a readable SQLite database", cause)
   })
 
+/** `details.reason` of the refusal when another process has the target database open. */
+export const DATABASE_IN_USE = "database_in_use"
+
+/**
+ * Opens `file` and takes it exclusively: `locking_mode = EXCLUSIVE`, `BEGIN EXCLUSIVE` and a read.
+ * (In WAL mode a plain `BEGIN EXCLUSIVE` does not see an idle connection of another process; the
+ * exclusive locking mode needs the shared-memory lock every open connection holds.) Refused with
+ * `details.reason: "database_in_use"` on `SQLITE_BUSY`, without waiting.
+ */
+const lockExclusive = (file: string) =>
+  Effect.try({
+    try: () => {
+      const db = new Database(file, { fileMustExist: true, timeout: 0 })
+      try {
+        db.pragma("locking_mode = EXCLUSIVE")
+        db.exec("BEGIN EXCLUSIVE")
+        db.prepare("SELECT COUNT(*) FROM sqlite_master").get()
+        return db
+      } catch (e) {
+        db.close()
+        throw e
+      }
+    },
+    catch: (cause) =>
+      typeof cause === "object" && cause !== null &&
+        String((cause as { code?: unknown }).code).startsWith("SQLITE_BUSY")
+        ? new Errors.StorageError({
+          message: `The database ${basename(file)} is in use by another connection: stop the server before restoring`,
+          details: { reason: DATABASE_IN_USE, filename: basename(file) },
+          cause
+        })
+        : storageError("Could not open the current database to replace it", cause)
+  })
+
 /**
  * Restores a backup (`.db` or `.db.gz`) into `filename`, which no process may have open (stop
- * the server first). The backup is checked before anything is replaced; the replaced database
- * is kept aside; the migrations run on the restored file.
+ * the server first): the current database is opened and locked exclusively before it is moved
+ * aside, and a database another connection holds is refused (`details.reason:
+ * "database_in_use"`), nothing replaced. The backup is checked before anything is replaced; the
+ * replaced database is kept aside; the migrations run on the restored file.
  */
 export const restore = (options: {
   readonly from: string
@@ -219,23 +255,28 @@ export const restore = (options: {
       let previous: string | null = null
       if (existsSync(options.filename)) {
         previous = `${options.filename}.pre-restore-${stamp(now)}`
-        yield* attempt("Could not keep the current database aside", async () => {
-          await rename(options.filename, previous!)
-          for (const suffix of ["-wal", "-shm"]) {
-            if (existsSync(`${options.filename}${suffix}`))
-              await rename(`${options.filename}${suffix}`, `${previous}${suffix}`)
-          }
-        })
-      }
-      yield* attempt("Could not move the backup in", () =>
-        rename(staged, options.filename))
-      const migrations = yield* Effect.flatMap(SqlClient.SqlClient, () =>
-        Migrations.status).pipe(
-          Effect.provide(Sqlite.layerClient({ filename: options.filename, checkpointIntervalMs: null })),
-          Effect.mapError((e) =>
-            storageError("Could not migrate the restored database", e)
-          )
+        // held while the current database is moved aside, so no connection slips in meanwhile
+        yield* Effect.acquireUseRelease(
+          lockExclusive(options.filename),
+          () =>
+            attempt("Could not keep the current database aside", async () => {
+              await rename(options.filename, previous!)
+              for (const suffix of ["-wal", "-shm"]) {
+                if (existsSync(`${options.filename}${suffix}`))
+                  await rename(`${options.filename}${suffix}`, `${previous}${suffix}`)
+              }
+            }),
+          (db) =>
+            Effect.sync(() =>
+              db.close()
+            )
         )
+      }
+      yield* attempt("Could not move the backup in", () => rename(staged, options.filename))
+      const migrations = yield* Effect.flatMap(SqlClient.SqlClient, () => Migrations.status).pipe(
+        Effect.provide(Sqlite.layerClient({ filename: options.filename, checkpointIntervalMs: null })),
+        Effect.mapError((e) => storageError("Could not migrate the restored database", e))
+      )
       return {
         restored_from: basename(options.from),
         filename: options.filename,

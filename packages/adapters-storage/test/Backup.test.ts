@@ -8,7 +8,7 @@ import { Audit, Ids, Kernel, Tenants } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
@@ -24,6 +24,47 @@ const countRows = (sql: SqlClient.SqlClient) =>
   )
 
 describe("SQLite backup and restore", () => {
+  it.live(
+    "a restore under a running server is refused (database in use): nothing replaced, no staged file left",
+    () =>
+      Effect.gen(function*() {
+        const dir = mkdtempSync(join(tmpdir(), "airlock-restore-busy-"))
+        const filename = join(dir, "live.db")
+        const backups = join(dir, "backups")
+        yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* (yield* Tenants.Tenants).create({ id: tenant, name: "Default" })
+          const taken = yield* Backup.backup({ filename, directory: backups, gzip: false, retention: 3 })
+          yield* (yield* Audit.AuditLog).append({
+            tenant_id: tenant,
+            actor_id: actor,
+            action: "t",
+            subject: "after",
+            data: {}
+          })
+          const before = yield* countRows(sql)
+          // the server's connection is open (idle, WAL): the restore must not replace the file under it
+          const refused = yield* Effect.flip(Backup.restore({ from: taken.path, filename }))
+          expect(refused._tag).toBe("StorageError")
+          expect(refused.details).toMatchObject({ reason: Backup.DATABASE_IN_USE, filename: "live.db" })
+          expect(refused.message).toMatch(/in use/)
+          expect(readdirSync(dir).filter((n) => n.includes(".restore-") || n.includes(".pre-restore-")))
+            .toStrictEqual([])
+          expect(yield* countRows(sql)).toBe(before)
+          // the server keeps writing to the same file
+          yield* (yield* Audit.AuditLog).append({
+            tenant_id: tenant,
+            actor_id: actor,
+            action: "t",
+            subject: "x",
+            data: {}
+          })
+          expect(yield* countRows(sql)).toBe(before + 1)
+        }).pipe(Effect.provide(store(filename)))
+      }),
+    60_000
+  )
+
   it.live(
     "backs up under concurrent writes without blocking them; the restore has every earlier commit and a valid chain",
     () =>
@@ -138,7 +179,11 @@ describe("SQLite backup and restore", () => {
         writeFileSync(corrupt, Buffer.alloc(8192, 7))
         const refused = yield* Effect.flip(Backup.restore({ from: corrupt, filename }))
         expect(refused._tag).toBe("StorageError")
-        expect(existsSync(`${filename}.restore-`)).toBe(false)
+        // no staged copy left, nothing moved aside, the live database's rows unchanged
+        expect(readdirSync(dir).filter((n) => n.includes(".restore-"))).toStrictEqual([])
+        yield* Effect.gen(function*() {
+          expect(yield* countRows(yield* SqlClient.SqlClient)).toBe(5)
+        }).pipe(Effect.provide(store(filename)))
 
         // restore the older of the two over the live file (the store is stopped: its layer is closed)
         const report = yield* Backup.restore({ from: taken[2]!.path, filename })

@@ -7,9 +7,9 @@
  */
 import { Audit, Canonical, type CorePorts, type Errors, Ids, Tenants } from "@airlock/core"
 import { Approvals, Budgets, type GuardrailsPorts, StopConditions, Windows } from "@airlock/guardrails"
-import { Executions, ExecutionStore, RunControl, type RunStore, WorkerLoop } from "@airlock/ops"
+import { Executions, ExecutionStore, JobRunner, RunControl, type RunStore, WorkerLoop } from "@airlock/ops"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, type Layer, Option, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, type Layer, Option, TestClock } from "effect"
 import { GuardProbe } from "./support/GuardProbe.js"
 import { environment } from "./support/OpsEnv.js"
 import { OpsProbe } from "./support/OpsProbe.js"
@@ -360,16 +360,79 @@ export const suite = <E>(
         yield* TestClock.adjust("1 second")
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING" })
         yield* TestClock.adjust("299 seconds")
-        expect((yield* executions.reconcile(admin, 300)).reconciled).toStrictEqual([])
+        expect((yield* executions.reconcile(admin, tenant.id, 300)).reconciled).toStrictEqual([])
         yield* TestClock.adjust("2 seconds")
-        expect((yield* executions.reconcile(admin, 300)).reconciled).toStrictEqual([run_id])
+        expect((yield* executions.reconcile(admin, tenant.id, 300)).reconciled).toStrictEqual([run_id])
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "FAILED", failure_reason: "stale" })
         // the hung runner is interrupted and writes nothing over the reconcile
         yield* TestClock.adjust("1 second")
         expect(yield* Fiber.join(running)).toStrictEqual([null])
         yield* executions.awaitTriage
         expect((yield* executions.get(admin, tenant.id, run_id)).triage).toMatchObject({ category: "timeout" })
-        expect(yield* codeOf(executions.reconcile(bookkeeper, 300))).toBe("rbac.forbidden")
+        expect(yield* codeOf(executions.reconcile(bookkeeper, tenant.id, 300))).toBe("rbac.forbidden")
+      }))
+
+    it.effect("claims are fenced by attempt: after reconcile, retry and a reclaim on the same instance the old runner stands down", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(Windows.utcMillis(2031, 4, 15))
+        const { admin, bookkeeper, tenant } = yield* fixture("fence")
+        const executions = yield* Executions.Executions
+        const runners = yield* JobRunner.JobRunners
+        const probe = yield* OpsProbe
+        // each attempt waits for its gate; attempt 1 then writes (a heartbeat, progress) and succeeds
+        const gates = new Map<number, Deferred.Deferred<void>>()
+        for (const n of [1, 2, 3]) gates.set(n, yield* Deferred.make<void>())
+        const staleWrites: Array<string> = []
+        yield* runners.register("fenced", (ctx) =>
+          Effect.gen(function*() {
+            yield* Deferred.await(gates.get(ctx.execution.attempts)!)
+            if (ctx.execution.attempts === 1) {
+              const beat = yield* Effect.either(ctx.heartbeat)
+              const progress = yield* Effect.either(ctx.progress(0.9, "written by a stale runner"))
+              staleWrites.push(beat._tag, progress._tag)
+            }
+          }))
+        const instance = "inst-fence"
+        const reclaim = Effect.gen(function*() {
+          yield* TestClock.adjust("301 seconds")
+          // let the running attempt's watch finish the read it woke up for, before anything changes
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 30)))
+          const { reconciled } = yield* executions.reconcile(admin, tenant.id, 300)
+          expect(reconciled.length).toBe(1)
+          yield* executions.retry(bookkeeper, tenant.id, reconciled[0]!)
+          return yield* Effect.fork(executions.processAvailable(1, instance))
+        })
+        const { run_id } = yield* executions.submit(bookkeeper, tenant.id, { job_name: "fenced", plan: {} })
+        const first = yield* Effect.fork(executions.processAvailable(1, instance))
+        yield* advance(1)
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", attempts: 1, claimed_by: instance })
+        // the stale scan, of one tenant (an on-demand reconcile) or of every tenant
+        const store = yield* ExecutionStore.ExecutionStore
+        const late = Number.MAX_SAFE_INTEGER
+        expect((yield* store.stale(late, 500, tenant.id)).map((r) => r.run_id)).toStrictEqual([run_id])
+        expect(yield* store.stale(late, 500, "someone-else")).toStrictEqual([])
+        expect((yield* store.stale(late, 500)).map((r) => r.run_id)).toContain(run_id)
+        const second = yield* reclaim
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 30)))
+        const reclaimed = (yield* probe.execution(run_id))!
+        expect(reclaimed).toMatchObject({ status: "RUNNING", attempts: 2, claimed_by: instance })
+        // the first runner wakes up: its heartbeat and progress are refused, its finish writes nothing
+        yield* Deferred.succeed(gates.get(1)!, undefined)
+        expect(yield* Fiber.join(first)).toStrictEqual([null])
+        expect(staleWrites).toStrictEqual(["Left", "Left"])
+        expect(yield* probe.execution(run_id)).toStrictEqual(reclaimed)
+        expect((yield* executions.get(admin, tenant.id, run_id)).progress_message).toBeNull()
+        // a runner that never writes again is interrupted by its watch once a newer attempt runs
+        const third = yield* reclaim
+        yield* advance(2)
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", attempts: 3 })
+        expect(Option.isSome(yield* Fiber.poll(second))).toBe(true)
+        expect(yield* Fiber.join(second)).toStrictEqual([null])
+        yield* Deferred.succeed(gates.get(3)!, undefined)
+        const [done] = yield* Fiber.join(third)
+        expect(done).toMatchObject({ status: "SUCCEEDED", attempts: 3, retry_count: 2 })
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "SUCCEEDED", attempts: 3, claimed_by: instance })
+        yield* executions.awaitTriage
       }))
 
     it.effect("worker loop: steps only while running, waits while paused, exits when a stop condition trips", () =>

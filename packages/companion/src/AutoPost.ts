@@ -24,7 +24,17 @@
  * These are reason codes, not errors (nothing fails with them), so they live here and not in
  * core's error catalogue. Pure.
  */
+import { Metric } from "effect"
 import type * as Certification from "./Certification.js"
+
+/**
+ * Proposals the system actor auto-posted (applied through the pipeline), a `/metrics` counter;
+ * incremented by the companion service once the item's transaction has committed.
+ */
+export const autoPostsTotal = Metric.counter("companion_auto_posts_total", {
+  description: "Companion proposals auto-posted by the system actor in autopilot_limited",
+  incremental: true
+})
 
 /** The reason codes, by condition. */
 export const Reasons = {

@@ -28,7 +28,7 @@ import {
 } from "@airlock/core"
 import { Approvals, Budgets, KindPolicy, TrustBreaker, ValueBreaker, VelocityBreaker } from "@airlock/guardrails"
 import { BankTransaction, Chart, JournalStore, LedgerConfig, Money, Proposals } from "@airlock/ledger"
-import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Either, Layer, Metric, Option, Schema } from "effect"
 import * as AutoPost from "./AutoPost.js"
 import * as Calibration from "./Calibration.js"
 import * as CalibrationMetrics from "./CalibrationMetrics.js"
@@ -634,8 +634,10 @@ export const make = Effect.gen(function*() {
         const r = yield* Effect.either(
           proposeOne(batch, t).pipe(Effect.provideService(VelocityBreaker.CommandCounted, true))
         )
-        if (Either.isRight(r)) items.push(r.right)
-        else if (r.left._tag === "StorageError") return yield* Effect.fail(r.left)
+        if (Either.isRight(r)) {
+          items.push(r.right)
+          if (r.right.status === "auto_posted") yield* Metric.increment(AutoPost.autoPostsTotal)
+        } else if (r.left._tag === "StorageError") return yield* Effect.fail(r.left)
         else items.push(failed(t.id, r.left))
       }
       const count = (s: ProposeItem["status"]) => items.filter((i) => i.status === s).length

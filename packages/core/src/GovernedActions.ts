@@ -12,7 +12,7 @@
  * Kinds (what can be proposed, and the handler that promotes it) and gates (who may, when)
  * are registered by packages and hosts in the `ActionRegistry`; the gates' places are `GateOrder`.
  */
-import { Clock, Effect, Option, ParseResult, Schema } from "effect"
+import { Clock, Effect, Metric, Option, ParseResult, Schema } from "effect"
 import {
   type ActionQuery,
   ActionRecord,
@@ -37,6 +37,37 @@ import { Rbac } from "./Rbac.js"
 import { type Tenant, TenantStore } from "./Tenant.js"
 import * as Trusted from "./Trusted.js"
 import { UnitOfWork } from "./UnitOfWork.js"
+
+/** Governed actions proposed (recorded in the shadow stream), by kind (a `/metrics` counter). */
+export const actionsProposedTotal = Metric.counter("governed_actions_proposed_total", {
+  description: "Governed actions proposed (recorded in the shadow stream), by kind",
+  incremental: true
+})
+
+/** Governed actions applied (committed), by kind (a `/metrics` counter). */
+export const actionsAppliedTotal = Metric.counter("governed_actions_applied_total", {
+  description: "Governed actions applied (committed), by kind",
+  incremental: true
+})
+
+/** Governed actions rejected, by kind (a `/metrics` counter). */
+export const actionsRejectedTotal = Metric.counter("governed_actions_rejected_total", {
+  description: "Governed actions rejected, by kind",
+  incremental: true
+})
+
+// tagged once per (counter, kind): the apply path is hot
+const byKind = new Map<string, Metric.Metric.Counter<number>>()
+const countKind = (counter: Metric.Metric.Counter<number>, name: string, kind: string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    const key = `${name} ${kind}`
+    let tagged = byKind.get(key)
+    if (tagged === undefined) {
+      tagged = Metric.tagged(counter, "kind", kind)
+      byKind.set(key, tagged)
+    }
+    tagged.unsafeUpdate(1, [])
+  })
 
 /** Input to {@link GovernedActions} `propose`. */
 export interface ProposeInput {
@@ -226,6 +257,9 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
                 Option.isSome(existing) ? sameIdempotentProposal(existing.value, payload_hash) : Effect.fail(e))
           )
         )
+        // counted once committed (a duplicate of an idempotency key is not a new proposal)
+        if (!inserted.duplicate)
+          yield* countKind(actionsProposedTotal, "proposed", kind.name)
         return inserted
       })
 
@@ -319,6 +353,8 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           }
         )
       ).pipe(
+        // counted once committed; finding the work done is not a second apply
+        Effect.tap((r) => r.already_applied ? Effect.void : countKind(actionsAppliedTotal, "applied", r.action.kind)),
         Effect.catchIf(
           (e): e is GateDenied => e instanceof GateDenied,
           (denied) => Effect.zipRight(traces.insert(denied.trace), Effect.fail(denied.error))
@@ -410,7 +446,7 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           const action = yield* loadAction(tenantId, id, true)
           const kind = yield* kindOf(action.kind)
           yield* rbac.require(actor, kind.permissions.reject ?? kind.permissions.apply)
-          if (action.status === status) return action
+          if (action.status === status) return { record: action, changed: false }
           if (action.status !== "proposed") {
             return yield* new Conflict({
               code: "proposal.closed",
@@ -427,13 +463,17 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
             subject: id,
             data: { reason }
           })
-          return closed
+          return { record: closed, changed: true }
         })
       )
 
     /** Rejects a proposed action with a reason (idempotent: rejecting a rejected action returns it). */
     const reject = (tenantId: TenantId, id: ActionId, actor: Actor, reason: string) =>
-      closeProposed(tenantId, id, actor, reason, "rejected", "action.rejected")
+      Effect.flatMap(
+        closeProposed(tenantId, id, actor, reason, "rejected", "action.rejected"),
+        ({ changed, record }) =>
+          changed ? Effect.as(countKind(actionsRejectedTotal, "rejected", record.kind), record) : Effect.succeed(record)
+      )
 
     /** Rolls back an applied action through its kind's compensating handler, in one transaction. */
     const rollback = (tenantId: TenantId, id: ActionId, actor: Actor, reason: string) =>

@@ -4,7 +4,7 @@
  * decided it. `BreakerEvents` serves them (`GET /api/v1/companion/breaker-events`).
  */
 import { type Actor, type Errors, Ids, Rbac, TenantScope } from "@airlock/core"
-import { Clock, Context, Effect, Schema } from "effect"
+import { Clock, Context, Effect, Metric, Schema } from "effect"
 
 /** What raised an event. */
 export const EventKind = Schema.Literal("velocity", "value", "trust", "provider", "stop_condition", "lockdown")
@@ -56,6 +56,15 @@ export interface EventInput {
   readonly actor_id?: string
 }
 
+/** Breaker trips, stop-condition stops and lockdowns, by breaker (a `/metrics` counter). */
+export const breakerTripsTotal = Metric.counter("guardrails_breaker_trips_total", {
+  description: "Guardrail trips recorded: breaker trips, stop-condition stops and lockdowns, by breaker (event kind)",
+  incremental: true
+})
+
+/** The event types that are a trip (a breaker opening, a run stopped, a lockdown engaged). */
+const TRIP_TYPES: ReadonlySet<string> = new Set(["trip", "simulation_stopped_guardrail", "lockdown"])
+
 /** Records and serves guardrail events. */
 export class BreakerEvents extends Effect.Service<BreakerEvents>()("@airlock/guardrails/BreakerEvents", {
   effect: Effect.gen(function*() {
@@ -77,6 +86,7 @@ export class BreakerEvents extends Effect.Service<BreakerEvents>()("@airlock/gua
           at: yield* Clock.currentTimeMillis
         }, true)
         yield* store.append(event)
+        if (TRIP_TYPES.has(event.type)) yield* Metric.increment(Metric.tagged(breakerTripsTotal, "breaker", event.kind))
         return event
       })
 

@@ -14,7 +14,7 @@
 import { type Actor, Audit, Errors, Rbac, TenantScope } from "@airlock/core"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
 import type { Ids, SystemState, UnitOfWork } from "@airlock/core"
-import { Clock, Effect, Either, Option, Schema } from "effect"
+import { Clock, Effect, Either, Metric, Option, Schema } from "effect"
 import { BudgetLimit, BudgetStore, scoped, Scopes, type SpendTotals } from "./BudgetStore.js"
 import { GuardrailsConfig, tenantDecimal, TenantKeys } from "./GuardrailsConfig.js"
 import { memo } from "./internal/memo.js"
@@ -88,6 +88,21 @@ export const callCost = (
     BigInt(usage.input_tokens) * price.input_per_mtok + BigInt(usage.output_tokens) * price.output_per_mtok,
     1_000_000n
   )
+
+/**
+ * Spend recorded against the budgets, in micro-dollars, by scope (a `/metrics` counter): `llm`
+ * (metered model calls), `execution` (execution estimates charged at submit) and
+ * `execution_actual` (the actual cost executions report, booked by ops).
+ */
+export const budgetSpendMicrosTotal = Metric.counter("guardrails_budget_spend_usd_micros_total", {
+  description: "Spend recorded against the budgets in micro-dollars, by scope (llm, execution, execution_actual)",
+  bigint: true,
+  incremental: true
+})
+
+/** Adds `micros` to {@link budgetSpendMicrosTotal} under `scope`. */
+export const countSpend = (scope: string, micros: bigint): Effect.Effect<void> =>
+  micros > 0n ? Metric.incrementBy(Metric.tagged(budgetSpendMicrosTotal, "scope", scope), micros) : Effect.void
 
 /**
  * The LLM spend meter and caps. Its layer builds the provider breaker and stop conditions it
@@ -166,6 +181,7 @@ export class LlmBudget extends Effect.Service<LlmBudget>()("@airlock/guardrails/
           yield* store.add(scoped(Scopes.ai(input.tenant_id), "day"), day, input.task, cost, null)
         yield* store.add(CallScopes.tenant(input.tenant_id), day, input.model, 1n, null)
         yield* store.add(CallScopes.global, day, input.model, 1n, null)
+        yield* countSpend("llm", cost)
         yield* stops.checkHardBudget
         return cost
       })
@@ -380,6 +396,7 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
           const exec = yield* store.read(Scopes.exec(tenant), period)
           return yield* exceeded({ period, limit_usd: limit, spent_usd: exec.total + ai.total, estimate_usd: estimate })
         }
+        yield* countSpend("execution", estimate)
         return { period, limit_usd: limit, spent_usd: total.value + ai.total, estimate_usd: estimate }
       })
 

@@ -94,10 +94,14 @@ export class ExecutionStore extends Context.Tag("@airlock/ops/ExecutionStore")<
       now: number,
       limit: number
     ) => Effect.Effect<ReadonlyArray<ExecutionRecord>, Errors.StorageError>
-    /** RUNNING executions of any tenant whose heartbeat is older than `before`, oldest first. */
+    /**
+     * RUNNING executions whose heartbeat is older than `before`, oldest first: of `tenant` when
+     * given, else of any tenant.
+     */
     readonly stale: (
       before: number,
-      limit: number
+      limit: number,
+      tenant?: string
     ) => Effect.Effect<ReadonlyArray<ExecutionRecord>, Errors.StorageError>
   }
 >() {}

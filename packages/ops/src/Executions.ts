@@ -31,9 +31,10 @@ import {
   UnitOfWork
 } from "@airlock/core"
 import type { Actor, AgentMemory, SystemState } from "@airlock/core"
-import { BudgetStore, KindPolicy, Usd, Windows } from "@airlock/guardrails"
-import type { BreakerEvents, Budgets, StopConditions } from "@airlock/guardrails"
-import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer, Metric, Option, Ref, Schema } from "effect"
+import { Budgets, BudgetStore, KindPolicy, Usd, Windows } from "@airlock/guardrails"
+import type { BreakerEvents, StopConditions } from "@airlock/guardrails"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, FiberSet, Layer, Metric, Option, Ref, Schema } from "effect"
+import { Drain } from "./Drain.js"
 import { ExecutionsConfig } from "./ExecutionsConfig.js"
 import { ExecutionRecord, type ExecutionStatus, ExecutionStore } from "./ExecutionStore.js"
 import { JobCanceled, type JobContext, JobError, JobRunners } from "./JobRunner.js"
@@ -117,7 +118,7 @@ const notFound = (runId: string) =>
 const with_ = (r: ExecutionRecord, patch: Partial<ExecutionRecord>): ExecutionRecord =>
   new ExecutionRecord({ ...r, ...patch, version: r.version + 1 }, true)
 
-/** The system actor id reconcile audits as. */
+/** The system actor id the interval (background, every tenant) reconcile audits as. */
 export const RECONCILE_ACTOR = "system:ops.reconcile"
 
 /** Options of a worker. */
@@ -126,6 +127,12 @@ export interface WorkerOptions {
   readonly instance?: string
   /** Executions run at once (default `AIRLOCK_EXEC_WORKER_CONCURRENCY`). */
   readonly concurrency?: number
+  /**
+   * The process's drain (default: the `Drain` in the context, if any). While it does not accept,
+   * the worker claims nothing; claimed executions run as its tracked background fibers, so a
+   * controlled restart or a shutdown waits for them up to its timeout.
+   */
+  readonly drain?: Drain
 }
 
 /** Builds, executions, retries, cancels and reconcile. */
@@ -391,16 +398,23 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
         return after!
       })
 
-    /** Fails RUNNING executions whose heartbeat is older than `staleAfterSeconds` (reason `stale`). */
-    const reconcileStale = (staleAfterSeconds: number = config.staleAfterSeconds) =>
+    /**
+     * Fails RUNNING executions whose heartbeat is older than `staleAfterSeconds` (reason `stale`):
+     * of every tenant, audited as {@link RECONCILE_ACTOR} (the interval reconcile), or, with a
+     * `scope`, of that tenant only, audited as the actor who asked for it.
+     */
+    const reconcileStale = (
+      staleAfterSeconds: number = config.staleAfterSeconds,
+      scope?: { readonly tenant: Ids.TenantId; readonly actorId: string }
+    ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const cutoff = now - staleAfterSeconds * 1000
-        const candidates = yield* store.stale(cutoff, RECONCILE_BATCH)
+        const candidates = yield* store.stale(cutoff, RECONCILE_BATCH, scope?.tenant)
         const reconciled: Array<string> = []
         for (const candidate of candidates) {
           const { after } = yield* uow.transaction(Effect.gen(function*() {
-            const changed = yield* modify(null, candidate.run_id, (r) =>
+            const changed = yield* modify(scope?.tenant ?? null, candidate.run_id, (r) =>
               Effect.succeed(
                 r.status === "RUNNING" && (r.heartbeat_at ?? r.started_at ?? 0) < cutoff
                   ? Option.some(with_(r, {
@@ -416,13 +430,14 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
             if (changed.after !== null) {
               yield* audit.append({
                 tenant_id: changed.after.tenant_id as Ids.TenantId,
-                actor_id: RECONCILE_ACTOR,
+                actor_id: scope?.actorId ?? RECONCILE_ACTOR,
                 action: "execution.reconciled",
                 subject: changed.after.run_id,
                 data: {
                   run_id: changed.after.run_id,
                   job_name: changed.after.job_name,
-                  stale_after_seconds: staleAfterSeconds
+                  stale_after_seconds: staleAfterSeconds,
+                  on_demand: scope !== undefined
                 }
               })
             }
@@ -437,15 +452,20 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
         return { stale_after_seconds: staleAfterSeconds, reconciled } satisfies ReconcileResult
       })
 
-    /** {@link reconcileStale} on demand (`ops.write`); `stale_after_seconds` 1 s – 30 days. */
-    const reconcile = (actor: Actor.Actor, staleAfterSeconds?: number) =>
+    /**
+     * {@link reconcileStale} on demand (`ops.write`), for the tenant the actor acts on (an admin
+     * with `tenant.cross` may name another); `stale_after_seconds` 1 s – 30 days. Audited as the
+     * actor.
+     */
+    const reconcile = (actor: Actor.Actor, tenant: Ids.TenantId, staleAfterSeconds?: number) =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "ops.write")
+        yield* TenantScope.requireTenant(rbac, actor, tenant)
         const seconds = staleAfterSeconds ?? config.staleAfterSeconds
         if (!Number.isFinite(seconds) || seconds < 1 || seconds > 30 * 86_400) {
           return yield* invalid("validation.stale_after_seconds", "stale_after_seconds must be between 1 and 2592000")
         }
-        return yield* reconcileStale(seconds)
+        return yield* reconcileStale(seconds, { tenant, actorId: actor.id })
       })
 
     // how often a running execution is checked for a cancel or a reconcile
@@ -453,12 +473,52 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
 
     // --- running -------------------------------------------------------------------------------
 
-    /** Runs one claimed execution to its end on `instance`. */
+    // The claim is fenced by its attempt: a claim is one more attempt, so after a reconcile, a
+    // retry and a new claim by the same instance, the old runner's heartbeats, its watch and its
+    // finishing compare-and-set see a newer attempt and stand down.
+    const isOurs = (claimed: ExecutionRecord, instance: string) => (r: ExecutionRecord) =>
+      r.status === "RUNNING" && r.claimed_by === instance && r.attempts === claimed.attempts
+
+    /**
+     * Gives a claim back: the execution, still this claim's, is QUEUED again with its attempt
+     * released (a shutdown or a drain interrupted its runner, or it could not be started).
+     */
+    const release = (claimed: ExecutionRecord, instance: string, why: string): Effect.Effect<void> =>
+      modify(null, claimed.run_id, (r) =>
+        Effect.succeed(
+          isOurs(claimed, instance)(r)
+            ? Option.some(with_(r, {
+              status: "QUEUED",
+              attempts: Math.max(0, r.attempts - 1),
+              claimed_by: null,
+              started_at: null,
+              heartbeat_at: null,
+              progress: null,
+              progress_message: null
+            }))
+            : Option.none()
+        )).pipe(
+          Effect.flatMap(({ after }) =>
+            after === null
+              ? Effect.void
+              : Effect.logInfo("execution requeued").pipe(
+                Effect.annotateLogs({ run_id: claimed.run_id, job_name: claimed.job_name, reason: why })
+              )
+          ),
+          Effect.catchAll((e) =>
+            Effect.logError("execution could not be requeued", e).pipe(Effect.annotateLogs({ run_id: claimed.run_id }))
+          )
+        )
+
+    /**
+     * Runs one claimed execution to its end on `instance`. Interrupted (a shutdown, a drain's
+     * timeout), it gives the claim back: QUEUED, attempt released.
+     */
     const runClaimed = (claimed: ExecutionRecord, instance: string): Effect.Effect<ExecutionRecord | null> =>
       Effect.gen(function*() {
         const cost = yield* Ref.make(0n)
         const logs = yield* Ref.make<ReadonlyArray<string>>([])
-        const ours = (r: ExecutionRecord) => r.status === "RUNNING" && r.claimed_by === instance
+        const ours = isOurs(claimed, instance)
 
         const touch = (patch: Partial<ExecutionRecord>): Effect.Effect<void, JobCanceled> =>
           Effect.gen(function*() {
@@ -562,6 +622,7 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
           return changed
         }))
         if (after === null) return null
+        yield* Budgets.countSpend("execution_actual", spent)
         yield* finished(after.status)
         if (after.status === "FAILED") yield* triageLater(after)
         return after
@@ -571,7 +632,8 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
             Effect.logError("execution could not be finished", e).pipe(Effect.annotateLogs({ run_id: claimed.run_id })),
             null
           )
-        )
+        ),
+        Effect.onInterrupt(() => release(claimed, instance, "interrupted"))
       )
 
     /**
@@ -594,11 +656,20 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
     const worker = (options: WorkerOptions = {}): Effect.Effect<never> =>
       Effect.scoped(Effect.gen(function*() {
         const instance = options.instance ?? instanceId
+        const drain = options.drain ?? Option.getOrUndefined(yield* Effect.serviceOption(Drain))
         const slots = yield* Effect.makeSemaphore(options.concurrency ?? config.workerConcurrency)
         const running = yield* FiberSet.make<unknown, never>()
+        // runners forked through the drain are daemons: interrupt them with the worker
+        const tracked = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+        yield* Effect.addFinalizer(() => Effect.suspend(() => Fiber.interruptAll([...tracked])))
         const idle = Duration.millis(config.pollIntervalMillis)
         return yield* Effect.forever(Effect.gen(function*() {
           yield* slots.take(1)
+          if (drain !== undefined && !drain.isAccepting()) {
+            // draining (restart or shutdown): claim nothing new
+            yield* slots.release(1)
+            return yield* Effect.sleep(idle)
+          }
           const claimed = yield* store.claim(instance, yield* Clock.currentTimeMillis, 1).pipe(
             Effect.catchAll((e) => Effect.as(Effect.logWarning("execution claim failed", e), []))
           )
@@ -608,7 +679,21 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
             return yield* Effect.sleep(idle)
           }
           yield* Metric.increment(executionsClaimedTotal)
-          yield* FiberSet.run(running, Effect.ensuring(runClaimed(first, instance), slots.release(1)))
+          const run = Effect.ensuring(runClaimed(first, instance), slots.release(1))
+          if (drain === undefined) return yield* FiberSet.run(running, run)
+          // a tracked background fiber of the drain: a restart waits for it (up to its timeout)
+          yield* Effect.uninterruptibleMask((restore) =>
+            drain.fork(restore(run)).pipe(
+              Effect.tap((fiber) =>
+                Effect.sync(() => {
+                  tracked.add(fiber)
+                  fiber.addObserver(() => tracked.delete(fiber))
+                })
+              ),
+              // the drain began between the check and the claim: give the claim back
+              Effect.catchAll(() => Effect.zipRight(release(first, instance, "draining"), slots.release(1)))
+            )
+          )
         }))
       }))
 

@@ -120,8 +120,9 @@ export class Readiness extends Effect.Service<Readiness>()("@airlock/ops/Readine
 
 /**
  * Registers the guardrails checks and wires the lockdown auto-trigger:
- * - `run_overrides`: fails (`run_stopped`) while a stop condition's runtime overrides stop the
- *   run (`run.active=false` / `run.paused=true`), with the stop's reason;
+ * - `run_overrides`: fails (`run_stopped`) while a tripped stop condition keeps the run stopped
+ *   (a guardrail stop record behind `run.active=false` / `run.paused=true`), with the stop's
+ *   reason; a run stopped, paused or reset by an operator is ready (details `active`, `paused`);
  * - `lockdown`: fails (`lockdown_active`) while the system is locked down;
  * - every report that is not ready because of a check that feeds the lockdown records one
  *   `readiness_failure` signal (`Lockdown.recordSignal`); N of them within the window engage it.
@@ -137,14 +138,16 @@ export const layerGuardrails: Layer.Layer<never, never, Readiness | Lockdown.Loc
         stops.observe.pipe(
           Effect.mapError(() => new ReadinessFailure({ reason: "unreadable" })),
           Effect.flatMap((run) =>
-            run.should_stop
+            // Only a tripped stop condition is unreadiness: an operator's stop, pause or reset
+            // (no stop record) is the normal idle state of a production instance.
+            run.stop !== null
               ? Effect.fail(
                 new ReadinessFailure({
                   reason: "run_stopped",
-                  details: { active: run.active, paused: run.paused, stop_reason: run.stop?.reason ?? null }
+                  details: { active: run.active, paused: run.paused, stop_reason: run.stop.reason }
                 })
               )
-              : Effect.succeed({ active: run.active, paused: run.paused })
+              : Effect.succeed({ active: run.active, paused: run.paused, stop_reason: null })
           )
         ),
         { feedsLockdown: false }

@@ -403,7 +403,8 @@ export class Triage extends Effect.Service<Triage>()("@airlock/ops/Triage", {
           for (const item of page.items) {
             if (item.agent_id !== "ops.triage" || item.thread_id !== `job:${jobName}`) continue
             const report = decodeReport(item.value)
-            if (Option.isSome(report)) found.push(report.value)
+            // the value was written before its item existed: the uid is the item's
+            if (Option.isSome(report)) found.push(new TriageReport({ ...report.value, memory_uid: item.uid }, true))
           }
         } else {
           const rows = yield* store.list(tenant, { job_name: jobName, triaged: true, limit: n })

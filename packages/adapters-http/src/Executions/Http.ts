@@ -70,8 +70,8 @@ export const layer: Layer.Layer<
           }))
         ))
       .handle("reconcile", ({ urlParams }) =>
-        withPrincipal((actor) =>
-          Effect.map(executions.reconcile(actor, urlParams.stale_after_seconds), (r) => ({
+        withPrincipal((actor, tenant) =>
+          Effect.map(executions.reconcile(actor, tenant, urlParams.stale_after_seconds), (r) => ({
             stale_after_seconds: r.stale_after_seconds,
             reconciled: r.reconciled,
             count: r.reconciled.length

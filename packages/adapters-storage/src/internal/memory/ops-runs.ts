@@ -115,10 +115,13 @@ export const executionStore: Layer.Layer<ExecutionStore.ExecutionStore, never, M
             return claimed
           })
         }),
-      stale: (before, limit) =>
+      stale: (before, limit, tenant) =>
         db.read(() =>
           [...rows.values()]
-            .filter((r) => r.status === "RUNNING" && (r.heartbeat_at ?? r.started_at ?? 0) < before)
+            .filter((r) =>
+              r.status === "RUNNING" && (r.heartbeat_at ?? r.started_at ?? 0) < before &&
+              (tenant === undefined || r.tenant_id === tenant)
+            )
             .sort((a, b) => (a.heartbeat_at ?? 0) - (b.heartbeat_at ?? 0))
             .slice(0, limit)
         )

@@ -197,10 +197,14 @@ export const executionStore: Layer.Layer<ExecutionStore.ExecutionStore, never, S
           (rs) => rs.map(toExecution).sort((a, b) => a.queued_at - b.queued_at || (a.run_id < b.run_id ? -1 : 1)),
           storageError
         ),
-      stale: (before, limit) =>
-        sql`SELECT ${EXEC_COLUMNS} FROM ops_executions
-            WHERE status = 'RUNNING' AND COALESCE(heartbeat_at, started_at, 0) < ${before}
-            ORDER BY heartbeat_at LIMIT ${limit}`.query((rs) => rs.map(toExecution), storageError)
+      stale: (before, limit, tenant) =>
+        (tenant === undefined
+          ? sql`SELECT ${EXEC_COLUMNS} FROM ops_executions
+              WHERE status = 'RUNNING' AND COALESCE(heartbeat_at, started_at, 0) < ${before}
+              ORDER BY heartbeat_at LIMIT ${limit}`
+          : sql`SELECT ${EXEC_COLUMNS} FROM ops_executions
+              WHERE status = 'RUNNING' AND tenant_id = ${tenant} AND COALESCE(heartbeat_at, started_at, 0) < ${before}
+              ORDER BY heartbeat_at LIMIT ${limit}`).query((rs) => rs.map(toExecution), storageError)
     }
   })
 )
