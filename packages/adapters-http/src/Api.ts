@@ -17,6 +17,7 @@ import { KpiApi } from "./Kpi/Api.js"
 import { LedgerApi } from "./Ledger/Api.js"
 import { MemoryApi } from "./Memory/Api.js"
 import { SystemApi } from "./System/Api.js"
+import { TokensApi } from "./Tokens/Api.js"
 
 /**
  * The platform declares its own decode error on every API; Airlock answers decode failures with
@@ -52,6 +53,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(LockdownApi)
   .add(MemoryApi)
   .add(KpiApi)
+  .add(TokensApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

@@ -57,6 +57,7 @@ import * as Metrics from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 import { acceptedRequestId, CurrentRequest, isHandled, type RequestInfo } from "./RequestContext.js"
 import * as SystemHttp from "./System/Http.js"
+import * as TokensHttp from "./Tokens/Http.js"
 import { MAX_PAGE_LIMIT } from "./Wire.js"
 
 /** Where the OpenAPI document and the docs page are served. */
@@ -166,9 +167,10 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "guardrails">
   | HttpApiGroup.ApiGroup<"airlock", "lockdown">
   | HttpApiGroup.ApiGroup<"airlock", "memory">
-  | HttpApiGroup.ApiGroup<"airlock", "kpi">,
+  | HttpApiGroup.ApiGroup<"airlock", "kpi">
+  | HttpApiGroup.ApiGroup<"airlock", "tokens">,
   never,
-  | Exclude<Requirements, ApiToken.ApiTokens>
+  | Requirements
   | Auth.Authenticated
   | Auth.TenantScoped
   | Auth.Admin
@@ -184,7 +186,8 @@ export const groups: Layer.Layer<
   GuardrailsHttp.layer,
   GuardrailsHttp.layerLockdown,
   MemoryHttp.layer,
-  KpiHttp.layer
+  KpiHttp.layer,
+  TokensHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

@@ -144,6 +144,8 @@ layer(H.layer(), { excludeTestServices: true })("health, readiness, metrics, doc
         "/api/v1/system/status",
         "/api/v1/system/unlock",
         "/api/v1/system/unlock-code/rotate",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
         "/healthz",
         "/metrics",
         "/readyz"
