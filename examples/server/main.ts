@@ -3,13 +3,15 @@
  * was run, `AIRLOCK_DB` overrides) or PostgreSQL (`AIRLOCK_DATABASE_URL=postgres://…`), migrated
  * on start, listening on `127.0.0.1:8080` (`HOST`, `PORT`), with the guardrails (request rate
  * limits per token and per tenant from `AIRLOCK_RATE_LIMIT_*`). In development it seeds the `default`
- * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests,
- * then close storage.
+ * tenant and the well-known dev tokens and prints them. With `AIRLOCK_BOOTSTRAP_ADMIN_TOKEN` it
+ * stores that secret (hashed) as the first admin token when no admin token exists — the way into
+ * a fresh production database — and drops it from the process environment. SIGTERM/SIGINT drain
+ * in-flight requests, then close storage.
  */
 import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Readiness, Server } from "@airlock/adapters-http"
 import { Migrations, Postgres, Sqlite } from "@airlock/adapters-storage"
 import { CompanionSettings } from "@airlock/companion"
-import { Kernel } from "@airlock/core"
+import { Bootstrap, Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
 import { Kpi, KpiConfig } from "@airlock/ops"
@@ -34,6 +36,11 @@ const main = Effect.gen(function*() {
     onSome: (url) => Postgres.layer({ url })
   })
   const storageName = Option.isSome(postgresUrl) ? "PostgreSQL" : `SQLite ${filename}`
+  // the first admin token of a fresh database: hashed at start, then forgotten (see docs/security.md)
+  const bootstrapSecret = yield* Config.option(Config.redacted("AIRLOCK_BOOTSTRAP_ADMIN_TOKEN"))
+  const bootstrapTenant = yield* Config.string("AIRLOCK_BOOTSTRAP_TENANT").pipe(Config.withDefault("default"))
+  // out of the environment at once: nothing this process starts, or reads later, sees it
+  delete process.env.AIRLOCK_BOOTSTRAP_ADMIN_TOKEN
 
   const core = Kernel.layer.pipe(Layer.provideMerge(storage))
   // guardrails (gates and services, incl. the per-token/per-tenant request limiter) from AIRLOCK_*
@@ -44,8 +51,26 @@ const main = Effect.gen(function*() {
   const ledger = Ledger.layer
   // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
   const companion = CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(guardrails))
+  const bootstrap = Option.match(bootstrapSecret, {
+    onNone: () => Effect.void,
+    onSome: (secret) =>
+      Bootstrap.bootstrapAdminToken(secret, { tenant_id: bootstrapTenant }).pipe(
+        Effect.tap((r) =>
+          Effect.logInfo(
+            r.created
+              ? `bootstrap: stored the admin token ${r.token_id} for actor ${r.actor_id} of tenant ${r.tenant_id} ` +
+                "(only its hash); remove AIRLOCK_BOOTSTRAP_ADMIN_TOKEN from the environment"
+              : "bootstrap: an admin token exists, AIRLOCK_BOOTSTRAP_ADMIN_TOKEN changed nothing; remove it from the environment"
+          )
+        ),
+        Effect.ensuring(Effect.sync(() => Redacted.unsafeWipe(secret)))
+      )
+  })
   const seed = Layer.effectDiscard(
-    settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens
+    Effect.zipRight(
+      settings.environment === "development" ? Effect.zipRight(seedDevelopment, seedLedger) : revokeDevelopmentTokens,
+      bootstrap
+    )
   )
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),
