@@ -118,17 +118,30 @@ describe.skipIf(pgAdminUrl() === "")("bootstrapAdminToken: instances racing on o
     Effect.gen(function*() {
       const url = yield* freshDatabaseUrl(pgAdminUrl())
       const instance = () => core.pipe(Layer.provideMerge(Postgres.layer({ url })))
-      const secrets = [secret(), secret(), secret(), secret()]
-      const results = yield* Effect.all(
-        secrets.map((s) => Bootstrap.bootstrapAdminToken(s).pipe(Effect.provide(instance()))),
-        { concurrency: "unbounded" }
-      )
-      expect(results.filter((r) => r.created).length).toBe(1)
-      const winner = secrets[results.findIndex((r) => r.created)]!
-      yield* Effect.gen(function*() {
-        const tokens = yield* ApiToken.ApiTokens
-        expect((yield* tokens.list(Ids.TenantId.make("default"))).length).toBe(1)
-        expect((yield* tokens.verify(winner)).actor.role).toBe("ADMIN")
-      }).pipe(Effect.provide(instance()))
+      // migrated once first, as a deployment does; then the instances race on the bootstrap only
+      yield* Effect.provide(Effect.void, instance())
+      const race = Effect.gen(function*() {
+        const secrets = Array.from({ length: 6 }, secret)
+        const results = yield* Effect.all(
+          secrets.map((s) => Bootstrap.bootstrapAdminToken(s).pipe(Effect.provide(instance()))),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter((r) => r.created).length).toBe(1)
+        return secrets[results.findIndex((r) => r.created)]!
+      })
+      // a fresh database (the tenant insert serialises them) …
+      const winner = yield* race
+      const check = (expected: number, admin: string) =>
+        Effect.gen(function*() {
+          const tokens = yield* ApiToken.ApiTokens
+          expect((yield* tokens.list(Ids.TenantId.make("default"))).length).toBe(expected)
+          const principal = yield* tokens.verify(admin)
+          expect(principal.actor.role).toBe("ADMIN")
+          return principal.token.id
+        }).pipe(Effect.provide(instance()))
+      const first = yield* check(1, winner)
+      // … and a recovery, where tenant and actor exist (the lock on the tenant row serialises them)
+      yield* Effect.flatMap(ApiToken.ApiTokens, (t) => t.revoke(first)).pipe(Effect.provide(instance()))
+      yield* check(2, yield* race)
     }), 60_000)
 })

@@ -13,6 +13,7 @@ import { AuditLog } from "./Audit.js"
 import { Conflict, type Forbidden, type NotFound, type PayloadTooLarge, type StorageError, ValidationError } from "./Errors.js"
 import { ActorId, TenantId, type TokenId } from "./Ids.js"
 import { Rbac } from "./Rbac.js"
+import { TenantStore } from "./Tenant.js"
 import { Tenants } from "./Tenants.js"
 import { UnitOfWork } from "./UnitOfWork.js"
 
@@ -85,7 +86,7 @@ const refuse = (message: string) =>
  * one that is neither revoked nor expired, of an active actor whose role holds `system.admin` —
  * creating the tenant and the `ADMIN` actor when missing; otherwise changes nothing. Audited
  * (`token.created`, by `system`, never the secret). Safe to run from several instances at once:
- * one creates, the others find the admin token. A malformed secret, or one already used by a
+ * the bootstraps serialise on the tenant row, one creates, the others find its admin token. A malformed secret, or one already used by a
  * revoked or expired token, is refused with `validation.bootstrap_secret`.
  */
 export const bootstrapAdminToken = (
@@ -94,7 +95,7 @@ export const bootstrapAdminToken = (
 ): Effect.Effect<
   BootstrapResult,
   ValidationError | Conflict | Forbidden | NotFound | PayloadTooLarge | StorageError,
-  ApiTokens | Tenants | Rbac | UnitOfWork | AuditLog
+  ApiTokens | Tenants | TenantStore | Rbac | UnitOfWork | AuditLog
 > =>
   Effect.gen(function*() {
     const plaintext = Redacted.isRedacted(secret) ? Redacted.value(secret) : secret
@@ -105,6 +106,7 @@ export const bootstrapAdminToken = (
     const rbac = yield* Rbac
     const uow = yield* UnitOfWork
     const audit = yield* AuditLog
+    const tenantStore = yield* TenantStore
     const roles = adminRoles(rbac.matrix)
     if (!roles.includes("ADMIN")) return yield* Effect.dieMessage("the RBAC matrix has no ADMIN role with system.admin")
     const tenantId = TenantId.make(options.tenant_id ?? "default")
@@ -120,9 +122,14 @@ export const bootstrapAdminToken = (
     if (yield* exists) return nothing
 
     const create = uow.transaction(Effect.gen(function*() {
-      if (Option.isNone(yield* missing(tenants.get(tenantId)))) {
-        yield* tenants.create({ id: tenantId, name: options.tenant_name ?? "Default workspace" })
-      }
+      const existing = yield* missing(tenants.get(tenantId))
+      const tenant = Option.isSome(existing)
+        ? existing.value
+        : yield* tenants.create({ id: tenantId, name: options.tenant_name ?? "Default workspace" })
+      // a write to the tenant row locks it until this transaction ends: bootstraps racing on one
+      // database go one after the other, and each sees what the previous one committed
+      yield* tenantStore.update(tenant)
+      if (yield* exists) return null
       const found = yield* missing(tenants.getActor(tenantId, actorId))
       const actor = Option.isSome(found)
         ? found.value
@@ -161,7 +168,7 @@ export const bootstrapAdminToken = (
     }))
 
     return yield* create.pipe(
-      Effect.map((record): BootstrapResult => ({
+      Effect.map((record): BootstrapResult => record === null ? nothing : ({
         created: true,
         outcome: "created",
         tenant_id: tenantId,
