@@ -405,7 +405,8 @@ describe("reference server: bootstrap of the first admin token", () => {
     }
     const counts = await sqlite(
       db,
-      (sql) => sql`SELECT (SELECT COUNT(*) FROM core_api_tokens) AS tokens, (SELECT COUNT(*) FROM core_tenants) AS tenants`
+      (sql) =>
+        sql`SELECT (SELECT COUNT(*) FROM core_api_tokens) AS tokens, (SELECT COUNT(*) FROM core_tenants) AS tenants`
     )
     expect([Number(counts[0]!.tokens), Number(counts[0]!.tenants)]).toStrictEqual([2, 1])
   })

@@ -23,9 +23,12 @@ const ATTACKER = "203.0.113.5"
 const OTHER = "198.51.100.7"
 
 const failureCount = (address: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT COALESCE(SUM(count), 0) AS n FROM guardrails_counters WHERE key = ${`rate:auth_failures:${address}`}`
-      .pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`SELECT COALESCE(SUM(count), 0) AS n FROM guardrails_counters WHERE key = ${`rate:auth_failures:${address}`}`
+        .pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie)
+  )
 
 /** The scenario over one or two servers (alternating requests between them). */
 const scenario = (servers: ReadonlyArray<H.TestServerShape>) =>
@@ -67,27 +70,35 @@ const scenario = (servers: ReadonlyArray<H.TestServerShape>) =>
     expect((yield* get(OTHER, viewer)).status).toBe(200)
     expect(yield* failureCount(OTHER)).toBe(1)
     // IPv6 clients are counted per /64
-    for (let i = 0; i < MAX; i++) H.expectError(yield* get(`2001:db8:1:2::${i + 1}`, "bad_v6_token"), 401, "auth.unauthorized")
+    for (let i = 0; i < MAX; i++)
+      H.expectError(yield* get(`2001:db8:1:2::${i + 1}`, "bad_v6_token"), 401, "auth.unauthorized")
     H.expectError(yield* get("2001:db8:1:2:ffff::9", viewer), 429, "rate_limited")
     expect((yield* get("2001:db8:1:3::1", viewer)).status).toBe(200)
   })
 
-layer(H.layer({ storage: "sqlite", ...options }), { excludeTestServices: true })("failed authentications: sqlite", (it) => {
-  it.effect("limited per address: 429 with Retry-After before verification; others, successes and no-credential requests unaffected", () =>
-    Effect.flatMap(H.TestServer, (s) => scenario([s])))
-})
+layer(H.layer({ storage: "sqlite", ...options }), { excludeTestServices: true })(
+  "failed authentications: sqlite",
+  (it) => {
+    it.effect("limited per address: 429 with Retry-After before verification; others, successes and no-credential requests unaffected", () =>
+      Effect.flatMap(H.TestServer, (s) => scenario([s])))
+  }
+)
 
 describe.skipIf(!H.pgEnabled())("failed authentications: two servers on one PostgreSQL", () => {
-  it.live("share the per-address limit; a different address is not affected", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const name = `airlock_af_${randomBytes(6).toString("hex")}`
-      const a = yield* Layer.build(H.layer({ storage: "postgres", pgDatabase: name, ...options }))
-      const b = yield* Layer.build(H.layer({ storage: "postgres", pgUrl: H.pgUrlOf(name), seed: false, ...options }))
-      const A = Context.get(a, H.TestServer)
-      const B = Context.get(b, H.TestServer)
-      expect(A.port).not.toBe(B.port)
-      yield* scenario([A, B]).pipe(Effect.provide(a))
-    })), 60_000)
+  it.live(
+    "share the per-address limit; a different address is not affected",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const name = `airlock_af_${randomBytes(6).toString("hex")}`
+        const a = yield* Layer.build(H.layer({ storage: "postgres", pgDatabase: name, ...options }))
+        const b = yield* Layer.build(H.layer({ storage: "postgres", pgUrl: H.pgUrlOf(name), seed: false, ...options }))
+        const A = Context.get(a, H.TestServer)
+        const B = Context.get(b, H.TestServer)
+        expect(A.port).not.toBe(B.port)
+        yield* scenario([A, B]).pipe(Effect.provide(a))
+      })),
+    60_000
+  )
 })
 
 layer(H.layer({ storage: "sqlite", ...options, guardrails: { ...options.guardrails, authFailureEnabled: false } }), {
@@ -98,7 +109,9 @@ layer(H.layer({ storage: "sqlite", ...options, guardrails: { ...options.guardrai
       const s = yield* H.TestServer
       for (let i = 0; i < MAX * 2; i++) {
         H.expectError(
-          yield* s.raw("/api/v1/companion/settings", { headers: H.auth("wrong_token_x", { "x-forwarded-for": ATTACKER }) }),
+          yield* s.raw("/api/v1/companion/settings", {
+            headers: H.auth("wrong_token_x", { "x-forwarded-for": ATTACKER })
+          }),
           401,
           "auth.unauthorized"
         )

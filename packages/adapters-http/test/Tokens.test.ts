@@ -19,9 +19,12 @@ const tokenRow = (id: string) =>
     ))
 
 const auditRows = (tenant: string, subject: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT action, actor_id, data FROM core_audit WHERE tenant_id = ${tenant} AND subject = ${subject} ORDER BY seq`
-      .pipe(Effect.map((rs) => rs.map((r) => [r.action, r.actor_id, JSON.parse(String(r.data))])), Effect.orDie))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`SELECT action, actor_id, data FROM core_audit WHERE tenant_id = ${tenant} AND subject = ${subject} ORDER BY seq`
+        .pipe(Effect.map((rs) => rs.map((r) => [r.action, r.actor_id, JSON.parse(String(r.data))])), Effect.orDie)
+  )
 
 const suite = (storage: H.Storage) =>
   layer(H.layer({ storage, http: { adminWriteEnabled: false } }), { excludeTestServices: true })(storage, (it) => {
@@ -103,7 +106,10 @@ const suite = (storage: H.Storage) =>
       Effect.gen(function*() {
         const s = yield* H.TestServer
         const soon = new Date(Date.now() + 1500).toISOString()
-        const created = yield* s.raw("/api/v1/tokens", H.json("POST", H.tokens.owner, { actor: "viewer", expires_at: soon }))
+        const created = yield* s.raw(
+          "/api/v1/tokens",
+          H.json("POST", H.tokens.owner, { actor: "viewer", expires_at: soon })
+        )
         expect([created.status, created.json.expires_at]).toStrictEqual([201, soon])
         expect((yield* s.raw("/api/v1/companion/settings", { headers: H.auth(created.json.token) })).status).toBe(200)
         yield* Effect.sleep("1600 millis")
@@ -125,8 +131,10 @@ const suite = (storage: H.Storage) =>
       Effect.gen(function*() {
         const s = yield* H.TestServer
         const { admin, owner, bookkeeper, viewer, acmeOwner } = H.tokens
-        const count = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql`SELECT COUNT(*) AS n FROM core_api_tokens`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie))
+        const count = Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql`SELECT COUNT(*) AS n FROM core_api_tokens`.pipe(Effect.map((r) => Number(r[0]!.n)), Effect.orDie)
+        )
         const before = yield* count
         const post = (token: string, body: unknown, extra: Record<string, string> = {}) =>
           s.raw("/api/v1/tokens", H.json("POST", token, body, extra))
@@ -144,12 +152,23 @@ const suite = (storage: H.Storage) =>
         expect(yield* count).toBe(before)
         // reading another tenant's tokens is allowed to an admin (no IP allowlist here)
         const read = yield* s.raw("/api/v1/tokens", { headers: H.auth(admin, { "x-tenant": "acme" }) })
-        expect(read.json.items.map((t: any) => t.actor_id).sort()).toStrictEqual(["acme_admin", "acme_owner", "acme_viewer"])
+        expect(read.json.items.map((t: any) => t.actor_id).sort()).toStrictEqual([
+          "acme_admin",
+          "acme_owner",
+          "acme_viewer"
+        ])
         // an acme token is not found through default
         const acmeId = read.json.items[0].id
-        H.expectError(yield* s.raw(`/api/v1/tokens/${acmeId}`, { method: "DELETE", headers: H.auth(owner) }), 404, "not_found")
         H.expectError(
-          yield* s.raw(`/api/v1/tokens/${acmeId}`, { method: "DELETE", headers: H.auth(admin, { "x-tenant": "acme" }) }),
+          yield* s.raw(`/api/v1/tokens/${acmeId}`, { method: "DELETE", headers: H.auth(owner) }),
+          404,
+          "not_found"
+        )
+        H.expectError(
+          yield* s.raw(`/api/v1/tokens/${acmeId}`, {
+            method: "DELETE",
+            headers: H.auth(admin, { "x-tenant": "acme" })
+          }),
           403,
           "admin.write_disabled"
         )
@@ -166,7 +185,8 @@ const suite = (storage: H.Storage) =>
         expect(first.json.items.map((t: any) => t.id)).toStrictEqual(all.slice(0, 2))
         const rest = yield* get(`?limit=2&cursor=${first.json.next_cursor}`)
         expect(rest.json.items.map((t: any) => t.id)).toStrictEqual(all.slice(2, 4))
-        for (const bad of ["0", "-1", "1.5", "501"]) H.expectError(yield* get(`?limit=${bad}`), 400, "validation.schema")
+        for (const bad of ["0", "-1", "1.5", "501"])
+          H.expectError(yield* get(`?limit=${bad}`), 400, "validation.schema")
         H.expectError(yield* get("?cursor=garbage"), 400, "validation.cursor")
       }))
   })

@@ -5,7 +5,18 @@
  * PostgreSQL create exactly one.
  */
 import { Memory, Postgres, Sqlite } from "@airlock/adapters-storage"
-import { ApiToken, Audit, Bootstrap, CoreConfig, type CorePorts, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import {
+  ApiToken,
+  Audit,
+  Bootstrap,
+  CoreConfig,
+  type CorePorts,
+  Ids,
+  Kernel,
+  Rbac,
+  SecureRandom,
+  Tenants
+} from "@airlock/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
@@ -68,7 +79,10 @@ describe.each(kinds)("bootstrapAdminToken on %s", (kind) => {
 
       // a second start with another secret: nothing
       const second = secret()
-      expect(yield* Bootstrap.bootstrapAdminToken(second)).toMatchObject({ created: false, outcome: "admin_token_exists" })
+      expect(yield* Bootstrap.bootstrapAdminToken(second)).toMatchObject({
+        created: false,
+        outcome: "admin_token_exists"
+      })
       expect((yield* Effect.flip(tokens.verify(second))).code).toBe("auth.unauthorized")
       expect((yield* tokens.list(Ids.TenantId.make("default"))).length).toBe(1)
       expect((yield* tenants.list()).length).toBe(1)
@@ -104,7 +118,9 @@ describe.each(kinds)("bootstrapAdminToken on %s", (kind) => {
   it.live("a malformed secret is refused before anything is read, its text in no message", () =>
     Effect.gen(function*() {
       const tenants = yield* Tenants.Tenants
-      for (const bad of ["short_but_random_Q1w2E3r4", "a".repeat(40), "ab".repeat(20), `${secret()} space`, "é".repeat(40)]) {
+      for (
+        const bad of ["short_but_random_Q1w2E3r4", "a".repeat(40), "ab".repeat(20), `${secret()} space`, "é".repeat(40)]
+      ) {
         const e = yield* Effect.flip(Bootstrap.bootstrapAdminToken(bad))
         expect(e.code, bad).toBe("validation.bootstrap_secret")
         expect(e.message).not.toContain(bad)

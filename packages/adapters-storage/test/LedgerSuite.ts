@@ -852,13 +852,22 @@ export const suite = <E>(
         }
         expect(yield* probe.bankRows(fx.tenant)).toStrictEqual([])
         // each source alone, with its format, imports
-        expect((yield* bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "csv", content: csv })).new)
+        expect(
+          (yield* bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "csv", content: csv })).new
+        )
           .toBe(1)
         expect(
-          (yield* bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "json", transactions: rows }))
+          (yield* bank.importFile(fx.tenant, fx.bookkeeper, {
+            account_code: "1000",
+            format: "json",
+            transactions: rows
+          }))
             .new
         ).toBe(1)
-        expect((yield* probe.bankRows(fx.tenant)).map((r) => r.description).sort()).toStrictEqual(["Card fee", "Coffee"])
+        expect((yield* probe.bankRows(fx.tenant)).map((r) => r.description).sort()).toStrictEqual([
+          "Card fee",
+          "Coffee"
+        ])
       }))
 
     it.effect("bank import: a FITID repeated in one OFX file with different content stores each transaction; re-import skips them all", () =>

@@ -74,7 +74,10 @@ export class ApiTokenStore extends Context.Tag("@airlock/core/ApiTokenStore")<
     /** Sets `revoked_at` (once); `not_found` when missing. */
     readonly revoke: (id: TokenId, at: number) => Effect.Effect<void, NotFound | StorageError>
     /** A page of a tenant's tokens ordered by id, after `query.after`, at most `query.limit`. */
-    readonly page: (tenant: TenantId, query: TokenPageQuery) => Effect.Effect<ReadonlyArray<ApiTokenRecord>, StorageError>
+    readonly page: (
+      tenant: TenantId,
+      query: TokenPageQuery
+    ) => Effect.Effect<ReadonlyArray<ApiTokenRecord>, StorageError>
     /**
      * Sets `last_used_at` to `at` unless it is already within `resolutionMs` of it (a
      * conditional write: several instances verifying one token write it once); true when written.
@@ -280,7 +283,9 @@ export class ApiTokens extends Effect.Service<ApiTokens>()("@airlock/core/ApiTok
       Effect.flatMap(tenants.get(tenant), (t) =>
         Option.isSome(t)
           ? Effect.succeed(t.value)
-          : Effect.fail(new NotFound({ message: `Tenant ${tenant} not found`, details: { entity: "tenant", id: tenant } })))
+          : Effect.fail(
+            new NotFound({ message: `Tenant ${tenant} not found`, details: { entity: "tenant", id: tenant } })
+          ))
 
     /**
      * Creates a token for an actor of `tenant` (`tenant.admin`; the creator must hold every
@@ -348,13 +353,20 @@ export class ApiTokens extends Effect.Service<ApiTokens>()("@airlock/core/ApiTok
     const listTokens = (
       tenant: TenantId,
       by: ChangedBy,
-      query: { readonly after?: string | undefined; readonly limit?: number | undefined; readonly actor_id?: string | undefined } = {}
+      query: {
+        readonly after?: string | undefined
+        readonly limit?: number | undefined
+        readonly actor_id?: string | undefined
+      } = {}
     ) =>
       Effect.gen(function*() {
         yield* requireAdmin(by, tenant)
         yield* tenantOf(tenant)
         if (query.after !== undefined && !TOKEN_ID_PATTERN.test(query.after)) {
-          return yield* new ValidationError({ code: "validation.cursor", message: "Expected a token id from a previous page" })
+          return yield* new ValidationError({
+            code: "validation.cursor",
+            message: "Expected a token id from a previous page"
+          })
         }
         const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_PAGE_SIZE), 1), MAX_PAGE_SIZE)
         const rows = yield* store.page(tenant, {

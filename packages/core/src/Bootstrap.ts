@@ -10,7 +10,14 @@
 import { Clock, Effect, Option, Redacted } from "effect"
 import { ApiTokens } from "./ApiToken.js"
 import { AuditLog } from "./Audit.js"
-import { Conflict, type Forbidden, type NotFound, type PayloadTooLarge, type StorageError, ValidationError } from "./Errors.js"
+import {
+  Conflict,
+  type Forbidden,
+  type NotFound,
+  type PayloadTooLarge,
+  type StorageError,
+  ValidationError
+} from "./Errors.js"
 import { ActorId, TenantId, type TokenId } from "./Ids.js"
 import { Rbac } from "./Rbac.js"
 import { TenantStore } from "./Tenant.js"
@@ -168,16 +175,19 @@ export const bootstrapAdminToken = (
     }))
 
     return yield* create.pipe(
-      Effect.map((record): BootstrapResult => record === null ? nothing : ({
-        created: true,
-        outcome: "created",
-        tenant_id: tenantId,
-        actor_id: actorId,
-        token_id: record.id
-      })),
+      Effect.map((record): BootstrapResult =>
+        record === null ? nothing : ({
+          created: true,
+          outcome: "created",
+          tenant_id: tenantId,
+          actor_id: actorId,
+          token_id: record.id
+        })
+      ),
       // another instance bootstrapping at the same moment won the race: its token is the admin token
       Effect.catchIf(
-        (e): e is Conflict => e._tag === "Conflict" && e.code === "conflict.duplicate" && e.details?.reason !== "not_admin",
+        (e): e is Conflict =>
+          e._tag === "Conflict" && e.code === "conflict.duplicate" && e.details?.reason !== "not_admin",
         (e) => Effect.flatMap(exists, (found) => (found ? Effect.succeed(nothing) : Effect.fail(e)))
       )
     )

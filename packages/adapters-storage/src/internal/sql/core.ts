@@ -179,9 +179,9 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlDb> = 
               JOIN core_actors a ON a.tenant_id = t.tenant_id AND a.id = t.actor_id
               WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ${now})
                 AND a.active = 1 AND a.role IN ${sql.in(roles)} LIMIT 1`.pipe(
-            Effect.map((rs) => rs.length > 0),
-            orStorage
-          )
+          Effect.map((rs) => rs.length > 0),
+          orStorage
+        )
   }))
 )
 
