@@ -430,6 +430,101 @@ describe("reference server: production", () => {
   })
 })
 
+/** Every row of every table of a SQLite file as one string (to look for a secret in it). */
+const dumpSqlite = (filename: string) =>
+  sqlite(filename, (sql) =>
+    Effect.gen(function*() {
+      const tables = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`
+      const out: Array<string> = []
+      for (const { name } of tables) out.push(JSON.stringify(yield* sql.unsafe(`SELECT * FROM "${name}"`)))
+      return out.join("\n")
+    }))
+
+describe("reference server: bootstrap of the first admin token", () => {
+  it("AIRLOCK_BOOTSTRAP_ADMIN_TOKEN on a fresh production database: an admin bearer token, hashed, never logged; later starts change nothing", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    const first = randomBytes(36).toString("base64url")
+    const second = randomBytes(36).toString("base64url")
+    const prod = { AIRLOCK_ENV: "production", AIRLOCK_DB: db }
+    const a = await start({ ...prod, AIRLOCK_BOOTSTRAP_ADMIN_TOKEN: first })
+    let created: any
+    try {
+      expect(a.output()).toMatch(/bootstrap: stored the admin token tok_[0-9a-f]{24} for actor admin of tenant default/)
+      const status = await get(`${a.url}/api/admin/status`, first)
+      expect([status.status, status.json.environment]).toStrictEqual([200, "production"])
+      // production is operable without code: the admin makes the tenant's first user token over HTTP
+      const owner = await fetch(`${a.url}/api/v1/tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${first}`, "content-type": "application/json" },
+        body: JSON.stringify({ actor: "admin", name: "second admin device" })
+      })
+      created = await owner.json()
+      expect(owner.status).toBe(201)
+      expect((await get(`${a.url}/api/v1/system/status`, created.token)).status).toBe(200)
+    } finally {
+      expect(await a.stop()).toBe(0)
+    }
+    expect(a.output()).not.toContain(first)
+    const dump = await dumpSqlite(db)
+    expect(dump).not.toContain(first)
+    expect(dump).not.toContain(created.token)
+    expect(dump).toContain(ApiToken.tokenHash(first))
+
+    // a second start with another secret: nothing created, the first still works, the second does not
+    const b = await start({ ...prod, AIRLOCK_BOOTSTRAP_ADMIN_TOKEN: second })
+    try {
+      expect(b.output()).toContain("bootstrap: an admin token exists, AIRLOCK_BOOTSTRAP_ADMIN_TOKEN changed nothing")
+      expect((await get(`${b.url}/api/admin/status`, first)).status).toBe(200)
+      expect((await get(`${b.url}/api/admin/status`, second)).json.error.code).toBe("auth.unauthorized")
+    } finally {
+      expect(await b.stop()).toBe(0)
+    }
+    expect(b.output()).not.toContain(second)
+    const rows = await sqlite(db, (sql) => sql`SELECT id FROM core_api_tokens ORDER BY id`)
+    expect(rows.map((r) => r.id).sort()).toStrictEqual([ApiToken.tokenLookupId(first), created.id].sort())
+    expect(await dumpSqlite(db)).not.toContain(second)
+
+    // a malformed secret stops the start, without printing it
+    const weak = "a".repeat(40)
+    const refused = await start({ ...prod, AIRLOCK_BOOTSTRAP_ADMIN_TOKEN: weak }).then(
+      async (r) => ({ started: true, output: (await r.stop(), r.output()) }),
+      (e: Error) => ({ started: false, output: e.message })
+    )
+    expect(refused.started).toBe(false)
+    expect(refused.output).toContain("The bootstrap admin token does not look random")
+    expect(refused.output).not.toContain(weak)
+  })
+
+  it("with an existing admin token nothing is created", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    await addTenant(db, "ops", "ops_bookkeeper_token")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        const tenants = yield* Tenants.Tenants
+        const tenant_id = Ids.TenantId.make("ops")
+        const actor_id = Ids.ActorId.make("ops_admin")
+        yield* tenants.addActor({ tenant_id, id: actor_id, kind: "user", name: "Ops", role: "ADMIN" })
+        yield* (yield* ApiToken.ApiTokens).register("ops_admin_token_0123", { tenant_id, actor_id, name: "ops" })
+      }).pipe(Effect.provide(Kernel.layer.pipe(Layer.provideMerge(Sqlite.layer({ filename: db })))), Effect.orDie)
+    )
+    const secret = randomBytes(36).toString("base64url")
+    const server = await start({ AIRLOCK_ENV: "production", AIRLOCK_DB: db, AIRLOCK_BOOTSTRAP_ADMIN_TOKEN: secret })
+    try {
+      expect(server.output()).toContain("AIRLOCK_BOOTSTRAP_ADMIN_TOKEN changed nothing")
+      expect((await get(`${server.url}/api/admin/status`, secret)).json.error.code).toBe("auth.unauthorized")
+      expect((await get(`${server.url}/api/admin/status`, "ops_admin_token_0123")).status).toBe(200)
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+    const counts = await sqlite(
+      db,
+      (sql) =>
+        sql`SELECT (SELECT COUNT(*) FROM core_api_tokens) AS tokens, (SELECT COUNT(*) FROM core_tenants) AS tenants`
+    )
+    expect([Number(counts[0]!.tokens), Number(counts[0]!.tenants)]).toStrictEqual([2, 1])
+  })
+})
+
 const pgAdmin: string = inject("pgUrl")
 
 describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreSQL", () => {

@@ -5,7 +5,9 @@
  * limits per token and per tenant from `AIRLOCK_RATE_LIMIT_*`). In development it seeds the `default`
  * tenant and the well-known dev tokens and prints them. SIGTERM/SIGINT drain in-flight requests
  * (new ones get 503 with `Retry-After`), then close storage; `POST /api/admin/control/restart`
- * drains the same way and resumes.
+ * drains the same way and resumes. With `AIRLOCK_BOOTSTRAP_ADMIN_TOKEN` it stores that secret (hashed)
+ * as the first admin token when no admin token exists — the way into a fresh production database —
+ * and drops it from the process environment.
  */
 import {
   HttpConfig,
@@ -31,6 +33,7 @@ import {
   type Actor,
   AgentMemory,
   AgentMemoryConfig,
+  Bootstrap,
   CoreConfig,
   Kernel,
   Rbac,
@@ -54,7 +57,7 @@ import {
 } from "@airlock/ops"
 import { FetchHttpClient, HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
-import { Config, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { dirname, join } from "node:path"
 import * as DemoRunner from "./DemoRunner.js"
 import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
@@ -99,6 +102,11 @@ const main = Effect.gen(function*() {
     OperationsHttp.Backups,
     Backup.make({ filename, directory: backupDirectory, gzip: backupGzip, retention: backupRetention })
   )
+  // the first admin token of a fresh database: hashed at start, then forgotten (see docs/security.md)
+  const bootstrapSecret = yield* Config.option(Config.redacted("AIRLOCK_BOOTSTRAP_ADMIN_TOKEN"))
+  const bootstrapTenant = yield* Config.string("AIRLOCK_BOOTSTRAP_TENANT").pipe(Config.withDefault("default"))
+  // out of the environment at once: nothing this process starts, or reads later, sees it
+  delete process.env.AIRLOCK_BOOTSTRAP_ADMIN_TOKEN
 
   // core with AIRLOCK_* config; agent memory treats a person's vendor label as authoritative (it supersedes)
   const ambient = Layer.mergeAll(
@@ -196,10 +204,28 @@ const main = Effect.gen(function*() {
   )
   // AIRLOCK_DEV_SEED_HISTORY=false skips the companion's labelled history (development only)
   const history = yield* Config.boolean("AIRLOCK_DEV_SEED_HISTORY").pipe(Config.withDefault(true))
+  const bootstrap = Option.match(bootstrapSecret, {
+    onNone: () => Effect.void,
+    onSome: (secret) =>
+      Bootstrap.bootstrapAdminToken(secret, { tenant_id: bootstrapTenant }).pipe(
+        Effect.tap((r) =>
+          Effect.logInfo(
+            r.created
+              ? `bootstrap: stored the admin token ${r.token_id} for actor ${r.actor_id} of tenant ${r.tenant_id} ` +
+                "(only its hash); remove AIRLOCK_BOOTSTRAP_ADMIN_TOKEN from the environment"
+              : "bootstrap: an admin token exists, AIRLOCK_BOOTSTRAP_ADMIN_TOKEN changed nothing; remove it from the environment"
+          )
+        ),
+        Effect.ensuring(Effect.sync(() => Redacted.unsafeWipe(secret)))
+      )
+  })
   const seed = Layer.effectDiscard(
-    settings.environment === "development"
-      ? Effect.all([seedDevelopment, seedLedger, history ? seedCompanionHistory : Effect.void], { discard: true })
-      : revokeDevelopmentTokens
+    Effect.zipRight(
+      settings.environment === "development"
+        ? Effect.all([seedDevelopment, seedLedger, history ? seedCompanionHistory : Effect.void], { discard: true })
+        : revokeDevelopmentTokens,
+      bootstrap
+    )
   )
   const http = Server.serve.pipe(
     Layer.provideMerge(Server.layerNode({ port, host })),

@@ -148,7 +148,7 @@ const reconcile = Command.make(
       Effect.gen(function*() {
         const executions = yield* Executions.Executions
         const who = yield* R.resolveActor(tenant, actor)
-        const result = yield* executions.reconcile(who, Option.getOrUndefined(staleAfter))
+        const result = yield* executions.reconcile(who, who.tenant_id, Option.getOrUndefined(staleAfter))
         const out = { ...result, count: result.reconciled.length }
         if (json) return yield* R.printJson(out)
         yield* R.line(

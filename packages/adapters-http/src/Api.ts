@@ -24,6 +24,7 @@ import { RunControlApi } from "./RunControl/Api.js"
 import { SchedulerApi } from "./Scheduler/Api.js"
 import { SystemApi } from "./System/Api.js"
 import { TenantsAdminApi, TenantsApi } from "./Tenants/Api.js"
+import { TokensApi } from "./Tokens/Api.js"
 
 /**
  * The platform declares its own decode error on every API; Airlock answers decode failures with
@@ -67,6 +68,7 @@ export class AirlockApi extends HttpApi.make("airlock")
   .add(CompanionReportsApi)
   .add(TenantsAdminApi)
   .add(TenantsApi)
+  .add(TokensApi)
   .addError(ApiError.ValidationError)
   .addError(ApiError.PayloadTooLarge)
   .addError(ApiError.InternalError)

@@ -12,6 +12,9 @@
  * | {@link AdminInspect} | required | required in strict mode | role, IP allowlist (changes no data: audit verification) |
  *
  * The chain, in order: admin source IP (403 `admin.ip_denied`, "Admin IP not allowed") →
+ * failed-authentication limit of the source address (429 `rate_limited`, scope `auth_failures`:
+ * asked before a presented credential is verified; each refused credential counts, a missing
+ * header and a success do not; see {@link HttpRateLimit}) →
  * `Authorization: Bearer <token>` verified by core's `ApiTokens` (401 `auth.unauthorized`) →
  * admin role (403 `rbac.forbidden`) → admin write guard (403 `admin.write_disabled`) → tenant
  * resolution (400 `tenant.missing` in strict mode without a selector; 403 `tenant.mismatch` when
@@ -35,7 +38,7 @@ import { Effect, Layer, Option, Schema } from "effect"
 import * as ApiError from "./ApiError.js"
 import { HttpConfig } from "./HttpConfig.js"
 import { HttpRateLimit } from "./HttpRateLimit.js"
-import { clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
+import { addressGroup, clientIp, makeIpMatcher, normalizeIp } from "./internal/ip.js"
 import { CurrentPrincipal, CurrentRequest, type Principal } from "./RequestContext.js"
 
 const bearer = HttpApiSecurity.bearer
@@ -244,9 +247,19 @@ const make = <E>(policy: Policy) =>
       if (header === undefined || header === "") {
         return yield* new Errors.Unauthorized({ message: "Missing Authorization: Bearer <token>" })
       }
+      // refused credentials are limited per address (unknown addresses are not: they would share one count)
+      const failures = limiter.authFailures
+      const address = failures === undefined ? null : addressGroup(ip)
+      if (failures !== undefined && address !== null) yield* failures.check(address)
+      const refused = <A, E>(self: Effect.Effect<A, E | Errors.Unauthorized>) =>
+        failures === undefined || address === null
+          ? self
+          : Effect.tapErrorTag(self, "Unauthorized", () => failures.record(address))
       const match = BEARER.exec(header)
-      if (match === null) return yield* new Errors.Unauthorized({ message: "Authorization must be Bearer <token>" })
-      const { actor, tenant: home, token } = yield* tokens.verify(match[1]!)
+      if (match === null) {
+        return yield* refused(new Errors.Unauthorized({ message: "Authorization must be Bearer <token>" }))
+      }
+      const { actor, tenant: home, token } = yield* refused(tokens.verify(match[1]!))
 
       if (policy.admin) {
         if (!rbac.can(actor, "system.admin")) {

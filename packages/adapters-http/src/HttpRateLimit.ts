@@ -4,6 +4,10 @@
  * answered 429 `rate_limited` with `Retry-After`. Hosts plug in {@link layerGuardrails} (the
  * guardrails limiter: per token and per tenant requests per minute, counted in storage so every
  * instance counts together) or {@link layerDisabled}.
+ *
+ * The port also carries the limit on failed authentications per source address
+ * (`authFailures`): the auth chain asks it before verifying a presented credential and tells it
+ * of each refused one; 429 `rate_limited` (`details.scope: "auth_failures"`) with `Retry-After`.
  */
 import type { Errors, Ids } from "@airlock/core"
 import { GuardrailsConfig, RateLimiter } from "@airlock/guardrails"
@@ -27,8 +31,18 @@ export class HttpRateLimit extends Context.Tag("@airlock/adapters-http/HttpRateL
     /** Whether limiting is on (reported by the status routes). */
     readonly enabled: boolean
     readonly check: (request: RateLimitRequest) => Effect.Effect<void, Errors.RateLimited | Errors.StorageError>
+    /** Failed authentications per source address; absent: not limited. */
+    readonly authFailures?: AuthFailureLimit | undefined
   }
 >() {}
+
+/** The limit on failed authentications per source address. */
+export interface AuthFailureLimit {
+  /** Fails with `rate_limited` when the address is over its limit (asked before verifying its credentials). */
+  readonly check: (address: string) => Effect.Effect<void, Errors.RateLimited | Errors.StorageError>
+  /** Counts one refused credential of the address. */
+  readonly record: (address: string) => Effect.Effect<void, Errors.StorageError>
+}
 
 /** No limiting: every request passes. */
 export const layerDisabled: Layer.Layer<HttpRateLimit> = Layer.succeed(HttpRateLimit, {
@@ -39,7 +53,9 @@ export const layerDisabled: Layer.Layer<HttpRateLimit> = Layer.succeed(HttpRateL
 /**
  * The guardrails limiter behind the hook: `AIRLOCK_RATE_LIMIT_RPM` per token and
  * `AIRLOCK_RATE_LIMIT_TENANT_RPM` per tenant (the tenant the request acts on), both a sliding
- * minute; off when `AIRLOCK_RATE_LIMIT_ENABLED=false`.
+ * minute; off when `AIRLOCK_RATE_LIMIT_ENABLED=false`. Failed authentications:
+ * `AIRLOCK_AUTH_FAILURE_MAX` per address in `AIRLOCK_AUTH_FAILURE_WINDOW_SECONDS` (20 a minute),
+ * independent of the request limit (`AIRLOCK_AUTH_FAILURE_ENABLED=false` turns it off).
  */
 export const layerGuardrails: Layer.Layer<
   HttpRateLimit,
@@ -52,7 +68,10 @@ export const layerGuardrails: Layer.Layer<
     const config = yield* GuardrailsConfig.GuardrailsConfig
     return {
       enabled: config.rateLimitEnabled,
-      check: (request) => Effect.asVoid(limiter.check({ tenant_id: request.tenant_id, token_id: request.token_id }))
+      check: (request) => Effect.asVoid(limiter.check({ tenant_id: request.tenant_id, token_id: request.token_id })),
+      authFailures: config.authFailureEnabled
+        ? { check: limiter.checkAuthFailures, record: limiter.recordAuthFailure }
+        : undefined
     }
   })
 )

@@ -85,6 +85,7 @@ import * as RunControlHttp from "./RunControl/Http.js"
 import * as SchedulerHttp from "./Scheduler/Http.js"
 import * as SystemHttp from "./System/Http.js"
 import * as TenantsHttp from "./Tenants/Http.js"
+import * as TokensHttp from "./Tokens/Http.js"
 import { MAX_PAGE_LIMIT } from "./Wire.js"
 
 /** Where the OpenAPI document and the docs page are served. */
@@ -216,9 +217,10 @@ export const groups: Layer.Layer<
   | HttpApiGroup.ApiGroup<"airlock", "scheduler">
   | HttpApiGroup.ApiGroup<"airlock", "companionReports">
   | HttpApiGroup.ApiGroup<"airlock", "tenantsAdmin">
-  | HttpApiGroup.ApiGroup<"airlock", "tenants">,
+  | HttpApiGroup.ApiGroup<"airlock", "tenants">
+  | HttpApiGroup.ApiGroup<"airlock", "tokens">,
   never,
-  | Exclude<Requirements, ApiToken.ApiTokens>
+  | Requirements
   | Auth.Authenticated
   | Auth.TenantScoped
   | Auth.Admin
@@ -242,7 +244,8 @@ export const groups: Layer.Layer<
   SchedulerHttp.layer,
   CompanionReportsHttp.layer,
   TenantsHttp.layerAdmin,
-  TenantsHttp.layer
+  TenantsHttp.layer,
+  TokensHttp.layer
 )
 
 const MAX_PATH_IN_MESSAGE = 200

@@ -197,6 +197,8 @@ layer(bare, { excludeTestServices: true })("health, readiness, metrics, document
         "/api/v1/tenants/{tenant}",
         "/api/v1/tenants/{tenant}/export",
         "/api/v1/tenants/{tenant}/health",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
         "/api/v1/triage/failure/{job_name}",
         "/healthz",
         "/metrics",

@@ -6,6 +6,7 @@
 import {
   Action,
   ActionRegistry,
+  Actor,
   ApiToken,
   Audit,
   CoreConfig,
@@ -250,6 +251,166 @@ export const suite = <E>(
         const revoked = yield* Effect.exit(tokens.verify("dev_test_token_1"))
         expect(revoked).toStrictEqual(Exit.fail(expect.objectContaining({ message: "Token revoked" })))
         expect((yield* tokens.list(tenant.id)).length).toBe(2)
+      }))
+
+    it.effect("token lifecycle: create (tenant.admin, shown once, audited), list (paged, no secret), revoke and expiry stop a token at once", () =>
+      Effect.gen(function*() {
+        const { tenant, human, owner, viewer } = yield* fixture("toklife")
+        const other = yield* fixture("toklife-other")
+        const tenants = yield* Tenants.Tenants
+        const tokens = yield* ApiToken.ApiTokens
+        const probe = yield* Probe
+        const admin = yield* tenants.addActor({ tenant_id: tenant.id, kind: "user", name: "Ops", role: "ADMIN" })
+        const auditLog = yield* Audit.AuditLog
+        const auditOf = (id: string) =>
+          Effect.map(
+            auditLog.list(tenant.id, { limit: 1000 }),
+            (rs) => rs.filter((r) => r.subject === id).map((r) => [r.action, r.actor_id, r.data] as const)
+          )
+        const tokenCount = Effect.map(tokens.list(tenant.id), (ts) => ts.length)
+        const start = yield* TestClock.currentTimeMillis
+
+        // refusals write nothing: no permission, an actor whose role the creator lacks, another tenant, bad input
+        const refusals = [
+          [tokens.create(tenant.id, { actor_id: human.id }, human), "rbac.forbidden"],
+          [tokens.create(tenant.id, { actor_id: human.id }, viewer), "rbac.forbidden"],
+          [tokens.create(tenant.id, { actor_id: admin.id }, owner), "rbac.forbidden"],
+          [tokens.create(tenant.id, { actor_id: human.id }, other.owner), "tenant.mismatch"],
+          [tokens.create(tenant.id, { actor_id: other.human.id }, owner), "not_found"],
+          [tokens.create(tenant.id, { actor_id: human.id, expires_at: start }, owner), "validation.token_expiry"],
+          [tokens.create(tenant.id, { actor_id: human.id, name: "x".repeat(101) }, owner), "validation.schema"]
+        ] as const
+        for (const [attempt, code] of refusals) {
+          expect((yield* Effect.flip(attempt)).code).toBe(code)
+        }
+        expect(yield* tokenCount).toBe(0)
+
+        // created by the tenant's owner: the plaintext once, only its hash stored, audited without it
+        const made = yield* tokens.create(tenant.id, { actor_id: human.id, name: "laptop" }, owner)
+        expect(made.token.startsWith("alk_")).toBe(true)
+        expect(made.view).toMatchObject({
+          actor_id: human.id,
+          tenant_id: tenant.id,
+          name: "laptop",
+          prefix: made.token.slice(0, 8),
+          created_at: start,
+          last_used_at: null,
+          expires_at: null,
+          revoked_at: null,
+          status: "active"
+        })
+        const row = yield* probe.tokenRow(made.record.id)
+        expect(JSON.stringify(row)).not.toContain(made.token)
+        expect(row?.hash).toBe(ApiToken.tokenHash(made.token))
+        expect(yield* auditOf(made.record.id)).toStrictEqual([[
+          "token.created",
+          owner.id,
+          { actor_id: human.id, name: "laptop", prefix: made.token.slice(0, 8), expires_at: null }
+        ]])
+        expect(JSON.stringify(yield* auditLog.list(tenant.id, { limit: 1000 }))).not.toContain(
+          made.token
+        )
+        // the platform admin may act on another tenant; the system (CLI) may too
+        const expiring = yield* tokens.create(tenant.id, { actor_id: viewer.id, expires_at: start + 60_000 }, admin)
+        const forAdmin = yield* tokens.create(tenant.id, { actor_id: admin.id }, "system")
+        const crossed = yield* tokens.create(other.tenant.id, { actor_id: other.viewer.id }, admin)
+        expect(crossed.record.tenant_id).toBe(other.tenant.id)
+
+        // last use: written on verification, at most once a minute per token
+        yield* tokens.verify(made.token)
+        expect(Number((yield* probe.tokenRow(made.record.id))?.last_used_at)).toBe(start)
+        yield* TestClock.adjust("30 seconds")
+        yield* tokens.verify(made.token)
+        expect(Number((yield* probe.tokenRow(made.record.id))?.last_used_at)).toBe(start)
+        yield* TestClock.adjust("31 seconds")
+        yield* tokens.verify(made.token)
+        expect(Number((yield* probe.tokenRow(made.record.id))?.last_used_at)).toBe(start + 61_000)
+
+        // listing: paged by id, never the secret or hash, filtered by actor
+        const page1 = yield* tokens.listTokens(tenant.id, owner, { limit: 2 })
+        const page2 = yield* tokens.listTokens(tenant.id, owner, { limit: 2, after: page1.next_cursor! })
+        expect(page2.next_cursor).toBeNull()
+        const listed = [...page1.items, ...page2.items]
+        expect(listed.map((t) => t.id)).toStrictEqual(
+          [made.record.id, expiring.record.id, forAdmin.record.id].sort()
+        )
+        for (const t of listed) {
+          expect(Object.keys(t).sort()).toStrictEqual([
+            "actor_id",
+            "created_at",
+            "expires_at",
+            "id",
+            "last_used_at",
+            "name",
+            "prefix",
+            "revoked_at",
+            "status",
+            "tenant_id"
+          ])
+        }
+        expect(JSON.stringify(listed)).not.toContain(ApiToken.tokenHash(made.token))
+        expect(listed.find((t) => t.id === made.record.id)?.last_used_at).toBe(start + 61_000)
+        expect(listed.find((t) => t.id === expiring.record.id)?.status).toBe("expired")
+        expect(
+          (yield* tokens.listTokens(tenant.id, owner, { actor_id: human.id })).items.map((t) => t.id)
+        ).toStrictEqual([made.record.id])
+        expect((yield* Effect.flip(tokens.listTokens(tenant.id, owner, { after: "garbage" }))).code).toBe(
+          "validation.cursor"
+        )
+        expect((yield* Effect.flip(tokens.listTokens(tenant.id, human))).code).toBe("rbac.forbidden")
+        expect((yield* Effect.flip(tokens.listTokens(tenant.id, other.owner))).code).toBe("tenant.mismatch")
+
+        // expired: refused
+        expect(yield* Effect.exit(tokens.verify(expiring.token))).toStrictEqual(
+          Exit.fail(expect.objectContaining({ message: "Token expired" }))
+        )
+        // revoked: refused at once; again changes nothing; another tenant's token is not found here
+        expect((yield* Effect.flip(tokens.revokeToken(tenant.id, forAdmin.record.id, owner))).code).toBe(
+          "rbac.forbidden"
+        )
+        expect((yield* Effect.flip(tokens.revokeToken(tenant.id, crossed.record.id, admin))).code).toBe("not_found")
+        expect((yield* Effect.flip(tokens.revokeToken(tenant.id, "tok_nothing", owner))).code).toBe("not_found")
+        const revoked = yield* tokens.revokeToken(tenant.id, made.record.id, owner)
+        expect([revoked.status, revoked.revoked_at]).toStrictEqual(["revoked", start + 61_000])
+        expect(yield* Effect.exit(tokens.verify(made.token))).toStrictEqual(
+          Exit.fail(expect.objectContaining({ message: "Token revoked" }))
+        )
+        yield* TestClock.adjust("1 second")
+        expect((yield* tokens.revokeToken(tenant.id, made.record.id, owner)).revoked_at).toBe(start + 61_000)
+        expect((yield* auditOf(made.record.id)).map(([action]) => action)).toStrictEqual([
+          "token.created",
+          "token.revoked"
+        ])
+        expect(Number((yield* probe.tokenRow(made.record.id))?.revoked_at)).toBe(start + 61_000)
+      }))
+
+    it.effect("usable admin tokens: revoked, expired and inactive admins' tokens do not count", () =>
+      Effect.gen(function*() {
+        const { tenant } = yield* fixture("tokadmin")
+        const tenants = yield* Tenants.Tenants
+        const tokens = yield* ApiToken.ApiTokens
+        const store = yield* ApiToken.ApiTokenStore
+        const actors = yield* Actor.ActorStore
+        const now = yield* TestClock.currentTimeMillis
+        const roles = ["ADMIN_ONLY_IN_THIS_TEST"]
+        expect(yield* store.usableForRoles(roles, now)).toBe(false)
+        const ops = yield* actors.get(tenant.id, (yield* tenants.listActors(tenant.id))[0]!.id).pipe(
+          Effect.map(Option.getOrThrow)
+        )
+        const admin = new Actor.Actor({ ...ops, id: Ids.ActorId.make("ops_only"), role: "ADMIN_ONLY_IN_THIS_TEST" })
+        yield* actors.insert(admin)
+        const revoked = yield* tokens.issue({ tenant_id: tenant.id, actor_id: admin.id, name: "r" })
+        yield* tokens.revoke(revoked.record.id)
+        yield* tokens.issue({ tenant_id: tenant.id, actor_id: admin.id, name: "e", expires_at: now })
+        expect(yield* store.usableForRoles(roles, now)).toBe(false)
+        yield* tokens.issue({ tenant_id: tenant.id, actor_id: admin.id, name: "ok", expires_at: now + 1 })
+        expect(yield* store.usableForRoles(roles, now)).toBe(true)
+        expect(yield* store.usableForRoles(roles, now + 1)).toBe(false)
+        yield* tokens.issue({ tenant_id: tenant.id, actor_id: admin.id, name: "forever" })
+        expect(yield* store.usableForRoles([], now)).toBe(false)
+        expect(yield* store.usableForRoles(["VIEWER", ...roles], now + 10)).toBe(true)
+        yield* actors.update(new Actor.Actor({ ...admin, active: false }))
+        expect(yield* store.usableForRoles(roles, now + 10)).toBe(false)
       }))
 
     it.effect("propose records a shadow action and trace; apply promotes it once with audit", () =>

@@ -832,6 +832,44 @@ export const suite = <E>(
         ]])
       }))
 
+    it.effect("bank import: content and transactions together (or either with the other format, csv settings elsewhere) is validation.ambiguous_body; nothing is stored", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("ambiguous")
+        const bank = yield* BankTransaction.BankTransactions
+        const probe = yield* LedgerProbe
+        const csv = "Date,Description,Amount\n01/02/2024,Coffee,-4.50\n"
+        const rows = [{ date: "2024-01-03", description: "Card fee", amount: "-1.00" }]
+        const bodies = [
+          { format: "csv", content: csv, transactions: rows },
+          { format: "json", content: csv, transactions: rows },
+          { format: "json", content: csv },
+          { format: "ofx", transactions: rows },
+          { format: "json", transactions: rows, csv: { date_format: "DD/MM/YYYY" } }
+        ]
+        for (const body of bodies) {
+          const e = yield* failure(bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", ...body }))
+          expect([e._tag, e.code], JSON.stringify(body)).toStrictEqual(["ValidationError", "validation.ambiguous_body"])
+        }
+        expect(yield* probe.bankRows(fx.tenant)).toStrictEqual([])
+        // each source alone, with its format, imports
+        expect(
+          (yield* bank.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "csv", content: csv })).new
+        )
+          .toBe(1)
+        expect(
+          (yield* bank.importFile(fx.tenant, fx.bookkeeper, {
+            account_code: "1000",
+            format: "json",
+            transactions: rows
+          }))
+            .new
+        ).toBe(1)
+        expect((yield* probe.bankRows(fx.tenant)).map((r) => r.description).sort()).toStrictEqual([
+          "Card fee",
+          "Coffee"
+        ])
+      }))
+
     it.effect("bank import: a FITID repeated in one OFX file with different content stores each transaction; re-import skips them all", () =>
       Effect.gen(function*() {
         const fx = yield* fixture("ofx-fitid")

@@ -23,6 +23,12 @@ export interface GuardrailsSettings {
   readonly rateLimitRpm: number
   /** Requests per minute per tenant, all tokens together. */
   readonly rateLimitTenantRpm: number
+  /** Failed authentications per source address are limited (`AIRLOCK_AUTH_FAILURE_ENABLED`). */
+  readonly authFailureEnabled: boolean
+  /** Failed authentications an address may have in the (sliding) window before `rate_limited`. */
+  readonly authFailureMax: number
+  /** The window failed authentications are counted over. */
+  readonly authFailureWindowSeconds: number
   // velocity breaker (companion runbook)
   /** More than this many AI commands in a (sliding) minute trips the tenant's velocity breaker. */
   readonly velocityMaxPerMinute: number
@@ -112,6 +118,9 @@ export const defaults: GuardrailsSettings = {
   rateLimitEnabled: true,
   rateLimitRpm: 60,
   rateLimitTenantRpm: 600,
+  authFailureEnabled: true,
+  authFailureMax: 20,
+  authFailureWindowSeconds: 60,
   velocityMaxPerMinute: 30,
   velocityCooldownSeconds: 300,
   valueBreakerThreshold: "5000.00",
@@ -214,6 +223,11 @@ export const config: Config.Config<GuardrailsSettings> = Config.all({
   rateLimitEnabled: Config.boolean("AIRLOCK_RATE_LIMIT_ENABLED").pipe(Config.withDefault(defaults.rateLimitEnabled)),
   rateLimitRpm: positive("AIRLOCK_RATE_LIMIT_RPM", defaults.rateLimitRpm),
   rateLimitTenantRpm: positive("AIRLOCK_RATE_LIMIT_TENANT_RPM", defaults.rateLimitTenantRpm),
+  authFailureEnabled: Config.boolean("AIRLOCK_AUTH_FAILURE_ENABLED").pipe(
+    Config.withDefault(defaults.authFailureEnabled)
+  ),
+  authFailureMax: positive("AIRLOCK_AUTH_FAILURE_MAX", defaults.authFailureMax),
+  authFailureWindowSeconds: positive("AIRLOCK_AUTH_FAILURE_WINDOW_SECONDS", defaults.authFailureWindowSeconds),
   velocityMaxPerMinute: positive("AIRLOCK_VELOCITY_MAX_PER_MINUTE", defaults.velocityMaxPerMinute),
   velocityCooldownSeconds: positive("AIRLOCK_VELOCITY_COOLDOWN_SECONDS", defaults.velocityCooldownSeconds),
   valueBreakerThreshold: Config.string("AIRLOCK_VALUE_BREAKER_THRESHOLD").pipe(

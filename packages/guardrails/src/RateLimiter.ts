@@ -5,13 +5,20 @@
  * `Retry-After` header). Counts live in storage and every admission is an atomic capped increment,
  * so the limit holds under concurrency and across processes: however many instances hammer one
  * limit, exactly the limit is admitted.
+ *
+ * Failed authentications are limited per source address the same way, in the same counters:
+ * `AIRLOCK_AUTH_FAILURE_MAX` (20) in a sliding `AIRLOCK_AUTH_FAILURE_WINDOW_SECONDS` (60); past it
+ * the address is refused with `rate_limited` before its credentials are looked at again, until
+ * the window has slid far enough. Successful authentications do not count. The check is one read
+ * per authentication and a failure one write; the count is shared by every instance, though
+ * failures in flight at the same instant may each pass the check before being counted.
  */
 import { Errors, UnitOfWork } from "@airlock/core"
 import { Effect, Option } from "effect"
 import { CounterStore } from "./CounterStore.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
 import { memo } from "./internal/memo.js"
-import { retryAfterMs, slidingCapacity, toRetrySeconds, windowStart } from "./Windows.js"
+import { retryAfterMs, slidingCapacity, slidingCount, toRetrySeconds, windowStart } from "./Windows.js"
 
 const WINDOW_MS = 60_000
 
@@ -38,6 +45,7 @@ type Take =
 
 const tenantKeyOf: (tenant: string) => string = memo((tenant) => `rate:tenant:${tenant}`)
 const tokenKeyOf: (token: string) => string = memo((token) => `rate:token:${token}`)
+const authFailureKeyOf = (address: string): string => `rate:auth_failures:${address}`
 
 /** The rate limiter the HTTP middleware calls once per request. */
 export class RateLimiter extends Effect.Service<RateLimiter>()("@airlock/guardrails/RateLimiter", {
@@ -106,6 +114,45 @@ export class RateLimiter extends Effect.Service<RateLimiter>()("@airlock/guardra
       }))
     }
 
-    return { check } as const
+    const authWindowMs = config.authFailureWindowSeconds * 1000
+
+    /**
+     * Fails with `rate_limited` (`details.scope: "auth_failures"`) when `address` has had
+     * `authFailureMax` failed authentications in the sliding window; call it before verifying
+     * the address's credentials. One read while the address is under the limit.
+     */
+    const checkAuthFailures = (address: string): Effect.Effect<void, Errors.RateLimited | Errors.StorageError> => {
+      if (!config.authFailureEnabled) return Effect.void
+      return Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const w = windowStart(now, authWindowMs)
+        const key = authFailureKeyOf(address)
+        const max = config.authFailureMax
+        return Effect.flatMap(counters.sum(key, w - authWindowMs, w), (total) =>
+          // the sliding estimate never exceeds both windows' sum: under the limit in one read
+          total < max ? Effect.void : Effect.flatMap(
+            Effect.all([counters.get(key, w - authWindowMs), counters.get(key, w)]),
+            ([previous, current]) =>
+              slidingCount(previous, current, now, authWindowMs) < max ? Effect.void : Effect.fail(
+                new Errors.RateLimited({
+                  retry_after_seconds: toRetrySeconds(retryAfterMs(max, previous, current, now, authWindowMs)),
+                  message: "Too many failed authentications from this address",
+                  details: { scope: "auth_failures", limit: max, window_seconds: config.authFailureWindowSeconds }
+                })
+              )
+          ))
+      })
+    }
+
+    /** Counts one failed authentication of `address` (shared by every instance on the database). */
+    const recordAuthFailure = (address: string): Effect.Effect<void, Errors.StorageError> => {
+      if (!config.authFailureEnabled) return Effect.void
+      return Effect.clockWith((clock) => {
+        const w = windowStart(clock.unsafeCurrentTimeMillis(), authWindowMs)
+        return Effect.asVoid(counters.increment(authFailureKeyOf(address), w, 1, null, w + 2 * authWindowMs))
+      })
+    }
+
+    return { check, checkAuthFailures, recordAuthFailure } as const
   })
 }) {}

@@ -177,6 +177,25 @@ export const ListBankTransactions = Schema.Struct({
   limit: Schema.optional(PageLimit)
 })
 
+/**
+ * Why an import request is ambiguous — fields that contradict each other, so the import would
+ * silently ignore one of them — or null when it is not: both `content` and `transactions`,
+ * `content` with format `json`, `transactions` with `csv`/`ofx`, `csv` settings with another
+ * format. `importFile` refuses such a request with `validation.ambiguous_body`; the HTTP edge
+ * applies the same rule to the body.
+ */
+export const ambiguity = (
+  req: Pick<ImportRequest, "format" | "content" | "transactions" | "csv">
+): string | null => {
+  if (req.content !== undefined && req.transactions !== undefined)
+    return "Give either content (a csv or ofx file) or transactions (format json), not both"
+  if (req.format === "json" && req.content !== undefined) return "format json takes transactions, not content"
+  if (req.format !== "json" && req.transactions !== undefined)
+    return `format ${req.format} takes content (the file's text), not transactions`
+  if (req.format !== "csv" && req.csv !== undefined) return "csv settings apply to format csv only"
+  return null
+}
+
 const invalid = (code: string, message: string, details?: Record<string, unknown>) =>
   new Errors.ValidationError(details ? { code, message, details } : { code, message })
 
@@ -296,7 +315,9 @@ export const make: Effect.Effect<
   /**
    * Imports a CSV, OFX or JSON batch into one bank account. The whole file is parsed first: any
    * bad row fails the import with `validation.import_row` (line numbers in `details.problems`)
-   * and nothing is stored. Rows already imported (same fingerprint) are skipped.
+   * and nothing is stored. Rows already imported (same fingerprint) are skipped. A request whose
+   * fields contradict each other ({@link ambiguity}: `content` and `transactions` together, …) is
+   * refused with `validation.ambiguous_body` before anything is read.
    */
   const importFile = (tenant: Ids.TenantId, actor: Actor.Actor, input: unknown) =>
     Effect.gen(function*() {
@@ -304,6 +325,9 @@ export const make: Effect.Effect<
       const req = yield* Schema.decodeUnknown(ImportRequest)(input).pipe(
         Effect.mapError((e) => invalid("validation.schema", e.message))
       )
+      // one source of rows, matching the format: never import one and silently drop the other
+      const ambiguous = ambiguity(req)
+      if (ambiguous !== null) return yield* invalid("validation.ambiguous_body", ambiguous)
       const account = yield* Effect.flatMap(
         accounts.get(tenant, req.account_code),
         Option.match({ onNone: () => Effect.fail(notFound("account", req.account_code)), onSome: Effect.succeed })

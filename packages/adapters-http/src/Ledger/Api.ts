@@ -188,16 +188,8 @@ export const ImportBody = Schema.Union(
   }).pipe(
     // one source of rows, matching the format: nothing the import would silently ignore
     Schema.filter((b) => {
-      const ambiguous = (message: string) => codedMessage("validation.ambiguous_body", message)
-      if (b.content !== undefined && b.transactions !== undefined)
-        return ambiguous("Give either content (a csv or ofx file) or transactions (format json), not both")
-      if (b.format === "json" && b.content !== undefined)
-        return ambiguous("format json takes transactions, not content")
-      if (b.format !== "json" && b.transactions !== undefined)
-        return ambiguous(`format ${b.format} takes content (the file's text), not transactions`)
-      if (b.format !== "csv" && b.csv !== undefined)
-        return ambiguous("csv settings apply to format csv only")
-      return true
+      const ambiguous = BankTransaction.ambiguity(b)
+      return ambiguous === null || codedMessage("validation.ambiguous_body", ambiguous)
     })
   ),
   HttpApiSchema.Text({ contentType: "text/csv" }),

@@ -62,3 +62,18 @@ export const clientIp = (peer: string | null, forwardedFor: string | undefined, 
   }
   return client
 }
+
+/**
+ * The address a per-address limit counts a client under: an IPv4 address itself, an IPv6
+ * address's /64 network (one host usually holds a whole /64, and picks any address in it), null
+ * when unknown.
+ */
+export const addressGroup = (ip: string | null): string | null => {
+  if (ip === null || isIP(ip) !== 6) return ip
+  const [head = "", tail] = ip.split("::")
+  const left = head === "" ? [] : head.split(":")
+  const right = tail === undefined || tail === "" ? [] : tail.split(":")
+  // an embedded IPv4 tail (::1.2.3.4) is in the last 32 bits, outside the /64
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right]
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`
+}

@@ -81,6 +81,34 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, MemoryDat
           if (!t) return Effect.fail(notFound("token", id))
           if (t.revoked_at === null) rows.set(id, new ApiToken.ApiTokenRecord({ ...t, revoked_at: at }, true))
           return Effect.void
+        }),
+      page: (tenant, q) =>
+        db.read(() =>
+          [...rows.values()]
+            .filter((t) =>
+              t.tenant_id === tenant && (q.after === null || t.id > q.after) &&
+              (q.actor_id === undefined || t.actor_id === q.actor_id)
+            )
+            .sort((a, b) => (a.id < b.id ? -1 : 1))
+            .slice(0, q.limit)
+        ),
+      touch: (id, at, resolutionMs) =>
+        db.write(() => {
+          const t = rows.get(id)
+          if (!t || (t.last_used_at !== null && t.last_used_at > at - resolutionMs)) return false
+          rows.set(id, new ApiToken.ApiTokenRecord({ ...t, last_used_at: at }, true))
+          return true
+        }),
+      usableForRoles: (roles, now) =>
+        db.read(() => {
+          const wanted = new Set(roles)
+          const actors = db.scoped<Actor.Actor>("actors")
+          for (const t of rows.values()) {
+            if (t.revoked_at !== null || (t.expires_at !== null && t.expires_at <= now)) continue
+            const actor = actors.get(t.tenant_id, t.actor_id)
+            if (actor !== undefined && actor.active && wanted.has(actor.role)) return true
+          }
+          return false
         })
     }
   })

@@ -41,7 +41,9 @@ const notFound = CorePorts.notFoundError
 // Column lists of the reads that go through `Statement.query` (rows named once per statement).
 const TENANT_COLUMNS = literal("id, name, ai_companion_enabled, created_at")
 const ACTOR_COLUMNS = literal("tenant_id, id, kind, name, role, active, created_at")
-const TOKEN_COLUMNS = literal("id, tenant_id, actor_id, name, hint, hash, created_at, expires_at, revoked_at")
+const TOKEN_COLUMNS = literal(
+  "id, tenant_id, actor_id, name, hint, hash, created_at, expires_at, revoked_at, last_used_at"
+)
 const SETTINGS_COLUMNS = literal("tenant_id, ai_enabled, kill_switch, ai_mode, extensions, updated_at, updated_by")
 const STATE_COLUMNS = literal("key, value, updated_at, updated_by")
 const ACTION_COLUMNS = literal(
@@ -129,7 +131,8 @@ const toToken = (r: Row) =>
     hash: String(r.hash),
     created_at: int(r.created_at),
     expires_at: intOrNull(r.expires_at),
-    revoked_at: intOrNull(r.revoked_at)
+    revoked_at: intOrNull(r.revoked_at),
+    last_used_at: intOrNull(r.last_used_at)
   })
 
 /** SQL {@link ApiToken.ApiTokenStore}. */
@@ -154,7 +157,31 @@ export const apiTokenStore: Layer.Layer<ApiToken.ApiTokenStore, never, SqlDb> = 
       sql`UPDATE core_api_tokens SET revoked_at = COALESCE(revoked_at, ${at}) WHERE id = ${id} RETURNING id`.pipe(
         orStorage,
         Effect.flatMap((rs) => (rs.length === 0 ? Effect.fail(notFound("token", id)) : Effect.void))
-      )
+      ),
+    page: (tenant, q) => {
+      const where = [sql`tenant_id = ${tenant}`]
+      if (q.after !== null) where.push(sql`id > ${q.after}`)
+      if (q.actor_id !== undefined) where.push(sql`actor_id = ${q.actor_id}`)
+      return sql`SELECT ${TOKEN_COLUMNS} FROM core_api_tokens WHERE ${sql.and(where)} ORDER BY id LIMIT ${q.limit}`
+        .pipe(Effect.map((rs) => rs.map(toToken)), orStorage)
+    },
+    // conditional, so instances verifying one token at once write its last use once
+    touch: (id, at, resolutionMs) =>
+      sql`UPDATE core_api_tokens SET last_used_at = ${at}
+          WHERE id = ${id} AND (last_used_at IS NULL OR last_used_at <= ${at - resolutionMs}) RETURNING id`.pipe(
+        Effect.map((rs) => rs.length > 0),
+        orStorage
+      ),
+    usableForRoles: (roles, now) =>
+      roles.length === 0
+        ? Effect.succeed(false)
+        : sql`SELECT 1 AS found FROM core_api_tokens t
+              JOIN core_actors a ON a.tenant_id = t.tenant_id AND a.id = t.actor_id
+              WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ${now})
+                AND a.active = 1 AND a.role IN ${sql.in(roles)} LIMIT 1`.pipe(
+          Effect.map((rs) => rs.length > 0),
+          orStorage
+        )
   }))
 )
 
