@@ -5,7 +5,15 @@
 import { Clock, Effect, Option, Schema } from "effect"
 import { Actor, type ActorKind, ActorStore } from "./Actor.js"
 import type * as AiSettingsTypes from "./AiSettings.js"
-import { AiMode, AiSettings, AiSettingsStore, checkExtensions, defaultSettings, settingsDiff } from "./AiSettings.js"
+import {
+  AiMode,
+  AiSettings,
+  AiSettingsStore,
+  checkExtensions,
+  defaultSettings,
+  isEmptyDiff,
+  settingsDiff
+} from "./AiSettings.js"
 import { AuditLog } from "./Audit.js"
 import { CoreConfig } from "./CoreConfig.js"
 import { Forbidden, NotFound, type PayloadTooLarge, type StorageError, ValidationError } from "./Errors.js"
@@ -172,7 +180,8 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
 
     /**
      * Changes AI settings; needs `companion.settings.manage`. The merged `extensions` must stay
-     * within the configured limits (`CoreConfig.extensionsMax*`). Audited with what changed.
+     * within the configured limits (`CoreConfig.extensionsMax*`). Audited with what changed; a
+     * change that changes nothing writes and audits nothing (the stored settings are returned).
      */
     const updateSettingsAny = (tenant: TenantId, patch: SettingsPatch, by: ChangedBy) =>
       Effect.gen(function*() {
@@ -196,14 +205,17 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
               updated_at: yield* Clock.currentTimeMillis,
               updated_by: byId(by)
             })
+            // what changed, not two copies of the whole settings
+            const diff = settingsDiff(before, after)
+            // nothing changed: nothing written, nothing audited
+            if (isEmptyDiff(diff)) return before
             yield* settings.put(after)
             yield* audit.append({
               tenant_id: tenant,
               actor_id: byId(by),
               action: "settings.updated",
               subject: tenant,
-              // what changed, not two copies of the whole settings
-              data: settingsDiff(before, after)
+              data: diff
             })
             return after
           })
