@@ -147,7 +147,7 @@ layer(H.layer(), { excludeTestServices: true })("bounded settings extensions", (
       expect(yield* H.settingsRow("default")).toStrictEqual(row)
       expect(yield* H.auditCount("default")).toBe(seq0 + 20)
       // nor does a mode set to what it is
-      const mode = (yield* H.settingsRow("default"))!.ai_mode
+      const mode = ((yield* H.settingsRow("default")) as any).ai_mode as string
       expect((yield* s.raw(settings, H.json("PUT", owner, { ai_mode: mode }))).status).toBe(200)
       expect(yield* H.auditCount("default")).toBe(seq0 + 20)
       expect(yield* H.settingsRow("default")).toStrictEqual(row)
