@@ -47,6 +47,12 @@ export class AiSettingsStore extends Context.Tag("@airlock/core/AiSettingsStore"
   AiSettingsStore,
   {
     readonly get: (tenant: TenantId) => Effect.Effect<Option.Option<AiSettings>, StorageError>
+    /**
+     * {@link get} inside a transaction, holding the tenant's row until it ends (`FOR UPDATE` on
+     * PostgreSQL; SQLite and memory transactions already have a single writer), so a decision
+     * made on the settings read holds for the write that follows.
+     */
+    readonly getForUpdate: (tenant: TenantId) => Effect.Effect<Option.Option<AiSettings>, StorageError>
     /** Inserts or replaces the tenant's settings. */
     readonly put: (settings: AiSettings) => Effect.Effect<void, StorageError>
   }

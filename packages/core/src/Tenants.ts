@@ -164,6 +164,17 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
         return Option.getOrElse(yield* settings.get(t.id), () => defaultSettings(t.id, t.created_at, "system"))
       })
 
+    /**
+     * The tenant's settings read for a change: inside a transaction (a unit of work), the row
+     * is held until it ends, so what is decided on them holds for the write (no permission check:
+     * the caller checked it).
+     */
+    const settingsForUpdate = (tenant: TenantId) =>
+      Effect.gen(function*() {
+        const t = yield* get(tenant)
+        return Option.getOrElse(yield* settings.getForUpdate(t.id), () => defaultSettings(t.id, t.created_at, "system"))
+      })
+
     /** The tenant's settings as `by` reads them; needs `companion.read`. */
     const readSettings = (tenant: TenantId, by: ChangedBy) =>
       Effect.zipRight(requireOn(by, tenant, "companion.read"), getSettings(tenant))
@@ -178,6 +189,24 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
       return problem === null ? Effect.void : Effect.fail(problem)
     }
 
+    /** `extensions` of `before` with a patch's merged in (`null` removes a key). Pure. */
+    const mergedExtensions = (before: AiSettings, patch: SettingsPatch) => {
+      const extensions: Record<string, unknown> = { ...before.extensions }
+      for (const [k, v] of Object.entries(patch.extensions ?? {})) {
+        if (v === null) delete extensions[k]
+        else extensions[k] = v
+      }
+      return extensions
+    }
+
+    /**
+     * Checks a patch against the extension limits as {@link updateSettings} will (only a patch
+     * touching `extensions` is checked, on the merged result), without writing: for a change
+     * stored to be applied later, so it is refused now rather than stored.
+     */
+    const checkPatch = (before: AiSettings, patch: SettingsPatch) =>
+      patch.extensions === undefined ? Effect.void : checkLimits(mergedExtensions(before, patch))
+
     /**
      * Changes AI settings; needs `companion.settings.manage`. The merged `extensions` must stay
      * within the configured limits (`CoreConfig.extensionsMax*`). Audited with what changed; a
@@ -188,12 +217,8 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
         yield* requireOn(by, tenant, "companion.settings.manage")
         return yield* uow.transaction(
           Effect.gen(function*() {
-            const before = yield* getSettings(tenant)
-            const extensions: Record<string, unknown> = { ...before.extensions }
-            for (const [k, v] of Object.entries(patch.extensions ?? {})) {
-              if (v === null) delete extensions[k]
-              else extensions[k] = v
-            }
+            const before = yield* settingsForUpdate(tenant)
+            const extensions = mergedExtensions(before, patch)
             // only a change of extensions is checked: lowering the mode must never fail on them
             if (patch.extensions !== undefined) yield* checkLimits(extensions)
             const after = new AiSettings({
@@ -307,6 +332,8 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
           })),
       listActors: actors.list,
       settings: getSettings,
+      settingsForUpdate,
+      checkPatch,
       readSettings,
       updateSettings,
       setCompanionEnabled,

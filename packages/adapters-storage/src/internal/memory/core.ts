@@ -93,6 +93,7 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Mem
     const rows = db.table<AiSettings.AiSettings>("ai_settings")
     return {
       get: (tenant) => db.read(() => Option.fromNullable(rows.get(tenant))),
+      getForUpdate: (tenant) => db.read(() => Option.fromNullable(rows.get(tenant))),
       put: (s) => db.write(() => rows.set(s.tenant_id, s))
     }
   })

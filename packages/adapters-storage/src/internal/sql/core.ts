@@ -178,6 +178,11 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Sql
         (rs) => first(rs, toSettings),
         storageError
       ),
+    getForUpdate: (tenant) =>
+      sql`SELECT ${SETTINGS_COLUMNS} FROM core_ai_settings WHERE tenant_id = ${tenant} ${forUpdate(sql)}`.query(
+        (rs) => first(rs, toSettings),
+        storageError
+      ),
     put: (s) =>
       sql`INSERT INTO core_ai_settings (tenant_id, ai_enabled, kill_switch, ai_mode, extensions, updated_at, updated_by)
           VALUES (${s.tenant_id}, ${s.ai_enabled ? 1 : 0}, ${s.kill_switch ? 1 : 0}, ${s.ai_mode}, ${
