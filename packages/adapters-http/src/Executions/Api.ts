@@ -10,7 +10,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { TenantScoped } from "../Auth.js"
-import { Timestamp } from "../Wire.js"
+import { IdCursor, Timestamp } from "../Wire.js"
 
 const NullTime = Schema.NullOr(Timestamp)
 
@@ -95,7 +95,7 @@ export class ExecutionsApi extends HttpApiGroup.make("executions")
         job_name: Schema.optional(Schema.String),
         status: Schema.optional(ExecutionStatus),
         limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))),
-        cursor: Schema.optional(Schema.String)
+        cursor: Schema.optional(IdCursor)
       }))
       .addSuccess(ExecutionPage)
       .addError(ApiError.Forbidden)

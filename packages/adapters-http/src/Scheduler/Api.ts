@@ -10,7 +10,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { Admin } from "../Auth.js"
-import { strictBody, Timestamp } from "../Wire.js"
+import { IdCursor, strictBody, Timestamp } from "../Wire.js"
 
 const NullTime = Schema.NullOr(Timestamp)
 
@@ -246,7 +246,7 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
       .setUrlParams(Schema.Struct({
         limit: Schema.optional(limit(500)),
         command: Schema.optional(Schema.String),
-        before: Schema.optional(Schema.String)
+        before: Schema.optional(IdCursor)
       }))
       .addSuccess(
         Schema.Struct({ failures: Schema.Array(MaintenanceFailure), next_before: Schema.NullOr(Schema.String) })
