@@ -140,6 +140,32 @@ layer(H.layer(), { excludeTestServices: true })("bad-input sweep over every decl
     }), { timeout: 60_000 })
 })
 
+layer(H.layer(), { excludeTestServices: true })("page sizes in the OpenAPI document", (it) => {
+  it.effect("every `limit` query parameter states a default and a maximum (Wire.pageLimit)", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const doc = (yield* s.raw("/openapi.json")).json
+      const lists: Array<string> = []
+      const missing: Array<string> = []
+      for (const route of declaredRoutes(doc)) {
+        for (const q of route.query) {
+          if (q.name !== "limit") continue
+          const schema = resolve(doc, q.schema)
+          const name = `${route.method} ${route.path}`
+          lists.push(name)
+          if (
+            typeof schema?.default !== "number" || typeof schema?.maximum !== "number" ||
+            schema.default > schema.maximum || schema.maximum > 1000
+          ) {
+            missing.push(`${name}: ${JSON.stringify(schema)}`)
+          }
+        }
+      }
+      expect(lists.length).toBeGreaterThan(10)
+      expect(missing).toStrictEqual([])
+    }))
+})
+
 const Errors = {
   status: (code: string): number => ErrorCode.statusOf(ErrorCode.tagOf(code)!)
 }
