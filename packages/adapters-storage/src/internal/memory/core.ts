@@ -222,7 +222,12 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, MemoryDatabase> = 
     const checkpoints = db.table<Audit.AuditCheckpoint>("audit_checkpoints")
     return {
       checkpoint: (tenant) => db.read(() => checkpoints.get(tenant) ?? null),
-      saveCheckpoint: (tenant, checkpoint) => db.write(() => void checkpoints.set(tenant, { ...checkpoint })),
+      saveCheckpoint: (tenant, checkpoint) =>
+        db.write(() => {
+          const stored = checkpoints.get(tenant)
+          // only forward: a walk finishing after a longer one never moves it back
+          if (stored === undefined || stored.seq < checkpoint.seq) checkpoints.set(tenant, { ...checkpoint })
+        }),
       append: (tenant, build) =>
         db.write(() => {
           const record = build(heads.get(tenant) ?? null)

@@ -430,7 +430,8 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlDb> = Layer.eff
       sql`INSERT INTO core_audit_checkpoints (tenant_id, seq, hash, verified_at)
           VALUES (${tenant}, ${c.seq}, ${c.hash}, ${c.verified_at})
           ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
-            verified_at = excluded.verified_at`.pipe(Effect.asVoid, orStorage)
+            verified_at = excluded.verified_at
+          WHERE core_audit_checkpoints.seq < excluded.seq`.pipe(Effect.asVoid, orStorage)
   }))
 )
 
