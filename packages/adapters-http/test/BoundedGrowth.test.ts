@@ -4,6 +4,7 @@
  * of the whole settings.
  */
 import { Canonical, Ids, Tenants } from "@airlock/core"
+import { BankTransaction, Journal } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Exit } from "effect"
@@ -82,6 +83,46 @@ layer(H.layer(), { excludeTestServices: true })("bounded settings extensions", (
       )
       expect(large).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "PayloadTooLarge" })))
       expect((yield* H.settingsRow("acme"))!.extensions).toStrictEqual({})
+    }))
+
+  it.effect("ledger request strings have maximums the services enforce too (a direct call)", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const journal = yield* Journal.Journal
+      const bank = yield* BankTransaction.BankTransactions
+      const admin = s.actors.admin!
+      const tenant = Ids.TenantId.make("default")
+      const entries = yield* H.auditCount("default")
+      const line = (side: "debit" | "credit", amount: string) => ({ account_code: "1000", [side]: amount })
+      const cases: ReadonlyArray<Effect.Effect<unknown, { readonly code: string }>> = [
+        journal.post(tenant, admin, { date: "2".repeat(33), lines: [line("debit", "1"), line("credit", "1")] }),
+        journal.post(tenant, admin, {
+          date: "2024-01-01",
+          bank_transaction_id: "b".repeat(201),
+          lines: [line("debit", "1"), line("credit", "1")]
+        }),
+        journal.post(tenant, admin, {
+          date: "2024-01-01",
+          lines: [line("debit", `1${"0".repeat(64)}`), line("credit", "1")]
+        }),
+        bank.importFile(tenant, admin, { account_code: "1".repeat(21), format: "json", transactions: [] }),
+        bank.importFile(tenant, admin, {
+          account_code: "1000",
+          format: "csv",
+          content: "a,b",
+          csv: { date_column: "d".repeat(201) }
+        }),
+        bank.importFile(tenant, admin, {
+          account_code: "1000",
+          format: "json",
+          transactions: [{ date: "2".repeat(33), description: "x", amount: "1" }]
+        })
+      ]
+      for (const c of cases) {
+        const error = yield* Effect.flip(c)
+        expect(error.code).toBe("validation.schema")
+      }
+      expect(yield* H.auditCount("default")).toBe(entries)
     }))
 
   it.effect("a settings update audits what changed, not two copies of the whole settings", () =>

@@ -45,6 +45,7 @@ export const SpotCheckRate = Rate
 export const ApprovalRiskThreshold = Rate
 /** A decimal amount: up to 15 digits and up to 6 decimals, no sign (`"5000.00"`). */
 export const DecimalAmount = Schema.String.pipe(
+  Schema.maxLength(22),
   Schema.pattern(/^\d{1,15}(\.\d{1,6})?$/, { message: () => 'must be a decimal amount such as "5000.00"' })
 )
 /** `value_breaker_threshold`: amounts at or above it are forced to review (decimal, the amount's currency). */
