@@ -224,7 +224,7 @@ describe("reference server: SIGTERM under load", () => {
     let signalled = false
     let stop = false
     const outcomes: Array<{ sentBeforeSignal: boolean; result: string; retryAfter: string | null }> = []
-    const send = (method: "GET" | "PUT", body?: string, hold = false) => {
+    const send = (method: "GET" | "PUT", body?: string, hold = false, fresh = false) => {
       const sentBeforeSignal = !signalled
       let finish = () => {}
       let started = (_: unknown) => {}
@@ -235,7 +235,7 @@ describe("reference server: SIGTERM under load", () => {
           port: server.port,
           method,
           path: "/api/v1/companion/settings",
-          agent: hold ? false : agent,
+          agent: hold || fresh ? false : agent,
           headers: {
             authorization: "Bearer dev_admin_token",
             // a held write asks for 100 Continue: the server's answer proves it is handling the request
@@ -287,8 +287,15 @@ describe("reference server: SIGTERM under load", () => {
     const held = Array.from({ length: 5 }, (_, i) => send("PUT", JSON.stringify({ extensions: { held: i } }), true))
     await Promise.all(held.map((h) => h.accepted))
     const exited = new Promise<number | null>((r) => server.child.on("exit", (code) => r(code)))
+    // a burst of requests on new connections just before the signal: the ones still in the listen
+    // backlog when the server stops must be answered (200 or 503), never reset
+    const burst = Array.from({ length: 60 }, () => send("GET", undefined, false, true))
     signalled = true
     server.child.kill("SIGTERM")
+    const burstAnswers = await Promise.all(burst.map((b) => b.done))
+    expect(burstAnswers.filter((a) => a.status !== 200 && a.status !== 503).map((a) => a.text)).toStrictEqual([])
+    expect(burstAnswers.filter((a) => a.status === 503).every((a) => JSON.parse(a.text).error.code === "unavailable"))
+      .toBe(true)
     await new Promise((r) => setTimeout(r, 300))
     for (const h of held) h.finish()
     const heldAnswers = await Promise.all(held.map((h) => h.done))

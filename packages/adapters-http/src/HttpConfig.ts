@@ -12,6 +12,7 @@
  * | maxJsonDepth | AIRLOCK_HTTP_MAX_JSON_DEPTH | — | 64 |
  * | trustedProxies | AIRLOCK_TRUSTED_PROXIES | — | empty (X-Forwarded-For ignored) |
  * | shutdownTimeoutMillis | AIRLOCK_SHUTDOWN_TIMEOUT_SECONDS | — | 20 s |
+ * | shutdownGraceMillis | AIRLOCK_SHUTDOWN_GRACE_MS | — | 250 ms |
  * | tracing | AIRLOCK_HTTP_TRACING | — | false (no spans while serving requests) |
  *
  * The environment defaults to `production` so that a server started without it is never the
@@ -41,6 +42,12 @@ export interface HttpSettings {
   readonly trustedProxies: ReadonlyArray<string>
   /** How long a graceful shutdown waits for in-flight requests before closing their connections. */
   readonly shutdownTimeoutMillis: number
+  /**
+   * How long the listener keeps accepting after the shutdown signal (new requests answered 503
+   * with `Connection: close` and `Retry-After`), so connections already in the listen backlog
+   * are answered instead of reset when the listener closes. 0 closes it at once.
+   */
+  readonly shutdownGraceMillis: number
   /** Tracing spans for requests and everything they run (for hosts that export traces; spans cost on every request). */
   readonly tracing: boolean
 }
@@ -55,6 +62,7 @@ export const defaults = (environment: Environment = "production"): HttpSettings 
   maxJsonDepth: 64,
   trustedProxies: [],
   shutdownTimeoutMillis: 20_000,
+  shutdownGraceMillis: 250,
   tracing: false
 })
 
@@ -125,6 +133,10 @@ export const config: Effect.Effect<HttpSettings, ConfigError> = Effect.gen(funct
       Config.validate({ message: "must be between 0 and 3600", validation: (n) => n >= 0 && n <= 3600 }),
       Config.map((s) => Math.round(s * 1000)),
       Config.withDefault(base.shutdownTimeoutMillis)
+    ),
+    shutdownGraceMillis: yield* Config.integer("AIRLOCK_SHUTDOWN_GRACE_MS").pipe(
+      Config.validate({ message: "must be between 0 and 10000", validation: (n) => n >= 0 && n <= 10_000 }),
+      Config.withDefault(base.shutdownGraceMillis)
     ),
     tracing: yield* Config.boolean("AIRLOCK_HTTP_TRACING").pipe(Config.withDefault(base.tracing))
   } satisfies HttpSettings

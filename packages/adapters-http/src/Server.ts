@@ -54,7 +54,7 @@ import type { Etag } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { NodeContext } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import { Context, Effect, FiberRef, Layer, Option, SchemaAST } from "effect"
+import { Context, Effect, Fiber, FiberRef, Layer, Option, SchemaAST } from "effect"
 import { constTrue } from "effect/Function"
 import { createServer, type Server as NodeServer } from "node:http"
 import { Server as NetServer } from "node:net"
@@ -442,7 +442,9 @@ export class ServerDrain extends Context.Tag("@airlock/adapters-http/ServerDrain
 /**
  * Serves {@link layer} on the ambient `HttpServer`. On shutdown (scope close: SIGTERM/SIGINT
  * under `NodeRuntime.runMain`) it first drains with ops' `Drain` (reason `shutting_down`): it
- * stops listening, answers requests that arrive on open connections with 503 `unavailable`
+ * keeps accepting for `shutdownGraceMillis` (250 ms; new requests get 503, so connections already
+ * in the listen backlog are answered, not reset), stops listening, answers requests that arrive
+ * on open connections with 503 `unavailable`
  * (`Retry-After`, `Connection: close`), lets in-flight requests finish with their own status
  * (up to `shutdownTimeoutMillis`), closes the connections, and only then are the layers below —
  * storage — closed.
@@ -472,8 +474,16 @@ export const serve: Layer.Layer<
       Effect.gen(function*() {
         const timeout = settings.shutdownTimeoutMillis
         yield* Effect.logInfo(`shutting down: draining in-flight requests (up to ${timeout} ms)`)
-        if (Option.isSome(connections)) yield* connections.value.stopListening
-        const outcome = yield* gate.drain(timeout, { reason: "shutting_down" })
+        // new requests are answered 503 (Connection: close, Retry-After) from now on; the listener
+        // keeps accepting for a short grace, so connections already in its backlog are answered
+        // rather than reset when it closes
+        const draining = yield* Effect.fork(gate.drain(timeout, { reason: "shutting_down" }))
+        if (Option.isSome(connections)) {
+          const grace = Math.min(settings.shutdownGraceMillis, timeout)
+          if (grace > 0) yield* Effect.sleep(grace)
+          yield* connections.value.stopListening
+        }
+        const outcome = yield* Fiber.join(draining)
         if (Option.isSome(connections))
           yield* connections.value.closeConnections(Math.max(0, timeout - outcome.waited_ms))
         yield* Effect.logInfo("http server stopped").pipe(Effect.annotateLogs({ ...outcome }))

@@ -23,7 +23,8 @@ export const Timestamp: Schema.Schema<number, string> = Schema.transformOrFail(S
     Number.isFinite(ms)
       ? ParseResult.succeed(new Date(ms).toISOString())
       : ParseResult.fail(new ParseResult.Type(ast, ms, "Not a time"))
-}).annotations({ identifier: "Timestamp", jsonSchema: { type: "string", format: "date-time" } })
+  // the pattern bounds the length (at most 35 characters); the document states it
+}).annotations({ identifier: "Timestamp", jsonSchema: { type: "string", format: "date-time", maxLength: 64 } })
 
 /** A request body that refuses properties it does not declare. */
 export const strictBody = <Fields extends Schema.Struct.Fields>(fields: Fields): Schema.Struct<Fields> =>

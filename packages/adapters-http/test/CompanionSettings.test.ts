@@ -4,6 +4,7 @@
  * person's approval applies it exactly once, lowering and the kill switch take effect at once,
  * and both ways are audited. Persisted state is read with raw SQL.
  */
+import { Canonical } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
@@ -301,6 +302,162 @@ const suite = (storage: "sqlite" | "postgres") =>
         expect(audit.filter((a) => a.action === "settings.updated")).toHaveLength(1)
         expect((yield* H.settingsRow("default"))!.extensions["companion.autopost_enabled"]).toBe(true)
       }))
+
+    it.effect("a pending change is held to the extension limits and capped per tenant; listings are bounded", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        yield* withdrawPending(s)
+        yield* s.raw(settings, H.json("PUT", H.tokens.owner, { autopost_enabled: false }))
+        const rows0 = (yield* changeRows("default")).length
+        const seq0 = yield* lastSeq("default")
+        // over the limits: refused as a PUT would be, nothing stored or audited
+        const huge = yield* s.raw(
+          changes,
+          H.json("POST", H.tokens.owner, { autopost_enabled: true, extensions: { blob: "x".repeat(70 * 1024) } })
+        )
+        expect(H.expectError(huge, 413, "payload.too_large").details).toMatchObject({ field: "extensions" })
+        const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`pkg.k${i}`, i]))
+        H.expectError(
+          yield* s.raw(changes, H.json("POST", H.tokens.owner, { autopost_enabled: true, extensions: many })),
+          400,
+          "validation.extensions_keys"
+        )
+        expect((yield* changeRows("default")).length).toBe(rows0)
+        expect(yield* lastSeq("default")).toBe(seq0)
+        // at most 5 pending (the stated default), each within the limits
+        const blob = (i: number) => `${i}`.padEnd(40 * 1024, "b")
+        for (let i = 0; i < 5; i++) {
+          const r = yield* s.raw(
+            changes,
+            H.json("POST", H.tokens.owner, { autopost_enabled: true, extensions: { blob: blob(i) } })
+          )
+          expect(r.status).toBe(202)
+        }
+        const sixth = yield* s.raw(changes, H.json("POST", H.tokens.owner, { autopost_enabled: true }))
+        expect(H.expectError(sixth, 409, "companion.settings.too_many_pending").details).toMatchObject({
+          max_pending: 5
+        })
+        expect((yield* changeRows("default")).filter((r) => r.status === "proposed")).toHaveLength(5)
+        // the listing: a bounded page, large values by hash and size
+        H.expectError(
+          yield* s.raw(`${changes}?limit=500`, { headers: H.auth(H.tokens.viewer) }),
+          400,
+          "validation.schema"
+        )
+        const listed = yield* s.raw(`${changes}?status=proposed`, { headers: H.auth(H.tokens.viewer) })
+        expect(listed.json.changes).toHaveLength(5)
+        expect(listed.json.changes[0].patch.extensions.blob).toStrictEqual({
+          $summary: { sha256: Canonical.hashOf(blob(4)), bytes: 40 * 1024 + 2 }
+        })
+        expect(listed.text.length).toBeLessThan(5 * 1024)
+        // the kill switch alone always works, at the cap too
+        const killed = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { kill_switch: true }))
+        expect([killed.status, killed.json.kill_switch]).toStrictEqual([200, true])
+        // a mixed change (engage the switch and raise) is governed as a whole: nothing written
+        const mixed = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { ai_enabled: false, ai_mode: "drafts" }))
+        H.expectError(mixed, 403, "companion.settings.approval_required")
+        expect(yield* H.settingsRow("default")).toMatchObject({ kill_switch: 1, ai_enabled: 1 })
+        yield* withdrawPending(s)
+        const release = yield* s.raw(changes, H.json("POST", H.tokens.owner, { kill_switch: false }))
+        expect(release.status).toBe(202)
+        expect(
+          (yield* s.raw(`${changes}/${release.json.change_id}/approve`, H.json("POST", H.tokens.admin, {}))).status
+        )
+          .toBe(200)
+        expect(yield* H.settingsRow("default")).toMatchObject({ kill_switch: 0 })
+      }))
+
+    it.effect("an approval never applies a stale change: a kill switch engaged after the request stays on", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        yield* withdrawPending(s)
+        yield* s.raw(settings, H.json("PUT", H.tokens.owner, { ai_mode: "suggest_only" }))
+        expect(yield* H.settingsRow("default")).toMatchObject({ kill_switch: 0, ai_mode: "suggest_only" })
+        // the request: kill_switch false is no change now, so it is not part of what is stored
+        const asked = yield* s.raw(
+          changes,
+          H.json("POST", H.tokens.owner, { ai_mode: "drafts", kill_switch: false })
+        )
+        expect(asked.status).toBe(202)
+        expect(asked.json.change.patch).toStrictEqual({ ai_mode: "drafts" })
+        const id = asked.json.change_id
+        // someone engages the kill switch after the request
+        const engaged = yield* s.raw(settings, H.json("PUT", H.tokens.admin, { kill_switch: true }))
+        expect(engaged.status).toBe(200)
+        const row = yield* H.settingsRow("default")
+        const seq = yield* lastSeq("default")
+        // a second person approves: refused, nothing written
+        const approved = yield* s.raw(
+          `${changes}/${id}/approve`,
+          H.json("POST", H.tokens.acmeAdmin, {}, {
+            "x-tenant": "default"
+          })
+        )
+        expect(H.expectError(approved, 409, "companion.settings.stale").details).toMatchObject({
+          change_id: id,
+          lowered_since: ["kill_switch"]
+        })
+        expect(yield* H.settingsRow("default")).toStrictEqual(row)
+        expect(row).toMatchObject({ kill_switch: 1, ai_mode: "suggest_only" })
+        expect(yield* lastSeq("default")).toBe(seq)
+        expect((yield* changeRows("default")).find((r) => r.id === id)).toMatchObject({ status: "proposed" })
+        // a change asking to release the switch too is refused the same way once autonomy was lowered since
+        const both = yield* s.raw(changes, H.json("POST", H.tokens.owner, { ai_mode: "drafts", kill_switch: false }))
+        expect(both.json.change.patch).toStrictEqual({ ai_mode: "drafts", kill_switch: false })
+        yield* s.raw(settings, H.json("PUT", H.tokens.admin, { ai_enabled: false }))
+        const stale = yield* s.raw(`${changes}/${both.json.change_id}/approve`, H.json("POST", H.tokens.admin, {}))
+        expect(H.expectError(stale, 409, "companion.settings.stale").details).toMatchObject({
+          lowered_since: ["ai_enabled"]
+        })
+        expect(yield* H.settingsRow("default")).toMatchObject({
+          kill_switch: 1,
+          ai_enabled: 0,
+          ai_mode: "suggest_only"
+        })
+        // a PUT leaves out what it does not change: engaging again audits nothing
+        const seq2 = yield* lastSeq("default")
+        expect((yield* s.raw(settings, H.json("PUT", H.tokens.owner, { kill_switch: true }))).status).toBe(200)
+        expect(yield* lastSeq("default")).toBe(seq2)
+        yield* withdrawPending(s)
+        const release = yield* s.raw(changes, H.json("POST", H.tokens.owner, { kill_switch: false, ai_enabled: true }))
+        yield* s.raw(`${changes}/${release.json.change_id}/approve`, H.json("POST", H.tokens.admin, {}))
+        expect(yield* H.settingsRow("default")).toMatchObject({ kill_switch: 0, ai_enabled: 1 })
+      }))
+
+    it.effect("a PUT decides on the settings it writes: no concurrent stricter value is undone without approval", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        yield* s.raw(settings, H.json("PUT", H.tokens.owner, { autopost_threshold: 0.9 }))
+        const seq0 = yield* lastSeq("default")
+        // many PUTs of 0.95 (stricter than 0.9: immediate) race with PUTs of 0.99; going from 0.99 down
+        // to 0.95 is a raise, which must never be written by a PUT
+        const puts = Array.from({ length: 40 }, (_, i) =>
+          s.raw(
+            settings,
+            H.json("PUT", i % 4 === 0 ? H.tokens.admin : H.tokens.owner, {
+              autopost_threshold: i % 4 === 0 ? 0.99 : 0.95
+            })
+          ))
+        const results = yield* Effect.all(puts, { concurrency: 12 })
+        for (const r of results) expect([200, 403]).toContain(r.status)
+        const audit = (yield* auditSince("default", seq0)).filter((a) => a.action === "settings.updated")
+        const lowered = audit.filter((a) => {
+          const before = a.data.before.extensions?.["companion.autopost_threshold"]
+          const after = a.data.after.extensions?.["companion.autopost_threshold"]
+          return typeof before === "number" && typeof after === "number" && after < before
+        })
+        expect(lowered).toStrictEqual([])
+      }))
+  })
+
+/** Withdraws every pending settings change of the default tenant (as its requester, the owner). */
+const withdrawPending = (s: H.TestServerShape) =>
+  Effect.gen(function*() {
+    const pending = yield* s.raw(`${changes}?status=proposed&limit=100`, { headers: H.auth(H.tokens.viewer) })
+    for (const c of pending.json.changes) {
+      const r = yield* s.raw(`${changes}/${c.change_id}/reject`, H.json("POST", H.tokens.owner, { reason: "reset" }))
+      expect(r.status).toBe(200)
+    }
   })
 
 describe("companion settings and autonomy", () => {

@@ -1,13 +1,16 @@
 /**
  * The bad-input sweep, generated from the served OpenAPI document: every declared route gets
- * malformed and out-of-range input — bad page sizes and times in its query, malformed, wrongly
- * typed, unknown-field, over-deep and over-long bodies, a body where it takes none — and must
+ * malformed and out-of-range input — a bad value for every query parameter that can refuse one
+ * (page sizes, times, cursors, enums, booleans, numbers, bounded strings), malformed, wrongly
+ * typed, unknown-field, over-deep and over-long bodies, oversized `extensions`, contradicting
+ * fields, a body where it takes none (GET included) — and must
  * answer 4xx with a catalogued code in the error envelope, never 5xx, and change nothing in
  * storage. A route added to the API is swept without editing this file.
  */
 import { ErrorCode } from "@airlock/core"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { request } from "node:http"
 import * as H from "./support/Harness.js"
 import { type DeclaredRoute, declaredRoutes } from "./support/Routes.js"
 
@@ -43,6 +46,8 @@ interface Probe {
   readonly label: string
   readonly path: string
   readonly init: RequestInit
+  /** Sent with node:http (fetch cannot send a body with GET). */
+  readonly rawBody?: string
   /** The code the probe must get, when one is certain. */
   readonly code?: string
 }
@@ -68,23 +73,24 @@ const probesOf = (doc: any, route: DeclaredRoute): ReadonlyArray<Probe> => {
           code: "validation.schema"
         })
       }
-    } else if (schema?.format === "date-time" || /_ts$|^before$|^after$|cursor/.test(q.name)) {
+    } else {
+      const bad = badQueryValue(q.name, schema)
+      if (bad === undefined) continue
       out.push({
-        label: `${name} ?${q.name}=garbage`,
-        path: `${route.url}?${q.name}=%00garbage%20%20`,
+        label: `${name} ?${q.name}=${bad.slice(0, 20)}`,
+        path: `${route.url}?${q.name}=${encodeURIComponent(bad)}`,
         init: { method: route.method, headers, ...(route.hasBody ? json("{}") : {}) }
       })
     }
   }
   if (!route.hasBody) {
-    if (route.method !== "GET") {
-      out.push({
-        label: `${name} unexpected body`,
-        path: route.url,
-        init: json('{"junk":1}'),
-        code: "validation.unexpected_body"
-      })
-    }
+    out.push({
+      label: `${name} unexpected body`,
+      path: route.url,
+      init: route.method === "GET" ? { method: "GET", headers } : json('{"junk":1}'),
+      ...(route.method === "GET" ? { rawBody: '{"junk":1}' } : {}),
+      code: "validation.unexpected_body"
+    })
     return out
   }
   const body = jsonBody(doc, route)
@@ -102,8 +108,104 @@ const probesOf = (doc: any, route: DeclaredRoute): ReadonlyArray<Probe> => {
   for (const [field, value] of overlong(doc, body)) {
     out.push({ label: `${name} ${field} too long`, path: route.url, init: json(JSON.stringify({ [field]: value })) })
   }
+  const props = body?.properties ?? {}
+  if ("extensions" in props) {
+    out.push({
+      label: `${name} oversized extensions`,
+      path: route.url,
+      init: json(JSON.stringify({ extensions: { blob: "x".repeat(70 * 1024) } })),
+      code: "payload.too_large"
+    })
+  }
+  if ("content" in props && "transactions" in props) {
+    out.push({
+      label: `${name} ambiguous body`,
+      path: route.url,
+      init: json(JSON.stringify({ account_code: "1000", format: "csv", content: "a,b", transactions: [] })),
+      code: "validation.ambiguous_body"
+    })
+  }
   return out
 }
+
+const TIME_LIKE = /^(from|to|as_of|before|after|since|until)$|_at$|_ts$|_from$|_to$|^stale_after_seconds$|cursor/
+
+/** A value the query parameter must refuse, or undefined when its schema accepts any string. */
+const badQueryValue = (name: string, schema: any): string | undefined => {
+  if (schema?.format === "date-time" || TIME_LIKE.test(name)) return "\u0000garbage  "
+  const options = [schema, ...(schema?.anyOf ?? [])]
+  if (options.some((o: any) => Array.isArray(o?.enum))) return "not-a-listed-value"
+  if (options.some((o: any) => o?.type === "boolean")) return "maybe"
+  if (options.some((o: any) => o?.type === "integer" || o?.type === "number")) return "1.5e999x"
+  const max = options.map((o: any) => o?.maxLength).find((m: unknown) => typeof m === "number")
+  if (typeof max === "number") return "x".repeat(max + 1)
+  if (options.some((o: any) => typeof o?.pattern === "string")) return "\u0000 not matching"
+  return undefined
+}
+
+/** Every string field of a JSON body schema (nested objects, arrays, unions) without a stated maximum length. */
+const unboundedStrings = (doc: any, schema: any, path: string, out: Array<string>, seen = new Set<any>()): void => {
+  const s = resolve(doc, schema)
+  if (s === undefined || s === null || seen.has(s)) return
+  seen.add(s)
+  for (const branch of [...(s.anyOf ?? []), ...(s.oneOf ?? []), ...(s.allOf ?? [])]) {
+    unboundedStrings(doc, branch, path, out, seen)
+  }
+  if (s.type === "string" && typeof s.maxLength !== "number" && !Array.isArray(s.enum) && s.const === undefined) {
+    out.push(path)
+  }
+  for (const [k, v] of Object.entries<any>(s.properties ?? {})) unboundedStrings(doc, v, `${path}.${k}`, out, seen)
+  if (s.items !== undefined) unboundedStrings(doc, s.items, `${path}[]`, out, seen)
+  if (typeof s.additionalProperties === "object") unboundedStrings(doc, s.additionalProperties, `${path}.*`, out, seen)
+  seen.delete(s)
+}
+
+/** Body string fields without a stated maximum, left to bound (most are bounded by a pattern the document does not state as a length). */
+const KNOWN_UNBOUNDED: ReadonlySet<string> = new Set([
+  "POST /api/v1/ledger/accounts body.code",
+  "POST /api/v1/ledger/accounts body.parent_code",
+  "POST /api/v1/memory/items body.kind",
+  "POST /api/v1/events body.events[].event_id",
+  "POST /api/v1/events body.events[].occurred_at",
+  "POST /api/admin/digest/weekly body.anchor_date",
+  "POST /api/v1/builds body.job_name",
+  "POST /api/v1/builds body.estimated_cost_usd",
+  "POST /api/admin/schedules body.name"
+])
+
+/** A request with node:http (a body on any method). */
+const rawRequest = (port: number, path: string, init: RequestInit, body: string) =>
+  Effect.async<{ status: number; headers: Headers; text: string; json: any }>((resume) => {
+    const req = request({
+      host: "127.0.0.1",
+      port,
+      path,
+      method: init.method ?? "GET",
+      // node:http sends a GET body only with a stated length
+      headers: {
+        ...(init.headers as Record<string, string>),
+        "content-type": "application/json",
+        "content-length": String(Buffer.byteLength(body))
+      }
+    }, (res) => {
+      let text = ""
+      res.on("data", (c) => (text += c))
+      res.on("end", () => {
+        let json: any = undefined
+        try {
+          json = JSON.parse(text)
+        } catch {}
+        const headers = new Headers()
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") headers.set(k, v)
+        resume(Effect.succeed({ status: res.statusCode ?? 0, headers, text, json }))
+      })
+    })
+    req.on(
+      "error",
+      (e) => resume(Effect.succeed({ status: 0, headers: new Headers(), text: String(e), json: undefined }))
+    )
+    req.end(body)
+  })
 
 // tables a request may touch without changing data: limiter counters, tokens' last use, the audit checkpoint
 const volatile = ["guardrails_counters", "core_api_tokens", "core_audit_checkpoints"]
@@ -120,7 +222,9 @@ layer(H.layer(), { excludeTestServices: true })("bad-input sweep over every decl
       const before = yield* H.storageFingerprint(volatile)
       const problems: Array<string> = []
       for (const probe of probes) {
-        const r = yield* s.raw(probe.path, probe.init)
+        const r = probe.rawBody === undefined
+          ? yield* s.raw(probe.path, probe.init)
+          : yield* rawRequest(s.port, probe.path, probe.init, probe.rawBody)
         const code = r.json?.error?.code
         if (r.status >= 500) problems.push(`${probe.label}: ${r.status} ${r.text.slice(0, 200)}`)
         else if (r.status < 400) problems.push(`${probe.label}: accepted (${r.status})`)
@@ -138,6 +242,52 @@ layer(H.layer(), { excludeTestServices: true })("bad-input sweep over every decl
       expect(problems).toStrictEqual([])
       expect(yield* H.storageFingerprint(volatile)).toStrictEqual(before)
     }), { timeout: 60_000 })
+})
+
+layer(H.layer(), { excludeTestServices: true })("page sizes in the OpenAPI document", (it) => {
+  it.effect("every string field of a request body states a maximum length", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const doc = (yield* s.raw("/openapi.json")).json
+      const unbounded: Array<string> = []
+      for (const route of declaredRoutes(doc)) {
+        const op = doc.paths[route.path][route.method.toLowerCase()]
+        for (const [type, content] of Object.entries<any>(op.requestBody?.content ?? {})) {
+          if (type !== "application/json") continue
+          unboundedStrings(doc, content.schema, `${route.method} ${route.path} body`, unbounded)
+        }
+      }
+      // fields found without a stated maximum when this test was written, still to bound (edge and domain);
+      // anything else — a route added later included — fails here
+      const missing = [...new Set(unbounded)].filter((f) => !KNOWN_UNBOUNDED.has(f))
+      expect(missing).toStrictEqual([])
+      // a field bounded since leaves the list
+      expect([...KNOWN_UNBOUNDED].filter((f) => !unbounded.includes(f))).toStrictEqual([])
+    }))
+
+  it.effect("every `limit` query parameter states a default and a maximum (Wire.pageLimit)", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const doc = (yield* s.raw("/openapi.json")).json
+      const lists: Array<string> = []
+      const missing: Array<string> = []
+      for (const route of declaredRoutes(doc)) {
+        for (const q of route.query) {
+          if (q.name !== "limit") continue
+          const schema = resolve(doc, q.schema)
+          const name = `${route.method} ${route.path}`
+          lists.push(name)
+          if (
+            typeof schema?.default !== "number" || typeof schema?.maximum !== "number" ||
+            schema.default > schema.maximum || schema.maximum > 1000
+          ) {
+            missing.push(`${name}: ${JSON.stringify(schema)}`)
+          }
+        }
+      }
+      expect(lists.length).toBeGreaterThan(10)
+      expect(missing).toStrictEqual([])
+    }))
 })
 
 const Errors = {

@@ -23,7 +23,7 @@ import {
   UnitOfWork
 } from "@airlock/core"
 import { expect, layer } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Layer, Option, Schema, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Metric, Option, Schema, TestClock } from "effect"
 import { Probe } from "./support/Probe.js"
 
 /** What an adapter can do; the suite skips nothing else. */
@@ -883,6 +883,44 @@ export const suite = <E>(
         expect((yield* audit.verifyChain(tenant)).first_break).toStrictEqual({ seq: 21, reason: "hash_mismatch" })
       }))
 
+    it.effect("audit checkpoint only moves forward; concurrent verifications of a tenant share one walk", () =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.AuditLog
+        const store = yield* Audit.AuditStore
+        const tenant = T("audit-single-walk")
+        for (let i = 0; i < 30; i++)
+          yield* audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `${i}` })
+        expect(yield* audit.verifyChain(tenant)).toMatchObject({ ok: true, checked: 30, verified_through: 30 })
+        const saved = yield* store.checkpoint(tenant)
+        // an older checkpoint arriving late is ignored
+        yield* store.saveCheckpoint(tenant, { seq: 5, hash: "0".repeat(64), verified_at: 1 })
+        expect(yield* store.checkpoint(tenant)).toStrictEqual(saved)
+        yield* store.saveCheckpoint(tenant, { seq: 30, hash: "f".repeat(64), verified_at: 2 })
+        expect(yield* store.checkpoint(tenant)).toStrictEqual(saved)
+        // eight full verifications at once hash the log once
+        const hashed = () =>
+          Effect.map(Metric.value(Audit.verifiedRecords), (s) => s.count)
+        const before = yield* hashed()
+        const reports = yield* Effect.all(
+          Array.from({ length: 8 }, () => audit.verifyChain(tenant, { full: true, pageSize: 4 })),
+          { concurrency: "unbounded" }
+        )
+        expect(reports.map((r) => [r.ok, r.checked])).toStrictEqual(Array.from({ length: 8 }, () => [true, 30]))
+        expect((yield* hashed()) - before).toBe(30)
+        // incremental walks at once after new records: the new ones are hashed once
+        for (let i = 0; i < 6; i++) yield* audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: "n" })
+        const before2 = yield* hashed()
+        const again = yield* Effect.all(
+          Array.from({ length: 8 }, () => audit.verifyChain(tenant, { pageSize: 2 })),
+          { concurrency: "unbounded" }
+        )
+        expect(again.every((r) => r.ok && r.verified_through === 36)).toBe(true)
+        expect((yield* hashed()) - before2).toBe(6)
+        expect((yield* store.checkpoint(tenant))!.seq).toBe(36)
+        // a walk after them starts again (nothing is left running)
+        expect(yield* audit.verifyChain(tenant, { full: true, pageSize: 4 })).toMatchObject({ ok: true, checked: 36 })
+      }))
+
     it.effect("concurrent audit appends for one tenant never fork the chain", () =>
       Effect.gen(function*() {
         const audit = yield* Audit.AuditLog
@@ -890,8 +928,7 @@ export const suite = <E>(
         yield* Effect.all(
           Array.from(
             { length: 20 },
-            (_, i) =>
-              audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `${i}` })
+            (_, i) => audit.append({ tenant_id: tenant, actor_id: "u", action: "e", subject: `${i}` })
           ),
           { concurrency: 10 }
         )

@@ -131,7 +131,15 @@ export interface AutonomySettings {
    * `false` applies every change at once (one-person development setups); still audited.
    */
   readonly approvalRequired: boolean
+  /**
+   * `AIRLOCK_COMPANION_SETTINGS_MAX_PENDING` (default 5): most settings changes a tenant may have
+   * waiting for approval at once; one more is 409 `companion.settings.too_many_pending`.
+   */
+  readonly maxPending: number
 }
+
+/** Default of {@link AutonomySettings} `maxPending`. */
+export const DEFAULT_MAX_PENDING = 5
 
 /** The autonomy governance settings. Absent from the context, they are read from {@link config}. */
 export class AutonomyConfig
@@ -140,12 +148,16 @@ export class AutonomyConfig
 
 /** The `Config` description (`AIRLOCK_COMPANION_AUTONOMY_APPROVAL`, default `true`). */
 export const config: Config.Config<AutonomySettings> = Config.all({
-  approvalRequired: Config.boolean("AIRLOCK_COMPANION_AUTONOMY_APPROVAL").pipe(Config.withDefault(true))
+  approvalRequired: Config.boolean("AIRLOCK_COMPANION_AUTONOMY_APPROVAL").pipe(Config.withDefault(true)),
+  maxPending: Config.integer("AIRLOCK_COMPANION_SETTINGS_MAX_PENDING").pipe(
+    Config.validate({ message: "must be an integer from 1 to 1000", validation: (n) => n >= 1 && n <= 1000 }),
+    Config.withDefault(DEFAULT_MAX_PENDING)
+  )
 })
 
 /** The settings given in code. */
 export const layer = (settings: Partial<AutonomySettings> = {}): Layer.Layer<AutonomyConfig> =>
-  Layer.succeed(AutonomyConfig, { approvalRequired: true, ...settings })
+  Layer.succeed(AutonomyConfig, { approvalRequired: true, maxPending: DEFAULT_MAX_PENDING, ...settings })
 
 /** The settings from the environment (or the installed `ConfigProvider`). */
 export const layerConfig: Layer.Layer<AutonomyConfig, import("effect/ConfigError").ConfigError> = Layer.effect(
@@ -158,6 +170,6 @@ export const current: Effect.Effect<AutonomySettings> = Effect.flatMap(
   Effect.serviceOption(AutonomyConfig),
   Option.match({
     onSome: Effect.succeed,
-    onNone: () => Effect.orElseSucceed(config, () => ({ approvalRequired: true }))
+    onNone: () => Effect.orElseSucceed(config, () => ({ approvalRequired: true, maxPending: DEFAULT_MAX_PENDING }))
   })
 )

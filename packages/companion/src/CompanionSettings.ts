@@ -12,13 +12,15 @@ import {
   ActionRegistry,
   type Actor,
   AiSettings,
+  Canonical,
   Errors,
   Gate,
   GateOrder,
   GovernedActions,
   Ids,
   Rbac,
-  Tenants
+  Tenants,
+  UnitOfWork
 } from "@airlock/core"
 import { GuardrailsConfig, Usd } from "@airlock/guardrails"
 import { Effect, Either, Option, Schema } from "effect"
@@ -43,6 +45,7 @@ export const SpotCheckRate = Rate
 export const ApprovalRiskThreshold = Rate
 /** A decimal amount: up to 15 digits and up to 6 decimals, no sign (`"5000.00"`). */
 export const DecimalAmount = Schema.String.pipe(
+  Schema.maxLength(22),
   Schema.pattern(/^\d{1,15}(\.\d{1,6})?$/, { message: () => 'must be a decimal amount such as "5000.00"' })
 )
 /** `value_breaker_threshold`: amounts at or above it are forced to review (decimal, the amount's currency). */
@@ -221,6 +224,29 @@ export const patched = (before: AiSettings.AiSettings, patch: Tenants.SettingsPa
   }, true)
 }
 
+/**
+ * A core patch without what it would not change in `before`: a field set to its value, an
+ * extension key set to its (canonically equal) value, a missing key removed. What is left is what
+ * the change does, so a stored change never carries a stale "no change" (a `kill_switch: false`
+ * written after someone engaged the switch). Pure.
+ */
+export const withoutNoOps = (before: AiSettings.AiSettings, patch: Tenants.SettingsPatch): Tenants.SettingsPatch => {
+  const out: { -readonly [K in keyof Tenants.SettingsPatch]: Tenants.SettingsPatch[K] } = {}
+  if (patch.ai_enabled !== undefined && patch.ai_enabled !== before.ai_enabled) out.ai_enabled = patch.ai_enabled
+  if (patch.kill_switch !== undefined && patch.kill_switch !== before.kill_switch) out.kill_switch = patch.kill_switch
+  if (patch.ai_mode !== undefined && patch.ai_mode !== before.ai_mode) out.ai_mode = patch.ai_mode
+  const extensions: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(patch.extensions ?? {})) {
+    const has = Object.hasOwn(before.extensions, key)
+    const same = value === null
+      ? !has
+      : has && Canonical.canonicalJson(before.extensions[key]) === Canonical.canonicalJson(value)
+    if (!same) extensions[key] = value
+  }
+  if (Object.keys(extensions).length > 0) out.extensions = extensions
+  return out
+}
+
 /** Refuses named keys whose stored value would not decode (whichever way they were written). Pure. */
 export const validateExtensions = (
   extensions: Readonly<Record<string, unknown>>
@@ -266,7 +292,10 @@ export interface SettingsView extends Settings {
 export interface ChangeView {
   readonly change_id: string
   readonly status: Action.ActionStatus
-  /** The change as core stores it (named extension fields under their keys). */
+  /**
+   * The change as core stores it (named extension fields under their keys); an extension value
+   * over 1 KiB shows as `{"$summary": {"sha256", "bytes"}}`.
+   */
   readonly patch: Tenants.SettingsPatch
   /** The fields it raises, with their effective values when it was requested. */
   readonly raises: ReadonlyArray<Autonomy.Raise>
@@ -292,11 +321,41 @@ export interface ApproveResult {
   readonly settings: SettingsView
 }
 
+/** The autonomy levels a change was requested against (stored with it; the LLM cap in micro-dollars). */
+export const BaseLevels = Schema.Struct({
+  ai_enabled: Schema.Boolean,
+  kill_switch: Schema.Boolean,
+  ai_mode: AiSettings.AiMode,
+  autopost_enabled: Schema.Boolean,
+  autopost_threshold: Schema.Number,
+  coldstart_min_labels: Schema.Number,
+  target_precision: Schema.Number,
+  certification_delta: Schema.Number,
+  spot_check_rate: Schema.Number,
+  value_breaker_threshold: Schema.NullOr(Schema.String),
+  llm_tenant_cap_micros: Schema.BigInt,
+  approval_risk_threshold: Schema.Number
+})
+
 /** The stored payload of a settings change. */
 export const ChangePayload = Schema.Struct({
   patch: Tenants.SettingsPatch,
-  raises: Schema.Array(Schema.Struct({ field: Schema.String, from: Schema.Unknown, to: Schema.Unknown }))
+  raises: Schema.Array(Schema.Struct({ field: Schema.String, from: Schema.Unknown, to: Schema.Unknown })),
+  /** The levels when it was requested (absent on changes stored before it was recorded). */
+  base: Schema.optional(BaseLevels)
 })
+
+/** Default and largest page of {@link CompanionSettings} `changes`. */
+export const CHANGES_PAGE = { default: 50, max: 100 } as const
+
+/** A patch as listings show it: extension values over 1 KiB by their hash and size. Pure. */
+const summarizedPatch = (patch: Tenants.SettingsPatch): Tenants.SettingsPatch =>
+  patch.extensions === undefined ? patch : {
+    ...patch,
+    extensions: Object.fromEntries(
+      Object.entries(patch.extensions).map(([k, v]) => [k, AiSettings.summarizeValue(v)])
+    )
+  }
 
 /** The gate of a settings change at apply: the approver is a person other than the requester. */
 export const APPROVER_GATE = "companion.settings_approver"
@@ -306,7 +365,7 @@ const changeView = (record: Action.ActionRecord): ChangeView => {
   return {
     change_id: record.id,
     status: record.status,
-    patch: payload.patch ?? {},
+    patch: summarizedPatch(payload.patch ?? {}),
     raises: payload.raises ?? [],
     requested_by: record.proposed_by,
     requested_at: record.proposed_at,
@@ -362,6 +421,7 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
     const rbac = yield* Rbac.Rbac
     const guard = yield* GuardrailsConfig.GuardrailsConfig
     const autonomy = yield* Autonomy.current
+    const uow = yield* UnitOfWork.UnitOfWork
 
     const effectiveOf = (s: Settings): Effective => ({
       value_breaker_threshold: s.value_breaker_threshold ?? guard.valueBreakerThreshold,
@@ -396,6 +456,40 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
     const raisesOf = (before: AiSettings.AiSettings, patch: Tenants.SettingsPatch) =>
       Autonomy.raises(levelsOf(before), levelsOf(patched(before, patch)))
 
+    /** The levels stored with a change (encoded: the cap as a string). */
+    const baseOf = (settings: AiSettings.AiSettings) => {
+      const l = levelsOf(settings)
+      return {
+        ai_enabled: l.ai_enabled,
+        kill_switch: l.kill_switch,
+        ai_mode: l.ai_mode,
+        autopost_enabled: l.autopost_enabled,
+        autopost_threshold: l.autopost_threshold,
+        coldstart_min_labels: l.coldstart_min_labels,
+        target_precision: l.target_precision,
+        certification_delta: l.certification_delta,
+        spot_check_rate: l.spot_check_rate,
+        value_breaker_threshold: l.value_breaker_threshold,
+        llm_tenant_cap_micros: l.llm_tenant_cap_micros.toString(),
+        approval_risk_threshold: l.approval_risk_threshold
+      }
+    }
+
+    /**
+     * Why an approved change may no longer be applied to the current settings, or null: applied
+     * now it would raise a field that was not approved, or autonomy was lowered since it was
+     * requested (the kill switch engaged, the mode lowered, a threshold made stricter) — the
+     * approval was given against settings that no longer hold.
+     */
+    const staleness = (current: AiSettings.AiSettings, payload: typeof ChangePayload.Type) => {
+      const approved = new Set(payload.raises.map((r) => r.field))
+      const unapproved = raisesOf(current, payload.patch).filter((r) => !approved.has(r.field)).map((r) => r.field)
+      const lowered = payload.base === undefined
+        ? []
+        : Autonomy.raises(levelsOf(current), payload.base).map((r) => r.field)
+      return unapproved.length === 0 && lowered.length === 0 ? null : { unapproved, lowered_since: lowered }
+    }
+
     // named fields were decoded by their schemas; raw extension keys that name a field are checked here
     const decodePatch = (update: SettingsUpdate) =>
       Effect.flatMap(toCorePatch(update), (patch) => {
@@ -414,11 +508,25 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
       aiGoverned: false,
       protected: true,
       subject: () => Autonomy.SUBJECT,
-      apply: ({ actor, payload, tenant }) =>
-        Effect.map(
-          tenants.updateSettings(tenant.id, payload.patch, actor),
-          (after) => ({ applied_by: actor.id, settings_updated_at: after.updated_at })
-        )
+      // runs inside the pipeline's apply transaction: the settings row is held from the check to the write
+      apply: ({ action, actor, payload, tenant }) =>
+        Effect.gen(function*() {
+          const current = yield* tenants.settingsForUpdate(tenant.id)
+          const stale = staleness(current, payload)
+          if (stale !== null) {
+            return yield* new Errors.Conflict({
+              code: "companion.settings.stale",
+              message: "The settings changed since this change was requested: it would now " +
+                (stale.unapproved.length > 0
+                  ? `raise ${stale.unapproved.join(", ")}, which was not approved`
+                  : `undo a lowering made since (${stale.lowered_since.join(", ")})`) +
+                "; reject it and request the change again",
+              details: { change_id: action.id, unapproved: stale.unapproved, lowered_since: stale.lowered_since }
+            })
+          }
+          const after = yield* tenants.updateSettings(tenant.id, payload.patch, actor)
+          return { applied_by: actor.id, settings_updated_at: after.updated_at }
+        })
     })
 
     yield* registry.registerGate({
@@ -457,9 +565,13 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
       Effect.map(tenants.readSettings(tenant, actor), viewOf)
 
     /**
-     * Changes settings; needs `companion.settings.manage`. A change that raises autonomy (see
-     * `Autonomy`) is stored as a pending `companion.settings.change` when approval is required;
-     * anything else applies at once through `Tenants.updateSettings` (audited there).
+     * Changes settings; needs `companion.settings.manage`. Fields that would not change anything
+     * are dropped first. A change that raises autonomy (see `Autonomy`) is stored as a pending
+     * `companion.settings.change` when approval is required — after the extension limits are
+     * checked on the merged result, and only while the tenant has fewer than
+     * `AutonomySettings.maxPending` pending (409 `companion.settings.too_many_pending`); anything
+     * else applies at once through `Tenants.updateSettings` (audited there). The decision is
+     * made in the transaction that writes, on the settings row it holds.
      */
     const update = (
       tenant: Ids.TenantId,
@@ -469,28 +581,47 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
     ): Effect.Effect<UpdateResult, SettingsError> =>
       narrow(Effect.gen(function*() {
         yield* rbac.require(actor, "companion.settings.manage")
-        const patch = yield* decodePatch(input)
-        const before = yield* tenants.readSettings(tenant, actor)
-        const raised = raisesOf(before, patch)
-        if (raised.length === 0 || !autonomy.approvalRequired) {
-          const after = yield* tenants.updateSettings(tenant, patch, actor)
-          return { status: "applied", settings: viewOf(after) } as const
-        }
-        if (options.onRaise === "refuse") {
-          return yield* new Errors.Forbidden({
-            code: "companion.settings.approval_required",
-            message:
-              "This change raises autonomy and needs a second person's approval: request it as a settings change",
-            details: { raises: raised.map((r) => r.field), request: "POST /api/v1/companion/settings/changes" }
+        const requested = yield* decodePatch(input)
+        yield* tenants.readSettings(tenant, actor)
+        return yield* uow.transaction(Effect.gen(function*() {
+          const before = yield* tenants.settingsForUpdate(tenant)
+          const patch = withoutNoOps(before, requested)
+          const raised = raisesOf(before, patch)
+          if (raised.length === 0 || !autonomy.approvalRequired) {
+            const after = yield* tenants.updateSettings(tenant, patch, actor)
+            return { status: "applied", settings: viewOf(after) } as const
+          }
+          if (options.onRaise === "refuse") {
+            return yield* new Errors.Forbidden({
+              code: "companion.settings.approval_required",
+              message:
+                "This change raises autonomy and needs a second person's approval: request it as a settings change",
+              details: { raises: raised.map((r) => r.field), request: "POST /api/v1/companion/settings/changes" }
+            })
+          }
+          // refused now rather than stored and refused at approval
+          yield* tenants.checkPatch(before, patch)
+          const pending = yield* pipeline.list(tenant, {
+            kind: Autonomy.KIND,
+            status: "proposed",
+            limit: autonomy.maxPending
           })
-        }
-        const proposed = yield* pipeline.propose({
-          tenant_id: tenant,
-          actor,
-          kind: Autonomy.KIND,
-          payload: { patch, raises: raised }
-        })
-        return { status: "pending_approval", change: changeView(proposed.action), settings: viewOf(before) } as const
+          if (pending.length >= autonomy.maxPending) {
+            return yield* new Errors.Conflict({
+              code: "companion.settings.too_many_pending",
+              message: `The tenant already has ${pending.length} settings changes waiting for approval ` +
+                `(at most ${autonomy.maxPending}): approve or reject one first`,
+              details: { max_pending: autonomy.maxPending, pending: pending.map((a) => a.id) }
+            })
+          }
+          const proposed = yield* pipeline.propose({
+            tenant_id: tenant,
+            actor,
+            kind: Autonomy.KIND,
+            payload: { patch, raises: raised, base: baseOf(before) }
+          })
+          return { status: "pending_approval", change: changeView(proposed.action), settings: viewOf(before) } as const
+        }))
       }))
 
     const loadChange = (tenant: Ids.TenantId, id: string) =>
@@ -537,7 +668,11 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
         return changeView(yield* pipeline.reject(tenant, Ids.ActionId.make(id), actor, reason))
       }))
 
-    /** The tenant's settings changes, newest first (optionally of one status); needs `companion.read`. */
+    /**
+     * The tenant's settings changes, newest first (optionally of one status); needs
+     * `companion.read`. Pages of {@link CHANGES_PAGE} (default 50, at most 100); extension values
+     * over 1 KiB are shown by hash and size.
+     */
     const changes = (
       tenant: Ids.TenantId,
       actor: Actor.Actor,
@@ -548,7 +683,7 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
         const records = yield* pipeline.list(tenant, {
           kind: Autonomy.KIND,
           status: query.status,
-          limit: query.limit ?? 100
+          limit: Math.min(Math.max(query.limit ?? CHANGES_PAGE.default, 1), CHANGES_PAGE.max)
         })
         return records.map(changeView)
       }))

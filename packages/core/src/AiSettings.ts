@@ -3,7 +3,7 @@
  * keep their own thresholds in `extensions` under their own keys (read with {@link extension}).
  */
 import { Context, type Effect, Option, Schema } from "effect"
-import { canonicalJson } from "./Canonical.js"
+import { canonicalJson, sha256Hex } from "./Canonical.js"
 import { PayloadTooLarge, type StorageError, ValidationError } from "./Errors.js"
 import { TenantId } from "./Ids.js"
 
@@ -47,6 +47,12 @@ export class AiSettingsStore extends Context.Tag("@airlock/core/AiSettingsStore"
   AiSettingsStore,
   {
     readonly get: (tenant: TenantId) => Effect.Effect<Option.Option<AiSettings>, StorageError>
+    /**
+     * {@link get} inside a transaction, holding the tenant's row until it ends (`FOR UPDATE` on
+     * PostgreSQL; SQLite and memory transactions already have a single writer), so a decision
+     * made on the settings read holds for the write that follows.
+     */
+    readonly getForUpdate: (tenant: TenantId) => Effect.Effect<Option.Option<AiSettings>, StorageError>
     /** Inserts or replaces the tenant's settings. */
     readonly put: (settings: AiSettings) => Effect.Effect<void, StorageError>
   }
@@ -125,11 +131,34 @@ export const checkExtensions = (
   return null
 }
 
+/** Largest value (canonical JSON, UTF-8 bytes) an audit record or a change listing holds as is. */
+export const AUDIT_VALUE_MAX_BYTES = 1024
+
+/** What stands in for a value larger than {@link AUDIT_VALUE_MAX_BYTES}: its hash and size. */
+export interface ValueSummary {
+  readonly $summary: { readonly sha256: string; readonly bytes: number }
+}
+
+/**
+ * A value as an audit record (or a listing) holds it: itself up to {@link AUDIT_VALUE_MAX_BYTES}
+ * of canonical JSON, else `{"$summary": {"sha256", "bytes"}}` (hex SHA-256 of its canonical JSON
+ * and that JSON's UTF-8 size), so a record stays small whatever was stored. Pure.
+ */
+export const summarizeValue = (value: unknown, maxBytes: number = AUDIT_VALUE_MAX_BYTES): unknown => {
+  if (value === null || value === undefined || typeof value === "boolean" || typeof value === "number") return value
+  const json = canonicalJson(value)
+  // a UTF-8 character takes at most 3 bytes per UTF-16 unit: short strings need no encoding
+  if (json.length * 3 <= maxBytes) return value
+  const bytes = utf8.encode(json).length
+  return bytes <= maxBytes ? value : { $summary: { sha256: sha256Hex(json), bytes } } satisfies ValueSummary
+}
+
 /**
  * What a settings change changed, for the audit log: `before` and `after` hold only the fields
  * (and `extensions` keys) whose value changed — an extension key added has `null` before, a
  * removed one `null` after — so a record's size is the change's, never two copies of the whole
- * settings.
+ * settings. An extension value over {@link AUDIT_VALUE_MAX_BYTES} is recorded by its hash and
+ * size ({@link summarizeValue}). Both empty: nothing changed.
  */
 export const settingsDiff = (
   before: AiSettings,
@@ -149,8 +178,8 @@ export const settingsDiff = (
     const was = Object.hasOwn(before.extensions, key) ? before.extensions[key] : undefined
     const is = Object.hasOwn(after.extensions, key) ? after.extensions[key] : undefined
     if (canonicalJson(was ?? null) !== canonicalJson(is ?? null) || (was === undefined) !== (is === undefined)) {
-      eb[key] = was ?? null
-      ea[key] = is ?? null
+      eb[key] = summarizeValue(was ?? null)
+      ea[key] = summarizeValue(is ?? null)
     }
   }
   if (Object.keys(ea).length > 0) {
@@ -159,3 +188,7 @@ export const settingsDiff = (
   }
   return { before: b, after: a }
 }
+
+/** Whether a {@link settingsDiff} found no change. Pure. */
+export const isEmptyDiff = (diff: ReturnType<typeof settingsDiff>): boolean =>
+  Object.keys(diff.before).length === 0 && Object.keys(diff.after).length === 0

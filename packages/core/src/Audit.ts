@@ -5,7 +5,7 @@
  * stored checkpoint (sequence and hash verified up to) lets a verification hash only what is new;
  * a full verification from the first record is an explicit action.
  */
-import { Clock, Context, Effect, Scheduler, Schema } from "effect"
+import { Clock, Context, Deferred, Effect, type Exit, FiberId, Metric, Scheduler, Schema } from "effect"
 import { canonicalJson, sha256Hex } from "./Canonical.js"
 import type { StorageError } from "./Errors.js"
 import { TenantId } from "./Ids.js"
@@ -175,10 +175,19 @@ export class AuditStore extends Context.Tag("@airlock/core/AuditStore")<
     ) => Effect.Effect<ReadonlyArray<AuditRecord>, StorageError>
     /** The stored verification checkpoint of a tenant's chain, or null before the first verification. */
     readonly checkpoint: (tenant: TenantId) => Effect.Effect<AuditCheckpoint | null, StorageError>
-    /** Stores the checkpoint (replacing the previous one). */
+    /**
+     * Stores the checkpoint when it moves forward: one at or below the stored sequence is ignored
+     * (a conditional update), so two walks finishing out of order never move it backwards.
+     */
     readonly saveCheckpoint: (tenant: TenantId, checkpoint: AuditCheckpoint) => Effect.Effect<void, StorageError>
   }
 >() {}
+
+/** Audit records hashed by chain verifications (a walk shared by concurrent callers counts once). */
+export const verifiedRecords = Metric.counter("audit_verify_records_total", {
+  description: "Audit records hashed by chain verifications",
+  incremental: true
+})
 
 /** Appends to and verifies the audit log. */
 export class AuditLog extends Effect.Service<AuditLog>()("@airlock/core/AuditLog", {
@@ -205,7 +214,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("@airlock/core/AuditLog
      * incremental walk stops at `maxRecords`). Work is done `pageSize` records at a time, with a
      * turn of the event loop between steps.
      */
-    const verifyChain = (tenant: TenantId, options: VerifyOptions = {}): Effect.Effect<VerifyReport, StorageError> =>
+    const walk = (tenant: TenantId, options: VerifyOptions): Effect.Effect<VerifyReport, StorageError> =>
       Effect.gen(function*() {
         const pageSize = Math.max(1, options.pageSize ?? 200)
         const saved = options.full === true ? null : yield* store.checkpoint(tenant)
@@ -224,6 +233,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("@airlock/core/AuditLog
           const page = yield* store.list(tenant, { afterSeq: head.seq, limit: Math.min(pageSize, budget - checked) })
           const result = checkRecords(head, page)
           checked += result.head.seq - head.seq
+          yield* Metric.incrementBy(verifiedRecords, result.break ? page.length : result.head.seq - head.seq)
           if (result.break) {
             return {
               ok: false,
@@ -255,6 +265,55 @@ export class AuditLog extends Effect.Service<AuditLog>()("@airlock/core/AuditLog
           yield* store.saveCheckpoint(tenant, { ...head, verified_at: yield* Clock.currentTimeMillis })
         }
         return { ok: true, checked, first_break: null, scope, verified_through: head.seq, complete }
+      })
+
+    // one walk per tenant at a time; callers asking for the same walk while it runs share its result
+    const locks = new Map<string, Effect.Semaphore>()
+    const running = new Map<string, Deferred.Deferred<VerifyReport, StorageError>>()
+    const lockOf = (tenant: TenantId) => {
+      let lock = locks.get(tenant)
+      if (lock === undefined) {
+        lock = Effect.unsafeMakeSemaphore(1)
+        locks.set(tenant, lock)
+      }
+      return lock
+    }
+
+    /**
+     * Verifies a tenant's chain (the rules are {@link walk}'s, above). One walk per tenant runs at a
+     * time; a call with the same options while one runs awaits that walk's result instead of
+     * hashing the same records again. The walk runs detached from its first caller, so a caller
+     * going away (a closed connection) does not cut it short for the others.
+     */
+    const verifyChain = (tenant: TenantId, options: VerifyOptions = {}): Effect.Effect<VerifyReport, StorageError> =>
+      Effect.suspend(() => {
+        const key = `${tenant}\u0000${options.full === true}\u0000${options.maxRecords ?? ""}\u0000${
+          options.pageSize ?? ""
+        }`
+        const shared = running.get(key)
+        if (shared !== undefined) return Deferred.await(shared)
+        const done = Deferred.unsafeMake<VerifyReport, StorageError>(FiberId.none)
+        running.set(key, done)
+        const finish = (exit: Exit.Exit<VerifyReport, StorageError>) =>
+          Effect.suspend(() => {
+            running.delete(key)
+            return Deferred.done(done, exit)
+          })
+        return Effect.zipRight(
+          Effect.forkDaemon(
+            lockOf(tenant).withPermits(1)(walk(tenant, options)).pipe(
+              Effect.exit,
+              Effect.flatMap(finish),
+              Effect.onInterrupt(() =>
+                Effect.suspend(() => {
+                  running.delete(key)
+                  return Deferred.interrupt(done)
+                })
+              )
+            )
+          ),
+          Deferred.await(done)
+        )
       })
 
     /**

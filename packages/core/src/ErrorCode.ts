@@ -144,6 +144,8 @@ export const ErrorCodes = {
   ...rows({
     "companion.settings.approval_required": "Forbidden",
     "companion.settings.approver_not_person": "Forbidden",
+    "companion.settings.stale": "Conflict",
+    "companion.settings.too_many_pending": "Conflict",
     "validation.companion_setting": "ValidationError"
   }),
   // ops: KPI events, rollups, alerts, baseline, digest

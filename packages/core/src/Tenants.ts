@@ -5,7 +5,15 @@
 import { Clock, Effect, Option, Schema } from "effect"
 import { Actor, type ActorKind, ActorStore } from "./Actor.js"
 import type * as AiSettingsTypes from "./AiSettings.js"
-import { AiMode, AiSettings, AiSettingsStore, checkExtensions, defaultSettings, settingsDiff } from "./AiSettings.js"
+import {
+  AiMode,
+  AiSettings,
+  AiSettingsStore,
+  checkExtensions,
+  defaultSettings,
+  isEmptyDiff,
+  settingsDiff
+} from "./AiSettings.js"
 import { AuditLog } from "./Audit.js"
 import { CoreConfig } from "./CoreConfig.js"
 import { Forbidden, NotFound, type PayloadTooLarge, type StorageError, ValidationError } from "./Errors.js"
@@ -156,6 +164,17 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
         return Option.getOrElse(yield* settings.get(t.id), () => defaultSettings(t.id, t.created_at, "system"))
       })
 
+    /**
+     * The tenant's settings read for a change: inside a transaction (a unit of work), the row
+     * is held until it ends, so what is decided on them holds for the write (no permission check:
+     * the caller checked it).
+     */
+    const settingsForUpdate = (tenant: TenantId) =>
+      Effect.gen(function*() {
+        const t = yield* get(tenant)
+        return Option.getOrElse(yield* settings.getForUpdate(t.id), () => defaultSettings(t.id, t.created_at, "system"))
+      })
+
     /** The tenant's settings as `by` reads them; needs `companion.read`. */
     const readSettings = (tenant: TenantId, by: ChangedBy) =>
       Effect.zipRight(requireOn(by, tenant, "companion.read"), getSettings(tenant))
@@ -170,21 +189,36 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
       return problem === null ? Effect.void : Effect.fail(problem)
     }
 
+    /** `extensions` of `before` with a patch's merged in (`null` removes a key). Pure. */
+    const mergedExtensions = (before: AiSettings, patch: SettingsPatch) => {
+      const extensions: Record<string, unknown> = { ...before.extensions }
+      for (const [k, v] of Object.entries(patch.extensions ?? {})) {
+        if (v === null) delete extensions[k]
+        else extensions[k] = v
+      }
+      return extensions
+    }
+
+    /**
+     * Checks a patch against the extension limits as {@link updateSettings} will (only a patch
+     * touching `extensions` is checked, on the merged result), without writing: for a change
+     * stored to be applied later, so it is refused now rather than stored.
+     */
+    const checkPatch = (before: AiSettings, patch: SettingsPatch) =>
+      patch.extensions === undefined ? Effect.void : checkLimits(mergedExtensions(before, patch))
+
     /**
      * Changes AI settings; needs `companion.settings.manage`. The merged `extensions` must stay
-     * within the configured limits (`CoreConfig.extensionsMax*`). Audited with what changed.
+     * within the configured limits (`CoreConfig.extensionsMax*`). Audited with what changed; a
+     * change that changes nothing writes and audits nothing (the stored settings are returned).
      */
     const updateSettingsAny = (tenant: TenantId, patch: SettingsPatch, by: ChangedBy) =>
       Effect.gen(function*() {
         yield* requireOn(by, tenant, "companion.settings.manage")
         return yield* uow.transaction(
           Effect.gen(function*() {
-            const before = yield* getSettings(tenant)
-            const extensions: Record<string, unknown> = { ...before.extensions }
-            for (const [k, v] of Object.entries(patch.extensions ?? {})) {
-              if (v === null) delete extensions[k]
-              else extensions[k] = v
-            }
+            const before = yield* settingsForUpdate(tenant)
+            const extensions = mergedExtensions(before, patch)
             // only a change of extensions is checked: lowering the mode must never fail on them
             if (patch.extensions !== undefined) yield* checkLimits(extensions)
             const after = new AiSettings({
@@ -196,14 +230,17 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
               updated_at: yield* Clock.currentTimeMillis,
               updated_by: byId(by)
             })
+            // what changed, not two copies of the whole settings
+            const diff = settingsDiff(before, after)
+            // nothing changed: nothing written, nothing audited
+            if (isEmptyDiff(diff)) return before
             yield* settings.put(after)
             yield* audit.append({
               tenant_id: tenant,
               actor_id: byId(by),
               action: "settings.updated",
               subject: tenant,
-              // what changed, not two copies of the whole settings
-              data: settingsDiff(before, after)
+              data: diff
             })
             return after
           })
@@ -295,6 +332,8 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
           })),
       listActors: actors.list,
       settings: getSettings,
+      settingsForUpdate,
+      checkPatch,
       readSettings,
       updateSettings,
       setCompanionEnabled,

@@ -33,23 +33,26 @@ export interface RowProblem {
   readonly message: string
 }
 
+/** A column: a header name (at most 200 characters) or a 0-based index. */
+const Column = Schema.Union(Schema.String.pipe(Schema.maxLength(200)), Schema.Number)
+
 /** How to read a CSV file. Everything has a default matching QuickBooks' bank-upload layouts. */
 export const CsvMapping = Schema.Struct({
   /** `amount`: one signed column; `credit_debit`: money in / money out columns; detected when omitted. */
   layout: Schema.optional(Schema.Literal("amount", "credit_debit")),
   /** Header names (case-insensitive) or 0-based column indexes. */
-  date_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
-  description_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
-  amount_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
-  credit_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
-  debit_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
-  payee_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
-  memo_column: Schema.optional(Schema.Union(Schema.String, Schema.Number)),
+  date_column: Schema.optional(Column),
+  description_column: Schema.optional(Column),
+  amount_column: Schema.optional(Column),
+  credit_column: Schema.optional(Column),
+  debit_column: Schema.optional(Column),
+  payee_column: Schema.optional(Column),
+  memo_column: Schema.optional(Column),
   /**
    * Tokens `YYYY YY MM M DD D`, e.g. `MM/DD/YYYY` (default), `DD/MM/YYYY`, `YYYY-MM-DD`. Months
    * and days take one or two digits between separators (`1/5/2024`); years their exact width.
    */
-  date_format: Schema.optional(Schema.String),
+  date_format: Schema.optional(Schema.String.pipe(Schema.maxLength(32))),
   /** Whether the first record is a header (default true). */
   has_header: Schema.optional(Schema.Boolean),
   delimiter: Schema.optional(Schema.String.pipe(Schema.length(1))),

@@ -130,7 +130,7 @@ export const monthsOverLimit = (
 
 /** One transaction of a JSON import. */
 export const JsonTransaction = Schema.Struct({
-  date: Schema.String,
+  date: Schema.String.pipe(Schema.maxLength(32)),
   description: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(500)),
   /** Signed decimal: positive money in, negative money out. */
   amount: DecimalInput,
@@ -144,10 +144,10 @@ export type JsonTransaction = typeof JsonTransaction.Type
 /** Body of `POST /api/v1/bank-transactions/import`. */
 export const ImportRequest = Schema.Struct({
   /** The chart account (bank or card; Asset or Liability) the transactions belong to. */
-  account_code: Schema.String,
+  account_code: Schema.String.pipe(Schema.maxLength(20)),
   format: Schema.Literal("csv", "ofx", "json"),
-  /** The file's text, for `csv` and `ofx`. */
-  content: Schema.optional(Schema.String),
+  /** The file's text, for `csv` and `ofx` (at most 16 Mi characters; the body limit is usually lower). */
+  content: Schema.optional(Schema.String.pipe(Schema.maxLength(16 * 1024 * 1024))),
   /** The rows, for `json`. */
   transactions: Schema.optional(Schema.Array(JsonTransaction)),
   /** Column mapping and date format, for `csv`. */

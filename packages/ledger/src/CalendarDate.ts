@@ -26,6 +26,7 @@ export const isCalendarDate = (s: string): boolean => {
 
 /** A calendar day `YYYY-MM-DD`. */
 export const CalendarDate = Schema.String.pipe(
+  Schema.maxLength(10),
   Schema.filter((s) => isCalendarDate(s) || "a real calendar day written YYYY-MM-DD"),
   Schema.annotations({ identifier: "CalendarDate" })
 )

@@ -31,7 +31,7 @@ import { PeriodLockStore } from "./PeriodLock.js"
 
 /** Body of `POST /api/v1/ledger/entries/{id}/reverse` (all optional; date defaults to the original's). */
 export const ReverseEntry = Schema.Struct({
-  date: Schema.optional(Schema.String),
+  date: Schema.optional(Schema.String.pipe(Schema.maxLength(32))),
   memo: Schema.optional(Schema.String.pipe(Schema.maxLength(500))),
   idempotency_key: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))))
 })

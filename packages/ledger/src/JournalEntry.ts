@@ -97,13 +97,13 @@ export type PostLine = typeof PostLine.Type
 
 /** Body of `POST /api/v1/ledger/entries`. */
 export const PostEntry = Schema.Struct({
-  date: Schema.String,
+  date: Schema.String.pipe(Schema.maxLength(32)),
   memo: Schema.optional(Schema.String.pipe(Schema.maxLength(500))),
   currency: Schema.optional(CurrencyCode),
   lines: Schema.Array(PostLine),
   idempotency_key: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)))),
   source: Schema.optional(Schema.Literal("manual", "import")),
-  bank_transaction_id: Schema.optional(Schema.NullOr(Schema.String))
+  bank_transaction_id: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.maxLength(200))))
 })
 /** Type of {@link PostEntry}. */
 export type PostEntry = typeof PostEntry.Type

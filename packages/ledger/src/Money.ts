@@ -71,6 +71,7 @@ export const CurrencyExponents: Readonly<Record<string, number>> = {
 
 /** A currency code: three upper-case letters. */
 export const CurrencyCode = Schema.String.pipe(
+  Schema.maxLength(3),
   Schema.pattern(/^[A-Z]{3}$/),
   Schema.annotations({ identifier: "CurrencyCode" })
 )
@@ -95,7 +96,7 @@ export const MAX_TOTAL_MINOR = 2n ** 63n - 1n
 export const MinorUnits = Schema.BigInt.pipe(Schema.annotations({ identifier: "MinorUnits" }))
 
 /** An amount as given at an edge: a decimal string (`"12.34"`) or an exact JS number. */
-export const DecimalInput = Schema.Union(Schema.String, Schema.Number).pipe(
+export const DecimalInput = Schema.Union(Schema.String.pipe(Schema.maxLength(64)), Schema.Number).pipe(
   Schema.annotations({ identifier: "DecimalInput", description: 'Decimal amount, e.g. "12.34"' })
 )
 /** Type of {@link DecimalInput}. */

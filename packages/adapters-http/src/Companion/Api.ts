@@ -11,7 +11,7 @@ import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { TenantScoped } from "../Auth.js"
 import { codedMessage } from "../internal/issues.js"
-import { AiMode, strictBody, Timestamp } from "../Wire.js"
+import { AiMode, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 /** Package extension values, keyed by namespaced package keys. */
 export const Extensions = Schema.Record({
@@ -141,7 +141,7 @@ export const ChangeApproved = Schema.Struct({
 /** `GET /api/v1/companion/settings/changes` query. */
 export const ChangesQuery = Schema.Struct({
   status: Schema.optional(Schema.Literal("proposed", "applied", "rejected")),
-  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)))
+  limit: pageLimit({ default: 50, max: 100 })
 })
 
 /** Body of a rejection. */
@@ -166,6 +166,7 @@ export class CompanionApi extends HttpApiGroup.make("companion")
       .addSuccess(ChangeApplied)
       .addSuccess(ChangePending, { status: 202 })
       .addError(ApiError.ValidationError)
+      .addError(ApiError.PayloadTooLarge)
       .addError(ApiError.Conflict)
       .addError(ApiError.LockdownActive)
   )

@@ -10,7 +10,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { TenantScoped } from "../Auth.js"
-import { Timestamp } from "../Wire.js"
+import { IdCursor, pageLimit, Timestamp } from "../Wire.js"
 
 const NullTime = Schema.NullOr(Timestamp)
 
@@ -94,8 +94,8 @@ export class ExecutionsApi extends HttpApiGroup.make("executions")
       .setUrlParams(Schema.Struct({
         job_name: Schema.optional(Schema.String),
         status: Schema.optional(ExecutionStatus),
-        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))),
-        cursor: Schema.optional(Schema.String)
+        limit: pageLimit({ default: 50, max: 500 }),
+        cursor: Schema.optional(IdCursor)
       }))
       .addSuccess(ExecutionPage)
       .addError(ApiError.Forbidden)
@@ -131,7 +131,7 @@ export class ExecutionsApi extends HttpApiGroup.make("executions")
   .add(
     HttpApiEndpoint.get("failureTriage")`/api/v1/triage/failure/${JobName}`
       .setUrlParams(Schema.Struct({
-        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 200)))
+        limit: pageLimit({ default: 20, max: 200 })
       }))
       .addSuccess(TriageReports)
       .addError(ApiError.Forbidden)

@@ -9,7 +9,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { AdminTenantScoped, TenantScoped } from "../Auth.js"
-import { strictBody, Timestamp } from "../Wire.js"
+import { pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 const DateText = Schema.String.pipe(
   Schema.pattern(/^\d{4}-\d{2}-\d{2}$/, { message: () => "Expected a date YYYY-MM-DD" })
@@ -94,9 +94,8 @@ export const DigestResult = Schema.Union(
   })
 ).annotations({ identifier: "DigestResult" })
 
-const Limit = Schema.Struct({
-  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)))
-})
+/** A list's `limit` with its default (the handler's) and maximum. */
+const Limit = (defaultSize: number) => Schema.Struct({ limit: pageLimit({ default: defaultSize, max: 500 }) })
 
 const Id = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.:-]{1,128}$/, { message: () => "Expected an id" }))
 const BaselineId = HttpApiSchema.param("id", Id)
@@ -132,7 +131,7 @@ export class KpiApi extends HttpApiGroup.make("kpi")
   )
   .add(
     HttpApiEndpoint.get("deliveries", "/api/admin/kpi/alerts/deliveries")
-      .setUrlParams(Limit)
+      .setUrlParams(Limit(100))
       .addSuccess(Schema.Array(DeliveryAttempt))
       .addError(ApiError.Forbidden)
       .middleware(AdminTenantScoped)
@@ -175,7 +174,7 @@ export class KpiApi extends HttpApiGroup.make("kpi")
   )
   .add(
     HttpApiEndpoint.get("digestDrafts", "/api/admin/digest/drafts")
-      .setUrlParams(Limit)
+      .setUrlParams(Limit(50))
       .addSuccess(Schema.Array(DigestDraft))
       .addError(ApiError.Forbidden)
       .middleware(AdminTenantScoped)

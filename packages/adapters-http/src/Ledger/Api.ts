@@ -18,7 +18,8 @@ import { Cursor, pageLimit, strictBody, Timestamp } from "../Wire.js"
 export const DecimalText: Schema.Schema<string> = Schema.String.annotations({
   message: () =>
     codedMessage("validation.amount_type", 'Amounts are decimal strings such as "12.34", not JSON numbers') as string,
-  jsonSchema: { type: "string", description: 'decimal amount such as "12.34"' }
+  // the ledger's DecimalInput refuses more than 64 characters (validation.schema)
+  jsonSchema: { type: "string", maxLength: 64, description: 'decimal amount such as "12.34"' }
 })
 
 /** An account of the chart. */

@@ -10,7 +10,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { Admin } from "../Auth.js"
-import { IdCursor, strictBody, Timestamp } from "../Wire.js"
+import { IdCursor, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 const NullTime = Schema.NullOr(Timestamp)
 
@@ -169,7 +169,8 @@ export const MaintenanceRequest = strictBody({
 
 const NamePath = HttpApiSchema.param("name", Schema.String)
 
-const limit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max))
+/** A list's `limit` with its default (the service's) and maximum. */
+const limit = (defaultSize: number, max: number) => pageLimit({ default: defaultSize, max })
 
 /** The scheduler group. */
 export class SchedulerApi extends HttpApiGroup.make("scheduler")
@@ -210,14 +211,14 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
   )
   .add(
     HttpApiEndpoint.get("dispatches")`/api/admin/schedules/${NamePath}/dispatches`
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(limit(500)), before: Schema.optional(Timestamp) }))
+      .setUrlParams(Schema.Struct({ limit: limit(50, 500), before: Schema.optional(Timestamp) }))
       .addSuccess(DispatchPage)
       .addError(ApiError.NotFound)
       .addError(ApiError.StorageError)
   )
   .add(
     HttpApiEndpoint.get("events")`/api/admin/schedules/${NamePath}/events`
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(limit(1000)) }))
+      .setUrlParams(Schema.Struct({ limit: limit(100, 1000) }))
       .addSuccess(Schema.Struct({ events: Schema.Array(TriggerEvent) }))
       .addError(ApiError.NotFound)
       .addError(ApiError.StorageError)
@@ -244,7 +245,7 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
   .add(
     HttpApiEndpoint.get("maintenanceFailures", "/api/admin/maintenance/failures")
       .setUrlParams(Schema.Struct({
-        limit: Schema.optional(limit(500)),
+        limit: limit(50, 500),
         command: Schema.optional(Schema.String),
         before: Schema.optional(IdCursor)
       }))

@@ -121,6 +121,7 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Mem
     const rows = db.table<AiSettings.AiSettings>("ai_settings")
     return {
       get: (tenant) => db.read(() => Option.fromNullable(rows.get(tenant))),
+      getForUpdate: (tenant) => db.read(() => Option.fromNullable(rows.get(tenant))),
       put: (s) => db.write(() => rows.set(s.tenant_id, s))
     }
   })
@@ -249,7 +250,12 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, MemoryDatabase> = 
     const checkpoints = db.table<Audit.AuditCheckpoint>("audit_checkpoints")
     return {
       checkpoint: (tenant) => db.read(() => checkpoints.get(tenant) ?? null),
-      saveCheckpoint: (tenant, checkpoint) => db.write(() => void checkpoints.set(tenant, { ...checkpoint })),
+      saveCheckpoint: (tenant, checkpoint) =>
+        db.write(() => {
+          const stored = checkpoints.get(tenant)
+          // only forward: a walk finishing after a longer one never moves it back
+          if (stored === undefined || stored.seq < checkpoint.seq) checkpoints.set(tenant, { ...checkpoint })
+        }),
       append: (tenant, build) =>
         db.write(() => {
           const record = build(heads.get(tenant) ?? null)

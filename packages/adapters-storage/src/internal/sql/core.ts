@@ -205,6 +205,11 @@ export const aiSettingsStore: Layer.Layer<AiSettings.AiSettingsStore, never, Sql
         (rs) => first(rs, toSettings),
         storageError
       ),
+    getForUpdate: (tenant) =>
+      sql`SELECT ${SETTINGS_COLUMNS} FROM core_ai_settings WHERE tenant_id = ${tenant} ${forUpdate(sql)}`.query(
+        (rs) => first(rs, toSettings),
+        storageError
+      ),
     put: (s) =>
       sql`INSERT INTO core_ai_settings (tenant_id, ai_enabled, kill_switch, ai_mode, extensions, updated_at, updated_by)
           VALUES (${s.tenant_id}, ${s.ai_enabled ? 1 : 0}, ${s.kill_switch ? 1 : 0}, ${s.ai_mode}, ${
@@ -452,7 +457,8 @@ export const auditStore: Layer.Layer<Audit.AuditStore, never, SqlDb> = Layer.eff
       sql`INSERT INTO core_audit_checkpoints (tenant_id, seq, hash, verified_at)
           VALUES (${tenant}, ${c.seq}, ${c.hash}, ${c.verified_at})
           ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
-            verified_at = excluded.verified_at`.pipe(Effect.asVoid, orStorage)
+            verified_at = excluded.verified_at
+          WHERE core_audit_checkpoints.seq < excluded.seq`.pipe(Effect.asVoid, orStorage)
   }))
 )
 
