@@ -3,6 +3,8 @@ import { Command } from "@effect/cli"
 import * as Backup from "./commands/Backup.js"
 import * as Guard from "./commands/Guard.js"
 import * as Ops from "./commands/Ops.js"
+import * as Reports from "./commands/Reports.js"
+import * as Scheduling from "./commands/Scheduling.js"
 import * as Setup from "./commands/Setup.js"
 import * as Tenants from "./commands/Tenants.js"
 import * as R from "./Runtime.js"
@@ -19,9 +21,13 @@ export const commands = Command.make("airlock").pipe(
     Setup.setupSmoke,
     Tenants.onboard,
     Tenants.tenant,
+    Reports.shadowReport,
+    Reports.auditor,
     Ops.baseline,
     Ops.digest,
     Ops.executions,
+    Scheduling.schedules,
+    Scheduling.maintenance,
     Guard.memory,
     Guard.unlockCode,
     Guard.unlock,

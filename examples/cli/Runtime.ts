@@ -5,7 +5,7 @@
  * a terminal, and the stable exit codes.
  */
 import { KpiWebhookTransport } from "@airlock/adapters-http"
-import { TenantOnboarding, TenantTemplates } from "@airlock/companion"
+import { CompanionReports, TenantOnboarding, TenantTemplates } from "@airlock/companion"
 import { Actor, type Errors, Ids, Kernel, TenantData } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
@@ -15,12 +15,17 @@ import {
   type JobRunner,
   Kpi,
   KpiConfig,
+  type Maintenance,
+  type MaintenanceConfig,
   type RunControl,
+  type Scheduler,
+  type SchedulerConfig,
   type Triage
 } from "@airlock/ops"
 import { HelpDoc, Options } from "@effect/cli"
 import { ConfigError, Console, Data, Effect, Layer, Option } from "effect"
 import { join } from "node:path"
+import * as Scheduling from "../server/Scheduling.js"
 import { devTenant } from "../server/Seed.js"
 import * as Storage from "../server/Storage.js"
 
@@ -169,11 +174,16 @@ export const servicesLayer = (choice: Storage.StorageChoice) => {
     ),
     TenantData.TenantData.Default.pipe(Layer.provide(TenantData.layerFromConfig))
   )
+  // the scheduler and maintenance with the server's targets and commands (no loop: the CLI ticks on demand)
+  // and the companion's reports (auditor, shadow report; AIRLOCK_ROLLOUT_*)
+  const reports = CompanionReports.layerConfig.pipe(Layer.provide(guardrails))
   return Layer.mergeAll(
     Layer.provideMerge(kpi, guardrails),
     ops.pipe(Layer.provideMerge(guardrails)),
     Ledger.layer,
-    tenants
+    tenants,
+    Scheduling.layer,
+    reports
   ).pipe(Layer.provideMerge(core))
 }
 
@@ -282,3 +292,11 @@ export const run = <A, E>(body: Effect.Effect<A, E>): Effect.Effect<void, Exit> 
 
 /** The services' own types, named here so the inferred layer type can be written down. */
 export type ExecutionServices = Executions.Executions | RunControl.RunControl | Triage.Triage | JobRunner.JobRunners
+/** The scheduling services' types (see {@link ExecutionServices}). */
+export type SchedulingServices =
+  | Scheduler.Scheduler
+  | Scheduler.ScheduleTargets
+  | Maintenance.Maintenance
+  | Maintenance.MaintenanceCommands
+  | SchedulerConfig.SchedulerConfig
+  | MaintenanceConfig.MaintenanceConfig

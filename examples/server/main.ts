@@ -29,37 +29,16 @@ import {
   TenantOnboarding,
   VendorMemoryStage
 } from "@airlock/companion"
-import {
-  type Actor,
-  AgentMemory,
-  AgentMemoryConfig,
-  Bootstrap,
-  CoreConfig,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  TenantData
-} from "@airlock/core"
+import { AgentMemoryConfig, Bootstrap, CoreConfig, Kernel, Rbac, SecureRandom, TenantData } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
-import {
-  Doctor,
-  Drain,
-  Executions,
-  ExecutionsConfig,
-  Kpi,
-  KpiConfig,
-  Maintenance,
-  MaintenanceConfig,
-  Readiness as OpsReadiness,
-  Scheduler,
-  SchedulerConfig
-} from "@airlock/ops"
+import { Doctor, Drain, Executions, ExecutionsConfig, Kpi, KpiConfig, Readiness as OpsReadiness } from "@airlock/ops"
 import { FetchHttpClient, HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { dirname, join } from "node:path"
 import * as DemoRunner from "./DemoRunner.js"
+import * as Scheduling from "./Scheduling.js"
 import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
 import { seedCompanionHistory } from "./SeedHistory.js"
 import * as Storage from "./Storage.js"
@@ -153,37 +132,8 @@ const main = Effect.gen(function*() {
     Layer.provide(Drain.Drain.DefaultWithoutDependencies.pipe(Layer.provide(OpsReadiness.Readiness.Default)))
   )
   // the scheduler and the maintenance loop (AIRLOCK_SCHEDULER_*, AIRLOCK_MAINTENANCE_*), with the
-  // targets and commands this server has: agent-memory tiering over every tenant
-  const tiering = Effect.gen(function*() {
-    const memory = yield* AgentMemory.AgentMemory
-    const system = {
-      id: "system:scheduler",
-      tenant_id: devTenant,
-      kind: "system",
-      name: "scheduler",
-      role: "ADMIN",
-      active: true,
-      created_at: 0
-    } as unknown as Actor.Actor
-    return memory.runTiering("all", system)
-  })
-  const scheduling = Layer.mergeAll(
-    Scheduler.layerLoop,
-    Maintenance.layerLoop,
-    Scheduler.registerTarget(Effect.map(tiering, (run) => ({
-      name: "memory.tiering",
-      description: "Agent memory: decay importance and move stale items down the tiers (all tenants)",
-      run: () => run
-    }))),
-    Maintenance.registerCommand(Effect.map(tiering, (run) => ({
-      name: "memory.tiering",
-      description: "Agent memory: decay importance and move stale items down the tiers (all tenants)",
-      run
-    })))
-  ).pipe(
-    Layer.provideMerge(Layer.merge(Scheduler.layer, Maintenance.layer)),
-    Layer.provide(Layer.merge(SchedulerConfig.layerConfig, MaintenanceConfig.layerConfig))
-  )
+  // targets and commands this distribution has (agent-memory tiering over every tenant), shared with the CLI
+  const scheduling = Scheduling.layerLoops
   // the proposal flow; the language-model stage from AIRLOCK_LLM_* (none configured: it records why it was skipped)
   const llm = Companion.layerLlmStage.pipe(
     Layer.provide(

@@ -194,7 +194,9 @@ const rawRequest = (port: number, path: string, init: RequestInit, body: string)
         let json: any = undefined
         try {
           json = JSON.parse(text)
-        } catch {}
+        } catch {
+          // not JSON: the assertions report the raw text
+        }
         const headers = new Headers()
         for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") headers.set(k, v)
         resume(Effect.succeed({ status: res.statusCode ?? 0, headers, text, json }))
