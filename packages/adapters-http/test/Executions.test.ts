@@ -7,7 +7,7 @@ import { Canonical } from "@airlock/core"
 import { Executions, JobRunner } from "@airlock/ops"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Schema } from "effect"
 import * as H from "./support/Harness.js"
 
 const runner: JobRunner.JobRunner = (ctx) =>
@@ -169,6 +169,27 @@ const suite = (storage: H.Storage) =>
         expect(audit).toStrictEqual([{ tenant_id: "default", actor_id: "acme_admin" }])
         expect(yield* Fiber.join(running)).toStrictEqual([null])
         yield* executions.awaitTriage
+      }))
+
+    it.effect("a build's job_name and cost text have stated maximums, at the edge and in the domain", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const [before] = yield* sql`SELECT COUNT(*) AS n FROM ops_executions`
+        const longCost = "1" + " ".repeat(64)
+        const longJob = "j".repeat(201)
+        for (const body of [{ job_name: "bounded", plan: {}, estimated_cost_usd: longCost }, { job_name: longJob, plan: {} }]) {
+          H.expectError(yield* s.raw("/api/v1/builds", H.json("POST", H.tokens.bookkeeper, body)), 400, "validation.schema")
+        }
+        // the domain schema refuses them too (a host calling Executions directly)
+        expect(Schema.decodeUnknownEither(Executions.BuildRequest)({ job_name: "b", plan: {}, estimated_cost_usd: longCost })._tag)
+          .toBe("Left")
+        expect(Schema.decodeUnknownEither(Executions.BuildRequest)({ job_name: longJob, plan: {} })._tag).toBe("Left")
+        expect(
+          Schema.decodeUnknownEither(Executions.BuildRequest)({ job_name: "b", plan: {}, estimated_cost_usd: "1" + " ".repeat(63) })._tag
+        ).toBe("Right")
+        const [after] = yield* sql`SELECT COUNT(*) AS n FROM ops_executions`
+        expect(Number(after?.n)).toBe(Number(before?.n))
       }))
 
     it.effect("run controls: start/pause/resume/stop with the operator's name; status and metrics", () =>

@@ -162,15 +162,7 @@ const unboundedStrings = (doc: any, schema: any, path: string, out: Array<string
 
 /** Body string fields without a stated maximum, left to bound (most are bounded by a pattern the document does not state as a length). */
 const KNOWN_UNBOUNDED: ReadonlySet<string> = new Set([
-  "POST /api/v1/ledger/accounts body.code",
-  "POST /api/v1/ledger/accounts body.parent_code",
-  "POST /api/v1/memory/items body.kind",
-  "POST /api/v1/events body.events[].event_id",
-  "POST /api/v1/events body.events[].occurred_at",
-  "POST /api/admin/digest/weekly body.anchor_date",
-  "POST /api/v1/builds body.job_name",
-  "POST /api/v1/builds body.estimated_cost_usd",
-  "POST /api/admin/schedules body.name"
+  "POST /api/admin/digest/weekly body.anchor_date"
 ])
 
 /** A request with node:http (a body on any method). */

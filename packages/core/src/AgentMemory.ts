@@ -61,6 +61,7 @@ export type ReviewStatus = typeof ReviewStatus.Type
 /** An item's kind: open (`fact`, `preference`, `failure`, `triage`, `note`, …), 1–64 characters. */
 export const MemoryKind = Schema.String.pipe(
   Schema.pattern(/^[a-z][a-z0-9_.:-]{0,63}$/),
+  Schema.maxLength(64),
   Schema.annotations({ identifier: "MemoryKind", description: "lower-case kind, e.g. fact, preference, failure" })
 )
 

@@ -29,7 +29,9 @@ export const defaultNormalBalance = (type: AccountType): NormalBalance =>
 /** An account code: 1–20 letters, digits, `.`, `_` or `-`. */
 export const AccountCode = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$/),
-  Schema.annotations({ identifier: "AccountCode" })
+  // the pattern already allows at most 20; the length states it in the OpenAPI document
+  Schema.maxLength(20),
+  Schema.annotations({ identifier: "AccountCode", description: "1–20 letters, digits, . _ or -" })
 )
 
 /** An account name: 1–100 characters without `:` (the export's parent separator). */

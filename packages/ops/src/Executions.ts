@@ -47,6 +47,7 @@ export const BUILD_KIND = "ops.build"
 
 const JobName = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/),
+  Schema.maxLength(200),
   Schema.annotations({ description: "1-200 letters, digits or . _ : -" })
 )
 
@@ -55,7 +56,10 @@ export const BuildRequest = Schema.Struct({
   job_name: JobName,
   plan: Schema.Unknown,
   risk_score: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0 }),
-  estimated_cost_usd: Schema.optionalWith(Schema.Union(Schema.String, Schema.Number), { default: () => "0" })
+  // a decimal text of at most 64 characters (as the ledger's amounts); its format is checked by `submit`
+  estimated_cost_usd: Schema.optionalWith(Schema.Union(Schema.String.pipe(Schema.maxLength(64)), Schema.Number), {
+    default: () => "0"
+  })
 }).annotations({ identifier: "BuildRequest", parseOptions: { onExcessProperty: "error" } })
 /** Type of {@link BuildRequest}. */
 export type BuildRequest = typeof BuildRequest.Type

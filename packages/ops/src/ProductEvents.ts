@@ -13,7 +13,8 @@ import { dayIndexOf } from "./KpiRollups.js"
 const EventId = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, {
     message: () => "Expected an event id: 1-128 letters, digits, and _ . : -"
-  })
+  }),
+  Schema.maxLength(128)
 )
 
 /** An event's time: epoch milliseconds, or an ISO-8601 date-time with a zone (`2024-05-01T10:00:00Z`). */
@@ -22,7 +23,9 @@ export const EventTime = Schema.Union(
   Schema.String.pipe(
     Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/, {
       message: () => "Expected epoch milliseconds or an ISO-8601 date-time with a zone"
-    })
+    }),
+    // the longest the pattern allows: `2024-05-01T10:00:00.123456789+00:00`
+    Schema.maxLength(35)
   )
 )
 

@@ -12,6 +12,7 @@ import { Cron, DateTime, Either, Option, Schema } from "effect"
 /** A schedule's name: lower case, digits and `_ . : -`, 1–128 characters. */
 export const ScheduleName = Schema.String.pipe(
   Schema.pattern(/^[a-z0-9][a-z0-9_.:-]{0,127}$/),
+  Schema.maxLength(128),
   Schema.annotations({ identifier: "ScheduleName", description: "lower case, digits and _ . : -, 1–128 characters" })
 )
 
