@@ -178,15 +178,31 @@ const suite = (storage: H.Storage) =>
         const [before] = yield* sql`SELECT COUNT(*) AS n FROM ops_executions`
         const longCost = "1" + " ".repeat(64)
         const longJob = "j".repeat(201)
-        for (const body of [{ job_name: "bounded", plan: {}, estimated_cost_usd: longCost }, { job_name: longJob, plan: {} }]) {
-          H.expectError(yield* s.raw("/api/v1/builds", H.json("POST", H.tokens.bookkeeper, body)), 400, "validation.schema")
+        for (
+          const body of [{ job_name: "bounded", plan: {}, estimated_cost_usd: longCost }, {
+            job_name: longJob,
+            plan: {}
+          }]
+        ) {
+          H.expectError(
+            yield* s.raw("/api/v1/builds", H.json("POST", H.tokens.bookkeeper, body)),
+            400,
+            "validation.schema"
+          )
         }
         // the domain schema refuses them too (a host calling Executions directly)
-        expect(Schema.decodeUnknownEither(Executions.BuildRequest)({ job_name: "b", plan: {}, estimated_cost_usd: longCost })._tag)
+        expect(
+          Schema.decodeUnknownEither(Executions.BuildRequest)({ job_name: "b", plan: {}, estimated_cost_usd: longCost })
+            ._tag
+        )
           .toBe("Left")
         expect(Schema.decodeUnknownEither(Executions.BuildRequest)({ job_name: longJob, plan: {} })._tag).toBe("Left")
         expect(
-          Schema.decodeUnknownEither(Executions.BuildRequest)({ job_name: "b", plan: {}, estimated_cost_usd: "1" + " ".repeat(63) })._tag
+          Schema.decodeUnknownEither(Executions.BuildRequest)({
+            job_name: "b",
+            plan: {},
+            estimated_cost_usd: "1" + " ".repeat(63)
+          })._tag
         ).toBe("Right")
         const [after] = yield* sql`SELECT COUNT(*) AS n FROM ops_executions`
         expect(Number(after?.n)).toBe(Number(before?.n))

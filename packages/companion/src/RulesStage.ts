@@ -87,9 +87,10 @@ export const RuleInput = Schema.Struct({
   priority: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 1_000_000)), { default: () => 100 }),
   active: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   description_contains: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)))),
-  description_regex: Schema.optional(Schema.NullOr(Schema.String)),
-  amount_min: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.pattern(DECIMAL)))),
-  amount_max: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.pattern(DECIMAL)))),
+  // an outer bound for the document; `checkRegex` refuses more than MAX_REGEX_LENGTH with its own code
+  description_regex: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.maxLength(1000)))),
+  amount_min: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.pattern(DECIMAL), Schema.maxLength(22)))),
+  amount_max: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.pattern(DECIMAL), Schema.maxLength(22)))),
   direction: Schema.optional(Schema.NullOr(Direction)),
   account_code: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(20)))),
   splits: Schema.optional(

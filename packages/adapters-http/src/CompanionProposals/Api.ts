@@ -17,10 +17,9 @@ import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { TenantScoped } from "../Auth.js"
 import { DecimalText } from "../Ledger/Api.js"
-import { IdCursor, strictBody, Timestamp } from "../Wire.js"
+import { IdCursor, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 const Id = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))
-const Limit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max))
 const Json = Schema.Unknown
 const Code = Schema.Struct({ code: Schema.String, message: Schema.String })
 
@@ -79,7 +78,7 @@ export const ProposalPage = Schema.Struct({
 export const ListQuery = Schema.Struct({
   status: Schema.optional(Schema.Literal("proposed", "applied", "rejected", "rolled_back", "superseded", "wiped")),
   cursor: Schema.optional(IdCursor),
-  limit: Schema.optional(Limit(200))
+  limit: pageLimit({ default: 50, max: 200 })
 })
 
 /** A shadow event with its bank transaction and the companion's details (stages, auto-post decision, review). */
