@@ -167,7 +167,6 @@ const KNOWN_UNBOUNDED: ReadonlySet<string> = new Set([
   "POST /api/v1/memory/items body.kind",
   "POST /api/v1/events body.events[].event_id",
   "POST /api/v1/events body.events[].occurred_at",
-  "POST /api/admin/digest/weekly body.anchor_date",
   "POST /api/v1/builds body.job_name",
   "POST /api/v1/builds body.estimated_cost_usd",
   "POST /api/admin/schedules body.name"
