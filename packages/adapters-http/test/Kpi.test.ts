@@ -254,5 +254,30 @@ layer(
         400,
         "validation.digest_anchor"
       )
+      // anchors are bounded to 1970-01-01 .. the same date a year from today; nothing is stored outside it
+      const now = new Date()
+      const nextYear = new Date(Date.UTC(now.getUTCFullYear() + 1, now.getUTCMonth(), now.getUTCDate()))
+      if (nextYear.getUTCMonth() !== now.getUTCMonth()) nextYear.setUTCDate(0) // 29 February -> 28 February
+      for (const anchor of ["0000-01-01", "1969-12-31", "9999-12-31", dayText(nextYear.getTime() + DAY)]) {
+        const refused = yield* post(s, "/api/admin/digest/weekly", H.tokens.admin, {
+          anchor_date: anchor,
+          allow_duplicate_anchor: true
+        })
+        H.expectError(refused, 400, "validation.digest_anchor")
+        expect(JSON.stringify(refused.json)).not.toContain("00-1")
+      }
+      expect(yield* rows("ops_kpi_digests")).toBe(2)
+      const earliest = yield* post(s, "/api/admin/digest/weekly", H.tokens.admin, { anchor_date: "1970-01-01" })
+      expect(earliest.json).toMatchObject({
+        status: "insufficient_evidence",
+        anchor_week: "1969-12-29",
+        window_to: "1970-01-01"
+      })
+      const latest = yield* post(s, "/api/admin/digest/weekly", H.tokens.admin, {
+        anchor_date: dayText(nextYear.getTime())
+      })
+      expect(latest.status).toBe(200)
+      expect(latest.json.window_to).toBe(dayText(nextYear.getTime()))
+      expect(yield* rows("ops_kpi_digests")).toBe(2)
     }))
 })

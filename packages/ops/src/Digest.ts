@@ -7,7 +7,7 @@
  * draft per anchor week (the ISO week, Monday to Sunday UTC, of the anchor date) unless
  * `allow_duplicate_anchor`; the store's unique key makes that hold under concurrent requests.
  */
-import { type Actor, Audit, Errors, Ids, Rbac, TenantScope } from "@airlock/core"
+import { type Actor, Audit, Calendar, Errors, Ids, Rbac, TenantScope } from "@airlock/core"
 import { Budgets, BudgetStore } from "@airlock/guardrails"
 import { Clock, Effect, Option, Schema } from "effect"
 import { ProductEventStore } from "./EventStore.js"
@@ -19,7 +19,7 @@ import { type BaselineRecord, type DigestDraft, KpiStore } from "./KpiStore.js"
 /** Body of `POST /api/admin/digest/weekly` (the runbook's `--lookback-days`, `--anchor-date`, `--allow-duplicate-anchor`). */
 export const DigestInput = Schema.Struct({
   lookback_days: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.between(1, 90))),
-  anchor_date: Schema.optional(Schema.String),
+  anchor_date: Schema.optional(Schema.String.pipe(Schema.maxLength(10))),
   allow_duplicate_anchor: Schema.optional(Schema.Boolean)
 }).annotations({ identifier: "DigestInput" })
 /** Type of {@link DigestInput}. */
@@ -187,6 +187,16 @@ export class Digests extends Effect.Service<Digests>()("@airlock/ops/Digests", {
               code: "validation.digest_anchor",
               message: "anchor_date must be a date YYYY-MM-DD",
               details: { anchor_date: input.anchor_date }
+            })
+          }
+          // 1970-01-01 up to the same date a year from today (28 February when that is 29 February)
+          const today = Calendar.civilFromDays(anchor)
+          const latest = Calendar.daysFromCivil(today.y + 1, today.m, Math.min(today.d, today.m === 2 ? 28 : 31))
+          if (parsed < 0 || parsed > latest) {
+            return yield* new Errors.ValidationError({
+              code: "validation.digest_anchor",
+              message: `anchor_date must be between 1970-01-01 and ${dayText(latest)}`,
+              details: { anchor_date: input.anchor_date, earliest: "1970-01-01", latest: dayText(latest) }
             })
           }
           anchor = parsed

@@ -23,10 +23,10 @@ export const dayIndexOf = (ms: number): number => Math.floor(ms / DAY_MS)
 
 const pad = (n: number, w: number) => String(n).padStart(w, "0")
 
-/** `YYYY-MM-DD` of a day index. */
+/** `YYYY-MM-DD` of a day index (a negative year as `-YYYY`, so the year always has 4 digits). */
 export const dayText = (index: number): string => {
   const { d, m, y } = Calendar.civilFromDays(index)
-  return `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`
+  return `${y < 0 ? "-" : ""}${pad(Math.abs(y), 4)}-${pad(m, 2)}-${pad(d, 2)}`
 }
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/

@@ -20,6 +20,11 @@ describe("KPI math", () => {
     const monday = KpiRollups.parseDay("2030-03-04")!
     for (let d = 0; d < 7; d++) expect(Digest.weekStart(monday + d)).toBe(monday)
     expect(Digest.weekStart(monday - 1)).toBe(monday - 7)
+    // years before 1 AD keep four digits (the week of 0000-01-01 starts on Monday -0001-12-27)
+    const yearZero = KpiRollups.parseDay("0000-01-01")!
+    expect(KpiRollups.dayText(yearZero)).toBe("0000-01-01")
+    expect(KpiRollups.dayText(Digest.weekStart(yearZero))).toBe("-0001-12-27")
+    expect(KpiRollups.dayText(KpiRollups.parseDay("9999-12-31")!)).toBe("9999-12-31")
   })
 
   it("a drop of exactly the threshold counts; D1 alerts need mature cohorts of minimum size", () => {

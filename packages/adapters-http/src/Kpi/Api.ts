@@ -12,6 +12,7 @@ import { AdminTenantScoped, TenantScoped } from "../Auth.js"
 import { pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 const DateText = Schema.String.pipe(
+  Schema.maxLength(10),
   Schema.pattern(/^\d{4}-\d{2}-\d{2}$/, { message: () => "Expected a date YYYY-MM-DD" })
 )
 
