@@ -1,7 +1,7 @@
 /**
  * Development seed and production hygiene for the reference server.
  *
- * Development (`AIRLOCK_ENV=development`): the `default` tenant (mode `suggest_only`) and four
+ * Development (`AIRLOCK_ENV=development`): the `default` tenant (mode `suggest_only`) and five
  * actors with well-known tokens, created once and found again on every start — safe to run from
  * several instances at once (a concurrent insert that loses the race is treated as "exists").
  * Production: the well-known tokens are public knowledge, so any that exist in the database (a
@@ -28,6 +28,14 @@ export const devTokens = [
     kind: "user",
     name: "Dev Bookkeeper",
     note: "BOOKKEEPER: reads, proposes and applies"
+  },
+  {
+    token: "dev_controller_token",
+    actor: "controller",
+    role: "CONTROLLER",
+    kind: "user",
+    name: "Dev Controller",
+    note: "CONTROLLER: grants approvals (the build-approval drill), ledger and companion settings"
   },
   {
     token: "dev_viewer_token",

@@ -86,6 +86,15 @@ const put = async (url: string, token: string, body: unknown) => {
   return { status: response.status, json: (await response.json()) as any }
 }
 
+const post = async (url: string, token: string, body: unknown) => {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body)
+  })
+  return { status: response.status, json: (await response.json()) as any }
+}
+
 const sqlite = <A>(filename: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
   Effect.runPromise(
     Effect.flatMap(SqlClient.SqlClient, f).pipe(
@@ -103,7 +112,15 @@ describe("reference server: development", () => {
       const out = first.output()
       expect(out).toContain(`Airlock reference server (development) on SQLite ${db}`)
       expect(out).toContain(`docs       ${first.url}/docs`)
-      for (const token of ["dev_admin_token", "dev_bookkeeper_token", "dev_viewer_token", "dev_agent_token"])
+      for (
+        const token of [
+          "dev_admin_token",
+          "dev_bookkeeper_token",
+          "dev_controller_token",
+          "dev_viewer_token",
+          "dev_agent_token"
+        ]
+      )
         expect(out).toContain(token)
       const settings = await get(`${first.url}/api/v1/companion/settings`, "dev_admin_token")
       expect(settings).toMatchObject({ status: 200, json: { tenant_id: "default", ai_mode: "suggest_only" } })
@@ -130,6 +147,7 @@ describe("reference server: development", () => {
         "actor.created",
         "actor.created",
         "actor.created",
+        "actor.created",
         "ledger.chart.preset_imported",
         "ledger.bank.imported"
       ])
@@ -148,7 +166,31 @@ describe("reference server: development", () => {
         sql`SELECT COUNT(*) AS n FROM ledger_accounts WHERE tenant_id = 'default'`,
         sql`SELECT COUNT(*) AS n FROM ledger_bank_transactions WHERE tenant_id = 'default'`
       ]).pipe(Effect.map((rs) => rs.map((r) => Number(r[0]!.n)))))
-    expect(counts).toStrictEqual([1, 4, 4, 14, 5])
+    expect(counts).toStrictEqual([1, 5, 5, 14, 5])
+  })
+
+  it("the build-approval drill with the dev tokens: the bookkeeper submits, the controller approves", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    const server = await start({ AIRLOCK_ENV: "development", AIRLOCK_DB: db })
+    try {
+      const build = { job_name: "drill_job", plan: { demo: "succeed", steps: 1 }, risk_score: 0.9 }
+      const refused = await post(`${server.url}/api/v1/builds`, "dev_bookkeeper_token", build)
+      expect([refused.status, refused.json.error.code]).toStrictEqual([409, "approval_required"])
+      const planHash = refused.json.error.details.plan_hash as string
+      const approval = { job_name: "drill_job", plan_hash: planHash, approver: "Dev Controller", notes: "drill" }
+      // the requester may not approve; the controller (like the admin) may
+      expect((await post(`${server.url}/api/v1/approvals`, "dev_bookkeeper_token", approval)).json.error.code).toBe(
+        "rbac.forbidden"
+      )
+      const granted = await post(`${server.url}/api/v1/approvals`, "dev_controller_token", approval)
+      expect(granted).toMatchObject({ status: 200, json: { approved: true, approver: "controller" } })
+      const accepted = await post(`${server.url}/api/v1/builds`, "dev_bookkeeper_token", build)
+      expect(accepted).toMatchObject({ status: 202, json: { status: "QUEUED", plan_hash: planHash } })
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+    const rows = await sqlite(db, (sql) => sql`SELECT role FROM core_actors WHERE id = 'controller'`)
+    expect(rows.map((r) => r.role)).toStrictEqual(["CONTROLLER"])
   })
 
   it("graceful shutdown: stops accepting, drains an in-flight request, then closes storage", async () => {
@@ -420,7 +462,15 @@ describe("reference server: production", () => {
       expect(prod.output()).not.toContain("dev_admin_token  ")
       expect(prod.output()).toContain("admin writes disabled")
       expect(prod.output()).toMatch(/revoked the development token dev_admin_token/)
-      for (const token of ["dev_admin_token", "dev_bookkeeper_token", "dev_viewer_token", "dev_agent_token"]) {
+      for (
+        const token of [
+          "dev_admin_token",
+          "dev_bookkeeper_token",
+          "dev_controller_token",
+          "dev_viewer_token",
+          "dev_agent_token"
+        ]
+      ) {
         expect((await get(`${prod.url}/api/v1/system/status`, token)).json.error.code).toBe("auth.unauthorized")
       }
       expect((await get(`${prod.url}/healthz`)).status).toBe(200)
