@@ -234,6 +234,27 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>, _capabiliti
         expect(yield* probe.reports(fx.tenant)).toBe(2)
       }))
 
+    it.effect("a person's apply over the value breaker is valid provenance, not a finding", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(FEB_1)
+        const fx = yield* bookedTenant("r-value", 1)
+        const c = yield* Companion.Companion
+        const bank = yield* BankTransaction.BankTransactions
+        yield* bank.importFile(fx.tenant, fx.bookkeeper, {
+          account_code: "1000",
+          format: "json",
+          transactions: [{ date: "2026-01-20", description: "ACME SUPPLY BULK ORDER", amount: "-7500.00" }]
+        })
+        const proposed = yield* c.propose(fx.tenant, fx.agent, {})
+        const item = proposed.items.find((i) => i.proposal_id !== null)!
+        const applied = yield* c.apply(fx.tenant, fx.bookkeeper, item.proposal_id!)
+        expect(applied.entry_id).not.toBeNull()
+        const report = yield* (yield* Auditor.Auditor).run(fx.tenant, { days: 60, by: fx.owner.id })
+        expect(report.entries_checked).toBe(2)
+        expect(report.findings).toStrictEqual([])
+        expect(report.status).toBe("clean")
+      }))
+
     it.effect("the shadow report, metrics/latest and the drill-down count each proposal of the window once", () =>
       Effect.gen(function*() {
         const now = FEB_1 + 10 * DAY

@@ -200,7 +200,8 @@ export interface ProvenanceInput {
 /**
  * A companion entry (source `companion`) names its applied `ledger.proposal`, whose result names
  * the entry and whose payload names the same bank transaction and still matches its hash; an
- * allowing apply trace exists; an auto-posted entry has the companion's details, naming the entry. Pure.
+ * apply trace exists that allowed it, or that a person applied over a review verdict (the value
+ * breaker, say: never the auto-poster); an auto-posted entry has the companion's details, naming the entry. Pure.
  */
 export const checkProvenance = (e: JournalEntry.JournalEntry, p: ProvenanceInput): ReadonlyArray<Finding> => {
   if (e.source !== "companion") return []
@@ -218,8 +219,11 @@ export const checkProvenance = (e: JournalEntry.JournalEntry, p: ProvenanceInput
   if (Canonical.hashOf({ kind: a.kind, payload: a.payload }) !== a.payload_hash) {
     return broken("its proposal's payload does not match its hash")
   }
-  if (!p.applyTraces.some((t) => t.phase === "apply" && t.outcome === "allow")) {
-    return missing("its proposal has no allowing apply trace")
+  // gates that ask for review (the value breaker, say) let a person apply; never the auto-poster
+  const applied = (t: Action.DecisionTrace) =>
+    t.phase === "apply" && (t.outcome === "allow" || (t.outcome === "review" && t.actor_id !== p.autopostActorId))
+  if (!p.applyTraces.some(applied)) {
+    return missing("its proposal has no apply trace that allowed it (or a person's apply over a review)")
   }
   const auto = e.posted_by === p.autopostActorId
   if (p.detail === null) return auto ? missing("an auto-posted entry without the companion's details") : []
