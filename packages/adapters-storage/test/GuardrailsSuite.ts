@@ -569,24 +569,30 @@ export const suite = <E>(
         })
         yield* exec.charge(tenant.id, "adhoc", Usd.usd("0.01"))
         expect((yield* exec.summary(controller)).budget_status).toBe("warning")
-        // 80.00 + 20.00 would reach the limit: refused, nothing charged
-        const refused = yield* Effect.flip(exec.charge(tenant.id, "adhoc", Usd.usd("20")))
-        expect(refused).toMatchObject({
-          _tag: "BudgetExceeded",
-          code: "exec.budget.exceeded",
-          details: { limit_usd: "100.00", spent_usd: "80.00", estimate_usd: "20.00" }
-        })
-        expect(Errors.httpStatus(refused)).toBe(409)
         expect(yield* probe.spend("exec:budget", "2031-01", "*")).toBe("80000000")
         expect(yield* (yield* BudgetStore.BudgetStore).totals(["exec:budget", "exec:nobody", "ai:budget"], "2031-01"))
           .toStrictEqual([80_000_000n, 0n, 0n])
+        // the runbook blocks when spent_usd >= limit_usd: 99.999999 is below, so 1.00 more is admitted
         yield* exec.charge(tenant.id, "adhoc", Usd.usd("19.999999"))
-        expect(failureCode(yield* Effect.exit(exec.charge(tenant.id, "adhoc", 1n)))).toBe("exec.budget.exceeded")
         const full = Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(controller))
         expect(full).toMatchObject({
           spent_usd: "99.999999",
           remaining_estimated_usd: "0.000001",
           budget_status: "warning"
+        })
+        yield* exec.charge(tenant.id, "adhoc", Usd.usd("1"))
+        // 100.999999 ≥ 100.00: refused from now on, nothing charged
+        const refused = yield* Effect.flip(exec.charge(tenant.id, "adhoc", 1n))
+        expect(refused).toMatchObject({
+          _tag: "BudgetExceeded",
+          code: "exec.budget.exceeded",
+          details: { limit_usd: "100.00", spent_usd: "100.999999", estimate_usd: "0.000001" }
+        })
+        expect(Errors.httpStatus(refused)).toBe(409)
+        expect(yield* probe.spend("exec:budget", "2031-01", "*")).toBe("100999999")
+        expect(Schema.encodeSync(Budgets.BillingSummary)(yield* exec.summary(controller))).toMatchObject({
+          budget_status: "exceeded",
+          remaining_estimated_usd: "0.00"
         })
         // lowering the limit under the spend shows `exceeded`
         yield* exec.setBudget(controller, { limit_usd: Usd.usd("50") })
@@ -606,7 +612,7 @@ export const suite = <E>(
         }])
       }))
 
-    it.effect("execution budgets: concurrent charges never overspend", () =>
+    it.effect("execution budgets: concurrent charges stop once the limit is reached", () =>
       Effect.gen(function*() {
         const exec = yield* Budgets.ExecutionBudgets
         const { controller, tenant } = yield* fixture("budget-race")
@@ -616,9 +622,9 @@ export const suite = <E>(
           Array.from({ length: 16 }, () => Effect.exit(exec.charge(tenant.id, "job", Usd.usd("1")))),
           { concurrency: capabilities.parallelConnections ? 8 : 4 }
         )
-        // spent + estimate must stay below the limit: 9 × $1 fit, the 10th would reach $10
-        expect(results.filter(Exit.isSuccess).length).toBe(9)
-        expect((yield* exec.summary(controller)).spent_usd).toBe(Usd.usd("9"))
+        // admitted while spent_usd < limit_usd: 10 × $1 fit, the 11th finds $10 spent
+        expect(results.filter(Exit.isSuccess).length).toBe(10)
+        expect((yield* exec.summary(controller)).spent_usd).toBe(Usd.usd("10"))
       }))
 
     it.effect("approvals: risk ≥ 0.70 needs an approval bound to subject and plan hash, re-checked at apply", () =>
@@ -748,15 +754,27 @@ export const suite = <E>(
           verdict: "allow",
           inputs: { estimate_usd: "6.00", charged: false, task: "a" }
         })
+        const d = yield* propose(tenant.id, human, "g.build", {
+          job_name: "d",
+          plan: "1",
+          risk_score: 0,
+          estimated_cost_usd: "1"
+        })
         yield* pipeline.apply(tenant.id, a.action.id, human)
-        const second = yield* Effect.exit(pipeline.apply(tenant.id, b.action.id, human))
-        expect(failureCode(second)).toBe("exec.budget.exceeded")
+        // the runbook blocks once spent_usd >= limit_usd: 6 < 10, so b is admitted and takes the spend to 12
+        yield* pipeline.apply(tenant.id, b.action.id, human)
+        const third = yield* Effect.exit(pipeline.apply(tenant.id, d.action.id, human))
+        expect(failureCode(third)).toBe("exec.budget.exceeded")
         const summary = yield* exec.summary(controller)
-        expect([summary.spent_usd, summary.exec_by_task]).toStrictEqual([Usd.usd("6"), { a: Usd.usd("6") }])
-        const tooBig = yield* Effect.exit(
-          propose(tenant.id, human, "g.build", { job_name: "c", plan: "1", risk_score: 0, estimated_cost_usd: "4" })
+        expect([summary.spent_usd, summary.exec_by_task, summary.budget_status]).toStrictEqual([
+          Usd.usd("12"),
+          { a: Usd.usd("6"), b: Usd.usd("6") },
+          "exceeded"
+        ])
+        const tooLate = yield* Effect.exit(
+          propose(tenant.id, human, "g.build", { job_name: "c", plan: "1", risk_score: 0, estimated_cost_usd: "0.01" })
         )
-        expect(failureCode(tooBig)).toBe("exec.budget.exceeded")
+        expect(failureCode(tooLate)).toBe("exec.budget.exceeded")
       }))
 
     it.effect("policies apply by declaration only: payload field names alone gate nothing", () =>
@@ -792,16 +810,15 @@ export const suite = <E>(
         expect(applied.action.status).toBe("applied")
         expect(yield* probe.spend(BudgetStore.Scopes.exec(tenant.id), Windows.monthKey(now), "risky")).toBe(null)
         expect((yield* exec.summary(controller)).spent_usd).toBe(0n)
-        // the same payload under a kind that declares the build-request policy is gated: over the
-        // budget (the budget gate runs first), and within it the risk needs an approval
+        // the same payload under a kind that declares the build-request policy is gated: the risk
+        // needs an approval, and once the budget is spent (the budget gate runs first) it is refused
+        const required = yield* Effect.flip(propose(tenant.id, human, "g.build", risky))
+        expect(required).toMatchObject({ _tag: "ApprovalRequired", code: "approval_required", subject: "job:risky" })
+        expect(Errors.httpStatus(required as Errors.ApprovalRequired)).toBe(409)
+        yield* exec.charge(tenant.id, "earlier", Usd.usd("1"))
         const overBudget = yield* Effect.flip(propose(tenant.id, human, "g.build", risky))
         expect(overBudget).toMatchObject({ _tag: "BudgetExceeded", code: "exec.budget.exceeded" })
         expect(Errors.httpStatus(overBudget as Errors.BudgetExceeded)).toBe(409)
-        const required = yield* Effect.flip(
-          propose(tenant.id, human, "g.build", { ...risky, estimated_cost_usd: "0.50" })
-        )
-        expect(required).toMatchObject({ _tag: "ApprovalRequired", code: "approval_required", subject: "job:risky" })
-        expect(Errors.httpStatus(required as Errors.ApprovalRequired)).toBe(409)
       }))
 
     it.effect("stop conditions: repeated provider failures stop the run: overrides, one event, loops exit cleanly", () =>
@@ -1276,20 +1293,29 @@ export const suite = <E>(
           inputs: { period, limit_usd: "10.00", spent_usd: "6.00", estimate_usd: "6.00", charged: true, task: "a" }
         })
         expect(yield* probe.spend(BudgetStore.Scopes.exec(tenant.id), period, "a")).toBe(String(Usd.usd("6")))
-        const over = { period, limit_usd: "10.00", spent_usd: "6.00", estimate_usd: "4.00" }
+        // below the limit (6 < 10) an estimate that reaches it is admitted (the runbook's spent >= limit rule)
         expect(yield* run(gates.budgetGate, build, job("b", "4"), "propose")).toStrictEqual({
-          verdict: "deny",
-          inputs: { ...over, task: "b" },
-          code: "exec.budget.exceeded",
-          details: over
+          verdict: "allow",
+          inputs: { period, limit_usd: "10.00", spent_usd: "6.00", estimate_usd: "4.00", charged: false, task: "b" }
         })
         expect(yield* run(gates.budgetGate, build, job("b", "4"), "apply")).toStrictEqual({
+          verdict: "allow",
+          inputs: { period, limit_usd: "10.00", spent_usd: "10.00", estimate_usd: "4.00", charged: true, task: "b" }
+        })
+        const over = { period, limit_usd: "10.00", spent_usd: "10.00", estimate_usd: "1.00" }
+        expect(yield* run(gates.budgetGate, build, job("c", "1"), "propose")).toStrictEqual({
           verdict: "deny",
-          inputs: { ...over, task: "b" },
+          inputs: { ...over, task: "c" },
           code: "exec.budget.exceeded",
           details: over
         })
-        expect(yield* probe.spend(BudgetStore.Scopes.exec(tenant.id), period, "b")).toBe(null)
+        expect(yield* run(gates.budgetGate, build, job("c", "1"), "apply")).toStrictEqual({
+          verdict: "deny",
+          inputs: { ...over, task: "c" },
+          code: "exec.budget.exceeded",
+          details: over
+        })
+        expect(yield* probe.spend(BudgetStore.Scopes.exec(tenant.id), period, "c")).toBe(null)
 
         // approval: no risk, below, missing (request recorded at propose only), granted, self-approved, apply-only
         const hash = "ab".repeat(32)

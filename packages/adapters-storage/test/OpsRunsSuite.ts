@@ -302,8 +302,18 @@ export const suite = <E>(
         expect(summary.ai_by_task).toStrictEqual({ nightly: 250_000n })
         expect(summary.exec_by_task).toStrictEqual({ nightly: 1_500_000n })
 
-        // budget: a limit the estimate would reach is refused at preflight, nothing queued
+        // budget: spent_usd (1.75) below the limit admits even an estimate past it (the runbook's
+        // `spent_usd >= limit_usd` rule); once the limit is reached, refused at preflight, nothing queued
         yield* (yield* Budgets.ExecutionBudgets).setBudget(admin, { limit_usd: 3_000_000n })
+        yield* executions.submit(bookkeeper, tenant.id, {
+          job_name: "last",
+          plan: { do: "succeed" },
+          estimated_cost_usd: "5"
+        })
+        expect((yield* executions.processAvailable(10)).map((e) => [e.job_name, e.status])).toStrictEqual([
+          ["last", "SUCCEEDED"]
+        ])
+        expect((yield* (yield* Budgets.ExecutionBudgets).summaryOf(tenant.id)).budget_status).toBe("exceeded")
         const over = yield* Effect.flip(
           executions.submit(bookkeeper, tenant.id, {
             job_name: "big",

@@ -6,10 +6,12 @@
  *   `fallback_active: true` with `fallback_reason` `tenant_budget_exceeded | global_budget_exceeded`
  *   and use their deterministic fallback. {@link LlmBudget.call} wraps a model call with the check
  *   (before the call, failing closed), the meter and the fallback, so every path uses the same one.
- * - **Execution budgets** (data-platform runbook): a monthly `limit_usd` per tenant; an execution
- *   whose estimate would take `spent_usd` to or past the limit is refused with
- *   `exec.budget.exceeded` (409). The charge is atomic in storage, so concurrent executions on
- *   several instances never overspend. Month rollover starts from zero (spend is keyed by month).
+ * - **Execution budgets** (data-platform runbook): a monthly `limit_usd` per tenant; executions
+ *   are refused with `exec.budget.exceeded` (409) once `spent_usd >= limit_usd` (the runbook's
+ *   rule), so the last execution admitted below the limit may take the spend past it by at most
+ *   its own estimate. The charge is atomic in storage (the check and the add are one capped
+ *   update), so concurrent executions on several instances never charge past a reached limit.
+ *   Month rollover starts from zero (spend is keyed by month).
  */
 import { type Actor, Audit, Errors, Rbac, TenantScope } from "@airlock/core"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
@@ -312,7 +314,7 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
     const rbac = yield* Rbac.Rbac
     const llm = yield* LlmBudget
 
-    /** The `exec.budget.exceeded` error of a reading that would reach the limit. */
+    /** The `exec.budget.exceeded` error of a reading whose spend has reached the limit. */
     const exceeded = (reading: ChargeReading): Errors.BudgetExceeded =>
       new Errors.BudgetExceeded({
         code: "exec.budget.exceeded",
@@ -361,7 +363,7 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
           const limit = found.value.limit_usd
           return Effect.map(store.totals(spendScopes(tenant), period), ([exec, ai]) => {
             const reading: ChargeReading = { period, limit_usd: limit, spent_usd: exec! + ai!, estimate_usd: estimate }
-            return { reading, exceeded: reading.spent_usd + estimate >= limit }
+            return { reading, exceeded: reading.spent_usd >= limit }
           })
         })
       })
@@ -378,7 +380,8 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
 
     /**
      * Charges an execution's estimate to this month's budget, atomically: refused with
-     * `exec.budget.exceeded` when `spent + estimate` would reach the limit. Run it in the same
+     * `exec.budget.exceeded` when `spent_usd >= limit_usd` already (the runbook's rule: the
+     * estimate itself may take the spend past the limit, once). Run it in the same
      * transaction as the execution's start so a failed start takes the charge back.
      */
     const charge = (
@@ -390,7 +393,8 @@ export class ExecutionBudgets extends Effect.Service<ExecutionBudgets>()("@airlo
         const period = monthKey(yield* Clock.currentTimeMillis)
         const limit = yield* limitOf(tenant)
         const ai = yield* store.read(Scopes.ai(tenant), period)
-        const ceiling = limit === null ? null : limit - 1n - ai.total
+        // the capped add writes only while exec_before + ai < limit: new exec total ≤ limit − 1 − ai + estimate
+        const ceiling = limit === null ? null : limit - 1n - ai.total + estimate
         const total = yield* store.add(Scopes.exec(tenant), period, task, estimate, ceiling)
         if (Option.isNone(total)) {
           const exec = yield* store.read(Scopes.exec(tenant), period)
