@@ -195,6 +195,7 @@ layer(bare, { excludeTestServices: true })("health, readiness, metrics, document
         "/api/v1/system/unlock-code/rotate",
         "/api/v1/tenants",
         "/api/v1/tenants/{tenant}",
+        "/api/v1/tenants/{tenant}/companion",
         "/api/v1/tenants/{tenant}/export",
         "/api/v1/tenants/{tenant}/health",
         "/api/v1/tokens",

@@ -9,6 +9,9 @@
  *   is 409 `tenant.onboarding.idempotency_conflict`. The first answer is 201.
  * - `GET /api/v1/tenants/{tenant}/health` — mode and switches, guardrails, budgets, last import,
  *   last auditor run, open reviews (`ops.read`).
+ * - `PUT /api/v1/tenants/{tenant}/companion {ai_companion_enabled}` — the tenant's feature flag,
+ *   the second of the companion runbook's three switches (`tenant.admin`; audited as
+ *   `tenant.ai_companion_enabled`). Off, propose and apply answer 403 `companion.disabled`.
  * - `POST /api/v1/tenants/{tenant}/export` — the tenant's data as a `.tar.gz` download
  *   (`tenant.data.export`), streamed.
  * - `DELETE /api/v1/tenants/{tenant}?confirm=true` — deletes every row of the tenant
@@ -89,6 +92,17 @@ export const TenantHealth = Schema.Struct({
   })
 }).annotations({ identifier: "TenantHealth" })
 
+/** Body of `PUT /api/v1/tenants/{tenant}/companion`. */
+export const CompanionFlagBody = strictBody({ ai_companion_enabled: Schema.Boolean }).annotations({
+  identifier: "CompanionFlagUpdate"
+})
+
+/** The tenant's companion feature flag after a change. */
+export const CompanionFlag = Schema.Struct({
+  tenant_id: Schema.String,
+  ai_companion_enabled: Schema.Boolean
+}).annotations({ identifier: "CompanionFlag" })
+
 /** The tombstone of a deleted tenant: who, when, rows per table — no tenant data. */
 export const Tombstone = Schema.Struct({
   tenant_id: Schema.String,
@@ -123,6 +137,12 @@ export class TenantsApi extends HttpApiGroup.make("tenants")
   .add(
     HttpApiEndpoint.get("tenantHealth")`/api/v1/tenants/${TenantParam}/health`
       .addSuccess(TenantHealth)
+      .addError(ApiError.Forbidden)
+  )
+  .add(
+    HttpApiEndpoint.put("setCompanionFlag")`/api/v1/tenants/${TenantParam}/companion`
+      .setPayload(CompanionFlagBody)
+      .addSuccess(CompanionFlag)
       .addError(ApiError.Forbidden)
   )
   .add(

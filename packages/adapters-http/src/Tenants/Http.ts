@@ -5,7 +5,7 @@
  * confirmed delete (core `TenantData.remove`).
  */
 import { TenantHealth, TenantOnboarding } from "@airlock/companion"
-import { TenantData } from "@airlock/core"
+import { TenantData, Tenants } from "@airlock/core"
 import { HttpApiBuilder, type HttpApiGroup, HttpServerResponse } from "@effect/platform"
 import { Clock, Effect, type Layer, Stream } from "effect"
 import { AirlockApi } from "../Api.js"
@@ -99,14 +99,22 @@ export const layerAdmin: Layer.Layer<
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "tenants">,
   never,
-  TenantHealth.TenantHealth | TenantData.TenantData | TenantScoped
+  TenantHealth.TenantHealth | TenantData.TenantData | Tenants.Tenants | TenantScoped
 > = HttpApiBuilder.group(AirlockApi, "tenants", (handlers) =>
   Effect.gen(function*() {
     const health = yield* TenantHealth.TenantHealth
     const data = yield* TenantData.TenantData
+    const tenants = yield* Tenants.Tenants
     return handlers
       .handle("tenantHealth", () =>
         withPrincipal((actor, tenant) => Effect.flatMap(health.health(tenant, actor), healthJson)))
+      .handle("setCompanionFlag", ({ payload }) =>
+        withPrincipal((actor, tenant) =>
+          Effect.map(tenants.setCompanionEnabled(tenant, payload.ai_companion_enabled, actor), (t) => ({
+            tenant_id: t.id,
+            ai_companion_enabled: t.ai_companion_enabled
+          }))
+        ))
       .handle("exportTenant", () =>
         withPrincipal((actor, tenant) =>
           Effect.gen(function*() {
