@@ -124,8 +124,17 @@ export const suite = <E>(
           )
         )
         expect(Errors.httpStatus((eleventh as any).cause.error)).toBe(403)
+        const openUntil = new Date((yield* Clock.currentTimeMillis) + 120_000).toISOString()
+        expect((eleventh as any).cause.error.details).toStrictEqual({
+          tenant_id: tenant.id,
+          count: 11,
+          limit: 10,
+          until: openUntil
+        })
         const applyWhileOpen = yield* Effect.exit(pipeline.apply(tenant.id, first.action.id, human))
         expect(failureCode(applyWhileOpen)).toBe("breaker.velocity")
+        // while open, the refusal carries the count that tripped it, not a placeholder
+        expect((applyWhileOpen as any).cause.error.details).toMatchObject({ count: 11, limit: 10, until: openUntil })
         // persisted: the counter (11 counted), the open breaker, one trip event with the numbers
         expect(yield* probe.counter(VelocityBreaker.counterKey(tenant.id), 0)).toBe(11)
         expect(yield* probe.breaker(VelocityBreaker.breakerKey(tenant.id))).toMatchObject({
@@ -1208,7 +1217,7 @@ export const suite = <E>(
         })
         expect(yield* probe.counter(vKey, window)).toBe(1)
         for (let i = 2; i <= 10; i++) yield* run(gates.velocityGate, note, small, "propose")
-        const until = now + 120_000
+        const until = new Date(now + 120_000).toISOString()
         expect(yield* run(gates.velocityGate, note, small, "propose")).toStrictEqual({
           verdict: "deny",
           inputs: { tenant_id: tenant.id, count: 11, limit: 10, until, counted: true },
@@ -1217,13 +1226,13 @@ export const suite = <E>(
         })
         expect(yield* run(gates.velocityGate, note, small, "apply")).toStrictEqual({
           verdict: "deny",
-          inputs: { tenant_id: tenant.id, count: -1, limit: 10, until, counted: false },
+          inputs: { tenant_id: tenant.id, count: 11, limit: 10, until, counted: false },
           code: "breaker.velocity",
-          details: { tenant_id: tenant.id, count: -1, limit: 10, until }
+          details: { tenant_id: tenant.id, count: 11, limit: 10, until }
         })
         expect(yield* run(gates.velocityGate, note, small, "propose")).toMatchObject({
           verdict: "deny",
-          inputs: { count: -1, counted: true }
+          inputs: { count: 11, counted: true }
         })
         expect(yield* probe.counter(vKey, window)).toBe(11)
 

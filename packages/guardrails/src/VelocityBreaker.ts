@@ -36,7 +36,10 @@ export class CommandCounted extends Context.Reference<CommandCounted>()("@airloc
 /** What one velocity check read and decided. */
 export interface VelocityReading {
   readonly tripped: boolean
-  /** Commands in the sliding minute (after counting this one, when counted). */
+  /**
+   * Commands in the sliding minute (after counting this one, when counted); while the breaker is
+   * open, the count that tripped it.
+   */
   readonly count: number
   readonly limit: number
   /** Open until, when tripped. */
@@ -57,10 +60,19 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
     const tripped = (tenant: string, reading: VelocityReading): Errors.VelocityBreakerTripped =>
       new Errors.VelocityBreakerTripped({
         message: "Velocity circuit breaker tripped",
-        details: { tenant_id: tenant, count: reading.count, limit: reading.limit, until: reading.until }
+        details: {
+          tenant_id: tenant,
+          count: reading.count,
+          limit: reading.limit,
+          until: reading.until === null ? null : new Date(reading.until).toISOString()
+        }
       })
 
-    const open = (until: number): VelocityReading => ({ tripped: true, count: -1, limit, until })
+    /** The reading of a breaker still open: the count stored when it tripped. */
+    const open = (record: Breakers.BreakerRecord, until: number): VelocityReading => {
+      const count = record.data["count"]
+      return { tripped: true, count: typeof count === "number" ? count : limit + 1, limit, until }
+    }
 
     /** Closes a breaker whose cooldown has passed (recording the reset once); null = closed now. */
     const closeIfCooled = (
@@ -98,7 +110,7 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
         if (Option.isNone(found) || found.value.state === "closed") return closed()
         return Effect.flatMap(
           closeIfCooled(tenant, found.value, now),
-          (until) => (until !== null ? Effect.succeed(open(until)) : closed())
+          (until) => (until !== null ? Effect.succeed(open(found.value, until)) : closed())
         )
       })
 
