@@ -4,7 +4,8 @@
  * jumping in the last 30 days — the next proposal of each carries its drift question (stored with
  * the proposal), the shadow report carries the findings, and a steady vendor has neither; a tenant
  * whose category mix shifts is flagged in its shadow report. Run unchanged on memory, SQLite and
- * PostgreSQL.
+ * PostgreSQL. With them, the other signal a tenant's health shows: the auditor's last run
+ * (`TenantHealth.layer` reading the newest stored integrity report).
  */
 import {
   Auditor,
@@ -13,6 +14,7 @@ import {
   CompanionReports,
   type CompanionReportsPorts,
   RolloutConfig,
+  TenantHealth,
   VendorKey,
   VendorMemoryStage
 } from "@airlock/companion"
@@ -43,6 +45,7 @@ type Ports =
   | GuardrailsPorts.GuardrailsPorts
   | CompanionPorts.CompanionPorts
   | CompanionReportsPorts.CompanionReportsPorts
+  | TenantHealth.TenantHealthStore
 
 const T = (s: string) => Ids.TenantId.make(s)
 const DAY = 86_400_000
@@ -51,7 +54,8 @@ const NOW = Date.parse("2026-03-01T12:00:00Z")
 const environment = <E>(ports: Layer.Layer<Ports, E>) =>
   Layer.mergeAll(
     Companion.layer,
-    CompanionReports.CompanionReports.DefaultWithoutDependencies.pipe(Layer.provideMerge(Auditor.Auditor.Default))
+    CompanionReports.CompanionReports.DefaultWithoutDependencies.pipe(Layer.provideMerge(Auditor.Auditor.Default)),
+    TenantHealth.layer
   ).pipe(
     Layer.provideMerge(RolloutConfig.layer()),
     Layer.provideMerge(Guardrails.layer),
@@ -258,5 +262,33 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>, _capabiliti
         expect(mix[0]!.threshold).toBe(0.25)
         const calm = yield* reports.shadowReport(steady.tenant, steady.viewer, "30d")
         expect(calm.drift).toStrictEqual([])
+      }))
+
+    it.effect("the tenant health shows the auditor's newest integrity report as last_auditor_run", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const fx = yield* tenantWithRules("d-health", [["ACME", "6200"]])
+        const health = yield* TenantHealth.TenantHealth
+        expect((yield* health.health(fx.tenant, fx.owner)).last_auditor_run).toBeNull()
+        const auditor = yield* Auditor.Auditor
+        yield* auditor.run(fx.tenant, { days: 30, by: fx.owner.id })
+        yield* bookNow(fx, [{ description: "ACME SUPPLY", cents: 1_234 }])
+        yield* TestClock.adjust("1 hour")
+        const second = yield* auditor.run(fx.tenant, { days: 7, by: fx.bookkeeper.id })
+        const h = yield* health.health(fx.tenant, fx.owner)
+        expect(h.last_auditor_run).toStrictEqual({
+          id: second.id,
+          at: NOW + 3_600_000,
+          by: fx.bookkeeper.id,
+          days: 7,
+          window_start: second.window_start,
+          window_end: "2026-03-01",
+          status: "clean",
+          finding_count: 0,
+          counts: {}
+        })
+        // another tenant's health knows nothing of it
+        const other = yield* tenantWithRules("d-health-2", [])
+        expect((yield* health.health(other.tenant, other.owner)).last_auditor_run).toBeNull()
       }))
   })
