@@ -89,7 +89,11 @@ const tenantWithRules = (id: string, rules: ReadonlyArray<readonly [string, stri
     yield* (yield* Chart.ChartOfAccounts).importPreset(tenant, owner, "standard_small_business")
     const c = yield* Companion.Companion
     for (const [contains, account] of rules) {
-      yield* c.createRule(tenant, owner, { name: `${contains} rule`, description_contains: contains, account_code: account })
+      yield* c.createRule(tenant, owner, {
+        name: `${contains} rule`,
+        description_contains: contains,
+        account_code: account
+      })
     }
     return { tenant, owner, bookkeeper, viewer, agent }
   })
