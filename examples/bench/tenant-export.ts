@@ -1,12 +1,13 @@
 /**
- * Tenant export benchmark: a tenant with 25,000 / 50,000 / 100,000 journal entries (two lines
+ * Tenant export benchmark: a tenant with 10,000 / 50,000 / 100,000 journal entries (two lines
  * each) on a SQLite file, exported to a `.tar.gz` through `TenantArchive.exportToFile` (pages of
  * `AIRLOCK_TENANT_EXPORT_PAGE_SIZE`, default 1000 rows). Each size runs in its own process so its
  * memory is its own: the figures are the export's time, rows per second, the archive's size, the
  * resident set before the export and its peak while exporting (sampled every 5 ms) — the peak
  * should not grow with the tenant. Baseline, same process: `SELECT *` of the same rows in pages
  * of the same size, without the archive. The entries are cloned from one posted entry with SQL
- * before the clock starts (the export reads rows as stored, whatever wrote them).
+ * before the clock starts (the export reads rows as stored, whatever wrote them). Last, the growth
+ * from the smallest size: time per row and peak RSS as ratios (both should stay near 1).
  */
 import { TenantArchive } from "@airlock/adapters-http"
 import { Sqlite } from "@airlock/adapters-storage"
@@ -21,7 +22,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { BenchRow } from "./main.js"
 
-const SIZES = (process.env.BENCH_TENANT_EXPORT_SIZES ?? "25000,50000,100000").split(",").map(Number)
+const SIZES = (process.env.BENCH_TENANT_EXPORT_SIZES ?? "10000,50000,100000").split(",").map(Number)
 const CHILD = "--tenant-export-child"
 const tenantId = Ids.TenantId.make("bench-export")
 
@@ -149,6 +150,7 @@ const runChild = (n: number) =>
 /** Runs every size, each in its own process. */
 export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
   const rows: Array<BenchRow> = []
+  const all: Array<Figures> = []
   for (const n of SIZES) {
     const f = await runChild(n)
     rows.push({
@@ -158,6 +160,20 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
         `(+${Math.round((f.rssPeakMb - f.rssBeforeMb) * 10) / 10} MB)`,
       baseline: `${f.baselineSeconds.toFixed(2)} s paged SELECT without the archive`,
       ratio: `${(f.seconds / f.baselineSeconds).toFixed(1)}x`
+    })
+    all.push(f)
+  }
+  // growth against the smallest size: linear time keeps the per-row ratio near 1, flat memory the RSS one
+  const first = all[0]
+  for (const f of all.slice(1)) {
+    if (first === undefined) break
+    const rowsX = f.rows / first.rows
+    const timeX = f.seconds / first.seconds
+    rows.push({
+      name: `growth ${first.entries.toLocaleString("en-US")} → ${f.entries.toLocaleString("en-US")} entries`,
+      value: `rows ×${rowsX.toFixed(1)}, time ×${timeX.toFixed(1)} (per row ×${(timeX / rowsX).toFixed(2)}), ` +
+        `paged SELECT ×${(f.baselineSeconds / first.baselineSeconds).toFixed(1)}, ` +
+        `peak RSS ×${(f.rssPeakMb / first.rssPeakMb).toFixed(2)} (${first.rssPeakMb} → ${f.rssPeakMb} MB)`
     })
   }
   return rows

@@ -135,6 +135,26 @@ const suite = (storage: "sqlite" | "postgres") =>
         // another tenant's owner may not read it; a viewer of it lacks nothing (ops.read) but is not of it
         H.expectError(yield* s.raw(`${base}/health`, { headers: H.auth(H.tokens.acmeOwner) }), 403, "tenant.mismatch")
 
+        // the auditor runs twice (through its route); the health shows the newest integrity report
+        const audit1 = yield* s.raw("/api/v1/companion/auditor/run", H.json("POST", token, { days: 30 }))
+        expect(audit1.status, audit1.text).toBe(201)
+        const audit2 = yield* s.raw("/api/v1/companion/auditor/run", H.json("POST", token, { days: 90 }))
+        expect(audit2.status, audit2.text).toBe(201)
+        const audited = (yield* s.raw(`${base}/health`, { headers: H.auth(token) })).json
+        expect(audited.last_auditor_run).toStrictEqual({
+          id: audit2.json.id,
+          at: audit2.json.created_at,
+          by: o.admin_actor_id,
+          days: 90,
+          window_start: audit2.json.window_start,
+          window_end: audit2.json.window_end,
+          status: "clean",
+          finding_count: 0,
+          counts: {}
+        })
+        expect(audit2.json.id > audit1.json.id).toBe(true)
+        expect(Date.parse(audited.last_auditor_run.at)).toBeGreaterThan(Date.now() - 60_000)
+
         // export: the downloaded archive holds what the store holds
         const d = yield* download(`${s.url}${base}/export`, token)
         expect(d.status).toBe(200)

@@ -4,6 +4,7 @@ import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
+import * as DriftSuite from "./DriftSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
@@ -38,3 +39,4 @@ SchedulerSuite.suite("memory", Layer.provideMerge(SchedulerProbe.memory, Memory.
 CompanionReportsSuite.suite("memory", Layer.provideMerge(ReportsProbe.memory, Memory.layer), {
   parallelConnections: false
 })
+DriftSuite.suite("memory", Memory.layer, { parallelConnections: false })

@@ -5,6 +5,7 @@ import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
+import * as DriftSuite from "./DriftSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
@@ -103,4 +104,9 @@ if (admin === "") {
     )
   )
   CompanionReportsSuite.suite("postgres", reportsPorts, { parallelConnections: true })
+  DriftSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(Effect.map(freshDatabaseUrl(admin), (url) => Postgres.layer({ url, maxConnections: 8 }))),
+    { parallelConnections: true }
+  )
 }

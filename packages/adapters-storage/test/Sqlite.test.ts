@@ -7,6 +7,7 @@ import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
+import * as DriftSuite from "./DriftSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
@@ -84,3 +85,5 @@ CompanionReportsSuite.suite(
   Layer.provideMerge(ReportsProbe.sql, Sqlite.layer({ filename: reportsFile })),
   { parallelConnections: false }
 )
+const driftFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "drift.db")
+DriftSuite.suite("sqlite (file, WAL)", Sqlite.layer({ filename: driftFile }), { parallelConnections: false })

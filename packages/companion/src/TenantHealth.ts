@@ -6,8 +6,9 @@
  * bank import, the last auditor run, and what waits for people (open proposals, the memory
  * review queue).
  *
- * The last auditor run comes through {@link AuditorRuns}: null until a host (the companion's
- * auditor) provides it — the hook is the only thing that needs replacing.
+ * The last auditor run comes through {@link AuditorRuns}, read when the service is built:
+ * {@link layerAuditorRuns} answers from the auditor's stored integrity reports (the newest one), and
+ * {@link layerServices} installs it; without it the hook answers null.
  */
 import {
   type Actor,
@@ -29,6 +30,7 @@ import {
 import { Budgets, SystemStatus } from "@airlock/guardrails"
 import type { Chart } from "@airlock/ledger"
 import { Context, Effect, Layer } from "effect"
+import { IntegrityReportStore } from "./CompanionReportsPorts.js"
 import * as TenantOnboarding from "./TenantOnboarding.js"
 import * as TenantTemplates from "./TenantTemplates.js"
 
@@ -50,18 +52,54 @@ export class TenantHealthStore extends Context.Tag("@airlock/companion/TenantHea
   }
 >() {}
 
-/** What the health shows of the last auditor run (the auditor's own summary, JSON). */
-export type AuditorRun = Readonly<Record<string, unknown>>
+/** What the health shows of the last auditor run: the integrity report's id, time, window and findings. */
+export interface AuditorRun {
+  readonly id: string
+  readonly at: number
+  readonly by: string
+  readonly days: number
+  /** The window's first and last day (entry dates, inclusive). */
+  readonly window_start: string
+  readonly window_end: string
+  readonly status: "clean" | "findings"
+  /** Findings of the run, all of them (also when the stored report cut its list). */
+  readonly finding_count: number
+  readonly counts: Readonly<Record<string, number>>
+}
 
 /**
- * The hook for the last auditor run of a tenant. The default answers null (no auditor is
- * installed); the companion's auditor provides its own (`Layer.succeed(AuditorRuns, { last })`).
+ * The hook for the last auditor run of a tenant, read once when {@link TenantHealth} is built. The
+ * default answers null (no auditor is installed); {@link layerAuditorRuns} reads the auditor's
+ * reports, and a host with its own auditor provides its own (`Layer.succeed(AuditorRuns, { last })`).
  */
 export class AuditorRuns extends Context.Reference<AuditorRuns>()("@airlock/companion/AuditorRuns", {
   defaultValue: (): {
     readonly last: (tenant: Ids.TenantId) => Effect.Effect<AuditorRun | null, Errors.StorageError>
   } => ({ last: () => Effect.succeed(null) })
 }) {}
+
+/** The last auditor run of a tenant from the newest stored integrity report (`IntegrityReportStore`). */
+export const layerAuditorRuns: Layer.Layer<AuditorRuns, never, IntegrityReportStore> = Layer.effect(
+  AuditorRuns,
+  Effect.map(IntegrityReportStore, (reports) => ({
+    last: (tenant: Ids.TenantId) =>
+      Effect.map(reports.list(tenant, { limit: 1 }), (page): AuditorRun | null => {
+        const r = page[0]
+        if (r === undefined) return null
+        return {
+          id: r.id,
+          at: r.created_at,
+          by: r.created_by,
+          days: r.days,
+          window_start: r.window_start,
+          window_end: r.window_end,
+          status: r.status,
+          finding_count: Object.values(r.counts).reduce((a, b) => a + b, 0),
+          counts: r.counts
+        }
+      })
+  }))
+)
 
 /** A tenant's health. Money as the guardrails' values (micro-dollars; the edge encodes them). */
 export interface Health {
@@ -96,6 +134,7 @@ export class TenantHealth extends Effect.Service<TenantHealth>()("@airlock/compa
     const memory = yield* AgentMemory.AgentMemoryStore
     const store = yield* TenantHealthStore
     const rbac = yield* Rbac.Rbac
+    const auditor = yield* AuditorRuns
 
     /** The tenant's health as `by` sees it: needs `ops.read` on the tenant (another only with `tenant.cross`). */
     const health = (
@@ -108,7 +147,6 @@ export class TenantHealth extends Effect.Service<TenantHealth>()("@airlock/compa
         const t = yield* tenants.get(tenant)
         const settings = yield* tenants.settings(tenant)
         const global = yield* tenants.globalAi()
-        const auditor = yield* AuditorRuns
         const [guardrails, billing, lastImport, proposals, facts, lastAudit] = yield* Effect.all([
           status.status(by, tenant),
           budgets.summaryOf(tenant, settings),
@@ -144,10 +182,24 @@ export class TenantHealth extends Effect.Service<TenantHealth>()("@airlock/compa
   })
 }) {}
 
+/** {@link TenantHealth} with the last auditor run read from the stored integrity reports. */
+export const layer: Layer.Layer<
+  TenantHealth,
+  never,
+  | Tenants.Tenants
+  | SystemStatus.SystemStatus
+  | Budgets.ExecutionBudgets
+  | AgentMemory.AgentMemoryStore
+  | TenantHealthStore
+  | Rbac.Rbac
+  | IntegrityReportStore
+> = TenantHealth.Default.pipe(Layer.provide(layerAuditorRuns))
+
 /**
- * Every tenant service the tenants routes need: onboarding over the built-in templates, health,
- * and core's export and delete (`TenantData`, its settings from `TenantData.TenantDataConfig`).
- * Needs the ledger's services (the chart), the guardrails', core's and the storage ports.
+ * Every tenant service the tenants routes need: onboarding over the built-in templates, health
+ * (with the last auditor run, {@link layer}), and core's export and delete (`TenantData`, its
+ * settings from `TenantData.TenantDataConfig`). Needs the ledger's services (the chart), the
+ * guardrails', core's and the storage ports.
  */
 export const layerServices: Layer.Layer<
   TenantOnboarding.TenantOnboarding | TenantTemplates.TenantTemplates | TenantHealth | TenantData.TenantData,
@@ -167,8 +219,9 @@ export const layerServices: Layer.Layer<
   | Tenant.TenantStore
   | Audit.AuditStore
   | Audit.AuditLog
+  | IntegrityReportStore
 > = Layer.mergeAll(
   TenantOnboarding.TenantOnboarding.Default,
-  TenantHealth.Default,
+  layer,
   TenantData.TenantData.Default
 ).pipe(Layer.provideMerge(TenantTemplates.layer))

@@ -83,8 +83,18 @@ export const TenantHealth = Schema.Struct({
   }),
   budgets: BillingSummary,
   last_import: Schema.NullOr(Schema.Struct({ at: Timestamp, by: Schema.String, transactions: Schema.Number })),
-  /** The companion auditor's last run (null until an auditor is installed, or before its first run). */
-  last_auditor_run: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  /** The companion auditor's last run: its newest integrity report (null before the first run). */
+  last_auditor_run: Schema.NullOr(Schema.Struct({
+    id: Schema.String,
+    at: Timestamp,
+    by: Schema.String,
+    days: Schema.Number,
+    window_start: Schema.String,
+    window_end: Schema.String,
+    status: Schema.Literal("clean", "findings"),
+    finding_count: Schema.Number,
+    counts: Schema.Record({ key: Schema.String, value: Schema.Number })
+  })),
   open_reviews: Schema.Struct({
     proposals: Schema.Number,
     memory_review_queue: Schema.Number,

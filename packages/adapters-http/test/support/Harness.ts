@@ -295,7 +295,7 @@ export const layer = (options: Options = {}): Layer.Layer<
   const kpi = Kpi.layer.pipe(Layer.provide([KpiConfig.layer(options.kpi), KpiWebhookTransport.layer]))
   const tenantServices = Layer.mergeAll(
     TenantOnboarding.TenantOnboarding.Default,
-    TenantHealth.TenantHealth.Default,
+    TenantHealth.layer,
     TenantData.TenantData.Default.pipe(
       Layer.provide(TenantData.layerConfig({ protectedTenants: options.protectedTenants ?? ["default"] }))
     )

@@ -1,7 +1,7 @@
 /**
  * SQL {@link TenantData.TenantDataStore}: the registry's tables (`TenantTables.tenantTables`) read
- * page by page in primary-key order (a row-value cursor: `(k1, k2) > (?, ?)`), and deleted
- * table by table in the registry's delete order.
+ * page by page in primary-key order (a keyset cursor, {@link seek}), and deleted table by table in
+ * the registry's delete order.
  */
 import { TenantHealth } from "@airlock/companion"
 import { type Errors, TenantData } from "@airlock/core"
@@ -23,6 +23,28 @@ const tenantCondition = (sql: Db, t: TenantTable, tenant: string): Fragment =>
   t.keys === undefined
     ? sql`${literal(t.tenantColumn)} = ${tenant}`
     : sql.in(t.tenantColumn, t.keys(tenant))
+
+/**
+ * The keyset condition "after this key" for a page. A row-value comparison `(k1, k2) > (?, ?)` is
+ * not turned into an index range by SQLite (it searches on the tenant column alone, so page k
+ * re-reads the k − 1 pages before it and the export is quadratic). Instead: key columns fixed by
+ * the tenant equality are dropped, and the rest expand to `k1 >= ? AND (k1 > ? OR (k1 = ? AND k2 > ?))`,
+ * whose leading `k1 >= ?` is the range SQLite and PostgreSQL seek to (`EXPLAIN QUERY PLAN`:
+ * `SEARCH … USING INDEX … (tenant_id=? AND id>?)`).
+ */
+export const seek = (sql: Db, t: TenantTable, after: ReadonlyArray<unknown>): Fragment => {
+  const pinned = t.keys === undefined ? t.tenantColumn : undefined
+  const keys = t.key.map((k, i) => [k, after[i]] as const).filter(([k]) => k !== pinned)
+  if (keys.length === 0) return sql`1 = 0`
+  const gt = (i: number): Fragment => {
+    const [k, v] = keys[i]!
+    return i === keys.length - 1
+      ? sql`${literal(k)} > ${v}`
+      : sql`(${literal(k)} > ${v} OR (${literal(k)} = ${v} AND ${gt(i + 1)}))`
+  }
+  const [k1, v1] = keys[0]!
+  return keys.length === 1 ? gt(0) : sql`${literal(k1)} >= ${v1} AND ${gt(0)}`
+}
 
 /** The store over a registry (the default one, or a host's with its own tables added). */
 export const make = (
@@ -80,7 +102,7 @@ export const make = (
           const after: ReadonlyArray<unknown> | null = cursor === null ? null : JSON.parse(cursor)
           const condition = after === null
             ? tenantCondition(sql, t, tenant)
-            : sql.and([tenantCondition(sql, t, tenant), sql`(${keyList}) > ${sql.in(after)}`])
+            : sql.and([tenantCondition(sql, t, tenant), seek(sql, t, after)])
           const rows = yield* sql`SELECT * FROM ${literal(t.table)} WHERE ${condition}
                                   ORDER BY ${keyList} LIMIT ${limit}`.pipe(orStorage)
           const last = rows.length === limit ? rows[rows.length - 1] : undefined
