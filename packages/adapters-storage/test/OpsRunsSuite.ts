@@ -310,7 +310,7 @@ export const suite = <E>(
           plan: { do: "succeed" },
           estimated_cost_usd: "5"
         })
-        expect((yield* executions.processAvailable(10)).map((e) => [e.job_name, e.status])).toStrictEqual([
+        expect((yield* executions.processAvailable(10)).map((e) => [e?.job_name, e?.status])).toStrictEqual([
           ["last", "SUCCEEDED"]
         ])
         expect((yield* (yield* Budgets.ExecutionBudgets).summaryOf(tenant.id)).budget_status).toBe("exceeded")
