@@ -219,6 +219,25 @@ export const promoterActor = (tenant: Ids.TenantId): Actor.Actor =>
     created_at: 0
   }) as Actor.Actor
 
+/** What the decisions fail with (anything else the pipeline could raise is a defect here). */
+export type PromotionError =
+  | Errors.Forbidden
+  | Errors.ValidationError
+  | Errors.NotFound
+  | Errors.Conflict
+  | Errors.LockdownActive
+  | Errors.StorageError
+
+const EXPECTED = new Set(["Forbidden", "ValidationError", "NotFound", "Conflict", "LockdownActive", "StorageError"])
+
+/** Narrows a pipeline failure to {@link PromotionError}; no other gate guards this kind. */
+const narrow = <A, R>(self: Effect.Effect<A, Errors.AirlockError, R>): Effect.Effect<A, PromotionError, R> =>
+  Effect.catchIf(
+    self,
+    (e): e is Exclude<Errors.AirlockError, PromotionError> => !EXPECTED.has(e._tag),
+    (e) => Effect.die(e)
+  ) as Effect.Effect<A, PromotionError, R>
+
 const notFound = (id: string) =>
   new Errors.NotFound({ message: `Rule promotion ${id} not found`, details: { entity: "rule_promotion", id } })
 
@@ -466,18 +485,23 @@ export class RulePromotions extends Effect.Service<RulePromotions>()("@airlock/c
      * handler activates the rule. Needs `companion.settings.manage`; 409
      * `companion.rule_promotion.decided` when it is no longer pending.
      */
-    const approve = (tenant: Ids.TenantId, actor: Actor.Actor, id: string) =>
-      Effect.gen(function*() {
+    const approve = (tenant: Ids.TenantId, actor: Actor.Actor, id: string): Effect.Effect<PromotionView, PromotionError> =>
+      narrow(Effect.gen(function*() {
         yield* access(tenant, actor, "companion.settings.manage")
         const p = yield* load(tenant, id)
         if (p.status !== "pending" || p.action_id === null) return yield* decided(p)
         yield* pipeline.apply(tenant, Ids.ActionId.make(p.action_id), actor)
         return yield* view(tenant, yield* load(tenant, id))
-      })
+      }))
 
     /** Rejects a pending promotion with a reason (`companion.settings.manage`); the action is rejected with it. */
-    const reject = (tenant: Ids.TenantId, actor: Actor.Actor, id: string, reason: string) =>
-      Effect.gen(function*() {
+    const reject = (
+      tenant: Ids.TenantId,
+      actor: Actor.Actor,
+      id: string,
+      reason: string
+    ): Effect.Effect<PromotionView, PromotionError> =>
+      narrow(Effect.gen(function*() {
         yield* access(tenant, actor, "companion.settings.manage")
         if (reason.trim().length === 0) {
           return yield* new Errors.ValidationError({ code: "validation.schema", message: "A rejection needs a reason" })
@@ -494,7 +518,7 @@ export class RulePromotions extends Effect.Service<RulePromotions>()("@airlock/c
           })
         }))
         return yield* view(tenant, yield* load(tenant, id))
-      })
+      }))
 
     return { consider, list, get, approve, reject } as const
   })

@@ -136,9 +136,9 @@ export const rulePromotionStore: Layer.Layer<P.RulePromotionStore, never, SqlDb>
           sql`UPDATE companion_rule_promotions SET status = ${p.status}, action_id = ${p.action_id},
                 rule_id = ${p.rule_id}, reviewed_at = ${p.reviewed_at}, reviewed_by = ${p.reviewed_by},
                 review_reason = ${p.review_reason}, evidence = ${toJson(p.evidence)}, version = ${p.version}
-              WHERE tenant_id = ${p.tenant_id} AND id = ${p.id} AND version = ${expected} RETURNING id`.pipe(
-            orDuplicate("companion_rule_promotion", p.id),
-            Effect.map((rs) => rs.length)
+              WHERE tenant_id = ${p.tenant_id} AND id = ${p.id} AND version = ${expected} RETURNING id`.query(
+            (rs) => rs.length,
+            storageError
           ),
           Effect.map(get(p.tenant_id, p.id), Option.isSome),
           () => CP.staleError("companion_rule_promotion", p.id),
