@@ -2,6 +2,7 @@ import { Memory } from "@airlock/adapters-storage"
 import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
+import * as RulePromotionSuite from "./RulePromotionSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
@@ -38,3 +39,4 @@ SchedulerSuite.suite("memory", Layer.provideMerge(SchedulerProbe.memory, Memory.
 CompanionReportsSuite.suite("memory", Layer.provideMerge(ReportsProbe.memory, Memory.layer), {
   parallelConnections: false
 })
+RulePromotionSuite.suite("memory", Memory.layer)

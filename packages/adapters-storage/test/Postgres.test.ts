@@ -3,6 +3,7 @@ import { Effect, Layer } from "effect"
 import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
+import * as RulePromotionSuite from "./RulePromotionSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
@@ -103,4 +104,8 @@ if (admin === "") {
     )
   )
   CompanionReportsSuite.suite("postgres", reportsPorts, { parallelConnections: true })
+  RulePromotionSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(Effect.map(freshDatabaseUrl(admin), (url) => Postgres.layer({ url, maxConnections: 8 })))
+  )
 }

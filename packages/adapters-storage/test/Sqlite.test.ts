@@ -5,6 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
+import * as RulePromotionSuite from "./RulePromotionSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
@@ -84,3 +85,4 @@ CompanionReportsSuite.suite(
   Layer.provideMerge(ReportsProbe.sql, Sqlite.layer({ filename: reportsFile })),
   { parallelConnections: false }
 )
+RulePromotionSuite.suite("sqlite (:memory:)", Sqlite.layer({ filename: ":memory:" }))
