@@ -6,7 +6,17 @@
  * teach nothing. Run unchanged on memory, SQLite and PostgreSQL.
  */
 import { Companion, CompanionPorts, CompanionReportsPorts, RulePromotion, VendorMemoryStage } from "@airlock/companion"
-import { AgentMemoryConfig, CoreConfig, type CorePorts, GovernedActions, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
+import {
+  AgentMemoryConfig,
+  CoreConfig,
+  type CorePorts,
+  GovernedActions,
+  Ids,
+  Kernel,
+  Rbac,
+  SecureRandom,
+  Tenants
+} from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type GuardrailsPorts } from "@airlock/guardrails"
 import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
@@ -93,8 +103,7 @@ const tenantOf = (id: string) =>
     return { tenant: tenant.id, owner, bea, carl, bot, copilot, next, label }
   })
 
-const promotionOf = (r: Companion.ApplyResult) =>
-  (r.learning as { promotion?: RulePromotion.ConsiderResult }).promotion
+const promotionOf = (r: Companion.ApplyResult) => (r.learning as { promotion?: RulePromotion.ConsiderResult }).promotion
 
 export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
   layer(environment(ports), { timeout: 120_000 })(`rule promotion conformance: ${name}`, (it) => {
@@ -237,8 +246,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         expect(second.outcome).toBe("proposed")
         expect(Option.getOrThrow(yield* store.get(fx.tenant, second.promotion_id)).account_code).toBe("6300")
 
-        const code = (e: Either.Either<unknown, { readonly code?: string }>) =>
-          Either.isLeft(e) ? e.left.code : "ok"
+        const code = (e: Either.Either<unknown, { readonly code?: string }>) => Either.isLeft(e) ? e.left.code : "ok"
         expect(code(yield* Effect.either(promotions.reject(fx.tenant, fx.carl, second.promotion_id, " ")))).toBe(
           "validation.schema"
         )
@@ -337,7 +345,9 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           version: 1
         })
         yield* store.insert(base)
-        const dup = yield* Effect.either(store.insert(new CompanionReportsPorts.RulePromotion({ ...base, id: "rpr_b" })))
+        const dup = yield* Effect.either(
+          store.insert(new CompanionReportsPorts.RulePromotion({ ...base, id: "rpr_b" }))
+        )
         expect(Either.isLeft(dup) && dup.left.code).toBe("conflict.duplicate")
         const stale = yield* Effect.either(
           store.update(new CompanionReportsPorts.RulePromotion({ ...base, status: "rejected", version: 2 }), 7)

@@ -23,7 +23,7 @@
  *   the reason.
  */
 import {
-  Action,
+  type Action,
   ActionRegistry,
   Actor,
   AiSettings,
@@ -39,7 +39,12 @@ import {
 import { Chart } from "@airlock/ledger"
 import { Clock, Config, Context, Effect, Layer, Option, Schema } from "effect"
 import { CompanionProposalStore, CompanionRule, CompanionRuleStore, type ProposalDetail } from "./CompanionPorts.js"
-import { type PromotionLabel, type PromotionStatus, RulePromotion, RulePromotionStore } from "./CompanionReportsPorts.js"
+import {
+  type PromotionLabel,
+  type PromotionStatus,
+  RulePromotion,
+  RulePromotionStore
+} from "./CompanionReportsPorts.js"
 import * as CompanionSettings from "./CompanionSettings.js"
 import { PROMOTED_ID_PREFIX } from "./RulesStage.js"
 
@@ -268,7 +273,10 @@ export class RulePromotions extends Effect.Service<RulePromotions>()("@airlock/c
       Effect.zipRight(TenantScope.requireTenant(rbac, actor, tenant), rbac.require(actor, permission))
 
     const load = (tenant: Ids.TenantId, id: string) =>
-      Effect.flatMap(store.get(tenant, id), Option.match({ onNone: () => Effect.fail(notFound(id)), onSome: Effect.succeed }))
+      Effect.flatMap(
+        store.get(tenant, id),
+        Option.match({ onNone: () => Effect.fail(notFound(id)), onSome: Effect.succeed })
+      )
 
     const save = (p: RulePromotion, patch: Partial<RulePromotion>) =>
       Effect.as(
@@ -364,11 +372,18 @@ export class RulePromotions extends Effect.Service<RulePromotions>()("@airlock/c
     ): Effect.Effect<ConsiderResult, Errors.AirlockError> =>
       Effect.gen(function*() {
         if (person.kind !== "user") return { outcome: "none", reason: "not_a_person", superseded: null } as const
-        const ai = Option.getOrElse(yield* settingsStore.get(tenant), () => AiSettings.defaultSettings(tenant, 0, "system"))
+        const ai = Option.getOrElse(yield* settingsStore.get(tenant), () =>
+          AiSettings.defaultSettings(tenant, 0, "system"))
         const needed = threshold(settings, CompanionSettings.fromAiSettings(ai).coldstart_min_labels)
         const history = yield* details.vendorHistory(tenant, vendorKey, HISTORY)
         const kinds = new Map<string, boolean>()
-        for (const id of new Set(history.map((d) => d.reviewed_by).filter((x): x is string => x !== null))) {
+        for (
+          const id of new Set(
+            history.map((d) =>
+              d.reviewed_by
+            ).filter((x): x is string => x !== null)
+          )
+        ) {
           const a = yield* actors.get(tenant, Ids.ActorId.make(id))
           kinds.set(id, Option.isSome(a) && a.value.kind === "user")
         }
@@ -464,7 +479,11 @@ export class RulePromotions extends Effect.Service<RulePromotions>()("@airlock/c
     const list = (
       tenant: Ids.TenantId,
       actor: Actor.Actor,
-      query: { readonly status?: PromotionStatus | undefined; readonly cursor?: string | undefined; readonly limit?: number | undefined }
+      query: {
+        readonly status?: PromotionStatus | undefined
+        readonly cursor?: string | undefined
+        readonly limit?: number | undefined
+      }
     ) =>
       Effect.gen(function*() {
         yield* access(tenant, actor, "companion.read")
@@ -485,7 +504,11 @@ export class RulePromotions extends Effect.Service<RulePromotions>()("@airlock/c
      * handler activates the rule. Needs `companion.settings.manage`; 409
      * `companion.rule_promotion.decided` when it is no longer pending.
      */
-    const approve = (tenant: Ids.TenantId, actor: Actor.Actor, id: string): Effect.Effect<PromotionView, PromotionError> =>
+    const approve = (
+      tenant: Ids.TenantId,
+      actor: Actor.Actor,
+      id: string
+    ): Effect.Effect<PromotionView, PromotionError> =>
       narrow(Effect.gen(function*() {
         yield* access(tenant, actor, "companion.settings.manage")
         const p = yield* load(tenant, id)

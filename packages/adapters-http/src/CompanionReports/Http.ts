@@ -75,11 +75,18 @@ export const layer: Layer.Layer<
             limit: urlParams.limit ?? RulePromotion.PAGE.default
           })
         ))
-      .handle("rulePromotion", ({ path }) => withPrincipal((actor, tenant) => promotions.get(tenant, actor, path.id)))
+      .handle("rulePromotion", ({ path }) =>
+        withPrincipal((actor, tenant) =>
+          promotions.get(tenant, actor, path.id)
+        ))
       .handle("approveRulePromotion", ({ path }) =>
-        withPrincipal((actor, tenant) => promotions.approve(tenant, actor, path.id)))
+        withPrincipal((actor, tenant) =>
+          promotions.approve(tenant, actor, path.id)
+        ))
       .handle("rejectRulePromotion", ({ path, payload }) =>
-        withPrincipal((actor, tenant) => promotions.reject(tenant, actor, path.id, payload.reason)))
+        withPrincipal((actor, tenant) =>
+          promotions.reject(tenant, actor, path.id, payload.reason)
+        ))
       .handle("notAutoPostAll", ({ urlParams }) =>
         withPrincipal((actor) =>
           reports.reasonCountsAll(actor, urlParams.period ?? "30d")

@@ -119,7 +119,9 @@ export const rulePromotionStore: Layer.Layer<P.RulePromotionStore, never, Memory
       list: (tenant, q) =>
         db.read(() =>
           [...rows.inScope(tenant)]
-            .filter((p) => (q.status === undefined || p.status === q.status) && (q.before === undefined || p.id < q.before))
+            .filter((p) =>
+              (q.status === undefined || p.status === q.status) && (q.before === undefined || p.id < q.before)
+            )
             .sort(byIdDesc)
             .slice(0, q.limit)
         )
