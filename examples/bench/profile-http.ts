@@ -10,7 +10,7 @@
  */
 import { HttpConfig, HttpRateLimit, KpiWebhookTransport, Server } from "@airlock/adapters-http"
 import { Memory } from "@airlock/adapters-storage"
-import { Companion, CompanionReports, CompanionSettings, TenantHealth } from "@airlock/companion"
+import { Companion, CompanionReports, CompanionSettings, RulePromotion, TenantHealth } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
@@ -35,6 +35,7 @@ const core = Companion.layer.pipe(
     Layer.provideMerge(kpi, Guardrails.layer),
     CompanionSettings.CompanionSettings.Default,
     CompanionReports.layerConfig,
+    RulePromotion.layer,
     Layer.provide(TenantHealth.layerServices, Ledger.layer)
   )),
   Layer.provideMerge(Guardrails.layer),

@@ -25,6 +25,7 @@ import {
   CompanionReports,
   CompanionSettings,
   LlmConfig,
+  RulePromotion,
   TenantHealth,
   TenantOnboarding,
   VendorMemoryStage
@@ -102,10 +103,13 @@ const main = Effect.gen(function*() {
   // the ledger (chart, journal, period lock, export, bank import) from AIRLOCK_LEDGER_*
   const ledger = Ledger.layerWithConfig.pipe(Layer.provideMerge(LedgerConfig.layerConfig))
   // the companion's named settings and governed raises (AIRLOCK_COMPANION_AUTONOMY_APPROVAL)
-  // and its reports (auditor, shadow report, metrics/latest, drill-down; AIRLOCK_ROLLOUT_*)
-  const companion = Layer.mergeAll(CompanionSettings.CompanionSettings.Default, CompanionReports.layerConfig).pipe(
-    Layer.provide(guardrails)
-  )
+  // and its reports (auditor, shadow report, metrics/latest, drill-down; AIRLOCK_ROLLOUT_*);
+  // rule promotion from people's labels (AIRLOCK_COMPANION_PROMOTION_MIN_LABELS)
+  const companion = Layer.mergeAll(
+    CompanionSettings.CompanionSettings.Default,
+    CompanionReports.layerConfig,
+    RulePromotion.layer
+  ).pipe(Layer.provide(guardrails))
   // tenants: onboarding from templates (AIRLOCK_TENANT_ID_PREFIX, AIRLOCK_TENANT_ADMIN_EMAIL_DOMAIN),
   // health, export and delete (AIRLOCK_TENANT_DELETE_PROTECTED, AIRLOCK_TENANT_EXPORT_PAGE_SIZE);
   // a development server always protects its `default` tenant from deletion

@@ -17,6 +17,7 @@ import type {
   CompanionProvenance,
   CompanionReports,
   CompanionSettings,
+  RulePromotion,
   TenantHealth,
   TenantOnboarding
 } from "@airlock/companion"
@@ -179,6 +180,7 @@ export type Requirements =
   | GuardrailsConfig.GuardrailsConfig
   | CompanionSettings.CompanionSettings
   | CompanionReports.CompanionReports
+  | RulePromotion.RulePromotions
   | ProductEvents.ProductEvents
   | KpiRollups.KpiRollups
   | KpiAlerts.KpiAlerts

@@ -244,6 +244,7 @@ export const memoryTables: Readonly<Record<string, MemoryTableRule>> = {
   // (the memory adapter keeps a proposal's not-auto-post reasons in its record)
   companion_proposals: scoped("companion_proposals"),
   companion_integrity_reports: scoped("companion_integrity_reports"),
+  companion_rule_promotions: scoped("companion_rule_promotions"),
   ops_executions: byRow("ops_executions"),
   ops_product_events: scoped("ops_product_events"),
   ops_kpi_event_days: scoped("ops_kpi_event_days"),

@@ -9,6 +9,7 @@ import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as OpsRunsSuite from "./OpsRunsSuite.js"
+import * as RulePromotionSuite from "./RulePromotionSuite.js"
 import * as SchedulerSuite from "./SchedulerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as CompanionProbe from "./support/CompanionProbe.js"
@@ -40,3 +41,4 @@ CompanionReportsSuite.suite("memory", Layer.provideMerge(ReportsProbe.memory, Me
   parallelConnections: false
 })
 DriftSuite.suite("memory", Memory.layer, { parallelConnections: false })
+RulePromotionSuite.suite("memory", Memory.layer)

@@ -10,6 +10,7 @@ import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as OpsRunsSuite from "./OpsRunsSuite.js"
+import * as RulePromotionSuite from "./RulePromotionSuite.js"
 import * as SchedulerSuite from "./SchedulerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as CompanionProbe from "./support/CompanionProbe.js"
@@ -108,5 +109,9 @@ if (admin === "") {
     "postgres",
     Layer.unwrapEffect(Effect.map(freshDatabaseUrl(admin), (url) => Postgres.layer({ url, maxConnections: 8 }))),
     { parallelConnections: true }
+  )
+  RulePromotionSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(Effect.map(freshDatabaseUrl(admin), (url) => Postgres.layer({ url, maxConnections: 8 })))
   )
 }

@@ -12,6 +12,7 @@ import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
 import * as OpsRunsSuite from "./OpsRunsSuite.js"
+import * as RulePromotionSuite from "./RulePromotionSuite.js"
 import * as SchedulerSuite from "./SchedulerSuite.js"
 import * as AgentMemoryProbe from "./support/AgentMemoryProbe.js"
 import * as CompanionProbe from "./support/CompanionProbe.js"
@@ -87,3 +88,4 @@ CompanionReportsSuite.suite(
 )
 const driftFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "drift.db")
 DriftSuite.suite("sqlite (file, WAL)", Sqlite.layer({ filename: driftFile }), { parallelConnections: false })
+RulePromotionSuite.suite("sqlite (:memory:)", Sqlite.layer({ filename: ":memory:" }))

@@ -7,7 +7,7 @@
  * chain, and leaves the other tenant's rows byte-for-byte as they were (a digest read raw, around
  * the adapter).
  */
-import { Companion, CompanionPorts, TenantHealth } from "@airlock/companion"
+import { Companion, CompanionPorts, CompanionReportsPorts, TenantHealth } from "@airlock/companion"
 import {
   AgentMemory,
   ApiToken,
@@ -44,6 +44,7 @@ export type Ports =
   | LedgerPorts.LedgerPorts
   | GuardrailsPorts.GuardrailsPorts
   | CompanionPorts.CompanionPorts
+  | CompanionReportsPorts.CompanionReportsPorts
   | KpiStore.KpiPorts
   | ExecutionStore.ExecutionStore
   | TenantData.TenantDataStore
@@ -130,6 +131,44 @@ const seed = (id: string) =>
         metrics: { brier: 0.1 },
         sample: 3,
         fitted_at: 2
+      })
+    )
+    // companion reports: an integrity report and a rule promotion
+    yield* (yield* CompanionReportsPorts.IntegrityReportStore).insert(
+      new CompanionReportsPorts.IntegrityReport({
+        id: `irp_${id}`,
+        tenant_id: id,
+        created_at: 3,
+        created_by: owner.id,
+        days: 7,
+        window_start: "2024-01-01",
+        window_end: "2024-01-07",
+        status: "findings",
+        entries_checked: 4,
+        audit_records_checked: 9,
+        counts: { "entry.unbalanced": 1 },
+        findings: [{ code: "entry.unbalanced", severity: "critical", message: "m", entities: { entry_id: "e1" } }],
+        truncated: false
+      })
+    )
+    yield* (yield* CompanionReportsPorts.RulePromotionStore).insert(
+      new CompanionReportsPorts.RulePromotion({
+        id: `rpr_${id}`,
+        tenant_id: id,
+        vendor_key: "coffee",
+        direction: "outflow",
+        account_code: "6100",
+        labels: 3,
+        evidence: { threshold: 3, labels: [], supersedes: null },
+        status: "pending",
+        action_id: null,
+        rule_id: null,
+        created_at: 4,
+        created_by: owner.id,
+        reviewed_at: null,
+        reviewed_by: null,
+        review_reason: null,
+        version: 1
       })
     )
     // ops: an execution, product events, a rollup, an alert claim, a webhook delivery, a baseline
@@ -270,11 +309,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           "guardrails_counters",
           "ledger_counters",
           "ledger_lines",
-          "ledger_daily_balances",
-          // the companion reports' tables (merged after this suite was written): registered and
-          // deleted with the tenant, not yet seeded here
-          "companion_integrity_reports",
-          "companion_rule_promotions"
+          "ledger_daily_balances"
         ])
         expect(empty.filter((t) => !unseeded.has(t))).toStrictEqual([])
 

@@ -53,6 +53,7 @@ import { CompanionProvenance } from "./CompanionProvenance.js"
 import * as CompanionSettings from "./CompanionSettings.js"
 import * as Drift from "./Drift.js"
 import * as LlmStage from "./LlmStage.js"
+import * as RulePromotion from "./RulePromotion.js"
 import * as RulesStage from "./RulesStage.js"
 import { vendorKey } from "./VendorKey.js"
 import * as VendorMemoryStage from "./VendorMemoryStage.js"
@@ -213,6 +214,8 @@ export const make = Effect.gen(function*() {
   const details = yield* CompanionProposalStore
   const chainStages = yield* Chain.ChainStages
   const llmStage = yield* Chain.LlmStageProvider
+  // rule promotion is on when the host provides it (RulePromotion.layer under this layer)
+  const promoter = yield* Effect.serviceOption(RulePromotion.RulePromotions)
 
   const exponentOf = (currency: string) =>
     Object.hasOwn(ledgerConfig.currencyExponents, currency) ? ledgerConfig.currencyExponents[currency]! : 2
@@ -685,6 +688,20 @@ export const make = Effect.gen(function*() {
       return out
     })
 
+  /**
+   * After a person's label is recorded: lets the promoter propose (or supersede) the vendor's
+   * rule promotion; never fails the review (its failure is reported in the result's learning).
+   */
+  const considerPromotion = (tenant: Ids.TenantId, actor: Actor.Actor, txn: BankTransaction.BankTransaction) =>
+    Option.isNone(promoter) || actor.kind !== "user"
+      ? Effect.succeed<Record<string, unknown>>({})
+      : Effect.map(
+        Effect.either(
+          promoter.value.consider(tenant, actor, vendorKey(txn.description, txn.payee), txn.description)
+        ),
+        (r): Record<string, unknown> => ({ promotion: Either.isRight(r) ? r.right : { error: errorOf(r.left) } })
+      )
+
   const trainClassifier = (tenant: Ids.TenantId, example: Classifier.TrainingExample) =>
     Effect.gen(function*() {
       for (let attempt = 0; attempt < 3; attempt++) {
@@ -785,6 +802,7 @@ export const make = Effect.gen(function*() {
             entry_id: outcome?.entry_id ?? null,
             learning
           })
+          learning = { ...learning, ...(yield* considerPromotion(tenant, actor, txn)) }
         }
         return {
           proposal_id: action.id,
@@ -890,6 +908,7 @@ export const make = Effect.gen(function*() {
         entry_id: done.outcome.entry_id,
         learning
       })
+      const promotion = yield* considerPromotion(tenant, actor, txn)
       return {
         proposal_id: action.id,
         applied_proposal_id: done.correction.id,
@@ -898,7 +917,7 @@ export const make = Effect.gen(function*() {
         entry_no: done.outcome.entry_no,
         already_applied: false,
         correction: { original_splits: original, corrected_splits: fixed },
-        learning
+        learning: { ...learning, ...promotion }
       } satisfies ApplyResult
     })
 

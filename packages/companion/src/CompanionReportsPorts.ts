@@ -110,5 +110,94 @@ export class CompanionReportReader extends Context.Tag("@airlock/companion/Compa
   }
 >() {}
 
+/**
+ * Where a rule promotion stands: `pending` (waiting for a person), `approved` (its rule is
+ * active), `rejected` (with the reason) or `superseded` (the vendor's labels moved on before a
+ * person decided).
+ */
+export const PromotionStatus = Schema.Literal("pending", "approved", "rejected", "superseded")
+/** Type of {@link PromotionStatus}. */
+export type PromotionStatus = typeof PromotionStatus.Type
+
+/** One person's label a promotion rests on: the reviewed proposal, who booked it to what, when. */
+export const PromotionLabel = Schema.Struct({
+  proposal_id: Schema.String,
+  account_code: Schema.String,
+  direction: Schema.Literal("inflow", "outflow"),
+  reviewed_by: Schema.String,
+  reviewed_at: Schema.Number,
+  review_outcome: Schema.Literal("applied", "corrected")
+})
+/** Type of {@link PromotionLabel}. */
+export type PromotionLabel = typeof PromotionLabel.Type
+
+/**
+ * A rule promotion: the companion's proposal to turn a vendor's consistent labels from people
+ * into a tenant rule (description contains the vendor key, this direction → this account). It is
+ * a governed action (`action_id`); approving it activates the rule `rule_id`.
+ */
+export class RulePromotion extends Schema.Class<RulePromotion>("RulePromotion")({
+  id: Schema.String,
+  tenant_id: Schema.String,
+  vendor_key: Schema.String,
+  direction: Schema.Literal("inflow", "outflow"),
+  account_code: Schema.String,
+  /** How many agreeing labels the promotion rests on (the threshold in force when it was made). */
+  labels: Schema.Int,
+  /** The labels themselves, newest first, and the threshold. JSON. */
+  evidence: Schema.Struct({
+    threshold: Schema.Int,
+    labels: Schema.Array(PromotionLabel),
+    /** The promotion this one superseded, if any. */
+    supersedes: Schema.NullOr(Schema.String)
+  }),
+  status: PromotionStatus,
+  /** The governed action (`companion.rule.promote`) that carries the decision and its traces. */
+  action_id: Schema.NullOr(Schema.String),
+  /** The rule the approval activated (its id is the promotion's id). */
+  rule_id: Schema.NullOr(Schema.String),
+  created_at: Schema.Number,
+  /** The person whose label completed the evidence. */
+  created_by: Schema.String,
+  reviewed_at: Schema.NullOr(Schema.Number),
+  /** Who approved or rejected it (or the companion's actor when it was superseded). */
+  reviewed_by: Schema.NullOr(Schema.String),
+  review_reason: Schema.NullOr(Schema.String),
+  version: Schema.Int
+}) {}
+
+/** Storage port for rule promotions. */
+export class RulePromotionStore extends Context.Tag("@airlock/companion/RulePromotionStore")<
+  RulePromotionStore,
+  {
+    /**
+     * Inserts; `conflict.duplicate` when the id is taken or the vendor already has a pending
+     * promotion (at most one pending promotion per tenant and vendor, held by the store).
+     */
+    readonly insert: (promotion: RulePromotion) => Effect.Effect<void, Errors.Conflict | Errors.StorageError>
+    /** Replaces a promotion whose stored version is `expectedVersion`; `conflict.stale` or `not_found` otherwise. */
+    readonly update: (
+      promotion: RulePromotion,
+      expectedVersion: number
+    ) => Effect.Effect<void, Errors.Conflict | Errors.NotFound | Errors.StorageError>
+    readonly get: (tenant: Ids.TenantId, id: string) => Effect.Effect<Option.Option<RulePromotion>, Errors.StorageError>
+    /** The vendor's promotions, newest first (by id), at most `limit`. */
+    readonly forVendor: (
+      tenant: Ids.TenantId,
+      vendorKey: string,
+      limit: number
+    ) => Effect.Effect<ReadonlyArray<RulePromotion>, Errors.StorageError>
+    /** Newest first (by id), optionally of one status, ids strictly before `before`, at most `limit`. */
+    readonly list: (
+      tenant: Ids.TenantId,
+      query: {
+        readonly status?: PromotionStatus | undefined
+        readonly before?: string | undefined
+        readonly limit: number
+      }
+    ) => Effect.Effect<ReadonlyArray<RulePromotion>, Errors.StorageError>
+  }
+>() {}
+
 /** Every port of the companion's reports. */
-export type CompanionReportsPorts = IntegrityReportStore | CompanionReportReader
+export type CompanionReportsPorts = IntegrityReportStore | CompanionReportReader | RulePromotionStore

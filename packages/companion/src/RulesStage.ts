@@ -23,6 +23,12 @@ import { Direction } from "./CompanionPorts.js"
 /** The stage's name. */
 export const NAME = "rules"
 
+/**
+ * The id prefix of a rule activated by a rule promotion: its id is the promotion's (generated,
+ * never chosen by a person), its name `promoted:<vendor key>`.
+ */
+export const PROMOTED_ID_PREFIX = "rpr_"
+
 /** The longest pattern a rule may carry. */
 export const MAX_REGEX_LENGTH = 200
 
@@ -236,16 +242,27 @@ export const make = (
           passedOver.push(rule.id)
           continue
         }
+        // a promoted rule's id is its promotion's, its creator the person who approved it (RulePromotion)
+        const promoted = rule.id.startsWith(PROMOTED_ID_PREFIX)
         const result: StageResult = {
           stage: NAME,
           outcome: "decided",
           splits,
           confidence: 1,
           candidates: splits.map((s) => ({ account_code: s.account_code, score: 1 })),
-          rationale: `Rule “${rule.name}” (${rule.id}) matched`,
+          rationale: promoted
+            ? `Rule “${rule.name}” (${rule.id}) matched — promoted from people's labels, approved by ${rule.created_by}`
+            : `Rule “${rule.name}” (${rule.id}) matched`,
           reason: null,
           questions: [],
-          details: { rule_id: rule.id, rule_name: rule.name, rule_version: rule.version, passed_over: passedOver }
+          details: {
+            rule_id: rule.id,
+            rule_name: rule.name,
+            rule_version: rule.version,
+            rule_created_by: rule.created_by,
+            ...(promoted ? { promotion_id: rule.id, approved_by: rule.created_by } : {}),
+            passed_over: passedOver
+          }
         }
         return Effect.succeed(result)
       }

@@ -172,6 +172,12 @@ export const ErrorCodes = {
     "validation.auditor_days": "ValidationError",
     "validation.period": "ValidationError"
   }),
+  // companion: rule promotion
+  ...rows({
+    "companion.rule_promotion.decided": "Conflict",
+    "companion.rule_promotion.approver_not_person": "Forbidden",
+    "companion.rule_promotion.account_inactive": "Conflict"
+  }),
   // ops: run controls, executions
   ...rows({
     "run.already_active": "Conflict",

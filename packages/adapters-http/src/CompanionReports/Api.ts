@@ -3,7 +3,7 @@
  * and its integrity reports, the shadow report (JSON or CSV) with its rollout readiness checks,
  * `GET /api/v1/metrics/latest`, and the operator drill-down of `not_auto_post_counts` (by reason,
  * from a reason to its proposals and their decision traces, CSV export; every tenant's counts on
- * the admin route). Tenant-scoped: an admin names another tenant with `X-Tenant` under the
+ * the admin route), and rule promotions (list, one, approve, reject). Tenant-scoped: an admin names another tenant with `X-Tenant` under the
  * cross-tenant guards. The companion's `CompanionReports` service checks permissions and computes.
  */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
@@ -145,6 +145,53 @@ export const ReasonProposalPage = Schema.Struct({
   next_cursor: Schema.NullOr(Schema.String)
 }).annotations({ identifier: "NotAutoPostProposalPage" })
 
+const Direction = Schema.Literal("inflow", "outflow")
+
+/** A rule promotion: the companion's proposal of a tenant rule from a vendor's consistent labels. */
+export const RulePromotion = Schema.Struct({
+  id: Schema.String,
+  tenant_id: Schema.String,
+  vendor_key: Schema.String,
+  direction: Direction,
+  account_code: Schema.String,
+  labels: Schema.Number,
+  evidence: Schema.Struct({
+    threshold: Schema.Number,
+    labels: Schema.Array(Schema.Struct({
+      proposal_id: Schema.String,
+      account_code: Schema.String,
+      direction: Direction,
+      reviewed_by: Schema.String,
+      reviewed_at: Timestamp,
+      review_outcome: Schema.Literal("applied", "corrected")
+    })),
+    supersedes: Schema.NullOr(Schema.String)
+  }),
+  status: Schema.Literal("pending", "approved", "rejected", "superseded"),
+  action_id: Schema.NullOr(Schema.String),
+  rule_id: Schema.NullOr(Schema.String),
+  created_at: Timestamp,
+  created_by: Schema.String,
+  reviewed_at: Schema.NullOr(Timestamp),
+  reviewed_by: Schema.NullOr(Schema.String),
+  review_reason: Schema.NullOr(Schema.String),
+  version: Schema.Number
+}).annotations({ identifier: "RulePromotion" })
+
+/** A page of rule promotions, newest first. */
+export const RulePromotionPage = Schema.Struct({
+  items: Schema.Array(RulePromotion),
+  next_cursor: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "RulePromotionPage" })
+
+/** One rule promotion with the decision traces of its governed action (`companion.rule.promote`). */
+export const RulePromotionView = Schema.Struct({
+  promotion: RulePromotion,
+  traces: Schema.Array(Schema.Unknown)
+}).annotations({ identifier: "RulePromotionView" })
+
+const PromotionId = HttpApiSchema.param("id", IdCursor)
+
 const PeriodParam = Schema.Struct({ period: Schema.optional(Period) })
 const Reason = HttpApiSchema.param(
   "reason",
@@ -209,6 +256,44 @@ export class CompanionReportsApi extends HttpApiGroup.make("companionReports")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/csv" }))
       .addError(ApiError.Forbidden)
   )
+  .add(
+    HttpApiEndpoint.get("rulePromotions", "/api/v1/companion/rule-promotions")
+      .setUrlParams(Schema.Struct({
+        status: Schema.optional(Schema.Literal("pending", "approved", "rejected", "superseded")),
+        cursor: Schema.optional(IdCursor),
+        limit: pageLimit({ default: 50, max: 200 })
+      }))
+      .addSuccess(RulePromotionPage)
+      .addError(ApiError.Forbidden)
+  )
+  .add(
+    HttpApiEndpoint.get("rulePromotion")`/api/v1/companion/rule-promotions/${PromotionId}`
+      .addSuccess(RulePromotionView)
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("approveRulePromotion")`/api/v1/companion/rule-promotions/${PromotionId}/approve`
+      .addSuccess(RulePromotionView)
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.NotFound)
+      .addError(ApiError.Conflict)
+      .addError(ApiError.LockdownActive)
+      .annotate(
+        OpenApi.Description,
+        "Activates the promoted rule. A person with companion.settings.manage other than the labeller who " +
+          "completed the evidence; agents and the system are refused"
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("rejectRulePromotion")`/api/v1/companion/rule-promotions/${PromotionId}/reject`
+      .setPayload(strictBody({ reason: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2000)) }))
+      .addSuccess(RulePromotionView)
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.NotFound)
+      .addError(ApiError.Conflict)
+      .addError(ApiError.LockdownActive)
+  )
   .middleware(TenantScoped)
   .add(
     HttpApiEndpoint.get("notAutoPostAll", "/api/admin/companion/not-auto-post")
@@ -220,6 +305,7 @@ export class CompanionReportsApi extends HttpApiGroup.make("companionReports")
   .annotate(OpenApi.Title, "Companion reports")
   .annotate(
     OpenApi.Description,
-    "Auditor and integrity reports, shadow report with rollout readiness, metrics/latest, not-auto-post drill-down"
+    "Auditor and integrity reports, shadow report with rollout readiness, metrics/latest, not-auto-post drill-down, " +
+      "rule promotions waiting for a person"
   )
 {}

@@ -1,5 +1,5 @@
 /** Handlers of the companion reports group: translate between JSON and the companion's `CompanionReports`. */
-import { CompanionReports, ShadowReport } from "@airlock/companion"
+import { CompanionReports, RulePromotion, ShadowReport } from "@airlock/companion"
 import { HttpApiBuilder, type HttpApiGroup, HttpServerResponse } from "@effect/platform"
 import { Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
@@ -16,10 +16,11 @@ const csvResponse = (body: string, filename: string) =>
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "companionReports">,
   never,
-  CompanionReports.CompanionReports | TenantScoped | Admin
+  CompanionReports.CompanionReports | RulePromotion.RulePromotions | TenantScoped | Admin
 > = HttpApiBuilder.group(AirlockApi, "companionReports", (handlers) =>
   Effect.gen(function*() {
     const reports = yield* CompanionReports.CompanionReports
+    const promotions = yield* RulePromotion.RulePromotions
     return handlers
       .handle("runAuditor", ({ payload }) =>
         withPrincipal((actor, tenant) => reports.runAuditor(tenant, actor, payload.days)))
@@ -65,6 +66,26 @@ export const layer: Layer.Layer<
             (csv) =>
               csvResponse(csv, `not_auto_post_${tenant}_${path.reason}_${urlParams.period ?? "30d"}.csv`)
           )
+        ))
+      .handle("rulePromotions", ({ urlParams }) =>
+        withPrincipal((actor, tenant) =>
+          promotions.list(tenant, actor, {
+            status: urlParams.status,
+            cursor: urlParams.cursor,
+            limit: urlParams.limit ?? RulePromotion.PAGE.default
+          })
+        ))
+      .handle("rulePromotion", ({ path }) =>
+        withPrincipal((actor, tenant) =>
+          promotions.get(tenant, actor, path.id)
+        ))
+      .handle("approveRulePromotion", ({ path }) =>
+        withPrincipal((actor, tenant) =>
+          promotions.approve(tenant, actor, path.id)
+        ))
+      .handle("rejectRulePromotion", ({ path, payload }) =>
+        withPrincipal((actor, tenant) =>
+          promotions.reject(tenant, actor, path.id, payload.reason)
         ))
       .handle("notAutoPostAll", ({ urlParams }) =>
         withPrincipal((actor) =>

@@ -23,6 +23,7 @@ import {
   type CompanionProvenance,
   CompanionReports,
   CompanionSettings,
+  RulePromotion,
   TenantHealth,
   TenantOnboarding,
   TenantTemplates,
@@ -310,6 +311,7 @@ export const layer = (options: Options = {}): Layer.Layer<
       Layer.provideMerge(kpi, Guardrails.layer),
       companion,
       CompanionReports.layerConfig,
+      RulePromotion.layer,
       Layer.provide(tenantServices, ledger)
     )),
     Layer.provideMerge(Guardrails.layer),

@@ -15,6 +15,7 @@ import opsScheduler from "./0009_ops_scheduler.js"
 import opsKpi from "./0010_ops_kpi.js"
 import hardening from "./0011_hardening.js"
 import companionReports from "./0014_companion_reports.js"
+import rulePromotion from "./0015_rule_promotion.js"
 import exportIndexes from "./0016_export_indexes.js"
 
 /** The migrations record for `Migrator.fromRecord`. */
@@ -31,6 +32,7 @@ export const all: Record<string, Effect.Effect<void, unknown, any>> = {
   "0010_ops_kpi": opsKpi,
   "0011_hardening": hardening,
   "0014_companion_reports": companionReports,
+  "0015_rule_promotion": rulePromotion,
   "0016_export_indexes": exportIndexes
 }
 

@@ -1,5 +1,6 @@
 /** Memory implementations of the companion report ports on {@link MemoryDatabase} (scoped per tenant). */
 import { CompanionPorts as CP, CompanionReportsPorts as P } from "@airlock/companion"
+import type { Errors } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDatabase } from "../../MemoryDatabase.js"
 import { toJson } from "../json.js"
@@ -83,8 +84,54 @@ export const reportReader: Layer.Layer<P.CompanionReportReader, never, MemoryDat
   })
 )
 
+const byIdDesc = (a: { id: string }, b: { id: string }) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+
+/** Memory {@link P.RulePromotionStore}: one pending promotion per tenant and vendor, as the SQL index holds. */
+export const rulePromotionStore: Layer.Layer<P.RulePromotionStore, never, MemoryDatabase> = Layer.effect(
+  P.RulePromotionStore,
+  Effect.map(MemoryDatabase, (db) => {
+    const rows = db.scoped<P.RulePromotion>("companion_rule_promotions")
+    const save = (p: P.RulePromotion) => new P.RulePromotion({ ...p, evidence: copy(p.evidence) })
+    const pendingTaken = (p: P.RulePromotion) =>
+      p.status === "pending" &&
+      [...rows.inScope(p.tenant_id)].some((o) =>
+        o.id !== p.id && o.status === "pending" && o.vendor_key === p.vendor_key
+      )
+    return {
+      insert: (p) =>
+        db.writeEffect(() =>
+          rows.has(p.tenant_id, p.id) || pendingTaken(p)
+            ? Effect.fail(CP.duplicateError("companion_rule_promotion", p.id))
+            : (rows.set(p.tenant_id, p.id, save(p)), Effect.void)
+        ),
+      update: (p, expected) =>
+        db.writeEffect((): Effect.Effect<void, Errors.Conflict | Errors.NotFound> => {
+          const stored = rows.get(p.tenant_id, p.id)
+          if (!stored) return Effect.fail(CP.notFoundError("companion_rule_promotion", p.id))
+          if (stored.version !== expected) return Effect.fail(CP.staleError("companion_rule_promotion", p.id))
+          if (pendingTaken(p)) return Effect.fail(CP.duplicateError("companion_rule_promotion", p.id))
+          rows.set(p.tenant_id, p.id, save(p))
+          return Effect.void
+        }),
+      get: (tenant, id) => db.read(() => Option.fromNullable(rows.get(tenant, id))),
+      forVendor: (tenant, vendor, limit) =>
+        db.read(() => [...rows.inScope(tenant)].filter((p) => p.vendor_key === vendor).sort(byIdDesc).slice(0, limit)),
+      list: (tenant, q) =>
+        db.read(() =>
+          [...rows.inScope(tenant)]
+            .filter((p) =>
+              (q.status === undefined || p.status === q.status) && (q.before === undefined || p.id < q.before)
+            )
+            .sort(byIdDesc)
+            .slice(0, q.limit)
+        )
+    }
+  })
+)
+
 /** Every companion report port in memory. */
 export const layer: Layer.Layer<P.CompanionReportsPorts, never, MemoryDatabase> = Layer.mergeAll(
   integrityReportStore,
-  reportReader
+  reportReader,
+  rulePromotionStore
 )

@@ -1,10 +1,10 @@
 /** SQL implementations of the companion report ports, written once for SQLite and PostgreSQL. */
-import { CompanionReportsPorts as P } from "@airlock/companion"
+import { CompanionPorts as CP, CompanionReportsPorts as P } from "@airlock/companion"
 import { Trusted } from "@airlock/core"
 import { Effect, Layer, Option } from "effect"
 import { toDetail } from "./companion.js"
 import { SqlDb } from "./db.js"
-import { bool, int, json, orDuplicate, storageError, toJson } from "./dialect.js"
+import { bool, int, intOrNull, json, orDuplicate, storageError, toJson, versioned } from "./dialect.js"
 
 type Row = Record<string, unknown>
 
@@ -89,8 +89,80 @@ export const reportReader: Layer.Layer<P.CompanionReportReader, never, SqlDb> = 
   }))
 )
 
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))
+
+const toPromotion = (r: Row) =>
+  Trusted.make(P.RulePromotion, {
+    id: String(r.id),
+    tenant_id: String(r.tenant_id),
+    vendor_key: String(r.vendor_key),
+    direction: String(r.direction) as "inflow" | "outflow",
+    account_code: String(r.account_code),
+    labels: int(r.labels),
+    evidence: json(r.evidence) as P.RulePromotion["evidence"],
+    status: String(r.status) as P.PromotionStatus,
+    action_id: strOrNull(r.action_id),
+    rule_id: strOrNull(r.rule_id),
+    created_at: int(r.created_at),
+    created_by: String(r.created_by),
+    reviewed_at: intOrNull(r.reviewed_at),
+    reviewed_by: strOrNull(r.reviewed_by),
+    review_reason: strOrNull(r.review_reason),
+    version: int(r.version)
+  })
+
+/** SQL {@link P.RulePromotionStore}: one pending promotion per tenant and vendor (a partial unique index). */
+export const rulePromotionStore: Layer.Layer<P.RulePromotionStore, never, SqlDb> = Layer.effect(
+  P.RulePromotionStore,
+  Effect.map(SqlDb, (sql) => {
+    const get = (tenant: string, id: string) =>
+      sql`SELECT * FROM companion_rule_promotions WHERE tenant_id = ${tenant} AND id = ${id}`.query(
+        (rs) => (rs.length === 0 ? Option.none() : Option.some(toPromotion(rs[0]!))),
+        storageError
+      )
+    return {
+      insert: (p) =>
+        sql`INSERT INTO companion_rule_promotions (tenant_id, id, vendor_key, direction, account_code, labels,
+              evidence, status, action_id, rule_id, created_at, created_by, reviewed_at, reviewed_by, review_reason,
+              version)
+            VALUES (${p.tenant_id}, ${p.id}, ${p.vendor_key}, ${p.direction}, ${p.account_code}, ${p.labels},
+              ${toJson(p.evidence)}, ${p.status}, ${p.action_id}, ${p.rule_id}, ${p.created_at}, ${p.created_by},
+              ${p.reviewed_at}, ${p.reviewed_by}, ${p.review_reason}, ${p.version})`.pipe(
+          Effect.asVoid,
+          orDuplicate("companion_rule_promotion", p.id)
+        ),
+      update: (p, expected) =>
+        versioned(
+          sql`UPDATE companion_rule_promotions SET status = ${p.status}, action_id = ${p.action_id},
+                rule_id = ${p.rule_id}, reviewed_at = ${p.reviewed_at}, reviewed_by = ${p.reviewed_by},
+                review_reason = ${p.review_reason}, evidence = ${toJson(p.evidence)}, version = ${p.version}
+              WHERE tenant_id = ${p.tenant_id} AND id = ${p.id} AND version = ${expected} RETURNING id`.query(
+            (rs) => rs.length,
+            storageError
+          ),
+          Effect.map(get(p.tenant_id, p.id), Option.isSome),
+          () => CP.staleError("companion_rule_promotion", p.id),
+          () => CP.notFoundError("companion_rule_promotion", p.id)
+        ),
+      get,
+      forVendor: (tenant, vendor, limit) =>
+        sql`SELECT * FROM companion_rule_promotions WHERE tenant_id = ${tenant} AND vendor_key = ${vendor}
+            ORDER BY id DESC LIMIT ${limit}`.query((rs) => rs.map(toPromotion), storageError),
+      list: (tenant, q) =>
+        sql`SELECT * FROM companion_rule_promotions WHERE ${
+          sql.and([
+            sql`tenant_id = ${tenant}`,
+            ...(q.status === undefined ? [] : [sql`status = ${q.status}`]),
+            ...(q.before === undefined ? [] : [sql`id < ${q.before}`])
+          ])
+        } ORDER BY id DESC LIMIT ${q.limit}`.query((rs) => rs.map(toPromotion), storageError)
+    }
+  })
+)
+
 /** Every companion report port on SQL. */
 export const layer: Layer.Layer<P.CompanionReportsPorts, never, SqlDb> = Layer.mergeAll(
   integrityReportStore,
-  reportReader
+  reportReader,
+  rulePromotionStore
 )
