@@ -14,6 +14,7 @@ import { Effect, Layer, Redacted } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { createServer, type Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
@@ -42,16 +43,26 @@ interface Ran {
 }
 
 const airlock = (env: Record<string, string>, cwd: string, ...args: ReadonlyArray<string>): Promise<Ran> =>
+  airlockWithInput(env, cwd, null, ...args)
+
+/** {@link airlock} with `input` written to its stdin (null: no stdin). */
+const airlockWithInput = (
+  env: Record<string, string>,
+  cwd: string,
+  input: string | null,
+  ...args: ReadonlyArray<string>
+): Promise<Ran> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       cwd,
       env: { ...process.env, INIT_CWD: cwd, AIRLOCK_ENV: "production", NO_COLOR: "", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
+      stdio: [input === null ? "ignore" : "pipe", "pipe", "pipe"]
     })
+    if (input !== null) child.stdin!.end(input)
     let stdout = ""
     let stderr = ""
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()))
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()))
+    child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()))
+    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()))
     child.on("error", reject)
     child.on("exit", (code) => resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) }))
   })
@@ -86,6 +97,27 @@ const admin = (tenant: string) =>
   }, true)
 
 const ansi = /\u001b\[/
+
+/** Listens on a free port of 127.0.0.1 (the test's stand-in for a server already running there). */
+const listen = (): Promise<{ server: Server; port: number }> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as { port: number }).port }))
+  })
+
+const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()))
+
+/** A port free at the time of the call. */
+const freePort = async () => {
+  const { port, server } = await listen()
+  await close(server)
+  return port
+}
+
+/** Fails with what a library call failed with (the tests compare tags and codes). */
+const failure = <A>(choice: Storage.StorageChoice, f: Effect.Effect<A, unknown, any>) =>
+  library(choice, Effect.flip(f)) as Promise<{ _tag: string; code?: string; message?: string }>
 
 const suite = (name: string, setup: () => Promise<{ env: Record<string, string>; choice: Storage.StorageChoice }>) =>
   describe(`airlock CLI on ${name}`, () => {
@@ -426,6 +458,291 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         expect(brokenJson.json().counts["auditor.audit_chain_broken"]).toBe(1)
       },
       240_000
+    )
+
+    it("setup-smoke: every step passes on a migrated store (0); a port in use fails (1) unless --running", async () => {
+      const fresh = await setup()
+      const port = String(await freePort())
+      const smoke = (extra: Record<string, string>, ...args: ReadonlyArray<string>) =>
+        airlock({ ...fresh.env, HOST: "127.0.0.1", PORT: port, ...extra }, cwd, "setup-smoke", ...args)
+      expect((await airlock(fresh.env, cwd, "migrate")).code).toBe(0)
+
+      const ok = await smoke({}, "--json")
+      expect(ok.code).toBe(0)
+      expect(ok.json().ok).toBe(true)
+      expect(ok.json().steps.map((s: any) => [s.step, s.ok])).toEqual([
+        ["toolchain", true],
+        ["ports", true],
+        ["migrations", true],
+        ["bootstrap", true]
+      ])
+      expect(ok.json().steps[1].detail).toBe(`127.0.0.1:${port} is free`)
+      expect(ok.json().steps[3].detail).toMatch(/^services start; API declares \d+ paths$/)
+      const text = await smoke({})
+      expect(text.code).toBe(0)
+      expect(text.stdout).toContain("airlock setup-smoke\n1. toolchain: ✅ node ")
+      expect(text.stdout).toContain(`2. ports: ✅ 127.0.0.1:${port} is free`)
+      expect(text.stdout).toMatch(/\n3\. migrations: ✅ .+: at \d+ of \d+\n4\. bootstrap: ✅ services start/)
+      expect(text.stdout).toContain("setup smoke passed")
+      expect(text.stdout).not.toMatch(ansi)
+      // read back: the store it checked is at head
+      const migrated = JSON.parse((await airlock(fresh.env, cwd, "migrate", "--json")).stdout)
+      expect(migrated).toMatchObject({ applied: [], at_head: true })
+      expect(ok.json().steps[2].detail).toContain(`at ${migrated.head} of ${migrated.head}`)
+
+      // the port taken (by a server already running there): the ports step fails, exit 1
+      const taken = await listen()
+      try {
+        const busy = await smoke({ PORT: String(taken.port) }, "--json")
+        expect(busy.code).toBe(1)
+        expect(busy.json().ok).toBe(false)
+        const ports = busy.json().steps.find((s: any) => s.step === "ports")
+        expect(ports).toMatchObject({
+          ok: false,
+          detail: `127.0.0.1:${taken.port} is in use (use --running if that is the server)`
+        })
+        expect(busy.json().steps.filter((s: any) => !s.ok).map((s: any) => s.step)).toEqual(["ports"])
+        const busyText = await smoke({ PORT: String(taken.port) })
+        expect(busyText.code).toBe(1)
+        expect(busyText.stdout).toContain(`2. ports: ❌ 127.0.0.1:${taken.port} is in use`)
+        expect(busyText.stdout).toContain("setup smoke FAILED: fix the failing step, rerun")
+        // --running: that is the server; the port preflight is skipped
+        const running = await smoke({ PORT: String(taken.port) }, "--running", "--json")
+        expect(running.code).toBe(0)
+        expect(running.json().steps[1]).toMatchObject({ step: "ports", ok: true, skipped: true })
+      } finally {
+        await close(taken.server)
+      }
+
+      // a store that cannot be opened: the migrations step fails, bootstrap is skipped, exit 3
+      const unreachable: Record<string, string> = choice.postgresUrl === null
+        ? { AIRLOCK_DB: "/nonexistent/dir/airlock.db" }
+        : { AIRLOCK_DATABASE_URL: "postgres://airlock@127.0.0.1:1/none" }
+      const down = await smoke(unreachable, "--json")
+      expect(down.code).toBe(3)
+      expect(down.json().ok).toBe(false)
+      expect(down.json().steps.map((s: any) => [s.step, s.ok])).toEqual([
+        ["toolchain", true],
+        ["ports", true],
+        ["migrations", false],
+        ["bootstrap", false]
+      ])
+      expect(down.json().steps[3]).toMatchObject({ skipped: true, detail: "skipped: the store did not migrate" })
+      const downText = await smoke(unreachable)
+      expect(downText.code).toBe(3)
+      expect(downText.stdout).toContain("3. migrations: ❌")
+      expect(downText.stdout).toContain("4. bootstrap: ❌ skipped: the store did not migrate")
+      const migrateDown = await airlock(unreachable, cwd, "migrate", "--json")
+      expect(migrateDown.code).toBe(3)
+      expect(migrateDown.json().error.code).toBe("storage.unreachable")
+      const help = await run("setup-smoke", "--help")
+      expect(help.stdout).toContain("Example: airlock setup-smoke")
+    }, 240_000)
+
+    it(
+      "token bootstrap on a fresh store (the secret shown once), then create, list, revoke; bad input writes nothing",
+      async () => {
+        const fresh = await setup()
+        const tok = (...args: ReadonlyArray<string>) => airlock(fresh.env, cwd, "token", ...args)
+        const lib = <A>(f: Effect.Effect<A, unknown, any>) => library(fresh.choice, f)
+        const records = () =>
+          lib(Effect.flatMap(ApiToken.ApiTokens, (t) => t.list(Ids.TenantId.make("default")))).catch(() => [])
+        const tokenAudit = async () =>
+          (await auditOf(fresh.choice, "default")).filter((r) => r.action.startsWith("token."))
+
+        // nothing there yet: no tenant to list; a malformed secret is refused (2) and nothing is created
+        const none = await tok("list", "--json")
+        expect(none.code).toBe(5)
+        expect(none.json().error.code).toBe("not_found")
+        const weakSecret = "short-secret"
+        const weak = await airlock(
+          { ...fresh.env, AIRLOCK_BOOTSTRAP_ADMIN_TOKEN: weakSecret },
+          cwd,
+          "token",
+          "bootstrap"
+        )
+        expect(weak.code).toBe(2)
+        expect(weak.stderr).toContain("validation.bootstrap_secret")
+        expect(weak.stdout + weak.stderr).not.toContain(weakSecret)
+        expect(
+          (await failure(fresh.choice, Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make("default")))))
+            ._tag
+        ).toBe("NotFound")
+
+        // the first admin token: generated, printed once, only its hash stored
+        const boot = await tok("bootstrap", "--json")
+        expect(boot.code).toBe(0)
+        expect(boot.json()).toMatchObject({
+          created: true,
+          outcome: "created",
+          tenant_id: "default",
+          actor_id: "admin",
+          secret_source: "generated"
+        })
+        const adminSecret: string = boot.json().token
+        expect(adminSecret).toMatch(/^alk_[A-Za-z0-9_-]{64}$/)
+        const principal = await lib(Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(adminSecret)))
+        expect(principal.token.id).toBe(boot.json().token_id)
+        expect(principal.actor).toMatchObject({ id: "admin", role: "ADMIN", tenant_id: "default" })
+        const [bootRecord] = await records()
+        expect(bootRecord!.hash).not.toContain(adminSecret)
+        expect(await tokenAudit()).toEqual([
+          expect.objectContaining({ action: "token.created", actor_id: "system", subject: bootRecord!.id })
+        ])
+        // again: an admin token exists, nothing changes (exit 4), the new secret is not stored
+        const again = await airlock(
+          { ...fresh.env, AIRLOCK_BOOTSTRAP_ADMIN_TOKEN: randomBytes(36).toString("base64") },
+          cwd,
+          "token",
+          "bootstrap"
+        )
+        expect(again.code).toBe(4)
+        expect(again.stderr).toContain("An admin token exists already: nothing changed")
+        expect(await records()).toHaveLength(1)
+
+        // create for an actor of the tenant, as --actor: the secret once, audited with the CLI actor
+        const created = await tok(
+          "create",
+          "--tenant",
+          "default",
+          "--for",
+          "admin",
+          "--name",
+          "laptop",
+          "--actor",
+          "ops-alice",
+          "--json"
+        )
+        expect(created.code).toBe(0)
+        expect(created.json()).toMatchObject({
+          tenant_id: "default",
+          actor_id: "admin",
+          name: "laptop",
+          status: "active"
+        })
+        expect(created.json().hash).toBeUndefined()
+        const laptop: string = created.json().token
+        const laptopId: string = created.json().id
+        expect((await lib(Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(laptop)))).token.id).toBe(laptopId)
+        const text = await tok("create", "--for", "admin", "--expires-at", "2999-01-01T00:00:00Z")
+        expect(text.code).toBe(0)
+        expect(text.stdout).toMatch(
+          /✅ token tok_[0-9a-f]{24} created for actor admin of tenant default \(expires 2999-01-01T00:00:00\.000Z\)/
+        )
+        expect(text.stdout).toContain("shown once")
+        const textSecret = /^ {3}(alk_\S+)$/m.exec(text.stdout)![1]!
+        expect((await lib(Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(textSecret)))).actor.id).toBe("admin")
+        expect((await tokenAudit()).filter((r) => r.action === "token.created").map((r) => r.actor_id)).toEqual([
+          "system",
+          "ops-alice",
+          "cli"
+        ])
+
+        // bad input: clear error, its exit code, nothing written
+        const viewerRole = await lib(
+          Effect.flatMap(Tenants.Tenants, (t) =>
+            t.addActor({
+              tenant_id: Ids.TenantId.make("default"),
+              id: Ids.ActorId.make("viewer-1"),
+              kind: "user",
+              name: "Viewer",
+              role: "VIEWER"
+            }))
+        )
+        expect(viewerRole.role).toBe("VIEWER")
+        const bad: Array<[ReadonlyArray<string>, number, string]> = [
+          [["create", "--tenant", "nope", "--for", "admin"], 5, "not_found"],
+          [["create", "--for", "bob"], 5, "not_found"],
+          [["create", "--for", "admin", "--expires-at", "next tuesday"], 2, "validation.token_expiry"],
+          [["create", "--for", "admin", "--expires-at", "2001-01-01T00:00:00Z"], 2, "validation.token_expiry"],
+          [["create", "--for", "admin", "--actor", "viewer-1"], 4, "rbac.forbidden"],
+          [["list", "--actor", "viewer-1"], 4, "rbac.forbidden"],
+          [["list", "--cursor", "page-2"], 2, "validation.cursor"],
+          [["revoke", "tok_000000000000000000000000"], 5, "not_found"],
+          [["revoke", laptopId, "--tenant", "other"], 5, "not_found"],
+          [["revoke", laptopId, "--actor", "viewer-1"], 4, "rbac.forbidden"]
+        ]
+        for (const [args, code, error] of bad) {
+          const r = await tok(...args, "--json")
+          expect({ args, code: r.code, error: r.json().error.code }).toEqual({ args, code, error })
+        }
+        const missingFor = await tok("create")
+        expect(missingFor.code).toBe(2)
+        expect(await records()).toHaveLength(3)
+        expect((await records()).every((r) => r.revoked_at === null)).toBe(true)
+        expect(await tokenAudit()).toHaveLength(3)
+
+        // list: ids, names, prefixes and status; never a secret or a hash
+        const listed = await tok("list", "--json")
+        expect(listed.code).toBe(0)
+        expect(listed.json().next_cursor).toBeNull()
+        expect(listed.json().items.map((t: any) => t.id).sort()).toEqual((await records()).map((r) => r.id).sort())
+        expect(listed.json().items.find((t: any) => t.id === laptopId)).toMatchObject({
+          name: "laptop",
+          status: "active"
+        })
+        const listedText = await tok("list")
+        expect(listedText.code).toBe(0)
+        expect(listedText.stdout).toContain("3 token(s) in tenant default")
+        expect(listedText.stdout).toContain(`- ${laptopId} admin "laptop" ${laptop.slice(0, 8)}… active`)
+        for (const out of [listed.stdout, listedText.stdout]) {
+          for (const secret of [adminSecret, laptop, textSecret]) expect(out).not.toContain(secret)
+          for (const r of await records()) expect(out).not.toContain(r.hash)
+          expect(out).not.toContain("hash")
+        }
+        const page = await tok("list", "--limit", "2", "--json")
+        expect(page.json().items).toHaveLength(2)
+        expect(page.json().next_cursor).toBe(page.json().items[1].id)
+
+        // revoke as --actor: the token stops verifying, audited; again changes nothing
+        const revoked = await tok("revoke", laptopId, "--actor", "ops-bob", "--json")
+        expect(revoked.code).toBe(0)
+        expect(revoked.json()).toMatchObject({ id: laptopId, status: "revoked" })
+        expect(revoked.json().revoked_at).toBeGreaterThan(0)
+        const refused = await failure(fresh.choice, Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(laptop)))
+        expect(refused).toMatchObject({ _tag: "Unauthorized", message: "Token revoked" })
+        expect((await tokenAudit()).filter((r) => r.action === "token.revoked")).toEqual([
+          expect.objectContaining({ actor_id: "ops-bob", subject: laptopId })
+        ])
+        const twice = await tok("revoke", laptopId)
+        expect(twice.code).toBe(0)
+        expect(twice.stdout).toContain(
+          `token ${laptopId} of actor admin revoked at ${new Date(revoked.json().revoked_at).toISOString()}`
+        )
+        expect((await tokenAudit()).filter((r) => r.action === "token.revoked")).toHaveLength(1)
+        expect((await lib(Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(adminSecret)))).actor.id).toBe("admin")
+
+        // every admin token revoked: bootstrap again, not with a secret a revoked token used, from stdin
+        for (const r of await records()) {
+          if (r.revoked_at === null) expect((await tok("revoke", r.id)).code).toBe(0)
+        }
+        const reused = await airlock(
+          { ...fresh.env, AIRLOCK_BOOTSTRAP_ADMIN_TOKEN: adminSecret },
+          cwd,
+          "token",
+          "bootstrap",
+          "--json"
+        )
+        expect(reused.code).toBe(2)
+        expect(reused.json().error.code).toBe("validation.bootstrap_secret")
+        expect(reused.stdout).not.toContain(adminSecret)
+        const chosen = randomBytes(48).toString("base64")
+        const piped = await airlockWithInput(fresh.env, cwd, `${chosen}\n`, "token", "bootstrap", "--secret-stdin")
+        expect(piped.code).toBe(0)
+        expect(piped.stdout).toMatch(
+          /✅ admin token tok_[0-9a-f]{24} stored for actor admin of tenant default \(only its hash\), from the secret on stdin/
+        )
+        expect(piped.stdout).not.toContain(chosen)
+        expect((await lib(Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(chosen)))).actor.role).toBe("ADMIN")
+
+        const help = await tok("create", "--help")
+        expect(help.code).toBe(0)
+        expect(help.stdout).toContain("Example: airlock token create --tenant default --for admin")
+        expect((await tok("bootstrap", "--help")).stdout).toContain(
+          "Example: AIRLOCK_ENV=production airlock token bootstrap"
+        )
+      },
+      480_000
     )
 
     if (name === "SQLite") {

@@ -7,6 +7,7 @@ import * as Reports from "./commands/Reports.js"
 import * as Scheduling from "./commands/Scheduling.js"
 import * as Setup from "./commands/Setup.js"
 import * as Tenants from "./commands/Tenants.js"
+import * as Tokens from "./commands/Tokens.js"
 import * as R from "./Runtime.js"
 
 export const commands = Command.make("airlock").pipe(
@@ -31,6 +32,7 @@ export const commands = Command.make("airlock").pipe(
     Guard.memory,
     Guard.unlockCode,
     Guard.unlock,
-    Backup.backup
+    Backup.backup,
+    Tokens.token
   ])
 )

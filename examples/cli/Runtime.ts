@@ -22,8 +22,8 @@ import {
   type SchedulerConfig,
   type Triage
 } from "@airlock/ops"
-import { HelpDoc, Options } from "@effect/cli"
-import { ConfigError, Console, Data, Effect, Layer, Option } from "effect"
+import { Command, HelpDoc, Options } from "@effect/cli"
+import { ConfigError, Console, Data, Effect, Layer, Option, type Types } from "effect"
 import { join } from "node:path"
 import * as Scheduling from "../server/Scheduling.js"
 import { devTenant } from "../server/Seed.js"
@@ -289,6 +289,25 @@ export const failWith = (e: unknown): Effect.Effect<never, Exit> => {
 /** A command's body: every failure is printed and becomes its exit code; nothing else escapes. */
 export const run = <A, E>(body: Effect.Effect<A, E>): Effect.Effect<void, Exit> =>
   body.pipe(Effect.asVoid, Effect.catchAll(failWith))
+
+/**
+ * The skeleton most commands share: `name` with its options and arguments, a body run over the
+ * services ({@link withServices}; every failure printed and turned into its exit code, {@link run})
+ * and its help (what it does, then an example).
+ */
+export const command = <Name extends string, const Config extends Command.Command.Config>(
+  name: Name,
+  config: Config,
+  description: HelpDoc.HelpDoc,
+  body: (args: Types.Simplify<Command.Command.ParseConfig<Config>>) => Effect.Effect<unknown, unknown, Services>
+) =>
+  Command.make(name, config, (args) => run(withServices(() => body(args)))).pipe(
+    Command.withDescription(description)
+  )
+
+/** Ends the command with exit 1 (a check failed) when `failed` is more than zero. */
+export const failIfAny = (failed: number): Effect.Effect<void, Exit> =>
+  failed > 0 ? exit(ExitCode.checkFailed) : Effect.void
 
 /** The services' own types, named here so the inferred layer type can be written down. */
 export type ExecutionServices = Executions.Executions | RunControl.RunControl | Triage.Triage | JobRunner.JobRunners

@@ -12,33 +12,32 @@ import * as R from "../Runtime.js"
 const stamp = (ms: number | null) => ms === null ? "-" : new Date(ms).toISOString()
 
 /** `airlock schedules list`. */
-const list = Command.make(
+const list = R.command(
   "list",
   { json: R.json },
+  R.help(
+    "Lists the schedules (timing, target, next due time) and the targets this distribution registers.",
+    "airlock schedules list --json"
+  ),
   ({ json }) =>
-    R.run(R.withServices(() =>
-      Effect.gen(function*() {
-        const scheduler = yield* Scheduler.Scheduler
-        const schedules = yield* scheduler.list()
-        const targets = scheduler.targets()
-        if (json) return yield* R.printJson({ schedules, targets })
-        yield* R.line(`${schedules.length} schedule(s)`)
-        for (const s of schedules) {
-          yield* R.line(
-            `- ${R.bold(s.name)} ${s.expression} (${s.time_zone}) -> ${s.target}` +
-              `${s.enabled ? "" : " [disabled]"}, next due ${stamp(s.next_due_at)}`
-          )
-        }
-        yield* R.line(`targets: ${targets.map((t) => t.name).join(", ") || "-"}`)
-      })
-    ))
-).pipe(Command.withDescription(R.help(
-  "Lists the schedules (timing, target, next due time) and the targets this distribution registers.",
-  "airlock schedules list --json"
-)))
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.Scheduler
+      const schedules = yield* scheduler.list()
+      const targets = scheduler.targets()
+      if (json) return yield* R.printJson({ schedules, targets })
+      yield* R.line(`${schedules.length} schedule(s)`)
+      for (const s of schedules) {
+        yield* R.line(
+          `- ${R.bold(s.name)} ${s.expression} (${s.time_zone}) -> ${s.target}` +
+            `${s.enabled ? "" : " [disabled]"}, next due ${stamp(s.next_due_at)}`
+        )
+      }
+      yield* R.line(`targets: ${targets.map((t) => t.name).join(", ") || "-"}`)
+    })
+)
 
 /** `airlock schedules add --cron '@every:60' --task memory.tiering [--name …]`. */
-const add = Command.make(
+const add = R.command(
   "add",
   {
     cron: Options.text("cron").pipe(
@@ -59,45 +58,47 @@ const add = Command.make(
     actor: R.actor,
     tenant: R.tenant
   },
+  R.help(
+    "Adds a schedule of a registered target (audited as --actor). An unknown target or a bad expression: exit 2; " +
+      "a name in use: exit 4.",
+    "airlock schedules add --cron '@every:60' --task memory.tiering",
+    "airlock schedules add --cron '30 2 * * *' --time-zone Europe/Berlin --task memory.tiering --name nightly-tiering"
+  ),
   ({ actor, cron, json, name, task, tenant, timeZone }) =>
-    R.run(R.withServices(() =>
-      Effect.gen(function*() {
-        const scheduler = yield* Scheduler.Scheduler
-        const who = yield* R.resolveActor(tenant, actor)
-        const created = yield* scheduler.create(who, {
-          name: Option.getOrElse(name, () => task),
-          expression: cron,
-          target: task,
-          ...Option.match(timeZone, { onNone: () => ({}), onSome: (time_zone) => ({ time_zone }) })
-        })
-        if (json) return yield* R.printJson(created)
-        yield* R.line(
-          `${R.ok} schedule ${created.name} added: ${created.expression} -> ${created.target}, ` +
-            `next due ${stamp(created.next_due_at)}`
-        )
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.Scheduler
+      const who = yield* R.resolveActor(tenant, actor)
+      const created = yield* scheduler.create(who, {
+        name: Option.getOrElse(name, () => task),
+        expression: cron,
+        target: task,
+        ...Option.match(timeZone, { onNone: () => ({}), onSome: (time_zone) => ({ time_zone }) })
       })
-    ))
-).pipe(Command.withDescription(R.help(
-  "Adds a schedule of a registered target (audited as --actor). An unknown target or a bad expression: exit 2; " +
-    "a name in use: exit 4.",
-  "airlock schedules add --cron '@every:60' --task memory.tiering",
-  "airlock schedules add --cron '30 2 * * *' --time-zone Europe/Berlin --task memory.tiering --name nightly-tiering"
-)))
+      if (json) return yield* R.printJson(created)
+      yield* R.line(
+        `${R.ok} schedule ${created.name} added: ${created.expression} -> ${created.target}, ` +
+          `next due ${stamp(created.next_due_at)}`
+      )
+    })
+)
 
 /** `airlock schedules tick`. */
-const tick = Command.make(
+const tick = R.command(
   "tick",
   { json: R.json },
+  R.help(
+    "One scheduler tick now: dispatches what is due (one schedule.trigger per due time, never twice) and runs it. " +
+      "Exit 1 when a run failed.",
+    "airlock schedules tick --json"
+  ),
   ({ json }) =>
-    R.run(R.withServices(() =>
-      Effect.gen(function*() {
-        const scheduler = yield* Scheduler.Scheduler
-        const report = yield* scheduler.tick
-        const failed = report.executed.filter((x) => x.status === "failed").length
-        if (json) {
-          yield* R.printJson(report)
-          return yield* failed > 0 ? R.exit(R.ExitCode.checkFailed) : Effect.void
-        }
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.Scheduler
+      const report = yield* scheduler.tick
+      const failed = report.executed.filter((x) => x.status === "failed").length
+      if (json) {
+        yield* R.printJson(report)
+      } else {
         yield* R.line(
           `${R.ok} tick at ${stamp(report.at)}: ${report.dispatched.length} dispatched (schedule.trigger), ` +
             `${report.executed.length} run`
@@ -109,14 +110,10 @@ const tick = Command.make(
           yield* R.line(`   ${x.schedule} due ${stamp(x.due_at)} attempt ${x.attempt}: ${x.status}`)
           if (x.error !== null) yield* R.line(`     ${R.red(x.error)}`)
         }
-        if (failed > 0) return yield* R.exit(R.ExitCode.checkFailed)
-      })
-    ))
-).pipe(Command.withDescription(R.help(
-  "One scheduler tick now: dispatches what is due (one schedule.trigger per due time, never twice) and runs it. " +
-    "Exit 1 when a run failed.",
-  "airlock schedules tick --json"
-)))
+      }
+      yield* R.failIfAny(failed)
+    })
+)
 
 /** `airlock schedules`. */
 export const schedules = Command.make("schedules").pipe(
@@ -125,11 +122,6 @@ export const schedules = Command.make("schedules").pipe(
     "airlock schedules add --cron '@every:60' --task memory.tiering && airlock schedules tick"
   )),
   Command.withSubcommands([list, add, tick])
-)
-
-const commandArgs = Args.text({ name: "command" }).pipe(
-  Args.repeated,
-  Args.withDescription("Maintenance commands (default: every registered command)")
 )
 
 const printRuns = (runs: ReadonlyArray<MaintenanceStore.MaintenanceRun>) =>
@@ -143,81 +135,89 @@ const printRuns = (runs: ReadonlyArray<MaintenanceStore.MaintenanceRun>) =>
       r.error === null ? Effect.void : R.line(`     ${R.red(r.error)}`)
     ), { discard: true })
 
+/** What `maintenance run` and `maintenance enqueue` share: the named commands, who asks, the output. */
+const maintenanceOptions = {
+  commands: Args.text({ name: "command" }).pipe(
+    Args.repeated,
+    Args.withDescription("Maintenance commands (default: every registered command)")
+  ),
+  json: R.json,
+  actor: R.actor,
+  tenant: R.tenant
+}
+
 /** `airlock maintenance run [command…]`. */
-const run = Command.make(
+const run = R.command(
   "run",
-  { commands: commandArgs, json: R.json, actor: R.actor, tenant: R.tenant },
+  maintenanceOptions,
+  R.help(
+    "Runs maintenance commands now, one after another (every registered one when none is named). A failure is " +
+      "recorded (maintenance failures, agent memory); exit 1 when any failed, 2 for an unknown command.",
+    "airlock maintenance run",
+    "airlock maintenance run memory.tiering --json"
+  ),
   ({ actor, commands, json, tenant }) =>
-    R.run(R.withServices(() =>
-      Effect.gen(function*() {
-        const maintenance = yield* Maintenance.Maintenance
-        const who = yield* R.resolveActor(tenant, actor)
-        const runs = yield* maintenance.runNow(who, commands)
-        const failed = runs.filter((r) => r.status === "failed").length
-        if (json) {
-          yield* R.printJson({ runs, failed })
-        } else {
-          yield* R.line(`${failed === 0 ? R.ok : R.fail} ${runs.length} maintenance command(s) run, ${failed} failed`)
-          yield* printRuns(runs)
-        }
-        if (failed > 0) return yield* R.exit(R.ExitCode.checkFailed)
-      })
-    ))
-).pipe(Command.withDescription(R.help(
-  "Runs maintenance commands now, one after another (every registered one when none is named). A failure is " +
-    "recorded (maintenance failures, agent memory); exit 1 when any failed, 2 for an unknown command.",
-  "airlock maintenance run",
-  "airlock maintenance run memory.tiering --json"
-)))
+    Effect.gen(function*() {
+      const maintenance = yield* Maintenance.Maintenance
+      const who = yield* R.resolveActor(tenant, actor)
+      const runs = yield* maintenance.runNow(who, commands)
+      const failed = runs.filter((r) => r.status === "failed").length
+      if (json) {
+        yield* R.printJson({ runs, failed })
+      } else {
+        yield* R.line(`${failed === 0 ? R.ok : R.fail} ${runs.length} maintenance command(s) run, ${failed} failed`)
+        yield* printRuns(runs)
+      }
+      yield* R.failIfAny(failed)
+    })
+)
 
 /** `airlock maintenance enqueue [command…]`. */
-const enqueue = Command.make(
+const enqueue = R.command(
   "enqueue",
-  { commands: commandArgs, json: R.json, actor: R.actor, tenant: R.tenant },
+  maintenanceOptions,
+  R.help(
+    "Queues maintenance commands for the running server's loop (taken on its heartbeat).",
+    "airlock maintenance enqueue memory.tiering"
+  ),
   ({ actor, commands, json, tenant }) =>
-    R.run(R.withServices(() =>
-      Effect.gen(function*() {
-        const maintenance = yield* Maintenance.Maintenance
-        const who = yield* R.resolveActor(tenant, actor)
-        const runs = yield* maintenance.enqueue(who, commands)
-        if (json) return yield* R.printJson({ runs })
-        yield* R.line(`${R.ok} ${runs.length} maintenance command(s) queued for the server's loop`)
-        yield* printRuns(runs)
-      })
-    ))
-).pipe(Command.withDescription(R.help(
-  "Queues maintenance commands for the running server's loop (taken on its heartbeat).",
-  "airlock maintenance enqueue memory.tiering"
-)))
+    Effect.gen(function*() {
+      const maintenance = yield* Maintenance.Maintenance
+      const who = yield* R.resolveActor(tenant, actor)
+      const runs = yield* maintenance.enqueue(who, commands)
+      if (json) return yield* R.printJson({ runs })
+      yield* R.line(`${R.ok} ${runs.length} maintenance command(s) queued for the server's loop`)
+      yield* printRuns(runs)
+    })
+)
 
 /** `airlock maintenance status [--json]`. */
-const status = Command.make(
+const status = R.command(
   "status",
   { json: R.json },
+  R.help(
+    "The maintenance loop: enabled, intervals, last heartbeat, queue length, each command's last run.",
+    "airlock maintenance status --json"
+  ),
   ({ json }) =>
-    R.run(R.withServices(() =>
-      Effect.gen(function*() {
-        const maintenance = yield* Maintenance.Maintenance
-        const s = yield* maintenance.status
-        if (json) return yield* R.printJson(s)
+    Effect.gen(function*() {
+      const maintenance = yield* Maintenance.Maintenance
+      const s = yield* maintenance.status
+      if (json) return yield* R.printJson(s)
+      yield* R.line(
+        `maintenance loop ${s.enabled ? "enabled" : "disabled"}: every ${s.interval_seconds} s, ` +
+          `heartbeat every ${s.heartbeat_interval_seconds} s, last ${stamp(s.last_heartbeat_at)}` +
+          `${s.last_heartbeat_by === null ? "" : ` by ${s.last_heartbeat_by}`}; ${s.queued} queued`
+      )
+      for (const c of s.commands) {
+        const last = c.last_run
         yield* R.line(
-          `maintenance loop ${s.enabled ? "enabled" : "disabled"}: every ${s.interval_seconds} s, ` +
-            `heartbeat every ${s.heartbeat_interval_seconds} s, last ${stamp(s.last_heartbeat_at)}` +
-            `${s.last_heartbeat_by === null ? "" : ` by ${s.last_heartbeat_by}`}; ${s.queued} queued`
+          `- ${R.bold(c.name)}${c.scheduled ? "" : " (on demand only)"}: ` +
+            (last === null ? "never run" : `last ${last.status} at ${stamp(last.finished_at ?? last.enqueued_at)}`)
         )
-        for (const c of s.commands) {
-          const last = c.last_run
-          yield* R.line(
-            `- ${R.bold(c.name)}${c.scheduled ? "" : " (on demand only)"}: ` +
-              (last === null ? "never run" : `last ${last.status} at ${stamp(last.finished_at ?? last.enqueued_at)}`)
-          )
-        }
-      })
-    ))
-).pipe(Command.withDescription(R.help(
-  "The maintenance loop: enabled, intervals, last heartbeat, queue length, each command's last run.",
-  "airlock maintenance status --json"
-)))
+      }
+    })
+)
 
 /** `airlock maintenance`. */
 export const maintenance = Command.make("maintenance").pipe(

@@ -10,8 +10,8 @@ import { OpenApi } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import type { SqlError } from "@effect/sql/SqlError"
-import { Config, type ConfigError, Effect, Layer, Option, Redacted } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Cause, Config, type ConfigError, Effect, Layer, Option, Redacted } from "effect"
 import { createServer } from "node:net"
 import { devTenant, devTokens } from "../../server/Seed.js"
 import type * as Storage from "../../server/Storage.js"
@@ -93,9 +93,23 @@ export const doctor = Command.make(
 const rawClient = (
   choice: Storage.StorageChoice
 ): Layer.Layer<SqlClient.SqlClient, SqlError | ConfigError.ConfigError> =>
-  choice.postgresUrl === null
-    ? SqliteClient.layer({ filename: choice.filename })
-    : PgClient.layer({ url: Redacted.make(choice.postgresUrl), maxConnections: 2, applicationName: "airlock-cli" })
+  Layer.catchAllCause(
+    choice.postgresUrl === null
+      ? SqliteClient.layer({ filename: choice.filename }) as Layer.Layer<
+        SqlClient.SqlClient,
+        SqlError | ConfigError.ConfigError
+      >
+      : PgClient.layer({ url: Redacted.make(choice.postgresUrl), maxConnections: 2, applicationName: "airlock-cli" }),
+    // better-sqlite3 throws when it cannot open the file (a missing directory): storage unreachable, not a bug
+    (cause) =>
+      Layer.fail(Option.getOrElse(Cause.failureOption(cause), () => {
+        const defect = Cause.squash(cause)
+        return new SqlError({
+          cause: defect,
+          message: `Cannot open ${choice.name}: ${defect instanceof Error ? defect.message : String(defect)}`
+        })
+      }))
+  )
 
 /** `airlock migrate`. */
 export const migrate = Command.make("migrate", { json: R.json }, ({ json }) =>
@@ -229,11 +243,14 @@ export const setupSmoke = Command.make(
         for (const s of steps) yield* R.line(`${i++}. ${s.step}: ${s.ok ? R.ok : R.fail} ${s.detail}`)
         yield* R.line(passed ? R.green("setup smoke passed") : R.red("setup smoke FAILED: fix the failing step, rerun"))
       }
+      // the store could not be opened or migrated: storage unreachable (3), as for every other command
+      if (migrated._tag === "Left") return yield* R.exit(R.ExitCode.storageUnreachable)
       if (!passed) return yield* R.exit(R.ExitCode.checkFailed)
     }))
 ).pipe(Command.withDescription(R.help(
   "Validates a setup: the toolchain (Node.js, the SQLite driver), the server's port, the migrations and that " +
-    "the services start. Exit code 1 when a step fails.",
+    "the services start. Every step is printed; exit code 3 when the store cannot be opened or migrated, 1 when " +
+    "another step fails.",
   "airlock setup-smoke",
   "airlock setup-smoke --running --json"
 )))
