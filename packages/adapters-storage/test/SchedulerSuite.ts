@@ -399,6 +399,101 @@ export const suite = <E>(
         expect(yield* probe.cursor("claim")).toBe(start + MINUTE)
       }))
 
+    it.effect("claimMany: one call decides each claim as claim alone would, outcomes in input order", () =>
+      Effect.gen(function*() {
+        const start = T0 + 3 * HOUR + 45 * MINUTE
+        yield* TestClock.setTime(start + 1_000)
+        const probe = yield* SchedulerProbe
+        const actor = yield* admin
+        yield* countingTarget("many.target")
+        const scheduler = yield* instance()
+        const names = ["many-new", "many-lost", "many-advance", "many-skip", "many-dup"]
+        for (const n of names) yield* add(scheduler, actor, { name: n, target: "many.target" })
+        const store = yield* ScheduleStore.ScheduleStore
+        const now = start + 1_000
+        const record = (schedule: string, due_at: number) =>
+          ScheduleStore.Dispatch.make({
+            schedule,
+            due_at,
+            target: "many.target",
+            dispatched_at: now,
+            dispatched_by: "many",
+            late: false,
+            status: "pending",
+            attempts: 0,
+            available_at: now,
+            lease_owner: null,
+            lease_until: null,
+            started_at: null,
+            finished_at: null,
+            last_error: null,
+            result: null
+          })
+        const input = (schedule: string, options: { expected?: number; skip?: boolean; advanceOnly?: boolean } = {}) => ({
+          schedule,
+          expected_next_due_at: options.expected ?? start,
+          next_due_at: start + MINUTE,
+          dispatch: options.advanceOnly ? null : record(schedule, start),
+          skip_if_active: options.skip ?? false,
+          event: options.advanceOnly ? null : ScheduleStore.TriggerEvent.make({
+            id: `sev_many_${schedule}`,
+            type: "schedule.trigger",
+            schedule,
+            due_at: start,
+            at: now,
+            instance: "many",
+            data: { target: "many.target" }
+          }),
+          now
+        })
+        // many-skip has an active (pending) record from an earlier due time; many-dup's due time is taken already
+        expect(
+          yield* store.claim({ ...input("many-skip"), dispatch: record("many-skip", start - MINUTE), event: null })
+        ).toBe("dispatched")
+        const skipCursor = yield* probe.cursor("many-skip")
+        const s = yield* scheduler.get("many-skip")
+        yield* store.update({ ...s, next_due_at: start, version: s.version + 1 } as Schedules.ScheduleRecord, s.version)
+        expect(skipCursor).toBe(start + MINUTE)
+        expect(yield* store.claim(input("many-dup"))).toBe("dispatched")
+        const d = yield* scheduler.get("many-dup")
+        yield* store.update({ ...d, next_due_at: start, version: d.version + 1 } as Schedules.ScheduleRecord, d.version)
+
+        const outcomes = yield* store.claimMany([
+          input("many-new"),
+          input("many-lost", { expected: start - MINUTE }),
+          input("many-advance", { advanceOnly: true }),
+          input("many-skip", { skip: true }),
+          input("many-dup")
+        ])
+        expect(outcomes).toStrictEqual(["dispatched", "lost", "advanced", "skipped", "duplicate"])
+        expect(yield* store.claimMany([])).toStrictEqual([])
+        // persisted: cursors moved except the lost one; records and events only where written
+        expect(yield* Effect.all(names.map((n) => probe.cursor(n)))).toStrictEqual([
+          start + MINUTE,
+          start,
+          start + MINUTE,
+          start + MINUTE,
+          start + MINUTE
+        ])
+        expect(yield* probe.dispatches("many-new")).toStrictEqual([
+          { schedule: "many-new", due_at: start, status: "pending", attempts: 0, late: false }
+        ])
+        expect(yield* probe.dispatches("many-lost")).toStrictEqual([])
+        expect(yield* probe.dispatches("many-advance")).toStrictEqual([])
+        expect((yield* probe.dispatches("many-skip")).map((r) => [r.due_at, r.status])).toStrictEqual([
+          [start - MINUTE, "pending"],
+          [start, "skipped"]
+        ])
+        expect((yield* probe.dispatches("many-dup")).length).toBe(1)
+        expect(yield* probe.triggers("many-new")).toStrictEqual([start])
+        expect(yield* probe.triggers("many-lost")).toStrictEqual([])
+        expect(yield* probe.triggers("many-advance")).toStrictEqual([])
+        expect(yield* probe.triggers("many-skip")).toStrictEqual([start])
+        expect(yield* probe.triggers("many-dup")).toStrictEqual([start])
+        const events = yield* scheduler.events({ schedule: "many-skip" })
+        expect(events.map((e) => (e.data as { status?: string }).status)).toStrictEqual(["skipped"])
+      }))
+
     it.effect("clock jump forward: catch-up `once` runs the missed window once, late; `skip` runs nothing", () =>
       Effect.gen(function*() {
         const start = T0 + 4 * HOUR

@@ -15,6 +15,7 @@ import opsScheduler from "./0009_ops_scheduler.js"
 import opsKpi from "./0010_ops_kpi.js"
 import hardening from "./0011_hardening.js"
 import companionReports from "./0014_companion_reports.js"
+import schedulerIndexes from "./0017_scheduler_indexes.js"
 
 /** The migrations record for `Migrator.fromRecord`. */
 export const all: Record<string, Effect.Effect<void, unknown, any>> = {
@@ -29,7 +30,8 @@ export const all: Record<string, Effect.Effect<void, unknown, any>> = {
   "0009_ops_scheduler": opsScheduler,
   "0010_ops_kpi": opsKpi,
   "0011_hardening": hardening,
-  "0014_companion_reports": companionReports
+  "0014_companion_reports": companionReports,
+  "0017_scheduler_indexes": schedulerIndexes
 }
 
 /** The id of the newest migration: the head `/readyz` compares against. */
