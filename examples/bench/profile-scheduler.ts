@@ -33,9 +33,19 @@ const program = Effect.gen(function*() {
   const due = Math.floor(now / 1000) * 1000 - 1000
   for (let i = 0; i < count; i++) {
     yield* store.insert(Schedules.ScheduleRecord.make({
-      name: `p-${i}`, expression: `${(due / 1000) % 60} * * * * *`, time_zone: "UTC", target: "noop", args: null,
-      enabled: true, overlap: "allow", catch_up: "once", next_due_at: due, created_at: 0, updated_at: 0,
-      updated_by: "p", version: 1
+      name: `p-${i}`,
+      expression: `${(due / 1000) % 60} * * * * *`,
+      time_zone: "UTC",
+      target: "noop",
+      args: null,
+      enabled: true,
+      overlap: "allow",
+      catch_up: "once",
+      next_due_at: due,
+      created_at: 0,
+      updated_at: 0,
+      updated_by: "p",
+      version: 1
     }))
   }
   if (profile) {
@@ -55,6 +65,10 @@ const program = Effect.gen(function*() {
     const { profile: p } = yield* Effect.promise(() => session.post("Profiler.stop"))
     writeFileSync(`scheduler-dispatch-${adapter}.cpuprofile`, JSON.stringify(p))
   }
-  console.log(`${adapter}: ${claimed} claims in ${ms.toFixed(0)} ms: ${(ms / claimed).toFixed(3)} ms/claim, ${(claimed / ms * 1000).toFixed(0)} claims/s`)
+  console.log(
+    `${adapter}: ${claimed} claims in ${ms.toFixed(0)} ms: ${(ms / claimed).toFixed(3)} ms/claim, ${
+      (claimed / ms * 1000).toFixed(0)
+    } claims/s`
+  )
 })
 await Effect.runPromise(Effect.orDie(Effect.scoped(Effect.provide(program, environment))))

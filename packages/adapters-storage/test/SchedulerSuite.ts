@@ -429,7 +429,10 @@ export const suite = <E>(
             last_error: null,
             result: null
           })
-        const input = (schedule: string, options: { expected?: number; skip?: boolean; advanceOnly?: boolean } = {}) => ({
+        const input = (
+          schedule: string,
+          options: { expected?: number; skip?: boolean; advanceOnly?: boolean } = {}
+        ) => ({
           schedule,
           expected_next_due_at: options.expected ?? start,
           next_due_at: start + MINUTE,

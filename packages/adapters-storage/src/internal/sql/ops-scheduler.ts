@@ -120,7 +120,8 @@ export const scheduleStore: Layer.Layer<ScheduleStore.ScheduleStore, never, SqlD
       Effect.gen(function*() {
         const moved = new Set<string>()
         const active = new Set<string>()
-        const isActive = (i: ScheduleStore.ClaimInput) => moved.has(i.schedule) && i.dispatch !== null && i.skip_if_active
+        const isActive = (i: ScheduleStore.ClaimInput) =>
+          moved.has(i.schedule) && i.dispatch !== null && i.skip_if_active
         if (sql.dialect === "sqlite") {
           // in-process statements cost microseconds; SQLite's UPDATE … FROM (VALUES …) plans poorly
           for (const i of inputs) {
