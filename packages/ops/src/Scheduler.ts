@@ -34,6 +34,7 @@ import {
   Schedule,
   Schema
 } from "effect"
+import * as Registry from "./Registry.js"
 import { SchedulerConfig, type SchedulerSettings } from "./SchedulerConfig.js"
 import * as Schedules from "./Schedules.js"
 import { type ClaimInput, Dispatch, type DispatchStatus, ScheduleStore, TriggerEvent } from "./ScheduleStore.js"
@@ -67,17 +68,15 @@ export interface ScheduleTarget {
 /** The registry of targets, filled by the host's layers at start ({@link registerTarget}). */
 export class ScheduleTargets extends Effect.Service<ScheduleTargets>()("@airlock/ops/ScheduleTargets", {
   sync: () => {
-    const targets = new Map<string, ScheduleTarget>()
+    const targets = Registry.make<ScheduleTarget>()
     return {
       /** Registers (or replaces) a target. */
-      register: (target: ScheduleTarget) => Effect.sync(() => void targets.set(target.name, target)),
+      register: targets.register,
       /** The target of that name. */
-      get: (name: string): Option.Option<ScheduleTarget> => Option.fromNullable(targets.get(name)),
+      get: targets.get,
       /** Every target, by name. */
       list: (): ReadonlyArray<{ readonly name: string; readonly description: string }> =>
-        [...targets.values()].map((t) => ({ name: t.name, description: t.description })).sort((a, b) =>
-          a.name < b.name ? -1 : a.name > b.name ? 1 : 0
-        )
+        targets.list().map((t) => ({ name: t.name, description: t.description }))
     } as const
   }
 }) {}
@@ -85,8 +84,7 @@ export class ScheduleTargets extends Effect.Service<ScheduleTargets>()("@airlock
 /** A layer that registers one target when built. */
 export const registerTarget = <R>(
   make: Effect.Effect<ScheduleTarget, never, R>
-): Layer.Layer<never, never, ScheduleTargets | R> =>
-  Layer.effectDiscard(Effect.flatMap(Effect.zip(ScheduleTargets, make), ([targets, t]) => targets.register(t)))
+): Layer.Layer<never, never, ScheduleTargets | R> => Registry.layerRegister(ScheduleTargets, make)
 
 // ---------------------------------------------------------------------------------------------
 // Metrics (no prefix: the /metrics exporter adds it)
