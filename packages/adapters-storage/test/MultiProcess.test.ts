@@ -8,38 +8,13 @@ import { type Errors, GovernedActions, type Ids, Tenants } from "@airlock/core"
 import { Approvals, VelocityBreaker, Windows } from "@airlock/guardrails"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
-import { spawn } from "node:child_process"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { worker } from "./support/ChildProcess.js"
 import { environment } from "./support/GuardEnv.js"
 import * as GuardProbe from "./support/GuardProbe.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 
-const here = dirname(fileURLToPath(import.meta.url))
-const packageDir = join(here, "..")
-const worker = join(here, "support", "guard-worker.ts")
-
 /** Runs one worker process and returns its JSON result. */
-const run = (job: Record<string, unknown>): Promise<any> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "--conditions=source", worker, JSON.stringify(job)], {
-      cwd: packageDir,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => (out += d))
-    child.stderr.on("data", (d) => (err += d))
-    child.on("error", reject)
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`worker ${job.op} exited ${code}: ${err}`))
-      try {
-        resolve(JSON.parse(out.trim().split("\n").at(-1)!))
-      } catch {
-        reject(new Error(`worker ${job.op} printed no result: ${out} ${err}`))
-      }
-    })
-  })
+const run = worker<any>("guard-worker.ts", (job) => `worker ${job.op}`)
 
 const both = <A>(a: Promise<A>, b: Promise<A>) => Effect.promise(() => Promise.all([a, b]))
 

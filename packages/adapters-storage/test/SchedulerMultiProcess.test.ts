@@ -9,35 +9,11 @@ import { Scheduler } from "@airlock/ops"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
-import { spawn } from "node:child_process"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { worker } from "./support/ChildProcess.js"
 import { freshDatabaseUrl, pgAdminUrl } from "./support/postgres.js"
 
-const here = dirname(fileURLToPath(import.meta.url))
-const packageDir = join(here, "..")
-const worker = join(here, "support", "scheduler-worker.ts")
-
-const run = (job: Record<string, unknown>): Promise<any> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "--conditions=source", worker, JSON.stringify(job)], {
-      cwd: packageDir,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => (out += d))
-    child.stderr.on("data", (d) => (err += d))
-    child.on("error", reject)
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`scheduler worker exited ${code}: ${err}`))
-      try {
-        resolve(JSON.parse(out.trim().split("\n").at(-1)!))
-      } catch {
-        reject(new Error(`scheduler worker printed no result: ${out} ${err}`))
-      }
-    })
-  })
+/** Runs one worker process and returns its JSON result. */
+const run = worker<any>("scheduler-worker.ts", () => "scheduler worker")
 
 const admin = pgAdminUrl()
 const SCHEDULES = 10

@@ -106,6 +106,28 @@ const waitFor = <E>(cond: Effect.Effect<boolean, E>) =>
     throw new Error("condition not reached")
   })
 
+/**
+ * Each test's setup: the clock at `at`, a new admin, a counting target under `target` (`fail`
+ * decides per run), a scheduler instance (with `settings`), the store and the probe.
+ */
+const fixture = (
+  at: number,
+  target: string,
+  options: {
+    readonly fail?: (ctx: Scheduler.TaskContext) => "ok" | "fail" | "die"
+    readonly settings?: Partial<SchedulerConfig.SchedulerSettings>
+  } = {}
+) =>
+  Effect.gen(function*() {
+    yield* TestClock.setTime(at)
+    const probe = yield* SchedulerProbe
+    const store = yield* ScheduleStore.ScheduleStore
+    const actor = yield* admin
+    const runs = yield* countingTarget(target, options.fail)
+    const scheduler = yield* instance(options.settings)
+    return { probe, store, actor, runs, scheduler }
+  })
+
 const add = (
   scheduler: Scheduler.SchedulerShape,
   actor: Actor.Actor,
@@ -124,11 +146,7 @@ export const suite = <E>(
   layer(environment(ports), { timeout: 120_000 })(`ops scheduler conformance: ${name}`, (it) => {
     it.effect("CRUD: defaults, validation codes, duplicate, re-timing resets the cursor, delete", () =>
       Effect.gen(function*() {
-        yield* TestClock.setTime(T0 + 30_000)
-        const probe = yield* SchedulerProbe
-        const scheduler = yield* instance()
-        const actor = yield* admin
-        yield* countingTarget("crud.target")
+        const { probe, store, actor, scheduler } = yield* fixture(T0 + 30_000, "crud.target")
         const s = yield* add(scheduler, actor, { name: "crud-a", target: "crud.target" })
         expect(s).toMatchObject({
           time_zone: "UTC",
@@ -188,7 +206,6 @@ export const suite = <E>(
         const on = yield* scheduler.update(actor, "crud-b", { enabled: true })
         expect(on.next_due_at).toBe(T0 + 45 * MINUTE)
         // the store refuses a stale version
-        const store = yield* ScheduleStore.ScheduleStore
         expect(codeOf(yield* Effect.exit(store.update(on, 1)))).toBe("conflict.stale")
 
         yield* scheduler.tick
@@ -202,11 +219,7 @@ export const suite = <E>(
 
     it.effect("runbook check: @every:60 inserted, one tick → one schedule.trigger, no duplicate for the due time", () =>
       Effect.gen(function*() {
-        yield* TestClock.setTime(T0 + HOUR + 12_000)
-        const probe = yield* SchedulerProbe
-        const scheduler = yield* instance()
-        const actor = yield* admin
-        const runs = yield* countingTarget("runbook.target")
+        const { probe, actor, runs, scheduler } = yield* fixture(T0 + HOUR + 12_000, "runbook.target")
         yield* add(scheduler, actor, { name: "runbook", target: "runbook.target" })
         const report = yield* scheduler.tick
         expect(only(["runbook"], report.dispatched)).toStrictEqual([{
@@ -244,11 +257,7 @@ export const suite = <E>(
     it.effect("restart mid-window: a new instance over the same store neither duplicates nor misses", () =>
       Effect.gen(function*() {
         const start = T0 + 2 * HOUR
-        yield* TestClock.setTime(start + 5_000)
-        const probe = yield* SchedulerProbe
-        const actor = yield* admin
-        const runs = yield* countingTarget("restart.target")
-        const first = yield* instance()
+        const { probe, store, actor, runs, scheduler: first } = yield* fixture(start + 5_000, "restart.target")
         yield* add(first, actor, { name: "restart", target: "restart.target" })
         yield* first.tick
         // the process dies mid-window; a new one starts 20 s later, in the same minute
@@ -269,7 +278,6 @@ export const suite = <E>(
         expect((yield* Ref.get(runs)).map((r) => r.due_at)).toStrictEqual([start, start + MINUTE])
 
         // a process that died holding a lease: the lease expires and another instance runs the record again
-        const store = yield* ScheduleStore.ScheduleStore
         yield* TestClock.setTime(start + 2 * MINUTE + 1_000)
         yield* second.dispatchDue
         const due = start + 2 * MINUTE
@@ -307,10 +315,7 @@ export const suite = <E>(
     it.effect("several instances ticking concurrently: every (schedule, due time) dispatched exactly once", () =>
       Effect.gen(function*() {
         const start = T0 + 3 * HOUR
-        yield* TestClock.setTime(start)
-        const probe = yield* SchedulerProbe
-        const actor = yield* admin
-        const runs = yield* countingTarget("fleet.target")
+        const { probe, actor, runs } = yield* fixture(start, "fleet.target")
         const instances = yield* Effect.all(Array.from({ length: 6 }, () => instance()))
         const names = ["fleet-a", "fleet-b", "fleet-c", "fleet-d", "fleet-e"]
         for (const n of names) {
@@ -343,13 +348,8 @@ export const suite = <E>(
     it.effect("claim: two instances with the same cursor → one dispatch; a moved cursor over a taken due time → duplicate", () =>
       Effect.gen(function*() {
         const start = T0 + 3 * HOUR + 30 * MINUTE
-        yield* TestClock.setTime(start + 1_000)
-        const probe = yield* SchedulerProbe
-        const actor = yield* admin
-        yield* countingTarget("claim.target")
-        const scheduler = yield* instance()
+        const { probe, store, actor, scheduler } = yield* fixture(start + 1_000, "claim.target")
         yield* add(scheduler, actor, { name: "claim", target: "claim.target" })
-        const store = yield* ScheduleStore.ScheduleStore
         const record = (by: string) =>
           ScheduleStore.Dispatch.make({
             schedule: "claim",
@@ -399,14 +399,103 @@ export const suite = <E>(
         expect(yield* probe.cursor("claim")).toBe(start + MINUTE)
       }))
 
+    it.effect("claimMany: one call decides each claim as claim alone would, outcomes in input order", () =>
+      Effect.gen(function*() {
+        const start = T0 + 3 * HOUR + 45 * MINUTE
+        const { probe, store, actor, scheduler } = yield* fixture(start + 1_000, "many.target")
+        const names = ["many-new", "many-lost", "many-advance", "many-skip", "many-dup"]
+        for (const n of names) yield* add(scheduler, actor, { name: n, target: "many.target" })
+        const now = start + 1_000
+        const record = (schedule: string, due_at: number) =>
+          ScheduleStore.Dispatch.make({
+            schedule,
+            due_at,
+            target: "many.target",
+            dispatched_at: now,
+            dispatched_by: "many",
+            late: false,
+            status: "pending",
+            attempts: 0,
+            available_at: now,
+            lease_owner: null,
+            lease_until: null,
+            started_at: null,
+            finished_at: null,
+            last_error: null,
+            result: null
+          })
+        const input = (
+          schedule: string,
+          options: { expected?: number; skip?: boolean; advanceOnly?: boolean } = {}
+        ) => ({
+          schedule,
+          expected_next_due_at: options.expected ?? start,
+          next_due_at: start + MINUTE,
+          dispatch: options.advanceOnly ? null : record(schedule, start),
+          skip_if_active: options.skip ?? false,
+          event: options.advanceOnly ? null : ScheduleStore.TriggerEvent.make({
+            id: `sev_many_${schedule}`,
+            type: "schedule.trigger",
+            schedule,
+            due_at: start,
+            at: now,
+            instance: "many",
+            data: { target: "many.target" }
+          }),
+          now
+        })
+        // many-skip has an active (pending) record from an earlier due time; many-dup's due time is taken already
+        expect(
+          yield* store.claim({ ...input("many-skip"), dispatch: record("many-skip", start - MINUTE), event: null })
+        ).toBe("dispatched")
+        const skipCursor = yield* probe.cursor("many-skip")
+        const s = yield* scheduler.get("many-skip")
+        yield* store.update({ ...s, next_due_at: start, version: s.version + 1 } as Schedules.ScheduleRecord, s.version)
+        expect(skipCursor).toBe(start + MINUTE)
+        expect(yield* store.claim(input("many-dup"))).toBe("dispatched")
+        const d = yield* scheduler.get("many-dup")
+        yield* store.update({ ...d, next_due_at: start, version: d.version + 1 } as Schedules.ScheduleRecord, d.version)
+
+        const outcomes = yield* store.claimMany([
+          input("many-new"),
+          input("many-lost", { expected: start - MINUTE }),
+          input("many-advance", { advanceOnly: true }),
+          input("many-skip", { skip: true }),
+          input("many-dup")
+        ])
+        expect(outcomes).toStrictEqual(["dispatched", "lost", "advanced", "skipped", "duplicate"])
+        expect(yield* store.claimMany([])).toStrictEqual([])
+        // persisted: cursors moved except the lost one; records and events only where written
+        expect(yield* Effect.all(names.map((n) => probe.cursor(n)))).toStrictEqual([
+          start + MINUTE,
+          start,
+          start + MINUTE,
+          start + MINUTE,
+          start + MINUTE
+        ])
+        expect(yield* probe.dispatches("many-new")).toStrictEqual([
+          { schedule: "many-new", due_at: start, status: "pending", attempts: 0, late: false }
+        ])
+        expect(yield* probe.dispatches("many-lost")).toStrictEqual([])
+        expect(yield* probe.dispatches("many-advance")).toStrictEqual([])
+        expect((yield* probe.dispatches("many-skip")).map((r) => [r.due_at, r.status])).toStrictEqual([
+          [start - MINUTE, "pending"],
+          [start, "skipped"]
+        ])
+        expect((yield* probe.dispatches("many-dup")).length).toBe(1)
+        expect(yield* probe.triggers("many-new")).toStrictEqual([start])
+        expect(yield* probe.triggers("many-lost")).toStrictEqual([])
+        expect(yield* probe.triggers("many-advance")).toStrictEqual([])
+        expect(yield* probe.triggers("many-skip")).toStrictEqual([start])
+        expect(yield* probe.triggers("many-dup")).toStrictEqual([start])
+        const events = yield* scheduler.events({ schedule: "many-skip" })
+        expect(events.map((e) => (e.data as { status?: string }).status)).toStrictEqual(["skipped"])
+      }))
+
     it.effect("clock jump forward: catch-up `once` runs the missed window once, late; `skip` runs nothing", () =>
       Effect.gen(function*() {
         const start = T0 + 4 * HOUR
-        yield* TestClock.setTime(start + 1_000)
-        const probe = yield* SchedulerProbe
-        const actor = yield* admin
-        yield* countingTarget("jump.target")
-        const scheduler = yield* instance()
+        const { probe, actor, scheduler } = yield* fixture(start + 1_000, "jump.target")
         const names = ["jump-once", "jump-skip"]
         yield* add(scheduler, actor, { name: "jump-once", target: "jump.target", expression: "@every:600" })
         yield* add(scheduler, actor, {
@@ -443,11 +532,7 @@ export const suite = <E>(
     it.effect("clock jump backward: nothing is dispatched again", () =>
       Effect.gen(function*() {
         const start = T0 + 5 * HOUR
-        yield* TestClock.setTime(start + 2_000)
-        const probe = yield* SchedulerProbe
-        const actor = yield* admin
-        const runs = yield* countingTarget("back.target")
-        const scheduler = yield* instance()
+        const { probe, actor, runs, scheduler } = yield* fixture(start + 2_000, "back.target")
         yield* add(scheduler, actor, { name: "back", target: "back.target" })
         yield* scheduler.tick
         yield* TestClock.setTime(start + MINUTE + 2_000)
@@ -466,10 +551,7 @@ export const suite = <E>(
 
     it.effect("daylight saving in America/New_York: a 02:30 daily job runs once per day across both changes", () =>
       Effect.gen(function*() {
-        const probe = yield* SchedulerProbe
-        const actor = yield* admin
-        yield* countingTarget("dst.target")
-        const scheduler = yield* instance()
+        const { probe, actor, scheduler } = yield* fixture(Date.UTC(2025, 2, 7, 12), "dst.target")
         const tickEvery30Min = (from: number, to: number) =>
           Effect.gen(function*() {
             for (let t = from; t <= to; t += 30 * MINUTE) {
@@ -478,7 +560,6 @@ export const suite = <E>(
             }
           })
         // spring forward: Sunday 2025-03-09 02:00 EST → 03:00 EDT (02:30 does not exist that day)
-        yield* TestClock.setTime(Date.UTC(2025, 2, 7, 12))
         yield* add(scheduler, actor, {
           name: "dst-spring",
           target: "dst.target",
@@ -525,11 +606,7 @@ export const suite = <E>(
     it.effect("overlap: `skip` records skipped, `allow` runs both, `queue` runs in due order one at a time", () =>
       Effect.gen(function*() {
         const start = T0 + 6 * HOUR
-        yield* TestClock.setTime(start + 1_000)
-        const probe = yield* SchedulerProbe
-        const actor = yield* admin
-        const runs = yield* countingTarget("overlap.target")
-        const scheduler = yield* instance()
+        const { probe, store, actor, runs, scheduler } = yield* fixture(start + 1_000, "overlap.target")
         yield* add(scheduler, actor, { name: "ov-skip", target: "overlap.target" })
         yield* add(scheduler, actor, { name: "ov-allow", target: "overlap.target", overlap: "allow" })
         yield* add(scheduler, actor, { name: "ov-queue", target: "overlap.target", overlap: "queue" })
@@ -555,7 +632,6 @@ export const suite = <E>(
         expect((yield* Ref.get(runs)).length).toBe(5)
 
         // queue across instances: while one holds the earlier record's lease, the later one is blocked
-        const store = yield* ScheduleStore.ScheduleStore
         yield* TestClock.setTime(start + 2 * MINUTE + 1_000)
         yield* scheduler.dispatchDue
         yield* TestClock.setTime(start + 3 * MINUTE + 1_000)
@@ -571,12 +647,11 @@ export const suite = <E>(
     it.effect("execution: a failing task is retried with backoff, a defect is recorded, attempts end in failed", () =>
       Effect.gen(function*() {
         const start = T0 + 7 * HOUR
-        yield* TestClock.setTime(start + 1_000)
-        const probe = yield* SchedulerProbe
-        const actor = yield* admin
-        const flaky = yield* countingTarget("flaky.target", (ctx) => (ctx.attempt < 3 ? "fail" : "ok"))
+        const { probe, store, actor, runs: flaky, scheduler } = yield* fixture(start + 1_000, "flaky.target", {
+          fail: (ctx) => (ctx.attempt < 3 ? "fail" : "ok"),
+          settings: { retryDelaySeconds: 10, maxAttempts: 3 }
+        })
         yield* countingTarget("broken.target", () => "die")
-        const scheduler = yield* instance({ retryDelaySeconds: 10, maxAttempts: 3 })
         yield* add(scheduler, actor, { name: "flaky", target: "flaky.target", expression: "@every:3600" })
         yield* add(scheduler, actor, { name: "broken", target: "broken.target", expression: "@every:3600" })
         const mine = ["broken", "flaky"]
@@ -606,7 +681,6 @@ export const suite = <E>(
         const status = yield* scheduler.status
         expect(status.last_error).toMatchObject({ schedule: "broken", error: "defect in task" })
         // a target that is no longer registered fails its record at once
-        const store = yield* ScheduleStore.ScheduleStore
         const targets = yield* Scheduler.ScheduleTargets
         expect(targets.list().some((t) => t.name === "broken.target")).toBe(true)
         yield* TestClock.setTime(start + HOUR + 1_000)
@@ -622,11 +696,7 @@ export const suite = <E>(
     it.effect("status: due, dispatched, running, late and lag", () =>
       Effect.gen(function*() {
         const start = T0 + 8 * HOUR
-        yield* TestClock.setTime(start + 1_000)
-        const actor = yield* admin
-        yield* countingTarget("status.target")
-        const scheduler = yield* instance()
-        const store = yield* ScheduleStore.ScheduleStore
+        const { store, actor, scheduler } = yield* fixture(start + 1_000, "status.target")
         const before = yield* scheduler.status
         yield* add(scheduler, actor, { name: "status-a", target: "status.target", expression: "@every:600" })
         yield* add(scheduler, actor, { name: "status-b", target: "status.target", expression: "@every:600" })
@@ -661,11 +731,7 @@ export const suite = <E>(
     it.effect("the tick loop runs on the interval (Effect Schedule) under TestClock", () =>
       Effect.gen(function*() {
         const start = T0 + 9 * HOUR
-        yield* TestClock.setTime(start + 500)
-        const probe = yield* SchedulerProbe
-        const actor = yield* admin
-        yield* countingTarget("loop.target")
-        const scheduler = yield* instance({ tickSeconds: 5 })
+        const { probe, actor, scheduler } = yield* fixture(start + 500, "loop.target", { settings: { tickSeconds: 5 } })
         yield* add(scheduler, actor, { name: "loop", target: "loop.target", expression: "@every:5" })
         const done = (n: number) =>
           Effect.map(probe.dispatches("loop"), (rows) => rows.filter((r) => r.status === "succeeded").length >= n)

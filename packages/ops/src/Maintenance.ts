@@ -12,6 +12,7 @@ import type { Errors as CoreErrors } from "@airlock/core"
 import { Cause, Clock, Duration, Effect, Exit, Layer, Metric, Option, Schedule } from "effect"
 import { MaintenanceConfig, type MaintenanceSettings } from "./MaintenanceConfig.js"
 import { MaintenanceFailure, MaintenanceRun, MaintenanceStore, type RunTrigger } from "./MaintenanceStore.js"
+import * as Registry from "./Registry.js"
 
 /** A maintenance command the host registers. Its success value is stored as the run's `result` (JSON). */
 export interface MaintenanceCommand {
@@ -22,23 +23,13 @@ export interface MaintenanceCommand {
 
 /** The registry of maintenance commands, filled by the host's layers ({@link registerCommand}). */
 export class MaintenanceCommands extends Effect.Service<MaintenanceCommands>()("@airlock/ops/MaintenanceCommands", {
-  sync: () => {
-    const commands = new Map<string, MaintenanceCommand>()
-    return {
-      register: (command: MaintenanceCommand) => Effect.sync(() => void commands.set(command.name, command)),
-      get: (name: string): Option.Option<MaintenanceCommand> => Option.fromNullable(commands.get(name)),
-      /** Every command, by name. */
-      list: (): ReadonlyArray<MaintenanceCommand> =>
-        [...commands.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    } as const
-  }
+  sync: () => Registry.make<MaintenanceCommand>()
 }) {}
 
 /** A layer that registers one command when built. */
 export const registerCommand = <R>(
   make: Effect.Effect<MaintenanceCommand, never, R>
-): Layer.Layer<never, never, MaintenanceCommands | R> =>
-  Layer.effectDiscard(Effect.flatMap(Effect.zip(MaintenanceCommands, make), ([registry, c]) => registry.register(c)))
+): Layer.Layer<never, never, MaintenanceCommands | R> => Registry.layerRegister(MaintenanceCommands, make)
 
 /** Maintenance runs finished, by outcome (`succeeded`, `failed`). */
 export const runsTotal = Metric.counter("maintenance_runs_total", {

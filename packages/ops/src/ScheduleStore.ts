@@ -1,8 +1,8 @@
 /**
  * The scheduler's storage port: schedules with their cursor, one dispatch record per
  * (schedule, due time) under a unique key, and the `schedule.trigger` event rows. Exactly-once
- * dispatch rests on {@link ScheduleStore.claim}: in one transaction it moves the schedule's cursor
- * by compare-and-set and inserts the dispatch record and its event, the record with
+ * dispatch rests on {@link ScheduleStore.claim} (and `claimMany`, the same for a batch of
+ * schedules): in one transaction it moves the schedule's cursor by compare-and-set and inserts the dispatch record and its event, the record with
  * insert-or-ignore on the unique key — so whichever instances tick, a due time is dispatched once.
  * Execution is leased ({@link ScheduleStore.acquire}): a claimed record whose lease expires is
  * taken again by any instance (at-least-once execution).
@@ -144,6 +144,14 @@ export class ScheduleStore extends Context.Tag("@airlock/ops/ScheduleStore")<
     readonly due: (now: number, limit: number) => Effect.Effect<ReadonlyArray<ScheduleRecord>, Errors.StorageError>
     /** Moves the cursor and writes the dispatch record and its event, in one transaction (see the module doc). */
     readonly claim: (input: ClaimInput) => Effect.Effect<ClaimOutcome, Errors.StorageError>
+    /**
+     * {@link claim} for many schedules (each named once) in one transaction: every input is
+     * decided exactly as `claim` would decide it alone, and the outcomes come back in input order.
+     * A tick claims its due schedules this way, a batch at a time.
+     */
+    readonly claimMany: (
+      inputs: ReadonlyArray<ClaimInput>
+    ) => Effect.Effect<ReadonlyArray<ClaimOutcome>, Errors.StorageError>
     /**
      * Records that can be leased at `now`: `pending` ones whose `available_at` has come, and
      * `running` ones whose lease expired; earliest due time first, at most `limit`.

@@ -16,7 +16,7 @@
  *
  * Time comes from `Clock` (so `TestClock` drives every test), ids from `IdGenerator`.
  */
-import { type Actor, Audit, type Errors as CoreErrors, Ids, Rbac } from "@airlock/core"
+import { type Actor, Audit, type Errors as CoreErrors, Ids, Rbac, Trusted } from "@airlock/core"
 import { Errors } from "@airlock/core"
 import {
   Cause,
@@ -34,9 +34,10 @@ import {
   Schedule,
   Schema
 } from "effect"
+import * as Registry from "./Registry.js"
 import { SchedulerConfig, type SchedulerSettings } from "./SchedulerConfig.js"
 import * as Schedules from "./Schedules.js"
-import { Dispatch, type DispatchStatus, ScheduleStore, TriggerEvent } from "./ScheduleStore.js"
+import { type ClaimInput, Dispatch, type DispatchStatus, ScheduleStore, TriggerEvent } from "./ScheduleStore.js"
 
 // ---------------------------------------------------------------------------------------------
 // Targets
@@ -67,17 +68,15 @@ export interface ScheduleTarget {
 /** The registry of targets, filled by the host's layers at start ({@link registerTarget}). */
 export class ScheduleTargets extends Effect.Service<ScheduleTargets>()("@airlock/ops/ScheduleTargets", {
   sync: () => {
-    const targets = new Map<string, ScheduleTarget>()
+    const targets = Registry.make<ScheduleTarget>()
     return {
       /** Registers (or replaces) a target. */
-      register: (target: ScheduleTarget) => Effect.sync(() => void targets.set(target.name, target)),
+      register: targets.register,
       /** The target of that name. */
-      get: (name: string): Option.Option<ScheduleTarget> => Option.fromNullable(targets.get(name)),
+      get: targets.get,
       /** Every target, by name. */
       list: (): ReadonlyArray<{ readonly name: string; readonly description: string }> =>
-        [...targets.values()].map((t) => ({ name: t.name, description: t.description })).sort((a, b) =>
-          a.name < b.name ? -1 : a.name > b.name ? 1 : 0
-        )
+        targets.list().map((t) => ({ name: t.name, description: t.description }))
     } as const
   }
 }) {}
@@ -85,8 +84,7 @@ export class ScheduleTargets extends Effect.Service<ScheduleTargets>()("@airlock
 /** A layer that registers one target when built. */
 export const registerTarget = <R>(
   make: Effect.Effect<ScheduleTarget, never, R>
-): Layer.Layer<never, never, ScheduleTargets | R> =>
-  Layer.effectDiscard(Effect.flatMap(Effect.zip(ScheduleTargets, make), ([targets, t]) => targets.register(t)))
+): Layer.Layer<never, never, ScheduleTargets | R> => Registry.layerRegister(ScheduleTargets, make)
 
 // ---------------------------------------------------------------------------------------------
 // Metrics (no prefix: the /metrics exporter adds it)
@@ -96,6 +94,14 @@ export const dispatchesTotal = Metric.counter("scheduler_dispatches_total", {
   description: "Scheduler dispatch records written (one per schedule and due time)",
   incremental: true
 })
+
+// the counter by outcome and lateness, tagged once (a tick updates one per dispatch)
+const dispatchCounter = (outcome: "dispatched" | "skipped", late: boolean) =>
+  Metric.tagged(Metric.tagged(dispatchesTotal, "outcome", outcome), "late", String(late))
+const dispatchCounters = {
+  dispatched: { late: dispatchCounter("dispatched", true), onTime: dispatchCounter("dispatched", false) },
+  skipped: { late: dispatchCounter("skipped", true), onTime: dispatchCounter("skipped", false) }
+} as const
 
 /** Seconds from a due time to its dispatch. */
 export const dispatchLagSeconds = Metric.histogram(
@@ -172,6 +178,9 @@ export interface SchedulerStatus {
     readonly at: number
   } | null
 }
+
+/** Parsed timings an instance keeps (emptied when full: a fleet has far fewer distinct timings). */
+const TIMING_CACHE_SIZE = 4096
 
 const decodeInput = Schema.decodeUnknown(Schedules.ScheduleInput, { onExcessProperty: "error" })
 const decodeUpdate = Schema.decodeUnknown(Schedules.ScheduleUpdate, { onExcessProperty: "error" })
@@ -386,16 +395,29 @@ export const make: Effect.Effect<
 
   // --- dispatch -------------------------------------------------------------------------------
 
-  const dispatchOne = (s: Schedules.ScheduleRecord, now: number) =>
+  // Parsed timings by zone and expression: a tick plans every due schedule, and parsing (the
+  // zone's formatter, the cron fields, the never-due check) costs more than the plan itself.
+  const timings = new Map<string, Either.Either<Schedules.Timing, CoreErrors.ValidationError>>()
+  const timingCached = (expression: string, zone: string) => {
+    const key = `${zone}\u0000${expression}`
+    let timing = timings.get(key)
+    if (timing === undefined) {
+      if (timings.size >= TIMING_CACHE_SIZE) timings.clear()
+      timing = Schedules.parseTiming(expression, zone)
+      timings.set(key, timing)
+    }
+    return timing
+  }
+
+  /** Plans one due schedule at `now`: its claim, or null when nothing is due (or its timing no longer parses). */
+  const planOne = (s: Schedules.ScheduleRecord, now: number, at: number) =>
     Effect.gen(function*() {
-      const timing = Schedules.parseTiming(s.expression, s.time_zone)
-      if (Either.isLeft(timing) || s.next_due_at === null) return { outcome: "none" as const }
+      const timing = timingCached(s.expression, s.time_zone)
+      if (Either.isLeft(timing) || s.next_due_at === null) return null
       const plan = Schedules.planDue(timing.right, s.next_due_at, now, grace, s.catch_up)
-      if (plan === null) return { outcome: "none" as const }
+      if (plan === null) return null
       const dueAt = plan.due_at
-      // the claim's own time: a round over thousands of schedules takes a while
-      const at = Math.max(now, yield* Clock.currentTimeMillis)
-      const dispatch = dueAt === null ? null : Dispatch.make({
+      const dispatch = dueAt === null ? null : Trusted.make(Dispatch, {
         schedule: s.name,
         due_at: dueAt,
         target: s.target,
@@ -412,7 +434,7 @@ export const make: Effect.Effect<
         last_error: null,
         result: null
       })
-      const event = dueAt === null ? null : TriggerEvent.make({
+      const event = dueAt === null ? null : Trusted.make(TriggerEvent, {
         id: yield* ids.next("sev"),
         type: "schedule.trigger",
         schedule: s.name,
@@ -421,7 +443,7 @@ export const make: Effect.Effect<
         instance,
         data: { target: s.target, late: plan.late, collapsed: plan.collapsed }
       })
-      const outcome = yield* store.claim({
+      const claim: ClaimInput = {
         schedule: s.name,
         expected_next_due_at: s.next_due_at,
         next_due_at: plan.next_due_at,
@@ -429,13 +451,8 @@ export const make: Effect.Effect<
         skip_if_active: s.overlap === "skip",
         event,
         now
-      })
-      if ((outcome === "dispatched" || outcome === "skipped") && dueAt !== null) {
-        const tags = Metric.tagged(Metric.tagged(dispatchesTotal, "outcome", outcome), "late", String(plan.late))
-        yield* Metric.increment(tags)
-        yield* Metric.update(dispatchLagSeconds, Math.max(0, at - dueAt) / 1000)
       }
-      return { outcome, due_at: dueAt, late: plan.late }
+      return { claim, late: plan.late }
     })
 
   const dispatchDue: SchedulerShape["dispatchDue"] = Effect.gen(function*() {
@@ -443,24 +460,37 @@ export const make: Effect.Effect<
     let advanced = 0
     let lost = 0
     const now = yield* Clock.currentTimeMillis
-    // rounds until a batch comes back short; each round moves every cursor it claims past now
+    // rounds until a batch comes back short; each round moves every cursor it claims past now,
+    // and claims its whole batch in one store transaction
     for (let round = 0; round < 1000; round++) {
       const due = yield* store.due(now, settings.batchSize)
-      let progress = 0
+      // the claims' own time: a tick over thousands of schedules takes a while
+      const at = Math.max(now, yield* Clock.currentTimeMillis)
+      const plans: Array<{ readonly claim: ClaimInput; readonly late: boolean }> = []
       for (const s of due) {
-        const r = yield* dispatchOne(s, now)
-        if (r.outcome === "dispatched" || r.outcome === "skipped") {
+        const p = yield* planOne(s, now, at)
+        if (p !== null) plans.push(p)
+      }
+      const outcomes = plans.length === 0 ? [] : yield* store.claimMany(plans.map((p) => p.claim))
+      let progress = 0
+      for (let i = 0; i < plans.length; i++) {
+        const { claim, late } = plans[i]!
+        const outcome = outcomes[i]
+        if (outcome === "dispatched" || outcome === "skipped") {
           progress++
+          const dueAt = claim.dispatch!.due_at
           dispatched.push({
-            schedule: s.name,
-            due_at: r.due_at!,
-            status: r.outcome === "dispatched" ? "pending" : "skipped",
-            late: r.late
+            schedule: claim.schedule,
+            due_at: dueAt,
+            status: outcome === "dispatched" ? "pending" : "skipped",
+            late
           })
-        } else if (r.outcome === "advanced" || r.outcome === "duplicate") {
+          yield* Metric.increment(dispatchCounters[outcome][late ? "late" : "onTime"])
+          yield* Metric.update(dispatchLagSeconds, Math.max(0, at - dueAt) / 1000)
+        } else if (outcome === "advanced" || outcome === "duplicate") {
           progress++
           advanced++
-        } else if (r.outcome === "lost") lost++
+        } else if (outcome === "lost") lost++
       }
       if (due.length < settings.batchSize || progress === 0) break
     }

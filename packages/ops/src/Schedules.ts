@@ -105,13 +105,20 @@ const invalid = (code: string, message: string, details: Record<string, unknown>
   new Errors.ValidationError({ code, message, details })
 
 /**
+ * Zone names that are UTC itself. Their cron sequence is read in a zero offset zone: the same
+ * due times, without the `Intl` offset look-ups a named zone costs on every step.
+ */
+const UTC_NAMES = new Set(["UTC", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Etc/UCT", "Zulu", "Etc/Zulu"])
+const UTC_ZONE = DateTime.zoneMakeOffset(0)
+
+/**
  * Parses an expression in a time zone: `@every:N` (N whole seconds, 1 to one year), or a
  * standard cron expression of five fields (minute hour day month weekday) or six (seconds first),
  * through `Cron.parse`. Fails with `validation.schedule_timezone` for an unknown IANA zone and
  * `validation.schedule_expression` for anything else.
  */
 export const parseTiming = (expression: string, timeZone: string): Either.Either<Timing, Errors.ValidationError> => {
-  const zone = DateTime.zoneFromString(timeZone)
+  const zone = UTC_NAMES.has(timeZone) ? Option.some(UTC_ZONE) : DateTime.zoneFromString(timeZone)
   if (Option.isNone(zone)) {
     return Either.left(
       invalid("validation.schedule_timezone", `Unknown time zone: ${timeZone}`, { time_zone: timeZone })
@@ -165,21 +172,39 @@ export const nextDue = (timing: Timing, after: number): number =>
 const MAX_STEPS = 10_000
 
 /**
+ * The latest due time in `[from, now]` and the first after `now`, stepping from the due time
+ * `from` (the cursor) with the same `nextDue` that produced it, so both are times `nextDue`
+ * yields; null when `from` is after `now`. The step that passes `now` is the next due time, so
+ * a plan costs one `Cron.next` per due time in the window, not one more.
+ */
+const dueWindow = (
+  timing: Timing,
+  from: number,
+  now: number
+): { readonly latest: number; readonly next: number } | null => {
+  if (from > now) return null
+  if (timing._tag === "Every") {
+    return {
+      latest: Math.max(from, Math.floor(now / timing.millis) * timing.millis),
+      next: nextDue(timing, now)
+    }
+  }
+  let current = from
+  for (let i = 0; i < MAX_STEPS; i++) {
+    const following = nextDue(timing, current)
+    if (following > now) return { latest: current, next: following }
+    current = following
+  }
+  return { latest: Math.max(from, Cron.prev(timing.cron, new Date(now + 1000)).getTime()), next: nextDue(timing, now) }
+}
+
+/**
  * The latest due time in `[from, now]`, stepping from the due time `from` (the cursor) with the
  * same `nextDue` that produced it, so the answer is one of the times `nextDue` yields; null when
  * `from` is after `now`.
  */
-export const latestDue = (timing: Timing, from: number, now: number): number | null => {
-  if (from > now) return null
-  if (timing._tag === "Every") return Math.max(from, Math.floor(now / timing.millis) * timing.millis)
-  let current = from
-  for (let i = 0; i < MAX_STEPS; i++) {
-    const following = nextDue(timing, current)
-    if (following > now) return current
-    current = following
-  }
-  return Math.max(from, Cron.prev(timing.cron, new Date(now + 1000)).getTime())
-}
+export const latestDue = (timing: Timing, from: number, now: number): number | null =>
+  dueWindow(timing, from, now)?.latest ?? null
 
 /**
  * The cursor of a new (or re-enabled, or re-timed) schedule at `now`: its latest due time when
@@ -220,14 +245,14 @@ export const planDue = (
   graceMillis: number,
   catchUp: CatchUpPolicy
 ): DuePlan | null => {
-  const latest = latestDue(timing, cursor, now)
-  if (latest === null) return null
-  const late = now - latest > graceMillis
+  const w = dueWindow(timing, cursor, now)
+  if (w === null) return null
+  const late = now - w.latest > graceMillis
   return {
-    due_at: late && catchUp === "skip" ? null : latest,
+    due_at: late && catchUp === "skip" ? null : w.latest,
     late,
-    collapsed: latest > cursor,
-    next_due_at: nextDue(timing, now)
+    collapsed: w.latest > cursor,
+    next_due_at: w.next
   }
 }
 

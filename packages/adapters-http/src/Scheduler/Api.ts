@@ -172,6 +172,15 @@ const NamePath = HttpApiSchema.param("name", Schema.String)
 /** A list's `limit` with its default (the service's) and maximum. */
 const limit = (defaultSize: number, max: number) => pageLimit({ default: defaultSize, max })
 
+// Shared error lists: `addError` flattens a union into its members, each with its own status,
+// exactly as one `addError` per member does.
+/** A read of one schedule: unknown name, storage. */
+const ReadErrors = Schema.Union(ApiError.NotFound, ApiError.StorageError)
+/** A change to a schedule: not an admin, unknown name, changed concurrently, storage. */
+const ChangeErrors = Schema.Union(ApiError.Forbidden, ApiError.NotFound, ApiError.Conflict, ApiError.StorageError)
+/** A maintenance request: not an admin, storage. */
+const MaintenanceErrors = Schema.Union(ApiError.Forbidden, ApiError.StorageError)
+
 /** The scheduler group. */
 export class SchedulerApi extends HttpApiGroup.make("scheduler")
   .add(HttpApiEndpoint.get("list", "/api/admin/schedules").addSuccess(ScheduleList).addError(ApiError.StorageError))
@@ -189,39 +198,30 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
   .add(
     HttpApiEndpoint.get("get")`/api/admin/schedules/${NamePath}`
       .addSuccess(Schedule)
-      .addError(ApiError.NotFound)
-      .addError(ApiError.StorageError)
+      .addError(ReadErrors)
   )
   .add(
     HttpApiEndpoint.put("update")`/api/admin/schedules/${NamePath}`
       .setPayload(Schedules.ScheduleUpdate)
       .addSuccess(Schedule)
-      .addError(ApiError.Forbidden)
-      .addError(ApiError.NotFound)
-      .addError(ApiError.Conflict)
-      .addError(ApiError.StorageError)
+      .addError(ChangeErrors)
   )
   .add(
     HttpApiEndpoint.del("remove")`/api/admin/schedules/${NamePath}`
       .addSuccess(Schema.Void, { status: 204 })
-      .addError(ApiError.Forbidden)
-      .addError(ApiError.NotFound)
-      .addError(ApiError.Conflict)
-      .addError(ApiError.StorageError)
+      .addError(ChangeErrors)
   )
   .add(
     HttpApiEndpoint.get("dispatches")`/api/admin/schedules/${NamePath}/dispatches`
       .setUrlParams(Schema.Struct({ limit: limit(50, 500), before: Schema.optional(Timestamp) }))
       .addSuccess(DispatchPage)
-      .addError(ApiError.NotFound)
-      .addError(ApiError.StorageError)
+      .addError(ReadErrors)
   )
   .add(
     HttpApiEndpoint.get("events")`/api/admin/schedules/${NamePath}/events`
       .setUrlParams(Schema.Struct({ limit: limit(100, 1000) }))
       .addSuccess(Schema.Struct({ events: Schema.Array(TriggerEvent) }))
-      .addError(ApiError.NotFound)
-      .addError(ApiError.StorageError)
+      .addError(ReadErrors)
   )
   .add(
     HttpApiEndpoint.get("maintenanceStatus", "/api/admin/maintenance/status")
@@ -232,15 +232,13 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
     HttpApiEndpoint.post("maintenanceRun", "/api/admin/maintenance/run")
       .setPayload(MaintenanceRequest)
       .addSuccess(Schema.Struct({ runs: Schema.Array(MaintenanceRun) }))
-      .addError(ApiError.Forbidden)
-      .addError(ApiError.StorageError)
+      .addError(MaintenanceErrors)
   )
   .add(
     HttpApiEndpoint.post("maintenanceEnqueue", "/api/admin/maintenance/enqueue")
       .setPayload(MaintenanceRequest)
       .addSuccess(Schema.Struct({ runs: Schema.Array(MaintenanceRun) }), { status: 202 })
-      .addError(ApiError.Forbidden)
-      .addError(ApiError.StorageError)
+      .addError(MaintenanceErrors)
   )
   .add(
     HttpApiEndpoint.get("maintenanceFailures", "/api/admin/maintenance/failures")

@@ -17,6 +17,7 @@ import hardening from "./0011_hardening.js"
 import companionReports from "./0014_companion_reports.js"
 import rulePromotion from "./0015_rule_promotion.js"
 import exportIndexes from "./0016_export_indexes.js"
+import schedulerIndexes from "./0017_scheduler_indexes.js"
 
 /** The migrations record for `Migrator.fromRecord`. */
 export const all: Record<string, Effect.Effect<void, unknown, any>> = {
@@ -33,7 +34,8 @@ export const all: Record<string, Effect.Effect<void, unknown, any>> = {
   "0011_hardening": hardening,
   "0014_companion_reports": companionReports,
   "0015_rule_promotion": rulePromotion,
-  "0016_export_indexes": exportIndexes
+  "0016_export_indexes": exportIndexes,
+  "0017_scheduler_indexes": schedulerIndexes
 }
 
 /** The id of the newest migration: the head `/readyz` compares against. */

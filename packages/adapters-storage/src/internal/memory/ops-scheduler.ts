@@ -32,6 +32,39 @@ export const scheduleStore: Layer.Layer<ScheduleStore.ScheduleStore, never, Memo
     const live = (d: Dispatch, now: number) => d.status === "running" && (d.lease_until ?? 0) >= now
     const open = (d: Dispatch) => d.status === "pending" || d.status === "running"
 
+    // one claim, run inside the writer lock by claim and claimMany
+    const claimNow = (input: ScheduleStore.ClaimInput): ScheduleStore.ClaimOutcome => {
+      const s = schedules.get(input.schedule)
+      if (s === undefined || !s.enabled || s.next_due_at !== input.expected_next_due_at) return "lost"
+      schedules.set(s.name, Trusted.make(Schedules.ScheduleRecord, { ...s, next_due_at: input.next_due_at }))
+      const d = input.dispatch
+      if (d === null) return "advanced"
+      if (dispatches.has(d.schedule, d.due_at)) return "duplicate"
+      const skipped = input.skip_if_active &&
+        [...dispatches.inScope(d.schedule)].some((x) => x.status === "pending" || live(x, input.now))
+      const status = skipped ? "skipped" as const : "pending" as const
+      dispatches.set(
+        d.schedule,
+        d.due_at,
+        Trusted.make(ScheduleStore.Dispatch, {
+          ...d,
+          status,
+          finished_at: skipped ? input.now : null,
+          result: cloneJson(d.result)
+        })
+      )
+      if (input.event !== null) {
+        events.set(
+          input.event.id,
+          Trusted.make(ScheduleStore.TriggerEvent, {
+            ...input.event,
+            data: cloneJson({ ...(input.event.data as object), status })
+          })
+        )
+      }
+      return skipped ? "skipped" : "dispatched"
+    }
+
     return {
       insert: (s) =>
         db.writeEffect(() => {
@@ -64,38 +97,8 @@ export const scheduleStore: Layer.Layer<ScheduleStore.ScheduleStore, never, Memo
             .slice(0, limit)
             .map(copy)
         ),
-      claim: (input) =>
-        db.write((): ScheduleStore.ClaimOutcome => {
-          const s = schedules.get(input.schedule)
-          if (s === undefined || !s.enabled || s.next_due_at !== input.expected_next_due_at) return "lost"
-          schedules.set(s.name, Trusted.make(Schedules.ScheduleRecord, { ...s, next_due_at: input.next_due_at }))
-          const d = input.dispatch
-          if (d === null) return "advanced"
-          if (dispatches.has(d.schedule, d.due_at)) return "duplicate"
-          const skipped = input.skip_if_active &&
-            [...dispatches.inScope(d.schedule)].some((x) => x.status === "pending" || live(x, input.now))
-          const status = skipped ? "skipped" as const : "pending" as const
-          dispatches.set(
-            d.schedule,
-            d.due_at,
-            Trusted.make(ScheduleStore.Dispatch, {
-              ...d,
-              status,
-              finished_at: skipped ? input.now : null,
-              result: cloneJson(d.result)
-            })
-          )
-          if (input.event !== null) {
-            events.set(
-              input.event.id,
-              Trusted.make(ScheduleStore.TriggerEvent, {
-                ...input.event,
-                data: cloneJson({ ...(input.event.data as object), status })
-              })
-            )
-          }
-          return skipped ? "skipped" : "dispatched"
-        }),
+      claim: (input) => db.write(() => claimNow(input)),
+      claimMany: (inputs) => db.write(() => inputs.map(claimNow)),
       leasable: (now, limit) =>
         db.read(() =>
           [...dispatches.values()]

@@ -8,7 +8,7 @@
 import { CorePorts, Trusted } from "@airlock/core"
 import { MaintenanceStore, Schedules, ScheduleStore } from "@airlock/ops"
 import { Effect, Layer, Option } from "effect"
-import { literal, SqlDb } from "./db.js"
+import { type Db, literal, SqlDb } from "./db.js"
 import { bool, forUpdate, int, intOrNull, json, orStorage, storageError, toJson, uniqueErrors } from "./dialect.js"
 
 type Row = Record<string, unknown>
@@ -71,6 +71,32 @@ const toEvent = (r: Row) =>
     data: json(r.data)
   })
 
+/** Claims per statement (a dispatch row has 15 parameters: 3,000 a statement). */
+const CLAIM_CHUNK = 200
+const CURSOR_TYPES = [null, "BIGINT", "BIGINT"] as const
+const ACTIVE_TYPES = [null, "BIGINT"] as const
+
+/**
+ * `(?, CAST(? AS BIGINT)), (…)`: rows of parameters for a `VALUES` list, a column cast when
+ * `types` names a type (PostgreSQL reads an untyped `VALUES` parameter as text). The columns are
+ * `column1`, `column2`, … on both dialects.
+ */
+const valueRows = (sql: Db, rows: ReadonlyArray<ReadonlyArray<unknown>>, types: ReadonlyArray<string | null>) => {
+  const strings: Array<string> = []
+  const values: Array<unknown> = []
+  let pending = ""
+  rows.forEach((row, r) =>
+    row.forEach((v, c) => {
+      const type = types[c] ?? null
+      strings.push(pending + (c === 0 ? (r === 0 ? "(" : "), (") : ", ") + (type === null ? "" : "CAST("))
+      pending = type === null ? "" : ` AS ${type})`
+      values.push(v)
+    })
+  )
+  strings.push(pending + ")")
+  return sql(Object.assign(strings, { raw: strings }) as unknown as TemplateStringsArray, ...values)
+}
+
 /** SQL {@link ScheduleStore.ScheduleStore}. */
 export const scheduleStore: Layer.Layer<ScheduleStore.ScheduleStore, never, SqlDb> = Layer.effect(
   ScheduleStore.ScheduleStore,
@@ -85,36 +111,125 @@ export const scheduleStore: Layer.Layer<ScheduleStore.ScheduleStore, never, SqlD
         Effect.mapError((e) => ((e as { _tag?: string })._tag === "SqlError" ? storageError(e as any) : (e as E)))
       )
 
-    const claim = (input: ScheduleStore.ClaimInput) =>
-      tx(Effect.gen(function*() {
-        const moved = yield* sql`UPDATE ops_schedules SET next_due_at = ${input.next_due_at}
-          WHERE name = ${input.schedule} AND enabled = 1 AND next_due_at = ${input.expected_next_due_at}
-          RETURNING name`.pipe(orStorage)
-        if (moved.length === 0) return "lost" as const
-        const d = input.dispatch
-        if (d === null) return "advanced" as const
-        const skipped = input.skip_if_active &&
-          (yield* sql`SELECT 1 AS x FROM ops_schedule_dispatches WHERE schedule_name = ${d.schedule}
-            AND (status = 'pending' OR (status = 'running' AND lease_until >= ${input.now})) LIMIT 1`.pipe(orStorage))
-              .length > 0
-        const status = skipped ? "skipped" : "pending"
-        const inserted = yield* sql`INSERT INTO ops_schedule_dispatches (${DISPATCH_COLUMNS})
-          VALUES (${d.schedule}, ${d.due_at}, ${d.target}, ${d.dispatched_at}, ${d.dispatched_by}, ${d.late ? 1 : 0},
-            ${status}, ${d.attempts}, ${d.available_at}, NULL, NULL, NULL, ${skipped ? input.now : null}, NULL, ${
-          toJson(d.result ?? null)
-        })
-          ON CONFLICT (schedule_name, due_at) DO NOTHING RETURNING due_at`.pipe(orStorage)
-        if (inserted.length === 0) return "duplicate" as const
-        const e = input.event
-        if (e !== null) {
-          yield* sql`INSERT INTO ops_schedule_events (id, type, schedule_name, due_at, at, instance, data)
-            VALUES (${e.id}, ${e.type}, ${e.schedule}, ${e.due_at}, ${e.at}, ${e.instance}, ${
-            toJson({ ...(e.data as object), status })
-          })
-            ON CONFLICT DO NOTHING`.pipe(orStorage)
+    // One chunk of claims. On PostgreSQL each statement covers the whole chunk, and the chunk's
+    // schedule rows are locked first, in name order, so two instances claiming overlapping
+    // chunks wait for each other instead of deadlocking; the one that waited then finds the
+    // cursors moved and writes nothing for them. SQLite has one writer (BEGIN IMMEDIATE) and
+    // runs the compare-and-sets row by row; the records and events are one insert each on both.
+    const claimChunk = (inputs: ReadonlyArray<ScheduleStore.ClaimInput>) =>
+      Effect.gen(function*() {
+        const moved = new Set<string>()
+        const active = new Set<string>()
+        const isActive = (i: ScheduleStore.ClaimInput) =>
+          moved.has(i.schedule) && i.dispatch !== null && i.skip_if_active
+        if (sql.dialect === "sqlite") {
+          // in-process statements cost microseconds; SQLite's UPDATE … FROM (VALUES …) plans poorly
+          for (const i of inputs) {
+            const rows = yield* sql`UPDATE ops_schedules SET next_due_at = ${i.next_due_at}
+              WHERE name = ${i.schedule} AND enabled = 1 AND next_due_at = ${i.expected_next_due_at}
+              RETURNING name`.pipe(orStorage)
+            if (rows.length > 0) moved.add(i.schedule)
+          }
+          for (const i of inputs.filter(isActive)) {
+            const rows = yield* sql`SELECT 1 AS x FROM ops_schedule_dispatches WHERE schedule_name = ${i.schedule}
+              AND (status = 'pending' OR (status = 'running' AND lease_until >= ${i.now})) LIMIT 1`.pipe(orStorage)
+            if (rows.length > 0) active.add(i.schedule)
+          }
+        } else {
+          // one round trip per statement for the whole chunk
+          const names = inputs.map((i) => i.schedule)
+          yield* sql`SELECT name FROM ops_schedules WHERE ${sql.in("name", names)} ORDER BY name FOR UPDATE`.pipe(
+            orStorage
+          )
+          const rows = yield* sql`UPDATE ops_schedules SET next_due_at = v.column3
+            FROM (VALUES ${
+            valueRows(sql, inputs.map((i) => [i.schedule, i.expected_next_due_at, i.next_due_at]), CURSOR_TYPES)
+          }) AS v
+            WHERE ops_schedules.name = v.column1 AND ops_schedules.enabled = 1 AND ops_schedules.next_due_at = v.column2
+            RETURNING name`.pipe(orStorage)
+          for (const r of rows) moved.add(String(r.name))
+          const probe = inputs.filter(isActive)
+          if (probe.length > 0) {
+            const found = yield* sql`SELECT DISTINCT d.schedule_name FROM ops_schedule_dispatches d
+              JOIN (VALUES ${valueRows(sql, probe.map((i) => [i.schedule, i.now]), ACTIVE_TYPES)}) AS v
+                ON d.schedule_name = v.column1
+              WHERE d.status = 'pending' OR (d.status = 'running' AND d.lease_until >= v.column2)`.pipe(orStorage)
+            for (const r of found) active.add(String(r.schedule_name))
+          }
         }
-        return skipped ? "skipped" as const : "dispatched" as const
+        const writing = inputs.filter((i) => moved.has(i.schedule) && i.dispatch !== null)
+        const statusOf = (i: ScheduleStore.ClaimInput) =>
+          i.skip_if_active && active.has(i.schedule) ? "skipped" as const : "pending" as const
+        const inserted = new Set<string>()
+        if (writing.length > 0) {
+          const rows = yield* sql`INSERT INTO ops_schedule_dispatches ${
+            sql.insert(writing.map((i) => {
+              const d = i.dispatch!
+              const status = statusOf(i)
+              return {
+                schedule_name: d.schedule,
+                due_at: d.due_at,
+                target: d.target,
+                dispatched_at: d.dispatched_at,
+                dispatched_by: d.dispatched_by,
+                late: d.late ? 1 : 0,
+                status,
+                attempts: d.attempts,
+                available_at: d.available_at,
+                lease_owner: null,
+                lease_until: null,
+                started_at: null,
+                finished_at: status === "skipped" ? i.now : null,
+                last_error: null,
+                result: toJson(d.result ?? null)
+              }
+            }))
+          }
+            ON CONFLICT (schedule_name, due_at) DO NOTHING RETURNING schedule_name, due_at`.pipe(orStorage)
+          for (const r of rows) inserted.add(`${r.schedule_name}\u0000${int(r.due_at)}`)
+        }
+        const isNew = (i: ScheduleStore.ClaimInput) =>
+          i.dispatch !== null && inserted.has(`${i.dispatch.schedule}\u0000${i.dispatch.due_at}`)
+        const events = writing.filter((i) => i.event !== null && isNew(i))
+        if (events.length > 0) {
+          yield* sql`INSERT INTO ops_schedule_events ${
+            sql.insert(events.map((i) => {
+              const e = i.event!
+              return {
+                id: e.id,
+                type: e.type,
+                schedule_name: e.schedule,
+                due_at: e.due_at,
+                at: e.at,
+                instance: e.instance,
+                data: toJson({ ...(e.data as object), status: statusOf(i) })
+              }
+            }))
+          } ON CONFLICT DO NOTHING`.pipe(orStorage)
+        }
+        return inputs.map((i): ScheduleStore.ClaimOutcome =>
+          !moved.has(i.schedule)
+            ? "lost"
+            : i.dispatch === null
+            ? "advanced"
+            : !isNew(i)
+            ? "duplicate"
+            : statusOf(i) === "skipped"
+            ? "skipped"
+            : "dispatched"
+        )
+      })
+
+    const claimMany = (inputs: ReadonlyArray<ScheduleStore.ClaimInput>) =>
+      inputs.length === 0 ? Effect.succeed([]) : tx(Effect.gen(function*() {
+        const outcomes: Array<ScheduleStore.ClaimOutcome> = []
+        for (let i = 0; i < inputs.length; i += CLAIM_CHUNK) {
+          outcomes.push(...(yield* claimChunk(inputs.slice(i, i + CLAIM_CHUNK))))
+        }
+        return outcomes
       }))
+
+    const claim = (input: ScheduleStore.ClaimInput) => Effect.map(claimMany([input]), (o) => o[0]!)
 
     const acquire = (input: ScheduleStore.AcquireInput) =>
       tx(Effect.gen(function*() {
@@ -180,6 +295,7 @@ export const scheduleStore: Layer.Layer<ScheduleStore.ScheduleStore, never, SqlD
         sql`SELECT ${SCHEDULE_COLUMNS} FROM ops_schedules WHERE enabled = 1 AND next_due_at <= ${now}
             ORDER BY next_due_at, name LIMIT ${limit}`.query((rs) => rs.map(toSchedule), storageError),
       claim,
+      claimMany,
       leasable: (now, limit) =>
         sql`SELECT ${DISPATCH_COLUMNS} FROM ops_schedule_dispatches
             WHERE (status = 'pending' AND available_at <= ${now}) OR (status = 'running' AND lease_until < ${now})
