@@ -290,7 +290,12 @@ export class KpiRollups extends Effect.Service<KpiRollups>()("@airlock/ops/KpiRo
         return rows
       })
 
-    const page = (target: string, range: { readonly from: number; readonly to: number }, rows: ReadonlyArray<DailyRollup>, now: number): RollupPage => ({
+    const page = (
+      target: string,
+      range: { readonly from: number; readonly to: number },
+      rows: ReadonlyArray<DailyRollup>,
+      now: number
+    ): RollupPage => ({
       tenant_id: target,
       from: dayText(range.from),
       to: dayText(range.to),
