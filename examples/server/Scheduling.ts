@@ -33,6 +33,7 @@ import {
   type Ids,
   type Rbac,
   type SystemState,
+  TenantData,
   Tenants
 } from "@airlock/core"
 import {
@@ -246,10 +247,15 @@ export const defaultSchedules = (
   { name: "companion-auditor-daily", expression: "30 2 * * *", target: companionAuditor, args: { days: AUDITOR_DAYS } }
 ]
 
-/** Creates the {@link defaultSchedules} that do not exist yet (audited as {@link systemActor}); another instance's creation is fine. */
+/**
+ * Creates the {@link defaultSchedules} that do not exist yet, audited as `system:scheduler` in the
+ * system-level audit log (`TenantData.SYSTEM_AUDIT_TENANT`: schedules belong to no tenant);
+ * another instance's creation is fine.
+ */
 export const ensureDefaultSchedules = Effect.gen(function*() {
   const scheduler = yield* Scheduler.Scheduler
   const webhook = yield* AlertWebhook.AlertWebhook
+  const actor = actorIn(TenantData.SYSTEM_AUDIT_TENANT, systemActor.id)
   const created: Array<string> = []
   for (const s of defaultSchedules({ notify: webhook.enabled })) {
     const exists = yield* scheduler.get(s.name).pipe(
@@ -257,7 +263,7 @@ export const ensureDefaultSchedules = Effect.gen(function*() {
       Effect.catchTag("NotFound", () => Effect.succeed(false))
     )
     if (exists) continue
-    const made = yield* scheduler.create(systemActor, s).pipe(
+    const made = yield* scheduler.create(actor, s).pipe(
       Effect.as(true),
       Effect.catchTag("Conflict", () => Effect.succeed(false))
     )
