@@ -4,10 +4,11 @@
  * the environment like the server. Each test checks the output, the files written, the exit code
  * and the state the command changed, read back through the library.
  */
+import { KpiWebhookTransport } from "@airlock/adapters-http"
 import { CompanionReports, CompanionReportsPorts } from "@airlock/companion"
 import { Actor, ApiToken, Audit, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, Lockdown } from "@airlock/guardrails"
-import { KpiStore, Maintenance, Scheduler } from "@airlock/ops"
+import { Executions, ExecutionsConfig, Kpi, KpiConfig, KpiStore, Maintenance, Scheduler } from "@airlock/ops"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
@@ -71,11 +72,13 @@ const airlockWithInput = (
 const library = <A>(choice: Storage.StorageChoice, f: Effect.Effect<A, unknown, any>): Promise<A> => {
   const core = Kernel.layer.pipe(Layer.provideMerge(Storage.layer(choice)))
   const guardrails = Guardrails.layer.pipe(Layer.provideMerge(GuardrailsConfig.layerConfig))
-  const services = Layer.mergeAll(
-    guardrails,
-    Scheduling.layer,
-    CompanionReports.layerConfig.pipe(Layer.provide(guardrails))
-  ).pipe(Layer.provideMerge(core))
+  // the schedule targets' services, wired as the CLI wires them (Runtime.servicesLayer)
+  const targets = Layer.mergeAll(
+    Kpi.layer.pipe(Layer.provide([KpiConfig.layerConfig, KpiWebhookTransport.layer])),
+    Executions.layer.pipe(Layer.provideMerge(ExecutionsConfig.layerConfig)),
+    CompanionReports.layerConfig
+  ).pipe(Layer.provideMerge(guardrails))
+  const services = Scheduling.layer.pipe(Layer.provideMerge(targets), Layer.provideMerge(core))
   return Effect.runPromise(f.pipe(Effect.provide(services), Effect.scoped) as Effect.Effect<A, unknown, never>)
 }
 

@@ -177,13 +177,12 @@ export const servicesLayer = (choice: Storage.StorageChoice) => {
   // the scheduler and maintenance with the server's targets and commands (no loop: the CLI ticks on demand)
   // and the companion's reports (auditor, shadow report; AIRLOCK_ROLLOUT_*)
   const reports = CompanionReports.layerConfig.pipe(Layer.provide(guardrails))
+  // the schedule targets run the KPI, executions and reports services: the same instances
+  const targets = Layer.mergeAll(Layer.provideMerge(kpi, guardrails), ops.pipe(Layer.provideMerge(guardrails)), reports)
   return Layer.mergeAll(
-    Layer.provideMerge(kpi, guardrails),
-    ops.pipe(Layer.provideMerge(guardrails)),
     Ledger.layer,
     tenants,
-    Scheduling.layer,
-    reports
+    Scheduling.layer.pipe(Layer.provideMerge(targets))
   ).pipe(Layer.provideMerge(core))
 }
 

@@ -130,9 +130,25 @@ layer(
       yield* post(s, "/api/v1/events", H.tokens.owner, { events: traffic(1, 10, 1, "a") })
       const yesterday = dayText(Date.now() - DAY)
       const from = dayText(Date.now() - 8 * DAY)
+      // a GET reads stored rollups only: nothing computed yet, nothing written
+      const before = yield* s.raw(`/api/admin/kpi/rollups?from=${from}&to=${yesterday}`, {
+        headers: H.auth(H.tokens.admin)
+      })
+      expect(before.status).toBe(200)
+      expect(before.json.rollups).toStrictEqual([])
+      expect(yield* rows("ops_kpi_rollups")).toBe(0)
+      H.expectError(
+        yield* post(s, "/api/admin/kpi/rollups/run", H.tokens.owner, { from, to: yesterday }),
+        403,
+        "rbac.forbidden"
+      )
+      const ran = yield* post(s, "/api/admin/kpi/rollups/run", H.tokens.admin, { from, to: yesterday })
+      expect(ran.status).toBe(200)
+      expect(ran.json.rollups).toHaveLength(8)
       const page = yield* s.raw(`/api/admin/kpi/rollups?from=${from}&to=${yesterday}`, {
         headers: H.auth(H.tokens.admin)
       })
+      expect(page.json.rollups).toStrictEqual(ran.json.rollups)
       expect(page.status).toBe(200)
       expect(page.json.rollups.map((r: { day: string }) => r.day)[0]).toBe(yesterday)
       expect(page.json.rollups).toHaveLength(8)

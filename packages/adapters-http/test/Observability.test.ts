@@ -122,6 +122,7 @@ layer(bare, { excludeTestServices: true })("health, readiness, metrics, document
         "/api/admin/kpi/alerts/deliveries",
         "/api/admin/kpi/alerts/notify",
         "/api/admin/kpi/rollups",
+        "/api/admin/kpi/rollups/run",
         "/api/admin/maintenance/enqueue",
         "/api/admin/maintenance/failures",
         "/api/admin/maintenance/run",

@@ -165,6 +165,10 @@ export const suite = <E>(
         const settings = yield* KpiConfig.KpiConfig
         const probe = yield* KpiProbe
         yield* events.recordFor(t.id, fixtureEvents.filter((e) => (e.occurred_at as number) <= at(1, 12)))
+        // reading computes nothing: no stored rollup, no row written
+        const none = yield* rollups.list(yield* adminOf(t.id), { from: "2030-03-01", to: "2030-03-02" })
+        expect(none).toStrictEqual({ tenant_id: "kpi-roll", from: "2030-03-01", to: "2030-03-02", rollups: [] })
+        expect(yield* probe.rows("ops_kpi_rollups", "kpi-roll")).toBe(0)
         const early = yield* rollups.compute(t.id, D0, D0 + 1)
         // latest day first, every day of the range
         expect(early.map((r) => r.day)).toStrictEqual(["2030-03-02", "2030-03-01"])
@@ -191,11 +195,14 @@ export const suite = <E>(
         })
         // one second before day 2 starts: still immature; at day 2: 1 of 5
         yield* TestClock.setTime(at(2, 0) - 1)
+        // a GET reads stored rollups only: recompute first (POST /api/admin/kpi/rollups/run)
+        yield* rollups.run(yield* adminOf(t.id), { from: "2030-03-01", to: "2030-03-02" })
         expect(
           (yield* rollups.list(yield* adminOf(t.id), { from: "2030-03-01", to: "2030-03-01" })).rollups[0]!
             .retention.D1.percent
         ).toBe("n/a")
         yield* TestClock.setTime(at(2, 0))
+        yield* rollups.run(yield* adminOf(t.id), { from: "2030-03-01", to: "2030-03-02" })
         const page = yield* rollups.list(yield* adminOf(t.id), { from: "2030-03-01", to: "2030-03-02" })
         expect(page.rollups[1]!.retention.D1).toMatchObject({ status: "ok", percent: "20.00%" })
         expect(page.rollups[1]!.retention.D7).toMatchObject({ status: "immature", percent: "n/a" })
@@ -205,6 +212,7 @@ export const suite = <E>(
         // day 7 (u2 returns): D7 of day 0 is 1 of 5 once day 7 is over
         yield* TestClock.setTime(at(8, 0))
         yield* events.recordFor(t.id, fixtureEvents.filter((e) => (e.occurred_at as number) > at(1, 12)))
+        yield* rollups.run(yield* adminOf(t.id), { from: "2030-03-01", to: "2030-03-08" })
         const late = yield* rollups.list(yield* adminOf(t.id), { from: "2030-03-01", to: "2030-03-08" })
         expect(late.rollups.map((r) => r.day)[0]).toBe("2030-03-08")
         expect(late.rollups.at(-1)!.retention.D7).toMatchObject({ retained: 1, status: "ok", percent: "20.00%" })
@@ -240,6 +248,8 @@ export const suite = <E>(
         // day 7 is the latest: the same as its average
         expect(quiet).toMatchObject({ critical: 0, warning: 0 })
         yield* events.recordFor(t.id, dayOfTraffic("a", 8, { landing: 10, run: 2, start: 2, complete: 1 }))
+        // the console's alerts read stored rollups: recompute the lookback first
+        yield* (yield* KpiRollups.KpiRollups).run(yield* adminOf(t.id), { from: "2030-02-22", to: "2030-03-09" })
         const report = yield* alerts.list(yield* adminOf(t.id))
         expect(report).toMatchObject({ critical: 1, warning: 1 })
         expect(report.alerts).toStrictEqual([

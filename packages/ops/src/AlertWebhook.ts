@@ -482,7 +482,10 @@ export class AlertWebhook extends Effect.Service<AlertWebhook>()("@airlock/ops/A
       return out
     })
 
-    return { notifyFor, notify, deliveries, runTask } as const
+    /** Is the webhook on (`AIRLOCK_KPI_ALERT_WEBHOOK_ENABLED` with a URL and a secret)? Off, every notify answers `disabled`. */
+    const enabled = settings.webhookEnabled && settings.webhookUrl !== null && settings.webhookSecret !== null
+
+    return { enabled, notifyFor, notify, deliveries, runTask } as const
   }),
   dependencies: [KpiAlerts.Default]
 }) {}

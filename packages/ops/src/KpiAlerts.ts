@@ -6,7 +6,8 @@
  * - Rates: the latest day with traffic (a non-zero denominator) against the mean of the daily
  *   rates of the 7 calendar days before it that had traffic.
  * - D1 / D7: only mature cohorts of minimum size count, for the latest value and for the
- *   average alike (no early false positives).
+ *   average alike (no early false positives); a cohort is mature when its rollup's counts were
+ *   taken after its window ended (`KpiRollups.isSettled`).
  * - No day before the latest to average over: no alert (`insufficient_history`).
  *
  * The comparison is exact: rates are rationals of counts (bigint), so a drop of exactly the
@@ -15,8 +16,8 @@
 import { type Actor, type Errors, Rbac, TenantScope } from "@airlock/core"
 import { Clock, Effect, Schema } from "effect"
 import { KpiConfig, type KpiSettings } from "./KpiConfig.js"
-import { dayIndexOf, dayText, isMature, KpiRollups, rateCounts } from "./KpiRollups.js"
-import type { DailyRollup } from "./KpiStore.js"
+import { dayIndexOf, dayText, isSettled, KpiRollups, rateCounts } from "./KpiRollups.js"
+import { type DailyRollup, KpiStore } from "./KpiStore.js"
 
 /** An exact non-negative ratio `n / d` (d > 0). */
 export interface Ratio {
@@ -183,7 +184,7 @@ export const evaluate = (
   for (const n of [1, 7] as const) {
     const points: Array<Point> = []
     for (const r of rollups) {
-      if (!isMature(r.day_index, n, now) || r.cohort_size < settings.retentionMinCohort) continue
+      if (!isSettled(r, n, now) || r.cohort_size < settings.retentionMinCohort) continue
       const retained = n === 1 ? r.d1_retained : r.d7_retained
       points.push({
         day: r.day_index,
@@ -209,14 +210,18 @@ export const evaluate = (
   }
 }
 
-/** Evaluates KPI alerts from freshly computed rollups. */
+/** Evaluates KPI alerts: over stored rollups for the console, over freshly computed ones for the notify task. */
 export class KpiAlerts extends Effect.Service<KpiAlerts>()("@airlock/ops/KpiAlerts", {
   effect: Effect.gen(function*() {
     const rollups = yield* KpiRollups
+    const store = yield* KpiStore
     const settings = yield* KpiConfig
     const rbac = yield* Rbac.Rbac
 
-    /** A tenant's alert report now (no RBAC: for the webhook task and a host's code). */
+    /**
+     * A tenant's alert report now over rollups recomputed (and stored) for the lookback first — a
+     * write: for the notify task and a host's code, no RBAC.
+     */
     const evaluateFor = (tenant: string): Effect.Effect<AlertReport, Errors.StorageError> =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -225,17 +230,29 @@ export class KpiAlerts extends Effect.Service<KpiAlerts>()("@airlock/ops/KpiAler
         return evaluate(tenant, rows, settings, now)
       })
 
-    /** `GET /api/admin/kpi/alerts`: needs `ops.read` (another tenant: `tenant.cross`). */
+    /** A tenant's alert report now over its stored rollups of the lookback (reads only; no RBAC). */
+    const evaluateStored = (tenant: string): Effect.Effect<AlertReport, Errors.StorageError> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const today = dayIndexOf(now)
+        const rows = yield* store.listRollups(tenant, today - ALERT_LOOKBACK_DAYS + 1, today)
+        return evaluate(tenant, rows, settings, now)
+      })
+
+    /**
+     * `GET /api/admin/kpi/alerts`: over the stored rollups (as fresh as the last rollup run; reads
+     * only); needs `ops.read` (another tenant: `tenant.cross`).
+     */
     const list = (
       actor: Actor.Actor,
       tenant?: string
     ): Effect.Effect<AlertReport, Errors.Forbidden | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* rbac.require(actor, "ops.read")
-        return yield* evaluateFor(yield* TenantScope.acting(rbac, actor, tenant))
+        return yield* evaluateStored(yield* TenantScope.acting(rbac, actor, tenant))
       })
 
-    return { evaluateFor, list } as const
+    return { evaluateFor, evaluateStored, list } as const
   }),
   dependencies: [KpiRollups.Default]
 }) {}

@@ -154,7 +154,15 @@ export const rateCounts = (
   denominator: rollup.steps[rate.from]?.subjects ?? 0
 })
 
-/** The D1 / D7 figure of a rollup at `now`. Pure. */
+/**
+ * Was the rollup's D`n` window over when its counts were taken (and is it at `now`)? A stored
+ * rollup computed before day + n ended holds a partial count: it stays `immature` until a later
+ * computation, however late it is read. Pure.
+ */
+export const isSettled = (rollup: DailyRollup, n: 1 | 7, now: number): boolean =>
+  isMature(rollup.day_index, n, Math.min(now, rollup.computed_at))
+
+/** The D1 / D7 figure of a rollup at `now` (mature only when its counts were taken after the window: {@link isSettled}). Pure. */
 export const retentionOf = (
   rollup: DailyRollup,
   n: 1 | 7,
@@ -162,7 +170,7 @@ export const retentionOf = (
   minCohort: number
 ): RenderedRetention => {
   const retained = n === 1 ? rollup.d1_retained : rollup.d7_retained
-  const mature = isMature(rollup.day_index, n, now)
+  const mature = isSettled(rollup, n, now)
   const status: RetentionStatus = !mature ? "immature" : rollup.cohort_size < minCohort ? "small_cohort" : "ok"
   return {
     cohort_size: rollup.cohort_size,
@@ -256,7 +264,7 @@ export interface RollupPage {
   readonly rollups: ReadonlyArray<RenderedRollup>
 }
 
-/** Computes, stores and serves daily rollups. */
+/** Computes and stores daily rollups (on demand and as a task), and serves the stored ones. */
 export class KpiRollups extends Effect.Service<KpiRollups>()("@airlock/ops/KpiRollups", {
   effect: Effect.gen(function*() {
     const events = yield* ProductEventStore
@@ -282,9 +290,22 @@ export class KpiRollups extends Effect.Service<KpiRollups>()("@airlock/ops/KpiRo
         return rows
       })
 
+    const page = (
+      target: string,
+      range: { readonly from: number; readonly to: number },
+      rows: ReadonlyArray<DailyRollup>,
+      now: number
+    ): RollupPage => ({
+      tenant_id: target,
+      from: dayText(range.from),
+      to: dayText(range.to),
+      rollups: rows.map((r) => render(r, settings, now))
+    })
+
     /**
-     * `GET /api/admin/kpi/rollups`: the tenant's rollups of the range (default the last 30 days),
-     * refreshed from the events, latest day first; needs `ops.read` (another tenant: `tenant.cross`).
+     * `GET /api/admin/kpi/rollups`: the tenant's **stored** rollups of the range (default the last
+     * 30 days), latest day first; a day never computed is absent. Reads only: computing is
+     * {@link run} or the rollup task. Needs `ops.read` (another tenant: `tenant.cross`).
      */
     const list = (
       actor: Actor.Actor,
@@ -296,13 +317,25 @@ export class KpiRollups extends Effect.Service<KpiRollups>()("@airlock/ops/KpiRo
         const target = yield* TenantScope.acting(rbac, actor, tenant)
         const now = yield* Clock.currentTimeMillis
         const range = yield* resolveRange(query, now)
-        const rows = yield* compute(target, range.from, range.to)
-        return {
-          tenant_id: target,
-          from: dayText(range.from),
-          to: dayText(range.to),
-          rollups: rows.map((r) => render(r, settings, now))
-        }
+        return page(target, range, yield* store.listRollups(target, range.from, range.to), now)
+      })
+
+    /**
+     * `POST /api/admin/kpi/rollups/run`: recomputes the tenant's rollups of the range (default the
+     * last 30 days) from its events, stores them and answers them latest day first (every day of
+     * the range). Idempotent. Needs `ops.write` (another tenant: `tenant.cross`).
+     */
+    const run = (
+      actor: Actor.Actor,
+      query: RollupQuery,
+      tenant?: string
+    ): Effect.Effect<RollupPage, Errors.Forbidden | Errors.ValidationError | Errors.StorageError> =>
+      Effect.gen(function*() {
+        yield* rbac.require(actor, "ops.write")
+        const target = yield* TenantScope.acting(rbac, actor, tenant)
+        const now = yield* Clock.currentTimeMillis
+        const range = yield* resolveRange(query, now)
+        return page(target, range, yield* compute(target, range.from, range.to), now)
       })
 
     /** The rollup task: recomputes the last {@link TASK_DAYS} days of every tenant with events in them. */
@@ -317,7 +350,7 @@ export class KpiRollups extends Effect.Service<KpiRollups>()("@airlock/ops/KpiRo
       return { tenants, from: dayText(from), to: dayText(today) }
     })
 
-    return { compute, list, runTask } as const
+    return { compute, list, run, runTask } as const
   })
 }) {}
 

@@ -28,6 +28,7 @@ describe("KPI math", () => {
   })
 
   it("a drop of exactly the threshold counts; D1 alerts need mature cohorts of minimum size", () => {
+    const now = 10 * KpiRollups.DAY_MS + 1
     const rollup = (day: number, size: number, d1: number) =>
       new KpiStore.DailyRollup({
         tenant_id: "t",
@@ -37,7 +38,8 @@ describe("KPI math", () => {
         cohort_size: size,
         d1_retained: d1,
         d7_retained: 0,
-        computed_at: 0
+        // counts taken now: a cohort is mature when its rollup was computed after its window
+        computed_at: now
       })
     const settings = {
       rates: KpiConfig.DEFAULT_RATES,
@@ -48,7 +50,6 @@ describe("KPI math", () => {
     }
     // cohorts of days 0..7 at 50 %; day 8 at 30 % (drop exactly 40 %); day 9 at 0 % but immature
     const rows = [...Array.from({ length: 8 }, (_, d) => rollup(d, 10, 5)), rollup(8, 10, 3), rollup(9, 10, 0)]
-    const now = 10 * KpiRollups.DAY_MS + 1
     const report = KpiAlerts.evaluate("t", rows, settings, now)
     expect(report.alerts).toStrictEqual([
       expect.objectContaining({
@@ -62,6 +63,38 @@ describe("KPI math", () => {
     const small = KpiAlerts.evaluate("t", [...rows.slice(0, 8), rollup(8, 9, 3)], settings, now)
     expect(small.alerts).toStrictEqual([])
     expect(small.checks.find((c) => c.metric === "D1")).toMatchObject({ status: "ok", day: KpiRollups.dayText(7) })
+  })
+})
+
+describe("stored rollups", () => {
+  it("a cohort is mature only when its rollup was computed after the window, however late it is read", () => {
+    const stored = (computedAt: number) =>
+      new KpiStore.DailyRollup({
+        tenant_id: "t",
+        day: KpiRollups.dayText(0),
+        day_index: 0,
+        steps: {},
+        cohort_size: 10,
+        d1_retained: 2,
+        d7_retained: 1,
+        computed_at: computedAt
+      })
+    const later = 30 * KpiRollups.DAY_MS
+    // computed during day 1 (D1 window still open): the count is partial, n/a however late it is read
+    expect(KpiRollups.retentionOf(stored(KpiRollups.DAY_MS + 5), 1, later, 3)).toMatchObject({
+      mature: false,
+      status: "immature",
+      percent: "n/a"
+    })
+    // computed once day 1 was over: 2 of 10
+    expect(KpiRollups.retentionOf(stored(2 * KpiRollups.DAY_MS), 1, later, 3)).toMatchObject({
+      mature: true,
+      status: "ok",
+      percent: "20.00%"
+    })
+    // D7 of the same rollup is not settled until it is computed after day 7
+    expect(KpiRollups.isSettled(stored(2 * KpiRollups.DAY_MS), 7, later)).toBe(false)
+    expect(KpiRollups.isSettled(stored(8 * KpiRollups.DAY_MS), 7, later)).toBe(true)
   })
 })
 

@@ -2,7 +2,8 @@
  * Contract of the KPI group: product events (`POST /api/v1/events`, tenant-scoped), and the admin
  * KPI console (`/api/admin/kpi/*`, `/api/admin/baseline*`, `/api/admin/digest/*`: admin role, IP
  * allowlist, and writes only with admin writes enabled; an admin's `X-Tenant` picks the tenant).
- * The ops services check permissions and compute everything; the handlers only translate.
+ * The ops services check permissions and compute everything; the handlers only translate. A GET
+ * never writes: rollups are computed by `POST /api/admin/kpi/rollups/run` and the scheduled task.
  */
 import { KpiAlerts, KpiRollups, ProductEvents } from "@airlock/ops"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
@@ -114,6 +115,13 @@ export class KpiApi extends HttpApiGroup.make("kpi")
   .add(
     HttpApiEndpoint.get("rollups", "/api/admin/kpi/rollups")
       .setUrlParams(Schema.Struct({ from: Schema.optional(DateText), to: Schema.optional(DateText) }))
+      .addSuccess(RollupPage)
+      .addError(ApiError.Forbidden)
+      .middleware(AdminTenantScoped)
+  )
+  .add(
+    HttpApiEndpoint.post("runRollups", "/api/admin/kpi/rollups/run")
+      .setPayload(strictBody({ from: Schema.optional(DateText), to: Schema.optional(DateText) }))
       .addSuccess(RollupPage)
       .addError(ApiError.Forbidden)
       .middleware(AdminTenantScoped)

@@ -58,6 +58,13 @@ export const layer: Layer.Layer<
             ...(urlParams.to !== undefined ? { to: urlParams.to } : {})
           }, tenant)
         ))
+      .handle("runRollups", ({ payload }) =>
+        withPrincipal((actor, tenant) =>
+          rollups.run(actor, {
+            ...(payload.from !== undefined ? { from: payload.from } : {}),
+            ...(payload.to !== undefined ? { to: payload.to } : {})
+          }, tenant)
+        ))
       .handle("alerts", () => withPrincipal((actor, tenant) => alerts.list(actor, tenant)))
       .handle("notify", () => withPrincipal((actor, tenant) => webhook.notify(actor, tenant)))
       .handle("deliveries", ({ urlParams }) =>
