@@ -19,7 +19,7 @@
 import { Actor, AgentMemory, type Errors, type Ids, Rbac, TenantScope } from "@airlock/core"
 import { Budgets } from "@airlock/guardrails"
 import { LanguageModel } from "@effect/ai"
-import { Clock, Effect, Metric, Option, Schema } from "effect"
+import { Clock, Effect, Layer, Metric, Option, Schema } from "effect"
 import { ExecutionsConfig } from "./ExecutionsConfig.js"
 import { ExecutionRecord, ExecutionStore } from "./ExecutionStore.js"
 import * as Outage from "./OutageClass.js"
@@ -404,3 +404,11 @@ export class Triage extends Effect.Service<Triage>()("@airlock/ops/Triage", {
     return { triage, reports } as const
   })
 }) {}
+
+/**
+ * The model triage refines summaries with, for a host that builds one elsewhere (the companion's
+ * `LlmConfig.layerModel`): provide it below `Executions.layer`, with `AIRLOCK_TRIAGE_LLM_MODEL`
+ * naming the priced model.
+ */
+export const layerModel = (model: LanguageModel.Service): Layer.Layer<LanguageModel.LanguageModel> =>
+  Layer.succeed(LanguageModel.LanguageModel, model)
