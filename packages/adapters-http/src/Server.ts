@@ -55,7 +55,7 @@ import type { Etag } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { NodeContext } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import { Context, Effect, Fiber, FiberRef, Layer, Option, SchemaAST } from "effect"
+import { Context, Effect, Either, Fiber, FiberRef, Layer, Option, Schema, SchemaAST } from "effect"
 import { constTrue } from "effect/Function"
 import { createServer, type Server as NodeServer } from "node:http"
 import { Server as NetServer } from "node:net"
@@ -134,6 +134,35 @@ export const routesWithoutBody = (api: HttpApi.HttpApi.Any = AirlockApi): Readon
       if (Option.isNone(endpoint.payloadSchema)) {
         out.add(`${endpoint.method} ${endpoint.path}`)
         if (endpoint.method === "GET") out.add(`HEAD ${endpoint.path}`)
+      }
+    }
+  })
+  return out
+}
+
+// The whole payload schema, refinements included: one that refuses an empty object (an update
+// that must change something) keeps refusing an empty body as a bad payload.
+const acceptsEmptyObject = (payload: SchemaAST.AST): boolean => {
+  try {
+    return Either.isRight(Schema.decodeUnknownEither(Schema.make(payload))({}))
+  } catch {
+    // a payload that decodes asynchronously (or through a service) is not assumed to accept it
+    return false
+  }
+}
+
+/**
+ * The `METHOD template` of every route whose payload schema accepts `{}` (no required field, no
+ * refinement refusing it): an empty body sent to one is read as `{}`, and answered as `{}` is.
+ */
+export const routesAcceptingEmptyBody = (api: HttpApi.HttpApi.Any = AirlockApi): ReadonlySet<string> => {
+  const out = new Set<string>()
+  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => {
+      if (Option.isNone(endpoint.payloadSchema)) return
+      if (acceptsEmptyObject(endpoint.payloadSchema.value.ast)) {
+        out.add(`${endpoint.method} ${endpoint.path}`)
       }
     }
   })
@@ -294,6 +323,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig | Drain.Drain> = H
     const trusted = makeIpMatcher(settings.trustedProxies)
     const routes = makeRouteTable(routeTemplates())
     const bodyless = routesWithoutBody()
+    const emptyAccepted = routesAcceptingEmptyBody()
     const lists = listRoutes()
     const limits = { maxBytes: settings.maxBodyBytes, maxJsonDepth: settings.maxJsonDepth }
 
@@ -374,7 +404,7 @@ export const middleware: Layer.Layer<never, never, HttpConfig | Drain.Drain> = H
         const badQuery = lists.has(`${request.method} ${route}`) ? checkQuery(request.url, MAX_PAGE_LIMIT) : undefined
         const takesBody = route === "unmatched" ? undefined : !bodyless.has(`${request.method} ${route}`)
         const run = (badQuery === undefined
-          ? prepare(request, limits, takesBody)
+          ? prepare(request, limits, takesBody, emptyAccepted.has(`${request.method} ${route}`))
           : Effect.succeed<Prepared>({ _tag: "Refused", error: badQuery, closeConnection: false })).pipe(
             Effect.flatMap((prepared) => {
               if (prepared._tag === "Refused") {

@@ -263,6 +263,67 @@ const suite = (storage: H.Storage) =>
       }))
   })
 
+const metricsSuite = (storage: H.Storage) =>
+  layer(H.layer({ storage }), { excludeTestServices: true })(`run metrics over HTTP: ${storage}`, (it) => {
+    it.effect("the runbook's Run Metrics: builds and their executions count by kind while the run runs", () =>
+      Effect.gen(function*() {
+        yield* registerRunner
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const executions = yield* Executions.Executions
+        const { admin, bookkeeper } = H.tokens
+        const command = (name: string) =>
+          s.raw(`/api/admin/control/run/${name}`, { method: "POST", headers: H.auth(admin) })
+        const metrics = Effect.map(s.raw("/api/admin/metrics/run", { headers: H.auth(admin) }), (r) => r.json)
+        const build = (job: string, plan: unknown) =>
+          Effect.zipRight(
+            s.raw("/api/v1/builds", H.json("POST", bookkeeper, { job_name: job, plan })),
+            Effect.zipRight(executions.processAvailable(5), executions.awaitTriage)
+          )
+
+        // before any run: nothing counted
+        yield* build("before", {})
+        expect(Number((yield* sql`SELECT COUNT(*) AS n FROM ops_run_counters`)[0]!.n)).toBe(0)
+
+        // the console's Start Test Run (no body), then activity
+        const started = yield* command("start")
+        expect(started.json).toMatchObject({ phase: "running" })
+        const runId = started.json.run_id as string
+        yield* build("nightly", {})
+        yield* build("nightly", { n: 2 })
+        yield* build("broken", { fail: "connect ECONNREFUSED 10.0.0.7:5432" })
+        expect(yield* metrics).toMatchObject({
+          run_id: runId,
+          phase: "running",
+          total_actions: 6,
+          by_kind: { "ops.build": 3, "ops.execution": 3 }
+        })
+        const rows = yield* sql`SELECT kind, count FROM ops_run_counters WHERE run_id = ${runId} ORDER BY kind`
+        expect(rows.map((r) => [r.kind, Number(r.count)])).toStrictEqual([["ops.build", 3], ["ops.execution", 3]])
+
+        // paused: activity is not counted
+        yield* command("pause")
+        yield* build("nightly", { n: 3 })
+        expect((yield* metrics).total_actions).toBe(6)
+        yield* command("resume")
+
+        // stopped: the last run's figures stay; a new run starts at 0
+        yield* command("stop")
+        yield* build("nightly", { n: 4 })
+        expect(yield* metrics).toMatchObject({ run_id: runId, phase: "idle", total_actions: 6 })
+        const next = yield* s.raw("/api/admin/control/run/start", H.json("POST", admin, { run_id: "second" }))
+        expect(next.json).toMatchObject({ run_id: "second" })
+        expect(yield* metrics).toMatchObject({ run_id: "second", total_actions: 0, by_kind: {} })
+        yield* build("nightly", { n: 5 })
+        expect((yield* metrics).by_kind).toStrictEqual({ "ops.build": 1, "ops.execution": 1 })
+        yield* command("stop")
+      }))
+  })
+
+describe("run metrics over HTTP", () => {
+  metricsSuite("sqlite")
+})
+
 describe("executions and run controls over HTTP", () => {
   suite("sqlite")
   if (H.pgEnabled()) suite("postgres")

@@ -5,7 +5,7 @@
  * through preflight, runners, retry, cancel, stale reconcile, triage), checking persisted state
  * through the raw {@link OpsProbe}. The run is global: each run test leaves it stopped.
  */
-import { Audit, Canonical, type CorePorts, type Errors, Ids, Tenants } from "@airlock/core"
+import { Audit, Canonical, type CorePorts, type Errors, GovernedActions, Ids, Tenants } from "@airlock/core"
 import { Approvals, Budgets, type GuardrailsPorts, StopConditions, Windows } from "@airlock/guardrails"
 import { Executions, ExecutionStore, JobRunner, RunControl, type RunStore, WorkerLoop } from "@airlock/ops"
 import { expect, layer } from "@effect/vitest"
@@ -194,6 +194,86 @@ export const suite = <E>(
         expect(exits.filter(Exit.isSuccess).length).toBe(1)
         expect(exits.filter(Exit.isFailure).map(failureCode)).toStrictEqual(Array(5).fill("run.already_active"))
         yield* control.stop({ actor: admin, tenant: tenant.id })
+      }))
+
+    it.effect("run metrics: applied actions and finished executions count by kind while running, not otherwise", () =>
+      Effect.gen(function*() {
+        const { admin, bookkeeper, tenant, viewer } = yield* fixture("runs-metrics")
+        const control = yield* RunControl.RunControl
+        const executions = yield* Executions.Executions
+        const pipeline = yield* GovernedActions.GovernedActions
+        const stops = yield* StopConditions.StopConditions
+        const probe = yield* OpsProbe
+        const op = { actor: admin, tenant: tenant.id }
+        const note = (n: number) => ({ job_name: `n${n}`, plan: "p", risk_score: 0, estimated_cost_usd: "0" })
+        const applyOne = (n: number) =>
+          Effect.flatMap(
+            pipeline.propose({ tenant_id: tenant.id, actor: bookkeeper, kind: "g.undeclared", payload: note(n) }),
+            (p) => pipeline.apply(tenant.id, p.action.id, bookkeeper)
+          )
+        const build = (plan: unknown) =>
+          Effect.zipRight(
+            executions.submit(bookkeeper, tenant.id, { job_name: "metered", plan }),
+            executions.processAvailable(10)
+          )
+
+        // the last run (shown while idle) is the newest start: later than the other tests' runs
+        yield* TestClock.adjust("1 hour")
+        // no open run: nothing is counted anywhere
+        yield* applyOne(0)
+        yield* build({ do: "succeed" })
+        expect(yield* probe.counter("m-1", "g.undeclared")).toBeNull()
+
+        yield* control.start(op, { run_id: "m-1" })
+        expect(yield* control.metrics(viewer)).toMatchObject({ run_id: "m-1", total_actions: 0, by_kind: {} })
+        const first = yield* applyOne(1)
+        yield* applyOne(2)
+        // applying again finds the work done: not a second action; a rejected proposal is not applied
+        yield* pipeline.apply(tenant.id, first.action.id, bookkeeper)
+        const rejected = yield* pipeline.propose({
+          tenant_id: tenant.id,
+          actor: bookkeeper,
+          kind: "g.undeclared",
+          payload: note(3)
+        })
+        yield* pipeline.reject(tenant.id, rejected.action.id, admin, "no")
+        // a build is an applied `ops.build`; its execution, run to its end (succeeded or failed), an `ops.execution`
+        yield* build({ do: "succeed" })
+        yield* build({ do: "fail", error: "boom" })
+        yield* executions.awaitTriage
+        const running = { "g.undeclared": 2, "ops.build": 2, "ops.execution": 2 }
+        expect(yield* control.metrics(viewer)).toMatchObject({
+          run_id: "m-1",
+          phase: "running",
+          total_actions: 6,
+          by_kind: running
+        })
+        expect(yield* probe.counter("m-1", "g.undeclared")).toBe(2)
+        expect(yield* probe.counter("m-1", "ops.execution")).toBe(2)
+
+        // paused by an operator, then by a stop condition: nothing counts
+        yield* control.pause(op)
+        yield* applyOne(4)
+        yield* build({ do: "succeed" })
+        yield* control.resume(op)
+        yield* stops.trip("db_pool_pressure", { samples: 3 })
+        yield* applyOne(5)
+        expect((yield* control.metrics(viewer)).by_kind).toStrictEqual(running)
+        yield* control.resume(op)
+        yield* applyOne(6)
+        expect((yield* control.metrics(viewer)).by_kind).toStrictEqual({ ...running, "g.undeclared": 3 })
+
+        // stopped: the last run's counters stay readable and grow no more; a new run starts at 0
+        yield* control.stop(op)
+        yield* applyOne(7)
+        expect(yield* control.metrics(viewer)).toMatchObject({ run_id: "m-1", phase: "idle", total_actions: 7 })
+        yield* TestClock.adjust("1 minute")
+        yield* control.start(op, { run_id: "m-2" })
+        expect(yield* control.metrics(viewer)).toMatchObject({ run_id: "m-2", total_actions: 0, by_kind: {} })
+        yield* applyOne(8)
+        expect((yield* control.metrics(viewer)).by_kind).toStrictEqual({ "g.undeclared": 1 })
+        expect(yield* probe.counter("m-1", "g.undeclared")).toBe(3)
+        yield* control.stop(op)
       }))
 
     it.effect("executions store: insert, tenant scope, duplicate, compare-and-set, listing with cursor", () =>

@@ -1,10 +1,12 @@
 /**
- * The kinds and gates known to this process. Packages and hosts register into it from layers;
- * the pipeline asks it for a kind by name and for the gates guarding a kind in a phase.
+ * The kinds, gates and observers known to this process. Packages and hosts register into it from
+ * layers; the pipeline asks it for a kind by name, for the gates guarding a kind in a phase, and
+ * for the observers to tell of an applied action.
  */
 import { Effect, Option } from "effect"
 import type { Phase } from "./Action.js"
 import type { ActionKind } from "./ActionKind.js"
+import type { ActionObserver } from "./ActionObserver.js"
 import type { Gate } from "./Gate.js"
 
 /** Kinds and gates known to this process. Packages and hosts register into it from layers. */
@@ -13,6 +15,7 @@ export class ActionRegistry extends Effect.Service<ActionRegistry>()("@airlock/c
     const kinds = new Map<string, ActionKind>()
     const gates: Array<Gate> = []
     const cache = new Map<string, ReadonlyArray<Gate>>()
+    let observers: ReadonlyArray<ActionObserver> = []
     return {
       /** Registers a kind; registering a second kind under the same name is a defect. */
       registerKind: <P, PI>(kind: ActionKind<P, PI>) =>
@@ -31,6 +34,13 @@ export class ActionRegistry extends Effect.Service<ActionRegistry>()("@airlock/c
               cache.clear()
             })
         ),
+      /** Registers an observer of applied actions; one registered under the same name is replaced. */
+      registerObserver: (observer: ActionObserver) =>
+        Effect.sync(() => {
+          observers = [...observers.filter((o) => o.name !== observer.name), observer]
+        }),
+      /** The observers of applied actions, in registration order. */
+      observers: (): ReadonlyArray<ActionObserver> => observers,
       kind: (name: string): Option.Option<ActionKind> => Option.fromNullable(kinds.get(name)),
       kinds: (): ReadonlyArray<ActionKind> => [...kinds.values()],
       /** The gates guarding `kind` in `phase`, in order (stable for equal orders). */

@@ -11,6 +11,7 @@
  *
  * Kinds (what can be proposed, and the handler that promotes it) and gates (who may, when)
  * are registered by packages and hosts in the `ActionRegistry`; the gates' places are `GateOrder`.
+ * Observers registered there (`ActionObserver`) hear of each applied action after its commit.
  */
 import { Clock, Effect, Metric, Option, ParseResult, Schema } from "effect"
 import {
@@ -314,6 +315,24 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
         version: action.version + 1
       })
 
+    // an observer's failure is its own: logged, never the caller's (the action is applied)
+    const notifyApplied = (action: ActionRecord, actor: Actor): Effect.Effect<void> => {
+      const observers = registry.observers()
+      if (observers.length === 0) return Effect.void
+      return Effect.forEach(
+        observers,
+        (observer) =>
+          Effect.catchAllCause(
+            observer.applied({ action, actor }),
+            (cause) =>
+              Effect.logWarning("action observer failed", cause).pipe(
+                Effect.annotateLogs({ observer: observer.name, kind: action.kind, action_id: action.id })
+              )
+          ),
+        { discard: true }
+      )
+    }
+
     const actionNotFound = (id: ActionId) =>
       new NotFound({ message: `Action ${id} not found`, details: { entity: "action", id } })
 
@@ -353,8 +372,12 @@ export class GovernedActions extends Effect.Service<GovernedActions>()("@airlock
           }
         )
       ).pipe(
-        // counted once committed; finding the work done is not a second apply
-        Effect.tap((r) => r.already_applied ? Effect.void : countKind(actionsAppliedTotal, "applied", r.action.kind)),
+        // counted and observed once committed; finding the work done is not a second apply
+        Effect.tap((r) =>
+          r.already_applied
+            ? Effect.void
+            : Effect.zipRight(countKind(actionsAppliedTotal, "applied", r.action.kind), notifyApplied(r.action, actor))
+        ),
         Effect.catchIf(
           (e): e is GateDenied => e instanceof GateDenied,
           (denied) => Effect.zipRight(traces.insert(denied.trace), Effect.fail(denied.error))

@@ -3,6 +3,7 @@
  */
 export * as Action from "./Action.js"
 export * as ActionKind from "./ActionKind.js"
+export * as ActionObserver from "./ActionObserver.js"
 export * as ActionRegistry from "./ActionRegistry.js"
 export * as Actor from "./Actor.js"
 export * as AgentMemory from "./AgentMemory.js"

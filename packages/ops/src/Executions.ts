@@ -18,6 +18,8 @@
  * - **Reconcile**: RUNNING executions whose heartbeat is older than `stale_after_seconds` become
  *   FAILED with reason `stale`, on an interval and on demand.
  * - Every failure is triaged in the background (`Triage`).
+ * - While a run is running, the build (`ops.build`, an applied governed action) and every
+ *   execution run to its end (`ops.execution`) count in the run's metrics (`RunControl`).
  */
 import {
   ActionRegistry,
@@ -38,7 +40,7 @@ import { Drain } from "./Drain.js"
 import { ExecutionsConfig } from "./ExecutionsConfig.js"
 import { ExecutionRecord, type ExecutionStatus, ExecutionStore } from "./ExecutionStore.js"
 import { JobCanceled, type JobContext, JobError, JobRunners } from "./JobRunner.js"
-import { RunControl } from "./RunControl.js"
+import { EXECUTION_ACTION_KIND, RunControl } from "./RunControl.js"
 import type { RunStore } from "./RunStore.js"
 import { Triage } from "./Triage.js"
 
@@ -149,6 +151,7 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
     const budgets = yield* BudgetStore.BudgetStore
     const runners = yield* JobRunners
     const triage = yield* Triage
+    const control = yield* RunControl
     const audit = yield* Audit.AuditLog
     const rbac = yield* Rbac.Rbac
     const uow = yield* UnitOfWork.UnitOfWork
@@ -628,6 +631,10 @@ export class Executions extends Effect.Service<Executions>()("@airlock/ops/Execu
         if (after === null) return null
         yield* Budgets.countSpend("execution_actual", spent)
         yield* finished(after.status)
+        // the run's metrics: an execution run to its end is one action of the open run
+        yield* control.recordAction(EXECUTION_ACTION_KIND).pipe(
+          Effect.catchAll((e) => Effect.logWarning("run metrics not recorded", e))
+        )
         if (after.status === "FAILED") yield* triageLater(after)
         return after
       }).pipe(
@@ -752,8 +759,8 @@ export const layer: Layer.Layer<
   | GovernedActions.GovernedActions
   | ActionRegistry.ActionRegistry
   | Ids.IdGenerator
-> = Layer.mergeAll(Executions.Default, RunControl.Default).pipe(
-  Layer.provideMerge(Layer.mergeAll(Triage.Default, JobRunners.Default))
+> = Executions.Default.pipe(
+  Layer.provideMerge(Layer.mergeAll(RunControl.Default, Triage.Default, JobRunners.Default))
 )
 
 /** A worker and the interval reconcile, running for the life of the layer. */

@@ -18,8 +18,15 @@
  * pauses the open run for every instance and an operator's resume restarts it. Every command is
  * one transaction (run row, overrides, audit record) and is audited with the token's actor and
  * the operator's name (the console's "Actor name").
+ *
+ * The run's metrics count actions by kind while the run is `running` (open, active, not paused):
+ * every governed action the pipeline applies (RunControl registers itself as an observer in
+ * core's `ActionRegistry`, so ledger, companion and ops kinds alike are counted, under their kind
+ * name), every execution a worker runs to its end (`ops.execution`), and what a `WorkerLoop`
+ * step reports. Nothing is counted while no run is open, while it is paused (by an operator or
+ * a stop condition) or after it stopped; each run has its own counters, so a new run starts at 0.
  */
-import { type Actor, Audit, Errors, type Ids, Rbac, SystemState, UnitOfWork } from "@airlock/core"
+import { ActionRegistry, type Actor, Audit, Errors, type Ids, Rbac, SystemState, UnitOfWork } from "@airlock/core"
 import { BreakerEvents, StopConditions } from "@airlock/guardrails"
 import { Clock, Context, Effect, Metric, Option, Schema } from "effect"
 import { ExecutionsConfig } from "./ExecutionsConfig.js"
@@ -93,6 +100,12 @@ export const SHOWN_OVERRIDES: ReadonlyArray<string> = [
   SystemState.AI_GLOBAL_ENABLED_KEY
 ]
 
+/** The observer name run metrics register under in core's `ActionRegistry`. */
+export const RUN_METRICS_OBSERVER = "ops.run_metrics"
+
+/** The kind an execution run to its end (SUCCEEDED or FAILED) is counted under. */
+export const EXECUTION_ACTION_KIND = "ops.execution"
+
 /** Runs started, by instance (exported as `/metrics` counter). */
 export const runCommandsTotal = Metric.counter("ops_run_commands_total", {
   description: "Run-control commands applied (start, stop, pause, resume, reset)",
@@ -121,6 +134,7 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
     const uow = yield* UnitOfWork.UnitOfWork
     const config = yield* ExecutionsConfig
     const hooks = yield* Effect.serviceOption(RunHooks)
+    const registry = yield* ActionRegistry.ActionRegistry
 
     const current = Effect.gen(function*() {
       const open = Option.getOrNull(yield* runs.open())
@@ -327,12 +341,26 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
         return yield* done("reset")
       })
 
-    /** Counts `n` actions of `kind` in the open run (nothing when no run is open). */
+    /**
+     * Counts `n` actions of `kind` in the open run while it is running; nothing when no run is
+     * open or it is paused (by an operator or a stop condition).
+     */
     const recordAction = (kind: string, n = 1): Effect.Effect<void, Errors.StorageError> =>
-      Effect.flatMap(
-        runs.open(),
-        (open) => (Option.isSome(open) && n > 0 ? runs.count(open.value.run_id, kind, n) : Effect.void)
-      )
+      n > 0
+        ? Effect.flatMap(runs.open(), (open) =>
+          Option.isNone(open)
+            ? Effect.void
+            : Effect.flatMap(stops.observe, (observed) =>
+              phaseOf(open.value, observed.active, observed.paused) === "running"
+                ? runs.count(open.value.run_id, kind, n)
+                : Effect.void))
+        : Effect.void
+
+    // every governed action the pipeline applies counts in the run, under its kind
+    yield* registry.registerObserver({
+      name: RUN_METRICS_OBSERVER,
+      applied: ({ action }) => recordAction(action.kind)
+    })
 
     /** The open run's metrics, or the last run's when none is open (`ops.read`). */
     const metrics = (actor: Actor.Actor): Effect.Effect<RunMetrics, Errors.Forbidden | Errors.StorageError> =>

@@ -5,7 +5,8 @@
  * 1. Deterministic heuristics ({@link classify}, pure) read the error and the runner's last log
  *    lines and classify the failure — `budget`, `approval`, `out_of_memory`, `auth`,
  *    `dependency_unavailable` (with the assistant runbook's outage class: `dns_resolution`,
- *    `timeout`, `network_unreachable`, `provider_unavailable`), `timeout`, `input` (missing
+ *    `timeout`, `network_unreachable`, `provider_unavailable`, recognised by `OutageClass` as
+ *    the doctor's are), `timeout`, `input` (missing
  *    input or schema mismatch), else `unknown` — keeping the evidence lines that decided it.
  * 2. When a language model is configured (an `@effect/ai` `LanguageModel` in the context and
  *    `AIRLOCK_TRIAGE_LLM_MODEL` priced in the LLM budget) and the budget allows, the model
@@ -18,9 +19,10 @@
 import { Actor, AgentMemory, type Errors, type Ids, Rbac, TenantScope } from "@airlock/core"
 import { Budgets } from "@airlock/guardrails"
 import { LanguageModel } from "@effect/ai"
-import { Clock, Effect, Metric, Option, Schema } from "effect"
+import { Clock, Effect, Layer, Metric, Option, Schema } from "effect"
 import { ExecutionsConfig } from "./ExecutionsConfig.js"
 import { ExecutionRecord, ExecutionStore } from "./ExecutionStore.js"
+import * as Outage from "./OutageClass.js"
 
 /** What kind of failure it was. */
 export const FailureCategory = Schema.Literal(
@@ -36,10 +38,10 @@ export const FailureCategory = Schema.Literal(
 /** Type of {@link FailureCategory}. */
 export type FailureCategory = typeof FailureCategory.Type
 
-/** The assistant runbook's outage classes (for `dependency_unavailable`). */
-export const OutageClass = Schema.Literal("dns_resolution", "timeout", "network_unreachable", "provider_unavailable")
+/** The assistant runbook's outage classes (for `dependency_unavailable`): the doctor's, from `OutageClass`. */
+export const OutageClass = Outage.OutageClass
 /** Type of {@link OutageClass}. */
-export type OutageClass = typeof OutageClass.Type
+export type OutageClass = Outage.OutageClass
 
 /** A triage report. */
 export class TriageReport extends Schema.Class<TriageReport>("TriageReport")({
@@ -77,10 +79,17 @@ interface Rule {
   readonly suggestion: string
 }
 
+const DEPENDENCY_SUGGESTIONS: Record<OutageClass, string> = {
+  dns_resolution: "A dependency's host name does not resolve: check DNS and the configured host",
+  network_unreachable: "A dependency is unreachable: check that it runs and that the network path is open",
+  timeout: "A dependency did not answer in time: check its health and latency, then retry",
+  provider_unavailable: "A provider is failing or throttling: wait for it to recover (or switch provider), then retry"
+}
+
 // Ordered: the first rule with a matching line decides. Refusals come first (their wording is
-// exact), then resource exhaustion and credentials, then the dependency outage classes (a DNS
-// failure also says "not found"; a connect timeout also says "timeout"), then plain timeouts and
-// input problems.
+// exact), then resource exhaustion and credentials, then the dependency outage classes in
+// `OutageClass`'s order and wording (the doctor's classes, shared), then plain timeouts and input
+// problems.
 const RULES: ReadonlyArray<Rule> = [
   {
     name: "budget_refusal",
@@ -112,38 +121,13 @@ const RULES: ReadonlyArray<Rule> = [
       /\b401\b|\b403\b|unauthori[sz]ed|forbidden|permission denied|access denied|invalid (api )?(key|token)|authentication failed|expired (token|credentials)|EACCES/i,
     suggestion: "Check the job's credentials and the permissions of its service account"
   },
-  {
-    name: "dns_resolution",
+  ...Outage.textPatterns.map(([outage, pattern]): Rule => ({
+    name: outage === "timeout" ? "dependency_timeout" : outage,
     category: "dependency_unavailable",
-    outage: "dns_resolution",
-    pattern:
-      /ENOTFOUND|EAI_AGAIN|getaddrinfo|name or service not known|could not resolve host|temporary failure in name resolution|dns/i,
-    suggestion: "A dependency's host name does not resolve: check DNS and the configured host"
-  },
-  {
-    name: "network_unreachable",
-    category: "dependency_unavailable",
-    outage: "network_unreachable",
-    pattern:
-      /ENETUNREACH|EHOSTUNREACH|ECONNREFUSED|ECONNRESET|network is unreachable|no route to host|connection refused|connection reset/i,
-    suggestion: "A dependency is unreachable: check that it runs and that the network path is open"
-  },
-  {
-    name: "dependency_timeout",
-    category: "dependency_unavailable",
-    outage: "timeout",
-    pattern:
-      /ETIMEDOUT|ESOCKETTIMEDOUT|connect(ion)? timed? ?out|upstream timed? ?out|read timed? ?out|gateway timeout|\b504\b/i,
-    suggestion: "A dependency did not answer in time: check its health and latency, then retry"
-  },
-  {
-    name: "provider_unavailable",
-    category: "dependency_unavailable",
-    outage: "provider_unavailable",
-    pattern:
-      /\b50[023]\b|service unavailable|bad gateway|provider unavailable|breaker (is )?open|overloaded|\b429\b|too many requests|rate limit/i,
-    suggestion: "A provider is failing or throttling: wait for it to recover (or switch provider), then retry"
-  },
+    outage,
+    pattern,
+    suggestion: DEPENDENCY_SUGGESTIONS[outage]
+  })),
   {
     name: "timeout",
     category: "timeout",
@@ -420,3 +404,11 @@ export class Triage extends Effect.Service<Triage>()("@airlock/ops/Triage", {
     return { triage, reports } as const
   })
 }) {}
+
+/**
+ * The model triage refines summaries with, for a host that builds one elsewhere (the companion's
+ * `LlmConfig.layerModel`): provide it below `Executions.layer`, with `AIRLOCK_TRIAGE_LLM_MODEL`
+ * naming the priced model.
+ */
+export const layerModel = (model: LanguageModel.Service): Layer.Layer<LanguageModel.LanguageModel> =>
+  Layer.succeed(LanguageModel.LanguageModel, model)

@@ -1,4 +1,4 @@
-import { RunControl, Triage } from "@airlock/ops"
+import { OutageClass, RunControl, Triage } from "@airlock/ops"
 import { describe, expect, it } from "@effect/vitest"
 
 const classify = (error: string | null, log: ReadonlyArray<string> = [], failure_reason: string | null = "error") =>
@@ -31,6 +31,40 @@ describe("failure triage heuristics", () => {
     expect(classify("upstream answered 503 Service Unavailable")).toMatchObject({
       outage_class: "provider_unavailable"
     })
+  })
+
+  it("the outage classes are the doctor's: every error code and status it classifies reads the same in triage", () => {
+    expect(Triage.OutageClass).toBe(OutageClass.OutageClass)
+    const codes = [
+      "ENOTFOUND",
+      "EAI_AGAIN",
+      "EAI_NONAME",
+      "EAI_FAIL",
+      "EAI_NODATA",
+      "ETIMEDOUT",
+      "ESOCKETTIMEDOUT",
+      "UND_ERR_CONNECT_TIMEOUT",
+      "UND_ERR_HEADERS_TIMEOUT",
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "EHOSTUNREACH",
+      "ENETUNREACH"
+    ]
+    for (const code of codes) {
+      const c = classify(`request to warehouse failed, reason: connect ${code} 10.0.0.7:443`)
+      expect([code, c.category, c.outage_class]).toStrictEqual([
+        code,
+        "dependency_unavailable",
+        OutageClass.fromErrorCode(code)
+      ])
+      expect(OutageClass.fromText(code)).toBe(OutageClass.fromErrorCode(code))
+    }
+    for (const status of [500, 502, 503, 429]) {
+      expect(classify(`upstream answered ${status}`).outage_class).toBe(OutageClass.fromHttpStatus(status))
+    }
+    // a plain timeout is the job's own, not a dependency's
+    expect(classify("step exceeded its timeout")).toMatchObject({ category: "timeout", outage_class: null })
+    expect(OutageClass.fromText("step exceeded its timeout")).toBeNull()
   })
 
   it("reads the error first, then the log newest first; at most five evidence lines", () => {

@@ -2,7 +2,8 @@
  * Request bodies are read once, before routing, so every route gets the same treatment: the
  * size limit (413 after draining the body, so the client reads the answer), malformed JSON and
  * over-deep JSON (400) — all decided before any handler or store is touched. The parsed body
- * is then served to the router from memory.
+ * is then served to the router from memory. An empty body sent to a route whose payload accepts
+ * `{}` (every field optional) is served as `{}`.
  */
 import { Errors } from "@airlock/core"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
@@ -155,13 +156,31 @@ const takeSelector = (
 }
 
 /**
+ * The request with the JSON body `{}` in place of an empty one (nothing, or only whitespace, in
+ * whatever content type but multipart): what a route whose payload has no required field gets
+ * when a client sends nothing (`curl -X POST` without `-d`, `-d ''`, `fetch` without a body).
+ */
+const asEmptyObject = (request: HttpServerRequest.HttpServerRequest): HttpServerRequest.HttpServerRequest => {
+  const text = "{}"
+  const wrapped = withBody(request, encoder.encode(text), text, { value: {} })
+  // read as JSON whatever it was labelled: an empty form or text body carries nothing either
+  Object.defineProperty(wrapped, "headers", {
+    value: { ...request.headers, "content-type": "application/json", "content-length": String(text.length) }
+  })
+  return wrapped
+}
+
+/**
  * Reads and checks the body of a request that may carry one. Multipart bodies are left to the
  * platform (which applies its own limits); everything else is read here under the size limit.
+ * With `emptyAsObject` (the route's payload accepts `{}`), an empty body is served as `{}`; a
+ * body that is present is checked as always.
  */
 export const prepare = (
   request: HttpServerRequest.HttpServerRequest,
   limits: BodyLimits,
-  takesBody?: boolean
+  takesBody?: boolean,
+  emptyAsObject = false
 ): Effect.Effect<Prepared, RequestError> => {
   if (takesBody === false) return refuseBody(request, limits)
   if (!BODY_METHODS.has(request.method)) return Effect.succeed({ _tag: "Ok", request })
@@ -170,8 +189,11 @@ export const prepare = (
   if (contentType !== undefined && contentType.toLowerCase().includes("multipart/form-data")) {
     return Effect.succeed({ _tag: "Ok", request })
   }
+  const empty = (): Prepared => ({ _tag: "Ok", request: asEmptyObject(request) })
   const length = headers["content-length"]
-  if (length === undefined && headers["transfer-encoding"] === undefined) return Effect.succeed({ _tag: "Ok", request })
+  if (length === undefined && headers["transfer-encoding"] === undefined) {
+    return Effect.succeed(emptyAsObject ? empty() : { _tag: "Ok", request })
+  }
   // read at most this much to let the client finish sending before it gets the 413
   const drainCap = limits.maxBytes * 4 + 1024 * 1024
   if (length !== undefined && Number(length) > drainCap) {
@@ -183,13 +205,15 @@ export const prepare = (
     // Content-Length, so the limit cannot be exceeded here.
     return Effect.map(
       HttpIncomingMessage.withMaxBodySize(request.text, Option.some(limits.maxBytes)),
-      (text): Prepared => checkJson(request, text, limits, () => request)
+      (text): Prepared =>
+        emptyAsObject && text.trim() === "" ? empty() : checkJson(request, text, limits, () => request)
     )
   }
   return Effect.map(collect(request, limits.maxBytes, drainCap), (read): Prepared => {
     if (read._tag === "TooLarge")
       return { _tag: "Refused", error: tooLarge(limits.maxBytes), closeConnection: !read.drained }
     const text = decoder.decode(read.bytes)
+    if (emptyAsObject && text.trim() === "") return empty()
     if (!isJson(contentType) || text === "")
       return { _tag: "Ok", request: withBody(request, read.bytes, text, undefined) }
     return checkJson(request, text, limits, (parsed) => withBody(request, read.bytes, text, { value: parsed }))
