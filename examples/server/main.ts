@@ -33,7 +33,16 @@ import {
 import { AgentMemoryConfig, Bootstrap, CoreConfig, Kernel, Rbac, SecureRandom, TenantData } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
-import { Doctor, Drain, Executions, ExecutionsConfig, Kpi, KpiConfig, Readiness as OpsReadiness } from "@airlock/ops"
+import {
+  Doctor,
+  Drain,
+  Executions,
+  ExecutionsConfig,
+  Kpi,
+  KpiConfig,
+  Readiness as OpsReadiness,
+  Triage
+} from "@airlock/ops"
 import { FetchHttpClient, HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
@@ -130,8 +139,21 @@ const main = Effect.gen(function*() {
   // runner) and failure triage, from AIRLOCK_EXEC_* / AIRLOCK_TRIAGE_*. The worker sees the
   // server's drain (the same layer values, so one instance): it claims nothing while a restart or
   // a shutdown drains, and the drain waits for the executions it runs.
+  // the language model from AIRLOCK_LLM_* (none configured: None), for the companion's stage and triage
+  const llmModel = LlmConfig.layerModel.pipe(
+    Layer.provideMerge(LlmConfig.layerConfig),
+    Layer.provide(FetchHttpClient.layer)
+  )
+  // failure triage refines its summaries with the same model when one is configured
+  const triageModel = Layer.unwrapEffect(
+    Effect.map(
+      LlmConfig.LlmModel,
+      (found) => Option.match(found, { onNone: () => Layer.empty, onSome: (m) => Triage.layerModel(m.model) })
+    )
+  ).pipe(Layer.provide(llmModel))
   const ops = Layer.mergeAll(Executions.layerBackground(), DemoRunner.layer).pipe(
     Layer.provideMerge(Executions.layer),
+    Layer.provide(triageModel),
     Layer.provideMerge(ExecutionsConfig.layerConfig),
     Layer.provide(Drain.Drain.DefaultWithoutDependencies.pipe(Layer.provide(OpsReadiness.Readiness.Default)))
   )
@@ -139,11 +161,7 @@ const main = Effect.gen(function*() {
   // targets and commands this distribution has (agent-memory tiering over every tenant), shared with the CLI
   const scheduling = Scheduling.layerLoops
   // the proposal flow; the language-model stage from AIRLOCK_LLM_* (none configured: it records why it was skipped)
-  const llm = Companion.layerLlmStage.pipe(
-    Layer.provide(
-      LlmConfig.layerModel.pipe(Layer.provideMerge(LlmConfig.layerConfig), Layer.provide(FetchHttpClient.layer))
-    )
-  )
+  const llm = Companion.layerLlmStage.pipe(Layer.provide(llmModel))
   const services = Companion.layer.pipe(
     Layer.provide(llm),
     Layer.provideMerge(

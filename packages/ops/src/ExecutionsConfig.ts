@@ -9,7 +9,7 @@
  * | pollIntervalMillis | AIRLOCK_EXEC_POLL_INTERVAL_MS | — | 500 |
  * | workerConcurrency | AIRLOCK_EXEC_WORKER_CONCURRENCY | — | 4 |
  * | triageMemoryEnabled | AIRLOCK_TRIAGE_MEMORY_ENABLED | MEMORY_FAILURE_BRIDGE_ENABLED | true |
- * | triageModel | AIRLOCK_TRIAGE_LLM_MODEL | — (`LLM_API_KEY` set = a model configured) | none |
+ * | triageModel | AIRLOCK_TRIAGE_LLM_MODEL, else AIRLOCK_LLM_MODEL | — (`LLM_API_KEY` set = a model configured) | none |
  * | runResetEnabled | AIRLOCK_RUN_RESET_ENABLED | — (ops console: reset is development only) | true unless `AIRLOCK_ENV=production` |
  */
 import { Config, Context, Effect, Layer, Option } from "effect"
@@ -67,7 +67,12 @@ export const config: Config.Config<ExecutionsSettings> = Config.all({
   triageMemoryEnabled: Config.boolean("AIRLOCK_TRIAGE_MEMORY_ENABLED").pipe(
     Config.withDefault(defaults.triageMemoryEnabled)
   ),
-  triageModel: Config.option(Config.nonEmptyString("AIRLOCK_TRIAGE_LLM_MODEL")).pipe(Config.map(Option.getOrNull)),
+  // the companion's model unless triage names its own
+  triageModel: Config.option(
+    Config.nonEmptyString("AIRLOCK_TRIAGE_LLM_MODEL").pipe(
+      Config.orElse(() => Config.nonEmptyString("AIRLOCK_LLM_MODEL"))
+    )
+  ).pipe(Config.map(Option.getOrNull)),
   runResetEnabled: Config.literal("development", "test", "production")("AIRLOCK_ENV").pipe(
     Config.withDefault("production" as const),
     Config.zipWith(
