@@ -8,7 +8,8 @@
  * What a review teaches: a person's apply or correction writes the vendor's label to agent memory
  * (as that person) and trains the tenant's classifier (a new stored version); a person's
  * rejection writes a rejection fact. Auto-posts teach nothing (the model would confirm itself).
- * The calibration is refitted lazily at propose time once ten more proposals were reviewed.
+ * The calibration (one calibrator per deciding stage) is refitted lazily at propose time once ten
+ * more proposals were reviewed.
  */
 import {
   Action,
@@ -260,10 +261,11 @@ export const make = Effect.gen(function*() {
         }
       }))
 
-  const decodeCalibrator = (v: CalibrationVersion): Calibration.Calibrator | null => {
+  /** The stored per-stage calibrators; null when none were fitted or the stored form is an older one. */
+  const decodeCalibrator = (v: CalibrationVersion): Calibration.StageCalibrators | null => {
     if (v.calibrator === null) return null
     try {
-      return Calibration.decode(v.calibrator)
+      return Calibration.decodeStages(v.calibrator)
     } catch {
       return null
     }
@@ -283,11 +285,21 @@ export const make = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const reviewed = yield* details.reviewed(tenant, { since: now - CALIBRATION_WINDOW_DAYS * DAY_MS, limit: 5000 })
       const correctOf = (d: ProposalDetail) => d.review_outcome === "applied"
-      const history = reviewed.map((d) => ({ score: d.confidence, correct: correctOf(d), at: d.reviewed_at ?? now }))
-      const calibrator = Calibration.fit(history, { half_life_days: CALIBRATION_HALF_LIFE_DAYS, now })
-      // the certificate uses the probabilities as they were proposed (out of sample), never refitted ones
+      // one calibrator per deciding stage: the stages' raw scores are on different scales (Calibration.StageCalibrators)
+      const history = reviewed.map((d) => ({
+        stage: d.deciding_stage ?? "unknown",
+        score: d.confidence,
+        correct: correctOf(d),
+        at: d.reviewed_at ?? now
+      }))
+      const calibrator = Calibration.fitStages(history, { half_life_days: CALIBRATION_HALF_LIFE_DAYS, now })
+      // the certificate uses the probabilities as they were proposed (out of sample), never refitted
+      // ones, of the population that may auto-post: a cold-start vendor's proposal never does, so its
+      // outcome says nothing about what clears the threshold
       const scored = reviewed
-        .filter((d) => d.calibrated_probability !== null)
+        .filter((d) =>
+          d.calibrated_probability !== null && !d.not_auto_post_reasons.includes(AutoPost.Reasons.coldStart)
+        )
         .map((d) => ({ p: d.calibrated_probability!, correct: correctOf(d), at: d.reviewed_at ?? now }))
       const certificate = Certification.certify(scored, {
         target_precision: flow.target_precision,
@@ -298,7 +310,7 @@ export const make = Effect.gen(function*() {
       const version = new CalibrationVersion({
         tenant_id: tenant,
         version: (previous?.version ?? 0) + 1,
-        calibrator: calibrator === null ? null : Calibration.encode(calibrator),
+        calibrator: calibrator === null ? null : Calibration.encodeStages(calibrator),
         certificate: Certification.encode(certificate),
         metrics: {
           brier: scored.length === 0 ? null : CalibrationMetrics.brier(scored),
@@ -329,7 +341,9 @@ export const make = Effect.gen(function*() {
         const sameTargets = cert !== null && cert.target_precision === flow.target_precision &&
           cert.delta === flow.certification_delta
         const newer = yield* details.reviewed(tenant, { since: latest.fitted_at + 1, limit: REFIT_EVERY })
-        if (sameTargets && newer.length < REFIT_EVERY) return latest
+        // a calibrator stored in an older form (one pooled map) is refitted at once
+        const current = latest.calibrator === null || decodeCalibrator(latest) !== null
+        if (sameTargets && current && newer.length < REFIT_EVERY) return latest
       } else {
         const any = yield* details.reviewed(tenant, { since: 0, limit: 1 })
         if (any.length === 0) return null
@@ -391,7 +405,7 @@ export const make = Effect.gen(function*() {
     readonly rules: ReadonlyArray<CompanionRule>
     readonly model: Classifier.ClassifierModel | null
     readonly calibration: CalibrationVersion | null
-    readonly calibrator: Calibration.Calibrator | null
+    readonly calibrator: Calibration.StageCalibrators | null
     readonly certificate: Certification.Certificate | null
     readonly llmFallback: Budgets.LlmBudgetStatus
     readonly now: number
@@ -444,7 +458,9 @@ export const make = Effect.gen(function*() {
       const exponent = exponentOf(txn.currency)
       const assessment = value.assess(b.settings, { minor: abs(txn.amount_minor), scale: exponent })
       const cold = VendorMemoryStage.coldStart(facts, b.flow.coldstart_min_labels)
-      const p = b.calibrator === null ? null : Calibration.calibrate(b.calibrator, combined.confidence)
+      const p = b.calibrator === null
+        ? null
+        : Calibration.calibrateStage(b.calibrator, combined.deciding_stage, combined.confidence)
       const decidedClean = results.some((r) => r.outcome === "decided")
       const tier = value.raiseTier(decidedClean ? 0 : 1, assessment)
       const risk = [...assessment.risk_reasons, ...(cold ? ["vendor_cold_start"] : [])]
