@@ -12,8 +12,14 @@
  * - `temperature`: the same with `b = 0` (one parameter).
  * - `isotonic`: pool-adjacent-violators on the raw score with Laplace-smoothed blocks; only with
  *   at least `isotonic_min_history` items (default 1,000), because with less it overfits.
- * - `auto`: Platt below `isotonic_min_history`; above, whichever of Platt and isotonic has the
- *   lower cross-fitted log loss.
+ * - `venn_abers`: inductive Venn–Abers (see {@link fitVennAbers}): isotonic regression made safe
+ *   for small data by fitting it twice with the new item's own outcome (0, then 1) and merging the
+ *   two probabilities; no parametric shape, so it follows a stage whose raw score is not a
+ *   sigmoid of the truth (the classifier's).
+ * - `auto`: Platt below `venn_abers_min_history` (default 500: Platt's two parameters are what a
+ *   few hundred items support); from there to `isotonic_min_history`, Venn–Abers when its
+ *   cross-fitted log loss beats Platt's; above, whichever of Platt and isotonic has the lower
+ *   cross-fitted log loss (with a thousand items isotonic and Venn–Abers nearly coincide).
  *
  * Out of sample: `fit` reports the cross-fitted log loss and Brier score (K folds in time order,
  * each fold scored by a calibrator fitted on the other folds), and `auto` chooses on them; the
@@ -41,8 +47,8 @@ export type Method = typeof Method.Type
 
 /** Default minimum number of reviewed items before a calibrator is fitted. */
 export const DEFAULT_MIN_HISTORY = 30
-/** Default minimum number of reviewed items before `auto` uses Venn–Abers instead of Platt. */
-export const DEFAULT_VENN_ABERS_MIN_HISTORY = 200
+/** Default minimum number of reviewed items before `auto` considers Venn–Abers. */
+export const DEFAULT_VENN_ABERS_MIN_HISTORY = 500
 /** Default minimum number of reviewed items before isotonic regression is considered. */
 export const DEFAULT_ISOTONIC_MIN_HISTORY = 1_000
 /** Raw scores are clipped to [EPS, 1 − EPS] before taking their logit. */
@@ -414,16 +420,27 @@ export const fit = (history: ReadonlyArray<HistoryItem>, options: FitOptions = {
   const folds = options.folds ?? 5
   let method: Method
   const requested = options.method ?? "auto"
+  // cross-fitted figures computed while choosing are kept, not computed again
+  const oosOf = new Map<Method, ReturnType<typeof crossFit>>()
+  const cross = (m: Method) => {
+    if (!oosOf.has(m)) oosOf.set(m, crossFit(m, items, folds, prior))
+    return oosOf.get(m)!
+  }
   if (requested === "auto") {
-    method = items.length >= vaMin && items.length < isoMin ? "venn_abers" : "platt"
+    method = "platt"
+    if (items.length >= vaMin && items.length < isoMin) {
+      const p = cross("platt")
+      const v = cross("venn_abers")
+      if (p !== null && v !== null && v.log_loss < p.log_loss) method = "venn_abers"
+    }
     if (items.length >= isoMin) {
-      const p = crossFit("platt", items, folds, prior)
-      const i = crossFit("isotonic", items, folds, prior)
+      const p = cross("platt")
+      const i = cross("isotonic")
       if (p !== null && i !== null && i.log_loss < p.log_loss) method = "isotonic"
     }
   } else method = requested === "isotonic" && items.length < isoMin ? "platt" : requested
   const params = fitMethod(method, items, prior)
-  const oos = crossFit(method, items, folds, prior)
+  const oos = cross(method)
   const errors = ordered.filter((h) => !h.correct).length
   const signature = [
     method,
