@@ -66,6 +66,21 @@ export const REFIT_EVERY = 10
 export const DRIFT_HISTORY = 200
 /** How far back reviewed proposals count for calibration and certification. */
 export const CALIBRATION_WINDOW_DAYS = 180
+/**
+ * The certificate's evidence may reach back this far when its 90-day window holds too few reviewed
+ * items at a threshold (`Certification.certify`'s `max_age_days`): as far as the calibration
+ * history, never further (365 days let a stale year of evidence certify a drifted quarter in the
+ * quality bench).
+ */
+export const CERTIFICATION_MAX_AGE_DAYS = 180
+/**
+ * The evidence the certificate keeps at each threshold once auto-posting has thinned the reviews
+ * out: three times the items at which its testing starts (3 × 93 = 279 for 0.95 at δ 0.05), so a
+ * threshold whose error rate sits at about half the allowed one keeps certifying instead of
+ * flickering on every second error.
+ */
+export const certificationMinItems = (target: number, delta: number): number =>
+  3 * Certification.minCleanItems(target, delta, Certification.DEFAULT_START_ERRORS)
 /** Recency half-life of the calibration fit. */
 export const CALIBRATION_HALF_LIFE_DAYS = 90
 /** The id of the system actor that auto-posts. */
@@ -283,7 +298,9 @@ export const make = Effect.gen(function*() {
   const refit = (tenant: Ids.TenantId, flow: CompanionSettings.Settings, previous: CalibrationVersion | null) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const reviewed = yield* details.reviewed(tenant, { since: now - CALIBRATION_WINDOW_DAYS * DAY_MS, limit: 5000 })
+      const since = now - Math.max(CALIBRATION_WINDOW_DAYS, CERTIFICATION_MAX_AGE_DAYS) * DAY_MS
+      const all = yield* details.reviewed(tenant, { since, limit: 5000 })
+      const reviewed = all.filter((d) => (d.reviewed_at ?? now) >= now - CALIBRATION_WINDOW_DAYS * DAY_MS)
       const correctOf = (d: ProposalDetail) => d.review_outcome === "applied"
       // one calibrator per deciding stage: the stages' raw scores are on different scales (Calibration.StageCalibrators)
       const history = reviewed.map((d) => ({
@@ -295,16 +312,23 @@ export const make = Effect.gen(function*() {
       const calibrator = Calibration.fitStages(history, { half_life_days: CALIBRATION_HALF_LIFE_DAYS, now })
       // the certificate uses the probabilities as they were proposed (out of sample), never refitted
       // ones, of the population that may auto-post: a cold-start vendor's proposal never does, so its
-      // outcome says nothing about what clears the threshold
-      const scored = reviewed
-        .filter((d) =>
-          d.calibrated_probability !== null && !d.not_auto_post_reasons.includes(AutoPost.Reasons.coldStart)
-        )
-        .map((d) => ({ p: d.calibrated_probability!, correct: correctOf(d), at: d.reviewed_at ?? now }))
-      const certificate = Certification.certify(scored, {
+      // outcome says nothing about what clears the threshold. Its evidence reaches back up to 180 days
+      // where auto-posting has thinned the reviews out; the spot checks are flagged for its drift test
+      const eligible = (d: ProposalDetail) =>
+        d.calibrated_probability !== null && !d.not_auto_post_reasons.includes(AutoPost.Reasons.coldStart)
+      const toItem = (d: ProposalDetail) => ({
+        p: d.calibrated_probability!,
+        correct: correctOf(d),
+        at: d.reviewed_at ?? now,
+        spot_check: d.not_auto_post_reasons.includes(AutoPost.Reasons.spotCheck)
+      })
+      const scored = reviewed.filter(eligible).map(toItem)
+      const certificate = Certification.certify(all.filter(eligible).map(toItem), {
         target_precision: flow.target_precision,
         delta: flow.certification_delta,
-        now
+        now,
+        min_items: certificationMinItems(flow.target_precision, flow.certification_delta),
+        max_age_days: CERTIFICATION_MAX_AGE_DAYS
       })
       const ece = CalibrationMetrics.ece(scored, { bins: 10 })
       const version = new CalibrationVersion({
