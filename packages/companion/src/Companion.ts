@@ -81,6 +81,8 @@ export const CERTIFICATION_MAX_AGE_DAYS = 180
  */
 export const certificationMinItems = (target: number, delta: number): number =>
   3 * Certification.minCleanItems(target, delta, Certification.DEFAULT_START_ERRORS)
+/** Tenants whose decoded classifier model the service keeps (least recently used leave first). */
+export const MODEL_CACHE_TENANTS = 256
 /** Recency half-life of the calibration fit. */
 export const CALIBRATION_HALF_LIFE_DAYS = 90
 /** The id of the system actor that auto-posts. */
@@ -263,13 +265,34 @@ export const make = Effect.gen(function*() {
   // -------------------------------------------------------------------------------------------
   // models and calibration
 
+  /**
+   * Decoded classifier models by tenant, keyed by the stored row's version, time and example count.
+   * Decoding (and encoding) a model through its schema costs far more than training it on one
+   * review; models are immutable (`train` returns a new one), so a decoded one can be shared.
+   */
+  const modelCache = new Map<string, { readonly key: string; readonly model: Classifier.ClassifierModel }>()
+  const modelKey = (v: ClassifierVersion) => `${v.version}|${v.created_at}|${v.examples}`
+  const cacheModel = (tenant: Ids.TenantId, key: string, model: Classifier.ClassifierModel) => {
+    modelCache.delete(tenant)
+    if (modelCache.size >= MODEL_CACHE_TENANTS) modelCache.delete(modelCache.keys().next().value!)
+    modelCache.set(tenant, { key, model })
+  }
+
   const latestModel = (tenant: Ids.TenantId) =>
     Effect.map(models.latestClassifier(tenant), (v) =>
       Option.match(v, {
         onNone: () => null,
         onSome: (m) => {
+          const key = modelKey(m)
+          const cached = modelCache.get(tenant)
+          if (cached !== undefined && cached.key === key) {
+            cacheModel(tenant, key, cached.model)
+            return cached.model
+          }
           try {
-            return Classifier.decode(m.model)
+            const model = Classifier.decode(m.model)
+            cacheModel(tenant, key, model)
+            return model
           } catch {
             return null
           }
@@ -730,16 +753,19 @@ export const make = Effect.gen(function*() {
       for (let attempt = 0; attempt < 3; attempt++) {
         const current = (yield* latestModel(tenant)) ?? Classifier.empty()
         const next = Classifier.train(current, [example])
-        const put = yield* Effect.either(models.putClassifier(
-          new ClassifierVersion({
-            tenant_id: tenant,
-            version: next.version,
-            model: Classifier.encode(next),
-            examples: next.examples,
-            created_at: yield* Clock.currentTimeMillis
-          })
-        ))
-        if (Either.isRight(put)) return next.version
+        // the model's encoded form is the model itself (plain JSON data): no schema pass
+        const row = new ClassifierVersion({
+          tenant_id: tenant,
+          version: next.version,
+          model: next,
+          examples: next.examples,
+          created_at: yield* Clock.currentTimeMillis
+        })
+        const put = yield* Effect.either(models.putClassifier(row))
+        if (Either.isRight(put)) {
+          cacheModel(tenant, modelKey(row), next)
+          return next.version
+        }
         if (put.left._tag !== "Conflict") return yield* Effect.fail(put.left)
       }
       return yield* new Errors.Conflict({ code: "conflict.stale", message: "The classifier changed concurrently" })
