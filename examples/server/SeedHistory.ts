@@ -4,7 +4,10 @@
  * for the best-known vendors, a certified auto-post threshold.
  *
  * Deterministic: 22 weeks of bank lines from 16 vendors (noisy card and ACH strings: store
- * numbers, dates, references) on the operating account, generated from the week number. Two
+ * numbers, dates, references; coffee, rides and lunch several times a week) on the operating
+ * account, generated from the week number. Enough reviewed lines that the vendor-memory stage's
+ * calibrated probability certifies a threshold within the 20 weeks (93 reviewed items at or above
+ * it, at most one wrong; see docs/companion-learning.md). Two
  * business rules exist (client payouts, payroll). For the first 20 weeks, week by week, the
  * agent proposes for that week's transactions through the real companion service and the
  * bookkeeper reviews each proposal: applied when right, applied with the right account when
@@ -27,6 +30,9 @@ interface Vendor {
   /** Weeks (mod `every`) the vendor appears in, from `offset`. */
   readonly every: number
   readonly offset: number
+  /** Lines a week when the vendor appears (default 1): small card purchases come several times a week. */
+  readonly perWeek?: number
+  /** The line's text and amount; `week` is the week number times `perWeek` plus the line's index. */
   readonly text: (week: number) => string
   readonly amount: (week: number) => string
 }
@@ -62,6 +68,7 @@ export const vendors: ReadonlyArray<Vendor> = [
     account: "6400",
     every: 1,
     offset: 0,
+    perWeek: 3,
     text: (w) => `SQ *BLUE BOTTLE COFFEE ${pad(400 + (w % 7), 4)} OAKLAND CA`,
     amount: (w) => `-${cents(5, w, 8)}`
   },
@@ -69,6 +76,7 @@ export const vendors: ReadonlyArray<Vendor> = [
     account: "6400",
     every: 1,
     offset: 0,
+    perWeek: 2,
     text: (w) => `UBER *TRIP HELP.UBER.COM ${pad(w % 28 + 1, 2)}/${pad(w % 12 + 1, 2)} CA`,
     amount: (w) => `-${cents(14, w, 30)}`
   },
@@ -122,6 +130,7 @@ export const vendors: ReadonlyArray<Vendor> = [
     account: "6400",
     every: 1,
     offset: 0,
+    perWeek: 2,
     text: (w) => `CHIPOTLE ${pad(2100 + (w % 5), 4)} SAN FRANCISCO CA`,
     amount: (w) => `-${cents(12, w, 9)}`
   }
@@ -131,16 +140,19 @@ const FIRST_MONDAY = Date.UTC(2026, 4, 4) // 2026-05-04
 
 /** The bank lines of one week, with the account a person books each to. */
 export const week = (w: number) =>
-  vendors.flatMap((v, i) =>
-    w % v.every === v.offset % v.every
-      ? [{
-        date: new Date(FIRST_MONDAY + (w * 7 + (i % 5)) * 86_400_000).toISOString().slice(0, 10),
-        description: v.text(w),
-        amount: v.amount(w),
+  vendors.flatMap((v, i) => {
+    if (w % v.every !== v.offset % v.every) return []
+    const n = v.perWeek ?? 1
+    return Array.from({ length: n }, (_, k) => {
+      const x = n === 1 ? w : w * n + k
+      return {
+        date: new Date(FIRST_MONDAY + (w * 7 + ((i + 2 * k) % 5)) * 86_400_000).toISOString().slice(0, 10),
+        description: v.text(x),
+        amount: v.amount(x),
         account: v.account
-      }]
-      : []
-  )
+      }
+    })
+  })
 
 /** Seeds the companion history unless the tenant has some; logs what it did and how long it took. */
 export const seedCompanionHistory: Effect.Effect<

@@ -16,6 +16,19 @@
  * bound is about the past window; a spot-check slice ({@link spotCheck}) of auto-eligible items
  * still goes to a person, so the window keeps receiving honest labels under drift.
  *
+ * Once a threshold certifies, what clears it auto-posts and only the spot checks are reviewed, so
+ * a pure time window empties exactly where the certificate makes its claim and the certificate
+ * lapses. `min_items` fixes that without fractional weights (the exact bound needs whole counts):
+ * at each threshold the evidence is every reviewed item at or above it in the window, or, when
+ * those are fewer than `min_items`, the `min_items` most recent ones, never older than
+ * `max_age_days`. Newer evidence replaces older first. Testing starts at the first threshold
+ * whose window alone holds enough items, or whose reaching-back evidence is complete
+ * (`min_items`). Which items are taken, and where testing starts, depend on the scores and
+ * review times only, never on the outcomes, so each test stays exact. The spot checks
+ * are the uniform sample of what auto-posted; when those of the recent window alone reject the
+ * target (an exact one-sided binomial test at level δ) nothing certifies
+ * (`certification.spot_check_failed`): drift in what nobody else sees ends the certificate.
+ *
  * Pure: `now` is a parameter.
  */
 import { Schema } from "effect"
@@ -194,7 +207,8 @@ export const DEFAULT_WINDOW_DAYS = 90
 /** Reason codes when nothing certifies. */
 export const ReasonCode = Schema.Literal(
   "certification.insufficient_history",
-  "certification.bound_not_met"
+  "certification.bound_not_met",
+  "certification.spot_check_failed"
 )
 /** A reason code. */
 export type ReasonCode = typeof ReasonCode.Type
@@ -215,6 +229,10 @@ export const Certificate = Schema.Struct({
   window_start: Schema.Number,
   window_end: Schema.Number,
   method: Schema.String,
+  /** The review time of the oldest item counted at the threshold (absent before `min_items` existed). */
+  evidence_start: Schema.optional(Schema.NullOr(Schema.Number)),
+  /** Spot-checked items in the window and how many were wrong (absent before the drift test existed). */
+  spot_checks: Schema.optional(Schema.Struct({ n: Schema.Int, errors: Schema.Int, p_value: Schema.Number })),
   /** Deterministic from method, parameters, the threshold and the counts. */
   version: Schema.String,
   reason: Schema.NullOr(ReasonCode)
@@ -227,6 +245,8 @@ export interface CertifyItem {
   readonly p: number
   readonly correct: boolean
   readonly at: number
+  /** It was auto-eligible and sent to a person by the spot-check slice. */
+  readonly spot_check?: boolean
 }
 
 /** Options of {@link certify}. */
@@ -248,6 +268,13 @@ export interface CertifyOptions {
   readonly start_errors?: number
   /** Default {@link DEFAULT_THRESHOLDS}; tested strictest first whatever their order. */
   readonly candidate_thresholds?: ReadonlyArray<number>
+  /**
+   * At a threshold with fewer than this many items in the window, the most recent `min_items`
+   * items at or above it count, back to `max_age_days` (default 0: the window alone).
+   */
+  readonly min_items?: number
+  /** How far back `min_items` may reach (default `window_days`). */
+  readonly max_age_days?: number
 }
 
 const DAY_MS = 86_400_000
@@ -267,29 +294,51 @@ export const certify = (items: ReadonlyArray<CertifyItem>, options: CertifyOptio
   const maxError = 1 - target
   const startErrors = options.start_errors ?? DEFAULT_START_ERRORS
   const nMin = minCleanItems(target, delta, startErrors)
-  const sorted = [...inWindow].sort((a, b) => b.p - a.p)
-  let best: { threshold: number; n: number; k: number; bound: number } | null = null
-  let last: { n: number; k: number; bound: number } | null = null
-  let idx = 0
+  const minItems = Math.max(0, Math.floor(options.min_items ?? 0))
+  const maxAgeDays = Math.max(windowDays, options.max_age_days ?? windowDays)
+  const oldest = windowEnd - maxAgeDays * DAY_MS
+  // newest first: the evidence beyond the window is taken from the most recent back
+  const usable = items
+    .filter((it) => it.at > oldest && it.at <= windowEnd && Number.isFinite(it.p))
+    .sort((a, b) => b.at - a.at || b.p - a.p)
+  const spot = inWindow.filter((it) => it.spot_check === true)
+  const spotErrors = spot.filter((it) => !it.correct).length
+  // P(X ≥ errors) under the target error rate: small when the spot checks contradict the target
+  const spotP = spot.length === 0 ? 1 : 1 - binomialCdf(spotErrors - 1, spot.length, maxError)
+  const spotRejects = spot.length > 0 && spotP <= delta
+  let best: { threshold: number; n: number; k: number; bound: number; from: number | null } | null = null
+  let last: { n: number; k: number; bound: number; from: number | null } | null = null
+  let failed = false
   let n = 0
   let k = 0
-  let failed = false
-  for (const t of thresholds) {
-    while (idx < sorted.length && sorted[idx]!.p >= t) {
+  for (const t of spotRejects ? [] : thresholds) {
+    n = 0
+    k = 0
+    let from: number | null = null
+    let nWindow = 0
+    for (const it of usable) {
+      if (it.p < t) continue
+      if (it.at <= windowStart && n >= minItems) break
       n++
-      if (!sorted[idx]!.correct) k++
-      idx++
+      if (it.at > windowStart) nWindow++
+      if (!it.correct) k++
+      from = it.at
     }
-    if (n < nMin) continue
+    // the sequence starts where the window alone could certify, or where the evidence reaching
+    // back is complete (min_items): a strict threshold with a few dozen old items is not tested
+    if (nWindow < nMin && !(minItems > 0 && n >= Math.max(minItems, nMin))) continue
     const bound = binomialUpperBound(k, n, delta)
-    last = { n, k, bound }
-    if (bound <= maxError) best = { threshold: t, n, k, bound }
+    last = { n, k, bound, from }
+    if (bound <= maxError) best = { threshold: t, n, k, bound, from }
     else {
       failed = true
       break
     }
   }
-  const params = `${METHOD}|${target}|${delta}|${windowDays}|${startErrors}|${thresholds.join(",")}`
+  const spotChecks = { n: spot.length, errors: spotErrors, p_value: spotP }
+  const params = `${METHOD}|${target}|${delta}|${windowDays}|${startErrors}|${thresholds.join(",")}${
+    minItems > 0 ? `|${minItems}|${maxAgeDays}` : ""
+  }`
   if (best !== null) {
     return {
       threshold: best.threshold,
@@ -302,7 +351,9 @@ export const certify = (items: ReadonlyArray<CertifyItem>, options: CertifyOptio
       window_start: windowStart,
       window_end: windowEnd,
       method: METHOD,
-      version: `cert-${hash32(`${params}|${best.threshold}|${best.n}|${best.k}`)}`,
+      evidence_start: best.from,
+      spot_checks: spotChecks,
+      version: `cert-${hash32(`${params}|${best.threshold}|${best.n}|${best.k}|${best.from}`)}`,
       reason: null
     }
   }
@@ -317,8 +368,14 @@ export const certify = (items: ReadonlyArray<CertifyItem>, options: CertifyOptio
     window_start: windowStart,
     window_end: windowEnd,
     method: METHOD,
+    evidence_start: last?.from ?? null,
+    spot_checks: spotChecks,
     version: `cert-${hash32(`${params}|none|${inWindow.length}`)}`,
-    reason: failed ? "certification.bound_not_met" : "certification.insufficient_history"
+    reason: spotRejects
+      ? "certification.spot_check_failed"
+      : failed
+      ? "certification.bound_not_met"
+      : "certification.insufficient_history"
   }
 }
 

@@ -8,7 +8,8 @@
  * What a review teaches: a person's apply or correction writes the vendor's label to agent memory
  * (as that person) and trains the tenant's classifier (a new stored version); a person's
  * rejection writes a rejection fact. Auto-posts teach nothing (the model would confirm itself).
- * The calibration is refitted lazily at propose time once ten more proposals were reviewed.
+ * The calibration (one calibrator per deciding stage) is refitted lazily at propose time once ten
+ * more proposals were reviewed.
  */
 import {
   Action,
@@ -66,6 +67,23 @@ export const REFIT_EVERY = 10
 export const DRIFT_HISTORY = 200
 /** How far back reviewed proposals count for calibration and certification. */
 export const CALIBRATION_WINDOW_DAYS = 180
+/**
+ * The certificate's evidence may reach back this far when its 90-day window holds too few reviewed
+ * items at a threshold (`Certification.certify`'s `max_age_days`): as far as the calibration
+ * history, never further (365 days let a stale year of evidence certify a drifted quarter in the
+ * quality bench).
+ */
+export const CERTIFICATION_MAX_AGE_DAYS = 180
+/**
+ * The evidence the certificate keeps at each threshold once auto-posting has thinned the reviews
+ * out: three times the items at which its testing starts (3 × 93 = 279 for 0.95 at δ 0.05), so a
+ * threshold whose error rate sits at about half the allowed one keeps certifying instead of
+ * flickering on every second error.
+ */
+export const certificationMinItems = (target: number, delta: number): number =>
+  3 * Certification.minCleanItems(target, delta, Certification.DEFAULT_START_ERRORS)
+/** Tenants whose decoded classifier model the service keeps (least recently used leave first). */
+export const MODEL_CACHE_TENANTS = 256
 /** Recency half-life of the calibration fit. */
 export const CALIBRATION_HALF_LIFE_DAYS = 90
 /** The id of the system actor that auto-posts. */
@@ -250,23 +268,45 @@ export const make = Effect.gen(function*() {
   // -------------------------------------------------------------------------------------------
   // models and calibration
 
+  /**
+   * Decoded classifier models by tenant, keyed by the stored row's version, time and example count.
+   * Decoding (and encoding) a model through its schema costs far more than training it on one
+   * review; models are immutable (`train` returns a new one), so a decoded one can be shared.
+   */
+  const modelCache = new Map<string, { readonly key: string; readonly model: Classifier.ClassifierModel }>()
+  const modelKey = (v: ClassifierVersion) => `${v.version}|${v.created_at}|${v.examples}`
+  const cacheModel = (tenant: Ids.TenantId, key: string, model: Classifier.ClassifierModel) => {
+    modelCache.delete(tenant)
+    if (modelCache.size >= MODEL_CACHE_TENANTS) modelCache.delete(modelCache.keys().next().value!)
+    modelCache.set(tenant, { key, model })
+  }
+
   const latestModel = (tenant: Ids.TenantId) =>
     Effect.map(models.latestClassifier(tenant), (v) =>
       Option.match(v, {
         onNone: () => null,
         onSome: (m) => {
+          const key = modelKey(m)
+          const cached = modelCache.get(tenant)
+          if (cached !== undefined && cached.key === key) {
+            cacheModel(tenant, key, cached.model)
+            return cached.model
+          }
           try {
-            return Classifier.decode(m.model)
+            const model = Classifier.decode(m.model)
+            cacheModel(tenant, key, model)
+            return model
           } catch {
             return null
           }
         }
       }))
 
-  const decodeCalibrator = (v: CalibrationVersion): Calibration.Calibrator | null => {
+  /** The stored per-stage calibrators; null when none were fitted or the stored form is an older one. */
+  const decodeCalibrator = (v: CalibrationVersion): Calibration.StageCalibrators | null => {
     if (v.calibrator === null) return null
     try {
-      return Calibration.decode(v.calibrator)
+      return Calibration.decodeStages(v.calibrator)
     } catch {
       return null
     }
@@ -284,24 +324,43 @@ export const make = Effect.gen(function*() {
   const refit = (tenant: Ids.TenantId, flow: CompanionSettings.Settings, previous: CalibrationVersion | null) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const reviewed = yield* details.reviewed(tenant, { since: now - CALIBRATION_WINDOW_DAYS * DAY_MS, limit: 5000 })
+      const since = now - Math.max(CALIBRATION_WINDOW_DAYS, CERTIFICATION_MAX_AGE_DAYS) * DAY_MS
+      const all = yield* details.reviewed(tenant, { since, limit: 5000 })
+      const reviewed = all.filter((d) => (d.reviewed_at ?? now) >= now - CALIBRATION_WINDOW_DAYS * DAY_MS)
       const correctOf = (d: ProposalDetail) => d.review_outcome === "applied"
-      const history = reviewed.map((d) => ({ score: d.confidence, correct: correctOf(d), at: d.reviewed_at ?? now }))
-      const calibrator = Calibration.fit(history, { half_life_days: CALIBRATION_HALF_LIFE_DAYS, now })
-      // the certificate uses the probabilities as they were proposed (out of sample), never refitted ones
-      const scored = reviewed
-        .filter((d) => d.calibrated_probability !== null)
-        .map((d) => ({ p: d.calibrated_probability!, correct: correctOf(d), at: d.reviewed_at ?? now }))
-      const certificate = Certification.certify(scored, {
+      // one calibrator per deciding stage: the stages' raw scores are on different scales (Calibration.StageCalibrators)
+      const history = reviewed.map((d) => ({
+        stage: d.deciding_stage ?? "unknown",
+        score: d.confidence,
+        correct: correctOf(d),
+        at: d.reviewed_at ?? now
+      }))
+      const calibrator = Calibration.fitStages(history, { half_life_days: CALIBRATION_HALF_LIFE_DAYS, now })
+      // the certificate uses the probabilities as they were proposed (out of sample), never refitted
+      // ones, of the population that may auto-post: a cold-start vendor's proposal never does, so its
+      // outcome says nothing about what clears the threshold. Its evidence reaches back up to 180 days
+      // where auto-posting has thinned the reviews out; the spot checks are flagged for its drift test
+      const eligible = (d: ProposalDetail) =>
+        d.calibrated_probability !== null && !d.not_auto_post_reasons.includes(AutoPost.Reasons.coldStart)
+      const toItem = (d: ProposalDetail) => ({
+        p: d.calibrated_probability!,
+        correct: correctOf(d),
+        at: d.reviewed_at ?? now,
+        spot_check: d.not_auto_post_reasons.includes(AutoPost.Reasons.spotCheck)
+      })
+      const scored = reviewed.filter(eligible).map(toItem)
+      const certificate = Certification.certify(all.filter(eligible).map(toItem), {
         target_precision: flow.target_precision,
         delta: flow.certification_delta,
-        now
+        now,
+        min_items: certificationMinItems(flow.target_precision, flow.certification_delta),
+        max_age_days: CERTIFICATION_MAX_AGE_DAYS
       })
       const ece = CalibrationMetrics.ece(scored, { bins: 10 })
       const version = new CalibrationVersion({
         tenant_id: tenant,
         version: (previous?.version ?? 0) + 1,
-        calibrator: calibrator === null ? null : Calibration.encode(calibrator),
+        calibrator: calibrator === null ? null : Calibration.encodeStages(calibrator),
         certificate: Certification.encode(certificate),
         metrics: {
           brier: scored.length === 0 ? null : CalibrationMetrics.brier(scored),
@@ -332,7 +391,9 @@ export const make = Effect.gen(function*() {
         const sameTargets = cert !== null && cert.target_precision === flow.target_precision &&
           cert.delta === flow.certification_delta
         const newer = yield* details.reviewed(tenant, { since: latest.fitted_at + 1, limit: REFIT_EVERY })
-        if (sameTargets && newer.length < REFIT_EVERY) return latest
+        // a calibrator stored in an older form (one pooled map) is refitted at once
+        const current = latest.calibrator === null || decodeCalibrator(latest) !== null
+        if (sameTargets && current && newer.length < REFIT_EVERY) return latest
       } else {
         const any = yield* details.reviewed(tenant, { since: 0, limit: 1 })
         if (any.length === 0) return null
@@ -394,7 +455,7 @@ export const make = Effect.gen(function*() {
     readonly rules: ReadonlyArray<CompanionRule>
     readonly model: Classifier.ClassifierModel | null
     readonly calibration: CalibrationVersion | null
-    readonly calibrator: Calibration.Calibrator | null
+    readonly calibrator: Calibration.StageCalibrators | null
     readonly certificate: Certification.Certificate | null
     readonly llmFallback: Budgets.LlmBudgetStatus
     readonly now: number
@@ -447,7 +508,9 @@ export const make = Effect.gen(function*() {
       const exponent = exponentOf(txn.currency)
       const assessment = value.assess(b.settings, { minor: abs(txn.amount_minor), scale: exponent })
       const cold = VendorMemoryStage.coldStart(facts, b.flow.coldstart_min_labels)
-      const p = b.calibrator === null ? null : Calibration.calibrate(b.calibrator, combined.confidence)
+      const p = b.calibrator === null
+        ? null
+        : Calibration.calibrateStage(b.calibrator, combined.deciding_stage, combined.confidence)
       const decidedClean = results.some((r) => r.outcome === "decided")
       const tier = value.raiseTier(decidedClean ? 0 : 1, assessment)
       const risk = [...assessment.risk_reasons, ...(cold ? ["vendor_cold_start"] : [])]
@@ -707,16 +770,19 @@ export const make = Effect.gen(function*() {
       for (let attempt = 0; attempt < 3; attempt++) {
         const current = (yield* latestModel(tenant)) ?? Classifier.empty()
         const next = Classifier.train(current, [example])
-        const put = yield* Effect.either(models.putClassifier(
-          new ClassifierVersion({
-            tenant_id: tenant,
-            version: next.version,
-            model: Classifier.encode(next),
-            examples: next.examples,
-            created_at: yield* Clock.currentTimeMillis
-          })
-        ))
-        if (Either.isRight(put)) return next.version
+        // the model's encoded form is the model itself (plain JSON data): no schema pass
+        const row = new ClassifierVersion({
+          tenant_id: tenant,
+          version: next.version,
+          model: next,
+          examples: next.examples,
+          created_at: yield* Clock.currentTimeMillis
+        })
+        const put = yield* Effect.either(models.putClassifier(row))
+        if (Either.isRight(put)) {
+          cacheModel(tenant, modelKey(row), next)
+          return next.version
+        }
         if (put.left._tag !== "Conflict") return yield* Effect.fail(put.left)
       }
       return yield* new Errors.Conflict({ code: "conflict.stale", message: "The classifier changed concurrently" })

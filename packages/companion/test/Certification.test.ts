@@ -175,6 +175,103 @@ describe("Certification: certify", () => {
   })
 })
 
+describe("Certification: evidence that outlives auto-posting (min_items, max_age_days) and the spot-check drift test", () => {
+  const opts = { now: NOW, min_items: 124, max_age_days: 365 }
+
+  it("a window emptied by auto-posting keeps the most recent min_items items back to max_age_days", () => {
+    // 150 items reviewed 150 days ago (before auto-posting), 10 spot checks since
+    const history = [...items(150, 0.99, 0, 150), ...items(10, 0.99, 0, 20)]
+    // the window alone: the certificate lapses
+    expect(C.certify(history, { now: NOW }).reason).toBe("certification.insufficient_history")
+    const cert = C.certify(history, opts)
+    // the 10 in the window, then the 114 newest of the old ones
+    expect(cert).toMatchObject({ threshold: 0.5, n_at_or_above: 124, errors_at_or_above: 0, reason: null })
+    expect(cert.evidence_start).toBe(NOW - 150 * DAY + 36)
+    expect(cert.n_window).toBe(10)
+    // not older than max_age_days
+    expect(C.certify(history, { ...opts, max_age_days: 120 }).reason).toBe("certification.insufficient_history")
+  })
+
+  it("every item in the window counts, however many; min_items only reaches beyond it", () => {
+    const history = [...items(200, 0.99, 0, 30), ...items(50, 0.99, 5, 200)]
+    expect(C.certify(history, opts)).toMatchObject({ threshold: 0.5, n_at_or_above: 200, errors_at_or_above: 0 })
+  })
+
+  it("newer evidence replaces older first: recent errors count, the oldest clean items drop out", () => {
+    // 124 clean items 300 days ago, then 6 wrong ones 120 days ago: the newest 124 hold the 6 errors
+    const history = [...items(124, 0.99, 0, 300), ...items(6, 0.99, 6, 120)]
+    const cert = C.certify(history, opts)
+    expect(cert).toMatchObject({ threshold: null, reason: "certification.bound_not_met", n_at_or_above: 124 })
+    expect(cert.errors_at_or_above).toBe(6)
+    // the same errors older than the clean items are the ones that drop out
+    const reversed = [...items(6, 0.99, 6, 300), ...items(124, 0.99, 0, 120)]
+    expect(C.certify(reversed, opts)).toMatchObject({ threshold: 0.5, errors_at_or_above: 0, n_at_or_above: 124 })
+  })
+
+  it("the sequence starts where the window could certify or the evidence reaching back is complete", () => {
+    // 100 old items at 0.99 with 3 errors (bound 0.075) and 300 clean recent ones at 0.9
+    const history = [...items(100, 0.99, 3, 150), ...items(300, 0.9, 0, 30)]
+    // 0.99 holds no item in the window and only 100 < 279 reaching back: not tested; 0.9 starts
+    const two = { ...opts, candidate_thresholds: [0.99, 0.9] }
+    const cert = C.certify(history, { ...two, min_items: 279 })
+    expect(cert).toMatchObject({ threshold: 0.9, n_at_or_above: 300, errors_at_or_above: 0, reason: null })
+    // with min_items 100 the old evidence at 0.99 is complete, tested first, and ends the sequence
+    expect(C.certify(history, { ...two, min_items: 100 })).toMatchObject({
+      threshold: null,
+      reason: "certification.bound_not_met",
+      n_at_or_above: 100,
+      errors_at_or_above: 3
+    })
+  })
+
+  it("spot checks of the window that reject the target end the certificate; older ones do not", () => {
+    const base = items(300, 0.99, 0, 60)
+    const spot = (n: number, errors: number, ageDays: number) =>
+      items(n, 0.99, errors, ageDays).map((it) => ({ ...it, spot_check: true }))
+    // 3 wrong of 15: P(X ≥ 3 | 15, 0.05) = 0.036 ≤ δ
+    const failed = C.certify([...base, ...spot(15, 3, 20)], opts)
+    expect(failed).toMatchObject({ threshold: null, reason: "certification.spot_check_failed" })
+    expect(failed.spot_checks).toMatchObject({ n: 15, errors: 3 })
+    expect(failed.spot_checks!.p_value).toBeCloseTo(0.0362, 4)
+    // 2 wrong of 15: P(X ≥ 2) = 0.171 > δ, and the 300 + 15 items still certify
+    const kept = C.certify([...base, ...spot(15, 2, 20)], opts)
+    expect(kept).toMatchObject({ threshold: 0.5, reason: null, spot_checks: { n: 15, errors: 2 } })
+    // the same 3 errors reviewed 100 days ago are outside the drift test's window
+    expect(C.certify([...base, ...spot(15, 3, 100)], opts).threshold).toBe(0.5)
+  })
+
+  it("property: which items count depends on scores and review times only, never on the outcomes", () => {
+    const item = fc.record({
+      p: fc.double({ min: 0.5, max: 1, noNaN: true }),
+      correct: fc.boolean(),
+      at: fc.integer({ min: NOW - 400 * DAY, max: NOW })
+    })
+    fc.assert(
+      fc.property(
+        fc.array(item, { minLength: 100, maxLength: 400 }),
+        fc.double({ min: 0.5, max: 0.99 }),
+        (history, t) => {
+          const one = { ...opts, target_precision: 0.6, candidate_thresholds: [t] }
+          const a = C.certify(history, one)
+          const b = C.certify(history.map((h) => ({ ...h, correct: true })), one)
+          expect([a.n_at_or_above, a.evidence_start]).toStrictEqual([b.n_at_or_above, b.evidence_start])
+          // and the counted items are the window's plus the newest older ones up to min_items
+          const above = history.filter((h) => h.p >= t && h.at > NOW - 365 * DAY).sort((x, y) =>
+            y.at - x.at || y.p - x.p
+          )
+          const inWindow = above.filter((h) => h.at > NOW - 90 * DAY).length
+          if (b.n_at_or_above >= C.minCleanItems(0.6, 0.05, 1)) {
+            expect(b.n_at_or_above).toBe(Math.max(inWindow, Math.min(124, above.length)))
+            const counted = above.slice(0, b.n_at_or_above)
+            expect(a.errors_at_or_above).toBe(counted.filter((h) => !h.correct).length)
+          }
+        }
+      ),
+      { numRuns: 200 }
+    )
+  })
+})
+
 describe("Certification: spotCheck", () => {
   it("deterministic per key, about `rate` of keys, none at 0 and all at 1", () => {
     const keys = Array.from({ length: 20_000 }, (_, i) => `prop_${i.toString(36)}`)

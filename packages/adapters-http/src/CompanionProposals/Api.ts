@@ -12,7 +12,7 @@
  * with an unsafe pattern), 403 `approval_required`.
  */
 import { Companion, RulesStage } from "@airlock/companion"
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, type HttpMethod, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { TenantScoped } from "../Auth.js"
@@ -234,22 +234,42 @@ const ProposalId = HttpApiSchema.param("id", Id)
 const ShadowEventId = HttpApiSchema.param("id", Id)
 const RuleId = HttpApiSchema.param("id", Id)
 
+/**
+ * The errors of the endpoints that run the companion's gates (propose, apply, the batch, reject):
+ * RBAC and the mode, not found, the kill switch, the velocity breaker, lockdown, a closed proposal,
+ * a locked period, an approval, the LLM budget and an unavailable dependency.
+ */
+const gatedErrors = <
+  Name extends string,
+  Method extends HttpMethod.HttpMethod,
+  Path,
+  UrlParams,
+  Payload,
+  Headers,
+  Success,
+  Error,
+  R,
+  RE
+>(endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, Method, Path, UrlParams, Payload, Headers, Success, Error, R, RE>) =>
+  endpoint
+    .addError(ApiError.Forbidden)
+    .addError(ApiError.NotFound)
+    .addError(ApiError.CompanionDisabled)
+    .addError(ApiError.VelocityBreakerTripped)
+    .addError(ApiError.LockdownActive)
+    .addError(ApiError.Conflict)
+    .addError(ApiError.PeriodLocked)
+    .addError(ApiError.ApprovalRequired)
+    .addError(ApiError.BudgetExceeded)
+    .addError(ApiError.Unavailable)
+
 /** The companion's proposal group. */
 export class CompanionProposalsApi extends HttpApiGroup.make("companionProposals")
   .add(
     HttpApiEndpoint.post("propose", "/api/v1/companion/proposals")
       .setPayload(ProposeBody)
       .addSuccess(ProposeResult)
-      .addError(ApiError.Forbidden)
-      .addError(ApiError.NotFound)
-      .addError(ApiError.CompanionDisabled)
-      .addError(ApiError.VelocityBreakerTripped)
-      .addError(ApiError.LockdownActive)
-      .addError(ApiError.Conflict)
-      .addError(ApiError.PeriodLocked)
-      .addError(ApiError.ApprovalRequired)
-      .addError(ApiError.BudgetExceeded)
-      .addError(ApiError.Unavailable)
+      .pipe(gatedErrors)
   )
   .add(
     HttpApiEndpoint.get("listProposals", "/api/v1/companion/proposals")
@@ -267,46 +287,19 @@ export class CompanionProposalsApi extends HttpApiGroup.make("companionProposals
     HttpApiEndpoint.post("applyBatch", "/api/v1/companion/proposals/apply")
       .setPayload(BatchBody)
       .addSuccess(Schema.Struct({ items: Schema.Array(BatchItem) }))
-      .addError(ApiError.Forbidden)
-      .addError(ApiError.NotFound)
-      .addError(ApiError.CompanionDisabled)
-      .addError(ApiError.VelocityBreakerTripped)
-      .addError(ApiError.LockdownActive)
-      .addError(ApiError.Conflict)
-      .addError(ApiError.PeriodLocked)
-      .addError(ApiError.ApprovalRequired)
-      .addError(ApiError.BudgetExceeded)
-      .addError(ApiError.Unavailable)
+      .pipe(gatedErrors)
   )
   .add(
     HttpApiEndpoint.post("apply")`/api/v1/companion/proposals/${ProposalId}/apply`
       .setPayload(ApplyBody)
       .addSuccess(ApplyResult)
-      .addError(ApiError.Forbidden)
-      .addError(ApiError.NotFound)
-      .addError(ApiError.CompanionDisabled)
-      .addError(ApiError.VelocityBreakerTripped)
-      .addError(ApiError.LockdownActive)
-      .addError(ApiError.Conflict)
-      .addError(ApiError.PeriodLocked)
-      .addError(ApiError.ApprovalRequired)
-      .addError(ApiError.BudgetExceeded)
-      .addError(ApiError.Unavailable)
+      .pipe(gatedErrors)
   )
   .add(
     HttpApiEndpoint.post("reject")`/api/v1/companion/proposals/${ProposalId}/reject`
       .setPayload(RejectBody)
       .addSuccess(RejectResult)
-      .addError(ApiError.Forbidden)
-      .addError(ApiError.NotFound)
-      .addError(ApiError.CompanionDisabled)
-      .addError(ApiError.VelocityBreakerTripped)
-      .addError(ApiError.LockdownActive)
-      .addError(ApiError.Conflict)
-      .addError(ApiError.PeriodLocked)
-      .addError(ApiError.ApprovalRequired)
-      .addError(ApiError.BudgetExceeded)
-      .addError(ApiError.Unavailable)
+      .pipe(gatedErrors)
   )
   .add(
     HttpApiEndpoint.post("wipe", "/api/v1/companion/shadow-events/wipe")
