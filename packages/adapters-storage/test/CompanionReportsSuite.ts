@@ -16,7 +16,7 @@ import { AgentMemoryConfig, CoreConfig, type CorePorts, Ids, Kernel, Rbac, Secur
 import { BudgetStore, Guardrails, GuardrailsConfig, type GuardrailsPorts, Usd, Windows } from "@airlock/guardrails"
 import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP, PeriodLock } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Either, Layer, TestClock } from "effect"
+import { Chunk, Effect, Either, Layer, Stream, TestClock } from "effect"
 import { ReportsProbe } from "./support/ReportsProbe.js"
 
 /** What an adapter can do. */
@@ -253,6 +253,43 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>, _capabiliti
         expect(report.entries_checked).toBe(2)
         expect(report.findings).toStrictEqual([])
         expect(report.status).toBe("clean")
+      }))
+
+    it.effect("the drill-down CSV streams page by page: every proposal of the window once, newest first", () =>
+      Effect.gen(function*() {
+        const now = FEB_1 + 20 * DAY
+        yield* TestClock.setTime(now)
+        const tenants = yield* Tenants.Tenants
+        const tenant = (yield* tenants.create({ id: T("r-csv"), name: "Csv", settings: {} })).id
+        const viewer = yield* tenants.addActor({ tenant_id: tenant, kind: "user", name: "Vic", role: "VIEWER" })
+        const store = yield* CompanionPorts.CompanionProposalStore
+        const n = 2 * CompanionReports.PAGE + 1
+        const ids = Array.from({ length: n }, (_, i) => `q${String(i).padStart(5, "0")}`)
+        yield* Effect.forEach(
+          ids,
+          (id, i) => store.insert(detail(tenant, id, now - (i + 1) * 1000, { reasons: ["autopost.mode"] })),
+          { concurrency: 8, discard: true }
+        )
+        const reports = yield* CompanionReports.CompanionReports
+        const lines = yield* reports.reasonProposalsCsvStream(tenant, viewer, { reason: "autopost.mode", period: "7d" })
+        const chunks = Chunk.toReadonlyArray(yield* Stream.runCollect(lines))
+        // the header, then one chunk per page of PAGE proposals (the last page holds one)
+        expect(chunks).toHaveLength(4)
+        const rows = chunks.join("").trimEnd().split("\n")
+        expect(rows[0]).toBe(
+          "proposal_id,bank_transaction_id,vendor_key,amount_minor,created_at,deciding_stage,confidence,calibrated_probability,not_auto_post_reasons,review_outcome"
+        )
+        expect(rows.slice(1).map((r) => r.split(",")[0])).toStrictEqual(ids)
+        expect(yield* reports.reasonProposalsCsv(tenant, viewer, { reason: "autopost.mode", period: "7d" })).toBe(
+          chunks.join("")
+        )
+        // permission is checked before the first line
+        const other = (yield* tenants.create({ id: T("r-csv-2"), name: "Other", settings: {} })).id
+        const stranger = yield* tenants.addActor({ tenant_id: other, kind: "user", name: "Sam", role: "OWNER" })
+        const denied = yield* Effect.either(
+          reports.reasonProposalsCsvStream(tenant, stranger, { reason: "autopost.mode", period: "7d" })
+        )
+        expect(Either.isLeft(denied) && denied.left.code).toBe("tenant.mismatch")
       }))
 
     it.effect("the shadow report, metrics/latest and the drill-down count each proposal of the window once", () =>

@@ -11,7 +11,7 @@ import type { Audit } from "@airlock/core"
 import { Budgets, BudgetStore, Usd, Windows } from "@airlock/guardrails"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service (TS2742)
 import type { BankTransaction, Chart, JournalStore } from "@airlock/ledger"
-import { Clock, Effect, Layer, Option } from "effect"
+import { Chunk, Clock, Effect, Layer, Option, Stream } from "effect"
 import { Auditor } from "./Auditor.js"
 import type { ProposalDetail } from "./CompanionPorts.js"
 import { CompanionReportReader, type DetailPosition, IntegrityReportStore } from "./CompanionReportsPorts.js"
@@ -241,7 +241,37 @@ export const make = Effect.gen(function*() {
     })
 
   /** Every proposal under `reason` in a period as CSV (`companion.read`), read a page at a time. */
-  const reasonProposalsCsv = (
+  const reasonCsvHeader = [
+    "proposal_id",
+    "bank_transaction_id",
+    "vendor_key",
+    "amount_minor",
+    "created_at",
+    "deciding_stage",
+    "confidence",
+    "calibrated_probability",
+    "not_auto_post_reasons",
+    "review_outcome"
+  ]
+
+  const reasonCsvRow = (d: ProposalDetail): ReadonlyArray<unknown> => [
+    d.proposal_id,
+    d.bank_transaction_id,
+    d.vendor_key,
+    d.amount_minor,
+    ShadowReport.isoSeconds(d.created_at),
+    d.deciding_stage,
+    d.confidence,
+    d.calibrated_probability,
+    d.not_auto_post_reasons.join(" "),
+    d.review_outcome
+  ]
+
+  /**
+   * The drill-down as CSV, streamed a page at a time (bounded memory however long the window):
+   * permission and window are checked before the first line; one line per proposal, newest first.
+   */
+  const reasonProposalsCsvStream = (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
     query: { readonly reason: string; readonly period: ShadowReport.Period }
@@ -249,46 +279,44 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       yield* access(tenant, actor, "companion.read")
       const window = ShadowReport.windowOf(query.period, yield* Clock.currentTimeMillis)
-      const rows: Array<ReadonlyArray<unknown>> = []
-      let before: DetailPosition | undefined
-      for (;;) {
-        const page = yield* reader.byReason(tenant, {
-          reason: query.reason,
-          from: window.start,
-          to: window.end + 1,
-          before,
-          limit: PAGE
-        })
-        for (const d of page) {
-          rows.push([
-            d.proposal_id,
-            d.bank_transaction_id,
-            d.vendor_key,
-            d.amount_minor,
-            ShadowReport.isoSeconds(d.created_at),
-            d.deciding_stage,
-            d.confidence,
-            d.calibrated_probability,
-            d.not_auto_post_reasons.join(" "),
-            d.review_outcome
-          ])
-        }
-        if (page.length < PAGE) break
-        before = { created_at: page.at(-1)!.created_at, proposal_id: page.at(-1)!.proposal_id }
-      }
-      return ShadowReport.csv([
-        "proposal_id",
-        "bank_transaction_id",
-        "vendor_key",
-        "amount_minor",
-        "created_at",
-        "deciding_stage",
-        "confidence",
-        "calibrated_probability",
-        "not_auto_post_reasons",
-        "review_outcome"
-      ], rows)
+      const page = (before: DetailPosition | undefined) =>
+        Effect.map(
+          reader.byReason(tenant, {
+            reason: query.reason,
+            from: window.start,
+            to: window.end + 1,
+            before,
+            limit: PAGE
+          }),
+          (rows) =>
+            [
+              rows.length === 0
+                ? Chunk.empty<string>()
+                : Chunk.of(rows.map((d) => ShadowReport.csvLine(reasonCsvRow(d))).join("")),
+              rows.length < PAGE
+                ? Option.none<DetailPosition | undefined>()
+                : Option.some<DetailPosition | undefined>({
+                  created_at: rows.at(-1)!.created_at,
+                  proposal_id: rows.at(-1)!.proposal_id
+                })
+            ] as const
+        )
+      return Stream.concat(
+        Stream.make(ShadowReport.csvLine(reasonCsvHeader)),
+        Stream.paginateChunkEffect(undefined as DetailPosition | undefined, page)
+      )
     })
+
+  /** The drill-down as one CSV string ({@link reasonProposalsCsvStream} collected). */
+  const reasonProposalsCsv = (
+    tenant: Ids.TenantId,
+    actor: Actor.Actor,
+    query: { readonly reason: string; readonly period: ShadowReport.Period }
+  ) =>
+    Effect.flatMap(
+      reasonProposalsCsvStream(tenant, actor, query),
+      (lines) => Stream.runFold(lines, "", (out, line) => out + line)
+    )
 
   return {
     runAuditor,
@@ -300,7 +328,8 @@ export const make = Effect.gen(function*() {
     reasonCounts,
     reasonCountsAll,
     reasonProposals,
-    reasonProposalsCsv
+    reasonProposalsCsv,
+    reasonProposalsCsvStream
   } as const
 })
 

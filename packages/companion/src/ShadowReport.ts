@@ -329,6 +329,9 @@ const csvCell = (v: unknown): string => {
 export const csv = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<unknown>>): string =>
   [header, ...rows].map((r) => r.map(csvCell).join(",")).join("\n") + "\n"
 
+/** One CSV line (with its newline), quoted as {@link csv} quotes. */
+export const csvLine = (row: ReadonlyArray<unknown>): string => row.map(csvCell).join(",") + "\n"
+
 /** The report as `metric,value` CSV. */
 export const toCsv = (r: Report): string =>
   csv(["metric", "value"], [

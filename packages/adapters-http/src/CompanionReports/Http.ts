@@ -1,7 +1,7 @@
 /** Handlers of the companion reports group: translate between JSON and the companion's `CompanionReports`. */
 import { CompanionReports, RulePromotion, ShadowReport } from "@airlock/companion"
 import { HttpApiBuilder, type HttpApiGroup, HttpServerResponse } from "@effect/platform"
-import { Effect, type Layer } from "effect"
+import { Effect, type Layer, Stream } from "effect"
 import { AirlockApi } from "../Api.js"
 import type { Admin, TenantScoped } from "../Auth.js"
 import { withPrincipal } from "../RequestContext.js"
@@ -62,9 +62,17 @@ export const layer: Layer.Layer<
       .handle("notAutoPostCsv", ({ path, urlParams }) =>
         withPrincipal((actor, tenant) =>
           Effect.map(
-            reports.reasonProposalsCsv(tenant, actor, { reason: path.reason, period: urlParams.period ?? "30d" }),
-            (csv) =>
-              csvResponse(csv, `not_auto_post_${tenant}_${path.reason}_${urlParams.period ?? "30d"}.csv`)
+            reports.reasonProposalsCsvStream(tenant, actor, { reason: path.reason, period: urlParams.period ?? "30d" }),
+            // streamed a page at a time: the window may hold any number of proposals
+            (lines) =>
+              HttpServerResponse.stream(Stream.encodeText(lines), {
+                contentType: "text/csv; charset=utf-8",
+                headers: {
+                  "content-disposition": `attachment; filename="not_auto_post_${tenant}_${path.reason}_${
+                    urlParams.period ?? "30d"
+                  }.csv"`
+                }
+              })
           )
         ))
       .handle("rulePromotions", ({ urlParams }) =>
