@@ -112,7 +112,11 @@ const tenantOf = (id: string, features: unknown, rules: ReadonlyArray<readonly [
     yield* (yield* Chart.ChartOfAccounts).importPreset(tenant, owner, "standard_small_business")
     const c = yield* Companion.Companion
     for (const [contains, account] of rules) {
-      yield* c.createRule(tenant, owner, { name: `${contains} rule`, description_contains: contains, account_code: account })
+      yield* c.createRule(tenant, owner, {
+        name: `${contains} rule`,
+        description_contains: contains,
+        account_code: account
+      })
     }
     return { tenant, owner, bookkeeper, viewer, agent }
   })
@@ -143,7 +147,9 @@ const propose = (fx: Fixture, lines: ReadonlyArray<Line>) =>
       }))
     })
     expect(imported.new).toBe(lines.length)
-    const result = yield* (yield* Companion.Companion).propose(fx.tenant, fx.agent, { bank_transaction_ids: imported.ids })
+    const result = yield* (yield* Companion.Companion).propose(fx.tenant, fx.agent, {
+      bank_transaction_ids: imported.ids
+    })
     expect(result.items.map((i) => i.status)).toStrictEqual(lines.map(() => "proposed"))
     return result.items
   })
@@ -205,7 +211,10 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>, _capabiliti
             expect(classifier).toMatchObject({ outcome: "candidates", reason: null })
           } else {
             for (const r of learned) {
-              expect((r.learning as any).classifier).toStrictEqual({ skipped: "feature.disabled", feature: "ml_classifier" })
+              expect((r.learning as any).classifier).toStrictEqual({
+                skipped: "feature.disabled",
+                feature: "ml_classifier"
+              })
             }
             // nothing stored, and the stored review says why
             expect(Option.isNone(model)).toBe(true)
@@ -310,7 +319,10 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>, _capabiliti
           // 30 reviewed proposals, 6 of them corrected: enough history to calibrate
           yield* book(
             fx,
-            times(30, (i) => ({ description: `SHOP ${i}`, cents: 1_000 + i, ...(i % 5 === 0 ? { correctTo: "6000" } : {}) }))
+            times(
+              30,
+              (i) => ({ description: `SHOP ${i}`, cents: 1_000 + i, ...(i % 5 === 0 ? { correctTo: "6000" } : {}) })
+            )
           )
           yield* TestClock.setTime(NOW)
           const [item] = yield* propose(fx, [{ description: "SHOP 99", cents: 1_999 }])

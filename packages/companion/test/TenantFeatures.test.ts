@@ -10,7 +10,11 @@ const settingsWith = (extensions: Record<string, unknown>) =>
 
 describe("TenantFeatures", () => {
   it("nothing stored: every feature on; the templates store theirs under the same key", () => {
-    expect(TenantFeatures.resolve({ extensions: {} })).toStrictEqual({ features: allOn, source: "default", problems: [] })
+    expect(TenantFeatures.resolve({ extensions: {} })).toStrictEqual({
+      features: allOn,
+      source: "default",
+      problems: []
+    })
     expect(TenantTemplates.TemplateKeys.features).toBe(KEY)
     expect(TenantTemplates.extensionsOf(TenantTemplates.pro)[KEY]).toStrictEqual(allOn)
   })
