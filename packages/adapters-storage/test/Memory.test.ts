@@ -5,6 +5,7 @@ import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as DriftSuite from "./DriftSuite.js"
+import * as FeaturesSuite from "./FeaturesSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
@@ -42,3 +43,4 @@ CompanionReportsSuite.suite("memory", Layer.provideMerge(ReportsProbe.memory, Me
 })
 DriftSuite.suite("memory", Memory.layer, { parallelConnections: false })
 RulePromotionSuite.suite("memory", Memory.layer)
+FeaturesSuite.suite("memory", Memory.layer, { parallelConnections: false })

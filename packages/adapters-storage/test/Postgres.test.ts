@@ -6,6 +6,7 @@ import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as DriftSuite from "./DriftSuite.js"
+import * as FeaturesSuite from "./FeaturesSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
@@ -113,5 +114,10 @@ if (admin === "") {
   RulePromotionSuite.suite(
     "postgres",
     Layer.unwrapEffect(Effect.map(freshDatabaseUrl(admin), (url) => Postgres.layer({ url, maxConnections: 8 })))
+  )
+  FeaturesSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(Effect.map(freshDatabaseUrl(admin), (url) => Postgres.layer({ url, maxConnections: 8 }))),
+    { parallelConnections: true }
   )
 }

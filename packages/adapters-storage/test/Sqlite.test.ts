@@ -8,6 +8,7 @@ import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
 import * as DriftSuite from "./DriftSuite.js"
+import * as FeaturesSuite from "./FeaturesSuite.js"
 import * as GuardrailsSuite from "./GuardrailsSuite.js"
 import * as KpiSuite from "./KpiSuite.js"
 import { suite as ledgerSuite } from "./LedgerSuite.js"
@@ -89,3 +90,5 @@ CompanionReportsSuite.suite(
 const driftFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "drift.db")
 DriftSuite.suite("sqlite (file, WAL)", Sqlite.layer({ filename: driftFile }), { parallelConnections: false })
 RulePromotionSuite.suite("sqlite (:memory:)", Sqlite.layer({ filename: ":memory:" }))
+const featuresFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "features.db")
+FeaturesSuite.suite("sqlite (file, WAL)", Sqlite.layer({ filename: featuresFile }), { parallelConnections: false })

@@ -17,6 +17,11 @@
  * | `value_breaker_threshold` | higher effective threshold (fewer amounts forced to review) |
  * | `llm_tenant_cap_usd` | higher effective cap (more model spend) |
  * | `approval_risk_threshold` | higher effective threshold (fewer approvals) |
+ * | `features.ml_classifier`, `features.llm_fallback`, `features.calibration` | off → on (`TenantFeatures.RAISING`) |
+ *
+ * Turning `features.auto_rule_promotion` or `features.drift_detection` on is not a raise (the first
+ * only proposes rules a person approves, the second only adds questions); turning any flag off
+ * takes effect at once.
  *
  * Effective values are the tenant's own, else the deployment's (guardrails' configuration), so
  * removing an override that was stricter than the deployment default is a raise too. A change
@@ -24,6 +29,7 @@
  */
 import type { AiSettings } from "@airlock/core"
 import { Config, Context, Effect, Layer, Option } from "effect"
+import * as TenantFeatures from "./TenantFeatures.js"
 
 /** The kind of governed action a raising settings change becomes. */
 export const KIND = "companion.settings.change"
@@ -53,6 +59,8 @@ export interface Levels {
   readonly llm_tenant_cap_micros: bigint
   /** Effective approval risk threshold (0 … 1). */
   readonly approval_risk_threshold: number
+  /** The tenant's feature flags (absent on levels stored before they were recorded: not compared). */
+  readonly features?: TenantFeatures.Features | undefined
 }
 
 /** One field a change raises, with its effective values before and after. */
@@ -120,6 +128,11 @@ export const raises = (before: Levels, after: Levels): ReadonlyArray<Raise> => {
   }
   if (after.approval_risk_threshold > before.approval_risk_threshold) {
     add("approval_risk_threshold", before.approval_risk_threshold, after.approval_risk_threshold)
+  }
+  if (before.features !== undefined && after.features !== undefined) {
+    for (const f of TenantFeatures.RAISING) {
+      if (!before.features[f] && after.features[f]) add(`features.${f}`, false, true)
+    }
   }
   return out
 }

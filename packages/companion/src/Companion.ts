@@ -10,6 +10,8 @@
  * rejection writes a rejection fact. Auto-posts teach nothing (the model would confirm itself).
  * The calibration (one calibrator per deciding stage) is refitted lazily at propose time once ten
  * more proposals were reviewed.
+ * The tenant's feature flags (`TenantFeatures`) switch the classifier, the model stage, drift
+ * questions and calibration off per tenant.
  */
 import {
   Action,
@@ -56,6 +58,7 @@ import * as Drift from "./Drift.js"
 import * as LlmStage from "./LlmStage.js"
 import * as RulePromotion from "./RulePromotion.js"
 import * as RulesStage from "./RulesStage.js"
+import * as TenantFeatures from "./TenantFeatures.js"
 import { vendorKey } from "./VendorKey.js"
 import * as VendorMemoryStage from "./VendorMemoryStage.js"
 
@@ -458,6 +461,8 @@ export const make = Effect.gen(function*() {
     readonly calibrator: Calibration.StageCalibrators | null
     readonly certificate: Certification.Certificate | null
     readonly llmFallback: Budgets.LlmBudgetStatus
+    /** The tenant's feature flags (`TenantFeatures`). */
+    readonly features: TenantFeatures.Features
     readonly now: number
   }
 
@@ -483,8 +488,8 @@ export const make = Effect.gen(function*() {
       const stages = chainStages.stages({
         rules: RulesStage.make(b.rules, exponentOf),
         vendor_memory: VendorMemoryStage.make(facts, b.flow.coldstart_min_labels),
-        classifier: ClassifierStage.make(b.model),
-        llm: llmStage.stage
+        classifier: TenantFeatures.gate(b.features, "ml_classifier", ClassifierStage.make(b.model)),
+        llm: llmStage.stage && TenantFeatures.gate(b.features, "llm_fallback", llmStage.stage)
       })
       const input = { tenant_id: b.tenant, transaction: txn, accounts: b.chart, vendor_key: vendor }
       const results = yield* Chain.run(stages, input)
@@ -493,7 +498,7 @@ export const make = Effect.gen(function*() {
           amount_minor: BigInt(h.amount_minor),
           splits: h.final_splits?.length ?? 1
         })),
-        drift_questions: Drift.vendorFindings(drift, vendor).map(Drift.question)
+        drift_questions: b.features.drift_detection ? Drift.vendorFindings(drift, vendor).map(Drift.question) : []
       })
       if (combined.splits.length === 0) {
         return {
@@ -605,7 +610,8 @@ export const make = Effect.gen(function*() {
               min_tier: assessment.min_tier
             },
             approval_required: approvalRequired,
-            apply_error: applyError
+            apply_error: applyError,
+            features: b.features
           },
           not_auto_post_reasons: reasons,
           corrects_proposal_id: null,
@@ -664,7 +670,9 @@ export const make = Effect.gen(function*() {
       yield* requireEnabled(tenant, settings)
       yield* velocity.record(tenant)
       const flow = CompanionSettings.fromAiSettings(settings)
-      const calibration = yield* calibrationFor(tenant, flow)
+      const features = yield* TenantFeatures.current(settings)
+      // calibration off: no calibrated probability, so nothing certifies and nothing auto-posts
+      const calibration = features.calibration ? yield* calibrationFor(tenant, flow) : null
       const batch: Batch = {
         tenant,
         actor,
@@ -677,6 +685,7 @@ export const make = Effect.gen(function*() {
         calibrator: calibration === null ? null : decodeCalibrator(calibration),
         certificate: calibration === null ? null : decodeCertificate(calibration),
         llmFallback: yield* llmBudget.status(tenant, settings),
+        features,
         now: yield* Clock.currentTimeMillis
       }
       let txns: Array<BankTransaction.BankTransaction | { readonly missing: string }> = []
@@ -745,8 +754,12 @@ export const make = Effect.gen(function*() {
             existing_uid: written.right.existing?.uid ?? null
           }
           : { error: errorOf(written.left) }
-        const trained = yield* Effect.either(trainClassifier(tenant, main))
-        out.classifier = Either.isRight(trained) ? { version: trained.right } : { error: errorOf(trained.left) }
+        if (!(yield* TenantFeatures.current(yield* loadSettings(tenant))).ml_classifier) {
+          out.classifier = { skipped: TenantFeatures.Reasons.disabled, feature: "ml_classifier" }
+        } else {
+          const trained = yield* Effect.either(trainClassifier(tenant, main))
+          out.classifier = Either.isRight(trained) ? { version: trained.right } : { error: errorOf(trained.left) }
+        }
       }
       return out
     })

@@ -18,6 +18,7 @@ import { CompanionReportReader, type DetailPosition, IntegrityReportStore } from
 import * as Drift from "./Drift.js"
 import * as Rollout from "./RolloutConfig.js"
 import * as ShadowReport from "./ShadowReport.js"
+import * as TenantFeatures from "./TenantFeatures.js"
 
 /** Details read per storage page. */
 export const PAGE = 1000
@@ -135,6 +136,8 @@ export const make = Effect.gen(function*() {
       const history = ShadowReport.windowOf("180d", now)
       const acc = ShadowReport.empty()
       const drift = Drift.empty(now)
+      // drift detection off for the tenant: no findings (the report's `drift` is empty)
+      const features = yield* TenantFeatures.current(Option.getOrUndefined(yield* settingsStore.get(tenant)))
       yield* eachDetail(tenant, history, (d) => {
         if (d.created_at >= window.start) ShadowReport.add(acc, d, thresholds)
         const o = Drift.observe(d)
@@ -146,7 +149,7 @@ export const make = Effect.gen(function*() {
         window,
         thresholds,
         llm: yield* llmInfo(tenant, window),
-        drift: Drift.findings(drift, tenant)
+        drift: features.drift_detection ? Drift.findings(drift, tenant) : []
       })
     })
 

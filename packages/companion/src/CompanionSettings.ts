@@ -25,6 +25,7 @@ import {
 import { GuardrailsConfig, Usd } from "@airlock/guardrails"
 import { Effect, Either, Option, Schema } from "effect"
 import * as Autonomy from "./Autonomy.js"
+import * as TenantFeatures from "./TenantFeatures.js"
 
 // --- fields ---------------------------------------------------------------------------------------
 
@@ -113,6 +114,8 @@ export interface Settings {
   readonly llm_tenant_cap_usd: string | null
   /** The tenant's own approval risk threshold; null = the deployment's (`AIRLOCK_APPROVAL_RISK_THRESHOLD`). */
   readonly approval_risk_threshold: number | null
+  /** The tenant's effective feature flags (`TenantFeatures`; none stored: all on). */
+  readonly features: TenantFeatures.Features
   readonly updated_at: number
   readonly updated_by: string
 }
@@ -151,6 +154,7 @@ export const fromAiSettings = (settings: AiSettings.AiSettings): Settings => {
     value_breaker_threshold: storedDecimal(settings, Keys.value_breaker_threshold),
     llm_tenant_cap_usd: storedDecimal(settings, Keys.llm_tenant_cap_usd),
     approval_risk_threshold: Option.getOrNull(risk),
+    features: TenantFeatures.of(settings),
     updated_at: settings.updated_at,
     updated_by: settings.updated_by
   }
@@ -175,6 +179,12 @@ export const SettingsUpdate = Schema.Struct({
   value_breaker_threshold: Schema.optional(Schema.NullOr(ValueBreakerThreshold)),
   llm_tenant_cap_usd: Schema.optional(Schema.NullOr(LlmTenantCapUsd)),
   approval_risk_threshold: Schema.optional(Schema.NullOr(ApprovalRiskThreshold)),
+  /**
+   * Feature flags to change (`TenantFeatures`): only the given flags change, merged into the
+   * tenant's effective ones and stored whole under `companion.features`; `null` removes the stored
+   * flags (every feature on again).
+   */
+  features: Schema.optional(Schema.NullOr(TenantFeatures.FeaturesUpdate)),
   /** Raw extension keys (compatibility): merged, `null` removes; named keys are validated as above. */
   extensions: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 })
@@ -200,6 +210,14 @@ export const toCorePatch = (update: SettingsUpdate): Either.Either<Tenants.Setti
     }
     extensions[Keys[field]] = value
   }
+  if (update.features !== undefined && TenantFeatures.KEY in extensions) {
+    return Either.left(
+      invalid(`features is given twice (by name and as extension ${TenantFeatures.KEY})`, {
+        field: "features",
+        key: TenantFeatures.KEY
+      })
+    )
+  }
   const patch: { -readonly [K in keyof Tenants.SettingsPatch]: Tenants.SettingsPatch[K] } = {}
   if (update.ai_enabled !== undefined) patch.ai_enabled = update.ai_enabled
   if (update.kill_switch !== undefined) patch.kill_switch = update.kill_switch
@@ -207,6 +225,23 @@ export const toCorePatch = (update: SettingsUpdate): Either.Either<Tenants.Setti
   if (Object.keys(extensions).length > 0) patch.extensions = extensions
   return Either.right(patch)
 }
+
+/**
+ * A core patch with a named change of feature flags merged into `before`'s effective flags (the
+ * whole object under `companion.features`; `null` removes it). Pure.
+ */
+export const withFeatures = (
+  patch: Tenants.SettingsPatch,
+  before: AiSettings.AiSettings,
+  features: TenantFeatures.FeaturesUpdate | null | undefined
+): Tenants.SettingsPatch =>
+  features === undefined ? patch : {
+    ...patch,
+    extensions: {
+      ...patch.extensions,
+      [TenantFeatures.KEY]: features === null ? null : { ...TenantFeatures.of(before), ...features }
+    }
+  }
 
 /** `AiSettings` after a core patch (what `Tenants.updateSettings` will store, minus the time). Pure. */
 export const patched = (before: AiSettings.AiSettings, patch: Tenants.SettingsPatch): AiSettings.AiSettings => {
@@ -259,6 +294,18 @@ export const validateExtensions = (
     const ok = Option.isSome(Schema.decodeUnknownOption(schema)(value))
     if (!ok) {
       return Either.left(invalid(`${field} (${key}) has an invalid value`, { field, key, value: value ?? null }))
+    }
+  }
+  if (TenantFeatures.KEY in extensions) {
+    const problem = TenantFeatures.check(extensions[TenantFeatures.KEY])
+    if (problem !== null) {
+      return Either.left(
+        invalid(`features (${TenantFeatures.KEY}): ${problem}`, {
+          field: "features",
+          key: TenantFeatures.KEY,
+          value: extensions[TenantFeatures.KEY] ?? null
+        })
+      )
     }
   }
   return Either.void
@@ -334,7 +381,9 @@ export const BaseLevels = Schema.Struct({
   spot_check_rate: Schema.Number,
   value_breaker_threshold: Schema.NullOr(Schema.String),
   llm_tenant_cap_micros: Schema.BigInt,
-  approval_risk_threshold: Schema.Number
+  approval_risk_threshold: Schema.Number,
+  /** The feature flags (absent on changes stored before they were recorded). */
+  features: Schema.optional(TenantFeatures.Features)
 })
 
 /** The stored payload of a settings change. */
@@ -471,7 +520,8 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
         spot_check_rate: l.spot_check_rate,
         value_breaker_threshold: l.value_breaker_threshold,
         llm_tenant_cap_micros: l.llm_tenant_cap_micros.toString(),
-        approval_risk_threshold: l.approval_risk_threshold
+        approval_risk_threshold: l.approval_risk_threshold,
+        features: l.features
       }
     }
 
@@ -487,6 +537,13 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
       const lowered = payload.base === undefined
         ? []
         : Autonomy.raises(levelsOf(current), payload.base).map((r) => r.field)
+      // the change writes the flags whole: any flag changed since would be undone by it
+      const base = payload.base?.features
+      if (
+        base !== undefined && Object.hasOwn(payload.patch.extensions ?? {}, TenantFeatures.KEY) &&
+        Canonical.canonicalJson(TenantFeatures.of(current)) !== Canonical.canonicalJson(base) &&
+        !lowered.includes("features")
+      ) lowered.push("features")
       return unapproved.length === 0 && lowered.length === 0 ? null : { unapproved, lowered_since: lowered }
     }
 
@@ -585,7 +642,7 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
         yield* tenants.readSettings(tenant, actor)
         return yield* uow.transaction(Effect.gen(function*() {
           const before = yield* tenants.settingsForUpdate(tenant)
-          const patch = withoutNoOps(before, requested)
+          const patch = withoutNoOps(before, withFeatures(requested, before, input.features))
           const raised = raisesOf(before, patch)
           if (raised.length === 0 || !autonomy.approvalRequired) {
             const after = yield* tenants.updateSettings(tenant, patch, actor)

@@ -21,6 +21,8 @@
  *   inserts the rule (id = the promotion's id, name `promoted:<vendor key>`, priority
  *   {@link RULE_PRIORITY}, after people's own rules) in the apply transaction; rejecting records
  *   the reason.
+ * - The tenant's `auto_rule_promotion` feature off (`TenantFeatures`): nothing is proposed or
+ *   superseded (`none`, reason `feature.disabled`); pending promotions stay for people to decide.
  */
 import {
   type Action,
@@ -47,6 +49,7 @@ import {
 } from "./CompanionReportsPorts.js"
 import * as CompanionSettings from "./CompanionSettings.js"
 import { PROMOTED_ID_PREFIX } from "./RulesStage.js"
+import * as TenantFeatures from "./TenantFeatures.js"
 
 /** The kind of governed action a rule promotion is. */
 export const KIND = "companion.rule.promote"
@@ -374,6 +377,9 @@ export class RulePromotions extends Effect.Service<RulePromotions>()("@airlock/c
         if (person.kind !== "user") return { outcome: "none", reason: "not_a_person", superseded: null } as const
         const ai = Option.getOrElse(yield* settingsStore.get(tenant), () =>
           AiSettings.defaultSettings(tenant, 0, "system"))
+        if (!(yield* TenantFeatures.current(ai)).auto_rule_promotion) {
+          return { outcome: "none", reason: TenantFeatures.Reasons.disabled, superseded: null } as const
+        }
         const needed = threshold(settings, CompanionSettings.fromAiSettings(ai).coldstart_min_labels)
         const history = yield* details.vendorHistory(tenant, vendorKey, HISTORY)
         const kinds = new Map<string, boolean>()

@@ -19,22 +19,17 @@ import { type AiSettings, Errors } from "@airlock/core"
 import { BankTransaction, Presets } from "@airlock/ledger"
 import { Context, Effect, Either, Layer, Schema } from "effect"
 import { AutopostThreshold, ColdstartMinLabels, Keys, LlmTenantCapUsd } from "./CompanionSettings.js"
+import * as TenantFeatures from "./TenantFeatures.js"
 
 /** Whether a tenant may have auto-post, and how it is turned on. */
 export const AutopostPolicy = Schema.Literal("off", "eligible_behind_approval")
 /** Type of {@link AutopostPolicy}. */
 export type AutopostPolicy = typeof AutopostPolicy.Type
 
-/** The runbook's feature flags. */
-export const Features = Schema.Struct({
-  ml_classifier: Schema.Boolean,
-  llm_fallback: Schema.Boolean,
-  auto_rule_promotion: Schema.Boolean,
-  drift_detection: Schema.Boolean,
-  calibration: Schema.Boolean
-})
+/** The runbook's feature flags (defined, read and enforced in `TenantFeatures`). */
+export const Features = TenantFeatures.Features
 /** Type of {@link Features}. */
-export type Features = typeof Features.Type
+export type Features = TenantFeatures.Features
 
 /** A tenant template. */
 export const TenantTemplate = Schema.Struct({
@@ -54,13 +49,7 @@ export const TenantTemplate = Schema.Struct({
 /** Type of {@link TenantTemplate}. */
 export type TenantTemplate = typeof TenantTemplate.Type
 
-const allOn: Features = {
-  ml_classifier: true,
-  llm_fallback: true,
-  auto_rule_promotion: true,
-  drift_detection: true,
-  calibration: true
-}
+const allOn: Features = TenantFeatures.allOn
 
 /** `starter`: small business, ≤ 500 transactions a month, auto-post off, $50 LLM budget. */
 export const starter: TenantTemplate = {
@@ -108,7 +97,7 @@ export const builtIn: ReadonlyArray<TenantTemplate> = [starter, pro, firm]
 export const TemplateKeys = {
   template: "companion.template",
   autopost_policy: "companion.autopost_policy",
-  features: "companion.features"
+  features: TenantFeatures.KEY
 } as const
 
 /**

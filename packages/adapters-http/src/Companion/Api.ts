@@ -4,7 +4,7 @@
  * keep their thresholds in, and the companion's named settings (`CompanionSettings`) — and the
  * settings changes that raise autonomy, which wait for a second person. Tenant-scoped.
  */
-import { CompanionSettings } from "@airlock/companion"
+import { CompanionSettings, TenantFeatures } from "@airlock/companion"
 import { AiSettings, CoreConfig } from "@airlock/core"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
@@ -66,6 +66,8 @@ export const NamedFields = {
   value_breaker_threshold: optional(Schema.NullOr(Schema.String)),
   llm_tenant_cap_usd: optional(Schema.NullOr(Schema.String)),
   approval_risk_threshold: optional(Schema.NullOr(Schema.Number)),
+  /** The tenant's effective feature flags (`TenantFeatures`; none stored: all on). */
+  features: optional(TenantFeatures.Features),
   effective: optional(EffectiveSettings),
   autonomy_approval_required: optional(Schema.Boolean)
 }

@@ -33,6 +33,7 @@ export const namedJson = (s: AiSettings.AiSettings, view: CompanionSettings.Sett
   value_breaker_threshold: view.value_breaker_threshold,
   llm_tenant_cap_usd: view.llm_tenant_cap_usd,
   approval_risk_threshold: view.approval_risk_threshold,
+  features: view.features,
   effective: view.effective,
   autonomy_approval_required: view.autonomy_approval_required
 })
