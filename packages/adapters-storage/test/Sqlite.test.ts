@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
@@ -89,3 +90,7 @@ CompanionReportsSuite.suite(
 const driftFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "drift.db")
 DriftSuite.suite("sqlite (file, WAL)", Sqlite.layer({ filename: driftFile }), { parallelConnections: false })
 RulePromotionSuite.suite("sqlite (:memory:)", Sqlite.layer({ filename: ":memory:" }))
+CompanionGatesSuite.suite(
+  "sqlite (:memory:)",
+  Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
+)
