@@ -29,7 +29,7 @@ import {
   Proposals
 } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
-import { Clock, Effect, Layer, Option, TestClock } from "effect"
+import { Clock, Effect, Either, Layer, Option, TestClock } from "effect"
 import { CompanionProbe } from "./support/CompanionProbe.js"
 
 type Ports =
@@ -367,5 +367,45 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         const final = yield* propose(fx, "MAILCHIMP *MONTHLY")
         expect(final.stage).toMatchObject({ outcome: "decided", splits: [{ account_code: "6100" }] })
         expect(final.item.not_auto_post_reasons).not.toContain(AutoPost.Reasons.coldStart)
+      }))
+
+    it.effect("batch apply: allowed in drafts and in the higher autopilot_limited, refused below drafts", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("g-batch")
+        const probe = yield* CompanionProbe
+        const c = yield* Companion.Companion
+        const tenants = yield* Tenants.Tenants
+        yield* c.createRule(fx.tenant, fx.owner, {
+          name: "Fees",
+          description_contains: "SERVICE FEE",
+          account_code: "6100"
+        })
+        const proposeFees = (from: number) =>
+          Effect.gen(function*() {
+            const ids: Array<string> = []
+            for (let i = from; i < from + 2; i++) {
+              const imported = yield* importOne(fx, day(i), `MONTHLY SERVICE FEE ${i}`, "-15.00")
+              const item = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: imported.ids })).items[0]!
+              expect(item.status).toBe("proposed")
+              ids.push(item.proposal_id!)
+            }
+            return ids
+          })
+        // autopilot_limited with auto-post off (its default): the proposals wait for a person
+        yield* tenants.updateSettings(fx.tenant, { ai_mode: "autopilot_limited" }, fx.owner)
+        const auto = yield* proposeFees(0)
+        const applied = yield* c.applyBatch(fx.tenant, fx.bookkeeper, auto)
+        expect(applied.map((r) => [r.id, r.status, r.error])).toStrictEqual(auto.map((id) => [id, "applied", null]))
+        expect(yield* probe.count("entries", fx.tenant)).toBe(2)
+        for (const id of auto) expect((yield* probe.review(fx.tenant, id))?.outcome).toBe("applied")
+        // suggest_only: refused naming the mode, nothing applied
+        const open = yield* proposeFees(10)
+        yield* tenants.updateSettings(fx.tenant, { ai_mode: "suggest_only" }, fx.owner)
+        const refused = yield* Effect.either(c.applyBatch(fx.tenant, fx.bookkeeper, open))
+        expect(Either.isLeft(refused) && [refused.left.code, refused.left.message]).toStrictEqual([
+          "mode.forbidden",
+          "Batch apply needs drafts mode or higher; the tenant is in suggest_only"
+        ])
+        expect(yield* probe.count("entries", fx.tenant)).toBe(2)
       }))
   })
