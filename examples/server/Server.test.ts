@@ -186,11 +186,28 @@ describe("reference server: development", () => {
       expect(granted).toMatchObject({ status: 200, json: { approved: true, approver: "controller" } })
       const accepted = await post(`${server.url}/api/v1/builds`, "dev_bookkeeper_token", build)
       expect(accepted).toMatchObject({ status: 202, json: { status: "QUEUED", plan_hash: planHash } })
+      // the development server's default tenant cannot be deleted, not even by the dev admin
+      const deleted = await fetch(`${server.url}/api/v1/tenants/default?confirm=true`, {
+        method: "DELETE",
+        headers: { authorization: "Bearer dev_admin_token" }
+      })
+      expect([deleted.status, ((await deleted.json()) as any).error.code]).toStrictEqual([
+        403,
+        "tenant.delete.protected"
+      ])
+      expect((await get(`${server.url}/api/v1/ledger/accounts`, "dev_viewer_token")).status).toBe(200)
     } finally {
       expect(await server.stop()).toBe(0)
     }
     const rows = await sqlite(db, (sql) => sql`SELECT role FROM core_actors WHERE id = 'controller'`)
     expect(rows.map((r) => r.role)).toStrictEqual(["CONTROLLER"])
+    const kept = await sqlite(db, (sql) =>
+      Effect.all([
+        sql`SELECT COUNT(*) AS n FROM core_tenants WHERE id = 'default'`,
+        sql`SELECT COUNT(*) AS n FROM core_api_tokens WHERE tenant_id = 'default' AND revoked_at IS NULL`,
+        sql`SELECT COUNT(*) AS n FROM ledger_accounts WHERE tenant_id = 'default'`
+      ]).pipe(Effect.map((rs) => rs.map((r) => Number(r[0]!.n)))))
+    expect(kept).toStrictEqual([1, 5, 14])
   })
 
   it("graceful shutdown: stops accepting, drains an in-flight request, then closes storage", async () => {

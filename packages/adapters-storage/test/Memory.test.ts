@@ -1,6 +1,7 @@
 import { Memory } from "@airlock/adapters-storage"
 import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
@@ -44,3 +45,4 @@ CompanionReportsSuite.suite("memory", Layer.provideMerge(ReportsProbe.memory, Me
 DriftSuite.suite("memory", Memory.layer, { parallelConnections: false })
 RulePromotionSuite.suite("memory", Memory.layer)
 FeaturesSuite.suite("memory", Memory.layer, { parallelConnections: false })
+CompanionGatesSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))

@@ -2,6 +2,7 @@ import { Postgres } from "@airlock/adapters-storage"
 import { Effect, Layer } from "effect"
 import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
@@ -119,5 +120,14 @@ if (admin === "") {
     "postgres",
     Layer.unwrapEffect(Effect.map(freshDatabaseUrl(admin), (url) => Postgres.layer({ url, maxConnections: 8 }))),
     { parallelConnections: true }
+  )
+  CompanionGatesSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(
+      Effect.map(
+        freshDatabaseUrl(admin),
+        (url) => Layer.provideMerge(CompanionProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+      )
+    )
   )
 }

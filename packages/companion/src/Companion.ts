@@ -1000,7 +1000,7 @@ export const make = Effect.gen(function*() {
       } satisfies ApplyResult
     })
 
-  /** Applies several proposals in `drafts` mode; each item all-or-nothing, results per item. */
+  /** Applies several proposals in `drafts` (or the higher `autopilot_limited`); each item all-or-nothing, results per item. */
   const applyBatch = (
     tenant: Ids.TenantId,
     actor: Actor.Actor,
@@ -1009,10 +1009,10 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       yield* access(tenant, actor, "companion.actions")
       const settings = yield* loadSettings(tenant)
-      if (settings.ai_mode !== "drafts") {
+      if (settings.ai_mode !== "drafts" && settings.ai_mode !== "autopilot_limited") {
         return yield* new Errors.Forbidden({
           code: "mode.forbidden",
-          message: `Batch apply needs drafts mode; the tenant is in ${settings.ai_mode}`,
+          message: `Batch apply needs drafts mode or higher; the tenant is in ${settings.ai_mode}`,
           details: { ai_mode: settings.ai_mode }
         })
       }

@@ -14,11 +14,22 @@
  * `pro`'s stricter values. "Eligible behind approval" (the runbook's `AUTOPOST_ENABLED: true
  * (requires manual gate)`): the tenant starts with auto-post off and may have it turned on only
  * through a settings change a second person approves (`Autonomy`); `starter` is not eligible.
+ *
+ * A template may also raise the tenant's `target_precision` (the precision the auto-post
+ * threshold is certified for) above the default 0.95, never lower it. The shipped templates do
+ * not (the runbook names no target precision); a host's template may.
  */
 import { type AiSettings, Errors } from "@airlock/core"
 import { BankTransaction, Presets } from "@airlock/ledger"
 import { Context, Effect, Either, Layer, Schema } from "effect"
-import { AutopostThreshold, ColdstartMinLabels, Keys, LlmTenantCapUsd } from "./CompanionSettings.js"
+import {
+  AutopostThreshold,
+  ColdstartMinLabels,
+  defaults,
+  Keys,
+  LlmTenantCapUsd,
+  TargetPrecision
+} from "./CompanionSettings.js"
 import * as TenantFeatures from "./TenantFeatures.js"
 
 /** Whether a tenant may have auto-post, and how it is turned on. */
@@ -44,6 +55,14 @@ export const TenantTemplate = Schema.Struct({
   coldstart_min_labels: ColdstartMinLabels,
   /** Decimal dollars per budget period. */
   llm_tenant_cap_usd: LlmTenantCapUsd,
+  /** A raised target precision (≥ the default 0.95, ≤ 0.999); absent: the default. */
+  target_precision: Schema.optional(
+    TargetPrecision.pipe(
+      Schema.greaterThanOrEqualTo(defaults.target_precision, {
+        message: () => `a template may raise target_precision (at least ${defaults.target_precision}), not lower it`
+      })
+    )
+  ),
   features: Features
 })
 /** Type of {@link TenantTemplate}. */
@@ -102,9 +121,11 @@ export const TemplateKeys = {
 
 /**
  * The settings extensions a template gives a new tenant: auto-post off (even where eligible),
- * the threshold, the cold-start minimum, the LLM cap, the monthly limit, the policy and the flags.
+ * the threshold, the cold-start minimum, the LLM cap, the raised target precision when it has
+ * one, the monthly limit, the policy and the flags.
  */
 export const extensionsOf = (template: TenantTemplate): Record<string, unknown> => ({
+  ...(template.target_precision === undefined ? {} : { [Keys.target_precision]: template.target_precision }),
   [Keys.autopost_enabled]: false,
   [Keys.autopost_threshold]: template.autopost_threshold,
   [Keys.coldstart_min_labels]: template.coldstart_min_labels,
