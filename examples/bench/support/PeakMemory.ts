@@ -124,14 +124,20 @@ export const inChild = <A>(
     })
     let reply: Reply<A> | undefined
     let stderr = ""
+    let oom = false
     child.stderr!.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-2000)
+      oom ||= /heap limit|heap out of memory/i.test(stderr)
     })
     child.on("message", (m) => (reply = m as Reply<A>))
     child.on("error", (e) => resolve({ _tag: "Failed", error: String(e), exitCode: null, signal: null }))
     child.on("exit", (exitCode, signal) => {
       if (reply?.ok === true) return resolve({ _tag: "Done", value: reply.value })
-      const error = reply?.ok === false ? reply.error : stderr.trim().split("\n").slice(-3).join(" / ")
+      const error = reply?.ok === false
+        ? reply.error
+        : oom
+        ? "out of memory (V8 heap limit reached)"
+        : stderr.trim().split("\n").slice(-3).join(" / ")
       resolve({ _tag: "Failed", error, exitCode, signal })
     })
   })
