@@ -1,19 +1,30 @@
 /**
- * Executions benchmarks, on a SQLite file and on PostgreSQL (a throwaway cluster from the
- * machine's binaries, `scripts/pg-cluster.ts`; skipped when none is installed).
+ * Executions benchmarks, on a SQLite file and on PostgreSQL (`AIRLOCK_BENCH_PG_URL`, an admin URL
+ * under which fresh databases are created, else a throwaway cluster from the machine's binaries,
+ * `scripts/pg-cluster.ts`; skipped when there is neither).
  *
  * 1. Throughput: executions claimed and completed per second by 1, 2 and 4 workers (fibers of
  *    one process, each claiming one execution at a time through `ExecutionStore.claim` and running
  *    a runner that heartbeats once and succeeds), over a queue of queued executions.
- * 2. Latency: from `Executions.submit` (preflight through the pipeline: propose + apply, the
- *    execution queued in the apply transaction) to the runner starting (the execution is RUNNING),
- *    with one background worker polling every 20 ms; p50 and p99 over sequential builds.
+ * 2. Latency, end to end over HTTP: the reference server (`server/main.ts`, development seed,
+ *    its own process on loopback, as `bench/http.ts` starts it, its background worker polling
+ *    every 20 ms — `AIRLOCK_EXEC_POLL_INTERVAL_MS`) and `POST /api/v1/builds` (admin token, the
+ *    demo runner's plan that succeeds at once) until the execution is RUNNING: the client polls
+ *    `GET /api/v1/executions/{run_id}` and takes the execution's `started_at`, stamped by the
+ *    server when its worker claimed it, minus the wall clock just before the request (same
+ *    machine, same clock). p50 and p99 over sequential builds.
+ * 3. The same without HTTP, in process: from `Executions.submit` (preflight through the
+ *    pipeline: propose + apply, the execution queued in the apply transaction) to the runner
+ *    starting, with one background worker polling every 20 ms ("submit → RUNNING").
  */
 import { Postgres, Sqlite } from "@airlock/adapters-storage"
 import { CoreConfig, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Executions, ExecutionsConfig, ExecutionStore, JobRunner } from "@airlock/ops"
-import { Deferred, Effect, Fiber, Layer } from "effect"
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Deferred, Effect, Fiber, Layer, Redacted } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -22,6 +33,8 @@ import type { BenchRow } from "./main.js"
 
 const QUEUE = Number(process.env.BENCH_EXEC_QUEUE ?? 2_000)
 const LATENCY_SAMPLES = Number(process.env.BENCH_EXEC_SAMPLES ?? 300)
+const HTTP_SAMPLES = Number(process.env.BENCH_EXEC_HTTP_SAMPLES ?? 200)
+const examples = join(import.meta.dirname, "..")
 const tenantId = Ids.TenantId.make("bench")
 
 // latency probe: the runner resolves the waiting build's deferred when it starts
@@ -122,37 +135,136 @@ const measure = (label: string) =>
     yield* Fiber.interrupt(background)
     latencies.sort((a, b) => a - b)
     rows.push({
-      name: `${label}: POST /builds → RUNNING (submit to runner start; worker polls every 20 ms)`,
+      name: `${label}: submit → RUNNING (in process, Executions.submit to runner start; worker polls every 20 ms)`,
       value: `p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms`
     })
     return rows
   })
 
+const startServer = (env: Record<string, string>) =>
+  new Promise<{ readonly url: string; readonly child: ChildProcess }>((resolve, reject) => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-bench-exec-http-")), "airlock.db")
+    const child = spawn(join(examples, "node_modules", ".bin", "tsx"), ["server/main.ts"], {
+      cwd: examples,
+      env: {
+        ...process.env,
+        AIRLOCK_ENV: "development",
+        AIRLOCK_DB: db,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        AIRLOCK_EXEC_POLL_INTERVAL_MS: "20",
+        // the limiter stays on, set high enough never to trip on the polling
+        AIRLOCK_RATE_LIMIT_RPM: "100000000",
+        AIRLOCK_RATE_LIMIT_TENANT_RPM: "100000000",
+        ...env
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 120_000)
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const m = /listening\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (m) {
+        clearTimeout(timer)
+        resolve({ url: m[1]!, child })
+      }
+    }
+    child.stdout!.on("data", onData)
+    child.stderr!.on("data", onData)
+    child.on("exit", (code) => reject(new Error(`server exited with ${code}:\n${output}`)))
+  })
+
+const stopServer = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    child.on("exit", () => resolve())
+    child.kill("SIGTERM")
+  })
+
+/** `POST /api/v1/builds` → RUNNING through the reference server, p50/p99. */
+const measureHttp = async (label: string, env: Record<string, string>): Promise<BenchRow> => {
+  const { child, url } = await startServer(env)
+  const headers = { authorization: "Bearer dev_admin_token", "content-type": "application/json" }
+  try {
+    const latencies: Array<number> = []
+    for (let i = 0; i < HTTP_SAMPLES; i++) {
+      const body = JSON.stringify({
+        job_name: `bench-http-${i}`,
+        plan: { demo: "succeed", steps: 0, i },
+        risk_score: 0.1
+      })
+      const t0 = performance.timeOrigin + performance.now()
+      const res = await fetch(`${url}/api/v1/builds`, { method: "POST", headers, body })
+      if (res.status !== 202) throw new Error(`POST /api/v1/builds answered ${res.status}: ${await res.text()}`)
+      const { run_id } = (await res.json()) as { run_id: string }
+      for (;;) {
+        const got = await fetch(`${url}/api/v1/executions/${run_id}`, { headers })
+        const execution = (await got.json()) as { started_at: string | null }
+        if (execution.started_at !== null) {
+          latencies.push(Date.parse(execution.started_at) - t0)
+          break
+        }
+        await new Promise((r) => setTimeout(r, 2))
+      }
+    }
+    latencies.sort((a, b) => a - b)
+    return {
+      name: `${label}: POST /api/v1/builds → RUNNING (HTTP, reference server; worker polls every 20 ms)`,
+      value: `p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms ` +
+        `(${latencies.length} builds, started_at − request sent, 1 ms resolution)`
+    }
+  } finally {
+    await stopServer(child)
+  }
+}
+
+/** A fresh database under the admin URL. */
+const freshPg = async (admin: string, suffix: string) => {
+  const name = `airlock_bench_exec_${process.pid}_${suffix}`
+  await Effect.runPromise(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`)).pipe(
+      Effect.provide(PgClient.layer({ url: Redacted.make(admin), maxConnections: 1 })),
+      Effect.orDie
+    )
+  )
+  const url = new URL(admin)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
 /** Runs the executions benchmarks. */
 export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
   const rows: Array<BenchRow> = []
   const dir = mkdtempSync(join(tmpdir(), "airlock-bench-exec-"))
+  rows.push(await measureHttp("sqlite", {}))
   rows.push(
     ...(await Effect.runPromise(
       Effect.scoped(Effect.provide(measure("sqlite"), environment(Sqlite.layer({ filename: join(dir, "exec.db") }))))
     ))
   )
-  const bin = findPgBin()
-  if (bin === null) {
-    rows.push({ name: "postgres", value: "skipped: no PostgreSQL binaries found (AIRLOCK_PG_BIN)" })
-    return rows
+  let admin = process.env.AIRLOCK_BENCH_PG_URL
+  let stop: (() => void) | undefined
+  if (!admin) {
+    const bin = findPgBin()
+    if (bin === null) {
+      rows.push({ name: "postgres", value: "skipped: no AIRLOCK_BENCH_PG_URL and no PostgreSQL binaries" })
+      return rows
+    }
+    const cluster = await startCluster(bin)
+    admin = cluster.url
+    stop = () => cluster.stop()
   }
-  const cluster = await startCluster(bin)
   try {
+    rows.push(await measureHttp("postgres", { AIRLOCK_DATABASE_URL: await freshPg(admin, "http") }))
+    const url = await freshPg(admin, "direct")
     rows.push(
       ...(await Effect.runPromise(
-        Effect.scoped(
-          Effect.provide(measure("postgres"), environment(Postgres.layer({ url: cluster.url, maxConnections: 8 })))
-        )
+        Effect.scoped(Effect.provide(measure("postgres"), environment(Postgres.layer({ url, maxConnections: 8 }))))
       ))
     )
   } finally {
-    cluster.stop()
+    stop?.()
   }
   return rows
 }

@@ -7,12 +7,15 @@
  * applied, corrected or auto-posted, with not-auto-post reasons — inserted directly through the
  * companion's proposal store in one transaction (the report reads nothing else of a proposal).
  *
- * Timed: `CompanionReports.compute(tenant, "180d")` (the service pages through storage 1,000
- * details at a time). Baseline: the same paging with nothing computed. Memory: RSS before and
- * after, and the process's peak RSS (which also covers the setup).
+ * Timed, in a forked child process of its own on the same file (`support/PeakMemory.ts`):
+ * `CompanionReports.compute(tenant, "180d")` (the service pages through storage 1,000 details at
+ * a time). Baseline: the same paging with nothing computed. Memory: the report's peak resident
+ * set and V8 heap over what the child used just before it — the report's own, not the setup's.
+ * `BENCH_SHADOW_N` sets a smaller size for a quick run.
  */
 import { Sqlite } from "@airlock/adapters-storage"
 import {
+  AutoPost,
   Companion,
   CompanionPorts,
   CompanionReports,
@@ -23,16 +26,22 @@ import { AgentMemoryConfig, CoreConfig, Kernel, Rbac, SecureRandom } from "@airl
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger, LedgerConfig } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Effect, Layer, Runtime } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { devTenant, seedDevelopment } from "../server/Seed.js"
 import type { BenchRow } from "./main.js"
+import * as PeakMemory from "./support/PeakMemory.js"
 
 const N = Number(process.env.BENCH_SHADOW_N ?? 50_000)
 const DAY_MS = 86_400_000
-const REASONS = ["autopost.below_threshold", "autopost.vendor_cold_start", "autopost.mode_off", "autopost.spot_check"]
+const REASONS = [
+  AutoPost.Reasons.belowThreshold,
+  AutoPost.Reasons.coldStart,
+  AutoPost.Reasons.mode,
+  AutoPost.Reasons.spotCheck
+]
 const OUTCOMES = [null, "applied", "applied", "corrected", "auto_posted", "rejected", "applied", null] as const
 
 const environment = (filename: string) =>
@@ -91,23 +100,19 @@ const detail = (i: number, now: number) => {
   })
 }
 
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
+interface Report {
+  readonly reportMs: number
+  readonly baselineMs: number
+  readonly seen: number
+  readonly n: number
+  readonly drift: number
+  readonly peak: PeakMemory.Peak
+}
 
-/** Runs the benchmark. */
-export const run = (): Promise<ReadonlyArray<BenchRow>> => {
-  const filename = join(mkdtempSync(join(tmpdir(), "airlock-bench-shadow-")), "bench.db")
-  return Effect.gen(function*() {
-    yield* seedDevelopment
-    const store = yield* CompanionPorts.CompanionProposalStore
-    const sql = yield* SqlClient.SqlClient
+/** In the child: the paging baseline, then the report, tracked. */
+const reportChild = ([filename]: ReadonlyArray<string>): Promise<Report> =>
+  Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    const t0 = performance.now()
-    yield* sql.withTransaction(
-      Effect.forEach(Array.from({ length: N }, (_, i) => i), (i) => store.insert(detail(i, now)), {
-        discard: true
-      })
-    )
-    const insertMs = performance.now() - t0
     const reports = yield* CompanionReports.CompanionReports
     const reader = yield* CompanionReportsPorts.CompanionReportReader
     // baseline: page through the same details, computing nothing
@@ -121,24 +126,54 @@ export const run = (): Promise<ReadonlyArray<BenchRow>> => {
       after = { created_at: page.at(-1)!.created_at, proposal_id: page.at(-1)!.proposal_id }
     }
     const baselineMs = performance.now() - b0
-    const rssBefore = process.memoryUsage().rss
-    const r0 = performance.now()
-    const report = yield* reports.compute(devTenant, "180d")
-    const reportMs = performance.now() - r0
-    const rssAfter = process.memoryUsage().rss
-    return [
-      { name: "setup", value: `${N} proposal details inserted in ${(insertMs / 1000).toFixed(1)} s` },
-      {
-        name: "shadow report 180d",
-        value: `${reportMs.toFixed(0)} ms (n = ${report.population_n}, drift findings ${report.drift.length})`,
-        baseline: `paging ${seen} details ${baselineMs.toFixed(0)} ms`,
-        ratio: (reportMs / baselineMs).toFixed(2)
-      },
-      {
-        name: "memory",
-        value: `rss ${mb(rssBefore)} → ${mb(rssAfter)}`,
-        baseline: `peak rss ${mb(process.resourceUsage().maxRSS * 1024)}`
-      }
-    ] satisfies ReadonlyArray<BenchRow>
+    const runtime = yield* Effect.runtime<CompanionReports.CompanionReports>()
+    const { peak, result } = yield* Effect.promise(() =>
+      PeakMemory.track(async () => {
+        const r0 = performance.now()
+        const report = await Runtime.runPromise(runtime)(reports.compute(devTenant, "180d"))
+        return { report, reportMs: performance.now() - r0 }
+      })
+    )
+    return {
+      reportMs: result.reportMs,
+      baselineMs,
+      seen,
+      n: result.report.population_n,
+      drift: result.report.drift.length,
+      peak
+    } satisfies Report
+  }).pipe(Effect.provide(environment(filename!)), Effect.scoped, Effect.runPromise)
+
+/** Runs the benchmark. */
+export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
+  const filename = join(mkdtempSync(join(tmpdir(), "airlock-bench-shadow-")), "bench.db")
+  const insertMs = await Effect.gen(function*() {
+    yield* seedDevelopment
+    const store = yield* CompanionPorts.CompanionProposalStore
+    const sql = yield* SqlClient.SqlClient
+    const now = yield* Clock.currentTimeMillis
+    const t0 = performance.now()
+    yield* sql.withTransaction(
+      Effect.forEach(Array.from({ length: N }, (_, i) => i), (i) => store.insert(detail(i, now)), {
+        discard: true
+      })
+    )
+    return performance.now() - t0
   }).pipe(Effect.provide(environment(filename)), Effect.scoped, Effect.runPromise)
+  const outcome = await PeakMemory.inChild<Report>(import.meta.url, "shadow-report", [filename])
+  if (outcome._tag === "Failed")
+    throw new Error(`shadow-report child failed (exit ${outcome.exitCode}): ${outcome.error}`)
+  const r = outcome.value
+  return [
+    { name: "setup", value: `${N} proposal details inserted in ${(insertMs / 1000).toFixed(1)} s` },
+    {
+      name: "shadow report 180d",
+      value: `${r.reportMs.toFixed(0)} ms (n = ${r.n}, drift findings ${r.drift})`,
+      baseline: `paging ${r.seen} details ${r.baselineMs.toFixed(0)} ms`,
+      ratio: (r.reportMs / r.baselineMs).toFixed(2)
+    },
+    { name: "memory of the report (own child process)", value: PeakMemory.describe(r.peak) }
+  ]
 }
+
+await PeakMemory.serveChild("shadow-report", reportChild)

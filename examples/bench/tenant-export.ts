@@ -1,29 +1,33 @@
 /**
  * Tenant export benchmark: a tenant with 10,000 / 50,000 / 100,000 journal entries (two lines
  * each) on a SQLite file, exported to a `.tar.gz` through `TenantArchive.exportToFile` (pages of
- * `AIRLOCK_TENANT_EXPORT_PAGE_SIZE`, default 1000 rows). Each size runs in its own process so its
- * memory is its own: the figures are the export's time, rows per second, the archive's size, the
- * resident set before the export and its peak while exporting (sampled every 5 ms) — the peak
- * should not grow with the tenant. Baseline, same process: `SELECT *` of the same rows in pages
- * of the same size, without the archive. The entries are cloned from one posted entry with SQL
- * before the clock starts (the export reads rows as stored, whatever wrote them). Last, the growth
- * from the smallest size: time per row and peak RSS as ratios (both should stay near 1).
+ * `AIRLOCK_TENANT_EXPORT_PAGE_SIZE`, default 1000 rows). Each size runs in a forked child of its
+ * own (`support/PeakMemory.ts`): the figures are the export's time, rows per second, the
+ * archive's size, and the export's peak resident set and V8 heap over what the child used just
+ * before it. Baseline, same child: `SELECT *` of the same rows in pages of the same size, without
+ * the archive. The entries are cloned from one posted entry with SQL before the clock starts
+ * (the export reads rows as stored, whatever wrote them). Then the growth from the smallest
+ * size: time per row and peak heap growth (sampled: it includes garbage not yet collected, so it
+ * is not the proof). The proof that memory is bounded: the largest size again in two children
+ * whose V8 heap is capped at `BENCH_TENANT_EXPORT_CAP_MB` (default 96) MB over what the child uses
+ * before the export starts: the export must complete there, while the control — the same rows
+ * read page by page but all held at once, as an export that buffered the tenant would — must run
+ * out of memory (else the cap proves nothing at that size). Then the verdict.
  */
 import { TenantArchive } from "@airlock/adapters-http"
 import { Sqlite } from "@airlock/adapters-storage"
 import { CoreConfig, Ids, Kernel, Rbac, SecureRandom, TenantData, Tenants } from "@airlock/core"
 import { Chart, Journal, Ledger, LedgerConfig } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer } from "effect"
-import { fork } from "node:child_process"
+import { Effect, Layer, Runtime } from "effect"
 import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import type { BenchRow } from "./main.js"
+import * as PeakMemory from "./support/PeakMemory.js"
 
 const SIZES = (process.env.BENCH_TENANT_EXPORT_SIZES ?? "10000,50000,100000").split(",").map(Number)
-const CHILD = "--tenant-export-child"
+const CAP_MB = Number(process.env.BENCH_TENANT_EXPORT_CAP_MB ?? 96)
 const tenantId = Ids.TenantId.make("bench-export")
 
 interface Figures {
@@ -31,12 +35,14 @@ interface Figures {
   readonly rows: number
   readonly seconds: number
   readonly archiveBytes: number
-  readonly rssBeforeMb: number
-  readonly rssPeakMb: number
+  readonly peak: PeakMemory.Peak
+  /** Heap growth of holding every row of the tenant at once (what an unbounded export would need). */
+  readonly heldBytes: number | null
   readonly baselineSeconds: number
 }
 
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10
+const heapGrowth = (f: Figures) => f.peak.heapPeak - f.peak.heapStart
 
 /** Clones the tenant's one entry (and its lines) `n - 1` times, in SQL. */
 const cloneEntries = (n: number, template: string) =>
@@ -65,7 +71,10 @@ const cloneEntries = (n: number, template: string) =>
   })
 
 /** One size, in this process (the child). */
-const measure = (n: number, dir: string) =>
+/** "both": the export, then the control; "export": the export alone; "hold": the control alone. */
+type Mode = "both" | "export" | "hold"
+
+const measure = (n: number, dir: string, mode: Mode) =>
   Effect.gen(function*() {
     const tenants = yield* Tenants.Tenants
     yield* tenants.create({ id: tenantId, name: "Export bench" })
@@ -92,19 +101,46 @@ const measure = (n: number, dir: string) =>
       } while (cursor !== null)
     }
     const baselineSeconds = (performance.now() - b0) / 1000
-    ;(globalThis as { gc?: () => void }).gc?.()
-    const rssBefore = process.memoryUsage().rss
-    let peak = rssBefore
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss)
-    }, 5)
     const path = join(dir, "export.tar.gz")
-    const t0 = performance.now()
-    const manifest = yield* TenantArchive.exportToFile(data, tenantId, owner, path)
-    const seconds = (performance.now() - t0) / 1000
-    clearInterval(sampler)
-    peak = Math.max(peak, process.memoryUsage().rss)
+    const runtime = yield* Effect.runtime<never>()
+    // control: the same rows all held in memory at once, as an export that buffered the tenant would
+    const hold = Effect.promise(() =>
+      PeakMemory.track(() =>
+        Runtime.runPromise(runtime)(Effect.gen(function*() {
+          const all: Array<unknown> = []
+          for (const table of store.tables()) {
+            let cursor: string | null = null
+            do {
+              const page: TenantData.RowPage = yield* store.page(tenantId, table, cursor, 1000)
+              all.push(...page.rows)
+              cursor = page.cursor
+            } while (cursor !== null)
+          }
+          return all // kept alive until the last sample
+        }))
+      )
+    )
+    if (mode === "hold") {
+      const held = yield* hold
+      return {
+        entries: n,
+        rows: held.result.length,
+        seconds: 0,
+        archiveBytes: 0,
+        peak: held.peak,
+        heldBytes: held.peak.heapPeak - held.peak.heapStart,
+        baselineSeconds
+      } satisfies Figures
+    }
+    const { peak, result: [manifest, seconds] } = yield* Effect.promise(() =>
+      PeakMemory.track(async () => {
+        const t0 = performance.now()
+        const manifest = await Runtime.runPromise(runtime)(TenantArchive.exportToFile(data, tenantId, owner, path))
+        return [manifest, (performance.now() - t0) / 1000] as const
+      })
+    )
     const rows = manifest.tables.reduce((a, t) => a + t.rows, 0)
+    const held = mode === "both" ? yield* hold : null
     const entries = manifest.tables.find((t) => t.table === "ledger_entries")!.rows
     if (entries !== n) return yield* Effect.dieMessage(`expected ${n} entries, exported ${entries}`)
     if (Math.abs(baselineRows - rows) > 2) return yield* Effect.dieMessage(`baseline ${baselineRows} vs ${rows}`)
@@ -113,13 +149,13 @@ const measure = (n: number, dir: string) =>
       rows,
       seconds,
       archiveBytes: statSync(path).size,
-      rssBeforeMb: mb(rssBefore),
-      rssPeakMb: mb(peak),
+      peak,
+      heldBytes: held === null ? null : held.peak.heapPeak - held.peak.heapStart,
       baselineSeconds
     } satisfies Figures
   })
 
-const child = async (n: number) => {
+const child = async ([n, mode]: ReadonlyArray<string>): Promise<Figures> => {
   const dir = mkdtempSync(join(tmpdir(), "airlock-bench-export-"))
   const environment = Layer.mergeAll(Ledger.layerWithConfig, TenantData.TenantData.Default).pipe(
     Layer.provideMerge(LedgerConfig.layer()),
@@ -128,24 +164,19 @@ const child = async (n: number) => {
     Layer.provideMerge(Sqlite.layer({ filename: join(dir, "bench.db") }))
   )
   try {
-    const figures = await Effect.runPromise(measure(n, dir).pipe(Effect.provide(environment), Effect.scoped))
-    process.send!(figures)
+    return await Effect.runPromise(
+      measure(Number(n), dir, mode as Mode).pipe(Effect.provide(environment), Effect.scoped)
+    )
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
-const runChild = (n: number) =>
-  new Promise<Figures>((resolve, reject) => {
-    const p = fork(fileURLToPath(import.meta.url), [CHILD, String(n)], {
-      execArgv: [...process.execArgv, "--expose-gc"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"]
-    })
-    let result: Figures | undefined
-    p.on("message", (m) => (result = m as Figures))
-    p.on("error", reject)
-    p.on("exit", (code) => (result !== undefined ? resolve(result) : reject(new Error(`export child exited ${code}`))))
-  })
+const runChild = async (n: number) => {
+  const outcome = await PeakMemory.inChild<Figures>(import.meta.url, "tenant-export", [String(n), "both"])
+  if (outcome._tag === "Failed") throw new Error(`export child exited ${outcome.exitCode}: ${outcome.error}`)
+  return outcome.value
+}
 
 /** Runs every size, each in its own process. */
 export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
@@ -156,14 +187,15 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
     rows.push({
       name: `export ${f.entries.toLocaleString("en-US")} entries (${f.rows.toLocaleString("en-US")} rows), SQLite`,
       value: `${f.seconds.toFixed(2)} s, ${Math.round(f.rows / f.seconds).toLocaleString("en-US")} rows/s, ` +
-        `archive ${mb(f.archiveBytes)} MB, RSS ${f.rssBeforeMb} MB before, peak ${f.rssPeakMb} MB ` +
-        `(+${Math.round((f.rssPeakMb - f.rssBeforeMb) * 10) / 10} MB)`,
+        `archive ${mb(f.archiveBytes)} MB, ${PeakMemory.describe(f.peak)}; ` +
+        `holding every row at once: heap +${mb(f.heldBytes ?? 0)} MB`,
       baseline: `${f.baselineSeconds.toFixed(2)} s paged SELECT without the archive`,
       ratio: `${(f.seconds / f.baselineSeconds).toFixed(1)}x`
     })
     all.push(f)
   }
-  // growth against the smallest size: linear time keeps the per-row ratio near 1, flat memory the RSS one
+  // growth against the smallest size: linear time keeps the per-row ratio near 1; bounded memory keeps
+  // the export's heap growth about the same whatever the size
   const first = all[0]
   for (const f of all.slice(1)) {
     if (first === undefined) break
@@ -173,10 +205,50 @@ export const run = async (): Promise<ReadonlyArray<BenchRow>> => {
       name: `growth ${first.entries.toLocaleString("en-US")} → ${f.entries.toLocaleString("en-US")} entries`,
       value: `rows ×${rowsX.toFixed(1)}, time ×${timeX.toFixed(1)} (per row ×${(timeX / rowsX).toFixed(2)}), ` +
         `paged SELECT ×${(f.baselineSeconds / first.baselineSeconds).toFixed(1)}, ` +
-        `peak RSS ×${(f.rssPeakMb / first.rssPeakMb).toFixed(2)} (${first.rssPeakMb} → ${f.rssPeakMb} MB)`
+        `export heap growth +${mb(heapGrowth(first))} → +${mb(heapGrowth(f))} MB, ` +
+        `rss growth +${mb(first.peak.rssPeak - first.peak.rssStart)} → +${mb(f.peak.rssPeak - f.peak.rssStart)} MB`
+    })
+  }
+  // bounded: the largest size again, in children whose heap is capped at CAP_MB over what they use
+  // before the export: the export must complete, the control (every row held at once) must not
+  const largest = all.at(-1)
+  if (largest !== undefined) {
+    const limit = Math.ceil(largest.peak.heapStart / 1024 / 1024) + CAP_MB
+    const capped = (mode: Mode) =>
+      PeakMemory.inChild<Figures>(import.meta.url, "tenant-export", [String(largest.entries), mode], [
+        `--max-old-space-size=${limit}`
+      ])
+    const failure = (o: PeakMemory.ChildOutcome<Figures>) =>
+      o._tag === "Failed"
+        ? `died (exit ${o.exitCode}${o.signal ? `, ${o.signal}` : ""}` +
+          `${/out of memory/.test(o.error) ? ", out of memory" : `: ${o.error.slice(0, 160)}`})`
+        : ""
+    const exported = await capped("export")
+    const held = await capped("hold")
+    const title = `${largest.entries.toLocaleString("en-US")} entries, heap capped at ${limit} MB ` +
+      `(${CAP_MB} MB over the ${mb(largest.peak.heapStart)} MB in use before)`
+    rows.push({
+      name: `bounded: export ${title}`,
+      value: exported._tag === "Done"
+        ? `completed in ${exported.value.seconds.toFixed(2)} s, ${PeakMemory.describe(exported.value.peak)}`
+        : failure(exported)
+    })
+    rows.push({
+      name: `control: hold every row at once, ${title}`,
+      value: held._tag === "Done" ? `completed, ${PeakMemory.describe(held.value.peak)}` : failure(held)
+    })
+    rows.push({
+      name: "verdict",
+      value: exported._tag === "Failed"
+        ? "memory NOT bounded: the export did not complete under the cap"
+        : held._tag === "Done" || !/out of memory/.test(held.error)
+        ? `not shown: the cap is too loose at this size (holding every row fits in ${CAP_MB} MB); ` +
+          "run a larger size or a smaller BENCH_TENANT_EXPORT_CAP_MB"
+        : `memory bounded: the ${largest.rows.toLocaleString("en-US")}-row export completes in ${CAP_MB} MB of heap ` +
+          "headroom, where holding its rows runs out of memory"
     })
   }
   return rows
 }
 
-if (process.argv[2] === CHILD) await child(Number(process.argv[3]))
+await PeakMemory.serveChild("tenant-export", child)

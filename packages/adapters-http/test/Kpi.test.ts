@@ -297,3 +297,82 @@ layer(
       expect(yield* rows("ops_kpi_digests")).toBe(2)
     }))
 })
+
+/**
+ * A receiver that never answers the first request (it holds it past the 1 s attempt timeout and
+ * only closes it when the test ends) and answers 200 to the next.
+ */
+const slow: Array<{ at: number; answered: boolean }> = []
+const held: Array<import("node:http").ServerResponse> = []
+const slowReceiver = createServer((req, res) => {
+  req.resume()
+  req.on("end", () => {
+    const first = slow.length === 0
+    slow.push({ at: Date.now(), answered: !first })
+    if (first) held.push(res)
+    else res.end()
+  })
+})
+await new Promise<void>((resolve) => slowReceiver.listen(0, "127.0.0.1", resolve))
+const slowPort = (slowReceiver.address() as AddressInfo).port
+afterAll(() =>
+  new Promise<void>((resolve) => {
+    for (const res of held) res.destroy()
+    slowReceiver.close(() => resolve())
+  })
+)
+
+layer(
+  H.layer({
+    kpi: {
+      webhookEnabled: true,
+      webhookUrl: `http://127.0.0.1:${slowPort}/hooks/kpi`,
+      webhookSecret: Redacted.make(SECRET),
+      webhookAllowInsecureLocalhost: true,
+      webhookBackoffMillis: 20,
+      webhookRetries: 2,
+      webhookTimeoutSeconds: 1
+    }
+  }),
+  { excludeTestServices: true }
+)("KPI alert webhook: a receiver that never answers", (it) => {
+  it.effect("the held attempt fails by timeout after 1 s, recorded; the retry is delivered", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      for (let d = 2; d <= 8; d++) yield* post(s, "/api/v1/events", H.tokens.owner, { events: traffic(d, 10, 5, "a") })
+      yield* post(s, "/api/v1/events", H.tokens.owner, { events: traffic(1, 10, 1, "a") })
+      const yesterday = dayText(Date.now() - DAY)
+      const from = dayText(Date.now() - 8 * DAY)
+      expect((yield* post(s, "/api/admin/kpi/rollups/run", H.tokens.admin, { from, to: yesterday })).status).toBe(200)
+      const started = Date.now()
+      const notified = yield* post(s, "/api/admin/kpi/alerts/notify", H.tokens.admin, {})
+      const took = Date.now() - started
+      expect(notified.json).toMatchObject({ status: "delivered", attempts: 2, critical: 1 })
+      // the first request was never answered: the second came only after the 1 s timeout
+      expect(slow).toHaveLength(2)
+      expect(slow[0]!.answered).toBe(false)
+      expect(slow[1]!.at - slow[0]!.at).toBeGreaterThanOrEqual(1000)
+      expect(took).toBeGreaterThanOrEqual(1000)
+      expect(took).toBeLessThan(4000)
+      const deliveries = yield* s.raw("/api/admin/kpi/alerts/deliveries", { headers: H.auth(H.tokens.admin) })
+      expect(deliveries.json.map((d: { attempt: number; outcome: string; http_status: number | null }) => [
+        d.attempt,
+        d.outcome,
+        d.http_status
+      ])).toStrictEqual([[2, "delivered", 200], [1, "failed", null]])
+      expect(deliveries.json[1].error).toMatch(/^timeout: /)
+      expect(deliveries.json[1].duration_ms).toBeGreaterThanOrEqual(1000)
+      // persisted: the timed-out attempt and the delivered retry
+      const stored = yield* Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) =>
+          sql.unsafe<{ attempt: unknown; outcome: string; http_status: unknown; error: string | null }>(
+            "SELECT attempt, outcome, http_status, error FROM ops_kpi_webhook_deliveries WHERE tenant_id = ? ORDER BY attempt",
+            ["default"]
+          )
+      ).pipe(Effect.orDie)
+      expect(stored.map((r) => [Number(r.attempt), r.outcome, r.http_status === null ? null : Number(r.http_status)]))
+        .toStrictEqual([[1, "failed", null], [2, "delivered", 200]])
+      expect(stored[0]!.error).toMatch(/^timeout: /)
+    }))
+})
