@@ -570,16 +570,20 @@ export const suite = <E>(
         const executions = yield* Executions.Executions
         const probe = yield* OpsProbe
         const { run_id } = yield* executions.submit(bookkeeper, tenant.id, { job_name: "hangs", plan: { do: "hang" } })
-        const worker = yield* Effect.fork(executions.worker({ instance: "w-interval", concurrency: 2 }))
+        // a one-shot worker: a polling one would wake 20 times a TestClock second
+        const worker = yield* Effect.fork(executions.processAvailable(1, "w-interval"))
         const reconciler = yield* Effect.fork(executions.reconcileLoop)
         yield* advance(1)
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", claimed_by: "w-interval" })
-        // default stale_after_seconds 300, interval 60: the 6th interval after the last heartbeat fails it
-        yield* advance(299, 5)
+        // default stale_after_seconds 300, interval 60: the reconcile at 300 s still finds the last
+        // heartbeat (0 s) fresh, the one at 360 s fails it. One-second steps keep every reconcile on
+        // its 60 s beat (no drift): any other interval from 5 s to 59 s fails it before 359 s, 61 s after 362 s.
+        yield* advance(358)
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING" })
-        yield* advance(60, 5)
+        yield* advance(3)
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "FAILED", failure_reason: "stale" })
-        yield* Fiber.interrupt(worker)
+        // the hung runner's watch interrupts it; it writes nothing over the reconcile
+        expect(yield* Fiber.join(worker)).toStrictEqual([null])
         yield* Fiber.interrupt(reconciler)
       }))
   })
