@@ -7,9 +7,17 @@
  */
 import { Audit, Canonical, type CorePorts, type Errors, GovernedActions, Ids, Tenants } from "@airlock/core"
 import { Approvals, Budgets, type GuardrailsPorts, StopConditions, Windows } from "@airlock/guardrails"
-import { Executions, ExecutionStore, JobRunner, RunControl, type RunStore, WorkerLoop } from "@airlock/ops"
+import {
+  Executions,
+  ExecutionsConfig,
+  ExecutionStore,
+  JobRunner,
+  RunControl,
+  type RunStore,
+  WorkerLoop
+} from "@airlock/ops"
 import { expect, layer } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, type Layer, Option, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, type Layer, Option, Ref, TestClock } from "effect"
 import { GuardProbe } from "./support/GuardProbe.js"
 import { environment } from "./support/OpsEnv.js"
 import { OpsProbe } from "./support/OpsProbe.js"
@@ -584,6 +592,51 @@ export const suite = <E>(
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "FAILED", failure_reason: "stale" })
         // the hung runner's watch interrupts it; it writes nothing over the reconcile
         expect(yield* Fiber.join(worker)).toStrictEqual([null])
+        yield* Fiber.interrupt(reconciler)
+      }))
+
+    it.effect("heartbeats keep an execution alive (TestClock): a beat every 100 s for 700 s outlives stale_after 300", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(Windows.utcMillis(2031, 6, 1))
+        const start = Windows.utcMillis(2031, 6, 1)
+        const { bookkeeper, tenant } = yield* fixture("beats")
+        const executions = yield* Executions.Executions
+        const runners = yield* JobRunner.JobRunners
+        const probe = yield* OpsProbe
+        expect((yield* ExecutionsConfig.ExecutionsConfig).staleAfterSeconds).toBe(300)
+        const beats = yield* Ref.make(0)
+        yield* runners.register("beats", (ctx) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 7; i++) {
+              yield* Effect.sleep("100 seconds")
+              yield* ctx.heartbeat
+              yield* Ref.update(beats, (n) => n + 1)
+            }
+          }))
+        const { run_id } = yield* executions.submit(bookkeeper, tenant.id, { job_name: "beats", plan: {} })
+        const running = yield* Effect.fork(executions.processAvailable(1, "inst-beats"))
+        const reconciler = yield* Effect.fork(executions.reconcileLoop)
+        yield* advance(1)
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", claimed_by: "inst-beats" })
+        // past several reconciles and well past 300 s since the claim: still running, the heartbeat moving on
+        const seen: Array<number> = [(yield* probe.heartbeatAt(run_id))!]
+        let elapsed = 1
+        for (const at of [250, 450, 650]) {
+          yield* advance(at - elapsed, 5)
+          elapsed = at
+          expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", failure_reason: null })
+          const beat = (yield* probe.heartbeatAt(run_id))!
+          expect(beat).toBeGreaterThan(seen[seen.length - 1]!)
+          expect(beat).toBeGreaterThanOrEqual(start + (at - 100) * 1_000)
+          seen.push(beat)
+        }
+        // (a step may let a beat's next sleep start up to 5 s late: 100 s more covers the 7th)
+        yield* advance(100, 5)
+        expect(yield* Ref.get(beats)).toBe(7)
+        const [done] = yield* Fiber.join(running)
+        expect(done).toMatchObject({ run_id, status: "SUCCEEDED", attempts: 1 })
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "SUCCEEDED", failure_reason: null })
+        expect((yield* probe.heartbeatAt(run_id))!).toBeGreaterThanOrEqual(start + 700_000)
         yield* Fiber.interrupt(reconciler)
       }))
   })
