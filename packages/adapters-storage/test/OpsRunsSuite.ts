@@ -639,4 +639,51 @@ export const suite = <E>(
         expect((yield* probe.heartbeatAt(run_id))!).toBeGreaterThanOrEqual(start + 700_000)
         yield* Fiber.interrupt(reconciler)
       }))
+
+    it.effect("cancel of a RUNNING execution: the runner is interrupted, its finish writes nothing, it stays CANCELED", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(Windows.utcMillis(2031, 7, 1))
+        const { admin, bookkeeper, tenant } = yield* fixture("cancel-running")
+        const executions = yield* Executions.Executions
+        const runners = yield* JobRunner.JobRunners
+        const probe = yield* OpsProbe
+        const gate = yield* Deferred.make<void>()
+        const interrupted = yield* Deferred.make<void>()
+        const after: Array<string> = []
+        yield* runners.register("gated", (ctx) =>
+          Effect.gen(function*() {
+            yield* ctx.progress(0.1, "waiting for the gate")
+            yield* Deferred.await(gate)
+            after.push("past the gate")
+            yield* ctx.reportCost(1_000n)
+          }).pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))))
+        const { run_id } = yield* executions.submit(bookkeeper, tenant.id, {
+          job_name: "gated",
+          plan: {},
+          estimated_cost_usd: "0"
+        })
+        const running = yield* Effect.fork(executions.processAvailable(1, "inst-cancel"))
+        yield* advance(1)
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", claimed_by: "inst-cancel" })
+
+        const canceled = yield* executions.cancel(bookkeeper, tenant.id, run_id)
+        expect(canceled).toMatchObject({ status: "CANCELED", failure_reason: "canceled" })
+        const stored = (yield* probe.execution(run_id))!
+        expect(stored).toMatchObject({ status: "CANCELED", failure_reason: "canceled", attempts: 1 })
+        // the runner's watch sees the cancel within a second and interrupts it; its finish writes nothing
+        yield* advance(2)
+        expect(yield* Deferred.isDone(interrupted)).toBe(true)
+        expect(yield* Fiber.join(running)).toStrictEqual([null])
+        yield* Deferred.succeed(gate, undefined)
+        yield* advance(2)
+        expect(after).toStrictEqual([])
+        expect(yield* probe.execution(run_id)).toStrictEqual(stored)
+        const view = yield* executions.get(admin, tenant.id, run_id)
+        expect(view).toMatchObject({
+          status: "CANCELED",
+          actual_cost_usd: 0n,
+          progress_message: "waiting for the gate"
+        })
+        expect(yield* codeOf(executions.cancel(bookkeeper, tenant.id, run_id))).toBe("exec.not_cancelable")
+      }))
   })
