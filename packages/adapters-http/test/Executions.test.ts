@@ -357,3 +357,50 @@ layer(H.layer({ http: { environment: "production", adminWriteEnabled: false } })
       }))
   }
 )
+
+layer(H.layer({ executions: { runResetEnabled: false } }), { excludeTestServices: true })(
+  "run controls with reset disabled",
+  (it) => {
+    it.effect("reset and start with reset answer 403 run.reset_disabled and write nothing; a plain start works", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const { admin } = H.tokens
+        const written = Effect.map(
+          sql`SELECT
+                (SELECT COUNT(*) FROM ops_runs) AS runs,
+                (SELECT COUNT(*) FROM core_system_state WHERE key LIKE 'run.%') AS state,
+                (SELECT COUNT(*) FROM core_audit WHERE action LIKE 'ops.run.%') AS audit`,
+          (rows) => [Number(rows[0]!.runs), Number(rows[0]!.state), Number(rows[0]!.audit)]
+        )
+        const before = yield* written
+        H.expectError(
+          yield* s.raw("/api/admin/control/run/reset", H.json("POST", admin, {})),
+          403,
+          "run.reset_disabled"
+        )
+        H.expectError(
+          yield* s.raw("/api/admin/control/run/start", H.json("POST", admin, { run_id: "r-reset", reset: true })),
+          403,
+          "run.reset_disabled"
+        )
+        expect(yield* written).toStrictEqual(before)
+        const started = yield* s.raw("/api/admin/control/run/start", H.json("POST", admin, { run_id: "r-plain" }))
+        expect(started.json).toMatchObject({ phase: "running", run_id: "r-plain" })
+      }))
+  }
+)
+
+layer(H.layer(), { excludeTestServices: true })("run reset without a host hook", (it) => {
+  it.effect("reset answers the run and reseeded: false (the harness provides no RunHooks)", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const reset = yield* s.raw("/api/admin/control/run/reset", H.json("POST", H.tokens.admin, { actor_name: "Rita" }))
+      expect(reset.status).toBe(200)
+      expect(reset.json).toMatchObject({
+        phase: "idle",
+        reseeded: false,
+        message: "Run state reset (no reseed hook)"
+      })
+    }))
+})

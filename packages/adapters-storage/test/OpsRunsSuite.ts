@@ -17,7 +17,7 @@ import {
   WorkerLoop
 } from "@airlock/ops"
 import { expect, layer } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, type Layer, Option, Ref, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import { GuardProbe } from "./support/GuardProbe.js"
 import { environment } from "./support/OpsEnv.js"
 import { OpsProbe } from "./support/OpsProbe.js"
@@ -93,6 +93,16 @@ const execution = (over: Partial<ExecutionStore.ExecutionRecord> & { run_id: str
     ...over
   })
 
+/** The host's reset + reseed hook, counted: the operator names it ran for, in order (one suite per test file). */
+const resets: Array<string> = []
+const countingHooks = Layer.succeed(RunControl.RunHooks, {
+  resetWorld: (operator) => Effect.sync(() => void resets.push(operator.name ?? operator.actor.id))
+})
+
+/** The ops environment with the counting host hooks. */
+const withHooks = <E>(ports: Layer.Layer<any, E>) =>
+  environment(ports, { triageModel: null }).pipe(Layer.provideMerge(countingHooks))
+
 /** Runs the suite over an adapter's ports (and its probes). */
 export const suite = <E>(
   name: string,
@@ -107,7 +117,7 @@ export const suite = <E>(
   >,
   capabilities: Capabilities
 ) =>
-  layer(environment(ports, { triageModel: null }), { timeout: 120_000 })(`ops runs conformance: ${name}`, (it) => {
+  layer(withHooks(ports), { timeout: 120_000 })(`ops runs conformance: ${name}`, (it) => {
     it.effect("run controls: every transition, the refused ones with their codes, counters and audit", () =>
       Effect.gen(function*() {
         const { admin, tenant, viewer } = yield* fixture("runs")
@@ -685,5 +695,65 @@ export const suite = <E>(
           progress_message: "waiting for the gate"
         })
         expect(yield* codeOf(executions.cancel(bookkeeper, tenant.id, run_id))).toBe("exec.not_cancelable")
+      }))
+
+    it.effect("run controls: reset and start with reset run the host's reset + reseed hook once; disabled, refused", () =>
+      Effect.gen(function*() {
+        const { admin, tenant } = yield* fixture("runs-reset")
+        const control = yield* RunControl.RunControl
+        const probe = yield* OpsProbe
+        const guard = yield* GuardProbe
+        const auditLog = yield* Audit.AuditLog
+        const op = { actor: admin, tenant: tenant.id, name: "rita" }
+        const opsAudit = Effect.map(auditLog.list(tenant.id), (rs) => rs.filter((r) => r.action.startsWith("ops.run.")))
+        const before = resets.length
+
+        expect((yield* control.reset(op)).phase).toBe("idle")
+        expect(resets.slice(before)).toStrictEqual(["rita"])
+        const started = yield* control.start(op, { run_id: "reset-1", reset: true })
+        expect(started).toMatchObject({ phase: "running", run_id: "reset-1" })
+        expect(resets.slice(before)).toStrictEqual(["rita", "rita"])
+        // refused while a run is open: the hook does not run
+        expect(yield* codeOf(control.reset(op))).toBe("run.reset_while_active")
+        expect(yield* codeOf(control.start(op, { run_id: "reset-x", reset: true }))).toBe("run.already_active")
+        yield* control.stop(op)
+        // a start without reset leaves the world alone
+        yield* control.start(op, { run_id: "reset-2" })
+        yield* control.stop(op)
+        expect(resets.length - before).toBe(2)
+        const audited = yield* opsAudit
+        const flag = (data: unknown) => (data as { reset?: boolean; hook?: boolean }).reset ?? (data as any).hook
+        expect(audited.map((r) => [r.action, flag(r.data)])).toStrictEqual([
+          ["ops.run.reset", true],
+          ["ops.run.started", true],
+          ["ops.run.stopped", undefined],
+          ["ops.run.started", false],
+          ["ops.run.stopped", undefined]
+        ])
+
+        // reset disabled (production): both refused with 403 run.reset_disabled; nothing runs or is written
+        const paused = yield* guard.systemState(StopConditions.RUN_PAUSED_KEY)
+        const disabled = RunControl.RunControl.Default.pipe(
+          Layer.provide(ExecutionsConfig.layer({ runResetEnabled: false }))
+        )
+        yield* Effect.gen(function*() {
+          // (this instance re-registers the run-metrics observer under the same name: it counts the same way)
+          const strict = yield* RunControl.RunControl
+          for (const refused of [strict.reset(op), strict.start(op, { run_id: "reset-3", reset: true })]) {
+            const e = yield* Effect.flip(refused)
+            expect(e).toMatchObject({ _tag: "Forbidden", code: "run.reset_disabled" })
+          }
+          // without reset, the same instance starts a run
+          yield* strict.start(op, { run_id: "reset-4" })
+          yield* strict.stop(op)
+        }).pipe(Effect.provide(disabled))
+        expect(resets.length - before).toBe(2)
+        expect(yield* probe.run("reset-3")).toBeNull()
+        expect(yield* guard.systemState(StopConditions.RUN_PAUSED_KEY)).toBe(paused)
+        expect((yield* opsAudit).map((r) => r.action)).toStrictEqual([
+          ...audited.map((r) => r.action),
+          "ops.run.started",
+          "ops.run.stopped"
+        ])
       }))
   })
