@@ -4,6 +4,7 @@
  * its exact bodies, and the ops console's run controls, with persisted rows checked by SQL.
  */
 import { Canonical } from "@airlock/core"
+import { StopConditions } from "@airlock/guardrails"
 import { Executions, JobRunner } from "@airlock/ops"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
@@ -359,7 +360,7 @@ layer(H.layer({ http: { environment: "production", adminWriteEnabled: false } })
 )
 
 layer(H.layer({ executions: { runResetEnabled: false } }), { excludeTestServices: true })(
-  "run controls with reset disabled",
+  "run controls with reset disabled; stop events in the status",
   (it) => {
     it.effect("reset and start with reset answer 403 run.reset_disabled and write nothing; a plain start works", () =>
       Effect.gen(function*() {
@@ -387,6 +388,31 @@ layer(H.layer({ executions: { runResetEnabled: false } }), { excludeTestServices
         expect(yield* written).toStrictEqual(before)
         const started = yield* s.raw("/api/admin/control/run/start", H.json("POST", admin, { run_id: "r-plain" }))
         expect(started.json).toMatchObject({ phase: "running", run_id: "r-plain" })
+      }))
+
+    it.effect("GET /api/admin/status lists the stop event of a tripped stop condition, newest first", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const { admin } = H.tokens
+        const status = () => Effect.map(s.raw("/api/admin/status", { headers: H.auth(admin) }), (r) => r.json)
+        expect((yield* status()).stop_events).toStrictEqual([])
+        // the run r-plain is open (previous test): a stop condition pauses it and records the event
+        expect(yield* (yield* StopConditions.StopConditions).trip("db_pool_pressure", { samples: 3 })).toBe(true)
+        const after = yield* status()
+        expect(after.run).toMatchObject({ phase: "paused", run_id: "r-plain", stop: { reason: "db_pool_pressure" } })
+        expect(after.stop_events).toHaveLength(1)
+        expect(after.stop_events[0]).toMatchObject({
+          type: StopConditions.STOP_EVENT,
+          reason: "db_pool_pressure",
+          data: { samples: 3 }
+        })
+        expect(after.stop_events[0].at).toMatch(/Z$/)
+        expect(after.overrides.map((o: any) => o.key)).toContain(StopConditions.STOP_KEY)
+        const resumed = yield* s.raw("/api/admin/control/run/resume", H.json("POST", admin, {}))
+        expect(resumed.json).toMatchObject({ phase: "running", stop: null })
+        // the event stays listed after the resume
+        expect((yield* status()).stop_events).toHaveLength(1)
+        yield* s.raw("/api/admin/control/run/stop", H.json("POST", admin, {}))
       }))
   }
 )
