@@ -9,7 +9,8 @@
  */
 import { ApiToken, Errors, Ids, Tenants } from "@airlock/core"
 import { BankTransaction, Chart } from "@airlock/ledger"
-import { Effect, Option } from "effect"
+import { RunControl } from "@airlock/ops"
+import { Effect, Layer, Option } from "effect"
 
 /** The development tokens and the actors they speak for. */
 export const devTokens = [
@@ -142,3 +143,36 @@ export const seedLedger = Effect.gen(function*() {
     yield* Effect.logInfo(`seeded ${imported.new} bank transactions`)
   }
 })
+
+/**
+ * The run controls' reset + reseed hook of a development server (`POST /api/admin/control/run/reset`,
+ * and `start` with `reset: true`): the development seed and the ledger seed run again, so whatever
+ * of them is missing (tenant, actors, dev tokens, the chart, the sample bank lines) is back. It
+ * deletes nothing; a failure refuses the command (`storage.failure`) before the run state changes.
+ */
+export const layerRunHooks = Layer.effect(
+  RunControl.RunHooks,
+  Effect.map(
+    Effect.context<
+      | Tenants.Tenants
+      | ApiToken.ApiTokens
+      | ApiToken.ApiTokenStore
+      | Chart.ChartOfAccounts
+      | BankTransaction.BankTransactions
+    >(),
+    (context) => ({
+      resetWorld: (operator: RunControl.Operator) =>
+        Effect.zipRight(seedDevelopment, seedLedger).pipe(
+          Effect.provide(context),
+          Effect.tap(() =>
+            Effect.logInfo("dev world reset + reseeded").pipe(
+              Effect.annotateLogs({ actor: operator.actor.id, operator_name: operator.name ?? null })
+            )
+          ),
+          Effect.catchAll((cause) =>
+            Effect.fail(new Errors.StorageError({ message: "The development seed could not run again", cause }))
+          )
+        )
+    })
+  )
+)

@@ -210,6 +210,34 @@ describe("reference server: development", () => {
     expect(kept).toStrictEqual([1, 5, 14])
   })
 
+  it("the console's Reset Dev World: reset (and start with reset) re-run the development seed", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+    const server = await start({ AIRLOCK_ENV: "development", AIRLOCK_DB: db })
+    const control = (command: string, body: unknown) =>
+      post(`${server.url}/api/admin/control/run/${command}`, "dev_admin_token", body)
+    try {
+      const reset = await control("reset", { actor_name: "Dev Ops" })
+      expect(reset).toMatchObject({
+        status: 200,
+        json: { phase: "idle", reseeded: true, message: "Dev world reset + reseeded" }
+      })
+      const started = await control("start", { run_id: "dev-reset", reset: true })
+      expect(started).toMatchObject({ status: 200, json: { phase: "running", run_id: "dev-reset" } })
+      expect((await control("reset", {})).json.error.code).toBe("run.reset_while_active")
+      expect((await control("stop", {})).status).toBe(200)
+      expect(server.output().match(/dev world reset \+ reseeded/g)?.length).toBe(2)
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+    const audit = await sqlite(
+      db,
+      (sql) => sql`SELECT action, data FROM core_audit WHERE action LIKE 'ops.run.%' ORDER BY seq`
+    )
+    expect(audit.map((r) => r.action)).toStrictEqual(["ops.run.reset", "ops.run.started", "ops.run.stopped"])
+    expect(JSON.parse(String(audit[0]!.data))).toMatchObject({ hook: true, operator_name: "Dev Ops" })
+    expect(JSON.parse(String(audit[1]!.data))).toMatchObject({ reset: true })
+  })
+
   it("graceful shutdown: stops accepting, drains an in-flight request, then closes storage", async () => {
     const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
     const server = await start({ AIRLOCK_ENV: "development", AIRLOCK_DB: db })

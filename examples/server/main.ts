@@ -49,7 +49,7 @@ import { Config, Console, Effect, Layer, Logger, LogLevel, Option, Redacted } fr
 import { dirname, join } from "node:path"
 import * as DemoRunner from "./DemoRunner.js"
 import * as Scheduling from "./Scheduling.js"
-import { devTenant, devTokens, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
+import { devTenant, devTokens, layerRunHooks, revokeDevelopmentTokens, seedDevelopment, seedLedger } from "./Seed.js"
 import { seedCompanionHistory } from "./SeedHistory.js"
 import * as Storage from "./Storage.js"
 
@@ -151,9 +151,12 @@ const main = Effect.gen(function*() {
       (found) => Option.match(found, { onNone: () => Layer.empty, onSome: (m) => Triage.layerModel(m.model) })
     )
   ).pipe(Layer.provide(llmModel))
+  // development: the console's "Reset Dev World" (and a start with reset) re-runs the development seed
+  const runHooks = settings.environment === "development" ? layerRunHooks.pipe(Layer.provide(ledger)) : Layer.empty
   const ops = Layer.mergeAll(Executions.layerBackground(), DemoRunner.layer).pipe(
     Layer.provideMerge(Executions.layer),
     Layer.provide(triageModel),
+    Layer.provide(runHooks),
     Layer.provideMerge(ExecutionsConfig.layerConfig),
     Layer.provide(Drain.Drain.DefaultWithoutDependencies.pipe(Layer.provide(OpsReadiness.Readiness.Default)))
   )

@@ -4,6 +4,7 @@
  * its exact bodies, and the ops console's run controls, with persisted rows checked by SQL.
  */
 import { Canonical } from "@airlock/core"
+import { StopConditions } from "@airlock/guardrails"
 import { Executions, JobRunner } from "@airlock/ops"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
@@ -357,3 +358,75 @@ layer(H.layer({ http: { environment: "production", adminWriteEnabled: false } })
       }))
   }
 )
+
+layer(H.layer({ executions: { runResetEnabled: false } }), { excludeTestServices: true })(
+  "run controls with reset disabled; stop events in the status",
+  (it) => {
+    it.effect("reset and start with reset answer 403 run.reset_disabled and write nothing; a plain start works", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const sql = yield* SqlClient.SqlClient
+        const { admin } = H.tokens
+        const written = Effect.map(
+          sql`SELECT
+                (SELECT COUNT(*) FROM ops_runs) AS runs,
+                (SELECT COUNT(*) FROM core_system_state WHERE key LIKE 'run.%') AS state,
+                (SELECT COUNT(*) FROM core_audit WHERE action LIKE 'ops.run.%') AS audit`,
+          (rows) => [Number(rows[0]!.runs), Number(rows[0]!.state), Number(rows[0]!.audit)]
+        )
+        const before = yield* written
+        H.expectError(
+          yield* s.raw("/api/admin/control/run/reset", H.json("POST", admin, {})),
+          403,
+          "run.reset_disabled"
+        )
+        H.expectError(
+          yield* s.raw("/api/admin/control/run/start", H.json("POST", admin, { run_id: "r-reset", reset: true })),
+          403,
+          "run.reset_disabled"
+        )
+        expect(yield* written).toStrictEqual(before)
+        const started = yield* s.raw("/api/admin/control/run/start", H.json("POST", admin, { run_id: "r-plain" }))
+        expect(started.json).toMatchObject({ phase: "running", run_id: "r-plain" })
+      }))
+
+    it.effect("GET /api/admin/status lists the stop event of a tripped stop condition, newest first", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const { admin } = H.tokens
+        const status = () => Effect.map(s.raw("/api/admin/status", { headers: H.auth(admin) }), (r) => r.json)
+        expect((yield* status()).stop_events).toStrictEqual([])
+        // the run r-plain is open (previous test): a stop condition pauses it and records the event
+        expect(yield* (yield* StopConditions.StopConditions).trip("db_pool_pressure", { samples: 3 })).toBe(true)
+        const after = yield* status()
+        expect(after.run).toMatchObject({ phase: "paused", run_id: "r-plain", stop: { reason: "db_pool_pressure" } })
+        expect(after.stop_events).toHaveLength(1)
+        expect(after.stop_events[0]).toMatchObject({
+          type: StopConditions.STOP_EVENT,
+          reason: "db_pool_pressure",
+          data: { samples: 3 }
+        })
+        expect(after.stop_events[0].at).toMatch(/Z$/)
+        expect(after.overrides.map((o: any) => o.key)).toContain(StopConditions.STOP_KEY)
+        const resumed = yield* s.raw("/api/admin/control/run/resume", H.json("POST", admin, {}))
+        expect(resumed.json).toMatchObject({ phase: "running", stop: null })
+        // the event stays listed after the resume
+        expect((yield* status()).stop_events).toHaveLength(1)
+        yield* s.raw("/api/admin/control/run/stop", H.json("POST", admin, {}))
+      }))
+  }
+)
+
+layer(H.layer(), { excludeTestServices: true })("run reset without a host hook", (it) => {
+  it.effect("reset answers the run and reseeded: false (the harness provides no RunHooks)", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const reset = yield* s.raw("/api/admin/control/run/reset", H.json("POST", H.tokens.admin, { actor_name: "Rita" }))
+      expect(reset.status).toBe(200)
+      expect(reset.json).toMatchObject({
+        phase: "idle",
+        reseeded: false,
+        message: "Run state reset (no reseed hook)"
+      })
+    }))
+})

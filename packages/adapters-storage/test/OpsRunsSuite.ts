@@ -7,9 +7,17 @@
  */
 import { Audit, Canonical, type CorePorts, type Errors, GovernedActions, Ids, Tenants } from "@airlock/core"
 import { Approvals, Budgets, type GuardrailsPorts, StopConditions, Windows } from "@airlock/guardrails"
-import { Executions, ExecutionStore, JobRunner, RunControl, type RunStore, WorkerLoop } from "@airlock/ops"
+import {
+  Executions,
+  ExecutionsConfig,
+  ExecutionStore,
+  JobRunner,
+  RunControl,
+  type RunStore,
+  WorkerLoop
+} from "@airlock/ops"
 import { expect, layer } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, type Layer, Option, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import { GuardProbe } from "./support/GuardProbe.js"
 import { environment } from "./support/OpsEnv.js"
 import { OpsProbe } from "./support/OpsProbe.js"
@@ -85,6 +93,16 @@ const execution = (over: Partial<ExecutionStore.ExecutionRecord> & { run_id: str
     ...over
   })
 
+/** The host's reset + reseed hook, counted: the operator names it ran for, in order (one suite per test file). */
+const resets: Array<string> = []
+const countingHooks = Layer.succeed(RunControl.RunHooks, {
+  resetWorld: (operator) => Effect.sync(() => void resets.push(operator.name ?? operator.actor.id))
+})
+
+/** The ops environment with the counting host hooks. */
+const withHooks = <E>(ports: Layer.Layer<any, E>) =>
+  environment(ports, { triageModel: null }).pipe(Layer.provideMerge(countingHooks))
+
 /** Runs the suite over an adapter's ports (and its probes). */
 export const suite = <E>(
   name: string,
@@ -99,7 +117,7 @@ export const suite = <E>(
   >,
   capabilities: Capabilities
 ) =>
-  layer(environment(ports, { triageModel: null }), { timeout: 120_000 })(`ops runs conformance: ${name}`, (it) => {
+  layer(withHooks(ports), { timeout: 120_000 })(`ops runs conformance: ${name}`, (it) => {
     it.effect("run controls: every transition, the refused ones with their codes, counters and audit", () =>
       Effect.gen(function*() {
         const { admin, tenant, viewer } = yield* fixture("runs")
@@ -539,7 +557,9 @@ export const suite = <E>(
         yield* advance(5)
         expect(steps).toBe(0)
         const run = yield* control.start(op, { run_id: "loop-1" })
-        yield* advance(3)
+        // the loop reads storage between sleeps (real I/O on SQL, slow under load): advance a
+        // second at a time until it has stepped three times, within a bound
+        for (let i = 0; i < 20 && steps < 3; i++) yield* advance(1)
         const running = steps
         expect(running).toBeGreaterThanOrEqual(3)
         yield* control.pause(op)
@@ -570,16 +590,172 @@ export const suite = <E>(
         const executions = yield* Executions.Executions
         const probe = yield* OpsProbe
         const { run_id } = yield* executions.submit(bookkeeper, tenant.id, { job_name: "hangs", plan: { do: "hang" } })
-        const worker = yield* Effect.fork(executions.worker({ instance: "w-interval", concurrency: 2 }))
+        // a one-shot worker: a polling one would wake 20 times a TestClock second
+        const worker = yield* Effect.fork(executions.processAvailable(1, "w-interval"))
         const reconciler = yield* Effect.fork(executions.reconcileLoop)
         yield* advance(1)
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", claimed_by: "w-interval" })
-        // default stale_after_seconds 300, interval 60: the 6th interval after the last heartbeat fails it
-        yield* advance(299, 5)
+        // default stale_after_seconds 300, interval 60: the reconcile at 300 s still finds the last
+        // heartbeat (0 s) fresh, the one at 360 s fails it. One-second steps keep every reconcile on
+        // its 60 s beat (no drift): any other interval from 5 s to 59 s fails it before 359 s, 61 s after 362 s.
+        yield* advance(358)
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING" })
-        yield* advance(60, 5)
+        yield* advance(3)
         expect(yield* probe.execution(run_id)).toMatchObject({ status: "FAILED", failure_reason: "stale" })
-        yield* Fiber.interrupt(worker)
+        // the hung runner's watch interrupts it; it writes nothing over the reconcile
+        expect(yield* Fiber.join(worker)).toStrictEqual([null])
         yield* Fiber.interrupt(reconciler)
+      }))
+
+    it.effect("heartbeats keep an execution alive (TestClock): a beat every 100 s for 700 s outlives stale_after 300", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(Windows.utcMillis(2031, 6, 1))
+        const start = Windows.utcMillis(2031, 6, 1)
+        const { bookkeeper, tenant } = yield* fixture("beats")
+        const executions = yield* Executions.Executions
+        const runners = yield* JobRunner.JobRunners
+        const probe = yield* OpsProbe
+        expect((yield* ExecutionsConfig.ExecutionsConfig).staleAfterSeconds).toBe(300)
+        const beats = yield* Ref.make(0)
+        yield* runners.register("beats", (ctx) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 7; i++) {
+              yield* Effect.sleep("100 seconds")
+              yield* ctx.heartbeat
+              yield* Ref.update(beats, (n) => n + 1)
+            }
+          }))
+        const { run_id } = yield* executions.submit(bookkeeper, tenant.id, { job_name: "beats", plan: {} })
+        const running = yield* Effect.fork(executions.processAvailable(1, "inst-beats"))
+        const reconciler = yield* Effect.fork(executions.reconcileLoop)
+        yield* advance(1)
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", claimed_by: "inst-beats" })
+        // past several reconciles and well past 300 s since the claim: still running, the heartbeat moving on
+        const seen: Array<number> = [(yield* probe.heartbeatAt(run_id))!]
+        let elapsed = 1
+        for (const at of [250, 450, 650]) {
+          yield* advance(at - elapsed, 5)
+          elapsed = at
+          expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", failure_reason: null })
+          const beat = (yield* probe.heartbeatAt(run_id))!
+          expect(beat).toBeGreaterThan(seen[seen.length - 1]!)
+          expect(beat).toBeGreaterThanOrEqual(start + (at - 100) * 1_000)
+          seen.push(beat)
+        }
+        // (a step may let a beat's next sleep start up to 5 s late: 100 s more covers the 7th)
+        yield* advance(100, 5)
+        expect(yield* Ref.get(beats)).toBe(7)
+        const [done] = yield* Fiber.join(running)
+        expect(done).toMatchObject({ run_id, status: "SUCCEEDED", attempts: 1 })
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "SUCCEEDED", failure_reason: null })
+        expect((yield* probe.heartbeatAt(run_id))!).toBeGreaterThanOrEqual(start + 700_000)
+        yield* Fiber.interrupt(reconciler)
+      }))
+
+    it.effect("cancel of a RUNNING execution: the runner is interrupted, its finish writes nothing, it stays CANCELED", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(Windows.utcMillis(2031, 7, 1))
+        const { admin, bookkeeper, tenant } = yield* fixture("cancel-running")
+        const executions = yield* Executions.Executions
+        const runners = yield* JobRunner.JobRunners
+        const probe = yield* OpsProbe
+        const gate = yield* Deferred.make<void>()
+        const interrupted = yield* Deferred.make<void>()
+        const after: Array<string> = []
+        yield* runners.register("gated", (ctx) =>
+          Effect.gen(function*() {
+            yield* ctx.progress(0.1, "waiting for the gate")
+            yield* Deferred.await(gate)
+            after.push("past the gate")
+            yield* ctx.reportCost(1_000n)
+          }).pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))))
+        const { run_id } = yield* executions.submit(bookkeeper, tenant.id, {
+          job_name: "gated",
+          plan: {},
+          estimated_cost_usd: "0"
+        })
+        const running = yield* Effect.fork(executions.processAvailable(1, "inst-cancel"))
+        yield* advance(1)
+        expect(yield* probe.execution(run_id)).toMatchObject({ status: "RUNNING", claimed_by: "inst-cancel" })
+
+        const canceled = yield* executions.cancel(bookkeeper, tenant.id, run_id)
+        expect(canceled).toMatchObject({ status: "CANCELED", failure_reason: "canceled" })
+        const stored = (yield* probe.execution(run_id))!
+        expect(stored).toMatchObject({ status: "CANCELED", failure_reason: "canceled", attempts: 1 })
+        // the runner's watch sees the cancel within a second and interrupts it; its finish writes nothing
+        yield* advance(2)
+        expect(yield* Deferred.isDone(interrupted)).toBe(true)
+        expect(yield* Fiber.join(running)).toStrictEqual([null])
+        yield* Deferred.succeed(gate, undefined)
+        yield* advance(2)
+        expect(after).toStrictEqual([])
+        expect(yield* probe.execution(run_id)).toStrictEqual(stored)
+        const view = yield* executions.get(admin, tenant.id, run_id)
+        expect(view).toMatchObject({
+          status: "CANCELED",
+          actual_cost_usd: 0n,
+          progress_message: "waiting for the gate"
+        })
+        expect(yield* codeOf(executions.cancel(bookkeeper, tenant.id, run_id))).toBe("exec.not_cancelable")
+      }))
+
+    it.effect("run controls: reset and start with reset run the host's reset + reseed hook once; disabled, refused", () =>
+      Effect.gen(function*() {
+        const { admin, tenant } = yield* fixture("runs-reset")
+        const control = yield* RunControl.RunControl
+        const probe = yield* OpsProbe
+        const guard = yield* GuardProbe
+        const auditLog = yield* Audit.AuditLog
+        const op = { actor: admin, tenant: tenant.id, name: "rita" }
+        const opsAudit = Effect.map(auditLog.list(tenant.id), (rs) => rs.filter((r) => r.action.startsWith("ops.run.")))
+        const before = resets.length
+
+        expect((yield* control.reset(op)).phase).toBe("idle")
+        expect(resets.slice(before)).toStrictEqual(["rita"])
+        const started = yield* control.start(op, { run_id: "reset-1", reset: true })
+        expect(started).toMatchObject({ phase: "running", run_id: "reset-1" })
+        expect(resets.slice(before)).toStrictEqual(["rita", "rita"])
+        // refused while a run is open: the hook does not run
+        expect(yield* codeOf(control.reset(op))).toBe("run.reset_while_active")
+        expect(yield* codeOf(control.start(op, { run_id: "reset-x", reset: true }))).toBe("run.already_active")
+        yield* control.stop(op)
+        // a start without reset leaves the world alone
+        yield* control.start(op, { run_id: "reset-2" })
+        yield* control.stop(op)
+        expect(resets.length - before).toBe(2)
+        const audited = yield* opsAudit
+        const flag = (data: unknown) => (data as { reset?: boolean; hook?: boolean }).reset ?? (data as any).hook
+        expect(audited.map((r) => [r.action, flag(r.data)])).toStrictEqual([
+          ["ops.run.reset", true],
+          ["ops.run.started", true],
+          ["ops.run.stopped", undefined],
+          ["ops.run.started", false],
+          ["ops.run.stopped", undefined]
+        ])
+
+        // reset disabled (production): both refused with 403 run.reset_disabled; nothing runs or is written
+        const paused = yield* guard.systemState(StopConditions.RUN_PAUSED_KEY)
+        const disabled = RunControl.RunControl.Default.pipe(
+          Layer.provide(ExecutionsConfig.layer({ runResetEnabled: false }))
+        )
+        yield* Effect.gen(function*() {
+          // (this instance re-registers the run-metrics observer under the same name: it counts the same way)
+          const strict = yield* RunControl.RunControl
+          for (const refused of [strict.reset(op), strict.start(op, { run_id: "reset-3", reset: true })]) {
+            const e = yield* Effect.flip(refused)
+            expect(e).toMatchObject({ _tag: "Forbidden", code: "run.reset_disabled" })
+          }
+          // without reset, the same instance starts a run
+          yield* strict.start(op, { run_id: "reset-4" })
+          yield* strict.stop(op)
+        }).pipe(Effect.provide(disabled))
+        expect(resets.length - before).toBe(2)
+        expect(yield* probe.run("reset-3")).toBeNull()
+        expect(yield* guard.systemState(StopConditions.RUN_PAUSED_KEY)).toBe(paused)
+        expect((yield* opsAudit).map((r) => r.action)).toStrictEqual([
+          ...audited.map((r) => r.action),
+          "ops.run.started",
+          "ops.run.stopped"
+        ])
       }))
   })

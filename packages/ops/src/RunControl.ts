@@ -399,6 +399,8 @@ export class RunControl extends Effect.Service<RunControl>()("@airlock/ops/RunCo
       pause,
       resume,
       reset,
+      /** A host hook resets + reseeds the world on `reset` (and `start` with `reset`). */
+      reseeds: Option.isSome(hooks),
       recordAction,
       metrics,
       observe: stops.observe

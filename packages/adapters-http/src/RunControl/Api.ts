@@ -33,6 +33,15 @@ export const RunView = Schema.Struct({
   stop: Schema.NullOr(RunStop)
 }).annotations({ identifier: "RunView" })
 
+/** The answer of `reset`: the run, and whether the host's hook re-seeded the world (the console's notice). */
+export const RunReset = Schema.Struct({
+  ...RunView.fields,
+  /** The host's reset + reseed hook ran (a server without one only resets the run state). */
+  reseeded: Schema.Boolean,
+  /** `Dev world reset + reseeded`, or `Run state reset (no reseed hook)`. */
+  message: Schema.String
+}).annotations({ identifier: "RunReset" })
+
 /** The run's metrics: actions by kind since it started. */
 export const RunMetrics = Schema.Struct({
   run_id: Schema.NullOr(Schema.String),
@@ -57,7 +66,7 @@ export const CommandBody = strictBody({
   actor_name: Schema.optional(Name)
 }).annotations({ identifier: "RunCommand" })
 
-const command = <const Name extends "stop" | "pause" | "resume" | "reset">(name: Name) =>
+const command = <const Name extends "stop" | "pause" | "resume">(name: Name) =>
   HttpApiEndpoint.post(name, `/api/admin/control/run/${name}` as const)
     .setPayload(CommandBody)
     .addSuccess(RunView)
@@ -78,7 +87,14 @@ export class RunControlApi extends HttpApiGroup.make("runControl")
   .add(command("stop"))
   .add(command("pause"))
   .add(command("resume"))
-  .add(command("reset"))
+  .add(
+    HttpApiEndpoint.post("reset", "/api/admin/control/run/reset")
+      .setPayload(CommandBody)
+      .addSuccess(RunReset)
+      .addError(ApiError.Forbidden)
+      .addError(ApiError.Conflict)
+      .middleware(Admin)
+  )
   .add(HttpApiEndpoint.get("runMetrics", "/api/admin/metrics/run").addSuccess(RunMetrics).middleware(Admin))
   .annotate(OpenApi.Title, "Run control")
   .annotate(OpenApi.Description, "Start, stop, pause, resume, reset the run; run metrics (admin)")

@@ -19,6 +19,9 @@ export const runJson = (v: RunControl.RunView) => ({
   stop: v.stop === null ? null : { reason: v.stop.reason, data: v.stop.data, at: v.stop.at }
 })
 
+/** The ops console's success notice of "Reset Dev World". */
+export const RESEEDED = "Dev world reset + reseeded"
+
 const HEADER_NAME = /^[^\u0000-\u001f\u007f]{1,200}$/
 
 /** The operator: the body's `actor_name`, else a sane `X-Actor-Name` header. */
@@ -58,7 +61,12 @@ export const layer: Layer.Layer<HttpApiGroup.ApiGroup<"airlock", "runControl">, 
           }))
         .handle("reset", ({ payload }) =>
           Effect.gen(function*() {
-            return runJson(yield* control.reset(yield* operator(payload.actor_name)))
+            const view = runJson(yield* control.reset(yield* operator(payload.actor_name)))
+            return {
+              ...view,
+              reseeded: control.reseeds,
+              message: control.reseeds ? RESEEDED : "Run state reset (no reseed hook)"
+            }
           }))
         .handle("runMetrics", () =>
           withPrincipal((actor) =>

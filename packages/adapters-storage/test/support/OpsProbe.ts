@@ -28,6 +28,8 @@ export class OpsProbe extends Context.Tag("test/OpsProbe")<
     readonly counter: (runId: string, kind: string) => Effect.Effect<number | null>
     /** A stored execution, or null. */
     readonly execution: (runId: string) => Effect.Effect<StoredExecution | null>
+    /** A stored execution's `heartbeat_at` (ms), or null. */
+    readonly heartbeatAt: (runId: string) => Effect.Effect<number | null>
     /** How many stored executions have this status. */
     readonly countStatus: (status: string) => Effect.Effect<number>
   }
@@ -59,6 +61,11 @@ export const memory = Layer.effect(
       Effect.sync(() => {
         const r = db.table<Record<string, any>>("ops_executions").get(id)
         return r ? reduce(r) : null
+      }),
+    heartbeatAt: (id) =>
+      Effect.sync(() => {
+        const at = db.table<Record<string, any>>("ops_executions").get(id)?.heartbeat_at
+        return at === null || at === undefined ? null : Number(at)
       }),
     countStatus: (status) =>
       Effect.sync(() =>
@@ -93,6 +100,11 @@ export const sql = Layer.effect(
       sql`SELECT status, attempts, retry_count, claimed_by, CAST(actual_cost_usd AS TEXT) AS actual_cost_usd,
             failure_reason, triage, version FROM ops_executions WHERE run_id = ${id}`.pipe(
         Effect.map((rs) => (rs.length === 0 ? null : reduce(rs[0]!))),
+        Effect.orDie
+      ),
+    heartbeatAt: (id) =>
+      sql`SELECT heartbeat_at FROM ops_executions WHERE run_id = ${id}`.pipe(
+        Effect.map((rs) => (rs.length === 0 || rs[0]!.heartbeat_at === null ? null : Number(rs[0]!.heartbeat_at))),
         Effect.orDie
       ),
     countStatus: (status) =>
