@@ -41,6 +41,7 @@ import {
   Kpi,
   KpiConfig,
   Readiness as OpsReadiness,
+  Scheduler,
   Triage
 } from "@airlock/ops"
 import { FetchHttpClient, HttpServer } from "@effect/platform"
@@ -74,7 +75,8 @@ const main = Effect.gen(function*() {
   )
   // the doctor (GET /api/admin/doctor, POST /api/admin/doctor/fix): the facts it judges
   const llmBaseUrl = yield* Config.option(Config.string("AIRLOCK_LLM_BASE_URL"))
-  const doctor = Doctor.Doctor.Default.pipe(
+  // with the scheduler's `scheduler` check (lag, last error)
+  const doctor = Layer.provideMerge(Scheduler.layerDoctor, Doctor.Doctor.Default).pipe(
     Layer.provide(Doctor.layer({
       environment: settings.environment,
       adminWriteEnabled: settings.adminWriteEnabled,
@@ -205,6 +207,8 @@ const main = Effect.gen(function*() {
       Readiness.layerSql({ migrations: Migrations.status }).pipe(
         // run overrides and lockdown as checks; repeated readiness failures feed the lockdown
         Layer.merge(OpsReadiness.layerGuardrails),
+        // the scheduler's lag (AIRLOCK_SCHEDULER_READY_MAX_LAG_SECONDS)
+        Layer.merge(Scheduler.layerReadiness),
         Layer.provideMerge(Readiness.Readiness.Default)
       )
     ),
