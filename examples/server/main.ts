@@ -19,7 +19,7 @@ import {
   Readiness,
   Server
 } from "@airlock/adapters-http"
-import { Backup, Migrations } from "@airlock/adapters-storage"
+import { Backup, Migrations, Postgres } from "@airlock/adapters-storage"
 import {
   Companion,
   CompanionReports,
@@ -62,7 +62,11 @@ const main = Effect.gen(function*() {
   const choice = yield* Storage.config
   const filename = choice.filename
   const postgresUrl = Option.fromNullable(choice.postgresUrl)
-  const storage = Storage.layer(choice)
+  // on PostgreSQL, the same client layer value feeds the pool-pressure sampler (built once)
+  const postgres = choice.postgresUrl === null ? null : Postgres.layer({ url: choice.postgresUrl })
+  const storage = postgres ?? Storage.layer(choice)
+  // each instance samples its pool for the `db_pool_pressure` stop condition (AIRLOCK_DB_POOL_SAMPLE_SECONDS)
+  const poolSampler = postgres === null ? Layer.empty : Postgres.layerPoolSamplerConfig.pipe(Layer.provide(postgres))
   const storageName = choice.name
   // online backups of the SQLite file (POST /api/admin/backup); PostgreSQL uses pg_dump
   const backupDirectory = yield* Config.string("AIRLOCK_BACKUP_DIR").pipe(
@@ -246,7 +250,7 @@ const main = Effect.gen(function*() {
     banner.pipe(
       Layer.provide(http),
       Layer.provide(seed),
-      Layer.provide(scheduling),
+      Layer.provide(Layer.merge(scheduling, poolSampler)),
       Layer.provide(services),
       Layer.provide(core),
       Layer.provide(logger)
