@@ -151,6 +151,11 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       expect(report.findings.find((f: any) => f.check === "postgres").code).toBe(
         choice.postgresUrl === null ? "postgres.not_configured" : "postgres.reachable"
       )
+      // the scheduler's check is registered (nothing scheduled: on time)
+      expect(report.findings.find((f: any) => f.check === "scheduler")).toMatchObject({
+        status: "ok",
+        code: "scheduler.on_time"
+      })
 
       const fixed = await run("doctor", "--fix", "--actor", "ops-alice")
       expect(fixed.code).toBe(0)

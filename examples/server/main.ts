@@ -19,7 +19,7 @@ import {
   Readiness,
   Server
 } from "@airlock/adapters-http"
-import { Backup, Migrations } from "@airlock/adapters-storage"
+import { Backup, Migrations, Postgres } from "@airlock/adapters-storage"
 import {
   Companion,
   CompanionReports,
@@ -41,6 +41,7 @@ import {
   Kpi,
   KpiConfig,
   Readiness as OpsReadiness,
+  Scheduler,
   Triage
 } from "@airlock/ops"
 import { FetchHttpClient, HttpServer } from "@effect/platform"
@@ -61,7 +62,11 @@ const main = Effect.gen(function*() {
   const choice = yield* Storage.config
   const filename = choice.filename
   const postgresUrl = Option.fromNullable(choice.postgresUrl)
-  const storage = Storage.layer(choice)
+  // on PostgreSQL, the same client layer value feeds the pool-pressure sampler (built once)
+  const postgres = choice.postgresUrl === null ? null : Postgres.layer({ url: choice.postgresUrl })
+  const storage = postgres ?? Storage.layer(choice)
+  // each instance samples its pool for the `db_pool_pressure` stop condition (AIRLOCK_DB_POOL_SAMPLE_SECONDS)
+  const poolSampler = postgres === null ? Layer.empty : Postgres.layerPoolSamplerConfig.pipe(Layer.provide(postgres))
   const storageName = choice.name
   // online backups of the SQLite file (POST /api/admin/backup); PostgreSQL uses pg_dump
   const backupDirectory = yield* Config.string("AIRLOCK_BACKUP_DIR").pipe(
@@ -74,7 +79,8 @@ const main = Effect.gen(function*() {
   )
   // the doctor (GET /api/admin/doctor, POST /api/admin/doctor/fix): the facts it judges
   const llmBaseUrl = yield* Config.option(Config.string("AIRLOCK_LLM_BASE_URL"))
-  const doctor = Doctor.Doctor.Default.pipe(
+  // with the scheduler's `scheduler` check (lag, last error)
+  const doctor = Layer.provideMerge(Scheduler.layerDoctor, Doctor.Doctor.Default).pipe(
     Layer.provide(Doctor.layer({
       environment: settings.environment,
       adminWriteEnabled: settings.adminWriteEnabled,
@@ -208,6 +214,8 @@ const main = Effect.gen(function*() {
       Readiness.layerSql({ migrations: Migrations.status }).pipe(
         // run overrides and lockdown as checks; repeated readiness failures feed the lockdown
         Layer.merge(OpsReadiness.layerGuardrails),
+        // the scheduler's lag (AIRLOCK_SCHEDULER_READY_MAX_LAG_SECONDS)
+        Layer.merge(Scheduler.layerReadiness),
         Layer.provideMerge(Readiness.Readiness.Default)
       )
     ),
@@ -245,7 +253,7 @@ const main = Effect.gen(function*() {
     banner.pipe(
       Layer.provide(http),
       Layer.provide(seed),
-      Layer.provide(scheduling),
+      Layer.provide(Layer.merge(scheduling, poolSampler)),
       Layer.provide(services),
       Layer.provide(core),
       Layer.provide(logger)

@@ -4,7 +4,7 @@
  */
 import { Api, HttpConfig, OperationsDoctor } from "@airlock/adapters-http"
 import { Migrations } from "@airlock/adapters-storage"
-import { Doctor } from "@airlock/ops"
+import { Doctor, Scheduler } from "@airlock/ops"
 import { Command, Options } from "@effect/cli"
 import { OpenApi } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
@@ -22,7 +22,8 @@ const doctorLayer = (choice: Storage.StorageChoice) =>
   Effect.gen(function*() {
     const settings = yield* HttpConfig.config
     const llmBaseUrl = yield* Config.option(Config.string("AIRLOCK_LLM_BASE_URL"))
-    return Doctor.Doctor.Default.pipe(
+    // with the scheduler's `scheduler` check (lag, last error), as the server's
+    return Layer.provideMerge(Scheduler.layerDoctor, Doctor.Doctor.Default).pipe(
       Layer.provide(Doctor.layer({
         environment: settings.environment,
         adminWriteEnabled: settings.adminWriteEnabled,

@@ -5,8 +5,9 @@
  * missing; without it this test fails (set AIRLOCK_TEST_PROMTOOL=off outside CI to skip it on purpose).
  */
 import { Metrics } from "@airlock/adapters-http"
+import { SqlClient } from "@effect/sql"
 import { describe, expect, it as vitest, layer } from "@effect/vitest"
-import { Effect, Metric } from "effect"
+import { Effect, Metric, Option } from "effect"
 import { spawnSync } from "node:child_process"
 import * as H from "./support/Harness.js"
 
@@ -93,6 +94,42 @@ const exerciseDomain = Effect.gen(function*() {
   yield* stops.resume(s.actors.admin!)
 })
 
+/**
+ * One real scheduler tick (a dispatch and its run), then a schedule left due and undispatched 10
+ * minutes behind: the scrape itself must read the backlog and lag (nobody else reads the status).
+ */
+const exerciseScheduler = Effect.gen(function*() {
+  const s = yield* H.TestServer
+  const { Scheduler } = yield* Effect.promise(() => import("@airlock/ops"))
+  const targets = Option.getOrThrow(yield* Effect.serviceOption(Scheduler.ScheduleTargets))
+  yield* targets.register({ name: "metrics.noop", description: "nothing", run: () => Effect.void })
+  const admin = (path: string, body?: unknown) =>
+    s.raw(
+      path,
+      body === undefined ? { method: "POST", headers: H.auth(H.tokens.admin) } : H.json("POST", H.tokens.admin, body)
+    )
+  expect(
+    (yield* admin("/api/admin/schedules", { name: "metrics-tick", expression: "@every:60", target: "metrics.noop" }))
+      .status
+  )
+    .toBe(201)
+  yield* Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`UPDATE ops_schedules SET next_due_at = ${Date.now() - 1000} WHERE name = 'metrics-tick'`
+  ).pipe(Effect.orDie)
+  const tick = yield* admin("/api/admin/schedules/tick")
+  expect((tick.json as any).executed).toMatchObject([{ schedule: "metrics-tick", status: "succeeded" }])
+  expect(
+    (yield* admin("/api/admin/schedules", { name: "metrics-late", expression: "@every:3600", target: "metrics.noop" }))
+      .status
+  )
+    .toBe(201)
+  yield* Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`UPDATE ops_schedules SET next_due_at = ${Date.now() - 600_000} WHERE name = 'metrics-late'`
+  ).pipe(Effect.orDie)
+})
+
 if (promtoolOff) {
   describe("/metrics and promtool", () => {
     vitest.skip("promtool check turned off with AIRLOCK_TEST_PROMTOOL=off", () => {})
@@ -107,6 +144,7 @@ if (promtoolOff) {
     it.effect("prefixed names, route templates, domain metrics; promtool check metrics passes", () =>
       Effect.gen(function*() {
         yield* exerciseDomain
+        yield* exerciseScheduler
         const m = yield* exercise
         expect(m.status).toBe(200)
         const text = m.text
@@ -138,6 +176,15 @@ if (promtoolOff) {
         expect(text).toMatch(/^airlock_guardrails_budget_spend_usd_micros_total\{scope="llm"\} [1-9]\d*$/m)
         expect(text).toMatch(/^airlock_guardrails_budget_spend_usd_micros_total\{scope="execution"\} [1-9]\d*$/m)
         expect(text).toMatch(/^airlock_guardrails_budget_spend_usd_micros_total\{scope="execution_actual"\} [1-9]\d*$/m)
+        // a real tick's dispatch, the executions worker's claims, and the scheduler's gauges read at the scrape
+        expect(text).toContain("# TYPE airlock_scheduler_dispatches_total counter")
+        expect(text).toMatch(/^airlock_scheduler_dispatches_total\{late="false",outcome="dispatched"\} [1-9]\d*$/m)
+        expect(text).toMatch(/^airlock_scheduler_executions_total\{outcome="succeeded"\} [1-9]\d*$/m)
+        expect(text).toMatch(/^airlock_ops_executions_claimed_total [1-9]\d*$/m)
+        expect(text).toMatch(/^airlock_scheduler_backlog\{state="due"\} [1-9]\d*$/m)
+        expect(text).toMatch(/^airlock_scheduler_backlog\{state="late"\} [1-9]\d*$/m)
+        const lagLine = /^airlock_scheduler_lag_seconds (\S+)$/m.exec(text)
+        expect(Number(lagLine?.[1])).toBeGreaterThanOrEqual(600)
         expect(text).not.toContain("effect_fiber")
         // every sample is behind the prefix
         for (const line of text.split("\n").filter((l) => l !== "" && !l.startsWith("#")))

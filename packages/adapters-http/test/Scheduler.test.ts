@@ -206,3 +206,77 @@ layer(H.layer({ http: { adminWriteEnabled: false } }), { excludeTestServices: tr
       }))
   }
 )
+
+layer(H.layer({ schedulerChecks: true, doctor: {} }), { excludeTestServices: true })(
+  "scheduler readiness and doctor checks",
+  (it) => {
+    it.effect("/readyz fails `scheduler` (lagging) while a due schedule is left undispatched; the doctor warns", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const targets = Option.getOrThrow(yield* Effect.serviceOption(Scheduler.ScheduleTargets))
+        let fail = false
+        yield* targets.register({
+          name: "test.health",
+          description: "fails on demand",
+          run: () => (fail ? Effect.fail(new Error("boom")) : Effect.void)
+        })
+        const admin = (method: string, path: string, body?: unknown) =>
+          s.raw(
+            path,
+            body === undefined ? { method, headers: H.auth(H.tokens.admin) } : H.json(method, H.tokens.admin, body)
+          )
+        const doctorFinding = Effect.map(
+          admin("GET", "/api/admin/doctor"),
+          (r) => (r.json as any).findings.find((f: any) => f.check === "scheduler")
+        )
+        expect(
+          (yield* admin("POST", "/api/admin/schedules", {
+            name: "lagged",
+            expression: "@every:60",
+            target: "test.health"
+          })).status
+        ).toBe(201)
+
+        // on time: ready, the check's details public
+        const ready = yield* s.raw("/readyz")
+        expect(ready.status).toBe(200)
+        expect((ready.json as any).checks.scheduler).toMatchObject({ ok: true, max_lag_seconds: 300 })
+        expect((ready.json as any).checks.scheduler.lag_seconds).toBeLessThan(300)
+        expect(yield* doctorFinding).toMatchObject({ status: "ok", code: "scheduler.on_time" })
+
+        // the cursor 10 minutes in the past and nobody ticking: lagging (default limit 300 s)
+        const now = Date.now()
+        yield* rows((sql) => sql`UPDATE ops_schedules SET next_due_at = ${now - 600_000} WHERE name = 'lagged'`)
+        const lagging = yield* s.raw("/readyz")
+        const details = H.expectError(lagging, 503, "unavailable").details as any
+        expect(details.checks.scheduler).toMatchObject({ ok: false, reason: "lagging", late: 1, max_lag_seconds: 300 })
+        expect(details.checks.scheduler.lag_seconds).toBeGreaterThanOrEqual(600)
+        expect(details.checks.storage).toMatchObject({ ok: true })
+        expect(yield* doctorFinding).toMatchObject({
+          status: "warn",
+          code: "scheduler.lagging",
+          details: { late: 1, max_lag_seconds: 300 }
+        })
+
+        // one tick dispatches and runs it: ready again
+        expect((yield* admin("POST", "/api/admin/schedules/tick")).status).toBe(200)
+        const back = yield* s.raw("/readyz")
+        expect(back.status).toBe(200)
+        expect((back.json as any).checks.scheduler).toMatchObject({ ok: true, lag_seconds: 0, late: 0 })
+        expect(yield* doctorFinding).toMatchObject({ status: "ok", code: "scheduler.on_time" })
+
+        // a failed run: the doctor warns with the schedule (readiness stays: no lag)
+        fail = true
+        yield* rows((sql) => sql`UPDATE ops_schedules SET next_due_at = ${Date.now() - 1000} WHERE name = 'lagged'`)
+        const tick = yield* admin("POST", "/api/admin/schedules/tick")
+        expect((tick.json as any).executed[0]).toMatchObject({ schedule: "lagged", status: "pending", error: "boom" })
+        expect(yield* doctorFinding).toMatchObject({
+          status: "warn",
+          code: "scheduler.last_error",
+          details: { last_error: { schedule: "lagged" } }
+        })
+        const doctor = yield* admin("GET", "/api/admin/doctor")
+        expect((doctor.json as any).needs_attention).toContain("scheduler.last_error")
+      }))
+  }
+)

@@ -34,6 +34,8 @@ import {
   Schedule,
   Schema
 } from "effect"
+import { Doctor, type Finding, type FindingStatus } from "./Doctor.js"
+import { Readiness, ReadinessFailure } from "./Readiness.js"
 import * as Registry from "./Registry.js"
 import { SchedulerConfig, type SchedulerSettings } from "./SchedulerConfig.js"
 import * as Schedules from "./Schedules.js"
@@ -654,3 +656,94 @@ export const layer: Layer.Layer<
   never,
   ScheduleStore | Audit.AuditLog | Ids.IdGenerator | Rbac.Rbac
 > = Scheduler.Default.pipe(Layer.provideMerge(ScheduleTargets.Default))
+
+// ---------------------------------------------------------------------------------------------
+// Health: the `scheduler` readiness check and doctor check
+
+/** How long the doctor keeps warning about a dispatch's last error. */
+const DOCTOR_ERROR_WINDOW_MS = 24 * 60 * 60 * 1000
+
+/**
+ * The `scheduler` readiness check: fails with `lagging` (`lag_seconds`, `late`, `max_lag_seconds`)
+ * when the oldest due-but-unstarted item is more than `readyMaxLagSeconds` behind, `unreadable`
+ * when the store does not answer. An instance whose tick loop is off reports ready
+ * (`enabled: false`): it is not the one to catch up.
+ */
+export const readinessCheck = (scheduler: SchedulerShape): Effect.Effect<
+  Record<string, unknown>,
+  ReadinessFailure,
+  never
+> =>
+  Effect.gen(function*() {
+    const settings = yield* SchedulerConfig
+    if (!settings.enabled) return { enabled: false }
+    const status = yield* Effect.mapError(scheduler.status, () => new ReadinessFailure({ reason: "unreadable" }))
+    const details = {
+      lag_seconds: status.lag_seconds,
+      late: status.late,
+      max_lag_seconds: settings.readyMaxLagSeconds
+    }
+    return status.lag_seconds > settings.readyMaxLagSeconds
+      ? yield* new ReadinessFailure({ reason: "lagging", details })
+      : details
+  })
+
+/**
+ * The `scheduler` doctor check: `ok` (`scheduler.on_time`); `warn` with `scheduler.lagging` (lag
+ * above `readyMaxLagSeconds`), `scheduler.last_error` (a dispatch of the last 24 hours still
+ * carries an error) or `scheduler.unreadable` (the store does not answer).
+ */
+export const doctorCheck = (scheduler: SchedulerShape): Effect.Effect<Finding> =>
+  Effect.gen(function*() {
+    const settings = yield* SchedulerConfig
+    const now = yield* Clock.currentTimeMillis
+    const read = yield* Effect.either(scheduler.status)
+    const finding = (status: FindingStatus, code: string, message: string, details: Record<string, unknown>) =>
+      ({ check: "scheduler", status, code, message, details, outage_class: null, fixable: false }) satisfies Finding
+    if (Either.isLeft(read)) return finding("warn", "scheduler.unreadable", "The scheduler's store cannot be read", {})
+    const s = read.right
+    const details = {
+      enabled: s.enabled,
+      schedules: s.schedules,
+      due: s.due,
+      dispatched: s.dispatched,
+      running: s.running,
+      late: s.late,
+      lag_seconds: s.lag_seconds,
+      max_lag_seconds: settings.readyMaxLagSeconds
+    }
+    if (s.lag_seconds > settings.readyMaxLagSeconds) {
+      return finding("warn", "scheduler.lagging", `The scheduler is ${Math.round(s.lag_seconds)} s behind`, details)
+    }
+    if (s.last_error !== null && now - s.last_error.at <= DOCTOR_ERROR_WINDOW_MS) {
+      return finding("warn", "scheduler.last_error", `A scheduled run of ${s.last_error.schedule} failed`, {
+        ...details,
+        last_error: { schedule: s.last_error.schedule, due_at: s.last_error.due_at, at: s.last_error.at }
+      })
+    }
+    return finding("ok", "scheduler.on_time", "The scheduler is on time", details)
+  })
+
+/** Registers the `scheduler` readiness check (it does not feed the lockdown: a late background task is no outage). */
+export const layerReadiness: Layer.Layer<never, never, Scheduler | Readiness> = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const scheduler = yield* Scheduler
+    const readiness = yield* Readiness
+    const settings = yield* SchedulerConfig
+    yield* readiness.register(
+      "scheduler",
+      Effect.provideService(readinessCheck(scheduler), SchedulerConfig, settings),
+      { feedsLockdown: false }
+    )
+  })
+)
+
+/** Registers the `scheduler` doctor check. */
+export const layerDoctor: Layer.Layer<never, never, Scheduler | Doctor> = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const scheduler = yield* Scheduler
+    const doctor = yield* Doctor
+    const settings = yield* SchedulerConfig
+    yield* doctor.register("scheduler", Effect.provideService(doctorCheck(scheduler), SchedulerConfig, settings))
+  })
+)

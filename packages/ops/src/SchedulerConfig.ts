@@ -13,6 +13,7 @@
  * | retryDelaySeconds | AIRLOCK_SCHEDULER_RETRY_DELAY_SECONDS | 30 (doubled per attempt) |
  * | concurrency | AIRLOCK_SCHEDULER_CONCURRENCY | 4 (tasks run at once by one instance) |
  * | batchSize | AIRLOCK_SCHEDULER_BATCH_SIZE | 500 (schedules claimed and records leased per round) |
+ * | readyMaxLagSeconds | AIRLOCK_SCHEDULER_READY_MAX_LAG_SECONDS | 300 (`/readyz` and the doctor: lag above it is lagging) |
  */
 import { Config, Context, type Effect, Layer } from "effect"
 
@@ -34,6 +35,8 @@ export interface SchedulerSettings {
   readonly concurrency: number
   /** Schedules claimed, and records leased, per round of a tick. */
   readonly batchSize: number
+  /** Lag above which the `scheduler` readiness check fails and the doctor warns. */
+  readonly readyMaxLagSeconds: number
 }
 
 /** Defaults of {@link SchedulerSettings}. */
@@ -45,7 +48,8 @@ export const defaults: SchedulerSettings = {
   maxAttempts: 3,
   retryDelaySeconds: 30,
   concurrency: 4,
-  batchSize: 500
+  batchSize: 500,
+  readyMaxLagSeconds: 300
 }
 
 /** The scheduler settings service; {@link defaults} when no layer provides it. */
@@ -74,7 +78,8 @@ export const config: Config.Config<SchedulerSettings> = Config.all({
   maxAttempts: count("AIRLOCK_SCHEDULER_MAX_ATTEMPTS", defaults.maxAttempts),
   retryDelaySeconds: positive("AIRLOCK_SCHEDULER_RETRY_DELAY_SECONDS", defaults.retryDelaySeconds),
   concurrency: count("AIRLOCK_SCHEDULER_CONCURRENCY", defaults.concurrency),
-  batchSize: count("AIRLOCK_SCHEDULER_BATCH_SIZE", defaults.batchSize)
+  batchSize: count("AIRLOCK_SCHEDULER_BATCH_SIZE", defaults.batchSize),
+  readyMaxLagSeconds: positive("AIRLOCK_SCHEDULER_READY_MAX_LAG_SECONDS", defaults.readyMaxLagSeconds)
 })
 
 /** Settings from the environment (or whatever `ConfigProvider` is installed). */

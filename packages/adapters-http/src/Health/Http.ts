@@ -1,7 +1,8 @@
 /** Handlers of the health group. */
 import { AgentMemory, AgentMemoryConfig, Errors } from "@airlock/core"
+import { Scheduler } from "@airlock/ops"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
-import { Clock, Effect, type Layer } from "effect"
+import { Clock, Effect, type Layer, Option } from "effect"
 import { AirlockApi } from "../Api.js"
 import * as Metrics from "../Metrics.js"
 import { Readiness } from "../Readiness.js"
@@ -11,8 +12,9 @@ const live = Effect.succeed({ status: "ok" as const })
 const DAY_MS = 86_400_000
 
 /**
- * The health group's handlers. `/metrics` reads the memory KPIs at each scrape and serves names
- * behind the configured prefix (`Metrics.MetricsConfig`, default `airlock_`).
+ * The health group's handlers. `/metrics` reads the memory KPIs and, when a `Scheduler` is
+ * provided, the scheduler's backlog and lag (its gauges) at each scrape, and serves names behind
+ * the configured prefix (`Metrics.MetricsConfig`, default `airlock_`).
  */
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "health">,
@@ -35,6 +37,16 @@ export const layer: Layer.Layer<
           ),
           Effect.catchAll((e) => Effect.logWarning("memory KPIs unavailable for /metrics", e))
         )
+      // the scheduler's status read sets `scheduler_lag_seconds` and `scheduler_backlog`
+      const scheduler = yield* Effect.serviceOption(Scheduler.Scheduler)
+      const readScheduler = Option.match(scheduler, {
+        onNone: () => Effect.void,
+        onSome: (sch) =>
+          sch.status.pipe(
+            Effect.asVoid,
+            Effect.catchAll((e) => Effect.logWarning("scheduler status unavailable for /metrics", e))
+          )
+      })
       return handlers
         .handle("healthz", () => live)
         .handle("live", () => live)
@@ -48,6 +60,9 @@ export const layer: Layer.Layer<
                   details: { status: "not_ready", checks: report.checks }
                 })
               )))
-        .handle("metrics", () => Effect.zipRight(readKpis, Effect.sync(() => Metrics.prometheus(prefix))))
+        .handle("metrics", () =>
+          Effect.all([readKpis, readScheduler], { concurrency: "unbounded", discard: true }).pipe(
+            Effect.zipRight(Effect.sync(() => Metrics.prometheus(prefix)))
+          ))
     })
 )

@@ -56,7 +56,8 @@ import {
   Maintenance,
   Readiness as OpsReadiness,
   type RunControl,
-  Scheduler
+  Scheduler,
+  SchedulerConfig
 } from "@airlock/ops"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
@@ -251,6 +252,10 @@ export interface Options {
   readonly doctorMigrations?: Parameters<typeof OperationsDoctor.layerSetupSql>[0]
   /** Tenants that cannot be deleted (default: `default`, as the development server's). */
   readonly protectedTenants?: ReadonlyArray<string>
+  /** Scheduler settings (default: ops' defaults). */
+  readonly scheduler?: Partial<SchedulerConfig.SchedulerSettings>
+  /** Register the scheduler's `scheduler` readiness check and doctor check, as the reference server does. */
+  readonly schedulerChecks?: boolean
 }
 
 /**
@@ -316,6 +321,7 @@ export const layer = (options: Options = {}): Layer.Layer<
     )),
     Layer.provideMerge(Guardrails.layer),
     Layer.provideMerge(ExecutionsConfig.layer({ pollIntervalMillis: 50, ...options.executions })),
+    Layer.provideMerge(options.scheduler === undefined ? Layer.empty : SchedulerConfig.layer(options.scheduler)),
     Layer.provideMerge(GuardrailsConfig.layer({ rateLimitEnabled: false, ...options.guardrails })),
     Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(
@@ -339,6 +345,7 @@ export const layer = (options: Options = {}): Layer.Layer<
     Layer.provideMerge(
       Readiness.layerSql({ migrations: Migrations.status }).pipe(
         Layer.merge(options.readinessGuardrails === true ? OpsReadiness.layerGuardrails : Layer.empty),
+        Layer.merge(options.schedulerChecks === true ? Scheduler.layerReadiness : Layer.empty),
         Layer.provideMerge(Readiness.Readiness.Default)
       )
     ),
@@ -348,13 +355,17 @@ export const layer = (options: Options = {}): Layer.Layer<
     Layer.provide(Drain.layer(options.drain)),
     Layer.provide(backups),
     Layer.provide(
-      options.doctor === undefined ? Layer.empty : Doctor.Doctor.Default.pipe(
-        Layer.provide(Doctor.layer(options.doctor)),
-        Layer.provide(OperationsDoctor.layerProbe),
-        Layer.provide(
-          OperationsDoctor.layerSetupSql(options.doctorMigrations ?? { status: Migrations.status, run: Migrations.run })
+      options.doctor === undefined ? Layer.empty : (options.schedulerChecks === true
+        ? Layer.provideMerge(Scheduler.layerDoctor, Doctor.Doctor.Default)
+        : Doctor.Doctor.Default).pipe(
+          Layer.provide(Doctor.layer(options.doctor)),
+          Layer.provide(OperationsDoctor.layerProbe),
+          Layer.provide(
+            OperationsDoctor.layerSetupSql(
+              options.doctorMigrations ?? { status: Migrations.status, run: Migrations.run }
+            )
+          )
         )
-      )
     ),
     Layer.provide(
       options.restartHook === undefined ? Layer.empty : Layer.succeed(Drain.RestartHook, { run: options.restartHook })
