@@ -56,8 +56,8 @@ interface PgPool {
   end(): Promise<void>
   on(event: "error", listener: (e: unknown) => void): void
 }
-const loadPool = (): new(options: Record<string, unknown>) => PgPool =>
-  createRequire(createRequire(import.meta.url).resolve("@effect/sql-pg"))("pg").Pool
+// `pg` is a declared dependency (the version @effect/sql-pg uses); it ships no types, hence the interface above
+const loadPool = (): new(options: Record<string, unknown>) => PgPool => createRequire(import.meta.url)("pg").Pool
 
 /** The PostgreSQL client alone, migrated: provides `PgClient`, `SqlClient` and its {@link PostgresPool}. */
 export const layerClient = (
