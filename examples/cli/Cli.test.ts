@@ -7,13 +7,13 @@
 import { CompanionReports, CompanionReportsPorts } from "@airlock/companion"
 import { Actor, ApiToken, Audit, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, Lockdown } from "@airlock/guardrails"
-import { KpiStore, Maintenance, Scheduler } from "@airlock/ops"
+import { KpiStore, Maintenance, Scheduler, ScheduleStore } from "@airlock/ops"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -113,6 +113,13 @@ const freePort = async () => {
   const { port, server } = await listen()
   await close(server)
   return port
+}
+
+/** `f` over `items`, four child processes at a time (the machine is small), results in order. */
+const inBatches = async <A, B>(items: ReadonlyArray<A>, f: (a: A) => Promise<B>): Promise<Array<B>> => {
+  const out: Array<B> = []
+  for (let i = 0; i < items.length; i += 4) out.push(...await Promise.all(items.slice(i, i + 4).map(f)))
+  return out
 }
 
 /** Fails with what a library call failed with (the tests compare tags and codes). */
@@ -434,6 +441,7 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         await library(
           choice,
           Effect.gen(function*() {
+            yield* Effect.flatMap(Tenants.Tenants, (t) => t.create({ id: Ids.TenantId.make(tampered), name: tampered }))
             const log = yield* Audit.AuditLog
             for (const n of [1, 2, 3]) {
               yield* log.append({
@@ -459,6 +467,61 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       },
       240_000
     )
+
+    it("an unknown tenant: every command taking --tenant exits 5 (not_found), nothing written", async () => {
+      const ghostCwd = mkdtempSync(join(tmpdir(), "airlock-cli-ghost-"))
+      const ghost = (...args: ReadonlyArray<string>) => airlock(env, ghostCwd, ...args, "--tenant", "ghost", "--json")
+      const scheduleCount = (await library(choice, Effect.flatMap(ScheduleStore.ScheduleStore, (s) => s.list()))).length
+      const queued = (await library(choice, Effect.flatMap(Maintenance.Maintenance, (m) => m.status))).queued
+      const commands: ReadonlyArray<ReadonlyArray<string>> = [
+        ["auditor", "run", "--days", "7"],
+        ["shadow-report", "--period", "7d"],
+        ["baseline", "capture", "--windows", "1", "--window-minutes", "5"],
+        ["digest", "weekly", "--anchor-date", "2026-11-30"],
+        ["executions", "reconcile", "--stale-after", "300"],
+        ["memory", "review", "--conflicts"],
+        ["memory", "resolve", "mem_missing", "--note", "checked"],
+        ["unlock-code", "rotate"],
+        ["unlock", "K7P2-QX9M"],
+        ["schedules", "add", "--cron", "@every:60", "--task", "memory.tiering"],
+        ["maintenance", "enqueue"],
+        ["maintenance", "run"],
+        ["tenant", "export"],
+        ["tenant", "delete", "--confirm"],
+        ["doctor"],
+        ["doctor", "--fix"],
+        ["token", "create", "--for", "admin"],
+        ["token", "list"]
+      ]
+      const results = await inBatches(commands, async (args) => {
+        const r = await ghost(...args)
+        return { args, code: r.code, error: r.json().error?.code, message: r.json().error?.message }
+      })
+      for (const r of results) {
+        expect(r).toEqual({ args: r.args, code: 5, error: "not_found", message: "Tenant ghost not found" })
+      }
+      // nothing written: no file, no report, no audit record, no schedule, no queued run, no tenant
+      expect(readdirSync(ghostCwd)).toEqual([])
+      const reports = await library(
+        choice,
+        Effect.flatMap(
+          CompanionReportsPorts.IntegrityReportStore,
+          (s) => s.list(Ids.TenantId.make("ghost"), { limit: 10 })
+        )
+      )
+      expect(reports).toHaveLength(0)
+      expect(await auditOf(choice, "ghost")).toEqual([])
+      expect((await library(choice, Effect.flatMap(ScheduleStore.ScheduleStore, (s) => s.list()))).length).toBe(
+        scheduleCount
+      )
+      expect((await library(choice, Effect.flatMap(Maintenance.Maintenance, (m) => m.status))).queued).toBe(queued)
+      expect((await failure(choice, Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make("ghost")))))._tag)
+        .toBe("NotFound")
+      // the text form says which tenant
+      const text = await airlock(env, ghostCwd, "auditor", "run", "--tenant", "ghost")
+      expect(text.code).toBe(5)
+      expect(text.stderr).toContain("error not_found: Tenant ghost not found")
+    }, 240_000)
 
     it("setup-smoke: every step passes on a migrated store (0); a port in use fails (1) unless --running", async () => {
       const fresh = await setup()

@@ -6,7 +6,7 @@
  */
 import { KpiWebhookTransport } from "@airlock/adapters-http"
 import { CompanionReports, TenantOnboarding, TenantTemplates } from "@airlock/companion"
-import { Actor, type Errors, Ids, Kernel, TenantData } from "@airlock/core"
+import { Actor, Errors, Ids, Kernel, Tenant, TenantData } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
 import {
@@ -188,15 +188,41 @@ export const servicesLayer = (choice: Storage.StorageChoice) => {
 }
 
 /**
+ * Fails with `NotFound` (exit 5, as the token commands answer an unknown tenant) when `tenantId`
+ * names no tenant: a command never acts on, reports on or writes files for a tenant that does not exist.
+ */
+export const requireTenant = (
+  tenantId: string
+): Effect.Effect<void, Errors.StorageError | Errors.NotFound, Tenant.TenantStore> =>
+  Effect.flatMap(Tenant.TenantStore, (tenants) => tenants.get(Ids.TenantId.make(tenantId))).pipe(
+    Effect.flatMap((found) =>
+      Option.isSome(found) ? Effect.void : Effect.fail(
+        new Errors.NotFound({
+          message: `Tenant ${tenantId} not found`,
+          details: { entity: "tenant", id: tenantId }
+        })
+      )
+    )
+  )
+
+/**
  * The actor a command acts as: `id` when it is an actor of `tenant` (its role applies; an
  * inactive one is refused), otherwise a system actor of that id with the ADMIN role — whoever runs
- * the CLI holds the database already. Its id is what the audit log records.
+ * the CLI holds the database already. Its id is what the audit log records. The tenant must exist
+ * ({@link requireTenant}); only a command that may create it (`doctor --fix` for the default tenant)
+ * passes `{ tenantMayBeMissing: true }`.
  */
 export const resolveActor = (
   tenantId: string,
-  id: string
-): Effect.Effect<Actor.Actor, Errors.StorageError | Exit, Actor.ActorStore> =>
+  id: string,
+  options: { readonly tenantMayBeMissing?: boolean } = {}
+): Effect.Effect<
+  Actor.Actor,
+  Errors.StorageError | Errors.NotFound | Exit,
+  Actor.ActorStore | Tenant.TenantStore
+> =>
   Effect.gen(function*() {
+    if (options.tenantMayBeMissing !== true) yield* requireTenant(tenantId)
     const store = yield* Actor.ActorStore
     const found = yield* store.get(Ids.TenantId.make(tenantId), Ids.ActorId.make(id))
     if (Option.isSome(found)) {

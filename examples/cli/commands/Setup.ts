@@ -73,10 +73,12 @@ export const doctor = Command.make(
     R.run(R.withServices((choice) =>
       Effect.gen(function*() {
         const layer = yield* doctorLayer(choice)
+        // --fix creates the default tenant when it is missing; any other tenant must exist
+        if (tenant !== devTenant) yield* R.requireTenant(tenant)
         const report = yield* Effect.gen(function*() {
           const d = yield* Doctor.Doctor
           if (!fix) return yield* d.run
-          return yield* d.fix(yield* R.resolveActor(tenant, actor), tenant)
+          return yield* d.fix(yield* R.resolveActor(tenant, actor, { tenantMayBeMissing: true }), tenant)
         }).pipe(Effect.provide(layer))
         yield* json ? R.printJson(report) : printReport(report)
         if (!report.ok) return yield* R.exit(R.ExitCode.checkFailed)
