@@ -287,6 +287,22 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         Effect.flip(Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make(id!))))
       )
       expect((gone as { _tag: string })._tag).toBe("NotFound")
+
+      // in development the default tenant is protected, as the reference server protects it (403)
+      const protectedDefault = await airlock(
+        { ...env, AIRLOCK_ENV: "development" },
+        cwd,
+        "tenant",
+        "delete",
+        "--tenant",
+        "default",
+        "--confirm",
+        "--json"
+      )
+      expect(protectedDefault.code).toBe(4)
+      expect(protectedDefault.json().error.code).toBe("tenant.delete.protected")
+      const kept = await library(choice, Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make("default"))))
+      expect(kept.id).toBe("default")
     })
 
     it("schedules: add, tick (one schedule.trigger), tick again (no duplicate for the due time), list", async () => {

@@ -4,7 +4,7 @@
  * actor the command acts as, output (JSON, or human text with colours on a terminal), progress on
  * a terminal, and the stable exit codes.
  */
-import { KpiWebhookTransport } from "@airlock/adapters-http"
+import { HttpConfig, KpiWebhookTransport } from "@airlock/adapters-http"
 import { CompanionReports, TenantOnboarding, TenantTemplates } from "@airlock/companion"
 import { Actor, Errors, Ids, Kernel, Tenant, TenantData } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
@@ -23,7 +23,7 @@ import {
   type Triage
 } from "@airlock/ops"
 import { Command, HelpDoc, Options } from "@effect/cli"
-import { ConfigError, Console, Data, Effect, Layer, Option, type Types } from "effect"
+import { Config, ConfigError, Console, Data, Effect, Layer, Option, type Types } from "effect"
 import { join } from "node:path"
 import * as Scheduling from "../server/Scheduling.js"
 import { devTenant } from "../server/Seed.js"
@@ -160,6 +160,33 @@ export const resolvePath = (path: string): string => path.startsWith("/") ? path
 /** The store the command opens (from the environment, as the server reads it). */
 export const storage = Storage.config
 
+/**
+ * The environment the CLI acts in: `AIRLOCK_ENV` read as the server reads it (any case), and
+ * `production` when it is not set — never development by accident. `pnpm airlock` in the repository
+ * sets `AIRLOCK_ENV=${AIRLOCK_ENV:-development}`, as `pnpm start` and `scripts/start.sh` do, so the
+ * development server's database and the CLI agree; the built bin (a deployment) keeps production.
+ */
+export const environment = Effect.gen(function*() {
+  const value = yield* HttpConfig.environmentConfig
+  const set = yield* Config.option(Config.string("AIRLOCK_ENV"))
+  return { value, explicit: Option.isSome(set) }
+})
+
+/**
+ * Tenant export and delete settings (`AIRLOCK_TENANT_*`); in development the `default` tenant is
+ * protected from deletion (`tenant.delete.protected`), as the reference server protects it.
+ */
+const tenantDataConfig = Layer.effect(
+  TenantData.TenantDataConfig,
+  Effect.gen(function*() {
+    const settings = yield* TenantData.config
+    const env = yield* HttpConfig.environmentConfig
+    return env === "development" && !settings.protectedTenants.includes(devTenant)
+      ? { ...settings, protectedTenants: [...settings.protectedTenants, devTenant] }
+      : settings
+  })
+)
+
 /** Core, guardrails, KPI and executions services over the store, configured from `AIRLOCK_*`. */
 export const servicesLayer = (choice: Storage.StorageChoice) => {
   const core = Kernel.layer.pipe(Layer.provideMerge(Storage.layer(choice)))
@@ -172,7 +199,7 @@ export const servicesLayer = (choice: Storage.StorageChoice) => {
       Layer.provide([TenantTemplates.layer, TenantOnboarding.layerConfig]),
       Layer.provide(Ledger.layer)
     ),
-    TenantData.TenantData.Default.pipe(Layer.provide(TenantData.layerFromConfig))
+    TenantData.TenantData.Default.pipe(Layer.provide(tenantDataConfig))
   )
   // the scheduler and maintenance with the server's targets and commands (no loop: the CLI ticks on demand)
   // and the companion's reports (auditor, shadow report; AIRLOCK_ROLLOUT_*)
