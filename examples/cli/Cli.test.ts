@@ -19,6 +19,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import * as Scheduling from "../server/Scheduling.js"
+import { seedDevelopment } from "../server/Seed.js"
 import * as Storage from "../server/Storage.js"
 
 const examples = join(import.meta.dirname, "..")
@@ -42,20 +43,33 @@ interface Ran {
   readonly json: () => any
 }
 
-const airlock = (env: Record<string, string>, cwd: string, ...args: ReadonlyArray<string>): Promise<Ran> =>
+/** The environment variables set (a variable given as undefined is removed). */
+type Env = Record<string, string | undefined>
+
+const airlock = (env: Env, cwd: string, ...args: ReadonlyArray<string>): Promise<Ran> =>
   airlockWithInput(env, cwd, null, ...args)
 
 /** {@link airlock} with `input` written to its stdin (null: no stdin). */
 const airlockWithInput = (
-  env: Record<string, string>,
+  env: Env,
   cwd: string,
   input: string | null,
   ...args: ReadonlyArray<string>
+): Promise<Ran> => started(process.execPath, [bin, ...args], cwd, { INIT_CWD: cwd, ...env }, input)
+
+/** Runs `command` as a child process with the tests' environment (production unless `env` says otherwise). */
+const started = (
+  command: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  env: Env,
+  input: string | null = null
 ): Promise<Ran> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    const merged: Env = { ...process.env, AIRLOCK_ENV: "production", NO_COLOR: "", ...env }
+    const child = spawn(command, args, {
       cwd,
-      env: { ...process.env, INIT_CWD: cwd, AIRLOCK_ENV: "production", NO_COLOR: "", ...env },
+      env: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<string, string>,
       stdio: [input === null ? "ignore" : "pipe", "pipe", "pipe"]
     })
     if (input !== null) child.stdin!.end(input)
@@ -825,6 +839,44 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
     )
 
     if (name === "SQLite") {
+      it(
+        "doctor on a development database: production unless AIRLOCK_ENV says so; pnpm airlock defaults to development",
+        async () => {
+          const fresh = await setup()
+          // what the development server leaves: the default tenant, its actors and the development tokens
+          await library(fresh.choice, seedDevelopment)
+          const unset = { ...fresh.env, AIRLOCK_ENV: undefined }
+
+          // the built bin (a deployment) never treats a database as development by itself
+          const bin = await airlock(unset, cwd, "doctor", "--fix", "--json")
+          expect(bin.code).toBe(1)
+          expect(bin.json()).toMatchObject({ environment: "production", environment_source: "default", ok: false })
+          expect(bin.json().needs_attention).toContain("config.dev_tokens_in_production")
+          const hint = await airlock(unset, cwd, "doctor")
+          expect(hint.code).toBe(1)
+          expect(hint.stdout).toContain("airlock doctor (production, AIRLOCK_ENV not set)")
+          expect(hint.stdout).toContain("AIRLOCK_ENV is not set, so this is checked as production")
+
+          // in the repository, pnpm airlock uses pnpm start's default: the runbook's doctor --fix passes
+          const repo = await started(
+            "pnpm",
+            ["--filter", "@airlock/examples", "-s", "airlock", "doctor", "--fix", "--json"],
+            examples,
+            unset
+          )
+          expect(repo.code).toBe(0)
+          expect(repo.json()).toMatchObject({ environment: "development", environment_source: "AIRLOCK_ENV", ok: true })
+          expect(repo.json().findings.find((f: any) => f.check === "config.dev_tokens").code).toBe(
+            "config.dev_tokens_development"
+          )
+          // an explicit AIRLOCK_ENV wins, in either
+          const explicit = await airlock({ ...fresh.env, AIRLOCK_ENV: "development" }, cwd, "doctor", "--json")
+          expect(explicit.code).toBe(0)
+          expect(explicit.json()).toMatchObject({ environment: "development", environment_source: "AIRLOCK_ENV" })
+        },
+        240_000
+      )
+
       it("backup create, list, restore with a readiness check; a corrupt file is refused (1), nothing replaced", async () => {
         const b = await run("backup", "create", "--gzip", "--json")
         expect(b.code).toBe(0)
@@ -853,6 +905,13 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       it("storage unreachable: exit 3", async () => {
         const r = await airlock({ AIRLOCK_DB: "/nonexistent/dir/airlock.db" }, cwd, "doctor")
         expect(r.code).toBe(3)
+        expect(r.stdout).toContain("❌ storage")
+        const j = await airlock({ AIRLOCK_DB: "/nonexistent/dir/airlock.db" }, cwd, "doctor", "--json")
+        expect(j.code).toBe(3)
+        // a local file has no outage class; the finding says what could not be opened
+        expect(j.json().findings[0]).toMatchObject({ check: "storage", status: "fail", outage_class: null })
+        expect(j.json().findings[0].message).toContain("/nonexistent/dir/airlock.db")
+        expect(j.json().error.code).toBe("storage.unreachable")
       })
     } else {
       it("storage unreachable: exit 3; backups point to pg_dump (2)", async () => {
@@ -864,6 +923,23 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         )
         expect(r.code).toBe(3)
         expect(r.json().error.code).toBe("storage.unreachable")
+        // the doctor's report all the same: the storage finding with its outage class (nothing listens: refused)
+        expect(r.json()).toMatchObject({
+          ok: false,
+          environment: "production",
+          needs_attention: ["storage.unreachable"]
+        })
+        expect(r.json().findings.find((f: any) => f.check === "storage")).toMatchObject({
+          status: "fail",
+          code: "storage.unreachable",
+          outage_class: "network_unreachable",
+          details: { detail: "ECONNREFUSED" }
+        })
+        expect(r.json().findings.find((f: any) => f.check === "migrations").status).toBe("skipped")
+        expect(JSON.stringify(r.json())).not.toContain("postgres://")
+        const text = await airlock({ AIRLOCK_DATABASE_URL: "postgres://airlock@127.0.0.1:1/none" }, cwd, "doctor")
+        expect(text.code).toBe(3)
+        expect(text.stdout).toMatch(/❌ storage\s+storage\.unreachable \[network_unreachable\]/)
         const b = await run("backup", "create")
         expect(b.code).toBe(2)
         expect(b.stderr).toContain("pg_dump")
