@@ -225,6 +225,22 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       expect(text.stdout).toMatch(/events:\s+observed 0, required 25/)
       const audit = await auditOf(choice, "default")
       expect(audit.some((r) => r.action === "ops.digest.created")).toBe(false)
+
+      // no evidence needed: a draft; a second for the same week is refused naming the CLI's flag, which allows it
+      const lax = { ...env, AIRLOCK_DIGEST_MIN_EVENTS: "0", AIRLOCK_DIGEST_MIN_LLM_CALLS: "0" }
+      const weekly = (...args: ReadonlyArray<string>) =>
+        airlock(lax, cwd, "digest", "weekly", "--anchor-date", "2026-10-05", ...args)
+      expect((await weekly()).code).toBe(0)
+      const duplicate = await weekly()
+      expect(duplicate.code).toBe(4)
+      expect(duplicate.stderr).toContain("kpi.digest_exists")
+      expect(duplicate.stderr).toContain("(pass --allow-duplicate-anchor to add another)")
+      expect(duplicate.stderr).not.toContain("allow_duplicate_anchor")
+      const second = await weekly("--allow-duplicate-anchor", "--json")
+      expect(second.code).toBe(0)
+      expect(second.json().draft.seq).toBe(2)
+      const drafts = (await auditOf(choice, "default")).filter((r) => r.action === "ops.digest.created")
+      expect(drafts).toHaveLength(2)
     })
 
     it("unlock-code rotate, then unlock: a wrong code is refused (4), the right one lifts the lockdown", async () => {
