@@ -261,6 +261,21 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       expect((await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.current))).active).toBe(false)
       const audit = await auditOf(choice, "default")
       expect(audit.some((r) => r.action === "system.unlock" && r.actor_id === "ops-carol")).toBe(true)
+      expect(right.stdout).toContain("✅ lockdown lifted")
+
+      // no lockdown: a wrong (here: the spent) code is still refused; a right one is checked, not spent
+      const spent = await run("unlock", code, "--json")
+      expect(spent.code).toBe(4)
+      expect(spent.json().error.code).toBe("lockdown.code_invalid")
+      const fresh: string = (await run("unlock-code", "rotate", "--json")).json().code
+      const idle = await run("unlock", fresh)
+      expect(idle.code).toBe(0)
+      expect(idle.stdout).toContain("no lockdown active: nothing to lift")
+      await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.lock(admin("default"), "drill 2")))
+      const lifted = await run("unlock", fresh, "--json")
+      expect(lifted.code).toBe(0)
+      expect(lifted.json()).toMatchObject({ active: false, outcome: "lifted" })
+      expect((await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.current))).active).toBe(false)
     })
 
     it("executions reconcile and memory review / resolve", async () => {
