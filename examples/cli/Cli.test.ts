@@ -440,6 +440,10 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         const queued = await run("maintenance", "enqueue", "--json")
         expect(queued.code).toBe(0)
         expect(queued.json().runs.map((r: any) => r.status)).toEqual(["queued"])
+        // the loop is off (the default) and none beats: the run would wait forever without this warning
+        expect(queued.json().warning).toContain("the maintenance loop is disabled")
+        expect(queued.json().warning).toContain("AIRLOCK_MAINTENANCE_ENABLED=true")
+        expect(queued.json().warning).toContain("airlock maintenance run")
 
         // read back through the library: the run, and the queued one waiting for a loop
         const status = await library(choice, Effect.flatMap(Maintenance.Maintenance, (m) => m.status))
@@ -449,6 +453,12 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         expect(text.code).toBe(0)
         expect(text.stdout).toContain("1 queued")
         expect(text.stdout).toContain("memory.tiering")
+        // with the loop enabled, no warning (the second run is queued too)
+        const enabled = await airlock({ ...env, AIRLOCK_MAINTENANCE_ENABLED: "true" }, cwd, "maintenance", "enqueue")
+        expect(enabled.code).toBe(0)
+        expect(enabled.stdout).toContain("1 maintenance command(s) queued")
+        expect(enabled.stdout).not.toContain("disabled")
+        expect((await library(choice, Effect.flatMap(Maintenance.Maintenance, (m) => m.status))).queued).toBe(2)
       },
       240_000
     )
