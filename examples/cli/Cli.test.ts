@@ -869,6 +869,23 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         expect(piped.stdout).not.toContain(chosen)
         expect((await lib(Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(chosen)))).actor.role).toBe("ADMIN")
 
+        // the literal form: no --for, --actor an actor of the tenant: a token for that actor, audited as it
+        const own = await tok("create", "--tenant", "default", "--actor", "admin", "--name", "own", "--json")
+        expect(own.code).toBe(0)
+        expect(own.json()).toMatchObject({ tenant_id: "default", actor_id: "admin", name: "own", status: "active" })
+        expect((await lib(Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(own.json().token)))).actor.id).toBe(
+          "admin"
+        )
+        expect((await tokenAudit()).filter((r) => r.action === "token.created").at(-1)).toMatchObject({
+          actor_id: "admin",
+          subject: own.json().id
+        })
+        const before = (await records()).length
+        const notAnActor = await tok("create", "--actor", "ops-zed", "--json")
+        expect(notAnActor.code).toBe(2)
+        expect(notAnActor.json().error.code).toBe("validation.token_actor")
+        expect(await records()).toHaveLength(before)
+
         const help = await tok("create", "--help")
         expect(help.code).toBe(0)
         expect(help.stdout).toContain("Example: airlock token create --tenant default --for admin")
