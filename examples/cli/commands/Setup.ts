@@ -45,7 +45,9 @@ type EnvironmentSource = "AIRLOCK_ENV" | "default"
 
 const printReport = (report: Doctor.DoctorReport, source: EnvironmentSource) =>
   Effect.gen(function*() {
-    yield* R.line(R.bold(`airlock doctor (${report.environment}${source === "default" ? ", AIRLOCK_ENV not set" : ""})`))
+    yield* R.line(
+      R.bold(`airlock doctor (${report.environment}${source === "default" ? ", AIRLOCK_ENV not set" : ""})`)
+    )
     for (const f of report.findings) {
       const cls = f.outage_class === null ? "" : ` [${f.outage_class}]`
       yield* R.line(`  ${findingMark(f.status)} ${f.check.padEnd(26)} ${f.code}${cls}  ${R.dim(f.message)}`)
