@@ -8,18 +8,19 @@ import { KpiWebhookTransport } from "@airlock/adapters-http"
 import { CompanionReports, CompanionReportsPorts } from "@airlock/companion"
 import { Actor, ApiToken, Audit, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, Lockdown } from "@airlock/guardrails"
-import { Executions, ExecutionsConfig, Kpi, KpiConfig, KpiStore, Maintenance, Scheduler } from "@airlock/ops"
+import { Executions, ExecutionsConfig, Kpi, KpiConfig, KpiStore, Maintenance, Scheduler, ScheduleStore } from "@airlock/ops"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import * as Scheduling from "../server/Scheduling.js"
+import { seedDevelopment } from "../server/Seed.js"
 import * as Storage from "../server/Storage.js"
 
 const examples = join(import.meta.dirname, "..")
@@ -43,20 +44,33 @@ interface Ran {
   readonly json: () => any
 }
 
-const airlock = (env: Record<string, string>, cwd: string, ...args: ReadonlyArray<string>): Promise<Ran> =>
+/** The environment variables set (a variable given as undefined is removed). */
+type Env = Record<string, string | undefined>
+
+const airlock = (env: Env, cwd: string, ...args: ReadonlyArray<string>): Promise<Ran> =>
   airlockWithInput(env, cwd, null, ...args)
 
 /** {@link airlock} with `input` written to its stdin (null: no stdin). */
 const airlockWithInput = (
-  env: Record<string, string>,
+  env: Env,
   cwd: string,
   input: string | null,
   ...args: ReadonlyArray<string>
+): Promise<Ran> => started(process.execPath, [bin, ...args], cwd, { INIT_CWD: cwd, ...env }, input)
+
+/** Runs `command` as a child process with the tests' environment (production unless `env` says otherwise). */
+const started = (
+  command: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  env: Env,
+  input: string | null = null
 ): Promise<Ran> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    const merged: Env = { ...process.env, AIRLOCK_ENV: "production", NO_COLOR: "", ...env }
+    const child = spawn(command, args, {
       cwd,
-      env: { ...process.env, INIT_CWD: cwd, AIRLOCK_ENV: "production", NO_COLOR: "", ...env },
+      env: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<string, string>,
       stdio: [input === null ? "ignore" : "pipe", "pipe", "pipe"]
     })
     if (input !== null) child.stdin!.end(input)
@@ -118,12 +132,20 @@ const freePort = async () => {
   return port
 }
 
+/** `f` over `items`, four child processes at a time (the machine is small), results in order. */
+const inBatches = async <A, B>(items: ReadonlyArray<A>, f: (a: A) => Promise<B>): Promise<Array<B>> => {
+  const out: Array<B> = []
+  for (let i = 0; i < items.length; i += 4) out.push(...await Promise.all(items.slice(i, i + 4).map(f)))
+  return out
+}
+
 /** Fails with what a library call failed with (the tests compare tags and codes). */
 const failure = <A>(choice: Storage.StorageChoice, f: Effect.Effect<A, unknown, any>) =>
   library(choice, Effect.flip(f)) as Promise<{ _tag: string; code?: string; message?: string }>
 
 const suite = (name: string, setup: () => Promise<{ env: Record<string, string>; choice: Storage.StorageChoice }>) =>
-  describe(`airlock CLI on ${name}`, () => {
+  // every test spawns the bin several times: under load one spawn takes seconds, so no test has less than 240 s
+  describe(`airlock CLI on ${name}`, { timeout: 240_000 }, () => {
     let env: Record<string, string>
     let choice: Storage.StorageChoice
     let cwd: string
@@ -212,6 +234,22 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       expect(text.stdout).toMatch(/events:\s+observed 0, required 25/)
       const audit = await auditOf(choice, "default")
       expect(audit.some((r) => r.action === "ops.digest.created")).toBe(false)
+
+      // no evidence needed: a draft; a second for the same week is refused naming the CLI's flag, which allows it
+      const lax = { ...env, AIRLOCK_DIGEST_MIN_EVENTS: "0", AIRLOCK_DIGEST_MIN_LLM_CALLS: "0" }
+      const weekly = (...args: ReadonlyArray<string>) =>
+        airlock(lax, cwd, "digest", "weekly", "--anchor-date", "2026-10-05", ...args)
+      expect((await weekly()).code).toBe(0)
+      const duplicate = await weekly()
+      expect(duplicate.code).toBe(4)
+      expect(duplicate.stderr).toContain("kpi.digest_exists")
+      expect(duplicate.stderr).toContain("(pass --allow-duplicate-anchor to add another)")
+      expect(duplicate.stderr).not.toContain("allow_duplicate_anchor")
+      const second = await weekly("--allow-duplicate-anchor", "--json")
+      expect(second.code).toBe(0)
+      expect(second.json().draft.seq).toBe(2)
+      const drafts = (await auditOf(choice, "default")).filter((r) => r.action === "ops.digest.created")
+      expect(drafts).toHaveLength(2)
     })
 
     it("unlock-code rotate, then unlock: a wrong code is refused (4), the right one lifts the lockdown", async () => {
@@ -232,6 +270,21 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       expect((await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.current))).active).toBe(false)
       const audit = await auditOf(choice, "default")
       expect(audit.some((r) => r.action === "system.unlock" && r.actor_id === "ops-carol")).toBe(true)
+      expect(right.stdout).toContain("✅ lockdown lifted")
+
+      // no lockdown: a wrong (here: the spent) code is still refused; a right one is checked, not spent
+      const spent = await run("unlock", code, "--json")
+      expect(spent.code).toBe(4)
+      expect(spent.json().error.code).toBe("lockdown.code_invalid")
+      const fresh: string = (await run("unlock-code", "rotate", "--json")).json().code
+      const idle = await run("unlock", fresh)
+      expect(idle.code).toBe(0)
+      expect(idle.stdout).toContain("no lockdown active: nothing to lift")
+      await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.lock(admin("default"), "drill 2")))
+      const lifted = await run("unlock", fresh, "--json")
+      expect(lifted.code).toBe(0)
+      expect(lifted.json()).toMatchObject({ active: false, outcome: "lifted" })
+      expect((await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.current))).active).toBe(false)
     })
 
     it("executions reconcile and memory review / resolve", async () => {
@@ -288,6 +341,22 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         Effect.flip(Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make(id!))))
       )
       expect((gone as { _tag: string })._tag).toBe("NotFound")
+
+      // in development the default tenant is protected, as the reference server protects it (403)
+      const protectedDefault = await airlock(
+        { ...env, AIRLOCK_ENV: "development" },
+        cwd,
+        "tenant",
+        "delete",
+        "--tenant",
+        "default",
+        "--confirm",
+        "--json"
+      )
+      expect(protectedDefault.code).toBe(4)
+      expect(protectedDefault.json().error.code).toBe("tenant.delete.protected")
+      const kept = await library(choice, Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make("default"))))
+      expect(kept.id).toBe("default")
     })
 
     it("schedules: add, tick (one schedule.trigger), tick again (no duplicate for the due time), list", async () => {
@@ -380,6 +449,10 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         const queued = await run("maintenance", "enqueue", "--json")
         expect(queued.code).toBe(0)
         expect(queued.json().runs.map((r: any) => r.status)).toEqual(["queued"])
+        // the loop is off (the default) and none beats: the run would wait forever without this warning
+        expect(queued.json().warning).toContain("the maintenance loop is disabled")
+        expect(queued.json().warning).toContain("AIRLOCK_MAINTENANCE_ENABLED=true")
+        expect(queued.json().warning).toContain("airlock maintenance run")
 
         // read back through the library: the run, and the queued one waiting for a loop
         const status = await library(choice, Effect.flatMap(Maintenance.Maintenance, (m) => m.status))
@@ -389,6 +462,12 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         expect(text.code).toBe(0)
         expect(text.stdout).toContain("1 queued")
         expect(text.stdout).toContain("memory.tiering")
+        // with the loop enabled, no warning (the second run is queued too)
+        const enabled = await airlock({ ...env, AIRLOCK_MAINTENANCE_ENABLED: "true" }, cwd, "maintenance", "enqueue")
+        expect(enabled.code).toBe(0)
+        expect(enabled.stdout).toContain("1 maintenance command(s) queued")
+        expect(enabled.stdout).not.toContain("disabled")
+        expect((await library(choice, Effect.flatMap(Maintenance.Maintenance, (m) => m.status))).queued).toBe(2)
       },
       240_000
     )
@@ -442,6 +521,7 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         await library(
           choice,
           Effect.gen(function*() {
+            yield* Effect.flatMap(Tenants.Tenants, (t) => t.create({ id: Ids.TenantId.make(tampered), name: tampered }))
             const log = yield* Audit.AuditLog
             for (const n of [1, 2, 3]) {
               yield* log.append({
@@ -467,6 +547,61 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       },
       240_000
     )
+
+    it("an unknown tenant: every command taking --tenant exits 5 (not_found), nothing written", async () => {
+      const ghostCwd = mkdtempSync(join(tmpdir(), "airlock-cli-ghost-"))
+      const ghost = (...args: ReadonlyArray<string>) => airlock(env, ghostCwd, ...args, "--tenant", "ghost", "--json")
+      const scheduleCount = (await library(choice, Effect.flatMap(ScheduleStore.ScheduleStore, (s) => s.list()))).length
+      const queued = (await library(choice, Effect.flatMap(Maintenance.Maintenance, (m) => m.status))).queued
+      const commands: ReadonlyArray<ReadonlyArray<string>> = [
+        ["auditor", "run", "--days", "7"],
+        ["shadow-report", "--period", "7d"],
+        ["baseline", "capture", "--windows", "1", "--window-minutes", "5"],
+        ["digest", "weekly", "--anchor-date", "2026-11-30"],
+        ["executions", "reconcile", "--stale-after", "300"],
+        ["memory", "review", "--conflicts"],
+        ["memory", "resolve", "mem_missing", "--note", "checked"],
+        ["unlock-code", "rotate"],
+        ["unlock", "K7P2-QX9M"],
+        ["schedules", "add", "--cron", "@every:60", "--task", "memory.tiering"],
+        ["maintenance", "enqueue"],
+        ["maintenance", "run"],
+        ["tenant", "export"],
+        ["tenant", "delete", "--confirm"],
+        ["doctor"],
+        ["doctor", "--fix"],
+        ["token", "create", "--for", "admin"],
+        ["token", "list"]
+      ]
+      const results = await inBatches(commands, async (args) => {
+        const r = await ghost(...args)
+        return { args, code: r.code, error: r.json().error?.code, message: r.json().error?.message }
+      })
+      for (const r of results) {
+        expect(r).toEqual({ args: r.args, code: 5, error: "not_found", message: "Tenant ghost not found" })
+      }
+      // nothing written: no file, no report, no audit record, no schedule, no queued run, no tenant
+      expect(readdirSync(ghostCwd)).toEqual([])
+      const reports = await library(
+        choice,
+        Effect.flatMap(
+          CompanionReportsPorts.IntegrityReportStore,
+          (s) => s.list(Ids.TenantId.make("ghost"), { limit: 10 })
+        )
+      )
+      expect(reports).toHaveLength(0)
+      expect(await auditOf(choice, "ghost")).toEqual([])
+      expect((await library(choice, Effect.flatMap(ScheduleStore.ScheduleStore, (s) => s.list()))).length).toBe(
+        scheduleCount
+      )
+      expect((await library(choice, Effect.flatMap(Maintenance.Maintenance, (m) => m.status))).queued).toBe(queued)
+      expect((await failure(choice, Effect.flatMap(Tenants.Tenants, (t) => t.get(Ids.TenantId.make("ghost")))))._tag)
+        .toBe("NotFound")
+      // the text form says which tenant
+      const text = await airlock(env, ghostCwd, "auditor", "run", "--tenant", "ghost")
+      expect(text.code).toBe(5)
+      expect(text.stderr).toContain("error not_found: Tenant ghost not found")
+    }, 240_000)
 
     it("setup-smoke: every step passes on a migrated store (0); a port in use fails (1) unless --running", async () => {
       const fresh = await setup()
@@ -670,8 +805,10 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
           [["revoke", laptopId, "--tenant", "other"], 5, "not_found"],
           [["revoke", laptopId, "--actor", "viewer-1"], 4, "rbac.forbidden"]
         ]
-        for (const [args, code, error] of bad) {
-          const r = await tok(...args, "--json")
+        // four at a time: none of them writes, so their order does not matter
+        const ran = await inBatches(bad, async ([args]) => await tok(...args, "--json"))
+        for (const [i, [args, code, error]] of bad.entries()) {
+          const r = ran[i]!
           expect({ args, code: r.code, error: r.json().error.code }).toEqual({ args, code, error })
         }
         const missingFor = await tok("create")
@@ -743,6 +880,23 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         expect(piped.stdout).not.toContain(chosen)
         expect((await lib(Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(chosen)))).actor.role).toBe("ADMIN")
 
+        // the issue's literal form: no --for, --actor an actor of the tenant: a token for that actor, audited as it
+        const own = await tok("create", "--tenant", "default", "--actor", "admin", "--name", "own", "--json")
+        expect(own.code).toBe(0)
+        expect(own.json()).toMatchObject({ tenant_id: "default", actor_id: "admin", name: "own", status: "active" })
+        expect((await lib(Effect.flatMap(ApiToken.ApiTokens, (t) => t.verify(own.json().token)))).actor.id).toBe(
+          "admin"
+        )
+        expect((await tokenAudit()).filter((r) => r.action === "token.created").at(-1)).toMatchObject({
+          actor_id: "admin",
+          subject: own.json().id
+        })
+        const before = (await records()).length
+        const notAnActor = await tok("create", "--actor", "ops-zed", "--json")
+        expect(notAnActor.code).toBe(2)
+        expect(notAnActor.json().error.code).toBe("validation.token_actor")
+        expect(await records()).toHaveLength(before)
+
         const help = await tok("create", "--help")
         expect(help.code).toBe(0)
         expect(help.stdout).toContain("Example: airlock token create --tenant default --for admin")
@@ -754,6 +908,44 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
     )
 
     if (name === "SQLite") {
+      it(
+        "doctor on a development database: production unless AIRLOCK_ENV says so; pnpm airlock defaults to development",
+        async () => {
+          const fresh = await setup()
+          // what the development server leaves: the default tenant, its actors and the development tokens
+          await library(fresh.choice, seedDevelopment)
+          const unset = { ...fresh.env, AIRLOCK_ENV: undefined }
+
+          // the built bin (a deployment) never treats a database as development by itself
+          const bin = await airlock(unset, cwd, "doctor", "--fix", "--json")
+          expect(bin.code).toBe(1)
+          expect(bin.json()).toMatchObject({ environment: "production", environment_source: "default", ok: false })
+          expect(bin.json().needs_attention).toContain("config.dev_tokens_in_production")
+          const hint = await airlock(unset, cwd, "doctor")
+          expect(hint.code).toBe(1)
+          expect(hint.stdout).toContain("airlock doctor (production, AIRLOCK_ENV not set)")
+          expect(hint.stdout).toContain("AIRLOCK_ENV is not set, so this is checked as production")
+
+          // in the repository, pnpm airlock uses pnpm start's default: the runbook's doctor --fix passes
+          const repo = await started(
+            "pnpm",
+            ["--filter", "@airlock/examples", "-s", "airlock", "doctor", "--fix", "--json"],
+            examples,
+            unset
+          )
+          expect(repo.code).toBe(0)
+          expect(repo.json()).toMatchObject({ environment: "development", environment_source: "AIRLOCK_ENV", ok: true })
+          expect(repo.json().findings.find((f: any) => f.check === "config.dev_tokens").code).toBe(
+            "config.dev_tokens_development"
+          )
+          // an explicit AIRLOCK_ENV wins, in either
+          const explicit = await airlock({ ...fresh.env, AIRLOCK_ENV: "development" }, cwd, "doctor", "--json")
+          expect(explicit.code).toBe(0)
+          expect(explicit.json()).toMatchObject({ environment: "development", environment_source: "AIRLOCK_ENV" })
+        },
+        240_000
+      )
+
       it("backup create, list, restore with a readiness check; a corrupt file is refused (1), nothing replaced", async () => {
         const b = await run("backup", "create", "--gzip", "--json")
         expect(b.code).toBe(0)
@@ -782,6 +974,13 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       it("storage unreachable: exit 3", async () => {
         const r = await airlock({ AIRLOCK_DB: "/nonexistent/dir/airlock.db" }, cwd, "doctor")
         expect(r.code).toBe(3)
+        expect(r.stdout).toContain("❌ storage")
+        const j = await airlock({ AIRLOCK_DB: "/nonexistent/dir/airlock.db" }, cwd, "doctor", "--json")
+        expect(j.code).toBe(3)
+        // a local file has no outage class; the finding says what could not be opened
+        expect(j.json().findings[0]).toMatchObject({ check: "storage", status: "fail", outage_class: null })
+        expect(j.json().findings[0].message).toContain("/nonexistent/dir/airlock.db")
+        expect(j.json().error.code).toBe("storage.unreachable")
       })
     } else {
       it("storage unreachable: exit 3; backups point to pg_dump (2)", async () => {
@@ -793,6 +992,23 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
         )
         expect(r.code).toBe(3)
         expect(r.json().error.code).toBe("storage.unreachable")
+        // the doctor's report all the same: the storage finding with its outage class (nothing listens: refused)
+        expect(r.json()).toMatchObject({
+          ok: false,
+          environment: "production",
+          needs_attention: ["storage.unreachable"]
+        })
+        expect(r.json().findings.find((f: any) => f.check === "storage")).toMatchObject({
+          status: "fail",
+          code: "storage.unreachable",
+          outage_class: "network_unreachable",
+          details: { detail: "ECONNREFUSED" }
+        })
+        expect(r.json().findings.find((f: any) => f.check === "migrations").status).toBe("skipped")
+        expect(JSON.stringify(r.json())).not.toContain("postgres://")
+        const text = await airlock({ AIRLOCK_DATABASE_URL: "postgres://airlock@127.0.0.1:1/none" }, cwd, "doctor")
+        expect(text.code).toBe(3)
+        expect(text.stdout).toMatch(/❌ storage\s+storage\.unreachable \[network_unreachable\]/)
         const b = await run("backup", "create")
         expect(b.code).toBe(2)
         expect(b.stderr).toContain("pg_dump")

@@ -4,9 +4,9 @@
  * actor the command acts as, output (JSON, or human text with colours on a terminal), progress on
  * a terminal, and the stable exit codes.
  */
-import { KpiWebhookTransport } from "@airlock/adapters-http"
+import { HttpConfig, KpiWebhookTransport } from "@airlock/adapters-http"
 import { CompanionReports, TenantOnboarding, TenantTemplates } from "@airlock/companion"
-import { Actor, type Errors, Ids, Kernel, TenantData } from "@airlock/core"
+import { Actor, Errors, Ids, Kernel, Tenant, TenantData } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
 import {
@@ -23,7 +23,7 @@ import {
   type Triage
 } from "@airlock/ops"
 import { Command, HelpDoc, Options } from "@effect/cli"
-import { ConfigError, Console, Data, Effect, Layer, Option, type Types } from "effect"
+import { Config, ConfigError, Console, Data, Effect, Layer, Option, type Types } from "effect"
 import { join } from "node:path"
 import * as Scheduling from "../server/Scheduling.js"
 import { devTenant } from "../server/Seed.js"
@@ -160,6 +160,33 @@ export const resolvePath = (path: string): string => path.startsWith("/") ? path
 /** The store the command opens (from the environment, as the server reads it). */
 export const storage = Storage.config
 
+/**
+ * The environment the CLI acts in: `AIRLOCK_ENV` read as the server reads it (any case), and
+ * `production` when it is not set — never development by accident. `pnpm airlock` in the repository
+ * sets `AIRLOCK_ENV=${AIRLOCK_ENV:-development}`, as `pnpm start` and `scripts/start.sh` do, so the
+ * development server's database and the CLI agree; the built bin (a deployment) keeps production.
+ */
+export const environment = Effect.gen(function*() {
+  const value = yield* HttpConfig.environmentConfig
+  const set = yield* Config.option(Config.string("AIRLOCK_ENV"))
+  return { value, explicit: Option.isSome(set) }
+})
+
+/**
+ * Tenant export and delete settings (`AIRLOCK_TENANT_*`); in development the `default` tenant is
+ * protected from deletion (`tenant.delete.protected`), as the reference server protects it.
+ */
+const tenantDataConfig = Layer.effect(
+  TenantData.TenantDataConfig,
+  Effect.gen(function*() {
+    const settings = yield* TenantData.config
+    const env = yield* HttpConfig.environmentConfig
+    return env === "development" && !settings.protectedTenants.includes(devTenant)
+      ? { ...settings, protectedTenants: [...settings.protectedTenants, devTenant] }
+      : settings
+  })
+)
+
 /** Core, guardrails, KPI and executions services over the store, configured from `AIRLOCK_*`. */
 export const servicesLayer = (choice: Storage.StorageChoice) => {
   const core = Kernel.layer.pipe(Layer.provideMerge(Storage.layer(choice)))
@@ -172,7 +199,7 @@ export const servicesLayer = (choice: Storage.StorageChoice) => {
       Layer.provide([TenantTemplates.layer, TenantOnboarding.layerConfig]),
       Layer.provide(Ledger.layer)
     ),
-    TenantData.TenantData.Default.pipe(Layer.provide(TenantData.layerFromConfig))
+    TenantData.TenantData.Default.pipe(Layer.provide(tenantDataConfig))
   )
   // the scheduler and maintenance with the server's targets and commands (no loop: the CLI ticks on demand)
   // and the companion's reports (auditor, shadow report; AIRLOCK_ROLLOUT_*)
@@ -187,15 +214,41 @@ export const servicesLayer = (choice: Storage.StorageChoice) => {
 }
 
 /**
+ * Fails with `NotFound` (exit 5, as the token commands answer an unknown tenant) when `tenantId`
+ * names no tenant: a command never acts on, reports on or writes files for a tenant that does not exist.
+ */
+export const requireTenant = (
+  tenantId: string
+): Effect.Effect<void, Errors.StorageError | Errors.NotFound, Tenant.TenantStore> =>
+  Effect.flatMap(Tenant.TenantStore, (tenants) => tenants.get(Ids.TenantId.make(tenantId))).pipe(
+    Effect.flatMap((found) =>
+      Option.isSome(found) ? Effect.void : Effect.fail(
+        new Errors.NotFound({
+          message: `Tenant ${tenantId} not found`,
+          details: { entity: "tenant", id: tenantId }
+        })
+      )
+    )
+  )
+
+/**
  * The actor a command acts as: `id` when it is an actor of `tenant` (its role applies; an
  * inactive one is refused), otherwise a system actor of that id with the ADMIN role — whoever runs
- * the CLI holds the database already. Its id is what the audit log records.
+ * the CLI holds the database already. Its id is what the audit log records. The tenant must exist
+ * ({@link requireTenant}); only a command that may create it (`doctor --fix` for the default tenant)
+ * passes `{ tenantMayBeMissing: true }`.
  */
 export const resolveActor = (
   tenantId: string,
-  id: string
-): Effect.Effect<Actor.Actor, Errors.StorageError | Exit, Actor.ActorStore> =>
+  id: string,
+  options: { readonly tenantMayBeMissing?: boolean } = {}
+): Effect.Effect<
+  Actor.Actor,
+  Errors.StorageError | Errors.NotFound | Exit,
+  Actor.ActorStore | Tenant.TenantStore
+> =>
   Effect.gen(function*() {
+    if (options.tenantMayBeMissing !== true) yield* requireTenant(tenantId)
     const store = yield* Actor.ActorStore
     const found = yield* store.get(Ids.TenantId.make(tenantId), Ids.ActorId.make(id))
     if (Option.isSome(found)) {

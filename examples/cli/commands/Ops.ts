@@ -2,6 +2,7 @@
  * `airlock baseline capture`, `airlock digest weekly` (ops console runbook: `capture_baseline.py`,
  * `generate_weekly_digest.py`) and `airlock executions reconcile` (data platform runbook).
  */
+import { Errors } from "@airlock/core"
 import { Baseline, Digest, Executions } from "@airlock/ops"
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
@@ -97,7 +98,20 @@ const digestWeekly = Command.make(
           lookback_days: lookbackDays,
           anchor_date: Option.getOrUndefined(anchorDate),
           allow_duplicate_anchor: allowDuplicateAnchor
-        }, tenant)
+        }, tenant).pipe(
+          // the library names its input field; here it is a flag
+          Effect.catchIf(
+            (e): e is Errors.Conflict => e._tag === "Conflict" && e.code === "kpi.digest_exists",
+            (e) =>
+              Effect.fail(
+                new Errors.Conflict({
+                  code: e.code,
+                  message: e.message.replace("pass allow_duplicate_anchor", "pass --allow-duplicate-anchor"),
+                  details: e.details
+                })
+              )
+          )
+        )
         if (result.status === "insufficient_evidence") {
           if (json) {
             yield* R.printJson(result)

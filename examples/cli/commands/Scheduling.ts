@@ -6,7 +6,7 @@
  */
 import { Maintenance, type MaintenanceStore, Scheduler } from "@airlock/ops"
 import { Args, Command, Options } from "@effect/cli"
-import { Effect, Option } from "effect"
+import { Clock, Effect, Option } from "effect"
 import * as R from "../Runtime.js"
 
 const stamp = (ms: number | null) => ms === null ? "-" : new Date(ms).toISOString()
@@ -172,12 +172,19 @@ const run = R.command(
     })
 )
 
+/** What `maintenance enqueue` warns when no maintenance loop runs. */
+const loopDisabled = "the maintenance loop is disabled (AIRLOCK_MAINTENANCE_ENABLED is not true and no loop has " +
+  "beaten recently): the run waits until a server runs with AIRLOCK_MAINTENANCE_ENABLED=true, or run it now " +
+  "with airlock maintenance run"
+
 /** `airlock maintenance enqueue [command…]`. */
 const enqueue = R.command(
   "enqueue",
   maintenanceOptions,
   R.help(
-    "Queues maintenance commands for the running server's loop (taken on its heartbeat).",
+    "Queues maintenance commands for the running server's loop (taken on its heartbeat). With the loop disabled " +
+      "(AIRLOCK_MAINTENANCE_ENABLED, the default) and no recent heartbeat it warns (a warning field in --json): " +
+      "the run waits for a loop, or use airlock maintenance run.",
     "airlock maintenance enqueue memory.tiering"
   ),
   ({ actor, commands, json, tenant }) =>
@@ -185,9 +192,16 @@ const enqueue = R.command(
       const maintenance = yield* Maintenance.Maintenance
       const who = yield* R.resolveActor(tenant, actor)
       const runs = yield* maintenance.enqueue(who, commands)
-      if (json) return yield* R.printJson({ runs })
+      // nothing takes queued runs without a loop: say so unless one is enabled here or beat recently elsewhere
+      const s = yield* maintenance.status
+      const now = yield* Clock.currentTimeMillis
+      const beating = s.last_heartbeat_at !== null &&
+        now - s.last_heartbeat_at <= 2 * s.heartbeat_interval_seconds * 1000
+      const warning = s.enabled || beating ? null : loopDisabled
+      if (json) return yield* R.printJson(warning === null ? { runs } : { runs, warning })
       yield* R.line(`${R.ok} ${runs.length} maintenance command(s) queued for the server's loop`)
       yield* printRuns(runs)
+      if (warning !== null) yield* R.line(`${R.warn} ${R.yellow(warning)}`)
     })
 )
 

@@ -4,7 +4,7 @@
  */
 import { Api, HttpConfig, OperationsDoctor } from "@airlock/adapters-http"
 import { Migrations } from "@airlock/adapters-storage"
-import { Doctor, Scheduler } from "@airlock/ops"
+import { Doctor, OutageClass, Scheduler } from "@airlock/ops"
 import { Command, Options } from "@effect/cli"
 import { OpenApi } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
@@ -41,9 +41,14 @@ const doctorLayer = (choice: Storage.StorageChoice) =>
 const findingMark = (status: string) =>
   status === "ok" ? R.ok : status === "warn" ? R.warn : status === "fail" ? R.fail : R.dim("–")
 
-const printReport = (report: Doctor.DoctorReport) =>
+/** Where the environment came from, for the report (`AIRLOCK_ENV`, or the production default). */
+type EnvironmentSource = "AIRLOCK_ENV" | "default"
+
+const printReport = (report: Doctor.DoctorReport, source: EnvironmentSource) =>
   Effect.gen(function*() {
-    yield* R.line(R.bold(`airlock doctor (${report.environment})`))
+    yield* R.line(
+      R.bold(`airlock doctor (${report.environment}${source === "default" ? ", AIRLOCK_ENV not set" : ""})`)
+    )
     for (const f of report.findings) {
       const cls = f.outage_class === null ? "" : ` [${f.outage_class}]`
       yield* R.line(`  ${findingMark(f.status)} ${f.check.padEnd(26)} ${f.code}${cls}  ${R.dim(f.message)}`)
@@ -56,8 +61,81 @@ const printReport = (report: Doctor.DoctorReport) =>
       yield* R.line("needs attention:")
       for (const code of report.needs_attention) yield* R.line(`  ${R.warn} ${code}`)
     }
+    if (source === "default" && report.needs_attention.includes("config.dev_tokens_in_production")) {
+      yield* R.line(
+        `${R.warn} AIRLOCK_ENV is not set, so this is checked as production. A development database ` +
+          "(scripts/start.sh, pnpm start): AIRLOCK_ENV=development, or pnpm airlock in the repository."
+      )
+    }
     yield* R.line(report.ok ? R.green("OK") : R.red("FAILED"))
   })
+
+/** The error's cause chain, flattened: the first Node system error code (ECONNREFUSED, ENOTFOUND, …). */
+const systemCode = (e: unknown, depth = 0): string | undefined => {
+  if (typeof e !== "object" || e === null || depth > 5) return undefined
+  const code = (e as { code?: unknown }).code
+  if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) return code
+  const errors = (e as { errors?: unknown }).errors
+  if (Array.isArray(errors)) {
+    for (const x of errors) {
+      const found = systemCode(x, depth + 1)
+      if (found !== undefined) return found
+    }
+  }
+  return systemCode((e as { cause?: unknown }).cause, depth + 1)
+}
+
+/**
+ * The doctor's report when the store cannot be opened: a failed `storage` finding with its outage
+ * class (PostgreSQL: a TCP probe of the URL's host and port — nothing listening is
+ * `network_unreachable`, no answer `timeout`, a name that does not resolve `dns_resolution`, a
+ * server that answers but refuses the connection `provider_unavailable`; SQLite: a local file, no
+ * class), the migrations not checked.
+ */
+const unreachableReport = (choice: Storage.StorageChoice, environment: string, error: unknown) =>
+  Effect.gen(function*() {
+    const message = String((error as { message?: unknown } | null)?.message ?? error)
+    let outage: OutageClass.OutageClass | null = null
+    let detail: string = systemCode(error) ?? "open_failed"
+    if (choice.postgresUrl !== null) {
+      const probe = yield* OutageClass.DependencyProbe
+      const r = yield* probe.probe({ kind: "tcp", url: choice.postgresUrl, timeoutMillis: 3000 })
+      if (r.ok) {
+        outage = "provider_unavailable"
+      } else {
+        outage = r.outage_class
+        detail = r.detail
+      }
+    }
+    const storage: Doctor.Finding = {
+      check: "storage",
+      status: "fail",
+      code: "storage.unreachable",
+      message: outage === null
+        ? `${choice.name} cannot be opened: ${message}`
+        : `The database is unavailable (${outage}): ${message}`,
+      details: { storage: choice.postgresUrl === null ? choice.name : "PostgreSQL", detail },
+      outage_class: outage,
+      fixable: false
+    }
+    const migrations: Doctor.Finding = {
+      check: "migrations",
+      status: "skipped",
+      code: "migrations.not_checked",
+      message: "Storage unreachable",
+      details: {},
+      outage_class: null,
+      fixable: false
+    }
+    const report: Doctor.DoctorReport = {
+      ok: false,
+      environment,
+      findings: [storage, migrations],
+      fixed: [],
+      needs_attention: [storage.code]
+    }
+    return { report, message }
+  }).pipe(Effect.provide(OperationsDoctor.layerProbe))
 
 /** `airlock doctor [--fix] [--json]`. */
 export const doctor = Command.make(
@@ -71,21 +149,52 @@ export const doctor = Command.make(
     tenant: R.tenant
   },
   ({ actor, fix, json, tenant }) =>
-    R.run(R.withServices((choice) =>
-      Effect.gen(function*() {
-        const layer = yield* doctorLayer(choice)
-        const report = yield* Effect.gen(function*() {
-          const d = yield* Doctor.Doctor
-          if (!fix) return yield* d.run
-          return yield* d.fix(yield* R.resolveActor(tenant, actor), tenant)
-        }).pipe(Effect.provide(layer))
-        yield* json ? R.printJson(report) : printReport(report)
-        if (!report.ok) return yield* R.exit(R.ExitCode.checkFailed)
-      })
-    ))
+    R.run(Effect.gen(function*() {
+      const env = yield* R.environment
+      const source: EnvironmentSource = env.explicit ? "AIRLOCK_ENV" : "default"
+      const choice = yield* R.storage
+      const checked = yield* R.withServices(() =>
+        Effect.gen(function*() {
+          const layer = yield* doctorLayer(choice)
+          // --fix creates the default tenant when it is missing; any other tenant must exist
+          if (tenant !== devTenant) yield* R.requireTenant(tenant)
+          return yield* Effect.gen(function*() {
+            const d = yield* Doctor.Doctor
+            if (!fix) return yield* d.run
+            return yield* d.fix(yield* R.resolveActor(tenant, actor, { tenantMayBeMissing: true }), tenant)
+          }).pipe(Effect.provide(layer))
+        })
+      ).pipe(
+        Effect.map((report) => ({ report, unreachable: null as string | null })),
+        // the store cannot be opened: still the doctor's report, its storage finding classified (exit 3)
+        Effect.catchIf(
+          (e) => !(e instanceof R.Exit) && R.codeOf(e as never) === R.ExitCode.storageUnreachable,
+          (e) =>
+            Effect.map(unreachableReport(choice, env.value, e), ({ message, report }) => ({
+              report,
+              unreachable: message as string | null
+            }))
+        )
+      )
+      const { report, unreachable } = checked
+      if (json) {
+        yield* R.printJson({
+          ...report,
+          environment_source: source,
+          // as every command's storage failure reads, next to the findings
+          ...(unreachable === null ? {} : { error: { code: "storage.unreachable", message: unreachable } })
+        })
+      } else {
+        yield* printReport(report, source)
+      }
+      if (unreachable !== null) return yield* R.exit(R.ExitCode.storageUnreachable)
+      if (!report.ok) return yield* R.exit(R.ExitCode.checkFailed)
+    }))
 ).pipe(Command.withDescription(R.help(
   "Checks storage, migrations, configuration, the default tenant and the PostgreSQL / LLM dependencies " +
-    "(failed dependencies carry an outage class). Exit code 1 when a check still fails (after fixing, with --fix).",
+    "(failed dependencies carry an outage class) in AIRLOCK_ENV's environment (production when not set). Exit " +
+    "code 1 when a check still fails (after fixing, with --fix); 3 when the store cannot be opened (the report " +
+    "then has the storage finding with its outage class).",
   "airlock doctor --fix",
   "airlock doctor --json"
 )))

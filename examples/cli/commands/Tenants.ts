@@ -42,7 +42,7 @@ export const onboard = Command.make(
       Effect.gen(function*() {
         const onboarding = yield* TenantOnboarding.TenantOnboarding
         // a platform admin onboards: the actor is resolved in the default tenant
-        const who = yield* R.resolveActor(devTenant, actor)
+        const who = yield* R.resolveActor(devTenant, actor, { tenantMayBeMissing: true })
         const result = yield* onboarding.onboard({
           template,
           name,
@@ -104,7 +104,8 @@ const exportCommand = Command.make(
     R.run(R.withServices(() =>
       Effect.gen(function*() {
         const data = yield* TenantData.TenantData
-        const who = yield* R.resolveActor(devTenant, actor)
+        yield* R.requireTenant(tenant)
+        const who = yield* R.resolveActor(devTenant, actor, { tenantMayBeMissing: true })
         const path = R.resolvePath(Option.getOrElse(out, () => `${tenant}_export.tar.gz`))
         mkdirSync(dirname(path), { recursive: true })
         const bar = R.progressBar("exporting")
@@ -136,7 +137,8 @@ const deleteCommand = Command.make(
     R.run(R.withServices(() =>
       Effect.gen(function*() {
         const data = yield* TenantData.TenantData
-        const who = yield* R.resolveActor(devTenant, actor)
+        yield* R.requireTenant(tenant)
+        const who = yield* R.resolveActor(devTenant, actor, { tenantMayBeMissing: true })
         const tombstone = yield* data.remove(Ids.TenantId.make(tenant), who, { confirm })
         if (json) return yield* R.printJson(tombstone)
         yield* R.line(`${R.ok} deleted tenant ${tenant}: ${tombstone.rows_deleted} rows`)

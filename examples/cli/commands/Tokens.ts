@@ -4,7 +4,7 @@
  * `airlock token bootstrap`: the first admin token of a fresh production database, over
  * `Bootstrap.bootstrapAdminToken` as the reference server calls it at start.
  */
-import { ApiToken, Bootstrap, CoreConfig, Errors, Ids, SecureRandom } from "@airlock/core"
+import { Actor, ApiToken, Bootstrap, CoreConfig, Errors, Ids, SecureRandom } from "@airlock/core"
 import { Args, Command, Options } from "@effect/cli"
 import { Config, Effect, Option, Redacted } from "effect"
 import { readFileSync } from "node:fs"
@@ -33,12 +33,33 @@ const tokenLine = (t: ApiToken.TokenView) =>
     t.expires_at === null ? "never" : stamp(t.expires_at)
   }${t.revoked_at === null ? "" : `, revoked ${stamp(t.revoked_at)}`}`
 
-/** `airlock token create --tenant <id> --for <actor id> [--name …] [--expires-at …]`. */
+/**
+ * Without `--for`, the token is for the acting actor itself: `--actor` must then name an actor of
+ * the tenant (a system actor of the CLI has no token of its own) — otherwise `validation.token_actor`.
+ */
+const ownActor = (tenant: string, actor: string) =>
+  Effect.gen(function*() {
+    const store = yield* Actor.ActorStore
+    const found = yield* store.get(Ids.TenantId.make(tenant), Ids.ActorId.make(actor))
+    if (Option.isSome(found)) return actor
+    return yield* new Errors.ValidationError({
+      code: "validation.token_actor",
+      message: `Name the token's actor: --for <actor id>, or --actor as an actor of tenant ${tenant} ` +
+        `(${actor} is not one) to create a token for yourself`,
+      details: { tenant_id: tenant, actor }
+    })
+  })
+
+/** `airlock token create --tenant <id> [--for <actor id>] [--actor …] [--name …] [--expires-at …]`. */
 const create = R.command(
   "create",
   {
     for: Options.text("for").pipe(
-      Options.withDescription("The actor of the tenant the token speaks for (its role is the token's)")
+      Options.optional,
+      Options.withDescription(
+        "The actor of the tenant the token speaks for (its role is the token's); default: --actor, when that is " +
+          "an actor of the tenant (a token for yourself)"
+      )
     ),
     name: Options.text("name").pipe(
       Options.optional,
@@ -53,9 +74,11 @@ const create = R.command(
     tenant: R.tenant
   },
   R.help(
-    "Creates an API token for an actor of the tenant and prints its secret once (only its hash is stored). " +
+    "Creates an API token for an actor of the tenant (--for; without it, for --actor itself) and prints its " +
+      "secret once (only its hash is stored). " +
       "Needs tenant.admin and every permission of the token actor's role (audited token.created as --actor). " +
       "Unknown tenant or actor: exit 5; a role that may not: exit 4; a bad expiry or an inactive actor: exit 2.",
+    "airlock token create --tenant default --actor admin",
     "airlock token create --tenant default --for admin --name ops-laptop --actor ops-alice",
     "airlock token create --tenant acme --for bookkeeper-1 --expires-at 2027-01-31T00:00:00Z --json"
   ),
@@ -64,8 +87,9 @@ const create = R.command(
       const tokens = yield* ApiToken.ApiTokens
       const who = yield* R.resolveActor(o.tenant, o.actor)
       const expires_at = Option.isSome(o.expiresAt) ? yield* parseExpiry(o.expiresAt.value) : undefined
+      const forActor = Option.isSome(o.for) ? o.for.value : yield* ownActor(o.tenant, o.actor)
       const created = yield* tokens.create(Ids.TenantId.make(o.tenant), {
-        actor_id: Ids.ActorId.make(o.for),
+        actor_id: Ids.ActorId.make(forActor),
         name: Option.getOrUndefined(o.name),
         expires_at
       }, who)
