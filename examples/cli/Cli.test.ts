@@ -8,7 +8,16 @@ import { KpiWebhookTransport } from "@airlock/adapters-http"
 import { CompanionReports, CompanionReportsPorts } from "@airlock/companion"
 import { Actor, ApiToken, Audit, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, Lockdown } from "@airlock/guardrails"
-import { Executions, ExecutionsConfig, Kpi, KpiConfig, KpiStore, Maintenance, Scheduler, ScheduleStore } from "@airlock/ops"
+import {
+  Executions,
+  ExecutionsConfig,
+  Kpi,
+  KpiConfig,
+  KpiStore,
+  Maintenance,
+  Scheduler,
+  ScheduleStore
+} from "@airlock/ops"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
