@@ -305,7 +305,7 @@ for (const storage of ["sqlite", "postgres"] as const) {
 
           // the runbook's page lists proposed shadow events: no `status` means proposed; `status=all` lists every status
           const listIds = (items: ReadonlyArray<any>) => items.map((i: any) => i.proposal.id as string)
-          const byDefault = (yield* call("GET", `${base}/proposals/`, viewer)).json.items
+          const byDefault = (yield* call("GET", `${base}/proposals/?workspace_id=default`, viewer)).json.items
           expect(listIds(byDefault)).toStrictEqual([march.json.items[0].proposal_id])
           expect(byDefault.map((i: any) => i.proposal.status)).toStrictEqual(["proposed"])
           const every = (yield* call("GET", `${base}/proposals?status=all&limit=200`, viewer)).json.items
