@@ -302,6 +302,25 @@ for (const storage of ["sqlite", "postgres"] as const) {
           // already booked: skipped, nothing new
           const skipped = yield* call("POST", `${base}/proposals`, agent, { bank_transaction_ids: [ids[0]!] })
           expect(skipped.json.items[0]).toMatchObject({ status: "skipped", entry_id: applied.json.entry_id })
+
+          // the runbook's page lists proposed shadow events: no `status` means proposed; `status=all` lists every status
+          const listIds = (items: ReadonlyArray<any>) => items.map((i: any) => i.proposal.id as string)
+          const byDefault = (yield* call("GET", `${base}/proposals/?workspace_id=default`, viewer)).json.items
+          expect(listIds(byDefault)).toStrictEqual([march.json.items[0].proposal_id])
+          expect(byDefault.map((i: any) => i.proposal.status)).toStrictEqual(["proposed"])
+          const every = (yield* call("GET", `${base}/proposals?status=all&limit=200`, viewer)).json.items
+          const statuses = ["proposed", "applied", "rejected", "rolled_back", "superseded", "wiped"]
+          const perStatus: Array<string> = []
+          for (const status of statuses) {
+            const page = (yield* call("GET", `${base}/proposals?status=${status}&limit=200`, viewer)).json.items
+            expect(page.every((i: any) => i.proposal.status === status)).toBe(true)
+            perStatus.push(...listIds(page))
+          }
+          expect(listIds(every).sort()).toStrictEqual(perStatus.sort())
+          expect([...new Set(every.map((i: any) => i.proposal.status))]).toEqual(
+            expect.arrayContaining(["proposed", "applied", "rejected"])
+          )
+          expect(listIds(every)).toContain(rentId)
           H.expectError(
             yield* call("POST", `${base}/shadow-events/wipe/?status=proposed`, viewer),
             403,

@@ -88,6 +88,17 @@ const suite = (storage: H.Storage) =>
         expect(triage.json.history[0].memory_uid).toBe(item!.uid)
         const list = yield* s.raw("/api/v1/executions?job_name=my_job&status=FAILED", { headers: H.auth(viewer) })
         expect(list.json.executions.map((e: any) => e.run_id)).toStrictEqual([runId])
+        // triaged_at is an ISO 8601 time like every time of the API: the report's, and its copy on the execution
+        const [stored] = yield* sql`SELECT triage FROM ops_executions WHERE run_id = ${runId}`
+        const triagedAt = JSON.parse(String(stored!.triage)).triaged_at as number
+        expect(typeof triagedAt).toBe("number")
+        expect(triage.json.latest.triaged_at).toBe(new Date(triagedAt).toISOString())
+        expect(triage.json.history[0].triaged_at).toBe(new Date(triagedAt).toISOString())
+        expect(failed.json.triage).toMatchObject({
+          run_id: runId,
+          category: "input",
+          triaged_at: triage.json.latest.triaged_at
+        })
 
         // the runbook's retry curl: no body, no preflight, retry_count in the answer
         const retried = yield* s.raw(`/api/v1/executions/${runId}/retry`, { method: "POST", headers: H.auth(admin) })

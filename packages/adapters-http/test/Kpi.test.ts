@@ -149,6 +149,11 @@ layer(
         headers: H.auth(H.tokens.admin)
       })
       expect(page.json.rollups).toStrictEqual(ran.json.rollups)
+      // times are ISO 8601 strings on the wire, the stored milliseconds
+      const sql = yield* SqlClient.SqlClient
+      const [stored] = yield* sql<{ computed_at: unknown }>`
+        SELECT computed_at FROM ops_kpi_rollups WHERE tenant_id = 'default' AND day = ${yesterday}`.pipe(Effect.orDie)
+      expect(page.json.rollups[0].computed_at).toBe(new Date(Number(stored!.computed_at)).toISOString())
       expect(page.status).toBe(200)
       expect(page.json.rollups.map((r: { day: string }) => r.day)[0]).toBe(yesterday)
       expect(page.json.rollups).toHaveLength(8)
@@ -167,6 +172,7 @@ layer(
       )
       const alerts = yield* s.raw("/api/admin/kpi/alerts", { headers: H.auth(H.tokens.admin) })
       expect(alerts.json).toMatchObject({ critical: 1, warning: 0 })
+      expect(alerts.json.evaluated_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
       expect(alerts.json.alerts[0]).toMatchObject({
         metric: "Landing -> Run CTR",
         severity: "critical",

@@ -177,6 +177,97 @@ layer(H.layer({ http: { adminWriteEnabled: true } }), { excludeTestServices: tru
         "rbac.forbidden"
       )
     }))
+
+  it.effect("the runbook's `cron_expr='@every:60'` is the schedule's expression; both names at once are refused", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const targets = Option.getOrThrow(yield* Effect.serviceOption(Scheduler.ScheduleTargets))
+      yield* targets.register({ name: "test.alias", description: "nothing", run: () => Effect.void })
+      const call = (method: string, path: string, body: unknown) => s.raw(path, H.json(method, H.tokens.admin, body))
+      const stored = (name: string) =>
+        rows((sql) => sql<{ expression: string }>`SELECT expression FROM ops_schedules WHERE name = ${name}`)
+
+      const created = yield* call("POST", "/api/admin/schedules", {
+        name: "runbook-check",
+        cron_expr: "@every:60",
+        target: "test.alias"
+      })
+      expect(created.status).toBe(201)
+      expect(created.json).toMatchObject({ name: "runbook-check", expression: "@every:60", target: "test.alias" })
+      expect(created.json).not.toHaveProperty("cron_expr")
+      expect(yield* stored("runbook-check")).toStrictEqual([{ expression: "@every:60" }])
+      // ticked at once, as the runbook's check expects: one dispatch and one schedule.trigger
+      const tick = yield* s.raw("/api/admin/schedules/tick", { method: "POST", headers: H.auth(H.tokens.admin) })
+      expect((tick.json as any).dispatched.filter((d: any) => d.schedule === "runbook-check")).toHaveLength(1)
+      expect(
+        yield* rows((sql) => sql`SELECT type FROM ops_schedule_events WHERE schedule_name = 'runbook-check'`)
+      ).toStrictEqual([{ type: "schedule.trigger" }])
+
+      // the alias is validated as the expression is
+      H.expectError(
+        yield* call("POST", "/api/admin/schedules", {
+          name: "bad-alias",
+          cron_expr: "99 * * * *",
+          target: "test.alias"
+        }),
+        400,
+        "validation.schedule_expression"
+      )
+      // both names: refused with a code that says so; neither: missing
+      const both = H.expectError(
+        yield* call("POST", "/api/admin/schedules", {
+          name: "both",
+          expression: "@every:60",
+          cron_expr: "@every:60",
+          target: "test.alias"
+        }),
+        400,
+        "validation.ambiguous_body"
+      )
+      expect(both.message).toContain("cron_expr")
+      const neither = H.expectError(
+        yield* call("POST", "/api/admin/schedules", { name: "neither", target: "test.alias" }),
+        400,
+        "validation.schema"
+      )
+      expect(neither.message).toContain("expression")
+      expect(yield* stored("both")).toStrictEqual([])
+      expect(yield* stored("neither")).toStrictEqual([])
+      expect(yield* stored("bad-alias")).toStrictEqual([])
+
+      // an update may name it either way too (at most one)
+      const put = yield* call("PUT", "/api/admin/schedules/runbook-check", { cron_expr: "*/5 * * * *" })
+      expect(put.status).toBe(200)
+      expect(put.json).toMatchObject({ expression: "*/5 * * * *", version: 2 })
+      expect(yield* stored("runbook-check")).toStrictEqual([{ expression: "*/5 * * * *" }])
+      H.expectError(
+        yield* call("PUT", "/api/admin/schedules/runbook-check", { expression: "@every:5", cron_expr: "@every:5" }),
+        400,
+        "validation.ambiguous_body"
+      )
+      expect(yield* stored("runbook-check")).toStrictEqual([{ expression: "*/5 * * * *" }])
+    }))
+
+  it.effect("enqueue with the maintenance loop disabled (the default): queued, with a `maintenance.loop_disabled` warning", () =>
+    Effect.gen(function*() {
+      const s = yield* H.TestServer
+      const commands = Option.getOrThrow(yield* Effect.serviceOption(Maintenance.MaintenanceCommands))
+      yield* commands.register({ name: "test.later", description: "waits", run: Effect.succeed({ ok: true }) })
+      const queued = yield* s.raw(
+        "/api/admin/maintenance/enqueue",
+        H.json("POST", H.tokens.admin, { commands: ["test.later"] })
+      )
+      expect(queued.status).toBe(202)
+      const body = queued.json as any
+      expect(body.runs.map((r: any) => [r.command, r.status])).toStrictEqual([["test.later", "queued"]])
+      expect(body.warning.code).toBe("maintenance.loop_disabled")
+      expect(body.warning.message).toContain("AIRLOCK_MAINTENANCE_ENABLED=true")
+      expect(body.warning.message).toContain("/api/admin/maintenance/run")
+      // persisted as queued: nothing in this server takes it
+      expect(
+        yield* rows((sql) => sql`SELECT status FROM ops_maintenance_runs WHERE id = ${body.runs[0].id}`)
+      ).toStrictEqual([{ status: "queued" }])
+    }))
 })
 
 layer(H.layer({ http: { adminWriteEnabled: false } }), { excludeTestServices: true })(

@@ -57,6 +57,32 @@ export interface MaintenanceStatus {
   }>
 }
 
+/** Why enqueued runs may not be taken: nothing in this process runs the loop that takes them. */
+export interface EnqueueWarning {
+  readonly code: "maintenance.loop_disabled"
+  readonly message: string
+}
+
+/** What {@link MaintenanceShape.enqueueWithWarning} answers: the queued runs, and a warning when they may wait. */
+export interface EnqueueResult {
+  readonly runs: ReadonlyArray<MaintenanceRun>
+  /** Null when this process's loop takes the queue (`AIRLOCK_MAINTENANCE_ENABLED=true`). */
+  readonly warning: EnqueueWarning | null
+}
+
+/**
+ * The warning an enqueue carries under these settings: with the loop disabled (the default)
+ * queued runs stay `queued` — only the loop takes them (on its heartbeat) —, so the caller is
+ * told how to get the commands run. Null when the loop is enabled.
+ */
+export const enqueueWarning = (settings: MaintenanceSettings): EnqueueWarning | null =>
+  settings.enabled ? null : {
+    code: "maintenance.loop_disabled",
+    message: "The maintenance loop is disabled in this server (AIRLOCK_MAINTENANCE_ENABLED=false): the runs stay " +
+      "queued until a server runs with AIRLOCK_MAINTENANCE_ENABLED=true; to run the commands now, use run-now " +
+      "(POST /api/admin/maintenance/run, `airlock maintenance run`)"
+  }
+
 /** The maintenance loop's operations. */
 export interface MaintenanceShape {
   readonly instance: string
@@ -76,6 +102,11 @@ export interface MaintenanceShape {
     ReadonlyArray<MaintenanceRun>,
     CoreErrors.ValidationError | CoreErrors.Forbidden | CoreErrors.StorageError
   >
+  /** {@link enqueue}, with the {@link enqueueWarning} of this process's settings. */
+  readonly enqueueWithWarning: (
+    actor: Actor.Actor,
+    commands?: ReadonlyArray<string>
+  ) => Effect.Effect<EnqueueResult, CoreErrors.ValidationError | CoreErrors.Forbidden | CoreErrors.StorageError>
   /** Takes and runs queued commands now. */
   readonly processQueue: Effect.Effect<ReadonlyArray<MaintenanceRun>, CoreErrors.StorageError>
   /** One interval pass: the scheduled commands, then the queue. */
@@ -256,6 +287,9 @@ export const make: Effect.Effect<
         }))
     })
 
+  const enqueueWithWarning: MaintenanceShape["enqueueWithWarning"] = (actor, names) =>
+    Effect.map(enqueue(actor, names), (runs) => ({ runs, warning: enqueueWarning(settings) }))
+
   const processQueue: MaintenanceShape["processQueue"] = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const taken = yield* store.takeQueued(instance, now, 100)
@@ -325,7 +359,18 @@ export const make: Effect.Effect<
     never(pass, "pass").pipe(Effect.repeat(Schedule.spaced(Duration.seconds(settings.intervalSeconds))))
   ).pipe(Effect.zipRight(Effect.never), Effect.scoped)
 
-  return { instance, runNow, enqueue, processQueue, pass, heartbeat, status, failures, loop } satisfies MaintenanceShape
+  return {
+    instance,
+    runNow,
+    enqueue,
+    enqueueWithWarning,
+    processQueue,
+    pass,
+    heartbeat,
+    status,
+    failures,
+    loop
+  } satisfies MaintenanceShape
 })
 
 /**

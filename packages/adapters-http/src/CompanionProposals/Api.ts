@@ -74,9 +74,14 @@ export const ProposalPage = Schema.Struct({
   next_cursor: Schema.NullOr(Schema.String)
 }).annotations({ identifier: "CompanionProposalPage" })
 
-/** `GET /api/v1/companion/proposals` query. */
+/**
+ * `GET /api/v1/companion/proposals` query. Without `status` the list is of `proposed` shadow
+ * events (the companion runbook's review page); `status=all` lists every status.
+ */
 export const ListQuery = Schema.Struct({
-  status: Schema.optional(Schema.Literal("proposed", "applied", "rejected", "rolled_back", "superseded", "wiped")),
+  status: Schema.optional(
+    Schema.Literal("proposed", "applied", "rejected", "rolled_back", "superseded", "wiped", "all")
+  ),
   cursor: Schema.optional(IdCursor),
   limit: pageLimit({ default: 50, max: 200 })
 })

@@ -120,7 +120,8 @@ export const layer: Layer.Layer<
         withPrincipal((actor, tenant) =>
           Effect.map(
             companion.list(tenant, actor, {
-              ...(urlParams.status === undefined ? {} : { status: urlParams.status }),
+              // the runbook's list is of proposed shadow events: that is the default; `all` lifts the filter
+              ...(urlParams.status === "all" ? {} : { status: urlParams.status ?? "proposed" }),
               ...(urlParams.cursor === undefined ? {} : { before: urlParams.cursor }),
               ...(urlParams.limit === undefined ? {} : { limit: urlParams.limit })
             }),

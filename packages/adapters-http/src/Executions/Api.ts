@@ -5,7 +5,7 @@
  * check permissions (`executions.run` to submit, cancel, retry; `ops.read` to read; `ops.write`
  * to reconcile).
  */
-import { Executions } from "@airlock/ops"
+import { Executions, Triage } from "@airlock/ops"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
@@ -13,6 +13,11 @@ import { TenantScoped } from "../Auth.js"
 import { IdCursor, pageLimit, Timestamp } from "../Wire.js"
 
 const NullTime = Schema.NullOr(Timestamp)
+
+/** A failure triage report (ops' `Triage.TriageReport`), `triaged_at` an ISO 8601 time like every time of the API. */
+export const TriageReport = Schema.Struct({ ...Triage.TriageReport.fields, triaged_at: Timestamp }).annotations({
+  identifier: "TriageReport"
+})
 
 /** Execution statuses. */
 export const ExecutionStatus = Schema.Literal("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED")
@@ -41,7 +46,8 @@ export const Execution = Schema.Struct({
   estimated_cost_usd: Schema.String,
   actual_cost_usd: Schema.String,
   log_tail: Schema.Array(Schema.String),
-  triage: Schema.NullOr(Schema.Unknown)
+  /** The triage report of its last failure, once triaged. */
+  triage: Schema.NullOr(TriageReport)
 }).annotations({ identifier: "Execution" })
 
 /** What `POST /api/v1/builds` answers (202). */
@@ -68,8 +74,8 @@ export const ReconcileResult = Schema.Struct({
 /** A job's triage reports, newest first. */
 export const TriageReports = Schema.Struct({
   job_name: Schema.String,
-  latest: Schema.NullOr(Schema.Unknown),
-  history: Schema.Array(Schema.Unknown)
+  latest: Schema.NullOr(TriageReport),
+  history: Schema.Array(TriageReport)
 }).annotations({ identifier: "TriageReports" })
 
 const RunId = HttpApiSchema.param("run_id", Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)))

@@ -3,10 +3,13 @@ import type { Errors } from "@airlock/core"
 import { Usd } from "@airlock/guardrails"
 import { Executions, type ExecutionStore, Triage } from "@airlock/ops"
 import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
-import { Effect, type Layer } from "effect"
+import { Effect, type Layer, Option, Schema } from "effect"
 import { AirlockApi } from "../Api.js"
 import type { TenantScoped } from "../Auth.js"
 import { withPrincipal } from "../RequestContext.js"
+
+// an execution stores its triage report as JSON (written by `Triage`, so it decodes)
+const decodeTriage = Schema.decodeUnknownOption(Triage.TriageReport)
 
 /** The JSON form of an execution. */
 export const executionJson = (r: ExecutionStore.ExecutionRecord) => ({
@@ -32,7 +35,7 @@ export const executionJson = (r: ExecutionStore.ExecutionRecord) => ({
   estimated_cost_usd: Usd.formatUsd(r.estimated_cost_usd),
   actual_cost_usd: Usd.formatUsd(r.actual_cost_usd),
   log_tail: r.log_tail,
-  triage: r.triage
+  triage: r.triage === null ? null : Option.getOrNull(decodeTriage(r.triage))
 })
 
 /** What a build can be refused with (the pipeline's gates for a protected, non-AI kind). */

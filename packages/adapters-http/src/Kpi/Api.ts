@@ -22,13 +22,23 @@ export const EventBatch = strictBody({
   events: Schema.Array(strictBody(ProductEvents.EventInput.fields))
 }).annotations({ identifier: "ProductEventBatch" })
 
+/** A rollup as served (ops' `KpiRollups.RenderedRollup`), `computed_at` an ISO 8601 time. */
+export const Rollup = Schema.Struct({ ...KpiRollups.RenderedRollup.fields, computed_at: Timestamp }).annotations({
+  identifier: "KpiRollup"
+})
+
 /** A page of daily rollups, latest day first. */
 export const RollupPage = Schema.Struct({
   tenant_id: Schema.String,
   from: Schema.String,
   to: Schema.String,
-  rollups: Schema.Array(KpiRollups.RenderedRollup)
+  rollups: Schema.Array(Rollup)
 }).annotations({ identifier: "KpiRollupPage" })
+
+/** The alert evaluation (ops' `KpiAlerts.AlertReport`), `evaluated_at` an ISO 8601 time. */
+export const AlertReport = Schema.Struct({ ...KpiAlerts.AlertReport.fields, evaluated_at: Timestamp }).annotations({
+  identifier: "KpiAlertReport"
+})
 
 /** What a notification did. */
 export const NotifyResult = Schema.Struct({
@@ -128,7 +138,7 @@ export class KpiApi extends HttpApiGroup.make("kpi")
   )
   .add(
     HttpApiEndpoint.get("alerts", "/api/admin/kpi/alerts")
-      .addSuccess(KpiAlerts.AlertReport)
+      .addSuccess(AlertReport)
       .addError(ApiError.Forbidden)
       .middleware(AdminTenantScoped)
   )

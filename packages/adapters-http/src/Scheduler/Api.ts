@@ -10,6 +10,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { Admin } from "../Auth.js"
+import { codedMessage } from "../internal/issues.js"
 import { IdCursor, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 const NullTime = Schema.NullOr(Timestamp)
@@ -162,10 +163,53 @@ export const MaintenanceStatus = Schema.Struct({
   }))
 }).annotations({ identifier: "MaintenanceStatus" })
 
+/**
+ * What `POST /api/admin/maintenance/enqueue` answers: the queued runs, and `warning` (null when
+ * this server's loop takes the queue) — `maintenance.loop_disabled` when the loop is disabled, so
+ * the runs stay queued until a server runs with `AIRLOCK_MAINTENANCE_ENABLED=true`.
+ */
+export const MaintenanceEnqueued = Schema.Struct({
+  runs: Schema.Array(MaintenanceRun),
+  warning: Schema.NullOr(Schema.Struct({ code: Schema.Literal("maintenance.loop_disabled"), message: Schema.String }))
+}).annotations({ identifier: "MaintenanceEnqueued" })
+
 /** Which commands to run or enqueue (every registered command when omitted or empty). */
 export const MaintenanceRequest = strictBody({
   commands: Schema.optional(Schema.Array(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))))
 }).annotations({ identifier: "MaintenanceRequest" })
+
+const { expression: ExpressionField, ...createFields } = Schedules.ScheduleInput.fields
+const { expression: _expression, ...updateFields } = Schedules.ScheduleUpdate.fields
+
+/**
+ * The timing of a schedule in a request body: `expression`, or `cron_expr` (the assistant
+ * runbook's name: "Insert schedule with `cron_expr='@every:60'`"), never both
+ * (`validation.ambiguous_body`). Answers name it `expression` only.
+ */
+const expressionAliases = {
+  expression: Schema.optional(ExpressionField),
+  cron_expr: Schema.optional(ExpressionField)
+}
+
+const oneExpression =
+  (required: boolean) => (b: { readonly expression?: string | undefined; readonly cron_expr?: string | undefined }) =>
+    b.expression !== undefined && b.cron_expr !== undefined
+      ? codedMessage(
+        "validation.ambiguous_body",
+        "Give the schedule's expression once: either expression or cron_expr (its runbook name), not both"
+      )
+      : !required || b.expression !== undefined || b.cron_expr !== undefined ||
+        "expression is missing (or its runbook name, cron_expr)"
+
+/** Body of `POST /api/admin/schedules`: `Schedules.ScheduleInput`, with `cron_expr` accepted for `expression`. */
+export const ScheduleCreate = strictBody({ ...createFields, ...expressionAliases }).pipe(
+  Schema.filter(oneExpression(true))
+).annotations({ identifier: "ScheduleCreate" })
+
+/** Body of `PUT /api/admin/schedules/{name}`: `Schedules.ScheduleUpdate`, with `cron_expr` accepted for `expression`. */
+export const ScheduleChange = strictBody({ ...updateFields, ...expressionAliases }).pipe(
+  Schema.filter(oneExpression(false))
+).annotations({ identifier: "ScheduleChange" })
 
 const NamePath = HttpApiSchema.param("name", Schema.String)
 
@@ -186,7 +230,7 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
   .add(HttpApiEndpoint.get("list", "/api/admin/schedules").addSuccess(ScheduleList).addError(ApiError.StorageError))
   .add(
     HttpApiEndpoint.post("create", "/api/admin/schedules")
-      .setPayload(Schedules.ScheduleInput)
+      .setPayload(ScheduleCreate)
       .addSuccess(Schedule, { status: 201 })
       .addError(ApiError.Forbidden)
       .addError(ApiError.Conflict)
@@ -202,7 +246,7 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
   )
   .add(
     HttpApiEndpoint.put("update")`/api/admin/schedules/${NamePath}`
-      .setPayload(Schedules.ScheduleUpdate)
+      .setPayload(ScheduleChange)
       .addSuccess(Schedule)
       .addError(ChangeErrors)
   )
@@ -237,7 +281,7 @@ export class SchedulerApi extends HttpApiGroup.make("scheduler")
   .add(
     HttpApiEndpoint.post("maintenanceEnqueue", "/api/admin/maintenance/enqueue")
       .setPayload(MaintenanceRequest)
-      .addSuccess(Schema.Struct({ runs: Schema.Array(MaintenanceRun) }), { status: 202 })
+      .addSuccess(MaintenanceEnqueued, { status: 202 })
       .addError(MaintenanceErrors)
   )
   .add(

@@ -23,6 +23,16 @@ export const scheduleJson = (s: Schedules.ScheduleRecord) => ({
   version: s.version
 })
 
+/** A schedule body's timing under either name (the body schema allows at most one), and the other fields. */
+const timing = <A extends { readonly expression?: string | undefined; readonly cron_expr?: string | undefined }>(
+  { cron_expr, expression, ...rest }: A
+) => ({ rest, expression: expression ?? cron_expr })
+
+const changeOf = (payload: Schedules.ScheduleUpdate & { readonly cron_expr?: string | undefined }) => {
+  const { expression, rest } = timing(payload)
+  return expression === undefined ? rest : { ...rest, expression }
+}
+
 const dispatchJson = (d: ScheduleStore.Dispatch) => ({
   schedule: d.schedule,
   due_at: d.due_at,
@@ -81,16 +91,18 @@ export const layer: Layer.Layer<
           targets: scheduler.targets()
         })))
       .handle("create", ({ payload }) =>
-        withPrincipal((actor) => Effect.map(scheduler.create(actor, payload), scheduleJson)))
-      .handle("tick", () =>
-        scheduler.tick)
+        withPrincipal((actor) => {
+          const { expression, rest } = timing(payload)
+          // the body schema requires one of the two names: "" is never reached (and would be refused)
+          return Effect.map(scheduler.create(actor, { ...rest, expression: expression ?? "" }), scheduleJson)
+        }))
+      .handle("tick", () => scheduler.tick)
       .handle("get", ({ path }) => Effect.map(scheduler.get(path.name), scheduleJson))
       .handle("update", ({ path, payload }) =>
         withPrincipal((actor) =>
-          Effect.map(scheduler.update(actor, path.name, payload), scheduleJson)
+          Effect.map(scheduler.update(actor, path.name, changeOf(payload)), scheduleJson)
         ))
-      .handle("remove", ({ path }) =>
-        withPrincipal((actor) => scheduler.remove(actor, path.name)))
+      .handle("remove", ({ path }) => withPrincipal((actor) => scheduler.remove(actor, path.name)))
       .handle("dispatches", ({ path, urlParams }) =>
         Effect.map(scheduler.history(path.name, urlParams), (dispatches) => {
           const limit = urlParams.limit ?? 50
@@ -119,7 +131,10 @@ export const layer: Layer.Layer<
         ))
       .handle("maintenanceEnqueue", ({ payload }) =>
         withPrincipal((actor) =>
-          Effect.map(maintenance.enqueue(actor, payload.commands), (runs) => ({ runs: runs.map(runJson) }))
+          Effect.map(maintenance.enqueueWithWarning(actor, payload.commands), ({ runs, warning }) => ({
+            runs: runs.map(runJson),
+            warning
+          }))
         ))
       .handle("maintenanceFailures", ({ urlParams }) =>
         Effect.map(maintenance.failures(urlParams), (failures) => {
