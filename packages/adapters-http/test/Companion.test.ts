@@ -34,6 +34,7 @@ layer(H.layer(), { excludeTestServices: true })("companion settings", (it) => {
           "coldstart_min_labels",
           "effective",
           "extensions",
+          "features",
           "kill_switch",
           "llm_tenant_cap_usd",
           "spot_check_rate",

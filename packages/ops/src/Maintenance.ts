@@ -57,9 +57,12 @@ export interface MaintenanceStatus {
   }>
 }
 
+/** The code of the enqueue warning: a warning in a successful answer, not an error (no `ErrorCode` row). */
+export const LOOP_DISABLED = "maintenance.loop_disabled" as const
+
 /** Why enqueued runs may not be taken: nothing in this process runs the loop that takes them. */
 export interface EnqueueWarning {
-  readonly code: "maintenance.loop_disabled"
+  readonly code: typeof LOOP_DISABLED
   readonly message: string
 }
 
@@ -77,7 +80,7 @@ export interface EnqueueResult {
  */
 export const enqueueWarning = (settings: MaintenanceSettings): EnqueueWarning | null =>
   settings.enabled ? null : {
-    code: "maintenance.loop_disabled",
+    code: LOOP_DISABLED,
     message: "The maintenance loop is disabled in this server (AIRLOCK_MAINTENANCE_ENABLED=false): the runs stay " +
       "queued until a server runs with AIRLOCK_MAINTENANCE_ENABLED=true; to run the commands now, use run-now " +
       "(POST /api/admin/maintenance/run, `airlock maintenance run`)"
