@@ -7,70 +7,26 @@
  * unchanged on memory, SQLite and PostgreSQL.
  */
 import { AutoPost, Companion, CompanionPorts, VendorMemoryStage } from "@airlock/companion"
-import {
-  AgentMemory,
-  AgentMemoryConfig,
-  CoreConfig,
-  type CorePorts,
-  Ids,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  Tenants
-} from "@airlock/core"
-import { Guardrails, GuardrailsConfig, type GuardrailsPorts, KindPolicy } from "@airlock/guardrails"
-import {
-  BankTransaction,
-  Chart,
-  Ledger,
-  LedgerConfig,
-  type LedgerPorts as LP,
-  PeriodLock,
-  Proposals
-} from "@airlock/ledger"
+import { AgentMemory, Tenants } from "@airlock/core"
+import { GuardrailsConfig, KindPolicy } from "@airlock/guardrails"
+import { BankTransaction, PeriodLock, Proposals } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
-import { Clock, Effect, Either, Layer, Option, TestClock } from "effect"
+import { Clock, Effect, Either, type Layer, Option, TestClock } from "effect"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 import { CompanionProbe } from "./support/CompanionProbe.js"
 
-type Ports =
-  | CorePorts.CorePorts
-  | LP.LedgerPorts
-  | GuardrailsPorts.GuardrailsPorts
-  | CompanionPorts.CompanionPorts
-  | CompanionProbe
+type Ports = CompanionEnvironment.Ports | CompanionProbe
 
-const T = (s: string) => Ids.TenantId.make(s)
-
-const environment = <E>(ports: Layer.Layer<Ports, E>) =>
-  Companion.layer.pipe(
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({ velocityMaxPerMinute: 10_000, valueBreakerThreshold: "5000.00" })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(31),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
-  )
+const environment = <E>(ports: Layer.Layer<Ports, E>) => CompanionEnvironment.environment(ports, { seed: 31 })
 
 /** A tenant with the small-business chart, a bookkeeper, the agent and an owner. */
 const fixture = (id: string) =>
-  Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: "suggest_only" } })
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
-    const owner = yield* add("Olga", "OWNER")
-    const bookkeeper = yield* add("Bea", "BOOKKEEPER")
-    const agent = yield* add("copilot", "AGENT", "agent")
-    yield* (yield* Chart.ChartOfAccounts).importPreset(tenant.id, owner, "standard_small_business")
-    return { tenant: tenant.id, owner, bookkeeper, agent }
+  CompanionEnvironment.tenant(id, {
+    members: {
+      owner: CompanionEnvironment.people.owner,
+      bookkeeper: CompanionEnvironment.people.bookkeeper,
+      agent: CompanionEnvironment.people.agent
+    }
   })
 
 type Fx = Effect.Effect.Success<ReturnType<typeof fixture>>

@@ -9,14 +9,14 @@ import {
   CompanionPorts,
   CompanionReports,
   CompanionReportsPorts,
-  RolloutConfig,
-  VendorMemoryStage
+  RolloutConfig
 } from "@airlock/companion"
-import { AgentMemoryConfig, CoreConfig, type CorePorts, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import { BudgetStore, Guardrails, GuardrailsConfig, type GuardrailsPorts, Usd, Windows } from "@airlock/guardrails"
-import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP, PeriodLock } from "@airlock/ledger"
+import { Ids, Tenants } from "@airlock/core"
+import { BudgetStore, Usd, Windows } from "@airlock/guardrails"
+import { BankTransaction, PeriodLock } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Chunk, Effect, Either, Layer, Stream, TestClock } from "effect"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 import { ReportsProbe } from "./support/ReportsProbe.js"
 
 /** What an adapter can do. */
@@ -24,36 +24,14 @@ export interface Capabilities {
   readonly parallelConnections: boolean
 }
 
-type Ports =
-  | CorePorts.CorePorts
-  | LP.LedgerPorts
-  | GuardrailsPorts.GuardrailsPorts
-  | CompanionPorts.CompanionPorts
-  | CompanionReportsPorts.CompanionReportsPorts
-  | ReportsProbe
+type Ports = CompanionEnvironment.Ports | CompanionReportsPorts.CompanionReportsPorts | ReportsProbe
 
 const T = (s: string) => Ids.TenantId.make(s)
 
 const environment = <E>(ports: Layer.Layer<Ports, E>) =>
-  Layer.mergeAll(
-    Companion.layer,
-    CompanionReports.CompanionReports.DefaultWithoutDependencies.pipe(Layer.provideMerge(Auditor.Auditor.Default))
-  ).pipe(
+  Layer.mergeAll(Companion.layer, CompanionEnvironment.Reports).pipe(
     Layer.provideMerge(RolloutConfig.layer()),
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({ velocityMaxPerMinute: 10_000, valueBreakerThreshold: "5000.00" })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(14),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
+    Layer.provideMerge(CompanionEnvironment.foundation(ports, { seed: 14 }))
   )
 
 const FEB_1 = Date.parse("2026-02-01T00:00:00Z")
@@ -61,17 +39,9 @@ const FEB_1 = Date.parse("2026-02-01T00:00:00Z")
 /** A tenant with the small-business chart, people and the agent; `n` ACME transactions booked by a person. */
 const bookedTenant = (id: string, n: number) =>
   Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: "suggest_only" } })
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
-    const owner = yield* add("Olga", "OWNER")
-    const bookkeeper = yield* add("Bea", "BOOKKEEPER")
-    const viewer = yield* add("Vic", "VIEWER")
-    const agent = yield* add("copilot", "AGENT", "agent")
-    yield* (yield* Chart.ChartOfAccounts).importPreset(tenant.id, owner, "standard_small_business")
+    const { agent, bookkeeper, owner, tenant, viewer } = yield* CompanionEnvironment.tenant(id)
     const c = yield* Companion.Companion
-    yield* c.createRule(tenant.id, owner, {
+    yield* c.createRule(tenant, owner, {
       name: "Acme is supplies",
       description_contains: "ACME",
       account_code: "6200"
@@ -82,18 +52,18 @@ const bookedTenant = (id: string, n: number) =>
       amount: `-${(i + 1) * 10}.00`
     }))
     const bank = yield* BankTransaction.BankTransactions
-    yield* bank.importFile(tenant.id, bookkeeper, { account_code: "1000", format: "json", transactions: rows })
-    const proposed = yield* c.propose(tenant.id, agent, {})
+    yield* bank.importFile(tenant, bookkeeper, { account_code: "1000", format: "json", transactions: rows })
+    const proposed = yield* c.propose(tenant, agent, {})
     const booked: Array<{ entry_id: string; proposal_id: string; bank_transaction_id: string }> = []
     for (const item of [...proposed.items].sort((a, b) => (a.bank_transaction_id < b.bank_transaction_id ? -1 : 1))) {
-      const r = yield* c.apply(tenant.id, bookkeeper, item.proposal_id!)
+      const r = yield* c.apply(tenant, bookkeeper, item.proposal_id!)
       booked.push({
         entry_id: r.entry_id!,
         proposal_id: item.proposal_id!,
         bank_transaction_id: item.bank_transaction_id
       })
     }
-    return { tenant: tenant.id, owner, bookkeeper, viewer, agent, booked }
+    return { tenant, owner, bookkeeper, viewer, agent, booked }
   })
 
 const DAY = 86_400_000

@@ -10,93 +10,38 @@
 import {
   Auditor,
   Companion,
-  type CompanionPorts,
   CompanionReports,
   type CompanionReportsPorts,
   RolloutConfig,
   TenantHealth,
-  VendorKey,
-  VendorMemoryStage
+  VendorKey
 } from "@airlock/companion"
-import {
-  type Actor,
-  AgentMemoryConfig,
-  CoreConfig,
-  type CorePorts,
-  Ids,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  Tenants
-} from "@airlock/core"
-import { Guardrails, GuardrailsConfig, type GuardrailsPorts } from "@airlock/guardrails"
-import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP } from "@airlock/ledger"
+import type { Actor } from "@airlock/core"
+
+import { BankTransaction } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 
 /** What an adapter can do. */
 export interface Capabilities {
   readonly parallelConnections: boolean
 }
 
-type Ports =
-  | CorePorts.CorePorts
-  | LP.LedgerPorts
-  | GuardrailsPorts.GuardrailsPorts
-  | CompanionPorts.CompanionPorts
-  | CompanionReportsPorts.CompanionReportsPorts
-  | TenantHealth.TenantHealthStore
+type Ports = CompanionEnvironment.Ports | CompanionReportsPorts.CompanionReportsPorts | TenantHealth.TenantHealthStore
 
-const T = (s: string) => Ids.TenantId.make(s)
 const DAY = 86_400_000
 const NOW = Date.parse("2026-03-01T12:00:00Z")
 
 const environment = <E>(ports: Layer.Layer<Ports, E>) =>
-  Layer.mergeAll(
-    Companion.layer,
-    CompanionReports.CompanionReports.DefaultWithoutDependencies.pipe(Layer.provideMerge(Auditor.Auditor.Default)),
-    TenantHealth.layer
-  ).pipe(
+  Layer.mergeAll(Companion.layer, CompanionEnvironment.Reports, TenantHealth.layer).pipe(
     Layer.provideMerge(RolloutConfig.layer()),
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({ velocityMaxPerMinute: 10_000, valueBreakerThreshold: "5000.00" })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(16),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
+    Layer.provideMerge(CompanionEnvironment.foundation(ports, { seed: 16 }))
   )
 
 /** A tenant with the small-business chart, an owner, a bookkeeper, a viewer, the agent and rules. */
 const tenantWithRules = (id: string, rules: ReadonlyArray<readonly [string, string]>) =>
-  Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const tenant = (yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: "suggest_only" } }))
-      .id
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant, kind, name, role })
-    const owner = yield* add("Olga", "OWNER")
-    const bookkeeper = yield* add("Bea", "BOOKKEEPER")
-    const viewer = yield* add("Vic", "VIEWER")
-    const agent = yield* add("copilot", "AGENT", "agent")
-    yield* (yield* Chart.ChartOfAccounts).importPreset(tenant, owner, "standard_small_business")
-    const c = yield* Companion.Companion
-    for (const [contains, account] of rules) {
-      yield* c.createRule(tenant, owner, {
-        name: `${contains} rule`,
-        description_contains: contains,
-        account_code: account
-      })
-    }
-    return { tenant, owner, bookkeeper, viewer, agent }
-  })
+  CompanionEnvironment.tenant(id, { rules })
 
 type Fixture = Effect.Effect.Success<ReturnType<typeof tenantWithRules>>
 

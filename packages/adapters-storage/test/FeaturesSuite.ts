@@ -7,7 +7,6 @@
  * Run unchanged on memory, SQLite and PostgreSQL.
  */
 import {
-  Auditor,
   Categorizer,
   Chain,
   Companion,
@@ -17,28 +16,21 @@ import {
   RolloutConfig,
   RulePromotion,
   TenantFeatures,
-  VendorKey,
-  VendorMemoryStage
+  VendorKey
 } from "@airlock/companion"
-import { AgentMemoryConfig, CoreConfig, type CorePorts, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import { Guardrails, GuardrailsConfig, type GuardrailsPorts } from "@airlock/guardrails"
-import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP } from "@airlock/ledger"
+
+import { BankTransaction } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Layer, Option, TestClock } from "effect"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 
 /** What an adapter can do. */
 export interface Capabilities {
   readonly parallelConnections: boolean
 }
 
-type Ports =
-  | CorePorts.CorePorts
-  | LP.LedgerPorts
-  | GuardrailsPorts.GuardrailsPorts
-  | CompanionPorts.CompanionPorts
-  | CompanionReportsPorts.CompanionReportsPorts
+type Ports = CompanionEnvironment.Ports | CompanionReportsPorts.CompanionReportsPorts
 
-const T = (s: string) => Ids.TenantId.make(s)
 const DAY = 86_400_000
 const NOW = Date.parse("2026-03-01T12:00:00Z")
 
@@ -66,28 +58,12 @@ const llmStage: Categorizer.CategorizerStage = {
 }
 
 const environment = <E>(ports: Layer.Layer<Ports, E>) =>
-  Layer.mergeAll(
-    Companion.layer,
-    CompanionReports.CompanionReports.DefaultWithoutDependencies.pipe(Layer.provideMerge(Auditor.Auditor.Default))
-  ).pipe(
+  Layer.mergeAll(Companion.layer, CompanionEnvironment.Reports).pipe(
     Layer.provideMerge(Layer.succeed(Chain.LlmStageProvider, { stage: llmStage })),
     Layer.provideMerge(RulePromotion.layer),
     Layer.provideMerge(RulePromotion.layerSettings({ minLabels: 3 })),
     Layer.provideMerge(RolloutConfig.layer()),
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({ velocityMaxPerMinute: 10_000, valueBreakerThreshold: "5000.00" })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(17),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
+    Layer.provideMerge(CompanionEnvironment.foundation(ports, { seed: 17 }))
   )
 
 /**
@@ -95,30 +71,9 @@ const environment = <E>(ports: Layer.Layer<Ports, E>) =>
  * stored under `companion.features` as onboarding stores a template's (undefined: none stored).
  */
 const tenantOf = (id: string, features: unknown, rules: ReadonlyArray<readonly [string, string]>) =>
-  Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const extensions = features === undefined ? {} : { [TenantFeatures.KEY]: features }
-    const tenant = (yield* tenants.create({
-      id: T(id),
-      name: `Tenant ${id}`,
-      settings: { ai_mode: "suggest_only", extensions }
-    })).id
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant, kind, name, role })
-    const owner = yield* add("Olga", "OWNER")
-    const bookkeeper = yield* add("Bea", "BOOKKEEPER")
-    const viewer = yield* add("Vic", "VIEWER")
-    const agent = yield* add("copilot", "AGENT", "agent")
-    yield* (yield* Chart.ChartOfAccounts).importPreset(tenant, owner, "standard_small_business")
-    const c = yield* Companion.Companion
-    for (const [contains, account] of rules) {
-      yield* c.createRule(tenant, owner, {
-        name: `${contains} rule`,
-        description_contains: contains,
-        account_code: account
-      })
-    }
-    return { tenant, owner, bookkeeper, viewer, agent }
+  CompanionEnvironment.tenant(id, {
+    settings: { ai_mode: "suggest_only", extensions: features === undefined ? {} : { [TenantFeatures.KEY]: features } },
+    rules
   })
 
 type Fixture = Effect.Effect.Success<ReturnType<typeof tenantOf>>

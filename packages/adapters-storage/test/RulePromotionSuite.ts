@@ -5,29 +5,15 @@
  * reject and supersede paths; agents, the system and the labeller cannot approve; auto-posts
  * teach nothing. Run unchanged on memory, SQLite and PostgreSQL.
  */
-import { Companion, CompanionPorts, CompanionReportsPorts, RulePromotion, VendorMemoryStage } from "@airlock/companion"
-import {
-  AgentMemoryConfig,
-  CoreConfig,
-  type CorePorts,
-  GovernedActions,
-  Ids,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  Tenants
-} from "@airlock/core"
-import { Guardrails, GuardrailsConfig, type GuardrailsPorts } from "@airlock/guardrails"
-import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP } from "@airlock/ledger"
+import { Companion, CompanionPorts, CompanionReportsPorts, RulePromotion } from "@airlock/companion"
+import { GovernedActions, Ids } from "@airlock/core"
+
+import { BankTransaction } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Either, Layer, Option, TestClock } from "effect"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 
-type Ports =
-  | CorePorts.CorePorts
-  | LP.LedgerPorts
-  | GuardrailsPorts.GuardrailsPorts
-  | CompanionPorts.CompanionPorts
-  | CompanionReportsPorts.CompanionReportsPorts
+type Ports = CompanionEnvironment.Ports | CompanionReportsPorts.CompanionReportsPorts
 
 const T = (s: string) => Ids.TenantId.make(s)
 const FEB_1 = Date.parse("2026-02-01T00:00:00Z")
@@ -37,37 +23,25 @@ const environment = <E>(ports: Layer.Layer<Ports, E>) =>
   Companion.layer.pipe(
     Layer.provideMerge(RulePromotion.layer),
     Layer.provideMerge(RulePromotion.layerSettings({ minLabels: 3 })),
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({ velocityMaxPerMinute: 10_000 })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
     Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(15),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
+      CompanionEnvironment.foundation(ports, { seed: 15, guardrails: { velocityMaxPerMinute: 10_000 } })
+    )
   )
 
 /** A tenant with people, an agent-kind actor holding a controller's role, and a low-precedence coffee rule (→ 6200). */
 const tenantOf = (id: string) =>
   Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: "suggest_only" } })
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
-    const owner = yield* add("Olga", "OWNER")
-    const bea = yield* add("Bea", "BOOKKEEPER")
-    const carl = yield* add("Carl", "CONTROLLER")
-    const bot = yield* add("bot", "CONTROLLER", "agent")
-    const copilot = yield* add("copilot", "AGENT", "agent")
-    yield* (yield* Chart.ChartOfAccounts).importPreset(tenant.id, owner, "standard_small_business")
+    const { bea, bot, carl, copilot, owner, tenant } = yield* CompanionEnvironment.tenant(id, {
+      members: {
+        owner: CompanionEnvironment.people.owner,
+        bea: { name: "Bea", role: "BOOKKEEPER" },
+        carl: { name: "Carl", role: "CONTROLLER" },
+        bot: { name: "bot", role: "CONTROLLER", kind: "agent" },
+        copilot: { name: "copilot", role: "AGENT", kind: "agent" }
+      }
+    })
     const c = yield* Companion.Companion
-    yield* c.createRule(tenant.id, owner, {
+    yield* c.createRule(tenant, owner, {
       name: "Coffee fallback",
       priority: 5000,
       description_contains: "COFFEE",
@@ -78,7 +52,7 @@ const tenantOf = (id: string) =>
     const next = Effect.gen(function*() {
       day++
       const bank = yield* BankTransaction.BankTransactions
-      const imported = yield* bank.importFile(tenant.id, bea, {
+      const imported = yield* bank.importFile(tenant, bea, {
         account_code: "1000",
         format: "json",
         transactions: [{
@@ -87,7 +61,7 @@ const tenantOf = (id: string) =>
           amount: `-${day}.50`
         }]
       })
-      const proposed = yield* c.propose(tenant.id, copilot, { bank_transaction_ids: imported.ids })
+      const proposed = yield* c.propose(tenant, copilot, { bank_transaction_ids: imported.ids })
       return proposed.items[0]!
     })
     /** Bea books the next transaction to `account` (a correction of the coffee rule, or an apply). */
@@ -98,9 +72,9 @@ const tenantOf = (id: string) =>
         const splits = account === "6200"
           ? undefined
           : item.splits.map((s) => ({ account_code: account, amount: s.amount }))
-        return yield* c.apply(tenant.id, bea, item.proposal_id!, splits === undefined ? {} : { splits })
+        return yield* c.apply(tenant, bea, item.proposal_id!, splits === undefined ? {} : { splits })
       })
-    return { tenant: tenant.id, owner, bea, carl, bot, copilot, next, label }
+    return { tenant, owner, bea, carl, bot, copilot, next, label }
   })
 
 const promotionOf = (r: Companion.ApplyResult) => (r.learning as { promotion?: RulePromotion.ConsiderResult }).promotion
