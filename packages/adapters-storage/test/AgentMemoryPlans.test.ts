@@ -4,58 +4,17 @@
  * (no `SCAN core_memory_…`, the named index searched). The texts are the adapter's own, so a
  * query rewritten into a scan fails here.
  */
-import { Sqlite } from "@airlock/adapters-storage"
 import { AgentMemory, type Ids } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
 import { expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { agentMemoryStore } from "../src/internal/sql/agentMemory.js"
-import { type Compiled, fromClient, makeCompiler, makeDb, SqlDb } from "../src/internal/sql/db.js"
+import * as SqlitePlans from "./support/SqlitePlans.js"
 
-const seen: Array<Compiled> = []
-const compile = makeCompiler("sqlite")
-
-// the statements the store runs, recorded before they run on the real handle
-const recording = Layer.effect(
-  SqlDb,
-  Effect.map(SqlDb, (inner) =>
-    makeDb({
-      dialect: "sqlite",
-      execute: (strings, values) =>
-        Effect.suspend(() => {
-          seen.push(compile(strings, values))
-          return inner(strings as TemplateStringsArray, ...values)
-        }),
-      query: (strings, values, onRows, onError) =>
-        Effect.suspend(() => {
-          seen.push(compile(strings, values))
-          return inner(strings as TemplateStringsArray, ...values).query(onRows, onError)
-        }),
-      withTransaction: inner.withTransaction
-    }))
-).pipe(Layer.provide(fromClient))
-
-const TestLayer = Layer.provideMerge(
-  Layer.provide(agentMemoryStore, recording),
-  Sqlite.layerClient({ filename: ":memory:" })
-)
+const { layer: TestLayer, plansOf } = SqlitePlans.recorder(agentMemoryStore)
 
 const tenant = "t" as Ids.TenantId
 const key = { thread_id: "vendor:acme", subject: "vendor:acme", predicate: "account" }
-
-/** The plans of the statements `run` issued. */
-const plansOf = <A, E, R>(run: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    seen.length = 0
-    yield* run
-    const out: Array<{ readonly text: string; readonly plan: string }> = []
-    for (const { params, text } of [...seen]) {
-      const rows = yield* sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${text}`, params)
-      out.push({ text, plan: rows.map((r) => r.detail).join(" | ") })
-    }
-    return out
-  })
 
 const expectIndexed = (
   plans: ReadonlyArray<{ readonly text: string; readonly plan: string }>,

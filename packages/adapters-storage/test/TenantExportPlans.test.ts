@@ -5,41 +5,15 @@
  * a page costs the same whether it is the first or the hundredth (the row-value cursor
  * `(k1, k2) > (?, ?)` searched on the tenant alone and made the export quadratic).
  */
-import { Sqlite, TenantTables } from "@airlock/adapters-storage"
+import { TenantTables } from "@airlock/adapters-storage"
 import { type Ids, TenantData } from "@airlock/core"
 import { SqlClient } from "@effect/sql"
 import { expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { type Compiled, fromClient, makeCompiler, makeDb, SqlDb } from "../src/internal/sql/db.js"
+import { Effect } from "effect"
 import { tenantDataStore } from "../src/internal/sql/tenantData.js"
+import * as SqlitePlans from "./support/SqlitePlans.js"
 
-const seen: Array<Compiled> = []
-const compile = makeCompiler("sqlite")
-
-// the statements the store runs, recorded before they run on the real handle
-const recording = Layer.effect(
-  SqlDb,
-  Effect.map(SqlDb, (inner) =>
-    makeDb({
-      dialect: "sqlite",
-      execute: (strings, values) =>
-        Effect.suspend(() => {
-          seen.push(compile(strings, values))
-          return inner(strings as TemplateStringsArray, ...values)
-        }),
-      query: (strings, values, onRows, onError) =>
-        Effect.suspend(() => {
-          seen.push(compile(strings, values))
-          return inner(strings as TemplateStringsArray, ...values).query(onRows, onError)
-        }),
-      withTransaction: inner.withTransaction
-    }))
-).pipe(Layer.provide(fromClient))
-
-const TestLayer = Layer.provideMerge(
-  Layer.provide(tenantDataStore, recording),
-  Sqlite.layerClient({ filename: ":memory:" })
-)
+const { layer: TestLayer, seen } = SqlitePlans.recorder(tenantDataStore)
 
 const tenant = "t" as Ids.TenantId
 
