@@ -10,33 +10,17 @@ import {
   CompanionPorts,
   CompanionProvenance,
   LlmConfig,
+  type RulesStage,
   VendorMemoryStage
 } from "@airlock/companion"
-import {
-  AgentMemory,
-  AgentMemoryConfig,
-  CoreConfig,
-  type CorePorts,
-  Ids,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  Tenants
-} from "@airlock/core"
-import {
-  BreakerEvents,
-  Budgets,
-  Guardrails,
-  GuardrailsConfig,
-  type GuardrailsPorts,
-  Usd,
-  VelocityBreaker
-} from "@airlock/guardrails"
-import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP } from "@airlock/ledger"
+import { AgentMemory, Tenants } from "@airlock/core"
+import { BreakerEvents, Budgets, Usd, VelocityBreaker } from "@airlock/guardrails"
+import { BankTransaction } from "@airlock/ledger"
 import { FetchHttpClient } from "@effect/platform"
 import { expect, layer } from "@effect/vitest"
-import { Context, Effect, Either, Layer, Option, TestClock } from "effect"
+import { Context, Effect, Either, Layer, Option, type Schema, TestClock } from "effect"
 import * as Fake from "../../companion/test/support/FakeOpenAiServer.js"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 import { CompanionProbe } from "./support/CompanionProbe.js"
 
 /** What an adapter can do. */
@@ -44,51 +28,14 @@ export interface Capabilities {
   readonly parallelConnections: boolean
 }
 
-const T = (s: string) => Ids.TenantId.make(s)
+type Ports = CompanionEnvironment.Ports | CompanionProbe
 
-const environment = <E>(
-  ports: Layer.Layer<
-    | CorePorts.CorePorts
-    | LP.LedgerPorts
-    | GuardrailsPorts.GuardrailsPorts
-    | CompanionPorts.CompanionPorts
-    | CompanionProbe,
-    E
-  >
-) =>
-  Companion.layer.pipe(
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({ velocityMaxPerMinute: 10_000, valueBreakerThreshold: "5000.00" })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(13),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
-  )
+const environment = <E>(ports: Layer.Layer<Ports, E>) => CompanionEnvironment.environment(ports, { seed: 13 })
 
 type Mode = "shadow_only" | "suggest_only" | "drafts" | "autopilot_limited"
 
 /** A tenant with the small-business chart, a bookkeeper, the agent and an owner. */
-const fixture = (id: string, mode: Mode) =>
-  Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: mode } })
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
-    const owner = yield* add("Olga", "OWNER")
-    const bookkeeper = yield* add("Bea", "BOOKKEEPER")
-    const viewer = yield* add("Vic", "VIEWER")
-    const agent = yield* add("copilot", "AGENT", "agent")
-    yield* (yield* Chart.ChartOfAccounts).importPreset(tenant.id, owner, "standard_small_business")
-    return { tenant: tenant.id, owner, bookkeeper, viewer, agent }
-  })
+const fixture = (id: string, mode: Mode) => CompanionEnvironment.tenant(id, { settings: { ai_mode: mode } })
 
 type Fx = Effect.Effect.Success<ReturnType<typeof fixture>>
 
@@ -103,26 +50,44 @@ const importTxns = (
 
 const companion = Companion.Companion
 
+/**
+ * What a test starts from: a fixture tenant in `mode`, the raw probe, the companion, and the rules
+ * the owner creates first (returned in order).
+ */
+const given = <const R extends ReadonlyArray<Schema.Schema.Encoded<typeof RulesStage.RuleInput>>>(
+  id: string,
+  mode: Mode,
+  ...rules: R
+) =>
+  Effect.gen(function*() {
+    const fx = yield* fixture(id, mode)
+    const probe = yield* CompanionProbe
+    const c = yield* companion
+    const created: Array<CompanionPorts.CompanionRule> = []
+    for (const rule of rules) created.push(yield* c.createRule(fx.tenant, fx.owner, rule))
+    return { fx, probe, c, rules: created as unknown as { readonly [K in keyof R]: CompanionPorts.CompanionRule } }
+  })
+
+/** The owner's rule for the Oakwood rent (→ 6300). */
+const RENT = { name: "Rent", description_contains: "OAKWOOD", account_code: "6300" } as const
+
+/** The owner's rule for monthly service fees (→ 6100). */
+const FEES = { name: "Fees", description_contains: "SERVICE FEE", account_code: "6100" } as const
+
+/** `n` monthly service fees of 15.00, one a day from 1 January 2026. */
+const fees = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ date: day(i), description: `MONTHLY SERVICE FEE ${i}`, amount: "-15.00" }))
+
 /** The first half of the suite (the flow's basics). */
 const basics = <E>(
   name: string,
-  ports: Layer.Layer<
-    | CorePorts.CorePorts
-    | LP.LedgerPorts
-    | GuardrailsPorts.GuardrailsPorts
-    | CompanionPorts.CompanionPorts
-    | CompanionProbe,
-    E
-  >,
+  ports: Layer.Layer<Ports, E>,
   _capabilities: Capabilities
 ) =>
   layer(environment(ports), { timeout: 120_000 })(`companion conformance: ${name}`, (it) => {
     it.effect("a rule decides, is named in the rationale, and the proposal's details are stored", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-rules", "suggest_only")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
-        const rule = yield* c.createRule(fx.tenant, fx.owner, {
+        const { c, fx, probe, rules: [rule] } = yield* given("c-rules", "suggest_only", {
           name: "Rent to 6300",
           description_regex: "^ACH (DEBIT )?OAKWOOD PROPERTY",
           direction: "outflow",
@@ -159,10 +124,7 @@ const basics = <E>(
 
     it.effect("apply with a correction books the corrected splits once, teaches memory and the classifier", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-correct", "suggest_only")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
-        yield* c.createRule(fx.tenant, fx.owner, {
+        const { c, fx, probe } = yield* given("c-correct", "suggest_only", {
           name: "Staples is supplies",
           description_contains: "STAPLES",
           account_code: "6200"
@@ -225,10 +187,7 @@ const basics = <E>(
 
     it.effect("shadow_only refuses apply naming the mode; the kill switch refuses propose", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-shadow", "shadow_only")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
-        yield* c.createRule(fx.tenant, fx.owner, {
+        const { c, fx, probe } = yield* given("c-shadow", "shadow_only", {
           name: "fees",
           description_contains: "SERVICE FEE",
           account_code: "6100"
@@ -253,9 +212,7 @@ const basics = <E>(
 
     it.effect("vendor memory: cold-start until three consistent labels, then it decides; a rejection disputes it", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-vendor", "suggest_only")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
+        const { c, fx, probe } = yield* given("c-vendor", "suggest_only")
         const rows = [
           "ADOBE *CREATIVE CLD 800-833-6687 CA",
           "ADOBE *CREATIVE CLD 800-833-6687 CA",
@@ -317,17 +274,14 @@ const basics = <E>(
 
     it.effect("value breaker: a large amount is still proposed, tier raised, risk reason, trip event, never auto-posted", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-value", "autopilot_limited")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
-        yield* (yield* Tenants.Tenants).updateSettings(fx.tenant, {
-          extensions: { "companion.autopost_enabled": true }
-        }, fx.owner)
-        yield* c.createRule(fx.tenant, fx.owner, {
+        const { c, fx, probe } = yield* given("c-value", "autopilot_limited", {
           name: "Equipment",
           description_contains: "APPLE STORE",
           account_code: "1500"
         })
+        yield* (yield* Tenants.Tenants).updateSettings(fx.tenant, {
+          extensions: { "companion.autopost_enabled": true }
+        }, fx.owner)
         yield* importTxns(fx, [{ date: "2026-03-09", description: "APPLE STORE R102 PALO ALTO", amount: "-7999.00" }])
         const item = (yield* c.propose(fx.tenant, fx.agent, {})).items[0]!
         expect(item.status).toBe("proposed")
@@ -347,10 +301,7 @@ const basics = <E>(
 
     it.effect("re-proposing supersedes the open proposal; drafts batch applies per item", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-batch", "drafts")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
-        yield* c.createRule(fx.tenant, fx.owner, {
+        const { c, fx, probe } = yield* given("c-batch", "drafts", {
           name: "Fuel",
           description_regex: "^SHELL OIL \\d+",
           account_code: "6200"
@@ -401,14 +352,7 @@ const tripwire: Categorizer.CategorizerStage = {
 }
 
 const tightEnvironment = <E>(
-  ports: Layer.Layer<
-    | CorePorts.CorePorts
-    | LP.LedgerPorts
-    | GuardrailsPorts.GuardrailsPorts
-    | CompanionPorts.CompanionPorts
-    | CompanionProbe,
-    E
-  >
+  ports: Layer.Layer<Ports, E>
 ) => {
   const fake = Layer.scoped(FakeLlm, Fake.scoped)
   const llm = Layer.unwrapEffect(Effect.map(FakeLlm, (server) =>
@@ -426,26 +370,16 @@ const tightEnvironment = <E>(
   return Companion.layer.pipe(
     Layer.provide(Layer.merge(llm, stages)),
     Layer.provideMerge(fake),
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({
-      velocityMaxPerMinute: 5,
-      trustMinSample: 4,
-      trustRejectionRate: 0.5,
-      trustEvaluateEverySeconds: 1,
-      llmPrices: { [MODEL]: { input_per_mtok: Usd.usd("1"), output_per_mtok: Usd.usd("2") } }
-    })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(29),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
+    Layer.provideMerge(CompanionEnvironment.foundation(ports, {
+      seed: 29,
+      guardrails: {
+        velocityMaxPerMinute: 5,
+        trustMinSample: 4,
+        trustRejectionRate: 0.5,
+        trustEvaluateEverySeconds: 1,
+        llmPrices: { [MODEL]: { input_per_mtok: Usd.usd("1"), output_per_mtok: Usd.usd("2") } }
+      }
+    }))
   )
 }
 
@@ -472,31 +406,19 @@ const vendors = [
 
 const flows = <E>(
   name: string,
-  ports: Layer.Layer<
-    | CorePorts.CorePorts
-    | LP.LedgerPorts
-    | GuardrailsPorts.GuardrailsPorts
-    | CompanionPorts.CompanionPorts
-    | CompanionProbe,
-    E
-  >
+  ports: Layer.Layer<Ports, E>
 ) => {
   layer(environment(ports), { timeout: 300_000 })(`companion flows: ${name}`, (it) => {
     it.effect(
       "auto-post end to end: reviewed history → calibration → certificate → the system actor posts through the pipeline",
       () =>
         Effect.gen(function*() {
-          const fx = yield* fixture("c-auto", "suggest_only")
-          const probe = yield* CompanionProbe
-          const c = yield* companion
+          const { c, fx, probe } = yield* given(
+            "c-auto",
+            "suggest_only",
+            ...vendors.map((v) => ({ name: v.rule, description_contains: v.rule, account_code: v.account }))
+          )
           const models = yield* CompanionPorts.CompanionModelStore
-          for (const v of vendors) {
-            yield* c.createRule(fx.tenant, fx.owner, {
-              name: v.rule,
-              description_contains: v.rule,
-              account_code: v.account
-            })
-          }
           // a person reviews until a threshold certifies (a stored calibration with a certified threshold)
           let reviews = 0
           let certified: number | null = null
@@ -565,15 +487,8 @@ const flows = <E>(
 
     it.effect("calibration is refitted every ten reviews; classifier versions are pruned to the newest three", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-refit", "suggest_only")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
+        const { c, fx, probe } = yield* given("c-refit", "suggest_only", FEES)
         const models = yield* CompanionPorts.CompanionModelStore
-        yield* c.createRule(fx.tenant, fx.owner, {
-          name: "Fees",
-          description_contains: "SERVICE FEE",
-          account_code: "6100"
-        })
         const versions: Array<number | null> = []
         for (let i = 0; i < 25; i++) {
           yield* reviewCycle(fx, i, `MONTHLY SERVICE FEE ${i}`, "-15.00")
@@ -597,15 +512,8 @@ const flows = <E>(
 
     it.effect("kill switch: the global and the tenant layers each refuse propose and apply with companion.disabled", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-kill", "suggest_only")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
+        const { c, fx, probe } = yield* given("c-kill", "suggest_only", RENT)
         const tenants = yield* Tenants.Tenants
-        yield* c.createRule(fx.tenant, fx.owner, {
-          name: "Rent",
-          description_contains: "OAKWOOD",
-          account_code: "6300"
-        })
         yield* importTxns(fx, [
           { date: "2026-02-01", description: "ACH DEBIT OAKWOOD PROPERTY MGMT", amount: "-2400.00" },
           { date: "2026-02-02", description: "ACH DEBIT OAKWOOD PROPERTY MGMT", amount: "-2400.00" }
@@ -646,22 +554,8 @@ const flows = <E>(
   layer(tightEnvironment(ports), { timeout: 120_000 })(`companion flows, tight guardrails: ${name}`, (it) => {
     it.effect("velocity: one propose request is one AI command; repeated requests trip the breaker", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-vel", "suggest_only")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
-        yield* c.createRule(fx.tenant, fx.owner, {
-          name: "Fees",
-          description_contains: "SERVICE FEE",
-          account_code: "6100"
-        })
-        yield* importTxns(
-          fx,
-          Array.from({ length: 40 }, (_, i) => ({
-            date: day(i),
-            description: `MONTHLY SERVICE FEE ${i}`,
-            amount: "-15.00"
-          }))
-        )
+        const { c, fx, probe } = yield* given("c-vel", "suggest_only", FEES)
+        yield* importTxns(fx, fees(40))
         // "propose all" over 40 transactions with a limit of 5 a minute: one command
         const all = yield* c.propose(fx.tenant, fx.agent, {})
         expect([all.proposed, all.failed]).toStrictEqual([40, 0])
@@ -680,23 +574,9 @@ const flows = <E>(
 
     it.effect("velocity: a breaker opened by other requests mid-batch fails the remaining items, each all-or-nothing", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-vel-mid", "suggest_only")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
+        const { c, fx, probe } = yield* given("c-vel-mid", "suggest_only", FEES)
         const velocity = yield* VelocityBreaker.VelocityBreaker
-        yield* c.createRule(fx.tenant, fx.owner, {
-          name: "Fees",
-          description_contains: "SERVICE FEE",
-          account_code: "6100"
-        })
-        const imported = yield* importTxns(
-          fx,
-          Array.from({ length: 5 }, (_, i) => ({
-            date: day(i),
-            description: `MONTHLY SERVICE FEE ${i}`,
-            amount: "-15.00"
-          }))
-        )
+        const imported = yield* importTxns(fx, fees(5))
         // while the third transaction is categorised, another agent bursts ten commands
         midStream.current = (input) =>
           input.transaction.id === imported.ids[2]
@@ -718,21 +598,8 @@ const flows = <E>(
 
     it.effect("trust breaker: rejections past the rate on the minimum sample downgrade the mode at once", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-trust", "autopilot_limited")
-        const c = yield* companion
-        yield* c.createRule(fx.tenant, fx.owner, {
-          name: "Fees",
-          description_contains: "SERVICE FEE",
-          account_code: "6100"
-        })
-        yield* importTxns(
-          fx,
-          Array.from({ length: 4 }, (_, i) => ({
-            date: day(i),
-            description: `MONTHLY SERVICE FEE ${i}`,
-            amount: "-15.00"
-          }))
-        )
+        const { c, fx } = yield* given("c-trust", "autopilot_limited", FEES)
+        yield* importTxns(fx, fees(4))
         const items = (yield* c.propose(fx.tenant, fx.agent, {})).items
         yield* c.apply(fx.tenant, fx.bookkeeper, items[0]!.proposal_id!)
         const readings = []
@@ -753,16 +620,9 @@ const flows = <E>(
 
     it.effect("language model: called only when the earlier stages are unsure; an account outside the chart is refused", () =>
       Effect.gen(function*() {
-        const fx = yield* fixture("c-llm", "suggest_only")
-        const probe = yield* CompanionProbe
-        const c = yield* companion
+        const { c, fx, probe } = yield* given("c-llm", "suggest_only", RENT)
         const fake = yield* FakeLlm
         fake.reset()
-        yield* c.createRule(fx.tenant, fx.owner, {
-          name: "Rent",
-          description_contains: "OAKWOOD",
-          account_code: "6300"
-        })
         const imported = yield* importTxns(fx, [
           { date: "2026-03-01", description: "ACH DEBIT OAKWOOD PROPERTY MGMT", amount: "-2400.00" },
           { date: "2026-03-02", description: "STAPLES #1234 SAN JOSE CA", amount: "-45.99" },
@@ -816,14 +676,7 @@ const flows = <E>(
 /** Runs the suite against one adapter's ports. */
 export const suite = <E>(
   name: string,
-  ports: Layer.Layer<
-    | CorePorts.CorePorts
-    | LP.LedgerPorts
-    | GuardrailsPorts.GuardrailsPorts
-    | CompanionPorts.CompanionPorts
-    | CompanionProbe,
-    E
-  >,
+  ports: Layer.Layer<Ports, E>,
   capabilities: Capabilities
 ) => {
   basics(name, ports, capabilities)

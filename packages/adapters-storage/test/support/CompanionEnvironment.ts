@@ -86,7 +86,7 @@ export const foundation = <P, E>(
 export const environment = <P, E>(
   ports: Layer.Layer<P | Ports, E>,
   options: Options
-): Layer.Layer<Companion.Companion | Foundation | P | Ports, E> =>
+): Layer.Layer<Layer.Layer.Success<typeof Companion.layer> | Foundation | P | Ports, E> =>
   Companion.layer.pipe(Layer.provideMerge(foundation(ports, options)))
 
 /** The companion's reports with the auditor, to merge beside `Companion.layer`. */
