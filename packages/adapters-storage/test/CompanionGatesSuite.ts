@@ -303,23 +303,34 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           )
         expect((yield* store.listOpenReviews(fx.tenant, { limit: 10 })).length).toBe(0)
         // from the next transaction on the memory stage proposes B (cold-start) and decides B after three labels;
-        // the chain's proposal follows B once memory outweighs the classifier, still trained mostly on A
-        // (one label: memory 0.5 < the classifier's A; two labels: 0.67, B)
-        const outcomes: Array<[string, string | null, ReadonlyArray<string>, ReadonlyArray<string>]> = []
+        // the chain's proposal follows B from the first label: the person's relabel is authoritative, so the
+        // classifier, still trained mostly on A, does not outvote memory's 0.5
+        const outcomes: Array<[string, string | null, ReadonlyArray<string>, ReadonlyArray<string>, unknown]> = []
+        const proposals: Array<{ readonly questions: ReadonlyArray<string>; readonly reasons: ReadonlyArray<string> }> =
+          []
         for (let i = 0; i < 3; i++) {
           const r = yield* label("6100")
           outcomes.push([
             r.stage.outcome,
             r.stage.reason,
             r.stage.splits.map((s: { account_code: string }) => s.account_code),
-            r.item.splits.map((s) => s.account_code)
+            r.item.splits.map((s) => s.account_code),
+            r.stage.details.relabelled_from
           ])
+          proposals.push({ questions: r.item.questions, reasons: r.item.not_auto_post_reasons })
         }
         expect(outcomes).toStrictEqual([
-          ["candidates", "vendor.cold_start", ["6100"], ["6200"]],
-          ["candidates", "vendor.cold_start", ["6100"], ["6100"]],
-          ["decided", null, ["6100"], ["6100"]]
+          ["candidates", "vendor.cold_start", ["6100"], ["6100"], "6200"],
+          ["candidates", "vendor.cold_start", ["6100"], ["6100"], "6200"],
+          ["decided", null, ["6100"], ["6100"], "6200"]
         ])
+        // while cold-start the proposal asks about the relabel and does not auto-post
+        expect(proposals.map((p) => p.questions.filter((q) => q.includes("was relabelled from")))).toStrictEqual([
+          [`“${VENDOR_KEY}” was relabelled from 6200 to 6100 by a person (1 of 3 labels): is 6100 right?`],
+          [`“${VENDOR_KEY}” was relabelled from 6200 to 6100 by a person (2 of 3 labels): is 6100 right?`],
+          []
+        ])
+        expect(proposals.map((p) => p.reasons.includes(AutoPost.Reasons.coldStart))).toStrictEqual([true, true, false])
         const final = yield* propose(fx, "MAILCHIMP *MONTHLY")
         expect(final.stage).toMatchObject({ outcome: "decided", splits: [{ account_code: "6100" }] })
         expect(final.item.not_auto_post_reasons).not.toContain(AutoPost.Reasons.coldStart)

@@ -56,6 +56,13 @@ export interface StageResult {
    * classifier version, the model name, prompt hash, tokens and cost …
    */
   readonly details: Readonly<Record<string, unknown>>
+  /**
+   * The answer stands for a person's decision that later evidence must not outvote (vendor
+   * memory right after a person relabelled the vendor, while the classifier still knows the old
+   * account): the chain takes the first `candidates` answer marked so over any more confident
+   * one. A `decided` answer wins anyway; ignored on `abstain` and `skipped`.
+   */
+  readonly authoritative?: boolean | undefined
 }
 
 /** Everything a stage may look at. */

@@ -8,8 +8,11 @@
  *   recorded `skipped` (`chain.decided_earlier`) without running.
  * - A stage's answer must use the tenant's active accounts and add up to the bank amount; an
  *   answer that does not is turned into an `abstain` (`chain.invalid_answer`) and recorded as such.
- * - The proposal takes the deciding stage's answer, else the most confident candidate answer
- *   (earlier stage on ties). The raw confidence is that stage's; it is calibrated later.
+ * - The proposal takes the deciding stage's answer, else the first candidate answer marked
+ *   `authoritative` (a person's decision: vendor memory after a person relabelled the vendor),
+ *   else the most confident candidate answer (earlier stage on ties). The raw confidence is that
+ *   stage's; it is calibrated later. The chain reads the flag, never a stage's name, so a host's
+ *   stage may carry it too.
  * - Questions: every stage's, plus the chain's own — an unusual amount for the vendor (below a
  *   third or above three times the median of at least three earlier bookings) and a possible split
  *   (the vendor was split before, or the two best candidates are close) — and the drift questions
@@ -126,7 +129,8 @@ export const combine = (
   context: ChainContext
 ): ChainResult => {
   const decided = results.find((r) => r.outcome === "decided")
-  let chosen: StageResult | undefined = decided
+  let chosen: StageResult | undefined = decided ??
+    results.find((r) => r.outcome === "candidates" && r.authoritative === true)
   if (chosen === undefined) {
     for (const r of results) {
       if (r.outcome === "candidates" && (chosen === undefined || r.confidence > chosen.confidence)) chosen = r

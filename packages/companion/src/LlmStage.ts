@@ -1,6 +1,7 @@
 /**
  * The language-model stage of the categorizer chain (optional, last). It runs only when the
- * earlier stages are unsure: none `decided`, and their best confidence is below
+ * earlier stages are unsure: none `decided` or `authoritative` (a person's relabel, which the
+ * chain follows whatever the model says), and their best confidence is below
  * `AIRLOCK_LLM_CALL_BELOW` (default 0.6). Then, in this order:
  *
  * 1. no model configured → `skipped` `llm.not_configured`;
@@ -132,7 +133,7 @@ const fallbackReason = (reason: Budgets.FallbackReason): string => {
 
 /** Is the chain unsure enough to ask the model? Pure. */
 export const shouldCall = (previous: ReadonlyArray<Categorizer.StageResult>, callBelow: number): boolean =>
-  !previous.some((r) => r.outcome === "decided") &&
+  !previous.some((r) => r.outcome === "decided" || (r.outcome === "candidates" && r.authoritative === true)) &&
   previous.reduce((best, r) => Math.max(best, r.outcome === "candidates" ? r.confidence : 0), 0) < callBelow
 
 /** Builds the stage from the configured model, the settings and guardrails' LLM budget. */

@@ -11,6 +11,11 @@
  *   fought: the new account is proposed from the next transaction on, cold-start again until it
  *   has its own `coldstart_min_labels` labels. Labels from any other source (an agent, a host
  *   without the policy) go to memory's review queue, and the stage says a conflict is pending.
+ * - A label that superseded another account (a person's relabel, or a reviewer accepting the new
+ *   label) is a person's decision: until it decides, the stage marks its answer `authoritative`,
+ *   so the chain follows it from the first label although the classifier, trained on the old
+ *   account, is more confident; and it asks a person to confirm the new account. Not when a
+ *   rejection disputes the label. Auto-posting still waits for the cold-start minimum.
  * - Rejections: a person rejecting a proposal booked to account A for the vendor writes the fact
  *   (`vendor:<key>`, `account:A`, `rejected`, `true`), kind {@link REJECTION_KIND}; its
  *   `reinforced_count` counts rejections. A rejection newer than the label's last confirmation
@@ -70,6 +75,12 @@ export interface VendorFacts {
   readonly pending: number
   /** The rejections fact of the label's account, when there is one. */
   readonly rejection: AgentMemory.MemoryItem | null
+  /**
+   * The account the label in force superseded when it became the fact (a relabel by an
+   * authoritative source or a reviewer's decision), else null. Optional for callers that build
+   * facts by hand.
+   */
+  readonly relabelled_from?: string | null | undefined
 }
 
 const inForceAt = (item: AgentMemory.MemoryItem, now: number) =>
@@ -87,6 +98,21 @@ const newest = (items: ReadonlyArray<AgentMemory.MemoryItem>, now: number) => {
 const accountOf = (item: AgentMemory.MemoryItem | null): string | null => {
   const v = item?.value as { readonly account_code?: unknown } | null | undefined
   return typeof v?.account_code === "string" ? v.account_code : null
+}
+
+/** The account of the newest fact on the key that `label` superseded (a different account), else null. */
+const supersededBy = (items: ReadonlyArray<AgentMemory.MemoryItem>, label: AgentMemory.MemoryItem): string | null => {
+  const own = accountOf(label)
+  const since = label.accepted_at ?? label.recorded_at
+  let best: AgentMemory.MemoryItem | null = null
+  for (const i of items) {
+    // governance ends a superseded fact at the moment the superseding one is accepted
+    if (i.status !== "superseded" || i.expired_at === null || i.expired_at < since) continue
+    const account = accountOf(i)
+    if (account === null || account === own) continue
+    if (best === null || i.expired_at > (best.expired_at ?? 0)) best = i
+  }
+  return accountOf(best)
 }
 
 /** Reads a vendor's facts in force at `now` through the memory store (no RBAC: the caller checked it). */
@@ -110,7 +136,8 @@ export const read = (
       account_code: account,
       labels: label?.reinforced_count ?? 0,
       pending,
-      rejection
+      rejection,
+      relabelled_from: label === null ? null : supersededBy(items, label)
     }
   })
 
@@ -179,6 +206,14 @@ export const make = (facts: VendorFacts, minLabels: number): CategorizerStage =>
     }
     const confidence = isDisputed ? confidenceOf(facts.labels) / 2 : confidenceOf(facts.labels)
     const decided = !cold && facts.pending === 0
+    const relabelledFrom = facts.relabelled_from ?? null
+    // a person's relabel stands until the new account decides on its own (or a rejection disputes it)
+    const authoritative = relabelledFrom !== null && !decided && !isDisputed
+    if (authoritative && cold) {
+      questions.push(
+        `“${vendor}” was relabelled from ${relabelledFrom} to ${account} by a person (${facts.labels} of ${minLabels} labels): is ${account} right?`
+      )
+    }
     return Effect.succeed(
       {
         stage: NAME,
@@ -190,7 +225,7 @@ export const make = (facts: VendorFacts, minLabels: number): CategorizerStage =>
           facts.labels === 1 ? "" : "s"
         }${facts.labels < minLabels ? `, cold-start below ${minLabels}` : ""}${
           isDisputed ? ", disputed by a rejection" : ""
-        })`,
+        }${authoritative ? `, relabelled from ${relabelledFrom} by a person` : ""})`,
         reason: decided
           ? null
           : isDisputed
@@ -204,8 +239,10 @@ export const make = (facts: VendorFacts, minLabels: number): CategorizerStage =>
           account_code: account,
           cold_start: cold,
           disputed: isDisputed,
-          rejections: facts.rejection?.reinforced_count ?? 0
-        }
+          rejections: facts.rejection?.reinforced_count ?? 0,
+          relabelled_from: relabelledFrom
+        },
+        ...(authoritative ? { authoritative: true } : {})
       } satisfies StageResult
     )
   }
