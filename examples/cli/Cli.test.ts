@@ -281,14 +281,18 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       expect(audit.some((r) => r.action === "system.unlock" && r.actor_id === "ops-carol")).toBe(true)
       expect(right.stdout).toContain("✅ lockdown lifted")
 
-      // no lockdown: a wrong (here: the spent) code is still refused; a right one is checked, not spent
+      // no lockdown: every code (the spent one, a fresh right one) is refused with lockdown.not_active (4), as
+      // over HTTP (409); nothing is audited and the fresh code is not spent
       const spent = await run("unlock", code, "--json")
       expect(spent.code).toBe(4)
-      expect(spent.json().error.code).toBe("lockdown.code_invalid")
+      expect(spent.json().error.code).toBe("lockdown.not_active")
       const fresh: string = (await run("unlock-code", "rotate", "--json")).json().code
+      const auditBefore = (await auditOf(choice, "default")).length
       const idle = await run("unlock", fresh)
-      expect(idle.code).toBe(0)
-      expect(idle.stdout).toContain("no lockdown active: nothing to lift")
+      expect(idle.code).toBe(4)
+      expect(idle.stderr).toContain("lockdown.not_active: No lockdown is active: nothing to unlock")
+      expect(idle.stdout).not.toContain("lifted")
+      expect((await auditOf(choice, "default")).length).toBe(auditBefore)
       await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.lock(admin("default"), "drill 2")))
       const lifted = await run("unlock", fresh, "--json")
       expect(lifted.code).toBe(0)
