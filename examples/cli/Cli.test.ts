@@ -5,6 +5,7 @@
  * and the state the command changed, read back through the library.
  */
 import { KpiWebhookTransport } from "@airlock/adapters-http"
+import { Migrations } from "@airlock/adapters-storage"
 import { CompanionReports, CompanionReportsPorts } from "@airlock/companion"
 import { Actor, ApiToken, Audit, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, Lockdown } from "@airlock/guardrails"
@@ -165,10 +166,28 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
     const run = (...args: ReadonlyArray<string>) => airlock(env, cwd, ...args)
 
     it("migrate, doctor, doctor --fix (audited as --actor), usage errors and help", async () => {
+      // migrate status on the fresh store: nothing applied yet, every migration pending; read only
+      const fresh = await run("migrate", "status", "--json")
+      expect(fresh.code).toBe(0)
+      const every = Object.keys(Migrations.migrations).map((k) => ({
+        id: Number.parseInt(k, 10),
+        name: k.slice(k.indexOf("_") + 1)
+      }))
+      expect(fresh.json()).toMatchObject({ initialized: false, applied: 0, current: 0, at_head: false, pending: every })
+      const freshText = await run("migrate", "status")
+      expect(freshText.stdout).toContain("nothing applied yet")
+      expect(freshText.stdout).toContain(`${every.length} pending:`)
+      expect(freshText.stdout).toContain("0001_core")
       const m = await run("migrate", "--json")
       expect(m.code).toBe(0)
       expect(m.json().at_head).toBe(true)
       expect(m.json().current).toBe(m.json().head)
+      expect((await run("migrate", "status", "--json")).json()).toMatchObject({
+        initialized: true,
+        applied: every.length,
+        at_head: true,
+        pending: []
+      })
       const again = await run("migrate")
       expect(again.code).toBe(0)
       expect(again.stdout).toContain("already at head")
