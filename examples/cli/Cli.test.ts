@@ -5,6 +5,7 @@
  * and the state the command changed, read back through the library.
  */
 import { KpiWebhookTransport } from "@airlock/adapters-http"
+import { Migrations } from "@airlock/adapters-storage"
 import { CompanionReports, CompanionReportsPorts } from "@airlock/companion"
 import { Actor, ApiToken, Audit, Ids, Kernel, Tenants } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, Lockdown } from "@airlock/guardrails"
@@ -165,10 +166,28 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
     const run = (...args: ReadonlyArray<string>) => airlock(env, cwd, ...args)
 
     it("migrate, doctor, doctor --fix (audited as --actor), usage errors and help", async () => {
+      // migrate status on the fresh store: nothing applied yet, every migration pending; read only
+      const fresh = await run("migrate", "status", "--json")
+      expect(fresh.code).toBe(0)
+      const every = Object.keys(Migrations.migrations).map((k) => ({
+        id: Number.parseInt(k, 10),
+        name: k.slice(k.indexOf("_") + 1)
+      }))
+      expect(fresh.json()).toMatchObject({ initialized: false, applied: 0, current: 0, at_head: false, pending: every })
+      const freshText = await run("migrate", "status")
+      expect(freshText.stdout).toContain("nothing applied yet")
+      expect(freshText.stdout).toContain(`${every.length} pending:`)
+      expect(freshText.stdout).toContain("0001_core")
       const m = await run("migrate", "--json")
       expect(m.code).toBe(0)
       expect(m.json().at_head).toBe(true)
       expect(m.json().current).toBe(m.json().head)
+      expect((await run("migrate", "status", "--json")).json()).toMatchObject({
+        initialized: true,
+        applied: every.length,
+        at_head: true,
+        pending: []
+      })
       const again = await run("migrate")
       expect(again.code).toBe(0)
       expect(again.stdout).toContain("already at head")
@@ -281,14 +300,18 @@ const suite = (name: string, setup: () => Promise<{ env: Record<string, string>;
       expect(audit.some((r) => r.action === "system.unlock" && r.actor_id === "ops-carol")).toBe(true)
       expect(right.stdout).toContain("✅ lockdown lifted")
 
-      // no lockdown: a wrong (here: the spent) code is still refused; a right one is checked, not spent
+      // no lockdown: every code (the spent one, a fresh right one) is refused with lockdown.not_active (4), as
+      // over HTTP (409); nothing is audited and the fresh code is not spent
       const spent = await run("unlock", code, "--json")
       expect(spent.code).toBe(4)
-      expect(spent.json().error.code).toBe("lockdown.code_invalid")
+      expect(spent.json().error.code).toBe("lockdown.not_active")
       const fresh: string = (await run("unlock-code", "rotate", "--json")).json().code
+      const auditBefore = (await auditOf(choice, "default")).length
       const idle = await run("unlock", fresh)
-      expect(idle.code).toBe(0)
-      expect(idle.stdout).toContain("no lockdown active: nothing to lift")
+      expect(idle.code).toBe(4)
+      expect(idle.stderr).toContain("lockdown.not_active: No lockdown is active: nothing to unlock")
+      expect(idle.stdout).not.toContain("lifted")
+      expect((await auditOf(choice, "default")).length).toBe(auditBefore)
       await library(choice, Effect.flatMap(Lockdown.Lockdown, (l) => l.lock(admin("default"), "drill 2")))
       const lifted = await run("unlock", fresh, "--json")
       expect(lifted.code).toBe(0)

@@ -4,9 +4,9 @@
  * actor the command acts as, output (JSON, or human text with colours on a terminal), progress on
  * a terminal, and the stable exit codes.
  */
-import { HttpConfig, KpiWebhookTransport } from "@airlock/adapters-http"
+import { KpiWebhookTransport } from "@airlock/adapters-http"
 import { CompanionReports, TenantOnboarding, TenantTemplates } from "@airlock/companion"
-import { Actor, Errors, Ids, Kernel, Tenant, TenantData } from "@airlock/core"
+import { Actor, Environment, Errors, Ids, Kernel, Tenant, TenantData } from "@airlock/core"
 import { Guardrails, GuardrailsConfig } from "@airlock/guardrails"
 import { Ledger } from "@airlock/ledger"
 import {
@@ -161,13 +161,14 @@ export const resolvePath = (path: string): string => path.startsWith("/") ? path
 export const storage = Storage.config
 
 /**
- * The environment the CLI acts in: `AIRLOCK_ENV` read as the server reads it (any case), and
- * `production` when it is not set — never development by accident. `pnpm airlock` in the repository
+ * The environment the CLI acts in: `AIRLOCK_ENV` read as the server reads it (core's
+ * `Environment.config`: any case), and `production` when it is not set — never development by
+ * accident. `pnpm airlock` in the repository
  * sets `AIRLOCK_ENV=${AIRLOCK_ENV:-development}`, as `pnpm start` and `scripts/start.sh` do, so the
  * development server's database and the CLI agree; the built bin (a deployment) keeps production.
  */
 export const environment = Effect.gen(function*() {
-  const value = yield* HttpConfig.environmentConfig
+  const value = yield* Environment.config
   const set = yield* Config.option(Config.string("AIRLOCK_ENV"))
   return { value, explicit: Option.isSome(set) }
 })
@@ -180,7 +181,7 @@ const tenantDataConfig = Layer.effect(
   TenantData.TenantDataConfig,
   Effect.gen(function*() {
     const settings = yield* TenantData.config
-    const env = yield* HttpConfig.environmentConfig
+    const env = yield* Environment.config
     return env === "development" && !settings.protectedTenants.includes(devTenant)
       ? { ...settings, protectedTenants: [...settings.protectedTenants, devTenant] }
       : settings

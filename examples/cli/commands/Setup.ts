@@ -221,12 +221,43 @@ const rawClient = (
       }))
   )
 
+/** `airlock migrate status`: read only, what is applied and what a run would apply. */
+const migrateStatus = Command.make("status", { json: R.json }, ({ json }) =>
+  R.run(Effect.gen(function*() {
+    const choice = yield* R.storage
+    const report = yield* Migrations.report.pipe(Effect.provide(rawClient(choice)))
+    const out = {
+      storage: choice.name,
+      initialized: report.initialized,
+      applied: report.applied,
+      current: report.current,
+      head: report.head,
+      at_head: report.atHead,
+      pending: report.pending
+    }
+    if (json) return yield* R.printJson(out)
+    yield* R.line(`migrations of ${choice.name}`)
+    yield* R.line(
+      !report.initialized
+        ? `${R.warn} nothing applied yet (a fresh database: no migrations table)`
+        : `${report.applied} applied, latest ${report.current} of ${report.head}`
+    )
+    if (report.pending.length === 0) return yield* R.line(`${R.ok} at head (${report.head})`)
+    yield* R.line(`${report.pending.length} pending:`)
+    for (const m of report.pending) yield* R.line(`  ${String(m.id).padStart(4, "0")}_${m.name}`)
+    yield* R.line(R.dim("apply them with: airlock migrate"))
+  }))).pipe(Command.withDescription(R.help(
+    "Shows, without changing anything, how many migrations the configured store has applied and lists the " +
+      "pending ones (every one on a fresh database).",
+    "airlock migrate status",
+    "airlock migrate status --json"
+  )))
+
 /** `airlock migrate`. */
 export const migrate = Command.make("migrate", { json: R.json }, ({ json }) =>
   R.run(Effect.gen(function*() {
     const choice = yield* R.storage
-    // status is read after the run only: on a fresh SQLite file a read of the (absent) migrations table
-    // would leave a failed statement in the client's cache for the same text
+    // the status after the run (Migrations.status asks the catalogue first, so a fresh store reads right)
     const result = yield* Effect.gen(function*() {
       const applied = yield* Migrations.run
       const after = yield* Migrations.status
@@ -249,12 +280,15 @@ export const migrate = Command.make("migrate", { json: R.json }, ({ json }) =>
         ? `already at head (${out.head})`
         : `applied ${out.applied.length}; now at ${out.current} of ${out.head}`
     )
-  }))).pipe(Command.withDescription(R.help(
-    "Applies the pending schema migrations to the configured store (AIRLOCK_DB or AIRLOCK_DATABASE_URL) and " +
-      "prints what ran.",
-    "airlock migrate",
-    "AIRLOCK_DATABASE_URL=postgres://airlock@127.0.0.1/airlock airlock migrate --json"
-  )))
+  }))).pipe(
+    Command.withDescription(R.help(
+      "Applies the pending schema migrations to the configured store (AIRLOCK_DB or AIRLOCK_DATABASE_URL) and " +
+        "prints what ran.",
+      "airlock migrate",
+      "AIRLOCK_DATABASE_URL=postgres://airlock@127.0.0.1/airlock airlock migrate --json"
+    )),
+    Command.withSubcommands([migrateStatus])
+  )
 
 interface SmokeStep {
   readonly step: string

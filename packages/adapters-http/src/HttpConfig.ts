@@ -4,7 +4,7 @@
  *
  * | setting | variable | runbook name | default |
  * |---|---|---|---|
- * | environment | AIRLOCK_ENV (any case: `PRODUCTION` works) | `DEVELOPMENT` / `PRODUCTION` (ops console) | `production` |
+ * | environment | AIRLOCK_ENV (any case: `PRODUCTION` works; core's `Environment.config`) | `DEVELOPMENT` / `PRODUCTION` (ops console) | `production` |
  * | tenantStrict | AIRLOCK_TENANT_STRICT | COPILOT_TENANT_STRICT | false |
  * | adminIpAllowlist | AIRLOCK_ADMIN_IP_ALLOWLIST | ADMIN_IP_ALLOWLIST | empty (no IP restriction) |
  * | adminWriteEnabled | AIRLOCK_ADMIN_WRITE_ENABLED | ADMIN_WRITE_ENABLED | true, except `false` in production |
@@ -18,12 +18,13 @@
  * The environment defaults to `production` so that a server started without it is never the
  * permissive development server; the README's start command sets `development` explicitly.
  */
+import { Environment as Env } from "@airlock/core"
 import { Config, Context, Effect, Layer } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { makeIpMatcher } from "./internal/ip.js"
 
 /** Where the server runs: development seeds well-known tokens and allows admin writes by default. */
-export type Environment = "development" | "test" | "production"
+export type Environment = Env.Environment
 
 /** HTTP adapter settings. */
 export interface HttpSettings {
@@ -87,18 +88,11 @@ const addressList = (name: string) =>
   )
 
 /**
- * `AIRLOCK_ENV`, case-insensitive: the runbooks write `PRODUCTION` / `DEVELOPMENT`; surrounding
- * spaces are ignored; anything else is a configuration error.
+ * `AIRLOCK_ENV`, read by core's one reader (`Environment.config`): case-insensitive (the runbooks
+ * write `PRODUCTION` / `DEVELOPMENT`), surrounding spaces ignored, unset = `production`, anything
+ * else a configuration error.
  */
-export const environmentConfig: Config.Config<Environment> = Config.string("AIRLOCK_ENV").pipe(
-  Config.map((raw) => raw.trim().toLowerCase()),
-  Config.validate({
-    message: "must be production, development or test (any case)",
-    validation: (s): s is Environment => s === "production" || s === "development" || s === "test"
-  }),
-  Config.map((s) => s as Environment),
-  Config.withDefault("production" as Environment)
-)
+export const environmentConfig: Config.Config<Environment> = Env.config
 
 /**
  * The ops console's banner for an environment and write guard: `PRODUCTION` / `DEVELOPMENT`

@@ -1,7 +1,9 @@
 /** `AIRLOCK_ENV` in the runbooks' spelling, and the ops console's banner in the status routes. */
 import { HttpConfig } from "@airlock/adapters-http"
+import { Environment } from "@airlock/core"
+import { ExecutionsConfig } from "@airlock/ops"
 import { expect, it, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Exit } from "effect"
+import { ConfigProvider, Effect, Either, Exit } from "effect"
 import * as H from "./support/Harness.js"
 
 const read = (env: Record<string, string>) =>
@@ -26,6 +28,26 @@ it.effect("AIRLOCK_ENV accepts PRODUCTION / DEVELOPMENT in any case", () =>
     }
     expect(Exit.isFailure(yield* read({ AIRLOCK_ENV: "prod" }))).toBe(true)
     expect(yield* read({})).toStrictEqual(Exit.succeed(expect.objectContaining({ environment: "production" })))
+  }))
+
+it.effect("AIRLOCK_ENV: the HTTP adapter, the executions settings and core's reader agree on every value", () =>
+  Effect.gen(function*() {
+    for (const raw of ["PRODUCTION", "production", "Development", " test ", "staging", "", "prod"]) {
+      const provider = ConfigProvider.fromMap(new Map([["AIRLOCK_ENV", raw]]))
+      const [core, http, executions] = yield* Effect.all([
+        Effect.either(Effect.withConfigProvider(Environment.config, provider)),
+        Effect.either(Effect.withConfigProvider(HttpConfig.config, provider)),
+        Effect.either(Effect.withConfigProvider(ExecutionsConfig.config, provider))
+      ])
+      expect([Either.isRight(http), Either.isRight(executions)], raw).toStrictEqual([
+        Either.isRight(core),
+        Either.isRight(core)
+      ])
+      if (Either.isRight(core) && Either.isRight(http) && Either.isRight(executions)) {
+        expect(http.right.environment, raw).toBe(core.right)
+        expect(executions.right.runResetEnabled, raw).toBe(core.right !== "production")
+      }
+    }
   }))
 
 layer(H.layer({ http: { environment: "development", adminWriteEnabled: true } }), { excludeTestServices: true })(

@@ -124,6 +124,46 @@ const suite = (storage: H.Storage) =>
         expect(events.status).toBe(200)
         expect(Array.isArray(events.json)).toBe(true)
       }))
+
+    it.effect("unlock with no lockdown active: 409 lockdown.not_active for any code; nothing written, code kept", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        const { admin } = H.tokens
+        const rows = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          Effect.all({
+            audit: sql`SELECT COUNT(*) AS n FROM core_audit WHERE action = 'system.unlock'`,
+            events: sql`SELECT COUNT(*) AS n FROM guardrails_events WHERE kind = 'lockdown'`,
+            code: sql`SELECT value FROM core_system_state WHERE key = 'guardrails.unlock_code'`,
+            attempts:
+              sql`SELECT COALESCE(SUM(count), 0) AS n FROM guardrails_counters WHERE key = 'lockdown:unlock_failures'`
+          }).pipe(
+            Effect.map((r) => ({
+              audit: Number(r.audit[0]!.n),
+              events: Number(r.events[0]!.n),
+              code: r.code.map((c) => String(c.value)),
+              attempts: Number(r.attempts[0]!.n)
+            })),
+            Effect.orDie
+          ))
+        expect((yield* s.raw("/api/v1/system/status", { headers: H.auth(admin) })).json.lockdown.active).toBe(false)
+        const rotated = yield* s.raw("/api/v1/system/unlock-code/rotate", { method: "POST", headers: H.auth(admin) })
+        const before = yield* rows
+        for (const code of [rotated.json.code, "0000000000", "WRONG"]) {
+          const refused = H.expectError(
+            yield* s.raw("/api/v1/system/unlock", H.json("POST", admin, { code })),
+            409,
+            "lockdown.not_active"
+          )
+          expect(refused.message).toBe("No lockdown is active: nothing to unlock")
+        }
+        expect(yield* rows).toStrictEqual(before)
+        // the code was not spent: it lifts the next lockdown
+        yield* s.raw("/api/v1/system/lockdown", H.json("POST", admin, { reason: "drill" }))
+        const lifted = yield* s.raw("/api/v1/system/unlock", H.json("POST", admin, { code: rotated.json.code }))
+        expect(lifted.status).toBe(200)
+        expect(lifted.json).toMatchObject({ active: false })
+        expect((yield* rows).audit).toBe(before.audit + 1)
+      }))
   })
 
 /** Ledger proposals through the whole stack's gates: a velocity trip must outlive the refused propose. */

@@ -25,12 +25,65 @@ export interface MigrationStatus {
   readonly atHead: boolean
 }
 
-/** Reads the latest applied migration id. */
-export const status = Effect.gen(function*() {
+/** One of the code's migrations. */
+export interface MigrationRef {
+  readonly id: number
+  readonly name: string
+}
+
+/** {@link MigrationStatus} with what is applied and what is pending (for `airlock migrate status`). */
+export interface MigrationReport extends MigrationStatus {
+  /** False on a fresh database: the migrations table does not exist yet, nothing is applied. */
+  readonly initialized: boolean
+  /** How many migrations the database records as applied. */
+  readonly applied: number
+  /** The code's migrations a run would apply, oldest first (every one of them on a fresh database). */
+  readonly pending: ReadonlyArray<MigrationRef>
+}
+
+const known: ReadonlyArray<MigrationRef> = Object.keys(all).map((key) => {
+  const [, id, name] = key.match(/^(\d+)_(.+)$/)!
+  return { id: Number(id), name: name! }
+}).sort((a, b) => a.id - b.id)
+
+const TABLE = "effect_sql_migrations"
+
+/**
+ * Whether the migrations table exists, asked of the catalogue: a read of the absent table would
+ * fail, and on SQLite the failed statement stays in the client's statement cache, so the same
+ * read keeps failing after a migration run creates the table.
+ */
+const initialized = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql`SELECT MAX(migration_id) AS id FROM effect_sql_migrations`.pipe(
-    Effect.catchAll(() => Effect.succeed([{ id: 0 }]))
-  )
-  const current = Number(rows[0]?.id ?? 0)
-  return { current, head: headId, atHead: current >= headId } satisfies MigrationStatus
+  const rows = yield* sql.onDialectOrElse({
+    sqlite: () => sql`SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = ${TABLE}`,
+    pg: () => sql`SELECT 1 AS found WHERE to_regclass(${TABLE}) IS NOT NULL`,
+    orElse: () => sql`SELECT 1 AS found FROM information_schema.tables WHERE table_name = ${TABLE}`
+  })
+  return rows.length > 0
 })
+
+/**
+ * What is applied and what is pending. A fresh database (no migrations table yet) reports
+ * `initialized: false`, 0 applied and every migration pending; a database that cannot be read
+ * fails (it is never reported as empty).
+ */
+export const report = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const ready = yield* initialized
+  const rows = ready ? yield* sql`SELECT migration_id AS id FROM effect_sql_migrations` : []
+  const ids = rows.map((r) => Number(r.id))
+  const current = ids.reduce((max, id) => Math.max(max, id), 0)
+  return {
+    current,
+    head: headId,
+    atHead: current >= headId,
+    initialized: ready,
+    applied: ids.length,
+    // what the Migrator runs: every migration newer than the latest applied one
+    pending: known.filter((m) => m.id > current)
+  } satisfies MigrationReport
+})
+
+/** Reads the latest applied migration id (0 on a fresh database). */
+export const status = Effect.map(report, ({ atHead, current, head }): MigrationStatus => ({ current, head, atHead }))

@@ -1042,6 +1042,43 @@ export const suite = <E>(
         expect(audit).toContain("system.unlock")
       }))
 
+    it.effect("lockdown: unlock with none active is refused (409 lockdown.not_active); nothing written, code kept", () =>
+      Effect.gen(function*() {
+        const lockdown = yield* Lockdown.Lockdown
+        const probe = yield* GuardProbe
+        const { tenant, admin, controller } = yield* fixture("lock-idle")
+        const now = Windows.utcMillis(2033, 3, 1)
+        yield* TestClock.setTime(now)
+        expect(yield* lockdown.isActive).toBe(false)
+        const rotated = yield* lockdown.rotateCode(admin)
+        const storedBefore = yield* probe.systemState(Lockdown.UNLOCK_CODE_KEY)
+        const eventsBefore = yield* probe.events("lockdown")
+        const unlockAudits = Effect.map(
+          Effect.flatMap(Audit.AuditLog, (a) => a.list(tenant.id)),
+          (rows) => rows.filter((r) => r.action === "system.unlock").length
+        )
+        // the role is still checked first
+        expect(failureCode(yield* Effect.exit(lockdown.unlock(controller, rotated.code)))).toBe("rbac.forbidden")
+        // the right code and wrong ones, past the attempt limit (3): each is not_active, none is rate limited
+        for (const code of [rotated.code, "WRONGCODE0", "WRONGCODE0", "WRONGCODE0", "WRONGCODE0"]) {
+          const refused = yield* Effect.flip(lockdown.unlock(admin, code))
+          expect(refused).toMatchObject({ _tag: "Conflict", code: "lockdown.not_active" })
+          expect(Errors.httpStatus(refused as Errors.Conflict)).toBe(409)
+        }
+        // nothing written: no event, no audit, no attempt counted, the code stored as it was
+        expect(yield* probe.events("lockdown")).toStrictEqual(eventsBefore)
+        expect(yield* unlockAudits).toBe(0)
+        expect(yield* probe.counter("lockdown:unlock_failures", Windows.windowStart(now, 900_000))).toBeNull()
+        expect(yield* probe.systemState(Lockdown.UNLOCK_CODE_KEY)).toStrictEqual(storedBefore)
+        expect((yield* lockdown.current).active).toBe(false)
+        // the code, not spent, lifts the next lockdown
+        yield* lockdown.lock(admin, "drill")
+        expect((yield* lockdown.unlock(admin, rotated.code)).active).toBe(false)
+        expect(yield* unlockAudits).toBe(1)
+        // and a second unlock of the same code finds nothing to lift
+        expect(failureCode(yield* Effect.exit(lockdown.unlock(admin, rotated.code)))).toBe("lockdown.not_active")
+      }))
+
     it.effect("lockdown: a burst of readiness failures or rollbacks engages it automatically", () =>
       Effect.gen(function*() {
         const lockdown = yield* Lockdown.Lockdown

@@ -100,3 +100,94 @@ describe("migration 0006: table prefixes", () => {
       60_000
     )
 })
+
+/** Status and report read before, and again after, a first migration run on one connection. */
+const freshThenMigrated = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const before = { status: yield* Migrations.status, report: yield* Migrations.report }
+  const ran = yield* Migrations.run
+  const after = { status: yield* Migrations.status, report: yield* Migrations.report }
+  const recorded = yield* sql`SELECT COUNT(*) AS n FROM effect_sql_migrations`
+  return { before, ran: ran.length, after, recorded: Number(recorded[0]!.n) }
+}).pipe(Effect.orDie)
+
+const codeMigrations = Object.keys(Migrations.migrations).map((key) => ({
+  id: Number.parseInt(key, 10),
+  name: key.slice(key.indexOf("_") + 1)
+}))
+
+const expectedFresh = {
+  before: {
+    status: { current: 0, head: Migrations.head, atHead: false },
+    report: {
+      current: 0,
+      head: Migrations.head,
+      atHead: false,
+      initialized: false,
+      applied: 0,
+      pending: codeMigrations
+    }
+  },
+  ran: codeMigrations.length,
+  after: {
+    status: { current: Migrations.head, head: Migrations.head, atHead: true },
+    report: {
+      current: Migrations.head,
+      head: Migrations.head,
+      atHead: true,
+      initialized: true,
+      applied: codeMigrations.length,
+      pending: []
+    }
+  },
+  recorded: codeMigrations.length
+}
+
+describe("migration status on a fresh database (no migrations table yet)", () => {
+  it.effect("sqlite: nothing applied, every migration pending; after a run, at head on the same connection", () =>
+    Effect.gen(function*() {
+      const filename = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "fresh.db")
+      const result = yield* Effect.provide(freshThenMigrated, SqliteClient.layer({ filename }))
+      expect(result).toStrictEqual(expectedFresh)
+    }))
+
+  it.effect("a partly migrated database: the newer migrations are pending, in order", () =>
+    Effect.gen(function*() {
+      const filename = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "partial.db")
+      const report = yield* Effect.provide(
+        Effect.zipRight(before, Migrations.report).pipe(Effect.orDie),
+        SqliteClient.layer({ filename })
+      )
+      expect(report).toMatchObject({ current: 5, initialized: true, applied: 5, atHead: false })
+      expect(report.pending).toStrictEqual(codeMigrations.filter((m) => m.id > 5))
+    }))
+
+  it.effect("a database that cannot be read fails; it is never reported as empty", () =>
+    Effect.gen(function*() {
+      const filename = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "closed.db")
+      const foreign = Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        // a table of that name that is not the Migrator's: its read fails
+        yield* sql`CREATE TABLE effect_sql_migrations (other TEXT)`
+        return yield* Effect.either(Migrations.status)
+      }).pipe(Effect.orDie)
+      const result = yield* Effect.provide(foreign, SqliteClient.layer({ filename }))
+      expect(Either.isLeft(result)).toBe(true)
+    }))
+
+  const admin = pgAdminUrl()
+  if (admin === "") it.skip("postgres: turned off with AIRLOCK_TEST_PG=off", () => {})
+  else it.effect(
+      "postgres: nothing applied, every migration pending; after a run, at head on the same connection",
+      () =>
+        Effect.gen(function*() {
+          const url = yield* freshDatabaseUrl(admin)
+          const result = yield* Effect.provide(
+            freshThenMigrated,
+            PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })
+          )
+          expect(result).toStrictEqual(expectedFresh)
+        }),
+      60_000
+    )
+})

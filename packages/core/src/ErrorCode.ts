@@ -129,6 +129,7 @@ export const ErrorCodes = {
     "approval.self_approval": "Forbidden",
     "lockdown.code_invalid": "Forbidden",
     "lockdown.code_expired": "Forbidden",
+    "lockdown.not_active": "Conflict",
     "validation.amount": "ValidationError",
     "validation.amount_negative": "ValidationError",
     "validation.model_unpriced": "ValidationError",

@@ -4,8 +4,9 @@
  * protected actions are refused with `lockdown.active` (the `lockdown` gate, and
  * {@link Lockdown.guard} for operations outside the pipeline). An admin lifts it with the current
  * unlock code before the code's TTL runs out; wrong codes are counted and, past the limit, refused
- * with `rate_limited`. Codes rotate (a new code replaces the old; a used code is spent) and only
- * their salted hash is stored. The state lives in storage, shared by every instance.
+ * with `rate_limited`; with no lockdown active an unlock is refused with `lockdown.not_active`.
+ * Codes rotate (a new code replaces the old; a used code is spent) and only their salted hash is
+ * stored. The state lives in storage, shared by every instance.
  */
 import { type Actor, Audit, Canonical, Errors, Rbac, SecureRandom, SystemState, TenantScope } from "@airlock/core"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
@@ -226,20 +227,28 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
 
     const refuse = (code: string, message: string) => new Errors.Forbidden({ code, message })
 
+    // nothing to lift: neither a failed attempt nor an unlock (no event, no audit, the code is not spent)
+    const notActive = () =>
+      new Errors.Conflict({
+        code: "lockdown.not_active",
+        message: "No lockdown is active: nothing to unlock"
+      })
+
     /**
      * Lifts the lockdown with the current code (admin). Wrong or expired codes count towards the
      * attempt limit; past it every attempt is `rate_limited` until the window ends. A used code
-     * is spent. Unlocking while not locked down returns the state. Audited in `tenant`.
+     * is spent. With no lockdown active (or one lifted meanwhile by another request) it fails with
+     * `lockdown.not_active` (409), whatever the code, and writes nothing. Audited in `tenant`.
      */
     const unlock = (
       actor: Actor.Actor,
       code: string,
       tenant?: string
-    ): Effect.Effect<LockdownState, Errors.Forbidden | Errors.RateLimited | Errors.StorageError> =>
+    ): Effect.Effect<LockdownState, Errors.Forbidden | Errors.Conflict | Errors.RateLimited | Errors.StorageError> =>
       Effect.gen(function*() {
         yield* admin(actor)
         const auditTenant = yield* TenantScope.acting(rbac, actor, tenant)
-        if (!(yield* isActive)) return yield* current
+        if (!(yield* isActive)) return yield* notActive()
         const now = yield* Clock.currentTimeMillis
         const w = windowStart(now, attemptMs)
         // an attempt takes a slot atomically, so no number of instances can try more than the limit
@@ -271,25 +280,25 @@ export class Lockdown extends Effect.Service<Lockdown>()("@airlock/guardrails/Lo
         // a right code does not count as a wrong attempt
         yield* counters.increment(FAILURES, w, -1, null, w + attemptMs)
         const r = yield* breakers.get(BREAKER)
-        if (Option.isSome(r) && r.value.state === "open") {
-          if (yield* breakers.put(Breakers.next(r.value, { state: "closed" }, now), r.value.version)) {
-            yield* events.record({
-              tenant_id: null,
-              kind: "lockdown",
-              type: "unlock",
-              reason: "code_accepted",
-              data: { locked_since: r.value.opened_at },
-              actor_id: actor.id
-            })
-            yield* audit.append({
-              tenant_id: auditTenant,
-              actor_id: actor.id,
-              action: "system.unlock",
-              subject: "system",
-              data: { locked_since: r.value.opened_at }
-            })
-          }
-        }
+        const lifted = Option.isSome(r) && r.value.state === "open" &&
+          (yield* breakers.put(Breakers.next(r.value, { state: "closed" }, now), r.value.version))
+        // another request lifted it between the check and here: it spends the code and audits
+        if (!lifted || Option.isNone(r)) return yield* notActive()
+        yield* events.record({
+          tenant_id: null,
+          kind: "lockdown",
+          type: "unlock",
+          reason: "code_accepted",
+          data: { locked_since: r.value.opened_at },
+          actor_id: actor.id
+        })
+        yield* audit.append({
+          tenant_id: auditTenant,
+          actor_id: actor.id,
+          action: "system.unlock",
+          subject: "system",
+          data: { locked_since: r.value.opened_at }
+        })
         // the code is spent: a new one must be rotated for the next unlock
         yield* state.put(
           new SystemState.SystemStateEntry(

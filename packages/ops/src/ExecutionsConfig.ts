@@ -11,7 +11,11 @@
  * | triageMemoryEnabled | AIRLOCK_TRIAGE_MEMORY_ENABLED | MEMORY_FAILURE_BRIDGE_ENABLED | true |
  * | triageModel | AIRLOCK_TRIAGE_LLM_MODEL, else AIRLOCK_LLM_MODEL | — (`LLM_API_KEY` set = a model configured) | none |
  * | runResetEnabled | AIRLOCK_RUN_RESET_ENABLED | — (ops console: reset is development only) | true unless `AIRLOCK_ENV=production` |
+ *
+ * `AIRLOCK_ENV` is read by core's one reader (`Environment.config`): any case, unset = production,
+ * any other value a configuration error.
  */
+import { Environment } from "@airlock/core"
 import { Config, Context, Effect, Layer, Option } from "effect"
 
 /** Every setting of run controls, executions and triage. */
@@ -73,8 +77,7 @@ export const config: Config.Config<ExecutionsSettings> = Config.all({
       Config.orElse(() => Config.nonEmptyString("AIRLOCK_LLM_MODEL"))
     )
   ).pipe(Config.map(Option.getOrNull)),
-  runResetEnabled: Config.literal("development", "test", "production")("AIRLOCK_ENV").pipe(
-    Config.withDefault("production" as const),
+  runResetEnabled: Environment.config.pipe(
     Config.zipWith(
       Config.option(Config.boolean("AIRLOCK_RUN_RESET_ENABLED")),
       (env, explicit) => Option.getOrElse(explicit, () => env !== "production")
