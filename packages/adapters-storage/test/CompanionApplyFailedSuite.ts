@@ -7,45 +7,13 @@
  * provenance record the refusal with the gate's code. Run unchanged on memory, SQLite and
  * PostgreSQL.
  */
-import { Companion, CompanionPorts, CompanionProvenance, VendorMemoryStage } from "@airlock/companion"
-import {
-  Action,
-  ActionRegistry,
-  AgentMemoryConfig,
-  AiSettings,
-  CoreConfig,
-  type CorePorts,
-  Errors,
-  Gate,
-  GateOrder,
-  Ids,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  Tenants
-} from "@airlock/core"
-import { Guardrails, GuardrailsConfig, type GuardrailsPorts } from "@airlock/guardrails"
-import {
-  BankTransaction,
-  Chart,
-  JournalStore,
-  Ledger,
-  LedgerConfig,
-  type LedgerPorts as LP,
-  Proposals
-} from "@airlock/ledger"
+import { Companion, CompanionProvenance } from "@airlock/companion"
+import { Action, ActionRegistry, AiSettings, Errors, Gate, GateOrder, type Ids, Tenants } from "@airlock/core"
+import { BankTransaction, JournalStore, Proposals } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Clock, Effect, Either, Layer, Option, Schema, TestClock } from "effect"
+import { day, eligible, environment, fixture, importOne, type Ports, vendors } from "./support/CompanionAutopost.js"
 import { CompanionProbe } from "./support/CompanionProbe.js"
-
-type Ports =
-  | CorePorts.CorePorts
-  | LP.LedgerPorts
-  | GuardrailsPorts.GuardrailsPorts
-  | CompanionPorts.CompanionPorts
-  | CompanionProbe
-
-const T = (s: string) => Ids.TenantId.make(s)
 
 /** The host's gate: its name, its refusal's code, and the tenant setting that turns it on. */
 const HOST_GATE = "host.no_system_autopost"
@@ -80,96 +48,8 @@ const hostGateLayer = Layer.effectDiscard(
   Effect.flatMap(ActionRegistry.ActionRegistry, (registry) => registry.registerGate(hostGate))
 )
 
-const environment = <E>(ports: Layer.Layer<Ports, E>) =>
-  Layer.merge(Companion.layer, hostGateLayer).pipe(
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({ velocityMaxPerMinute: 10_000, valueBreakerThreshold: "5000.00" })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(37),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
-  )
-
-/** A tenant with the small-business chart, a bookkeeper, the agent and an owner. */
-const fixture = (id: string) =>
-  Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: "suggest_only" } })
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
-    const owner = yield* add("Olga", "OWNER")
-    const bookkeeper = yield* add("Bea", "BOOKKEEPER")
-    const agent = yield* add("copilot", "AGENT", "agent")
-    yield* (yield* Chart.ChartOfAccounts).importPreset(tenant.id, owner, "standard_small_business")
-    return { tenant: tenant.id, owner, bookkeeper, agent }
-  })
-
-type Fx = Effect.Effect.Success<ReturnType<typeof fixture>>
-
-const day = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString().slice(0, 10)
-
-const importOne = (fx: Fx, date: string, description: string, amount: string) =>
-  Effect.flatMap(
-    BankTransaction.BankTransactions,
-    (b) =>
-      b.importFile(fx.tenant, fx.bookkeeper, {
-        account_code: "1000",
-        format: "json",
-        transactions: [{ date, description, amount }]
-      })
-  )
-
-const vendors = [
-  { description: "ACH DEBIT OAKWOOD PROPERTY MGMT", amount: "-2400.00", account: "6300", rule: "OAKWOOD PROPERTY" },
-  { description: "ADOBE *CREATIVE CLD 800-833-6687 CA", amount: "-54.99", account: "6200", rule: "ADOBE" },
-  { description: "MONTHLY SERVICE FEE", amount: "-15.00", account: "6100", rule: "SERVICE FEE" }
-] as const
-
-/**
- * Makes the fixture's tenant eligible to auto-post: rules for three vendors, a person's reviews
- * until a threshold certifies, then `autopilot_limited` with auto-post on and no spot check.
- * The number of reviews (one entry each).
- */
-const eligible = (fx: Fx) =>
-  Effect.gen(function*() {
-    const c = yield* Companion.Companion
-    const models = yield* CompanionPorts.CompanionModelStore
-    for (const v of vendors) {
-      yield* c.createRule(fx.tenant, fx.owner, { name: v.rule, description_contains: v.rule, account_code: v.account })
-    }
-    let reviews = 0
-    let certified: number | null = null
-    while (certified === null && reviews < 200) {
-      const v = vendors[reviews % vendors.length]!
-      const imported = yield* importOne(fx, day(reviews), `${v.description} ${1000 + reviews}`, v.amount)
-      const item = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: imported.ids })).items[0]!
-      expect(item.status).toBe("proposed")
-      yield* c.apply(fx.tenant, fx.bookkeeper, item.proposal_id!)
-      yield* TestClock.adjust("6 hours")
-      reviews++
-      const latest = yield* models.latestCalibration(fx.tenant)
-      if (Option.isSome(latest)) {
-        certified = (latest.value.certificate as { threshold?: number | null }).threshold ?? null
-      }
-    }
-    expect(certified).not.toBeNull()
-    yield* (yield* Tenants.Tenants).updateSettings(fx.tenant, {
-      ai_mode: "autopilot_limited",
-      extensions: { "companion.autopost_enabled": true, "companion.spot_check_rate": 0 }
-    }, fx.owner)
-    return reviews
-  })
-
 export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
-  layer(environment(ports), { timeout: 300_000 })(`companion apply_failed: ${name}`, (it) => {
+  layer(environment(ports, { host: hostGateLayer }), { timeout: 300_000 })(`companion apply_failed: ${name}`, (it) => {
     it.effect(
       "apply_failed: a host gate refuses the system actor's apply; stored, not applied, counted, reviewable, traced",
       () =>
@@ -183,7 +63,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           const journal = yield* JournalStore.JournalStore
           const bank = yield* BankTransaction.BankTransactionStore
           const provenance = yield* CompanionProvenance.CompanionProvenance
-          const reviews = yield* eligible(fx)
+          const { reviews } = yield* eligible(fx)
 
           let n = 400
           /** Imports one Adobe transaction and proposes it; the item and the entries it posted. */
