@@ -1,6 +1,8 @@
 import { Memory } from "@airlock/adapters-storage"
 import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionApplyFailedSuite from "./CompanionApplyFailedSuite.js"
+import * as CompanionCoverageSuite from "./CompanionCoverageSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
@@ -46,3 +48,5 @@ DriftSuite.suite("memory", Memory.layer, { parallelConnections: false })
 RulePromotionSuite.suite("memory", Memory.layer)
 FeaturesSuite.suite("memory", Memory.layer, { parallelConnections: false })
 CompanionGatesSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
+CompanionApplyFailedSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
+CompanionCoverageSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
