@@ -129,6 +129,19 @@ const update = (fx: Fx, input: CompanionSettings.SettingsUpdate, actor: Actor.Ac
 const events = (kind: "velocity" | "trust", tenant: string) =>
   Effect.map(Effect.flatMap(GuardProbe, (p) => p.events(kind)), (rows) => rows.filter((e) => e.tenant_id === tenant))
 
+/**
+ * How an effect that must be refused failed: its code and details (a success reads as
+ * `{code: "succeeded"}`, so a failing assertion prints a small diff, not a whole result).
+ */
+const refusal = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.match(self, {
+    onFailure: (e) => {
+      const error = e as { readonly code?: unknown; readonly details?: unknown }
+      return { code: error.code, details: error.details }
+    },
+    onSuccess: () => ({ code: "succeeded", details: undefined })
+  })
+
 /** The counter window the velocity breaker counts in now. */
 const counterNow = (tenant: string) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -158,9 +171,9 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         // the own tenant trips on its 4th command (its limit 3), not on its 11th
         expect((yield* notes(own, 3, "o")).map((i) => [i.count, i.limit])).toStrictEqual([[1, 3], [2, 3], [3, 3]])
         const start = yield* Clock.currentTimeMillis
-        const refused = yield* Effect.flip(note(own, "o3"))
+        const refused = yield* refusal(note(own, "o3"))
         expect(refused).toMatchObject({ code: "breaker.velocity" })
-        expect((refused as { readonly details?: unknown }).details).toStrictEqual({
+        expect(refused.details).toStrictEqual({
           tenant_id: own.tenant,
           count: 4,
           limit: 3,
@@ -168,7 +181,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         })
         // the other tenant keeps the deployment's 10 a minute and 120 s
         expect((yield* notes(other, 10, "x")).map((i) => i.limit)).toStrictEqual(Array(10).fill(10))
-        expect(yield* Effect.flip(note(other, "x10"))).toMatchObject({
+        expect(yield* refusal(note(other, "x10"))).toMatchObject({
           code: "breaker.velocity",
           details: { count: 11, limit: 10, until: new Date(start + 120_000).toISOString() }
         })
@@ -197,7 +210,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         // after the deployment's cooldown only the other tenant's breaker has closed
         yield* TestClock.adjust("120 seconds")
         yield* note(other, "x11")
-        expect(yield* Effect.flip(note(own, "o4"))).toMatchObject({ code: "breaker.velocity", details: { limit: 3 } })
+        expect(yield* refusal(note(own, "o4"))).toMatchObject({ code: "breaker.velocity", details: { limit: 3 } })
         yield* TestClock.adjust("180 seconds")
         yield* note(own, "o5")
         expect((yield* events("velocity", own.tenant)).map((e) => [e.type, e.data.cooldown_seconds])).toStrictEqual([
@@ -218,7 +231,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         expect((yield* update(fx, { velocity_max_per_minute: 2 })).status).toBe("applied")
         yield* c.propose(fx.tenant, fx.agent, {})
         yield* c.propose(fx.tenant, fx.agent, {})
-        expect(yield* Effect.flip(c.propose(fx.tenant, fx.agent, {}))).toMatchObject({
+        expect(yield* refusal(c.propose(fx.tenant, fx.agent, {}))).toMatchObject({
           code: "breaker.velocity",
           details: { count: 3, limit: 2 }
         })
@@ -243,9 +256,9 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         })
         // still 2 a minute
         yield* notes(fx, 2, "a")
-        expect(yield* Effect.flip(note(fx, "a2"))).toMatchObject({ code: "breaker.velocity", details: { limit: 2 } })
+        expect(yield* refusal(note(fx, "a2"))).toMatchObject({ code: "breaker.velocity", details: { limit: 2 } })
         // the requester cannot approve; a second person can
-        expect(yield* Effect.flip(settings.approve(fx.tenant, asked.change.change_id, fx.owner))).toMatchObject({
+        expect(yield* refusal(settings.approve(fx.tenant, asked.change.change_id, fx.owner))).toMatchObject({
           code: "approval.self_approval"
         })
         const approved = yield* settings.approve(fx.tenant, asked.change.change_id, fx.controller)
@@ -256,7 +269,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         // once the open breaker has cooled down and the minute has slid by: 5 a minute
         yield* TestClock.adjust("180 seconds")
         expect((yield* notes(fx, 5, "b")).map((i) => i.limit)).toStrictEqual([5, 5, 5, 5, 5])
-        expect(yield* Effect.flip(note(fx, "b5"))).toMatchObject({ code: "breaker.velocity", details: { limit: 5 } })
+        expect(yield* refusal(note(fx, "b5"))).toMatchObject({ code: "breaker.velocity", details: { limit: 5 } })
         expect((yield* events("velocity", fx.tenant)).map((e) => [e.type, e.data.limit ?? null])).toStrictEqual([
           ["trip", 2],
           ["reset", null],
@@ -384,7 +397,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           effective: { velocity_max_per_minute: 1, velocity_cooldown_seconds: 120, trust_downgrade_to: "shadow_only" }
         })
         yield* note(fx, "m0")
-        expect(yield* Effect.flip(note(fx, "m1"))).toMatchObject({
+        expect(yield* refusal(note(fx, "m1"))).toMatchObject({
           code: "breaker.velocity",
           details: { count: 2, limit: 1 }
         })

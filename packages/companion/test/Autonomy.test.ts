@@ -2,7 +2,7 @@
 import { Autonomy, CompanionSettings } from "@airlock/companion"
 import { AiSettings, Ids } from "@airlock/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Either, Schema } from "effect"
 
 const base: Autonomy.Levels = {
   ai_enabled: true,
@@ -148,5 +148,32 @@ describe("Autonomy.raises: velocity and trust breaker settings", () => {
     // `base` carries no breaker fields: a change recorded before them
     expect(Autonomy.raises(base, { ...base, ...breakers, velocity_max_per_minute: 10_000 })).toStrictEqual([])
     expect(Autonomy.raises({ ...base, ...breakers }, base)).toStrictEqual([])
+  })
+})
+
+describe("CompanionSettings.ChangePayload", () => {
+  it("a change stored before the breaker settings were recorded still decodes, without them", () => {
+    const base = {
+      ai_enabled: true,
+      kill_switch: false,
+      ai_mode: "suggest_only",
+      autopost_enabled: false,
+      autopost_threshold: 0.9,
+      coldstart_min_labels: 3,
+      target_precision: 0.95,
+      certification_delta: 0.05,
+      spot_check_rate: 0.05,
+      value_breaker_threshold: "5000.00",
+      llm_tenant_cap_micros: "50000000",
+      approval_risk_threshold: 0.7
+    }
+    const old = Schema.decodeUnknownEither(CompanionSettings.ChangePayload)({ patch: {}, raises: [], base })
+    expect(Either.isRight(old) && old.right.base).toStrictEqual({ ...base, llm_tenant_cap_micros: 50_000_000n })
+    const now = Schema.decodeUnknownEither(CompanionSettings.ChangePayload)({
+      patch: {},
+      raises: [],
+      base: { ...base, velocity_max_per_minute: 30, trust_downgrade_to: "suggest_only" }
+    })
+    expect(Either.isRight(now) && now.right.base).toMatchObject({ velocity_max_per_minute: 30 })
   })
 })
