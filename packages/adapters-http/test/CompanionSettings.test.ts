@@ -614,7 +614,10 @@ const suite = (storage: "sqlite" | "postgres") =>
         // null removes the tenant's value: back to the deployment's 30 a minute, lower than 100 — at once
         const removed = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { velocity_max_per_minute: null }))
         expect(removed.status).toBe(200)
-        expect(removed.json).toMatchObject({ velocity_max_per_minute: null, effective: { velocity_max_per_minute: 30 } })
+        expect(removed.json).toMatchObject({
+          velocity_max_per_minute: null,
+          effective: { velocity_max_per_minute: 30 }
+        })
         expect((yield* H.settingsRow("default"))!.extensions[K.velocity]).toBeUndefined()
       }))
   })

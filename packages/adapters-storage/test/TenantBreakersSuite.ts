@@ -6,7 +6,7 @@
  * override fails safe. Persisted counters, breaker rows and event rows are read raw through
  * {@link GuardProbe}. Run unchanged on memory, SQLite and PostgreSQL.
  */
-import { Autonomy, Companion, CompanionPorts, CompanionSettings, VendorMemoryStage } from "@airlock/companion"
+import { Autonomy, Companion, type CompanionPorts, CompanionSettings, VendorMemoryStage } from "@airlock/companion"
 import {
   ActionRegistry,
   type Actor,
@@ -144,9 +144,11 @@ const refusal = <A, E, R>(self: Effect.Effect<A, E, R>) =>
 
 /** The counter window the velocity breaker counts in now. */
 const counterNow = (tenant: string) =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.flatMap(GuardProbe, (p) =>
-      p.counter(VelocityBreaker.counterKey(tenant), Windows.windowStart(now, 60_000))))
+  Effect.flatMap(
+    Clock.currentTimeMillis,
+    (now) =>
+      Effect.flatMap(GuardProbe, (p) => p.counter(VelocityBreaker.counterKey(tenant), Windows.windowStart(now, 60_000)))
+  )
 
 export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
   layer(environment(ports), { timeout: 180_000 })(`tenant breakers: ${name}`, (it) => {
@@ -262,7 +264,10 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           code: "approval.self_approval"
         })
         const approved = yield* settings.approve(fx.tenant, asked.change.change_id, fx.controller)
-        expect(approved.settings).toMatchObject({ velocity_max_per_minute: 5, effective: { velocity_max_per_minute: 5 } })
+        expect(approved.settings).toMatchObject({
+          velocity_max_per_minute: 5,
+          effective: { velocity_max_per_minute: 5 }
+        })
         expect((yield* (yield* Tenants.Tenants).settings(fx.tenant)).extensions).toMatchObject({
           [GuardrailsConfig.TenantKeys.velocityMaxPerMinute]: 5
         })

@@ -161,7 +161,10 @@ export const raises = (before: Levels, after: Levels): ReadonlyArray<Raise> => {
     add("approval_risk_threshold", before.approval_risk_threshold, after.approval_risk_threshold)
   }
   // breaker settings: compared only when both sides carry them (levels stored before did not)
-  const compare = <K extends BreakerField>(field: K, raised: (from: BreakerValue<K>, to: BreakerValue<K>) => boolean) => {
+  const compare = <K extends BreakerField>(
+    field: K,
+    raised: (from: BreakerValue<K>, to: BreakerValue<K>) => boolean
+  ) => {
     const from = before[field]
     const to = after[field]
     if (from !== undefined && to !== undefined && raised(from as BreakerValue<K>, to as BreakerValue<K>)) {

@@ -234,13 +234,17 @@ export class VelocityBreaker extends Effect.Service<VelocityBreaker>()("@airlock
       settings?: TenantExtensions
     ): Effect.Effect<VelocityReading, Errors.StorageError> => {
       const limits = limitsOf(settings)
-      return inWindow(tenant, limits, (now, key, w, previous) =>
-        Effect.map(counters.get(key, w), (current): VelocityReading => ({
-          tripped: false,
-          count: slidingCount(previous, current, now, WINDOW_MS),
-          limit: limits.maxPerMinute,
-          until: null
-        })))
+      return inWindow(
+        tenant,
+        limits,
+        (now, key, w, previous) =>
+          Effect.map(counters.get(key, w), (current): VelocityReading => ({
+            tripped: false,
+            count: slidingCount(previous, current, now, WINDOW_MS),
+            limit: limits.maxPerMinute,
+            until: null
+          }))
+      )
     }
 
     /**
