@@ -40,9 +40,15 @@ layer(H.layer(), { excludeTestServices: true })("companion settings", (it) => {
           "spot_check_rate",
           "target_precision",
           "tenant_id",
+          "trust_downgrade_to",
+          "trust_min_sample",
+          "trust_rejection_rate",
+          "trust_window_seconds",
           "updated_at",
           "updated_by",
-          "value_breaker_threshold"
+          "value_breaker_threshold",
+          "velocity_cooldown_seconds",
+          "velocity_max_per_minute"
         ]
       )
       expect(raw.json.updated_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)

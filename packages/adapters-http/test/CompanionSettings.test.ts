@@ -448,6 +448,178 @@ const suite = (storage: "sqlite" | "postgres") =>
         })
         expect(lowered).toStrictEqual([])
       }))
+
+    it.effect("velocity and trust breaker settings: named with defaults, lowered at once, raised only with approval", () =>
+      Effect.gen(function*() {
+        const s = yield* H.TestServer
+        yield* withdrawPending(s)
+        const K = {
+          velocity: "guardrails.velocity_max_per_minute",
+          cooldown: "guardrails.velocity_cooldown_seconds",
+          rate: "guardrails.trust_rejection_rate",
+          sample: "guardrails.trust_min_sample",
+          window: "guardrails.trust_window_seconds",
+          target: "guardrails.trust_downgrade_to"
+        }
+        // GET: the named fields (no override) and what guardrails enforces (the deployment's defaults)
+        const got = yield* s.raw(settings, { headers: H.auth(H.tokens.viewer) })
+        expect(got.json).toMatchObject({
+          velocity_max_per_minute: null,
+          velocity_cooldown_seconds: null,
+          trust_rejection_rate: null,
+          trust_min_sample: null,
+          trust_window_seconds: null,
+          trust_downgrade_to: null,
+          effective: {
+            velocity_max_per_minute: 30,
+            velocity_cooldown_seconds: 300,
+            trust_rejection_rate: 0.5,
+            trust_min_sample: 20,
+            trust_window_seconds: 604_800,
+            trust_downgrade_to: "suggest_only"
+          }
+        })
+        expect((yield* s.raw(named, { headers: H.auth(H.tokens.viewer) })).json).toStrictEqual(got.json)
+
+        // lowering (a lower limit, a longer cooldown, trips sooner, to a lower mode): at once, audited
+        const seq0 = yield* lastSeq("default")
+        const lowered = yield* s.raw(
+          settings,
+          H.json("PUT", H.tokens.owner, {
+            velocity_max_per_minute: 12,
+            velocity_cooldown_seconds: 600,
+            trust_rejection_rate: 0.3,
+            trust_min_sample: 5,
+            trust_downgrade_to: "shadow_only"
+          })
+        )
+        expect(lowered.status).toBe(200)
+        expect(lowered.json).toMatchObject({
+          velocity_max_per_minute: 12,
+          velocity_cooldown_seconds: 600,
+          trust_rejection_rate: 0.3,
+          trust_min_sample: 5,
+          trust_downgrade_to: "shadow_only",
+          trust_window_seconds: null,
+          effective: {
+            velocity_max_per_minute: 12,
+            velocity_cooldown_seconds: 600,
+            trust_rejection_rate: 0.3,
+            trust_min_sample: 5,
+            trust_window_seconds: 604_800,
+            trust_downgrade_to: "shadow_only"
+          }
+        })
+        const stored = {
+          [K.velocity]: 12,
+          [K.cooldown]: 600,
+          [K.rate]: 0.3,
+          [K.sample]: 5,
+          [K.target]: "shadow_only"
+        }
+        expect((yield* H.settingsRow("default"))!.extensions).toMatchObject(stored)
+        const audit = yield* auditSince("default", seq0)
+        expect(audit.map((a) => [a.action, a.actor_id])).toStrictEqual([["settings.updated", "owner"]])
+        expect(audit[0]!.data.after.extensions).toMatchObject(stored)
+
+        // each raise alone is refused by PUT and writes nothing
+        const row = yield* H.settingsRow("default")
+        const seq1 = yield* lastSeq("default")
+        for (
+          const [body, field] of [
+            [{ velocity_max_per_minute: 13 }, "velocity_max_per_minute"],
+            [{ velocity_max_per_minute: null }, "velocity_max_per_minute"],
+            [{ velocity_cooldown_seconds: 599 }, "velocity_cooldown_seconds"],
+            [{ trust_rejection_rate: 0.31 }, "trust_rejection_rate"],
+            [{ trust_min_sample: 6 }, "trust_min_sample"],
+            [{ trust_window_seconds: 3600 }, "trust_window_seconds"],
+            [{ trust_window_seconds: 30 * 86_400 }, "trust_window_seconds"],
+            [{ trust_downgrade_to: "suggest_only" }, "trust_downgrade_to"]
+          ] as const
+        ) {
+          const r = yield* s.raw(settings, H.json("PUT", H.tokens.owner, body))
+          expect(H.expectError(r, 403, "companion.settings.approval_required").details).toMatchObject({
+            raises: [field]
+          })
+        }
+        expect(yield* H.settingsRow("default")).toStrictEqual(row)
+        expect(yield* lastSeq("default")).toBe(seq1)
+
+        // requested as a change, approved by a second person: applied and enforced as the tenant's
+        const asked = yield* s.raw(
+          changes,
+          H.json("POST", H.tokens.owner, { velocity_max_per_minute: 100, trust_window_seconds: 3600 })
+        )
+        expect(asked.status).toBe(202)
+        expect(asked.json.change.raises).toStrictEqual([
+          { field: "velocity_max_per_minute", from: 12, to: 100 },
+          { field: "trust_window_seconds", from: 604_800, to: 3600 }
+        ])
+        expect(yield* H.settingsRow("default")).toStrictEqual(row)
+        H.expectError(
+          yield* s.raw(`${changes}/${asked.json.change_id}/approve`, H.json("POST", H.tokens.owner, {})),
+          403,
+          "approval.self_approval"
+        )
+        const seq2 = yield* lastSeq("default")
+        const approved = yield* s.raw(`${changes}/${asked.json.change_id}/approve`, H.json("POST", H.tokens.admin, {}))
+        expect(approved.status).toBe(200)
+        expect(approved.json.settings).toMatchObject({
+          velocity_max_per_minute: 100,
+          trust_window_seconds: 3600,
+          effective: { velocity_max_per_minute: 100, trust_window_seconds: 3600 }
+        })
+        expect((yield* H.settingsRow("default"))!.extensions).toMatchObject({ [K.velocity]: 100, [K.window]: 3600 })
+        expect((yield* auditSince("default", seq2)).map((a) => [a.action, a.actor_id])).toStrictEqual([
+          ["settings.updated", "admin"],
+          ["action.applied", "admin"]
+        ])
+
+        // stale: a raise of the minimum sample, then the threshold made stricter, then the approval
+        const pending = yield* s.raw(changes, H.json("POST", H.tokens.owner, { trust_min_sample: 50 }))
+        expect(pending.status).toBe(202)
+        expect((yield* s.raw(settings, H.json("PUT", H.tokens.owner, { trust_rejection_rate: 0.2 }))).status).toBe(200)
+        const stale = yield* s.raw(`${changes}/${pending.json.change_id}/approve`, H.json("POST", H.tokens.admin, {}))
+        expect(H.expectError(stale, 409, "companion.settings.stale").details).toMatchObject({
+          lowered_since: ["trust_rejection_rate"]
+        })
+        expect((yield* H.settingsRow("default"))!.extensions).toMatchObject({ [K.sample]: 5, [K.rate]: 0.2 })
+        yield* withdrawPending(s)
+
+        // invalid values: 400 validation.schema naming the field; raw keys are checked the same way
+        const row2 = yield* H.settingsRow("default")
+        for (
+          const [body, field] of [
+            [{ velocity_max_per_minute: 0 }, "velocity_max_per_minute"],
+            [{ velocity_max_per_minute: 2.5 }, "velocity_max_per_minute"],
+            [{ velocity_max_per_minute: 10_001 }, "velocity_max_per_minute"],
+            [{ velocity_max_per_minute: "5" }, "velocity_max_per_minute"],
+            [{ velocity_cooldown_seconds: 86_401 }, "velocity_cooldown_seconds"],
+            [{ trust_rejection_rate: 1.5 }, "trust_rejection_rate"],
+            [{ trust_min_sample: 0 }, "trust_min_sample"],
+            [{ trust_window_seconds: 59 }, "trust_window_seconds"],
+            [{ trust_downgrade_to: "off" }, "trust_downgrade_to"]
+          ] as const
+        ) {
+          const r = yield* s.raw(settings, H.json("PUT", H.tokens.owner, body))
+          expect(H.expectError(r, 400, "validation.schema").message).toContain(field)
+        }
+        const rawBad = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { extensions: { [K.sample]: 0 } }))
+        expect(H.expectError(rawBad, 400, "validation.companion_setting").details).toMatchObject({
+          field: "trust_min_sample",
+          key: K.sample
+        })
+        expect(yield* H.settingsRow("default")).toStrictEqual(row2)
+
+        // null removes the tenant's value: back to the deployment's 30 a minute, lower than 100 — at once
+        const removed = yield* s.raw(settings, H.json("PUT", H.tokens.owner, { velocity_max_per_minute: null }))
+        expect(removed.status).toBe(200)
+        expect(removed.json).toMatchObject({
+          velocity_max_per_minute: null,
+          effective: { velocity_max_per_minute: 30 }
+        })
+        expect((yield* H.settingsRow("default"))!.extensions[K.velocity]).toBeUndefined()
+      }))
   })
 
 /** Withdraws every pending settings change of the default tenant (as its requester, the owner). */

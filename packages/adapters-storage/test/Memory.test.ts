@@ -25,6 +25,7 @@ import * as Probe from "./support/Probe.js"
 import * as ReportsProbe from "./support/ReportsProbe.js"
 import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as TenantProbe from "./support/TenantProbe.js"
+import * as TenantBreakersSuite from "./TenantBreakersSuite.js"
 import * as TenantDataSuite from "./TenantDataSuite.js"
 
 suite("memory", Layer.provideMerge(Probe.memory, Memory.layer), { parallelConnections: false })
@@ -50,3 +51,4 @@ FeaturesSuite.suite("memory", Memory.layer, { parallelConnections: false })
 CompanionGatesSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
 CompanionApplyFailedSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
 CompanionCoverageSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
+TenantBreakersSuite.suite("memory", Layer.provideMerge(GuardProbe.memory, Memory.layer))

@@ -27,6 +27,7 @@ import * as Probe from "./support/Probe.js"
 import * as ReportsProbe from "./support/ReportsProbe.js"
 import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as TenantProbe from "./support/TenantProbe.js"
+import * as TenantBreakersSuite from "./TenantBreakersSuite.js"
 import * as TenantDataSuite from "./TenantDataSuite.js"
 
 const admin = pgAdminUrl()
@@ -147,6 +148,15 @@ if (admin === "") {
       Effect.map(
         freshDatabaseUrl(admin),
         (url) => Layer.provideMerge(CompanionProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+      )
+    )
+  )
+  TenantBreakersSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(
+      Effect.map(
+        freshDatabaseUrl(admin),
+        (url) => Layer.provideMerge(GuardProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
       )
     )
   )

@@ -28,6 +28,7 @@ import * as Probe from "./support/Probe.js"
 import * as ReportsProbe from "./support/ReportsProbe.js"
 import * as SchedulerProbe from "./support/SchedulerProbe.js"
 import * as TenantProbe from "./support/TenantProbe.js"
+import * as TenantBreakersSuite from "./TenantBreakersSuite.js"
 import * as TenantDataSuite from "./TenantDataSuite.js"
 
 const file = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "conformance.db")
@@ -106,4 +107,8 @@ CompanionApplyFailedSuite.suite(
 CompanionCoverageSuite.suite(
   "sqlite (:memory:)",
   Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
+)
+TenantBreakersSuite.suite(
+  "sqlite (:memory:)",
+  Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: ":memory:" }))
 )

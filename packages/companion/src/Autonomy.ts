@@ -17,11 +17,22 @@
  * | `value_breaker_threshold` | higher effective threshold (fewer amounts forced to review) |
  * | `llm_tenant_cap_usd` | higher effective cap (more model spend) |
  * | `approval_risk_threshold` | higher effective threshold (fewer approvals) |
+ * | `velocity_max_per_minute` | higher effective limit (the velocity breaker trips later) |
+ * | `velocity_cooldown_seconds` | shorter effective cooldown (a tripped breaker closes sooner) |
+ * | `trust_rejection_rate` | higher effective threshold (the trust breaker trips later) |
+ * | `trust_min_sample` | higher effective minimum (the trust breaker trips later) |
+ * | `trust_window_seconds` | any change (see below) |
+ * | `trust_downgrade_to` | a higher mode (a trip leaves the tenant more autonomy) |
  * | `features.ml_classifier`, `features.llm_fallback`, `features.calibration` | off → on (`TenantFeatures.RAISING`) |
  *
  * Turning `features.auto_rule_promotion` or `features.drift_detection` on is not a raise (the first
  * only proposes rules a person approves, the second only adds questions); turning any flag off
  * takes effect at once.
+ *
+ * The trust window has no safe direction: a longer window lets an older good record outweigh a
+ * recent run of rejections (the breaker trips later), a shorter one may never hold the minimum
+ * sample (it never trips at a small tenant). Either change can weaken the breaker, so any change
+ * of the effective window is a raise.
  *
  * Effective values are the tenant's own, else the deployment's (guardrails' configuration), so
  * removing an override that was stricter than the deployment default is a raise too. A change
@@ -61,7 +72,27 @@ export interface Levels {
   readonly approval_risk_threshold: number
   /** The tenant's feature flags (absent on levels stored before they were recorded: not compared). */
   readonly features?: TenantFeatures.Features | undefined
+  /**
+   * The velocity and trust breakers' effective settings (guardrails' reading of the tenant's
+   * override, else the deployment's). Absent on levels stored before they were recorded: not compared.
+   */
+  readonly velocity_max_per_minute?: number | undefined
+  readonly velocity_cooldown_seconds?: number | undefined
+  readonly trust_rejection_rate?: number | undefined
+  readonly trust_min_sample?: number | undefined
+  readonly trust_window_seconds?: number | undefined
+  readonly trust_downgrade_to?: AiSettings.AiMode | undefined
 }
+
+/** The breaker settings among the levels. */
+type BreakerField =
+  | "velocity_max_per_minute"
+  | "velocity_cooldown_seconds"
+  | "trust_rejection_rate"
+  | "trust_min_sample"
+  | "trust_window_seconds"
+  | "trust_downgrade_to"
+type BreakerValue<K extends BreakerField> = Exclude<Levels[K], undefined>
 
 /** One field a change raises, with its effective values before and after. */
 export interface Raise {
@@ -129,6 +160,23 @@ export const raises = (before: Levels, after: Levels): ReadonlyArray<Raise> => {
   if (after.approval_risk_threshold > before.approval_risk_threshold) {
     add("approval_risk_threshold", before.approval_risk_threshold, after.approval_risk_threshold)
   }
+  // breaker settings: compared only when both sides carry them (levels stored before did not)
+  const compare = <K extends BreakerField>(
+    field: K,
+    raised: (from: BreakerValue<K>, to: BreakerValue<K>) => boolean
+  ) => {
+    const from = before[field]
+    const to = after[field]
+    if (from !== undefined && to !== undefined && raised(from as BreakerValue<K>, to as BreakerValue<K>)) {
+      add(field, from, to)
+    }
+  }
+  compare("velocity_max_per_minute", (from, to) => to > from)
+  compare("velocity_cooldown_seconds", (from, to) => to < from)
+  compare("trust_rejection_rate", (from, to) => to > from)
+  compare("trust_min_sample", (from, to) => to > from)
+  compare("trust_window_seconds", (from, to) => to !== from)
+  compare("trust_downgrade_to", (from, to) => RANK[to] > RANK[from])
   if (before.features !== undefined && after.features !== undefined) {
     for (const f of TenantFeatures.RAISING) {
       if (!before.features[f] && after.features[f]) add(`features.${f}`, false, true)

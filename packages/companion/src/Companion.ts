@@ -668,7 +668,7 @@ export const make = Effect.gen(function*() {
       )
       const settings = yield* loadSettings(tenant)
       yield* requireEnabled(tenant, settings)
-      yield* velocity.record(tenant)
+      yield* velocity.record(tenant, settings)
       const flow = CompanionSettings.fromAiSettings(settings)
       const features = yield* TenantFeatures.current(settings)
       // calibration off: no calibrated probability, so nothing certifies and nothing auto-posts

@@ -1,8 +1,8 @@
 /**
  * The tenant's companion settings as named fields. They live in core's `AiSettings` (the kill
  * switch and mode as its own fields; everything else in `extensions` under `companion.*` keys,
- * or under guardrails' keys for the value breaker threshold, the LLM cap and the approval
- * threshold, which guardrails reads from there). {@link fromAiSettings} reads them, with the
+ * or under guardrails' keys for the value breaker threshold, the LLM cap, the approval threshold
+ * and the velocity and trust breakers' settings, which guardrails reads from there). {@link fromAiSettings} reads them, with the
  * defaults below; the {@link CompanionSettings} service reads and changes them through core's
  * `Tenants`, so every limit core puts on settings applies, and a change that raises autonomy
  * (see `Autonomy`) becomes a governed action waiting for a second person.
@@ -22,7 +22,7 @@ import {
   Tenants,
   UnitOfWork
 } from "@airlock/core"
-import { GuardrailsConfig, Usd } from "@airlock/guardrails"
+import { GuardrailsConfig, TrustBreaker, Usd, VelocityBreaker } from "@airlock/guardrails"
 import { Effect, Either, Option, Schema } from "effect"
 import * as Autonomy from "./Autonomy.js"
 import * as TenantFeatures from "./TenantFeatures.js"
@@ -54,6 +54,23 @@ export const ValueBreakerThreshold = DecimalAmount
 /** `llm_tenant_cap_usd`: the tenant's LLM spend cap per budget period (decimal dollars). */
 export const LlmTenantCapUsd = DecimalAmount
 
+/** A number in one of guardrails' tenant override ranges (what guardrails itself accepts). */
+const inRange = (range: GuardrailsConfig.TenantRange): Schema.Schema<number> =>
+  (range.integer ? Schema.Int : Schema.Number).pipe(Schema.between(range.min, range.max))
+
+/** `velocity_max_per_minute`: AI commands in a sliding minute before the velocity breaker trips (1 … 10,000). */
+export const VelocityMaxPerMinute = inRange(GuardrailsConfig.TenantRanges.velocityMaxPerMinute)
+/** `velocity_cooldown_seconds`: how long a tripped velocity breaker stays open (1 … 86,400 s). */
+export const VelocityCooldownSeconds = inRange(GuardrailsConfig.TenantRanges.velocityCooldownSeconds)
+/** `trust_rejection_rate`: rejection rate at or above which the trust breaker downgrades the mode (0 … 1). */
+export const TrustRejectionRate = inRange(GuardrailsConfig.TenantRanges.trustRejectionRate)
+/** `trust_min_sample`: decided proposals in the window before the trust breaker may trip (1 … 5,000). */
+export const TrustMinSample = inRange(GuardrailsConfig.TenantRanges.trustMinSample)
+/** `trust_window_seconds`: the window the trust breaker counts decided proposals over (60 s … 90 days). */
+export const TrustWindowSeconds = inRange(GuardrailsConfig.TenantRanges.trustWindowSeconds)
+/** `trust_downgrade_to`: the mode a trust-breaker trip downgrades to. */
+export const TrustDowngradeTo = AiSettings.AiMode
+
 /** Where each extension-stored field lives in `AiSettings.extensions`. */
 export const Keys = {
   autopost_enabled: "companion.autopost_enabled",
@@ -64,7 +81,13 @@ export const Keys = {
   spot_check_rate: "companion.spot_check_rate",
   value_breaker_threshold: GuardrailsConfig.TenantKeys.valueBreakerThreshold,
   llm_tenant_cap_usd: GuardrailsConfig.TenantKeys.llmTenantCapUsd,
-  approval_risk_threshold: GuardrailsConfig.TenantKeys.approvalRiskThreshold
+  approval_risk_threshold: GuardrailsConfig.TenantKeys.approvalRiskThreshold,
+  velocity_max_per_minute: GuardrailsConfig.TenantKeys.velocityMaxPerMinute,
+  velocity_cooldown_seconds: GuardrailsConfig.TenantKeys.velocityCooldownSeconds,
+  trust_rejection_rate: GuardrailsConfig.TenantKeys.trustRejectionRate,
+  trust_min_sample: GuardrailsConfig.TenantKeys.trustMinSample,
+  trust_window_seconds: GuardrailsConfig.TenantKeys.trustWindowSeconds,
+  trust_downgrade_to: GuardrailsConfig.TenantKeys.trustDowngradeTo
 } as const
 
 /** An extension-stored field. */
@@ -80,7 +103,13 @@ export const FieldSchemas = {
   spot_check_rate: SpotCheckRate,
   value_breaker_threshold: ValueBreakerThreshold,
   llm_tenant_cap_usd: LlmTenantCapUsd,
-  approval_risk_threshold: ApprovalRiskThreshold
+  approval_risk_threshold: ApprovalRiskThreshold,
+  velocity_max_per_minute: VelocityMaxPerMinute,
+  velocity_cooldown_seconds: VelocityCooldownSeconds,
+  trust_rejection_rate: TrustRejectionRate,
+  trust_min_sample: TrustMinSample,
+  trust_window_seconds: TrustWindowSeconds,
+  trust_downgrade_to: TrustDowngradeTo
 } as const satisfies Record<ExtensionField, Schema.Schema<any, any>>
 
 /** Defaults of the companion's own fields (the rollout runbook's values; the issue's for the rest). */
@@ -114,6 +143,18 @@ export interface Settings {
   readonly llm_tenant_cap_usd: string | null
   /** The tenant's own approval risk threshold; null = the deployment's (`AIRLOCK_APPROVAL_RISK_THRESHOLD`). */
   readonly approval_risk_threshold: number | null
+  /** The tenant's own velocity limit; null = the deployment's (`AIRLOCK_VELOCITY_MAX_PER_MINUTE`). */
+  readonly velocity_max_per_minute: number | null
+  /** The tenant's own velocity cooldown; null = the deployment's (`AIRLOCK_VELOCITY_COOLDOWN_SECONDS`). */
+  readonly velocity_cooldown_seconds: number | null
+  /** The tenant's own trust threshold; null = the deployment's (`AIRLOCK_TRUST_REJECTION_RATE`). */
+  readonly trust_rejection_rate: number | null
+  /** The tenant's own trust minimum sample; null = the deployment's (`AIRLOCK_TRUST_MIN_SAMPLE`). */
+  readonly trust_min_sample: number | null
+  /** The tenant's own trust window; null = the deployment's (`AIRLOCK_TRUST_WINDOW_SECONDS`). */
+  readonly trust_window_seconds: number | null
+  /** The tenant's own trust downgrade target; null = the deployment's (`AIRLOCK_TRUST_DOWNGRADE_TO`). */
+  readonly trust_downgrade_to: AiSettings.AiMode | null
   /** The tenant's effective feature flags (`TenantFeatures`; none stored: all on). */
   readonly features: TenantFeatures.Features
   readonly updated_at: number
@@ -140,6 +181,8 @@ export const fromAiSettings = (settings: AiSettings.AiSettings): Settings => {
       () => defaults[field]
     )
   const risk = AiSettings.extension(settings, Keys.approval_risk_threshold, ApprovalRiskThreshold)
+  const override = <A, I>(field: ExtensionField, schema: Schema.Schema<A, I>): A | null =>
+    Option.getOrNull(AiSettings.extension(settings, Keys[field], schema))
   return {
     tenant_id: settings.tenant_id,
     ai_enabled: settings.ai_enabled,
@@ -154,6 +197,12 @@ export const fromAiSettings = (settings: AiSettings.AiSettings): Settings => {
     value_breaker_threshold: storedDecimal(settings, Keys.value_breaker_threshold),
     llm_tenant_cap_usd: storedDecimal(settings, Keys.llm_tenant_cap_usd),
     approval_risk_threshold: Option.getOrNull(risk),
+    velocity_max_per_minute: override("velocity_max_per_minute", VelocityMaxPerMinute),
+    velocity_cooldown_seconds: override("velocity_cooldown_seconds", VelocityCooldownSeconds),
+    trust_rejection_rate: override("trust_rejection_rate", TrustRejectionRate),
+    trust_min_sample: override("trust_min_sample", TrustMinSample),
+    trust_window_seconds: override("trust_window_seconds", TrustWindowSeconds),
+    trust_downgrade_to: override("trust_downgrade_to", TrustDowngradeTo),
     features: TenantFeatures.of(settings),
     updated_at: settings.updated_at,
     updated_by: settings.updated_by
@@ -179,6 +228,12 @@ export const SettingsUpdate = Schema.Struct({
   value_breaker_threshold: Schema.optional(Schema.NullOr(ValueBreakerThreshold)),
   llm_tenant_cap_usd: Schema.optional(Schema.NullOr(LlmTenantCapUsd)),
   approval_risk_threshold: Schema.optional(Schema.NullOr(ApprovalRiskThreshold)),
+  velocity_max_per_minute: Schema.optional(Schema.NullOr(VelocityMaxPerMinute)),
+  velocity_cooldown_seconds: Schema.optional(Schema.NullOr(VelocityCooldownSeconds)),
+  trust_rejection_rate: Schema.optional(Schema.NullOr(TrustRejectionRate)),
+  trust_min_sample: Schema.optional(Schema.NullOr(TrustMinSample)),
+  trust_window_seconds: Schema.optional(Schema.NullOr(TrustWindowSeconds)),
+  trust_downgrade_to: Schema.optional(Schema.NullOr(TrustDowngradeTo)),
   /**
    * Feature flags to change (`TenantFeatures`): only the given flags change, merged into the
    * tenant's effective ones and stored whole under `companion.features`; `null` removes the stored
@@ -313,15 +368,19 @@ export const validateExtensions = (
 
 // --- the service ----------------------------------------------------------------------------------
 
-/** The deployment's values of what guardrails enforces, next to the tenant's own. */
+/**
+ * What guardrails enforces for the tenant: its own value, else the deployment's. For the velocity
+ * and trust breakers this is guardrails' own reading (`VelocityBreaker.limitsFor`,
+ * `TrustBreaker.settingsFor`), so a malformed stored override shows the fail-safe value enforced.
+ */
 export interface Effective {
   readonly value_breaker_threshold: string | null
   readonly llm_tenant_cap_usd: string
   readonly approval_risk_threshold: number
-  /** Guardrails' velocity breaker: AI commands per minute per tenant (deployment-wide). */
+  /** Guardrails' velocity breaker: AI commands per sliding minute before it trips. */
   readonly velocity_max_per_minute: number
   readonly velocity_cooldown_seconds: number
-  /** Guardrails' trust breaker (deployment-wide). */
+  /** Guardrails' trust breaker. */
   readonly trust_rejection_rate: number
   readonly trust_min_sample: number
   readonly trust_window_seconds: number
@@ -383,7 +442,14 @@ export const BaseLevels = Schema.Struct({
   llm_tenant_cap_micros: Schema.BigInt,
   approval_risk_threshold: Schema.Number,
   /** The feature flags (absent on changes stored before they were recorded). */
-  features: Schema.optional(TenantFeatures.Features)
+  features: Schema.optional(TenantFeatures.Features),
+  /** The velocity and trust breakers' effective settings (absent on changes stored before they were recorded). */
+  velocity_max_per_minute: Schema.optional(Schema.Number),
+  velocity_cooldown_seconds: Schema.optional(Schema.Number),
+  trust_rejection_rate: Schema.optional(Schema.Number),
+  trust_min_sample: Schema.optional(Schema.Number),
+  trust_window_seconds: Schema.optional(Schema.Number),
+  trust_downgrade_to: Schema.optional(AiSettings.AiMode)
 })
 
 /** The stored payload of a settings change. */
@@ -472,32 +538,46 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
     const autonomy = yield* Autonomy.current
     const uow = yield* UnitOfWork.UnitOfWork
 
-    const effectiveOf = (s: Settings): Effective => ({
-      value_breaker_threshold: s.value_breaker_threshold ?? guard.valueBreakerThreshold,
-      llm_tenant_cap_usd: s.llm_tenant_cap_usd ?? Usd.formatUsd(guard.llmTenantCap),
-      approval_risk_threshold: s.approval_risk_threshold ?? guard.approvalRiskThreshold,
-      velocity_max_per_minute: guard.velocityMaxPerMinute,
-      velocity_cooldown_seconds: guard.velocityCooldownSeconds,
-      trust_rejection_rate: guard.trustRejectionRate,
-      trust_min_sample: guard.trustMinSample,
-      trust_window_seconds: guard.trustWindowSeconds,
-      trust_downgrade_to: guard.trustDowngradeTo
-    })
+    const effectiveOf = (settings: AiSettings.AiSettings, s: Settings): Effective => {
+      const velocity = VelocityBreaker.limitsFor(guard, settings)
+      const trust = TrustBreaker.settingsFor(guard, settings)
+      return {
+        value_breaker_threshold: s.value_breaker_threshold ?? guard.valueBreakerThreshold,
+        llm_tenant_cap_usd: s.llm_tenant_cap_usd ?? Usd.formatUsd(guard.llmTenantCap),
+        approval_risk_threshold: s.approval_risk_threshold ?? guard.approvalRiskThreshold,
+        velocity_max_per_minute: velocity.maxPerMinute,
+        velocity_cooldown_seconds: velocity.cooldownSeconds,
+        trust_rejection_rate: trust.rejectionRate,
+        trust_min_sample: trust.minSample,
+        trust_window_seconds: trust.windowSeconds,
+        trust_downgrade_to: trust.downgradeTo
+      }
+    }
 
     const viewOf = (settings: AiSettings.AiSettings): SettingsView => {
       const named = fromAiSettings(settings)
-      return { ...named, effective: effectiveOf(named), autonomy_approval_required: autonomy.approvalRequired }
+      return {
+        ...named,
+        effective: effectiveOf(settings, named),
+        autonomy_approval_required: autonomy.approvalRequired
+      }
     }
 
     const levelsOf = (settings: AiSettings.AiSettings): Autonomy.Levels => {
       const named = fromAiSettings(settings)
-      const effective = effectiveOf(named)
+      const effective = effectiveOf(settings, named)
       const cap = Usd.microsOf(effective.llm_tenant_cap_usd)
       return {
         ...named,
         value_breaker_threshold: effective.value_breaker_threshold,
         llm_tenant_cap_micros: typeof cap === "bigint" ? cap : 0n,
-        approval_risk_threshold: effective.approval_risk_threshold
+        approval_risk_threshold: effective.approval_risk_threshold,
+        velocity_max_per_minute: effective.velocity_max_per_minute,
+        velocity_cooldown_seconds: effective.velocity_cooldown_seconds,
+        trust_rejection_rate: effective.trust_rejection_rate,
+        trust_min_sample: effective.trust_min_sample,
+        trust_window_seconds: effective.trust_window_seconds,
+        trust_downgrade_to: effective.trust_downgrade_to
       }
     }
 
@@ -521,7 +601,13 @@ export class CompanionSettings extends Effect.Service<CompanionSettings>()("@air
         value_breaker_threshold: l.value_breaker_threshold,
         llm_tenant_cap_micros: l.llm_tenant_cap_micros.toString(),
         approval_risk_threshold: l.approval_risk_threshold,
-        features: l.features
+        features: l.features,
+        velocity_max_per_minute: l.velocity_max_per_minute,
+        velocity_cooldown_seconds: l.velocity_cooldown_seconds,
+        trust_rejection_rate: l.trust_rejection_rate,
+        trust_min_sample: l.trust_min_sample,
+        trust_window_seconds: l.trust_window_seconds,
+        trust_downgrade_to: l.trust_downgrade_to
       }
     }
 

@@ -2,7 +2,7 @@
 import { Autonomy, CompanionSettings } from "@airlock/companion"
 import { AiSettings, Ids } from "@airlock/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Either, Schema } from "effect"
 
 const base: Autonomy.Levels = {
   ai_enabled: true,
@@ -107,5 +107,73 @@ describe("CompanionSettings.fromAiSettings", () => {
       extensions: { "companion.autopost_enabled": false }
     })
     expect(Either.isLeft(twice) && twice.left.code).toBe("validation.companion_setting")
+  })
+})
+
+describe("Autonomy.raises: velocity and trust breaker settings", () => {
+  const breakers: Partial<Autonomy.Levels> = {
+    velocity_max_per_minute: 30,
+    velocity_cooldown_seconds: 300,
+    trust_rejection_rate: 0.5,
+    trust_min_sample: 20,
+    trust_window_seconds: 604_800,
+    trust_downgrade_to: "suggest_only"
+  }
+  const raised = (after: Partial<Autonomy.Levels>) => fields(after, breakers)
+
+  it("a breaker that trips later or closes sooner raises; the other direction takes effect at once", () => {
+    expect(raised({ velocity_max_per_minute: 31 })).toStrictEqual(["velocity_max_per_minute"])
+    expect(raised({ velocity_max_per_minute: 29 })).toStrictEqual([])
+    expect(raised({ velocity_cooldown_seconds: 299 })).toStrictEqual(["velocity_cooldown_seconds"])
+    expect(raised({ velocity_cooldown_seconds: 600 })).toStrictEqual([])
+    expect(raised({ trust_rejection_rate: 0.6 })).toStrictEqual(["trust_rejection_rate"])
+    expect(raised({ trust_rejection_rate: 0.4 })).toStrictEqual([])
+    expect(raised({ trust_min_sample: 21 })).toStrictEqual(["trust_min_sample"])
+    expect(raised({ trust_min_sample: 5 })).toStrictEqual([])
+    expect(raised({ trust_downgrade_to: "drafts" })).toStrictEqual(["trust_downgrade_to"])
+    expect(raised({ trust_downgrade_to: "autopilot_limited" })).toStrictEqual(["trust_downgrade_to"])
+    expect(raised({ trust_downgrade_to: "shadow_only" })).toStrictEqual([])
+    expect(raised({ ...breakers })).toStrictEqual([])
+  })
+
+  it("any change of the trust window raises (neither direction is safe); the values are reported", () => {
+    expect(raised({ trust_window_seconds: 86_400 })).toStrictEqual(["trust_window_seconds"])
+    expect(raised({ trust_window_seconds: 30 * 86_400 })).toStrictEqual(["trust_window_seconds"])
+    expect(
+      Autonomy.raises({ ...base, ...breakers }, { ...base, ...breakers, velocity_max_per_minute: 100 })
+    ).toStrictEqual([{ field: "velocity_max_per_minute", from: 30, to: 100 }])
+  })
+
+  it("levels stored before the breaker settings were recorded are not compared on them", () => {
+    // `base` carries no breaker fields: a change recorded before them
+    expect(Autonomy.raises(base, { ...base, ...breakers, velocity_max_per_minute: 10_000 })).toStrictEqual([])
+    expect(Autonomy.raises({ ...base, ...breakers }, base)).toStrictEqual([])
+  })
+})
+
+describe("CompanionSettings.ChangePayload", () => {
+  it("a change stored before the breaker settings were recorded still decodes, without them", () => {
+    const base = {
+      ai_enabled: true,
+      kill_switch: false,
+      ai_mode: "suggest_only",
+      autopost_enabled: false,
+      autopost_threshold: 0.9,
+      coldstart_min_labels: 3,
+      target_precision: 0.95,
+      certification_delta: 0.05,
+      spot_check_rate: 0.05,
+      value_breaker_threshold: "5000.00",
+      llm_tenant_cap_micros: "50000000",
+      approval_risk_threshold: 0.7
+    }
+    const old = Schema.decodeUnknownEither(CompanionSettings.ChangePayload)({ patch: {}, raises: [], base })
+    expect(Either.isRight(old) && old.right.base).toStrictEqual({ ...base, llm_tenant_cap_micros: 50_000_000n })
+    const now = Schema.decodeUnknownEither(CompanionSettings.ChangePayload)({
+      patch: {},
+      raises: [],
+      base: { ...base, velocity_max_per_minute: 30, trust_downgrade_to: "suggest_only" }
+    })
+    expect(Either.isRight(now) && now.right.base).toMatchObject({ velocity_max_per_minute: 30 })
   })
 })

@@ -115,11 +115,12 @@ export const make: Effect.Effect<
     order: GateOrder.velocity,
     phases: ["propose", "apply"],
     appliesTo: (kind) => policies.resolve(kind).velocity,
-    evaluate: ({ phase, tenant }) =>
+    // the tenant's own limit when it sets one (`VelocityBreaker.limitsFor`)
+    evaluate: ({ phase, settings, tenant }) =>
       Effect.flatMap(CommandCounted, (counted) =>
         phase === "propose" && !counted
-          ? Effect.map(velocity.recordReading(tenant.id), (r) => velocityDecision(tenant.id, r, true))
-          : Effect.map(velocity.checkReading(tenant.id), (r) => velocityDecision(tenant.id, r, false)))
+          ? Effect.map(velocity.recordReading(tenant.id, settings), (r) => velocityDecision(tenant.id, r, true))
+          : Effect.map(velocity.checkReading(tenant.id, settings), (r) => velocityDecision(tenant.id, r, false)))
   }
 
   const valueGate: Gate.Gate = {

@@ -312,8 +312,68 @@ export const TenantKeys = {
   /** Decimal dollars: the tenant's LLM spend cap per period. */
   llmTenantCapUsd: "guardrails.llm_tenant_cap_usd",
   /** Number 0..1: the tenant's approval risk threshold. */
-  approvalRiskThreshold: "guardrails.approval_risk_threshold"
+  approvalRiskThreshold: "guardrails.approval_risk_threshold",
+  /** Integer ({@link TenantRanges}): AI commands in a sliding minute before the velocity breaker trips. */
+  velocityMaxPerMinute: "guardrails.velocity_max_per_minute",
+  /** Integer seconds ({@link TenantRanges}): how long a tripped velocity breaker stays open. */
+  velocityCooldownSeconds: "guardrails.velocity_cooldown_seconds",
+  /** Number 0..1: rejection rate at or above which the trust breaker downgrades the mode. */
+  trustRejectionRate: "guardrails.trust_rejection_rate",
+  /** Integer ({@link TenantRanges}): decided proposals in the window before the trust breaker may trip. */
+  trustMinSample: "guardrails.trust_min_sample",
+  /** Integer seconds ({@link TenantRanges}): the window the trust breaker counts decided proposals over. */
+  trustWindowSeconds: "guardrails.trust_window_seconds",
+  /** A mode (`shadow_only` … `autopilot_limited`): what a trust-breaker trip downgrades to. */
+  trustDowngradeTo: "guardrails.trust_downgrade_to"
 } as const
+
+/** The range a tenant's numeric breaker override must be in (inclusive; `integer`: whole numbers only). */
+export interface TenantRange {
+  readonly min: number
+  readonly max: number
+  readonly integer: boolean
+}
+
+/**
+ * The ranges of the tenants' numeric breaker overrides. A stored value that is not a number in
+ * its range is malformed, and each breaker then reads the strictest value of the range (see
+ * `VelocityBreaker.limitsFor`, `TrustBreaker.settingsFor`). The trust sample is bounded by what
+ * one evaluation counts (5,000 decided proposals of each outcome).
+ */
+export const TenantRanges = {
+  velocityMaxPerMinute: { min: 1, max: 10_000, integer: true },
+  velocityCooldownSeconds: { min: 1, max: 86_400, integer: true },
+  trustRejectionRate: { min: 0, max: 1, integer: false },
+  trustMinSample: { min: 1, max: 5_000, integer: true },
+  trustWindowSeconds: { min: 60, max: 90 * 86_400, integer: true }
+} as const satisfies Record<string, TenantRange>
+
+/** What a tenant's `AiSettings` carries that guardrails reads (its `extensions`). */
+export interface TenantExtensions {
+  readonly extensions: Readonly<Record<string, unknown>>
+}
+
+/** A stored override that is present but not a valid value. */
+export const MALFORMED = "malformed" as const
+
+/**
+ * Reads a tenant's numeric override: null when the tenant sets none, the number when it is a
+ * number in `range`, {@link MALFORMED} otherwise (a string, a fraction where an integer is due,
+ * out of range). Pure.
+ */
+export const tenantNumber = (
+  settings: TenantExtensions | undefined,
+  key: string,
+  range: TenantRange
+): number | null | typeof MALFORMED => {
+  if (settings === undefined || !Object.hasOwn(settings.extensions, key)) return null
+  const v = settings.extensions[key]
+  if (v === null || v === undefined) return null
+  return typeof v === "number" && Number.isFinite(v) && v >= range.min && v <= range.max &&
+      (!range.integer || Number.isInteger(v))
+    ? v
+    : MALFORMED
+}
 
 /** Reads a tenant's decimal override (a string or a number in `extensions`), or null. */
 export const tenantDecimal = (

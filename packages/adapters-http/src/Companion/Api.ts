@@ -66,6 +66,13 @@ export const NamedFields = {
   value_breaker_threshold: optional(Schema.NullOr(Schema.String)),
   llm_tenant_cap_usd: optional(Schema.NullOr(Schema.String)),
   approval_risk_threshold: optional(Schema.NullOr(Schema.Number)),
+  /** The velocity and trust breakers' tenant overrides (null = the deployment's; `effective` shows what is enforced). */
+  velocity_max_per_minute: optional(Schema.NullOr(Schema.Number)),
+  velocity_cooldown_seconds: optional(Schema.NullOr(Schema.Number)),
+  trust_rejection_rate: optional(Schema.NullOr(Schema.Number)),
+  trust_min_sample: optional(Schema.NullOr(Schema.Number)),
+  trust_window_seconds: optional(Schema.NullOr(Schema.Number)),
+  trust_downgrade_to: optional(Schema.NullOr(AiMode)),
   /** The tenant's effective feature flags (`TenantFeatures`; none stored: all on). */
   features: optional(TenantFeatures.Features),
   effective: optional(EffectiveSettings),

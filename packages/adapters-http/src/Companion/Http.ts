@@ -33,6 +33,12 @@ export const namedJson = (s: AiSettings.AiSettings, view: CompanionSettings.Sett
   value_breaker_threshold: view.value_breaker_threshold,
   llm_tenant_cap_usd: view.llm_tenant_cap_usd,
   approval_risk_threshold: view.approval_risk_threshold,
+  velocity_max_per_minute: view.velocity_max_per_minute,
+  velocity_cooldown_seconds: view.velocity_cooldown_seconds,
+  trust_rejection_rate: view.trust_rejection_rate,
+  trust_min_sample: view.trust_min_sample,
+  trust_window_seconds: view.trust_window_seconds,
+  trust_downgrade_to: view.trust_downgrade_to,
   features: view.features,
   effective: view.effective,
   autonomy_approval_required: view.autonomy_approval_required
