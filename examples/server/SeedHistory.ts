@@ -174,7 +174,9 @@ export const seedCompanionHistory: Effect.Effect<
   if ((yield* companion.listRules(devTenant, admin)).length > 0) return
   // AIRLOCK_DEV_SEED_LLM=true: the seed may call the configured model (default: it does not)
   const withModel = yield* Config.boolean("AIRLOCK_DEV_SEED_LLM").pipe(Config.withDefault(false))
-  const modelCalls = withModel ? <A, E, R>(e: Effect.Effect<A, E, R>) => e : LlmStage.withoutModelCalls("development seed")
+  const modelCalls = withModel
+    ? <A, E, R>(e: Effect.Effect<A, E, R>) => e
+    : LlmStage.withoutModelCalls("development seed")
   const started = yield* Clock.currentTimeMillis
   yield* companion.createRule(devTenant, admin, {
     name: "Client payouts (Stripe) are consulting revenue",

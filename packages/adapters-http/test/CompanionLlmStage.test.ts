@@ -332,8 +332,16 @@ describe("the language-model stage", () => {
           account("6500", "Travel (EUR)", "Expense", { currency: "EUR" })
         ]
         const money = (amount_minor: bigint) =>
-          input([], { accounts: chart, transaction: new BankTransaction.BankTransaction({ ...transaction, amount_minor }) })
-        expect(LlmStage.targetAccounts(money(-4599n)).map((a) => a.code)).toStrictEqual(["1200", "2100", "3100", "6100"])
+          input([], {
+            accounts: chart,
+            transaction: new BankTransaction.BankTransaction({ ...transaction, amount_minor })
+          })
+        expect(LlmStage.targetAccounts(money(-4599n)).map((a) => a.code)).toStrictEqual([
+          "1200",
+          "2100",
+          "3100",
+          "6100"
+        ])
         expect(LlmStage.targetAccounts(money(4599n)).map((a) => a.code)).toStrictEqual(["1200", "2100", "3100", "4000"])
         fake.script(
           Fake.json({ account_code: "6100", rationale: "supplies" }),

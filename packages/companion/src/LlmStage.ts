@@ -74,9 +74,8 @@ export class ModelCalls extends Context.Reference<ModelCalls>()("@airlock/compan
 }) {}
 
 /** Runs `self` with the model stage's calls turned off (`why` goes into the skipped stage's rationale). */
-export const withoutModelCalls =
-  (why: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.provideService(self, ModelCalls, { allowed: false, why })
+export const withoutModelCalls = (why: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(self, ModelCalls, { allowed: false, why })
 
 /** The answer the model must give. */
 export const Answer = Schema.Struct({
@@ -256,7 +255,11 @@ export const make = Effect.gen(function*() {
       const { model, name } = configured.value
       const calls = yield* ModelCalls
       if (!calls.allowed) {
-        return Categorizer.skipped(STAGE, Reasons.callsOff, `Model calls are off here (${calls.why ?? "by the caller"})`)
+        return Categorizer.skipped(
+          STAGE,
+          Reasons.callsOff,
+          `Model calls are off here (${calls.why ?? "by the caller"})`
+        )
       }
       const unsure = judge(input, settings.callBelow)
       if (!unsure.call) {
@@ -310,7 +313,10 @@ export const make = Effect.gen(function*() {
         fallback: Effect.succeed(null)
       }))
       if (outcome._tag === "Left") {
-        return Categorizer.skipped(STAGE, Reasons.budgetUnavailable, "The LLM budget could not be recorded")
+        return {
+          ...Categorizer.skipped(STAGE, Reasons.budgetUnavailable, "The LLM budget could not be recorded"),
+          details: { ...base, called: false }
+        }
       }
       const result = outcome.right
       if (result.fallback_active || result.value === null) {

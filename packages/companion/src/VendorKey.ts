@@ -327,7 +327,9 @@ const MONTHS_FULL = [
 const WEEKDAYS_FULL = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
 /** A month, written in full or abbreviated (`SEPT`, `SEP`); longest first so the regex takes the whole word. */
 const MONTH = `(?:${[...MONTHS_FULL, "SEPT", ...MONTHS_FULL.map((m) => m.slice(0, 3))].join("|")})`
-const WEEKDAY = `(?:${[...WEEKDAYS_FULL, "TUES", "THURS", "THUR", ...WEEKDAYS_FULL.map((d) => d.slice(0, 3))].join("|")})`
+const WEEKDAY = `(?:${
+  [...WEEKDAYS_FULL, "TUES", "THURS", "THUR", ...WEEKDAYS_FULL.map((d) => d.slice(0, 3))].join("|")
+})`
 /** A clock time: `8PM`, `8 PM`, `8:30PM`, `14:05`, `14:05:33`. */
 const TIME = "(?:\\d{1,2}(?::\\d{2}){0,2}\\s?(?:AM|PM)|\\d{1,2}:\\d{2}(?::\\d{2})?)"
 /** A day of the month (1–31, optionally 0-padded or with its ordinal suffix). */

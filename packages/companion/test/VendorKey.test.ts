@@ -183,7 +183,10 @@ describe("VendorKey", () => {
         key: "payment to landlord llc",
         variants: ["Payment to Landlord LLC Dec 2025", "PAYMENT TO LANDLORD LLC JAN26", "Payment to Landlord LLC"]
       },
-      { key: "lyft ride", variants: ["LYFT *RIDE TUE 8PM", "LYFT *RIDE SUN 11:45 PM", "LYFT *RIDE FRI 7 AM", "LYFT *RIDE"] },
+      {
+        key: "lyft ride",
+        variants: ["LYFT *RIDE TUE 8PM", "LYFT *RIDE SUN 11:45 PM", "LYFT *RIDE FRI 7 AM", "LYFT *RIDE"]
+      },
       {
         key: "comcast business",
         variants: ["COMCAST BUSINESS 14:05 SAT", "COMCAST BUSINESS 8:30PM", "Comcast Business Monday"]
