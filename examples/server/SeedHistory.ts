@@ -14,11 +14,16 @@
  * wrong (a correction, which teaches vendor memory and the classifier); a transaction nothing
  * could answer waits for the next week. The last two weeks stay unprocessed for the newcomer.
  * Runs once: skipped when the tenant already has companion history.
+ *
+ * The language model (`AIRLOCK_LLM_*`) is not called while seeding: the seed proposes some 400
+ * times and a configured model would be asked for every unsure line, on a paid account too. Its
+ * stage records `llm.calls_off` in those proposals' provenance. `AIRLOCK_DEV_SEED_LLM=true` lets
+ * the seed call it (to see the model in the history's provenance, at the model's price).
  */
-import { Companion } from "@airlock/companion"
+import { Companion, LlmStage } from "@airlock/companion"
 import { type Errors, Ids, Tenants } from "@airlock/core"
 import { BankTransaction } from "@airlock/ledger"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Config, type ConfigError, Effect, Option } from "effect"
 import { devTenant } from "./Seed.js"
 
 /** Weeks of history the seed books, and weeks it leaves for the newcomer. */
@@ -157,7 +162,7 @@ export const week = (w: number) =>
 /** Seeds the companion history unless the tenant has some; logs what it did and how long it took. */
 export const seedCompanionHistory: Effect.Effect<
   void,
-  Errors.AirlockError,
+  Errors.AirlockError | ConfigError.ConfigError,
   Companion.Companion | Tenants.Tenants | BankTransaction.BankTransactions
 > = Effect.gen(function*() {
   const companion = yield* Companion.Companion
@@ -167,6 +172,11 @@ export const seedCompanionHistory: Effect.Effect<
   const bookkeeper = yield* tenants.getActor(devTenant, Ids.ActorId.make("dev_bookkeeper"))
   const admin = yield* tenants.getActor(devTenant, Ids.ActorId.make("dev_admin"))
   if ((yield* companion.listRules(devTenant, admin)).length > 0) return
+  // AIRLOCK_DEV_SEED_LLM=true: the seed may call the configured model (default: it does not)
+  const withModel = yield* Config.boolean("AIRLOCK_DEV_SEED_LLM").pipe(Config.withDefault(false))
+  const modelCalls = withModel
+    ? <A, E, R>(e: Effect.Effect<A, E, R>) => e
+    : LlmStage.withoutModelCalls("development seed")
   const started = yield* Clock.currentTimeMillis
   yield* companion.createRule(devTenant, admin, {
     name: "Client payouts (Stripe) are consulting revenue",
@@ -196,7 +206,7 @@ export const seedCompanionHistory: Effect.Effect<
     )
     if (w >= HISTORY_WEEKS) continue
     const ids = [...waiting.splice(0), ...imported.ids]
-    const result = yield* companion.propose(devTenant, agent, { bank_transaction_ids: ids })
+    const result = yield* modelCalls(companion.propose(devTenant, agent, { bank_transaction_ids: ids }))
     for (const item of result.items) {
       if (item.status !== "proposed" || item.proposal_id === null) {
         if (item.status === "unresolved") waiting.push(item.bank_transaction_id)

@@ -15,6 +15,7 @@ import { Agent, request } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, inject, it } from "vitest"
+import * as Fake from "../../packages/companion/test/support/FakeOpenAiServer.js"
 
 const examples = join(import.meta.dirname, "..")
 
@@ -763,6 +764,65 @@ describe.skipIf(pgAdmin === "")("reference server: two instances on one PostgreS
         expect(again.output()).not.toContain("seeded companion history")
       } finally {
         expect(await again.stop()).toBe(0)
+      }
+    },
+    120_000
+  )
+})
+
+describe("reference server: development seed with a language model configured", () => {
+  it(
+    "the seed makes no model call; afterwards a raw-confident but poorly calibrated line asks the model",
+    async () => {
+      const fake = await Fake.start()
+      fake.setDefault(Fake.json({ account_code: "6400", rationale: "sounds like a meal" }))
+      const db = join(mkdtempSync(join(tmpdir(), "airlock-server-")), "airlock.db")
+      const server = await start({
+        AIRLOCK_ENV: "development",
+        AIRLOCK_DB: db,
+        AIRLOCK_DEV_SEED_HISTORY: "true",
+        AIRLOCK_LLM_BASE_URL: fake.url,
+        AIRLOCK_LLM_MODEL: "fake-model",
+        AIRLOCK_LLM_PRICES: JSON.stringify({ "fake-model": { input: "0.15", output: "0.60" } })
+      })
+      try {
+        expect(server.output()).toMatch(/seeded companion history: \d+ applied/)
+        // ~400 proposals seeded, not one request reached the model (14 with AIRLOCK_DEV_SEED_LLM=true)
+        expect(fake.requests).toHaveLength(0)
+        // a line nothing knows: the classifier's raw score clears AIRLOCK_LLM_CALL_BELOW, its calibrated p does not
+        const imported = await post(`${server.url}/api/v1/bank-transactions/import`, "dev_admin_token", {
+          account_code: "1000",
+          format: "json",
+          transactions: [{ date: "2026-11-20", description: "QWXZ PLORB 77", amount: "-42.00" }]
+        })
+        const proposed = await post(`${server.url}/api/v1/companion/proposals`, "dev_agent_token", {
+          bank_transaction_ids: imported.json.ids
+        })
+        const item = proposed.json.items[0]
+        expect(item.status).toBe("proposed")
+        expect(item.confidence).toBeGreaterThanOrEqual(0.6)
+        expect(item.calibrated_probability).toBeLessThan(0.6)
+        expect(fake.requests).toHaveLength(1)
+        // the model was offered only accounts the proposal could be applied with: not the bank account, no income
+        const offered: Array<string> = fake.requests[0]!.body.response_format.json_schema.schema.properties.account_code
+          .enum
+        expect(offered).toContain("6400")
+        expect(offered).not.toContain("1000")
+        expect(offered).not.toContain("4000")
+        const llmOf = (d: any) => d.stages.find((s: any) => s.stage === "llm")
+        const detail =
+          (await get(`${server.url}/api/v1/companion/shadow-events/${item.proposal_id}`, "dev_admin_token"))
+            .json.detail
+        expect(llmOf(detail)).toMatchObject({
+          outcome: "candidates",
+          details: {
+            called: true,
+            unsure: { call: true, basis: "calibrated", stage: detail.deciding_stage, call_below: 0.6 }
+          }
+        })
+      } finally {
+        expect(await server.stop()).toBe(0)
+        await fake.close()
       }
     },
     120_000

@@ -5,7 +5,7 @@
  * the storage adapter; the server is the companion's test support.
  */
 import { Memory } from "@airlock/adapters-storage"
-import { Categorizer, LlmConfig, LlmStage } from "@airlock/companion"
+import { Calibration, Categorizer, LlmConfig, LlmStage } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Budgets, Guardrails, GuardrailsConfig, ProviderBreaker, Usd } from "@airlock/guardrails"
 import { BankTransaction, Chart } from "@airlock/ledger"
@@ -35,7 +35,7 @@ const model = (url: string, settings: Partial<LlmConfig.LlmSettings> = {}) =>
     Layer.provide(FetchHttpClient.layer)
   )
 
-const account = (code: string, name: string, type: Chart.AccountType) =>
+const account = (code: string, name: string, type: Chart.AccountType, more: Partial<Chart.Account> = {}) =>
   new Chart.Account({
     tenant_id: "t1",
     code,
@@ -47,13 +47,15 @@ const account = (code: string, name: string, type: Chart.AccountType) =>
     active: true,
     description: null,
     created_at: 0,
-    updated_at: 0
+    updated_at: 0,
+    ...more
   })
 
+// every account here is one an outflow may be booked to (see "only accounts a proposal can be applied with")
 const accounts = [
   account("6100", "Office supplies", "Expense"),
   account("6200", "Software subscriptions", "Expense"),
-  account("4000", "Sales", "Income")
+  account("4000", "Sales tax payable", "Liability")
 ]
 
 const transaction = new BankTransaction.BankTransaction({
@@ -74,13 +76,41 @@ const transaction = new BankTransaction.BankTransaction({
   imported_by: "someone"
 })
 
-const input = (previous: ReadonlyArray<Categorizer.StageResult> = []): Categorizer.CategorizeInput => ({
+const input = (
+  previous: ReadonlyArray<Categorizer.StageResult> = [],
+  more: Partial<Categorizer.CategorizeInput> = {}
+): Categorizer.CategorizeInput => ({
   tenant_id: "t1",
   transaction,
   accounts,
   vendor_key: "staples",
-  previous
+  previous,
+  ...more
 })
+
+/** A classifier answer with a raw confidence (what naive Bayes gives: near 1 even when wrong). */
+const classifierSays = (confidence: number): Categorizer.StageResult => ({
+  ...Categorizer.skipped("classifier", "x", "Classifier"),
+  outcome: "candidates",
+  reason: null,
+  splits: [{ account_code: "6200", amount_minor: 4599n }],
+  confidence,
+  candidates: [{ account_code: "6200", score: confidence }]
+})
+
+/**
+ * A tenant's per-stage calibration fitted (for real) on 120 reviewed classifier answers with raw
+ * scores 0.90–0.99 of which `rightShare` were right.
+ */
+const calibrationOf = (stage: string, rightShare: number) => {
+  const history = Array.from({ length: 120 }, (_, i) => ({
+    stage,
+    score: 0.9 + (i % 10) / 100,
+    correct: (i * 37) % 100 < rightShare * 100,
+    at: 1_700_000_000_000 + i * 3_600_000
+  }))
+  return Calibration.fitStages(history)!
+}
 
 /** Runs `body` with a fresh fake server, a fresh store and the stage. */
 const withStage = <A, E>(
@@ -238,6 +268,119 @@ describe("the language-model stage", () => {
         const r = yield* stage.run(input())
         expect(r).toMatchObject({ outcome: "skipped", reason: "llm.breaker_open" })
         expect(fake.requests).toHaveLength(0)
+      })
+    ))
+
+  it.live("unsure is judged on the calibrated probability: a raw-confident, poorly calibrated answer asks the model", () =>
+    withStage((stage, fake) =>
+      Effect.gen(function*() {
+        const poor = Calibration.stageCalibration(calibrationOf("classifier", 0.4))!
+        const good = Calibration.stageCalibration(calibrationOf("classifier", 0.98))!
+        const otherStage = Calibration.stageCalibration(calibrationOf("vendor_memory", 0.4))!
+        // the premise: raw 0.95 is far above the bound, the poor calibration far below it
+        expect(poor("classifier", 0.95)!).toBeLessThan(0.55)
+        expect(good("classifier", 0.95)!).toBeGreaterThan(0.9)
+        fake.script(Fake.json({ account_code: "6100", rationale: "Staples sells office supplies" }))
+        const asked = yield* stage.run(input([classifierSays(0.95)], { calibrate: poor }))
+        expect(asked).toMatchObject({ outcome: "candidates", splits: [{ account_code: "6100" }], confidence: 0.5 })
+        expect(fake.requests).toHaveLength(1)
+        expect(asked.details.unsure).toStrictEqual({
+          call: true,
+          basis: "calibrated",
+          stage: "classifier",
+          raw_confidence: 0.95,
+          calibrated_probability: poor("classifier", 0.95),
+          call_below: 0.6
+        })
+        // well calibrated: sure enough, not asked; the calibrated probability is what was compared
+        const sure = yield* stage.run(input([classifierSays(0.95)], { calibrate: good }))
+        expect(sure).toMatchObject({ outcome: "skipped", reason: "llm.not_needed" })
+        expect(sure.details.unsure).toMatchObject({ call: false, basis: "calibrated", raw_confidence: 0.95 })
+        // no calibrator for the answering stage, or no calibration at all: the raw score is judged
+        for (const calibrate of [otherStage, undefined]) {
+          const raw = yield* stage.run(input([classifierSays(0.95)], { calibrate }))
+          expect(raw).toMatchObject({ outcome: "skipped", reason: "llm.not_needed" })
+          expect(raw.details.unsure).toStrictEqual({
+            call: false,
+            basis: "raw",
+            stage: "classifier",
+            raw_confidence: 0.95,
+            calibrated_probability: null,
+            call_below: 0.6
+          })
+        }
+        // nothing answered before: asked, recorded as no_answer
+        fake.script(Fake.json({ account_code: "6100", rationale: "x" }))
+        const none = yield* stage.run(input([], { calibrate: poor }))
+        expect(none.details.unsure).toMatchObject({ call: true, basis: "no_answer", stage: null })
+        expect(fake.requests).toHaveLength(2)
+      })
+    ))
+
+  it.live("only accounts a proposal can be applied with are offered: not the bank account, inactive, other currencies or types", () =>
+    withStage((stage, fake) =>
+      Effect.gen(function*() {
+        const chart = [
+          account("1000", "Operating account", "Asset"),
+          account("1200", "Equipment", "Asset"),
+          account("2100", "Credit card payable", "Liability"),
+          account("3100", "Owner draws", "Equity"),
+          account("4000", "Sales", "Income"),
+          account("4900", "Refunds received", "Income", { active: false }),
+          account("6100", "Office supplies", "Expense"),
+          account("6150", "Old office supplies", "Expense", { active: false }),
+          account("6500", "Travel (EUR)", "Expense", { currency: "EUR" })
+        ]
+        const money = (amount_minor: bigint) =>
+          input([], {
+            accounts: chart,
+            transaction: new BankTransaction.BankTransaction({ ...transaction, amount_minor })
+          })
+        expect(LlmStage.targetAccounts(money(-4599n)).map((a) => a.code)).toStrictEqual([
+          "1200",
+          "2100",
+          "3100",
+          "6100"
+        ])
+        expect(LlmStage.targetAccounts(money(4599n)).map((a) => a.code)).toStrictEqual(["1200", "2100", "3100", "4000"])
+        fake.script(
+          Fake.json({ account_code: "6100", rationale: "supplies" }),
+          Fake.json({ account_code: "4000", rationale: "a sale" }),
+          Fake.json({ account_code: "1000", rationale: "the bank account anyway" })
+        )
+        const out = yield* stage.run(money(-4599n))
+        expect(out).toMatchObject({ outcome: "candidates", splits: [{ account_code: "6100" }] })
+        const inflow = yield* stage.run(money(4599n))
+        expect(inflow).toMatchObject({ outcome: "candidates", splits: [{ account_code: "4000" }] })
+        // the request offered only those codes, and the prompt's chart lists only them
+        const enums = fake.requests.map((r) => r.body.response_format.json_schema.schema.properties.account_code.enum)
+        expect(enums).toStrictEqual([["1200", "2100", "3100", "6100"], ["1200", "2100", "3100", "4000"]])
+        const system = fake.requests[0]!.body.messages[0].content as string
+        expect(system).toContain("6100 — Office supplies")
+        for (const hidden of ["1000 —", "4000 —", "4900", "6150", "6500"]) expect(system).not.toContain(hidden)
+        // a model that answers the bank account anyway is refused after the call, as before
+        const bank = yield* stage.run(money(-4599n))
+        expect(bank).toMatchObject({ outcome: "abstain", reason: "llm.account_not_in_chart" })
+        expect(fake.requests).toHaveLength(3)
+        // nothing the transaction could be booked to: no request at all
+        const onlyBank = yield* stage.run(input([], { accounts: [chart[0]!, chart[7]!, chart[8]!] }))
+        expect(onlyBank).toMatchObject({ outcome: "abstain", reason: "llm.no_accounts" })
+        expect(fake.requests).toHaveLength(3)
+      })
+    ))
+
+  it.live("model calls turned off by the caller (the development seed): skipped with llm.calls_off, nothing sent", () =>
+    withStage((stage, fake) =>
+      Effect.gen(function*() {
+        fake.setDefault(Fake.json({ account_code: "6100", rationale: "x" }))
+        const off = yield* stage.run(input()).pipe(LlmStage.withoutModelCalls("development seed"))
+        expect(off).toMatchObject({ outcome: "skipped", reason: "llm.calls_off", splits: [] })
+        expect(off.rationale).toContain("development seed")
+        expect(fake.requests).toHaveLength(0)
+        expect(yield* spent).toBe(0n)
+        // only around the wrapped effect: the next call asks the model again
+        expect(yield* stage.run(input())).toMatchObject({ outcome: "candidates" })
+        expect(fake.requests).toHaveLength(1)
       })
     ))
 

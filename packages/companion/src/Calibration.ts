@@ -533,6 +533,15 @@ export const calibrateStage = (calibrators: StageCalibrators, stage: string | nu
   return c === undefined ? null : calibrate(c, score)
 }
 
+/**
+ * The calibration a chain stage may consult (`CategorizeInput.calibrate`): a stage's raw score to
+ * its calibrated probability, null for a stage without a calibrator; undefined without calibrators.
+ */
+export const stageCalibration = (
+  calibrators: StageCalibrators | null
+): ((stage: string, score: number) => number | null) | undefined =>
+  calibrators === null ? undefined : (stage, score) => calibrateStage(calibrators, stage, score)
+
 /** Encode per-stage calibrators for storage. */
 export const encodeStages = Schema.encodeSync(StageCalibrators)
 /** Decode stored per-stage calibrators; throws a `ParseError` on a malformed value (or a single calibrator). */

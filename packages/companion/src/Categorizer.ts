@@ -73,6 +73,13 @@ export interface CategorizeInput {
   readonly accounts: ReadonlyArray<Chart.Account>
   /** The vendor key normalised from the description (see `VendorKey`). */
   readonly vendor_key: string
+  /**
+   * The tenant's calibration: the probability that a stage's answer with this raw confidence is
+   * right, null when that stage has no calibrator yet; absent when the tenant has no calibration.
+   * A later stage uses it to judge how sure the earlier ones really are (the language model's
+   * "unsure"): raw scores sit near 1 on wrong answers.
+   */
+  readonly calibrate?: ((stage: string, confidence: number) => number | null) | undefined
   /** Results of the stages that ran before this one, in order. */
   readonly previous: ReadonlyArray<StageResult>
 }

@@ -492,7 +492,9 @@ export const make = Effect.gen(function*() {
         llm: llmStage.stage && TenantFeatures.gate(b.features, "llm_fallback", llmStage.stage)
       })
       const input = { tenant_id: b.tenant, transaction: txn, accounts: b.chart, vendor_key: vendor }
-      const results = yield* Chain.run(stages, input)
+      // the model stage judges "unsure" on the calibrated probability when the stage has a calibrator
+      const calibrate = Calibration.stageCalibration(b.calibrator)
+      const results = yield* Chain.run(stages, { ...input, calibrate })
       const combined = Chain.combine(results, input, {
         vendor_history: history.map((h) => ({
           amount_minor: BigInt(h.amount_minor),

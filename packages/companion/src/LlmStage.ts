@@ -1,8 +1,9 @@
 /**
  * The language-model stage of the categorizer chain (optional, last). It runs only when the
  * earlier stages are unsure: none `decided` or `authoritative` (a person's relabel, which the
- * chain follows whatever the model says), and their best confidence is below
- * `AIRLOCK_LLM_CALL_BELOW` (default 0.6). Then, in this order:
+ * chain follows whatever the model says), and the chain's answer so far is below
+ * `AIRLOCK_LLM_CALL_BELOW` (default 0.6) — its calibrated probability when its stage has a
+ * calibrator, else its raw confidence (see {@link judge}). Then, in this order:
  *
  * 1. no model configured → `skipped` `llm.not_configured`;
  * 2. guardrails' LLM budget is checked before the call (`LlmBudget.call`, failing closed): a cap
@@ -15,6 +16,19 @@
  *    asks for exactly that JSON schema); anything else is refused and the stage abstains with
  *    `llm.malformed_output` or `llm.account_not_in_chart`.
  *
+ * "Unsure" ({@link judge}) is judged on the deterministic answer the chain would give without the
+ * model (`Chain.combine` of the earlier results): on its calibrated probability when the tenant's
+ * calibration has a calibrator for the stage that gave it (`CategorizeInput.calibrate`), else on
+ * its raw confidence — a naive-Bayes score sits near 1 even on wrong labels, so raw alone almost
+ * never asks. `details.unsure` records which was used (`basis`), the stage, both numbers and the
+ * bound; a stage that decided, or no answer at all, are recorded as such.
+ *
+ * The model may choose only accounts the proposal could be applied with ({@link targetAccounts}:
+ * the ledger's rules for a proposal's splits, checked before the call rather than refused after
+ * it): active, in the transaction's currency, not the bank account itself, and not of a type the
+ * ledger refuses for the money's direction (`Proposals.splitRules`: no Income for money out, no
+ * Expense for money in). The prompt's chart and the JSON schema's `enum` list only those.
+ *
  * Only the transaction's description, amount (with its currency) and date, and the chart's codes
  * and names, go into the prompt. The stage's confidence is never the model's own claim: an
  * accepted answer gets the fixed prior `AIRLOCK_LLM_PRIOR_CONFIDENCE` (default 0.5) as its raw
@@ -24,9 +38,10 @@
  */
 import { AiSettings, Canonical } from "@airlock/core"
 import { Budgets, Usd } from "@airlock/guardrails"
-import { Money } from "@airlock/ledger"
-import { Duration, Effect, Option, Ref, Schema } from "effect"
+import { type Chart, Money, Proposals } from "@airlock/ledger"
+import { Context, Duration, Effect, Option, Ref, Schema } from "effect"
 import * as Categorizer from "./Categorizer.js"
+import * as Chain from "./Chain.js"
 import { LlmConfig, LlmModel, withJsonSchema } from "./LlmConfig.js"
 
 /** The stage's name. */
@@ -47,8 +62,22 @@ export const Reasons = {
   timeout: "llm.timeout",
   providerError: "llm.provider_error",
   malformedOutput: "llm.malformed_output",
-  accountNotInChart: "llm.account_not_in_chart"
+  accountNotInChart: "llm.account_not_in_chart",
+  callsOff: "llm.calls_off"
 } as const
+
+/**
+ * Whether the stage may call the model in the current fiber (default: yes). A caller turns calls
+ * off around work that must not spend on the model — the development seed proposes a few hundred
+ * times on first start — with {@link withoutModelCalls}; the stage then skips with `llm.calls_off`.
+ */
+export class ModelCalls extends Context.Reference<ModelCalls>()("@airlock/companion/LlmStage/ModelCalls", {
+  defaultValue: (): { readonly allowed: boolean; readonly why: string | null } => ({ allowed: true, why: null })
+}) {}
+
+/** Runs `self` with the model stage's calls turned off (`why` goes into the skipped stage's rationale). */
+export const withoutModelCalls = (why: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(self, ModelCalls, { allowed: false, why })
 
 /** The answer the model must give. */
 export const Answer = Schema.Struct({
@@ -67,10 +96,29 @@ export const answerJsonSchema = (codes: ReadonlyArray<string>): Record<string, u
   additionalProperties: false
 })
 
-/** The prompt: a system message with the chart, a user message with the transaction. Pure. */
+/**
+ * The accounts the model may choose for a transaction: those a proposal's split can be applied
+ * to (see the module comment) — active, in the transaction's currency, not the bank account, of a
+ * type the ledger accepts for the money's direction. In the chart's order. Pure.
+ */
+export const targetAccounts = (
+  input: Pick<Categorizer.CategorizeInput, "accounts" | "transaction">
+): ReadonlyArray<Chart.Account> => {
+  const t = input.transaction
+  const outflow = t.amount_minor < 0n
+  const splitSide = outflow ? "debit" : "credit"
+  const forbidden = new Set(
+    Proposals.splitRules(outflow ? "outflow" : "inflow").flatMap((r) => r.side === splitSide ? r.forbidden : [])
+  )
+  return input.accounts.filter((a) =>
+    a.active && a.code !== t.account_code && a.currency === t.currency && !forbidden.has(a.type)
+  )
+}
+
+/** The prompt: a system message with the allowed accounts, a user message with the transaction. Pure. */
 export const promptOf = (input: Categorizer.CategorizeInput): { readonly system: string; readonly user: string } => {
   const t = input.transaction
-  const chart = input.accounts.map((a) => `${a.code} — ${a.name}`).join("\n")
+  const chart = targetAccounts(input).map((a) => `${a.code} — ${a.name}`).join("\n")
   const system = [
     "You categorize one bank transaction into exactly one account of the chart of accounts below.",
     'Answer only with JSON {"account_code": <one code from the chart>, "rationale": <one short sentence>}.',
@@ -112,6 +160,64 @@ export const interpret = (
   return { ok: true, account_code: decoded.value.account_code, rationale: decoded.value.rationale.slice(0, 300) }
 }
 
+/** How the stage judged whether the earlier stages are unsure (recorded as `details.unsure`). */
+export interface Unsure {
+  /** Ask the model? */
+  readonly call: boolean
+  /**
+   * What was compared with the bound: `calibrated` (the answer's calibrated probability), `raw`
+   * (its raw confidence: no calibrator for its stage, or no calibration), `settled` (an earlier
+   * stage decided: nothing compared), `no_answer` (no earlier stage answered: 0).
+   */
+  readonly basis: "calibrated" | "raw" | "settled" | "no_answer"
+  /** The stage whose answer the chain would take without the model. */
+  readonly stage: string | null
+  readonly raw_confidence: number | null
+  readonly calibrated_probability: number | null
+  /** `AIRLOCK_LLM_CALL_BELOW`. */
+  readonly call_below: number
+}
+
+/**
+ * Is the chain unsure enough to ask the model? Judged on the answer the chain would take without
+ * it: its calibrated probability when `input.calibrate` has a calibrator for its stage, else its
+ * raw confidence, against `callBelow`. Pure.
+ */
+export const judge = (input: Categorizer.CategorizeInput, callBelow: number): Unsure => {
+  const answer = Chain.combine(input.previous, input, { vendor_history: [] })
+  // shouldCall with no bound says only whether an earlier stage settled the answer
+  if (!shouldCall(input.previous, Number.POSITIVE_INFINITY)) {
+    return {
+      call: false,
+      basis: "settled",
+      stage: answer.deciding_stage,
+      raw_confidence: answer.confidence,
+      calibrated_probability: null,
+      call_below: callBelow
+    }
+  }
+  if (answer.deciding_stage === null) {
+    return {
+      call: 0 < callBelow,
+      basis: "no_answer",
+      stage: null,
+      raw_confidence: null,
+      calibrated_probability: null,
+      call_below: callBelow
+    }
+  }
+  const p = input.calibrate?.(answer.deciding_stage, answer.confidence) ?? null
+  const usable = p !== null && Number.isFinite(p)
+  return {
+    call: (usable ? p : answer.confidence) < callBelow,
+    basis: usable ? "calibrated" : "raw",
+    stage: answer.deciding_stage,
+    raw_confidence: answer.confidence,
+    calibrated_probability: usable ? p : null,
+    call_below: callBelow
+  }
+}
+
 /** Rough token count of a text (4 characters a token) when a server reports no usage. */
 const estimateTokens = (text: string): number => Math.ceil(text.length / 4)
 
@@ -149,16 +255,34 @@ export const make = Effect.gen(function*() {
         return Categorizer.skipped(STAGE, Reasons.notConfigured, "No language model is configured")
       }
       const { model, name } = configured.value
-      if (!shouldCall(input.previous, settings.callBelow)) {
-        return Categorizer.skipped(STAGE, Reasons.notNeeded, "Earlier stages were sure enough")
+      const calls = yield* ModelCalls
+      if (!calls.allowed) {
+        return Categorizer.skipped(
+          STAGE,
+          Reasons.callsOff,
+          `Model calls are off here (${calls.why ?? "by the caller"})`
+        )
       }
-      if (input.accounts.length === 0) {
-        return Categorizer.abstain(STAGE, Reasons.noAccounts, "The tenant has no active accounts to choose from")
+      const unsure = judge(input, settings.callBelow)
+      if (!unsure.call) {
+        return {
+          ...Categorizer.skipped(STAGE, Reasons.notNeeded, "Earlier stages were sure enough"),
+          details: { unsure }
+        }
+      }
+      const targets = targetAccounts(input)
+      if (targets.length === 0) {
+        return Categorizer.abstain(
+          STAGE,
+          Reasons.noAccounts,
+          "The tenant has no active account this transaction could be booked to",
+          { unsure }
+        )
       }
       const prompt = promptOf(input)
       const hash = promptHash(prompt)
-      const base = { model: name, provider: settings.provider, prompt_hash: hash }
-      const codes = new Set(input.accounts.map((a) => a.code))
+      const base = { model: name, provider: settings.provider, prompt_hash: hash, unsure }
+      const codes = new Set(targets.map((a) => a.code))
       const failure = yield* Ref.make<string>(Reasons.providerError)
       const tenantSettings = yield* Effect.orElseSucceed(
         Effect.map(aiSettings.get(input.tenant_id as never), Option.getOrUndefined),
@@ -191,7 +315,10 @@ export const make = Effect.gen(function*() {
         fallback: Effect.succeed(null)
       }))
       if (outcome._tag === "Left") {
-        return Categorizer.skipped(STAGE, Reasons.budgetUnavailable, "The LLM budget could not be recorded")
+        return {
+          ...Categorizer.skipped(STAGE, Reasons.budgetUnavailable, "The LLM budget could not be recorded"),
+          details: { ...base, called: false }
+        }
       }
       const result = outcome.right
       if (result.fallback_active || result.value === null) {
@@ -224,7 +351,7 @@ export const make = Effect.gen(function*() {
           { ...metered, refused: answer.detail }
         )
       }
-      const account = input.accounts.find((a) => a.code === answer.account_code)!
+      const account = targets.find((a) => a.code === answer.account_code)!
       return {
         stage: STAGE,
         outcome: "candidates",

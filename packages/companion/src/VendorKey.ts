@@ -9,11 +9,31 @@
  * VISA, ACH, RECURRING …) with the date or card digits that follow them; payment-processor
  * prefixes (`SQ *`, `TST*`, `PAYPAL *`, `PP*`, `SP *`, `IN *` …); card-number masks
  * (`XXXX1234`, `****1234`, `CARD 1234`); references (`REF 8842`, `ID: …`, `CONF# …`, `TRACE …`,
- * mixed letter-and-digit codes); dates; phone numbers; web suffixes (`.COM`); store and
- * terminal numbers (`#1234`, `STORE 55`, long digit runs) — and everything after a store
- * number, which on card strings is the location; then a trailing US state or Canadian
- * province code, country code, and a recognisable city before it.
+ * mixed letter-and-digit codes); dates — numeric (`12/03`), written (`MAR 2026`, `Dec. 12, 2025`,
+ * `1 APR`, `JAN26`) and clock times (`8PM`, `14:05`) with a weekday next to them (`TUE 8PM`);
+ * phone numbers; web suffixes (`.COM`); store and terminal numbers (`#1234`, `STORE 55`, `T-1234`,
+ * long digit runs) — and everything after a store number, which on card strings is the location;
+ * then, from the end, a US state or Canadian province code, country code, a recognisable city,
+ * and a month or weekday written in full (`Office rent January`).
+ *
+ * Vendors named after a month or a day (`MAY DEPARTMENT STORES`, `SUNDAY RILEY`, `MARCH & CO`)
+ * keep their name: a month or weekday word is removed only where it cannot be the name — never as
+ * the key's first word; written out in full (`JANUARY`, `MONDAY`) only at the end of the key; as
+ * an abbreviation (`MAR`, `TUE`, and `MAY`) only next to a day, a year or a clock time. So
+ * `CAFE JUNE` keys as `cafe` (the price of `Office rent June` keying as `office rent`), while
+ * `GOLDEN SUN` and `CHEZ MAY` stay.
+ *
+ * {@link VERSION} names these rules: facts stored under keys of an earlier version (vendor memory
+ * in agent memory, the vendor history of proposals) are not rewritten; a vendor whose key changed
+ * is learned again under its new key (see docs/companion-learning.md).
  */
+
+/**
+ * The version of the normalisation rules. 2: months, weekdays, times and letter-prefixed store
+ * numbers (`T-1234`) are stripped; 1 kept them (`office rent january`, `lyft ride tue 8pm`,
+ * `target t`).
+ */
+export const VERSION = 2
 
 /** Transaction-type words a bank puts before the merchant; removed wherever they stand. */
 const TYPE_PHRASES: ReadonlyArray<string> = [
@@ -290,6 +310,57 @@ const PROCESSOR_RE = new RegExp(
 )
 const CITY_RE = new RegExp(`\\s(?:${[...CITIES].sort((a, b) => b.length - a.length).map(escape).join("|")})$`)
 
+const MONTHS_FULL = [
+  "JANUARY",
+  "FEBRUARY",
+  "MARCH",
+  "APRIL",
+  "MAY",
+  "JUNE",
+  "JULY",
+  "AUGUST",
+  "SEPTEMBER",
+  "OCTOBER",
+  "NOVEMBER",
+  "DECEMBER"
+]
+const WEEKDAYS_FULL = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
+/** A month, written in full or abbreviated (`SEPT`, `SEP`); longest first so the regex takes the whole word. */
+const MONTH = `(?:${[...MONTHS_FULL, "SEPT", ...MONTHS_FULL.map((m) => m.slice(0, 3))].join("|")})`
+const WEEKDAY = `(?:${
+  [...WEEKDAYS_FULL, "TUES", "THURS", "THUR", ...WEEKDAYS_FULL.map((d) => d.slice(0, 3))].join("|")
+})`
+/** A clock time: `8PM`, `8 PM`, `8:30PM`, `14:05`, `14:05:33`. */
+const TIME = "(?:\\d{1,2}(?::\\d{2}){0,2}\\s?(?:AM|PM)|\\d{1,2}:\\d{2}(?::\\d{2})?)"
+/** A day of the month (1–31, optionally 0-padded or with its ordinal suffix). */
+const DAY = "(?:0?[1-9]|[12]\\d|3[01])(?:ST|ND|RD|TH)?"
+/** A year: `2026`, `26`, `'26` (four digits only from 1900 to 2099: `MAY 0042` is a store number). */
+const YEAR4 = "(?:19|20)\\d{2}"
+const YEAR = `(?:'?\\d{2}|${YEAR4})`
+/**
+ * Written dates and weekday-with-time: `MAR 2026`, `Dec. 12, 2025`, `DEC 12`, `1 APR 2026`,
+ * `JAN26`, `15JAN26`, `TUE 8PM`, `14:05 SAT`. A month or weekday abbreviation alone is not a date.
+ */
+const WRITTEN_DATE_RE = new RegExp(
+  [
+    `${MONTH}\\.?\\s*${DAY},?\\s*${YEAR}`,
+    `${MONTH}\\.?,?\\s*${YEAR4}`,
+    `${MONTH}\\.?\\s*'\\d{2}`,
+    `${MONTH}\\.?\\s+${DAY}`,
+    `${DAY}\\s*${MONTH}\\.?(?:,?\\s*${YEAR})?`,
+    `${MONTH}(?:\\d{2}|${YEAR4})`,
+    `${WEEKDAY}\\.?,?\\s+${TIME}`,
+    `${TIME}\\s+${WEEKDAY}`
+  ].map((p) => `\\b${p}\\b`).join("|"),
+  "g"
+)
+const TIME_RE = new RegExp(`\\b${TIME}\\b`, "g")
+/**
+ * Month and weekday names in full: removed from the end of a key (never its first word). Not
+ * `MAY`: three letters like an abbreviation, and a common name (`CHEZ MAY`, `ZELLE TO BRIAN MAY`).
+ */
+const CALENDAR_WORDS = new Set([...MONTHS_FULL.filter((m) => m !== "MAY"), ...WEEKDAYS_FULL])
+
 /** Tokens that are references: letters and digits mixed, with at least three digits, or a long digit run. */
 const isReference = (token: string): boolean => {
   if (/^\d{5,}$/.test(token)) return true
@@ -316,8 +387,10 @@ const normalise = (text: string): string => {
   s = s.replace(/[X*#]{2,}[-\s]?\d{2,4}\b/g, " ").replace(/\bCARD\s*#?\s*\d{4}\b/g, " ")
   // dates: 12/03, 12/03/24, 2024-12-03, 12-03
   s = s.replace(/\b\d{1,4}[/-]\d{1,2}(?:[/-]\d{2,4})?\b/g, " ")
-  // times 14:32
-  s = s.replace(/\b\d{1,2}:\d{2}(?::\d{2})?\b/g, " ")
+  // written dates and a weekday with a time, unless they open the text (then they are the name)
+  s = s.replace(WRITTEN_DATE_RE, (m, offset: number) => s.slice(0, offset).trim().length > 0 ? " " : m)
+  // clock times: 14:32, 8PM, 8:30 PM
+  s = s.replace(TIME_RE, " ")
   // phone numbers
   s = s.replace(/\b(?:1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}\b/g, " ")
   // transaction-type phrases, with the 4-digit date/card a CHECKCARD or POS carries right after
@@ -333,7 +406,7 @@ const normalise = (text: string): string => {
   s = s.replace(/\bHTTPS?:\/\/|\bWWW\./g, " ").replace(/\.(?:COM|NET|ORG|IO|CO|CA|US|UK)\b(?:\/\S*)?/g, " ")
   // store and terminal numbers: what follows a store number is the location
   s = s.replace(
-    /\s(?:#\s*\d+|STORE\s*#?\s*\d+|STR\s*#?\s*\d+|NO\.?\s*\d+|\d{3,})(?:\s.*)?$/,
+    /\s(?:#\s*\d+|STORE\s*#?\s*\d+|STR\s*#?\s*\d+|NO\.?\s*\d+|\d{3,}|[A-Z]{1,2}-?\d{3,}(?=\s|$))(?:\s.*)?$/,
     (m, offset: number) => s.slice(0, offset).trim().length > 0 ? " " : m
   )
   s = s.replace(/#\s*\d+/g, " ")
@@ -343,11 +416,17 @@ const normalise = (text: string): string => {
   // location suffix: country, state/province, then a known city (only when a name remains)
   if (tokens.length > 1 && tokens[0] === "THE") tokens.shift()
   while (tokens.length > 1 && COUNTRIES.has(tokens[tokens.length - 1]!)) tokens.pop()
-  if (tokens.length > 1 && REGIONS.has(tokens[tokens.length - 1]!)) tokens.pop()
+  // "MARCH & CO": a region code after "&" is part of the name
+  if (tokens.length > 1 && REGIONS.has(tokens[tokens.length - 1]!) && tokens[tokens.length - 2] !== "&") tokens.pop()
   while (tokens.length > 1 && COUNTRIES.has(tokens[tokens.length - 1]!)) tokens.pop()
+  while (tokens.length > 1 && CALENDAR_WORDS.has(tokens[tokens.length - 1]!)) tokens.pop()
   let out = tokens.join(" ")
   const city = CITY_RE.exec(` ${out}`)
   if (city && city.index > 0) out = ` ${out}`.slice(0, city.index).trim()
+  // a month or weekday in full before the location ("OFFICE RENT JANUARY SAN FRANCISCO CA")
+  const rest = out.split(" ")
+  while (rest.length > 1 && CALENDAR_WORDS.has(rest[rest.length - 1]!)) rest.pop()
+  out = rest.join(" ")
   // a trailing run of digits (a store number without a marker) goes too
   out = out.replace(/(?:\s\d+)+$/, "")
   return out.toLowerCase().replace(/\s+/g, " ").trim()

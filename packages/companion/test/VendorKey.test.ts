@@ -164,6 +164,77 @@ describe("VendorKey", () => {
     expect(vendorKey("STARBUCKS #1234", " 12/03 ")).toBe("starbucks")
   })
 
+  it("month names, weekdays, times and month-year tails are dates, not part of the vendor", () => {
+    const same: ReadonlyArray<{ readonly key: string; readonly variants: ReadonlyArray<string> }> = [
+      {
+        key: "office rent",
+        variants: [
+          "Office rent January",
+          "Office rent February",
+          "OFFICE RENT - MAR 2026",
+          "OFFICE RENT SEPTEMBER 2026",
+          "Office Rent Dec. 12, 2025",
+          "ONLINE TRANSFER OFFICE RENT 1 APR",
+          "Office rent May 2026",
+          "OFFICE RENT JUNE SAN FRANCISCO CA"
+        ]
+      },
+      {
+        key: "payment to landlord llc",
+        variants: ["Payment to Landlord LLC Dec 2025", "PAYMENT TO LANDLORD LLC JAN26", "Payment to Landlord LLC"]
+      },
+      {
+        key: "lyft ride",
+        variants: ["LYFT *RIDE TUE 8PM", "LYFT *RIDE SUN 11:45 PM", "LYFT *RIDE FRI 7 AM", "LYFT *RIDE"]
+      },
+      {
+        key: "comcast business",
+        variants: ["COMCAST BUSINESS 14:05 SAT", "COMCAST BUSINESS 8:30PM", "Comcast Business Monday"]
+      },
+      {
+        key: "target",
+        variants: [
+          "TARGET T-1234 MINNEAPOLIS MN",
+          "TARGET T-0877 EDINA MN",
+          "POS DEBIT TARGET T1234 ST PAUL MN 03/02",
+          "TARGET 00012345 MINNEAPOLIS MN"
+        ]
+      }
+    ]
+    for (const g of same) expect(g.variants.map((v) => vendorKey(v))).toStrictEqual(g.variants.map(() => g.key))
+  })
+
+  it("a vendor whose name is a month or a weekday keeps it", () => {
+    const kept: ReadonlyArray<readonly [string, string]> = [
+      ["MAY DEPARTMENT STORES #0412 ST LOUIS MO", "may department stores"],
+      ["SUNDAY RILEY MODERN SKINCARE", "sunday riley modern skincare"],
+      ["SQ *MARCH & CO 0041 PORTLAND OR", "march & co"],
+      ["TST* JUNE'S DINER 0042 BROOKLYN NY", "junes diner"],
+      ["AUGUST HOME INC 415-555-0100 CA", "august home inc"],
+      ["SATURDAY MORNING BAKERY", "saturday morning bakery"],
+      ["FRIDAY HARBOR MARINE", "friday harbor marine"],
+      ["RISING SUN CAFE #12 AUSTIN TX", "rising sun cafe"],
+      ["GOLDEN SUN RESTAURANT", "golden sun restaurant"],
+      ["THE MAY FAIR HOTEL LONDON", "may fair hotel"],
+      ["WED SHOP ONLINE", "wed shop online"],
+      ["GOLDEN SUN #0012 AUSTIN TX", "golden sun"],
+      ["TST* CHEZ MAY 0042 BROOKLYN NY", "chez may"],
+      ["ZELLE TO BRIAN MAY", "zelle to brian may"],
+      ["DOLLAR DAYS SAT", "dollar days sat"]
+    ]
+    for (const [text, key] of kept) expect([text, vendorKey(text)]).toStrictEqual([text, key])
+    // and the same vendor with a date still keys as itself
+    expect(vendorKey("MAY DEPARTMENT STORES MAY 2026")).toBe("may department stores")
+    expect(vendorKey("SUNDAY RILEY SUN 9AM")).toBe("sunday riley")
+    expect(vendorKey("MARCH & CO - MARCH 2026")).toBe("march & co")
+  })
+
+  it("a month word alone, or first, is never stripped to nothing", () => {
+    expect(vendorKey("JANUARY")).toBe("january")
+    expect(vendorKey("MARCH 2026")).toBe("march")
+    expect(vendorKey("TUE 8PM")).not.toBe("")
+  })
+
   it("never empty for a description that is all noise; deterministic", () => {
     expect(vendorKey("POS DEBIT 12/03")).not.toBe("")
     expect(vendorKey("123456789")).toBe("123456789")
