@@ -3,6 +3,7 @@ import { Effect, Layer } from "effect"
 import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
+import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
@@ -122,6 +123,15 @@ if (admin === "") {
     { parallelConnections: true }
   )
   CompanionGatesSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(
+      Effect.map(
+        freshDatabaseUrl(admin),
+        (url) => Layer.provideMerge(CompanionProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+      )
+    )
+  )
+  CompanionRejectionSuite.suite(
     "postgres",
     Layer.unwrapEffect(
       Effect.map(

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
+import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
@@ -94,6 +95,10 @@ RulePromotionSuite.suite("sqlite (:memory:)", Sqlite.layer({ filename: ":memory:
 const featuresFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "features.db")
 FeaturesSuite.suite("sqlite (file, WAL)", Sqlite.layer({ filename: featuresFile }), { parallelConnections: false })
 CompanionGatesSuite.suite(
+  "sqlite (:memory:)",
+  Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
+)
+CompanionRejectionSuite.suite(
   "sqlite (:memory:)",
   Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
 )
