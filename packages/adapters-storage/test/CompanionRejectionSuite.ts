@@ -162,7 +162,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           [
             learned.memory.reason_uid,
             null,
-            { account_code: "6000", reason: REASON, proposal_id: first[0]!.proposal_id },
+            { account_code: "6000", direction: "outflow", reason: REASON, proposal_id: first[0]!.proposal_id },
             `proposal:${first[0]!.proposal_id}`,
             fx.bookkeeper.id
           ]
@@ -195,7 +195,8 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
               rejections: 1,
               reason: REASON,
               memory_uid: learned.memory.uid,
-              note_uid: learned.memory.reason_uid
+              note_uid: learned.memory.reason_uid,
+              directions: ["outflow"]
             }]
           }
         })

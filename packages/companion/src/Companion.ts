@@ -501,7 +501,7 @@ export const make = Effect.gen(function*() {
           splits: h.final_splits?.length ?? 1
         })),
         drift_questions: b.features.drift_detection ? Drift.vendorFindings(drift, vendor).map(Drift.question) : [],
-        rejected: VendorMemoryStage.rejectedOf(facts)
+        rejected: VendorMemoryStage.rejectedOf(facts, VendorMemoryStage.directionOf(txn.amount_minor))
       })
       if (combined.splits.length === 0) {
         return {
@@ -1057,7 +1057,16 @@ export const make = Effect.gen(function*() {
           // the rejection fact and the note with its reason, together
           const w = yield* Effect.either(uow.transaction(Effect.all([
             VendorMemoryStage.learnRejection(memory, tenant, actor, vendor, main.account_code, sourceRef),
-            VendorMemoryStage.learnRejectionReason(memory, tenant, actor, vendor, main.account_code, reason, sourceRef)
+            VendorMemoryStage.learnRejectionReason(
+              memory,
+              tenant,
+              actor,
+              vendor,
+              main.account_code,
+              VendorMemoryStage.directionOf(txn.amount_minor),
+              reason,
+              sourceRef
+            )
           ])))
           learning = Either.isRight(w)
             ? { memory: { outcome: w.right[0].outcome, uid: w.right[0].item.uid, reason_uid: w.right[1].item.uid } }

@@ -21,11 +21,14 @@
  *   `reinforced_count` counts rejections. A rejection newer than the label's last confirmation
  *   makes the vendor disputed: the stage only offers a candidate and asks. The rejection's reason
  *   is kept in a keyless note on the vendor's thread (kind {@link REJECTION_NOTE_KIND}, value
- *   `{account_code, reason, proposal_id}`), one per rejection.
+ *   `{account_code, direction, reason, proposal_id}`), one per rejection.
  * - Every rejection no later label of the same account outweighs (a person's label of A confirmed
  *   after the rejection supersedes it) *stands*: the stage reports it in `rejected` (account, count,
  *   the newest reason) with its memory uids — also for a vendor with no label yet, whose answer is
- *   an `abstain` — so the chain demotes answers on A and asks when it still ends on A.
+ *   an `abstain` — so the chain demotes answers on A and asks when it still ends on A. It holds
+ *   for transactions of the direction it was rejected on (money in or out, from the notes since
+ *   A's last label; both when a note is missing): rejecting A for a refund says nothing about the
+ *   vendor's purchases.
  *
  * The stage is pure over the facts read for one transaction ({@link read}); reading and writing
  * go through the memory store and service.
@@ -105,11 +108,29 @@ export interface StandingRejection {
   readonly item: AgentMemory.MemoryItem
   /** The newest rejection's note (its reason), when there is one. */
   readonly note: AgentMemory.MemoryItem | null
+  /**
+   * The money directions of the transactions it was rejected on since the account's last label
+   * (from the notes), or null when that is not known for every one: then it holds for both.
+   */
+  readonly directions: ReadonlyArray<Direction> | null
 }
 
-/** The standing rejections as a stage reports them (`StageResult.rejected`). */
-export const rejectedOf = (facts: VendorFacts): ReadonlyArray<RejectedAccount> =>
-  (facts.rejected ?? []).map((x) => ({
+/** The direction of a bank transaction: money in or out. */
+export type Direction = "inflow" | "outflow"
+
+/** The direction of a bank amount. */
+export const directionOf = (amountMinor: bigint): Direction => (amountMinor < 0n ? "outflow" : "inflow")
+
+/**
+ * The standing rejections that hold for a transaction of `direction`: a rejection made on a refund
+ * says nothing about the vendor's purchases, and the other way round.
+ */
+export const standingFor = (facts: VendorFacts, direction: Direction): ReadonlyArray<StandingRejection> =>
+  (facts.rejected ?? []).filter((x) => x.directions === null || x.directions.includes(direction))
+
+/** The standing rejections for a transaction of `direction` as a stage reports them (`StageResult.rejected`). */
+export const rejectedOf = (facts: VendorFacts, direction: Direction): ReadonlyArray<RejectedAccount> =>
+  standingFor(facts, direction).map((x) => ({
     account_code: x.account_code,
     rejections: x.item.reinforced_count,
     reason: reasonOf(x.note)
@@ -180,20 +201,35 @@ export const read = (
       if (seen === undefined || (r.accepted_at ?? 0) > (seen.accepted_at ?? 0)) byAccount.set(code, r)
     }
     const rejection = account === null ? null : byAccount.get(account) ?? null
+    // the last time a person's label of each account was confirmed
+    const labelledAt = new Map<string, number>()
+    for (const i of items) {
+      const code = accountOf(i)
+      if (code === null || (i.status !== "active" && i.status !== "superseded") || i.accepted_at === null) continue
+      labelledAt.set(code, Math.max(labelledAt.get(code) ?? -Infinity, i.last_confirmed_at))
+    }
     // a rejection stands unless a label of its account was confirmed after it (by the person's later booking)
     const standing = [...byAccount.entries()]
-      .filter(([code, r]) =>
-        !items.some((i) =>
-          (i.status === "active" || i.status === "superseded") && i.accepted_at !== null &&
-          accountOf(i) === code && i.last_confirmed_at > r.last_confirmed_at
-        )
-      )
+      .filter(([code, r]) => (labelledAt.get(code) ?? -Infinity) <= r.last_confirmed_at)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    const notes = standing.length === 0 ? new Map<string, AgentMemory.MemoryItem>() : yield* newestNotes(
+    const notes = standing.length === 0 ? new Map<string, Array<AgentMemory.MemoryItem>>() : yield* notesOf(
       store,
       tenant,
       vendorKey
     )
+    const rejected = standing.map(([code, item]): StandingRejection => {
+      // the notes of the rejections since the account's last label, oldest first
+      const since = labelledAt.get(code) ?? -Infinity
+      const own = (notes.get(code) ?? []).filter((n) => n.recorded_at >= since)
+      const directions = own.map((n) => directionIn(n))
+      const known = own.length > 0 && directions.every((d) => d !== null)
+      return {
+        account_code: code,
+        item,
+        note: own.at(-1) ?? notes.get(code)?.at(-1) ?? null,
+        directions: known ? [...new Set(directions as Array<Direction>)].sort() : null
+      }
+    })
     return {
       vendor_key: vendorKey,
       label,
@@ -202,7 +238,7 @@ export const read = (
       pending,
       rejection,
       relabelled_from: label === null ? null : supersededBy(items, label),
-      rejected: standing.map(([code, item]) => ({ account_code: code, item, note: notes.get(code) ?? null }))
+      rejected
     }
   })
 
@@ -215,14 +251,20 @@ const rejectedAccountOf = (item: AgentMemory.MemoryItem): string | null =>
     ? item.subject.slice("account:".length)
     : null
 
-/** The newest rejection note of each account on the vendor's thread (read in pages, creation order). */
-const newestNotes = (
+/** The direction a rejection note records, if any. */
+const directionIn = (note: AgentMemory.MemoryItem): Direction | null => {
+  const v = note.value as { readonly direction?: unknown } | null | undefined
+  return v?.direction === "inflow" || v?.direction === "outflow" ? v.direction : null
+}
+
+/** The rejection notes of each account on the vendor's thread, oldest first (read in pages). */
+const notesOf = (
   store: AgentMemory.AgentMemoryStore["Type"],
   tenant: Ids.TenantId,
   vendorKey: string
-): Effect.Effect<Map<string, AgentMemory.MemoryItem>, Errors.StorageError> =>
+): Effect.Effect<Map<string, Array<AgentMemory.MemoryItem>>, Errors.StorageError> =>
   Effect.gen(function*() {
-    const out = new Map<string, AgentMemory.MemoryItem>()
+    const out = new Map<string, Array<AgentMemory.MemoryItem>>()
     let after: string | undefined = undefined
     for (;;) {
       const page: ReadonlyArray<AgentMemory.MemoryItem> = yield* store.listItems(tenant, {
@@ -234,10 +276,15 @@ const newestNotes = (
       })
       for (const n of page) {
         const code = accountOf(n)
-        const seen = code === null ? undefined : out.get(code)
-        if (code !== null && (seen === undefined || n.recorded_at >= seen.recorded_at)) out.set(code, n)
+        if (code === null) continue
+        const list = out.get(code) ?? []
+        list.push(n)
+        out.set(code, list)
       }
-      if (page.length < NOTE_PAGE) return out
+      if (page.length < NOTE_PAGE) {
+        for (const list of out.values()) list.sort((a, b) => a.recorded_at - b.recorded_at || (a.uid < b.uid ? -1 : 1))
+        return out
+      }
       after = page[page.length - 1]!.uid
     }
   })
@@ -261,12 +308,13 @@ export const make = (facts: VendorFacts, minLabels: number): CategorizerStage =>
   name: NAME,
   run: (input) => {
     const vendor = input.vendor_key
-    const standing = facts.rejected ?? []
+    const direction = directionOf(input.transaction.amount_minor)
+    const standing = standingFor(facts, direction)
     const uids = [
       ...(facts.label === null ? [] : [facts.label.uid, ...(facts.rejection ? [facts.rejection.uid] : [])]),
       ...standing.flatMap((x) => [x.item.uid, ...(x.note === null ? [] : [x.note.uid])])
     ]
-    const rejected = rejectedOf(facts)
+    const rejected = rejectedOf(facts, direction)
     const base = {
       vendor_key: vendor,
       memory_uids: [...new Set(uids)],
@@ -279,7 +327,8 @@ export const make = (facts: VendorFacts, minLabels: number): CategorizerStage =>
         reason: reasonOf(x.note),
         last_rejected_at: x.item.last_confirmed_at,
         memory_uid: x.item.uid,
-        note_uid: x.note?.uid ?? null
+        note_uid: x.note?.uid ?? null,
+        directions: x.directions
       }))
     }
     const told = rejected.length === 0 ? {} : { rejected }
@@ -401,7 +450,8 @@ export const learnLabel = (
 
 /**
  * Keeps one rejection's reason: a keyless note on the vendor's thread (never contradicts, one per
- * rejection), value `{account_code, reason, proposal_id}`; the reason is cut at {@link MAX_REASON}.
+ * rejection), value `{account_code, direction, reason, proposal_id}` (the direction of the rejected
+ * transaction's money); the reason is cut at {@link MAX_REASON}.
  */
 export const learnRejectionReason = (
   memory: AgentMemory.AgentMemoryShape,
@@ -409,6 +459,7 @@ export const learnRejectionReason = (
   actor: Actor.Actor,
   vendorKey: string,
   account: string,
+  direction: Direction,
   reason: string,
   sourceRef: string
 ): Effect.Effect<AgentMemory.WriteResult, AgentMemory.WriteError> => {
@@ -417,7 +468,7 @@ export const learnRejectionReason = (
     thread_id: threadOf(vendorKey),
     agent_id: AGENT_ID,
     kind: REJECTION_NOTE_KIND,
-    value: { account_code: account, reason: kept, proposal_id: sourceRef.replace(/^proposal:/, "") },
+    value: { account_code: account, direction, reason: kept, proposal_id: sourceRef.replace(/^proposal:/, "") },
     content: `A person rejected account ${account} for vendor ${vendorKey}: ${kept}`,
     importance: 0.5,
     source_ref: sourceRef

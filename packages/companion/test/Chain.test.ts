@@ -149,12 +149,12 @@ const rejectionFact = (account: string, at: number, count = 1) =>
     recorded_at: at
   })
 
-const reasonNote = (account: string, at: number, reason: string) =>
+const reasonNote = (account: string, at: number, reason: string, direction?: "inflow" | "outflow") =>
   item({
     uid: `mem_note_${at}`,
     thread_id: "vendor:coffee with prospect",
     kind: VendorMemoryStage.REJECTION_NOTE_KIND,
-    value: { account_code: account, reason, proposal_id: `act_${at}` },
+    value: { account_code: account, reason, proposal_id: `act_${at}`, ...(direction ? { direction } : {}) },
     accepted_at: at,
     recorded_at: at,
     last_confirmed_at: at
@@ -286,7 +286,10 @@ describe("a person's rejection teaches the next proposal", () => {
     expect(bare.rejected).toStrictEqual([])
     const told = Chain.combine([rule, notRun], coffee, {
       vendor_history: [],
-      rejected: VendorMemoryStage.rejectedOf(read([rejectionFact("6000", 20), reasonNote("6000", 20, "not marketing")]))
+      rejected: VendorMemoryStage.rejectedOf(
+        read([rejectionFact("6000", 20), reasonNote("6000", 20, "not marketing")]),
+        "outflow"
+      )
     })
     expect([told.deciding_stage, told.rejected.map((x) => [x.account_code, x.reason])]).toStrictEqual([
       "rules",
@@ -329,5 +332,22 @@ describe("a person's rejection teaches the next proposal", () => {
     // a label of 6000 confirmed after the rejection and superseded since still outweighs the rejection
     const relabelled = read([rejectionFact("6000", 20), labelFact("6000", 30, "superseded"), labelFact("6100", 40)])
     expect(relabelled.rejected).toStrictEqual([])
+  })
+
+  it("a rejection holds for the direction it was made on: a refund's rejection does not demote the purchases", () => {
+    // the account was rejected on a refund (money in); the transaction at hand is a purchase (money out)
+    const refund = read([rejectionFact("6000", 20), reasonNote("6000", 20, "a refund", "inflow")])
+    expect(refund.rejected?.map((x) => [x.account_code, x.directions])).toStrictEqual([["6000", ["inflow"]]])
+    expect(VendorMemoryStage.rejectedOf(refund, "outflow")).toStrictEqual([])
+    expect(VendorMemoryStage.rejectedOf(refund, "inflow").map((x) => x.account_code)).toStrictEqual(["6000"])
+    const m = memoryOn(refund)
+    expect([m.rejected, m.details.memory_uids]).toStrictEqual([undefined, []])
+    expect(Chain.combine([m, sure6000], coffee, { vendor_history: [] }).splits[0]!.account_code).toBe("6000")
+    // rejected on a purchase: it holds
+    const purchase = read([rejectionFact("6000", 20), reasonNote("6000", 20, "not marketing", "outflow")])
+    expect(Chain.combine([memoryOn(purchase), sure6000], coffee, { vendor_history: [] }).splits[0]!.account_code)
+      .toBe("6200")
+    // a note without a direction (or none at all) holds for both
+    expect(read([rejectionFact("6000", 20)]).rejected?.map((x) => x.directions)).toStrictEqual([null])
   })
 })
