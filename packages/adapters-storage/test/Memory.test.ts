@@ -4,6 +4,7 @@ import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionApplyFailedSuite from "./CompanionApplyFailedSuite.js"
 import * as CompanionCoverageSuite from "./CompanionCoverageSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
+import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
@@ -52,3 +53,4 @@ CompanionGatesSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Me
 CompanionApplyFailedSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
 CompanionCoverageSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
 TenantBreakersSuite.suite("memory", Layer.provideMerge(GuardProbe.memory, Memory.layer))
+CompanionRejectionSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))

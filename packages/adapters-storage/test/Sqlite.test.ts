@@ -7,6 +7,7 @@ import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionApplyFailedSuite from "./CompanionApplyFailedSuite.js"
 import * as CompanionCoverageSuite from "./CompanionCoverageSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
+import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
 import { suite } from "./CoreSuite.js"
@@ -111,4 +112,8 @@ CompanionCoverageSuite.suite(
 TenantBreakersSuite.suite(
   "sqlite (:memory:)",
   Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: ":memory:" }))
+)
+CompanionRejectionSuite.suite(
+  "sqlite (:memory:)",
+  Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
 )

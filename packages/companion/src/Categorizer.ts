@@ -63,6 +63,23 @@ export interface StageResult {
    * one. A `decided` answer wins anyway; ignored on `abstain` and `skipped`.
    */
   readonly authoritative?: boolean | undefined
+  /**
+   * Accounts a person rejected for the transaction's vendor that no later label of theirs
+   * confirmed (vendor memory). The chain demotes every `candidates` answer on one of them below
+   * the answers that avoid them, and when it still ends on one (a `decided` or `authoritative`
+   * answer, or nothing else), the proposal asks about the rejection and is not auto-posted. Read
+   * on every outcome but `skipped`: a stage with nothing to propose may still report them.
+   */
+  readonly rejected?: ReadonlyArray<RejectedAccount> | undefined
+}
+
+/** An account a person rejected for a vendor, as a stage reports it ({@link StageResult.rejected}). */
+export interface RejectedAccount {
+  readonly account_code: string
+  /** How many times a person rejected it for the vendor. */
+  readonly rejections: number
+  /** The newest rejection's reason, when it is known. */
+  readonly reason: string | null
 }
 
 /** Everything a stage may look at. */

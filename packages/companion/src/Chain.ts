@@ -13,6 +13,12 @@
  *   else the most confident candidate answer (earlier stage on ties). The raw confidence is that
  *   stage's; it is calibrated later. The chain reads the flag, never a stage's name, so a host's
  *   stage may carry it too.
+ * - A person's rejections teach: accounts a stage reports `rejected` for the vendor (vendor memory
+ *   does), or the caller passes in the context, are demoted. Among candidate answers, one on a rejected account is replaced by its
+ *   stage's best candidate that avoids them (the whole amount on it, at that candidate's score),
+ *   or else ranks below every answer that avoids them. When the chain still ends on a rejected
+ *   account (a `decided` or `authoritative` answer, or nothing else), it asks about the rejection
+ *   and its reason, and {@link ChainResult.rejected} names it: the caller must not auto-post.
  * - Questions: every stage's, plus the chain's own — an unusual amount for the vendor (below a
  *   third or above three times the median of at least three earlier bookings) and a possible split
  *   (the vendor was split before, or the two best candidates are close) — and the drift questions
@@ -21,8 +27,15 @@
  * A host replaces, reorders or extends the stages with {@link ChainStages}.
  */
 import { Context, Effect } from "effect"
-import type { Candidate, CategorizeInput, CategorizerStage, ProposedSplit, StageResult } from "./Categorizer.js"
-import { abstain, skipped } from "./Categorizer.js"
+import type {
+  Candidate,
+  CategorizeInput,
+  CategorizerStage,
+  ProposedSplit,
+  RejectedAccount,
+  StageResult
+} from "./Categorizer.js"
+import { abstain, skipped, wholeAmount } from "./Categorizer.js"
 
 /** The built-in stages for one transaction, by name (`llm` only when a model stage is provided). */
 export interface DefaultStages {
@@ -57,6 +70,12 @@ export interface ChainContext {
   readonly vendor_history: ReadonlyArray<{ readonly amount_minor: bigint; readonly splits: number }>
   /** Questions from drift detection on this vendor (`Drift`), asked after the stages' own. */
   readonly drift_questions?: ReadonlyArray<string> | undefined
+  /**
+   * Accounts a person rejected for the vendor, as the caller read them (the companion passes
+   * vendor memory's facts): counted with the stages' own reports, so they also hold when the
+   * stage that would report them did not run (a tenant rule decided first).
+   */
+  readonly rejected?: ReadonlyArray<RejectedAccount> | undefined
 }
 
 /** The combined answer of the chain. */
@@ -68,6 +87,12 @@ export interface ChainResult {
   readonly questions: ReadonlyArray<string>
   readonly candidates: ReadonlyArray<Candidate>
   readonly results: ReadonlyArray<StageResult>
+  /**
+   * The accounts of {@link splits} a person rejected for the vendor ({@link StageResult.rejected}):
+   * the chain ended on them all the same (a `decided` or `authoritative` answer, or no other
+   * answer). Such a proposal asks about the rejection and must not be auto-posted.
+   */
+  readonly rejected: ReadonlyArray<RejectedAccount>
 }
 
 const abs = (n: bigint) => (n < 0n ? -n : n)
@@ -128,19 +153,52 @@ export const combine = (
   input: Omit<CategorizeInput, "previous">,
   context: ChainContext
 ): ChainResult => {
+  // accounts a person rejected for the vendor, as the stages report them (the first report of an account wins)
+  const rejectedBy = new Map<string, RejectedAccount>()
+  for (const r of results) {
+    if (r.outcome === "skipped") continue
+    for (const x of r.rejected ?? []) if (!rejectedBy.has(x.account_code)) rejectedBy.set(x.account_code, x)
+  }
+  for (const x of context.rejected ?? []) if (!rejectedBy.has(x.account_code)) rejectedBy.set(x.account_code, x)
+  const onRejected = (r: StageResult) => r.splits.some((s) => rejectedBy.has(s.account_code))
   const decided = results.find((r) => r.outcome === "decided")
   let chosen: StageResult | undefined = decided ??
     results.find((r) => r.outcome === "candidates" && r.authoritative === true)
+  let demotedFrom: ReadonlyArray<string> = []
   if (chosen === undefined) {
+    // answers on a rejected account give way to the stage's best other candidate, else rank below every other answer
     for (const r of results) {
-      if (r.outcome === "candidates" && (chosen === undefined || r.confidence > chosen.confidence)) chosen = r
+      if (r.outcome !== "candidates") continue
+      const answer = onRejected(r) ? avoiding(r, rejectedBy, input) : r
+      if (answer !== null && (chosen === undefined || answer.confidence > chosen.confidence)) chosen = answer
+    }
+    if (chosen === undefined) {
+      for (const r of results) {
+        if (r.outcome === "candidates" && (chosen === undefined || r.confidence > chosen.confidence)) chosen = r
+      }
+    } else {
+      const from = results.find((r) => r.stage === chosen!.stage && r.outcome === "candidates")
+      if (from !== undefined && from !== chosen) demotedFrom = from.splits.map((s) => s.account_code)
     }
   }
+  const stillRejected = chosen === undefined
+    ? []
+    : [...new Set(chosen.splits.map((s) => s.account_code))].flatMap((code) => {
+      const x = rejectedBy.get(code)
+      return x === undefined ? [] : [x]
+    })
   const questions: Array<string> = []
   const ask = (q: string) => {
     if (!questions.includes(q)) questions.push(q)
   }
   for (const r of results) r.questions.forEach(ask)
+  for (const x of stillRejected) {
+    ask(
+      `Account ${x.account_code} was rejected for “${input.vendor_key}” by a person (${x.rejections} time${
+        x.rejections === 1 ? "" : "s"
+      }${x.reason === null ? "" : `: “${clip(x.reason, 200)}”`}): is it right this time?`
+    )
+  }
   context.drift_questions?.forEach(ask)
   const amount = abs(input.transaction.amount_minor)
   const history = context.vendor_history
@@ -163,7 +221,16 @@ export const combine = (
   const lines = results.filter((r) => r.outcome !== "skipped").map((r) => `${r.stage}: ${r.rationale}`)
   const rationale = chosen === undefined
     ? ["No stage could categorise this transaction", ...lines].join(". ")
-    : [`${chosen.stage} → ${chosen.splits.map((s) => s.account_code).join(", ")}`, ...lines].join(". ")
+    : [
+      `${chosen.stage} → ${chosen.splits.map((s) => s.account_code).join(", ")}${
+        demotedFrom.length === 0 ? "" : ` (its first answer ${demotedFrom.join(", ")} was rejected by a person)`
+      }${
+        stillRejected.length === 0
+          ? ""
+          : ` (rejected by a person before: ${stillRejected.map((x) => x.account_code).join(", ")})`
+      }`,
+      ...lines
+    ].join(". ")
   return {
     splits: chosen?.splits ?? [],
     confidence: chosen?.confidence ?? 0,
@@ -171,8 +238,32 @@ export const combine = (
     rationale: rationale.slice(0, 4000),
     questions: questions.slice(0, 20),
     candidates: top,
-    results
+    results,
+    rejected: stillRejected
   }
+}
+
+const clip = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`)
+
+/**
+ * A `candidates` answer on a rejected account turned into the stage's best candidate that avoids
+ * every rejected account (the whole amount on it, its score as the confidence), or null when it
+ * has none with a score above 0, or that one cannot be booked.
+ */
+const avoiding = (
+  r: StageResult,
+  rejected: ReadonlyMap<string, RejectedAccount>,
+  input: Omit<CategorizeInput, "previous">
+): StageResult | null => {
+  const next = r.candidates.find((c) => c.score > 0 && !rejected.has(c.account_code))
+  if (next === undefined) return null
+  const answer: StageResult = {
+    ...r,
+    splits: wholeAmount(input.transaction, next.account_code),
+    confidence: Math.min(1, Math.max(0, next.score)),
+    candidates: r.candidates.filter((c) => !rejected.has(c.account_code))
+  }
+  return usable(answer, input) ? answer : null
 }
 
 /** A stage result as JSON (amounts as strings), for storage. */

@@ -7,7 +7,9 @@
  *
  * What a review teaches: a person's apply or correction writes the vendor's label to agent memory
  * (as that person) and trains the tenant's classifier (a new stored version); a person's
- * rejection writes a rejection fact. Auto-posts teach nothing (the model would confirm itself).
+ * rejection writes a rejection fact and a note with its reason, so the next proposal for the
+ * vendor avoids the rejected account or asks about it. Auto-posts teach nothing (the model would
+ * confirm itself).
  * The calibration (one calibrator per deciding stage) is refitted lazily at propose time once ten
  * more proposals were reviewed.
  * The tenant's feature flags (`TenantFeatures`) switch the classifier, the model stage, drift
@@ -500,7 +502,8 @@ export const make = Effect.gen(function*() {
           amount_minor: BigInt(h.amount_minor),
           splits: h.final_splits?.length ?? 1
         })),
-        drift_questions: b.features.drift_detection ? Drift.vendorFindings(drift, vendor).map(Drift.question) : []
+        drift_questions: b.features.drift_detection ? Drift.vendorFindings(drift, vendor).map(Drift.question) : [],
+        rejected: VendorMemoryStage.rejectedOf(facts, VendorMemoryStage.directionOf(txn.amount_minor))
       })
       if (combined.splits.length === 0) {
         return {
@@ -514,13 +517,19 @@ export const make = Effect.gen(function*() {
       }
       const exponent = exponentOf(txn.currency)
       const assessment = value.assess(b.settings, { minor: abs(txn.amount_minor), scale: exponent })
-      const cold = VendorMemoryStage.coldStart(facts, b.flow.coldstart_min_labels)
+      // a person rejected the account the chain still ends on: ask (the chain did), never auto-post
+      const rejectedAgain = combined.rejected.length > 0
+      const cold = VendorMemoryStage.coldStart(facts, b.flow.coldstart_min_labels) || rejectedAgain
       const p = b.calibrator === null
         ? null
         : Calibration.calibrateStage(b.calibrator, combined.deciding_stage, combined.confidence)
       const decidedClean = results.some((r) => r.outcome === "decided")
-      const tier = value.raiseTier(decidedClean ? 0 : 1, assessment)
-      const risk = [...assessment.risk_reasons, ...(cold ? ["vendor_cold_start"] : [])]
+      const tier = value.raiseTier(decidedClean && !rejectedAgain ? 0 : 1, assessment)
+      const risk = [
+        ...assessment.risk_reasons,
+        ...(cold ? ["vendor_cold_start"] : []),
+        ...(rejectedAgain ? ["vendor_rejected"] : [])
+      ]
       const splits = combined.splits.map((s) => ({
         account_code: s.account_code,
         amount: Money.formatMinor(s.amount_minor, exponent)
@@ -1046,11 +1055,23 @@ export const make = Effect.gen(function*() {
         const main = ClassifierStage.exampleOf(txn, payload.splits)
         if (actor.kind === "user" && main !== null) {
           const vendor = vendorKey(txn.description, txn.payee)
-          const w = yield* Effect.either(
-            VendorMemoryStage.learnRejection(memory, tenant, actor, vendor, main.account_code, `proposal:${action.id}`)
-          )
+          const sourceRef = `proposal:${action.id}`
+          // the rejection fact and the note with its reason, together
+          const w = yield* Effect.either(uow.transaction(Effect.all([
+            VendorMemoryStage.learnRejection(memory, tenant, actor, vendor, main.account_code, sourceRef),
+            VendorMemoryStage.learnRejectionReason(
+              memory,
+              tenant,
+              actor,
+              vendor,
+              main.account_code,
+              VendorMemoryStage.directionOf(txn.amount_minor),
+              reason,
+              sourceRef
+            )
+          ])))
           learning = Either.isRight(w)
-            ? { memory: { outcome: w.right.outcome, uid: w.right.item.uid } }
+            ? { memory: { outcome: w.right[0].outcome, uid: w.right[0].item.uid, reason_uid: w.right[1].item.uid } }
             : { memory: { error: errorOf(w.left) } }
         }
         yield* recordReview(tenant, action.id, {

@@ -10,6 +10,7 @@ const input: Omit<CategorizeInput, "previous"> = {
   tenant_id: "t1",
   transaction: { amount_minor: -2_900n, account_code: "1000" } as never,
   accounts: [
+    { code: "6000", active: true },
     { code: "6100", active: true },
     { code: "6200", active: true }
   ] as never,
@@ -115,5 +116,238 @@ describe("LlmStage.shouldCall", () => {
     const unsure = { ...classifier, confidence: 0.3 }
     expect(LlmStage.shouldCall([{ ...m, authoritative: undefined }, unsure], 0.6)).toBe(true)
     expect(LlmStage.shouldCall([m, unsure], 0.6)).toBe(false)
+  })
+})
+
+/** A memory item as the store holds it (only the fields the stage reads). */
+const item = (fields: Partial<AgentMemory.MemoryItem>): AgentMemory.MemoryItem =>
+  ({
+    status: "active",
+    valid_from: 0,
+    valid_to: null,
+    expired_at: null,
+    accepted_at: 1,
+    recorded_at: 1,
+    reinforced_count: 1,
+    last_confirmed_at: 1,
+    subject: null,
+    predicate: null,
+    ...fields
+  }) as never
+
+const rejectionFact = (account: string, at: number, count = 1) =>
+  item({
+    uid: `mem_rej_${account}`,
+    thread_id: "vendor:coffee with prospect",
+    kind: VendorMemoryStage.REJECTION_KIND,
+    subject: `account:${account}`,
+    predicate: "rejected",
+    value: true,
+    reinforced_count: count,
+    last_confirmed_at: at,
+    accepted_at: at,
+    recorded_at: at
+  })
+
+const reasonNote = (account: string, at: number, reason: string, direction?: "inflow" | "outflow") =>
+  item({
+    uid: `mem_note_${at}`,
+    thread_id: "vendor:coffee with prospect",
+    kind: VendorMemoryStage.REJECTION_NOTE_KIND,
+    value: { account_code: account, reason, proposal_id: `act_${at}`, ...(direction ? { direction } : {}) },
+    accepted_at: at,
+    recorded_at: at,
+    last_confirmed_at: at
+  })
+
+const labelFact = (account: string, at: number, status: "active" | "superseded" = "active") =>
+  item({
+    uid: `mem_label_${account}_${at}`,
+    thread_id: "vendor:coffee with prospect",
+    kind: VendorMemoryStage.LABEL_KIND,
+    subject: "vendor",
+    predicate: "account",
+    value: { account_code: account },
+    last_confirmed_at: at,
+    accepted_at: at,
+    recorded_at: at,
+    ...(status === "superseded" ? { status, expired_at: at + 1 } : {})
+  })
+
+/** A store holding `items` (the two reads the stage makes: by key, and a thread's items of a kind). */
+const storeOf = (items: ReadonlyArray<AgentMemory.MemoryItem>) =>
+  ({
+    itemsByKey: (_tenant: string, key: AgentMemory.MemoryKey) =>
+      Effect.succeed(
+        items.filter((i) => i.thread_id === key.thread_id && i.subject === key.subject && i.predicate === key.predicate)
+      ),
+    listItems: (_tenant: string, q: AgentMemory.ItemQuery) =>
+      Effect.succeed(
+        items.filter((i) =>
+          i.thread_id === q.thread_id && i.kind === q.kind && (q.status === undefined || i.status === q.status) &&
+          (q.after === undefined || i.uid > q.after)
+        ).slice(0, q.limit)
+      )
+  }) as never
+
+const read = (items: ReadonlyArray<AgentMemory.MemoryItem>) =>
+  Effect.runSync(VendorMemoryStage.read(storeOf(items), "t1" as never, "coffee with prospect", 100))
+
+const coffee: Omit<CategorizeInput, "previous"> = { ...input, vendor_key: "coffee with prospect" }
+
+/** The classifier, sure of the account the person rejected. */
+const sure6000: StageResult = {
+  ...classifier,
+  splits: [{ account_code: "6000", amount_minor: 2_900n }],
+  confidence: 0.9,
+  candidates: [{ account_code: "6000", score: 0.9 }, { account_code: "6200", score: 0.07 }, {
+    account_code: "6100",
+    score: 0.03
+  }],
+  rationale: "Classifier ranks 6000 first"
+}
+
+const memoryOn = (facts: VendorMemoryStage.VendorFacts) =>
+  Effect.runSync(VendorMemoryStage.make(facts, 3).run({ ...coffee, previous: [] }))
+
+describe("a person's rejection teaches the next proposal", () => {
+  it("vendor memory reads a rejection of a vendor with no label: account, count, the newest reason, memory uids", () => {
+    const facts = read([
+      rejectionFact("6000", 20, 2),
+      reasonNote("6000", 10, "first reason"),
+      reasonNote("6000", 20, "Coffee with a prospect is a meal, not marketing")
+    ])
+    expect([facts.label, facts.rejection, facts.rejected?.map((x) => [x.account_code, x.item.uid, x.note?.uid])])
+      .toStrictEqual([null, null, [["6000", "mem_rej_6000", "mem_note_20"]]])
+    const m = memoryOn(facts)
+    expect(m).toMatchObject({
+      outcome: "abstain",
+      reason: "vendor.unknown",
+      rejected: [{ account_code: "6000", rejections: 2, reason: "Coffee with a prospect is a meal, not marketing" }],
+      details: {
+        memory_uids: ["mem_rej_6000", "mem_note_20"],
+        rejected: [{ account_code: "6000", rejections: 2, memory_uid: "mem_rej_6000", note_uid: "mem_note_20" }]
+      }
+    })
+    expect(m.rationale).toBe(
+      "New vendor “coffee with prospect”: no label yet; a person rejected 6000 (2 times: “Coffee with a prospect is a meal, not marketing”) for it"
+    )
+  })
+
+  it("the chain demotes the rejected account: the classifier's next candidate is proposed", () => {
+    const m = memoryOn(read([rejectionFact("6000", 20), reasonNote("6000", 20, "not marketing")]))
+    const r = Chain.combine([m, sure6000], coffee, { vendor_history: [] })
+    expect([r.deciding_stage, r.splits.map((s) => [s.account_code, s.amount_minor]), r.confidence, r.rejected])
+      .toStrictEqual(["classifier", [["6200", 2_900n]], 0.07, []])
+    expect(r.candidates.map((c) => c.account_code)).toStrictEqual(["6200", "6100"])
+    expect(r.rationale).toContain("classifier → 6200 (its first answer 6000 was rejected by a person)")
+    expect(r.questions.some((q) => q.includes("was rejected"))).toBe(false)
+    // the classifier's own result stays in provenance as it answered
+    expect(r.results[1]!.splits.map((s) => s.account_code)).toStrictEqual(["6000"])
+    // without the rejection, 6000 again
+    expect(Chain.combine([memoryOn(read([])), sure6000], coffee, { vendor_history: [] }).splits[0]!.account_code)
+      .toBe("6000")
+  })
+
+  it("another stage's answer that avoids the rejected account outranks it", () => {
+    const m = memoryOn(read([rejectionFact("6000", 20)]))
+    const other: StageResult = {
+      ...classifier,
+      stage: "host_stage",
+      splits: [{ account_code: "6100", amount_minor: 2_900n }],
+      confidence: 0.4,
+      candidates: [{ account_code: "6100", score: 0.4 }]
+    }
+    const onlyRejected: StageResult = { ...sure6000, candidates: [{ account_code: "6000", score: 0.9 }] }
+    const r = Chain.combine([m, onlyRejected, other], coffee, { vendor_history: [] })
+    expect([r.deciding_stage, r.splits[0]!.account_code, r.rejected]).toStrictEqual(["host_stage", "6100", []])
+  })
+
+  it("when the chain still ends on the rejected account it asks, naming the rejection and its reason", () => {
+    const m = memoryOn(read([rejectionFact("6000", 20), reasonNote("6000", 20, "not marketing")]))
+    const onlyRejected: StageResult = { ...sure6000, candidates: [{ account_code: "6000", score: 0.9 }] }
+    const r = Chain.combine([m, onlyRejected], coffee, { vendor_history: [] })
+    expect([r.deciding_stage, r.splits[0]!.account_code, r.rejected]).toStrictEqual([
+      "classifier",
+      "6000",
+      [{ account_code: "6000", rejections: 1, reason: "not marketing" }]
+    ])
+    expect(r.questions).toContain(
+      "Account 6000 was rejected for “coffee with prospect” by a person (1 time: “not marketing”): is it right this time?"
+    )
+    expect(r.rationale).toContain("classifier → 6000 (rejected by a person before: 6000)")
+    // a decided answer (a tenant rule) still stands, and is flagged the same way
+    const rule: StageResult = { ...onlyRejected, stage: "rules", outcome: "decided", confidence: 1 }
+    const ruled = Chain.combine([rule, m], coffee, { vendor_history: [] })
+    expect([ruled.deciding_stage, ruled.rejected.map((x) => x.account_code)]).toStrictEqual(["rules", ["6000"]])
+    // vendor memory did not run after the rule decided: the caller's context carries the rejection
+    const notRun = { ...m, outcome: "skipped" as const }
+    const bare = Chain.combine([rule, notRun], coffee, { vendor_history: [] })
+    expect(bare.rejected).toStrictEqual([])
+    const told = Chain.combine([rule, notRun], coffee, {
+      vendor_history: [],
+      rejected: VendorMemoryStage.rejectedOf(
+        read([rejectionFact("6000", 20), reasonNote("6000", 20, "not marketing")]),
+        "outflow"
+      )
+    })
+    expect([told.deciding_stage, told.rejected.map((x) => [x.account_code, x.reason])]).toStrictEqual([
+      "rules",
+      [["6000", "not marketing"]]
+    ])
+    expect(told.questions.filter((q) => q.includes("was rejected"))).toHaveLength(1)
+  })
+
+  it("the rejection is read from any stage's result but a skipped one's: a host's stage may report it", () => {
+    const host: StageResult = {
+      stage: "host_memory",
+      outcome: "abstain",
+      splits: [],
+      confidence: 0,
+      candidates: [],
+      rationale: "",
+      reason: null,
+      questions: [],
+      details: {},
+      rejected: [{ account_code: "6000", rejections: 1, reason: null }]
+    }
+    expect(Chain.combine([host, sure6000], coffee, { vendor_history: [] }).splits[0]!.account_code).toBe("6200")
+    const notRun: StageResult = { ...host, outcome: "skipped" }
+    expect(Chain.combine([notRun, sure6000], coffee, { vendor_history: [] }).splits[0]!.account_code).toBe("6000")
+  })
+
+  it("a person's later label of the rejected account supersedes the rejection; a label of another account does not", () => {
+    const later = read([rejectionFact("6000", 20), labelFact("6000", 30)])
+    expect([later.account_code, later.rejected, later.rejection?.uid]).toStrictEqual(["6000", [], "mem_rej_6000"])
+    expect(memoryOn(later).rejected).toBeUndefined()
+    // a label of 6000 from before the rejection does not: the vendor is disputed and 6000 still stands rejected
+    const earlier = read([rejectionFact("6000", 20), labelFact("6000", 10)])
+    expect([VendorMemoryStage.disputed(earlier), earlier.rejected?.map((x) => x.account_code)]).toStrictEqual([
+      true,
+      ["6000"]
+    ])
+    // nor does a label of another account: 6100 is the vendor's label, 6000 stays rejected
+    const other = read([rejectionFact("6000", 20), labelFact("6100", 30)])
+    expect([other.account_code, other.rejected?.map((x) => x.account_code)]).toStrictEqual(["6100", ["6000"]])
+    // a label of 6000 confirmed after the rejection and superseded since still outweighs the rejection
+    const relabelled = read([rejectionFact("6000", 20), labelFact("6000", 30, "superseded"), labelFact("6100", 40)])
+    expect(relabelled.rejected).toStrictEqual([])
+  })
+
+  it("a rejection holds for the direction it was made on: a refund's rejection does not demote the purchases", () => {
+    // the account was rejected on a refund (money in); the transaction at hand is a purchase (money out)
+    const refund = read([rejectionFact("6000", 20), reasonNote("6000", 20, "a refund", "inflow")])
+    expect(refund.rejected?.map((x) => [x.account_code, x.directions])).toStrictEqual([["6000", ["inflow"]]])
+    expect(VendorMemoryStage.rejectedOf(refund, "outflow")).toStrictEqual([])
+    expect(VendorMemoryStage.rejectedOf(refund, "inflow").map((x) => x.account_code)).toStrictEqual(["6000"])
+    const m = memoryOn(refund)
+    expect([m.rejected, m.details.memory_uids]).toStrictEqual([undefined, []])
+    expect(Chain.combine([m, sure6000], coffee, { vendor_history: [] }).splits[0]!.account_code).toBe("6000")
+    // rejected on a purchase: it holds
+    const purchase = read([rejectionFact("6000", 20), reasonNote("6000", 20, "not marketing", "outflow")])
+    expect(Chain.combine([memoryOn(purchase), sure6000], coffee, { vendor_history: [] }).splits[0]!.account_code)
+      .toBe("6200")
+    // a note without a direction (or none at all) holds for both
+    expect(read([rejectionFact("6000", 20)]).rejected?.map((x) => x.directions)).toStrictEqual([null])
   })
 })
