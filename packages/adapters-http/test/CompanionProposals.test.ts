@@ -177,10 +177,10 @@ for (const storage of ["sqlite", "postgres"] as const) {
           expect(corrected.json).toMatchObject({
             outcome: "corrected",
             correction: {
-              original_splits: [{ account_code: "6200", amount_minor: "12000" }],
+              original_splits: [{ account_code: "6200", amount: "120.00" }],
               corrected_splits: [
-                { account_code: "6200", amount_minor: "8000" },
-                { account_code: "1500", amount_minor: "4000" }
+                { account_code: "6200", amount: "80.00" },
+                { account_code: "1500", amount: "40.00" }
               ]
             }
           })
@@ -233,8 +233,8 @@ for (const storage of ["sqlite", "postgres"] as const) {
               original_proposal_id: officeId,
               by: "bookkeeper",
               corrected_splits: [
-                { account_code: "6200", amount_minor: "8000" },
-                { account_code: "1500", amount_minor: "4000" }
+                { account_code: "6200", amount: "80.00" },
+                { account_code: "1500", amount: "40.00" }
               ]
             }
           })

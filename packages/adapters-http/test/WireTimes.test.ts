@@ -1,6 +1,7 @@
 /**
  * Times on the wire, generated from the OpenAPI document of the declared API: every field of a
- * success response whose name says it is a time (`*_at`, `*_ts`) must be an ISO 8601 string
+ * success response whose name says it is a time (`at`, `*_at`, `*_ts`, `*_start`, `*_end` such as a
+ * certificate's `window_start`) must be an ISO 8601 string
  * (Wire's `Timestamp`, `format: date-time`), never epoch milliseconds, as `docs/http.md`
  * promises. A route added later is checked without editing this file; the documented
  * exceptions (fields a runbook shows as numbers) are listed in {@link EPOCH_BY_RUNBOOK}.
@@ -9,7 +10,7 @@ import { Api } from "@airlock/adapters-http"
 import { OpenApi } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 
-const TIME_NAME = /^(at|until|since)$|_(at|ts|until|since|time)$/
+const TIME_NAME = /^(at|until|since)$|_(at|ts|until|since|time|start|end)$/
 
 /**
  * Numeric time fields a runbook shows as epoch numbers, kept in the runbook's form
@@ -54,7 +55,7 @@ const numericTimes = (doc: any, schema: any, path: string, out: Set<string>, see
 describe("times on the wire", () => {
   const doc: any = OpenApi.fromApi(Api.AirlockApi)
 
-  it("no success response has a numeric `*_at` / `*_ts` field (ISO 8601 strings, Wire.Timestamp)", () => {
+  it("no success response has a numeric `at` / `*_at` / `*_ts` / `*_start` field (ISO 8601 strings, Wire.Timestamp)", () => {
     const found = new Set<string>()
     let responses = 0
     for (const [path, item] of Object.entries<any>(doc.paths)) {
@@ -87,12 +88,27 @@ describe("times on the wire", () => {
               items: { type: "array", items: { anyOf: [{ $ref: "#/components/schemas/I" }, { type: "null" }] } }
             }
           },
-          I: { type: "object", properties: { triaged_at: { type: "number" }, ok_at: { type: "string" } } }
+          I: {
+            type: "object",
+            properties: {
+              triaged_at: { type: "number" },
+              ok_at: { type: "string" },
+              at: { type: "integer" },
+              window_start: { type: "number" },
+              window_end: { anyOf: [{ type: "number" }, { type: "null" }] },
+              count: { type: "number" }
+            }
+          }
         }
       }
     }
     const out = new Set<string>()
     numericTimes(probe, { $ref: "#/components/schemas/R" }, "X", out)
-    expect([...out]).toStrictEqual(["X.items[].triaged_at"])
+    expect([...out].sort()).toStrictEqual([
+      "X.items[].at",
+      "X.items[].triaged_at",
+      "X.items[].window_end",
+      "X.items[].window_start"
+    ])
   })
 })

@@ -26,6 +26,7 @@
  *
  * A host replaces, reorders or extends the stages with {@link ChainStages}.
  */
+import { Money } from "@airlock/ledger"
 import { Context, Effect } from "effect"
 import type {
   Candidate,
@@ -205,7 +206,9 @@ export const combine = (
   if (history.length >= 3) {
     const m = median(history.map((h) => abs(h.amount_minor)))
     if (m > 0n && (amount * 3n < m || amount > m * 3n)) {
-      ask(`Unusual amount for “${input.vendor_key}”: ${amount} against a usual ${m} (minor units)`)
+      const currency = input.transaction.currency
+      const money = (minor: bigint) => `${Money.formatAmount(minor, currency)} ${currency}`
+      ask(`Unusual amount for “${input.vendor_key}”: ${money(amount)} against a usual ${money(m)}`)
     }
   }
   const top = chosen?.candidates ?? []

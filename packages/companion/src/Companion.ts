@@ -140,6 +140,8 @@ export interface ProposeResult {
   readonly proposed: number
   readonly auto_posted: number
   readonly unresolved: number
+  /** Transactions that already have a journal entry: nothing proposed. */
+  readonly skipped: number
   readonly failed: number
   /** More unprocessed transactions wait beyond this call's {@link MAX_BATCH}. */
   readonly more: boolean
@@ -155,6 +157,8 @@ export interface ApplyResult {
   readonly entry_no: number | null
   readonly already_applied: boolean
   readonly correction: {
+    /** The bank transaction's currency (the splits' minor units are of it). */
+    readonly currency: string
     readonly original_splits: ReadonlyArray<StoredSplit>
     readonly corrected_splits: ReadonlyArray<StoredSplit>
   } | null
@@ -732,6 +736,7 @@ export const make = Effect.gen(function*() {
         proposed: count("proposed"),
         auto_posted: count("auto_posted"),
         unresolved: count("unresolved"),
+        skipped: count("skipped"),
         failed: count("failed"),
         more
       }
@@ -1006,7 +1011,7 @@ export const make = Effect.gen(function*() {
         entry_id: done.outcome.entry_id,
         entry_no: done.outcome.entry_no,
         already_applied: false,
-        correction: { original_splits: original, corrected_splits: fixed },
+        correction: { currency: txn.currency, original_splits: original, corrected_splits: fixed },
         learning: { ...learning, ...promotion }
       } satisfies ApplyResult
     })

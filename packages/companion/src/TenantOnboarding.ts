@@ -10,6 +10,15 @@
  * (`tenant.onboarding.idempotency_conflict`). With a key the id's suffix is derived from the key,
  * so two instances racing on one key collide on the tenant's primary key and one of them replays;
  * without a key the suffix is 4 bytes of `SecureRandom`.
+ *
+ * The deployment's defaults for new tenants (the rollout runbook's `.env`, "default for all new
+ * tenants": `AUTOPOST_ENABLED`, `AUTOPOST_THRESHOLD`, `COLDSTART_MIN_LABELS`) are
+ * `AIRLOCK_COMPANION_AUTOPOST_ENABLED` (default false), `AIRLOCK_COMPANION_AUTOPOST_THRESHOLD`
+ * (0.90) and `AIRLOCK_COMPANION_COLDSTART_MIN_LABELS` (3), stored into each new tenant's settings
+ * at onboarding ({@link newTenantSettings}); existing tenants keep what they have. A template
+ * still overrides: auto-post stays off for a template whose policy is `off`, and a template's
+ * threshold and cold-start minimum apply where they are stricter (a template may tighten the
+ * deployment's defaults, never loosen them — as with `target_precision`).
  */
 import {
   type Actor,
@@ -25,6 +34,7 @@ import {
 } from "@airlock/core"
 import { Chart } from "@airlock/ledger"
 import { Clock, Config, Context, Effect, Layer, Option } from "effect"
+import { Keys } from "./CompanionSettings.js"
 import { extensionsOf, type TenantTemplate, TenantTemplates } from "./TenantTemplates.js"
 
 /** Settings of onboarding. */
@@ -33,10 +43,22 @@ export interface OnboardingSettings {
   readonly idPrefix: string
   /** Domain of the admin's generated address (`AIRLOCK_TENANT_ADMIN_EMAIL_DOMAIN`, default `example.com`). */
   readonly adminEmailDomain: string
+  /** New tenants start with auto-post on (`AIRLOCK_COMPANION_AUTOPOST_ENABLED`, default false; runbook `AUTOPOST_ENABLED`). */
+  readonly autopostEnabled: boolean
+  /** New tenants' auto-post threshold (`AIRLOCK_COMPANION_AUTOPOST_THRESHOLD`, 0.5 … 1, default 0.90; runbook `AUTOPOST_THRESHOLD`). */
+  readonly autopostThreshold: number
+  /** New tenants' cold-start minimum (`AIRLOCK_COMPANION_COLDSTART_MIN_LABELS`, 1 … 1000, default 3; runbook `COLDSTART_MIN_LABELS`). */
+  readonly coldstartMinLabels: number
 }
 
-/** Defaults of {@link OnboardingSettings} (the runbook's shapes). */
-export const defaults: OnboardingSettings = { idPrefix: "pilot", adminEmailDomain: "example.com" }
+/** Defaults of {@link OnboardingSettings} (the runbook's shapes and its `.env` defaults for new tenants). */
+export const defaults: OnboardingSettings = {
+  idPrefix: "pilot",
+  adminEmailDomain: "example.com",
+  autopostEnabled: false,
+  autopostThreshold: 0.9,
+  coldstartMinLabels: 3
+}
 
 /** The onboarding settings (defaults when not provided). */
 export class OnboardingConfig extends Context.Reference<OnboardingConfig>()("@airlock/companion/OnboardingConfig", {
@@ -54,7 +76,39 @@ export const config: Config.Config<OnboardingSettings> = Config.all({
   ),
   adminEmailDomain: Config.string("AIRLOCK_TENANT_ADMIN_EMAIL_DOMAIN").pipe(
     Config.withDefault(defaults.adminEmailDomain)
+  ),
+  autopostEnabled: Config.boolean("AIRLOCK_COMPANION_AUTOPOST_ENABLED").pipe(
+    Config.withDefault(defaults.autopostEnabled)
+  ),
+  autopostThreshold: Config.number("AIRLOCK_COMPANION_AUTOPOST_THRESHOLD").pipe(
+    Config.validate({
+      message: "must be a number from 0.5 to 1 (the auto-post threshold of new tenants)",
+      validation: (n) => n >= 0.5 && n <= 1
+    }),
+    Config.withDefault(defaults.autopostThreshold)
+  ),
+  coldstartMinLabels: Config.integer("AIRLOCK_COMPANION_COLDSTART_MIN_LABELS").pipe(
+    Config.validate({
+      message:
+        "must be a whole number from 1 to 1000 (consistent labels before a new tenant's vendor leaves cold start)",
+      validation: (n) => n >= 1 && n <= 1000
+    }),
+    Config.withDefault(defaults.coldstartMinLabels)
   )
+})
+
+/** A new tenant's auto-post settings from the deployment's defaults and its template. Pure. */
+export const newTenantSettings = (
+  deployment: Pick<OnboardingSettings, "autopostEnabled" | "autopostThreshold" | "coldstartMinLabels">,
+  template: Pick<TenantTemplate, "autopost" | "autopost_threshold" | "coldstart_min_labels">
+): {
+  readonly autopost_enabled: boolean
+  readonly autopost_threshold: number
+  readonly coldstart_min_labels: number
+} => ({
+  autopost_enabled: deployment.autopostEnabled && template.autopost !== "off",
+  autopost_threshold: Math.max(deployment.autopostThreshold, template.autopost_threshold),
+  coldstart_min_labels: Math.max(deployment.coldstartMinLabels, template.coldstart_min_labels)
 })
 
 /** Settings from the environment. */
@@ -174,6 +228,7 @@ export class TenantOnboarding extends Effect.Service<TenantOnboarding>()("@airlo
 
     const document = (
       template: TenantTemplate,
+      initial: ReturnType<typeof newTenantSettings>,
       tenant: { readonly id: string; readonly name: string; readonly created_at: number },
       admin: Actor.Actor,
       email: string,
@@ -187,11 +242,11 @@ export class TenantOnboarding extends Effect.Service<TenantOnboarding>()("@airlo
         created_at: iso(tenant.created_at),
         status: "active",
         config: {
-          autopost_enabled: false,
+          autopost_enabled: initial.autopost_enabled,
           autopost_eligible: template.autopost === "eligible_behind_approval",
           autopost_requires_approval: template.autopost === "eligible_behind_approval",
-          autopost_threshold: template.autopost_threshold,
-          coldstart_min_labels: template.coldstart_min_labels,
+          autopost_threshold: initial.autopost_threshold,
+          coldstart_min_labels: initial.coldstart_min_labels,
           llm_tenant_cap_usd: Number(template.llm_tenant_cap_usd),
           max_transactions_per_month: template.max_transactions_per_month
         },
@@ -225,6 +280,21 @@ export class TenantOnboarding extends Effect.Service<TenantOnboarding>()("@airlo
       }
     ]
 
+    /** The auto-post settings a replayed tenant has stored (the template's where one is missing). */
+    const storedInitial = (
+      extensions: Readonly<Record<string, unknown>>,
+      template: TenantTemplate
+    ): ReturnType<typeof newTenantSettings> => {
+      const enabled = extensions[Keys.autopost_enabled]
+      const threshold = extensions[Keys.autopost_threshold]
+      const coldstart = extensions[Keys.coldstart_min_labels]
+      return {
+        autopost_enabled: typeof enabled === "boolean" ? enabled : false,
+        autopost_threshold: typeof threshold === "number" ? threshold : template.autopost_threshold,
+        coldstart_min_labels: typeof coldstart === "number" ? coldstart : template.coldstart_min_labels
+      }
+    }
+
     const requestHash = (input: OnboardInput) =>
       Canonical.hashOf({ template: input.template, name: input.name, admin_email: input.admin_email ?? null })
 
@@ -245,7 +315,16 @@ export class TenantOnboarding extends Effect.Service<TenantOnboarding>()("@airlo
         const template = yield* templates.get(name)
         const admin = yield* tenants.getActor(tenantId, Ids.ActorId.make(record.admin_actor_id))
         const accounts = yield* chart.list(tenantId, admin)
-        const config = document(template, tenant, admin, record.email, accounts, null)
+        // what onboarding stored (the first answer's values, unless the tenant's settings changed since)
+        const config = document(
+          template,
+          storedInitial(stored.extensions, template),
+          tenant,
+          admin,
+          record.email,
+          accounts,
+          null
+        )
         return {
           tenant_id: tenant.id,
           template: template.name,
@@ -293,12 +372,21 @@ export class TenantOnboarding extends Effect.Service<TenantOnboarding>()("@airlo
           ? hex(yield* random.bytes(4))
           : Canonical.sha256Hex(`airlock.onboarding\u0000${key}`).slice(0, 8)
         const tenantId = Ids.TenantId.make([settings.idPrefix, slug, suffix].filter((p) => p !== "").join("-"))
+        const initial = newTenantSettings(settings, template)
         const email = input.admin_email ?? `pilot+${tenantId}@${settings.adminEmailDomain}`
         const created = yield* uow.transaction(Effect.gen(function*() {
           const tenant = yield* tenants.create({
             id: tenantId,
             name,
-            settings: { ai_mode: "shadow_only", extensions: extensionsOf(template) }
+            settings: {
+              ai_mode: "shadow_only",
+              extensions: {
+                ...extensionsOf(template),
+                [Keys.autopost_enabled]: initial.autopost_enabled,
+                [Keys.autopost_threshold]: initial.autopost_threshold,
+                [Keys.coldstart_min_labels]: initial.coldstart_min_labels
+              }
+            }
           }, by)
           const admin = yield* tenants.addActor({ tenant_id: tenant.id, kind: "user", name: email, role: "OWNER" }, by)
           yield* chart.importPreset(tenant.id, admin, template.chart_preset)
@@ -338,7 +426,7 @@ export class TenantOnboarding extends Effect.Service<TenantOnboarding>()("@airlo
         if (created.replayed) return (created as { result: OnboardResult }).result
         const { admin, issued, tenant } = created as Exclude<typeof created, { replayed: true }>
         const accountList = yield* chart.list(tenant.id, admin)
-        const config = document(template, tenant, admin, email, accountList, issued.token)
+        const config = document(template, initial, tenant, admin, email, accountList, issued.token)
         return {
           tenant_id: tenant.id,
           template: template.name,

@@ -264,13 +264,17 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
       ): Effect.Effect<AiSettings, Forbidden | NotFound | StorageError | ValidationError | PayloadTooLarge>
     } = updateSettingsAny as any
 
-    /** Flips the tenant layer of the kill switch; needs `tenant.admin`. */
+    /**
+     * Flips the tenant layer of the kill switch; needs `tenant.admin`. Audited with before and
+     * after; setting the value it already has writes and audits nothing.
+     */
     const setCompanionEnabled = (tenant: TenantId, enabled: boolean, by: ChangedBy) =>
       Effect.gen(function*() {
         yield* requireOn(by, tenant, "tenant.admin")
         return yield* uow.transaction(
           Effect.gen(function*() {
             const t = yield* get(tenant)
+            if (t.ai_companion_enabled === enabled) return t
             const next = new Tenant({ ...t, ai_companion_enabled: enabled })
             yield* tenants.update(next)
             yield* audit.append({
@@ -285,8 +289,14 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
         )
       })
 
-    /** Overrides the global layer of the kill switch at run time; needs `system.admin`. */
-    const setGlobalAiEnabled = (enabled: boolean, by: ChangedBy) =>
+    /**
+     * Overrides the global layer of the kill switch at run time; needs `system.admin`. Audited
+     * (`system.ai_global_enabled`, with the effective value before, the value set and the stored
+     * override before) in `tenant`'s chain — the tenant the request acts on, by default the admin's
+     * own; the system itself is audited only when given a tenant. Setting the override it already
+     * has writes and audits nothing.
+     */
+    const setGlobalAiEnabled = (enabled: boolean, by: ChangedBy, tenant?: string) =>
       Effect.gen(function*() {
         if (by !== "system" && !rbac.can(by, "system.admin")) {
           return yield* new Forbidden({
@@ -294,12 +304,29 @@ export class Tenants extends Effect.Service<Tenants>()("@airlock/core/Tenants", 
             message: "Only a platform admin may flip the global switch"
           })
         }
-        yield* system.put(
-          new SystemStateEntry({
-            key: AI_GLOBAL_ENABLED_KEY,
-            value: enabled,
-            updated_at: yield* Clock.currentTimeMillis,
-            updated_by: byId(by)
+        const auditTenant = by === "system"
+          ? (tenant === undefined ? null : (tenant as TenantId))
+          : yield* TenantScope.acting(rbac, by, tenant)
+        yield* uow.transaction(
+          Effect.gen(function*() {
+            const before = yield* globalAi()
+            if (before.override === enabled) return
+            yield* system.put(
+              new SystemStateEntry({
+                key: AI_GLOBAL_ENABLED_KEY,
+                value: enabled,
+                updated_at: yield* Clock.currentTimeMillis,
+                updated_by: byId(by)
+              })
+            )
+            if (auditTenant === null) return
+            yield* audit.append({
+              tenant_id: auditTenant,
+              actor_id: byId(by),
+              action: "system.ai_global_enabled",
+              subject: "system",
+              data: { before: before.enabled, after: enabled, override_before: before.override }
+            })
           })
         )
       })

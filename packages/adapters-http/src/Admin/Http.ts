@@ -129,9 +129,10 @@ export const layer: Layer.Layer<
             Effect.map(audit.verifyChain(tenant, { full: payload.full === true }), chainJson)
           ))
         .handle("setAiGlobal", ({ payload }) =>
-          withPrincipal((actor) =>
+          withPrincipal((actor, tenant) =>
             Effect.gen(function*() {
-              yield* tenants.setGlobalAiEnabled(payload.enabled, actor)
+              // audited in the chain of the tenant the request acts on (X-Tenant, else the admin's own)
+              yield* tenants.setGlobalAiEnabled(payload.enabled, actor, tenant)
               return yield* tenants.globalAi()
             })
           ))

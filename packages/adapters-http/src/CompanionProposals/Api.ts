@@ -16,7 +16,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, type HttpMethod, OpenApi 
 import { Schema } from "effect"
 import * as ApiError from "../ApiError.js"
 import { TenantScoped } from "../Auth.js"
-import { DecimalText } from "../Ledger/Api.js"
+import { DecimalText, Entry } from "../Ledger/Api.js"
 import { IdCursor, pageLimit, strictBody, Timestamp } from "../Wire.js"
 
 const Id = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))
@@ -26,8 +26,74 @@ const Code = Schema.Struct({ code: Schema.String, message: Schema.String })
 /** One split as the API shows it: the account and the decimal amount. */
 export const Split = Schema.Struct({ account_code: Schema.String, amount: Schema.String })
 
-/** A split as stored with the companion's details (minor units as a string). */
+/**
+ * A split as stored with the companion's details (minor units as a string). Not on the wire any
+ * more: every split the API serves is a {@link Split} with a decimal amount.
+ */
 export const StoredSplit = Schema.Struct({ account_code: Schema.String, amount_minor: Schema.String })
+
+/**
+ * The stage results of a proposal (the categorizer contract's `StageResult`, a plugin's own
+ * `details` included), with each stage's splits as {@link Split}s.
+ */
+export const Stages = Schema.Array(Json)
+
+/**
+ * The companion's details of a shadow event: vendor key, the bank amount (decimal), the proposed
+ * splits, every stage's result, the calibration and classifier versions, the auto-post decision
+ * and the review (who, when, final splits, what it taught).
+ */
+export const ShadowDetail = Schema.Struct({
+  tenant_id: Schema.String,
+  proposal_id: Schema.String,
+  bank_transaction_id: Schema.String,
+  vendor_key: Schema.String,
+  /** The bank amount, signed, in the transaction's currency. */
+  amount: Schema.String,
+  direction: Schema.String,
+  splits: Schema.Array(Split),
+  stages: Stages,
+  deciding_stage: Schema.NullOr(Schema.String),
+  confidence: Schema.Number,
+  calibrated_probability: Schema.NullOr(Schema.Number),
+  calibration_version: Schema.NullOr(Schema.Number),
+  classifier_version: Schema.NullOr(Schema.Number),
+  autopost: Json,
+  not_auto_post_reasons: Schema.Array(Schema.String),
+  corrects_proposal_id: Schema.NullOr(Schema.String),
+  created_at: Timestamp,
+  created_by: Schema.String,
+  review_outcome: Schema.NullOr(Schema.String),
+  reviewed_by: Schema.NullOr(Schema.String),
+  reviewed_at: Schema.NullOr(Timestamp),
+  review_reason: Schema.NullOr(Schema.String),
+  final_splits: Schema.NullOr(Schema.Array(Split)),
+  applied_proposal_id: Schema.NullOr(Schema.String),
+  entry_id: Schema.NullOr(Schema.String),
+  learning: Json,
+  version: Schema.Number
+}).annotations({ identifier: "CompanionShadowDetail" })
+
+/**
+ * A threshold certificate (see `docs/companion.md`): the threshold or null with its reason, the
+ * evidence counts and bound, and its window as times.
+ */
+export const Certificate = Schema.Struct({
+  threshold: Schema.NullOr(Schema.Number),
+  target_precision: Schema.Number,
+  delta: Schema.Number,
+  n_at_or_above: Schema.Number,
+  errors_at_or_above: Schema.Number,
+  error_upper_bound: Schema.Number,
+  n_window: Schema.Number,
+  window_start: Timestamp,
+  window_end: Timestamp,
+  method: Schema.String,
+  evidence_start: Schema.optional(Schema.NullOr(Timestamp)),
+  spot_checks: Schema.optional(Schema.Struct({ n: Schema.Number, errors: Schema.Number, p_value: Schema.Number })),
+  version: Schema.String,
+  reason: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "CompanionCertificate" })
 
 /** The bank transaction a proposal is about: description, date and amount (runbook's review list). */
 export const BankTransactionView = Schema.Struct({
@@ -90,7 +156,7 @@ export const ListQuery = Schema.Struct({
 export const ShadowEvent = Schema.Struct({
   proposal: Proposal,
   bank_transaction: Schema.NullOr(BankTransactionView),
-  detail: Schema.NullOr(Json)
+  detail: Schema.NullOr(ShadowDetail)
 }).annotations({ identifier: "CompanionShadowEvent" })
 
 /** Body of a propose call: the transactions, or none for every unprocessed one (at most 1,000). */
@@ -121,6 +187,8 @@ export const ProposeResult = Schema.Struct({
   proposed: Schema.Number,
   auto_posted: Schema.Number,
   unresolved: Schema.Number,
+  /** Transactions that already have a journal entry (nothing proposed). */
+  skipped: Schema.Number,
   failed: Schema.Number,
   more: Schema.Boolean
 }).annotations({ identifier: "CompanionProposeResult" })
@@ -145,8 +213,8 @@ export const ApplyResult = Schema.Struct({
   entry_no: Schema.NullOr(Schema.Number),
   already_applied: Schema.Boolean,
   correction: Schema.NullOr(Schema.Struct({
-    original_splits: Schema.Array(StoredSplit),
-    corrected_splits: Schema.Array(StoredSplit)
+    original_splits: Schema.Array(Split),
+    corrected_splits: Schema.Array(Split)
   })),
   learning: Json
 }).annotations({ identifier: "CompanionApplyResult" })
@@ -189,22 +257,77 @@ export const ProvenanceQuery = Schema.Struct({
   entry_id: Schema.optional(Id)
 })
 
+/** One decision trace of a phase: who, when, the outcome and each gate's verdict. */
+export const GateTrace = Schema.Struct({
+  trace_id: Schema.String,
+  actor_id: Schema.String,
+  at: Timestamp,
+  outcome: Schema.String,
+  gates: Json
+}).annotations({ identifier: "CompanionGateTrace" })
+
+/** The AI's side of a provenance answer: its stages, proposal, auto-post decision and the review. */
+export const ProvenanceAi = Schema.Struct({
+  vendor_key: Schema.String,
+  stages: Stages,
+  deciding_stage: Schema.NullOr(Schema.String),
+  proposed_splits: Schema.Array(Split),
+  confidence: Schema.Number,
+  calibrated_probability: Schema.NullOr(Schema.Number),
+  classifier_version: Schema.NullOr(Schema.Number),
+  autopost: Json,
+  not_auto_post_reasons: Schema.Array(Schema.String),
+  review: Schema.Struct({
+    outcome: Schema.NullOr(Schema.String),
+    by: Schema.NullOr(Schema.String),
+    at: Schema.NullOr(Timestamp),
+    reason: Schema.NullOr(Schema.String),
+    final_splits: Schema.NullOr(Schema.Array(Split)),
+    applied_proposal_id: Schema.NullOr(Schema.String),
+    entry_id: Schema.NullOr(Schema.String),
+    learning: Json
+  })
+}).annotations({ identifier: "CompanionProvenanceAi" })
+
+/** The calibration a proposal was scored with (or, when that version was pruned, its number). */
+export const ProvenanceCalibration = Schema.Union(
+  Schema.Struct({
+    version: Schema.Number,
+    fitted_at: Timestamp,
+    sample: Schema.Number,
+    calibrator: Json,
+    certificate: Schema.NullOr(Certificate),
+    metrics: Json
+  }),
+  Schema.Struct({ version: Schema.NullOr(Schema.Number), pruned: Schema.Literal(true) })
+).annotations({ identifier: "CompanionProvenanceCalibration" })
+
+/** A person's correction: the AI's splits, the person's, who and when. */
+export const Correction = Schema.Struct({
+  original_proposal_id: Schema.NullOr(Schema.String),
+  correction_proposal_id: Schema.NullOr(Schema.String),
+  original_splits: Schema.NullOr(Schema.Array(Split)),
+  corrected_splits: Schema.NullOr(Schema.Array(Split)),
+  by: Schema.NullOr(Schema.String),
+  at: Schema.NullOr(Timestamp)
+}).annotations({ identifier: "CompanionCorrection" })
+
 /** "Why did the AI do this?" — see `docs/companion.md`. */
 export const Provenance = Schema.Struct({
   shadow_event_id: Schema.NullOr(Schema.String),
   bank_transaction: Schema.NullOr(BankTransactionView),
   proposal: Schema.NullOr(Proposal),
-  entry: Schema.NullOr(Json),
-  ai: Schema.NullOr(Json),
-  calibration: Schema.NullOr(Json),
-  gates: Schema.Struct({ propose: Schema.Array(Json), apply: Schema.Array(Json) }),
+  entry: Schema.NullOr(Entry),
+  ai: Schema.NullOr(ProvenanceAi),
+  calibration: Schema.NullOr(ProvenanceCalibration),
+  gates: Schema.Struct({ propose: Schema.Array(GateTrace), apply: Schema.Array(GateTrace) }),
   applied: Schema.NullOr(Schema.Struct({
     proposal_id: Schema.String,
     by: Schema.NullOr(Schema.String),
     at: Schema.NullOr(Timestamp),
     result: Schema.NullOr(Json)
   })),
-  correction: Schema.NullOr(Json)
+  correction: Schema.NullOr(Correction)
 }).annotations({ identifier: "CompanionProvenance" })
 
 /** A categorization rule. */
@@ -231,7 +354,7 @@ export const CalibrationReport = Schema.Struct({
   fitted_at: Schema.NullOr(Timestamp),
   sample: Schema.Number,
   calibrator: Schema.NullOr(Json),
-  certificate: Schema.NullOr(Json),
+  certificate: Schema.NullOr(Certificate),
   metrics: Schema.NullOr(Json)
 }).annotations({ identifier: "CompanionCalibration" })
 

@@ -9,6 +9,7 @@ import { HttpApiBuilder, type HttpApiGroup } from "@effect/platform"
 import { Clock, Effect, type Layer } from "effect"
 import { AirlockApi } from "../Api.js"
 import type { TenantScoped } from "../Auth.js"
+import { entryJson } from "../Ledger/Http.js"
 import { withPrincipal } from "../RequestContext.js"
 
 const DAY_MS = 86_400_000
@@ -25,6 +26,25 @@ export const plain = (value: unknown): unknown => {
   return value
 }
 
+const isRecord = (u: unknown): u is Record<string, unknown> => u !== null && typeof u === "object" && !Array.isArray(u)
+
+/** An epoch-ms time inside a JSON blob as the wire shows every time: an ISO 8601 string. */
+const isoOf = (u: unknown): unknown => typeof u === "number" && Number.isFinite(u) ? new Date(u).toISOString() : u
+
+/**
+ * A stored calibrator as JSON with its fit times (`fitted_at`, the whole set's and each stage's)
+ * as ISO 8601 strings.
+ */
+export const calibratorJson = (calibrator: unknown): unknown => {
+  const c = plain(calibrator)
+  if (!isRecord(c)) return c
+  const withTime = (o: Record<string, unknown>) => "fitted_at" in o ? { ...o, fitted_at: isoOf(o.fitted_at) } : o
+  const stages = isRecord(c.stages)
+    ? Object.fromEntries(Object.entries(c.stages).map(([k, v]) => [k, isRecord(v) ? withTime(v) : v]))
+    : c.stages
+  return withTime(c.stages === undefined ? c : { ...c, stages })
+}
+
 /** The group's handlers. */
 export const layer: Layer.Layer<
   HttpApiGroup.ApiGroup<"airlock", "companionProposals">,
@@ -38,6 +58,56 @@ export const layer: Layer.Layer<
 
     const decimal = (minor: bigint | string, currency: string) =>
       Money.formatAmount(typeof minor === "bigint" ? minor : BigInt(minor), currency, exponents)
+
+    /** Stored splits (minor units) as the API shows every split: a decimal amount of the currency. */
+    const splitsJson = (
+      splits: ReadonlyArray<{ readonly account_code: string; readonly amount_minor: string | bigint }>,
+      currency: string
+    ) => splits.map((s) => ({ account_code: s.account_code, amount: decimal(s.amount_minor, currency) }))
+
+    const isStoredSplit = (u: unknown): u is { account_code: string; amount_minor: string | bigint } =>
+      isRecord(u) && typeof u.account_code === "string" &&
+      (typeof u.amount_minor === "string" || typeof u.amount_minor === "bigint")
+
+    /** Each stage's result with its splits as decimal amounts. */
+    const stagesJson = (stages: unknown, currency: string): Array<unknown> =>
+      (Array.isArray(stages) ? stages : []).map((st) => {
+        const o = plain(st)
+        if (!isRecord(st) || !Array.isArray(st.splits) || !st.splits.every(isStoredSplit) || !isRecord(o)) return o
+        return { ...o, splits: splitsJson(st.splits, currency) }
+      })
+
+    const detailJson = (d: CompanionPorts.ProposalDetail, currency: string) => ({
+      tenant_id: d.tenant_id,
+      proposal_id: d.proposal_id,
+      bank_transaction_id: d.bank_transaction_id,
+      vendor_key: d.vendor_key,
+      amount: decimal(d.amount_minor, currency),
+      direction: d.direction,
+      splits: splitsJson(d.splits, currency),
+      stages: stagesJson(d.stages, currency),
+      deciding_stage: d.deciding_stage,
+      confidence: d.confidence,
+      calibrated_probability: d.calibrated_probability,
+      calibration_version: d.calibration_version,
+      classifier_version: d.classifier_version,
+      autopost: plain(d.autopost),
+      not_auto_post_reasons: d.not_auto_post_reasons,
+      corrects_proposal_id: d.corrects_proposal_id,
+      created_at: d.created_at,
+      created_by: d.created_by,
+      review_outcome: d.review_outcome,
+      reviewed_by: d.reviewed_by,
+      reviewed_at: d.reviewed_at,
+      review_reason: d.review_reason,
+      final_splits: d.final_splits === null ? null : splitsJson(d.final_splits, currency),
+      applied_proposal_id: d.applied_proposal_id,
+      entry_id: d.entry_id,
+      learning: plain(d.learning),
+      version: d.version
+    })
+
+    const certificateJson = (c: unknown) => (c === null || c === undefined ? null : (plain(c) as any))
 
     const txnJson = (t: BankTransaction.BankTransaction) => ({
       id: t.id,
@@ -90,7 +160,10 @@ export const layer: Layer.Layer<
       ...r,
       correction: r.correction === null
         ? null
-        : { original_splits: [...r.correction.original_splits], corrected_splits: [...r.correction.corrected_splits] },
+        : {
+          original_splits: splitsJson(r.correction.original_splits, r.correction.currency),
+          corrected_splits: splitsJson(r.correction.corrected_splits, r.correction.currency)
+        },
       learning: plain(r.learning)
     })
 
@@ -139,7 +212,7 @@ export const layer: Layer.Layer<
           Effect.map(companion.shadowEvent(tenant, actor, path.id), (e) => ({
             proposal: proposalJson(e.proposal, e.bank_transaction),
             bank_transaction: e.bank_transaction === null ? null : txnJson(e.bank_transaction),
-            detail: plain(e.detail)
+            detail: e.detail === null ? null : detailJson(e.detail, e.bank_transaction?.currency ?? "USD")
           }))
         ))
       .handle("apply", ({ path, payload }) =>
@@ -172,17 +245,50 @@ export const layer: Layer.Layer<
         ))
       .handle("provenance", ({ urlParams }) =>
         withPrincipal((actor, tenant) =>
-          Effect.map(provenance.lookup(tenant, actor, urlParams), (p) => ({
-            shadow_event_id: p.shadow_event_id,
-            bank_transaction: p.bank_transaction === null ? null : txnJson(p.bank_transaction),
-            proposal: p.proposal === null ? null : proposalJson(p.proposal, p.bank_transaction),
-            entry: plain(p.entry),
-            ai: plain(p.ai),
-            calibration: plain(p.calibration),
-            gates: { propose: p.gates.propose.map(plain), apply: p.gates.apply.map(plain) },
-            applied: p.applied === null ? null : { ...p.applied, result: plain(p.applied.result) },
-            correction: plain(p.correction)
-          }))
+          Effect.map(provenance.lookup(tenant, actor, urlParams), (p) => {
+            const currency = p.bank_transaction?.currency ?? p.entry?.currency ?? "USD"
+            const gate = (t: (typeof p.gates.propose)[number]) => ({ ...t, gates: plain(t.gates) })
+            return {
+              shadow_event_id: p.shadow_event_id,
+              bank_transaction: p.bank_transaction === null ? null : txnJson(p.bank_transaction),
+              proposal: p.proposal === null ? null : proposalJson(p.proposal, p.bank_transaction),
+              entry: p.entry === null ? null : entryJson(p.entry, exponents),
+              ai: p.ai === null ? null : {
+                ...p.ai,
+                stages: stagesJson(p.ai.stages, currency),
+                proposed_splits: splitsJson(p.ai.proposed_splits, currency),
+                autopost: plain(p.ai.autopost),
+                review: {
+                  ...p.ai.review,
+                  final_splits: p.ai.review.final_splits === null
+                    ? null
+                    : splitsJson(p.ai.review.final_splits, currency),
+                  learning: plain(p.ai.review.learning)
+                }
+              },
+              calibration: p.calibration === null
+                ? null
+                : "pruned" in p.calibration
+                ? { version: p.calibration.version, pruned: true as const }
+                : {
+                  ...p.calibration,
+                  calibrator: calibratorJson(p.calibration.calibrator),
+                  certificate: certificateJson(p.calibration.certificate),
+                  metrics: plain(p.calibration.metrics)
+                },
+              gates: { propose: p.gates.propose.map(gate), apply: p.gates.apply.map(gate) },
+              applied: p.applied === null ? null : { ...p.applied, result: plain(p.applied.result) },
+              correction: p.correction === null ? null : {
+                ...p.correction,
+                original_splits: p.correction.original_splits === null
+                  ? null
+                  : splitsJson(p.correction.original_splits, currency),
+                corrected_splits: p.correction.corrected_splits === null
+                  ? null
+                  : splitsJson(p.correction.corrected_splits, currency)
+              }
+            }
+          })
         ))
       .handle("listRules", () =>
         withPrincipal((actor, tenant) =>
@@ -213,8 +319,8 @@ export const layer: Layer.Layer<
             version: c?.version ?? null,
             fitted_at: c?.fitted_at ?? null,
             sample: c?.sample ?? 0,
-            calibrator: plain(c?.calibrator ?? null),
-            certificate: plain(c?.certificate ?? null),
+            calibrator: calibratorJson(c?.calibrator ?? null),
+            certificate: certificateJson(c?.certificate ?? null),
             metrics: plain(c?.metrics ?? null)
           }))
         ))
