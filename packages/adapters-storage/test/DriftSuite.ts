@@ -139,7 +139,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>, _capabiliti
           "has what you buy from it changed?"
         ])
         expect(drift(c!.questions)).toStrictEqual([
-          `Drift: amounts from “${keys.cloud}” moved from a usual 2005 to 20002 (minor units) in the last 30 days: ` +
+          `Drift: amounts from “${keys.cloud}” moved from a usual 20.05 USD to 200.02 USD in the last 30 days: ` +
           "is this still the same kind of expense?"
         ])
         expect(drift(p!.questions)).toStrictEqual([])

@@ -506,7 +506,9 @@ export const make = Effect.gen(function*() {
           amount_minor: BigInt(h.amount_minor),
           splits: h.final_splits?.length ?? 1
         })),
-        drift_questions: b.features.drift_detection ? Drift.vendorFindings(drift, vendor).map(Drift.question) : [],
+        drift_questions: b.features.drift_detection
+          ? Drift.vendorFindings(drift, vendor).map((f) => Drift.question(f, txn.currency))
+          : [],
         rejected: VendorMemoryStage.rejectedOf(facts, VendorMemoryStage.directionOf(txn.amount_minor))
       })
       if (combined.splits.length === 0) {

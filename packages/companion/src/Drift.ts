@@ -18,6 +18,7 @@
  *   [0, 1]) between the recent and the older label distributions of the tenant. Flagged when
  *   ≥ {@link Defaults.mixDistance} with at least `minMixN` labels on each side.
  */
+import { Money } from "@airlock/ledger"
 import type { DriftFinding } from "./ShadowReport.js"
 
 const DAY_MS = 86_400_000
@@ -263,17 +264,26 @@ export const findings = (acc: Accumulator, tenant: string): ReadonlyArray<DriftF
   return out
 }
 
-/** The question a proposal carries for a vendor finding. */
-export const question = (f: DriftFinding): string =>
+/**
+ * The question a proposal carries for a vendor finding. Amounts are shown as the API shows money
+ * (a decimal amount and its currency, e.g. `20.05 USD`); without a currency, in minor units.
+ */
+export const question = (f: DriftFinding, currency?: string): string =>
   f.kind === "vendor.labels"
     ? `Drift: “${f.subject}” was booked to ${String(f.detail["account_code"])} ${
       Math.round(Number(f.detail["older_share"]) * 100)
     }% of the time before the last 30 days, ${
       Math.round(Number(f.detail["recent_share"]) * 100)
     }% since: has what you buy from it changed?`
-    : `Drift: amounts from “${f.subject}” moved from a usual ${String(f.detail["older_median_minor"])} to ${
-      String(f.detail["recent_median_minor"])
-    } (minor units) in the last 30 days: is this still the same kind of expense?`
+    : `Drift: amounts from “${f.subject}” moved from a usual ${money(f.detail["older_median_minor"], currency)} to ${
+      money(f.detail["recent_median_minor"], currency)
+    } in the last 30 days: is this still the same kind of expense?`
+
+const money = (minor: unknown, currency: string | undefined): string => {
+  const text = String(minor)
+  if (currency === undefined || !/^-?\d+$/.test(text)) return `${text} (minor units)`
+  return `${Money.formatAmount(BigInt(text), currency)} ${currency}`
+}
 
 /** The observation of a booked detail (its largest final split), or null when it was not booked. */
 export const observe = (d: {
