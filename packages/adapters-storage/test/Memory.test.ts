@@ -1,6 +1,7 @@
 import { Memory } from "@airlock/adapters-storage"
 import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionAutoPostSuite from "./CompanionAutoPostSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
@@ -46,3 +47,4 @@ DriftSuite.suite("memory", Memory.layer, { parallelConnections: false })
 RulePromotionSuite.suite("memory", Memory.layer)
 FeaturesSuite.suite("memory", Memory.layer, { parallelConnections: false })
 CompanionGatesSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
+CompanionAutoPostSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))

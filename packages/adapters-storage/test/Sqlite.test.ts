@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
+import * as CompanionAutoPostSuite from "./CompanionAutoPostSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
@@ -94,6 +95,10 @@ RulePromotionSuite.suite("sqlite (:memory:)", Sqlite.layer({ filename: ":memory:
 const featuresFile = join(mkdtempSync(join(tmpdir(), "airlock-sqlite-")), "features.db")
 FeaturesSuite.suite("sqlite (file, WAL)", Sqlite.layer({ filename: featuresFile }), { parallelConnections: false })
 CompanionGatesSuite.suite(
+  "sqlite (:memory:)",
+  Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
+)
+CompanionAutoPostSuite.suite(
   "sqlite (:memory:)",
   Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
 )
