@@ -208,8 +208,15 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         const r = yield* c.propose(fx.tenant, fx.agent, {})
         expect([r.proposed, r.unresolved, r.auto_posted, r.failed]).toStrictEqual([0, 1, 0, 0])
         const item = r.items[0]!
-        expect(item).toMatchObject({ bank_transaction_id: first.ids[0], status: "unresolved", splits: [], tier: 2 })
-        expect(item.proposal_id).toBeTypeOf("string")
+        expect(item).toMatchObject({
+          bank_transaction_id: first.ids[0],
+          status: "unresolved",
+          proposal_id: null,
+          splits: [],
+          tier: 2
+        })
+        const id = item.no_answer_proposal_id!
+        expect(id).toBeTypeOf("string")
         expect(item.questions[0]).toBe(Companion.NO_ANSWER_QUESTION)
         expect(item.questions.some((q) => q.startsWith("New vendor"))).toBe(true)
         expect(item.risk_reasons).toStrictEqual([
@@ -226,7 +233,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         ]
         expect(item.not_auto_post_reasons).toStrictEqual(reasons)
         // stored: the shadow proposal with no splits, its detail, its reasons counted
-        const event = yield* c.shadowEvent(fx.tenant, fx.owner, item.proposal_id!)
+        const event = yield* c.shadowEvent(fx.tenant, fx.owner, id)
         expect(event.proposal.status).toBe("proposed")
         expect((event.proposal.payload as { splits: ReadonlyArray<unknown> }).splits).toStrictEqual([])
         expect([event.detail!.splits, event.detail!.deciding_stage]).toStrictEqual([[], null])
@@ -234,20 +241,25 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         expect(yield* probe.count("reasons", fx.tenant)).toBe(reasons.length)
         const counts = yield* c.notAutoPostCounts(fx.tenant, fx.owner, since)
         expect(counts[AutoPost.Reasons.noAnswer]).toBe(1)
-        // it is open: proposing all unprocessed again does not propose it twice
-        expect((yield* c.propose(fx.tenant, fx.agent, {})).items).toStrictEqual([])
+        // proposing all again tries it again: still no answer, so the open one stays, nothing new is stored
+        const retried = yield* c.propose(fx.tenant, fx.agent, {})
+        expect(retried.items.map((i) => [i.status, i.proposal_id, i.no_answer_proposal_id])).toStrictEqual([
+          ["unresolved", null, id]
+        ])
+        expect(yield* probe.count("proposals", fx.tenant)).toBe(1)
+        expect((yield* c.shadowEvent(fx.tenant, fx.owner, id)).proposal.status).toBe("proposed")
 
         // applying it without splits is refused with its code, and nothing is written
-        const refused = yield* Effect.either(c.apply(fx.tenant, fx.bookkeeper, item.proposal_id!))
+        const refused = yield* Effect.either(c.apply(fx.tenant, fx.bookkeeper, id))
         expect(Either.isLeft(refused) && refused.left.code).toBe("validation.splits_required")
         expect(yield* probe.count("entries", fx.tenant)).toBe(0)
         expect(yield* probe.count("proposals", fx.tenant)).toBe(1)
         expect(yield* probe.count("classifiers", fx.tenant)).toBe(0)
-        expect((yield* c.shadowEvent(fx.tenant, fx.owner, item.proposal_id!)).proposal.status).toBe("proposed")
-        expect((yield* probe.review(fx.tenant, item.proposal_id!))?.outcome).toBe(null)
+        expect((yield* c.shadowEvent(fx.tenant, fx.owner, id)).proposal.status).toBe("proposed")
+        expect((yield* probe.review(fx.tenant, id))?.outcome).toBe(null)
 
         // a person applies it with the account chosen: a correction, booked once, teaching memory and the classifier
-        const applied = yield* c.apply(fx.tenant, fx.bookkeeper, item.proposal_id!, {
+        const applied = yield* c.apply(fx.tenant, fx.bookkeeper, id, {
           splits: [{ account_code: "6200", amount: "8.80" }]
         })
         expect(applied.outcome).toBe("corrected")
@@ -259,7 +271,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         expect(applied.learning).toMatchObject({ memory: { outcome: "created" }, classifier: { version: 1 } })
         expect(yield* probe.count("entries", fx.tenant)).toBe(1)
         expect(yield* probe.count("classifiers", fx.tenant)).toBe(1)
-        expect(yield* probe.review(fx.tenant, item.proposal_id!)).toMatchObject({
+        expect(yield* probe.review(fx.tenant, id)).toMatchObject({
           outcome: "corrected",
           entry_id: applied.entry_id,
           applied_proposal_id: applied.applied_proposal_id
@@ -292,8 +304,8 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         // money in: the classifier knows only an expense account, which money in may not use — stored as no answer
         const inflow = yield* importLines(fx, [{ date: day(4), description: "ACME CORP INV 1042", amount: "500.00" }])
         const income = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: inflow.ids })).items[0]!
-        expect(income).toMatchObject({ status: "unresolved", splits: [] })
-        expect(income.proposal_id).toBeTypeOf("string")
+        expect(income).toMatchObject({ status: "unresolved", proposal_id: null, splits: [] })
+        expect(income.no_answer_proposal_id).toBeTypeOf("string")
         expect(income.not_auto_post_reasons).toContain(AutoPost.Reasons.noAnswer)
       }))
 
@@ -302,10 +314,18 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         const probe = yield* CompanionProbe
         const c = yield* Companion.Companion
         const fx = yield* fixture("ap-ruled", "drafts")
-        yield* c.createRule(fx.tenant, fx.owner, { name: "Rent", description_contains: "OAKWOOD", account_code: "6300" })
-        yield* importLines(fx, [{ date: day(0), description: "SQ *BLUE BOTTLE COFFEE 0407 OAKLAND CA", amount: "-8.80" }])
+        yield* c.createRule(fx.tenant, fx.owner, {
+          name: "Rent",
+          description_contains: "OAKWOOD",
+          account_code: "6300"
+        })
+        yield* importLines(fx, [{
+          date: day(0),
+          description: "SQ *BLUE BOTTLE COFFEE 0407 OAKLAND CA",
+          amount: "-8.80"
+        }])
         const r = yield* c.propose(fx.tenant, fx.agent, {})
-        expect(r.items[0]).toMatchObject({ status: "unresolved", proposal_id: null })
+        expect(r.items[0]).toMatchObject({ status: "unresolved", proposal_id: null, no_answer_proposal_id: null })
         expect(yield* probe.count("proposals", fx.tenant)).toBe(0)
         // the rule is switched off: nothing can teach the tenant now but a person's booking of it
         const rule = (yield* c.listRules(fx.tenant, fx.owner))[0]!
@@ -316,11 +336,23 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           active: false
         })
         const again = (yield* c.propose(fx.tenant, fx.agent, {})).items[0]!
-        expect(again.status).toBe("unresolved")
-        expect(again.proposal_id).toBeTypeOf("string")
+        expect([again.status, again.proposal_id]).toStrictEqual(["unresolved", null])
+        const open = again.no_answer_proposal_id!
+        expect(open).toBeTypeOf("string")
         // a batch apply in drafts: the no-answer item fails alone with its code, nothing written
-        const batch = yield* c.applyBatch(fx.tenant, fx.bookkeeper, [again.proposal_id!])
+        const batch = yield* c.applyBatch(fx.tenant, fx.bookkeeper, [open])
         expect(batch.map((b) => [b.status, b.error?.code])).toStrictEqual([["failed", "validation.splits_required"]])
         expect(yield* probe.count("entries", fx.tenant)).toBe(0)
+        // a rule that answers now: proposing all tries it again, and the answer supersedes the no-answer proposal
+        yield* c.createRule(fx.tenant, fx.owner, {
+          name: "Coffee",
+          description_contains: "BLUE BOTTLE",
+          account_code: "6200"
+        })
+        const ruled = (yield* c.propose(fx.tenant, fx.agent, {})).items[0]!
+        expect(ruled).toMatchObject({ status: "proposed", no_answer_proposal_id: null })
+        expect((yield* c.shadowEvent(fx.tenant, fx.owner, open)).proposal.status).toBe("superseded")
+        yield* c.applyBatch(fx.tenant, fx.bookkeeper, [ruled.proposal_id!])
+        expect(yield* probe.count("entries", fx.tenant)).toBe(1)
       }))
   })

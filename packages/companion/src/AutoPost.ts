@@ -132,9 +132,7 @@ export const decide = (input: AutoPostInput): AutoPostDecision => {
   // answer's conditions only when there is an answer: no answer is `no_answer` alone
   const aboutP = (c: Check) => c.check === "threshold" || c.check === "certified"
   const aboutAnswer = (c: Check) => aboutP(c) || c.check === "calibrated" || c.check === "balanced"
-  const failing = checks.filter((c) =>
-    !c.ok && !(p === null && aboutP(c)) && !(!input.has_answer && aboutAnswer(c))
-  )
+  const failing = checks.filter((c) => !c.ok && !(p === null && aboutP(c)) && !(!input.has_answer && aboutAnswer(c)))
   const otherwise = failing.length === 0
   // the spot-check slice is drawn from the otherwise-eligible items only
   checks.push({ check: "spot_check", ok: !(otherwise && input.spot_check), code: Reasons.spotCheck })

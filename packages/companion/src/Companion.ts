@@ -96,6 +96,12 @@ export const SYSTEM_ACTOR_ROLE = "BOOKKEEPER"
 
 const DAY_MS = 86_400_000
 
+/** Is this ledger proposal a no-answer one (no splits: the companion had no suggestion)? */
+export const isNoAnswer = (a: { readonly payload: unknown }): boolean => {
+  const splits = (a.payload as { readonly splits?: unknown } | null)?.splits
+  return Array.isArray(splits) && splits.length === 0
+}
+
 /** The question a no-answer proposal asks: a person chooses the account(s). */
 export const NO_ANSWER_QUESTION = "No suggestion: choose the account(s) to book this transaction to"
 
@@ -157,13 +163,15 @@ export type CorrectionSplit = typeof CorrectionSplit.Type
 /** What happened to one transaction of a propose call. */
 export interface ProposeItem {
   readonly bank_transaction_id: string
-  /**
-   * `proposed`, `auto_posted`, `unresolved` (no stage answered), `skipped` or `failed`. An
-   * `unresolved` item with a `proposal_id` is a stored no-answer proposal (no splits; apply it with
-   * `{splits}`: see {@link storesNoAnswer}); without one nothing was stored.
-   */
+  /** `proposed`, `auto_posted`, `unresolved` (no stage answered), `skipped` or `failed`. */
   readonly status: "proposed" | "auto_posted" | "unresolved" | "skipped" | "failed"
+  /** The proposal with an answer (null when `unresolved`: there is nothing to apply as proposed). */
   readonly proposal_id: string | null
+  /**
+   * For an `unresolved` item: the open no-answer proposal of the transaction (no splits; a person
+   * applies it with `{splits}`, see {@link storesNoAnswer}), or null when none is stored.
+   */
+  readonly no_answer_proposal_id: string | null
   readonly entry_id: string | null
   readonly splits: ReadonlyArray<{ readonly account_code: string; readonly amount: string }>
   readonly confidence: number | null
@@ -452,14 +460,16 @@ export const make = Effect.gen(function*() {
   // -------------------------------------------------------------------------------------------
   // propose
 
-  /** Unposted bank transactions without an open proposal, oldest first, at most `MAX_BATCH`. */
+  /** Unposted bank transactions without an open proposal with an answer, oldest first, at most `MAX_BATCH`. */
   const unprocessed = (tenant: Ids.TenantId) =>
     Effect.gen(function*() {
       const open = new Set<string>()
       let before: string | undefined
       for (;;) {
         const page = yield* actions.list(tenant, { status: "proposed", kind: Proposals.KIND, before, limit: 500 })
-        for (const a of page) open.add(a.subject)
+        // an open no-answer proposal does not count: its transaction is tried again (a rule or the
+        // classifier may answer now; if nothing does, the open one stays as it is)
+        for (const a of page) if (!isNoAnswer(a)) open.add(a.subject)
         if (page.length < 500) break
         before = page.at(-1)!.id
       }
@@ -481,6 +491,7 @@ export const make = Effect.gen(function*() {
     bank_transaction_id: txnId,
     status: "failed",
     proposal_id: null,
+    no_answer_proposal_id: null,
     entry_id: null,
     splits: [],
     confidence: null,
@@ -511,10 +522,26 @@ export const make = Effect.gen(function*() {
     readonly now: number
   }
 
+  /** The transaction's open no-answer proposal (no splits), if any. */
+  const openNoAnswer = (tenant: Ids.TenantId, txnId: string) =>
+    Effect.map(
+      actions.list(tenant, {
+        status: "proposed",
+        kind: Proposals.KIND,
+        subject: Proposals.subjectOf(txnId),
+        limit: 10
+      }),
+      (open) => open.find(isNoAnswer)?.id ?? null
+    )
+
   /** Was an earlier proposal of this transaction held for a spot check? */
   const heldForSpotCheck = (tenant: Ids.TenantId, txnId: string, current: string) =>
     Effect.gen(function*() {
-      const earlier = yield* actions.list(tenant, { kind: Proposals.KIND, subject: Proposals.subjectOf(txnId), limit: 50 })
+      const earlier = yield* actions.list(tenant, {
+        kind: Proposals.KIND,
+        subject: Proposals.subjectOf(txnId),
+        limit: 50
+      })
       for (const a of earlier) {
         if (a.id === current) continue
         const d = yield* details.get(tenant, a.id)
@@ -558,15 +585,20 @@ export const make = Effect.gen(function*() {
         drift_questions: b.features.drift_detection ? Drift.vendorFindings(drift, vendor).map(Drift.question) : []
       })
       const hasAnswer = combined.splits.length > 0
-      if (!hasAnswer && !storesNoAnswer(b.rules, results)) {
-        return {
-          ...failed(txn.id, null),
-          status: "unresolved",
-          error: null,
-          confidence: 0,
-          rationale: combined.rationale,
-          questions: combined.questions
-        } satisfies ProposeItem
+      if (!hasAnswer) {
+        // still no answer: an open no-answer proposal stays as it is (no new one supersedes it)
+        const open = yield* openNoAnswer(b.tenant, txn.id)
+        if (open !== null || !storesNoAnswer(b.rules, results)) {
+          return {
+            ...failed(txn.id, null),
+            status: "unresolved",
+            no_answer_proposal_id: open,
+            error: null,
+            confidence: 0,
+            rationale: combined.rationale,
+            questions: open === null ? combined.questions : [NO_ANSWER_QUESTION, ...combined.questions].slice(0, 20)
+          } satisfies ProposeItem
+        }
       }
       const questions = hasAnswer ? combined.questions : [NO_ANSWER_QUESTION, ...combined.questions].slice(0, 20)
       const exponent = exponentOf(txn.currency)
@@ -705,7 +737,8 @@ export const make = Effect.gen(function*() {
         return {
           bank_transaction_id: txn.id,
           status: applied !== null ? "auto_posted" : hasAnswer ? "proposed" : "unresolved",
-          proposal_id: action.id,
+          proposal_id: hasAnswer ? action.id : null,
+          no_answer_proposal_id: hasAnswer ? null : action.id,
           entry_id: outcome?.entry_id ?? null,
           splits,
           confidence: combined.confidence,

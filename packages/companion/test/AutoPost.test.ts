@@ -116,8 +116,10 @@ describe("AutoPost: questions, no answer, spot-check key", () => {
     ])
     expect(keys.size).toBe(5)
     // about `rate` of transactions are drawn
-    const drawn = Array.from({ length: 2000 }, (_, i) =>
-      Certification.spotCheck(AutoPost.spotCheckKey("t1", `btx_${i}`, "cert-a"), 0.25)).filter(Boolean).length
+    const drawn = Array.from(
+      { length: 2000 },
+      (_, i) => Certification.spotCheck(AutoPost.spotCheckKey("t1", `btx_${i}`, "cert-a"), 0.25)
+    ).filter(Boolean).length
     expect(drawn).toBeGreaterThan(400)
     expect(drawn).toBeLessThan(600)
   })
