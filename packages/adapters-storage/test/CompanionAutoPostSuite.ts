@@ -190,6 +190,29 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           )
           expect(yield* probe.count("entries", fx.tenant)).toBe(afterFirst)
         }
+
+        // the certificate is about what may auto-post: proposals asking a question never do, so a person
+        // correcting ten of them (rent at a tenth of its usual amount, split off a bank fee: the vendor's
+        // label stays 6300, so it is not cold-start) does not end the certificate
+        yield* set({ "companion.autopost_enabled": true, "companion.spot_check_rate": 0 })
+        const rent = vendors[0]
+        for (let i = 0; i < 10; i++) {
+          const odd = yield* importLines(fx, [{
+            date: day(n++),
+            description: `${rent.description} ${9000 + i}`,
+            amount: "-240.00"
+          }])
+          const p = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: odd.ids })).items[0]!
+          expect(p.not_auto_post_reasons).toStrictEqual([AutoPost.Reasons.openQuestions])
+          const fixed = yield* c.apply(fx.tenant, fx.bookkeeper, p.proposal_id!, {
+            splits: [{ account_code: "6300", amount: "200.00" }, { account_code: "6100", amount: "40.00" }]
+          })
+          expect(fixed.outcome).toBe("corrected")
+          yield* TestClock.adjust("1 hour")
+        }
+        const later = yield* importLines(fx, [{ date: day(n++), description: adobe.description, amount: adobe.amount }])
+        const still = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: later.ids })).items[0]!
+        expect([still.status, still.not_auto_post_reasons]).toStrictEqual(["auto_posted", []])
       }))
 
     it.effect("a tenant with no rules and no model learns: no-answer proposal, a person's splits, vendor memory next time", () =>

@@ -393,11 +393,13 @@ export const make = Effect.gen(function*() {
       }))
       const calibrator = Calibration.fitStages(history, { half_life_days: CALIBRATION_HALF_LIFE_DAYS, now })
       // the certificate uses the probabilities as they were proposed (out of sample), never refitted
-      // ones, of the population that may auto-post: a cold-start vendor's proposal never does, so its
-      // outcome says nothing about what clears the threshold. Its evidence reaches back up to 180 days
-      // where auto-posting has thinned the reviews out; the spot checks are flagged for its drift test
+      // ones, of the population that may auto-post: a cold-start vendor's proposal never does, nor one
+      // asking a person a question, so their outcomes say nothing about what clears the threshold. Its
+      // evidence reaches back up to 180 days where auto-posting has thinned the reviews out; the spot
+      // checks are flagged for its drift test
       const eligible = (d: ProposalDetail) =>
-        d.calibrated_probability !== null && !d.not_auto_post_reasons.includes(AutoPost.Reasons.coldStart)
+        d.calibrated_probability !== null && !d.not_auto_post_reasons.includes(AutoPost.Reasons.coldStart) &&
+        !d.not_auto_post_reasons.includes(AutoPost.Reasons.openQuestions)
       const toItem = (d: ProposalDetail) => ({
         p: d.calibrated_probability!,
         correct: correctOf(d),
