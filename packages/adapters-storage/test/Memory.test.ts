@@ -2,6 +2,7 @@ import { Memory } from "@airlock/adapters-storage"
 import { Layer } from "effect"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionApplyFailedSuite from "./CompanionApplyFailedSuite.js"
+import * as CompanionAutoPostSuite from "./CompanionAutoPostSuite.js"
 import * as CompanionCoverageSuite from "./CompanionCoverageSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
 import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
@@ -54,3 +55,4 @@ CompanionApplyFailedSuite.suite("memory", Layer.provideMerge(CompanionProbe.memo
 CompanionCoverageSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
 TenantBreakersSuite.suite("memory", Layer.provideMerge(GuardProbe.memory, Memory.layer))
 CompanionRejectionSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
+CompanionAutoPostSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))

@@ -3,6 +3,7 @@ import { Effect, Layer } from "effect"
 import { describe, it } from "vitest"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionApplyFailedSuite from "./CompanionApplyFailedSuite.js"
+import * as CompanionAutoPostSuite from "./CompanionAutoPostSuite.js"
 import * as CompanionCoverageSuite from "./CompanionCoverageSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
 import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
@@ -162,6 +163,15 @@ if (admin === "") {
     )
   )
   CompanionRejectionSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(
+      Effect.map(
+        freshDatabaseUrl(admin),
+        (url) => Layer.provideMerge(CompanionProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+      )
+    )
+  )
+  CompanionAutoPostSuite.suite(
     "postgres",
     Layer.unwrapEffect(
       Effect.map(

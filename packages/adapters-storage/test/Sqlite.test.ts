@@ -5,6 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionApplyFailedSuite from "./CompanionApplyFailedSuite.js"
+import * as CompanionAutoPostSuite from "./CompanionAutoPostSuite.js"
 import * as CompanionCoverageSuite from "./CompanionCoverageSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
 import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
@@ -114,6 +115,10 @@ TenantBreakersSuite.suite(
   Layer.provideMerge(GuardProbe.sql, Sqlite.layer({ filename: ":memory:" }))
 )
 CompanionRejectionSuite.suite(
+  "sqlite (:memory:)",
+  Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
+)
+CompanionAutoPostSuite.suite(
   "sqlite (:memory:)",
   Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
 )

@@ -98,6 +98,52 @@ export const SYSTEM_ACTOR_ROLE = "BOOKKEEPER"
 
 const DAY_MS = 86_400_000
 
+/** Is this ledger proposal a no-answer one (no splits: the companion had no suggestion)? */
+export const isNoAnswer = (a: { readonly payload: unknown }): boolean => {
+  const splits = (a.payload as { readonly splits?: unknown } | null)?.splits
+  return Array.isArray(splits) && splits.length === 0
+}
+
+/** The question a no-answer proposal asks: a person chooses the account(s). */
+export const NO_ANSWER_QUESTION = "No suggestion: choose the account(s) to book this transaction to"
+
+/** The companion's own risk reasons on a proposal (besides the breakers'). */
+export const RiskReasons = {
+  /** No stage could categorise the transaction: a no-answer proposal. */
+  noAnswer: "no_answer",
+  /** The proposal asks a person a question (it never auto-posts: `autopost.open_questions`). */
+  openQuestions: "open_questions"
+} as const
+
+/**
+ * A proposal's tier before the breakers raise it: 0 when a stage decided and nothing is asked,
+ * 1 for a candidate answer or an open question, 2 when there is no suggestion at all (a person
+ * must choose the account). Pure.
+ */
+export const tierOf = (hasAnswer: boolean, decided: boolean, questions: number): number =>
+  !hasAnswer ? 2 : decided && questions === 0 ? 0 : 1
+
+/**
+ * Whether a transaction no stage answered is stored as a no-answer proposal (no splits; a person
+ * applies it with `{splits}`, which records the correction and teaches vendor memory and the
+ * classifier) rather than left `unresolved` with nothing stored. It is stored when nothing but a
+ * person's booking of it could ever teach the tenant the answer: the classifier is off or absent
+ * from the chain, or it was trained but knows no account this transaction's direction may use,
+ * or the tenant has no active rule and the classifier is untrained (a new tenant: without a rule
+ * no proposal is ever applied, so nothing would ever train). With an active rule and an untrained
+ * classifier the item stays `unresolved`: the rule's applied proposals train the classifier,
+ * which then answers. Pure.
+ */
+export const storesNoAnswer = (
+  rules: ReadonlyArray<{ readonly active: boolean }>,
+  results: ReadonlyArray<{ readonly stage: string; readonly outcome: string; readonly reason: string | null }>
+): boolean => {
+  const classifier = results.find((r) => r.stage === ClassifierStage.NAME)
+  if (classifier === undefined || classifier.outcome === "skipped") return true
+  if (classifier.reason === "classifier.no_allowed_class") return true
+  return classifier.reason === "classifier.untrained" && !rules.some((r) => r.active)
+}
+
 /** The body of a propose call. */
 export const ProposeRequest = Schema.Struct({
   bank_transaction_ids: Schema.optional(
@@ -119,9 +165,15 @@ export type CorrectionSplit = typeof CorrectionSplit.Type
 /** What happened to one transaction of a propose call. */
 export interface ProposeItem {
   readonly bank_transaction_id: string
-  /** `proposed`, `auto_posted`, `unresolved` (no stage answered: nothing stored), `skipped` or `failed`. */
+  /** `proposed`, `auto_posted`, `unresolved` (no stage answered), `skipped` or `failed`. */
   readonly status: "proposed" | "auto_posted" | "unresolved" | "skipped" | "failed"
+  /** The proposal with an answer (null when `unresolved`: there is nothing to apply as proposed). */
   readonly proposal_id: string | null
+  /**
+   * For an `unresolved` item: the open no-answer proposal of the transaction (no splits; a person
+   * applies it with `{splits}`, see {@link storesNoAnswer}), or null when none is stored.
+   */
+  readonly no_answer_proposal_id: string | null
   readonly entry_id: string | null
   readonly splits: ReadonlyArray<{ readonly account_code: string; readonly amount: string }>
   readonly confidence: number | null
@@ -338,7 +390,8 @@ export const make = Effect.gen(function*() {
       const reviewed = all.filter((d) => (d.reviewed_at ?? now) >= now - CALIBRATION_WINDOW_DAYS * DAY_MS)
       const correctOf = (d: ProposalDetail) => d.review_outcome === "applied"
       // one calibrator per deciding stage: the stages' raw scores are on different scales (Calibration.StageCalibrators)
-      const history = reviewed.map((d) => ({
+      // a no-answer proposal (no deciding stage) has no score to calibrate
+      const history = reviewed.filter((d) => d.deciding_stage !== null).map((d) => ({
         stage: d.deciding_stage ?? "unknown",
         score: d.confidence,
         correct: correctOf(d),
@@ -346,11 +399,13 @@ export const make = Effect.gen(function*() {
       }))
       const calibrator = Calibration.fitStages(history, { half_life_days: CALIBRATION_HALF_LIFE_DAYS, now })
       // the certificate uses the probabilities as they were proposed (out of sample), never refitted
-      // ones, of the population that may auto-post: a cold-start vendor's proposal never does, so its
-      // outcome says nothing about what clears the threshold. Its evidence reaches back up to 180 days
-      // where auto-posting has thinned the reviews out; the spot checks are flagged for its drift test
+      // ones, of the population that may auto-post: a cold-start vendor's proposal never does, nor one
+      // asking a person a question, so their outcomes say nothing about what clears the threshold. Its
+      // evidence reaches back up to 180 days where auto-posting has thinned the reviews out; the spot
+      // checks are flagged for its drift test
       const eligible = (d: ProposalDetail) =>
-        d.calibrated_probability !== null && !d.not_auto_post_reasons.includes(AutoPost.Reasons.coldStart)
+        d.calibrated_probability !== null && !d.not_auto_post_reasons.includes(AutoPost.Reasons.coldStart) &&
+        !d.not_auto_post_reasons.includes(AutoPost.Reasons.openQuestions)
       const toItem = (d: ProposalDetail) => ({
         p: d.calibrated_probability!,
         correct: correctOf(d),
@@ -413,14 +468,16 @@ export const make = Effect.gen(function*() {
   // -------------------------------------------------------------------------------------------
   // propose
 
-  /** Unposted bank transactions without an open proposal, oldest first, at most `MAX_BATCH`. */
+  /** Unposted bank transactions without an open proposal with an answer, oldest first, at most `MAX_BATCH`. */
   const unprocessed = (tenant: Ids.TenantId) =>
     Effect.gen(function*() {
       const open = new Set<string>()
       let before: string | undefined
       for (;;) {
         const page = yield* actions.list(tenant, { status: "proposed", kind: Proposals.KIND, before, limit: 500 })
-        for (const a of page) open.add(a.subject)
+        // an open no-answer proposal does not count: its transaction is tried again (a rule or the
+        // classifier may answer now; if nothing does, the open one stays as it is)
+        for (const a of page) if (!isNoAnswer(a)) open.add(a.subject)
         if (page.length < 500) break
         before = page.at(-1)!.id
       }
@@ -442,6 +499,7 @@ export const make = Effect.gen(function*() {
     bank_transaction_id: txnId,
     status: "failed",
     proposal_id: null,
+    no_answer_proposal_id: null,
     entry_id: null,
     splits: [],
     confidence: null,
@@ -471,6 +529,34 @@ export const make = Effect.gen(function*() {
     readonly features: TenantFeatures.Features
     readonly now: number
   }
+
+  /** The transaction's open no-answer proposal (no splits), if any. */
+  const openNoAnswer = (tenant: Ids.TenantId, txnId: string) =>
+    Effect.map(
+      actions.list(tenant, {
+        status: "proposed",
+        kind: Proposals.KIND,
+        subject: Proposals.subjectOf(txnId),
+        limit: 10
+      }),
+      (open) => open.find(isNoAnswer)?.id ?? null
+    )
+
+  /** Was an earlier proposal of this transaction held for a spot check? */
+  const heldForSpotCheck = (tenant: Ids.TenantId, txnId: string, current: string) =>
+    Effect.gen(function*() {
+      const earlier = yield* actions.list(tenant, {
+        kind: Proposals.KIND,
+        subject: Proposals.subjectOf(txnId),
+        limit: 50
+      })
+      for (const a of earlier) {
+        if (a.id === current) continue
+        const d = yield* details.get(tenant, a.id)
+        if (Option.isSome(d) && d.value.not_auto_post_reasons.includes(AutoPost.Reasons.spotCheck)) return true
+      }
+      return false
+    })
 
   const proposeOne = (b: Batch, txn: BankTransaction.BankTransaction) =>
     Effect.gen(function*() {
@@ -511,30 +597,39 @@ export const make = Effect.gen(function*() {
           : [],
         rejected: VendorMemoryStage.rejectedOf(facts, VendorMemoryStage.directionOf(txn.amount_minor))
       })
-      if (combined.splits.length === 0) {
-        return {
-          ...failed(txn.id, null),
-          status: "unresolved",
-          error: null,
-          confidence: 0,
-          rationale: combined.rationale,
-          questions: combined.questions
-        } satisfies ProposeItem
+      const hasAnswer = combined.splits.length > 0
+      if (!hasAnswer) {
+        // still no answer: an open no-answer proposal stays as it is (no new one supersedes it)
+        const open = yield* openNoAnswer(b.tenant, txn.id)
+        if (open !== null || !storesNoAnswer(b.rules, results)) {
+          return {
+            ...failed(txn.id, null),
+            status: "unresolved",
+            no_answer_proposal_id: open,
+            error: null,
+            confidence: 0,
+            rationale: combined.rationale,
+            questions: open === null ? combined.questions : [NO_ANSWER_QUESTION, ...combined.questions].slice(0, 20)
+          } satisfies ProposeItem
+        }
       }
+      const questions = hasAnswer ? combined.questions : [NO_ANSWER_QUESTION, ...combined.questions].slice(0, 20)
       const exponent = exponentOf(txn.currency)
       const assessment = value.assess(b.settings, { minor: abs(txn.amount_minor), scale: exponent })
       // a person rejected the account the chain still ends on: ask (the chain did), never auto-post
       const rejectedAgain = combined.rejected.length > 0
       const cold = VendorMemoryStage.coldStart(facts, b.flow.coldstart_min_labels) || rejectedAgain
-      const p = b.calibrator === null
+      const p = b.calibrator === null || !hasAnswer
         ? null
         : Calibration.calibrateStage(b.calibrator, combined.deciding_stage, combined.confidence)
       const decidedClean = results.some((r) => r.outcome === "decided")
-      const tier = value.raiseTier(decidedClean && !rejectedAgain ? 0 : 1, assessment)
+      const tier = value.raiseTier(tierOf(hasAnswer, decidedClean && !rejectedAgain, questions.length), assessment)
       const risk = [
         ...assessment.risk_reasons,
         ...(cold ? ["vendor_cold_start"] : []),
-        ...(rejectedAgain ? ["vendor_rejected"] : [])
+        ...(rejectedAgain ? ["vendor_rejected"] : []),
+        ...(hasAnswer ? [] : [RiskReasons.noAnswer]),
+        ...(questions.length > 0 ? [RiskReasons.openQuestions] : [])
       ]
       const splits = combined.splits.map((s) => ({
         account_code: s.account_code,
@@ -547,7 +642,7 @@ export const make = Effect.gen(function*() {
           confidence: combined.confidence,
           calibrated_probability: p,
           rationale: combined.rationale,
-          questions: combined.questions,
+          questions,
           risk_reasons: risk,
           tier
         })
@@ -567,21 +662,31 @@ export const make = Effect.gen(function*() {
           (c) => c.required && !c.approved
         )
         const sum = combined.splits.reduce((s, x) => s + x.amount_minor, 0n)
-        const decision = AutoPost.decide({
+        const gateInput: AutoPost.AutoPostInput = {
           ai_mode: b.settings.ai_mode,
           autopost_enabled: b.flow.autopost_enabled,
           autopost_threshold: b.flow.autopost_threshold,
-          has_answer: true,
+          has_answer: hasAnswer,
           cold_start: cold,
+          open_questions: questions,
           calibrated_probability: p,
           certificate: b.certificate,
-          balanced: sum === abs(txn.amount_minor),
+          balanced: hasAnswer && sum === abs(txn.amount_minor),
           llm_fallback_active: b.llmFallback.fallback_active,
           value_breaker_tripped: assessment.tripped,
           approval_required: approvalRequired,
           review_reasons: action.review_reasons.filter((r) => r !== ValueBreaker.REASON),
-          spot_check: Certification.spotCheck(action.id, b.flow.spot_check_rate)
-        })
+          // a stable draw (tenant, transaction, certificate): re-proposing does not draw again
+          spot_check: Certification.spotCheck(
+            AutoPost.spotCheckKey(b.tenant, txn.id, b.certificate?.version ?? null),
+            b.flow.spot_check_rate
+          )
+        }
+        let decision = AutoPost.decide(gateInput)
+        // a transaction once held for a spot check stays held, whatever certificate is in force now
+        if (decision.eligible && b.flow.spot_check_rate > 0 && (yield* heldForSpotCheck(b.tenant, txn.id, action.id))) {
+          decision = AutoPost.decide({ ...gateInput, spot_check: true })
+        }
         let reasons = decision.reasons
         let applied: GovernedActions.ApplyResult | null = null
         let applyError: { code: string; message: string } | null = null
@@ -647,15 +752,16 @@ export const make = Effect.gen(function*() {
         yield* details.insert(detail)
         return {
           bank_transaction_id: txn.id,
-          status: applied === null ? "proposed" : "auto_posted",
-          proposal_id: action.id,
+          status: applied !== null ? "auto_posted" : hasAnswer ? "proposed" : "unresolved",
+          proposal_id: hasAnswer ? action.id : null,
+          no_answer_proposal_id: hasAnswer ? null : action.id,
           entry_id: outcome?.entry_id ?? null,
           splits,
           confidence: combined.confidence,
           calibrated_probability: p,
           tier,
           rationale: combined.rationale,
-          questions: combined.questions,
+          questions,
           risk_reasons: risk,
           not_auto_post_reasons: reasons,
           error: null
@@ -881,6 +987,13 @@ export const make = Effect.gen(function*() {
         }
         if (parsed.length === 0) return yield* invalid("validation.schema", "splits must not be empty")
         if (!sameSplits(parsed, original)) corrected = parsed
+      }
+      if (corrected === null && original.length === 0 && action.status === "proposed") {
+        return yield* invalid(
+          "validation.splits_required",
+          `Proposal ${action.id} has no suggestion: apply it with the splits a person chooses`,
+          { proposal_id: action.id, status: action.status }
+        )
       }
       if (corrected === null) {
         const r = yield* pipeline.apply(tenant, action.id, actor)

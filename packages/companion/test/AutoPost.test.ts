@@ -24,6 +24,7 @@ const eligible: AutoPost.AutoPostInput = {
   autopost_threshold: 0.9,
   has_answer: true,
   cold_start: false,
+  open_questions: [],
   calibrated_probability: 0.97,
   certificate: certificate(0.93),
   balanced: true,
@@ -67,6 +68,60 @@ describe("AutoPost", () => {
   it("counts every failing condition; the spot check is drawn only from otherwise-eligible items", () => {
     const d = AutoPost.decide({ ...eligible, cold_start: true, value_breaker_tripped: true, spot_check: true })
     expect(d.reasons).toStrictEqual(["autopost.vendor_cold_start", "autopost.value_breaker"])
+  })
+})
+
+describe("AutoPost: questions, no answer, spot-check key", () => {
+  it("a question a person should answer blocks alone, under autopost.open_questions", () => {
+    for (
+      const q of [
+        "Unusual amount for “blue bottle coffee”: 95000 against a usual 880 (minor units)",
+        "Possible split: 6100 and 6200 are both likely",
+        "Drift: “acme” was booked to 6100 90% of the time before the last 30 days, 20% since: has what you buy from it changed?"
+      ]
+    ) {
+      const d = AutoPost.decide({ ...eligible, open_questions: [q] })
+      expect([d.eligible, d.reasons]).toStrictEqual([false, ["autopost.open_questions"]])
+      expect(d.checks.find((c) => c.check === "no_open_questions")).toStrictEqual({
+        check: "no_open_questions",
+        ok: false,
+        code: "autopost.open_questions"
+      })
+    }
+    expect(AutoPost.ReasonCodes).toContain("autopost.open_questions")
+  })
+
+  it("no answer stands for the answer's own conditions (calibrated, threshold, certified, balanced)", () => {
+    const d = AutoPost.decide({ ...eligible, has_answer: false, calibrated_probability: null, balanced: false })
+    expect([d.eligible, d.reasons]).toStrictEqual([false, ["autopost.no_answer"]])
+    const cold = AutoPost.decide({
+      ...eligible,
+      has_answer: false,
+      calibrated_probability: null,
+      balanced: false,
+      cold_start: true,
+      open_questions: ["New vendor “x”: which account should it be booked to?"]
+    })
+    expect(cold.reasons).toStrictEqual(["autopost.no_answer", "autopost.vendor_cold_start", "autopost.open_questions"])
+  })
+
+  it("the spot-check key is the tenant, the transaction and the certificate: stable across proposals", () => {
+    expect(AutoPost.spotCheckKey("t1", "btx_1", "cert-a")).toBe(AutoPost.spotCheckKey("t1", "btx_1", "cert-a"))
+    const keys = new Set([
+      AutoPost.spotCheckKey("t1", "btx_1", "cert-a"),
+      AutoPost.spotCheckKey("t2", "btx_1", "cert-a"),
+      AutoPost.spotCheckKey("t1", "btx_2", "cert-a"),
+      AutoPost.spotCheckKey("t1", "btx_1", "cert-b"),
+      AutoPost.spotCheckKey("t1", "btx_1", null)
+    ])
+    expect(keys.size).toBe(5)
+    // about `rate` of transactions are drawn
+    const drawn = Array.from(
+      { length: 2000 },
+      (_, i) => Certification.spotCheck(AutoPost.spotCheckKey("t1", `btx_${i}`, "cert-a"), 0.25)
+    ).filter(Boolean).length
+    expect(drawn).toBeGreaterThan(400)
+    expect(drawn).toBeLessThan(600)
   })
 })
 

@@ -118,6 +118,8 @@ export const ErrorCodes = {
     "validation.too_many_lines": "ValidationError",
     "validation.split_account": "ValidationError",
     "validation.split_sum": "ValidationError",
+    // a no-answer proposal applied without a person's splits (ledger draft; companion apply)
+    "validation.splits_required": "ValidationError",
     "entry.already_reversed": "Conflict",
     "entry.is_reversal": "Conflict",
     "entry.proposal_posted": "Conflict",

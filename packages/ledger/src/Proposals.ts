@@ -66,7 +66,8 @@ const Probability = Schema.Number.pipe(Schema.between(0, 1))
 /** The payload of a ledger proposal, as stored in the shadow record. */
 export const ProposalPayload = Schema.Struct({
   bank_transaction_id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
-  splits: Schema.Array(Split).pipe(Schema.minItems(1), Schema.maxItems(50)),
+  /** Empty for a no-answer proposal (the companion had no suggestion): it applies only with a person's splits. */
+  splits: Schema.Array(Split).pipe(Schema.maxItems(50)),
   memo: Schema.optional(Schema.String.pipe(Schema.maxLength(500))),
   /** The categorizer's raw score. */
   confidence: Probability,
@@ -111,6 +112,13 @@ export const draftFromProposal = (
 ): Either.Either<EntryDraft, Errors.ValidationError> => {
   const outflow = txn.amount_minor < 0n
   const total = outflow ? -txn.amount_minor : txn.amount_minor
+  if (payload.splits.length === 0) {
+    return Either.left(
+      invalid("validation.splits_required", "The proposal has no splits: a person must choose the accounts", {
+        bank_transaction_id: txn.id
+      })
+    )
+  }
   let sum = 0n
   for (const [i, s] of payload.splits.entries()) {
     if (s.amount_minor <= 0n)

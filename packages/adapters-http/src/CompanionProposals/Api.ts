@@ -169,6 +169,8 @@ export const ProposeItem = Schema.Struct({
   bank_transaction_id: Schema.String,
   status: Schema.Literal("proposed", "auto_posted", "unresolved", "skipped", "failed"),
   proposal_id: Schema.NullOr(Schema.String),
+  /** `unresolved`: the open no-answer proposal (no splits; apply it with `{splits}`), or null when none is stored. */
+  no_answer_proposal_id: Schema.NullOr(Schema.String),
   entry_id: Schema.NullOr(Schema.String),
   splits: Schema.Array(Split),
   confidence: Schema.NullOr(Schema.Number),
