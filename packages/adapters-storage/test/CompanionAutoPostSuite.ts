@@ -287,6 +287,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         })
         expect(applied.outcome).toBe("corrected")
         expect(applied.correction).toStrictEqual({
+          currency: "USD",
           original_splits: [],
           corrected_splits: [{ account_code: "6200", amount_minor: "880" }]
         })

@@ -264,7 +264,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         expect(again.questions).toContain(
           `Account 6000 was rejected for “${VENDOR}” by a person (1 time: “not marketing”): is it right this time?`
         )
-        expect(again.risk_reasons).toStrictEqual(["vendor_cold_start", "vendor_rejected"])
+        expect(again.risk_reasons).toStrictEqual(["vendor_cold_start", "vendor_rejected", "open_questions"])
         expect(again.not_auto_post_reasons).toContain(AutoPost.Reasons.coldStart)
         expect(again.tier).toBe(1)
         const againStored = yield* stored(fx, again.proposal_id!)
