@@ -301,8 +301,8 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) => {
         const attempt = attempter(fx)
         expect((yield* attempt()).item.status).toBe("auto_posted")
         // three service fees go to a person (spot check): one applied, two rejected (which disputes that vendor,
-        // not Adobe's); with the auto-post the trust
-        // window's sample reaches the minimum of 4 at the second rejection, 2 of 4 = 0.5 ≥ 0.5
+        // not Adobe's); the auto-post is the system's own decision, not in the trust sample, so the
+        // window's sample reaches the minimum of 3 at the second rejection, 2 of 3 ≥ 0.5
         yield* setSettings(fx, { "companion.spot_check_rate": 1 })
         const items: Array<string> = []
         for (let i = 0; i < 3; i++)
@@ -413,7 +413,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) => {
 }
 
 // ---------------------------------------------------------------------------------------------
-// breakers: a trust breaker on a one-hour window and a sample of 4, a provider breaker opening
+// breakers: a trust breaker on a one-hour window and a sample of 3, a provider breaker opening
 // after 3 failures, and the model stage talking to a local fake OpenAI-compatible server
 
 const MODEL = "test-model"
@@ -440,7 +440,7 @@ const breakersEnvironment = <E>(ports: Layer.Layer<Ports, E>) => {
       velocityMaxPerMinute: 10_000,
       valueBreakerThreshold: "5000.00",
       trustWindowSeconds: 3600,
-      trustMinSample: 4,
+      trustMinSample: 3,
       trustRejectionRate: 0.5,
       trustEvaluateEverySeconds: 1,
       providerConsecutiveFailures: 3,

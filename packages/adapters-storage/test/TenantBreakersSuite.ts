@@ -411,4 +411,49 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           data: { limit: 1, cooldown_seconds: 120 }
         })
       }))
+
+    it.effect("trust: auto-posts are not in the sample; many auto-posts and a few rejections trip at the tenant's rate", () =>
+      Effect.gen(function*() {
+        const fx = yield* fixture("tb-trust-autopost", "autopilot_limited")
+        const pipeline = yield* GovernedActions.GovernedActions
+        const trust = yield* TrustBreaker.TrustBreaker
+        const tenants = yield* Tenants.Tenants
+        const probe = yield* GuardProbe
+        expect((yield* update(fx, { trust_rejection_rate: 0.4, trust_min_sample: 3 })).status).toBe("applied")
+        const ids: Array<Ids.ActionId> = []
+        for (let i = 0; i < 12; i++) {
+          // under the velocity limit of 10 a minute
+          if (i === 6) yield* TestClock.adjust("2 minutes")
+          ids.push((yield* note(fx, `ap${i}`)).action.id)
+        }
+        // nine auto-posts (the system actor applies), two rejections and one apply by a person
+        for (const id of ids.slice(0, 9)) {
+          expect((yield* pipeline.apply(fx.tenant, id, Companion.systemActor(fx.tenant))).action.status).toBe("applied")
+        }
+        yield* pipeline.reject(fx.tenant, ids[9]!, fx.bookkeeper, "wrong")
+        yield* pipeline.reject(fx.tenant, ids[10]!, fx.bookkeeper, "wrong")
+        yield* pipeline.apply(fx.tenant, ids[11]!, fx.bookkeeper)
+        // counted as accepted, the auto-posts would dilute the rate to 2 / 12 = 0.17: no trip
+        const reading = yield* trust.evaluate(fx.tenant)
+        expect(reading).toMatchObject({
+          rejected: 2,
+          reversed: 0,
+          applied: 1,
+          excluded: 9,
+          sample: 3,
+          threshold: 0.4,
+          tripped: true,
+          downgraded: { from: "autopilot_limited", to: "suggest_only" }
+        })
+        expect(reading.rejection_rate).toBeCloseTo(2 / 3, 10)
+        expect((yield* tenants.settings(fx.tenant)).ai_mode).toBe("suggest_only")
+        expect(yield* probe.breaker(TrustBreaker.breakerKey(fx.tenant))).toMatchObject({
+          state: "open",
+          reason: "rejection_rate",
+          data: { rejected: 2, applied: 1, excluded: 9, sample: 3 }
+        })
+        expect(yield* events("trust", fx.tenant)).toStrictEqual([
+          expect.objectContaining({ type: "trip", data: expect.objectContaining({ excluded: 9, sample: 3 }) })
+        ])
+      }))
   })

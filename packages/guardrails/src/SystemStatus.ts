@@ -4,8 +4,19 @@
  * limiter's settings.
  */
 import { type Actor, type Errors, Rbac, TenantScope } from "@airlock/core"
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742)
-import type { Action, AiSettings, Audit, Ids, SecureRandom, SystemState, Tenants, UnitOfWork } from "@airlock/core"
+/* eslint-disable @typescript-eslint/no-unused-vars -- named only by the inferred declaration of this module's service layer (TS2742) */
+import type {
+  Action,
+  ActionRegistry,
+  AiSettings,
+  Audit,
+  Ids,
+  SecureRandom,
+  SystemState,
+  Tenants,
+  UnitOfWork
+} from "@airlock/core"
+/* eslint-enable @typescript-eslint/no-unused-vars */
 import { Effect } from "effect"
 import type { BreakerRecord } from "./Breakers.js"
 import { GuardrailsConfig } from "./GuardrailsConfig.js"
@@ -29,7 +40,7 @@ export interface GuardrailsStatus {
 
 /**
  * Serves the guardrails status. Its layer builds the guards it reads, so it also needs what they
- * need from core: {@link Action.ActionStore}, {@link AiSettings.AiSettingsStore},
+ * need from core: {@link Action.ActionStore}, {@link ActionRegistry.ActionRegistry}, {@link AiSettings.AiSettingsStore},
  * {@link Audit.AuditLog}, {@link Ids.IdGenerator}, {@link SecureRandom.SecureRandom},
  * {@link SystemState.SystemStateStore}, {@link Tenants.Tenants}, {@link UnitOfWork.UnitOfWork}.
  */

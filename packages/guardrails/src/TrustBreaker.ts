@@ -1,14 +1,16 @@
 /**
  * The trust breaker (companion runbook): when people reject too many of the AI's proposals, the
  * tenant's mode is downgraded (e.g. `autopilot_limited` → `suggest_only`). The rejection rate is
- * computed from core's shadow records — of the proposals made in the window that were decided
- * (applied or rejected), the share rejected — and only with at least the minimum sample. A trip
+ * computed from core's shadow records of AI-governed kinds — of the proposals made in the window
+ * that were decided, the share rejected or reversed — and only with at least the minimum sample
+ * ({@link outcomeOf}: an apply counts as accepted only when a person made it; an auto-post, the
+ * system's own decision, is left out of the sample). A trip
  * changes the settings through `Tenants.updateSettings` (audited as `settings.updated`), and the
  * trip and the later reset are event rows. The mode is never raised back automatically. A tenant
  * may set its own threshold, minimum sample, window and downgrade target
  * (`GuardrailsConfig.TenantKeys`, in `AiSettings.extensions`; {@link settingsFor}).
  */
-import { Action, type Actor, AiSettings, type Errors, type Ids, Rbac, Tenants } from "@airlock/core"
+import { Action, ActionRegistry, type Actor, AiSettings, type Errors, Ids, Rbac, Tenants } from "@airlock/core"
 import { Clock, Effect, Option } from "effect"
 import { BreakerEvents } from "./BreakerEvents.js"
 import * as Breakers from "./Breakers.js"
@@ -26,6 +28,30 @@ const RANK: Record<AiSettings.AiMode, number> = { shadow_only: 0, suggest_only: 
 
 /** Is `mode` more autonomous than `target` (so a downgrade would change it)? */
 export const above = (mode: AiSettings.AiMode, target: AiSettings.AiMode): boolean => RANK[mode] > RANK[target]
+
+/** The statuses of a decided proposal the trust breaker reads. */
+export type DecidedStatus = "applied" | "rejected" | "rolled_back"
+
+/**
+ * How one decided proposal counts in the trust breaker's sample. Pure.
+ * - `rejected`: rejected, by whoever — it did not stand.
+ * - `reversed`: applied and later rolled back (reversed) — a person undid it.
+ * - `accepted`: applied by a person (an actor of kind `user`): a person vouched for it.
+ * - `excluded`: applied by the system or an agent (an auto-post, an agent's own promotion) or by
+ *   an actor the tenant does not know: not a person's decision, so not in the sample at all.
+ * Only a person's apply lowers the rate; any refusal or reversal raises it (fail safe).
+ */
+export const outcomeOf = (
+  status: DecidedStatus,
+  appliedBy: Actor.ActorKind | null
+): "rejected" | "reversed" | "accepted" | "excluded" =>
+  status === "rejected"
+    ? "rejected"
+    : status === "rolled_back"
+    ? "reversed"
+    : appliedBy === "user"
+    ? "accepted"
+    : "excluded"
 
 /** The rejection rate of a sample, or 0 when empty. Pure. */
 export const rejectionRate = (rejected: number, applied: number): number => {
@@ -91,8 +117,15 @@ export const settingsFor = (
 /** What one evaluation read and did. */
 export interface TrustReading {
   readonly tenant_id: string
+  /** Proposals in the window rejected. */
   readonly rejected: number
+  /** Proposals in the window applied and later rolled back (counted as rejections). */
+  readonly reversed: number
+  /** Proposals in the window a person applied (with the splits proposed: the accepted ones). */
   readonly applied: number
+  /** Proposals in the window applied by the system or an agent (auto-posts): not in the sample. */
+  readonly excluded: number
+  /** `rejected + reversed + applied`. */
   readonly sample: number
   readonly rejection_rate: number
   readonly threshold: number
@@ -112,7 +145,8 @@ export const breakerKey = (tenant: string) => `trust:${tenant}`
 /** The trust breaker. */
 export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guardrails/TrustBreaker", {
   effect: Effect.gen(function*() {
-    const actions = yield* Action.ActionStore
+    const store = yield* Action.ActionStore
+    const registry = yield* ActionRegistry.ActionRegistry
     const rbac = yield* Rbac.Rbac
     const settingsStore = yield* AiSettings.AiSettingsStore
     const tenants = yield* Tenants.Tenants
@@ -123,25 +157,46 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
     const lastEvaluated = new Map<string, number>()
     const everyMs = config.trustEvaluateEverySeconds * 1000
 
-    /** Decided proposals of one status proposed since `since` (newest first, bounded). */
-    const countSince = (
+    /**
+     * The tenant's decided proposals of AI-governed kinds proposed since `since`, by
+     * {@link outcomeOf} (newest first, at most {@link MAX_ROWS} of each status and kind). Who
+     * applied is read from the tenant's actors (once per actor per evaluation).
+     */
+    const tally = (
       tenant: Ids.TenantId,
-      status: "rejected" | "applied",
       since: number
-    ): Effect.Effect<number, Errors.StorageError> =>
+    ): Effect.Effect<Record<ReturnType<typeof outcomeOf>, number>, Errors.StorageError> =>
       Effect.gen(function*() {
-        let n = 0
-        let before: string | undefined
-        while (n < MAX_ROWS) {
-          const page = yield* actions.list(tenant, { status, limit: PAGE, before })
-          for (const a of page) {
-            if (a.proposed_at < since) return n
-            n++
+        const counts = { rejected: 0, reversed: 0, accepted: 0, excluded: 0 }
+        const closers = new Map<string, Actor.ActorKind | null>()
+        const kindOfCloser = (id: string | null) =>
+          id === null
+            ? Effect.succeed(null)
+            : closers.has(id)
+            ? Effect.succeed(closers.get(id)!)
+            : tenants.getActor(tenant, Ids.ActorId.make(id)).pipe(
+              Effect.map((a): Actor.ActorKind | null => a.kind),
+              Effect.catchTag("NotFound", () => Effect.succeed(null)),
+              Effect.tap((kind) => closers.set(id, kind))
+            )
+        const kinds = registry.kinds().filter((k) => k.aiGoverned).map((k) => k.name)
+        for (const kind of kinds) {
+          for (const status of ["rejected", "rolled_back", "applied"] as const) {
+            let n = 0
+            let before: string | undefined
+            scan: while (n < MAX_ROWS) {
+              const page = yield* store.list(tenant, { status, kind, limit: PAGE, before })
+              for (const a of page) {
+                if (a.proposed_at < since) break scan
+                n++
+                counts[outcomeOf(status, status === "applied" ? yield* kindOfCloser(a.closed_by) : null)]++
+              }
+              if (page.length < PAGE) break
+              before = page.at(-1)!.id
+            }
           }
-          if (page.length < PAGE) return n
-          before = page.at(-1)!.id
         }
-        return n
+        return counts
       })
 
     /**
@@ -159,14 +214,16 @@ export class TrustBreaker extends Effect.Service<TrustBreaker>()("@airlock/guard
         const stored = Option.getOrUndefined(yield* settingsStore.get(id))
         const t = settingsFor(config, stored)
         const since = now - t.windowSeconds * 1000
-        const rejected = yield* countSince(id, "rejected", since)
-        const applied = yield* countSince(id, "applied", since)
-        const rate = rejectionRate(rejected, applied)
-        const trip = shouldTrip(rejected, applied, t.minSample, t.rejectionRate)
+        const counted = yield* tally(id, since)
+        const against = counted.rejected + counted.reversed
+        const rate = rejectionRate(against, counted.accepted)
+        const trip = shouldTrip(against, counted.accepted, t.minSample, t.rejectionRate)
         const numbers = {
-          rejected,
-          applied,
-          sample: rejected + applied,
+          rejected: counted.rejected,
+          reversed: counted.reversed,
+          applied: counted.accepted,
+          excluded: counted.excluded,
+          sample: against + counted.accepted,
           rejection_rate: rate,
           threshold: t.rejectionRate,
           min_sample: t.minSample,
