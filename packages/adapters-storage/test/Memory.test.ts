@@ -4,6 +4,7 @@ import * as AgentMemorySuite from "./AgentMemorySuite.js"
 import * as CompanionApplyFailedSuite from "./CompanionApplyFailedSuite.js"
 import * as CompanionCoverageSuite from "./CompanionCoverageSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
+import * as CompanionInvalidAnswerSuite from "./CompanionInvalidAnswerSuite.js"
 import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
@@ -54,3 +55,4 @@ CompanionApplyFailedSuite.suite("memory", Layer.provideMerge(CompanionProbe.memo
 CompanionCoverageSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
 TenantBreakersSuite.suite("memory", Layer.provideMerge(GuardProbe.memory, Memory.layer))
 CompanionRejectionSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
+CompanionInvalidAnswerSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
