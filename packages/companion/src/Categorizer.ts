@@ -190,7 +190,10 @@ export const applyRule = (
   const chart = new Map<string, Chart.Account>()
   for (const a of input.accounts) chart.set(a.code, a)
   // the bank line stands in as bookable: a split on the bank account is refused by draftFromProposal first
-  chart.set(t.account_code, { code: t.account_code, active: true, currency: t.currency, type: "Asset" } as Chart.Account)
+  chart.set(
+    t.account_code,
+    { code: t.account_code, active: true, currency: t.currency, type: "Asset" } as Chart.Account
+  )
   const rules = Proposals.splitRules(t.amount_minor < 0n ? "outflow" : "inflow")
   return (splits) => {
     const payload: Proposals.ProposalPayload = {

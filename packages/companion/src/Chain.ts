@@ -158,7 +158,10 @@ export const run = <R>(
             INVALID_ANSWER,
             `${stage.name}'s answer cannot be applied (${refused.code}: ${refused.message})`,
             {
-              answer: raw.splits.map((s) => ({ account_code: s.account_code, amount_minor: s.amount_minor.toString() })),
+              answer: raw.splits.map((s) => ({
+                account_code: s.account_code,
+                amount_minor: s.amount_minor.toString()
+              })),
               refused,
               answered: { outcome: raw.outcome, rationale: raw.rationale.slice(0, 500), details: raw.details }
             }

@@ -33,7 +33,9 @@
  * and names, go into the prompt. The stage's confidence is never the model's own claim: an
  * accepted answer gets the fixed prior `AIRLOCK_LLM_PRIOR_CONFIDENCE` (default 0.5) as its raw
  * confidence, which the tenant's calibration then maps from reviewed history. The outcome is
- * `candidates`, never `decided`. `details` carries the model name, the sha256 of the prompt,
+ * `candidates`, never `decided`. When the model was called on a calibrated judgement, the answer
+ * carries `judged_against` (the answer it was called against and its calibrated probability), so
+ * `Chain.combine` weighs the prior against that probability rather than that answer's raw score. `details` carries the model name, the sha256 of the prompt,
  * tokens and cost, or why the model was not called.
  */
 import { AiSettings, Canonical } from "@airlock/core"

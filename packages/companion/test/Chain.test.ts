@@ -528,8 +528,10 @@ describe("a model called on a calibrated judgement is weighed on that scale", ()
     // another answer is the best so far (not the one the model was judged against): raw comparison
     const other: StageResult = { ...raw85, stage: "host_stage", confidence: 0.7 }
     expect(Chain.combine([other, model(against)], input, { vendor_history: [] }).deciding_stage).toBe("host_stage")
-    expect(Chain.combine([raw85, model({ ...against, raw_confidence: 0.8 })], input, { vendor_history: [] })
-      .deciding_stage).toBe("classifier")
+    expect(
+      Chain.combine([raw85, model({ ...against, raw_confidence: 0.8 })], input, { vendor_history: [] })
+        .deciding_stage
+    ).toBe("classifier")
     const decided: StageResult = { ...raw85, stage: "rules", outcome: "decided" }
     expect(Chain.combine([decided, model(against)], input, { vendor_history: [] }).deciding_stage).toBe("rules")
     const relabel = memory(relabelled(1))
