@@ -800,8 +800,6 @@ describe("reference server: development seed with a language model configured", 
         })
         const item = proposed.json.items[0]
         expect(item.status).toBe("proposed")
-        expect(item.confidence).toBeGreaterThanOrEqual(0.6)
-        expect(item.calibrated_probability).toBeLessThan(0.6)
         expect(fake.requests).toHaveLength(1)
         // the model was offered only accounts the proposal could be applied with: not the bank account, no income
         const offered: Array<string> = fake.requests[0]!.body.response_format.json_schema.schema.properties.account_code
@@ -813,13 +811,34 @@ describe("reference server: development seed with a language model configured", 
         const detail =
           (await get(`${server.url}/api/v1/companion/shadow-events/${item.proposal_id}`, "dev_admin_token"))
             .json.detail
-        expect(llmOf(detail)).toMatchObject({
+        const llm = llmOf(detail)
+        expect(llm).toMatchObject({
           outcome: "candidates",
           details: {
             called: true,
-            unsure: { call: true, basis: "calibrated", stage: detail.deciding_stage, call_below: 0.6 }
+            unsure: { call: true, basis: "calibrated", stage: "classifier", call_below: 0.6 }
           }
         })
+        // the classifier's answer was raw-confident but poorly calibrated (raw ≥ 0.6, calibrated < 0.6) ...
+        const judged = llm.details.unsure
+        expect(judged.raw_confidence).toBeGreaterThanOrEqual(0.6)
+        expect(judged.calibrated_probability).toBeLessThan(0.6)
+        expect(llm.judged_against).toStrictEqual({
+          stage: "classifier",
+          raw_confidence: judged.raw_confidence,
+          calibrated_probability: judged.calibrated_probability
+        })
+        // ... below the model's prior 0.5 (the seed's line: raw 0.85, calibrated 0.49), so the model's
+        // answer, weighed against that calibrated probability and not the raw score, is proposed
+        expect(judged.calibrated_probability).toBeLessThan(0.5)
+        expect([detail.deciding_stage, item.splits.map((x: any) => x.account_code), item.confidence]).toStrictEqual([
+          "llm",
+          ["6400"],
+          0.5
+        ])
+        expect(item.rationale).toContain(
+          "Weighed on the calibrated scale: llm's 0.5 beat classifier's calibrated 0.489"
+        )
       } finally {
         expect(await server.stop()).toBe(0)
         await fake.close()

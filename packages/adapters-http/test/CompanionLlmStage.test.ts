@@ -5,7 +5,7 @@
  * the storage adapter; the server is the companion's test support.
  */
 import { Memory } from "@airlock/adapters-storage"
-import { Calibration, Categorizer, LlmConfig, LlmStage } from "@airlock/companion"
+import { Calibration, Categorizer, Chain, LlmConfig, LlmStage } from "@airlock/companion"
 import { Kernel } from "@airlock/core"
 import { Budgets, Guardrails, GuardrailsConfig, ProviderBreaker, Usd } from "@airlock/guardrails"
 import { BankTransaction, Chart } from "@airlock/ledger"
@@ -366,6 +366,49 @@ describe("the language-model stage", () => {
         const onlyBank = yield* stage.run(input([], { accounts: [chart[0]!, chart[7]!, chart[8]!] }))
         expect(onlyBank).toMatchObject({ outcome: "abstain", reason: "llm.no_accounts" })
         expect(fake.requests).toHaveLength(3)
+      })
+    ))
+
+  it.live("a called model can win: its prior is weighed against the calibrated probability it was called on", () =>
+    withStage((stage, fake) =>
+      Effect.gen(function*() {
+        const poor = Calibration.stageCalibration(calibrationOf("classifier", 0.4))!
+        const good = Calibration.stageCalibration(calibrationOf("classifier", 0.98))!
+        const p = poor("classifier", 0.95)!
+        // the premise: raw 0.95 beats the prior 0.5, its calibrated probability does not
+        expect(p).toBeLessThan(0.5)
+        const classifierStage: Categorizer.CategorizerStage = {
+          name: "classifier",
+          run: () => Effect.succeed(classifierSays(0.95))
+        }
+        fake.script(Fake.json({ account_code: "6100", rationale: "Staples sells office supplies", confidence: 0.01 }))
+        const { previous: _, ...base } = input()
+        const results = yield* Chain.run([classifierStage, stage], { ...base, calibrate: poor })
+        expect(fake.requests).toHaveLength(1)
+        expect(results[1]).toMatchObject({
+          stage: "llm",
+          outcome: "candidates",
+          confidence: 0.5,
+          judged_against: { stage: "classifier", raw_confidence: 0.95, calibrated_probability: p }
+        })
+        const r = Chain.combine(results, base, { vendor_history: [] })
+        expect([r.deciding_stage, r.splits.map((s) => [s.account_code, s.amount_minor]), r.confidence]).toStrictEqual([
+          "llm",
+          [["6100", 4599n]],
+          0.5
+        ])
+        // provenance says why: the prior (never the model's own 0.01) against the calibrated probability
+        expect(r.rationale).toContain(
+          `Weighed on the calibrated scale: llm's 0.5 beat classifier's calibrated ${
+            Math.round(p * 1000) / 1000
+          } (raw 0.95)`
+        )
+        expect(r.results[1]!.details).toMatchObject({ confidence_source: "prior", unsure: { basis: "calibrated" } })
+        // well calibrated: the model is not called and the classifier's answer stands
+        const sure = yield* Chain.run([classifierStage, stage], { ...base, calibrate: good })
+        expect(fake.requests).toHaveLength(1)
+        expect(sure[1]).toMatchObject({ outcome: "skipped", reason: "llm.not_needed" })
+        expect(Chain.combine(sure, base, { vendor_history: [] }).deciding_stage).toBe("classifier")
       })
     ))
 

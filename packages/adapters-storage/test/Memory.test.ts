@@ -5,6 +5,7 @@ import * as CompanionApplyFailedSuite from "./CompanionApplyFailedSuite.js"
 import * as CompanionAutoPostSuite from "./CompanionAutoPostSuite.js"
 import * as CompanionCoverageSuite from "./CompanionCoverageSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
+import * as CompanionInvalidAnswerSuite from "./CompanionInvalidAnswerSuite.js"
 import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
@@ -56,3 +57,4 @@ CompanionCoverageSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory,
 TenantBreakersSuite.suite("memory", Layer.provideMerge(GuardProbe.memory, Memory.layer))
 CompanionRejectionSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
 CompanionAutoPostSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))
+CompanionInvalidAnswerSuite.suite("memory", Layer.provideMerge(CompanionProbe.memory, Memory.layer))

@@ -6,6 +6,7 @@ import * as CompanionApplyFailedSuite from "./CompanionApplyFailedSuite.js"
 import * as CompanionAutoPostSuite from "./CompanionAutoPostSuite.js"
 import * as CompanionCoverageSuite from "./CompanionCoverageSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
+import * as CompanionInvalidAnswerSuite from "./CompanionInvalidAnswerSuite.js"
 import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
@@ -172,6 +173,15 @@ if (admin === "") {
     )
   )
   CompanionAutoPostSuite.suite(
+    "postgres",
+    Layer.unwrapEffect(
+      Effect.map(
+        freshDatabaseUrl(admin),
+        (url) => Layer.provideMerge(CompanionProbe.sql, Postgres.layer({ url, maxConnections: 8 }))
+      )
+    )
+  )
+  CompanionInvalidAnswerSuite.suite(
     "postgres",
     Layer.unwrapEffect(
       Effect.map(

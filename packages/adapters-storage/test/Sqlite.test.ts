@@ -8,6 +8,7 @@ import * as CompanionApplyFailedSuite from "./CompanionApplyFailedSuite.js"
 import * as CompanionAutoPostSuite from "./CompanionAutoPostSuite.js"
 import * as CompanionCoverageSuite from "./CompanionCoverageSuite.js"
 import * as CompanionGatesSuite from "./CompanionGatesSuite.js"
+import * as CompanionInvalidAnswerSuite from "./CompanionInvalidAnswerSuite.js"
 import * as CompanionRejectionSuite from "./CompanionRejectionSuite.js"
 import * as CompanionReportsSuite from "./CompanionReportsSuite.js"
 import * as CompanionSuite from "./CompanionSuite.js"
@@ -119,6 +120,10 @@ CompanionRejectionSuite.suite(
   Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
 )
 CompanionAutoPostSuite.suite(
+  "sqlite (:memory:)",
+  Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
+)
+CompanionInvalidAnswerSuite.suite(
   "sqlite (:memory:)",
   Layer.provideMerge(CompanionProbe.sql, Sqlite.layer({ filename: ":memory:" }))
 )

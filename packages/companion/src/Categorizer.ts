@@ -8,8 +8,8 @@
  * model answer) becomes an `abstain` or `skipped` result whose `reason` says why, so the
  * deterministic result of earlier stages stands and the reason reaches provenance.
  */
-import type { BankTransaction, Chart } from "@airlock/ledger"
-import type { Effect } from "effect"
+import { type BankTransaction, type Chart, JournalEntry, Proposals } from "@airlock/ledger"
+import { type Effect, Either } from "effect"
 
 /** One candidate counter-account with the stage's score for it (0 … 1). */
 export interface Candidate {
@@ -71,6 +71,23 @@ export interface StageResult {
    * on every outcome but `skipped`: a stage with nothing to propose may still report them.
    */
   readonly rejected?: ReadonlyArray<RejectedAccount> | undefined
+  /**
+   * The answer was produced against an earlier answer judged on the tenant's calibration: the
+   * chain's answer so far (`stage`, raw `raw_confidence`) was only `calibrated_probability` likely
+   * right (the language-model stage sets it when it was called on that judgement, `details.unsure`).
+   * The chain then weighs this answer's confidence against that probability instead of that
+   * answer's raw score — both on the scale of "how likely right". Ignored unless the answer it
+   * names is still the chain's best when this one is weighed; never outweighs a `decided` or
+   * `authoritative` answer.
+   */
+  readonly judged_against?: JudgedAgainst | undefined
+}
+
+/** The earlier answer a stage's answer was produced against ({@link StageResult.judged_against}). */
+export interface JudgedAgainst {
+  readonly stage: string
+  readonly raw_confidence: number
+  readonly calibrated_probability: number
 }
 
 /** An account a person rejected for a vendor, as a stage reports it ({@link StageResult.rejected}). */
@@ -146,3 +163,55 @@ export const wholeAmount = (
   account_code,
   amount_minor: transaction.amount_minor < 0n ? -transaction.amount_minor : transaction.amount_minor
 }]
+
+/** Why apply would refuse an answer's splits: the ledger's stable validation code, message and details. */
+export interface Refusal {
+  readonly code: string
+  readonly message: string
+  readonly details: Readonly<Record<string, unknown>>
+}
+
+/**
+ * The rule a proposal's splits are applied by, for one transaction: a function from splits to why
+ * apply would refuse them, or null when it would accept them. It is the ledger's own check of a
+ * ledger proposal at apply (`Proposals.draftFromProposal`, then `JournalEntry.checkDraft` with
+ * `Proposals.splitRules` for the money's direction): positive amounts adding up to the bank
+ * amount, not the bank account itself, accounts of the chart that are active and kept in the
+ * transaction's currency, and no type the ledger refuses for the direction (no Income for money
+ * out, no Expense for money in). The bank account's own line is not judged: it is the same for
+ * every answer. The chain uses it on every stage's answer (`Chain.usable`), the language-model
+ * stage to choose the accounts it offers (`LlmStage.targetAccounts`). Pure; build once per
+ * transaction.
+ */
+export const applyRule = (
+  input: Pick<CategorizeInput, "accounts" | "transaction">
+): (splits: ReadonlyArray<ProposedSplit>) => Refusal | null => {
+  const t = input.transaction
+  const chart = new Map<string, Chart.Account>()
+  for (const a of input.accounts) chart.set(a.code, a)
+  // the bank line stands in as bookable: a split on the bank account is refused by draftFromProposal first
+  chart.set(
+    t.account_code,
+    { code: t.account_code, active: true, currency: t.currency, type: "Asset" } as Chart.Account
+  )
+  const rules = Proposals.splitRules(t.amount_minor < 0n ? "outflow" : "inflow")
+  return (splits) => {
+    const payload: Proposals.ProposalPayload = {
+      bank_transaction_id: t.id,
+      splits,
+      confidence: 0,
+      calibrated_probability: null,
+      rationale: "",
+      questions: [],
+      risk_reasons: [],
+      tier: 0
+    }
+    const checked = Either.flatMap(
+      Proposals.draftFromProposal(payload, t, "chain"),
+      (draft) => JournalEntry.checkDraft(draft, chart, { rules })
+    )
+    if (Either.isRight(checked)) return null
+    const e = checked.left
+    return { code: e.code, message: e.message, details: (e.details ?? {}) as Record<string, unknown> }
+  }
+}

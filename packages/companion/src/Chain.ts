@@ -6,13 +6,21 @@
  *
  * - Stages run in order; each sees the results before it. After a stage `decided`, the rest are
  *   recorded `skipped` (`chain.decided_earlier`) without running.
- * - A stage's answer must use the tenant's active accounts and add up to the bank amount; an
- *   answer that does not is turned into an `abstain` (`chain.invalid_answer`) and recorded as such.
+ * - A stage's answer must be one apply would accept (`Categorizer.applyRule`, the ledger's own
+ *   check: positive splits adding up to the bank amount, not the bank account, active accounts of
+ *   the chart in the transaction's currency, no Income for money out and no Expense for money in);
+ *   an answer apply would refuse — from any stage, a tenant rule's `decided` one too — is turned
+ *   into an `abstain` (`chain.invalid_answer`, the ledger's code in `details.refused.code`) and
+ *   recorded as such, so later stages still run and the next usable answer wins.
  * - The proposal takes the deciding stage's answer, else the first candidate answer marked
  *   `authoritative` (a person's decision: vendor memory after a person relabelled the vendor),
  *   else the most confident candidate answer (earlier stage on ties). The raw confidence is that
  *   stage's; it is calibrated later. The chain reads the flag, never a stage's name, so a host's
  *   stage may carry it too.
+ * - An answer produced against the chain's best answer so far judged on the tenant's calibration
+ *   (`StageResult.judged_against`: the language model, called because that answer's calibrated
+ *   probability was below its bound) is weighed against that calibrated probability, not the
+ *   answer's raw score; the rationale says so. Again the field, not a stage's name, is read.
  * - A person's rejections teach: accounts a stage reports `rejected` for the vendor (vendor memory
  *   does), or the caller passes in the context, are demoted. Among candidate answers, one on a rejected account is replaced by its
  *   stage's best candidate that avoids them (the whole amount on it, at that candidate's score),
@@ -32,10 +40,12 @@ import type {
   Candidate,
   CategorizeInput,
   CategorizerStage,
+  JudgedAgainst,
   ProposedSplit,
   RejectedAccount,
   StageResult
 } from "./Categorizer.js"
+import * as Categorizer from "./Categorizer.js"
 import { abstain, skipped, wholeAmount } from "./Categorizer.js"
 
 /** The built-in stages for one transaction, by name (`llm` only when a model stage is provided). */
@@ -98,19 +108,32 @@ export interface ChainResult {
 
 const abs = (n: bigint) => (n < 0n ? -n : n)
 
-/** Is a stage's answer usable: active accounts of the chart, positive amounts adding up to the bank amount? */
-export const usable = (result: StageResult, input: Omit<CategorizeInput, "previous">): boolean => {
-  if (result.outcome !== "decided" && result.outcome !== "candidates") return true
-  if (result.splits.length === 0) return false
-  const active = new Set(input.accounts.filter((a) => a.active).map((a) => a.code))
-  let sum = 0n
-  for (const s of result.splits) {
-    if (!active.has(s.account_code) || s.account_code === input.transaction.account_code || s.amount_minor <= 0n)
-      return false
-    sum += s.amount_minor
+/**
+ * Why the chain cannot use a stage's answer, or null when it can: apply would refuse its splits
+ * ({@link Categorizer.applyRule}: the ledger's stable code, such as `validation.account_type` for
+ * an Income account on money out), it has no splits, or its confidence is not a number.
+ * `abstain` and `skipped` results are always usable. `rule` is the transaction's apply rule, when
+ * the caller built it already.
+ */
+export const refusal = (
+  result: StageResult,
+  input: Omit<CategorizeInput, "previous">,
+  rule: (splits: ReadonlyArray<ProposedSplit>) => Categorizer.Refusal | null = Categorizer.applyRule(input)
+): Categorizer.Refusal | null => {
+  if (result.outcome !== "decided" && result.outcome !== "candidates") return null
+  if (result.splits.length === 0) return { code: "chain.no_splits", message: "The answer has no splits", details: {} }
+  if (!Number.isFinite(result.confidence)) {
+    return { code: "chain.confidence_not_finite", message: "The answer's confidence is not a number", details: {} }
   }
-  return sum === abs(input.transaction.amount_minor) && Number.isFinite(result.confidence)
+  return rule(result.splits)
 }
+
+/** Is a stage's answer usable: would apply accept its splits ({@link refusal})? */
+export const usable = (result: StageResult, input: Omit<CategorizeInput, "previous">): boolean =>
+  refusal(result, input) === null
+
+/** The reason of a stage's answer the chain could not use (`refusal`); `details.refused.code` says why. */
+export const INVALID_ANSWER = "chain.invalid_answer"
 
 /** Runs the stages in order (see the module comment); never fails. */
 export const run = <R>(
@@ -119,6 +142,7 @@ export const run = <R>(
 ): Effect.Effect<ReadonlyArray<StageResult>, never, R> =>
   Effect.gen(function*() {
     const results: Array<StageResult> = []
+    const rule = Categorizer.applyRule(input)
     let decidedBy: string | null = null
     for (const stage of stages) {
       if (decidedBy !== null) {
@@ -126,16 +150,26 @@ export const run = <R>(
         continue
       }
       const raw = yield* stage.run({ ...input, previous: results })
-      const result = usable(raw, input)
+      const refused = refusal(raw, input, rule)
+      const result = refused === null
         ? { ...raw, confidence: Math.min(1, Math.max(0, raw.confidence)) }
-        : abstain(
-          stage.name,
-          "chain.invalid_answer",
-          `${stage.name} answered with accounts or amounts that cannot be booked`,
-          {
-            answer: raw.splits.map((s) => ({ account_code: s.account_code, amount_minor: s.amount_minor.toString() }))
-          }
-        )
+        : {
+          ...abstain(
+            stage.name,
+            INVALID_ANSWER,
+            `${stage.name}'s answer cannot be applied (${refused.code}: ${refused.message})`,
+            {
+              answer: raw.splits.map((s) => ({
+                account_code: s.account_code,
+                amount_minor: s.amount_minor.toString()
+              })),
+              refused,
+              answered: { outcome: raw.outcome, rationale: raw.rationale.slice(0, 500), details: raw.details }
+            }
+          ),
+          // a rejection the stage reported still counts
+          ...(raw.rejected === undefined ? {} : { rejected: raw.rejected })
+        }
       results.push(result)
       if (result.outcome === "decided") decidedBy = stage.name
     }
@@ -166,12 +200,21 @@ export const combine = (
   let chosen: StageResult | undefined = decided ??
     results.find((r) => r.outcome === "candidates" && r.authoritative === true)
   let demotedFrom: ReadonlyArray<string> = []
+  // an answer weighed against the chain's best so far on the calibrated scale (StageResult.judged_against)
+  let weighed: { readonly won: boolean; readonly by: StageResult; readonly against: JudgedAgainst } | null = null
   if (chosen === undefined) {
     // answers on a rejected account give way to the stage's best other candidate, else rank below every other answer
     for (const r of results) {
       if (r.outcome !== "candidates") continue
       const answer = onRejected(r) ? avoiding(r, rejectedBy, input) : r
-      if (answer !== null && (chosen === undefined || answer.confidence > chosen.confidence)) chosen = answer
+      if (answer === null) continue
+      if (chosen === undefined) {
+        chosen = answer
+        continue
+      }
+      const against = judgedAgainst(answer, chosen)
+      if (against !== null) weighed = { won: answer.confidence > against.calibrated_probability, by: answer, against }
+      if (answer.confidence > (against?.calibrated_probability ?? chosen.confidence)) chosen = answer
     }
     if (chosen === undefined) {
       for (const r of results) {
@@ -232,6 +275,7 @@ export const combine = (
           ? ""
           : ` (rejected by a person before: ${stillRejected.map((x) => x.account_code).join(", ")})`
       }`,
+      ...(weighed === null ? [] : [weighedLine(weighed)]),
       ...lines
     ].join(". ")
   return {
@@ -245,6 +289,25 @@ export const combine = (
     rejected: stillRejected
   }
 }
+
+/**
+ * The calibrated probability `answer` is to be weighed against instead of `best`'s raw score: when
+ * `answer` was produced against exactly that answer (same stage, same raw confidence). Else null.
+ */
+const judgedAgainst = (answer: StageResult, best: StageResult): JudgedAgainst | null => {
+  const j = answer.judged_against
+  return j !== undefined && j.stage === best.stage && j.raw_confidence === best.confidence &&
+      Number.isFinite(j.calibrated_probability)
+    ? j
+    : null
+}
+
+const num = (n: number) => String(Math.round(n * 1000) / 1000)
+
+const weighedLine = (w: { readonly won: boolean; readonly by: StageResult; readonly against: JudgedAgainst }) =>
+  `Weighed on the calibrated scale: ${w.by.stage}'s ${num(w.by.confidence)} ${
+    w.won ? "beat" : "did not beat"
+  } ${w.against.stage}'s calibrated ${num(w.against.calibrated_probability)} (raw ${num(w.against.raw_confidence)})`
 
 const clip = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`)
 

@@ -33,12 +33,14 @@
  * and names, go into the prompt. The stage's confidence is never the model's own claim: an
  * accepted answer gets the fixed prior `AIRLOCK_LLM_PRIOR_CONFIDENCE` (default 0.5) as its raw
  * confidence, which the tenant's calibration then maps from reviewed history. The outcome is
- * `candidates`, never `decided`. `details` carries the model name, the sha256 of the prompt,
+ * `candidates`, never `decided`. When the model was called on a calibrated judgement, the answer
+ * carries `judged_against` (the answer it was called against and its calibrated probability), so
+ * `Chain.combine` weighs the prior against that probability rather than that answer's raw score. `details` carries the model name, the sha256 of the prompt,
  * tokens and cost, or why the model was not called.
  */
 import { AiSettings, Canonical } from "@airlock/core"
 import { Budgets, Usd } from "@airlock/guardrails"
-import { type Chart, Money, Proposals } from "@airlock/ledger"
+import { type Chart, Money } from "@airlock/ledger"
 import { Context, Duration, Effect, Option, Ref, Schema } from "effect"
 import * as Categorizer from "./Categorizer.js"
 import * as Chain from "./Chain.js"
@@ -99,20 +101,16 @@ export const answerJsonSchema = (codes: ReadonlyArray<string>): Record<string, u
 /**
  * The accounts the model may choose for a transaction: those a proposal's split can be applied
  * to (see the module comment) — active, in the transaction's currency, not the bank account, of a
- * type the ledger accepts for the money's direction. In the chart's order. Pure.
+ * type the ledger accepts for the money's direction — by the same rule the chain judges every
+ * stage's answer with (`Categorizer.applyRule`). In the chart's order; none for a zero amount
+ * (apply refuses every split of it). Pure.
  */
 export const targetAccounts = (
   input: Pick<Categorizer.CategorizeInput, "accounts" | "transaction">
 ): ReadonlyArray<Chart.Account> => {
-  const t = input.transaction
-  const outflow = t.amount_minor < 0n
-  const splitSide = outflow ? "debit" : "credit"
-  const forbidden = new Set(
-    Proposals.splitRules(outflow ? "outflow" : "inflow").flatMap((r) => r.side === splitSide ? r.forbidden : [])
-  )
-  return input.accounts.filter((a) =>
-    a.active && a.code !== t.account_code && a.currency === t.currency && !forbidden.has(a.type)
-  )
+  const rule = Categorizer.applyRule(input)
+  const amount = input.transaction.amount_minor < 0n ? -input.transaction.amount_minor : input.transaction.amount_minor
+  return input.accounts.filter((a) => rule([{ account_code: a.code, amount_minor: amount }]) === null)
 }
 
 /** The prompt: a system message with the allowed accounts, a user message with the transaction. Pure. */
@@ -361,7 +359,18 @@ export const make = Effect.gen(function*() {
         rationale: `Language model ${name} suggested ${account.code} ${account.name}: ${answer.rationale}`,
         reason: null,
         questions: [],
-        details: { ...metered, confidence_source: "prior", prior: settings.priorConfidence }
+        details: { ...metered, confidence_source: "prior", prior: settings.priorConfidence },
+        // called because the answer so far was judged unsure on the calibration: weighed against that probability
+        ...(unsure.basis === "calibrated" && unsure.stage !== null && unsure.raw_confidence !== null &&
+            unsure.calibrated_probability !== null
+          ? {
+            judged_against: {
+              stage: unsure.stage,
+              raw_confidence: unsure.raw_confidence,
+              calibrated_probability: unsure.calibrated_probability
+            }
+          }
+          : {})
       } satisfies Categorizer.StageResult
     })
 

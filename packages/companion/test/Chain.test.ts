@@ -1,7 +1,10 @@
 import type { AgentMemory } from "@airlock/core"
+import { BankTransaction, Chart } from "@airlock/ledger"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import type { CategorizeInput, StageResult } from "../src/Categorizer.js"
+import * as Categorizer from "../src/Categorizer.js"
+import type { CategorizeInput, CategorizerStage, StageResult } from "../src/Categorizer.js"
+import { abstain, wholeAmount } from "../src/Categorizer.js"
 import * as Chain from "../src/Chain.js"
 import * as LlmStage from "../src/LlmStage.js"
 import * as VendorMemoryStage from "../src/VendorMemoryStage.js"
@@ -349,5 +352,191 @@ describe("a person's rejection teaches the next proposal", () => {
       .toBe("6200")
     // a note without a direction (or none at all) holds for both
     expect(read([rejectionFact("6000", 20)]).rejected?.map((x) => x.directions)).toStrictEqual([null])
+  })
+})
+
+/** A full chart and transaction, as the companion passes them (types, currencies, activity). */
+const accountOf = (code: string, type: Chart.AccountType, more: Partial<Chart.Account> = {}) =>
+  new Chart.Account({
+    tenant_id: "t1",
+    code,
+    name: code,
+    type,
+    normal_balance: Chart.defaultNormalBalance(type),
+    parent_code: null,
+    currency: "USD",
+    active: true,
+    description: null,
+    created_at: 0,
+    updated_at: 0,
+    ...more
+  })
+
+const chart = [
+  accountOf("1000", "Asset"),
+  accountOf("4000", "Income"),
+  accountOf("6100", "Expense"),
+  accountOf("6150", "Expense", { active: false }),
+  accountOf("6500", "Expense", { currency: "EUR" }),
+  accountOf("2100", "Liability")
+]
+
+const txnOf = (amount_minor: bigint) =>
+  new BankTransaction.BankTransaction({
+    tenant_id: "t1",
+    id: "btx_1",
+    account_code: "1000",
+    date: "2024-10-03",
+    description: "STAPLES #1234",
+    amount_minor,
+    currency: "USD",
+    payee: null,
+    memo: null,
+    fit_id: null,
+    fingerprint: "fp1",
+    source_format: "csv",
+    source_line: 2,
+    imported_at: 0,
+    imported_by: "someone"
+  })
+
+const full = (amount_minor: bigint): Omit<CategorizeInput, "previous"> => ({
+  tenant_id: "t1",
+  transaction: txnOf(amount_minor),
+  accounts: chart,
+  vendor_key: "staples"
+})
+
+/** A stage that answers `account` (the whole amount) with `outcome` at `confidence`. */
+const answering = (
+  name: string,
+  account: string,
+  confidence: number,
+  outcome: "decided" | "candidates" = "candidates"
+): CategorizerStage => ({
+  name,
+  run: (i) =>
+    Effect.succeed({
+      ...abstain(name, "x", `${name} says ${account}`),
+      outcome,
+      reason: null,
+      splits: wholeAmount(i.transaction, account),
+      confidence,
+      candidates: [{ account_code: account, score: confidence }],
+      details: { rule_id: `${name}_1` }
+    })
+})
+
+describe("the chain uses only answers apply would accept", () => {
+  const cases: ReadonlyArray<readonly [string, bigint, string, string]> = [
+    ["an Income account for money out", -4_599n, "4000", "validation.account_type"],
+    ["an Expense account for money in", 4_599n, "6100", "validation.account_type"],
+    ["an inactive account", -4_599n, "6150", "validation.account_inactive"],
+    ["an account kept in another currency", -4_599n, "6500", "validation.currency_mismatch"],
+    ["the bank account itself", -4_599n, "1000", "validation.split_account"],
+    ["an account not in the chart", -4_599n, "9999", "validation.account_unknown"]
+  ]
+  for (const [what, amount, account, code] of cases) {
+    it(`${what}: the answer is recorded invalid (${code}) and the next usable answer wins`, () => {
+      const i = full(amount)
+      // the shared rule refuses it exactly as the ledger's apply does
+      const direct = Categorizer.applyRule(i)(wholeAmount(i.transaction, account))
+      expect(direct?.code).toBe(code)
+      // a decided answer (a host's tenant rule) apply would refuse: later stages still run
+      const next = amount < 0n ? "6100" : "4000"
+      const results = Effect.runSync(
+        Chain.run([answering("host_rule", account, 1, "decided"), answering("host_guess", next, 0.3)], i)
+      )
+      expect(results[0]).toMatchObject({
+        stage: "host_rule",
+        outcome: "abstain",
+        reason: "chain.invalid_answer",
+        splits: [],
+        confidence: 0,
+        details: {
+          answer: [{ account_code: account, amount_minor: "4599" }],
+          refused: { code },
+          answered: { outcome: "decided", details: { rule_id: "host_rule_1" } }
+        }
+      })
+      expect(results[0]!.rationale).toContain(code)
+      expect(results[1]).toMatchObject({ outcome: "candidates", splits: [{ account_code: next }] })
+      const r = Chain.combine(results, i, { vendor_history: [] })
+      expect([r.deciding_stage, r.splits.map((s) => s.account_code), r.confidence]).toStrictEqual([
+        "host_guess",
+        [next],
+        0.3
+      ])
+      // as a more confident candidate it is not used either; alone it leaves no answer
+      const alone = Effect.runSync(Chain.run([answering("host_guess", account, 0.99)], i))
+      expect(alone[0]).toMatchObject({ outcome: "abstain", reason: "chain.invalid_answer" })
+      expect(Chain.combine(alone, i, { vendor_history: [] })).toMatchObject({ splits: [], deciding_stage: null })
+    })
+  }
+
+  it("amounts apply would refuse: not adding up to the bank amount, or not positive", () => {
+    const i = full(-4_599n)
+    const rule = Categorizer.applyRule(i)
+    expect(rule([{ account_code: "6100", amount_minor: 4_000n }])?.code).toBe("validation.split_sum")
+    expect(rule([{ account_code: "6100", amount_minor: 4_600n }, { account_code: "2100", amount_minor: -1n }])?.code)
+      .toBe("validation.amount_positive")
+    expect(rule([{ account_code: "6100", amount_minor: 4_000n }, { account_code: "2100", amount_minor: 599n }]))
+      .toBeNull()
+    // the accepted answers are what the model is offered: one rule for both
+    expect(LlmStage.targetAccounts(i).map((a) => a.code)).toStrictEqual(["6100", "2100"])
+    expect(LlmStage.targetAccounts(full(4_599n)).map((a) => a.code)).toStrictEqual(["4000", "2100"])
+  })
+})
+
+describe("a model called on a calibrated judgement is weighed on that scale", () => {
+  /** The classifier: raw 0.85 on 6200, which the tenant's calibration maps to 0.49. */
+  const raw85: StageResult = { ...classifier, confidence: 0.85, candidates: [{ account_code: "6200", score: 0.85 }] }
+  const model = (judged: StageResult["judged_against"]): StageResult => ({
+    ...classifier,
+    stage: "host_model",
+    splits: [{ account_code: "6100", amount_minor: 2_900n }],
+    confidence: 0.5,
+    candidates: [{ account_code: "6100", score: 0.5 }],
+    rationale: "The model suggested 6100",
+    ...(judged === undefined ? {} : { judged_against: judged })
+  })
+  const against = { stage: "classifier", raw_confidence: 0.85, calibrated_probability: 0.49 }
+
+  it("the model's prior beats the calibrated probability of the answer it was called against", () => {
+    const r = Chain.combine([raw85, model(against)], input, { vendor_history: [] })
+    expect([r.deciding_stage, r.splits.map((s) => s.account_code), r.confidence]).toStrictEqual([
+      "host_model",
+      ["6100"],
+      0.5
+    ])
+    expect(r.rationale).toContain(
+      "Weighed on the calibrated scale: host_model's 0.5 beat classifier's calibrated 0.49 (raw 0.85)"
+    )
+    // without the basis, raw scores as before: the classifier wins
+    expect(Chain.combine([raw85, model(undefined)], input, { vendor_history: [] }).deciding_stage).toBe("classifier")
+  })
+
+  it("a calibrated probability above the prior keeps the earlier answer, and says so", () => {
+    const r = Chain.combine([raw85, model({ ...against, calibrated_probability: 0.55 })], input, {
+      vendor_history: []
+    })
+    expect(r.deciding_stage).toBe("classifier")
+    expect(r.rationale).toContain("host_model's 0.5 did not beat classifier's calibrated 0.55 (raw 0.85)")
+  })
+
+  it("the basis counts only against the answer it names; a decided or authoritative answer still wins", () => {
+    // another answer is the best so far (not the one the model was judged against): raw comparison
+    const other: StageResult = { ...raw85, stage: "host_stage", confidence: 0.7 }
+    expect(Chain.combine([other, model(against)], input, { vendor_history: [] }).deciding_stage).toBe("host_stage")
+    expect(
+      Chain.combine([raw85, model({ ...against, raw_confidence: 0.8 })], input, { vendor_history: [] })
+        .deciding_stage
+    ).toBe("classifier")
+    const decided: StageResult = { ...raw85, stage: "rules", outcome: "decided" }
+    expect(Chain.combine([decided, model(against)], input, { vendor_history: [] }).deciding_stage).toBe("rules")
+    const relabel = memory(relabelled(1))
+    expect(Chain.combine([relabel, raw85, model(against)], input, { vendor_history: [] }).deciding_stage).toBe(
+      "vendor_memory"
+    )
   })
 })
