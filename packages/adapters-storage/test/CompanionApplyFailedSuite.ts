@@ -12,8 +12,14 @@ import { Action, ActionRegistry, AiSettings, Errors, Gate, GateOrder, type Ids, 
 import { BankTransaction, JournalStore, Proposals } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Clock, Effect, Either, Layer, Option, Schema, TestClock } from "effect"
-import { day, eligible, environment, fixture, importOne, type Ports, vendors } from "./support/CompanionAutopost.js"
+import { day, eligible, importOne, vendors } from "./support/CompanionAutopost.js"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 import { CompanionProbe } from "./support/CompanionProbe.js"
+
+type Ports = CompanionEnvironment.Ports | CompanionProbe
+
+/** A tenant with the small-business chart, a bookkeeper, the agent and an owner. */
+const fixture = (id: string) => CompanionEnvironment.tenant(id, { members: CompanionEnvironment.staff })
 
 /** The host's gate: its name, its refusal's code, and the tenant setting that turns it on. */
 const HOST_GATE = "host.no_system_autopost"
@@ -48,8 +54,12 @@ const hostGateLayer = Layer.effectDiscard(
   Effect.flatMap(ActionRegistry.ActionRegistry, (registry) => registry.registerGate(hostGate))
 )
 
+/** The companion with the host's gate beside it. */
+const environment = <E>(ports: Layer.Layer<Ports, E>) =>
+  CompanionEnvironment.environment(ports, { seed: 37, host: hostGateLayer })
+
 export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
-  layer(environment(ports, { host: hostGateLayer }), { timeout: 300_000 })(`companion apply_failed: ${name}`, (it) => {
+  layer(environment(ports), { timeout: 300_000 })(`companion apply_failed: ${name}`, (it) => {
     it.effect(
       "apply_failed: a host gate refuses the system actor's apply; stored, not applied, counted, reviewable, traced",
       () =>

@@ -10,35 +10,24 @@
  *   once; the provider breaker and the LLM budget in front of the model stage (a local fake
  *   OpenAI-compatible server) leave the deterministic result standing, with the reason recorded.
  */
-import { Companion, LlmConfig, VendorMemoryStage } from "@airlock/companion"
-import {
-  Action,
-  AgentMemoryConfig,
-  Audit,
-  CoreConfig,
-  type Ids,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  Tenants
-} from "@airlock/core"
-import { BreakerEvents, Budgets, Guardrails, GuardrailsConfig, ProviderBreaker, Usd } from "@airlock/guardrails"
-import { Ledger, LedgerConfig, Proposals } from "@airlock/ledger"
+import { Companion, LlmConfig } from "@airlock/companion"
+import { Action, Audit, type Ids, Tenants } from "@airlock/core"
+import { BreakerEvents, Budgets, GuardrailsConfig, ProviderBreaker, Usd } from "@airlock/guardrails"
+import { Proposals } from "@airlock/ledger"
 import { FetchHttpClient } from "@effect/platform"
 import { expect, layer } from "@effect/vitest"
 import { Clock, Context, Effect, Either, Layer, TestClock } from "effect"
 import * as Fake from "../../companion/test/support/FakeOpenAiServer.js"
-import {
-  day,
-  eligible,
-  environment,
-  fixture,
-  type Fx,
-  importOne,
-  type Ports,
-  vendors
-} from "./support/CompanionAutopost.js"
+import { day, eligible, type Fx, importOne, vendors } from "./support/CompanionAutopost.js"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 import { CompanionProbe } from "./support/CompanionProbe.js"
+
+type Ports = CompanionEnvironment.Ports | CompanionProbe
+
+const environment = <E>(ports: Layer.Layer<Ports, E>) => CompanionEnvironment.environment(ports, { seed: 41 })
+
+/** A tenant with the small-business chart, a bookkeeper, the agent and an owner. */
+const fixture = (id: string) => CompanionEnvironment.tenant(id, { members: CompanionEnvironment.staff })
 
 const ADOBE = vendors[1]
 
@@ -111,7 +100,7 @@ const auditOf = (tenant: Ids.TenantId, action: string) =>
 const code = (e: Either.Either<unknown, { readonly code: string }>) => (Either.isLeft(e) ? e.left.code : "ok")
 
 export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) => {
-  layer(environment(ports, { seed: 41 }), { timeout: 300_000 })(`companion coverage: ${name}`, (it) => {
+  layer(environment(ports), { timeout: 300_000 })(`companion coverage: ${name}`, (it) => {
     it.effect(
       "auto-post gate matrix: vendor cold start, below threshold, uncalibrated, value breaker each alone block under their code",
       () =>
@@ -435,29 +424,18 @@ const breakersEnvironment = <E>(ports: Layer.Layer<Ports, E>) => {
   return Companion.layer.pipe(
     Layer.provide(llm),
     Layer.provideMerge(fake),
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({
-      velocityMaxPerMinute: 10_000,
-      valueBreakerThreshold: "5000.00",
-      trustWindowSeconds: 3600,
-      trustMinSample: 3,
-      trustRejectionRate: 0.5,
-      trustEvaluateEverySeconds: 1,
-      providerConsecutiveFailures: 3,
-      providerCooldownSeconds: 600,
-      llmPrices: { [MODEL]: { input_per_mtok: Usd.usd("1"), output_per_mtok: Usd.usd("2") } }
-    })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(43),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
+    Layer.provideMerge(CompanionEnvironment.foundation(ports, {
+      seed: 43,
+      guardrails: {
+        ...CompanionEnvironment.guardrails,
+        trustWindowSeconds: 3600,
+        trustMinSample: 3,
+        trustRejectionRate: 0.5,
+        trustEvaluateEverySeconds: 1,
+        providerConsecutiveFailures: 3,
+        providerCooldownSeconds: 600,
+        llmPrices: { [MODEL]: { input_per_mtok: Usd.usd("1"), output_per_mtok: Usd.usd("2") } }
+      }
+    }))
   )
 }

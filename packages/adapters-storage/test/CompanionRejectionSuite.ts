@@ -6,71 +6,20 @@
  * person's later label of the account supersedes the rejection. Run unchanged on memory, SQLite
  * and PostgreSQL.
  */
-import {
-  AutoPost,
-  Companion,
-  type CompanionPorts,
-  CompanionProvenance,
-  VendorKey,
-  VendorMemoryStage
-} from "@airlock/companion"
-import {
-  AgentMemory,
-  AgentMemoryConfig,
-  CoreConfig,
-  type CorePorts,
-  Ids,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  Tenants
-} from "@airlock/core"
-import { Guardrails, GuardrailsConfig, type GuardrailsPorts } from "@airlock/guardrails"
-import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP } from "@airlock/ledger"
+import { AutoPost, Companion, CompanionProvenance, VendorKey, VendorMemoryStage } from "@airlock/companion"
+import { AgentMemory, Tenants } from "@airlock/core"
+import { BankTransaction } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
-import { Clock, Effect, Layer, TestClock } from "effect"
+import { Clock, Effect, type Layer, TestClock } from "effect"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 import { CompanionProbe } from "./support/CompanionProbe.js"
 
-type Ports =
-  | CorePorts.CorePorts
-  | LP.LedgerPorts
-  | GuardrailsPorts.GuardrailsPorts
-  | CompanionPorts.CompanionPorts
-  | CompanionProbe
+type Ports = CompanionEnvironment.Ports | CompanionProbe
 
-const T = (s: string) => Ids.TenantId.make(s)
-
-const environment = <E>(ports: Layer.Layer<Ports, E>) =>
-  Companion.layer.pipe(
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({ velocityMaxPerMinute: 10_000, valueBreakerThreshold: "5000.00" })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(37),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
-  )
+const environment = <E>(ports: Layer.Layer<Ports, E>) => CompanionEnvironment.environment(ports, { seed: 37 })
 
 /** A tenant with the small-business chart, a bookkeeper, the agent and an owner. */
-const fixture = (id: string) =>
-  Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: "suggest_only" } })
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
-    const owner = yield* add("Olga", "OWNER")
-    const bookkeeper = yield* add("Bea", "BOOKKEEPER")
-    const agent = yield* add("copilot", "AGENT", "agent")
-    yield* (yield* Chart.ChartOfAccounts).importPreset(tenant.id, owner, "standard_small_business")
-    return { tenant: tenant.id, owner, bookkeeper, agent }
-  })
+const fixture = (id: string) => CompanionEnvironment.tenant(id, { members: CompanionEnvironment.staff })
 
 type Fx = Effect.Effect.Success<ReturnType<typeof fixture>>
 

@@ -6,42 +6,16 @@
  * override fails safe. Persisted counters, breaker rows and event rows are read raw through
  * {@link GuardProbe}. Run unchanged on memory, SQLite and PostgreSQL.
  */
-import { Autonomy, Companion, type CompanionPorts, CompanionSettings, VendorMemoryStage } from "@airlock/companion"
-import {
-  ActionRegistry,
-  type Actor,
-  AgentMemoryConfig,
-  Audit,
-  CoreConfig,
-  type CorePorts,
-  GovernedActions,
-  Ids,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  Tenants
-} from "@airlock/core"
-import {
-  Guardrails,
-  GuardrailsConfig,
-  type GuardrailsPorts,
-  TrustBreaker,
-  VelocityBreaker,
-  Windows
-} from "@airlock/guardrails"
-import { Chart, Ledger, LedgerConfig, type LedgerPorts as LP } from "@airlock/ledger"
+import { Autonomy, Companion, CompanionSettings } from "@airlock/companion"
+import { ActionRegistry, type Actor, Audit, GovernedActions, type Ids, Tenants } from "@airlock/core"
+import { GuardrailsConfig, TrustBreaker, VelocityBreaker, Windows } from "@airlock/guardrails"
+import { Chart } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
 import { Clock, Effect, Layer, Schema, TestClock } from "effect"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 import { GuardProbe } from "./support/GuardProbe.js"
 
-type Ports =
-  | CorePorts.CorePorts
-  | LP.LedgerPorts
-  | GuardrailsPorts.GuardrailsPorts
-  | CompanionPorts.CompanionPorts
-  | GuardProbe
-
-const T = (s: string) => Ids.TenantId.make(s)
+type Ports = CompanionEnvironment.Ports | GuardProbe
 
 /** The deployment's breaker settings in this suite; tenants override some of them. */
 const deployment = {
@@ -70,40 +44,25 @@ const TestKind = Layer.effectDiscard(
 )
 
 const environment = <E>(ports: Layer.Layer<Ports, E>) =>
-  Layer.mergeAll(
-    TestKind,
-    Companion.layer,
-    CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(Autonomy.layer({ approvalRequired: true })))
-  ).pipe(
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({ ...deployment, valueBreakerThreshold: "5000.00" })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(43),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
-  )
+  CompanionEnvironment.environment(ports, {
+    seed: 43,
+    guardrails: { ...deployment, valueBreakerThreshold: "5000.00" },
+    host: Layer.merge(
+      TestKind,
+      CompanionSettings.CompanionSettings.Default.pipe(Layer.provide(Autonomy.layer({ approvalRequired: true })))
+    )
+  })
 
-/** A tenant with an owner, a controller (a second person who may approve), a bookkeeper and the agent. */
+/** A tenant (no chart) with an owner, a controller (a second person who may approve), a bookkeeper and the agent. */
 const fixture = (id: string, mode: "suggest_only" | "autopilot_limited" = "suggest_only") =>
-  Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode: mode } })
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
-    return {
-      tenant: tenant.id,
-      owner: yield* add("Olga", "OWNER"),
-      controller: yield* add("Cleo", "CONTROLLER"),
-      bookkeeper: yield* add("Bea", "BOOKKEEPER"),
-      agent: yield* add("copilot", "AGENT", "agent")
+  CompanionEnvironment.tenant(id, {
+    settings: { ai_mode: mode },
+    chart: false,
+    members: {
+      owner: CompanionEnvironment.people.owner,
+      controller: { name: "Cleo", role: "CONTROLLER" },
+      bookkeeper: CompanionEnvironment.people.bookkeeper,
+      agent: CompanionEnvironment.people.agent
     }
   })
 

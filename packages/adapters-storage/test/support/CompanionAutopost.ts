@@ -1,89 +1,25 @@
 /**
- * Shared by the apply_failed and coverage suites: the companion's environment over an adapter's
- * ports (with a host's extra layer and guardrails settings), a tenant fixture, and the reviewed
- * history that makes a tenant eligible to auto-post (a certified threshold, `autopilot_limited`,
- * auto-post on, no spot check).
+ * Shared by the apply_failed and coverage suites, on top of {@link CompanionEnvironment}'s
+ * environment and tenant fixture: the reviewed history that makes a tenant eligible to auto-post
+ * (a certified threshold, `autopilot_limited`, auto-post on, no spot check).
  */
-import { Companion, CompanionPorts, VendorMemoryStage } from "@airlock/companion"
-import { AgentMemoryConfig, CoreConfig, type CorePorts, Ids, Kernel, Rbac, SecureRandom, Tenants } from "@airlock/core"
-import { Guardrails, GuardrailsConfig, type GuardrailsPorts } from "@airlock/guardrails"
-import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP } from "@airlock/ledger"
+import { Companion, CompanionPorts } from "@airlock/companion"
+import { Tenants } from "@airlock/core"
+import { BankTransaction } from "@airlock/ledger"
 import { expect } from "@effect/vitest"
-import { Effect, Layer, Option, TestClock } from "effect"
-import type { CompanionProbe } from "./CompanionProbe.js"
+import { Effect, Option, TestClock } from "effect"
+import type * as CompanionEnvironment from "./CompanionEnvironment.js"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only by the inferred declarations below (TS2742)
-import type { CompanionProvenance } from "@airlock/companion"
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- as above
-import type { ActionRegistry, Actor, AgentMemory, ApiToken, Audit, Errors, GovernedActions } from "@airlock/core"
+import type { Errors } from "@airlock/core"
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- as above
 import type { Proposals } from "@airlock/ledger"
 
 /**
- * The ports a companion suite runs over. (The environment holds {@link CompanionProvenance.CompanionProvenance},
- * {@link ActionRegistry.ActionRegistry}, {@link GovernedActions.GovernedActions}, {@link AgentMemory.AgentMemory},
- * {@link ApiToken.ApiTokenStore} and {@link Audit.AuditLog}; the fixture's actors are {@link Actor.Actor}s,
- * its failures {@link Errors.StorageError}s; proposals are {@link Proposals.KIND}.)
+ * A tenant fixture with at least {@link CompanionEnvironment.staff}: the owner, the bookkeeper and
+ * the agent. (The inferred declarations below name core's {@link Errors.StorageError} and the
+ * ledger's {@link Proposals.KIND}.)
  */
-export type Ports =
-  | CorePorts.CorePorts
-  | LP.LedgerPorts
-  | GuardrailsPorts.GuardrailsPorts
-  | CompanionPorts.CompanionPorts
-  | CompanionProbe
-
-/**
- * The companion with guardrails, the ledger and the kernel over `ports`; `host` is merged beside
- * the companion (a host's gate, a model stage), `guardrails` overrides guardrails' settings.
- */
-export const environment = <E, H, HE, HR>(
-  ports: Layer.Layer<Ports, E>,
-  options: {
-    readonly host?: Layer.Layer<H, HE, HR>
-    readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
-    readonly seed?: number
-  } = {}
-) =>
-  Layer.merge(Companion.layer, options.host ?? Layer.empty).pipe(
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({
-      velocityMaxPerMinute: 10_000,
-      valueBreakerThreshold: "5000.00",
-      ...options.guardrails
-    })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(options.seed ?? 37),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
-  )
-
-/** A tenant (in `suggest_only`) with the small-business chart, a bookkeeper, the agent and an owner. */
-export const fixture = (id: string) =>
-  Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const tenant = yield* tenants.create({
-      id: Ids.TenantId.make(id),
-      name: `Tenant ${id}`,
-      settings: { ai_mode: "suggest_only" }
-    })
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
-    const owner = yield* add("Olga", "OWNER")
-    const bookkeeper = yield* add("Bea", "BOOKKEEPER")
-    const agent = yield* add("copilot", "AGENT", "agent")
-    yield* (yield* Chart.ChartOfAccounts).importPreset(tenant.id, owner, "standard_small_business")
-    return { tenant: tenant.id, owner, bookkeeper, agent }
-  })
-
-/** What {@link fixture} returns. */
-export type Fx = Effect.Effect.Success<ReturnType<typeof fixture>>
+export type Fx = CompanionEnvironment.Fixture<typeof CompanionEnvironment.staff>
 
 /** The ISO date `i` days after 2026-01-01. */
 export const day = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString().slice(0, 10)

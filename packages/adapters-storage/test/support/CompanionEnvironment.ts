@@ -3,11 +3,13 @@
  * ledger and guardrails (limits out of the way unless a suite sets them) under the companion, over
  * a given adapter's ports. A suite composes what it needs on top:
  *
- * - `environment(ports, { seed })`: the companion over the foundation;
+ * - `environment(ports, { seed })`: the companion over the foundation; `{ seed, host }` with a
+ *   host's layer (a gate, a kind, a settings service) beside it;
  * - `Layer.mergeAll(Companion.layer, Reports).pipe(Layer.provideMerge(RolloutConfig.layer()),
  *   Layer.provideMerge(foundation(ports, { seed })))`: with the reports beside it;
  * - `tenant("t-id")`: a tenant with the small-business chart, Olga (owner), Bea (bookkeeper),
- *   Vic (viewer) and the agent copilot; `tenant("t-id", { members: { owner, ... } })` for others.
+ *   Vic (viewer) and the agent copilot; `tenant("t-id", { members: staff })` without Vic,
+ *   `tenant("t-id", { members: { owner, ... } })` for others.
  */
 import { Auditor, Companion, type CompanionPorts, CompanionReports, VendorMemoryStage } from "@airlock/companion"
 import {
@@ -82,12 +84,20 @@ export const foundation = <P, E>(
     Layer.provideMerge(ports)
   )
 
-/** The companion (`Companion.layer`) over the {@link foundation}. */
-export const environment = <P, E>(
+/** How a suite's {@link environment} differs: its {@link Options}, and a host's layer. */
+export interface EnvironmentOptions<H, HE, R> extends Options {
+  /** Merged beside the companion over the {@link foundation} (a host's gate, an action kind, a settings service). */
+  readonly host?: Layer.Layer<H, HE, R>
+}
+
+/** The companion (`Companion.layer`), with the options' host layer beside it, over the {@link foundation}. */
+export const environment = <P, E, H = never, HE = never>(
   ports: Layer.Layer<P | Ports, E>,
-  options: Options
-): Layer.Layer<Layer.Layer.Success<typeof Companion.layer> | Foundation | P | Ports, E> =>
-  Companion.layer.pipe(Layer.provideMerge(foundation(ports, options)))
+  options: EnvironmentOptions<H, HE, Foundation | Ports>
+): Layer.Layer<Layer.Layer.Success<typeof Companion.layer> | H | Foundation | P | Ports, E | HE> =>
+  Layer.mergeAll(Companion.layer, ...(options.host ? [options.host] : [])).pipe(
+    Layer.provideMerge(foundation(ports, options))
+  )
 
 /** The companion's reports with the auditor, to merge beside `Companion.layer`. */
 export const Reports: Layer.Layer<
@@ -115,6 +125,13 @@ export const people = {
   agent: { name: "copilot", role: "AGENT", kind: "agent" }
 } as const satisfies Members
 
+/** The usual members without the viewer: Olga the owner, Bea the bookkeeper and the agent copilot. */
+export const staff = {
+  owner: people.owner,
+  bookkeeper: people.bookkeeper,
+  agent: people.agent
+} as const satisfies Members
+
 /** How a fixture tenant differs. */
 export interface TenantOptions<M extends Members> {
   /** The tenant's initial settings (default: `{ ai_mode: "suggest_only" }`). */
@@ -123,6 +140,8 @@ export interface TenantOptions<M extends Members> {
   readonly members?: M
   /** Rules the owner creates, `[description_contains, account_code]`, each named `"<contains> rule"`. */
   readonly rules?: ReadonlyArray<readonly [string, string]>
+  /** Whether the owner imports the small-business chart (default: true). */
+  readonly chart?: boolean
 }
 
 /** A fixture tenant: its id and each member's actor under the member's key. */
@@ -141,8 +160,8 @@ export type FixtureError =
   | ErrorOf<Context.Tag.Service<typeof Companion.Companion>["createRule"]>
 
 /**
- * A tenant `id` (named `Tenant <id>`) with its members and the small-business chart, then its
- * rules: the tenant's id and each member's actor under the member's key.
+ * A tenant `id` (named `Tenant <id>`) with its members and (unless `chart: false`) the
+ * small-business chart, then its rules: the tenant's id and each member's actor under the member's key.
  */
 export const tenant = <M extends Members = typeof people>(
   id: string,
@@ -165,7 +184,9 @@ export const tenant = <M extends Members = typeof people>(
       })
     }
     const owner = actors["owner"]!
-    yield* (yield* Chart.ChartOfAccounts).importPreset(created.id, owner, "standard_small_business")
+    if (options.chart ?? true) {
+      yield* (yield* Chart.ChartOfAccounts).importPreset(created.id, owner, "standard_small_business")
+    }
     const c = yield* Companion.Companion
     for (const [contains, account] of options.rules ?? []) {
       yield* c.createRule(created.id, owner, {
