@@ -6,80 +6,28 @@
  * `autopost.no_answer`) that a person applies with splits, which teaches vendor memory and the
  * classifier. Run unchanged on memory, SQLite and PostgreSQL.
  */
-import { AutoPost, Companion, CompanionPorts, VendorMemoryStage } from "@airlock/companion"
-import {
-  AgentMemory,
-  AgentMemoryConfig,
-  CoreConfig,
-  type CorePorts,
-  Ids,
-  Kernel,
-  Rbac,
-  SecureRandom,
-  Tenants
-} from "@airlock/core"
-import { Guardrails, GuardrailsConfig, type GuardrailsPorts } from "@airlock/guardrails"
-import { BankTransaction, Chart, Ledger, LedgerConfig, type LedgerPorts as LP } from "@airlock/ledger"
+import { AutoPost, Companion, VendorMemoryStage } from "@airlock/companion"
+import { AgentMemory, Tenants } from "@airlock/core"
+import { BankTransaction } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
-import { Clock, Effect, Either, Layer, Option, TestClock } from "effect"
+import { Clock, Effect, Either, type Layer, TestClock } from "effect"
+import { day, eligible, type Fx, importOne, vendors } from "./support/CompanionAutopost.js"
+import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 import { CompanionProbe } from "./support/CompanionProbe.js"
 
-type Ports =
-  | CorePorts.CorePorts
-  | LP.LedgerPorts
-  | GuardrailsPorts.GuardrailsPorts
-  | CompanionPorts.CompanionPorts
-  | CompanionProbe
+type Ports = CompanionEnvironment.Ports | CompanionProbe
 
-const T = (s: string) => Ids.TenantId.make(s)
-
-const environment = <E>(ports: Layer.Layer<Ports, E>) =>
-  Companion.layer.pipe(
-    Layer.provideMerge(Guardrails.layer),
-    Layer.provideMerge(GuardrailsConfig.layer({ velocityMaxPerMinute: 10_000, valueBreakerThreshold: "5000.00" })),
-    Layer.provideMerge(Ledger.layerWithConfig),
-    Layer.provideMerge(LedgerConfig.layer()),
-    Layer.provideMerge(Kernel.layerWithAmbient),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        CoreConfig.layer(),
-        Rbac.layer,
-        SecureRandom.layerSeeded(37),
-        AgentMemoryConfig.layer({ authoritative: VendorMemoryStage.authoritative })
-      )
-    ),
-    Layer.provideMerge(ports)
-  )
+const environment = <E>(ports: Layer.Layer<Ports, E>) => CompanionEnvironment.environment(ports, { seed: 37 })
 
 /** A tenant with the small-business chart (no rules), a bookkeeper, the agent and an owner. */
 const fixture = (id: string, ai_mode: "suggest_only" | "drafts" = "suggest_only") =>
-  Effect.gen(function*() {
-    const tenants = yield* Tenants.Tenants
-    const tenant = yield* tenants.create({ id: T(id), name: `Tenant ${id}`, settings: { ai_mode } })
-    const add = (name: string, role: string, kind: "user" | "agent" = "user") =>
-      tenants.addActor({ tenant_id: tenant.id, kind, name, role })
-    const owner = yield* add("Olga", "OWNER")
-    const bookkeeper = yield* add("Bea", "BOOKKEEPER")
-    const agent = yield* add("copilot", "AGENT", "agent")
-    yield* (yield* Chart.ChartOfAccounts).importPreset(tenant.id, owner, "standard_small_business")
-    return { tenant: tenant.id, owner, bookkeeper, agent }
-  })
-
-type Fx = Effect.Effect.Success<ReturnType<typeof fixture>>
-
-const day = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString().slice(0, 10)
+  CompanionEnvironment.tenant(id, { members: CompanionEnvironment.staff, settings: { ai_mode } })
 
 const importLines = (fx: Fx, lines: ReadonlyArray<{ date: string; description: string; amount: string }>) =>
   Effect.flatMap(
     BankTransaction.BankTransactions,
     (b) => b.importFile(fx.tenant, fx.bookkeeper, { account_code: "1000", format: "json", transactions: [...lines] })
   )
-
-const vendors = [
-  { description: "ACH DEBIT OAKWOOD PROPERTY MGMT", amount: "-2400.00", account: "6300", rule: "OAKWOOD PROPERTY" },
-  { description: "ADOBE *CREATIVE CLD 800-833-6687 CA", amount: "-54.99", account: "6200", rule: "ADOBE" },
-  { description: "MONTHLY SERVICE FEE", amount: "-15.00", account: "6100", rule: "SERVICE FEE" }
-] as const
 
 /**
  * A tenant whose rules' proposals a person applied until a threshold certified, then switched to
@@ -89,36 +37,12 @@ const vendors = [
 const certifiedTenant = (id: string) =>
   Effect.gen(function*() {
     const fx = yield* fixture(id)
-    const c = yield* Companion.Companion
-    const models = yield* CompanionPorts.CompanionModelStore
-    for (const v of vendors) {
-      yield* c.createRule(fx.tenant, fx.owner, { name: v.rule, description_contains: v.rule, account_code: v.account })
-    }
-    let reviews = 0
-    let certified: number | null = null
-    while (certified === null && reviews < 200) {
-      const v = vendors[reviews % vendors.length]!
-      const imported = yield* importLines(fx, [{
-        date: day(reviews),
-        description: `${v.description} ${1000 + reviews}`,
-        amount: v.amount
-      }])
-      const item = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: imported.ids })).items[0]!
-      yield* c.apply(fx.tenant, fx.bookkeeper, item.proposal_id!)
-      yield* TestClock.adjust("6 hours")
-      reviews++
-      const latest = yield* models.latestCalibration(fx.tenant)
-      if (Option.isSome(latest)) {
-        certified = (latest.value.certificate as { threshold?: number | null }).threshold ?? null
-      }
-    }
-    expect(certified).not.toBeNull()
+    const { reviews } = yield* eligible(fx)
     const set = (extensions: Record<string, unknown>) =>
       Effect.flatMap(
         Tenants.Tenants,
         (t) => t.updateSettings(fx.tenant, { ai_mode: "autopilot_limited", extensions }, fx.owner)
       )
-    yield* set({ "companion.autopost_enabled": true, "companion.spot_check_rate": 0 })
     return { fx, set, next: reviews + 10 }
   })
 
@@ -136,13 +60,13 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         yield* TestClock.adjust("1 minute")
         const since = yield* Clock.currentTimeMillis
         yield* TestClock.adjust("1 minute")
-        const usual = yield* importLines(fx, [{ date: day(n++), description: adobe.description, amount: adobe.amount }])
+        const usual = yield* importOne(fx, day(n++), adobe.description, adobe.amount)
         const base = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: usual.ids })).items[0]!
         expect([base.status, base.questions, base.not_auto_post_reasons]).toStrictEqual(["auto_posted", [], []])
         const entries = yield* probe.count("entries", fx.tenant)
 
         // the review's case: the vendor's usual amount is 54.99, this one 954.99 (below the value breaker)
-        const unusual = yield* importLines(fx, [{ date: day(n++), description: adobe.description, amount: "-954.99" }])
+        const unusual = yield* importOne(fx, day(n++), adobe.description, "-954.99")
         const r = yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: unusual.ids })
         const item = r.items[0]!
         expect(item.questions.some((q) => q.startsWith("Unusual amount for"))).toBe(true)
@@ -197,11 +121,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         yield* set({ "companion.autopost_enabled": true, "companion.spot_check_rate": 0 })
         const rent = vendors[0]
         for (let i = 0; i < 10; i++) {
-          const odd = yield* importLines(fx, [{
-            date: day(n++),
-            description: `${rent.description} ${9000 + i}`,
-            amount: "-240.00"
-          }])
+          const odd = yield* importOne(fx, day(n++), `${rent.description} ${9000 + i}`, "-240.00")
           const p = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: odd.ids })).items[0]!
           expect(p.not_auto_post_reasons).toStrictEqual([AutoPost.Reasons.openQuestions])
           const fixed = yield* c.apply(fx.tenant, fx.bookkeeper, p.proposal_id!, {
@@ -210,7 +130,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           expect(fixed.outcome).toBe("corrected")
           yield* TestClock.adjust("1 hour")
         }
-        const later = yield* importLines(fx, [{ date: day(n++), description: adobe.description, amount: adobe.amount }])
+        const later = yield* importOne(fx, day(n++), adobe.description, adobe.amount)
         const still = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: later.ids })).items[0]!
         expect([still.status, still.not_auto_post_reasons]).toStrictEqual(["auto_posted", []])
       }))
@@ -223,11 +143,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         const fx = yield* fixture("ap-fresh")
         const since = yield* Clock.currentTimeMillis
         yield* TestClock.adjust("1 minute")
-        const first = yield* importLines(fx, [{
-          date: day(0),
-          description: "SQ *BLUE BOTTLE COFFEE 0407 OAKLAND CA",
-          amount: "-8.80"
-        }])
+        const first = yield* importOne(fx, day(0), "SQ *BLUE BOTTLE COFFEE 0407 OAKLAND CA", "-8.80")
         const r = yield* c.propose(fx.tenant, fx.agent, {})
         expect([r.proposed, r.unresolved, r.auto_posted, r.failed]).toStrictEqual([0, 1, 0, 0])
         const item = r.items[0]!
@@ -311,11 +227,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
 
         // the next transaction of the vendor gets a proposal, from vendor memory (and the classifier)
         yield* TestClock.adjust("1 day")
-        const later = yield* importLines(fx, [{
-          date: day(3),
-          description: "SQ *BLUE BOTTLE COFFEE 0519 OAKLAND CA",
-          amount: "-6.75"
-        }])
+        const later = yield* importOne(fx, day(3), "SQ *BLUE BOTTLE COFFEE 0519 OAKLAND CA", "-6.75")
         const second = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: later.ids })).items[0]!
         expect(second).toMatchObject({ status: "proposed", splits: [{ account_code: "6200", amount: "6.75" }] })
         const stages = (yield* c.shadowEvent(fx.tenant, fx.owner, second.proposal_id!)).detail!.stages as ReadonlyArray<
@@ -326,7 +238,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         expect(memoryStage.details.memory_uids).toContain(uid)
 
         // money in: the classifier knows only an expense account, which money in may not use — stored as no answer
-        const inflow = yield* importLines(fx, [{ date: day(4), description: "ACME CORP INV 1042", amount: "500.00" }])
+        const inflow = yield* importOne(fx, day(4), "ACME CORP INV 1042", "500.00")
         const income = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: inflow.ids })).items[0]!
         expect(income).toMatchObject({ status: "unresolved", proposal_id: null, splits: [] })
         expect(income.no_answer_proposal_id).toBeTypeOf("string")
@@ -343,11 +255,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           description_contains: "OAKWOOD",
           account_code: "6300"
         })
-        yield* importLines(fx, [{
-          date: day(0),
-          description: "SQ *BLUE BOTTLE COFFEE 0407 OAKLAND CA",
-          amount: "-8.80"
-        }])
+        yield* importOne(fx, day(0), "SQ *BLUE BOTTLE COFFEE 0407 OAKLAND CA", "-8.80")
         const r = yield* c.propose(fx.tenant, fx.agent, {})
         expect(r.items[0]).toMatchObject({ status: "unresolved", proposal_id: null, no_answer_proposal_id: null })
         expect(yield* probe.count("proposals", fx.tenant)).toBe(0)
