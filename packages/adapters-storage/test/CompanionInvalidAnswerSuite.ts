@@ -9,9 +9,10 @@
 import { Companion, type CompanionPorts } from "@airlock/companion"
 import type { CorePorts } from "@airlock/core"
 import type { GuardrailsPorts } from "@airlock/guardrails"
-import { BankTransaction, type LedgerPorts as LP } from "@airlock/ledger"
+import type { LedgerPorts as LP } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
-import { Clock, Effect, type Layer, TestClock } from "effect"
+import { Effect, type Layer } from "effect"
+import { bookByRule, importOne } from "./support/CompanionBooking.js"
 import * as Env from "./support/CompanionEnvironment.js"
 import { CompanionProbe } from "./support/CompanionProbe.js"
 
@@ -23,35 +24,6 @@ type Ports =
   | CompanionProbe
 
 type Fx = Env.Fixture
-
-/** Imports one transaction a day after the last. */
-const importOne = (fx: Fx, description: string, amount: string) =>
-  Effect.gen(function*() {
-    yield* TestClock.adjust("1 day")
-    const date = new Date(yield* Clock.currentTimeMillis).toISOString().slice(0, 10)
-    const imported = yield* (yield* BankTransaction.BankTransactions).importFile(fx.tenant, fx.bookkeeper, {
-      account_code: "1000",
-      format: "json",
-      transactions: [{ date, description, amount }]
-    })
-    return imported.ids
-  })
-
-/** Books `description` to `account` through a one-off rule's proposal, applied by the person. */
-const bookByRule = (fx: Fx, description: string, account: string, amount: string) =>
-  Effect.gen(function*() {
-    const c = yield* Companion.Companion
-    const rule = yield* c.createRule(fx.tenant, fx.owner, {
-      name: "one-off",
-      description_contains: description,
-      account_code: account
-    })
-    const ids = yield* importOne(fx, description, amount)
-    const item = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: ids })).items[0]!
-    expect([item.status, item.splits.map((s) => s.account_code)]).toStrictEqual(["proposed", [account]])
-    yield* c.apply(fx.tenant, fx.bookkeeper, item.proposal_id!)
-    yield* c.deleteRule(fx.tenant, fx.owner, rule.id)
-  })
 
 /** The stored stage results of a proposal, by stage name, and its deciding stage. */
 const stored = (fx: Fx, proposalId: string) =>

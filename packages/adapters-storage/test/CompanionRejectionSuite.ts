@@ -8,9 +8,9 @@
  */
 import { AutoPost, Companion, CompanionProvenance, VendorKey, VendorMemoryStage } from "@airlock/companion"
 import { AgentMemory, Tenants } from "@airlock/core"
-import { BankTransaction } from "@airlock/ledger"
 import { expect, layer } from "@effect/vitest"
-import { Clock, Effect, type Layer, TestClock } from "effect"
+import { Effect, type Layer, TestClock } from "effect"
+import { bookByRule, importOne } from "./support/CompanionBooking.js"
 import * as CompanionEnvironment from "./support/CompanionEnvironment.js"
 import { CompanionProbe } from "./support/CompanionProbe.js"
 
@@ -26,35 +26,8 @@ type Fx = Effect.Effect.Success<ReturnType<typeof fixture>>
 const DESCRIPTION = "Coffee with prospect"
 const VENDOR = VendorKey.vendorKey(DESCRIPTION)
 const REASON = "Coffee with a prospect is a meal, not marketing"
-
-/** Imports one transaction a day after the last. */
-const importOne = (fx: Fx, description: string, amount = "-12.50") =>
-  Effect.gen(function*() {
-    yield* TestClock.adjust("1 day")
-    const date = new Date(yield* Clock.currentTimeMillis).toISOString().slice(0, 10)
-    const imported = yield* (yield* BankTransaction.BankTransactions).importFile(fx.tenant, fx.bookkeeper, {
-      account_code: "1000",
-      format: "json",
-      transactions: [{ date, description, amount }]
-    })
-    return imported.ids
-  })
-
-/** Books `description` to `account` through a one-off rule's proposal, applied by the person. */
-const bookByRule = (fx: Fx, description: string, account: string, amount?: string) =>
-  Effect.gen(function*() {
-    const c = yield* Companion.Companion
-    const rule = yield* c.createRule(fx.tenant, fx.owner, {
-      name: "one-off",
-      description_contains: description,
-      account_code: account
-    })
-    const ids = yield* importOne(fx, description, amount)
-    const item = (yield* c.propose(fx.tenant, fx.agent, { bank_transaction_ids: ids })).items[0]!
-    expect([item.status, item.splits.map((s) => s.account_code)]).toStrictEqual(["proposed", [account]])
-    yield* c.apply(fx.tenant, fx.bookkeeper, item.proposal_id!)
-    yield* c.deleteRule(fx.tenant, fx.owner, rule.id)
-  })
+/** The amount of a transaction booked or imported without one. */
+const AMOUNT = "-12.50"
 
 /** The stored detail of a proposal: the vendor-memory stage's result, the deciding stage, what the review taught. */
 const stored = (fx: Fx, proposalId: string) =>
@@ -82,13 +55,13 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         const c = yield* Companion.Companion
         const probe = yield* CompanionProbe
         // history the classifier learns from: coffee meetups are marketing; two other vendors
-        for (let i = 0; i < 3; i++) yield* bookByRule(fx, "COFFEE MEETUP MARKETING", "6000")
+        for (let i = 0; i < 3; i++) yield* bookByRule(fx, "COFFEE MEETUP MARKETING", "6000", AMOUNT)
         yield* bookByRule(fx, "ADOBE *CREATIVE CLD", "6200", "-54.99")
         yield* bookByRule(fx, "MONTHLY SERVICE FEE", "6100", "-15.00")
         const entries = yield* probe.count("entries", fx.tenant)
 
         // the first proposal: no vendor memory, the classifier's 6000
-        yield* importOne(fx, DESCRIPTION)
+        yield* importOne(fx, DESCRIPTION, AMOUNT)
         const first = (yield* c.propose(fx.tenant, fx.agent, {})).items
         expect(first.map((i) => [i.status, i.splits.map((s) => s.account_code)])).toStrictEqual([["proposed", [
           "6000"
@@ -165,7 +138,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         yield* c.apply(fx.tenant, fx.bookkeeper, fresh.proposal_id!, {
           splits: [{ account_code: "6000", amount: "12.50" }]
         })
-        yield* importOne(fx, DESCRIPTION)
+        yield* importOne(fx, DESCRIPTION, AMOUNT)
         const after = (yield* c.propose(fx.tenant, fx.agent, {})).items[0]!
         expect(after.splits.map((s) => s.account_code)).toStrictEqual(["6000"])
         expect(after.questions.some((q) => q.includes("was rejected"))).toBe(false)
@@ -181,7 +154,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
         const c = yield* Companion.Companion
         const tenants = yield* Tenants.Tenants
         // the vendor is known: three consistent labels of 6200, not cold-start
-        for (let i = 0; i < 3; i++) yield* bookByRule(fx, DESCRIPTION, "6200")
+        for (let i = 0; i < 3; i++) yield* bookByRule(fx, DESCRIPTION, "6200", AMOUNT)
         yield* tenants.updateSettings(fx.tenant, {
           ai_mode: "autopilot_limited",
           extensions: { "companion.autopost_enabled": true, "companion.spot_check_rate": 0 }
@@ -192,7 +165,7 @@ export const suite = <E>(name: string, ports: Layer.Layer<Ports, E>) =>
           description_contains: "WITH PROSPECT",
           account_code: "6000"
         })
-        yield* importOne(fx, DESCRIPTION)
+        yield* importOne(fx, DESCRIPTION, AMOUNT)
         const first = (yield* c.propose(fx.tenant, fx.agent, {})).items[0]!
         expect([first.status, first.splits.map((s) => s.account_code), first.tier]).toStrictEqual([
           "proposed",
