@@ -4,52 +4,13 @@
  * real LLM budget and provider breaker. Lives here because the companion package cannot reach
  * the storage adapter; the server is the companion's test support.
  */
-import { Memory } from "@airlock/adapters-storage"
 import { Calibration, Categorizer, Chain, LlmConfig, LlmStage } from "@airlock/companion"
-import { Kernel } from "@airlock/core"
-import { Budgets, Guardrails, GuardrailsConfig, ProviderBreaker, Usd } from "@airlock/guardrails"
-import { BankTransaction, Chart } from "@airlock/ledger"
-import { FetchHttpClient } from "@effect/platform"
+import { Budgets, ProviderBreaker, Usd } from "@airlock/guardrails"
+import { BankTransaction } from "@airlock/ledger"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Fake from "../../companion/test/support/FakeOpenAiServer.js"
-
-const MODEL = "test-model"
-
-const guardrails = (settings: Partial<GuardrailsConfig.GuardrailsSettings> = {}) =>
-  Guardrails.layerServices.pipe(
-    Layer.provideMerge(GuardrailsConfig.layer({
-      // $1.00 / $2.00 per million tokens
-      llmPrices: { [MODEL]: { input_per_mtok: Usd.usd("1"), output_per_mtok: Usd.usd("2") } },
-      providerConsecutiveFailures: 3,
-      providerCooldownSeconds: 600,
-      ...settings
-    })),
-    Layer.provideMerge(Kernel.layer),
-    Layer.provideMerge(Memory.layer)
-  )
-
-const model = (url: string, settings: Partial<LlmConfig.LlmSettings> = {}) =>
-  LlmConfig.layerModel.pipe(
-    Layer.provideMerge(LlmConfig.layer({ baseUrl: url, model: MODEL, timeoutMs: 400, ...settings })),
-    Layer.provide(FetchHttpClient.layer)
-  )
-
-const account = (code: string, name: string, type: Chart.AccountType, more: Partial<Chart.Account> = {}) =>
-  new Chart.Account({
-    tenant_id: "t1",
-    code,
-    name,
-    type,
-    normal_balance: Chart.defaultNormalBalance(type),
-    parent_code: null,
-    currency: "USD",
-    active: true,
-    description: null,
-    created_at: 0,
-    updated_at: 0,
-    ...more
-  })
+import { account, guardrails, inputOf, MODEL, spent, transaction, withStage } from "./support/LlmStage.js"
 
 // every account here is one an outflow may be booked to (see "only accounts a proposal can be applied with")
 const accounts = [
@@ -58,35 +19,7 @@ const accounts = [
   account("4000", "Sales tax payable", "Liability")
 ]
 
-const transaction = new BankTransaction.BankTransaction({
-  tenant_id: "t1",
-  id: "btx_1",
-  account_code: "1000",
-  date: "2024-10-03",
-  description: "STAPLES #1234 SAN JOSE CA",
-  amount_minor: -4599n,
-  currency: "USD",
-  payee: "SECRET PAYEE NAME",
-  memo: "INTERNAL MEMO 42",
-  fit_id: null,
-  fingerprint: "fp1",
-  source_format: "csv",
-  source_line: 2,
-  imported_at: 0,
-  imported_by: "someone"
-})
-
-const input = (
-  previous: ReadonlyArray<Categorizer.StageResult> = [],
-  more: Partial<Categorizer.CategorizeInput> = {}
-): Categorizer.CategorizeInput => ({
-  tenant_id: "t1",
-  transaction,
-  accounts,
-  vendor_key: "staples",
-  previous,
-  ...more
-})
+const input = inputOf(accounts)
 
 /** A classifier answer with a raw confidence (what naive Bayes gives: near 1 even when wrong). */
 const classifierSays = (confidence: number): Categorizer.StageResult => ({
@@ -111,25 +44,6 @@ const calibrationOf = (stage: string, rightShare: number) => {
   }))
   return Calibration.fitStages(history)!
 }
-
-/** Runs `body` with a fresh fake server, a fresh store and the stage. */
-const withStage = <A, E>(
-  body: (
-    stage: Categorizer.CategorizerStage,
-    fake: Fake.FakeOpenAiServer
-  ) => Effect.Effect<A, E, Budgets.LlmBudget | ProviderBreaker.ProviderBreaker>,
-  options: {
-    readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
-    readonly llm?: Partial<LlmConfig.LlmSettings>
-  } = {}
-) =>
-  Effect.gen(function*() {
-    const fake = yield* Fake.scoped
-    const stage = yield* LlmStage.make.pipe(Effect.provide(model(fake.url, options.llm)))
-    return yield* body(stage, fake)
-  }).pipe(Effect.scoped, Effect.provide(guardrails(options.guardrails)))
-
-const spent = Effect.flatMap(Budgets.LlmBudget, (b) => Effect.map(b.status("t1"), (s) => s.tenant_spent_usd))
 
 describe("the language-model stage", () => {
   it.live("a good answer: candidates with the prior as confidence, metered, only the allowed fields sent", () =>

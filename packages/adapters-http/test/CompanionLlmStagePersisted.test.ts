@@ -5,51 +5,11 @@
  * the provider failed). Same setup: a real local server speaking the OpenAI chat-completions
  * protocol, the in-memory store, guardrails' real budget and breaker.
  */
-import { Memory } from "@airlock/adapters-storage"
-import { type Categorizer, LlmConfig, LlmStage } from "@airlock/companion"
-import { Kernel } from "@airlock/core"
-import { Budgets, Guardrails, GuardrailsConfig, ProviderBreaker, Usd } from "@airlock/guardrails"
-import { BankTransaction, Chart } from "@airlock/ledger"
-import { FetchHttpClient } from "@effect/platform"
+import { Budgets, ProviderBreaker, Usd } from "@airlock/guardrails"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import * as Fake from "../../companion/test/support/FakeOpenAiServer.js"
-
-const MODEL = "test-model"
-
-const guardrails = (settings: Partial<GuardrailsConfig.GuardrailsSettings> = {}) =>
-  Guardrails.layerServices.pipe(
-    Layer.provideMerge(GuardrailsConfig.layer({
-      // $1.00 / $2.00 per million tokens
-      llmPrices: { [MODEL]: { input_per_mtok: Usd.usd("1"), output_per_mtok: Usd.usd("2") } },
-      providerConsecutiveFailures: 3,
-      providerCooldownSeconds: 600,
-      ...settings
-    })),
-    Layer.provideMerge(Kernel.layer),
-    Layer.provideMerge(Memory.layer)
-  )
-
-const model = (url: string, settings: Partial<LlmConfig.LlmSettings> = {}) =>
-  LlmConfig.layerModel.pipe(
-    Layer.provideMerge(LlmConfig.layer({ baseUrl: url, model: MODEL, timeoutMs: 400, ...settings })),
-    Layer.provide(FetchHttpClient.layer)
-  )
-
-const account = (code: string, name: string, type: Chart.AccountType) =>
-  new Chart.Account({
-    tenant_id: "t1",
-    code,
-    name,
-    type,
-    normal_balance: Chart.defaultNormalBalance(type),
-    parent_code: null,
-    currency: "USD",
-    active: true,
-    description: null,
-    created_at: 0,
-    updated_at: 0
-  })
+import { account, inputOf, MODEL, spent, withStage } from "./support/LlmStage.js"
 
 const accounts = [
   account("6100", "Office supplies", "Expense"),
@@ -57,50 +17,7 @@ const accounts = [
   account("4000", "Sales", "Income")
 ]
 
-const transaction = new BankTransaction.BankTransaction({
-  tenant_id: "t1",
-  id: "btx_1",
-  account_code: "1000",
-  date: "2024-10-03",
-  description: "STAPLES #1234 SAN JOSE CA",
-  amount_minor: -4599n,
-  currency: "USD",
-  payee: "SECRET PAYEE NAME",
-  memo: "INTERNAL MEMO 42",
-  fit_id: null,
-  fingerprint: "fp1",
-  source_format: "csv",
-  source_line: 2,
-  imported_at: 0,
-  imported_by: "someone"
-})
-
-const input = (previous: ReadonlyArray<Categorizer.StageResult> = []): Categorizer.CategorizeInput => ({
-  tenant_id: "t1",
-  transaction,
-  accounts,
-  vendor_key: "staples",
-  previous
-})
-
-/** Runs `body` with a fresh fake server, a fresh store and the stage. */
-const withStage = <A, E>(
-  body: (
-    stage: Categorizer.CategorizerStage,
-    fake: Fake.FakeOpenAiServer
-  ) => Effect.Effect<A, E, Budgets.LlmBudget | ProviderBreaker.ProviderBreaker>,
-  options: {
-    readonly guardrails?: Partial<GuardrailsConfig.GuardrailsSettings>
-    readonly llm?: Partial<LlmConfig.LlmSettings>
-  } = {}
-) =>
-  Effect.gen(function*() {
-    const fake = yield* Fake.scoped
-    const stage = yield* LlmStage.make.pipe(Effect.provide(model(fake.url, options.llm)))
-    return yield* body(stage, fake)
-  }).pipe(Effect.scoped, Effect.provide(guardrails(options.guardrails)))
-
-const spent = Effect.flatMap(Budgets.LlmBudget, (b) => Effect.map(b.status("t1"), (s) => s.tenant_spent_usd))
+const input = inputOf(accounts)
 
 const state = Effect.flatMap(ProviderBreaker.ProviderBreaker, (p) => p.state("llm"))
 
