@@ -109,6 +109,15 @@ export interface ChainResult {
 const abs = (n: bigint) => (n < 0n ? -n : n)
 
 /**
+ * The chain's own refusal codes for a malformed answer, beside the ledger's (`details.refused.code`).
+ * Stage reasons recorded in provenance, not errors a caller receives (so not in core's `ErrorCode`).
+ */
+export const RefusalCodes = {
+  noSplits: "chain.no_splits",
+  confidenceNotFinite: "chain.confidence_not_finite"
+} as const
+
+/**
  * Why the chain cannot use a stage's answer, or null when it can: apply would refuse its splits
  * ({@link Categorizer.applyRule}: the ledger's stable code, such as `validation.account_type` for
  * an Income account on money out), it has no splits, or its confidence is not a number.
@@ -121,9 +130,10 @@ export const refusal = (
   rule: (splits: ReadonlyArray<ProposedSplit>) => Categorizer.Refusal | null = Categorizer.applyRule(input)
 ): Categorizer.Refusal | null => {
   if (result.outcome !== "decided" && result.outcome !== "candidates") return null
-  if (result.splits.length === 0) return { code: "chain.no_splits", message: "The answer has no splits", details: {} }
+  if (result.splits.length === 0)
+    return { code: RefusalCodes.noSplits, message: "The answer has no splits", details: {} }
   if (!Number.isFinite(result.confidence)) {
-    return { code: "chain.confidence_not_finite", message: "The answer's confidence is not a number", details: {} }
+    return { code: RefusalCodes.confidenceNotFinite, message: "The answer's confidence is not a number", details: {} }
   }
   return rule(result.splits)
 }
