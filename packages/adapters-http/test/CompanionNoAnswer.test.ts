@@ -5,7 +5,6 @@
  * splits book it once as a correction, and the vendor's next transaction is proposed from vendor
  * memory. On SQLite and PostgreSQL; persisted state read with raw SQL.
  */
-import { Chart } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
@@ -36,9 +35,8 @@ for (const storage of ["sqlite", "postgres"] as const) {
           const s = yield* H.TestServer
           const { bookkeeper, agent, viewer } = H.tokens
           const tenant = s.actors.owner!.tenant_id
-          const call = (method: string, path: string, token: string, body?: unknown) =>
-            s.raw(path, body === undefined ? { method, headers: H.auth(token) } : H.json(method, token, body))
-          yield* (yield* Chart.ChartOfAccounts).importPreset(tenant, s.actors.owner!, "standard_small_business")
+          const call = H.caller(s)
+          yield* H.importStandardChart(s)
           const imported = yield* call("POST", "/api/v1/bank-transactions/import", bookkeeper, {
             account_code: "1000",
             format: "json",

@@ -4,7 +4,6 @@
  * breakers and modes → wipe) with its paths under `/api/v1/companion` (trailing slashes as the
  * runbook writes them), on SQLite and PostgreSQL; persisted state is read with raw SQL.
  */
-import { Chart } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
@@ -44,13 +43,8 @@ for (const storage of ["sqlite", "postgres"] as const) {
         Effect.gen(function*() {
           const s = yield* H.TestServer
           const { owner, bookkeeper, agent, viewer } = H.tokens
-          const call = (method: string, path: string, token: string, body?: unknown) =>
-            s.raw(path, body === undefined ? { method, headers: H.auth(token) } : H.json(method, token, body))
-          yield* (yield* Chart.ChartOfAccounts).importPreset(
-            s.actors.owner!.tenant_id,
-            s.actors.owner!,
-            "standard_small_business"
-          )
+          const call = H.caller(s)
+          yield* H.importStandardChart(s)
           const imported = yield* call("POST", "/api/v1/bank-transactions/import", bookkeeper, {
             account_code: "1000",
             format: "json",

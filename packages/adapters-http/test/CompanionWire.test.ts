@@ -5,7 +5,6 @@
  * `*_end`), every split amount a decimal string of the currency (no `amount_minor` anywhere),
  * and a propose call counts every per-item status, `skipped` included.
  */
-import { Chart } from "@airlock/ledger"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as H from "./support/Harness.js"
@@ -39,13 +38,8 @@ describe("companion wire", () => {
       Effect.gen(function*() {
         const s = yield* H.TestServer
         const { owner, bookkeeper, agent, viewer } = H.tokens
-        const call = (method: string, path: string, token: string, body?: unknown) =>
-          s.raw(path, body === undefined ? { method, headers: H.auth(token) } : H.json(method, token, body))
-        yield* (yield* Chart.ChartOfAccounts).importPreset(
-          s.actors.owner!.tenant_id,
-          s.actors.owner!,
-          "standard_small_business"
-        )
+        const call = H.caller(s)
+        yield* H.importStandardChart(s)
         // 34 coffees a rule books, a rent line booked by hand, an office line a person corrects
         const imported = yield* call("POST", "/api/v1/bank-transactions/import", bookkeeper, {
           account_code: "1000",

@@ -4,7 +4,6 @@
  * agent token and a bookkeeper cannot approve, a second person does, and the next proposal for the
  * vendor is the promoted rule's, named in its rationale.
  */
-import { Chart } from "@airlock/ledger"
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
@@ -27,13 +26,8 @@ layer(H.layer(), { excludeTestServices: true, timeout: 120_000 })("rule promotio
     Effect.gen(function*() {
       const s = yield* H.TestServer
       const { admin, owner, bookkeeper, agent, viewer } = H.tokens
-      const call = (method: string, path: string, token: string, body?: unknown) =>
-        s.raw(path, body === undefined ? { method, headers: H.auth(token) } : H.json(method, token, body))
-      yield* (yield* Chart.ChartOfAccounts).importPreset(
-        s.actors.owner!.tenant_id,
-        s.actors.owner!,
-        "standard_small_business"
-      )
+      const call = H.caller(s)
+      yield* H.importStandardChart(s)
       expect(
         (yield* call("POST", `${base}/rules`, owner, {
           name: "Coffee fallback",

@@ -44,7 +44,7 @@ import {
   Tenants
 } from "@airlock/core"
 import { Guardrails, GuardrailsConfig, type RateLimiter as GuardLimiter } from "@airlock/guardrails"
-import { Ledger, LedgerConfig } from "@airlock/ledger"
+import { Chart, Ledger, LedgerConfig } from "@airlock/ledger"
 import {
   Doctor,
   Drain,
@@ -441,6 +441,17 @@ export const json = (
   headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json", ...extra },
   body: typeof body === "string" ? body : JSON.stringify(body)
 })
+
+/** A raw caller on the test server: `call(method, path, token, body?)` (a JSON body when given). */
+export const caller = (s: TestServerShape) => (method: string, path: string, token: string, body?: unknown) =>
+  s.raw(path, body === undefined ? { method, headers: auth(token) } : json(method, token, body))
+
+/** Imports the `standard_small_business` chart of accounts into the owner's tenant. */
+export const importStandardChart = (s: TestServerShape) =>
+  Effect.flatMap(
+    Chart.ChartOfAccounts,
+    (chart) => chart.importPreset(s.actors.owner!.tenant_id, s.actors.owner!, "standard_small_business")
+  )
 
 /** Checks the error envelope of a raw response: status, code, and the request id in body and header. */
 export const expectError = (r: Raw, status: number, code: string) => {
